@@ -1,0 +1,3 @@
+from logaudit.cli import main
+
+main()

@@ -1,0 +1,75 @@
+"""The record table: the one data contract between the pipeline's stages.
+
+A chunk of parsed log lines is a ``pandas.DataFrame`` whose columns are named and typed here.
+Strings are Arrow-backed; low-cardinality and repeated text (client, path, referrer, agent, ...)
+is held as ``category`` whose categories are Arrow strings, so that every per-value computation
+(parsing a request, classifying a path, looking up a user agent or an IP) runs once per distinct
+value of the chunk, and counting is ``numpy.bincount`` over the codes.
+
+Times: ``time`` is the instant, UTC, in seconds. ``offset`` is the UTC offset written in the log
+line, in minutes, so the log's own wall-clock time is always recoverable. ``local`` is the wall
+clock in the report's zone (the line's own offset unless ``--tz`` names a zone), naive, and is
+what days, hours, weeks and months are cut from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: str
+    meaning: str
+
+
+# Columns every parser produces. ``category`` columns hold their values as categories.
+COLUMNS: tuple[Column, ...] = (
+    Column("time", "datetime64[s, UTC]", "instant of the request, UTC"),
+    Column("offset", "int16", "UTC offset written in the log line, minutes"),
+    Column("local", "datetime64[s]", "wall-clock time in the report zone (naive)"),
+    Column("client", "category", "client address or host name as logged"),
+    Column("user", "category", "authenticated user, '-' when none"),
+    Column("method", "category", "HTTP method; '' when the request line was empty or '-'"),
+    Column("path", "category", "request path, query string removed, not decoded"),
+    Column("query", "category", "query string without '?', '' when none"),
+    Column("protocol", "category", "HTTP protocol, e.g. HTTP/1.1; '' when absent"),
+    Column("status", "int16", "HTTP status code"),
+    Column("bytes", "int64", "response size in bytes; '-' counts as 0"),
+    Column("referrer", "category", "Referer header as logged; '-' or '' means direct"),
+    Column("agent", "category", "User-Agent header as logged"),
+    Column("vhost", "category", "virtual host (host[:port]); '' when the format has none"),
+    Column("response_ms", "float64", "response time in milliseconds; NaN when not logged"),
+    Column("file", "category", "the input the line came from"),
+    Column("line", "int64", "1-based line number within that input"),
+)
+
+# Columns added by enrichment (enrich/), each computed once per distinct value.
+ENRICHED: tuple[Column, ...] = (
+    Column("is_page", "bool", "a page view candidate: path has no static extension"),
+    Column("is_static", "bool", "path ends in a static extension"),
+    Column("agent_class", "category", "'person', 'crawler' or 'tool'"),
+    Column("visitor", "uint64", "hash of (client, agent): the visitor key"),
+    Column("day", "int32", "local calendar day, days since 1970-01-01"),
+)
+
+NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+
+
+def empty_chunk() -> pd.DataFrame:
+    """A zero-row record table with the right columns and dtypes."""
+    data: dict[str, object] = {}
+    for col in COLUMNS:
+        if col.dtype == "category":
+            data[col.name] = pd.Categorical([], categories=pd.Index([], dtype="str"))
+        elif col.dtype.startswith("datetime64[s, UTC]"):
+            data[col.name] = pd.Series([], dtype="datetime64[s, UTC]")
+        elif col.dtype.startswith("datetime64"):
+            data[col.name] = pd.Series([], dtype="datetime64[s]")
+        else:
+            data[col.name] = np.array([], dtype=col.dtype)
+    return pd.DataFrame(data)

@@ -1,0 +1,39 @@
+"""Shared fixtures.
+
+``shared_data`` points at ``../shared/data`` (the team's real logs, GeoIP test databases and
+user-agent corpora). Those files are read in place and never copied into the repository; tests
+that need them skip when the folder is absent.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_LOGS = REPO / "sample_logs"
+
+
+def _shared_data_dir() -> Path | None:
+    env = os.environ.get("LOGAUDIT_SHARED_DATA")
+    candidates = [Path(env)] if env else []
+    candidates.append(REPO.parent / "shared" / "data")
+    for c in candidates:
+        if c.is_dir():
+            return c
+    return None
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    d = _shared_data_dir()
+    if d is None:
+        pytest.skip("../shared/data is absent")
+    return d
+
+
+@pytest.fixture(scope="session")
+def sample_logs() -> Path:
+    return SAMPLE_LOGS
