@@ -1,0 +1,54 @@
+"""What was read: per input, its format, lines, hits and bad lines, and the warnings a user
+must not miss (METRICS.md: over 10 % bad lines in a file is said loudly)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from logaudit.pipeline import Run
+
+LOUD_BAD_SHARE = 0.10
+
+
+def inputs_info(run: Run) -> list[dict[str, Any]]:
+    out = []
+    for inp in run.inputs:
+        det = run.formats.get(inp.name)
+        bad = run.bad.counts.get(inp.name, 0)
+        parsed = run.bad.parsed.get(inp.name, 0)
+        out.append(
+            {
+                "file": inp.name,
+                "format": det.format.name if det else None,
+                "lines": run.lines.get(inp.name, 0),
+                "parsed": parsed,
+                "bad_lines": bad,
+                "bad_share": round(bad / (bad + parsed), 4) if bad + parsed else 0.0,
+            }
+        )
+    return out
+
+
+def bad_lines_info(run: Run) -> dict[str, Any]:
+    return {
+        "total": run.bad.total,
+        "by_file": dict(run.bad.counts),
+        "examples": [
+            {"file": f, "line": line, "reason": why}
+            for f, samples in run.bad.samples.items()
+            for line, why in samples
+        ],
+    }
+
+
+def warnings(run: Run) -> list[str]:
+    out = []
+    for info in inputs_info(run):
+        if info["bad_share"] > LOUD_BAD_SHARE:
+            out.append(
+                f"{info['file']}: {info['bad_share']:.0%} of lines did not parse as "
+                f"{info['format']} ({info['bad_lines']} bad lines); is --log-format right?"
+            )
+    for p in run.problems:
+        out.append(str(p))
+    return out

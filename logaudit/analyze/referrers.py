@@ -1,0 +1,109 @@
+"""Referring sites and referrer URLs.
+
+An *external referrer* is a Referer whose host is not one of the site's own hosts; ``-`` and empty
+mean *direct*. The site's own hosts are, in order: ``site_hosts`` from the config or
+``--site-host``; else the virtual hosts of the log; else inferred: a referring host counts as
+the site itself when most of its referrals point at paths this site served (internal navigation
+looks exactly like that, outside links rarely do). The inference is stated in the report.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from logaudit.analyze.base import Partial, Table, count_by
+from logaudit.analyze.traffic import ranked
+from logaudit.config import Settings
+from logaudit.report import Section
+
+_URL = r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?:[^@/?#]*@)?(?P<host>[^/:?#]*)(?::\d*)?(?P<path>[^?#]*)"
+
+# A host is taken as the site itself when at least this share of its referrals name a path the
+# site served, over at least this many referrals.
+OWN_SHARE = 0.5
+OWN_MIN = 5
+
+
+def t_referrers(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    pv = c["is_page"].to_numpy() & c["person"].to_numpy()
+    return count_by(c, "referrer", {"hits": None, "page_views": pv})
+
+
+TABLES = {"referrers": Table("referrers", t_referrers)}
+
+
+def site_of(urls: pd.Index) -> pd.DataFrame:
+    """host (lower-case, 'www.' removed) and path of each referrer URL; host '' when the
+    referrer is direct or not a URL."""
+    arr = pa.array(np.asarray(urls, dtype=object), pa.string())
+    m = pc.extract_regex(arr, _URL)
+    host = pc.utf8_lower(m.field("host").fill_null(""))
+    host = pc.replace_substring_regex(host, r"^www\.", "")
+    path = m.field("path").fill_null("")
+    return pd.DataFrame(
+        {"site": np.asarray(host.to_pylist(), dtype=object), "ref_path": path.to_pylist()},
+        index=urls,
+    )
+
+
+def own_hosts(p: Partial, s: Settings) -> tuple[set[str], str]:
+    """The site's own hosts and how they were found."""
+    if s.site_hosts:
+        return {h.lower().removeprefix("www.") for h in s.site_hosts}, "configured"
+    vh = p.get("vhosts", pd.DataFrame())
+    names = {str(v).split(":")[0].lower().removeprefix("www.") for v in vh.index if str(v)}
+    if names:
+        return names, "virtual hosts"
+    refs = p.get("referrers", pd.DataFrame())
+    paths = p.get("paths", pd.DataFrame())
+    if refs.empty or paths.empty:
+        return set(), "none"
+    sites = site_of(refs.index).join(refs["hits"])
+    sites = sites[sites["site"] != ""]
+    served = set(paths.index)
+    sites["served"] = [pp in served for pp in sites["ref_path"]]
+    g = sites.groupby("site").apply(
+        lambda f: pd.Series({"hits": f["hits"].sum(), "served": f.loc[f["served"], "hits"].sum()})
+    )
+    own = g[(g["hits"] >= OWN_MIN) & (g["served"] >= OWN_SHARE * g["hits"])]
+    return set(own.index), "inferred"
+
+
+def _external(p: Partial, s: Settings) -> tuple[pd.DataFrame, set[str], str]:
+    refs = p.get("referrers", pd.DataFrame())
+    own, how = own_hosts(p, s)
+    if refs.empty:
+        return refs, own, how
+    sites = site_of(refs.index)
+    f = refs.join(sites)
+    f = f[(f["site"] != "") & ~f["site"].isin(own)]
+    return f, own, how
+
+
+def _own_note(own: set[str], how: str) -> str:
+    if not own:
+        return "no own host known: every referrer host counts as external (set site_hosts)"
+    shown = ", ".join(sorted(own)[:5])
+    return f"own hosts ({how}): {shown}; their referrals are internal navigation"
+
+
+def sec_referring_sites(p: Partial, s: Settings) -> Section:
+    f, own, how = _external(p, s)
+    title = "Referring sites"
+    if f.empty:
+        return Section("referring-sites", title, pd.DataFrame(), note=_own_note(own, how))
+    g = f.groupby("site", sort=False)[["hits", "page_views"]].sum()
+    rows, total = ranked(g, s, "site")
+    return Section("referring-sites", title, rows, total, note=_own_note(own, how))
+
+
+def sec_referrers(p: Partial, s: Settings) -> Section:
+    f, own, how = _external(p, s)
+    title = "Referrer URLs"
+    if f.empty:
+        return Section("referrers", title, pd.DataFrame(), note=_own_note(own, how))
+    rows, total = ranked(f[["hits", "page_views"]], s, "referrer")
+    return Section("referrers", title, rows, total)

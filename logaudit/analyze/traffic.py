@@ -1,0 +1,354 @@
+"""Traffic: totals, days and hours, requested and static files, not-found URLs, hosts, status
+codes, methods, protocols, virtual hosts and inputs.
+
+Rules (METRICS.md): a *hit* is a parsed line; a *page view* is a people hit with status 2xx or
+304 whose path has no static extension; *daily visitors* are distinct (client, user agent) keys
+per calendar day among people hits whose status is not 4xx; *visitor-days* is their sum over the
+period; *unique visitors* are distinct keys over the whole period.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+import numpy as np
+import pandas as pd
+
+from logaudit.analyze.base import Partial, Table, count_by, count_small
+from logaudit.config import Settings
+from logaudit.report import Section
+
+
+def _i64(a: np.ndarray) -> np.ndarray:
+    return a.astype(np.int64)
+
+
+def t_totals(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    status = c["status"].to_numpy()
+    utc = c["time"].array.asi8
+    local = c["local"].array.asi8
+    person = c["person"].to_numpy()
+    cls = np.asarray(c["agent_class"].array.codes)
+    row = {
+        "hits": len(c),
+        "bytes": int(c["bytes"].sum()),
+        "page_views": int((c["is_page"].to_numpy() & person).sum()),
+        "people_hits": int(person.sum()),
+        "crawler_hits": int((cls == 1).sum()),
+        "tool_hits": int((cls == 2).sum()),
+        "first": int(utc.min()) if len(c) else np.iinfo(np.int64).max,
+        "last": int(utc.max()) if len(c) else np.iinfo(np.int64).min,
+        "first_local": int(local.min()) if len(c) else np.iinfo(np.int64).max,
+        "last_local": int(local.max()) if len(c) else np.iinfo(np.int64).min,
+    }
+    for k in range(1, 6):
+        row[f"s{k}xx"] = int(((status >= k * 100) & (status < k * 100 + 100)).sum())
+    return pd.DataFrame([row], index=pd.Index([0], name="all"))
+
+
+def _visitor_rows(c: pd.DataFrame) -> np.ndarray:
+    status = c["status"].to_numpy()
+    return c["person"].to_numpy() & ~((status >= 400) & (status < 500))
+
+
+def t_visitor_days(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    m = _visitor_rows(c)
+    frame = pd.DataFrame({"day": c["day"].to_numpy()[m], "visitor": c["visitor"].to_numpy()[m]})
+    counts = frame.groupby(["day", "visitor"], sort=False).size()
+    return counts.to_frame("hits")
+
+
+def t_daily(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    pv = c["is_page"].to_numpy() & c["person"].to_numpy()
+    return count_small(
+        c["day"].to_numpy(), {"hits": None, "page_views": pv, "bytes": c["bytes"].to_numpy()}, "day"
+    )
+
+
+def t_hours(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    pv = c["is_page"].to_numpy() & c["person"].to_numpy()
+    return count_small(
+        c["hour"].to_numpy().astype(np.int64),
+        {"hits": None, "page_views": pv, "bytes": c["bytes"].to_numpy()},
+        "hour",
+    )
+
+
+def t_paths(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    status = c["status"].to_numpy()
+    pv = c["is_page"].to_numpy() & c["person"].to_numpy()
+    frame = count_by(
+        c,
+        "path",
+        {
+            "hits": None,
+            "bytes": c["bytes"].to_numpy(),
+            "page_views": pv,
+            "not_found": status == 404,
+            "static": c["is_static"].to_numpy(),
+        },
+    )
+    frame["static"] = frame["static"] > 0
+    return frame
+
+
+def t_path_visitors(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    m = _visitor_rows(c)
+    frame = pd.DataFrame(
+        {
+            "path": np.asarray(c["path"].array.codes)[m],
+            "day": c["day"].to_numpy()[m],
+            "visitor": c["visitor"].to_numpy()[m],
+        }
+    ).drop_duplicates()
+    per = frame.groupby("path", sort=False).size()
+    cats = c["path"].array.categories
+    return pd.DataFrame(
+        {"visitors": per.to_numpy()}, index=pd.Index(np.asarray(cats)[per.index], dtype="str", name="path")
+    )
+
+
+def t_clients(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    pv = c["is_page"].to_numpy() & c["person"].to_numpy()
+    frame = count_by(c, "client", {"hits": None, "page_views": pv, "bytes": c["bytes"].to_numpy()})
+    local = c["local"].array.asi8
+    codes = np.asarray(c["client"].array.codes)
+    g = pd.Series(local).groupby(codes, sort=False).agg(["min", "max"])
+    cats = np.asarray(c["client"].array.categories)
+    g.index = pd.Index(cats[g.index.to_numpy()], dtype="str", name="client")
+    frame["first"] = g["min"]
+    frame["last"] = g["max"]
+    return frame
+
+
+def _simple(col: str):  # type: ignore[no-untyped-def]
+    def compute(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+        pv = c["is_page"].to_numpy() & c["person"].to_numpy()
+        return count_by(c, col, {"hits": None, "page_views": pv, "bytes": c["bytes"].to_numpy()})
+
+    compute.__name__ = f"t_{col}"
+    return compute
+
+
+def t_status(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    return count_small(c["status"].to_numpy().astype(np.int64), {"hits": None}, "status")
+
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        Table(
+            "totals",
+            t_totals,
+            {"first": "min", "last": "max", "first_local": "min", "last_local": "max"},
+        ),
+        Table("visitor_days", t_visitor_days),
+        Table("daily", t_daily),
+        Table("hours", t_hours),
+        Table("paths", t_paths, {"static": "max"}),
+        Table("path_visitors", t_path_visitors),
+        Table("clients", t_clients, {"first": "min", "last": "max"}),
+        Table("status", t_status),
+        Table("methods", _simple("method")),
+        Table("protocols", _simple("protocol")),
+        Table("vhosts", _simple("vhost")),
+        Table("files", _simple("file")),
+    )
+}
+
+
+# ---- finishing: merged tables -> sections -------------------------------------------------
+
+
+def _iso(seconds: int) -> str:
+    return pd.Timestamp(seconds, unit="s").isoformat()
+
+
+def ranked(frame: pd.DataFrame, s: Settings, key: str, by: str = "hits") -> tuple[pd.DataFrame, int]:
+    """Rows sorted by ``by`` (descending, ties in first-seen order), cut to ``--top``, with the
+    index turned into a first column named ``key``. Returns the rows and the count before the cut."""
+    total = len(frame)
+    frame = frame.sort_values([by], ascending=False, kind="stable")
+    if s.top:
+        frame = frame.head(s.top)
+    rows = frame.reset_index(drop=True)
+    rows.insert(0, key, [str(x) for x in frame.index])
+    return rows, total
+
+
+def _share(part: pd.Series, whole: float) -> pd.Series:
+    return (part / whole).round(4) if whole else part * 0.0
+
+
+def overview(p: Partial, s: Settings) -> dict[str, object]:
+    t = p.get("totals")
+    if t is None or t.empty:
+        return {"requests": 0}
+    row = t.iloc[0]
+    hits = int(row["hits"])
+    vd = p.get("visitor_days", pd.DataFrame())
+    visitor_days = int(len(vd))
+    unique = int(vd.index.get_level_values("visitor").nunique()) if len(vd) else 0
+    paths = p.get("paths", pd.DataFrame())
+    out: dict[str, object] = {
+        "requests": hits,
+        "page_views": int(row["page_views"]),
+        "visitor_days": visitor_days,
+        "unique_visitors": unique,
+        "bandwidth": int(row["bytes"]),
+        "first": pd.Timestamp(int(row["first"]), unit="s", tz="UTC").isoformat(),
+        "last": pd.Timestamp(int(row["last"]), unit="s", tz="UTC").isoformat(),
+        "first_local": _iso(int(row["first_local"])),
+        "last_local": _iso(int(row["last_local"])),
+        "crawler_hits": int(row["crawler_hits"]),
+        "tool_hits": int(row["tool_hits"]),
+        "not_found_urls": int((paths["not_found"] > 0).sum()) if len(paths) else 0,
+        "distinct_pages": int(((~paths["static"]) & (paths["page_views"] > 0)).sum())
+        if len(paths)
+        else 0,
+    }
+    for k in range(1, 6):
+        out[f"status_{k}xx"] = int(row[f"s{k}xx"])
+        out[f"share_{k}xx"] = round(int(row[f"s{k}xx"]) / hits, 4) if hits else 0.0
+    return out
+
+
+def sec_daily(p: Partial, s: Settings) -> Section:
+    d = p.get("daily", pd.DataFrame())
+    vd = p.get("visitor_days", pd.DataFrame())
+    if d.empty:
+        return Section("daily", "Daily visitors", pd.DataFrame())
+    per_day = (
+        vd.groupby(level="day").size() if len(vd) else pd.Series(dtype=np.int64)
+    )
+    days = np.arange(int(d.index.min()), int(d.index.max()) + 1)
+    d = d.reindex(days, fill_value=0)
+    rows = pd.DataFrame(
+        {
+            "date": pd.to_datetime(days, unit="D").strftime("%Y-%m-%d"),
+            "hits": d["hits"].to_numpy(),
+            "visitors": per_day.reindex(days, fill_value=0).to_numpy(),
+            "page_views": d["page_views"].to_numpy(),
+            "bandwidth": d["bytes"].to_numpy(),
+        }
+    )
+    return Section(
+        "daily",
+        "Daily visitors",
+        rows,
+        len(rows),
+        note="visitors: distinct (IP, user agent) per day, 4xx hits left out",
+        chart="visitors",
+    )
+
+
+def sec_hours(p: Partial, s: Settings) -> Section:
+    h = p.get("hours", pd.DataFrame()).reindex(range(24), fill_value=0)
+    rows = pd.DataFrame(
+        {
+            "hour": [f"{i:02d}" for i in range(24)],
+            "hits": h["hits"].to_numpy(),
+            "page_views": h["page_views"].to_numpy(),
+            "bandwidth": h["bytes"].to_numpy(),
+        }
+    )
+    return Section("hours", "Hour of day", rows, 24, chart="hits")
+
+
+def _path_section(p: Partial, s: Settings, name: str, title: str, static: bool | None) -> Section:
+    paths = p.get("paths", pd.DataFrame())
+    if paths.empty:
+        return Section(name, title, pd.DataFrame())
+    pv = p.get("path_visitors", pd.DataFrame())
+    if static is None:
+        f = paths[paths["not_found"] > 0]
+        f = pd.DataFrame({"hits": f["not_found"]})
+    else:
+        f = paths[paths["static"] == static]
+        f = f.assign(hits=f["hits"] - f["not_found"])
+        f = f[f["hits"] > 0]
+        f = f.assign(visitors=pv["visitors"].reindex(f.index, fill_value=0) if len(pv) else 0)
+        cols = ["hits", "visitors", "page_views", "bytes"] if not static else ["hits", "visitors", "bytes"]
+        f = f[cols]
+    rows, total = ranked(f.rename(columns={"bytes": "bandwidth"}), s, "path")
+    return Section(name, title, rows, total)
+
+
+def sec_pages(p: Partial, s: Settings) -> Section:
+    sec = _path_section(p, s, "pages", "Requested pages", False)
+    sec.note = "404s are listed under not-found; static files under static"
+    return sec
+
+
+def sec_static(p: Partial, s: Settings) -> Section:
+    return _path_section(p, s, "static", "Static files", True)
+
+
+def sec_not_found(p: Partial, s: Settings) -> Section:
+    return _path_section(p, s, "not-found", "Not-found URLs (404)", None)
+
+
+def _keyed(p: Partial, s: Settings, table: str, name: str, title: str, key: str) -> Section:
+    f = p.get(table, pd.DataFrame())
+    if f.empty:
+        return Section(name, title, pd.DataFrame())
+    f = f.rename(columns={"bytes": "bandwidth"})
+    hits = f["hits"].sum()
+    f = f.assign(share=_share(f["hits"], hits))
+    rows, total = ranked(f, s, key)
+    return Section(name, title, rows, total)
+
+
+def sec_hosts(p: Partial, s: Settings) -> Section:
+    f = p.get("clients", pd.DataFrame())
+    if f.empty:
+        return Section("hosts", "Client hosts", pd.DataFrame())
+    f = f.rename(columns={"bytes": "bandwidth"})
+    rows, total = ranked(f, s, "client")
+    rows["first"] = [_local(v) for v in rows["first"]]
+    rows["last"] = [_local(v) for v in rows["last"]]
+    return Section("hosts", "Client hosts", rows, total)
+
+
+def _local(v: int) -> str:
+    """Wall-clock time in the report zone, to the second."""
+    return pd.Timestamp(int(v), unit="s").strftime("%Y-%m-%d %H:%M:%S")
+
+
+def sec_status(p: Partial, s: Settings) -> Section:
+    f = p.get("status", pd.DataFrame())
+    if f.empty:
+        return Section("status", "Status codes", pd.DataFrame())
+    hits = f["hits"].sum()
+    f = f.sort_index()
+    rows = pd.DataFrame(
+        {
+            "status": [int(x) for x in f.index],
+            "meaning": [_reason(int(x)) for x in f.index],
+            "hits": f["hits"].to_numpy(),
+            "share": _share(f["hits"], hits).to_numpy(),
+        }
+    )
+    return Section("status", "Status codes", rows, len(rows), chart="hits")
+
+
+def _reason(code: int) -> str:
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return ""
+
+
+def sec_methods(p: Partial, s: Settings) -> Section:
+    return _keyed(p, s, "methods", "methods", "Request methods", "method")
+
+
+def sec_protocols(p: Partial, s: Settings) -> Section:
+    return _keyed(p, s, "protocols", "protocols", "Protocols", "protocol")
+
+
+def sec_vhosts(p: Partial, s: Settings) -> Section:
+    f = p.get("vhosts", pd.DataFrame())
+    if f.empty or (len(f) == 1 and f.index[0] == ""):
+        return Section("vhosts", "Virtual hosts", pd.DataFrame(), note="no virtual host in this log format")
+    return _keyed(p, s, "vhosts", "vhosts", "Virtual hosts", "vhost")

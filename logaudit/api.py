@@ -1,0 +1,70 @@
+"""The library behind the commands: one call per command, returning a Report and exit code.
+
+The CLI only turns options into Settings and renders what these return; tests and other
+programs call these directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from logaudit.analyze import SUMMARY_SECTIONS, build_report, tables_for
+from logaudit.config import Settings
+from logaudit.errors import ExitCode, InputMissingError, InputInvalidError
+from logaudit.pipeline import Run, exit_code, run
+from logaudit.report import Report
+from logaudit.sources import Input, expand
+
+
+@dataclass
+class Outcome:
+    report: Report | None
+    exit_code: ExitCode
+    messages: list[str]  # one line each, for stderr
+
+
+def open_inputs(args: Sequence[str]) -> list[Input]:
+    if not args:
+        raise InputMissingError("no input given (name log files, a directory, a glob, or - for stdin)")
+    return expand(args)
+
+
+def _outcome(r: Run, report: Report, settings: Settings) -> Outcome:
+    messages = [str(p) for p in r.problems]
+    code = exit_code(r.problems)
+    readable = [i for i in r.inputs if i.name in r.formats]
+    if not readable:
+        # Nothing could be read at all: the one-line messages say why; no report.
+        if code == ExitCode.OK:
+            code = ExitCode.INPUT_INVALID
+            messages.append("no log lines in the input")
+        return Outcome(None, code, messages)
+    parsed = sum(r.bad.parsed.values())
+    if code == ExitCode.OK and parsed == 0:
+        code = ExitCode.INPUT_INVALID
+        messages.append("no line could be parsed; see the bad-line examples")
+    elif code == ExitCode.OK and settings.strict and r.bad.total:
+        code = ExitCode.BAD_LINES
+        messages.append(f"--strict: {r.bad.total:,} bad lines")
+    elif code == ExitCode.OK and not report.overview.get("requests"):
+        code = ExitCode.NO_DATA
+        messages.append("no request in the chosen period")
+    return Outcome(report, code, messages)
+
+
+def summary(
+    args: Sequence[str],
+    settings: Settings,
+    sections: Sequence[str] = (),
+    on_progress: Callable[[int], None] | None = None,
+    inputs: list[Input] | None = None,
+) -> Outcome:
+    chosen = tuple(sections) or SUMMARY_SECTIONS
+    inputs = inputs if inputs is not None else open_inputs(args)
+    r = run(inputs, settings, tables_for(chosen), on_progress=on_progress)
+    report = build_report(r, settings, chosen, "summary")
+    return _outcome(r, report, settings)
+
+
+__all__ = ["Outcome", "summary", "open_inputs", "InputInvalidError"]

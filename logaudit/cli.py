@@ -1,0 +1,232 @@
+"""The command line: Click only. Options -> Settings -> one library call -> render.
+
+Domain errors become one line on stderr and a documented exit code (``errors.ExitCode``);
+only an internal bug shows a traceback, and only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+
+from logaudit import __version__, api
+from logaudit.analyze import SECTIONS, SUMMARY_SECTIONS
+from logaudit.config import BOTS_MODES, load
+from logaudit.errors import ExitCode, LogauditError
+from logaudit.formats import FORMATS
+from logaudit.render import RENDERERS
+from logaudit.render.escape import safe
+from logaudit.sources import Input
+from logaudit.timespec import parse_when
+
+PROGRESS_MIN_BYTES = 4 * 1024 * 1024
+_EXT_FORMATS = {".json": "json", ".csv": "csv"}
+
+
+def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Options every report command shares, written once."""
+    opts = [
+        click.argument("logs", nargs=-1, metavar="LOG..."),
+        click.option("--log-format", type=click.Choice(list(FORMATS)), help="Skip detection."),
+        click.option("--since", metavar="WHEN", help="From this time (2026-11-24, yesterday, 7d...)."),
+        click.option("--until", metavar="WHEN", help="Up to (not including) this time."),
+        click.option("--tz", metavar="ZONE", help="Report in this IANA zone (default: the log's offset)."),
+        click.option(
+            "--bots",
+            type=click.Choice(list(BOTS_MODES)),
+            default=None,
+            help="auto: crawlers in hits, not people metrics; include, exclude, only.",
+        ),
+        click.option("--top", type=int, default=None, help="Rows per section (0: all). [10]"),
+        click.option(
+            "--format", "fmt", type=click.Choice(list(RENDERERS)), default=None,
+            help="Output format (default: terminal, or from -o's extension).",
+        ),
+        click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file."),
+        click.option("--strict", is_flag=True, default=None, help=f"Exit {int(ExitCode.BAD_LINES)} if any line is bad."),
+        click.option("--site-host", "site_hosts", multiple=True, help="The site's own host (repeatable)."),
+        click.option("--geoip-dir", type=click.Path(path_type=Path), help="Folder of .mmdb databases."),
+        click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."),
+        click.option("--debug", is_flag=True, hidden=True),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def _settings(opts: dict[str, Any]) -> Any:
+    tz = opts.get("tz")
+    overrides = {
+        "log_format": opts.get("log_format"),
+        "tz": tz,
+        "bots": opts.get("bots"),
+        "top": opts.get("top"),
+        "strict": opts.get("strict") or None,
+        "site_hosts": tuple(opts.get("site_hosts") or ()),
+        "geoip_dir": opts.get("geoip_dir"),
+        "progress": opts.get("progress"),
+        "sections": tuple(opts.get("sections") or ()),
+    }
+    if opts.get("since"):
+        overrides["since"] = parse_when(opts["since"], tz)
+    if opts.get("until"):
+        overrides["until"] = parse_when(opts["until"], tz)
+    if tz:
+        from logaudit.enrich.classify import zone
+
+        zone(tz)  # fail early, with the one-line message
+    return load(overrides)
+
+
+@contextmanager
+def _progress(inputs: list[Input], wanted: bool | None) -> Iterator[Callable[[int], None] | None]:
+    total = sum(i.size for i in inputs)
+    show = wanted if wanted is not None else (sys.stderr.isatty() and total >= PROGRESS_MIN_BYTES)
+    if not show or total == 0:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), DownloadColumn(),
+        TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+    ) as bar:
+        task = bar.add_task("reading", total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+@contextmanager
+def _output(path: Path | None) -> Iterator[TextIO]:
+    """stdout, or a file written whole or not at all (a temp file renamed into place)."""
+    if path is None:
+        yield sys.stdout
+        return
+    d = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=".logaudit-", dir=d)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _emit(report: Any, fmt: str | None, output: Path | None) -> None:
+    if fmt is None:
+        fmt = _EXT_FORMATS.get(output.suffix.lower(), "terminal") if output else "terminal"
+    with _output(output) as out:
+        if fmt == "terminal" and output is not None:
+            from rich.console import Console
+
+            RENDERERS["terminal"](report, out) if False else None
+            from logaudit.render.terminal import render
+
+            render(report, console=Console(file=out, width=120, color_system=None))
+        else:
+            RENDERERS[fmt](report, out)
+
+
+def _finish(outcome: api.Outcome, fmt: str | None, output: Path | None) -> None:
+    if outcome.report is not None:
+        _emit(outcome.report, fmt, output)
+    for m in outcome.messages:
+        click.echo(f"logaudit: {safe(m)}", err=True)
+    if outcome.exit_code:
+        sys.exit(int(outcome.exit_code))
+
+
+def command(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Domain errors -> one line and their exit code; internal errors -> one line, or a
+    traceback with --debug."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = kwargs.get("debug", False)
+        try:
+            return f(*args, **kwargs)
+        except LogauditError as e:
+            click.echo(f"logaudit: error: {safe(e)}", err=True)
+            sys.exit(int(e.exit_code))
+        except (KeyboardInterrupt, BrokenPipeError):
+            sys.exit(130)
+        except Exception as e:  # noqa: BLE001 - the last line of defence, with --debug to see
+            if debug:
+                raise
+            click.echo(
+                f"logaudit: internal error: {safe(type(e).__name__)}: {safe(e)} "
+                "(run again with --debug for the traceback, and please report it)",
+                err=True,
+            )
+            sys.exit(int(ExitCode.ERROR))
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="logaudit")
+def cli() -> None:
+    """logaudit: what your web server's access logs say, fast and safely.
+
+    \b
+    logaudit summary /var/log/nginx/access.log*
+    zcat old.log.gz | logaudit summary -
+    logaudit summary access.log --format json -o summary.json
+    """
+
+
+@cli.command()
+@report_options
+@click.option(
+    "--section", "sections", multiple=True, type=click.Choice(list(SECTIONS)),
+    help="Only these sections (repeatable).",
+)
+@command
+def summary(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
+    """Traffic overview with GoAccess-style panels, from one or more logs.
+
+    LOG may be a file (.gz, .bz2, .xz included), a directory or glob of rotated files (read
+    oldest first), or - for stdin. Example:
+
+    \b
+    logaudit summary sample_logs/ --top 5 --section pages --section referring-sites
+    """
+    settings = _settings(opts)
+    inputs = api.open_inputs(logs)
+    with _progress(inputs, settings.progress) as on_progress:
+        outcome = api.summary(logs, settings, settings.sections or SUMMARY_SECTIONS, on_progress, inputs)
+    _finish(outcome, fmt, output)
+
+
+@cli.command()
+@command
+def formats(**_: Any) -> None:
+    """The log formats logaudit reads, with an example line each."""
+    from rich.console import Console
+    from rich.text import Text
+
+    con = Console()
+    for f in FORMATS.values():
+        con.print(Text(f.name, style="bold"), Text(" " + f.title))
+        con.print(Text("  " + f.samples[0]), style="dim", soft_wrap=True)
+
+
+@cli.command()
+@command
+def sections(**_: Any) -> None:
+    """The report sections, for --section."""
+    for s in SECTIONS.values():
+        click.echo(f"{s.name:18} {s.title}")
+
+
+def main() -> None:
+    cli(prog_name="logaudit")

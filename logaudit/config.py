@@ -1,0 +1,107 @@
+"""Settings: one frozen object built from defaults, the TOML file, the environment and options.
+
+Precedence, lowest first: built-in defaults, the config file (``$LOGAUDIT_CONFIG`` or
+``~/.config/logaudit/config.toml``), ``LOGAUDIT_*`` environment variables, command-line options.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from logaudit.errors import ConfigError
+
+# METRICS.md: AWStats' NotPageList plus modern web assets.
+STATIC_EXTENSIONS: tuple[str, ...] = tuple(
+    "css js mjs map gif jpg jpeg png bmp ico svg webp avif tif tiff woff woff2 ttf eot otf "
+    "mp3 mp4 webm ogg wav flac swf txt xml rss atom json".split()
+)
+
+BOTS_MODES: dict[str, str] = {
+    "auto": "crawlers count in hits and bandwidth, not in people metrics (default)",
+    "include": "crawlers count everywhere, as people too",
+    "exclude": "crawlers are left out of every figure",
+    "only": "only crawlers are counted, in every figure",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    log_format: str | None = None
+    tz: str | None = None
+    since: datetime | None = None  # naive wall time in the report zone
+    until: datetime | None = None
+    bots: str = "auto"
+    top: int = 10
+    sections: tuple[str, ...] = ()
+    strict: bool = False
+    visit_timeout: int = 30 * 60  # seconds
+    static_extensions: tuple[str, ...] = STATIC_EXTENSIONS
+    site_hosts: tuple[str, ...] = ()
+    geoip_dir: Path | None = None
+    goals: tuple[str, ...] = ()
+    progress: bool | None = None  # None: on a terminal only
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def config_path(env: Mapping[str, str] = os.environ) -> Path:
+    if env.get("LOGAUDIT_CONFIG"):
+        return Path(env["LOGAUDIT_CONFIG"]).expanduser()
+    base = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "logaudit" / "config.toml"
+
+
+def _coerce(name: str, value: Any) -> Any:
+    if name in ("static_extensions", "site_hosts", "goals", "sections"):
+        if isinstance(value, str):
+            value = [v for v in value.replace(",", " ").split() if v]
+        return tuple(str(v) for v in value)
+    if name == "geoip_dir":
+        return Path(str(value)).expanduser()
+    if name in ("top", "visit_timeout"):
+        return int(value)
+    if name in ("strict", "progress"):
+        return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+    return value
+
+
+def load(
+    overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] = os.environ
+) -> Settings:
+    """Build Settings; ``overrides`` are command-line values (None means 'not given')."""
+    known = {f.name for f in fields(Settings)}
+    values: dict[str, Any] = {}
+    path = config_path(env)
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{path}: not valid TOML ({e})") from None
+        for k, v in data.items():
+            key = k.replace("-", "_")
+            if key not in known:
+                raise ConfigError(f"{path}: unknown setting {k!r}")
+            values[key] = _coerce(key, v)
+    for k in known:
+        ev = env.get("LOGAUDIT_" + k.upper())
+        if ev is not None and k != "extra":
+            values[k] = _coerce(k, ev)
+    if env.get("LOGAUDIT_GEOIP_DIR") and "geoip_dir" not in values:
+        values["geoip_dir"] = Path(env["LOGAUDIT_GEOIP_DIR"])
+    for k, v in (overrides or {}).items():
+        if v is not None and v != ():
+            values[k] = v
+    try:
+        s = replace(Settings(), **values)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"bad setting: {e}") from None
+    if s.bots not in BOTS_MODES:
+        raise ConfigError(f"--bots must be one of {', '.join(BOTS_MODES)}")
+    if s.top < 0:
+        raise ConfigError("--top must be 0 (all rows) or more")
+    return s

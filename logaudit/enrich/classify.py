@@ -1,0 +1,121 @@
+"""Columns derived once per distinct value: page or static file, visitor key, calendar
+fields, and which rows count for the ``--bots`` mode.
+
+Everything here works on a chunk's categories (distinct values) and maps back with the codes.
+"""
+
+from __future__ import annotations
+
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from logaudit.config import Settings
+from logaudit.errors import ConfigError
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def static_pattern(extensions: tuple[str, ...]) -> str:
+    exts = "|".join(re.escape(e.lower().lstrip(".")) for e in extensions)
+    return rf"\.(?:{exts})$"
+
+
+def per_category(cat: pd.Categorical, values: np.ndarray) -> np.ndarray:
+    """Spread one value per category to the rows."""
+    return values[np.asarray(cat.codes)]
+
+
+def _arrow(cats: pd.Index) -> pa.Array:
+    return pa.array(np.asarray(cats, dtype=object), pa.string())
+
+
+def hash_categories(cat: pd.Categorical) -> np.ndarray:
+    """A stable 64-bit hash per row, computed once per category."""
+    h = pd.util.hash_array(np.asarray(cat.categories, dtype=object))
+    return per_category(cat, h)
+
+
+def zone(tz: str | None) -> ZoneInfo | None:
+    if tz is None:
+        return None
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"--tz: unknown time zone {tz!r} (use an IANA name like Europe/Paris)") from None
+
+
+class Enricher:
+    """Adds the ``schema.ENRICHED`` columns and applies the row filters of a run."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.static_re = static_pattern(settings.static_extensions)
+        self.zone = zone(settings.tz)
+        self.agents = _agent_classifier()
+
+    def apply(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        s = self.settings
+        if self.zone is not None:
+            chunk["local"] = chunk["time"].dt.tz_convert(self.zone).dt.tz_localize(None)
+        keep = np.ones(len(chunk), dtype=bool)
+        local = chunk["local"].to_numpy()
+        if s.since is not None:
+            keep &= local >= np.datetime64(s.since, "s")
+        if s.until is not None:
+            keep &= local < np.datetime64(s.until, "s")
+
+        agent_class = self._agent_class(chunk["agent"].array)
+        if s.bots == "exclude":
+            keep &= agent_class == 0
+        elif s.bots == "only":
+            keep &= agent_class != 0
+        if not keep.all():
+            chunk = chunk.loc[keep].reset_index(drop=True)
+            agent_class = agent_class[keep]
+            local = local[keep]
+
+        path = chunk["path"].array
+        static_by_cat = np.asarray(
+            pc.match_substring_regex(_arrow(path.categories), self.static_re, ignore_case=True)
+        )
+        is_static = per_category(path, static_by_cat)
+        status = chunk["status"].to_numpy()
+        ok = ((status >= 200) & (status < 300)) | (status == 304)
+        chunk["is_static"] = is_static
+        chunk["is_page"] = ok & ~is_static
+        chunk["agent_class"] = pd.Categorical.from_codes(
+            agent_class, categories=pd.Index(["person", "crawler", "tool"], dtype="str"),
+            validate=False,
+        )
+        # People metrics: humans by default; everyone kept by include/exclude/only.
+        chunk["person"] = (agent_class == 0) if s.bots == "auto" else np.ones(len(chunk), bool)
+        chunk["visitor"] = hash_categories(chunk["client"].array) * _MIX ^ hash_categories(
+            chunk["agent"].array
+        )
+        secs = local.astype("datetime64[s]").astype(np.int64)
+        chunk["day"] = (secs // 86400).astype(np.int32)
+        chunk["hour"] = ((secs // 3600) % 24).astype(np.int8)
+        return chunk
+
+    def _agent_class(self, agent: pd.Categorical) -> np.ndarray:
+        """0 person, 1 crawler, 2 tool, per row."""
+        if self.agents is None:
+            return np.zeros(len(agent), dtype=np.int8)
+        table = self.agents.classify(pd.Index(agent.categories))
+        codes = (
+            table["agent_class"].map({"person": 0, "crawler": 1, "tool": 2}).to_numpy(np.int8)
+        )
+        return per_category(agent, codes)
+
+
+def _agent_classifier():  # type: ignore[no-untyped-def]
+    try:
+        from logaudit.enrich.agents import AgentClassifier
+    except ImportError:  # user-agent enrichment not installed in this build
+        return None
+    return AgentClassifier()

@@ -1,0 +1,73 @@
+"""Making attacker-controlled text safe to show.
+
+Paths, referrers and user agents are written by whoever sends the request. Before any of it
+reaches a terminal, CSV cell, HTML page or email, invisible and control characters are shown
+as escapes: C0/C1 controls (ESC starts terminal sequences), DEL, Unicode format characters (bidi
+overrides such as U+202E, zero-width characters) and line/paragraph separators. Markup is never
+interpreted: the terminal renderer passes text as ``rich.text.Text`` (no markup parsing), HTML
+goes through Jinja2's autoescaping, and CSV cells that a spreadsheet would run as a formula get
+a leading apostrophe.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_UNSAFE_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}
+_cache: dict[str, bool] = {}
+
+
+def _unsafe(ch: str) -> bool:
+    hit = _cache.get(ch)
+    if hit is None:
+        hit = unicodedata.category(ch) in _UNSAFE_CATEGORIES
+        _cache[ch] = hit
+    return hit
+
+
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _escape_char(ch: str) -> str:
+    o = ord(ch)
+    if o < 0x100:
+        return f"\\x{o:02x}"
+    if o < 0x10000:
+        return f"\\u{o:04x}"
+    return f"\\U{o:08x}"
+
+
+def safe(text: object, limit: int = 0) -> str:
+    """Printable text: every unsafe character replaced by a visible escape.
+
+    ``limit`` > 0 cuts the result to that many characters, marking the cut with an ellipsis.
+    """
+    s = "" if text is None else str(text)
+    if s.isascii():
+        if _ASCII_CONTROL.search(s):
+            s = _ASCII_CONTROL.sub(lambda m: _escape_char(m.group()), s)
+    elif any(_unsafe(ch) for ch in s):
+        s = "".join(_escape_char(ch) if _unsafe(ch) else ch for ch in s)
+    if limit and len(s) > limit:
+        s = s[: limit - 1] + "…"
+    return s
+
+
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: object) -> str:
+    """A CSV cell a spreadsheet will not run as a formula (OWASP CSV injection)."""
+    s = safe(text)
+    if s.startswith(_FORMULA) and not _is_number(s):
+        return "'" + s
+    return s
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+    except ValueError:
+        return False
+    return True

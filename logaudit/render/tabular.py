@@ -1,0 +1,92 @@
+"""Machine-readable outputs: JSON (the shared report shape) and CSV.
+
+JSON shape, stable across commands (``schema_version`` changes only on a breaking change):
+``{"schema_version", "command", "generated", "overview": {...}, "sections": [{"name", "title",
+"total_rows", "note", "rows": [{...}, ...]}], "inputs": [...], "bad_lines": {...},
+"warnings": [...], "notes": [...], "settings": {...}}``. Text from the log is kept as logged
+(JSON escapes control characters itself); consumers that display it must escape it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from datetime import datetime, timezone
+from typing import Any, TextIO
+
+import numpy as np
+import pandas as pd
+
+from logaudit.render.escape import csv_cell
+from logaudit.report import Report
+
+SCHEMA_VERSION = 1
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        f = float(v)
+        return None if math.isnan(f) else f
+    if isinstance(v, (np.bool_,)):
+        return bool(v)
+    if isinstance(v, pd.Timestamp):
+        return v.isoformat()
+    if v is pd.NA or v is None:
+        return None
+    return v
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    cols = list(frame.columns)
+    return [
+        {c: _plain(v) for c, v in zip(cols, row)} for row in frame.itertuples(index=False, name=None)
+    ]
+
+
+def as_dict(report: Report) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "command": report.command,
+        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "overview": {k: _plain(v) for k, v in report.overview.items()},
+        "sections": [
+            {
+                "name": s.name,
+                "title": s.title,
+                "total_rows": s.total_rows,
+                "note": s.note,
+                "rows": records(s.rows),
+                **({"headline": {k: _plain(v) for k, v in s.headline.items()}} if s.headline else {}),
+            }
+            for s in report.sections
+        ],
+        "inputs": report.inputs,
+        "bad_lines": report.bad_lines,
+        "warnings": report.warnings,
+        "notes": report.notes,
+        "settings": report.settings,
+    }
+
+
+def render_json(report: Report, out: TextIO) -> None:
+    json.dump(as_dict(report), out, indent=2, ensure_ascii=False)
+    out.write("\n")
+
+
+def render_csv(report: Report, out: TextIO) -> None:
+    """One section: its rows. Several: stacked, with a leading ``section`` column."""
+    w = csv.writer(out, lineterminator="\n")
+    secs = [s for s in report.sections if not s.rows.empty]
+    if len(secs) == 1:
+        frame = secs[0].rows
+    else:
+        frame = pd.concat(
+            [s.rows.assign(section=s.name)[["section", *s.rows.columns]] for s in secs],
+            ignore_index=True,
+        ) if secs else pd.DataFrame()
+    w.writerow([csv_cell(c) for c in frame.columns])
+    for row in frame.itertuples(index=False, name=None):
+        w.writerow(["" if _plain(v) is None else csv_cell(_plain(v)) for v in row])

@@ -1,0 +1,193 @@
+"""The terminal report (rich): tables, small bar charts, colour only where the console has it.
+
+The console is injected, so tests render to ``Console(file=StringIO(), width=100,
+color_system=None)`` and compare whole outputs. Log-derived text is passed as ``Text`` built
+from ``escape.safe`` output: rich never parses it as markup and control characters never reach
+the terminal. rich itself honours ``NO_COLOR`` and disables colour when output is not a TTY.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TextIO
+
+import pandas as pd
+from rich import box
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from logaudit.render.escape import safe
+from logaudit.report import Report, Section
+
+BAR_WIDTH = 24
+_BLOCKS = " ▏▎▍▌▋▊▉█"
+
+# Columns formatted as byte sizes, as shares, or as whole numbers.
+_BYTES = {"bandwidth", "bytes"}
+_SHARES = {"share", "bounce_rate"}
+
+_OVERVIEW: tuple[tuple[str, str], ...] = (
+    ("requests", "Requests (hits)"),
+    ("page_views", "Page views"),
+    ("visitor_days", "Visitor-days"),
+    ("unique_visitors", "Unique visitors"),
+    ("visits", "Visits"),
+    ("clicks_per_visit", "Clicks per visit"),
+    ("bounce_rate", "Bounce rate"),
+    ("median_visit_seconds", "Median visit (s)"),
+    ("bandwidth", "Bandwidth"),
+    ("bad_lines", "Bad lines"),
+    ("not_found_urls", "Not-found URLs"),
+    ("crawler_hits", "Crawler hits"),
+    ("tool_hits", "Tool hits"),
+    ("share_3xx", "3xx"),
+    ("share_4xx", "4xx"),
+    ("share_5xx", "5xx"),
+)
+
+
+def human_bytes(n: float) -> str:
+    n = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"  # pragma: no cover
+
+
+def cell(col: str, v: Any) -> str:
+    if v is None or (isinstance(v, float) and pd.isna(v)):
+        return "-"
+    if col in _BYTES and isinstance(v, (int, float)) and not isinstance(v, bool):
+        return human_bytes(v)
+    if (col in _SHARES or col.startswith("share_") or col.endswith("_rate")) and isinstance(
+        v, (int, float)
+    ):
+        return f"{100 * float(v):.1f}%"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int) or (hasattr(v, "dtype") and getattr(v, "dtype", None).kind in "iu"):
+        return f"{int(v):,}"
+    if isinstance(v, float):
+        return f"{v:,.2f}"
+    return safe(v)
+
+
+def bar(value: float, top: float, width: int = BAR_WIDTH) -> str:
+    if top <= 0 or value <= 0:
+        return ""
+    eighths = max(1, round(width * 8 * value / top))
+    full, part = divmod(eighths, 8)
+    return "█" * full + (_BLOCKS[part] if part else "")
+
+
+def section_table(sec: Section, width: int = 100) -> Table | Text:
+    title = f"{sec.title}"
+    if sec.rows.empty:
+        return Text(f"{title}: nothing to show" + (f" ({sec.note})" if sec.note else ""), style="dim")
+    caption = []
+    if sec.total_rows > len(sec.rows):
+        caption.append(f"top {len(sec.rows)} of {sec.total_rows:,}")
+    if sec.note:
+        caption.append(safe(sec.note))
+    t = Table(
+        title=Text(title, style="bold"),
+        title_justify="left",
+        caption=Text("; ".join(caption)) if caption else None,
+        caption_justify="left",
+        box=box.SIMPLE_HEAD,
+        expand=False,
+        pad_edge=False,
+    )
+    numeric = {c: pd.api.types.is_numeric_dtype(sec.rows[c]) for c in sec.rows.columns}
+    texts = [[cell(c, _py(v)) for c, v in zip(sec.rows.columns, row)]
+             for row in sec.rows.itertuples(index=False, name=None)]
+    for i, c in enumerate(sec.rows.columns):
+        if numeric[c]:
+            # Figures are never cut: the widest one sets the column's minimum width.
+            widest = max([len(r[i]) for r in texts] + [len(c)])
+            t.add_column(Text(c.replace("_", " ")), justify="right", no_wrap=True, min_width=widest)
+        else:
+            # The key column (first) keeps room for an IPv6 address; others for a timestamp.
+            widest = max([len(r[i]) for r in texts] + [len(c)])
+            floor = min(widest, 40 if i == 0 else 19)
+            t.add_column(
+                Text(c.replace("_", " ")), overflow="ellipsis", no_wrap=True,
+                min_width=floor, max_width=max(floor, 60),
+            )
+    top = float(sec.rows[sec.chart].max()) if sec.chart in sec.rows else 0.0
+    if sec.chart:
+        t.add_column("", no_wrap=True, style="cyan")
+        chart_at = list(sec.rows.columns).index(sec.chart)
+        bar_width = max(6, min(BAR_WIDTH, width // 5))
+    for row, strings in zip(sec.rows.itertuples(index=False, name=None), texts):
+        cells = [Text(x) for x in strings]
+        if sec.chart:
+            cells.append(Text(bar(float(row[chart_at]), top, bar_width)))
+        t.add_row(*cells)
+    return t
+
+
+def _py(v: Any) -> Any:
+    if hasattr(v, "item"):
+        return v.item()
+    return v
+
+
+def overview_table(report: Report) -> Table:
+    ov = report.overview
+    t = Table.grid(padding=(0, 2))
+    t.add_column(style="bold")
+    t.add_column(justify="right")
+    t.add_column(style="bold")
+    t.add_column(justify="right")
+    items = [(label, cell(key, _py(ov[key]))) for key, label in _OVERVIEW if key in ov]
+    for i in range(0, len(items), 2):
+        pair = items[i : i + 2]
+        flat: list[str] = []
+        for label, value in pair:
+            flat.extend([label, value])
+        while len(flat) < 4:
+            flat.append("")
+        t.add_row(*[Text(x) for x in flat])
+    return t
+
+
+def header(report: Report) -> Text:
+    ov = report.overview
+    zone = report.settings.get("tz", "log offset")
+    span = f"{ov.get('first_local', '?')} to {ov.get('last_local', '?')} ({zone})"
+    return Text.assemble(("logaudit " + report.command, "bold"), "  ", span)
+
+
+def render(report: Report, out: TextIO | None = None, console: Console | None = None) -> None:
+    con = console or Console(file=out, highlight=False, soft_wrap=False)
+    con.print(header(report))
+    for w in report.warnings:
+        con.print(Panel(Text(safe(w)), title="warning", border_style="red", expand=False))
+    if report.overview.get("requests", 0):
+        con.print(Panel(overview_table(report), title="Overview", expand=False))
+    for sec in report.sections:
+        con.print(section_table(sec, con.width))
+    con.print(inputs_block(report))
+    for n in report.notes:
+        con.print(Text(safe(n), style="dim"))
+
+
+def inputs_block(report: Report) -> Group:
+    t = Table(title=Text("Inputs", style="bold"), title_justify="left", box=box.SIMPLE_HEAD)
+    for c in ("file", "format", "lines", "parsed", "bad lines"):
+        t.add_column(c, justify="right" if c in ("lines", "parsed", "bad lines") else "left")
+    for i in report.inputs:
+        t.add_row(
+            Text(safe(i["file"])),
+            Text(str(i["format"] or "-")),
+            f"{i['lines']:,}",
+            f"{i['parsed']:,}",
+            f"{i['bad_lines']:,}" + (f" ({i['bad_share']:.1%})" if i["bad_lines"] else ""),
+        )
+    parts: list[Any] = [t]
+    for ex in report.bad_lines.get("examples", []):
+        parts.append(Text(safe(f"{ex['file']}:{ex['line']}: {ex['reason']}", limit=200), style="yellow"))
+    return Group(*parts)

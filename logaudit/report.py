@@ -1,0 +1,40 @@
+"""Report and Section: what every renderer reads. Renderers never aggregate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+
+@dataclass
+class Section:
+    """One panel: a title, a tidy table (one row per item), and what to draw."""
+
+    name: str
+    title: str
+    rows: pd.DataFrame
+    total_rows: int = 0  # rows before --top cut the table
+    note: str = ""
+    # Column drawn as a bar chart beside the table (terminal, HTML); None for no chart.
+    chart: str | None = None
+    # Columns holding text that came from the log (escaped by every renderer regardless).
+    headline: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Report:
+    command: str
+    overview: dict[str, Any]
+    sections: list[Section]
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    bad_lines: dict[str, Any] = field(default_factory=dict)
+    # Loud, one-line warnings (bad-line share over 10 %, truncated input, missing GeoIP...).
+    warnings: list[str] = field(default_factory=list)
+    # Quiet, one-line notes (how a figure was computed, what is not available).
+    notes: list[str] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def section(self, name: str) -> Section | None:
+        return next((s for s in self.sections if s.name == name), None)

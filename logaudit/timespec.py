@@ -1,0 +1,50 @@
+"""``--since`` / ``--until`` values: absolute or relative, in the report's zone.
+
+Absolute: ``2026-11-24``, ``2026-11-24 13:00``, ``2026-11-24T13:00:05``. Relative: ``now``,
+``today``, ``yesterday`` (midnights), ``7d``, ``24h``, ``90m``, ``2w`` (that long before now).
+The result is a naive wall-clock time in the report zone: ``--tz`` when given, else the
+machine's local zone, which for a server's own logs is the zone its log offsets are written in.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from logaudit.errors import ConfigError
+
+_REL = re.compile(r"^(\d+)\s*([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def now_in(tz: str | None) -> datetime:
+    if tz:
+        return datetime.now(ZoneInfo(tz)).replace(tzinfo=None)
+    return datetime.now().replace(microsecond=0)
+
+
+def parse_when(text: str, tz: str | None = None, now: datetime | None = None) -> datetime:
+    t = text.strip().lower()
+    current = now or now_in(tz)
+    midnight = current.replace(hour=0, minute=0, second=0, microsecond=0)
+    if t == "now":
+        return current
+    if t == "today":
+        return midnight
+    if t == "yesterday":
+        return midnight - timedelta(days=1)
+    m = _REL.match(t)
+    if m:
+        return current - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(
+            f"cannot read the time {text!r}: use 2026-11-24, '2026-11-24 13:00', today, "
+            "yesterday, 24h, 7d or 2w"
+        ) from None
+    if value.tzinfo is not None:
+        zone = ZoneInfo(tz) if tz else None
+        value = value.astimezone(zone).replace(tzinfo=None)
+    return value
