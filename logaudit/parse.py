@@ -70,8 +70,9 @@ class BadLines:
         return sum(self.counts.values())
 
 
-def _normalise(data: bytes) -> bytes:
-    """Valid UTF-8 with nginx-style escapes; see the module docstring."""
+def _normalise(data: bytes | bytearray | memoryview) -> bytes | bytearray | memoryview:
+    """Valid UTF-8 with nginx-style escapes; see the module docstring. Copies only when it
+    has to change something."""
     buf = pa.py_buffer(data)
     probe = pa.Array.from_buffers(
         pa.large_binary(), 1, [None, pa.py_buffer(np.array([0, len(data)], np.int64)), buf]
@@ -80,19 +81,20 @@ def _normalise(data: bytes) -> bytes:
         probe.cast(pa.large_string())
     except pa.ArrowInvalid:
         # Non-UTF-8 bytes (Latin-1 paths, binary junk) are kept visibly as \xHH.
-        data = data.decode("utf-8", "backslashreplace").encode("utf-8")
-    if b"\\" in data:
-        data = data.replace(b"\\\\", b"\\x5C").replace(b'\\"', b"\\x22")
+        data = bytes(data).decode("utf-8", "backslashreplace").encode("utf-8")
+    raw = data.obj if isinstance(data, memoryview) else data
+    if raw.find(b"\\", 0, len(data)) >= 0:
+        data = bytes(data).replace(b"\\\\", b"\\x5C").replace(b'\\"', b"\\x22")
     return data
 
 
-def _read_csv(data: bytes, columns: list[str], invalid: list[str]) -> pa.Table:
+def _read_csv(data: bytes | bytearray | memoryview, columns: list[str], invalid: list[str]) -> pa.Table:
     def on_invalid(row: pcsv.InvalidRow) -> str:
         invalid.append(row.text)
         return "skip"
 
     return pcsv.read_csv(
-        pa.BufferReader(data),
+        pa.BufferReader(pa.py_buffer(data)),
         read_options=pcsv.ReadOptions(
             column_names=columns, use_threads=True, block_size=max(1 << 20, len(data) // 2 + 1)
         ),
@@ -108,12 +110,12 @@ def _read_csv(data: bytes, columns: list[str], invalid: list[str]) -> pa.Table:
             column_types={c: pa.string() for c in columns},
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
-            include_columns=[c for c in columns if not c.startswith("extra")],
+            include_columns=[c for c in columns if not c.startswith("extra") and c != "ident"],
         ),
     )
 
 
-def _split_lines(data: bytes) -> pa.Array:
+def _split_lines(data: bytes | bytearray | memoryview) -> pa.Array:
     """The block's lines as a string array, zero-copy (each value keeps its newline)."""
     buf = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero(buf == 10) + 1
@@ -123,7 +125,7 @@ def _split_lines(data: bytes) -> pa.Array:
     )
 
 
-def _exact(data: bytes, det: Detected, block: Block, bad: BadLines) -> tuple[pa.Table, np.ndarray]:
+def _exact(data: bytes | bytearray | memoryview, det: Detected, block: Block, bad: BadLines) -> tuple[pa.Table, np.ndarray]:
     """The exact path: match every line with the format's pattern."""
     lines = _split_lines(data)
     columns = det.format.columns(0)
@@ -210,7 +212,7 @@ def parse_block(block: Block, det: Detected, bad: BadLines) -> pd.DataFrame:
     columns = det.format.columns(det.extras)
     invalid: list[str] = []
     table = _read_csv(data, columns, invalid)
-    if invalid or table.num_rows != data.count(b"\n"):
+    if invalid or table.num_rows != block.lines:
         table, line_no = _exact(data, det, block, bad)
     else:
         line_no = block.first_line + np.arange(table.num_rows, dtype=np.int64)
@@ -221,7 +223,7 @@ def _assemble(table: pa.Table, line_no: np.ndarray, name: str, bad: BadLines) ->
     n = table.num_rows
     cols: dict[str, tuple[np.ndarray, pa.Array]] = {}
     for c in table.column_names:
-        if c.startswith("extra"):
+        if c.startswith("extra") or c == "ident":
             continue
         cols[c] = _dict(table.column(c))
 

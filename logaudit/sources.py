@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import bz2
 import glob
-import gzip
 import lzma
 import os
 import re
@@ -20,7 +19,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from logaudit.errors import ExitCode, InputMissingError
 
@@ -72,9 +71,16 @@ class InputProblem:
 
 @dataclass
 class Block:
-    data: bytes
+    """Whole lines: ``data`` ends with a newline and holds ``lines`` of them."""
+
+    data: bytes | bytearray | memoryview
     first_line: int
     source: Input
+    lines: int = -1
+
+    def __post_init__(self) -> None:
+        if self.lines < 0:
+            self.lines = bytes(self.data).count(b"\n")
 
 
 @dataclass
@@ -188,6 +194,11 @@ class _Peekable:
             return data
         return self.raw.read(n)
 
+    def readinto(self, b: memoryview) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
     def readable(self) -> bool:
         return True
 
@@ -195,16 +206,80 @@ class _Peekable:
         self.raw.close()
 
 
+class _Decompressing:
+    """A readable stream over a zlib/bz2/lzma decompressor object.
+
+    The standard library's GzipFile/BZ2File/LZMAFile raise on a cut-short file and discard
+    what they had decoded in that read; this keeps every byte decoded before the cut, then
+    raises EOFError, so a truncated rotated log loses nothing that was readable. Concatenated
+    members (``cat a.gz b.gz``) are read one after the other.
+    """
+
+    READ = 1 << 20
+
+    def __init__(self, raw: _Peekable, make: Callable[[], Any]) -> None:
+        self.raw = raw
+        self.make = make
+        self.dec = make()
+        self.out = bytearray()
+        self.done = False
+
+    def _more(self) -> None:
+        data = self.raw.read(self.READ)
+        if not data:
+            self.done = True
+            if not self.dec.eof:
+                raise EOFError("compressed data ended before its end marker")
+            return
+        while data:
+            self.out += self.dec.decompress(data)
+            data = b""
+            if self.dec.eof:
+                data = self.dec.unused_data
+                if data.strip(b"\0"):
+                    self.dec = self.make()
+                else:
+                    data = b""
+
+    def readinto(self, view: memoryview) -> int:
+        while len(self.out) < len(view) and not self.done:
+            try:
+                self._more()
+            except (EOFError, zlib.error, OSError, lzma.LZMAError):
+                if self.out:
+                    # Hand over what was decoded first; the error comes on the next read.
+                    self.done = True
+                    self._pending_error = True
+                    break
+                raise
+        if not self.out and getattr(self, "_pending_error", False):
+            self._pending_error = False
+            raise EOFError("compressed data ended before its end marker")
+        n = min(len(view), len(self.out))
+        view[:n] = self.out[:n]
+        del self.out[:n]
+        return n
+
+    def read(self, n: int = -1) -> bytes:
+        buf = bytearray(n if n >= 0 else 1 << 24)
+        got = self.readinto(memoryview(buf))
+        return bytes(buf[:got])
+
+
+_DECOMPRESSORS: dict[str, Callable[[], Any]] = {
+    # wbits 16+15: a gzip header and trailer, checked.
+    "gzip": lambda: zlib.decompressobj(16 + zlib.MAX_WBITS),
+    "bzip2": bz2.BZ2Decompressor,
+    "xz": lzma.LZMADecompressor,
+}
+
+
 def _stream(inp: Input, raw: BinaryIO) -> tuple[BinaryIO, str | None]:
     head = raw.read(6)
     kind = _decompressor(head)
     peek = _Peekable(raw, head)
-    if kind == "gzip":
-        return gzip.GzipFile(fileobj=peek, mode="rb"), kind  # type: ignore[arg-type]
-    if kind == "bzip2":
-        return bz2.BZ2File(peek, "rb"), kind  # type: ignore[arg-type]
-    if kind == "xz":
-        return lzma.LZMAFile(peek, "rb"), kind  # type: ignore[arg-type]
+    if kind is not None:
+        return _Decompressing(peek, _DECOMPRESSORS[kind]), kind  # type: ignore[return-value]
     return peek, None  # type: ignore[return-value]
 
 
@@ -245,7 +320,6 @@ def read_blocks(
     line_no = 1
     total = 0
     carry = b""
-    kind: str | None = None
     last_pos = 0
 
     def progress() -> None:
@@ -261,13 +335,18 @@ def read_blocks(
             last_pos = pos
 
     try:
-        stream, kind = _stream(inp, raw)
+        stream, _ = _stream(inp, raw)
         first = True
         while True:
-            try:
-                chunk = stream.read(block_bytes)
-            except (EOFError, zlib.error, OSError, lzma.LZMAError) as e:
-                why = "cut short" if isinstance(e, EOFError) else f"corrupt ({e})"
+            # Read straight into a fresh buffer after the carried partial line: no copy of the
+            # block is ever made, and parsing gets a zero-copy view of it.
+            # One spare byte: a closing newline can be added without resizing a buffer that
+            # a memoryview still exports.
+            buf = bytearray(len(carry) + block_bytes + 1)
+            buf[: len(carry)] = carry
+            got, error = _fill(stream, memoryview(buf)[len(carry) : -1])
+            if error is not None:
+                why = "cut short" if isinstance(error, EOFError) else f"corrupt ({error})"
                 state.problems.append(
                     InputProblem(
                         inp.name,
@@ -275,18 +354,26 @@ def read_blocks(
                         ExitCode.INPUT_TRUNCATED,
                     )
                 )
-                chunk = b""
-                if carry:
-                    # The last partial line of a truncated stream is a bad line, not lost.
-                    carry += b"\n"
+                end = len(carry) + got
+                if end and buf[end - 1 : end] != b"\n":
+                    # The last partial line of a cut-short stream is a bad line, not lost.
+                    buf[end : end + 1] = b"\n"
+                    end += 1
+                total += got
+                if end and not (first and _looks_binary(bytes(buf[: min(end, 8192)]))):
+                    n = buf.count(b"\n", 0, end)
+                    yield Block(memoryview(buf)[:end], line_no, inp, n)
+                    line_no += n
+                break
+            end = len(carry) + got
             if first:
                 first = False
-                if not chunk:
+                if end == 0:
                     state.problems.append(
                         InputProblem(inp.name, "empty, nothing to read", ExitCode.OK)
                     )
                     return
-                if _looks_binary(chunk):
+                if _looks_binary(bytes(buf[: min(end, 8192)])):
                     state.problems.append(
                         InputProblem(
                             inp.name,
@@ -295,36 +382,41 @@ def read_blocks(
                         )
                     )
                     return
-            if not chunk:
+            if got == 0:
+                if carry:
+                    buf[end : end + 1] = b"\n"
+                    n = buf.count(b"\n", 0, end + 1)
+                    yield Block(memoryview(buf)[: end + 1], line_no, inp, n)
+                    line_no += n
                 break
-            total += len(chunk)
-            data = carry + chunk
-            cut = data.rfind(b"\n")
+            total += got
+            cut = buf.rfind(b"\n", 0, end)
             if cut < 0:
-                carry = data
+                carry = bytes(buf[:end])
                 continue
-            carry = data[cut + 1 :]
-            block = data[: cut + 1]
-            yield Block(block, line_no, inp)
-            line_no += block.count(b"\n")
+            carry = bytes(buf[cut + 1 : end])
+            n = buf.count(b"\n", 0, cut + 1)
+            yield Block(memoryview(buf)[: cut + 1], line_no, inp, n)
+            line_no += n
             progress()
-        if carry:
-            yield Block(carry + b"\n", line_no, inp)
-            line_no += 1
         progress()
     finally:
         if inp.path is not None:
             raw.close()
         state.bytes_read[inp.name] = total
         state.lines_read[inp.name] = line_no - 1
-        del kind
 
 
-def head_lines(inp: Input, n: int = 50) -> list[bytes]:
-    """The first ``n`` lines of an input (decompressed), for format detection."""
-    state = ReadState()
-    if inp.path is None:
-        raise ValueError("stdin cannot be sniffed twice; detection reads the first block")
-    for block in read_blocks(inp, state, block_bytes=64 * 1024):
-        return block.data.split(b"\n")[:n]
-    return []
+def _fill(stream: BinaryIO, view: memoryview) -> tuple[int, BaseException | None]:
+    """Read until ``view`` is full or the stream ends (decompressors return short reads).
+    A decompression error ends the read; what was decoded before it is kept."""
+    got = 0
+    while got < len(view):
+        try:
+            n = stream.readinto(view[got:])  # type: ignore[attr-defined]
+        except (EOFError, zlib.error, OSError, lzma.LZMAError) as e:
+            return got, e
+        if not n:
+            break
+        got += n
+    return got, None

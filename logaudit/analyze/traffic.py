@@ -243,7 +243,10 @@ def sec_daily(p: Partial, s: Settings) -> Section:
 
 
 def sec_hours(p: Partial, s: Settings) -> Section:
-    h = p.get("hours", pd.DataFrame()).reindex(range(24), fill_value=0)
+    h = p.get("hours", pd.DataFrame())
+    if h.empty:
+        return Section("hours", "Hour of day", pd.DataFrame())
+    h = h.reindex(range(24), fill_value=0)
     rows = pd.DataFrame(
         {
             "hour": [f"{i:02d}" for i in range(24)],

@@ -49,9 +49,9 @@ def tokenize(line: str) -> list[str]:
         return []
 
 
-def sample_lines(data: bytes, limit: int = DETECT_LINES) -> list[str]:
+def sample_lines(data: bytes | bytearray | memoryview, limit: int = DETECT_LINES) -> list[str]:
     lines = []
-    for raw in data[: 1 << 20].split(b"\n"):
+    for raw in bytes(data[: 1 << 20]).split(b"\n"):
         text = raw.decode("utf-8", "backslashreplace").rstrip("\r")
         if text.strip() and not text.startswith("#"):
             lines.append(text)
@@ -83,7 +83,7 @@ def _fits(fmt: ClfFormat, pattern: re.Pattern[str], line: str) -> int | None:
     return extras
 
 
-def detect(data: bytes, name: str, forced: str | None = None) -> Detected:
+def detect(data: bytes | bytearray | memoryview, name: str, forced: str | None = None) -> Detected:
     """Choose the format of one input from its first block."""
     lines = sample_lines(data)
     if not lines:
