@@ -9,7 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from logaudit.analyze import SUMMARY_SECTIONS, build_report, tables_for
+from logaudit.analyze import (
+    SUMMARY_SECTIONS,
+    VISITOR_SECTIONS,
+    VISITS_SECTIONS,
+    build_report,
+    tables_for,
+)
 from logaudit.config import Settings
 from logaudit.errors import ExitCode, InputMissingError, InputInvalidError
 from logaudit.pipeline import Run, exit_code, run
@@ -53,6 +59,22 @@ def _outcome(r: Run, report: Report, settings: Settings) -> Outcome:
     return Outcome(report, code, messages)
 
 
+def _report(
+    command: str,
+    default_sections: tuple[str, ...],
+    args: Sequence[str],
+    settings: Settings,
+    sections: Sequence[str],
+    on_progress: Callable[[int], None] | None,
+    inputs: list[Input] | None,
+) -> Outcome:
+    chosen = tuple(sections) or default_sections
+    inputs = inputs if inputs is not None else open_inputs(args)
+    r = run(inputs, settings, tables_for(chosen), on_progress=on_progress)
+    report = build_report(r, settings, chosen, command)
+    return _outcome(r, report, settings)
+
+
 def summary(
     args: Sequence[str],
     settings: Settings,
@@ -60,11 +82,21 @@ def summary(
     on_progress: Callable[[int], None] | None = None,
     inputs: list[Input] | None = None,
 ) -> Outcome:
-    chosen = tuple(sections) or SUMMARY_SECTIONS
-    inputs = inputs if inputs is not None else open_inputs(args)
-    r = run(inputs, settings, tables_for(chosen), on_progress=on_progress)
-    report = build_report(r, settings, chosen, "summary")
-    return _outcome(r, report, settings)
+    """The traffic overview: GoAccess's panels and more."""
+    return _report("summary", SUMMARY_SECTIONS, args, settings, sections, on_progress, inputs)
 
 
-__all__ = ["Outcome", "summary", "open_inputs", "InputInvalidError"]
+def visits(
+    args: Sequence[str],
+    settings: Settings,
+    sections: Sequence[str] = (),
+    on_progress: Callable[[int], None] | None = None,
+    inputs: list[Input] | None = None,
+) -> Outcome:
+    """Visits, clicks, durations, entry and exit pages; with ``settings.extra['visitor']``,
+    that visitor's visits and clickstream."""
+    default = VISITOR_SECTIONS if settings.extra.get("visitor") else VISITS_SECTIONS
+    return _report("visits", default, args, settings, sections, on_progress, inputs)
+
+
+__all__ = ["Outcome", "summary", "visits", "open_inputs", "InputInvalidError"]

@@ -74,7 +74,12 @@ def _settings(opts: dict[str, Any]) -> Any:
         "geoip_dir": opts.get("geoip_dir"),
         "progress": opts.get("progress"),
         "sections": tuple(opts.get("sections") or ()),
+        "visit_timeout": opts["visit_timeout"] * 60 if opts.get("visit_timeout") else None,
     }
+    if opts.get("ua") and not opts.get("visitor"):
+        raise click.UsageError("--ua goes with --visitor")
+    if opts.get("visitor"):
+        overrides["extra"] = {"visitor": opts["visitor"], "ua": opts.get("ua")}
     if opts.get("since"):
         overrides["since"] = parse_when(opts["since"], tz)
     if opts.get("until"):
@@ -204,6 +209,32 @@ def summary(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
     inputs = api.open_inputs(logs)
     with _progress(inputs, settings.progress) as on_progress:
         outcome = api.summary(logs, settings, settings.sections or SUMMARY_SECTIONS, on_progress, inputs)
+    _finish(outcome, fmt, output)
+
+
+@cli.command()
+@report_options
+@click.option("--visit-timeout", type=click.IntRange(1), default=None, metavar="MINUTES",
+              help="Gap that ends a visit. [30]")
+@click.option("--visitor", metavar="IP", help="List this client's visits and clickstream.")
+@click.option("--ua", metavar="TEXT", help="With --visitor: only user agents containing TEXT.")
+@click.option("--section", "sections", multiple=True, type=click.Choice(list(SECTIONS)),
+              help="Only these sections (repeatable).")
+@command
+def visits(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
+    """Visits (sessions): clicks per visit, durations, bounce rate, entry and exit pages.
+
+    A visit is a run of page views by one (IP, user agent) with no gap over the timeout.
+    People only unless --bots include. Examples:
+
+    \b
+    logaudit visits sample_logs/ --visit-timeout 60
+    logaudit visits sample_logs/ --visitor 81.2.69.142
+    """
+    settings = _settings(opts)
+    inputs = api.open_inputs(logs)
+    with _progress(inputs, settings.progress) as on_progress:
+        outcome = api.visits(logs, settings, settings.sections, on_progress, inputs)
     _finish(outcome, fmt, output)
 
 

@@ -25,6 +25,7 @@ class Run:
     inputs: list[Input]
     formats: dict[str, Detected] = field(default_factory=dict)
     lines: dict[str, int] = field(default_factory=dict)
+    tables: tuple[str, ...] = ()
 
 
 def total_size(inputs: list[Input]) -> int:
@@ -55,7 +56,9 @@ def run(
             chunk = enricher.apply(parse_block(block, det, bad))
             if len(chunk):
                 acc.add({name: t.compute(chunk, settings) for name, t in tables.items()})
-    return Run(acc.result(), bad, state.problems, inputs, formats, dict(state.lines_read))
+    return Run(
+        acc.result(), bad, state.problems, inputs, formats, dict(state.lines_read), tuple(tables)
+    )
 
 
 def exit_code(problems: list[InputProblem]) -> ExitCode:

@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from logaudit.analyze import referrers, traffic
-from logaudit.analyze.base import Partial, Table
+from logaudit.analyze import clickstream, referrers, traffic, visits
+from logaudit.analyze.base import Context, Partial, Table
 from logaudit.config import Settings
 from logaudit.pipeline import Run
 from logaudit.report import Report, Section
 
-TABLES: dict[str, Table] = {**traffic.TABLES, **referrers.TABLES}
+TABLES: dict[str, Table] = {**traffic.TABLES, **referrers.TABLES, **visits.TABLES,
+                           **clickstream.TABLES}
 
 # Tables the overview always needs.
 OVERVIEW_TABLES: tuple[str, ...] = ("totals", "visitor_days", "paths", "files")
@@ -25,53 +26,83 @@ OVERVIEW_TABLES: tuple[str, ...] = ("totals", "visitor_days", "paths", "files")
 class SectionSpec:
     name: str
     title: str
-    build: Callable[[Partial, Settings], Section]
+    build: Callable[[Partial, Context], Section]
     needs: tuple[str, ...]
+
+
+def _plain(f: Callable[[Partial, Settings], Section]) -> Callable[[Partial, Context], Section]:
+    """Adapt a builder that needs only the settings."""
+    return lambda p, ctx: f(p, ctx.settings)
 
 
 SECTIONS: dict[str, SectionSpec] = {
     s.name: s
     for s in (
-        SectionSpec("daily", "Daily visitors", traffic.sec_daily, ("daily", "visitor_days")),
-        SectionSpec("pages", "Requested pages", traffic.sec_pages, ("paths", "path_visitors")),
-        SectionSpec("static", "Static files", traffic.sec_static, ("paths", "path_visitors")),
-        SectionSpec("not-found", "Not-found URLs (404)", traffic.sec_not_found, ("paths",)),
-        SectionSpec("hosts", "Client hosts", traffic.sec_hosts, ("clients",)),
-        SectionSpec("status", "Status codes", traffic.sec_status, ("status",)),
+        SectionSpec("daily", "Daily visitors", _plain(traffic.sec_daily), ("daily", "visitor_days")),
+        SectionSpec("pages", "Requested pages", _plain(traffic.sec_pages), ("paths", "path_visitors")),
+        SectionSpec("static", "Static files", _plain(traffic.sec_static), ("paths", "path_visitors")),
+        SectionSpec("not-found", "Not-found URLs (404)", _plain(traffic.sec_not_found), ("paths",)),
+        SectionSpec("hosts", "Client hosts", _plain(traffic.sec_hosts), ("clients",)),
+        SectionSpec("status", "Status codes", _plain(traffic.sec_status), ("status",)),
         SectionSpec(
             "referring-sites",
             "Referring sites",
-            referrers.sec_referring_sites,
+            _plain(referrers.sec_referring_sites),
             ("referrers", "paths", "vhosts"),
         ),
         SectionSpec(
-            "referrers", "Referrer URLs", referrers.sec_referrers, ("referrers", "paths", "vhosts")
+            "referrers", "Referrer URLs", _plain(referrers.sec_referrers), ("referrers", "paths", "vhosts")
         ),
-        SectionSpec("hours", "Hour of day", traffic.sec_hours, ("hours",)),
-        SectionSpec("vhosts", "Virtual hosts", traffic.sec_vhosts, ("vhosts",)),
-        SectionSpec("methods", "Request methods", traffic.sec_methods, ("methods",)),
-        SectionSpec("protocols", "Protocols", traffic.sec_protocols, ("protocols",)),
+        SectionSpec("hours", "Hour of day", _plain(traffic.sec_hours), ("hours",)),
+        SectionSpec("vhosts", "Virtual hosts", _plain(traffic.sec_vhosts), ("vhosts",)),
+        SectionSpec("methods", "Request methods", _plain(traffic.sec_methods), ("methods",)),
+        SectionSpec("protocols", "Protocols", _plain(traffic.sec_protocols), ("protocols",)),
+        SectionSpec("visits", "Visits by clicks", visits.sec_visits, visits.NEEDS),
+        SectionSpec("durations", "Visit duration", visits.sec_durations, visits.NEEDS),
+        SectionSpec("entry-pages", "Entry pages", visits.sec_entry_pages, visits.NEEDS),
+        SectionSpec("exit-pages", "Exit pages", visits.sec_exit_pages, visits.NEEDS),
+        SectionSpec("entry-exit", "Most common entry -> exit", visits.sec_entry_exit, visits.NEEDS),
+        SectionSpec("visitor-visits", "One visitor's visits", clickstream.sec_visitor_visits,
+                    ("clickstream",)),
+        SectionSpec("clickstream", "One visitor's clickstream", clickstream.sec_clickstream,
+                    ("clickstream",)),
     )
 }
 
-SUMMARY_SECTIONS: tuple[str, ...] = tuple(SECTIONS)
+SUMMARY_SECTIONS: tuple[str, ...] = (
+    "daily", "pages", "static", "not-found", "hosts", "status", "referring-sites", "referrers",
+    "entry-pages", "exit-pages", "hours", "vhosts", "methods", "protocols",
+)
+VISITS_SECTIONS: tuple[str, ...] = ("visits", "durations", "entry-pages", "exit-pages", "entry-exit")
+VISITOR_SECTIONS: tuple[str, ...] = ("visitor-visits", "clickstream")
 
 
-def tables_for(sections: tuple[str, ...]) -> dict[str, Table]:
+def tables_for(sections: tuple[str, ...], visits_overview: bool = True) -> dict[str, Table]:
     names = set(OVERVIEW_TABLES)
+    if visits_overview:
+        names.update(visits.NEEDS)
     for s in sections:
         names.update(SECTIONS[s].needs)
     return {n: TABLES[n] for n in TABLES if n in names}
 
 
-def build_report(run: Run, settings: Settings, sections: tuple[str, ...], command: str) -> Report:
+def build_report(
+    run: Run,
+    settings: Settings,
+    sections: tuple[str, ...],
+    command: str,
+    context: Context | None = None,
+) -> Report:
     """Merged tables -> Report: the overview, the chosen sections, inputs and warnings."""
     from logaudit.analyze.inputs import bad_lines_info, inputs_info, warnings
 
     p = run.partial
+    ctx = context or Context(settings)
     ov = traffic.overview(p, settings)
     ov["bad_lines"] = run.bad.total
-    built = [SECTIONS[name].build(p, settings) for name in sections]
+    if "pv_events" in p or "pv_events" in run.tables:
+        ov.update(visits.headline(p, ctx))
+    built = [SECTIONS[name].build(p, ctx) for name in sections]
     built = [b for b in built if not (b.rows.empty and b.name == "vhosts")]
     return Report(
         command=command,
@@ -80,6 +111,7 @@ def build_report(run: Run, settings: Settings, sections: tuple[str, ...], comman
         inputs=inputs_info(run),
         bad_lines=bad_lines_info(run),
         warnings=warnings(run),
+        notes=list(ctx.notes),
         settings={
             "bots": settings.bots,
             "tz": settings.tz or "log offset",

@@ -30,6 +30,9 @@ class Table:
     compute: Callable[[pd.DataFrame, Settings], pd.DataFrame]
     # Column -> "sum" | "min" | "max"; columns not named are summed.
     agg: Mapping[str, str] = field(default_factory=dict)
+    # "group": rows with the same index combine by ``agg``. "concat": rows are events, kept
+    # as they are (sessionization sorts them at the end).
+    kind: str = "group"
 
     def combine(self, frames: list[pd.DataFrame]) -> pd.DataFrame:
         frames = [f for f in frames if len(f)]
@@ -38,6 +41,8 @@ class Table:
         if len(frames) == 1:
             return frames[0]
         both = pd.concat(frames, copy=False)
+        if self.kind == "concat":
+            return both.reset_index(drop=True)
         nlev = both.index.nlevels
         rules = {c: self.agg.get(c, "sum") for c in both.columns}
         g = both.groupby(level=list(range(nlev)), sort=False)
@@ -129,3 +134,17 @@ class Accumulator:
         for name in list(self.pending):
             self._compact(name)
         return dict(self.done)
+
+
+@dataclass
+class Context:
+    """What section builders get at the end of a run: the settings, finish-time enrichment
+    (once per distinct value of a merged table), and results shared between sections."""
+
+    settings: Settings
+    # Distinct user agents -> browser/OS/device/class table (enrich.agents contract).
+    agents: Callable[[pd.Index], pd.DataFrame] | None = None
+    # Distinct clients -> country/city/network table (enrich.geo contract); None: no database.
+    geo: Callable[[pd.Index], pd.DataFrame] | None = None
+    notes: list[str] = field(default_factory=list)
+    cache: dict[str, object] = field(default_factory=dict)

@@ -103,24 +103,31 @@ def section_table(sec: Section, width: int = 100) -> Table | Text:
     numeric = {c: pd.api.types.is_numeric_dtype(sec.rows[c]) for c in sec.rows.columns}
     texts = [[cell(c, _py(v)) for c, v in zip(sec.rows.columns, row)]
              for row in sec.rows.itertuples(index=False, name=None)]
+    widest = [max([len(r[i]) for r in texts] + [len(c)]) for i, c in enumerate(sec.rows.columns)]
+    bar_width = max(6, min(BAR_WIDTH, width // 5)) if sec.chart else 0
+    # Figures are never cut; text columns share what the figures and the chart leave.
+    fixed = sum(w + 3 for w, c in zip(widest, sec.rows.columns) if numeric[c]) + bar_width + 3
+    text_cols = [i for i, c in enumerate(sec.rows.columns) if not numeric[c]]
+    room_total = max(12 * len(text_cols), width - fixed - 3 * len(text_cols))
+    rooms = {}
+    if text_cols:
+        # The key column (first) is served first; the other text columns share the rest.
+        key = text_cols[0]
+        rooms[key] = min(widest[key], max(room_total // max(1, len(text_cols) - 0) * 2, 15))
+        rest = text_cols[1:]
+        for i in rest:
+            rooms[i] = max(10, (room_total - rooms[key]) // len(rest))
     for i, c in enumerate(sec.rows.columns):
+        header_text = Text(c.replace("_", " "))
         if numeric[c]:
-            # Figures are never cut: the widest one sets the column's minimum width.
-            widest = max([len(r[i]) for r in texts] + [len(c)])
-            t.add_column(Text(c.replace("_", " ")), justify="right", no_wrap=True, min_width=widest)
+            t.add_column(header_text, justify="right", no_wrap=True, min_width=widest[i])
         else:
-            # The key column (first) keeps room for an IPv6 address; others for a timestamp.
-            widest = max([len(r[i]) for r in texts] + [len(c)])
-            floor = min(widest, 40 if i == 0 else 19)
-            t.add_column(
-                Text(c.replace("_", " ")), overflow="ellipsis", no_wrap=True,
-                min_width=floor, max_width=max(floor, 60),
-            )
+            t.add_column(header_text, overflow="ellipsis", no_wrap=True,
+                         max_width=min(widest[i], rooms[i], 80))
     top = float(sec.rows[sec.chart].max()) if sec.chart in sec.rows else 0.0
     if sec.chart:
         t.add_column("", no_wrap=True, style="cyan")
         chart_at = list(sec.rows.columns).index(sec.chart)
-        bar_width = max(6, min(BAR_WIDTH, width // 5))
     for row, strings in zip(sec.rows.itertuples(index=False, name=None), texts):
         cells = [Text(x) for x in strings]
         if sec.chart:

@@ -1,0 +1,210 @@
+"""Visits (sessions), clicks, durations, entry and exit pages.
+
+Rules (METRICS.md): a *visit* is a run of page views by one visitor key (client IP, user agent),
+people only unless ``--bots include``, with no gap longer than the visit timeout (30 minutes by
+default; a gap of exactly the timeout stays in the visit). It belongs to the day it starts on.
+*Clicks* are its page views; *duration* runs from its first to its last page view (0 for one);
+its *entry* and *exit* pages are the first and last; a *bounce* is a one-page visit.
+
+Partials keep one compact event per people page view (visitor key, time, and 64-bit hashes of
+path and referrer, 40 bytes); at the end the events are sorted by (visitor, time) and cut into
+visits with array comparisons: no Python loop per row. Paths and referrers come back from the
+hashes through the ``paths`` and ``referrers`` tables, which hold every distinct value once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from logaudit.analyze.base import Context, Partial, Table
+from logaudit.analyze.traffic import ranked
+from logaudit.config import Settings
+from logaudit.enrich.classify import per_category
+from logaudit.report import Section
+
+CLICK_BUCKETS: tuple[tuple[str, int, int], ...] = (
+    ("1", 1, 1), ("2", 2, 2), ("3-5", 3, 5), ("6-10", 6, 10), ("11-20", 11, 20),
+    ("21+", 21, 1 << 62),
+)
+DURATION_BUCKETS: tuple[tuple[str, int, int], ...] = (
+    ("0-10 s", 0, 9), ("10-30 s", 10, 29), ("30 s-2 min", 30, 119), ("2-10 min", 120, 599),
+    ("10-30 min", 600, 1799), ("30 min+", 1800, 1 << 62),
+)
+
+
+def _hash(cat: pd.Categorical) -> np.ndarray:
+    return per_category(cat, pd.util.hash_array(np.asarray(cat.categories, dtype=object)))
+
+
+def hash_strings(values: pd.Index) -> np.ndarray:
+    return pd.util.hash_array(np.asarray(values, dtype=object))
+
+
+def t_pv_events(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    m = c["is_page"].to_numpy() & c["person"].to_numpy()
+    return pd.DataFrame(
+        {
+            "visitor": c["visitor"].to_numpy()[m],
+            "utc": c["time"].array.asi8[m],
+            "local": c["local"].array.asi8[m],
+            "path_h": _hash(c["path"].array)[m],
+            "ref_h": _hash(c["referrer"].array)[m],
+        }
+    )
+
+
+TABLES = {"pv_events": Table("pv_events", t_pv_events, kind="concat")}
+NEEDS = ("pv_events", "paths", "referrers")
+
+
+@dataclass
+class Visits:
+    """One row per visit: visitor, start/end (UTC and local seconds), clicks, duration,
+    entry/exit path hashes, entry referrer hash, and the local day it starts on."""
+
+    table: pd.DataFrame
+    # Per page view, the visit it belongs to (same order as the sorted events).
+    events: pd.DataFrame
+
+
+def sessionize(events: pd.DataFrame, timeout: int) -> Visits:
+    if events.empty:
+        cols = ["visitor", "start", "end", "start_local", "clicks", "duration", "entry_h",
+                "exit_h", "ref_h", "day"]
+        return Visits(pd.DataFrame({c: np.array([], np.int64) for c in cols}), events)
+    v = events["visitor"].to_numpy()
+    t = events["utc"].to_numpy()
+    order = np.lexsort((t, v))
+    v, t = v[order], t[order]
+    new = np.ones(len(v), dtype=bool)
+    new[1:] = (v[1:] != v[:-1]) | (t[1:] - t[:-1] > timeout)
+    starts = np.flatnonzero(new)
+    ends = np.append(starts[1:], len(v)) - 1
+    visit_of = np.cumsum(new) - 1
+    local = events["local"].to_numpy()[order]
+    path_h = events["path_h"].to_numpy()[order]
+    ref_h = events["ref_h"].to_numpy()[order]
+    table = pd.DataFrame(
+        {
+            "visitor": v[starts],
+            "start": t[starts],
+            "end": t[ends],
+            "start_local": local[starts],
+            "clicks": (ends - starts + 1).astype(np.int64),
+            "duration": t[ends] - t[starts],
+            "entry_h": path_h[starts],
+            "exit_h": path_h[ends],
+            "ref_h": ref_h[starts],
+            "day": (local[starts] // 86400).astype(np.int64),
+        }
+    )
+    ev = pd.DataFrame({"visit": visit_of, "utc": t, "local": local, "path_h": path_h,
+                       "ref_h": ref_h, "visitor": v})
+    return Visits(table, ev)
+
+
+def visits_of(p: Partial, ctx: Context) -> Visits:
+    """Sessionize once per report; every visits section shares the result."""
+    cached = ctx.cache.get("visits")
+    if isinstance(cached, Visits):
+        return cached
+    result = sessionize(p.get("pv_events", pd.DataFrame()), ctx.settings.visit_timeout)
+    ctx.cache["visits"] = result
+    return result
+
+
+def path_names(p: Partial) -> pd.Series:
+    """hash -> path text, over every distinct path seen."""
+    paths = p.get("paths", pd.DataFrame())
+    return pd.Series(np.asarray(paths.index, dtype=object), index=hash_strings(paths.index))
+
+
+def referrer_names(p: Partial) -> pd.Series:
+    refs = p.get("referrers", pd.DataFrame())
+    return pd.Series(np.asarray(refs.index, dtype=object), index=hash_strings(refs.index))
+
+
+def headline(p: Partial, ctx: Context) -> dict[str, object]:
+    vt = visits_of(p, ctx).table
+    n = len(vt)
+    if n == 0:
+        return {"visits": 0, "clicks_per_visit": 0.0, "median_clicks": 0.0, "bounce_rate": 0.0,
+                "median_visit_seconds": 0.0}
+    return {
+        "visits": n,
+        "clicks_per_visit": round(float(vt["clicks"].mean()), 3),
+        "median_clicks": float(vt["clicks"].median()),
+        "bounce_rate": round(float((vt["clicks"] == 1).mean()), 4),
+        "median_visit_seconds": float(vt["duration"].median()),
+        "clicks": int(vt["clicks"].sum()),
+    }
+
+
+def _buckets(values: np.ndarray, buckets: tuple[tuple[str, int, int], ...], label: str) -> pd.DataFrame:
+    total = len(values)
+    rows = []
+    for name, lo, hi in buckets:
+        k = int(((values >= lo) & (values <= hi)).sum())
+        rows.append({label: name, "visits": k, "share": round(k / total, 4) if total else 0.0})
+    return pd.DataFrame(rows)
+
+
+def sec_visits(p: Partial, ctx: Context) -> Section:
+    h = headline(p, ctx)
+    vt = visits_of(p, ctx).table
+    rows = _buckets(vt["clicks"].to_numpy(), CLICK_BUCKETS, "clicks")
+    note = (
+        f"visits {h['visits']:,}; clicks per visit: mean {h['clicks_per_visit']}, median "
+        f"{h['median_clicks']}; bounce rate {100 * float(h['bounce_rate']):.1f}%; "
+        f"timeout {ctx.settings.visit_timeout // 60} min"
+    )
+    return Section("visits", "Visits by clicks (page views per visit)", rows, len(rows), note=note,
+                   chart="visits", headline=h)
+
+
+def sec_durations(p: Partial, ctx: Context) -> Section:
+    vt = visits_of(p, ctx).table
+    rows = _buckets(vt["duration"].to_numpy(), DURATION_BUCKETS, "duration")
+    med = float(vt["duration"].median()) if len(vt) else 0.0
+    return Section("durations", "Visit duration", rows, len(rows),
+                   note=f"median {med:.0f} s; first to last page view", chart="visits")
+
+
+def sec_entry_pages(p: Partial, ctx: Context) -> Section:
+    vt = visits_of(p, ctx).table
+    if vt.empty:
+        return Section("entry-pages", "Entry pages", pd.DataFrame())
+    g = vt.groupby("entry_h", sort=False)["clicks"].agg(visits="size", bounces=lambda c: int((c == 1).sum()))
+    g["share"] = (g["visits"] / len(vt)).round(4)
+    g["bounce_rate"] = (g["bounces"] / g["visits"]).round(4)
+    g.index = path_names(p).reindex(g.index).fillna("?").to_numpy()
+    rows, total = ranked(g[["visits", "share", "bounce_rate"]], ctx.settings, "path", by="visits")
+    return Section("entry-pages", "Entry pages", rows, total, note="first page view of each visit")
+
+
+def sec_exit_pages(p: Partial, ctx: Context) -> Section:
+    vt = visits_of(p, ctx).table
+    if vt.empty:
+        return Section("exit-pages", "Exit pages", pd.DataFrame())
+    g = vt.groupby("exit_h", sort=False).size().to_frame("visits")
+    g["share"] = (g["visits"] / len(vt)).round(4)
+    g.index = path_names(p).reindex(g.index).fillna("?").to_numpy()
+    rows, total = ranked(g, ctx.settings, "path", by="visits")
+    return Section("exit-pages", "Exit pages", rows, total, note="last page view of each visit")
+
+
+def sec_entry_exit(p: Partial, ctx: Context) -> Section:
+    vt = visits_of(p, ctx).table
+    if vt.empty:
+        return Section("entry-exit", "Entry to exit", pd.DataFrame())
+    g = vt.groupby(["entry_h", "exit_h"], sort=False).size().to_frame("visits")
+    names = path_names(p)
+    entry = names.reindex(g.index.get_level_values(0)).fillna("?").to_numpy()
+    exit_ = names.reindex(g.index.get_level_values(1)).fillna("?").to_numpy()
+    g.index = pd.Index([f"{a} -> {b}" for a, b in zip(entry, exit_)])
+    g["share"] = (g["visits"] / len(vt)).round(4)
+    rows, total = ranked(g, ctx.settings, "entry -> exit", by="visits")
+    return Section("entry-exit", "Most common entry -> exit", rows, total)
