@@ -1,0 +1,1 @@
+"""Enrichment: columns computed once per distinct value (user agents, places, page/static)."""
