@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from logaudit.analyze import (
     SUMMARY_SECTIONS,
+    TRENDS_SECTIONS,
     VISITOR_SECTIONS,
     VISITS_SECTIONS,
     build_report,
@@ -99,4 +100,15 @@ def visits(
     return _report("visits", default, args, settings, sections, on_progress, inputs)
 
 
-__all__ = ["Outcome", "summary", "visits", "open_inputs", "InputInvalidError"]
+def trends(
+    args: Sequence[str],
+    settings: Settings,
+    sections: Sequence[str] = (),
+    on_progress: Callable[[int], None] | None = None,
+    inputs: list[Input] | None = None,
+) -> Outcome:
+    """Traffic per period (``settings.extra['every']``), change, movers and unusual periods."""
+    return _report("trends", TRENDS_SECTIONS, args, settings, sections, on_progress, inputs)
+
+
+__all__ = ["Outcome", "summary", "visits", "trends", "open_inputs", "InputInvalidError"]

@@ -19,6 +19,7 @@ import click
 
 from logaudit import __version__, api
 from logaudit.analyze import SECTIONS, SUMMARY_SECTIONS
+from logaudit.analyze import trends as trends_mod
 from logaudit.config import BOTS_MODES, load
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import FORMATS
@@ -78,8 +79,13 @@ def _settings(opts: dict[str, Any]) -> Any:
     }
     if opts.get("ua") and not opts.get("visitor"):
         raise click.UsageError("--ua goes with --visitor")
+    extra: dict[str, Any] = {}
     if opts.get("visitor"):
-        overrides["extra"] = {"visitor": opts["visitor"], "ua": opts.get("ua")}
+        extra.update(visitor=opts["visitor"], ua=opts.get("ua"))
+    if opts.get("every"):
+        extra.update(every=opts["every"], metrics=tuple(opts.get("metrics") or ()))
+    if extra:
+        overrides["extra"] = extra
     if opts.get("since"):
         overrides["since"] = parse_when(opts["since"], tz)
     if opts.get("until"):
@@ -235,6 +241,35 @@ def visits(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: 
     inputs = api.open_inputs(logs)
     with _progress(inputs, settings.progress) as on_progress:
         outcome = api.visits(logs, settings, settings.sections, on_progress, inputs)
+    _finish(outcome, fmt, output)
+
+
+@cli.command()
+@report_options
+@click.option("--every", type=click.Choice(list(trends_mod.EVERY)), default="auto",
+              help="Period length (auto: hours for a day, days up to ~2 months, then weeks, months).")
+@click.option("--metric", "metrics", multiple=True, type=click.Choice(list(trends_mod.METRICS)),
+              help="Metrics to chart (repeatable; the table shows them all).")
+@click.option("--visit-timeout", type=click.IntRange(1), default=None, metavar="MINUTES",
+              help="Gap that ends a visit. [30]")
+@click.option("--section", "sections", multiple=True, type=click.Choice(list(SECTIONS)),
+              help="Only these sections (repeatable).")
+@command
+def trends(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
+    """Traffic over hours, days, weeks or months: what changed and what is unusual.
+
+    One row per period, oldest first, empty periods as zeros; the change of the last complete
+    period against the one before and a week earlier; the pages, referring sites, countries
+    and browsers that moved most; periods far from their recent baseline. Examples:
+
+    \b
+    logaudit trends /var/log/nginx/access.log* --every week
+    logaudit trends sample_logs/ --since 7d --metric visitors --format csv
+    """
+    settings = _settings(opts)
+    inputs = api.open_inputs(logs)
+    with _progress(inputs, settings.progress) as on_progress:
+        outcome = api.trends(logs, settings, settings.sections, on_progress, inputs)
     _finish(outcome, fmt, output)
 
 

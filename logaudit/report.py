@@ -19,8 +19,10 @@ class Section:
     note: str = ""
     # Column drawn as a bar chart beside the table (terminal, HTML); None for no chart.
     chart: str | None = None
-    # Columns holding text that came from the log (escaped by every renderer regardless).
+    # Headline figures of the section (JSON: "headline"), e.g. visits' mean clicks.
     headline: dict[str, Any] = field(default_factory=dict)
+    # Series drawn as one sparkline each above the table (terminal): label -> values.
+    sparklines: dict[str, list[float]] = field(default_factory=dict)
 
 
 @dataclass

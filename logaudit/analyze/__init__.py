@@ -7,27 +7,18 @@ cannot drift from the code.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from logaudit.analyze import clickstream, referrers, traffic, visits
-from logaudit.analyze.base import Context, Partial, Table
+from logaudit.analyze import clickstream, referrers, traffic, trends, visits
+from logaudit.analyze.base import Context, Partial, SectionSpec, Table
 from logaudit.config import Settings
 from logaudit.pipeline import Run
 from logaudit.report import Report, Section
 
 TABLES: dict[str, Table] = {**traffic.TABLES, **referrers.TABLES, **visits.TABLES,
-                           **clickstream.TABLES}
+                           **clickstream.TABLES, **trends.TABLES}
 
 # Tables the overview always needs.
 OVERVIEW_TABLES: tuple[str, ...] = ("totals", "visitor_days", "paths", "files")
-
-
-@dataclass(frozen=True)
-class SectionSpec:
-    name: str
-    title: str
-    build: Callable[[Partial, Context], Section]
-    needs: tuple[str, ...]
 
 
 def _plain(f: Callable[[Partial, Settings], Section]) -> Callable[[Partial, Context], Section]:
@@ -66,6 +57,7 @@ SECTIONS: dict[str, SectionSpec] = {
                     ("clickstream",)),
         SectionSpec("clickstream", "One visitor's clickstream", clickstream.sec_clickstream,
                     ("clickstream",)),
+        *trends.SECTIONS,
     )
 }
 
@@ -75,6 +67,7 @@ SUMMARY_SECTIONS: tuple[str, ...] = (
 )
 VISITS_SECTIONS: tuple[str, ...] = ("visits", "durations", "entry-pages", "exit-pages", "entry-exit")
 VISITOR_SECTIONS: tuple[str, ...] = ("visitor-visits", "clickstream")
+TRENDS_SECTIONS: tuple[str, ...] = tuple(s.name for s in trends.SECTIONS)
 
 
 def tables_for(sections: tuple[str, ...], visits_overview: bool = True) -> dict[str, Table]:

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from logaudit.config import Settings
+from logaudit.report import Section
 
 Partial = dict[str, pd.DataFrame]
 
@@ -148,3 +149,13 @@ class Context:
     geo: Callable[[pd.Index], pd.DataFrame] | None = None
     notes: list[str] = field(default_factory=list)
     cache: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SectionSpec:
+    """A registered report section: its builder and the tables it needs."""
+
+    name: str
+    title: str
+    build: Callable[[Partial, Context], Section]
+    needs: tuple[str, ...]

@@ -142,6 +142,41 @@ def _py(v: Any) -> Any:
     return v
 
 
+_SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: list[float], width: int) -> str:
+    """One character per value (averaged down to ``width``); readable without colour."""
+    vals = [float(v) for v in values if v == v]  # drop NaN
+    if not vals:
+        return ""
+    if len(vals) > width:
+        step = len(vals) / width
+        vals = [
+            sum(vals[int(i * step) : max(int(i * step) + 1, int((i + 1) * step))])
+            / max(1, len(vals[int(i * step) : max(int(i * step) + 1, int((i + 1) * step))]))
+            for i in range(width)
+        ]
+    lo, hi = min(vals), max(vals)
+    if hi == lo:
+        return _SPARKS[0 if hi == 0 else 3] * len(vals)
+    return "".join(_SPARKS[round((v - lo) / (hi - lo) * 7)] for v in vals)
+
+
+def sparklines_block(sec: Section, width: int) -> Table:
+    t = Table.grid(padding=(0, 1))
+    t.add_column(style="bold", no_wrap=True)
+    t.add_column(no_wrap=True, style="cyan")
+    t.add_column(justify="right", no_wrap=True)
+    label_w = max(len(k) for k in sec.sparklines)
+    for label, values in sec.sparklines.items():
+        vals = [float(v) for v in values if v == v]
+        rng = f"{min(vals):,.0f}–{max(vals):,.0f}" if vals else ""
+        t.add_row(Text(label), Text(sparkline(values, max(8, width - label_w - len(rng) - 4))),
+                  Text(rng, style="dim"))
+    return t
+
+
 def overview_table(report: Report) -> Table:
     ov = report.overview
     t = Table.grid(padding=(0, 2))
@@ -176,6 +211,8 @@ def render(report: Report, out: TextIO | None = None, console: Console | None = 
     if report.overview.get("requests", 0):
         con.print(Panel(overview_table(report), title="Overview", expand=False))
     for sec in report.sections:
+        if sec.sparklines:
+            con.print(sparklines_block(sec, con.width))
         con.print(section_table(sec, con.width))
     con.print(inputs_block(report))
     for n in report.notes:
