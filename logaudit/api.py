@@ -10,14 +10,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from logaudit.analyze import (
+    GEO_SECTIONS,
     SUMMARY_SECTIONS,
+    VISITORS_SECTIONS,
     TRENDS_SECTIONS,
     VISITOR_SECTIONS,
     VISITS_SECTIONS,
     build_report,
     tables_for,
 )
+from logaudit.analyze.base import Context
 from logaudit.config import Settings
+from logaudit.enrich.classify import Enricher
 from logaudit.errors import ExitCode, InputMissingError, InputInvalidError
 from logaudit.pipeline import Run, exit_code, run
 from logaudit.report import Report
@@ -71,9 +75,28 @@ def _report(
 ) -> Outcome:
     chosen = tuple(sections) or default_sections
     inputs = inputs if inputs is not None else open_inputs(args)
-    r = run(inputs, settings, tables_for(chosen), on_progress=on_progress)
-    report = build_report(r, settings, chosen, command)
+    enricher = Enricher(settings)
+    r = run(inputs, settings, tables_for(chosen), on_progress=on_progress, enricher=enricher)
+    ctx = finish_context(settings, enricher, chosen)
+    report = build_report(r, settings, chosen, command, ctx)
     return _outcome(r, report, settings)
+
+
+def finish_context(settings: Settings, enricher: Enricher, sections: Sequence[str]) -> Context:
+    """Finish-time enrichment: the run's own agent classifier (its cache is warm), and GeoIP
+    opened only when a chosen section needs places; a missing database is one note, once."""
+    ctx = Context(settings)
+    if enricher.agents is not None:
+        ctx.agents = enricher.agents.classify
+    if GEO_SECTIONS.intersection(sections):
+        from logaudit.enrich.geo import GeoDatabases, GeoLookup
+
+        dbs = GeoDatabases.discover(settings.geoip_dir)
+        hint = dbs.missing_hint()
+        if hint:
+            ctx.notes.append(hint)
+        ctx.geo = GeoLookup(dbs).lookup
+    return ctx
 
 
 def summary(
@@ -100,6 +123,17 @@ def visits(
     return _report("visits", default, args, settings, sections, on_progress, inputs)
 
 
+def visitors(
+    args: Sequence[str],
+    settings: Settings,
+    sections: Sequence[str] = (),
+    on_progress: Callable[[int], None] | None = None,
+    inputs: list[Input] | None = None,
+) -> Outcome:
+    """Who the visitors are: top visitors with place, network, browser and OS; the panels."""
+    return _report("visitors", VISITORS_SECTIONS, args, settings, sections, on_progress, inputs)
+
+
 def trends(
     args: Sequence[str],
     settings: Settings,
@@ -111,4 +145,4 @@ def trends(
     return _report("trends", TRENDS_SECTIONS, args, settings, sections, on_progress, inputs)
 
 
-__all__ = ["Outcome", "summary", "visits", "trends", "open_inputs", "InputInvalidError"]
+__all__ = ["Outcome", "summary", "visits", "visitors", "trends", "open_inputs", "InputInvalidError"]

@@ -246,6 +246,28 @@ def visits(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: 
 
 @cli.command()
 @report_options
+@click.option("--section", "sections", multiple=True, type=click.Choice(list(SECTIONS)),
+              help="Only these sections (repeatable).")
+@command
+def visitors(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
+    """Who the visitors are: top visitors (IP, country, network, browser, OS), and panels of
+    countries, networks, browsers, systems, devices, crawlers and tools.
+
+    Places need a GeoIP2/GeoLite2 or DB-IP database (.mmdb); without one they read 'unknown'
+    and the report says how to add one. Example:
+
+    \b
+    logaudit visitors sample_logs/ --geoip-dir /usr/share/GeoIP --top 20
+    """
+    settings = _settings(opts)
+    inputs = api.open_inputs(logs)
+    with _progress(inputs, settings.progress) as on_progress:
+        outcome = api.visitors(logs, settings, settings.sections, on_progress, inputs)
+    _finish(outcome, fmt, output)
+
+
+@cli.command()
+@report_options
 @click.option("--every", type=click.Choice(list(trends_mod.EVERY)), default="auto",
               help="Period length (auto: hours for a day, days up to ~2 months, then weeks, months).")
 @click.option("--metric", "metrics", multiple=True, type=click.Choice(list(trends_mod.METRICS)),

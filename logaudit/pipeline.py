@@ -37,8 +37,9 @@ def run(
     settings: Settings,
     tables: Mapping[str, Table],
     on_progress: Callable[[int], None] | None = None,
+    enricher: Enricher | None = None,
 ) -> Run:
-    enricher = Enricher(settings)
+    enricher = enricher or Enricher(settings)
     acc = Accumulator(tables)
     bad = BadLines()
     state = ReadState()

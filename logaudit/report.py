@@ -23,6 +23,8 @@ class Section:
     headline: dict[str, Any] = field(default_factory=dict)
     # Series drawn as one sparkline each above the table (terminal): label -> values.
     sparklines: dict[str, list[float]] = field(default_factory=dict)
+    # Columns a narrow terminal may leave out, least needed first (JSON and CSV keep all).
+    narrow_drop: tuple[str, ...] = ()
 
 
 @dataclass

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from logaudit.analyze import clickstream, referrers, traffic, trends, visits
+from logaudit.analyze import audience, clickstream, referrers, traffic, trends, visits
 from logaudit.analyze.base import Context, Partial, SectionSpec, Table
 from logaudit.config import Settings
 from logaudit.pipeline import Run
 from logaudit.report import Report, Section
 
 TABLES: dict[str, Table] = {**traffic.TABLES, **referrers.TABLES, **visits.TABLES,
-                           **clickstream.TABLES, **trends.TABLES}
+                           **clickstream.TABLES, **trends.TABLES,
+                           **audience.TABLES}
 
 # Tables the overview always needs.
 OVERVIEW_TABLES: tuple[str, ...] = ("totals", "visitor_days", "paths", "files")
@@ -57,14 +58,26 @@ SECTIONS: dict[str, SectionSpec] = {
                     ("clickstream",)),
         SectionSpec("clickstream", "One visitor's clickstream", clickstream.sec_clickstream,
                     ("clickstream",)),
+        SectionSpec("browsers", "Browsers", audience.sec_browsers, audience.NEEDS),
+        SectionSpec("os", "Operating systems", audience.sec_os, audience.NEEDS),
+        SectionSpec("devices", "Devices", audience.sec_devices, audience.NEEDS),
+        SectionSpec("crawlers", "Crawlers and tools", audience.sec_crawlers, audience.NEEDS),
+        SectionSpec("countries", "Countries", audience.sec_countries, audience.NEEDS),
+        SectionSpec("networks", "ISPs and networks", audience.sec_networks, audience.NEEDS),
+        SectionSpec("top-visitors", "Top visitors", audience.sec_top_visitors, audience.NEEDS),
         *trends.SECTIONS,
     )
 }
 
 SUMMARY_SECTIONS: tuple[str, ...] = (
     "daily", "pages", "static", "not-found", "hosts", "status", "referring-sites", "referrers",
-    "entry-pages", "exit-pages", "hours", "vhosts", "methods", "protocols",
+    "entry-pages", "exit-pages", "browsers", "os", "devices", "crawlers", "countries", "networks",
+    "hours", "vhosts", "methods", "protocols",
 )
+VISITORS_SECTIONS: tuple[str, ...] = ("top-visitors", "countries", "networks", "browsers", "os",
+                                      "devices", "crawlers")
+# Sections that need GeoIP at the end (the database is opened only for them).
+GEO_SECTIONS = frozenset({"countries", "networks", "top-visitors", "movers"})
 VISITS_SECTIONS: tuple[str, ...] = ("visits", "durations", "entry-pages", "exit-pages", "entry-exit")
 VISITOR_SECTIONS: tuple[str, ...] = ("visitor-visits", "clickstream")
 TRENDS_SECTIONS: tuple[str, ...] = tuple(s.name for s in trends.SECTIONS)

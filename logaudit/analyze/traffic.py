@@ -310,7 +310,7 @@ def sec_hosts(p: Partial, s: Settings) -> Section:
     rows, total = ranked(f, s, "client")
     rows["first"] = [_local(v) for v in rows["first"]]
     rows["last"] = [_local(v) for v in rows["last"]]
-    return Section("hosts", "Client hosts", rows, total)
+    return Section("hosts", "Client hosts", rows, total, narrow_drop=("first", "last"))
 
 
 def _local(v: int) -> str:

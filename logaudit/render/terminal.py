@@ -82,6 +82,23 @@ def bar(value: float, top: float, width: int = BAR_WIDTH) -> str:
     return "█" * full + (_BLOCKS[part] if part else "")
 
 
+def _fit(sec: Section, width: int) -> pd.DataFrame:
+    """Leave out the section's optional columns, least needed first, until it fits."""
+    rows = sec.rows
+
+    def need(frame: pd.DataFrame) -> int:
+        total = 8 if sec.chart else 0
+        for c in frame.columns:
+            w = max([len(cell(c, _py(v))) for v in frame[c]] + [len(c)])
+            total += (w if pd.api.types.is_numeric_dtype(frame[c]) else min(w, 14)) + 3
+        return total
+
+    for col in sec.narrow_drop:
+        if col in rows and need(rows) > width:
+            rows = rows.drop(columns=[col])
+    return rows
+
+
 def section_table(sec: Section, width: int = 100) -> Table | Text:
     title = f"{sec.title}"
     if sec.rows.empty:
@@ -100,14 +117,15 @@ def section_table(sec: Section, width: int = 100) -> Table | Text:
         expand=False,
         pad_edge=False,
     )
-    numeric = {c: pd.api.types.is_numeric_dtype(sec.rows[c]) for c in sec.rows.columns}
-    texts = [[cell(c, _py(v)) for c, v in zip(sec.rows.columns, row)]
-             for row in sec.rows.itertuples(index=False, name=None)]
-    widest = [max([len(r[i]) for r in texts] + [len(c)]) for i, c in enumerate(sec.rows.columns)]
+    rows = _fit(sec, width)
+    numeric = {c: pd.api.types.is_numeric_dtype(rows[c]) for c in rows.columns}
+    texts = [[cell(c, _py(v)) for c, v in zip(rows.columns, row)]
+             for row in rows.itertuples(index=False, name=None)]
+    widest = [max([len(r[i]) for r in texts] + [len(c)]) for i, c in enumerate(rows.columns)]
     bar_width = max(6, min(BAR_WIDTH, width // 5)) if sec.chart else 0
     # Figures are never cut; text columns share what the figures and the chart leave.
-    fixed = sum(w + 3 for w, c in zip(widest, sec.rows.columns) if numeric[c]) + bar_width + 3
-    text_cols = [i for i, c in enumerate(sec.rows.columns) if not numeric[c]]
+    fixed = sum(w + 3 for w, c in zip(widest, rows.columns) if numeric[c]) + bar_width + 3
+    text_cols = [i for i, c in enumerate(rows.columns) if not numeric[c]]
     room_total = max(12 * len(text_cols), width - fixed - 3 * len(text_cols))
     rooms = {}
     if text_cols:
@@ -117,18 +135,18 @@ def section_table(sec: Section, width: int = 100) -> Table | Text:
         rest = text_cols[1:]
         for i in rest:
             rooms[i] = max(10, (room_total - rooms[key]) // len(rest))
-    for i, c in enumerate(sec.rows.columns):
+    for i, c in enumerate(rows.columns):
         header_text = Text(c.replace("_", " "))
         if numeric[c]:
             t.add_column(header_text, justify="right", no_wrap=True, min_width=widest[i])
         else:
             t.add_column(header_text, overflow="ellipsis", no_wrap=True,
                          max_width=min(widest[i], rooms[i], 80))
-    top = float(sec.rows[sec.chart].max()) if sec.chart in sec.rows else 0.0
+    top = float(rows[sec.chart].max()) if sec.chart in rows else 0.0
     if sec.chart:
         t.add_column("", no_wrap=True, style="cyan")
-        chart_at = list(sec.rows.columns).index(sec.chart)
-    for row, strings in zip(sec.rows.itertuples(index=False, name=None), texts):
+        chart_at = list(rows.columns).index(sec.chart)
+    for row, strings in zip(rows.itertuples(index=False, name=None), texts):
         cells = [Text(x) for x in strings]
         if sec.chart:
             cells.append(Text(bar(float(row[chart_at]), top, bar_width)))

@@ -1,0 +1,191 @@
+"""Who the visitors are: browsers, operating systems, devices, crawlers and tools, countries,
+networks, and the top visitors.
+
+One table carries all of it: per visitor key (client, user agent), its hits, people hits,
+visitor hits (people, not 4xx: what makes a visitor), page views, bandwidth, first and last
+seen. At the end each distinct agent is classified once (``enrich.agents``) and each distinct
+client looked up once (``enrich.geo``); panels are group-bys over those few rows.
+
+A panel's *visitors* are the distinct visitor keys with at least one visitor hit, as in the
+overview's unique visitors. Browser, OS, device, country and network panels count people only
+(``--bots`` decides who people are); the crawler panel counts crawlers and tools.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from logaudit.analyze.base import Context, Partial, Table
+from logaudit.analyze.traffic import ranked
+from logaudit.config import Settings
+from logaudit.report import Section
+
+
+def t_visitors(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    client, agent = c["client"].array, c["agent"].array
+    na = max(1, len(agent.categories))
+    key = np.asarray(client.codes, dtype=np.int64) * na + np.asarray(agent.codes, dtype=np.int64)
+    inv, uniq = pd.factorize(key, sort=False)
+    status = c["status"].to_numpy()
+    person = c["person"].to_numpy()
+    visitor_row = person & ~((status >= 400) & (status < 500))
+    n = len(uniq)
+
+    def sums(w: np.ndarray | None) -> np.ndarray:
+        return np.bincount(inv, weights=w, minlength=n).astype(np.int64)
+
+    local = c["local"].array.asi8
+    seen = pd.Series(local).groupby(inv, sort=False).agg(["min", "max"]).sort_index()
+    frame = pd.DataFrame(
+        {
+            "hits": sums(None),
+            "people_hits": sums(person),
+            "visitor_hits": sums(visitor_row),
+            "page_views": sums(c["is_page"].to_numpy() & person),
+            "bytes": sums(c["bytes"].to_numpy()),
+            "first": seen["min"].to_numpy(),
+            "last": seen["max"].to_numpy(),
+        }
+    )
+    cl = np.asarray(client.categories, dtype=object)[uniq // na]
+    ag = np.asarray(agent.categories, dtype=object)[uniq % na]
+    frame.index = pd.MultiIndex.from_arrays(
+        [pd.Index(cl, dtype="str"), pd.Index(ag, dtype="str")], names=["client", "agent"]
+    )
+    return frame
+
+
+TABLES = {"visitors": Table("visitors", t_visitors, {"first": "min", "last": "max"})}
+NEEDS = ("visitors",)
+
+
+def _classified(p: Partial, ctx: Context) -> pd.DataFrame:
+    """The visitors table joined with agent classes and places, computed once per report."""
+    cached = ctx.cache.get("audience")
+    if isinstance(cached, pd.DataFrame):
+        return cached
+    v = p.get("visitors", pd.DataFrame())
+    if v.empty:
+        ctx.cache["audience"] = v
+        return v
+    v = v.reset_index()
+    if ctx.agents is not None:
+        agents = ctx.agents(pd.Index(v["agent"].unique()))
+        v = v.join(agents, on="agent")
+    if ctx.geo is not None:
+        places = ctx.geo(pd.Index(v["client"].unique()))
+        v = v.join(places, on="client")
+        kind = v["address_kind"]
+        # Non-public addresses are named for what they are, not 'unknown'.
+        v["country"] = v["country"].where(kind == "public", "(" + kind + " address)")
+        v["network"] = v["network"].where(kind == "public", "(" + kind + " address)")
+    ctx.cache["audience"] = v
+    return v
+
+
+def _panel(
+    v: pd.DataFrame,
+    ctx: Context,
+    by: str,
+    name: str,
+    title: str,
+    detail: str | None = None,
+    note: str = "",
+) -> Section:
+    people = v[v["people_hits"] > 0]
+    if people.empty or by not in people:
+        return Section(name, title, pd.DataFrame(), note=note or "nothing to show")
+    g = people.groupby(by, sort=False).agg(
+        hits=("people_hits", "sum"),
+        visitors=("visitor_hits", lambda x: int((x > 0).sum())),
+        page_views=("page_views", "sum"),
+    )
+    g["share"] = (g["hits"] / g["hits"].sum()).round(4)
+    if detail is not None:
+        g["top"] = _top_details(people, by, detail)
+    rows, total = ranked(g, ctx.settings, by.replace("_", " "))
+    return Section(name, title, rows, total, note=note, chart="hits")
+
+
+def _top_details(people: pd.DataFrame, by: str, detail: str, k: int = 3) -> pd.Series:
+    """'120 (61%), 119 (22%)': the top ``k`` values of ``detail`` within each group."""
+    d = people.groupby([by, detail], sort=False)["people_hits"].sum().reset_index()
+    d = d[d[detail] != ""]
+    totals = people.groupby(by, sort=False)["people_hits"].sum()
+    out = {}
+    for key, grp in d.groupby(by, sort=False):
+        top = grp.nlargest(k, "people_hits")
+        out[key] = ", ".join(
+            f"{val} ({hits / totals[key]:.0%})" for val, hits in zip(top[detail], top["people_hits"])
+        )
+    return pd.Series(out, dtype=object)
+
+
+def sec_browsers(p: Partial, ctx: Context) -> Section:
+    v = _classified(p, ctx)
+    return _panel(v, ctx, "browser", "browsers", "Browsers", "browser_version",
+                  note="people only; top: most used major versions")
+
+
+def sec_os(p: Partial, ctx: Context) -> Section:
+    v = _classified(p, ctx)
+    return _panel(v, ctx, "os", "os", "Operating systems", "os_version", note="people only")
+
+
+def sec_devices(p: Partial, ctx: Context) -> Section:
+    v = _classified(p, ctx)
+    return _panel(v, ctx, "device", "devices", "Devices", note="people only")
+
+
+def sec_countries(p: Partial, ctx: Context) -> Section:
+    v = _classified(p, ctx)
+    return _panel(v, ctx, "country", "countries", "Countries", "city",
+                  note="people only; top: cities")
+
+
+def sec_networks(p: Partial, ctx: Context) -> Section:
+    v = _classified(p, ctx)
+    return _panel(v, ctx, "network", "networks", "ISPs and networks",
+                  note="people only; ISP database, else AS number and organisation")
+
+
+def sec_crawlers(p: Partial, ctx: Context) -> Section:
+    v = _classified(p, ctx)
+    title = "Crawlers and tools"
+    if v.empty or "agent_class" not in v:
+        return Section("crawlers", title, pd.DataFrame())
+    bots = v[v["agent_class"] != "person"]
+    if bots.empty:
+        return Section("crawlers", title, pd.DataFrame(), note="no crawler or tool seen")
+    g = bots.groupby(["crawler", "agent_class"], sort=False).agg(
+        hits=("hits", "sum"), bandwidth=("bytes", "sum"), clients=("client", "nunique")
+    )
+    g["share"] = (g["hits"] / v["hits"].sum()).round(4)
+    g = g.reset_index(level="agent_class").rename(columns={"agent_class": "kind"})
+    rows, total = ranked(g, ctx.settings, "name")
+    return Section("crawlers", title, rows, total, note="share: of all hits", chart="hits")
+
+
+def _when(seconds: int) -> str:
+    return pd.Timestamp(int(seconds), unit="s").strftime("%Y-%m-%d %H:%M:%S")
+
+
+def sec_top_visitors(p: Partial, ctx: Context) -> Section:
+    v = _classified(p, ctx)
+    title = "Top visitors"
+    if v.empty:
+        return Section("top-visitors", title, pd.DataFrame())
+    # Visitors are people (as --bots defines them); crawlers have their own panel.
+    f = v[v["people_hits"] > 0].assign(bandwidth=v["bytes"])
+    if f.empty:
+        return Section("top-visitors", title, pd.DataFrame(), note="no people visits")
+    f = f.set_index(f["client"].rename("ip"))
+    keep = [c for c in ("country", "network", "browser", "os") if c in f]
+    f = f[[*keep, "hits", "page_views", "bandwidth", "first", "last"]]
+    rows, total = ranked(f, ctx.settings, "ip")
+    rows["first"] = [_when(x) for x in rows["first"]]
+    rows["last"] = [_when(x) for x in rows["last"]]
+    return Section("top-visitors", title, rows, total,
+                   note="visitor: one (IP, user agent); first/last seen in the report zone",
+                   narrow_drop=("first", "last", "network", "bandwidth"))
