@@ -107,7 +107,9 @@ def _read_csv(data: bytes | bytearray | memoryview, columns: list[str], invalid:
             invalid_row_handler=on_invalid,
         ),
         convert_options=pcsv.ConvertOptions(
-            column_types={c: pa.string() for c in columns},
+            # Dictionary columns straight from the reader: each distinct token is stored
+            # once, and everything downstream works per distinct value.
+            column_types={c: pa.dictionary(pa.int32(), pa.string()) for c in columns},
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
             include_columns=[c for c in columns if not c.startswith("extra") and c != "ident"],
@@ -170,15 +172,13 @@ def _why(det: Detected, text: str) -> str:
 
 
 def _dict(arr: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
-    enc = pc.dictionary_encode(arr)
-    if isinstance(enc, pa.ChunkedArray):
-        enc = enc.combine_chunks() if enc.num_chunks != 1 else enc.chunk(0)
-        if isinstance(enc, pa.ChunkedArray):  # pragma: no cover - defensive
-            enc = enc.chunk(0)
-    if not isinstance(enc.type, pa.DictionaryType):  # pragma: no cover
-        raise TypeError(enc.type)
-    if enc.dictionary is not None and isinstance(arr, pa.ChunkedArray) and arr.num_chunks > 1:
-        enc = enc.unify_dictionaries() if hasattr(enc, "unify_dictionaries") else enc
+    """(codes, distinct values) of a column; the column may already be dictionary-encoded
+    (the CSV reader's, after ``unify_dictionaries().combine_chunks()``) or plain strings."""
+    if isinstance(arr, pa.ChunkedArray):
+        if arr.num_chunks == 0:
+            return np.zeros(0, np.int32), pa.array([], pa.string())
+        arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
+    enc = arr if isinstance(arr.type, pa.DictionaryType) else pc.dictionary_encode(arr)
     idx = np.asarray(enc.indices.fill_null(0), dtype=np.int32)
     return idx, enc.dictionary
 
@@ -215,6 +215,7 @@ def parse_block(block: Block, det: Detected, bad: BadLines) -> pd.DataFrame:
     if invalid or table.num_rows != block.lines:
         table, line_no = _exact(data, det, block, bad)
     else:
+        table = table.unify_dictionaries().combine_chunks()
         line_no = block.first_line + np.arange(table.num_rows, dtype=np.int64)
     return _assemble(table, line_no, block.source.name, bad)
 

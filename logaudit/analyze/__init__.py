@@ -39,11 +39,11 @@ SECTIONS: dict[str, SectionSpec] = {
         SectionSpec(
             "referring-sites",
             "Referring sites",
-            _plain(referrers.sec_referring_sites),
+            referrers.sec_referring_sites,
             ("referrers", "paths", "vhosts"),
         ),
         SectionSpec(
-            "referrers", "Referrer URLs", _plain(referrers.sec_referrers), ("referrers", "paths", "vhosts")
+            "referrers", "Referrer URLs", referrers.sec_referrers, ("referrers", "paths", "vhosts")
         ),
         SectionSpec("hours", "Hour of day", _plain(traffic.sec_hours), ("hours",)),
         SectionSpec("vhosts", "Virtual hosts", _plain(traffic.sec_vhosts), ("vhosts",)),

@@ -96,9 +96,9 @@ def _panel(
     people = v[v["people_hits"] > 0]
     if people.empty or by not in people:
         return Section(name, title, pd.DataFrame(), note=note or "nothing to show")
-    g = people.groupby(by, sort=False).agg(
+    g = people.assign(is_visitor=people["visitor_hits"] > 0).groupby(by, sort=False).agg(
         hits=("people_hits", "sum"),
-        visitors=("visitor_hits", lambda x: int((x > 0).sum())),
+        visitors=("is_visitor", "sum"),
         page_views=("page_views", "sum"),
     )
     g["share"] = (g["hits"] / g["hits"].sum()).round(4)

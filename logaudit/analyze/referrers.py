@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from logaudit.analyze.base import Partial, Table, count_by
+from logaudit.analyze.base import Context, Partial, Table, count_by
 from logaudit.analyze.traffic import ranked
 from logaudit.config import Settings
 from logaudit.report import Section
@@ -64,22 +64,25 @@ def own_hosts(p: Partial, s: Settings) -> tuple[set[str], str]:
     sites = site_of(refs.index).join(refs["hits"])
     sites = sites[sites["site"] != ""]
     served = set(paths.index)
-    sites["served"] = [pp in served for pp in sites["ref_path"]]
-    g = sites.groupby("site").apply(
-        lambda f: pd.Series({"hits": f["hits"].sum(), "served": f.loc[f["served"], "hits"].sum()})
-    )
+    sites["served"] = sites["hits"].where(sites["ref_path"].isin(served), 0)
+    g = sites.groupby("site", sort=False)[["hits", "served"]].sum()
     own = g[(g["hits"] >= OWN_MIN) & (g["served"] >= OWN_SHARE * g["hits"])]
     return set(own.index), "inferred"
 
 
-def _external(p: Partial, s: Settings) -> tuple[pd.DataFrame, set[str], str]:
+def external(p: Partial, ctx: Context) -> tuple[pd.DataFrame, set[str], str]:
+    """External referrers (with their site), the own hosts and how they were found; computed
+    once per report (both referrer sections and trends' movers use it)."""
+    cached = ctx.cache.get("external")
+    if isinstance(cached, tuple):
+        return cached
     refs = p.get("referrers", pd.DataFrame())
-    own, how = own_hosts(p, s)
-    if refs.empty:
-        return refs, own, how
-    sites = site_of(refs.index)
-    f = refs.join(sites)
-    f = f[(f["site"] != "") & ~f["site"].isin(own)]
+    own, how = own_hosts(p, ctx.settings)
+    f = refs
+    if not refs.empty:
+        f = refs.join(site_of(refs.index))
+        f = f[(f["site"] != "") & ~f["site"].isin(own)]
+    ctx.cache["external"] = (f, own, how)
     return f, own, how
 
 
@@ -90,20 +93,20 @@ def _own_note(own: set[str], how: str) -> str:
     return f"own hosts ({how}): {shown}; their referrals are internal navigation"
 
 
-def sec_referring_sites(p: Partial, s: Settings) -> Section:
-    f, own, how = _external(p, s)
+def sec_referring_sites(p: Partial, ctx: Context) -> Section:
+    f, own, how = external(p, ctx)
     title = "Referring sites"
     if f.empty:
         return Section("referring-sites", title, pd.DataFrame(), note=_own_note(own, how))
     g = f.groupby("site", sort=False)[["hits", "page_views"]].sum()
-    rows, total = ranked(g, s, "site")
+    rows, total = ranked(g, ctx.settings, "site")
     return Section("referring-sites", title, rows, total, note=_own_note(own, how))
 
 
-def sec_referrers(p: Partial, s: Settings) -> Section:
-    f, own, how = _external(p, s)
+def sec_referrers(p: Partial, ctx: Context) -> Section:
+    f, own, how = external(p, ctx)
     title = "Referrer URLs"
     if f.empty:
         return Section("referrers", title, pd.DataFrame(), note=_own_note(own, how))
-    rows, total = ranked(f[["hits", "page_views"]], s, "referrer")
+    rows, total = ranked(f[["hits", "page_views"]], ctx.settings, "referrer")
     return Section("referrers", title, rows, total)

@@ -177,7 +177,11 @@ def sec_entry_pages(p: Partial, ctx: Context) -> Section:
     vt = visits_of(p, ctx).table
     if vt.empty:
         return Section("entry-pages", "Entry pages", pd.DataFrame())
-    g = vt.groupby("entry_h", sort=False)["clicks"].agg(visits="size", bounces=lambda c: int((c == 1).sum()))
+    g = (
+        vt.assign(bounce=vt["clicks"] == 1)
+        .groupby("entry_h", sort=False)["bounce"]
+        .agg(visits="size", bounces="sum")
+    )
     g["share"] = (g["visits"] / len(vt)).round(4)
     g["bounce_rate"] = (g["bounces"] / g["visits"]).round(4)
     g.index = path_names(p).reindex(g.index).fillna("?").to_numpy()

@@ -51,7 +51,11 @@ def tokenize(line: str) -> list[str]:
 
 def sample_lines(data: bytes | bytearray | memoryview, limit: int = DETECT_LINES) -> list[str]:
     lines = []
-    for raw in bytes(data[: 1 << 20]).split(b"\n"):
+    head = bytes(data[: 1 << 20])
+    # Detection must see lines as the parser will: Apache's \\ and \" escapes rewritten to
+    # nginx's \x5C and \x22 (see parse.py), so an escaped quote never ends a field.
+    head = head.replace(b"\\\\", b"\\x5C").replace(b'\\"', b"\\x22")
+    for raw in head.split(b"\n"):
         text = raw.decode("utf-8", "backslashreplace").rstrip("\r")
         if text.strip() and not text.startswith("#"):
             lines.append(text)
