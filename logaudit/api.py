@@ -21,7 +21,7 @@ from logaudit.analyze import (
 )
 from logaudit.analyze.base import Context
 from logaudit.config import Settings
-from logaudit.enrich.classify import Enricher
+from logaudit.enrich.classify import Enricher, classify_agents
 from logaudit.errors import ExitCode, InputMissingError, InputInvalidError
 from logaudit.pipeline import Run, exit_code, run
 from logaudit.report import Report
@@ -86,8 +86,7 @@ def finish_context(settings: Settings, enricher: Enricher, sections: Sequence[st
     """Finish-time enrichment: the run's own agent classifier (its cache is warm), and GeoIP
     opened only when a chosen section needs places; a missing database is one note, once."""
     ctx = Context(settings)
-    if enricher.agents is not None:
-        ctx.agents = enricher.agents.classify
+    ctx.agents = classify_agents
     if GEO_SECTIONS.intersection(sections):
         from logaudit.enrich.geo import GeoDatabases, GeoLookup
 

@@ -36,6 +36,9 @@ BAD_SAMPLES = 5
 _SAMPLE_TEXT = 120
 
 _MONTH_TIME = "[%d/%b/%Y:%H:%M:%S"
+# The usual request line, unambiguous so RE2 matches it on its fast path; the general form
+# (spaces inside the target, no protocol) is tried only on what the first one missed.
+_REQUEST_USUAL = r"^(?P<method>[A-Za-z][A-Za-z0-9_-]*) (?P<target>[^ ]*) (?P<protocol>HTTP/[0-9.]+)$"
 _REQUEST = r"^(?P<method>[A-Za-z][A-Za-z0-9_-]*) (?P<target>.*?)(?: (?P<protocol>[A-Za-z]+/[0-9.]+))?$"
 _TARGET = r"^(?P<path>[^?]*)(?:\?(?P<query>.*))?$"
 
@@ -53,6 +56,11 @@ class BadLines:
         s = self.samples.setdefault(name, [])
         if len(s) < BAD_SAMPLES:
             s.append((line, reason))
+
+    def count(self, name: str, n: int) -> None:
+        """Count ``n`` more bad lines without examples."""
+        if n > 0:
+            self.counts[name] = self.counts.get(name, 0) + n
 
     def merge(self, other: BadLines) -> BadLines:
         out = BadLines(dict(self.counts), dict(self.parsed), {k: list(v) for k, v in self.samples.items()})
@@ -75,10 +83,10 @@ def _normalise(data: bytes | bytearray | memoryview) -> bytes | bytearray | memo
     has to change something."""
     buf = pa.py_buffer(data)
     probe = pa.Array.from_buffers(
-        pa.large_binary(), 1, [None, pa.py_buffer(np.array([0, len(data)], np.int64)), buf]
+        pa.large_string(), 1, [None, pa.py_buffer(np.array([0, len(data)], np.int64)), buf]
     )
     try:
-        probe.cast(pa.large_string())
+        probe.validate(full=True)  # SIMD UTF-8 check, no copy
     except pa.ArrowInvalid:
         # Non-UTF-8 bytes (Latin-1 paths, binary junk) are kept visibly as \xHH.
         data = bytes(data).decode("utf-8", "backslashreplace").encode("utf-8")
@@ -139,15 +147,12 @@ def _exact(data: bytes | bytearray | memoryview, det: Detected, block: Block, ba
         comment = np.asarray(pc.starts_with(stripped, "#"))
         bad_idx = np.flatnonzero(~ok & ~blank & ~comment)
         name = block.source.name
-        for n, i in enumerate(bad_idx):
-            if n >= BAD_SAMPLES - len(bad.samples.get(name, [])):
-                break
+        room = max(0, BAD_SAMPLES - len(bad.samples.get(name, [])))
+        for i in bad_idx[:room]:
             text = lines[int(i)].as_py().rstrip("\r\n")
             bad.add(name, block.first_line + int(i), _why(det, text))
-        # Count the rest without building messages.
-        extra = len(bad_idx) - min(len(bad_idx), BAD_SAMPLES)
-        if extra > 0:
-            bad.counts[name] = bad.counts.get(name, 0) + extra
+        # The rest are counted without building messages.
+        bad.count(name, len(bad_idx) - min(room, len(bad_idx)))
     keep = np.flatnonzero(ok)
     rows = matched.filter(pa.array(ok))
     table = pa.table(
@@ -195,6 +200,82 @@ def _recode(values: pa.Array, codes: np.ndarray) -> tuple[np.ndarray, pa.Array]:
     return sub_idx[codes], sub_dict
 
 
+_MONTHS = {m.encode(): i for i, m in enumerate(
+    "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())}
+_DIGITS = np.array([1, 2, 8, 9, 10, 11, 13, 14, 16, 17, 19, 20])  # positions in "[dd/Mon/yyyy:hh:mm:ss"
+
+
+def _split_requests(requests: pa.Array) -> pa.StructArray:
+    parts = pc.extract_regex(requests, _REQUEST_USUAL)
+    if parts.null_count == 0:
+        return parts
+    missed = np.flatnonzero(~np.asarray(parts.is_valid()))
+    general = pc.extract_regex(requests.take(pa.array(missed)), _REQUEST)
+    fields = []
+    for name in ("method", "target", "protocol"):
+        col = np.asarray(parts.field(name).to_numpy(zero_copy_only=False), dtype=object)
+        col[missed] = np.asarray(general.field(name).to_numpy(zero_copy_only=False), dtype=object)
+        fields.append(pa.array(col, pa.string()))
+    valid = np.asarray(parts.is_valid()).copy()
+    valid[missed] = np.asarray(general.is_valid())
+    return pa.StructArray.from_arrays(fields, names=["method", "target", "protocol"],
+                                      mask=pa.array(~valid))
+
+
+def wall_seconds(tokens: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds since 1970 (naive wall time) and validity, per "[10/Oct/2000:13:55:36" token.
+
+    The common fixed-width form is decoded with array arithmetic over the tokens' bytes; any
+    other width goes through Arrow's strptime. Day/month ranges are checked either way."""
+    n = len(tokens)
+    secs = np.zeros(n, np.int64)
+    ok = np.zeros(n, bool)
+    if n == 0:
+        return secs, ok
+    tokens = tokens.cast(pa.large_string())
+    offsets = np.frombuffer(tokens.buffers()[1], np.int64)[tokens.offset : tokens.offset + n + 1]
+    data = np.frombuffer(tokens.buffers()[2], np.uint8)
+    fixed = np.diff(offsets) == 21
+    if fixed.all():
+        # Tokens lie back to back in the buffer: a (n, 21) view, no copy.
+        m = data[offsets[0] : offsets[-1]].reshape(n, 21)
+    elif fixed.any():
+        starts = offsets[:-1][fixed]
+        m = data[starts[:, None] + np.arange(21)]
+    if fixed.any():
+        digits = m[:, _DIGITS].astype(np.int16) - 48
+        shape_ok = (
+            (m[:, 0] == 91) & (m[:, 3] == 47) & (m[:, 7] == 47) & (m[:, 12] == 58)
+            & (m[:, 15] == 58) & (m[:, 18] == 58) & ((digits >= 0) & (digits <= 9)).all(axis=1)
+        )
+        codes = m[:, 4:7].astype(np.int32)
+        packed = (codes[:, 0] << 16) | (codes[:, 1] << 8) | codes[:, 2]
+        month = np.full(len(m), -1, np.int64)
+        for name, i in _MONTHS.items():
+            month[packed == ((name[0] << 16) | (name[1] << 8) | name[2])] = i
+        d = digits.astype(np.int64)
+        day = d[:, 0] * 10 + d[:, 1]
+        year = d[:, 2] * 1000 + d[:, 3] * 100 + d[:, 4] * 10 + d[:, 5]
+        hh = d[:, 6] * 10 + d[:, 7]
+        mm = d[:, 8] * 10 + d[:, 9]
+        ss = d[:, 10] * 10 + d[:, 11]
+        valid = shape_ok & (month >= 0) & (day >= 1) & (hh < 24) & (mm < 60) & (ss < 61)
+        months = (year - 1970) * 12 + np.where(valid, month, 0)
+        first = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+        nxt = (months + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+        valid &= day <= (nxt - first)
+        sec = (first + day - 1) * 86400 + hh * 3600 + mm * 60 + ss
+        secs[fixed] = np.where(valid, sec, 0)
+        ok[fixed] = valid
+    if not fixed.all():
+        other = np.flatnonzero(~fixed)
+        parsed = pc.strptime(tokens.take(pa.array(other)), format=_MONTH_TIME, unit="s",
+                             error_is_null=True)
+        ok[other] = np.asarray(parsed.is_valid())
+        secs[other] = np.asarray(parsed.cast(pa.int64()).fill_null(0))
+    return secs, ok
+
+
 def _offsets(tz: pa.Array) -> np.ndarray:
     """Minutes east of UTC per distinct "+0330]" token; a very small set, done in Python."""
     out = np.full(len(tz), np.iinfo(np.int16).min, dtype=np.int16)
@@ -230,11 +311,9 @@ def _assemble(table: pa.Table, line_no: np.ndarray, name: str, bad: BadLines) ->
 
     reasons: list[tuple[np.ndarray, str]] = []
 
-    # Timestamps: strptime once per distinct "[10/Oct/2000:13:55:36" token.
+    # Timestamps: once per distinct "[10/Oct/2000:13:55:36" token.
     t1_idx, t1_dict = cols["t1"]
-    wall = pc.strptime(t1_dict, format=_MONTH_TIME, unit="s", error_is_null=True)
-    wall_ok = np.asarray(wall.is_valid())
-    wall_s = np.asarray(wall.cast(pa.int64()).fill_null(0))
+    wall_s, wall_ok = wall_seconds(t1_dict)
     t2_idx, t2_dict = cols["t2"]
     offs = _offsets(t2_dict)
     time_ok = wall_ok[t1_idx] & (offs[t2_idx] != np.iinfo(np.int16).min)
@@ -262,11 +341,11 @@ def _assemble(table: pa.Table, line_no: np.ndarray, name: str, bad: BadLines) ->
     for mask, why in reasons:
         mask = mask & ~comment
         if mask.any():
-            for i in np.flatnonzero(mask & good)[:BAD_SAMPLES]:
+            rows = np.flatnonzero(mask & good)
+            room = max(0, BAD_SAMPLES - len(bad.samples.get(name, [])))
+            for i in rows[:room]:
                 bad.add(name, int(line_no[i]), why)
-            extra = int((mask & good).sum()) - min(int((mask & good).sum()), BAD_SAMPLES)
-            if extra:
-                bad.counts[name] = bad.counts.get(name, 0) + extra
+            bad.count(name, len(rows) - min(room, len(rows)))
             good &= ~mask
     good &= ~comment
     bad.parsed[name] = bad.parsed.get(name, 0) + int(good.sum())
@@ -281,7 +360,7 @@ def _assemble(table: pa.Table, line_no: np.ndarray, name: str, bad: BadLines) ->
 
     # The request line, split once per distinct request.
     rq_idx, rq_dict = cols["request"]
-    parts = pc.extract_regex(rq_dict, _REQUEST)
+    parts = _split_requests(rq_dict)
     has = np.asarray(parts.is_valid())
     method = pc.if_else(pa.array(has), parts.field("method"), "")
     # A request that is not "METHOD target [PROTOCOL]" ("-", "", junk) is kept whole as its path.

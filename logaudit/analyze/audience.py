@@ -19,6 +19,7 @@ import pandas as pd
 from logaudit.analyze.base import Context, Partial, Table
 from logaudit.analyze.traffic import ranked
 from logaudit.config import Settings
+from logaudit.enrich.classify import classify_agents
 from logaudit.report import Section
 
 
@@ -56,8 +57,24 @@ def t_visitors(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     return frame
 
 
-TABLES = {"visitors": Table("visitors", t_visitors, {"first": "min", "last": "max"})}
-NEEDS = ("visitors",)
+def t_agents(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    """Each distinct agent's classification, carried in the partial so that whoever merges
+    (another process, a Dask worker) needs no classifier of its own."""
+    agent = c["agent"].array
+    used = np.unique(np.asarray(agent.codes))
+    names = pd.Index(np.asarray(agent.categories, dtype=object)[used], dtype="str", name="agent")
+    frame = classify_agents(names)
+    frame.index = names
+    return frame
+
+
+AGENT_COLUMNS = ("browser", "browser_version", "os", "os_version", "device", "agent_class",
+                 "crawler")
+TABLES = {
+    "visitors": Table("visitors", t_visitors, {"first": "min", "last": "max"}),
+    "agents": Table("agents", t_agents, dict.fromkeys(AGENT_COLUMNS, "first")),
+}
+NEEDS = ("visitors", "agents")
 
 
 def _classified(p: Partial, ctx: Context) -> pd.DataFrame:
@@ -70,8 +87,8 @@ def _classified(p: Partial, ctx: Context) -> pd.DataFrame:
         ctx.cache["audience"] = v
         return v
     v = v.reset_index()
-    if ctx.agents is not None:
-        agents = ctx.agents(pd.Index(v["agent"].unique()))
+    agents = p.get("agents", pd.DataFrame())
+    if not agents.empty:
         v = v.join(agents, on="agent")
     if ctx.geo is not None:
         places = ctx.geo(pd.Index(v["client"].unique()))

@@ -29,7 +29,7 @@ Partial = dict[str, pd.DataFrame]
 class Table:
     name: str
     compute: Callable[[pd.DataFrame, Settings], pd.DataFrame]
-    # Column -> "sum" | "min" | "max"; columns not named are summed.
+    # Column -> "sum" | "min" | "max" | "first"; columns not named are summed.
     agg: Mapping[str, str] = field(default_factory=dict)
     # "group": rows with the same index combine by ``agg``. "concat": rows are events, kept
     # as they are (sessionization sorts them at the end).

@@ -22,7 +22,6 @@ import pandas as pd
 from logaudit.analyze.base import Context, Partial, Table
 from logaudit.analyze.traffic import ranked
 from logaudit.config import Settings
-from logaudit.enrich.classify import per_category
 from logaudit.report import Section
 
 CLICK_BUCKETS: tuple[tuple[str, int, int], ...] = (
@@ -35,8 +34,12 @@ DURATION_BUCKETS: tuple[tuple[str, int, int], ...] = (
 )
 
 
-def _hash(cat: pd.Categorical) -> np.ndarray:
-    return per_category(cat, pd.util.hash_array(np.asarray(cat.categories, dtype=object)))
+def _hash(cat: pd.Categorical, rows: np.ndarray) -> np.ndarray:
+    """64-bit hash of the value of each selected row, hashing only the categories used."""
+    codes = np.asarray(cat.codes)[rows]
+    used, inverse = np.unique(codes, return_inverse=True)
+    h = pd.util.hash_array(np.asarray(cat.categories[used], dtype=object))
+    return h[inverse]
 
 
 def hash_strings(values: pd.Index) -> np.ndarray:
@@ -44,14 +47,14 @@ def hash_strings(values: pd.Index) -> np.ndarray:
 
 
 def t_pv_events(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
-    m = c["is_page"].to_numpy() & c["person"].to_numpy()
+    m = np.flatnonzero(c["is_page"].to_numpy() & c["person"].to_numpy())
     return pd.DataFrame(
         {
             "visitor": c["visitor"].to_numpy()[m],
             "utc": c["time"].array.asi8[m],
             "local": c["local"].array.asi8[m],
-            "path_h": _hash(c["path"].array)[m],
-            "ref_h": _hash(c["referrer"].array)[m],
+            "path_h": _hash(c["path"].array, m),
+            "ref_h": _hash(c["referrer"].array, m),
         }
     )
 

@@ -7,6 +7,8 @@ Everything here works on a chunk's categories (distinct values) and maps back wi
 from __future__ import annotations
 
 import re
+import threading
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
@@ -56,7 +58,7 @@ class Enricher:
         self.settings = settings
         self.static_re = static_pattern(settings.static_extensions)
         self.zone = zone(settings.tz)
-        self.agents = _agent_classifier()
+        self.agents = shared_classifier()
 
     def apply(self, chunk: pd.DataFrame) -> pd.DataFrame:
         s = self.settings
@@ -104,18 +106,31 @@ class Enricher:
 
     def _agent_class(self, agent: pd.Categorical) -> np.ndarray:
         """0 person, 1 crawler, 2 tool, per row."""
-        if self.agents is None:
-            return np.zeros(len(agent), dtype=np.int8)
-        table = self.agents.classify(pd.Index(agent.categories))
+        table = classify_agents(pd.Index(agent.categories))
         codes = (
             table["agent_class"].map({"person": 0, "crawler": 1, "tool": 2}).to_numpy(np.int8)
         )
         return per_category(agent, codes)
 
 
-def _agent_classifier():  # type: ignore[no-untyped-def]
-    try:
-        from logaudit.enrich.agents import AgentClassifier
-    except ImportError:  # user-agent enrichment not installed in this build
-        return None
-    return AgentClassifier()
+_classifier: Any = None
+_classifier_lock = threading.Lock()
+
+
+def shared_classifier() -> Any:
+    """The process's one AgentClassifier: its cache means each distinct agent is parsed once
+    per process, whichever chunk or table meets it first."""
+    global _classifier
+    with _classifier_lock:
+        if _classifier is None:
+            from logaudit.enrich.agents import AgentClassifier
+
+            _classifier = AgentClassifier()
+        return _classifier
+
+
+def classify_agents(agents: pd.Index) -> pd.DataFrame:
+    """Classification of distinct agents (``enrich.agents`` columns), thread-safe."""
+    c = shared_classifier()
+    with _classifier_lock:
+        return c.classify(agents)
