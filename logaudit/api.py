@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from logaudit.analyze import (
     GEO_SECTIONS,
     SUMMARY_SECTIONS,
-    VISITORS_SECTIONS,
     TRENDS_SECTIONS,
     VISITOR_SECTIONS,
+    VISITORS_SECTIONS,
     VISITS_SECTIONS,
     build_report,
     tables_for,
@@ -22,7 +22,7 @@ from logaudit.analyze import (
 from logaudit.analyze.base import Context
 from logaudit.config import Settings
 from logaudit.enrich.classify import Enricher, classify_agents
-from logaudit.errors import ExitCode, InputMissingError, InputInvalidError
+from logaudit.errors import ExitCode, InputInvalidError, InputMissingError
 from logaudit.pipeline import Run, exit_code, run
 from logaudit.report import Report
 from logaudit.sources import Input, expand
@@ -37,7 +37,9 @@ class Outcome:
 
 def open_inputs(args: Sequence[str]) -> list[Input]:
     if not args:
-        raise InputMissingError("no input given (name log files, a directory, a glob, or - for stdin)")
+        raise InputMissingError(
+            "no input given (name log files, a directory, a glob, or - for stdin)"
+        )
     return expand(args)
 
 

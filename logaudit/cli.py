@@ -37,9 +37,13 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
         click.argument("logs", nargs=-1, metavar="LOG..."),
         click.option("--log-format", type=click.Choice(list(FORMATS)), help="Skip detection."),
-        click.option("--since", metavar="WHEN", help="From this time (2026-11-24, yesterday, 7d...)."),
+        click.option(
+            "--since", metavar="WHEN", help="From this time (2026-11-24, yesterday, 7d...)."
+        ),
         click.option("--until", metavar="WHEN", help="Up to (not including) this time."),
-        click.option("--tz", metavar="ZONE", help="Report in this IANA zone (default: the log's offset)."),
+        click.option(
+            "--tz", metavar="ZONE", help="Report in this IANA zone (default: the log's offset)."
+        ),
         click.option(
             "--bots",
             type=click.Choice(list(BOTS_MODES)),
@@ -48,14 +52,33 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--top", type=int, default=None, help="Rows per section (0: all). [10]"),
         click.option(
-            "--format", "fmt", type=click.Choice(list(RENDERERS)), default=None,
+            "--format",
+            "fmt",
+            type=click.Choice(list(RENDERERS)),
+            default=None,
             help="Output format (default: terminal, or from -o's extension).",
         ),
-        click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to a file."),
-        click.option("--strict", is_flag=True, default=None, help=f"Exit {int(ExitCode.BAD_LINES)} if any line is bad."),
-        click.option("--site-host", "site_hosts", multiple=True, help="The site's own host (repeatable)."),
-        click.option("--geoip-dir", type=click.Path(path_type=Path), help="Folder of .mmdb databases."),
-        click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."),
+        click.option(
+            "-o",
+            "--output",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Write to a file.",
+        ),
+        click.option(
+            "--strict",
+            is_flag=True,
+            default=None,
+            help=f"Exit {int(ExitCode.BAD_LINES)} if any line is bad.",
+        ),
+        click.option(
+            "--site-host", "site_hosts", multiple=True, help="The site's own host (repeatable)."
+        ),
+        click.option(
+            "--geoip-dir", type=click.Path(path_type=Path), help="Folder of .mmdb databases."
+        ),
+        click.option(
+            "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
+        ),
         click.option("--debug", is_flag=True, hidden=True),
     ]
     for opt in reversed(opts):
@@ -108,8 +131,12 @@ def _progress(inputs: list[Input], wanted: bool | None) -> Iterator[Callable[[in
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
     with Progress(
-        "[progress.description]{task.description}", BarColumn(), DownloadColumn(),
-        TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
     ) as bar:
         task = bar.add_task("reading", total=total)
         yield lambda n: bar.advance(task, n)
@@ -198,7 +225,10 @@ def cli() -> None:
 @cli.command()
 @report_options
 @click.option(
-    "--section", "sections", multiple=True, type=click.Choice(list(SECTIONS)),
+    "--section",
+    "sections",
+    multiple=True,
+    type=click.Choice(list(SECTIONS)),
     help="Only these sections (repeatable).",
 )
 @command
@@ -214,18 +244,30 @@ def summary(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
     settings = _settings(opts)
     inputs = api.open_inputs(logs)
     with _progress(inputs, settings.progress) as on_progress:
-        outcome = api.summary(logs, settings, settings.sections or SUMMARY_SECTIONS, on_progress, inputs)
+        outcome = api.summary(
+            logs, settings, settings.sections or SUMMARY_SECTIONS, on_progress, inputs
+        )
     _finish(outcome, fmt, output)
 
 
 @cli.command()
 @report_options
-@click.option("--visit-timeout", type=click.IntRange(1), default=None, metavar="MINUTES",
-              help="Gap that ends a visit. [30]")
+@click.option(
+    "--visit-timeout",
+    type=click.IntRange(1),
+    default=None,
+    metavar="MINUTES",
+    help="Gap that ends a visit. [30]",
+)
 @click.option("--visitor", metavar="IP", help="List this client's visits and clickstream.")
 @click.option("--ua", metavar="TEXT", help="With --visitor: only user agents containing TEXT.")
-@click.option("--section", "sections", multiple=True, type=click.Choice(list(SECTIONS)),
-              help="Only these sections (repeatable).")
+@click.option(
+    "--section",
+    "sections",
+    multiple=True,
+    type=click.Choice(list(SECTIONS)),
+    help="Only these sections (repeatable).",
+)
 @command
 def visits(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
     """Visits (sessions): clicks per visit, durations, bounce rate, entry and exit pages.
@@ -246,8 +288,13 @@ def visits(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: 
 
 @cli.command()
 @report_options
-@click.option("--section", "sections", multiple=True, type=click.Choice(list(SECTIONS)),
-              help="Only these sections (repeatable).")
+@click.option(
+    "--section",
+    "sections",
+    multiple=True,
+    type=click.Choice(list(SECTIONS)),
+    help="Only these sections (repeatable).",
+)
 @command
 def visitors(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
     """Who the visitors are: top visitors (IP, country, network, browser, OS), and panels of
@@ -268,14 +315,33 @@ def visitors(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts
 
 @cli.command()
 @report_options
-@click.option("--every", type=click.Choice(list(trends_mod.EVERY)), default="auto",
-              help="Period length (auto: hours for a day, days up to ~2 months, then weeks, months).")
-@click.option("--metric", "metrics", multiple=True, type=click.Choice(list(trends_mod.METRICS)),
-              help="Metrics to chart (repeatable; the table shows them all).")
-@click.option("--visit-timeout", type=click.IntRange(1), default=None, metavar="MINUTES",
-              help="Gap that ends a visit. [30]")
-@click.option("--section", "sections", multiple=True, type=click.Choice(list(SECTIONS)),
-              help="Only these sections (repeatable).")
+@click.option(
+    "--every",
+    type=click.Choice(list(trends_mod.EVERY)),
+    default="auto",
+    help="Period length (auto: hours for a day, days up to ~2 months, then weeks, months).",
+)
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    type=click.Choice(list(trends_mod.METRICS)),
+    help="Metrics to chart (repeatable; the table shows them all).",
+)
+@click.option(
+    "--visit-timeout",
+    type=click.IntRange(1),
+    default=None,
+    metavar="MINUTES",
+    help="Gap that ends a visit. [30]",
+)
+@click.option(
+    "--section",
+    "sections",
+    multiple=True,
+    type=click.Choice(list(SECTIONS)),
+    help="Only these sections (repeatable).",
+)
 @command
 def trends(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
     """Traffic over hours, days, weeks or months: what changed and what is unusual.

@@ -46,6 +46,7 @@ class Settings:
     geoip_dir: Path | None = None
     goals: tuple[str, ...] = ()
     progress: bool | None = None  # None: on a terminal only
+    jobs: int = 0  # processes; 0: one per core for large inputs
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -63,7 +64,7 @@ def _coerce(name: str, value: Any) -> Any:
         return tuple(str(v) for v in value)
     if name == "geoip_dir":
         return Path(str(value)).expanduser()
-    if name in ("top", "visit_timeout"):
+    if name in ("top", "visit_timeout", "jobs"):
         return int(value)
     if name in ("strict", "progress"):
         return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")

@@ -21,6 +21,7 @@ bare quote and text is kept exactly as logged (control characters stay escaped a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,8 +39,12 @@ _SAMPLE_TEXT = 120
 _MONTH_TIME = "[%d/%b/%Y:%H:%M:%S"
 # The usual request line, unambiguous so RE2 matches it on its fast path; the general form
 # (spaces inside the target, no protocol) is tried only on what the first one missed.
-_REQUEST_USUAL = r"^(?P<method>[A-Za-z][A-Za-z0-9_-]*) (?P<target>[^ ]*) (?P<protocol>HTTP/[0-9.]+)$"
-_REQUEST = r"^(?P<method>[A-Za-z][A-Za-z0-9_-]*) (?P<target>.*?)(?: (?P<protocol>[A-Za-z]+/[0-9.]+))?$"
+_REQUEST_USUAL = (
+    r"^(?P<method>[A-Za-z][A-Za-z0-9_-]*) (?P<target>[^ ]*) (?P<protocol>HTTP/[0-9.]+)$"
+)
+_REQUEST = (
+    r"^(?P<method>[A-Za-z][A-Za-z0-9_-]*) (?P<target>.*?)(?: (?P<protocol>[A-Za-z]+/[0-9.]+))?$"
+)
 _TARGET = r"^(?P<path>[^?]*)(?:\?(?P<query>.*))?$"
 
 
@@ -63,14 +68,18 @@ class BadLines:
             self.counts[name] = self.counts.get(name, 0) + n
 
     def merge(self, other: BadLines) -> BadLines:
-        out = BadLines(dict(self.counts), dict(self.parsed), {k: list(v) for k, v in self.samples.items()})
-        for k, v in other.counts.items():
-            out.counts[k] = out.counts.get(k, 0) + v
-        for k, v in other.parsed.items():
-            out.parsed[k] = out.parsed.get(k, 0) + v
-        for k, v in other.samples.items():
-            s = out.samples.setdefault(k, [])
-            s.extend(v[: BAD_SAMPLES - len(s)])
+        out = BadLines(
+            counts=dict(self.counts),
+            parsed=dict(self.parsed),
+            samples={k: list(v) for k, v in self.samples.items()},
+        )
+        for k, n in other.counts.items():
+            out.counts[k] = out.counts.get(k, 0) + n
+        for k, n in other.parsed.items():
+            out.parsed[k] = out.parsed.get(k, 0) + n
+        for k, examples in other.samples.items():
+            kept = out.samples.setdefault(k, [])
+            kept.extend(examples[: BAD_SAMPLES - len(kept)])
         return out
 
     @property
@@ -90,13 +99,15 @@ def _normalise(data: bytes | bytearray | memoryview) -> bytes | bytearray | memo
     except pa.ArrowInvalid:
         # Non-UTF-8 bytes (Latin-1 paths, binary junk) are kept visibly as \xHH.
         data = bytes(data).decode("utf-8", "backslashreplace").encode("utf-8")
-    raw = data.obj if isinstance(data, memoryview) else data
+    raw: Any = data.obj if isinstance(data, memoryview) else data  # bytes or bytearray
     if raw.find(b"\\", 0, len(data)) >= 0:
         data = bytes(data).replace(b"\\\\", b"\\x5C").replace(b'\\"', b"\\x22")
     return data
 
 
-def _read_csv(data: bytes | bytearray | memoryview, columns: list[str], invalid: list[str]) -> pa.Table:
+def _read_csv(
+    data: bytes | bytearray | memoryview, columns: list[str], invalid: list[str]
+) -> pa.Table:
     def on_invalid(row: pcsv.InvalidRow) -> str:
         invalid.append(row.text)
         return "skip"
@@ -135,7 +146,9 @@ def _split_lines(data: bytes | bytearray | memoryview) -> pa.Array:
     )
 
 
-def _exact(data: bytes | bytearray | memoryview, det: Detected, block: Block, bad: BadLines) -> tuple[pa.Table, np.ndarray]:
+def _exact(
+    data: bytes | bytearray | memoryview, det: Detected, block: Block, bad: BadLines
+) -> tuple[pa.Table, np.ndarray]:
     """The exact path: match every line with the format's pattern."""
     lines = _split_lines(data)
     columns = det.format.columns(0)
@@ -155,9 +168,7 @@ def _exact(data: bytes | bytearray | memoryview, det: Detected, block: Block, ba
         bad.count(name, len(bad_idx) - min(room, len(bad_idx)))
     keep = np.flatnonzero(ok)
     rows = matched.filter(pa.array(ok))
-    table = pa.table(
-        {c: rows.field(i) for i, c in enumerate(columns)}
-    )
+    table = pa.table({c: rows.field(i) for i, c in enumerate(columns)})
     return table, block.first_line + keep
 
 
@@ -200,9 +211,12 @@ def _recode(values: pa.Array, codes: np.ndarray) -> tuple[np.ndarray, pa.Array]:
     return sub_idx[codes], sub_dict
 
 
-_MONTHS = {m.encode(): i for i, m in enumerate(
-    "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())}
-_DIGITS = np.array([1, 2, 8, 9, 10, 11, 13, 14, 16, 17, 19, 20])  # positions in "[dd/Mon/yyyy:hh:mm:ss"
+_MONTHS = {
+    m.encode(): i for i, m in enumerate("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split())
+}
+_DIGITS = np.array(
+    [1, 2, 8, 9, 10, 11, 13, 14, 16, 17, 19, 20]
+)  # positions in "[dd/Mon/yyyy:hh:mm:ss"
 
 
 def _split_requests(requests: pa.Array) -> pa.StructArray:
@@ -218,8 +232,9 @@ def _split_requests(requests: pa.Array) -> pa.StructArray:
         fields.append(pa.array(col, pa.string()))
     valid = np.asarray(parts.is_valid()).copy()
     valid[missed] = np.asarray(general.is_valid())
-    return pa.StructArray.from_arrays(fields, names=["method", "target", "protocol"],
-                                      mask=pa.array(~valid))
+    return pa.StructArray.from_arrays(
+        fields, names=["method", "target", "protocol"], mask=pa.array(~valid)
+    )
 
 
 def wall_seconds(tokens: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -245,8 +260,13 @@ def wall_seconds(tokens: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     if fixed.any():
         digits = m[:, _DIGITS].astype(np.int16) - 48
         shape_ok = (
-            (m[:, 0] == 91) & (m[:, 3] == 47) & (m[:, 7] == 47) & (m[:, 12] == 58)
-            & (m[:, 15] == 58) & (m[:, 18] == 58) & ((digits >= 0) & (digits <= 9)).all(axis=1)
+            (m[:, 0] == 91)
+            & (m[:, 3] == 47)
+            & (m[:, 7] == 47)
+            & (m[:, 12] == 58)
+            & (m[:, 15] == 58)
+            & (m[:, 18] == 58)
+            & ((digits >= 0) & (digits <= 9)).all(axis=1)
         )
         codes = m[:, 4:7].astype(np.int32)
         packed = (codes[:, 0] << 16) | (codes[:, 1] << 8) | codes[:, 2]
@@ -269,8 +289,9 @@ def wall_seconds(tokens: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         ok[fixed] = valid
     if not fixed.all():
         other = np.flatnonzero(~fixed)
-        parsed = pc.strptime(tokens.take(pa.array(other)), format=_MONTH_TIME, unit="s",
-                             error_is_null=True)
+        parsed = pc.strptime(
+            tokens.take(pa.array(other)), format=_MONTH_TIME, unit="s", error_is_null=True
+        )
         ok[other] = np.asarray(parsed.is_valid())
         secs[other] = np.asarray(parsed.cast(pa.int64()).fill_null(0))
     return secs, ok

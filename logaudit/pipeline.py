@@ -5,10 +5,11 @@ sources -> formats/parse -> enrich -> analyze (per-chunk tables, merged as they 
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from logaudit.analyze.base import Accumulator, Partial, Table
@@ -35,27 +36,51 @@ def total_size(inputs: list[Input]) -> int:
     return sum(i.size for i in inputs)
 
 
-def workers() -> int:
-    """Blocks processed at once (``LOGAUDIT_WORKERS``). One by default: measured on 2 cores,
-    a second worker thread made a 1M-line run slower (GIL contention with the CSV reader's own
-    threads), though results are identical either way."""
-    env = os.environ.get("LOGAUDIT_WORKERS")
+# Below this much input a second process costs more than it saves.
+PARALLEL_MIN_BYTES = 48 * 1024 * 1024
+
+
+def jobs_for(inputs: list[Input], settings: Settings) -> int:
+    """Processes to use: ``settings.jobs`` when given, else one per core (at most 4) for
+    large inputs (or stdin) and 1 for small ones."""
+    if settings.jobs:
+        return settings.jobs
+    env = os.environ.get("LOGAUDIT_JOBS")
     if env and env.isdigit() and int(env) > 0:
         return int(env)
-    return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    big = any(i.path is None for i in inputs) or total_size(inputs) >= PARALLEL_MIN_BYTES
+    return max(1, min(4, cores or 1)) if big else 1
+
+
+# Per worker process: the run's settings, tables and enricher, set once by the initializer.
+_worker: dict[str, object] = {}
+
+
+def _init_worker(settings: Settings, tables: Mapping[str, Table]) -> None:
+    _worker.update(settings=settings, tables=tables, enricher=Enricher(settings))
 
 
 def _process(
-    block: Block, det: Detected, enricher: Enricher, tables: Mapping[str, Table],
+    block: Block,
+    det: Detected,
+    enricher: Enricher,
+    tables: Mapping[str, Table],
     settings: Settings,
 ) -> tuple[Partial, BadLines]:
-    """One block -> its partial tables and bad-line accounting. Runs in a worker thread:
-    Arrow, NumPy and pandas release the GIL for their heavy loops, so blocks overlap."""
+    """One block -> its partial tables and bad-line accounting (the map step)."""
     bad = BadLines()
     chunk = enricher.apply(parse_block(block, det, bad))
     if not len(chunk):
         return {}, bad
     return {name: t.compute(chunk, settings) for name, t in tables.items()}, bad
+
+
+def _process_in_worker(
+    data: bytes, first_line: int, lines: int, inp: Input, det: Detected
+) -> tuple[Partial, BadLines]:
+    block = Block(data, first_line, inp, lines)
+    return _process(block, det, _worker["enricher"], _worker["tables"], _worker["settings"])  # type: ignore[arg-type]
 
 
 def run(
@@ -67,15 +92,17 @@ def run(
 ) -> Run:
     """Read every input, parse and enrich its blocks, and merge their partial tables.
 
-    Blocks are read in order by this thread and processed by a small pool; results are merged
-    in block order, so bad-line examples and every figure are the same as a one-thread run.
+    This process reads (and decompresses) blocks in order; with several jobs, forked worker
+    processes parse, enrich and tabulate them (the map step), and partials are merged here in
+    block order (the reduce step), so every figure and bad-line example is the same whatever
+    the number of jobs. A thread overlaps reading with processing in the one-job case.
     """
     enricher = enricher or Enricher(settings)
     acc = Accumulator(tables)
     bad = BadLines()
     state = ReadState()
     formats: dict[str, Detected] = {}
-    n = workers()
+    jobs = jobs_for(inputs, settings)
     pending: deque[Future[tuple[Partial, BadLines]]] = deque()
 
     def drain(limit: int) -> None:
@@ -86,7 +113,17 @@ def run(
             if partial:
                 acc.add(partial)
 
-    with ThreadPoolExecutor(max_workers=n, thread_name_prefix="logaudit") as pool:
+    pool: Executor
+    if jobs > 1:
+        pool = ProcessPoolExecutor(
+            max_workers=jobs,
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_init_worker,
+            initargs=(settings, tables),
+        )
+    else:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="logaudit")
+    with pool:
         for inp in inputs:
             det: Detected | None = None
             for block in read_blocks(inp, state, on_progress=on_progress):
@@ -99,9 +136,20 @@ def run(
                         )
                         break
                     formats[inp.name] = det
-                pending.append(pool.submit(_process, block, det, enricher, tables, settings))
+                if jobs > 1:
+                    fut = pool.submit(
+                        _process_in_worker,
+                        bytes(block.data),
+                        block.first_line,
+                        block.lines,
+                        inp,
+                        det,
+                    )
+                else:
+                    fut = pool.submit(_process, block, det, enricher, tables, settings)
+                pending.append(fut)
                 # At most one block waiting per worker: memory stays a few blocks deep.
-                drain(n)
+                drain(jobs)
         drain(0)
     return Run(
         acc.result(), bad, state.problems, inputs, formats, dict(state.lines_read), tuple(tables)

@@ -310,9 +310,7 @@ def read_blocks(
         state.problems.append(InputProblem(inp.name, "is a directory", ExitCode.INPUT_MISSING))
         return
     except PermissionError:
-        state.problems.append(
-            InputProblem(inp.name, "permission denied", ExitCode.INPUT_MISSING)
-        )
+        state.problems.append(InputProblem(inp.name, "permission denied", ExitCode.INPUT_MISSING))
         return
     except OSError as e:
         state.problems.append(

@@ -14,9 +14,14 @@ from logaudit.config import Settings
 from logaudit.pipeline import Run
 from logaudit.report import Report, Section
 
-TABLES: dict[str, Table] = {**traffic.TABLES, **referrers.TABLES, **visits.TABLES,
-                           **clickstream.TABLES, **trends.TABLES,
-                           **audience.TABLES}
+TABLES: dict[str, Table] = {
+    **traffic.TABLES,
+    **referrers.TABLES,
+    **visits.TABLES,
+    **clickstream.TABLES,
+    **trends.TABLES,
+    **audience.TABLES,
+}
 
 # Tables the overview always needs.
 OVERVIEW_TABLES: tuple[str, ...] = ("totals", "visitor_days", "paths", "files")
@@ -30,9 +35,15 @@ def _plain(f: Callable[[Partial, Settings], Section]) -> Callable[[Partial, Cont
 SECTIONS: dict[str, SectionSpec] = {
     s.name: s
     for s in (
-        SectionSpec("daily", "Daily visitors", _plain(traffic.sec_daily), ("daily", "visitor_days")),
-        SectionSpec("pages", "Requested pages", _plain(traffic.sec_pages), ("paths", "path_visitors")),
-        SectionSpec("static", "Static files", _plain(traffic.sec_static), ("paths", "path_visitors")),
+        SectionSpec(
+            "daily", "Daily visitors", _plain(traffic.sec_daily), ("daily", "visitor_days")
+        ),
+        SectionSpec(
+            "pages", "Requested pages", _plain(traffic.sec_pages), ("paths", "path_visitors")
+        ),
+        SectionSpec(
+            "static", "Static files", _plain(traffic.sec_static), ("paths", "path_visitors")
+        ),
         SectionSpec("not-found", "Not-found URLs (404)", _plain(traffic.sec_not_found), ("paths",)),
         SectionSpec("hosts", "Client hosts", _plain(traffic.sec_hosts), ("clients",)),
         SectionSpec("status", "Status codes", _plain(traffic.sec_status), ("status",)),
@@ -54,10 +65,18 @@ SECTIONS: dict[str, SectionSpec] = {
         SectionSpec("entry-pages", "Entry pages", visits.sec_entry_pages, visits.NEEDS),
         SectionSpec("exit-pages", "Exit pages", visits.sec_exit_pages, visits.NEEDS),
         SectionSpec("entry-exit", "Most common entry -> exit", visits.sec_entry_exit, visits.NEEDS),
-        SectionSpec("visitor-visits", "One visitor's visits", clickstream.sec_visitor_visits,
-                    ("clickstream",)),
-        SectionSpec("clickstream", "One visitor's clickstream", clickstream.sec_clickstream,
-                    ("clickstream",)),
+        SectionSpec(
+            "visitor-visits",
+            "One visitor's visits",
+            clickstream.sec_visitor_visits,
+            ("clickstream",),
+        ),
+        SectionSpec(
+            "clickstream",
+            "One visitor's clickstream",
+            clickstream.sec_clickstream,
+            ("clickstream",),
+        ),
         SectionSpec("browsers", "Browsers", audience.sec_browsers, audience.NEEDS),
         SectionSpec("os", "Operating systems", audience.sec_os, audience.NEEDS),
         SectionSpec("devices", "Devices", audience.sec_devices, audience.NEEDS),
@@ -70,15 +89,45 @@ SECTIONS: dict[str, SectionSpec] = {
 }
 
 SUMMARY_SECTIONS: tuple[str, ...] = (
-    "daily", "pages", "static", "not-found", "hosts", "status", "referring-sites", "referrers",
-    "entry-pages", "exit-pages", "browsers", "os", "devices", "crawlers", "countries", "networks",
-    "hours", "vhosts", "methods", "protocols",
+    "daily",
+    "pages",
+    "static",
+    "not-found",
+    "hosts",
+    "status",
+    "referring-sites",
+    "referrers",
+    "entry-pages",
+    "exit-pages",
+    "browsers",
+    "os",
+    "devices",
+    "crawlers",
+    "countries",
+    "networks",
+    "hours",
+    "vhosts",
+    "methods",
+    "protocols",
 )
-VISITORS_SECTIONS: tuple[str, ...] = ("top-visitors", "countries", "networks", "browsers", "os",
-                                      "devices", "crawlers")
+VISITORS_SECTIONS: tuple[str, ...] = (
+    "top-visitors",
+    "countries",
+    "networks",
+    "browsers",
+    "os",
+    "devices",
+    "crawlers",
+)
 # Sections that need GeoIP at the end (the database is opened only for them).
 GEO_SECTIONS = frozenset({"countries", "networks", "top-visitors", "movers"})
-VISITS_SECTIONS: tuple[str, ...] = ("visits", "durations", "entry-pages", "exit-pages", "entry-exit")
+VISITS_SECTIONS: tuple[str, ...] = (
+    "visits",
+    "durations",
+    "entry-pages",
+    "exit-pages",
+    "entry-exit",
+)
 VISITOR_SECTIONS: tuple[str, ...] = ("visitor-visits", "clickstream")
 TRENDS_SECTIONS: tuple[str, ...] = tuple(s.name for s in trends.SECTIONS)
 

@@ -68,8 +68,15 @@ def t_agents(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     return frame
 
 
-AGENT_COLUMNS = ("browser", "browser_version", "os", "os_version", "device", "agent_class",
-                 "crawler")
+AGENT_COLUMNS = (
+    "browser",
+    "browser_version",
+    "os",
+    "os_version",
+    "device",
+    "agent_class",
+    "crawler",
+)
 TABLES = {
     "visitors": Table("visitors", t_visitors, {"first": "min", "last": "max"}),
     "agents": Table("agents", t_agents, dict.fromkeys(AGENT_COLUMNS, "first")),
@@ -113,10 +120,14 @@ def _panel(
     people = v[v["people_hits"] > 0]
     if people.empty or by not in people:
         return Section(name, title, pd.DataFrame(), note=note or "nothing to show")
-    g = people.assign(is_visitor=people["visitor_hits"] > 0).groupby(by, sort=False).agg(
-        hits=("people_hits", "sum"),
-        visitors=("is_visitor", "sum"),
-        page_views=("page_views", "sum"),
+    g = (
+        people.assign(is_visitor=people["visitor_hits"] > 0)
+        .groupby(by, sort=False)
+        .agg(
+            hits=("people_hits", "sum"),
+            visitors=("is_visitor", "sum"),
+            page_views=("page_views", "sum"),
+        )
     )
     g["share"] = (g["hits"] / g["hits"].sum()).round(4)
     if detail is not None:
@@ -134,15 +145,23 @@ def _top_details(people: pd.DataFrame, by: str, detail: str, k: int = 3) -> pd.S
     for key, grp in d.groupby(by, sort=False):
         top = grp.nlargest(k, "people_hits")
         out[key] = ", ".join(
-            f"{val} ({hits / totals[key]:.0%})" for val, hits in zip(top[detail], top["people_hits"])
+            f"{val} ({hits / totals[key]:.0%})"
+            for val, hits in zip(top[detail], top["people_hits"], strict=True)
         )
     return pd.Series(out, dtype=object)
 
 
 def sec_browsers(p: Partial, ctx: Context) -> Section:
     v = _classified(p, ctx)
-    return _panel(v, ctx, "browser", "browsers", "Browsers", "browser_version",
-                  note="people only; top: most used major versions")
+    return _panel(
+        v,
+        ctx,
+        "browser",
+        "browsers",
+        "Browsers",
+        "browser_version",
+        note="people only; top: most used major versions",
+    )
 
 
 def sec_os(p: Partial, ctx: Context) -> Section:
@@ -157,14 +176,21 @@ def sec_devices(p: Partial, ctx: Context) -> Section:
 
 def sec_countries(p: Partial, ctx: Context) -> Section:
     v = _classified(p, ctx)
-    return _panel(v, ctx, "country", "countries", "Countries", "city",
-                  note="people only; top: cities")
+    return _panel(
+        v, ctx, "country", "countries", "Countries", "city", note="people only; top: cities"
+    )
 
 
 def sec_networks(p: Partial, ctx: Context) -> Section:
     v = _classified(p, ctx)
-    return _panel(v, ctx, "network", "networks", "ISPs and networks",
-                  note="people only; ISP database, else AS number and organisation")
+    return _panel(
+        v,
+        ctx,
+        "network",
+        "networks",
+        "ISPs and networks",
+        note="people only; ISP database, else AS number and organisation",
+    )
 
 
 def sec_crawlers(p: Partial, ctx: Context) -> Section:
@@ -203,6 +229,11 @@ def sec_top_visitors(p: Partial, ctx: Context) -> Section:
     rows, total = ranked(f, ctx.settings, "ip")
     rows["first"] = [_when(x) for x in rows["first"]]
     rows["last"] = [_when(x) for x in rows["last"]]
-    return Section("top-visitors", title, rows, total,
-                   note="visitor: one (IP, user agent); first/last seen in the report zone",
-                   narrow_drop=("first", "last", "network", "bandwidth"))
+    return Section(
+        "top-visitors",
+        title,
+        rows,
+        total,
+        note="visitor: one (IP, user agent); first/last seen in the report zone",
+        narrow_drop=("first", "last", "network", "bandwidth"),
+    )

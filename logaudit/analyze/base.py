@@ -41,7 +41,7 @@ class Table:
             return pd.DataFrame()
         if len(frames) == 1:
             return frames[0]
-        both = pd.concat(frames, copy=False)
+        both = pd.concat(frames)
         if self.kind == "concat":
             return both.reset_index(drop=True)
         nlev = both.index.nlevels
@@ -85,7 +85,9 @@ def count_by(
     return frame
 
 
-def count_small(keys: np.ndarray, values: Mapping[str, np.ndarray | None], name: str) -> pd.DataFrame:
+def count_small(
+    keys: np.ndarray, values: Mapping[str, np.ndarray | None], name: str
+) -> pd.DataFrame:
     """Like count_by, for small non-negative integer keys (status, hour, day numbers)."""
     if len(keys) == 0:
         return pd.DataFrame({k: np.array([], np.int64) for k in values})

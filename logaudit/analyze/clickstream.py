@@ -54,8 +54,12 @@ def _visits(p: Partial, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
     if ev.empty:
         return ev, ev
     ev = ev.sort_values(["visitor", "utc"], kind="stable").reset_index(drop=True)
-    events = ev.assign(path_h=np.arange(len(ev), dtype=np.uint64), ref_h=np.zeros(len(ev), np.uint64))
-    v = sessionize(events[["visitor", "utc", "local", "path_h", "ref_h"]], ctx.settings.visit_timeout)
+    events = ev.assign(
+        path_h=np.arange(len(ev), dtype=np.uint64), ref_h=np.zeros(len(ev), np.uint64)
+    )
+    v = sessionize(
+        events[["visitor", "utc", "local", "path_h", "ref_h"]], ctx.settings.visit_timeout
+    )
     # sessionize sorts by (visitor, utc), which ``ev`` already is: rows line up.
     ev = ev.assign(visit=v.events["visit"].to_numpy() + 1)
     return ev, v.table
@@ -80,8 +84,13 @@ def sec_visitor_visits(p: Partial, ctx: Context) -> Section:
             "user_agent": first["agent"].to_numpy(),
         }
     )
-    return Section("visitor-visits", title, rows, len(rows),
-                   note=f"visit timeout {ctx.settings.visit_timeout // 60} min")
+    return Section(
+        "visitor-visits",
+        title,
+        rows,
+        len(rows),
+        note=f"visit timeout {ctx.settings.visit_timeout // 60} min",
+    )
 
 
 def sec_clickstream(p: Partial, ctx: Context) -> Section:

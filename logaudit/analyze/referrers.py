@@ -3,8 +3,10 @@
 An *external referrer* is a Referer whose host is not one of the site's own hosts; ``-`` and empty
 mean *direct*. The site's own hosts are, in order: ``site_hosts`` from the config or
 ``--site-host``; else the virtual hosts of the log; else inferred: a referring host counts as
-the site itself when most of its referrals point at paths this site served (internal navigation
-looks exactly like that, outside links rarely do). The inference is stated in the report.
+the site itself when its referrals come from many *different* pages that this site served, and
+most of its referrals do (internal navigation looks exactly like that; a search engine or a
+social site refers from a handful of paths such as ``/`` or ``/search``, which a shop may also
+serve). The inference and its result are stated in the report.
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from logaudit.report import Section
 
 _URL = r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?:[^@/?#]*@)?(?P<host>[^/:?#]*)(?::\d*)?(?P<path>[^?#]*)"
 
-# A host is taken as the site itself when at least this share of its referrals name a path the
-# site served, over at least this many referrals.
+# A host is taken as the site itself when at least OWN_SHARE of its referrals name a path the
+# site served, and those referrals come from at least OWN_PATHS distinct such paths.
 OWN_SHARE = 0.5
-OWN_MIN = 5
+OWN_PATHS = 10
 
 
 def t_referrers(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
@@ -64,9 +66,12 @@ def own_hosts(p: Partial, s: Settings) -> tuple[set[str], str]:
     sites = site_of(refs.index).join(refs["hits"])
     sites = sites[sites["site"] != ""]
     served = set(paths.index)
-    sites["served"] = sites["hits"].where(sites["ref_path"].isin(served), 0)
+    is_served = sites["ref_path"].isin(served)
+    sites["served"] = sites["hits"].where(is_served, 0)
     g = sites.groupby("site", sort=False)[["hits", "served"]].sum()
-    own = g[(g["hits"] >= OWN_MIN) & (g["served"] >= OWN_SHARE * g["hits"])]
+    g["paths"] = sites[is_served].groupby("site", sort=False)["ref_path"].nunique()
+    g["paths"] = g["paths"].fillna(0)
+    own = g[(g["paths"] >= OWN_PATHS) & (g["served"] >= OWN_SHARE * g["hits"])]
     return set(own.index), "inferred"
 
 

@@ -9,6 +9,7 @@ period; *unique visitors* are distinct keys over the whole period.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from http import HTTPStatus
 
 import numpy as np
@@ -138,7 +139,7 @@ def t_clients(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     return frame
 
 
-def _simple(col: str):  # type: ignore[no-untyped-def]
+def _simple(col: str) -> Callable[[pd.DataFrame, Settings], pd.DataFrame]:
     def compute(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
         pv = c["is_page"].to_numpy() & c["person"].to_numpy()
         return count_by(c, col, {"hits": None, "page_views": pv, "bytes": c["bytes"].to_numpy()})
@@ -181,9 +182,11 @@ def _iso(seconds: int) -> str:
     return pd.Timestamp(seconds, unit="s").isoformat()
 
 
-def ranked(frame: pd.DataFrame, s: Settings, key: str, by: str = "hits") -> tuple[pd.DataFrame, int]:
-    """Rows sorted by ``by`` (descending, ties in first-seen order), cut to ``--top``, with the
-    index turned into a first column named ``key``. Returns the rows and the count before the cut."""
+def ranked(
+    frame: pd.DataFrame, s: Settings, key: str, by: str = "hits"
+) -> tuple[pd.DataFrame, int]:
+    """Rows sorted by ``by`` (descending, ties in first-seen order), cut to ``--top``, with
+    the index turned into a first column named ``key``; also the row count before the cut."""
     total = len(frame)
     frame = frame.sort_values([by], ascending=False, kind="stable")
     if s.top:
@@ -235,9 +238,7 @@ def sec_daily(p: Partial, s: Settings) -> Section:
     vd = p.get("visitor_days", pd.DataFrame())
     if d.empty:
         return Section("daily", "Daily visitors", pd.DataFrame())
-    per_day = (
-        vd.groupby(level="day").size() if len(vd) else pd.Series(dtype=np.int64)
-    )
+    per_day = vd.groupby(level="day").size() if len(vd) else pd.Series(dtype=np.int64)
     days = np.arange(int(d.index.min()), int(d.index.max()) + 1)
     d = d.reindex(days, fill_value=0)
     rows = pd.DataFrame(
@@ -288,7 +289,11 @@ def _path_section(p: Partial, s: Settings, name: str, title: str, static: bool |
         f = f.assign(hits=f["hits"] - f["not_found"])
         f = f[f["hits"] > 0]
         f = f.assign(visitors=pv["visitors"].reindex(f.index, fill_value=0) if len(pv) else 0)
-        cols = ["hits", "visitors", "page_views", "bytes"] if not static else ["hits", "visitors", "bytes"]
+        cols = (
+            ["hits", "visitors", "page_views", "bytes"]
+            if not static
+            else ["hits", "visitors", "bytes"]
+        )
         f = f[cols]
     rows, total = ranked(f.rename(columns={"bytes": "bandwidth"}), s, "path")
     return Section(name, title, rows, total)
@@ -370,5 +375,7 @@ def sec_protocols(p: Partial, s: Settings) -> Section:
 def sec_vhosts(p: Partial, s: Settings) -> Section:
     f = p.get("vhosts", pd.DataFrame())
     if f.empty or (len(f) == 1 and f.index[0] == ""):
-        return Section("vhosts", "Virtual hosts", pd.DataFrame(), note="no virtual host in this log format")
+        return Section(
+            "vhosts", "Virtual hosts", pd.DataFrame(), note="no virtual host in this log format"
+        )
     return _keyed(p, s, "vhosts", "vhosts", "Virtual hosts", "vhost")

@@ -25,12 +25,20 @@ from logaudit.config import Settings
 from logaudit.report import Section
 
 CLICK_BUCKETS: tuple[tuple[str, int, int], ...] = (
-    ("1", 1, 1), ("2", 2, 2), ("3-5", 3, 5), ("6-10", 6, 10), ("11-20", 11, 20),
+    ("1", 1, 1),
+    ("2", 2, 2),
+    ("3-5", 3, 5),
+    ("6-10", 6, 10),
+    ("11-20", 11, 20),
     ("21+", 21, 1 << 62),
 )
 DURATION_BUCKETS: tuple[tuple[str, int, int], ...] = (
-    ("0-10 s", 0, 9), ("10-30 s", 10, 29), ("30 s-2 min", 30, 119), ("2-10 min", 120, 599),
-    ("10-30 min", 600, 1799), ("30 min+", 1800, 1 << 62),
+    ("0-10 s", 0, 9),
+    ("10-30 s", 10, 29),
+    ("30 s-2 min", 30, 119),
+    ("2-10 min", 120, 599),
+    ("10-30 min", 600, 1799),
+    ("30 min+", 1800, 1 << 62),
 )
 
 
@@ -75,8 +83,18 @@ class Visits:
 
 def sessionize(events: pd.DataFrame, timeout: int) -> Visits:
     if events.empty:
-        cols = ["visitor", "start", "end", "start_local", "clicks", "duration", "entry_h",
-                "exit_h", "ref_h", "day"]
+        cols = [
+            "visitor",
+            "start",
+            "end",
+            "start_local",
+            "clicks",
+            "duration",
+            "entry_h",
+            "exit_h",
+            "ref_h",
+            "day",
+        ]
         return Visits(pd.DataFrame({c: np.array([], np.int64) for c in cols}), events)
     v = events["visitor"].to_numpy()
     t = events["utc"].to_numpy()
@@ -104,8 +122,16 @@ def sessionize(events: pd.DataFrame, timeout: int) -> Visits:
             "day": (local[starts] // 86400).astype(np.int64),
         }
     )
-    ev = pd.DataFrame({"visit": visit_of, "utc": t, "local": local, "path_h": path_h,
-                       "ref_h": ref_h, "visitor": v})
+    ev = pd.DataFrame(
+        {
+            "visit": visit_of,
+            "utc": t,
+            "local": local,
+            "path_h": path_h,
+            "ref_h": ref_h,
+            "visitor": v,
+        }
+    )
     return Visits(table, ev)
 
 
@@ -134,8 +160,13 @@ def headline(p: Partial, ctx: Context) -> dict[str, object]:
     vt = visits_of(p, ctx).table
     n = len(vt)
     if n == 0:
-        return {"visits": 0, "clicks_per_visit": 0.0, "median_clicks": 0.0, "bounce_rate": 0.0,
-                "median_visit_seconds": 0.0}
+        return {
+            "visits": 0,
+            "clicks_per_visit": 0.0,
+            "median_clicks": 0.0,
+            "bounce_rate": 0.0,
+            "median_visit_seconds": 0.0,
+        }
     return {
         "visits": n,
         "clicks_per_visit": round(float(vt["clicks"].mean()), 3),
@@ -146,7 +177,9 @@ def headline(p: Partial, ctx: Context) -> dict[str, object]:
     }
 
 
-def _buckets(values: np.ndarray, buckets: tuple[tuple[str, int, int], ...], label: str) -> pd.DataFrame:
+def _buckets(
+    values: np.ndarray, buckets: tuple[tuple[str, int, int], ...], label: str
+) -> pd.DataFrame:
     total = len(values)
     rows = []
     for name, lo, hi in buckets:
@@ -161,19 +194,32 @@ def sec_visits(p: Partial, ctx: Context) -> Section:
     rows = _buckets(vt["clicks"].to_numpy(), CLICK_BUCKETS, "clicks")
     note = (
         f"visits {h['visits']:,}; clicks per visit: mean {h['clicks_per_visit']}, median "
-        f"{h['median_clicks']}; bounce rate {100 * float(h['bounce_rate']):.1f}%; "
+        f"{h['median_clicks']}; bounce rate {100 * float(str(h['bounce_rate'])):.1f}%; "
         f"timeout {ctx.settings.visit_timeout // 60} min"
     )
-    return Section("visits", "Visits by clicks (page views per visit)", rows, len(rows), note=note,
-                   chart="visits", headline=h)
+    return Section(
+        "visits",
+        "Visits by clicks (page views per visit)",
+        rows,
+        len(rows),
+        note=note,
+        chart="visits",
+        headline=h,
+    )
 
 
 def sec_durations(p: Partial, ctx: Context) -> Section:
     vt = visits_of(p, ctx).table
     rows = _buckets(vt["duration"].to_numpy(), DURATION_BUCKETS, "duration")
     med = float(vt["duration"].median()) if len(vt) else 0.0
-    return Section("durations", "Visit duration", rows, len(rows),
-                   note=f"median {med:.0f} s; first to last page view", chart="visits")
+    return Section(
+        "durations",
+        "Visit duration",
+        rows,
+        len(rows),
+        note=f"median {med:.0f} s; first to last page view",
+        chart="visits",
+    )
 
 
 def sec_entry_pages(p: Partial, ctx: Context) -> Section:
@@ -188,7 +234,8 @@ def sec_entry_pages(p: Partial, ctx: Context) -> Section:
     g["share"] = (g["visits"] / len(vt)).round(4)
     g["bounce_rate"] = (g["bounces"] / g["visits"]).round(4)
     g.index = path_names(p).reindex(g.index).fillna("?").to_numpy()
-    rows, total = ranked(g[["visits", "share", "bounce_rate"]], ctx.settings, "path", by="visits")
+    cols = pd.DataFrame(g).loc[:, ["visits", "share", "bounce_rate"]]
+    rows, total = ranked(cols, ctx.settings, "path", by="visits")
     return Section("entry-pages", "Entry pages", rows, total, note="first page view of each visit")
 
 
@@ -211,7 +258,7 @@ def sec_entry_exit(p: Partial, ctx: Context) -> Section:
     names = path_names(p)
     entry = names.reindex(g.index.get_level_values(0)).fillna("?").to_numpy()
     exit_ = names.reindex(g.index.get_level_values(1)).fillna("?").to_numpy()
-    g.index = pd.Index([f"{a} -> {b}" for a, b in zip(entry, exit_)])
+    g.index = pd.Index([f"{a} -> {b}" for a, b in zip(entry, exit_, strict=True)])
     g["share"] = (g["visits"] / len(vt)).round(4)
     rows, total = ranked(g, ctx.settings, "entry -> exit", by="visits")
     return Section("entry-exit", "Most common entry -> exit", rows, total)

@@ -48,7 +48,9 @@ def zone(tz: str | None) -> ZoneInfo | None:
     try:
         return ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"--tz: unknown time zone {tz!r} (use an IANA name like Europe/Paris)") from None
+        raise ConfigError(
+            f"--tz: unknown time zone {tz!r} (use an IANA name like Europe/Paris)"
+        ) from None
 
 
 class Enricher:
@@ -91,7 +93,8 @@ class Enricher:
         chunk["is_static"] = is_static
         chunk["is_page"] = ok & ~is_static
         chunk["agent_class"] = pd.Categorical.from_codes(
-            agent_class, categories=pd.Index(["person", "crawler", "tool"], dtype="str"),
+            agent_class,
+            categories=pd.Index(["person", "crawler", "tool"], dtype="str"),
             validate=False,
         )
         # People metrics: humans by default; everyone kept by include/exclude/only.
@@ -107,9 +110,7 @@ class Enricher:
     def _agent_class(self, agent: pd.Categorical) -> np.ndarray:
         """0 person, 1 crawler, 2 tool, per row."""
         table = classify_agents(pd.Index(agent.categories))
-        codes = (
-            table["agent_class"].map({"person": 0, "crawler": 1, "tool": 2}).to_numpy(np.int8)
-        )
+        codes = table["agent_class"].map({"person": 0, "crawler": 1, "tool": 2}).to_numpy(np.int8)
         return per_category(agent, codes)
 
 

@@ -69,7 +69,7 @@ def _fits(fmt: ClfFormat, pattern: re.Pattern[str], line: str) -> int | None:
     m = pattern.match(line)
     if m is None:
         return None
-    values = dict(zip(fmt.columns(0), m.groups()[:-1]))
+    values = dict(zip(fmt.columns(0), m.groups()[:-1], strict=True))
     if not (_TIME1.match(values["t1"]) and _TIME2.match(values["t2"])):
         return None
     if not (values["status"].isdigit() and len(values["status"]) == 3):

@@ -76,12 +76,22 @@ _COMBINED_SAMPLES = (
 CLF_FORMATS: tuple[ClfFormat, ...] = (
     ClfFormat(
         "vcombined",
-        "Apache vhost_combined / nginx with a leading virtual host: %v:%p %h %l %u %t \"%r\" %>s "
-        "%O \"%{Referer}i\" \"%{User-Agent}i\"",
-        ("vhost", "client", "ident", "user", "time", "request", "status", "bytes", "referrer",
-         "agent"),
+        'Apache vhost_combined / nginx with a leading virtual host: %v:%p %h %l %u %t "%r" %>s '
+        '%O "%{Referer}i" "%{User-Agent}i"',
         (
-            'shop.example.com:443 203.0.113.9 - - [22/Jan/2019:03:56:14 +0330] '
+            "vhost",
+            "client",
+            "ident",
+            "user",
+            "time",
+            "request",
+            "status",
+            "bytes",
+            "referrer",
+            "agent",
+        ),
+        (
+            "shop.example.com:443 203.0.113.9 - - [22/Jan/2019:03:56:14 +0330] "
             '"GET /index.html HTTP/1.1" 200 512 "-" "curl/8.0"',
             'www.example.com 1.2.3.4 - theuser [10/Feb/2012:16:42:07 -0500] "GET / HTTP/1.0" '
             '301 368 "-" "Mozilla/5.0 (X11; Linux x86_64) Chrome/17.0.963.56 Safari/535.11"',
@@ -89,20 +99,23 @@ CLF_FORMATS: tuple[ClfFormat, ...] = (
     ),
     ClfFormat(
         "combined",
-        "Apache/nginx combined: %h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\" "
-        "(trailing fields such as nginx's \"$http_x_forwarded_for\" are allowed)",
+        'Apache/nginx combined: %h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i" '
+        '(trailing fields such as nginx\'s "$http_x_forwarded_for" are allowed)',
         ("client", "ident", "user", "time", "request", "status", "bytes", "referrer", "agent"),
         _COMBINED_SAMPLES,
     ),
     ClfFormat(
         "vcommon",
-        "Apache vhost_common: %v %h %l %u %t \"%r\" %>s %b",
+        'Apache vhost_common: %v %h %l %u %t "%r" %>s %b',
         ("vhost", "client", "ident", "user", "time", "request", "status", "bytes"),
-        ('www.example.com 1.2.3.4 - theuser [10/Feb/2012:16:42:07 -0500] "GET / HTTP/1.0" 301 368',),
+        (
+            'www.example.com 1.2.3.4 - theuser [10/Feb/2012:16:42:07 -0500] "GET / HTTP/1.0" '
+            "301 368",
+        ),
     ),
     ClfFormat(
         "common",
-        "Common Log Format (CLF): %h %l %u %t \"%r\" %>s %b",
+        'Common Log Format (CLF): %h %l %u %t "%r" %>s %b',
         ("client", "ident", "user", "time", "request", "status", "bytes"),
         (
             '1.2.3.4 - theuser [10/Feb/2012:16:42:07 -0500] "GET / HTTP/1.0" 301 368',

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import numpy as np
@@ -42,7 +42,8 @@ def _plain(v: Any) -> Any:
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     cols = list(frame.columns)
     return [
-        {c: _plain(v) for c, v in zip(cols, row)} for row in frame.itertuples(index=False, name=None)
+        {c: _plain(v) for c, v in zip(cols, row, strict=True)}
+        for row in frame.itertuples(index=False, name=None)
     ]
 
 
@@ -50,7 +51,7 @@ def as_dict(report: Report) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "command": report.command,
-        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "overview": {k: _plain(v) for k, v in report.overview.items()},
         "sections": [
             {
@@ -59,7 +60,11 @@ def as_dict(report: Report) -> dict[str, Any]:
                 "total_rows": s.total_rows,
                 "note": s.note,
                 "rows": records(s.rows),
-                **({"headline": {k: _plain(v) for k, v in s.headline.items()}} if s.headline else {}),
+                **(
+                    {"headline": {k: _plain(v) for k, v in s.headline.items()}}
+                    if s.headline
+                    else {}
+                ),
             }
             for s in report.sections
         ],
@@ -83,10 +88,14 @@ def render_csv(report: Report, out: TextIO) -> None:
     if len(secs) == 1:
         frame = secs[0].rows
     else:
-        frame = pd.concat(
-            [s.rows.assign(section=s.name)[["section", *s.rows.columns]] for s in secs],
-            ignore_index=True,
-        ) if secs else pd.DataFrame()
+        frame = (
+            pd.concat(
+                [s.rows.assign(section=s.name)[["section", *s.rows.columns]] for s in secs],
+                ignore_index=True,
+            )
+            if secs
+            else pd.DataFrame()
+        )
     w.writerow([csv_cell(c) for c in frame.columns])
     for row in frame.itertuples(index=False, name=None):
         w.writerow(["" if _plain(v) is None else csv_cell(_plain(v)) for v in row])

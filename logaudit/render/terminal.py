@@ -67,7 +67,7 @@ def cell(col: str, v: Any) -> str:
         return f"{100 * float(v):.1f}%"
     if isinstance(v, bool):
         return "yes" if v else "no"
-    if isinstance(v, int) or (hasattr(v, "dtype") and getattr(v, "dtype", None).kind in "iu"):
+    if isinstance(v, int) or getattr(getattr(v, "dtype", None), "kind", "") in ("i", "u"):
         return f"{int(v):,}"
     if isinstance(v, float):
         return f"{v:,.2f}"
@@ -102,7 +102,9 @@ def _fit(sec: Section, width: int) -> pd.DataFrame:
 def section_table(sec: Section, width: int = 100) -> Table | Text:
     title = f"{sec.title}"
     if sec.rows.empty:
-        return Text(f"{title}: nothing to show" + (f" ({sec.note})" if sec.note else ""), style="dim")
+        return Text(
+            f"{title}: nothing to show" + (f" ({sec.note})" if sec.note else ""), style="dim"
+        )
     caption = []
     if sec.total_rows > len(sec.rows):
         caption.append(f"top {len(sec.rows)} of {sec.total_rows:,}")
@@ -119,12 +121,16 @@ def section_table(sec: Section, width: int = 100) -> Table | Text:
     )
     rows = _fit(sec, width)
     numeric = {c: pd.api.types.is_numeric_dtype(rows[c]) for c in rows.columns}
-    texts = [[cell(c, _py(v)) for c, v in zip(rows.columns, row)]
-             for row in rows.itertuples(index=False, name=None)]
+    texts = [
+        [cell(c, _py(v)) for c, v in zip(rows.columns, row, strict=True)]
+        for row in rows.itertuples(index=False, name=None)
+    ]
     widest = [max([len(r[i]) for r in texts] + [len(c)]) for i, c in enumerate(rows.columns)]
     bar_width = max(6, min(BAR_WIDTH, width // 5)) if sec.chart else 0
     # Figures are never cut; text columns share what the figures and the chart leave.
-    fixed = sum(w + 3 for w, c in zip(widest, rows.columns) if numeric[c]) + bar_width + 3
+    fixed = (
+        sum(w + 3 for w, c in zip(widest, rows.columns, strict=True) if numeric[c]) + bar_width + 3
+    )
     text_cols = [i for i, c in enumerate(rows.columns) if not numeric[c]]
     room_total = max(12 * len(text_cols), width - fixed - 3 * len(text_cols))
     rooms = {}
@@ -140,13 +146,17 @@ def section_table(sec: Section, width: int = 100) -> Table | Text:
         if numeric[c]:
             t.add_column(header_text, justify="right", no_wrap=True, min_width=widest[i])
         else:
-            t.add_column(header_text, overflow="ellipsis", no_wrap=True,
-                         max_width=min(widest[i], rooms[i], 80))
+            t.add_column(
+                header_text,
+                overflow="ellipsis",
+                no_wrap=True,
+                max_width=min(widest[i], rooms[i], 80),
+            )
     top = float(rows[sec.chart].max()) if sec.chart in rows else 0.0
     if sec.chart:
         t.add_column("", no_wrap=True, style="cyan")
         chart_at = list(rows.columns).index(sec.chart)
-    for row, strings in zip(rows.itertuples(index=False, name=None), texts):
+    for row, strings in zip(rows.itertuples(index=False, name=None), texts, strict=True):
         cells = [Text(x) for x in strings]
         if sec.chart:
             cells.append(Text(bar(float(row[chart_at]), top, bar_width)))
@@ -190,8 +200,11 @@ def sparklines_block(sec: Section, width: int) -> Table:
     for label, values in sec.sparklines.items():
         vals = [float(v) for v in values if v == v]
         rng = f"{min(vals):,.0f}–{max(vals):,.0f}" if vals else ""
-        t.add_row(Text(label), Text(sparkline(values, max(8, width - label_w - len(rng) - 4))),
-                  Text(rng, style="dim"))
+        t.add_row(
+            Text(label),
+            Text(sparkline(values, max(8, width - label_w - len(rng) - 4))),
+            Text(rng, style="dim"),
+        )
     return t
 
 
@@ -251,5 +264,7 @@ def inputs_block(report: Report) -> Group:
         )
     parts: list[Any] = [t]
     for ex in report.bad_lines.get("examples", []):
-        parts.append(Text(safe(f"{ex['file']}:{ex['line']}: {ex['reason']}", limit=200), style="yellow"))
+        parts.append(
+            Text(safe(f"{ex['file']}:{ex['line']}: {ex['reason']}", limit=200), style="yellow")
+        )
     return Group(*parts)
