@@ -195,6 +195,8 @@ def command(f: Callable[..., Any]) -> Callable[..., Any]:
         except LogauditError as e:
             click.echo(f"logaudit: error: {safe(e)}", err=True)
             sys.exit(int(e.exit_code))
+        except click.ClickException:
+            raise  # usage errors: Click prints them with exit code 2
         except (KeyboardInterrupt, BrokenPipeError):
             sys.exit(130)
         except Exception as e:  # noqa: BLE001 - the last line of defence, with --debug to see
