@@ -51,7 +51,8 @@ def _outcome(r: Run, report: Report, settings: Settings) -> Outcome:
         # Nothing could be read at all: the one-line messages say why; no report.
         if code == ExitCode.OK:
             code = ExitCode.INPUT_INVALID
-            messages.append("no log lines in the input")
+            if not messages:
+                messages.append("no log lines in the input")
         return Outcome(None, code, messages)
     parsed = sum(r.bad.parsed.values())
     if code == ExitCode.OK and parsed == 0:

@@ -149,11 +149,17 @@ def _output(path: Path | None) -> Iterator[TextIO]:
         yield sys.stdout
         return
     d = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=".logaudit-", dir=d)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".logaudit-", dir=d)
+    except OSError as e:
+        raise LogauditError(f"{path}: cannot write here ({e.strerror})", ExitCode.OUTPUT) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             yield f
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise LogauditError(f"{path}: cannot write ({e.strerror})", ExitCode.OUTPUT) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

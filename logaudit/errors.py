@@ -27,6 +27,8 @@ class ExitCode(IntEnum):
     CONFIG = 7
     # Nothing matched: no hit within --since/--until or the chosen filters.
     NO_DATA = 8
+    # The output file could not be written (missing folder, no permission, disk full).
+    OUTPUT = 9
 
 
 class LogauditError(Exception):

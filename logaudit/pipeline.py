@@ -70,7 +70,7 @@ def _process(
 ) -> tuple[Partial, BadLines]:
     """One block -> its partial tables and bad-line accounting (the map step)."""
     bad = BadLines()
-    chunk = enricher.apply(parse_block(block, det, bad))
+    chunk = enricher.apply(parse_block(block, det, bad), has_agent="agent" in det.format.fields)
     if not len(chunk):
         return {}, bad
     return {name: t.compute(chunk, settings) for name, t in tables.items()}, bad

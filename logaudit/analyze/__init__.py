@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pandas as pd
+
 from logaudit.analyze import audience, clickstream, referrers, traffic, trends, visits
 from logaudit.analyze.base import Context, Partial, SectionSpec, Table
 from logaudit.config import Settings
@@ -157,7 +159,14 @@ def build_report(
     ov["bad_lines"] = run.bad.total
     if "pv_events" in p or "pv_events" in run.tables:
         ov.update(visits.headline(p, ctx))
-    built = [SECTIONS[name].build(p, ctx) for name in sections]
+    if ov.get("requests"):
+        built = [SECTIONS[name].build(p, ctx) for name in sections]
+    else:
+        # Nothing to break down: every section is empty, and says why.
+        built = [
+            Section(name, SECTIONS[name].title, pd.DataFrame(), note="no request")
+            for name in sections
+        ]
     built = [b for b in built if not (b.rows.empty and b.name == "vhosts")]
     return Report(
         command=command,

@@ -36,7 +36,7 @@ def bad_lines_info(run: Run) -> dict[str, Any]:
         "examples": [
             {"file": f, "line": line, "reason": why}
             for f, samples in run.bad.samples.items()
-            for line, why in samples
+            for line, why in sorted(samples)
         ],
     }
 

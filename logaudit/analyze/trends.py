@@ -31,8 +31,9 @@ about 1.5 days of a month); the first likewise with ``--since`` and its first 5 
 
 **Change.** The last complete period against the one before (when that one is complete too) and,
 for hours and days, against the same wall-clock period 7 days earlier (when it lies in the data
-and is complete). Change = (last - before) / before, as ``+12.3%`` with ▲ (rose), ▼ (fell) or =
-(unchanged at one decimal); from 0 it is ``new`` (▲), 0 to 0 is ``=``.
+and is complete). Change = (last - before) / before, computed from the figures as the
+``periods`` rows show them, as ``+12.3%`` with ▲ (rose), ▼ (fell) or = (unchanged at one
+decimal); from 0 it is ``new`` (▲), 0 to 0 is ``=``.
 
 **Movers.** Shares of people's page views in the last complete period against the pooled
 baseline of up to ``MOVER_BASELINE`` (4) periods before it: pages (path), referring sites
@@ -44,14 +45,28 @@ points: (share_last - share_before) x 100. An item is listed when it has at leas
 ``MOVER_MIN_TOTAL`` (30) page views in each side. Up to ``MOVERS_PER_SIDE`` (3) risers and 3
 fallers per kind, largest moves first.
 
-**Unusual periods.** Each complete period is compared with a baseline of earlier complete
-periods: the previous 24 hours; for days the same weekday in the previous 4 weeks (a plain
-7-day window would flag every weekend of a site with a weekly cycle); the previous 4 weeks; the
-previous 6 months (``BASELINE``: step, length, fewest periods needed). z = (value - median) /
-scale, scale = 1.4826 x MAD (median absolute deviation) but at least 5 % of the median, and for
-counts at least its square root (the noise of a count) and 1. A period is flagged when |z| >
-``Z_LIMIT`` (3.5) and it lies at least the metric's floor from the median (``UNUSUAL_FLOORS``:
-20 for counts, 1 MiB of bandwidth, 100 ms of response time), so tiny counts never flag.
+**Unusual periods.** Each complete period is compared with the periods just before it
+(``BASELINE``: the previous 24 hours, 7 days, 4 weeks or 6 months, all of them complete).
+z = (value - median) / scale, the scale being the baseline's spread measured robustly: the
+larger of 1.4826 x MAD (median absolute deviation) and IQR / 1.349 (quartiles interpolated
+linearly, as numpy does). Both equal the standard deviation for normal noise and ignore one odd
+period; the IQR also keeps a regular cycle that fills a minority of the window (2 weekend days
+in 7, 8 night hours in 24) from making every weekend or night unusual, which MAD alone would.
+The scale is at least 5 % of the median, and for counts at least the median's square root (the
+noise of a count) and 1. A period is flagged for a metric when |z| > ``Z_LIMIT`` (3.5) and it
+lies at least the metric's floor from the median (``UNUSUAL_FLOORS``: 20 for counts, 1 MiB of
+bandwidth, 100 ms of response time), so tiny counts never flag. Metrics checked: hits,
+page_views, visitors, visits, bandwidth, status_4xx, status_5xx, response_p95_ms. A run of
+several empty periods is flagged at its start: its first zero widens the next baselines.
+
+**How.** Per chunk, everything is a bincount on integer keys: ``trend_hours`` holds (local hour
+number, offset in minutes) -> hits, page views, bytes, 4xx, 5xx, so any period length and the
+offset of each period's start come from it at the end; ``trend_response`` a log-scale histogram
+per (hour, offset); ``trend_visitor_hours`` distinct (hour, visitor) pairs, for hourly periods
+only (other lengths use ``visitor_days``). Visits come from the shared sessionization
+(``visits.visits_of``). Movers reuse the page-view events every report keeps for visits
+(``pv_events``: wall and UTC time, path, referrer, visitor key) and map each distinct path,
+referrer, client and user agent once (``paths``, ``referrers`` and ``visitors`` tables).
 """
 
 from __future__ import annotations
@@ -93,7 +108,6 @@ METRICS: dict[str, str] = {
     "response_p95_ms": "95th percentile response time (ms), when the log has one",
 }
 DEFAULT_CHART: tuple[str, ...] = ("hits", "visitors")
-RESPONSE_COLUMNS: tuple[str, ...] = ("response_p50_ms", "response_p95_ms")
 
 EDGE = 0.05  # share of a period at either end within which a hit makes it complete
 
@@ -103,15 +117,11 @@ MOVER_MIN_TOTAL = 30
 MOVER_MIN_CHANGE = 1.0
 MOVERS_PER_SIDE = 3
 
-# every -> (step between baseline periods, baseline length, fewest baseline periods needed)
-BASELINE: dict[str, tuple[int, int, int]] = {
-    "hour": (1, 24, 18),
-    "day": (7, 4, 3),
-    "week": (1, 4, 3),
-    "month": (1, 6, 4),
-}
+# every -> how many periods before a period form its baseline (all must be complete)
+BASELINE: dict[str, int] = {"hour": 24, "day": 7, "week": 4, "month": 6}
 Z_LIMIT = 3.5
 MAD_TO_SIGMA = 1.4826
+IQR_TO_SIGMA = 1 / 1.349
 SCALE_FLOOR_SHARE = 0.05
 COUNT_METRICS = frozenset({"hits", "page_views", "visitors", "visits", "status_4xx", "status_5xx"})
 UNUSUAL_FLOORS: dict[str, float] = {
@@ -442,42 +452,38 @@ def _complete(
 
 
 def _unusual(v: pd.DataFrame, complete: np.ndarray, every: str) -> pd.DataFrame:
-    step, k, need = BASELINE[every]
+    """Rows (pos, metric, value, baseline_median, z) of the flagged periods."""
+    k = BASELINE[every]
     n = len(v)
-    i = np.arange(n)[:, None]
-    back = i - step * np.arange(1, k + 1)[None, :]
+    back = np.arange(n)[:, None] - np.arange(1, k + 1)[None, :]
     valid = back >= 0
     valid[valid] = complete[back[valid]]
-    enough = complete & (valid.sum(axis=1) >= need)
+    checked = complete & valid.all(axis=1)
     rows = []
     for metric, floor in UNUSUAL_FLOORS.items():
-        if metric not in v:
+        if metric not in v or not checked.any():
             continue
         x = v[metric].to_numpy(np.float64)
-        base = np.where(valid, x[np.clip(back, 0, None)], np.nan)
-        base[~enough] = np.nan
-        check = enough & ~np.isnan(x)
-        if not check.any():
-            continue
+        base = np.where(valid & checked[:, None], x[np.clip(back, 0, None)], np.nan)
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows are not checked
             med = np.nanmedian(base, axis=1)
             mad = np.nanmedian(np.abs(base - med[:, None]), axis=1)
-            scale = np.maximum(MAD_TO_SIGMA * mad, SCALE_FLOOR_SHARE * np.abs(med))
+            q1, q3 = np.nanpercentile(base, [25, 75], axis=1)
+            scale = np.fmax(MAD_TO_SIGMA * mad, IQR_TO_SIGMA * (q3 - q1))
+            scale = np.fmax(scale, SCALE_FLOOR_SHARE * np.abs(med))
             if metric in COUNT_METRICS:
-                scale = np.maximum(scale, np.maximum(np.sqrt(np.abs(med)), 1.0))
-            scale = np.maximum(scale, 1e-9)
-            z = (x - med) / scale
-        flag = check & (np.abs(z) > Z_LIMIT) & (np.abs(x - med) >= floor)
+                scale = np.fmax(scale, np.fmax(np.sqrt(np.abs(med)), 1.0))
+            z = (x - med) / np.fmax(scale, 1e-9)
+        flag = checked & ~np.isnan(x) & (np.abs(z) > Z_LIMIT) & (np.abs(x - med) >= floor)
         for j in np.flatnonzero(flag):
             rows.append({"pos": int(j), "metric": metric, "value": _num(x[j], metric),
                          "baseline_median": _num(med[j], metric), "z": round(float(z[j]), 1)})
-    frame = pd.DataFrame(rows, columns=["pos", "metric", "value", "baseline_median", "z"])
     order = {m: k for k, m in enumerate(METRICS)}
-    if len(frame):
-        frame = frame.assign(_o=frame["metric"].map(order)).sort_values(["pos", "_o"])
-        frame = frame.drop(columns="_o").reset_index(drop=True)
-    return frame
+    rows.sort(key=lambda r: (r["pos"], order[str(r["metric"])]))
+    # Object columns keep counts as integers next to fractional medians and times.
+    return pd.DataFrame(rows, columns=["pos", "metric", "value", "baseline_median", "z"],
+                        dtype=object).astype({"pos": np.int64, "z": np.float64})
 
 
 def _num(x: float, metric: str) -> int | float:
@@ -575,14 +581,14 @@ def sec_change(p: Partial, ctx: Context) -> Section:
     for m in CHANGE_METRICS:
         if not t.present(m):
             continue
-        now, before = _py(t.values[m].iloc[last]), _py(t.values[m].iloc[prev])
-        if isinstance(now, float) and math.isnan(now):
+        now, before = _figure(t, m, last), _figure(t, m, prev)
+        if now is None:  # no response time logged in the last period
             continue
-        pct, text = change_text(now, before)
+        pct, text = change_text(now, before) if before is not None else (None, "")
         row: dict[str, object] = {"metric": m, "last": now, "previous": before,
                                   "change_pct": pct, "change": text}
         if t.every in ("hour", "day"):
-            ago = _py(t.values[m].iloc[week]) if week is not None else None
+            ago = _figure(t, m, week) if week is not None else None
             wpct, wtext = change_text(now, ago) if ago is not None else (None, "")
             row.update(week_before=ago, week_change_pct=wpct, week_change=wtext)
         rows.append(row)
@@ -600,8 +606,10 @@ def sec_change(p: Partial, ctx: Context) -> Section:
     )
 
 
-def _py(v: object) -> object:
-    return v.item() if hasattr(v, "item") else v
+def _figure(t: Trend, metric: str, i: int) -> int | float | None:
+    """One period's figure as a Python number; None where there is none (NaN)."""
+    v = t.values[metric].iloc[i].item()
+    return None if isinstance(v, float) and math.isnan(v) else v
 
 
 # Movers: kind -> function(p, ctx, event frame) -> (item per event or None, note)
@@ -736,10 +744,8 @@ def sec_unusual(p: Partial, ctx: Context) -> Section:
     t = trend_of(p, ctx)
     if t is None:
         return _empty("unusual", title)
-    step, k, need = BASELINE[t.every]
-    what = (f"the same weekday in the previous {k} weeks" if t.every == "day"
-            else f"the previous {k} {t.every}s")
-    note = (f"baseline: {what} (complete ones, at least {need}); flagged when |z| > {Z_LIMIT} "
+    k = BASELINE[t.every]
+    note = (f"baseline: the previous {k} {t.every}s, all complete; flagged when |z| > {Z_LIMIT} "
             "and far enough from the median")
     u = t.unusual
     if u.empty:
@@ -749,8 +755,8 @@ def sec_unusual(p: Partial, ctx: Context) -> Section:
         "period": [t.labels[i] for i in pos],
         "start": [t.starts[i] for i in pos],
         "metric": u["metric"].to_numpy(),
-        "value": u["value"].astype(object).to_numpy(),
-        "baseline_median": u["baseline_median"].astype(object).to_numpy(),
+        "value": u["value"].to_numpy(),
+        "baseline_median": u["baseline_median"].to_numpy(),
         "z": u["z"].to_numpy(),
     })
     return Section("unusual", title, rows, len(rows), note=note, narrow_drop=("start",))

@@ -62,7 +62,9 @@ class Enricher:
         self.zone = zone(settings.tz)
         self.agents = shared_classifier()
 
-    def apply(self, chunk: pd.DataFrame) -> pd.DataFrame:
+    def apply(self, chunk: pd.DataFrame, has_agent: bool = True) -> pd.DataFrame:
+        """Add the enriched columns. ``has_agent`` False: the format logs no user agent
+        (common, vcommon), so no hit can be told to be a robot and every hit is a person."""
         s = self.settings
         if self.zone is not None:
             chunk["local"] = chunk["time"].dt.tz_convert(self.zone).dt.tz_localize(None)
@@ -73,7 +75,11 @@ class Enricher:
         if s.until is not None:
             keep &= local < np.datetime64(s.until, "s")
 
-        agent_class = self._agent_class(chunk["agent"].array)
+        agent_class = (
+            self._agent_class(chunk["agent"].array)
+            if has_agent
+            else np.zeros(len(chunk), dtype=np.int8)
+        )
         if s.bots == "exclude":
             keep &= agent_class == 0
         elif s.bots == "only":

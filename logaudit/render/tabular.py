@@ -86,16 +86,17 @@ def render_csv(report: Report, out: TextIO) -> None:
     w = csv.writer(out, lineterminator="\n")
     secs = [s for s in report.sections if not s.rows.empty]
     if len(secs) == 1:
-        frame = secs[0].rows
-    else:
-        frame = (
-            pd.concat(
-                [s.rows.assign(section=s.name)[["section", *s.rows.columns]] for s in secs],
-                ignore_index=True,
-            )
-            if secs
-            else pd.DataFrame()
-        )
-    w.writerow([csv_cell(c) for c in frame.columns])
-    for row in frame.itertuples(index=False, name=None):
-        w.writerow(["" if _plain(v) is None else csv_cell(_plain(v)) for v in row])
+        w.writerow([csv_cell(c) for c in secs[0].rows.columns])
+        for rec in records(secs[0].rows):
+            w.writerow(["" if v is None else csv_cell(v) for v in rec.values()])
+        return
+    # Several sections: one table, the union of their columns; each cell keeps its own type
+    # (no concat, which would turn integer columns with gaps into floats).
+    columns = ["section"]
+    for s in secs:
+        columns.extend(c for c in s.rows.columns if c not in columns)
+    w.writerow([csv_cell(c) for c in columns])
+    for s in secs:
+        for rec in records(s.rows):
+            rec["section"] = s.name
+            w.writerow(["" if rec.get(c) is None else csv_cell(rec[c]) for c in columns])
