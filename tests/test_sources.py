@@ -1,0 +1,376 @@
+"""sources: arguments -> inputs (files, globs, rotated sets, stdin), and inputs -> blocks of whole
+lines, with compression found by magic bytes and every problem reported, never raised."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import os
+import random
+import sys
+from pathlib import Path
+
+import pytest
+from loglines import line, write
+
+from logaudit.errors import ExitCode, InputMissingError
+from logaudit.sources import Input, ReadState, expand, read_blocks
+
+
+def read_all(inp: Input, block_bytes: int | None = None) -> tuple[list, ReadState]:
+    state = ReadState()
+    kw = {} if block_bytes is None else {"block_bytes": block_bytes}
+    blocks = list(read_blocks(inp, state, **kw))
+    return blocks, state
+
+
+def joined(blocks: list) -> bytes:
+    return b"".join(bytes(b.data) for b in blocks)
+
+
+def file_input(path: Path) -> Input:
+    return Input(str(path), path)
+
+
+def numbered(n: int, seed: int = 0) -> bytes:
+    """``n`` distinct log lines of varied length (so compressors do not shrink them to nothing)."""
+    rnd = random.Random(seed)
+    out = []
+    for i in range(n):
+        junk = "".join(
+            rnd.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(rnd.randint(0, 60))
+        )
+        out.append(line(request=f"GET /p{i}?r={junk} HTTP/1.1", size=i).encode() + b"\n")
+    return b"".join(out)
+
+
+# ---- expand: arguments -> inputs -----------------------------------------------------------
+
+
+def test_expand_one_file(tmp_path: Path) -> None:
+    p = write(tmp_path / "access.log", [line()])
+    [inp] = expand([str(p)])
+    assert inp.path == p and inp.name == str(p)
+
+
+def test_expand_several_files_keeps_the_given_order(tmp_path: Path) -> None:
+    a = write(tmp_path / "zeta.log", [line()])
+    b = write(tmp_path / "alpha.log", [line()])
+    assert [i.path for i in expand([str(a), str(b)])] == [a, b]
+
+
+def test_expand_same_file_twice_is_read_once(tmp_path: Path) -> None:
+    a = write(tmp_path / "access.log", [line()])
+    assert len(expand([str(a), str(tmp_path / "." / "access.log")])) == 1
+
+
+def test_expand_quoted_glob(tmp_path: Path) -> None:
+    # The shell did not expand it (it was quoted): logaudit does.
+    for name in ("a.log", "b.log", "c.txt"):
+        write(tmp_path / name, [line()])
+    got = expand([str(tmp_path / "*.log")])
+    assert sorted(i.path.name for i in got) == ["a.log", "b.log"]
+
+
+def test_expand_glob_matching_nothing(tmp_path: Path) -> None:
+    with pytest.raises(InputMissingError) as e:
+        expand([str(tmp_path / "*.log")])
+    assert e.value.exit_code == ExitCode.INPUT_MISSING
+    assert "*.log" in str(e.value) and "\n" not in str(e.value)
+
+
+def _rotated_set(d: Path) -> None:
+    # Each file holds one line naming its generation, so the reading order shows in the data.
+    def one(i: int) -> bytes:
+        return line(request=f"GET /gen{i} HTTP/1.1").encode() + b"\n"
+
+    (d / "access.log").write_bytes(one(0))
+    (d / "access.log.1").write_bytes(one(1))
+    (d / "access.log.2.gz").write_bytes(gzip.compress(one(2)))
+    (d / "access.log.3.bz2").write_bytes(bz2.compress(one(3)))
+    (d / "access.log.4.xz").write_bytes(lzma.compress(one(4)))
+
+
+ROTATED_OLDEST_FIRST = [
+    "access.log.4.xz",
+    "access.log.3.bz2",
+    "access.log.2.gz",
+    "access.log.1",
+    "access.log",
+]
+
+
+def test_directory_of_a_rotated_set_is_read_oldest_first(tmp_path: Path) -> None:
+    _rotated_set(tmp_path)
+    (tmp_path / "README.md").write_text("not a log\n")
+    inputs = expand([str(tmp_path)])
+    assert [i.path.name for i in inputs] == ROTATED_OLDEST_FIRST
+    data = b""
+    for inp in inputs:
+        blocks, state = read_all(inp)
+        assert state.problems == []
+        data += joined(blocks)
+    gens = [ln.split(b"/gen")[1][:1] for ln in data.splitlines()]
+    assert gens == [b"4", b"3", b"2", b"1", b"0"]
+
+
+def test_glob_of_a_rotated_set_is_read_oldest_first(tmp_path: Path) -> None:
+    _rotated_set(tmp_path)
+    assert [i.path.name for i in expand([str(tmp_path / "access.log*")])] == ROTATED_OLDEST_FIRST
+
+
+def test_rotated_files_given_one_by_one_are_reordered_oldest_first(tmp_path: Path) -> None:
+    _rotated_set(tmp_path)
+    args = [str(tmp_path / n) for n in ("access.log", "access.log.2.gz", "access.log.1")]
+    assert [i.path.name for i in expand(args)] == ["access.log.2.gz", "access.log.1", "access.log"]
+
+
+def test_rotation_numbers_sort_as_numbers(tmp_path: Path) -> None:
+    for n in (
+        "access.log",
+        "access.log.1",
+        "access.log.2.gz",
+        "access.log.9.gz",
+        "access.log.10.gz",
+    ):
+        (tmp_path / n).write_bytes(gzip.compress(b"x\n") if n.endswith(".gz") else b"x\n")
+    assert [i.path.name for i in expand([str(tmp_path)])] == [
+        "access.log.10.gz",
+        "access.log.9.gz",
+        "access.log.2.gz",
+        "access.log.1",
+        "access.log",
+    ]
+
+
+def test_dated_rotation_names_sort_by_date(tmp_path: Path) -> None:
+    names = [
+        "access.log",
+        "access.log-20240102.gz",
+        "access.log-20231231",
+        "access.log-20240101.gz",
+    ]
+    for n in names:
+        (tmp_path / n).write_bytes(gzip.compress(b"x\n") if n.endswith(".gz") else b"x\n")
+    assert [i.path.name for i in expand([str(tmp_path)])] == [
+        "access.log-20231231",
+        "access.log-20240101.gz",
+        "access.log-20240102.gz",
+        "access.log",
+    ]
+
+
+def test_directory_without_logs(tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_text("hello\n")
+    with pytest.raises(InputMissingError) as e:
+        expand([str(tmp_path)])
+    assert e.value.exit_code == ExitCode.INPUT_MISSING
+    assert str(tmp_path) in str(e.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(InputMissingError) as e:
+        expand([str(tmp_path / "nope.log")])
+    assert e.value.exit_code == ExitCode.INPUT_MISSING
+    assert "nope.log" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_stdin_argument() -> None:
+    [inp] = expand(["-"])
+    assert inp.path is None
+
+
+# ---- read_blocks: compression, stdin, problems ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, compress",
+    [
+        ("looks-plain.log", gzip.compress),  # gzip named .log
+        ("access.log.1", bz2.compress),  # bzip2 with no compression suffix
+        ("data", lzma.compress),  # xz with no suffix at all
+        ("access.log.gz", lambda b: b),  # plain text named .gz
+    ],
+)
+def test_compression_is_found_by_magic_bytes_not_name(tmp_path: Path, name: str, compress) -> None:
+    raw = numbered(50)
+    p = tmp_path / name
+    p.write_bytes(compress(raw))
+    blocks, state = read_all(file_input(p))
+    assert state.problems == []
+    assert joined(blocks) == raw
+
+
+def test_concatenated_gzip_members_are_all_read(tmp_path: Path) -> None:
+    # cat access.log.2.gz access.log.1.gz > both.gz
+    a, b = numbered(10, seed=1), numbered(10, seed=2)
+    p = tmp_path / "both.gz"
+    p.write_bytes(gzip.compress(a) + gzip.compress(b))
+    blocks, state = read_all(file_input(p))
+    assert state.problems == []
+    assert joined(blocks) == a + b
+
+
+def _fake_stdin(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+
+
+@pytest.mark.parametrize("compress", [lambda b: b, gzip.compress], ids=["plain", "gzip"])
+def test_stdin(monkeypatch: pytest.MonkeyPatch, compress) -> None:
+    raw = numbered(20)
+    _fake_stdin(monkeypatch, compress(raw))
+    [inp] = expand(["-"])
+    blocks, state = read_all(inp, block_bytes=256)
+    assert state.problems == []
+    assert joined(blocks) == raw
+
+
+def test_file_gone_after_expand_is_a_problem_not_an_exception(tmp_path: Path) -> None:
+    p = write(tmp_path / "access.log", [line()])
+    [inp] = expand([str(p)])
+    p.unlink()
+    blocks, state = read_all(inp)
+    assert blocks == []
+    [problem] = state.problems
+    assert problem.exit_code == ExitCode.INPUT_MISSING
+    assert str(p) in str(problem)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_unreadable_file(tmp_path: Path) -> None:
+    p = write(tmp_path / "access.log", [line()])
+    p.chmod(0)
+    try:
+        blocks, state = read_all(file_input(p))
+    finally:
+        p.chmod(0o644)
+    assert blocks == []
+    [problem] = state.problems
+    assert problem.exit_code == ExitCode.INPUT_MISSING
+    assert "permission" in problem.message
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    p = tmp_path / "empty.log"
+    p.write_bytes(b"")
+    blocks, state = read_all(file_input(p))
+    assert blocks == []
+    [problem] = state.problems
+    assert "empty" in problem.message
+
+
+def test_empty_gzip_file(tmp_path: Path) -> None:
+    p = tmp_path / "empty.log.gz"
+    p.write_bytes(gzip.compress(b""))
+    blocks, state = read_all(file_input(p))
+    assert blocks == []
+    assert any("empty" in pr.message for pr in state.problems)
+    assert all(pr.exit_code != ExitCode.INPUT_TRUNCATED for pr in state.problems)
+
+
+def test_binary_file(tmp_path: Path) -> None:
+    p = tmp_path / "access.log"
+    p.write_bytes(b"\x7fELF\x02\x01\x01\x00\x00\x00" + bytes(range(256)) * 4)
+    blocks, state = read_all(file_input(p))
+    assert blocks == []
+    [problem] = state.problems
+    assert problem.exit_code == ExitCode.INPUT_INVALID
+    assert "binary" in problem.message
+
+
+def test_binary_inside_gzip(tmp_path: Path) -> None:
+    p = tmp_path / "access.log.gz"
+    p.write_bytes(gzip.compress(b"\x00" * 100 + b"\n"))
+    blocks, state = read_all(file_input(p))
+    assert blocks == []
+    assert [pr.exit_code for pr in state.problems] == [ExitCode.INPUT_INVALID]
+
+
+TRUNCATABLE = [
+    ("gz", gzip.compress),
+    ("xz", lzma.compress),
+    # bzip2 decodes whole 100-900 kB blocks: level 1 (100 kB blocks) leaves complete blocks
+    # before the cut.
+    ("bz2", lambda b: bz2.compress(b, compresslevel=1)),
+]
+
+
+@pytest.mark.parametrize("block_bytes", [None, 4096], ids=["default-blocks", "small-blocks"])
+@pytest.mark.parametrize("ext, compress", TRUNCATABLE, ids=[t[0] for t in TRUNCATABLE])
+def test_truncated_compressed_file_keeps_the_lines_before_the_cut(
+    tmp_path: Path, ext: str, compress, block_bytes: int | None
+) -> None:
+    raw = numbered(6000)
+    packed = compress(raw)
+    p = tmp_path / f"access.log.1.{ext}"
+    p.write_bytes(packed[: len(packed) // 2])
+    blocks, state = read_all(file_input(p), block_bytes)
+
+    assert [pr.exit_code for pr in state.problems] == [ExitCode.INPUT_TRUNCATED]
+    assert "read" in state.problems[0].message  # says that what came before the cut was kept
+    got = joined(blocks)
+    assert got.endswith(b"\n")
+    complete, _, partial = got[:-1].rpartition(b"\n")
+    complete += b"\n"
+    # Every whole line before the cut is there, in order, unchanged; at most one partial
+    # line follows (it becomes a bad line, not lost).
+    assert raw.startswith(complete)
+    assert raw[len(complete) :].startswith(partial)
+    assert complete.count(b"\n") > 1000
+    assert state.lines_read[str(p)] == got.count(b"\n")
+
+
+def test_corrupt_gzip_is_reported_as_truncated(tmp_path: Path) -> None:
+    raw = numbered(3000)
+    packed = bytearray(gzip.compress(raw))
+    mid = len(packed) // 2
+    packed[mid : mid + 64] = b"\xff" * 64
+    p = tmp_path / "access.log.gz"
+    p.write_bytes(bytes(packed))
+    blocks, state = read_all(file_input(p))
+    assert [pr.exit_code for pr in state.problems] == [ExitCode.INPUT_TRUNCATED]
+    got = joined(blocks)
+    whole = got[: got.rfind(b"\n", 0, len(got) - 1) + 1]
+    assert raw.startswith(whole)
+
+
+@pytest.mark.parametrize("block_bytes", [1, 7, 64, 1000, 1 << 20])
+def test_blocks_end_on_line_boundaries_and_number_lines_right(
+    tmp_path: Path, block_bytes: int
+) -> None:
+    raw = numbered(300) + b"\n" + b"  \n" + b"# comment\n" + numbered(20, seed=5)
+    p = tmp_path / "access.log"
+    p.write_bytes(raw)
+    blocks, state = read_all(file_input(p), block_bytes)
+    assert state.problems == []
+    assert joined(blocks) == raw
+    expected_first = 1
+    for b in blocks:
+        data = bytes(b.data)
+        assert data.endswith(b"\n")
+        assert b.first_line == expected_first
+        assert b.lines == data.count(b"\n")
+        # The line numbers are those of the file: check one line of each block.
+        first = data.split(b"\n", 1)[0]
+        assert raw.split(b"\n")[b.first_line - 1] == first
+        expected_first += b.lines
+    assert expected_first - 1 == raw.count(b"\n") == state.lines_read[str(p)]
+    assert state.bytes_read[str(p)] == len(raw)
+
+
+def test_last_line_without_newline_is_kept(tmp_path: Path) -> None:
+    p = tmp_path / "access.log"
+    p.write_bytes(b"one\ntwo\nthree")
+    blocks, state = read_all(file_input(p), block_bytes=4)
+    assert joined(blocks) == b"one\ntwo\nthree\n"
+    assert state.lines_read[str(p)] == 3
+
+
+def test_crlf_lines_are_passed_through(tmp_path: Path) -> None:
+    raw = b"".join(x + b"\r\n" for x in numbered(5).splitlines())
+    p = tmp_path / "access.log"
+    p.write_bytes(raw)
+    blocks, _ = read_all(file_input(p), block_bytes=100)
+    assert joined(blocks) == raw
