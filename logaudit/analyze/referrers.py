@@ -65,8 +65,16 @@ def own_hosts(p: Partial, s: Settings) -> tuple[set[str], str]:
         return set(), "none"
     sites = site_of(refs.index).join(refs["hits"])
     sites = sites[sites["site"] != ""]
-    served = set(paths.index)
-    is_served = sites["ref_path"].isin(served)
+    # Arrow's hash-based is_in: pandas' isin on Arrow strings loops in Python.
+    is_served = pd.Series(
+        np.asarray(
+            pc.is_in(
+                pa.array(sites["ref_path"].to_numpy(dtype=object), pa.string()),
+                value_set=pa.array(np.asarray(paths.index, dtype=object), pa.string()),
+            )
+        ),
+        index=sites.index,
+    )
     sites["served"] = sites["hits"].where(is_served, 0)
     g = sites.groupby("site", sort=False)[["hits", "served"]].sum()
     g["paths"] = sites[is_served].groupby("site", sort=False)["ref_path"].nunique()

@@ -145,10 +145,16 @@ def visits_of(p: Partial, ctx: Context) -> Visits:
     return result
 
 
-def path_names(p: Partial) -> pd.Series:
-    """hash -> path text, over every distinct path seen."""
+def path_names(p: Partial, ctx: Context | None = None) -> pd.Series:
+    """hash -> path text, over every distinct path seen (computed once per report)."""
+    cached = ctx.cache.get("path_names") if ctx is not None else None
+    if isinstance(cached, pd.Series):
+        return cached
     paths = p.get("paths", pd.DataFrame())
-    return pd.Series(np.asarray(paths.index, dtype=object), index=hash_strings(paths.index))
+    names = pd.Series(np.asarray(paths.index, dtype=object), index=hash_strings(paths.index))
+    if ctx is not None:
+        ctx.cache["path_names"] = names
+    return names
 
 
 def referrer_names(p: Partial) -> pd.Series:
@@ -233,7 +239,7 @@ def sec_entry_pages(p: Partial, ctx: Context) -> Section:
     )
     g["share"] = (g["visits"] / len(vt)).round(4)
     g["bounce_rate"] = (g["bounces"] / g["visits"]).round(4)
-    g.index = path_names(p).reindex(g.index).fillna("?").to_numpy()
+    g.index = path_names(p, ctx).reindex(g.index).fillna("?").to_numpy()
     cols = pd.DataFrame(g).loc[:, ["visits", "share", "bounce_rate"]]
     rows, total = ranked(cols, ctx.settings, "path", by="visits")
     return Section("entry-pages", "Entry pages", rows, total, note="first page view of each visit")
@@ -245,7 +251,7 @@ def sec_exit_pages(p: Partial, ctx: Context) -> Section:
         return Section("exit-pages", "Exit pages", pd.DataFrame())
     g = vt.groupby("exit_h", sort=False).size().to_frame("visits")
     g["share"] = (g["visits"] / len(vt)).round(4)
-    g.index = path_names(p).reindex(g.index).fillna("?").to_numpy()
+    g.index = path_names(p, ctx).reindex(g.index).fillna("?").to_numpy()
     rows, total = ranked(g, ctx.settings, "path", by="visits")
     return Section("exit-pages", "Exit pages", rows, total, note="last page view of each visit")
 
@@ -255,7 +261,7 @@ def sec_entry_exit(p: Partial, ctx: Context) -> Section:
     if vt.empty:
         return Section("entry-exit", "Entry to exit", pd.DataFrame())
     g = vt.groupby(["entry_h", "exit_h"], sort=False).size().to_frame("visits")
-    names = path_names(p)
+    names = path_names(p, ctx)
     entry = names.reindex(g.index.get_level_values(0)).fillna("?").to_numpy()
     exit_ = names.reindex(g.index.get_level_values(1)).fillna("?").to_numpy()
     g.index = pd.Index([f"{a} -> {b}" for a, b in zip(entry, exit_, strict=True)])

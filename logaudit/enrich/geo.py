@@ -18,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import socket
 from bisect import bisect_right
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -120,11 +121,14 @@ def parse_address(client: object) -> IPAddress | None:
     if not isinstance(client, str):
         return None
     try:
-        # Choosing the family first saves ip_address()'s failed IPv4 attempt on every IPv6.
+        # The C parser (inet_pton) then an integer constructor: several times faster than
+        # ipaddress parsing the text, and as strict (no leading zeros). An IPv6 scope id
+        # ("fe80::1%eth0") names an interface, not part of the address.
         if ":" not in client:
-            return ipaddress.IPv4Address(client)
-        ip = ipaddress.IPv6Address(client)
-    except ValueError:
+            return ipaddress.IPv4Address(int.from_bytes(socket.inet_pton(socket.AF_INET, client)))
+        text = client.split("%", 1)[0]
+        ip = ipaddress.IPv6Address(int.from_bytes(socket.inet_pton(socket.AF_INET6, text)))
+    except (OSError, ValueError):
         return None
     return ip if ip.ipv4_mapped is None else ip.ipv4_mapped
 
