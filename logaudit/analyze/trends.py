@@ -85,8 +85,7 @@ from logaudit.analyze.referrers import own_hosts, site_of
 from logaudit.analyze.visits import NEEDS as VISITS_NEEDS
 from logaudit.analyze.visits import hash_strings, path_names, referrer_names, visits_of
 from logaudit.config import Settings
-from logaudit.enrich.classify import _MIX as VISITOR_MIX
-from logaudit.enrich.classify import zone
+from logaudit.enrich.classify import visitor_key, zone
 from logaudit.report import Section
 
 # Period lengths --every accepts; "auto" picks from the span.
@@ -125,8 +124,14 @@ IQR_TO_SIGMA = 1 / 1.349
 SCALE_FLOOR_SHARE = 0.05
 COUNT_METRICS = frozenset({"hits", "page_views", "visitors", "visits", "status_4xx", "status_5xx"})
 UNUSUAL_FLOORS: dict[str, float] = {
-    "hits": 20, "page_views": 20, "visitors": 20, "visits": 20, "bandwidth": 1 << 20,
-    "status_4xx": 20, "status_5xx": 20, "response_p95_ms": 100,
+    "hits": 20,
+    "page_views": 20,
+    "visitors": 20,
+    "visits": 20,
+    "bandwidth": 1 << 20,
+    "status_4xx": 20,
+    "status_5xx": 20,
+    "response_p95_ms": 100,
 }
 CHANGE_METRICS: tuple[str, ...] = tuple(METRICS)
 
@@ -404,8 +409,11 @@ def _response(p: Partial, ids: np.ndarray, every: str) -> tuple[np.ndarray, np.n
     offs = tr.index.get_level_values("offset").to_numpy(np.int64)
     pos, ok = _positions(ids, per.of_hours(hours, offs, every))
     h = pd.DataFrame(
-        {"pos": pos[ok], "bin": tr.index.get_level_values("bin").to_numpy(np.int64)[ok],
-         "n": tr["n"].to_numpy()[ok]}
+        {
+            "pos": pos[ok],
+            "bin": tr.index.get_level_values("bin").to_numpy(np.int64)[ok],
+            "n": tr["n"].to_numpy()[ok],
+        }
     )
     h = h.groupby(["pos", "bin"], sort=True)["n"].sum().reset_index()
     cum = h.groupby("pos")["n"].cumsum().to_numpy()
@@ -477,13 +485,21 @@ def _unusual(v: pd.DataFrame, complete: np.ndarray, every: str) -> pd.DataFrame:
             z = (x - med) / np.fmax(scale, 1e-9)
         flag = checked & ~np.isnan(x) & (np.abs(z) > Z_LIMIT) & (np.abs(x - med) >= floor)
         for j in np.flatnonzero(flag):
-            rows.append({"pos": int(j), "metric": metric, "value": _num(x[j], metric),
-                         "baseline_median": _num(med[j], metric), "z": round(float(z[j]), 1)})
+            rows.append(
+                {
+                    "pos": int(j),
+                    "metric": metric,
+                    "value": _num(x[j], metric),
+                    "baseline_median": _num(med[j], metric),
+                    "z": round(float(z[j]), 1),
+                }
+            )
     order = {m: k for k, m in enumerate(METRICS)}
     rows.sort(key=lambda r: (r["pos"], order[str(r["metric"])]))
     # Object columns keep counts as integers next to fractional medians and times.
-    return pd.DataFrame(rows, columns=["pos", "metric", "value", "baseline_median", "z"],
-                        dtype=object).astype({"pos": np.int64, "z": np.float64})
+    return pd.DataFrame(
+        rows, columns=["pos", "metric", "value", "baseline_median", "z"], dtype=object
+    ).astype({"pos": np.int64, "z": np.float64})
 
 
 def _num(x: float, metric: str) -> int | float:
@@ -520,8 +536,7 @@ def sec_periods(p: Partial, ctx: Context) -> Section:
     rows = pd.concat([rows, t.values], axis=1)
     rows["complete"] = t.complete
     rows["unusual"] = (
-        flagged.reindex(range(len(rows)), fill_value="").to_numpy()
-        if flagged is not None else ""
+        flagged.reindex(range(len(rows)), fill_value="").to_numpy() if flagged is not None else ""
     )
     charted, missing = chosen_metrics(t, ctx.settings)
     notes = [
@@ -540,11 +555,24 @@ def sec_periods(p: Partial, ctx: Context) -> Section:
         len(rows),
         note="; ".join(notes),
         chart=charted[0] if charted else None,
-        headline={"every": t.every, "periods": len(rows), "first": t.starts[0],
-                  "last": t.starts[-1], "complete_last": bool(t.complete[-1])},
+        headline={
+            "every": t.every,
+            "periods": len(rows),
+            "first": t.starts[0],
+            "last": t.starts[-1],
+            "complete_last": bool(t.complete[-1]),
+        },
         sparklines={m: [float(x) for x in t.values[m]] for m in charted},
-        narrow_drop=("start", "clicks_per_visit", "rate_4xx", "rate_5xx", "response_p50_ms",
-                     "status_4xx", "complete", "bandwidth"),
+        narrow_drop=(
+            "start",
+            "clicks_per_visit",
+            "rate_4xx",
+            "rate_5xx",
+            "response_p50_ms",
+            "status_4xx",
+            "complete",
+            "bandwidth",
+        ),
     )
 
 
@@ -585,8 +613,13 @@ def sec_change(p: Partial, ctx: Context) -> Section:
         if now is None:  # no response time logged in the last period
             continue
         pct, text = change_text(now, before) if before is not None else (None, "")
-        row: dict[str, object] = {"metric": m, "last": now, "previous": before,
-                                  "change_pct": pct, "change": text}
+        row: dict[str, object] = {
+            "metric": m,
+            "last": now,
+            "previous": before,
+            "change_pct": pct,
+            "change": text,
+        }
         if t.every in ("hour", "day"):
             ago = _figure(t, m, week) if week is not None else None
             wpct, wtext = change_text(now, ago) if ago is not None else (None, "")
@@ -595,13 +628,23 @@ def sec_change(p: Partial, ctx: Context) -> Section:
     frame = pd.DataFrame(rows, dtype=object)
     note = f"{t.labels[last]} against {t.labels[prev]}"
     if t.every in ("hour", "day"):
-        note += f" and {t.labels[week]} (a week earlier)" if week is not None else (
-            "; no complete period a week earlier in the data")
+        note += (
+            f" and {t.labels[week]} (a week earlier)"
+            if week is not None
+            else ("; no complete period a week earlier in the data")
+        )
     return Section(
-        "change", f"Change: last complete {_PER[t.every]}", frame, len(frame), note=note,
-        headline={"period": t.labels[last], "start": t.starts[last],
-                  "previous": t.labels[prev],
-                  "week_before": t.labels[week] if week is not None else None},
+        "change",
+        f"Change: last complete {_PER[t.every]}",
+        frame,
+        len(frame),
+        note=note,
+        headline={
+            "period": t.labels[last],
+            "start": t.starts[last],
+            "previous": t.labels[prev],
+            "week_before": t.labels[week] if week is not None else None,
+        },
         narrow_drop=("change_pct", "week_change_pct"),
     )
 
@@ -638,9 +681,11 @@ def _who(p: Partial, ctx: Context, ev: pd.DataFrame) -> pd.DataFrame | None:
         return None
     client = vis.index.get_level_values("client")
     agent = vis.index.get_level_values("agent")
-    key = hash_strings(client) * VISITOR_MIX ^ hash_strings(agent)
-    who = pd.DataFrame({"client": np.asarray(client, dtype=object),
-                        "agent": np.asarray(agent, dtype=object)}, index=key)
+    key = visitor_key(hash_strings(client), hash_strings(agent))
+    who = pd.DataFrame(
+        {"client": np.asarray(client, dtype=object), "agent": np.asarray(agent, dtype=object)},
+        index=key,
+    )
     wanted = who.index.isin(ev["visitor"].unique())
     return who[wanted & ~who.index.duplicated()]
 
@@ -667,8 +712,9 @@ def _browsers(p: Partial, ctx: Context, ev: pd.DataFrame) -> tuple[pd.Series | N
     if who is None:
         return None, "browsers: needs the visitors table"
     agents = ctx.agents(pd.Index(who["agent"].unique()))["browser"].astype(object)
-    return pd.Series(agents.reindex(who["agent"].to_numpy()).to_numpy(dtype=object),
-                     index=who.index), ""
+    return pd.Series(
+        agents.reindex(who["agent"].to_numpy()).to_numpy(dtype=object), index=who.index
+    ), ""
 
 
 MOVER_KINDS: tuple[tuple[str, str, Mapper], ...] = (
@@ -709,13 +755,19 @@ def sec_movers(p: Partial, ctx: Context) -> Section:
     frame = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     span = f"{t.labels[base[0]]}..{t.labels[base[-1]]}" if len(base) > 1 else t.labels[base[0]]
     notes.insert(0, f"share of page views in {t.labels[last]} against {span}; change in points")
-    return Section("movers", f"Movers: last complete {_PER[t.every]}", frame, len(frame),
-                   note="; ".join(notes),
-                   headline={"period": t.labels[last], "baseline": [t.labels[i] for i in base]})
+    return Section(
+        "movers",
+        f"Movers: last complete {_PER[t.every]}",
+        frame,
+        len(frame),
+        note="; ".join(notes),
+        headline={"period": t.labels[last], "baseline": [t.labels[i] for i in base]},
+    )
 
 
-def _moves(kind: str, keys: np.ndarray, in_last: np.ndarray, items: pd.Series
-           ) -> tuple[pd.DataFrame, str]:
+def _moves(
+    kind: str, keys: np.ndarray, in_last: np.ndarray, items: pd.Series
+) -> tuple[pd.DataFrame, str]:
     """Risers and fallers of one kind; items maps each key to its text (missing: not counted)."""
     cols = ["kind", "item", "share_before", "share_last", "change", "count_last", "count_before"]
     counts = pd.DataFrame({"key": keys, "last": in_last}).value_counts().unstack(fill_value=0)
@@ -728,12 +780,21 @@ def _moves(kind: str, keys: np.ndarray, in_last: np.ndarray, items: pd.Series
     share_b = before / before.sum()
     share_l = now / now.sum()
     change = ((share_l - share_b) * 100).round(2)
-    f = pd.DataFrame({"kind": kind, "item": counts.index.astype(str),
-                      "share_before": share_b.round(4).to_numpy(),
-                      "share_last": share_l.round(4).to_numpy(), "change": change.to_numpy(),
-                      "count_last": now.to_numpy(), "count_before": before.to_numpy()})
-    f = f[(f["count_last"] + f["count_before"] >= MOVER_MIN_ITEM)
-          & (f["change"].abs() >= MOVER_MIN_CHANGE)]
+    f = pd.DataFrame(
+        {
+            "kind": kind,
+            "item": counts.index.astype(str),
+            "share_before": share_b.round(4).to_numpy(),
+            "share_last": share_l.round(4).to_numpy(),
+            "change": change.to_numpy(),
+            "count_last": now.to_numpy(),
+            "count_before": before.to_numpy(),
+        }
+    )
+    f = f[
+        (f["count_last"] + f["count_before"] >= MOVER_MIN_ITEM)
+        & (f["change"].abs() >= MOVER_MIN_CHANGE)
+    ]
     up = f[f["change"] > 0].sort_values(["change", "item"], ascending=[False, True])
     down = f[f["change"] < 0].sort_values(["change", "item"], ascending=[True, True])
     return pd.concat([up.head(MOVERS_PER_SIDE), down.head(MOVERS_PER_SIDE)])[cols], ""
@@ -745,30 +806,44 @@ def sec_unusual(p: Partial, ctx: Context) -> Section:
     if t is None:
         return _empty("unusual", title)
     k = BASELINE[t.every]
-    note = (f"baseline: the previous {k} {t.every}s, all complete; flagged when |z| > {Z_LIMIT} "
-            "and far enough from the median")
+    note = (
+        f"baseline: the previous {k} {t.every}s, all complete; flagged when |z| > {Z_LIMIT} "
+        "and far enough from the median"
+    )
     u = t.unusual
     if u.empty:
         return Section("unusual", title, pd.DataFrame(), note="none; " + note)
     pos = u["pos"].to_numpy()
-    rows = pd.DataFrame({
-        "period": [t.labels[i] for i in pos],
-        "start": [t.starts[i] for i in pos],
-        "metric": u["metric"].to_numpy(),
-        "value": u["value"].to_numpy(),
-        "baseline_median": u["baseline_median"].to_numpy(),
-        "z": u["z"].to_numpy(),
-    })
+    rows = pd.DataFrame(
+        {
+            "period": [t.labels[i] for i in pos],
+            "start": [t.starts[i] for i in pos],
+            "metric": u["metric"].to_numpy(),
+            "value": u["value"].to_numpy(),
+            "baseline_median": u["baseline_median"].to_numpy(),
+            "z": u["z"].to_numpy(),
+        }
+    )
     return Section("unusual", title, rows, len(rows), note=note, narrow_drop=("start",))
 
 
-NEEDS_PERIODS: tuple[str, ...] = ("trend_hours", "trend_visitor_hours", "trend_response",
-                                  "totals", "visitor_days", *VISITS_NEEDS)
+NEEDS_PERIODS: tuple[str, ...] = (
+    "trend_hours",
+    "trend_visitor_hours",
+    "trend_response",
+    "totals",
+    "visitor_days",
+    *VISITS_NEEDS,
+)
 
 SECTIONS: tuple[SectionSpec, ...] = (
     SectionSpec("periods", "Traffic per period", sec_periods, NEEDS_PERIODS),
     SectionSpec("change", "Change since the period before", sec_change, NEEDS_PERIODS),
-    SectionSpec("movers", "Movers: pages, sites, countries, browsers", sec_movers,
-                (*NEEDS_PERIODS, "vhosts", "visitors")),
+    SectionSpec(
+        "movers",
+        "Movers: pages, sites, countries, browsers",
+        sec_movers,
+        (*NEEDS_PERIODS, "vhosts", "visitors"),
+    ),
     SectionSpec("unusual", "Unusual periods", sec_unusual, NEEDS_PERIODS),
 )
