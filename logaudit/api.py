@@ -143,8 +143,10 @@ def trends(
     on_progress: Callable[[int], None] | None = None,
     inputs: list[Input] | None = None,
 ) -> Outcome:
-    """Traffic per period (``settings.extra['every']``), change, movers and unusual periods."""
-    return _report("trends", TRENDS_SECTIONS, args, settings, sections, on_progress, inputs)
+    """Traffic per period (``settings.extra['every']``), change, movers and unusual periods.
+    For CSV, the default is the series alone (one row per period, one column per metric)."""
+    default = ("periods",) if settings.extra.get("csv") else TRENDS_SECTIONS
+    return _report("trends", default, args, settings, sections, on_progress, inputs)
 
 
 __all__ = ["Outcome", "summary", "visits", "visitors", "trends", "open_inputs", "InputInvalidError"]

@@ -107,6 +107,7 @@ def _settings(opts: dict[str, Any]) -> Any:
         extra.update(visitor=opts["visitor"], ua=opts.get("ua"))
     if opts.get("every"):
         extra.update(every=opts["every"], metrics=tuple(opts.get("metrics") or ()))
+        extra["csv"] = bool(opts.get("csv"))
     if extra:
         overrides["extra"] = extra
     if opts.get("since"):
@@ -165,14 +166,20 @@ def _output(path: Path | None) -> Iterator[TextIO]:
         raise
 
 
+def _format_of(fmt: str | None, output: Path | None) -> str:
+    """--format, else from -o's extension, else the terminal."""
+    if fmt is not None:
+        return fmt
+    return _EXT_FORMATS.get(output.suffix.lower(), "terminal") if output else "terminal"
+
+
 def _emit(report: Any, fmt: str | None, output: Path | None) -> None:
-    if fmt is None:
-        fmt = _EXT_FORMATS.get(output.suffix.lower(), "terminal") if output else "terminal"
+    fmt = _format_of(fmt, output)
     with _output(output) as out:
         if fmt == "terminal" and output is not None:
+            # A text file: no colour codes, and lines as wide as a report reader expects.
             from rich.console import Console
 
-            RENDERERS["terminal"](report, out) if False else None
             from logaudit.render.terminal import render
 
             render(report, console=Console(file=out, width=120, color_system=None))
@@ -362,7 +369,7 @@ def trends(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: 
     logaudit trends /var/log/nginx/access.log* --every week
     logaudit trends sample_logs/ --since 7d --metric visitors --format csv
     """
-    settings = _settings(opts)
+    settings = _settings({**opts, "csv": _format_of(fmt, output) == "csv"})
     inputs = api.open_inputs(logs)
     with _progress(inputs, settings.progress) as on_progress:
         outcome = api.trends(logs, settings, settings.sections, on_progress, inputs)

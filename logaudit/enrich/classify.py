@@ -19,7 +19,14 @@ import pyarrow.compute as pc
 from logaudit.config import Settings
 from logaudit.errors import ConfigError
 
-_MIX = np.uint64(0x9E3779B97F4A7C15)
+# Mixes the client and agent hashes into one visitor key (see visitor_key).
+VISITOR_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def visitor_key(client_hashes: np.ndarray, agent_hashes: np.ndarray) -> np.ndarray:
+    """The 64-bit visitor key of (client, user agent), from their string hashes
+    (``pd.util.hash_array``). Every table that keys visitors uses this one formula."""
+    return client_hashes * VISITOR_MIX ^ agent_hashes
 
 
 def static_pattern(extensions: tuple[str, ...]) -> str:
@@ -105,8 +112,8 @@ class Enricher:
         )
         # People metrics: humans by default; everyone kept by include/exclude/only.
         chunk["person"] = (agent_class == 0) if s.bots == "auto" else np.ones(len(chunk), bool)
-        chunk["visitor"] = hash_categories(chunk["client"].array) * _MIX ^ hash_categories(
-            chunk["agent"].array
+        chunk["visitor"] = visitor_key(
+            hash_categories(chunk["client"].array), hash_categories(chunk["agent"].array)
         )
         secs = local.astype("datetime64[s]").astype(np.int64)
         chunk["day"] = (secs // 86400).astype(np.int32)

@@ -61,9 +61,8 @@ def cell(col: str, v: Any) -> str:
         return "-"
     if col in _BYTES and isinstance(v, (int, float)) and not isinstance(v, bool):
         return human_bytes(v)
-    if (col in _SHARES or col.startswith("share_") or col.endswith("_rate")) and isinstance(
-        v, (int, float)
-    ):
+    is_share = col in _SHARES or col.startswith(("share_", "rate_")) or col.endswith("_rate")
+    if is_share and isinstance(v, (int, float)) and not isinstance(v, bool):
         return f"{100 * float(v):.1f}%"
     if isinstance(v, bool):
         return "yes" if v else "no"
@@ -82,21 +81,42 @@ def bar(value: float, top: float, width: int = BAR_WIDTH) -> str:
     return "█" * full + (_BLOCKS[part] if part else "")
 
 
-def _fit(sec: Section, width: int) -> pd.DataFrame:
-    """Leave out the section's optional columns, least needed first, until it fits."""
+def chart_width(sec: Section, width: int) -> int:
+    """Columns the bar chart takes, padding included (0 without a chart)."""
+    return max(6, min(BAR_WIDTH, width // 5)) + 3 if sec.chart else 0
+
+
+def is_numeric(col: pd.Series) -> bool:
+    """Numbers, including object columns of mixed int/float/None (exact JSON values)."""
+    if pd.api.types.is_bool_dtype(col):
+        return False
+    if pd.api.types.is_numeric_dtype(col):
+        return True
+    if col.dtype == object:
+        numbers = all(
+            v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in col
+        )
+        return numbers and bool(col.notna().any())
+    return False
+
+
+def _fit(sec: Section, width: int) -> tuple[pd.DataFrame, bool]:
+    """The columns to show and whether to draw the chart: the section's optional columns go
+    first, least needed first, then the chart, until the table fits the width."""
     rows = sec.rows
 
-    def need(frame: pd.DataFrame) -> int:
-        total = 8 if sec.chart else 0
+    def need(frame: pd.DataFrame, chart: bool) -> int:
+        total = chart_width(sec, width) if chart else 0
         for c in frame.columns:
             w = max([len(cell(c, _py(v))) for v in frame[c]] + [len(c)])
-            total += (w if pd.api.types.is_numeric_dtype(frame[c]) else min(w, 14)) + 3
+            total += (w if is_numeric(frame[c]) else min(w, 14)) + 3
         return total
 
     for col in sec.narrow_drop:
-        if col in rows and need(rows) > width:
+        if col in rows and need(rows, bool(sec.chart)) > width:
             rows = rows.drop(columns=[col])
-    return rows
+    chart = bool(sec.chart) and sec.chart in rows and need(rows, True) <= width
+    return rows, chart
 
 
 def section_table(sec: Section, width: int = 100) -> Table | Text:
@@ -119,14 +139,14 @@ def section_table(sec: Section, width: int = 100) -> Table | Text:
         expand=False,
         pad_edge=False,
     )
-    rows = _fit(sec, width)
-    numeric = {c: pd.api.types.is_numeric_dtype(rows[c]) for c in rows.columns}
+    rows, show_chart = _fit(sec, width)
+    numeric = {c: is_numeric(rows[c]) for c in rows.columns}
     texts = [
         [cell(c, _py(v)) for c, v in zip(rows.columns, row, strict=True)]
         for row in rows.itertuples(index=False, name=None)
     ]
     widest = [max([len(r[i]) for r in texts] + [len(c)]) for i, c in enumerate(rows.columns)]
-    bar_width = max(6, min(BAR_WIDTH, width // 5)) if sec.chart else 0
+    bar_width = chart_width(sec, width) - 3 if show_chart else 0
     # Figures are never cut; text columns share what the figures and the chart leave.
     fixed = (
         sum(w + 3 for w, c in zip(widest, rows.columns, strict=True) if numeric[c]) + bar_width + 3
@@ -152,13 +172,13 @@ def section_table(sec: Section, width: int = 100) -> Table | Text:
                 no_wrap=True,
                 max_width=min(widest[i], rooms[i], 80),
             )
-    top = float(rows[sec.chart].max()) if sec.chart in rows else 0.0
-    if sec.chart:
+    top = float(rows[sec.chart].max()) if show_chart and sec.chart else 0.0
+    if show_chart and sec.chart:
         t.add_column("", no_wrap=True, style="cyan")
         chart_at = list(rows.columns).index(sec.chart)
     for row, strings in zip(rows.itertuples(index=False, name=None), texts, strict=True):
         cells = [Text(x) for x in strings]
-        if sec.chart:
+        if show_chart:
             cells.append(Text(bar(float(row[chart_at]), top, bar_width)))
         t.add_row(*cells)
     return t
