@@ -101,52 +101,39 @@ def finish_context(settings: Settings, enricher: Enricher, sections: Sequence[st
     return ctx
 
 
-def summary(
+# The report commands: name -> (what it is, its default sections for these settings).
+COMMANDS: dict[str, tuple[str, Callable[[Settings], tuple[str, ...]]]] = {
+    "summary": ("the traffic overview: GoAccess's panels and more", lambda s: SUMMARY_SECTIONS),
+    # With a visitor chosen: that visitor's visits and clickstream.
+    "visits": (
+        "visits, clicks, durations, entry and exit pages",
+        lambda s: VISITOR_SECTIONS if s.extra.get("visitor") else VISITS_SECTIONS,
+    ),
+    "visitors": ("who the visitors are: places, networks, browsers", lambda s: VISITORS_SECTIONS),
+    # For CSV the series alone: one row per period, one column per metric.
+    "trends": (
+        "traffic per period, change, movers and unusual periods",
+        lambda s: ("periods",) if s.extra.get("csv") else TRENDS_SECTIONS,
+    ),
+}
+
+
+def report(
+    command: str,
     args: Sequence[str],
     settings: Settings,
     sections: Sequence[str] = (),
     on_progress: Callable[[int], None] | None = None,
     inputs: list[Input] | None = None,
 ) -> Outcome:
-    """The traffic overview: GoAccess's panels and more."""
-    return _report("summary", SUMMARY_SECTIONS, args, settings, sections, on_progress, inputs)
+    """Run one report command (a key of ``COMMANDS``) over ``args`` (paths, globs, '-')."""
+    defaults = COMMANDS[command][1](settings)
+    return _report(command, defaults, args, settings, sections, on_progress, inputs)
 
 
-def visits(
-    args: Sequence[str],
-    settings: Settings,
-    sections: Sequence[str] = (),
-    on_progress: Callable[[int], None] | None = None,
-    inputs: list[Input] | None = None,
-) -> Outcome:
-    """Visits, clicks, durations, entry and exit pages; with ``settings.extra['visitor']``,
-    that visitor's visits and clickstream."""
-    default = VISITOR_SECTIONS if settings.extra.get("visitor") else VISITS_SECTIONS
-    return _report("visits", default, args, settings, sections, on_progress, inputs)
+def summary(args: Sequence[str], settings: Settings, sections: Sequence[str] = ()) -> Outcome:
+    """``report("summary", ...)``, the call most scripts want."""
+    return report("summary", args, settings, sections)
 
 
-def visitors(
-    args: Sequence[str],
-    settings: Settings,
-    sections: Sequence[str] = (),
-    on_progress: Callable[[int], None] | None = None,
-    inputs: list[Input] | None = None,
-) -> Outcome:
-    """Who the visitors are: top visitors with place, network, browser and OS; the panels."""
-    return _report("visitors", VISITORS_SECTIONS, args, settings, sections, on_progress, inputs)
-
-
-def trends(
-    args: Sequence[str],
-    settings: Settings,
-    sections: Sequence[str] = (),
-    on_progress: Callable[[int], None] | None = None,
-    inputs: list[Input] | None = None,
-) -> Outcome:
-    """Traffic per period (``settings.extra['every']``), change, movers and unusual periods.
-    For CSV, the default is the series alone (one row per period, one column per metric)."""
-    default = ("periods",) if settings.extra.get("csv") else TRENDS_SECTIONS
-    return _report("trends", default, args, settings, sections, on_progress, inputs)
-
-
-__all__ = ["Outcome", "summary", "visits", "visitors", "trends", "open_inputs", "InputInvalidError"]
+__all__ = ["COMMANDS", "Outcome", "report", "summary", "open_inputs", "InputInvalidError"]

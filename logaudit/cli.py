@@ -18,7 +18,7 @@ from typing import Any, TextIO
 import click
 
 from logaudit import __version__, api
-from logaudit.analyze import SECTIONS, SUMMARY_SECTIONS
+from logaudit.analyze import SECTIONS
 from logaudit.analyze import trends as trends_mod
 from logaudit.config import BOTS_MODES, load
 from logaudit.errors import ExitCode, LogauditError
@@ -196,6 +196,16 @@ def _finish(outcome: api.Outcome, fmt: str | None, output: Path | None) -> None:
         sys.exit(int(outcome.exit_code))
 
 
+def _run(
+    name: str, logs: tuple[str, ...], fmt: str | None, output: Path | None, settings: Any
+) -> None:
+    """Every report command: open the inputs, run with a progress bar, render, exit."""
+    inputs = api.open_inputs(logs)
+    with _progress(inputs, settings.progress) as on_progress:
+        outcome = api.report(name, logs, settings, settings.sections, on_progress, inputs)
+    _finish(outcome, fmt, output)
+
+
 def command(f: Callable[..., Any]) -> Callable[..., Any]:
     """Domain errors -> one line and their exit code; internal errors -> one line, or a
     traceback with --debug."""
@@ -256,13 +266,7 @@ def summary(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
     \b
     logaudit summary sample_logs/ --top 5 --section pages --section referring-sites
     """
-    settings = _settings(opts)
-    inputs = api.open_inputs(logs)
-    with _progress(inputs, settings.progress) as on_progress:
-        outcome = api.summary(
-            logs, settings, settings.sections or SUMMARY_SECTIONS, on_progress, inputs
-        )
-    _finish(outcome, fmt, output)
+    _run("summary", logs, fmt, output, _settings(opts))
 
 
 @cli.command()
@@ -294,11 +298,7 @@ def visits(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: 
     logaudit visits sample_logs/ --visit-timeout 60
     logaudit visits sample_logs/ --visitor 81.2.69.142
     """
-    settings = _settings(opts)
-    inputs = api.open_inputs(logs)
-    with _progress(inputs, settings.progress) as on_progress:
-        outcome = api.visits(logs, settings, settings.sections, on_progress, inputs)
-    _finish(outcome, fmt, output)
+    _run("visits", logs, fmt, output, _settings(opts))
 
 
 @cli.command()
@@ -321,11 +321,7 @@ def visitors(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts
     \b
     logaudit visitors sample_logs/ --geoip-dir /usr/share/GeoIP --top 20
     """
-    settings = _settings(opts)
-    inputs = api.open_inputs(logs)
-    with _progress(inputs, settings.progress) as on_progress:
-        outcome = api.visitors(logs, settings, settings.sections, on_progress, inputs)
-    _finish(outcome, fmt, output)
+    _run("visitors", logs, fmt, output, _settings(opts))
 
 
 @cli.command()
@@ -369,11 +365,7 @@ def trends(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: 
     logaudit trends /var/log/nginx/access.log* --every week
     logaudit trends sample_logs/ --since 7d --metric visitors --format csv
     """
-    settings = _settings({**opts, "csv": _format_of(fmt, output) == "csv"})
-    inputs = api.open_inputs(logs)
-    with _progress(inputs, settings.progress) as on_progress:
-        outcome = api.trends(logs, settings, settings.sections, on_progress, inputs)
-    _finish(outcome, fmt, output)
+    _run("trends", logs, fmt, output, _settings({**opts, "csv": _format_of(fmt, output) == "csv"}))
 
 
 @cli.command()

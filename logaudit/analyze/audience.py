@@ -19,6 +19,7 @@ import pandas as pd
 from logaudit.analyze.base import Context, Partial, Table
 from logaudit.analyze.traffic import ranked
 from logaudit.config import Settings
+from logaudit.enrich.agents import COLUMNS as AGENT_COLUMNS
 from logaudit.enrich.classify import classify_agents
 from logaudit.report import Section
 
@@ -68,15 +69,6 @@ def t_agents(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     return frame
 
 
-AGENT_COLUMNS = (
-    "browser",
-    "browser_version",
-    "os",
-    "os_version",
-    "device",
-    "agent_class",
-    "crawler",
-)
 TABLES = {
     "visitors": Table("visitors", t_visitors, {"first": "min", "last": "max"}),
     "agents": Table("agents", t_agents, dict.fromkeys(AGENT_COLUMNS, "first")),
