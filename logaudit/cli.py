@@ -145,11 +145,22 @@ def _progress(inputs: list[Input], wanted: bool | None) -> Iterator[Callable[[in
 
 @contextmanager
 def _output(path: Path | None) -> Iterator[TextIO]:
-    """stdout, or a file written whole or not at all (a temp file renamed into place)."""
+    """stdout; a regular file written whole or not at all (a temp file renamed into place,
+    through any symlink, which stays); or, for a device or FIFO (/dev/null, a pipe), the path
+    itself, written in place: renaming over it would replace the device with a file."""
     if path is None:
         yield sys.stdout
         return
-    d = path.parent if str(path.parent) else Path(".")
+    target = path.resolve() if path.is_symlink() else path
+    if target.exists() and not target.is_file():
+        try:
+            f = open(target, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        except OSError as e:
+            raise LogauditError(f"{path}: cannot write ({e.strerror})", ExitCode.OUTPUT) from None
+        with f:
+            yield f
+        return
+    d = target.parent if str(target.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=".logaudit-", dir=d)
     except OSError as e:
@@ -157,7 +168,9 @@ def _output(path: Path | None) -> Iterator[TextIO]:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             yield f
-        os.replace(tmp, path)
+        if target.exists():
+            os.chmod(tmp, target.stat().st_mode & 0o7777)
+        os.replace(tmp, target)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
         raise LogauditError(f"{path}: cannot write ({e.strerror})", ExitCode.OUTPUT) from None

@@ -317,7 +317,7 @@ def parse_block(block: Block, det: Detected, bad: BadLines) -> pd.DataFrame:
     raw: Any = data.obj if isinstance(data, memoryview) else data
     n = len(data)
     # Arrow's CSV reader also ends a row at a bare CR; only the exact path splits on LF alone.
-    bare_cr = raw.count(b"\r", 0, n) != raw.count(b"\r\n", 0, n)
+    bare_cr = raw.find(b"\r", 0, n) >= 0 and raw.count(b"\r", 0, n) != raw.count(b"\r\n", 0, n)
     if invalid or bare_cr or table.num_rows != block.lines:
         table, line_no = _exact(data, det, block, bad)
     else:

@@ -16,7 +16,8 @@ visitor B = 203.0.113.1 + Chrome (same IP, another user agent: another visitor)
   -> V3 = /a /y (2 clicks, 61 s)
 visitor D = 198.51.100.7 + iPhone Safari
   11 Mar 12:00:00 /a 304 (304 counts as a page view) -> V4 = /a (bounce)
-crawler = 66.249.66.1 + Googlebot: 11 Mar 10:00:00 /a, 10:01:00 /b -> a visit only with --bots include
+crawler = 66.249.66.1 + Googlebot: 11 Mar 10:00:00 /a, 10:01:00 /b
+  -> a visit only with --bots include
 
 Default (people only): visits 4; clicks 4+1+2+1 = 8 = people page views; bounces V2, V4 -> 0.5;
 mean clicks 2.0, median of (1, 1, 2, 4) = 1.5; durations (3000, 0, 61, 0) -> median 30.5 s.
@@ -45,7 +46,7 @@ IPHONE = (
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 
 HITS = [
-    ("203.0.113.1", "10/Mar/2026:23:50:00", "/a", 200, FIREFOX, "https://www.google.com/search?q=x"),
+    ("203.0.113.1", "10/Mar/2026:23:50:00", "/a", 200, FIREFOX, "https://www.google.com/?q=x"),
     ("203.0.113.1", "10/Mar/2026:23:50:01", "/style.css", 200, FIREFOX, "-"),
     ("203.0.113.1", "10/Mar/2026:23:51:00", "/a", 200, CHROME, "-"),
     ("203.0.113.1", "10/Mar/2026:23:52:00", "/x", 301, CHROME, "-"),
@@ -108,7 +109,7 @@ def test_click_and_duration_distributions(visits_log: Path) -> None:
 
 def test_entry_and_exit_pages(visits_log: Path) -> None:
     r = run_json("visits", str(visits_log))
-    entries = {row["path"]: (row["visits"], row["bounce_rate"]) for row in section(r, "entry-pages")}
+    entries = {r["path"]: (r["visits"], r["bounce_rate"]) for r in section(r, "entry-pages")}
     assert entries == {"/a": (3, round(1 / 3, 4)), "/e": (1, 1.0)}
     exits = {row["path"]: row["visits"] for row in section(r, "exit-pages")}
     assert exits == {"/d": 1, "/e": 1, "/y": 1, "/a": 1}
@@ -143,7 +144,7 @@ def test_one_visitors_clickstream(visits_log: Path) -> None:
     summary = sorted((v["clicks"], v["duration_s"], v["entry"], v["exit"]) for v in visits)
     assert summary == [(1, 0, "/e", "/e"), (2, 61, "/a", "/y"), (4, 3000, "/a", "/d")]
     first = next(v for v in visits if v["clicks"] == 4)
-    assert first["referrer"] == "https://www.google.com/search?q=x"
+    assert first["referrer"] == "https://www.google.com/?q=x"
     assert first["start"] == "2026-03-10 23:50:00"
     pages = [(c["visit"], c["page"]) for c in section(r, "clickstream")]
     assert len(pages) == 7  # page views only: the css, the redirect and the errors are not listed

@@ -101,9 +101,13 @@ def detect(data: bytes | bytearray | memoryview, name: str, forced: str | None =
             k = _fits(fmt, pattern, line)
             if k is not None:
                 extras[k] += 1
-        matched = sum(extras.values())
-        if matched and (best is None or matched > best.matched):
-            best = Detected(fmt, extras.most_common(1)[0][0], matched, len(lines))
+        if not extras:
+            continue
+        # Only lines with the dominant number of trailing fields will parse: a combined log
+        # with a few CLF lines is combined (those lines are bad), not common + 2 extras.
+        k, matched = extras.most_common(1)[0]
+        if best is None or matched > best.matched:
+            best = Detected(fmt, k, matched, len(lines))
     if forced:
         fmt = FORMATS[forced]
         return best or Detected(fmt, 0, 0, len(lines))

@@ -18,7 +18,10 @@ _PIECES: dict[str, str] = {
     "vhost": r"(?P<vhost>\S+)",
     "client": r"(?P<client>\S+)",
     "ident": r"(?P<ident>\S+)",
-    "user": r"(?P<user>\S+)",
+    # Apache logs %u unescaped, so a user name may hold spaces ("John Begood"). Its further
+    # words may not start with "[", "-" or a digit, so that a line of another layout
+    # ("example.com 1.2.3.4 - - [...]": a leading virtual host) stays a bad line.
+    "user": r"(?P<user>\S+(?: [^ \[\-0-9]\S*)*?)",
     "time": r"(?P<t1>\[[^\] ]*) (?P<t2>[^\]]*\])",
     "request": _Q.format("request"),
     "status": r"(?P<status>\S+)",

@@ -1,0 +1,59 @@
+"""-o never replaces what it points at with something else: a device or FIFO is written in
+place (renaming a temp file over /dev/null once turned it into a regular file), a symlink
+stays a symlink, and a regular file is replaced whole."""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from logaudit.cli import cli
+
+LINE = '1.2.3.4 - - [10/Mar/2026:12:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8"\n'
+
+
+def _log(tmp_path: Path) -> Path:
+    p = tmp_path / "a.log"
+    p.write_text(LINE * 3)
+    return p
+
+
+def test_fifo_is_written_in_place(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    result = CliRunner().invoke(cli, ["summary", str(_log(tmp_path)), "-o", str(fifo),
+                                      "--format", "json"])
+    reader.join(timeout=30)
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert b'"requests": 3' in got[0]
+
+
+def test_dev_null_stays_a_device() -> None:
+    before = os.stat("/dev/null").st_mode
+    assert stat.S_ISCHR(before)
+    result = CliRunner().invoke(cli, ["formats"])  # a command that needs no input
+    assert result.exit_code == 0
+    # The real check: a report to /dev/null leaves it a character device.
+    log = Path(__file__).parent / "golden" / "basic.log"
+    result = CliRunner().invoke(cli, ["summary", str(log), "-o", "/dev/null", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_symlink_stays_a_symlink(tmp_path: Path) -> None:
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    result = CliRunner().invoke(cli, ["summary", str(_log(tmp_path)), "-o", str(link)])
+    assert result.exit_code == 0, result.output
+    assert link.is_symlink()
+    assert '"requests": 3' in real.read_text()
