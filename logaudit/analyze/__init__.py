@@ -47,7 +47,7 @@ SECTIONS: dict[str, SectionSpec] = {
             "static", "Static files", _plain(traffic.sec_static), ("paths", "path_visitors")
         ),
         SectionSpec("not-found", "Not-found URLs (404)", _plain(traffic.sec_not_found), ("paths",)),
-        SectionSpec("hosts", "Client hosts", _plain(traffic.sec_hosts), ("clients",)),
+        SectionSpec("hosts", "Client hosts", _plain(traffic.sec_hosts), ("visitors",)),
         SectionSpec("status", "Status codes", _plain(traffic.sec_status), ("status",)),
         SectionSpec(
             "referring-sites",

@@ -126,19 +126,6 @@ def t_path_visitors(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     )
 
 
-def t_clients(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
-    pv = c["is_page"].to_numpy() & c["person"].to_numpy()
-    frame = count_by(c, "client", {"hits": None, "page_views": pv, "bytes": c["bytes"].to_numpy()})
-    local = c["local"].array.asi8
-    codes = np.asarray(c["client"].array.codes)
-    g = pd.Series(local).groupby(codes, sort=False).agg(["min", "max"])
-    cats = np.asarray(c["client"].array.categories)
-    g.index = pd.Index(cats[g.index.to_numpy()], dtype="str", name="client")
-    frame["first"] = g["min"]
-    frame["last"] = g["max"]
-    return frame
-
-
 def _simple(col: str) -> Callable[[pd.DataFrame, Settings], pd.DataFrame]:
     def compute(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
         pv = c["is_page"].to_numpy() & c["person"].to_numpy()
@@ -165,7 +152,6 @@ TABLES: dict[str, Table] = {
         Table("hours", t_hours),
         Table("paths", t_paths, {"static": "max"}),
         Table("path_visitors", t_path_visitors),
-        Table("clients", t_clients, {"first": "min", "last": "max"}),
         Table("status", t_status),
         Table("methods", _simple("method")),
         Table("protocols", _simple("protocol")),
@@ -325,10 +311,17 @@ def _keyed(p: Partial, s: Settings, table: str, name: str, title: str, key: str)
 
 
 def sec_hosts(p: Partial, s: Settings) -> Section:
-    f = p.get("clients", pd.DataFrame())
-    if f.empty:
+    """Client hosts, from the per-visitor table (client, agent) summed over agents."""
+    v = p.get("visitors", pd.DataFrame())
+    if v.empty:
         return Section("hosts", "Client hosts", pd.DataFrame())
-    f = f.rename(columns={"bytes": "bandwidth"})
+    f = v.groupby(level="client", sort=False).agg(
+        hits=("hits", "sum"),
+        page_views=("page_views", "sum"),
+        bandwidth=("bytes", "sum"),
+        first=("first", "min"),
+        last=("last", "max"),
+    )
     rows, total = ranked(f, s, "client")
     rows["first"] = [_local(v) for v in rows["first"]]
     rows["last"] = [_local(v) for v in rows["last"]]
