@@ -79,6 +79,12 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
         ),
+        click.option(
+            "--jobs",
+            type=click.IntRange(1, 64),
+            default=None,
+            help="Worker processes for parsing (default 1; see docs/performance.md).",
+        ),
         click.option("--debug", is_flag=True, hidden=True),
     ]
     for opt in reversed(opts):
@@ -97,6 +103,7 @@ def _settings(opts: dict[str, Any]) -> Any:
         "site_hosts": tuple(opts.get("site_hosts") or ()),
         "geoip_dir": opts.get("geoip_dir"),
         "progress": opts.get("progress"),
+        "jobs": opts.get("jobs"),
         "sections": tuple(opts.get("sections") or ()),
         "visit_timeout": opts["visit_timeout"] * 60 if opts.get("visit_timeout") else None,
     }

@@ -36,21 +36,18 @@ def total_size(inputs: list[Input]) -> int:
     return sum(i.size for i in inputs)
 
 
-# Below this much input a second process costs more than it saves.
-PARALLEL_MIN_BYTES = 48 * 1024 * 1024
-
-
 def jobs_for(inputs: list[Input], settings: Settings) -> int:
-    """Processes to use: ``settings.jobs`` when given, else one per core (at most 4) for
-    large inputs (or stdin) and 1 for small ones."""
+    """Processes to use: ``--jobs``/``jobs`` in the config, or ``LOGAUDIT_JOBS``; 1 by default.
+
+    One by default because it was measured (docs/performance.md): on 2 cores and a 1M-line log,
+    two worker processes were only 6-10 % faster (start-up and the finish are serial) but took
+    about 300 MB more, which broke the memory target; more cores make more jobs worth it."""
     if settings.jobs:
         return settings.jobs
     env = os.environ.get("LOGAUDIT_JOBS")
     if env and env.isdigit() and int(env) > 0:
         return int(env)
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    big = any(i.path is None for i in inputs) or total_size(inputs) >= PARALLEL_MIN_BYTES
-    return max(1, min(4, cores or 1)) if big else 1
+    return 1
 
 
 # Per worker process: the run's settings, tables and enricher, set once by the initializer.
