@@ -43,10 +43,44 @@ import sys
 import pandas as pd
 import ua_parser
 from ua_parser import OS, DefaultedResult, Device, Domain, UserAgent
-from user_agents.parsers import UserAgent as _UserAgent
-from user_agents.parsers import parse_browser, parse_device, parse_operating_system
 
-from logaudit.enrich.crawlers import Robot, RobotMatcher
+
+def _lazy_legacy_parser() -> None:
+    """Load ua-parser's legacy module on first use instead of at import.
+
+    ``user_agents`` imports ``ua_parser.user_agent_parser``, whose import compiles some 1,000
+    regular expressions with Python's ``re`` (0.2-0.35 s of every run), although logaudit never
+    calls it (see the module docstring). The standard library's LazyLoader stands the module in
+    and runs it, unchanged, the first time anything reads one of its attributes.
+    """
+    import importlib.util
+
+    name = "ua_parser.user_agent_parser"
+    if name in sys.modules:
+        return
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        return
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    # `from ua_parser import user_agent_parser` looks for the attribute first; ua_parser's
+    # module __getattr__ does not know it, so the import would load the real module.
+    setattr(ua_parser, "user_agent_parser", module)  # noqa: B010
+
+
+_lazy_legacy_parser()
+
+from user_agents.parsers import UserAgent as _UserAgent  # noqa: E402
+from user_agents.parsers import (  # noqa: E402
+    parse_browser,
+    parse_device,
+    parse_operating_system,
+)
+
+from logaudit.enrich.crawlers import Robot, RobotMatcher  # noqa: E402
 
 COLUMNS: tuple[str, ...] = (
     "browser",
