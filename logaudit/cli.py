@@ -226,6 +226,14 @@ def _run(
     _finish(outcome, fmt, output)
 
 
+def _reader_left() -> None:
+    """The reader of our output went away (``| head``): what it read is what it wanted. Stop
+    quietly with 0; stdout now points at /dev/null so the final flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(int(ExitCode.OK))
+
+
 def command(f: Callable[..., Any]) -> Callable[..., Any]:
     """Domain errors -> one line and their exit code; internal errors -> one line, or a
     traceback with --debug."""
@@ -240,7 +248,9 @@ def command(f: Callable[..., Any]) -> Callable[..., Any]:
             sys.exit(int(e.exit_code))
         except click.ClickException:
             raise  # usage errors: Click prints them with exit code 2
-        except (KeyboardInterrupt, BrokenPipeError):
+        except BrokenPipeError:
+            _reader_left()
+        except KeyboardInterrupt:
             sys.exit(130)
         except Exception as e:  # noqa: BLE001 - the last line of defence, with --debug to see
             if debug:

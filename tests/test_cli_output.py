@@ -57,3 +57,21 @@ def test_symlink_stays_a_symlink(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert link.is_symlink()
     assert '"requests": 3' in real.read_text()
+
+
+def test_a_reader_that_stops_early_is_not_an_error(sample_logs: Path) -> None:
+    """`logaudit summary ... | head`: quiet, exit 0, whatever the renderer."""
+    import shlex
+    import subprocess
+    import sys
+
+    for fmt in ("terminal", "json"):
+        cmd = (
+            f"{shlex.quote(sys.executable)} -m logaudit summary {shlex.quote(str(sample_logs))} "
+            f"--format {fmt} | head -2"
+        )
+        done = subprocess.run(
+            ["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 0, (fmt, done.stderr)
+        assert done.stderr == "", done.stderr

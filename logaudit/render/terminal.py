@@ -254,8 +254,14 @@ def header(report: Report) -> Text:
     return Text.assemble(("logaudit " + report.command, "bold"), "  ", span)
 
 
+def _raise_broken_pipe() -> None:
+    raise BrokenPipeError
+
+
 def render(report: Report, out: TextIO | None = None, console: Console | None = None) -> None:
     con = console or Console(file=out, highlight=False, soft_wrap=False)
+    # rich ends a broken pipe with SystemExit(1); let it reach the CLI as what it is.
+    con.on_broken_pipe = _raise_broken_pipe  # type: ignore[method-assign]
     con.print(header(report))
     for w in report.warnings:
         con.print(Panel(Text(safe(w)), title="warning", border_style="red", expand=False))
