@@ -53,8 +53,9 @@ def t_visitors(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
             "last": last,
         }
     )
-    cl = np.asarray(client.categories, dtype=object)[uniq // na]
-    ag = np.asarray(agent.categories, dtype=object)[uniq % na]
+    # Taking from the Arrow-backed categories keeps the text in Arrow (no Python objects).
+    cl = client.categories[uniq // na]
+    ag = agent.categories[uniq % na]
     frame.index = pd.MultiIndex.from_arrays(
         [pd.Index(cl, dtype="str"), pd.Index(ag, dtype="str")], names=["client", "agent"]
     )
@@ -66,7 +67,7 @@ def t_agents(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     (another process, a Dask worker) needs no classifier of its own."""
     agent = c["agent"].array
     used = np.unique(np.asarray(agent.codes))
-    names = pd.Index(np.asarray(agent.categories, dtype=object)[used], dtype="str", name="agent")
+    names = agent.categories[used].rename("agent")
     frame = classify_agents(names)
     frame.index = names
     return frame

@@ -122,7 +122,7 @@ def t_path_visitors(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     per = np.bincount(path[first], minlength=len(cats))
     seen = np.flatnonzero(per)
     return pd.DataFrame(
-        {"visitors": per[seen]}, index=pd.Index(np.asarray(cats)[seen], dtype="str", name="path")
+        {"visitors": per[seen]}, index=cats[seen].rename("path")
     )
 
 
