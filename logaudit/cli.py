@@ -7,6 +7,7 @@ only an internal bug shows a traceback, and only with ``--debug``.
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import sys
 import tempfile
@@ -420,4 +421,10 @@ def sections(**_: Any) -> None:
 
 
 def main() -> None:
+    # Each cyclic-GC pass would re-scan the ~10^5 long-lived objects the imports made (pandas,
+    # pyarrow, ua-parser); freezing them and collecting the young generation less often is
+    # harmless (cycles are still collected, peak memory unchanged). Measured gain on a 1M-line
+    # summary: 0.05-0.15 s in alternated runs, within the noise of a single run.
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
     cli(prog_name="logaudit")
