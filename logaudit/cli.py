@@ -86,6 +86,13 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
             default=None,
             help="Worker processes for parsing (default 1; see docs/performance.md).",
         ),
+        click.option(
+            "--section",
+            "sections",
+            multiple=True,
+            type=click.Choice(list(SECTIONS)),
+            help="Only these sections (repeatable); `logaudit sections` lists them.",
+        ),
         click.option("--debug", is_flag=True, hidden=True),
     ]
     for opt in reversed(opts):
@@ -280,13 +287,6 @@ def cli() -> None:
 
 @cli.command()
 @report_options
-@click.option(
-    "--section",
-    "sections",
-    multiple=True,
-    type=click.Choice(list(SECTIONS)),
-    help="Only these sections (repeatable).",
-)
 @command
 def summary(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
     """Traffic overview with GoAccess-style panels, from one or more logs.
@@ -311,13 +311,6 @@ def summary(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
 )
 @click.option("--visitor", metavar="IP", help="List this client's visits and clickstream.")
 @click.option("--ua", metavar="TEXT", help="With --visitor: only user agents containing TEXT.")
-@click.option(
-    "--section",
-    "sections",
-    multiple=True,
-    type=click.Choice(list(SECTIONS)),
-    help="Only these sections (repeatable).",
-)
 @command
 def visits(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
     """Visits (sessions): clicks per visit, durations, bounce rate, entry and exit pages.
@@ -334,13 +327,6 @@ def visits(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: 
 
 @cli.command()
 @report_options
-@click.option(
-    "--section",
-    "sections",
-    multiple=True,
-    type=click.Choice(list(SECTIONS)),
-    help="Only these sections (repeatable).",
-)
 @command
 def visitors(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
     """Who the visitors are: top visitors (IP, country, network, browser, OS), and panels of
@@ -376,13 +362,6 @@ def visitors(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts
     default=None,
     metavar="MINUTES",
     help="Gap that ends a visit. [30]",
-)
-@click.option(
-    "--section",
-    "sections",
-    multiple=True,
-    type=click.Choice(list(SECTIONS)),
-    help="Only these sections (repeatable).",
 )
 @command
 def trends(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
