@@ -32,10 +32,6 @@ class Run:
     tables: tuple[str, ...] = ()
 
 
-def total_size(inputs: list[Input]) -> int:
-    return sum(i.size for i in inputs)
-
-
 def jobs_for(inputs: list[Input], settings: Settings) -> int:
     """Processes to use: ``--jobs``/``jobs`` in the config, or ``LOGAUDIT_JOBS``; 1 by default.
 

@@ -104,6 +104,18 @@ def count_small(
     return frame
 
 
+def hash_strings(values: pd.Index) -> np.ndarray:
+    """A stable 64-bit hash per string (the same in every process and partial)."""
+    return pd.util.hash_array(np.asarray(values, dtype=object))
+
+
+def hash_rows(cat: pd.Categorical, rows: np.ndarray) -> np.ndarray:
+    """The hash of the value of each selected row, hashing only the categories used."""
+    codes = np.asarray(cat.codes)[rows]
+    used, inverse = np.unique(codes, return_inverse=True)
+    return hash_strings(cat.categories[used])[inverse]
+
+
 def merge(a: Partial, b: Partial, tables: Mapping[str, Table]) -> Partial:
     out: Partial = {}
     for name in set(a) | set(b):

@@ -15,7 +15,7 @@ from http import HTTPStatus
 import numpy as np
 import pandas as pd
 
-from logaudit.analyze.base import Partial, Table, count_by, count_small
+from logaudit.analyze.base import Partial, Table, count_by, count_small, hash_rows, hash_strings
 from logaudit.config import Settings
 from logaudit.report import Section
 
@@ -55,15 +55,19 @@ def _visitor_rows(c: pd.DataFrame) -> np.ndarray:
 _DAY_MIX = np.uint64(0xBF58476D1CE4E5B9)
 
 
-def distinct_rows(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(first row of each distinct key tuple, count of rows per tuple), via one 64-bit hash of
-    the tuple and a hash-based factorize: far cheaper than a multi-column group-by. Keys are
-    integers; a false merge needs a 64-bit hash collision."""
+def tuple_hash(*keys: np.ndarray) -> np.ndarray:
+    """One 64-bit hash per row of the integer key tuple (a false match needs a collision)."""
     h = np.zeros(len(keys[0]), dtype=np.uint64)
     for k in keys:
         h = (h ^ k.astype(np.uint64)) * _DAY_MIX
         h ^= h >> np.uint64(31)
-    codes, uniq = pd.factorize(h, sort=False)
+    return h
+
+
+def distinct_rows(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first row of each distinct key tuple, count of rows per tuple), via one 64-bit hash of
+    the tuple and a hash-based factorize: far cheaper than a multi-column group-by."""
+    codes, uniq = pd.factorize(tuple_hash(*keys), sort=False)
     counts = np.bincount(codes, minlength=len(uniq))
     first = np.full(len(uniq), len(codes), dtype=np.int64)
     np.minimum.at(first, codes, np.arange(len(codes)))
@@ -114,16 +118,28 @@ def t_paths(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
 
 
 def t_path_visitors(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
-    """Visitor-days per path: distinct (path, day, visitor) among visitor hits."""
-    m = _visitor_rows(c)
-    path = np.asarray(c["path"].array.codes)[m]
-    first, _ = distinct_rows(path, c["day"].to_numpy()[m], c["visitor"].to_numpy()[m])
-    cats = c["path"].array.categories
-    per = np.bincount(path[first], minlength=len(cats))
-    seen = np.flatnonzero(per)
-    return pd.DataFrame(
-        {"visitors": per[seen]}, index=cats[seen].rename("path")
-    )
+    """The distinct (path, day, visitor) triples among visitor hits, each keyed by one 64-bit
+    hash, with the path's hash alongside. Triples, not per-chunk counts: a visitor-day that
+    spans two blocks must count once, so partials merge by union and counting waits for the
+    end (``path_visitor_counts``)."""
+    m = np.flatnonzero(_visitor_rows(c))
+    path_h = hash_rows(c["path"].array, m)
+    key = tuple_hash(path_h, c["day"].to_numpy()[m], c["visitor"].to_numpy()[m])
+    uniq, first = np.unique(key, return_index=True)
+    return pd.DataFrame({"path_h": path_h[first]}, index=pd.Index(uniq, name="key"))
+
+
+def path_visitor_counts(p: Partial) -> pd.Series:
+    """Visitor-days per path text, from the merged triples."""
+    triples = p.get("path_visitors", pd.DataFrame())
+    paths = p.get("paths", pd.DataFrame())
+    if triples.empty or paths.empty:
+        return pd.Series(dtype=np.int64)
+    per_hash = triples.groupby("path_h", sort=False).size()
+    names = pd.Series(np.asarray(paths.index, dtype=object), index=hash_strings(paths.index))
+    counts = per_hash.reindex(names.index, fill_value=0)
+    counts.index = names.to_numpy()
+    return counts
 
 
 def _simple(col: str) -> Callable[[pd.DataFrame, Settings], pd.DataFrame]:
@@ -151,7 +167,7 @@ TABLES: dict[str, Table] = {
         Table("daily", t_daily),
         Table("hours", t_hours),
         Table("paths", t_paths, {"static": "max"}),
-        Table("path_visitors", t_path_visitors),
+        Table("path_visitors", t_path_visitors, {"path_h": "first"}),
         Table("status", t_status),
         Table("methods", _simple("method")),
         Table("protocols", _simple("protocol")),
@@ -171,10 +187,11 @@ def _iso(seconds: int) -> str:
 def ranked(
     frame: pd.DataFrame, s: Settings, key: str, by: str = "hits"
 ) -> tuple[pd.DataFrame, int]:
-    """Rows sorted by ``by`` (descending, ties in first-seen order), cut to ``--top``, with
-    the index turned into a first column named ``key``; also the row count before the cut."""
+    """Rows sorted by ``by`` (descending; ties by key, so the order never depends on the order
+    partials were merged in), cut to ``--top``, with the index turned into a first column
+    named ``key``; also the row count before the cut."""
     total = len(frame)
-    frame = frame.sort_values([by], ascending=False, kind="stable")
+    frame = frame.sort_index(kind="stable").sort_values([by], ascending=False, kind="stable")
     if s.top:
         frame = frame.head(s.top)
     rows = frame.reset_index(drop=True)
@@ -266,7 +283,7 @@ def _path_section(p: Partial, s: Settings, name: str, title: str, static: bool |
     paths = p.get("paths", pd.DataFrame())
     if paths.empty:
         return Section(name, title, pd.DataFrame())
-    pv = p.get("path_visitors", pd.DataFrame())
+    pv = path_visitor_counts(p)
     if static is None:
         f = paths[paths["not_found"] > 0]
         f = pd.DataFrame({"hits": f["not_found"]})
@@ -274,7 +291,7 @@ def _path_section(p: Partial, s: Settings, name: str, title: str, static: bool |
         f = paths[paths["static"] == static]
         f = f.assign(hits=f["hits"] - f["not_found"])
         f = f[f["hits"] > 0]
-        f = f.assign(visitors=pv["visitors"].reindex(f.index, fill_value=0) if len(pv) else 0)
+        f = f.assign(visitors=pv.reindex(f.index, fill_value=0) if len(pv) else 0)
         cols = (
             ["hits", "visitors", "page_views", "bytes"]
             if not static

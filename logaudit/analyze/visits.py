@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from logaudit.analyze.base import Context, Partial, Table
+from logaudit.analyze.base import Context, Partial, Table, hash_rows, hash_strings
 from logaudit.analyze.traffic import ranked
 from logaudit.config import Settings
 from logaudit.report import Section
@@ -42,18 +42,6 @@ DURATION_BUCKETS: tuple[tuple[str, int, int], ...] = (
 )
 
 
-def _hash(cat: pd.Categorical, rows: np.ndarray) -> np.ndarray:
-    """64-bit hash of the value of each selected row, hashing only the categories used."""
-    codes = np.asarray(cat.codes)[rows]
-    used, inverse = np.unique(codes, return_inverse=True)
-    h = pd.util.hash_array(np.asarray(cat.categories[used], dtype=object))
-    return h[inverse]
-
-
-def hash_strings(values: pd.Index) -> np.ndarray:
-    return pd.util.hash_array(np.asarray(values, dtype=object))
-
-
 def t_pv_events(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     m = np.flatnonzero(c["is_page"].to_numpy() & c["person"].to_numpy())
     return pd.DataFrame(
@@ -61,8 +49,8 @@ def t_pv_events(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
             "visitor": c["visitor"].to_numpy()[m],
             "utc": c["time"].array.asi8[m],
             "local": c["local"].array.asi8[m],
-            "path_h": _hash(c["path"].array, m),
-            "ref_h": _hash(c["referrer"].array, m),
+            "path_h": hash_rows(c["path"].array, m),
+            "ref_h": hash_rows(c["referrer"].array, m),
         }
     )
 
