@@ -40,13 +40,9 @@ SECTIONS: dict[str, SectionSpec] = {
         SectionSpec(
             "daily", "Daily visitors", _plain(traffic.sec_daily), ("daily", "visitor_days")
         ),
-        SectionSpec(
-            "pages", "Requested pages", _plain(traffic.sec_pages), ("paths", "path_visitors")
-        ),
-        SectionSpec(
-            "static", "Static files", _plain(traffic.sec_static), ("paths", "path_visitors")
-        ),
-        SectionSpec("not-found", "Not-found URLs (404)", _plain(traffic.sec_not_found), ("paths",)),
+        SectionSpec("pages", "Requested pages", traffic.sec_pages, ("paths", "path_visitors")),
+        SectionSpec("static", "Static files", traffic.sec_static, ("paths", "path_visitors")),
+        SectionSpec("not-found", "Not-found URLs (404)", traffic.sec_not_found, ("paths",)),
         SectionSpec("hosts", "Client hosts", _plain(traffic.sec_hosts), ("visitors",)),
         SectionSpec("status", "Status codes", _plain(traffic.sec_status), ("status",)),
         SectionSpec(

@@ -32,7 +32,8 @@ class Table:
     # Column -> "sum" | "min" | "max" | "first"; columns not named are summed.
     agg: Mapping[str, str] = field(default_factory=dict)
     # "group": rows with the same index combine by ``agg``. "concat": rows are events, kept
-    # as they are (sessionization sorts them at the end).
+    # as they are (sessionization sorts them at the end). "distinct": rows are set members
+    # keyed by their index; the merge is a union (the first row of each key is kept).
     kind: str = "group"
 
     def combine(self, frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -44,6 +45,8 @@ class Table:
         both = pd.concat(frames)
         if self.kind == "concat":
             return both.reset_index(drop=True)
+        if self.kind == "distinct":
+            return both[~both.index.duplicated()]
         nlev = both.index.nlevels
         rules = {c: self.agg.get(c, "sum") for c in both.columns}
         g = both.groupby(level=list(range(nlev)), sort=False)

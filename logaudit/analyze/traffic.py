@@ -15,7 +15,15 @@ from http import HTTPStatus
 import numpy as np
 import pandas as pd
 
-from logaudit.analyze.base import Partial, Table, count_by, count_small, hash_rows, hash_strings
+from logaudit.analyze.base import (
+    Context,
+    Partial,
+    Table,
+    count_by,
+    count_small,
+    hash_rows,
+    hash_strings,
+)
 from logaudit.config import Settings
 from logaudit.report import Section
 
@@ -123,14 +131,26 @@ def t_path_visitors(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     spans two blocks must count once, so partials merge by union and counting waits for the
     end (``path_visitor_counts``)."""
     m = np.flatnonzero(_visitor_rows(c))
+    day, visitor = c["day"].to_numpy()[m], c["visitor"].to_numpy()[m]
+    # Deduplicate within the block on the cheap category codes, then hash only what is left.
+    codes = np.asarray(c["path"].array.codes)[m]
+    m = m[~pd.Index(tuple_hash(codes, day, visitor)).duplicated()]
     path_h = hash_rows(c["path"].array, m)
     key = tuple_hash(path_h, c["day"].to_numpy()[m], c["visitor"].to_numpy()[m])
-    uniq, first = np.unique(key, return_index=True)
-    return pd.DataFrame({"path_h": path_h[first]}, index=pd.Index(uniq, name="key"))
+    return pd.DataFrame({"path_h": path_h}, index=pd.Index(key, name="key"))
 
 
-def path_visitor_counts(p: Partial) -> pd.Series:
-    """Visitor-days per path text, from the merged triples."""
+def path_visitor_counts(p: Partial, ctx: Context) -> pd.Series:
+    """Visitor-days per path text, from the merged triples (once per report)."""
+    cached = ctx.cache.get("path_visitors")
+    if isinstance(cached, pd.Series):
+        return cached
+    counts = _path_visitor_counts(p)
+    ctx.cache["path_visitors"] = counts
+    return counts
+
+
+def _path_visitor_counts(p: Partial) -> pd.Series:
     triples = p.get("path_visitors", pd.DataFrame())
     paths = p.get("paths", pd.DataFrame())
     if triples.empty or paths.empty:
@@ -167,7 +187,7 @@ TABLES: dict[str, Table] = {
         Table("daily", t_daily),
         Table("hours", t_hours),
         Table("paths", t_paths, {"static": "max"}),
-        Table("path_visitors", t_path_visitors, {"path_h": "first"}),
+        Table("path_visitors", t_path_visitors, kind="distinct"),
         Table("status", t_status),
         Table("methods", _simple("method")),
         Table("protocols", _simple("protocol")),
@@ -279,11 +299,12 @@ def sec_hours(p: Partial, s: Settings) -> Section:
     return Section("hours", "Hour of day", rows, 24, chart="hits")
 
 
-def _path_section(p: Partial, s: Settings, name: str, title: str, static: bool | None) -> Section:
+def _path_section(p: Partial, ctx: Context, name: str, title: str, static: bool | None) -> Section:
+    s = ctx.settings
     paths = p.get("paths", pd.DataFrame())
     if paths.empty:
         return Section(name, title, pd.DataFrame())
-    pv = path_visitor_counts(p)
+    pv = path_visitor_counts(p, ctx)
     if static is None:
         f = paths[paths["not_found"] > 0]
         f = pd.DataFrame({"hits": f["not_found"]})
@@ -302,18 +323,18 @@ def _path_section(p: Partial, s: Settings, name: str, title: str, static: bool |
     return Section(name, title, rows, total)
 
 
-def sec_pages(p: Partial, s: Settings) -> Section:
-    sec = _path_section(p, s, "pages", "Requested pages", False)
+def sec_pages(p: Partial, ctx: Context) -> Section:
+    sec = _path_section(p, ctx, "pages", "Requested pages", False)
     sec.note = "404s are listed under not-found; static files under static"
     return sec
 
 
-def sec_static(p: Partial, s: Settings) -> Section:
-    return _path_section(p, s, "static", "Static files", True)
+def sec_static(p: Partial, ctx: Context) -> Section:
+    return _path_section(p, ctx, "static", "Static files", True)
 
 
-def sec_not_found(p: Partial, s: Settings) -> Section:
-    return _path_section(p, s, "not-found", "Not-found URLs (404)", None)
+def sec_not_found(p: Partial, ctx: Context) -> Section:
+    return _path_section(p, ctx, "not-found", "Not-found URLs (404)", None)
 
 
 def _keyed(p: Partial, s: Settings, table: str, name: str, title: str, key: str) -> Section:
