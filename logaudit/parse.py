@@ -62,6 +62,15 @@ class BadLines:
         if len(s) < BAD_SAMPLES:
             s.append((line, reason))
 
+    def shifted(self, by: int) -> BadLines:
+        """The same accounting with example line numbers moved by ``by`` (a byte range's
+        lines are numbered from its start; ``by`` is the count of lines before it)."""
+        return BadLines(
+            counts=dict(self.counts),
+            parsed=dict(self.parsed),
+            samples={k: [(n + by, why) for n, why in v] for k, v in self.samples.items()},
+        )
+
     def count(self, name: str, n: int) -> None:
         """Count ``n`` more bad lines without examples."""
         if n > 0:

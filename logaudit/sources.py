@@ -48,6 +48,9 @@ class Input:
 
     name: str
     path: Path | None
+    # A byte range [start, end) of a plain file, aligned to whole lines by ``line_span``;
+    # line numbers then count from the range's first line.
+    span: tuple[int, int] | None = None
 
     @property
     def size(self) -> int:
@@ -168,7 +171,72 @@ def _open_raw(inp: Input) -> BinaryIO:
     st = inp.path.stat()
     if stat.S_ISDIR(st.st_mode):
         raise IsADirectoryError(str(inp.path))
-    return open(inp.path, "rb")  # noqa: SIM115 - closed by read_blocks
+    f = open(inp.path, "rb")  # noqa: SIM115 - closed by read_blocks
+    if inp.span is None:
+        return f
+    start, end = inp.span
+    f.seek(start)
+    return _Limited(f, end - start)  # type: ignore[return-value]
+
+
+class _Limited:
+    """A raw stream cut to ``n`` bytes."""
+
+    def __init__(self, raw: BinaryIO, n: int) -> None:
+        self.raw = raw
+        self.left = n
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.left if n < 0 else min(n, self.left)
+        data = self.raw.read(n)
+        self.left -= len(data)
+        return data
+
+    def readinto(self, view: memoryview) -> int:
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def is_plain_file(inp: Input) -> bool:
+    """A regular, uncompressed file: one that can be read in independent byte ranges."""
+    if inp.path is None or not inp.path.is_file():
+        return False
+    with open(inp.path, "rb") as f:
+        return _decompressor(f.read(6)) is None
+
+
+def line_spans(path: Path, parts: int) -> list[tuple[int, int]]:
+    """``parts`` contiguous byte ranges covering the file, each starting at a line start:
+    a cut falls after the first newline at or past the even split point."""
+    size = path.stat().st_size
+    cuts = [0]
+    with open(path, "rb") as f:
+        for k in range(1, parts):
+            f.seek(max(cuts[-1], size * k // parts))
+            chunk = b""
+            while True:
+                more = f.read(1 << 16)
+                if not more:
+                    break
+                chunk += more
+                nl = chunk.find(b"\n")
+                if nl >= 0:
+                    break
+            if not chunk or chunk.find(b"\n") < 0:
+                break
+            cut = f.tell() - len(chunk) + chunk.find(b"\n") + 1
+            if cut >= size:
+                break
+            cuts.append(cut)
+    cuts.append(size)
+    return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
 
 
 def _decompressor(head: bytes) -> str | None:

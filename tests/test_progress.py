@@ -6,6 +6,7 @@ import gzip
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from logaudit.cli import cli
@@ -60,3 +61,27 @@ def test_worker_processes_give_the_same_report(sample_logs: Path) -> None:
         return out
 
     assert report("--jobs", "2") == report("--jobs", "1")
+
+
+def test_byte_ranges_give_the_same_report(
+    sample_logs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plain file split into one byte range per worker: each worker reduces its range to
+    one partial; figures and bad-line examples (line numbers included) equal one process's."""
+    import logaudit.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "SPAN_MIN_BYTES", 1)
+    log = sample_logs / "access.log"  # holds planted bad lines, in both halves
+
+    def report(jobs: str) -> dict:
+        result = CliRunner().invoke(
+            cli, ["summary", str(log), "--format", "json", "--top", "0", "--jobs", jobs]
+        )
+        assert result.exit_code == 0, result.output
+        out = json.loads(result.stdout)
+        out.pop("generated")
+        return out
+
+    one, three = report("1"), report("3")
+    assert three == one
+    assert [e["line"] for e in one["bad_lines"]["examples"]] == [57, 888, 1717, 2401]
