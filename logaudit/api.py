@@ -22,7 +22,7 @@ from logaudit.analyze import (
 from logaudit.analyze.base import Context
 from logaudit.config import Settings
 from logaudit.enrich.classify import Enricher, classify_agents
-from logaudit.errors import ExitCode, InputInvalidError, InputMissingError
+from logaudit.errors import ExitCode, InputMissingError
 from logaudit.pipeline import Run, exit_code, run
 from logaudit.report import Report
 from logaudit.sources import Input, expand
@@ -80,13 +80,13 @@ def _report(
     inputs = inputs if inputs is not None else open_inputs(args)
     enricher = Enricher(settings)
     r = run(inputs, settings, tables_for(chosen), on_progress=on_progress, enricher=enricher)
-    ctx = finish_context(settings, enricher, chosen)
+    ctx = finish_context(settings, chosen)
     report = build_report(r, settings, chosen, command, ctx)
     return _outcome(r, report, settings)
 
 
-def finish_context(settings: Settings, enricher: Enricher, sections: Sequence[str]) -> Context:
-    """Finish-time enrichment: the run's own agent classifier (its cache is warm), and GeoIP
+def finish_context(settings: Settings, sections: Sequence[str]) -> Context:
+    """Finish-time enrichment: the process's agent classifier (its cache is warm), and GeoIP
     opened only when a chosen section needs places; a missing database is one note, once."""
     ctx = Context(settings)
     ctx.agents = classify_agents
@@ -136,4 +136,4 @@ def summary(args: Sequence[str], settings: Settings, sections: Sequence[str] = (
     return report("summary", args, settings, sections)
 
 
-__all__ = ["COMMANDS", "Outcome", "report", "summary", "open_inputs", "InputInvalidError"]
+__all__ = ["COMMANDS", "Outcome", "report", "summary", "open_inputs"]

@@ -100,6 +100,15 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+visit_timeout_option = click.option(
+    "--visit-timeout",
+    type=click.IntRange(1),
+    default=None,
+    metavar="MINUTES",
+    help="Gap that ends a visit. [30]",
+)
+
+
 def _settings(opts: dict[str, Any]) -> Any:
     tz = opts.get("tz")
     overrides = {
@@ -302,13 +311,7 @@ def summary(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
 
 @cli.command()
 @report_options
-@click.option(
-    "--visit-timeout",
-    type=click.IntRange(1),
-    default=None,
-    metavar="MINUTES",
-    help="Gap that ends a visit. [30]",
-)
+@visit_timeout_option
 @click.option("--visitor", metavar="IP", help="List this client's visits and clickstream.")
 @click.option("--ua", metavar="TEXT", help="With --visitor: only user agents containing TEXT.")
 @command
@@ -356,13 +359,7 @@ def visitors(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts
     type=click.Choice(list(trends_mod.METRICS)),
     help="Metrics to chart (repeatable; the table shows them all).",
 )
-@click.option(
-    "--visit-timeout",
-    type=click.IntRange(1),
-    default=None,
-    metavar="MINUTES",
-    help="Gap that ends a visit. [30]",
-)
+@visit_timeout_option
 @command
 def trends(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
     """Traffic over hours, days, weeks or months: what changed and what is unusual.

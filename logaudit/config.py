@@ -92,8 +92,6 @@ def load(
         ev = env.get("LOGAUDIT_" + k.upper())
         if ev is not None and k != "extra":
             values[k] = _coerce(k, ev)
-    if env.get("LOGAUDIT_GEOIP_DIR") and "geoip_dir" not in values:
-        values["geoip_dir"] = Path(env["LOGAUDIT_GEOIP_DIR"])
     for k, v in (overrides or {}).items():
         if v is not None and v != ():
             values[k] = v

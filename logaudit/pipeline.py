@@ -42,20 +42,6 @@ class Run:
     tables: tuple[str, ...] = ()
 
 
-def jobs_for(inputs: list[Input], settings: Settings) -> int:
-    """Processes to use: ``--jobs``/``jobs`` in the config, or ``LOGAUDIT_JOBS``; 1 by default.
-
-    One by default because it was measured (docs/performance.md): on 2 cores and a 1M-line log,
-    two worker processes were about 15 % faster (start-up and the finish are serial) but took
-    about 170 MB more, past the memory target; more cores make more jobs worth it."""
-    if settings.jobs:
-        return settings.jobs
-    env = os.environ.get("LOGAUDIT_JOBS")
-    if env and env.isdigit() and int(env) > 0:
-        return int(env)
-    return 1
-
-
 # Per worker process: the run's settings, tables and enricher, set once by the initializer.
 _worker: dict[str, object] = {}
 
@@ -103,10 +89,16 @@ def _span_task(inp: Input, det: Detected) -> tuple[Partial, BadLines, int]:
     return acc.result(), bad, state.lines_read.get(inp.name, 0)
 
 
-def _detect_file(inp: Input, settings: Settings) -> Detected:
-    with open(inp.path, "rb") as f:  # type: ignore[arg-type]
-        head = f.read(1 << 20)
-    return detect(head, inp.name, settings.log_format)
+def _detect(
+    head: bytes | bytearray | memoryview, inp: Input, settings: Settings, state: ReadState
+) -> Detected | None:
+    """The input's format from its first bytes, or None with a one-line problem recorded."""
+    try:
+        return detect(head, inp.name, settings.log_format)
+    except LogauditError as e:
+        # The message starts with the input's name, which InputProblem adds back.
+        state.problems.append(InputProblem(inp.name, str(e).split(": ", 1)[-1], e.exit_code))
+        return None
 
 
 def _process_in_worker(
@@ -125,17 +117,23 @@ def run(
 ) -> Run:
     """Read every input, parse and enrich its blocks, and merge their partial tables.
 
-    This process reads (and decompresses) blocks in order; with several jobs, forked worker
-    processes parse, enrich and tabulate them (the map step), and partials are merged here in
-    block order (the reduce step), so every figure and bad-line example is the same whatever
-    the number of jobs. A thread overlaps reading with processing in the one-job case.
+    One job (the default): this process reads blocks in order and a thread processes them, so
+    reading overlaps processing. Several jobs (``--jobs``): a plain file over SPAN_MIN_BYTES is
+    split at line starts into one byte range per job, and each forked worker reads its range and
+    combines its blocks into one partial; other inputs (compressed, stdin) are read here and
+    their blocks shipped to the workers. Partials are merged here in input order (the reduce
+    step), so every figure and bad-line example is the same whatever the number of jobs.
+
+    One job is the default because it was measured (docs/performance.md): on 2 cores and a
+    1M-line log, two workers were about 15 % faster (start-up and the finish are serial) but
+    took about 170 MB more, past the memory target; more cores make more jobs worth it.
     """
     enricher = enricher or Enricher(settings)
     acc = Accumulator(tables)
     bad = BadLines()
     state = ReadState()
     formats: dict[str, Detected] = {}
-    jobs = jobs_for(inputs, settings)
+    jobs = settings.jobs or 1
     pending: deque[Future[tuple[Partial, BadLines]]] = deque()
 
     def drain(limit: int) -> None:
@@ -156,49 +154,43 @@ def run(
         )
     else:
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="logaudit")
-    spans: deque[tuple[str, int, Future[tuple[Partial, BadLines, int]]]] = deque()
-    lines: dict[str, int] = {}
-
-    def drain_spans() -> None:
-        nonlocal bad
-        while spans:
-            name, size, fut = spans.popleft()
-            partial, span_bad, n = fut.result()
-            # Ranges are merged in file order; their line numbers start where the last ended.
-            bad = bad.merge(span_bad.shifted(lines.get(name, 0)))
-            lines[name] = lines.get(name, 0) + n
-            if partial:
-                acc.add(partial)
-            if on_progress is not None:
-                on_progress(size)
-
     with pool:
         for inp in inputs:
-            if jobs > 1 and inp.size >= SPAN_MIN_BYTES and is_plain_file(inp):
+            if (
+                jobs > 1
+                and inp.path is not None
+                and inp.size >= SPAN_MIN_BYTES
+                and is_plain_file(inp)
+            ):
                 drain(0)
-                try:
-                    whole = _detect_file(inp, settings)
-                except LogauditError as e:
-                    state.problems.append(
-                        InputProblem(inp.name, str(e).split(": ", 1)[-1], e.exit_code)
-                    )
+                with open(inp.path, "rb") as f:
+                    whole = _detect(f.read(1 << 20), inp, settings, state)
+                if whole is None:
                     continue
                 formats[inp.name] = whole
-                assert inp.path is not None
-                for start, end in line_spans(inp.path, jobs):
-                    part = Input(inp.name, inp.path, (start, end))
-                    spans.append((inp.name, end - start, pool.submit(_span_task, part, whole)))
-                drain_spans()
+                ranges = [
+                    (
+                        end - start,
+                        pool.submit(_span_task, Input(inp.name, inp.path, (start, end)), whole),
+                    )
+                    for start, end in line_spans(inp.path, jobs)
+                ]
+                for size, span in ranges:
+                    partial, span_bad, n = span.result()
+                    # Ranges merge in file order; their line numbers start where the last ended.
+                    done = state.lines_read.get(inp.name, 0)
+                    bad = bad.merge(span_bad.shifted(done))
+                    state.lines_read[inp.name] = done + n
+                    if partial:
+                        acc.add(partial)
+                    if on_progress is not None:
+                        on_progress(size)
                 continue
             det: Detected | None = None
             for block in read_blocks(inp, state, on_progress=on_progress):
                 if det is None:
-                    try:
-                        det = detect(block.data, inp.name, settings.log_format)
-                    except LogauditError as e:
-                        state.problems.append(
-                            InputProblem(inp.name, str(e).split(": ", 1)[-1], e.exit_code)
-                        )
+                    det = _detect(block.data, inp, settings, state)
+                    if det is None:
                         break
                     formats[inp.name] = det
                 if jobs > 1:
@@ -216,8 +208,9 @@ def run(
                 # At most one block waiting per worker: memory stays a few blocks deep.
                 drain(jobs)
         drain(0)
-    lines.update(state.lines_read)
-    return Run(acc.result(), bad, state.problems, inputs, formats, lines, tuple(tables))
+    return Run(
+        acc.result(), bad, state.problems, inputs, formats, dict(state.lines_read), tuple(tables)
+    )
 
 
 def exit_code(problems: list[InputProblem]) -> ExitCode:

@@ -39,6 +39,3 @@ class Report:
     # Quiet, one-line notes (how a figure was computed, what is not available).
     notes: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
-
-    def section(self, name: str) -> Section | None:
-        return next((s for s in self.sections if s.name == name), None)

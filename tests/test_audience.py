@@ -84,7 +84,10 @@ def test_places_and_networks(log: Path, geoip: Path) -> None:
     r = run_json("visitors", str(log), "--geoip-dir", str(geoip))
     countries = {k: v["hits"] for k, v in rows(r, "countries", "country").items()}
     assert countries == {
-        "United Kingdom": 3, "Germany": 2, "Bhutan": 1, "(private address)": 1,
+        "United Kingdom": 3,
+        "Germany": 2,
+        "Bhutan": 1,
+        "(private address)": 1,
     }
     london = rows(r, "countries", "country")["United Kingdom"]
     assert london["visitors"] == 1 and london["top"] == "London (100%)"
@@ -95,15 +98,20 @@ def test_places_and_networks(log: Path, geoip: Path) -> None:
 
 
 def test_browsers_systems_devices_are_people_only(log: Path) -> None:
-    r = run_json("summary", str(log), "--section", "browsers", "--section", "os",
-                 "--section", "devices")
+    r = run_json(
+        "summary", str(log), "--section", "browsers", "--section", "os", "--section", "devices"
+    )
     browsers = {k: (v["hits"], v["visitors"]) for k, v in rows(r, "browsers", "browser").items()}
     assert browsers == {"Firefox": (4, 2), "Chrome Mobile": (2, 1), "Mobile Safari": (1, 1)}
     assert {k: v["hits"] for k, v in rows(r, "os", "os").items()} == {
-        "Linux": 4, "Android": 2, "iOS": 1,
+        "Linux": 4,
+        "Android": 2,
+        "iOS": 1,
     }
     assert {k: v["hits"] for k, v in rows(r, "devices", "device").items()} == {
-        "desktop": 4, "mobile": 2, "tablet": 1,
+        "desktop": 4,
+        "mobile": 2,
+        "tablet": 1,
     }
 
 
@@ -111,7 +119,9 @@ def test_crawlers_and_tools_panel(log: Path) -> None:
     r = run_json("summary", str(log), "--section", "crawlers")
     crawlers = {k: (v["kind"], v["hits"]) for k, v in rows(r, "crawlers", "name").items()}
     assert crawlers == {
-        "Googlebot": ("crawler", 2), "curl": ("tool", 1), "(no user agent)": ("tool", 1),
+        "Googlebot": ("crawler", 2),
+        "curl": ("tool", 1),
+        "(no user agent)": ("tool", 1),
     }
     assert r["overview"]["crawler_hits"] == 2 and r["overview"]["tool_hits"] == 2
 
@@ -134,13 +144,20 @@ def test_top_visitors(log: Path, geoip: Path) -> None:
     sec = next(s for s in r["sections"] if s["name"] == "top-visitors")
     first = sec["rows"][0]
     assert (first["ip"], first["country"], first["browser"], first["os"]) == (
-        "81.2.69.142", "United Kingdom", "Firefox", "Linux",
+        "81.2.69.142",
+        "United Kingdom",
+        "Firefox",
+        "Linux",
     )
     assert first["network"] == "AS20712 Andrews & Arnold Ltd"
     assert (first["hits"], first["page_views"]) == (3, 3)
     assert first["first"] == "2026-03-10 12:00:00" and first["last"] == "2026-03-10 12:02:00"
-    assert {row["ip"] for row in sec["rows"]} == {"81.2.69.142", "5.5.5.5", "67.43.156.1",
-                                                  "10.0.0.5"}  # people only
+    assert {row["ip"] for row in sec["rows"]} == {
+        "81.2.69.142",
+        "5.5.5.5",
+        "67.43.156.1",
+        "10.0.0.5",
+    }  # people only
 
 
 def test_without_a_database_places_read_unknown_and_one_note_says_how(log: Path) -> None:

@@ -28,8 +28,9 @@ def test_fifo_is_written_in_place(tmp_path: Path) -> None:
     got: list[bytes] = []
     reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
     reader.start()
-    result = CliRunner().invoke(cli, ["summary", str(_log(tmp_path)), "-o", str(fifo),
-                                      "--format", "json"])
+    result = CliRunner().invoke(
+        cli, ["summary", str(_log(tmp_path)), "-o", str(fifo), "--format", "json"]
+    )
     reader.join(timeout=30)
     assert result.exit_code == 0, result.output
     assert stat.S_ISFIFO(fifo.lstat().st_mode)

@@ -91,7 +91,6 @@ class Case:
     bugs: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
 
-
 CASES = (
     # combined with nginx's "$http_x_forwarded_for" after the agent
     Case("shop", "shared", ("lnav/logfile_shop_access_log.0",)),
@@ -264,9 +263,9 @@ class Pair:
 
 
 @pytest.fixture(scope="module")
-def pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Callable[
-    [Case], Pair
-]:
+def pair(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[Case], Pair]:
     """Both tools' reports for a case, each made once per module."""
     cache: dict[str, Pair] = {}
 
@@ -282,9 +281,7 @@ def pair(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
                 la_inputs = sources
             elif case.where == "sample":
                 root = request.getfixturevalue("sample_logs")
-                sources = sorted(
-                    p for p in root.glob("access.log*") if p.is_file()
-                )
+                sources = sorted(p for p in root.glob("access.log*") if p.is_file())
                 if not sources:
                     pytest.skip("sample_logs/ is empty (python -m logaudit.samplegen)")
                 la_inputs = [root]

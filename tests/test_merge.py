@@ -22,7 +22,6 @@ from logaudit.analyze import (
 from logaudit.analyze.base import merge
 from logaudit.api import finish_context
 from logaudit.config import load
-from logaudit.enrich.classify import Enricher
 from logaudit.pipeline import Run, run
 from logaudit.render.tabular import as_dict
 from logaudit.sources import Input
@@ -32,7 +31,7 @@ SETTINGS = {"extra": {"every": "auto", "metrics": ()}}
 
 def _report(r: Run, sections: tuple[str, ...]) -> dict:
     settings = load(SETTINGS)
-    ctx = finish_context(settings, Enricher(settings), sections)
+    ctx = finish_context(settings, sections)
     d = as_dict(build_report(r, settings, sections, "report", ctx))
     d.pop("generated")
     d.pop("inputs")

@@ -18,7 +18,7 @@ from logaudit import samplegen
 from logaudit.samplegen import PLANTED, generate_lines, main, write_rotated_set
 
 COMBINED = re.compile(
-    r'(?P<client>[0-9a-fA-F.:]+) - (?P<user>\S+) '
+    r"(?P<client>[0-9a-fA-F.:]+) - (?P<user>\S+) "
     r"\[(?P<time>\d{2}/(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)/\d{4}"
     r":\d{2}:\d{2}:\d{2} [+-]\d{4})\] "
     r'"(?P<method>GET|POST|HEAD|OPTIONS) (?P<target>\S+) (?P<proto>HTTP/(?:1\.[01]|2\.0))" '
@@ -76,8 +76,12 @@ def test_same_seed_same_bytes() -> None:
 
 def test_output_does_not_depend_on_string_hashing() -> None:
     cmd = [sys.executable, "-m", "logaudit.samplegen", "--lines", "1500", "--seed", "3"]
-    runs = [subprocess.run(cmd, capture_output=True, check=True,
-                           env={**os.environ, "PYTHONHASHSEED": h}).stdout for h in ("1", "2")]
+    runs = [
+        subprocess.run(
+            cmd, capture_output=True, check=True, env={**os.environ, "PYTHONHASHSEED": h}
+        ).stdout
+        for h in ("1", "2")
+    ]
     assert runs[0] == runs[1] and runs[0].count(b"\n") == 1500
 
 
@@ -112,11 +116,25 @@ def test_committed_sample_logs_match_the_generator(rotated: Path, sample_logs: P
 def test_people_and_their_sources(records: list[re.Match[str]]) -> None:
     targets = [m["target"] for m in records]
     referrers = {m["referrer"] for m in records}
-    for needle in ("utm_source=", "utm_medium=", "utm_campaign=", "gclid=", "fbclid=",
-                   "ref=partner42", "/cart", "/checkout", "/order/complete?order="):
+    for needle in (
+        "utm_source=",
+        "utm_medium=",
+        "utm_campaign=",
+        "gclid=",
+        "fbclid=",
+        "ref=partner42",
+        "/cart",
+        "/checkout",
+        "/order/complete?order=",
+    ):
         assert any(needle in t for t in targets), needle
-    for engine in ("google.com/search?q=", "bing.com/search?q=", "duckduckgo.com/?q=",
-                   "yandex.ru/search/?text=", "baidu.com/s?wd="):
+    for engine in (
+        "google.com/search?q=",
+        "bing.com/search?q=",
+        "duckduckgo.com/?q=",
+        "yandex.ru/search/?text=",
+        "baidu.com/s?wd=",
+    ):
         assert any(engine in r for r in referrers), engine
     assert any(r.startswith("https://t.co/") for r in referrers)
     assert any(r.startswith(samplegen.SITE + "/") for r in referrers)
@@ -129,8 +147,16 @@ def test_people_and_their_sources(records: list[re.Match[str]]) -> None:
 
 def test_crawlers_and_tools(records: list[re.Match[str]]) -> None:
     agents = {m["agent"] for m in records}
-    for bot in ("Googlebot/2.1", "bingbot/2.0", "AhrefsBot", "YandexBot", "curl/", "Wget/",
-                "python-requests/", "Go-http-client/"):
+    for bot in (
+        "Googlebot/2.1",
+        "bingbot/2.0",
+        "AhrefsBot",
+        "YandexBot",
+        "curl/",
+        "Wget/",
+        "python-requests/",
+        "Go-http-client/",
+    ):
         assert any(bot in a for a in agents), bot
     googlebot = [m for m in records if "Googlebot/2.1" in m["agent"]]
     assert all(m["client"].startswith("66.249.") for m in googlebot)

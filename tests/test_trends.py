@@ -73,12 +73,43 @@ EST = timezone(timedelta(hours=-5))
 FIRST_DAY = date(2025, 1, 6)  # a Monday
 # People per day (each: one page view of /a plus its stylesheet), Mon..Sun per line.
 PEOPLE = [
-    60, 60, 60, 60, 60, 24, 24,  # 2025-W02: the weekly cycle
-    60, 60, 200, 60, 60, 24, 24,  # W03: a spike on Wednesday 15 January
-    60, 60, 60, 60, 60, 24, 24,  # W04
-    90, 90, 90, 90, 90, 36, 36,  # W05: a step up by half from Monday 27 January
-    90, 0, 0, 90, 90, 36, 36,  # W06: nothing logged on Tuesday 4 and Wednesday 5 February
-    99, 45,  # W07: Monday 10 February (5 server errors too), Tuesday 11 cut at 08:48
+    60,
+    60,
+    60,
+    60,
+    60,
+    24,
+    24,  # 2025-W02: the weekly cycle
+    60,
+    60,
+    200,
+    60,
+    60,
+    24,
+    24,  # W03: a spike on Wednesday 15 January
+    60,
+    60,
+    60,
+    60,
+    60,
+    24,
+    24,  # W04
+    90,
+    90,
+    90,
+    90,
+    90,
+    36,
+    36,  # W05: a step up by half from Monday 27 January
+    90,
+    0,
+    0,
+    90,
+    90,
+    36,
+    36,  # W06: nothing logged on Tuesday 4 and Wednesday 5 February
+    99,
+    45,  # W07: Monday 10 February (5 server errors too), Tuesday 11 cut at 08:48
 ]
 
 
@@ -96,12 +127,14 @@ def daily_lines() -> list[str]:
         if n:
             # A scanner: 4xx only, so never a visitor.
             for j in range(2):
-                lines.append(clf(day + timedelta(hours=12, minutes=j), "192.0.2.99", "/wp-login",
-                                 404, 200))
+                lines.append(
+                    clf(day + timedelta(hours=12, minutes=j), "192.0.2.99", "/wp-login", 404, 200)
+                )
         if k == len(PEOPLE) - 2:
             for j in range(5):
-                lines.append(clf(day + timedelta(hours=13, minutes=j), "198.51.100.1", "/api",
-                                 500, 100))
+                lines.append(
+                    clf(day + timedelta(hours=13, minutes=j), "198.51.100.1", "/api", 500, 100)
+                )
     return lines
 
 
@@ -132,17 +165,35 @@ def test_days_one_row_each_with_zeros_for_the_gap(daily: dict[str, Any]) -> None
     expected_hits[-2] += 5
     assert [r["hits"] for r in rows] == expected_hits
     assert rows[0] | {"unusual": ""} == {
-        "period": "2025-01-06", "start": "2025-01-06T00:00:00-05:00", "hits": 122,
-        "page_views": 60, "visitors": 60, "visits": 60, "clicks_per_visit": 1.0,
-        "bandwidth": 60 * 1500 + 2 * 200, "status_4xx": 2, "rate_4xx": 0.0164,
-        "status_5xx": 0, "rate_5xx": 0.0, "complete": True, "unusual": "",
+        "period": "2025-01-06",
+        "start": "2025-01-06T00:00:00-05:00",
+        "hits": 122,
+        "page_views": 60,
+        "visitors": 60,
+        "visits": 60,
+        "clicks_per_visit": 1.0,
+        "bandwidth": 60 * 1500 + 2 * 200,
+        "status_4xx": 2,
+        "rate_4xx": 0.0164,
+        "status_5xx": 0,
+        "rate_5xx": 0.0,
+        "complete": True,
+        "unusual": "",
     }
     gap = rows[29]
     assert gap["period"] == "2025-02-04" and rows[30]["period"] == "2025-02-05"
     for r in (gap, rows[30]):
         assert {k: v for k, v in r.items() if k not in ("period", "start", "unusual")} == {
-            "hits": 0, "page_views": 0, "visitors": 0, "visits": 0, "clicks_per_visit": 0.0,
-            "bandwidth": 0, "status_4xx": 0, "rate_4xx": 0.0, "status_5xx": 0, "rate_5xx": 0.0,
+            "hits": 0,
+            "page_views": 0,
+            "visitors": 0,
+            "visits": 0,
+            "clicks_per_visit": 0.0,
+            "bandwidth": 0,
+            "status_4xx": 0,
+            "rate_4xx": 0.0,
+            "status_5xx": 0,
+            "rate_5xx": 0.0,
             "complete": True,
         }
     assert rows[-2]["status_5xx"] == 5 and rows[-2]["rate_5xx"] == round(5 / 205, 4)
@@ -154,13 +205,22 @@ def test_days_one_row_each_with_zeros_for_the_gap(daily: dict[str, Any]) -> None
 
 def test_change_against_the_day_before_and_a_week_earlier(daily: dict[str, Any]) -> None:
     sec = section(daily, "change")
-    assert sec["headline"] == {"period": "2025-02-10", "start": "2025-02-10T00:00:00-05:00",
-                               "previous": "2025-02-09", "week_before": "2025-02-03"}
+    assert sec["headline"] == {
+        "period": "2025-02-10",
+        "start": "2025-02-10T00:00:00-05:00",
+        "previous": "2025-02-09",
+        "week_before": "2025-02-03",
+    }
     rows = {r["metric"]: r for r in sec["rows"]}
     # Monday 10 Feb: 99 people + 5 errors = 205 hits; Sunday 9: 74; Monday 3: 182.
     assert rows["hits"] == {
-        "metric": "hits", "last": 205, "previous": 74, "change_pct": 177.0,
-        "change": "▲ +177.0%", "week_before": 182, "week_change_pct": 12.6,
+        "metric": "hits",
+        "last": 205,
+        "previous": 74,
+        "change_pct": 177.0,
+        "change": "▲ +177.0%",
+        "week_before": 182,
+        "week_change_pct": 12.6,
         "week_change": "▲ +12.6%",
     }
     assert rows["page_views"]["change"] == "▲ +175.0%"
@@ -190,8 +250,10 @@ def test_unusual_spike_and_outage_but_not_weekends_or_the_step(daily: dict[str, 
         ("2025-02-04", "visits", 0, 90, -4.5),
     ]
     flagged = {r["period"]: r["unusual"] for r in section(daily, "periods")["rows"] if r["unusual"]}
-    assert flagged == {"2025-01-15": "hits, page_views, visitors, visits",
-                       "2025-02-04": "hits, page_views, visitors, visits"}
+    assert flagged == {
+        "2025-01-15": "hits, page_views, visitors, visits",
+        "2025-02-04": "hits, page_views, visitors, visits",
+    }
 
 
 def test_weeks_count_distinct_visitors_and_months_are_partial(daily_log: Path) -> None:
@@ -227,8 +289,20 @@ def test_csv_is_one_row_per_period(daily_log: Path) -> None:
     assert result.exit_code == 0, result.output
     table = list(csv.reader(io.StringIO(result.stdout)))
     assert table[0] == [
-        "period", "start", "hits", "page_views", "visitors", "visits", "clicks_per_visit",
-        "bandwidth", "status_4xx", "rate_4xx", "status_5xx", "rate_5xx", "complete", "unusual",
+        "period",
+        "start",
+        "hits",
+        "page_views",
+        "visitors",
+        "visits",
+        "clicks_per_visit",
+        "bandwidth",
+        "status_4xx",
+        "rate_4xx",
+        "status_5xx",
+        "rate_5xx",
+        "complete",
+        "unusual",
     ]
     assert len(table) == 1 + len(PEOPLE)
     assert table[1][:6] == ["2025-01-06", "2025-01-06T00:00:00-05:00", "122", "60", "60", "60"]
@@ -237,8 +311,18 @@ def test_csv_is_one_row_per_period(daily_log: Path) -> None:
 
 def test_terminal_chart_and_sparklines(daily_log: Path) -> None:
     result = CliRunner().invoke(
-        cli, ["trends", str(daily_log), "--section", "periods", "--metric", "page_views",
-              "--metric", "visits"], env={"COLUMNS": "160"},
+        cli,
+        [
+            "trends",
+            str(daily_log),
+            "--section",
+            "periods",
+            "--metric",
+            "page_views",
+            "--metric",
+            "visits",
+        ],
+        env={"COLUMNS": "160"},
     )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
@@ -291,8 +375,11 @@ def test_dst_days_and_hours(tmp_path: Path, in_paris: bool) -> None:
         ("2025-03-30 03:00", "2025-03-30T03:00:00+02:00"),
         ("2025-03-30 04:00", "2025-03-30T04:00:00+02:00"),
     ]
-    empty = [r for r in hours if r["period"] in
-             ("2025-03-31 10:00", "2025-03-31 11:00", "2025-03-31 12:00")]
+    empty = [
+        r
+        for r in hours
+        if r["period"] in ("2025-03-31 10:00", "2025-03-31 11:00", "2025-03-31 12:00")
+    ]
     assert [(r["hits"], r["visitors"], r["visits"]) for r in empty] == [(0, 0, 0)] * 3
     assert all(r["visitors"] == 1 for r in hours if r["hits"])
 
@@ -300,10 +387,15 @@ def test_dst_days_and_hours(tmp_path: Path, in_paris: bool) -> None:
 def test_repeated_autumn_hour_is_two_rows_with_tz(tmp_path: Path) -> None:
     # Clocks go back on Sunday 26 October 2025 at 03:00 (+02:00) to 02:00 (+01:00).
     base = datetime(2025, 10, 25, 22, 0, tzinfo=UTC)
-    lines = [clf(base + timedelta(hours=k, minutes=m), "198.51.100.8")
-             for k in range(6) for m in range(0, 60, 10)]
-    hours = section(run(str(write(tmp_path / "oct.log", lines)), "--every", "hour",
-                        "--tz", "Europe/Paris"), "periods")["rows"]
+    lines = [
+        clf(base + timedelta(hours=k, minutes=m), "198.51.100.8")
+        for k in range(6)
+        for m in range(0, 60, 10)
+    ]
+    hours = section(
+        run(str(write(tmp_path / "oct.log", lines)), "--every", "hour", "--tz", "Europe/Paris"),
+        "periods",
+    )["rows"]
     assert [(r["period"], r["start"], r["hits"]) for r in hours] == [
         ("2025-10-26 00:00", "2025-10-26T00:00:00+02:00", 6),
         ("2025-10-26 01:00", "2025-10-26T01:00:00+02:00", 6),
@@ -312,8 +404,12 @@ def test_repeated_autumn_hour_is_two_rows_with_tz(tmp_path: Path) -> None:
         ("2025-10-26 03:00", "2025-10-26T03:00:00+01:00", 6),
         ("2025-10-26 04:00", "2025-10-26T04:00:00+01:00", 6),
     ]
-    assert section(run(str(tmp_path / "oct.log"), "--tz", "Europe/Paris"),
-                   "periods")["headline"]["every"] == "hour"
+    assert (
+        section(run(str(tmp_path / "oct.log"), "--tz", "Europe/Paris"), "periods")["headline"][
+            "every"
+        ]
+        == "hour"
+    )
 
 
 # ---- movers ----------------------------------------------------------------------------------
@@ -326,11 +422,15 @@ def movers_lines() -> list[str]:
     lines = []
     day0 = datetime(2025, 5, 5, tzinfo=UTC)
     for d in range(5):
-        groups = [("81.2.69.{}", "/a", "https://news.example/story", FIREFOX, 30 if d < 4 else 20),
-                  ("5.5.0.{}", "/b", "http://shop.test/a", CHROME, 20 if d < 4 else 15)]
+        groups = [
+            ("81.2.69.{}", "/a", "https://news.example/story", FIREFOX, 30 if d < 4 else 20),
+            ("5.5.0.{}", "/b", "http://shop.test/a", CHROME, 20 if d < 4 else 15),
+        ]
         if d == 4:
-            groups += [("2001:218::{}", "/new", "https://www.search.example/?q=x", CHROME, 13),
-                       ("2001:218::2:{}", "/tiny", "https://www.search.example/?q=y", CHROME, 2)]
+            groups += [
+                ("2001:218::{}", "/new", "https://www.search.example/?q=x", CHROME, 13),
+                ("2001:218::2:{}", "/tiny", "https://www.search.example/?q=y", CHROME, 2),
+            ]
         k = 0
         for ip, path, ref, ua, n in groups:
             for i in range(n):
@@ -347,14 +447,34 @@ def test_movers_pages_sites_countries_browsers(tmp_path: Path) -> None:
     geo.mkdir()
     geo_helpers.write_city(geo / "city.mmdb")
     log = write(tmp_path / "movers.log", movers_lines())
-    report = run(str(log), "--every", "day", "--site-host", "shop.test", "--geoip-dir", str(geo),
-                 "--section", "movers")
+    report = run(
+        str(log),
+        "--every",
+        "day",
+        "--site-host",
+        "shop.test",
+        "--geoip-dir",
+        str(geo),
+        "--section",
+        "movers",
+    )
     sec = section(report, "movers")
-    assert sec["headline"] == {"period": "2025-05-09",
-                               "baseline": ["2025-05-05", "2025-05-06", "2025-05-07",
-                                            "2025-05-08"]}
-    got = [(r["kind"], r["item"], r["share_before"], r["share_last"], r["change"],
-            r["count_last"], r["count_before"]) for r in sec["rows"]]
+    assert sec["headline"] == {
+        "period": "2025-05-09",
+        "baseline": ["2025-05-05", "2025-05-06", "2025-05-07", "2025-05-08"],
+    }
+    got = [
+        (
+            r["kind"],
+            r["item"],
+            r["share_before"],
+            r["share_last"],
+            r["change"],
+            r["count_last"],
+            r["count_before"],
+        )
+        for r in sec["rows"]
+    ]
     # /tiny (2 views) moved 4 points but is under the 10-view minimum.
     assert got == [
         ("page", "/new", 0.0, 0.26, 26.0, 13, 0),
@@ -372,8 +492,10 @@ def test_movers_pages_sites_countries_browsers(tmp_path: Path) -> None:
 
 def test_movers_skip_countries_without_geoip(tmp_path: Path) -> None:
     log = write(tmp_path / "movers.log", movers_lines())
-    ctx_sec = section(run(str(log), "--every", "day", "--geoip-dir", str(tmp_path),
-                          "--section", "movers"), "movers")
+    ctx_sec = section(
+        run(str(log), "--every", "day", "--geoip-dir", str(tmp_path), "--section", "movers"),
+        "movers",
+    )
     if any(r["kind"] == "country" for r in ctx_sec["rows"]):
         pytest.skip("a system GeoIP database answered")
     assert "countries: no GeoIP country data" in ctx_sec["note"]
@@ -387,15 +509,17 @@ def test_response_percentiles_from_the_histogram() -> None:
     ms = np.concatenate([np.arange(1, 101, dtype=float), np.full(20, 1000.0)])
     secs = np.concatenate([np.arange(100) * 30, 7200 + np.arange(20)])
     utc = pd.Series(pd.to_datetime(secs + 1_700_000_000 - 1_700_000_000 % 3600, unit="s"))
-    chunk = pd.DataFrame({
-        "time": utc.dt.tz_localize("UTC").astype("datetime64[s, UTC]"),
-        "local": utc.astype("datetime64[s]"),
-        "status": np.full(len(ms), 200, np.int16),
-        "bytes": np.full(len(ms), 10, np.int64),
-        "is_page": np.ones(len(ms), bool),
-        "person": np.ones(len(ms), bool),
-        "response_ms": ms,
-    })
+    chunk = pd.DataFrame(
+        {
+            "time": utc.dt.tz_localize("UTC").astype("datetime64[s, UTC]"),
+            "local": utc.astype("datetime64[s]"),
+            "status": np.full(len(ms), 200, np.int16),
+            "bytes": np.full(len(ms), 10, np.int64),
+            "is_page": np.ones(len(ms), bool),
+            "person": np.ones(len(ms), bool),
+            "response_ms": ms,
+        }
+    )
     s = Settings(extra={"every": "hour"})
     p = {"trend_hours": trends.t_hours(chunk, s), "trend_response": trends.t_response(chunk, s)}
     rows = trends.sec_periods(p, Context(s)).rows
@@ -420,11 +544,14 @@ def test_real_log_days_match_summary(shared_data: Path) -> None:
     if not log.is_file():
         pytest.skip(f"{log} is absent")
     ours = run(str(log), "--every", "day", "--bots", "include", "--section", "periods")
-    result = CliRunner().invoke(cli, ["summary", str(log), "--bots", "include", "--section",
-                                      "daily", "--format", "json"])
+    result = CliRunner().invoke(
+        cli, ["summary", str(log), "--bots", "include", "--section", "daily", "--format", "json"]
+    )
     assert result.exit_code == 0, result.output
     daily = section(json.loads(result.stdout), "daily")["rows"]
-    got = [(r["period"], r["hits"], r["visitors"], r["page_views"], r["bandwidth"])
-           for r in section(ours, "periods")["rows"]]
+    got = [
+        (r["period"], r["hits"], r["visitors"], r["page_views"], r["bandwidth"])
+        for r in section(ours, "periods")["rows"]
+    ]
     want = [(r["date"], r["hits"], r["visitors"], r["page_views"], r["bandwidth"]) for r in daily]
     assert got == want and len(got) >= 1

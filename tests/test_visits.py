@@ -103,7 +103,12 @@ def test_click_and_duration_distributions(visits_log: Path) -> None:
     assert clicks == {"1": 2, "2": 1, "3-5": 1, "6-10": 0, "11-20": 0, "21+": 0}
     durations = {row["duration"]: row["visits"] for row in section(r, "durations")}
     assert durations == {
-        "0-10 s": 2, "10-30 s": 0, "30 s-2 min": 1, "2-10 min": 0, "10-30 min": 0, "30 min+": 1,
+        "0-10 s": 2,
+        "10-30 s": 0,
+        "30 s-2 min": 1,
+        "2-10 min": 0,
+        "10-30 min": 0,
+        "30 min+": 1,
     }
 
 

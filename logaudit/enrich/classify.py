@@ -67,7 +67,8 @@ class Enricher:
         self.settings = settings
         self.static_re = static_pattern(settings.static_extensions)
         self.zone = zone(settings.tz)
-        self.agents = shared_classifier()
+        # Built now, before any worker is forked, so workers inherit it ready.
+        shared_classifier()
 
     def apply(self, chunk: pd.DataFrame, has_agent: bool = True) -> pd.DataFrame:
         """Add the enriched columns. ``has_agent`` False: the format logs no user agent
