@@ -57,7 +57,16 @@ def config_path(env: Mapping[str, str] = os.environ) -> Path:
     return base / "logaudit" / "config.toml"
 
 
-def _coerce(name: str, value: Any) -> Any:
+def _coerce(name: str, value: Any, where: str) -> Any:
+    """``value`` as the type of setting ``name``; a value that is not one is a ConfigError
+    naming where it came from (a typo in the environment is not an internal error)."""
+    try:
+        return _convert(name, value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: {name} = {value!r} is not a valid value") from None
+
+
+def _convert(name: str, value: Any) -> Any:
     if name in ("static_extensions", "site_hosts", "goals", "sections"):
         if isinstance(value, str):
             value = [v for v in value.replace(",", " ").split() if v]
@@ -87,11 +96,11 @@ def load(
             key = k.replace("-", "_")
             if key not in known:
                 raise ConfigError(f"{path}: unknown setting {k!r}")
-            values[key] = _coerce(key, v)
+            values[key] = _coerce(key, v, str(path))
     for k in known:
         ev = env.get("LOGAUDIT_" + k.upper())
         if ev is not None and k != "extra":
-            values[k] = _coerce(k, ev)
+            values[k] = _coerce(k, ev, "LOGAUDIT_" + k.upper())
     for k, v in (overrides or {}).items():
         if v is not None and v != ():
             values[k] = v

@@ -661,3 +661,23 @@ def test_common_format_with_every_agent_counted(tmp_path: Path) -> None:
     )
     ov = report(p, "--bots", "include")["overview"]
     assert (ov["page_views"], ov["visitor_days"], ov["unique_visitors"]) == (3, 3, 3)
+
+
+def test_bad_setting_values_are_config_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A malformed value in the environment or the config file is exit 7 and one line naming
+    where it came from, not an internal error."""
+    log = tmp_path / "a.log"
+    log.write_text('1.2.3.4 - - [10/Mar/2026:12:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "x"\n')
+    monkeypatch.setenv("LOGAUDIT_TOP", "abc")
+    r = CliRunner().invoke(cli, ["summary", str(log)])
+    assert r.exit_code == int(ExitCode.CONFIG)
+    assert "LOGAUDIT_TOP" in r.stderr and "Traceback" not in r.stderr
+    monkeypatch.delenv("LOGAUDIT_TOP")
+    conf = tmp_path / "config.toml"
+    conf.write_text('visit_timeout = "soon"\n')
+    monkeypatch.setenv("LOGAUDIT_CONFIG", str(conf))
+    r = CliRunner().invoke(cli, ["summary", str(log)])
+    assert r.exit_code == int(ExitCode.CONFIG)
+    assert str(conf) in r.stderr
