@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import maxminddb
+import numpy as np
 import pandas as pd
 
 from logaudit.errors import ConfigError
@@ -101,12 +102,16 @@ _V6_RANGES = tuple(
 Row = tuple[str, str, str, str, int | None, str]
 
 
+def _v4_kind(value: int) -> str:
+    i = bisect_right(_V4_STARTS, value) - 1
+    return _V4_TABLE[i][2] if i >= 0 and value <= _V4_TABLE[i][1] else "public"
+
+
 def address_kind(ip: IPAddress) -> str:
     """'public', 'private', 'loopback', 'link-local' or 'reserved'; only 'public' is looked up."""
     value = int(ip)
     if isinstance(ip, ipaddress.IPv4Address):
-        i = bisect_right(_V4_STARTS, value) - 1
-        return _V4_TABLE[i][2] if i >= 0 and value <= _V4_TABLE[i][1] else "public"
+        return _v4_kind(value)
     for first, last, kind in _V6_RANGES:
         if first <= value <= last:
             return kind
@@ -269,8 +274,10 @@ class _Database:
         self.reader = _open(path)
         self.ipv6 = self.reader.metadata().ip_version == 6
 
-    def get(self, ip: IPAddress) -> Mapping[str, Any] | None:
-        if ip.version == 6 and not self.ipv6:  # the reader raises ValueError for this
+    def get(self, ip: IPAddress | str) -> Mapping[str, Any] | None:
+        """The record for an address object, or for the text of a plain IPv4 address."""
+        # The reader raises ValueError for an IPv6 address in an IPv4 database.
+        if not isinstance(ip, str) and ip.version == 6 and not self.ipv6:
             return None
         try:
             record = self.reader.get(ip)
@@ -374,8 +381,19 @@ class GeoLookup:
 
     def resolve(self, client: object) -> Row:
         """The row for one client, from the databases (no cache)."""
-        ip = parse_address(client)
-        kind = "invalid" if ip is None else address_kind(ip)
+        ip: IPAddress | str | None
+        if isinstance(client, str) and ":" not in client:
+            # Plain IPv4, by far the most common: an integer for the kind and the text itself
+            # for the reader, without building an ipaddress object.
+            try:
+                value = int.from_bytes(socket.inet_pton(socket.AF_INET, client))
+            except (OSError, ValueError):  # ValueError: an embedded NUL
+                ip, kind = None, "invalid"
+            else:
+                ip, kind = client, _v4_kind(value)
+        else:
+            parsed = parse_address(client)
+            ip, kind = parsed, "invalid" if parsed is None else address_kind(parsed)
         code, country, city, network, asn = "", UNKNOWN, "", UNKNOWN, None
         if ip is not None and kind == "public":
             if self._location is not None and (record := self._location.get(ip)) is not None:
@@ -394,8 +412,11 @@ class GeoLookup:
         that turns out corrupt mid-run raises ConfigError.
         """
         cache = self._cache
-        rows: list[Row] = []
-        for client in clients:
+        # Rows repeat (one per country and network, not per client): number the distinct
+        # ones and build the columns by taking from them.
+        numbered: dict[Row, int] = {}
+        codes = np.empty(len(clients), np.intp)
+        for i, client in enumerate(clients.tolist()):
             row = cache.get(client) if isinstance(client, str) else None
             if row is None:
                 row = self.resolve(client)
@@ -405,10 +426,10 @@ class GeoLookup:
                         cache.clear()
                         self._rows.clear()
                     cache[client] = row
-            rows.append(row)
-        columns = list(zip(*rows, strict=True)) if rows else [()] * len(COLUMNS)
+            codes[i] = numbered.setdefault(row, len(numbered))
+        columns = list(zip(*numbered, strict=True)) if numbered else [()] * len(COLUMNS)
         data = {
-            name: pd.array(list(values), dtype="Int64" if name == "asn" else "str")
+            name: pd.array(list(values), dtype="Int64" if name == "asn" else "str").take(codes)
             for name, values in zip(COLUMNS, columns, strict=True)
         }
         return pd.DataFrame(data, index=clients)
