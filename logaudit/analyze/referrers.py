@@ -40,18 +40,26 @@ TABLES = {"referrers": Table("referrers", t_referrers)}
 def site_of(urls: pd.Index) -> pd.DataFrame:
     """host (lower-case, 'www.' removed) and path of each referrer URL; host '' when the
     referrer is direct or not a URL."""
-    arr = pa.array(np.asarray(urls, dtype=object), pa.string())
+    arr = pa.array(urls.array) if urls.dtype == "str" else pa.array(urls.to_numpy(object))
     m = pc.extract_regex(arr, _URL)
     host = pc.utf8_lower(m.field("host").fill_null(""))
     host = pc.replace_substring_regex(host, r"^www\.", "")
     path = m.field("path").fill_null("")
-    return pd.DataFrame(
-        {"site": np.asarray(host.to_pylist(), dtype=object), "ref_path": path.to_pylist()},
-        index=urls,
-    )
+    return pd.DataFrame({"site": host.to_pandas(), "ref_path": path.to_pandas()}).set_axis(urls)
 
 
-def own_hosts(p: Partial, s: Settings) -> tuple[set[str], str]:
+def _sites(refs: pd.DataFrame, ctx: Context | None) -> pd.DataFrame:
+    """site_of the referrers table's index, once per report."""
+    cached = ctx.cache.get("sites") if ctx is not None else None
+    if isinstance(cached, pd.DataFrame):
+        return cached
+    sites = site_of(refs.index)
+    if ctx is not None:
+        ctx.cache["sites"] = sites
+    return sites
+
+
+def own_hosts(p: Partial, s: Settings, ctx: Context | None = None) -> tuple[set[str], str]:
     """The site's own hosts and how they were found."""
     if s.site_hosts:
         return {h.lower().removeprefix("www.") for h in s.site_hosts}, "configured"
@@ -63,7 +71,7 @@ def own_hosts(p: Partial, s: Settings) -> tuple[set[str], str]:
     paths = p.get("paths", pd.DataFrame())
     if refs.empty or paths.empty:
         return set(), "none"
-    sites = site_of(refs.index).join(refs["hits"])
+    sites = _sites(refs, ctx).join(refs["hits"])
     sites = sites[sites["site"] != ""]
     # Arrow's hash-based is_in: pandas' isin on Arrow strings loops in Python.
     is_served = pd.Series(
@@ -90,10 +98,10 @@ def external(p: Partial, ctx: Context) -> tuple[pd.DataFrame, set[str], str]:
     if isinstance(cached, tuple):
         return cached
     refs = p.get("referrers", pd.DataFrame())
-    own, how = own_hosts(p, ctx.settings)
+    own, how = own_hosts(p, ctx.settings, ctx)
     f = refs
     if not refs.empty:
-        f = refs.join(site_of(refs.index))
+        f = refs.join(_sites(refs, ctx))
         f = f[(f["site"] != "") & ~f["site"].isin(own)]
     ctx.cache["external"] = (f, own, how)
     return f, own, how

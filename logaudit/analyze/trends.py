@@ -668,7 +668,7 @@ def _pages(p: Partial, ctx: Context, ev: pd.DataFrame) -> tuple[pd.Series | None
 def _sites(p: Partial, ctx: Context, ev: pd.DataFrame) -> tuple[pd.Series | None, str]:
     keys = pd.Index(ev["ref_h"].unique())
     refs = referrer_names(p).reindex(keys).dropna()
-    own, _ = own_hosts(p, ctx.settings)
+    own, _ = own_hosts(p, ctx.settings, ctx)
     sites = site_of(pd.Index(refs.to_numpy(), dtype=object))["site"].to_numpy(dtype=object)
     external = np.array([bool(x) and x not in own for x in sites], dtype=bool)
     return pd.Series(sites[external], index=refs.index[external]), ""
