@@ -68,6 +68,12 @@ def _process(
     return {name: t.compute(chunk, settings) for name, t in tables.items()}, bad
 
 
+# One job processes this many blocks at once, in threads. Much of a block's work runs with the
+# GIL released (Arrow's CSV reader and compute kernels, numpy, pandas' hash tables), so two
+# blocks in flight keep two cores busy: on the 1M-line benchmark, 2.72 s against 3.16 s with
+# one, for about 60 MB more (docs/performance.md); a third gained nothing on 2 cores.
+THREADS = 2
+
 # Plain files at least this big are split into byte ranges, one per job: each worker reads its
 # own range and reduces its blocks to one partial, so nothing but partials crosses processes.
 SPAN_MIN_BYTES = 32 * 1024 * 1024
@@ -117,12 +123,13 @@ def run(
 ) -> Run:
     """Read every input, parse and enrich its blocks, and merge their partial tables.
 
-    One job (the default): this process reads blocks in order and a thread processes them, so
-    reading overlaps processing. Several jobs (``--jobs``): a plain file over SPAN_MIN_BYTES is
-    split at line starts into one byte range per job, and each forked worker reads its range and
-    combines its blocks into one partial; other inputs (compressed, stdin) are read here and
-    their blocks shipped to the workers. Partials are merged here in input order (the reduce
-    step), so every figure and bad-line example is the same whatever the number of jobs.
+    One job (the default): this process reads blocks in order and THREADS threads process them,
+    so reading overlaps processing and blocks overlap each other. Several jobs (``--jobs``): a
+    plain file over SPAN_MIN_BYTES is split at line starts into one byte range per job, and each
+    forked worker reads its range and combines its blocks into one partial; other inputs
+    (compressed, stdin) are read here and their blocks shipped to the workers. Partials are
+    merged here in input order (the reduce step), so every figure and bad-line example is the
+    same whatever the number of jobs or threads.
 
     One job is the default because it was measured (docs/performance.md): on 2 cores and a
     1M-line log, two workers were about 15 % faster (start-up and the finish are serial) but
@@ -153,7 +160,7 @@ def run(
             initargs=(settings, tables, max(1, (os.cpu_count() or 1) // jobs)),
         )
     else:
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="logaudit")
+        pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="logaudit")
     with pool:
         for inp in inputs:
             if (
@@ -206,7 +213,7 @@ def run(
                     fut = pool.submit(_process, block, det, enricher, tables, settings)
                 pending.append(fut)
                 # At most one block waiting per worker: memory stays a few blocks deep.
-                drain(jobs)
+                drain(THREADS if jobs == 1 else jobs)
         drain(0)
     return Run(
         acc.result(), bad, state.problems, inputs, formats, dict(state.lines_read), tuple(tables)
