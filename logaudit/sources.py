@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
+
 from logaudit.errors import ExitCode, InputMissingError
 
 # Bytes per block: large enough that per-block costs vanish, small enough to stay in cache-
@@ -429,7 +431,7 @@ def read_blocks(
                     end += 1
                 total += got
                 if end and not (first and _looks_binary(bytes(buf[: min(end, 8192)]))):
-                    n = buf.count(b"\n", 0, end)
+                    n = _newlines(buf, end)
                     yield Block(memoryview(buf)[:end], line_no, inp, n)
                     line_no += n
                 break
@@ -453,7 +455,7 @@ def read_blocks(
             if got == 0:
                 if carry:
                     buf[end : end + 1] = b"\n"
-                    n = buf.count(b"\n", 0, end + 1)
+                    n = _newlines(buf, end + 1)
                     yield Block(memoryview(buf)[: end + 1], line_no, inp, n)
                     line_no += n
                 break
@@ -463,7 +465,7 @@ def read_blocks(
                 carry = bytes(buf[:end])
                 continue
             carry = bytes(buf[cut + 1 : end])
-            n = buf.count(b"\n", 0, cut + 1)
+            n = _newlines(buf, cut + 1)
             yield Block(memoryview(buf)[: cut + 1], line_no, inp, n)
             line_no += n
             progress()
@@ -473,6 +475,12 @@ def read_blocks(
             raw.close()
         state.bytes_read[inp.name] = total
         state.lines_read[inp.name] = line_no - 1
+
+
+def _newlines(buf: bytearray, end: int) -> int:
+    """Newlines in ``buf[:end]``. numpy's loops release the GIL, which bytearray.count keeps
+    for 7 ms per 16 MB block while the pipeline's threads wait for it."""
+    return int(np.count_nonzero(np.frombuffer(buf, np.uint8, count=end) == 10))
 
 
 def _fill(stream: BinaryIO, view: memoryview) -> tuple[int, BaseException | None]:
