@@ -40,6 +40,9 @@ def per_category(cat: pd.Categorical, values: np.ndarray) -> np.ndarray:
 
 
 def _arrow(cats: pd.Index) -> pa.Array:
+    # Categories of Arrow-backed strings convert without a copy; others go through objects.
+    if cats.dtype == "str":
+        return pa.array(cats.array)
     return pa.array(np.asarray(cats, dtype=object), pa.string())
 
 
