@@ -46,13 +46,21 @@ class Table:
         if self.kind == "concat":
             return both.reset_index(drop=True)
         if self.kind == "distinct":
-            return both[~both.index.duplicated()]
+            return both[~_duplicated(both.index)]
         nlev = both.index.nlevels
         rules = {c: self.agg.get(c, "sum") for c in both.columns}
         g = both.groupby(level=list(range(nlev)), sort=False)
         if all(r == "sum" for r in rules.values()):
             return g.sum()
         return g.agg(rules)
+
+
+def _duplicated(index: pd.Index) -> np.ndarray:
+    """Index.duplicated, without the index engine a flat numeric index would build and keep:
+    on 3.3M 64-bit keys that took twice the time and 100 MB more."""
+    if isinstance(index, pd.MultiIndex) or index.dtype.kind not in "iu":
+        return index.duplicated()
+    return pd.Series(index.to_numpy(), copy=False).duplicated().to_numpy()
 
 
 def count_by(

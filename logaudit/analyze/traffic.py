@@ -134,7 +134,7 @@ def t_path_visitors(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     day, visitor = c["day"].to_numpy()[m], c["visitor"].to_numpy()[m]
     # Deduplicate within the block on the cheap category codes, then hash only what is left.
     codes = np.asarray(c["path"].array.codes)[m]
-    m = m[~pd.Index(tuple_hash(codes, day, visitor)).duplicated()]
+    m = m[~pd.Series(tuple_hash(codes, day, visitor), copy=False).duplicated().to_numpy()]
     path_h = hash_rows(c["path"].array, m)
     key = tuple_hash(path_h, c["day"].to_numpy()[m], c["visitor"].to_numpy()[m])
     return pd.DataFrame({"path_h": path_h}, index=pd.Index(key, name="key"))
