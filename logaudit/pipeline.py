@@ -114,6 +114,15 @@ def _process_in_worker(
     return _process(block, det, _worker["enricher"], _worker["tables"], _worker["settings"])  # type: ignore[arg-type]
 
 
+def _memory_pool() -> None:
+    """Arrow allocates from the C library's malloc, not from its bundled mimalloc, unless
+    ARROW_DEFAULT_MEMORY_POOL says otherwise. Blocks' buffers are short-lived and the threads
+    allocate them in turn; mimalloc kept what they freed, so peak memory on the 5M-line
+    benchmark was 921 MB against 795 MB (1M lines: 560 against 460 MB), at the same speed."""
+    if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        pa.set_memory_pool(pa.system_memory_pool())
+
+
 def run(
     inputs: list[Input],
     settings: Settings,
@@ -135,6 +144,7 @@ def run(
     1M-line log, two workers were about 15 % faster (start-up and the finish are serial) but
     took about 170 MB more, past the memory target; more cores make more jobs worth it.
     """
+    _memory_pool()
     enricher = enricher or Enricher(settings)
     acc = Accumulator(tables)
     bad = BadLines()
