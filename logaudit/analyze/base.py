@@ -21,6 +21,7 @@ import pandas as pd
 
 from logaudit.config import Settings
 from logaudit.report import Section
+from logaudit.schema import hash_strings
 
 Partial = dict[str, pd.DataFrame]
 
@@ -113,11 +114,6 @@ def count_small(
     frame = pd.DataFrame({c: v[seen] for c, v in out.items()})
     frame.index = pd.Index(np.flatnonzero(seen) + lo, name=name)
     return frame
-
-
-def hash_strings(values: pd.Index) -> np.ndarray:
-    """A stable 64-bit hash per string (the same in every process and partial)."""
-    return pd.util.hash_array(np.asarray(values, dtype=object))
 
 
 def hash_rows(cat: pd.Categorical, rows: np.ndarray) -> np.ndarray:

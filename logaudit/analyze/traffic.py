@@ -156,10 +156,8 @@ def _path_visitor_counts(p: Partial) -> pd.Series:
     if triples.empty or paths.empty:
         return pd.Series(dtype=np.int64)
     per_hash = triples.groupby("path_h", sort=False).size()
-    names = pd.Series(np.asarray(paths.index, dtype=object), index=hash_strings(paths.index))
-    counts = per_hash.reindex(names.index, fill_value=0)
-    counts.index = names.to_numpy()
-    return counts
+    counts = per_hash.reindex(hash_strings(paths.index), fill_value=0).to_numpy()
+    return pd.Series(counts, index=paths.index)
 
 
 def _simple(col: str) -> Callable[[pd.DataFrame, Settings], pd.DataFrame]:

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from logaudit.config import Settings
 from logaudit.errors import ConfigError
+from logaudit.schema import hash_strings
 
 # Mixes the client and agent hashes into one visitor key (see visitor_key).
 VISITOR_MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -25,7 +26,7 @@ VISITOR_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 def visitor_key(client_hashes: np.ndarray, agent_hashes: np.ndarray) -> np.ndarray:
     """The 64-bit visitor key of (client, user agent), from their string hashes
-    (``pd.util.hash_array``). Every table that keys visitors uses this one formula."""
+    (``schema.hash_strings``). Every table that keys visitors uses this one formula."""
     return client_hashes * VISITOR_MIX ^ agent_hashes
 
 
@@ -48,7 +49,7 @@ def _arrow(cats: pd.Index) -> pa.Array:
 
 def hash_categories(cat: pd.Categorical) -> np.ndarray:
     """A stable 64-bit hash per row, computed once per category."""
-    h = pd.util.hash_array(np.asarray(cat.categories, dtype=object))
+    h = hash_strings(cat.categories)
     return per_category(cat, h)
 
 
