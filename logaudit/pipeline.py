@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from logaudit.analyze.base import Accumulator, Partial, Table
 from logaudit.config import Settings
-from logaudit.enrich.classify import Enricher
+from logaudit.enrich.classify import Enricher, shared_classifier
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import Detected, detect
 from logaudit.parse import BadLines, parse_block
@@ -163,6 +163,7 @@ def run(
 
     pool: Executor
     if jobs > 1:
+        shared_classifier()  # built before forking, so every worker inherits it ready
         pool = ProcessPoolExecutor(
             max_workers=jobs,
             mp_context=multiprocessing.get_context("fork"),

@@ -71,8 +71,9 @@ class Enricher:
         self.settings = settings
         self.static_re = static_pattern(settings.static_extensions)
         self.zone = zone(settings.tz)
-        # Built now, before any worker is forked, so workers inherit it ready.
-        shared_classifier()
+        # ua-parser's rule tables take about 0.2 s to build, with the GIL released: build them
+        # in the background while the first blocks are read and parsed.
+        prepare_classifier()
 
     def apply(self, chunk: pd.DataFrame, has_agent: bool = True) -> pd.DataFrame:
         """Add the enriched columns. ``has_agent`` False: the format logs no user agent
@@ -146,6 +147,14 @@ def shared_classifier() -> Any:
 
             _classifier = AgentClassifier()
         return _classifier
+
+
+def prepare_classifier() -> None:
+    """Start building the process's classifier in a background thread; ``shared_classifier``
+    waits for it. Call ``shared_classifier`` before forking: a child forked mid-build would
+    inherit the lock held by a thread it does not have."""
+    if _classifier is None:
+        threading.Thread(target=shared_classifier, name="logaudit-agents", daemon=True).start()
 
 
 def classify_agents(agents: pd.Index) -> pd.DataFrame:
