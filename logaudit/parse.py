@@ -109,8 +109,15 @@ def _normalise(data: bytes | bytearray | memoryview) -> bytes | bytearray | memo
         # Non-UTF-8 bytes (Latin-1 paths, binary junk) are kept visibly as \xHH.
         data = bytes(data).decode("utf-8", "backslashreplace").encode("utf-8")
     raw: Any = data.obj if isinstance(data, memoryview) else data  # bytes or bytearray
-    if raw.find(b"\\", 0, len(data)) >= 0:
-        data = bytes(data).replace(b"\\\\", b"\\x5C").replace(b'\\"', b"\\x22")
+    n = len(data)
+    # Each replacement only where its escape occurs: most blocks have neither, and a block
+    # whose only backslashes are nginx's \xHH needs no copy at all.
+    if raw.find(b"\\", 0, n) >= 0:
+        if raw.find(b"\\\\", 0, n) >= 0:
+            data = bytes(data).replace(b"\\\\", b"\\x5C")
+            raw = data
+        if raw.find(b'\\"', 0, len(data)) >= 0:
+            data = bytes(data).replace(b'\\"', b"\\x22")
     return data
 
 
