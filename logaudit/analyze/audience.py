@@ -104,6 +104,16 @@ def _classified(p: Partial, ctx: Context) -> pd.DataFrame:
     return v
 
 
+def _people(v: pd.DataFrame, ctx: Context) -> pd.DataFrame:
+    """The visitor keys with people hits, filtered once for every panel."""
+    cached = ctx.cache.get("audience_people")
+    if isinstance(cached, pd.DataFrame):
+        return cached
+    people = v[v["people_hits"] > 0]
+    ctx.cache["audience_people"] = people
+    return people
+
+
 def _panel(
     v: pd.DataFrame,
     ctx: Context,
@@ -113,9 +123,12 @@ def _panel(
     detail: str | None = None,
     note: str = "",
 ) -> Section:
-    people = v[v["people_hits"] > 0]
+    people = _people(v, ctx)
     if people.empty or by not in people:
         return Section(name, title, pd.DataFrame(), note=note or "nothing to show")
+    # Only the columns this panel reads.
+    keep = [by, *([detail] if detail else []), "people_hits", "visitor_hits", "page_views"]
+    people = people[keep]
     g = (
         people.assign(is_visitor=people["visitor_hits"] > 0)
         .groupby(by, sort=False)
