@@ -231,6 +231,10 @@ class CountingReader:
         CountingReader.calls += 1
         return self.reader.get(ip)
 
+    def get_with_prefix_len(self, ip: Any) -> Any:
+        CountingReader.calls += 1
+        return self.reader.get_with_prefix_len(ip)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.reader, name)
 
@@ -248,6 +252,38 @@ def test_each_client_is_looked_up_once(tmp_path: Path, monkeypatch: pytest.Monke
         g.lookup(pd.Index([THIMPHU, LONDON], dtype="str"))
         assert CountingReader.calls == 6 and g.resolved == 5
     assert second.reindex(first.index).equals(first)  # the cache gives the same answers
+
+
+def test_addresses_in_one_network_share_its_lookup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dbs = GeoDatabases(city=write_city(tmp_path / "c.mmdb"), asn=write_asn(tmp_path / "a.mmdb"))
+    real_open = geo.maxminddb.open_database
+    monkeypatch.setattr(geo.maxminddb, "open_database", lambda *a: CountingReader(real_open(*a)))
+    CountingReader.calls = 0
+    # Three addresses of 81.2.69.0/24 and two of 5.5.0.0/16: one lookup per network and
+    # database, in whatever order the clients come.
+    clients = ["5.5.200.1", "81.2.69.255", "5.5.0.0", "81.2.69.0", LONDON]
+    got = lookup(dbs, *clients)
+    assert CountingReader.calls == 4
+    assert list(got["city"]) == ["Berlin", "London", "Berlin", "London", "London"]
+    assert list(got["asn"]) == [3320, 20712, 3320, 20712, 20712]
+
+
+def test_shared_lookups_match_one_lookup_per_address(tmp_path: Path) -> None:
+    """Neighbours on both sides of every network boundary, and addresses around them, get
+    exactly what a lookup of each address alone gives."""
+    dbs = GeoDatabases(city=write_city(tmp_path / "c.mmdb"), isp=write_isp(tmp_path / "i.mmdb"))
+    edges = ["81.2.68.255", "81.2.69.0", "81.2.69.1", "81.2.69.254", "81.2.69.255", "81.2.70.0",
+             "5.4.255.255", "5.5.0.0", "5.5.255.255", "5.6.0.0", "67.43.155.255", "67.43.156.0",
+             "67.43.156.255", "67.43.157.0", "10.0.0.1", "0.0.0.0", "255.255.255.255", NOWHERE,
+             "01.2.3.4", "1.2.3", TOKYO6, "::ffff:81.2.69.142", "bogus"]
+    with GeoLookup(dbs) as g:
+        expected = [g.resolve(c) for c in edges]
+        got = g.lookup(pd.Index(edges, dtype="str"))
+    assert [tuple(r) for r in got.astype(object).itertuples(index=False)] == [
+        tuple(pd.NA if v is None else v for v in row) for row in expected
+    ]
 
 
 def test_other_layouts() -> None:

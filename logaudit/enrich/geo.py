@@ -287,6 +287,23 @@ class _Database:
         return record if isinstance(record, dict) else None
 
 
+    def get_v4_network(
+        self, text: str, value: int
+    ) -> tuple[Mapping[str, Any] | None, int, int]:
+        """The record for a plain IPv4 address (its text and integer value) and the first and
+        last address of the database network holding it, which all share that record."""
+        try:
+            record, prefix = self.reader.get_with_prefix_len(text)
+        except maxminddb.InvalidDatabaseError as err:
+            reason = " ".join(str(err).split())
+            raise ConfigError(f"GeoIP database {self.path} is corrupt: {reason}") from None
+        if not 0 <= prefix <= 32:  # not an IPv4 prefix: share nothing
+            return (record if isinstance(record, dict) else None), value, value
+        size = 1 << (32 - prefix)
+        first = value & ~(size - 1)
+        return (record if isinstance(record, dict) else None), first, first + size - 1
+
+
 def _text(value: object) -> str:
     # Database contents are third-party data: accept only what has the documented type.
     return value if isinstance(value, str) else ""
@@ -403,6 +420,39 @@ class GeoLookup:
         row: Row = (code, country, city, network, asn, kind)
         return self._rows.setdefault(row, row)
 
+    def _resolve_v4(self, clients: list[str]) -> dict[str, Row]:
+        """Rows for many plain IPv4 clients at once. In address order, neighbours fall in the
+        database network just looked up and share its record: one lookup and one decoded
+        record per network, not per address (23,000 clients of the benchmark fall in fewer
+        than 50 networks of MaxMind's test databases; decoding a City record is the costly
+        part of a lookup)."""
+        out: dict[str, Row] = {}
+        values: list[tuple[int, str]] = []
+        for client in clients:
+            try:
+                values.append((int.from_bytes(socket.inet_pton(socket.AF_INET, client)), client))
+            except (OSError, ValueError):
+                out[client] = self.resolve(client)
+        values.sort()
+        loc_last, net_last = -1, -1
+        loc: tuple[str, str, str] = ("", UNKNOWN, "")
+        net: tuple[str, int | None] = (UNKNOWN, None)
+        for value, client in values:
+            kind = _v4_kind(value)
+            if kind != "public":
+                row: Row = ("", UNKNOWN, "", UNKNOWN, None, kind)
+                out[client] = self._rows.setdefault(row, row)
+                continue
+            if self._location is not None and value > loc_last:
+                record, _, loc_last = self._location.get_v4_network(client, value)
+                loc = location_of(record) if record is not None else ("", UNKNOWN, "")
+            if self._network is not None and value > net_last:
+                record, _, net_last = self._network.get_v4_network(client, value)
+                net = network_of(record) if record is not None else (UNKNOWN, None)
+            row = (*loc, *net, kind)
+            out[client] = self._rows.setdefault(row, row)
+        return out
+
     def lookup(self, clients: pd.Index) -> pd.DataFrame:
         """One row per client, indexed by ``clients`` in the same order.
 
@@ -412,14 +462,18 @@ class GeoLookup:
         that turns out corrupt mid-run raises ConfigError.
         """
         cache = self._cache
+        listed = clients.tolist()
+        v4 = self._resolve_v4(
+            [c for c in listed if isinstance(c, str) and ":" not in c and c not in cache]
+        )
         # Rows repeat (one per country and network, not per client): number the distinct
         # ones and build the columns by taking from them.
         numbered: dict[Row, int] = {}
         codes = np.empty(len(clients), np.intp)
-        for i, client in enumerate(clients.tolist()):
+        for i, client in enumerate(listed):
             row = cache.get(client) if isinstance(client, str) else None
             if row is None:
-                row = self.resolve(client)
+                row = v4.get(client) or self.resolve(client)
                 self.resolved += 1
                 if isinstance(client, str):
                     if len(cache) >= CACHE_LIMIT:
