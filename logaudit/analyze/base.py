@@ -135,10 +135,16 @@ class Accumulator:
     """Merges partials as they come, keeping the work near-linear: a table's pending frames are
     combined only when they outgrow what was already combined (like a log-structured merge)."""
 
-    def __init__(self, tables: Mapping[str, Table]) -> None:
+    def __init__(
+        self,
+        tables: Mapping[str, Table],
+        on_compact: Callable[[str, int], None] | None = None,
+    ) -> None:
         self.tables = tables
         self.done: dict[str, pd.DataFrame] = {}
         self.pending: dict[str, list[pd.DataFrame]] = {}
+        # Told (table name, rows after) each time a table is compacted.
+        self.on_compact = on_compact
 
     def add(self, partial: Partial) -> None:
         for name, frame in partial.items():
@@ -152,6 +158,8 @@ class Accumulator:
         frames = [self.done[name]] if name in self.done else []
         frames.extend(self.pending.pop(name, []))
         self.done[name] = self.tables[name].combine(frames)
+        if self.on_compact is not None:
+            self.on_compact(name, len(self.done[name]))
 
     def result(self) -> Partial:
         for name in list(self.pending):
