@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from logaudit.analyze import (
@@ -19,7 +20,7 @@ from logaudit.analyze import (
     build_report,
     tables_for,
 )
-from logaudit.analyze.base import merge
+from logaudit.analyze.base import Accumulator, Table, merge
 from logaudit.api import finish_context
 from logaudit.config import load
 from logaudit.pipeline import Run, run
@@ -69,3 +70,26 @@ def test_merged_halves_equal_the_whole(
             whole.tables,
         )
         assert _report(merged, sections) == _report(whole, sections)
+
+
+def test_accumulator_compacts_by_each_tables_rule_and_says_so() -> None:
+    """Partials added one by one come out as merge() of them all, and on_compact hears of
+    every compaction with the rows left (the pipeline returns freed memory on big ones)."""
+    tables = {
+        "hits": Table("hits", lambda c, s: c),
+        "seen": Table("seen", lambda c, s: c, kind="distinct"),
+    }
+    heard: list[tuple[str, int]] = []
+    acc = Accumulator(tables, on_compact=lambda name, rows: heard.append((name, rows)))
+    for i in range(3):
+        acc.add(
+            {
+                "hits": pd.DataFrame({"n": [1, 2]}, index=pd.Index(["a", f"p{i}"], name="k")),
+                "seen": pd.DataFrame({"x": [i, i]}, index=pd.Index([7, 100 + i], dtype="uint64")),
+            }
+        )
+    got = acc.result()
+    assert got["hits"].sort_index()["n"].to_dict() == {"a": 3, "p0": 2, "p1": 2, "p2": 2}
+    assert sorted(got["seen"].index.tolist()) == [7, 100, 101, 102]
+    assert got["seen"].loc[7, "x"] == 0  # a distinct table keeps the first row of each key
+    assert sorted(heard) == [("hits", 4), ("seen", 4)]
