@@ -76,3 +76,35 @@ def test_a_reader_that_stops_early_is_not_an_error(sample_logs: Path) -> None:
         )
         assert done.returncode == 0, (fmt, done.stderr)
         assert done.stderr == "", done.stderr
+
+
+def test_the_console_entry_flushes_everything_and_keeps_exit_codes(
+    sample_logs: Path, tmp_path: Path
+) -> None:
+    """main() ends the process with os._exit after flushing: the whole report still reaches a
+    pipe, and documented exit codes and messages survive."""
+    import json
+    import subprocess
+    import sys
+
+    from logaudit.errors import ExitCode
+
+    done = subprocess.run(
+        [sys.executable, "-m", "logaudit", "summary", str(sample_logs), "--format", "json"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["overview"]["requests"] > 0
+
+    missing = subprocess.run(
+        [sys.executable, "-m", "logaudit", "summary", str(tmp_path / "nope.log")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert missing.returncode == int(ExitCode.INPUT_MISSING)
+    assert "nope.log" in missing.stderr and "Traceback" not in missing.stderr
+
+    usage = subprocess.run(
+        [sys.executable, "-m", "logaudit", "summary", "--no-such-option"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert usage.returncode == 2 and "No such option" in usage.stderr
