@@ -141,7 +141,8 @@ def t_path_visitors(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
 
 
 def path_visitor_counts(p: Partial, ctx: Context) -> pd.Series:
-    """Visitor-days per path text, from the merged triples (once per report)."""
+    """Visitor-days per path text, from the merged triples (once per report); in the order of
+    the ``paths`` table's rows, so callers filtering that table can filter this alike."""
     cached = ctx.cache.get("path_visitors")
     if isinstance(cached, pd.Series):
         return cached
@@ -307,10 +308,11 @@ def _path_section(p: Partial, ctx: Context, name: str, title: str, static: bool 
         f = paths[paths["not_found"] > 0]
         f = pd.DataFrame({"hits": f["not_found"]})
     else:
-        f = paths[paths["static"] == static]
-        f = f.assign(hits=f["hits"] - f["not_found"])
-        f = f[f["hits"] > 0]
-        f = f.assign(visitors=pv.reindex(f.index, fill_value=0) if len(pv) else 0)
+        hits = (paths["hits"] - paths["not_found"]).to_numpy()
+        keep = (paths["static"] == static).to_numpy() & (hits > 0)
+        # pv is aligned with paths' rows (or empty): filter it by position, not by text.
+        visitors = pv.to_numpy()[keep] if len(pv) == len(paths) else 0
+        f = paths[keep].assign(hits=hits[keep], visitors=visitors)
         cols = (
             ["hits", "visitors", "page_views", "bytes"]
             if not static
