@@ -555,3 +555,31 @@ def test_real_log_days_match_summary(shared_data: Path) -> None:
     ]
     want = [(r["date"], r["hits"], r["visitors"], r["page_views"], r["bandwidth"]) for r in daily]
     assert got == want and len(got) >= 1
+
+
+def test_movers_when_the_last_periods_have_no_page_views(tmp_path: Path) -> None:
+    """Only stylesheet hits after the first day: the movers' referrer split gets no referrer
+    at all, and the report must still come out (it once crashed in Arrow on an untyped
+    empty array)."""
+    agent = "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"
+    lines = [
+        f'81.2.69.142 - - [01/Jan/2026:{h:02d}:00:00 +0000] "GET /page{h % 3} HTTP/1.1" 200 100 '
+        f'"http://ex.com/" "{agent}"'
+        for h in range(24)
+    ]
+    start = datetime(2026, 1, 2, 6, tzinfo=UTC)
+    lines += [
+        f'81.2.69.142 - - [{(start + timedelta(hours=12 * k)):%d/%b/%Y:%H:%M:%S +0000}] '
+        f'"GET /s.css HTTP/1.1" 200 100 "-" "{agent}"'
+        for k in range(36)
+    ]
+    report = run(str(write(tmp_path / "quiet.log", lines)), "--every", "day")
+    assert section(report, "movers")["rows"] == []
+
+
+def test_site_of_an_empty_or_missing_index() -> None:
+    from logaudit.analyze.referrers import site_of
+
+    assert site_of(pd.Index([], dtype=object)).empty
+    got = site_of(pd.Index([None, "https://www.Example.com/a?b"], dtype=object))
+    assert list(got["site"]) == ["", "example.com"]

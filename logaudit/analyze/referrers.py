@@ -40,7 +40,10 @@ TABLES = {"referrers": Table("referrers", t_referrers)}
 def site_of(urls: pd.Index) -> pd.DataFrame:
     """host (lower-case, 'www.' removed) and path of each referrer URL; host '' when the
     referrer is direct or not a URL."""
-    arr = pa.array(urls.array) if urls.dtype == "str" else pa.array(urls.to_numpy(object))
+    if urls.dtype == "str":
+        arr = pa.array(urls.array)
+    else:  # typed: an empty or all-missing index would otherwise get Arrow's null type
+        arr = pa.array(urls.to_numpy(object), pa.string())
     m = pc.extract_regex(arr, _URL)
     host = pc.utf8_lower(m.field("host").fill_null(""))
     host = pc.replace_substring_regex(host, r"^www\.", "")
