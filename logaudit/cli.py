@@ -423,11 +423,17 @@ def _leave(code: object) -> NoReturn:
         sys.stderr.write(f"{code}\n")
         status = 1
     try:
-        sys.stdout.flush()
+        if sys.stdout is not None:  # None when the command ran with stdout closed
+            sys.stdout.flush()
     except BrokenPipeError:
         pass  # the reader left after our last write: what it read is what it wanted
+    except OSError as e:
+        status = int(ExitCode.OUTPUT)
+        if sys.stderr is not None:
+            sys.stderr.write(f"logaudit: cannot write the output: {safe(e.strerror or e)}\n")
     try:
-        sys.stderr.flush()
+        if sys.stderr is not None:
+            sys.stderr.flush()
     except OSError:
         pass
     os._exit(status)

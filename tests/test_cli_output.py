@@ -108,3 +108,21 @@ def test_the_console_entry_flushes_everything_and_keeps_exit_codes(
         capture_output=True, text=True, timeout=120,
     )
     assert usage.returncode == 2 and "No such option" in usage.stderr
+
+
+def test_a_command_run_with_stdout_closed_still_succeeds(sample_logs: Path, tmp_path: Path) -> None:
+    """Cron jobs and daemons may start us with stdout closed (`>&-`): with -o the report is
+    written and the command ends with 0, without a traceback."""
+    import shlex
+    import subprocess
+    import sys
+
+    out = tmp_path / "r.json"
+    cmd = (
+        f"{shlex.quote(sys.executable)} -m logaudit summary {shlex.quote(str(sample_logs))} "
+        f"--format json -o {shlex.quote(str(out))} >&-"
+    )
+    done = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert '"requests"' in out.read_text()
