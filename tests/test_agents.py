@@ -467,3 +467,29 @@ def test_cache_is_bounded() -> None:
     table = c.classify(pd.Index([CHROME_WIN, AHREFS, GOOGLEBOT]))  # 4 > 3: starts again
     assert c.cached() == 3 and c.parsed == 5
     assert list(table["browser"]) == ["Chrome", "AhrefsBot", "Googlebot"]
+
+
+def test_a_failed_background_build_is_reported_by_its_caller(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The classifier is built in a background thread; if that fails, the thread stays quiet
+    (no 'Exception in thread' traceback) and the first caller that needs it gets the error."""
+    import threading
+
+    from logaudit.enrich import classify
+
+    class Broken:
+        def __init__(self) -> None:
+            raise RuntimeError("rule tables unreadable")
+
+    uncaught: list[Any] = []
+    monkeypatch.setattr(threading, "excepthook", uncaught.append)
+    monkeypatch.setattr(classify, "_classifier", None)
+    monkeypatch.setattr(agents_mod, "AgentClassifier", Broken)
+    classify.prepare_classifier()
+    for t in threading.enumerate():
+        if t.name == "logaudit-agents":
+            t.join(timeout=30)
+    assert uncaught == [] and "Exception in thread" not in capsys.readouterr().err
+    with pytest.raises(RuntimeError, match="rule tables unreadable"):
+        classify.shared_classifier()

@@ -154,7 +154,14 @@ def prepare_classifier() -> None:
     waits for it. Call ``shared_classifier`` before forking: a child forked mid-build would
     inherit the lock held by a thread it does not have."""
     if _classifier is None:
-        threading.Thread(target=shared_classifier, name="logaudit-agents", daemon=True).start()
+        threading.Thread(target=_build_quietly, name="logaudit-agents", daemon=True).start()
+
+
+def _build_quietly() -> None:
+    try:
+        shared_classifier()
+    except Exception:  # noqa: BLE001 - the first caller that needs it builds again and reports
+        pass
 
 
 def classify_agents(agents: pd.Index) -> pd.DataFrame:
