@@ -21,7 +21,8 @@
    every 50 ms (logaudit forks workers on big inputs, and ``ru_maxrss``, also shown, is the
    largest single process only).
 3. Where ``goaccess`` is on PATH, times ``goaccess FILE --log-format=COMBINED -o out.json`` the
-   same way, taking turns with logaudit so that a drift in the host's speed falls on both, and
+   same way, taking turns with logaudit (who goes first alternates) so that a drift in the
+   host's speed falls on both, and
    prints the throughput ratio (logaudit lines/s / GoAccess lines/s), best against best and
    run by run with its median.
 4. ``--scaling [LINES]`` (default 5 x --lines) also runs logaudit on a LINES-line log of the same
@@ -262,8 +263,9 @@ def byte_compile() -> str:
                                cwd=REPO, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return ""
-    subprocess.run([sys.executable, "-m", "compileall", "-q", found], cwd=REPO, check=False)
-    return found
+    done = subprocess.run([sys.executable, "-m", "compileall", "-q", found], cwd=REPO,
+                          check=False)
+    return found if done.returncode == 0 else ""
 
 
 def logaudit_cmd(cmd: str, log: Path, extra: list[str]) -> list[str]:
@@ -344,8 +346,8 @@ def main(argv: list[str] | None = None) -> None:
 
     compiled = byte_compile()
     results["byte_compiled"] = compiled
-    if compiled:
-        print(f"byte-compiled {compiled} (as pip install does; see byte_compile)")
+    print(f"byte-compiled {compiled} (as pip install does; see byte_compile)" if compiled
+          else "could not byte-compile logaudit: start-up includes compiling its modules")
     la_cmd = logaudit_cmd(args.cmd, log, extra)
     goaccess = None if args.no_goaccess else shutil.which("goaccess")
     ga_cmd = ([goaccess, str(log), "--log-format=COMBINED", "-o", str(OUT / "goaccess.json")]
@@ -355,9 +357,12 @@ def main(argv: list[str] | None = None) -> None:
     # on both alike; each pair's ratio is printed too.
     la_runs: list[Run] = []
     ga_runs: list[Run] = []
-    for _ in range(args.repeat):
+    for turn in range(args.repeat):
+        # Who goes first alternates too, so neither always follows the other's run.
+        if ga_cmd and turn % 2:
+            ga_runs.append(measure(ga_cmd))
         la_runs.append(measure(la_cmd))
-        if ga_cmd:
+        if ga_cmd and not turn % 2:
             ga_runs.append(measure(ga_cmd))
     la = best(la_runs)
     la_rate = n / la.wall

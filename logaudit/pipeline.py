@@ -118,7 +118,9 @@ def _memory_pool() -> None:
     """Arrow allocates from the C library's malloc, not from its bundled mimalloc, unless
     ARROW_DEFAULT_MEMORY_POOL says otherwise. Blocks' buffers are short-lived and the threads
     allocate them in turn; mimalloc kept what they freed, so peak memory on the 5M-line
-    benchmark was 921 MB against 795 MB (1M lines: 560 against 460 MB), at the same speed."""
+    benchmark was 921 MB against 795 MB (1M lines: 560 against 460 MB), at the same speed.
+    This is process-wide: a program that calls ``run`` and wants its own Arrow pool sets
+    ARROW_DEFAULT_MEMORY_POOL rather than ``pa.set_memory_pool``, which this would replace."""
     if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
         pa.set_memory_pool(pa.system_memory_pool())
 

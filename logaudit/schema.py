@@ -80,6 +80,7 @@ def hash_strings(values: pd.Index | np.ndarray) -> np.ndarray:
     and the path and referrer hashes in partial tables are made of these.
 
     ``categorize=False``: the values are distinct already (categories, an index), and
-    factorizing them first, the default, made hashing seven times slower. The hashes are the
-    same either way."""
+    factorizing them first, the default, made hashing seven times slower. The hashes of
+    strings are the same either way (a missing value would hash differently, as its text;
+    categories and table indexes hold none)."""
     return pd.util.hash_array(np.asarray(values, dtype=object), categorize=False)
