@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 
 @dataclass(frozen=True)
@@ -84,3 +85,13 @@ def hash_strings(values: pd.Index | np.ndarray) -> np.ndarray:
     strings are the same either way (a missing value would hash differently, as its text;
     categories and table indexes hold none)."""
     return pd.util.hash_array(np.asarray(values, dtype=object), categorize=False)
+
+
+def arrow_strings(values: pd.Index | pd.Series) -> pa.Array:
+    """Text values as an Arrow string array for Arrow's compute functions: without a copy
+    when they are Arrow-backed already (categories, indexes of the record table), through
+    Python objects otherwise. Typed either way, so that an empty or all-missing input is a
+    string array, not Arrow's null type."""
+    if values.dtype == "str":
+        return pa.array(values.array)
+    return pa.array(np.asarray(values, dtype=object), pa.string())

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from logaudit.analyze.base import Context, Partial, Table, count_by
 from logaudit.analyze.traffic import ranked
 from logaudit.config import Settings
 from logaudit.report import Section
+from logaudit.schema import arrow_strings
 
 _URL = r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?:[^@/?#]*@)?(?P<host>[^/:?#]*)(?::\d*)?(?P<path>[^?#]*)"
 
@@ -40,11 +40,7 @@ TABLES = {"referrers": Table("referrers", t_referrers)}
 def site_of(urls: pd.Index) -> pd.DataFrame:
     """host (lower-case, 'www.' removed) and path of each referrer URL; host '' when the
     referrer is direct or not a URL."""
-    if urls.dtype == "str":
-        arr = pa.array(urls.array)
-    else:  # typed: an empty or all-missing index would otherwise get Arrow's null type
-        arr = pa.array(urls.to_numpy(object), pa.string())
-    m = pc.extract_regex(arr, _URL)
+    m = pc.extract_regex(arrow_strings(urls), _URL)
     host = pc.utf8_lower(m.field("host").fill_null(""))
     host = pc.replace_substring_regex(host, r"^www\.", "")
     path = m.field("path").fill_null("")
@@ -79,10 +75,7 @@ def own_hosts(p: Partial, s: Settings, ctx: Context | None = None) -> tuple[set[
     # Arrow's hash-based is_in: pandas' isin on Arrow strings loops in Python.
     is_served = pd.Series(
         np.asarray(
-            pc.is_in(
-                pa.array(sites["ref_path"].to_numpy(dtype=object), pa.string()),
-                value_set=pa.array(np.asarray(paths.index, dtype=object), pa.string()),
-            )
+            pc.is_in(arrow_strings(sites["ref_path"]), value_set=arrow_strings(paths.index))
         ),
         index=sites.index,
     )

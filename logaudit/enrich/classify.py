@@ -13,12 +13,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from logaudit.config import Settings
 from logaudit.errors import ConfigError
-from logaudit.schema import hash_strings
+from logaudit.schema import arrow_strings, hash_strings
 
 # Mixes the client and agent hashes into one visitor key (see visitor_key).
 VISITOR_MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -38,13 +37,6 @@ def static_pattern(extensions: tuple[str, ...]) -> str:
 def per_category(cat: pd.Categorical, values: np.ndarray) -> np.ndarray:
     """Spread one value per category to the rows."""
     return values[np.asarray(cat.codes)]
-
-
-def _arrow(cats: pd.Index) -> pa.Array:
-    # Categories of Arrow-backed strings convert without a copy; others go through objects.
-    if cats.dtype == "str":
-        return pa.array(cats.array)
-    return pa.array(np.asarray(cats, dtype=object), pa.string())
 
 
 def hash_categories(cat: pd.Categorical) -> np.ndarray:
@@ -103,8 +95,9 @@ class Enricher:
             local = local[keep]
 
         path = chunk["path"].array
+        names = arrow_strings(path.categories)
         static_by_cat = np.asarray(
-            pc.match_substring_regex(_arrow(path.categories), self.static_re, ignore_case=True)
+            pc.match_substring_regex(names, self.static_re, ignore_case=True)
         )
         is_static = per_category(path, static_by_cat)
         status = chunk["status"].to_numpy()
