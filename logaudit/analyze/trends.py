@@ -81,7 +81,7 @@ import pandas as pd
 
 from logaudit.analyze import periods as per
 from logaudit.analyze.base import Context, Partial, SectionSpec, Table
-from logaudit.analyze.referrers import own_hosts, site_of
+from logaudit.analyze.referrers import external
 from logaudit.analyze.visits import NEEDS as VISITS_NEEDS
 from logaudit.analyze.visits import hash_strings, path_names, referrer_names, visits_of
 from logaudit.config import Settings
@@ -668,10 +668,11 @@ def _pages(p: Partial, ctx: Context, ev: pd.DataFrame) -> tuple[pd.Series | None
 def _sites(p: Partial, ctx: Context, ev: pd.DataFrame) -> tuple[pd.Series | None, str]:
     keys = pd.Index(ev["ref_h"].unique())
     refs = referrer_names(p).reindex(keys).dropna()
-    own, _ = own_hosts(p, ctx.settings, ctx)
-    sites = site_of(pd.Index(refs.to_numpy(), dtype=object))["site"].to_numpy(dtype=object)
-    external = np.array([bool(x) and x not in own for x in sites], dtype=bool)
-    return pd.Series(sites[external], index=refs.index[external]), ""
+    # The referring-sites sections' own split (cached per report): sites of external referrers.
+    ext, _, _ = external(p, ctx)
+    site = ext["site"].reindex(refs.to_numpy()) if len(ext) else pd.Series(np.nan, index=refs)
+    found = site.notna().to_numpy()
+    return pd.Series(site.to_numpy()[found], index=refs.index[found]), ""
 
 
 def _who(p: Partial, ctx: Context, ev: pd.DataFrame) -> pd.DataFrame | None:
