@@ -80,6 +80,14 @@ TABLES = {
 NEEDS = ("visitors", "agents")
 
 
+def named_places(places: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """GeoIP rows (one per client) with the given columns naming non-public addresses for
+    what they are, '(private address)' and the like, rather than 'unknown'."""
+    kind = places["address_kind"]
+    label = "(" + kind + " address)"
+    return places.assign(**{c: places[c].where(kind == "public", label) for c in columns})
+
+
 def _classified(p: Partial, ctx: Context) -> pd.DataFrame:
     """The visitors table joined with agent classes and places, computed once per report."""
     cached = ctx.cache.get("audience")
@@ -95,11 +103,7 @@ def _classified(p: Partial, ctx: Context) -> pd.DataFrame:
         v = v.join(agents, on="agent")
     if ctx.geo is not None:
         places = ctx.geo(pd.Index(v["client"].unique()))
-        v = v.join(places, on="client")
-        kind = v["address_kind"]
-        # Non-public addresses are named for what they are, not 'unknown'.
-        v["country"] = v["country"].where(kind == "public", "(" + kind + " address)")
-        v["network"] = v["network"].where(kind == "public", "(" + kind + " address)")
+        v = v.join(named_places(places, ("country", "network")), on="client")
     ctx.cache["audience"] = v
     return v
 

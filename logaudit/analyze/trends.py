@@ -80,6 +80,7 @@ import numpy as np
 import pandas as pd
 
 from logaudit.analyze import periods as per
+from logaudit.analyze.audience import named_places
 from logaudit.analyze.base import Context, Partial, SectionSpec, Table
 from logaudit.analyze.referrers import external
 from logaudit.analyze.visits import NEEDS as VISITS_NEEDS
@@ -697,9 +698,9 @@ def _countries(p: Partial, ctx: Context, ev: pd.DataFrame) -> tuple[pd.Series | 
     who = _who(p, ctx, ev)
     if who is None:
         return None, "countries: needs the visitors table"
-    places = ctx.geo(pd.Index(who["client"].unique()))
+    places = named_places(ctx.geo(pd.Index(who["client"].unique())), ("country",))
     kind = places["address_kind"].astype(object)
-    country = places["country"].astype(object).where(kind == "public", "(" + kind + " address)")
+    country = places["country"].astype(object)
     item = country.reindex(who["client"].to_numpy()).to_numpy(dtype=object)
     if not (country[kind == "public"] != "unknown").any():
         return None, "countries: no GeoIP country data (see --geoip-dir)"
