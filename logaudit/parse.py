@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from logaudit.formats import Detected
+from logaudit.schema import categorical
 from logaudit.sources import Block
 
 # How many bad lines per input are kept as examples.
@@ -221,8 +222,7 @@ def _dict(arr: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
 
 
 def _categorical(codes: np.ndarray, dictionary: pa.Array) -> pd.Categorical:
-    cats = pd.Index(dictionary.cast(pa.string()).to_pandas(), dtype="str")
-    return pd.Categorical.from_codes(codes, categories=cats, validate=False)
+    return categorical(codes, pd.Index(dictionary.cast(pa.string()).to_pandas(), dtype="str"))
 
 
 def _recode(values: pa.Array, codes: np.ndarray) -> tuple[np.ndarray, pa.Array]:

@@ -76,6 +76,18 @@ def empty_chunk() -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
+def categorical(codes: np.ndarray, categories: pd.Index) -> pd.Categorical:
+    """A categorical from codes and categories that are distinct by construction (an Arrow
+    dictionary, a factorization). ``from_codes`` would check that they are, with a hash table
+    over every category, for each column of every chunk: 0.06 s per 1M lines of GIL-held
+    work, on the pipeline's threads. The codes must be valid (-1 or a category's position)."""
+    try:
+        dtype = pd.CategoricalDtype._from_fastpath(categories, ordered=False)  # type: ignore[attr-defined]
+    except AttributeError:  # a pandas without the fast path: checked, as from_codes does
+        dtype = pd.CategoricalDtype(categories)
+    return pd.Categorical.from_codes(codes, dtype=dtype, validate=False)
+
+
 def hash_strings(values: pd.Index | np.ndarray) -> np.ndarray:
     """A stable 64-bit hash per string, the same in every process and partial: visitor keys
     and the path and referrer hashes in partial tables are made of these.

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from logaudit.analyze.base import Context, Partial, Table
+from logaudit.analyze.base import Context, Partial, Table, used_categories
 from logaudit.analyze.traffic import ranked
 from logaudit.config import Settings
 from logaudit.enrich.agents import COLUMNS as AGENT_COLUMNS
@@ -66,7 +66,7 @@ def t_agents(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     """Each distinct agent's classification, carried in the partial so that whoever merges
     (another process, a Dask worker) needs no classifier of its own."""
     agent = c["agent"].array
-    used = np.unique(np.asarray(agent.codes))
+    used = used_categories(np.asarray(agent.codes), len(agent.categories))
     names = agent.categories[used].rename("agent")
     frame = classify_agents(names)
     frame.index = names

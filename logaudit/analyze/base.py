@@ -116,11 +116,19 @@ def count_small(
     return frame
 
 
+def used_categories(codes: np.ndarray, n: int) -> np.ndarray:
+    """The positions of the categories that ``codes`` (none missing) use, in order: a count
+    per category, linear where ``np.unique`` sorts the rows."""
+    return np.flatnonzero(np.bincount(codes, minlength=n))
+
+
 def hash_rows(cat: pd.Categorical, rows: np.ndarray) -> np.ndarray:
     """The hash of the value of each selected row, hashing only the categories used."""
     codes = np.asarray(cat.codes)[rows]
-    used, inverse = np.unique(codes, return_inverse=True)
-    return hash_strings(cat.categories[used])[inverse]
+    used = used_categories(codes, len(cat.categories))
+    by_code = np.zeros(len(cat.categories), np.uint64)
+    by_code[used] = hash_strings(cat.categories[used])
+    return by_code[codes]
 
 
 def merge(a: Partial, b: Partial, tables: Mapping[str, Table]) -> Partial:

@@ -17,7 +17,10 @@ import pyarrow.compute as pc
 
 from logaudit.config import Settings
 from logaudit.errors import ConfigError
-from logaudit.schema import arrow_strings, hash_strings
+from logaudit.schema import arrow_strings, categorical, hash_strings
+
+# The agent_class column's categories, in code order (0 person, 1 crawler, 2 tool).
+AGENT_CLASSES = pd.Index(["person", "crawler", "tool"], dtype="str")
 
 # Mixes the client and agent hashes into one visitor key (see visitor_key).
 VISITOR_MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -104,11 +107,7 @@ class Enricher:
         ok = ((status >= 200) & (status < 300)) | (status == 304)
         chunk["is_static"] = is_static
         chunk["is_page"] = ok & ~is_static
-        chunk["agent_class"] = pd.Categorical.from_codes(
-            agent_class,
-            categories=pd.Index(["person", "crawler", "tool"], dtype="str"),
-            validate=False,
-        )
+        chunk["agent_class"] = categorical(agent_class, AGENT_CLASSES)
         # People metrics: humans by default; everyone kept by include/exclude/only.
         chunk["person"] = (agent_class == 0) if s.bots == "auto" else np.ones(len(chunk), bool)
         chunk["visitor"] = visitor_key(

@@ -1,0 +1,44 @@
+"""The record table's helpers: categoricals built without re-checking, hashes of used values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from logaudit.analyze.base import hash_rows, used_categories
+from logaudit.schema import categorical, hash_strings
+
+
+def test_categorical_equals_the_checked_constructor() -> None:
+    cats = pd.Index(["b", "a", "c"], dtype="str")
+    codes = np.array([2, 0, 0, 1, 2], dtype=np.int32)
+    fast = categorical(codes, cats)
+    checked = pd.Categorical.from_codes(codes, categories=cats)
+    assert fast.equals(checked)
+    assert list(fast) == ["c", "b", "b", "a", "c"]
+    # Codes are narrowed as pandas does, so concatenation and comparison behave the same.
+    assert fast.codes.dtype == checked.codes.dtype
+    assert str(fast.categories.dtype) == "str"
+
+
+def test_categorical_without_the_fast_path_still_builds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(pd.CategoricalDtype, "_from_fastpath")
+    cat = categorical(np.array([1, 0]), pd.Index(["x", "y"], dtype="str"))
+    assert list(cat) == ["y", "x"]
+
+
+@pytest.mark.parametrize("n", [0, 1, 5])
+def test_used_categories_are_the_distinct_codes_in_order(n: int) -> None:
+    rng = np.random.default_rng(n)
+    codes = rng.integers(0, max(n, 1), size=3 * n).astype(np.int16)
+    assert used_categories(codes, n).tolist() == sorted(set(codes.tolist()))
+
+
+def test_hash_rows_hashes_each_selected_rows_text() -> None:
+    cats = pd.Index(["/a", "/b", "/c", "/d"], dtype="str")
+    cat = categorical(np.array([3, 1, 3, 0, 2], dtype=np.int8), cats)
+    rows = np.array([0, 1, 2, 4])
+    expected = hash_strings(pd.Index(["/d", "/b", "/d", "/c"], dtype="str"))
+    assert hash_rows(cat, rows).tolist() == expected.tolist()
+    assert hash_rows(cat, np.array([], np.int64)).tolist() == []
