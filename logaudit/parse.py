@@ -112,12 +112,15 @@ def _normalise(data: bytes | bytearray | memoryview) -> bytes | bytearray | memo
     raw: Any = data.obj if isinstance(data, memoryview) else data  # bytes or bytearray
     n = len(data)
     # Each replacement only where its escape occurs: most blocks have neither, and a block
-    # whose only backslashes are nginx's \xHH needs no copy at all.
+    # whose only backslashes are nginx's \xHH needs no copy at all. A one-byte find is a
+    # memchr; the bytes after each backslash are then read with numpy, without the GIL (a
+    # two-byte find held it for 15 ms per 16 MB block).
     if raw.find(b"\\", 0, n) >= 0:
-        if raw.find(b"\\\\", 0, n) >= 0:
+        octets = np.frombuffer(data, np.uint8, count=n)
+        after = octets[np.flatnonzero(octets[:-1] == 92) + 1]
+        if (after == 92).any():
             data = bytes(data).replace(b"\\\\", b"\\x5C")
-            raw = data
-        if raw.find(b'\\"', 0, len(data)) >= 0:
+        if (after == 34).any():
             data = bytes(data).replace(b'\\"', b"\\x22")
     return data
 
