@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from logaudit.analyze.base import Accumulator, Partial, Table
+from logaudit.analyze.spill import SPILL_BYTES
 from logaudit.config import Settings
 from logaudit.enrich.classify import Enricher, shared_classifier
 from logaudit.errors import ExitCode, LogauditError
@@ -163,7 +164,7 @@ def run(
     """
     _memory_pool()
     enricher = enricher or Enricher(settings)
-    acc = Accumulator(tables, on_compact=_release)
+    acc = Accumulator(tables, on_compact=_release, spill_bytes=SPILL_BYTES)
     bad = BadLines()
     state = ReadState()
     formats: dict[str, Detected] = {}

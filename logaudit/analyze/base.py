@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from logaudit.analyze.spill import Spill, duplicated_keys, whole
 from logaudit.config import Settings
 from logaudit.report import Section
 from logaudit.schema import hash_strings
@@ -36,6 +37,10 @@ class Table:
     # as they are (sessionization sorts them at the end). "distinct": rows are set members
     # keyed by their index; the merge is a union (the first row of each key is kept).
     kind: str = "group"
+    # Tables that grow with the lines (concat and distinct kinds only): the column (or index
+    # name) whose value picks the partition their rows spill to past the accumulator's budget,
+    # so that one key's rows stay together (see analyze.spill). None: always in memory.
+    spill_key: str | None = None
 
     def combine(self, frames: list[pd.DataFrame]) -> pd.DataFrame:
         frames = [f for f in frames if len(f)]
@@ -47,21 +52,13 @@ class Table:
         if self.kind == "concat":
             return both.reset_index(drop=True)
         if self.kind == "distinct":
-            return both[~_duplicated(both.index)]
+            return both[~duplicated_keys(both.index)]
         nlev = both.index.nlevels
         rules = {c: self.agg.get(c, "sum") for c in both.columns}
         g = both.groupby(level=list(range(nlev)), sort=False)
         if all(r == "sum" for r in rules.values()):
             return g.sum()
         return g.agg(rules)
-
-
-def _duplicated(index: pd.Index) -> np.ndarray:
-    """Index.duplicated, without the index engine a flat numeric index would build and keep:
-    on 3.3M 64-bit keys that took twice the time and 100 MB more."""
-    if isinstance(index, pd.MultiIndex) or index.dtype.kind not in "iu":
-        return index.duplicated()
-    return pd.Series(index.to_numpy(), copy=False).duplicated().to_numpy()
 
 
 def count_by(
@@ -134,9 +131,13 @@ def hash_rows(cat: pd.Categorical, rows: np.ndarray) -> np.ndarray:
 def merge(a: Partial, b: Partial, tables: Mapping[str, Table]) -> Partial:
     out: Partial = {}
     for name in set(a) | set(b):
-        frames = [p[name] for p in (a, b) if name in p]
+        frames = [whole(p[name]) for p in (a, b) if name in p]
         out[name] = tables[name].combine(frames)
     return out
+
+
+# Pending rows of a table that trigger a compaction at least.
+COMPACT_ROWS = 200_000
 
 
 class Accumulator:
@@ -147,31 +148,71 @@ class Accumulator:
         self,
         tables: Mapping[str, Table],
         on_compact: Callable[[str, int], None] | None = None,
+        spill_bytes: int | None = None,
     ) -> None:
         self.tables = tables
         self.done: dict[str, pd.DataFrame] = {}
         self.pending: dict[str, list[pd.DataFrame]] = {}
         # Told (table name, rows after) each time a table is compacted.
         self.on_compact = on_compact
+        # Tables with a spill_key write their compacted rows to disk past this many bytes
+        # (None: never; a partial that must cross processes cannot hold a Spill).
+        self.spill_bytes = spill_bytes
+        self.spills: dict[str, Spill] = {}
 
     def add(self, partial: Partial) -> None:
         for name, frame in partial.items():
             pend = self.pending.setdefault(name, [])
-            pend.append(frame)
+            pend.append(whole(frame))
             size = sum(len(f) for f in pend)
-            if size > max(len(self.done.get(name, ())), 200_000):
+            # A table that spills is written out a batch at a time.
+            done = 0 if name in self.spills else len(self.done.get(name, ()))
+            if size > max(done, COMPACT_ROWS):
                 self._compact(name)
 
     def _compact(self, name: str) -> None:
-        frames = [self.done[name]] if name in self.done else []
-        frames.extend(self.pending.pop(name, []))
-        self.done[name] = self.tables[name].combine(frames)
+        table = self.tables[name]
+        pending = self.pending.pop(name, [])
+        done = self.done.get(name)
+        if self._spills(name, done, pending):
+            # What was combined goes out as it is and the new rows after it, combined among
+            # themselves only: a table past the budget is never combined whole in memory.
+            # (A distinct table's copies of a key across batches are dropped when read.)
+            first = next(f for f in [done, *pending] if f is not None and len(f))
+            spill = self.spills.get(name)
+            if spill is None:
+                spill = Spill(first, str(table.spill_key), distinct=table.kind == "distinct")
+                self.spills[name] = spill
+            rows = 0
+            for frame in (done, table.combine(pending)):
+                if frame is not None and len(frame):
+                    spill.write(frame)
+                    rows += len(frame)
+            self.done[name] = first.iloc[:0]
+        else:
+            frames = ([done] if done is not None else []) + pending
+            self.done[name] = table.combine(frames)
+            rows = len(self.done[name])
         if self.on_compact is not None:
-            self.on_compact(name, len(self.done[name]))
+            self.on_compact(name, rows)
+
+    def _spills(self, name: str, done: pd.DataFrame | None, pending: list[pd.DataFrame]) -> bool:
+        if self.tables[name].spill_key is None or self.spill_bytes is None:
+            return False
+        frames = [f for f in [done, *pending] if f is not None and len(f)]
+        if not frames:
+            return False
+        if name in self.spills:
+            return True
+        return sum(int(f.memory_usage(index=True).sum()) for f in frames) > self.spill_bytes
 
     def result(self) -> Partial:
+        """The merged tables. A table that spilled holds the rows still in memory, with its
+        Spill in ``attrs["spill"]``: read such tables through ``spill.partitions``."""
         for name in list(self.pending):
             self._compact(name)
+        for name, spill in self.spills.items():
+            self.done[name].attrs["spill"] = spill
         return dict(self.done)
 
 

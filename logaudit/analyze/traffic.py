@@ -24,6 +24,7 @@ from logaudit.analyze.base import (
     hash_rows,
     hash_strings,
 )
+from logaudit.analyze.spill import partitions
 from logaudit.config import Settings
 from logaudit.report import Section
 
@@ -152,11 +153,12 @@ def path_visitor_counts(p: Partial, ctx: Context) -> pd.Series:
 
 
 def _path_visitor_counts(p: Partial) -> pd.Series:
-    triples = p.get("path_visitors", pd.DataFrame())
     paths = p.get("paths", pd.DataFrame())
-    if triples.empty or paths.empty:
+    # One partition at a time when the triples spilled: a triple's copies share a partition.
+    per_part = [t.groupby("path_h", sort=False).size() for t in partitions(p.get("path_visitors"))]
+    if not per_part or paths.empty:
         return pd.Series(dtype=np.int64)
-    per_hash = triples.groupby("path_h", sort=False).size()
+    per_hash = per_part[0] if len(per_part) == 1 else pd.concat(per_part).groupby(level=0).sum()
     counts = per_hash.reindex(hash_strings(paths.index), fill_value=0).to_numpy()
     return pd.Series(counts, index=paths.index)
 
@@ -186,7 +188,7 @@ TABLES: dict[str, Table] = {
         Table("daily", t_daily),
         Table("hours", t_hours),
         Table("paths", t_paths, {"static": "max"}),
-        Table("path_visitors", t_path_visitors, kind="distinct"),
+        Table("path_visitors", t_path_visitors, kind="distinct", spill_key="key"),
         Table("status", t_status),
         Table("methods", _simple("method")),
         Table("protocols", _simple("protocol")),

@@ -83,6 +83,7 @@ from logaudit.analyze import periods as per
 from logaudit.analyze.audience import named_places
 from logaudit.analyze.base import Context, Partial, SectionSpec, Table
 from logaudit.analyze.referrers import external
+from logaudit.analyze.spill import partitions
 from logaudit.analyze.visits import NEEDS as VISITS_NEEDS
 from logaudit.analyze.visits import hash_strings, path_names, referrer_names, visits_of
 from logaudit.config import Settings
@@ -736,13 +737,17 @@ def sec_movers(p: Partial, ctx: Context) -> Section:
     if last is None or last == 0:
         return _empty("movers", title, "needs a complete period and one before it")
     base = list(range(max(0, last - MOVER_BASELINE), last))
-    ev = p.get("pv_events", pd.DataFrame())
-    if ev.empty:
+    # Only the compared periods' page views, gathered one partition at a time.
+    kept: list[pd.DataFrame] = []
+    for part in partitions(p.get("pv_events")):
+        pid = per.of_times(part["local"].to_numpy(), part["utc"].to_numpy(), t.every)
+        in_last = pid == t.ids[last]
+        keep = in_last | np.isin(pid, t.ids[base])
+        kept.append(part[keep].assign(in_last=in_last[keep]))
+    if not kept:
         return _empty("movers", title, "no page views")
-    pid = per.of_times(ev["local"].to_numpy(), ev["utc"].to_numpy(), t.every)
-    in_last = pid == t.ids[last]
-    keep = in_last | np.isin(pid, t.ids[base])
-    ev, in_last = ev[keep], in_last[keep]
+    ev = kept[0] if len(kept) == 1 else pd.concat(kept, ignore_index=True)
+    in_last = ev["in_last"].to_numpy()
     rows: list[pd.DataFrame] = []
     notes: list[str] = []
     for kind, col, mapper in MOVER_KINDS:

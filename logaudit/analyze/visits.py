@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from logaudit.analyze.base import Context, Partial, Table, hash_rows, hash_strings
+from logaudit.analyze.spill import partitions
 from logaudit.analyze.traffic import ranked
 from logaudit.config import Settings
 from logaudit.report import Section
@@ -55,7 +56,7 @@ def t_pv_events(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     )
 
 
-TABLES = {"pv_events": Table("pv_events", t_pv_events, kind="concat")}
+TABLES = {"pv_events": Table("pv_events", t_pv_events, kind="concat", spill_key="visitor")}
 NEEDS = ("pv_events", "paths", "referrers")
 
 
@@ -65,7 +66,8 @@ class Visits:
     entry/exit path hashes, entry referrer hash, and the local day it starts on."""
 
     table: pd.DataFrame
-    # Per page view, the visit it belongs to (same order as the sorted events).
+    # Per page view, the visit it belongs to (same order as the sorted events); empty in the
+    # report-wide visits (visits_of), which keep the visits only.
     events: pd.DataFrame
 
 
@@ -128,7 +130,14 @@ def visits_of(p: Partial, ctx: Context) -> Visits:
     cached = ctx.cache.get("visits")
     if isinstance(cached, Visits):
         return cached
-    result = sessionize(p.get("pv_events", pd.DataFrame()), ctx.settings.visit_timeout)
+    # One partition at a time when the events spilled (a visitor's events share one); the
+    # visits are kept, the events are not.
+    timeout = ctx.settings.visit_timeout
+    tables = [sessionize(ev, timeout).table for ev in partitions(p.get("pv_events"))]
+    if not tables:
+        tables = [sessionize(pd.DataFrame(), timeout).table]
+    table = tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)
+    result = Visits(table, pd.DataFrame())
     ctx.cache["visits"] = result
     return result
 

@@ -1,0 +1,140 @@
+"""Tables that grow with the lines spill to disk in partitions by key, and read back whole."""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from logaudit.analyze import (
+    SUMMARY_SECTIONS,
+    TRENDS_SECTIONS,
+    VISITS_SECTIONS,
+    build_report,
+    tables_for,
+)
+from logaudit.analyze.base import Accumulator, Table
+from logaudit.analyze.spill import PARTS, Spill, part_of, partitions, whole
+from logaudit.api import finish_context
+from logaudit.config import load
+from logaudit.pipeline import Run, run
+from logaudit.render.tabular import as_dict
+from logaudit.sources import Input
+
+
+def events(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "visitor": rng.integers(0, 50, n).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15),
+            "utc": rng.integers(0, 10**6, n),
+            "path_h": rng.integers(0, 2**63, n).astype(np.uint64),
+        }
+    )
+
+
+def test_a_keys_rows_share_one_partition_and_nothing_is_lost() -> None:
+    first, second = events(500, 1), events(300, 2)
+    spill = Spill(first, "visitor", distinct=False)
+    spill.write(first)
+    spill.write(second)
+    memory = events(40, 3)
+    parts = list(spill.partitions(memory))
+    assert 1 < len(parts) <= PARTS
+    seen: set[int] = set()
+    for part in parts:
+        keys = set(part["visitor"].tolist())
+        assert not keys & seen  # no visitor in two partitions
+        seen |= keys
+    got = pd.concat(parts).sort_values(["visitor", "utc", "path_h"], ignore_index=True)
+    want = pd.concat([first, second, memory]).sort_values(["visitor", "utc", "path_h"])
+    pd.testing.assert_frame_equal(got, want.reset_index(drop=True))
+
+
+def test_a_distinct_tables_copies_across_batches_are_dropped_when_read() -> None:
+    idx = pd.Index(np.arange(10, dtype=np.uint64) * np.uint64(2**40), name="key")
+    batch = pd.DataFrame({"path_h": np.arange(10, dtype=np.uint64)}, index=idx)
+    spill = Spill(batch, "key", distinct=True)
+    spill.write(batch)
+    spill.write(batch.iloc[3:])  # the same triples again, in a later batch
+    frame = batch.iloc[:0]
+    frame.attrs["spill"] = spill
+    got = whole(frame).sort_index()
+    assert got.index.tolist() == idx.tolist()
+    assert got["path_h"].tolist() == list(range(10))
+    assert "spill" not in got.attrs
+
+
+def test_part_of_spreads_keys_and_is_stable() -> None:
+    keys = np.arange(100_000, dtype=np.uint64)  # sequential: no help from the low bits
+    parts = part_of(keys)
+    counts = np.bincount(parts, minlength=PARTS)
+    assert counts.min() > 0.8 * counts.mean()
+    assert part_of(keys[:10]).tolist() == parts[:10].tolist()
+
+
+def test_a_spill_stays_in_its_process() -> None:
+    frame = events(10, 4)
+    spill = Spill(frame, "visitor", distinct=False)
+    assert copy.deepcopy(spill) is spill  # pandas deep-copies attrs
+    with pytest.raises(TypeError, match="cannot leave its process"):
+        pickle.dumps(spill)
+    with pytest.raises(TypeError, match="not fixed-width numeric"):
+        Spill(pd.DataFrame({"visitor": [1], "text": ["a"]}), "visitor", distinct=False)
+
+
+def test_accumulator_spills_past_its_budget_and_reads_back_the_same_rows() -> None:
+    tables = {
+        "ev": Table("ev", lambda c, s: c, kind="concat", spill_key="visitor"),
+        "seen": Table("seen", lambda c, s: c, kind="distinct", spill_key="key"),
+    }
+    heard: list[tuple[str, int]] = []
+    spilling = Accumulator(tables, lambda n, r: heard.append((n, r)), spill_bytes=2_000)
+    memory = Accumulator(tables)
+    for i in range(6):
+        ev = events(120, 10 + i)
+        seen = pd.DataFrame(
+            {"path_h": ev["path_h"].to_numpy()},
+            index=pd.Index(ev["visitor"].to_numpy() ^ np.uint64(i % 2), name="key"),
+        )
+        for acc in (spilling, memory):
+            acc.add({"ev": ev, "seen": seen})
+    got, want = spilling.result(), memory.result()
+    assert isinstance(got["ev"].attrs.get("spill"), Spill)
+    assert len(got["ev"]) < len(want["ev"])  # most rows are on disk
+    sort = ["visitor", "utc", "path_h"]
+    pd.testing.assert_frame_equal(
+        whole(got["ev"]).sort_values(sort, ignore_index=True),
+        want["ev"].sort_values(sort, ignore_index=True),
+    )
+    # The distinct table: same keys; each key's row from the first batch that had it.
+    pd.testing.assert_frame_equal(whole(got["seen"]).sort_index(), want["seen"].sort_index())
+    assert sum(len(p) for p in partitions(got["seen"])) == len(want["seen"])
+    assert {name for name, _ in heard} == {"ev", "seen"}
+
+
+def _report(r: Run, sections: tuple[str, ...]) -> dict:
+    settings = load({"extra": {"every": "auto", "metrics": ()}})
+    d = as_dict(build_report(r, settings, sections, "report", finish_context(settings, sections)))
+    d.pop("generated")
+    return json.loads(json.dumps(d, sort_keys=True))
+
+
+@pytest.mark.parametrize("sections", [SUMMARY_SECTIONS, VISITS_SECTIONS, TRENDS_SECTIONS])
+def test_reports_are_the_same_when_everything_spills(
+    sample_logs: Path, monkeypatch: pytest.MonkeyPatch, sections: tuple[str, ...]
+) -> None:
+    settings = load({"extra": {"every": "auto", "metrics": ()}})
+    inputs = [Input(str(p), p) for p in sorted(sample_logs.glob("access.log*"))]
+    tables = tables_for(sections)
+    kept = run(inputs, settings, tables)
+    monkeypatch.setattr("logaudit.pipeline.SPILL_BYTES", 1_000)
+    spilled = run(inputs, settings, tables)
+    assert isinstance(spilled.partial["pv_events"].attrs.get("spill"), Spill)
+    assert "spill" not in kept.partial["pv_events"].attrs
+    assert _report(spilled, sections) == _report(kept, sections)
