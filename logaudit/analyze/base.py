@@ -48,14 +48,20 @@ class Table:
             return pd.DataFrame()
         if len(frames) == 1:
             return frames[0]
-        both = pd.concat(frames)
-        if self.kind == "concat":
-            return both.reset_index(drop=True)
-        if self.kind == "distinct":
-            return both[~duplicated_keys(both.index)]
-        nlev = both.index.nlevels
-        rules = {c: self.agg.get(c, "sum") for c in both.columns}
-        g = both.groupby(level=list(range(nlev)), sort=False)
+        index = frames[0].index
+        if self.kind == "group" and _text_levels(index):
+            # Grouped by its text levels as columns: concatenating MultiIndexes unions their
+            # levels frame by frame, which made the visitors table's merge three times slower.
+            both = pd.concat([f.reset_index() for f in frames], ignore_index=True)
+            g = both.groupby(list(index.names), sort=False)
+        else:
+            both = pd.concat(frames)
+            if self.kind == "concat":
+                return both.reset_index(drop=True)
+            if self.kind == "distinct":
+                return both[~duplicated_keys(both.index)]
+            g = both.groupby(level=list(range(index.nlevels)), sort=False)
+        rules = {c: self.agg.get(c, "sum") for c in frames[0].columns}
         if all(r == "sum" for r in rules.values()):
             return g.sum()
         return g.agg(rules)
@@ -138,6 +144,12 @@ def merge(a: Partial, b: Partial, tables: Mapping[str, Table]) -> Partial:
 
 # Pending rows of a table that trigger a compaction at least.
 COMPACT_ROWS = 200_000
+
+
+def _text_levels(index: pd.Index) -> bool:
+    return isinstance(index, pd.MultiIndex) and any(
+        lv.dtype.kind not in "iuf" for lv in index.levels
+    )
 
 
 class Accumulator:
