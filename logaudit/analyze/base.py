@@ -195,12 +195,11 @@ class Accumulator:
             if spill is None:
                 spill = Spill(first, str(table.spill_key), distinct=table.kind == "distinct")
                 self.spills[name] = spill
-            rows = 0
             for frame in (done, table.combine(pending)):
                 if frame is not None and len(frame):
                     spill.write(frame)
-                    rows += len(frame)
             self.done[name] = first.iloc[:0]
+            rows = 0  # left in memory
         else:
             frames = ([done] if done is not None else []) + pending
             self.done[name] = table.combine(frames)
