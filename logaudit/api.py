@@ -98,6 +98,7 @@ def finish_context(settings: Settings, sections: Sequence[str]) -> Context:
         if hint:
             ctx.notes.append(hint)
         ctx.geo = GeoLookup(dbs).lookup
+        ctx.geo_places = (dbs.city or dbs.country) is not None
     return ctx
 
 

@@ -237,6 +237,8 @@ class Context:
     agents: Callable[[pd.Index], pd.DataFrame] | None = None
     # Distinct clients -> country/city/network table (enrich.geo contract); None: no database.
     geo: Callable[[pd.Index], pd.DataFrame] | None = None
+    # Whether ``geo`` has a city or country database (without one it names address kinds only).
+    geo_places: bool = False
     notes: list[str] = field(default_factory=list)
     cache: dict[str, object] = field(default_factory=dict)
 

@@ -678,24 +678,40 @@ def _sites(p: Partial, ctx: Context, ev: pd.DataFrame) -> tuple[pd.Series | None
 
 
 def _who(p: Partial, ctx: Context, ev: pd.DataFrame) -> pd.DataFrame | None:
-    """The (client, agent) text of each visitor key in the events, from the ``visitors`` table."""
+    """The (client, agent) text of each visitor key in the events, from the ``visitors`` table;
+    once per report (the country and browser movers share it). Keys are hashed per distinct
+    client and agent (the index levels), and text is made only for the visitors wanted: at 5M
+    lines, hashing every row's agent twice had cost 1.5 s and 250 MB."""
+    cached = ctx.cache.get("movers_who")
+    if isinstance(cached, pd.DataFrame):
+        return cached
     vis = p.get("visitors", pd.DataFrame())
     if vis.empty:
         return None
-    client = vis.index.get_level_values("client")
-    agent = vis.index.get_level_values("agent")
-    key = visitor_key(hash_strings(client), hash_strings(agent))
-    who = pd.DataFrame(
-        {"client": np.asarray(client, dtype=object), "agent": np.asarray(agent, dtype=object)},
-        index=key,
+    index = vis.index
+    assert isinstance(index, pd.MultiIndex)
+    client_codes, agent_codes = (np.asarray(c) for c in index.codes)
+    key = visitor_key(
+        hash_strings(index.levels[0])[client_codes], hash_strings(index.levels[1])[agent_codes]
     )
-    wanted = who.index.isin(ev["visitor"].unique())
-    return who[wanted & ~who.index.duplicated()]
+    rows = np.flatnonzero(pd.Index(key).isin(ev["visitor"].unique()))
+    rows = rows[~pd.Series(key[rows], copy=False).duplicated().to_numpy()]
+    who = pd.DataFrame(
+        {
+            "client": np.asarray(index.levels[0][client_codes[rows]], dtype=object),
+            "agent": np.asarray(index.levels[1][agent_codes[rows]], dtype=object),
+        },
+        index=key[rows],
+    )
+    ctx.cache["movers_who"] = who
+    return who
 
 
 def _countries(p: Partial, ctx: Context, ev: pd.DataFrame) -> tuple[pd.Series | None, str]:
     if ctx.geo is None:
         return None, "countries: no GeoIP lookup in this run"
+    if not ctx.geo_places:
+        return None, "countries: no GeoIP country data (see --geoip-dir)"
     who = _who(p, ctx, ev)
     if who is None:
         return None, "countries: needs the visitors table"
@@ -777,9 +793,17 @@ def _moves(
 ) -> tuple[pd.DataFrame, str]:
     """Risers and fallers of one kind; items maps each key to its text (missing: not counted)."""
     cols = ["kind", "item", "share_before", "share_last", "change", "count_last", "count_before"]
-    counts = pd.DataFrame({"key": keys, "last": in_last}).value_counts().unstack(fill_value=0)
-    counts = counts.reindex(columns=[False, True], fill_value=0)
-    counts.index = pd.Index(items.reindex(counts.index).to_numpy(dtype=object))
+    # Page views per key on each side, by counting codes (a value_counts over the pairs was
+    # a quarter of the section's time at 5M lines).
+    codes, uniq = pd.factorize(keys)
+    n = len(uniq)
+    counts = pd.DataFrame(
+        {
+            False: np.bincount(codes[~in_last], minlength=n),
+            True: np.bincount(codes[in_last], minlength=n),
+        },
+        index=pd.Index(items.reindex(uniq).to_numpy(dtype=object)),
+    )
     counts = counts[counts.index.notna()].groupby(level=0).sum()
     before, now = counts[False], counts[True]
     if before.sum() < MOVER_MIN_TOTAL or now.sum() < MOVER_MIN_TOTAL:
