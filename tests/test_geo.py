@@ -7,6 +7,7 @@ Most tests build tiny databases with mmdb-writer (tests/geo_helpers.py) and run 
 from __future__ import annotations
 
 import csv
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any
@@ -416,3 +417,29 @@ def test_maxmind_ip_ranges(maxmind_dir: Path) -> None:
                     assert res.network == facts["isp"], (database, ip)
             checked += 1
     assert checked > 3000
+
+
+def test_without_databases_array_kinds_match_one_by_one() -> None:
+    """No database: plain IPv4 kinds come from array operations; each row must be what
+    resolving the client alone gives, at every range edge and for near-miss texts."""
+    edges = {
+        str(ipaddress.IPv4Address(v))
+        for first, last, _ in geo._V4_TABLE
+        for v in (first - 1, first, last, last + 1)
+        if 0 <= v < 2**32
+    }
+    odd = {
+        "1.2.3", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", "1.2.3.04", " 1.2.3.4", "1.2.3.4 ",
+        "1.2.3.4\n", "1.2.3.-4", "1..2.3", "0.0.0.0", "255.255.255.255", "::ffff:10.0.0.1",
+        "2606:4700::1111", "fe80::1%eth0", "host.example", "", "-", LONDON, "8.8.8.8",
+    }  # fmt: skip
+    clients = pd.Index(sorted(edges | odd), dtype="str")
+    with GeoLookup(GeoDatabases()) as g:
+        got = g.lookup(clients)
+        for client in clients:
+            want = dict(zip(geo.COLUMNS, g.resolve(client), strict=True))
+            have = got.loc[client].to_dict()
+            have["asn"] = None if pd.isna(have["asn"]) else have["asn"]
+            assert have == want, client
+    assert list(got.columns) == list(geo.COLUMNS)
+    assert str(got["asn"].dtype) == "Int64" and str(got["country"].dtype) == "str"

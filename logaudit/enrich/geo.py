@@ -28,8 +28,11 @@ from typing import Any
 import maxminddb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from logaudit.errors import ConfigError
+from logaudit.schema import arrow_strings
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -80,6 +83,12 @@ _V4_TABLE = sorted(
     for net in map(ipaddress.IPv4Network, nets)
 )
 _V4_STARTS = [first for first, _, _ in _V4_TABLE]
+_V4_FIRST = np.array(_V4_STARTS, np.int64)
+_V4_LAST = np.array([last for _, last, _ in _V4_TABLE], np.int64)
+_V4_KIND = np.array([kind for _, _, kind in _V4_TABLE], dtype=object)
+# A dotted quad as inet_pton reads one: four decimal octets, no leading zeros.
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_DOTTED_QUAD = "^" + r"\.".join(f"(?P<o{i}>{_OCTET})" for i in range(4)) + "$"
 # IPv6, checked in this order, first match wins: clients come from global unicast (2000::/3)
 # except its protocol-assignment (Teredo, ORCHID, benchmarking) and documentation blocks.
 # Everything that matches none (unspecified, IPv4-compatible, NAT64, site-local, multicast,
@@ -105,6 +114,29 @@ Row = tuple[str, str, str, str, int | None, str]
 def _v4_kind(value: int) -> str:
     i = bisect_right(_V4_STARTS, value) - 1
     return _V4_TABLE[i][2] if i >= 0 and value <= _V4_TABLE[i][1] else "public"
+
+
+def ipv4_values(clients: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+    """(integer value, whether the text is a plain IPv4 address) per client, vectorised: what
+    ``ipv4_value`` gives one at a time."""
+    parts = pc.extract_regex(arrow_strings(clients), _DOTTED_QUAD)
+    valid = parts.is_valid()
+    ok = np.asarray(valid, dtype=bool)
+    value = np.zeros(len(clients), np.int64)
+    for i in range(4):
+        # A row that did not match has no octets (its fields are empty, not null).
+        octet = pc.if_else(valid, parts.field(i), "0").cast(pa.int64())
+        value = (value << 8) | np.asarray(octet, dtype=np.int64)
+    return np.where(ok, value, 0), ok
+
+
+def v4_kinds(values: np.ndarray) -> np.ndarray:
+    """_v4_kind of many IPv4 integers at once (an object array of kind names)."""
+    i = np.searchsorted(_V4_FIRST, values, side="right") - 1
+    inside = (i >= 0) & (values <= _V4_LAST[np.maximum(i, 0)])
+    kinds = np.full(len(values), "public", dtype=object)
+    kinds[inside] = _V4_KIND[i[inside]]
+    return kinds
 
 
 def address_kind(ip: IPAddress) -> str:
@@ -466,6 +498,8 @@ class GeoLookup:
         unknown), address_kind (one of KINDS). Never raises for odd client values; a database
         that turns out corrupt mid-run raises ConfigError.
         """
+        if self._location is None and self._network is None:
+            return self._kinds_only(clients)
         cache = self._cache
         listed = clients.tolist()
         v4 = self._resolve_v4(
@@ -492,3 +526,21 @@ class GeoLookup:
             for name, values in zip(COLUMNS, columns, strict=True)
         }
         return pd.DataFrame(data, index=clients)
+
+    def _kinds_only(self, clients: pd.Index) -> pd.DataFrame:
+        """Without a database only the address kind varies: plain IPv4 addresses are parsed
+        and classified with array operations, the rest (IPv6, host names) one by one."""
+        n = len(clients)
+        value, plain = ipv4_values(clients)
+        kinds = np.empty(n, dtype=object)
+        kinds[plain] = v4_kinds(value[plain])
+        listed = clients.tolist()
+        for i in np.flatnonzero(~plain).tolist():
+            kinds[i] = self.resolve(listed[i])[5]
+        text = {"country_code": "", "country": UNKNOWN, "city": "", "network": UNKNOWN}
+        data: dict[str, object] = {
+            c: pd.array(np.full(n, v, dtype=object), dtype="str") for c, v in text.items()
+        }
+        data["asn"] = pd.array([None] * n, dtype="Int64")
+        data["address_kind"] = pd.array(kinds, dtype="str")
+        return pd.DataFrame(data, index=clients)[list(COLUMNS)]
