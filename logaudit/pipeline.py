@@ -17,7 +17,7 @@ import pyarrow as pa
 from logaudit.analyze.base import Accumulator, Partial, Table
 from logaudit.analyze.spill import SPILL_BYTES
 from logaudit.config import Settings
-from logaudit.enrich.classify import Enricher, shared_classifier
+from logaudit.enrich.classify import Enricher, prepare_classifier, shared_classifier
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import Detected, detect
 from logaudit.parse import BadLines, parse_block
@@ -240,6 +240,10 @@ def run(
                     )
                 else:
                     fut = pool.submit(_process, block, det, enricher, tables, settings)
+                    if len(pending) + 1 == THREADS:
+                        # Every thread is in Arrow's tokenizer now, without the GIL: the
+                        # user-agent rules (built holding it) overlap their work.
+                        prepare_classifier()
                 pending.append(fut)
                 # At most one block waiting per worker: memory stays a few blocks deep.
                 drain(THREADS if jobs == 1 else jobs)

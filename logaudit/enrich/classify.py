@@ -66,9 +66,6 @@ class Enricher:
         self.settings = settings
         self.static_re = static_pattern(settings.static_extensions)
         self.zone = zone(settings.tz)
-        # ua-parser's rule tables take about 0.2 s to build, with the GIL released: build them
-        # in the background while the first blocks are read and parsed.
-        prepare_classifier()
 
     def apply(self, chunk: pd.DataFrame, has_agent: bool = True) -> pd.DataFrame:
         """Add the enriched columns. ``has_agent`` False: the format logs no user agent
@@ -144,7 +141,11 @@ def shared_classifier() -> Any:
 def prepare_classifier() -> None:
     """Start building the process's classifier in a background thread; ``shared_classifier``
     waits for it. Call ``shared_classifier`` before forking: a child forked mid-build would
-    inherit the lock held by a thread it does not have."""
+    inherit the lock held by a thread it does not have.
+
+    ua-parser-rs compiles its rule tables in about 0.12 s *holding* the GIL: started while
+    other threads are in Arrow's tokenizer (which releases it), the build overlaps their
+    work; started earlier, it only delays reading (see ``pipeline.run``)."""
     if _classifier is None:
         threading.Thread(target=_build_quietly, name="logaudit-agents", daemon=True).start()
 
