@@ -248,9 +248,9 @@ def run(
                 # At most one block waiting per worker: memory stays a few blocks deep.
                 drain(THREADS if jobs == 1 else jobs)
         drain(0)
-    return Run(
-        acc.result(), bad, state.problems, inputs, formats, dict(state.lines_read), tuple(tables)
-    )
+        # The last merge, on the threads when there are threads (tables merge independently).
+        partial = acc.result(pool if isinstance(pool, ThreadPoolExecutor) else None)
+    return Run(partial, bad, state.problems, inputs, formats, dict(state.lines_read), tuple(tables))
 
 
 def exit_code(problems: list[InputProblem]) -> ExitCode:

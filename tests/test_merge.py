@@ -7,6 +7,7 @@ either order, give exactly the report of the whole log.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -93,3 +94,26 @@ def test_accumulator_compacts_by_each_tables_rule_and_says_so() -> None:
     assert sorted(got["seen"].index.tolist()) == [7, 100, 101, 102]
     assert got["seen"].loc[7, "x"] == 0  # a distinct table keeps the first row of each key
     assert sorted(heard) == [("hits", 4), ("seen", 4)]
+
+
+def test_accumulator_last_merge_on_threads_equals_one_by_one() -> None:
+    tables = {
+        "hits": Table("hits", lambda c, s: c),
+        "seen": Table("seen", lambda c, s: c, kind="distinct"),
+        "ev": Table("ev", lambda c, s: c, kind="concat"),
+    }
+    accs = [Accumulator(tables), Accumulator(tables)]
+    for i in range(5):
+        partial = {
+            "hits": pd.DataFrame({"n": [i, 1]}, index=pd.Index(["a", f"p{i % 3}"], name="k")),
+            "seen": pd.DataFrame({"x": [i]}, index=pd.Index([i % 2], dtype="uint64")),
+            "ev": pd.DataFrame({"t": [i, i + 10]}),
+        }
+        for acc in accs:
+            acc.add(partial)
+    one = accs[0].result()
+    with ThreadPoolExecutor(2) as pool:
+        two = accs[1].result(pool)
+    assert set(one) == set(two)
+    for name in one:
+        pd.testing.assert_frame_equal(one[name], two[name])

