@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import copy
+import errno
 import json
 import pickle
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
 from logaudit.analyze import (
     SUMMARY_SECTIONS,
@@ -21,7 +24,9 @@ from logaudit.analyze import (
 from logaudit.analyze.base import Accumulator, Table
 from logaudit.analyze.spill import PARTS, Spill, part_of, partitions, whole
 from logaudit.api import finish_context
+from logaudit.cli import cli
 from logaudit.config import load
+from logaudit.errors import ExitCode
 from logaudit.pipeline import Run, run
 from logaudit.render.tabular import as_dict
 from logaudit.sources import Input
@@ -138,3 +143,29 @@ def test_reports_are_the_same_when_everything_spills(
     assert isinstance(spilled.partial["pv_events"].attrs.get("spill"), Spill)
     assert "spill" not in kept.partial["pv_events"].attrs
     assert _report(spilled, sections) == _report(kept, sections)
+
+
+def test_spilling_leaves_nothing_in_the_temporary_folder(
+    sample_logs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr("logaudit.pipeline.SPILL_BYTES", 1_000)
+    result = CliRunner().invoke(cli, ["visits", str(sample_logs), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["overview"]["visits"] > 0
+    assert list(tmp_path.iterdir()) == []  # anonymous files: never named in the folder
+
+
+def test_no_room_for_temporary_files_is_one_line_and_exit_9(
+    sample_logs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def full(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", full)
+    monkeypatch.setattr("logaudit.pipeline.SPILL_BYTES", 1_000)
+    result = CliRunner().invoke(cli, ["summary", str(sample_logs)])
+    assert result.exit_code == ExitCode.OUTPUT
+    assert "Traceback" not in result.output
+    message = result.stderr.strip()
+    assert "\n" not in message and "temporary files" in message and "No space left" in message

@@ -22,10 +22,13 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO, Any
 
 import numpy as np
 import pandas as pd
+
+from logaudit.errors import ExitCode, LogauditError
 
 # Bytes of rows a table keeps in memory before it spills (the benchmark's 1M-line log stays
 # under it: 8.8 MB of events, 10.7 MB of triples). LOGAUDIT_SPILL_MB overrides (tests, tuning).
@@ -35,6 +38,20 @@ SPILL_BYTES = int(float(os.environ.get("LOGAUDIT_SPILL_MB", "16")) * 1024 * 1024
 PARTS = 32
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+@contextmanager
+def _temp_space() -> Iterator[None]:
+    """A failure to create or fill the temporary files (no space, no permission) is one line
+    and exit code 9, like an output file that cannot be written."""
+    try:
+        yield
+    except OSError as e:
+        raise LogauditError(
+            f"cannot write temporary files in {tempfile.gettempdir()} ({e.strerror}); free "
+            "space there, point TMPDIR at another folder, or raise LOGAUDIT_SPILL_MB",
+            ExitCode.OUTPUT,
+        ) from None
 
 
 def duplicated_keys(index: pd.Index) -> np.ndarray:
@@ -66,7 +83,9 @@ class Spill:
         self.dtype = np.dtype(cols)
         self.key = key
         self.distinct = distinct
-        self.files: list[IO[bytes]] = [tempfile.TemporaryFile() for _ in range(PARTS)]
+        self.files: list[IO[bytes]] = []
+        with _temp_space():
+            self.files = [tempfile.TemporaryFile() for _ in range(PARTS)]
         self.rows = 0
 
     def _records(self, frame: pd.DataFrame) -> np.ndarray:
@@ -86,12 +105,14 @@ class Spill:
         order = np.argsort(part, kind="stable")
         bounds = np.searchsorted(part[order], np.arange(PARTS + 1))
         rec = rec[order]
-        for i in range(PARTS):
-            lo, hi = bounds[i], bounds[i + 1]
-            if hi > lo:
-                f = self.files[i]
-                f.seek(0, os.SEEK_END)
-                f.write(rec[lo:hi].tobytes())
+        with _temp_space():
+            for i in range(PARTS):
+                lo, hi = bounds[i], bounds[i + 1]
+                if hi > lo:
+                    f = self.files[i]
+                    f.seek(0, os.SEEK_END)
+                    f.write(rec[lo:hi].tobytes())
+                    f.flush()
         self.rows += len(frame)
 
     def _read(self, i: int) -> pd.DataFrame:
