@@ -137,6 +137,7 @@ def test_reports_are_the_same_when_everything_spills(
     settings = load({"extra": {"every": "auto", "metrics": ()}})
     inputs = [Input(str(p), p) for p in sorted(sample_logs.glob("access.log*"))]
     tables = tables_for(sections)
+    monkeypatch.setattr("logaudit.pipeline.SPILL_BYTES", None)  # whatever LOGAUDIT_SPILL_MB says
     kept = run(inputs, settings, tables)
     monkeypatch.setattr("logaudit.pipeline.SPILL_BYTES", 1_000)
     spilled = run(inputs, settings, tables)
@@ -169,3 +170,28 @@ def test_no_room_for_temporary_files_is_one_line_and_exit_9(
     assert "Traceback" not in result.output
     message = result.stderr.strip()
     assert "\n" not in message and "temporary files" in message and "No space left" in message
+
+
+def test_the_budget_ignores_what_is_not_a_number_of_megabytes() -> None:
+    from logaudit.analyze.spill import _budget
+
+    assert _budget(None) == 16 * 1024 * 1024
+    assert _budget("0.5") == 512 * 1024
+    assert _budget("16MB") == _budget("-3") == 16 * 1024 * 1024
+
+
+def test_an_empty_remainder_does_not_keep_the_spilled_rows() -> None:
+    tables = {"ev": Table("ev", lambda c, s: c, kind="concat", spill_key="visitor")}
+    acc = Accumulator(tables, spill_bytes=1_000)
+    acc.add({"ev": events(5_000, 7)})
+    acc._compact("ev")
+    remainder = acc.done["ev"]
+    assert len(remainder) == 0
+
+    def root(a: np.ndarray) -> np.ndarray:
+        while isinstance(a.base, np.ndarray):
+            a = a.base
+        return a
+
+    # An empty slice of the spilled frame would still reach its 5,000 rows' arrays.
+    assert all(root(remainder[c].to_numpy()).nbytes == 0 for c in remainder.columns)

@@ -199,7 +199,8 @@ class Accumulator:
             for frame in (done, table.combine(pending)):
                 if frame is not None and len(frame):
                     spill.write(frame)
-            self.done[name] = first.iloc[:0]
+            # A copy: an empty slice would keep the spilled rows' arrays alive.
+            self.done[name] = first.iloc[:0].copy()
             rows = 0  # left in memory
         else:
             frames = ([done] if done is not None else []) + pending
