@@ -91,12 +91,12 @@ def named_places(places: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame
 
 def _classified(p: Partial, ctx: Context) -> pd.DataFrame:
     """The visitors table joined with agent classes and places, computed once per report."""
-    cached = ctx.cache.get("audience")
-    if isinstance(cached, pd.DataFrame):
-        return cached
+    return ctx.once("audience", lambda: _joined(p, ctx))
+
+
+def _joined(p: Partial, ctx: Context) -> pd.DataFrame:
     v = p.get("visitors", pd.DataFrame())
     if v.empty:
-        ctx.cache["audience"] = v
         return v
     v = v.reset_index()
     agents = p.get("agents", pd.DataFrame())
@@ -105,7 +105,6 @@ def _classified(p: Partial, ctx: Context) -> pd.DataFrame:
     if ctx.geo is not None:
         places = ctx.geo(pd.Index(v["client"].unique()))
         v = _attach(v, named_places(places, ("country", "network")), "client")
-    ctx.cache["audience"] = v
     return v
 
 
@@ -139,12 +138,7 @@ def _text_keys(g: pd.DataFrame) -> pd.DataFrame:
 
 def _people(v: pd.DataFrame, ctx: Context) -> pd.DataFrame:
     """The visitor keys with people hits, filtered once for every panel."""
-    cached = ctx.cache.get("audience_people")
-    if isinstance(cached, pd.DataFrame):
-        return cached
-    people = v[v["people_hits"] > 0]
-    ctx.cache["audience_people"] = people
-    return people
+    return ctx.once("audience_people", lambda: v[v["people_hits"] > 0])
 
 
 def _panel(

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,7 @@ from logaudit.report import Section
 from logaudit.schema import hash_strings
 
 Partial = dict[str, pd.DataFrame]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -253,6 +255,12 @@ class Context:
     geo_places: bool = False
     notes: list[str] = field(default_factory=list)
     cache: dict[str, object] = field(default_factory=dict)
+
+    def once(self, key: str, make: Callable[[], T]) -> T:
+        """``make()``, computed once per report: every section asking for ``key`` shares it."""
+        if key not in self.cache:
+            self.cache[key] = make()
+        return cast(T, self.cache[key])
 
 
 @dataclass(frozen=True)

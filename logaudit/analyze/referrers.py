@@ -49,13 +49,9 @@ def site_of(urls: pd.Index) -> pd.DataFrame:
 
 def _sites(refs: pd.DataFrame, ctx: Context | None) -> pd.DataFrame:
     """site_of the referrers table's index, once per report."""
-    cached = ctx.cache.get("sites") if ctx is not None else None
-    if isinstance(cached, pd.DataFrame):
-        return cached
-    sites = site_of(refs.index)
-    if ctx is not None:
-        ctx.cache["sites"] = sites
-    return sites
+    if ctx is None:
+        return site_of(refs.index)
+    return ctx.once("sites", lambda: site_of(refs.index))
 
 
 def own_hosts(p: Partial, s: Settings, ctx: Context | None = None) -> tuple[set[str], str]:
@@ -90,16 +86,16 @@ def own_hosts(p: Partial, s: Settings, ctx: Context | None = None) -> tuple[set[
 def external(p: Partial, ctx: Context) -> tuple[pd.DataFrame, set[str], str]:
     """External referrers (with their site), the own hosts and how they were found; computed
     once per report (both referrer sections and trends' movers use it)."""
-    cached = ctx.cache.get("external")
-    if isinstance(cached, tuple):
-        return cached
+    return ctx.once("external", lambda: _external(p, ctx))
+
+
+def _external(p: Partial, ctx: Context) -> tuple[pd.DataFrame, set[str], str]:
     refs = p.get("referrers", pd.DataFrame())
     own, how = own_hosts(p, ctx.settings, ctx)
     f = refs
     if not refs.empty:
         f = refs.join(_sites(refs, ctx))
         f = f[(f["site"] != "") & ~f["site"].isin(own)]
-    ctx.cache["external"] = (f, own, how)
     return f, own, how
 
 

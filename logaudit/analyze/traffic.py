@@ -144,12 +144,7 @@ def t_path_visitors(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
 def path_visitor_counts(p: Partial, ctx: Context) -> pd.Series:
     """Visitor-days per path text, from the merged triples (once per report); in the order of
     the ``paths`` table's rows, so callers filtering that table can filter this alike."""
-    cached = ctx.cache.get("path_visitors")
-    if isinstance(cached, pd.Series):
-        return cached
-    counts = _path_visitor_counts(p)
-    ctx.cache["path_visitors"] = counts
-    return counts
+    return ctx.once("path_visitors", lambda: _path_visitor_counts(p))
 
 
 def _path_visitor_counts(p: Partial) -> pd.Series:

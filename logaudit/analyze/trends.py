@@ -273,12 +273,7 @@ class Trend:
 
 
 def trend_of(p: Partial, ctx: Context) -> Trend | None:
-    if "trend" in ctx.cache:
-        cached = ctx.cache["trend"]
-        return cached if isinstance(cached, Trend) else None
-    result = _build(p, ctx)
-    ctx.cache["trend"] = result
-    return result
+    return ctx.once("trend", lambda: _build(p, ctx))
 
 
 def _positions(ids: np.ndarray, pid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -682,9 +677,10 @@ def _who(p: Partial, ctx: Context, ev: pd.DataFrame) -> pd.DataFrame | None:
     once per report (the country and browser movers share it). Keys are hashed per distinct
     client and agent (the index levels), and text is made only for the visitors wanted: at 5M
     lines, hashing every row's agent twice had cost 1.5 s and 250 MB."""
-    cached = ctx.cache.get("movers_who")
-    if isinstance(cached, pd.DataFrame):
-        return cached
+    return ctx.once("movers_who", lambda: _visitor_texts(p, ev))
+
+
+def _visitor_texts(p: Partial, ev: pd.DataFrame) -> pd.DataFrame | None:
     vis = p.get("visitors", pd.DataFrame())
     if vis.empty:
         return None
@@ -696,15 +692,13 @@ def _who(p: Partial, ctx: Context, ev: pd.DataFrame) -> pd.DataFrame | None:
     )
     rows = np.flatnonzero(pd.Index(key).isin(ev["visitor"].unique()))
     rows = rows[~pd.Series(key[rows], copy=False).duplicated().to_numpy()]
-    who = pd.DataFrame(
+    return pd.DataFrame(
         {
             "client": np.asarray(index.levels[0][client_codes[rows]], dtype=object),
             "agent": np.asarray(index.levels[1][agent_codes[rows]], dtype=object),
         },
         index=key[rows],
     )
-    ctx.cache["movers_who"] = who
-    return who
 
 
 def _countries(p: Partial, ctx: Context, ev: pd.DataFrame) -> tuple[pd.Series | None, str]:

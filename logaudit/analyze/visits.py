@@ -127,31 +127,27 @@ def sessionize(events: pd.DataFrame, timeout: int) -> Visits:
 
 def visits_of(p: Partial, ctx: Context) -> Visits:
     """Sessionize once per report; every visits section shares the result."""
-    cached = ctx.cache.get("visits")
-    if isinstance(cached, Visits):
-        return cached
+    return ctx.once("visits", lambda: _sessionized(p, ctx.settings.visit_timeout))
+
+
+def _sessionized(p: Partial, timeout: int) -> Visits:
     # One partition at a time when the events spilled (a visitor's events share one); the
     # visits are kept, the events are not.
-    timeout = ctx.settings.visit_timeout
     tables = [sessionize(ev, timeout).table for ev in partitions(p.get("pv_events"))]
     if not tables:
         tables = [sessionize(pd.DataFrame(), timeout).table]
     table = tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)
-    result = Visits(table, pd.DataFrame())
-    ctx.cache["visits"] = result
-    return result
+    return Visits(table, pd.DataFrame())
 
 
 def path_names(p: Partial, ctx: Context | None = None) -> pd.Series:
     """hash -> path text, over every distinct path seen (computed once per report)."""
-    cached = ctx.cache.get("path_names") if ctx is not None else None
-    if isinstance(cached, pd.Series):
-        return cached
-    paths = p.get("paths", pd.DataFrame())
-    names = pd.Series(np.asarray(paths.index, dtype=object), index=hash_strings(paths.index))
-    if ctx is not None:
-        ctx.cache["path_names"] = names
-    return names
+
+    def make() -> pd.Series:
+        paths = p.get("paths", pd.DataFrame())
+        return pd.Series(np.asarray(paths.index, dtype=object), index=hash_strings(paths.index))
+
+    return make() if ctx is None else ctx.once("path_names", make)
 
 
 def referrer_names(p: Partial) -> pd.Series:
