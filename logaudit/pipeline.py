@@ -159,8 +159,8 @@ def run(
     same whatever the number of jobs or threads.
 
     One job is the default because it was measured (docs/performance.md): on 2 cores and a
-    1M-line log, two workers were about 15 % faster (start-up and the finish are serial) but
-    took about 170 MB more, past the memory target; more cores make more jobs worth it.
+    1M-line log, two workers were no faster than the two threads (2.35-2.49 s against
+    2.37-2.71 s) and took a little more memory; more cores make more jobs worth it.
     """
     _memory_pool()
     enricher = enricher or Enricher(settings)

@@ -97,7 +97,6 @@ class Spill:
         self.files: list[IO[bytes]] = []
         with _temp_space():
             self.files = [tempfile.TemporaryFile() for _ in range(PARTS)]
-        self.rows = 0
 
     def _records(self, frame: pd.DataFrame) -> np.ndarray:
         rec = np.empty(len(frame), self.dtype)
@@ -124,7 +123,6 @@ class Spill:
                     f.seek(0, os.SEEK_END)
                     f.write(rec[lo:hi].tobytes())
                     f.flush()
-        self.rows += len(frame)
 
     def _read(self, i: int) -> pd.DataFrame:
         f = self.files[i]
@@ -147,11 +145,6 @@ class Spill:
                 frame = frame[~duplicated_keys(frame.index)]
             if len(frame):
                 yield frame
-
-    def close(self) -> None:
-        for f in self.files:
-            f.close()
-        self.files = []
 
     # A partial holding a Spill lives in this process only: its files are anonymous.
     def __deepcopy__(self, memo: dict[int, Any]) -> Spill:
