@@ -72,45 +72,16 @@ def section(report: dict[str, Any], name: str) -> dict[str, Any]:
 EST = timezone(timedelta(hours=-5))
 FIRST_DAY = date(2025, 1, 6)  # a Monday
 # People per day (each: one page view of /a plus its stylesheet), Mon..Sun per line.
+# fmt: off
 PEOPLE = [
-    60,
-    60,
-    60,
-    60,
-    60,
-    24,
-    24,  # 2025-W02: the weekly cycle
-    60,
-    60,
-    200,
-    60,
-    60,
-    24,
-    24,  # W03: a spike on Wednesday 15 January
-    60,
-    60,
-    60,
-    60,
-    60,
-    24,
-    24,  # W04
-    90,
-    90,
-    90,
-    90,
-    90,
-    36,
-    36,  # W05: a step up by half from Monday 27 January
-    90,
-    0,
-    0,
-    90,
-    90,
-    36,
-    36,  # W06: nothing logged on Tuesday 4 and Wednesday 5 February
-    99,
-    45,  # W07: Monday 10 February (5 server errors too), Tuesday 11 cut at 08:48
+    60, 60, 60, 60, 60, 24, 24,  # 2025-W02: the weekly cycle
+    60, 60, 200, 60, 60, 24, 24,  # W03: a spike on Wednesday 15 January
+    60, 60, 60, 60, 60, 24, 24,  # W04
+    90, 90, 90, 90, 90, 36, 36,  # W05: a step up by half from Monday 27 January
+    90, 0, 0, 90, 90, 36, 36,  # W06: nothing logged on Tuesday 4 and Wednesday 5 February
+    99, 45,  # W07: Monday 10 February (5 server errors too), Tuesday 11 cut at 08:48
 ]
+# fmt: on
 
 
 def daily_lines() -> list[str]:
