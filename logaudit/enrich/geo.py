@@ -463,19 +463,18 @@ class GeoLookup:
         than 50 networks of MaxMind's test databases; decoding a City record is the costly
         part of a lookup)."""
         out: dict[str, Row] = {}
-        values: list[tuple[int, str]] = []
-        for client in clients:
-            value = ipv4_value(client)
-            if value is None:
-                out[client] = self.resolve(client)
-            else:
-                values.append((value, client))
-        values.sort()
+        values, plain = ipv4_values(pd.Index(clients, dtype="str"))
+        for i in np.flatnonzero(~plain).tolist():
+            out[clients[i]] = self.resolve(clients[i])
+        rows = np.flatnonzero(plain)
+        rows = rows[np.argsort(values[rows], kind="stable")]
         loc_last, net_last = -1, -1
         loc: tuple[str, str, str] = ("", UNKNOWN, "")
         net: tuple[str, int | None] = (UNKNOWN, None)
-        for value, client in values:
-            kind = _v4_kind(value)
+        for i, value, kind in zip(
+            rows.tolist(), values[rows].tolist(), v4_kinds(values[rows]).tolist(), strict=True
+        ):
+            client = clients[i]
             if kind != "public":
                 row: Row = ("", UNKNOWN, "", UNKNOWN, None, kind)
                 out[client] = self._rows.setdefault(row, row)
