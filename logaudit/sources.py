@@ -221,22 +221,14 @@ def line_spans(path: Path, parts: int) -> list[tuple[int, int]]:
     cuts = [0]
     with open(path, "rb") as f:
         for k in range(1, parts):
-            f.seek(max(cuts[-1], size * k // parts))
-            chunk = b""
-            while True:
-                more = f.read(1 << 16)
-                if not more:
-                    break
-                chunk += more
-                nl = chunk.find(b"\n")
-                if nl >= 0:
-                    break
-            if not chunk or chunk.find(b"\n") < 0:
+            pos = f.seek(max(cuts[-1], size * k // parts))
+            nl = -1
+            while nl < 0 and (more := f.read(1 << 16)):
+                nl = more.find(b"\n")
+                pos += len(more) if nl < 0 else nl + 1
+            if nl < 0 or pos >= size:
                 break
-            cut = f.tell() - len(chunk) + chunk.find(b"\n") + 1
-            if cut >= size:
-                break
-            cuts.append(cut)
+            cuts.append(pos)
     cuts.append(size)
     return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
 
