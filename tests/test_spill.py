@@ -61,6 +61,19 @@ def test_a_keys_rows_share_one_partition_and_nothing_is_lost() -> None:
     pd.testing.assert_frame_equal(got, want.reset_index(drop=True))
 
 
+def test_reading_leaves_the_files_offsets_alone() -> None:
+    """A forked child (analyze.forked) shares the files' offsets with its parent: reading
+    must neither use nor move them."""
+    rows = events(500, 4)
+    spill = Spill(rows, "visitor", distinct=False)
+    spill.write(rows)
+    for f in spill.files:
+        f.seek(3)
+    got = pd.concat(list(spill.partitions(rows.iloc[:0])))
+    assert len(got) == len(rows)
+    assert [f.tell() for f in spill.files] == [3] * PARTS
+
+
 def test_a_distinct_tables_copies_across_batches_are_dropped_when_read() -> None:
     idx = pd.Index(np.arange(10, dtype=np.uint64) * np.uint64(2**40), name="key")
     batch = pd.DataFrame({"path_h": np.arange(10, dtype=np.uint64)}, index=idx)

@@ -10,7 +10,15 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from logaudit.analyze import audience, clickstream, referrers, traffic, trends, visits
+from logaudit.analyze import (
+    audience,
+    clickstream,
+    forked,
+    referrers,
+    traffic,
+    trends,
+    visits,
+)
 from logaudit.analyze.base import Context, Partial, SectionSpec, Table
 from logaudit.config import Settings
 from logaudit.pipeline import Run
@@ -75,13 +83,19 @@ SECTIONS: dict[str, SectionSpec] = {
             clickstream.sec_clickstream,
             ("clickstream",),
         ),
-        SectionSpec("browsers", "Browsers", audience.sec_browsers, audience.NEEDS),
-        SectionSpec("os", "Operating systems", audience.sec_os, audience.NEEDS),
-        SectionSpec("devices", "Devices", audience.sec_devices, audience.NEEDS),
-        SectionSpec("crawlers", "Crawlers and tools", audience.sec_crawlers, audience.NEEDS),
-        SectionSpec("countries", "Countries", audience.sec_countries, audience.NEEDS),
-        SectionSpec("networks", "ISPs and networks", audience.sec_networks, audience.NEEDS),
-        SectionSpec("top-visitors", "Top visitors", audience.sec_top_visitors, audience.NEEDS),
+        SectionSpec("browsers", "Browsers", audience.sec_browsers, audience.NEEDS, apart=True),
+        SectionSpec("os", "Operating systems", audience.sec_os, audience.NEEDS, apart=True),
+        SectionSpec("devices", "Devices", audience.sec_devices, audience.NEEDS, apart=True),
+        SectionSpec(
+            "crawlers", "Crawlers and tools", audience.sec_crawlers, audience.NEEDS, apart=True
+        ),
+        SectionSpec("countries", "Countries", audience.sec_countries, audience.NEEDS, apart=True),
+        SectionSpec(
+            "networks", "ISPs and networks", audience.sec_networks, audience.NEEDS, apart=True
+        ),
+        SectionSpec(
+            "top-visitors", "Top visitors", audience.sec_top_visitors, audience.NEEDS, apart=True
+        ),
         *trends.SECTIONS,
     )
 }
@@ -153,11 +167,17 @@ def build_report(
     ctx = context or Context(settings)
     ov = traffic.overview(p, settings)
     ov["bad_lines"] = run.bad.total
-    if "pv_events" in p or "pv_events" in run.tables:
-        ov.update(visits.headline(p, ctx))
-    if ov.get("requests"):
-        built = [SECTIONS[name].build(p, ctx) for name in sections]
+
+    def headline() -> None:
+        if "pv_events" in p or "pv_events" in run.tables:
+            ov.update(visits.headline(p, ctx))
+
+    requests = ov.get("requests")
+    if isinstance(requests, int) and requests:
+        specs = [SECTIONS[name] for name in sections]
+        built = forked.build_sections(specs, p, ctx, requests, first=headline)
     else:
+        headline()
         # Nothing to break down: every section is empty, and says why.
         built = [
             Section(name, SECTIONS[name].title, pd.DataFrame(), note="no request")

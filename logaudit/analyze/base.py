@@ -265,9 +265,14 @@ class Context:
 
 @dataclass(frozen=True)
 class SectionSpec:
-    """A registered report section: its builder and the tables it needs."""
+    """A registered report section: its builder and the tables it needs.
+
+    ``apart``: on a big run the section may be built in a forked child while this process
+    builds the others (``analyze.forked``). Only sections that share no ``Context.once``
+    result with unmarked sections may be marked, or that work would be done twice."""
 
     name: str
     title: str
     build: Callable[[Partial, Context], Section]
     needs: tuple[str, ...]
+    apart: bool = False

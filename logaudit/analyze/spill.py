@@ -80,6 +80,25 @@ def part_of(keys: np.ndarray, parts: int = PARTS) -> np.ndarray:
     return ((mixed >> np.uint64(40)) % np.uint64(parts)).astype(np.intp)
 
 
+def _read_all(f: IO[bytes]) -> bytes:
+    """A spill file's bytes from its start. On POSIX a positional read: the file offset is
+    shared with a forked child (``analyze.forked``), so neither may move it under the other."""
+    if not hasattr(os, "pread"):
+        f.seek(0)
+        return f.read()
+    fd = f.fileno()
+    size = os.fstat(fd).st_size
+    chunks: list[bytes] = []
+    done = 0
+    while done < size:
+        chunk = os.pread(fd, size - done, done)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        done += len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 class Spill:
     """One table's spilled rows: PARTS files of fixed-width records."""
 
@@ -125,9 +144,7 @@ class Spill:
                     f.flush()
 
     def _read(self, i: int) -> pd.DataFrame:
-        f = self.files[i]
-        f.seek(0)
-        rec = np.frombuffer(f.read(), self.dtype)
+        rec = np.frombuffer(_read_all(self.files[i]), self.dtype)
         data = {name: rec[name] for name in self.dtype.names or () if name != self.index}
         if self.index is None:
             return pd.DataFrame(data)

@@ -1,0 +1,223 @@
+"""Sections marked ``apart`` are built in a forked child on big runs: same report, and a child
+that fails, dies or hangs costs time, never a section."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from logaudit.analyze import SUMMARY_SECTIONS, VISITORS_SECTIONS, build_report, forked, tables_for
+from logaudit.analyze.base import Context, Partial, SectionSpec
+from logaudit.api import finish_context
+from logaudit.cli import cli
+from logaudit.config import load
+from logaudit.errors import ConfigError
+from logaudit.pipeline import Run, run
+from logaudit.render.tabular import as_dict
+from logaudit.report import Section
+from logaudit.sources import Input
+
+pytestmark = pytest.mark.skipif(not forked.can_fork(), reason="no os.fork here")
+
+PARENT = os.getpid()
+
+
+def made_by(name: str) -> Section:
+    """A section whose one row says which process built it."""
+    return Section(name, name, pd.DataFrame({"pid": [os.getpid()]}))
+
+
+def spec(name: str, build, apart: bool = False) -> SectionSpec:  # type: ignore[no-untyped-def]
+    return SectionSpec(name, name, build, (), apart=apart)
+
+
+def plain(name: str) -> SectionSpec:
+    return spec(name, lambda p, ctx: made_by(name))
+
+
+def built_in(section: Section) -> int:
+    return int(section.rows["pid"].iloc[0])
+
+
+@pytest.fixture
+def children(monkeypatch: pytest.MonkeyPatch) -> list[forked.Child]:
+    """Every Child started, to check it was reaped."""
+    started: list[forked.Child] = []
+
+    class Recorded(forked.Child):
+        def __init__(self, build) -> None:  # type: ignore[no-untyped-def]
+            super().__init__(build)
+            started.append(self)
+
+    monkeypatch.setattr(forked, "Child", Recorded)
+    return started
+
+
+def gone(pid: int) -> bool:
+    """The child has exited and was reaped (no zombie left behind)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+def build(specs: list[SectionSpec], requests: int = 10**6) -> list[Section]:
+    return forked.build_sections(specs, {}, Context(load()), requests)
+
+
+def test_apart_sections_are_built_in_a_child_and_come_back_in_order(
+    children: list[forked.Child],
+) -> None:
+    calls: list[str] = []
+
+    def first() -> None:
+        calls.append("first")
+
+    specs = [
+        plain("a"),
+        spec("b", lambda p, ctx: made_by("b"), apart=True),
+        plain("c"),
+        spec("d", lambda p, ctx: made_by("d"), apart=True),
+    ]
+    out = forked.build_sections(specs, {}, Context(load()), 10**6, first=first)
+    assert [s.name for s in out] == ["a", "b", "c", "d"]
+    assert built_in(out[0]) == built_in(out[2]) == PARENT
+    assert built_in(out[1]) == built_in(out[3]) != PARENT
+    assert calls == ["first"]
+    assert len(children) == 1 and gone(children[0].pid)
+
+
+def test_small_runs_and_reports_without_both_kinds_do_not_fork(
+    children: list[forked.Child],
+) -> None:
+    apart = spec("b", lambda p, ctx: made_by("b"), apart=True)
+    assert built_in(build([plain("a"), apart], requests=forked.FORK_MIN_REQUESTS - 1)[1]) == PARENT
+    assert built_in(build([apart])[0]) == PARENT
+    assert built_in(build([plain("a")])[0]) == PARENT
+    assert children == []
+
+
+def fails_in_child(p: Partial, ctx: Context) -> Section:
+    if os.getpid() != PARENT:
+        raise RuntimeError("only in the child")
+    return made_by("b")
+
+
+def killed_in_child(p: Partial, ctx: Context) -> Section:
+    if os.getpid() != PARENT:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return made_by("b")
+
+
+def exits_in_child(p: Partial, ctx: Context) -> Section:
+    if os.getpid() != PARENT:
+        raise SystemExit(0)  # still leaves through os._exit(1), with no result
+    return made_by("b")
+
+
+@pytest.mark.parametrize("builder", [fails_in_child, killed_in_child, exits_in_child])
+def test_a_child_that_fails_costs_time_not_a_section(children: list[forked.Child], builder) -> None:  # type: ignore[no-untyped-def]
+    out = build([plain("a"), spec("b", builder, apart=True)])
+    assert [s.name for s in out] == ["a", "b"]
+    assert built_in(out[1]) == PARENT  # built again here
+    assert gone(children[0].pid)
+
+
+def test_a_result_that_does_not_unpickle_is_built_here(
+    children: list[forked.Child], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    garbled = SimpleNamespace(
+        dumps=lambda obj, protocol: b"not a pickle", loads=pickle.loads, HIGHEST_PROTOCOL=5
+    )
+    monkeypatch.setattr(forked, "pickle", garbled)
+    out = build([plain("a"), spec("b", lambda p, ctx: made_by("b"), apart=True)])
+    assert built_in(out[1]) == PARENT
+    assert gone(children[0].pid)
+
+
+def test_a_stuck_child_is_killed_and_its_sections_built_here(
+    children: list[forked.Child], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(forked, "WAIT_MIN_SECONDS", 0.5)
+    monkeypatch.setattr(forked, "WAIT_FACTOR", 0.0)
+
+    def stuck(p: Partial, ctx: Context) -> Section:
+        if os.getpid() != PARENT:
+            time.sleep(60)
+        return made_by("b")
+
+    t = time.monotonic()
+    out = build([plain("a"), spec("b", stuck, apart=True)])
+    assert time.monotonic() - t < 10
+    assert built_in(out[1]) == PARENT
+    assert gone(children[0].pid)
+
+
+def test_an_error_here_kills_the_child_and_is_raised(children: list[forked.Child]) -> None:
+    def broken(p: Partial, ctx: Context) -> Section:
+        raise ValueError("here")
+
+    def slow(p: Partial, ctx: Context) -> Section:
+        time.sleep(60)
+        return made_by("b")
+
+    with pytest.raises(ValueError, match="here"):
+        build([spec("a", broken), spec("b", slow, apart=True)])
+    assert gone(children[0].pid)
+
+
+def test_an_error_the_child_hits_is_raised_here(children: list[forked.Child]) -> None:
+    def no_database(p: Partial, ctx: Context) -> Section:
+        raise ConfigError("corrupt GeoIP database")
+
+    with pytest.raises(ConfigError, match="corrupt"):
+        build([plain("a"), spec("b", no_database, apart=True)])
+    assert gone(children[0].pid)
+
+
+def _report(r: Run, sections: tuple[str, ...]) -> dict:
+    settings = load()
+    d = as_dict(build_report(r, settings, sections, "report", finish_context(settings, sections)))
+    d.pop("generated")
+    return json.loads(json.dumps(d, sort_keys=True))
+
+
+@pytest.mark.parametrize("sections", [SUMMARY_SECTIONS, SUMMARY_SECTIONS + ("top-visitors",)])
+def test_reports_are_the_same_built_in_two_processes(
+    sample_logs: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    children: list[forked.Child],
+    sections: tuple[str, ...],
+) -> None:
+    inputs = [Input(str(p), p) for p in sorted(sample_logs.glob("access.log*"))]
+    r = run(inputs, load(), tables_for(sections))
+    alone = _report(r, sections)
+    assert children == []  # the sample logs are under FORK_MIN_REQUESTS
+    monkeypatch.setattr(forked, "FORK_MIN_REQUESTS", 0)
+    assert _report(r, sections) == alone
+    assert len(children) == 1
+    assert {s for s in sections if s in VISITORS_SECTIONS}  # some were built apart
+
+
+def test_the_cli_prints_one_report_when_a_child_built_part_of_it(
+    sample_logs: Path, monkeypatch: pytest.MonkeyPatch, children: list[forked.Child]
+) -> None:
+    plain_out = CliRunner().invoke(cli, ["summary", str(sample_logs), "--format", "json"])
+    monkeypatch.setattr(forked, "FORK_MIN_REQUESTS", 0)
+    forked_out = CliRunner().invoke(cli, ["summary", str(sample_logs), "--format", "json"])
+    assert forked_out.exit_code == plain_out.exit_code == 0
+    assert len(children) == 1
+    a, b = json.loads(plain_out.stdout), json.loads(forked_out.stdout)
+    a.pop("generated")
+    b.pop("generated")
+    assert a == b
