@@ -374,3 +374,15 @@ def test_crlf_lines_are_passed_through(tmp_path: Path) -> None:
     p.write_bytes(raw)
     blocks, _ = read_all(file_input(p), block_bytes=100)
     assert joined(blocks) == raw
+
+
+@pytest.mark.parametrize("block_bytes", [1, 4, 7, 1 << 20])
+def test_a_byte_range_reads_exactly_its_bytes(tmp_path: Path, block_bytes: int) -> None:
+    raw = numbered(40)
+    p = tmp_path / "access.log"
+    p.write_bytes(raw)
+    start = raw.index(b"\n", 100) + 1
+    end = raw.index(b"\n", 300) + 1
+    blocks, state = read_all(Input(str(p), p, (start, end)), block_bytes=block_bytes)
+    assert joined(blocks) == raw[start:end]
+    assert state.bytes_read[str(p)] == end - start
