@@ -433,7 +433,18 @@ def test_without_databases_array_kinds_match_one_by_one() -> None:
         "1.2.3.4\n", "1.2.3.-4", "1..2.3", "0.0.0.0", "255.255.255.255", "::ffff:10.0.0.1",
         "2606:4700::1111", "fe80::1%eth0", "host.example", "", "-", LONDON, "8.8.8.8",
     }  # fmt: skip
-    clients = pd.Index(sorted(edges | odd), dtype="str")
+    v6_edges = {
+        str(ipaddress.IPv6Address(v))
+        for first, last, _ in geo._V6_RANGES
+        for v in (first - 1, first, last, last + 1)
+        if 0 <= v < 2**128
+    }
+    more_odd = {
+        "::", "::1", "::2", "::ffff:0.0.0.0", "::ffff:8.8.8.8", "::ffff:127.0.0.1",
+        "::fffe:8.8.8.8", "64:ff9b::8.8.8.8", "fe80::1%", "[::1]", "2001:db8::1",
+        "2a00:1450:4001:80b::200e", "ff02::1", "fc00::1", "2001:0db8:0000::1", ":::1", "1:2",
+    }  # fmt: skip
+    clients = pd.Index(sorted(edges | odd | v6_edges | more_odd), dtype="str")
     with GeoLookup(GeoDatabases()) as g:
         got = g.lookup(clients)
         for client in clients:
