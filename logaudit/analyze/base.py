@@ -155,6 +155,16 @@ def _text_levels(index: pd.Index) -> bool:
     )
 
 
+def _row_bytes(frame: pd.DataFrame) -> int:
+    """Bytes per row of a frame of fixed-width columns (what spills), index included: what
+    ``memory_usage(index=True)`` sums, without building a Series per frame (1 ms a call,
+    20 ms per 1M lines on the merging thread)."""
+    dtypes = [*frame.dtypes]
+    if not isinstance(frame.index, pd.RangeIndex):  # a range is stored as three numbers
+        dtypes.append(frame.index.dtype)
+    return int(sum(getattr(dt, "itemsize", 8) for dt in dtypes))
+
+
 class Accumulator:
     """Merges partials as they come, keeping the work near-linear: a table's pending frames are
     combined only when they outgrow what was already combined (like a log-structured merge)."""
@@ -219,7 +229,7 @@ class Accumulator:
             return False
         if name in self.spills:
             return True
-        return sum(int(f.memory_usage(index=True).sum()) for f in frames) > self.spill_bytes
+        return sum(_row_bytes(f) * len(f) for f in frames) > self.spill_bytes
 
     def result(self, pool: Executor | None = None) -> Partial:
         """The merged tables. A table that spilled holds the rows still in memory, with its
