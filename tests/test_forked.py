@@ -163,6 +163,28 @@ def test_a_stuck_child_is_killed_and_its_sections_built_here(
     assert gone(children[0].pid)
 
 
+def test_when_no_process_can_be_forked_everything_is_built_here(
+    children: list[forked.Child], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    before = len(os.listdir("/proc/self/fd")) if os.path.isdir("/proc/self/fd") else None
+    monkeypatch.setattr(forked.os, "fork", no_fork)
+    calls: list[str] = []
+    out = forked.build_sections(
+        [plain("a"), spec("b", lambda p, ctx: made_by("b"), apart=True)],
+        {},
+        Context(load()),
+        10**6,
+        first=lambda: calls.append("first"),
+    )
+    assert [built_in(s) for s in out] == [PARENT, PARENT]
+    assert calls == ["first"] and children == []
+    if before is not None:
+        assert len(os.listdir("/proc/self/fd")) == before  # the pipe was closed
+
+
 def test_an_error_here_kills_the_child_and_is_raised(children: list[forked.Child]) -> None:
     def broken(p: Partial, ctx: Context) -> Section:
         raise ValueError("here")

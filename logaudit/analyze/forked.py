@@ -47,13 +47,20 @@ class Child:
     """A forked child building some sections; ``result()`` collects them, or None."""
 
     def __init__(self, build: Callable[[], list[Section]]) -> None:
+        """Fork; raises OSError (and leaves nothing open) when that is not possible."""
         read_end, write_end = os.pipe()
-        with warnings.catch_warnings():
-            # Python 3.12+ warns of fork in a process with threads. The pipeline's threads
-            # have ended; what may remain (a progress bar's refresh thread, Arrow's pool)
-            # holds nothing the child uses, and Arrow re-creates its pool after a fork.
-            warnings.simplefilter("ignore", DeprecationWarning)
-            pid = os.fork()
+        try:
+            with warnings.catch_warnings():
+                # Python 3.12+ warns of fork in a process with threads. The pipeline's
+                # threads have ended; what may remain (a progress bar's refresh thread,
+                # Arrow's pool) holds nothing the child uses, and Arrow re-creates its pool
+                # after a fork.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
+        except OSError:
+            os.close(read_end)
+            os.close(write_end)
+            raise
         if pid == 0:  # the child: never returns
             code = 1
             try:
@@ -126,7 +133,11 @@ def build_sections(
     if not apart or not here or requests < FORK_MIN_REQUESTS or not can_fork():
         first()
         return [s.build(p, ctx) for s in specs]
-    child = Child(lambda: [specs[i].build(p, ctx) for i in apart])
+    try:
+        child = Child(lambda: [specs[i].build(p, ctx) for i in apart])
+    except OSError:  # no process or pipe to spare (EAGAIN, ENOMEM, EMFILE): one process
+        first()
+        return [s.build(p, ctx) for s in specs]
     try:
         first()
         built = {i: specs[i].build(p, ctx) for i in here}
