@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import resource
 import signal
 import time
 from pathlib import Path
@@ -145,21 +146,92 @@ def test_a_result_that_does_not_unpickle_is_built_here(
     assert gone(children[0].pid)
 
 
+def sleeps_in_child(p: Partial, ctx: Context) -> Section:
+    if os.getpid() != PARENT:
+        time.sleep(60)
+    return made_by("b")
+
+
 def test_a_stuck_child_is_killed_and_its_sections_built_here(
     children: list[forked.Child], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(forked, "WAIT_MIN_SECONDS", 0.5)
-    monkeypatch.setattr(forked, "WAIT_FACTOR", 0.0)
-
-    def stuck(p: Partial, ctx: Context) -> Section:
-        if os.getpid() != PARENT:
-            time.sleep(60)
-        return made_by("b")
-
+    """Stuck: its CPU time does not move (a deadlocked child sleeps)."""
+    monkeypatch.setattr(forked, "STALL_SECONDS", 0.5)
+    monkeypatch.setattr(forked, "POLL_SECONDS", 0.1)
     t = time.monotonic()
-    out = build([plain("a"), spec("b", stuck, apart=True)])
+    out = build([plain("a"), spec("b", sleeps_in_child, apart=True)])
     assert time.monotonic() - t < 10
     assert built_in(out[1]) == PARENT
+    assert gone(children[0].pid)
+
+
+def test_without_cpu_times_a_silent_child_is_killed_after_the_deadline(
+    children: list[forked.Child], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(forked, "_cpu_ticks", lambda pid: None)  # no /proc
+    monkeypatch.setattr(forked, "WAIT_MIN_SECONDS", 0.5)
+    monkeypatch.setattr(forked, "WAIT_FACTOR", 0.0)
+    monkeypatch.setattr(forked, "POLL_SECONDS", 0.1)
+    t = time.monotonic()
+    out = build([plain("a"), spec("b", sleeps_in_child, apart=True)])
+    assert time.monotonic() - t < 10
+    assert built_in(out[1]) == PARENT
+    assert gone(children[0].pid)
+
+
+def test_a_slow_child_that_is_working_is_waited_for(
+    children: list[forked.Child], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(forked, "STALL_SECONDS", 0.5)
+    monkeypatch.setattr(forked, "POLL_SECONDS", 0.1)
+
+    def busy(p: Partial, ctx: Context) -> Section:
+        end = time.monotonic() + 2.0
+        while time.monotonic() < end:  # CPU time keeps moving
+            sum(range(1000))
+        return made_by("b")
+
+    out = build([plain("a"), spec("b", busy, apart=True)])
+    assert built_in(out[1]) != PARENT
+    assert gone(children[0].pid)
+
+
+def test_an_interrupt_while_waiting_kills_the_child(
+    children: list[forked.Child], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(self: object, timeout: float | None = None) -> list[object]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(forked.selectors.DefaultSelector, "select", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        build([plain("a"), spec("b", sleeps_in_child, apart=True)])
+    assert gone(children[0].pid)
+
+
+def test_children_reaped_elsewhere_do_not_break_the_report(
+    children: list[forked.Child],
+) -> None:
+    """With SIGCHLD ignored the kernel reaps the child itself and waitpid finds none."""
+    before = signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    try:
+        out = build([plain("a"), spec("b", lambda p, ctx: made_by("b"), apart=True)])
+    finally:
+        signal.signal(signal.SIGCHLD, before)
+    assert built_in(out[1]) != PARENT  # the child's complete result was used
+
+
+def test_a_pipe_past_fd_setsize_is_waited_on(children: list[forked.Child]) -> None:
+    """select() cannot watch descriptors of 1024 and more; a busy server may have them."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        pytest.skip("the open-files limit is below 1200")
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        out = build([plain("a"), spec("b", lambda p, ctx: made_by("b"), apart=True)])
+    finally:
+        for fd in held:
+            os.close(fd)
+    assert built_in(out[1]) != PARENT
     assert gone(children[0].pid)
 
 

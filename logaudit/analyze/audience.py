@@ -109,12 +109,20 @@ def _joined(p: Partial, ctx: Context) -> pd.DataFrame:
     v = v.reset_index()
     agents = p.get("agents", pd.DataFrame())
     if not agents.empty:
-        at = agents.index.get_indexer(levels["agent"])
-        v = _attach(v, agents, at[np.asarray(codes["agent"])])
+        v = _attach(v, agents, _through(codes["agent"], agents.index.get_indexer(levels["agent"])))
     if ctx.geo is not None:
         places = ctx.geo(pd.Index(levels["client"], dtype="str"))
-        v = _attach(v, named_places(places, ("country", "network")), np.asarray(codes["client"]))
+        rows = _through(codes["client"], np.arange(len(places)))
+        v = _attach(v, named_places(places, ("country", "network")), rows)
     return v
+
+
+def _through(codes: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """``at[code]`` per row; -1 where the code is -1 (a missing key in a MultiIndex)."""
+    codes = np.asarray(codes)
+    if not len(at):
+        return np.full(len(codes), -1)
+    return np.where(codes >= 0, at[np.maximum(codes, 0)], -1)
 
 
 def _attach(v: pd.DataFrame, table: pd.DataFrame, pos: np.ndarray) -> pd.DataFrame:

@@ -10,7 +10,7 @@ itself 0.02 s (docs/performance.md).
 
 The child never returns into the caller's code: whatever happens it leaves with ``os._exit``,
 so no ``finally`` or ``atexit`` of the parent runs twice and no output buffer is flushed twice.
-When the child fails (an exception, a signal, a result that does not unpickle) or is too slow,
+When the child fails (an exception, a signal, a result that does not unpickle) or is stuck,
 this process builds those sections itself, so a failure costs time, never a section, and an
 error the child hit is raised here, where the caller handles it.
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import pickle
-import select
+import selectors
 import signal
 import time
 import warnings
@@ -31,16 +31,34 @@ from logaudit.report import Section
 # Below this many requests the finish is quick and a fork would cost more than it saves.
 FORK_MIN_REQUESTS = 200_000
 
-# How long this process waits for the child once its own part is done, beyond the time that
-# part took (the child's part is the smaller: 0.12-0.17 s against 0.21-0.23 s at 1M lines).
-# A child still busy after that is taken to be stuck: it is killed and its sections are built
-# here.
-WAIT_MIN_SECONDS = 30.0
+# A child is taken to be stuck, killed, and its sections built here, when its CPU time has not
+# moved for this long (a deadlocked child sleeps; a busy one, however slow, is left alone).
+# Where a process's CPU time cannot be read (no /proc), when it has not answered this long
+# after this process's own part, or WAIT_FACTOR times that part's time if longer.
+STALL_SECONDS = 30.0
+WAIT_MIN_SECONDS = 300.0
 WAIT_FACTOR = 10.0
+# How often the CPU time is looked at while waiting.
+POLL_SECONDS = 0.5
+
+
+# Signals held back from the moment of the fork until each side is ready for them.
+_DEFERRED = {signal.SIGINT, signal.SIGTERM} if hasattr(signal, "pthread_sigmask") else set()
 
 
 def can_fork() -> bool:
-    return hasattr(os, "fork")
+    return hasattr(os, "fork") and hasattr(signal, "pthread_sigmask")
+
+
+def _cpu_ticks(pid: int) -> int | None:
+    """A process's user + system CPU time in clock ticks, from /proc (Linux); None where
+    that cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 class Child:
@@ -49,6 +67,9 @@ class Child:
     def __init__(self, build: Callable[[], list[Section]]) -> None:
         """Fork; raises OSError (and leaves nothing open) when that is not possible."""
         read_end, write_end = os.pipe()
+        # Signals wait until the child is inside its try (a KeyboardInterrupt between fork
+        # and try would send the child back into the caller's code) and the parent has its pid.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED)
         try:
             with warnings.catch_warnings():
                 # Python 3.12+ warns of fork in a process with threads. The pipeline's
@@ -57,15 +78,19 @@ class Child:
                 # after a fork.
                 warnings.simplefilter("ignore", DeprecationWarning)
                 pid = os.fork()
-        except OSError:
+        except BaseException as e:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
             os.close(read_end)
             os.close(write_end)
+            if isinstance(e, RuntimeError):  # a subinterpreter (Python 3.12+) cannot fork
+                raise OSError(str(e)) from e
             raise
         if pid == 0:  # the child: never returns
             code = 1
             try:
                 os.close(read_end)
-                signal.signal(signal.SIGINT, signal.SIG_DFL)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it quietly
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
                 data = pickle.dumps(build(), protocol=pickle.HIGHEST_PROTOCOL)
                 view = memoryview(data)
                 while view:
@@ -77,36 +102,73 @@ class Child:
         self.pid = pid
         self.fd = read_end
         self.started = time.monotonic()
+        self.reaped = False
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
-    def result(self, timeout: float) -> list[Section] | None:
-        """The child's sections, or None when it failed or did not finish within
-        ``timeout`` seconds (it is killed then)."""
-        chunks: list[bytes] = []
-        deadline = time.monotonic() + timeout
+    def result(self, took: float) -> list[Section] | None:
+        """The child's sections, or None when it failed or is stuck (it is killed then).
+        ``took``: how long this process's own part took (see STALL_SECONDS)."""
         try:
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0 or not select.select([self.fd], [], [], left)[0]:
-                    self.cancel()
-                    return None
-                chunk = os.read(self.fd, 1 << 20)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-        finally:
-            self._close()
-        _, status = os.waitpid(self.pid, 0)
-        if status != 0:
+            data = self._read(took)
+            if data is None:
+                self.cancel()
+                return None
+            status = self._reap()
+        except BaseException:
+            self.cancel()
+            raise
+        # A cut-short pickle does not load, so the data decides even when the status is
+        # unknown (another part of the program reaped the child, or SIGCHLD is ignored).
+        if status not in (0, None):
             return None
         try:
-            sections = pickle.loads(b"".join(chunks))
+            sections = pickle.loads(data)
         except Exception:
             return None
         return sections if isinstance(sections, list) else None
 
+    def _read(self, took: float) -> bytes | None:
+        """Everything the child writes, until it closes the pipe; None if it is stuck."""
+        chunks: list[bytes] = []
+        deadline = time.monotonic() + max(WAIT_MIN_SECONDS, WAIT_FACTOR * took)
+        cpu, moved = _cpu_ticks(self.pid), time.monotonic()
+        # selectors, not select.select: the pipe's descriptor may be past FD_SETSIZE in a
+        # program with many files open.
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.fd, selectors.EVENT_READ)
+            while True:
+                if sel.select(POLL_SECONDS):
+                    chunk = os.read(self.fd, 1 << 20)
+                    if not chunk:
+                        self._close()
+                        return b"".join(chunks)
+                    chunks.append(chunk)
+                    continue
+                now = time.monotonic()
+                if cpu is not None:
+                    ticks = _cpu_ticks(self.pid)
+                    if ticks != cpu:
+                        cpu, moved = ticks, now
+                    elif now - moved > STALL_SECONDS:
+                        return None
+                elif now > deadline:
+                    return None
+
+    def _reap(self) -> int | None:
+        """The child's wait status, or None if it was reaped elsewhere."""
+        try:
+            _, status = os.waitpid(self.pid, 0)
+        except ChildProcessError:
+            status = None
+        self.reaped = True
+        return status
+
     def cancel(self) -> None:
         """Kill the child and reap it (this process failed, or the child is stuck)."""
         self._close()
+        if self.reaped:
+            return
+        self.reaped = True
         try:
             os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
@@ -144,8 +206,7 @@ def build_sections(
     except BaseException:
         child.cancel()
         raise
-    took = time.monotonic() - child.started
-    away = child.result(max(WAIT_MIN_SECONDS, WAIT_FACTOR * took))
+    away = child.result(time.monotonic() - child.started)
     if away is None or len(away) != len(apart):
         away = [specs[i].build(p, ctx) for i in apart]
     built.update(zip(apart, away, strict=True))
