@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from geo_helpers import write_asn, write_city
@@ -196,3 +197,10 @@ def test_shared_test_databases(log: Path, shared_data: Path, tmp_path: Path) -> 
     countries = {k: v["hits"] for k, v in rows(r, "countries", "country").items()}
     assert countries["United Kingdom"] == 3  # 81.2.69.142 -> GB London in MaxMind's test data
     assert countries["Bhutan"] == 1
+
+
+def test_rows_whose_multiindex_code_is_missing_join_to_nothing() -> None:
+    from logaudit.analyze.audience import _through
+
+    assert _through(np.array([0, -1, 2], np.int8), np.array([5, 6, 7])).tolist() == [5, -1, 7]
+    assert _through(np.array([0, 1]), np.array([], np.intp)).tolist() == [-1, -1]
