@@ -111,9 +111,9 @@ def _joined(p: Partial, ctx: Context) -> pd.DataFrame:
     if not agents.empty:
         v = _attach(v, agents, _through(codes["agent"], agents.index.get_indexer(levels["agent"])))
     if ctx.geo is not None:
+        # One GeoIP row per level value, in level order: a row's client code is its row.
         places = ctx.geo(pd.Index(levels["client"], dtype="str"))
-        rows = _through(codes["client"], np.arange(len(places)))
-        v = _attach(v, named_places(places, ("country", "network")), rows)
+        v = _attach(v, named_places(places, ("country", "network")), np.asarray(codes["client"]))
     return v
 
 

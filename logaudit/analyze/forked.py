@@ -192,12 +192,13 @@ def build_sections(
     here before this process's sections, while the child, if any, is already at work."""
     apart = [i for i, s in enumerate(specs) if s.apart]
     here = [i for i, s in enumerate(specs) if not s.apart]
-    if not apart or not here or requests < FORK_MIN_REQUESTS or not can_fork():
-        first()
-        return [s.build(p, ctx) for s in specs]
-    try:
-        child = Child(lambda: [specs[i].build(p, ctx) for i in apart])
-    except OSError:  # no process or pipe to spare (EAGAIN, ENOMEM, EMFILE): one process
+    child = None
+    if apart and here and requests >= FORK_MIN_REQUESTS and can_fork():
+        try:
+            child = Child(lambda: [specs[i].build(p, ctx) for i in apart])
+        except OSError:  # no process or pipe to spare (EAGAIN, ENOMEM, EMFILE): one process
+            child = None
+    if child is None:
         first()
         return [s.build(p, ctx) for s in specs]
     try:

@@ -149,8 +149,10 @@ def v4_kinds(values: np.ndarray) -> np.ndarray:
 def address_kind(ip: IPAddress) -> str:
     """'public', 'private', 'loopback', 'link-local' or 'reserved'; only 'public' is looked up."""
     value = int(ip)
-    if isinstance(ip, ipaddress.IPv4Address):
-        return _v4_kind(value)
+    return _v4_kind(value) if isinstance(ip, ipaddress.IPv4Address) else _v6_kind(value)
+
+
+def _v6_kind(value: int) -> str:
     for first, last, kind in _V6_RANGES:
         if first <= value <= last:
             return kind
@@ -173,10 +175,7 @@ def client_kind(client: object) -> str:
     value = int.from_bytes(packed)
     if value >> 32 == 0xFFFF:  # IPv4-mapped (::ffff:1.2.3.4): the IPv4 address's kind
         return _v4_kind(value & 0xFFFFFFFF)
-    for first, last, kind in _V6_RANGES:
-        if first <= value <= last:
-            return kind
-    return "reserved"
+    return _v6_kind(value)
 
 
 def ipv4_value(text: str) -> int | None:
