@@ -152,17 +152,22 @@ def sleeps_in_child(p: Partial, ctx: Context) -> Section:
     return made_by("b")
 
 
+def assert_sleeping_child_given_up(children: list[forked.Child]) -> None:
+    """A child that sleeps in its section is killed soon, and the section built here."""
+    t = time.monotonic()
+    out = build([plain("a"), spec("b", sleeps_in_child, apart=True)])
+    assert time.monotonic() - t < 10
+    assert built_in(out[1]) == PARENT
+    assert gone(children[0].pid)
+
+
 def test_a_stuck_child_is_killed_and_its_sections_built_here(
     children: list[forked.Child], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Stuck: its CPU time does not move (a deadlocked child sleeps)."""
     monkeypatch.setattr(forked, "STALL_SECONDS", 0.5)
     monkeypatch.setattr(forked, "POLL_SECONDS", 0.1)
-    t = time.monotonic()
-    out = build([plain("a"), spec("b", sleeps_in_child, apart=True)])
-    assert time.monotonic() - t < 10
-    assert built_in(out[1]) == PARENT
-    assert gone(children[0].pid)
+    assert_sleeping_child_given_up(children)
 
 
 def test_without_cpu_times_a_silent_child_is_killed_after_the_deadline(
@@ -172,11 +177,7 @@ def test_without_cpu_times_a_silent_child_is_killed_after_the_deadline(
     monkeypatch.setattr(forked, "WAIT_MIN_SECONDS", 0.5)
     monkeypatch.setattr(forked, "WAIT_FACTOR", 0.0)
     monkeypatch.setattr(forked, "POLL_SECONDS", 0.1)
-    t = time.monotonic()
-    out = build([plain("a"), spec("b", sleeps_in_child, apart=True)])
-    assert time.monotonic() - t < 10
-    assert built_in(out[1]) == PARENT
-    assert gone(children[0].pid)
+    assert_sleeping_child_given_up(children)
 
 
 def test_a_slow_child_that_is_working_is_waited_for(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import ipaddress
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -419,26 +420,28 @@ def test_maxmind_ip_ranges(maxmind_dir: Path) -> None:
     assert checked > 3000
 
 
+def range_edges(
+    table: Iterable[tuple[int, int, str]], address: Callable[[int], object], bits: int
+) -> set[str]:
+    """The addresses on both sides of each (first, last, kind) range's ends, as text."""
+    return {
+        str(address(v))
+        for first, last, _ in table
+        for v in (first - 1, first, last, last + 1)
+        if 0 <= v < 2**bits
+    }
+
+
 def test_without_databases_array_kinds_match_one_by_one() -> None:
     """No database: plain IPv4 kinds come from array operations; each row must be what
     resolving the client alone gives, at every range edge and for near-miss texts."""
-    edges = {
-        str(ipaddress.IPv4Address(v))
-        for first, last, _ in geo._V4_TABLE
-        for v in (first - 1, first, last, last + 1)
-        if 0 <= v < 2**32
-    }
+    edges = range_edges(geo._V4_TABLE, ipaddress.IPv4Address, 32)
     odd = {
         "1.2.3", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", "1.2.3.04", " 1.2.3.4", "1.2.3.4 ",
         "1.2.3.4\n", "1.2.3.-4", "1..2.3", "0.0.0.0", "255.255.255.255", "::ffff:10.0.0.1",
         "2606:4700::1111", "fe80::1%eth0", "host.example", "", "-", LONDON, "8.8.8.8",
     }  # fmt: skip
-    v6_edges = {
-        str(ipaddress.IPv6Address(v))
-        for first, last, _ in geo._V6_RANGES
-        for v in (first - 1, first, last, last + 1)
-        if 0 <= v < 2**128
-    }
+    v6_edges = range_edges(geo._V6_RANGES, ipaddress.IPv6Address, 128)
     more_odd = {
         "::", "::1", "::2", "::ffff:0.0.0.0", "::ffff:8.8.8.8", "::ffff:127.0.0.1",
         "::fffe:8.8.8.8", "64:ff9b::8.8.8.8", "fe80::1%", "[::1]", "2001:db8::1",
