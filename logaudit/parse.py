@@ -452,7 +452,8 @@ def _assemble(table: pa.Table, line_no: np.ndarray, name: str, bad: BadLines) ->
     empty = pa.array([""], pa.string())
     for col in ("referrer", "agent", "vhost"):
         out[col] = cat(col) if col in cols else _categorical(np.zeros(m, np.int32), empty)
-    out["response_ms"] = np.full(m, np.nan)
+    out["response_time"] = np.full(m, np.nan)
+    out["upstream_time"] = np.full(m, np.nan)
     out["file"] = _categorical(np.zeros(m, np.int32), pa.array([name], pa.string()))
     out["line"] = take(line_no).astype(np.int64)
     return pd.DataFrame(out, copy=False)

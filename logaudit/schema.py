@@ -44,7 +44,12 @@ COLUMNS: tuple[Column, ...] = (
     Column("referrer", "category", "Referer header as logged; '-' or '' means direct"),
     Column("agent", "category", "User-Agent header as logged"),
     Column("vhost", "category", "virtual host (host[:port]); '' when the format has none"),
-    Column("response_ms", "float64", "response time in milliseconds; NaN when not logged"),
+    Column("response_time", "float64", "server's response time in seconds; NaN when not logged"),
+    Column(
+        "upstream_time",
+        "float64",
+        "upstream (backend) response time in seconds, summed over upstreams; NaN when not logged",
+    ),
     Column("file", "category", "the input the line came from"),
     Column("line", "int64", "1-based line number within that input"),
 )

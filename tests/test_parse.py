@@ -183,7 +183,7 @@ def test_text_fields_are_kept_as_logged() -> None:
         "https://www.example.com/a?b=c",
         FIREFOX,
     )
-    assert row["vhost"] == "" and pd.isna(row["response_ms"]) and row["file"] == NAME
+    assert row["vhost"] == "" and pd.isna(row["response_time"]) and row["file"] == NAME
 
 
 def test_vhost_column() -> None:

@@ -488,7 +488,7 @@ def test_response_percentiles_from_the_histogram() -> None:
             "bytes": np.full(len(ms), 10, np.int64),
             "is_page": np.ones(len(ms), bool),
             "person": np.ones(len(ms), bool),
-            "response_ms": ms,
+            "response_time": ms / 1000.0,
         }
     )
     s = Settings(extra={"every": "hour"})

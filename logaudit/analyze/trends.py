@@ -222,7 +222,7 @@ def bin_value(b: np.ndarray) -> np.ndarray:
 
 def t_response(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     """(local hour, offset, bin) -> n: a mergeable log-scale histogram of response times."""
-    ms = c["response_ms"].to_numpy(dtype=np.float64, na_value=np.nan)
+    ms = c["response_time"].to_numpy(dtype=np.float64, na_value=np.nan) * 1000.0
     m = ~np.isnan(ms)
     if not m.any():
         return pd.DataFrame()
