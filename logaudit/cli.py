@@ -21,7 +21,7 @@ import click
 from logaudit import __version__, api
 from logaudit.analyze import SECTIONS
 from logaudit.analyze import trends as trends_mod
-from logaudit.config import BOTS_MODES, load
+from logaudit.config import BOTS_MODES, MAIL_VIA, load
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import FORMATS
 from logaudit.render import RENDERERS
@@ -31,6 +31,41 @@ from logaudit.timespec import parse_when
 
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
 _EXT_FORMATS = {".json": "json", ".csv": "csv"}
+
+
+# Mail and config options, shared by every report command (docs/cron.md, README "Mail").
+mail_options = [
+    click.option(
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Config file (default: ./logaudit.toml, ~/.config/logaudit/, /etc/logaudit/).",
+    ),
+    click.option(
+        "--mail-to",
+        "mail_to",
+        multiple=True,
+        metavar="ADDRESS",
+        help="Mail the report (repeatable).",
+    ),
+    click.option(
+        "--attach",
+        metavar="json,csv",
+        help="With --mail-to: attach these renderings too.",
+    ),
+    click.option(
+        "--mail-via",
+        type=click.Choice(list(MAIL_VIA)),
+        default=None,
+        help="smtp (the [mail] settings) or the local sendmail. [smtp]",
+    ),
+    click.option(
+        "--dry-run",
+        is_flag=True,
+        default=False,
+        help="With --mail-to: write the message as .eml (to -o or ./) instead of sending it.",
+    ),
+]
 
 
 def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -94,6 +129,7 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Only these sections (repeatable); `logaudit sections` lists them.",
         ),
         click.option("--debug", is_flag=True, hidden=True),
+        *mail_options,
     ]
     for opt in reversed(opts):
         f = opt(f)
@@ -102,10 +138,9 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 visit_timeout_option = click.option(
     "--visit-timeout",
-    type=click.IntRange(1),
     default=None,
     metavar="MINUTES",
-    help="Gap that ends a visit. [30]",
+    help="Gap that ends a visit: minutes, or 30m, 1800s, 1h. [30]",
 )
 
 
@@ -122,7 +157,7 @@ def _settings(opts: dict[str, Any]) -> Any:
         "progress": opts.get("progress"),
         "jobs": opts.get("jobs"),
         "sections": tuple(opts.get("sections") or ()),
-        "visit_timeout": opts["visit_timeout"] * 60 if opts.get("visit_timeout") else None,
+        "visit_timeout": opts.get("visit_timeout"),
     }
     if opts.get("ua") and not opts.get("visitor"):
         raise click.UsageError("--ua goes with --visitor")
@@ -132,6 +167,10 @@ def _settings(opts: dict[str, Any]) -> Any:
     if opts.get("every"):
         extra.update(every=opts["every"], metrics=tuple(opts.get("metrics") or ()))
         extra["csv"] = bool(opts.get("csv"))
+    if opts.get("mail_to") or opts.get("dry_run") or opts.get("attach"):
+        extra["deliver"] = _deliver_options(opts)
+    if opts.get("mail_via"):
+        overrides["mail"] = {"via": opts["mail_via"]}
     if extra:
         overrides["extra"] = extra
     if opts.get("since"):
@@ -142,7 +181,23 @@ def _settings(opts: dict[str, Any]) -> Any:
         from logaudit.enrich.classify import zone
 
         zone(tz)  # fail early, with the one-line message
-    return load(overrides)
+    return load(overrides, config_file=opts.get("config_file"))
+
+
+def _deliver_options(opts: dict[str, Any]) -> dict[str, Any]:
+    from logaudit.deliver.compose import ATTACHABLE
+
+    attach = [a.strip() for a in (opts.get("attach") or "").split(",") if a.strip()]
+    bad = [a for a in attach if a not in ATTACHABLE]
+    if bad:
+        raise click.BadParameter(
+            f"{', '.join(bad)} (choose from {', '.join(ATTACHABLE)})", param_hint="--attach"
+        )
+    return {
+        "mail_to": tuple(opts.get("mail_to") or ()),
+        "attach": tuple(attach),
+        "dry_run": bool(opts.get("dry_run")),
+    }
 
 
 @contextmanager
@@ -237,10 +292,42 @@ def _run(
     name: str, logs: tuple[str, ...], fmt: str | None, output: Path | None, settings: Any
 ) -> None:
     """Every report command: open the inputs, run with a progress bar, render, exit."""
+    logs = logs or settings.logs
     inputs = api.open_inputs(logs)
     with _progress(inputs, settings.progress) as on_progress:
         outcome = api.report(name, logs, settings, settings.sections, on_progress, inputs)
-    _finish(outcome, fmt, output)
+    _finish_mail(outcome, settings, fmt, output)
+
+
+def _finish_mail(outcome: api.Outcome, settings: Any, fmt: str | None, output: Path | None) -> None:
+    """Mail the report when asked (--mail-to, or the digest's configured readers), else
+    _finish. With mail, stdout stays empty (cron would mail it again); -o still writes the
+    file, except with --dry-run, where -o names the .eml. A failed mail is exit 11."""
+    from logaudit.deliver.outbox import mail_report, recipients_for
+    from logaudit.errors import MailError
+
+    report = outcome.report
+    d = settings.extra.get("deliver") or {}
+    to = recipients_for(settings, report.command if report is not None else "")
+    if report is None or not (to or d):
+        _finish(outcome, fmt, output)
+        return
+    if not to:
+        raise click.UsageError("--attach and --dry-run go with --mail-to")
+    dry = bool(d.get("dry_run"))
+    if output is not None and not dry:
+        _emit(report, fmt, output)
+    code = outcome.exit_code
+    try:
+        done = mail_report(report, settings, to, d.get("attach", ()), dry, output if dry else None)
+        outcome.messages.insert(0, done)
+    except MailError as e:
+        outcome.messages.append(f"error: {e}")
+        code = ExitCode.MAIL
+    for m in outcome.messages:
+        click.echo(f"logaudit: {safe(m)}", err=True)
+    if code:
+        sys.exit(int(code))
 
 
 def _reader_left() -> None:
@@ -394,6 +481,44 @@ def sections(**_: Any) -> None:
     """The report sections, for --section."""
     for s in SECTIONS.values():
         click.echo(f"{s.name:18} {s.title}")
+
+
+@cli.command("config")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Config file to read instead of looking for one.",
+)
+@click.option("--json", "as_json", is_flag=True, help="As JSON: {name: {value, origin}}.")
+@click.option("--debug", is_flag=True, hidden=True)
+@command
+def config_cmd(config_file: Path | None, as_json: bool, **_: Any) -> None:
+    """The effective settings, where each came from, secrets masked.
+
+    \b
+    logaudit config
+    LOGAUDIT_TOP=20 logaudit config --config /etc/logaudit/logaudit.toml
+    """
+    from logaudit.config import candidates, effective
+
+    s = load({}, config_file=config_file)
+    rows = effective(s)
+    if as_json:
+        import json
+
+        body = {n: {"value": v, "origin": o} for n, v, o in rows}
+        doc = {"config_file": str(s.config_file) if s.config_file else None, "settings": body}
+        click.echo(json.dumps(doc, indent=2))
+        return
+    if s.config_file:
+        click.echo(f"config file: {safe(s.config_file)}")
+    else:
+        looked = ", ".join(str(p) for p in candidates())
+        click.echo(f"config file: none (looked for {safe(looked)})")
+    width = max(len(n) for n, _, _ in rows)
+    for n, v, o in rows:
+        click.echo(f"{n:{width}}  {safe(v)}  [{safe(o)}]")
 
 
 def main() -> None:

@@ -1,12 +1,31 @@
 """Settings: one frozen object built from defaults, the TOML file, the environment and options.
 
-Precedence, lowest first: built-in defaults, the config file (``$LOGAUDIT_CONFIG`` or
-``~/.config/logaudit/config.toml``), ``LOGAUDIT_*`` environment variables, command-line options.
+Precedence, lowest first: built-in defaults, the config file, ``LOGAUDIT_*`` environment
+variables, command-line options. One config file is read, the first of:
+
+1. ``--config FILE`` (must exist);
+2. ``$LOGAUDIT_CONFIG`` (must exist; ``/dev/null`` means "none");
+3. ``./logaudit.toml``;
+4. ``$XDG_CONFIG_HOME/logaudit/logaudit.toml`` (``~/.config`` by default), then the older name
+   ``config.toml`` in the same folder;
+5. ``/etc/logaudit/logaudit.toml``.
+
+Only one is read (no merging of /etc with the user's file): ``logaudit config`` names it, and
+what you see there is all there is.
+
+Lists that have a built-in default (``static_extensions``) *extend* it: ``static_extensions =
+["php"]`` adds to the defaults. ``static_extensions.replace = [...]`` (a TOML dotted key, i.e. a
+table with a ``replace`` key) replaces them. ``visit_timeout`` is minutes everywhere (a bare
+number) or a string with a unit (``"30m"``, ``"1800s"``, ``"1h"``); a bare number of 300 or more
+is refused, because it is almost certainly the old seconds unit. Every value keeps the place it
+came from (``Settings.origins``), for ``logaudit config`` and for error messages.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -29,6 +48,37 @@ BOTS_MODES: dict[str, str] = {
     "only": "only crawlers are counted, in every figure",
 }
 
+# How mail leaves: SMTP (the [mail] table / LOGAUDIT_SMTP_*) or the local MTA's sendmail.
+MAIL_VIA: tuple[str, ...] = ("smtp", "sendmail")
+SMTP_TLS: tuple[str, ...] = ("starttls", "ssl", "none")
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """The ``[mail]`` table. Secrets (``password``) come from the file or the environment,
+    never from the command line (it would show in ``ps`` and shell history)."""
+
+    smtp_host: str = "localhost"
+    smtp_port: int = 0  # 0: 465 for ssl, 587 for starttls, 25 for none
+    tls: str = "starttls"
+    user: str | None = None
+    password: str | None = None
+    sender: str | None = None  # From:; default logaudit@<this host>
+    to: tuple[str, ...] = ()
+    via: str = "smtp"
+    sendmail: str = "/usr/sbin/sendmail"
+    timeout: float = 30.0  # seconds per SMTP connection attempt
+    retries: int = 3  # attempts after the first, for temporary failures
+    # Where a mail that could not be sent is left (an .eml file); None: the state folder.
+    spool_dir: Path | None = None
+    # CA bundle to check the server's certificate against (a private CA); None: the system's.
+    ca_file: Path | None = None
+
+    def port(self) -> int:
+        if self.smtp_port:
+            return self.smtp_port
+        return {"ssl": 465, "starttls": 587}.get(self.tls, 25)
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -40,76 +90,357 @@ class Settings:
     top: int = 10
     sections: tuple[str, ...] = ()
     strict: bool = False
-    visit_timeout: int = 30 * 60  # seconds
+    visit_timeout: int = 30 * 60  # seconds (config and options say minutes or "30m")
     static_extensions: tuple[str, ...] = STATIC_EXTENSIONS
     site_hosts: tuple[str, ...] = ()
     geoip_dir: Path | None = None
-    goals: tuple[str, ...] = ()
+    goals: tuple[str, ...] = ()  # conversion goals (paths), read by the campaigns report
     progress: bool | None = None  # None: on a terminal only
     jobs: int = 0  # processes; 0: one per core for large inputs
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # Logs to read when a command names none (cron: `logaudit digest` alone).
+    logs: tuple[str, ...] = ()
+    mail: MailSettings = field(default_factory=MailSettings)
+    # Setting name ("top", "mail.smtp_host") -> where its value came from; absent: default.
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False)
+    config_file: Path | None = None
 
 
-def config_path(env: Mapping[str, str] = os.environ) -> Path:
-    if env.get("LOGAUDIT_CONFIG"):
-        return Path(env["LOGAUDIT_CONFIG"]).expanduser()
-    base = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    return base / "logaudit" / "config.toml"
+# Settings read from files and the environment (not extra/mail/origins/config_file).
+_LISTS = ("static_extensions", "site_hosts", "goals", "sections", "logs")
+_INTS = ("top", "jobs")
+_BOOLS = ("strict", "progress")
+_STRS = ("log_format", "tz", "bots")
+_FILE_KEYS = (*_LISTS, *_INTS, *_BOOLS, *_STRS, "visit_timeout", "geoip_dir")
+# Lists whose default is not empty: a plain list in the file extends the default.
+_EXTENDABLE = {"static_extensions": STATIC_EXTENSIONS}
+
+# [mail] keys -> environment variables (the names the issue documents).
+MAIL_ENV: dict[str, str] = {
+    "smtp_host": "LOGAUDIT_SMTP_HOST",
+    "smtp_port": "LOGAUDIT_SMTP_PORT",
+    "tls": "LOGAUDIT_SMTP_TLS",
+    "user": "LOGAUDIT_SMTP_USER",
+    "password": "LOGAUDIT_SMTP_PASSWORD",
+    "sender": "LOGAUDIT_MAIL_FROM",
+    "to": "LOGAUDIT_MAIL_TO",
+    "via": "LOGAUDIT_MAIL_VIA",
+}
+# In the file, ``from`` reads better than ``sender`` (both are accepted).
+_MAIL_ALIASES = {"from": "sender"}
+SECRETS = frozenset({"mail.password"})
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h)?\s*$", re.IGNORECASE)
+_MAX_BARE_MINUTES = 300
 
 
-def _coerce(name: str, value: Any, where: str) -> Any:
-    """``value`` as the type of setting ``name``; a value that is not one is a ConfigError
-    naming where it came from (a typo in the environment is not an internal error)."""
-    try:
-        return _convert(name, value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where}: {name} = {value!r} is not a valid value") from None
+def duration_seconds(value: Any) -> int:
+    """``visit_timeout`` as seconds: a bare number is minutes; "30m", "1800s", "1h" say it."""
+    if isinstance(value, bool):
+        raise ValueError("not a duration")
+    if isinstance(value, (int, float)):
+        text = str(value)
+    elif isinstance(value, str):
+        text = value
+    else:
+        raise TypeError("not a duration")
+    m = _DURATION.match(text)
+    if not m:
+        raise ValueError("not a duration")
+    n, unit = float(m.group(1)), (m.group(2) or "").lower()
+    if not unit and n >= _MAX_BARE_MINUTES:
+        raise ValueError(
+            f"{n:g} minutes is over {_MAX_BARE_MINUTES // 60} hours; visit_timeout is in "
+            'minutes now (write "30m", or "1800s" for seconds)'
+        )
+    seconds = n * {"": 60, "m": 60, "min": 60, "s": 1, "sec": 1, "h": 3600}[unit]
+    if seconds < 1:
+        raise ValueError("must be at least one second")
+    return int(round(seconds))
 
 
-def _convert(name: str, value: Any) -> Any:
-    if name in ("static_extensions", "site_hosts", "goals", "sections"):
-        if isinstance(value, str):
-            value = [v for v in value.replace(",", " ").split() if v]
-        return tuple(str(v) for v in value)
-    if name == "geoip_dir":
-        return Path(str(value)).expanduser()
-    if name in ("top", "visit_timeout", "jobs"):
-        return int(value)
-    if name in ("strict", "progress"):
-        return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+def candidates(env: Mapping[str, str] = os.environ) -> list[Path]:
+    """Where a config file is looked for, in order (when neither --config nor
+    $LOGAUDIT_CONFIG names one)."""
+    base = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "logaudit"
+    return [
+        Path("logaudit.toml"),
+        base / "logaudit.toml",
+        base / "config.toml",
+        Path("/etc/logaudit/logaudit.toml"),
+    ]
+
+
+def config_path(
+    env: Mapping[str, str] = os.environ, explicit: Path | str | None = None
+) -> Path | None:
+    """The config file to read, or None. A file named by --config or $LOGAUDIT_CONFIG that
+    does not exist is an error: a typo there must not silently fall back to defaults."""
+    named = explicit if explicit else env.get("LOGAUDIT_CONFIG")
+    if named:
+        where = "--config" if explicit else "LOGAUDIT_CONFIG"
+        p = Path(named).expanduser()
+        if not p.exists():
+            raise ConfigError(f"{where}: {p}: no such file")
+        if p.is_dir():
+            raise ConfigError(f"{where}: {p} is a directory, not a TOML file")
+        return p
+    for p in candidates(env):
+        if p.is_file():
+            return p.absolute()
+    return None
+
+
+def _type_error(where: str, key: str, value: Any, want: str) -> ConfigError:
+    return ConfigError(f"{where}: {key} = {value!r}: expected {want}")
+
+
+def _from_file(key: str, value: Any, where: str) -> Any:
+    """A TOML value, strictly typed: a string where a number belongs is a mistake."""
+    if key in _LISTS:
+        if isinstance(value, dict) and key in _EXTENDABLE:
+            if set(value) != {"replace"}:
+                raise ConfigError(
+                    f"{where}: {key}: the only key of this table is 'replace' (a plain list "
+                    "extends the defaults)"
+                )
+            return _from_file(key, value["replace"], where)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise _type_error(where, key, value, "a list of strings")
+        return tuple(value)
+    if key in _INTS:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _type_error(where, key, value, "a whole number")
+        return value
+    if key in _BOOLS:
+        if not isinstance(value, bool):
+            raise _type_error(where, key, value, "true or false")
+        return value
+    if key == "visit_timeout":
+        try:
+            return duration_seconds(value)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"{where}: visit_timeout = {value!r} is not valid ({e})") from None
+    if key == "geoip_dir":
+        if not isinstance(value, str):
+            raise _type_error(where, key, value, "a folder path (a string)")
+        return Path(value).expanduser()
+    if not isinstance(value, str):
+        raise _type_error(where, key, value, "a string")
     return value
 
 
-def load(
-    overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] = os.environ
-) -> Settings:
-    """Build Settings; ``overrides`` are command-line values (None means 'not given')."""
-    known = {f.name for f in fields(Settings)}
-    values: dict[str, Any] = {}
-    path = config_path(env)
-    if path.is_file():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-            raise ConfigError(f"{path}: not valid TOML ({e})") from None
-        for k, v in data.items():
-            key = k.replace("-", "_")
-            if key not in known:
-                raise ConfigError(f"{path}: unknown setting {k!r}")
-            values[key] = _coerce(key, v, str(path))
-    for k in known:
-        ev = env.get("LOGAUDIT_" + k.upper())
-        if ev is not None and k != "extra":
-            values[k] = _coerce(k, ev, "LOGAUDIT_" + k.upper())
-    for k, v in (overrides or {}).items():
-        if v is not None and v != ():
-            values[k] = v
+def _from_env(key: str, value: str, where: str) -> Any:
+    """An environment value: always a string, converted leniently (lists split at commas and
+    spaces, booleans as 1/true/yes)."""
     try:
-        s = replace(Settings(), **values)
+        if key in _LISTS:
+            return tuple(v for v in value.replace(",", " ").split() if v)
+        if key in _INTS:
+            return int(value)
+        if key in _BOOLS:
+            return value.strip().lower() in ("1", "true", "yes", "on")
+        if key == "visit_timeout":
+            return duration_seconds(value)
+        if key == "geoip_dir":
+            return Path(value).expanduser()
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: {key} = {value!r} is not a valid value") from None
+    return value
+
+
+_MAIL_TYPES: dict[str, type] = {
+    "smtp_host": str,
+    "smtp_port": int,
+    "tls": str,
+    "user": str,
+    "password": str,
+    "sender": str,
+    "to": tuple,
+    "via": str,
+    "sendmail": str,
+    "timeout": float,
+    "retries": int,
+    "spool_dir": Path,
+    "ca_file": Path,
+}
+
+
+def _mail_value(key: str, value: Any, where: str, from_env: bool) -> Any:
+    want = _MAIL_TYPES[key]
+    if want is tuple:
+        if from_env and isinstance(value, str):
+            return tuple(v for v in value.replace(",", " ").split() if v)
+        if isinstance(value, str):
+            return (value,)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise _type_error(where, f"mail.{key}", value, "a list of addresses")
+        return tuple(value)
+    if want in (int, float):
+        if from_env:
+            try:
+                return want(value)
+            except ValueError:
+                raise _type_error(where, f"mail.{key}", value, "a number") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float) if want is float else int):
+            raise _type_error(where, f"mail.{key}", value, "a number")
+        return want(value)
+    if not isinstance(value, str):
+        raise _type_error(where, f"mail.{key}", value, "a string")
+    return Path(value).expanduser() if want is Path else value
+
+
+def _group_or_world_readable(path: Path) -> bool:
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISREG(mode) and bool(mode & 0o077)
+
+
+def read_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(settings, mail settings) from one TOML file, checked: unknown keys, wrong types and a
+    password others can read are ConfigErrors."""
+    where = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not valid TOML ({e})") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
+    values: dict[str, Any] = {}
+    mail: dict[str, Any] = {}
+    for k, v in data.items():
+        key = k.replace("-", "_")
+        if key == "mail":
+            if not isinstance(v, dict):
+                raise _type_error(where, "mail", v, "a table ([mail])")
+            for mk, mv in v.items():
+                mkey = _MAIL_ALIASES.get(mk, mk.replace("-", "_"))
+                if mkey not in _MAIL_TYPES:
+                    raise ConfigError(f"{path}: unknown setting 'mail.{mk}'")
+                mail[mkey] = _mail_value(mkey, mv, where, from_env=False)
+            continue
+        if key not in _FILE_KEYS:
+            raise ConfigError(f"{path}: unknown setting {k!r}")
+        got = _from_file(key, v, where)
+        if key in _EXTENDABLE and isinstance(v, list):
+            got = _extend(_EXTENDABLE[key], got)
+        values[key] = got
+    if mail.get("password") and _group_or_world_readable(path):
+        raise ConfigError(
+            f"{path}: holds an SMTP password but others can read it; run: chmod 600 {path}"
+        )
+    return values, mail
+
+
+def _extend(default: tuple[str, ...], more: tuple[str, ...]) -> tuple[str, ...]:
+    return default + tuple(x for x in more if x not in default)
+
+
+def load(
+    overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] = os.environ,
+    config_file: Path | str | None = None,
+) -> Settings:
+    """Build Settings; ``overrides`` are command-line values (None means 'not given').
+    ``mail`` in overrides is a dict of MailSettings fields (recipients from --mail-to)."""
+    values: dict[str, Any] = {}
+    mail: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    path = config_path(env, config_file)
+    if path is not None:
+        values, mail = read_file(path)
+        origins.update({k: f"file {path}" for k in values})
+        origins.update({f"mail.{k}": f"file {path}" for k in mail})
+    for k in _FILE_KEYS:
+        name = "LOGAUDIT_" + k.upper()
+        ev = env.get(name)
+        if ev is not None:
+            got = _from_env(k, ev, name)
+            if k in _EXTENDABLE:
+                got = _extend(_EXTENDABLE[k], got)
+            values[k] = got
+            origins[k] = f"env {name}"
+    for mk, name in MAIL_ENV.items():
+        ev = env.get(name)
+        if ev is not None and ev != "":
+            mail[mk] = _mail_value(mk, ev, name, from_env=True)
+            origins[f"mail.{mk}"] = f"env {name}"
+    for k, v in (overrides or {}).items():
+        if k == "mail":
+            for mk, mv in (v or {}).items():
+                if mv is not None and mv != ():
+                    mail[mk] = mv
+                    origins[f"mail.{mk}"] = "option"
+        elif v is not None and v != ():
+            if k == "visit_timeout" and not isinstance(v, int):
+                try:
+                    v = duration_seconds(v)
+                except (TypeError, ValueError) as e:
+                    raise ConfigError(f"--visit-timeout {v!r}: {e}") from None
+            values[k] = v
+            if k != "extra":
+                origins[k] = "option"
+    try:
+        m = replace(MailSettings(), **mail)
+        s = replace(Settings(), **values, mail=m, origins=origins, config_file=path)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"bad setting: {e}") from None
-    if s.bots not in BOTS_MODES:
-        raise ConfigError(f"--bots must be one of {', '.join(BOTS_MODES)}")
-    if s.top < 0:
-        raise ConfigError("--top must be 0 (all rows) or more")
+    _check(s)
     return s
+
+
+def _check(s: Settings) -> None:
+    def where(key: str) -> str:
+        o = s.origins.get(key, "default")
+        return "--" + key.split(".")[-1].replace("_", "-") if o == "option" else o
+
+    if s.bots not in BOTS_MODES:
+        raise ConfigError(f"{where('bots')}: bots must be one of {', '.join(BOTS_MODES)}")
+    if s.top < 0:
+        raise ConfigError(f"{where('top')}: top must be 0 (all rows) or more")
+    if s.mail.tls not in SMTP_TLS:
+        raise ConfigError(f"{where('mail.tls')}: mail tls must be one of {', '.join(SMTP_TLS)}")
+    if s.mail.via not in MAIL_VIA:
+        raise ConfigError(f"{where('mail.via')}: mail via must be one of {', '.join(MAIL_VIA)}")
+    if not 0 <= s.mail.smtp_port <= 65535:
+        raise ConfigError(f"{where('mail.smtp_port')}: smtp_port must be 1-65535")
+    if s.mail.retries < 0 or s.mail.timeout <= 0:
+        raise ConfigError("mail retries must be 0 or more and timeout above 0")
+
+
+def effective(s: Settings) -> list[tuple[str, str, str]]:
+    """(name, value as shown, origin) for every setting a file or variable can set, secrets
+    masked: what ``logaudit config`` prints."""
+    rows: list[tuple[str, str, str]] = []
+
+    def show(v: Any) -> str:
+        if v is None:
+            return "(none)"
+        if isinstance(v, tuple):
+            return ", ".join(map(str, v)) if v else "(none)"
+        return str(v)
+
+    for k in _FILE_KEYS:
+        v = getattr(s, k)
+        if k == "visit_timeout":
+            text = f"{v // 60} min" if v % 60 == 0 else f"{v} s"
+        else:
+            text = show(v)
+        rows.append((k, text, s.origins.get(k, "default")))
+    for f in fields(MailSettings):
+        name = f"mail.{f.name}"
+        v = getattr(s.mail, f.name)
+        if name in SECRETS and v:
+            text = "******** (set)"
+        elif f.name == "smtp_port" and not v:
+            text = f"{s.mail.port()} (from tls)"
+        elif f.name == "spool_dir" and v is None:
+            from logaudit.deliver.mail import spool_dir
+
+            text = str(spool_dir(s.mail))
+        else:
+            text = show(v)
+        rows.append((name, text, s.origins.get(name, "default")))
+    return rows

@@ -29,6 +29,9 @@ class ExitCode(IntEnum):
     NO_DATA = 8
     # The output file could not be written (missing folder, no permission, disk full).
     OUTPUT = 9
+    # The report was made but the mail could not be sent (refused, timeout, authentication,
+    # TLS, a rejected recipient); the message was left on disk and its path printed.
+    MAIL = 11
 
 
 class LogauditError(Exception):
@@ -52,3 +55,7 @@ class InputInvalidError(LogauditError):
 
 class ConfigError(LogauditError):
     exit_code = ExitCode.CONFIG
+
+
+class MailError(LogauditError):
+    exit_code = ExitCode.MAIL

@@ -92,6 +92,6 @@ def isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for k in list(os.environ):
         if k.startswith("LOGAUDIT_") and k != "LOGAUDIT_SHARED_DATA":
             monkeypatch.delenv(k, raising=False)
-    monkeypatch.setenv("LOGAUDIT_CONFIG", str(tmp_path / "no-config.toml"))
+    monkeypatch.setenv("LOGAUDIT_CONFIG", os.devnull)  # an empty config: none
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("NO_COLOR", "1")

@@ -74,7 +74,7 @@ def current_json(name: str) -> dict[str, Any]:
 
 
 def current_text(name: str) -> str:
-    settings = load({"top": 0, "sections": SECTIONS}, env={"LOGAUDIT_CONFIG": os.devnull + "x"})
+    settings = load({"top": 0, "sections": SECTIONS}, env={"LOGAUDIT_CONFIG": os.devnull})
     outcome = api.summary([name], settings, SECTIONS)
     assert outcome.report is not None and outcome.exit_code == 0, outcome.messages
     buf = io.StringIO()

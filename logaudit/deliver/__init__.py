@@ -1,0 +1,1 @@
+"""Delivery: where a finished, rendered report goes besides stdout (mail; files)."""

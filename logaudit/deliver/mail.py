@@ -1,0 +1,273 @@
+"""Sending a report by e-mail: stdlib ``email`` to build it, ``smtplib`` or sendmail to send it.
+
+The message is multipart/alternative: the ``text`` rendering for plain-text readers and the
+``html`` rendering, with any ``--attach`` renderings (JSON, CSV) as attachments.
+
+**Charts as Content-ID images, not inline SVG.** The HTML renderer draws charts as inline
+``<svg>`` elements. Several widely used clients (Gmail's web and app readers, Outlook.com) strip
+``<svg>`` from a mail's HTML, leaving holes; an ``<img src="cid:...">`` pointing at an
+``image/svg+xml`` part of a multipart/related survives that filtering, shows in Apple Mail,
+iOS Mail, Thunderbird and new Outlook, and where a client will not draw SVG it shows the
+chart's title as alt text while the table beside it still carries every number. An SVG loaded
+as an image also cannot run script or fetch anything, whatever a log put in it. So each
+``<svg>...</svg>`` of the HTML becomes one related part (``chartN@logaudit``).
+
+**Failure leaves the message on disk.** Any failure (refused, timeout, TLS, authentication, a
+rejected sender or recipient, sendmail's non-zero exit) raises ``MailError`` (exit 11) after the
+whole message was written as an ``.eml`` file (owner-only) to the spool folder; its path is in
+the error. ``sendmail -t < file.eml`` or any mail client can send it later.
+
+Temporary failures (connection refused or reset, timeouts, 4xx replies) are retried
+``retries`` times with doubling back-off; permanent ones (authentication, certificates, 5xx
+replies) are not, since repeating them cannot help and may lock an account.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import smtplib
+import socket
+import ssl
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate, make_msgid
+from pathlib import Path
+from typing import Any
+
+from logaudit.config import MailSettings
+from logaudit.errors import MailError
+from logaudit.render.escape import safe
+
+BACKOFF_SECONDS = 2.0  # first wait between attempts; doubles each time
+_SVG = re.compile(r"<svg\b[^>]*>.*?</svg>", re.DOTALL | re.IGNORECASE)
+_SVG_TITLE = re.compile(r"<title>(.*?)</title>", re.DOTALL | re.IGNORECASE)
+_SVG_SIZE = re.compile(r'\b(width|height)="([0-9.]+)(?:px)?"')
+
+
+def _svg_to_cid(page: str) -> tuple[str, list[tuple[str, bytes]]]:
+    """Replace each inline <svg> with an <img> of a Content-ID part; (html, [(cid, svg)])."""
+    parts: list[tuple[str, bytes]] = []
+
+    def swap(m: re.Match[str]) -> str:
+        svg = m.group(0)
+        n = len(parts) + 1
+        cid = make_msgid(idstring=f"chart{n}", domain="logaudit")[1:-1]
+        if "xmlns=" not in svg[: svg.find(">")]:
+            svg = svg.replace("<svg", '<svg xmlns="http://www.w3.org/2000/svg"', 1)
+        parts.append((cid, ('<?xml version="1.0" encoding="UTF-8"?>\n' + svg).encode("utf-8")))
+        t = _SVG_TITLE.search(svg)
+        # The title is already escaped inside the SVG; keep it escaped in the attribute.
+        alt = (t.group(1).strip() if t else "chart").replace('"', "&quot;")
+        size = " ".join(
+            f'{k}="{v}"' for k, v in _SVG_SIZE.findall(svg[: svg.find(">")]) if k and v
+        )
+        return f'<img src="cid:{cid}" alt="{alt}" {size} style="max-width:100%">'
+
+    return _SVG.sub(swap, page), parts
+
+
+def default_sender() -> str:
+    return f"logaudit@{socket.getfqdn() or 'localhost'}"
+
+
+def build_message(
+    bodies: Any,
+    subject: str,
+    recipients: Sequence[str],
+    mail: MailSettings,
+    attachments: Sequence[tuple[str, str, bytes]] = (),
+) -> EmailMessage:
+    """The whole message. ``attachments``: (file name, MIME type, content)."""
+    msg = EmailMessage()
+    msg["Subject"] = safe(subject).replace("\n", " ")
+    msg["From"] = mail.sender or formataddr(("logaudit", default_sender()))
+    msg["To"] = ", ".join(recipients)
+    msg["Date"] = formatdate(localtime=True)
+    msg["Message-ID"] = make_msgid(domain="logaudit")
+    msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a cron mail
+    msg.set_content(bodies.text, subtype="plain", cte="quoted-printable")
+    page, charts = _svg_to_cid(bodies.html)
+    msg.add_alternative(page, subtype="html", cte="quoted-printable")
+    if charts:
+        html_part = next(p for p in msg.iter_parts() if p.get_content_type() == "text/html")
+        assert isinstance(html_part, EmailMessage)
+        for i, (cid, svg) in enumerate(charts, 1):
+            html_part.add_related(
+                svg,
+                "image",
+                "svg+xml",
+                cid=f"<{cid}>",
+                disposition="inline",
+                filename=f"chart{i}.svg",
+            )
+    for name, mime, content in attachments:
+        main, sub = mime.split("/", 1)
+        msg.add_attachment(content, main, sub, filename=name)
+    return msg
+
+
+def write_eml(msg: EmailMessage, path: Path) -> Path:
+    """The message as an owner-only file (0600): reports hold personal data. Written to a
+    temporary name and renamed, so a half-written .eml never looks like a whole one."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(msg.as_bytes())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def spool_dir(mail: MailSettings, env: dict[str, str] | None = None) -> Path:
+    e = os.environ if env is None else env
+    if mail.spool_dir is not None:
+        return mail.spool_dir
+    state = Path(e.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return state / "logaudit" / "unsent"
+
+
+def eml_name(command: str) -> str:
+    return f"logaudit-{command}-{datetime.now().strftime('%Y%m%d-%H%M%S')}.eml"
+
+
+class _Temporary(Exception):
+    """A failure worth another attempt."""
+
+
+def _tls_context(mail: MailSettings) -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    if mail.ca_file is not None:
+        ctx.load_verify_locations(cafile=str(mail.ca_file))
+    return ctx
+
+
+def _smtp_once(msg: EmailMessage, recipients: Sequence[str], mail: MailSettings) -> None:
+    host, port = mail.smtp_host, mail.port()
+    where = f"{host}:{port}"
+    try:
+        smtp: smtplib.SMTP
+        if mail.tls == "ssl":
+            smtp = smtplib.SMTP_SSL(host, port, timeout=mail.timeout, context=_tls_context(mail))
+        else:
+            smtp = smtplib.SMTP(host, port, timeout=mail.timeout)
+        with smtp:
+            if mail.tls == "starttls":
+                smtp.ehlo()
+                if not smtp.has_extn("starttls"):
+                    raise MailError(
+                        f"SMTP {where} does not offer STARTTLS (set tls = \"ssl\" or, on a "
+                        "trusted local relay only, \"none\")"
+                    )
+                smtp.starttls(context=_tls_context(mail))
+                smtp.ehlo()
+            if mail.user:
+                smtp.login(mail.user, mail.password or "")
+            refused = smtp.send_message(msg, to_addrs=list(recipients))
+            if refused:
+                who = ", ".join(f"{safe(r)} ({c} {_reply(m)})" for r, (c, m) in refused.items())
+                raise MailError(f"SMTP {where} refused recipients: {who}; the others got it")
+    except MailError:
+        raise
+    except smtplib.SMTPAuthenticationError as e:
+        why = f"{e.smtp_code} {_reply(e.smtp_error)}"
+        raise MailError(f"SMTP {where}: authentication failed ({why})") from None
+    except smtplib.SMTPRecipientsRefused as e:
+        who = ", ".join(f"{safe(r)} ({c} {_reply(m)})" for r, (c, m) in e.recipients.items())
+        raise MailError(f"SMTP {where} refused every recipient: {who}") from None
+    except smtplib.SMTPSenderRefused as e:
+        why = f"{e.smtp_code} {_reply(e.smtp_error)}"
+        raise MailError(f"SMTP {where} refused the sender {safe(e.sender)} ({why})") from None
+    except smtplib.SMTPNotSupportedError as e:
+        raise MailError(f"SMTP {where}: {safe(e)}") from None
+    except smtplib.SMTPResponseException as e:
+        text = f"SMTP {where}: {e.smtp_code} {_reply(e.smtp_error)}"
+        if 400 <= e.smtp_code < 500:
+            raise _Temporary(text) from None
+        raise MailError(text) from None
+    except ssl.SSLCertVerificationError as e:
+        why = safe(e.verify_message)
+        raise MailError(f"SMTP {where}: TLS certificate not trusted ({why})") from None
+    except ssl.SSLError as e:
+        raise MailError(f"SMTP {where}: TLS failed ({safe(e.reason or e)})") from None
+    except TimeoutError:
+        raise _Temporary(f"SMTP {where}: timed out after {mail.timeout:g} s") from None
+    except ConnectionRefusedError:
+        raise _Temporary(f"SMTP {where}: connection refused") from None
+    except socket.gaierror as e:
+        raise MailError(f"SMTP {where}: cannot resolve the host ({safe(e.strerror)})") from None
+    except (smtplib.SMTPException, OSError) as e:
+        raise _Temporary(f"SMTP {where}: {safe(getattr(e, 'strerror', None) or e)}") from None
+
+
+def _reply(text: bytes | str) -> str:
+    s = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    return safe(" ".join(s.split()), 200)
+
+
+def _sendmail_once(msg: EmailMessage, recipients: Sequence[str], mail: MailSettings) -> None:
+    cmd = [mail.sendmail, "-oi", "--", *recipients]
+    try:
+        done = subprocess.run(
+            cmd, input=msg.as_bytes(), capture_output=True, timeout=mail.timeout * 4
+        )
+    except FileNotFoundError:
+        raise MailError(f"{mail.sendmail}: not found (is a local MTA installed?)") from None
+    except subprocess.TimeoutExpired:
+        raise _Temporary(f"{mail.sendmail}: timed out") from None
+    except OSError as e:
+        raise MailError(f"{mail.sendmail}: {safe(e.strerror)}") from None
+    if done.returncode:
+        err = _reply(done.stderr) or f"exit status {done.returncode}"
+        # sysexits.h: 75 (EX_TEMPFAIL) is worth another attempt.
+        if done.returncode == 75:
+            raise _Temporary(f"{mail.sendmail}: {err}")
+        raise MailError(f"{mail.sendmail}: {err}")
+
+
+def send(
+    msg: EmailMessage,
+    recipients: Sequence[str],
+    mail: MailSettings,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Send, retrying temporary failures; the number of attempts made. Raises MailError."""
+    once = _sendmail_once if mail.via == "sendmail" else _smtp_once
+    wait = BACKOFF_SECONDS
+    attempts = mail.retries + 1
+    for n in range(1, attempts + 1):
+        try:
+            once(msg, recipients, mail)
+            return n
+        except _Temporary as e:
+            if n == attempts:
+                tries = f" ({attempts} attempts)" if attempts > 1 else ""
+                raise MailError(f"{e}{tries}") from None
+            sleep(wait)
+            wait *= 2
+    raise AssertionError("unreachable")
+
+
+def deliver(
+    msg: EmailMessage,
+    recipients: Sequence[str],
+    mail: MailSettings,
+    command: str,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Send; on failure leave the message in the spool folder and raise MailError naming it."""
+    try:
+        send(msg, recipients, mail, sleep)
+    except MailError as e:
+        try:
+            path = write_eml(msg, spool_dir(mail) / eml_name(command))
+        except OSError as w:
+            raise MailError(f"{e}; and the message could not be kept ({w.strerror})") from None
+        raise MailError(f"{e}; the message was left in {path}") from None

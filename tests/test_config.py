@@ -1,0 +1,229 @@
+"""The config file, environment and options: where a file is found, precedence, list extension,
+units, masking in `logaudit config`, and every error being exit 7 with one line."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from logaudit.cli import cli
+from logaudit.config import STATIC_EXTENSIONS, load
+from logaudit.errors import ConfigError, ExitCode
+from tests.loglines import isolate
+
+LINE = '1.2.3.4 - - [10/Mar/2026:12:00:00 +0000] "GET /a.php HTTP/1.1" 200 5 "-" "Mozilla/5.0"\n'
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    isolate(monkeypatch, tmp_path)
+    monkeypatch.delenv("LOGAUDIT_CONFIG")
+    monkeypatch.chdir(tmp_path)
+
+
+def write(path: Path, text: str, mode: int = 0o600) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+def env(**kw: str) -> dict[str, str]:
+    return {"XDG_CONFIG_HOME": str(Path.cwd() / "xdg"), **kw}
+
+
+def test_discovery_order(tmp_path: Path) -> None:
+    legacy = write(tmp_path / "xdg" / "logaudit" / "config.toml", "top = 1\n")
+    assert load(env=env()).top == 1 and load(env=env()).config_file == legacy
+    xdg = write(tmp_path / "xdg" / "logaudit" / "logaudit.toml", "top = 2\n")
+    assert load(env=env()).config_file == xdg
+    write(tmp_path / "logaudit.toml", "top = 3\n")
+    assert load(env=env()).top == 3
+    named = write(tmp_path / "other.toml", "top = 4\n")
+    assert load(env=env(LOGAUDIT_CONFIG=str(named))).top == 4
+    explicit = write(tmp_path / "explicit.toml", "top = 5\n")
+    s = load(env=env(LOGAUDIT_CONFIG=str(named)), config_file=explicit)
+    assert s.top == 5 and s.origins["top"] == f"file {explicit}"
+
+
+def test_precedence_option_over_env_over_file(tmp_path: Path) -> None:
+    conf = write(tmp_path / "logaudit.toml", 'top = 3\nbots = "exclude"\ntz = "UTC"\n')
+    e = env(LOGAUDIT_TOP="7", LOGAUDIT_BOTS="include")
+    s = load({"top": 9}, env=e)
+    assert (s.top, s.bots, s.tz, s.strict) == (9, "include", "UTC", False)
+    assert s.origins["top"] == "option"
+    assert s.origins["bots"] == "env LOGAUDIT_BOTS"
+    assert s.origins["tz"] == f"file {conf}"
+    assert "strict" not in s.origins
+
+
+def test_lists_extend_the_defaults_unless_they_say_replace(tmp_path: Path) -> None:
+    conf = write(tmp_path / "logaudit.toml", 'static_extensions = ["php", "css"]\n')
+    s = load(env=env())
+    assert s.static_extensions == (*STATIC_EXTENSIONS, "php")
+    conf.write_text('static_extensions.replace = ["css", "js"]\n')
+    assert load(env=env()).static_extensions == ("css", "js")
+    conf.write_text('[static_extensions]\nreplace = ["png"]\n')
+    assert load(env=env()).static_extensions == ("png",)
+    conf.write_text('[static_extensions]\nadd = ["png"]\n')
+    with pytest.raises(ConfigError, match="replace"):
+        load(env=env())
+    e = env(LOGAUDIT_CONFIG=os.devnull, LOGAUDIT_STATIC_EXTENSIONS="php")
+    assert load(env=e).static_extensions == (*STATIC_EXTENSIONS, "php")
+
+
+def test_readme_example_config_no_longer_changes_page_views(tmp_path: Path) -> None:
+    """The README's old example listed six extensions and so made /favicon.ico a page."""
+    log = tmp_path / "a.log"
+    log.write_text(
+        LINE.replace("/a.php", "/favicon.ico") + LINE.replace("/a.php", "/") + LINE
+    )
+    write(tmp_path / "logaudit.toml", 'static_extensions = ["css", "js", "png"]\n')
+    r = CliRunner().invoke(cli, ["summary", str(log), "--format", "json"])
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["overview"]["page_views"] == 2
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("45", 2700), ('"1800s"', 1800), ('"1h"', 3600), ('"30m"', 1800), ("2.5", 150)],
+)
+def test_visit_timeout_is_minutes_or_says_its_unit(
+    tmp_path: Path, value: str, seconds: int
+) -> None:
+    write(tmp_path / "logaudit.toml", f"visit_timeout = {value}\n")
+    assert load(env=env()).visit_timeout == seconds
+    e = env(LOGAUDIT_CONFIG=os.devnull, LOGAUDIT_VISIT_TIMEOUT=value.strip('"'))
+    assert load(env=e).visit_timeout == seconds
+    assert load({"visit_timeout": value.strip('"')}, env=env()).visit_timeout == seconds
+
+
+def test_visit_timeout_in_old_seconds_is_refused(tmp_path: Path) -> None:
+    write(tmp_path / "logaudit.toml", "visit_timeout = 1800\n")
+    with pytest.raises(ConfigError, match="minutes"):
+        load(env=env())
+
+
+def run(*args: str | Path, **envs: str) -> tuple[int, str, str]:
+    r = CliRunner().invoke(cli, [str(a) for a in args], env=envs or None)
+    return r.exit_code, r.stdout, r.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "mentions"),
+    [
+        ("colour = true\n", "unknown setting 'colour'"),
+        ('top = "10"\n', "expected a whole number"),
+        ("site_hosts = \"a.example\"\n", "list of strings"),
+        ("strict = 1\n", "true or false"),
+        ('visit_timeout = "soon"\n', "visit_timeout"),
+        ("geoip_dir = 3\n", "folder path"),
+        ('bots = "some"\n', "bots must be one of"),
+        ("top = -1\n", "top must be 0"),
+        ("[mail]\nhost = \"x\"\n", "unknown setting 'mail.host'"),
+        ("[mail]\nsmtp_port = \"25\"\n", "mail.smtp_port"),
+        ('[mail]\ntls = "maybe"\n', "tls must be one of"),
+        ("mail = 3\n", "[mail]"),
+        ("top = \n", "not valid TOML"),
+    ],
+)
+def test_every_config_error_is_exit_7_and_one_line(
+    tmp_path: Path, text: str, mentions: str
+) -> None:
+    conf = write(tmp_path / "logaudit.toml", text)
+    log = tmp_path / "a.log"
+    log.write_text(LINE)
+    code, out, err = run("summary", log)
+    assert code == ExitCode.CONFIG, err
+    assert mentions in err and str(conf.name) in err or mentions in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert out == ""
+
+
+def test_missing_named_config_is_exit_7(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_text(LINE)
+    code, _, err = run("summary", log, LOGAUDIT_CONFIG=str(tmp_path / "nope.toml"))
+    assert code == ExitCode.CONFIG and "LOGAUDIT_CONFIG" in err and "nope.toml" in err
+    code, _, err = run("summary", log, "--config", tmp_path / "nope.toml")
+    assert code == ExitCode.CONFIG and "--config" in err
+    code, _, err = run("config", "--config", tmp_path / "nope.toml")
+    assert code == ExitCode.CONFIG
+
+
+def test_password_readable_by_others_is_refused(tmp_path: Path) -> None:
+    text = '[mail]\nsmtp_host = "smtp.example"\nuser = "u"\npassword = "hunter2"\n'
+    conf = write(tmp_path / "logaudit.toml", text, 0o644)
+    code, out, err = run("config")
+    assert code == ExitCode.CONFIG and "chmod 600" in err and "hunter2" not in err + out
+    conf.chmod(0o640)
+    assert run("config")[0] == ExitCode.CONFIG
+    conf.chmod(0o600)
+    assert run("config")[0] == 0
+    # Without a password the file may be readable: it holds nothing secret.
+    conf.write_text('[mail]\nsmtp_host = "smtp.example"\n')
+    conf.chmod(0o644)
+    assert run("config")[0] == 0
+
+
+def test_config_command_shows_values_origins_and_masks_secrets(tmp_path: Path) -> None:
+    conf = write(
+        tmp_path / "logaudit.toml",
+        'site_hosts = ["shop.example.com"]\ngoals = ["/thanks"]\nvisit_timeout = "45m"\n'
+        '[mail]\nsmtp_host = "smtp.example"\npassword = "hunter2"\nfrom = "me@example.com"\n'
+        'to = ["ops@example.com"]\n',
+    )
+    code, out, err = run(
+        "config", LOGAUDIT_TOP="25", LOGAUDIT_SMTP_PASSWORD="s3cret", LOGAUDIT_SMTP_PORT="2525"
+    )
+    assert code == 0, err
+    assert f"config file: {conf}" in out
+    assert "hunter2" not in out and "s3cret" not in out and "********" in out
+    lines = {ln.split()[0]: ln for ln in out.splitlines()[1:]}
+    assert "shop.example.com" in lines["site_hosts"] and f"[file {conf}]" in lines["site_hosts"]
+    assert "/thanks" in lines["goals"]
+    assert "45 min" in lines["visit_timeout"]
+    assert "25" in lines["top"] and "[env LOGAUDIT_TOP]" in lines["top"]
+    assert "[env LOGAUDIT_SMTP_PASSWORD]" in lines["mail.password"]
+    assert "2525" in lines["mail.smtp_port"]
+    assert "me@example.com" in lines["mail.sender"]
+    assert "[default]" in lines["bots"]
+    code, out, _ = run("config", "--json", LOGAUDIT_SMTP_PASSWORD="s3cret")
+    doc = json.loads(out)
+    assert doc["settings"]["mail.to"] == {"value": "ops@example.com", "origin": f"file {conf}"}
+    assert "s3cret" not in out
+
+
+def test_mail_environment_variables(tmp_path: Path) -> None:
+    s = load(
+        env=env(
+            LOGAUDIT_CONFIG=os.devnull,
+            LOGAUDIT_SMTP_HOST="mx.example",
+            LOGAUDIT_SMTP_PORT="465",
+            LOGAUDIT_SMTP_TLS="ssl",
+            LOGAUDIT_SMTP_USER="u",
+            LOGAUDIT_SMTP_PASSWORD="p",
+            LOGAUDIT_MAIL_FROM="logs@example.com",
+        )
+    )
+    m = s.mail
+    assert (m.smtp_host, m.port(), m.tls, m.user, m.password, m.sender) == (
+        "mx.example", 465, "ssl", "u", "p", "logs@example.com"
+    )
+    with pytest.raises(ConfigError, match="LOGAUDIT_SMTP_PORT"):
+        load(env=env(LOGAUDIT_CONFIG=os.devnull, LOGAUDIT_SMTP_PORT="smtp"))
+    with pytest.raises(ConfigError, match="tls"):
+        load(env=env(LOGAUDIT_CONFIG=os.devnull, LOGAUDIT_SMTP_TLS="yes"))
+
+
+def test_logs_from_the_config_when_none_named(tmp_path: Path) -> None:
+    log = tmp_path / "site.log"
+    log.write_text(LINE * 3)
+    write(tmp_path / "logaudit.toml", f'logs = ["{log}"]\n')
+    code, out, err = run("summary", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["overview"]["requests"] == 3
