@@ -236,7 +236,7 @@ def send(
     msg: EmailMessage,
     recipients: Sequence[str],
     mail: MailSettings,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> int:
     """Send, retrying temporary failures; the number of attempts made. Raises MailError."""
     once = _sendmail_once if mail.via == "sendmail" else _smtp_once
@@ -250,7 +250,7 @@ def send(
             if n == attempts:
                 tries = f" ({attempts} attempts)" if attempts > 1 else ""
                 raise MailError(f"{e}{tries}") from None
-            sleep(wait)
+            (sleep or time.sleep)(wait)
             wait *= 2
     raise AssertionError("unreachable")
 
@@ -260,7 +260,7 @@ def deliver(
     recipients: Sequence[str],
     mail: MailSettings,
     command: str,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] | None = None,
 ) -> None:
     """Send; on failure leave the message in the spool folder and raise MailError naming it."""
     try:

@@ -1,0 +1,361 @@
+"""Mail, through a real SMTP server started here (aiosmtpd): the received message read back
+(headers, both parts, inline images, attachments, the subject's figures), STARTTLS, implicit
+TLS, and each failure (authentication, refused connection, rejected recipient, untrusted
+certificate) being exit 11 with the message left on disk."""
+
+from __future__ import annotations
+
+import email
+import json
+import socket
+import ssl
+import stat
+from collections.abc import Iterator
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from logaudit.cli import cli
+from logaudit.config import MailSettings
+from logaudit.deliver import mail
+from logaudit.errors import ExitCode, MailError
+from tests.loglines import isolate
+
+aiosmtpd = pytest.importorskip("aiosmtpd")
+trustme = pytest.importorskip("trustme")
+
+from aiosmtpd.controller import Controller  # noqa: E402
+from aiosmtpd.smtp import AuthResult, LoginPassword  # noqa: E402
+
+GOLDEN = Path(__file__).parent / "golden"
+LOG = GOLDEN / "basic.log"
+
+
+class Inbox:
+    """Keeps every message the server accepted; refuses recipients at refused.example."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], EmailMessage]] = []
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, opts: Any) -> str:  # noqa: N802,E501
+        if address.endswith("@refused.example"):
+            return "550 5.1.1 no such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        msg = email.message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(msg, EmailMessage)
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), msg))
+        return "250 Message accepted"
+
+
+def _auth(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+    ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"u", b"right")
+    return AuthResult(success=ok, handled=False)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, Path]:
+    ca = trustme.CA()
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(ctx)
+    pem = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(pem))
+    return ctx, pem
+
+
+def start(**kw: Any) -> tuple[Controller, Inbox]:
+    inbox = Inbox()
+    c = Controller(inbox, hostname="127.0.0.1", port=free_port(), **kw)
+    c.start()
+    return c, inbox
+
+
+@pytest.fixture
+def plain() -> Iterator[tuple[int, Inbox]]:
+    c, inbox = start()
+    yield c.port, inbox
+    c.stop()
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    isolate(monkeypatch, tmp_path)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.setenv("LOGAUDIT_MAIL_FROM", "logaudit@test.example")
+    monkeypatch.setattr(mail, "BACKOFF_SECONDS", 0.0)
+    monkeypatch.chdir(tmp_path)
+
+
+def smtp_env(monkeypatch: pytest.MonkeyPatch, port: int, tls: str = "none") -> None:
+    monkeypatch.setenv("LOGAUDIT_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("LOGAUDIT_SMTP_PORT", str(port))
+    monkeypatch.setenv("LOGAUDIT_SMTP_TLS", tls)
+
+
+def config(mp: pytest.MonkeyPatch, tmp_path: Path, text: str) -> None:
+    p = tmp_path / "logaudit.toml"
+    p.write_text(text)
+    p.chmod(0o600)
+    mp.setenv("LOGAUDIT_CONFIG", str(p))
+
+
+def run(*args: str | Path) -> Result:
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def json_of(log: Path = LOG) -> dict[str, Any]:
+    r = run("summary", log, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    doc: dict[str, Any] = json.loads(r.stdout)
+    return doc
+
+
+def left_behind(tmp_path: Path) -> list[Path]:
+    return sorted((tmp_path / "state" / "logaudit" / "unsent").glob("*.eml"))
+
+
+def assert_left_on_disk(r: Result, tmp_path: Path) -> EmailMessage:
+    assert r.exit_code == ExitCode.MAIL, (r.exit_code, r.stderr)
+    assert r.stdout == ""
+    errors = [ln for ln in r.stderr.splitlines() if "error:" in ln]
+    assert len(errors) == 1 and "Traceback" not in r.stderr
+    [eml] = left_behind(tmp_path)
+    assert str(eml) in errors[0]
+    assert stat.S_IMODE(eml.stat().st_mode) == 0o600
+    msg = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert isinstance(msg, EmailMessage) and msg["Subject"].startswith("[logaudit]")
+    return msg
+
+
+def test_report_mailed_with_both_parts_and_attachments(
+    plain: tuple[int, Inbox], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    port, inbox = plain
+    expected = json_of()["overview"]
+    smtp_env(monkeypatch, port)
+    r = run("summary", LOG, "--mail-to", "a@x.example", "--mail-to", "b@x.example",
+            "--attach", "json,csv", "--site-host", "shop.example.com")
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout == ""  # cron would otherwise mail the report a second time
+    assert "mailed to a@x.example, b@x.example" in r.stderr
+    [(sender, rcpts, msg)] = inbox.messages
+    assert sender == "logaudit@test.example" and rcpts == ["a@x.example", "b@x.example"]
+    assert msg["To"] == "a@x.example, b@x.example" and msg["Auto-Submitted"] == "auto-generated"
+    subject = msg["Subject"]
+    assert subject.startswith("[logaudit] shop.example.com summary ")
+    assert f"{expected['requests']:,} requests" in subject
+    assert f"{expected['unique_visitors']:,} visitors" in subject
+    assert msg.get_content_type() == "multipart/mixed"
+    alt = next(p for p in msg.iter_parts() if p.get_content_type() == "multipart/alternative")
+    kinds = [p.get_content_type() for p in alt.iter_parts()]
+    assert kinds[0] == "text/plain" and kinds[1] in ("text/html", "multipart/related")
+    text = alt.get_body(("plain",))
+    page = alt.get_body(("html",))
+    assert text is not None and page is not None
+    assert f"{expected['requests']:,}" in text.get_content()
+    assert f"{expected['requests']:,}" in page.get_content()
+    files = {a.get_filename(): a for a in msg.iter_attachments()}
+    [jname] = [n for n in files if n and n.endswith(".json")]
+    [cname] = [n for n in files if n and n.endswith(".csv")]
+    attached = json.loads(files[jname].get_content())
+    assert attached["overview"]["requests"] == expected["requests"]
+    assert files[cname].get_content_type() == "text/csv"
+    assert left_behind(tmp_path) == []
+
+
+def test_charts_travel_as_content_id_images(plain: tuple[int, Inbox]) -> None:
+    port, inbox = plain
+    page = (
+        "<html><body><h1>x</h1>"
+        '<svg width="300" height="80" viewBox="0 0 300 80"><title>Hits per day &lt;b&gt;</title>'
+        '<rect width="10" height="20"/></svg><p>between</p>'
+        '<svg xmlns="http://www.w3.org/2000/svg" width="100" height="50"><title>Status</title>'
+        "</svg></body></html>"
+    )
+    bodies = type("B", (), {"text": "plain words", "html": page})()
+    settings = MailSettings(smtp_host="127.0.0.1", smtp_port=port, tls="none", sender="a@b.c")
+    msg = mail.build_message(bodies, "s", ["to@x.example"], settings)
+    mail.send(msg, ["to@x.example"], settings)
+    [(_, _, got)] = inbox.messages
+    related = next(p for p in got.walk() if p.get_content_type() == "multipart/related")
+    html_part, *images = list(related.iter_parts())
+    html = html_part.get_content()
+    assert "<svg" not in html
+    assert len(images) == 2
+    for img in images:
+        assert img.get_content_type() == "image/svg+xml"
+        assert img.get_content_disposition() == "inline"
+        cid = img["Content-ID"].strip("<>")
+        assert f'src="cid:{cid}"' in html
+        svg = img.get_content()
+        svg = svg.decode() if isinstance(svg, bytes) else svg
+        assert 'xmlns="http://www.w3.org/2000/svg"' in svg and svg.count("xmlns=") == 1
+    assert 'alt="Hits per day &lt;b&gt;"' in html and 'width="300"' in html
+    assert got.get_body(("plain",)).get_content().strip() == "plain words"  # type: ignore[union-attr]
+
+
+def test_starttls_with_login(
+    certs: tuple[ssl.SSLContext, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ctx, pem = certs
+    c, inbox = start(
+        tls_context=ctx, require_starttls=True, authenticator=_auth, auth_require_tls=True
+    )
+    try:
+        text = f'[mail]\nca_file = "{pem}"\nuser = "u"\npassword = "right"\n'
+        config(monkeypatch, tmp_path, text)
+        smtp_env(monkeypatch, c.port, "starttls")
+        r = run("summary", LOG, "--mail-to", "a@x.example")
+        assert r.exit_code == 0, r.stderr
+        assert len(inbox.messages) == 1
+    finally:
+        c.stop()
+
+
+def test_starttls_with_wrong_password_is_exit_11(
+    certs: tuple[ssl.SSLContext, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ctx, pem = certs
+    c, inbox = start(
+        tls_context=ctx, require_starttls=True, authenticator=_auth, auth_require_tls=True
+    )
+    try:
+        config(monkeypatch, tmp_path, f'[mail]\nca_file = "{pem}"\nuser = "u"\n')
+        smtp_env(monkeypatch, c.port, "starttls")
+        monkeypatch.setenv("LOGAUDIT_SMTP_PASSWORD", "Zq9-not-it")
+        r = run("summary", LOG, "--mail-to", "a@x.example")
+        assert_left_on_disk(r, tmp_path)
+        assert "authentication failed" in r.stderr and "Zq9-not-it" not in r.stderr
+        assert inbox.messages == []
+    finally:
+        c.stop()
+
+
+def test_implicit_tls(
+    certs: tuple[ssl.SSLContext, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ctx, pem = certs
+    c, inbox = start(ssl_context=ctx)
+    try:
+        config(monkeypatch, tmp_path, f'[mail]\nca_file = "{pem}"\n')
+        smtp_env(monkeypatch, c.port, "ssl")
+        r = run("summary", LOG, "--mail-to", "a@x.example")
+        assert r.exit_code == 0, r.stderr
+        assert len(inbox.messages) == 1
+    finally:
+        c.stop()
+
+
+def test_untrusted_certificate_is_exit_11(
+    certs: tuple[ssl.SSLContext, Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ctx, _ = certs
+    c, inbox = start(ssl_context=ctx)
+    try:
+        smtp_env(monkeypatch, c.port, "ssl")
+        r = run("summary", LOG, "--mail-to", "a@x.example")
+        assert_left_on_disk(r, tmp_path)
+        assert "certificate" in r.stderr
+        assert inbox.messages == []
+    finally:
+        c.stop()
+
+
+def test_refused_connection_is_retried_then_exit_11(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    smtp_env(monkeypatch, free_port())
+    waits: list[float] = []
+    monkeypatch.setattr(mail, "BACKOFF_SECONDS", 0.5)
+    monkeypatch.setattr(mail.time, "sleep", waits.append)
+    r = run("summary", LOG, "--mail-to", "a@x.example")
+    msg = assert_left_on_disk(r, tmp_path)
+    assert "connection refused (4 attempts)" in r.stderr
+    assert waits == [0.5, 1.0, 2.0]  # bounded, doubling
+    assert msg.get_body(("plain",)) is not None
+
+
+def test_rejected_recipient_is_exit_11(
+    plain: tuple[int, Inbox], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    port, inbox = plain
+    smtp_env(monkeypatch, port)
+    r = run("summary", LOG, "--mail-to", "nobody@refused.example")
+    assert_left_on_disk(r, tmp_path)
+    assert "nobody@refused.example" in r.stderr and "550" in r.stderr
+    assert inbox.messages == []
+    # One of two refused: the other got it, and it is still a failure to act on.
+    r = run("summary", LOG, "--mail-to", "ok@x.example", "--mail-to", "no@refused.example")
+    assert r.exit_code == ExitCode.MAIL and "the others got it" in r.stderr
+    assert len(inbox.messages) == 1
+
+
+def test_report_file_is_written_and_kept_when_mail_fails(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    smtp_env(monkeypatch, free_port())
+    monkeypatch.setenv("LOGAUDIT_CONFIG", "/dev/null")
+    out = tmp_path / "report.json"
+    r = run("summary", LOG, "--mail-to", "a@x.example", "-o", out)
+    assert r.exit_code == ExitCode.MAIL
+    assert json.loads(out.read_text())["overview"]["requests"] > 0
+
+
+def test_dry_run_writes_the_eml_owner_only(tmp_path: Path) -> None:
+    eml = tmp_path / "out.eml"
+    r = run("summary", LOG, "--mail-to", "a@x.example", "--dry-run", "-o", eml)
+    assert r.exit_code == 0, r.stderr
+    assert "not sent" in r.stderr and str(eml) in r.stderr
+    assert stat.S_IMODE(eml.stat().st_mode) == 0o600
+    msg = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert msg["To"] == "a@x.example"
+    r = run("summary", LOG, "--mail-to", "a@x.example", "--dry-run")
+    assert r.exit_code == 0 and len(list(tmp_path.glob("logaudit-summary-*.eml"))) == 1
+
+
+def test_attach_and_dry_run_need_a_recipient() -> None:
+    assert run("summary", LOG, "--dry-run").exit_code == ExitCode.USAGE
+    r = run("summary", LOG, "--mail-to", "a@x.example", "--attach", "pdf")
+    assert r.exit_code == ExitCode.USAGE and "pdf" in r.stderr
+
+
+def test_sendmail(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    got = tmp_path / "got"
+    fake = tmp_path / "sendmail"
+    fake.write_text(f'#!/bin/sh\necho "$@" > {got}.args\ncat > {got}\n')
+    fake.chmod(0o700)
+    config(monkeypatch, tmp_path, f'[mail]\nsendmail = "{fake}"\n')
+    r = run("summary", LOG, "--mail-to", "a@x.example", "--mail-via", "sendmail")
+    assert r.exit_code == 0, r.stderr
+    assert (tmp_path / "got.args").read_text().split() == ["-oi", "--", "a@x.example"]
+    msg = email.message_from_bytes(got.read_bytes(), policy=policy.default)
+    assert msg["Subject"].startswith("[logaudit]")
+    fake.write_text("#!/bin/sh\necho 'mail queue full' >&2\nexit 1\n")
+    r = run("summary", LOG, "--mail-to", "a@x.example", "--mail-via", "sendmail")
+    assert_left_on_disk(r, tmp_path)
+    assert "mail queue full" in r.stderr
+
+
+def test_missing_sendmail_is_a_mail_error(tmp_path: Path) -> None:
+    settings = MailSettings(via="sendmail", sendmail=str(tmp_path / "none"))
+    with pytest.raises(MailError, match="not found"):
+        mail.send(EmailMessage(), ["a@x.example"], settings)
+
+
+def test_hostile_subject_text_is_escaped() -> None:
+    bodies = type("B", (), {"text": "t", "html": "<p>h</p>"})()
+    msg = mail.build_message(bodies, "a\x1b[31mb\nBcc: evil@x", ["to@x.example"], MailSettings())
+    assert "\x1b" not in msg["Subject"] and msg["Bcc"] is None
