@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from logaudit.analyze import (
     GEO_SECTIONS,
@@ -132,9 +133,42 @@ def report(
     return _report(command, defaults, args, settings, sections, on_progress, inputs)
 
 
+def digest(
+    args: Sequence[str],
+    settings: Settings,
+    detail: str = "med",
+    on_progress: Callable[[int], None] | None = None,
+) -> Outcome:
+    """The daily digest (``logaudit.digest``): the period's report and a comparison run."""
+    from logaudit import digest as digest_mod
+    from logaudit.analyze.trends import trend_of
+    from logaudit.errors import LogauditError
+
+    if "-" in args:
+        raise LogauditError(
+            "digest reads its logs twice (the day, then the days before it): name files, not -",
+            ExitCode.USAGE,
+        )
+    runs: list[Run] = []
+
+    def run_period(s: Settings, names: tuple[str, ...]) -> Report:
+        r = run(open_inputs(args), s, tables_for(names), on_progress, Enricher(s))
+        runs.append(r)
+        return build_report(r, s, names, "digest", finish_context(s, names))
+
+    def run_wide(s: Settings, names: tuple[str, ...]) -> tuple[Report, Any, Any]:
+        r = run(open_inputs(args), s, tables_for((*names, "periods")), None, Enricher(s))
+        ctx = finish_context(s, names)
+        rep = build_report(r, s, names, "digest", ctx)
+        return rep, trend_of(r.partial, ctx), r.partial.get("visitor_days")
+
+    report = digest_mod.build(settings, detail, run_period, run_wide)
+    return _outcome(runs[0], report, settings)
+
+
 def summary(args: Sequence[str], settings: Settings, sections: Sequence[str] = ()) -> Outcome:
     """``report("summary", ...)``, the call most scripts want."""
     return report("summary", args, settings, sections)
 
 
-__all__ = ["COMMANDS", "Outcome", "report", "summary", "open_inputs"]
+__all__ = ["COMMANDS", "Outcome", "digest", "report", "summary", "open_inputs"]

@@ -463,6 +463,37 @@ def trends(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: 
 
 
 @cli.command()
+@report_options
+@click.option(
+    "--detail",
+    type=click.Choice(["low", "med", "high"]),
+    default="med",
+    show_default=True,
+    help="How much follows the headline (as logwatch).",
+)
+@visit_timeout_option
+@command
+def digest(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
+    """The daily digest: yesterday's headline figures against the day before and a week
+    before, what is unusual, problems, top pages and referrers; mailed with --mail-to (or
+    to mail.to in the config). Whole local days; default --since yesterday --until today.
+
+    \b
+    logaudit digest /var/log/nginx/access.log* --mail-to ops@example.com
+    logaudit digest sample_logs/ --since 2026-11-27 --detail high
+    """
+    settings = _settings(opts)
+    logs = logs or settings.logs
+    outcome = api.digest(api_args(logs), settings, opts.get("detail") or "med")
+    _finish_mail(outcome, settings, fmt, output)
+
+
+def api_args(logs: tuple[str, ...]) -> tuple[str, ...]:
+    api.open_inputs(logs)  # no input, a missing file: the usual one-line errors, early
+    return logs
+
+
+@cli.command()
 @command
 def formats(**_: Any) -> None:
     """The log formats logaudit reads, with an example line each."""

@@ -24,6 +24,7 @@ replies) are not, since repeating them cannot help and may lock an account.
 
 from __future__ import annotations
 
+import email.policy
 import os
 import re
 import smtplib
@@ -82,7 +83,9 @@ def build_message(
     attachments: Sequence[tuple[str, str, bytes]] = (),
 ) -> EmailMessage:
     """The whole message. ``attachments``: (file name, MIME type, content)."""
-    msg = EmailMessage()
+    # Python's folding of a long unstructured header at 78 columns breaks right after
+    # "Subject:" and readers then show a leading space; RFC 5322's hard limit is 998.
+    msg = EmailMessage(policy=email.policy.default.clone(max_line_length=998))
     msg["Subject"] = safe(subject).replace("\n", " ")
     msg["From"] = mail.sender or formataddr(("logaudit", default_sender()))
     msg["To"] = ", ".join(recipients)

@@ -1,0 +1,253 @@
+"""``logaudit digest``: the daily mail a site owner reads in 30 seconds, as a normal Report.
+
+**Period.** Whole local days: ``--since``/``--until`` (default: yesterday, i.e. ``--since
+yesterday --until today``), ``--since`` rounded down and ``--until`` rounded up to midnight.
+
+**Two passes over the logs.** The period itself (its overview, top pages, referring sites,
+problems) is one ordinary report restricted to the period, so each of its figures is exactly what
+``summary`` says for the same ``--since``/``--until``. The comparison is a second run over the
+period and the ``max(14, N)`` days before it, with daily trends: the headline's previous period
+(the N days before) and the same weekday a week before (for periods under a week) come from its
+per-day rows, and ``unusual`` (each day against its previous 7 complete days) and ``movers``
+(shares against the 4 days before) are trends' own sections. Reading the logs twice costs time;
+it buys figures that agree with ``summary`` to the unit.
+
+**Headline** (section ``headline``): requests, visitors (distinct people over the period: one
+day's daily visitors), visits (started in the period), page views, bandwidth, 4xx and 5xx
+rates; each with the previous period and the week before, and the change as trends write it
+(``▲ +8.0%``). **Verdict** (``overview["verdict"]``, the mail's subject): ``[logaudit] SITE DATE:
+12,431 visits (+8 %), 5xx 0.4 %`` with `` (!)`` when the 5xx rate is at least 1 %, a day of the
+period is unusual, or there was no request at all.
+
+**Detail** (``--detail``, as logwatch): which sections follow the headline, and how many rows.
+Problem sections are included by name when registered (``PROBLEM_SECTIONS``), so sections added
+by other modules need only their names listed here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from logaudit.analyze import SECTIONS
+from logaudit.analyze import trends as tr
+from logaudit.config import Settings
+from logaudit.report import Report, Section
+from logaudit.timespec import now_in
+
+# Problem sections, shown right after what is unusual, when a module registers them.
+PROBLEM_SECTIONS: tuple[str, ...] = (
+    "server-errors",
+    "failing-urls",
+    "slow-endpoints",
+    "suspicious-clients",
+)
+# --detail -> (rows per section, sections after the headline, in order).
+DETAIL: dict[str, tuple[int, tuple[str, ...]]] = {
+    "low": (5, ("unusual", *PROBLEM_SECTIONS, "pages")),
+    "med": (
+        10,
+        ("unusual", *PROBLEM_SECTIONS, "not-found", "pages", "referring-sites", "campaigns",
+         "movers"),
+    ),
+    "high": (
+        25,
+        ("unusual", *PROBLEM_SECTIONS, "status", "not-found", "pages", "referring-sites",
+         "referrers", "campaigns", "movers", "entry-pages", "browsers", "countries", "hours",
+         "vhosts"),
+    ),
+}
+# Sections that come from the comparison run (the others from the period's own run).
+WIDE_SECTIONS = ("unusual", "movers")
+FLAG_5XX_RATE = 0.01
+
+# Headline metric -> words for people (JSON keeps the key in "metric").
+HEADLINE: dict[str, str] = {
+    "requests": "Requests",
+    "visitors": "Visitors",
+    "visits": "Visits",
+    "page_views": "Page views",
+    "bandwidth": "Bandwidth (bytes)",
+    "rate_4xx": "4xx rate",
+    "rate_5xx": "5xx rate",
+}
+
+
+def period_of(settings: Settings) -> tuple[datetime, datetime]:
+    """The digest's whole local days [since, until)."""
+    today = now_in(settings.tz).replace(hour=0, minute=0, second=0, microsecond=0)
+    since = settings.since or today - timedelta(days=1)
+    until = settings.until or (since + timedelta(days=1) if settings.since else today)
+    since = since.replace(hour=0, minute=0, second=0, microsecond=0)
+    if until.time() != datetime.min.time():
+        until = until.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    if until <= since:
+        until = since + timedelta(days=1)
+    return since, until
+
+
+def _day(d: datetime) -> int:
+    return (d - datetime(1970, 1, 1)).days
+
+
+def figures(t: tr.Trend | None, vd: pd.DataFrame | None, lo: int, hi: int) -> dict[str, float]:
+    """Headline figures over local days [lo, hi) from a daily Trend and visitor_days."""
+    out: dict[str, float] = dict.fromkeys(HEADLINE, 0)
+    if t is not None:
+        rows = t.values[(t.ids >= lo) & (t.ids < hi)]
+        for k, col in (("requests", "hits"), ("visits", "visits"), ("page_views", "page_views"),
+                       ("bandwidth", "bandwidth")):
+            out[k] = int(rows[col].sum())
+        for k in ("4xx", "5xx"):
+            n = int(rows[f"status_{k}"].sum())
+            out[f"rate_{k}"] = round(n / out["requests"], 4) if out["requests"] else 0.0
+    if vd is not None and len(vd):
+        days = vd.index.get_level_values("day").to_numpy(np.int64)
+        keep = (days >= lo) & (days < hi)
+        out["visitors"] = int(pd.unique(vd.index.get_level_values("visitor")[keep]).size)
+    return out
+
+
+def _covered(t: tr.Trend | None, lo: int, hi: int) -> bool:
+    """Whether the logs reach back to the start of [lo, hi) (else there is nothing to compare
+    with, which is not the same as a period of zeros)."""
+    return t is not None and len(t.ids) > 0 and int(t.ids[0]) <= lo and bool(
+        np.all(t.complete[(t.ids >= lo) & (t.ids < hi)])
+    )
+
+
+def headline_section(
+    t: tr.Trend | None, vd: pd.DataFrame | None, since: datetime, until: datetime
+) -> Section:
+    lo, hi = _day(since), _day(until)
+    n = hi - lo
+    now = figures(t, vd, lo, hi)
+    prev = figures(t, vd, lo - n, lo) if _covered(t, lo - n, lo) else None
+    week = figures(t, vd, lo - 7, hi - 7) if n < 7 and _covered(t, lo - 7, hi - 7) else None
+    rows = []
+    for key, words in HEADLINE.items():
+        row: dict[str, object] = {"label": words, "value": now[key]}
+        for name, other in (("previous", prev), ("week_before", week)):
+            before = other[key] if other is not None else None
+            pct, text = tr.change_text(now[key], before) if before is not None else (None, "")
+            row[name] = before
+            row[f"{name}_change"] = text
+            row[f"{name}_change_pct"] = pct
+        row["metric"] = key
+        rows.append(row)
+    label = _label(since, until)
+    notes = [f"{label} against the {n} day{'s' if n > 1 else ''} before"]
+    if n < 7:
+        notes.append("and the same days a week earlier")
+    if prev is None or (n < 7 and week is None):
+        notes.append("(a comparison is empty where the logs do not cover it)")
+    return Section(
+        "headline",
+        f"Digest: {label}",
+        pd.DataFrame(rows, dtype=object),
+        len(rows),
+        note=" ".join(notes),
+        headline={"period": label, "days": n},
+        narrow_drop=("previous_change_pct", "week_before_change_pct", "metric"),
+    )
+
+
+def _label(since: datetime, until: datetime) -> str:
+    last = until - timedelta(days=1)
+    a, b = since.strftime("%Y-%m-%d"), last.strftime("%Y-%m-%d")
+    return a if a == b else f"{a} to {b}"
+
+
+def site_name(report: Report, settings: Settings) -> str:
+    """The site a report is about: the first --site-host, else the busiest virtual host."""
+    if settings.site_hosts:
+        return settings.site_hosts[0]
+    for s in report.sections:
+        if s.name == "vhosts" and not s.rows.empty and "vhost" in s.rows:
+            return str(s.rows["vhost"].iloc[0])
+    return "access logs"
+
+
+def verdict(site: str, head: Section, unusual: Section | None) -> tuple[str, bool]:
+    """The subject line and whether it carries the (!) flag."""
+    by = {r["metric"]: r for r in head.rows.to_dict("records")}
+    label = str(head.headline["period"])
+    requests = int(by["requests"]["value"])
+    if not requests:
+        return f"[logaudit] {site} {label}: no requests (!)", True
+    visits = int(by["visits"]["value"])
+    pct = by["visits"]["previous_change_pct"]
+    change = f" ({pct:+.0f} %)" if isinstance(pct, (int, float)) else ""
+    rate = float(by["rate_5xx"]["value"])
+    odd = unusual is not None and not unusual.rows.empty
+    flag = rate >= FLAG_5XX_RATE or odd
+    text = f"[logaudit] {site} {label}: {visits:,} visits{change}, 5xx {rate * 100:.1f} %"
+    return text + (" (!)" if flag else ""), flag
+
+
+def chosen(detail: str) -> tuple[int, tuple[str, ...]]:
+    top, names = DETAIL[detail]
+    return top, tuple(n for n in names if n in SECTIONS)
+
+
+def build(
+    settings: Settings,
+    detail: str,
+    run_period: Callable[[Settings, tuple[str, ...]], Report],
+    run_wide: Callable[[Settings, tuple[str, ...]], tuple[Report, tr.Trend | None, pd.DataFrame]],
+) -> Report:
+    """The digest Report. ``run_period``/``run_wide`` run the pipeline (api.py wires them)."""
+    since, until = period_of(settings)
+    top, names = chosen(detail)
+    if settings.sections:  # --section: these instead of the detail's list
+        names = tuple(settings.sections)
+    top = settings.top if "top" in settings.origins else top
+    own = tuple(n for n in names if n not in WIDE_SECTIONS)
+    if "vhosts" not in own and not settings.site_hosts:
+        own += ("vhosts",)  # to name the site; shown only with --detail high
+    period = replace(settings, since=since, until=until, top=top, sections=own)
+    report = run_period(period, own)
+    days = max(14, _day(until) - _day(since))
+    wide = replace(
+        settings,
+        since=since - timedelta(days=days),
+        until=until,
+        top=top,
+        extra={**settings.extra, "every": "day", "metrics": ()},
+    )
+    wide_names = tuple(n for n in names if n in WIDE_SECTIONS)
+    wide_report, trend, vd = run_wide(wide, wide_names)
+    head = headline_section(trend, vd, since, until)
+    extra = {s.name: s for s in wide_report.sections}
+    if "unusual" in extra and trend is not None:
+        extra["unusual"] = _only_period(extra["unusual"], since, until)
+    sections = {s.name: s for s in report.sections}
+    sections.update(extra)
+    shown = [sections[n] for n in names if n in sections]
+    site = site_name(report, settings)
+    subject, flagged = verdict(site, head, extra.get("unusual"))
+    report.command = "digest"
+    report.sections = [head, *shown]
+    report.overview = {
+        **report.overview,
+        "period": head.headline["period"],
+        "site": site,
+        "verdict": subject,
+        "flagged": flagged,
+    }
+    report.settings = {**report.settings, "detail": detail}
+    return report
+
+
+def _only_period(sec: Section, since: datetime, until: datetime) -> Section:
+    if sec.rows.empty or "period" not in sec.rows:
+        return sec
+    days = {(since + timedelta(days=i)).strftime("%Y-%m-%d") for i in range((until - since).days)}
+    rows = sec.rows[sec.rows["period"].isin(days)].reset_index(drop=True)
+    note = sec.note if len(rows) else "none in the period; " + sec.note.removeprefix("none; ")
+    return replace(sec, rows=rows, total_rows=len(rows), note=note)
+

@@ -1,0 +1,150 @@
+"""logaudit digest: the headline against the day before and a week before, the verdict subject,
+--detail, agreement with summary for the same day, and mailing it."""
+
+from __future__ import annotations
+
+import email
+import json
+from datetime import date, timedelta
+from email import policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from logaudit.cli import cli
+from logaudit.errors import ExitCode
+from tests.loglines import isolate
+
+DAY = date(2026, 3, 10)  # the digest's day
+UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
+
+
+def line(d: date, n: int, status: int = 200, path: str = "/") -> str:
+    ts = f"{d.strftime('%d/%b/%Y')}:{10 + n % 10:02d}:{n % 60:02d}:00 +0000"
+    client = f"10.0.{n // 250}.{n % 250 + 1}"
+    return f'{client} - - [{ts}] "GET {path} HTTP/1.1" {status} 100 "-" "{UA}"\n'
+
+
+def day_lines(d: date, hits: int, errors: int = 0) -> list[str]:
+    out = [line(d, i) for i in range(hits - errors)]
+    out += [line(d, 500 + i, 503, "/pay") for i in range(errors)]
+    # A hit at each end of the day, so the day reads as complete from the data alone.
+    out.insert(0, line(d, 900).replace(":10:00:00", ":00:01:00", 1))
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    isolate(monkeypatch, tmp_path)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Path:
+    lines: list[str] = []
+    for back in range(14, 0, -1):
+        d = DAY - timedelta(days=back)
+        lines += day_lines(d, 10 if back == 7 else 20 if back == 1 else 15)
+    lines += day_lines(DAY, 40, errors=2)
+    lines += day_lines(DAY + timedelta(days=1), 7)  # after the period: must not count
+    p = tmp_path / "access.log"
+    p.write_text("".join(lines))
+    return p
+
+
+def run(*args: str | Path) -> Result:
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def digest_json(log: Path, *more: str) -> dict[str, Any]:
+    r = run("digest", log, "--since", DAY.isoformat(), "--format", "json", *more)
+    assert r.exit_code == 0, r.stderr
+    doc: dict[str, Any] = json.loads(r.stdout)
+    return doc
+
+
+def test_headline_against_the_day_before_and_a_week_before(log: Path) -> None:
+    doc = digest_json(log)
+    assert doc["command"] == "digest"
+    head = doc["sections"][0]
+    assert head["name"] == "headline"
+    rows = {r["metric"]: r for r in head["rows"]}
+    # 41 = 40 + the early hit; the day before 21, a week before 11.
+    assert rows["requests"]["value"] == 41 == doc["overview"]["requests"]
+    assert rows["requests"]["previous"] == 21
+    assert rows["requests"]["week_before"] == 11
+    assert rows["requests"]["previous_change_pct"] == round((41 - 21) / 21 * 100, 1)
+    assert rows["requests"]["week_before_change"].startswith("▲ +")
+    assert rows["rate_5xx"]["value"] == round(2 / 41, 4)
+    assert rows["rate_5xx"]["previous"] == 0
+    assert rows["visitors"]["value"] == doc["overview"]["unique_visitors"]
+    assert rows["page_views"]["label"] == "Page views"
+
+
+def test_digest_day_agrees_with_summary(log: Path) -> None:
+    doc = digest_json(log)
+    r = run("summary", log, "--since", DAY.isoformat(), "--until",
+            (DAY + timedelta(days=1)).isoformat(), "--format", "json")
+    ov = json.loads(r.stdout)["overview"]
+    for k in ("requests", "page_views", "unique_visitors", "bandwidth", "status_5xx"):
+        assert doc["overview"][k] == ov[k], k
+
+
+def test_verdict_subject(log: Path) -> None:
+    doc = digest_json(log, "--site-host", "shop.example.com")
+    v = doc["overview"]["verdict"]
+    rows = {r["metric"]: r for r in doc["sections"][0]["rows"]}
+    visits = rows["visits"]["value"]
+    pct = rows["visits"]["previous_change_pct"]
+    assert v == (
+        f"[logaudit] shop.example.com {DAY.isoformat()}: {visits:,} visits ({pct:+.0f} %), "
+        f"5xx {2 / 41 * 100:.1f} % (!)"
+    )
+    assert doc["overview"]["flagged"] is True
+
+
+def test_detail_levels_choose_sections_and_rows(log: Path) -> None:
+    low = [s["name"] for s in digest_json(log, "--detail", "low")["sections"]]
+    med = [s["name"] for s in digest_json(log)["sections"]]
+    high = [s["name"] for s in digest_json(log, "--detail", "high")["sections"]]
+    assert low[0] == med[0] == high[0] == "headline"
+    assert set(low) < set(med) < set(high)
+    assert "referring-sites" in med and "referring-sites" not in low
+    assert "status" in high and "status" not in med
+    only = digest_json(log, "--section", "status")["sections"]
+    assert [s["name"] for s in only] == ["headline", "status"]
+
+
+def test_digest_without_traffic_in_the_period_still_reports(log: Path) -> None:
+    r = run("digest", log, "--since", (DAY + timedelta(days=5)).isoformat(), "--format", "json")
+    assert r.exit_code == ExitCode.NO_DATA
+    doc = json.loads(r.stdout)
+    assert doc["overview"]["verdict"].endswith("no requests (!)")
+
+
+def test_digest_mailed_to_the_configured_readers(log: Path, tmp_path: Path) -> None:
+    conf = tmp_path / "logaudit.toml"
+    conf.write_text(
+        f'logs = ["{log}"]\nsite_hosts = ["shop.example.com"]\n'
+        '[mail]\nto = ["owner@example.com"]\n'
+    )
+    r = CliRunner().invoke(
+        cli,
+        ["digest", "--since", DAY.isoformat(), "--dry-run", "-o", "d.eml"],
+        env={"LOGAUDIT_CONFIG": str(conf)},
+    )
+    assert r.exit_code == 0, r.stderr
+    assert r.stdout == ""
+    msg = email.message_from_bytes((tmp_path / "d.eml").read_bytes(), policy=policy.default)
+    assert msg["To"] == "owner@example.com"
+    assert msg["Subject"].startswith(f"[logaudit] shop.example.com {DAY.isoformat()}: ")
+    body = msg.get_body(("plain",))
+    assert body is not None and "41" in body.get_content()
+
+
+def test_digest_refuses_stdin() -> None:
+    r = CliRunner().invoke(cli, ["digest", "-"], input="")
+    assert r.exit_code == ExitCode.USAGE and "name files" in r.stderr
