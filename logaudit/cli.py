@@ -24,13 +24,13 @@ from logaudit.analyze import trends as trends_mod
 from logaudit.config import BOTS_MODES, load
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import FORMATS
-from logaudit.render import RENDERERS
+from logaudit.render import EXTENSIONS, RENDERERS
 from logaudit.render.escape import safe
 from logaudit.sources import Input
 from logaudit.timespec import parse_when
 
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
-_EXT_FORMATS = {".json": "json", ".csv": "csv"}
+_EXT_FORMATS = EXTENSIONS
 
 
 def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -207,7 +207,17 @@ def _format_of(fmt: str | None, output: Path | None) -> str:
     """--format, else from -o's extension, else the terminal."""
     if fmt is not None:
         return fmt
-    return _EXT_FORMATS.get(output.suffix.lower(), "terminal") if output else "terminal"
+    if output is None:
+        return "terminal"
+    if not output.suffix:
+        return "text"  # -o report: the plain text report
+    if output.suffix.lower() not in _EXT_FORMATS:
+        known = " ".join(sorted(_EXT_FORMATS))
+        raise click.UsageError(
+            f"-o {output.name}: no output format for {output.suffix!r} "
+            f"(known: {known}, or name one with --format)"
+        )
+    return _EXT_FORMATS[output.suffix.lower()]
 
 
 def _emit(report: Any, fmt: str | None, output: Path | None) -> None:
@@ -237,6 +247,7 @@ def _run(
     name: str, logs: tuple[str, ...], fmt: str | None, output: Path | None, settings: Any
 ) -> None:
     """Every report command: open the inputs, run with a progress bar, render, exit."""
+    _format_of(fmt, output)  # an -o extension no renderer owns fails before the run
     inputs = api.open_inputs(logs)
     with _progress(inputs, settings.progress) as on_progress:
         outcome = api.report(name, logs, settings, settings.sections, on_progress, inputs)
