@@ -94,6 +94,11 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Only these sections (repeatable); `logaudit sections` lists them.",
         ),
         click.option("--debug", is_flag=True, hidden=True),
+        click.option(
+            "--csv-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Also write one CSV file per section (and overview.csv) into this folder.",
+        ),
     ]
     for opt in reversed(opts):
         f = opt(f)
@@ -234,8 +239,25 @@ def _emit(report: Any, fmt: str | None, output: Path | None) -> None:
             RENDERERS[fmt](report, out)
 
 
+def _csv_dir(report: Any, folder: Path) -> None:
+    """--csv-dir: one CSV file per section, each written whole or not at all."""
+    from logaudit.render.tabular import csv_tables, write_section_csv
+
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+    except OSError as e:
+        raise LogauditError(f"{folder}: cannot create ({e.strerror})", ExitCode.OUTPUT) from None
+    for stem, rows in csv_tables(report).items():
+        with _output(folder / f"{stem}.csv") as out:
+            write_section_csv(rows, out)
+
+
 def _finish(outcome: api.Outcome, fmt: str | None, output: Path | None) -> None:
-    if outcome.report is not None:
+    ctx = click.get_current_context(silent=True)
+    csv_dir = ctx.params.get("csv_dir") if ctx else None
+    if outcome.report is not None and csv_dir is not None:
+        _csv_dir(outcome.report, csv_dir)
+    if outcome.report is not None and (csv_dir is None or fmt or output):
         _emit(outcome.report, fmt, output)
     for m in outcome.messages:
         click.echo(f"logaudit: {safe(m)}", err=True)
