@@ -19,13 +19,16 @@ _AUTOLINK = re.compile(r"(?i)(www)\.|:(?=//)")
 _LEADING = re.compile(r"^([#+\-=>]|\d+(?=[.)]))")
 
 
-def md(s: str) -> str:
+def md(s: str, block: bool = False) -> str:
     """Plain Markdown text: no markup, no raw HTML, no link (a backslash before the ``.`` of
-    ``www.`` and the ``:`` of ``://`` stops GitHub's autolinks)."""
+    ``www.`` and the ``:`` of ``://`` stops GitHub's autolinks). ``block``: the text starts a
+    paragraph, where a leading ``#``, ``-`` or ``1.`` would make a heading or a list."""
     s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     s = _PUNCT.sub(r"\\\1", s)
     s = _AUTOLINK.sub(lambda m: f"{m.group(1)}\\." if m.group(1) else "\\:", s)
     # A leading heading/list/quote mark: "\#"; "12." -> "12\." (a digit takes no escape).
+    if not block:
+        return s
     return _LEADING.sub(lambda m: m.group() + "\\" if m.group().isdigit() else "\\" + m.group(), s)
 
 
@@ -46,12 +49,12 @@ def _row(cells: list[str]) -> str:
 
 def render(report: Report, out: TextIO) -> None:
     w = out.write
-    w(f"# logaudit {md(report.command)}\n\n{md(view.period_line(report))}\n\n")
+    w(f"# logaudit {md(report.command)}\n\n{md(view.period_line(report), block=True)}\n\n")
     for warning in report.warnings:
         w(f"> **Warning:** {md(view.text(warning))}\n\n")
     if view.no_request(report):
         names = ", ".join(view.text(s.title) for s in report.sections)
-        w(md(f"No request in this period, so nothing to show for: {names}.") + "\n\n")
+        w(md(f"No request in this period; no section to show: {names}.", block=True) + "\n\n")
     else:
         w("## Overview\n\n| | |\n|---|--:|\n")
         for label, value in view.overview_items(report):

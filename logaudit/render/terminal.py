@@ -94,27 +94,33 @@ def chart_width(tv: view.TableView, width: int) -> int:
     return max(6, min(BAR_WIDTH, width // 5)) + 3 if tv.chart else 0
 
 
-def _need(tv: view.TableView, chart: bool, width: int) -> int:
+def _need(tv: view.TableView, chart: bool, width: int, text_room: int) -> int:
+    """Columns the table takes with its text columns at most ``text_room`` wide (they wrap
+    below that; figures never do)."""
     total = chart_width(tv, width) if chart else 0
     for i, c in enumerate(tv.columns):
         w = max([len(r[i]) for r in tv.cells] + [len(c.label)])
-        # Text wraps down to 12 columns (or its widest word); figures never do.
-        total += (w if c.numeric else min(w, 14)) + 3
+        total += (w if c.numeric else min(w, text_room)) + 3
     return total
+
+
+COMFORT = 30  # a text column narrower than this wraps often: optional columns go first
+SQUEEZE = 10  # narrower than this, a text column is unreadable: figures go first
 
 
 def fit(tv: view.TableView, optional: tuple[str, ...], width: int) -> tuple[view.TableView, bool]:
     """What fits ``width``: the section's optional columns go first (least needed first),
-    then the chart, then the rightmost figures (never the first two columns)."""
+    then the chart; text columns wrap; only if the figures alone do not fit, the rightmost
+    ones go (never the first two columns). The caption names what was left out."""
     chart = tv.chart is not None
     for key in optional:
-        if _need(tv, chart, width) <= width:
+        if _need(tv, chart, width, COMFORT) <= width:
             break
         if any(c.key == key for c in tv.columns):
             tv = tv.without([key])
-    if chart and _need(tv, True, width) > width:
+    if chart and _need(tv, True, width, COMFORT) > width:
         chart = False
-    while _need(tv, False, width) > width and len(tv.columns) > 2 and not chart:
+    while _need(tv, False, width, SQUEEZE) > width and len(tv.columns) > 2:
         tv = tv.without([tv.columns[-1].key])
     return tv, chart
 
@@ -223,7 +229,7 @@ def render(
     if view.no_request(report):
         # One line instead of an empty table per section.
         names = ", ".join(view.text(s.title) for s in report.sections)
-        con.print(_t(f"No request in this period, so nothing to show for: {names}.", style))
+        con.print(_t(f"No request in this period; no section to show: {names}.", style))
     else:
         cols = 2 if con.width >= 60 else 1
         if style == "plain":
