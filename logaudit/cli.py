@@ -24,13 +24,13 @@ from logaudit.analyze import trends as trends_mod
 from logaudit.config import BOTS_MODES, MAIL_VIA, load
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import FORMATS
-from logaudit.render import RENDERERS
+from logaudit.render import EXTENSIONS, RENDERERS
 from logaudit.render.escape import safe
 from logaudit.sources import Input
 from logaudit.timespec import parse_when
 
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
-_EXT_FORMATS = {".json": "json", ".csv": "csv"}
+_EXT_FORMATS = EXTENSIONS
 
 
 # Mail and config options, shared by every report command (docs/cron.md, README "Mail").
@@ -129,6 +129,11 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Only these sections (repeatable); `logaudit sections` lists them.",
         ),
         click.option("--debug", is_flag=True, hidden=True),
+        click.option(
+            "--csv-dir",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="Also write one CSV file per section (and overview.csv) into this folder.",
+        ),
         *mail_options,
     ]
     for opt in reversed(opts):
@@ -262,7 +267,17 @@ def _format_of(fmt: str | None, output: Path | None) -> str:
     """--format, else from -o's extension, else the terminal."""
     if fmt is not None:
         return fmt
-    return _EXT_FORMATS.get(output.suffix.lower(), "terminal") if output else "terminal"
+    if output is None:
+        return "terminal"
+    if not output.suffix:
+        return "text"  # -o report: the plain text report
+    if output.suffix.lower() not in _EXT_FORMATS:
+        known = " ".join(sorted(_EXT_FORMATS))
+        raise click.UsageError(
+            f"-o {output.name}: no output format for {output.suffix!r} "
+            f"(known: {known}, or name one with --format)"
+        )
+    return _EXT_FORMATS[output.suffix.lower()]
 
 
 def _emit(report: Any, fmt: str | None, output: Path | None) -> None:
@@ -279,8 +294,25 @@ def _emit(report: Any, fmt: str | None, output: Path | None) -> None:
             RENDERERS[fmt](report, out)
 
 
+def _csv_dir(report: Any, folder: Path) -> None:
+    """--csv-dir: one CSV file per section, each written whole or not at all."""
+    from logaudit.render.tabular import csv_tables, write_section_csv
+
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+    except OSError as e:
+        raise LogauditError(f"{folder}: cannot create ({e.strerror})", ExitCode.OUTPUT) from None
+    for stem, rows in csv_tables(report).items():
+        with _output(folder / f"{stem}.csv") as out:
+            write_section_csv(rows, out)
+
+
 def _finish(outcome: api.Outcome, fmt: str | None, output: Path | None) -> None:
-    if outcome.report is not None:
+    ctx = click.get_current_context(silent=True)
+    csv_dir = ctx.params.get("csv_dir") if ctx else None
+    if outcome.report is not None and csv_dir is not None:
+        _csv_dir(outcome.report, csv_dir)
+    if outcome.report is not None and (csv_dir is None or fmt or output):
         _emit(outcome.report, fmt, output)
     for m in outcome.messages:
         click.echo(f"logaudit: {safe(m)}", err=True)
@@ -293,6 +325,8 @@ def _run(
 ) -> None:
     """Every report command: open the inputs, run with a progress bar, render, exit."""
     logs = logs or settings.logs
+    if not (settings.extra.get("deliver") or {}).get("dry_run"):  # there -o names the .eml
+        _format_of(fmt, output)  # an -o extension no renderer owns fails before the run
     inputs = api.open_inputs(logs)
     with _progress(inputs, settings.progress) as on_progress:
         outcome = api.report(name, logs, settings, settings.sections, on_progress, inputs)

@@ -297,7 +297,7 @@ def test_terminal_chart_and_sparklines(daily_log: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    spark = next(x for x in lines if x.startswith("page_views"))
+    spark = next(x for x in lines if x.startswith("page views"))
     assert "▁" in spark and "█" in spark and "0–200" in spark
     assert any(x.startswith("visits ") for x in lines)
     # The chart is page_views: the spike's row has the longest bar.

@@ -222,7 +222,7 @@ def _share(part: pd.Series, whole: float) -> pd.Series:
 def overview(p: Partial, s: Settings) -> dict[str, object]:
     t = p.get("totals")
     if t is None or t.empty:
-        return {"requests": 0}
+        return empty_overview()
     row = t.iloc[0]
     hits = int(row["hits"])
     vd = p.get("visitor_days", pd.DataFrame())
@@ -249,6 +249,29 @@ def overview(p: Partial, s: Settings) -> dict[str, object]:
     for k in range(1, 6):
         out[f"status_{k}xx"] = int(row[f"s{k}xx"])
         out[f"share_{k}xx"] = round(int(row[f"s{k}xx"]) / hits, 4) if hits else 0.0
+    return out
+
+
+def empty_overview() -> dict[str, object]:
+    """No request in the period: the same keys, counts 0 and times None (JSON null)."""
+    out: dict[str, object] = {
+        "requests": 0,
+        "page_views": 0,
+        "visitor_days": 0,
+        "unique_visitors": 0,
+        "bandwidth": 0,
+        "first": None,
+        "last": None,
+        "first_local": None,
+        "last_local": None,
+        "crawler_hits": 0,
+        "tool_hits": 0,
+        "not_found_urls": 0,
+        "distinct_pages": 0,
+    }
+    for k in range(1, 6):
+        out[f"status_{k}xx"] = 0
+        out[f"share_{k}xx"] = 0.0
     return out
 
 
@@ -373,6 +396,10 @@ def sec_status(p: Partial, s: Settings) -> Section:
     if f.empty:
         return Section("status", "Status codes", pd.DataFrame())
     hits = f["hits"].sum()
+    total = len(f)
+    if s.top:  # --top: the most frequent codes, still listed by code
+        f = f.sort_index(kind="stable").sort_values(["hits"], ascending=False, kind="stable")
+        f = f.head(s.top)
     f = f.sort_index()
     rows = pd.DataFrame(
         {
@@ -382,7 +409,7 @@ def sec_status(p: Partial, s: Settings) -> Section:
             "share": _share(f["hits"], hits).to_numpy(),
         }
     )
-    return Section("status", "Status codes", rows, len(rows), chart="hits")
+    return Section("status", "Status codes", rows, total, chart="hits")
 
 
 def _reason(code: int) -> str:

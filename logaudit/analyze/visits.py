@@ -165,6 +165,7 @@ def headline(p: Partial, ctx: Context) -> dict[str, object]:
             "median_clicks": 0.0,
             "bounce_rate": 0.0,
             "median_visit_seconds": 0.0,
+            "clicks": 0,
         }
     return {
         "visits": n,

@@ -71,3 +71,32 @@ def _is_number(s: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+
+
+def _json_escape_char(ch: str) -> str:
+    o = ord(ch)
+    if o < 0x10000:
+        return f"\\u{o:04x}"
+    o -= 0x10000  # a UTF-16 surrogate pair, as JSON spells characters beyond the BMP
+    return f"\\u{0xD800 + (o >> 10):04x}\\u{0xDC00 + (o & 0x3FF):04x}"
+
+
+def json_text(dumped: str) -> str:
+    """JSON text (from ``json.dumps(..., ensure_ascii=False)``) with every unsafe non-ASCII
+    character (C1 controls, bidi overrides such as U+202E, U+2028/U+2029, zero-width and
+    private-use characters) written as ``\\uXXXX``: still valid JSON, the same strings to a
+    parser, and nothing a terminal or a JavaScript ``eval`` of the text would act on. Such
+    characters only occur inside JSON strings, where the escape is legal."""
+    if dumped.isascii():
+        return dumped
+
+    def run(m: re.Match[str]) -> str:
+        s = m.group()
+        if not any(_unsafe(ch) for ch in s):
+            return s
+        return "".join(_json_escape_char(ch) if _unsafe(ch) else ch for ch in s)
+
+    return _NON_ASCII.sub(run, dumped)

@@ -4,7 +4,8 @@ JSON shape, stable across commands (``schema_version`` changes only on a breakin
 ``{"schema_version", "command", "generated", "overview": {...}, "sections": [{"name", "title",
 "total_rows", "note", "rows": [{...}, ...]}], "inputs": [...], "bad_lines": {...},
 "warnings": [...], "notes": [...], "settings": {...}}``. Text from the log is kept as logged
-(JSON escapes control characters itself); consumers that display it must escape it.
+(JSON escapes C0 control characters itself; C1 controls, bidi and other invisible characters
+are written as ``\\uXXXX`` too); consumers that display it must escape it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
-from logaudit.render.escape import csv_cell
+from logaudit.render.escape import csv_cell, json_text
 from logaudit.report import Report
 
 SCHEMA_VERSION = 1
@@ -77,7 +78,8 @@ def as_dict(report: Report) -> dict[str, Any]:
 
 
 def render_json(report: Report, out: TextIO) -> None:
-    json.dump(as_dict(report), out, indent=2, ensure_ascii=False)
+    """UTF-8 JSON; unsafe characters as ``\\uXXXX`` (``escape.json_text``)."""
+    out.write(json_text(json.dumps(as_dict(report), indent=2, ensure_ascii=False)))
     out.write("\n")
 
 
@@ -100,3 +102,28 @@ def render_csv(report: Report, out: TextIO) -> None:
         for rec in records(s.rows):
             rec["section"] = s.name
             w.writerow(["" if rec.get(c) is None else csv_cell(rec[c]) for c in columns])
+
+
+def write_section_csv(rows: pd.DataFrame, out: TextIO) -> None:
+    """One table as CSV: its own columns, numbers as numbers, text neutralised."""
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow([csv_cell(c) for c in rows.columns])
+    for rec in records(rows):
+        w.writerow(["" if v is None else csv_cell(v) for v in rec.values()])
+
+
+def csv_tables(report: Report) -> dict[str, pd.DataFrame]:
+    """``--csv-dir``: file stem -> table, one per section with rows, and ``overview``
+    (metric, value)."""
+    tables = {
+        "overview": pd.DataFrame(
+            {
+                "metric": list(report.overview),
+                "value": pd.Series([_plain(v) for v in report.overview.values()], dtype=object),
+            }
+        )
+    }
+    for s in report.sections:
+        if not s.rows.empty:
+            tables[s.name] = s.rows
+    return tables

@@ -1,296 +1,283 @@
-"""The terminal report (rich): tables, small bar charts, colour only where the console has it.
+"""The terminal report (rich), and its plain form ``text``: tables, bars, colour only where the
+console has it.
 
 The console is injected, so tests render to ``Console(file=StringIO(), width=100,
-color_system=None)`` and compare whole outputs. Log-derived text is passed as ``Text`` built
-from ``escape.safe`` output: rich never parses it as markup and control characters never reach
-the terminal. rich itself honours ``NO_COLOR`` and disables colour when output is not a TTY.
+color_system=None)`` and compare whole outputs. Every string comes from ``render.view`` (words,
+units, ``view.text`` escaping) and is passed as ``Text``: rich never parses it as markup.
+
+Three character sets (``Style``):
+- ``unicode``: box drawing and block bars (a UTF-8 terminal);
+- ``plain``: ``text`` output for mail bodies and logs: no colour, no box drawing, no block
+  characters; log text keeps its (escaped) Unicode;
+- ``ascii``: a terminal that cannot show more (``TERM=dumb``, ``LC_ALL=C``): ``plain``, and every
+  other character as a ``\\uXXXX`` escape.
+
+Narrow consoles: a table first leaves out its section's optional columns, then the chart, then
+its last figures, and says which in its caption; text columns wrap; no figure or name is cut.
 """
 
 from __future__ import annotations
 
-from typing import Any, TextIO
+import os
+from collections.abc import Mapping
+from typing import Any, Literal, TextIO
 
-import pandas as pd
 from rich import box
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from logaudit.render.escape import safe
+from logaudit.render import view
 from logaudit.report import Report, Section
+
+Style = Literal["unicode", "plain", "ascii"]
 
 BAR_WIDTH = 24
 _BLOCKS = " ▏▎▍▌▋▊▉█"
-
-# Columns formatted as byte sizes, as shares, or as whole numbers.
-_BYTES = {"bandwidth", "bytes"}
-_SHARES = {"share", "bounce_rate"}
-
-_OVERVIEW: tuple[tuple[str, str], ...] = (
-    ("requests", "Requests (hits)"),
-    ("page_views", "Page views"),
-    ("visitor_days", "Visitor-days"),
-    ("unique_visitors", "Unique visitors"),
-    ("visits", "Visits"),
-    ("clicks_per_visit", "Clicks per visit"),
-    ("bounce_rate", "Bounce rate"),
-    ("median_visit_seconds", "Median visit (s)"),
-    ("bandwidth", "Bandwidth"),
-    ("bad_lines", "Bad lines"),
-    ("not_found_urls", "Not-found URLs"),
-    ("crawler_hits", "Crawler hits"),
-    ("tool_hits", "Tool hits"),
-    ("share_3xx", "3xx"),
-    ("share_4xx", "4xx"),
-    ("share_5xx", "5xx"),
-)
+_SPARKS = "▁▂▃▄▅▆▇█"
+_ASCII_SPARKS = "_.-:=+*#"
+# SIMPLE_HEAD with a dashed rule: no box-drawing character.
+_PLAIN_HEAD = box.Box("    \n    \n -- \n    \n    \n    \n    \n    \n", ascii=True)
+TEXT_WIDTH = 100
 
 
-def human_bytes(n: float) -> str:
-    n = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"  # pragma: no cover
+def style_for(env: Mapping[str, str] | None = None) -> Style:
+    """``ascii`` where the terminal or locale cannot show box drawing, else ``unicode``."""
+    env = os.environ if env is None else env
+    if env.get("TERM") == "dumb":
+        return "ascii"
+    locale = env.get("LC_ALL") or env.get("LC_CTYPE") or env.get("LANG") or ""
+    if locale in ("C", "POSIX") or (locale and "utf" not in locale.lower()):
+        return "ascii"
+    return "unicode"
 
 
-def cell(col: str, v: Any) -> str:
-    if v is None or (isinstance(v, float) and pd.isna(v)):
-        return "-"
-    if col in _BYTES and isinstance(v, (int, float)) and not isinstance(v, bool):
-        return human_bytes(v)
-    is_share = col in _SHARES or col.startswith(("share_", "rate_")) or col.endswith("_rate")
-    if is_share and isinstance(v, (int, float)) and not isinstance(v, bool):
-        return f"{100 * float(v):.1f}%"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, int) or getattr(getattr(v, "dtype", None), "kind", "") in ("i", "u"):
-        return f"{int(v):,}"
-    if isinstance(v, float):
-        return f"{v:,.2f}"
-    return safe(v)
-
-
-def bar(value: float, top: float, width: int = BAR_WIDTH) -> str:
+def bar(value: float, top: float, width: int = BAR_WIDTH, style: Style = "unicode") -> str:
     if top <= 0 or value <= 0:
         return ""
+    if style != "unicode":
+        return "#" * max(1, round(width * value / top))
     eighths = max(1, round(width * 8 * value / top))
     full, part = divmod(eighths, 8)
     return "█" * full + (_BLOCKS[part] if part else "")
 
 
-def chart_width(sec: Section, width: int) -> int:
-    """Columns the bar chart takes, padding included (0 without a chart)."""
-    return max(6, min(BAR_WIDTH, width // 5)) + 3 if sec.chart else 0
-
-
-def is_numeric(col: pd.Series) -> bool:
-    """Numbers, including object columns of mixed int/float/None (exact JSON values)."""
-    if pd.api.types.is_bool_dtype(col):
-        return False
-    if pd.api.types.is_numeric_dtype(col):
-        return True
-    if col.dtype == object:
-        numbers = all(
-            v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in col
-        )
-        return numbers and bool(col.notna().any())
-    return False
-
-
-def _fit(sec: Section, width: int) -> tuple[pd.DataFrame, bool]:
-    """The columns to show and whether to draw the chart: the section's optional columns go
-    first, least needed first, then the chart, until the table fits the width."""
-    rows = sec.rows
-
-    def need(frame: pd.DataFrame, chart: bool) -> int:
-        total = chart_width(sec, width) if chart else 0
-        for c in frame.columns:
-            w = max([len(cell(c, _py(v))) for v in frame[c]] + [len(c)])
-            total += (w if is_numeric(frame[c]) else min(w, 14)) + 3
-        return total
-
-    for col in sec.narrow_drop:
-        if col in rows and need(rows, bool(sec.chart)) > width:
-            rows = rows.drop(columns=[col])
-    chart = bool(sec.chart) and sec.chart in rows and need(rows, True) <= width
-    return rows, chart
-
-
-def section_table(sec: Section, width: int = 100) -> Table | Text:
-    title = f"{sec.title}"
-    if sec.rows.empty:
-        return Text(
-            f"{title}: nothing to show" + (f" ({sec.note})" if sec.note else ""), style="dim"
-        )
-    caption = []
-    if sec.total_rows > len(sec.rows):
-        caption.append(f"top {len(sec.rows)} of {sec.total_rows:,}")
-    if sec.note:
-        caption.append(safe(sec.note))
-    t = Table(
-        title=Text(title, style="bold"),
-        title_justify="left",
-        caption=Text("; ".join(caption)) if caption else None,
-        caption_justify="left",
-        box=box.SIMPLE_HEAD,
-        expand=False,
-        pad_edge=False,
-    )
-    rows, show_chart = _fit(sec, width)
-    numeric = {c: is_numeric(rows[c]) for c in rows.columns}
-    texts = [
-        [cell(c, _py(v)) for c, v in zip(rows.columns, row, strict=True)]
-        for row in rows.itertuples(index=False, name=None)
-    ]
-    widest = [max([len(r[i]) for r in texts] + [len(c)]) for i, c in enumerate(rows.columns)]
-    bar_width = chart_width(sec, width) - 3 if show_chart else 0
-    # Figures are never cut; text columns share what the figures and the chart leave.
-    fixed = (
-        sum(w + 3 for w, c in zip(widest, rows.columns, strict=True) if numeric[c]) + bar_width + 3
-    )
-    text_cols = [i for i, c in enumerate(rows.columns) if not numeric[c]]
-    room_total = max(12 * len(text_cols), width - fixed - 3 * len(text_cols))
-    rooms = {}
-    if text_cols:
-        # The key column (first) is served first; the other text columns share the rest.
-        key = text_cols[0]
-        rooms[key] = min(widest[key], max(room_total // max(1, len(text_cols) - 0) * 2, 15))
-        rest = text_cols[1:]
-        for i in rest:
-            rooms[i] = max(10, (room_total - rooms[key]) // len(rest))
-    for i, c in enumerate(rows.columns):
-        header_text = Text(c.replace("_", " "))
-        if numeric[c]:
-            t.add_column(header_text, justify="right", no_wrap=True, min_width=widest[i])
-        else:
-            t.add_column(
-                header_text,
-                overflow="ellipsis",
-                no_wrap=True,
-                max_width=min(widest[i], rooms[i], 80),
-            )
-    top = float(rows[sec.chart].max()) if show_chart and sec.chart else 0.0
-    if show_chart and sec.chart:
-        t.add_column("", no_wrap=True, style="cyan")
-        chart_at = list(rows.columns).index(sec.chart)
-    for row, strings in zip(rows.itertuples(index=False, name=None), texts, strict=True):
-        cells = [Text(x) for x in strings]
-        if show_chart:
-            cells.append(Text(bar(float(row[chart_at]), top, bar_width)))
-        t.add_row(*cells)
-    return t
-
-
-def _py(v: Any) -> Any:
-    if hasattr(v, "item"):
-        return v.item()
-    return v
-
-
-_SPARKS = "▁▂▃▄▅▆▇█"
-
-
-def sparkline(values: list[float], width: int) -> str:
+def sparkline(values: list[float], width: int, style: Style = "unicode") -> str:
     """One character per value (averaged down to ``width``); readable without colour."""
+    marks = _SPARKS if style == "unicode" else _ASCII_SPARKS
     vals = [float(v) for v in values if v == v]  # drop NaN
     if not vals:
         return ""
     if len(vals) > width:
         step = len(vals) / width
-        vals = [
-            sum(vals[int(i * step) : max(int(i * step) + 1, int((i + 1) * step))])
-            / max(1, len(vals[int(i * step) : max(int(i * step) + 1, int((i + 1) * step))]))
-            for i in range(width)
+        groups = [
+            vals[int(i * step) : max(int(i * step) + 1, int((i + 1) * step))] for i in range(width)
         ]
+        vals = [sum(g) / len(g) for g in groups]
     lo, hi = min(vals), max(vals)
     if hi == lo:
-        return _SPARKS[0 if hi == 0 else 3] * len(vals)
-    return "".join(_SPARKS[round((v - lo) / (hi - lo) * 7)] for v in vals)
+        return marks[0 if hi == 0 else 3] * len(vals)
+    return "".join(marks[round((v - lo) / (hi - lo) * 7)] for v in vals)
 
 
-def sparklines_block(sec: Section, width: int) -> Table:
+def _t(s: str, charset: Style, **kw: Any) -> Text:
+    """The last step before the console: in ``ascii`` style, every non-ASCII character as an
+    escape (log text already went through ``view.text``)."""
+    if charset == "ascii" and not s.isascii():
+        s = s.encode("ascii", "backslashreplace").decode("ascii")
+    return Text(s, **kw)
+
+
+def chart_width(tv: view.TableView, width: int) -> int:
+    """Columns the bar chart takes, padding included (0 without a chart)."""
+    return max(6, min(BAR_WIDTH, width // 5)) + 3 if tv.chart else 0
+
+
+def _need(tv: view.TableView, chart: bool, width: int, text_room: int) -> int:
+    """Columns the table takes with its text columns at most ``text_room`` wide (they wrap
+    below that; figures never do)."""
+    total = chart_width(tv, width) if chart else 0
+    for i, c in enumerate(tv.columns):
+        w = max([len(r[i]) for r in tv.cells] + [len(c.label)])
+        total += (w if c.numeric else min(w, text_room)) + 3
+    return total
+
+
+COMFORT = 30  # a text column narrower than this wraps often: optional columns go first
+SQUEEZE = 10  # narrower than this, a text column is unreadable: figures go first
+
+
+def fit(tv: view.TableView, optional: tuple[str, ...], width: int) -> tuple[view.TableView, bool]:
+    """What fits ``width``: the section's optional columns go first (least needed first),
+    then the chart; text columns wrap; only if the figures alone do not fit, the rightmost
+    ones go (never the first two columns). The caption names what was left out."""
+    chart = tv.chart is not None
+    for key in optional:
+        if _need(tv, chart, width, COMFORT) <= width:
+            break
+        if any(c.key == key for c in tv.columns):
+            tv = tv.without([key])
+    if chart and _need(tv, True, width, COMFORT) > width:
+        chart = False
+    while _need(tv, False, width, SQUEEZE) > width and len(tv.columns) > 2:
+        tv = tv.without([tv.columns[-1].key])
+    return tv, chart
+
+
+def section_table(sec: Section, width: int = 100, style: Style = "unicode") -> RenderableType:
+    if sec.rows.empty:
+        return _t(view.empty_line(sec), style, style="dim")
+    tv, show_chart = fit(view.table_view(sec), sec.narrow_drop, width)
+    caption = tv.caption()
+    t = Table(
+        title=_t(tv.title, style, style="bold"),
+        title_justify="left",
+        caption=_t(caption, style) if caption else None,
+        caption_justify="left",
+        box=box.SIMPLE_HEAD if style == "unicode" else _PLAIN_HEAD,
+        expand=False,
+        pad_edge=False,
+        safe_box=style != "unicode",
+    )
+    widest = [max([len(r[i]) for r in tv.cells] + [len(c.label)]) for i, c in enumerate(tv.columns)]
+    for i, c in enumerate(tv.columns):
+        if c.numeric:
+            t.add_column(_t(c.label, style), justify="right", no_wrap=True, min_width=widest[i])
+        else:
+            t.add_column(_t(c.label, style), overflow="fold", max_width=min(widest[i], 80))
+    bar_width = chart_width(tv, width) - 3 if show_chart else 0
+    top = max(tv.chart_values, default=0.0)
+    if show_chart:
+        t.add_column("", no_wrap=True, style="cyan")
+    for n, strings in enumerate(tv.cells):
+        cells = [_t(x, style) for x in strings]
+        if show_chart:
+            cells.append(Text(bar(tv.chart_values[n], top, bar_width, style)))
+        t.add_row(*cells)
+    return t
+
+
+def sparklines_block(sec: Section, width: int, style: Style = "unicode") -> Table:
     t = Table.grid(padding=(0, 1))
     t.add_column(style="bold", no_wrap=True)
     t.add_column(no_wrap=True, style="cyan")
     t.add_column(justify="right", no_wrap=True)
-    label_w = max(len(k) for k in sec.sparklines)
-    for label, values in sec.sparklines.items():
+    labels = {k: view.text(view.words(k)) for k in sec.sparklines}
+    label_w = max(len(v) for v in labels.values())
+    dash = "–" if style == "unicode" else "-"
+    for key, values in sec.sparklines.items():
         vals = [float(v) for v in values if v == v]
-        rng = f"{min(vals):,.0f}–{max(vals):,.0f}" if vals else ""
+        if vals and key in view.BYTES:
+            rng = f"{view.human_bytes(min(vals))}{dash}{view.human_bytes(max(vals))}"
+        else:
+            rng = f"{min(vals):,.0f}{dash}{max(vals):,.0f}" if vals else ""
         t.add_row(
-            Text(label),
-            Text(sparkline(values, max(8, width - label_w - len(rng) - 4))),
-            Text(rng, style="dim"),
+            _t(labels[key], style),
+            Text(sparkline(values, max(8, width - label_w - len(rng) - 4), style)),
+            _t(rng, style, style="dim"),
         )
     return t
 
 
-def overview_table(report: Report) -> Table:
-    ov = report.overview
+def overview_table(report: Report, style: Style = "unicode", columns: int = 2) -> Table:
     t = Table.grid(padding=(0, 2))
-    t.add_column(style="bold")
-    t.add_column(justify="right")
-    t.add_column(style="bold")
-    t.add_column(justify="right")
-    items = [(label, cell(key, _py(ov[key]))) for key, label in _OVERVIEW if key in ov]
-    for i in range(0, len(items), 2):
-        pair = items[i : i + 2]
+    for _ in range(columns):
+        t.add_column(style="bold")
+        t.add_column(justify="right")
+    items = view.overview_items(report)
+    for i in range(0, len(items), columns):
         flat: list[str] = []
-        for label, value in pair:
+        for label, value in items[i : i + columns]:
             flat.extend([label, value])
-        while len(flat) < 4:
-            flat.append("")
-        t.add_row(*[Text(x) for x in flat])
+        flat += [""] * (2 * columns - len(flat))
+        t.add_row(*[_t(x, style) for x in flat])
     return t
 
 
-def header(report: Report) -> Text:
-    ov = report.overview
-    zone = report.settings.get("tz", "log offset")
-    span = f"{ov.get('first_local', '?')} to {ov.get('last_local', '?')} ({zone})"
-    return Text.assemble(("logaudit " + report.command, "bold"), "  ", span)
+def header(report: Report, style: Style = "unicode") -> Text:
+    return Text.assemble(
+        ("logaudit " + report.command, "bold"), "  ", _t(view.period_line(report), style)
+    )
 
 
 def _raise_broken_pipe() -> None:
     raise BrokenPipeError
 
 
-def render(report: Report, out: TextIO | None = None, console: Console | None = None) -> None:
+def render(
+    report: Report,
+    out: TextIO | None = None,
+    console: Console | None = None,
+    style: Style = "unicode",
+) -> None:
     con = console or Console(file=out, highlight=False, soft_wrap=False)
     # rich ends a broken pipe with SystemExit(1); let it reach the CLI as what it is.
     con.on_broken_pipe = _raise_broken_pipe  # type: ignore[method-assign]
-    con.print(header(report))
+    boxed = box.ROUNDED if style == "unicode" else box.ASCII
+    con.print(header(report, style))
     for w in report.warnings:
-        con.print(Panel(Text(safe(w)), title="warning", border_style="red", expand=False))
-    if report.overview.get("requests", 0):
-        con.print(Panel(overview_table(report), title="Overview", expand=False))
-    for sec in report.sections:
-        if sec.sparklines:
-            con.print(sparklines_block(sec, con.width))
-        con.print(section_table(sec, con.width))
-    con.print(inputs_block(report))
+        con.print(
+            Panel(
+                _t(view.text(w), style),
+                title="warning",
+                border_style="red",
+                expand=False,
+                box=boxed,
+            )
+        )
+    if view.no_request(report):
+        # One line instead of an empty table per section.
+        names = ", ".join(view.text(s.title) for s in report.sections)
+        con.print(_t(f"No request in this period; no section to show: {names}.", style))
+    else:
+        cols = 2 if con.width >= 60 else 1
+        if style == "plain":
+            con.print(Text("Overview", style="bold"))
+            con.print(overview_table(report, style, cols))
+        else:
+            con.print(
+                Panel(
+                    overview_table(report, style, cols), title="Overview", expand=False, box=boxed
+                )
+            )
+        for sec in report.sections:
+            if sec.sparklines:
+                con.print(sparklines_block(sec, con.width, style))
+            con.print(section_table(sec, con.width, style))
+    con.print(inputs_block(report, style))
     for n in report.notes:
-        con.print(Text(safe(n), style="dim"))
+        con.print(_t(view.text(n), style, style="dim"))
 
 
-def inputs_block(report: Report) -> Group:
-    t = Table(title=Text("Inputs", style="bold"), title_justify="left", box=box.SIMPLE_HEAD)
-    for c in ("file", "format", "lines", "parsed", "bad lines"):
-        t.add_column(c, justify="right" if c in ("lines", "parsed", "bad lines") else "left")
-    for i in report.inputs:
-        t.add_row(
-            Text(safe(i["file"])),
-            Text(str(i["format"] or "-")),
-            f"{i['lines']:,}",
-            f"{i['parsed']:,}",
-            f"{i['bad_lines']:,}" + (f" ({i['bad_share']:.1%})" if i["bad_lines"] else ""),
-        )
+def inputs_block(report: Report, style: Style = "unicode") -> Group:
+    t = Table(
+        title=Text("Inputs", style="bold"),
+        title_justify="left",
+        box=box.SIMPLE_HEAD if style == "unicode" else _PLAIN_HEAD,
+        safe_box=style != "unicode",
+    )
+    for c in view.INPUT_COLUMNS:
+        t.add_column(c, justify="left" if c in ("file", "format") else "right", overflow="fold")
+    for row in view.inputs_rows(report):
+        t.add_row(*[_t(x, style) for x in row])
     parts: list[Any] = [t]
-    for ex in report.bad_lines.get("examples", []):
-        parts.append(
-            Text(safe(f"{ex['file']}:{ex['line']}: {ex['reason']}", limit=200), style="yellow")
-        )
+    for ex in view.bad_examples(report):
+        parts.append(_t(ex, style, style="yellow"))
     return Group(*parts)
+
+
+def render_text(report: Report, out: TextIO) -> None:
+    """``text``: the terminal report without colour, box drawing or block characters, at
+    100 columns: for mail bodies and log files."""
+    con = Console(
+        file=out,
+        width=TEXT_WIDTH,
+        color_system=None,
+        highlight=False,
+        soft_wrap=False,
+        emoji=False,
+        force_terminal=False,
+        legacy_windows=False,
+    )
+    render(report, console=con, style="plain")

@@ -1,0 +1,185 @@
+"""The HTML report: one self-contained page (inline CSS, charts as inline SVG, no script, nothing
+fetched), light and dark, printable on A4, readable in a mail client. The only module that
+imports jinja2.
+
+Escaping, twice and in this order: every string goes through ``view.text`` (the one escaping
+function: control and bidi characters as visible escapes), then Jinja2's autoescape (markup).
+The only markup not autoescaped is what ``svg.py`` draws, which escapes its own labels. A link
+is made only from an http(s) referrer, with ``rel="noopener noreferrer nofollow"``; the page's
+Content-Security-Policy forbids scripts and every fetch, as a second fence.
+
+``render(report, out, embed=...)``: with ``embed``, each chart is written as
+``<img src="{embed(name, svg)}">`` instead of inline SVG (mail: ``cid:`` parts).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any, TextIO
+
+import jinja2
+from markupsafe import Markup
+
+from logaudit import __version__
+from logaudit.render import svg, view
+from logaudit.report import Report, Section
+
+TEMPLATES = Path(__file__).parent / "templates"
+# Sections drawn as a column chart above their table: name -> label column.
+COLUMN_CHARTS = {"daily": "date", "periods": "period", "hours": "hour"}
+# Sections drawn as horizontal bars of their share: name -> label column.
+SHARE_BARS = {"browsers": "browser", "os": "os", "devices": "device"}
+# Up is bad for these metrics (error counts and rates).
+UP_IS_BAD = ("status_4xx", "status_5xx", "rate_4xx", "rate_5xx", "bad_lines")
+_LINKABLE = re.compile(r"https?://[^\s\"'<>\\`]+\Z", re.IGNORECASE)
+
+Embed = Callable[[str, str], str]
+
+
+@cache
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+@dataclass
+class Cell:
+    text: str
+    numeric: bool = False
+    href: str = ""
+    bar: float = 0.0  # 0..100: width of the row's bar, in the chart column's cell
+    arrow: Markup | None = None
+
+
+@dataclass
+class SectionHtml:
+    name: str
+    title: str
+    caption: str
+    headers: list[tuple[str, bool]]
+    rows: list[list[Cell]]
+    charts: list[Markup] = field(default_factory=list)
+    empty_line: str = ""
+
+
+def link(raw: object) -> str:
+    """The href for a referrer, or "" when it must not be live."""
+    s = str(raw)
+    return s if _LINKABLE.match(s) and s.isascii() and s.isprintable() else ""
+
+
+def _chart(name: str, drawing: str, embed: Embed | None) -> Markup | None:
+    if not drawing:
+        return None
+    if embed is None:
+        return Markup(drawing)  # noqa: S704 - svg.py escapes every label it draws
+    return Markup('<img class="chart" alt="{}" src="{}">').format(name, embed(name, drawing))
+
+
+def _charts(sec: Section, tv: view.TableView, report: Report, embed: Embed | None) -> list[Markup]:
+    out: list[Markup | None] = []
+    label_col = COLUMN_CHARTS.get(sec.name)
+    if label_col and tv.chart and label_col in sec.rows:
+        labels = [str(x) for x in sec.rows[label_col]]
+        most = max(tv.chart_values, default=0.0)
+        figure = view.cell(tv.chart, int(most) if most.is_integer() else most)
+        title = f"{view.words(tv.chart)} per {label_col}"
+        out.append(
+            _chart(f"{sec.name}-chart", svg.columns(tv.chart_values, labels, title, figure), embed)
+        )
+    for key, values in sec.sparklines.items():
+        drawing = svg.sparkline(values, f"{view.words(key)}, {tv.title}")
+        out.append(_chart(f"{sec.name}-{key}-sparkline", drawing, embed))
+    if sec.name == "status":
+        ov = report.overview
+        parts = [(k, float(ov.get(f"share_{k}", 0) or 0), c) for k, c in svg.STATUS_COLOURS.items()]
+        out.append(_chart("status-mix", svg.stacked(parts, "Status mix"), embed))
+    label_col = SHARE_BARS.get(sec.name)
+    if label_col and label_col in sec.rows and "share" in sec.rows:
+        items = [
+            (str(n), float(s), view.cell("share", s))
+            for n, s in zip(sec.rows[label_col], sec.rows["share"], strict=True)
+        ]
+        out.append(_chart(f"{sec.name}-bars", svg.hbars(items, tv.title), embed))
+    return [m for m in out if m is not None]
+
+
+def _change_arrow(metric: str, shown: str) -> tuple[str, Markup | None]:
+    if shown[:1] not in ("▲", "▼"):
+        return shown, None
+    up = shown[0] == "▲"
+    good = (not up) if metric in UP_IS_BAD else up
+    return shown[1:].strip(), Markup(svg.arrow(up, good))  # noqa: S704 - fixed drawing
+
+
+def section_html(sec: Section, report: Report, embed: Embed | None) -> SectionHtml:
+    if sec.rows.empty:
+        return SectionHtml(
+            sec.name, view.text(sec.title), "", [], [], empty_line=view.empty_line(sec)
+        )
+    tv = view.table_view(sec)
+    keys = [c.key for c in tv.columns]
+    top = max(tv.chart_values, default=0.0)
+    big_chart = sec.name in COLUMN_CHARTS or sec.name in SHARE_BARS
+    rows = []
+    for n, (cells, raw) in enumerate(zip(tv.cells, tv.raw, strict=True)):
+        row = []
+        metric = str(raw[keys.index("metric")]) if "metric" in keys else ""
+        for c, shown, value in zip(tv.columns, cells, raw, strict=True):
+            cell = Cell(shown, c.numeric)
+            if c.key == "referrer":
+                cell.href = link(value)
+            if c.key == tv.chart and not big_chart and top > 0:
+                cell.bar = round(100 * tv.chart_values[n] / top, 1)
+            if c.key in ("change", "week_change") and metric:
+                cell.text, cell.arrow = _change_arrow(metric, shown)
+            row.append(cell)
+        rows.append(row)
+    return SectionHtml(
+        sec.name,
+        tv.title,
+        tv.caption(),
+        [(c.label, c.numeric) for c in tv.columns],
+        rows,
+        _charts(sec, tv, report, embed),
+    )
+
+
+def render(report: Report, out: TextIO, embed: Embed | None = None) -> None:
+    page = (
+        _env()
+        .get_template("report.html.j2")
+        .render(
+            command=view.text(report.command),
+            period=view.period_line(report),
+            generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            version=__version__,
+            warnings=[view.text(w) for w in report.warnings],
+            no_request=view.no_request(report),
+            section_titles=", ".join(view.text(s.title) for s in report.sections),
+            overview=view.overview_items(report),
+            sections=[section_html(s, report, embed) for s in report.sections],
+            input_columns=view.INPUT_COLUMNS,
+            inputs=view.inputs_rows(report),
+            bad_examples=view.bad_examples(report),
+            notes=[view.text(n) for n in report.notes],
+        )
+    )
+    out.write(page)
+    if not page.endswith("\n"):
+        out.write("\n")
+
+
+def context_for_tests(report: Report) -> dict[str, Any]:
+    """The sections as the template sees them (tests check links and bars)."""
+    return {"sections": [section_html(s, report, None) for s in report.sections]}
