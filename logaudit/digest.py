@@ -65,16 +65,16 @@ DETAIL: dict[str, tuple[int, tuple[str, ...]]] = {
 WIDE_SECTIONS = ("unusual", "movers")
 FLAG_5XX_RATE = 0.01
 
-# Headline metric -> words for people (JSON keeps the key in "metric").
-HEADLINE: dict[str, str] = {
-    "requests": "Requests",
-    "visitors": "Visitors",
-    "visits": "Visits",
-    "page_views": "Page views",
-    "bandwidth": "Bandwidth (bytes)",
-    "rate_4xx": "4xx rate",
-    "rate_5xx": "5xx rate",
-}
+# Headline metrics, in order (renderers name them in words; JSON keeps the keys).
+HEADLINE: tuple[str, ...] = (
+    "requests",
+    "visitors",
+    "visits",
+    "page_views",
+    "bandwidth",
+    "rate_4xx",
+    "rate_5xx",
+)
 
 
 def period_of(settings: Settings) -> tuple[datetime, datetime]:
@@ -129,15 +129,16 @@ def headline_section(
     prev = figures(t, vd, lo - n, lo) if _covered(t, lo - n, lo) else None
     week = figures(t, vd, lo - 7, hi - 7) if n < 7 and _covered(t, lo - 7, hi - 7) else None
     rows = []
-    for key, words in HEADLINE.items():
-        row: dict[str, object] = {"label": words, "value": now[key]}
-        for name, other in (("previous", prev), ("week_before", week)):
+    # The shape of trends' change table (metric, last, previous, change, week_before,
+    # week_change), so renderers give each row its metric's unit and words.
+    for key in HEADLINE:
+        row: dict[str, object] = {"metric": key, "last": now[key]}
+        for name, other, prefix in (("previous", prev, ""), ("week_before", week, "week_")):
             before = other[key] if other is not None else None
             pct, text = tr.change_text(now[key], before) if before is not None else (None, "")
             row[name] = before
-            row[f"{name}_change"] = text
-            row[f"{name}_change_pct"] = pct
-        row["metric"] = key
+            row[f"{prefix}change"] = text
+            row[f"{prefix}change_pct"] = pct
         rows.append(row)
     label = _label(since, until)
     notes = [f"{label} against the {n} day{'s' if n > 1 else ''} before"]
@@ -152,7 +153,7 @@ def headline_section(
         len(rows),
         note=" ".join(notes),
         headline={"period": label, "days": n},
-        narrow_drop=("previous_change_pct", "week_before_change_pct", "metric"),
+        narrow_drop=("change_pct", "week_change_pct"),
     )
 
 
@@ -176,13 +177,13 @@ def verdict(site: str, head: Section, unusual: Section | None) -> tuple[str, boo
     """The subject line and whether it carries the (!) flag."""
     by = {r["metric"]: r for r in head.rows.to_dict("records")}
     label = str(head.headline["period"])
-    requests = int(by["requests"]["value"])
+    requests = int(by["requests"]["last"])
     if not requests:
         return f"[logaudit] {site} {label}: no requests (!)", True
-    visits = int(by["visits"]["value"])
-    pct = by["visits"]["previous_change_pct"]
+    visits = int(by["visits"]["last"])
+    pct = by["visits"]["change_pct"]
     change = f" ({pct:+.0f} %)" if isinstance(pct, (int, float)) else ""
-    rate = float(by["rate_5xx"]["value"])
+    rate = float(by["rate_5xx"]["last"])
     odd = unusual is not None and not unusual.rows.empty
     flag = rate >= FLAG_5XX_RATE or odd
     text = f"[logaudit] {site} {label}: {visits:,} visits{change}, 5xx {rate * 100:.1f} %"

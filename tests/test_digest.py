@@ -73,15 +73,16 @@ def test_headline_against_the_day_before_and_a_week_before(log: Path) -> None:
     assert head["name"] == "headline"
     rows = {r["metric"]: r for r in head["rows"]}
     # 41 = 40 + the early hit; the day before 21, a week before 11.
-    assert rows["requests"]["value"] == 41 == doc["overview"]["requests"]
+    assert rows["requests"]["last"] == 41 == doc["overview"]["requests"]
     assert rows["requests"]["previous"] == 21
     assert rows["requests"]["week_before"] == 11
-    assert rows["requests"]["previous_change_pct"] == round((41 - 21) / 21 * 100, 1)
-    assert rows["requests"]["week_before_change"].startswith("▲ +")
-    assert rows["rate_5xx"]["value"] == round(2 / 41, 4)
+    assert rows["requests"]["change_pct"] == round((41 - 21) / 21 * 100, 1)
+    assert rows["requests"]["week_change"].startswith("▲ +")
+    assert rows["rate_5xx"]["last"] == round(2 / 41, 4)
     assert rows["rate_5xx"]["previous"] == 0
-    assert rows["visitors"]["value"] == doc["overview"]["unique_visitors"]
-    assert rows["page_views"]["label"] == "Page views"
+    assert rows["visitors"]["last"] == doc["overview"]["unique_visitors"]
+    assert list(rows) == ["requests", "visitors", "visits", "page_views", "bandwidth",
+                          "rate_4xx", "rate_5xx"]
 
 
 def test_digest_day_agrees_with_summary(log: Path) -> None:
@@ -97,8 +98,8 @@ def test_verdict_subject(log: Path) -> None:
     doc = digest_json(log, "--site-host", "shop.example.com")
     v = doc["overview"]["verdict"]
     rows = {r["metric"]: r for r in doc["sections"][0]["rows"]}
-    visits = rows["visits"]["value"]
-    pct = rows["visits"]["previous_change_pct"]
+    visits = rows["visits"]["last"]
+    pct = rows["visits"]["change_pct"]
     assert v == (
         f"[logaudit] shop.example.com {DAY.isoformat()}: {visits:,} visits ({pct:+.0f} %), "
         f"5xx {2 / 41 * 100:.1f} % (!)"

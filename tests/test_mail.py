@@ -183,7 +183,9 @@ def test_charts_travel_as_content_id_images(plain: tuple[int, Inbox]) -> None:
         '<svg width="300" height="80" viewBox="0 0 300 80"><title>Hits per day &lt;b&gt;</title>'
         '<rect width="10" height="20"/></svg><p>between</p>'
         '<svg xmlns="http://www.w3.org/2000/svg" width="100" height="50"><title>Status</title>'
-        "</svg></body></html>"
+        "</svg>"
+        + '<svg class="arrow" width="10" height="10"><title>up</title></svg>' * 3
+        + "</body></html>"
     )
     bodies = type("B", (), {"text": "plain words", "html": page})()
     settings = MailSettings(smtp_host="127.0.0.1", smtp_port=port, tls="none", sender="a@b.c")
@@ -194,7 +196,8 @@ def test_charts_travel_as_content_id_images(plain: tuple[int, Inbox]) -> None:
     html_part, *images = list(related.iter_parts())
     html = html_part.get_content()
     assert "<svg" not in html
-    assert len(images) == 2
+    assert len(images) == 3  # the arrow drawn three times travels once
+    assert html.count('alt="up"') == 3 and 'class="arrow"' in html
     for img in images:
         assert img.get_content_type() == "image/svg+xml"
         assert img.get_content_disposition() == "inline"

@@ -46,27 +46,35 @@ from logaudit.render.escape import safe
 BACKOFF_SECONDS = 2.0  # first wait between attempts; doubles each time
 _SVG = re.compile(r"<svg\b[^>]*>.*?</svg>", re.DOTALL | re.IGNORECASE)
 _SVG_TITLE = re.compile(r"<title>(.*?)</title>", re.DOTALL | re.IGNORECASE)
+_SVG_CLASS = re.compile(r'\bclass="([\w -]*)"')
 _SVG_SIZE = re.compile(r'\b(width|height)="([0-9.]+)(?:px)?"')
 
 
 def _svg_to_cid(page: str) -> tuple[str, list[tuple[str, bytes]]]:
     """Replace each inline <svg> with an <img> of a Content-ID part; (html, [(cid, svg)])."""
     parts: list[tuple[str, bytes]] = []
+    seen: dict[str, str] = {}  # one part per distinct drawing (a change arrow recurs)
 
     def swap(m: re.Match[str]) -> str:
         svg = m.group(0)
-        n = len(parts) + 1
-        cid = make_msgid(idstring=f"chart{n}", domain="logaudit")[1:-1]
-        if "xmlns=" not in svg[: svg.find(">")]:
-            svg = svg.replace("<svg", '<svg xmlns="http://www.w3.org/2000/svg"', 1)
-        parts.append((cid, ('<?xml version="1.0" encoding="UTF-8"?>\n' + svg).encode("utf-8")))
+        cid = seen.get(svg)
+        if cid is None:
+            cid = make_msgid(idstring=f"chart{len(parts) + 1}", domain="logaudit")[1:-1]
+            seen[svg] = cid
+            body = svg
+            if "xmlns=" not in body[: body.find(">")]:
+                body = body.replace("<svg", '<svg xmlns="http://www.w3.org/2000/svg"', 1)
+            head = '<?xml version="1.0" encoding="UTF-8"?>\n'
+            parts.append((cid, (head + body).encode("utf-8")))
         t = _SVG_TITLE.search(svg)
         # The title is already escaped inside the SVG; keep it escaped in the attribute.
         alt = (t.group(1).strip() if t else "chart").replace('"', "&quot;")
         size = " ".join(
             f'{k}="{v}"' for k, v in _SVG_SIZE.findall(svg[: svg.find(">")]) if k and v
         )
-        return f'<img src="cid:{cid}" alt="{alt}" {size} style="max-width:100%">'
+        cls = _SVG_CLASS.search(svg[: svg.find(">")])
+        klass = f' class="{cls.group(1)}"' if cls else ""
+        return f'<img src="cid:{cid}" alt="{alt}" {size}{klass} style="max-width:100%">'
 
     return _SVG.sub(swap, page), parts
 
