@@ -354,7 +354,9 @@ def _finish_mail(outcome: api.Outcome, settings: Any, fmt: str | None, output: P
     code = outcome.exit_code
     try:
         done = mail_report(report, settings, to, d.get("attach", ()), dry, output if dry else None)
-        outcome.messages.insert(0, done)
+        # Under cron any output becomes a mail of its own: success is said on a terminal only.
+        if dry or sys.stderr.isatty():
+            outcome.messages.insert(0, done)
     except MailError as e:
         outcome.messages.append(f"error: {e}")
         code = ExitCode.MAIL

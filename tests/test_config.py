@@ -227,3 +227,20 @@ def test_logs_from_the_config_when_none_named(tmp_path: Path) -> None:
     code, out, err = run("summary", "--format", "json")
     assert code == 0, err
     assert json.loads(out)["overview"]["requests"] == 3
+
+
+def test_readme_and_cron_doc_example_configs_load(tmp_path: Path) -> None:
+    """The examples users copy must load as they are written."""
+    import re
+
+    from tests.conftest import REPO
+
+    for doc in ("README.md", "docs/cron.md"):
+        text = (REPO / doc).read_text()
+        blocks = re.findall(r"```toml\n(.*?)```", text, re.S)
+        assert blocks, doc
+        for i, block in enumerate(blocks):
+            conf = write(tmp_path / f"{i}.toml", block)
+            s = load(env=env(), config_file=conf)
+            assert s.site_hosts == ("shop.example.com",)
+            assert s.mail.smtp_host == "smtp.example.com" and s.mail.tls == "starttls"
