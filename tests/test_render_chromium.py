@@ -1,0 +1,78 @@
+"""The HTML report in a real browser: headless Chromium (Debian's ``chromium``, which .ci/run
+installs) with the network blocked, driven over the DevTools pipe (tests/chromium.py).
+
+Asserted for the sample logs' summary and trends and for a hostile log's summary: no script was
+parsed, no request left the page (not even one that would have failed), the console is empty
+(no Content-Security-Policy violation), every chart has a non-zero size, dark mode changes the
+colours, the page prints to an A4 PDF and screenshots. A control page with a script and a remote
+image proves the detectors can see both.
+
+Without Chromium the test skips, unless LOGAUDIT_REQUIRE_CHROMIUM=1 (as .ci/run sets it).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import chromium
+import pytest
+from click.testing import CliRunner
+from loglines import isolate
+
+from logaudit.cli import cli
+
+REPO = Path(__file__).resolve().parent.parent
+
+if chromium.find() is None:
+    if os.environ.get("LOGAUDIT_REQUIRE_CHROMIUM") == "1":
+        raise RuntimeError("LOGAUDIT_REQUIRE_CHROMIUM=1 but no chromium binary was found")
+    pytest.skip("chromium is not installed", allow_module_level=True)
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    isolate(monkeypatch, tmp_path)
+
+
+def test_the_detectors_see_a_script_and_a_request(tmp_path: Path) -> None:
+    control = tmp_path / "control.html"
+    control.write_text(
+        "<!DOCTYPE html><html><head><title>c</title></head><body><script>1</script>"
+        '<img src="http://example.com/x.png"><svg class="chart" width="10" height="10"></svg>'
+        "</body></html>"
+    )
+    v = chromium.visit(control, screenshot=False)
+    assert v.scripts and v.requests == ["http://example.com/x.png"]
+    assert v.boxes == [(10.0, 10.0)]
+
+
+def _report(tmp_path: Path, command: str, log: str) -> Path:
+    out = tmp_path / f"{command}.html"
+    r = CliRunner().invoke(cli, [command, log, "-o", str(out), "--geoip-dir", str(tmp_path)])
+    assert r.exit_code == 0, r.stderr
+    return out
+
+
+@pytest.mark.parametrize(("command", "charts"), [("summary", 6), ("trends", 3)])
+def test_report_in_chromium(tmp_path: Path, command: str, charts: int) -> None:
+    page = _report(tmp_path, command, str(REPO / "sample_logs"))
+    v = chromium.visit(page)
+    assert v.scripts == [], "a script ran"
+    assert v.requests == [], "the page tried to fetch something"
+    assert v.console == []
+    assert len(v.boxes) >= charts
+    assert all(w > 0 and h > 0 for w, h in v.boxes), v.boxes
+    assert v.background == "rgb(255, 255, 255)" and v.background_dark != v.background
+    assert v.pdf.startswith(b"%PDF") and v.screenshot.startswith(b"\x89PNG")
+
+
+def test_hostile_report_in_chromium(tmp_path: Path) -> None:
+    from test_render_hostile import _hostile_log
+
+    log = _hostile_log(tmp_path)
+    page = _report(tmp_path, "summary", str(log))
+    body = page.read_text()
+    assert "&lt;script&gt;" in body  # the payloads are there, as text
+    v = chromium.visit(page, screenshot=False)
+    assert v.scripts == [] and v.requests == [] and v.console == []
