@@ -42,6 +42,11 @@ mail_options = [
         help="Config file (default: ./logaudit.toml, ~/.config/logaudit/, /etc/logaudit/).",
     ),
     click.option(
+        "--site",
+        metavar="NAME",
+        help="Use the config's [sites.NAME] table (logs, hosts, recipients).",
+    ),
+    click.option(
         "--mail-to",
         "mail_to",
         multiple=True,
@@ -186,7 +191,7 @@ def _settings(opts: dict[str, Any]) -> Any:
         from logaudit.enrich.classify import zone
 
         zone(tz)  # fail early, with the one-line message
-    return load(overrides, config_file=opts.get("config_file"))
+    return load(overrides, config_file=opts.get("config_file"), site=opts.get("site"))
 
 
 def _deliver_options(opts: dict[str, Any]) -> dict[str, Any]:
@@ -557,10 +562,11 @@ def sections(**_: Any) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Config file to read instead of looking for one.",
 )
+@click.option("--site", metavar="NAME", help="With the config's [sites.NAME] table laid over.")
 @click.option("--json", "as_json", is_flag=True, help="As JSON: {name: {value, origin}}.")
 @click.option("--debug", is_flag=True, hidden=True)
 @command
-def config_cmd(config_file: Path | None, as_json: bool, **_: Any) -> None:
+def config_cmd(config_file: Path | None, site: str | None, as_json: bool, **_: Any) -> None:
     """The effective settings, where each came from, secrets masked.
 
     \b
@@ -569,13 +575,17 @@ def config_cmd(config_file: Path | None, as_json: bool, **_: Any) -> None:
     """
     from logaudit.config import candidates, effective
 
-    s = load({}, config_file=config_file)
+    s = load({}, config_file=config_file, site=site)
     rows = effective(s)
     if as_json:
         import json
 
         body = {n: {"value": v, "origin": o} for n, v, o in rows}
-        doc = {"config_file": str(s.config_file) if s.config_file else None, "settings": body}
+        doc = {
+            "config_file": str(s.config_file) if s.config_file else None,
+            "site": s.site,
+            "settings": body,
+        }
         click.echo(json.dumps(doc, indent=2))
         return
     if s.config_file:
@@ -583,6 +593,8 @@ def config_cmd(config_file: Path | None, as_json: bool, **_: Any) -> None:
     else:
         looked = ", ".join(str(p) for p in candidates())
         click.echo(f"config file: none (looked for {safe(looked)})")
+    if s.site:
+        click.echo(f"site: [sites.{safe(s.site)}] laid over the top level")
     width = max(len(n) for n, _, _ in rows)
     for n, v, o in rows:
         click.echo(f"{n:{width}}  {safe(v)}  [{safe(o)}]")

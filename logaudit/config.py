@@ -104,6 +104,7 @@ class Settings:
     # Setting name ("top", "mail.smtp_host") -> where its value came from; absent: default.
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
     config_file: Path | None = None
+    site: str | None = None  # the [sites.NAME] table chosen with --site
 
 
 # Settings read from files and the environment (not extra/mail/origins/config_file).
@@ -298,40 +299,55 @@ def _group_or_world_readable(path: Path) -> bool:
     return stat.S_ISREG(mode) and bool(mode & 0o077)
 
 
-def read_file(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(settings, mail settings) from one TOML file, checked: unknown keys, wrong types and a
-    password others can read are ConfigErrors."""
+Table = tuple[dict[str, Any], dict[str, Any]]  # (settings, mail settings)
+
+
+def _table(data: Mapping[str, Any], path: Path, prefix: str = "") -> Table:
+    """One table's settings and [mail] settings, strictly checked; ``prefix`` names where
+    it sits ("sites.shop.") in messages."""
     where = str(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: not valid TOML ({e})") from None
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
     values: dict[str, Any] = {}
     mail: dict[str, Any] = {}
     for k, v in data.items():
         key = k.replace("-", "_")
         if key == "mail":
             if not isinstance(v, dict):
-                raise _type_error(where, "mail", v, "a table ([mail])")
+                raise _type_error(where, prefix + "mail", v, "a table ([mail])")
             for mk, mv in v.items():
                 mkey = _MAIL_ALIASES.get(mk, mk.replace("-", "_"))
                 if mkey not in _MAIL_TYPES:
-                    raise ConfigError(f"{path}: unknown setting 'mail.{mk}'")
+                    raise ConfigError(f"{path}: unknown setting '{prefix}mail.{mk}'")
                 mail[mkey] = _mail_value(mkey, mv, where, from_env=False)
             continue
         if key not in _FILE_KEYS:
-            raise ConfigError(f"{path}: unknown setting {k!r}")
+            raise ConfigError(f"{path}: unknown setting '{prefix}{k}'")
         got = _from_file(key, v, where)
         if key in _EXTENDABLE and isinstance(v, list):
             got = _extend(_EXTENDABLE[key], got)
         values[key] = got
-    if mail.get("password") and _group_or_world_readable(path):
+    return values, mail
+
+
+def read_file(path: Path) -> tuple[Table, dict[str, Table]]:
+    """The top level and each ``[sites.NAME]`` table of one TOML file, checked: unknown
+    keys, wrong types and a password others can read are ConfigErrors."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not valid TOML ({e})") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
+    raw_sites = data.pop("sites", {})
+    if not isinstance(raw_sites, dict) or not all(isinstance(t, dict) for t in raw_sites.values()):
+        raise ConfigError(f"{path}: sites: expected tables ([sites.NAME])")
+    top = _table(data, path)
+    sites = {name: _table(t, path, f"sites.{name}.") for name, t in raw_sites.items()}
+    secret = top[1].get("password") or any(m.get("password") for _, m in sites.values())
+    if secret and _group_or_world_readable(path):
         raise ConfigError(
             f"{path}: holds an SMTP password but others can read it; run: chmod 600 {path}"
         )
-    return values, mail
+    return top, sites
 
 
 def _extend(default: tuple[str, ...], more: tuple[str, ...]) -> tuple[str, ...]:
@@ -342,17 +358,30 @@ def load(
     overrides: Mapping[str, Any] | None = None,
     env: Mapping[str, str] = os.environ,
     config_file: Path | str | None = None,
+    site: str | None = None,
 ) -> Settings:
     """Build Settings; ``overrides`` are command-line values (None means 'not given').
-    ``mail`` in overrides is a dict of MailSettings fields (recipients from --mail-to)."""
+    ``mail`` in overrides is a dict of MailSettings fields. ``site``: a ``[sites.NAME]``
+    table of the file, laid over its top level (a site's lists replace the top level's)."""
     values: dict[str, Any] = {}
     mail: dict[str, Any] = {}
     origins: dict[str, str] = {}
     path = config_path(env, config_file)
+    sites: dict[str, Table] = {}
     if path is not None:
-        values, mail = read_file(path)
+        (values, mail), sites = read_file(path)
         origins.update({k: f"file {path}" for k in values})
         origins.update({f"mail.{k}": f"file {path}" for k in mail})
+    if site is not None:
+        if site not in sites:
+            known = ", ".join(sorted(sites)) or "none"
+            where = path or "no config file"
+            raise ConfigError(f"--site {site}: no [sites.{site}] in {where} (sites: {known})")
+        sv, sm = sites[site]
+        values.update(sv)
+        mail.update(sm)
+        origins.update({k: f"file {path} [sites.{site}]" for k in sv})
+        origins.update({f"mail.{k}": f"file {path} [sites.{site}]" for k in sm})
     for k in _FILE_KEYS:
         name = "LOGAUDIT_" + k.upper()
         ev = env.get(name)
@@ -384,7 +413,9 @@ def load(
                 origins[k] = "option"
     try:
         m = replace(MailSettings(), **mail)
-        s = replace(Settings(), **values, mail=m, origins=origins, config_file=path)
+        s = replace(
+            Settings(), **values, mail=m, origins=origins, config_file=path, site=site
+        )
     except (TypeError, ValueError) as e:
         raise ConfigError(f"bad setting: {e}") from None
     _check(s)

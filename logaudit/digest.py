@@ -164,9 +164,12 @@ def _label(since: datetime, until: datetime) -> str:
 
 
 def site_name(report: Report, settings: Settings) -> str:
-    """The site a report is about: the first --site-host, else the busiest virtual host."""
+    """The site a report is about: the first --site-host, else the --site name, else the
+    busiest virtual host."""
     if settings.site_hosts:
         return settings.site_hosts[0]
+    if settings.site:
+        return settings.site
     for s in report.sections:
         if s.name == "vhosts" and not s.rows.empty and "vhost" in s.rows:
             return str(s.rows["vhost"].iloc[0])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -231,8 +232,6 @@ def test_logs_from_the_config_when_none_named(tmp_path: Path) -> None:
 
 def test_readme_and_cron_doc_example_configs_load(tmp_path: Path) -> None:
     """The examples users copy must load as they are written."""
-    import re
-
     from tests.conftest import REPO
 
     for doc in ("README.md", "docs/cron.md"):
@@ -241,6 +240,67 @@ def test_readme_and_cron_doc_example_configs_load(tmp_path: Path) -> None:
         assert blocks, doc
         for i, block in enumerate(blocks):
             conf = write(tmp_path / f"{i}.toml", block)
-            s = load(env=env(), config_file=conf)
+            site = re.search(r"^\[sites\.(\w+)\]", block, re.M)
+            s = load(env=env(), config_file=conf, site=site.group(1) if site else None)
             assert s.site_hosts == ("shop.example.com",)
-            assert s.mail.smtp_host == "smtp.example.com" and s.mail.tls == "starttls"
+            if "[mail]" in block:
+                assert s.mail.smtp_host == "smtp.example.com" and s.mail.tls == "starttls"
+
+
+SITES = """
+site_hosts = ["www.example.com"]
+top = 7
+[mail]
+smtp_host = "smtp.example.com"
+to = ["ops@example.com"]
+
+[sites.shop]
+logs = ["shop.log"]
+site_hosts = ["shop.example.com"]
+[sites.shop.mail]
+to = ["owner@shop.example"]
+
+[sites.blog]
+static_extensions = ["php"]
+"""
+
+
+def test_site_tables_lay_over_the_top_level(tmp_path: Path) -> None:
+    conf = write(tmp_path / "logaudit.toml", SITES)
+    top = load(env=env())
+    assert top.site_hosts == ("www.example.com",) and top.mail.to == ("ops@example.com",)
+    shop = load(env=env(), site="shop")
+    assert shop.site == "shop" and shop.logs == ("shop.log",)
+    assert shop.site_hosts == ("shop.example.com",) and shop.top == 7
+    assert shop.mail.to == ("owner@shop.example",)
+    assert shop.mail.smtp_host == "smtp.example.com"
+    assert shop.origins["site_hosts"] == f"file {conf} [sites.shop]"
+    assert shop.origins["top"] == f"file {conf}"
+    blog = load(env=env(), site="blog")
+    assert blog.static_extensions == (*STATIC_EXTENSIONS, "php")
+    with pytest.raises(ConfigError, match=r"sites: blog, shop"):
+        load(env=env(), site="nope")
+    code, out, _ = run("config", "--site", "shop")
+    assert code == 0 and "site: [sites.shop]" in out and "owner@shop.example" in out
+    assert run("config", "--site", "nope")[0] == ExitCode.CONFIG
+
+
+@pytest.mark.parametrize(
+    ("text", "mentions"),
+    [
+        ("[sites.shop]\ncolour = 1\n", "'sites.shop.colour'"),
+        ("sites = 3\n", "[sites.NAME]"),
+        ("[sites.shop.mail]\nhost = 'x'\n", "'sites.shop.mail.host'"),
+        ("[sites.shop]\ntop = 'x'\n", "whole number"),
+    ],
+)
+def test_site_table_errors(tmp_path: Path, text: str, mentions: str) -> None:
+    write(tmp_path / "logaudit.toml", text)
+    with pytest.raises(ConfigError, match=re.escape(mentions)):
+        load(env=env(), site="shop")
+
+
+def test_a_site_password_also_needs_a_private_file(tmp_path: Path) -> None:
+    write(tmp_path / "logaudit.toml", "[sites.shop.mail]\npassword = 'x'\n", 0o644)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        load(env=env())

@@ -149,3 +149,36 @@ def test_digest_mailed_to_the_configured_readers(log: Path, tmp_path: Path) -> N
 def test_digest_refuses_stdin() -> None:
     r = CliRunner().invoke(cli, ["digest", "-"], input="")
     assert r.exit_code == ExitCode.USAGE and "name files" in r.stderr
+
+
+def test_digest_for_one_site_of_several(log: Path, tmp_path: Path) -> None:
+    conf = tmp_path / "logaudit.toml"
+    conf.write_text(
+        '[mail]\nto = ["ops@example.com"]\n'
+        f'[sites.shop]\nlogs = ["{log}"]\n[sites.shop.mail]\nto = ["owner@shop.example"]\n'
+    )
+    r = CliRunner().invoke(
+        cli,
+        ["digest", "--site", "shop", "--since", DAY.isoformat(), "--dry-run", "-o", "s.eml"],
+        env={"LOGAUDIT_CONFIG": str(conf)},
+    )
+    assert r.exit_code == 0, r.stderr
+    msg = email.message_from_bytes((tmp_path / "s.eml").read_bytes(), policy=policy.default)
+    assert msg["To"] == "owner@shop.example"
+    assert msg["Subject"].startswith(f"[logaudit] shop {DAY.isoformat()}: ")
+
+
+def test_hostile_site_name_never_reaches_the_subject_raw(tmp_path: Path) -> None:
+    hostile = "\x1b[2Jevil.example\r\nBcc: x@y"
+    log = tmp_path / "v.log"
+    log.write_text("".join(line(DAY, i) for i in range(3)))
+    r = CliRunner().invoke(
+        cli,
+        ["digest", str(log), "--since", DAY.isoformat(), "--site-host", hostile,
+         "--mail-to", "a@x.example", "--dry-run", "-o", "h.eml"],
+    )
+    assert r.exit_code == 0, r.stderr
+    raw = (tmp_path / "h.eml").read_bytes()
+    msg = email.message_from_bytes(raw, policy=policy.default)
+    assert msg["Bcc"] is None and "\x1b" not in msg["Subject"]
+    assert b"\x1b" not in raw

@@ -16,6 +16,7 @@ from email.message import EmailMessage
 
 from logaudit.config import Settings
 from logaudit.deliver.mail import build_message
+from logaudit.digest import site_name
 from logaudit.render.escape import safe
 from logaudit.report import Report
 
@@ -64,16 +65,6 @@ def render_bodies(report: Report) -> Bodies:
             f'<pre style="font-family:monospace">{html_mod.escape(text)}</pre></body></html>'
         )
     return Bodies(text, page)
-
-
-def site_name(report: Report, settings: Settings) -> str:
-    """The site a mail is about: the first --site-host, else the busiest virtual host."""
-    if settings.site_hosts:
-        return settings.site_hosts[0]
-    for s in report.sections:
-        if s.name == "vhosts" and not s.rows.empty and "vhost" in s.rows:
-            return str(s.rows["vhost"].iloc[0])
-    return "access logs"
 
 
 def _day(iso: object) -> str:
