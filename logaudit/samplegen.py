@@ -1260,7 +1260,11 @@ def _write_readme(
         (f"--per-day {per_day}", per_day != DEFAULT_PER_DAY),
     ]
     command = " ".join(
-        ["python -m logaudit.samplegen --out", out_dir.name, *(o for o, changed in opts if changed)]
+        [
+            "python -m logaudit.samplegen --out",
+            out_dir.name if out_dir.is_absolute() else out_dir.as_posix(),
+            *(o for o, changed in opts if changed),
+        ]
     )
     rows = "\n".join(f"| `{n}` | {d:%a %Y-%m-%d} | {c} | {s:,} |" for n, d, c, s in reversed(files))
     bad = "\n".join(f"| `{p.file}` | {p.line} | {p.kind} |" for p in planted)
