@@ -431,6 +431,21 @@ def _check(s: Settings) -> None:
         raise ConfigError(f"{where('bots')}: bots must be one of {', '.join(BOTS_MODES)}")
     if s.top < 0:
         raise ConfigError(f"{where('top')}: top must be 0 (all rows) or more")
+    # Names checked against the registries (imported here: they import this module).
+    from logaudit.analyze import SECTIONS
+    from logaudit.formats import FORMATS
+
+    unknown = [n for n in s.sections if n not in SECTIONS]
+    if unknown:
+        raise ConfigError(
+            f"{where('sections')}: unknown section {', '.join(map(repr, unknown))} "
+            "(`logaudit sections` lists them)"
+        )
+    if s.log_format is not None and s.log_format not in FORMATS:
+        raise ConfigError(
+            f"{where('log_format')}: unknown log format {s.log_format!r} "
+            f"(one of {', '.join(FORMATS)})"
+        )
     if s.mail.tls not in SMTP_TLS:
         raise ConfigError(f"{where('mail.tls')}: mail tls must be one of {', '.join(SMTP_TLS)}")
     if s.mail.via not in MAIL_VIA:

@@ -130,6 +130,8 @@ def run(*args: str | Path, **envs: str) -> tuple[int, str, str]:
         ('[mail]\ntls = "maybe"\n', "tls must be one of"),
         ("mail = 3\n", "[mail]"),
         ("top = \n", "not valid TOML"),
+        ('sections = ["nope"]\n', "unknown section 'nope'"),
+        ('log_format = "nope"\n', "unknown log format 'nope'"),
     ],
 )
 def test_every_config_error_is_exit_7_and_one_line(

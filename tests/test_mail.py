@@ -167,6 +167,13 @@ def test_report_mailed_with_both_parts_and_attachments(
     assert text is not None and page is not None
     assert f"{expected['requests']:,}" in text.get_content()
     assert f"{expected['requests']:,}" in page.get_content()
+    # The HTML renderer's charts arrive as related images its <img> tags point at.
+    html = page.get_content()
+    images = [p for p in msg.walk() if p.get_content_type() == "image/svg+xml"]
+    assert images and "<svg" not in html
+    for img in images:
+        assert f'src="cid:{img["Content-ID"].strip("<>")}"' in html
+    assert "<script" not in html.lower()
     files = {a.get_filename(): a for a in msg.iter_attachments()}
     [jname] = [n for n in files if n and n.endswith(".json")]
     [cname] = [n for n in files if n and n.endswith(".csv")]
