@@ -203,6 +203,11 @@ def _deliver_options(opts: dict[str, Any]) -> dict[str, Any]:
         raise click.BadParameter(
             f"{', '.join(bad)} (choose from {', '.join(ATTACHABLE)})", param_hint="--attach"
         )
+    from logaudit.config import valid_address
+
+    wrong = [a for a in opts.get("mail_to") or () if not valid_address(a)]
+    if wrong:
+        raise click.BadParameter(f"not a mail address: {safe(wrong[0])}", param_hint="--mail-to")
     return {
         "mail_to": tuple(opts.get("mail_to") or ()),
         "attach": tuple(attach),

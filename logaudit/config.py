@@ -131,6 +131,23 @@ MAIL_ENV: dict[str, str] = {
 _MAIL_ALIASES = {"from": "sender"}
 SECRETS = frozenset({"mail.password"})
 
+_ADDRESS = re.compile(r"^[^@\s<>,;:\"()\[\]\\]+@[^@\s<>,;:\"()\[\]\\]+\.?[^@\s<>,;:\"()\[\]\\]*$")
+
+
+def valid_address(text: str) -> bool:
+    """A plain mail address (``user@host``, or ``Name <user@host>``) with no whitespace,
+    control character or second address in it: what goes into SMTP commands and headers."""
+    from email.utils import getaddresses
+
+    if any(ord(c) < 32 or c == "\x7f" for c in text):
+        return False
+    found = getaddresses([text])
+    if len(found) != 1:
+        return False
+    addr = found[0][1]
+    return bool(addr) and bool(_ADDRESS.match(addr)) and addr in text
+
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h)?\s*$", re.IGNORECASE)
 _MAX_BARE_MINUTES = 300
 
@@ -446,6 +463,10 @@ def _check(s: Settings) -> None:
             f"{where('log_format')}: unknown log format {s.log_format!r} "
             f"(one of {', '.join(FORMATS)})"
         )
+    for key, addrs in (("mail.to", s.mail.to), ("mail.sender", (s.mail.sender or "x@y",))):
+        bad = [a for a in addrs if not valid_address(a)]
+        if bad:
+            raise ConfigError(f"{where(key)}: not a mail address: {bad[0]!r}")
     if s.mail.tls not in SMTP_TLS:
         raise ConfigError(f"{where('mail.tls')}: mail tls must be one of {', '.join(SMTP_TLS)}")
     if s.mail.via not in MAIL_VIA:

@@ -132,6 +132,8 @@ def run(*args: str | Path, **envs: str) -> tuple[int, str, str]:
         ("top = \n", "not valid TOML"),
         ('sections = ["nope"]\n', "unknown section 'nope'"),
         ('log_format = "nope"\n', "unknown log format 'nope'"),
+        ('[mail]\nto = ["a@b.example, c@d.example"]\n', "not a mail address"),
+        ('[mail]\nfrom = "me"\n', "not a mail address"),
     ],
 )
 def test_every_config_error_is_exit_7_and_one_line(

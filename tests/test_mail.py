@@ -369,3 +369,17 @@ def test_hostile_subject_text_is_escaped() -> None:
     bodies = type("B", (), {"text": "t", "html": "<p>h</p>"})()
     msg = mail.build_message(bodies, "a\x1b[31mb\nBcc: evil@x", ["to@x.example"], MailSettings())
     assert "\x1b" not in msg["Subject"] and msg["Bcc"] is None
+
+
+def test_recipients_are_checked_addresses(
+    plain: tuple[int, Inbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for bad in ("a@x.example\r\nRCPT TO:<evil@x.example>", "a@x.example, b@x.example", "nobody"):
+        r = run("summary", LOG, "--mail-to", bad)
+        assert r.exit_code == ExitCode.USAGE and "not a mail address" in r.stderr, bad
+    port, inbox = plain
+    smtp_env(monkeypatch, port)
+    r = run("summary", LOG, "--mail-to", '"Owner, Shop" <owner@x.example>')
+    assert r.exit_code == 0, r.stderr
+    [(_, rcpts, msg)] = inbox.messages
+    assert rcpts == ["owner@x.example"] and "Owner, Shop" in msg["To"]

@@ -250,6 +250,10 @@ def send(
     sleep: Callable[[float], None] | None = None,
 ) -> int:
     """Send, retrying temporary failures; the number of attempts made. Raises MailError."""
+    from email.utils import parseaddr
+
+    # Envelope addresses: the bare address of "Name <user@host>" (checked by config).
+    recipients = [parseaddr(r)[1] or r for r in recipients]
     once = _sendmail_once if mail.via == "sendmail" else _smtp_once
     wait = BACKOFF_SECONDS
     attempts = mail.retries + 1
