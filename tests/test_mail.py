@@ -383,3 +383,16 @@ def test_recipients_are_checked_addresses(
     assert r.exit_code == 0, r.stderr
     [(_, rcpts, msg)] = inbox.messages
     assert rcpts == ["owner@x.example"] and "Owner, Shop" in msg["To"]
+
+
+def test_a_server_that_never_answers_times_out(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with socket.socket() as silent:  # accepts connections (backlog), never says a word
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        config(monkeypatch, tmp_path, "[mail]\ntimeout = 0.3\nretries = 1\n")
+        smtp_env(monkeypatch, silent.getsockname()[1])
+        r = run("summary", LOG, "--mail-to", "a@x.example")
+    assert_left_on_disk(r, tmp_path)
+    assert "timed out after 0.3 s (2 attempts)" in r.stderr

@@ -187,6 +187,11 @@ def _smtp_once(msg: EmailMessage, recipients: Sequence[str], mail: MailSettings)
                 raise MailError(f"SMTP {where} refused recipients: {who}; the others got it")
     except MailError:
         raise
+    except smtplib.SMTPServerDisconnected as e:
+        # smtplib reports a timeout while reading the greeting as a disconnection.
+        if "timed out" in str(e):
+            raise _Temporary(f"SMTP {where}: timed out after {mail.timeout:g} s") from None
+        raise _Temporary(f"SMTP {where}: the server closed the connection") from None
     except smtplib.SMTPAuthenticationError as e:
         why = f"{e.smtp_code} {_reply(e.smtp_error)}"
         raise MailError(f"SMTP {where}: authentication failed ({why})") from None
