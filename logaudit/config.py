@@ -108,11 +108,28 @@ class Settings:
 
 
 # Settings read from files and the environment (not extra/mail/origins/config_file).
-_LISTS = ("static_extensions", "site_hosts", "goals", "sections", "logs")
-_INTS = ("top", "jobs")
-_BOOLS = ("strict", "progress")
-_STRS = ("log_format", "tz", "bots")
-_FILE_KEYS = (*_LISTS, *_INTS, *_BOOLS, *_STRS, "visit_timeout", "geoip_dir")
+# Settings that files and LOGAUDIT_* variables may set: every field but these (the run's
+# period, free per-command values, and what load() fills in itself). A field another module
+# adds to Settings is readable from both at once, typed by its annotation.
+_NOT_FROM_FILES = frozenset({"since", "until", "extra", "mail", "origins", "config_file", "site"})
+_FILE_KEYS = tuple(f.name for f in fields(Settings) if f.name not in _NOT_FROM_FILES)
+
+
+def _kind_of(annotation: str) -> str:
+    for prefix, kind in (("tuple[", "list"), ("int", "int"), ("bool", "bool"),
+                         ("float", "float"), ("Path", "path")):
+        if annotation.startswith(prefix):
+            return kind
+    return "str"
+
+
+_KINDS = {f.name: _kind_of(str(f.type)) for f in fields(Settings)}
+_KINDS["visit_timeout"] = "duration"
+_LISTS = tuple(k for k in _FILE_KEYS if _KINDS[k] == "list")
+_INTS = tuple(k for k in _FILE_KEYS if _KINDS[k] == "int")
+_BOOLS = tuple(k for k in _FILE_KEYS if _KINDS[k] == "bool")
+_FLOATS = tuple(k for k in _FILE_KEYS if _KINDS[k] == "float")
+_PATHS = tuple(k for k in _FILE_KEYS if _KINDS[k] == "path")
 # Lists whose default is not empty: a plain list in the file extends the default.
 _EXTENDABLE = {"static_extensions": STATIC_EXTENSIONS}
 
@@ -239,7 +256,11 @@ def _from_file(key: str, value: Any, where: str) -> Any:
             return duration_seconds(value)
         except (TypeError, ValueError) as e:
             raise ConfigError(f"{where}: visit_timeout = {value!r} is not valid ({e})") from None
-    if key == "geoip_dir":
+    if key in _FLOATS:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _type_error(where, key, value, "a number")
+        return float(value)
+    if key in _PATHS:
         if not isinstance(value, str):
             raise _type_error(where, key, value, "a folder path (a string)")
         return Path(value).expanduser()
@@ -260,7 +281,9 @@ def _from_env(key: str, value: str, where: str) -> Any:
             return value.strip().lower() in ("1", "true", "yes", "on")
         if key == "visit_timeout":
             return duration_seconds(value)
-        if key == "geoip_dir":
+        if key in _FLOATS:
+            return float(value)
+        if key in _PATHS:
             return Path(value).expanduser()
     except (TypeError, ValueError):
         raise ConfigError(f"{where}: {key} = {value!r} is not a valid value") from None
