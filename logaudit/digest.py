@@ -12,7 +12,7 @@ per-day rows, and ``unusual`` (each day against its previous 7 complete days) an
 (shares against the 4 days before) are trends' own sections. Reading the logs twice costs time;
 it buys figures that agree with ``summary`` to the unit.
 
-**Headline** (section ``headline``): requests, visitors (distinct people over the period: one
+**Headline** (section ``digest``, first): requests, visitors (distinct people over the period: one
 day's daily visitors), visits (started in the period), page views, bandwidth, 4xx and 5xx
 rates; each with the previous period and the week before, and the change as trends write it
 (``▲ +8.0%``). **Verdict** (``overview["verdict"]``, the mail's subject): ``[logaudit] SITE DATE:
@@ -39,26 +39,24 @@ from logaudit.config import Settings
 from logaudit.report import Report, Section
 from logaudit.timespec import now_in
 
-# Problem sections, shown right after what is unusual, when a module registers them.
-PROBLEM_SECTIONS: tuple[str, ...] = (
-    "server-errors",
-    "failing-urls",
-    "slow-endpoints",
-    "suspicious-clients",
-)
-# --detail -> (rows per section, sections after the headline, in order).
+# Problem and campaign sections from other modules (analyze/problems, analyze/campaigns),
+# shown when registered: "headline" there is problems' "What is wrong".
+PROBLEMS_LOW: tuple[str, ...] = ("headline", "failing-urls")
+PROBLEMS_MORE: tuple[str, ...] = ("slow-endpoints", "suspicious-clients")
+PROBLEM_SECTIONS: tuple[str, ...] = (*PROBLEMS_LOW, *PROBLEMS_MORE, "error-timeline")
+# --detail -> (rows per section, sections after the digest's own table, in order).
 DETAIL: dict[str, tuple[int, tuple[str, ...]]] = {
-    "low": (5, ("unusual", *PROBLEM_SECTIONS, "pages")),
+    "low": (5, ("unusual", *PROBLEMS_LOW, "pages")),
     "med": (
         10,
-        ("unusual", *PROBLEM_SECTIONS, "not-found", "pages", "referring-sites", "campaigns",
-         "movers"),
+        ("unusual", *PROBLEMS_LOW, *PROBLEMS_MORE, "not-found", "pages", "referring-sites",
+         "campaigns", "movers"),
     ),
     "high": (
         25,
         ("unusual", *PROBLEM_SECTIONS, "status", "not-found", "pages", "referring-sites",
-         "referrers", "campaigns", "movers", "entry-pages", "browsers", "countries", "hours",
-         "vhosts"),
+         "referrers", "sources", "campaigns", "conversions", "movers", "entry-pages",
+         "browsers", "countries", "hours", "vhosts"),
     ),
 }
 # Sections that come from the comparison run (the others from the period's own run).
@@ -147,7 +145,7 @@ def headline_section(
     if prev is None or (n < 7 and week is None):
         notes.append("(a comparison is empty where the logs do not cover it)")
     return Section(
-        "headline",
+        "digest",
         f"Digest: {label}",
         pd.DataFrame(rows, dtype=object),
         len(rows),

@@ -70,7 +70,7 @@ def test_headline_against_the_day_before_and_a_week_before(log: Path) -> None:
     doc = digest_json(log)
     assert doc["command"] == "digest"
     head = doc["sections"][0]
-    assert head["name"] == "headline"
+    assert head["name"] == "digest"
     rows = {r["metric"]: r for r in head["rows"]}
     # 41 = 40 + the early hit; the day before 21, a week before 11.
     assert rows["requests"]["last"] == 41 == doc["overview"]["requests"]
@@ -111,12 +111,12 @@ def test_detail_levels_choose_sections_and_rows(log: Path) -> None:
     low = [s["name"] for s in digest_json(log, "--detail", "low")["sections"]]
     med = [s["name"] for s in digest_json(log)["sections"]]
     high = [s["name"] for s in digest_json(log, "--detail", "high")["sections"]]
-    assert low[0] == med[0] == high[0] == "headline"
+    assert low[0] == med[0] == high[0] == "digest"
     assert set(low) < set(med) < set(high)
     assert "referring-sites" in med and "referring-sites" not in low
     assert "status" in high and "status" not in med
     only = digest_json(log, "--section", "status")["sections"]
-    assert [s["name"] for s in only] == ["headline", "status"]
+    assert [s["name"] for s in only] == ["digest", "status"]
 
 
 def test_digest_without_traffic_in_the_period_still_reports(log: Path) -> None:
