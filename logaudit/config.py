@@ -117,7 +117,8 @@ _FILE_KEYS = tuple(f.name for f in fields(Settings) if f.name not in _NOT_FROM_F
 
 def _kind_of(annotation: str) -> str:
     for prefix, kind in (("tuple[", "list"), ("int", "int"), ("bool", "bool"),
-                         ("float", "float"), ("Path", "path")):
+                         ("float", "float"), ("Path", "path"), ("Mapping[", "table"),
+                         ("dict[", "table")):
         if annotation.startswith(prefix):
             return kind
     return "str"
@@ -130,6 +131,22 @@ _INTS = tuple(k for k in _FILE_KEYS if _KINDS[k] == "int")
 _BOOLS = tuple(k for k in _FILE_KEYS if _KINDS[k] == "bool")
 _FLOATS = tuple(k for k in _FILE_KEYS if _KINDS[k] == "float")
 _PATHS = tuple(k for k in _FILE_KEYS if _KINDS[k] == "path")
+_TABLES = tuple(k for k in _FILE_KEYS if _KINDS[k] == "table")
+
+
+def _convert(name: str, value: Any) -> Any:
+    """A setting whose value needs more than its annotation's generic typing (octal modes,
+    dates, checked tables) is converted here, from a TOML value or an environment string;
+    TypeError/ValueError become one-line ConfigErrors naming where the value came from.
+    NotImplemented: the generic typing applies."""
+    return NotImplemented
+
+
+def _special(key: str, value: Any, where: str) -> Any:
+    try:
+        return _convert(key, value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: {key} = {value!r} is not a valid value") from None
 # Lists whose default is not empty: a plain list in the file extends the default.
 _EXTENDABLE = {"static_extensions": STATIC_EXTENSIONS}
 
@@ -232,6 +249,13 @@ def _type_error(where: str, key: str, value: Any, want: str) -> ConfigError:
 
 def _from_file(key: str, value: Any, where: str) -> Any:
     """A TOML value, strictly typed: a string where a number belongs is a mistake."""
+    special = _special(key, value, where)
+    if special is not NotImplemented:
+        return special
+    if key in _TABLES:
+        if not isinstance(value, dict):
+            raise _type_error(where, key, value, f"a table ([{key}])")
+        return value
     if key in _LISTS:
         if isinstance(value, dict) and key in _EXTENDABLE:
             if set(value) != {"replace"}:
@@ -272,6 +296,11 @@ def _from_file(key: str, value: Any, where: str) -> Any:
 def _from_env(key: str, value: str, where: str) -> Any:
     """An environment value: always a string, converted leniently (lists split at commas and
     spaces, booleans as 1/true/yes)."""
+    special = _special(key, value, where)
+    if special is not NotImplemented:
+        return special
+    if key in _TABLES:
+        raise ConfigError(f"{where}: {key} is a table: set it in the config file")
     try:
         if key in _LISTS:
             return tuple(v for v in value.replace(",", " ").split() if v)

@@ -308,3 +308,21 @@ def test_a_site_password_also_needs_a_private_file(tmp_path: Path) -> None:
     write(tmp_path / "logaudit.toml", "[sites.shop.mail]\npassword = 'x'\n", 0o644)
     with pytest.raises(ConfigError, match="chmod 600"):
         load(env=env())
+
+
+def test_per_setting_conversions_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """config._convert is where a setting needing more than its type (an octal mode, a
+    date) is converted, from the file and the environment alike; its ValueErrors are exit 7."""
+    from logaudit import config
+
+    def convert(name: str, value: object) -> object:
+        if name == "top":
+            return int(str(value).removesuffix(" rows"))
+        return NotImplemented
+
+    monkeypatch.setattr(config, "_convert", convert)
+    write(tmp_path / "logaudit.toml", 'top = "12 rows"\n')
+    assert load(env=env()).top == 12
+    assert load(env=env(LOGAUDIT_TOP="13 rows")).top == 13
+    with pytest.raises(ConfigError, match="LOGAUDIT_TOP"):
+        load(env=env(LOGAUDIT_TOP="many"))
