@@ -187,7 +187,8 @@ def period_line(report: Report) -> str:
     ov = report.overview
     zone = report.settings.get("tz", "log offset")
     if ov.get("requests"):
-        return text(f"{ov.get('first_local')} to {ov.get('last_local')} ({zone})")
+        first, last = (str(ov.get(k)).replace("T", " ") for k in ("first_local", "last_local"))
+        return text(f"{first} to {last} ({zone})")
     asked = [report.settings.get("since"), report.settings.get("until")]
     if any(asked):
         return text(
