@@ -58,7 +58,7 @@ def columns(
     if not vals or max(vals) <= 0:
         return ""
     # A few periods make narrow bars, not a few slabs across the page.
-    width = min(width, 40 + 44 * len(vals))
+    width = min(width, 40 + 72 * len(vals))
     top = max(vals)
     left, right, up, bottom = 8, 8, 16, 22
     plot_w, plot_h = width - left - right, height - up - bottom
