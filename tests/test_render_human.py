@@ -280,6 +280,8 @@ def test_no_request_in_the_period(two_weeks: Path) -> None:
     assert code == 8
     assert "2020-01-01" in out and out.count("nothing to show") == 0
     assert out.count("No request in this period") == 1
+    # ... and where the logs' requests are, once.
+    assert out.count("the logs' requests run from 2024-03-01 08:00:00 to 2024-03-14") == 1
     full = json.loads(run(["summary", str(two_weeks), "--format", "json"])[1])["overview"]
     empty = json.loads(run([*args, "--format", "json"])[1])["overview"]
     assert set(empty) == set(full)

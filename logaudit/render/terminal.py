@@ -228,8 +228,7 @@ def render(
         )
     if view.no_request(report):
         # One line instead of an empty table per section.
-        names = ", ".join(view.text(s.title) for s in report.sections)
-        con.print(_t(f"No request in this period; no section to show: {names}.", style))
+        con.print(_t(view.no_request_message(report), style))
     else:
         cols = 2 if con.width >= 60 else 1
         if style == "plain":
