@@ -197,7 +197,9 @@ def overview_table(report: Report, style: Style = "unicode", columns: int = 2) -
 
 def header(report: Report, style: Style = "unicode") -> Text:
     return Text.assemble(
-        ("logaudit " + report.command, "bold"), "  ", _t(view.period_line(report), style)
+        _t("logaudit " + view.text(report.command), style, style="bold"),
+        "  ",
+        _t(view.period_line(report), style),
     )
 
 
@@ -241,7 +243,7 @@ def render(
                 )
             )
         for sec in report.sections:
-            if sec.sparklines:
+            if any(len(v) > 1 for v in sec.sparklines.values()):  # one value is no line
                 con.print(sparklines_block(sec, con.width, style))
             con.print(section_table(sec, con.width, style))
     con.print(inputs_block(report, style))
