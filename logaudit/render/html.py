@@ -58,7 +58,6 @@ class Cell:
     numeric: bool = False
     nowrap: bool = False  # short text (dates, names): never broken across lines
     href: str = ""
-    bar: float = 0.0  # 0..100: width of the row's bar, in the chart column's cell
     arrow: Markup | None = None
 
 
@@ -71,6 +70,9 @@ class SectionHtml:
     rows: list[list[Cell]]
     charts: list[Markup] = field(default_factory=list)
     empty_line: str = ""
+    # Per row, 0..100: a bar drawn in a last column (sections with a chart column but no
+    # chart of their own above the table); empty for none.
+    bars: list[float] = field(default_factory=list)
 
 
 def link(raw: object) -> str:
@@ -143,19 +145,18 @@ def section_html(sec: Section, report: Report, embed: Embed | None) -> SectionHt
         not c.numeric and max(len(r[i]) for r in tv.cells) <= 24 for i, c in enumerate(tv.columns)
     ]
     rows = []
-    for n, (cells, raw) in enumerate(zip(tv.cells, tv.raw, strict=True)):
+    for cells, raw in zip(tv.cells, tv.raw, strict=True):
         row = []
         metric = str(raw[keys.index("metric")]) if "metric" in keys else ""
         for i, (c, shown, value) in enumerate(zip(tv.columns, cells, raw, strict=True)):
             cell = Cell(shown, c.numeric, short[i])
             if c.key == "referrer":
                 cell.href = link(value)
-            if c.key == tv.chart and not big_chart and top > 0:
-                cell.bar = round(100 * tv.chart_values[n] / top, 1)
             if c.key in ("change", "week_change") and metric:
                 cell.text, cell.arrow = _change_arrow(metric, shown)
             row.append(cell)
         rows.append(row)
+    bars = [] if big_chart or top <= 0 else [round(100 * v / top, 1) for v in tv.chart_values]
     return SectionHtml(
         sec.name,
         tv.title,
@@ -163,6 +164,7 @@ def section_html(sec: Section, report: Report, embed: Embed | None) -> SectionHt
         [(c.label, c.numeric) for c in tv.columns],
         rows,
         _charts(sec, tv, report, embed),
+        bars=bars,
     )
 
 
