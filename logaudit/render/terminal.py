@@ -141,12 +141,27 @@ def section_table(sec: Section, width: int = 100, style: Style = "unicode") -> R
         safe_box=style != "unicode",
     )
     widest = [max([len(r[i]) for r in tv.cells] + [len(c.label)]) for i, c in enumerate(tv.columns)]
+    # A text column is at least as wide as its longest word (an IPv6 address, a path), up to
+    # 40, when all such minimums fit: then names wrap between words, never inside one.
+    words = [
+        0 if c.numeric else min(40, max(len(w) for r in tv.cells for w in [*r[i].split(), ""]))
+        for i, c in enumerate(tv.columns)
+    ]
+    bar_width = chart_width(tv, width) - 3 if show_chart else 0
+    fixed = sum(w + 3 for w, c in zip(widest, tv.columns, strict=True) if c.numeric)
+    use_words = (
+        fixed + sum(w + 3 for w in words if w) + (bar_width + 3 if show_chart else 0) <= width
+    )
     for i, c in enumerate(tv.columns):
         if c.numeric:
             t.add_column(_t(c.label, style), justify="right", no_wrap=True, min_width=widest[i])
         else:
-            t.add_column(_t(c.label, style), overflow="fold", max_width=min(widest[i], 80))
-    bar_width = chart_width(tv, width) - 3 if show_chart else 0
+            t.add_column(
+                _t(c.label, style),
+                overflow="fold",
+                max_width=min(widest[i], 80),
+                min_width=words[i] if use_words else None,
+            )
     top = max(tv.chart_values, default=0.0)
     if show_chart:
         t.add_column("", no_wrap=True, style="cyan")
