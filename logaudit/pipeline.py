@@ -65,6 +65,10 @@ def _process(
     bad = BadLines()
     chunk = enricher.apply(parse_block(block, det, bad), has_agent="agent" in det.format.fields)
     if not len(chunk):
+        # Every row fell outside --since/--until: only where they were is worth keeping.
+        span = tables.get("span")
+        if span is not None and "span_local" in chunk.attrs:
+            return {"span": span.compute(chunk, settings)}, bad
         return {}, bad
     return {name: t.compute(chunk, settings) for name, t in tables.items()}, bad
 

@@ -5,7 +5,7 @@ Chromium reads commands on fd 3 and answers on fd 4 (JSON messages ending in NUL
 runs JavaScript in the page: layout is read through the DOM domain (``DOM.getBoxModel``), styles
 through the CSS domain, so a script event (``Debugger.scriptParsed``) can only come from the page.
 
-    python tests/chromium.py report.html docs/report.png   # a screenshot, 1100 px wide
+    python tests/chromium.py report.html docs/report.png [HEIGHT]  # 1100 px wide
 """
 
 from __future__ import annotations
@@ -149,19 +149,20 @@ class Browser:
                 return e
 
 
-def visit(page: Path, width: int = 1100, screenshot: bool = True) -> Visit:
+def visit(page: Path, width: int = 1100, screenshot: bool = True, height: int = 0) -> Visit:
+    """Load ``page`` and record what happened; ``height`` > 0 cuts the screenshot there."""
     binary = find()
     if binary is None:
         raise FileNotFoundError("no chromium binary")
     with tempfile.TemporaryDirectory(prefix="logaudit-chromium-") as profile:
         b = Browser(binary, Path(profile))
         try:
-            return _visit(b, page, width, screenshot)
+            return _visit(b, page, width, screenshot, height)
         finally:
             b.close()
 
 
-def _visit(b: Browser, page: Path, width: int, screenshot: bool) -> Visit:
+def _visit(b: Browser, page: Path, width: int, screenshot: bool, height: int) -> Visit:
     target = b.call("Target.createTarget", url="about:blank")["targetId"]
     s = b.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
     for domain in ("Network", "Page", "Debugger", "Log", "DOM", "CSS"):
@@ -186,7 +187,11 @@ def _visit(b: Browser, page: Path, width: int, screenshot: bool) -> Visit:
     body = b.call("DOM.querySelector", s, nodeId=root, selector="body")["nodeId"]
     v.background = _style(b, s, body, "background-color")
     if screenshot:
-        shot = b.call("Page.captureScreenshot", s, format="png", captureBeyondViewport=True)
+        clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1} if height else None
+        extra = {"clip": clip} if clip else {}
+        shot = b.call(
+            "Page.captureScreenshot", s, format="png", captureBeyondViewport=True, **extra
+        )
         v.screenshot = base64.b64decode(shot["data"])
     pdf = b.call("Page.printToPDF", s, paperWidth=8.27, paperHeight=11.69, printBackground=True)
     v.pdf = base64.b64decode(pdf["data"])
@@ -215,5 +220,5 @@ def _style(b: Browser, session: str, node: int, name: str) -> str:
 
 if __name__ == "__main__":
     html, png = Path(sys.argv[1]), Path(sys.argv[2])
-    png.write_bytes(visit(html).screenshot)
+    png.write_bytes(visit(html, height=int(sys.argv[3]) if len(sys.argv) > 3 else 0).screenshot)
     print(f"{png}: {png.stat().st_size:,} bytes")

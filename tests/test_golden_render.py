@@ -89,3 +89,49 @@ def test_same_figures_in_every_human_renderer(reports: dict[str, Any]) -> None:
                 fmt,
                 label,
             )
+
+
+@pytest.mark.parametrize("command", ["summary", "trends"])
+def test_every_section_cell_in_html_and_markdown(reports: dict[str, Any], command: str) -> None:
+    """Every section the terminal has, with the same cells, in HTML and Markdown."""
+    from html import escape
+
+    from logaudit.render import view
+    from logaudit.render.markdown import code, md
+
+    report = reports[command]
+    page = rendered(report, "html")
+    text = rendered(report, "markdown")
+    for sec in report.sections:
+        if sec.rows.empty:
+            assert escape(view.empty_line(sec), quote=True) in page
+            continue
+        tv = view.table_view(sec)
+        assert escape(tv.title) in page and f"## {md(tv.title)}" in text
+        for row in tv.cells:
+            for c, shown in zip(tv.columns, row, strict=True):
+                if c.key in ("change", "week_change") and shown[:1] in "▲▼" and shown:
+                    shown = shown[1:].strip()  # HTML draws the arrow as SVG
+                assert escape(shown, quote=True) in page, (sec.name, shown)
+                if shown:
+                    assert (md(shown) if c.numeric else code(row[tv.columns.index(c)])) in text
+
+
+def test_html_charts_can_be_embedded_as_images(reports: dict[str, Any]) -> None:
+    """For mail: each chart handed to ``embed`` (e.g. as a cid: part), an <img> in its place."""
+    from logaudit.render import html
+
+    seen: dict[str, str] = {}
+
+    def embed(name: str, drawing: str) -> str:
+        seen[name] = drawing
+        return f"cid:{name}@logaudit"
+
+    buf = io.StringIO()
+    html.render(reports["summary"], buf, embed=embed)
+    page = buf.getvalue()
+    assert "<svg" not in page.replace('<svg xmlns="http://www.w3.org/2000/svg" class="arrow"', "")
+    assert {"daily-chart", "hours-chart", "status-mix", "browsers-bars", "os-bars"} <= set(seen)
+    for name, drawing in seen.items():
+        assert f'src="cid:{name}@logaudit"' in page
+        assert drawing.startswith("<svg") and "<script" not in drawing

@@ -281,3 +281,21 @@ def test_empty_referring_sites_note_is_escaped(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.stderr
     assert "\\x1b[?1049h" in r.stdout.replace("\n", "")
     assert "\x1b" not in r.stdout
+
+
+def test_json_text_escapes_unsafe_characters_only() -> None:
+    from logaudit.render.escape import json_text
+
+    data = {"k": "a\x85b\u202ec\u2028d\u2029e\u200bf\U000e0001 فارسی 😀 é"}
+    out = json_text(json.dumps(data, ensure_ascii=False))
+    assert json.loads(out) == data
+    for raw, shown in [
+        ("\x85", "\\u0085"),
+        ("\u202e", "\\u202e"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+        ("\u200b", "\\u200b"),
+        ("\U000e0001", "\\udb40\\udc01"),
+    ]:
+        assert raw not in out and shown in out
+    assert "فارسی 😀 é" in out  # readable text stays as it is

@@ -280,6 +280,8 @@ def test_no_request_in_the_period(two_weeks: Path) -> None:
     assert code == 8
     assert "2020-01-01" in out and out.count("nothing to show") == 0
     assert out.count("No request in this period") == 1
+    # ... and where the logs' requests are, once.
+    assert out.count("the logs' requests run from 2024-03-01 08:00:00 to 2024-03-14") == 1
     full = json.loads(run(["summary", str(two_weeks), "--format", "json"])[1])["overview"]
     empty = json.loads(run([*args, "--format", "json"])[1])["overview"]
     assert set(empty) == set(full)
@@ -287,3 +289,28 @@ def test_no_request_in_the_period(two_weeks: Path) -> None:
     for fmt in ("markdown", "html", "text"):
         body = run([*args, "--format", fmt])[1]
         assert "No request in this period" in body and "2020-01-01" in body
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("width", [60, 70, 80])
+def test_visitors_with_places_at_narrow_widths(shared_data: Path, width: int) -> None:
+    """Issue #13: at 70 columns `visitors` cut "page vi" and "London (" mid-word."""
+    sample = Path(__file__).resolve().parent.parent / "sample_logs"
+    code, out, err = run(
+        [
+            "visitors",
+            str(sample),
+            "--geoip-dir",
+            str(shared_data / "geoip" / "test-data"),
+            "--top",
+            "5",
+        ],
+        env={"COLUMNS": str(width)},
+    )
+    assert code == 0, err
+    assert max(len(x) for x in out.splitlines()) <= width
+    assert "…" not in out
+    # The cities column is shown whole, or left out and said so.
+    assert "London" in out or "left out for width: top" in " ".join(out.split())
+    for cut in ("page vi\n", "London (\n", "visito\n"):
+        assert cut not in out

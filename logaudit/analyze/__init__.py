@@ -34,7 +34,7 @@ TABLES: dict[str, Table] = {
 }
 
 # Tables the overview always needs.
-OVERVIEW_TABLES: tuple[str, ...] = ("totals", "visitor_days", "paths", "files")
+OVERVIEW_TABLES: tuple[str, ...] = ("totals", "visitor_days", "paths", "files", "span")
 
 
 def _plain(f: Callable[[Partial, Settings], Section]) -> Callable[[Partial, Context], Section]:
@@ -178,6 +178,12 @@ def build_report(
         built = forked.build_sections(specs, p, ctx, requests, first=headline)
     else:
         headline()
+        span = p.get("span")
+        if span is not None and len(span):
+            first, last = (
+                traffic._local(int(span.iloc[0][k])) for k in ("first_local", "last_local")
+            )
+            ctx.notes.append(f"the logs' requests run from {first} to {last}")
         # Nothing to break down: every section is empty, and says why.
         built = [
             Section(name, SECTIONS[name].title, pd.DataFrame(), note="no request")

@@ -167,6 +167,20 @@ def _simple(col: str) -> Callable[[pd.DataFrame, Settings], pd.DataFrame]:
     return compute
 
 
+def t_span(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    """Wall-clock range of the input's requests before --since/--until (set by the Enricher
+    when a period is asked for); the kept rows' range otherwise."""
+    span = c.attrs.get("span_local")
+    if span is None:
+        if not len(c):
+            return pd.DataFrame()
+        local = c["local"].array.asi8
+        span = (int(local.min()), int(local.max()))
+    return pd.DataFrame(
+        [{"first_local": span[0], "last_local": span[1]}], index=pd.Index([0], name="all")
+    )
+
+
 def t_status(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     return count_small(c["status"].to_numpy().astype(np.int64), {"hits": None}, "status")
 
@@ -189,6 +203,7 @@ TABLES: dict[str, Table] = {
         Table("protocols", _simple("protocol")),
         Table("vhosts", _simple("vhost")),
         Table("files", _simple("file")),
+        Table("span", t_span, {"first_local": "min", "last_local": "max"}),
     )
 }
 

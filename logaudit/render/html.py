@@ -56,8 +56,8 @@ def _env() -> jinja2.Environment:
 class Cell:
     text: str
     numeric: bool = False
+    nowrap: bool = False  # short text (dates, names): never broken across lines
     href: str = ""
-    bar: float = 0.0  # 0..100: width of the row's bar, in the chart column's cell
     arrow: Markup | None = None
 
 
@@ -70,6 +70,9 @@ class SectionHtml:
     rows: list[list[Cell]]
     charts: list[Markup] = field(default_factory=list)
     empty_line: str = ""
+    # Per row, 0..100: a bar drawn in a last column (sections with a chart column but no
+    # chart of their own above the table); empty for none.
+    bars: list[float] = field(default_factory=list)
 
 
 def link(raw: object) -> str:
@@ -92,13 +95,16 @@ def _charts(sec: Section, tv: view.TableView, report: Report, embed: Embed | Non
     if label_col and tv.chart and label_col in sec.rows:
         labels = [str(x) for x in sec.rows[label_col]]
         most = max(tv.chart_values, default=0.0)
-        figure = view.cell(tv.chart, int(most) if most.is_integer() else most)
-        title = f"{view.words(tv.chart)} per {label_col}"
+        what = view.words(tv.chart)
+        figure = f"{what}, at most {view.cell(tv.chart, _whole(most))}"
+        title = f"{what} per {label_col}"
         out.append(
             _chart(f"{sec.name}-chart", svg.columns(tv.chart_values, labels, title, figure), embed)
         )
     for key, values in sec.sparklines.items():
-        drawing = svg.sparkline(values, f"{view.words(key)}, {tv.title}")
+        vals = [float(v) for v in values if v == v]
+        rng = f"{view.cell(key, _whole(min(vals)))} to {view.cell(key, _whole(max(vals)))}"
+        drawing = svg.sparkline(values, f"{view.words(key)}, {tv.title}", view.words(key), rng)
         out.append(_chart(f"{sec.name}-{key}-sparkline", drawing, embed))
     if sec.name == "status":
         ov = report.overview
@@ -112,6 +118,10 @@ def _charts(sec: Section, tv: view.TableView, report: Report, embed: Embed | Non
         ]
         out.append(_chart(f"{sec.name}-bars", svg.hbars(items, tv.title), embed))
     return [m for m in out if m is not None]
+
+
+def _whole(v: float) -> float | int:
+    return int(v) if float(v).is_integer() else v
 
 
 def _change_arrow(metric: str, shown: str) -> tuple[str, Markup | None]:
@@ -131,20 +141,22 @@ def section_html(sec: Section, report: Report, embed: Embed | None) -> SectionHt
     keys = [c.key for c in tv.columns]
     top = max(tv.chart_values, default=0.0)
     big_chart = sec.name in COLUMN_CHARTS or sec.name in SHARE_BARS
+    short = [
+        not c.numeric and max(len(r[i]) for r in tv.cells) <= 24 for i, c in enumerate(tv.columns)
+    ]
     rows = []
-    for n, (cells, raw) in enumerate(zip(tv.cells, tv.raw, strict=True)):
+    for cells, raw in zip(tv.cells, tv.raw, strict=True):
         row = []
         metric = str(raw[keys.index("metric")]) if "metric" in keys else ""
-        for c, shown, value in zip(tv.columns, cells, raw, strict=True):
-            cell = Cell(shown, c.numeric)
+        for i, (c, shown, value) in enumerate(zip(tv.columns, cells, raw, strict=True)):
+            cell = Cell(shown, c.numeric, short[i])
             if c.key == "referrer":
                 cell.href = link(value)
-            if c.key == tv.chart and not big_chart and top > 0:
-                cell.bar = round(100 * tv.chart_values[n] / top, 1)
             if c.key in ("change", "week_change") and metric:
                 cell.text, cell.arrow = _change_arrow(metric, shown)
             row.append(cell)
         rows.append(row)
+    bars = [] if big_chart or top <= 0 else [round(100 * v / top, 1) for v in tv.chart_values]
     return SectionHtml(
         sec.name,
         tv.title,
@@ -152,6 +164,7 @@ def section_html(sec: Section, report: Report, embed: Embed | None) -> SectionHt
         [(c.label, c.numeric) for c in tv.columns],
         rows,
         _charts(sec, tv, report, embed),
+        bars=bars,
     )
 
 
@@ -166,7 +179,7 @@ def render(report: Report, out: TextIO, embed: Embed | None = None) -> None:
             version=__version__,
             warnings=[view.text(w) for w in report.warnings],
             no_request=view.no_request(report),
-            section_titles=", ".join(view.text(s.title) for s in report.sections),
+            no_request_message=view.no_request_message(report),
             overview=view.overview_items(report),
             sections=[section_html(s, report, embed) for s in report.sections],
             input_columns=view.INPUT_COLUMNS,

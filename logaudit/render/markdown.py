@@ -53,8 +53,7 @@ def render(report: Report, out: TextIO) -> None:
     for warning in report.warnings:
         w(f"> **Warning:** {md(view.text(warning))}\n\n")
     if view.no_request(report):
-        names = ", ".join(view.text(s.title) for s in report.sections)
-        w(md(f"No request in this period; no section to show: {names}.", block=True) + "\n\n")
+        w(md(view.no_request_message(report), block=True) + "\n\n")
     else:
         w("## Overview\n\n| | |\n|---|--:|\n")
         for label, value in view.overview_items(report):

@@ -57,6 +57,8 @@ def columns(
     vals = _clean(values)
     if not vals or max(vals) <= 0:
         return ""
+    # A few periods make narrow bars, not a few slabs across the page.
+    width = min(width, 40 + 72 * len(vals))
     top = max(vals)
     left, right, up, bottom = 8, 8, 16, 22
     plot_w, plot_h = width - left - right, height - up - bottom
@@ -69,7 +71,8 @@ def columns(
     )
     if figure:
         parts.append(f'<text x="{left}" y="{up - 4}" fill="{MUTED}">{_t(figure)}</text>')
-    every = max(1, round(len(vals) / 12))
+    longest = max((len(view.text(x)) for x in labels), default=1)
+    every = max(1, -(-int(longest * 6.6 + 8) // max(1, int(step))))  # labels never overlap
     for i, (v, label) in enumerate(zip(vals, labels, strict=True)):
         h = plot_h * v / top
         x = left + i * step
@@ -78,7 +81,7 @@ def columns(
             f'height="{h:.1f}" rx="1.5" fill="{ACCENT}"><title>{_t(label)}: '
             f"{v:,.0f}</title></rect>"
         )
-        if i % every == 0 or i == len(vals) - 1 and len(vals) <= 12:
+        if i % every == 0:
             parts.append(
                 f'<text x="{x + step / 2:.1f}" y="{height - 6}" fill="{MUTED}" '
                 f'text-anchor="middle">{_t(label)}</text>'
@@ -144,24 +147,36 @@ def hbars(items: list[tuple[str, float, str]], title: str, width: int = 420) -> 
     return "".join(out)
 
 
-def sparkline(values: list[float], title: str, width: int = 220, height: int = 34) -> str:
+def sparkline(
+    values: list[float], title: str, label: str = "", span_text: str = "", width: int = 220
+) -> str:
+    """A line over the values, labelled above with what it shows and its range."""
     vals = _clean(values)
     if len(vals) < 2:
         return ""
+    top, line_h = (16 if label else 2), 34
+    height = top + line_h
     lo, hi = min(vals), max(vals)
     span = (hi - lo) or 1.0
-    step = (width - 4) / (len(vals) - 1)
-    pts = " ".join(
-        f"{2 + i * step:.1f},{height - 3 - (height - 6) * (v - lo) / span:.1f}"
-        for i, v in enumerate(vals)
-    )
-    last_x = 2 + (len(vals) - 1) * step
-    last_y = height - 3 - (height - 6) * (vals[-1] - lo) / span
+    step = (width - 6) / (len(vals) - 1)
+
+    def y(v: float) -> float:
+        return top + line_h - 3 - (line_h - 6) * (v - lo) / span
+
+    pts = " ".join(f"{3 + i * step:.1f},{y(v):.1f}" for i, v in enumerate(vals))
+    head = ""
+    if label:
+        head = (
+            f'<text x="0" y="11" fill="{MUTED}">{_t(label)}</text>'
+            f'<text x="{width}" y="11" fill="{MUTED}" text-anchor="end">{_t(span_text)}</text>'
+        )
     return (
         _open(width, height, title, "spark")
+        + head
         + f'<polyline points="{pts}" fill="none" stroke="{ACCENT}" stroke-width="1.8" '
         'stroke-linejoin="round" stroke-linecap="round"/>'
-        + f'<circle cx="{last_x:.1f}" cy="{last_y:.1f}" r="2.6" fill="{ACCENT}"/></svg>'
+        + f'<circle cx="{3 + (len(vals) - 1) * step:.1f}" cy="{y(vals[-1]):.1f}" r="2.6" '
+        f'fill="{ACCENT}"/></svg>'
     )
 
 

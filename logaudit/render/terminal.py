@@ -141,12 +141,27 @@ def section_table(sec: Section, width: int = 100, style: Style = "unicode") -> R
         safe_box=style != "unicode",
     )
     widest = [max([len(r[i]) for r in tv.cells] + [len(c.label)]) for i, c in enumerate(tv.columns)]
+    # A text column is at least as wide as its longest word (an IPv6 address, a path), up to
+    # 40, when all such minimums fit: then names wrap between words, never inside one.
+    words = [
+        0 if c.numeric else min(40, max(len(w) for r in tv.cells for w in [*r[i].split(), ""]))
+        for i, c in enumerate(tv.columns)
+    ]
+    bar_width = chart_width(tv, width) - 3 if show_chart else 0
+    fixed = sum(w + 3 for w, c in zip(widest, tv.columns, strict=True) if c.numeric)
+    use_words = (
+        fixed + sum(w + 3 for w in words if w) + (bar_width + 3 if show_chart else 0) <= width
+    )
     for i, c in enumerate(tv.columns):
         if c.numeric:
             t.add_column(_t(c.label, style), justify="right", no_wrap=True, min_width=widest[i])
         else:
-            t.add_column(_t(c.label, style), overflow="fold", max_width=min(widest[i], 80))
-    bar_width = chart_width(tv, width) - 3 if show_chart else 0
+            t.add_column(
+                _t(c.label, style),
+                overflow="fold",
+                max_width=min(widest[i], 80),
+                min_width=words[i] if use_words else None,
+            )
     top = max(tv.chart_values, default=0.0)
     if show_chart:
         t.add_column("", no_wrap=True, style="cyan")
@@ -197,7 +212,9 @@ def overview_table(report: Report, style: Style = "unicode", columns: int = 2) -
 
 def header(report: Report, style: Style = "unicode") -> Text:
     return Text.assemble(
-        ("logaudit " + report.command, "bold"), "  ", _t(view.period_line(report), style)
+        _t("logaudit " + view.text(report.command), style, style="bold"),
+        "  ",
+        _t(view.period_line(report), style),
     )
 
 
@@ -228,8 +245,7 @@ def render(
         )
     if view.no_request(report):
         # One line instead of an empty table per section.
-        names = ", ".join(view.text(s.title) for s in report.sections)
-        con.print(_t(f"No request in this period; no section to show: {names}.", style))
+        con.print(_t(view.no_request_message(report), style))
     else:
         cols = 2 if con.width >= 60 else 1
         if style == "plain":
@@ -242,7 +258,7 @@ def render(
                 )
             )
         for sec in report.sections:
-            if sec.sparklines:
+            if any(len(v) > 1 for v in sec.sparklines.values()):  # one value is no line
                 con.print(sparklines_block(sec, con.width, style))
             con.print(section_table(sec, con.width, style))
     con.print(inputs_block(report, style))

@@ -187,12 +187,12 @@ def period_line(report: Report) -> str:
     ov = report.overview
     zone = report.settings.get("tz", "log offset")
     if ov.get("requests"):
-        return text(f"{ov.get('first_local')} to {ov.get('last_local')} ({zone})")
+        first, last = (str(ov.get(k)).replace("T", " ") for k in ("first_local", "last_local"))
+        return text(f"{first} to {last} ({zone})")
     asked = [report.settings.get("since"), report.settings.get("until")]
     if any(asked):
-        return text(
-            f"no request from {asked[0] or 'the start'} to {asked[1] or 'the end'} ({zone})"
-        )
+        since, until = (str(a).replace("T", " ") if a else None for a in asked)
+        return text(f"no request from {since or 'the start'} to {until or 'the end'} ({zone})")
     return "no request"
 
 
@@ -337,3 +337,14 @@ def bad_examples(report: Report) -> list[str]:
 
 def no_request(report: Report) -> bool:
     return not report.overview.get("requests")
+
+
+def no_request_message(report: Report) -> str:
+    """One line instead of an empty table per section (the notes say where the logs' requests
+    are)."""
+    n = len(report.sections)
+    return (
+        "No request in this period: "
+        + ("the section is" if n == 1 else f"all {n} sections are")
+        + " empty."
+    )
