@@ -526,7 +526,7 @@ def digest(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: 
 
     \b
     logaudit digest /var/log/nginx/access.log* --mail-to ops@example.com
-    logaudit digest sample_logs/ --since 2026-11-27 --detail high
+    logaudit digest sample_logs/weeks/ --since 2026-01-24 --detail high
     """
     settings = _settings(opts)
     logs = logs or settings.logs

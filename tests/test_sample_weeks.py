@@ -8,6 +8,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from logaudit import samplegen
@@ -45,3 +46,14 @@ def test_weekly_trends_and_the_digest_have_something_to_show(sample_logs: Path) 
     assert any(row["metric"] == "status_5xx" for row in unusual["rows"])
     assert doc["overview"]["verdict"].endswith("(!)")
     assert doc["overview"]["verdict"].startswith("[logaudit] shop.example.com 2026-01-24: ")
+
+
+def test_the_digest_help_example_runs_on_the_bundled_samples(
+    sample_logs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(sample_logs.parent)
+    helptext = CliRunner().invoke(cli, ["digest", "--help"]).stdout
+    [example] = [ln.split() for ln in helptext.splitlines() if "sample_logs/" in ln]
+    assert example[:2] == ["logaudit", "digest"]
+    r = CliRunner().invoke(cli, [*example[1:], "--format", "json"])
+    assert r.exit_code == 0, r.stderr
