@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from logaudit.analyze import SECTIONS
+from logaudit.analyze import periods as per
 from logaudit.analyze import trends as tr
 from logaudit.config import Settings
 from logaudit.report import Report, Section
@@ -92,6 +93,12 @@ def _day(d: datetime) -> int:
     return (d - datetime(1970, 1, 1)).days
 
 
+def _day_seconds(iso: str) -> int:
+    """Wall seconds of an overview's ``first_local`` (ISO, its offset ignored: wall time)."""
+    d = datetime.fromisoformat(iso).replace(tzinfo=None)
+    return int((d - datetime(1970, 1, 1)).total_seconds())
+
+
 def figures(t: tr.Trend | None, vd: pd.DataFrame | None, lo: int, hi: int) -> dict[str, float]:
     """Headline figures over local days [lo, hi) from a daily Trend and visitor_days."""
     out: dict[str, float] = dict.fromkeys(HEADLINE, 0)
@@ -110,22 +117,31 @@ def figures(t: tr.Trend | None, vd: pd.DataFrame | None, lo: int, hi: int) -> di
     return out
 
 
-def _covered(t: tr.Trend | None, lo: int, hi: int) -> bool:
-    """Whether the logs reach back to the start of [lo, hi) (else there is nothing to compare
-    with, which is not the same as a period of zeros)."""
-    return t is not None and len(t.ids) > 0 and int(t.ids[0]) <= lo and bool(
-        np.all(t.complete[(t.ids >= lo) & (t.ids < hi)])
-    )
+def _covered(t: tr.Trend | None, lo: int, hi: int, first_hit: int | None) -> bool:
+    """Whether the logs cover local days [lo, hi): their first hit (wall seconds) lies within
+    the first 5 % of day ``lo`` or before (trends' rule for a complete period: the comparison
+    run's own --since says nothing about the logs), and every day there is complete. Else
+    there is nothing to compare with, which is not the same as a period of zeros."""
+    if t is None or first_hit is None or not len(t.ids):
+        return False
+    if first_hit > lo * per.DAY + tr.EDGE * per.DAY:
+        return False
+    return bool(np.all(t.complete[(t.ids >= lo) & (t.ids < hi)]))
 
 
 def headline_section(
-    t: tr.Trend | None, vd: pd.DataFrame | None, since: datetime, until: datetime
+    t: tr.Trend | None,
+    vd: pd.DataFrame | None,
+    since: datetime,
+    until: datetime,
+    first_hit: int | None = None,
 ) -> Section:
     lo, hi = _day(since), _day(until)
     n = hi - lo
     now = figures(t, vd, lo, hi)
-    prev = figures(t, vd, lo - n, lo) if _covered(t, lo - n, lo) else None
-    week = figures(t, vd, lo - 7, hi - 7) if n < 7 and _covered(t, lo - 7, hi - 7) else None
+    prev = figures(t, vd, lo - n, lo) if _covered(t, lo - n, lo, first_hit) else None
+    cover = n < 7 and _covered(t, lo - 7, hi - 7, first_hit)
+    week = figures(t, vd, lo - 7, hi - 7) if cover else None
     rows = []
     # The shape of trends' change table (metric, last, previous, change, week_before,
     # week_change), so renderers give each row its metric's unit and words.
@@ -223,7 +239,9 @@ def build(
     )
     wide_names = tuple(n for n in names if n in WIDE_SECTIONS)
     wide_report, trend, vd = run_wide(wide, wide_names)
-    head = headline_section(trend, vd, since, until)
+    first = wide_report.overview.get("first_local")
+    first_hit = _day_seconds(str(first)) if first else None
+    head = headline_section(trend, vd, since, until, first_hit)
     extra = {s.name: s for s in wide_report.sections}
     if "unusual" in extra and trend is not None:
         extra["unusual"] = _only_period(extra["unusual"], since, until)

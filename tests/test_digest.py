@@ -182,3 +182,17 @@ def test_hostile_site_name_never_reaches_the_subject_raw(tmp_path: Path) -> None
     msg = email.message_from_bytes(raw, policy=policy.default)
     assert msg["Bcc"] is None and "\x1b" not in msg["Subject"]
     assert b"\x1b" not in raw
+
+
+def test_a_day_the_logs_only_half_cover_is_no_comparison(tmp_path: Path) -> None:
+    """Logs starting at noon the day before: 'previous' would be half a day against a whole
+    one, so it is left empty rather than shown as a fall."""
+    before = [line(DAY - timedelta(days=1), i) for i in range(5)]
+    before = [ln.replace(":10:", ":12:", 1).replace(":11:", ":13:", 1) for ln in before]
+    log = tmp_path / "half.log"
+    log.write_text("".join(before + day_lines(DAY, 10)))
+    doc = digest_json(log)
+    rows = {r["metric"]: r for r in doc["sections"][0]["rows"]}
+    assert rows["requests"]["last"] == 11
+    assert rows["requests"]["previous"] is None and rows["requests"]["change"] == ""
+    assert "not cover" in doc["sections"][0]["note"]
