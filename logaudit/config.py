@@ -521,6 +521,12 @@ def _check(s: Settings) -> None:
             raise ConfigError(f"{where(key)}: not a mail address: {bad[0]!r}")
     if s.mail.tls not in SMTP_TLS:
         raise ConfigError(f"{where('mail.tls')}: mail tls must be one of {', '.join(SMTP_TLS)}")
+    local = s.mail.smtp_host in ("localhost", "127.0.0.1", "::1")
+    if s.mail.user and s.mail.tls == "none" and s.mail.via == "smtp" and not local:
+        raise ConfigError(
+            f"{where('mail.tls')}: tls = none would send the SMTP password in clear to "
+            f"{s.mail.smtp_host}; use starttls or ssl"
+        )
     if s.mail.via not in MAIL_VIA:
         raise ConfigError(f"{where('mail.via')}: mail via must be one of {', '.join(MAIL_VIA)}")
     if not 0 <= s.mail.smtp_port <= 65535:

@@ -134,6 +134,7 @@ def run(*args: str | Path, **envs: str) -> tuple[int, str, str]:
         ('log_format = "nope"\n', "unknown log format 'nope'"),
         ('[mail]\nto = ["a@b.example, c@d.example"]\n', "not a mail address"),
         ('[mail]\nfrom = "me"\n', "not a mail address"),
+        ('[mail]\nsmtp_host = "mx.example"\ntls = "none"\nuser = "u"\n', "in clear"),
     ],
 )
 def test_every_config_error_is_exit_7_and_one_line(
