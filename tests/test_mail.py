@@ -396,3 +396,13 @@ def test_a_server_that_never_answers_times_out(
         r = run("summary", LOG, "--mail-to", "a@x.example")
     assert_left_on_disk(r, tmp_path)
     assert "timed out after 0.3 s (2 attempts)" in r.stderr
+
+
+def test_starttls_asked_but_not_offered_is_exit_11(
+    plain: tuple[int, Inbox], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    port, inbox = plain
+    smtp_env(monkeypatch, port, "starttls")
+    r = run("summary", LOG, "--mail-to", "a@x.example")
+    assert_left_on_disk(r, tmp_path)
+    assert "does not offer STARTTLS" in r.stderr and inbox.messages == []
