@@ -406,3 +406,15 @@ def test_starttls_asked_but_not_offered_is_exit_11(
     r = run("summary", LOG, "--mail-to", "a@x.example")
     assert_left_on_disk(r, tmp_path)
     assert "does not offer STARTTLS" in r.stderr and inbox.messages == []
+
+
+def test_two_failures_in_one_second_keep_both_messages(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(mail, "eml_name", lambda command: f"logaudit-{command}-fixed.eml")
+    settings = MailSettings(smtp_host="127.0.0.1", smtp_port=free_port(), tls="none", retries=0)
+    for _ in range(2):
+        with pytest.raises(MailError, match="left in"):
+            mail.deliver(EmailMessage(), ["a@x.example"], settings, "summary")
+    names = [p.name for p in left_behind(tmp_path)]
+    assert names == ["logaudit-summary-fixed-2.eml", "logaudit-summary-fixed.eml"]

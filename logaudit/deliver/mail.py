@@ -126,7 +126,8 @@ def write_eml(msg: EmailMessage, path: Path) -> Path:
     temporary name and renamed, so a half-written .eml never looks like a whole one."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    tmp.unlink(missing_ok=True)  # a stale one from a killed run with the same pid
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(msg.as_bytes())
@@ -287,7 +288,12 @@ def deliver(
         send(msg, recipients, mail, sleep)
     except MailError as e:
         try:
-            path = write_eml(msg, spool_dir(mail) / eml_name(command))
+            path = spool_dir(mail) / eml_name(command)
+            n = 1
+            while path.exists():  # two failures in one second keep both messages
+                n += 1
+                path = path.with_name(f"{eml_name(command)[:-4]}-{n}.eml")
+            path = write_eml(msg, path)
         except OSError as w:
             raise MailError(f"{e}; and the message could not be kept ({w.strerror})") from None
         raise MailError(f"{e}; the message was left in {path}") from None
