@@ -97,6 +97,19 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
     ]
     for opt in reversed(opts):
         f = opt(f)
+    return filter_options(f)
+
+
+def filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The shared record filters (``logaudit.filters.FILTERS``), each with its exclude twin."""
+    from logaudit.filters import FILTERS
+
+    for name, (_, _, text) in reversed(FILTERS.items()):
+        f = click.option(
+            f"--exclude-{name}", f"exclude_{name}", multiple=True, metavar="VALUE",
+            help=f"Leave out rows whose {name} matches (repeatable).",
+        )(f)
+        f = click.option(f"--{name}", name, multiple=True, metavar="VALUE", help=text)(f)
     return f
 
 
@@ -132,6 +145,11 @@ def _settings(opts: dict[str, Any]) -> Any:
     if opts.get("every"):
         extra.update(every=opts["every"], metrics=tuple(opts.get("metrics") or ()))
         extra["csv"] = bool(opts.get("csv"))
+    from logaudit import filters
+
+    chosen = filters.parse({k: opts.get(k) or () for k in filters.option_names()})
+    if chosen:
+        extra["filters"] = chosen
     if extra:
         overrides["extra"] = extra
     if opts.get("since"):

@@ -184,6 +184,11 @@ def build_report(
             for name in sections
         ]
     built = [b for b in built if not (b.rows.empty and b.name == "vhosts")]
+    from logaudit.filters import of_settings
+
+    filtered = of_settings(settings.extra).describe()
+    if filtered:
+        ctx.notes.insert(0, "Filters: " + "; ".join(filtered) + " (every figure counts only these)")
     return Report(
         command=command,
         overview=ov,
@@ -198,5 +203,6 @@ def build_report(
             "top": settings.top,
             "since": settings.since.isoformat() if settings.since else None,
             "until": settings.until.isoformat() if settings.until else None,
+            "filters": filtered,
         },
     )
