@@ -138,3 +138,27 @@ def summary(args: Sequence[str], settings: Settings, sections: Sequence[str] = (
 
 
 __all__ = ["COMMANDS", "Outcome", "report", "summary", "open_inputs"]
+
+
+def records(
+    args: Sequence[str],
+    settings: Settings,
+    query: object,
+    fmt: str,
+    out: object,
+    inputs: list[Input] | None = None,
+) -> Outcome:
+    """``logaudit records``: stream the matching requests of ``args`` to ``out`` (a text
+    stream; parquet goes to its binary buffer). No Report: the rows are the output; the
+    Outcome's exit code is NO_DATA when nothing matched."""
+    from logaudit import records as rec
+
+    assert isinstance(query, rec.Query)
+    inputs = inputs if inputs is not None else open_inputs(args)
+    result = rec.write(inputs, settings, query, fmt, out)  # type: ignore[arg-type]
+    messages = [str(p) for p in result.problems]
+    code = exit_code(result.problems)
+    if code == ExitCode.OK and result.rows == 0:
+        code = ExitCode.NO_DATA
+        messages.append("no request matched")
+    return Outcome(None, code, messages)

@@ -393,6 +393,69 @@ def trends(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: 
     _run("trends", logs, fmt, output, _settings({**opts, "csv": _format_of(fmt, output) == "csv"}))
 
 
+def _records_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of ``records``: the report commands' input, time and filter options, and
+    its own --fields/--limit/--sort/--format."""
+    from logaudit.records import FIELDS, RECORD_FORMATS
+
+    opts = [
+        click.argument("logs", nargs=-1, metavar="LOG..."),
+        click.option("--log-format", type=click.Choice(list(FORMATS)), help="Skip detection."),
+        click.option("--since", metavar="WHEN", help="From this time (2026-11-24, 7d...)."),
+        click.option("--until", metavar="WHEN", help="Up to (not including) this time."),
+        click.option("--tz", metavar="ZONE", help="Time zone for --since/--until."),
+        click.option("--bots", type=click.Choice(list(BOTS_MODES)), default=None,
+                     help="exclude or only: leave crawlers out, or keep only them."),
+        click.option("--fields", metavar="A,B,...",
+                     help=f"Columns to write (default: time, client, request, status...): "
+                     f"{', '.join(FIELDS)}."),
+        click.option("--limit", type=click.IntRange(1), default=None, help="At most N rows."),
+        click.option("--sort", metavar="FIELD", help="Sort by FIELD (-FIELD: descending)."),
+        click.option("--format", "fmt", type=click.Choice(list(RECORD_FORMATS)), default=None,
+                     help="table (default on a terminal), jsonl, csv or parquet "
+                     "(default from -o's extension)."),
+        click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Write to a file."),
+        click.option("--geoip-dir", type=click.Path(path_type=Path),
+                     help="Folder of .mmdb databases."),
+        click.option("--debug", is_flag=True, hidden=True),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return filter_options(f)
+
+
+_RECORD_EXT = {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+
+
+@cli.command()
+@_records_options
+@command
+def records(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
+    """The matching requests themselves, streamed (memory stays flat without --sort).
+
+    Takes every filter of the report commands. Examples:
+
+    \b
+    logaudit records access.log --status 404 --client 203.0.113.0/24 -o 404s.parquet
+    logaudit records access.log --since '2026-12-01 13:00' --until '2026-12-01 13:10' | less
+    logaudit records access.log --status 5xx --fields time,path,status,browser --format jsonl
+    """
+    from logaudit import records as rec
+
+    query = rec.Query(
+        rec.parse_fields(opts.get("fields")), opts.get("limit"), rec.check_sort(opts.get("sort"))
+    )
+    fmt = fmt or (_RECORD_EXT.get(output.suffix.lower(), "table") if output else "table")
+    if fmt == "parquet" and output is None and sys.stdout.isatty():
+        raise LogauditError("parquet is binary: give -o FILE or pipe it", ExitCode.USAGE)
+    settings = _settings(opts)
+    inputs = api.open_inputs(logs)
+    with _output(output) as out:
+        outcome = api.records(logs, settings, query, fmt, out, inputs)
+    _finish(outcome, None, None)
+
+
 @cli.command()
 @command
 def formats(**_: Any) -> None:

@@ -115,7 +115,7 @@ def parse_status(text: str) -> tuple[tuple[int, int], ...]:
     return tuple(out)
 
 
-def parse_network(text: str) -> IPNetwork:
+def parse_network(text: str, option: str = "client") -> IPNetwork:
     """An address or CIDR range; host bits set in a range are a mistake worth a message."""
     value = text.strip()
     try:
@@ -123,11 +123,11 @@ def parse_network(text: str) -> IPNetwork:
     except ValueError as e:
         if "/" in value and "host bits set" in str(e):
             raise FilterError(
-                f"--client: {value!r} has host bits set (did you mean "
+                f"--{option}: {value!r} has host bits set (did you mean "
                 f"{ipaddress.ip_network(value, strict=False)}?)"
             ) from None
         raise FilterError(
-            f"--client: {value!r} is not an IP address or CIDR range "
+            f"--{option}: {value!r} is not an IP address or CIDR range "
             "(e.g. 203.0.113.7, 10.0.0.0/8, 2001:db8::/32)"
         ) from None
 
@@ -161,7 +161,7 @@ def parse(values: Mapping[str, Sequence[str]]) -> Filters:
                     parsed.append(check_regex(option, v))
                 elif kind == "cidr":
                     for part in v.split(","):
-                        parsed.append(str(parse_network(part)))
+                        parsed.append(str(parse_network(part, option)))
                 elif kind == "country":
                     for part in v.split(","):
                         code = part.strip().upper()
@@ -233,9 +233,7 @@ class Matcher:
 
                 dbs = GeoDatabases.discover(self.geoip_dir)
                 if (dbs.city or dbs.country or dbs.asn or dbs.isp) is None:
-                    raise FilterError(
-                        "--country/--network need a GeoIP database (see --geoip-dir)"
-                    )
+                    raise FilterError("--country/--network need a GeoIP database (see --geoip-dir)")
                 self._geo = GeoLookup(dbs).lookup
             return self._geo(clients)
 
