@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from logaudit.analyze import (
     GEO_SECTIONS,
+    PROBLEMS_SECTIONS,
     SUMMARY_SECTIONS,
     TRENDS_SECTIONS,
     VISITOR_SECTIONS,
@@ -79,10 +80,20 @@ def _report(
     chosen = tuple(sections) or default_sections
     inputs = inputs if inputs is not None else open_inputs(args)
     enricher = Enricher(settings)
-    r = run(inputs, settings, tables_for(chosen), on_progress=on_progress, enricher=enricher)
+    # problems reports no visits: its run skips the page-view events they are made of.
+    tables = tables_for(chosen, visits_overview=command != "problems")
+    r = run(inputs, settings, tables, on_progress=on_progress, enricher=enricher)
     ctx = finish_context(settings, chosen)
     report = build_report(r, settings, chosen, command, ctx)
-    return _outcome(r, report, settings)
+    outcome = _outcome(r, report, settings)
+    if command == "problems":
+        from logaudit.analyze.problems import breaches
+
+        found = breaches(report.sections, settings.extra.get("thresholds") or {})
+        outcome.messages.extend(found)
+        if outcome.exit_code == ExitCode.OK and any(m.startswith("threshold") for m in found):
+            outcome.exit_code = ExitCode.THRESHOLD
+    return outcome
 
 
 def finish_context(settings: Settings, sections: Sequence[str]) -> Context:
@@ -115,6 +126,11 @@ COMMANDS: dict[str, tuple[str, Callable[[Settings], tuple[str, ...]]]] = {
     "trends": (
         "traffic per period, change, movers and unusual periods",
         lambda s: ("periods",) if s.extra.get("csv") else TRENDS_SECTIONS,
+    ),
+    # `now` with --last only.
+    "problems": (
+        "what is failing, since when, for whom, how slowly, and who attacks",
+        lambda s: tuple(n for n in PROBLEMS_SECTIONS if n != "now" or s.extra.get("last")),
     ),
 }
 

@@ -393,6 +393,57 @@ def trends(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: 
     _run("trends", logs, fmt, output, _settings({**opts, "csv": _format_of(fmt, output) == "csv"}))
 
 
+@cli.command()
+@report_options
+@click.option(
+    "--every",
+    "problems_every",
+    type=click.Choice(["auto", "1m", "5m", "15m", "1h", "6h", "1d"]),
+    default="auto",
+    help="Interval of the error timeline (auto: at most 72 rows).",
+)
+@click.option(
+    "--last", metavar="DURATION", help="Compare the last 15m (2h...) with the hour before."
+)
+@click.option("--no-group", is_flag=True, help="Keep ids, UUIDs and hashes in paths as logged.")
+@click.option("--max-5xx-rate", metavar="RATE", help="Exit 10 when 5xx exceed this (2%, 0.02).")
+@click.option("--max-4xx-rate", metavar="RATE", help="Exit 10 when 4xx exceed this.")
+@click.option("--max-p95", metavar="TIME", help="Exit 10 when the p95 exceeds this (800ms).")
+@click.option("--max-p99", metavar="TIME", help="Exit 10 when the p99 response time exceeds this.")
+@command
+def problems(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
+    """What is failing, since when, for whom, how slowly, and who is attacking.
+
+    Sections: headline (worst first), error-timeline, failing-urls, slow-endpoints,
+    slow-requests, suspicious-clients, and now (with --last). With a --max-... threshold
+    breached the exit code is 10, after the report is written. Examples:
+
+    \b
+    logaudit problems /var/log/nginx/access.log*
+    logaudit problems access.log --last 15m
+    logaudit problems access.log --max-5xx-rate 2% --max-p95 800ms
+    """
+    from dataclasses import replace
+
+    from logaudit.analyze.problems import limits
+
+    settings = _settings(opts)
+    extra: dict[str, Any] = {
+        "problems_every": opts.get("problems_every"),
+        "group": not opts.get("no_group"),
+    }
+    if opts.get("last"):
+        extra["last"] = limits.duration(opts["last"])
+    thresholds: dict[str, float] = {}
+    for key, read in (("5xx_rate", limits.rate), ("4xx_rate", limits.rate),
+                      ("p95", limits.seconds), ("p99", limits.seconds)):
+        value = opts.get("max_" + key)
+        if value:
+            thresholds[key] = read(value, "--max-" + key.replace("_", "-"))
+    extra["thresholds"] = thresholds
+    _run("problems", logs, fmt, output, replace(settings, extra={**settings.extra, **extra}))
+
+
 def _records_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """The options of ``records``: the report commands' input, time and filter options, and
     its own --fields/--limit/--sort/--format."""
