@@ -145,9 +145,9 @@ def _top_of(t: pd.DataFrame, key: str, skip: tuple[str, ...] = ()) -> dict[tuple
     f = f.sort_values(["n", key], ascending=[False, True], kind="stable")
     out: dict[tuple[str, int], str] = {}
     for (e, c), g in f.groupby(["endpoint", "class"], sort=False):
-        out[(str(e), int(str(c)))] = ", ".join(f"{v} ({int(n)})" for v, n in zip(g[key].head(3),
-                                                                            g["n"].head(3),
-                                                                            strict=True))
+        out[(str(e), int(str(c)))] = ", ".join(
+            f"{v} ({int(n)})" for v, n in zip(g[key].head(3), g["n"].head(3), strict=True)
+        )
     return out
 
 
@@ -156,8 +156,10 @@ def failing(p: Partial, ctx: Context) -> pd.DataFrame:
         f = _t(p, "pb_fail")
         if f.empty:
             return pd.DataFrame()
-        g = f.reset_index().groupby(["endpoint", "class"], sort=False).agg(
-            count=("n", "sum"), first=("minute", "min"), last=("minute", "max")
+        g = (
+            f.reset_index()
+            .groupby(["endpoint", "class"], sort=False)
+            .agg(count=("n", "sum"), first=("minute", "min"), last=("minute", "max"))
         )
         hits = _t(p, "pb_endpoints")["hits"]
         g["share"] = (g["count"] / hits.reindex(g.index.get_level_values(0)).to_numpy()).round(4)
@@ -165,8 +167,9 @@ def failing(p: Partial, ctx: Context) -> pd.DataFrame:
         ndist = fc.groupby(level=["endpoint", "class"]).size() if not fc.empty else None
         g["clients_n"] = ndist.reindex(g.index).fillna(0).astype(int) if ndist is not None else 0
         g = g.reset_index()
-        g = g.sort_values(["class", "count", "endpoint"], ascending=[False, False, True],
-                          kind="stable")
+        g = g.sort_values(
+            ["class", "count", "endpoint"], ascending=[False, False, True], kind="stable"
+        )
         return g.reset_index(drop=True)
 
     return ctx.once("problems:failing", make)
@@ -190,10 +193,14 @@ def sec_failing(p: Partial, ctx: Context) -> Section:
             "share": g["share"],
             "first": [when(x) for x in g["first"]],
             "last": [when(x) for x in g["last"]],
-            "clients": [who.get((str(e), int(c)), "") for e, c in zip(g["endpoint"], g["class"],
-                                                                       strict=True)],
-            "referrers": [refs.get((str(e), int(c)), "") for e, c in zip(g["endpoint"],
-                                                                         g["class"], strict=True)],
+            "clients": [
+                who.get((str(e), int(c)), "")
+                for e, c in zip(g["endpoint"], g["class"], strict=True)
+            ],
+            "referrers": [
+                refs.get((str(e), int(c)), "")
+                for e, c in zip(g["endpoint"], g["class"], strict=True)
+            ],
         }
     )
     grouped = ctx.settings.extra.get("group", True)
@@ -203,8 +210,15 @@ def sec_failing(p: Partial, ctx: Context) -> Section:
         if grouped
         else "share: of the path's requests; paths as logged"
     )
-    return Section("failing-urls", title, rows, total, note=note, chart="count",
-                   narrow_drop=("referrers", "clients", "first"))
+    return Section(
+        "failing-urls",
+        title,
+        rows,
+        total,
+        note=note,
+        chart="count",
+        narrow_drop=("referrers", "clients", "first"),
+    )
 
 
 # ---- slow endpoints --------------------------------------------------------------------
@@ -243,8 +257,9 @@ def slow(p: Partial, ctx: Context) -> pd.DataFrame:
         f = pd.DataFrame(rows)
         if f.empty:
             return f
-        return f.sort_values(["p95", "requests", "endpoint"], ascending=[False, False, True],
-                             kind="stable").reset_index(drop=True)
+        return f.sort_values(
+            ["p95", "requests", "endpoint"], ascending=[False, False, True], kind="stable"
+        ).reset_index(drop=True)
 
     return ctx.once("problems:slow", make)
 
@@ -259,8 +274,9 @@ def sec_slow(p: Partial, ctx: Context) -> Section:
     note = "seconds; percentiles from a log-scale histogram (within about 3 %)"
     if "upstream_p95" in f:
         note += "; upstream: the backend's own time"
-    return Section("slow-endpoints", title, rows.reset_index(drop=True), len(f), note=note,
-                   chart="p95")
+    return Section(
+        "slow-endpoints", title, rows.reset_index(drop=True), len(f), note=note, chart="p95"
+    )
 
 
 def sec_slow_requests(p: Partial, ctx: Context) -> Section:
@@ -297,13 +313,22 @@ def sec_clients(p: Partial, ctx: Context) -> Section:
     title = "Suspicious clients"
     f = suspicious(p, ctx)
     if f.empty:
-        return Section("suspicious-clients", title, pd.DataFrame(columns=clients_mod.COLUMNS),
-                       note="none found")
+        return Section(
+            "suspicious-clients",
+            title,
+            pd.DataFrame(columns=clients_mod.COLUMNS),
+            note="none found",
+        )
     top = ctx.settings.top
     rows = f.head(top) if top else f
-    return Section("suspicious-clients", title, rows.reset_index(drop=True), len(f),
-                   note="requests, first, last: all of the client's requests",
-                   narrow_drop=("first", "last"))
+    return Section(
+        "suspicious-clients",
+        title,
+        rows.reset_index(drop=True),
+        len(f),
+        note="requests, first, last: all of the client's requests",
+        narrow_drop=("first", "last"),
+    )
 
 
 # ---- now -------------------------------------------------------------------------------
@@ -353,8 +378,12 @@ def sec_now(p: Partial, ctx: Context) -> Section:
     title = "Now"
     w = window(p, ctx)
     if w is None:
-        return Section("now", title, pd.DataFrame(), note="give --last 15m to compare the "
-                       "last minutes with the hour before them")
+        return Section(
+            "now",
+            title,
+            pd.DataFrame(),
+            note="give --last 15m to compare the last minutes with the hour before them",
+        )
     start, newest, before = w
     now = _figures(p, start, newest)
     prior = _figures(p, before, start - 1)
@@ -362,16 +391,19 @@ def sec_now(p: Partial, ctx: Context) -> Section:
     for metric in ("requests_per_minute", "5xx_rate", "4xx_rate", "p95", "p99"):
         if metric in now:
             a, b = float(now[metric]), float(prior.get(metric, float("nan")))
-            rows.append({"metric": metric, "now": _round(a), "before": _round(b),
-                         "change": _change(a, b)})
+            rows.append(
+                {"metric": metric, "now": _round(a), "before": _round(b), "change": _change(a, b)}
+            )
     new = sorted(_failing_in(p, start, newest) - _failing_in(p, before, start - 1))
     for e, c in new:
-        rows.append({"metric": f"new failing URL ({c}xx)", "now": e, "before": "",
-                     "change": "new"})
-    note = (f"last {newest - start + 1} min ({when(start)}-{clock(newest)}) against the "
-            f"{BEFORE_MINUTES} min before")
-    return Section("now", title, pd.DataFrame(rows).astype({"now": str, "before": str}), len(rows),
-                   note=note)
+        rows.append({"metric": f"new failing URL ({c}xx)", "now": e, "before": "", "change": "new"})
+    note = (
+        f"last {newest - start + 1} min ({when(start)}-{clock(newest)}) against the "
+        f"{BEFORE_MINUTES} min before"
+    )
+    return Section(
+        "now", title, pd.DataFrame(rows).astype({"now": str, "before": str}), len(rows), note=note
+    )
 
 
 def _round(v: float) -> float | str:
@@ -413,24 +445,52 @@ def findings(p: Partial, ctx: Context) -> pd.DataFrame:
             continue
         if cls == 4 and r["clients_n"] < BROKEN_CLIENTS:
             continue
-        rows.append((0 if cls == 5 else 5, count, f"{cls}xx",
-                     f"{cls}xx on {r['endpoint']}: {count:,} errors, {share:.0%} of its "
-                     f"hits, since {clock(r['first'])}", when(r["first"])))
+        rows.append(
+            (
+                0 if cls == 5 else 5,
+                count,
+                f"{cls}xx",
+                f"{cls}xx on {r['endpoint']}: {count:,} errors, {share:.0%} of its "
+                f"hits, since {clock(r['first'])}",
+                when(r["first"]),
+            )
+        )
     t = timeline(p, ctx)
     if not t.empty:
         for b in t[t["burst"]].to_dict("records"):
-            rows.append((1, int(b["5xx"]), "burst",
-                         f"5xx burst at {b['start']}: {int(b['5xx']):,} errors, "
-                         f"{b['5xx_rate']:.0%} of requests", str(b["start"])))
+            rows.append(
+                (
+                    1,
+                    int(b["5xx"]),
+                    "burst",
+                    f"5xx burst at {b['start']}: {int(b['5xx']):,} errors, "
+                    f"{b['5xx_rate']:.0%} of requests",
+                    str(b["start"]),
+                )
+            )
     s = slow(p, ctx)
     if not s.empty:
         for sl in s[(s["p95"] >= SLOW_P95) & (s["requests"] >= SLOW_MIN)].to_dict("records"):
-            rows.append((2, int(sl["requests"]), "slow",
-                         f"slow {sl['endpoint']}: p95 {sl['p95']:.2f} s, p99 {sl['p99']:.2f} s "
-                         f"over {int(sl['requests']):,} requests", ""))
+            rows.append(
+                (
+                    2,
+                    int(sl["requests"]),
+                    "slow",
+                    f"slow {sl['endpoint']}: p95 {sl['p95']:.2f} s, p99 {sl['p99']:.2f} s "
+                    f"over {int(sl['requests']):,} requests",
+                    "",
+                )
+            )
     for c in suspicious(p, ctx).to_dict("records"):
-        rows.append((3, int(c["requests"]), str(c["kind"]),
-                     f"{c['kind']} {c['client']}: {c['evidence']}", str(c["first"])))
+        rows.append(
+            (
+                3,
+                int(c["requests"]),
+                str(c["kind"]),
+                f"{c['kind']} {c['client']}: {c['evidence']}",
+                str(c["first"]),
+            )
+        )
     f = pd.DataFrame(rows, columns=["tier", "size", "kind", "finding", "since"])
     f = f.sort_values(["tier", "size", "finding"], ascending=[True, False, True], kind="stable")
     return f.drop(columns=["tier", "size"]).reset_index(drop=True)
@@ -448,8 +508,15 @@ def sec_headline(p: Partial, ctx: Context) -> Section:
         head.pop("p99", None)
     note = "nothing wrong found" if f.empty else ""
     rows = rows[["finding", "since", "kind"]]
-    return Section("headline", "What is wrong", rows, total, note=note, headline=head,
-                   narrow_drop=("kind", "since"))
+    return Section(
+        "headline",
+        "What is wrong",
+        rows,
+        total,
+        note=note,
+        headline=head,
+        narrow_drop=("kind", "since"),
+    )
 
 
 def breaches(report_sections: list[Section], thresholds: Mapping[str, float]) -> list[str]:
@@ -490,11 +557,17 @@ def _specs() -> tuple[SectionSpec, ...]:
             "suspicious-clients",
             "Suspicious clients",
             sec_clients,
-            ("pb_clients", "pb_client_404", "pb_probes", "pb_login", "pb_rate", "pb_rate_hist",
-             "pb_claims"),
+            (
+                "pb_clients",
+                "pb_client_404",
+                "pb_probes",
+                "pb_login",
+                "pb_rate",
+                "pb_rate_hist",
+                "pb_claims",
+            ),
         ),
-        SectionSpec("now", "Now", sec_now,
-                    ("pb_minutes", "pb_fail", "pb_response_minutes")),
+        SectionSpec("now", "Now", sec_now, ("pb_minutes", "pb_fail", "pb_response_minutes")),
     )
 
 

@@ -61,9 +61,14 @@ def floods(p: Partial) -> list[tuple[str, str, str]]:
     limit = max(FLOOD_MIN, FLOOD_FACTOR * typical)
     out = []
     for client, n in peak[peak >= limit].items():
-        out.append((str(client), "flood",
-                    f"peak {int(n):,} requests in one minute (a busy client's minute: "
-                    f"{typical:,.0f} at the 99th percentile)"))
+        out.append(
+            (
+                str(client),
+                "flood",
+                f"peak {int(n):,} requests in one minute (a busy client's minute: "
+                f"{typical:,.0f} at the 99th percentile)",
+            )
+        )
     return out
 
 
@@ -74,9 +79,12 @@ def brute_force(p: Partial) -> list[tuple[str, str, str]]:
     g = t.groupby(level="client", sort=False)["n"].agg(["sum", "max"])
     hit = g[(g["sum"] >= BRUTE_MIN) & (g["max"] >= BRUTE_RATE)]
     return [
-        (str(c), "brute-force",
-         f"{int(row['sum']):,} login attempts (401/403 or POST to a login path), "
-         f"up to {int(row['max']):,} in one minute")
+        (
+            str(c),
+            "brute-force",
+            f"{int(row['sum']):,} login attempts (401/403 or POST to a login path), "
+            f"up to {int(row['max']):,} in one minute",
+        )
         for c, row in hit.iterrows()
     ]
 
@@ -90,8 +98,9 @@ def exploit_probes(p: Partial) -> list[tuple[str, str, str]]:
         kinds = g.droplevel("client").sort_values(ascending=False, kind="stable")
         shown = ", ".join(f"{k} x{int(n)}" for k, n in kinds.head(4).items())
         more = f" and {len(kinds) - 4} more kinds" if len(kinds) > 4 else ""
-        out.append((str(client), "exploit-probes",
-                    f"{int(g.sum()):,} known exploit probes: {shown}{more}"))
+        out.append(
+            (str(client), "exploit-probes", f"{int(g.sum()):,} known exploit probes: {shown}{more}")
+        )
     return out
 
 
@@ -108,9 +117,14 @@ def scanners(p: Partial) -> list[tuple[str, str, str]]:
     for (client, n), hits, s404 in zip(distinct.items(), totals, s404s, strict=True):
         share = s404 / hits if hits else 0.0
         if share >= SCAN_MIN_SHARE:
-            out.append((str(client), "404-scanner",
-                        f"{int(n):,} distinct not-found paths, {s404:,} 404s "
-                        f"({share:.0%} of its requests)"))
+            out.append(
+                (
+                    str(client),
+                    "404-scanner",
+                    f"{int(n):,} distinct not-found paths, {s404:,} 404s "
+                    f"({share:.0%} of its requests)",
+                )
+            )
     return out
 
 
@@ -132,14 +146,22 @@ def fake_crawlers(p: Partial) -> list[tuple[str, str, str]]:
     if t.empty:
         return []
     out = []
-    pairs = zip(t.index.get_level_values("client"), t.index.get_level_values("engine"),
-                t["n"].to_numpy(), strict=True)
+    pairs = zip(
+        t.index.get_level_values("client"),
+        t.index.get_level_values("engine"),
+        t["n"].to_numpy(),
+        strict=True,
+    )
     for client, engine, n in pairs:
         if not genuine(str(client), str(engine)):
-            where = "a host name outside its domains" if _is_name(str(client)) else (
-                "an address outside its published ranges")
-            out.append((str(client), "fake-crawler",
-                        f"{int(n):,} requests claiming {engine} from {where}"))
+            where = (
+                "a host name outside its domains"
+                if _is_name(str(client))
+                else ("an address outside its published ranges")
+            )
+            out.append(
+                (str(client), "fake-crawler", f"{int(n):,} requests claiming {engine} from {where}")
+            )
     return out
 
 
@@ -163,8 +185,9 @@ def suspicious(p: Partial) -> pd.DataFrame:
     f["first"] = [_when(v) for v in span["first"].to_numpy()]
     f["last"] = [_when(v) for v in span["last"].to_numpy()]
     f["_order"] = f["kind"].map(KINDS.index)
-    f = f.sort_values(["_order", "requests", "client"], ascending=[True, False, True],
-                      kind="stable")
+    f = f.sort_values(
+        ["_order", "requests", "client"], ascending=[True, False, True], kind="stable"
+    )
     return f.drop(columns="_order").reset_index(drop=True)[COLUMNS]
 
 

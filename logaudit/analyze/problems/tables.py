@@ -32,8 +32,10 @@ HERE = Path(__file__).parent
 # the numeric rule runs twice so that /a/1/2 becomes /a/{id}/{id}.
 ID = "{id}"
 _ID_RULES: tuple[tuple[str, str], ...] = (
-    (r"/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(/|$)",
-     "/{id}\\1"),
+    (
+        r"/[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(/|$)",
+        "/{id}\\1",
+    ),
     (r"/[0-9a-fA-F]{16,}(/|$)", "/{id}\\1"),  # hashes: md5, sha1, sha256, object ids
     (r"/[0-9]+(/|$)", "/{id}\\1"),
     (r"/[0-9]+(/|$)", "/{id}\\1"),
@@ -49,8 +51,10 @@ SLOWEST_PER_CHUNK = 20
 # the others are only counted in the rate histogram. A flood is far above this.
 FLOOD_KEEP = 20
 # Login paths for brute force (RE2, any case): POSTs here at a rate, or 401/403 anywhere.
-LOGIN = r"(^|/)(wp-login\.php|xmlrpc\.php|login|signin|sign-in|log-in|auth|session|sessions|" \
+LOGIN = (
+    r"(^|/)(wp-login\.php|xmlrpc\.php|login|signin|sign-in|log-in|auth|session|sessions|"
     r"admin|administrator|user/login|account/login|api/login|api/auth|oauth/token)(/|\.php|$)"
+)
 
 
 def group_paths(names: pa.Array) -> pa.Array:
@@ -68,8 +72,9 @@ def endpoint_codes(c: pd.DataFrame, s: Settings) -> tuple[np.ndarray, pd.Index]:
     names = arrow_strings(cat.categories)
     if s.extra.get("group", True):
         names = group_paths(names)
-    codes, uniq = pd.factorize(pd.Index(names.to_pandas(types_mapper=pd.ArrowDtype)
-                                        .astype("str")), sort=False)
+    codes, uniq = pd.factorize(
+        pd.Index(names.to_pandas(types_mapper=pd.ArrowDtype).astype("str")), sort=False
+    )
     return codes[np.asarray(cat.codes)], pd.Index(uniq, dtype="str")
 
 
@@ -224,10 +229,17 @@ def t_response_max(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     m = ~np.isnan(rt) | ~np.isnan(up)
     if not m.any():
         return pd.DataFrame()
-    frame = pd.DataFrame(
-        {"endpoint": codes[m], "max_ms": np.nan_to_num(rt[m] * 1000, nan=-1.0),
-         "max_up_ms": np.nan_to_num(up[m] * 1000, nan=-1.0)}
-    ).groupby("endpoint").max()
+    frame = (
+        pd.DataFrame(
+            {
+                "endpoint": codes[m],
+                "max_ms": np.nan_to_num(rt[m] * 1000, nan=-1.0),
+                "max_up_ms": np.nan_to_num(up[m] * 1000, nan=-1.0),
+            }
+        )
+        .groupby("endpoint")
+        .max()
+    )
     frame.index = pd.Index(names[frame.index.to_numpy()], dtype="str", name="endpoint")
     return frame
 
@@ -309,8 +321,10 @@ def _first_match(values: pa.Array, wanted: Sequence[tuple[int, Probe]]) -> np.nd
     """Per value, the position (in the registry) of the first probe matching, or -1."""
     out = np.full(len(values), -1, np.int64)
     for i, p in reversed(list(wanted)):
-        m = np.asarray(pc.match_substring_regex(values, p.pattern, ignore_case=True)
-                       .fill_null(False), dtype=bool)
+        m = np.asarray(
+            pc.match_substring_regex(values, p.pattern, ignore_case=True).fill_null(False),
+            dtype=bool,
+        )
         out[m] = i
     return out
 
@@ -320,10 +334,12 @@ def probe_codes(c: pd.DataFrame) -> np.ndarray:
     reg = list(enumerate(probes()))
     path = c["path"].array
     query = c["query"].array
-    on_path = _first_match(arrow_strings(path.categories),
-                           [(i, p) for i, p in reg if p.where in ("path", "target")])
-    on_query = _first_match(arrow_strings(query.categories),
-                            [(i, p) for i, p in reg if p.where in ("query", "target")])
+    on_path = _first_match(
+        arrow_strings(path.categories), [(i, p) for i, p in reg if p.where in ("path", "target")]
+    )
+    on_query = _first_match(
+        arrow_strings(query.categories), [(i, p) for i, p in reg if p.where in ("query", "target")]
+    )
     pp = np.append(on_path, -1)[np.asarray(path.codes)]
     qq = np.append(on_query, -1)[np.asarray(query.codes)]
     return np.where(pp >= 0, pp, qq)
@@ -345,12 +361,16 @@ def login_rows(c: pd.DataFrame) -> np.ndarray:
     status = c["status"].to_numpy()
     path = c["path"].array
     is_login = np.asarray(
-        pc.match_substring_regex(arrow_strings(path.categories), LOGIN, ignore_case=True)
-        .fill_null(False), dtype=bool)
+        pc.match_substring_regex(arrow_strings(path.categories), LOGIN, ignore_case=True).fill_null(
+            False
+        ),
+        dtype=bool,
+    )
     login = np.append(is_login, False)[np.asarray(path.codes)]
     method = c["method"].array
     post = np.append(np.asarray(pd.Index(method.categories).astype(str) == "POST"), False)[
-        np.asarray(method.codes)]
+        np.asarray(method.codes)
+    ]
     return (status == 401) | (status == 403) | (login & post)
 
 
@@ -404,8 +424,9 @@ def t_claims(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     names = arrow_strings(cat.categories)
     claim = np.full(len(names), -1, np.int64)
     for i, e in reversed(list(enumerate(engines()))):
-        m = np.asarray(pc.match_substring_regex(names, e.agent, ignore_case=True)
-                       .fill_null(False), dtype=bool)
+        m = np.asarray(
+            pc.match_substring_regex(names, e.agent, ignore_case=True).fill_null(False), dtype=bool
+        )
         claim[m] = i
     row = np.append(claim, -1)[np.asarray(cat.codes)]
     if not (row >= 0).any():
