@@ -141,7 +141,9 @@ def _settings(opts: dict[str, Any]) -> Any:
         raise click.UsageError("--ua goes with --visitor")
     extra: dict[str, Any] = {}
     if opts.get("visitor"):
-        extra.update(visitor=opts["visitor"], ua=opts.get("ua"))
+        from logaudit.analyze.clickstream import check_visitor
+
+        extra.update(visitor=check_visitor(opts["visitor"]), ua=opts.get("ua"))
     if opts.get("every"):
         extra.update(every=opts["every"], metrics=tuple(opts.get("metrics") or ()))
         extra["csv"] = bool(opts.get("csv"))
