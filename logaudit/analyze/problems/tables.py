@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import ipaddress
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -58,24 +59,43 @@ LOGIN = (
 
 
 def group_paths(names: pa.Array) -> pa.Array:
-    """Paths with ids, UUIDs, hashes and long tokens replaced by ``{id}``."""
-    out = names
+    """Paths with ids, UUIDs, hashes and long tokens replaced by ``{id}``. Every rule needs
+    a digit (a hash of letters a-f only is a word), so only paths with one are rewritten."""
+    digit = np.asarray(pc.match_substring_regex(names, "[0-9]").fill_null(False), dtype=bool)
+    if not digit.any():
+        return names
+    some = names.filter(pa.array(digit))
     for pattern, repl in _ID_RULES:
-        out = pc.replace_substring_regex(out, pattern, repl)
-    return out
+        some = pc.replace_substring_regex(some, pattern, repl)
+    where = np.flatnonzero(digit)
+    idx = np.arange(len(names))
+    idx[where] = len(names) + np.arange(len(where))
+    return pa.concat_arrays([names.cast(pa.string()), some.cast(pa.string())]).take(pa.array(idx))
+
+
+# The last chunk's endpoint mapping, per thread: six tables of one chunk ask for it in turn
+# (grouping is six regex passes over the distinct paths). The categories object is held, so
+# its identity cannot be reused by another chunk's while cached.
+_last = threading.local()
 
 
 def endpoint_codes(c: pd.DataFrame, s: Settings) -> tuple[np.ndarray, pd.Index]:
     """Per row, the code of its endpoint among the returned names (grouped unless
     ``--no-group``), computed once per distinct path."""
     cat = c["path"].array
-    names = arrow_strings(cat.categories)
-    if s.extra.get("group", True):
-        names = group_paths(names)
-    codes, uniq = pd.factorize(
-        pd.Index(names.to_pandas(types_mapper=pd.ArrowDtype).astype("str")), sort=False
-    )
-    return codes[np.asarray(cat.codes)], pd.Index(uniq, dtype="str")
+    group = bool(s.extra.get("group", True))
+    hit = getattr(_last, "value", None)
+    if hit is not None and hit[0] is cat.categories and hit[1] == group:
+        by_cat, uniq = hit[2], hit[3]
+    else:
+        names = arrow_strings(cat.categories)
+        if group:
+            names = group_paths(names)
+        enc = pc.dictionary_encode(names)
+        by_cat = np.asarray(enc.indices, dtype=np.int64)
+        uniq = pd.Index(pd.array(enc.dictionary, dtype="str"), dtype="str")
+        _last.value = (cat.categories, group, by_cat, uniq)
+    return by_cat[np.asarray(cat.codes)], uniq
 
 
 def minutes(c: pd.DataFrame) -> np.ndarray:
@@ -203,6 +223,8 @@ def _bins(seconds: np.ndarray) -> np.ndarray:
 def t_response(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     """(endpoint, which, bin) -> n; which 0: response time, 1: upstream time."""
     frames = []
+    if c["response_time"].isna().all() and c["upstream_time"].isna().all():
+        return pd.DataFrame()
     codes, names = endpoint_codes(c, s)
     for which, col in enumerate(("response_time", "upstream_time")):
         v = c[col].to_numpy(dtype=np.float64, na_value=np.nan)
@@ -223,12 +245,12 @@ def t_response(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
 
 def t_response_max(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     """endpoint -> the longest response and upstream time, in milliseconds (agg max)."""
-    codes, names = endpoint_codes(c, s)
     rt = c["response_time"].to_numpy(dtype=np.float64, na_value=np.nan)
     up = c["upstream_time"].to_numpy(dtype=np.float64, na_value=np.nan)
     m = ~np.isnan(rt) | ~np.isnan(up)
     if not m.any():
         return pd.DataFrame()
+    codes, names = endpoint_codes(c, s)
     frame = (
         pd.DataFrame(
             {
@@ -279,13 +301,27 @@ def t_clients(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     """client -> hits, first, last (wall-clock seconds), s404: every client's span, for the
     evidence rows and the 404-scanner share."""
     cc, cn = _client(c)
+    used = np.flatnonzero(np.bincount(cc[cc >= 0], minlength=len(cn)))
+    n = len(cn)
     t = c["local"].array.asi8
-    f = pd.DataFrame({"code": cc, "t": t, "s404": c["status"].to_numpy() == 404})
-    g = f.groupby("code", sort=False).agg(
-        hits=("t", "size"), first=("t", "min"), last=("t", "max"), s404=("s404", "sum")
+    ok = cc >= 0
+    code, tt = cc[ok], t[ok]
+    first = np.full(n, np.iinfo(np.int64).max)
+    last = np.full(n, np.iinfo(np.int64).min)
+    np.minimum.at(first, code, tt)
+    np.maximum.at(last, code, tt)
+    frame = pd.DataFrame(
+        {
+            "hits": np.bincount(code, minlength=n)[used].astype(np.int64),
+            "first": first[used],
+            "last": last[used],
+            "s404": np.bincount(code, weights=c["status"].to_numpy()[ok] == 404, minlength=n)[
+                used
+            ].astype(np.int64),
+        }
     )
-    g.index = pd.Index(cn[g.index.to_numpy()], dtype="str", name="client")
-    return g.astype(np.int64)
+    frame.index = pd.Index(cn[used], dtype="str", name="client")
+    return frame
 
 
 def t_client_404(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
@@ -318,14 +354,29 @@ def probes() -> tuple[Probe, ...]:
 
 
 def _first_match(values: pa.Array, wanted: Sequence[tuple[int, Probe]]) -> np.ndarray:
-    """Per value, the position (in the registry) of the first probe matching, or -1."""
+    """Per value, the position (in the registry) of the first probe matching, or -1. One
+    pass of all the patterns at once finds the few values that are probes; only those are
+    tried pattern by pattern."""
     out = np.full(len(values), -1, np.int64)
+    if not wanted or not len(values):
+        return out
+    anyof = "|".join(f"(?:{p.pattern})" for _, p in wanted)
+    some = np.flatnonzero(
+        np.asarray(
+            pc.match_substring_regex(values, anyof, ignore_case=True).fill_null(False), dtype=bool
+        )
+    )
+    if not len(some):
+        return out
+    values = values.take(pa.array(some))
+    found = np.full(len(some), -1, np.int64)
     for i, p in reversed(list(wanted)):
         m = np.asarray(
             pc.match_substring_regex(values, p.pattern, ignore_case=True).fill_null(False),
             dtype=bool,
         )
-        out[m] = i
+        found[m] = i
+    out[some] = found
     return out
 
 
