@@ -37,7 +37,7 @@ from logaudit.sources import Input, InputProblem, ReadState, read_blocks
 # Fields from the record table itself (schema.COLUMNS) plus enrichment, by where they come from.
 AGENT_FIELDS = ("browser", "browser_version", "os", "os_version", "device", "crawler")
 GEO_FIELDS = ("country_code", "country", "city", "network", "asn")
-ENRICHED_FIELDS = ("agent_class", "is_page", "is_static", "visitor")
+ENRICHED_FIELDS = ("agent_class", "is_page", "is_static", "visitor", "visit")
 FIELDS: tuple[str, ...] = (*NAMES, *ENRICHED_FIELDS, *AGENT_FIELDS, *GEO_FIELDS)
 DEFAULT_FIELDS: tuple[str, ...] = (
     "time",
@@ -100,10 +100,57 @@ class Result:
     bad: BadLines
 
 
+class Visits:
+    """The ``visit`` field: '<visitor key in hex>-<n>', the visitor's n-th visit, on people's
+    page views (METRICS.md: a visit is a run of one visitor's page views with no gap over the
+    timeout); other rows have none. Streaming, it keeps each visitor's last page view and
+    visit number, and assumes the lines come in time order, as logs and rotated sets do."""
+
+    def __init__(self, timeout: int) -> None:
+        self.timeout = timeout
+        self.state: dict[int, tuple[int, int]] = {}  # visitor -> (last page view, visit no.)
+
+    def __call__(self, chunk: pd.DataFrame) -> pd.Categorical:
+        rows = np.flatnonzero(chunk["is_page"].to_numpy() & chunk["person"].to_numpy())
+        out = np.full(len(chunk), -1, np.int64)
+        labels: list[str] = []
+        if len(rows):
+            v = chunk["visitor"].to_numpy()[rows]
+            t = chunk["time"].array.asi8[rows]
+            order = np.lexsort((t, v))
+            v, t, rows = v[order], t[order], rows[order]
+            first = np.r_[True, v[1:] != v[:-1]]
+            start = np.zeros(len(v), bool)
+            start[1:] = (t[1:] - t[:-1]) > self.timeout
+            heads = np.flatnonzero(first)
+            base = np.zeros(len(heads), np.int64)
+            for k, i in enumerate(heads.tolist()):
+                last = self.state.get(int(v[i]))
+                if last is None or t[i] - last[0] > self.timeout:
+                    start[i] = True
+                    base[k] = 0 if last is None else last[1]
+                else:
+                    start[i] = False
+                    base[k] = last[1]
+            sizes = np.diff(np.r_[heads, len(v)])
+            cs = np.cumsum(start)
+            before = np.repeat(cs[heads] - start[heads], sizes)
+            number = np.repeat(base, sizes) + cs - before
+            tails = np.r_[heads[1:], len(v)] - 1
+            for i in tails.tolist():
+                self.state[int(v[i])] = (int(t[i]), int(number[i]))
+            text = [f"{int(a):016x}-{int(n)}" for a, n in zip(v, number, strict=True)]
+            codes, uniq = pd.factorize(np.asarray(text, dtype=object), sort=False)
+            out[rows] = codes
+            labels = list(uniq)
+        return pd.Categorical.from_codes(out, categories=pd.Index(labels, dtype="str"))
+
+
 class _Enrich:
     """Adds the agent and GeoIP fields a query asks for, once per distinct value."""
 
     def __init__(self, settings: Settings, fields: tuple[str, ...]) -> None:
+        self.visits = Visits(settings.visit_timeout) if "visit" in fields else None
         self.agent = [f for f in fields if f in AGENT_FIELDS]
         self.geo_cols = [f for f in fields if f in GEO_FIELDS]
         self.geo: Callable[[pd.Index], pd.DataFrame] | None = None
@@ -113,6 +160,8 @@ class _Enrich:
             self.geo = GeoLookup(GeoDatabases.discover(settings.geoip_dir)).lookup
 
     def __call__(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        if self.visits is not None:
+            chunk["visit"] = self.visits(chunk)
         if self.agent:
             cat = chunk["agent"].array
             table = classify_agents(pd.Index(cat.categories))
@@ -258,7 +307,9 @@ class CsvWriter(Writer):
 
 
 # Widths of the table format's columns; longer text is cut with '…' (jsonl keeps it whole).
-_WIDTH = {"time": 25, "client": 39, "path": 50, "referrer": 40, "agent": 50, "query": 30}
+_WIDTH = {
+    "time": 25, "client": 39, "path": 50, "referrer": 40, "agent": 50, "query": 30, "visit": 24,
+}  # fmt: skip
 
 
 class TableWriter(Writer):

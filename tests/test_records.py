@@ -133,3 +133,35 @@ def test_bad_records_options(log: Path) -> None:
     for args, word in ((["--fields", "nope"], "--fields"), (["--sort", "zzz"], "--sort")):
         r = run("records", log, *args)
         assert r.exit_code == 2 and word in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_visit_ids_are_the_visits_of_the_visits_command(sample_logs: Path) -> None:
+    r = run("records", sample_logs, "--fields", "visit,is_page", "--format", "jsonl")
+    rows = [json.loads(x) for x in r.stdout.splitlines()]
+    ids = {x["visit"] for x in rows if x["visit"] is not None}
+    assert all(x["is_page"] for x in rows if x["visit"] is not None)
+    v = run("visits", sample_logs, "--format", "json", "--section", "visits")
+    assert len(ids) == json.loads(v.stdout)["overview"]["visits"] > 0
+
+
+def test_records_stream_block_by_block(log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first rows are out before the second block is read: nothing waits for the end."""
+    from logaudit import records
+    from logaudit.config import Settings
+    from logaudit.sources import expand
+
+    real = records.read_blocks
+    read = []
+
+    def small_blocks(inp, state):  # type: ignore[no-untyped-def]
+        for b in real(inp, state, block_bytes=2048):
+            read.append(b)
+            yield b
+
+    monkeypatch.setattr(records, "read_blocks", small_blocks)
+    frames = records.select(expand([str(log)]), Settings(), records.Query(("line",)))
+    first = next(frames)
+    assert isinstance(first, pd.DataFrame) and len(first) > 0
+    assert len(read) == 1
+    rest = [f for f in frames if isinstance(f, pd.DataFrame)]
+    assert len(read) > 10 and sum(map(len, [first, *rest])) == 400
