@@ -275,8 +275,9 @@ def test_now_compares_the_last_window(tmp_path: Path) -> None:
     now = section(r, "now").set_index("metric")
     assert float(now.loc["5xx_rate", "now"]) == pytest.approx(0.3)
     assert float(now.loc["5xx_rate", "before"]) == 0.0
-    assert now.loc["requests_per_minute", "now"] == "10.0"
-    assert now.loc["new failing URL (5xx)", "now"] == "/api/pay"
+    assert now.loc["requests_per_minute", "now"] == 10.0
+    assert now.loc["new failing URL (5xx)", "path"] == "/api/pay"
+    assert now.loc["new failing URL (5xx)", "now"] == 45
     fig = next(s.headline for s in r.sections if s.name == "headline")
     assert fig["scope"] == "last 15 min" and fig["5xx_rate"] == pytest.approx(0.3)
     names = [s.name for s in r.sections]

@@ -365,13 +365,16 @@ def _figures(p: Partial, lo: int, hi: int) -> dict[str, float]:
     return out
 
 
-def _failing_in(p: Partial, lo: int, hi: int) -> set[tuple[str, int]]:
+def _failing_in(p: Partial, lo: int, hi: int) -> dict[tuple[str, int], int]:
+    """(endpoint, class) -> errors between minutes lo and hi."""
     f = _t(p, "pb_fail")
     if f.empty:
-        return set()
+        return {}
     mins = f.index.get_level_values("minute")
-    part = f[(mins >= lo) & (mins <= hi)]
-    return {(str(e), int(c)) for e, c, _ in part.index}
+    part = f[(mins >= lo) & (mins <= hi)]["n"]
+    g = part.groupby(level=["endpoint", "class"]).sum()
+    keys = zip(g.index.get_level_values(0), g.index.get_level_values(1), strict=True)
+    return {(str(e), int(c)): int(n) for (e, c), n in zip(keys, g.to_numpy(), strict=True)}
 
 
 def sec_now(p: Partial, ctx: Context) -> Section:
@@ -392,22 +395,37 @@ def sec_now(p: Partial, ctx: Context) -> Section:
         if metric in now:
             a, b = float(now[metric]), float(prior.get(metric, float("nan")))
             rows.append(
-                {"metric": metric, "now": _round(a), "before": _round(b), "change": _change(a, b)}
+                {
+                    "metric": metric,
+                    "path": "",
+                    "now": _round(a),
+                    "before": _round(b),
+                    "change": _change(a, b),
+                }
             )
-    new = sorted(_failing_in(p, start, newest) - _failing_in(p, before, start - 1))
-    for e, c in new:
-        rows.append({"metric": f"new failing URL ({c}xx)", "now": e, "before": "", "change": "new"})
+    # Endpoints failing in the window and not in the hour before: now = their errors.
+    failing_now = _failing_in(p, start, newest)
+    earlier = _failing_in(p, before, start - 1)
+    for (e, c), n in sorted(failing_now.items(), key=lambda kv: (-kv[1], kv[0])):
+        if (e, c) not in earlier:
+            rows.append(
+                {
+                    "metric": f"new failing URL ({c}xx)",
+                    "path": e,
+                    "now": float(n),
+                    "before": 0.0,
+                    "change": "new",
+                }
+            )
     note = (
         f"last {newest - start + 1} min ({when(start)}-{clock(newest)}) against the "
         f"{BEFORE_MINUTES} min before"
     )
-    return Section(
-        "now", title, pd.DataFrame(rows).astype({"now": str, "before": str}), len(rows), note=note
-    )
+    return Section("now", title, pd.DataFrame(rows), len(rows), note=note + "; rates are shares")
 
 
-def _round(v: float) -> float | str:
-    return "" if v != v else round(v, 4)
+def _round(v: float) -> float | None:
+    return None if v != v else round(v, 4)
 
 
 def _change(a: float, b: float) -> str:
