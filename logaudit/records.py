@@ -290,7 +290,7 @@ class JsonlWriter(Writer):
 
 class CsvWriter(Writer):
     def __init__(self, out: TextIO) -> None:
-        self.w = csv.writer(out)
+        self.w = csv.writer(out, lineterminator="\n")  # as the report CSV
         self.header = False
 
     def write(self, frame: pd.DataFrame) -> None:
