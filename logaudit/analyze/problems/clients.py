@@ -99,7 +99,11 @@ def exploit_probes(p: Partial) -> list[tuple[str, str, str]]:
         shown = ", ".join(f"{k} x{int(n)}" for k, n in kinds.head(4).items())
         more = f" and {len(kinds) - 4} more kinds" if len(kinds) > 4 else ""
         out.append(
-            (str(client), "exploit-probes", f"{int(g.sum()):,} known exploit probes: {shown}{more}")
+            (
+                str(client),
+                "exploit-probes",
+                f"{int(g.sum()):,} known exploit probe{'' if g.sum() == 1 else 's'}: {shown}{more}",
+            )
         )
     return out
 
