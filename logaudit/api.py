@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TextIO
 
 from logaudit.analyze import (
     GEO_SECTIONS,
@@ -27,6 +28,9 @@ from logaudit.errors import ExitCode, InputMissingError
 from logaudit.pipeline import Run, exit_code, run
 from logaudit.report import Report
 from logaudit.sources import Input, expand
+
+if TYPE_CHECKING:
+    from logaudit import records as rec
 
 
 @dataclass
@@ -153,15 +157,15 @@ def summary(args: Sequence[str], settings: Settings, sections: Sequence[str] = (
     return report("summary", args, settings, sections)
 
 
-__all__ = ["COMMANDS", "Outcome", "report", "summary", "open_inputs"]
+__all__ = ["COMMANDS", "Outcome", "report", "records", "summary", "open_inputs"]
 
 
 def records(
     args: Sequence[str],
     settings: Settings,
-    query: object,
+    query: rec.Query,
     fmt: str,
-    out: object,
+    out: TextIO,
     inputs: list[Input] | None = None,
 ) -> Outcome:
     """``logaudit records``: stream the matching requests of ``args`` to ``out`` (a text
@@ -169,9 +173,8 @@ def records(
     Outcome's exit code is NO_DATA when nothing matched."""
     from logaudit import records as rec
 
-    assert isinstance(query, rec.Query)
     inputs = inputs if inputs is not None else open_inputs(args)
-    result = rec.write(inputs, settings, query, fmt, out)  # type: ignore[arg-type]
+    result = rec.write(inputs, settings, query, fmt, out)
     messages = [str(p) for p in result.problems]
     code = exit_code(result.problems)
     if code == ExitCode.OK and result.rows == 0:
