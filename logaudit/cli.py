@@ -95,9 +95,10 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--debug", is_flag=True, hidden=True),
     ]
+    f = filter_options(f)  # innermost: listed after the options above in --help
     for opt in reversed(opts):
         f = opt(f)
-    return filter_options(f)
+    return f
 
 
 def filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -473,9 +474,10 @@ def _records_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Folder of .mmdb databases."),
         click.option("--debug", is_flag=True, hidden=True),
     ]
+    f = filter_options(f)  # innermost: listed after the options above in --help
     for opt in reversed(opts):
         f = opt(f)
-    return filter_options(f)
+    return f
 
 
 _RECORD_EXT = {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
