@@ -326,3 +326,40 @@ def test_probe_registry_names_each_kind() -> None:
     names = [p.name for p in probes()]
     got = [names[i] if i >= 0 else None for i in probe_codes(chunk)]
     assert got == [*examples, *[None] * len(ordinary)]
+
+
+def test_broken_link_is_a_4xx_finding_one_client_is_not(tmp_path: Path) -> None:
+    lines = []
+    for i in range(30):  # many people follow a dead link: a finding
+        when = utc(2024, 3, 1, 10, i)
+        lines.append(
+            line(client=f"81.2.69.{i + 1}", when=when, request="GET /old HTTP/1.1", status=404)
+        )
+        lines.append(line(client=f"81.2.69.{i + 1}", when=when))
+    for i in range(30):  # one client asking one missing path again and again: not one
+        lines.append(
+            line(
+                client="5.5.5.5",
+                when=utc(2024, 3, 1, 11, i),
+                request="GET /gone HTTP/1.1",
+                status=404,
+            )
+        )
+    r, _ = problems(write(tmp_path / "a.log", lines))
+    head = section(r, "headline")
+    assert head["kind"].tolist() == ["4xx"]
+    want = "4xx on /old: 30 errors, 100% of its hits, since 10:00"
+    assert head["finding"].iloc[0] == want
+
+
+def test_crawler_genuine_by_range_or_host_name() -> None:
+    from logaudit.analyze.problems.clients import genuine
+
+    assert genuine("66.249.66.1", "Googlebot")
+    assert genuine("66.249.95.255", "Googlebot") and not genuine("66.249.96.0", "Googlebot")
+    assert genuine("2001:4860:4801:10::1", "Googlebot")
+    assert genuine("crawl-66-249-66-1.googlebot.com", "Googlebot")
+    assert not genuine("googlebot.com.evil.example", "Googlebot")
+    assert not genuine("203.0.113.50", "Googlebot")
+    assert genuine("157.55.39.1", "Bingbot") and not genuine("157.55.39.1", "Googlebot")
+    assert genuine("msnbot-157-55-39-1.search.msn.com", "Bingbot")
