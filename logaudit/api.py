@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from logaudit.analyze import (
     GEO_SECTIONS,
+    PROBLEMS_SECTIONS,
     SUMMARY_SECTIONS,
     TRENDS_SECTIONS,
     VISITOR_SECTIONS,
@@ -27,6 +28,9 @@ from logaudit.errors import ExitCode, InputMissingError
 from logaudit.pipeline import Run, exit_code, run
 from logaudit.report import Report
 from logaudit.sources import Input, expand
+
+if TYPE_CHECKING:
+    from logaudit import records as rec
 
 
 @dataclass
@@ -80,10 +84,20 @@ def _report(
     chosen = tuple(sections) or default_sections
     inputs = inputs if inputs is not None else open_inputs(args)
     enricher = Enricher(settings)
-    r = run(inputs, settings, tables_for(chosen), on_progress=on_progress, enricher=enricher)
+    # problems reports no visits: its run skips the page-view events they are made of.
+    tables = tables_for(chosen, visits_overview=command != "problems")
+    r = run(inputs, settings, tables, on_progress=on_progress, enricher=enricher)
     ctx = finish_context(settings, chosen)
     report = build_report(r, settings, chosen, command, ctx)
-    return _outcome(r, report, settings)
+    outcome = _outcome(r, report, settings)
+    if command == "problems":
+        from logaudit.analyze.problems import breaches
+
+        found = breaches(report.sections, settings.extra.get("thresholds") or {})
+        outcome.messages.extend(found)
+        if outcome.exit_code == ExitCode.OK and any(m.startswith("threshold") for m in found):
+            outcome.exit_code = ExitCode.THRESHOLD
+    return outcome
 
 
 def finish_context(settings: Settings, sections: Sequence[str]) -> Context:
@@ -116,6 +130,11 @@ COMMANDS: dict[str, tuple[str, Callable[[Settings], tuple[str, ...]]]] = {
     "trends": (
         "traffic per period, change, movers and unusual periods",
         lambda s: ("periods",) if s.extra.get("csv") else TRENDS_SECTIONS,
+    ),
+    # `now` with --last only.
+    "problems": (
+        "what is failing, since when, for whom, how slowly, and who attacks",
+        lambda s: tuple(n for n in PROBLEMS_SECTIONS if n != "now" or s.extra.get("last")),
     ),
 }
 
@@ -171,4 +190,27 @@ def summary(args: Sequence[str], settings: Settings, sections: Sequence[str] = (
     return report("summary", args, settings, sections)
 
 
-__all__ = ["COMMANDS", "Outcome", "digest", "report", "summary", "open_inputs"]
+__all__ = ["COMMANDS", "Outcome", "digest", "report", "records", "summary", "open_inputs"]
+
+
+def records(
+    args: Sequence[str],
+    settings: Settings,
+    query: rec.Query,
+    fmt: str,
+    out: TextIO,
+    inputs: list[Input] | None = None,
+) -> Outcome:
+    """``logaudit records``: stream the matching requests of ``args`` to ``out`` (a text
+    stream; parquet goes to its binary buffer). No Report: the rows are the output; the
+    Outcome's exit code is NO_DATA when nothing matched."""
+    from logaudit import records as rec
+
+    inputs = inputs if inputs is not None else open_inputs(args)
+    result = rec.write(inputs, settings, query, fmt, out)
+    messages = [str(p) for p in result.problems]
+    code = exit_code(result.problems)
+    if code == ExitCode.OK and result.rows == 0:
+        code = ExitCode.NO_DATA
+        messages.append("no request matched")
+    return Outcome(None, code, messages)

@@ -141,8 +141,22 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
         ),
         *mail_options,
     ]
+    f = filter_options(f)  # innermost: listed after the options above in --help
     for opt in reversed(opts):
         f = opt(f)
+    return f
+
+
+def filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The shared record filters (``logaudit.filters.FILTERS``), each with its exclude twin."""
+    from logaudit.filters import FILTERS
+
+    for name, (_, _, text) in reversed(FILTERS.items()):
+        f = click.option(
+            f"--exclude-{name}", f"exclude_{name}", multiple=True, metavar="VALUE",
+            help=f"Leave out rows whose {name} matches (repeatable).",
+        )(f)
+        f = click.option(f"--{name}", name, multiple=True, metavar="VALUE", help=text)(f)
     return f
 
 
@@ -173,7 +187,9 @@ def _settings(opts: dict[str, Any]) -> Any:
         raise click.UsageError("--ua goes with --visitor")
     extra: dict[str, Any] = {}
     if opts.get("visitor"):
-        extra.update(visitor=opts["visitor"], ua=opts.get("ua"))
+        from logaudit.analyze.clickstream import check_visitor
+
+        extra.update(visitor=check_visitor(opts["visitor"]), ua=opts.get("ua"))
     if opts.get("every"):
         extra.update(every=opts["every"], metrics=tuple(opts.get("metrics") or ()))
         extra["csv"] = bool(opts.get("csv"))
@@ -181,6 +197,11 @@ def _settings(opts: dict[str, Any]) -> Any:
         extra["deliver"] = _deliver_options(opts)
     if opts.get("mail_via"):
         overrides["mail"] = {"via": opts["mail_via"]}
+    from logaudit import filters
+
+    chosen = filters.parse({k: opts.get(k) or () for k in filters.option_names()})
+    if chosen:
+        extra["filters"] = chosen
     if extra:
         overrides["extra"] = extra
     if opts.get("since"):
@@ -537,6 +558,121 @@ def digest(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: 
 def api_args(logs: tuple[str, ...]) -> tuple[str, ...]:
     api.open_inputs(logs)  # no input, a missing file: the usual one-line errors, early
     return logs
+
+
+@cli.command()
+@report_options
+@click.option(
+    "--every",
+    "problems_every",
+    type=click.Choice(["auto", "1m", "5m", "15m", "1h", "6h", "1d"]),
+    default="auto",
+    help="Interval of the error timeline (auto: at most 72 rows).",
+)
+@click.option(
+    "--last", metavar="DURATION", help="Compare the last 15m (2h...) with the hour before."
+)
+@click.option("--no-group", is_flag=True, help="Keep ids, UUIDs and hashes in paths as logged.")
+@click.option("--max-5xx-rate", metavar="RATE", help="Exit 10 when 5xx exceed this (2%, 0.02).")
+@click.option("--max-4xx-rate", metavar="RATE", help="Exit 10 when 4xx exceed this.")
+@click.option("--max-p95", metavar="TIME", help="Exit 10 when the p95 exceeds this (800ms).")
+@click.option("--max-p99", metavar="TIME", help="Exit 10 when the p99 response time exceeds this.")
+@command
+def problems(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
+    """What is failing, since when, for whom, how slowly, and who is attacking.
+
+    Sections: headline (worst first), error-timeline, failing-urls, slow-endpoints,
+    slow-requests, suspicious-clients, and now (with --last). With a --max-... threshold
+    breached the exit code is 10, after the report is written. Examples:
+
+    \b
+    logaudit problems /var/log/nginx/access.log*
+    logaudit problems access.log --last 15m
+    logaudit problems access.log --max-5xx-rate 2% --max-p95 800ms
+    """
+    from dataclasses import replace
+
+    from logaudit.analyze.problems import limits
+
+    settings = _settings(opts)
+    extra: dict[str, Any] = {
+        "problems_every": opts.get("problems_every"),
+        "group": not opts.get("no_group"),
+    }
+    if opts.get("last"):
+        extra["last"] = limits.duration(opts["last"])
+    thresholds: dict[str, float] = {}
+    for key, read in (("5xx_rate", limits.rate), ("4xx_rate", limits.rate),
+                      ("p95", limits.seconds), ("p99", limits.seconds)):
+        value = opts.get("max_" + key)
+        if value:
+            thresholds[key] = read(value, "--max-" + key.replace("_", "-"))
+    extra["thresholds"] = thresholds
+    _run("problems", logs, fmt, output, replace(settings, extra={**settings.extra, **extra}))
+
+
+def _records_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of ``records``: the report commands' input, time and filter options, and
+    its own --fields/--limit/--sort/--format."""
+    from logaudit.records import FIELDS, RECORD_FORMATS
+
+    opts = [
+        click.argument("logs", nargs=-1, metavar="LOG..."),
+        click.option("--log-format", type=click.Choice(list(FORMATS)), help="Skip detection."),
+        click.option("--since", metavar="WHEN", help="From this time (2026-11-24, 7d...)."),
+        click.option("--until", metavar="WHEN", help="Up to (not including) this time."),
+        click.option("--tz", metavar="ZONE", help="Time zone for --since/--until."),
+        click.option("--bots", type=click.Choice(list(BOTS_MODES)), default=None,
+                     help="exclude or only: leave crawlers out, or keep only them."),
+        click.option("--fields", metavar="A,B,...",
+                     help=f"Columns to write (default: time, client, request, status...): "
+                     f"{', '.join(FIELDS)}."),
+        click.option("--limit", type=click.IntRange(1), default=None, help="At most N rows."),
+        click.option("--sort", metavar="FIELD", help="Sort by FIELD (-FIELD: descending)."),
+        click.option("--format", "fmt", type=click.Choice(list(RECORD_FORMATS)), default=None,
+                     help="table (default on a terminal), jsonl, csv or parquet "
+                     "(default from -o's extension)."),
+        click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Write to a file."),
+        click.option("--geoip-dir", type=click.Path(path_type=Path),
+                     help="Folder of .mmdb databases."),
+        click.option("--debug", is_flag=True, hidden=True),
+    ]
+    f = filter_options(f)  # innermost: listed after the options above in --help
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+_RECORD_EXT = {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+
+
+@cli.command()
+@_records_options
+@command
+def records(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
+    """The matching requests themselves, streamed (memory stays flat without --sort).
+
+    Takes every filter of the report commands. Examples:
+
+    \b
+    logaudit records access.log --status 404 --client 203.0.113.0/24 -o 404s.parquet
+    logaudit records access.log --since '2026-12-01 13:00' --until '2026-12-01 13:10' | less
+    logaudit records access.log --status 5xx --fields time,path,status,browser --format jsonl
+    """
+    from logaudit import records as rec
+
+    query = rec.Query(
+        rec.parse_fields(opts.get("fields")), opts.get("limit"), rec.check_sort(opts.get("sort"))
+    )
+    fmt = fmt or (_RECORD_EXT.get(output.suffix.lower(), "table") if output else "table")
+    if fmt == "parquet" and output is None and sys.stdout.isatty():
+        raise LogauditError("parquet is binary: give -o FILE or pipe it", ExitCode.USAGE)
+    settings = _settings(opts)
+    inputs = api.open_inputs(logs)
+    with _output(output) as out:
+        outcome = api.records(logs, settings, query, fmt, out, inputs)
+    _finish(outcome, None, None)
 
 
 @cli.command()

@@ -29,6 +29,8 @@ class ExitCode(IntEnum):
     NO_DATA = 8
     # The output file could not be written (missing folder, no permission, disk full).
     OUTPUT = 9
+    # A --max-... threshold of `logaudit problems` was breached; the report was written.
+    THRESHOLD = 10
     # The report was made but the mail could not be sent (refused, timeout, authentication,
     # TLS, a rejected recipient); the message was left on disk and its path printed.
     MAIL = 11

@@ -12,7 +12,7 @@ import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from logaudit.errors import ConfigError
+from logaudit.errors import ExitCode, LogauditError
 
 _REL = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -40,9 +40,11 @@ def parse_when(text: str, tz: str | None = None, now: datetime | None = None) ->
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ConfigError(
+        # A bad option value: usage, exit 2 (README), like every other unreadable value.
+        raise LogauditError(
             f"cannot read the time {text!r}: use 2026-11-24, '2026-11-24 13:00', today, "
-            "yesterday, 24h, 7d or 2w"
+            "yesterday, 24h, 7d or 2w",
+            ExitCode.USAGE,
         ) from None
     if value.tzinfo is not None:
         zone = ZoneInfo(tz) if tz else None

@@ -490,8 +490,9 @@ def test_good_file_and_binary_file(site: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "args, code, mention",
     [
-        (("--since", "next tuesday"), ExitCode.CONFIG, "next tuesday"),
-        (("--until", "2024-13-45"), ExitCode.CONFIG, "2024-13-45"),
+        # A bad option value is usage (exit 2, README), not configuration (issue #12).
+        (("--since", "next tuesday"), ExitCode.USAGE, "next tuesday"),
+        (("--until", "2024-13-45"), ExitCode.USAGE, "2024-13-45"),
         (("--top", "-1"), ExitCode.CONFIG, "--top"),
         (("--since", "2030-01-01"), ExitCode.NO_DATA, "period"),
     ],

@@ -276,7 +276,32 @@ def test_hostile_log_through_the_cli(tmp_path: Path, fmt: str, command: str) -> 
 
 def test_empty_referring_sites_note_is_escaped(tmp_path: Path) -> None:
     """Issue #19: the note of an empty "Referring sites" lists the virtual hosts."""
-    log = _hostile_log(tmp_path)
+    # Every referrer is one of the (hostile) virtual hosts: internal navigation, so the section
+    # is empty and its note names the own hosts.
+    lines = []
+    for i, h in enumerate(HOSTILE):
+        token = h.replace(" ", "_").replace('"', "'").replace("\t", "_")
+        lines.append(
+            line(
+                client=f"203.0.113.{i + 1}",
+                when=f"05/Apr/2024:08:00:{i:02d} +0000",
+                request=f"GET /{i} HTTP/1.1",
+                referrer=f"http://{token}.example/",
+                agent=FIREFOX,
+                vhost=f"{token}.example",
+            )
+        )
+        lines.append(  # well-formed lines, so that the format is detected
+            line(
+                client=f"198.51.100.{i + 1}",
+                when=f"05/Apr/2024:09:00:{i:02d} +0000",
+                request=f"GET /{i} HTTP/1.1",
+                referrer="http://shop.example/",
+                agent=FIREFOX,
+                vhost="shop.example",
+            )
+        )
+    log = write(tmp_path / "internal.log", lines)
     r = CliRunner().invoke(cli, ["summary", str(log), "--section", "referring-sites"])
     assert r.exit_code == 0, r.stderr
     assert "\\x1b[?1049h" in r.stdout.replace("\n", "")

@@ -1,7 +1,7 @@
 """logaudit trends: periods, zeros, offsets and DST, change, movers and unusual periods.
 
 Each log is built here with a known shape, so every expected figure below follows from the
-shape and the rules in ``logaudit/analyze/trends.py``'s docstring, worked out by hand.
+shape and the rules in ``logaudit/analyze/trends/__init__.py``'s docstring, worked out by hand.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from logaudit.analyze import (
     audience,
     clickstream,
     forked,
+    problems,
     referrers,
     traffic,
     trends,
@@ -31,6 +32,7 @@ TABLES: dict[str, Table] = {
     **clickstream.TABLES,
     **trends.TABLES,
     **audience.TABLES,
+    **problems.TABLES,
 }
 
 # Tables the overview always needs.
@@ -97,6 +99,7 @@ SECTIONS: dict[str, SectionSpec] = {
             "top-visitors", "Top visitors", audience.sec_top_visitors, audience.NEEDS, apart=True
         ),
         *trends.SECTIONS,
+        *problems.SECTIONS,
     )
 }
 
@@ -142,6 +145,8 @@ VISITS_SECTIONS: tuple[str, ...] = (
 )
 VISITOR_SECTIONS: tuple[str, ...] = ("visitor-visits", "clickstream")
 TRENDS_SECTIONS: tuple[str, ...] = tuple(s.name for s in trends.SECTIONS)
+# `now` only with --last (api.COMMANDS).
+PROBLEMS_SECTIONS: tuple[str, ...] = problems.PROBLEMS_SECTIONS
 
 
 def tables_for(sections: tuple[str, ...], visits_overview: bool = True) -> dict[str, Table]:
@@ -190,6 +195,11 @@ def build_report(
             for name in sections
         ]
     built = [b for b in built if not (b.rows.empty and b.name == "vhosts")]
+    from logaudit.filters import of_settings
+
+    filtered = of_settings(settings.extra).describe()
+    if filtered:
+        ctx.notes.insert(0, "Filters: " + "; ".join(filtered) + " (every figure counts only these)")
     return Report(
         command=command,
         overview=ov,
@@ -204,5 +214,6 @@ def build_report(
             "top": settings.top,
             "since": settings.since.isoformat() if settings.since else None,
             "until": settings.until.isoformat() if settings.until else None,
+            "filters": filtered,
         },
     )

@@ -71,6 +71,21 @@ def t_agents(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     names = agent.categories[used].rename("agent")
     frame = classify_agents(names)
     frame.index = names
+    # One rule everywhere: the class the enricher gave the hits wins. It differs only for a
+    # format that logs no user agent (common, vcommon), where every hit is a person
+    # (METRICS.md), not the "(no user agent)" tool an empty agent field would be.
+    if "agent_class" in c:
+        cls = c["agent_class"].array
+        first_row = np.full(len(agent.categories), -1, np.int64)
+        codes = np.asarray(agent.codes)
+        first_row[codes[::-1]] = np.arange(len(codes))[::-1]
+        given = np.asarray(cls.categories.astype(str))[np.asarray(cls.codes)[first_row[used]]]
+        person = (given == "person") & (frame["agent_class"].to_numpy() != "person")
+        if person.any():
+            frame = frame.copy()
+            frame.loc[person, "agent_class"] = "person"
+            frame.loc[person, "crawler"] = ""
+            frame.loc[person, "device"] = "other"
     return frame
 
 
@@ -112,9 +127,28 @@ def _joined(p: Partial, ctx: Context) -> pd.DataFrame:
         v = _attach(v, agents, _through(codes["agent"], agents.index.get_indexer(levels["agent"])))
     if ctx.geo is not None:
         # One GeoIP row per level value, in level order: a row's client code is its row.
-        places = ctx.geo(pd.Index(levels["client"], dtype="str"))
+        places = one_name_per_asn(ctx.geo(pd.Index(levels["client"], dtype="str")))
         v = _attach(v, named_places(places, ("country", "network")), np.asarray(codes["client"]))
     return v
+
+
+def one_name_per_asn(places: pd.DataFrame) -> pd.DataFrame:
+    """One network label per AS number: an ISP database names most of an ISP's addresses
+    ('Bredband2 AB') but may hold only the AS for others ('AS29518 Bredband2 AB'); the ISP's
+    name wins (the most common one when there are several), so one ISP is one row."""
+    if "asn" not in places or places["asn"].isna().all():
+        return places
+    f = places[places["asn"].notna()]
+    names = f["network"].astype(str)
+    as_label = names.str.match(r"^AS\d+( |$)")
+    pick = f.assign(_n=names, _as=as_label)
+    counts = pick.groupby(["asn", "_as", "_n"], sort=True).size().reset_index(name="k")
+    counts = counts.sort_values(["asn", "_as", "k", "_n"], ascending=[True, True, False, True],
+                                kind="stable")
+    best = counts.drop_duplicates("asn").set_index("asn")["_n"]
+    label = places["asn"].map(best)
+    return places.assign(network=label.where(places["asn"].notna(), places["network"])
+                         .astype("str"))
 
 
 def _through(codes: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -157,6 +191,19 @@ def _people(v: pd.DataFrame, ctx: Context) -> pd.DataFrame:
     return ctx.once("audience_people", lambda: v[v["people_hits"] > 0])
 
 
+WHO_COUNTS = {
+    "auto": "people only",
+    "exclude": "people only (crawlers and tools left out)",
+    "include": "everyone, crawlers and tools counted as people (--bots include)",
+    "only": "crawlers and tools only (--bots only)",
+}
+
+
+def who_counts(bots: str) -> str:
+    """Who the people panels count, in words, for the --bots mode in force."""
+    return WHO_COUNTS.get(bots, "people only")
+
+
 def _panel(
     v: pd.DataFrame,
     ctx: Context,
@@ -166,6 +213,8 @@ def _panel(
     detail: str | None = None,
     note: str = "",
 ) -> Section:
+    # The label follows --bots: "people only" is true only in auto and exclude modes.
+    note = note.replace("people only", who_counts(ctx.settings.bots))
     people = _people(v, ctx)
     if people.empty or by not in people:
         return Section(name, title, pd.DataFrame(), note=note or "nothing to show")
@@ -274,7 +323,9 @@ def sec_top_visitors(p: Partial, ctx: Context) -> Section:
     if v.empty:
         return Section("top-visitors", title, pd.DataFrame())
     # Visitors are people (as --bots defines them); crawlers have their own panel.
-    f = v[v["people_hits"] > 0].assign(bandwidth=v["bytes"])
+    # The overview's unique visitors' rule (METRICS.md): keys with a people hit that is not a
+    # 4xx, so "top 10 of N" counts the same visitors.
+    f = v[v["visitor_hits"] > 0].assign(bandwidth=v["bytes"])
     if f.empty:
         return Section("top-visitors", title, pd.DataFrame(), note="no people visits")
     f = f.set_index(f["client"].rename("ip"))

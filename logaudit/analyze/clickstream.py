@@ -8,13 +8,36 @@ stays small.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
 from logaudit.analyze.base import Context, Partial, Table
 from logaudit.analyze.visits import sessionize
 from logaudit.config import Settings
+from logaudit.errors import ExitCode, LogauditError
 from logaudit.report import Section
+
+# A host name: dotted labels, the last one (the top-level domain) not all digits.
+_HOST = re.compile(
+    r"^(?=.{1,253}$)([A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.)+"
+    r"[A-Za-z0-9-]*[A-Za-z][A-Za-z0-9-]*\.?$"
+)
+
+
+def check_visitor(text: str) -> str:
+    """``--visitor``: an IP address as logged, or a host name (a log written with
+    HostnameLookups On); anything else is a usage error rather than an empty report."""
+    from logaudit.enrich.geo import parse_address
+
+    value = text.strip()
+    if parse_address(value) is not None or _HOST.match(value):
+        return value
+    raise LogauditError(
+        f"--visitor: {text!r} is not an IP address or host name (e.g. 81.2.69.142)",
+        ExitCode.USAGE,
+    )
 
 
 def t_clickstream(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
@@ -61,8 +84,13 @@ def _visits(p: Partial, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
         events[["visitor", "utc", "local", "path_h", "ref_h"]], ctx.settings.visit_timeout
     )
     # sessionize sorts by (visitor, utc), which ``ev`` already is: rows line up.
-    ev = ev.assign(visit=v.events["visit"].to_numpy() + 1)
-    return ev, v.table
+    ev = ev.assign(visit=v.events["visit"].to_numpy())
+    # Visits are numbered and listed by their start, whichever user agent made them (the
+    # sessions come grouped by visitor key, which would interleave dates).
+    start = ev.groupby("visit")["utc"].transform("min")
+    ev = ev.assign(_start=start).sort_values(["_start", "visit", "utc"], kind="stable")
+    ev["visit"] = pd.factorize(ev["visit"], sort=False)[0] + 1
+    return ev.drop(columns="_start").reset_index(drop=True), v.table
 
 
 def sec_visitor_visits(p: Partial, ctx: Context) -> Section:

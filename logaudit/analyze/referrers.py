@@ -106,11 +106,20 @@ def _own_note(own: set[str], how: str) -> str:
     return f"own hosts ({how}): {shown}; their referrals are internal navigation"
 
 
+def _empty_note(p: Partial, ctx: Context, own: set[str], how: str) -> str:
+    """Why there is no external referrer: no referring URL at all in the hits counted
+    (crawlers send none, a filter may leave none) is not a missing own host."""
+    refs = p.get("referrers", pd.DataFrame())
+    if refs.empty or not (_sites(refs, ctx)["site"] != "").any():
+        return "no referring URL in the hits counted (all direct)"
+    return _own_note(own, how)
+
+
 def sec_referring_sites(p: Partial, ctx: Context) -> Section:
     f, own, how = external(p, ctx)
     title = "Referring sites"
     if f.empty:
-        return Section("referring-sites", title, pd.DataFrame(), note=_own_note(own, how))
+        return Section("referring-sites", title, pd.DataFrame(), note=_empty_note(p, ctx, own, how))
     g = f.groupby("site", sort=False)[["hits", "page_views"]].sum()
     rows, total = ranked(g, ctx.settings, "site")
     return Section("referring-sites", title, rows, total, note=_own_note(own, how))
@@ -120,6 +129,6 @@ def sec_referrers(p: Partial, ctx: Context) -> Section:
     f, own, how = external(p, ctx)
     title = "Referrer URLs"
     if f.empty:
-        return Section("referrers", title, pd.DataFrame(), note=_own_note(own, how))
+        return Section("referrers", title, pd.DataFrame(), note=_empty_note(p, ctx, own, how))
     rows, total = ranked(f[["hits", "page_views"]], ctx.settings, "referrer")
     return Section("referrers", title, rows, total)

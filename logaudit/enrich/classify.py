@@ -66,6 +66,11 @@ class Enricher:
         self.settings = settings
         self.static_re = static_pattern(settings.static_extensions)
         self.zone = zone(settings.tz)
+        from logaudit.filters import Matcher, of_settings
+
+        wanted = of_settings(settings.extra)
+        # The shared record filters (--status, --path, --client...), before any table.
+        self.matcher = Matcher(wanted, settings.geoip_dir) if wanted else None
 
     def apply(self, chunk: pd.DataFrame, has_agent: bool = True) -> pd.DataFrame:
         """Add the enriched columns. ``has_agent`` False: the format logs no user agent
@@ -84,6 +89,9 @@ class Enricher:
             keep &= local >= np.datetime64(s.since, "s")
         if s.until is not None:
             keep &= local < np.datetime64(s.until, "s")
+
+        if self.matcher is not None:
+            keep &= self.matcher.mask(chunk)
 
         agent_class = (
             self._agent_class(chunk["agent"].array)

@@ -1,0 +1,595 @@
+"""``logaudit problems``: what is failing, since when, for whom, how slowly, and who attacks.
+
+Sections (terminal order): ``headline`` (one finding per row, worst first), ``error-timeline``,
+``failing-urls``, ``slow-endpoints`` and ``slow-requests``, ``suspicious-clients``, and ``now``
+with ``--last``. Every figure comes from the mergeable tables of ``tables.py``; the thresholds
+(``--max-5xx-rate`` ...) are checked by ``breaches`` on the headline's figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from logaudit.analyze.base import Context, Partial, SectionSpec
+from logaudit.analyze.problems import clients as clients_mod
+from logaudit.analyze.problems.tables import TABLES
+from logaudit.report import Section
+
+# --every for the error timeline: name -> minutes.
+INTERVALS: dict[str, int] = {"1m": 1, "5m": 5, "15m": 15, "1h": 60, "6h": 360, "1d": 1440}
+TIMELINE_ROWS = 72  # auto: the shortest interval giving at most this many rows
+# A burst: an interval with at least BURST_MIN 5xx, BURST_FACTOR times the median interval's
+# (plus one), and at least BURST_RATE of its requests failing.
+BURST_MIN = 10
+BURST_FACTOR = 5
+BURST_RATE = 0.05
+# Headline findings: an endpoint's 5xx are one from FAIL_MIN errors and FAIL_SHARE of its hits;
+# its 4xx from FAIL_MIN errors, FAIL_SHARE, and BROKEN_CLIENTS distinct clients (a broken link
+# fails for many people; one client's 404s are a scanner's, reported as such).
+FAIL_MIN = 10
+FAIL_SHARE = 0.05
+BROKEN_CLIENTS = 5
+# Slow: an endpoint whose p95 is at least SLOW_P95 seconds over at least SLOW_MIN requests.
+SLOW_P95 = 1.0
+SLOW_MIN = 20
+# --last: the window is compared with the hour before it.
+BEFORE_MINUTES = 60
+
+
+def _t(p: Partial, name: str) -> pd.DataFrame:
+    f = p.get(name)
+    return f if f is not None else pd.DataFrame()
+
+
+def when(minute: int | float) -> str:
+    return pd.Timestamp(int(minute) * 60, unit="s").strftime("%Y-%m-%d %H:%M")
+
+
+def clock(minute: int | float) -> str:
+    return pd.Timestamp(int(minute) * 60, unit="s").strftime("%H:%M")
+
+
+def percentiles(bins: pd.Series, qs: tuple[float, ...] = (0.5, 0.95, 0.99)) -> list[float]:
+    """Seconds at each quantile of a histogram (bin -> count) of ``tables._bins``."""
+    from logaudit.analyze.trends import bin_value
+
+    if bins.empty or bins.sum() == 0:
+        return [float("nan")] * len(qs)
+    b = bins.groupby(level=-1).sum().sort_index()
+    cum = b.cumsum().to_numpy()
+    keys = b.index.to_numpy()
+    out = []
+    for q in qs:
+        i = int(np.searchsorted(cum, q * cum[-1]))
+        out.append(float(bin_value(np.array([keys[min(i, len(keys) - 1)]]))[0]) / 1000.0)
+    return out
+
+
+# ---- error timeline --------------------------------------------------------------------
+
+
+def interval(p: Partial, ctx: Context) -> int:
+    chosen = str(ctx.settings.extra.get("problems_every") or "auto")
+    if chosen in INTERVALS:
+        return INTERVALS[chosen]
+    m = _t(p, "pb_minutes")
+    if m.empty:
+        return 60
+    span = int(m.index.max()) - int(m.index.min()) + 1
+    for k in INTERVALS.values():
+        if span / k <= TIMELINE_ROWS:
+            return k
+    return 1440
+
+
+def timeline(p: Partial, ctx: Context) -> pd.DataFrame:
+    def make() -> pd.DataFrame:
+        m = _t(p, "pb_minutes")
+        if m.empty:
+            return pd.DataFrame()
+        k = interval(p, ctx)
+        start = m.index.to_numpy() // k * k
+        g = m.groupby(start).sum()
+        full = np.arange(int(g.index.min()), int(g.index.max()) + 1, k)
+        g = g.reindex(full, fill_value=0)
+        rate = np.where(g["hits"] > 0, g["s5xx"] / g["hits"].clip(lower=1), 0.0)
+        base = float(np.median(g["s5xx"]))
+        burst = (
+            (g["s5xx"] >= BURST_MIN)
+            & (g["s5xx"] >= BURST_FACTOR * (base + 1))
+            & (rate >= BURST_RATE)
+        )
+        return pd.DataFrame(
+            {
+                "start": [when(x) for x in g.index],
+                "minute": g.index.to_numpy(),
+                "requests": g["hits"].to_numpy(),
+                "4xx": g["s4xx"].to_numpy(),
+                "5xx": g["s5xx"].to_numpy(),
+                "5xx_rate": np.round(rate, 4),
+                "burst": burst.to_numpy(),
+            }
+        )
+
+    return ctx.once("problems:timeline", make)
+
+
+def sec_timeline(p: Partial, ctx: Context) -> Section:
+    t = timeline(p, ctx)
+    title = "Errors over time"
+    if t.empty:
+        return Section("error-timeline", title, pd.DataFrame(), note="no request")
+    k = interval(p, ctx)
+    name = next(n for n, v in INTERVALS.items() if v == k)
+    rows = t.drop(columns="minute").assign(burst=np.where(t["burst"], "BURST", ""))
+    bursts = int(t["burst"].sum())
+    note = f"one row per {name}; " + (
+        f"{bursts} burst(s) of 5xx marked" if bursts else "no burst of 5xx"
+    )
+    return Section("error-timeline", title, rows, len(rows), note=note, chart="5xx")
+
+
+# ---- failing URLs ----------------------------------------------------------------------
+
+
+def _top_of(t: pd.DataFrame, key: str, skip: tuple[str, ...] = ()) -> dict[tuple[str, int], str]:
+    """(endpoint, class) -> 'a (12), b (3)' for the top three values of ``key``."""
+    if t.empty:
+        return {}
+    f = t.reset_index()
+    f = f[~f[key].isin(skip)]
+    f = f.sort_values(["n", key], ascending=[False, True], kind="stable")
+    out: dict[tuple[str, int], str] = {}
+    for (e, c), g in f.groupby(["endpoint", "class"], sort=False):
+        out[(str(e), int(str(c)))] = ", ".join(
+            f"{v} ({int(n)})" for v, n in zip(g[key].head(3), g["n"].head(3), strict=True)
+        )
+    return out
+
+
+def failing(p: Partial, ctx: Context) -> pd.DataFrame:
+    def make() -> pd.DataFrame:
+        f = _t(p, "pb_fail")
+        if f.empty:
+            return pd.DataFrame()
+        g = (
+            f.reset_index()
+            .groupby(["endpoint", "class"], sort=False)
+            .agg(count=("n", "sum"), first=("minute", "min"), last=("minute", "max"))
+        )
+        hits = _t(p, "pb_endpoints")["hits"]
+        g["share"] = (g["count"] / hits.reindex(g.index.get_level_values(0)).to_numpy()).round(4)
+        fc = _t(p, "pb_fail_clients")
+        ndist = fc.groupby(level=["endpoint", "class"]).size() if not fc.empty else None
+        g["clients_n"] = ndist.reindex(g.index).fillna(0).astype(int) if ndist is not None else 0
+        g = g.reset_index()
+        g = g.sort_values(
+            ["class", "count", "endpoint"], ascending=[False, False, True], kind="stable"
+        )
+        return g.reset_index(drop=True)
+
+    return ctx.once("problems:failing", make)
+
+
+def sec_failing(p: Partial, ctx: Context) -> Section:
+    title = "Failing URLs"
+    g = failing(p, ctx)
+    if g.empty:
+        return Section("failing-urls", title, pd.DataFrame(), note="no 4xx or 5xx response")
+    total = len(g)
+    top = ctx.settings.top
+    g = g.head(top) if top else g
+    who = _top_of(_t(p, "pb_fail_clients"), "client")
+    refs = _top_of(_t(p, "pb_fail_referrers"), "referrer", ("-", ""))
+    rows = pd.DataFrame(
+        {
+            "path": g["endpoint"].astype(str),
+            "status": [f"{int(c)}xx" for c in g["class"]],
+            "count": g["count"].astype(np.int64),
+            "share": g["share"],
+            "first": [when(x) for x in g["first"]],
+            "last": [when(x) for x in g["last"]],
+            "clients": [
+                who.get((str(e), int(c)), "")
+                for e, c in zip(g["endpoint"], g["class"], strict=True)
+            ],
+            "referrers": [
+                refs.get((str(e), int(c)), "")
+                for e, c in zip(g["endpoint"], g["class"], strict=True)
+            ],
+        }
+    )
+    grouped = ctx.settings.extra.get("group", True)
+    note = (
+        "share: of the path's requests; ids, UUIDs and hashes grouped as {id} (--no-group "
+        "keeps the paths as logged)"
+        if grouped
+        else "share: of the path's requests; paths as logged"
+    )
+    return Section(
+        "failing-urls",
+        title,
+        rows,
+        total,
+        note=note,
+        chart="count",
+        narrow_drop=("referrers", "clients", "first"),
+    )
+
+
+# ---- slow endpoints --------------------------------------------------------------------
+
+NO_TIMES = (
+    "this log records no response time, so nothing can be called slow: log nginx's "
+    "$request_time (and $upstream_response_time) or Apache's %D"
+)
+
+
+def slow(p: Partial, ctx: Context) -> pd.DataFrame:
+    def make() -> pd.DataFrame:
+        r = _t(p, "pb_response")
+        if r.empty:
+            return pd.DataFrame()
+        rows = []
+        mx = _t(p, "pb_response_max")
+        for endpoint, g in r.groupby(level="endpoint", sort=False):
+            g = g.droplevel("endpoint")
+            resp = g.xs(0, level="which")["n"] if 0 in g.index.get_level_values(0) else None
+            up = g.xs(1, level="which")["n"] if 1 in g.index.get_level_values(0) else None
+            if resp is None:
+                continue
+            p50, p95, p99 = percentiles(resp)
+            row: dict[str, Any] = {
+                "endpoint": str(endpoint),
+                "requests": int(resp.sum()),
+                "p50": round(p50, 4),
+                "p95": round(p95, 4),
+                "p99": round(p99, 4),
+                "max": round(float(mx["max_ms"].get(endpoint, float("nan"))) / 1000.0, 4),
+            }
+            if up is not None:
+                row["upstream_p95"] = round(percentiles(up, (0.95,))[0], 4)
+            rows.append(row)
+        f = pd.DataFrame(rows)
+        if f.empty:
+            return f
+        return f.sort_values(
+            ["p95", "requests", "endpoint"], ascending=[False, False, True], kind="stable"
+        ).reset_index(drop=True)
+
+    return ctx.once("problems:slow", make)
+
+
+def sec_slow(p: Partial, ctx: Context) -> Section:
+    title = "Slow endpoints"
+    f = slow(p, ctx)
+    if f.empty:
+        return Section("slow-endpoints", title, pd.DataFrame(), note=NO_TIMES)
+    top = ctx.settings.top
+    rows = f.head(top) if top else f
+    note = "seconds; percentiles from a log-scale histogram (within about 3 %)"
+    if "upstream_p95" in f:
+        note += "; upstream: the backend's own time"
+    return Section(
+        "slow-endpoints", title, rows.reset_index(drop=True), len(f), note=note, chart="p95"
+    )
+
+
+def sec_slow_requests(p: Partial, ctx: Context) -> Section:
+    title = "Slowest requests"
+    s = _t(p, "pb_slowest")
+    if s.empty:
+        return Section("slow-requests", title, pd.DataFrame(), note=NO_TIMES)
+    top = ctx.settings.top or 50
+    s = s.sort_values(["seconds", "local"], ascending=[False, True], kind="stable").head(top)
+    rows = pd.DataFrame(
+        {
+            "time": s["local"].to_numpy(),
+            "client": s["client"].to_numpy(),
+            "method": s["method"].to_numpy(),
+            "path": s["path"].to_numpy(),
+            "status": s["status"].to_numpy(),
+            "seconds": s["seconds"].round(4).to_numpy(),
+            "upstream": s["upstream"].round(4).to_numpy(),
+        }
+    )
+    if rows["upstream"].isna().all():
+        rows = rows.drop(columns="upstream")
+    return Section("slow-requests", title, rows, len(rows), note="seconds")
+
+
+# ---- suspicious clients ----------------------------------------------------------------
+
+
+def suspicious(p: Partial, ctx: Context) -> pd.DataFrame:
+    return ctx.once("problems:clients", lambda: clients_mod.suspicious(p))
+
+
+def sec_clients(p: Partial, ctx: Context) -> Section:
+    title = "Suspicious clients"
+    f = suspicious(p, ctx)
+    if f.empty:
+        return Section(
+            "suspicious-clients",
+            title,
+            pd.DataFrame(columns=clients_mod.COLUMNS),
+            note="none found",
+        )
+    top = ctx.settings.top
+    rows = f.head(top) if top else f
+    return Section(
+        "suspicious-clients",
+        title,
+        rows.reset_index(drop=True),
+        len(f),
+        note="requests, first, last: all of the client's requests",
+        narrow_drop=("first", "last"),
+    )
+
+
+# ---- now -------------------------------------------------------------------------------
+
+
+def window(p: Partial, ctx: Context) -> tuple[int, int, int] | None:
+    """(first minute of the window, newest minute, first minute of the hour before), or None
+    without --last."""
+    last = ctx.settings.extra.get("last")
+    m = _t(p, "pb_minutes")
+    if not last or m.empty:
+        return None
+    newest = int(m.index.max())
+    span = max(1, int(last) // 60)
+    start = newest - span + 1
+    return start, newest, start - BEFORE_MINUTES
+
+
+def _figures(p: Partial, lo: int, hi: int) -> dict[str, float]:
+    m = _t(p, "pb_minutes")
+    part = m[(m.index >= lo) & (m.index <= hi)]
+    hits = int(part["hits"].sum())
+    out = {
+        "requests": float(hits),
+        "requests_per_minute": hits / (hi - lo + 1),
+        "5xx_rate": float(part["s5xx"].sum() / hits) if hits else 0.0,
+        "4xx_rate": float(part["s4xx"].sum() / hits) if hits else 0.0,
+    }
+    r = _t(p, "pb_response_minutes")
+    if not r.empty:
+        mins = r.index.get_level_values("minute")
+        p95, p99 = percentiles(r[(mins >= lo) & (mins <= hi)]["n"], (0.95, 0.99))
+        out["p95"], out["p99"] = p95, p99
+    return out
+
+
+def _failing_in(p: Partial, lo: int, hi: int) -> dict[tuple[str, int], int]:
+    """(endpoint, class) -> errors between minutes lo and hi."""
+    f = _t(p, "pb_fail")
+    if f.empty:
+        return {}
+    mins = f.index.get_level_values("minute")
+    part = f[(mins >= lo) & (mins <= hi)]["n"]
+    g = part.groupby(level=["endpoint", "class"]).sum()
+    keys = zip(g.index.get_level_values(0), g.index.get_level_values(1), strict=True)
+    return {(str(e), int(c)): int(n) for (e, c), n in zip(keys, g.to_numpy(), strict=True)}
+
+
+def sec_now(p: Partial, ctx: Context) -> Section:
+    title = "Now"
+    w = window(p, ctx)
+    if w is None:
+        return Section(
+            "now",
+            title,
+            pd.DataFrame(),
+            note="give --last 15m to compare the last minutes with the hour before them",
+        )
+    start, newest, before = w
+    now = _figures(p, start, newest)
+    prior = _figures(p, before, start - 1)
+    rows: list[dict[str, Any]] = []
+    for metric in ("requests_per_minute", "5xx_rate", "4xx_rate", "p95", "p99"):
+        if metric in now:
+            a, b = float(now[metric]), float(prior.get(metric, float("nan")))
+            rows.append(
+                {
+                    "metric": metric,
+                    "path": "",
+                    "now": _round(a),
+                    "before": _round(b),
+                    "change": _change(a, b),
+                }
+            )
+    # Endpoints failing in the window and not in the hour before: now = their errors.
+    failing_now = _failing_in(p, start, newest)
+    earlier = _failing_in(p, before, start - 1)
+    for (e, c), n in sorted(failing_now.items(), key=lambda kv: (-kv[1], kv[0])):
+        if (e, c) not in earlier:
+            rows.append(
+                {
+                    "metric": f"new failing URL ({c}xx)",
+                    "path": e,
+                    "now": float(n),
+                    "before": 0.0,
+                    "change": "new",
+                }
+            )
+    note = (
+        f"last {newest - start + 1} min ({when(start)}-{clock(newest)}) against the "
+        f"{BEFORE_MINUTES} min before"
+    )
+    return Section("now", title, pd.DataFrame(rows), len(rows), note=note + "; rates are shares")
+
+
+def _round(v: float) -> float | None:
+    return None if v != v else round(v, 4)
+
+
+def _change(a: float, b: float) -> str:
+    if a != a or b != b:
+        return ""
+    if b == 0:
+        return "new" if a else "same"
+    return f"{(a - b) / b:+.0%}"
+
+
+# ---- headline and thresholds -----------------------------------------------------------
+
+
+def figures(p: Partial, ctx: Context) -> dict[str, Any]:
+    """The figures the thresholds check: over the --last window when given, else the whole
+    report."""
+    m = _t(p, "pb_minutes")
+    if m.empty:
+        return {}
+    w = window(p, ctx)
+    lo, hi = (w[0], w[1]) if w else (int(m.index.min()), int(m.index.max()))
+    f: dict[str, Any] = dict(_figures(p, lo, hi))
+    f["scope"] = f"last {hi - lo + 1} min" if w else "whole report"
+    f["not_found_hits"] = int(m["s404"].sum())
+    f["has_response_time"] = not _t(p, "pb_response_minutes").empty
+    return f
+
+
+def findings(p: Partial, ctx: Context) -> pd.DataFrame:
+    """One row per finding, worst first: (tier, size) ordering."""
+    rows: list[tuple[int, int, str, str, str]] = []  # tier, size, kind, text, since
+    for r in failing(p, ctx).to_dict("records"):
+        cls, count, share = int(r["class"]), int(r["count"]), float(r["share"])
+        if count < FAIL_MIN or share < FAIL_SHARE:
+            continue
+        if cls == 4 and r["clients_n"] < BROKEN_CLIENTS:
+            continue
+        rows.append(
+            (
+                0 if cls == 5 else 5,
+                count,
+                f"{cls}xx",
+                f"{cls}xx on {r['endpoint']}: {count:,} errors, {share:.0%} of its "
+                f"hits, since {clock(r['first'])}",
+                when(r["first"]),
+            )
+        )
+    t = timeline(p, ctx)
+    if not t.empty:
+        for b in t[t["burst"]].to_dict("records"):
+            rows.append(
+                (
+                    1,
+                    int(b["5xx"]),
+                    "burst",
+                    f"5xx burst at {b['start']}: {int(b['5xx']):,} errors, "
+                    f"{b['5xx_rate']:.0%} of requests",
+                    str(b["start"]),
+                )
+            )
+    s = slow(p, ctx)
+    if not s.empty:
+        for sl in s[(s["p95"] >= SLOW_P95) & (s["requests"] >= SLOW_MIN)].to_dict("records"):
+            rows.append(
+                (
+                    2,
+                    int(sl["requests"]),
+                    "slow",
+                    f"slow {sl['endpoint']}: p95 {sl['p95']:.2f} s, p99 {sl['p99']:.2f} s "
+                    f"over {int(sl['requests']):,} requests",
+                    "",
+                )
+            )
+    for c in suspicious(p, ctx).to_dict("records"):
+        rows.append(
+            (
+                3,
+                int(c["requests"]),
+                str(c["kind"]),
+                f"{c['kind']} {c['client']}: {c['evidence']}",
+                str(c["first"]),
+            )
+        )
+    f = pd.DataFrame(rows, columns=["tier", "size", "kind", "finding", "since"])
+    f = f.sort_values(["tier", "size", "finding"], ascending=[True, False, True], kind="stable")
+    return f.drop(columns=["tier", "size"]).reset_index(drop=True)
+
+
+def sec_headline(p: Partial, ctx: Context) -> Section:
+    f = findings(p, ctx)
+    fig = figures(p, ctx)
+    total = len(f)
+    top = ctx.settings.top
+    rows = f.head(top) if top else f
+    head = {k: v for k, v in fig.items() if k != "has_response_time"}
+    if not fig.get("has_response_time"):
+        head.pop("p95", None)
+        head.pop("p99", None)
+    note = "nothing wrong found" if f.empty else ""
+    rows = rows[["finding", "since", "kind"]]
+    return Section(
+        "headline",
+        "What is wrong",
+        rows,
+        total,
+        note=note,
+        headline=head,
+        narrow_drop=("kind", "since"),
+    )
+
+
+def breaches(report_sections: list[Section], thresholds: Mapping[str, float]) -> list[str]:
+    """One message per threshold breached (``--max-5xx-rate`` ...), from the headline's
+    figures; a threshold that cannot be checked (no response times) is a message too."""
+    head = next((s.headline for s in report_sections if s.name == "headline"), None)
+    if head is None or not thresholds:
+        return []
+    out = []
+    for key, limit in thresholds.items():
+        value = head.get(key)
+        unit = "s" if key.startswith("p9") else ""
+        if value is None:
+            out.append(f"--max-{key}: cannot be checked, the log has no response times")
+            continue
+        if value > limit:
+            shown = f"{value:.3f} s > {limit:g} s" if unit else f"{value:.2%} > {limit:.2%}"
+            out.append(f"threshold breached: {key} {shown} ({head.get('scope')})")
+    return out
+
+
+def _specs() -> tuple[SectionSpec, ...]:
+    t = TABLES
+    return (
+        SectionSpec("headline", "What is wrong", sec_headline, tuple(t)),
+        SectionSpec("error-timeline", "Errors over time", sec_timeline, ("pb_minutes",)),
+        SectionSpec(
+            "failing-urls",
+            "Failing URLs",
+            sec_failing,
+            ("pb_fail", "pb_endpoints", "pb_fail_clients", "pb_fail_referrers"),
+        ),
+        SectionSpec(
+            "slow-endpoints", "Slow endpoints", sec_slow, ("pb_response", "pb_response_max")
+        ),
+        SectionSpec("slow-requests", "Slowest requests", sec_slow_requests, ("pb_slowest",)),
+        SectionSpec(
+            "suspicious-clients",
+            "Suspicious clients",
+            sec_clients,
+            (
+                "pb_clients",
+                "pb_client_404",
+                "pb_probes",
+                "pb_login",
+                "pb_rate",
+                "pb_rate_hist",
+                "pb_claims",
+            ),
+        ),
+        SectionSpec("now", "Now", sec_now, ("pb_minutes", "pb_fail", "pb_response_minutes")),
+    )
+
+
+SECTIONS: tuple[SectionSpec, ...] = _specs()
+PROBLEMS_SECTIONS: tuple[str, ...] = tuple(s.name for s in SECTIONS)
+
+__all__ = ["PROBLEMS_SECTIONS", "SECTIONS", "TABLES", "breaches"]

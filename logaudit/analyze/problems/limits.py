@@ -1,0 +1,48 @@
+"""Reading the values of ``problems``' options: ``--last 15m``, ``--max-5xx-rate 2%``,
+``--max-p95 800ms``. A value that cannot be read is one line and exit 2."""
+
+from __future__ import annotations
+
+import re
+
+from logaudit.errors import ExitCode, LogauditError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$", re.IGNORECASE)
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_TIME = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$", re.IGNORECASE)
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%)?\s*$")
+
+
+def _bad(option: str, value: str, example: str) -> LogauditError:
+    return LogauditError(f"{option}: cannot read {value!r} (e.g. {example})", ExitCode.USAGE)
+
+
+def duration(value: str, option: str = "--last") -> int:
+    """'15m', '2h', '1d', '90s' (a bare number is minutes) -> seconds, at least 60."""
+    m = _DURATION.match(value)
+    if not m:
+        raise _bad(option, value, "15m, 2h, 1d")
+    seconds = float(m.group(1)) * _SECONDS[(m.group(2) or "m").lower()]
+    if seconds < 60:
+        raise LogauditError(f"{option}: {value!r} is under a minute", ExitCode.USAGE)
+    return int(seconds)
+
+
+def seconds(value: str, option: str) -> float:
+    """'800ms', '1.5s', '2' (seconds) -> seconds."""
+    m = _TIME.match(value)
+    if not m:
+        raise _bad(option, value, "800ms or 1.5s")
+    v = float(m.group(1))
+    return v / 1000.0 if (m.group(2) or "s").lower() == "ms" else v
+
+
+def rate(value: str, option: str) -> float:
+    """'2%' or '0.02' -> 0.02."""
+    m = _RATE.match(value)
+    if not m:
+        raise _bad(option, value, "2% or 0.02")
+    v = float(m.group(1)) / (100.0 if m.group(2) else 1.0)
+    if v > 1:
+        raise LogauditError(f"{option}: {value!r} is over 100 %", ExitCode.USAGE)
+    return v

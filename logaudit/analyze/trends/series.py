@@ -1,0 +1,376 @@
+"""The trend series: per-chunk tables on integer keys, and the per-period figures
+built from them once per report (``Trend``), which every trends section reads.
+
+The rules are in the package docstring (``logaudit.analyze.trends``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from logaudit.analyze import periods as per
+from logaudit.analyze.base import Context, Partial, Table
+from logaudit.analyze.visits import visits_of
+from logaudit.config import Settings
+from logaudit.enrich.classify import zone
+from logaudit.report import Section
+
+# Period lengths --every accepts; "auto" picks from the span.
+EVERY: tuple[str, ...] = ("auto", *per.UNITS)
+
+# --metric choices: name -> meaning (the column of the `periods` section).
+METRICS: dict[str, str] = {
+    "hits": "requests",
+    "page_views": "page views (people)",
+    "visitors": "distinct visitors in the period (daily visitors for days)",
+    "visits": "visits starting in the period",
+    "clicks_per_visit": "page views per visit",
+    "bandwidth": "response bytes",
+    "status_4xx": "4xx responses",
+    "rate_4xx": "4xx responses / hits",
+    "status_5xx": "5xx responses",
+    "rate_5xx": "5xx responses / hits",
+    "response_p50_ms": "median response time (ms), when the log has one",
+    "response_p95_ms": "95th percentile response time (ms), when the log has one",
+}
+DEFAULT_CHART: tuple[str, ...] = ("hits", "visitors")
+
+EDGE = 0.05  # share of a period at either end within which a hit makes it complete
+
+CHANGE_METRICS: tuple[str, ...] = tuple(METRICS)
+
+# Response-time histogram: bin 0 holds 0 (and anything under RESP_MIN_MS); bin b >= 1 holds
+# [RESP_MIN_MS * 10**((b-1)/40), RESP_MIN_MS * 10**(b/40)); the top bin also holds larger values.
+RESP_PER_DECADE = 40
+RESP_MIN_MS = 1e-3
+RESP_BINS = RESP_PER_DECADE * 10 + 1  # up to 10**7 ms
+
+
+# ---- per-chunk tables: integer keys, one bincount per figure --------------------------------
+
+
+def _hour_keys(c: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(local hour numbers, the zone's offset in minutes, UTC seconds) per row. The offset is
+    local - UTC, so it is the line's own offset, or the ``--tz`` zone's at that instant."""
+    local = c["local"].array.asi8
+    utc = c["time"].array.asi8
+    return local // per.HOUR, (local - utc) // 60, utc
+
+
+def _pair_codes(hours: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+    """One small integer per (hour, offset): (codes, first hour, distinct offsets)."""
+    lo = int(hours.min())
+    if offsets.min() == offsets.max():  # the usual chunk: one offset
+        return hours - lo, lo, offsets[:1].copy()
+    values, inverse = np.unique(offsets, return_inverse=True)
+    return (hours - lo) * len(values) + inverse, lo, values
+
+
+def _pair_index(codes: np.ndarray, lo: int, values: np.ndarray) -> pd.MultiIndex:
+    n = len(values)
+    return pd.MultiIndex.from_arrays(
+        [codes // n + lo, values[codes % n].astype(np.int64)], names=["hour", "offset"]
+    )
+
+
+def t_hours(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    """(local hour, offset) -> hits, page_views, bytes, s4xx, s5xx."""
+    hours, offsets, _ = _hour_keys(c)
+    codes, lo, values = _pair_codes(hours, offsets)
+    status = c["status"].to_numpy()
+    hits = np.bincount(codes)
+    seen = np.flatnonzero(hits)
+
+    def sums(w: np.ndarray) -> np.ndarray:
+        return np.bincount(codes, weights=w, minlength=len(hits))[seen].astype(np.int64)
+
+    frame = pd.DataFrame(
+        {
+            "hits": hits[seen].astype(np.int64),
+            "page_views": sums(c["is_page"].to_numpy() & c["person"].to_numpy()),
+            "bytes": sums(c["bytes"].to_numpy()),
+            "s4xx": sums((status >= 400) & (status < 500)),
+            "s5xx": sums((status >= 500) & (status < 600)),
+        }
+    )
+    frame.index = _pair_index(seen, lo, values)
+    return frame
+
+
+def t_visitor_hours(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    """Distinct (hour instant, visitor) pairs: only hourly trends need them (days, weeks and
+    months use ``visitor_days``). Deduplicated per chunk and again at the end."""
+    if s.extra.get("every", "auto") not in ("hour", "auto"):
+        return pd.DataFrame()
+    status = c["status"].to_numpy()
+    m = c["person"].to_numpy() & ~((status >= 400) & (status < 500))
+    hour = per.of_times(c["local"].array.asi8[m], c["time"].array.asi8[m], "hour")
+    return pd.DataFrame({"hour": hour, "visitor": c["visitor"].to_numpy()[m]}).drop_duplicates()
+
+
+def response_bins(ms: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b = np.floor(RESP_PER_DECADE * np.log10(ms / RESP_MIN_MS)) + 1
+    b = np.where(ms >= RESP_MIN_MS, b, 0)
+    return np.clip(b, 0, RESP_BINS - 1).astype(np.int64)
+
+
+def bin_value(b: np.ndarray) -> np.ndarray:
+    """A bin's representative: its geometric middle (0 for bin 0)."""
+    b = np.asarray(b, dtype=np.float64)
+    mid = RESP_MIN_MS * 10 ** ((b - 0.5) / RESP_PER_DECADE)
+    return np.where(b > 0, mid, 0.0)
+
+
+def t_response(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    """(local hour, offset, bin) -> n: a mergeable log-scale histogram of response times."""
+    ms = c["response_time"].to_numpy(dtype=np.float64, na_value=np.nan) * 1000.0
+    m = ~np.isnan(ms)
+    if not m.any():
+        return pd.DataFrame()
+    hours, offsets, _ = _hour_keys(c)
+    codes, lo, values = _pair_codes(hours[m], offsets[m])
+    keys, n = np.unique(codes * RESP_BINS + response_bins(ms[m]), return_counts=True)
+    pair = _pair_index(keys // RESP_BINS, lo, values)
+    index = pd.MultiIndex.from_arrays(
+        [pair.get_level_values(0), pair.get_level_values(1), keys % RESP_BINS],
+        names=["hour", "offset", "bin"],
+    )
+    return pd.DataFrame({"n": n.astype(np.int64)}, index=index)
+
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        Table("trend_hours", t_hours),
+        Table("trend_visitor_hours", t_visitor_hours, kind="concat"),
+        Table("trend_response", t_response),
+    )
+}
+
+
+# ---- finishing: the series, computed once per report ---------------------------------------
+
+
+@dataclass
+class Trend:
+    every: str
+    ids: np.ndarray  # period ids (periods.py), oldest first, no gaps
+    wall_start: np.ndarray
+    wall_end: np.ndarray
+    offsets: np.ndarray  # minutes, at each period's start
+    labels: list[str]
+    starts: list[str]  # ISO 8601 with offset
+    complete: np.ndarray
+    values: pd.DataFrame  # one row per period, one column per metric (METRICS order)
+    unusual: pd.DataFrame  # period index, metric, value, baseline_median, z
+    notes: list[str] = field(default_factory=list)
+
+    def present(self, metric: str) -> bool:
+        return metric in self.values
+
+    def last_complete(self) -> int | None:
+        done = np.flatnonzero(self.complete)
+        return int(done[-1]) if len(done) else None
+
+
+def trend_of(p: Partial, ctx: Context) -> Trend | None:
+    return ctx.once("trend", lambda: _build(p, ctx))
+
+
+def _positions(ids: np.ndarray, pid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row position of each period id, and which ids are rows at all."""
+    pos = np.searchsorted(ids, pid)
+    ok = pos < len(ids)
+    ok[ok] = ids[pos[ok]] == pid[ok]
+    return pos, ok
+
+
+def _count(pos: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """Sum of ``weights`` (default: rows) per period position, as integers."""
+    w = None if weights is None else np.asarray(weights, dtype=np.float64)
+    return np.rint(np.bincount(pos, weights=w, minlength=n)).astype(np.int64)
+
+
+def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a / b, 0 where b is 0 (an empty period's ratios are zeros like its counts)."""
+    return np.divide(a, b, out=np.zeros(len(a)), where=b > 0)
+
+
+def _build(p: Partial, ctx: Context) -> Trend | None:
+    th = p.get("trend_hours")
+    if th is None or th.empty:
+        return None
+    s = ctx.settings
+    hours = th.index.get_level_values("hour").to_numpy(np.int64)
+    offs = th.index.get_level_values("offset").to_numpy(np.int64)
+    every = per.choose(str(s.extra.get("every") or "auto"), int(hours.max() - hours.min() + 1))
+    pid = per.of_hours(hours, offs, every)
+    ids = per.span(int(pid.min()), int(pid.max()), every, np.unique(pid))
+    n = len(ids)
+    pos, _ = _positions(ids, pid)
+    hits = th["hits"].to_numpy()
+
+    offsets = _start_offsets(ids, every, pos, hours, offs, hits, s.tz)
+    wall_start, wall_end = per.wall_bounds(ids, offsets, every)
+    labels = [per.label(int(w), every) for w in wall_start]
+    starts = [per.iso(int(w), int(o)) for w, o in zip(wall_start, offsets, strict=True)]
+
+    v = pd.DataFrame(index=pd.RangeIndex(n))
+    v["hits"] = _count(pos, n, hits)
+    v["page_views"] = _count(pos, n, th["page_views"].to_numpy())
+    v["visitors"] = _visitors(p, ids, every)
+    visits, clicks = _visits(p, ctx, ids, every)
+    v["visits"] = visits
+    v["clicks_per_visit"] = np.round(_ratio(clicks, visits), 3)
+    v["bandwidth"] = _count(pos, n, th["bytes"].to_numpy())
+    hits_all = v["hits"].to_numpy()
+    for k in ("4xx", "5xx"):
+        cnt = _count(pos, n, th[f"s{k}"].to_numpy())
+        v[f"status_{k}"] = cnt
+        v[f"rate_{k}"] = np.round(_ratio(cnt, hits_all), 4)
+    resp = _response(p, ids, every)
+    if resp is not None:
+        v["response_p50_ms"], v["response_p95_ms"] = resp
+
+    complete = _complete(p, s, every, ids, wall_start, wall_end)
+    from logaudit.analyze.trends.unusual import _unusual  # it reads this module
+
+    unusual = _unusual(v, complete, every)
+    return Trend(every, ids, wall_start, wall_end, offsets, labels, starts, complete, v, unusual)
+
+
+def _start_offsets(
+    ids: np.ndarray,
+    every: str,
+    pos: np.ndarray,
+    hours: np.ndarray,
+    offs: np.ndarray,
+    hits: np.ndarray,
+    tz: str | None,
+) -> np.ndarray:
+    n = len(ids)
+    z = zone(tz)
+    if z is not None:
+        if every == "hour":
+            return np.array([per.zone_offset_at_instant(z, int(i)) for i in ids], dtype=np.int64)
+        days = per.start_day(ids, every)
+        return np.array(
+            [per.zone_offset_at_wall(z, int(d) * per.DAY) for d in days], dtype=np.int64
+        )
+    # The log's own offsets: the most common one in each period's first (and last) hour.
+    instant = hours * per.HOUR - offs * 60
+    first = np.lexsort((-hits, instant, pos))
+    last = np.lexsort((-hits, -instant, pos))
+    first_off = pd.Series(offs[first]).groupby(pos[first], sort=False).first()
+    last_off = pd.Series(offs[last]).groupby(pos[last], sort=False).first()
+    start = first_off.reindex(range(n))
+    carried = last_off.reindex(range(n)).ffill().shift(1)
+    return start.fillna(carried).bfill().fillna(0).to_numpy(np.int64)
+
+
+def _visitors(p: Partial, ids: np.ndarray, every: str) -> np.ndarray:
+    n = len(ids)
+    if every == "hour":
+        vh = p.get("trend_visitor_hours", pd.DataFrame())
+        if vh.empty:
+            return np.zeros(n, np.int64)
+        key = vh["hour"].to_numpy(np.int64)
+        distinct = pd.DataFrame({"hour": key, "visitor": vh["visitor"].to_numpy()})
+        key = distinct.drop_duplicates()["hour"].to_numpy(np.int64)
+    else:
+        vd = p.get("visitor_days", pd.DataFrame())
+        if vd.empty:
+            return np.zeros(n, np.int64)
+        # visitor_days is already one row per (day, visitor).
+        key = per.of_days(vd.index.get_level_values("day").to_numpy(np.int64), every)
+        if every != "day":
+            pairs = pd.DataFrame({"p": key, "v": vd.index.get_level_values("visitor").to_numpy()})
+            key = pairs.drop_duplicates()["p"].to_numpy(np.int64)
+    pos, ok = _positions(ids, key)
+    return _count(pos[ok], n)
+
+
+def _visits(p: Partial, ctx: Context, ids: np.ndarray, every: str) -> tuple[np.ndarray, np.ndarray]:
+    n = len(ids)
+    vt = visits_of(p, ctx).table
+    if vt.empty:
+        return np.zeros(n, np.int64), np.zeros(n, np.int64)
+    # A visit belongs to the period it starts in.
+    vp = per.of_times(vt["start_local"].to_numpy(), vt["start"].to_numpy(), every)
+    pos, ok = _positions(ids, vp)
+    return _count(pos[ok], n), _count(pos[ok], n, vt["clicks"].to_numpy()[ok])
+
+
+def _response(p: Partial, ids: np.ndarray, every: str) -> tuple[np.ndarray, np.ndarray] | None:
+    tr = p.get("trend_response")
+    if tr is None or tr.empty:
+        return None
+    hours = tr.index.get_level_values("hour").to_numpy(np.int64)
+    offs = tr.index.get_level_values("offset").to_numpy(np.int64)
+    pos, ok = _positions(ids, per.of_hours(hours, offs, every))
+    h = pd.DataFrame(
+        {
+            "pos": pos[ok],
+            "bin": tr.index.get_level_values("bin").to_numpy(np.int64)[ok],
+            "n": tr["n"].to_numpy()[ok],
+        }
+    )
+    h = h.groupby(["pos", "bin"], sort=True)["n"].sum().reset_index()
+    cum = h.groupby("pos")["n"].cumsum().to_numpy()
+    total = h.groupby("pos")["n"].transform("sum").to_numpy()
+    out = []
+    for q in (0.50, 0.95):
+        # Nearest rank: the smallest value with at least ceil(q * n) values at or below it.
+        reached = cum >= np.ceil(q * total)
+        first = h[reached].drop_duplicates("pos")
+        col = np.full(len(ids), np.nan)
+        col[first["pos"].to_numpy()] = np.round(bin_value(first["bin"].to_numpy()), 1)
+        out.append(col)
+    return out[0], out[1]
+
+
+def _complete(
+    p: Partial,
+    s: Settings,
+    every: str,
+    ids: np.ndarray,
+    wall_start: np.ndarray,
+    wall_end: np.ndarray,
+) -> np.ndarray:
+    n = len(ids)
+    complete = np.ones(n, dtype=bool)
+    tot = p.get("totals")
+    if tot is None or tot.empty:
+        return complete
+    row = tot.iloc[0]
+    length = wall_end - wall_start
+    until = int(pd.Timestamp(s.until).value // 10**9) if s.until is not None else None
+    since = int(pd.Timestamp(s.since).value // 10**9) if s.since is not None else None
+    if every == "hour":
+        # Hours are instants: compare instants (a repeated wall hour stays unambiguous).
+        last_hit = int(row["last"]) - int(ids[-1]) + int(wall_start[-1])
+        first_hit = int(row["first"]) - int(ids[0]) + int(wall_start[0])
+    else:
+        last_hit, first_hit = int(row["last_local"]), int(row["first_local"])
+    end_ok = last_hit >= wall_end[-1] - EDGE * length[-1]
+    start_ok = first_hit <= wall_start[0] + EDGE * length[0]
+    complete[-1] = end_ok or (until is not None and until >= wall_end[-1])
+    complete[0] &= start_ok or (since is not None and since <= wall_start[0])
+    return complete
+
+
+def _num(x: float, metric: str) -> int | float:
+    """Counts and bytes as integers (a median of an even count can end in .5)."""
+    if metric.endswith("_ms") or metric.startswith("rate_") or metric == "clicks_per_visit":
+        return round(float(x), 4)
+    return int(x) if float(x).is_integer() else round(float(x), 1)
+
+
+_PER = {"hour": "hour", "day": "day", "week": "ISO week", "month": "calendar month"}
+
+
+def _empty(name: str, title: str, note: str = "no request in the chosen period") -> Section:
+    return Section(name, title, pd.DataFrame(), note=note)

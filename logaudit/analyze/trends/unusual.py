@@ -1,0 +1,100 @@
+"""Unusual periods: complete periods far from their recent baseline (robust z-scores)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from logaudit.analyze.base import Context, Partial
+from logaudit.analyze.trends.series import METRICS, _empty, _num, trend_of
+from logaudit.report import Section
+
+# every -> how many periods before a period form its baseline (all must be complete)
+BASELINE: dict[str, int] = {"hour": 24, "day": 7, "week": 4, "month": 6}
+Z_LIMIT = 3.5
+MAD_TO_SIGMA = 1.4826
+IQR_TO_SIGMA = 1 / 1.349
+SCALE_FLOOR_SHARE = 0.05
+COUNT_METRICS = frozenset({"hits", "page_views", "visitors", "visits", "status_4xx", "status_5xx"})
+UNUSUAL_FLOORS: dict[str, float] = {
+    "hits": 20,
+    "page_views": 20,
+    "visitors": 20,
+    "visits": 20,
+    "bandwidth": 1 << 20,
+    "status_4xx": 20,
+    "status_5xx": 20,
+    "response_p95_ms": 100,
+}
+
+
+def _unusual(v: pd.DataFrame, complete: np.ndarray, every: str) -> pd.DataFrame:
+    """Rows (pos, metric, value, baseline_median, z) of the flagged periods."""
+    k = BASELINE[every]
+    n = len(v)
+    back = np.arange(n)[:, None] - np.arange(1, k + 1)[None, :]
+    valid = back >= 0
+    valid[valid] = complete[back[valid]]
+    checked = complete & valid.all(axis=1)
+    rows = []
+    for metric, floor in UNUSUAL_FLOORS.items():
+        if metric not in v or not checked.any():
+            continue
+        x = v[metric].to_numpy(np.float64)
+        base = np.where(valid & checked[:, None], x[np.clip(back, 0, None)], np.nan)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows are not checked
+            med = np.nanmedian(base, axis=1)
+            mad = np.nanmedian(np.abs(base - med[:, None]), axis=1)
+            q1, q3 = np.nanpercentile(base, [25, 75], axis=1)
+            scale = np.fmax(MAD_TO_SIGMA * mad, IQR_TO_SIGMA * (q3 - q1))
+            scale = np.fmax(scale, SCALE_FLOOR_SHARE * np.abs(med))
+            if metric in COUNT_METRICS:
+                scale = np.fmax(scale, np.fmax(np.sqrt(np.abs(med)), 1.0))
+            z = (x - med) / np.fmax(scale, 1e-9)
+        flag = checked & ~np.isnan(x) & (np.abs(z) > Z_LIMIT) & (np.abs(x - med) >= floor)
+        for j in np.flatnonzero(flag):
+            rows.append(
+                {
+                    "pos": int(j),
+                    "metric": metric,
+                    "value": _num(x[j], metric),
+                    "baseline_median": _num(med[j], metric),
+                    "z": round(float(z[j]), 1),
+                }
+            )
+    order = {m: k for k, m in enumerate(METRICS)}
+    rows.sort(key=lambda r: (r["pos"], order[str(r["metric"])]))
+    # Object columns keep counts as integers next to fractional medians and times.
+    return pd.DataFrame(
+        rows, columns=["pos", "metric", "value", "baseline_median", "z"], dtype=object
+    ).astype({"pos": np.int64, "z": np.float64})
+
+
+def sec_unusual(p: Partial, ctx: Context) -> Section:
+    title = "Unusual periods"
+    t = trend_of(p, ctx)
+    if t is None:
+        return _empty("unusual", title)
+    k = BASELINE[t.every]
+    note = (
+        f"baseline: the previous {k} {t.every}s, all complete; flagged when |z| > {Z_LIMIT} "
+        "and far enough from the median"
+    )
+    u = t.unusual
+    if u.empty:
+        return Section("unusual", title, pd.DataFrame(), note="none; " + note)
+    pos = u["pos"].to_numpy()
+    rows = pd.DataFrame(
+        {
+            "period": [t.labels[i] for i in pos],
+            "start": [t.starts[i] for i in pos],
+            "metric": u["metric"].to_numpy(),
+            "value": u["value"].to_numpy(),
+            "baseline_median": u["baseline_median"].to_numpy(),
+            "z": u["z"].to_numpy(),
+        }
+    )
+    return Section("unusual", title, rows, len(rows), note=note, narrow_drop=("start",))

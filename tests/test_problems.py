@@ -1,0 +1,365 @@
+"""``logaudit problems`` on generated logs with planted incidents (tests/incidents.py): every
+incident is found with its figures, nothing else is flagged; the tables merge like the others;
+thresholds exit 10 after the report is written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from incidents import Planted, generate, write_log
+from loglines import isolate, line, utc, write
+
+from logaudit import api, pipeline
+from logaudit.analyze.base import merge
+from logaudit.analyze.problems.tables import TABLES, group_paths
+from logaudit.cli import cli
+from logaudit.config import Settings
+from logaudit.errors import ExitCode
+from logaudit.report import Report
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    isolate(monkeypatch, tmp_path)
+
+
+def with_response_times(monkeypatch: pytest.MonkeyPatch, times: list[float]) -> None:
+    """Fill ``response_time`` from the generator, as a format that logs it will."""
+    real = pipeline.parse_block
+    values = np.asarray(times)
+
+    def parse(block, det, bad):  # type: ignore[no-untyped-def]
+        chunk = real(block, det, bad)
+        chunk["response_time"] = values[chunk["line"].to_numpy() - 1]
+        return chunk
+
+    monkeypatch.setattr(pipeline, "parse_block", parse)
+
+
+def problems(path: Path, **extra: object) -> tuple[Report, api.Outcome]:
+    s = Settings(top=0, extra={"group": True, **extra})
+    out = api.report("problems", [str(path)], s)
+    assert out.report is not None, out.messages
+    return out.report, out
+
+
+def section(report: Report, name: str) -> pd.DataFrame:
+    return next(s.rows for s in report.sections if s.name == name)
+
+
+def check_planted(report: Report, p: Planted, timed: bool) -> None:
+    sus = section(report, "suspicious-clients")
+    found = set(zip(sus["client"], sus["kind"], strict=True))
+    assert found == {
+        (p.scanner, "404-scanner"),
+        (p.prober, "exploit-probes"),
+        (p.brute, "brute-force"),
+        (p.flood, "flood"),
+        (p.fake_bot, "fake-crawler"),
+    }
+    ev = dict(zip(sus["kind"], sus["evidence"], strict=True))
+    assert ev["404-scanner"].startswith(f"{p.scanner_paths} distinct not-found paths")
+    assert ev["exploit-probes"].startswith(f"{p.probes} known exploit probes")
+    assert ev["brute-force"].startswith(f"{p.brute_attempts} login attempts")
+    assert ev["flood"].startswith(f"peak {p.flood_peak} requests in one minute")
+    assert ev["fake-crawler"].startswith(f"{p.fake_requests} requests claiming Googlebot")
+
+    failing = section(report, "failing-urls")
+    five = failing[failing["status"] == "5xx"]
+    assert five["path"].tolist() == [p.burst_path]
+    assert int(five["count"].iloc[0]) == p.burst_errors
+
+    timeline = section(report, "error-timeline")
+    bursts = timeline[timeline["burst"] == "BURST"]["start"].tolist()
+    start = p.burst_start.strftime("%Y-%m-%d %H:%M")
+    assert bursts and bursts[0] == start
+    assert int(timeline["5xx"].sum()) == p.burst_errors
+
+    head = section(report, "headline")
+    kinds = sorted(head["kind"])
+    want = ["404-scanner", "5xx", "brute-force", "exploit-probes", "fake-crawler", "flood"]
+    want += ["burst"] * len(bursts) + (["slow"] if timed else [])
+    assert kinds == sorted(want)
+    assert head["finding"].iloc[0].startswith(f"5xx on {p.burst_path}: {p.burst_errors} errors")
+    figures = next(s.headline for s in report.sections if s.name == "headline")
+    assert figures["not_found_hits"] == p.not_found_hits
+
+    slow = section(report, "slow-endpoints")
+    if timed:
+        assert slow["endpoint"].iloc[0] == p.slow_endpoint
+        assert int(slow["requests"].iloc[0]) == p.slow_requests
+        assert 2.0 <= slow["p50"].iloc[0] <= slow["p95"].iloc[0] <= slow["p99"].iloc[0] <= 5.2
+        assert slow["max"].iloc[0] <= 5.0
+        assert (slow["p95"].iloc[1:] < 1.0).all()
+    else:
+        assert slow.empty
+
+
+def test_finds_every_planted_incident(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    p = write_log(tmp_path / "access.log", seed=1)
+    with_response_times(monkeypatch, p.response_time)
+    report, out = problems(tmp_path / "access.log")
+    assert out.exit_code == ExitCode.OK
+    check_planted(report, p, timed=True)
+
+
+def test_without_response_times_says_so(tmp_path: Path) -> None:
+    p = write_log(tmp_path / "access.log", seed=2)
+    report, _ = problems(tmp_path / "access.log")
+    check_planted(report, p, timed=False)
+    note = next(s.note for s in report.sections if s.name == "slow-endpoints")
+    assert "no response time" in note
+
+
+@hsettings(
+    max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(seed=st.integers(min_value=3, max_value=10_000))
+def test_any_seed(seed: int, tmp_path_factory: pytest.TempPathFactory) -> None:
+    d = tmp_path_factory.mktemp("seed")
+    p = write_log(d / "access.log", seed=seed)
+    report, _ = problems(d / "access.log")
+    check_planted(report, p, timed=False)
+
+
+def test_tables_merge_in_any_order(tmp_path: Path) -> None:
+    """Two halves merged give the same tables as the whole (Table.combine's contract)."""
+    lines, p = generate(5)
+    whole = write(tmp_path / "a.log", lines)
+    a = write(tmp_path / "b1.log", lines[: len(lines) // 2])
+    b = write(tmp_path / "b2.log", lines[len(lines) // 2 :])
+    s = Settings(extra={"group": True})
+    from logaudit.sources import expand
+
+    one = pipeline.run(expand([str(whole)]), s, TABLES).partial
+    ra = pipeline.run(expand([str(a)]), s, TABLES).partial
+    rb = pipeline.run(expand([str(b)]), s, TABLES).partial
+    both = merge(rb, ra, TABLES)
+    for name in TABLES:
+        if name == "pb_slowest" or name not in one:
+            continue
+        x, y = one[name], both[name]
+        if name in ("pb_rate", "pb_rate_hist"):
+            continue  # chunk-local by design: a pair split across chunks counts twice
+        pd.testing.assert_frame_equal(
+            x.sort_index(), y.sort_index(), check_like=True, check_dtype=False, obj=name
+        )
+
+
+def test_grouping_ids() -> None:
+    import pyarrow as pa
+
+    got = group_paths(
+        pa.array(
+            [
+                "/item/123",
+                "/item/123/edit",
+                "/a/1/2",
+                "/u/550e8400-e29b-41d4-a716-446655440000",
+                "/f/d41d8cd98f00b204e9800998ecf8427e",
+                "/products/178-suede-belt",
+                "/v2/items",
+                "/static/app.3f9a.js",
+                "/t/abc123DEF456ghi789JKL012mno",
+            ]
+        )
+    ).to_pylist()
+    assert got == [
+        "/item/{id}",
+        "/item/{id}/edit",
+        "/a/{id}/{id}",
+        "/u/{id}",
+        "/f/{id}",
+        "/products/{id}",
+        "/v2/items",
+        "/static/app.3f9a.js",
+        "/t/{id}",
+    ]
+
+
+def test_no_group_keeps_paths(tmp_path: Path) -> None:
+    lines = [
+        line(request=f"GET /order/{i} HTTP/1.1", status=500, when=utc(2024, 3, 1, 10, i))
+        for i in range(12)
+    ]
+    log = write(tmp_path / "a.log", lines)
+    r, _ = problems(log)
+    assert section(r, "failing-urls")["path"].tolist() == ["/order/{id}"]
+    r, _ = problems(log, group=False)
+    assert len(section(r, "failing-urls")) == 12
+
+
+def run(*args: object) -> object:
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def test_thresholds_exit_10_after_the_report(tmp_path: Path) -> None:
+    write_log(tmp_path / "access.log", seed=3)
+    r = run(
+        "problems",
+        tmp_path / "access.log",
+        "--max-5xx-rate",
+        "0.1%",
+        "--format",
+        "json",
+        "-o",
+        tmp_path / "out.json",
+    )
+    assert r.exit_code == 10, r.stderr
+    assert "threshold breached: 5xx_rate" in r.stderr
+    assert json.loads((tmp_path / "out.json").read_text())["command"] == "problems"
+    r = run(
+        "problems",
+        tmp_path / "access.log",
+        "--max-5xx-rate",
+        "50%",
+        "--max-4xx-rate",
+        "0.5",
+        "--format",
+        "json",
+    )
+    assert r.exit_code == 0, r.stderr
+    r = run("problems", tmp_path / "access.log", "--max-p95", "800ms", "--format", "json")
+    assert r.exit_code == 0 and "cannot be checked" in r.stderr
+
+
+def test_p95_threshold_with_response_times(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    p = write_log(tmp_path / "access.log", seed=4)
+    with_response_times(monkeypatch, p.response_time)
+    _, out = problems(tmp_path / "access.log", thresholds={"p99": 0.5})
+    assert out.exit_code == ExitCode.THRESHOLD
+    _, out = problems(tmp_path / "access.log", thresholds={"p99": 60.0})
+    assert out.exit_code == ExitCode.OK
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--last", "soon"],
+        ["--max-5xx-rate", "lots"],
+        ["--max-p95", "fast"],
+        ["--max-4xx-rate", "150%"],
+    ],
+)
+def test_bad_problem_options(args: list[str], tmp_path: Path) -> None:
+    log = write(tmp_path / "a.log", [line()])
+    r = run("problems", log, *args)
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1
+
+
+def test_now_compares_the_last_window(tmp_path: Path) -> None:
+    lines = []
+    for m in range(75):  # an hour and a quarter; errors only in the last 15 minutes
+        for k in range(10):
+            status = 500 if m >= 60 and k < 3 else 200
+            path = "/api/pay" if status == 500 else "/"
+            lines.append(
+                line(
+                    client=f"81.2.69.{k + 1}",
+                    when=utc(2024, 3, 1, 10, 0)
+                    + pd.Timedelta(minutes=m, seconds=k).to_pytimedelta(),
+                    request=f"GET {path} HTTP/1.1",
+                    status=status,
+                )
+            )
+    log = write(tmp_path / "a.log", lines)
+    r, _ = problems(log, last=15 * 60)
+    now = section(r, "now").set_index("metric")
+    assert float(now.loc["5xx_rate", "now"]) == pytest.approx(0.3)
+    assert float(now.loc["5xx_rate", "before"]) == 0.0
+    assert now.loc["requests_per_minute", "now"] == 10.0
+    assert now.loc["new failing URL (5xx)", "path"] == "/api/pay"
+    assert now.loc["new failing URL (5xx)", "now"] == 45
+    fig = next(s.headline for s in r.sections if s.name == "headline")
+    assert fig["scope"] == "last 15 min" and fig["5xx_rate"] == pytest.approx(0.3)
+    names = [s.name for s in r.sections]
+    assert names[-1] == "now"
+    r2, _ = problems(log)
+    assert "now" not in [s.name for s in r2.sections]
+
+
+def test_probe_registry_names_each_kind() -> None:
+    """Each registry row catches its example, and ordinary requests match none."""
+    from logaudit.analyze.problems.tables import probe_codes, probes
+
+    examples = {
+        "wordpress-login": ("/wp-login.php", ""),
+        "wordpress-admin": ("/blog/xmlrpc.php", ""),
+        "env-file": ("/.env", ""),
+        "git-metadata": ("/.git/HEAD", ""),
+        "phpmyadmin": ("/phpMyAdmin-5.1/index.php", ""),
+        "cgi-bin": ("/cgi-bin/luci", ""),
+        "php-shell": ("/uploads/shell.php", ""),
+        "aws-credentials": ("/.aws/credentials", ""),
+        "config-files": ("/wp-config.php", ""),
+        "path-traversal": ("/static/..%2f..%2fetc", ""),
+        "etc-passwd": ("/view", "file=/etc/passwd"),
+        "sql-injection": ("/item", "id=1%27%20OR%20%271%27%3D%271"),
+        "shell-injection": ("/ping", "host=1.1.1.1;cat%20/etc/hosts"),
+        "log4shell": ("/", "x=${jndi:ldap://a/b}"),
+        "remote-file-inclusion": ("/index.php", "n=http://evil.example/x.txt?"),
+    }
+    assert set(examples) == {p.name for p in probes()}
+    ordinary = [
+        ("/", ""),
+        ("/products/12", "color=red"),
+        ("/search", "q=union+station"),
+        ("/login", ""),
+        ("/blog/environment", ""),
+        ("/go", "to=https://example.com/"),
+    ]
+    rows = [*examples.values(), *ordinary]
+    chunk = pd.DataFrame(
+        {
+            "path": pd.Categorical([r[0] for r in rows]),
+            "query": pd.Categorical([r[1] for r in rows]),
+        }
+    )
+    names = [p.name for p in probes()]
+    got = [names[i] if i >= 0 else None for i in probe_codes(chunk)]
+    assert got == [*examples, *[None] * len(ordinary)]
+
+
+def test_broken_link_is_a_4xx_finding_one_client_is_not(tmp_path: Path) -> None:
+    lines = []
+    for i in range(30):  # many people follow a dead link: a finding
+        when = utc(2024, 3, 1, 10, i)
+        lines.append(
+            line(client=f"81.2.69.{i + 1}", when=when, request="GET /old HTTP/1.1", status=404)
+        )
+        lines.append(line(client=f"81.2.69.{i + 1}", when=when))
+    for i in range(30):  # one client asking one missing path again and again: not one
+        lines.append(
+            line(
+                client="5.5.5.5",
+                when=utc(2024, 3, 1, 11, i),
+                request="GET /gone HTTP/1.1",
+                status=404,
+            )
+        )
+    r, _ = problems(write(tmp_path / "a.log", lines))
+    head = section(r, "headline")
+    assert head["kind"].tolist() == ["4xx"]
+    want = "4xx on /old: 30 errors, 100% of its hits, since 10:00"
+    assert head["finding"].iloc[0] == want
+
+
+def test_crawler_genuine_by_range_or_host_name() -> None:
+    from logaudit.analyze.problems.clients import genuine
+
+    assert genuine("66.249.66.1", "Googlebot")
+    assert genuine("66.249.95.255", "Googlebot") and not genuine("66.249.96.0", "Googlebot")
+    assert genuine("2001:4860:4801:10::1", "Googlebot")
+    assert genuine("crawl-66-249-66-1.googlebot.com", "Googlebot")
+    assert not genuine("googlebot.com.evil.example", "Googlebot")
+    assert not genuine("203.0.113.50", "Googlebot")
+    assert genuine("157.55.39.1", "Bingbot") and not genuine("157.55.39.1", "Googlebot")
+    assert genuine("msnbot-157-55-39-1.search.msn.com", "Bingbot")
