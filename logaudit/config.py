@@ -47,6 +47,8 @@ class Settings:
     goals: tuple[str, ...] = ()
     progress: bool | None = None  # None: on a terminal only
     jobs: int = 0  # processes; 0: one per core for large inputs
+    # Paths that are not pages (globs, or re:REGEX), added to enrich.classify.NON_PAGES.
+    non_pages: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -67,7 +69,7 @@ def _coerce(name: str, value: Any, where: str) -> Any:
 
 
 def _convert(name: str, value: Any) -> Any:
-    if name in ("static_extensions", "site_hosts", "goals", "sections"):
+    if name in ("static_extensions", "site_hosts", "goals", "sections", "non_pages"):
         if isinstance(value, str):
             value = [v for v in value.replace(",", " ").split() if v]
         return tuple(str(v) for v in value)
