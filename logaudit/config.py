@@ -49,6 +49,17 @@ class Settings:
     jobs: int = 0  # processes; 0: one per core for large inputs
     # Paths that are not pages (globs, or re:REGEX), added to enrich.classify.NON_PAGES.
     non_pages: tuple[str, ...] = ()
+    # Sources, campaigns and conversions (analyze/campaigns.py): goal hits' order value
+    # parameters, affiliate parameters (empty: enrich/data's), the attribution model and its
+    # look-back window, commissions per affiliate ("10%" of revenue or "2.50" per conversion),
+    # the referral cookie's name, and additions to enrich/data's source tables.
+    value_params: tuple[str, ...] = ("value", "revenue", "total", "amount")
+    affiliate_params: tuple[str, ...] = ()
+    attribution: str = "last-non-direct"
+    window: int = 30 * 86400  # seconds
+    commissions: Mapping[str, str] = field(default_factory=dict)
+    affiliate_cookie: str | None = None
+    sources: Mapping[str, Any] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -69,6 +80,20 @@ def _coerce(name: str, value: Any, where: str) -> Any:
 
 
 def _convert(name: str, value: Any) -> Any:
+    if name == "goals" and isinstance(value, Mapping):  # named goals: {name = "pattern"}
+        return tuple(f"{k}={v}" for k, v in value.items())
+    if name == "window":
+        from logaudit.timespec import parse_duration
+
+        return parse_duration(str(value), "window")
+    if name == "commissions":
+        return {str(k): str(v) for k, v in dict(value).items()}
+    if name == "sources":
+        return dict(value)
+    if name in ("value_params", "affiliate_params"):
+        if isinstance(value, str):
+            value = [v for v in value.replace(",", " ").split() if v]
+        return tuple(str(v) for v in value)
     if name in ("static_extensions", "site_hosts", "goals", "sections", "non_pages"):
         if isinstance(value, str):
             value = [v for v in value.replace(",", " ").split() if v]
