@@ -10,7 +10,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from logaudit.analyze import (
+    CAMPAIGNS_SECTIONS,
     GEO_SECTIONS,
+    SOURCES_SECTIONS,
     SUMMARY_SECTIONS,
     TRENDS_SECTIONS,
     VISITOR_SECTIONS,
@@ -115,6 +117,14 @@ COMMANDS: dict[str, tuple[str, Callable[[Settings], tuple[str, ...]]]] = {
     "trends": (
         "traffic per period, change, movers and unusual periods",
         lambda s: ("periods",) if s.extra.get("csv") else TRENDS_SECTIONS,
+    ),
+    "sources": (
+        "where visits come from: campaigns, ads, affiliates, search, social, email, referrals",
+        lambda s: SOURCES_SECTIONS + (("conversions",) if s.goals else ()),
+    ),
+    "campaigns": (
+        "conversions and revenue per source, campaign and affiliate; commissions",
+        lambda s: CAMPAIGNS_SECTIONS,
     ),
 }
 

@@ -12,6 +12,7 @@ import pandas as pd
 
 from logaudit.analyze import (
     audience,
+    campaigns,
     clickstream,
     forked,
     referrers,
@@ -31,6 +32,7 @@ TABLES: dict[str, Table] = {
     **clickstream.TABLES,
     **trends.TABLES,
     **audience.TABLES,
+    **campaigns.TABLES,
 }
 
 # Tables the overview always needs.
@@ -97,6 +99,20 @@ SECTIONS: dict[str, SectionSpec] = {
             "top-visitors", "Top visitors", audience.sec_top_visitors, audience.NEEDS, apart=True
         ),
         *trends.SECTIONS,
+        # Where visitors come from and what it earns (analyze/campaigns.py).
+        SectionSpec("sources", "Sources of visits", campaigns.sec_sources, campaigns.NEEDS),
+        SectionSpec("campaigns", "Campaigns", campaigns.sec_campaigns, campaigns.NEEDS),
+        SectionSpec("keyphrases", "Search keyphrases", campaigns.sec_keyphrases, campaigns.NEEDS),
+        SectionSpec(
+            "conversions", "Conversions by source", campaigns.sec_conversions, campaigns.NEEDS
+        ),
+        SectionSpec("affiliates", "Affiliates", campaigns.sec_affiliates, campaigns.NEEDS),
+        SectionSpec(
+            "affiliate-conversions",
+            "Conversions behind each affiliate",
+            campaigns.sec_affiliate_conversions,
+            campaigns.NEEDS,
+        ),
     )
 }
 
@@ -142,6 +158,15 @@ VISITS_SECTIONS: tuple[str, ...] = (
 )
 VISITOR_SECTIONS: tuple[str, ...] = ("visitor-visits", "clickstream")
 TRENDS_SECTIONS: tuple[str, ...] = tuple(s.name for s in trends.SECTIONS)
+SOURCES_SECTIONS: tuple[str, ...] = ("sources", "campaigns", "keyphrases")
+CAMPAIGNS_SECTIONS: tuple[str, ...] = (
+    "conversions",
+    "sources",
+    "campaigns",
+    "keyphrases",
+    "affiliates",
+    "affiliate-conversions",
+)
 
 
 def tables_for(sections: tuple[str, ...], visits_overview: bool = True) -> dict[str, Table]:
