@@ -199,10 +199,16 @@ def _campaign_overrides(opts: dict[str, Any]) -> dict[str, Any]:
         "attribution": opts.get("attribution"),
         "affiliate_cookie": opts.get("affiliate_cookie"),
     }
-    if opts.get("window"):
-        from logaudit.timespec import parse_duration
+    from logaudit.analyze.campaigns import goals_of
+    from logaudit.errors import ConfigError
+    from logaudit.timespec import parse_duration
 
-        out["window"] = parse_duration(opts["window"], "--window")
+    try:
+        goals_of(out["goals"])  # a goal that cannot be read is wrong usage: exit 2
+        if opts.get("window"):
+            out["window"] = parse_duration(opts["window"], "--window")
+    except ConfigError as e:
+        raise click.UsageError(str(e)) from None
     terms = {}
     for c in opts.get("commissions") or ():
         name, sep, rate = c.partition("=")

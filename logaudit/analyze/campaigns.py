@@ -181,7 +181,10 @@ def _conversion_figures(c: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def _joined(visits: pd.DataFrame, conv: pd.DataFrame) -> pd.DataFrame:
-    out = visits.join(conv, how="left")
+    if conv.empty:
+        out = visits.assign(conversions=0, revenue=0.0)
+    else:
+        out = visits.join(conv, how="left")
     out["conversions"] = out["conversions"].fillna(0).astype(np.int64)
     out["conversion_rate"] = (out["conversions"] / out["visits"]).round(4)
     out["revenue"] = out["revenue"].astype(float).fillna(0.0).round(2)

@@ -132,6 +132,12 @@ class SourceTables:
             mediums.update({str(k).lower(): str(v) for k, v in extra.get("mediums", {}).items()})
             clicks = {k: v for k, v in params["click_ids"].items() if not k.startswith("_")}
             clicks.update(extra.get("click_ids", {}))
+            for k, v in clicks.items():
+                if isinstance(v, str) or len(v) != 2 or str(v[1]) not in KINDS:
+                    raise ConfigError(
+                        f"sources.click_ids: {k} = {v!r}: give [network, kind], kind one of "
+                        + ", ".join(KINDS)
+                    )
             search_params: dict[str, tuple[str, ...]] = {}
             for name, e in engines.items():
                 hosts = e["hosts"] if isinstance(e, Mapping) else e
