@@ -303,3 +303,46 @@ def test_bad_options_are_one_line(journeys_log: Path, args: list[str], words: st
     res = CliRunner().invoke(cli, ["campaigns", str(journeys_log), *args])
     assert res.exit_code in (2, 7), res.output
     assert words in res.output and "Traceback" not in res.output
+
+
+def test_referral_cookie_names_the_affiliate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hook for a log format with cookie fields (issue #11): a ``cookie_ref`` column.
+    Until formats fill it, this test stands one in, copied from the user field. K returns
+    directly 40 days after an acme click and converts with the acme cookie: credited to acme
+    under every model, past the window; L converts without a cookie: direct."""
+    from logaudit.enrich.classify import Enricher
+
+    apply = Enricher.apply
+
+    def with_cookie(self: Enricher, chunk: Any, has_agent: bool = True) -> Any:
+        out = apply(self, chunk, has_agent)
+        out["cookie_ref"] = out["user"]
+        return out
+
+    monkeypatch.setattr(Enricher, "apply", with_cookie)
+    log = write(
+        tmp_path / "cookie.log",
+        [
+            line(client="203.0.113.20", when="20/Jan/2026:10:00:00 +0000",
+                 request="GET /?ref=acme HTTP/1.1", referrer="https://acmeblog.example.net/"),
+            line(client="203.0.113.20", when="01/Mar/2026:10:00:00 +0000", user="acme"),
+            line(client="203.0.113.20", when="01/Mar/2026:10:01:00 +0000", user="acme",
+                 request="GET /order/complete?value=100 HTTP/1.1"),
+            line(client="203.0.113.21", when="01/Mar/2026:11:00:00 +0000"),
+            line(client="203.0.113.21", when="01/Mar/2026:11:01:00 +0000",
+                 request="GET /order/complete?value=20 HTTP/1.1"),
+        ],
+    )  # fmt: skip
+    for model in ("last-non-direct", "last", "first"):
+        r = _run(log, "--affiliate-cookie", "ref", "--attribution", model)
+        assert _credited(r) == {("/order/complete", "acme"): 1, ("/order/complete", "(direct)"): 1}
+        aff = _by(r, "affiliates", "affiliate")
+        assert (aff["acme"]["conversions"], aff["acme"]["commission"]) == (1, 10.0)
+        assert "by the ref cookie" in _section(r, "conversions")["note"]
+    # Without the cookie the touch is outside the window: both conversions are direct.
+    monkeypatch.setattr(Enricher, "apply", apply)
+    r = _run(log, "--affiliate-cookie", "ref")
+    assert _credited(r) == {("/order/complete", "(direct)"): 2}
+    assert "no cookie_ref field in the log" in _section(r, "conversions")["note"]

@@ -83,6 +83,8 @@ def cut(events: pd.DataFrame, timeout: int, n_goals: int) -> tuple[pd.DataFrame,
         }
     )
     goals = events["goals"].to_numpy()[order]
+    # The referral cookie's value hash on each goal hit, when the run logs one (0: none).
+    cookie = events["cookie_h"].to_numpy()[order] if "cookie_h" in events else None
     parts = []
     for g in range(n_goals):
         hit = np.flatnonzero(((goals >> np.uint32(g)) & np.uint32(1)).astype(bool) & (visit >= 0))
@@ -90,17 +92,18 @@ def cut(events: pd.DataFrame, timeout: int, n_goals: int) -> tuple[pd.DataFrame,
             continue
         # Sorted by time within a visit: the first hit of each visit is the conversion.
         first = hit[np.r_[True, visit[hit][1:] != visit[hit][:-1]]]
-        parts.append(
-            pd.DataFrame(
-                {
-                    "visit": visit[first],
-                    "goal": np.full(len(first), g, dtype=np.int64),
-                    "utc": t[first],
-                    "local": local[first],
-                    "query_h": query_h[first],
-                }
-            )
+        frame = pd.DataFrame(
+            {
+                "visit": visit[first],
+                "goal": np.full(len(first), g, dtype=np.int64),
+                "utc": t[first],
+                "local": local[first],
+                "query_h": query_h[first],
+            }
         )
+        if cookie is not None:
+            frame["cookie_h"] = cookie[first]
+        parts.append(frame)
     conv = pd.concat(parts, ignore_index=True) if parts else _empty(CONVERSION_COLUMNS)
     return visits, conv
 

@@ -43,7 +43,7 @@ def t_touch_events(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     pv = c["is_page"].to_numpy() & person
     bits = goal_bits(c, goals_of(s.goals), person)
     m = np.flatnonzero(pv | (bits != 0))
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "visitor": c["visitor"].to_numpy()[m],
             "utc": c["time"].array.asi8[m],
@@ -53,6 +53,38 @@ def t_touch_events(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
             "goals": bits[m],
             "pv": pv[m],
         }
+    )
+    if s.affiliate_cookie:
+        out["cookie_h"] = _cookie_hashes(c, s.affiliate_cookie, m)
+    return out
+
+
+def cookie_column(name: str) -> str:
+    """The record-table column holding the referral cookie ``name`` (Apache ``%{name}C``,
+    nginx ``$cookie_name``): the hook a log format with cookie fields fills (issue #11)."""
+    return f"cookie_{name}"
+
+
+def _cookie_hashes(c: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray:
+    """The cookie value's hash per selected row; 0 where the line has no cookie (no column,
+    '-' or empty)."""
+    col = cookie_column(name)
+    if col not in c:
+        return np.zeros(len(rows), np.uint64)
+    cat = c[col].array
+    h = hash_rows(cat, rows)
+    none = np.asarray(cat.categories.isin(["", "-"]))
+    codes = np.asarray(cat.codes)[rows]
+    h[(codes < 0) | none[np.maximum(codes, 0)]] = 0
+    return h
+
+
+def t_cookies(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    """The distinct referral cookie values of people's hits."""
+    if not s.affiliate_cookie or cookie_column(s.affiliate_cookie) not in c:
+        return pd.DataFrame()
+    return count_by(
+        c, cookie_column(s.affiliate_cookie), {"hits": None}, mask=c["person"].to_numpy()
     )
 
 
@@ -64,8 +96,9 @@ def t_queries(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
 TABLES = {
     "touch_events": Table("touch_events", t_touch_events, kind="concat", spill_key="visitor"),
     "queries": Table("queries", t_queries),
+    "cookies": Table("cookies", t_cookies),
 }
-NEEDS = ("touch_events", "queries", "referrers", "paths", "vhosts")
+NEEDS = ("touch_events", "queries", "cookies", "referrers", "paths", "vhosts")
 
 
 def commission_of(name: str, spec: str) -> tuple[str, float]:
@@ -145,14 +178,41 @@ def _journeys(p: Partial, ctx: Context) -> Journeys:
     conv["visitor"] = visits["visitor"].to_numpy()[conv["visit"].to_numpy()]
     for col in COLUMNS:
         conv[col] = visits[col].to_numpy()[credit] if len(conv) else []
+    cookie_note = _cookie_credit(p, s, conv)
     if not own:
         own_note = "no own host known (set site_hosts): every referrer host is external"
     else:
         own_note = f"own hosts ({how}): {', '.join(sorted(own)[:3])}"
     days = s.window // 86400
     window = f"{days} days" if s.window % 86400 == 0 else f"{s.window // 3600} h"
-    note = f"attribution {s.attribution}, window {window}; {own_note}"
+    note = f"attribution {s.attribution}, window {window}; {own_note}{cookie_note}"
     return Journeys(visits, conv, goals, note)
+
+
+def _cookie_credit(p: Partial, s: Settings, conv: pd.DataFrame) -> str:
+    """A referral cookie on the goal hit names the affiliate, whatever the model and window
+    (as the cookie itself does): such conversions are credited to it. Returns a note."""
+    if not s.affiliate_cookie:
+        return ""
+    cookies = p.get("cookies", pd.DataFrame())
+    if cookies.empty and not len(conv):
+        return ""
+    if cookies.empty:
+        return (
+            f"; no {cookie_column(s.affiliate_cookie)} field in the log: --affiliate-cookie "
+            "needs a log format that logs the cookie"
+        )
+    names = pd.Series(np.asarray(cookies.index, dtype=object), index=hash_strings(cookies.index))
+    h = conv["cookie_h"].to_numpy() if "cookie_h" in conv else np.zeros(len(conv), np.uint64)
+    has = h != 0
+    if has.any():
+        value = names.reindex(h[has]).fillna("").to_numpy().astype(str)
+        for col in COLUMNS:
+            conv.loc[has, col] = ""
+        conv.loc[has, "kind"] = "affiliate"
+        conv.loc[has, "source"] = value
+        conv.loc[has, "affiliate"] = value
+    return f"; {int(has.sum()):,} conversions credited by the {s.affiliate_cookie} cookie"
 
 
 def _rank(frame: pd.DataFrame, ctx: Context, by: str, cut: bool = True) -> pd.DataFrame:
