@@ -120,11 +120,13 @@ COMMANDS: dict[str, tuple[str, Callable[[Settings], tuple[str, ...]]]] = {
     ),
     "sources": (
         "where visits come from: campaigns, ads, affiliates, search, social, email, referrals",
-        lambda s: SOURCES_SECTIONS + (("conversions",) if s.goals else ()),
+        lambda s: SOURCES_SECTIONS
+        + (("conversions",) if s.goals else ())
+        + (("source-periods",) if s.extra.get("every") else ()),
     ),
     "campaigns": (
         "conversions and revenue per source, campaign and affiliate; commissions",
-        lambda s: CAMPAIGNS_SECTIONS,
+        lambda s: CAMPAIGNS_SECTIONS + (("source-periods",) if s.extra.get("every") else ()),
     ),
 }
 

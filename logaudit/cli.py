@@ -182,6 +182,12 @@ def campaign_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="An affiliate's commission: 10% of revenue or 2.50 per conversion (repeatable).",
         ),
         click.option(
+            "--every",
+            type=click.Choice(["auto", "day", "week", "month"]),
+            default=None,
+            help="Also a row per period: visits by source kind, conversions, revenue.",
+        ),
+        click.option(
             "--affiliate-cookie",
             metavar="NAME",
             help="Referral cookie logged in the line (needs a log format with cookie fields).",

@@ -346,3 +346,25 @@ def test_referral_cookie_names_the_affiliate(
     r = _run(log, "--affiliate-cookie", "ref")
     assert _credited(r) == {("/order/complete", "(direct)"): 2}
     assert "no cookie_ref field in the log" in _section(r, "conversions")["note"]
+
+
+def test_every_week(journeys_log: Path) -> None:
+    """ISO weeks: D1 20 Jan (W04); H1 1 Mar, a Sunday (W09); C1 D2 B1 C2 F1 B2 2-8 Mar (W10,
+    converting D2 30, C2 120, B2 80 and F1's signup); E1 A1 9-10 Mar (W11: 40 + 50)."""
+    r = _run(journeys_log, "--every", "week")
+    rows = _section(r, "source-periods")["rows"]
+    got = {x["period"]: (x["visits"], x["conversions"], x["revenue"]) for x in rows}
+    assert got == {
+        "2026-W04": (1, 0, 0.0),
+        "2026-W05": (0, 0, 0.0),
+        "2026-W06": (0, 0, 0.0),
+        "2026-W07": (0, 0, 0.0),
+        "2026-W08": (0, 0, 0.0),
+        "2026-W09": (1, 0, 0.0),
+        "2026-W10": (6, 4, 230.0),
+        "2026-W11": (2, 2, 90.0),
+    }
+    w10 = next(x for x in rows if x["period"] == "2026-W10")
+    assert (w10["direct"], w10["search"], w10["ads"], w10["affiliate"], w10["social"]) == (
+        2, 1, 1, 1, 1,
+    )  # fmt: skip

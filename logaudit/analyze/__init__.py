@@ -113,6 +113,9 @@ SECTIONS: dict[str, SectionSpec] = {
             campaigns.sec_affiliate_conversions,
             campaigns.NEEDS,
         ),
+        SectionSpec(
+            "source-periods", "Sources per period", campaigns.sec_source_periods, campaigns.NEEDS
+        ),
     )
 }
 
