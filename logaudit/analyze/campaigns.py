@@ -145,7 +145,7 @@ def journeys(p: Partial, ctx: Context) -> Journeys:
 def _journeys(p: Partial, ctx: Context) -> Journeys:
     s = ctx.settings
     if s.attribution not in attribution.MODELS:
-        raise ConfigError(f"--attribution must be one of {', '.join(attribution.MODELS)}")
+        raise ConfigError(f"attribution must be one of {', '.join(attribution.MODELS)}")
     goals = goals_of(s.goals)
     for name, spec in s.commissions.items():
         commission_of(name, spec)
