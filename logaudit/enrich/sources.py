@@ -32,6 +32,8 @@ from urllib.parse import parse_qsl
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from logaudit.errors import ConfigError
 
@@ -58,6 +60,9 @@ EXTENSIBLE = ("search_engines", "social_networks", "webmail", "click_ids", "medi
 
 # Where a search engine's keyphrase is, when its entry does not say (METRICS.md).
 KEYPHRASE_PARAMS: tuple[str, ...] = ("q", "p", "query", "text", "wd")
+
+# The host of a URL, for Arrow's RE2 (referrers.py's rule: lower-cased, www. removed after).
+_SITE = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(?P<host>[^/:?#]*)"
 
 _URL = re.compile(
     r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?([^/:?#]*)(?::\d*)?[^?#]*(?:\?([^#]*))?"
@@ -112,6 +117,13 @@ class SourceTables:
     click_ids: Mapping[str, tuple[str, str]]  # parameter -> (network, kind)
     affiliate_params: tuple[str, ...]
 
+    @property
+    def param_regex(self) -> str:
+        """RE2 finding a query string that names any parameter this table reads."""
+        names = [n for names in self.tags.values() for n in names]
+        names += [*self.click_ids, *self.affiliate_params]
+        return "(?:^|[&;])(?:" + "|".join(re.escape(n) for n in names) + ")="
+
     @classmethod
     def load(
         cls, extra: Mapping[str, Any] | None = None, affiliate_params: Sequence[str] = ()
@@ -163,9 +175,6 @@ class SourceTables:
         """What an entry page's query string says of the visit's source, or None."""
         return _query_source(self, query)
 
-    def referrer_source(self, referrer: str, own: frozenset[str]) -> dict[str, str]:
-        return _referrer_source(self, referrer, own)
-
 
 def _params(query: str) -> dict[str, str]:
     """The first value of each parameter, decoded; keys as written."""
@@ -211,29 +220,21 @@ def site_and_query(referrer: str) -> tuple[str, str]:
     return m.group(1).lower().removeprefix("www."), m.group(2) or ""
 
 
-@lru_cache(maxsize=65536)
-def _referrer_source(t: SourceTables, referrer: str, own: frozenset[str]) -> dict[str, str]:
-    site, query = site_and_query(referrer)
+def _site_source(t: SourceTables, site: str, own: frozenset[str]) -> dict[str, str]:
+    """The source a referring site names (no keyphrase: that is in the full URL)."""
     if not site:
         return {"kind": "direct", "source": DIRECT}
     if site in own:
         return {"kind": "internal", "source": INTERNAL}
-    name = t.email.find(site)
-    if name is not None:
-        return {"kind": "email", "source": name}
-    name = t.search.find(site)
-    if name is not None:
-        out = {"kind": "search", "source": name}
-        if query:
-            params = _params(query)
-            phrase = next((params[p] for p in t.search_params.get(name, ()) if params.get(p)), "")
-            if phrase:
-                out["keyphrase"] = " ".join(phrase.split()).casefold()
-        return out
-    name = t.social.find(site)
-    if name is not None:
-        return {"kind": "social", "source": name}
+    for kind, table in (("email", t.email), ("search", t.search), ("social", t.social)):
+        name = table.find(site)
+        if name is not None:
+            return {"kind": kind, "source": name}
     return {"kind": "referral", "source": site}
+
+
+def _columns(results: Sequence[dict[str, str] | None]) -> dict[str, np.ndarray]:
+    return {c: np.array([(r or {}).get(c, "") for r in results], dtype=object) for c in COLUMNS}
 
 
 def classify(
@@ -241,12 +242,48 @@ def classify(
 ) -> pd.DataFrame:
     """The source of each (referrer, query) pair (the entry page view's Referer and query
     string): a frame of ``COLUMNS``, one row per pair, in order, '' where a column does not
-    apply. Pairs should be distinct: the work is per pair (with caches per query and
-    referrer)."""
+    apply.
+
+    Python runs once per distinct query that names a known parameter, per distinct referring
+    site, and per distinct search-engine URL carrying a query (for its keyphrase); finding
+    the sites and the queries worth parsing is Arrow's work over the distinct values."""
     own_set = frozenset(h.lower().removeprefix("www.") for h in own)
-    rows: dict[str, list[str]] = {c: [] for c in COLUMNS}
-    for ref, query in zip(referrers, queries, strict=True):
-        got = tables.query_source(str(query)) or tables.referrer_source(str(ref), own_set)
-        for c in COLUMNS:
-            rows[c].append(got.get(c, ""))
-    return pd.DataFrame({c: np.asarray(v, dtype=object) for c, v in rows.items()}, dtype="str")
+    q_codes, q_uniq = pd.factorize(np.asarray(queries, dtype=object))
+    r_codes, r_uniq = pd.factorize(np.asarray(referrers, dtype=object))
+    # Queries: only those naming a tag, click id or affiliate parameter are parsed.
+    q_text = pa.array(np.asarray(q_uniq, dtype=object), pa.string())
+    worth = np.asarray(pc.match_substring_regex(q_text, tables.param_regex).fill_null(False))
+    q_res: list[dict[str, str] | None] = [None] * len(q_uniq)
+    for i in np.flatnonzero(worth):
+        q_res[i] = tables.query_source(str(q_uniq[i]))
+    q_has = np.array([r is not None for r in q_res], dtype=bool)
+    # Referrers: the site of each distinct one by Arrow's regex, then once per site.
+    r_text = pa.array(np.asarray(r_uniq, dtype=object), pa.string())
+    m = pc.extract_regex(r_text, _SITE)
+    site = pc.replace_substring_regex(pc.utf8_lower(m.field("host").fill_null("")), r"^www\.", "")
+    s_codes, s_uniq = pd.factorize(np.asarray(site.to_pandas(), dtype=object))
+    s_res = [_site_source(tables, str(x), own_set) for x in s_uniq]
+    r_res = [s_res[c] for c in s_codes]
+    has_query = np.asarray(pc.match_substring(r_text, "?").fill_null(False))
+    for i in np.flatnonzero(has_query):
+        res = r_res[i]
+        if res["kind"] == "search":
+            phrase = _keyphrase(tables, res["source"], str(r_uniq[i]))
+            if phrase:
+                r_res[i] = {**res, "keyphrase": phrase}
+    q_cols, r_cols = _columns(q_res), _columns(r_res)
+    use_q = q_has[q_codes]
+    data = {
+        c: np.where(use_q, q_cols[c][q_codes], r_cols[c][r_codes]) if len(use_q) else q_cols[c]
+        for c in COLUMNS
+    }
+    return pd.DataFrame(data, dtype="str")
+
+
+def _keyphrase(t: SourceTables, engine: str, referrer: str) -> str:
+    _, query = site_and_query(referrer)
+    if not query:
+        return ""
+    params = _params(query)
+    phrase = next((params[p] for p in t.search_params.get(engine, ()) if params.get(p)), "")
+    return " ".join(phrase.split()).casefold()
