@@ -368,3 +368,23 @@ def test_every_week(journeys_log: Path) -> None:
     assert (w10["direct"], w10["search"], w10["ads"], w10["affiliate"], w10["social"]) == (
         2, 1, 1, 1, 1,
     )  # fmt: skip
+
+
+def test_hostile_tags_reach_outputs_escaped(tmp_path: Path) -> None:
+    """Campaign tags, affiliate names and keyphrases are log text: the renderers escape them
+    (a terminal escape is shown inert, a formula is not run by a spreadsheet)."""
+    log = write(
+        tmp_path / "hostile.log",
+        [
+            line(request="GET /?utm_source=%1B%5B2Jevil&utm_medium=email HTTP/1.1"),
+            line(client="203.0.113.30", request="GET /?ref=%3DHYPERLINK(%22x%22) HTTP/1.1"),
+        ],
+    )
+    term = CliRunner().invoke(cli, ["campaigns", str(log)])
+    assert term.exit_code == 0, term.output
+    assert "\x1b" not in term.output and "evil" in term.output
+    csv = CliRunner().invoke(
+        cli, ["campaigns", str(log), "--format", "csv", "--section", "sources"]
+    )
+    assert csv.exit_code == 0, csv.output
+    assert "'=HYPERLINK" in csv.output and "\n=HYPERLINK" not in csv.output
