@@ -388,3 +388,14 @@ def test_hostile_tags_reach_outputs_escaped(tmp_path: Path) -> None:
     )
     assert csv.exit_code == 0, csv.output
     assert "'=HYPERLINK" in csv.output and "\n=HYPERLINK" not in csv.output
+
+
+def test_worker_processes_give_the_same_report(sample_logs: Path) -> None:
+    """--jobs 2: touch events and queries cross processes and merge like the other tables."""
+    args = ["campaigns", str(sample_logs), "--goal", "/order/complete", "--format", "json"]
+    one = CliRunner().invoke(cli, [*args, "--jobs", "1", "--top", "0"])
+    two = CliRunner().invoke(cli, [*args, "--jobs", "2", "--top", "0"])
+    assert one.exit_code == two.exit_code == 0, one.output + two.output
+    a, b = json.loads(one.output), json.loads(two.output)
+    assert a["sections"] == b["sections"]
+    assert _section(a, "conversions")["headline"]["conversions"] > 0
