@@ -60,7 +60,7 @@ class Goal:
 
 def parse_goal(text: str) -> Goal:
     spec = text.strip()
-    where = f"--goal {text!r}"
+    where = f"goal {text!r}"
     name = spec
     m = _NAME.match(spec)
     if m:
