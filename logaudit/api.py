@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
 from logaudit.analyze import (
+    CAMPAIGNS_SECTIONS,
     GEO_SECTIONS,
     PROBLEMS_SECTIONS,
+    SOURCES_SECTIONS,
     SUMMARY_SECTIONS,
     TRENDS_SECTIONS,
     VISITOR_SECTIONS,
@@ -135,6 +137,16 @@ COMMANDS: dict[str, tuple[str, Callable[[Settings], tuple[str, ...]]]] = {
     "problems": (
         "what is failing, since when, for whom, how slowly, and who attacks",
         lambda s: tuple(n for n in PROBLEMS_SECTIONS if n != "now" or s.extra.get("last")),
+    ),
+    "sources": (
+        "where visits come from: campaigns, ads, affiliates, search, social, email, referrals",
+        lambda s: SOURCES_SECTIONS
+        + (("conversions",) if s.goals else ())
+        + (("source-periods",) if s.extra.get("every") else ()),
+    ),
+    "campaigns": (
+        "conversions and revenue per source, campaign and affiliate; commissions",
+        lambda s: CAMPAIGNS_SECTIONS + (("source-periods",) if s.extra.get("every") else ()),
     ),
 }
 

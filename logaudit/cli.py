@@ -204,6 +204,7 @@ def _settings(opts: dict[str, Any]) -> Any:
         extra["filters"] = chosen
     if extra:
         overrides["extra"] = extra
+    overrides.update(_campaign_overrides(opts))
     if opts.get("since"):
         overrides["since"] = parse_when(opts["since"], tz)
     if opts.get("until"):
@@ -234,6 +235,86 @@ def _deliver_options(opts: dict[str, Any]) -> dict[str, Any]:
         "attach": tuple(attach),
         "dry_run": bool(opts.get("dry_run")),
     }
+
+
+def campaign_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Options of `sources` and `campaigns`: goals, values, attribution, commissions."""
+    from logaudit.analyze.attribution import MODELS
+
+    opts = [
+        click.option(
+            "--goal",
+            "goals",
+            multiple=True,
+            metavar="GOAL",
+            help="A conversion: path glob or re:REGEX, optionally 'POST /checkout 2xx,3xx' or "
+            "name=... (repeatable).",
+        ),
+        click.option(
+            "--value-param",
+            "value_params",
+            multiple=True,
+            metavar="NAME",
+            help="Goal URL parameter holding the order value (repeatable). "
+            "[value, revenue, total, amount]",
+        ),
+        click.option(
+            "--attribution",
+            type=click.Choice(list(MODELS)),
+            default=None,
+            help="Which source a conversion is credited to. [last-non-direct]",
+        ),
+        click.option("--window", metavar="30d", help="Attribution look-back window. [30d]"),
+        click.option(
+            "--commission",
+            "commissions",
+            multiple=True,
+            metavar="NAME=RATE",
+            help="An affiliate's commission: 10% of revenue or 2.50 per conversion (repeatable).",
+        ),
+        click.option(
+            "--every",
+            type=click.Choice(["auto", "day", "week", "month"]),
+            default=None,
+            help="Also a row per period: visits by source kind, conversions, revenue.",
+        ),
+        click.option(
+            "--affiliate-cookie",
+            metavar="NAME",
+            help="Referral cookie logged in the line (needs a log format with cookie fields).",
+        ),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def _campaign_overrides(opts: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "goals": tuple(opts.get("goals") or ()),
+        "value_params": tuple(opts.get("value_params") or ()),
+        "attribution": opts.get("attribution"),
+        "affiliate_cookie": opts.get("affiliate_cookie"),
+    }
+    from logaudit.analyze.campaigns import goals_of
+    from logaudit.errors import ConfigError
+    from logaudit.timespec import parse_duration
+
+    try:
+        goals_of(out["goals"])  # a goal that cannot be read is wrong usage: exit 2
+        if opts.get("window"):
+            out["window"] = parse_duration(opts["window"], "--window")
+    except ConfigError as e:
+        raise click.UsageError(str(e)) from None
+    terms = {}
+    for c in opts.get("commissions") or ():
+        name, sep, rate = c.partition("=")
+        if not sep or not name.strip() or not rate.strip():
+            raise click.BadParameter(f"{c!r}: use NAME=10% or NAME=2.50", param_hint="--commission")
+        terms[name.strip()] = rate.strip()
+    if terms:
+        out["commissions"] = terms
+    return out
 
 
 @contextmanager
@@ -562,6 +643,26 @@ def api_args(logs: tuple[str, ...]) -> tuple[str, ...]:
 
 @cli.command()
 @report_options
+@campaign_options
+@visit_timeout_option
+@command
+def sources(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
+    """Where visits come from: campaigns, ads, affiliates, search (with keyphrases), social,
+    email, referrals, direct; with --goal, what each source converts.
+
+    Each visit's source is taken from its entry page: campaign tags (utm_*, mtm_*, pk_*),
+    then ad click ids (gclid, msclkid, ...), then affiliate parameters (ref, aff, ...), then
+    the Referer. Examples:
+
+    \b
+    logaudit sources /var/log/nginx/access.log*
+    logaudit sources sample_logs/ --site-host shop.example.com --goal /order/complete
+    """
+    _run("sources", logs, fmt, output, _settings(opts))
+
+
+@cli.command()
+@report_options
 @click.option(
     "--every",
     "problems_every",
@@ -673,6 +774,26 @@ def records(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
     with _output(output) as out:
         outcome = api.records(logs, settings, query, fmt, out, inputs)
     _finish(outcome, None, None)
+
+
+@cli.command()
+@report_options
+@campaign_options
+@visit_timeout_option
+@command
+def campaigns(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
+    """Conversions and revenue per source, campaign, keyphrase and affiliate, and the
+    commissions owed, with the conversions behind each so a partner's claim can be checked.
+
+    A visit converts at most once per goal; crawlers never convert. Examples:
+
+    \b
+    logaudit campaigns access.log* --goal /order/complete
+    logaudit campaigns access.log* --goal /order/complete --commission acme=10% \\
+        --commission bigblog=2.50
+    logaudit campaigns access.log* --goal signup=/signup/done --attribution first --window 60d
+    """
+    _run("campaigns", logs, fmt, output, _settings(opts))
 
 
 @cli.command()

@@ -97,6 +97,19 @@ class Settings:
     goals: tuple[str, ...] = ()  # conversion goals (paths), read by the campaigns report
     progress: bool | None = None  # None: on a terminal only
     jobs: int = 0  # processes; 0: one per core for large inputs
+    # Paths that are not pages (globs, or re:REGEX), added to enrich.classify.NON_PAGES.
+    non_pages: tuple[str, ...] = ()
+    # Sources, campaigns and conversions (analyze/campaigns.py): goal hits' order value
+    # parameters, affiliate parameters (empty: enrich/data's), the attribution model and its
+    # look-back window, commissions per affiliate ("10%" of revenue or "2.50" per conversion),
+    # the referral cookie's name, and additions to enrich/data's source tables.
+    value_params: tuple[str, ...] = ("value", "revenue", "total", "amount")
+    affiliate_params: tuple[str, ...] = ()
+    attribution: str = "last-non-direct"
+    window: int = 30 * 86400  # seconds
+    commissions: Mapping[str, str] = field(default_factory=dict)
+    affiliate_cookie: str | None = None
+    sources: Mapping[str, Any] = field(default_factory=dict)
     extra: Mapping[str, Any] = field(default_factory=dict)
     # Logs to read when a command names none (cron: `logaudit digest` alone).
     logs: tuple[str, ...] = ()
@@ -139,6 +152,14 @@ def _convert(name: str, value: Any) -> Any:
     dates, checked tables) is converted here, from a TOML value or an environment string;
     TypeError/ValueError become one-line ConfigErrors naming where the value came from.
     NotImplemented: the generic typing applies."""
+    if name == "goals" and isinstance(value, Mapping):  # named goals: {name = "pattern"}
+        return tuple(f"{k}={v}" for k, v in value.items())
+    if name == "window":
+        from logaudit.timespec import parse_duration
+
+        return parse_duration(str(value), "window")
+    if name == "commissions" and isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
     return NotImplemented
 
 

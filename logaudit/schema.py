@@ -56,7 +56,11 @@ COLUMNS: tuple[Column, ...] = (
 
 # Columns added by enrichment (enrich/), each computed once per distinct value.
 ENRICHED: tuple[Column, ...] = (
-    Column("is_page", "bool", "a page view candidate: path has no static extension"),
+    Column(
+        "is_page",
+        "bool",
+        "a page view candidate: status 200/203/304, path neither static nor a non-page",
+    ),
     Column("is_static", "bool", "path ends in a static extension"),
     Column("agent_class", "category", "'person', 'crawler' or 'tool'"),
     Column("visitor", "uint64", "hash of (client, agent): the visitor key"),

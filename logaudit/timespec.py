@@ -12,7 +12,7 @@ import re
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from logaudit.errors import ExitCode, LogauditError
+from logaudit.errors import ConfigError, ExitCode, LogauditError
 
 _REL = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -50,3 +50,20 @@ def parse_when(text: str, tz: str | None = None, now: datetime | None = None) ->
         zone = ZoneInfo(tz) if tz else None
         value = value.astimezone(zone).replace(tzinfo=None)
     return value
+
+
+def parse_duration(text: str, where: str = "duration") -> int:
+    """``30d``, ``12h``, ``90m``, ``2w`` (or a plain number of seconds) -> seconds; at least
+    one second."""
+    t = text.strip().lower()
+    m = _REL.match(t)
+    seconds = (
+        int(timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}).total_seconds())
+        if m
+        else int(t)
+        if t.isdigit()
+        else 0
+    )
+    if seconds <= 0:
+        raise ConfigError(f"{where}: cannot read the duration {text!r}: use 30d, 12h, 90m or 2w")
+    return seconds

@@ -12,6 +12,7 @@ import pandas as pd
 
 from logaudit.analyze import (
     audience,
+    campaigns,
     clickstream,
     forked,
     problems,
@@ -33,6 +34,7 @@ TABLES: dict[str, Table] = {
     **trends.TABLES,
     **audience.TABLES,
     **problems.TABLES,
+    **campaigns.TABLES,
 }
 
 # Tables the overview always needs.
@@ -100,6 +102,23 @@ SECTIONS: dict[str, SectionSpec] = {
         ),
         *trends.SECTIONS,
         *problems.SECTIONS,
+        # Where visitors come from and what it earns (analyze/campaigns.py).
+        SectionSpec("sources", "Sources of visits", campaigns.sec_sources, campaigns.NEEDS),
+        SectionSpec("campaigns", "Campaigns", campaigns.sec_campaigns, campaigns.NEEDS),
+        SectionSpec("keyphrases", "Search keyphrases", campaigns.sec_keyphrases, campaigns.NEEDS),
+        SectionSpec(
+            "conversions", "Conversions by source", campaigns.sec_conversions, campaigns.NEEDS
+        ),
+        SectionSpec("affiliates", "Affiliates", campaigns.sec_affiliates, campaigns.NEEDS),
+        SectionSpec(
+            "affiliate-conversions",
+            "Conversions behind each affiliate",
+            campaigns.sec_affiliate_conversions,
+            campaigns.NEEDS,
+        ),
+        SectionSpec(
+            "source-periods", "Sources per period", campaigns.sec_source_periods, campaigns.NEEDS
+        ),
     )
 }
 
@@ -147,6 +166,15 @@ VISITOR_SECTIONS: tuple[str, ...] = ("visitor-visits", "clickstream")
 TRENDS_SECTIONS: tuple[str, ...] = tuple(s.name for s in trends.SECTIONS)
 # `now` only with --last (api.COMMANDS).
 PROBLEMS_SECTIONS: tuple[str, ...] = problems.PROBLEMS_SECTIONS
+SOURCES_SECTIONS: tuple[str, ...] = ("sources", "campaigns", "keyphrases")
+CAMPAIGNS_SECTIONS: tuple[str, ...] = (
+    "conversions",
+    "sources",
+    "campaigns",
+    "keyphrases",
+    "affiliates",
+    "affiliate-conversions",
+)
 
 
 def tables_for(sections: tuple[str, ...], visits_overview: bool = True) -> dict[str, Table]:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from logaudit.config import Settings
@@ -35,6 +36,41 @@ def visitor_key(client_hashes: np.ndarray, agent_hashes: np.ndarray) -> np.ndarr
 def static_pattern(extensions: tuple[str, ...]) -> str:
     exts = "|".join(re.escape(e.lower().lstrip(".")) for e in extensions)
     return rf"\.(?:{exts})$"
+
+
+# METRICS.md: answers that show a page; 204 No Content, 206 partial content and the other 2xx
+# do not (nor redirects, which show the page they point to).
+PAGE_STATUSES = np.array([200, 203, 304], dtype=np.int16)
+
+# Paths that are never pages a person viewed (XHR and API calls); ``non_pages`` extends them.
+NON_PAGES: tuple[str, ...] = ("/api/*", "*.json")
+
+
+def glob_regex(pattern: str) -> str:
+    """An anchored RE2 regex for a path pattern: ``re:REGEX`` as it is (searched, not
+    anchored), else a glob where ``*`` matches any run of characters (``/`` included) and
+    ``?`` one character; a pattern without either is an exact path."""
+    if pattern.startswith("re:"):
+        return pattern[3:]
+    out = []
+    for ch in pattern:
+        out.append(".*" if ch == "*" else "." if ch == "?" else re.escape(ch))
+    return "^" + "".join(out) + "$"
+
+
+def check_regex(regex: str, where: str) -> None:
+    """A ConfigError naming ``where`` when Arrow's RE2 cannot compile ``regex`` (it compiles
+    lazily, on the first non-empty input)."""
+    try:
+        pc.match_substring_regex(pa.array([""]), regex)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+        raise ConfigError(f"{where}: not a valid regular expression {regex!r} ({e})") from None
+
+
+def non_page_pattern(patterns: tuple[str, ...]) -> str:
+    regex = "|".join(f"(?:{glob_regex(p)})" for p in (*NON_PAGES, *patterns))
+    check_regex(regex, "non_pages")
+    return regex
 
 
 def per_category(cat: pd.Categorical, values: np.ndarray) -> np.ndarray:
@@ -65,6 +101,7 @@ class Enricher:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.static_re = static_pattern(settings.static_extensions)
+        self.non_page_re = non_page_pattern(settings.non_pages)
         self.zone = zone(settings.tz)
         from logaudit.filters import Matcher, of_settings
 
@@ -112,11 +149,12 @@ class Enricher:
         static_by_cat = np.asarray(
             pc.match_substring_regex(names, self.static_re, ignore_case=True)
         )
+        non_page_by_cat = np.asarray(pc.match_substring_regex(names, self.non_page_re))
         is_static = per_category(path, static_by_cat)
         status = chunk["status"].to_numpy()
-        ok = ((status >= 200) & (status < 300)) | (status == 304)
+        ok = np.isin(status, PAGE_STATUSES)
         chunk["is_static"] = is_static
-        chunk["is_page"] = ok & ~is_static
+        chunk["is_page"] = ok & ~(static_by_cat | non_page_by_cat)[np.asarray(path.codes)]
         chunk["agent_class"] = categorical(agent_class, AGENT_CLASSES)
         # People metrics: humans by default; everyone kept by include/exclude/only.
         chunk["person"] = (agent_class == 0) if s.bots == "auto" else np.ones(len(chunk), bool)

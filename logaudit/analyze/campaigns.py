@@ -1,0 +1,478 @@
+"""Sources, campaigns, keyphrases, conversions and affiliates: where visits come from and
+what they earn (METRICS.md, "Referrers, campaigns and conversions").
+
+Partials keep one compact event per people page view and per people goal hit (visitor key,
+times, hashes of the Referer and query string, a goal bit mask: 45 bytes), spilled to disk by
+visitor like ``analyze.visits``' events, and the distinct query strings people sent. At the
+end the events are cut into visits and conversions (``analyze.attribution``), each visit's
+source is classified once per distinct (referrer, query) pair of entry page views
+(``enrich.sources``), and conversions are credited under the chosen attribution model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+from logaudit.analyze import attribution
+from logaudit.analyze.base import Context, Partial, Table, count_by, hash_rows, hash_strings
+from logaudit.analyze.referrers import own_hosts
+from logaudit.analyze.spill import partitions
+from logaudit.analyze.visits import referrer_names
+from logaudit.config import Settings
+from logaudit.enrich.goals import Goal, parse_goals, query_value
+from logaudit.enrich.sources import COLUMNS, KINDS, NOT_A_TOUCH, SourceTables, classify
+from logaudit.errors import ConfigError
+from logaudit.report import Section
+
+
+@lru_cache(maxsize=16)
+def goals_of(specs: tuple[str, ...]) -> tuple[Goal, ...]:
+    return parse_goals(specs)
+
+
+def t_touch_events(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    from logaudit.enrich.goals import goal_bits
+
+    person = c["person"].to_numpy()
+    pv = c["is_page"].to_numpy() & person
+    bits = goal_bits(c, goals_of(s.goals), person)
+    m = np.flatnonzero(pv | (bits != 0))
+    out = pd.DataFrame(
+        {
+            "visitor": c["visitor"].to_numpy()[m],
+            "utc": c["time"].array.asi8[m],
+            "local": c["local"].array.asi8[m],
+            "ref_h": hash_rows(c["referrer"].array, m),
+            "query_h": hash_rows(c["query"].array, m),
+            "goals": bits[m],
+            "pv": pv[m],
+        }
+    )
+    if s.affiliate_cookie:
+        out["cookie_h"] = _cookie_hashes(c, s.affiliate_cookie, m)
+    return out
+
+
+def cookie_column(name: str) -> str:
+    """The record-table column holding the referral cookie ``name`` (Apache ``%{name}C``,
+    nginx ``$cookie_name``): the hook a log format with cookie fields fills (issue #11)."""
+    return f"cookie_{name}"
+
+
+def _cookie_hashes(c: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray:
+    """The cookie value's hash per selected row; 0 where the line has no cookie (no column,
+    '-' or empty)."""
+    col = cookie_column(name)
+    if col not in c:
+        return np.zeros(len(rows), np.uint64)
+    cat = c[col].array
+    h = hash_rows(cat, rows)
+    none = np.asarray(cat.categories.isin(["", "-"]))
+    codes = np.asarray(cat.codes)[rows]
+    h[(codes < 0) | none[np.maximum(codes, 0)]] = 0
+    return h
+
+
+def t_cookies(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    """The distinct referral cookie values of people's hits."""
+    if not s.affiliate_cookie or cookie_column(s.affiliate_cookie) not in c:
+        return pd.DataFrame()
+    return count_by(
+        c, cookie_column(s.affiliate_cookie), {"hits": None}, mask=c["person"].to_numpy()
+    )
+
+
+def t_queries(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    """The distinct query strings of people's hits (entry pages' tags, goals' values)."""
+    return count_by(c, "query", {"hits": None}, mask=c["person"].to_numpy())
+
+
+TABLES = {
+    "touch_events": Table("touch_events", t_touch_events, kind="concat", spill_key="visitor"),
+    "queries": Table("queries", t_queries),
+    "cookies": Table("cookies", t_cookies),
+}
+NEEDS = ("touch_events", "queries", "cookies", "referrers", "paths", "vhosts")
+
+
+def commission_of(name: str, spec: str) -> tuple[str, float]:
+    """``10%`` -> ("rate", 0.10); ``2.50`` -> ("fixed", 2.5)."""
+    text = str(spec).strip()
+    try:
+        if text.endswith("%"):
+            x = float(text[:-1]) / 100
+            kind = "rate"
+        else:
+            x = float(text)
+            kind = "fixed"
+    except ValueError:
+        x, kind = math.nan, ""
+    if not kind or not math.isfinite(x) or x < 0:
+        raise ConfigError(
+            f"--commission {name}={spec}: use a percentage of revenue (10%) or an amount per "
+            "conversion (2.50)"
+        )
+    return kind, x
+
+
+def anonymous(visitor: int) -> str:
+    """A visitor key shown to a partner: a keyed hash cut to 32 bits, the same in every
+    report (so a claim can be matched) but not the client address or agent."""
+    h = hashlib.blake2b(int(visitor).to_bytes(8, "little"), digest_size=4, person=b"logaudit-aff")
+    return "v-" + h.hexdigest()
+
+
+@dataclass
+class Journeys:
+    """Per visit its source; per conversion its goal, value and credited visit's source."""
+
+    visits: pd.DataFrame
+    conversions: pd.DataFrame
+    goals: tuple[Goal, ...]
+    note: str
+
+
+def journeys(p: Partial, ctx: Context) -> Journeys:
+    return ctx.once("journeys", lambda: _journeys(p, ctx))
+
+
+def _journeys(p: Partial, ctx: Context) -> Journeys:
+    s = ctx.settings
+    if s.attribution not in attribution.MODELS:
+        raise ConfigError(f"attribution must be one of {', '.join(attribution.MODELS)}")
+    goals = goals_of(s.goals)
+    for name, spec in s.commissions.items():
+        commission_of(name, spec)
+    tables = SourceTables.load(s.sources, s.affiliate_params)
+    visits, conv = attribution.cut_all(
+        partitions(p.get("touch_events")), s.visit_timeout, len(goals)
+    )
+    own, how = own_hosts(p, s, ctx)
+    # One classification per distinct (referrer, query) pair of entry page views.
+    pair = pd.MultiIndex.from_arrays([visits["ref_h"].to_numpy(), visits["query_h"].to_numpy()])
+    codes, uniq = pd.factorize(pair)
+    queries = p.get("queries", pd.DataFrame())
+    qnames = pd.Series(np.asarray(queries.index, dtype=object), index=hash_strings(queries.index))
+    refs = referrer_names(p).reindex(uniq.get_level_values(0)).fillna("-").to_numpy()
+    qs = qnames.reindex(uniq.get_level_values(1)).fillna("").to_numpy()
+    src = classify(list(refs), list(qs), own, tables)
+    per_visit = src.iloc[codes].reset_index(drop=True)
+    visits = pd.concat([visits, per_visit], axis=1)
+    visits["touch"] = ~visits["kind"].isin(NOT_A_TOUCH).to_numpy()
+
+    credit = attribution.credited(visits, visits["touch"].to_numpy(), conv, s.attribution, s.window)
+    conv = conv.assign(credit=credit)
+    conv["goal_name"] = [goals[g].name for g in conv["goal"]] if len(conv) else []
+    distinct_q = pd.unique(conv["query_h"].to_numpy())
+    values = {
+        h: query_value(str(t), s.value_params)
+        for h, t in zip(distinct_q, qnames.reindex(distinct_q).fillna(""), strict=True)
+    }
+    conv["value"] = conv["query_h"].map(values).astype(float) if len(conv) else []
+    conv["visitor"] = visits["visitor"].to_numpy()[conv["visit"].to_numpy()]
+    for col in COLUMNS:
+        conv[col] = visits[col].to_numpy()[credit] if len(conv) else []
+    cookie_note = _cookie_credit(p, s, conv)
+    if not own:
+        own_note = "no own host known (set site_hosts): every referrer host is external"
+    else:
+        own_note = f"own hosts ({how}): {', '.join(sorted(own)[:3])}"
+    days = s.window // 86400
+    window = f"{days} days" if s.window % 86400 == 0 else f"{s.window // 3600} h"
+    note = f"attribution {s.attribution}, window {window}; {own_note}{cookie_note}"
+    return Journeys(visits, conv, goals, note)
+
+
+def _cookie_credit(p: Partial, s: Settings, conv: pd.DataFrame) -> str:
+    """A referral cookie on the goal hit names the affiliate, whatever the model and window
+    (as the cookie itself does): such conversions are credited to it. Returns a note."""
+    if not s.affiliate_cookie:
+        return ""
+    cookies = p.get("cookies", pd.DataFrame())
+    if cookies.empty and not len(conv):
+        return ""
+    if cookies.empty:
+        return (
+            f"; no {cookie_column(s.affiliate_cookie)} field in the log: --affiliate-cookie "
+            "needs a log format that logs the cookie"
+        )
+    names = pd.Series(np.asarray(cookies.index, dtype=object), index=hash_strings(cookies.index))
+    h = conv["cookie_h"].to_numpy() if "cookie_h" in conv else np.zeros(len(conv), np.uint64)
+    has = h != 0
+    if has.any():
+        value = names.reindex(h[has]).fillna("").to_numpy().astype(str)
+        for col in COLUMNS:
+            conv.loc[has, col] = ""
+        conv.loc[has, "kind"] = "affiliate"
+        conv.loc[has, "source"] = value
+        conv.loc[has, "affiliate"] = value
+    return f"; {int(has.sum()):,} conversions credited by the {s.affiliate_cookie} cookie"
+
+
+def _rank(frame: pd.DataFrame, ctx: Context, by: str, cut: bool = True) -> pd.DataFrame:
+    """Rows by ``by`` descending, ties by their keys (so merge order never shows), the keys
+    as first columns, cut to --top."""
+    keys = [str(k) for k in frame.index.names]
+    rows = frame.reset_index()
+    rows = rows.sort_values(keys, kind="stable").sort_values(by, ascending=False, kind="stable")
+    if cut and ctx.settings.top:
+        rows = rows.head(ctx.settings.top)
+    return rows.reset_index(drop=True)
+
+
+def _per_visit_figures(v: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    g = v.assign(bounce=v["clicks"] == 1).groupby(keys, sort=False)
+    out = g.agg(visits=("clicks", "size"), page_views=("clicks", "sum"), bounces=("bounce", "sum"))
+    out["bounce_rate"] = (out["bounces"] / out["visits"]).round(4)
+    return out.drop(columns="bounces")
+
+
+def _conversion_figures(c: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    if c.empty:
+        return pd.DataFrame(columns=["conversions", "revenue"])
+    g = c.assign(value=c["value"].fillna(0.0)).groupby(keys, sort=False)
+    return g.agg(conversions=("goal", "size"), revenue=("value", "sum"))
+
+
+def _joined(visits: pd.DataFrame, conv: pd.DataFrame) -> pd.DataFrame:
+    if conv.empty:
+        out = visits.assign(conversions=0, revenue=0.0)
+    else:
+        out = visits.join(conv, how="left")
+    out["conversions"] = out["conversions"].fillna(0).astype(np.int64)
+    out["conversion_rate"] = (out["conversions"] / out["visits"]).round(4)
+    out["revenue"] = out["revenue"].astype(float).fillna(0.0).round(2)
+    return out
+
+
+def _goal_note(j: Journeys) -> str:
+    if not j.goals:
+        return "no goal given (--goal): conversions are 0"
+    return f"goals: {', '.join(g.name for g in j.goals)}; {j.note}"
+
+
+def sec_sources(p: Partial, ctx: Context) -> Section:
+    j = journeys(p, ctx)
+    title = "Sources of visits"
+    if j.visits.empty:
+        return Section("sources", title, pd.DataFrame(), note="no visit")
+    keys = ["source", "kind"]
+    rows = _joined(_per_visit_figures(j.visits, keys), _conversion_figures(j.conversions, keys))
+    kinds = j.visits.groupby("kind").size().sort_values(ascending=False)
+    by_kind = ", ".join(f"{k} {n:,}" for k, n in kinds.items())
+    out = _rank(rows, ctx, "visits")
+    note = f"visits by kind: {by_kind}. {_goal_note(j)}"
+    return Section(
+        "sources",
+        title,
+        out,
+        len(rows),
+        note=note,
+        chart="visits",
+        headline={str(k): int(n) for k, n in kinds.items()},
+        narrow_drop=("bounce_rate", "page_views", "conversion_rate"),
+    )
+
+
+def sec_campaigns(p: Partial, ctx: Context) -> Section:
+    j = journeys(p, ctx)
+    title = "Campaigns (utm_source / utm_medium / utm_campaign)"
+    keys = ["utm_source", "utm_medium", "utm_campaign"]
+    tagged = j.visits[(j.visits[keys] != "").any(axis=1)] if len(j.visits) else j.visits
+    if tagged.empty:
+        return Section("campaigns", title, pd.DataFrame(), note="no visit with campaign tags")
+    conv = j.conversions[(j.conversions[keys] != "").any(axis=1)]
+    rows = _joined(_per_visit_figures(tagged, keys), _conversion_figures(conv, keys))
+    out = _rank(rows, ctx, "visits")
+    return Section(
+        "campaigns",
+        title,
+        out,
+        len(rows),
+        note=_goal_note(j),
+        chart="visits",
+        narrow_drop=("bounce_rate", "page_views", "conversion_rate"),
+    )
+
+
+def sec_keyphrases(p: Partial, ctx: Context) -> Section:
+    j = journeys(p, ctx)
+    title = "Search keyphrases"
+    search = j.visits[j.visits["kind"] == "search"] if len(j.visits) else j.visits
+    with_phrase = search[search["keyphrase"] != ""] if len(search) else search
+    note = (
+        f"{len(with_phrase):,} of {len(search):,} search visits carried a keyphrase "
+        "(most engines no longer send one)"
+    )
+    if with_phrase.empty:
+        return Section("keyphrases", title, pd.DataFrame(), note=note)
+    keys = ["keyphrase", "source"]
+    conv = j.conversions[(j.conversions["kind"] == "search") & (j.conversions["keyphrase"] != "")]
+    rows = _joined(
+        _per_visit_figures(with_phrase, keys)[["visits"]], _conversion_figures(conv, keys)
+    )
+    out = _rank(rows, ctx, "visits").rename(columns={"source": "engine"})
+    return Section("keyphrases", title, out, len(rows), note=note, chart="visits")
+
+
+def sec_conversions(p: Partial, ctx: Context) -> Section:
+    j = journeys(p, ctx)
+    title = "Conversions by source"
+    c = j.conversions
+    per_goal = {g.name: int((c["goal"] == i).sum()) for i, g in enumerate(j.goals)}
+    revenue = round(float(c["value"].fillna(0.0).sum()), 2) if len(c) else 0.0
+    headline = {
+        "conversions": len(c),
+        "revenue": revenue,
+        "visits": len(j.visits),
+        "conversion_rate": round(len(c) / len(j.visits), 4) if len(j.visits) else 0.0,
+        "goals": per_goal,
+        "attribution": ctx.settings.attribution,
+        "window_days": round(ctx.settings.window / 86400, 2),
+    }
+    goals = "; ".join(f"{k}: {v:,}" for k, v in per_goal.items())
+    note = f"{len(c):,} conversions ({goals or 'no goal given'}), revenue {revenue:,.2f}; {j.note}"
+    if c.empty:
+        return Section("conversions", title, pd.DataFrame(), note=note, headline=headline)
+    keys = ["goal_name", "source", "kind"]
+    rows = _conversion_figures(c, keys)
+    totals = rows.groupby(level=0)["conversions"].transform("sum")
+    rows["share"] = (rows["conversions"] / totals).round(4)
+    rows["revenue"] = rows["revenue"].round(2)
+    out = _rank(rows, ctx, "conversions").rename(columns={"goal_name": "goal"})
+    return Section(
+        "conversions", title, out, len(rows), note=note, chart="conversions", headline=headline
+    )
+
+
+def _commissions(conv: pd.DataFrame, s: Settings) -> np.ndarray:
+    """Each credited conversion's commission: its affiliate's rate times its value, or the
+    affiliate's fixed amount; 0 for an affiliate without terms."""
+    terms = {name: commission_of(name, spec) for name, spec in s.commissions.items()}
+    out = np.zeros(len(conv))
+    for i, (aff, value) in enumerate(zip(conv["affiliate"], conv["value"], strict=True)):
+        kind, x = terms.get(str(aff), ("", 0.0))
+        if kind == "rate":
+            out[i] = x * (0.0 if math.isnan(value) else value)
+        elif kind == "fixed":
+            out[i] = x
+    return out.round(2)
+
+
+def _affiliate_conversions(j: Journeys, s: Settings) -> pd.DataFrame:
+    c = j.conversions
+    c = c[c["affiliate"] != ""] if len(c) else c
+    return c.assign(commission=_commissions(c, s)) if len(c) else c
+
+
+def sec_affiliates(p: Partial, ctx: Context) -> Section:
+    j = journeys(p, ctx)
+    s = ctx.settings
+    title = "Affiliates"
+    v = j.visits[j.visits["affiliate"] != ""] if len(j.visits) else j.visits
+    c = _affiliate_conversions(j, s)
+    names = sorted(set(v["affiliate"]) | set(s.commissions)) if len(v) else sorted(s.commissions)
+    if not names:
+        return Section("affiliates", title, pd.DataFrame(), note="no affiliate visit")
+    visits = v.groupby("affiliate").size() if len(v) else pd.Series(dtype=np.int64)
+    rows = pd.DataFrame(index=pd.Index(names, name="affiliate"))
+    rows["visits"] = visits.reindex(rows.index).fillna(0).astype(np.int64)
+    if len(c):
+        g = c.assign(value=c["value"].fillna(0.0)).groupby("affiliate")
+        rows["conversions"] = g.size().reindex(rows.index).fillna(0).astype(np.int64)
+        rows["revenue"] = g["value"].sum().reindex(rows.index).fillna(0.0).round(2)
+        rows["commission"] = g["commission"].sum().reindex(rows.index).fillna(0.0).round(2)
+    else:
+        rows["conversions"], rows["revenue"], rows["commission"] = 0, 0.0, 0.0
+    rows["terms"] = [
+        _terms(*commission_of(n, s.commissions[n])) if n in s.commissions else ""
+        for n in rows.index
+    ]
+    total = float(rows["commission"].sum())
+    out = _rank(rows, ctx, "visits")
+    note = f"commissions owed: {total:,.2f}; {_goal_note(j)}"
+    return Section(
+        "affiliates", title, out, len(rows), note=note, headline={"commission": round(total, 2)}
+    )
+
+
+def _terms(kind: str, x: float) -> str:
+    return f"{x * 100:g}% of revenue" if kind == "rate" else f"{x:.2f} per conversion"
+
+
+def sec_affiliate_conversions(p: Partial, ctx: Context) -> Section:
+    j = journeys(p, ctx)
+    title = "Conversions behind each affiliate"
+    c = _affiliate_conversions(j, ctx.settings)
+    if c.empty:
+        return Section(
+            "affiliate-conversions", title, pd.DataFrame(), note="no affiliate conversion"
+        )
+    c = c.sort_values(["affiliate", "local", "goal"], kind="stable")
+    out = pd.DataFrame(
+        {
+            "affiliate": c["affiliate"].to_numpy(),
+            "goal": c["goal_name"].to_numpy(),
+            "time": pd.to_datetime(c["local"].to_numpy(), unit="s").strftime("%Y-%m-%d %H:%M:%S"),
+            "visitor": [anonymous(v) for v in c["visitor"].to_numpy()],
+            "value": c["value"].round(2).to_numpy(),
+            "commission": c["commission"].to_numpy(),
+        }
+    )
+    note = (
+        "every credited conversion, so a partner's claim can be checked (not cut by --top); "
+        "visitor: a keyed hash of the visitor key, the same in every report"
+    )
+    return Section("affiliate-conversions", title, out, len(out), note=note)
+
+
+def sec_source_periods(p: Partial, ctx: Context) -> Section:
+    """Per period (``--every``): visits by source kind, conversions, revenue and rate. Visits
+    count in the period they start in, conversions in the period they happen in; every
+    period from the first to the last is a row, empty ones as zeros."""
+    from logaudit.analyze import periods as per
+
+    j = journeys(p, ctx)
+    title = "Sources per period"
+    v, c = j.visits, j.conversions
+    if v.empty:
+        return Section("source-periods", title, pd.DataFrame(), note="no visit")
+    wall = v["start_local"].to_numpy()
+    every = str(ctx.settings.extra.get("every") or "auto")
+    if every == "hour":
+        every = "day"  # visits run across hours; a day is the shortest period here
+    every = per.choose(every, int((wall.max() - wall.min()) // 3600 + 1))
+    if every == "hour":
+        every = "day"
+    vid = per.of_times(wall, v["start"].to_numpy(), every)
+    cid = per.of_times(c["local"].to_numpy(), c["utc"].to_numpy(), every) if len(c) else vid[:0]
+    lo = int(min(vid.min(), cid.min() if len(cid) else vid.min()))
+    hi = int(max(vid.max(), cid.max() if len(cid) else vid.max()))
+    ids = per.span(lo, hi, every)
+    kinds = pd.crosstab(vid, v["kind"].to_numpy()).reindex(index=ids, fill_value=0)
+    rows = pd.DataFrame(index=ids)
+    rows["visits"] = kinds.sum(axis=1).to_numpy()
+    for k in [k for k in KINDS if k in kinds.columns]:
+        rows[k] = kinds[k].to_numpy()
+    rows["conversions"] = (
+        pd.Series(cid).value_counts().reindex(ids, fill_value=0).to_numpy() if len(c) else 0
+    )
+    revenue = c["value"].fillna(0.0).groupby(cid).sum() if len(c) else pd.Series(dtype=float)
+    rows["revenue"] = revenue.reindex(ids, fill_value=0.0).round(2).to_numpy()
+    rows["conversion_rate"] = (
+        (rows["conversions"] / rows["visits"].where(rows["visits"] > 0)).fillna(0.0).round(4)
+    )
+    start, _ = per.wall_bounds(ids, np.zeros(len(ids), np.int64), every)
+    rows.insert(0, "period", [per.label(int(w), every) for w in start])
+    note = f"per {every}: visits by the kind of their source, in the period they start in"
+    return Section(
+        "source-periods", title, rows.reset_index(drop=True), len(rows), note=note,
+        chart="visits",
+        narrow_drop=("conversion_rate", "internal", "referral", "campaign", "email", "social"),
+    )  # fmt: skip

@@ -1,0 +1,150 @@
+"""Goals: which hits are conversions, and the order value they carry.
+
+A goal is written ``[NAME=][METHOD ]PATTERN[ STATUS...]``:
+
+- ``PATTERN`` matches the path (query string removed): a glob (``*`` any run of characters,
+  ``/`` included; no wildcard: that exact path) or ``re:`` and a regular expression (RE2,
+  searched in the path);
+- ``METHOD`` (``POST``, or ``GET,POST``) and ``STATUS`` (``200``, ``2xx``, ``2xx,3xx``) narrow
+  it. Without either, a goal hit is a page view (METRICS.md: a conversion is a people page
+  view matching a goal). With a method and no status, any 2xx or 3xx answer counts (a
+  ``POST /checkout`` answered 303 is a completed checkout);
+- ``NAME`` names it in reports (default: the goal as written).
+
+Matching runs once per distinct path, method and query of a chunk, never per line.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+import numpy as np
+import pandas as pd
+import pyarrow.compute as pc
+
+from logaudit.enrich.classify import check_regex, glob_regex
+from logaudit.errors import ConfigError
+from logaudit.schema import arrow_strings
+
+# Goals are bits of a uint32 per event.
+MAX_GOALS = 32
+VALUE_PARAMS: tuple[str, ...] = ("value", "revenue", "total", "amount")
+
+_NAME = re.compile(r"^([A-Za-z][\w.-]*)=(.+)$")
+_METHOD = re.compile(r"^[A-Z]+(?:,[A-Z]+)*$")
+_STATUS = re.compile(r"^([1-5])(xx|\d\d)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Goal:
+    name: str
+    regex: str
+    methods: tuple[str, ...] = ()  # empty: any
+    statuses: tuple[tuple[int, int], ...] = ()  # inclusive ranges; empty: see page_only
+
+    @property
+    def page_only(self) -> bool:
+        return not self.methods and not self.statuses
+
+    def status_ok(self, status: np.ndarray) -> np.ndarray:
+        ranges = self.statuses or ((200, 399),)
+        ok = np.zeros(len(status), dtype=bool)
+        for lo, hi in ranges:
+            ok |= (status >= lo) & (status <= hi)
+        return ok
+
+
+def parse_goal(text: str) -> Goal:
+    spec = text.strip()
+    where = f"goal {text!r}"
+    name = spec
+    m = _NAME.match(spec)
+    if m:
+        name, spec = m.group(1), m.group(2).strip()
+    tokens = spec.split()
+    if not tokens:
+        raise ConfigError(f"{where}: no path pattern")
+    methods: tuple[str, ...] = ()
+    if _METHOD.match(tokens[0]) and len(tokens) > 1:
+        methods = tuple(tokens[0].split(","))
+        tokens = tokens[1:]
+    pattern, rest = tokens[0], tokens[1:]
+    statuses: list[tuple[int, int]] = []
+    for tok in ",".join(rest).split(","):
+        if not tok:
+            continue
+        sm = _STATUS.match(tok)
+        if sm is None:
+            raise ConfigError(f"{where}: {tok!r} is not a status (200, 2xx)")
+        if sm.group(2).lower() == "xx":
+            base = int(sm.group(1)) * 100
+            statuses.append((base, base + 99))
+        else:
+            statuses.append((int(tok), int(tok)))
+    if not pattern.startswith(("/", "*", "re:")):
+        raise ConfigError(f"{where}: the path pattern must start with /, * or re:")
+    regex = glob_regex(pattern)
+    check_regex(regex, where)
+    return Goal(name, regex, methods, tuple(statuses))
+
+
+def parse_goals(specs: Sequence[str]) -> tuple[Goal, ...]:
+    goals = tuple(parse_goal(s) for s in specs)
+    if len(goals) > MAX_GOALS:
+        raise ConfigError(f"--goal: at most {MAX_GOALS} goals")
+    names = [g.name for g in goals]
+    if len(set(names)) != len(names):
+        raise ConfigError("--goal: two goals have the same name")
+    return goals
+
+
+def goal_bits(chunk: pd.DataFrame, goals: Sequence[Goal], people: np.ndarray) -> np.ndarray:
+    """Per row, a bit per goal the hit reaches (uint32; 0: none). Only ``people`` rows."""
+    bits = np.zeros(len(chunk), dtype=np.uint32)
+    if not goals or not len(chunk):
+        return bits
+    path = chunk["path"].array
+    codes = np.asarray(path.codes)
+    names = arrow_strings(path.categories)
+    status = chunk["status"].to_numpy()
+    is_page = chunk["is_page"].to_numpy()
+    for i, g in enumerate(goals):
+        by_cat = np.asarray(pc.match_substring_regex(names, g.regex))
+        if not by_cat.any():
+            continue
+        hit = by_cat[codes] & people
+        if g.page_only:
+            hit &= is_page
+        else:
+            hit &= g.status_ok(status)
+            if g.methods:
+                method = chunk["method"].array
+                ok = np.asarray(method.categories.isin(g.methods))
+                hit &= ok[np.asarray(method.codes)]
+        bits[hit] |= np.uint32(1 << i)
+    return bits
+
+
+def query_value(query: str, params: Sequence[str] = VALUE_PARAMS) -> float:
+    """The order value a goal's query string carries: the first of ``params`` present whose
+    value is a finite number (``12.50``); NaN when none is."""
+    if not query or "=" not in query:
+        return math.nan
+    found: dict[str, str] = {}
+    for k, v in parse_qsl(query, keep_blank_values=False, errors="replace"):
+        found.setdefault(k, v)
+    for p in params:
+        text = found.get(p)
+        if text is None:
+            continue
+        try:
+            x = float(text.strip())
+        except ValueError:
+            continue
+        if math.isfinite(x):
+            return x
+    return math.nan

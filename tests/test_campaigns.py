@@ -1,0 +1,401 @@
+"""Sources, conversions, attribution and commissions on a log of planned journeys.
+
+Every figure asserted here is worked out by hand below from METRICS.md's rules; nothing is
+read back from the code under test. The site is shop.example.com (``--site-host``); goals are
+``/order/complete`` (a page view; value from ``value``/``total``) and ``signup=POST /signup``
+(a POST answered 2xx/3xx). All times +0000, 2026.
+
+A (Firefox, .1)  campaign converting in one visit
+  10 Mar 10:00 /?utm_source=newsletter&utm_medium=email&utm_campaign=spring  ref -
+  10:01 /product/1, 10:02 /order/complete?value=50.00              -> A1 newsletter/email, 3 pv
+B (Chrome, .2)   search, then converts days later by a direct return
+  5 Mar 09:00 /product/2  ref google.com/search?q=Red+Shoes         -> B1 Google/search, bounce
+  8 Mar 12:00 /  ref -;  12:05 /order/complete?value=80             -> B2 direct, 2 pv
+C (iPhone, .3)   affiliate click, then an ad click
+  2 Mar 14:00 /?ref=acme  ref acmeblog.example.net                  -> C1 acme/affiliate, bounce
+  6 Mar 15:00 /landing?gclid=XYZ  ref google.com/; 15:03 /order/complete?total=120
+                                                                    -> C2 Google Ads/ads, 2 pv
+D (Firefox, .4)  a touch older than the 30-day window
+  20 Jan 10:00 /  ref facebook.com                                  -> D1 Facebook/social, bounce
+  3 Mar 10:00 /  ref -; 10:02 /order/complete?value=30              -> D2 direct, 2 pv
+Googlebot (.5)   4 Mar 08:00 /order/complete?value=999: a crawler never converts, no visit
+E (Chrome, .6)   goal page reloaded in one visit
+  9 Mar 18:00 /?aff=bigblog  ref bigblog.example.org; 18:02 and 18:02:30
+  /order/complete?value=40                                          -> E1 bigblog/affiliate, 3 pv
+F (Firefox, .7)  a goal that is not a page view
+  7 Mar 11:00 /signup  ref t.co; 11:01 POST /signup 303; 11:01 /welcome  -> F1 X/social, 2 pv
+G (Firefox, .8)  7 Mar 13:00 POST /signup 303 alone: no page view, no visit, no conversion
+H (Firefox, .9)  1 Mar 10:00 /  ref -; 10:00:30 /api/stock 204 (not a page view) -> H1 direct
+
+Visits: A1 B1 B2 C1 C2 D1 D2 E1 F1 H1 = 10. Conversions: order A1 50, B2 80, C2 120, D2 30,
+E1 40 (once), signup F1 -> 6 conversions, revenue 320.
+
+Credited source per conversion:
+  model            A           B         C           D          E        F
+  last-non-direct  newsletter  Google    Google Ads  (direct)   bigblog  X (Twitter)
+  last             newsletter  (direct)  Google Ads  (direct)   bigblog  X (Twitter)
+  first            newsletter  Google    acme        (direct)   bigblog  X (Twitter)
+  l-n-d, 60d       ...         ...       ...         Facebook   ...      ...
+Commissions acme=10%, bigblog=2.50: default acme 0, bigblog 2.50; first acme 12.00 (10 % of
+120), bigblog 2.50.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from loglines import CHROME, FIREFOX, GOOGLEBOT, isolate, line, write
+
+from logaudit.cli import cli
+
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+)
+SHOP = "https://shop.example.com"
+
+# (client, agent, time, method, target, status, referrer)
+HITS = [
+    ("203.0.113.1", FIREFOX, "10/Mar/2026:10:00:00", "GET",
+     "/?utm_source=newsletter&utm_medium=email&utm_campaign=spring", 200, "-"),
+    ("203.0.113.1", FIREFOX, "10/Mar/2026:10:00:01", "GET", "/style.css", 200, SHOP + "/"),
+    ("203.0.113.1", FIREFOX, "10/Mar/2026:10:01:00", "GET", "/product/1", 200, SHOP + "/"),
+    ("203.0.113.1", FIREFOX, "10/Mar/2026:10:02:00", "GET", "/order/complete?value=50.00", 200,
+     SHOP + "/product/1"),
+    ("203.0.113.2", CHROME, "05/Mar/2026:09:00:00", "GET", "/product/2", 200,
+     "https://www.google.com/search?q=Red+Shoes&ie=utf-8"),
+    ("203.0.113.2", CHROME, "08/Mar/2026:12:00:00", "GET", "/", 200, "-"),
+    ("203.0.113.2", CHROME, "08/Mar/2026:12:05:00", "GET", "/order/complete?value=80", 200,
+     SHOP + "/"),
+    ("203.0.113.3", IPHONE, "02/Mar/2026:14:00:00", "GET", "/?ref=acme", 200,
+     "https://acmeblog.example.net/review"),
+    ("203.0.113.3", IPHONE, "06/Mar/2026:15:00:00", "GET", "/landing?gclid=XYZ", 200,
+     "https://www.google.com/"),
+    ("203.0.113.3", IPHONE, "06/Mar/2026:15:03:00", "GET", "/order/complete?total=120", 200,
+     SHOP + "/landing"),
+    ("203.0.113.4", FIREFOX, "20/Jan/2026:10:00:00", "GET", "/", 200, "https://www.facebook.com/"),
+    ("203.0.113.4", FIREFOX, "03/Mar/2026:10:00:00", "GET", "/", 200, "-"),
+    ("203.0.113.4", FIREFOX, "03/Mar/2026:10:02:00", "GET", "/order/complete?value=30", 200,
+     SHOP + "/"),
+    ("203.0.113.5", GOOGLEBOT, "04/Mar/2026:08:00:00", "GET", "/order/complete?value=999", 200,
+     "-"),
+    ("203.0.113.6", CHROME, "09/Mar/2026:18:00:00", "GET", "/?aff=bigblog", 200,
+     "https://bigblog.example.org/post"),
+    ("203.0.113.6", CHROME, "09/Mar/2026:18:02:00", "GET", "/order/complete?value=40", 200,
+     SHOP + "/"),
+    ("203.0.113.6", CHROME, "09/Mar/2026:18:02:30", "GET", "/order/complete?value=40", 200,
+     SHOP + "/"),
+    ("203.0.113.7", FIREFOX, "07/Mar/2026:11:00:00", "GET", "/signup", 200, "https://t.co/abc"),
+    ("203.0.113.7", FIREFOX, "07/Mar/2026:11:01:00", "POST", "/signup", 303, SHOP + "/signup"),
+    ("203.0.113.7", FIREFOX, "07/Mar/2026:11:01:00", "GET", "/welcome", 200, SHOP + "/signup"),
+    ("203.0.113.8", FIREFOX, "07/Mar/2026:13:00:00", "POST", "/signup", 303, "-"),
+    ("203.0.113.9", FIREFOX, "01/Mar/2026:10:00:00", "GET", "/", 200, "-"),
+    ("203.0.113.9", FIREFOX, "01/Mar/2026:10:00:30", "POST", "/api/stock", 204, SHOP + "/"),
+]  # fmt: skip
+
+GOALS = ["--goal", "/order/complete", "--goal", "signup=POST /signup"]
+COMMISSIONS = ["--commission", "acme=10%", "--commission", "bigblog=2.50"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    isolate(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def journeys_log(tmp_path: Path) -> Path:
+    lines = [
+        line(client=c, agent=a, when=f"{t} +0000", request=f"{m} {target} HTTP/1.1", status=st,
+             referrer=r)
+        for c, a, t, m, target, st, r in HITS
+    ]  # fmt: skip
+    return write(tmp_path / "journeys.log", sorted(lines, key=_when))
+
+
+def _when(text: str) -> str:
+    from datetime import datetime
+
+    stamp = text.split("[", 1)[1].split("]", 1)[0]
+    return datetime.strptime(stamp, "%d/%b/%Y:%H:%M:%S %z").isoformat()
+
+
+def _run(log: Path, *args: str) -> dict[str, Any]:
+    res = CliRunner().invoke(
+        cli,
+        ["campaigns", str(log), "--site-host", "shop.example.com", "--top", "0", "--format",
+         "json", *GOALS, *COMMISSIONS, *args],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    out: dict[str, Any] = json.loads(res.output)
+    return out
+
+
+def _section(report: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(s for s in report["sections"] if s["name"] == name)
+
+
+def _by(report: dict[str, Any], name: str, *keys: str) -> dict[Any, dict[str, Any]]:
+    rows = _section(report, name)["rows"]
+    return {tuple(r[k] for k in keys) if len(keys) > 1 else r[keys[0]]: r for r in rows}
+
+
+def _credited(report: dict[str, Any]) -> dict[tuple[str, str], int]:
+    return {k: r["conversions"] for k, r in _by(report, "conversions", "goal", "source").items()}
+
+
+def test_sources_of_visits_default_model(journeys_log: Path) -> None:
+    r = _run(journeys_log)
+    assert r["overview"]["visits"] == 10
+    rows = _by(r, "sources", "source", "kind")
+    expected = {
+        # (source, kind): visits, page_views, bounce_rate, conversions, revenue
+        ("(direct)", "direct"): (3, 5, 0.3333, 1, 30.0),
+        ("newsletter", "email"): (1, 3, 0.0, 1, 50.0),
+        ("Google", "search"): (1, 1, 1.0, 1, 80.0),
+        ("acme", "affiliate"): (1, 1, 1.0, 0, 0.0),
+        ("Google Ads", "ads"): (1, 2, 0.0, 1, 120.0),
+        ("Facebook", "social"): (1, 1, 1.0, 0, 0.0),
+        ("bigblog", "affiliate"): (1, 3, 0.0, 1, 40.0),
+        ("X (Twitter)", "social"): (1, 2, 0.0, 1, 0.0),
+    }
+    assert set(rows) == set(expected)
+    for key, (visits, pv, bounce, conv, revenue) in expected.items():
+        row = rows[key]
+        assert (row["visits"], row["page_views"], row["bounce_rate"]) == (visits, pv, bounce), key
+        assert (row["conversions"], row["revenue"]) == (conv, revenue), key
+        assert row["conversion_rate"] == round(conv / visits, 4), key
+    # The people's page views and visits agree with the overview's.
+    assert sum(r["page_views"] for r in rows.values()) == r["overview"]["page_views"] == 18
+
+
+def test_conversions_headline_goals_and_crawler(journeys_log: Path) -> None:
+    r = _run(journeys_log)
+    conv = _section(r, "conversions")
+    h = conv["headline"]
+    # The crawler's /order/complete?value=999 and G's lone POST never count; E's reload once.
+    assert h["conversions"] == 6 and h["revenue"] == 320.0 and h["visits"] == 10
+    assert h["goals"] == {"/order/complete": 5, "signup": 1}
+    assert _credited(r) == {
+        ("/order/complete", "newsletter"): 1,
+        ("/order/complete", "Google"): 1,
+        ("/order/complete", "Google Ads"): 1,
+        ("/order/complete", "(direct)"): 1,
+        ("/order/complete", "bigblog"): 1,
+        ("signup", "X (Twitter)"): 1,
+    }
+
+
+def test_last_model(journeys_log: Path) -> None:
+    r = _run(journeys_log, "--attribution", "last")
+    assert _credited(r) == {
+        ("/order/complete", "newsletter"): 1,
+        ("/order/complete", "(direct)"): 2,  # B's direct return and D
+        ("/order/complete", "Google Ads"): 1,
+        ("/order/complete", "bigblog"): 1,
+        ("signup", "X (Twitter)"): 1,
+    }
+    assert _by(r, "sources", "source", "kind")[("(direct)", "direct")]["revenue"] == 110.0
+    assert _by(r, "sources", "source", "kind")[("Google", "search")]["conversions"] == 0
+
+
+def test_first_model_and_commissions(journeys_log: Path) -> None:
+    r = _run(journeys_log, "--attribution", "first")
+    assert _credited(r) == {
+        ("/order/complete", "newsletter"): 1,
+        ("/order/complete", "Google"): 1,
+        ("/order/complete", "acme"): 1,  # C's first touch, before the ad click
+        ("/order/complete", "(direct)"): 1,
+        ("/order/complete", "bigblog"): 1,
+        ("signup", "X (Twitter)"): 1,
+    }
+    aff = _by(r, "affiliates", "affiliate")
+    assert (aff["acme"]["visits"], aff["acme"]["conversions"]) == (1, 1)
+    assert (aff["acme"]["revenue"], aff["acme"]["commission"]) == (120.0, 12.0)
+    assert (aff["bigblog"]["conversions"], aff["bigblog"]["commission"]) == (1, 2.5)
+    assert _section(r, "affiliates")["headline"]["commission"] == 14.5
+    behind = _section(r, "affiliate-conversions")["rows"]
+    assert [(b["affiliate"], b["time"], b["value"], b["commission"]) for b in behind] == [
+        ("acme", "2026-03-06 15:03:00", 120.0, 12.0),
+        ("bigblog", "2026-03-09 18:02:00", 40.0, 2.5),
+    ]
+    # The visitor is a pseudonym: neither the address nor the agent.
+    assert all(b["visitor"].startswith("v-") and "203.0" not in b["visitor"] for b in behind)
+
+
+def test_default_model_commissions(journeys_log: Path) -> None:
+    r = _run(journeys_log)
+    aff = _by(r, "affiliates", "affiliate")
+    assert (aff["acme"]["conversions"], aff["acme"]["commission"]) == (0, 0.0)
+    assert (aff["bigblog"]["visits"], aff["bigblog"]["revenue"]) == (1, 40.0)
+    assert aff["bigblog"]["commission"] == 2.5
+    assert aff["acme"]["terms"] == "10% of revenue"
+    assert aff["bigblog"]["terms"] == "2.50 per conversion"
+
+
+def test_window(journeys_log: Path) -> None:
+    # D's Facebook touch was 42 days before the conversion: outside 30 days, inside 60.
+    assert _credited(_run(journeys_log))[("/order/complete", "(direct)")] == 1
+    wide = _credited(_run(journeys_log, "--window", "60d"))
+    assert wide[("/order/complete", "Facebook")] == 1
+    assert ("/order/complete", "(direct)") not in wide
+    first = _credited(_run(journeys_log, "--window", "60d", "--attribution", "first"))
+    assert first[("/order/complete", "Facebook")] == 1
+
+
+def test_campaigns_and_keyphrases(journeys_log: Path) -> None:
+    r = _run(journeys_log)
+    camp = _section(r, "campaigns")["rows"]
+    assert [
+        (c["utm_source"], c["utm_medium"], c["utm_campaign"], c["visits"], c["conversions"])
+        for c in camp
+    ] == [("newsletter", "email", "spring", 1, 1)]
+    assert camp[0]["revenue"] == 50.0
+    kp = _section(r, "keyphrases")["rows"]
+    assert [(k["keyphrase"], k["engine"], k["visits"], k["conversions"]) for k in kp] == [
+        ("red shoes", "Google", 1, 1)
+    ]
+
+
+def test_spilled_events_give_the_same_report(
+    journeys_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    here = _run(journeys_log, "--attribution", "first")
+    monkeypatch.setattr("logaudit.pipeline.SPILL_BYTES", 0)
+    spilled = _run(journeys_log, "--attribution", "first")
+    for name in ("sources", "conversions", "affiliates", "affiliate-conversions"):
+        assert _section(spilled, name)["rows"] == _section(here, name)["rows"], name
+
+
+def test_bots_include_lets_the_crawler_convert(journeys_log: Path) -> None:
+    r = _run(journeys_log, "--bots", "include")
+    h = _section(r, "conversions")["headline"]
+    assert h["conversions"] == 7 and h["revenue"] == 320.0 + 999.0
+
+
+def test_sources_command_without_goals(journeys_log: Path) -> None:
+    res = CliRunner().invoke(
+        cli, ["sources", str(journeys_log), "--site-host", "shop.example.com", "--format", "json"]
+    )
+    assert res.exit_code == 0, res.output
+    r = json.loads(res.output)
+    assert [s["name"] for s in r["sections"]] == ["sources", "campaigns", "keyphrases"]
+    rows = _by(r, "sources", "source", "kind")
+    assert all(row["conversions"] == 0 for row in rows.values())
+    assert "no goal" in _section(r, "sources")["note"]
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--commission", "acme"], "--commission"),
+        (["--commission", "acme=ten"], "percentage"),
+        (["--goal", "re:(unclosed"], "regular expression"),
+        (["--goal", "/x 9xx"], "not a status"),
+        (["--window", "soon"], "duration"),
+        (["--attribution", "linear"], "linear"),
+    ],
+)
+def test_bad_options_are_one_line(journeys_log: Path, args: list[str], words: str) -> None:
+    res = CliRunner().invoke(cli, ["campaigns", str(journeys_log), *args])
+    assert res.exit_code in (2, 7), res.output
+    assert words in res.output and "Traceback" not in res.output
+
+
+def test_referral_cookie_names_the_affiliate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hook for a log format with cookie fields (issue #11): a ``cookie_ref`` column.
+    Until formats fill it, this test stands one in, copied from the user field. K returns
+    directly 40 days after an acme click and converts with the acme cookie: credited to acme
+    under every model, past the window; L converts without a cookie: direct."""
+    from logaudit.enrich.classify import Enricher
+
+    apply = Enricher.apply
+
+    def with_cookie(self: Enricher, chunk: Any, has_agent: bool = True) -> Any:
+        out = apply(self, chunk, has_agent)
+        out["cookie_ref"] = out["user"]
+        return out
+
+    monkeypatch.setattr(Enricher, "apply", with_cookie)
+    log = write(
+        tmp_path / "cookie.log",
+        [
+            line(client="203.0.113.20", when="20/Jan/2026:10:00:00 +0000",
+                 request="GET /?ref=acme HTTP/1.1", referrer="https://acmeblog.example.net/"),
+            line(client="203.0.113.20", when="01/Mar/2026:10:00:00 +0000", user="acme"),
+            line(client="203.0.113.20", when="01/Mar/2026:10:01:00 +0000", user="acme",
+                 request="GET /order/complete?value=100 HTTP/1.1"),
+            line(client="203.0.113.21", when="01/Mar/2026:11:00:00 +0000"),
+            line(client="203.0.113.21", when="01/Mar/2026:11:01:00 +0000",
+                 request="GET /order/complete?value=20 HTTP/1.1"),
+        ],
+    )  # fmt: skip
+    for model in ("last-non-direct", "last", "first"):
+        r = _run(log, "--affiliate-cookie", "ref", "--attribution", model)
+        assert _credited(r) == {("/order/complete", "acme"): 1, ("/order/complete", "(direct)"): 1}
+        aff = _by(r, "affiliates", "affiliate")
+        assert (aff["acme"]["conversions"], aff["acme"]["commission"]) == (1, 10.0)
+        assert "by the ref cookie" in _section(r, "conversions")["note"]
+    # Without the cookie the touch is outside the window: both conversions are direct.
+    monkeypatch.setattr(Enricher, "apply", apply)
+    r = _run(log, "--affiliate-cookie", "ref")
+    assert _credited(r) == {("/order/complete", "(direct)"): 2}
+    assert "no cookie_ref field in the log" in _section(r, "conversions")["note"]
+
+
+def test_every_week(journeys_log: Path) -> None:
+    """ISO weeks: D1 20 Jan (W04); H1 1 Mar, a Sunday (W09); C1 D2 B1 C2 F1 B2 2-8 Mar (W10,
+    converting D2 30, C2 120, B2 80 and F1's signup); E1 A1 9-10 Mar (W11: 40 + 50)."""
+    r = _run(journeys_log, "--every", "week")
+    rows = _section(r, "source-periods")["rows"]
+    got = {x["period"]: (x["visits"], x["conversions"], x["revenue"]) for x in rows}
+    assert got == {
+        "2026-W04": (1, 0, 0.0),
+        "2026-W05": (0, 0, 0.0),
+        "2026-W06": (0, 0, 0.0),
+        "2026-W07": (0, 0, 0.0),
+        "2026-W08": (0, 0, 0.0),
+        "2026-W09": (1, 0, 0.0),
+        "2026-W10": (6, 4, 230.0),
+        "2026-W11": (2, 2, 90.0),
+    }
+    w10 = next(x for x in rows if x["period"] == "2026-W10")
+    assert (w10["direct"], w10["search"], w10["ads"], w10["affiliate"], w10["social"]) == (
+        2, 1, 1, 1, 1,
+    )  # fmt: skip
+
+
+def test_hostile_tags_reach_outputs_escaped(tmp_path: Path) -> None:
+    """Campaign tags, affiliate names and keyphrases are log text: the renderers escape them
+    (a terminal escape is shown inert, a formula is not run by a spreadsheet)."""
+    log = write(
+        tmp_path / "hostile.log",
+        [
+            line(request="GET /?utm_source=%1B%5B2Jevil&utm_medium=email HTTP/1.1"),
+            line(client="203.0.113.30", request="GET /?ref=%3DHYPERLINK(%22x%22) HTTP/1.1"),
+        ],
+    )
+    term = CliRunner().invoke(cli, ["campaigns", str(log)])
+    assert term.exit_code == 0, term.output
+    assert "\x1b" not in term.output and "evil" in term.output
+    csv = CliRunner().invoke(
+        cli, ["campaigns", str(log), "--format", "csv", "--section", "sources"]
+    )
+    assert csv.exit_code == 0, csv.output
+    assert "'=HYPERLINK" in csv.output and "\n=HYPERLINK" not in csv.output
+
+
+def test_worker_processes_give_the_same_report(sample_logs: Path) -> None:
+    """--jobs 2: touch events and queries cross processes and merge like the other tables."""
+    args = ["campaigns", str(sample_logs), "--goal", "/order/complete", "--format", "json"]
+    one = CliRunner().invoke(cli, [*args, "--jobs", "1", "--top", "0"])
+    two = CliRunner().invoke(cli, [*args, "--jobs", "2", "--top", "0"])
+    assert one.exit_code == two.exit_code == 0, one.output + two.output
+    a, b = json.loads(one.output), json.loads(two.output)
+    assert a["sections"] == b["sections"]
+    assert _section(a, "conversions")["headline"]["conversions"] > 0
