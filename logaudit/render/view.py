@@ -141,7 +141,12 @@ def decode_path(s: str) -> str:
 
 
 def _is_share(col: str) -> bool:
-    return col in {"share", "bounce_rate"} or col.startswith(("share_", "rate_"))
+    # Ratios in [0, 1]: shares, bounce and conversion rates, problems' "5xx_rate"/"4xx_rate".
+    return (
+        col in {"share", "bounce_rate", "conversion_rate"}
+        or col.startswith(("share_", "rate_"))
+        or col.endswith("xx_rate")
+    )
 
 
 def _missing(v: Any) -> bool:
