@@ -574,7 +574,8 @@ def visitors(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts
     and the report says how to add one. Example:
 
     \b
-    logaudit visitors sample_logs/ --geoip-dir /usr/share/GeoIP --top 20
+    logaudit visitors sample_logs/ --top 20
+    logaudit visitors /var/log/nginx/access.log* --geoip-dir /usr/share/GeoIP
     """
     _run("visitors", logs, fmt, output, _settings(opts))
 
@@ -605,7 +606,8 @@ def trends(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: 
 
     \b
     logaudit trends /var/log/nginx/access.log* --every week
-    logaudit trends sample_logs/ --since 7d --metric visitors --format csv
+    logaudit trends sample_logs/weeks/ --every week
+    logaudit trends sample_logs/ --since 2026-01-24 --metric visitors --format csv
     """
     _run("trends", logs, fmt, output, _settings({**opts, "csv": _format_of(fmt, output) == "csv"}))
 
