@@ -26,7 +26,7 @@ from logaudit.analyze import (
 from logaudit.analyze.base import Context
 from logaudit.config import Settings
 from logaudit.enrich.classify import Enricher, classify_agents
-from logaudit.errors import ExitCode, InputMissingError
+from logaudit.errors import ExitCode, LogauditError
 from logaudit.pipeline import Run, exit_code, run
 from logaudit.report import Report
 from logaudit.sources import Input, expand
@@ -44,8 +44,11 @@ class Outcome:
 
 def open_inputs(args: Sequence[str]) -> list[Input]:
     if not args:
-        raise InputMissingError(
-            "no input given (name log files, a directory, a glob, or - for stdin)"
+        # Naming no input is wrong usage (exit 2), like a missing argument; naming one that
+        # does not exist is a missing input (3).
+        raise LogauditError(
+            "no input given (name log files, a directory, a glob, or - for stdin)",
+            ExitCode.USAGE,
         )
     return expand(args)
 

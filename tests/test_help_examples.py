@@ -42,3 +42,35 @@ def test_help_example_runs(monkeypatch: pytest.MonkeyPatch, args: list[str]) -> 
     r = CliRunner().invoke(cli, [*args, "--format", "json"] if "--format" not in args else args)
     assert r.exit_code == 0, (args, r.stderr, r.exception)
     assert not re.search(r"internal error|Traceback", r.stderr)
+
+
+def test_no_input_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    """Issue #13: `logaudit summary` alone exited 3 (missing input) where usage errors are 2."""
+    monkeypatch.setenv("LOGAUDIT_CONFIG", "/dev/null")
+    r = CliRunner().invoke(cli, ["summary"])
+    assert r.exit_code == 2 and "no input given" in r.stderr
+
+
+def test_readme_json_example_matches_the_sample_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's JSON example shows the sample report's real figures."""
+    import json
+
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("LOGAUDIT_CONFIG", "/dev/null")
+    readme = (REPO / "README.md").read_text()
+    block = readme[readme.index('{"schema_version"') :]
+    block = block[: block.index("```")]
+    r = CliRunner().invoke(cli, ["summary", "sample_logs/", "--format", "json"])
+    real = json.loads(r.stdout)
+    head, rows = block.split('"sections"', 1)
+    overview = real["overview"] | {"bad_lines": real["bad_lines"]["total"]}
+    first = real["sections"][0]
+    checked = 0
+    for key, value in re.findall(r'"(\w+)": (\d+)', head):
+        if key != "schema_version":
+            assert overview[key] == int(value), key
+            checked += 1
+    for key, value in re.findall(r'"(\w+)": (\d+)', rows.split('"inputs"')[0]):
+        assert (first | first["rows"][0])[key] == int(value), key
+        checked += 1
+    assert checked >= 10
