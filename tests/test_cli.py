@@ -372,7 +372,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 
 def test_no_input_given() -> None:
-    clean_failure(run("summary"), ExitCode.INPUT_MISSING)
+    clean_failure(run("summary"), ExitCode.USAGE, "no input given")
 
 
 def test_directory_without_logs(tmp_path: Path) -> None:
