@@ -10,7 +10,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,19 @@ class Settings:
     progress: bool | None = None  # None: on a terminal only
     jobs: int = 0  # processes; 0: one per core for large inputs
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # Output files' permission bits (-o, --mode): owner-only unless asked (docs/reliability.md).
+    mode: int = 0o600
+    # Plausible timestamps: from this day (ISO) to now + this many days; others are bad lines.
+    earliest: str = "1990-01-01"
+    ahead_days: int = 1
+
+
+def parse_mode(value: Any) -> int:
+    """Permission bits from '0644', '644', '0o644' or an int (TOML 0o644); 0..0o777 only."""
+    mode = value if isinstance(value, int) else int(str(value).strip().removeprefix("0o"), 8)
+    if isinstance(value, bool) or not 0 <= mode <= 0o777:
+        raise ValueError(value)
+    return mode
 
 
 def config_path(env: Mapping[str, str] = os.environ) -> Path:
@@ -75,6 +88,12 @@ def _convert(name: str, value: Any) -> Any:
         return Path(str(value)).expanduser()
     if name in ("top", "visit_timeout", "jobs"):
         return int(value)
+    if name == "mode":
+        return parse_mode(value)
+    if name == "ahead_days":
+        return int(value)
+    if name == "earliest":
+        return str(date.fromisoformat(str(value)))
     if name in ("strict", "progress"):
         return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
     return value
@@ -112,4 +131,6 @@ def load(
         raise ConfigError(f"--bots must be one of {', '.join(BOTS_MODES)}")
     if s.top < 0:
         raise ConfigError("--top must be 0 (all rows) or more")
+    if s.ahead_days < 0:
+        raise ConfigError("ahead_days must be 0 or more")
     return s

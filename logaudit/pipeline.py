@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from logaudit import plausible
 from logaudit.analyze.base import Accumulator, Partial, Table
 from logaudit.analyze.spill import SPILL_BYTES
 from logaudit.config import Settings
@@ -63,7 +64,10 @@ def _process(
 ) -> tuple[Partial, BadLines]:
     """One block -> its partial tables and bad-line accounting (the map step)."""
     bad = BadLines()
-    chunk = enricher.apply(parse_block(block, det, bad), has_agent="agent" in det.format.fields)
+    win = plausible.window(settings.earliest, settings.ahead_days)
+    chunk = enricher.apply(
+        parse_block(block, det, bad, win), has_agent="agent" in det.format.fields
+    )
     if not len(chunk):
         return {}, bad
     return {name: t.compute(chunk, settings) for name, t in tables.items()}, bad

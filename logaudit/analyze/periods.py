@@ -88,6 +88,34 @@ def span(lo: int, hi: int, every: str, present: np.ndarray | None = None) -> np.
     return np.arange(lo, hi + 1, dtype=np.int64)
 
 
+# Per-period tables (daily visitors, trends' periods) keep at most this many of the most
+# recent periods, or --top's if larger (--top 0: no cap; the plausible-time window still
+# bounds the span). Rows are made only for the kept span, so two far-apart hits cost
+# PERIOD_ROWS rows, not one row per empty period between them (issue #19).
+PERIOD_ROWS = 1000
+
+
+def period_cap(top: int) -> int | None:
+    """How many periods a per-period table keeps for ``--top``; None: all."""
+    return None if top == 0 else max(PERIOD_ROWS, top)
+
+
+def capped_low(lo: int, hi: int, every: str, cap: int | None) -> int:
+    """The first period id to keep so that at most ``cap`` periods run up to ``hi``."""
+    if cap is None:
+        return lo
+    step = HOUR if every == "hour" else 1
+    return max(lo, hi - (cap - 1) * step)
+
+
+def cap_note(kept: int, every: str) -> str:
+    """The note a capped per-period table carries."""
+    return (
+        f"only the last {kept:,} {every}s are shown; earlier hits still count in the totals "
+        "(--top N raises the limit, --top 0 shows all)"
+    )
+
+
 def start_day(ids: np.ndarray, every: str) -> np.ndarray:
     """First local day of calendar periods."""
     ids = np.asarray(ids, dtype=np.int64)
