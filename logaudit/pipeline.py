@@ -64,6 +64,10 @@ def _process(
 ) -> tuple[Partial, BadLines]:
     """One block -> its partial tables and bad-line accounting (the map step)."""
     bad = BadLines()
+    for line, why in block.stretches:
+        bad.add(block.source.name, line, why)
+    if not block.lines:
+        return {}, bad
     win = plausible.window(settings.earliest, settings.ahead_days)
     chunk = enricher.apply(
         parse_block(block, det, bad, win), has_agent="agent" in det.format.fields
@@ -113,9 +117,14 @@ def _detect(
 
 
 def _process_in_worker(
-    data: bytes, first_line: int, lines: int, inp: Input, det: Detected
+    data: bytes,
+    first_line: int,
+    lines: int,
+    inp: Input,
+    det: Detected,
+    stretches: list[tuple[int, str]] | None = None,
 ) -> tuple[Partial, BadLines]:
-    block = Block(data, first_line, inp, lines)
+    block = Block(data, first_line, inp, lines, stretches or [])
     return _process(block, det, _worker["enricher"], _worker["tables"], _worker["settings"])  # type: ignore[arg-type]
 
 
@@ -241,6 +250,7 @@ def run(
                         block.lines,
                         inp,
                         det,
+                        block.stretches,
                     )
                 else:
                     fut = pool.submit(_process, block, det, enricher, tables, settings)
