@@ -10,20 +10,22 @@ import functools
 import gc
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, NoReturn
 
 import click
 
 from logaudit import __version__, api
 from logaudit.analyze import SECTIONS
 from logaudit.analyze import trends as trends_mod
-from logaudit.config import BOTS_MODES, load
+from logaudit.config import BOTS_MODES, load, parse_mode
+from logaudit.deliver.files import DEFAULT_MODE, atomic_output, refuse_inputs
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import FORMATS
+from logaudit.procs import Stopped
+from logaudit.procs import install as install_signals
 from logaudit.render import RENDERERS
 from logaudit.render.escape import safe
 from logaudit.sources import Input
@@ -64,6 +66,12 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "--output",
             type=click.Path(dir_okay=False, path_type=Path),
             help="Write to a file.",
+        ),
+        click.option(
+            "--mode",
+            metavar="OCTAL",
+            default=None,
+            help="Permissions of the -o file (e.g. 0644). [0600: owner only]",
         ),
         click.option(
             "--strict",
@@ -123,6 +131,7 @@ def _settings(opts: dict[str, Any]) -> Any:
         "jobs": opts.get("jobs"),
         "sections": tuple(opts.get("sections") or ()),
         "visit_timeout": opts["visit_timeout"] * 60 if opts.get("visit_timeout") else None,
+        "mode": _mode(opts.get("mode")),
     }
     if opts.get("ua") and not opts.get("visitor"):
         raise click.UsageError("--ua goes with --visitor")
@@ -167,42 +176,6 @@ def _progress(inputs: list[Input], wanted: bool | None) -> Iterator[Callable[[in
         yield lambda n: bar.advance(task, n)
 
 
-@contextmanager
-def _output(path: Path | None) -> Iterator[TextIO]:
-    """stdout; a regular file written whole or not at all (a temp file renamed into place,
-    through any symlink, which stays); or, for a device or FIFO (/dev/null, a pipe), the path
-    itself, written in place: renaming over it would replace the device with a file."""
-    if path is None:
-        yield sys.stdout
-        return
-    target = path.resolve() if path.is_symlink() else path
-    if target.exists() and not target.is_file():
-        try:
-            f = open(target, "w", encoding="utf-8", newline="")  # noqa: SIM115
-        except OSError as e:
-            raise LogauditError(f"{path}: cannot write ({e.strerror})", ExitCode.OUTPUT) from None
-        with f:
-            yield f
-        return
-    d = target.parent if str(target.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".logaudit-", dir=d)
-    except OSError as e:
-        raise LogauditError(f"{path}: cannot write here ({e.strerror})", ExitCode.OUTPUT) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            yield f
-        if target.exists():
-            os.chmod(tmp, target.stat().st_mode & 0o7777)
-        os.replace(tmp, target)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise LogauditError(f"{path}: cannot write ({e.strerror})", ExitCode.OUTPUT) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _format_of(fmt: str | None, output: Path | None) -> str:
     """--format, else from -o's extension, else the terminal."""
     if fmt is not None:
@@ -210,9 +183,24 @@ def _format_of(fmt: str | None, output: Path | None) -> str:
     return _EXT_FORMATS.get(output.suffix.lower(), "terminal") if output else "terminal"
 
 
-def _emit(report: Any, fmt: str | None, output: Path | None) -> None:
+def _mode(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return parse_mode(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not octal permissions such as 0600 or 0644"
+        ) from None
+
+
+def _emit(
+    report: Any, fmt: str | None, output: Path | None, settings: Any = None, inputs: Any = ()
+) -> None:
     fmt = _format_of(fmt, output)
-    with _output(output) as out:
+    mode = settings.mode if settings is not None else DEFAULT_MODE
+    paths = [i.path for i in inputs if i.path is not None]
+    with atomic_output(output, mode, paths) as out:
         if fmt == "terminal" and output is not None:
             # A text file: no colour codes, and lines as wide as a report reader expects.
             from rich.console import Console
@@ -224,9 +212,15 @@ def _emit(report: Any, fmt: str | None, output: Path | None) -> None:
             RENDERERS[fmt](report, out)
 
 
-def _finish(outcome: api.Outcome, fmt: str | None, output: Path | None) -> None:
+def _finish(
+    outcome: api.Outcome,
+    fmt: str | None,
+    output: Path | None,
+    settings: Any = None,
+    inputs: Any = (),
+) -> None:
     if outcome.report is not None:
-        _emit(outcome.report, fmt, output)
+        _emit(outcome.report, fmt, output, settings, inputs)
     for m in outcome.messages:
         click.echo(f"logaudit: {safe(m)}", err=True)
     if outcome.exit_code:
@@ -238,9 +232,12 @@ def _run(
 ) -> None:
     """Every report command: open the inputs, run with a progress bar, render, exit."""
     inputs = api.open_inputs(logs)
+    if output is not None:
+        # Before the run, not after it: a report must never replace one of its own logs.
+        refuse_inputs(output, [i.path for i in inputs if i.path is not None])
     with _progress(inputs, settings.progress) as on_progress:
         outcome = api.report(name, logs, settings, settings.sections, on_progress, inputs)
-    _finish(outcome, fmt, output)
+    _finish(outcome, fmt, output, settings, inputs)
 
 
 def _reader_left() -> None:
@@ -267,7 +264,11 @@ def command(f: Callable[..., Any]) -> Callable[..., Any]:
             raise  # usage errors: Click prints them with exit code 2
         except BrokenPipeError:
             _reader_left()
+        except Stopped as e:
+            click.echo(f"logaudit: stopped by {e.args[0]}", err=True)
+            sys.exit(e.code)
         except KeyboardInterrupt:
+            click.echo("logaudit: interrupted", err=True)
             sys.exit(130)
         except Exception as e:  # noqa: BLE001 - the last line of defence, with --debug to see
             if debug:
@@ -403,6 +404,7 @@ def main() -> None:
     # summary: 0.05-0.15 s in alternated runs, within the noise of a single run.
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
+    install_signals()
     try:
         cli(prog_name="logaudit")
         code: object = None

@@ -9,6 +9,7 @@ happens to be gzip is read correctly, and ``zcat | logaudit summary -`` works to
 from __future__ import annotations
 
 import bz2
+import errno
 import glob
 import lzma
 import os
@@ -128,28 +129,71 @@ def expand(args: Iterable[str]) -> list[Input]:
             inputs.append(Input("<stdin>", None))
             continue
         p = Path(arg).expanduser()
+        why = _stat_problem(p)
+        if why == "permission":
+            # A folder or file we may not read: an input of its own, reported as unreadable
+            # like any other (exit 3), while the other inputs are still read.
+            inputs.append(Input(str(p), p))
+            continue
         if p.is_dir():
-            found = [c for c in p.iterdir() if c.is_file() and _LOGLIKE.search(c.name)]
+            try:
+                children = list(p.iterdir())
+            except PermissionError:
+                inputs.append(Input(str(p), p))
+                continue
+            found = [c for c in children if _is_file(c) and _LOGLIKE.search(c.name)]
             if not found:
                 raise InputMissingError(f"{arg}: a directory with no log files in it")
             paths = sorted(found, key=rotation_key)
-        elif p.exists():
+        elif why is None:
             paths = [p]
+        elif why == "loop":
+            raise InputMissingError(f"{arg}: a symlink loop (too many levels of symbolic links)")
         elif glob.has_magic(arg):
             paths = sorted((Path(g) for g in glob.glob(os.path.expanduser(arg))), key=rotation_key)
-            paths = [g for g in paths if g.is_file()]
+            paths = [g for g in paths if _is_file(g)]
             if not paths:
-                raise InputMissingError(f"{arg}: no file matches")
+                raise InputMissingError(
+                    f"{arg}: no such file, and no file matches it as a pattern"
+                )
+        elif why == "dangling":
+            raise InputMissingError(f"{arg}: a symlink to a file that does not exist")
         else:
             raise InputMissingError(f"{arg}: no such file")
         for path in paths:
-            real = path.resolve()
+            try:
+                real = path.resolve()
+            except (OSError, RuntimeError):
+                real = path.absolute()
             if real not in seen:
                 seen.add(real)
                 inputs.append(Input(str(path), path))
     # Arguments that are one rotated set given separately (access.log access.log.1 ...) are
     # read oldest first too; inputs from different sets keep the order they were given in.
     return _order_rotated(inputs)
+
+
+def _stat_problem(p: Path) -> str | None:
+    """None when ``p`` can be looked at; else "permission", "loop", "dangling" or
+    "missing"."""
+    try:
+        os.stat(p)
+        return None
+    except PermissionError:
+        return "permission"
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "loop"
+        if os.path.islink(p):
+            return "dangling"
+        return "missing"
+
+
+def _is_file(p: Path) -> bool:
+    try:
+        return p.is_file()
+    except OSError:
+        return False
 
 
 def _order_rotated(inputs: list[Input]) -> list[Input]:
@@ -172,6 +216,8 @@ def _order_rotated(inputs: list[Input]) -> list[Input]:
 
 def _open_raw(inp: Input) -> BinaryIO:
     if inp.path is None:
+        if sys.stdin is None:  # started with stdin closed (``<&-``)
+            raise OSError(errno.EBADF, "standard input is closed")
         return sys.stdin.buffer
     st = inp.path.stat()
     if stat.S_ISDIR(st.st_mode):
@@ -570,15 +616,19 @@ def read_blocks(
         state.problems.append(InputProblem(inp.name, "no such file", ExitCode.INPUT_MISSING))
         return
     except IsADirectoryError:
-        state.problems.append(InputProblem(inp.name, "is a directory", ExitCode.INPUT_MISSING))
+        why = "is a directory"
+        if inp.path is not None and not os.access(inp.path, os.R_OK | os.X_OK):
+            why = "permission denied (a folder that cannot be read)"
+        state.problems.append(InputProblem(inp.name, why, ExitCode.INPUT_MISSING))
         return
     except PermissionError:
         state.problems.append(InputProblem(inp.name, "permission denied", ExitCode.INPUT_MISSING))
         return
     except OSError as e:
-        state.problems.append(
-            InputProblem(inp.name, f"cannot open: {_os_reason(e)}", ExitCode.INPUT_MISSING)
-        )
+        why = "standard input is closed" if e.errno == errno.EBADF else _os_reason(e)
+        if e.errno == errno.ELOOP:
+            why = "a symlink loop"
+        state.problems.append(InputProblem(inp.name, f"cannot open: {why}", ExitCode.INPUT_MISSING))
         return
     line_no = 1
     total = 0

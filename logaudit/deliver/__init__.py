@@ -1,0 +1,1 @@
+"""Delivering reports: files (``files.py``) and, later, mail."""
