@@ -295,3 +295,400 @@ def test_binary_is_a_share(tmp_path: Path) -> None:
     # A few stray control bytes in a text log do not make it binary.
     p.write_bytes(((line() + "\n").encode() + b"\x01\x02") * 50)
     assert summary_json(p)["overview"]["requests"] >= 1
+
+
+# ---- the command line as a separate process, without root's powers over files -------------
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_USER = "logaudit-faults"
+
+
+def _env(tmp: Path) -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LOGAUDIT_")}
+    env.update(
+        PYTHONPATH=str(REPO),
+        LOGAUDIT_CONFIG=str(tmp / "no-config.toml"),
+        NO_COLOR="1",
+        TMPDIR=str(tmp),
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def unprivileged(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """A command prefix that runs a program without root's power to read any file.
+
+    Not root: nothing. Root: a system user made with useradd (runuser), if that user can run
+    this Python; else root with every capability dropped (setpriv: uid 0, but file permission
+    checks apply, CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH gone). Skips, saying why, when
+    neither works."""
+    import os
+    import pwd
+    import shutil
+    import subprocess
+    import sys
+
+    if os.geteuid() != 0:
+        return []
+    probe_dir = tmp_path_factory.mktemp("probe")
+    secret = probe_dir / "secret"
+    secret.write_text("x")
+    secret.chmod(0)
+    probe = [sys.executable, "-c", f"open({str(secret)!r}).read()"]
+    tried = []
+    if shutil.which("useradd") and shutil.which("runuser"):
+        try:
+            pwd.getpwnam(TEST_USER)
+        except KeyError:
+            subprocess.run(
+                ["useradd", "--system", "--no-create-home", "--shell", "/bin/false", TEST_USER],
+                capture_output=True,
+                check=False,
+            )
+        try:
+            pwd.getpwnam(TEST_USER)
+            prefix = ["runuser", "-u", TEST_USER, "--"]
+            ok = subprocess.run(prefix + [sys.executable, "-c", "import logaudit"],
+                                capture_output=True, env=_env(probe_dir), check=False)
+            if ok.returncode == 0:
+                probe_dir.chmod(0o755)
+                if subprocess.run(prefix + probe, capture_output=True, check=False).returncode:
+                    return prefix
+            tried.append(f"user {TEST_USER} cannot run {sys.executable}")
+        except KeyError:
+            tried.append("useradd failed")
+    if shutil.which("setpriv"):
+        prefix = ["setpriv", "--bounding-set", "-all", "--inh-caps", "-all", "--"]
+        done = subprocess.run(prefix + probe, capture_output=True, check=False)
+        if done.returncode != 0 and b"PermissionError" in done.stderr:
+            return prefix
+        tried.append("setpriv could not drop capabilities")
+    pytest.skip("no unprivileged way to run the CLI: " + "; ".join(tried))
+
+
+def cli_proc(
+    prefix: list[str], tmp: Path, *args: str | Path, shell: str = "", timeout: float = 120
+):
+    """Run ``logaudit ARGS`` (with ``shell`` redirections appended, through bash)."""
+    import shlex
+    import subprocess
+    import sys
+
+    cmd = " ".join(shlex.quote(c) for c in [*prefix, sys.executable, "-m", "logaudit"])
+    cmd += " " + " ".join(shlex.quote(str(a)) for a in args) + " " + shell
+    return subprocess.run(
+        ["bash", "-c", cmd], capture_output=True, env=_env(tmp), timeout=timeout, cwd=tmp,
+        check=False,
+    )
+
+
+def one_line(done, code: int, *mentions: str) -> None:
+    err = done.stderr.decode()
+    assert done.returncode == code, (done.returncode, err)
+    assert "Traceback" not in err and "internal error" not in err, err
+    assert err.strip(), "nothing said on stderr"
+    for m in mentions:
+        assert m in err, err
+
+
+@pytest.fixture
+def shared_tmp(tmp_path: Path) -> Path:
+    """A folder every user can reach (pytest's own tmp root is root-only)."""
+    import os
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(prefix="logaudit-faults-", dir="/tmp"))
+    d.chmod(0o777)
+    yield d
+    for root, dirs, _files in os.walk(d):
+        for x in dirs:
+            os.chmod(os.path.join(root, x), 0o777)
+    import shutil
+
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def _good_log(folder: Path, name: str = "access.log") -> Path:
+    p = write(folder / name, [line(), line(client="198.51.100.7")])
+    p.chmod(0o644)
+    return p
+
+
+def test_unreadable_folder_and_file_inside_it(unprivileged: list[str], shared_tmp: Path) -> None:
+    good = _good_log(shared_tmp)
+    locked = shared_tmp / "locked"
+    locked.mkdir()
+    _good_log(locked, "inside.log")
+    locked.chmod(0)
+    for arg in (locked, locked / "inside.log"):
+        done = cli_proc(unprivileged, shared_tmp, "summary", good, arg, "--format", "json")
+        one_line(done, ExitCode.INPUT_MISSING, "permission denied", str(arg))
+        # The readable input is still reported.
+        assert json.loads(done.stdout)["overview"]["requests"] == 2
+
+
+def test_unreadable_file(unprivileged: list[str], shared_tmp: Path) -> None:
+    bad = _good_log(shared_tmp, "secret.log")
+    bad.chmod(0)
+    done = cli_proc(unprivileged, shared_tmp, "summary", bad)
+    one_line(done, ExitCode.INPUT_MISSING, "permission denied")
+
+
+def test_output_folder_not_writable(unprivileged: list[str], shared_tmp: Path) -> None:
+    good = _good_log(shared_tmp)
+    ro = shared_tmp / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    done = cli_proc(unprivileged, shared_tmp, "summary", good, "-o", ro / "r.txt")
+    one_line(done, ExitCode.OUTPUT, "r.txt")
+    assert not list(ro.iterdir())
+
+
+@pytest.mark.parametrize(
+    "shell, code, mention",
+    [
+        ("<&-", ExitCode.INPUT_MISSING, "standard input is closed"),
+        ("> /dev/full", ExitCode.OUTPUT, "no space left"),
+        (">&-", ExitCode.OUTPUT, "standard output is closed"),
+    ],
+    ids=["stdin-closed", "stdout-full", "stdout-closed"],
+)
+def test_closed_and_full_standard_streams(
+    shared_tmp: Path, shell: str, code: int, mention: str
+) -> None:
+    good = _good_log(shared_tmp)
+    args = ("summary", "-") if shell == "<&-" else ("summary", good)
+    one_line(cli_proc([], shared_tmp, *args, shell=shell), code, mention)
+
+
+def test_output_to_dev_full(shared_tmp: Path) -> None:
+    done = cli_proc([], shared_tmp, "summary", _good_log(shared_tmp), "-o", "/dev/full")
+    one_line(done, ExitCode.OUTPUT, "/dev/full", "no space left")
+
+
+def test_dev_stdout_on_a_pipe_and_appending(shared_tmp: Path) -> None:
+    good = _good_log(shared_tmp)
+    done = cli_proc(
+        [], shared_tmp, "summary", good, "--format", "json", "-o", "/dev/stdout", shell="| cat"
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["overview"]["requests"] == 2
+    f = shared_tmp / "f.txt"
+    f.write_text("earlier\n")
+    done = cli_proc(
+        [], shared_tmp, "summary", good, "--format", "json", "-o", "/dev/stdout", shell=f">> {f}"
+    )
+    assert done.returncode == 0, done.stderr
+    text = f.read_text()
+    assert text.startswith("earlier\n")
+    assert json.loads(text[len("earlier\n") :])["overview"]["requests"] == 2
+
+
+@pytest.mark.parametrize("how", ["same", "symlink", "hardlink", "relative"])
+def test_refuses_to_write_over_an_input(tmp_path: Path, how: str) -> None:
+    import os
+
+    log = _good_log(tmp_path)
+    before = log.read_bytes()
+    target = {"same": log, "relative": Path(os.path.relpath(log))}.get(how, tmp_path / "out.txt")
+    if how == "symlink":
+        target.symlink_to(log)
+    elif how == "hardlink":
+        os.link(log, target)
+    r = run("summary", log, "-o", target)
+    assert r.exit_code == ExitCode.USAGE, r.stderr
+    assert "is an input of this run" in r.stderr
+    assert log.read_bytes() == before
+
+
+def test_missing_name_with_bracket_and_symlink_loop(tmp_path: Path) -> None:
+    r = run("summary", tmp_path / "access[1].log")
+    assert r.exit_code == ExitCode.INPUT_MISSING
+    assert "no such file, and no file matches it as a pattern" in r.stderr
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    r = run("summary", tmp_path / "a")
+    assert r.exit_code == ExitCode.INPUT_MISSING
+    assert "symlink loop" in r.stderr
+
+
+def test_output_mode_default_option_and_config(tmp_path: Path, monkeypatch) -> None:
+    log = _good_log(tmp_path)
+    out = tmp_path / "r.txt"
+    assert run("summary", log, "-o", out).exit_code == 0
+    assert out.stat().st_mode & 0o777 == 0o600
+    assert run("summary", log, "-o", out, "--mode", "0644").exit_code == 0
+    assert out.stat().st_mode & 0o777 == 0o644
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('mode = "0640"\n')
+    monkeypatch.setenv("LOGAUDIT_CONFIG", str(cfg))
+    assert run("summary", log, "-o", out).exit_code == 0
+    assert out.stat().st_mode & 0o777 == 0o640
+    r = run("summary", log, "-o", out, "--mode", "u+rw")
+    assert r.exit_code == ExitCode.USAGE
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".logaudit-")]
+
+
+def test_a_planted_symlink_in_a_sticky_folder_is_not_followed(shared_tmp: Path) -> None:
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("planting another user's link needs root (lchown)")
+    sticky = shared_tmp / "sticky"
+    sticky.mkdir()
+    sticky.chmod(0o1777)
+    victim = shared_tmp / "victim.conf"
+    victim.write_text("precious\n")
+    link = sticky / "report.txt"
+    link.symlink_to(victim)
+    os.lchown(link, 65534, 65534)
+    r = run("summary", _good_log(shared_tmp), "-o", link)
+    assert r.exit_code == ExitCode.OUTPUT, r.stderr
+    assert "refusing to follow" in r.stderr
+    assert victim.read_text() == "precious\n"
+    # A link of our own is followed by the kernel, and stays a link.
+    os.lchown(link, 0, 0)
+    assert run("summary", _good_log(shared_tmp), "-o", link).exit_code == 0
+    assert link.is_symlink()
+    assert victim.read_text() != "precious\n"
+
+
+def test_temp_file_is_never_opened_through_a_link(tmp_path: Path) -> None:
+    from logaudit.deliver import files
+
+    out = tmp_path / "r.txt"
+    with files.atomic_output(out) as f:
+        [tmp] = [p for p in tmp_path.iterdir() if p.name.startswith(".logaudit-")]
+        assert not tmp.is_symlink()
+        f.write("x")
+    assert out.read_text() == "x"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".logaudit-")]
+    # An error while writing keeps the old file and removes the temporary one.
+    with pytest.raises(RuntimeError), files.atomic_output(out) as f:
+        f.write("partial")
+        raise RuntimeError
+    assert out.read_text() == "x"
+    assert [p.name for p in tmp_path.iterdir()] == ["r.txt"]
+
+
+# ---- signals at random points of a big run: nothing left behind ---------------------------
+
+# Over analyze.forked.FORK_MIN_REQUESTS, so the finish's forked child is part of the run too.
+BIG_LINES = 210_000
+
+
+@pytest.fixture(scope="module")
+def big_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """~210k lines (about 45 MB: over the --jobs byte-range threshold)."""
+    import random
+
+    rnd = random.Random(19)
+    p = tmp_path_factory.mktemp("big") / "access.log"
+    with open(p, "w", encoding="utf-8") as f:
+        for i in range(BIG_LINES):
+            day, sec = 1 + i * 28 // BIG_LINES, rnd.randrange(86400)
+            f.write(
+                line(
+                    client=f"10.{rnd.randrange(40)}.{rnd.randrange(256)}.{rnd.randrange(256)}",
+                    when=f"{day:02d}/Feb/2024:{sec // 3600:02d}:{sec // 60 % 60:02d}:"
+                    f"{sec % 60:02d} +0100",
+                    request=f"GET /p/{rnd.randrange(5000)}?s={rnd.getrandbits(40):x} HTTP/1.1",
+                    status=rnd.choice([200, 200, 200, 304, 404, 500]),
+                    size=rnd.randrange(10**5),
+                    referrer=rnd.choice(["-", "https://www.google.com/", "https://ex.org/a"]),
+                )
+                + "\n"
+            )
+    return p
+
+
+def _group_alive(pgid: int) -> list[int]:
+    """Processes of the process group ``pgid`` still alive (zombies are dead)."""
+    import os
+
+    alive = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != b"Z":
+            alive.append(int(pid))
+    return alive
+
+
+def _stable(report: dict) -> dict:
+    report.pop("generated", None)
+    return report
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_signals_leave_nothing_behind(big_log: Path, tmp_path: Path, jobs: str) -> None:
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out_dir = tmp_path / "out"
+    tmpdir = tmp_path / "tmpdir"
+    out_dir.mkdir()
+    tmpdir.mkdir()
+    out = out_dir / "report.json"
+    env = _env(tmpdir)
+    cmd = [sys.executable, "-m", "logaudit", "summary", str(big_log), "--jobs", jobs,
+           "--format", "json", "-o", str(out)]
+    t0 = time.monotonic()
+    subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=300)
+    full = time.monotonic() - t0
+    complete = _stable(json.loads(out.read_text()))
+    old = '{"old": true}\n'
+    rnd = random.Random(int(jobs))
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        for _ in range(2):
+            out.write_text(old)
+            proc = subprocess.Popen(
+                cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+            time.sleep(rnd.uniform(0.2, full * 1.1))
+            os.killpg(proc.pid, sig)  # the whole group, as a terminal or a service manager does
+            _, err = proc.communicate(timeout=120)
+            deadline = time.monotonic() + 10
+            while _group_alive(proc.pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert _group_alive(proc.pid) == [], (sig, "processes left behind")
+            assert proc.returncode in (0, 128 + sig), (sig, proc.returncode, err)
+            text = err.decode()
+            assert "Traceback" not in text, text
+            if proc.returncode:
+                assert len(text.strip().splitlines()) == 1, text
+            assert [p.name for p in out_dir.iterdir()] == ["report.json"]
+            assert list(tmpdir.iterdir()) == []
+            body = out.read_text()
+            assert body == old or _stable(json.loads(body)) == complete
+
+
+def test_ctrl_c_while_modules_load(shared_tmp: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    good = _good_log(shared_tmp)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "logaudit", "summary", str(good)],
+        env=_env(shared_tmp), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    time.sleep(0.15)  # the interpreter is up; pandas and pyarrow are still loading
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode in (130, 0), (proc.returncode, err)
+    if proc.returncode:
+        assert err.decode().strip() == "logaudit: interrupted", err
