@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from loglines import isolate, line, write
 
 from logaudit import plausible
@@ -692,3 +694,99 @@ def test_ctrl_c_while_modules_load(shared_tmp: Path) -> None:
     assert proc.returncode in (130, 0), (proc.returncode, err)
     if proc.returncode:
         assert err.decode().strip() == "logaudit: interrupted", err
+
+
+# ---- property fuzz: the CLI and the API over hostile logs, every format family -------------
+
+
+DOCUMENTED = {int(c) for c in ExitCode} - {int(ExitCode.ERROR)}
+_HOSTILE = st.sampled_from(
+    [
+        b"\x00" * 37,
+        b"\x1b[8m",
+        b"\x1b]8;;http://evil/\x07x\x1b]8;;\x07",
+        "\u202e\u2028".encode(),
+        b"\xc2\x9b",
+        b"\xff\xfe",
+        b'"',
+        b"[01/Jan/0001:00:00:00 +0000]",
+        b"[31/Dec/9999:23:59:59 +9959]",
+        b"\r",
+        b"\n",
+    ]
+)
+
+
+@st.composite
+def hostile_logs(draw: st.DrawFn) -> bytes:
+    """Valid lines with hostile pieces spliced in, damaged compression now and then."""
+    import gzip
+
+    lines = [line(client=f"10.0.0.{i}").encode() for i in range(draw(st.integers(0, 6)))]
+    for _ in range(draw(st.integers(0, 6))):
+        piece = draw(_HOSTILE | st.binary(max_size=12))
+        at = draw(st.integers(0, max(0, len(lines))))
+        if lines and draw(st.booleans()):
+            k = min(at, len(lines) - 1)
+            cut = draw(st.integers(0, len(lines[k])))
+            lines[k] = lines[k][:cut] + piece + lines[k][cut:]
+        else:
+            lines.insert(at, piece)
+    raw = b"\n".join(lines) + (b"\n" if draw(st.booleans()) else b"")
+    how = draw(st.sampled_from(["plain", "plain", "gzip", "damaged-gzip"]))
+    if how != "plain":
+        raw = gzip.compress(raw)
+        if how == "damaged-gzip" and len(raw) > 20:
+            at = draw(st.integers(10, len(raw) - 1))
+            raw = raw[:at] + b"\xff\x00" + raw[at + 2 :]
+    return raw
+
+
+def _formats() -> list[str | None]:
+    from logaudit.formats import FORMATS
+
+    return [None, *FORMATS]
+
+
+FUZZ = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+@FUZZ
+@given(raw=hostile_logs(), fmt=st.sampled_from(_formats()),
+       command=st.sampled_from(["summary", "trends", "visits"]))
+def test_cli_fuzz_documented_codes_and_inert_output(
+    tmp_path: Path, raw: bytes, fmt: str | None, command: str
+) -> None:
+    p = tmp_path / "fuzz.log"
+    p.write_bytes(raw)
+    args = [command, str(p), "--format", "json"] + (["--log-format", fmt] if fmt else [])
+    r = run(*args)
+    assert r.exit_code in DOCUMENTED, (r.exit_code, r.stderr, r.exception)
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+    if r.stdout:
+        json.loads(r.stdout)
+        assert "\x1b" not in r.stdout
+    assert "\x1b" not in r.stderr and "\x00" not in r.stderr
+
+
+@FUZZ
+@given(raw=hostile_logs(), fmt=st.sampled_from(_formats()))
+def test_api_fuzz_raises_only_domain_errors(tmp_path: Path, raw: bytes, fmt: str | None) -> None:
+    from logaudit import api
+    from logaudit.config import Settings
+    from logaudit.errors import LogauditError
+
+    p = tmp_path / "fuzz.log"
+    p.write_bytes(raw)
+    try:
+        outcome = api.summary([str(p)], Settings(log_format=fmt))
+    except LogauditError as e:
+        assert int(e.exit_code) in DOCUMENTED
+        return
+    assert int(outcome.exit_code) in DOCUMENTED
+    if outcome.report is not None:
+        assert outcome.report.overview.get("requests", 0) >= 0
