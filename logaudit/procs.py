@@ -13,7 +13,6 @@ exist they watch their parent instead (``watch_parent``).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import signal
 import sys
@@ -56,8 +55,10 @@ def _prctl_pdeathsig(sig: int) -> bool:
     if not sys.platform.startswith("linux"):
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        return libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0) == 0
+        # The running program's own symbols, libc's among them: no library search (which
+        # would run ldconfig in a freshly forked worker).
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)) == 0
     except (OSError, AttributeError):
         return False
 

@@ -675,6 +675,17 @@ def test_signals_leave_nothing_behind(big_log: Path, tmp_path: Path, jobs: str) 
             assert list(tmpdir.iterdir()) == []
             body = out.read_text()
             assert body == old or _stable(json.loads(body)) == complete
+    # SIGKILL to the parent alone: nothing can clean up after it, but its workers and forked
+    # child must not live on (they would block on a queue nobody reads, holding our pipes).
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    time.sleep(min(full * 0.6, 2.0))
+    proc.kill()
+    proc.wait(timeout=60)
+    deadline = time.monotonic() + 10
+    while _group_alive(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _group_alive(proc.pid) == [], "helpers outlived a SIGKILLed parent"
 
 
 def test_ctrl_c_while_modules_load(shared_tmp: Path) -> None:
