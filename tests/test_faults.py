@@ -90,7 +90,7 @@ def test_window_ahead_days(tmp_path: Path) -> None:
 def test_far_apart_hits_do_not_blow_up(tmp_path: Path) -> None:
     # The 3-line log with first and last hit 35 years apart: each per-period table is
     # capped at PERIOD_ROWS rows, with a note, and its total says how many periods there were.
-    from logaudit.analyze.periods import PERIOD_ROWS
+    from logaudit.analyze.periods import PERIOD_ROWS, PERIOD_ROWS_MAX
 
     log = write(
         tmp_path / "far.log",
@@ -108,11 +108,14 @@ def test_far_apart_hits_do_not_blow_up(tmp_path: Path) -> None:
         # The most recent hit is in the series; the old one is still in the totals.
         assert sum(r["hits"] for r in periods["rows"]) == 1
         assert rep["overview"]["requests"] == 2
-    # --top raises the cap; --top 0 lifts it.
+    # --top raises the cap; --top 0 shows all, up to PERIOD_ROWS_MAX.
     rows = section(summary_json(log, "--top", "2000"), "daily")["rows"]
     assert len(rows) == 2000
     rows = section(summary_json(log, "--top", "0"), "daily")["rows"]
     assert len(rows) == 35 * 365 + 9 + 1  # 9 leap days in 1992..2024
+    periods = section(summary_json(log, "--top", "0", "--every", "hour", command="trends"),
+                      "periods")
+    assert len(periods["rows"]) == PERIOD_ROWS_MAX
 
 
 def test_near_hits_are_not_capped(tmp_path: Path) -> None:
