@@ -218,7 +218,8 @@ def run(
             ):
                 drain(0)
                 with open(inp.path, "rb") as f:
-                    whole = _detect(f.read(1 << 20), inp, settings, state)
+                    # NUL runs (copytruncate) are skipped when read: detect without them too.
+                    whole = _detect(f.read(1 << 20).replace(b"\0", b""), inp, settings, state)
                 if whole is None:
                     continue
                 formats[inp.name] = whole
