@@ -636,6 +636,8 @@ def read_blocks(
     last_pos = 0
     stream: Any = None
     nuls: _NulStretches | None = None
+    # NUL stretches finished while no line had ended yet: they go with the next block.
+    pending: list[tuple[int, str]] = []
 
     def progress() -> None:
         nonlocal last_pos
@@ -654,7 +656,8 @@ def read_blocks(
         assert nuls is not None
         n = _newlines(buf, end)
         data, stretches = nuls.strip(buf, end, line_no)
-        b = Block(data, line_no, inp, n, stretches)
+        b = Block(data, line_no, inp, n, pending + stretches)
+        pending.clear()
         line_no += n
         return b
 
@@ -671,6 +674,7 @@ def read_blocks(
             buf[: len(carry)] = np.frombuffer(carry, np.uint8)
             got, error = _fill(stream, buf.data[len(carry) : -1])
             end = len(carry) + got
+            total += got
             if error is not None:
                 state.problems.append(
                     InputProblem(
@@ -713,16 +717,20 @@ def read_blocks(
                         end += 1
                     yield block(buf, end)
                 break
-            total += got
             cut = _last_newline(buf, end)
             if cut < 0:
-                carry = buf[:end].tobytes()
+                # No line ends here. NULs are taken out at once: copytruncate can leave a hole
+                # as big as the old log, and carrying it whole would hold it all in memory.
+                data, done = nuls.strip(buf, end, line_no)
+                pending.extend(done)
+                carry = bytes(data)
+                nuls.offset -= len(carry)  # the carried bytes are counted again next block
                 continue
             carry = buf[cut + 1 : end].tobytes()
             yield block(buf, cut + 1)
             progress()
         progress()
-        tail = nuls.finish()
+        tail = pending + nuls.finish()
         if tail:
             # A NUL run at the very end: one more (empty) block carries its stretch.
             yield Block(b"", line_no, inp, 0, tail)

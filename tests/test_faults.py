@@ -815,3 +815,22 @@ def test_api_fuzz_raises_only_domain_errors(tmp_path: Path, raw: bytes, fmt: str
     assert int(outcome.exit_code) in DOCUMENTED
     if outcome.report is not None:
         assert outcome.report.overview.get("requests", 0) >= 0
+
+
+def test_a_nul_hole_bigger_than_a_block_is_one_stretch_and_not_carried(tmp_path: Path) -> None:
+    from logaudit.sources import Input, ReadState, read_blocks
+
+    good = (line() + "\n").encode()
+    hole = 100 * 1024
+    raw = b"\x00" * hole + good * 3 + b"\x00" * 5 + b"tail without newline"
+    p = tmp_path / "access.log"
+    p.write_bytes(raw)
+    blocks = list(read_blocks(Input(str(p), p), ReadState(), block_bytes=4096))
+    # Every block stays about a block long: the hole is dropped as it is read.
+    assert max(len(bytes(b.data)) for b in blocks) <= 2 * 4096 + len(good)
+    stretches = [s for b in blocks for s in b.stretches]
+    assert len(stretches) == 2
+    assert stretches[0][0] == 1 and f"bytes 0-{hole - 1:,}: {hole:,} NUL bytes" in stretches[0][1]
+    start = hole + 3 * len(good)
+    assert stretches[1][0] == 4 and f"bytes {start:,}-{start + 4:,}: 5 NUL bytes" in stretches[1][1]
+    assert b"".join(bytes(b.data) for b in blocks) == raw.replace(b"\x00", b"") + b"\n"
