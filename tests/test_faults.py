@@ -554,6 +554,17 @@ def test_a_planted_symlink_in_a_sticky_folder_is_not_followed(shared_tmp: Path) 
     assert r.exit_code == ExitCode.OUTPUT, r.stderr
     assert "refusing to follow" in r.stderr
     assert victim.read_text() == "precious\n"
+    # A planted link to a folder, on the way to the file, is refused the same way.
+    secret_dir = shared_tmp / "etc"
+    secret_dir.mkdir()
+    (secret_dir / "passwd").write_text("root:x:0:0\n")
+    dir_link = sticky / "d"
+    dir_link.symlink_to(secret_dir)
+    os.lchown(dir_link, 65534, 65534)
+    r = run("summary", _good_log(shared_tmp), "-o", dir_link / "passwd")
+    assert r.exit_code == ExitCode.OUTPUT, r.stderr
+    assert (secret_dir / "passwd").read_text() == "root:x:0:0\n"
+    assert list(secret_dir.iterdir()) == [secret_dir / "passwd"]
     # A link of our own is followed by the kernel, and stays a link.
     os.lchown(link, 0, 0)
     assert run("summary", _good_log(shared_tmp), "-o", link).exit_code == 0

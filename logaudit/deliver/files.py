@@ -13,8 +13,9 @@ engineer's .eml and on-disk reports use it or its binary twin ``atomic_output_bi
   over the name. An error or a signal removes the temporary file and leaves the old file.
 - a symlink: never resolved here. Following it is refused where the kernel's
   ``protected_symlinks`` would refuse it (a link in a sticky world-writable folder owned by
-  neither us nor the folder's owner); otherwise the complete output is written through it in
-  one go, the kernel following the link (the link stays a link).
+  neither us nor the folder's owner), for the file and for each folder on its path;
+  otherwise the complete output is written through it in one go, the kernel following the
+  link (the link stays a link).
 
 Any of these naming the same file as an input (same device and inode: hard links and
 symlinks included) is refused with USAGE (exit 2) before anything is written.
@@ -95,6 +96,22 @@ def symlink_allowed(link: Path, euid: int | None = None) -> bool:
     return not sticky_world or lst.st_uid in (euid, parent.st_uid)
 
 
+def _check_folder_links(path: Path) -> None:
+    """The protected_symlinks rule for the folders on the way too (``-o /tmp/planted/x``
+    where ``planted`` is another user's link to /etc), checked, never resolved, here."""
+    parts = Path(os.path.abspath(path)).parts
+    for k in range(2, len(parts)):
+        folder = Path(*parts[:k])
+        try:
+            if os.path.islink(folder) and not symlink_allowed(folder):
+                raise OutputError(
+                    f"{path}: {folder} is a symlink owned by another user in a shared sticky "
+                    "folder; refusing to follow it (as the kernel's protected_symlinks does)"
+                )
+        except OSError:
+            return  # unreachable: writing will say why
+
+
 @contextmanager
 def atomic_output_binary(
     path: Path | None, mode: int = DEFAULT_MODE, inputs: Iterable[Path] = ()
@@ -109,6 +126,7 @@ def atomic_output_binary(
         return
     path = Path(path)
     refuse_inputs(path, inputs)
+    _check_folder_links(path)
     fd = std_descriptor(path)
     if fd is not None:
         yield from _in_place_fd(path, fd)
