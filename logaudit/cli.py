@@ -10,20 +10,22 @@ import functools
 import gc
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import Any, NoReturn
 
 import click
 
 from logaudit import __version__, api
 from logaudit.analyze import SECTIONS
 from logaudit.analyze import trends as trends_mod
-from logaudit.config import BOTS_MODES, MAIL_VIA, load
+from logaudit.config import BOTS_MODES, MAIL_VIA, load, parse_mode
+from logaudit.deliver.files import DEFAULT_MODE, atomic_output, refuse_inputs
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import FORMATS
+from logaudit.procs import Stopped
+from logaudit.procs import install as install_signals
 from logaudit.render import EXTENSIONS, RENDERERS
 from logaudit.render.escape import safe
 from logaudit.sources import Input
@@ -106,6 +108,12 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Write to a file.",
         ),
         click.option(
+            "--mode",
+            metavar="OCTAL",
+            default=None,
+            help="Permissions of the -o file (e.g. 0644). [0600: owner only]",
+        ),
+        click.option(
             "--strict",
             is_flag=True,
             default=None,
@@ -182,6 +190,7 @@ def _settings(opts: dict[str, Any]) -> Any:
         "jobs": opts.get("jobs"),
         "sections": tuple(opts.get("sections") or ()),
         "visit_timeout": opts.get("visit_timeout"),
+        "mode": _mode(opts.get("mode")),
     }
     if opts.get("ua") and not opts.get("visitor"):
         raise click.UsageError("--ua goes with --visitor")
@@ -339,42 +348,6 @@ def _progress(inputs: list[Input], wanted: bool | None) -> Iterator[Callable[[in
         yield lambda n: bar.advance(task, n)
 
 
-@contextmanager
-def _output(path: Path | None) -> Iterator[TextIO]:
-    """stdout; a regular file written whole or not at all (a temp file renamed into place,
-    through any symlink, which stays); or, for a device or FIFO (/dev/null, a pipe), the path
-    itself, written in place: renaming over it would replace the device with a file."""
-    if path is None:
-        yield sys.stdout
-        return
-    target = path.resolve() if path.is_symlink() else path
-    if target.exists() and not target.is_file():
-        try:
-            f = open(target, "w", encoding="utf-8", newline="")  # noqa: SIM115
-        except OSError as e:
-            raise LogauditError(f"{path}: cannot write ({e.strerror})", ExitCode.OUTPUT) from None
-        with f:
-            yield f
-        return
-    d = target.parent if str(target.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".logaudit-", dir=d)
-    except OSError as e:
-        raise LogauditError(f"{path}: cannot write here ({e.strerror})", ExitCode.OUTPUT) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            yield f
-        if target.exists():
-            os.chmod(tmp, target.stat().st_mode & 0o7777)
-        os.replace(tmp, target)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise LogauditError(f"{path}: cannot write ({e.strerror})", ExitCode.OUTPUT) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _format_of(fmt: str | None, output: Path | None) -> str:
     """--format, else from -o's extension, else the terminal."""
     if fmt is not None:
@@ -392,9 +365,24 @@ def _format_of(fmt: str | None, output: Path | None) -> str:
     return _EXT_FORMATS[output.suffix.lower()]
 
 
-def _emit(report: Any, fmt: str | None, output: Path | None) -> None:
+def _mode(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return parse_mode(text)
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is not octal permissions such as 0600 or 0644"
+        ) from None
+
+
+def _emit(
+    report: Any, fmt: str | None, output: Path | None, settings: Any = None, inputs: Any = ()
+) -> None:
     fmt = _format_of(fmt, output)
-    with _output(output) as out:
+    mode = settings.mode if settings is not None else DEFAULT_MODE
+    paths = [i.path for i in inputs if i.path is not None]
+    with atomic_output(output, mode, paths) as out:
         if fmt == "terminal" and output is not None:
             # A text file: no colour codes, and lines as wide as a report reader expects.
             from rich.console import Console
@@ -406,26 +394,34 @@ def _emit(report: Any, fmt: str | None, output: Path | None) -> None:
             RENDERERS[fmt](report, out)
 
 
-def _csv_dir(report: Any, folder: Path) -> None:
+def _csv_dir(report: Any, folder: Path, settings: Any = None, inputs: Any = ()) -> None:
     """--csv-dir: one CSV file per section, each written whole or not at all."""
     from logaudit.render.tabular import csv_tables, write_section_csv
 
+    mode = settings.mode if settings is not None else DEFAULT_MODE
+    paths = [i.path for i in inputs if i.path is not None]
     try:
         folder.mkdir(mode=0o700, exist_ok=True)
     except OSError as e:
         raise LogauditError(f"{folder}: cannot create ({e.strerror})", ExitCode.OUTPUT) from None
     for stem, rows in csv_tables(report).items():
-        with _output(folder / f"{stem}.csv") as out:
+        with atomic_output(folder / f"{stem}.csv", mode, paths) as out:
             write_section_csv(rows, out)
 
 
-def _finish(outcome: api.Outcome, fmt: str | None, output: Path | None) -> None:
+def _finish(
+    outcome: api.Outcome,
+    fmt: str | None,
+    output: Path | None,
+    settings: Any = None,
+    inputs: Any = (),
+) -> None:
     ctx = click.get_current_context(silent=True)
     csv_dir = ctx.params.get("csv_dir") if ctx else None
     if outcome.report is not None and csv_dir is not None:
-        _csv_dir(outcome.report, csv_dir)
+        _csv_dir(outcome.report, csv_dir, settings, inputs)
     if outcome.report is not None and (csv_dir is None or fmt or output):
-        _emit(outcome.report, fmt, output)
+        _emit(outcome.report, fmt, output, settings, inputs)
     for m in outcome.messages:
         click.echo(f"logaudit: {safe(m)}", err=True)
     if outcome.exit_code:
@@ -437,15 +433,24 @@ def _run(
 ) -> None:
     """Every report command: open the inputs, run with a progress bar, render, exit."""
     logs = logs or settings.logs
+    inputs = api.open_inputs(logs)
+    if output is not None:
+        # Before the run, not after it: a report must never replace one of its own logs.
+        refuse_inputs(output, [i.path for i in inputs if i.path is not None])
     if not (settings.extra.get("deliver") or {}).get("dry_run"):  # there -o names the .eml
         _format_of(fmt, output)  # an -o extension no renderer owns fails before the run
-    inputs = api.open_inputs(logs)
     with _progress(inputs, settings.progress) as on_progress:
         outcome = api.report(name, logs, settings, settings.sections, on_progress, inputs)
-    _finish_mail(outcome, settings, fmt, output)
+    _finish_mail(outcome, settings, fmt, output, inputs)
 
 
-def _finish_mail(outcome: api.Outcome, settings: Any, fmt: str | None, output: Path | None) -> None:
+def _finish_mail(
+    outcome: api.Outcome,
+    settings: Any,
+    fmt: str | None,
+    output: Path | None,
+    inputs: Any = (),
+) -> None:
     """Mail the report when asked (--mail-to, or the digest's configured readers), else
     _finish. With mail, stdout stays empty (cron would mail it again); -o still writes the
     file, except with --dry-run, where -o names the .eml. A failed mail is exit 11."""
@@ -456,13 +461,13 @@ def _finish_mail(outcome: api.Outcome, settings: Any, fmt: str | None, output: P
     d = settings.extra.get("deliver") or {}
     to = recipients_for(settings, report.command if report is not None else "")
     if report is None or not (to or d):
-        _finish(outcome, fmt, output)
+        _finish(outcome, fmt, output, settings, inputs)
         return
     if not to:
         raise click.UsageError("--attach and --dry-run go with --mail-to")
     dry = bool(d.get("dry_run"))
     if output is not None and not dry:
-        _emit(report, fmt, output)
+        _emit(report, fmt, output, settings, inputs)
     code = outcome.exit_code
     try:
         done = mail_report(report, settings, to, d.get("attach", ()), dry, output if dry else None)
@@ -502,7 +507,11 @@ def command(f: Callable[..., Any]) -> Callable[..., Any]:
             raise  # usage errors: Click prints them with exit code 2
         except BrokenPipeError:
             _reader_left()
+        except Stopped as e:
+            click.echo(f"logaudit: stopped by {e.args[0]}", err=True)
+            sys.exit(e.code)
         except KeyboardInterrupt:
+            click.echo("logaudit: interrupted", err=True)
             sys.exit(130)
         except Exception as e:  # noqa: BLE001 - the last line of defence, with --debug to see
             if debug:
@@ -634,13 +643,11 @@ def digest(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: 
     """
     settings = _settings(opts)
     logs = logs or settings.logs
-    outcome = api.digest(api_args(logs), settings, opts.get("detail") or "med")
-    _finish_mail(outcome, settings, fmt, output)
-
-
-def api_args(logs: tuple[str, ...]) -> tuple[str, ...]:
-    api.open_inputs(logs)  # no input, a missing file: the usual one-line errors, early
-    return logs
+    inputs = api.open_inputs(logs)  # no input, a missing file: the usual one-line errors, early
+    if output is not None:
+        refuse_inputs(output, [i.path for i in inputs if i.path is not None])
+    outcome = api.digest(logs, settings, opts.get("detail") or "med")
+    _finish_mail(outcome, settings, fmt, output, inputs)
 
 
 @cli.command()
@@ -773,9 +780,10 @@ def records(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
         raise LogauditError("parquet is binary: give -o FILE or pipe it", ExitCode.USAGE)
     settings = _settings(opts)
     inputs = api.open_inputs(logs)
-    with _output(output) as out:
+    paths = [i.path for i in inputs if i.path is not None]
+    with atomic_output(output, settings.mode, paths) as out:
         outcome = api.records(logs, settings, query, fmt, out, inputs)
-    _finish(outcome, None, None)
+    _finish(outcome, None, None, settings, inputs)
 
 
 @cli.command()
@@ -871,6 +879,7 @@ def main() -> None:
     # summary: 0.05-0.15 s in alternated runs, within the noise of a single run.
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
+    install_signals()
     try:
         cli(prog_name="logaudit")
         code: object = None

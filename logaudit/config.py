@@ -29,7 +29,7 @@ import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +118,19 @@ class Settings:
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
     config_file: Path | None = None
     site: str | None = None  # the [sites.NAME] table chosen with --site
+    # Output files' permission bits (-o, --mode): owner-only unless asked (docs/reliability.md).
+    mode: int = 0o600
+    # Plausible timestamps: from this day (ISO) to now + this many days; others are bad lines.
+    earliest: str = "1990-01-01"
+    ahead_days: int = 1
+
+
+def parse_mode(value: Any) -> int:
+    """Permission bits from '0644', '644', '0o644' or an int (TOML 0o644); 0..0o777 only."""
+    mode = value if isinstance(value, int) else int(str(value).strip().removeprefix("0o"), 8)
+    if isinstance(value, bool) or not 0 <= mode <= 0o777:
+        raise ValueError(value)
+    return mode
 
 
 # Settings read from files and the environment (not extra/mail/origins/config_file).
@@ -160,6 +173,10 @@ def _convert(name: str, value: Any) -> Any:
         return parse_duration(str(value), "window")
     if name == "commissions" and isinstance(value, Mapping):
         return {str(k): str(v) for k, v in value.items()}
+    if name == "mode":
+        return parse_mode(value)
+    if name == "earliest":
+        return str(date.fromisoformat(str(value)))
     return NotImplemented
 
 
@@ -521,6 +538,8 @@ def _check(s: Settings) -> None:
         raise ConfigError(f"{where('bots')}: bots must be one of {', '.join(BOTS_MODES)}")
     if s.top < 0:
         raise ConfigError(f"{where('top')}: top must be 0 (all rows) or more")
+    if s.ahead_days < 0:
+        raise ConfigError(f"{where('ahead_days')}: ahead_days must be 0 or more")
     # Names checked against the registries (imported here: they import this module).
     from logaudit.analyze import SECTIONS
     from logaudit.formats import FORMATS

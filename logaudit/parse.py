@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from logaudit import plausible
 from logaudit.formats import Detected
 from logaudit.schema import categorical
 from logaudit.sources import Block
@@ -337,11 +338,16 @@ def _offsets(tz: pa.Array) -> np.ndarray:
         if len(v) == 6 and v[0] in "+-" and v[1:5].isdigit() and v[5] == "]":
             mins = int(v[1:3]) * 60 + int(v[3:5])
             out[i] = mins if v[0] == "+" else -mins
+            if int(v[3:5]) > 59:
+                out[i] = plausible.BAD_MINUTES
     return out
 
 
-def parse_block(block: Block, det: Detected, bad: BadLines) -> pd.DataFrame:
-    """One block of whole lines -> one record-table chunk (see ``logaudit.schema``)."""
+def parse_block(
+    block: Block, det: Detected, bad: BadLines, window: plausible.Window | None = None
+) -> pd.DataFrame:
+    """One block of whole lines -> one record-table chunk (see ``logaudit.schema``); rows
+    with implausible times (``plausible.check``, outside ``window``) become bad lines."""
     data = _normalise(block.data)
     columns = det.format.columns(det.extras)
     invalid: list[str] = []
@@ -353,7 +359,8 @@ def parse_block(block: Block, det: Detected, bad: BadLines) -> pd.DataFrame:
         if any(col.num_chunks > 1 for col in table.columns):  # a block over 2 GB
             table = table.unify_dictionaries().combine_chunks()
         line_no = block.first_line + np.arange(table.num_rows, dtype=np.int64)
-    return _assemble(table, line_no, block.source.name, bad)
+    chunk = _assemble(table, line_no, block.source.name, bad)
+    return plausible.drop(chunk, block.source.name, bad, window)
 
 
 def _assemble(table: pa.Table, line_no: np.ndarray, name: str, bad: BadLines) -> pd.DataFrame:

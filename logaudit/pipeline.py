@@ -8,12 +8,14 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from logaudit import plausible, procs
 from logaudit.analyze.base import Accumulator, Partial, Table
 from logaudit.analyze.spill import SPILL_BYTES
 from logaudit.config import Settings
@@ -47,7 +49,11 @@ class Run:
 _worker: dict[str, object] = {}
 
 
-def _init_worker(settings: Settings, tables: Mapping[str, Table], threads: int) -> None:
+def _init_worker(
+    settings: Settings, tables: Mapping[str, Table], threads: int, parent: int = 0
+) -> None:
+    if parent:
+        procs.die_with_parent(parent)  # no signal to the parent leaves a worker behind
     # Each worker is one of the cores: Arrow's own thread pool would oversubscribe them.
     pa.set_cpu_count(threads)
     pa.set_io_thread_count(threads)
@@ -63,7 +69,14 @@ def _process(
 ) -> tuple[Partial, BadLines]:
     """One block -> its partial tables and bad-line accounting (the map step)."""
     bad = BadLines()
-    chunk = enricher.apply(parse_block(block, det, bad), has_agent="agent" in det.format.fields)
+    for line, why in block.stretches:
+        bad.add(block.source.name, line, why)
+    if not block.lines:
+        return {}, bad
+    win = plausible.window(settings.earliest, settings.ahead_days)
+    chunk = enricher.apply(
+        parse_block(block, det, bad, win), has_agent="agent" in det.format.fields
+    )
     if not len(chunk):
         # Every row fell outside --since/--until: only where they were is worth keeping.
         span = tables.get("span")
@@ -113,9 +126,14 @@ def _detect(
 
 
 def _process_in_worker(
-    data: bytes, first_line: int, lines: int, inp: Input, det: Detected
+    data: bytes,
+    first_line: int,
+    lines: int,
+    inp: Input,
+    det: Detected,
+    stretches: list[tuple[int, str]] | None = None,
 ) -> tuple[Partial, BadLines]:
-    block = Block(data, first_line, inp, lines)
+    block = Block(data, first_line, inp, lines, stretches or [])
     return _process(block, det, _worker["enricher"], _worker["tables"], _worker["settings"])  # type: ignore[arg-type]
 
 
@@ -190,11 +208,11 @@ def run(
             max_workers=jobs,
             mp_context=multiprocessing.get_context("fork"),
             initializer=_init_worker,
-            initargs=(settings, tables, max(1, (os.cpu_count() or 1) // jobs)),
+            initargs=(settings, tables, max(1, (os.cpu_count() or 1) // jobs), os.getpid()),
         )
     else:
         pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="logaudit")
-    with pool:
+    with pool, _abandoned_on_error(pool):
         for inp in inputs:
             if (
                 jobs > 1
@@ -204,7 +222,8 @@ def run(
             ):
                 drain(0)
                 with open(inp.path, "rb") as f:
-                    whole = _detect(f.read(1 << 20), inp, settings, state)
+                    # NUL runs (copytruncate) are skipped when read: detect without them too.
+                    whole = _detect(f.read(1 << 20).replace(b"\0", b""), inp, settings, state)
                 if whole is None:
                     continue
                 formats[inp.name] = whole
@@ -241,6 +260,7 @@ def run(
                         block.lines,
                         inp,
                         det,
+                        block.stretches,
                     )
                 else:
                     fut = pool.submit(_process, block, det, enricher, tables, settings)
@@ -255,6 +275,24 @@ def run(
         # The last merge, on the threads when there are threads (tables merge independently).
         partial = acc.result(pool if isinstance(pool, ThreadPoolExecutor) else None)
     return Run(partial, bad, state.problems, inputs, formats, dict(state.lines_read), tuple(tables))
+
+
+@contextmanager
+def _abandoned_on_error(pool: Executor) -> Iterator[None]:
+    """On any error or interruption (Ctrl-C, SIGTERM, SIGHUP) drop the queued work and kill
+    the worker processes, rather than letting the pool's shutdown wait for every job still
+    queued (a --jobs byte range can take seconds)."""
+    try:
+        yield
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        workers = getattr(pool, "_processes", None) or {}  # ProcessPoolExecutor's own
+        for proc in list(workers.values()):
+            try:
+                proc.kill()
+            except (OSError, AttributeError, ValueError):
+                pass
+        raise
 
 
 def exit_code(problems: list[InputProblem]) -> ExitCode:

@@ -9,6 +9,7 @@ happens to be gzip is read correctly, and ``zcat | logaudit summary -`` works to
 from __future__ import annotations
 
 import bz2
+import errno
 import glob
 import lzma
 import os
@@ -84,6 +85,9 @@ class Block:
     first_line: int
     source: Input
     lines: int = -1
+    # Stretches of the input that are not lines (NUL runs): (line number, reason) each, to be
+    # counted as one bad line each by whoever parses the block.
+    stretches: list[tuple[int, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.lines < 0:
@@ -125,28 +129,71 @@ def expand(args: Iterable[str]) -> list[Input]:
             inputs.append(Input("<stdin>", None))
             continue
         p = Path(arg).expanduser()
+        why = _stat_problem(p)
+        if why == "permission":
+            # A folder or file we may not read: an input of its own, reported as unreadable
+            # like any other (exit 3), while the other inputs are still read.
+            inputs.append(Input(str(p), p))
+            continue
         if p.is_dir():
-            found = [c for c in p.iterdir() if c.is_file() and _LOGLIKE.search(c.name)]
+            try:
+                children = list(p.iterdir())
+            except PermissionError:
+                inputs.append(Input(str(p), p))
+                continue
+            found = [c for c in children if _is_file(c) and _LOGLIKE.search(c.name)]
             if not found:
                 raise InputMissingError(f"{arg}: a directory with no log files in it")
             paths = sorted(found, key=rotation_key)
-        elif p.exists():
+        elif why is None:
             paths = [p]
+        elif why == "loop":
+            raise InputMissingError(f"{arg}: a symlink loop (too many levels of symbolic links)")
         elif glob.has_magic(arg):
             paths = sorted((Path(g) for g in glob.glob(os.path.expanduser(arg))), key=rotation_key)
-            paths = [g for g in paths if g.is_file()]
+            paths = [g for g in paths if _is_file(g)]
             if not paths:
-                raise InputMissingError(f"{arg}: no file matches")
+                raise InputMissingError(
+                    f"{arg}: no such file, and no file matches it as a pattern"
+                )
+        elif why == "dangling":
+            raise InputMissingError(f"{arg}: a symlink to a file that does not exist")
         else:
             raise InputMissingError(f"{arg}: no such file")
         for path in paths:
-            real = path.resolve()
+            try:
+                real = path.resolve()
+            except (OSError, RuntimeError):
+                real = path.absolute()
             if real not in seen:
                 seen.add(real)
                 inputs.append(Input(str(path), path))
     # Arguments that are one rotated set given separately (access.log access.log.1 ...) are
     # read oldest first too; inputs from different sets keep the order they were given in.
     return _order_rotated(inputs)
+
+
+def _stat_problem(p: Path) -> str | None:
+    """None when ``p`` can be looked at; else "permission", "loop", "dangling" or
+    "missing"."""
+    try:
+        os.stat(p)
+        return None
+    except PermissionError:
+        return "permission"
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "loop"
+        if os.path.islink(p):
+            return "dangling"
+        return "missing"
+
+
+def _is_file(p: Path) -> bool:
+    try:
+        return p.is_file()
+    except OSError:
+        return False
 
 
 def _order_rotated(inputs: list[Input]) -> list[Input]:
@@ -169,6 +216,8 @@ def _order_rotated(inputs: list[Input]) -> list[Input]:
 
 def _open_raw(inp: Input) -> BinaryIO:
     if inp.path is None:
+        if sys.stdin is None:  # started with stdin closed (``<&-``)
+            raise OSError(errno.EBADF, "standard input is closed")
         return sys.stdin.buffer
     st = inp.path.stat()
     if stat.S_ISDIR(st.st_mode):
@@ -277,55 +326,159 @@ class _Peekable:
         self.raw.close()
 
 
-class _Decompressing:
-    """A readable stream over a zlib/bz2/lzma decompressor object.
+@dataclass
+class Damage:
+    """A damaged stretch of a compressed input: where decoding failed (compressed byte
+    offset), how many compressed bytes were skipped, and whether reading resumed after it."""
 
-    The standard library's GzipFile/BZ2File/LZMAFile raise on a cut-short file and discard
-    what they had decoded in that read; this keeps every byte decoded before the cut, then
-    raises EOFError, so a truncated rotated log loses nothing that was readable. Concatenated
-    members (``cat a.gz b.gz``) are read one after the other.
+    offset: int
+    skipped: int
+    resumed: bool
+    why: str
+
+
+class _Decompressing:
+    """A readable stream over a zlib/bz2/lzma decompressor object that loses nothing readable.
+
+    The standard library's GzipFile/BZ2File/LZMAFile raise on a damaged or cut-short file and
+    discard what they had decoded in that call. Here compressed data is fed in STEP-byte steps,
+    so an error loses at most one step's output; gzip (whose decoder state can be copied)
+    then replays the failing step byte by byte, which recovers as much as ``zcat``. After
+    damage, reading resumes at the next gzip member, xz stream or bzip2 stream when there is
+    one (``cat a.gz b.gz`` and rotated files appended to each other); the skipped bytes are
+    recorded in ``damage``. A stream cut short sets ``cut_short``. Neither raises: the caller
+    reports them after the lines that were read.
     """
 
     READ = 1 << 20
+    STEP = 1 << 14
 
-    def __init__(self, raw: _Peekable, make: Callable[[], Any]) -> None:
+    def __init__(self, raw: _Peekable, kind: str) -> None:
         self.raw = raw
-        self.make = make
-        self.dec = make()
+        self.kind = kind
+        self.make = _DECOMPRESSORS[kind]
+        self.magic = next(m for m, k in _MAGIC if k == kind)
+        self.dec = self.make()
         self.out = bytearray()
         self.done = False
+        self.consumed = 0  # compressed bytes taken from ``raw``
+        self.damage: list[Damage] = []
+        self.cut_short = False
+        self._fed = False  # the current decoder has been given data
+        self.member_start = 0  # compressed offset where the current decoder started
+        self._out_at_damage = -1  # bytes output when the last damage was recorded
+        self._produced = 0
+
+    def _read(self) -> bytes:
+        data = self.raw.read(self.READ)
+        self.consumed += len(data)
+        return data
+
+    def _emit(self, data: bytes) -> None:
+        self.out += data
+        self._produced += len(data)
 
     def _more(self) -> None:
-        data = self.raw.read(self.READ)
-        if not data:
+        buf = self._read()
+        if not buf:
             self.done = True
-            if not self.dec.eof:
-                raise EOFError("compressed data ended before its end marker")
+            if self._fed and not self.dec.eof:
+                self.cut_short = True
             return
-        while data:
-            self.out += self.dec.decompress(data)
-            data = b""
+        i = 0
+        while i < len(buf) or (self.dec.eof and self.dec.unused_data):
             if self.dec.eof:
-                data = self.dec.unused_data
-                if data.strip(b"\0"):
+                # A member/stream ended: what follows is another one, padding, or junk.
+                rest = self.dec.unused_data + buf[i:]
+                if not rest.strip(b"\0"):
+                    self._fed = False
                     self.dec = self.make()
-                else:
-                    data = b""
+                    return
+                buf, i = rest, 0
+                self.dec = self.make()
+                self._fed = False
+                if not buf.startswith(self.magic):
+                    buf, i = self._resync(buf, 0, "data after the end of the compressed stream")
+                    continue
+            step = buf[i : i + self.STEP]
+            saved = self.dec.copy() if self.kind == "gzip" else None
+            try:
+                if not self._fed:
+                    self.member_start = self.consumed - len(buf) + i
+                self._emit(self.dec.decompress(step))
+                self._fed = True
+                i += len(step)
+            except (EOFError, zlib.error, OSError, lzma.LZMAError) as e:
+                if saved is None:
+                    saved = self._decoder_before(self.consumed - len(buf) + i)
+                at = self._replay(saved, step) if saved is not None else 0
+                buf, i = self._resync(buf, i + 1, str(e), at)
+
+    def _decoder_before(self, offset: int) -> Any:
+        """A decoder in the state it had before compressed byte ``offset``, rebuilt by decoding
+        the member again from its start (xz and bzip2 decoders cannot be copied); None when the
+        input cannot seek (stdin), where at most one step's output is lost."""
+        f = self.raw.raw
+        try:
+            if not f.seekable():
+                return None
+            here = f.tell()
+            dec = self.make()
+            f.seek(self.member_start)
+            left = offset - self.member_start
+            while left > 0:
+                data = f.read(min(left, self.READ))
+                if not data:
+                    break
+                left -= len(data)
+                dec.decompress(data)
+            f.seek(here)
+            return dec
+        except (OSError, ValueError, EOFError, lzma.LZMAError, AttributeError):
+            return None
+
+    def _replay(self, dec: Any, step: bytes) -> int:
+        """Feed the failing step one byte at a time from a copy of the decoder's state, to
+        keep every byte decoded before the error; returns the failing byte's index."""
+        for k in range(len(step)):
+            try:
+                self._emit(dec.decompress(step[k : k + 1]))
+            except (EOFError, zlib.error, OSError, lzma.LZMAError):
+                return k
+        return len(step)
+
+    def _resync(self, buf: bytes, i: int, why: str, within: int = 0) -> tuple[bytes, int]:
+        """Skip to the next stream start (its magic bytes) from ``buf[i]``, reading on as
+        needed; record the damage, found ``within`` bytes after ``buf[i - 1]``. Returns the
+        buffer and index to go on from."""
+        failed_at = self.consumed - len(buf) + max(0, i - 1) + within
+        if self._out_at_damage == self._produced and self.damage:
+            # Nothing decoded since the last damage (a false start): one longer stretch.
+            failed_at = self.damage.pop().offset
+        if self.out and not self.out.endswith(b"\n"):
+            # The partial line before the damage stays a (bad) line of its own.
+            self._emit(b"\n")
+        self._out_at_damage = self._produced
+        while True:
+            j = buf.find(self.magic, i)
+            if j >= 0:
+                start = self.consumed - len(buf) + j
+                self.damage.append(Damage(failed_at, start - failed_at, True, why))
+                self.dec = self.make()
+                self._fed = False
+                return buf, j
+            keep = buf[max(i, len(buf) - len(self.magic) + 1) :]
+            more = self._read()
+            if not more:
+                self.damage.append(Damage(failed_at, self.consumed - failed_at, False, why))
+                self.done = True
+                self._fed = False
+                return b"", 0
+            buf, i = keep + more, 0
 
     def readinto(self, view: memoryview) -> int:
         while len(self.out) < len(view) and not self.done:
-            try:
-                self._more()
-            except (EOFError, zlib.error, OSError, lzma.LZMAError):
-                if self.out:
-                    # Hand over what was decoded first; the error comes on the next read.
-                    self.done = True
-                    self._pending_error = True
-                    break
-                raise
-        if not self.out and getattr(self, "_pending_error", False):
-            self._pending_error = False
-            raise EOFError("compressed data ended before its end marker")
+            self._more()
         n = min(len(view), len(self.out))
         view[:n] = self.out[:n]
         del self.out[:n]
@@ -350,13 +503,101 @@ def _stream(inp: Input, raw: BinaryIO) -> tuple[BinaryIO, str | None]:
     kind = _decompressor(head)
     peek = _Peekable(raw, head)
     if kind is not None:
-        return _Decompressing(peek, _DECOMPRESSORS[kind]), kind  # type: ignore[return-value]
+        return _Decompressing(peek, kind), kind  # type: ignore[return-value]
     return peek, None  # type: ignore[return-value]
 
 
-def _looks_binary(data: bytes) -> bool:
-    """A log is text: NUL bytes in its first kilobytes mean it is not one."""
-    return b"\x00" in data[:8192]
+# "Binary" is decided on the share of control bytes (other than tab, newline, CR, form feed,
+# vertical tab and ESC) in the first SAMPLE_BYTES, NUL runs of NUL_RUN bytes or more left
+# out: logrotate's copytruncate and a crash while writing leave such runs at the start of a
+# real text log, and one stray NUL must not reject a file either.
+SAMPLE_BYTES = 64 * 1024
+BINARY_SHARE = 0.05
+NUL_RUN = 16
+_TEXT_CONTROLS = np.zeros(256, bool)
+_TEXT_CONTROLS[[9, 10, 11, 12, 13, 27]] = True
+_BINARY = np.zeros(256, bool)
+_BINARY[:32] = True
+_BINARY[127] = True
+_BINARY &= ~_TEXT_CONTROLS
+# NUL and whitespace: what an input that holds no text at all is made of.
+_SPACE = np.zeros(256, bool)
+_SPACE[[0, 9, 10, 13, 32]] = True
+
+
+def _nul_runs(octets: np.ndarray) -> np.ndarray:
+    """(start, end) pairs of the runs of NUL bytes in ``octets``, shape (k, 2)."""
+    nul = np.concatenate(([False], octets == 0, [False]))
+    edges = np.flatnonzero(nul[1:] != nul[:-1])
+    return edges.reshape(-1, 2)
+
+
+def _looks_binary(data: bytes | np.ndarray) -> bool:
+    """Not a text log: over BINARY_SHARE of the sample are binary bytes (see SAMPLE_BYTES)."""
+    octets = np.frombuffer(data, np.uint8) if not isinstance(data, np.ndarray) else data
+    keep = np.ones(len(octets), bool)
+    for a, b in _nul_runs(octets):
+        if b - a >= NUL_RUN:
+            keep[a:b] = False
+    sample = octets[keep][:SAMPLE_BYTES]
+    if not len(sample):
+        return False  # nothing but NUL runs: reported as such, not as binary
+    return bool(_BINARY[sample].sum() > BINARY_SHARE * len(sample))
+
+
+def _nul_message(start: int, end: int, kind: str | None) -> str:
+    where = "decompressed bytes" if kind else "bytes"
+    return (
+        f"{where} {start:,}-{end - 1:,}: {end - start:,} NUL bytes skipped "
+        "(left by logrotate's copytruncate or a crash while writing)"
+    )
+
+
+class _NulStretches:
+    """NUL runs across an input's blocks, merged where one block's run goes on in the next;
+    each becomes one bad line (``Block.stretches``) at the line it starts on."""
+
+    def __init__(self, kind: str | None, offset: int = 0) -> None:
+        self.kind = kind
+        self.offset = offset  # input offset of the next block's first byte (after its carry)
+        self.open: list[int] | None = None  # [start, end, line] of a run touching the end
+
+    def strip(self, buf: np.ndarray, end: int, first_line: int) -> tuple[Any, list[Any]]:
+        """The block's bytes without NULs, and finished stretches (line, reason)."""
+        octets = buf[:end]
+        base = self.offset
+        self.offset += end
+        # The common case, no NUL at all, in one pass without a temporary array (a 16 MB
+        # block: under 1 ms; finding runs costs about 25 ms).
+        has_nul = bool(end) and int(octets.min()) == 0
+        runs = _nul_runs(octets) if has_nul else np.zeros((0, 2), np.int64)
+        done: list[tuple[int, str]] = []
+        if not len(runs):
+            if self.open is not None:
+                done.append(self._close())
+            return buf.data[:end], done
+        lines_before = np.cumsum(octets == 10)
+        for a, b in runs:
+            a, b = int(a), int(b)
+            line = first_line + (int(lines_before[a - 1]) if a else 0)
+            if self.open is not None and self.open[1] == base + a:
+                self.open[1] = base + b
+            else:
+                if self.open is not None:
+                    done.append(self._close())
+                self.open = [base + a, base + b, line]
+            if b < end:
+                done.append(self._close())
+        return octets[octets != 0].tobytes(), done
+
+    def _close(self) -> tuple[int, str]:
+        assert self.open is not None
+        start, end, line = self.open
+        self.open = None
+        return line, _nul_message(start, end, self.kind)
+
+    def finish(self) -> list[tuple[int, str]]:
+        return [self._close()] if self.open is not None else []
 
 
 def read_blocks(
@@ -368,7 +609,9 @@ def read_blocks(
     """Yield blocks of whole lines from one input; problems go into ``state``, never raise.
 
     ``on_progress`` receives the number of *compressed* bytes consumed since the last call, so
-    a progress bar over file sizes stays truthful for .gz inputs.
+    a progress bar over file sizes stays truthful for .gz inputs. Runs of NUL bytes are taken
+    out of the blocks and reported as one bad line each (``Block.stretches``); damaged and
+    cut-short compressed data are reported in ``state.problems`` after every readable line.
     """
     try:
         raw = _open_raw(inp)
@@ -376,20 +619,28 @@ def read_blocks(
         state.problems.append(InputProblem(inp.name, "no such file", ExitCode.INPUT_MISSING))
         return
     except IsADirectoryError:
-        state.problems.append(InputProblem(inp.name, "is a directory", ExitCode.INPUT_MISSING))
+        why = "is a directory"
+        if inp.path is not None and not os.access(inp.path, os.R_OK | os.X_OK):
+            why = "permission denied (a folder that cannot be read)"
+        state.problems.append(InputProblem(inp.name, why, ExitCode.INPUT_MISSING))
         return
     except PermissionError:
         state.problems.append(InputProblem(inp.name, "permission denied", ExitCode.INPUT_MISSING))
         return
     except OSError as e:
-        state.problems.append(
-            InputProblem(inp.name, f"cannot open: {e.strerror}", ExitCode.INPUT_MISSING)
-        )
+        why = "standard input is closed" if e.errno == errno.EBADF else _os_reason(e)
+        if e.errno == errno.ELOOP:
+            why = "a symlink loop"
+        state.problems.append(InputProblem(inp.name, f"cannot open: {why}", ExitCode.INPUT_MISSING))
         return
     line_no = 1
     total = 0
     carry = b""
     last_pos = 0
+    stream: Any = None
+    nuls: _NulStretches | None = None
+    # NUL stretches finished while no line had ended yet: they go with the next block.
+    pending: list[tuple[int, str]] = []
 
     def progress() -> None:
         nonlocal last_pos
@@ -403,8 +654,19 @@ def read_blocks(
             on_progress(pos - last_pos)
             last_pos = pos
 
+    def block(buf: np.ndarray, end: int) -> Block:
+        nonlocal line_no
+        assert nuls is not None
+        n = _newlines(buf, end)
+        data, stretches = nuls.strip(buf, end, line_no)
+        b = Block(data, line_no, inp, n, pending + stretches)
+        pending.clear()
+        line_no += n
+        return b
+
     try:
-        stream, _ = _stream(inp, raw)
+        stream, kind = _stream(inp, raw)
+        nuls = _NulStretches(kind, inp.span[0] if inp.span else 0)
         first = True
         while True:
             # Read straight into a fresh buffer after the carried partial line: no copy of the
@@ -414,35 +676,34 @@ def read_blocks(
             buf = _block_buffer(len(carry) + block_bytes + 1)
             buf[: len(carry)] = np.frombuffer(carry, np.uint8)
             got, error = _fill(stream, buf.data[len(carry) : -1])
+            end = len(carry) + got
+            total += got
             if error is not None:
-                why = "cut short" if isinstance(error, EOFError) else f"corrupt ({error})"
                 state.problems.append(
                     InputProblem(
                         inp.name,
-                        f"compressed data {why}; the lines before that point were read",
+                        f"read failed ({_os_reason(error)}); the lines before that point were read",
                         ExitCode.INPUT_TRUNCATED,
                     )
                 )
-                end = len(carry) + got
-                if end and buf[end - 1] != 10:
-                    # The last partial line of a cut-short stream is a bad line, not lost.
-                    buf[end] = 10
-                    end += 1
-                total += got
-                if end and not (first and _looks_binary(buf[: min(end, 8192)].tobytes())):
-                    n = _newlines(buf, end)
-                    yield Block(buf.data[:end], line_no, inp, n)
-                    line_no += n
-                break
-            end = len(carry) + got
+                got = 0  # what was read is handed over as the last block below
             if first:
                 first = False
-                if end == 0:
+                damaged = isinstance(stream, _Decompressing) and (
+                    stream.damage or stream.cut_short
+                )
+                if end == 0 and error is None and not damaged:
                     state.problems.append(
                         InputProblem(inp.name, "empty, nothing to read", ExitCode.OK)
                     )
                     return
-                if _looks_binary(buf[: min(end, 8192)].tobytes()):
+                if got < block_bytes and not buf[:end][~_SPACE[buf[:end]]].any():
+                    # The whole input is NULs and blank lines: a crash left nothing else.
+                    state.problems.append(
+                        InputProblem(inp.name, "nothing but NUL bytes", ExitCode.INPUT_INVALID)
+                    )
+                    return
+                if _looks_binary(buf[: min(end, 4 * SAMPLE_BYTES)]):
                     state.problems.append(
                         InputProblem(
                             inp.name,
@@ -452,28 +713,68 @@ def read_blocks(
                     )
                     return
             if got == 0:
-                if carry:
-                    buf[end] = 10
-                    n = _newlines(buf, end + 1)
-                    yield Block(buf.data[: end + 1], line_no, inp, n)
-                    line_no += n
+                if end:
+                    if buf[end - 1] != 10:
+                        # The last partial line of a cut-short input is a bad line, not lost.
+                        buf[end] = 10
+                        end += 1
+                    yield block(buf, end)
                 break
-            total += got
             cut = _last_newline(buf, end)
             if cut < 0:
-                carry = buf[:end].tobytes()
+                # No line ends here. NULs are taken out at once: copytruncate can leave a hole
+                # as big as the old log, and carrying it whole would hold it all in memory.
+                data, done = nuls.strip(buf, end, line_no)
+                pending.extend(done)
+                carry = bytes(data)
+                nuls.offset -= len(carry)  # the carried bytes are counted again next block
                 continue
             carry = buf[cut + 1 : end].tobytes()
-            n = _newlines(buf, cut + 1)
-            yield Block(buf.data[: cut + 1], line_no, inp, n)
-            line_no += n
+            yield block(buf, cut + 1)
             progress()
         progress()
+        tail = pending + nuls.finish()
+        if tail:
+            # A NUL run at the very end: one more (empty) block carries its stretch.
+            yield Block(b"", line_no, inp, 0, tail)
     finally:
         if inp.path is not None:
             raw.close()
         state.bytes_read[inp.name] = total
         state.lines_read[inp.name] = line_no - 1
+        if isinstance(stream, _Decompressing):
+            state.problems.extend(_damage_problems(inp.name, stream))
+
+
+def _os_reason(e: BaseException) -> str:
+    return (getattr(e, "strerror", None) or str(e) or type(e).__name__).lower()
+
+
+def _damage_problems(name: str, stream: _Decompressing) -> list[InputProblem]:
+    out = []
+    for d in stream.damage:
+        then = (
+            "reading resumed at the next compressed stream"
+            if d.resumed
+            else "the rest of the file could not be read"
+        )
+        out.append(
+            InputProblem(
+                name,
+                f"compressed data damaged at byte {d.offset:,} ({d.why}); every line before it "
+                f"was read, {d.skipped:,} compressed bytes were skipped and {then}",
+                ExitCode.INPUT_TRUNCATED,
+            )
+        )
+    if stream.cut_short:
+        out.append(
+            InputProblem(
+                name,
+                "compressed data cut short; the lines before that point were read",
+                ExitCode.INPUT_TRUNCATED,
+            )
+        )
+    return out
 
 
 def _block_buffer(size: int) -> np.ndarray:

@@ -331,9 +331,12 @@ def test_corrupt_gzip_is_reported_as_truncated(tmp_path: Path) -> None:
     p.write_bytes(bytes(packed))
     blocks, state = read_all(file_input(p))
     assert [pr.exit_code for pr in state.problems] == [ExitCode.INPUT_TRUNCATED]
-    got = joined(blocks)
-    whole = got[: got.rfind(b"\n", 0, len(got) - 1) + 1]
-    assert raw.startswith(whole)
+    # Deflate has no check before the member's end: the damaged stretch may decode to junk
+    # (bad lines, as zcat prints it too); every line before the damage is there, unchanged.
+    got = joined(blocks).split(b"\n")
+    same = next(i for i, (a, b) in enumerate(zip(got, raw.split(b"\n"), strict=False)) if a != b)
+    assert same > 1000
+    assert "every line before it was read" in state.problems[0].message
 
 
 @pytest.mark.parametrize("block_bytes", [1, 7, 64, 1000, 1 << 20])

@@ -25,6 +25,7 @@ import time
 import warnings
 from collections.abc import Callable, Sequence
 
+from logaudit import procs
 from logaudit.analyze.base import Context, Partial, SectionSpec
 from logaudit.report import Section
 
@@ -67,6 +68,7 @@ class Child:
     def __init__(self, build: Callable[[], list[Section]]) -> None:
         """Fork; raises OSError (and leaves nothing open) when that is not possible."""
         read_end, write_end = os.pipe()
+        parent = os.getpid()
         # Signals wait until the child is inside its try (a KeyboardInterrupt between fork
         # and try would send the child back into the caller's code) and the parent has its pid.
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED)
@@ -89,6 +91,7 @@ class Child:
             code = 1
             try:
                 os.close(read_end)
+                procs.die_with_parent(parent)  # killed with its parent, whatever the signal
                 signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it quietly
                 signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
                 data = pickle.dumps(build(), protocol=pickle.HIGHEST_PROTOCOL)

@@ -24,6 +24,7 @@ from logaudit.analyze.base import (
     hash_rows,
     hash_strings,
 )
+from logaudit.analyze.periods import cap_note, capped_low, period_cap
 from logaudit.analyze.spill import partitions
 from logaudit.config import Settings
 from logaudit.report import Section
@@ -296,7 +297,9 @@ def sec_daily(p: Partial, s: Settings) -> Section:
     if d.empty:
         return Section("daily", "Daily visitors", pd.DataFrame())
     per_day = vd.groupby(level="day").size() if len(vd) else pd.Series(dtype=np.int64)
-    days = np.arange(int(d.index.min()), int(d.index.max()) + 1)
+    first, last = int(d.index.min()), int(d.index.max())
+    lo = capped_low(first, last, "day", period_cap(s.top))
+    days = np.arange(lo, last + 1)
     d = d.reindex(days, fill_value=0)
     rows = pd.DataFrame(
         {
@@ -307,12 +310,15 @@ def sec_daily(p: Partial, s: Settings) -> Section:
             "bandwidth": d["bytes"].to_numpy(),
         }
     )
+    note = "visitors: distinct (IP, user agent) per day, 4xx hits left out"
+    if lo > first:
+        note += "; " + cap_note(len(rows), "day")
     return Section(
         "daily",
         "Daily visitors",
         rows,
-        len(rows),
-        note="visitors: distinct (IP, user agent) per day, 4xx hits left out",
+        last - first + 1,
+        note=note,
         chart="visitors",
     )
 

@@ -122,19 +122,13 @@ def build_message(
 
 
 def write_eml(msg: EmailMessage, path: Path) -> Path:
-    """The message as an owner-only file (0600): reports hold personal data. Written to a
-    temporary name and renamed, so a half-written .eml never looks like a whole one."""
+    """The message as an owner-only file (0600): reports hold personal data. Written whole or
+    not at all (``deliver.files``), so a half-written .eml never looks like a whole one."""
+    from logaudit.deliver.files import atomic_output_binary
+
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)  # a stale one from a killed run with the same pid
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(msg.as_bytes())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_output_binary(path, 0o600) as f:
+        f.write(msg.as_bytes())
     return path
 
 

@@ -41,6 +41,7 @@ def sec_periods(p: Partial, ctx: Context) -> Section:
         notes.append("partial: " + ", ".join(dict.fromkeys(partial)))
     if missing:
         notes.append("not in this log: " + ", ".join(missing))
+    notes.extend(t.notes)
     return Section(
         "periods",
         title,

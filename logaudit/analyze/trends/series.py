@@ -208,7 +208,13 @@ def _build(p: Partial, ctx: Context) -> Trend | None:
     offs = th.index.get_level_values("offset").to_numpy(np.int64)
     every = per.choose(str(s.extra.get("every") or "auto"), int(hours.max() - hours.min() + 1))
     pid = per.of_hours(hours, offs, every)
-    ids = per.span(int(pid.min()), int(pid.max()), every, np.unique(pid))
+    # Only the most recent periods become rows (periods.PERIOD_ROWS); earlier hours are left
+    # out of the series here, before any per-period array is made.
+    lo = per.capped_low(int(pid.min()), int(pid.max()), every, per.period_cap(s.top))
+    cut = pid < lo
+    if cut.any():
+        th, hours, offs, pid = th[~cut], hours[~cut], offs[~cut], pid[~cut]
+    ids = per.span(min(lo, int(pid.min())), int(pid.max()), every, np.unique(pid))
     n = len(ids)
     pos, _ = _positions(ids, pid)
     hits = th["hits"].to_numpy()
@@ -239,7 +245,10 @@ def _build(p: Partial, ctx: Context) -> Trend | None:
     from logaudit.analyze.trends.unusual import _unusual  # it reads this module
 
     unusual = _unusual(v, complete, every)
-    return Trend(every, ids, wall_start, wall_end, offsets, labels, starts, complete, v, unusual)
+    t = Trend(every, ids, wall_start, wall_end, offsets, labels, starts, complete, v, unusual)
+    if cut.any():
+        t.notes.append(per.cap_note(n, every))
+    return t
 
 
 def _start_offsets(

@@ -1,0 +1,87 @@
+"""Process lifetime: signals that end a run cleanly, and helper processes that end with it.
+
+SIGTERM and SIGHUP end a run the way Ctrl-C does: as an exception (``Stopped``, a
+KeyboardInterrupt) raised in the main thread, so every ``finally`` runs (temporary output files
+are removed, workers are killed) and the CLI exits 128 + the signal's number with one line.
+
+Helper processes (``--jobs`` workers, the finish's forked child) ask the kernel to kill them
+when their parent ends (Linux ``PR_SET_PDEATHSIG``, through ctypes), so no signal, not even
+SIGKILL to the parent, leaves one behind blocked on a queue nobody reads. Where prctl does not
+exist they watch their parent instead (``watch_parent``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+import threading
+import time
+
+STOP_SIGNALS: tuple[int, ...] = tuple(
+    s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s
+)
+_PR_SET_PDEATHSIG = 1
+
+
+class Stopped(KeyboardInterrupt):
+    """A run ended by a signal; ``code`` is the exit status a shell would show (128 + n)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.code = 128 + signum
+
+
+def _stop(signum: int, _frame: object) -> None:
+    # Ignore repeats while the first one unwinds: a second SIGTERM must not interrupt the
+    # cleanup that removes temporary files.
+    for s in STOP_SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+    raise Stopped(signum)
+
+
+def install() -> None:
+    """SIGTERM and SIGHUP raise ``Stopped`` in the main thread (call from it)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for s in STOP_SIGNALS:
+        if signal.getsignal(s) is signal.SIG_DFL:
+            signal.signal(s, _stop)
+
+
+def _prctl_pdeathsig(sig: int) -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        # The running program's own symbols, libc's among them: no library search (which
+        # would run ldconfig in a freshly forked worker).
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def die_with_parent(parent: int) -> None:
+    """In a helper process: be killed when ``parent`` ends; exit now if it already has.
+    Ctrl-C to the process group is the parent's to handle (one line, exit 130): ignored
+    here. SIGTERM and SIGHUP end the helper at once, without a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for s in STOP_SIGNALS:
+        signal.signal(s, signal.SIG_DFL)
+    if not _prctl_pdeathsig(signal.SIGKILL):
+        watch_parent(parent)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def watch_parent(parent: int, every: float = 0.5) -> None:
+    """Where prctl is missing: a daemon thread that ends the process once it is orphaned."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="logaudit-parent-watch", daemon=True).start()
