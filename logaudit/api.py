@@ -55,6 +55,17 @@ def open_inputs(args: Sequence[str]) -> list[Input]:
 
 def _outcome(r: Run, report: Report, settings: Settings) -> Outcome:
     messages = [str(p) for p in r.problems]
+    # Under cron stdout is the report and stderr the problems (README): every warning and the
+    # bad lines are said there too, one line each, besides the report. A missing GeoIP
+    # database is not a problem of the run: it stays a note of the report.
+    messages.extend(w for w in report.warnings if w not in messages)
+    examples = report.bad_lines.get("examples") or []
+    if r.bad.total and examples:
+        ex = examples[0]
+        messages.append(
+            f"{r.bad.total:,} bad line{'s' if r.bad.total > 1 else ''}; the first: "
+            f"{ex['file']}:{ex['line']}: {ex['reason']}"
+        )
     code = exit_code(r.problems)
     readable = [i for i in r.inputs if i.name in r.formats]
     if not readable:

@@ -468,7 +468,8 @@ def test_truncated_gzip_reports_what_it_read(tmp_path: Path) -> None:
     p = tmp_path / "access.log.1.gz"
     p.write_bytes(packed[: len(packed) // 2])
     r = run("summary", p, "--format", "json")
-    clean_failure(r, ExitCode.INPUT_TRUNCATED, "access.log.1.gz")
+    # The cut, then the bad lines (the cut-off last line), one line each on stderr.
+    clean_failure(r, ExitCode.INPUT_TRUNCATED, "access.log.1.gz", "bad line", lines=2)
     d = json.loads(r.stdout)  # the report is still written
     ov = d["overview"]
     assert 500 < ov["requests"] < 4000
@@ -516,7 +517,10 @@ def test_usage_errors_are_clicks() -> None:
 def test_strict_with_bad_lines_still_writes_the_report(site: Path, tmp_path: Path) -> None:
     p = write(tmp_path / "mixed.log", [*SITE, "garbage line", line(status="xyz")])
     r = run("summary", p, "--strict", "--format", "json")
-    clean_failure(r, ExitCode.BAD_LINES, "2")
+    # The loud share, the first bad line, then --strict: one line each on stderr.
+    clean_failure(
+        r, ExitCode.BAD_LINES, "--strict: 2 bad lines", "20% of lines", "the first:", lines=3
+    )
     d = json.loads(r.stdout)
     assert d["overview"]["requests"] == len(SITE) and d["overview"]["bad_lines"] == 2
     examples = d["bad_lines"]["examples"]
@@ -682,3 +686,20 @@ def test_bad_setting_values_are_config_errors(
     r = CliRunner().invoke(cli, ["summary", str(log)])
     assert r.exit_code == int(ExitCode.CONFIG)
     assert str(conf) in r.stderr
+
+
+def test_bad_lines_and_warnings_go_to_stderr_one_line_each(tmp_path: Path) -> None:
+    """Issue #13: under cron, stdout is the report and stderr the problems; bad lines are said
+    there in one line (the report keeps its examples), a clean run says nothing."""
+    when = "01/Mar/2024:10:00:{:02d} +0000"
+    lines = [line(client=f"203.0.113.{i}", when=when.format(i)) for i in range(8)]
+    p = write(tmp_path / "a.log", [*lines, "not a log line at all"])
+    r = run("summary", p, "--format", "json")
+    assert r.exit_code == 0
+    err = r.stderr.splitlines()
+    assert len(err) == 2, err  # the loud share (over 10 %), then the first bad line
+    assert "11% of lines did not parse" in err[0]
+    assert err[1].startswith("logaudit: 1 bad line; the first: ") and "a.log:9" in err[1]
+    assert json.loads(r.stdout)["bad_lines"]["total"] == 1
+    clean = run("summary", write(tmp_path / "b.log", lines), "--format", "json")
+    assert clean.exit_code == 0 and clean.stderr == ""
