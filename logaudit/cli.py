@@ -37,7 +37,13 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options every report command shares, written once."""
     opts = [
         click.argument("logs", nargs=-1, metavar="LOG..."),
-        click.option("--log-format", type=click.Choice(list(FORMATS)), help="Skip detection."),
+        click.option(
+            "--log-format",
+            metavar="NAME|FORMAT",
+            help=f"Skip detection: {', '.join(FORMATS)} (see `logaudit formats`), a "
+            "[formats] name from the config, or an Apache LogFormat / nginx log_format string "
+            "(apache:..., nginx:...).",
+        ),
         click.option(
             "--since", metavar="WHEN", help="From this time (2026-11-24, yesterday, 7d...)."
         ),
@@ -142,7 +148,15 @@ def _settings(opts: dict[str, Any]) -> Any:
         from logaudit.enrich.classify import zone
 
         zone(tz)  # fail early, with the one-line message
-    return load(overrides)
+    settings = load(overrides)
+    if settings.log_format:
+        from logaudit.formats import resolve
+
+        try:
+            resolve(settings.log_format, settings.formats)
+        except LogauditError as e:
+            raise click.UsageError(str(e)) from None
+    return settings
 
 
 @contextmanager
@@ -378,14 +392,26 @@ def trends(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: 
 @cli.command()
 @command
 def formats(**_: Any) -> None:
-    """The log formats logaudit reads, with an example line each."""
+    """The log formats logaudit reads, with an example line each.
+
+    Any other layout: --log-format 'apache:%h %l %u %t "%r" %>s %b %D' or
+    --log-format 'nginx:$remote_addr ... $request_time', or a name from the config's
+    [formats] table.
+    """
     from rich.console import Console
     from rich.text import Text
 
     con = Console()
     for f in FORMATS.values():
-        con.print(Text(f.name, style="bold"), Text(" " + f.title))
+        also = f" (also {', '.join(f.aliases)})" if f.aliases else ""
+        con.print(Text(f.name, style="bold"), Text(also + " " + f.title))
         con.print(Text("  " + f.samples[0]), style="dim", soft_wrap=True)
+    con.print(
+        Text(
+            "\nOr give the server's own format string: --log-format 'apache:<LogFormat>' or "
+            "--log-format 'nginx:<log_format>' (see README, \"Log formats\")."
+        )
+    )
 
 
 @cli.command()

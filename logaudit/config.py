@@ -48,6 +48,8 @@ class Settings:
     progress: bool | None = None  # None: on a terminal only
     jobs: int = 0  # processes; 0: one per core for large inputs
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # Named log formats from the config's [formats] table: name -> Apache/nginx format string.
+    formats: Mapping[str, str] = field(default_factory=dict)
 
 
 def config_path(env: Mapping[str, str] = os.environ) -> Path:
@@ -71,6 +73,10 @@ def _convert(name: str, value: Any) -> Any:
         if isinstance(value, str):
             value = [v for v in value.replace(",", " ").split() if v]
         return tuple(str(v) for v in value)
+    if name == "formats":
+        if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+            raise ValueError("[formats] maps names to format strings")
+        return {str(k): v for k, v in value.items()}
     if name == "geoip_dir":
         return Path(str(value)).expanduser()
     if name in ("top", "visit_timeout", "jobs"):
@@ -99,7 +105,7 @@ def load(
             values[key] = _coerce(key, v, str(path))
     for k in known:
         ev = env.get("LOGAUDIT_" + k.upper())
-        if ev is not None and k != "extra":
+        if ev is not None and k not in ("extra", "formats"):
             values[k] = _coerce(k, ev, "LOGAUDIT_" + k.upper())
     for k, v in (overrides or {}).items():
         if v is not None and v != ():

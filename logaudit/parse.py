@@ -20,6 +20,7 @@ bare quote and text is kept exactly as logged (control characters stay escaped a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +30,15 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from logaudit.formats import Detected
+from logaudit.formats.spec import Piece
+from logaudit.formats.values import (
+    NO_OFFSET,
+    TimePart,
+    decode_time,
+    durations,
+    localise,
+    offsets_at,
+)
 from logaudit.schema import categorical
 from logaudit.sources import Block
 
@@ -134,7 +144,11 @@ def _has_bare_cr(data: bytes | bytearray | memoryview) -> bool:
 
 
 def _read_csv(
-    data: bytes | bytearray | memoryview, columns: list[str], invalid: list[str]
+    data: bytes | bytearray | memoryview,
+    columns: list[str],
+    invalid: list[str],
+    delimiter: str = " ",
+    include: list[str] | None = None,
 ) -> pa.Table:
     def on_invalid(row: pcsv.InvalidRow) -> str:
         invalid.append(row.text)
@@ -151,7 +165,7 @@ def _read_csv(
             block_size=min(max(1 << 20, len(data) + 1), (1 << 31) - 1),
         ),
         parse_options=pcsv.ParseOptions(
-            delimiter=" ",
+            delimiter=delimiter,
             quote_char='"',
             double_quote=False,
             newlines_in_values=False,
@@ -164,7 +178,9 @@ def _read_csv(
             column_types={c: pa.dictionary(pa.int32(), pa.string()) for c in columns},
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
-            include_columns=[c for c in columns if not c.startswith("extra") and c != "ident"],
+            include_columns=include
+            if include is not None
+            else [c for c in columns if not c.startswith("extra") and c != "ident"],
         ),
     )
 
@@ -180,12 +196,20 @@ def _split_lines(data: bytes | bytearray | memoryview) -> pa.Array:
 
 
 def _exact(
-    data: bytes | bytearray | memoryview, det: Detected, block: Block, bad: BadLines
+    data: bytes | bytearray | memoryview,
+    det: Detected,
+    block: Block,
+    bad: BadLines,
+    only: np.ndarray | None = None,
 ) -> tuple[pa.Table, np.ndarray]:
-    """The exact path: match every line with the format's pattern."""
+    """The exact path: match every line (or the lines at indexes ``only``) with the format's
+    pattern; bad lines are counted with their line numbers."""
     lines = _split_lines(data)
-    columns = det.format.columns(0)
-    matched = pc.extract_regex(lines, det.format.line_regex(det.extras))
+    index = np.arange(len(lines), dtype=np.int64) if only is None else only
+    if only is not None:
+        lines = lines.take(pa.array(only))
+    columns = [t.name for t in det.format.tokens]
+    matched = pc.extract_regex(lines, _line_regex(det))
     ok = np.asarray(matched.is_valid())
     if not ok.all():
         stripped = pc.utf8_trim_whitespace(lines)
@@ -196,13 +220,27 @@ def _exact(
         room = max(0, BAD_SAMPLES - len(bad.samples.get(name, [])))
         for i in bad_idx[:room]:
             text = lines[int(i)].as_py().rstrip("\r\n")
-            bad.add(name, block.first_line + int(i), _why(det, text))
+            bad.add(name, block.first_line + int(index[i]), _why(det, text))
         # The rest are counted without building messages.
         bad.count(name, len(bad_idx) - min(room, len(bad_idx)))
     keep = np.flatnonzero(ok)
     rows = matched.filter(pa.array(ok))
     table = pa.table({c: rows.field(i) for i, c in enumerate(columns)})
-    return table, block.first_line + keep
+    return table, block.first_line + index[keep]
+
+
+def _line_regex(det: Detected) -> str:
+    """The exact path's pattern. GoAccess's tolerance: a last quoted field that runs to the
+    end of the line without its closing quote (a user agent cut short by the server's buffer)
+    is read as written."""
+    layout = det.format
+    pattern = layout.line_regex(det.extras)
+    last = layout.tokens[-1] if layout.tokens else None
+    if det.extras == 0 and last is not None and last.quoted and layout.separators[-1] == "":
+        whole = f'"(?P<{last.name}>[^"\\n]*)"\\r?\\n?$'
+        if pattern.endswith(whole):
+            pattern = pattern[: -len(whole)] + f'"(?P<{last.name}>[^"\\n]*?)"?\\r?\\n?$'
+    return pattern
 
 
 def _why(det: Detected, text: str) -> str:
@@ -341,47 +379,227 @@ def _offsets(tz: pa.Array) -> np.ndarray:
 
 
 def parse_block(block: Block, det: Detected, bad: BadLines) -> pd.DataFrame:
-    """One block of whole lines -> one record-table chunk (see ``logaudit.schema``)."""
+    """One block of whole lines -> one record-table chunk (see ``logaudit.schema``).
+
+    Every family leaves through ``finish_chunk``: the one place a check over the finished
+    chunk (implausible times...) goes."""
     data = _normalise(block.data)
-    columns = det.format.columns(det.extras)
-    invalid: list[str] = []
-    table = _read_csv(data, columns, invalid)
-    # Arrow's CSV reader also ends a row at a bare CR; only the exact path splits on LF alone.
-    if invalid or _has_bare_cr(data) or table.num_rows != block.lines:
+    layout = det.format
+    if layout.delimiter is None:
         table, line_no = _exact(data, det, block, bad)
     else:
-        if any(col.num_chunks > 1 for col in table.columns):  # a block over 2 GB
-            table = table.unify_dictionaries().combine_chunks()
-        line_no = block.first_line + np.arange(table.num_rows, dtype=np.int64)
-    return _assemble(table, line_no, block.source.name, bad)
+        table, line_no = _fast(data, det, block, bad)
+
+    def text_of(number: int) -> str:
+        """One line's text by its number (for a few bad-line examples only)."""
+        lines = _split_lines(data)
+        return str(lines[number - block.first_line].as_py()).rstrip("\r\n")
+
+    chunk = _assemble(table, line_no, block.source.name, bad, det, text_of)
+    return finish_chunk(chunk, det)
 
 
-def _assemble(table: pa.Table, line_no: np.ndarray, name: str, bad: BadLines) -> pd.DataFrame:
-    n = table.num_rows
-    cols: dict[str, tuple[np.ndarray, pa.Array]] = {}
-    for c in table.column_names:
-        if c.startswith("extra") or c == "ident":
+def finish_chunk(chunk: pd.DataFrame, det: Detected) -> pd.DataFrame:
+    """The single exit point of parsing, for every family."""
+    return chunk
+
+
+def _used_tokens(det: Detected) -> list[str]:
+    return [
+        t.name
+        for t in det.format.tokens
+        if any(p.role not in ("extra", "ident") for p in t.fields)
+    ]
+
+
+def _fast(
+    data: bytes | bytearray | memoryview, det: Detected, block: Block, bad: BadLines
+) -> tuple[pa.Table, np.ndarray]:
+    """Arrow's CSV reader over the block; only the lines it rejects go to the exact path."""
+    columns = det.format.columns(det.extras)
+    used = _used_tokens(det)
+    invalid: list[str] = []
+    delim = det.format.delimiter or " "
+    table = _read_csv(data, columns, invalid, delim, used)
+    if any(col.num_chunks > 1 for col in table.columns):  # a block over 2 GB
+        table = table.unify_dictionaries().combine_chunks()
+    if not invalid and table.num_rows == block.lines and not _has_bare_cr(data):
+        return table, block.first_line + np.arange(table.num_rows, dtype=np.int64)
+    # Arrow's CSV reader also ends a row at a bare CR; only the exact path splits on LF alone.
+    placed = None if _has_bare_cr(data) else _place(data, invalid, table.num_rows)
+    if placed is None:
+        table, line_no = _exact(data, det, block, bad)
+        return table.select(used), line_no
+    good_lines, rejected = placed
+    rescued, rescued_no = _exact(data, det, block, bad, only=rejected)
+    line_no = block.first_line + good_lines
+    if rescued.num_rows == 0:
+        return table, line_no
+    extra = pa.table(
+        {c: pc.dictionary_encode(rescued.column(c)).cast(table.schema.field(c).type) for c in used}
+    )
+    both = pa.concat_tables([table, extra]).unify_dictionaries().combine_chunks()
+    return both, np.concatenate([line_no, rescued_no])
+
+
+def _place(
+    data: bytes | bytearray | memoryview, invalid: list[str], rows: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(indexes of the lines the CSV reader's rows came from, indexes of the lines it
+    rejected), found by locating each rejected row's text in the block (one find per rejected
+    row, not per line). None when the rows cannot be placed exactly."""
+    octets = np.frombuffer(data, np.uint8)
+    ends = np.flatnonzero(octets == 10)
+    whole = len(data) > 0 and data[-1] == 10
+    starts = np.concatenate([[0], ends + 1])[: len(ends) + (0 if whole else 1)]
+    n = len(starts)
+    line_ends = np.concatenate([ends, [len(data)]])[:n]
+    length = line_ends - starts
+    # Empty lines (and a lone CR) are skipped by the reader, as by the exact path.
+    cr_only = np.zeros(n, bool)
+    one = np.flatnonzero(length == 1)
+    cr_only[one] = octets[starts[one]] == 13
+    empty = (length == 0) | cr_only
+    rejected = np.zeros(n, bool)
+    raw = bytes(data)
+    pos = 0
+    for text in invalid:
+        piece = text.encode("utf-8")
+        at = _find_line(raw, piece, pos)
+        if at < 0:
+            return None
+        first = int(np.searchsorted(starts, at, side="right")) - 1
+        last = int(np.searchsorted(starts, at + max(len(piece) - 1, 0), side="right")) - 1
+        rejected[first : last + 1] = True
+        pos = at + len(piece)
+    good = np.flatnonzero(~rejected & ~empty)
+    if len(good) != rows:
+        return None
+    return good.astype(np.int64), np.flatnonzero(rejected & ~empty).astype(np.int64)
+
+
+def _find_line(raw: bytes, piece: bytes, pos: int) -> int:
+    """Where ``piece`` starts a line of ``raw`` at or after ``pos`` and runs to that line's
+    end (or a later line's: a row may span lines); -1 if nowhere."""
+    while True:
+        at = raw.find(piece, pos)
+        if at < 0:
+            return -1
+        end = at + len(piece)
+        starts_line = at == 0 or raw[at - 1] == 10
+        ends_line = end == len(raw) or raw[end] == 10 or raw[end : end + 2] == b"\r\n"
+        if starts_line and ends_line:
+            return at
+        pos = at + 1
+
+
+def _token_fields(
+    table: pa.Table, det: Detected, good: np.ndarray, reasons: list[tuple[np.ndarray, str]]
+) -> tuple[dict[str, tuple[np.ndarray, pa.Array, Piece]], list[TimePart], list[np.ndarray]]:
+    """Each role's (row codes, distinct values, piece), and each time token's decoded parts
+    with their row codes. Tokens of several pieces are split once per distinct value."""
+    fields: dict[str, tuple[np.ndarray, pa.Array, Piece]] = {}
+    times: list[TimePart] = []
+    time_codes: list[np.ndarray] = []
+    names = set(table.column_names)
+    for tok in det.format.tokens:
+        if tok.name not in names:
             continue
-        cols[c] = _dict(table.column(c))
+        codes, values = _dict(table.column(tok.name))
+        if tok.name == "t1":
+            part = TimePart(len(values))
+            part.wall, part.ok = wall_seconds(values)
+            times.append(part)
+            time_codes.append(codes)
+            continue
+        if tok.name == "t2":
+            part = TimePart(len(values))
+            part.offset = _offsets(values)
+            part.ok = part.offset != NO_OFFSET
+            times.append(part)
+            time_codes.append(codes)
+            continue
+        single = tok.single
+        if single is not None and single.role != "time":
+            if single.role not in fields:
+                fields[single.role] = (codes, values, single)
+            continue
+        split = pc.extract_regex(values.cast(pa.string()), tok.split_regex())
+        fits = np.asarray(split.is_valid())
+        if not fits.all():
+            reasons.append((~fits[codes], f"{tok.name} does not fit {tok.split_regex()}"))
+        groups: dict[str, pa.Array] = {}
+        for i, p in enumerate(tok.fields):
+            sub = split.field(f"p{i}")
+            if p.role == "time":
+                groups[p.kind] = sub
+            elif p.role not in fields and p.role not in ("extra", "ident"):
+                sub_codes, sub_dict = _recode(sub, codes)
+                fields[p.role] = (sub_codes, sub_dict, p)
+        if groups:
+            part = decode_time(groups, len(values))
+            part.ok &= fits
+            times.append(part)
+            time_codes.append(codes)
+    return fields, times, time_codes
 
+
+def _assemble(
+    table: pa.Table,
+    line_no: np.ndarray,
+    name: str,
+    bad: BadLines,
+    det: Detected,
+    text_of: Callable[[int], str] | None = None,
+) -> pd.DataFrame:
+    n = table.num_rows
     reasons: list[tuple[np.ndarray, str]] = []
+    good0 = np.ones(n, bool)
+    cols, times, time_codes = _token_fields(table, det, good0, reasons)
 
-    # Timestamps: once per distinct "[10/Oct/2000:13:55:36" token.
-    t1_idx, t1_dict = cols["t1"]
-    wall_s, wall_ok = wall_seconds(t1_dict)
-    t2_idx, t2_dict = cols["t2"]
-    offs = _offsets(t2_dict)
-    time_ok = wall_ok[t1_idx] & (offs[t2_idx] != np.iinfo(np.int16).min)
-    reasons.append((~time_ok, "unreadable timestamp"))
+    # Timestamps: each time token decoded once per distinct value, then added up per row.
+    wall = np.zeros(n, np.int64)
+    time_ok = np.ones(n, bool)
+    offset: np.ndarray | None = None
+    utc: np.ndarray | None = None
+    for part, codes in zip(times, time_codes, strict=True):
+        wall += part.wall[codes]
+        time_ok &= part.ok[codes]
+        if part.offset is not None:
+            offset = part.offset[codes]
+        if part.utc is not None:
+            utc = part.utc[codes]
+    if not times:
+        time_ok[:] = False
+    zone = det.zone or "UTC"
+    if utc is not None:
+        if offset is None or (offset == NO_OFFSET).any():
+            offset = offsets_at(utc, zone) if offset is None else offset
+            missing = offset == NO_OFFSET
+            offset = np.where(missing, offsets_at(utc, zone), offset).astype(np.int16)
+        wall = utc + offset.astype(np.int64) * 60
+    elif offset is None:
+        offset = localise(wall, zone) if n else np.zeros(0, np.int16)
+    elif (offset == NO_OFFSET).any() and det.zone is not None:
+        # ISO times written without a zone in a log that has some with one.
+        missing = offset == NO_OFFSET
+        offset = np.where(missing, localise(wall, zone), offset).astype(np.int16)
+    time_ok &= offset != NO_OFFSET
+    reasons.insert(0, (~time_ok, "unreadable timestamp"))
 
-    st_idx, st_dict = cols["status"]
+    def role(r: str, default: str) -> tuple[np.ndarray, pa.Array]:
+        if r in cols:
+            return cols[r][0], cols[r][1]
+        return np.zeros(n, np.int32), pa.array([default], pa.string())
+
+    st_idx, st_dict = role("status", "0")
     st_valid = np.asarray(pc.match_substring_regex(st_dict, r"^[1-5][0-9][0-9]$"))
     st_val = np.asarray(
         pc.if_else(pa.array(st_valid), st_dict, "0").cast(pa.int16()), dtype=np.int16
     )
     reasons.append((~st_valid[st_idx], "status is not an HTTP status code"))
 
-    by_idx, by_dict = cols["bytes"]
+    by_idx, by_dict = role("bytes", "-")
     by_valid = np.asarray(pc.match_substring_regex(by_dict, r"^([0-9]{1,18}|-)$"))
     by_num = pc.if_else(
         pa.array(by_valid & np.asarray(pc.not_equal(by_dict, "-"))), by_dict, "0"
@@ -389,17 +607,29 @@ def _assemble(table: pa.Table, line_no: np.ndarray, name: str, bad: BadLines) ->
     by_val = np.asarray(by_num, dtype=np.int64)
     reasons.append((~by_valid[by_idx], "size is not a number"))
 
-    cl_idx, cl_dict = cols["client"]
-    comment = np.asarray(pc.starts_with(cl_dict, "#"))[cl_idx]
+    # A comment line (W3C's #Fields, a pasted note) that happened to fit is no request.
+    first = det.format.tokens[0].name if det.format.tokens else ""
+    if first in table.column_names:
+        f_idx, f_dict = _dict(table.column(first))
+        comment = np.asarray(pc.starts_with(f_dict.cast(pa.string()), "#"))[f_idx]
+    else:
+        comment = np.zeros(n, bool)
 
     good = np.ones(n, dtype=bool)
+    # A row failing two checks or more is not this layout at all: say so, with its text.
+    failures = np.zeros(n, np.int8)
+    for mask, _ in reasons:
+        failures += mask
     for mask, why in reasons:
         mask = mask & ~comment
         if mask.any():
             rows = np.flatnonzero(mask & good)
             room = max(0, BAD_SAMPLES - len(bad.samples.get(name, [])))
             for i in rows[:room]:
-                bad.add(name, int(line_no[i]), why)
+                said = why
+                if failures[i] > 1 and text_of is not None:
+                    said = _why(det, text_of(int(line_no[i])))
+                bad.add(name, int(line_no[i]), said)
             bad.count(name, len(rows) - min(room, len(rows)))
             good &= ~mask
     good &= ~comment
@@ -409,51 +639,97 @@ def _assemble(table: pa.Table, line_no: np.ndarray, name: str, bad: BadLines) ->
     def take(a: np.ndarray) -> np.ndarray:
         return a if sel is None else a[sel]
 
-    wall_rows = take(wall_s[t1_idx])
-    off_rows = take(offs[t2_idx]).astype(np.int16)
-    utc = wall_rows - off_rows.astype(np.int64) * 60
-
-    # The request line, split once per distinct request.
-    rq_idx, rq_dict = cols["request"]
-    parts = _split_requests(rq_dict)
-    has = np.asarray(parts.is_valid())
-    method = pc.if_else(pa.array(has), parts.field("method"), "")
-    # A request that is not "METHOD target [PROTOCOL]" ("-", "", junk) is kept whole as its path.
-    target = pc.if_else(pa.array(has), parts.field("target"), rq_dict)
-    protocol = pc.if_else(pa.array(has), parts.field("protocol").fill_null(""), "")
-    tparts = pc.extract_regex(target, _TARGET)
-    path = tparts.field("path")
-    query = tparts.field("query").fill_null("")
-    rq_rows = take(rq_idx)
+    wall_rows = take(wall)
+    off_rows = take(offset).astype(np.int16)
+    utc_rows = wall_rows - off_rows.astype(np.int64) * 60
 
     out: dict[str, object] = {
-        "time": pd.to_datetime(utc, unit="s", utc=True).astype("datetime64[s, UTC]"),
+        "time": pd.to_datetime(utc_rows, unit="s", utc=True).astype("datetime64[s, UTC]"),
         "offset": off_rows,
         "local": wall_rows.astype("datetime64[s]"),
     }
 
-    def cat(col: str) -> pd.Categorical:
-        idx, d = cols[col]
+    def cat(r: str, default: str) -> pd.Categorical:
+        idx, d = role(r, default)
         return _categorical(take(idx), d)
 
-    def derived(values: pa.Array) -> pd.Categorical:
-        codes, d = _recode(values, rq_rows)
-        return _categorical(codes, d)
-
-    out["client"] = cat("client")
-    out["user"] = cat("user")
-    out["method"] = derived(method)
-    out["path"] = derived(path)
-    out["query"] = derived(query)
-    out["protocol"] = derived(protocol)
+    out["client"] = cat("client", "-")
+    out["user"] = cat("user", "-")
+    method, path, query, protocol = _request_parts(cols, n)
+    for col, (idx, d) in (
+        ("method", method),
+        ("path", path),
+        ("query", query),
+        ("protocol", protocol),
+    ):
+        out[col] = _categorical(take(idx), d)
     out["status"] = take(st_val[st_idx])
     out["bytes"] = take(by_val[by_idx])
     m = len(wall_rows)
-    empty = pa.array([""], pa.string())
     for col in ("referrer", "agent", "vhost"):
-        out[col] = cat(col) if col in cols else _categorical(np.zeros(m, np.int32), empty)
-    out["response_time"] = np.full(m, np.nan)
-    out["upstream_time"] = np.full(m, np.nan)
+        out[col] = cat(col, "")
+    for col in ("response_time", "upstream_time"):
+        if col in cols:
+            idx, d, piece = cols[col]
+            out[col] = take(durations(d, piece.kind or "s")[idx])
+        else:
+            out[col] = np.full(m, np.nan)
     out["file"] = _categorical(np.zeros(m, np.int32), pa.array([name], pa.string()))
     out["line"] = take(line_no).astype(np.int64)
     return pd.DataFrame(out, copy=False)
+
+
+Coded = tuple[np.ndarray, pa.Array]
+
+
+def _request_parts(
+    cols: dict[str, tuple[np.ndarray, pa.Array, Piece]], n: int
+) -> tuple[Coded, Coded, Coded, Coded]:
+    """(method, path, query, protocol) per row, each split once per distinct value: from the
+    request line when the format has one, else from its parts ($request_method, $uri, $args,
+    $request_uri, %m %U %q %H)."""
+    empty: Coded = (np.zeros(n, np.int32), pa.array([""], pa.string()))
+    if "request" in cols:
+        rq_idx, rq_dict, _ = cols["request"]
+        rq_dict = rq_dict.cast(pa.string())
+        parts = _split_requests(rq_dict)
+        has = np.asarray(parts.is_valid())
+        method = pc.if_else(pa.array(has), parts.field("method"), "")
+        # A request that is not "METHOD target [PROTOCOL]" ("-", "", junk) is kept whole as
+        # its path.
+        target = pc.if_else(pa.array(has), parts.field("target"), rq_dict)
+        protocol = pc.if_else(pa.array(has), parts.field("protocol").fill_null(""), "")
+        tparts = pc.extract_regex(target, _TARGET)
+        return (
+            _recode(method, rq_idx),
+            _recode(tparts.field("path"), rq_idx),
+            _recode(tparts.field("query").fill_null(""), rq_idx),
+            _recode(protocol, rq_idx),
+        )
+
+    def plain(r: str) -> Coded:
+        if r not in cols:
+            return empty
+        idx, d, _ = cols[r]
+        return idx, d.cast(pa.string())
+
+    method = plain("method")
+    protocol = plain("protocol")
+    if "path" in cols:
+        path = plain("path")
+        if "query" in cols:
+            q_idx, q_dict, piece = cols["query"]
+            q_dict = q_dict.cast(pa.string())
+            # Apache's %q is "?x=1" or ""; nginx's $args is "x=1", or "-" when empty.
+            q_dict = pc.replace_substring_regex(q_dict, r"^(\?|-$)", "")
+            query: Coded = _recode(q_dict, q_idx)
+        else:
+            query = empty
+    elif "request_uri" in cols:
+        u_idx, u_dict, _ = cols["request_uri"]
+        tparts = pc.extract_regex(u_dict.cast(pa.string()), _TARGET)
+        path = _recode(tparts.field("path"), u_idx)
+        query = _recode(tparts.field("query").fill_null(""), u_idx)
+    else:
+        path = query = empty
+    return method, path, query, protocol

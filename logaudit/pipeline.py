@@ -101,7 +101,7 @@ def _detect(
 ) -> Detected | None:
     """The input's format from its first bytes, or None with a one-line problem recorded."""
     try:
-        return detect(head, inp.name, settings.log_format)
+        return detect(head, inp.name, settings.log_format, settings.tz, settings.formats)
     except LogauditError as e:
         # The message starts with the input's name, which InputProblem adds back.
         state.problems.append(InputProblem(inp.name, str(e).split(": ", 1)[-1], e.exit_code))

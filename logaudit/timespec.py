@@ -48,3 +48,29 @@ def parse_when(text: str, tz: str | None = None, now: datetime | None = None) ->
         zone = ZoneInfo(tz) if tz else None
         value = value.astimezone(zone).replace(tzinfo=None)
     return value
+
+
+def machine_zone() -> str:
+    """The machine's IANA zone name ($TZ, else /etc/localtime's target), "UTC" if unknown.
+    Times a log writes without a zone are read as wall time in it when --tz is not given."""
+    import os
+
+    for name in (os.environ.get("TZ", "").lstrip(":"), _localtime_link()):
+        if name:
+            try:
+                ZoneInfo(name)
+                return name
+            except (ValueError, OSError, KeyError):
+                continue
+    return "UTC"
+
+
+def _localtime_link() -> str:
+    import os
+
+    try:
+        target = os.path.realpath("/etc/localtime")
+    except OSError:
+        return ""
+    _, sep, name = target.partition("zoneinfo/")
+    return name if sep else ""

@@ -271,8 +271,16 @@ def test_a_majority_of_matching_lines_is() -> None:
     assert detect(data(lines), "t.log").format.name == "combined"
 
 
-def test_registry_names_are_the_cli_choices() -> None:
-    from logaudit.cli import summary
+def test_every_registry_name_and_alias_is_accepted_and_listed() -> None:
+    from click.testing import CliRunner
 
-    opt = next(p for p in summary.params if p.name == "log_format")
-    assert list(opt.type.choices) == list(FORMATS)
+    from logaudit.cli import cli
+    from logaudit.formats import ALIASES, resolve
+
+    listed = CliRunner().invoke(cli, ["formats"]).output
+    for name, fmt in FORMATS.items():
+        assert resolve(name) is fmt
+        assert name in listed
+    for alias, name in ALIASES.items():
+        assert resolve(alias.upper()) is FORMATS[name]
+        assert alias.upper() in listed

@@ -11,13 +11,17 @@ from __future__ import annotations
 import csv
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from logaudit.errors import InputInvalidError
-from logaudit.formats.clf import CLF_FORMATS, ClfFormat
+from logaudit.errors import ConfigError, InputInvalidError
+from logaudit.formats.clf import CLF_FORMATS
+from logaudit.formats.spec import Layout, from_string
 
 # Detection tries formats in this order; on a tie the earlier (more specific) one wins.
-FORMATS: dict[str, ClfFormat] = {f.name: f for f in CLF_FORMATS}
+FORMATS: dict[str, Layout] = {f.name: f for f in CLF_FORMATS}
+# Other names a format answers to (GoAccess's predefined names), case-insensitive.
+ALIASES: dict[str, str] = {a.lower(): f.name for f in FORMATS.values() for a in f.aliases}
 
 DETECT_LINES = 200
 # A format must parse at least this share of the sampled lines to be chosen.
@@ -26,16 +30,32 @@ DETECT_MIN_SHARE = 0.5
 
 @dataclass(frozen=True)
 class Detected:
-    format: ClfFormat
+    format: Layout
     extras: int  # trailing fields beyond the format's own layout (e.g. nginx $http_x_forwarded_for)
     matched: int
     sampled: int
+    # The zone of times written without one (--tz, else the machine's), when the format has
+    # such times; None otherwise.
+    zone: str | None = None
 
 
-_TIME1 = re.compile(r"^\[\d{1,2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2}$")
-_TIME2 = re.compile(r"^[+-]\d{4}\]$")
-_VHOST = re.compile(r"^[A-Za-z0-9_.\-\[\]:]+$")
-_IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+def resolve(spec: str, named: Mapping[str, str] | None = None) -> Layout:
+    """A registered name, a GoAccess alias, a name from the config's ``[formats]`` table, or
+    an Apache/nginx format string -> its layout. A string that is none of these is a
+    ConfigError naming what is wrong with it."""
+    if spec in FORMATS:
+        return FORMATS[spec]
+    if spec.lower() in ALIASES:
+        return FORMATS[ALIASES[spec.lower()]]
+    if named and spec in named:
+        return from_string(named[spec], name=spec)
+    if not any(c in spec for c in "%$"):
+        known = ", ".join([*FORMATS, *(named or {})])
+        raise ConfigError(
+            f"--log-format {spec!r}: unknown format (known: {known}); or give an Apache "
+            "LogFormat or nginx log_format string"
+        )
+    return from_string(spec)
 
 
 def tokenize(line: str) -> list[str]:
@@ -64,35 +84,45 @@ def sample_lines(data: bytes | bytearray | memoryview, limit: int = DETECT_LINES
     return lines
 
 
-def _fits(fmt: ClfFormat, pattern: re.Pattern[str], line: str) -> int | None:
+def _fits(fmt: Layout, pattern: re.Pattern[str], line: str) -> int | None:
     """The number of trailing extra fields if ``line`` fits ``fmt``'s layout, else None."""
     m = pattern.match(line)
     if m is None:
         return None
-    values = dict(zip(fmt.columns(0), m.groups()[:-1], strict=True))
-    if not (_TIME1.match(values["t1"]) and _TIME2.match(values["t2"])):
-        return None
-    if not (values["status"].isdigit() and len(values["status"]) == 3):
-        return None
-    if not (values["bytes"].isdigit() or values["bytes"] == "-"):
-        return None
-    vhost = values.get("vhost")
-    if vhost is not None and (not _VHOST.match(vhost) or _IPV4.match(vhost)):
-        # A client address in first place is not a virtual host.
-        return None
-    tail = m.groups()[-1]
-    extras = len(tokenize(tail.strip())) if tail.strip() else 0
-    if extras and not fmt.allow_extras:
-        return None
-    return extras
+    if not fmt.allow_extras:
+        return 0
+    tail = m.group("tail")
+    return len(tokenize(tail.strip())) if tail.strip() else 0
 
 
-def detect(data: bytes | bytearray | memoryview, name: str, forced: str | None = None) -> Detected:
-    """Choose the format of one input from its first block."""
+def _zone(fmt: Layout, tz: str | None) -> str | None:
+    if fmt.has_zone():
+        return None
+    if tz:
+        return tz
+    from logaudit.timespec import machine_zone
+
+    return machine_zone()
+
+
+def detect(
+    data: bytes | bytearray | memoryview,
+    name: str,
+    forced: str | Layout | None = None,
+    tz: str | None = None,
+    named: Mapping[str, str] | None = None,
+) -> Detected:
+    """Choose the format of one input from its first block. ``forced``: a name or format
+    string (``--log-format``), or a layout; ``tz``: the zone of times written without one."""
     lines = sample_lines(data)
+    if isinstance(forced, str):
+        forced = resolve(forced, named)
     if not lines:
+        if forced is not None:
+            # Nothing to check the format against (a block of comments, a blank file).
+            return Detected(forced, 0, 0, 0, _zone(forced, tz))
         raise InputInvalidError(f"{name}: no log lines to detect a format from")
-    candidates = [FORMATS[forced]] if forced else list(FORMATS.values())
+    candidates = [forced] if forced else list(FORMATS.values())
     best: Detected | None = None
     for fmt in candidates:
         extras: Counter[int] = Counter()
@@ -107,10 +137,9 @@ def detect(data: bytes | bytearray | memoryview, name: str, forced: str | None =
         # with a few CLF lines is combined (those lines are bad), not common + 2 extras.
         k, matched = extras.most_common(1)[0]
         if best is None or matched > best.matched:
-            best = Detected(fmt, k, matched, len(lines))
+            best = Detected(fmt, k, matched, len(lines), _zone(fmt, tz))
     if forced:
-        fmt = FORMATS[forced]
-        return best or Detected(fmt, 0, 0, len(lines))
+        return best or Detected(forced, 0, 0, len(lines), _zone(forced, tz))
     if best is None or best.matched < DETECT_MIN_SHARE * len(lines):
         raise InputInvalidError(
             f"{name}: log format not recognised (tried {', '.join(FORMATS)}); "
