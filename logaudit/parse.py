@@ -501,6 +501,7 @@ def _token_fields(
     fields: dict[str, tuple[np.ndarray, pa.Array, Piece]] = {}
     times: list[TimePart] = []
     time_codes: list[np.ndarray] = []
+    pieces_of: list[tuple[dict[str, pa.Array], np.ndarray, np.ndarray]] = []
     names = set(table.column_names)
     for tok in det.format.tokens:
         if tok.name not in names:
@@ -537,11 +538,40 @@ def _token_fields(
                 sub_codes, sub_dict = _recode(sub, codes)
                 fields[p.role] = (sub_codes, sub_dict, p)
         if groups:
-            part = decode_time(groups, len(values))
+            pieces_of.append((groups, codes, fits))
+    if _whole_parts([set(g) for g, _, _ in pieces_of]):
+        for groups, codes, fits in pieces_of:
+            part = decode_time(groups, len(fits))
             part.ok &= fits
             times.append(part)
             time_codes.append(codes)
+    else:
+        # A date cut across tokens (%{%d %b %Y}t): its pieces are put together per row.
+        n = table.num_rows
+        rows: dict[str, pa.Array] = {}
+        ok = np.ones(n, bool)
+        for groups, codes, fits in pieces_of:
+            take = pa.array(codes)
+            rows.update({k: v.take(take) for k, v in groups.items()})
+            ok &= fits[codes]
+        part = decode_time(rows, n)
+        part.ok &= ok
+        times.append(part)
+        time_codes.append(np.arange(n))
     return fields, times, time_codes
+
+
+def _whole_parts(kinds: list[set[str]]) -> bool:
+    """Whether each token's time pieces make whole parts (a whole date, a whole clock) that
+    can be decoded per token and added up."""
+    for k in kinds:
+        if k & {"Y", "m", "b", "d", "e"} and not (
+            "Y" in k and k & {"m", "b"} and k & {"d", "e"}
+        ):
+            return False
+        if k & {"M", "S"} and "H" not in k:
+            return False
+    return True
 
 
 def _assemble(

@@ -15,6 +15,7 @@ from logaudit.analyze import (
     clickstream,
     forked,
     referrers,
+    timing,
     traffic,
     trends,
     visits,
@@ -31,10 +32,11 @@ TABLES: dict[str, Table] = {
     **clickstream.TABLES,
     **trends.TABLES,
     **audience.TABLES,
+    **timing.TABLES,
 }
 
 # Tables the overview always needs.
-OVERVIEW_TABLES: tuple[str, ...] = ("totals", "visitor_days", "paths", "files")
+OVERVIEW_TABLES: tuple[str, ...] = ("totals", "visitor_days", "paths", "files", "response_values")
 
 
 def _plain(f: Callable[[Partial, Settings], Section]) -> Callable[[Partial, Context], Section]:
@@ -167,6 +169,7 @@ def build_report(
     ctx = context or Context(settings)
     ov = traffic.overview(p, settings)
     ov["bad_lines"] = run.bad.total
+    ov.update(timing.overview(p))
 
     def headline() -> None:
         if "pv_events" in p or "pv_events" in run.tables:

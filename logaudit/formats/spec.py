@@ -38,6 +38,17 @@ TIME_PARTS: dict[str, str] = {
     "iso": r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?",
 }
 
+# What each time piece tells: a time is whole when it has a date (and usually a clock).
+_TIME_CATEGORY: dict[str, tuple[str, ...]] = {
+    **{k: ("date",) for k in ("d", "e", "m", "b", "Y")},
+    **{k: ("clock",) for k in ("H", "M", "S", "f")},
+    "z": ("zone",),
+    "E": ("epoch",),
+    "Ems": ("epoch",),
+    "Eus": ("epoch",),
+    "iso": ("date", "clock", "zone"),
+}
+
 # Strict value patterns per role; roles not listed take anything up to the next separator.
 STRICT: dict[str, str] = {
     "status": r"[1-5]\d{2}",
@@ -113,7 +124,14 @@ class Token:
                 out.append(re.escape(p.text))
                 continue
             last = i == len(self.pieces) - 1
-            inner = p.strict() if p.role == "time" else (".*" if last else ".*?")
+            if p.role == "time":
+                inner = p.strict()
+            elif p.kind == "?":
+                inner = r"(?:\?.*?)?" if not last else r"(?:\?.*)?"
+            elif p.role == "path":
+                inner = r"[^?]*"
+            else:
+                inner = ".*" if last else ".*?"
             out.append(f"(?P<p{fields}>{inner})")
             fields += 1
         return "^" + "".join(out) + "$"
@@ -180,7 +198,8 @@ class Layout:
         if single is not None and single.role == "upstream_time":
             # nginx writes "0.100, 0.010" when a request tried two upstreams: spaces inside.
             return f"(?P<{name}>{STRICT['upstream_time']})"
-        if strict:
+        timed = any(p.role == "time" for p in t.fields)
+        if strict or (timed and self.delimiter is None):
             parts = []
             for p in t.pieces:
                 if p.literal:
@@ -530,9 +549,16 @@ def _tokens_by(pieces: list[Piece], delim: str) -> tuple[list[Token], list[str]]
     for n, (ps, q) in enumerate(tokens):
         # Two fields run together inside a bare token cannot be told apart.
         fields_at = [i for i, x in enumerate(ps) if not x.literal]
-        if any(b == a + 1 for a, b in zip(fields_at, fields_at[1:], strict=False)):
-            if not all(ps[i].role == "time" for i in fields_at):
-                return None
+        timed = [ps[i].role == "time" for i in fields_at]
+        if any(timed) and not all(timed):
+            return None  # a time and another field in one token: the delimiter is wrong
+        if not q and len(fields_at) > 2 and not all(timed):
+            return None
+        for a, b in zip(fields_at, fields_at[1:], strict=False):
+            # Apache's %U%q is the one pair told apart without a separator: %q starts with "?".
+            if b == a + 1 and not (ps[a].role == "time" and ps[b].role == "time"):
+                if ps[b].kind != "?":
+                    return None
         out.append(Token(_token_name(ps, used, n), tuple(ps), q))
     if not any(t.fields for t in out):
         return None
@@ -544,28 +570,61 @@ def _tokens_regex_only(pieces: list[Piece]) -> tuple[list[Token], list[str]]:
     tokens: list[Token] = []
     seps: list[str] = [""]
     used: set[str] = set()
+    pending: list[Piece] = []  # one time's pieces, kept in one token with their literals
     for p in merged:
+        if pending and (p.literal or (p.role == "time" and p.text == pending[0].text)):
+            pending.append(p)
+            continue
+        if pending:
+            # The literals after the time's last piece are a separator again.
+            tail: list[Piece] = []
+            while pending[-1].literal:
+                tail.insert(0, pending.pop())
+            tokens.append(Token(_token_name(pending, used, len(tokens)), tuple(pending)))
+            seps.append("".join(x.text for x in tail))
+            pending = []
         if p.literal:
             seps[-1] += p.text
+        elif p.role == "time":
+            pending = [p]
         else:
             tokens.append(Token(_token_name([p], used, len(tokens)), (p,)))
             seps.append("")
+    if pending:
+        tail = []
+        while pending[-1].literal:
+            tail.insert(0, pending.pop())
+        tokens.append(Token(_token_name(pending, used, len(tokens)), tuple(pending)))
+        seps.append("".join(x.text for x in tail))
     return tokens, seps
 
 
 def _check(pieces: list[Piece], source: str) -> list[Piece]:
     """Give each role to its first piece (later ones become extras) and refuse what cannot be
     placed."""
-    times = [p.text for p in pieces if p.role == "time"]
-    directives = list(dict.fromkeys(times))
-    if len(directives) > 1:
-        raise ConfigError(
-            f"log format {source!r}: two times ({directives[0]} and {directives[1]}); "
-            "logaudit reads one time per line"
-        )
-    if not directives:
+    # A time may be written in parts (%{%Y-%m-%d}t %{%H:%M:%S}t: a date, then a clock); two
+    # directives that each give the same part are two times.
+    parts: dict[str, str] = {}
+    for p in pieces:
+        if p.role != "time":
+            continue
+        for part in _TIME_CATEGORY[p.kind]:
+            if parts.setdefault(part, p.text) != p.text:
+                raise ConfigError(
+                    f"log format {source!r}: two times ({parts[part]} and {p.text}); "
+                    "logaudit reads one time per line"
+                )
+    if not parts:
         raise ConfigError(
             f"log format {source!r}: no time (Apache %t, nginx $time_local or $time_iso8601)"
+        )
+    if "date" not in parts and "epoch" not in parts:
+        raise ConfigError(f"log format {source!r}: the time has no date ({parts.popitem()[1]})")
+    if "epoch" in parts and len(set(parts.values())) > 1:
+        others = [v for v in parts.values() if v != parts["epoch"]]
+        raise ConfigError(
+            f"log format {source!r}: two times ({parts['epoch']} and {others[0]}); "
+            "logaudit reads one time per line"
         )
     roles = {p.role for p in pieces}
     if not roles & {"request", "path", "request_uri"}:
@@ -589,13 +648,16 @@ def layout_from_pieces(
     pieces: list[Piece], source: str, name: str, title: str = "", **kw: object
 ) -> Layout:
     pieces = _check(pieces, source)
-    for delim in (" ", "\t", "|", ","):
+    best: tuple[str, list[Token], list[str]] | None = None
+    for delim in (" ", "\t", "|", ";", ","):
         if not any(p.literal and delim in p.text for p in pieces):
             continue
         cut = _tokens_by(pieces, delim)
-        if cut is not None:
-            tokens, seps = cut
-            return Layout(name, title or source, source, tuple(tokens), tuple(seps), delim, **kw)  # type: ignore[arg-type]
+        if cut is not None and (best is None or len(cut[0]) > len(best[1])):
+            best = (delim, *cut)
+    if best is not None:
+        delim, tokens, seps = best
+        return Layout(name, title or source, source, tuple(tokens), tuple(seps), delim, **kw)  # type: ignore[arg-type]
     tokens, seps = _tokens_regex_only(pieces)
     return Layout(name, title or source, source, tuple(tokens), tuple(seps), None, **kw)  # type: ignore[arg-type]
 

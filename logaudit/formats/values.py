@@ -118,9 +118,7 @@ def localise(wall: np.ndarray, zone: str) -> np.ndarray:
     uniq, inv = np.unique(wall, return_inverse=True)
     idx = pd.DatetimeIndex(uniq.astype("datetime64[s]"))
     loc = idx.tz_localize(zone, ambiguous=np.zeros(len(uniq), bool), nonexistent="shift_forward")
-    utc = loc.tz_convert("UTC").tz_localize(None).asi8 // 10**9
-    if loc.unit != "s":  # pandas keeps the unit it was given; be explicit anyway
-        utc = loc.tz_convert("UTC").tz_localize(None).as_unit("s").asi8
+    utc = loc.tz_convert("UTC").tz_localize(None).as_unit("s").asi8
     return ((uniq - utc) // 60).astype(np.int16)[inv]
 
 
