@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from logaudit.formats import Detected
-from logaudit.formats.spec import Piece
+from logaudit.formats.spec import Layout, Piece
 from logaudit.formats.values import (
     NO_OFFSET,
     TimePart,
@@ -201,6 +201,7 @@ def _exact(
     block: Block,
     bad: BadLines,
     only: np.ndarray | None = None,
+    reason: str | None = None,
 ) -> tuple[pa.Table, np.ndarray]:
     """The exact path: match every line (or the lines at indexes ``only``) with the format's
     pattern; bad lines are counted with their line numbers."""
@@ -209,8 +210,11 @@ def _exact(
     if only is not None:
         lines = lines.take(pa.array(only))
     columns = [t.name for t in det.format.tokens]
-    matched = pc.extract_regex(lines, _line_regex(det))
-    ok = np.asarray(matched.is_valid())
+    if reason is None:
+        matched = pc.extract_regex(lines, _line_regex(det))
+        ok = np.asarray(matched.is_valid())
+    else:
+        ok = np.zeros(len(lines), bool)
     if not ok.all():
         stripped = pc.utf8_trim_whitespace(lines)
         blank = np.asarray(pc.equal(stripped, ""))
@@ -220,9 +224,12 @@ def _exact(
         room = max(0, BAD_SAMPLES - len(bad.samples.get(name, [])))
         for i in bad_idx[:room]:
             text = lines[int(i)].as_py().rstrip("\r\n")
-            bad.add(name, block.first_line + int(index[i]), _why(det, text))
+            why = _why(det, text) if reason is None else f"{reason}: {text[:_SAMPLE_TEXT]}"
+            bad.add(name, block.first_line + int(index[i]), why)
         # The rest are counted without building messages.
         bad.count(name, len(bad_idx) - min(room, len(bad_idx)))
+    if reason is not None:
+        return pa.table({}), np.zeros(0, np.int64)
     keep = np.flatnonzero(ok)
     rows = matched.filter(pa.array(ok))
     table = pa.table({c: rows.field(i) for i, c in enumerate(columns)})
@@ -385,6 +392,8 @@ def parse_block(block: Block, det: Detected, bad: BadLines) -> pd.DataFrame:
     chunk (implausible times...) goes."""
     data = _normalise(block.data)
     layout = det.format
+    if layout.family == "w3c":
+        return finish_chunk(_w3c(data, det, block, bad), det)
     if layout.delimiter is None:
         table, line_no = _exact(data, det, block, bad)
     else:
@@ -397,6 +406,60 @@ def parse_block(block: Block, det: Detected, bad: BadLines) -> pd.DataFrame:
 
     chunk = _assemble(table, line_no, block.source.name, bad, det, text_of)
     return finish_chunk(chunk, det)
+
+
+def _w3c(
+    data: bytes | bytearray | memoryview, det: Detected, block: Block, bad: BadLines
+) -> pd.DataFrame:
+    """A W3C block: each part under its own #Fields: header, read with that header's layout."""
+    from logaudit.formats import w3c
+
+    view = memoryview(data)
+    octets = np.frombuffer(data, np.uint8)
+    heads = w3c.headers(data)
+    parts: list[tuple[int, Layout | None]] = []
+    if not heads or heads[0][0] > 0:
+        parts.append((0, det.format))
+    parts += heads
+    chunks = []
+    name = block.source.name
+    for i, (start, layout) in enumerate(parts):
+        end = parts[i + 1][0] if i + 1 < len(parts) else len(data)
+        if end <= start:
+            continue
+        sub = view[start:end]
+        first = block.first_line + int(np.count_nonzero(octets[:start] == 10))
+        lines = int(np.count_nonzero(octets[start:end] == 10))
+        if end == len(data) and data[-1:] != b"\n":
+            lines += 1
+        part = Block(sub, first, block.source, lines)
+        if layout is None:
+            # A header logaudit cannot read (no date, no status...): its lines are bad.
+            never = Detected(w3c.DEFAULT, 0, 0, 0, det.zone)
+            _exact(sub, never, part, bad, reason="its #Fields: header is not readable")
+            continue
+        sub_det = Detected(layout, 0, 0, 0, det.zone)
+        table, line_no = _fast(sub, sub_det, part, bad)
+        chunks.append(_assemble(table, line_no, name, bad, sub_det))
+    if not chunks:
+        return _assemble(pa.table({}), np.zeros(0, np.int64), name, bad, det)
+    return _concat(chunks)
+
+
+def _concat(chunks: list[pd.DataFrame]) -> pd.DataFrame:
+    """Record-table chunks as one, categoricals kept (their categories unioned)."""
+    if len(chunks) == 1:
+        return chunks[0]
+    out: dict[str, object] = {}
+    for col in chunks[0].columns:
+        if isinstance(chunks[0][col].dtype, pd.CategoricalDtype):
+            out[col] = pd.api.types.union_categoricals([c[col] for c in chunks])
+        else:
+            out[col] = np.concatenate([c[col].to_numpy() for c in chunks])
+    frame = pd.DataFrame(out, copy=False)
+    for col in ("time",):
+        frame[col] = pd.concat([c[col] for c in chunks], ignore_index=True)
+    return frame
 
 
 def finish_chunk(chunk: pd.DataFrame, det: Detected) -> pd.DataFrame:
@@ -507,6 +570,13 @@ def _token_fields(
         if tok.name not in names:
             continue
         codes, values = _dict(table.column(tok.name))
+        if det.format.loose:
+            # W3C: a quoted value ("a b", with "" for a quote) as written inside its quotes.
+            values = values.cast(pa.string())
+            quoted = pc.extract_regex(values, r'^"(?P<v>.*)"$')
+            inner = pc.replace_substring(quoted.field("v"), '""', '"')
+            values = pc.if_else(quoted.is_valid(), inner, values)
+            codes, values = _recode(values, codes)
         if tok.name == "t1":
             part = TimePart(len(values))
             part.wall, part.ok = wall_seconds(values)
@@ -601,7 +671,7 @@ def _assemble(
             utc = part.utc[codes]
     if not times:
         time_ok[:] = False
-    zone = det.zone or "UTC"
+    zone = det.format.naive_zone or det.zone or "UTC"
     if utc is not None:
         if offset is None or (offset == NO_OFFSET).any():
             offset = offsets_at(utc, zone) if offset is None else offset
@@ -610,7 +680,7 @@ def _assemble(
         wall = utc + offset.astype(np.int64) * 60
     elif offset is None:
         offset = localise(wall, zone) if n else np.zeros(0, np.int16)
-    elif (offset == NO_OFFSET).any() and det.zone is not None:
+    elif (offset == NO_OFFSET).any():
         # ISO times written without a zone in a log that has some with one.
         missing = offset == NO_OFFSET
         offset = np.where(missing, localise(wall, zone), offset).astype(np.int16)

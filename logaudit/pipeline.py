@@ -19,7 +19,7 @@ from logaudit.analyze.spill import SPILL_BYTES
 from logaudit.config import Settings
 from logaudit.enrich.classify import Enricher, prepare_classifier, shared_classifier
 from logaudit.errors import ExitCode, LogauditError
-from logaudit.formats import Detected, detect
+from logaudit.formats import Detected, after, detect
 from logaudit.parse import BadLines, parse_block
 from logaudit.sources import (
     Block,
@@ -245,6 +245,7 @@ def run(
                         # user-agent rules (built holding it) overlap their work.
                         prepare_classifier()
                 pending.append(fut)
+                det = after(det, block.data)  # a W3C #Fields: header changes the layout
                 # At most one block waiting per worker: memory stays a few blocks deep.
                 drain(THREADS if jobs == 1 else jobs)
         drain(0)

@@ -12,14 +12,15 @@ import csv
 import re
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from logaudit.errors import ConfigError, InputInvalidError
+from logaudit.formats import w3c
 from logaudit.formats.clf import CLF_FORMATS
 from logaudit.formats.spec import Layout, from_string
 
 # Detection tries formats in this order; on a tie the earlier (more specific) one wins.
-FORMATS: dict[str, Layout] = {f.name: f for f in CLF_FORMATS}
+FORMATS: dict[str, Layout] = {f.name: f for f in (*CLF_FORMATS, w3c.DEFAULT)}
 # Other names a format answers to (GoAccess's predefined names), case-insensitive.
 ALIASES: dict[str, str] = {a.lower(): f.name for f in FORMATS.values() for a in f.aliases}
 
@@ -37,6 +38,15 @@ class Detected:
     # The zone of times written without one (--tz, else the machine's), when the format has
     # such times; None otherwise.
     zone: str | None = None
+
+
+def after(det: Detected, data: bytes | bytearray | memoryview) -> Detected:
+    """The detection in force after ``data`` (a W3C block may change the fields with a
+    #Fields: header; the pipeline calls this in reading order). Other families: ``det``."""
+    if det.format.family != "w3c":
+        return det
+    heads = [x for _, x in w3c.headers(data) if x is not None]
+    return replace(det, format=heads[-1]) if heads else det
 
 
 def resolve(spec: str, named: Mapping[str, str] | None = None) -> Layout:
@@ -96,7 +106,7 @@ def _fits(fmt: Layout, pattern: re.Pattern[str], line: str) -> int | None:
 
 
 def _zone(fmt: Layout, tz: str | None) -> str | None:
-    if fmt.has_zone():
+    if fmt.has_zone() and fmt.family != "w3c":
         return None
     if tz:
         return tz
@@ -126,11 +136,19 @@ def detect(
     best: Detected | None = None
     for fmt in candidates:
         extras: Counter[int] = Counter()
-        pattern = re.compile(fmt.detect_regex())
+        layouts = [fmt]
+        if fmt.family == "w3c":
+            # The file names its own fields: each #Fields: header's layout, in turn.
+            found = [x for _, x in w3c.headers(bytes(data[: 1 << 20])) if x is not None]
+            layouts = found or [fmt]
+            fmt = layouts[0]
+        patterns = [(x, re.compile(x.detect_regex())) for x in layouts]
         for line in lines:
-            k = _fits(fmt, pattern, line)
-            if k is not None:
-                extras[k] += 1
+            for x, pattern in patterns:
+                k = _fits(x, pattern, line)
+                if k is not None:
+                    extras[k] += 1
+                    break
         if not extras:
             continue
         # Only lines with the dominant number of trailing fields will parse: a combined log

@@ -30,6 +30,7 @@ TIME_PARTS: dict[str, str] = {
     "H": r"\d{2}",
     "M": r"\d{2}",
     "S": r"\d{2}",
+    "Sf": r"\d{2}(?:\.\d{1,9})?",  # seconds with an optional fraction (W3C)
     "f": r"\d{1,9}",
     "z": r"Z|[+-]\d{2}:?\d{2}",
     "E": r"\d{1,12}(?:\.\d{1,9})?",  # seconds since 1970, fraction allowed
@@ -41,7 +42,7 @@ TIME_PARTS: dict[str, str] = {
 # What each time piece tells: a time is whole when it has a date (and usually a clock).
 _TIME_CATEGORY: dict[str, tuple[str, ...]] = {
     **{k: ("date",) for k in ("d", "e", "m", "b", "Y")},
-    **{k: ("clock",) for k in ("H", "M", "S", "f")},
+    **{k: ("clock",) for k in ("H", "M", "S", "Sf", "f")},
     "z": ("zone",),
     "E": ("epoch",),
     "Ems": ("epoch",),
@@ -154,6 +155,8 @@ class Layout:
     naive_zone: str | None = None
     family: str = "clf"
     aliases: tuple[str, ...] = field(default=())
+    # W3C: fields may be quoted ("..." with "" for a quote) and separated by runs of blanks.
+    loose: bool = False
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -170,15 +173,26 @@ class Layout:
         return len(self.tokens)
 
     def has_zone(self) -> bool:
-        return any(p.kind in ("z", "E", "Ems", "Eus") for t in self.tokens for p in t.fields) or (
-            self.naive_zone is not None
-        )
+        """Whether every time is written with its zone (or as seconds since 1970)."""
+        return any(p.kind in ("z", "E", "Ems", "Eus") for t in self.tokens for p in t.fields)
 
     def columns(self, extras: int) -> list[str]:
         return [t.name for t in self.tokens] + [f"extra{i}" for i in range(extras)]
 
     def _token_regex(self, t: Token, strict: bool) -> str:
         name = t.name
+        if self.loose:
+            inner = ""
+            if strict:
+                inner = "".join(
+                    re.escape(p.text) if p.literal else f"(?:{p.strict() or _anything(' ')})"
+                    for p in t.pieces
+                )
+                if all(p.literal or p.strict() == "" for p in t.pieces):
+                    inner = ""
+            if inner:
+                return f'(?P<{name}>"?{inner}"?)'
+            return f'(?P<{name}>"(?:[^"\n]|"")*"|[^ \t"\n]*)'
         if t.quoted:
             if strict and t.single is not None and t.single.strict():
                 return f'"(?P<{name}>{t.single.strict()})"'
@@ -219,7 +233,8 @@ class Layout:
         out = ["^", re.escape(self.separators[0])]
         for i, t in enumerate(self.tokens):
             out.append(self._token_regex(t, strict))
-            out.append(re.escape(self.separators[i + 1]))
+            sep = self.separators[i + 1]
+            out.append(r"[ \t]+" if self.loose and sep in (" ", "\t") else re.escape(sep))
         out.extend(r' (?:"[^"\n]*"|[^ "\n]\S*)' for _ in range(extras))
         if tail:
             out.append(r"(?P<tail>(?: .*)?)")

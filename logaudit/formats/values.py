@@ -23,9 +23,11 @@ _ISO = (
 
 def _ints(values: pa.Array) -> np.ndarray:
     """Digits (with optional leading space) -> int64; null or empty -> -1."""
-    v = pc.utf8_trim_whitespace(values.cast(pa.string()))
-    ok = pc.and_(pc.is_valid(v), pc.match_substring_regex(v.fill_null(""), r"^\d{1,18}$"))
-    out = pc.if_else(ok, v, "-1").cast(pa.int64())
+    v = pc.utf8_trim_whitespace(values.cast(pa.string())).fill_null("")
+    # A fraction (seconds written "07.128") is dropped: the record keeps whole seconds.
+    whole = pc.extract_regex(v, r"^(?P<i>\d{1,18})(?:\.\d*)?$")
+    ok = whole.is_valid()
+    out = pc.if_else(ok, whole.field("i"), "-1").cast(pa.int64())
     return np.asarray(out, dtype=np.int64)
 
 
@@ -92,6 +94,8 @@ def decode_time(groups: dict[str, pa.Array], n: int) -> TimePart:
         secs, valid = civil_seconds(year, month, day)
         part.wall += secs
         part.ok &= valid
+    if "Sf" in groups:
+        groups = {**groups, "S": groups["Sf"]}
     if "H" in groups:
         hh = _ints(groups["H"])
         mm = _ints(groups["M"]) if "M" in groups else np.zeros(n, np.int64)
