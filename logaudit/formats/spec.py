@@ -54,6 +54,7 @@ _TIME_CATEGORY: dict[str, tuple[str, ...]] = {
 STRICT: dict[str, str] = {
     "status": r"[1-5]\d{2}",
     "bytes": r"\d{1,18}|-",
+    "port": r"\d{1,5}|-",
     "response_time": r"\d{1,15}(?:\.\d{1,9})?|-",
     "upstream_time": r"(?:\d{1,15}(?:\.\d{1,9})?|-)(?:(?: ?[,:] ?)(?:\d{1,15}(?:\.\d{1,9})?|-))*",
     # A virtual host is a name, not a client address in first place.
@@ -125,7 +126,7 @@ class Token:
                 out.append(re.escape(p.text))
                 continue
             last = i == len(self.pieces) - 1
-            if p.role == "time":
+            if p.role in ("time", "port"):
                 inner = p.strict()
             elif p.kind == "?":
                 inner = r"(?:\?.*?)?" if not last else r"(?:\?.*)?"
