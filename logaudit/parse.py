@@ -256,7 +256,10 @@ def _why(det: Detected, text: str) -> str:
     shown = text if len(text) <= _SAMPLE_TEXT else text[:_SAMPLE_TEXT] + "..."
     tokens = tokenize(text)
     want = det.format.width + det.extras
-    if text.count('"') % 2:
+    if det.format.delimiter is None:
+        why = f"does not fit the {det.format.name} layout ({det.format.source})"
+        why = why if len(why) < 160 else f"does not fit the {det.format.name} layout"
+    elif text.count('"') % 2:
         why = "unbalanced quote"
     elif len(tokens) != want:
         why = f"{len(tokens)} fields, {det.format.name} has {want}"
@@ -577,6 +580,8 @@ def _token_fields(
             inner = pc.replace_substring(quoted.field("v"), '""', '"')
             values = pc.if_else(quoted.is_valid(), inner, values)
             codes, values = _recode(values, codes)
+        if det.format.family == "json":
+            codes, values = _recode(_json_unescape(values.cast(pa.string())), codes)
         if tok.name == "t1":
             part = TimePart(len(values))
             part.wall, part.ok = wall_seconds(values)
@@ -629,6 +634,22 @@ def _token_fields(
         times.append(part)
         time_codes.append(np.arange(n))
     return fields, times, time_codes
+
+
+def _json_unescape(values: pa.Array) -> pa.Array:
+    """JSON string escapes decoded, once per distinct value that has one."""
+    has = np.asarray(pc.match_substring(values, "\\").fill_null(False))
+    if not has.any():
+        return values
+    import json
+
+    out = values.to_pylist()
+    for i in np.flatnonzero(has):
+        try:
+            out[i] = json.loads('"' + out[i] + '"')
+        except ValueError:
+            pass  # not valid JSON escapes: kept as written
+    return pa.array(out, pa.string())
 
 
 def _whole_parts(kinds: list[set[str]]) -> bool:

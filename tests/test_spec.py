@@ -392,3 +392,72 @@ def test_detected_reports_the_zone_of_naive_times() -> None:
 )
 def test_a_time_cut_across_tokens(spec: str, line: str) -> None:
     assert one(spec, line)["time"] == UTC
+
+
+NGINX_JSON = (
+    'nginx:{"t":"$time_iso8601","ip":"$remote_addr","req":"$request","st":$status,'
+    '"rt":$request_time,"up":"$upstream_response_time","ua":"$http_user_agent"}'
+)
+
+
+def test_an_nginx_json_template_reads_json_lines() -> None:
+    lines = [
+        '{"t":"2024-03-01T10:00:00+01:00","ip":"203.0.113.5","req":"GET /a?x=1 HTTP/1.1",'
+        '"st":200,"rt":0.012,"up":"0.010, 0.001","ua":"Mozilla/5.0 \\"q\\" (X11)"}',
+        "not json at all",
+        '{"t":"2024-03-01T10:00:02+01:00","ip":"2001:db8::1","req":"GET /c\\u0041 HTTP/1.1",'
+        '"st":404,"rt":1.5,"up":"-","ua":"curl/8.0"}',
+    ]
+    frame, bad = parse(NGINX_JSON, lines)
+    assert bad.total == 1 and bad.samples["t.log"][0][0] == 2
+    frame = frame.sort_values("line")
+    assert frame["client"].tolist() == ["203.0.113.5", "2001:db8::1"]
+    assert frame["path"].tolist() == ["/a", "/cA"]
+    # A quote is kept as nginx writes it in the other formats (\x22), like every family's.
+    assert frame["agent"].tolist() == ["Mozilla/5.0 \\x22q\\x22 (X11)", "curl/8.0"]
+    assert frame["status"].tolist() == [200, 404]
+    assert frame["response_time"].tolist() == pytest.approx([0.012, 1.5])
+    assert frame["upstream_time"].iloc[0] == pytest.approx(0.011)
+    assert math.isnan(frame["upstream_time"].iloc[1])
+    assert frame["time"].iloc[0] == pd.Timestamp("2024-03-01T09:00:00Z")
+
+
+# ---- arbitrary bytes never raise, for layouts of every kind ---------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+LAYOUTS = [
+    from_string(s)
+    for s in (
+        NGINX_JSON,
+        f"nginx:{NGINX_BASE} $request_time $upstream_response_time",
+        "nginx:$remote_addr|$time_iso8601|$request|$status|rt=$request_time",
+        'apache:%v:%p %h %{%d %b %Y %H:%M:%S}t "%m %U%q %H" %>s %B %D',
+        'apache:%h [%{%Y-%m-%d %H:%M:%S}t] "%r" %>s %b',
+    )
+]
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    raw=st.lists(
+        st.one_of(
+            st.binary(max_size=120),
+            st.sampled_from([b'"', b"{", b"}", b"\\", b"#Fields: date time", b" ", b"\r"]),
+        ),
+        max_size=12,
+    ),
+    which=st.integers(0, len(LAYOUTS) - 1),
+    zone=st.sampled_from([None, "Europe/Paris"]),
+)
+def test_arbitrary_bytes_never_raise_for_any_layout(
+    raw: list[bytes], which: int, zone: str | None
+) -> None:
+    from logaudit import schema
+
+    data = b"".join(raw) + b"\n"
+    det = Detected(LAYOUTS[which], 0, 1, 1, zone)
+    bad = BadLines()
+    frame = parse_block(Block(data, 1, Input("t.log", None), data.count(b"\n")), det, bad)
+    assert tuple(frame.columns) == schema.NAMES

@@ -204,6 +204,10 @@ class Layout:
             i = self.tokens.index(t)
             nxt = self.separators[i + 1][:1]
             stop = nxt
+            if self.family == "json" and not t.fields[0].strict():
+                # A JSON value: escapes (\" \\ \uXXXX) may hold the closing character.
+                stop_class = re.escape(stop) if stop else ""
+                return rf"(?P<{name}>(?:[^{stop_class}\\\n]|\\.)*)"
         single = t.single
         if single is not None and single.role == "user" and stop == " ":
             # Apache logs %u unescaped, so a user name may hold spaces ("John Begood"). Its
@@ -665,7 +669,7 @@ def layout_from_pieces(
 ) -> Layout:
     pieces = _check(pieces, source)
     best: tuple[str, list[Token], list[str]] | None = None
-    for delim in (" ", "\t", "|", ";", ","):
+    for delim in (" ", "\t", "|", ";", ",") if kw.get("family") != "json" else ():
         if not any(p.literal and delim in p.text for p in pieces):
             continue
         cut = _tokens_by(pieces, delim)
@@ -698,9 +702,11 @@ def from_string(spec: str, name: str | None = None) -> Layout:
         kind = "nginx" if has_dollar else "apache"
     if kind == "nginx":
         text = unquote_nginx(text)
-        if text.lstrip().startswith("{"):
-            raise ConfigError(f"{spec!r}: JSON log_format templates are not read yet")
         pieces = nginx_pieces(text)
+        if text.lstrip().startswith("{"):
+            # A JSON template (escape=json): each line is the template with its values; the
+            # values are JSON-escaped, so a quote inside one is \".
+            return layout_from_pieces(pieces, spec, name or "custom", family="json")
     else:
         pieces = apache_pieces(text)
     return layout_from_pieces(pieces, spec, name or "custom", family=kind)
