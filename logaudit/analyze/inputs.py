@@ -26,6 +26,10 @@ def inputs_info(run: Run) -> list[dict[str, Any]]:
                 "bad_share": round(bad / (bad + parsed), 4) if bad + parsed else 0.0,
             }
         )
+        if det is not None and not det.format.has_zone():
+            # Times written without a zone: read as wall time in this one (--tz, the machine's,
+            # or UTC for W3C's date/time).
+            out[-1]["times_read_in"] = det.format.naive_zone or det.zone
     return out
 
 

@@ -283,7 +283,10 @@ def inputs_block(report: Report) -> Group:
     for i in report.inputs:
         t.add_row(
             Text(safe(i["file"])),
-            Text(str(i["format"] or "-")),
+            Text(
+                str(i["format"] or "-")
+                + (f", times in {i['times_read_in']}" if i.get("times_read_in") else "")
+            ),
             f"{i['lines']:,}",
             f"{i['parsed']:,}",
             f"{i['bad_lines']:,}" + (f" ({i['bad_share']:.1%})" if i["bad_lines"] else ""),
