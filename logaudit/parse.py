@@ -185,10 +185,14 @@ def _read_csv(
     )
 
 
-def _split_lines(data: bytes | bytearray | memoryview) -> pa.Array:
-    """The block's lines as a string array, zero-copy (each value keeps its newline)."""
-    buf = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(buf == 10) + 1
+def _split_lines(
+    data: bytes | bytearray | memoryview, newlines: np.ndarray | None = None
+) -> pa.Array:
+    """The block's lines as a string array, zero-copy (each value keeps its newline).
+    ``newlines``: the positions of the block's LFs, when the caller has them."""
+    if newlines is None:
+        newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    ends = newlines + 1
     offsets = np.concatenate([[0], ends]).astype(np.int64)
     return pa.Array.from_buffers(
         pa.large_string(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
@@ -202,10 +206,11 @@ def _exact(
     bad: BadLines,
     only: np.ndarray | None = None,
     reason: str | None = None,
+    newlines: np.ndarray | None = None,
 ) -> tuple[pa.Table, np.ndarray]:
     """The exact path: match every line (or the lines at indexes ``only``) with the format's
     pattern; bad lines are counted with their line numbers."""
-    lines = _split_lines(data)
+    lines = _split_lines(data, newlines)
     index = np.arange(len(lines), dtype=np.int64) if only is None else only
     if only is not None:
         lines = lines.take(pa.array(only))
@@ -489,15 +494,18 @@ def _fast(
     table = _read_csv(data, columns, invalid, delim, used)
     if any(col.num_chunks > 1 for col in table.columns):  # a block over 2 GB
         table = table.unify_dictionaries().combine_chunks()
-    if not invalid and table.num_rows == block.lines and not _has_bare_cr(data):
+    bare_cr = _has_bare_cr(data)
+    if not invalid and table.num_rows == block.lines and not bare_cr:
         return table, block.first_line + np.arange(table.num_rows, dtype=np.int64)
     # Arrow's CSV reader also ends a row at a bare CR; only the exact path splits on LF alone.
-    placed = None if _has_bare_cr(data) else _place(data, invalid, table.num_rows)
+    octets = np.frombuffer(data, np.uint8)
+    newlines = np.flatnonzero(octets == 10)
+    placed = None if bare_cr else _place(data, invalid, table.num_rows, newlines)
     if placed is None:
         table, line_no = _exact(data, det, block, bad)
         return table.select(used), line_no
     good_lines, rejected = placed
-    rescued, rescued_no = _exact(data, det, block, bad, only=rejected)
+    rescued, rescued_no = _exact(data, det, block, bad, only=rejected, newlines=newlines)
     line_no = block.first_line + good_lines
     if rescued.num_rows == 0:
         return table, line_no
@@ -509,13 +517,12 @@ def _fast(
 
 
 def _place(
-    data: bytes | bytearray | memoryview, invalid: list[str], rows: int
+    data: bytes | bytearray | memoryview, invalid: list[str], rows: int, ends: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """(indexes of the lines the CSV reader's rows came from, indexes of the lines it
     rejected), found by locating each rejected row's text in the block (one find per rejected
     row, not per line). None when the rows cannot be placed exactly."""
     octets = np.frombuffer(data, np.uint8)
-    ends = np.flatnonzero(octets == 10)
     whole = len(data) > 0 and data[-1] == 10
     starts = np.concatenate([[0], ends + 1])[: len(ends) + (0 if whole else 1)]
     n = len(starts)
@@ -527,7 +534,7 @@ def _place(
     cr_only[one] = octets[starts[one]] == 13
     empty = (length == 0) | cr_only
     rejected = np.zeros(n, bool)
-    raw = bytes(data)
+    raw = data if isinstance(data, bytes) else bytes(data)
     pos = 0
     for text in invalid:
         piece = text.encode("utf-8")
