@@ -461,3 +461,80 @@ def test_arbitrary_bytes_never_raise_for_any_layout(
     bad = BadLines()
     frame = parse_block(Block(data, 1, Input("t.log", None), data.count(b"\n")), det, bad)
     assert tuple(frame.columns) == schema.NAMES
+
+
+# ---- GoAccess's specifiers and predefined names ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "spec, line, want",
+    [
+        (
+            'goaccess:%h %^[%d:%t %^] "%r" %s %b "%R" "%u"',
+            f'1.2.3.4 - bob {T_CLF} "GET /g?x=1 HTTP/1.1" 200 5 "-" "curl/8"',
+            {"client": "1.2.3.4", "path": "/g", "status": 200, "agent": "curl/8"},
+        ),
+        (
+            "goaccess:%d %t %h %m %U %s %b %T --date-format=%Y-%m-%d --time-format=%T",
+            "2000-10-10 20:55:36 1.2.3.4 GET /w?k=v 404 12 0.250",
+            {"time": UTC, "path": "/w", "query": "k=v", "status": 404, "response_time": 0.25},
+        ),
+        (
+            'goaccess:%x %h "%r" %s %b %L --datetime-format=%d/%b/%Y:%H:%M:%S %z',
+            '10/Oct/2000:13:55:36 -0700 1.2.3.4 "GET / HTTP/1.1" 200 1 15',
+            {"time": UTC, "offset": -420, "response_time": 0.015},
+        ),
+    ],
+)
+def test_goaccess_specifier_strings(spec: str, line: str, want: dict[str, object]) -> None:
+    row = one(spec, line)
+    for k, v in want.items():
+        got = row[k]
+        assert got == pytest.approx(v) if isinstance(v, float) else got == v, k
+
+
+@pytest.mark.parametrize(
+    "alias, name",
+    [
+        ("COMBINED", "combined"),
+        ("VCOMBINED", "vcombined"),
+        ("COMMON", "common"),
+        ("VCOMMON", "vcommon"),
+        ("W3C", "w3c"),
+        ("CLOUDFRONT", "w3c"),
+        ("AWSELB", "elb"),
+        ("AWSALB", "alb"),
+        ("AWSS3", "s3"),
+        ("SQUID", "squid"),
+        ("TRAEFIKCLF", "traefik"),
+        ("combined", "combined"),
+    ],
+)
+def test_goaccess_names_are_aliases(alias: str, name: str) -> None:
+    assert resolve(alias).name == name
+
+
+FAMILY_ROWS: dict[str, dict[str, object]] = {
+    "elb": {"client": "1.2.3.4", "status": 200, "bytes": 57, "response_time": 0.001048},
+    "alb": {"client": "1.2.3.4", "status": 200, "bytes": 24950, "response_time": 0.102},
+    "s3": {"client": "1.2.3.4", "vhost": "www.example.com", "path": "/index", "bytes": 368},
+    "squid": {"client": "203.0.113.1", "status": 200, "bytes": 13564, "response_time": 3.976},
+    "traefik": {"client": "1.2.3.4", "agent": "Prometheus/2.40.5", "response_time": 0.102},
+}
+
+
+@pytest.mark.parametrize("name", list(FAMILY_ROWS))
+def test_goaccess_families_read_their_samples(name: str) -> None:
+    from logaudit.formats import FORMATS
+
+    fmt = FORMATS[name]
+    raw = "".join(x + "\n" for x in fmt.samples).encode()
+    det = detect(raw, "t.log")
+    assert det.format.name == name
+    bad = BadLines()
+    frame = parse_block(Block(raw, 1, Input("t.log", None), len(fmt.samples)), det, bad)
+    assert bad.total == 0 and len(frame) == len(fmt.samples)
+    row = frame.iloc[0]
+    for k, v in FAMILY_ROWS[name].items():
+        got = row[k]
+        assert got == pytest.approx(v) if isinstance(v, float) else got == v, k

@@ -17,10 +17,11 @@ from dataclasses import dataclass, replace
 from logaudit.errors import ConfigError, InputInvalidError
 from logaudit.formats import w3c
 from logaudit.formats.clf import CLF_FORMATS
+from logaudit.formats.goaccess import PREDEFINED
 from logaudit.formats.spec import Layout, from_string
 
 # Detection tries formats in this order; on a tie the earlier (more specific) one wins.
-FORMATS: dict[str, Layout] = {f.name: f for f in (*CLF_FORMATS, w3c.DEFAULT)}
+FORMATS: dict[str, Layout] = {f.name: f for f in (*CLF_FORMATS, w3c.DEFAULT, *PREDEFINED)}
 # Other names a format answers to (GoAccess's predefined names), case-insensitive.
 ALIASES: dict[str, str] = {a.lower(): f.name for f in FORMATS.values() for a in f.aliases}
 
@@ -154,7 +155,8 @@ def detect(
         # Only lines with the dominant number of trailing fields will parse: a combined log
         # with a few CLF lines is combined (those lines are bad), not common + 2 extras.
         k, matched = extras.most_common(1)[0]
-        if best is None or matched > best.matched:
+        # On a tie, the layout that explains more of the line (fewer trailing extras) wins.
+        if best is None or (matched, -k) > (best.matched, -best.extras):
             best = Detected(fmt, k, matched, len(lines), _zone(fmt, tz))
     if forced:
         return best or Detected(forced, 0, 0, len(lines), _zone(forced, tz))

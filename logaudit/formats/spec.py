@@ -209,6 +209,8 @@ class Layout:
                 stop_class = re.escape(stop) if stop else ""
                 return rf"(?P<{name}>(?:[^{stop_class}\\\n]|\\.)*)"
         single = t.single
+        if single is not None and single.kind == "spaces":
+            return f"(?P<{name}> *)"  # GoAccess's %~
         if single is not None and single.role == "user" and stop == " ":
             # Apache logs %u unescaped, so a user name may hold spaces ("John Begood"). Its
             # further words may not start with "[", "-" or a digit, so that a line of another
@@ -687,9 +689,13 @@ def from_string(spec: str, name: str | None = None) -> Layout:
     ``$`` nginx)."""
     text = spec
     kind = None
-    for prefix in ("apache:", "nginx:"):
+    for prefix in ("apache:", "nginx:", "goaccess:"):
         if text.startswith(prefix):
             kind, text = prefix[:-1], text[len(prefix) :]
+    if kind == "goaccess":
+        from logaudit.formats.goaccess import from_goaccess
+
+        return from_goaccess(text, name or "custom")
     if kind is None:
         text = unquote_nginx(text)
         has_dollar = bool(_NGINX.search(text))

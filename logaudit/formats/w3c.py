@@ -101,7 +101,8 @@ def fields_layout(header: str, delimiter: str = " ") -> Layout:
         samples=SAMPLES,
         naive_zone=None if local else "UTC",
         family="w3c",
-        aliases=("W3C",),
+        # CloudFront's files always start with their #Fields: header.
+        aliases=("W3C", "CLOUDFRONT"),
         loose=True,
     )
     if layout.delimiter != delimiter:
