@@ -298,3 +298,35 @@ def test_every_registry_name_and_alias_is_accepted_and_listed() -> None:
     for alias, name in ALIASES.items():
         assert resolve(alias.upper()) is FORMATS[name]
         assert alias.upper() in listed
+
+
+def test_detection_looks_past_junk_at_the_start() -> None:
+    junk = [f"2026/01/01 00:00:{i % 60:02d} [error] 12#12: *{i} open() failed" for i in range(1000)]
+    lines = junk + [line(client=f"198.51.100.{i % 200}") for i in range(3000)]
+    det = detect(data(lines), "t.log")
+    assert det.format.name == "combined"
+    frame, bad = parse(lines, det)
+    assert len(frame) == 3000 and bad.total == 1000
+
+
+def test_a_short_input_is_judged_on_all_its_lines() -> None:
+    lines = ["junk line"] * 3 + [line()]
+    with pytest.raises(InputInvalidError):
+        detect(data(lines), "t.log")
+
+
+def test_when_nothing_fits_the_message_shows_a_line_and_a_format_that_reads_it() -> None:
+    lines = [
+        'example.com 109.72.95.200 [09/May/2011:06:54:44 +0100] "GET /a HTTP/1.1" 200 12 "-" "x"'
+    ] * 3
+    with pytest.raises(InputInvalidError) as e:
+        detect(data(lines), "t.log")
+    msg = str(e.value)
+    assert "example.com 109.72.95.200" in msg
+    hint = msg.split("--log-format '", 1)[1].rstrip("'")
+    det = detect(data(lines), "t.log", forced=hint)
+    frame, bad = parse(lines, det)
+    assert bad.total == 0 and frame["vhost"].iloc[0] == "example.com"
+    with pytest.raises(InputInvalidError) as e:
+        detect(data(['{"a": 1, "b": "x"}'] * 3), "t.log")
+    assert "JSON lines" in str(e.value)

@@ -134,6 +134,51 @@ def detect(
             return Detected(forced, 0, 0, 0, _zone(forced, tz))
         raise InputInvalidError(f"{name}: no log lines to detect a format from")
     candidates = [forced] if forced else list(FORMATS.values())
+    best = _best(data, lines, candidates, tz)
+    if forced:
+        return best or Detected(forced, 0, 0, len(lines), _zone(forced, tz))
+    if best is not None and best.matched >= DETECT_MIN_SHARE * len(lines):
+        return best
+    # The first lines may be junk (an error log pasted in front, a banner): look further into
+    # a big enough input (a short one is judged on all its lines).
+    for later in _later_samples(data) if len(lines) >= DETECT_LINES else []:
+        found = _best(data, later, candidates, tz)
+        if found is not None and found.matched >= DETECT_MIN_SHARE * len(later):
+            return found
+    from logaudit.formats.describe import looks_like, suggestion
+
+    hint = suggestion(lines)
+    advice = (
+        f"try --log-format '{hint}'"
+        if hint
+        else "no format in `logaudit formats` fits: give the server's format string with "
+        "--log-format 'apache:...' or 'nginx:...'"
+    )
+    raise InputInvalidError(f"{name}: log format not recognised: {looks_like(lines)}; {advice}")
+
+
+def _later_samples(data: bytes | bytearray | memoryview) -> list[list[str]]:
+    """Samples from a quarter, half and three quarters into the block, and its end."""
+    n = len(data)
+    out = []
+    for start in (n // 4, n // 2, 3 * n // 4, max(0, n - (1 << 18))):
+        if start <= 0:
+            continue
+        at = bytes(data[start : start + (1 << 20)])
+        cut = at.find(b"\n")
+        if cut >= 0:
+            lines = sample_lines(at[cut + 1 :])
+            if len(lines) >= DETECT_LINES // 4:
+                out.append(lines)
+    return out
+
+
+def _best(
+    data: bytes | bytearray | memoryview,
+    lines: list[str],
+    candidates: list[Layout],
+    tz: str | None,
+) -> Detected | None:
     best: Detected | None = None
     for fmt in candidates:
         extras: Counter[int] = Counter()
@@ -158,11 +203,4 @@ def detect(
         # On a tie, the layout that explains more of the line (fewer trailing extras) wins.
         if best is None or (matched, -k) > (best.matched, -best.extras):
             best = Detected(fmt, k, matched, len(lines), _zone(fmt, tz))
-    if forced:
-        return best or Detected(forced, 0, 0, len(lines), _zone(forced, tz))
-    if best is None or best.matched < DETECT_MIN_SHARE * len(lines):
-        raise InputInvalidError(
-            f"{name}: log format not recognised (tried {', '.join(FORMATS)}); "
-            "name one with --log-format, see `logaudit formats`"
-        )
     return best
