@@ -45,6 +45,19 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "(apache:..., nginx:...).",
         ),
         click.option(
+            "--client-from",
+            type=click.Choice(["remote", "xff"]),
+            default=None,
+            help="The client: the logged address (remote), or X-Forwarded-For's (xff).",
+        ),
+        click.option(
+            "--trusted-proxy",
+            "trusted_proxies",
+            multiple=True,
+            metavar="CIDR",
+            help="With xff: skip these proxies, from the right (repeatable).",
+        ),
+        click.option(
             "--since", metavar="WHEN", help="From this time (2026-11-24, yesterday, 7d...)."
         ),
         click.option("--until", metavar="WHEN", help="Up to (not including) this time."),
@@ -129,6 +142,8 @@ def _settings(opts: dict[str, Any]) -> Any:
         "jobs": opts.get("jobs"),
         "sections": tuple(opts.get("sections") or ()),
         "visit_timeout": opts["visit_timeout"] * 60 if opts.get("visit_timeout") else None,
+        "client_from": opts.get("client_from"),
+        "trusted_proxies": tuple(opts.get("trusted_proxies") or ()),
     }
     if opts.get("ua") and not opts.get("visitor"):
         raise click.UsageError("--ua goes with --visitor")

@@ -50,6 +50,10 @@ class Settings:
     extra: Mapping[str, Any] = field(default_factory=dict)
     # Named log formats from the config's [formats] table: name -> Apache/nginx format string.
     formats: Mapping[str, str] = field(default_factory=dict)
+    # Who the client is: "remote" (the logged address) or "xff" (X-Forwarded-For's first
+    # address, or the last one outside trusted_proxies).
+    client_from: str = "remote"
+    trusted_proxies: tuple[str, ...] = ()
 
 
 def config_path(env: Mapping[str, str] = os.environ) -> Path:
@@ -69,7 +73,7 @@ def _coerce(name: str, value: Any, where: str) -> Any:
 
 
 def _convert(name: str, value: Any) -> Any:
-    if name in ("static_extensions", "site_hosts", "goals", "sections"):
+    if name in ("static_extensions", "site_hosts", "goals", "sections", "trusted_proxies"):
         if isinstance(value, str):
             value = [v for v in value.replace(",", " ").split() if v]
         return tuple(str(v) for v in value)
@@ -118,4 +122,13 @@ def load(
         raise ConfigError(f"--bots must be one of {', '.join(BOTS_MODES)}")
     if s.top < 0:
         raise ConfigError("--top must be 0 (all rows) or more")
+    if s.client_from not in ("remote", "xff"):
+        raise ConfigError("--client-from must be remote or xff")
+    import ipaddress
+
+    for cidr in s.trusted_proxies:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise ConfigError(f"--trusted-proxy {cidr!r} is not a network (10.0.0.0/8)") from None
     return s

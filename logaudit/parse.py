@@ -238,21 +238,32 @@ def _exact(
     keep = np.flatnonzero(ok)
     rows = matched.filter(pa.array(ok))
     table = pa.table({c: rows.field(i) for i, c in enumerate(columns)})
+    if _xff_extra(det):
+        # The field was quoted or bare: one of its two groups holds it.
+        value = pc.binary_join_element_wise(
+            rows.field("extra0").cast(pa.string()), rows.field("extra0_").cast(pa.string()), ""
+        )
+        table = table.append_column("extra0", value)
     return table, block.first_line + index[keep]
 
 
 def _line_regex(det: Detected) -> str:
-    """The exact path's pattern. GoAccess's tolerance: a last quoted field that runs to the
-    end of the line without its closing quote (a user agent cut short by the server's buffer)
-    is read as written."""
+    """The exact path's pattern, with two tolerances GoAccess has. A last quoted field that
+    runs to the end of the line without its closing quote (a user agent cut short by the
+    server's buffer) is read as written. And a line is read up to the format's last field,
+    whatever follows (formats that allow trailing fields): a line with more trailing fields than
+    the input's usual (an X-Forwarded-For added later) is a hit."""
     layout = det.format
-    pattern = layout.line_regex(det.extras)
+    pattern = layout.line_regex(det.extras, capture=1 if _xff_extra(det) else 0)
+    end = r"\r?\n?$"
+    more = r'(?: (?:"[^"\n]*"|[^ "\n]\S*))*' if layout.allow_extras else ""
     last = layout.tokens[-1] if layout.tokens else None
     if det.extras == 0 and last is not None and last.quoted and layout.separators[-1] == "":
-        whole = f'"(?P<{last.name}>[^"\\n]*)"\\r?\\n?$'
+        whole = f'"(?P<{last.name}>[^"\\n]*)"' + end
         if pattern.endswith(whole):
-            pattern = pattern[: -len(whole)] + f'"(?P<{last.name}>[^"\\n]*?)"?\\r?\\n?$'
-    return pattern
+            cut = f'"(?P<{last.name}>[^"\\n]*?)(?:"{more})?' + end
+            return pattern[: -len(whole)] + cut
+    return pattern[: -len(end)] + more + end
 
 
 def _why(det: Detected, text: str) -> str:
@@ -476,11 +487,16 @@ def finish_chunk(chunk: pd.DataFrame, det: Detected) -> pd.DataFrame:
 
 
 def _used_tokens(det: Detected) -> list[str]:
-    return [
-        t.name
-        for t in det.format.tokens
-        if any(p.role not in ("extra", "ident") for p in t.fields)
+    used = [
+        t.name for t in det.format.tokens if any(p.role not in ("extra", "ident") for p in t.fields)
     ]
+    return used + ["extra0"] if _xff_extra(det) else used
+
+
+def _xff_extra(det: Detected) -> bool:
+    """Whether the first trailing field is read as X-Forwarded-For (--client-from xff on a
+    combined log with nginx's "$http_x_forwarded_for" after the agent)."""
+    return det.client_from == "xff" and det.extras > 0 and "xff" not in det.format.fields
 
 
 def _fast(
@@ -663,9 +679,7 @@ def _whole_parts(kinds: list[set[str]]) -> bool:
     """Whether each token's time pieces make whole parts (a whole date, a whole clock) that
     can be decoded per token and added up."""
     for k in kinds:
-        if k & {"Y", "m", "b", "d", "e"} and not (
-            "Y" in k and k & {"m", "b"} and k & {"d", "e"}
-        ):
+        if k & {"Y", "m", "b", "d", "e"} and not ("Y" in k and k & {"m", "b"} and k & {"d", "e"}):
             return False
         if k & {"M", "S"} and "H" not in k:
             return False
@@ -781,7 +795,8 @@ def _assemble(
         idx, d = role(r, default)
         return _categorical(take(idx), d)
 
-    out["client"] = cat("client", "-")
+    cl_idx, cl_dict = _clients(cols, table, det, n)
+    out["client"] = _categorical(take(cl_idx), cl_dict)
     out["user"] = cat("user", "-")
     method, path, query, protocol = _request_parts(cols, n)
     for col, (idx, d) in (
@@ -808,6 +823,67 @@ def _assemble(
 
 
 Coded = tuple[np.ndarray, pa.Array]
+
+
+def _clients(
+    cols: dict[str, tuple[np.ndarray, pa.Array, Piece]], table: pa.Table, det: Detected, n: int
+) -> Coded:
+    """The client per row: the address field; a leading list ("10.0.0.2, 10.0.0.1, 127.0.0.1",
+    nginx's $proxy_add_x_forwarded_for) is a chain; with --client-from xff, the chain is the
+    X-Forwarded-For field followed by the address. From a chain: its first address, or with
+    --trusted-proxy the last one outside the trusted networks. Once per distinct pair."""
+    if "client" in cols:
+        r_idx, r_dict = cols["client"][0], cols["client"][1].cast(pa.string())
+    else:
+        r_idx, r_dict = np.zeros(n, np.int32), pa.array(["-"], pa.string())
+    x_idx: np.ndarray | None = None
+    x_dict: pa.Array | None = None
+    if det.client_from == "xff":
+        if "xff" in cols:
+            x_idx, x_dict = cols["xff"][0], cols["xff"][1].cast(pa.string())
+        elif "extra0" in table.column_names:
+            x_idx, x_dict = _dict(table.column("extra0"))
+            x_dict = x_dict.cast(pa.string())
+    has_list = bool(np.asarray(pc.match_substring(r_dict, ",")).any())
+    if x_idx is None and not has_list:
+        return r_idx, r_dict
+    if x_idx is None or x_dict is None:
+        x_idx, x_dict = np.zeros(n, np.int32), pa.array(["-"], pa.string())
+    pair = x_idx.astype(np.int64) * max(len(r_dict), 1) + r_idx
+    uniq, inverse = np.unique(pair, return_inverse=True)
+    xs = x_dict.to_pylist()
+    rs = r_dict.to_pylist()
+    nets = _networks(det.trusted)
+    chosen = [
+        _pick(xs[int(u) // max(len(rs), 1)], rs[int(u) % max(len(rs), 1)], nets) for u in uniq
+    ]
+    codes, values = _dict(pa.array(chosen, pa.string()))
+    return codes[inverse].astype(np.int32), values
+
+
+def _networks(cidrs: tuple[str, ...]) -> list[object]:
+    import ipaddress
+
+    return [ipaddress.ip_network(c, strict=False) for c in cidrs]
+
+
+def _pick(xff: str | None, remote: str | None, nets: list[object]) -> str:
+    import ipaddress
+
+    chain = [a.strip() for a in (xff or "").split(",") if a.strip() not in ("", "-", "unknown")]
+    chain += [a.strip() for a in (remote or "-").split(",") if a.strip()]
+    if not chain:
+        return remote or "-"
+    if not nets:
+        return chain[0]
+    for address in reversed(chain):
+        try:
+            ip = ipaddress.ip_address(address.strip("[]"))
+        except ValueError:
+            return address  # not an address: nothing to trust it by
+        if not any(ip in net for net in nets):  # type: ignore[operator]
+            return address
+    return chain[0]
 
 
 def _request_parts(

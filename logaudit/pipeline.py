@@ -10,7 +10,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pyarrow as pa
 
@@ -101,7 +101,8 @@ def _detect(
 ) -> Detected | None:
     """The input's format from its first bytes, or None with a one-line problem recorded."""
     try:
-        return detect(head, inp.name, settings.log_format, settings.tz, settings.formats)
+        det = detect(head, inp.name, settings.log_format, settings.tz, settings.formats)
+        return replace(det, client_from=settings.client_from, trusted=settings.trusted_proxies)
     except LogauditError as e:
         # The message starts with the input's name, which InputProblem adds back.
         state.problems.append(InputProblem(inp.name, str(e).split(": ", 1)[-1], e.exit_code))

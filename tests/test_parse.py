@@ -473,3 +473,48 @@ def test_every_line_is_a_hit_a_bad_line_or_skipped(junk: list[bytes], positions:
     text = [ln.decode("utf-8", "replace").strip() for ln in lines]
     countable = sum(1 for t in text if t and not t.startswith("#"))
     assert len(frame) + bad.total == countable
+
+
+def test_more_trailing_fields_than_usual_is_still_a_hit() -> None:
+    lines = [good(1), good(2) + ' "10.0.0.1, 10.0.0.2"', good(3) + ' "-" 0.003']
+    frame, bad = parse(lines)
+    assert bad.total == 0 and sorted(frame["line"]) == [1, 2, 3]
+
+
+def _xff(client_from: str, trusted: tuple[str, ...] = (), extras: int = 1) -> Detected:
+    from dataclasses import replace
+
+    det = Detected(FORMATS["combined"], extras, 1, 1)
+    return replace(det, client_from=client_from, trusted=trusted)
+
+
+@pytest.mark.parametrize(
+    "client_from, trusted, want",
+    [
+        ("remote", (), ["10.9.9.9", "10.9.9.9", "10.9.9.9", "10.9.9.9"]),
+        ("xff", (), ["203.0.113.7", "198.51.100.2", "10.9.9.9", "10.9.9.9"]),
+        ("xff", ("10.0.0.0/8",), ["192.0.2.1", "198.51.100.2", "10.9.9.9", "10.9.9.9"]),
+    ],
+)
+def test_client_from_x_forwarded_for(client_from: str, trusted: tuple, want: list[str]) -> None:
+    lines = [
+        line(client="10.9.9.9", extra=['"203.0.113.7, 192.0.2.1, 10.0.0.5"']),
+        line(client="10.9.9.9", extra=['"198.51.100.2"']),
+        line(client="10.9.9.9", extra=['"-"']),
+        line(client="10.9.9.9", extra=["-"]),
+    ]
+    frame, bad = parse(lines, _xff(client_from, trusted))
+    assert bad.total == 0
+    assert frame.sort_values("line")["client"].tolist() == want
+
+
+def test_a_leading_forwarded_list_is_a_chain() -> None:
+    lines = [
+        line(client="10.0.0.2, 10.0.0.1, 85.181.35.98"),
+        line(client="85.181.35.98"),
+    ]
+    frame, bad = parse(lines)
+    assert bad.total == 0
+    assert frame.sort_values("line")["client"].tolist() == ["10.0.0.2", "85.181.35.98"]
+    frame, _ = parse(lines, _xff("xff", ("10.0.0.0/8",), extras=0))
+    assert frame.sort_values("line")["client"].tolist() == ["85.181.35.98", "85.181.35.98"]

@@ -39,6 +39,10 @@ class Detected:
     # The zone of times written without one (--tz, else the machine's), when the format has
     # such times; None otherwise.
     zone: str | None = None
+    # Who the client is: "remote" (the address field) or "xff" (from X-Forwarded-For: the first
+    # address, or the last one outside ``trusted`` networks when some are given).
+    client_from: str = "remote"
+    trusted: tuple[str, ...] = ()
 
 
 def after(det: Detected, data: bytes | bytearray | memoryview) -> Detected:

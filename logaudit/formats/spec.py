@@ -220,6 +220,8 @@ class Layout:
             # nginx writes "0.100, 0.010" when a request tried two upstreams: spaces inside.
             return f"(?P<{name}>{STRICT['upstream_time']})"
         timed = any(p.role == "time" for p in t.fields)
+        if strict and single is not None and single.role == "client" and stop == " ":
+            return rf"(?P<{name}>\S+(?:, \S+)*)"
         if strict or (timed and self.delimiter is None):
             parts = []
             for p in t.pieces:
@@ -229,11 +231,16 @@ class Layout:
                     s = p.strict()
                     parts.append(f"(?:{s})" if s else _anything(stop))
             return f"(?P<{name}>{''.join(parts)})"
+        if stop == " " and single is not None and single.role == "client":
+            # nginx with $proxy_add_x_forwarded_for first: "10.0.0.2, 10.0.0.1, 127.0.0.1".
+            return rf"(?P<{name}>\S+(?:, \S+)*)"
         if stop == " ":
             return rf"(?P<{name}>\S+)"
         return f"(?P<{name}>{_anything(stop)})"
 
-    def line_regex(self, extras: int = 0, strict: bool = False, tail: bool = False) -> str:
+    def line_regex(
+        self, extras: int = 0, strict: bool = False, tail: bool = False, capture: int = 0
+    ) -> str:
         """An RE2 pattern matching the lines of this layout, one named group per token
         (quoted tokens captured without their quotes). ``tail``: any trailing text, captured
         as the last group (detection counts its tokens)."""
@@ -242,7 +249,13 @@ class Layout:
             out.append(self._token_regex(t, strict))
             sep = self.separators[i + 1]
             out.append(r"[ \t]+" if self.loose and sep in (" ", "\t") else re.escape(sep))
-        out.extend(r' (?:"[^"\n]*"|[^ "\n]\S*)' for _ in range(extras))
+        # The first ``capture`` trailing fields are captured (extra0...), quotes left out.
+        out.extend(
+            rf' (?:"(?P<extra{i}>[^"\n]*)"|(?P<extra{i}_>[^ "\n]\S*))'
+            if i < capture
+            else r' (?:"[^"\n]*"|[^ "\n]\S*)'
+            for i in range(extras)
+        )
         if tail:
             out.append(r"(?P<tail>(?: .*)?)")
         out.append(r"\r?\n?$")
