@@ -520,6 +520,7 @@ FAMILY_ROWS: dict[str, dict[str, object]] = {
     "s3": {"client": "1.2.3.4", "vhost": "www.example.com", "path": "/index", "bytes": 368},
     "squid": {"client": "203.0.113.1", "status": 200, "bytes": 13564, "response_time": 3.976},
     "traefik": {"client": "1.2.3.4", "agent": "Prometheus/2.40.5", "response_time": 0.102},
+    "haproxy": {"client": "4.3.2.1", "method": "POST", "path": "/user/", "response_time": 0.072},
 }
 
 

@@ -165,4 +165,16 @@ PREDEFINED: tuple[Layout, ...] = (
         ),
         aliases=("TRAEFIKCLF",),
     ),
+    # Not a GoAccess name: HAProxy's HTTP log behind its syslog prefix. The times carry no
+    # zone (--tz, else the machine's); Tt, the total time in ms, is the response time.
+    from_goaccess(
+        '%^]: %h:%^ [%x] %^ %^ %^/%^/%^/%^/%L %s %b %^"%r" --datetime-format=%d/%b/%Y:%H:%M:%S.%f',
+        "haproxy",
+        "HAProxy HTTP log (option httplog), with its syslog prefix",
+        samples=(
+            "Sep 25 06:05:27 hostname haproxy[6801]: 4.3.2.1:55008 [25/Sep/2018:06:05:27.584] "
+            "ft_https~ bk_https/abc 0/0/0/72/72 200 7456 - - ---- 5/4/0/1/0 0/0 "
+            '"POST /user/ HTTP/1.1"',
+        ),
+    ),
 )
