@@ -106,9 +106,11 @@ class BadLines:
         return sum(self.counts.values())
 
 
-def _normalise(data: bytes | bytearray | memoryview) -> bytes | bytearray | memoryview:
+def _normalise(
+    data: bytes | bytearray | memoryview, escapes: bool = True
+) -> bytes | bytearray | memoryview:
     """Valid UTF-8 with nginx-style escapes; see the module docstring. Copies only when it
-    has to change something."""
+    has to change something. ``escapes=False``: UTF-8 only (JSON keeps its own escapes)."""
     buf = pa.py_buffer(data)
     probe = pa.Array.from_buffers(
         pa.large_string(), 1, [None, pa.py_buffer(np.array([0, len(data)], np.int64)), buf]
@@ -124,7 +126,7 @@ def _normalise(data: bytes | bytearray | memoryview) -> bytes | bytearray | memo
     # whose only backslashes are nginx's \xHH needs no copy at all. The bytes are compared
     # with numpy, without the GIL (a two-byte bytes.find held it for 15 ms per 16 MB block).
     backslash = octets == 92
-    if backslash.any():
+    if escapes and backslash.any():
         after = octets[np.flatnonzero(backslash[:-1]) + 1]
         if (after == 92).any():
             data = bytes(data).replace(b"\\\\", b"\\x5C")
@@ -409,10 +411,12 @@ def parse_block(block: Block, det: Detected, bad: BadLines) -> pd.DataFrame:
 
     Every family leaves through ``finish_chunk``: the one place a check over the finished
     chunk (implausible times...) goes."""
-    data = _normalise(block.data)
     layout = det.format
+    data = _normalise(block.data, escapes=layout.family != "jsonkeys")
     if layout.family == "w3c":
         return finish_chunk(_w3c(data, det, block, bad), det)
+    if layout.family == "jsonkeys":
+        return finish_chunk(_json(data, det, block, bad), det)
     if layout.delimiter is None:
         table, line_no = _exact(data, det, block, bad)
     else:
@@ -463,6 +467,25 @@ def _w3c(
     if not chunks:
         return _assemble(pa.table({}), np.zeros(0, np.int64), name, bad, det)
     return _concat(chunks)
+
+
+def _json(
+    data: bytes | bytearray | memoryview, det: Detected, block: Block, bad: BadLines
+) -> pd.DataFrame:
+    """A JSON family's block: Arrow's JSON reader, bad lines isolated (formats/jsonlog.py)."""
+    from logaudit.formats import jsonlog
+
+    table, line_no, rejected = jsonlog.read(data, det.format, block.first_line)
+    name = block.source.name
+    if len(rejected):
+        lines = _split_lines(data)
+        room = max(0, BAD_SAMPLES - len(bad.samples.get(name, [])))
+        for number in rejected[:room]:
+            text = str(lines[int(number) - block.first_line].as_py()).rstrip("\r\n")
+            shown = text if len(text) <= _SAMPLE_TEXT else text[:_SAMPLE_TEXT] + "..."
+            bad.add(name, int(number), f"not a JSON object: {shown}")
+        bad.count(name, len(rejected) - min(room, len(rejected)))
+    return _assemble(table, line_no, name, bad, det)
 
 
 def _concat(chunks: list[pd.DataFrame]) -> pd.DataFrame:

@@ -15,13 +15,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from logaudit.errors import ConfigError, InputInvalidError
-from logaudit.formats import w3c
+from logaudit.formats import jsonlog, w3c
 from logaudit.formats.clf import CLF_FORMATS
 from logaudit.formats.goaccess import PREDEFINED
 from logaudit.formats.spec import Layout, from_string
 
 # Detection tries formats in this order; on a tie the earlier (more specific) one wins.
-FORMATS: dict[str, Layout] = {f.name: f for f in (*CLF_FORMATS, w3c.DEFAULT, *PREDEFINED)}
+FORMATS: dict[str, Layout] = {
+    f.name: f for f in (*CLF_FORMATS, w3c.DEFAULT, *PREDEFINED, *jsonlog.FAMILIES)
+}
 # Other names a format answers to (GoAccess's predefined names), case-insensitive.
 ALIASES: dict[str, str] = {a.lower(): f.name for f in FORMATS.values() for a in f.aliases}
 
@@ -192,6 +194,11 @@ def _best(
             found = [x for _, x in w3c.headers(bytes(data[: 1 << 20])) if x is not None]
             layouts = found or [fmt]
             fmt = layouts[0]
+        if fmt.family == "jsonkeys":
+            matched = sum(1 for line in lines if jsonlog.fits(fmt, line))
+            if matched and (best is None or matched > best.matched):
+                best = Detected(fmt, 0, matched, len(lines), _zone(fmt, tz))
+            continue
         patterns = [(x, re.compile(x.detect_regex())) for x in layouts]
         for line in lines:
             for x, pattern in patterns:

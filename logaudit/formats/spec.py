@@ -158,6 +158,8 @@ class Layout:
     aliases: tuple[str, ...] = field(default=())
     # W3C: fields may be quoted ("..." with "" for a quote) and separated by runs of blanks.
     loose: bool = False
+    # JSON families with their own keys: the key path of each token (formats/jsonlog.py).
+    keys: tuple[str, ...] = ()
 
     @property
     def fields(self) -> tuple[str, ...]:

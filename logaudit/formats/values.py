@@ -152,5 +152,5 @@ def durations(values: pa.Array, unit: str) -> np.ndarray:
         return np.where(counts > 0, sums, np.nan)
     ok = pc.match_substring_regex(text, r"^\d{1,15}(\.\d{1,9})?$")
     num = np.asarray(pc.if_else(ok, text, "NaN").cast(pa.float64()), dtype=np.float64)
-    scale = {"us": 1e-6, "ms": 1e-3, "s": 1.0}[unit]
+    scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[unit]
     return num * scale
