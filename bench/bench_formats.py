@@ -16,6 +16,7 @@ Builds, under ``bench/out/`` (git-ignored), from one synthetic combined log
   ``--log-format=W3C``. Target >= 4x.
 * ``nginx-json``: an nginx ``escape=json`` template; GoAccess with its JSON specifier string.
   Target >= 4x.
+* ``caddy``: Caddy's JSON access log (detected; Arrow's JSON reader); GoAccess ``CADDY``.
 
 Each run is a fresh process under ``/usr/bin/time``: best wall-clock time of ``--repeat`` runs,
 and the peak resident memory of the run (target < 600 MB at 1M lines). The two tools take turns.
@@ -25,6 +26,7 @@ Timings on a shared machine vary: compare runs made at the same time, and say so
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import re
@@ -88,7 +90,7 @@ def derive(lines: int) -> list[Case]:
     src = base_log(lines)
     names = {
         n: OUT / f"{n}-{lines}.log"
-        for n in ("combined-bad", "combined-repaired", "nginx-timed", "w3c", "nginx-json")
+        for n in ("combined-bad", "combined-repaired", "nginx-timed", "w3c", "nginx-json", "caddy")
     }
     if not all(p.exists() for p in names.values()):
         rng = random.Random(11)
@@ -130,6 +132,30 @@ def derive(lines: int) -> list[Case]:
                     f'"st":"{m["status"]}","b":"{size}","ref":"{esc["referrer"]}",'
                     f'"ua":"{esc["agent"]}","rt":"{rt}"}}\n'
                 )
+                outs["caddy"].write(
+                json.dumps(
+                    {
+                        "level": "info",
+                        "ts": when.timestamp(),
+                        "logger": "http.log.access",
+                        "msg": "handled request",
+                        "request": {
+                            "remote_ip": m["client"],
+                            "client_ip": m["client"],
+                            "proto": m["request"].rsplit(" ", 1)[-1],
+                            "method": method or "GET",
+                            "host": "shop.example.com",
+                            "uri": target or "/",
+                            "headers": {"User-Agent": [m["agent"]], "Referer": [m["referrer"]]},
+                        },
+                        "user_id": "",
+                        "duration": float(rt),
+                        "size": int(size),
+                        "status": int(m["status"]),
+                    }
+                )
+                + "\n"
+            )
         for o in outs.values():
             o.close()
     dates = ["--date-format=%d/%b/%Y", "--time-format=%T"]
@@ -149,6 +175,7 @@ def derive(lines: int) -> list[Case]:
             ["--log-format", "nginx:" + NGINX_JSON],
             [f"--log-format={GOACCESS_JSON}", "--datetime-format=%Y-%m-%dT%H:%M:%S%z"],
         ),
+        Case("caddy", names["caddy"], [], ["--log-format=CADDY"]),
     ]
 
 

@@ -420,7 +420,8 @@ def formats(**_: Any) -> None:
     for f in FORMATS.values():
         also = f" (also {', '.join(f.aliases)})" if f.aliases else ""
         con.print(Text(f.name, style="bold"), Text(also + " " + f.title))
-        con.print(Text("  " + f.samples[0]), style="dim", soft_wrap=True)
+        for sample in f.samples[: 2 if f.samples[0].startswith("#") else 1]:
+            con.print(Text("  " + sample), style="dim", soft_wrap=True)
     con.print(
         Text(
             "\nOr give the server's own format string: --log-format 'apache:<LogFormat>' or "

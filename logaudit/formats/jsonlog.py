@@ -168,12 +168,7 @@ def read(
     if len(starts) and starts[-1] >= len(data):
         starts = starts[:-1]
     stops = np.concatenate([ends, [len(data)]])[: len(starts)]
-    blank = np.array(
-        [not bytes(data[a:b]).strip() for a, b in zip(starts, stops, strict=True)]
-        if len(starts) < 64
-        else _blank_lines(octets, starts, stops),
-        dtype=bool,
-    )
+    blank = _blank_lines(data, octets, starts, stops)
     tables: list[pa.Table] = []
     rows: list[np.ndarray] = []
     bad: list[int] = []
@@ -187,14 +182,19 @@ def read(
     return table, line_no, first_line + np.asarray(bad, dtype=np.int64)
 
 
-def _blank_lines(octets: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
-    """Lines holding only blanks, with numpy (no loop per line)."""
-    ink = ~np.isin(octets, np.frombuffer(b" \t\r\n", np.uint8))
-    counts = np.add.reduceat(ink.astype(np.int64), starts) if len(octets) else np.zeros(0)
-    counts = counts[: len(starts)]
-    empty = stops == starts
-    counts[empty] = 0
-    return counts == 0
+def _blank_lines(
+    data: bytes | bytearray | memoryview, octets: np.ndarray, starts: np.ndarray, stops: np.ndarray
+) -> np.ndarray:
+    """Lines holding only blanks: those that are empty or start with a blank are checked one
+    by one (a JSON line starts with "{", so they are few)."""
+    empty = stops <= starts
+    first = np.full(len(starts), 0, np.uint8)
+    first[~empty] = octets[starts[~empty]]
+    odd = np.flatnonzero(~empty & np.isin(first, np.frombuffer(b" \t\r", np.uint8)))
+    blank = empty.copy()
+    for i in odd:
+        blank[i] = not bytes(data[int(starts[i]) : int(stops[i])]).strip()
+    return blank
 
 
 def _read_range(

@@ -56,9 +56,6 @@ IIS_DEFAULT = (
 )
 
 SAMPLES = (
-    "#Software: Microsoft Internet Information Services 10.0",
-    "#Version: 1.0",
-    "#Date: 2022-11-07 14:29:06",
     f"#Fields: {IIS_DEFAULT}",
     "2022-11-07 14:29:06 127.0.0.1 GET /us - 80 - 127.0.0.1 Go-http-client/1.1 - 404 0 2 130",
     "2022-11-07 14:29:07 10.0.0.5 GET /index.html a=1 443 bob 203.0.113.9 "
