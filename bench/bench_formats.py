@@ -55,9 +55,7 @@ NGINX_JSON = (
     '{"t":"$time_iso8601","ip":"$remote_addr","req":"$request","st":"$status",'
     '"b":"$body_bytes_sent","ref":"$http_referer","ua":"$http_user_agent","rt":"$request_time"}'
 )
-GOACCESS_JSON = (
-    '{"t":"%x","ip":"%h","req":"%r","st":"%s","b":"%b","ref":"%R","ua":"%u","rt":"%T"}'
-)
+GOACCESS_JSON = '{"t":"%x","ip":"%h","req":"%r","st":"%s","b":"%b","ref":"%R","ua":"%u","rt":"%T"}'
 W3C_FIELDS = (
     "date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) "
     "cs(Referer) sc-status sc-substatus sc-win32-status time-taken"
@@ -133,29 +131,29 @@ def derive(lines: int) -> list[Case]:
                     f'"ua":"{esc["agent"]}","rt":"{rt}"}}\n'
                 )
                 outs["caddy"].write(
-                json.dumps(
-                    {
-                        "level": "info",
-                        "ts": when.timestamp(),
-                        "logger": "http.log.access",
-                        "msg": "handled request",
-                        "request": {
-                            "remote_ip": m["client"],
-                            "client_ip": m["client"],
-                            "proto": m["request"].rsplit(" ", 1)[-1],
-                            "method": method or "GET",
-                            "host": "shop.example.com",
-                            "uri": target or "/",
-                            "headers": {"User-Agent": [m["agent"]], "Referer": [m["referrer"]]},
-                        },
-                        "user_id": "",
-                        "duration": float(rt),
-                        "size": int(size),
-                        "status": int(m["status"]),
-                    }
+                    json.dumps(
+                        {
+                            "level": "info",
+                            "ts": when.timestamp(),
+                            "logger": "http.log.access",
+                            "msg": "handled request",
+                            "request": {
+                                "remote_ip": m["client"],
+                                "client_ip": m["client"],
+                                "proto": m["request"].rsplit(" ", 1)[-1],
+                                "method": method or "GET",
+                                "host": "shop.example.com",
+                                "uri": target or "/",
+                                "headers": {"User-Agent": [m["agent"]], "Referer": [m["referrer"]]},
+                            },
+                            "user_id": "",
+                            "duration": float(rt),
+                            "size": int(size),
+                            "status": int(m["status"]),
+                        }
+                    )
+                    + "\n"
                 )
-                + "\n"
-            )
         for o in outs.values():
             o.close()
     dates = ["--date-format=%d/%b/%Y", "--time-format=%T"]
