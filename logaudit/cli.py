@@ -164,7 +164,7 @@ def _settings(opts: dict[str, Any]) -> Any:
 
         zone(tz)  # fail early, with the one-line message
     settings = load(overrides)
-    if settings.log_format:
+    if settings.log_format and settings.log_format != "auto+":
         from logaudit.formats import resolve
 
         try:

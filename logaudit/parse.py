@@ -209,6 +209,7 @@ def _exact(
     only: np.ndarray | None = None,
     reason: str | None = None,
     newlines: np.ndarray | None = None,
+    report: bool = True,
 ) -> tuple[pa.Table, np.ndarray]:
     """The exact path: match every line (or the lines at indexes ``only``) with the format's
     pattern; bad lines are counted with their line numbers."""
@@ -222,7 +223,7 @@ def _exact(
         ok = np.asarray(matched.is_valid())
     else:
         ok = np.zeros(len(lines), bool)
-    if not ok.all():
+    if not ok.all() and report:
         stripped = pc.utf8_trim_whitespace(lines)
         blank = np.asarray(pc.equal(stripped, ""))
         comment = np.asarray(pc.starts_with(stripped, "#"))
@@ -417,6 +418,8 @@ def parse_block(block: Block, det: Detected, bad: BadLines) -> pd.DataFrame:
         return finish_chunk(_w3c(data, det, block, bad), det)
     if layout.family == "jsonkeys":
         return finish_chunk(_json(data, det, block, bad), det)
+    if det.others:
+        return finish_chunk(_mixed(data, det, block, bad), det)
     if layout.delimiter is None:
         table, line_no = _exact(data, det, block, bad)
     else:
@@ -486,6 +489,26 @@ def _json(
             bad.add(name, int(number), f"not a JSON object: {shown}")
         bad.count(name, len(rejected) - min(room, len(rejected)))
     return _assemble(table, line_no, name, bad, det)
+
+
+def _mixed(
+    data: bytes | bytearray | memoryview, det: Detected, block: Block, bad: BadLines
+) -> pd.DataFrame:
+    """--log-format auto+: each line read with the first of the input's formats it fits (one
+    vectorised RE2 call per format over the lines still unread); the rest are bad lines."""
+    from dataclasses import replace
+
+    newlines = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
+    left = np.arange(len(newlines), dtype=np.int64)
+    formats = [(det.format, det.extras), *det.others]
+    chunks = []
+    for i, (layout, extras) in enumerate(formats):
+        last = i == len(formats) - 1
+        one = replace(det, format=layout, extras=extras, others=())
+        table, line_no = _exact(data, one, block, bad, only=left, newlines=newlines, report=last)
+        chunks.append(_assemble(table, line_no, block.source.name, bad, one))
+        left = np.setdiff1d(left, line_no - block.first_line, assume_unique=True)
+    return _concat(chunks)
 
 
 def _concat(chunks: list[pd.DataFrame]) -> pd.DataFrame:

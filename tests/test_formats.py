@@ -330,3 +330,39 @@ def test_when_nothing_fits_the_message_shows_a_line_and_a_format_that_reads_it()
     with pytest.raises(InputInvalidError) as e:
         detect(data(['{"a": 1, "b": "x"}'] * 3), "t.log")
     assert "JSON lines" in str(e.value)
+
+
+def test_auto_plus_reads_each_line_with_its_own_format() -> None:
+    lines = []
+    for i in range(60):
+        if i % 3 == 0:
+            lines.append(line(client=f"198.51.100.{i}", request=f"GET /c{i} HTTP/1.1"))
+        elif i % 3 == 1:
+            lines.append(
+                line(
+                    client=f"198.51.100.{i}",
+                    request=f"GET /n{i} HTTP/1.1",
+                    referrer=None,
+                    agent=None,
+                )
+            )
+        else:
+            lines.append(line(vhost="shop.example.com", request=f"GET /v{i} HTTP/1.1"))
+    lines.append("garbage")
+    det = detect(data(lines), "t.log", forced="auto+")
+    assert {det.format.name, *(f.name for f, _ in det.others)} == {
+        "combined",
+        "common",
+        "vcombined",
+    }
+    frame, bad = parse(lines, det)
+    assert bad.total == 1 and bad.samples["t.log"][0][0] == 61
+    frame = frame.sort_values("line")
+    assert len(frame) == 60 and frame["line"].tolist() == list(range(1, 61))
+    assert frame["path"].tolist()[:3] == ["/c0", "/n1", "/v2"]
+    assert frame["vhost"].tolist()[:3] == ["", "", "shop.example.com"]
+    assert frame["agent"].tolist()[1] == ""
+    # Without auto+, no one format reads most lines: the message says what would.
+    with pytest.raises(InputInvalidError) as e:
+        detect(data(lines), "t.log")
+    assert "several formats" in str(e.value) and "auto+" in str(e.value)

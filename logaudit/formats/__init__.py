@@ -45,6 +45,9 @@ class Detected:
     # address, or the last one outside ``trusted`` networks when some are given).
     client_from: str = "remote"
     trusted: tuple[str, ...] = ()
+    # --log-format auto+: the other formats lines of this input are written in, with their
+    # trailing-field counts; each line is read with the first of (format, *others) it fits.
+    others: tuple[tuple[Layout, int], ...] = ()
 
 
 def after(det: Detected, data: bytes | bytearray | memoryview) -> Detected:
@@ -54,6 +57,53 @@ def after(det: Detected, data: bytes | bytearray | memoryview) -> Detected:
         return det
     heads = [x for _, x in w3c.headers(data) if x is not None]
     return replace(det, format=heads[-1]) if heads else det
+
+
+AUTO_MIXED = "auto+"
+# auto+: a format must read at least this share of the sampled lines to be one of the input's.
+MIXED_MIN_SHARE = 0.02
+# Families read by their own readers (a header, Arrow's JSON reader), not line by line.
+_WHOLE_FILE = ("w3c", "jsonkeys")
+
+
+def _detect_mixed(
+    data: bytes | bytearray | memoryview,
+    name: str,
+    lines: list[str],
+    tz: str | None,
+    fallback: bool = True,
+) -> Detected:
+    """--log-format auto+: every format that reads a share of the lines, most lines first;
+    a line counts for the first (most specific) format it fits."""
+    if not lines:
+        raise InputInvalidError(f"{name}: no log lines to detect a format from")
+    counts: Counter[tuple[str, int]] = Counter()
+    layouts = [f for f in FORMATS.values() if f.family not in _WHOLE_FILE]
+    patterns = [(f, re.compile(f.detect_regex())) for f in layouts]
+    for line in lines:
+        for f, pattern in patterns:
+            k = _fits(f, pattern, line)
+            if k is not None:
+                counts[(f.name, k)] += 1
+                break
+    found = [
+        (FORMATS[n], k, c)
+        for (n, k), c in counts.most_common()
+        if c >= MIXED_MIN_SHARE * len(lines)
+    ]
+    if not found:
+        if not fallback:
+            raise InputInvalidError(f"{name}: no format reads these lines")
+        return detect(data, name, tz=tz)  # one of the whole-file families, or the dead end
+    (first, k0, _), rest = found[0], found[1:]
+    return Detected(
+        first,
+        k0,
+        sum(c for _, _, c in found),
+        len(lines),
+        _zone(first, tz),
+        others=tuple((f, k) for f, k, _ in rest),
+    )
 
 
 def resolve(spec: str, named: Mapping[str, str] | None = None) -> Layout:
@@ -132,6 +182,8 @@ def detect(
     """Choose the format of one input from its first block. ``forced``: a name or format
     string (``--log-format``), or a layout; ``tz``: the zone of times written without one."""
     lines = sample_lines(data)
+    if forced == AUTO_MIXED:
+        return _detect_mixed(data, name, lines, tz)
     if isinstance(forced, str):
         forced = resolve(forced, named)
     if not lines:
@@ -160,6 +212,13 @@ def detect(
         else "no format in `logaudit formats` fits: give the server's format string with "
         "--log-format 'apache:...' or 'nginx:...'"
     )
+    try:
+        mixed = _detect_mixed(data, name, lines, tz, fallback=False) if not hint else None
+    except InputInvalidError:
+        mixed = None
+    if mixed is not None and mixed.others and mixed.matched >= DETECT_MIN_SHARE * len(lines):
+        names = ", ".join([mixed.format.name, *(f.name for f, _ in mixed.others)])
+        advice = f"its lines are of several formats ({names}): try --log-format auto+"
     raise InputInvalidError(f"{name}: log format not recognised: {looks_like(lines)}; {advice}")
 
 
