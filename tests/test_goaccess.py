@@ -127,6 +127,8 @@ CASES = (
         ga_args=("--date-format=%Y-%m-%d", "--time-format=%T"),
     ),
     Case("w3c-iis10", "shared", ("netdata/weblog_u_ex221107.log",), "W3C"),
+    # CloudFront: tab-separated W3C with its header; GoAccess's CLOUDFRONT name.
+    Case("cloudfront", "shared", ("matomo/amazon_cloudfront_web.log",), "CLOUDFRONT"),
     # A custom nginx format with response times, and junk lines bad for both.
     Case(
         "nginx-custom-netdata-full",
