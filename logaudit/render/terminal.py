@@ -278,9 +278,14 @@ def render(report: Report, out: TextIO | None = None, console: Console | None = 
 
 def inputs_block(report: Report) -> Group:
     t = Table(title=Text("Inputs", style="bold"), title_justify="left", box=box.SIMPLE_HEAD)
+    # Lines that are neither hits nor bad lines (blank, comments, W3C headers), when any.
+    skipped = any(i.get("skipped_lines") for i in report.inputs)
     for c in ("file", "format", "lines", "parsed", "bad lines"):
         t.add_column(c, justify="right" if c in ("lines", "parsed", "bad lines") else "left")
+    if skipped:
+        t.add_column("blank/#", justify="right")
     for i in report.inputs:
+        extra = [f"{i.get('skipped_lines', 0):,}"] if skipped else []
         t.add_row(
             Text(safe(i["file"])),
             Text(
@@ -290,6 +295,7 @@ def inputs_block(report: Report) -> Group:
             f"{i['lines']:,}",
             f"{i['parsed']:,}",
             f"{i['bad_lines']:,}" + (f" ({i['bad_share']:.1%})" if i["bad_lines"] else ""),
+            *extra,
         )
     parts: list[Any] = [t]
     for ex in report.bad_lines.get("examples", []):
