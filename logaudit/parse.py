@@ -844,7 +844,10 @@ def _assemble(
     cl_idx, cl_dict = _clients(cols, table, det, n)
     out["client"] = _categorical(take(cl_idx), cl_dict)
     out["user"] = cat("user", "-")
-    method, path, query, protocol = _request_parts(cols, n)
+    hosts: list[Coded] = []
+    method, path, query, protocol = _request_parts(cols, n, det.format.absolute_urls, hosts)
+    if hosts and "vhost" not in cols:
+        cols["vhost"] = (*hosts[0], Piece("vhost", "request"))
     for col, (idx, d) in (
         ("method", method),
         ("path", path),
@@ -932,13 +935,20 @@ def _pick(xff: str | None, remote: str | None, nets: list[object]) -> str:
     return chain[0]
 
 
+_ABSOLUTE = r"^[A-Za-z][A-Za-z0-9+.-]*://(?P<host>[^/?#]*)(?P<rest>.*)$"
+
+
 def _request_parts(
-    cols: dict[str, tuple[np.ndarray, pa.Array, Piece]], n: int
+    cols: dict[str, tuple[np.ndarray, pa.Array, Piece]],
+    n: int,
+    absolute: bool = False,
+    hosts: list[Coded] | None = None,
 ) -> tuple[Coded, Coded, Coded, Coded]:
     """(method, path, query, protocol) per row, each split once per distinct value: from the
     request line when the format has one, else from its parts ($request_method, $uri, $args,
     $request_uri, %m %U %q %H)."""
     empty: Coded = (np.zeros(n, np.int32), pa.array([""], pa.string()))
+    hosts = hosts if hosts is not None else []
     if "request" in cols:
         rq_idx, rq_dict, _ = cols["request"]
         rq_dict = rq_dict.cast(pa.string())
@@ -949,6 +959,14 @@ def _request_parts(
         # its path.
         target = pc.if_else(pa.array(has), parts.field("target"), rq_dict)
         protocol = pc.if_else(pa.array(has), parts.field("protocol").fill_null(""), "")
+        if absolute:
+            # A load balancer logs the absolute URL ("GET https://host:443/p?q HTTP/1.1"):
+            # the path is what follows the host, and the host is the virtual host.
+            url = pc.extract_regex(target, _ABSOLUTE)
+            rest = url.field("rest")
+            rest = pc.if_else(pc.equal(rest, ""), "/", rest)
+            target = pc.if_else(url.is_valid(), rest, target)
+            hosts.append(_recode(pc.if_else(url.is_valid(), url.field("host"), ""), rq_idx))
         tparts = pc.extract_regex(target, _TARGET)
         return (
             _recode(method, rq_idx),

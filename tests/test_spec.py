@@ -515,7 +515,14 @@ def test_goaccess_names_are_aliases(alias: str, name: str) -> None:
 
 
 FAMILY_ROWS: dict[str, dict[str, object]] = {
-    "elb": {"client": "1.2.3.4", "status": 200, "bytes": 57, "response_time": 0.001048},
+    "elb": {
+        "client": "1.2.3.4",
+        "status": 200,
+        "bytes": 57,
+        "response_time": 0.001048,
+        "path": "/path/index.html",
+        "vhost": "www.example.com:443",
+    },
     "alb": {"client": "1.2.3.4", "status": 200, "bytes": 24950, "response_time": 0.102},
     "s3": {"client": "1.2.3.4", "vhost": "www.example.com", "path": "/index", "bytes": 368},
     "squid": {"client": "203.0.113.1", "status": 200, "bytes": 13564, "response_time": 3.976},

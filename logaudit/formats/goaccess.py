@@ -118,6 +118,7 @@ PREDEFINED: tuple[Layout, ...] = (
         ),
         aliases=("AWSALB",),
         naive_zone="UTC",
+        absolute_urls=True,
     ),
     from_goaccess(
         f'%x %^ %h:%^ %^ %^ %T %^ %s %^ %^ %b "%r" "%u"%^ {_ISO_Z}',
@@ -130,6 +131,7 @@ PREDEFINED: tuple[Layout, ...] = (
         ),
         aliases=("AWSELB",),
         naive_zone="UTC",
+        absolute_urls=True,
     ),
     from_goaccess(
         f'%^ %v [%x] %h %^ %^ %^ %^ "%r" %s %^ %b %^ %L %^ "%R" "%u"%^ {_CLF_TIME}',

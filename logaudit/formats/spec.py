@@ -160,6 +160,8 @@ class Layout:
     loose: bool = False
     # JSON families with their own keys: the key path of each token (formats/jsonlog.py).
     keys: tuple[str, ...] = ()
+    # The request holds the absolute URL (load balancers): path and virtual host come from it.
+    absolute_urls: bool = False
 
     @property
     def fields(self) -> tuple[str, ...]:
