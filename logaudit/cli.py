@@ -424,8 +424,10 @@ def formats(**_: Any) -> None:
             con.print(Text("  " + sample), style="dim", soft_wrap=True)
     con.print(
         Text(
-            "\nOr give the server's own format string: --log-format 'apache:<LogFormat>' or "
-            "--log-format 'nginx:<log_format>' (see README, \"Log formats\")."
+            "\nOr give the server's own format string: --log-format 'apache:<LogFormat>', "
+            "'nginx:<log_format>' or 'goaccess:<log-format> --date-format=...'; "
+            "--log-format auto+ reads a file that mixes formats line by line "
+            "(see README, \"Log formats\")."
         )
     )
 
