@@ -148,12 +148,12 @@ def _has_bare_cr(data: bytes | bytearray | memoryview) -> bool:
 def _read_csv(
     data: bytes | bytearray | memoryview,
     columns: list[str],
-    invalid: list[str],
+    invalid: list[tuple[int | None, str]],
     delimiter: str = " ",
     include: list[str] | None = None,
 ) -> pa.Table:
     def on_invalid(row: pcsv.InvalidRow) -> str:
-        invalid.append(row.text)
+        invalid.append((row.number, row.text))
         return "skip"
 
     return pcsv.read_csv(
@@ -551,7 +551,7 @@ def _fast(
     """Arrow's CSV reader over the block; only the lines it rejects go to the exact path."""
     columns = det.format.columns(det.extras)
     used = _used_tokens(det)
-    invalid: list[str] = []
+    invalid: list[tuple[int | None, str]] = []
     delim = det.format.delimiter or " "
     table = _read_csv(data, columns, invalid, delim, used)
     if any(col.num_chunks > 1 for col in table.columns):  # a block over 2 GB
@@ -579,11 +579,15 @@ def _fast(
 
 
 def _place(
-    data: bytes | bytearray | memoryview, invalid: list[str], rows: int, ends: np.ndarray
+    data: bytes | bytearray | memoryview,
+    invalid: list[tuple[int | None, str]],
+    rows: int,
+    ends: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """(indexes of the lines the CSV reader's rows came from, indexes of the lines it
-    rejected), found by locating each rejected row's text in the block (one find per rejected
-    row, not per line). None when the rows cannot be placed exactly."""
+    rejected), found by placing each rejected row's text in the block: first where the
+    reader's row number points (checked byte for byte), else by searching for it (one search
+    per rejected row, not per line). None when the rows cannot be placed exactly."""
     octets = np.frombuffer(data, np.uint8)
     whole = len(data) > 0 and data[-1] == 10
     starts = np.concatenate([[0], ends + 1])[: len(ends) + (0 if whole else 1)]
@@ -595,22 +599,41 @@ def _place(
     one = np.flatnonzero(length == 1)
     cr_only[one] = octets[starts[one]] == 13
     empty = (length == 0) | cr_only
+    nonempty = np.flatnonzero(~empty)
     rejected = np.zeros(n, bool)
-    raw = data if isinstance(data, bytes) else bytes(data)
+    raw: bytes | None = None
     pos = 0
-    for text in invalid:
+    shift = 0  # rows that spanned several lines so far, less one each
+    for number, text in invalid:
         piece = text.encode("utf-8")
-        at = _find_line(raw, piece, pos)
+        at = -1
+        k = (number - 1 + shift) if number is not None else -1
+        if 0 <= k < len(nonempty):
+            s0 = int(starts[nonempty[k]])
+            if s0 >= pos and _line_at(octets, s0, piece):
+                at = s0
+        if at < 0:
+            raw = raw if raw is not None else bytes(data)
+            at = _find_line(raw, piece, pos)
         if at < 0:
             return None
         first = int(np.searchsorted(starts, at, side="right")) - 1
         last = int(np.searchsorted(starts, at + max(len(piece) - 1, 0), side="right")) - 1
         rejected[first : last + 1] = True
+        shift += int((~empty[first : last + 1]).sum()) - 1
         pos = at + len(piece)
     good = np.flatnonzero(~rejected & ~empty)
     if len(good) != rows:
         return None
     return good.astype(np.int64), np.flatnonzero(rejected & ~empty).astype(np.int64)
+
+
+def _line_at(octets: np.ndarray, at: int, piece: bytes) -> bool:
+    """Whether ``piece`` is written at ``at`` and runs to the end of a line."""
+    end = at + len(piece)
+    if end > len(octets) or not np.array_equal(octets[at:end], np.frombuffer(piece, np.uint8)):
+        return False
+    return end == len(octets) or octets[end] == 10 or (octets[end] == 13)
 
 
 def _find_line(raw: bytes, piece: bytes, pos: int) -> int:

@@ -236,7 +236,8 @@ def run(
                         # newline still to come): detect on what follows, headers included.
                         head = (head + bytes(block.data))[-(1 << 20) :]
                         continue
-                    det = _detect(head + bytes(block.data[: 1 << 20]), inp, settings, state)
+                    first = head + bytes(block.data) if head else block.data
+                    det = _detect(first, inp, settings, state)
                     if det is None:
                         break
                     formats[inp.name] = det
