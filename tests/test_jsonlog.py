@@ -60,6 +60,7 @@ def test_caddy_lines_and_bad_lines_among_them() -> None:
     assert row["client"] == "198.51.100.0" and row["path"] == "/p/0" and row["query"] == "q=0"
     assert row["agent"] == "agent 0" and row["referrer"] == "https://r.example/"
     assert row["vhost"] == "example.com" and row["bytes"] == 100 and row["status"] == 200
+    assert row["user"] == "-"  # Caddy's "user_id": "" is no user
     assert row["time"] == pd.Timestamp(1703373474, unit="s", tz="UTC")
     assert row["response_time"] == pytest.approx(1e-7)  # written 1e-07 by Arrow: read right
 

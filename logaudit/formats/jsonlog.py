@@ -263,8 +263,11 @@ def _columns(t: pa.Table, layout: Layout) -> pa.Table:
             col = _path(t, alt)
             if col is not None and col.null_count < len(col):
                 break
-        text = _text(col) if col is not None else pa.nulls(n, pa.string())
-        out[tok.name] = text.fill_null("")
+        text = (_text(col) if col is not None else pa.nulls(n, pa.string())).fill_null("")
+        if tok.pieces[0].role == "user":
+            # No user is "-" in the record table, as the other families write it.
+            text = pc.if_else(pc.equal(text, ""), "-", text)
+        out[tok.name] = text
     return pa.table(out)
 
 
