@@ -366,3 +366,27 @@ def test_auto_plus_reads_each_line_with_its_own_format() -> None:
     with pytest.raises(InputInvalidError) as e:
         detect(data(lines), "t.log")
     assert "several formats" in str(e.value) and "auto+" in str(e.value)
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=80),
+            st.sampled_from([line(), '{"ts": 1, "status": 200}', "#Fields: date time", '"', "["]),
+        ),
+        max_size=8,
+    )
+)
+def test_detection_either_finds_a_format_or_says_why(lines: list[str]) -> None:
+    """Whatever the lines, detection (and its dead-end advice) never fails otherwise."""
+    raw = "\n".join(lines).encode("utf-8", "surrogatepass") + b"\n"
+    try:
+        det = detect(raw, "t.log")
+    except InputInvalidError:
+        return
+    assert det.format.name in FORMATS
