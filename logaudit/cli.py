@@ -41,8 +41,8 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "--log-format",
             metavar="NAME|FORMAT",
             help=f"Skip detection: {', '.join(FORMATS)} (see `logaudit formats`), a "
-            "[formats] name from the config, or an Apache LogFormat / nginx log_format string "
-            "(apache:..., nginx:...).",
+            "[formats] name from the config, an Apache LogFormat / nginx log_format / GoAccess "
+            "string (apache:..., nginx:..., goaccess:...), or auto+ for a file mixing formats.",
         ),
         click.option(
             "--client-from",
