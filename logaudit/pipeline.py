@@ -90,6 +90,8 @@ def _span_task(inp: Input, det: Detected) -> tuple[Partial, BadLines, int]:
     state = ReadState()
     for block in read_blocks(inp, state):
         partial, block_bad = _process(block, det, enricher, tables, settings)
+        # A W3C #Fields: header holds until the next one (a range starts with the file's first).
+        det = after(det, block.data)
         bad = bad.merge(block_bad)
         if partial:
             acc.add(partial)
