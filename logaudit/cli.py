@@ -79,7 +79,26 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options every report command shares, written once."""
     opts = [
         click.argument("logs", nargs=-1, metavar="LOG..."),
-        click.option("--log-format", type=click.Choice(list(FORMATS)), help="Skip detection."),
+        click.option(
+            "--log-format",
+            metavar="NAME|FORMAT",
+            help=f"Skip detection: {', '.join(FORMATS)} (see `logaudit formats`), a "
+            "[formats] name from the config, an Apache LogFormat / nginx log_format / GoAccess "
+            "string (apache:..., nginx:..., goaccess:...), or auto+ for a file mixing formats.",
+        ),
+        click.option(
+            "--client-from",
+            type=click.Choice(["remote", "xff"]),
+            default=None,
+            help="The client: the logged address (remote), or X-Forwarded-For's (xff).",
+        ),
+        click.option(
+            "--trusted-proxy",
+            "trusted_proxies",
+            multiple=True,
+            metavar="CIDR",
+            help="With xff: skip these proxies, from the right (repeatable).",
+        ),
         click.option(
             "--since", metavar="WHEN", help="From this time (2026-11-24, yesterday, 7d...)."
         ),
@@ -191,6 +210,8 @@ def _settings(opts: dict[str, Any]) -> Any:
         "sections": tuple(opts.get("sections") or ()),
         "visit_timeout": opts.get("visit_timeout"),
         "mode": _mode(opts.get("mode")),
+        "client_from": opts.get("client_from"),
+        "trusted_proxies": tuple(opts.get("trusted_proxies") or ()),
     }
     if opts.get("ua") and not opts.get("visitor"):
         raise click.UsageError("--ua goes with --visitor")
@@ -222,7 +243,15 @@ def _settings(opts: dict[str, Any]) -> Any:
         from logaudit.enrich.classify import zone
 
         zone(tz)  # fail early, with the one-line message
-    return load(overrides, config_file=opts.get("config_file"), site=opts.get("site"))
+    settings = load(overrides, config_file=opts.get("config_file"), site=opts.get("site"))
+    if settings.log_format and settings.log_format != "auto+":
+        from logaudit.formats import resolve
+
+        try:
+            resolve(settings.log_format, settings.formats)
+        except LogauditError as e:
+            raise click.UsageError(str(e)) from None
+    return settings
 
 
 def _deliver_options(opts: dict[str, Any]) -> dict[str, Any]:
@@ -809,14 +838,29 @@ def campaigns(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opt
 @cli.command()
 @command
 def formats(**_: Any) -> None:
-    """The log formats logaudit reads, with an example line each."""
+    """The log formats logaudit reads, with an example line each.
+
+    Any other layout: --log-format 'apache:%h %l %u %t "%r" %>s %b %D' or
+    --log-format 'nginx:$remote_addr ... $request_time', or a name from the config's
+    [formats] table.
+    """
     from rich.console import Console
     from rich.text import Text
 
     con = Console()
     for f in FORMATS.values():
-        con.print(Text(f.name, style="bold"), Text(" " + f.title))
-        con.print(Text("  " + f.samples[0]), style="dim", soft_wrap=True)
+        also = f" (also {', '.join(f.aliases)})" if f.aliases else ""
+        con.print(Text(f.name, style="bold"), Text(also + " " + f.title))
+        for sample in f.samples[: 2 if f.samples[0].startswith("#") else 1]:
+            con.print(Text("  " + sample), style="dim", soft_wrap=True)
+    con.print(
+        Text(
+            "\nOr give the server's own format string: --log-format 'apache:<LogFormat>', "
+            "'nginx:<log_format>' or 'goaccess:<log-format> --date-format=...'; "
+            "--log-format auto+ reads a file that mixes formats line by line "
+            "(see README, \"Log formats\")."
+        )
+    )
 
 
 @cli.command()

@@ -123,6 +123,12 @@ class Settings:
     # Plausible timestamps: from this day (ISO) to now + this many days; others are bad lines.
     earliest: str = "1990-01-01"
     ahead_days: int = 1
+    # Named log formats from the config's [formats] table: name -> Apache/nginx format string.
+    formats: Mapping[str, str] = field(default_factory=dict)
+    # Who the client is: "remote" (the logged address) or "xff" (X-Forwarded-For's first
+    # address, or the last one outside trusted_proxies).
+    client_from: str = "remote"
+    trusted_proxies: tuple[str, ...] = ()
 
 
 def parse_mode(value: Any) -> int:
@@ -177,6 +183,10 @@ def _convert(name: str, value: Any) -> Any:
         return parse_mode(value)
     if name == "earliest":
         return str(date.fromisoformat(str(value)))
+    if name == "formats":
+        if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+            raise ValueError("[formats] maps names to format strings")
+        return {str(k): v for k, v in value.items()}
     return NotImplemented
 
 
@@ -540,9 +550,21 @@ def _check(s: Settings) -> None:
         raise ConfigError(f"{where('top')}: top must be 0 (all rows) or more")
     if s.ahead_days < 0:
         raise ConfigError(f"{where('ahead_days')}: ahead_days must be 0 or more")
+    if s.client_from not in ("remote", "xff"):
+        raise ConfigError(f"{where('client_from')}: client_from must be remote or xff")
+    import ipaddress
+
+    for cidr in s.trusted_proxies:
+        try:
+            ipaddress.ip_network(cidr, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"{where('trusted_proxies')}: {cidr!r} is not a network (10.0.0.0/8)"
+            ) from None
     # Names checked against the registries (imported here: they import this module).
     from logaudit.analyze import SECTIONS
-    from logaudit.formats import FORMATS
+    from logaudit.errors import LogauditError
+    from logaudit.formats import resolve
 
     unknown = [n for n in s.sections if n not in SECTIONS]
     if unknown:
@@ -550,11 +572,13 @@ def _check(s: Settings) -> None:
             f"{where('sections')}: unknown section {', '.join(map(repr, unknown))} "
             "(`logaudit sections` lists them)"
         )
-    if s.log_format is not None and s.log_format not in FORMATS:
-        raise ConfigError(
-            f"{where('log_format')}: unknown log format {s.log_format!r} "
-            f"(one of {', '.join(FORMATS)})"
-        )
+    # A name, a [formats] name or a server's format string; from the command line a bad one
+    # is wrong usage (exit 2, said by the CLI), from a file or the environment a bad setting.
+    if s.log_format and s.log_format != "auto+" and s.origins.get("log_format") != "option":
+        try:
+            resolve(s.log_format, s.formats)
+        except LogauditError as e:
+            raise ConfigError(f"{where('log_format')}: {e}") from None
     for key, addrs in (("mail.to", s.mail.to), ("mail.sender", (s.mail.sender or "x@y",))):
         bad = [a for a in addrs if not valid_address(a)]
         if bad:

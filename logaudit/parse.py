@@ -20,6 +20,7 @@ bare quote and text is kept exactly as logged (control characters stay escaped a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,6 +31,15 @@ import pyarrow.csv as pcsv
 
 from logaudit import plausible
 from logaudit.formats import Detected
+from logaudit.formats.spec import Layout, Piece
+from logaudit.formats.values import (
+    NO_OFFSET,
+    TimePart,
+    decode_time,
+    durations,
+    localise,
+    offsets_at,
+)
 from logaudit.schema import categorical
 from logaudit.sources import Block
 
@@ -97,9 +107,11 @@ class BadLines:
         return sum(self.counts.values())
 
 
-def _normalise(data: bytes | bytearray | memoryview) -> bytes | bytearray | memoryview:
+def _normalise(
+    data: bytes | bytearray | memoryview, escapes: bool = True
+) -> bytes | bytearray | memoryview:
     """Valid UTF-8 with nginx-style escapes; see the module docstring. Copies only when it
-    has to change something."""
+    has to change something. ``escapes=False``: UTF-8 only (JSON keeps its own escapes)."""
     buf = pa.py_buffer(data)
     probe = pa.Array.from_buffers(
         pa.large_string(), 1, [None, pa.py_buffer(np.array([0, len(data)], np.int64)), buf]
@@ -115,7 +127,7 @@ def _normalise(data: bytes | bytearray | memoryview) -> bytes | bytearray | memo
     # whose only backslashes are nginx's \xHH needs no copy at all. The bytes are compared
     # with numpy, without the GIL (a two-byte bytes.find held it for 15 ms per 16 MB block).
     backslash = octets == 92
-    if backslash.any():
+    if escapes and backslash.any():
         after = octets[np.flatnonzero(backslash[:-1]) + 1]
         if (after == 92).any():
             data = bytes(data).replace(b"\\\\", b"\\x5C")
@@ -135,10 +147,14 @@ def _has_bare_cr(data: bytes | bytearray | memoryview) -> bool:
 
 
 def _read_csv(
-    data: bytes | bytearray | memoryview, columns: list[str], invalid: list[str]
+    data: bytes | bytearray | memoryview,
+    columns: list[str],
+    invalid: list[tuple[int | None, str]],
+    delimiter: str = " ",
+    include: list[str] | None = None,
 ) -> pa.Table:
     def on_invalid(row: pcsv.InvalidRow) -> str:
-        invalid.append(row.text)
+        invalid.append((row.number, row.text))
         return "skip"
 
     return pcsv.read_csv(
@@ -152,7 +168,7 @@ def _read_csv(
             block_size=min(max(1 << 20, len(data) + 1), (1 << 31) - 1),
         ),
         parse_options=pcsv.ParseOptions(
-            delimiter=" ",
+            delimiter=delimiter,
             quote_char='"',
             double_quote=False,
             newlines_in_values=False,
@@ -165,15 +181,21 @@ def _read_csv(
             column_types={c: pa.dictionary(pa.int32(), pa.string()) for c in columns},
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
-            include_columns=[c for c in columns if not c.startswith("extra") and c != "ident"],
+            include_columns=include
+            if include is not None
+            else [c for c in columns if not c.startswith("extra") and c != "ident"],
         ),
     )
 
 
-def _split_lines(data: bytes | bytearray | memoryview) -> pa.Array:
-    """The block's lines as a string array, zero-copy (each value keeps its newline)."""
-    buf = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(buf == 10) + 1
+def _split_lines(
+    data: bytes | bytearray | memoryview, newlines: np.ndarray | None = None
+) -> pa.Array:
+    """The block's lines as a string array, zero-copy (each value keeps its newline).
+    ``newlines``: the positions of the block's LFs, when the caller has them."""
+    if newlines is None:
+        newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    ends = newlines + 1
     offsets = np.concatenate([[0], ends]).astype(np.int64)
     return pa.Array.from_buffers(
         pa.large_string(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(data)]
@@ -181,14 +203,28 @@ def _split_lines(data: bytes | bytearray | memoryview) -> pa.Array:
 
 
 def _exact(
-    data: bytes | bytearray | memoryview, det: Detected, block: Block, bad: BadLines
+    data: bytes | bytearray | memoryview,
+    det: Detected,
+    block: Block,
+    bad: BadLines,
+    only: np.ndarray | None = None,
+    reason: str | None = None,
+    newlines: np.ndarray | None = None,
+    report: bool = True,
 ) -> tuple[pa.Table, np.ndarray]:
-    """The exact path: match every line with the format's pattern."""
-    lines = _split_lines(data)
-    columns = det.format.columns(0)
-    matched = pc.extract_regex(lines, det.format.line_regex(det.extras))
-    ok = np.asarray(matched.is_valid())
-    if not ok.all():
+    """The exact path: match every line (or the lines at indexes ``only``) with the format's
+    pattern; bad lines are counted with their line numbers."""
+    lines = _split_lines(data, newlines)
+    index = np.arange(len(lines), dtype=np.int64) if only is None else only
+    if only is not None:
+        lines = lines.take(pa.array(only))
+    columns = [t.name for t in det.format.tokens]
+    if reason is None:
+        matched = pc.extract_regex(lines, _line_regex(det))
+        ok = np.asarray(matched.is_valid())
+    else:
+        ok = np.zeros(len(lines), bool)
+    if not ok.all() and report:
         stripped = pc.utf8_trim_whitespace(lines)
         blank = np.asarray(pc.equal(stripped, ""))
         comment = np.asarray(pc.starts_with(stripped, "#"))
@@ -197,13 +233,41 @@ def _exact(
         room = max(0, BAD_SAMPLES - len(bad.samples.get(name, [])))
         for i in bad_idx[:room]:
             text = lines[int(i)].as_py().rstrip("\r\n")
-            bad.add(name, block.first_line + int(i), _why(det, text))
+            why = _why(det, text) if reason is None else f"{reason}: {text[:_SAMPLE_TEXT]}"
+            bad.add(name, block.first_line + int(index[i]), why)
         # The rest are counted without building messages.
         bad.count(name, len(bad_idx) - min(room, len(bad_idx)))
+    if reason is not None:
+        return pa.table({}), np.zeros(0, np.int64)
     keep = np.flatnonzero(ok)
     rows = matched.filter(pa.array(ok))
     table = pa.table({c: rows.field(i) for i, c in enumerate(columns)})
-    return table, block.first_line + keep
+    if _xff_extra(det):
+        # The field was quoted or bare: one of its two groups holds it.
+        value = pc.binary_join_element_wise(
+            rows.field("extra0").cast(pa.string()), rows.field("extra0_").cast(pa.string()), ""
+        )
+        table = table.append_column("extra0", value)
+    return table, block.first_line + index[keep]
+
+
+def _line_regex(det: Detected) -> str:
+    """The exact path's pattern, with two tolerances GoAccess has. A last quoted field that
+    runs to the end of the line without its closing quote (a user agent cut short by the
+    server's buffer) is read as written. And a line is read up to the format's last field,
+    whatever follows (formats that allow trailing fields): a line with more trailing fields than
+    the input's usual (an X-Forwarded-For added later) is a hit."""
+    layout = det.format
+    pattern = layout.line_regex(det.extras, capture=1 if _xff_extra(det) else 0)
+    end = r"\r?\n?$"
+    more = r'(?: (?:"[^"\n]*"|[^ "\n]\S*))*' if layout.allow_extras else ""
+    last = layout.tokens[-1] if layout.tokens else None
+    if det.extras == 0 and last is not None and last.quoted and layout.separators[-1] == "":
+        whole = f'"(?P<{last.name}>[^"\\n]*)"' + end
+        if pattern.endswith(whole):
+            cut = f'"(?P<{last.name}>[^"\\n]*?)(?:"{more})?' + end
+            return pattern[: -len(whole)] + cut
+    return pattern[: -len(end)] + more + end
 
 
 def _why(det: Detected, text: str) -> str:
@@ -212,7 +276,10 @@ def _why(det: Detected, text: str) -> str:
     shown = text if len(text) <= _SAMPLE_TEXT else text[:_SAMPLE_TEXT] + "..."
     tokens = tokenize(text)
     want = det.format.width + det.extras
-    if text.count('"') % 2:
+    if det.format.delimiter is None:
+        why = f"does not fit the {det.format.name} layout ({det.format.source})"
+        why = why if len(why) < 160 else f"does not fit the {det.format.name} layout"
+    elif text.count('"') % 2:
         why = "unbalanced quote"
     elif len(tokens) != want:
         why = f"{len(tokens)} fields, {det.format.name} has {want}"
@@ -347,48 +414,406 @@ def parse_block(
     block: Block, det: Detected, bad: BadLines, window: plausible.Window | None = None
 ) -> pd.DataFrame:
     """One block of whole lines -> one record-table chunk (see ``logaudit.schema``); rows
-    with implausible times (``plausible.check``, outside ``window``) become bad lines."""
-    data = _normalise(block.data)
-    columns = det.format.columns(det.extras)
-    invalid: list[str] = []
-    table = _read_csv(data, columns, invalid)
-    # Arrow's CSV reader also ends a row at a bare CR; only the exact path splits on LF alone.
-    if invalid or _has_bare_cr(data) or table.num_rows != block.lines:
+    with implausible times (``plausible.check``, outside ``window``) become bad lines, for
+    every family alike."""
+    return plausible.drop(_parse(block, det, bad), block.source.name, bad, window)
+
+
+def _parse(block: Block, det: Detected, bad: BadLines) -> pd.DataFrame:
+    layout = det.format
+    data = _normalise(block.data, escapes=layout.family != "jsonkeys")
+    if layout.family == "w3c":
+        return _w3c(data, det, block, bad)
+    if layout.family == "jsonkeys":
+        return _json(data, det, block, bad)
+    if det.others:
+        return _mixed(data, det, block, bad)
+    if layout.delimiter is None:
         table, line_no = _exact(data, det, block, bad)
     else:
-        if any(col.num_chunks > 1 for col in table.columns):  # a block over 2 GB
-            table = table.unify_dictionaries().combine_chunks()
-        line_no = block.first_line + np.arange(table.num_rows, dtype=np.int64)
-    chunk = _assemble(table, line_no, block.source.name, bad)
-    return plausible.drop(chunk, block.source.name, bad, window)
+        table, line_no = _fast(data, det, block, bad)
+
+    def text_of(number: int) -> str:
+        """One line's text by its number (for a few bad-line examples only)."""
+        lines = _split_lines(data)
+        return str(lines[number - block.first_line].as_py()).rstrip("\r\n")
+
+    chunk = _assemble(table, line_no, block.source.name, bad, det, text_of)
+    return chunk
 
 
-def _assemble(table: pa.Table, line_no: np.ndarray, name: str, bad: BadLines) -> pd.DataFrame:
-    n = table.num_rows
-    cols: dict[str, tuple[np.ndarray, pa.Array]] = {}
-    for c in table.column_names:
-        if c.startswith("extra") or c == "ident":
+def _w3c(
+    data: bytes | bytearray | memoryview, det: Detected, block: Block, bad: BadLines
+) -> pd.DataFrame:
+    """A W3C block: each part under its own #Fields: header, read with that header's layout."""
+    from logaudit.formats import w3c
+
+    view = memoryview(data)
+    octets = np.frombuffer(data, np.uint8)
+    heads = w3c.headers(data)
+    parts: list[tuple[int, Layout | None]] = []
+    if not heads or heads[0][0] > 0:
+        parts.append((0, det.format))
+    parts += heads
+    chunks = []
+    name = block.source.name
+    for i, (start, layout) in enumerate(parts):
+        end = parts[i + 1][0] if i + 1 < len(parts) else len(data)
+        if end <= start:
             continue
-        cols[c] = _dict(table.column(c))
+        sub = view[start:end]
+        first = block.first_line + int(np.count_nonzero(octets[:start] == 10))
+        lines = int(np.count_nonzero(octets[start:end] == 10))
+        if end == len(data) and data[-1:] != b"\n":
+            lines += 1
+        part = Block(sub, first, block.source, lines)
+        if layout is None:
+            # A header logaudit cannot read (no date, no status...): its lines are bad.
+            never = Detected(w3c.DEFAULT, 0, 0, 0, det.zone)
+            _exact(sub, never, part, bad, reason="its #Fields: header is not readable")
+            continue
+        sub_det = Detected(layout, 0, 0, 0, det.zone)
+        table, line_no = _fast(sub, sub_det, part, bad)
+        chunks.append(_assemble(table, line_no, name, bad, sub_det))
+    if not chunks:
+        return _assemble(pa.table({}), np.zeros(0, np.int64), name, bad, det)
+    return _concat(chunks)
 
+
+def _json(
+    data: bytes | bytearray | memoryview, det: Detected, block: Block, bad: BadLines
+) -> pd.DataFrame:
+    """A JSON family's block: Arrow's JSON reader, bad lines isolated (formats/jsonlog.py)."""
+    from logaudit.formats import jsonlog
+
+    table, line_no, rejected = jsonlog.read(data, det.format, block.first_line)
+    name = block.source.name
+    if len(rejected):
+        lines = _split_lines(data)
+        room = max(0, BAD_SAMPLES - len(bad.samples.get(name, [])))
+        for number in rejected[:room]:
+            text = str(lines[int(number) - block.first_line].as_py()).rstrip("\r\n")
+            shown = text if len(text) <= _SAMPLE_TEXT else text[:_SAMPLE_TEXT] + "..."
+            bad.add(name, int(number), f"not a JSON object: {shown}")
+        bad.count(name, len(rejected) - min(room, len(rejected)))
+    return _assemble(table, line_no, name, bad, det)
+
+
+def _mixed(
+    data: bytes | bytearray | memoryview, det: Detected, block: Block, bad: BadLines
+) -> pd.DataFrame:
+    """--log-format auto+: each line read with the first of the input's formats it fits (one
+    vectorised RE2 call per format over the lines still unread); the rest are bad lines."""
+    from dataclasses import replace
+
+    newlines = np.flatnonzero(np.frombuffer(data, np.uint8) == 10)
+    left = np.arange(len(newlines), dtype=np.int64)
+    formats = [(det.format, det.extras), *det.others]
+    chunks = []
+    for i, (layout, extras) in enumerate(formats):
+        last = i == len(formats) - 1
+        one = replace(det, format=layout, extras=extras, others=())
+        table, line_no = _exact(data, one, block, bad, only=left, newlines=newlines, report=last)
+        chunks.append(_assemble(table, line_no, block.source.name, bad, one))
+        left = np.setdiff1d(left, line_no - block.first_line, assume_unique=True)
+    return _concat(chunks)
+
+
+def _concat(chunks: list[pd.DataFrame]) -> pd.DataFrame:
+    """Record-table chunks as one, categoricals kept (their categories unioned)."""
+    if len(chunks) == 1:
+        return chunks[0]
+    out: dict[str, object] = {}
+    for col in chunks[0].columns:
+        if isinstance(chunks[0][col].dtype, pd.CategoricalDtype):
+            out[col] = pd.api.types.union_categoricals([c[col] for c in chunks])
+        else:
+            out[col] = np.concatenate([c[col].to_numpy() for c in chunks])
+    frame = pd.DataFrame(out, copy=False)
+    for col in ("time",):
+        frame[col] = pd.concat([c[col] for c in chunks], ignore_index=True)
+    return frame
+
+
+def _used_tokens(det: Detected) -> list[str]:
+    used = [
+        t.name for t in det.format.tokens if any(p.role not in ("extra", "ident") for p in t.fields)
+    ]
+    return used + ["extra0"] if _xff_extra(det) else used
+
+
+def _xff_extra(det: Detected) -> bool:
+    """Whether the first trailing field is read as X-Forwarded-For (--client-from xff on a
+    combined log with nginx's "$http_x_forwarded_for" after the agent)."""
+    return det.client_from == "xff" and det.extras > 0 and "xff" not in det.format.fields
+
+
+def _fast(
+    data: bytes | bytearray | memoryview, det: Detected, block: Block, bad: BadLines
+) -> tuple[pa.Table, np.ndarray]:
+    """Arrow's CSV reader over the block; only the lines it rejects go to the exact path."""
+    columns = det.format.columns(det.extras)
+    used = _used_tokens(det)
+    invalid: list[tuple[int | None, str]] = []
+    delim = det.format.delimiter or " "
+    table = _read_csv(data, columns, invalid, delim, used)
+    if any(col.num_chunks > 1 for col in table.columns):  # a block over 2 GB
+        table = table.unify_dictionaries().combine_chunks()
+    bare_cr = _has_bare_cr(data)
+    if not invalid and table.num_rows == block.lines and not bare_cr:
+        return table, block.first_line + np.arange(table.num_rows, dtype=np.int64)
+    # Arrow's CSV reader also ends a row at a bare CR; only the exact path splits on LF alone.
+    octets = np.frombuffer(data, np.uint8)
+    newlines = np.flatnonzero(octets == 10)
+    placed = None if bare_cr else _place(data, invalid, table.num_rows, newlines)
+    if placed is None:
+        table, line_no = _exact(data, det, block, bad)
+        return table.select(used), line_no
+    good_lines, rejected = placed
+    rescued, rescued_no = _exact(data, det, block, bad, only=rejected, newlines=newlines)
+    line_no = block.first_line + good_lines
+    if rescued.num_rows == 0:
+        return table, line_no
+    extra = pa.table(
+        {c: pc.dictionary_encode(rescued.column(c)).cast(table.schema.field(c).type) for c in used}
+    )
+    both = pa.concat_tables([table, extra]).unify_dictionaries().combine_chunks()
+    return both, np.concatenate([line_no, rescued_no])
+
+
+def _place(
+    data: bytes | bytearray | memoryview,
+    invalid: list[tuple[int | None, str]],
+    rows: int,
+    ends: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(indexes of the lines the CSV reader's rows came from, indexes of the lines it
+    rejected), found by placing each rejected row's text in the block: first where the
+    reader's row number points (checked byte for byte), else by searching for it (one search
+    per rejected row, not per line). None when the rows cannot be placed exactly."""
+    octets = np.frombuffer(data, np.uint8)
+    whole = len(data) > 0 and data[-1] == 10
+    starts = np.concatenate([[0], ends + 1])[: len(ends) + (0 if whole else 1)]
+    n = len(starts)
+    line_ends = np.concatenate([ends, [len(data)]])[:n]
+    length = line_ends - starts
+    # Empty lines (and a lone CR) are skipped by the reader, as by the exact path.
+    cr_only = np.zeros(n, bool)
+    one = np.flatnonzero(length == 1)
+    cr_only[one] = octets[starts[one]] == 13
+    empty = (length == 0) | cr_only
+    nonempty = np.flatnonzero(~empty)
+    rejected = np.zeros(n, bool)
+    raw: bytes | None = None
+    pos = 0
+    shift = 0  # rows that spanned several lines so far, less one each
+    for number, text in invalid:
+        piece = text.encode("utf-8")
+        at = -1
+        k = (number - 1 + shift) if number is not None else -1
+        if 0 <= k < len(nonempty):
+            s0 = int(starts[nonempty[k]])
+            if s0 >= pos and _line_at(octets, s0, piece):
+                at = s0
+        if at < 0:
+            raw = raw if raw is not None else bytes(data)
+            at = _find_line(raw, piece, pos)
+        if at < 0:
+            return None
+        first = int(np.searchsorted(starts, at, side="right")) - 1
+        last = int(np.searchsorted(starts, at + max(len(piece) - 1, 0), side="right")) - 1
+        rejected[first : last + 1] = True
+        shift += int((~empty[first : last + 1]).sum()) - 1
+        pos = at + len(piece)
+    good = np.flatnonzero(~rejected & ~empty)
+    if len(good) != rows:
+        return None
+    return good.astype(np.int64), np.flatnonzero(rejected & ~empty).astype(np.int64)
+
+
+def _line_at(octets: np.ndarray, at: int, piece: bytes) -> bool:
+    """Whether ``piece`` is written at ``at`` and runs to the end of a line."""
+    end = at + len(piece)
+    if end > len(octets) or not np.array_equal(octets[at:end], np.frombuffer(piece, np.uint8)):
+        return False
+    return end == len(octets) or octets[end] == 10 or (octets[end] == 13)
+
+
+def _find_line(raw: bytes, piece: bytes, pos: int) -> int:
+    """Where ``piece`` starts a line of ``raw`` at or after ``pos`` and runs to that line's
+    end (or a later line's: a row may span lines); -1 if nowhere."""
+    while True:
+        at = raw.find(piece, pos)
+        if at < 0:
+            return -1
+        end = at + len(piece)
+        starts_line = at == 0 or raw[at - 1] == 10
+        ends_line = end == len(raw) or raw[end] == 10 or raw[end : end + 2] == b"\r\n"
+        if starts_line and ends_line:
+            return at
+        pos = at + 1
+
+
+def _token_fields(
+    table: pa.Table, det: Detected, good: np.ndarray, reasons: list[tuple[np.ndarray, str]]
+) -> tuple[dict[str, tuple[np.ndarray, pa.Array, Piece]], list[TimePart], list[np.ndarray]]:
+    """Each role's (row codes, distinct values, piece), and each time token's decoded parts
+    with their row codes. Tokens of several pieces are split once per distinct value."""
+    fields: dict[str, tuple[np.ndarray, pa.Array, Piece]] = {}
+    times: list[TimePart] = []
+    time_codes: list[np.ndarray] = []
+    pieces_of: list[tuple[dict[str, pa.Array], np.ndarray, np.ndarray]] = []
+    names = set(table.column_names)
+    for tok in det.format.tokens:
+        if tok.name not in names:
+            continue
+        codes, values = _dict(table.column(tok.name))
+        if det.format.loose:
+            # W3C: a quoted value ("a b", with "" for a quote) as written inside its quotes.
+            values = values.cast(pa.string())
+            quoted = pc.extract_regex(values, r'^"(?P<v>.*)"$')
+            inner = pc.replace_substring(quoted.field("v"), '""', '"')
+            values = pc.if_else(quoted.is_valid(), inner, values)
+            codes, values = _recode(values, codes)
+        if det.format.family == "json":
+            codes, values = _recode(_json_unescape(values.cast(pa.string())), codes)
+        if tok.name == "t1":
+            part = TimePart(len(values))
+            part.wall, part.ok = wall_seconds(values)
+            times.append(part)
+            time_codes.append(codes)
+            continue
+        if tok.name == "t2":
+            part = TimePart(len(values))
+            part.offset = _offsets(values)
+            part.ok = part.offset != NO_OFFSET
+            times.append(part)
+            time_codes.append(codes)
+            continue
+        single = tok.single
+        if single is not None and single.role != "time":
+            if single.role not in fields:
+                fields[single.role] = (codes, values, single)
+            continue
+        split = pc.extract_regex(values.cast(pa.string()), tok.split_regex())
+        fits = np.asarray(split.is_valid())
+        if not fits.all():
+            reasons.append((~fits[codes], f"{tok.name} does not fit {tok.split_regex()}"))
+        groups: dict[str, pa.Array] = {}
+        for i, p in enumerate(tok.fields):
+            sub = split.field(f"p{i}")
+            if p.role == "time":
+                groups[p.kind] = sub
+            elif p.role not in fields and p.role not in ("extra", "ident"):
+                sub_codes, sub_dict = _recode(sub, codes)
+                fields[p.role] = (sub_codes, sub_dict, p)
+        if groups:
+            pieces_of.append((groups, codes, fits))
+    if _whole_parts([set(g) for g, _, _ in pieces_of]):
+        for groups, codes, fits in pieces_of:
+            part = decode_time(groups, len(fits))
+            part.ok &= fits
+            times.append(part)
+            time_codes.append(codes)
+    else:
+        # A date cut across tokens (%{%d %b %Y}t): its pieces are put together per row.
+        n = table.num_rows
+        rows: dict[str, pa.Array] = {}
+        ok = np.ones(n, bool)
+        for groups, codes, fits in pieces_of:
+            take = pa.array(codes)
+            rows.update({k: v.take(take) for k, v in groups.items()})
+            ok &= fits[codes]
+        part = decode_time(rows, n)
+        part.ok &= ok
+        times.append(part)
+        time_codes.append(np.arange(n))
+    return fields, times, time_codes
+
+
+def _json_unescape(values: pa.Array) -> pa.Array:
+    """JSON string escapes decoded, once per distinct value that has one."""
+    has = np.asarray(pc.match_substring(values, "\\").fill_null(False))
+    if not has.any():
+        return values
+    import json
+
+    out = values.to_pylist()
+    for i in np.flatnonzero(has):
+        try:
+            out[i] = json.loads('"' + out[i] + '"')
+        except ValueError:
+            pass  # not valid JSON escapes: kept as written
+    return pa.array(out, pa.string())
+
+
+def _whole_parts(kinds: list[set[str]]) -> bool:
+    """Whether each token's time pieces make whole parts (a whole date, a whole clock) that
+    can be decoded per token and added up."""
+    for k in kinds:
+        if k & {"Y", "m", "b", "d", "e"} and not ("Y" in k and k & {"m", "b"} and k & {"d", "e"}):
+            return False
+        if k & {"M", "S"} and "H" not in k:
+            return False
+    return True
+
+
+def _assemble(
+    table: pa.Table,
+    line_no: np.ndarray,
+    name: str,
+    bad: BadLines,
+    det: Detected,
+    text_of: Callable[[int], str] | None = None,
+) -> pd.DataFrame:
+    n = table.num_rows
     reasons: list[tuple[np.ndarray, str]] = []
+    good0 = np.ones(n, bool)
+    cols, times, time_codes = _token_fields(table, det, good0, reasons)
 
-    # Timestamps: once per distinct "[10/Oct/2000:13:55:36" token.
-    t1_idx, t1_dict = cols["t1"]
-    wall_s, wall_ok = wall_seconds(t1_dict)
-    t2_idx, t2_dict = cols["t2"]
-    offs = _offsets(t2_dict)
-    time_ok = wall_ok[t1_idx] & (offs[t2_idx] != np.iinfo(np.int16).min)
-    reasons.append((~time_ok, "unreadable timestamp"))
+    # Timestamps: each time token decoded once per distinct value, then added up per row.
+    wall = np.zeros(n, np.int64)
+    time_ok = np.ones(n, bool)
+    offset: np.ndarray | None = None
+    utc: np.ndarray | None = None
+    for part, codes in zip(times, time_codes, strict=True):
+        wall += part.wall[codes]
+        time_ok &= part.ok[codes]
+        if part.offset is not None:
+            offset = part.offset[codes]
+        if part.utc is not None:
+            utc = part.utc[codes]
+    if not times:
+        time_ok[:] = False
+    zone = det.format.naive_zone or det.zone or "UTC"
+    if utc is not None:
+        if offset is None or (offset == NO_OFFSET).any():
+            offset = offsets_at(utc, zone) if offset is None else offset
+            missing = offset == NO_OFFSET
+            offset = np.where(missing, offsets_at(utc, zone), offset).astype(np.int16)
+        wall = utc + offset.astype(np.int64) * 60
+    elif offset is None:
+        offset = localise(wall, zone) if n else np.zeros(0, np.int16)
+    elif (offset == NO_OFFSET).any():
+        # ISO times written without a zone in a log that has some with one.
+        missing = offset == NO_OFFSET
+        offset = np.where(missing, localise(wall, zone), offset).astype(np.int16)
+    time_ok &= offset != NO_OFFSET
+    reasons.insert(0, (~time_ok, "unreadable timestamp"))
 
-    st_idx, st_dict = cols["status"]
+    def role(r: str, default: str) -> tuple[np.ndarray, pa.Array]:
+        if r in cols:
+            return cols[r][0], cols[r][1]
+        return np.zeros(n, np.int32), pa.array([default], pa.string())
+
+    st_idx, st_dict = role("status", "0")
     st_valid = np.asarray(pc.match_substring_regex(st_dict, r"^[1-5][0-9][0-9]$"))
     st_val = np.asarray(
         pc.if_else(pa.array(st_valid), st_dict, "0").cast(pa.int16()), dtype=np.int16
     )
     reasons.append((~st_valid[st_idx], "status is not an HTTP status code"))
 
-    by_idx, by_dict = cols["bytes"]
+    by_idx, by_dict = role("bytes", "-")
     by_valid = np.asarray(pc.match_substring_regex(by_dict, r"^([0-9]{1,18}|-)$"))
     by_num = pc.if_else(
         pa.array(by_valid & np.asarray(pc.not_equal(by_dict, "-"))), by_dict, "0"
@@ -396,17 +821,29 @@ def _assemble(table: pa.Table, line_no: np.ndarray, name: str, bad: BadLines) ->
     by_val = np.asarray(by_num, dtype=np.int64)
     reasons.append((~by_valid[by_idx], "size is not a number"))
 
-    cl_idx, cl_dict = cols["client"]
-    comment = np.asarray(pc.starts_with(cl_dict, "#"))[cl_idx]
+    # A comment line (W3C's #Fields, a pasted note) that happened to fit is no request.
+    first = det.format.tokens[0].name if det.format.tokens else ""
+    if first in table.column_names:
+        f_idx, f_dict = _dict(table.column(first))
+        comment = np.asarray(pc.starts_with(f_dict.cast(pa.string()), "#"))[f_idx]
+    else:
+        comment = np.zeros(n, bool)
 
     good = np.ones(n, dtype=bool)
+    # A row failing two checks or more is not this layout at all: say so, with its text.
+    failures = np.zeros(n, np.int8)
+    for mask, _ in reasons:
+        failures += mask
     for mask, why in reasons:
         mask = mask & ~comment
         if mask.any():
             rows = np.flatnonzero(mask & good)
             room = max(0, BAD_SAMPLES - len(bad.samples.get(name, [])))
             for i in rows[:room]:
-                bad.add(name, int(line_no[i]), why)
+                said = why
+                if failures[i] > 1 and text_of is not None:
+                    said = _why(det, text_of(int(line_no[i])))
+                bad.add(name, int(line_no[i]), said)
             bad.count(name, len(rows) - min(room, len(rows)))
             good &= ~mask
     good &= ~comment
@@ -416,51 +853,177 @@ def _assemble(table: pa.Table, line_no: np.ndarray, name: str, bad: BadLines) ->
     def take(a: np.ndarray) -> np.ndarray:
         return a if sel is None else a[sel]
 
-    wall_rows = take(wall_s[t1_idx])
-    off_rows = take(offs[t2_idx]).astype(np.int16)
-    utc = wall_rows - off_rows.astype(np.int64) * 60
-
-    # The request line, split once per distinct request.
-    rq_idx, rq_dict = cols["request"]
-    parts = _split_requests(rq_dict)
-    has = np.asarray(parts.is_valid())
-    method = pc.if_else(pa.array(has), parts.field("method"), "")
-    # A request that is not "METHOD target [PROTOCOL]" ("-", "", junk) is kept whole as its path.
-    target = pc.if_else(pa.array(has), parts.field("target"), rq_dict)
-    protocol = pc.if_else(pa.array(has), parts.field("protocol").fill_null(""), "")
-    tparts = pc.extract_regex(target, _TARGET)
-    path = tparts.field("path")
-    query = tparts.field("query").fill_null("")
-    rq_rows = take(rq_idx)
+    wall_rows = take(wall)
+    off_rows = take(offset).astype(np.int16)
+    utc_rows = wall_rows - off_rows.astype(np.int64) * 60
 
     out: dict[str, object] = {
-        "time": pd.to_datetime(utc, unit="s", utc=True).astype("datetime64[s, UTC]"),
+        "time": pd.to_datetime(utc_rows, unit="s", utc=True).astype("datetime64[s, UTC]"),
         "offset": off_rows,
         "local": wall_rows.astype("datetime64[s]"),
     }
 
-    def cat(col: str) -> pd.Categorical:
-        idx, d = cols[col]
+    def cat(r: str, default: str) -> pd.Categorical:
+        idx, d = role(r, default)
         return _categorical(take(idx), d)
 
-    def derived(values: pa.Array) -> pd.Categorical:
-        codes, d = _recode(values, rq_rows)
-        return _categorical(codes, d)
-
-    out["client"] = cat("client")
-    out["user"] = cat("user")
-    out["method"] = derived(method)
-    out["path"] = derived(path)
-    out["query"] = derived(query)
-    out["protocol"] = derived(protocol)
+    cl_idx, cl_dict = _clients(cols, table, det, n)
+    out["client"] = _categorical(take(cl_idx), cl_dict)
+    out["user"] = cat("user", "-")
+    hosts: list[Coded] = []
+    method, path, query, protocol = _request_parts(cols, n, det.format.absolute_urls, hosts)
+    if hosts and "vhost" not in cols:
+        cols["vhost"] = (*hosts[0], Piece("vhost", "request"))
+    for col, (idx, d) in (
+        ("method", method),
+        ("path", path),
+        ("query", query),
+        ("protocol", protocol),
+    ):
+        out[col] = _categorical(take(idx), d)
     out["status"] = take(st_val[st_idx])
     out["bytes"] = take(by_val[by_idx])
     m = len(wall_rows)
-    empty = pa.array([""], pa.string())
     for col in ("referrer", "agent", "vhost"):
-        out[col] = cat(col) if col in cols else _categorical(np.zeros(m, np.int32), empty)
-    out["response_time"] = np.full(m, np.nan)
-    out["upstream_time"] = np.full(m, np.nan)
+        out[col] = cat(col, "")
+    for col in ("response_time", "upstream_time"):
+        if col in cols:
+            idx, d, piece = cols[col]
+            out[col] = take(durations(d, piece.kind or "s")[idx])
+        else:
+            out[col] = np.full(m, np.nan)
     out["file"] = _categorical(np.zeros(m, np.int32), pa.array([name], pa.string()))
     out["line"] = take(line_no).astype(np.int64)
     return pd.DataFrame(out, copy=False)
+
+
+Coded = tuple[np.ndarray, pa.Array]
+
+
+def _clients(
+    cols: dict[str, tuple[np.ndarray, pa.Array, Piece]], table: pa.Table, det: Detected, n: int
+) -> Coded:
+    """The client per row: the address field; a leading list ("10.0.0.2, 10.0.0.1, 127.0.0.1",
+    nginx's $proxy_add_x_forwarded_for) is a chain; with --client-from xff, the chain is the
+    X-Forwarded-For field followed by the address. From a chain: its first address, or with
+    --trusted-proxy the last one outside the trusted networks. Once per distinct pair."""
+    if "client" in cols:
+        r_idx, r_dict = cols["client"][0], cols["client"][1].cast(pa.string())
+    else:
+        r_idx, r_dict = np.zeros(n, np.int32), pa.array(["-"], pa.string())
+    x_idx: np.ndarray | None = None
+    x_dict: pa.Array | None = None
+    if det.client_from == "xff":
+        if "xff" in cols:
+            x_idx, x_dict = cols["xff"][0], cols["xff"][1].cast(pa.string())
+        elif "extra0" in table.column_names:
+            x_idx, x_dict = _dict(table.column("extra0"))
+            x_dict = x_dict.cast(pa.string())
+    has_list = bool(np.asarray(pc.match_substring(r_dict, ",")).any())
+    if x_idx is None and not has_list:
+        return r_idx, r_dict
+    if x_idx is None or x_dict is None:
+        x_idx, x_dict = np.zeros(n, np.int32), pa.array(["-"], pa.string())
+    pair = x_idx.astype(np.int64) * max(len(r_dict), 1) + r_idx
+    uniq, inverse = np.unique(pair, return_inverse=True)
+    xs = x_dict.to_pylist()
+    rs = r_dict.to_pylist()
+    nets = _networks(det.trusted)
+    chosen = [
+        _pick(xs[int(u) // max(len(rs), 1)], rs[int(u) % max(len(rs), 1)], nets) for u in uniq
+    ]
+    codes, values = _dict(pa.array(chosen, pa.string()))
+    return codes[inverse].astype(np.int32), values
+
+
+def _networks(cidrs: tuple[str, ...]) -> list[object]:
+    import ipaddress
+
+    return [ipaddress.ip_network(c, strict=False) for c in cidrs]
+
+
+def _pick(xff: str | None, remote: str | None, nets: list[object]) -> str:
+    import ipaddress
+
+    chain = [a.strip() for a in (xff or "").split(",") if a.strip() not in ("", "-", "unknown")]
+    chain += [a.strip() for a in (remote or "-").split(",") if a.strip()]
+    if not chain:
+        return remote or "-"
+    if not nets:
+        return chain[0]
+    for address in reversed(chain):
+        try:
+            ip = ipaddress.ip_address(address.strip("[]"))
+        except ValueError:
+            return address  # not an address: nothing to trust it by
+        if not any(ip in net for net in nets):  # type: ignore[operator]
+            return address
+    return chain[0]
+
+
+_ABSOLUTE = r"^[A-Za-z][A-Za-z0-9+.-]*://(?P<host>[^/?#]*)(?P<rest>.*)$"
+
+
+def _request_parts(
+    cols: dict[str, tuple[np.ndarray, pa.Array, Piece]],
+    n: int,
+    absolute: bool = False,
+    hosts: list[Coded] | None = None,
+) -> tuple[Coded, Coded, Coded, Coded]:
+    """(method, path, query, protocol) per row, each split once per distinct value: from the
+    request line when the format has one, else from its parts ($request_method, $uri, $args,
+    $request_uri, %m %U %q %H)."""
+    empty: Coded = (np.zeros(n, np.int32), pa.array([""], pa.string()))
+    hosts = hosts if hosts is not None else []
+    if "request" in cols:
+        rq_idx, rq_dict, _ = cols["request"]
+        rq_dict = rq_dict.cast(pa.string())
+        parts = _split_requests(rq_dict)
+        has = np.asarray(parts.is_valid())
+        method = pc.if_else(pa.array(has), parts.field("method"), "")
+        # A request that is not "METHOD target [PROTOCOL]" ("-", "", junk) is kept whole as
+        # its path.
+        target = pc.if_else(pa.array(has), parts.field("target"), rq_dict)
+        protocol = pc.if_else(pa.array(has), parts.field("protocol").fill_null(""), "")
+        if absolute:
+            # A load balancer logs the absolute URL ("GET https://host:443/p?q HTTP/1.1"):
+            # the path is what follows the host, and the host is the virtual host.
+            url = pc.extract_regex(target, _ABSOLUTE)
+            rest = url.field("rest")
+            rest = pc.if_else(pc.equal(rest, ""), "/", rest)
+            target = pc.if_else(url.is_valid(), rest, target)
+            hosts.append(_recode(pc.if_else(url.is_valid(), url.field("host"), ""), rq_idx))
+        tparts = pc.extract_regex(target, _TARGET)
+        return (
+            _recode(method, rq_idx),
+            _recode(tparts.field("path"), rq_idx),
+            _recode(tparts.field("query").fill_null(""), rq_idx),
+            _recode(protocol, rq_idx),
+        )
+
+    def plain(r: str) -> Coded:
+        if r not in cols:
+            return empty
+        idx, d, _ = cols[r]
+        return idx, d.cast(pa.string())
+
+    method = plain("method")
+    protocol = plain("protocol")
+    if "path" in cols:
+        path = plain("path")
+        if "query" in cols:
+            q_idx, q_dict, piece = cols["query"]
+            q_dict = q_dict.cast(pa.string())
+            # Apache's %q is "?x=1" or ""; nginx's $args is "x=1", or "-" when empty.
+            q_dict = pc.replace_substring_regex(q_dict, r"^(\?|-$)", "")
+            query: Coded = _recode(q_dict, q_idx)
+        else:
+            query = empty
+    elif "request_uri" in cols:
+        u_idx, u_dict, _ = cols["request_uri"]
+        tparts = pc.extract_regex(u_dict.cast(pa.string()), _TARGET)
+        path = _recode(tparts.field("path"), u_idx)
+        query = _recode(tparts.field("query").fill_null(""), u_idx)
+    else:
+        path = query = empty
+    return method, path, query, protocol

@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pyarrow as pa
 
@@ -21,7 +21,7 @@ from logaudit.analyze.spill import SPILL_BYTES
 from logaudit.config import Settings
 from logaudit.enrich.classify import Enricher, prepare_classifier, shared_classifier
 from logaudit.errors import ExitCode, LogauditError
-from logaudit.formats import Detected, detect
+from logaudit.formats import Detected, after, detect, sample_lines
 from logaudit.parse import BadLines, parse_block
 from logaudit.sources import (
     Block,
@@ -107,6 +107,8 @@ def _span_task(inp: Input, det: Detected) -> tuple[Partial, BadLines, int]:
     state = ReadState()
     for block in read_blocks(inp, state):
         partial, block_bad = _process(block, det, enricher, tables, settings)
+        # A W3C #Fields: header holds until the next one (a range starts with the file's first).
+        det = after(det, block.data)
         bad = bad.merge(block_bad)
         if partial:
             acc.add(partial)
@@ -118,11 +120,16 @@ def _detect(
 ) -> Detected | None:
     """The input's format from its first bytes, or None with a one-line problem recorded."""
     try:
-        return detect(head, inp.name, settings.log_format)
+        det = detect(head, inp.name, settings.log_format, settings.tz, settings.formats)
+        return replace(det, client_from=settings.client_from, trusted=settings.trusted_proxies)
     except LogauditError as e:
         # The message starts with the input's name, which InputProblem adds back.
         state.problems.append(InputProblem(inp.name, str(e).split(": ", 1)[-1], e.exit_code))
         return None
+
+
+def _refused(state: ReadState, inp: Input) -> bool:
+    return any(p.name == inp.name for p in state.problems)
 
 
 def _process_in_worker(
@@ -246,9 +253,16 @@ def run(
                         on_progress(size)
                 continue
             det: Detected | None = None
+            head = b""  # blocks of blank and comment lines only, before the first log line
             for block in read_blocks(inp, state, on_progress=on_progress):
                 if det is None:
-                    det = _detect(block.data, inp, settings, state)
+                    if not sample_lines(block.data, 1):
+                        # Nothing to parse (a banner, W3C headers, a last line without its
+                        # newline still to come): detect on what follows, headers included.
+                        head = (head + bytes(block.data))[-(1 << 20) :]
+                        continue
+                    first = head + bytes(block.data) if head else block.data
+                    det = _detect(first, inp, settings, state)
                     if det is None:
                         break
                     formats[inp.name] = det
@@ -269,8 +283,14 @@ def run(
                         # user-agent rules (built holding it) overlap their work.
                         prepare_classifier()
                 pending.append(fut)
+                det = after(det, block.data)  # a W3C #Fields: header changes the layout
                 # At most one block waiting per worker: memory stays a few blocks deep.
                 drain(THREADS if jobs == 1 else jobs)
+            if det is None and inp.name not in formats and not _refused(state, inp):
+                # No log line at all: say so (or, with --log-format, read it as empty).
+                det = _detect(head, inp, settings, state)
+                if det is not None:
+                    formats[inp.name] = det
         drain(0)
         # The last merge, on the threads when there are threads (tables merge independently).
         partial = acc.result(pool if isinstance(pool, ThreadPoolExecutor) else None)

@@ -67,3 +67,29 @@ def parse_duration(text: str, where: str = "duration") -> int:
     if seconds <= 0:
         raise ConfigError(f"{where}: cannot read the duration {text!r}: use 30d, 12h, 90m or 2w")
     return seconds
+
+
+def machine_zone() -> str:
+    """The machine's IANA zone name ($TZ, else /etc/localtime's target), "UTC" if unknown.
+    Times a log writes without a zone are read as wall time in it when --tz is not given."""
+    import os
+
+    for name in (os.environ.get("TZ", "").lstrip(":"), _localtime_link()):
+        if name:
+            try:
+                ZoneInfo(name)
+                return name
+            except (ValueError, OSError, KeyError):
+                continue
+    return "UTC"
+
+
+def _localtime_link() -> str:
+    import os
+
+    try:
+        target = os.path.realpath("/etc/localtime")
+    except OSError:
+        return ""
+    _, sep, name = target.partition("zoneinfo/")
+    return name if sep else ""

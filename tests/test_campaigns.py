@@ -130,7 +130,7 @@ def _run(log: Path, *args: str) -> dict[str, Any]:
          "json", *GOALS, *COMMISSIONS, *args],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
-    out: dict[str, Any] = json.loads(res.output)
+    out: dict[str, Any] = json.loads(res.stdout)
     return out
 
 
@@ -281,7 +281,7 @@ def test_sources_command_without_goals(journeys_log: Path) -> None:
         cli, ["sources", str(journeys_log), "--site-host", "shop.example.com", "--format", "json"]
     )
     assert res.exit_code == 0, res.output
-    r = json.loads(res.output)
+    r = json.loads(res.stdout)
     assert [s["name"] for s in r["sections"]] == ["sources", "campaigns", "keyphrases"]
     rows = _by(r, "sources", "source", "kind")
     assert all(row["conversions"] == 0 for row in rows.values())
@@ -396,6 +396,6 @@ def test_worker_processes_give_the_same_report(sample_logs: Path) -> None:
     one = CliRunner().invoke(cli, [*args, "--jobs", "1", "--top", "0"])
     two = CliRunner().invoke(cli, [*args, "--jobs", "2", "--top", "0"])
     assert one.exit_code == two.exit_code == 0, one.output + two.output
-    a, b = json.loads(one.output), json.loads(two.output)
+    a, b = json.loads(one.stdout), json.loads(two.stdout)
     assert a["sections"] == b["sections"]
     assert _section(a, "conversions")["headline"]["conversions"] > 0

@@ -75,7 +75,10 @@ def test_a_reader_that_stops_early_is_not_an_error(sample_logs: Path) -> None:
             ["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, timeout=120
         )
         assert done.returncode == 0, (fmt, done.stderr)
-        assert done.stderr == "", done.stderr
+        # Nothing but the sample logs' own bad lines (one line, said on stderr after the report
+        # unless the reader left first).
+        err = done.stderr.splitlines()
+        assert len(err) <= 1 and all(e.startswith("logaudit: 7 bad lines") for e in err), err
 
 
 def test_the_console_entry_flushes_everything_and_keeps_exit_codes(

@@ -131,7 +131,7 @@ def run(*args: str | Path, **envs: str) -> tuple[int, str, str]:
         ("mail = 3\n", "[mail]"),
         ("top = \n", "not valid TOML"),
         ('sections = ["nope"]\n', "unknown section 'nope'"),
-        ('log_format = "nope"\n', "unknown log format 'nope'"),
+        ('log_format = "nope"\n', "log-format 'nope'"),
         ('[mail]\nto = ["a@b.example, c@d.example"]\n', "not a mail address"),
         ('[mail]\nfrom = "me"\n', "not a mail address"),
         ('[mail]\nsmtp_host = "mx.example"\ntls = "none"\nuser = "u"\n', "in clear"),

@@ -53,6 +53,20 @@ def data(lines: list[str] | list[bytes]) -> bytes:
 
 @pytest.mark.parametrize("name", list(FORMATS))
 def test_every_format_parses_its_own_samples(name: str) -> None:
+    """Every family: its samples detect as itself and parse without a bad line."""
+    fmt = FORMATS[name]
+    det = detect(data(list(fmt.samples)), name)
+    assert det.format.name == name
+    frame, bad = parse(list(fmt.samples), det)
+    assert bad.total == 0, bad.samples
+    assert len(frame) == sum(1 for x in fmt.samples if x.strip() and not x.startswith("#"))
+
+
+CLF = [name for name, f in FORMATS.items() if f.family == "clf"]
+
+
+@pytest.mark.parametrize("name", CLF)
+def test_every_clf_format_reads_its_samples_as_an_independent_pattern_does(name: str) -> None:
     fmt = FORMATS[name]
     assert fmt.samples, f"{name} carries no sample lines"
     det = detect(data(list(fmt.samples)), name, forced=name)
@@ -92,7 +106,7 @@ def test_every_format_parses_its_own_samples(name: str) -> None:
             assert row["agent"] == nginx_escapes(want["agent"])
 
 
-@pytest.mark.parametrize("name", list(FORMATS))
+@pytest.mark.parametrize("name", CLF)
 def test_detection_picks_each_format_on_its_own_samples(name: str) -> None:
     det = detect(data(list(FORMATS[name].samples)), "t.log")
     assert det.format.name == name
@@ -271,8 +285,108 @@ def test_a_majority_of_matching_lines_is() -> None:
     assert detect(data(lines), "t.log").format.name == "combined"
 
 
-def test_registry_names_are_the_cli_choices() -> None:
-    from logaudit.cli import summary
+def test_every_registry_name_and_alias_is_accepted_and_listed() -> None:
+    from click.testing import CliRunner
 
-    opt = next(p for p in summary.params if p.name == "log_format")
-    assert list(opt.type.choices) == list(FORMATS)
+    from logaudit.cli import cli
+    from logaudit.formats import ALIASES, resolve
+
+    listed = CliRunner().invoke(cli, ["formats"]).output
+    for name, fmt in FORMATS.items():
+        assert resolve(name) is fmt
+        assert name in listed
+    for alias, name in ALIASES.items():
+        assert resolve(alias.upper()) is FORMATS[name]
+        assert alias.upper() in listed
+
+
+def test_detection_looks_past_junk_at_the_start() -> None:
+    junk = [f"2026/01/01 00:00:{i % 60:02d} [error] 12#12: *{i} open() failed" for i in range(1000)]
+    lines = junk + [line(client=f"198.51.100.{i % 200}") for i in range(3000)]
+    det = detect(data(lines), "t.log")
+    assert det.format.name == "combined"
+    frame, bad = parse(lines, det)
+    assert len(frame) == 3000 and bad.total == 1000
+
+
+def test_a_short_input_is_judged_on_all_its_lines() -> None:
+    lines = ["junk line"] * 3 + [line()]
+    with pytest.raises(InputInvalidError):
+        detect(data(lines), "t.log")
+
+
+def test_when_nothing_fits_the_message_shows_a_line_and_a_format_that_reads_it() -> None:
+    lines = [
+        'example.com 109.72.95.200 [09/May/2011:06:54:44 +0100] "GET /a HTTP/1.1" 200 12 "-" "x"'
+    ] * 3
+    with pytest.raises(InputInvalidError) as e:
+        detect(data(lines), "t.log")
+    msg = str(e.value)
+    assert "example.com 109.72.95.200" in msg
+    hint = msg.split("--log-format '", 1)[1].rstrip("'")
+    det = detect(data(lines), "t.log", forced=hint)
+    frame, bad = parse(lines, det)
+    assert bad.total == 0 and frame["vhost"].iloc[0] == "example.com"
+    with pytest.raises(InputInvalidError) as e:
+        detect(data(['{"a": 1, "b": "x"}'] * 3), "t.log")
+    assert "JSON lines" in str(e.value)
+
+
+def test_auto_plus_reads_each_line_with_its_own_format() -> None:
+    lines = []
+    for i in range(60):
+        if i % 3 == 0:
+            lines.append(line(client=f"198.51.100.{i}", request=f"GET /c{i} HTTP/1.1"))
+        elif i % 3 == 1:
+            lines.append(
+                line(
+                    client=f"198.51.100.{i}",
+                    request=f"GET /n{i} HTTP/1.1",
+                    referrer=None,
+                    agent=None,
+                )
+            )
+        else:
+            lines.append(line(vhost="shop.example.com", request=f"GET /v{i} HTTP/1.1"))
+    lines.append("garbage")
+    det = detect(data(lines), "t.log", forced="auto+")
+    assert {det.format.name, *(f.name for f, _ in det.others)} == {
+        "combined",
+        "common",
+        "vcombined",
+    }
+    frame, bad = parse(lines, det)
+    assert bad.total == 1 and bad.samples["t.log"][0][0] == 61
+    frame = frame.sort_values("line")
+    assert len(frame) == 60 and frame["line"].tolist() == list(range(1, 61))
+    assert frame["path"].tolist()[:3] == ["/c0", "/n1", "/v2"]
+    assert frame["vhost"].tolist()[:3] == ["", "", "shop.example.com"]
+    assert frame["agent"].tolist()[1] == ""
+    # Without auto+, no one format reads most lines: the message says what would.
+    with pytest.raises(InputInvalidError) as e:
+        detect(data(lines), "t.log")
+    assert "several formats" in str(e.value) and "auto+" in str(e.value)
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(
+            st.text(max_size=80),
+            st.sampled_from([line(), '{"ts": 1, "status": 200}', "#Fields: date time", '"', "["]),
+        ),
+        max_size=8,
+    )
+)
+def test_detection_either_finds_a_format_or_says_why(lines: list[str]) -> None:
+    """Whatever the lines, detection (and its dead-end advice) never fails otherwise."""
+    raw = "\n".join(lines).encode("utf-8", "surrogatepass") + b"\n"
+    try:
+        det = detect(raw, "t.log")
+    except InputInvalidError:
+        return
+    assert det.format.name in FORMATS

@@ -87,6 +87,9 @@ class Case:
     where: str  # "shared" (../shared/data/logs), "sample" (sample_logs/) or "synthetic"
     files: tuple[str, ...] = ()
     goaccess_format: str = "COMBINED"
+    # Extra arguments: logaudit's (--log-format) and GoAccess's (--date-format...).
+    la_args: tuple[str, ...] = ()
+    ga_args: tuple[str, ...] = ()
     # property -> the logaudit bug that makes it fail there (the BUG_* texts below)
     bugs: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
@@ -114,6 +117,32 @@ CASES = (
     Case("apache-escapes", "synthetic"),
     # one CLF line among combined ones: still combined, that line bad
     Case("combined-with-a-common-line", "synthetic"),
+    # W3C (IIS 8.5, 17 fields; IIS 10 with the default 15): detected from #Fields: by logaudit,
+    # given to GoAccess as the equivalent specifier string.
+    Case(
+        "w3c-iis85",
+        "shared",
+        ("lnav/logfile_w3c_big.0",),
+        "%d %t %^ %m %U %q %^ %^ %h %u %R %s %^ %^ %b %^ %L",
+        ga_args=("--date-format=%Y-%m-%d", "--time-format=%T"),
+    ),
+    Case("w3c-iis10", "shared", ("netdata/weblog_u_ex221107.log",), "W3C"),
+    # CloudFront: tab-separated W3C with its header; GoAccess's CLOUDFRONT name.
+    Case("cloudfront", "shared", ("matomo/amazon_cloudfront_web.log",), "CLOUDFRONT"),
+    # A custom nginx format with response times, and junk lines bad for both.
+    Case(
+        "nginx-custom-netdata-full",
+        "shared",
+        ("netdata/weblog_full.log",),
+        '%v:%^ %h %^[%d:%t %^] "%r" %s %b %^ %T %^ %^ %^ %^ %^ %^ %^',
+        la_args=(
+            "--log-format",
+            'nginx:$host:$server_port $remote_addr - - [$time_local] "$request" $status '
+            "$body_bytes_sent $request_length $request_time $upstream_response_time $scheme "
+            "$ssl_protocol $ssl_cipher $side $drink $random_time_field",
+        ),
+        ga_args=("--date-format=%d/%b/%Y", "--time-format=%T"),
+    ),
 )
 
 # Lines written for the synthetic cases: each exercises a normalisation above.
@@ -181,21 +210,24 @@ def params(prop: str) -> list[Any]:
 # ---- running the two tools ---------------------------------------------------------------
 
 
-def run_logaudit(paths: Iterable[Path]) -> dict[str, Any]:
+def run_logaudit(paths: Iterable[Path], extra: Iterable[str] = ()) -> dict[str, Any]:
     """``logaudit summary PATH... --bots include --top 0 --format json``, in process."""
     args = ["summary", *map(str, paths), "--bots", "include", "--top", "0", "--format", "json"]
+    args += list(extra)
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
     data: dict[str, Any] = json.loads(result.stdout)
     return data
 
 
-def run_goaccess(paths: Iterable[Path], log_format: str, out: Path) -> dict[str, Any]:
+def run_goaccess(
+    paths: Iterable[Path], log_format: str, out: Path, extra: Iterable[str] = ()
+) -> dict[str, Any]:
     """GoAccess's JSON report of ``paths`` (plain files)."""
     args = [
         str(GOACCESS), *map(str, paths), "--no-global-config", f"--log-format={log_format}",
         "--no-query-string", "--no-ip-validation", "--num-tests=0", "--max-items=10000000",
-        "--no-progress", "--no-parsing-spinner", "-o", str(out),
+        "--no-progress", "--no-parsing-spinner", "-o", str(out), *extra,
     ]  # fmt: skip
     proc = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -214,6 +246,8 @@ _COMMON_ONLY = re.compile(rb'^\S+ \S+ .*? \[[^\]]*\] "(?:[^"\\]|\\.)*" \S+ \S+\s
 
 
 def other_layout(line: bytes, log_format: str) -> bool:
+    if log_format not in ("COMBINED", "COMMON"):
+        return False  # a format string with a leading %v reads these lines as they are
     if _VHOST_FIRST.match(line):
         return True
     return log_format == "COMBINED" and bool(_COMMON_ONLY.match(line))
@@ -290,8 +324,10 @@ def pair(
                 src.write_bytes(("\n".join(SYNTHETIC[case.id]) + "\n").encode())
                 sources = la_inputs = [src]
             prepared = prepare(sources, case.goaccess_format, tmp)
-            la = run_logaudit(la_inputs)
-            ga = run_goaccess(prepared.files, case.goaccess_format, tmp / "goaccess.json")
+            la = run_logaudit(la_inputs, case.la_args)
+            ga = run_goaccess(
+                prepared.files, case.goaccess_format, tmp / "goaccess.json", case.ga_args
+            )
             cache[case.id] = Pair(la, ga, prepared)
         return cache[case.id]
 
@@ -398,7 +434,8 @@ def test_daily_hits_visitors_bandwidth(pair: Callable[[Case], Pair], case: Case)
         if r["hits"]
     }
     ga = {
-        r["data"]: (r["hits"]["count"], r["visitors"]["count"], r["bytes"]["count"])
+        # GoAccess has no bytes column when the format has no size (IIS's default fields).
+        r["data"]: (r["hits"]["count"], r["visitors"]["count"], r.get("bytes", {}).get("count", 0))
         for r in p.ga["visitors"]["data"]
     }
     assert la == ga

@@ -85,7 +85,7 @@ def test_non_pages_from_the_config_file(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("LOGAUDIT_CONFIG", str(cfg))
     res = CliRunner().invoke(cli, ["summary", str(_log(tmp_path)), "--format", "json"])
     assert res.exit_code == 0, res.output
-    assert json.loads(res.output)["overview"]["page_views"] == 5
+    assert json.loads(res.stdout)["overview"]["page_views"] == 5
 
 
 def test_bad_non_page_regex_is_a_config_error(tmp_path: Path) -> None:

@@ -226,7 +226,8 @@ def test_bad_lines_are_counted_with_line_numbers_and_reasons() -> None:
         ("junk", "fields"),
         (line(client="a b"), "fields"),
         (
-            '1.2.3.4 - - [01/Mar/2024:00:00:02 +0000] "GET / HTTP/1.1" 200 5 "-" "unterminated',
+            # A quote left open before the last field is bad (the last one is tolerated).
+            '1.2.3.4 - - [01/Mar/2024:00:00:02 +0000] "GET / HTTP/1.1" 200 5 "unterminated',
             "quote",
         ),
         (line(when="01/Mar/2024:00:00:02"), ""),
@@ -349,6 +350,38 @@ def test_fast_and_exact_paths_agree_on_every_layout(lines: list, fmt: str, extra
     _same(lines, Detected(FORMATS[fmt], extras, 1, 1))
 
 
+def test_a_last_quoted_field_cut_short_is_a_hit_as_goaccess_reads_it() -> None:
+    cut = '1.2.3.4 - - [01/Mar/2024:00:00:02 +0000] "GET /x HTTP/1.1" 200 5 "-" "Mozilla/5.0 (X'
+    frame, bad = parse([good(1), cut, good(3), cut + "\r", good(5)])
+    assert bad.total == 0, bad.samples
+    assert sorted(frame["line"]) == [1, 2, 3, 4, 5]
+    rows = frame.set_index("line")
+    assert rows.loc[2, "agent"] == "Mozilla/5.0 (X"
+    assert rows.loc[4, "agent"] == "Mozilla/5.0 (X"
+    assert rows.loc[2, "path"] == "/x" and rows.loc[3, "path"] == "/p/3"
+
+
+def test_only_the_rejected_lines_take_the_exact_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    import logaudit.parse as parse_mod
+
+    seen: list[int] = []
+    real = parse_mod._exact
+
+    def spy(*args: object, **kw: object) -> object:
+        only = kw.get("only")
+        seen.append(-1 if only is None else len(only))  # type: ignore[arg-type]
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(parse_mod, "_exact", spy)
+    lines = [good(i) for i in range(1, 200)]
+    lines[50] = "garbage line"
+    lines[120] = '1.2.3.4 - - [01/Mar/2024:00:00:02 +0000] "GET / HTTP/1.1" 200 5 "-" "cut'
+    frame, bad = parse(lines)
+    assert seen and seen[0] >= 2 and -1 not in seen  # a few lines, never the whole block
+    assert bad.total == 1 and bad.samples[NAME][0][0] == 51
+    assert sorted(frame["line"]) == [i for i in range(1, 200) if i != 51]
+
+
 def test_bare_carriage_return_inside_a_line() -> None:
     lines = [good(1) + "\r" + good(2), "", good(3)]
     frame, bad = parse(lines)
@@ -440,3 +473,48 @@ def test_every_line_is_a_hit_a_bad_line_or_skipped(junk: list[bytes], positions:
     text = [ln.decode("utf-8", "replace").strip() for ln in lines]
     countable = sum(1 for t in text if t and not t.startswith("#"))
     assert len(frame) + bad.total == countable
+
+
+def test_more_trailing_fields_than_usual_is_still_a_hit() -> None:
+    lines = [good(1), good(2) + ' "10.0.0.1, 10.0.0.2"', good(3) + ' "-" 0.003']
+    frame, bad = parse(lines)
+    assert bad.total == 0 and sorted(frame["line"]) == [1, 2, 3]
+
+
+def _xff(client_from: str, trusted: tuple[str, ...] = (), extras: int = 1) -> Detected:
+    from dataclasses import replace
+
+    det = Detected(FORMATS["combined"], extras, 1, 1)
+    return replace(det, client_from=client_from, trusted=trusted)
+
+
+@pytest.mark.parametrize(
+    "client_from, trusted, want",
+    [
+        ("remote", (), ["10.9.9.9", "10.9.9.9", "10.9.9.9", "10.9.9.9"]),
+        ("xff", (), ["203.0.113.7", "198.51.100.2", "10.9.9.9", "10.9.9.9"]),
+        ("xff", ("10.0.0.0/8",), ["192.0.2.1", "198.51.100.2", "10.9.9.9", "10.9.9.9"]),
+    ],
+)
+def test_client_from_x_forwarded_for(client_from: str, trusted: tuple, want: list[str]) -> None:
+    lines = [
+        line(client="10.9.9.9", extra=['"203.0.113.7, 192.0.2.1, 10.0.0.5"']),
+        line(client="10.9.9.9", extra=['"198.51.100.2"']),
+        line(client="10.9.9.9", extra=['"-"']),
+        line(client="10.9.9.9", extra=["-"]),
+    ]
+    frame, bad = parse(lines, _xff(client_from, trusted))
+    assert bad.total == 0
+    assert frame.sort_values("line")["client"].tolist() == want
+
+
+def test_a_leading_forwarded_list_is_a_chain() -> None:
+    lines = [
+        line(client="10.0.0.2, 10.0.0.1, 85.181.35.98"),
+        line(client="85.181.35.98"),
+    ]
+    frame, bad = parse(lines)
+    assert bad.total == 0
+    assert frame.sort_values("line")["client"].tolist() == ["10.0.0.2", "85.181.35.98"]
+    frame, _ = parse(lines, _xff("xff", ("10.0.0.0/8",), extras=0))
+    assert frame.sort_values("line")["client"].tolist() == ["85.181.35.98", "85.181.35.98"]

@@ -149,7 +149,7 @@ def test_sources_table_from_the_config_file(
     )
     res = CliRunner().invoke(cli, ["campaigns", str(log), "--format", "json"])
     assert res.exit_code == 0, res.output
-    r = json.loads(res.output)
+    r = json.loads(res.stdout)
     sections = {s["name"]: s for s in r["sections"]}
     # The ref parameter comes before the referrer; the named goal and commission apply.
     assert [(x["source"], x["kind"]) for x in sections["sources"]["rows"]] == [
@@ -165,7 +165,7 @@ def test_real_shop_log_google_referrers(shared_data: Path) -> None:
     log = shared_data / "logs" / "lnav" / "logfile_shop_access_log.0"
     res = CliRunner().invoke(cli, ["sources", str(log), "--format", "json", "--top", "0"])
     assert res.exit_code == 0, res.output
-    r = json.loads(res.output)
+    r = json.loads(res.stdout)
     sections = {s["name"]: s for s in r["sections"]}
     rows = {(x["source"], x["kind"]): x for x in sections["sources"]["rows"]}
     assert rows[("Google", "search")]["visits"] == 2

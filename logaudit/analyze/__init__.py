@@ -17,6 +17,7 @@ from logaudit.analyze import (
     forked,
     problems,
     referrers,
+    timing,
     traffic,
     trends,
     visits,
@@ -35,10 +36,13 @@ TABLES: dict[str, Table] = {
     **audience.TABLES,
     **problems.TABLES,
     **campaigns.TABLES,
+    **timing.TABLES,
 }
 
 # Tables the overview always needs.
-OVERVIEW_TABLES: tuple[str, ...] = ("totals", "visitor_days", "paths", "files", "span")
+OVERVIEW_TABLES: tuple[str, ...] = (
+    "totals", "visitor_days", "paths", "files", "span", "response_values"
+)
 
 
 def _plain(f: Callable[[Partial, Settings], Section]) -> Callable[[Partial, Context], Section]:
@@ -200,6 +204,7 @@ def build_report(
     ctx = context or Context(settings)
     ov = traffic.overview(p, settings)
     ov["bad_lines"] = run.bad.total
+    ov.update(timing.overview(p))
 
     def headline() -> None:
         if "pv_events" in p or "pv_events" in run.tables:

@@ -26,6 +26,13 @@ def inputs_info(run: Run) -> list[dict[str, Any]]:
                 "bad_share": round(bad / (bad + parsed), 4) if bad + parsed else 0.0,
             }
         )
+        # The rest of the lines were blank or comments (W3C headers, "#" notes): not requests,
+        # not bad lines; said so that lines = parsed + bad + skipped adds up.
+        out[-1]["skipped_lines"] = max(0, run.lines.get(inp.name, 0) - parsed - bad)
+        if det is not None and not det.format.has_zone():
+            # Times written without a zone: read as wall time in this one (--tz, the machine's,
+            # or UTC for W3C's date/time).
+            out[-1]["times_read_in"] = det.format.naive_zone or det.zone
     return out
 
 

@@ -11,13 +11,21 @@ from __future__ import annotations
 import csv
 import re
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
-from logaudit.errors import InputInvalidError
-from logaudit.formats.clf import CLF_FORMATS, ClfFormat
+from logaudit.errors import ConfigError, InputInvalidError
+from logaudit.formats import jsonlog, w3c
+from logaudit.formats.clf import CLF_FORMATS
+from logaudit.formats.goaccess import PREDEFINED
+from logaudit.formats.spec import Layout, from_string
 
 # Detection tries formats in this order; on a tie the earlier (more specific) one wins.
-FORMATS: dict[str, ClfFormat] = {f.name: f for f in CLF_FORMATS}
+FORMATS: dict[str, Layout] = {
+    f.name: f for f in (*CLF_FORMATS, w3c.DEFAULT, *PREDEFINED, *jsonlog.FAMILIES)
+}
+# Other names a format answers to (GoAccess's predefined names), case-insensitive.
+ALIASES: dict[str, str] = {a.lower(): f.name for f in FORMATS.values() for a in f.aliases}
 
 DETECT_LINES = 200
 # A format must parse at least this share of the sampled lines to be chosen.
@@ -26,16 +34,95 @@ DETECT_MIN_SHARE = 0.5
 
 @dataclass(frozen=True)
 class Detected:
-    format: ClfFormat
+    format: Layout
     extras: int  # trailing fields beyond the format's own layout (e.g. nginx $http_x_forwarded_for)
     matched: int
     sampled: int
+    # The zone of times written without one (--tz, else the machine's), when the format has
+    # such times; None otherwise.
+    zone: str | None = None
+    # Who the client is: "remote" (the address field) or "xff" (from X-Forwarded-For: the first
+    # address, or the last one outside ``trusted`` networks when some are given).
+    client_from: str = "remote"
+    trusted: tuple[str, ...] = ()
+    # --log-format auto+: the other formats lines of this input are written in, with their
+    # trailing-field counts; each line is read with the first of (format, *others) it fits.
+    others: tuple[tuple[Layout, int], ...] = ()
 
 
-_TIME1 = re.compile(r"^\[\d{1,2}/[A-Za-z]{3}/\d{4}:\d{2}:\d{2}:\d{2}$")
-_TIME2 = re.compile(r"^[+-]\d{4}\]$")
-_VHOST = re.compile(r"^[A-Za-z0-9_.\-\[\]:]+$")
-_IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+def after(det: Detected, data: bytes | bytearray | memoryview) -> Detected:
+    """The detection in force after ``data`` (a W3C block may change the fields with a
+    #Fields: header; the pipeline calls this in reading order). Other families: ``det``."""
+    if det.format.family != "w3c":
+        return det
+    heads = [x for _, x in w3c.headers(data) if x is not None]
+    return replace(det, format=heads[-1]) if heads else det
+
+
+AUTO_MIXED = "auto+"
+# auto+: a format must read at least this share of the sampled lines to be one of the input's.
+MIXED_MIN_SHARE = 0.02
+# Families read by their own readers (a header, Arrow's JSON reader), not line by line.
+_WHOLE_FILE = ("w3c", "jsonkeys")
+
+
+def _detect_mixed(
+    data: bytes | bytearray | memoryview,
+    name: str,
+    lines: list[str],
+    tz: str | None,
+    fallback: bool = True,
+) -> Detected:
+    """--log-format auto+: every format that reads a share of the lines, most lines first;
+    a line counts for the first (most specific) format it fits."""
+    if not lines:
+        raise InputInvalidError(f"{name}: no log lines to detect a format from")
+    counts: Counter[tuple[str, int]] = Counter()
+    layouts = [f for f in FORMATS.values() if f.family not in _WHOLE_FILE]
+    patterns = [(f, re.compile(f.detect_regex())) for f in layouts]
+    for line in lines:
+        for f, pattern in patterns:
+            k = _fits(f, pattern, line)
+            if k is not None:
+                counts[(f.name, k)] += 1
+                break
+    found = [
+        (FORMATS[n], k, c)
+        for (n, k), c in counts.most_common()
+        if c >= MIXED_MIN_SHARE * len(lines)
+    ]
+    if not found:
+        if not fallback:
+            raise InputInvalidError(f"{name}: no format reads these lines")
+        return detect(data, name, tz=tz)  # one of the whole-file families, or the dead end
+    (first, k0, _), rest = found[0], found[1:]
+    return Detected(
+        first,
+        k0,
+        sum(c for _, _, c in found),
+        len(lines),
+        _zone(first, tz),
+        others=tuple((f, k) for f, k, _ in rest),
+    )
+
+
+def resolve(spec: str, named: Mapping[str, str] | None = None) -> Layout:
+    """A registered name, a GoAccess alias, a name from the config's ``[formats]`` table, or
+    an Apache/nginx format string -> its layout. A string that is none of these is a
+    ConfigError naming what is wrong with it."""
+    if spec in FORMATS:
+        return FORMATS[spec]
+    if spec.lower() in ALIASES:
+        return FORMATS[ALIASES[spec.lower()]]
+    if named and spec in named:
+        return from_string(named[spec], name=spec)
+    if not any(c in spec for c in "%$"):
+        known = ", ".join([*FORMATS, *(named or {})])
+        raise ConfigError(
+            f"--log-format {spec!r}: unknown format (known: {known}); or give an Apache "
+            "LogFormat or nginx log_format string"
+        )
+    return from_string(spec)
 
 
 def tokenize(line: str) -> list[str]:
@@ -64,56 +151,126 @@ def sample_lines(data: bytes | bytearray | memoryview, limit: int = DETECT_LINES
     return lines
 
 
-def _fits(fmt: ClfFormat, pattern: re.Pattern[str], line: str) -> int | None:
+def _fits(fmt: Layout, pattern: re.Pattern[str], line: str) -> int | None:
     """The number of trailing extra fields if ``line`` fits ``fmt``'s layout, else None."""
     m = pattern.match(line)
     if m is None:
         return None
-    values = dict(zip(fmt.columns(0), m.groups()[:-1], strict=True))
-    if not (_TIME1.match(values["t1"]) and _TIME2.match(values["t2"])):
-        return None
-    if not (values["status"].isdigit() and len(values["status"]) == 3):
-        return None
-    if not (values["bytes"].isdigit() or values["bytes"] == "-"):
-        return None
-    vhost = values.get("vhost")
-    if vhost is not None and (not _VHOST.match(vhost) or _IPV4.match(vhost)):
-        # A client address in first place is not a virtual host.
-        return None
-    tail = m.groups()[-1]
-    extras = len(tokenize(tail.strip())) if tail.strip() else 0
-    if extras and not fmt.allow_extras:
-        return None
-    return extras
+    if not fmt.allow_extras:
+        return 0
+    tail = m.group("tail")
+    return len(tokenize(tail.strip())) if tail.strip() else 0
 
 
-def detect(data: bytes | bytearray | memoryview, name: str, forced: str | None = None) -> Detected:
-    """Choose the format of one input from its first block."""
+def _zone(fmt: Layout, tz: str | None) -> str | None:
+    if fmt.has_zone() and fmt.family != "w3c":
+        return None
+    if tz:
+        return tz
+    from logaudit.timespec import machine_zone
+
+    return machine_zone()
+
+
+def detect(
+    data: bytes | bytearray | memoryview,
+    name: str,
+    forced: str | Layout | None = None,
+    tz: str | None = None,
+    named: Mapping[str, str] | None = None,
+) -> Detected:
+    """Choose the format of one input from its first block. ``forced``: a name or format
+    string (``--log-format``), or a layout; ``tz``: the zone of times written without one."""
     lines = sample_lines(data)
+    if forced == AUTO_MIXED:
+        return _detect_mixed(data, name, lines, tz)
+    if isinstance(forced, str):
+        forced = resolve(forced, named)
     if not lines:
+        if forced is not None:
+            # Nothing to check the format against (a block of comments, a blank file).
+            return Detected(forced, 0, 0, 0, _zone(forced, tz))
         raise InputInvalidError(f"{name}: no log lines to detect a format from")
-    candidates = [FORMATS[forced]] if forced else list(FORMATS.values())
+    candidates = [forced] if forced else list(FORMATS.values())
+    best = _best(data, lines, candidates, tz)
+    if forced:
+        return best or Detected(forced, 0, 0, len(lines), _zone(forced, tz))
+    if best is not None and best.matched >= DETECT_MIN_SHARE * len(lines):
+        return best
+    # The first lines may be junk (an error log pasted in front, a banner): look further into
+    # a big enough input (a short one is judged on all its lines).
+    for later in _later_samples(data) if len(lines) >= DETECT_LINES else []:
+        found = _best(data, later, candidates, tz)
+        if found is not None and found.matched >= DETECT_MIN_SHARE * len(later):
+            return found
+    from logaudit.formats.describe import looks_like, suggestion
+
+    hint = suggestion(lines)
+    advice = (
+        f"try --log-format '{hint}'"
+        if hint
+        else "no format in `logaudit formats` fits: give the server's format string with "
+        "--log-format 'apache:...' or 'nginx:...'"
+    )
+    try:
+        mixed = _detect_mixed(data, name, lines, tz, fallback=False) if not hint else None
+    except InputInvalidError:
+        mixed = None
+    if mixed is not None and mixed.others and mixed.matched >= DETECT_MIN_SHARE * len(lines):
+        names = ", ".join([mixed.format.name, *(f.name for f, _ in mixed.others)])
+        advice = f"its lines are of several formats ({names}): try --log-format auto+"
+    raise InputInvalidError(f"{name}: log format not recognised: {looks_like(lines)}; {advice}")
+
+
+def _later_samples(data: bytes | bytearray | memoryview) -> list[list[str]]:
+    """Samples from a quarter, half and three quarters into the block, and its end."""
+    n = len(data)
+    out = []
+    for start in (n // 4, n // 2, 3 * n // 4, max(0, n - (1 << 18))):
+        if start <= 0:
+            continue
+        at = bytes(data[start : start + (1 << 20)])
+        cut = at.find(b"\n")
+        if cut >= 0:
+            lines = sample_lines(at[cut + 1 :])
+            if len(lines) >= DETECT_LINES // 4:
+                out.append(lines)
+    return out
+
+
+def _best(
+    data: bytes | bytearray | memoryview,
+    lines: list[str],
+    candidates: list[Layout],
+    tz: str | None,
+) -> Detected | None:
     best: Detected | None = None
     for fmt in candidates:
         extras: Counter[int] = Counter()
-        pattern = re.compile(fmt.detect_regex())
+        layouts = [fmt]
+        if fmt.family == "w3c":
+            # The file names its own fields: each #Fields: header's layout, in turn.
+            found = [x for _, x in w3c.headers(bytes(data[: 1 << 20])) if x is not None]
+            layouts = found or [fmt]
+            fmt = layouts[0]
+        if fmt.family == "jsonkeys":
+            matched = sum(1 for line in lines if jsonlog.fits(fmt, line))
+            if matched and (best is None or matched > best.matched):
+                best = Detected(fmt, 0, matched, len(lines), _zone(fmt, tz))
+            continue
+        patterns = [(x, re.compile(x.detect_regex())) for x in layouts]
         for line in lines:
-            k = _fits(fmt, pattern, line)
-            if k is not None:
-                extras[k] += 1
+            for x, pattern in patterns:
+                k = _fits(x, pattern, line)
+                if k is not None:
+                    extras[k] += 1
+                    break
         if not extras:
             continue
         # Only lines with the dominant number of trailing fields will parse: a combined log
         # with a few CLF lines is combined (those lines are bad), not common + 2 extras.
         k, matched = extras.most_common(1)[0]
-        if best is None or matched > best.matched:
-            best = Detected(fmt, k, matched, len(lines))
-    if forced:
-        fmt = FORMATS[forced]
-        return best or Detected(fmt, 0, 0, len(lines))
-    if best is None or best.matched < DETECT_MIN_SHARE * len(lines):
-        raise InputInvalidError(
-            f"{name}: log format not recognised (tried {', '.join(FORMATS)}); "
-            "name one with --log-format, see `logaudit formats`"
-        )
+        # On a tie, the layout that explains more of the line (fewer trailing extras) wins.
+        if best is None or (matched, -k) > (best.matched, -best.extras):
+            best = Detected(fmt, k, matched, len(lines), _zone(fmt, tz))
     return best

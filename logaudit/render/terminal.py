@@ -273,7 +273,7 @@ def inputs_block(report: Report, style: Style = "unicode") -> Group:
         box=box.SIMPLE_HEAD if style == "unicode" else _PLAIN_HEAD,
         safe_box=style != "unicode",
     )
-    for c in view.INPUT_COLUMNS:
+    for c in view.input_columns(report):
         t.add_column(c, justify="left" if c in ("file", "format") else "right", overflow="fold")
     for row in view.inputs_rows(report):
         t.add_row(*[_t(x, style) for x in row])

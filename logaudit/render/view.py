@@ -320,13 +320,28 @@ def empty_line(sec: Section) -> str:
     return f"{text(sec.title)}: nothing to show" + (f" ({text(sec.note)})" if sec.note else "")
 
 
+def _skipped(report: Report) -> bool:
+    """Whether any input had lines that are neither hits nor bad (blank, comments, W3C
+    headers): then the inputs table has a column for them."""
+    return any(i.get("skipped_lines") for i in report.inputs)
+
+
+def input_columns(report: Report) -> tuple[str, ...]:
+    return INPUT_COLUMNS + (("blank/#",) if _skipped(report) else ())
+
+
 def inputs_rows(report: Report) -> list[list[str]]:
     out = []
+    skipped = _skipped(report)
     for i in report.inputs:
         bad = f"{i['bad_lines']:,}" + (f" ({i['bad_share']:.1%})" if i["bad_lines"] else "")
-        out.append(
-            [text(i["file"]), text(i["format"] or "-"), f"{i['lines']:,}", f"{i['parsed']:,}", bad]
-        )
+        fmt = str(i["format"] or "-")
+        if i.get("times_read_in"):
+            fmt += f", times in {i['times_read_in']}"
+        row = [text(i["file"]), text(fmt), f"{i['lines']:,}", f"{i['parsed']:,}", bad]
+        if skipped:
+            row.append(f"{i.get('skipped_lines', 0):,}")
+        out.append(row)
     return out
 
 

@@ -1,0 +1,68 @@
+"""Response times in the overview: exact percentiles from a mergeable table.
+
+Servers write durations at a fixed resolution (nginx: milliseconds, Apache %D: microseconds), so
+the distinct values of a log are few next to its lines. The table counts requests per distinct
+response time; two partials merge by adding counts, and the percentiles computed from the merged
+table are exactly pandas' ``quantile`` (linear interpolation) over every request that has one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from logaudit.analyze.base import Partial, Table
+from logaudit.config import Settings
+
+QUANTILES: dict[str, float] = {
+    "response_time_p50": 0.50,
+    "response_time_p95": 0.95,
+    "response_time_p99": 0.99,
+}
+
+
+def t_response_values(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    """seconds -> n: requests per distinct response time (NaN, not logged, left out)."""
+    values = c["response_time"].to_numpy(dtype=np.float64, na_value=np.nan)
+    values = values[~np.isnan(values)]
+    if not len(values):
+        return pd.DataFrame()
+    keys, n = np.unique(values, return_counts=True)
+    return pd.DataFrame({"n": n.astype(np.int64)}, index=pd.Index(keys, name="seconds"))
+
+
+TABLES: dict[str, Table] = {t.name: t for t in (Table("response_values", t_response_values),)}
+
+
+def quantiles(values: np.ndarray, counts: np.ndarray, qs: list[float]) -> list[float]:
+    """pandas' linear-interpolation quantiles of the multiset ``values`` x ``counts``."""
+    order = np.argsort(values, kind="stable")
+    v = values[order]
+    cum = np.cumsum(counts[order])
+    total = int(cum[-1])
+    out = []
+    for q in qs:
+        h = (total - 1) * q
+        lo = int(np.floor(h))
+        hi = min(lo + 1, total - 1)
+        x_lo = v[np.searchsorted(cum, lo, side="right")]
+        x_hi = v[np.searchsorted(cum, hi, side="right")]
+        out.append(float(x_lo + (h - lo) * (x_hi - x_lo)))
+    return out
+
+
+def overview(p: Partial) -> dict[str, object]:
+    """response_time_p50/_p95/_p99/_max in seconds, when the log has any response time."""
+    t = p.get("response_values")
+    if t is None or t.empty:
+        return {}
+    values = t.index.to_numpy(dtype=np.float64)
+    counts = t["n"].to_numpy(dtype=np.int64)
+    keep = counts > 0
+    if not keep.any():
+        return {}
+    got = quantiles(values[keep], counts[keep], list(QUANTILES.values()))
+    out: dict[str, object] = {k: round(v, 6) for k, v in zip(QUANTILES, got, strict=True)}
+    out["response_time_max"] = round(float(values[keep].max()), 6)
+    out["response_time_requests"] = int(counts[keep].sum())
+    return out

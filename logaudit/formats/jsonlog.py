@@ -1,0 +1,315 @@
+"""JSON access logs with their own keys (Caddy, Traefik), read with Arrow's JSON reader.
+
+A family here names, per record field, the key path that holds it (``request.headers.User-Agent``;
+a list gives its first item; ``a|b``: the first of two paths present). A block is read by
+``pyarrow.json`` in one call; a block it refuses (a line that is not JSON, a key whose type
+changes between lines) is halved until the bad lines are alone, so one bad line costs a few
+more reads of ever smaller pieces, and is reported with its line number. Values leave as the
+text columns every other family produces, numbers written in plain decimals, and go through
+the same assembly (``parse._assemble``).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from logaudit.formats.spec import Layout, Piece, Token
+
+_CADDY_AGENT = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:121.0) Gecko/20100101 Firefox/121.0"
+)
+
+
+def json_layout(
+    name: str, title: str, fields: dict[str, Piece], samples: tuple[str, ...], aliases=()
+) -> Layout:
+    """``fields``: key path -> the piece it fills."""
+    tokens = tuple(Token(f"k{i}", (piece,)) for i, piece in enumerate(fields.values()))
+    return Layout(
+        name,
+        title,
+        "JSON keys: " + ", ".join(fields),
+        tokens,
+        ("",) * (len(tokens) + 1),
+        None,
+        samples=samples,
+        family="jsonkeys",
+        aliases=tuple(aliases),
+        keys=tuple(fields),
+    )
+
+
+CADDY = json_layout(
+    "caddy",
+    "Caddy's JSON access log",
+    {
+        "ts": Piece("time", "ts", "E"),
+        "request.client_ip|request.remote_ip": Piece("client", "client_ip"),
+        "user_id": Piece("user", "user_id"),
+        "request.method": Piece("method", "method"),
+        "request.uri": Piece("request_uri", "uri"),
+        "request.proto": Piece("protocol", "proto"),
+        "request.host": Piece("vhost", "host"),
+        "status": Piece("status", "status"),
+        "size": Piece("bytes", "size"),
+        "request.headers.Referer": Piece("referrer", "Referer"),
+        "request.headers.User-Agent": Piece("agent", "User-Agent"),
+        "duration": Piece("response_time", "duration", "s"),
+    },
+    (
+        '{"level":"info","ts":1703373474.8155608,"logger":"http.log.access","msg":"handled '
+        'request","request":{"remote_ip":"1.2.3.4","remote_port":"64985","client_ip":"1.2.3.4",'
+        '"proto":"HTTP/2.0","method":"GET","host":"example.com","uri":"/beta/?x=1","headers":'
+        '{"Te":["trailers"],"User-Agent":["' + _CADDY_AGENT + '"]}},"bytes_read":0,'
+        '"user_id":"","duration":0.001335486,"size":3609,"status":200,"resp_headers":'
+        '{"Content-Type":["text/html"]}}',
+    ),
+    aliases=("CADDY",),
+)
+
+TRAEFIK_JSON = json_layout(
+    "traefik-json",
+    "Traefik's JSON access log",
+    {
+        "StartUTC": Piece("time", "StartUTC", "iso"),
+        "ClientHost": Piece("client", "ClientHost"),
+        "ClientUsername": Piece("user", "ClientUsername"),
+        "RequestMethod": Piece("method", "RequestMethod"),
+        "RequestPath": Piece("request_uri", "RequestPath"),
+        "RequestProtocol": Piece("protocol", "RequestProtocol"),
+        "RequestHost": Piece("vhost", "RequestHost"),
+        "DownstreamStatus": Piece("status", "DownstreamStatus"),
+        "DownstreamContentSize": Piece("bytes", "DownstreamContentSize"),
+        "request_Referer": Piece("referrer", "request_Referer"),
+        "request_User-Agent": Piece("agent", "request_User-Agent"),
+        "Duration": Piece("response_time", "Duration", "ns"),
+    },
+    (
+        '{"ClientAddr":"172.20.0.1:52458","ClientHost":"1.2.3.4","ClientPort":"52458",'
+        '"ClientUsername":"-","request_User-Agent":"Prometheus/2.40.5","DownstreamContentSize":'
+        '15,"DownstreamStatus":200,"Duration":10002425284,"RequestHost":"localhost",'
+        '"RequestMethod":"GET","RequestPath":"/my/app/auth?id=1234","RequestProtocol":"HTTP/1.1",'
+        '"StartUTC":"2023-08-11T11:39:21.773360139Z","level":"info","msg":""}',
+    ),
+)
+
+# The nginx log_format Matomo's log importer documents ("generation_time_milli" holds
+# $request_time, in seconds, whatever its name says).
+MATOMO_NGINX = json_layout(
+    "nginx-json",
+    "nginx JSON as Matomo's log importer documents it",
+    {
+        "date": Piece("time", "date", "iso"),
+        "ip": Piece("client", "ip"),
+        "host": Piece("vhost", "host"),
+        "path": Piece("request_uri", "path"),
+        "status": Piece("status", "status"),
+        "length": Piece("bytes", "length"),
+        "referrer": Piece("referrer", "referrer"),
+        "user_agent": Piece("agent", "user_agent"),
+        "generation_time_milli": Piece("response_time", "generation_time_milli", "s"),
+    },
+    (
+        '{"idsite":1,"ip": "1.2.3.4","host": "www.piwik.org","path": "/piwik.php?idsite=1&rec=1",'
+        '"status": "200","referrer": "http://clearcode.cc/","user_agent": "Mozilla/5.0 '
+        "(Windows NT 6.1; WOW64) AppleWebKit/537.17 (KHTML, like Gecko) Chrome/24.0.1312.57 "
+        'Safari/537.17","length": 192,"generation_time_milli": 0.008,'
+        '"date": "2013-10-10T16:52:00+02:00"}',
+    ),
+)
+
+FAMILIES = (CADDY, TRAEFIK_JSON, MATOMO_NGINX)
+
+
+def fits(layout: Layout, line: str) -> bool:
+    """Whether one sampled line is a JSON object with this family's time, request and status
+    keys (Python's json, on a few sampled lines only)."""
+    # Detection's samples carry Apache's escapes rewritten (\x22, \x5C): JSON's, back.
+    line = line.replace("\\x22", '\\"').replace("\\x5C", "\\\\")
+    try:
+        obj = json.loads(line)
+    except ValueError:
+        return False
+    if not isinstance(obj, dict):
+        return False
+    needed = [k for k, t in zip(layout.keys, layout.tokens, strict=True) if _required(t)]
+    return all(_lookup(obj, k) is not None for k in needed)
+
+
+def _required(t: Token) -> bool:
+    return t.pieces[0].role in ("time", "status", "request_uri")
+
+
+def _lookup(obj: object, path: str) -> object:
+    for alt in path.split("|"):
+        cur: object = obj
+        for part in alt.split("."):
+            cur = cur.get(part) if isinstance(cur, dict) else None
+        if isinstance(cur, list):
+            cur = cur[0] if cur else None
+        if cur is not None:
+            return cur
+    return None
+
+
+def read(
+    data: bytes | bytearray | memoryview, layout: Layout, first_line: int
+) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+    """(table of text columns named by the layout's tokens, line numbers of its rows, line
+    numbers of the lines that are not JSON objects)."""
+    octets = np.frombuffer(data, np.uint8)
+    ends = np.flatnonzero(octets == 10)
+    starts = np.concatenate([[0], ends + 1])
+    if len(starts) and starts[-1] >= len(data):
+        starts = starts[:-1]
+    stops = np.concatenate([ends, [len(data)]])[: len(starts)]
+    blank = _blank_lines(data, octets, starts, stops)
+    tables: list[pa.Table] = []
+    rows: list[np.ndarray] = []
+    bad: list[int] = []
+    _read_range(data, starts, stops, blank, 0, len(starts), layout, tables, rows, bad)
+    if tables:
+        table = pa.concat_tables(tables)
+        line_no = first_line + np.concatenate(rows)
+    else:
+        table = pa.table({t.name: pa.array([], pa.string()) for t in layout.tokens})
+        line_no = np.zeros(0, np.int64)
+    return table, line_no, first_line + np.asarray(bad, dtype=np.int64)
+
+
+def _blank_lines(
+    data: bytes | bytearray | memoryview, octets: np.ndarray, starts: np.ndarray, stops: np.ndarray
+) -> np.ndarray:
+    """Lines holding only blanks: those that are empty or start with a blank are checked one
+    by one (a JSON line starts with "{", so they are few)."""
+    empty = stops <= starts
+    first = np.full(len(starts), 0, np.uint8)
+    first[~empty] = octets[starts[~empty]]
+    odd = np.flatnonzero(~empty & np.isin(first, np.frombuffer(b" \t\r", np.uint8)))
+    blank = empty.copy()
+    for i in odd:
+        blank[i] = not bytes(data[int(starts[i]) : int(stops[i])]).strip()
+    return blank
+
+
+def _read_range(
+    data: bytes | bytearray | memoryview,
+    starts: np.ndarray,
+    stops: np.ndarray,
+    blank: np.ndarray,
+    lo: int,
+    hi: int,
+    layout: Layout,
+    tables: list[pa.Table],
+    rows: list[np.ndarray],
+    bad: list[int],
+) -> None:
+    if lo >= hi:
+        return
+    lines = np.arange(lo, hi)
+    lines = lines[~blank[lo:hi]]
+    if not len(lines):
+        return
+    piece = memoryview(data)[int(starts[lo]) : int(stops[hi - 1])]
+    try:
+        t = pj.read_json(
+            pa.BufferReader(pa.py_buffer(bytes(piece) + b"\n")),
+            read_options=pj.ReadOptions(use_threads=False, block_size=len(piece) + 2),
+            parse_options=pj.ParseOptions(
+                newlines_in_values=False,
+                # Arrow would read an ISO time as a UTC timestamp and drop its offset: the
+                # time keys stay text.
+                explicit_schema=_text_keys(layout),
+                unexpected_field_behavior="infer",
+            ),
+        )
+        ok = t.num_rows == len(lines)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        ok = False
+    if ok:
+        tables.append(_columns(t, layout))
+        rows.append(lines.astype(np.int64))
+        return
+    if hi - lo == 1:
+        bad.append(lo)
+        return
+    mid = (lo + hi) // 2
+    _read_range(data, starts, stops, blank, lo, mid, layout, tables, rows, bad)
+    _read_range(data, starts, stops, blank, mid, hi, layout, tables, rows, bad)
+
+
+def _text_keys(layout: Layout) -> pa.Schema:
+    return pa.schema(
+        [
+            (key, pa.string())
+            for key, tok in zip(layout.keys, layout.tokens, strict=True)
+            if tok.pieces[0].kind == "iso" and "." not in key and "|" not in key
+        ]
+    )
+
+
+def _columns(t: pa.Table, layout: Layout) -> pa.Table:
+    """The layout's key paths out of one read, as text columns (null where absent)."""
+    n = t.num_rows
+    out = {}
+    for tok, path in zip(layout.tokens, layout.keys, strict=True):
+        col: pa.Array | None = None
+        for alt in path.split("|"):
+            col = _path(t, alt)
+            if col is not None and col.null_count < len(col):
+                break
+        text = (_text(col) if col is not None else pa.nulls(n, pa.string())).fill_null("")
+        if tok.pieces[0].role == "user":
+            # No user is "-" in the record table, as the other families write it.
+            text = pc.if_else(pc.equal(text, ""), "-", text)
+        out[tok.name] = text
+    return pa.table(out)
+
+
+def _path(t: pa.Table, path: str) -> pa.Array | None:
+    parts = path.split(".")
+    if parts[0] not in t.column_names:
+        return None
+    arr: pa.Array = t.column(parts[0]).combine_chunks()
+    for part in parts[1:]:
+        if not pa.types.is_struct(arr.type) or arr.type.get_field_index(part) < 0:
+            return None
+        arr = pc.struct_field(arr, [arr.type.get_field_index(part)])
+    if pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type):
+        arr = _first_items(arr)
+    return arr
+
+
+def _first_items(arr: pa.Array) -> pa.Array:
+    """Each list's first item; null for an empty or missing list."""
+    head = pc.list_slice(arr, 0, 1)
+    flat = pc.list_flatten(head)
+    parent = np.asarray(pc.list_parent_indices(head), dtype=np.int64)
+    where = np.full(len(arr), -1, np.int64)
+    where[parent] = np.arange(len(parent))
+    taken = flat.take(pa.array(np.maximum(where, 0))) if len(flat) else pa.nulls(len(arr))
+    return pc.if_else(pa.array(where >= 0), taken, pa.scalar(None, taken.type))
+
+
+def _text(arr: pa.Array) -> pa.Array:
+    """Values as text: numbers in plain decimals (never 1e-07), once per distinct value."""
+    if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+        return arr.cast(pa.string())
+    if pa.types.is_floating(arr.type):
+        enc = pc.dictionary_encode(arr)
+        values = np.asarray(enc.dictionary.to_numpy(zero_copy_only=False), dtype=np.float64)
+        text = [np.format_float_positional(v, trim="-") for v in values]
+        return pa.DictionaryArray.from_arrays(enc.indices, pa.array(text, pa.string())).cast(
+            pa.string()
+        )
+    if pa.types.is_null(arr.type):
+        return pa.nulls(len(arr), pa.string())
+    try:
+        return arr.cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pa.nulls(len(arr), pa.string())

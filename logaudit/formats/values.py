@@ -1,0 +1,156 @@
+"""Decoding field values, once per distinct value, with Arrow compute and numpy.
+
+Times come in pieces (a token may hold a whole ISO time, a date, a clock, a zone, or seconds since
+1970); each piece is decoded here and the parser adds them up per row. Durations come in the
+server's unit and leave in seconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+NO_OFFSET = np.iinfo(np.int16).min
+
+_MONTH_NAMES = "jan feb mar apr may jun jul aug sep oct nov dec".split()
+_ISO = (
+    r"^(?P<Y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})[T ](?P<H>\d{2}):(?P<M>\d{2}):(?P<S>\d{2})"
+    r"(?:[.,]\d{1,9})?(?P<z>Z|[+-]\d{2}:?\d{2})?$"
+)
+
+
+def _ints(values: pa.Array) -> np.ndarray:
+    """Digits (with optional leading space) -> int64; null or empty -> -1."""
+    v = pc.utf8_trim_whitespace(values.cast(pa.string())).fill_null("")
+    # A fraction (seconds written "07.128") is dropped: the record keeps whole seconds.
+    whole = pc.extract_regex(v, r"^(?P<i>\d{1,18})(?:\.\d*)?$")
+    ok = whole.is_valid()
+    out = pc.if_else(ok, whole.field("i"), "-1").cast(pa.int64())
+    return np.asarray(out, dtype=np.int64)
+
+
+def _months(values: pa.Array) -> np.ndarray:
+    v = pc.utf8_lower(values.cast(pa.string()).fill_null(""))
+    out = np.full(len(v), -1, np.int64)
+    idx = np.asarray(pc.index_in(v, pa.array(_MONTH_NAMES)).fill_null(-1), dtype=np.int64)
+    out[:] = idx
+    return out + np.where(idx >= 0, 1, 0)
+
+
+def zone_offsets(values: pa.Array) -> np.ndarray:
+    """Minutes east of UTC per "+0330", "+03:30" or "Z" (a trailing "]" is allowed);
+    NO_OFFSET where unreadable or missing."""
+    v = values.cast(pa.string()).fill_null("")
+    parts = pc.extract_regex(v, r"^(?P<z>Z|(?P<s>[+-])(?P<h>\d{2}):?(?P<m>\d{2}))\]?$")
+    ok = np.asarray(parts.is_valid())
+    out = np.full(len(v), NO_OFFSET, np.int16)
+    if not ok.any():
+        return out
+    hh = _ints(parts.field("h"))
+    mm = _ints(parts.field("m"))
+    sign = np.where(np.asarray(pc.equal(parts.field("s").fill_null("+"), "-")), -1, 1)
+    mins = np.where(hh >= 0, sign * (hh * 60 + mm), 0)
+    good = ok & (np.abs(mins) <= 18 * 60) & (mm < 60)
+    out[good] = mins[good]
+    return out
+
+
+def civil_seconds(
+    year: np.ndarray, month: np.ndarray, day: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seconds from 1970-01-01 to the start of each day, and whether the date exists."""
+    valid = (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1)
+    months = (year - 1970) * 12 + np.where(valid, month - 1, 0)
+    first = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    nxt = (months + 1).astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    valid &= day <= (nxt - first)
+    return np.where(valid, (first + day - 1) * 86400, 0), valid
+
+
+class TimePart:
+    """One token's contribution to a line's time, per distinct value of the token."""
+
+    def __init__(self, n: int) -> None:
+        self.wall = np.zeros(n, np.int64)  # date and clock seconds, naive
+        self.offset: np.ndarray | None = None  # minutes, NO_OFFSET where missing
+        self.utc: np.ndarray | None = None  # seconds since 1970, for epoch forms
+        self.ok = np.ones(n, bool)
+
+
+def decode_time(groups: dict[str, pa.Array], n: int) -> TimePart:
+    """``groups``: time-piece kind -> that piece's text per distinct token value (null where
+    the token did not split)."""
+    part = TimePart(n)
+    if "iso" in groups:
+        iso = pc.extract_regex(groups["iso"].cast(pa.string()).fill_null(""), _ISO)
+        part.ok &= np.asarray(iso.is_valid())
+        groups = {k: iso.field(k) for k in ("Y", "m", "d", "H", "M", "S", "z")}
+    if "Y" in groups:
+        year = _ints(groups["Y"])
+        month = _months(groups["b"]) if "b" in groups else _ints(groups.get("m", groups["Y"]))
+        day = _ints(groups["d"] if "d" in groups else groups["e"])
+        secs, valid = civil_seconds(year, month, day)
+        part.wall += secs
+        part.ok &= valid
+    if "Sf" in groups:
+        groups = {**groups, "S": groups["Sf"]}
+    if "H" in groups:
+        hh = _ints(groups["H"])
+        mm = _ints(groups["M"]) if "M" in groups else np.zeros(n, np.int64)
+        ss = _ints(groups["S"]) if "S" in groups else np.zeros(n, np.int64)
+        part.ok &= (hh >= 0) & (hh < 24) & (mm >= 0) & (mm < 60) & (ss >= 0) & (ss < 61)
+        part.wall += np.where(part.ok, hh * 3600 + mm * 60 + ss, 0)
+    if "z" in groups:
+        part.offset = zone_offsets(groups["z"])
+    for kind, scale in (("E", 1), ("Ems", 1000), ("Eus", 1_000_000)):
+        if kind in groups:
+            text = groups[kind].cast(pa.string()).fill_null("")
+            whole = pc.extract_regex(text, r"^(?P<s>\d{1,18})(?:\.\d+)?$")
+            secs = _ints(whole.field("s"))
+            part.ok &= secs >= 0
+            part.utc = np.where(secs >= 0, secs // scale, 0)
+    return part
+
+
+def localise(wall: np.ndarray, zone: str) -> np.ndarray:
+    """Minutes east of UTC of each naive wall time in ``zone`` (an ambiguous hour is read as
+    standard time, a skipped one moved forward)."""
+    if zone in ("UTC", "Etc/UTC", "GMT"):
+        return np.zeros(len(wall), np.int16)
+    uniq, inv = np.unique(wall, return_inverse=True)
+    idx = pd.DatetimeIndex(uniq.astype("datetime64[s]"))
+    loc = idx.tz_localize(zone, ambiguous=np.zeros(len(uniq), bool), nonexistent="shift_forward")
+    utc = loc.tz_convert("UTC").tz_localize(None).as_unit("s").asi8
+    return ((uniq - utc) // 60).astype(np.int16)[inv]
+
+
+def offsets_at(utc: np.ndarray, zone: str) -> np.ndarray:
+    """Minutes east of UTC in ``zone`` at each instant."""
+    if zone in ("UTC", "Etc/UTC", "GMT"):
+        return np.zeros(len(utc), np.int16)
+    uniq, inv = np.unique(utc // 60, return_inverse=True)
+    idx = pd.DatetimeIndex((uniq * 60).astype("datetime64[s]")).tz_localize("UTC")
+    local = idx.tz_convert(zone).tz_localize(None).as_unit("s").asi8
+    return ((local - uniq * 60) // 60).astype(np.int16)[inv]
+
+
+def durations(values: pa.Array, unit: str) -> np.ndarray:
+    """Seconds per distinct duration text; NaN for "-", empty or unreadable. ``unit``: us, ms,
+    s, or list (nginx's "0.010, 0.002 : 0.001": the upstreams' times, summed)."""
+    text = values.cast(pa.string()).fill_null("")
+    n = len(text)
+    if unit == "list":
+        items = pc.split_pattern_regex(text, r"\s*[,:]\s*")
+        flat = pc.list_flatten(items)
+        parent = np.asarray(pc.list_parent_indices(items), dtype=np.int64)
+        each = durations(flat, "s")
+        have = ~np.isnan(each)
+        sums = np.bincount(parent[have], weights=each[have], minlength=n)
+        counts = np.bincount(parent[have], minlength=n)
+        return np.where(counts > 0, sums, np.nan)
+    ok = pc.match_substring_regex(text, r"^\d{1,15}(\.\d{1,9})?$")
+    num = np.asarray(pc.if_else(ok, text, "NaN").cast(pa.float64()), dtype=np.float64)
+    scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[unit]
+    return num * scale

@@ -1,0 +1,133 @@
+"""W3C extended log files (IIS, CloudFront, Oracle web cache...): the layout is in the file.
+
+Every ``#Fields:`` line names the fields of the lines after it, and a file may change them
+mid-way (IIS does when its logging settings change). A block is cut at its ``#Fields:`` lines and
+each part is read with the layout its header names, by the same Arrow CSV reader as the other
+families (space-separated, or tab-separated for CloudFront). Lines before a block's first header
+use the header in force where the block starts (``Detected.format``; the pipeline carries it from
+block to block in reading order).
+
+Times: W3C ``date`` and ``time`` are UTC by the specification (IIS writes them so);
+``date-local``/``time-local`` (IIS Advanced Logging) are wall time in ``--tz``, else the machine's
+zone. ``time-taken`` is in milliseconds as IIS writes it (CloudFront: seconds).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from logaudit.errors import ConfigError
+from logaudit.formats.spec import Layout, Piece, layout_from_pieces, strftime_pieces
+
+# W3C field name (lower-cased) -> (role, kind).
+_FIELDS: dict[str, tuple[str, str]] = {
+    "c-ip": ("client", ""),
+    "cs-username": ("user", ""),
+    "c-auth-id": ("user", ""),
+    "cs-method": ("method", ""),
+    "cs-uri-stem": ("path", ""),
+    "cs-uri-query": ("query", ""),
+    "cs-uri": ("request_uri", ""),
+    "cs-version": ("protocol", ""),
+    "cs-protocol-version": ("protocol", ""),
+    "sc-status": ("status", ""),
+    "sc-bytes": ("bytes", ""),
+    "bytes": ("bytes", ""),
+    "cs(user-agent)": ("agent", ""),
+    "cs(referer)": ("referrer", ""),
+    "cs(referrer)": ("referrer", ""),
+    "cs-host": ("vhost", ""),
+    "cs(host)": ("vhost", ""),
+    "x-host-header": ("vhost", ""),
+    "s-port": ("port", ""),
+    "time-taken": ("response_time", "ms"),
+    "timetakenms": ("response_time", "ms"),
+    "x-forwarded-for": ("xff", ""),
+}
+_DATES = {"date": "%Y-%m-%d", "date-local": "%Y-%m-%d"}
+_TIMES = {"time": "%H:%M:%S", "time-local": "%H:%M:%S"}
+
+_FIELDS_LINE = re.compile(rb"(?m)^#Fields:[ \t]*([^\r\n]*)")
+
+IIS_DEFAULT = (
+    "date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) "
+    "cs(Referer) sc-status sc-substatus sc-win32-status time-taken"
+)
+
+SAMPLES = (
+    f"#Fields: {IIS_DEFAULT}",
+    "2022-11-07 14:29:06 127.0.0.1 GET /us - 80 - 127.0.0.1 Go-http-client/1.1 - 404 0 2 130",
+    "2022-11-07 14:29:07 10.0.0.5 GET /index.html a=1 443 bob 203.0.113.9 "
+    "Mozilla/5.0+(Windows+NT+10.0;+Win64;+x64) https://www.example.com/ 200 0 0 15",
+)
+
+
+@lru_cache(maxsize=64)
+def fields_layout(header: str, delimiter: str = " ") -> Layout:
+    """The layout of the lines under ``#Fields: header``."""
+    names = header.split()
+    if not names:
+        raise ConfigError("#Fields: names no field")
+    pieces: list[Piece] = []
+    local = False
+    cloudfront = any(n.lower().startswith("x-edge-") for n in names)
+    for i, name in enumerate(names):
+        if i:
+            pieces.append(Piece("literal", delimiter))
+        low = name.lower()
+        if low in _DATES:
+            pieces.extend(strftime_pieces(_DATES[low], "date"))
+            local = local or low.endswith("-local")
+        elif low in _TIMES:
+            pieces.extend(strftime_pieces(_TIMES[low], "date"))
+            pieces[-1] = Piece("time", "date", "Sf")
+            local = local or low.endswith("-local")
+        elif low in _FIELDS:
+            role, kind = _FIELDS[low]
+            if role == "response_time" and cloudfront:
+                kind = "s"
+            pieces.append(Piece(role, name, kind))
+        else:
+            pieces.append(Piece("extra", name))
+    layout = layout_from_pieces(
+        pieces,
+        "#Fields: " + header,
+        "w3c",
+        "W3C extended (IIS, CloudFront...): the #Fields: header names the fields",
+        samples=SAMPLES,
+        naive_zone=None if local else "UTC",
+        family="w3c",
+        # CloudFront's files always start with their #Fields: header.
+        aliases=("W3C", "CLOUDFRONT"),
+        loose=True,
+    )
+    if layout.delimiter != delimiter:
+        raise ConfigError(f"#Fields: {header}: these fields cannot be read apart")
+    return layout
+
+
+def header_delimiter(data: bytes | bytearray | memoryview, at: int) -> str:
+    """Tab when the first line after the header at ``at`` is tab-separated (CloudFront)."""
+    raw = bytes(data[at : at + 65536])
+    lines = raw.split(b"\n")
+    for line in lines[1:]:
+        if line.strip() and not line.startswith(b"#"):
+            return "\t" if b"\t" in line else " "
+    return "\t" if b"\t" in lines[0] else " "
+
+
+def headers(data: bytes | bytearray | memoryview) -> list[tuple[int, Layout | None]]:
+    """(byte offset of the line, layout or None if unreadable) per #Fields: line."""
+    out: list[tuple[int, Layout | None]] = []
+    raw = bytes(data) if not isinstance(data, bytes) else data
+    for m in _FIELDS_LINE.finditer(raw):
+        header = m.group(1).decode("utf-8", "replace").replace("\t", " ")
+        try:
+            out.append((m.start(), fields_layout(header, header_delimiter(raw, m.start()))))
+        except ConfigError:
+            out.append((m.start(), None))
+    return out
+
+
+DEFAULT = fields_layout(IIS_DEFAULT)

@@ -1,0 +1,106 @@
+"""JSON access logs with their own keys (Caddy, Traefik, Matomo's nginx JSON): Arrow's JSON
+reader, bad lines isolated with their line numbers, and the real files in ../shared/data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from logaudit.formats import FORMATS, Detected, detect
+from logaudit.parse import BadLines, parse_block
+from logaudit.sources import Block, Input
+
+
+def parse_bytes(raw: bytes, det: Detected | None = None) -> tuple[pd.DataFrame, BadLines]:
+    det = det or detect(raw, "access.json")
+    bad = BadLines()
+    frame = parse_block(Block(raw, 1, Input("access.json", None), raw.count(b"\n")), det, bad)
+    return frame.sort_values("line").reset_index(drop=True), bad
+
+
+def caddy(i: int, **over: object) -> str:
+    rec: dict[str, object] = {
+        "level": "info",
+        "ts": 1703373474.5 + i,
+        "logger": "http.log.access",
+        "request": {
+            "remote_ip": "10.0.0.1",
+            "client_ip": f"198.51.100.{i % 250}",
+            "proto": "HTTP/2.0",
+            "method": "GET",
+            "host": "example.com",
+            "uri": f"/p/{i}?q={i}",
+            "headers": {"User-Agent": [f"agent {i % 3}"], "Referer": ["https://r.example/"]},
+        },
+        "user_id": "",
+        "duration": 0.0000001 * (i + 1),
+        "size": 100 + i,
+        "status": 200,
+    }
+    rec.update(over)
+    return json.dumps(rec)
+
+
+def test_caddy_lines_and_bad_lines_among_them() -> None:
+    lines = [caddy(i) for i in range(200)]
+    lines[10] = "caddy  | not json"
+    lines[150] = caddy(150)[:-20]  # cut short
+    lines.insert(50, "")
+    raw = ("\n".join(lines) + "\n").encode()
+    det = detect(raw, "access.json")
+    assert det.format.name == "caddy"
+    frame, bad = parse_bytes(raw, det)
+    assert bad.total == 2
+    assert sorted(n for n, _ in bad.samples["access.json"]) == [11, 152]
+    assert len(frame) == 198
+    row = frame.iloc[0]
+    assert row["client"] == "198.51.100.0" and row["path"] == "/p/0" and row["query"] == "q=0"
+    assert row["agent"] == "agent 0" and row["referrer"] == "https://r.example/"
+    assert row["vhost"] == "example.com" and row["bytes"] == 100 and row["status"] == 200
+    assert row["user"] == "-"  # Caddy's "user_id": "" is no user
+    assert row["time"] == pd.Timestamp(1703373474, unit="s", tz="UTC")
+    assert row["response_time"] == pytest.approx(1e-7)  # written 1e-07 by Arrow: read right
+
+
+def test_a_key_whose_type_changes_between_lines() -> None:
+    lines = [caddy(0), caddy(1, status="404"), caddy(2)]
+    frame, bad = parse_bytes(
+        ("\n".join(lines) + "\n").encode(), Detected(FORMATS["caddy"], 0, 1, 1)
+    )
+    assert bad.total == 0 and frame["status"].tolist() == [200, 404, 200]
+
+
+# file -> (family, hits, bad lines, {line: {column: value}})
+REAL = {
+    "matomo/caddy_json.log": ("caddy", 3, 0, {1: {"client": "1.2.3.4", "path": "/beta/"}}),
+    "lnav/logfile_caddy_log.1": ("caddy", 4, 0, {1: {"client": "10.10.10.117", "status": 200}}),
+    "matomo/traefik_json.log": (
+        "traefik-json",
+        1,
+        0,
+        {1: {"client": "1.2.3.4", "agent": "Prometheus/2.40.5", "response_time": 10.002425284}},
+    ),
+    "matomo/nginx_json.log": ("nginx-json", 2, 0, {1: {"client": "1.2.3.4", "offset": 120}}),
+}
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("rel", list(REAL))
+def test_real_json_logs(shared_data: Path, rel: str) -> None:
+    path = shared_data / "logs" / rel
+    if not path.is_file():
+        pytest.skip(f"{rel} is absent")
+    raw = path.read_bytes()
+    family, hits, bad_lines, rows = REAL[rel]
+    det = detect(raw, rel)
+    assert det.format.name == family
+    frame, bad = parse_bytes(raw if raw.endswith(b"\n") else raw + b"\n", det)
+    assert (len(frame), bad.total) == (hits, bad_lines), bad.samples
+    by_line = frame.set_index("line")
+    for number, values in rows.items():
+        for col, want in values.items():
+            got = by_line.loc[number, col]
+            assert got == pytest.approx(want) if isinstance(want, float) else got == want, col

@@ -1,0 +1,151 @@
+"""W3C extended logs (IIS, CloudFront, NetScaler...): the #Fields: header is the layout, it may
+change mid-file and mid-block, and every real W3C access log in ../shared/data is read with its
+right fields and no spurious bad line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from loglines import isolate
+
+from logaudit.cli import cli
+from logaudit.formats import Detected, after, detect
+from logaudit.parse import BadLines, parse_block
+from logaudit.sources import Block, Input
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    isolate(monkeypatch, tmp_path)
+
+
+def parse_bytes(raw: bytes, det: Detected | None = None) -> tuple[pd.DataFrame, BadLines]:
+    det = det or detect(raw, "u_ex.log")
+    bad = BadLines()
+    frame = parse_block(Block(raw, 1, Input("u_ex.log", None), raw.count(b"\n")), det, bad)
+    return frame.sort_values("line").reset_index(drop=True), bad
+
+
+TWO_HEADERS = b"""#Software: Microsoft Internet Information Services 10.0
+#Fields: date time c-ip cs-method cs-uri-stem cs-uri-query sc-status time-taken
+2024-03-01 10:00:00 203.0.113.1 GET /a x=1 200 15
+2024-03-01 10:00:01 203.0.113.2 GET /b - 404 3
+
+#Fields: time date sc-status c-ip cs-method cs-uri-stem sc-bytes cs(User-Agent) cs(Referer)
+10:05:00 2024-03-01 301 198.51.100.7 POST /c 512 Mozilla/5.0+(X11) https://ref.example/
+10:05:01.250 2024-03-01 200 "198.51.100.8" GET /d 9 "quoted agent" -
+"""
+
+
+def test_fields_change_mid_block() -> None:
+    frame, bad = parse_bytes(TWO_HEADERS)
+    assert bad.total == 0, bad.samples
+    assert list(frame["line"]) == [3, 4, 7, 8]
+    assert list(frame["path"]) == ["/a", "/b", "/c", "/d"]
+    assert list(frame["status"]) == [200, 404, 301, 200]
+    assert list(frame["query"]) == ["x=1", "", "", ""]
+    assert list(frame["client"]) == ["203.0.113.1", "203.0.113.2", "198.51.100.7", "198.51.100.8"]
+    assert frame["bytes"].tolist() == [0, 0, 512, 9]
+    assert frame["agent"].tolist()[2:] == ["Mozilla/5.0+(X11)", "quoted agent"]
+    assert frame["referrer"].tolist()[2] == "https://ref.example/"
+    # time-taken is milliseconds; W3C times are UTC.
+    assert frame["response_time"].tolist()[:2] == pytest.approx([0.015, 0.003])
+    assert frame["time"].iloc[2] == pd.Timestamp("2024-03-01T10:05:00Z")
+    assert frame["offset"].tolist() == [0, 0, 0, 0]
+
+
+def test_the_header_in_force_carries_to_the_next_block() -> None:
+    first, second = TWO_HEADERS.split(b"\n\n")
+    det = detect(first, "u_ex.log")
+    nxt = after(det, first + b"\n")
+    assert nxt.format is det.format
+    later = after(det, second)
+    assert later.format is not det.format
+    # A block that starts without a header uses the one in force.
+    body = b"10:06:00 2024-03-01 200 192.0.2.1 GET /e 1 curl/8 -\n"
+    frame, bad = parse_bytes(body, later)
+    assert bad.total == 0 and frame["path"].tolist() == ["/e"]
+    frame, bad = parse_bytes(body, det)
+    assert bad.total == 1  # read with the first header, it does not fit
+
+
+def test_end_to_end_through_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "u_ex240301.log"
+    body = TWO_HEADERS + b"".join(
+        b"10:%02d:00 2024-03-01 200 192.0.2.%d GET /p%d 10 curl/8 -\n" % (i % 60, i % 250, i)
+        for i in range(3000)
+    )
+    log.write_bytes(body)
+    r = CliRunner().invoke(cli, ["summary", str(log), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["overview"]["requests"] == 3004 and d["overview"]["bad_lines"] == 0
+    assert d["inputs"][0]["format"] == "w3c"
+    assert d["overview"]["response_time_max"] == pytest.approx(0.015)
+
+
+# file -> (hits, bad lines, {line number: {column: value}})
+REAL: dict[str, tuple[int, int, dict[int, dict[str, object]]]] = {
+    "lnav/logfile_w3c.0": (
+        1,
+        0,
+        {5: {"client": "172.22.255.255", "path": "/images/picture.jpg", "status": 200}},
+    ),
+    "lnav/logfile_w3c.1": (
+        1,
+        0,
+        {7: {"user": "DMS.user", "bytes": 350, "agent": "Mozilla/4.5 [en] (WinNT; I)"}},
+    ),
+    "lnav/logfile_w3c.3": (3, 0, {8: {"client": "70.95.0.0", "vhost": "xzy.example.com"}}),
+    # The second line has an empty sc-status: a bad line as the source wrote it.
+    "lnav/logfile_w3c.4": (1, 1, {5: {"client": "123.123.123.123", "method": "GET"}}),
+    "lnav/logfile_w3c_big.0": (
+        210,
+        0,
+        {5: {"client": "157.55.39.146", "path": "/robots.txt", "status": 404, "bytes": 1405}},
+    ),
+    "netdata/weblog_u_ex221107.log": (
+        152,
+        0,
+        {5: {"client": "127.0.0.1", "path": "/us", "status": 404, "response_time": 0.13}},
+    ),
+    "matomo/iis.log": (
+        1,
+        0,
+        {5: {"user": "theuser", "query": "topCat1=divinity&submit=Search", "bytes": 27028}},
+    ),
+    "matomo/iis_custom.log": (3, 0, {8: {"path": "/Products/theProduct", "status": 200}}),
+    "matomo/amazon_cloudfront_web.log": (
+        1,
+        0,
+        {3: {"vhost": "d111111abcdef8.cloudfront.net", "bytes": 182, "response_time": 0.001}},
+    ),
+    "matomo/netscaler.log": (
+        1,
+        0,
+        {5: {"status": 302, "path": "/Citrix/XenApp/Wan/auth/login.jsp"}},
+    ),
+}
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("rel", list(REAL))
+def test_real_w3c_logs(shared_data: Path, rel: str) -> None:
+    path = shared_data / "logs" / rel
+    if not path.is_file():
+        pytest.skip(f"{rel} is absent")
+    raw = path.read_bytes()
+    det = detect(raw, rel)
+    assert det.format.family == "w3c"
+    frame, bad = parse_bytes(raw, det)
+    hits, bad_lines, rows = REAL[rel]
+    assert (len(frame), bad.total) == (hits, bad_lines), bad.samples
+    by_line = frame.set_index("line")
+    for number, values in rows.items():
+        for col, want in values.items():
+            got = by_line.loc[number, col]
+            assert got == pytest.approx(want) if isinstance(want, float) else got == want, col
