@@ -5,8 +5,8 @@ Normal traffic: people browsing pages with their assets, a genuine Googlebot, a 
 on one endpoint, a slow endpoint, a 404 scanner, exploit probes, a brute-force run, a flood and
 a fake Googlebot. Nothing here imports logaudit: expectations are computed independently.
 
-Response times: today's parsers leave ``response_time`` NaN (combined logs hold none), so the
-generator returns one per line; tests put them in the chunks (see ``with_response_times``).
+Response times: a combined log holds none, so the generator returns one per line; tests either
+put them in the chunks (``with_response_times``) or write them as nginx's ``$request_time``.
 """
 
 from __future__ import annotations

@@ -44,8 +44,10 @@ def with_response_times(monkeypatch: pytest.MonkeyPatch, times: list[float]) -> 
     monkeypatch.setattr(pipeline, "parse_block", parse)
 
 
-def problems(path: Path, **extra: object) -> tuple[Report, api.Outcome]:
-    s = Settings(top=0, extra={"group": True, **extra})
+def problems(
+    path: Path, log_format: str | None = None, **extra: object
+) -> tuple[Report, api.Outcome]:
+    s = Settings(top=0, log_format=log_format, extra={"group": True, **extra})
     out = api.report("problems", [str(path)], s)
     assert out.report is not None, out.messages
     return out.report, out
@@ -363,3 +365,24 @@ def test_crawler_genuine_by_range_or_host_name() -> None:
     assert not genuine("203.0.113.50", "Googlebot")
     assert genuine("157.55.39.1", "Bingbot") and not genuine("157.55.39.1", "Googlebot")
     assert genuine("msnbot-157-55-39-1.search.msn.com", "Bingbot")
+
+
+NGINX_TIMED = (
+    'nginx:$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+    '"$http_referer" "$http_user_agent" $request_time'
+)
+
+
+def test_slow_endpoints_from_a_logged_request_time(tmp_path: Path) -> None:
+    """End to end, no stand-in: the planted log with each line's time written as nginx's
+    $request_time, read through the format string, finds the slow endpoint and breaches p99."""
+    lines, p = generate(5)
+    timed = [f"{ln} {t:.3f}" for ln, t in zip(lines, p.response_time, strict=True)]
+    log = write(tmp_path / "timed.log", timed)
+    report, out = problems(log, log_format=NGINX_TIMED)
+    assert out.exit_code == ExitCode.OK
+    check_planted(report, p, timed=True)
+    r = run("problems", log, "--log-format", NGINX_TIMED, "--max-p99", "0.5", "--format", "json")
+    assert r.exit_code == ExitCode.THRESHOLD, r.stderr
+    slow = next(s for s in json.loads(r.stdout)["sections"] if s["name"] == "slow-endpoints")
+    assert slow["rows"][0]["endpoint"] == p.slow_endpoint
