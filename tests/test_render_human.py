@@ -314,3 +314,14 @@ def test_visitors_with_places_at_narrow_widths(shared_data: Path, width: int) ->
     assert "London" in out or "left out for width: top" in " ".join(out.split())
     for cut in ("page vi\n", "London (\n", "visito\n"):
         assert cut not in out
+
+
+def test_response_times_read_as_milliseconds_and_seconds() -> None:
+    """Overview percentiles and slow-endpoint columns are seconds in JSON, ms / s for people."""
+    from logaudit.render import view
+
+    assert view.cell("response_time_p95", 0.1234) == "123 ms"
+    assert view.cell("p99", 2.5) == "2.50 s"
+    assert view.cell("seconds", 0.0004) == "0 ms"
+    labels = dict(view._OVERVIEW)
+    assert labels["response_time_p50"] == "Response p50"

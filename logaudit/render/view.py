@@ -91,6 +91,28 @@ _OVERVIEW: tuple[tuple[str, str], ...] = (
     ("share_3xx", "3xx"),
     ("share_4xx", "4xx"),
     ("share_5xx", "5xx"),
+    ("response_time_p50", "Response p50"),
+    ("response_time_p95", "Response p95"),
+    ("response_time_p99", "Response p99"),
+    ("response_time_max", "Slowest response"),
+)
+
+# Columns in seconds of server time (overview percentiles, problems' slow endpoints and
+# requests): shown as ms under a second.
+SECONDS = frozenset(
+    {
+        "response_time_p50",
+        "response_time_p95",
+        "response_time_p99",
+        "response_time_max",
+        "p50",
+        "p95",
+        "p99",
+        "max",
+        "upstream_p95",
+        "seconds",
+        "upstream",
+    }
 )
 
 
@@ -111,6 +133,12 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} TiB"  # pragma: no cover
+
+
+def latency(seconds: float) -> str:
+    """A response time for people: 850 ms, 1.25 s."""
+    s = float(seconds)
+    return f"{s * 1000:.0f} ms" if s < 1 else f"{s:,.2f} s"
 
 
 def duration(seconds: float) -> str:
@@ -173,6 +201,8 @@ def cell(col: str, v: Any, unit_of: str | None = None) -> str:
             return f"{100 * float(v):.1f}%"
         if unit == "median_visit_seconds":
             return duration(v)
+        if unit in SECONDS:
+            return latency(v)
         if isinstance(v, int):
             return f"{v:,}"
         return f"{v:,.2f}"
