@@ -127,6 +127,24 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Worker processes for parsing (default 1; see docs/performance.md).",
         ),
         click.option(
+            "--engine",
+            type=click.Choice(["local", "dask"]),
+            default=None,
+            help="Who computes: this machine, or a Dask cluster (docs/scale.md). [local]",
+        ),
+        click.option(
+            "--scheduler",
+            metavar="ADDR",
+            default=None,
+            help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --engine dask).",
+        ),
+        click.option(
+            "--workers",
+            type=click.IntRange(1, 1024),
+            default=None,
+            help="Processes of a local Dask cluster (implies --engine dask). [one per core]",
+        ),
+        click.option(
             "--section",
             "sections",
             multiple=True,
@@ -180,6 +198,11 @@ def _settings(opts: dict[str, Any]) -> Any:
         "geoip_dir": opts.get("geoip_dir"),
         "progress": opts.get("progress"),
         "jobs": opts.get("jobs"),
+        # --scheduler or --workers alone mean Dask; LOGAUDIT_DASK_SCHEDULER alone does not.
+        "engine": opts.get("engine")
+        or ("dask" if opts.get("scheduler") or opts.get("workers") else None),
+        "dask_scheduler": opts.get("scheduler"),
+        "dask_workers": opts.get("workers"),
         "sections": tuple(opts.get("sections") or ()),
         "visit_timeout": opts.get("visit_timeout"),
     }
