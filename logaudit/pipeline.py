@@ -10,7 +10,6 @@ import os
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 import pyarrow as pa
 
@@ -21,6 +20,7 @@ from logaudit.enrich.classify import Enricher, prepare_classifier, shared_classi
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import Detected, detect
 from logaudit.parse import BadLines, parse_block
+from logaudit.result import Run  # re-exported: the run's result type lives below analyze
 from logaudit.sources import (
     Block,
     Input,
@@ -30,18 +30,6 @@ from logaudit.sources import (
     line_spans,
     read_blocks,
 )
-
-
-@dataclass
-class Run:
-    partial: Partial
-    bad: BadLines
-    problems: list[InputProblem]
-    inputs: list[Input]
-    formats: dict[str, Detected] = field(default_factory=dict)
-    lines: dict[str, int] = field(default_factory=dict)
-    tables: tuple[str, ...] = ()
-
 
 # Per worker process: the run's settings, tables and enricher, set once by the initializer.
 _worker: dict[str, object] = {}

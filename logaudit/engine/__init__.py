@@ -13,8 +13,8 @@ from logaudit.analyze.base import Table
 from logaudit.config import Settings
 from logaudit.enrich.classify import Enricher
 from logaudit.errors import ConfigError
-from logaudit.pipeline import Run
 from logaudit.pipeline import run as local_run
+from logaudit.result import Run
 from logaudit.sources import Input
 
 ENGINES: dict[str, str] = {
