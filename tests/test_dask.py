@@ -16,6 +16,7 @@ import os
 import socket
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from distributed import Client, LocalCluster  # noqa: E402
 from distributed.diagnostics.plugin import WorkerPlugin  # noqa: E402
 
 from logaudit import api, pipeline, samplegen, sources  # noqa: E402
+from logaudit.analyze import tables_for  # noqa: E402
 from logaudit.cli import cli  # noqa: E402
 from logaudit.config import load  # noqa: E402
 from logaudit.engine import dask as dask_engine  # noqa: E402
@@ -249,3 +251,43 @@ def test_unknown_engine_in_config_is_one_line() -> None:
     )
     assert r.exit_code == 7
     assert "not an engine (known: local, dask)" in r.stderr
+
+
+def test_progress_counts_every_input_byte_from_the_cluster(
+    generated: Path, cluster: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dask_engine, "BLOCK_BYTES", 256 * 1024)
+    inputs = api.open_inputs([str(p) for p in sorted(generated.iterdir())])
+    settings = load({"engine": "dask", "dask_scheduler": cluster}, env={})
+    seen: list[int] = []
+    r = dask_engine.run(inputs, settings, tables_for(("status",)), on_progress=seen.append)
+    assert sum(seen) == sum(i.size for i in inputs)
+    assert len(seen) > len(inputs)  # the big files advance a block at a time
+    # Line counts of the ranges add up to their files' (samplegen writes exactly n lines).
+    assert r.lines[inputs[1].name] == 20000
+    assert sum(r.lines.values()) == 4000 + 20000 + 3000 + 2 * 2500
+
+
+def test_geoip_files_travel_in_the_plugin_when_filters_need_them(tmp_path: Path) -> None:
+    from logaudit.filters import Filters
+
+    geo = tmp_path / "geo"
+    geo.mkdir()
+    (geo / "GeoLite2-Country.mmdb").write_bytes(b"not really a database")
+    settings = load({"geoip_dir": geo}, env={})
+    assert dask_engine._geo_files(settings) == {}  # no filter needs places on the workers
+    wants = load({"geoip_dir": geo, "extra": {"filters": Filters(keep={"country": ("FR",)})}},
+                 env={})
+    files = dask_engine._geo_files(wants)
+    assert files == {"GeoLite2-Country.mmdb": b"not really a database"}
+    # A worker without the client's folder gets the files in a folder of its own.
+    gone = replace(wants, geoip_dir=tmp_path / "not-on-this-worker")
+    plugin = dask_engine.Setup("t-geo", gone, {}, files)
+    plugin.setup()
+    try:
+        folder = dask_engine._state["t-geo"][0].geoip_dir
+        assert folder is not None and folder != gone.geoip_dir
+        assert (Path(folder) / "GeoLite2-Country.mmdb").read_bytes() == b"not really a database"
+    finally:
+        plugin.teardown()
+    assert "t-geo" not in dask_engine._state
