@@ -110,6 +110,11 @@ def test_every_command_same_json_as_one_process(command: str, cluster: str) -> N
     assert dask == local
 
 
+def test_one_input_one_task(cluster: str) -> None:
+    args = [str(SAMPLE / "access.log")]
+    assert _json("summary", args, "dask", cluster) == _json("summary", args, "local")
+
+
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Five files: three plain (one big enough to be cut into ranges), two gzip, bad lines in
@@ -291,3 +296,18 @@ def test_geoip_files_travel_in_the_plugin_when_filters_need_them(tmp_path: Path)
     finally:
         plugin.teardown()
     assert "t-geo" not in dask_engine._state
+
+
+def test_stdin_blocks_are_shipped_from_the_client(cluster: str) -> None:
+    data = (SAMPLE / "access.log").read_bytes()
+    out = {}
+    for engine_args in ([], ["--scheduler", cluster]):
+        r = CliRunner().invoke(
+            cli, ["summary", "-", "--format", "json", "--top", "0", *engine_args], input=data
+        )
+        assert r.exit_code == 0, (r.stderr, r.exception)
+        d = json.loads(r.stdout)
+        d.pop("generated")
+        out[bool(engine_args)] = d
+    assert out[True] == out[False]
+    assert out[True]["inputs"][0]["file"] == "<stdin>"

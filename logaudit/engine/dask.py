@@ -28,7 +28,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from distributed import Client, Future, LocalCluster, as_completed
+from distributed import Client, Future, KilledWorker, LocalCluster, as_completed
+from distributed.comm.core import CommClosedError
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from logaudit import remote, sources
@@ -291,14 +292,17 @@ def _submit_reads(
 
 
 def _tree(client: Client, token: str, leaves: list[Future]) -> Future | None:
-    """Merge FAN_IN neighbours at a time until one partial is left (on the workers)."""
+    """Merge FAN_IN neighbours at a time until one partial is left (on the workers). The
+    first level always runs, even over one leaf: leaves are (partial, accounting) pairs."""
+    if not leaves:
+        return None
     level = leaves
-    while len(level) > 1:
+    while len(level) > 1 or level is leaves:
         level = [
             client.submit(_merge_task, token, *level[i : i + FAN_IN], pure=False, retries=RETRIES)
             for i in range(0, len(level), FAN_IN)
         ]
-    return level[0] if level else None
+    return level[0]
 
 
 def run(
@@ -324,6 +328,18 @@ def run(
                     on_progress(sizes[fut.key])
             partial: Partial = root.result() if root is not None else {}
             found: list[Meta] = client.gather(metas)
+        except KilledWorker as e:
+            raise LogauditError(
+                f"dask: a task was lost with its worker too often ({_first_line(e)}); "
+                "see the workers' logs (memory limit?)",
+                ExitCode.ERROR,
+            ) from None
+        except CommClosedError as e:
+            where = settings.dask_scheduler or "local cluster"
+            raise LogauditError(
+                f"dask scheduler {where}: connection lost ({_first_line(e)})",
+                ExitCode.INPUT_MISSING,
+            ) from None
         finally:
             try:
                 client.unregister_worker_plugin(plugin.name)
