@@ -208,6 +208,8 @@ def _settings(opts: dict[str, Any]) -> Any:
     }
     if opts.get("ua") and not opts.get("visitor"):
         raise click.UsageError("--ua goes with --visitor")
+    if opts.get("engine") == "local" and (opts.get("scheduler") or opts.get("workers")):
+        raise click.UsageError("--scheduler and --workers go with --engine dask")
     extra: dict[str, Any] = {}
     if opts.get("visitor"):
         from logaudit.analyze.clickstream import check_visitor

@@ -311,3 +311,18 @@ def test_stdin_blocks_are_shipped_from_the_client(cluster: str) -> None:
         out[bool(engine_args)] = d
     assert out[True] == out[False]
     assert out[True]["inputs"][0]["file"] == "<stdin>"
+
+
+def test_engine_settings_from_env_config_and_options(tmp_path: Path) -> None:
+    env = {"LOGAUDIT_CONFIG": os.devnull, "LOGAUDIT_DASK_SCHEDULER": "tcp://10.0.0.5:8786"}
+    s = load({}, env=env)
+    # The variable names the scheduler; it does not switch engines by itself.
+    assert (s.engine, s.dask_scheduler) == ("local", "tcp://10.0.0.5:8786")
+    conf = tmp_path / "logaudit.toml"
+    conf.write_text('engine = "dask"\ndask_workers = 3\n')
+    s = load({}, env={"LOGAUDIT_CONFIG": str(conf)})
+    assert (s.engine, s.dask_workers, s.dask_scheduler) == ("dask", 3, None)
+    r = CliRunner().invoke(
+        cli, ["summary", str(SAMPLE / "access.log"), "--engine", "local", "--workers", "2"]
+    )
+    assert r.exit_code == 2 and "--scheduler and --workers go with --engine dask" in r.stderr
