@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 from typing import Any, BinaryIO
+from urllib.parse import urlsplit
 
-from logaudit.errors import ConfigError, InputMissingError
+from logaudit.errors import ConfigError, ExitCode, InputMissingError, LogauditError
 
 # scheme -> (the module fsspec needs for it, the logaudit extra that installs it)
 BACKENDS: dict[str, tuple[str, str]] = {
@@ -63,6 +64,13 @@ def require(module: str, extra: str, what: str) -> Any:
 
 def _filesystem(url: str) -> tuple[Any, str]:
     s = scheme(url) or ""
+    if urlsplit(url).password is not None:
+        # It would be shown in every report naming the input, and in the shell's history.
+        raise LogauditError(
+            f"{s}://...: a password in a URL is refused; give credentials the service's usual "
+            "way (its profile, environment variables or credential files)",
+            ExitCode.USAGE,
+        )
     if s not in BACKENDS:
         known = ", ".join(sorted({k + "://" for k in BACKENDS}))
         raise InputMissingError(f"{url}: unknown URL scheme {s}:// (known: {known})")
@@ -146,24 +154,6 @@ def open_url(url: str, span: tuple[int, int] | None = None) -> BinaryIO:
 def rotation_path(url: str) -> PurePosixPath:
     """The object's key as a path, for ordering rotated sets."""
     return PurePosixPath(url.split("://", 1)[-1])
-
-
-def line_spans(url: str, size: int, parts: int) -> list[tuple[int, int]]:
-    """``remote`` twin of ``sources.line_spans``: ``parts`` byte ranges of an object, each
-    starting at a line start (ranged reads of 64 KiB around each cut)."""
-    cuts = [0]
-    with open_url(url) as f:
-        for k in range(1, parts):
-            pos = f.seek(max(cuts[-1], size * k // parts))
-            nl = -1
-            while nl < 0 and (more := f.read(1 << 16)):
-                nl = more.find(b"\n")
-                pos += len(more) if nl < 0 else nl + 1
-            if nl < 0 or pos >= size:
-                break
-            cuts.append(pos)
-    cuts.append(size)
-    return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
 
 
 def head(url: str, n: int) -> bytes:

@@ -91,3 +91,10 @@ def test_scheme_detection() -> None:
     assert not remote.is_url("access.log") and not remote.is_url("/var/log/a.log")
     assert not remote.is_url("file:///var/log/a.log")  # a local file by another name
     assert not remote.is_url("C:\\logs\\a.log")
+
+
+def test_password_in_url_is_refused_without_echoing_it() -> None:
+    r = CliRunner().invoke(cli, ["summary", "https://alice:s3cret@logs.example/a.log"])
+    assert r.exit_code == 2
+    assert "s3cret" not in r.stderr and r.stderr.count("\n") == 1
+    assert "a password in a URL is refused" in r.stderr
