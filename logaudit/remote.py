@@ -130,8 +130,18 @@ def expand(url: str) -> list[tuple[str, int]]:
         raise InputMissingError(f"{url}: cannot list: {_why(e)}") from None
     except Exception as e:  # noqa: BLE001 - backends raise their own (botocore, aiohttp)
         raise InputMissingError(f"{url}: cannot list: {_why(e)}") from None
-    out = [(_join(url, fs, p), int(i.get("size") or 0)) for p, i in objects]
+    out = [(_join(url, fs, p), _size(fs, p, i)) for p, i in objects]
     return sorted(out, key=lambda o: o[0])
+
+
+def _size(fs: Any, path: str, info: dict[str, Any]) -> int:
+    """An object's size: from the listing, or asked for (an HTTP index page has none)."""
+    if info.get("size") is not None:
+        return int(info["size"])
+    try:
+        return int(fs.size(path) or 0)
+    except Exception:  # noqa: BLE001 - unknown size: progress and splitting do without it
+        return 0
 
 
 def open_url(url: str, span: tuple[int, int] | None = None) -> BinaryIO:
@@ -152,8 +162,9 @@ def open_url(url: str, span: tuple[int, int] | None = None) -> BinaryIO:
 
 
 def rotation_path(url: str) -> PurePosixPath:
-    """The object's key as a path, for ordering rotated sets."""
-    return PurePosixPath(url.split("://", 1)[-1])
+    """The URL as a path, for ordering rotated sets (the scheme stays in its first part, so
+    an object never joins a local file's set)."""
+    return PurePosixPath(url)
 
 
 def head(url: str, n: int) -> bytes:

@@ -67,6 +67,8 @@ def s3() -> Iterator[str]:
             key = f"web/2026/{p.name}"
         client.put_object(Bucket=BUCKET, Key=key, Body=data)
     client.put_object(Bucket=BUCKET, Key="web/notes.txt", Body=b"not matched by the glob\n")
+    plain = (SAMPLE / "access.log").read_bytes()
+    client.put_object(Bucket=BUCKET, Key="plain/access.log", Body=plain)
     yield BUCKET
     server.stop()
     for k, v in saved.items():
@@ -175,6 +177,20 @@ def test_s3_glob_gzip_objects_local_and_dask(s3: str, cluster: str) -> None:
     names = [i["file"] for i in local["inputs"]]
     base = f"s3://{s3}/web/2026/access.log"
     assert names == [f"{base}.3.gz", f"{base}.2.gz", f"{base}.1.gz", f"{base}.gz"]
+
+
+def test_s3_plain_object_cut_into_ranged_reads(
+    s3: str, cluster: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    small = 64 * 1024
+    real = pipeline.read_blocks
+    monkeypatch.setattr(pipeline, "read_blocks", lambda i, s, **kw: real(i, s, small, **kw))
+    monkeypatch.setattr(dask_engine, "BLOCK_BYTES", small)
+    url = f"s3://{s3}/plain/access.log"
+    (inp,) = api.open_inputs([url])
+    spans = dask_engine._splits(inp, small)
+    assert spans is not None and len(spans) > 5 and spans[-1][1] == inp.size
+    assert _json("summary", [url], "dask", cluster) == _json("summary", [url], "local")
 
 
 def test_s3_missing_object_reported_with_its_url(s3: str) -> None:
