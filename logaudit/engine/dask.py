@@ -155,7 +155,7 @@ def _merge_task(token: str, *parts: Any) -> Partial:
 @dataclass
 class _Task:
     inp: Input
-    future: Future
+    future: Future | None
     size: int
     span: bool = False
 
@@ -320,11 +320,17 @@ def run(
         client.register_plugin(plugin)
         try:
             tasks, formats = _submit_reads(client, token, inputs, settings, state)
-            root = _tree(client, token, [t.future for t in tasks])
-            metas = [client.submit(operator.itemgetter(1), t.future) for t in tasks]
-            sizes = {t.future.key: t.size for t in tasks}
+            leaves = [t.future for t in tasks if t.future is not None]
+            root = _tree(client, token, leaves)
+            metas = [client.submit(operator.itemgetter(1), f) for f in leaves]
+            del leaves
+            sizes = {m.key: t.size for m, t in zip(metas, tasks, strict=True)}
+            for t in tasks:
+                # Only the tree and the accounting hold the leaves now: each partial is freed
+                # on its worker once merged, not kept until the run ends.
+                t.future = None
             if on_progress is not None:
-                for fut in as_completed([t.future for t in tasks]):
+                for fut in as_completed(metas):
                     on_progress(sizes[fut.key])
             partial: Partial = root.result() if root is not None else {}
             found: list[Meta] = client.gather(metas)
