@@ -154,6 +154,24 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Worker processes for parsing (default 1; see docs/performance.md).",
         ),
         click.option(
+            "--engine",
+            type=click.Choice(["local", "dask"]),
+            default=None,
+            help="Who computes: this machine, or a Dask cluster (docs/scale.md). [local]",
+        ),
+        click.option(
+            "--scheduler",
+            metavar="ADDR",
+            default=None,
+            help="Dask scheduler, e.g. tcp://10.0.0.5:8786 (implies --engine dask).",
+        ),
+        click.option(
+            "--workers",
+            type=click.IntRange(1, 1024),
+            default=None,
+            help="Processes of a local Dask cluster (implies --engine dask). [one per core]",
+        ),
+        click.option(
             "--section",
             "sections",
             multiple=True,
@@ -207,6 +225,11 @@ def _settings(opts: dict[str, Any]) -> Any:
         "geoip_dir": opts.get("geoip_dir"),
         "progress": opts.get("progress"),
         "jobs": opts.get("jobs"),
+        # --scheduler or --workers alone mean Dask; LOGAUDIT_DASK_SCHEDULER alone does not.
+        "engine": opts.get("engine")
+        or ("dask" if opts.get("scheduler") or opts.get("workers") else None),
+        "dask_scheduler": opts.get("scheduler"),
+        "dask_workers": opts.get("workers"),
         "sections": tuple(opts.get("sections") or ()),
         "visit_timeout": opts.get("visit_timeout"),
         "mode": _mode(opts.get("mode")),
@@ -215,6 +238,8 @@ def _settings(opts: dict[str, Any]) -> Any:
     }
     if opts.get("ua") and not opts.get("visitor"):
         raise click.UsageError("--ua goes with --visitor")
+    if opts.get("engine") == "local" and (opts.get("scheduler") or opts.get("workers")):
+        raise click.UsageError("--scheduler and --workers go with --engine dask")
     extra: dict[str, Any] = {}
     if opts.get("visitor"):
         from logaudit.analyze.clickstream import check_visitor

@@ -97,6 +97,11 @@ class Settings:
     goals: tuple[str, ...] = ()  # conversion goals (paths), read by the campaigns report
     progress: bool | None = None  # None: on a terminal only
     jobs: int = 0  # processes; 0: one per core for large inputs
+    # Who computes the partials (logaudit.engine): "local" (this machine: threads, --jobs) or
+    # "dask" (a Dask cluster at dask_scheduler, or a LocalCluster of dask_workers processes).
+    engine: str = "local"
+    dask_scheduler: str | None = None
+    dask_workers: int = 0
     # Paths that are not pages (globs, or re:REGEX), added to enrich.classify.NON_PAGES.
     non_pages: tuple[str, ...] = ()
     # Sources, campaigns and conversions (analyze/campaigns.py): goal hits' order value

@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import pyarrow as pa
 
@@ -23,6 +23,7 @@ from logaudit.enrich.classify import Enricher, prepare_classifier, shared_classi
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import Detected, after, detect, sample_lines
 from logaudit.parse import BadLines, parse_block
+from logaudit.result import Run  # re-exported: the run's result type lives below analyze
 from logaudit.sources import (
     Block,
     Input,
@@ -32,18 +33,6 @@ from logaudit.sources import (
     line_spans,
     read_blocks,
 )
-
-
-@dataclass
-class Run:
-    partial: Partial
-    bad: BadLines
-    problems: list[InputProblem]
-    inputs: list[Input]
-    formats: dict[str, Detected] = field(default_factory=dict)
-    lines: dict[str, int] = field(default_factory=dict)
-    tables: tuple[str, ...] = ()
-
 
 # Per worker process: the run's settings, tables and enricher, set once by the initializer.
 _worker: dict[str, object] = {}

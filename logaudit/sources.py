@@ -19,11 +19,12 @@ import sys
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, BinaryIO
 
 import numpy as np
 
+from logaudit import remote
 from logaudit.errors import ExitCode, InputMissingError
 
 # Bytes per block: large enough that per-block costs vanish, small enough to stay in cache-
@@ -54,9 +55,14 @@ class Input:
     # A byte range [start, end) of a plain file, aligned to whole lines by ``line_span``;
     # line numbers then count from the range's first line.
     span: tuple[int, int] | None = None
+    # A remote object (``logaudit.remote``): its URL and size; ``path`` is then None.
+    url: str | None = None
+    url_size: int = 0
 
     @property
     def size(self) -> int:
+        if self.url is not None:
+            return self.url_size
         if self.path is None:
             return 0
         try:
@@ -103,7 +109,7 @@ class ReadState:
     lines_read: dict[str, int] = field(default_factory=dict)
 
 
-def rotation_key(path: Path) -> tuple[str, int, str]:
+def rotation_key(path: PurePath) -> tuple[str, int, str]:
     """Sort key putting a rotated set oldest first: highest number first, dated ascending,
     the live file (no suffix) last."""
     m = _ROTATION.match(path.name)
@@ -124,9 +130,16 @@ def expand(args: Iterable[str]) -> list[Input]:
     """
     inputs: list[Input] = []
     seen: set[Path] = set()
+    seen_urls: set[str] = set()
     for arg in args:
         if arg == "-":
             inputs.append(Input("<stdin>", None))
+            continue
+        if remote.is_url(arg):
+            for url, size in remote.expand(arg):
+                if url not in seen_urls:
+                    seen_urls.add(url)
+                    inputs.append(Input(url, None, url=url, url_size=size))
             continue
         p = Path(arg).expanduser()
         why = _stat_problem(p)
@@ -200,7 +213,7 @@ def _order_rotated(inputs: list[Input]) -> list[Input]:
     groups: dict[str, list[Input]] = {}
     order: list[str] = []
     for inp in inputs:
-        key = rotation_key(inp.path)[0] if inp.path is not None else "\0stdin"
+        key = rotation_key(_where(inp))[0] if inp.path or inp.url else "\0stdin"
         if key not in groups:
             groups[key] = []
             order.append(key)
@@ -209,12 +222,19 @@ def _order_rotated(inputs: list[Input]) -> list[Input]:
     for key in order:
         members = groups[key]
         if key != "\0stdin":
-            members.sort(key=lambda i: rotation_key(i.path))  # type: ignore[arg-type]
+            members.sort(key=lambda i: rotation_key(_where(i)))
         out.extend(members)
     return out
 
 
+def _where(inp: Input) -> PurePath:
+    return inp.path if inp.path is not None else remote.rotation_path(inp.url or "")
+
+
 def _open_raw(inp: Input) -> BinaryIO:
+    if inp.url is not None:
+        raw = remote.open_url(inp.url, inp.span)
+        return raw if inp.span is None else _Limited(raw, inp.span[1] - inp.span[0])  # type: ignore[return-value]
     if inp.path is None:
         if sys.stdin is None:  # started with stdin closed (``<&-``)
             raise OSError(errno.EBADF, "standard input is closed")
@@ -644,7 +664,7 @@ def read_blocks(
 
     def progress() -> None:
         nonlocal last_pos
-        if on_progress is None or inp.path is None:
+        if on_progress is None or (inp.path is None and inp.url is None):
             return
         try:
             pos = raw.tell()
@@ -738,7 +758,7 @@ def read_blocks(
             # A NUL run at the very end: one more (empty) block carries its stretch.
             yield Block(b"", line_no, inp, 0, tail)
     finally:
-        if inp.path is not None:
+        if inp.path is not None or inp.url is not None:
             raw.close()
         state.bytes_read[inp.name] = total
         state.lines_read[inp.name] = line_no - 1

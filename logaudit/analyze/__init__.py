@@ -24,8 +24,8 @@ from logaudit.analyze import (
 )
 from logaudit.analyze.base import Context, Partial, SectionSpec, Table
 from logaudit.config import Settings
-from logaudit.pipeline import Run
 from logaudit.report import Report, Section
+from logaudit.result import Run
 
 TABLES: dict[str, Table] = {
     **traffic.TABLES,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from logaudit.pipeline import Run
+from logaudit.result import Run
 
 LOUD_BAD_SHARE = 0.10
 

@@ -1,0 +1,127 @@
+"""The Dask engine against the single process, and what crosses the network per task.
+
+    python bench/bench_dask.py                               # 10M lines in 20 files, 2 workers
+    python bench/bench_dask.py --lines 400000 --files 4      # a quick check
+
+Writes the log set into bench/out/dask-<lines>-<files>/ (once), then:
+* times ``summary`` on the local engine (one process, its threads) and on a LocalCluster of
+  --workers processes (cluster start-up timed apart: a real cluster is already running);
+* the peak resident memory of each worker;
+* the pickled partial of one block task (16 MiB) and of a whole file, against the input bytes
+  (what each task ships to the reduce tree), and the tree's depth for 8-64 workers' task counts.
+Not a test: timings depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import pickle
+import resource
+import time
+from pathlib import Path
+
+from logaudit import api, samplegen
+from logaudit.analyze import SUMMARY_SECTIONS, tables_for
+from logaudit.config import load
+from logaudit.engine import dask as engine
+from logaudit.sources import BLOCK_BYTES, Input
+
+HERE = Path(__file__).resolve().parent
+
+
+def make_logs(lines: int, files: int) -> list[Path]:
+    folder = HERE / "out" / f"dask-{lines}-{files}"
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(files):
+        p = folder / f"web{i:02d}.log"
+        if not p.exists():
+            with open(p, "wb") as f:
+                samplegen.write_lines(f, lines // files, seed=1000 + i)
+        paths.append(p)
+    return paths
+
+
+def timed(settings_overrides: dict[str, object], args: list[str]) -> float:
+    settings = load(settings_overrides)
+    t = time.perf_counter()
+    outcome = api.report("summary", args, settings)
+    assert outcome.report is not None, outcome.messages
+    return time.perf_counter() - t
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory: VmHWM, which starts anew at exec (ru_maxrss
+    would carry the parent's peak into a spawned worker)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def partial_sizes(path: Path) -> tuple[int, int, int]:
+    """(input bytes of one block, pickled partial of that block, pickled partial of the file)."""
+    settings = load({})
+    tables = tables_for(SUMMARY_SECTIONS)
+    plugin = engine.Setup("bench", settings, tables, {})
+    plugin.setup()
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        spans = engine.block_spans(f, size, BLOCK_BYTES)
+    first = Input(str(path), path, spans[0])
+    one = engine._read_task("bench", first, None, BLOCK_BYTES)[0]
+    whole = engine._read_task("bench", Input(str(path), path), None, BLOCK_BYTES)[0]
+    return spans[0][1] - spans[0][0], len(pickle.dumps(one)), len(pickle.dumps(whole))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--lines", type=int, default=10_000_000)
+    ap.add_argument("--files", type=int, default=20)
+    ap.add_argument("--workers", type=int, default=2)
+    a = ap.parse_args()
+    paths = make_logs(a.lines, a.files)
+    args = [str(p) for p in paths]
+    total = sum(p.stat().st_size for p in paths)
+    print(f"{a.lines:,} lines in {a.files} files, {total / 2**20:,.0f} MiB")
+
+    local = timed({}, args)
+    print(f"local engine: {local:.2f} s, peak RSS {_peak_rss_mb():,.0f} MB (this process)")
+
+    from distributed import Client, LocalCluster
+
+    t = time.perf_counter()
+    with (
+        LocalCluster(n_workers=a.workers, threads_per_worker=1, dashboard_address=":0") as c,
+        Client(c) as client,
+    ):
+        start = time.perf_counter() - t
+        took = timed({"engine": "dask", "dask_scheduler": c.scheduler_address}, args)
+        rss = client.run(_peak_rss_mb)
+    print(f"dask, {a.workers} workers: {took:.2f} s (+ {start:.2f} s cluster start-up)")
+    print("worker peak RSS: " + ", ".join(f"{v:,.0f} MB" for v in rss.values()))
+
+    block, one, whole = partial_sizes(paths[0])
+    file_bytes = paths[0].stat().st_size
+    lines = a.lines // a.files
+    print(
+        f"one block task: {block / 2**20:.1f} MiB in, partial {one / 2**10:,.0f} KiB "
+        f"({100 * one / block:.2f} %)"
+    )
+    print(
+        f"one file ({lines:,} lines, {file_bytes / 2**20:,.0f} MiB): partial "
+        f"{whole / 2**10:,.0f} KiB ({100 * whole / file_bytes:.2f} %)"
+    )
+    tasks = sum(math.ceil(p.stat().st_size / BLOCK_BYTES) for p in paths)
+    depth = math.ceil(math.log(max(tasks, 2), engine.FAN_IN))
+    print(f"this set: {tasks} block tasks, merge tree depth {depth} (fan-in {engine.FAN_IN})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,375 @@
+"""The Dask engine: inputs become tasks on a cluster, partials merge in a tree on the workers.
+
+map: each input (or byte range of a big plain one, cut at line starts as ``--jobs`` cuts them)
+is one task; a worker reads it (local path or URL: the worker opens it itself), parses,
+enriches and combines its blocks into one partial with the very functions the ``--jobs``
+workers run (``pipeline._process``). reduce: partials merge FAN_IN at a time, neighbours with
+neighbours in input order, on the workers; only the root comes to the client, with each
+task's small accounting (bad lines, line counts, problems, the detected format). The client
+then builds the sections as for a local run, so every figure and every tie's order is the same.
+
+Settings and tables travel once per worker, in a worker plugin (with the GeoIP databases when a
+--country/--network filter needs them on the workers); tasks name them by the run's token.
+Only ``distributed`` is imported here: the module is loaded when ``--engine dask`` is chosen.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import operator
+import os
+import sys
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from distributed import Client, Future, KilledWorker, LocalCluster, as_completed
+from distributed.comm.core import CommClosedError
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from logaudit import remote, sources
+from logaudit.analyze.base import Accumulator, Partial, Table
+from logaudit.config import Settings
+from logaudit.enrich.classify import Enricher
+from logaudit.errors import ExitCode, LogauditError
+from logaudit.formats import Detected
+from logaudit.parse import BadLines
+from logaudit.pipeline import _detect, _process
+from logaudit.result import Run
+from logaudit.sources import Block, Input, InputProblem, ReadState, is_plain_file
+from logaudit.sources import read_blocks as _read_blocks
+
+# A plain (uncompressed) input bigger than one block is cut into byte ranges that are exactly
+# the local engine's blocks (each ends after the last newline before a multiple of the block
+# size), one task each: every block's partial and bad-line examples are then the ones a
+# single process makes, so the merged report is the same to the last example. A 16 MiB block
+# is ~60,000 lines and about half a second of work: scheduling (~1 ms a task) vanishes, and a
+# lost worker costs little to redo. The client's size travels with the tasks.
+BLOCK_BYTES = sources.BLOCK_BYTES
+# Partials merged per reduce task: the tree over n tasks is ceil(log_8 n) deep.
+FAN_IN = 8
+# A task whose worker died is run again elsewhere (the scheduler's allowed-failures applies
+# too); a task that raised is retried this many times (a flaky object store read).
+RETRIES = 2
+# How long to wait for a scheduler before "unreachable".
+CONNECT_TIMEOUT = "10s"
+
+# Per worker process: run token -> (settings, tables, enricher), set by the plugin.
+_state: dict[str, tuple[Settings, Mapping[str, Table], Enricher]] = {}
+
+
+@dataclass
+class Meta:
+    """What a read task found besides its partial: small, gathered to the client."""
+
+    bad: BadLines
+    lines: int
+    problems: list[InputProblem] = field(default_factory=list)
+    det: Detected | None = None
+
+
+class Setup(WorkerPlugin):
+    """Carries the run's settings and tables (and GeoIP files when needed) to each worker once.
+
+    ``name`` includes the run's token, so runs sharing a cluster do not replace each other's."""
+
+    def __init__(
+        self, token: str, settings: Settings, tables: Mapping[str, Table], geo: dict[str, bytes]
+    ) -> None:
+        self.token = token
+        self.name = f"logaudit-{token}"
+        self.settings = settings
+        self.tables = dict(tables)
+        self.geo = geo
+
+    def setup(self, worker: Any = None) -> None:
+        settings = self.settings
+        here = settings.geoip_dir is not None and Path(settings.geoip_dir).is_dir()
+        if self.geo and not here:
+            folder = Path(tempfile.mkdtemp(prefix="logaudit-geo-"))
+            for name, data in self.geo.items():
+                (folder / name).write_bytes(data)
+            settings = replace(settings, geoip_dir=folder)
+        _state[self.token] = (settings, self.tables, Enricher(settings))
+
+    def teardown(self, worker: Any = None) -> None:
+        _state.pop(self.token, None)
+
+
+def _geo_files(settings: Settings) -> dict[str, bytes]:
+    """The GeoIP databases, when the workers' filters need them (--country/--network)."""
+    from logaudit.filters import of_settings
+
+    f = of_settings(settings.extra)
+    if settings.geoip_dir is None or not {"country", "network"} & (set(f.keep) | set(f.drop)):
+        return {}
+    folder = Path(settings.geoip_dir)
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.mmdb")) if p.is_file()}
+
+
+def _read_task(
+    token: str, inp: Input, det: Detected | None, block_bytes: int
+) -> tuple[Partial, Meta]:
+    """Map one input or byte range: its blocks' partials combined into one."""
+    settings, tables, enricher = _state[token]
+    acc = Accumulator(tables)
+    bad = BadLines()
+    state = ReadState()
+    for block in _read_blocks(inp, state, block_bytes):
+        if det is None:
+            det = _detect(block.data, inp, settings, state)
+            if det is None:
+                break
+        partial, block_bad = _process(block, det, enricher, tables, settings)
+        bad = bad.merge(block_bad)
+        if partial:
+            acc.add(partial)
+    return acc.result(), Meta(bad, state.lines_read.get(inp.name, 0), state.problems, det)
+
+
+def _block_task(
+    token: str, data: bytes, first_line: int, lines: int, inp: Input, det: Detected
+) -> tuple[Partial, Meta]:
+    """Map one block the client read (stdin: no worker can open it)."""
+    settings, tables, enricher = _state[token]
+    partial, bad = _process(Block(data, first_line, inp, lines), det, enricher, tables, settings)
+    return partial, Meta(bad, 0)
+
+
+def _merge_task(token: str, *parts: Any) -> Partial:
+    """Reduce: neighbouring partials (or read results) merged in their order."""
+    tables = _state[token][1]
+    acc = Accumulator(tables)
+    for p in parts:
+        partial = p[0] if isinstance(p, tuple) else p
+        if partial:
+            acc.add(partial)
+    return acc.result()
+
+
+@dataclass
+class _Task:
+    inp: Input
+    future: Future | None
+    size: int
+    span: bool = False
+
+
+def _splits(inp: Input, block: int) -> list[tuple[int, int]] | None:
+    """The local engine's block boundaries in a big plain input, or None to read it whole."""
+    if inp.size <= block:
+        return None
+    try:
+        if inp.url is not None:
+            if sources._decompressor(remote.head(inp.url, 6)) is not None:
+                return None
+            with remote.open_url(inp.url) as f:
+                return block_spans(f, inp.size, block)
+        if inp.path is None or not is_plain_file(inp):
+            return None
+        with open(inp.path, "rb") as f:
+            return block_spans(f, inp.size, block)
+    except OSError:
+        return None  # read whole: the task reports the problem, with the input's name
+
+
+def block_spans(f: Any, size: int, block: int) -> list[tuple[int, int]]:
+    """Where ``sources.read_blocks`` cuts a plain stream of ``size`` bytes read ``block``
+    bytes at a time: after the last newline before each multiple of ``block`` (a window with
+    no newline makes no cut, as the reader then carries it on)."""
+    cuts = [0]
+    for k in range(1, math.ceil(size / block)):
+        target = k * block
+        lo = target
+        while lo > cuts[-1]:
+            lo = max(cuts[-1], lo - (1 << 16))
+            f.seek(lo)
+            nl = f.read(target - lo).rfind(b"\n")
+            if nl >= 0:
+                cuts.append(lo + nl + 1)
+                break
+    cuts.append(size)
+    return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+
+
+def _head(inp: Input) -> bytes:
+    if inp.url is not None:
+        return remote.head(inp.url, 1 << 20)
+    assert inp.path is not None
+    with open(inp.path, "rb") as f:
+        return f.read(1 << 20)
+
+
+@contextmanager
+def connect(settings: Settings) -> Iterator[Client]:
+    """A client of the scheduler the settings name, or of a LocalCluster started for the run.
+    An unreachable scheduler is one line and exit 3 (the input cannot be read from there)."""
+    quiet = logging.CRITICAL
+    for name in ("distributed", "distributed.worker", "distributed.scheduler", "bokeh"):
+        logging.getLogger(name).setLevel(quiet)
+    if settings.dask_scheduler:
+        try:
+            client = Client(settings.dask_scheduler, timeout=CONNECT_TIMEOUT)
+        except (OSError, TimeoutError, ValueError) as e:
+            raise LogauditError(
+                f"dask scheduler {settings.dask_scheduler}: unreachable ({_first_line(e)})",
+                ExitCode.INPUT_MISSING,
+            ) from None
+        with client:
+            yield client
+        return
+    n = settings.dask_workers or os.cpu_count() or 1
+    cluster = LocalCluster(
+        n_workers=n,
+        threads_per_worker=1,
+        processes=True,
+        silence_logs=quiet,
+        dashboard_address=":0" if sys.stderr.isatty() else None,
+    )
+    with cluster, Client(cluster) as client:
+        yield client
+
+
+def _first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__
+
+
+def _dashboard(client: Client) -> None:
+    if not sys.stderr.isatty():
+        return
+    try:
+        link = client.dashboard_link
+    except Exception:  # noqa: BLE001 - no dashboard (bokeh absent): nothing to show
+        return
+    if link:
+        print(f"logaudit: dask dashboard {link}", file=sys.stderr)
+
+
+def _submit_reads(
+    client: Client, token: str, inputs: list[Input], settings: Settings, state: ReadState
+) -> tuple[list[_Task], dict[str, Detected]]:
+    tasks: list[_Task] = []
+    formats: dict[str, Detected] = {}
+    for inp in inputs:
+        if inp.path is None and inp.url is None:  # stdin: read here, blocks shipped
+            det: Detected | None = None
+            for block in _read_blocks(inp, state, BLOCK_BYTES):
+                if det is None:
+                    det = _detect(block.data, inp, settings, state)
+                    if det is None:
+                        break
+                    formats[inp.name] = det
+                fut = client.submit(
+                    _block_task, token, bytes(block.data), block.first_line, block.lines,
+                    inp, det, pure=False, retries=RETRIES,
+                )
+                tasks.append(_Task(inp, fut, 0))
+            continue
+        spans = _splits(inp, BLOCK_BYTES)
+        if spans is None:
+            fut = client.submit(
+                _read_task, token, inp, None, BLOCK_BYTES, pure=False, retries=RETRIES
+            )
+            tasks.append(_Task(inp, fut, inp.size))
+            continue
+        whole = _detect(_head(inp), inp, settings, state)
+        if whole is None:
+            continue
+        formats[inp.name] = whole
+        for start, end in spans:
+            part = replace(inp, span=(start, end))
+            fut = client.submit(
+                _read_task, token, part, whole, BLOCK_BYTES, pure=False, retries=RETRIES
+            )
+            tasks.append(_Task(inp, fut, end - start, span=True))
+    return tasks, formats
+
+
+def _tree(client: Client, token: str, leaves: list[Future]) -> Future | None:
+    """Merge FAN_IN neighbours at a time until one partial is left (on the workers). The
+    first level always runs, even over one leaf: leaves are (partial, accounting) pairs."""
+    if not leaves:
+        return None
+    level = leaves
+    while len(level) > 1 or level is leaves:
+        level = [
+            client.submit(_merge_task, token, *level[i : i + FAN_IN], pure=False, retries=RETRIES)
+            for i in range(0, len(level), FAN_IN)
+        ]
+    return level[0]
+
+
+def run(
+    inputs: list[Input],
+    settings: Settings,
+    tables: Mapping[str, Table],
+    on_progress: Callable[[int], None] | None = None,
+) -> Run:
+    """``pipeline.run`` on a Dask cluster: the same Run, figure for figure."""
+    token = uuid.uuid4().hex
+    state = ReadState()
+    with connect(settings) as client:
+        _dashboard(client)
+        plugin = Setup(token, settings, tables, _geo_files(settings))
+        client.register_plugin(plugin)
+        try:
+            tasks, formats = _submit_reads(client, token, inputs, settings, state)
+            leaves = [t.future for t in tasks if t.future is not None]
+            root = _tree(client, token, leaves)
+            metas = [client.submit(operator.itemgetter(1), f) for f in leaves]
+            del leaves
+            sizes = {m.key: t.size for m, t in zip(metas, tasks, strict=True)}
+            for t in tasks:
+                # Only the tree and the accounting hold the leaves now: each partial is freed
+                # on its worker once merged, not kept until the run ends.
+                t.future = None
+            if on_progress is not None:
+                for fut in as_completed(metas):
+                    on_progress(sizes[fut.key])
+            partial: Partial = root.result() if root is not None else {}
+            found: list[Meta] = client.gather(metas)
+        except KilledWorker as e:
+            raise LogauditError(
+                f"dask: a task was lost with its worker too often ({_first_line(e)}); "
+                "see the workers' logs (memory limit?)",
+                ExitCode.ERROR,
+            ) from None
+        except CommClosedError as e:
+            where = settings.dask_scheduler or "local cluster"
+            raise LogauditError(
+                f"dask scheduler {where}: connection lost ({_first_line(e)})",
+                ExitCode.INPUT_MISSING,
+            ) from None
+        finally:
+            try:
+                client.unregister_worker_plugin(plugin.name)
+            except Exception:  # noqa: BLE001 - a cluster gone away has nothing left to undo
+                pass
+    bad = BadLines()
+    for task, meta in zip(tasks, found, strict=True):
+        name = task.inp.name
+        done = state.lines_read.get(name, 0)
+        # Ranges and blocks merge in input order; their line numbers start where the last
+        # ended (a whole input's are already its own).
+        bad = bad.merge(meta.bad.shifted(done) if task.span else meta.bad)
+        if task.span:
+            state.lines_read[name] = done + meta.lines
+        elif task.inp.path is not None or task.inp.url is not None:
+            state.lines_read[name] = meta.lines
+        state.problems.extend(meta.problems)
+        if meta.det is not None:
+            formats.setdefault(name, meta.det)
+    problems = _in_input_order(state.problems, inputs)
+    formats = {i.name: formats[i.name] for i in inputs if i.name in formats}
+    return Run(partial, bad, problems, inputs, formats, dict(state.lines_read), tuple(tables))
+
+
+def _in_input_order(problems: list[InputProblem], inputs: list[Input]) -> list[InputProblem]:
+    rank = {inp.name: i for i, inp in enumerate(inputs)}
+    return sorted(problems, key=lambda p: rank.get(p.name, len(rank)))

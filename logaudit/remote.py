@@ -1,0 +1,172 @@
+"""Remote inputs: ``s3://``, ``gs://``, ``az://``, ``hdfs://`` and ``http(s)://`` URLs, globs
+included (``**`` recursive), read through fsspec; the only module importing it.
+
+Credentials come from each backend's usual places (the AWS profile, environment and
+``AWS_ENDPOINT_URL`` for MinIO or Ceph; GCP application-default credentials; Azure's
+``AZURE_STORAGE_*`` variables), never from the command line. An object is a stream of bytes
+like a local file: ``sources`` sniffs its magic bytes, so compressed objects read as
+compressed files do. A backend whose package is missing is one line naming the extra to
+install (exit 7, as for any missing optional part).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+from typing import Any, BinaryIO
+from urllib.parse import urlsplit
+
+from logaudit.errors import ConfigError, ExitCode, InputMissingError, LogauditError
+
+# scheme -> (the module fsspec needs for it, the logaudit extra that installs it)
+BACKENDS: dict[str, tuple[str, str]] = {
+    "s3": ("s3fs", "s3"),
+    "s3a": ("s3fs", "s3"),
+    "gs": ("gcsfs", "gcs"),
+    "gcs": ("gcsfs", "gcs"),
+    "az": ("adlfs", "azure"),
+    "abfs": ("adlfs", "azure"),
+    "abfss": ("adlfs", "azure"),
+    "hdfs": ("pyarrow", "hdfs"),
+    "http": ("aiohttp", "http"),
+    "https": ("aiohttp", "http"),
+}
+
+_URL = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def scheme(arg: str) -> str | None:
+    """The URL scheme of a command-line argument, or None for a local path."""
+    m = _URL.match(arg)
+    return m.group("scheme").lower() if m else None
+
+
+def is_url(arg: str) -> bool:
+    s = scheme(arg)
+    return s is not None and s != "file"
+
+
+class MissingExtraError(ConfigError):
+    """An optional part of logaudit is not installed: one line naming the extra."""
+
+
+def require(module: str, extra: str, what: str) -> Any:
+    """Import ``module`` or fail with the one-line message naming the extra to install."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingExtraError(
+            f"{what} needs the optional package {module}: pip install 'logaudit[{extra}]'"
+        ) from None
+
+
+def _filesystem(url: str) -> tuple[Any, str]:
+    s = scheme(url) or ""
+    if urlsplit(url).password is not None:
+        # It would be shown in every report naming the input, and in the shell's history.
+        raise LogauditError(
+            f"{s}://...: a password in a URL is refused; give credentials the service's usual "
+            "way (its profile, environment variables or credential files)",
+            ExitCode.USAGE,
+        )
+    if s not in BACKENDS:
+        known = ", ".join(sorted({k + "://" for k in BACKENDS}))
+        raise InputMissingError(f"{url}: unknown URL scheme {s}:// (known: {known})")
+    module, extra = BACKENDS[s]
+    require("fsspec", extra, f"{s}:// input")
+    require(module, extra, f"{s}:// input")
+    import fsspec
+
+    try:
+        return fsspec.core.url_to_fs(url)
+    except ImportError:
+        raise MissingExtraError(
+            f"{s}:// input needs more packages: pip install 'logaudit[{extra}]'"
+        ) from None
+
+
+def _join(url: str, fs: Any, path: str) -> str:
+    """The URL of one matched object, in the user's own scheme."""
+    return str(fs.unstrip_protocol(path)) if "://" not in path else path
+
+
+def _why(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
+def expand(url: str) -> list[tuple[str, int]]:
+    """The objects a URL names, as (url, size): one object, every object matching a glob
+    (``*``, ``?``, ``[...]``; ``**`` recursive), or the log-like objects under a "folder".
+    Ordered by name (rotated sets oldest first, as for local files, by the caller)."""
+    fs, path = _filesystem(url)
+    try:
+        if any(c in path for c in "*?["):
+            found = fs.glob(path, detail=True)
+            objects = [(p, i) for p, i in found.items() if i.get("type") != "directory"]
+            if not objects:
+                raise InputMissingError(f"{url}: no object matches")
+        else:
+            info = fs.info(path)
+            if info.get("type") == "directory":
+                objects = [
+                    (p, i)
+                    for p, i in fs.find(path, detail=True).items()
+                    if i.get("type") != "directory"
+                ]
+                if not objects:
+                    raise InputMissingError(f"{url}: a folder with no objects in it")
+            else:
+                objects = [(path, info)]
+    except FileNotFoundError:
+        raise InputMissingError(f"{url}: no such object") from None
+    except PermissionError as e:
+        raise InputMissingError(f"{url}: permission denied ({_why(e)})") from None
+    except InputMissingError:
+        raise
+    except (OSError, ValueError) as e:
+        raise InputMissingError(f"{url}: cannot list: {_why(e)}") from None
+    except Exception as e:  # noqa: BLE001 - backends raise their own (botocore, aiohttp)
+        raise InputMissingError(f"{url}: cannot list: {_why(e)}") from None
+    out = [(_join(url, fs, p), _size(fs, p, i)) for p, i in objects]
+    return sorted(out, key=lambda o: o[0])
+
+
+def _size(fs: Any, path: str, info: dict[str, Any]) -> int:
+    """An object's size: from the listing, or asked for (an HTTP index page has none)."""
+    if info.get("size") is not None:
+        return int(info["size"])
+    try:
+        return int(fs.size(path) or 0)
+    except Exception:  # noqa: BLE001 - unknown size: progress and splitting do without it
+        return 0
+
+
+def open_url(url: str, span: tuple[int, int] | None = None) -> BinaryIO:
+    """A raw binary stream over one object (or the byte range ``span`` of it). Backend
+    errors become the OSError subclasses ``sources`` reports as for local files."""
+    fs, path = _filesystem(url)
+    try:
+        f = fs.open(path, "rb")
+        if span is not None:
+            f.seek(span[0])
+        return f
+    except (FileNotFoundError, PermissionError, IsADirectoryError):
+        raise
+    except OSError as e:
+        raise OSError(e.errno or 5, _why(e)) from None
+    except Exception as e:  # noqa: BLE001 - backends raise their own (botocore, aiohttp)
+        raise OSError(5, _why(e)) from None
+
+
+def rotation_path(url: str) -> PurePosixPath:
+    """The URL as a path, for ordering rotated sets (the scheme stays in its first part, so
+    an object never joins a local file's set)."""
+    return PurePosixPath(url)
+
+
+def head(url: str, n: int) -> bytes:
+    with open_url(url) as f:
+        return bytes(f.read(n))
