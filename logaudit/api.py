@@ -51,6 +51,11 @@ def open_inputs(args: Sequence[str]) -> list[Input]:
 
 
 def _outcome(r: Run, report: Report, settings: Settings) -> Outcome:
+    from logaudit import anonymize
+
+    anon = anonymize.of_settings(settings)
+    if anon is not None:  # after every figure, before anything renders, exports or mails
+        report = anonymize.report(report, anon)
     messages = [str(p) for p in r.problems]
     code = exit_code(r.problems)
     readable = [i for i in r.inputs if i.name in r.formats]

@@ -73,6 +73,26 @@ mail_options = [
 ]
 
 
+# --anonymize (logaudit/anonymize.py, docs/privacy.md): every report command and records.
+anonymize_options = [
+    click.option(
+        "--anonymize",
+        type=click.Choice(["mask", "hash"]),
+        is_flag=False,
+        flag_value="mask",
+        default=None,
+        help="Mask client addresses and user names in every output (alone: mask; hash: a "
+        "keyed hash). Figures do not change.",
+    ),
+    click.option(
+        "--mask-bytes",
+        type=click.IntRange(1, 3),
+        default=None,
+        help="With --anonymize: IPv4 bytes zeroed (IPv6 keeps 48, 32, 24 bits). [1]",
+    ),
+]
+
+
 def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options every report command shares, written once."""
     opts = [
@@ -140,6 +160,7 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Also write one CSV file per section (and overview.csv) into this folder.",
         ),
         *mail_options,
+        *anonymize_options,
     ]
     f = filter_options(f)  # innermost: listed after the options above in --help
     for opt in reversed(opts):
@@ -182,6 +203,8 @@ def _settings(opts: dict[str, Any]) -> Any:
         "jobs": opts.get("jobs"),
         "sections": tuple(opts.get("sections") or ()),
         "visit_timeout": opts.get("visit_timeout"),
+        "anonymize": opts.get("anonymize"),
+        "mask_bytes": opts.get("mask_bytes"),
     }
     if opts.get("ua") and not opts.get("visitor"):
         raise click.UsageError("--ua goes with --visitor")
@@ -738,6 +761,7 @@ def _records_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--geoip-dir", type=click.Path(path_type=Path),
                      help="Folder of .mmdb databases."),
         click.option("--debug", is_flag=True, hidden=True),
+        *anonymize_options,
     ]
     f = filter_options(f)  # innermost: listed after the options above in --help
     for opt in reversed(opts):

@@ -118,6 +118,11 @@ class Settings:
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
     config_file: Path | None = None
     site: str | None = None  # the [sites.NAME] table chosen with --site
+    # --anonymize (logaudit.anonymize): "" none, "mask" or "hash"; --mask-bytes 1-3; the hash
+    # mode's secret (None: the state folder's, logaudit.state).
+    anonymize: str = ""
+    mask_bytes: int = 1
+    secret_file: Path | None = None
 
 
 # Settings read from files and the environment (not extra/mail/origins/config_file).
@@ -160,6 +165,12 @@ def _convert(name: str, value: Any) -> Any:
         return parse_duration(str(value), "window")
     if name == "commissions" and isinstance(value, Mapping):
         return {str(k): str(v) for k, v in value.items()}
+    if name in ("anonymize", "mask_bytes"):
+        from logaudit import anonymize
+
+        if name == "anonymize":
+            return anonymize.check_mode(value)
+        return anonymize.check_mask_bytes(value)
     return NotImplemented
 
 
