@@ -735,6 +735,23 @@ def problems(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts
     _run("problems", logs, fmt, output, replace(settings, extra={**settings.extra, **extra}))
 
 
+@cli.command()
+@report_options
+@command
+def privacy(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
+    """What personal data the logs hold, and where: e-mail addresses, phone numbers, card
+    numbers (Luhn), IBANs, JWTs, tokens, passwords and session ids in parameters, password-reset
+    links, credentials in URLs, in paths, query strings, referrers, user agents and user names.
+
+    Exit 12 when anything is found (after the report is written). Values are shown masked.
+    Rules: enrich/pii_rules.tsv and the config's [privacy_rules] (docs/privacy.md). Example:
+
+    \b
+    logaudit privacy /var/log/nginx/access.log*
+    """
+    _run("privacy", logs, fmt, output, _settings(opts))
+
+
 def _records_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """The options of ``records``: the report commands' input, time and filter options, and
     its own --fields/--limit/--sort/--format."""

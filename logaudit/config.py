@@ -123,6 +123,8 @@ class Settings:
     anonymize: str = ""
     mask_bytes: int = 1
     secret_file: Path | None = None
+    # [privacy_rules.NAME] tables: rules added to (or switched off in) enrich/pii_rules.tsv.
+    privacy_rules: Mapping[str, Any] = field(default_factory=dict)
 
 
 # Settings read from files and the environment (not extra/mail/origins/config_file).
@@ -165,6 +167,10 @@ def _convert(name: str, value: Any) -> Any:
         return parse_duration(str(value), "window")
     if name == "commissions" and isinstance(value, Mapping):
         return {str(k): str(v) for k, v in value.items()}
+    if name == "privacy_rules":
+        from logaudit.enrich.pii import check_config
+
+        return check_config(value)
     if name in ("anonymize", "mask_bytes"):
         from logaudit import anonymize
 

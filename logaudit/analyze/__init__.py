@@ -15,6 +15,7 @@ from logaudit.analyze import (
     campaigns,
     clickstream,
     forked,
+    privacy,
     problems,
     referrers,
     traffic,
@@ -35,6 +36,7 @@ TABLES: dict[str, Table] = {
     **audience.TABLES,
     **problems.TABLES,
     **campaigns.TABLES,
+    **privacy.TABLES,
 }
 
 # Tables the overview always needs.
@@ -119,6 +121,7 @@ SECTIONS: dict[str, SectionSpec] = {
         SectionSpec(
             "source-periods", "Sources per period", campaigns.sec_source_periods, campaigns.NEEDS
         ),
+        *privacy.SECTIONS,
     )
 }
 
@@ -167,6 +170,7 @@ TRENDS_SECTIONS: tuple[str, ...] = tuple(s.name for s in trends.SECTIONS)
 # `now` only with --last (api.COMMANDS).
 PROBLEMS_SECTIONS: tuple[str, ...] = problems.PROBLEMS_SECTIONS
 SOURCES_SECTIONS: tuple[str, ...] = ("sources", "campaigns", "keyphrases")
+PRIVACY_SECTIONS: tuple[str, ...] = privacy.PRIVACY_SECTIONS
 CAMPAIGNS_SECTIONS: tuple[str, ...] = (
     "conversions",
     "sources",
