@@ -63,11 +63,18 @@ _BIN = pa.large_binary()
 class Layout:
     """A line as pieces: ("lit", text) or ("cap", group name). ``pattern`` captures each
     named group; ``fields`` maps logaudit field names (client, user, path, query, referrer,
-    agent) to the group holding them."""
+    agent) to the group holding them.
+
+    Fast path (optional): ``client_token``, the client's position as a space-separated token
+    of every line the pattern matches, lets lines with nothing else to mask have only that
+    token replaced, without cutting them into pieces; ``user_set``, a regex matching the
+    lines whose user name is not empty ('-'), sends those through the full cut."""
 
     pattern: str
     pieces: tuple[tuple[str, str], ...]
     fields: dict[str, str]
+    client_token: int | None = None
+    user_set: str | None = None
 
 
 # One quoted CLF field, with Apache's \" and \\ escapes, captured without its quotes.
@@ -115,7 +122,11 @@ def clf_layout(fields: tuple[str, ...]) -> Layout:
     regex.append(r"(?P<tail>(?s:.*))$")
     names = {"client", "user", "path", "query", "referrer", "agent"}
     mapped = {n: n for _, n in pieces if n in names}
-    return Layout("".join(regex), tuple(pieces), mapped)
+    client = fields.index("client") if "client" in fields else None
+    user = fields.index("user") if "user" in fields else None
+    # The user token is not exactly '-': it starts with another byte, or '-' and more.
+    user_set = None if user is None else r"^(?:\S+ ){" + str(user) + r"}(?:[^-]|-\S)"
+    return Layout("".join(regex), tuple(pieces), mapped, client, user_set)
 
 
 def _clf_layouts() -> dict[str, Layout]:
@@ -255,6 +266,51 @@ def _lines(data: bytes) -> pa.Array:
                                                    pa.py_buffer(data)])
 
 
+def _unanchored(pattern: str) -> str:
+    """``pattern`` without its anchors (``^``, ``$``, ``\\A``, ``\\z`` outside character
+    classes) and with its named groups unnamed: it matches wherever the pattern matches in a
+    field, and a field is a substring of its line, so over whole lines it finds a superset of
+    the lines the rule can change."""
+    out: list[str] = []
+    i, in_class = 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            pair = pattern[i: i + 2]
+            if not (not in_class and pair in ("\\A", "\\z")):
+                out.append(pair)
+            i += 2
+            continue
+        if in_class:
+            if c == "]" and not (out and out[-1] in ("[", "[^")):
+                in_class = False
+            out.append(c)
+        elif c == "[":
+            in_class = True
+            if pattern[i + 1: i + 2] == "^":
+                out.append("[^")
+                i += 2
+                if pattern[i: i + 1] == "]":
+                    out.append("]")
+                    i += 1
+                continue
+            out.append(c)
+        elif c not in "^$":
+            out.append(c)
+        i += 1
+    text = "".join(out).replace("(?P<value>", "(?:")
+    m = re.match(r"^\(\?([a-zA-Z]+)\)", text)
+    return f"(?{m.group(1)}:{text[m.end():]})" if m else f"(?:{text})"
+
+
+@cache
+def prefilter(rules: tuple[pii.Rule, ...]) -> str | None:
+    """One RE2 alternation: a line it does not match holds nothing any rule would mask."""
+    if not rules:
+        return None
+    return "|".join(_unanchored(r.pattern) for r in rules)
+
+
 class Scrubber:
     def __init__(self, layout: Layout, rules: tuple[pii.Rule, ...],
                  anon: Anonymizer | None) -> None:
@@ -262,18 +318,87 @@ class Scrubber:
         self.rules = rules
         self.anon = anon
         self.counts = Counts()
+        self.prefilter = prefilter(rules)
+
+    def _match(self, lines: pa.Array, pattern: str) -> np.ndarray:
+        return np.asarray(pc.match_substring_regex(lines, pattern).fill_null(False), bool)
 
     def block(self, data: bytes) -> bytes:
+        """One block of whole lines, rewritten. A DFA pass each says which lines fit the
+        layout and which may hold personal data (or a user name); only those are cut into
+        pieces; the others have at most their client token replaced; bad lines none."""
         lines = _lines(data)
         n = len(lines)
         self.counts.lines += n
-        parts = pc.extract_regex(lines, self.layout.pattern)
-        ok = np.asarray(parts.is_valid(), dtype=bool)
-        blank = np.asarray(pc.match_substring_regex(lines, r"^\s*$"), dtype=bool)
-        self.counts.bad += int((~ok & ~blank).sum())
+        ok = self._match(lines, self.layout.pattern)
+        if not ok.all():
+            blank = self._match(lines, r"^\s*$")
+            self.counts.bad += int((~ok & ~blank).sum())
         if not ok.any():
             return data
-        good = parts.filter(pa.array(ok))
+        lay = self.layout
+        if lay.client_token is None:
+            full = ok
+        else:
+            hit = self._match(lines, self.prefilter) if self.prefilter else np.zeros(n, bool)
+            if self.anon is not None and lay.user_set is not None:
+                hit |= self._match(lines, lay.user_set)
+            full = ok & hit
+        out = lines
+        if self.anon is not None and lay.client_token is not None and (ok & ~full).any():
+            out = self._clients(data, lines, ok & ~full, lay.client_token)
+        if full.any():
+            rebuilt = self._full(lines.filter(pa.array(full)))
+            idx = np.arange(n)
+            idx[full] = n + np.arange(int(full.sum()))
+            out = pa.concat_arrays([out, rebuilt]).take(pa.array(idx))
+        return _to_bytes(out) if out is not lines else data
+
+    def _clients(self, data: bytes, lines: pa.Array, which: np.ndarray, k: int) -> pa.Array:
+        """``lines`` with the client token (the k-th, space-separated) of the ``which`` lines
+        replaced: the block cut at three offsets per line (before, client, after) into one
+        contiguous array, the distinct clients anonymised once each, and joined again."""
+        buf = np.frombuffer(data, dtype=np.uint8)
+        offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[: len(lines) + 1]
+        starts = offsets[:-1]
+        spaces = np.flatnonzero(buf == 32)
+        first = np.searchsorted(spaces, starts)
+        sel = np.flatnonzero(which)
+        a = starts.copy()
+        b = starts.copy()
+        if k:
+            a[sel] = spaces[first[sel] + k - 1] + 1
+        b[sel] = spaces[first[sel] + k]
+        cuts = np.empty(3 * len(starts) + 1, dtype=np.int64)
+        cuts[0:-1:3], cuts[1:-1:3], cuts[2:-1:3] = starts, a, b
+        cuts[-1] = offsets[-1]
+        pieces = pa.Array.from_buffers(_BIN, 3 * len(starts),
+                                       [None, pa.py_buffer(cuts), pa.py_buffer(data)])
+        before = pieces.take(pa.array(np.arange(0, 3 * len(starts), 3)))
+        client = pieces.take(pa.array(np.arange(1, 3 * len(starts), 3)))
+        after = pieces.take(pa.array(np.arange(2, 3 * len(starts), 3)))
+        enc = pc.dictionary_encode(client)
+        new, touched = self._anon_values(enc.dictionary, "client")
+        codes = np.asarray(enc.indices)
+        self.counts.changed += int(touched[codes].sum())
+        client = new.take(enc.indices)
+        return pc.binary_join_element_wise(before, client, after, pa.scalar(b"", _BIN))
+
+    def _anon_values(self, dist: pa.Array, fname: str) -> tuple[pa.Array, np.ndarray]:
+        assert self.anon is not None
+        fn = self.anon.address if fname == "client" else self.anon.user
+        old = dist.to_pylist()
+        new = [
+            fn(v.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+            if v else v
+            for v in old
+        ]
+        touched = np.array([x != y for x, y in zip(old, new, strict=True)], dtype=bool)
+        return pa.array(new, _BIN), touched
+
+    def _full(self, lines: pa.Array) -> pa.Array:
+        """Lines that fit the layout, cut into their pieces, every field masked, joined."""
+        good = pc.extract_regex(lines, self.layout.pattern)
         columns = {name: good.field(name) for kind, name in self.layout.pieces if kind == "cap"}
         changed = np.zeros(len(good), dtype=bool)
         for fname, group in self.layout.fields.items():
@@ -285,13 +410,8 @@ class Scrubber:
             if fname in pii.FIELDS:
                 dist, touched = mask_values(dist, fname, self.rules, self.counts.by_kind)
             if self.anon is not None and fname in ("client", "user"):
-                fn = self.anon.address if fname == "client" else self.anon.user
-                old = dist.to_pylist()
-                new = [fn(v.decode("utf-8", "surrogateescape")).encode("utf-8",
-                                                                        "surrogateescape")
-                       for v in old]
-                touched |= np.array([a != b for a, b in zip(old, new, strict=True)], bool)
-                dist = pa.array(new, _BIN)
+                dist, more = self._anon_values(dist, fname)
+                touched |= more
             if touched.any():
                 columns[group] = dist.take(pa.array(codes))
                 changed |= touched[codes]
@@ -300,12 +420,7 @@ class Scrubber:
             columns[name] if kind == "cap" else pa.scalar(name.encode(), _BIN)
             for kind, name in self.layout.pieces
         ]
-        joined = pc.binary_join_element_wise(*args, pa.scalar(b"", _BIN))
-        if ok.all():
-            return _to_bytes(joined)
-        idx = np.arange(n)
-        idx[ok] = n + np.arange(len(good))
-        return _to_bytes(pa.concat_arrays([lines, joined]).take(pa.array(idx)))
+        return pc.binary_join_element_wise(*args, pa.scalar(b"", _BIN))
 
 
 def _to_bytes(arr: pa.Array) -> bytes:

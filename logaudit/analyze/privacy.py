@@ -12,6 +12,8 @@ paths with every datum the rules find in them masked (``pii.redact``).
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
 from typing import Any, cast
 
@@ -33,12 +35,28 @@ def _rules(settings: Settings) -> tuple[pii.Rule, ...]:
     return pii.rules_for(getattr(settings, "privacy_rules", None))
 
 
+# The last chunk's matches, per thread: the three tables of one chunk ask for them in turn.
+# A weak reference: the cache neither keeps a chunk alive nor mistakes a new one for it.
+_last = threading.local()
+
+
 def matches(
     chunk: pd.DataFrame, settings: Settings
-) -> Iterator[tuple[str, str, np.ndarray, np.ndarray]]:
+) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
     """(kind, field, row positions, value per row) for each kind found in each field. Rules
     of one kind count a line once: the first rule that matches a value gives its datum."""
     rules = _rules(settings)
+    hit = getattr(_last, "value", None)
+    if hit is not None and hit[0]() is chunk and hit[1] is rules:
+        return cast(list[tuple[str, str, np.ndarray, np.ndarray]], hit[2])
+    found = list(_matches(chunk, rules))
+    _last.value = (weakref.ref(chunk), rules, found)
+    return found
+
+
+def _matches(
+    chunk: pd.DataFrame, rules: tuple[pii.Rule, ...]
+) -> Iterator[tuple[str, str, np.ndarray, np.ndarray]]:
     for field in pii.FIELDS:
         if field not in chunk.columns:
             continue
