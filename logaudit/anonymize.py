@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import ipaddress
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -91,6 +92,14 @@ class Anonymizer:
         self.mask_bytes = mask_bytes
         self.secret = secret or b""
         self._cache: dict[str, str] = {}
+        # Visitor keys (records' visitor and visit fields) are re-keyed: they are plain
+        # hashes of (client, agent), which a reader could search the address space for.
+        # hash: from the secret, the same in every run; mask: random, the same within a run.
+        if self.secret:
+            seed = hmac.new(self.secret, b"visitor-key", hashlib.sha256).digest()[:8]
+        else:
+            seed = secrets.token_bytes(8)
+        self.visitor_key = np.uint64(int.from_bytes(seed, "little"))
 
     def describe(self) -> str:
         if self.mode == "hash":
@@ -140,6 +149,24 @@ class Anonymizer:
         if text in ("", "-"):
             return text
         return self._hash("user:" + text) if self.mode == "hash" else "***"
+
+    def visitors(self, keys: np.ndarray) -> np.ndarray:
+        """64-bit visitor keys mixed with this run's key (splitmix64's finaliser): one
+        visitor stays one key, which no longer follows from its address."""
+        with np.errstate(over="ignore"):
+            z = keys.astype(np.uint64) ^ self.visitor_key
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            return z ^ (z >> np.uint64(31))
+
+    def visit(self, text: str) -> str:
+        """A records visit label '<visitor key hex>-<n>' with its key re-keyed."""
+        key, sep, n = text.partition("-")
+        try:
+            mixed = self.visitors(np.array([int(key, 16)], dtype=np.uint64))[0]
+        except ValueError:
+            return text
+        return f"{int(mixed):016x}{sep}{n}"
 
     def text(self, text: str) -> str:
         """Free text: every IP literal in it replaced; the rest unchanged."""
@@ -279,10 +306,15 @@ def report(r: Report, anon: Anonymizer) -> Report:
 
 
 def frame(chunk: pd.DataFrame, anon: Anonymizer) -> pd.DataFrame:
-    """A records block: its address and user columns replaced (other text is as logged)."""
+    """A records block: its address and user columns replaced, its visitor keys re-keyed
+    (other text is as logged)."""
     for col in chunk.columns:
         if col in ADDRESS_COLUMNS or col in USER_COLUMNS:
             chunk[col] = anon.column(chunk[col], str(col))
+    if "visitor" in chunk.columns:
+        chunk["visitor"] = anon.visitors(chunk["visitor"].to_numpy())
+    if "visit" in chunk.columns:
+        chunk["visit"] = _map_strings(chunk["visit"], anon.visit)
     return chunk
 
 
