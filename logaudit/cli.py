@@ -427,6 +427,18 @@ def _emit(report: Any, fmt: str | None, output: Path | None) -> None:
             render(report, console=Console(file=out, width=120, color_system=None))
         else:
             RENDERERS[fmt](report, out)
+    _warn_exposed(output)
+
+
+def _warn_exposed(path: Path | None) -> None:
+    """A report written where others can read it: one line on stderr (docs/privacy.md)."""
+    if path is None or str(path) == "-":
+        return
+    from logaudit.deliver.exposure import warning
+
+    text = warning(path)
+    if text:
+        click.echo(f"logaudit: {safe(text)}", err=True)
 
 
 def _csv_dir(report: Any, folder: Path) -> None:
@@ -440,6 +452,7 @@ def _csv_dir(report: Any, folder: Path) -> None:
     for stem, rows in csv_tables(report).items():
         with _output(folder / f"{stem}.csv") as out:
             write_section_csv(rows, out)
+    _warn_exposed(folder)
 
 
 def _finish(outcome: api.Outcome, fmt: str | None, output: Path | None) -> None:
@@ -796,6 +809,7 @@ def scrub(logs: tuple[str, ...], output: Path | None, in_place: bool, ip: str,
             if output is not None and output.exists() and output.resolve() == path.resolve():
                 raise click.UsageError("-o is the input itself: use --in-place")
             result = scrub_mod.scrub_file(path, output, settings, ip)
+            _warn_exposed(output)
         click.echo(f"logaudit: {safe(result.message())}", err=True)
 
 
@@ -861,6 +875,7 @@ def records(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
     inputs = api.open_inputs(logs)
     with _output(output) as out:
         outcome = api.records(logs, settings, query, fmt, out, inputs)
+    _warn_exposed(output)
     _finish(outcome, None, None)
 
 
