@@ -327,6 +327,8 @@ class Scrubber:
         """One block of whole lines, rewritten. A DFA pass each says which lines fit the
         layout and which may hold personal data (or a user name); only those are cut into
         pieces; the others have at most their client token replaced; bad lines none."""
+        if not data:
+            return data
         lines = _lines(data)
         n = len(lines)
         self.counts.lines += n
@@ -479,6 +481,7 @@ class Result:
     target: str
     compression: str | None
     counts: Counts
+    note: str = ""
 
     def message(self) -> str:
         c = self.counts
@@ -489,6 +492,8 @@ class Result:
         )
         if c.bad:
             text += f"; {c.bad:,} bad lines passed through unchanged"
+        if self.note:
+            text += f"; warning: {self.note}"
         return text
 
 
@@ -534,7 +539,11 @@ def scrub_file(path: Path, target: Path | None, settings: Any, ip: str = "mask",
         except (EOFError, OSError, lzma.LZMAError) as e:
             raise LogauditError(f"{path}: cannot decompress ({e})", ExitCode.INPUT_TRUNCATED) \
                 from None
-        layout = _format_of(head, str(path), getattr(settings, "log_format", None))
+        # An empty file (a fresh rotation) has nothing to scrub: it is copied as it is.
+        layout = (
+            _format_of(head, str(path), getattr(settings, "log_format", None))
+            if head.strip() else Layout(r"\A\z", (), {})
+        )
         rules = pii.rules_for(getattr(settings, "privacy_rules", None))
         anon = None
         if ip != "keep":
@@ -546,8 +555,11 @@ def scrub_file(path: Path, target: Path | None, settings: Any, ip: str = "mask",
             anon = anonymize.Anonymizer(ip, int(getattr(settings, "mask_bytes", 1) or 1),
                                         secret)
         scrubber = Scrubber(layout, rules, anon)
+        # Through a symlink to the file it names: renaming over the link would replace it.
         dest = target if target is not None else Path(path)
-        with _replacing(dest, keep_from=Path(path) if target is None else None) as out:
+        dest = dest.resolve() if dest.is_symlink() else dest
+        links = os.fstat(raw.fileno()).st_nlink if target is None else 1
+        with _replacing(dest, keep_from=dest if target is None else None) as out:
             sink: IO[bytes] = _OPEN[kind](out, "wb") if kind else out
             try:
                 sink.write(scrubber.block(head[: head.rfind(b"\n") + 1]) if b"\n" in head
@@ -560,7 +572,11 @@ def scrub_file(path: Path, target: Path | None, settings: Any, ip: str = "mask",
             finally:
                 if sink is not out:
                     sink.close()
-    return Result(str(path), str(dest), kind, scrubber.counts)
+    result = Result(str(path), str(dest), kind, scrubber.counts)
+    if links > 1:
+        result.note = (f"{path} had {links - 1} other hard link(s): they still name the "
+                       "original, unscrubbed content")
+    return result
 
 
 class _Prefixed:

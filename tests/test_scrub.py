@@ -201,3 +201,29 @@ def test_killed_in_place_leaves_the_original(tmp_path: Path) -> None:
     p.send_signal(signal.SIGKILL)
     p.wait(timeout=30)
     assert src.read_bytes() == before
+
+
+def test_empty_truncated_symlink_and_hard_link(tmp_path: Path) -> None:
+    empty = tmp_path / "access.log.1"
+    empty.write_bytes(b"")
+    r = CliRunner().invoke(cli, ["scrub", str(empty), "--in-place"])
+    assert r.exit_code == 0 and "0 lines" in r.stderr and empty.read_bytes() == b""
+    # A gzip cut short: exit 5, the original untouched, no temporary file left.
+    whole = gzip.compress(("\n".join(lines(repeat=3)) + "\n").encode())
+    cut = tmp_path / "cut.log.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    before = cut.read_bytes()
+    r = CliRunner().invoke(cli, ["scrub", str(cut), "--in-place"])
+    assert r.exit_code == 5 and cut.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if ".scrub-" in p.name] == []
+    # --in-place through a symlink rewrites the file it names; the link stays a link.
+    real = write(tmp_path / "real.log", lines(repeat=1))
+    link = tmp_path / "link.log"
+    link.symlink_to(real)
+    assert CliRunner().invoke(cli, ["scrub", str(link), "--in-place"]).exit_code == 0
+    assert link.is_symlink() and b"REDACTED" in real.read_bytes()
+    # Another hard link still names the unscrubbed original: said in the message.
+    other = tmp_path / "other.log"
+    os.link(real, other)
+    r = CliRunner().invoke(cli, ["scrub", str(real), "--in-place"])
+    assert r.exit_code == 0 and "other hard link" in r.stderr
