@@ -223,3 +223,26 @@ def test_records_visitor_keys_rekeyed(log: Path, tmp_path: Path) -> None:
         if p["visit"]:
             assert p["visit"].split("-")[1] == a["visit"].split("-")[1]
             assert a["visit"].split("-")[0] == f"{a['visitor']:016x}"
+
+
+def _ipv4s(raw: bytes) -> set[str]:
+    import email
+
+    msg = email.message_from_bytes(raw)
+    text = b"".join(p.get_payload(decode=True) or b"" for p in msg.walk())
+    return set(re.findall(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])", text.decode("utf-8",
+                                                                                    "replace")))
+
+
+def test_digest_mail_with_attachments_is_anonymised(sample_logs: Path, tmp_path: Path) -> None:
+    """The cron path: the digest mailed with its JSON and CSV attachments (--dry-run: the
+    .eml written instead of sent) carries no full address once anonymised."""
+    args = ["digest", str(sample_logs / "weeks"), "--since", "2026-01-24", "--detail", "high",
+            "--mail-to", "owner@example.com", "--attach", "json,csv", "--dry-run"]
+    plain, anon = tmp_path / "plain.eml", tmp_path / "anon.eml"
+    assert CliRunner().invoke(cli, [*args, "-o", str(plain)]).exit_code == 0
+    r = CliRunner().invoke(cli, [*args, "--anonymize", "-o", str(anon)])
+    assert r.exit_code == 0, r.output
+    before, after = _ipv4s(plain.read_bytes()), _ipv4s(anon.read_bytes())
+    assert any(not ip.endswith(".0") for ip in before)
+    assert after and all(ip.endswith(".0") for ip in after)
