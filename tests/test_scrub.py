@@ -227,3 +227,21 @@ def test_empty_truncated_symlink_and_hard_link(tmp_path: Path) -> None:
     os.link(real, other)
     r = CliRunner().invoke(cli, ["scrub", str(real), "--in-place"])
     assert r.exit_code == 0 and "other hard link" in r.stderr
+
+
+def test_vhost_format_client_is_the_second_field(tmp_path: Path) -> None:
+    rows = [
+        line(client="198.51.100.7", vhost="shop.example.com:443"),
+        line(client="198.51.100.8", vhost="shop.example.com:443", user="John Begood"),
+        line(client="2001:db8::7", vhost="www.example.com",
+             request="GET /a?email=x.y%40example.com HTTP/1.1"),
+    ]
+    src = write(tmp_path / "v.log", rows)
+    out = tmp_path / "o.log"
+    res = scrub_file(src, out, Settings(), ip="mask")
+    got = out.read_text().splitlines()
+    assert got[0] == rows[0].replace("198.51.100.7", "198.51.100.0")
+    assert got[1] == rows[1].replace("198.51.100.8", "198.51.100.0").replace("John Begood", "***")
+    assert got[2] == rows[2].replace("2001:db8::7", "2001:db8::").replace("x.y%40example.com",
+                                                                          "REDACTED")
+    assert res.counts.bad == 0 and res.counts.changed == 3
