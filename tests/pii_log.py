@@ -30,7 +30,9 @@ PLANTED: list[tuple[str, str, str]] = [
     ("IBAN", "query", "DE89370400440532013000"),
     ("IBAN", "path", "GB82WEST12345698765432"),
     ("IBAN", "referrer", "NL91ABNA0417164300"),
-    ("national ID (Spanish DNI)", "query", "12345678Z"),
+    ("national ID", "query", "12345678Z"),
+    ("national ID", "path", "811218-9876"),
+    ("national ID", "query", "184127645108946"),
     ("JSON web token", "query", JWT),
     ("JSON web token", "referrer", JWT),
     ("JSON web token", "agent", JWT),
@@ -56,6 +58,7 @@ def _placed(kind: str, field: str, datum: str) -> dict[str, str]:
         "payment card number": f"/pay/{datum}/confirm",
         "IBAN": f"/sepa/{datum}",
         "session id": f"/cart;jsessionid={datum}",
+        "national ID": f"/person/{datum}",
         "password-reset or login link": f"/account/reset-password/{datum}",
     }
     query_of = {
@@ -63,7 +66,7 @@ def _placed(kind: str, field: str, datum: str) -> dict[str, str]:
         "phone number": f"phone={datum}",
         "payment card number": f"card={datum}",
         "IBAN": f"iban={datum}",
-        "national ID (Spanish DNI)": f"dni={datum}",
+        "national ID": f"id={datum}",
         "JSON web token": f"jwt={datum}",
         "password": f"user=x&password={datum}",
         "token or API key": f"api_key={datum}",
@@ -111,6 +114,8 @@ DECOYS: list[dict[str, str]] = [
     {"request": "GET /api/items?_=1700000000123 HTTP/1.1"},  # cache-busting timestamp
     {"request": "GET /sepa?iban=DE89370400440532013001 HTTP/1.1"},  # wrong IBAN checksum
     {"request": "GET /id?dni=12345678A HTTP/1.1"},  # wrong DNI letter
+    {"request": "GET /person/811218-9875 HTTP/1.1"},  # personnummer failing Luhn
+    {"request": "GET /id?nir=184127645108947 HTTP/1.1"},  # NIR with a wrong key
     {"request": "GET /call?phone=12 HTTP/1.1"},  # too short for a phone number
     {"referrer": "https://www.example.com/reset-password/"},  # no token in the link
     {"request": "GET /v/1.2.3.4567 HTTP/1.1"},

@@ -105,6 +105,28 @@ def es_dni(value: str) -> bool:
     return len(text) == 9 and text[:8].isdigit() and _DNI_LETTERS[int(text[:8]) % 23] == text[8]
 
 
+def se_pnr(value: str) -> bool:
+    """A Swedish personnummer: Luhn over YYMMDDNNNN (a 12-digit form drops the century)."""
+    digits = "".join(c for c in value if c.isdigit())
+    if len(digits) == 12:
+        digits = digits[2:]
+    if len(digits) != 10:
+        return False
+    total = 0
+    for i, c in enumerate(digits):
+        d = int(c) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def fr_nir(value: str) -> bool:
+    """A French social security number (NIR): 13 digits and a key, 97 - (number mod 97)."""
+    digits = value.replace(" ", "")
+    if len(digits) != 15 or not digits.isdigit():
+        return False
+    return 97 - int(digits[:13]) % 97 == int(digits[13:])
+
+
 # Retina images (logo@2x.png) and other file names look like addresses: not a top-level domain.
 _FILE_TLDS = frozenset(
     "png jpg jpeg gif svg webp avif ico bmp tif tiff html htm php asp aspx jsp js mjs css map "
@@ -126,6 +148,8 @@ VALIDATORS: dict[str, Callable[[str], bool]] = {
     "jwt": jwt,
     "secret": secret,
     "es_dni": es_dni,
+    "se_pnr": se_pnr,
+    "fr_nir": fr_nir,
 }
 
 
