@@ -12,7 +12,7 @@ field is dictionary-encoded and the rules run over its *distinct* values (RE2 ma
 ``replace_substring_regex`` on the valid candidates; Python only for a candidate whose first
 match fails its validator); the pieces are joined back with ``binary_join_element_wise``.
 
-Families. A format family declares how to locate its fields with a ``Layout``: the line as a
+Families. A format family declares how to locate its fields with a ``LineLayout``: the line as a
 sequence of literal text and named captures (the captures and literals, joined, are the line
 again). The Apache/nginx CLF family is here (client the first field, or the second after a
 virtual host); the other families (#11: W3C, JSON, cloud, proxies) add theirs to ``LAYOUTS``.
@@ -60,7 +60,7 @@ _BIN = pa.large_binary()
 
 
 @dataclass(frozen=True)
-class Layout:
+class LineLayout:
     """A line as pieces: ("lit", text) or ("cap", group name). ``pattern`` captures each
     named group; ``fields`` maps logaudit field names (client, user, path, query, referrer,
     agent) to the group holding them.
@@ -101,7 +101,7 @@ _CLF_PIECES: dict[str, list[tuple[str, str]]] = {
 }
 
 
-def clf_layout(fields: tuple[str, ...]) -> Layout:
+def clf_layout(fields: tuple[str, ...]) -> LineLayout:
     """The CLF family's layout for a format's ordered fields, trailing fields kept as one
     captured tail (line end included)."""
     pieces: list[tuple[str, str]] = []
@@ -126,17 +126,23 @@ def clf_layout(fields: tuple[str, ...]) -> Layout:
     user = fields.index("user") if "user" in fields else None
     # The user token is not exactly '-': it starts with another byte, or '-' and more.
     user_set = None if user is None else r"^(?:\S+ ){" + str(user) + r"}(?:[^-]|-\S)"
-    return Layout("".join(regex), tuple(pieces), mapped, client, user_set)
+    return LineLayout("".join(regex), tuple(pieces), mapped, client, user_set)
 
 
-def _clf_layouts() -> dict[str, Layout]:
-    from logaudit.formats.clf import CLF_FORMATS
+# The Apache/nginx formats by name, with their fields in order (as formats/clf.py names them).
+# Spelled out here rather than read from the format registry, whose layout objects #11 is
+# reworking: the names are the stable interface.
+_CLF_FIELDS: dict[str, tuple[str, ...]] = {
+    "vcombined": ("vhost", "client", "ident", "user", "time", "request", "status", "bytes",
+                  "referrer", "agent"),
+    "combined": ("client", "ident", "user", "time", "request", "status", "bytes", "referrer",
+                 "agent"),
+    "vcommon": ("vhost", "client", "ident", "user", "time", "request", "status", "bytes"),
+    "common": ("client", "ident", "user", "time", "request", "status", "bytes"),
+}
 
-    return {f.name: clf_layout(f.fields) for f in CLF_FORMATS}
-
-
-# Format name -> its layout. Other families (#11) register theirs here.
-LAYOUTS: dict[str, Layout] = _clf_layouts()
+# Format name -> its line layout. Other families (#11) register theirs here.
+LAYOUTS: dict[str, LineLayout] = {name: clf_layout(f) for name, f in _CLF_FIELDS.items()}
 
 
 # ---- masking one field's values -------------------------------------------------------
@@ -312,7 +318,7 @@ def prefilter(rules: tuple[pii.Rule, ...]) -> str | None:
 
 
 class Scrubber:
-    def __init__(self, layout: Layout, rules: tuple[pii.Rule, ...],
+    def __init__(self, layout: LineLayout, rules: tuple[pii.Rule, ...],
                  anon: Anonymizer | None) -> None:
         self.layout = layout
         self.rules = rules
@@ -497,7 +503,7 @@ class Result:
         return text
 
 
-def _format_of(head: bytes, name: str, forced: str | None) -> Layout:
+def _format_of(head: bytes, name: str, forced: str | None) -> LineLayout:
     from logaudit.formats import detect
 
     det = detect(head, name, forced)
@@ -542,7 +548,7 @@ def scrub_file(path: Path, target: Path | None, settings: Any, ip: str = "mask",
         # An empty file (a fresh rotation) has nothing to scrub: it is copied as it is.
         layout = (
             _format_of(head, str(path), getattr(settings, "log_format", None))
-            if head.strip() else Layout(r"\A\z", (), {})
+            if head.strip() else LineLayout(r"\A\z", (), {})
         )
         rules = pii.rules_for(getattr(settings, "privacy_rules", None))
         anon = None
