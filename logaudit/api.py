@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from logaudit.analyze import (
     CAMPAIGNS_SECTIONS,
     GEO_SECTIONS,
+    PRIVACY_SECTIONS,
     PROBLEMS_SECTIONS,
     SOURCES_SECTIONS,
     SUMMARY_SECTIONS,
@@ -55,6 +56,11 @@ def open_inputs(args: Sequence[str]) -> list[Input]:
 
 
 def _outcome(r: Run, report: Report, settings: Settings) -> Outcome:
+    from logaudit import anonymize
+
+    anon = anonymize.of_settings(settings)
+    if anon is not None:  # after every figure, before anything renders, exports or mails
+        report = anonymize.report(report, anon)
     messages = [str(p) for p in r.problems]
     # Under cron stdout is the report and stderr the problems (README): every warning and the
     # bad lines are said there too, one line each, besides the report. A missing GeoIP
@@ -102,7 +108,7 @@ def _report(
     inputs = inputs if inputs is not None else open_inputs(args)
     enricher = Enricher(settings)
     # problems reports no visits: its run skips the page-view events they are made of.
-    tables = tables_for(chosen, visits_overview=command != "problems")
+    tables = tables_for(chosen, visits_overview=command not in ("problems", "privacy"))
     r = run(inputs, settings, tables, on_progress=on_progress, enricher=enricher)
     ctx = finish_context(settings, chosen)
     report = build_report(r, settings, chosen, command, ctx)
@@ -114,6 +120,14 @@ def _report(
         outcome.messages.extend(found)
         if outcome.exit_code == ExitCode.OK and any(m.startswith("threshold") for m in found):
             outcome.exit_code = ExitCode.THRESHOLD
+    if command == "privacy" and outcome.report is not None:
+        from logaudit.analyze.privacy import found_lines
+
+        lines = found_lines(outcome.report.sections)
+        if lines:
+            outcome.messages.append(f"personal data found in {lines:,} lines")
+            if outcome.exit_code == ExitCode.OK:
+                outcome.exit_code = ExitCode.PERSONAL_DATA
     return outcome
 
 
@@ -163,6 +177,7 @@ COMMANDS: dict[str, tuple[str, Callable[[Settings], tuple[str, ...]]]] = {
         "conversions and revenue per source, campaign and affiliate; commissions",
         lambda s: CAMPAIGNS_SECTIONS + (("source-periods",) if s.extra.get("every") else ()),
     ),
+    "privacy": ("what personal data the logs hold, and where", lambda s: PRIVACY_SECTIONS),
 }
 
 

@@ -75,6 +75,26 @@ mail_options = [
 ]
 
 
+# --anonymize (logaudit/anonymize.py, docs/privacy.md): every report command and records.
+anonymize_options = [
+    click.option(
+        "--anonymize",
+        type=click.Choice(["mask", "hash"]),
+        is_flag=False,
+        flag_value="mask",
+        default=None,
+        help="Mask client addresses and user names in every output (alone: mask; hash: a "
+        "keyed hash). Figures do not change.",
+    ),
+    click.option(
+        "--mask-bytes",
+        type=click.IntRange(1, 3),
+        default=None,
+        help="With --anonymize: IPv4 bytes zeroed (IPv6 keeps 48, 32, 24 bits). [1]",
+    ),
+]
+
+
 def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options every report command shares, written once."""
     opts = [
@@ -185,6 +205,7 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Also write one CSV file per section (and overview.csv) into this folder.",
         ),
         *mail_options,
+        *anonymize_options,
     ]
     f = filter_options(f)  # innermost: listed after the options above in --help
     for opt in reversed(opts):
@@ -235,6 +256,8 @@ def _settings(opts: dict[str, Any]) -> Any:
         "mode": _mode(opts.get("mode")),
         "client_from": opts.get("client_from"),
         "trusted_proxies": tuple(opts.get("trusted_proxies") or ()),
+        "anonymize": opts.get("anonymize"),
+        "mask_bytes": opts.get("mask_bytes"),
     }
     if opts.get("ua") and not opts.get("visitor"):
         raise click.UsageError("--ua goes with --visitor")
@@ -446,6 +469,18 @@ def _emit(
             render(report, console=Console(file=out, width=120, color_system=None))
         else:
             RENDERERS[fmt](report, out)
+    _warn_exposed(output)
+
+
+def _warn_exposed(path: Path | None) -> None:
+    """A report written where others can read it: one line on stderr (docs/privacy.md)."""
+    if path is None or str(path) == "-":
+        return
+    from logaudit.deliver.exposure import warning
+
+    text = warning(path)
+    if text:
+        click.echo(f"logaudit: {safe(text)}", err=True)
 
 
 def _csv_dir(report: Any, folder: Path, settings: Any = None, inputs: Any = ()) -> None:
@@ -461,6 +496,7 @@ def _csv_dir(report: Any, folder: Path, settings: Any = None, inputs: Any = ()) 
     for stem, rows in csv_tables(report).items():
         with atomic_output(folder / f"{stem}.csv", mode, paths) as out:
             write_section_csv(rows, out)
+    _warn_exposed(folder)
 
 
 def _finish(
@@ -775,6 +811,71 @@ def problems(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts
     _run("problems", logs, fmt, output, replace(settings, extra={**settings.extra, **extra}))
 
 
+@cli.command()
+@report_options
+@command
+def privacy(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
+    """What personal data the logs hold, and where: e-mail addresses, phone numbers, card
+    numbers (Luhn), IBANs, JWTs, tokens, passwords and session ids in parameters, password-reset
+    links, credentials in URLs, in paths, query strings, referrers, user agents and user names.
+
+    Exit 12 when anything is found (after the report is written). Values are shown masked.
+    Rules: enrich/pii_rules.tsv and the config's [privacy_rules] (docs/privacy.md). Example:
+
+    \b
+    logaudit privacy /var/log/nginx/access.log*
+    """
+    _run("privacy", logs, fmt, output, _settings(opts))
+
+
+@cli.command()
+@click.argument("logs", nargs=-1, metavar="LOG...")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the scrubbed log here (- for stdout), in the input's compression.")
+@click.option("--in-place", is_flag=True,
+              help="Replace each LOG, once its scrubbed copy is complete (mode and owner kept).")
+@click.option("--ip", type=click.Choice(["mask", "hash", "keep"]), default="mask",
+              show_default=True, help="Client addresses (and user names): masked as --anonymize, "
+              "keyed hashes, or kept.")
+@click.option("--mask-bytes", type=click.IntRange(1, 3), default=None,
+              help="With --ip mask: IPv4 bytes zeroed (IPv6 keeps 48, 32, 24 bits). [1]")
+@click.option("--log-format", type=click.Choice(list(FORMATS)), help="Skip detection.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Config file ([privacy_rules], secret_file, mask_bytes).")
+@click.option("--debug", is_flag=True, hidden=True)
+@command
+def scrub(logs: tuple[str, ...], output: Path | None, in_place: bool, ip: str,
+          **opts: Any) -> None:
+    """Rewrite a log with the personal data `logaudit privacy` finds masked (REDACTED), and
+    client addresses masked, hashed or kept; every other byte as it was, bad lines passed
+    through unchanged (and counted). Apache/nginx formats. Examples:
+
+    \b
+    logaudit scrub access.log -o access.clean.log
+    logaudit scrub access.log.1.gz --ip mask --in-place     # logrotate postrotate
+    """
+    from logaudit import scrub as scrub_mod
+
+    if not logs or "-" in logs:
+        raise click.UsageError("name the log file(s) to scrub (stdin is not supported)")
+    if in_place == (output is not None):
+        raise click.UsageError("give either -o FILE or --in-place")
+    if output is not None and len(logs) != 1:
+        raise click.UsageError("-o takes one LOG; use --in-place for several")
+    overrides = {"log_format": opts.get("log_format"), "mask_bytes": opts.get("mask_bytes")}
+    settings = load(overrides, config_file=opts.get("config_file"))
+    for log in logs:
+        path = Path(log)
+        if output is not None and str(output) == "-":
+            result = scrub_mod.scrub_to_stdout(path, settings, ip)
+        else:
+            if output is not None and output.exists() and output.resolve() == path.resolve():
+                raise click.UsageError("-o is the input itself: use --in-place")
+            result = scrub_mod.scrub_file(path, output, settings, ip)
+            _warn_exposed(output)
+        click.echo(f"logaudit: {safe(result.message())}", err=True)
+
+
 def _records_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """The options of ``records``: the report commands' input, time and filter options, and
     its own --fields/--limit/--sort/--format."""
@@ -801,6 +902,7 @@ def _records_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--geoip-dir", type=click.Path(path_type=Path),
                      help="Folder of .mmdb databases."),
         click.option("--debug", is_flag=True, hidden=True),
+        *anonymize_options,
     ]
     f = filter_options(f)  # innermost: listed after the options above in --help
     for opt in reversed(opts):
@@ -837,6 +939,7 @@ def records(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
     paths = [i.path for i in inputs if i.path is not None]
     with atomic_output(output, settings.mode, paths) as out:
         outcome = api.records(logs, settings, query, fmt, out, inputs)
+    _warn_exposed(output)
     _finish(outcome, None, None, settings, inputs)
 
 

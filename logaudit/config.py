@@ -134,6 +134,13 @@ class Settings:
     # address, or the last one outside trusted_proxies).
     client_from: str = "remote"
     trusted_proxies: tuple[str, ...] = ()
+    # --anonymize (logaudit.anonymize): "" none, "mask" or "hash"; --mask-bytes 1-3; the hash
+    # mode's secret (None: the state folder's, logaudit.state).
+    anonymize: str = ""
+    mask_bytes: int = 1
+    secret_file: Path | None = None
+    # [privacy_rules.NAME] tables: rules added to (or switched off in) enrich/pii_rules.tsv.
+    privacy_rules: Mapping[str, Any] = field(default_factory=dict)
 
 
 def parse_mode(value: Any) -> int:
@@ -192,6 +199,16 @@ def _convert(name: str, value: Any) -> Any:
         if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
             raise ValueError("[formats] maps names to format strings")
         return {str(k): v for k, v in value.items()}
+    if name == "privacy_rules":
+        from logaudit.enrich.pii import check_config
+
+        return check_config(value)
+    if name in ("anonymize", "mask_bytes"):
+        from logaudit import anonymize
+
+        if name == "anonymize":
+            return anonymize.check_mode(value)
+        return anonymize.check_mask_bytes(value)
     return NotImplemented
 
 

@@ -34,6 +34,8 @@ class ExitCode(IntEnum):
     # The report was made but the mail could not be sent (refused, timeout, authentication,
     # TLS, a rejected recipient); the message was left on disk and its path printed.
     MAIL = 11
+    # `logaudit privacy` found personal data in the logs; the report was written.
+    PERSONAL_DATA = 12
 
 
 class LogauditError(Exception):

@@ -198,8 +198,11 @@ def chunks(
 ) -> Iterator[pd.DataFrame]:
     """The matching rows of every block, in input order, with only ``fields``; input problems
     and bad lines are recorded in ``state`` and ``bad``."""
+    from logaudit import anonymize
+
     enricher = Enricher(settings)
     extra = _Enrich(settings, fields)
+    anon = anonymize.of_settings(settings)
     for inp in inputs:
         det = None
         for block in read_blocks(inp, state):
@@ -215,6 +218,8 @@ def chunks(
             chunk = enricher.apply(chunk, has_agent="agent" in det.format.fields)
             if len(chunk):
                 chunk = extra(chunk)
+                if anon is not None:  # after GeoIP and visits, before anything is written
+                    chunk = anonymize.frame(chunk[list(fields)], anon)
                 yield chunk[list(fields)]
 
 

@@ -15,6 +15,7 @@ from logaudit.analyze import (
     campaigns,
     clickstream,
     forked,
+    privacy,
     problems,
     referrers,
     timing,
@@ -37,6 +38,7 @@ TABLES: dict[str, Table] = {
     **problems.TABLES,
     **campaigns.TABLES,
     **timing.TABLES,
+    **privacy.TABLES,
 }
 
 # Tables the overview always needs.
@@ -123,6 +125,7 @@ SECTIONS: dict[str, SectionSpec] = {
         SectionSpec(
             "source-periods", "Sources per period", campaigns.sec_source_periods, campaigns.NEEDS
         ),
+        *privacy.SECTIONS,
     )
 }
 
@@ -171,6 +174,7 @@ TRENDS_SECTIONS: tuple[str, ...] = tuple(s.name for s in trends.SECTIONS)
 # `now` only with --last (api.COMMANDS).
 PROBLEMS_SECTIONS: tuple[str, ...] = problems.PROBLEMS_SECTIONS
 SOURCES_SECTIONS: tuple[str, ...] = ("sources", "campaigns", "keyphrases")
+PRIVACY_SECTIONS: tuple[str, ...] = privacy.PRIVACY_SECTIONS
 CAMPAIGNS_SECTIONS: tuple[str, ...] = (
     "conversions",
     "sources",

@@ -1,0 +1,256 @@
+"""``logaudit privacy``: what personal data the logs hold, in which field, since when, where.
+
+Per chunk, each scanned field's distinct values (its categories) go through the rules
+(``enrich.pii``: RE2 over Arrow, validators on the candidates only); the rows whose value
+matched are then counted through the category codes. Three partial tables merge like every
+other: (kind, field, value) -> lines, first, last; (kind, field, path) -> lines; and the first
+few (kind, field, file, line, value) examples of each chunk.
+
+Nothing personal leaves unmasked: values are shown masked (``pii.mask_value``) and the top
+paths with every datum the rules find in them masked (``pii.redact``).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterator
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+
+from logaudit.analyze.base import Context, Partial, SectionSpec, Table
+from logaudit.config import Settings
+from logaudit.enrich import pii
+from logaudit.report import Section
+from logaudit.schema import arrow_strings
+
+EXAMPLES_PER_CHUNK = 3
+EXAMPLES_SHOWN = 3
+TOP_PATHS = 3
+
+
+def _rules(settings: Settings) -> tuple[pii.Rule, ...]:
+    return pii.rules_for(getattr(settings, "privacy_rules", None))
+
+
+# The last chunk's matches, per thread: the three tables of one chunk ask for them in turn.
+# A weak reference: the cache neither keeps a chunk alive nor mistakes a new one for it.
+_last = threading.local()
+
+
+def matches(
+    chunk: pd.DataFrame, settings: Settings
+) -> list[tuple[str, str, np.ndarray, np.ndarray]]:
+    """(kind, field, row positions, value per row) for each kind found in each field. Rules
+    of one kind count a line once: the first rule that matches a value gives its datum."""
+    rules = _rules(settings)
+    hit = getattr(_last, "value", None)
+    if hit is not None and hit[0]() is chunk and hit[1] is rules:
+        return cast(list[tuple[str, str, np.ndarray, np.ndarray]], hit[2])
+    found = list(_matches(chunk, rules))
+    _last.value = (weakref.ref(chunk), rules, found)
+    return found
+
+
+def _matches(
+    chunk: pd.DataFrame, rules: tuple[pii.Rule, ...]
+) -> Iterator[tuple[str, str, np.ndarray, np.ndarray]]:
+    for field in pii.FIELDS:
+        if field not in chunk.columns:
+            continue
+        col = chunk[field].array
+        cats = col.categories
+        if not len(cats):
+            continue
+        values = arrow_strings(cats)
+        codes = np.asarray(col.codes)
+        by_kind: dict[str, tuple[np.ndarray, list[str]]] = {}
+        for rule in rules:
+            if field not in rule.fields:
+                continue
+            where, found = pii.find(rule, values)
+            if not len(where):
+                continue
+            lut, names = by_kind.get(rule.kind, (np.full(len(cats) + 1, -1, np.int64), []))
+            fresh = lut[where] < 0
+            lut[where[fresh]] = len(names) + np.arange(int(fresh.sum()))
+            names.extend(v for v, f in zip(found, fresh, strict=True) if f)
+            by_kind[rule.kind] = (lut, names)
+        for kind, (lut, names) in by_kind.items():
+            per_row = lut[codes]  # code -1 (missing) reads the spare last slot: -1
+            rows = np.flatnonzero(per_row >= 0)
+            if len(rows):
+                yield kind, field, rows, np.asarray(names, dtype=object)[per_row[rows]]
+
+
+def t_pii_values(chunk: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    frames = []
+    local = chunk["local"].to_numpy().astype("datetime64[s]").astype(np.int64)
+    for kind, field, rows, values in matches(chunk, settings):
+        f = pd.DataFrame({"value": values, "t": local[rows]})
+        g = f.groupby("value", sort=False)["t"].agg(["size", "min", "max"])
+        g.index = pd.MultiIndex.from_arrays(
+            [[kind] * len(g), [field] * len(g), g.index.astype(str)],
+            names=["kind", "field", "value"],
+        )
+        frames.append(g.rename(columns={"size": "lines", "min": "first", "max": "last"}))
+    return pd.concat(frames) if frames else pd.DataFrame()
+
+
+def t_pii_paths(chunk: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    frames = []
+    path = chunk["path"].array
+    codes = np.asarray(path.codes)
+    for kind, field, rows, _ in matches(chunk, settings):
+        counts = np.bincount(codes[rows], minlength=len(path.categories))
+        seen = np.flatnonzero(counts)
+        frames.append(
+            pd.DataFrame(
+                {"lines": counts[seen]},
+                index=pd.MultiIndex.from_arrays(
+                    [[kind] * len(seen), [field] * len(seen),
+                     np.asarray(path.categories[seen], dtype=object)],
+                    names=["kind", "field", "path"],
+                ),
+            )
+        )
+    return pd.concat(frames) if frames else pd.DataFrame()
+
+
+def t_pii_examples(chunk: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    frames = []
+    files = chunk["file"].astype(str).to_numpy()
+    lines = chunk["line"].to_numpy()
+    for kind, field, rows, values in matches(chunk, settings):
+        take = rows[:EXAMPLES_PER_CHUNK]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "kind": kind,
+                    "field": field,
+                    "file": files[take],
+                    "line": lines[take],
+                    "value": [pii.mask_value(str(v)) for v in values[:EXAMPLES_PER_CHUNK]],
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+TABLES: dict[str, Table] = {
+    "pii_values": Table("pii_values", t_pii_values, agg={"first": "min", "last": "max"}),
+    "pii_paths": Table("pii_paths", t_pii_paths),
+    "pii_examples": Table("pii_examples", t_pii_examples, kind="concat"),
+}
+NEEDS = tuple(TABLES)
+
+
+def _when(seconds: float) -> str:
+    return str(pd.Timestamp(int(seconds), unit="s"))
+
+
+def sec_personal_data(p: Partial, ctx: Context) -> Section:
+    values = p.get("pii_values")
+    title = "Personal data found"
+    if values is None or values.empty:
+        return Section("personal-data", title, pd.DataFrame(), note="none found")
+    rules = _rules(ctx.settings)
+    v = values.reset_index()
+    g = v.groupby(["kind", "field"], sort=False).agg(
+        lines=("lines", "sum"), distinct=("value", "size"), first=("first", "min"),
+        last=("last", "max"),
+    )
+    paths = p.get("pii_paths")
+    examples = p.get("pii_examples")
+    order = {f: i for i, f in enumerate(pii.FIELDS)}
+    rows: list[dict[str, Any]] = []
+    for key, r in g.iterrows():
+        kind, field = cast(tuple[str, str], key)
+        top = ""
+        if paths is not None and not paths.empty:
+            pk = paths.xs((kind, field), level=["kind", "field"], drop_level=True)
+            counts = pk.groupby(level=0)["lines"].sum()
+            counts = counts.sort_values(ascending=False, kind="stable")
+            top = ", ".join(
+                f"{pii.redact(str(path), rules, 'path')} ({int(n)})"
+                for path, n in counts.head(TOP_PATHS).items()
+            )
+        ex = ""
+        if examples is not None and not examples.empty:
+            e = examples[(examples["kind"] == kind) & (examples["field"] == field)]
+            ex = ", ".join(
+                f"{f}:{int(n)} {val}"
+                for f, n, val in e[["file", "line", "value"]].head(EXAMPLES_SHOWN).itertuples(
+                    index=False
+                )
+            )
+        rows.append(
+            {
+                "kind": kind,
+                "field": field,
+                "lines": int(r["lines"]),
+                "distinct": int(r["distinct"]),
+                "first": _when(r["first"]),
+                "last": _when(r["last"]),
+                "top_paths": top,
+                "examples": ex,
+                "_order": (-int(r["lines"]), order.get(str(field), 9)),
+            }
+        )
+    rows.sort(key=lambda x: x.pop("_order"))
+    table = pd.DataFrame(rows)
+    return Section(
+        "personal-data",
+        title,
+        table,
+        total_rows=len(table),
+        note="lines: lines holding it; distinct: different values; values shown masked; "
+        "first/last seen in the report zone",
+        chart="lines",
+        headline={"lines": int(g["lines"].sum()), "kinds": int(g.index.get_level_values(0)
+                                                               .nunique())},
+        narrow_drop=("examples", "top_paths", "first"),
+    )
+
+
+def sec_privacy_rules(p: Partial, ctx: Context) -> Section:
+    """Every rule that ran, with what it looks for and the lines of its kind found."""
+    values = p.get("pii_values")
+    per_kind = (
+        values.groupby(level="kind")["lines"].sum() if values is not None and not values.empty
+        else pd.Series(dtype=np.int64)
+    )
+    rows = [
+        {
+            "rule": r.name,
+            "kind": r.kind,
+            "fields": ", ".join(r.fields),
+            "validator": r.validator or "",
+            "kind_lines": int(per_kind.get(r.kind, 0)),
+        }
+        for r in _rules(ctx.settings)
+    ]
+    return Section(
+        "privacy-rules",
+        "Privacy rules checked",
+        pd.DataFrame(rows),
+        total_rows=len(rows),
+        note="rules from enrich/pii_rules.tsv and the config's [privacy_rules]; "
+        "kind_lines: lines of that kind found, all fields",
+    )
+
+
+SECTIONS: tuple[SectionSpec, ...] = (
+    SectionSpec("personal-data", "Personal data found", sec_personal_data, NEEDS),
+    SectionSpec("privacy-rules", "Privacy rules checked", sec_privacy_rules, NEEDS),
+)
+PRIVACY_SECTIONS: tuple[str, ...] = tuple(s.name for s in SECTIONS)
+
+
+def found_lines(sections: list[Section]) -> int:
+    for s in sections:
+        if s.name == "personal-data":
+            return int(s.headline.get("lines", 0))
+    return 0

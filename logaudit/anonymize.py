@@ -1,0 +1,331 @@
+"""``--anonymize``: client addresses and user names out of every finished output.
+
+Applied to a finished ``Report`` (``report``) and to each block of ``records`` (``frame``),
+i.e. after visitor keys, GeoIP and visits were computed from the real addresses (so no figure
+changes) and before anything is rendered, exported or mailed.
+
+- ``mask`` zeroes the last ``mask_bytes`` bytes of an IPv4 address (1 by default, as Google
+  Analytics and Matomo) and keeps the first 48, 32 or 24 bits of an IPv6 one (zeroes the last
+  80 by default). A client logged as a host name keeps its last two labels (``*.example.net``).
+  User names become ``***``. Two clients of one /24 then show as two rows with the same label.
+- ``hash`` replaces an address (or user name) with ``anon-`` and 16 hex digits of
+  HMAC-SHA256 under a secret kept owner-only in the state folder (``state.secret``): one
+  visitor stays one recognisable row across reports without revealing its address.
+
+Where: the columns named in ``ADDRESS_COLUMNS`` and ``USER_COLUMNS`` are replaced value by
+value; every other string in the report (titles, notes, headline, other cells, warnings,
+bad-line examples, settings) has any IP literal in it replaced the same way, so an address
+quoted in a note or a raw bad line does not escape. User names in free text (a raw bad line)
+are not recognisable and are not masked there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from logaudit.errors import ConfigError
+from logaudit.report import Report, Section
+
+MODES: dict[str, str] = {
+    "mask": "zero the last byte(s) of IPv4, the last 80 bits of IPv6; user names as ***",
+    "hash": "a keyed hash (HMAC, secret in the state folder): one visitor stays one row",
+}
+ADDRESS_COLUMNS = frozenset({"client", "ip"})
+USER_COLUMNS = frozenset({"user"})
+# IPv6 bits kept for --mask-bytes 1, 2, 3 (IPv4 zeroes that many bytes).
+V6_KEPT = {1: 48, 2: 32, 3: 24}
+
+_IPV4 = r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)(?![\w])"
+_IPV6 = (
+    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}"
+    r"(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:])"
+)
+IP_LITERAL = re.compile(f"{_IPV6}|{_IPV4}")
+# The user field of a CLF-family line (vhost first or not), before the bracketed time.
+_CLF_USER = re.compile(r"((?:^|: )(?:\S+ )?\S+ \S+ )(\S+)(?= \[)")
+
+
+def check_mode(value: Any) -> str:
+    """The config/env value: "mask", "hash", or "" / "off" / false for none."""
+    if value is False or value is None:
+        return ""
+    if value is True:
+        return "mask"
+    text = str(value).strip().lower()
+    if text in ("", "off", "no", "none", "false", "0"):
+        return ""
+    if text in ("yes", "true", "1", "on"):
+        return "mask"
+    if text not in MODES:
+        raise ValueError(text)
+    return text
+
+
+def check_mask_bytes(value: Any) -> int:
+    n = int(value)
+    if n not in V6_KEPT:
+        raise ValueError(n)
+    return n
+
+
+class Anonymizer:
+    """One run's replacement of addresses and user names; each distinct value is computed once."""
+
+    def __init__(self, mode: str, mask_bytes: int = 1, secret: bytes | None = None) -> None:
+        if mode not in MODES:
+            raise ConfigError(f"anonymize: {mode!r} is not one of {', '.join(MODES)}")
+        if mask_bytes not in V6_KEPT:
+            raise ConfigError(f"mask-bytes: {mask_bytes} is not 1, 2 or 3")
+        if mode == "hash" and not secret:
+            raise ConfigError("anonymize = hash needs a secret")
+        self.mode = mode
+        self.mask_bytes = mask_bytes
+        self.secret = secret or b""
+        self._cache: dict[str, str] = {}
+        # Visitor keys (records' visitor and visit fields) are re-keyed: they are plain
+        # hashes of (client, agent), which a reader could search the address space for.
+        # hash: from the secret, the same in every run; mask: random, the same within a run.
+        if self.secret:
+            seed = hmac.new(self.secret, b"visitor-key", hashlib.sha256).digest()[:8]
+        else:
+            seed = secrets.token_bytes(8)
+        self.visitor_key = np.uint64(int.from_bytes(seed, "little"))
+
+    def describe(self) -> str:
+        if self.mode == "hash":
+            return "client addresses and user names replaced by keyed hashes (--anonymize=hash)"
+        return (
+            f"client addresses masked (IPv4 last {self.mask_bytes} byte(s), IPv6 after the first "
+            f"{V6_KEPT[self.mask_bytes]} bits), user names hidden (--anonymize=mask)"
+        )
+
+    def _hash(self, text: str) -> str:
+        digest = hmac.new(self.secret, text.encode("utf-8", "surrogatepass"), hashlib.sha256)
+        return "anon-" + digest.hexdigest()[:16]
+
+    def address(self, text: str) -> str:
+        """A client as logged (an IP address or a host name) -> its anonymised form."""
+        hit = self._cache.get(text)
+        if hit is not None:
+            return hit
+        out = self._address(text)
+        self._cache[text] = out
+        return out
+
+    def _address(self, text: str) -> str:
+        value = text.strip()
+        if value in ("", "-"):
+            return text
+        if self.mode == "hash":
+            return self._hash(value)
+        ip = _parse(value)
+        if ip is not None:
+            return self.mask_ip(ip)
+        labels = [x for x in value.rstrip(".").split(".") if x]
+        return "*." + ".".join(labels[-2:]) if len(labels) > 2 else "*"
+
+    def mask_ip(self, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            return "::ffff:" + self.mask_ip(ip.ipv4_mapped)
+        if isinstance(ip, ipaddress.IPv4Address):
+            kept = 32 - 8 * self.mask_bytes
+            net = ipaddress.IPv4Network(f"{ip}/{kept}", strict=False)
+        else:
+            net6 = ipaddress.IPv6Network(f"{ip}/{V6_KEPT[self.mask_bytes]}", strict=False)
+            return str(net6.network_address)
+        return str(net.network_address)
+
+    def user(self, text: str) -> str:
+        if text in ("", "-"):
+            return text
+        return self._hash("user:" + text) if self.mode == "hash" else "***"
+
+    def visitors(self, keys: np.ndarray) -> np.ndarray:
+        """64-bit visitor keys mixed with this run's key (splitmix64's finaliser): one
+        visitor stays one key, which no longer follows from its address."""
+        with np.errstate(over="ignore"):
+            z = keys.astype(np.uint64) ^ self.visitor_key
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            return z ^ (z >> np.uint64(31))
+
+    def visit(self, text: str) -> str:
+        """A records visit label '<visitor key hex>-<n>' with its key re-keyed."""
+        key, sep, n = text.partition("-")
+        try:
+            mixed = self.visitors(np.array([int(key, 16)], dtype=np.uint64))[0]
+        except ValueError:
+            return text
+        return f"{int(mixed):016x}{sep}{n}"
+
+    def text(self, text: str) -> str:
+        """Free text: every IP literal in it replaced; the rest unchanged."""
+        if not text or ("." not in text and ":" not in text):
+            return text
+        return IP_LITERAL.sub(self._literal, text)
+
+    def raw_line(self, text: str) -> str:
+        """A raw log line quoted in a bad-line example: IP literals, and the user field of the
+        CLF family (``client ident user [time]``), anonymised."""
+        return _CLF_USER.sub(lambda m: m.group(1) + self.user(m.group(2)), self.text(text))
+
+    def _literal(self, m: re.Match[str]) -> str:
+        found = m.group(0)
+        return self.address(found) if _parse(found) is not None else found
+
+    # ---- tables ---------------------------------------------------------------------------
+
+    def column(self, values: pd.Series | pd.Index, name: str) -> pd.Series | pd.Index:
+        fn = self._function_for(name)
+        return _map_strings(values, fn)
+
+    def _function_for(self, name: str) -> Callable[[str], str]:
+        if name in ADDRESS_COLUMNS:
+            return self.address
+        if name in USER_COLUMNS:
+            return self.user
+        return self.text
+
+    def table(self, rows: pd.DataFrame) -> pd.DataFrame:
+        if rows.empty and not len(rows.columns):
+            return rows
+        out = rows.copy()
+        for col in out.columns:
+            if _is_text(out[col]):
+                out[col] = self.column(out[col], str(col))
+        if isinstance(out.index, pd.MultiIndex):
+            # Level by level as arrays: masking may make two level values one.
+            arrays: list[Any] = []
+            for i, n in enumerate(out.index.names):
+                lvl = out.index.get_level_values(i)
+                arrays.append(self.column(lvl, str(n)) if _is_text_index(lvl) else lvl)
+            out.index = pd.MultiIndex.from_arrays(arrays, names=out.index.names)
+        elif _is_text_index(out.index):
+            out.index = self.column(out.index, str(out.index.name))
+        return out
+
+    def any(self, value: Any, key: str = "") -> Any:
+        """A JSON-like value (dicts, lists, strings, numbers): strings anonymised."""
+        if isinstance(value, str):
+            return self._function_for(key)(value)
+        if isinstance(value, dict):
+            return {k: self.any(v, str(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.any(v, key) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self.any(v, key) for v in value)
+        return value
+
+
+def _parse(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(value.split("%", 1)[0])
+    except ValueError:
+        return None
+
+
+def _is_text(s: pd.Series) -> bool:
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return _is_text_index(s.cat.categories)
+    return s.dtype == object or pd.api.types.is_string_dtype(s.dtype)
+
+
+def _is_text_index(idx: pd.Index) -> bool:
+    return idx.dtype == object or pd.api.types.is_string_dtype(idx.dtype)
+
+
+def _map_strings(values: pd.Series | pd.Index, fn: Callable[[str], str]) -> Any:
+    """``fn`` once per distinct string; other values (numbers in an object column, NaN) kept."""
+
+    def one(v: Any) -> Any:
+        return fn(v) if isinstance(v, str) else v
+
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        cat = values.array
+        new = [one(v) for v in cat.categories]
+        codes, uniq = pd.factorize(pd.Index(new, dtype="str"), sort=False)
+        remapped = np.where(
+            np.asarray(cat.codes) >= 0, np.asarray(codes)[np.asarray(cat.codes)], -1
+        )
+        return pd.Series(
+            pd.Categorical.from_codes(remapped, categories=pd.Index(uniq, dtype="str")),
+            index=values.index,
+            name=values.name,
+        )
+    uniq = pd.unique(np.asarray(values, dtype=object))
+    mapping = {v: one(v) for v in uniq if isinstance(v, str)}
+    if isinstance(values, pd.Index):
+        return pd.Index([mapping.get(v, v) if isinstance(v, str) else v for v in values],
+                        name=values.name, dtype=values.dtype)
+    return values.map(lambda v: mapping.get(v, v) if isinstance(v, str) else v)
+
+
+def section(s: Section, anon: Anonymizer) -> Section:
+    return replace(
+        s,
+        title=anon.text(s.title),
+        note=anon.text(s.note),
+        rows=anon.table(s.rows),
+        headline=anon.any(dict(s.headline)),
+        sparklines={anon.text(k): v for k, v in s.sparklines.items()},
+    )
+
+
+def report(r: Report, anon: Anonymizer) -> Report:
+    """A copy of ``r`` with every address and user name replaced, marked as anonymised."""
+    return replace(
+        r,
+        overview=anon.any(dict(r.overview)),
+        sections=[section(s, anon) for s in r.sections],
+        inputs=anon.any(list(r.inputs)),
+        bad_lines={
+            **anon.any(dict(r.bad_lines)),
+            "examples": [
+                {**e, "reason": anon.raw_line(str(e.get("reason", "")))}
+                for e in r.bad_lines.get("examples", [])
+            ],
+        } if "examples" in r.bad_lines else anon.any(dict(r.bad_lines)),
+        warnings=[anon.text(w) for w in r.warnings],
+        notes=[*(anon.text(n) for n in r.notes), "Anonymised: " + anon.describe()],
+        settings={
+            **anon.any(dict(r.settings)),
+            "anonymize": anon.mode,
+            **({"mask_bytes": anon.mask_bytes} if anon.mode == "mask" else {}),
+        },
+    )
+
+
+def frame(chunk: pd.DataFrame, anon: Anonymizer) -> pd.DataFrame:
+    """A records block: its address and user columns replaced, its visitor keys re-keyed
+    (other text is as logged)."""
+    for col in chunk.columns:
+        if col in ADDRESS_COLUMNS or col in USER_COLUMNS:
+            chunk[col] = anon.column(chunk[col], str(col))
+    if "visitor" in chunk.columns:
+        chunk["visitor"] = anon.visitors(chunk["visitor"].to_numpy())
+    if "visit" in chunk.columns:
+        chunk["visit"] = _map_strings(chunk["visit"], anon.visit)
+    return chunk
+
+
+def of_settings(settings: Any) -> Anonymizer | None:
+    """The run's Anonymizer, or None without --anonymize / ``anonymize`` in the config."""
+    mode = getattr(settings, "anonymize", "") or ""
+    if not mode:
+        return None
+    secret = None
+    if mode == "hash":
+        from logaudit.state import secret as load_secret
+
+        secret = load_secret(getattr(settings, "secret_file", None))
+    return Anonymizer(mode, int(getattr(settings, "mask_bytes", 1) or 1), secret)

@@ -1,0 +1,248 @@
+"""``--anonymize``: no client address or user name of the input in any output byte stream (every
+renderer, every report command, records in every format), while every figure equals the
+non-anonymised run's; mask and hash forms; the hash secret is owner-only."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import stat
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from loglines import CHROME, CURL, FIREFOX, GOOGLEBOT, isolate, line, utc, write
+
+from logaudit import api
+from logaudit.anonymize import Anonymizer
+from logaudit.cli import cli
+from logaudit.config import Settings
+from logaudit.errors import ConfigError
+from logaudit.render import RENDERERS
+from logaudit.state import secret
+
+V4 = [f"198.51.100.{7 + 3 * i}" for i in range(12)] + [f"192.0.2.{101 + i}" for i in range(6)]
+V6 = [f"2001:db8:85a3::8a2e:370:{7334 + i}" for i in range(5)] + ["2a02:1810:4d02:1::beef"]
+HOSTS = ["crawl-66-249-66-1.googlebot.example.com"]
+CLIENTS = V4 + V6 + HOSTS
+USERS = ["alice", "bob.smith"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    isolate(monkeypatch, tmp_path)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Path:
+    out = []
+    agents = [CHROME, FIREFOX, GOOGLEBOT, CURL]
+    pages = ["/", "/shop", "/shop/item?id=3", "/login", "/wp-login.php", "/missing", "/a.css"]
+    for i in range(600):
+        c = CLIENTS[(i * 7) % len(CLIENTS)]
+        out.append(
+            line(
+                client=c,
+                when=utc(2024, 3, 1 + i // 200, (i // 20) % 24, i % 60, (i * 13) % 60),
+                request=f"{'POST' if i % 11 == 0 else 'GET'} {pages[i % len(pages)]} HTTP/1.1",
+                status=[200, 200, 404, 500, 301, 200, 403][i % 7],
+                size=100 + i,
+                agent=agents[(i * 7) % len(CLIENTS) % len(agents)],
+                user=USERS[i % 2] if i % 5 == 0 else "-",
+                referrer="https://www.google.com/" if i % 9 == 0 else "-",
+            )
+        )
+    out.insert(300, f'{V4[0]} - alice [01/Mar/2024:10:00:00 +0000] "GET /broken')
+    return write(tmp_path / "access.log", out)
+
+
+def _leaks(text: str, words: list[str]) -> list[str]:
+    found = []
+    for w in words:
+        if re.search(r"(?<![\w.:])" + re.escape(w) + r"(?![\w:]|\.\d)", text, re.IGNORECASE):
+            found.append(w)
+    return found
+
+
+def _numbers(doc: Any, path: str = "") -> dict[str, Any]:
+    """Every number of a JSON report by its position (rows by index), generated time left out."""
+    out: dict[str, Any] = {}
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            if k not in ("generated", "settings", "notes"):
+                out.update(_numbers(v, f"{path}/{k}"))
+    elif isinstance(doc, list):
+        out[f"{path}#len"] = len(doc)
+        for i, v in enumerate(doc):
+            out.update(_numbers(v, f"{path}/{i}"))
+    elif isinstance(doc, (int, float)) and not isinstance(doc, bool):
+        out[path] = doc
+    return out
+
+
+def _render_all(report: Any) -> dict[str, str]:
+    outs = {}
+    for name, fn in RENDERERS.items():
+        buf = io.StringIO()
+        fn(report, buf)
+        outs[name] = buf.getvalue()
+    return outs
+
+
+COMMANDS = [*api.COMMANDS, "visitor"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("mode", ["mask", "hash"])
+def test_no_address_in_any_rendering_and_figures_unchanged(
+    log: Path, command: str, mode: str
+) -> None:
+    base = Settings(top=0)
+    if command == "visitor":
+        base = replace(base, extra={"visitor": V4[0]})
+    name = "visits" if command == "visitor" else command
+    plain = api.report(name, [str(log)], base)
+    anon = api.report(name, [str(log)], replace(base, anonymize=mode))
+    assert plain.report is not None and anon.report is not None
+    assert anon.exit_code == plain.exit_code
+    plain_out = _render_all(plain.report)
+    # The check can fail: the plain run shows the addresses.
+    assert _leaks(plain_out["json"], CLIENTS) or command in ("trends", "sources", "campaigns")
+    for fmt, text in _render_all(anon.report).items():
+        assert _leaks(text, CLIENTS + USERS) == [], (command, fmt)
+    a, p = json.loads(_render_all(anon.report)["json"]), json.loads(plain_out["json"])
+    assert _numbers(a) == _numbers(p)
+    assert a["settings"]["anonymize"] == mode
+    assert any(n.startswith("Anonymised") for n in a["notes"])
+
+
+@pytest.mark.parametrize("fmt", ["table", "jsonl", "csv", "parquet"])
+def test_records_every_format(log: Path, tmp_path: Path, fmt: str) -> None:
+    out = tmp_path / f"r.{fmt}"
+    fields = "time,client,user,path,status,bytes,country,visitor"
+    args = ["records", str(log), "--fields", fields, "--format", fmt, "-o", str(out)]
+    plain = CliRunner().invoke(cli, args)
+    assert plain.exit_code == 0, plain.output
+    raw_plain = out.read_bytes()
+    done = CliRunner().invoke(cli, [*args, "--anonymize"])
+    assert done.exit_code == 0, done.output
+    raw = out.read_bytes()
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        t = pq.read_table(out).to_pandas()
+        tp = pq.read_table(io.BytesIO(raw_plain)).to_pandas()
+        text = t.to_csv()
+        assert set(tp["client"]) & set(CLIENTS)
+        assert (t["bytes"].to_numpy() == tp["bytes"].to_numpy()).all()
+        # Re-keyed, one visitor still one key: the same grouping.
+        assert (pd.factorize(t["visitor"])[0] == pd.factorize(tp["visitor"])[0]).all()
+        assert not (t["visitor"].to_numpy() == tp["visitor"].to_numpy()).any()
+    else:
+        text = raw.decode()
+        assert _leaks(raw_plain.decode(), CLIENTS)
+        assert len(text.splitlines()) == len(raw_plain.decode().splitlines())
+    assert _leaks(text, CLIENTS + USERS) == []
+
+
+def test_mask_forms() -> None:
+    a = Anonymizer("mask")
+    assert a.address("198.51.100.77") == "198.51.100.0"
+    assert a.address("2001:db8:85a3::8a2e:370:7334") == "2001:db8:85a3::"
+    assert a.address("::ffff:192.0.2.9") == "::ffff:192.0.2.0"
+    assert a.address("crawl-1.googlebot.com") == "*.googlebot.com"
+    assert a.user("alice") == "***" and a.user("-") == "-"
+    b = Anonymizer("mask", mask_bytes=2)
+    assert b.address("198.51.100.77") == "198.51.0.0"
+    assert b.address("2001:db8:85a3::1") == "2001:db8::"
+    assert Anonymizer("mask", mask_bytes=3).address("198.51.100.77") == "198.0.0.0"
+    # Free text: IP literals only; times, versions and ports are not addresses.
+    t = a.text("from 198.51.100.77, 2001:db8::1 and [2001:db8::2]:443 at 12:30:45 Chrome/120.0.0.0")
+    assert t == "from 198.51.100.0, 2001:db8:: and [2001:db8::]:443 at 12:30:45 Chrome/120.0.0.0"
+    assert a.text("v1.2.3.4.5") == "v1.2.3.4.5"
+
+
+def test_hash_is_keyed_and_stable(tmp_path: Path) -> None:
+    a = Anonymizer("hash", secret=b"k" * 32)
+    h = a.address("198.51.100.77")
+    assert re.fullmatch(r"anon-[0-9a-f]{16}", h)
+    assert h == Anonymizer("hash", secret=b"k" * 32).address("198.51.100.77")
+    assert h != Anonymizer("hash", secret=b"j" * 32).address("198.51.100.77")
+    assert a.user("alice") != a.address("alice")
+
+
+def test_secret_created_owner_only_and_refused_when_readable(tmp_path: Path) -> None:
+    path = tmp_path / "st" / "logaudit" / "secret"
+    key = secret(path)
+    assert len(key) >= 32 and secret(path) == key
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    os.chmod(path, 0o644)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        secret(path)
+
+
+def test_config_and_cli(log: Path, tmp_path: Path) -> None:
+    cfg = tmp_path / "logaudit.toml"
+    cfg.write_text('anonymize = "mask"\nmask_bytes = 2\n')
+    r = CliRunner().invoke(cli, ["summary", str(log), "--config", str(cfg), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["settings"]["anonymize"] == "mask" and doc["settings"]["mask_bytes"] == 2
+    assert "198.51.0.0" in r.stdout and not _leaks(r.stdout, CLIENTS)
+    cfg.write_text('anonymize = "scramble"\n')
+    r = CliRunner().invoke(cli, ["summary", str(log), "--config", str(cfg)])
+    assert r.exit_code == 7 and "anonymize" in r.output
+    r = CliRunner().invoke(cli, ["summary", str(log), "--mask-bytes", "4", "--anonymize"])
+    assert r.exit_code == 2
+
+
+def test_records_visitor_keys_rekeyed(log: Path, tmp_path: Path) -> None:
+    """records' visitor and visit fields are plain hashes of (client, agent): re-keyed, one
+    visitor still one key, and hash mode's keys the same from run to run."""
+    args = ["records", str(log), "--fields", "client,agent,visitor,visit", "--format", "jsonl"]
+    plain = [json.loads(x) for x in CliRunner().invoke(cli, args).stdout.splitlines()]
+    runs = [
+        [json.loads(x) for x in CliRunner().invoke(cli, [*args, "--anonymize=hash"]).stdout
+         .splitlines()]
+        for _ in range(2)
+    ]
+    assert runs[0] == runs[1]
+    anon = runs[0]
+    assert len(anon) == len(plain)
+    pairs = {(p["visitor"], a["visitor"]) for p, a in zip(plain, anon, strict=True)}
+    assert all(p != a for p, a in pairs)
+    assert len({p for p, _ in pairs}) == len({a for _, a in pairs}) == len(pairs)
+    for p, a in zip(plain, anon, strict=True):
+        if p["visit"]:
+            assert p["visit"].split("-")[1] == a["visit"].split("-")[1]
+            assert a["visit"].split("-")[0] == f"{a['visitor']:016x}"
+
+
+def _ipv4s(raw: bytes) -> set[str]:
+    import email
+
+    msg = email.message_from_bytes(raw)
+    text = b"".join(p.get_payload(decode=True) or b"" for p in msg.walk())
+    return set(re.findall(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?![\d.])", text.decode("utf-8",
+                                                                                    "replace")))
+
+
+def test_digest_mail_with_attachments_is_anonymised(sample_logs: Path, tmp_path: Path) -> None:
+    """The cron path: the digest mailed with its JSON and CSV attachments (--dry-run: the
+    .eml written instead of sent) carries no full address once anonymised."""
+    args = ["digest", str(sample_logs / "weeks"), "--since", "2026-01-24", "--detail", "high",
+            "--mail-to", "owner@example.com", "--attach", "json,csv", "--dry-run"]
+    plain, anon = tmp_path / "plain.eml", tmp_path / "anon.eml"
+    assert CliRunner().invoke(cli, [*args, "-o", str(plain)]).exit_code == 0
+    r = CliRunner().invoke(cli, [*args, "--anonymize", "-o", str(anon)])
+    assert r.exit_code == 0, r.output
+    before, after = _ipv4s(plain.read_bytes()), _ipv4s(anon.read_bytes())
+    assert any(not ip.endswith(".0") for ip in before)
+    assert after and all(ip.endswith(".0") for ip in after)
