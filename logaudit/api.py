@@ -54,7 +54,8 @@ def _outcome(r: Run, report: Report, settings: Settings) -> Outcome:
     messages = [str(p) for p in r.problems]
     code = exit_code(r.problems)
     readable = [i for i in r.inputs if i.name in r.formats]
-    if not readable:
+    stored = settings.state is not None and r.tables  # --state: the report is the store's
+    if not readable and not stored:
         # Nothing could be read at all: the one-line messages say why; no report.
         if code == ExitCode.OK:
             code = ExitCode.INPUT_INVALID
@@ -62,7 +63,7 @@ def _outcome(r: Run, report: Report, settings: Settings) -> Outcome:
                 messages.append("no log lines in the input")
         return Outcome(None, code, messages)
     parsed = sum(r.bad.parsed.values())
-    if code == ExitCode.OK and parsed == 0:
+    if code == ExitCode.OK and parsed == 0 and not stored:
         code = ExitCode.INPUT_INVALID
         messages.append("no line could be parsed; see the bad-line examples")
     elif code == ExitCode.OK and settings.strict and r.bad.total:
@@ -84,11 +85,18 @@ def _report(
     inputs: list[Input] | None,
 ) -> Outcome:
     chosen = tuple(sections) or default_sections
-    inputs = inputs if inputs is not None else open_inputs(args)
+    if inputs is None:
+        # --state alone reports from the store.
+        inputs = open_inputs(args) if args or settings.state is None else []
     enricher = Enricher(settings)
     # problems reports no visits: its run skips the page-view events they are made of.
     tables = tables_for(chosen, visits_overview=command != "problems")
-    r = run(inputs, settings, tables, on_progress=on_progress, enricher=enricher)
+    if settings.state is not None:
+        from logaudit.store import stored_run
+
+        r = stored_run(inputs, settings, tables, on_progress)
+    else:
+        r = run(inputs, settings, tables, on_progress=on_progress, enricher=enricher)
     ctx = finish_context(settings, chosen)
     report = build_report(r, settings, chosen, command, ctx)
     outcome = _outcome(r, report, settings)

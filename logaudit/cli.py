@@ -140,6 +140,15 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Also write one CSV file per section (and overview.csv) into this folder.",
         ),
         *mail_options,
+        # The history store (docs/store.md).
+        click.option(
+            "--state",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="History store folder: read only new lines into it, report from it.",
+        ),
+        click.option(
+            "--wait", "state_wait", is_flag=True, help="With --state: wait for a run holding it."
+        ),
     ]
     f = filter_options(f)  # innermost: listed after the options above in --help
     for opt in reversed(opts):
@@ -197,6 +206,10 @@ def _settings(opts: dict[str, Any]) -> Any:
         extra["deliver"] = _deliver_options(opts)
     if opts.get("mail_via"):
         overrides["mail"] = {"via": opts["mail_via"]}
+    if opts.get("state") is not None:
+        overrides["state"] = opts["state"]
+    if opts.get("state_wait"):
+        extra["state_wait"] = True
     from logaudit import filters
 
     chosen = filters.parse({k: opts.get(k) or () for k in filters.option_names()})
@@ -439,7 +452,8 @@ def _run(
     logs = logs or settings.logs
     if not (settings.extra.get("deliver") or {}).get("dry_run"):  # there -o names the .eml
         _format_of(fmt, output)  # an -o extension no renderer owns fails before the run
-    inputs = api.open_inputs(logs)
+    # --state alone reports from the store.
+    inputs = api.open_inputs(logs) if logs or settings.state is None else []
     with _progress(inputs, settings.progress) as on_progress:
         outcome = api.report(name, logs, settings, settings.sections, on_progress, inputs)
     _finish_mail(outcome, settings, fmt, output)

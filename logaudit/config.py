@@ -118,6 +118,9 @@ class Settings:
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
     config_file: Path | None = None
     site: str | None = None  # the [sites.NAME] table chosen with --site
+    # The history store's folder (--state, docs/store.md): report commands read only new
+    # lines into it and report from it.
+    state: Path | None = None
 
 
 # Settings read from files and the environment (not extra/mail/origins/config_file).

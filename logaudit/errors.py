@@ -34,6 +34,8 @@ class ExitCode(IntEnum):
     # The report was made but the mail could not be sent (refused, timeout, authentication,
     # TLS, a rejected recipient); the message was left on disk and its path printed.
     MAIL = 11
+    # --state: another run holds the history store's lock (give --wait to wait for it).
+    STORE_BUSY = 12
 
 
 class LogauditError(Exception):

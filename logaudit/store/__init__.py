@@ -1,0 +1,260 @@
+"""The history store: partial tables per day, read only where new, merged at report time.
+
+``stored_run`` is the one call report commands make with ``--state``: under the store's lock
+it reads the new bytes of the given logs (``offsets``), computes every table per day
+(``days``), merges each changed day with what the store held, writes the days and the offsets
+in one commit (``layout``), then merges the days of the requested period into the partial the
+sections are built from. ``docs/store.md`` describes the layout.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from logaudit.analyze.base import Accumulator, Partial, Table
+from logaudit.config import Settings
+from logaudit.errors import ConfigError, ExitCode, LogauditError
+from logaudit.parse import BadLines
+from logaudit.pipeline import Run, run
+from logaudit.sources import Input, InputProblem
+from logaudit.store import offsets
+from logaudit.store.days import by_day, keyed, split_days
+from logaudit.store.layout import Layout, State, day_name, day_number
+from logaudit.store.lock import locked
+
+# Settings that change what the stored tables hold: a store answers only with the values it
+# was written with (others: `state rebuild` into a new folder, or read the logs directly).
+FINGERPRINT = (
+    "tz",
+    "bots",
+    "static_extensions",
+    "non_pages",
+    "site_hosts",
+    "goals",
+    "value_params",
+    "affiliate_params",
+    "affiliate_cookie",
+    "sources",
+)
+# Tables that depend on a per-report choice rather than on the lines: never stored.
+NOT_STORED = frozenset({"clickstream"})
+# Days kept by default (`state prune` without --older-than).
+RETENTION_DAYS = 400
+
+
+def store_tables() -> dict[str, Table]:
+    from logaudit.analyze import TABLES
+
+    return {n: t for n, t in TABLES.items() if n not in NOT_STORED}
+
+
+def fingerprint(s: Settings) -> dict[str, Any]:
+    out = {}
+    for k in FINGERPRINT:
+        v = getattr(s, k)
+        out[k] = json.loads(json.dumps(v, default=str, sort_keys=True))
+    return out
+
+
+def answerable(s: Settings) -> str | None:
+    """Why the store cannot answer a report with these settings (None: it can)."""
+    from logaudit.filters import of_settings
+
+    described = of_settings(s.extra).describe()
+    if described:
+        return "filters (" + "; ".join(described) + ")"
+    if s.extra.get("group") is False:
+        return "--no-group"
+    if s.extra.get("visitor"):
+        return "--visitor"
+    return None
+
+
+def _check_settings(root: Path, state: State, s: Settings) -> None:
+    want = fingerprint(s)
+    if not state.days or not state.settings:
+        return
+    differ = [k for k in FINGERPRINT if state.settings.get(k) != want[k]]
+    if differ:
+        raise ConfigError(
+            f"--state {root}: this store was written with other settings ("
+            + ", ".join(f"{k}={state.settings.get(k)!r}" for k in differ)
+            + "): use those, or a new --state folder"
+        )
+
+
+def _ingest_settings(s: Settings) -> Settings:
+    # Every line is stored: the period and per-report choices apply when reading the store.
+    return replace(s, since=None, until=None, extra={}, jobs=1)
+
+
+def ingest(
+    layout: Layout,
+    state: State,
+    inputs: list[Input],
+    settings: Settings,
+    on_progress: Callable[[int], None] | None = None,
+) -> Run:
+    """Read what is new in ``inputs`` and commit it to the store (the caller holds the lock).
+    The returned Run describes this run's reading (its partial is empty)."""
+    tables = store_tables()
+    wrapped = {n: by_day(t) for n, t in tables.items()}
+    with offsets.scratch(layout.root) as scratch:
+        planned = offsets.plan(inputs, state.inputs, scratch)
+        reads = [p.read for p in planned.plans if p.read is not None]
+        s = _ingest_settings(settings)
+        r = run(reads, s, wrapped, on_progress=on_progress) if reads else None
+    problems = [p.note for p in planned.plans if p.note is not None]
+    bad = BadLines()
+    lines: dict[str, int] = {}
+    formats = {}
+    if r is not None:
+        problems += r.problems
+        formats = r.formats
+        by_name = {p.read.name: p for p in planned.plans if p.read is not None}
+        for name, n in r.lines.items():
+            plan = by_name.get(name)
+            lines[name] = n
+            if plan is not None and name in r.formats:
+                plan.record["lines"] = plan.start_line + n
+        # Example line numbers count from the file's start, not from the offset.
+        for name, samples in r.bad.samples.items():
+            start = by_name[name].start_line if name in by_name else 0
+            r.bad.samples[name] = [(n + start, why) for n, why in samples]
+        bad = r.bad
+        days = split_days(r.partial, wrapped)
+        if days:
+            key = layout.key()
+            state.gen += 1
+            for day, part in sorted(days.items()):
+                name = day_name(day)
+                part = {t: keyed(f, key) for t, f in part.items()}
+                old = state.days.get(name)
+                if old is not None:
+                    for t in tables:
+                        f = layout.read_table(name, old, t)
+                        if f is not None:
+                            part[t] = tables[t].combine([f, part[t]] if t in part else [f])
+                state.days[name] = layout.write_day(name, part, state.gen)
+    # Inputs that could not be read keep their old record, so nothing is skipped next time.
+    failed = {p.name for p in problems if p.exit_code != ExitCode.OK}
+    kept = [p.record for p in planned.plans if p.source.name not in failed]
+    old_by_name = {rec["name"]: rec for rec in state.inputs}
+    kept += [old_by_name[n] for n in failed if n in old_by_name]
+    cutoff = (date.today() - timedelta(days=RETENTION_DAYS)).isoformat()
+    kept += [rec for rec in planned.kept if rec.get("seen", "") >= cutoff]
+    state.inputs = kept
+    state.settings = fingerprint(settings)
+    state.runs.append(
+        {
+            "at": datetime.now().isoformat(timespec="seconds"),
+            "lines": sum(lines.values()),
+            "bad_lines": bad.total,
+        }
+    )
+    layout.commit(state)
+    return Run({}, bad, problems, inputs, formats, lines, ())
+
+
+def load(
+    layout: Layout,
+    state: State,
+    tables: Mapping[str, Table],
+    first: int | None = None,
+    last: int | None = None,
+) -> Partial:
+    """The merged partial of the stored days ``first``..``last`` (day numbers, inclusive)."""
+    from logaudit.analyze.spill import SPILL_BYTES
+
+    acc = Accumulator(tables, spill_bytes=SPILL_BYTES)
+    for name, info in sorted(state.days.items()):
+        d = day_number(name)
+        if (first is not None and d < first) or (last is not None and d > last):
+            continue
+        part = {}
+        for t in tables:
+            f = layout.read_table(name, info, t)
+            if f is not None:
+                part[t] = f
+        if part:
+            acc.add(part)
+    return acc.result()
+
+
+def _period(s: Settings) -> tuple[int | None, int | None, str | None]:
+    """The stored days a report's --since/--until cover, and a note if they cut a day."""
+    epoch = datetime(1970, 1, 1)
+    first = last = None
+    cut = []
+    if s.since is not None:
+        first = (s.since - epoch).days
+        if s.since.time() != datetime.min.time():
+            cut.append("--since")
+    if s.until is not None:
+        end = s.until - timedelta(microseconds=1)
+        last = (end - epoch).days
+        if s.until.time() != datetime.min.time():
+            cut.append("--until")
+    note = None
+    if cut:
+        note = (
+            "the store holds whole days: " + " and ".join(cut) + " count the whole day they fall in"
+        )
+    return first, last, note
+
+
+def stored_run(
+    inputs: list[Input],
+    settings: Settings,
+    tables: Mapping[str, Table],
+    on_progress: Callable[[int], None] | None = None,
+) -> Run:
+    """Add what is new in ``inputs`` to the store at ``settings.state``, then return the
+    run over the requested period, read from the store."""
+    assert settings.state is not None
+    root = Path(settings.state).expanduser()
+    why = answerable(settings)
+    if why is not None:
+        if not inputs:
+            raise LogauditError(
+                f"--state {root}: the store cannot answer {why}: give the logs too "
+                "(they are then read directly)",
+                ExitCode.USAGE,
+            )
+        r = run(inputs, settings, tables, on_progress=on_progress)
+        r.problems.insert(
+            0,
+            InputProblem(
+                f"--state {root}",
+                f"the store cannot answer {why}: the logs were read directly and the "
+                "store left as it was",
+                ExitCode.OK,
+            ),
+        )
+        return r
+    layout = Layout(root)
+    wait = settings.extra.get("state_wait")
+    if not inputs and not layout.exists():
+        raise ConfigError(f"--state {root}: no store there (give logs to start one)")
+    layout.create()
+    with locked(root, None if wait is True else float(wait or 0)):
+        state = layout.read_state()
+        _check_settings(root, state, settings)
+        layout.clean(state)
+        if inputs:
+            r = ingest(layout, state, inputs, settings, on_progress)
+        else:
+            r = Run({}, BadLines(), [], [], {}, {}, ())
+        first, last, note = _period(settings)
+        partial = load(layout, state, tables, first, last)
+    if note:
+        r.problems.append(InputProblem(f"--state {root}", note, ExitCode.OK))
+    return Run(partial, r.bad, r.problems, r.inputs, r.formats, r.lines, tuple(tables))
+
+
+__all__ = ["RETENTION_DAYS", "answerable", "ingest", "load", "stored_run", "store_tables"]
