@@ -23,7 +23,7 @@ from logaudit.parse import BadLines
 from logaudit.pipeline import Run, run
 from logaudit.sources import Input, InputProblem
 from logaudit.store import offsets
-from logaudit.store.days import by_day, keyed, split_days
+from logaudit.store.days import before_keying, by_day, keyed, split_days
 from logaudit.store.layout import Layout, State, day_name, day_number
 from logaudit.store.lock import locked
 
@@ -133,7 +133,7 @@ def ingest(
             state.gen += 1
             for day, part in sorted(days.items()):
                 name = day_name(day)
-                part = {t: keyed(f, key) for t, f in part.items()}
+                part = {t: keyed(before_keying(t, f), key) for t, f in part.items()}
                 old = state.days.get(name)
                 if old is not None:
                     for t in tables:

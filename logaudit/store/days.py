@@ -24,6 +24,8 @@ import pandas as pd
 
 from logaudit.analyze.base import Partial, Table
 from logaudit.config import Settings
+from logaudit.enrich.classify import visitor_key
+from logaudit.schema import hash_strings
 
 DAY = "__day"
 # Index levels and columns that hold a raw client address in some table. The store keeps a
@@ -112,6 +114,20 @@ def split_days(partial: Partial, tables: Mapping[str, Table]) -> dict[int, Parti
     return out
 
 
+def before_keying(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """What must be decided from the address itself, decided before it is keyed: a claimed
+    crawler is checked against its engine's ranges and host names here, and only claims that
+    fail are kept (the problems report lists those as fake crawlers)."""
+    if name != "pb_claims" or frame.empty:
+        return frame
+    from logaudit.analyze.problems.clients import genuine
+
+    clients = frame.index.get_level_values("client")
+    engines = frame.index.get_level_values("engine")
+    fake = [not genuine(str(c), str(e)) for c, e in zip(clients, engines, strict=True)]
+    return frame[np.array(fake, dtype=bool)]
+
+
 def keyed(frame: pd.DataFrame, key: bytes) -> pd.DataFrame:
     """``frame`` with every client address replaced by its keyed hash token (HMAC-SHA256,
     16 hex digits). Hashing runs once per distinct address."""
@@ -126,6 +142,16 @@ def keyed(frame: pd.DataFrame, key: bytes) -> pd.DataFrame:
         return mapped[inverse]
 
     out = frame.copy()
+    if names == ["client"] and "agent" in frame.index.names and "visitor" not in out.columns:
+        # The visitor key of each (client, agent) row, kept beside the token so that events
+        # keyed by visitor still find their client's row (the movers section does).
+        idx = frame.index
+        assert isinstance(idx, pd.MultiIndex)
+        ci, ai = idx.names.index("client"), idx.names.index("agent")
+        out["visitor"] = visitor_key(
+            hash_strings(idx.levels[ci])[np.asarray(idx.codes[ci])],
+            hash_strings(idx.levels[ai])[np.asarray(idx.codes[ai])],
+        )
     for c in cols:
         out[c] = pd.array(tokens(out[c]), dtype="str")
     if names:

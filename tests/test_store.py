@@ -1,0 +1,165 @@
+"""The history store: incremental runs equal one pass, offsets, rotation, the lock, schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from logaudit.errors import ExitCode, LogauditError
+from logaudit.store.layout import STATE_FILE
+from logaudit.store.lock import StoreBusy, locked
+from tests.store_helpers import Server, figures, log_bytes, report
+
+DATA = log_bytes()
+
+
+def _one_pass(tmp: Path, data: bytes) -> dict:
+    whole = tmp / "whole.log"
+    whole.write_bytes(data)
+    return figures(report([str(whole)]))
+
+
+def _mid_line(data: bytes, frac: float) -> int:
+    """A byte position inside a line (not at its start), near ``frac`` of the data."""
+    pos = int(len(data) * frac)
+    while data[pos - 1 : pos] == b"\n" or data[pos : pos + 1] == b"\n":
+        pos += 1
+    return pos
+
+
+def _staged(tmp: Path, data: bytes, cuts: list[int], rotate_after: set[int]) -> dict:
+    """Write ``data`` in pieces ending at ``cuts``, a --state run after each piece, rotating
+    after the pieces in ``rotate_after``; the last run's figures."""
+    server = Server(tmp / "logs", data)
+    state = tmp / "state"
+    out = None
+    for i, end in enumerate([*cuts, len(data)]):
+        server.write_to(end)
+        out = report(server.glob(), state)
+        assert out.exit_code in (ExitCode.OK, ExitCode.NO_DATA), out.messages
+        if i in rotate_after:
+            server.rotate()
+    assert out is not None
+    return figures(out)
+
+
+def test_incremental_equals_one_pass(tmp_path: Path) -> None:
+    # Cuts inside lines (a partial last line waits for the next run), visits crossing every
+    # cut, two rotations (so one piece is read from a .gz), days crossing runs.
+    cuts = [_mid_line(DATA, f) for f in (0.15, 0.4, 0.55, 0.8)]
+    got = _staged(tmp_path, DATA, cuts, rotate_after={1, 3})
+    assert (tmp_path / "logs" / "access.log.2.gz").exists()
+    want = _one_pass(tmp_path, DATA)
+    assert got.keys() == want.keys()
+    for name in want:
+        assert got[name] == want[name], name
+
+
+def test_report_from_store_alone(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_bytes(DATA)
+    state = tmp_path / "state"
+    first = figures(report([str(log)], state))
+    again = report([], state)
+    assert figures(again) == first
+    # Nothing new: a second run over the same log reads nothing and counts nothing twice.
+    assert figures(report([str(log)], state)) == first
+
+
+def test_truncated_file_is_read_again_and_said(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    state = tmp_path / "state"
+    half = DATA.index(b"\n", len(DATA) // 2) + 1
+    log.write_bytes(DATA[:half])
+    report([str(log)], state)
+    # Replaced in place by different lines (copytruncate, then new traffic).
+    log.write_bytes(DATA[half:])
+    out = report([str(log)], state)
+    assert any("read from the start" in m or "read again" in m for m in out.messages)
+    assert figures(out) == _one_pass(tmp_path, DATA)
+
+
+def test_no_client_address_is_stored(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    log = tmp_path / "a.log"
+    log.write_bytes(DATA)
+    state = tmp_path / "state"
+    report([str(log)], state)
+    clients = {line.split(b" ", 1)[0].decode() for line in DATA.splitlines()[:2000]}
+    files = list(state.rglob("*.parquet"))
+    assert files
+    for f in files:
+        text = pq.read_table(f).to_pandas().reset_index().astype(str).to_string()
+        for c in clients:
+            assert c not in text.split(), (f.name, c)
+    assert all(oct(f.stat().st_mode & 0o777) == "0o600" for f in files)
+
+
+def test_schema_mismatch_is_refused_with_exit_7(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_bytes(DATA[: DATA.index(b"\n", 20000) + 1])
+    state = tmp_path / "state"
+    report([str(log)], state)
+    raw = json.loads((state / STATE_FILE).read_text())
+    raw["schema"] = 0
+    (state / STATE_FILE).write_text(json.dumps(raw))
+    with pytest.raises(LogauditError) as e:
+        report([str(log)], state)
+    assert e.value.exit_code == ExitCode.CONFIG == 7
+    assert "schema 0" in str(e.value)
+
+
+def test_other_settings_are_refused(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_bytes(DATA[: DATA.index(b"\n", 20000) + 1])
+    state = tmp_path / "state"
+    report([str(log)], state)
+    with pytest.raises(LogauditError, match="other settings.*bots"):
+        report([str(log)], state, bots="include")
+
+
+def test_filters_fall_back_to_the_logs(tmp_path: Path) -> None:
+    from logaudit import filters
+
+    log = tmp_path / "a.log"
+    log.write_bytes(DATA)
+    state = tmp_path / "state"
+    chosen = filters.parse({**{k: () for k in filters.option_names()}, "status": ("5xx",)})
+    extra = {"every": "auto", "metrics": (), "filters": chosen}
+    out = report([str(log)], state, extra=extra)
+    assert any("cannot answer filters" in m for m in out.messages)
+    assert not (state / STATE_FILE).exists()
+    with pytest.raises(LogauditError, match="cannot answer filters"):
+        report([], state, extra=extra)
+
+
+def test_second_run_fails_clearly_while_locked(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    log = tmp_path / "a.log"
+    log.write_bytes(DATA[: DATA.index(b"\n", 20000) + 1])
+    with locked(state):
+        with pytest.raises(StoreBusy, match="another logaudit run") as e:
+            report([str(log)], state)
+        assert e.value.exit_code == 12
+    assert report([str(log)], state).exit_code == ExitCode.OK
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    fracs=st.lists(st.floats(0.02, 0.98), min_size=1, max_size=3, unique=True),
+    rotate=st.sets(st.integers(0, 2), max_size=2),
+)
+def test_any_cut_points_equal_one_pass(tmp_path_factory: pytest.TempPathFactory, fracs, rotate) -> None:
+    tmp = tmp_path_factory.mktemp("cuts")
+    data = SMALL
+    cuts = sorted({int(len(data) * f) for f in fracs})
+    got = _staged(tmp, data, cuts, rotate_after={r for r in rotate if r < len(cuts)})
+    assert got == _one_pass(tmp, data)
+
+
+SMALL = log_bytes(2500, days=2, bad=3)
