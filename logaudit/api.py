@@ -98,6 +98,10 @@ def _report(
     else:
         r = run(inputs, settings, tables, on_progress=on_progress, enricher=enricher)
     ctx = finish_context(settings, chosen)
+    if settings.state is not None:
+        from logaudit.store import stored_context
+
+        stored_context(ctx, r)
     report = build_report(r, settings, chosen, command, ctx)
     outcome = _outcome(r, report, settings)
     if command == "problems":

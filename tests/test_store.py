@@ -163,3 +163,22 @@ def test_any_cut_points_equal_one_pass(tmp_path_factory: pytest.TempPathFactory,
 
 
 SMALL = log_bytes(2500, days=2, bad=3)
+
+
+def test_places_come_from_the_store(tmp_path: Path, shared_data: Path) -> None:
+    # Countries and networks are looked up while the address is known, and stored per token.
+    geo = shared_data / "geoip" / "test-data"
+    data = SMALL
+    cut = _mid_line(data, 0.5)
+    server = Server(tmp_path / "logs", data)
+    state = tmp_path / "state"
+    server.write_to(cut)
+    report(server.glob(), state, geoip_dir=geo)
+    server.write_to(len(data))
+    got = figures(report(server.glob(), state, geoip_dir=geo))
+    whole = tmp_path / "whole.log"
+    whole.write_bytes(data)
+    want = figures(report([str(whole)], geoip_dir=geo))
+    assert any(r for r in want["countries"]["rows"] if "unknown" not in r)
+    for name in ("countries", "networks", "top-visitors", "movers"):
+        assert got[name] == want[name], name

@@ -16,14 +16,25 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from logaudit.analyze.base import Accumulator, Partial, Table
+import pandas as pd
+
+from logaudit.analyze.base import Accumulator, Context, Partial, Table
 from logaudit.config import Settings
 from logaudit.errors import ConfigError, ExitCode, LogauditError
 from logaudit.parse import BadLines
 from logaudit.pipeline import Run, run
 from logaudit.sources import Input, InputProblem
 from logaudit.store import offsets
-from logaudit.store.days import before_keying, by_day, keyed, split_days
+from logaudit.store.days import (
+    PLACES,
+    before_keying,
+    by_day,
+    clients_of,
+    keyed,
+    place_lookup,
+    places,
+    split_days,
+)
 from logaudit.store.layout import Layout, State, day_name, day_number
 from logaudit.store.lock import locked
 
@@ -130,16 +141,22 @@ def ingest(
         days = split_days(r.partial, wrapped)
         if days:
             key = layout.key()
+            lookup = _geo(settings)
             state.gen += 1
+            merged = {**tables, PLACES.name: PLACES}
             for day, part in sorted(days.items()):
                 name = day_name(day)
-                part = {t: keyed(before_keying(t, f), key) for t, f in part.items()}
+                part = {t: before_keying(t, f) for t, f in part.items()}
+                where = places(clients_of(part), lookup, key)
+                part = {t: keyed(f, key) for t, f in part.items()}
+                if len(where):
+                    part[PLACES.name] = where
                 old = state.days.get(name)
                 if old is not None:
-                    for t in tables:
+                    for t, table in merged.items():
                         f = layout.read_table(name, old, t)
                         if f is not None:
-                            part[t] = tables[t].combine([f, part[t]] if t in part else [f])
+                            part[t] = table.combine([f, part[t]] if t in part else [f])
                 state.days[name] = layout.write_day(name, part, state.gen)
     # Inputs that could not be read keep their old record, so nothing is skipped next time.
     failed = {p.name for p in problems if p.exit_code != ExitCode.OK}
@@ -159,6 +176,19 @@ def ingest(
     )
     layout.commit(state)
     return Run({}, bad, problems, inputs, formats, lines, ())
+
+
+def _geo(settings: Settings) -> Callable[[pd.Index], pd.DataFrame]:
+    from logaudit.enrich.geo import GeoDatabases, GeoLookup
+
+    return GeoLookup(GeoDatabases.discover(settings.geoip_dir)).lookup
+
+
+def stored_context(ctx: Context, r: Run) -> None:
+    """Places of keyed clients come from the store (looked up when they were read)."""
+    stored = r.partial.pop(PLACES.name, None)
+    if stored is not None and ctx.geo is not None:
+        ctx.geo = place_lookup(stored, ctx.geo)
 
 
 def load(
@@ -251,10 +281,19 @@ def stored_run(
         else:
             r = Run({}, BadLines(), [], [], {}, {}, ())
         first, last, note = _period(settings)
-        partial = load(layout, state, tables, first, last)
+        wanted = {**tables, PLACES.name: PLACES} if "visitors" in tables else tables
+        partial = load(layout, state, wanted, first, last)
     if note:
         r.problems.append(InputProblem(f"--state {root}", note, ExitCode.OK))
     return Run(partial, r.bad, r.problems, r.inputs, r.formats, r.lines, tuple(tables))
 
 
-__all__ = ["RETENTION_DAYS", "answerable", "ingest", "load", "stored_run", "store_tables"]
+__all__ = [
+    "RETENTION_DAYS",
+    "answerable",
+    "ingest",
+    "load",
+    "stored_context",
+    "stored_run",
+    "store_tables",
+]

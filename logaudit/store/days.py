@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -173,3 +173,61 @@ def token(address: str, key: bytes) -> str:
     if address.startswith(TOKEN_PREFIX):
         return address  # already keyed (a day read back from the store)
     return TOKEN_PREFIX + hmac.new(key, address.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+# Where each client is (country, city, network, address kind), looked up when the address is
+# still known and stored per day under its token: reports from the store show the same places
+# as a one-pass run with the same GeoIP databases.
+PLACES = Table("places", lambda c, s: pd.DataFrame(), kind="distinct")
+
+
+def clients_of(partial: Partial) -> pd.Index:
+    """The distinct client addresses in a day's tables (before keying)."""
+    found: list[pd.Index] = []
+    for frame in partial.values():
+        if "client" in frame.index.names:
+            found.append(pd.Index(frame.index.get_level_values("client").unique()))
+        if "client" in frame.columns:
+            found.append(pd.Index(frame["client"].unique()))
+    if not found:
+        return pd.Index([], dtype=object)
+    out = found[0]
+    for f in found[1:]:
+        out = out.union(f)
+    return out.astype(object)
+
+
+def places(
+    clients: pd.Index, lookup: Callable[[pd.Index], pd.DataFrame], key: bytes
+) -> pd.DataFrame:
+    """The places of ``clients``, indexed by their tokens."""
+    if not len(clients):
+        return pd.DataFrame()
+    rows = lookup(clients).reset_index(drop=True)
+    rows.index = pd.Index([token(str(c), key) for c in clients], dtype="str", name="client")
+    return rows
+
+
+def place_lookup(
+    stored: pd.DataFrame, fallback: Callable[[pd.Index], pd.DataFrame]
+) -> Callable[[pd.Index], pd.DataFrame]:
+    """A geo lookup (``enrich.geo`` contract) over tokens, from the stored places; tokens with
+    no stored place (none should be missing) get what ``fallback`` says of them."""
+
+    def lookup(clients: pd.Index) -> pd.DataFrame:
+        known = clients.isin(stored.index)
+        if known.all():
+            out = stored.reindex(clients)
+        else:
+            out = fallback(clients)
+            if known.any():
+                got = stored.reindex(clients[known])
+                out = out.copy()
+                for c in got.columns:
+                    col = out[c].astype(object)
+                    col[known] = got[c].astype(object).to_numpy()
+                    out[c] = col
+        out.index = clients
+        return out
+
+    return lookup
