@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.store.layout import STATE_FILE
@@ -149,12 +150,16 @@ def test_second_run_fails_clearly_while_locked(tmp_path: Path) -> None:
     assert report([str(log)], state).exit_code == ExitCode.OK
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     fracs=st.lists(st.floats(0.02, 0.98), min_size=1, max_size=3, unique=True),
     rotate=st.sets(st.integers(0, 2), max_size=2),
 )
-def test_any_cut_points_equal_one_pass(tmp_path_factory: pytest.TempPathFactory, fracs, rotate) -> None:
+def test_any_cut_points_equal_one_pass(
+    tmp_path_factory: pytest.TempPathFactory, fracs, rotate
+) -> None:
     tmp = tmp_path_factory.mktemp("cuts")
     data = SMALL
     cuts = sorted({int(len(data) * f) for f in fracs})
