@@ -876,6 +876,114 @@ def config_cmd(config_file: Path | None, site: str | None, as_json: bool, **_: A
         click.echo(f"{n:{width}}  {safe(v)}  [{safe(o)}]")
 
 
+# The history store (docs/store.md): looking after it.
+def _state_root(state: Path | None, config_file: Path | None = None) -> Path:
+    root = state or load({}, config_file=config_file).state
+    if root is None:
+        raise click.UsageError("give --state DIR (or state = \"...\" in the config file)")
+    return Path(root).expanduser()
+
+
+_state_option = click.option(
+    "--state",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The store's folder (default: state in the config file).",
+)
+_wait_option = click.option("--wait", is_flag=True, help="Wait for a run holding the store.")
+
+
+@cli.group()
+def state() -> None:
+    """Look after the history store that --state keeps (docs/store.md).
+
+    \b
+    logaudit state info --state ~/.local/state/logaudit/shop
+    logaudit state prune --older-than 400d
+    """
+
+
+@state.command("info")
+@_state_option
+@click.option("--json", "as_json", is_flag=True, help="As JSON.")
+@command
+def state_info(state: Path | None, as_json: bool) -> None:
+    """Days held, size, inputs and their offsets, the settings it was written with."""
+    import json
+
+    from logaudit.store import manage
+
+    got = manage.info(_state_root(state))
+    if as_json:
+        click.echo(json.dumps(got, indent=1))
+        return
+    click.echo(f"store      {safe(got['store'])}")
+    span = f"{got['first_day']} .. {got['last_day']}" if got["days"] else "none"
+    click.echo(f"days       {got['days']:,} ({span})")
+    click.echo(f"size       {got['bytes'] / 1e6:,.1f} MB in {got['files']:,} files")
+    for k, v in got["settings"].items():
+        click.echo(f"setting    {k} = {safe(json.dumps(v))}")
+    for r in got["inputs"]:
+        click.echo(
+            f"input      {safe(r['name'])}: {r['lines'] or 0:,} lines, offset {r['offset'] or 0:,}"
+            f" (last seen {r['seen']})"
+        )
+
+
+@state.command("verify")
+@_state_option
+@_wait_option
+@command
+def state_verify(state: Path | None, wait: bool) -> None:
+    """Re-check every file's checksum and row count; exit 7 if any is wrong."""
+    from logaudit.store import manage
+
+    problems = manage.verify(_state_root(state), None if wait else 0.0)
+    for p in problems:
+        click.echo(f"logaudit: {safe(p)}", err=True)
+    if problems:
+        raise LogauditError(
+            f"{len(problems)} problem(s): `logaudit state rebuild LOG...` remakes the store",
+            ExitCode.CONFIG,
+        )
+    click.echo("store is sound")
+
+
+@state.command("prune")
+@_state_option
+@_wait_option
+@click.option("--older-than", default="400d", show_default=True, help="Age: 400d, 8w, 13m, 1y.")
+@command
+def state_prune(state: Path | None, wait: bool, older_than: str) -> None:
+    """Remove the days older than --older-than."""
+    from logaudit.store import manage
+
+    gone = manage.prune(_state_root(state), manage.age_days(older_than), None if wait else 0.0)
+    click.echo(f"removed {len(gone)} day(s)" + (f": {gone[0]} .. {gone[-1]}" if gone else ""))
+
+
+@state.command("rebuild")
+@click.argument("logs", nargs=-1, metavar="LOG...")
+@_state_option
+@_wait_option
+@click.option("--tz", metavar="ZONE", help="Days in this IANA zone (default: the log's offset).")
+@click.option("--bots", type=click.Choice(list(BOTS_MODES)), default=None, help="As for reports.")
+@command
+def state_rebuild(
+    logs: tuple[str, ...], state: Path | None, wait: bool, tz: str | None, bots: str | None
+) -> None:
+    """Read LOG... from the start into a new store that replaces the old one when complete."""
+    from logaudit.store import manage
+
+    settings = load({"tz": tz, "bots": bots})
+    root = _state_root(state)
+    inputs = api.open_inputs(logs or settings.logs)
+    r = manage.rebuild(root, inputs, settings, None if wait else 0.0)
+    for p in r.problems:
+        click.echo(f"logaudit: {safe(p)}", err=True)
+    click.echo(f"rebuilt {safe(root)}: {sum(r.lines.values()):,} lines read")
+
+
+
 def main() -> None:
     # Each cyclic-GC pass would re-scan the ~10^5 long-lived objects the imports made (pandas,
     # pyarrow, ua-parser); freezing them and collecting the young generation less often is
