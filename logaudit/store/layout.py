@@ -22,6 +22,7 @@ import io
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -168,6 +169,12 @@ class Layout:
             for d, info in state.days.items()
             for t in info["files"]
         }
+        for stale in [*self.root.glob(".scratch-*"), *self.root.glob("day=*/.*.tmp")]:
+            # A killed run's decompressed tails and half-written files.
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
         for folder in self.root.glob("day=*"):
             name = folder.name[4:]
             for f in folder.iterdir():
