@@ -98,10 +98,7 @@ def _report(
     else:
         r = run(inputs, settings, tables, on_progress=on_progress, enricher=enricher)
     ctx = finish_context(settings, chosen)
-    if settings.state is not None:
-        from logaudit.store import stored_context
-
-        stored_context(ctx, r)
+    _stored_places(ctx, r, settings)
     report = build_report(r, settings, chosen, command, ctx)
     outcome = _outcome(r, report, settings)
     if command == "problems":
@@ -112,6 +109,14 @@ def _report(
         if outcome.exit_code == ExitCode.OK and any(m.startswith("threshold") for m in found):
             outcome.exit_code = ExitCode.THRESHOLD
     return outcome
+
+
+def _stored_places(ctx: Context, r: Run, settings: Settings) -> None:
+    """--state: places of the store's keyed clients come from the store."""
+    if settings.state is not None:
+        from logaudit.store import stored_context
+
+        stored_context(ctx, r)
 
 
 def finish_context(settings: Settings, sections: Sequence[str]) -> Context:
@@ -194,14 +199,25 @@ def digest(
         )
     runs: list[Run] = []
 
+    def read(s: Settings, tables: dict[str, Any], progress: Any) -> Run:
+        if s.state is not None:
+            # The first call adds the new lines to the store; the second finds none new.
+            from logaudit.store import stored_run
+
+            return stored_run(open_inputs(args) if args else [], s, tables, progress)
+        return run(open_inputs(args), s, tables, progress, Enricher(s))
+
     def run_period(s: Settings, names: tuple[str, ...]) -> Report:
-        r = run(open_inputs(args), s, tables_for(names), on_progress, Enricher(s))
+        r = read(s, tables_for(names), on_progress)
         runs.append(r)
-        return build_report(r, s, names, "digest", finish_context(s, names))
+        ctx = finish_context(s, names)
+        _stored_places(ctx, r, s)
+        return build_report(r, s, names, "digest", ctx)
 
     def run_wide(s: Settings, names: tuple[str, ...]) -> tuple[Report, Any, Any]:
-        r = run(open_inputs(args), s, tables_for((*names, "periods")), None, Enricher(s))
+        r = read(s, tables_for((*names, "periods")), None)
         ctx = finish_context(s, names)
+        _stored_places(ctx, r, s)
         rep = build_report(r, s, names, "digest", ctx)
         return rep, trend_of(r.partial, ctx), r.partial.get("visitor_days")
 

@@ -646,7 +646,9 @@ def digest(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: 
     """
     settings = _settings(opts)
     logs = logs or settings.logs
-    outcome = api.digest(api_args(logs), settings, opts.get("detail") or "med")
+    # --state alone: the digest of what the store holds.
+    args = api_args(logs) if logs or settings.state is None else ()
+    outcome = api.digest(args, settings, opts.get("detail") or "med")
     _finish_mail(outcome, settings, fmt, output)
 
 

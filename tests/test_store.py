@@ -187,3 +187,51 @@ def test_places_come_from_the_store(tmp_path: Path, shared_data: Path) -> None:
     assert any(r for r in want["countries"]["rows"] if "unknown" not in r)
     for name in ("countries", "networks", "top-visitors", "movers"):
         assert got[name] == want[name], name
+
+
+def test_digest_from_the_store_equals_the_logs(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from logaudit import api
+    from logaudit.config import load
+
+    log = tmp_path / "a.log"
+    log.write_bytes(DATA)
+    state = tmp_path / "state"
+    since = {"since": datetime(2026, 1, 24), "top": 0}
+    plain = api.digest([str(log)], load(since, env={}))
+    stored = api.digest([str(log)], load({**since, "state": state}, env={}))
+    alone = api.digest([], load({**since, "state": state}, env={}))
+    assert figures(stored) == figures(plain) == figures(alone)
+
+
+def test_second_process_waits_or_fails(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    state = tmp_path / "state"
+    log = tmp_path / "a.log"
+    log.write_bytes(DATA[: DATA.index(b"\n", 20000) + 1])
+    report([str(log)], state, goals=())  # as the command line below: no goals
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    cmd = [sys.executable, "-m", "logaudit", "summary", str(log), "--state", str(state)]
+    cmd += ["--format", "json"]
+    with locked(state):
+        busy = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert busy.returncode == 12
+    assert "another logaudit run is using this store" in busy.stderr
+    assert "--wait" in busy.stderr
+
+    def hold() -> None:
+        with locked(state):
+            time.sleep(3)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    time.sleep(0.3)
+    waited = subprocess.run([*cmd, "--wait"], env=env, capture_output=True, text=True, timeout=120)
+    t.join()
+    assert waited.returncode == 0, waited.stderr
