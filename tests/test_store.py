@@ -247,3 +247,17 @@ def test_real_log_in_two_runs(tmp_path: Path, shared_data: Path) -> None:
     got = report([str(log)], state)
     assert got.report is not None and got.report.inputs[0]["lines"] < data.count(b"\n")
     assert figures(got) == _one_pass(tmp_path, data)
+
+
+def test_cut_short_gz_is_counted_once(tmp_path: Path) -> None:
+    import gzip
+
+    packed = gzip.compress(DATA)
+    gz = tmp_path / "access.log.2.gz"
+    gz.write_bytes(packed[: len(packed) * 2 // 3])
+    state = tmp_path / "state"
+    first = report([str(gz)], state)
+    assert first.exit_code == ExitCode.INPUT_TRUNCATED
+    again = report([str(gz)], state)
+    assert again.exit_code == ExitCode.OK
+    assert figures(again) == figures(first)

@@ -158,8 +158,10 @@ def ingest(
                         if f is not None:
                             part[t] = table.combine([f, part[t]] if t in part else [f])
                 state.days[name] = layout.write_day(name, part, state.gen)
-    # Inputs that could not be read keep their old record, so nothing is skipped next time.
-    failed = {p.name for p in problems if p.exit_code != ExitCode.OK}
+    # Inputs that could not be read (missing, unreadable, not a log) keep their old record, so
+    # nothing is skipped next time; a cut-short .gz was read up to the cut, and counts as read.
+    read_ok = set(formats)
+    failed = {p.source.name for p in planned.plans if p.read is not None} - read_ok
     kept = [p.record for p in planned.plans if p.source.name not in failed]
     old_by_name = {rec["name"]: rec for rec in state.inputs}
     kept += [old_by_name[n] for n in failed if n in old_by_name]
