@@ -761,11 +761,30 @@ def _records_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+def _follow(inputs: list[Input], settings: Any, query: Any, fmt: str, output: Path | None) -> None:
+    """records --follow: until Ctrl-C (exit 0) or --limit rows."""
+    from logaudit.follow import follow
+
+    if any(i.path is None for i in inputs):
+        raise LogauditError("--follow follows files: name them, not -", ExitCode.USAGE)
+    paths = [i.path for i in inputs if i.path is not None]
+    with _output(output) as out:
+        result = follow(
+            paths, settings, query, fmt, out,
+            on_note=lambda m: click.echo(f"logaudit: {safe(m)}", err=True),
+        )
+    for p in result.problems:
+        click.echo(f"logaudit: {safe(p)}", err=True)
+
+
 _RECORD_EXT = {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 
 
 @cli.command()
 @_records_options
+@click.option(
+    "--follow", "-f", is_flag=True, help="Keep going: new requests as they are written (tail -F)."
+)
 @command
 def records(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
     """The matching requests themselves, streamed (memory stays flat without --sort).
@@ -787,6 +806,9 @@ def records(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
         raise LogauditError("parquet is binary: give -o FILE or pipe it", ExitCode.USAGE)
     settings = _settings(opts)
     inputs = api.open_inputs(logs)
+    if opts.get("follow"):
+        _follow(inputs, settings, query, fmt, output)
+        return
     with _output(output) as out:
         outcome = api.records(logs, settings, query, fmt, out, inputs)
     _finish(outcome, None, None)
