@@ -900,6 +900,44 @@ def config_cmd(config_file: Path | None, site: str | None, as_json: bool, **_: A
         click.echo(f"{n:{width}}  {safe(v)}  [{safe(o)}]")
 
 
+@cli.command()
+@click.argument("logs", nargs=-1, required=True, metavar="LOG...")
+@click.option("--interval", type=click.FloatRange(0.2), default=2.0, show_default=True,
+              help="Seconds between refreshes.")
+@click.option("--log-format", type=click.Choice(list(FORMATS)), help="Skip detection.")
+@click.option("--bots", type=click.Choice(list(BOTS_MODES)), default=None,
+              help="include (default here too: auto), exclude or only.")
+@click.option("--debug", is_flag=True, hidden=True)
+@command
+def watch(logs: tuple[str, ...], interval: float, **opts: Any) -> None:
+    """Live view of LOG... (following rotation): requests per second, 5xx rate, p95, top
+    pages, referrers, clients and status codes for the last 5 minutes and the last hour.
+    q quits. Not on a terminal: one summary line per refresh.
+
+    \b
+    logaudit watch /var/log/nginx/access.log
+    """
+    from logaudit.watch import Watcher, lines
+
+    settings = load({"log_format": opts.get("log_format"), "bots": opts.get("bots")})
+    inputs = api.open_inputs(logs)
+    if any(i.path is None for i in inputs):
+        raise LogauditError("watch follows files: name them, not -", ExitCode.USAGE)
+    watcher = Watcher([i.path for i in inputs if i.path is not None], settings)
+    if sys.stdout.isatty():
+        from logaudit.render import live
+
+        live.run(watcher, " ".join(logs), interval)
+        return
+    import time
+
+    try:
+        lines(watcher, sys.stdout, interval, lambda: False, time.sleep)
+    except KeyboardInterrupt:
+        return
+
+
+
 # The history store (docs/store.md): looking after it.
 def _state_root(state: Path | None, config_file: Path | None = None) -> Path:
     root = state or load({}, config_file=config_file).state
