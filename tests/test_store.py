@@ -261,3 +261,21 @@ def test_cut_short_gz_is_counted_once(tmp_path: Path) -> None:
     again = report([str(gz)], state)
     assert again.exit_code == ExitCode.OK
     assert figures(again) == figures(first)
+
+
+def test_period_from_the_store_equals_the_period_of_the_logs(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    log = tmp_path / "a.log"
+    log.write_bytes(DATA)
+    state = tmp_path / "state"
+    report([str(log)], state)
+    day = {"since": datetime(2026, 1, 23), "until": datetime(2026, 1, 24)}
+    got = report([], state, **day)
+    assert not any("whole days" in m for m in got.messages)
+    assert figures(got) == figures(report([str(log)], **day))
+    # A time inside a day: the whole day, said in one line.
+    cut = report([], state, since=datetime(2026, 1, 23, 12))
+    assert any("whole days" in m for m in cut.messages)
+    whole_day = figures(report([], state, since=datetime(2026, 1, 23)))
+    assert figures(cut)["overview"] == whole_day["overview"]
