@@ -94,7 +94,7 @@ def _check_settings(root: Path, state: State, s: Settings) -> None:
     if differ:
         raise ConfigError(
             f"--state {root}: this store was written with other settings ("
-            + ", ".join(f"{k}={state.settings.get(k)!r}" for k in differ)
+            + ", ".join(f"{k} {state.settings.get(k)!r}, now {want[k]!r}" for k in differ)
             + "): use those, or a new --state folder"
         )
 
