@@ -279,3 +279,17 @@ def test_period_from_the_store_equals_the_period_of_the_logs(tmp_path: Path) -> 
     assert any("whole days" in m for m in cut.messages)
     whole_day = figures(report([], state, since=datetime(2026, 1, 23)))
     assert figures(cut)["overview"] == whole_day["overview"]
+
+
+def test_an_unreadable_input_is_read_when_it_becomes_readable(tmp_path: Path) -> None:
+    half = DATA.index(b"\n", len(DATA) // 2) + 1
+    a, b = tmp_path / "a.log", tmp_path / "b.log"
+    a.write_bytes(DATA[:half])
+    b.write_bytes(b"\x00\x01binary" * 100)
+    state = tmp_path / "state"
+    first = report([str(a), str(b)], state)
+    assert first.exit_code == ExitCode.INPUT_INVALID
+    b.write_bytes(DATA[half:])  # the same inode, now a log
+    got = report([str(a), str(b)], state)
+    assert got.exit_code == ExitCode.OK, got.messages
+    assert figures(got) == _one_pass(tmp_path, DATA)

@@ -112,72 +112,96 @@ def ingest(
     on_progress: Callable[[int], None] | None = None,
 ) -> Run:
     """Read what is new in ``inputs`` and commit it to the store (the caller holds the lock).
-    The returned Run describes this run's reading (its partial is empty)."""
+    The returned Run describes this run's reading (its partial is empty).
+
+    Each input is read and committed in turn (its days, then its record): memory holds one
+    input's new tables at most, and a run stopped half-way keeps what it had finished."""
     tables = store_tables()
     wrapped = {n: by_day(t) for n, t in tables.items()}
-    with offsets.scratch(layout.root) as scratch:
-        planned = offsets.plan(inputs, state.inputs, scratch)
-        reads = [p.read for p in planned.plans if p.read is not None]
-        s = _ingest_settings(settings)
-        r = run(reads, s, wrapped, on_progress=on_progress) if reads else None
-    problems = [p.note for p in planned.plans if p.note is not None]
+    old = list(state.inputs)
+    s = _ingest_settings(settings)
     bad = BadLines()
     lines: dict[str, int] = {}
     formats = {}
-    if r is not None:
-        problems += r.problems
-        formats = r.formats
-        by_name = {p.read.name: p for p in planned.plans if p.read is not None}
-        for name, n in r.lines.items():
-            plan = by_name.get(name)
-            lines[name] = n
-            if plan is not None and name in r.formats:
-                plan.record["lines"] = plan.start_line + n
-        # Example line numbers count from the file's start, not from the offset.
-        for name, samples in r.bad.samples.items():
-            start = by_name[name].start_line if name in by_name else 0
-            r.bad.samples[name] = [(n + start, why) for n, why in samples]
-        bad = r.bad
-        days = split_days(r.partial, wrapped)
-        if days:
-            key = layout.key()
-            lookup = _geo(settings)
-            state.gen += 1
-            merged = {**tables, PLACES.name: PLACES}
-            for day, part in sorted(days.items()):
-                name = day_name(day)
-                part = {t: before_keying(t, f) for t, f in part.items()}
-                where = places(clients_of(part), lookup, key)
-                part = {t: keyed(f, key) for t, f in part.items()}
-                if len(where):
-                    part[PLACES.name] = where
-                old = state.days.get(name)
-                if old is not None:
-                    for t, table in merged.items():
-                        f = layout.read_table(name, old, t)
-                        if f is not None:
-                            part[t] = table.combine([f, part[t]] if t in part else [f])
-                state.days[name] = layout.write_day(name, part, state.gen)
-    # Inputs that could not be read (missing, unreadable, not a log) keep their old record, so
-    # nothing is skipped next time; a cut-short .gz was read up to the cut, and counts as read.
-    read_ok = set(formats)
-    failed = {p.source.name for p in planned.plans if p.read is not None} - read_ok
-    kept = [p.record for p in planned.plans if p.source.name not in failed]
-    old_by_name = {rec["name"]: rec for rec in state.inputs}
-    kept += [old_by_name[n] for n in failed if n in old_by_name]
-    cutoff = (date.today() - timedelta(days=RETENTION_DAYS)).isoformat()
-    kept += [rec for rec in planned.kept if rec.get("seen", "") >= cutoff]
-    state.inputs = kept
+    this_run: dict[str, Any] = {"at": datetime.now().isoformat(timespec="seconds")}
+    state.runs.append(this_run)
     state.settings = fingerprint(settings)
-    state.runs.append(
-        {
-            "at": datetime.now().isoformat(timespec="seconds"),
-            "lines": sum(lines.values()),
-            "bad_lines": bad.total,
-        }
-    )
-    layout.commit(state)
+    with offsets.scratch(layout.root) as scratch:
+        planned = offsets.plan(inputs, old, scratch)
+        problems = [p.note for p in planned.plans if p.note is not None]
+        done = [p for p in planned.plans if p.read is None]
+        for plan in [p for p in planned.plans if p.read is not None]:
+            assert plan.read is not None
+            name = plan.read.name
+            r = run([plan.read], s, wrapped, on_progress=on_progress)
+            problems += r.problems
+            # Example line numbers count from the file's start, not from the offset.
+            for n, samples in r.bad.samples.items():
+                r.bad.samples[n] = [(k + plan.start_line, why) for k, why in samples]
+            bad = bad.merge(r.bad)
+            if name not in r.formats:
+                # Not read (missing, unreadable, not a log): its old record stays, so nothing
+                # is skipped next time. A cut-short .gz was read up to the cut: it counts.
+                continue
+            formats[name] = r.formats[name]
+            lines[name] = r.lines.get(name, 0)
+            plan.record["lines"] = plan.start_line + lines[name]
+            _add_days(layout, state, tables, split_days(r.partial, wrapped), settings)
+            done.append(plan)
+            _commit(layout, state, done, old, lines, bad, this_run)
+        _commit(layout, state, done, old, lines, bad, this_run)
     return Run({}, bad, problems, inputs, formats, lines, ())
+
+
+def _add_days(
+    layout: Layout,
+    state: State,
+    tables: Mapping[str, Table],
+    days: dict[int, Partial],
+    settings: Settings,
+) -> None:
+    """Merge each day's new tables with the stored ones and write them as the next
+    generation (not yet committed)."""
+    if not days:
+        return
+    key = layout.key()
+    lookup = _geo(settings)
+    state.gen += 1
+    merged = {**tables, PLACES.name: PLACES}
+    for day, part in sorted(days.items()):
+        name = day_name(day)
+        part = {t: before_keying(t, f) for t, f in part.items()}
+        where = places(clients_of(part), lookup, key)
+        part = {t: keyed(f, key) for t, f in part.items()}
+        if len(where):
+            part[PLACES.name] = where
+        old = state.days.get(name)
+        if old is not None:
+            for t, table in merged.items():
+                f = layout.read_table(name, old, t)
+                if f is not None:
+                    part[t] = table.combine([f, part[t]] if t in part else [f])
+        state.days[name] = layout.write_day(name, part, state.gen)
+
+
+def _commit(
+    layout: Layout,
+    state: State,
+    done: list[offsets.Plan],
+    old: list[dict[str, Any]],
+    lines: dict[str, int],
+    bad: BadLines,
+    this_run: dict[str, Any],
+) -> None:
+    """The records of the inputs read so far, the old records of the others (those not seen
+    for RETENTION_DAYS dropped), and the days written: one atomic commit."""
+    replaced = {i for p in done for i in p.replaces}
+    cutoff = (date.today() - timedelta(days=RETENTION_DAYS)).isoformat()
+    state.inputs = [p.record for p in done] + [
+        r for i, r in enumerate(old) if i not in replaced and r.get("seen", "") >= cutoff
+    ]
+    this_run.update(lines=sum(lines.values()), bad_lines=bad.total)
+    layout.commit(state)
 
 
 def _geo(settings: Settings) -> Callable[[pd.Index], pd.DataFrame]:

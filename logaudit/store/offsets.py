@@ -44,6 +44,8 @@ class Plan:
     record: dict[str, Any]
     note: InputProblem | None = None
     temp: Path | None = None
+    # Indices of the old records this input's record replaces once it is read.
+    replaces: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -75,6 +77,11 @@ def _first_line(inp: Input) -> tuple[str | None, bool]:
             return hashlib.sha256(head).hexdigest(), True
         return None, kind is not None
     return hashlib.sha256(head[: nl + 1]).hexdigest(), kind is not None
+
+
+def _binary(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return b"\x00" in f.read(8192)
 
 
 def _line_end(path: Path, size: int) -> int:
@@ -143,13 +150,17 @@ def plan(inputs: list[Input], records: list[dict[str, Any]], folder: Path) -> Pl
             "seen": today,
         }
         match = None
+        mine: list[int] = []
         for i, r in enumerate(records):
             if i in used or first is None or r.get("first") != first:
                 continue
             if match is None or (r["dev"], r["ino"]) == (st.st_dev, st.st_ino):
                 match = i
         if first is None:
-            # Nothing complete yet: keep whatever record the file had.
+            if _binary(inp.path):
+                # Not a log: handed to the pipeline, which says so (and nothing is stored).
+                out.plans.append(Plan(inp, inp, 0, {**base, "offset": 0, "lines": 0}))
+            # Else nothing complete yet: keep whatever record the file had.
             continue
         same = [
             i
@@ -161,6 +172,7 @@ def plan(inputs: list[Input], records: list[dict[str, Any]], folder: Path) -> Pl
         offset = lines = 0
         if match is not None:
             used.add(match)
+            mine.append(match)
             r = records[match]
             done = (r["dev"], r["ino"], r["size"], r.get("compressed")) == (
                 st.st_dev,
@@ -169,7 +181,9 @@ def plan(inputs: list[Input], records: list[dict[str, Any]], folder: Path) -> Pl
                 True,
             )
             if compressed and done and r.get("complete"):
-                out.plans.append(Plan(inp, None, 0, {**r, "name": inp.name, "seen": today}))
+                out.plans.append(
+                    Plan(inp, None, 0, {**r, "name": inp.name, "seen": today}, replaces=mine)
+                )
                 continue
             if not compressed and st.st_size < int(r["offset"]):
                 note = "shorter than when last read (truncated): read again from the start"
@@ -181,22 +195,23 @@ def plan(inputs: list[Input], records: list[dict[str, Any]], folder: Path) -> Pl
             for i in same:
                 if (records[i]["dev"], records[i]["ino"]) == (st.st_dev, st.st_ino):
                     used.add(i)
+                    mine.append(i)
             note = "replaced since the last run (its first line changed): read from the start"
         if compressed:
             if offset == 0:
                 read: Input | None = inp
                 rec = {**base, "offset": 0, "lines": 0, "complete": True}
-                out.plans.append(Plan(inp, read, 0, rec, _note(inp, note)))
+                out.plans.append(Plan(inp, read, 0, rec, _note(inp, note), replaces=mine))
                 continue
             tmp, total = _tail(inp, offset, folder)
             read = Input(inp.name, tmp) if total > offset else None
             rec = {**base, "offset": total, "lines": lines, "complete": True}
-            out.plans.append(Plan(inp, read, lines, rec, _note(inp, note), temp=tmp))
+            out.plans.append(Plan(inp, read, lines, rec, _note(inp, note), temp=tmp, replaces=mine))
             continue
         end = _line_end(inp.path, st.st_size)
         read = Input(inp.name, inp.path, (offset, end)) if end > offset else None
         rec = {**base, "offset": end if end > offset else offset, "lines": lines}
-        out.plans.append(Plan(inp, read, lines, rec, _note(inp, note)))
+        out.plans.append(Plan(inp, read, lines, rec, _note(inp, note), replaces=mine))
     out.kept = [r for i, r in enumerate(records) if i not in used]
     return out
 
