@@ -293,3 +293,16 @@ def test_an_unreadable_input_is_read_when_it_becomes_readable(tmp_path: Path) ->
     got = report([str(a), str(b)], state)
     assert got.exit_code == ExitCode.OK, got.messages
     assert figures(got) == _one_pass(tmp_path, DATA)
+
+
+def test_big_reads_are_committed_in_pieces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import logaudit.store as store
+
+    monkeypatch.setattr(store, "PIECE_BYTES", 100_000)
+    commits: list[int] = []
+    real = store._commit
+    monkeypatch.setattr(store, "_commit", lambda *a: (commits.append(1), real(*a)))
+    cuts = [_mid_line(DATA, 0.3)]
+    got = _staged(tmp_path, DATA, cuts, rotate_after={0})
+    assert len(commits) > 2 * len(DATA) // 100_000 // 2
+    assert got == _one_pass(tmp_path, DATA)

@@ -133,24 +133,53 @@ def ingest(
         for plan in [p for p in planned.plans if p.read is not None]:
             assert plan.read is not None
             name = plan.read.name
-            r = run([plan.read], s, wrapped, on_progress=on_progress)
-            problems += r.problems
-            # Example line numbers count from the file's start, not from the offset.
-            for n, samples in r.bad.samples.items():
-                r.bad.samples[n] = [(k + plan.start_line, why) for k, why in samples]
-            bad = bad.merge(r.bad)
-            if name not in r.formats:
-                # Not read (missing, unreadable, not a log): its old record stays, so nothing
-                # is skipped next time. A cut-short .gz was read up to the cut: it counts.
-                continue
-            formats[name] = r.formats[name]
-            lines[name] = r.lines.get(name, 0)
-            plan.record["lines"] = plan.start_line + lines[name]
-            _add_days(layout, state, tables, split_days(r.partial, wrapped), settings)
-            done.append(plan)
-            _commit(layout, state, done, old, lines, bad, this_run)
+            start = plan.start_line
+            for i, piece in enumerate(_pieces(plan.read)):
+                r = run([piece], s, wrapped, on_progress=on_progress)
+                problems += r.problems
+                # Example line numbers count from the file's start, not from the offset.
+                for n, samples in r.bad.samples.items():
+                    r.bad.samples[n] = [(k + start, why) for k, why in samples]
+                bad = bad.merge(r.bad)
+                if name not in r.formats:
+                    # Not read (missing, unreadable, not a log): its old record stays, so
+                    # nothing is skipped next time. A cut-short .gz was read up to the cut.
+                    break
+                formats[name] = r.formats[name]
+                got = r.lines.get(name, 0)
+                lines[name] = lines.get(name, 0) + got
+                start += got
+                _add_days(layout, state, tables, split_days(r.partial, wrapped), settings)
+                if i == 0:
+                    done.append(plan)
+                plan.record["lines"] = start
+                if piece.span is not None:
+                    plan.record["offset"] = piece.span[1]
+                _commit(layout, state, done, old, lines, bad, this_run)
         _commit(layout, state, done, old, lines, bad, this_run)
     return Run({}, bad, problems, inputs, formats, lines, ())
+
+
+# A plain file's new bytes are read and committed in pieces of about this size: memory holds
+# one piece's tables (the by-day tables never spill), and a stopped run keeps its pieces.
+PIECE_BYTES = 256 * 1024 * 1024
+
+
+def _pieces(read: Input, piece: int | None = None) -> list[Input]:
+    """``read`` cut at line ends into byte ranges of about ``piece`` bytes (a plain file's
+    range only; anything else is one piece)."""
+    piece = piece or PIECE_BYTES
+    if read.span is None or read.path is None or read.span[1] - read.span[0] <= piece:
+        return [read]
+    out = []
+    pos, end = read.span
+    while pos < end:
+        cut = offsets._line_end(read.path, min(end, pos + piece)) if pos + piece < end else end
+        if cut <= pos:  # one line longer than a piece
+            cut = end
+        out.append(Input(read.name, read.path, (pos, cut)))
+        pos = cut
+    return out
 
 
 def _add_days(
