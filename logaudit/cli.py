@@ -1033,7 +1033,7 @@ def state_prune(state: Path | None, wait: bool, older_than: str) -> None:
 def state_rebuild(
     logs: tuple[str, ...], state: Path | None, wait: bool, tz: str | None, bots: str | None
 ) -> None:
-    """Read LOG... from the start into a new store that replaces the old one when complete."""
+    """Re-read the logs from the start into a new store, swapped in when complete."""
     from logaudit.store import manage
 
     settings = load({"tz": tz, "bots": bots})
