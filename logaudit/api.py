@@ -75,7 +75,8 @@ def _outcome(r: Run, report: Report, settings: Settings) -> Outcome:
         )
     code = exit_code(r.problems)
     readable = [i for i in r.inputs if i.name in r.formats]
-    if not readable:
+    stored = settings.state is not None and r.tables  # --state: the report is the store's
+    if not readable and not stored:
         # Nothing could be read at all: the one-line messages say why; no report.
         if code == ExitCode.OK:
             code = ExitCode.INPUT_INVALID
@@ -83,7 +84,7 @@ def _outcome(r: Run, report: Report, settings: Settings) -> Outcome:
                 messages.append("no log lines in the input")
         return Outcome(None, code, messages)
     parsed = sum(r.bad.parsed.values())
-    if code == ExitCode.OK and parsed == 0:
+    if code == ExitCode.OK and parsed == 0 and not stored:
         code = ExitCode.INPUT_INVALID
         messages.append("no line could be parsed; see the bad-line examples")
     elif code == ExitCode.OK and settings.strict and r.bad.total:
@@ -105,12 +106,20 @@ def _report(
     inputs: list[Input] | None,
 ) -> Outcome:
     chosen = tuple(sections) or default_sections
-    inputs = inputs if inputs is not None else open_inputs(args)
+    if inputs is None:
+        # --state alone reports from the store.
+        inputs = open_inputs(args) if args or settings.state is None else []
     enricher = Enricher(settings)
     # problems reports no visits: its run skips the page-view events they are made of.
     tables = tables_for(chosen, visits_overview=command not in ("problems", "privacy"))
-    r = run(inputs, settings, tables, on_progress=on_progress, enricher=enricher)
+    if settings.state is not None:
+        from logaudit.store import stored_run
+
+        r = stored_run(inputs, settings, tables, on_progress)
+    else:
+        r = run(inputs, settings, tables, on_progress=on_progress, enricher=enricher)
     ctx = finish_context(settings, chosen)
+    _stored_places(ctx, r, settings)
     report = build_report(r, settings, chosen, command, ctx)
     outcome = _outcome(r, report, settings)
     if command == "problems":
@@ -129,6 +138,14 @@ def _report(
             if outcome.exit_code == ExitCode.OK:
                 outcome.exit_code = ExitCode.PERSONAL_DATA
     return outcome
+
+
+def _stored_places(ctx: Context, r: Run, settings: Settings) -> None:
+    """--state: places of the store's keyed clients come from the store."""
+    if settings.state is not None:
+        from logaudit.store import stored_context
+
+        stored_context(ctx, r)
 
 
 def finish_context(settings: Settings, sections: Sequence[str]) -> Context:
@@ -212,14 +229,25 @@ def digest(
         )
     runs: list[Run] = []
 
+    def read(s: Settings, tables: dict[str, Any], progress: Any) -> Run:
+        if s.state is not None:
+            # The first call adds the new lines to the store; the second finds none new.
+            from logaudit.store import stored_run
+
+            return stored_run(open_inputs(args) if args else [], s, tables, progress)
+        return run(open_inputs(args), s, tables, progress, Enricher(s))
+
     def run_period(s: Settings, names: tuple[str, ...]) -> Report:
-        r = run(open_inputs(args), s, tables_for(names), on_progress, Enricher(s))
+        r = read(s, tables_for(names), on_progress)
         runs.append(r)
-        return build_report(r, s, names, "digest", finish_context(s, names))
+        ctx = finish_context(s, names)
+        _stored_places(ctx, r, s)
+        return build_report(r, s, names, "digest", ctx)
 
     def run_wide(s: Settings, names: tuple[str, ...]) -> tuple[Report, Any, Any]:
-        r = run(open_inputs(args), s, tables_for((*names, "periods")), None, Enricher(s))
+        r = read(s, tables_for((*names, "periods")), None)
         ctx = finish_context(s, names)
+        _stored_places(ctx, r, s)
         rep = build_report(r, s, names, "digest", ctx)
         return rep, trend_of(r.partial, ctx), r.partial.get("visitor_days")
 

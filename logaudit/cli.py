@@ -206,6 +206,15 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
         ),
         *mail_options,
         *anonymize_options,
+        # The history store (docs/store.md).
+        click.option(
+            "--state",
+            type=click.Path(file_okay=False, path_type=Path),
+            help="History store folder: read only new lines into it, report from it.",
+        ),
+        click.option(
+            "--wait", "state_wait", is_flag=True, help="With --state: wait for a run holding it."
+        ),
     ]
     f = filter_options(f)  # innermost: listed after the options above in --help
     for opt in reversed(opts):
@@ -275,6 +284,10 @@ def _settings(opts: dict[str, Any]) -> Any:
         extra["deliver"] = _deliver_options(opts)
     if opts.get("mail_via"):
         overrides["mail"] = {"via": opts["mail_via"]}
+    if opts.get("state") is not None:
+        overrides["state"] = opts["state"]
+    if opts.get("state_wait"):
+        extra["state_wait"] = True
     from logaudit import filters
 
     chosen = filters.parse({k: opts.get(k) or () for k in filters.option_names()})
@@ -523,7 +536,8 @@ def _run(
 ) -> None:
     """Every report command: open the inputs, run with a progress bar, render, exit."""
     logs = logs or settings.logs
-    inputs = api.open_inputs(logs)
+    # --state alone reports from the store.
+    inputs = api.open_inputs(logs) if logs or settings.state is None else []
     if output is not None:
         # Before the run, not after it: a report must never replace one of its own logs.
         refuse_inputs(output, [i.path for i in inputs if i.path is not None])
@@ -733,10 +747,12 @@ def digest(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: 
     """
     settings = _settings(opts)
     logs = logs or settings.logs
-    inputs = api.open_inputs(logs)  # no input, a missing file: the usual one-line errors, early
+    # --state alone: the digest of what the store holds.
+    inputs = api.open_inputs(logs) if logs or settings.state is None else []
     if output is not None:
         refuse_inputs(output, [i.path for i in inputs if i.path is not None])
-    outcome = api.digest(logs, settings, opts.get("detail") or "med")
+    args = logs if logs or settings.state is None else ()
+    outcome = api.digest(args, settings, opts.get("detail") or "med")
     _finish_mail(outcome, settings, fmt, output, inputs)
 
 
@@ -910,11 +926,30 @@ def _records_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+def _follow(inputs: list[Input], settings: Any, query: Any, fmt: str, output: Path | None) -> None:
+    """records --follow: until Ctrl-C (exit 0) or --limit rows."""
+    from logaudit.follow import follow
+
+    if any(i.path is None for i in inputs):
+        raise LogauditError("--follow follows files: name them, not -", ExitCode.USAGE)
+    paths = [i.path for i in inputs if i.path is not None]
+    with atomic_output(output, settings.mode, paths) as out:
+        result = follow(
+            paths, settings, query, fmt, out,
+            on_note=lambda m: click.echo(f"logaudit: {safe(m)}", err=True),
+        )
+    for p in result.problems:
+        click.echo(f"logaudit: {safe(p)}", err=True)
+
+
 _RECORD_EXT = {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 
 
 @cli.command()
 @_records_options
+@click.option(
+    "--follow", "-f", is_flag=True, help="Keep going: new requests as they are written (tail -F)."
+)
 @command
 def records(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
     """The matching requests themselves, streamed (memory stays flat without --sort).
@@ -936,6 +971,9 @@ def records(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
         raise LogauditError("parquet is binary: give -o FILE or pipe it", ExitCode.USAGE)
     settings = _settings(opts)
     inputs = api.open_inputs(logs)
+    if opts.get("follow"):
+        _follow(inputs, settings, query, fmt, output)
+        return
     paths = [i.path for i in inputs if i.path is not None]
     with atomic_output(output, settings.mode, paths) as out:
         outcome = api.records(logs, settings, query, fmt, out, inputs)
@@ -1042,6 +1080,152 @@ def config_cmd(config_file: Path | None, site: str | None, as_json: bool, **_: A
     width = max(len(n) for n, _, _ in rows)
     for n, v, o in rows:
         click.echo(f"{n:{width}}  {safe(v)}  [{safe(o)}]")
+
+
+@cli.command()
+@click.argument("logs", nargs=-1, required=True, metavar="LOG...")
+@click.option("--interval", type=click.FloatRange(0.2), default=2.0, show_default=True,
+              help="Seconds between refreshes.")
+@click.option("--log-format", type=click.Choice(list(FORMATS)), help="Skip detection.")
+@click.option("--bots", type=click.Choice(list(BOTS_MODES)), default=None,
+              help="include (default here too: auto), exclude or only.")
+@click.option("--debug", is_flag=True, hidden=True)
+@command
+def watch(logs: tuple[str, ...], interval: float, **opts: Any) -> None:
+    """Live view of LOG... (following rotation): requests per second, 5xx rate, p95, top
+    pages, referrers, clients and status codes for the last 5 minutes and the last hour.
+    q quits. Not on a terminal: one summary line per refresh.
+
+    \b
+    logaudit watch /var/log/nginx/access.log
+    """
+    from logaudit.watch import Watcher, lines
+
+    settings = load({"log_format": opts.get("log_format"), "bots": opts.get("bots")})
+    inputs = api.open_inputs(logs)
+    if any(i.path is None for i in inputs):
+        raise LogauditError("watch follows files: name them, not -", ExitCode.USAGE)
+    watcher = Watcher([i.path for i in inputs if i.path is not None], settings)
+    if sys.stdout.isatty():
+        from logaudit.render import live
+
+        live.run(watcher, " ".join(logs), interval)
+        return
+    import time
+
+    try:
+        lines(watcher, sys.stdout, interval, lambda: False, time.sleep)
+    except KeyboardInterrupt:
+        return
+
+
+
+# The history store (docs/store.md): looking after it.
+def _state_root(state: Path | None, config_file: Path | None = None) -> Path:
+    root = state or load({}, config_file=config_file).state
+    if root is None:
+        raise click.UsageError("give --state DIR (or state = \"...\" in the config file)")
+    return Path(root).expanduser()
+
+
+_state_option = click.option(
+    "--state",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="The store's folder (default: state in the config file).",
+)
+_wait_option = click.option("--wait", is_flag=True, help="Wait for a run holding the store.")
+
+
+@cli.group()
+def state() -> None:
+    """Look after the history store that --state keeps (docs/store.md).
+
+    \b
+    logaudit state info --state ~/.local/state/logaudit/shop
+    logaudit state prune --older-than 400d
+    """
+
+
+@state.command("info")
+@_state_option
+@click.option("--json", "as_json", is_flag=True, help="As JSON.")
+@command
+def state_info(state: Path | None, as_json: bool) -> None:
+    """Days held, size, inputs and their offsets, the settings it was written with."""
+    import json
+
+    from logaudit.store import manage
+
+    got = manage.info(_state_root(state))
+    if as_json:
+        click.echo(json.dumps(got, indent=1))
+        return
+    click.echo(f"store      {safe(got['store'])}")
+    span = f"{got['first_day']} .. {got['last_day']}" if got["days"] else "none"
+    click.echo(f"days       {got['days']:,} ({span})")
+    click.echo(f"size       {got['bytes'] / 1e6:,.1f} MB in {got['files']:,} files")
+    for k, v in got["settings"].items():
+        click.echo(f"setting    {k} = {safe(json.dumps(v))}")
+    for r in got["inputs"]:
+        click.echo(
+            f"input      {safe(r['name'])}: {r['lines'] or 0:,} lines, offset {r['offset'] or 0:,}"
+            f" (last seen {r['seen']})"
+        )
+
+
+@state.command("verify")
+@_state_option
+@_wait_option
+@command
+def state_verify(state: Path | None, wait: bool) -> None:
+    """Re-check every file's checksum and row count; exit 7 if any is wrong."""
+    from logaudit.store import manage
+
+    problems = manage.verify(_state_root(state), None if wait else 0.0)
+    for p in problems:
+        click.echo(f"logaudit: {safe(p)}", err=True)
+    if problems:
+        raise LogauditError(
+            f"{len(problems)} problem(s): `logaudit state rebuild LOG...` remakes the store",
+            ExitCode.CONFIG,
+        )
+    click.echo("store is sound")
+
+
+@state.command("prune")
+@_state_option
+@_wait_option
+@click.option("--older-than", default="400d", show_default=True, help="Age: 400d, 8w, 13m, 1y.")
+@command
+def state_prune(state: Path | None, wait: bool, older_than: str) -> None:
+    """Remove the days older than --older-than."""
+    from logaudit.store import manage
+
+    gone = manage.prune(_state_root(state), manage.age_days(older_than), None if wait else 0.0)
+    click.echo(f"removed {len(gone)} day(s)" + (f": {gone[0]} .. {gone[-1]}" if gone else ""))
+
+
+@state.command("rebuild")
+@click.argument("logs", nargs=-1, metavar="LOG...")
+@_state_option
+@_wait_option
+@click.option("--tz", metavar="ZONE", help="Days in this IANA zone (default: the log's offset).")
+@click.option("--bots", type=click.Choice(list(BOTS_MODES)), default=None, help="As for reports.")
+@command
+def state_rebuild(
+    logs: tuple[str, ...], state: Path | None, wait: bool, tz: str | None, bots: str | None
+) -> None:
+    """Re-read the logs from the start into a new store, swapped in when complete."""
+    from logaudit.store import manage
+
+    settings = load({"tz": tz, "bots": bots})
+    root = _state_root(state)
+    inputs = api.open_inputs(logs or settings.logs)
+    r = manage.rebuild(root, inputs, settings, None if wait else 0.0)
+    for p in r.problems:
+        click.echo(f"logaudit: {safe(p)}", err=True)
+    click.echo(f"rebuilt {safe(root)}: {sum(r.lines.values()):,} lines read")
+
 
 
 def main() -> None:

@@ -141,6 +141,9 @@ class Settings:
     secret_file: Path | None = None
     # [privacy_rules.NAME] tables: rules added to (or switched off in) enrich/pii_rules.tsv.
     privacy_rules: Mapping[str, Any] = field(default_factory=dict)
+    # The history store's folder (--state, docs/store.md): report commands read only new
+    # lines into it and report from it.
+    state: Path | None = None
 
 
 def parse_mode(value: Any) -> int:

@@ -36,6 +36,8 @@ class ExitCode(IntEnum):
     MAIL = 11
     # `logaudit privacy` found personal data in the logs; the report was written.
     PERSONAL_DATA = 12
+    # --state: another run holds the history store's lock (give --wait to wait for it).
+    STORE_BUSY = 13
 
 
 class LogauditError(Exception):

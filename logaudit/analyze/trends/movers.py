@@ -58,9 +58,13 @@ def _visitor_texts(p: Partial, ev: pd.DataFrame) -> pd.DataFrame | None:
     index = vis.index
     assert isinstance(index, pd.MultiIndex)
     client_codes, agent_codes = (np.asarray(c) for c in index.codes)
-    key = visitor_key(
-        hash_strings(index.levels[0])[client_codes], hash_strings(index.levels[1])[agent_codes]
-    )
+    if "visitor" in vis.columns:
+        # From the history store: the client is a keyed token, the key was kept beside it.
+        key = vis["visitor"].to_numpy()
+    else:
+        key = visitor_key(
+            hash_strings(index.levels[0])[client_codes], hash_strings(index.levels[1])[agent_codes]
+        )
     rows = np.flatnonzero(pd.Index(key).isin(ev["visitor"].unique()))
     rows = rows[~pd.Series(key[rows], copy=False).duplicated().to_numpy()]
     return pd.DataFrame(

@@ -1,0 +1,137 @@
+"""Time the history store: an incremental run after 1 % more lines, and a year of trends.
+
+    python bench/bench_store.py [--lines 1000000] [--days 365] [--per-day 40000] [--repeat 3]
+
+1. **Incremental**: writes an N-line log (``samplegen --lines N``) under ``bench/out/``, runs
+   ``logaudit summary LOG`` (the full run), then ``summary LOG --state DIR`` once to fill the
+   store, appends the next 1 % of lines, and times ``summary LOG --state DIR`` again: it
+   reads only the new 1 % (and merges the days they fall in). Target (issue #16): under 5 %
+   of the full run plus start-up (start-up: ``logaudit --version``).
+2. **A year of trends**: fills a store with ``--days`` days of ``--per-day`` lines each
+   (``samplegen``'s shop; one run per 30 days, as a cron job would over a month), then times
+   ``trends --state DIR --every month --since 365d`` (no log read) and reports the store's size.
+   Targets: under 1 s, the store under 100 MB (for a site of 10,000 visitors a day).
+
+Every timing is the best of ``--repeat`` runs of a fresh process. Small sizes prove the
+script works (``--lines 20000 --days 10 --per-day 2000``); the targets are for the defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "bench" / "out" / "store"
+
+
+def logaudit(*args: str) -> float:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    t = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "logaudit", *args], env=env, check=True, stdout=subprocess.DEVNULL
+    )
+    return time.perf_counter() - t
+
+
+def best(repeat: int, *args: str) -> float:
+    return min(logaudit(*args) for _ in range(repeat))
+
+
+def lines_of(n: int, start: date, days: int) -> list[bytes]:
+    sys.path.insert(0, str(REPO))
+    from logaudit.samplegen import generate_lines
+
+    return list(generate_lines(n, start=start, days=days))
+
+
+def incremental(n: int, repeat: int) -> None:
+    lines = lines_of(n + n // 100, date(2026, 1, 22), 4)
+    log, state = OUT / "incr.log", OUT / "incr-state"
+    shutil.rmtree(state, ignore_errors=True)
+    log.write_bytes(b"".join(lines[:n]))
+    startup = best(repeat, "--version")
+    full = best(repeat, "summary", str(log), "--format", "json", "-o", os.devnull)
+    logaudit("summary", str(log), "--state", str(state), "--format", "json", "-o", os.devnull)
+    times = []
+    for k in range(repeat):
+        # Each repeat appends its own slice of new lines (1 % in all over the repeats).
+        part = lines[n + k * (n // 100) // repeat : n + (k + 1) * (n // 100) // repeat]
+        with open(log, "ab") as f:
+            f.write(b"".join(part))
+        args = ("summary", str(log), "--state", str(state), "--format", "json", "-o", os.devnull)
+        times.append(logaudit(*args))
+    inc = min(times) * repeat  # each run read a third of the 1 %: scaled to the whole 1 %
+    print(f"lines {n:,}; start-up {startup:.2f} s; full run {full:.2f} s")
+    print(
+        f"incremental (+1 %): {inc:.2f} s (runs {', '.join(f'{t:.2f}' for t in times)} s); "
+        f"beyond start-up {inc - startup:.2f} s = {(inc - startup) / full:.1%} of the full run "
+        "(target < 5 %)"
+    )
+
+
+def year(days: int, per_day: int, repeat: int) -> None:
+    start = date.today() - timedelta(days=days)
+    state, log = OUT / "year-state", OUT / "year.log"
+    shutil.rmtree(state, ignore_errors=True)
+    step = 30
+    t0 = time.perf_counter()
+    for first in range(0, days, step):
+        n = min(step, days - first)
+        log.write_bytes(b"".join(lines_of(per_day * n, start + timedelta(days=first), n)))
+        # A new file each month, as after a rotation: the store tells it from the last.
+        logaudit(
+            "summary",
+            str(log),
+            "--state",
+            str(state),
+            "--section",
+            "daily",
+            "--format",
+            "json",
+            "-o",
+            os.devnull,
+        )
+    fill = time.perf_counter() - t0
+    size = sum(f.stat().st_size for f in state.rglob("*") if f.is_file())
+    t = best(
+        repeat,
+        "trends",
+        "--state",
+        str(state),
+        "--every",
+        "month",
+        "--since",
+        f"{days}d",
+        "--format",
+        "json",
+        "-o",
+        os.devnull,
+    )
+    print(
+        f"{days} days x {per_day:,} lines: store {size / 1e6:.1f} MB (target < 100 MB), "
+        f"filled in {fill:.0f} s"
+    )
+    print(f"trends --state --every month --since {days}d: {t:.2f} s (target < 1 s)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--lines", type=int, default=1_000_000)
+    ap.add_argument("--days", type=int, default=365)
+    ap.add_argument("--per-day", type=int, default=40_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    a = ap.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    incremental(a.lines, a.repeat)
+    year(a.days, a.per_day, a.repeat)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,153 @@
+"""``records --follow``: new requests as they are written, parsed, enriched and filtered.
+
+Each log is followed like ``tail -F``: from its end (only requests written from now on), a
+partial last line waits for its newline, and a rotation (the name now points at another file)
+or a truncation is noticed at the next poll: the rest of the old file is read, then the new
+one from its start. Rows go through the same ``Enricher`` (filters, ``--bots``, ``--since``)
+and the same writers as ``records``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, TextIO
+
+from logaudit.config import Settings
+from logaudit.enrich.classify import Enricher
+from logaudit.errors import ExitCode, LogauditError
+from logaudit.formats import Detected, detect
+from logaudit.parse import BadLines, parse_block
+from logaudit.records import Query, Result, _Enrich, writer_for
+from logaudit.sources import Block, Input, InputProblem
+
+# Seconds between polls.
+INTERVAL = 1.0
+# At most this many bytes are read from one file per poll (a burst is taken in turns).
+READ_MAX = 16 * 1024 * 1024
+
+
+@dataclass
+class Tail:
+    """One followed path."""
+
+    path: Path
+    from_start: bool = False
+    f: BinaryIO | None = None
+    ino: tuple[int, int] = (0, 0)
+    carry: bytes = b""
+    line: int = 1
+    det: Detected | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def _open(self, at_end: bool) -> bool:
+        try:
+            f = open(self.path, "rb")  # noqa: SIM115 - kept open while followed
+        except OSError:
+            return False
+        st = os.fstat(f.fileno())
+        if self.f is not None:
+            self.f.close()
+        self.f, self.ino, self.carry = f, (st.st_dev, st.st_ino), b""
+        if at_end:
+            f.seek(0, os.SEEK_END)
+        return True
+
+    def poll(self) -> bytes:
+        """The new complete lines (b"" when none)."""
+        if self.f is None:
+            if not self._open(at_end=not self.from_start):
+                return b""
+        assert self.f is not None
+        data = self.f.read(READ_MAX)
+        if not data:
+            try:
+                st = os.stat(self.path)
+            except OSError:
+                return b""  # between the rename and the create: the next poll finds it
+            if (st.st_dev, st.st_ino) != self.ino:
+                self.notes.append(f"{self.path}: rotated, following the new file")
+                tail = self.carry
+                self._open(at_end=False)
+                # A rotated file's last line is complete even without its newline.
+                return tail + b"\n" if tail else b""
+            if st.st_size < self.f.tell():
+                self.notes.append(f"{self.path}: truncated, reading from its start")
+                self.f.seek(0)
+                self.carry = b""
+            return b""
+        data = self.carry + data
+        cut = data.rfind(b"\n") + 1
+        self.carry = data[cut:]
+        return data[:cut]
+
+
+def follow(
+    paths: list[Path],
+    settings: Settings,
+    query: Query,
+    fmt: str,
+    out: TextIO,
+    stop: Callable[[], bool] | None = None,
+    interval: float = INTERVAL,
+    from_start: bool = False,
+    on_note: Callable[[str], None] | None = None,
+) -> Result:
+    """Write the matching new requests of ``paths`` to ``out`` until ``stop()`` says so (or
+    Ctrl-C), flushing after each poll that wrote rows."""
+    if query.sort is not None:
+        raise LogauditError("--follow streams rows as they come: it cannot --sort", ExitCode.USAGE)
+    tails = [Tail(p, from_start) for p in paths]
+    enricher = Enricher(settings)
+    extra = _Enrich(settings, query.fields)
+    bad = BadLines()
+    problems: list[InputProblem] = []
+    w = writer_for(fmt, out)
+    written = 0
+    try:
+        while stop is None or not stop():
+            for t in tails:
+                data = t.poll()
+                for note in t.notes:
+                    # Said when it happens: a follow may run for days.
+                    if on_note is not None:
+                        on_note(note)
+                    else:
+                        problems.append(
+                            InputProblem(str(t.path), note.split(": ", 1)[1], ExitCode.OK)
+                        )
+                t.notes.clear()
+                if not data:
+                    continue
+                inp = Input(str(t.path), t.path)
+                if t.det is None:
+                    try:
+                        t.det = detect(data, inp.name, settings.log_format)
+                    except LogauditError as e:
+                        raise LogauditError(str(e), e.exit_code) from None
+                n = data.count(b"\n")
+                chunk = parse_block(Block(data, t.line, inp, n), t.det, bad)
+                t.line += n
+                chunk = enricher.apply(chunk, has_agent="agent" in t.det.format.fields)
+                if not len(chunk):
+                    continue
+                rows = extra(chunk)[list(query.fields)]
+                if query.limit is not None:
+                    rows = rows.head(query.limit - written)
+                w.write(rows)
+                out.flush()
+                written += len(rows)
+                if query.limit is not None and written >= query.limit:
+                    return Result(written, problems, bad)
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        w.close()
+        for t in tails:
+            if t.f is not None:
+                t.f.close()
+    return Result(written, problems, bad)

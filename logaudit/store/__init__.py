@@ -1,0 +1,354 @@
+"""The history store: partial tables per day, read only where new, merged at report time.
+
+``stored_run`` is the one call report commands make with ``--state``: under the store's lock
+it reads the new bytes of the given logs (``offsets``), computes every table per day
+(``days``), merges each changed day with what the store held, writes the days and the offsets
+in one commit (``layout``), then merges the days of the requested period into the partial the
+sections are built from. ``docs/store.md`` describes the layout.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from logaudit.analyze.base import Accumulator, Context, Partial, Table
+from logaudit.config import Settings
+from logaudit.errors import ConfigError, ExitCode, LogauditError
+from logaudit.parse import BadLines
+from logaudit.pipeline import Run, run
+from logaudit.sources import Input, InputProblem
+from logaudit.store import offsets
+from logaudit.store.days import (
+    PLACES,
+    before_keying,
+    by_day,
+    clients_of,
+    keyed,
+    place_lookup,
+    places,
+    split_days,
+)
+from logaudit.store.layout import Layout, State, day_name, day_number
+from logaudit.store.lock import locked
+
+# Settings that change what the stored tables hold: a store answers only with the values it
+# was written with (others: `state rebuild` into a new folder, or read the logs directly).
+FINGERPRINT = (
+    "tz",
+    "bots",
+    "static_extensions",
+    "non_pages",
+    "site_hosts",
+    "goals",
+    "value_params",
+    "affiliate_params",
+    "affiliate_cookie",
+    "sources",
+)
+# Tables that depend on a per-report choice rather than on the lines: never stored.
+NOT_STORED = frozenset({"clickstream"})
+# Days kept by default (`state prune` without --older-than).
+RETENTION_DAYS = 400
+
+
+def store_tables() -> dict[str, Table]:
+    from logaudit.analyze import TABLES
+
+    return {n: t for n, t in TABLES.items() if n not in NOT_STORED}
+
+
+def fingerprint(s: Settings) -> dict[str, Any]:
+    out = {}
+    for k in FINGERPRINT:
+        v = getattr(s, k)
+        out[k] = json.loads(json.dumps(v, default=str, sort_keys=True))
+    return out
+
+
+def answerable(s: Settings) -> str | None:
+    """Why the store cannot answer a report with these settings (None: it can)."""
+    from logaudit.filters import of_settings
+
+    described = of_settings(s.extra).describe()
+    if described:
+        return "filters (" + "; ".join(described) + ")"
+    if s.extra.get("group") is False:
+        return "--no-group"
+    if s.extra.get("visitor"):
+        return "--visitor"
+    return None
+
+
+def _check_settings(root: Path, state: State, s: Settings) -> None:
+    want = fingerprint(s)
+    if not state.days or not state.settings:
+        return
+    differ = [k for k in FINGERPRINT if state.settings.get(k) != want[k]]
+    if differ:
+        raise ConfigError(
+            f"--state {root}: this store was written with other settings ("
+            + ", ".join(f"{k} {state.settings.get(k)!r}, now {want[k]!r}" for k in differ)
+            + "): use those, or a new --state folder"
+        )
+
+
+def _ingest_settings(s: Settings) -> Settings:
+    # Every line is stored: the period and per-report choices apply when reading the store.
+    return replace(s, since=None, until=None, extra={}, jobs=1)
+
+
+def ingest(
+    layout: Layout,
+    state: State,
+    inputs: list[Input],
+    settings: Settings,
+    on_progress: Callable[[int], None] | None = None,
+) -> Run:
+    """Read what is new in ``inputs`` and commit it to the store (the caller holds the lock).
+    The returned Run describes this run's reading (its partial is empty).
+
+    Each input is read and committed in turn (its days, then its record): memory holds one
+    input's new tables at most, and a run stopped half-way keeps what it had finished."""
+    tables = store_tables()
+    wrapped = {n: by_day(t) for n, t in tables.items()}
+    old = list(state.inputs)
+    s = _ingest_settings(settings)
+    bad = BadLines()
+    lines: dict[str, int] = {}
+    formats = {}
+    this_run: dict[str, Any] = {"at": datetime.now().isoformat(timespec="seconds")}
+    state.runs.append(this_run)
+    state.settings = fingerprint(settings)
+    with offsets.scratch(layout.root) as scratch:
+        planned = offsets.plan(inputs, old, scratch)
+        problems = [p.note for p in planned.plans if p.note is not None]
+        done = [p for p in planned.plans if p.read is None]
+        for plan in [p for p in planned.plans if p.read is not None]:
+            assert plan.read is not None
+            name = plan.read.name
+            start = plan.start_line
+            for i, piece in enumerate(_pieces(plan.read)):
+                r = run([piece], s, wrapped, on_progress=on_progress)
+                problems += r.problems
+                # Example line numbers count from the file's start, not from the offset.
+                for n, samples in r.bad.samples.items():
+                    r.bad.samples[n] = [(k + start, why) for k, why in samples]
+                bad = bad.merge(r.bad)
+                if name not in r.formats:
+                    # Not read (missing, unreadable, not a log): its old record stays, so
+                    # nothing is skipped next time. A cut-short .gz was read up to the cut.
+                    break
+                formats[name] = r.formats[name]
+                got = r.lines.get(name, 0)
+                lines[name] = lines.get(name, 0) + got
+                start += got
+                _add_days(layout, state, tables, split_days(r.partial, wrapped), settings)
+                if i == 0:
+                    done.append(plan)
+                plan.record["lines"] = start
+                if piece.span is not None:
+                    plan.record["offset"] = piece.span[1]
+                _commit(layout, state, done, old, lines, bad, this_run)
+        _commit(layout, state, done, old, lines, bad, this_run)
+    return Run({}, bad, problems, inputs, formats, lines, ())
+
+
+# A plain file's new bytes are read and committed in pieces of about this size: memory holds
+# one piece's tables (the by-day tables never spill), and a stopped run keeps its pieces.
+PIECE_BYTES = 256 * 1024 * 1024
+
+
+def _pieces(read: Input, piece: int | None = None) -> list[Input]:
+    """``read`` cut at line ends into byte ranges of about ``piece`` bytes (a plain file's
+    range only; anything else is one piece)."""
+    piece = piece or PIECE_BYTES
+    if read.span is None or read.path is None or read.span[1] - read.span[0] <= piece:
+        return [read]
+    out = []
+    pos, end = read.span
+    while pos < end:
+        cut = offsets._line_end(read.path, min(end, pos + piece)) if pos + piece < end else end
+        if cut <= pos:  # one line longer than a piece
+            cut = end
+        out.append(Input(read.name, read.path, (pos, cut)))
+        pos = cut
+    return out
+
+
+def _add_days(
+    layout: Layout,
+    state: State,
+    tables: Mapping[str, Table],
+    days: dict[int, Partial],
+    settings: Settings,
+) -> None:
+    """Merge each day's new tables with the stored ones and write them as the next
+    generation (not yet committed)."""
+    if not days:
+        return
+    key = layout.key()
+    lookup = _geo(settings)
+    state.gen += 1
+    merged = {**tables, PLACES.name: PLACES}
+    for day, part in sorted(days.items()):
+        name = day_name(day)
+        part = {t: before_keying(t, f) for t, f in part.items()}
+        where = places(clients_of(part), lookup, key)
+        part = {t: keyed(f, key) for t, f in part.items()}
+        if len(where):
+            part[PLACES.name] = where
+        old = state.days.get(name)
+        if old is not None:
+            for t, table in merged.items():
+                f = layout.read_table(name, old, t)
+                if f is not None:
+                    part[t] = table.combine([f, part[t]] if t in part else [f])
+        state.days[name] = layout.write_day(name, part, state.gen)
+
+
+def _commit(
+    layout: Layout,
+    state: State,
+    done: list[offsets.Plan],
+    old: list[dict[str, Any]],
+    lines: dict[str, int],
+    bad: BadLines,
+    this_run: dict[str, Any],
+) -> None:
+    """The records of the inputs read so far, the old records of the others (those not seen
+    for RETENTION_DAYS dropped), and the days written: one atomic commit."""
+    replaced = {i for p in done for i in p.replaces}
+    cutoff = (date.today() - timedelta(days=RETENTION_DAYS)).isoformat()
+    state.inputs = [p.record for p in done] + [
+        r for i, r in enumerate(old) if i not in replaced and r.get("seen", "") >= cutoff
+    ]
+    this_run.update(lines=sum(lines.values()), bad_lines=bad.total)
+    layout.commit(state)
+
+
+def _geo(settings: Settings) -> Callable[[pd.Index], pd.DataFrame]:
+    from logaudit.enrich.geo import GeoDatabases, GeoLookup
+
+    return GeoLookup(GeoDatabases.discover(settings.geoip_dir)).lookup
+
+
+def stored_context(ctx: Context, r: Run) -> None:
+    """Places of keyed clients come from the store (looked up when they were read)."""
+    stored = r.partial.pop(PLACES.name, None)
+    if stored is not None and ctx.geo is not None:
+        ctx.geo = place_lookup(stored, ctx.geo)
+
+
+def load(
+    layout: Layout,
+    state: State,
+    tables: Mapping[str, Table],
+    first: int | None = None,
+    last: int | None = None,
+) -> Partial:
+    """The merged partial of the stored days ``first``..``last`` (day numbers, inclusive)."""
+    from logaudit.analyze.spill import SPILL_BYTES
+
+    acc = Accumulator(tables, spill_bytes=SPILL_BYTES)
+    for name, info in sorted(state.days.items()):
+        d = day_number(name)
+        if (first is not None and d < first) or (last is not None and d > last):
+            continue
+        part = {}
+        for t in tables:
+            f = layout.read_table(name, info, t)
+            if f is not None:
+                part[t] = f
+        if part:
+            acc.add(part)
+    return acc.result()
+
+
+def _period(s: Settings) -> tuple[int | None, int | None, str | None]:
+    """The stored days a report's --since/--until cover, and a note if they cut a day."""
+    epoch = datetime(1970, 1, 1)
+    first = last = None
+    cut = []
+    if s.since is not None:
+        first = (s.since - epoch).days
+        if s.since.time() != datetime.min.time():
+            cut.append("--since")
+    if s.until is not None:
+        end = s.until - timedelta(microseconds=1)
+        last = (end - epoch).days
+        if s.until.time() != datetime.min.time():
+            cut.append("--until")
+    note = None
+    if cut:
+        note = (
+            "the store holds whole days: " + " and ".join(cut) + " count the whole day they fall in"
+        )
+    return first, last, note
+
+
+def stored_run(
+    inputs: list[Input],
+    settings: Settings,
+    tables: Mapping[str, Table],
+    on_progress: Callable[[int], None] | None = None,
+) -> Run:
+    """Add what is new in ``inputs`` to the store at ``settings.state``, then return the
+    run over the requested period, read from the store."""
+    assert settings.state is not None
+    root = Path(settings.state).expanduser()
+    why = answerable(settings)
+    if why is not None:
+        if not inputs:
+            raise LogauditError(
+                f"--state {root}: the store cannot answer {why}: give the logs too "
+                "(they are then read directly)",
+                ExitCode.USAGE,
+            )
+        r = run(inputs, settings, tables, on_progress=on_progress)
+        r.problems.insert(
+            0,
+            InputProblem(
+                f"--state {root}",
+                f"the store cannot answer {why}: the logs were read directly and the "
+                "store left as it was",
+                ExitCode.OK,
+            ),
+        )
+        return r
+    layout = Layout(root)
+    wait = settings.extra.get("state_wait")
+    if not inputs and not layout.exists():
+        raise ConfigError(f"--state {root}: no store there (give logs to start one)")
+    layout.create()
+    with locked(root, None if wait is True else float(wait or 0)):
+        state = layout.read_state()
+        _check_settings(root, state, settings)
+        layout.clean(state)
+        if inputs:
+            r = ingest(layout, state, inputs, settings, on_progress)
+        else:
+            r = Run({}, BadLines(), [], [], {}, {}, ())
+        first, last, note = _period(settings)
+        wanted = {**tables, PLACES.name: PLACES} if "visitors" in tables else tables
+        partial = load(layout, state, wanted, first, last)
+    if note:
+        r.problems.append(InputProblem(f"--state {root}", note, ExitCode.OK))
+    return Run(partial, r.bad, r.problems, r.inputs, r.formats, r.lines, tuple(tables))
+
+
+__all__ = [
+    "RETENTION_DAYS",
+    "answerable",
+    "ingest",
+    "load",
+    "stored_context",
+    "stored_run",
+    "store_tables",
+]

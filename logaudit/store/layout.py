@@ -1,0 +1,236 @@
+"""The store on disk: one state file, one folder per day, Parquet files with checksums.
+
+    STATE/
+      store.json                 schema version, settings fingerprint, days, inputs' offsets
+      key                        the keyed-hash key for client addresses (owner-only)
+      lock                       held while a run reads or writes (store/lock.py)
+      day=2026-01-22/
+        paths.g3.parquet         one table of that day's partial, generation 3
+        ...
+
+``store.json`` is the commit point. A run writes each changed day's tables as new files (the
+next generation: nothing is overwritten), then replaces ``store.json`` atomically; only then
+are the older generations deleted. A run killed at any point leaves either the old state (its
+new files are orphans, deleted by the next run) or the new one, never a mix: no day is counted
+twice and no offset runs ahead of the days it read. Every file is owner-only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from logaudit.errors import ConfigError, ExitCode, LogauditError
+
+# The layout and table contents this logaudit reads and writes. A store with another number
+# is refused (exit 7), never misread.
+SCHEMA = 1
+STATE_FILE = "store.json"
+KEY_FILE = "key"
+EPOCH = date(1970, 1, 1)
+
+
+def day_name(day: int) -> str:
+    return (EPOCH + timedelta(days=day)).isoformat()
+
+
+def day_number(name: str) -> int:
+    return (date.fromisoformat(name) - EPOCH).days
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """``data`` to ``path`` atomically: a temporary owner-only file, synced, renamed."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _sync_dir(path.parent)
+
+
+def _sync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class State:
+    """What ``store.json`` holds."""
+
+    settings: dict[str, Any] = field(default_factory=dict)
+    # "YYYY-MM-DD" -> {"gen": int, "files": {table: {"sha256": hex, "rows": int}}}
+    days: dict[str, dict[str, Any]] = field(default_factory=dict)
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    gen: int = 0
+    runs: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        from logaudit import __version__
+
+        return {
+            "schema": SCHEMA,
+            "written_by": f"logaudit {__version__}",
+            "settings": self.settings,
+            "gen": self.gen,
+            "days": self.days,
+            "inputs": self.inputs,
+            "runs": self.runs[-100:],
+        }
+
+
+class Layout:
+    """One store folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    @property
+    def state_path(self) -> Path:
+        return self.root / STATE_FILE
+
+    def exists(self) -> bool:
+        return self.state_path.is_file()
+
+    def create(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as e:
+            raise LogauditError(
+                f"--state {self.root}: cannot create: {e.strerror}", ExitCode.OUTPUT
+            ) from None
+        if not (self.root / KEY_FILE).exists():
+            _write_private(self.root / KEY_FILE, secrets.token_bytes(32))
+
+    def key(self) -> bytes:
+        return (self.root / KEY_FILE).read_bytes()
+
+    def read_state(self) -> State:
+        if not self.exists():
+            return State()
+        try:
+            raw = json.loads(self.state_path.read_text("utf-8"))
+        except (OSError, ValueError) as e:
+            raise ConfigError(f"--state {self.root}: {STATE_FILE} is unreadable ({e})") from None
+        schema = raw.get("schema") if isinstance(raw, dict) else None
+        if schema != SCHEMA:
+            who = raw.get("written_by", "an unknown logaudit") if isinstance(raw, dict) else "?"
+            raise ConfigError(
+                f"--state {self.root}: store schema {schema} (written by {who}); this logaudit "
+                f"reads schema {SCHEMA} only: use that logaudit, or `logaudit state rebuild` "
+                "with the logs into a new folder"
+            )
+        return State(
+            settings=raw.get("settings", {}),
+            days=raw.get("days", {}),
+            inputs=raw.get("inputs", []),
+            gen=int(raw.get("gen", 0)),
+            runs=raw.get("runs", []),
+        )
+
+    def commit(self, state: State) -> None:
+        """Make ``state`` the store's state (the one atomic step), then delete what no longer
+        belongs to it."""
+        data = json.dumps(state.to_json(), indent=1, sort_keys=True).encode()
+        _write_private(self.state_path, data)
+        self.clean(state)
+
+    def clean(self, state: State) -> None:
+        """Delete day files and folders that ``state`` does not name (older generations,
+        a killed run's orphans)."""
+        wanted = {
+            self.file(d, t, int(info["gen"])).name
+            for d, info in state.days.items()
+            for t in info["files"]
+        }
+        for stale in [*self.root.glob(".scratch-*"), *self.root.glob("day=*/.*.tmp")]:
+            # A killed run's decompressed tails and half-written files.
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
+        for folder in self.root.glob("day=*"):
+            name = folder.name[4:]
+            for f in folder.iterdir():
+                if name not in state.days or f.name not in wanted:
+                    f.unlink(missing_ok=True)
+            if name not in state.days:
+                try:
+                    folder.rmdir()
+                except OSError:
+                    pass
+
+    def file(self, day: str, table: str, gen: int) -> Path:
+        return self.root / f"day={day}" / f"{table}.g{gen}.parquet"
+
+    def write_day(self, day: str, partial: dict[str, pd.DataFrame], gen: int) -> dict[str, Any]:
+        """Write one day's tables as generation ``gen``; their checksums and row counts."""
+        folder = self.root / f"day={day}"
+        folder.mkdir(exist_ok=True, mode=0o700)
+        files: dict[str, Any] = {}
+        for name, frame in sorted(partial.items()):
+            if not len(frame) or not len(frame.columns):
+                continue
+            sink = io.BytesIO()
+            # zstd: a fifth smaller than the default snappy on a day of 40,000 lines.
+            pq.write_table(
+                pa.Table.from_pandas(frame, preserve_index=True), sink, compression="zstd"
+            )
+            data = sink.getvalue()
+            _write_private(self.file(day, name, gen), data)
+            files[name] = {"sha256": hashlib.sha256(data).hexdigest(), "rows": len(frame)}
+        return {"gen": gen, "files": files}
+
+    def read_table(self, day: str, info: dict[str, Any], table: str) -> pd.DataFrame | None:
+        if table not in info["files"]:
+            return None
+        path = self.file(day, table, int(info["gen"]))
+        try:
+            return pq.read_table(path).to_pandas()
+        except (OSError, pa.ArrowException) as e:
+            raise ConfigError(
+                f"--state {self.root}: {path.name} of {day} is unreadable ({e}); "
+                "`logaudit state verify` checks the store, `state rebuild` remakes it"
+            ) from None
+
+    def verify(self, state: State) -> Iterator[str]:
+        """One line per file that is missing or whose checksum differs."""
+        for day, info in sorted(state.days.items()):
+            for table, meta in sorted(info["files"].items()):
+                path = self.file(day, table, int(info["gen"]))
+                try:
+                    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                except OSError:
+                    yield f"day {day}: {path.name} is missing"
+                    continue
+                if digest != meta["sha256"]:
+                    yield f"day {day}: {path.name} does not match its checksum"
+
+    def size(self) -> int:
+        return sum(f.stat().st_size for f in self.root.rglob("*") if f.is_file())

@@ -1,0 +1,122 @@
+"""Looking after a store: ``logaudit state info|verify|prune|rebuild``."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from logaudit.config import Settings
+from logaudit.errors import ConfigError, ExitCode, LogauditError
+from logaudit.sources import Input
+from logaudit.store.layout import Layout, day_number
+from logaudit.store.lock import locked
+
+_AGE = re.compile(r"^\s*(\d+)\s*(d|w|m|y)?\s*$", re.I)
+
+
+def age_days(text: str) -> int:
+    """``400d``, ``8w``, ``13m`` (30 days), ``1y`` (365 days); a bare number is days."""
+    m = _AGE.match(text)
+    if not m:
+        raise LogauditError(
+            f"--older-than {text!r}: give days like 400d, 8w, 13m or 1y", ExitCode.USAGE
+        )
+    n = int(m.group(1))
+    return n * {"d": 1, "w": 7, "m": 30, "y": 365}[(m.group(2) or "d").lower()]
+
+
+def _existing(root: Path) -> Layout:
+    layout = Layout(root)
+    if not layout.exists():
+        raise ConfigError(f"--state {root}: no store there")
+    return layout
+
+
+def info(root: Path) -> dict[str, Any]:
+    layout = _existing(root)
+    state = layout.read_state()
+    days = sorted(state.days)
+    return {
+        "store": str(root),
+        "days": len(days),
+        "first_day": days[0] if days else None,
+        "last_day": days[-1] if days else None,
+        "bytes": layout.size(),
+        "files": sum(len(d["files"]) for d in state.days.values()),
+        "settings": state.settings,
+        "inputs": [
+            {k: r.get(k) for k in ("name", "offset", "lines", "size", "compressed", "seen")}
+            for r in state.inputs
+        ],
+        "last_runs": state.runs[-5:],
+    }
+
+
+def verify(root: Path, wait: float | None = 0.0) -> list[str]:
+    """One line per problem found (none: the store is sound)."""
+    layout = _existing(root)
+    with locked(root, wait):
+        state = layout.read_state()
+        problems = list(layout.verify(state))
+        for day, d in sorted(state.days.items()):
+            for table in d["files"]:
+                try:
+                    frame = layout.read_table(day, d, table)
+                except LogauditError as e:
+                    problems.append(str(e))
+                    continue
+                if frame is not None and len(frame) != d["files"][table]["rows"]:
+                    problems.append(
+                        f"day {day}: {table} holds {len(frame)} rows, not the "
+                        f"{d['files'][table]['rows']} recorded"
+                    )
+    return problems
+
+
+def prune(
+    root: Path, older_than_days: int, wait: float | None = 0.0, today: date | None = None
+) -> list[str]:
+    """Remove the days before ``today - older_than_days``; the days removed."""
+    layout = _existing(root)
+    cutoff = day_number(((today or date.today()) - timedelta(days=older_than_days)).isoformat())
+    with locked(root, wait):
+        state = layout.read_state()
+        gone = sorted(d for d in state.days if day_number(d) < cutoff)
+        if gone:
+            for d in gone:
+                del state.days[d]
+            layout.commit(state)
+    return gone
+
+
+def rebuild(root: Path, inputs: list[Input], settings: Settings, wait: float | None = 0.0) -> Any:
+    """Read ``inputs`` from the start into a new store and put it in place of ``root``'s (the
+    old one is kept until the new one is complete: a failed rebuild changes nothing)."""
+    from logaudit.store import ingest
+
+    if not inputs:
+        raise LogauditError("state rebuild: name the logs to read", ExitCode.USAGE)
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    new = root.with_name(f".{root.name}.rebuild-{os.getpid()}")
+    shutil.rmtree(new, ignore_errors=True)
+    with locked(root, wait):
+        layout = Layout(new)
+        layout.create()
+        old_key = root / "key"
+        if old_key.exists():
+            # The same key: tokens in the rebuilt store match the ones users have seen.
+            shutil.copy2(old_key, new / "key")
+        try:
+            r = ingest(layout, layout.read_state(), inputs, settings)
+        except BaseException:
+            shutil.rmtree(new, ignore_errors=True)
+            raise
+        old = root.with_name(f".{root.name}.old-{os.getpid()}")
+        os.replace(root, old)
+        os.replace(new, root)
+        shutil.rmtree(old, ignore_errors=True)
+    return r

@@ -1,0 +1,231 @@
+"""Which bytes of each input are new: offsets remembered per input.
+
+Per input the store remembers its device, inode and size, a hash of its first line, and the
+byte offset and line count just past the last complete line read. An input is recognised by
+its first line, whatever its name now, so ``access.log`` that became ``access.log.1`` and then
+``access.log.2.gz`` is read on from where it was left and never twice:
+
+- same first line, plain file at least as long as the offset: read from the offset to its last
+  newline (a partial last line is left for the next run);
+- same first line, compressed (rotated, so complete): the bytes past the offset are
+  decompressed to a private temporary file and read from there; once read, its device, inode
+  and size mark it as done, so it is never decompressed again;
+- a file of a known name or inode whose first line changed, or that is shorter than the
+  offset: truncated or replaced, read from the start, said in one line;
+- anything else is new and read whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from logaudit.errors import ExitCode, LogauditError
+from logaudit.sources import Input, InputProblem, _open_raw, _stream
+
+FIRST_LINE_MAX = 1 << 16
+
+
+@dataclass
+class Plan:
+    """One input's read: ``read`` (None: nothing new) and the record to keep afterwards."""
+
+    source: Input
+    read: Input | None
+    start_line: int  # lines before the first one read
+    record: dict[str, Any]
+    note: InputProblem | None = None
+    temp: Path | None = None
+    # Indices of the old records this input's record replaces once it is read.
+    replaces: list[int] = field(default_factory=list)
+
+
+@dataclass
+class Planned:
+    plans: list[Plan] = field(default_factory=list)
+    kept: list[dict[str, Any]] = field(default_factory=list)  # records of inputs not given
+
+
+def _first_line(inp: Input) -> tuple[str | None, bool]:
+    """The sha256 of the input's first line (None: no complete line yet), and whether it is
+    compressed."""
+    raw = _open_raw(inp)
+    try:
+        stream, kind = _stream(inp, raw)
+        head = b""
+        while len(head) < FIRST_LINE_MAX:
+            more = stream.read(1 << 12)
+            if not more:
+                break
+            head += more
+            if b"\n" in more:
+                break
+    finally:
+        raw.close()
+    nl = head.find(b"\n")
+    if nl < 0:
+        # A compressed file is complete: its only line counts even without a newline.
+        if kind is not None and head:
+            return hashlib.sha256(head).hexdigest(), True
+        return None, kind is not None
+    return hashlib.sha256(head[: nl + 1]).hexdigest(), kind is not None
+
+
+def _binary(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return b"\x00" in f.read(8192)
+
+
+def _line_end(path: Path, size: int) -> int:
+    """The offset just past the last newline within the first ``size`` bytes (0: none)."""
+    with open(path, "rb") as f:
+        hi = size
+        while hi > 0:
+            lo = max(0, hi - (1 << 16))
+            f.seek(lo)
+            chunk = f.read(hi - lo)
+            nl = chunk.rfind(b"\n")
+            if nl >= 0:
+                return lo + nl + 1
+            hi = lo
+    return 0
+
+
+def _tail(inp: Input, offset: int, folder: Path) -> tuple[Path, int]:
+    """The decompressed bytes of ``inp`` past ``offset``, in a private temporary file."""
+    fd, name = tempfile.mkstemp(prefix=".tail-", dir=folder)
+    raw = _open_raw(inp)
+    total = 0
+    try:
+        stream, _ = _stream(inp, raw)
+        with os.fdopen(fd, "wb") as out:
+            skip = offset
+            while True:
+                data = stream.read(1 << 20)
+                if not data:
+                    break
+                total += len(data)
+                if skip >= len(data):
+                    skip -= len(data)
+                    continue
+                out.write(data[skip:])
+                skip = 0
+    except (EOFError, OSError) as e:
+        raise LogauditError(f"{inp.name}: cannot decompress ({e})", ExitCode.INPUT_TRUNCATED) from e
+    finally:
+        raw.close()
+    return Path(name), total
+
+
+def plan(inputs: list[Input], records: list[dict[str, Any]], folder: Path) -> Planned:
+    """What to read of each input, given the store's records."""
+    out = Planned()
+    used: set[int] = set()
+    today = date.today().isoformat()
+    for inp in inputs:
+        if inp.path is None:
+            raise LogauditError(
+                "--state reads files it can come back to: name the logs, not -", ExitCode.USAGE
+            )
+        try:
+            st = inp.path.stat()
+            first, compressed = _first_line(inp)
+        except OSError:
+            continue  # the pipeline says what is wrong with it
+        base: dict[str, Any] = {
+            "name": inp.name,
+            "dev": st.st_dev,
+            "ino": st.st_ino,
+            "size": st.st_size,
+            "first": first,
+            "compressed": compressed,
+            "seen": today,
+        }
+        match = None
+        mine: list[int] = []
+        for i, r in enumerate(records):
+            if i in used or first is None or r.get("first") != first:
+                continue
+            if match is None or (r["dev"], r["ino"]) == (st.st_dev, st.st_ino):
+                match = i
+        if first is None:
+            if _binary(inp.path):
+                # Not a log: handed to the pipeline, which says so (and nothing is stored).
+                out.plans.append(Plan(inp, inp, 0, {**base, "offset": 0, "lines": 0}))
+            # Else nothing complete yet: keep whatever record the file had.
+            continue
+        same = [
+            i
+            for i, r in enumerate(records)
+            if i not in used
+            and (r["name"] == inp.name or (r["dev"], r["ino"]) == (st.st_dev, st.st_ino))
+        ]
+        note = None
+        offset = lines = 0
+        if match is not None:
+            used.add(match)
+            mine.append(match)
+            r = records[match]
+            done = (r["dev"], r["ino"], r["size"], r.get("compressed")) == (
+                st.st_dev,
+                st.st_ino,
+                st.st_size,
+                True,
+            )
+            if compressed and done and r.get("complete"):
+                out.plans.append(
+                    Plan(inp, None, 0, {**r, "name": inp.name, "seen": today}, replaces=mine)
+                )
+                continue
+            if not compressed and st.st_size < int(r["offset"]):
+                note = "shorter than when last read (truncated): read again from the start"
+            else:
+                offset, lines = int(r["offset"]), int(r["lines"])
+        elif same:
+            # The same inode rewritten loses its record; a name reused by a new file (the
+            # old one rotated away, perhaps not given this time) keeps the old record.
+            for i in same:
+                if (records[i]["dev"], records[i]["ino"]) == (st.st_dev, st.st_ino):
+                    used.add(i)
+                    mine.append(i)
+            note = "replaced since the last run (its first line changed): read from the start"
+        if compressed:
+            if offset == 0:
+                read: Input | None = inp
+                rec = {**base, "offset": 0, "lines": 0, "complete": True}
+                out.plans.append(Plan(inp, read, 0, rec, _note(inp, note), replaces=mine))
+                continue
+            tmp, total = _tail(inp, offset, folder)
+            read = Input(inp.name, tmp) if total > offset else None
+            rec = {**base, "offset": total, "lines": lines, "complete": True}
+            out.plans.append(Plan(inp, read, lines, rec, _note(inp, note), temp=tmp, replaces=mine))
+            continue
+        end = _line_end(inp.path, st.st_size)
+        read = Input(inp.name, inp.path, (offset, end)) if end > offset else None
+        rec = {**base, "offset": end if end > offset else offset, "lines": lines}
+        out.plans.append(Plan(inp, read, lines, rec, _note(inp, note), replaces=mine))
+    out.kept = [r for i, r in enumerate(records) if i not in used]
+    return out
+
+
+def _note(inp: Input, text: str | None) -> InputProblem | None:
+    return InputProblem(inp.name, text, ExitCode.OK) if text else None
+
+
+@contextmanager
+def scratch(root: Path) -> Iterator[Path]:
+    """A private folder for decompressed tails, removed afterwards (and by the next run if
+    this one is killed: it lives inside the store, named as an orphan)."""
+    folder = Path(tempfile.mkdtemp(prefix=".scratch-", dir=root))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,68 @@
+"""records --follow: new lines as they are written, filtered, across a rotation."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+from logaudit import filters
+from logaudit.config import load
+from logaudit.follow import follow
+from logaudit.records import Query, parse_fields
+from logaudit.samplegen import generate_lines
+
+LINES = list(generate_lines(3000, days=2))
+
+
+def _status(line: bytes) -> int:
+    return int(line.split(b'" ', 1)[1].split(b" ", 1)[0])
+
+
+def test_follow_streams_new_matching_lines_across_rotation(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    old = LINES[:500]
+    log.write_bytes(b"".join(old))  # already there: not shown (followed from the end)
+    new = LINES[500:]
+    chosen = filters.parse({**{k: () for k in filters.option_names()}, "status": ("5xx",)})
+    settings = load({"extra": {"filters": chosen}}, env={})
+    query = Query(parse_fields("time,path,status,browser"))
+    out = io.StringIO()
+    done = threading.Event()
+    notes: list[str] = []
+
+    def server() -> None:
+        time.sleep(0.3)
+        half = len(new) // 2
+        with open(log, "ab") as f:
+            for i in range(0, half, 100):
+                f.write(b"".join(new[i : min(i + 100, half)]))
+                f.flush()
+                time.sleep(0.05)
+            # A line cut in two writes: shown once, whole.
+            cut = new[half]
+            f.write(cut[:20])
+            f.flush()
+            time.sleep(0.2)
+            f.write(cut[20:])
+        time.sleep(0.2)
+        os.replace(log, tmp_path / "access.log.1")  # logrotate: rename, then create
+        with open(log, "ab") as f:
+            f.write(b"".join(new[half + 1 :]))
+        time.sleep(0.5)
+        done.set()
+
+    t = threading.Thread(target=server)
+    t.start()
+    result = follow(
+        [log], settings, query, "jsonl", out, stop=done.is_set, interval=0.05, on_note=notes.append
+    )
+    t.join()
+    rows = [json.loads(line) for line in out.getvalue().splitlines()]
+    want = [line for line in new if 500 <= _status(line) < 600]
+    assert want and len(rows) == len(want) == result.rows
+    assert all(500 <= r["status"] < 600 and "browser" in r for r in rows)
+    assert any("rotated" in n for n in notes)

@@ -1,0 +1,309 @@
+"""The history store: incremental runs equal one pass, offsets, rotation, the lock, schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from logaudit.errors import ExitCode, LogauditError
+from logaudit.store.layout import STATE_FILE
+from logaudit.store.lock import StoreBusy, locked
+from tests.store_helpers import Server, figures, log_bytes, report
+
+DATA = log_bytes()
+
+
+def _one_pass(tmp: Path, data: bytes) -> dict:
+    whole = tmp / "whole.log"
+    whole.write_bytes(data)
+    return figures(report([str(whole)]))
+
+
+def _mid_line(data: bytes, frac: float) -> int:
+    """A byte position inside a line (not at its start), near ``frac`` of the data."""
+    pos = int(len(data) * frac)
+    while data[pos - 1 : pos] == b"\n" or data[pos : pos + 1] == b"\n":
+        pos += 1
+    return pos
+
+
+def _staged(tmp: Path, data: bytes, cuts: list[int], rotate_after: set[int]) -> dict:
+    """Write ``data`` in pieces ending at ``cuts``, a --state run after each piece, rotating
+    after the pieces in ``rotate_after``; the last run's figures."""
+    server = Server(tmp / "logs", data)
+    state = tmp / "state"
+    out = None
+    for i, end in enumerate([*cuts, len(data)]):
+        server.write_to(end)
+        out = report(server.glob(), state)
+        assert out.exit_code in (ExitCode.OK, ExitCode.NO_DATA), out.messages
+        if i in rotate_after:
+            server.rotate()
+    assert out is not None
+    return figures(out)
+
+
+def test_incremental_equals_one_pass(tmp_path: Path) -> None:
+    # Cuts inside lines (a partial last line waits for the next run), visits crossing every
+    # cut, two rotations (so one piece is read from a .gz), days crossing runs.
+    cuts = [_mid_line(DATA, f) for f in (0.15, 0.4, 0.55, 0.8)]
+    got = _staged(tmp_path, DATA, cuts, rotate_after={1, 3})
+    assert (tmp_path / "logs" / "access.log.2.gz").exists()
+    want = _one_pass(tmp_path, DATA)
+    assert got.keys() == want.keys()
+    for name in want:
+        assert got[name] == want[name], name
+
+
+def test_report_from_store_alone(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_bytes(DATA)
+    state = tmp_path / "state"
+    first = figures(report([str(log)], state))
+    again = report([], state)
+    assert figures(again) == first
+    # Nothing new: a second run over the same log reads nothing and counts nothing twice.
+    assert figures(report([str(log)], state)) == first
+
+
+def test_truncated_file_is_read_again_and_said(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    state = tmp_path / "state"
+    half = DATA.index(b"\n", len(DATA) // 2) + 1
+    log.write_bytes(DATA[:half])
+    report([str(log)], state)
+    # Replaced in place by different lines (copytruncate, then new traffic).
+    log.write_bytes(DATA[half:])
+    out = report([str(log)], state)
+    assert any("read from the start" in m or "read again" in m for m in out.messages)
+    assert figures(out) == _one_pass(tmp_path, DATA)
+
+
+def test_no_client_address_is_stored(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    log = tmp_path / "a.log"
+    log.write_bytes(DATA)
+    state = tmp_path / "state"
+    report([str(log)], state)
+    clients = {line.split(b" ", 1)[0].decode() for line in DATA.splitlines()[:2000]}
+    files = list(state.rglob("*.parquet"))
+    assert files
+    for f in files:
+        text = pq.read_table(f).to_pandas().reset_index().astype(str).to_string()
+        for c in clients:
+            assert c not in text.split(), (f.name, c)
+    assert all(oct(f.stat().st_mode & 0o777) == "0o600" for f in files)
+
+
+def test_schema_mismatch_is_refused_with_exit_7(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_bytes(DATA[: DATA.index(b"\n", 20000) + 1])
+    state = tmp_path / "state"
+    report([str(log)], state)
+    raw = json.loads((state / STATE_FILE).read_text())
+    raw["schema"] = 0
+    (state / STATE_FILE).write_text(json.dumps(raw))
+    with pytest.raises(LogauditError) as e:
+        report([str(log)], state)
+    assert e.value.exit_code == ExitCode.CONFIG == 7
+    assert "schema 0" in str(e.value)
+
+
+def test_other_settings_are_refused(tmp_path: Path) -> None:
+    log = tmp_path / "a.log"
+    log.write_bytes(DATA[: DATA.index(b"\n", 20000) + 1])
+    state = tmp_path / "state"
+    report([str(log)], state)
+    with pytest.raises(LogauditError, match="other settings.*bots"):
+        report([str(log)], state, bots="include")
+
+
+def test_filters_fall_back_to_the_logs(tmp_path: Path) -> None:
+    from logaudit import filters
+
+    log = tmp_path / "a.log"
+    log.write_bytes(DATA)
+    state = tmp_path / "state"
+    chosen = filters.parse({**{k: () for k in filters.option_names()}, "status": ("5xx",)})
+    extra = {"every": "auto", "metrics": (), "filters": chosen}
+    out = report([str(log)], state, extra=extra)
+    assert any("cannot answer filters" in m for m in out.messages)
+    assert not (state / STATE_FILE).exists()
+    with pytest.raises(LogauditError, match="cannot answer filters"):
+        report([], state, extra=extra)
+
+
+def test_second_run_fails_clearly_while_locked(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    log = tmp_path / "a.log"
+    log.write_bytes(DATA[: DATA.index(b"\n", 20000) + 1])
+    with locked(state):
+        with pytest.raises(StoreBusy, match="another logaudit run") as e:
+            report([str(log)], state)
+        assert e.value.exit_code == 13
+    assert report([str(log)], state).exit_code == ExitCode.OK
+
+
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    fracs=st.lists(st.floats(0.02, 0.98), min_size=1, max_size=3, unique=True),
+    rotate=st.sets(st.integers(0, 2), max_size=2),
+)
+def test_any_cut_points_equal_one_pass(
+    tmp_path_factory: pytest.TempPathFactory, fracs, rotate
+) -> None:
+    tmp = tmp_path_factory.mktemp("cuts")
+    data = SMALL
+    cuts = sorted({int(len(data) * f) for f in fracs})
+    got = _staged(tmp, data, cuts, rotate_after={r for r in rotate if r < len(cuts)})
+    assert got == _one_pass(tmp, data)
+
+
+SMALL = log_bytes(2500, days=2, bad=3)
+
+
+def test_places_come_from_the_store(tmp_path: Path, shared_data: Path) -> None:
+    # Countries and networks are looked up while the address is known, and stored per token.
+    geo = shared_data / "geoip" / "test-data"
+    data = SMALL
+    cut = _mid_line(data, 0.5)
+    server = Server(tmp_path / "logs", data)
+    state = tmp_path / "state"
+    server.write_to(cut)
+    report(server.glob(), state, geoip_dir=geo)
+    server.write_to(len(data))
+    got = figures(report(server.glob(), state, geoip_dir=geo))
+    whole = tmp_path / "whole.log"
+    whole.write_bytes(data)
+    want = figures(report([str(whole)], geoip_dir=geo))
+    assert any(r for r in want["countries"]["rows"] if "unknown" not in r)
+    for name in ("countries", "networks", "top-visitors", "movers"):
+        assert got[name] == want[name], name
+
+
+def test_digest_from_the_store_equals_the_logs(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from logaudit import api
+    from logaudit.config import load
+
+    log = tmp_path / "a.log"
+    log.write_bytes(DATA)
+    state = tmp_path / "state"
+    since = {"since": datetime(2026, 1, 24), "top": 0}
+    plain = api.digest([str(log)], load(since, env={}))
+    stored = api.digest([str(log)], load({**since, "state": state}, env={}))
+    alone = api.digest([], load({**since, "state": state}, env={}))
+    assert figures(stored) == figures(plain) == figures(alone)
+
+
+def test_second_process_waits_or_fails(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    state = tmp_path / "state"
+    log = tmp_path / "a.log"
+    log.write_bytes(DATA[: DATA.index(b"\n", 20000) + 1])
+    report([str(log)], state, goals=())  # as the command line below: no goals
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    cmd = [sys.executable, "-m", "logaudit", "summary", str(log), "--state", str(state)]
+    cmd += ["--format", "json"]
+    with locked(state):
+        busy = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert busy.returncode == 13
+    assert "another logaudit run is using this store" in busy.stderr
+    assert "--wait" in busy.stderr
+
+    def hold() -> None:
+        with locked(state):
+            time.sleep(3)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    time.sleep(0.3)
+    waited = subprocess.run([*cmd, "--wait"], env=env, capture_output=True, text=True, timeout=120)
+    t.join()
+    assert waited.returncode == 0, waited.stderr
+
+
+def test_real_log_in_two_runs(tmp_path: Path, shared_data: Path) -> None:
+    # 1,000 real nginx lines (an Iranian shop, X-Forwarded-For), cut inside a line.
+    data = (shared_data / "logs" / "lnav" / "logfile_shop_access_log.0").read_bytes()
+    log, state = tmp_path / "access.log", tmp_path / "state"
+    log.write_bytes(data[: _mid_line(data, 0.4)])
+    report([str(log)], state)
+    log.write_bytes(data)
+    got = report([str(log)], state)
+    assert got.report is not None and got.report.inputs[0]["lines"] < data.count(b"\n")
+    # One pass over the same file (its name is in privacy's examples: file:line).
+    assert figures(got) == figures(report([str(log)]))
+
+
+def test_cut_short_gz_is_counted_once(tmp_path: Path) -> None:
+    import gzip
+
+    packed = gzip.compress(DATA)
+    gz = tmp_path / "access.log.2.gz"
+    gz.write_bytes(packed[: len(packed) * 2 // 3])
+    state = tmp_path / "state"
+    first = report([str(gz)], state)
+    assert first.exit_code == ExitCode.INPUT_TRUNCATED
+    again = report([str(gz)], state)
+    assert again.exit_code == ExitCode.OK
+    assert figures(again) == figures(first)
+
+
+def test_period_from_the_store_equals_the_period_of_the_logs(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    log = tmp_path / "a.log"
+    log.write_bytes(DATA)
+    state = tmp_path / "state"
+    report([str(log)], state)
+    day = {"since": datetime(2026, 1, 23), "until": datetime(2026, 1, 24)}
+    got = report([], state, **day)
+    assert not any("whole days" in m for m in got.messages)
+    assert figures(got) == figures(report([str(log)], **day))
+    # A time inside a day: the whole day, said in one line.
+    cut = report([], state, since=datetime(2026, 1, 23, 12))
+    assert any("whole days" in m for m in cut.messages)
+    whole_day = figures(report([], state, since=datetime(2026, 1, 23)))
+    assert figures(cut)["overview"] == whole_day["overview"]
+
+
+def test_an_unreadable_input_is_read_when_it_becomes_readable(tmp_path: Path) -> None:
+    half = DATA.index(b"\n", len(DATA) // 2) + 1
+    a, b = tmp_path / "a.log", tmp_path / "b.log"
+    a.write_bytes(DATA[:half])
+    b.write_bytes(b"\x00\x01binary" * 100)
+    state = tmp_path / "state"
+    first = report([str(a), str(b)], state)
+    assert first.exit_code == ExitCode.INPUT_INVALID
+    b.write_bytes(DATA[half:])  # the same inode, now a log
+    got = report([str(a), str(b)], state)
+    assert got.exit_code == ExitCode.OK, got.messages
+    assert figures(got) == _one_pass(tmp_path, DATA)
+
+
+def test_big_reads_are_committed_in_pieces(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import logaudit.store as store
+
+    monkeypatch.setattr(store, "PIECE_BYTES", 100_000)
+    commits: list[int] = []
+    real = store._commit
+    monkeypatch.setattr(store, "_commit", lambda *a: (commits.append(1), real(*a)))
+    cuts = [_mid_line(DATA, 0.3)]
+    got = _staged(tmp_path, DATA, cuts, rotate_after={0})
+    assert len(commits) > 2 * len(DATA) // 100_000 // 2
+    assert got == _one_pass(tmp_path, DATA)

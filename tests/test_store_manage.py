@@ -1,0 +1,113 @@
+"""Looking after the store (state info|verify|prune|rebuild) and surviving SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from logaudit.cli import cli
+from logaudit.store import manage
+from logaudit.store.layout import STATE_FILE
+from tests.store_helpers import figures, log_bytes, report
+
+DATA = log_bytes(3000, days=3, bad=2)
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _store(tmp: Path) -> tuple[Path, Path]:
+    log = tmp / "a.log"
+    log.write_bytes(DATA)
+    state = tmp / "state"
+    report([str(log)], state)
+    return log, state
+
+
+def test_info_and_verify(tmp_path: Path) -> None:
+    _, state = _store(tmp_path)
+    got = manage.info(state)
+    assert got["days"] == 3 and got["first_day"] == "2026-01-22"
+    assert got["inputs"][0]["lines"] == 3000
+    assert manage.verify(state) == []
+    res = CliRunner().invoke(cli, ["state", "info", "--state", str(state), "--json"])
+    assert res.exit_code == 0 and json.loads(res.output)["days"] == 3
+    # One flipped byte is found, and the command exits 7.
+    victim = next(state.rglob("paths.*.parquet"))
+    raw = bytearray(victim.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    victim.write_bytes(bytes(raw))
+    assert any("checksum" in p for p in manage.verify(state))
+    res = CliRunner().invoke(cli, ["state", "verify", "--state", str(state)])
+    assert res.exit_code == 7
+
+
+def test_prune_removes_old_days_only(tmp_path: Path) -> None:
+    _, state = _store(tmp_path)
+    gone = manage.prune(state, 1, today=date(2026, 1, 25))
+    assert gone == ["2026-01-22", "2026-01-23"]
+    assert sorted(p.name for p in state.glob("day=*")) == ["day=2026-01-24"]
+    assert manage.info(state)["days"] == 1
+    assert manage.age_days("8w") == 56 and manage.age_days("400") == 400
+
+
+def test_rebuild_gives_the_same_figures(tmp_path: Path) -> None:
+    log, state = _store(tmp_path)
+    before = figures(report([], state))
+    from logaudit.config import load
+    from logaudit.sources import expand
+
+    manage.rebuild(state, expand([str(log)]), load({"goals": ("/order/complete",)}, env={}))
+    assert figures(report([], state)) == before
+
+
+def _cli_run(log: Path, state: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "logaudit", "summary", str(log), "--state", str(state)]
+    cmd += ["--wait", "--format", "json", "-o", os.devnull]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_killed_runs_leave_a_store_that_counts_each_line_once(tmp_path: Path) -> None:
+    # Runs killed at random points while the log grows; the last run completes. Every line
+    # is counted once: the figures equal one pass over the whole log.
+    rng = random.Random(16)
+    log, state = tmp_path / "a.log", tmp_path / "state"
+    pieces = sorted(rng.sample(range(1, len(DATA)), 7)) + [len(DATA)]
+    at = 0
+    for end in pieces:
+        with open(log, "ab") as f:
+            f.write(DATA[at:end])
+        at = end
+        proc = _cli_run(log, state)
+        time.sleep(rng.uniform(0.2, 3.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    proc = _cli_run(log, state)
+    assert proc.wait(timeout=120) == 0
+    whole = tmp_path / "whole.log"
+    whole.write_bytes(DATA)
+    # The CLI runs had no goals: neither has the comparison.
+    assert figures(report([], state, goals=())) == figures(report([str(whole)], goals=()))
+    # Nothing a killed run wrote is left behind.
+    named = {
+        f"{t}.g{info['gen']}.parquet"
+        for info in json.loads((state / STATE_FILE).read_text())["days"].values()
+        for t in info["files"]
+    }
+    assert {p.name for p in state.rglob("*.parquet")} == named
+    assert not list(state.glob(".scratch-*"))
+
+
+@pytest.mark.parametrize("args", [["state", "info"], ["state", "prune"]])
+def test_state_commands_need_a_store(tmp_path: Path, args: list[str]) -> None:
+    res = CliRunner().invoke(cli, [*args, "--state", str(tmp_path / "none")])
+    assert res.exit_code == 7 and "no store there" in res.output

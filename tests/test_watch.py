@@ -1,0 +1,92 @@
+"""logaudit watch: the figures of the last 5 minutes and hour, line mode, and a real terminal."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from logaudit.config import load
+from logaudit.samplegen import generate_lines
+from logaudit.watch import Watcher, lines
+
+REPO = Path(__file__).resolve().parent.parent
+LINES = list(generate_lines(2000, days=1))
+
+
+def _burst(line: bytes, n: int) -> bytes:
+    """n copies of ``line`` answered 503, at its time."""
+    text = re.sub(rb'" \d{3} ', b'" 503 ', line, count=1)
+    return text * n
+
+
+def test_line_mode_shows_a_burst_and_survives_rotation(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    log.write_bytes(b"".join(LINES))
+    w = Watcher([log], load({}, env={}))
+    out = io.StringIO()
+    steps = iter(range(4))
+
+    def step(_: float) -> None:
+        k = next(steps, None)
+        if k == 0:
+            with open(log, "ab") as f:
+                f.write(_burst(LINES[-1], 200))
+        elif k == 1:
+            os.replace(log, tmp_path / "access.log.1")
+            log.write_bytes(_burst(LINES[-1], 100))
+
+    polls = iter(range(4))
+    lines(w, out, 0, lambda: next(polls, None) is None, step)
+    got = out.getvalue().splitlines()
+    rates = [
+        float(m)
+        for m in re.findall(r"last 5 minutes: [\d,]+ req [\d.]+/s 5xx ([\d.]+)%", out.getvalue())
+    ]
+    assert rates[0] < 5 and rates[1] > 50 and rates[-1] > rates[1]
+    assert any("rotated" in line for line in got)
+    five = w.window.figures()[0]
+    assert five.top["status"][0][0] == "503"
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="no tmux")
+def test_in_a_real_terminal(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    log.write_bytes(b"".join(LINES))
+    session = f"logaudit-watch-{os.getpid()}"
+    cmd = f"cd {REPO} && PYTHONPATH={REPO} python -m logaudit watch {log} --interval 0.5"
+    subprocess.run(
+        ["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", cmd], check=True
+    )
+
+    def pane() -> str:
+        return subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", session], capture_output=True, text=True
+        ).stdout
+
+    try:
+        deadline = time.time() + 30
+        while "requests" not in pane() and time.time() < deadline:
+            time.sleep(0.3)
+        assert "last 5 minutes" in pane()
+        with open(log, "ab") as f:
+            f.write(_burst(LINES[-1], 300))
+        time.sleep(1.5)  # two refreshes
+        shown = re.findall(r"5xx ([\d.]+)%", pane())
+        assert shown and float(shown[0]) > 50
+        os.replace(log, tmp_path / "access.log.1")
+        log.write_bytes(_burst(LINES[-1], 10))
+        time.sleep(1.5)
+        assert "rotated" in pane()
+        subprocess.run(["tmux", "send-keys", "-t", session, "q"], check=True)
+        time.sleep(1.5)
+        alive = subprocess.run(["tmux", "has-session", "-t", session], capture_output=True)
+        assert alive.returncode != 0  # q quit the view, which ended the session
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
