@@ -145,11 +145,11 @@ def sec_movers(p: Partial, ctx: Context) -> Section:
         if why:
             notes.append(why)
         rows.append(moved)
-    moved, why = _source_moves(p, ctx, t.ids[last], t.ids[base], t.every)
+    by_source, why = _source_moves(p, ctx, t.ids[last], t.ids[base], t.every)
     if why:
         notes.append(why)
-    if moved is not None:
-        rows.append(moved)
+    if by_source is not None:
+        rows.append(by_source)
     rows = [r for r in rows if len(r)]
     frame = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     span = f"{t.labels[base[0]]}..{t.labels[base[-1]]}" if len(base) > 1 else t.labels[base[0]]
