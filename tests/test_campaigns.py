@@ -364,6 +364,31 @@ def test_referral_cookie_across_processes_and_spill(
     assert _credited(_run(cookie_log, *args)) == want
 
 
+def test_an_affiliate_known_only_by_its_cookie_is_listed(tmp_path: Path) -> None:
+    """The click that set the cookie is older than the log: the affiliate has no visit here,
+    yet its cookie-credited conversion and commission are listed (and its name, log text,
+    is escaped on the terminal)."""
+    log = write(
+        tmp_path / "late.log",
+        [line(client="203.0.113.20", when="01/Mar/2026:10:01:00 +0000",
+              request="GET /order/complete?value=100 HTTP/1.1",
+              extra=['"partner\x1b[31m7"'])],
+    )  # fmt: skip
+    r = _run(log, "--log-format", NGINX_COOKIE, "--affiliate-cookie", "ref",
+             "--commission", "partner\x1b[31m7=5%")  # fmt: skip
+    aff = _by(r, "affiliates", "affiliate")
+    row = aff["partner\x1b[31m7"]
+    assert (row["visits"], row["conversions"], row["revenue"], row["commission"]) == (
+        0, 1, 100.0, 5.0,
+    )  # fmt: skip
+    term = CliRunner().invoke(
+        cli, ["campaigns", str(log), "--log-format", NGINX_COOKIE, "--affiliate-cookie", "ref",
+              "--goal", "/order/complete", "--section", "affiliates"],
+    )  # fmt: skip
+    assert term.exit_code == 0, term.output
+    assert "\x1b" not in term.output and "partner" in term.output
+
+
 def test_apache_cookie_directive(tmp_path: Path) -> None:
     """Apache's %{ref}C, the same journey."""
     log = write(

@@ -379,6 +379,8 @@ def sec_affiliates(p: Partial, ctx: Context) -> Section:
     v = j.visits[j.visits["affiliate"] != ""] if len(j.visits) else j.visits
     c = _affiliate_conversions(j, s)
     names = sorted(set(v["affiliate"]) | set(s.commissions)) if len(v) else sorted(s.commissions)
+    # An affiliate credited by the referral cookie alone (its click before the log began).
+    names = sorted(set(names) | (set(c["affiliate"]) if len(c) else set()))
     if not names:
         return Section("affiliates", title, pd.DataFrame(), note="no affiliate visit")
     visits = v.groupby("affiliate").size() if len(v) else pd.Series(dtype=np.int64)
