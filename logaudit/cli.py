@@ -336,8 +336,9 @@ def _deliver_options(opts: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def campaign_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Options of `sources` and `campaigns`: goals, values, attribution, commissions."""
+def campaign_options(f: Callable[..., Any], every: bool = True) -> Callable[..., Any]:
+    """Options of `sources` and `campaigns`: goals, values, attribution, commissions.
+    ``every`` False: without --every (the digest's periods are its days)."""
     from logaudit.analyze.attribution import MODELS
 
     opts = [
@@ -383,9 +384,15 @@ def campaign_options(f: Callable[..., Any]) -> Callable[..., Any]:
             help="Referral cookie logged in the line (needs a log format with cookie fields).",
         ),
     ]
+    if not every:
+        del opts[5]  # --every
     for opt in reversed(opts):
         f = opt(f)
     return f
+
+
+def digest_goal_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    return campaign_options(f, every=False)
 
 
 def _campaign_overrides(opts: dict[str, Any]) -> dict[str, Any]:
@@ -734,6 +741,7 @@ def trends(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: 
     show_default=True,
     help="How much follows the headline (as logwatch).",
 )
+@digest_goal_options
 @visit_timeout_option
 @command
 def digest(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:

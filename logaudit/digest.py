@@ -19,6 +19,12 @@ rates; each with the previous period and the week before, and the change as tren
 12,431 visits (+8 %), 5xx 0.4 %`` with `` (!)`` when the 5xx rate is at least 1 %, a day of the
 period is unusual, or there was no request at all.
 
+**Conversions** (when goals are configured: ``--goal`` or the config's ``goals``): three more
+headline rows, ``conversions``, ``conversion_rate`` (conversions / visits) and ``revenue``, with
+the same comparisons, from the campaigns sections' per-day rows (``source-periods``: visits
+counted on the day they start, conversions on the day they happen, METRICS.md) of the
+comparison run.
+
 **Detail** (``--detail``, as logwatch): which sections follow the headline, and how many rows.
 Problem sections are included by name when registered (``PROBLEM_SECTIONS``), so sections added
 by other modules need only their names listed here.
@@ -63,6 +69,8 @@ DETAIL: dict[str, tuple[int, tuple[str, ...]]] = {
 # Sections that come from the comparison run (the others from the period's own run).
 WIDE_SECTIONS = ("unusual", "movers")
 FLAG_5XX_RATE = 0.01
+# Headline rows added when goals are configured, from the ``source-periods`` section.
+CONVERSION_HEADLINE: tuple[str, ...] = ("conversions", "conversion_rate", "revenue")
 
 # Headline metrics, in order (renderers name them in words; JSON keeps the keys).
 HEADLINE: tuple[str, ...] = (
@@ -117,6 +125,21 @@ def figures(t: tr.Trend | None, vd: pd.DataFrame | None, lo: int, hi: int) -> di
     return out
 
 
+def conversion_figures(per_day: pd.DataFrame, lo: int, hi: int) -> dict[str, float]:
+    """Conversions, conversion rate and revenue over local days [lo, hi) from the
+    ``source-periods`` rows of a daily run (one row per day, labelled ``YYYY-MM-DD``)."""
+    out: dict[str, float] = {"conversions": 0, "conversion_rate": 0.0, "revenue": 0.0}
+    if per_day.empty or "period" not in per_day:
+        return out
+    days = np.array([_day(datetime.fromisoformat(str(x))) for x in per_day["period"]])
+    rows = per_day[(days >= lo) & (days < hi)]
+    visits = int(rows["visits"].sum())
+    out["conversions"] = int(rows["conversions"].sum())
+    out["revenue"] = round(float(rows["revenue"].sum()), 2)
+    out["conversion_rate"] = round(out["conversions"] / visits, 4) if visits else 0.0
+    return out
+
+
 def _covered(t: tr.Trend | None, lo: int, hi: int, first_hit: int | None) -> bool:
     """Whether the logs cover local days [lo, hi): their first hit (wall seconds) lies within
     the first 5 % of day ``lo`` or before (trends' rule for a complete period: the comparison
@@ -135,17 +158,28 @@ def headline_section(
     since: datetime,
     until: datetime,
     first_hit: int | None = None,
+    per_day: pd.DataFrame | None = None,
 ) -> Section:
+    """``per_day``: the ``source-periods`` rows of the daily run, when goals are configured
+    (adds the conversion rows)."""
     lo, hi = _day(since), _day(until)
     n = hi - lo
     now = figures(t, vd, lo, hi)
     prev = figures(t, vd, lo - n, lo) if _covered(t, lo - n, lo, first_hit) else None
     cover = n < 7 and _covered(t, lo - 7, hi - 7, first_hit)
     week = figures(t, vd, lo - 7, hi - 7) if cover else None
+    keys = HEADLINE
+    if per_day is not None:
+        keys = (*HEADLINE, *CONVERSION_HEADLINE)
+        now.update(conversion_figures(per_day, lo, hi))
+        if prev is not None:
+            prev.update(conversion_figures(per_day, lo - n, lo))
+        if week is not None:
+            week.update(conversion_figures(per_day, lo - 7, hi - 7))
     rows = []
     # The shape of trends' change table (metric, last, previous, change, week_before,
     # week_change), so renderers give each row its metric's unit and words.
-    for key in HEADLINE:
+    for key in keys:
         row: dict[str, object] = {"metric": key, "last": now[key]}
         for name, other, prefix in (("previous", prev, ""), ("week_before", week, "week_")):
             before = other[key] if other is not None else None
@@ -238,11 +272,15 @@ def build(
         extra={**settings.extra, "every": "day", "metrics": ()},
     )
     wide_names = tuple(n for n in names if n in WIDE_SECTIONS)
+    if settings.goals and "source-periods" in SECTIONS:
+        wide_names += ("source-periods",)  # per-day conversions, for the headline only
     wide_report, trend, vd = run_wide(wide, wide_names)
     first = wide_report.overview.get("first_local")
     first_hit = _day_seconds(str(first)) if first else None
-    head = headline_section(trend, vd, since, until, first_hit)
     extra = {s.name: s for s in wide_report.sections}
+    conv = extra.pop("source-periods", None)
+    per_day = conv.rows if conv is not None else None
+    head = headline_section(trend, vd, since, until, first_hit, per_day)
     if "unusual" in extra and trend is not None:
         extra["unusual"] = _only_period(extra["unusual"], since, until)
     sections = {s.name: s for s in report.sections}

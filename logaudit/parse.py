@@ -31,7 +31,7 @@ import pyarrow.csv as pcsv
 
 from logaudit import plausible
 from logaudit.formats import Detected
-from logaudit.formats.spec import Layout, Piece
+from logaudit.formats.spec import Layout, Piece, field_key
 from logaudit.formats.values import (
     NO_OFFSET,
     TimePart,
@@ -40,7 +40,7 @@ from logaudit.formats.values import (
     localise,
     offsets_at,
 )
-from logaudit.schema import categorical
+from logaudit.schema import COOKIE_PREFIX, categorical, cookie_columns
 from logaudit.sources import Block
 
 # How many bad lines per input are kept as examples.
@@ -524,6 +524,10 @@ def _concat(chunks: list[pd.DataFrame]) -> pd.DataFrame:
     if len(chunks) == 1:
         return chunks[0]
     out: dict[str, object] = {}
+    # Formats of one input may differ in the cookies they log: a cookie column is "-" (no
+    # cookie) on the rows of a format without it.
+    cookies = sorted({c for ch in chunks for c in cookie_columns(ch)})
+    chunks = [_with_columns(ch, cookies) for ch in chunks]
     for col in chunks[0].columns:
         if isinstance(chunks[0][col].dtype, pd.CategoricalDtype):
             out[col] = pd.api.types.union_categoricals([c[col] for c in chunks])
@@ -533,6 +537,17 @@ def _concat(chunks: list[pd.DataFrame]) -> pd.DataFrame:
     for col in ("time",):
         frame[col] = pd.concat([c[col] for c in chunks], ignore_index=True)
     return frame
+
+
+def _with_columns(chunk: pd.DataFrame, cookies: list[str]) -> pd.DataFrame:
+    missing = [c for c in cookies if c not in chunk.columns]
+    if not missing:
+        return chunk
+    chunk = chunk.copy(deep=False)
+    none = pa.array(["-"], pa.string())
+    for c in missing:
+        chunk[c] = _categorical(np.zeros(len(chunk), np.int32), none)
+    return chunk[[*[c for c in chunk.columns if not c.startswith(COOKIE_PREFIX)], *cookies]]
 
 
 def _used_tokens(det: Detected) -> list[str]:
@@ -692,8 +707,8 @@ def _token_fields(
             continue
         single = tok.single
         if single is not None and single.role != "time":
-            if single.role not in fields:
-                fields[single.role] = (codes, values, single)
+            if field_key(single) not in fields:
+                fields[field_key(single)] = (codes, values, single)
             continue
         split = pc.extract_regex(values.cast(pa.string()), tok.split_regex())
         fits = np.asarray(split.is_valid())
@@ -704,9 +719,9 @@ def _token_fields(
             sub = split.field(f"p{i}")
             if p.role == "time":
                 groups[p.kind] = sub
-            elif p.role not in fields and p.role not in ("extra", "ident"):
+            elif field_key(p) not in fields and p.role not in ("extra", "ident"):
                 sub_codes, sub_dict = _recode(sub, codes)
-                fields[p.role] = (sub_codes, sub_dict, p)
+                fields[field_key(p)] = (sub_codes, sub_dict, p)
         if groups:
             pieces_of.append((groups, codes, fits))
     if _whole_parts([set(g) for g, _, _ in pieces_of]):
@@ -894,6 +909,10 @@ def _assemble(
             out[col] = np.full(m, np.nan)
     out["file"] = _categorical(np.zeros(m, np.int32), pa.array([name], pa.string()))
     out["line"] = take(line_no).astype(np.int64)
+    # Cookies the format names (schema.cookie_columns): after the fixed columns, none when the
+    # format logs no cookie. nginx and Apache write "-" for a cookie the request did not send.
+    for col in sorted(k for k in cols if k.startswith(COOKIE_PREFIX)):
+        out[col] = cat(col, "-")
     return pd.DataFrame(out, copy=False)
 
 

@@ -69,6 +69,29 @@ ENRICHED: tuple[Column, ...] = (
 
 NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 
+# Columns a parser adds only when the log format names them, after the fixed ones: one per
+# cookie the format logs (Apache ``%{NAME}C``, nginx ``$cookie_NAME``), the name as written in
+# the format. A format without cookies adds none, so the fixed columns cost nothing more.
+# ``<NAME>`` stands for the cookie's name.
+COOKIE_PREFIX = "cookie_"
+DYNAMIC: tuple[Column, ...] = (
+    Column(
+        COOKIE_PREFIX + "<NAME>",
+        "category",
+        "the NAME cookie's value as logged; '-' when the request sent none",
+    ),
+)
+
+
+def cookie_column(name: str) -> str:
+    """The column holding the cookie ``name`` (``--affiliate-cookie`` reads it)."""
+    return COOKIE_PREFIX + name
+
+
+def cookie_columns(frame: pd.DataFrame) -> list[str]:
+    """The cookie columns of a record table, in order."""
+    return [c for c in frame.columns if str(c).startswith(COOKIE_PREFIX)]
+
 
 def empty_chunk() -> pd.DataFrame:
     """A zero-row record table with the right columns and dtypes."""

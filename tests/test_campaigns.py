@@ -305,47 +305,105 @@ def test_bad_options_are_one_line(journeys_log: Path, args: list[str], words: st
     assert words in res.output and "Traceback" not in res.output
 
 
-def test_referral_cookie_names_the_affiliate(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The hook for a log format with cookie fields (issue #11): a ``cookie_ref`` column.
-    Until formats fill it, this test stands one in, copied from the user field. K returns
-    directly 40 days after an acme click and converts with the acme cookie: credited to acme
-    under every model, past the window; L converts without a cookie: direct."""
-    from logaudit.enrich.classify import Enricher
+NGINX_COOKIE = (
+    "nginx:$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent "
+    '"$http_referer" "$http_user_agent" "$cookie_ref"'
+)
 
-    apply = Enricher.apply
 
-    def with_cookie(self: Enricher, chunk: Any, has_agent: bool = True) -> Any:
-        out = apply(self, chunk, has_agent)
-        out["cookie_ref"] = out["user"]
-        return out
-
-    monkeypatch.setattr(Enricher, "apply", with_cookie)
-    log = write(
+@pytest.fixture
+def cookie_log(tmp_path: Path) -> Path:
+    """K clicks an acme link on 20 Jan (no cookie yet: "-"), returns directly on 1 Mar, 40
+    days later, with the acme cookie set and converts (100); L converts without a cookie (20).
+    Written as nginx writes ``... "$http_user_agent" "$cookie_ref"``."""
+    return write(
         tmp_path / "cookie.log",
         [
             line(client="203.0.113.20", when="20/Jan/2026:10:00:00 +0000",
-                 request="GET /?ref=acme HTTP/1.1", referrer="https://acmeblog.example.net/"),
-            line(client="203.0.113.20", when="01/Mar/2026:10:00:00 +0000", user="acme"),
-            line(client="203.0.113.20", when="01/Mar/2026:10:01:00 +0000", user="acme",
+                 request="GET /?ref=acme HTTP/1.1", referrer="https://acmeblog.example.net/",
+                 extra=['"-"']),
+            line(client="203.0.113.20", when="01/Mar/2026:10:00:00 +0000", extra=['"acme"']),
+            line(client="203.0.113.20", when="01/Mar/2026:10:01:00 +0000", extra=['"acme"'],
                  request="GET /order/complete?value=100 HTTP/1.1"),
-            line(client="203.0.113.21", when="01/Mar/2026:11:00:00 +0000"),
-            line(client="203.0.113.21", when="01/Mar/2026:11:01:00 +0000",
+            line(client="203.0.113.21", when="01/Mar/2026:11:00:00 +0000", extra=['"-"']),
+            line(client="203.0.113.21", when="01/Mar/2026:11:01:00 +0000", extra=['"-"'],
                  request="GET /order/complete?value=20 HTTP/1.1"),
         ],
     )  # fmt: skip
-    for model in ("last-non-direct", "last", "first"):
-        r = _run(log, "--affiliate-cookie", "ref", "--attribution", model)
-        assert _credited(r) == {("/order/complete", "acme"): 1, ("/order/complete", "(direct)"): 1}
-        aff = _by(r, "affiliates", "affiliate")
-        assert (aff["acme"]["conversions"], aff["acme"]["commission"]) == (1, 10.0)
-        assert "by the ref cookie" in _section(r, "conversions")["note"]
-    # Without the cookie the touch is outside the window: both conversions are direct.
-    monkeypatch.setattr(Enricher, "apply", apply)
-    r = _run(log, "--affiliate-cookie", "ref")
+
+
+@pytest.mark.parametrize("model", ["last-non-direct", "last", "first"])
+def test_referral_cookie_names_the_affiliate(cookie_log: Path, model: str) -> None:
+    """The cookie logged in the line credits acme under every model, past the window; the
+    conversion without a cookie stays direct (its visitor's only touch is none)."""
+    r = _run(cookie_log, "--log-format", NGINX_COOKIE, "--affiliate-cookie", "ref",
+             "--attribution", model)  # fmt: skip
+    assert _credited(r) == {("/order/complete", "acme"): 1, ("/order/complete", "(direct)"): 1}
+    aff = _by(r, "affiliates", "affiliate")
+    assert (aff["acme"]["conversions"], aff["acme"]["commission"]) == (1, 10.0)
+    assert "1 conversions credited by the ref cookie" in _section(r, "conversions")["note"]
+
+
+def test_without_the_cookie_option_the_touch_is_past_the_window(cookie_log: Path) -> None:
+    r = _run(cookie_log, "--log-format", NGINX_COOKIE)
     assert _credited(r) == {("/order/complete", "(direct)"): 2}
-    assert "no cookie_ref field in the log" in _section(r, "conversions")["note"]
+    # Another cookie name than the one logged: said, not silently ignored.
+    r = _run(cookie_log, "--log-format", NGINX_COOKIE, "--affiliate-cookie", "aff")
+    assert _credited(r) == {("/order/complete", "(direct)"): 2}
+    assert "no cookie_aff field in the log" in _section(r, "conversions")["note"]
+
+
+def test_referral_cookie_across_processes_and_spill(
+    cookie_log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--jobs 2 (blocks parsed in worker processes) and spilled events keep the cookie."""
+    args = ["--log-format", NGINX_COOKIE, "--affiliate-cookie", "ref"]
+    want = {("/order/complete", "acme"): 1, ("/order/complete", "(direct)"): 1}
+    assert _credited(_run(cookie_log, *args, "--jobs", "2")) == want
+    monkeypatch.setattr("logaudit.pipeline.SPILL_BYTES", 0)
+    assert _credited(_run(cookie_log, *args)) == want
+
+
+def test_an_affiliate_known_only_by_its_cookie_is_listed(tmp_path: Path) -> None:
+    """The click that set the cookie is older than the log: the affiliate has no visit here,
+    yet its cookie-credited conversion and commission are listed (and its name, log text,
+    is escaped on the terminal)."""
+    log = write(
+        tmp_path / "late.log",
+        [line(client="203.0.113.20", when="01/Mar/2026:10:01:00 +0000",
+              request="GET /order/complete?value=100 HTTP/1.1",
+              extra=['"partner\x1b[31m7"'])],
+    )  # fmt: skip
+    r = _run(log, "--log-format", NGINX_COOKIE, "--affiliate-cookie", "ref",
+             "--commission", "partner\x1b[31m7=5%")  # fmt: skip
+    aff = _by(r, "affiliates", "affiliate")
+    row = aff["partner\x1b[31m7"]
+    assert (row["visits"], row["conversions"], row["revenue"], row["commission"]) == (
+        0, 1, 100.0, 5.0,
+    )  # fmt: skip
+    term = CliRunner().invoke(
+        cli, ["campaigns", str(log), "--log-format", NGINX_COOKIE, "--affiliate-cookie", "ref",
+              "--goal", "/order/complete", "--section", "affiliates"],
+    )  # fmt: skip
+    assert term.exit_code == 0, term.output
+    assert "\x1b" not in term.output and "partner" in term.output
+
+
+def test_apache_cookie_directive(tmp_path: Path) -> None:
+    """Apache's %{ref}C, the same journey."""
+    log = write(
+        tmp_path / "apache.log",
+        [
+            line(client="203.0.113.20", when="20/Jan/2026:10:00:00 +0000",
+                 request="GET /?ref=acme HTTP/1.1", referrer="https://acmeblog.example.net/",
+                 extra=["-"]),
+            line(client="203.0.113.20", when="01/Mar/2026:10:01:00 +0000", extra=["acme"],
+                 request="GET /order/complete?value=100 HTTP/1.1"),
+        ],
+    )  # fmt: skip
+    fmt = 'apache:%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i" %{ref}C'
+    r = _run(log, "--log-format", fmt, "--affiliate-cookie", "ref", "--attribution", "first")
+    assert _credited(r) == {("/order/complete", "acme"): 1}
 
 
 def test_every_week(journeys_log: Path) -> None:

@@ -196,3 +196,69 @@ def test_a_day_the_logs_only_half_cover_is_no_comparison(tmp_path: Path) -> None
     assert rows["requests"]["last"] == 11
     assert rows["requests"]["previous"] is None and rows["requests"]["change"] == ""
     assert "not cover" in doc["sections"][0]["note"]
+
+
+def _orders(log: Path, orders: dict[date, list[int]]) -> None:
+    """Each order: a new visitor's one page view of /order/complete?value=V (a visit that
+    converts)."""
+    lines = []
+    for d, values in orders.items():
+        for i, v in enumerate(values):
+            ts = f"{d.strftime('%d/%b/%Y')}:15:{i:02d}:00 +0000"
+            lines.append(f'198.51.100.{i + 1} - - [{ts}] "GET /order/complete?value={v} '
+                         f'HTTP/1.1" 200 100 "-" "{UA}"\n')  # fmt: skip
+    with log.open("a") as f:
+        f.writelines(lines)
+
+
+def test_conversion_headline_when_goals_are_given(log: Path) -> None:
+    """Two orders on the day (30 + 20), one the day before (10), none a week before."""
+    _orders(log, {DAY: [30, 20], DAY - timedelta(days=1): [10]})
+    doc = digest_json(log, "--goal", "/order/complete")
+    rows = {r["metric"]: r for r in doc["sections"][0]["rows"]}
+    assert list(rows)[-3:] == ["conversions", "conversion_rate", "revenue"]
+    c, rev, rate = rows["conversions"], rows["revenue"], rows["conversion_rate"]
+    assert (c["last"], c["previous"], c["week_before"]) == (2, 1, 0)
+    assert (c["change_pct"], c["week_change"]) == (100.0, "▲ new")
+    assert (rev["last"], rev["previous"], rev["change_pct"]) == (50.0, 10.0, 400.0)
+    visits = rows["visits"]
+    assert rate["last"] == round(2 / visits["last"], 4)
+    assert rate["previous"] == round(1 / visits["previous"], 4)
+    # The per-day rows served the headline only: no section of their own.
+    assert "source-periods" not in [s["name"] for s in doc["sections"]]
+    # Without goals: no conversion rows.
+    plain = {r["metric"] for r in digest_json(log)["sections"][0]["rows"]}
+    assert not plain & {"conversions", "conversion_rate", "revenue"}
+
+
+def test_conversion_headline_from_config_goals(log: Path, tmp_path: Path) -> None:
+    _orders(log, {DAY: [30]})
+    conf = tmp_path / "logaudit.toml"
+    conf.write_text('[goals]\norder = "/order/complete"\n')
+    r = CliRunner().invoke(
+        cli,
+        ["digest", str(log), "--since", DAY.isoformat()],
+        env={"LOGAUDIT_CONFIG": str(conf), "COLUMNS": "120"},
+    )
+    assert r.exit_code == 0, r.output
+    for words in ("Conversions", "Conversion rate", "Revenue", "30.00"):
+        assert words in r.stdout, words
+
+
+def test_conversion_headline_on_the_sample_weeks(sample_logs: Path) -> None:
+    """sample_logs/weeks: the digest's conversions for a day are what `campaigns` counts for
+    that day, and the rate is conversions over the digest's own visits."""
+    weeks = sample_logs / "weeks"
+    day = "2026-01-24"
+    r = run("digest", weeks, "--since", day, "--goal", "/order/complete", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    rows = {x["metric"]: x for x in json.loads(r.stdout)["sections"][0]["rows"]}
+    for since, until, col in ((day, "2026-01-25", "last"), ("2026-01-23", day, "previous")):
+        camp = run("campaigns", weeks, "--since", since, "--until", until, "--goal",
+                   "/order/complete", "--format", "json")  # fmt: skip
+        assert camp.exit_code == 0, camp.stderr
+        conv = next(s for s in json.loads(camp.stdout)["sections"] if s["name"] == "conversions")
+        assert rows["conversions"][col] == conv["headline"]["conversions"] > 0
+        assert rows["conversion_rate"][col] == round(
+            rows["conversions"][col] / rows["visits"][col], 4
+        )

@@ -75,7 +75,7 @@ APACHE: dict[str, tuple[str, str | None, object]] = {
     "%{Content-Type}o": ("text/html", None, None),
     "%{HOME}e": ("/root", None, None),
     "%{note}n": ("x", None, None),
-    "%{session}C": ("abc", None, None),
+    "%{session}C": ("abc", "cookie_session", "abc"),
     "%{SSL_PROTOCOL}x": ("TLSv1.3", None, None),
     "%%": ("%", None, None),
     "%400,501{User-agent}i": ("-", None, None),
@@ -131,7 +131,7 @@ NGINX: dict[str, tuple[str, str | None, object]] = {
     '"$http_user_agent"': ('"Mozilla/5.0 (X11)"', "agent", "Mozilla/5.0 (X11)"),
     '"$http_x_forwarded_for"': ('"10.0.0.1, 10.0.0.2"', None, None),
     "$http_x_request_id": ("abc", None, None),
-    "$cookie_session": ("s1", None, None),
+    "$cookie_session": ("s1", "cookie_session", "s1"),
     "$arg_page": ("2", None, None),
     "$host": ("shop.example.com", "vhost", "shop.example.com"),
     "$server_name": ("shop.example.com", "vhost", "shop.example.com"),
@@ -546,3 +546,38 @@ def test_goaccess_families_read_their_samples(name: str) -> None:
     for k, v in FAMILY_ROWS[name].items():
         got = row[k]
         assert got == pytest.approx(v) if isinstance(v, float) else got == v, k
+
+
+def test_cookie_fields_fill_one_categorical_column_per_name() -> None:
+    """Each cookie the format names is a column ``cookie_<name>`` (schema.DYNAMIC), categorical
+    like other text; the same name written twice is one column; '-' stays '-' (no cookie)."""
+    fmt = f'nginx:{NGINX_BASE} "$cookie_ref" $cookie_sid "$cookie_ref"'
+    frame, bad = parse(fmt, [f'{LINE_BASE} "acme" s1 "other"', f'{LINE_BASE} "-" s2 "-"'])
+    assert bad.total == 0
+    cookies = [c for c in frame.columns if c.startswith("cookie_")]
+    assert cookies == ["cookie_ref", "cookie_sid"]
+    assert isinstance(frame["cookie_ref"].dtype, pd.CategoricalDtype)
+    assert list(frame["cookie_ref"]) == ["acme", "-"]
+    assert list(frame["cookie_sid"]) == ["s1", "s2"]
+    # Inside a token with other text (Apache: ref=%{ref}C), split once per distinct value.
+    row = one(f"apache:{APACHE_BASE} ref=%{{ref}}C", f"{LINE_BASE} ref=bigblog")
+    assert row["cookie_ref"] == "bigblog"
+
+
+def test_formats_without_cookies_add_no_column() -> None:
+    from logaudit.schema import NAMES
+
+    frame, _ = parse(f"nginx:{NGINX_BASE}", [LINE_BASE])
+    assert tuple(frame.columns) == NAMES
+
+
+def test_chunks_of_formats_with_and_without_a_cookie_concatenate() -> None:
+    """auto+ reads one input with several formats: a cookie column is '-' on the rows of a
+    format that does not log it."""
+    from logaudit.parse import _concat
+
+    with_cookie, _ = parse(f"nginx:{NGINX_BASE} $cookie_ref", [f"{LINE_BASE} acme"])
+    without, _ = parse(f"nginx:{NGINX_BASE}", [LINE_BASE])
+    both = _concat([without, with_cookie])
+    assert list(both["cookie_ref"]) == ["-", "acme"]
+    assert list(both.columns)[-1] == "cookie_ref" and len(both) == 2

@@ -458,7 +458,49 @@ def test_movers_pages_sites_countries_browsers(tmp_path: Path) -> None:
         ("country", "Germany", 0.4, 0.3, -10.0, 15, 80),
         ("browser", "Chrome", 0.4, 0.6, 20.0, 30, 80),
         ("browser", "Firefox", 0.6, 0.4, -20.0, 20, 120),
+        # Sources by share of visits (here one page view each): /b's visits come from the
+        # site itself (--site-host shop.test).
+        ("source", "search.example", 0.0, 0.3, 30.0, 15, 0),
+        ("source", "news.example", 0.6, 0.4, -20.0, 20, 120),
+        ("source", "(internal)", 0.4, 0.3, -10.0, 15, 80),
     ]
+
+
+def test_movers_sources_are_shares_of_visits(tmp_path: Path) -> None:
+    """Days 5-6 May (baseline): 30 Google search visits of 1 page view and 30 newsletter
+    campaign visits of 3 a day. 7 May (last): Google 30, newsletter 10 (3 views each) and 30
+    direct visits. Shares of visits: baseline Google 60/120, newsletter 60/120; last Google
+    30/70, newsletter 10/70, direct 30/70. (Shares of page views would be 60/240 for Google.)"""
+    day0 = datetime(2025, 5, 5, tzinfo=UTC)
+    google = "https://www.google.com/search?q=shoes"
+    camp = "/?utm_source=newsletter&utm_medium=email&utm_campaign=may"
+    lines = []
+    for d in range(3):
+        t0 = day0 + timedelta(days=d)
+        for i in range(30):
+            when = t0 + timedelta(minutes=i)
+            lines.append(clf(when, f"198.51.100.{i + 1}", "/g", referrer=google))
+            if i < (30 if d < 2 else 10):
+                for k, path in enumerate((camp, "/p1", "/p2")):
+                    when = t0 + timedelta(hours=2, minutes=i, seconds=k)
+                    lines.append(clf(when, f"203.0.113.{i + 1}", path))
+            if d == 2:
+                lines.append(clf(t0 + timedelta(hours=4, minutes=i), f"192.0.2.{i + 1}", "/"))
+        lines.append(clf(t0 + timedelta(hours=23, minutes=50), "198.51.100.200", "/x.css"))
+    lines.sort(key=lambda x: x.split("[", 1)[1])
+    log = write(tmp_path / "sources.log", lines)
+    sec = section(run(str(log), "--every", "day", "--section", "movers"), "movers")
+    got = [
+        (r["item"], r["share_before"], r["share_last"], r["change"], r["count_last"],
+         r["count_before"])
+        for r in sec["rows"] if r["kind"] == "source"
+    ]  # fmt: skip
+    assert got == [
+        ("(direct)", 0.0, 0.4286, 42.86, 30, 0),
+        ("newsletter", 0.5, 0.1429, -35.71, 10, 60),  # fallers: largest fall first
+        ("Google", 0.5, 0.4286, -7.14, 30, 60),
+    ]
+    assert "sources: of visits" in sec["note"]
 
 
 def test_movers_skip_countries_without_geoip(tmp_path: Path) -> None:

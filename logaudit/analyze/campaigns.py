@@ -19,6 +19,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from logaudit import schema
 from logaudit.analyze import attribution
 from logaudit.analyze.base import Context, Partial, Table, count_by, hash_rows, hash_strings
 from logaudit.analyze.referrers import own_hosts
@@ -61,8 +62,8 @@ def t_touch_events(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
 
 def cookie_column(name: str) -> str:
     """The record-table column holding the referral cookie ``name`` (Apache ``%{name}C``,
-    nginx ``$cookie_name``): the hook a log format with cookie fields fills (issue #11)."""
-    return f"cookie_{name}"
+    nginx ``$cookie_name``), filled by the parser when the log format names it."""
+    return schema.cookie_column(name)
 
 
 def _cookie_hashes(c: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray:
@@ -378,6 +379,8 @@ def sec_affiliates(p: Partial, ctx: Context) -> Section:
     v = j.visits[j.visits["affiliate"] != ""] if len(j.visits) else j.visits
     c = _affiliate_conversions(j, s)
     names = sorted(set(v["affiliate"]) | set(s.commissions)) if len(v) else sorted(s.commissions)
+    # An affiliate credited by the referral cookie alone (its click before the log began).
+    names = sorted(set(names) | (set(c["affiliate"]) if len(c) else set()))
     if not names:
         return Section("affiliates", title, pd.DataFrame(), note="no affiliate visit")
     visits = v.groupby("affiliate").size() if len(v) else pd.Series(dtype=np.int64)

@@ -9,6 +9,8 @@ same tokens, used on the lines the CSV reader rejects and for layouts no delimit
 made of several pieces (``[$time_local``, ``%v:%p``, ``rt=$request_time``) are split once per
 distinct value, never once per line.
 
+Cookies (Apache ``%{NAME}C``, nginx ``$cookie_NAME``) are ``cookie`` pieces whose kind is the
+cookie's name; each distinct name fills a record column ``cookie_<NAME>`` (schema.py).
 Directives and variables logaudit does not know are kept as ``extra`` pieces (read, not used);
 a format logaudit cannot place (two times, no time, no request) is a ``ConfigError`` naming it.
 """
@@ -19,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 
 from logaudit.errors import ConfigError
+from logaudit.schema import cookie_column
 
 # Time components: strict RE2 patterns (used for detection and to split time tokens).
 TIME_PARTS: dict[str, str] = {
@@ -82,6 +85,7 @@ ROLES = (
     "response_time",
     "upstream_time",
     "xff",
+    "cookie",  # a named cookie (kind: its name): one column cookie_<name> per distinct name
     "extra",
 )
 
@@ -415,6 +419,8 @@ def _apache_directive(letter: str, arg: str | None, written: str) -> list[Piece]
         return [Piece("response_time", written, "s")]
     if letter == "i" and arg is not None:
         return [Piece(_HEADERS_IN.get(arg.lower(), "extra"), written)]
+    if letter == "C" and arg:
+        return [Piece("cookie", written, arg)]
     if letter in ("o", "e", "n", "C", "x", "^ti", "^to") and arg is not None:
         return [Piece("extra", written)]
     if letter == "a" and arg == "c":
@@ -481,8 +487,10 @@ def nginx_pieces(fmt: str) -> list[Piece]:
         elif name in _NGINX_VARS:
             role, kind = _NGINX_VARS[name]
             out.append(Piece(role, written, kind))
+        elif name.startswith("cookie_") and len(name) > len("cookie_"):
+            out.append(Piece("cookie", written, name[len("cookie_") :]))
         else:
-            # $upstream_*, $http_*, $cookie_*, $arg_*, $sent_http_*, $ssl_*...: kept, not used.
+            # $upstream_*, $http_*, $arg_*, $sent_http_*, $ssl_*...: kept, not used.
             out.append(Piece("extra", written))
     return out
 
@@ -676,11 +684,18 @@ def _check(pieces: list[Piece], source: str) -> list[Piece]:
     out = []
     for p in pieces:
         if not p.literal and p.role not in ("time", "extra"):
-            if p.role in seen:
+            # Each cookie name is its own column; the same name twice is one column.
+            key = cookie_column(p.kind) if p.role == "cookie" else p.role
+            if key in seen:
                 p = Piece("extra", p.text, p.kind)
-            seen.add(p.role)
+            seen.add(key)
         out.append(p)
     return out
+
+
+def field_key(p: Piece) -> str:
+    """The record column a field piece fills: its role, or ``cookie_<name>`` for a cookie."""
+    return cookie_column(p.kind) if p.role == "cookie" else p.role
 
 
 def layout_from_pieces(

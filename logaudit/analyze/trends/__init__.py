@@ -43,7 +43,9 @@ points: (share_last - share_before) x 100. An item is listed when it has at leas
 ``MOVER_MIN_ITEM`` (10) page views in the last and baseline periods together and moved at least
 ``MOVER_MIN_CHANGE`` (1.0) point; a kind is compared only when it has at least
 ``MOVER_MIN_TOTAL`` (30) page views in each side. Up to ``MOVERS_PER_SIDE`` (3) risers and 3
-fallers per kind, largest moves first.
+fallers per kind, largest moves first. Sources (kind ``source``, named as the ``sources``
+section names them: ``Google``, ``newsletter``, ``(direct)``...) are compared by their share of
+people's *visits* starting in each period, with the same thresholds counted in visits.
 
 **Unusual periods.** Each complete period is compared with the periods just before it
 (``BASELINE``: the previous 24 hours, 7 days, 4 weeks or 6 months, all of them complete).
@@ -66,12 +68,14 @@ per (hour, offset); ``trend_visitor_hours`` distinct (hour, visitor) pairs, for 
 only (other lengths use ``visitor_days``). Visits come from the shared sessionization
 (``visits.visits_of``). Movers reuse the page-view events every report keeps for visits
 (``pv_events``: wall and UTC time, path, referrer, visitor key) and map each distinct path,
-referrer, client and user agent once (``paths``, ``referrers`` and ``visitors`` tables).
+referrer, client and user agent once (``paths``, ``referrers`` and ``visitors`` tables); the
+source movers reuse the campaigns sections' visits and sources (``campaigns.journeys``).
 """
 
 from __future__ import annotations
 
 from logaudit.analyze.base import SectionSpec
+from logaudit.analyze.campaigns import NEEDS as CAMPAIGNS_NEEDS
 from logaudit.analyze.trends.change import change_text, sec_change
 from logaudit.analyze.trends.movers import MOVER_KINDS, sec_movers
 from logaudit.analyze.trends.periods import chosen_metrics, sec_periods
@@ -110,9 +114,9 @@ SECTIONS: tuple[SectionSpec, ...] = (
     SectionSpec("change", "Change since the period before", sec_change, NEEDS_PERIODS),
     SectionSpec(
         "movers",
-        "Movers: pages, sites, countries, browsers",
+        "Movers: pages, sites, countries, browsers, sources",
         sec_movers,
-        (*NEEDS_PERIODS, "vhosts", "visitors"),
+        (*NEEDS_PERIODS, "vhosts", "visitors", *CAMPAIGNS_NEEDS),
     ),
     SectionSpec("unusual", "Unusual periods", sec_unusual, NEEDS_PERIODS),
 )

@@ -1,4 +1,5 @@
-"""The ``movers`` section: pages, referring sites, countries and browsers whose share moved most."""
+"""The ``movers`` section: pages, referring sites, countries and browsers whose share of page
+views moved most, and sources whose share of visits did (``campaigns.journeys``)."""
 
 from __future__ import annotations
 
@@ -144,9 +145,19 @@ def sec_movers(p: Partial, ctx: Context) -> Section:
         if why:
             notes.append(why)
         rows.append(moved)
+    by_source, why = _source_moves(p, ctx, t.ids[last], t.ids[base], t.every)
+    if why:
+        notes.append(why)
+    if by_source is not None:
+        rows.append(by_source)
+    rows = [r for r in rows if len(r)]
     frame = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
     span = f"{t.labels[base[0]]}..{t.labels[base[-1]]}" if len(base) > 1 else t.labels[base[0]]
-    notes.insert(0, f"share of page views in {t.labels[last]} against {span}; change in points")
+    notes.insert(
+        0,
+        f"share of page views (sources: of visits) in {t.labels[last]} against {span}; "
+        "change in points",
+    )
     return Section(
         "movers",
         f"Movers: last complete {_PER[t.every]}",
@@ -157,8 +168,29 @@ def sec_movers(p: Partial, ctx: Context) -> Section:
     )
 
 
+def _source_moves(
+    p: Partial, ctx: Context, last: int, base: np.ndarray, every: str
+) -> tuple[pd.DataFrame | None, str]:
+    """Sources (as the ``sources`` section names them) by their share of visits starting in
+    the last period against the same baseline: visits, not page views, are what a source
+    brings. The visits and their sources are the campaigns sections' (``journeys``, shared
+    with them in one report)."""
+    from logaudit.analyze.campaigns import journeys
+
+    v = journeys(p, ctx).visits
+    if v.empty:
+        return None, "sources: no visit"
+    pid = per.of_times(v["start_local"].to_numpy(), v["start"].to_numpy(), every)
+    in_last = pid == last
+    keep = in_last | np.isin(pid, base)
+    names = v["source"].to_numpy(dtype=object)[keep]
+    keys, uniq = pd.factorize(names)
+    items = pd.Series(np.asarray(uniq, dtype=object), index=np.arange(len(uniq)))
+    return _moves("source", keys, in_last[keep], items, unit="visits")
+
+
 def _moves(
-    kind: str, keys: np.ndarray, in_last: np.ndarray, items: pd.Series
+    kind: str, keys: np.ndarray, in_last: np.ndarray, items: pd.Series, unit: str = "page views"
 ) -> tuple[pd.DataFrame, str]:
     """Risers and fallers of one kind; items maps each key to its text (missing: not counted)."""
     cols = ["kind", "item", "share_before", "share_last", "change", "count_last", "count_before"]
@@ -176,7 +208,7 @@ def _moves(
     counts = counts[counts.index.notna()].groupby(level=0).sum()
     before, now = counts[False], counts[True]
     if before.sum() < MOVER_MIN_TOTAL or now.sum() < MOVER_MIN_TOTAL:
-        return pd.DataFrame(columns=cols), f"{kind}s: under {MOVER_MIN_TOTAL} page views a side"
+        return pd.DataFrame(columns=cols), f"{kind}s: under {MOVER_MIN_TOTAL} {unit} a side"
     share_b = before / before.sum()
     share_l = now / now.sum()
     change = ((share_l - share_b) * 100).round(2)
