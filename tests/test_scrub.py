@@ -247,16 +247,22 @@ def test_vhost_format_client_is_the_second_field(tmp_path: Path) -> None:
     assert res.counts.bad == 0 and res.counts.changed == 3
 
 
-@pytest.mark.parametrize("name", ["combined", "common", "vcombined", "vcommon"])
-def test_each_layout_keeps_its_formats_samples(tmp_path: Path, name: str) -> None:
-    """Every format scrub knows, on its own sample lines (escaped quotes, host-name clients,
-    an empty request): no bad line, and with --ip keep not one byte changed."""
+def _format_names() -> list[str]:
     from logaudit.formats import FORMATS
-    from logaudit.scrub import LAYOUTS
 
-    assert name in LAYOUTS
+    return list(FORMATS)
+
+
+@pytest.mark.parametrize("name", _format_names())
+def test_each_format_keeps_its_samples(tmp_path: Path, name: str) -> None:
+    """Every registered format, on its own sample lines (escaped quotes, host-name clients,
+    an empty request, JSON): no bad line, and with --ip keep not one byte changed."""
+    from logaudit.formats import FORMATS
+
     src = write(tmp_path / "s.log", FORMATS[name].samples)
     out = tmp_path / "o.log"
     res = scrub_file(src, out, Settings(log_format=name), ip="keep")
     assert res.counts.bad == 0 and res.counts.changed == 0
     assert out.read_bytes() == src.read_bytes()
+    res = scrub_file(src, out, Settings(log_format=name), ip="mask")
+    assert res.counts.bad == 0 and res.counts.changed > 0
