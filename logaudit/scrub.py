@@ -348,6 +348,8 @@ class Scrubber:
             self.layout = layout_for(fmt)
         self.rules = rules
         self.anon = anon
+        # Values are JSON string contents (nginx escape=json templates, Caddy, Traefik).
+        self.json = self.format is not None and self.format.family in ("json", "jsonkeys")
         self.counts = Counts()
         self.prefilter = prefilter(rules)
 
@@ -441,7 +443,6 @@ class Scrubber:
             dist, touched = self._values(enc.dictionary, role)
             if not touched.any():
                 continue
-            dist = _json_safe(dist)
             joined = pc.binary_join_element_wise(got.field("pre").cast(_BIN),
                                                  dist.take(pa.array(codes)),
                                                  got.field("post").cast(_BIN),
@@ -552,6 +553,8 @@ class Scrubber:
         touched = np.zeros(len(dist), dtype=bool)
         if what in pii.FIELDS:
             dist, touched = mask_values(dist, what, self.rules, self.counts.by_kind)
+            if self.json and touched.any():
+                dist = _json_safe(dist)
         if self.anon is not None and what in ("client", "xff", "user"):
             dist, more = self._anon_values(dist, "user" if what == "user" else "client")
             touched |= more

@@ -266,3 +266,45 @@ def test_each_format_keeps_its_samples(tmp_path: Path, name: str) -> None:
     assert out.read_bytes() == src.read_bytes()
     res = scrub_file(src, out, Settings(log_format=name), ip="mask")
     assert res.counts.bad == 0 and res.counts.changed > 0
+
+
+def test_any_log_format_string_is_scrubbed(tmp_path: Path) -> None:
+    """A --log-format string scrub has never seen: the client, the X-Forwarded-For list,
+    the user and the request are found from the format's own layout."""
+    fmt = '%a "%{X-Forwarded-For}i" %u %t "%r" %>s %b "%{User-Agent}i" %D'
+    rows = [
+        '198.51.100.7 "203.0.113.5, 10.0.0.1" - [10/Oct/2023:13:55:36 +0000] '
+        '"GET /a?email=x.y%40example.com HTTP/1.1" 200 12 "curl/8.0" 1234',
+        '[2001:db8::7]:443 "-" bob [10/Oct/2023:13:55:37 +0000] "GET /b HTTP/1.1" 200 1 '
+        '"curl/8.0" 5',
+    ]
+    src = write(tmp_path / "c.log", rows)
+    out = tmp_path / "o.log"
+    res = scrub_file(src, out, Settings(log_format=fmt), ip="mask")
+    got = out.read_text().splitlines()
+    assert got[0] == ('198.51.100.0 "203.0.113.0, 10.0.0.0" - [10/Oct/2023:13:55:36 +0000] '
+                      '"GET /a?email=REDACTED HTTP/1.1" 200 12 "curl/8.0" 1234')
+    assert got[1] == rows[1].replace("[2001:db8::7]:443", "[2001:db8::]:443").replace(
+        " bob ", " *** ")
+    assert res.counts.bad == 0 and res.counts.changed == 2
+
+
+def test_nginx_json_template_stays_json(tmp_path: Path) -> None:
+    """An nginx escape=json template: masks land inside the string values, an e-mail right
+    after a JSON escape (\\n) does not leave a broken escape behind."""
+    fmt = ('{"ip":"$remote_addr","time":"$time_iso8601","request":"$request",'
+           '"status":"$status","ref":"$http_referer","ua":"$http_user_agent"}')
+    rows = [
+        json.dumps({"ip": "203.0.113.9", "time": "2023-10-10T13:55:36+00:00",
+                    "request": "GET /login?user=jane.doe@example.com HTTP/1.1",
+                    "status": "200", "ref": "https://x.example/?email=\njane.doe@example.com",
+                    "ua": 'curl "8"'}, separators=(",", ":")),
+    ]
+    src = write(tmp_path / "j.log", rows)
+    out = tmp_path / "o.log"
+    res = scrub_file(src, out, Settings(log_format=fmt), ip="mask")
+    assert res.counts.bad == 0 and res.counts.changed == 1
+    rec = json.loads(out.read_text())
+    assert rec["ip"] == "203.0.113.0" and rec["ua"] == 'curl "8"'
+    assert "jane" not in rec["request"] and "REDACTED" in rec["request"]
+    assert "jane" not in rec["ref"]
