@@ -6,16 +6,17 @@ masked, hashed or kept (``--ip``, ``anonymize.Anonymizer``). Nothing else change
 layout does not match (bad lines) pass through unchanged and are counted, line endings and
 trailing fields are kept.
 
-How, fast: a block of whole lines is one Arrow binary array (zero-copy); the family's layout
-(``LAYOUTS``) cuts every line into captured pieces with one ``extract_regex``; each scanned
+How, fast: a block of whole lines is one Arrow binary array (zero-copy); the format's layout
+(``line_layout``) cuts every line into captured pieces with one ``extract_regex``; each scanned
 field is dictionary-encoded and the rules run over its *distinct* values (RE2 match, then
 ``replace_substring_regex`` on the valid candidates; Python only for a candidate whose first
 match fails its validator); the pieces are joined back with ``binary_join_element_wise``.
 
-Families. A format family declares how to locate its fields with a ``LineLayout``: the line as a
-sequence of literal text and named captures (the captures and literals, joined, are the line
-again). The Apache/nginx CLF family is here (client the first field, or the second after a
-virtual host); the other families (#11: W3C, JSON, cloud, proxies) add theirs to ``LAYOUTS``.
+Formats. scrub keeps no table of its own: ``line_layout`` turns the detected format's layout
+(``formats/spec.py``: tokens, separators, quoting) into one RE2 pattern with a group per token,
+and the roles of each token's pieces say what to rewrite, so every registered format and any
+``--log-format`` string is scrubbed. W3C blocks are cut at their ``#Fields:`` headers; JSON logs
+with their own keys (Caddy, Traefik) are rewritten key by key inside their string values.
 
 Output: the input's compression (gzip, bzip2, xz or none) again; ``-o FILE`` or
 ``--in-place``, both through a 0600 temporary file in the target's folder that is fsynced and
