@@ -308,3 +308,28 @@ def test_nginx_json_template_stays_json(tmp_path: Path) -> None:
     assert rec["ip"] == "203.0.113.0" and rec["ua"] == 'curl "8"'
     assert "jane" not in rec["request"] and "REDACTED" in rec["request"]
     assert "jane" not in rec["ref"]
+
+
+def test_prefilter_is_a_superset_of_what_the_rules_change() -> None:
+    """The pre-pass (rules without their context groups, in a few alternations) picks every
+    line a rule changes; a context group it cannot cut out whole is kept."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from logaudit.enrich import pii
+    from logaudit.scrub import _unanchored, prefilter
+
+    rules = pii.rules_for(None)
+    groups = prefilter(rules)
+    assert len(groups) > 1
+    data = [x.encode() for x in lines(repeat=1)]
+    arr = pa.array(data, pa.large_binary())
+    picked = np.zeros(len(data), dtype=bool)
+    for g in groups:
+        picked |= np.asarray(pc.match_substring_regex(arr, g), dtype=bool)
+    for rule in rules:
+        hit = np.asarray(pc.match_substring_regex(arr, rule.pattern), dtype=bool)
+        assert not (hit & ~picked).any(), rule.name
+    assert _unanchored(r"(?:^|[)x])(?P<value>a+)") == r"(?:(?:|[)x])(?:a+))"
+    assert _unanchored(r"(?i)(?:^|[?&])key=(?P<value>\w+)(?:[^a-z]|$)") == r"(?i:key=(?:\w+))"
