@@ -6,16 +6,17 @@ masked, hashed or kept (``--ip``, ``anonymize.Anonymizer``). Nothing else change
 layout does not match (bad lines) pass through unchanged and are counted, line endings and
 trailing fields are kept.
 
-How, fast: a block of whole lines is one Arrow binary array (zero-copy); the family's layout
-(``LAYOUTS``) cuts every line into captured pieces with one ``extract_regex``; each scanned
+How, fast: a block of whole lines is one Arrow binary array (zero-copy); the format's layout
+(``line_layout``) cuts every line into captured pieces with one ``extract_regex``; each scanned
 field is dictionary-encoded and the rules run over its *distinct* values (RE2 match, then
 ``replace_substring_regex`` on the valid candidates; Python only for a candidate whose first
 match fails its validator); the pieces are joined back with ``binary_join_element_wise``.
 
-Families. A format family declares how to locate its fields with a ``LineLayout``: the line as a
-sequence of literal text and named captures (the captures and literals, joined, are the line
-again). The Apache/nginx CLF family is here (client the first field, or the second after a
-virtual host); the other families (#11: W3C, JSON, cloud, proxies) add theirs to ``LAYOUTS``.
+Formats. scrub keeps no table of its own: ``line_layout`` turns the detected format's layout
+(``formats/spec.py``: tokens, separators, quoting) into one RE2 pattern with a group per token,
+and the roles of each token's pieces say what to rewrite, so every registered format and any
+``--log-format`` string is scrubbed. W3C blocks are cut at their ``#Fields:`` headers; JSON logs
+with their own keys (Caddy, Traefik) are rewritten key by key inside their string values.
 
 Output: the input's compression (gzip, bzip2, xz or none) again; ``-o FILE`` or
 ``--in-place``, both through a 0600 temporary file in the target's folder that is fsynced and
@@ -45,7 +46,8 @@ import pyarrow.compute as pc
 
 from logaudit.anonymize import Anonymizer
 from logaudit.enrich import pii
-from logaudit.errors import ExitCode, InputInvalidError, LogauditError
+from logaudit.errors import ExitCode, LogauditError
+from logaudit.formats.spec import Layout, Token
 
 MASK = "REDACTED"
 BLOCK = 16 << 20
@@ -62,87 +64,99 @@ _BIN = pa.large_binary()
 @dataclass(frozen=True)
 class LineLayout:
     """A line as pieces: ("lit", text) or ("cap", group name). ``pattern`` captures each
-    named group; ``fields`` maps logaudit field names (client, user, path, query, referrer,
-    agent) to the group holding them.
+    named group; ``fields`` maps a group to what it holds: a role (client, user, path,
+    query, referrer, agent, request, request_uri, xff) or, for a token of several pieces
+    (``%h:%^``, ``rt=$request_time``), the format's ``Token``, split per distinct value.
 
     Fast path (optional): ``client_token``, the client's position as a space-separated token
     of every line the pattern matches, lets lines with nothing else to mask have only that
     token replaced, without cutting them into pieces; ``user_set``, a regex matching the
-    lines whose user name is not empty ('-'), sends those through the full cut."""
+    lines that need the full cut anyway (a user name that is not '-', a list of clients)."""
 
     pattern: str
     pieces: tuple[tuple[str, str], ...]
-    fields: dict[str, str]
+    fields: dict[str, Any]
     client_token: int | None = None
     user_set: str | None = None
+    comments: bool = False  # W3C: '#' lines are headers, not bad lines
 
 
-# One quoted CLF field, with Apache's \" and \\ escapes, captured without its quotes.
+# One quoted field, with Apache's \" and \\ escapes, captured without its quotes.
 _QUOTED = r'(?:[^"\\\n]|\\.)*'
-_CLF_PIECES: dict[str, list[tuple[str, str]]] = {
-    "vhost": [("cap", r"vhost:\S+")],
-    "client": [("cap", r"client:\S+")],
-    "ident": [("cap", r"ident:\S+")],
-    "user": [("cap", r"user:\S+(?: [^ \[\-0-9]\S*)*?")],
-    "time": [("cap", r"time:\[[^\]\n]*\]")],
-    "request": [
-        ("lit", '"'),
-        ("cap", r"method:(?:[A-Za-z][A-Za-z0-9_-]* )?"),
-        ("cap", r"path:(?:[^ ?\"\\\n]|\\.)*"),
-        ("cap", r"qmark:\??"),
-        ("cap", r"query:(?:[^ \"\\\n]|\\.)*"),
-        ("cap", "reqtail:" + _QUOTED),
-        ("lit", '"'),
-    ],
-    "status": [("cap", r"status:\S+")],
-    "bytes": [("cap", r"bytes:\S+")],
-    "referrer": [("lit", '"'), ("cap", "referrer:" + _QUOTED), ("lit", '"')],
-    "agent": [("lit", '"'), ("cap", "agent:" + _QUOTED), ("lit", '"')],
-}
+# Roles scrub rewrites; a token holding none of them is kept as it is.
+ROLES = ("client", "xff", "user", "path", "query", "referrer", "agent", "request",
+         "request_uri")
 
 
-def clf_layout(fields: tuple[str, ...]) -> LineLayout:
-    """The CLF family's layout for a format's ordered fields, trailing fields kept as one
-    captured tail (line end included)."""
+def _simple(t: Token, fmt: Layout) -> bool:
+    """Whether every value of this bare token is one space-free word."""
+    if t.quoted or fmt.loose or any(p.literal and " " in p.text for p in t.pieces):
+        return False
+    return not any(p.role in ("user", "client", "upstream_time") or p.kind == "spaces"
+                   for p in t.fields)
+
+
+def line_layout(fmt: Layout) -> LineLayout:
+    """A format's scrub layout, derived from its own tokens and separators: every token one
+    captured group (quoted ones without their quotes), every separator a literal (captured
+    when a W3C run of blanks), the trailing text (extras, line end) one captured tail."""
     pieces: list[tuple[str, str]] = []
     regex = ["^"]
-    for i, f in enumerate(fields):
-        if i:
-            pieces.append(("lit", " "))
-            regex.append(" ")
-        for kind, spec in _CLF_PIECES[f]:
-            if kind == "lit":
-                pieces.append(("lit", spec))
-                regex.append(re.escape(spec))
-            else:
-                name, _, rx = spec.partition(":")
-                pieces.append(("cap", name))
-                regex.append(f"(?P<{name}>{rx})")
+    fields: dict[str, Any] = {}
+
+    def sep(i: int) -> None:
+        text = fmt.separators[i]
+        if fmt.loose and text in (" ", "\t"):
+            pieces.append(("cap", f"s{i}"))
+            regex.append(f"(?P<s{i}>[ \\t]+)")
+        elif text:
+            pieces.append(("lit", text))
+            regex.append(re.escape(text))
+
+    sep(0)
+    for i, t in enumerate(fmt.tokens):
+        g = f"g{i}"
+        if t.quoted and not fmt.loose:
+            rx = f'"(?P<{g}>{_QUOTED})"'
+            pieces += [("lit", '"'), ("cap", g), ("lit", '"')]
+        else:
+            rx = fmt._token_regex(t, False).replace(f"(?P<{t.name}>", f"(?P<{g}>", 1)
+            pieces.append(("cap", g))
+        regex.append(rx)
+        roles = [p.role for p in t.fields if p.role in ROLES]
+        if roles:
+            single = t.single
+            fields[g] = single.role if single is not None else t
+        sep(i + 1)
+    tail = r"(?:[ \t][^\n]*)?" if fmt.allow_extras else ""
+    regex.append(f"(?P<tail>{tail}\\r?\\n?)$")
     pieces.append(("cap", "tail"))
-    regex.append(r"(?P<tail>(?s:.*))$")
-    names = {"client", "user", "path", "query", "referrer", "agent"}
-    mapped = {n: n for _, n in pieces if n in names}
-    client = fields.index("client") if "client" in fields else None
-    user = fields.index("user") if "user" in fields else None
-    # The user token is not exactly '-': it starts with another byte, or '-' and more.
-    user_set = None if user is None else r"^(?:\S+ ){" + str(user) + r"}(?:[^-]|-\S)"
-    return LineLayout("".join(regex), tuple(pieces), mapped, client, user_set)
+    client = user = None
+    plain = fmt.delimiter == " " and not fmt.separators[0] and not fmt.loose
+    for i, t in enumerate(fmt.tokens):
+        if not plain:
+            break
+        role = t.single.role if t.single is not None and not t.quoted else None
+        if role == "client" and client is None:
+            client = i
+        elif role == "user" and user is None:
+            user = i
+        elif not _simple(t, fmt):
+            break
+    needs_user = any(p.role == "user" for t in fmt.tokens for p in t.fields)
+    if client is None or (needs_user and user is None):
+        return LineLayout("".join(regex), tuple(pieces), fields, None, None, fmt.loose)
+    full = [r"^(?:\S+ ){" + str(client) + r"}\S+, "]
+    if user is not None:
+        # The user token is not exactly '-': it starts with another byte, or '-' and more.
+        full.append(r"^(?:\S+ ){" + str(user) + r"}(?:[^-]|-\S)")
+    return LineLayout("".join(regex), tuple(pieces), fields, client, "|".join(full),
+                      fmt.loose)
 
 
-# The Apache/nginx formats by name, with their fields in order (as formats/clf.py names them).
-# Spelled out here rather than read from the format registry, whose layout objects #11 is
-# reworking: the names are the stable interface.
-_CLF_FIELDS: dict[str, tuple[str, ...]] = {
-    "vcombined": ("vhost", "client", "ident", "user", "time", "request", "status", "bytes",
-                  "referrer", "agent"),
-    "combined": ("client", "ident", "user", "time", "request", "status", "bytes", "referrer",
-                 "agent"),
-    "vcommon": ("vhost", "client", "ident", "user", "time", "request", "status", "bytes"),
-    "common": ("client", "ident", "user", "time", "request", "status", "bytes"),
-}
-
-# Format name -> its line layout. Other families (#11) register theirs here.
-LAYOUTS: dict[str, LineLayout] = {name: clf_layout(f) for name, f in _CLF_FIELDS.items()}
+@cache
+def layout_for(fmt: Layout) -> LineLayout:
+    return line_layout(fmt)
 
 
 # ---- masking one field's values -------------------------------------------------------
@@ -276,7 +290,17 @@ def _unanchored(pattern: str) -> str:
     """``pattern`` without its anchors (``^``, ``$``, ``\\A``, ``\\z`` outside character
     classes) and with its named groups unnamed: it matches wherever the pattern matches in a
     field, and a field is a substring of its line, so over whole lines it finds a superset of
-    the lines the rule can change."""
+    the lines the rule can change. A leading ``(?:^|...)`` or trailing ``(?:...|$)`` context
+    group (no group inside) is dropped too: context only narrows where a value matches, and
+    without it the DFA is several times smaller."""
+    m0 = re.match(r"^\(\?[a-zA-Z]+\)", pattern)
+    flags = m0.group(0) if m0 else ""
+    body = pattern[len(flags):]
+    for context in (r"^\(\?:\^\|[^()]*\)", r"\(\?:[^()]*\|\$\)$"):
+        m1 = re.search(context, body)
+        if m1 and _whole_group(m1.group(0)):
+            body = body[: m1.start()] + body[m1.end():]
+    pattern = flags + body
     out: list[str] = []
     i, in_class = 0, False
     while i < len(pattern):
@@ -309,27 +333,89 @@ def _unanchored(pattern: str) -> str:
     return f"(?{m.group(1)}:{text[m.end():]})" if m else f"(?:{text})"
 
 
+# Above about this many characters an alternation's DFA outgrows RE2's cache (pyarrow gives
+# RE2 its default 8 MB) and the pass slows (bench/out/pii-1000000.log, one 16 MB block: the 16
+# built-in rules in one pass 0.29 s; in passes of at most 400 / 600 / 800 characters, best of
+# three on a loaded host, 0.21 / 0.16 / 0.15 s; each rule alone, 16 passes, 0.42 s).
+PREFILTER_CHARS = 800
+
+
+def _whole_group(text: str) -> bool:
+    """Whether ``text`` is one group by itself (its ``)`` not escaped nor in a class)."""
+    if text.endswith("\\)"):
+        return False
+    try:
+        re.compile(text)
+    except re.error:
+        return False
+    return True
+
+
 @cache
-def prefilter(rules: tuple[pii.Rule, ...]) -> str | None:
-    """One RE2 alternation: a line it does not match holds nothing any rule would mask."""
-    if not rules:
-        return None
-    return "|".join(_unanchored(r.pattern) for r in rules)
+def prefilter(rules: tuple[pii.Rule, ...]) -> tuple[str, ...]:
+    """RE2 alternations, each of a few rules: a line none matches holds nothing any rule
+    would mask."""
+    groups: list[list[str]] = []
+    size = 0
+    for r in rules:
+        p = _unanchored(r.pattern)
+        if not groups or size + len(p) > PREFILTER_CHARS:
+            groups.append([])
+            size = 0
+        groups[-1].append(p)
+        size += len(p) + 1
+    return tuple("|".join(g) for g in groups)
 
 
 class Scrubber:
-    def __init__(self, layout: LineLayout, rules: tuple[pii.Rule, ...],
+    def __init__(self, fmt: Layout | LineLayout, rules: tuple[pii.Rule, ...],
                  anon: Anonymizer | None) -> None:
-        self.layout = layout
+        self.format = fmt if isinstance(fmt, Layout) else None
+        if isinstance(fmt, LineLayout):
+            self.layout = fmt
+        elif fmt.family == "jsonkeys":
+            self.layout = LineLayout(r"\A\z", (), {})
+        else:
+            self.layout = layout_for(fmt)
         self.rules = rules
         self.anon = anon
+        # Values are JSON string contents (nginx escape=json templates, Caddy, Traefik).
+        self.json = self.format is not None and self.format.family in ("json", "jsonkeys")
         self.counts = Counts()
         self.prefilter = prefilter(rules)
+        self._seen: dict[str, str] = {}  # client as logged -> anonymised
+
+    def block(self, data: bytes) -> bytes:
+        """One block of whole lines, rewritten (W3C: each part under its #Fields: header
+        with that header's layout; JSON logs with their own keys: key by key)."""
+        fmt = self.format
+        if fmt is not None and fmt.family == "jsonkeys":
+            return self._json(data, fmt)
+        if fmt is None or fmt.family != "w3c":
+            return self._block(data)
+        from logaudit.formats import w3c
+
+        heads = w3c.headers(data)
+        if not heads:
+            return self._block(data)
+        out = [self._block(data[: heads[0][0]])]
+        for k, (at, found) in enumerate(heads):
+            if found is not None:
+                self.layout = layout_for(found)
+            end = heads[k + 1][0] if k + 1 < len(heads) else len(data)
+            out.append(self._block(data[at:end]))
+        return b"".join(out)
+
+    def _prefiltered(self, lines: pa.Array) -> np.ndarray:
+        hit = np.zeros(len(lines), dtype=bool)
+        for pattern in self.prefilter:
+            hit |= self._match(lines, pattern)
+        return hit
 
     def _match(self, lines: pa.Array, pattern: str) -> np.ndarray:
         return np.asarray(pc.match_substring_regex(lines, pattern).fill_null(False), bool)
 
-    def block(self, data: bytes) -> bytes:
+    def _block(self, data: bytes) -> bytes:
         """One block of whole lines, rewritten. A DFA pass each says which lines fit the
         layout and which may hold personal data (or a user name); only those are cut into
         pieces; the others have at most their client token replaced; bad lines none."""
@@ -340,7 +426,7 @@ class Scrubber:
         self.counts.lines += n
         ok = self._match(lines, self.layout.pattern)
         if not ok.all():
-            blank = self._match(lines, r"^\s*$")
+            blank = self._match(lines, r"^(?:\s*$|#)" if self.layout.comments else r"^\s*$")
             self.counts.bad += int((~ok & ~blank).sum())
         if not ok.any():
             return data
@@ -348,7 +434,7 @@ class Scrubber:
         if lay.client_token is None:
             full = ok
         else:
-            hit = self._match(lines, self.prefilter) if self.prefilter else np.zeros(n, bool)
+            hit = self._prefiltered(lines)
             if self.anon is not None and lay.user_set is not None:
                 hit |= self._match(lines, lay.user_set)
             full = ok & hit
@@ -360,6 +446,50 @@ class Scrubber:
             idx = np.arange(n)
             idx[full] = n + np.arange(int(full.sum()))
             out = pa.concat_arrays([out, rebuilt]).take(pa.array(idx))
+        return _to_bytes(out) if out is not lines else data
+
+    def _json(self, data: bytes, fmt: Layout) -> bytes:
+        """A block of JSON lines: for each key the format reads a role from (its last path
+        segment), the string value after it is cut out, rewritten per distinct value and
+        put back: the line stays the same JSON, byte for byte, but for what is masked."""
+        if not data:
+            return data
+        lines = _lines(data)
+        n = len(lines)
+        self.counts.lines += n
+        ok = self._match(lines, r"^\s*\{")
+        if not ok.all():
+            blank = self._match(lines, r"^\s*$")
+            self.counts.bad += int((~ok & ~blank).sum())
+        out = lines
+        changed = np.zeros(n, dtype=bool)
+        for key, role in _json_keys(fmt):
+            rx = (r'^(?P<pre>(?s:.*?)"' + re.escape(key) + r'"\s*:\s*\[?\s*")'
+                  r'(?P<val>(?:[^"\\\n]|\\.)*)(?P<post>(?s:.*))$')
+            which = ok & self._match(out, rx)
+            anon = self.anon is not None and role in ("client", "user")
+            if not anon and self.prefilter:
+                which &= self._prefiltered(out)
+            elif not anon:
+                continue
+            if not which.any():
+                continue
+            at = np.flatnonzero(which)
+            got = pc.extract_regex(out.take(pa.array(at)), rx)
+            enc = pc.dictionary_encode(got.field("val").cast(_BIN))
+            codes = np.asarray(enc.indices)
+            dist, touched = self._values(enc.dictionary, role)
+            if not touched.any():
+                continue
+            joined = pc.binary_join_element_wise(got.field("pre").cast(_BIN),
+                                                 dist.take(pa.array(codes)),
+                                                 got.field("post").cast(_BIN),
+                                                 pa.scalar(b"", _BIN))
+            idx = np.arange(n)
+            idx[at] = n + np.arange(len(at))
+            out = pa.concat_arrays([out, joined]).take(pa.array(idx))
+            changed[at[touched[codes]]] = True
+        self.counts.changed += int(changed.sum())
         return _to_bytes(out) if out is not lines else data
 
     def _clients(self, data: bytes, lines: pa.Array, which: np.ndarray, k: int) -> pa.Array:
@@ -394,7 +524,7 @@ class Scrubber:
 
     def _anon_values(self, dist: pa.Array, fname: str) -> tuple[pa.Array, np.ndarray]:
         assert self.anon is not None
-        fn = self.anon.address if fname == "client" else self.anon.user
+        fn = self._client if fname == "client" else self.anon.user
         old = dist.to_pylist()
         new = [
             fn(v.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
@@ -404,22 +534,38 @@ class Scrubber:
         touched = np.array([x != y for x, y in zip(old, new, strict=True)], dtype=bool)
         return pa.array(new, _BIN), touched
 
+    def _client(self, text: str) -> str:
+        """A client as logged: one address, a list (``a, b``, X-Forwarded-For) or an
+        address with its port (``1.2.3.4:5678``, ``[2001:db8::1]:443``): each address
+        anonymised, the punctuation kept."""
+        assert self.anon is not None
+        hit = self._seen.get(text)
+        if hit is None:
+            hit = self._seen[text] = self._client_uncached(text)
+        return hit
+
+    def _client_uncached(self, text: str) -> str:
+        assert self.anon is not None
+        if "," in text:
+            return ",".join(self._client(x) for x in text.split(","))
+        lead = text[: len(text) - len(text.lstrip())]
+        core = text.strip()
+        m = _WITH_PORT.match(core)
+        if m and pii_ip(m.group("a6") or m.group("a4")):
+            a = self.anon.address(m.group("a6") or m.group("a4"))
+            return lead + (f"[{a}]" if m.group("a6") else a) + m.group("port")
+        return lead + self.anon.address(core) if core else text
+
     def _full(self, lines: pa.Array) -> pa.Array:
         """Lines that fit the layout, cut into their pieces, every field masked, joined."""
         good = pc.extract_regex(lines, self.layout.pattern)
         columns = {name: good.field(name) for kind, name in self.layout.pieces if kind == "cap"}
         changed = np.zeros(len(good), dtype=bool)
-        for fname, group in self.layout.fields.items():
+        for group, what in self.layout.fields.items():
             col = columns[group]
             enc = pc.dictionary_encode(col)
-            dist = enc.dictionary
             codes = np.asarray(enc.indices)
-            touched = np.zeros(len(dist), dtype=bool)
-            if fname in pii.FIELDS:
-                dist, touched = mask_values(dist, fname, self.rules, self.counts.by_kind)
-            if self.anon is not None and fname in ("client", "user"):
-                dist, more = self._anon_values(dist, fname)
-                touched |= more
+            dist, touched = self._values(enc.dictionary, what)
             if touched.any():
                 columns[group] = dist.take(pa.array(codes))
                 changed |= touched[codes]
@@ -429,6 +575,100 @@ class Scrubber:
             for kind, name in self.layout.pieces
         ]
         return pc.binary_join_element_wise(*args, pa.scalar(b"", _BIN))
+
+    def _values(self, dist: pa.Array, what: Any) -> tuple[pa.Array, np.ndarray]:
+        """Distinct values of one token -> rewritten, and which changed. ``what``: the role
+        it holds, or a Token of several pieces (split, each piece rewritten, joined)."""
+        if isinstance(what, Token):
+            rx = what.split_regex()
+            parts: list[tuple[str, Any]] = []
+            n = 0
+            for p in what.pieces:
+                if p.literal:
+                    parts.append(("lit", p.text))
+                else:
+                    parts.append((f"p{n}", p.role))
+                    n += 1
+            return self._split(dist, rx, parts)
+        if what == "request":
+            return self._split(dist, _REQUEST, [("m", None), ("p", "path"), ("q", None),
+                                                ("query", "query"), ("rest", None)])
+        if what == "request_uri":
+            return self._split(dist, _URI, [("p", "path"), ("q", None), ("query", "query")])
+        touched = np.zeros(len(dist), dtype=bool)
+        if what in pii.FIELDS:
+            dist, touched = mask_values(dist, what, self.rules, self.counts.by_kind)
+            if self.json and touched.any():
+                dist = _json_safe(dist)
+        if self.anon is not None and what in ("client", "xff", "user"):
+            dist, more = self._anon_values(dist, "user" if what == "user" else "client")
+            touched |= more
+        return dist, touched
+
+    def _split(self, dist: pa.Array, rx: str,
+               parts: list[tuple[str, Any]]) -> tuple[pa.Array, np.ndarray]:
+        fits = np.asarray(pc.match_substring_regex(dist, rx).fill_null(False), bool)
+        touched = np.zeros(len(dist), dtype=bool)
+        if not fits.any():
+            return dist, touched
+        where = np.flatnonzero(fits)
+        got = pc.extract_regex(dist.take(pa.array(where)), rx)
+        cols: list[Any] = []
+        sub = np.zeros(len(where), dtype=bool)
+        for name, role in parts:
+            if name == "lit":
+                cols.append(pa.scalar(str(role).encode(), _BIN))
+                continue
+            col = got.field(name).cast(_BIN)
+            if role in ROLES:
+                col, t = self._values(col, role)
+                sub |= t
+            cols.append(col)
+        if not sub.any():
+            return dist, touched
+        joined = pc.binary_join_element_wise(*cols, pa.scalar(b"", _BIN))
+        idx = np.arange(len(dist))
+        idx[where] = len(dist) + np.arange(len(where))
+        touched[where] = sub
+        return pa.concat_arrays([dist.cast(_BIN), joined]).take(pa.array(idx)), touched
+
+
+_REQUEST = (r"^(?P<m>(?:[A-Za-z][A-Za-z0-9_-]* )?)(?P<p>(?:[^ ?\\]|\\.)*)(?P<q>\??)"
+            r"(?P<query>(?:[^ \\]|\\.)*)(?P<rest>(?s:.*))$")
+# An address with its port: IPv4 a.b.c.d:port, IPv6 only in brackets ([::1]:port).
+_WITH_PORT = re.compile(r"^(?:\[(?P<a6>[0-9A-Fa-f:.]+)\]|(?P<a4>\d{1,3}(?:\.\d{1,3}){3}))"
+                        r"(?P<port>:\d{1,5})$")
+
+
+def pii_ip(text: str) -> bool:
+    """Whether ``text`` is an IP address (the part before a port)."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _json_keys(fmt: Layout) -> list[tuple[str, str]]:
+    """(key, role) for each key of a JSON family that holds a role scrub rewrites: the last
+    segment of its path (``request.headers.User-Agent`` -> ``User-Agent``), each of ``a|b``."""
+    out = []
+    for path, t in zip(fmt.keys, fmt.tokens, strict=False):
+        role = t.single.role if t.single is not None else ""
+        if role in ROLES:
+            out += [(alt.split(".")[-1], role) for alt in path.split("|")]
+    return out
+
+
+def _json_safe(values: pa.Array) -> pa.Array:
+    """A masked JSON string value stays valid: a mask that landed after a lone backslash
+    (a datum that began inside an escape such as ``\\n``) takes the backslash's place."""
+    return pc.replace_substring_regex(values, r"((?:^|[^\\])(?:\\\\)*)\\" + MASK, r"\1" + MASK)
+
+
+_URI = r"^(?P<p>[^?]*)(?P<q>\??)(?P<query>(?s:.*))$"
 
 
 def _to_bytes(arr: pa.Array) -> bytes:
@@ -503,17 +743,12 @@ class Result:
         return text
 
 
-def _format_of(head: bytes, name: str, forced: str | None) -> LineLayout:
+def _format_of(head: bytes, name: str, forced: str | None) -> Layout:
+    """The input's format (as every command detects it, or ``--log-format``): scrub's
+    layout is derived from it, so every family and any format string can be scrubbed."""
     from logaudit.formats import detect
 
-    det = detect(head, name, forced)
-    layout = LAYOUTS.get(det.format.name)
-    if layout is None:
-        raise InputInvalidError(
-            f"{name}: scrub does not rewrite {det.format.name} logs yet (the Apache/nginx "
-            "family only)"
-        )
-    return layout
+    return detect(head, name, forced).format
 
 
 def scrub_stream(src: Any, dst: IO[bytes], scrubber: Scrubber,

@@ -247,16 +247,89 @@ def test_vhost_format_client_is_the_second_field(tmp_path: Path) -> None:
     assert res.counts.bad == 0 and res.counts.changed == 3
 
 
-@pytest.mark.parametrize("name", ["combined", "common", "vcombined", "vcommon"])
-def test_each_layout_keeps_its_formats_samples(tmp_path: Path, name: str) -> None:
-    """Every format scrub knows, on its own sample lines (escaped quotes, host-name clients,
-    an empty request): no bad line, and with --ip keep not one byte changed."""
+def _format_names() -> list[str]:
     from logaudit.formats import FORMATS
-    from logaudit.scrub import LAYOUTS
 
-    assert name in LAYOUTS
+    return list(FORMATS)
+
+
+@pytest.mark.parametrize("name", _format_names())
+def test_each_format_keeps_its_samples(tmp_path: Path, name: str) -> None:
+    """Every registered format, on its own sample lines (escaped quotes, host-name clients,
+    an empty request, JSON): no bad line, and with --ip keep not one byte changed."""
+    from logaudit.formats import FORMATS
+
     src = write(tmp_path / "s.log", FORMATS[name].samples)
     out = tmp_path / "o.log"
     res = scrub_file(src, out, Settings(log_format=name), ip="keep")
     assert res.counts.bad == 0 and res.counts.changed == 0
     assert out.read_bytes() == src.read_bytes()
+    res = scrub_file(src, out, Settings(log_format=name), ip="mask")
+    assert res.counts.bad == 0 and res.counts.changed > 0
+
+
+def test_any_log_format_string_is_scrubbed(tmp_path: Path) -> None:
+    """A --log-format string scrub has never seen: the client, the X-Forwarded-For list,
+    the user and the request are found from the format's own layout."""
+    fmt = '%a "%{X-Forwarded-For}i" %u %t "%r" %>s %b "%{User-Agent}i" %D'
+    rows = [
+        '198.51.100.7 "203.0.113.5, 10.0.0.1" - [10/Oct/2023:13:55:36 +0000] '
+        '"GET /a?email=x.y%40example.com HTTP/1.1" 200 12 "curl/8.0" 1234',
+        '[2001:db8::7]:443 "-" bob [10/Oct/2023:13:55:37 +0000] "GET /b HTTP/1.1" 200 1 '
+        '"curl/8.0" 5',
+    ]
+    src = write(tmp_path / "c.log", rows)
+    out = tmp_path / "o.log"
+    res = scrub_file(src, out, Settings(log_format=fmt), ip="mask")
+    got = out.read_text().splitlines()
+    assert got[0] == ('198.51.100.0 "203.0.113.0, 10.0.0.0" - [10/Oct/2023:13:55:36 +0000] '
+                      '"GET /a?email=REDACTED HTTP/1.1" 200 12 "curl/8.0" 1234')
+    assert got[1] == rows[1].replace("[2001:db8::7]:443", "[2001:db8::]:443").replace(
+        " bob ", " *** ")
+    assert res.counts.bad == 0 and res.counts.changed == 2
+
+
+def test_nginx_json_template_stays_json(tmp_path: Path) -> None:
+    """An nginx escape=json template: masks land inside the string values, an e-mail right
+    after a JSON escape (\\n) does not leave a broken escape behind."""
+    fmt = ('{"ip":"$remote_addr","time":"$time_iso8601","request":"$request",'
+           '"status":"$status","ref":"$http_referer","ua":"$http_user_agent"}')
+    rows = [
+        json.dumps({"ip": "203.0.113.9", "time": "2023-10-10T13:55:36+00:00",
+                    "request": "GET /login?user=jane.doe@example.com HTTP/1.1",
+                    "status": "200", "ref": "https://x.example/?email=\njane.doe@example.com",
+                    "ua": 'curl "8"'}, separators=(",", ":")),
+    ]
+    src = write(tmp_path / "j.log", rows)
+    out = tmp_path / "o.log"
+    res = scrub_file(src, out, Settings(log_format=fmt), ip="mask")
+    assert res.counts.bad == 0 and res.counts.changed == 1
+    rec = json.loads(out.read_text())
+    assert rec["ip"] == "203.0.113.0" and rec["ua"] == 'curl "8"'
+    assert "jane" not in rec["request"] and "REDACTED" in rec["request"]
+    assert "jane" not in rec["ref"]
+
+
+def test_prefilter_is_a_superset_of_what_the_rules_change() -> None:
+    """The pre-pass (rules without their context groups, in a few alternations) picks every
+    line a rule changes; a context group it cannot cut out whole is kept."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from logaudit.enrich import pii
+    from logaudit.scrub import _unanchored, prefilter
+
+    rules = pii.rules_for(None)
+    groups = prefilter(rules)
+    assert len(groups) > 1
+    data = [x.encode() for x in lines(repeat=1)]
+    arr = pa.array(data, pa.large_binary())
+    picked = np.zeros(len(data), dtype=bool)
+    for g in groups:
+        picked |= np.asarray(pc.match_substring_regex(arr, g), dtype=bool)
+    for rule in rules:
+        hit = np.asarray(pc.match_substring_regex(arr, rule.pattern), dtype=bool)
+        assert not (hit & ~picked).any(), rule.name
+    assert _unanchored(r"(?:^|[)x])(?P<value>a+)") == r"(?:(?:|[)x])(?:a+))"
+    assert _unanchored(r"(?i)(?:^|[?&])key=(?P<value>\w+)(?:[^a-z]|$)") == r"(?i:key=(?:\w+))"

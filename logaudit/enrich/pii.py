@@ -242,6 +242,8 @@ def _rules_for(key: str) -> tuple[Rule, ...]:
 def find(rule: Rule, values: pa.Array) -> tuple[np.ndarray, list[str]]:
     """Positions in ``values`` (distinct strings) where ``rule`` finds a valid datum, and that
     datum (the first of each value). RE2 over all of them; Python only on the candidates."""
+    if isinstance(values, pa.ChunkedArray):  # W3C/CloudFront categories arrive chunked
+        values = values.combine_chunks()
     hit = pc.match_substring_regex(values, rule.pattern)
     where = np.flatnonzero(np.asarray(hit.fill_null(False), dtype=bool))
     if not len(where):
