@@ -41,6 +41,8 @@ import re
 import sys
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import ua_parser
 from ua_parser import OS, DefaultedResult, Device, Domain, UserAgent
 
@@ -147,6 +149,33 @@ def _analysable(agent: str) -> str:
     return agent
 
 
+# Agents that differ only in a browser's build and patch numbers share one lookup: the third
+# and fourth components of these products' versions are replaced by 0 before the cache and the
+# parser see the agent ('Chrome/120.0.6099.109' -> 'Chrome/120.0.0.0'). Only these tokens:
+# uap-core reads other build numbers (CFNetwork/672.0.8 names iOS 7.0, NETTV/4.1.3 a Philips
+# TV's year), so a general rule would change answers. Classifying the shared key gives every
+# one of uap-core's and crawler-user-agents' test agents the same row as classifying the agent
+# itself (tests/test_agents.py::test_build_numbers_share_a_lookup_on_uap_core); columns only
+# keep the browser's major and the OS's major.minor, never a build number.
+_BUILD_PRODUCTS = (
+    r"((?:Chrome|Chromium|CriOS|Edg|EdgA|EdgiOS|OPR|YaBrowser|Firefox|FxiOS|SamsungBrowser"
+    r"|Version|Safari|AppleWebKit)/\d+\.\d+)"
+)
+_BUILD_4 = _BUILD_PRODUCTS + r"\.\d+\.\d+"
+_BUILD_3 = _BUILD_PRODUCTS + r"\.\d+"
+
+
+def lookup_keys(texts: list[str]) -> list[str]:
+    """The shared lookup key of each agent text (already ``_analysable``), vectorised in Arrow
+    (RE2): see ``_BUILD_PRODUCTS``."""
+    if not texts:
+        return []
+    arr = pa.array(texts, type=pa.large_string())
+    arr = pc.replace_substring_regex(arr, _BUILD_4, r"\1.0.0")
+    arr = pc.replace_substring_regex(arr, _BUILD_3, r"\1.0")
+    return arr.to_pylist()
+
+
 def _version(*parts: str | None) -> str:
     out: list[str] = []
     for p in parts:
@@ -195,18 +224,21 @@ class AgentClassifier:
 
     def classify(self, agents: pd.Index) -> pd.DataFrame:
         """One row per given agent, index = ``agents`` (same order, duplicates kept), columns
-        ``COLUMNS`` as plain strings. Agents already seen by this classifier are not parsed again.
+        ``COLUMNS`` as plain strings. Agents already seen by this classifier are not parsed again,
+        nor are agents differing from one seen only in a browser's build number (``lookup_keys``).
         Missing values (NaN/None) are treated as an empty agent."""
         keys = [a if isinstance(a, str) else "" for a in agents.tolist()]
         distinct = list(dict.fromkeys(keys))
-        new = [a for a in distinct if a not in self._cache]
+        shared = lookup_keys([_analysable(a) for a in distinct])
+        new = [k for k in dict.fromkeys(shared) if k not in self._cache]
         if new and len(self._cache) + len(new) > self.max_cached:
             self._cache.clear()
-            new = distinct
+            new = list(dict.fromkeys(shared))
         if new:
             self._classify_new(new)
         cache = self._cache
-        rows = [cache[a] for a in keys]
+        row_of = {a: cache[k] for a, k in zip(distinct, shared, strict=True)}
+        rows = [row_of[a] for a in keys]
         columns = list(zip(*rows, strict=True)) if rows else [()] * len(COLUMNS)
         return pd.DataFrame(
             {
@@ -216,12 +248,12 @@ class AgentClassifier:
             index=agents,
         )
 
-    def _classify_new(self, agents: list[str]) -> None:
-        texts = [_analysable(a) for a in agents]
+    def _classify_new(self, texts: list[str]) -> None:
+        """Classify agent texts not yet cached (already ``_analysable`` and shared keys)."""
         robots = self._robots.match(texts)
-        for agent, text, robot in zip(agents, texts, robots, strict=True):
-            self._cache[agent] = self._row(text, robot)
-        self.parsed += len(agents)
+        for text, robot in zip(texts, robots, strict=True):
+            self._cache[text] = self._row(text, robot)
+        self.parsed += len(texts)
 
     def _row(self, text: str, robot: Robot | None) -> Row:
         intern = sys.intern  # the cache holds a few hundred distinct families, not 7 per agent
