@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -552,3 +553,11 @@ def test_build_numbers_share_a_lookup_on_uap_core(shared_data: Path) -> None:
     print(f"\nshared lookups: {changed} of {len(agents)} agents change key; wrong: {wrong[:3]}")
     assert changed >= 400  # the rule does apply to the corpus
     assert wrong == []
+
+
+def test_classes_agree_with_classify(classifier: AgentClassifier) -> None:
+    agents = pd.Index([*KNOWN, CHROME_WIN, None, "-"], dtype=object)
+    codes = classifier.classes(agents)
+    table = classifier.classify(agents)
+    assert codes.dtype == np.int8
+    assert [AGENT_CLASSES[k] for k in codes] == list(table["agent_class"])

@@ -40,6 +40,7 @@ from __future__ import annotations
 import re
 import sys
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -95,6 +96,7 @@ COLUMNS: tuple[str, ...] = (
 )
 DEVICES: tuple[str, ...] = ("desktop", "mobile", "tablet", "bot", "other")
 AGENT_CLASSES: tuple[str, ...] = ("person", "crawler", "tool")
+_CLASS_CODE = {name: code for code, name in enumerate(AGENT_CLASSES)}
 NO_AGENT = "(no user agent)"
 MAX_AGENT = 2048
 
@@ -227,6 +229,24 @@ class AgentClassifier:
         ``COLUMNS`` as plain strings. Agents already seen by this classifier are not parsed again,
         nor are agents differing from one seen only in a browser's build number (``lookup_keys``).
         Missing values (NaN/None) are treated as an empty agent."""
+        rows = self._rows(agents)
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(COLUMNS)
+        return pd.DataFrame(
+            {
+                name: pd.array(list(col), dtype="str")
+                for name, col in zip(COLUMNS, columns, strict=True)
+            },
+            index=agents,
+        )
+
+    def classes(self, agents: pd.Index) -> np.ndarray:
+        """Only the ``agent_class`` of each agent, as codes (0 person, 1 crawler, 2 tool): what
+        every block needs, without building ``classify``'s seven text columns."""
+        code = _CLASS_CODE
+        return np.fromiter((code[r[5]] for r in self._rows(agents)), np.int8, len(agents))
+
+    def _rows(self, agents: pd.Index) -> list[Row]:
+        """The cached row of each agent, classifying the lookup keys not seen yet."""
         keys = [a if isinstance(a, str) else "" for a in agents.tolist()]
         distinct = list(dict.fromkeys(keys))
         shared = lookup_keys([_analysable(a) for a in distinct])
@@ -237,16 +257,10 @@ class AgentClassifier:
         if new:
             self._classify_new(new)
         cache = self._cache
+        if len(distinct) == len(keys):  # the usual case: a table's categories
+            return [cache[k] for k in shared]
         row_of = {a: cache[k] for a, k in zip(distinct, shared, strict=True)}
-        rows = [row_of[a] for a in keys]
-        columns = list(zip(*rows, strict=True)) if rows else [()] * len(COLUMNS)
-        return pd.DataFrame(
-            {
-                name: pd.array(list(col), dtype="str")
-                for name, col in zip(COLUMNS, columns, strict=True)
-            },
-            index=agents,
-        )
+        return [row_of[a] for a in keys]
 
     def _classify_new(self, texts: list[str]) -> None:
         """Classify agent texts not yet cached (already ``_analysable`` and shared keys)."""
