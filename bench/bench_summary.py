@@ -1,6 +1,7 @@
 """Time ``logaudit summary`` (or another command) on a big combined log, against GoAccess.
 
-    python bench/bench_summary.py [--lines 1000000] [--source generated|shop|distinct|distinct-tokens] [--repeat 3]
+    python bench/bench_summary.py [--lines 1000000] [--repeat 3]
+                                  [--source generated|shop|distinct|distinct-tokens]
                                   [--cmd summary] [--scaling [LINES]] [--no-goaccess]
                                   [-- extra logaudit arguments]
 
@@ -406,7 +407,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lines", type=int, default=1_000_000, help="lines in the log [1000000]")
-    ap.add_argument("--source", choices=("generated", "shop", "distinct", "distinct-tokens"), default="generated")
+    ap.add_argument("--source", default="generated",
+                    choices=("generated", "shop", "distinct", "distinct-tokens"))
     ap.add_argument("--repeat", type=int, default=3, help="runs per command; the best counts [3]")
     ap.add_argument("--cmd", default="summary", help="the logaudit command to time [summary]")
     ap.add_argument("--scaling", type=int, nargs="?", const=-1, metavar="LINES",

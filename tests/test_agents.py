@@ -24,8 +24,6 @@ from hypothesis import strategies as st
 
 from logaudit.enrich import agents as agents_mod
 from logaudit.enrich.agents import (
-    _analysable,
-    lookup_keys,
     AGENT_CLASSES,
     COLUMNS,
     DEVICES,
@@ -33,8 +31,10 @@ from logaudit.enrich.agents import (
     NO_AGENT,
     RESOLVER,
     AgentClassifier,
+    _analysable,
     _DeviceRules,
     _spider_name,
+    lookup_keys,
 )
 from logaudit.enrich.crawlers import PATTERN_OVERRIDES, TOOLS, RobotMatcher, robot_name
 
