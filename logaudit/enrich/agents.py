@@ -26,7 +26,8 @@ calls it: ``_DeviceRules`` is ``user_agents.UserAgent`` with its parse step repl
 resolver's result, and only its device rules are used (they read nothing else). The two parsers
 agree on uap-core's test agents but for 6 spiders that only the Rust one recognises.
 Robots are found for a whole batch at once (``crawlers.RobotMatcher``). Each distinct agent is
-parsed once per process: results are cached in the ``AgentClassifier`` across calls.
+parsed once per process: results are cached in the ``AgentClassifier`` across calls, and agents
+differing only in a browser's build number share one lookup (``lookup_keys``).
 
 Only the first ``MAX_AGENT`` characters of an agent are analysed (real agents are far shorter;
 this bounds the work a hostile 1 MB header can cause). Lone surrogates (undecodable bytes kept
