@@ -1,6 +1,7 @@
 """Time ``logaudit summary`` (or another command) on a big combined log, against GoAccess.
 
-    python bench/bench_summary.py [--lines 1000000] [--source generated|shop] [--repeat 3]
+    python bench/bench_summary.py [--lines 1000000] [--repeat 3]
+                                  [--source generated|shop|distinct|distinct-tokens]
                                   [--cmd summary] [--scaling [LINES]] [--no-goaccess]
                                   [-- extra logaudit arguments]
 
@@ -12,6 +13,10 @@
    about 70 % of its client addresses are replaced by new ones from the same /16 (30 % come
    back), and 20 % of product and image ids are moved into one of 50 id ranges, so distinct
    clients and paths keep growing with the line count as they do in real logs.
+   ``distinct`` is issue #18's worst case (``build_distinct``): every line a new client, a
+   ~200-byte path, a new referrer and a new user agent (a botnet's rotation: 5 real agent
+   shapes, each line its own version and build numbers), one bad line in 997;
+   ``distinct-tokens`` is the same with a unique non-numeric token in every agent as well.
 2. Byte-compiles the logaudit package it times, as ``pip install`` does: an editable checkout
    run with PYTHONDONTWRITEBYTECODE set compiles every module from source at each start
    (0.15 s no installed copy pays). Then runs
@@ -146,6 +151,60 @@ def build_shop(n: int, dest: Path, source: Path) -> None:
                 clients.clear()
 
 
+# A bad line now and then (1 in BAD_EVERY): logaudit counts it, GoAccess skips it.
+BAD_EVERY = 997
+
+
+# A botnet's rotation: real agent shapes with a made-up major, build and patch number each.
+_AGENTS = (
+    b"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    b"Chrome/%d.0.%d.%d Safari/537.36",
+    b"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+    b"Chrome/%d.0.%d.%d Safari/537.36",
+    b"Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
+    b"Chrome/%d.0.%d.%d Mobile Safari/537.36",
+    b"Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:109.0) Gecko/20100101 Firefox/%d.0.%d.%d",
+    b"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    b"Chrome/%d.0.%d.%d Safari/537.36 Edg/120.0.2210.91",
+)
+
+
+def build_distinct(n: int, dest: Path, tokens: bool = False) -> None:
+    """Issue #18's worst case: every line a new client, path (~200 bytes), referrer and user
+    agent, over one day, with a bad line now and then. Deterministic (no random state).
+
+    Agents are a botnet's rotation (``_AGENTS``: each line its own major, build and patch
+    number); with ``tokens`` each also carries a unique non-numeric token ('Ext/1f3a'), which
+    no lookup sharing can collapse: every agent is parsed."""
+    t0 = datetime(2026, 3, 1)
+    with open(dest, "wb") as out:
+        buf: list[bytes] = []
+        for i in range(n):
+            if i % BAD_EVERY == BAD_EVERY - 1:
+                buf.append(b"this is not a log line %d\n" % i)
+                continue
+            h = _h(b"d", i)
+            ip = b"%d.%d.%d.%d" % (1 + (i >> 24) % 223, i >> 16 & 255, i >> 8 & 255, i & 255)
+            ts = (t0 + timedelta(seconds=i * 86_400 // n)).strftime("%d/%b/%Y:%H:%M:%S").encode()
+            path = b"/search/%016x?" % h + b"&".join(
+                b"f%d=%x" % (k, (h >> (4 * k)) ^ (i * (k + 1))) for k in range(14))
+            path = path[:200]
+            status = (200, 200, 200, 200, 304, 404, 301, 500)[h % 8]
+            ref = b"https://ref%x.example.net/p/%x" % (h >> 20, i)
+            if tokens:
+                ua = (b"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like "
+                      b"Gecko) Chrome/%d.0.%d.%d Safari/537.36 Ext/%x"
+                      % (90 + h % 40, i % 7000, h % 200, i))
+            else:
+                ua = _AGENTS[h % len(_AGENTS)] % (80 + (h >> 8) % 45, i // 1000, i % 1000)
+            buf.append(b'%s - - [%s +0000] "GET %s HTTP/1.1" %d %d "%s" "%s"\n'
+                       % (ip, ts, path, status, 500 + h % 20_000, ref, ua))
+            if len(buf) >= 50_000:
+                out.write(b"".join(buf))
+                buf.clear()
+        out.write(b"".join(buf))
+
+
 def ensure_log(source: str, n: int, rebuild: bool) -> Path:
     OUT.mkdir(parents=True, exist_ok=True)
     dest = OUT / f"{source}-{n}.log"
@@ -155,6 +214,8 @@ def ensure_log(source: str, n: int, rebuild: bool) -> Path:
     t0 = time.perf_counter()
     if source == "generated":
         build_generated(n, tmp)
+    elif source in ("distinct", "distinct-tokens"):
+        build_distinct(n, tmp, tokens=source == "distinct-tokens")
     else:
         d = shared_dir()
         if d is None:
@@ -346,7 +407,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lines", type=int, default=1_000_000, help="lines in the log [1000000]")
-    ap.add_argument("--source", choices=("generated", "shop"), default="generated")
+    ap.add_argument("--source", default="generated",
+                    choices=("generated", "shop", "distinct", "distinct-tokens"))
     ap.add_argument("--repeat", type=int, default=3, help="runs per command; the best counts [3]")
     ap.add_argument("--cmd", default="summary", help="the logaudit command to time [summary]")
     ap.add_argument("--scaling", type=int, nargs="?", const=-1, metavar="LINES",

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,14 +31,20 @@ from logaudit.enrich.agents import (
     NO_AGENT,
     RESOLVER,
     AgentClassifier,
+    _analysable,
     _DeviceRules,
     _spider_name,
+    lookup_keys,
 )
 from logaudit.enrich.crawlers import PATTERN_OVERRIDES, TOOLS, RobotMatcher, robot_name
 
 CHROME_WIN = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/120.0.0.0 Safari/537.36"
+)
+CHROME_WIN_BUILD = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.{build} Safari/537.36"
 )
 SAFARI_IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
@@ -493,3 +500,64 @@ def test_a_failed_background_build_is_reported_by_its_caller(
     assert uncaught == [] and "Exception in thread" not in capsys.readouterr().err
     with pytest.raises(RuntimeError, match="rule tables unreadable"):
         classify.shared_classifier()
+
+
+def test_build_numbers_share_a_lookup() -> None:
+    """Agents differing only in a browser's build and patch numbers are parsed once."""
+    c = AgentClassifier()
+    a = CHROME_WIN_BUILD.format(build="6099.109")
+    b = CHROME_WIN_BUILD.format(build="6099.110")
+    d = CHROME_WIN_BUILD.format(build="5993.88")
+    table = c.classify(pd.Index([a, b, d]))
+    assert c.parsed == 1 and c.cached() == 1
+    assert list(table["browser"]) == ["Chrome"] * 3
+    assert list(table["browser_version"]) == ["120"] * 3
+    assert lookup_keys([a, "CFNetwork/672.0.8 Darwin/14.0.0"]) == [
+        CHROME_WIN_BUILD.format(build="0.0"),
+        "CFNetwork/672.0.8 Darwin/14.0.0",  # uap-core reads iOS's version from it: kept
+    ]
+
+
+@pytest.mark.shared
+def test_build_numbers_share_a_lookup_on_uap_core(shared_data: Path) -> None:
+    """The proof that sharing cannot change an answer: every agent of uap-core's browser and OS
+    test cases and of crawler-user-agents' instances gets the same row through its shared key
+    as when classified on its own, with no sharing."""
+    agents = list(
+        dict.fromkeys(
+            [
+                c["user_agent_string"]
+                for name in ("uap-core_test_ua.yaml", "uap-core_test_os.yaml")
+                for c in _uap_cases(shared_data, name)
+            ]
+            + [
+                i
+                for e in json.loads(
+                    (shared_data / "useragents" / "crawler-user-agents.json").read_text()
+                )
+                for i in e.get("instances", [])
+            ]
+        )
+    )
+    texts = [_analysable(a) for a in agents]
+    keys = lookup_keys(texts)
+    changed = sum(k != t for k, t in zip(keys, texts, strict=True))
+    shared = AgentClassifier().classify(pd.Index(agents, dtype=object))
+    alone = AgentClassifier()
+    robots = alone._robots.match(texts)
+    wrong = [
+        (t, row, tuple(shared.iloc[i]))
+        for i, (t, robot) in enumerate(zip(texts, robots, strict=True))
+        if (row := alone._row(t, robot)) != tuple(shared.iloc[i])
+    ]
+    print(f"\nshared lookups: {changed} of {len(agents)} agents change key; wrong: {wrong[:3]}")
+    assert changed >= 400  # the rule does apply to the corpus
+    assert wrong == []
+
+
+def test_classes_agree_with_classify(classifier: AgentClassifier) -> None:
+    agents = pd.Index([*KNOWN, CHROME_WIN, None, "-"], dtype=object)
+    codes = classifier.classes(agents)
+    table = classifier.classify(agents)
+    assert codes.dtype == np.int8
+    assert [AGENT_CLASSES[k] for k in codes] == list(table["agent_class"])

@@ -26,7 +26,8 @@ calls it: ``_DeviceRules`` is ``user_agents.UserAgent`` with its parse step repl
 resolver's result, and only its device rules are used (they read nothing else). The two parsers
 agree on uap-core's test agents but for 6 spiders that only the Rust one recognises.
 Robots are found for a whole batch at once (``crawlers.RobotMatcher``). Each distinct agent is
-parsed once per process: results are cached in the ``AgentClassifier`` across calls.
+parsed once per process: results are cached in the ``AgentClassifier`` across calls, and agents
+differing only in a browser's build number share one lookup (``lookup_keys``).
 
 Only the first ``MAX_AGENT`` characters of an agent are analysed (real agents are far shorter;
 this bounds the work a hostile 1 MB header can cause). Lone surrogates (undecodable bytes kept
@@ -40,7 +41,10 @@ from __future__ import annotations
 import re
 import sys
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import ua_parser
 from ua_parser import OS, DefaultedResult, Device, Domain, UserAgent
 
@@ -93,6 +97,7 @@ COLUMNS: tuple[str, ...] = (
 )
 DEVICES: tuple[str, ...] = ("desktop", "mobile", "tablet", "bot", "other")
 AGENT_CLASSES: tuple[str, ...] = ("person", "crawler", "tool")
+_CLASS_CODE = {name: code for code, name in enumerate(AGENT_CLASSES)}
 NO_AGENT = "(no user agent)"
 MAX_AGENT = 2048
 
@@ -147,6 +152,43 @@ def _analysable(agent: str) -> str:
     return agent
 
 
+# Agents that differ only in a browser's build and patch numbers share one lookup: the third
+# and fourth components of these products' versions are replaced by 0 before the cache and the
+# parser see the agent ('Chrome/120.0.6099.109' -> 'Chrome/120.0.0.0'). Only these tokens:
+# uap-core reads other build numbers (CFNetwork/672.0.8 names iOS 7.0, NETTV/4.1.3 a Philips
+# TV's year), so a general rule would change answers. Classifying the shared key gives every
+# one of uap-core's and crawler-user-agents' test agents the same row as classifying the agent
+# itself (tests/test_agents.py::test_build_numbers_share_a_lookup_on_uap_core); columns only
+# keep the browser's major and the OS's major.minor, never a build number.
+_BUILD_PRODUCTS = (
+    r"((?:Chrome|Chromium|CriOS|Edg|EdgA|EdgiOS|OPR|YaBrowser|Firefox|FxiOS|SamsungBrowser"
+    r"|Version|Safari|AppleWebKit)/\d+\.\d+)"
+)
+_BUILD_4 = _BUILD_PRODUCTS + r"\.\d+\.\d+"
+_BUILD_3 = _BUILD_PRODUCTS + r"\.\d+"
+_BUILD_3_LEFT = _BUILD_PRODUCTS + r"\.(?:[1-9]|0\d)"  # a third component other than '0'
+
+
+def lookup_keys(texts: list[str]) -> list[str]:
+    """The shared lookup key of each agent text (already ``_analysable``), vectorised in Arrow
+    (RE2): see ``_BUILD_PRODUCTS``."""
+    if not texts:
+        return []
+    arr = pa.array(texts, type=pa.large_string())
+    arr = pc.replace_substring_regex(arr, _BUILD_4, r"\1.0.0")
+    out: list[str] = arr.to_pylist()
+    # Three-component versions are rarer: RE2 finds them (a match costs a fifth of a
+    # replacement), and only those agents are rewritten.
+    where = np.flatnonzero(
+        pc.match_substring_regex(arr, _BUILD_3_LEFT).to_numpy(zero_copy_only=False)
+    )
+    if len(where):
+        sub = pc.replace_substring_regex(arr.take(pa.array(where)), _BUILD_3, r"\1.0")
+        for i, text in zip(where.tolist(), sub.to_pylist(), strict=True):
+            out[i] = text
+    return out
+
+
 def _version(*parts: str | None) -> str:
     out: list[str] = []
     for p in parts:
@@ -195,18 +237,10 @@ class AgentClassifier:
 
     def classify(self, agents: pd.Index) -> pd.DataFrame:
         """One row per given agent, index = ``agents`` (same order, duplicates kept), columns
-        ``COLUMNS`` as plain strings. Agents already seen by this classifier are not parsed again.
+        ``COLUMNS`` as plain strings. Agents already seen by this classifier are not parsed again,
+        nor are agents differing from one seen only in a browser's build number (``lookup_keys``).
         Missing values (NaN/None) are treated as an empty agent."""
-        keys = [a if isinstance(a, str) else "" for a in agents.tolist()]
-        distinct = list(dict.fromkeys(keys))
-        new = [a for a in distinct if a not in self._cache]
-        if new and len(self._cache) + len(new) > self.max_cached:
-            self._cache.clear()
-            new = distinct
-        if new:
-            self._classify_new(new)
-        cache = self._cache
-        rows = [cache[a] for a in keys]
+        rows = self._rows(agents)
         columns = list(zip(*rows, strict=True)) if rows else [()] * len(COLUMNS)
         return pd.DataFrame(
             {
@@ -216,12 +250,35 @@ class AgentClassifier:
             index=agents,
         )
 
-    def _classify_new(self, agents: list[str]) -> None:
-        texts = [_analysable(a) for a in agents]
+    def classes(self, agents: pd.Index) -> np.ndarray:
+        """Only the ``agent_class`` of each agent, as codes (0 person, 1 crawler, 2 tool): what
+        every block needs, without building ``classify``'s seven text columns."""
+        code = _CLASS_CODE
+        return np.fromiter((code[r[5]] for r in self._rows(agents)), np.int8, len(agents))
+
+    def _rows(self, agents: pd.Index) -> list[Row]:
+        """The cached row of each agent, classifying the lookup keys not seen yet."""
+        keys = [a if isinstance(a, str) else "" for a in agents.tolist()]
+        distinct = list(dict.fromkeys(keys))
+        shared = lookup_keys([_analysable(a) for a in distinct])
+        new = [k for k in dict.fromkeys(shared) if k not in self._cache]
+        if new and len(self._cache) + len(new) > self.max_cached:
+            self._cache.clear()
+            new = list(dict.fromkeys(shared))
+        if new:
+            self._classify_new(new)
+        cache = self._cache
+        if len(distinct) == len(keys):  # the usual case: a table's categories
+            return [cache[k] for k in shared]
+        row_of = {a: cache[k] for a, k in zip(distinct, shared, strict=True)}
+        return [row_of[a] for a in keys]
+
+    def _classify_new(self, texts: list[str]) -> None:
+        """Classify agent texts not yet cached (already ``_analysable`` and shared keys)."""
         robots = self._robots.match(texts)
-        for agent, text, robot in zip(agents, texts, robots, strict=True):
-            self._cache[agent] = self._row(text, robot)
-        self.parsed += len(agents)
+        for text, robot in zip(texts, robots, strict=True):
+            self._cache[text] = self._row(text, robot)
+        self.parsed += len(texts)
 
     def _row(self, text: str, robot: Robot | None) -> Row:
         intern = sys.intern  # the cache holds a few hundred distinct families, not 7 per agent

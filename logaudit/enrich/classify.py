@@ -168,8 +168,9 @@ class Enricher:
 
     def _agent_class(self, agent: pd.Categorical) -> np.ndarray:
         """0 person, 1 crawler, 2 tool, per row."""
-        table = classify_agents(pd.Index(agent.categories))
-        codes = table["agent_class"].map({"person": 0, "crawler": 1, "tool": 2}).to_numpy(np.int8)
+        c = shared_classifier()
+        with _classifier_lock:
+            codes = c.classes(pd.Index(agent.categories))
         return per_category(agent, codes)
 
 
