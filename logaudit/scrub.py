@@ -45,6 +45,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logaudit.anonymize import Anonymizer
+from logaudit.deliver.files import sync_folder
 from logaudit.enrich import pii
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats.spec import Layout, Token
@@ -870,26 +871,13 @@ class _replacing:  # noqa: N801 - used as a context manager, like open()
             if exc_type is None:
                 os.replace(self.tmp, self.dest)
                 self.tmp = None
-                _fsync_dir(self.dest.parent if str(self.dest.parent) else Path("."))
+                sync_folder(self.dest.parent if str(self.dest.parent) else Path("."))
         except OSError as e:
             raise LogauditError(f"{self.dest}: cannot write ({e.strerror})",
                                 ExitCode.OUTPUT) from None
         finally:
             if self.tmp is not None:
                 Path(self.tmp).unlink(missing_ok=True)
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def scrub_to_stdout(path: Path, settings: Any, ip: str) -> Result:

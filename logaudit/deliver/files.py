@@ -275,3 +275,18 @@ def cleanup_pending() -> None:
         except OSError:
             pass
         PENDING.discard(tmp)
+
+
+def sync_folder(folder: Path) -> None:
+    """fsync a folder, so that a rename into it survives a crash; best effort (a file system
+    that cannot sync folders is left as it is)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -33,6 +33,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from logaudit.deliver.files import sync_folder
 from logaudit.errors import ConfigError, ExitCode, LogauditError
 
 # The layout and table contents this logaudit reads and writes. A store with another number
@@ -64,20 +65,7 @@ def _write_private(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _sync_dir(path.parent)
-
-
-def _sync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    sync_folder(path.parent)
 
 
 @dataclass
