@@ -39,6 +39,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / "out"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_summary import ensure_log  # noqa: E402 - the sibling script, found through sys.path
 
 LINE = re.compile(
     r'^(?P<client>\S+) \S+ (?P<user>\S+) \[(?P<time>[^\]]+)\] "(?P<request>[^"]*)" '
@@ -70,22 +73,9 @@ class Case:
     goaccess_args: list[str]
 
 
-def base_log(lines: int) -> Path:
-    path = OUT / f"combined-{lines}.log"
-    if not path.exists():
-        OUT.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [sys.executable, "-m", "logaudit.samplegen", "--lines", str(lines), "--output", path],
-            check=True,
-            cwd=REPO,
-            env={**os.environ, "PYTHONPATH": str(REPO)},
-        )
-    return path
-
-
 def derive(lines: int) -> list[Case]:
     """The benchmark logs, written once per line count (a slow Python loop, outside timing)."""
-    src = base_log(lines)
+    src = ensure_log("generated", lines, rebuild=False)
     names = {
         n: OUT / f"{n}-{lines}.log"
         for n in ("combined-bad", "combined-repaired", "nginx-timed", "w3c", "nginx-json", "caddy")

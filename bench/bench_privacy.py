@@ -25,6 +25,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / "out"
 sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_summary import ensure_log  # noqa: E402 - the sibling script, found through sys.path
 
 RUNS: dict[str, list[str]] = {
     "summary": ["summary", "{log}", "--format", "json", "-o", "{out}/summary.json"],
@@ -37,12 +40,7 @@ RUNS: dict[str, list[str]] = {
 
 
 def build(lines: int) -> Path:
-    OUT.mkdir(parents=True, exist_ok=True)
-    base = OUT / f"generated-{lines}.log"
-    if not base.exists():
-        cmd = [sys.executable, "-m", "logaudit.samplegen", "--lines", str(lines), "--output",
-               str(base)]  # fmt: skip
-        subprocess.run(cmd, check=True, cwd=REPO)
+    base = ensure_log("generated", lines, rebuild=False)
     log = OUT / f"pii-{lines}.log"
     if not log.exists():
         from pii_log import lines as planted

@@ -23,6 +23,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / "out"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_summary import ensure_log  # noqa: E402 - the sibling script, found through sys.path
 
 RUNS: dict[str, list[str]] = {
     "summary": ["summary", "{log}", "--format", "json", "-o", "{out}/summary.json"],
@@ -36,16 +39,6 @@ RUNS: dict[str, list[str]] = {
     ],
     "records --format parquet": ["records", "{log}", "-o", "{out}/records.parquet"],
 }  # fmt: skip
-
-
-def build(lines: int) -> Path:
-    OUT.mkdir(parents=True, exist_ok=True)
-    log = OUT / f"generated-{lines}.log"
-    if not log.exists():
-        cmd = [sys.executable, "-m", "logaudit.samplegen", "--lines", str(lines), "--output",
-               str(log)]  # fmt: skip
-        subprocess.run(cmd, check=True, cwd=REPO)
-    return log
 
 
 def once(args: list[str]) -> float:
@@ -63,7 +56,7 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
-    log = build(a.lines)
+    log = ensure_log("generated", a.lines, rebuild=False)
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "logaudit")], check=True)
     best: dict[str, float] = {}
     for _ in range(a.repeat):
