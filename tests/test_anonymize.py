@@ -203,6 +203,18 @@ def test_config_and_cli(log: Path, tmp_path: Path) -> None:
     assert r.exit_code == 2
 
 
+def test_csv_folder_says_it_is_anonymised(log: Path, tmp_path: Path) -> None:
+    """A CSV folder handed on carries no notes: its overview's last row says it is anonymised."""
+    for mode, folder in (("", tmp_path / "plain"), ("mask", tmp_path / "anon")):
+        args = ["summary", str(log), "--csv-dir", str(folder)]
+        r = CliRunner().invoke(cli, args + ([f"--anonymize={mode}"] if mode else []))
+        assert r.exit_code == 0, r.output
+        rows = (folder / "overview.csv").read_text().splitlines()
+        assert (rows[-1] == f"anonymised,{mode}") == bool(mode), rows[-3:]
+        texts = "".join(f.read_text() for f in folder.iterdir())
+        assert bool(_leaks(texts, CLIENTS)) != bool(mode)
+
+
 def test_records_visitor_keys_rekeyed(log: Path, tmp_path: Path) -> None:
     """records' visitor and visit fields are plain hashes of (client, agent): re-keyed, one
     visitor still one key, and hash mode's keys the same from run to run."""

@@ -114,12 +114,16 @@ def write_section_csv(rows: pd.DataFrame, out: TextIO) -> None:
 
 def csv_tables(report: Report) -> dict[str, pd.DataFrame]:
     """``--csv-dir``: file stem -> table, one per section with rows, and ``overview``
-    (metric, value)."""
+    (metric, value). An anonymised report says so in the overview's last row (``anonymised``,
+    the mode), since a CSV folder handed on carries no notes."""
+    overview = {k: _plain(v) for k, v in report.overview.items()}
+    if report.settings.get("anonymize"):
+        overview["anonymised"] = str(report.settings["anonymize"])
     tables = {
         "overview": pd.DataFrame(
             {
-                "metric": list(report.overview),
-                "value": pd.Series([_plain(v) for v in report.overview.values()], dtype=object),
+                "metric": list(overview),
+                "value": pd.Series(list(overview.values()), dtype=object),
             }
         )
     }
