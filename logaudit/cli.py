@@ -95,6 +95,13 @@ anonymize_options = [
 ]
 
 
+LOG_FORMAT_HELP = (
+    f"Skip detection: {', '.join(FORMATS)} (see `logaudit formats`), a "
+    "[formats] name from the config, an Apache LogFormat / nginx log_format / GoAccess "
+    "string (apache:..., nginx:..., goaccess:...), or auto+ for a file mixing formats."
+)
+
+
 def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options every report command shares, written once."""
     opts = [
@@ -102,9 +109,7 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--log-format",
             metavar="NAME|FORMAT",
-            help=f"Skip detection: {', '.join(FORMATS)} (see `logaudit formats`), a "
-            "[formats] name from the config, an Apache LogFormat / nginx log_format / GoAccess "
-            "string (apache:..., nginx:..., goaccess:...), or auto+ for a file mixing formats.",
+            help=LOG_FORMAT_HELP,
         ),
         click.option(
             "--client-from",
@@ -305,6 +310,11 @@ def _settings(opts: dict[str, Any]) -> Any:
 
         zone(tz)  # fail early, with the one-line message
     settings = load(overrides, config_file=opts.get("config_file"), site=opts.get("site"))
+    return _checked_format(settings)
+
+
+def _checked_format(settings: Any) -> Any:
+    """``settings``, once its --log-format (a name or a format string) is known to be readable."""
     if settings.log_format and settings.log_format != "auto+":
         from logaudit.formats import resolve
 
@@ -863,7 +873,7 @@ def privacy(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
               "keyed hashes, or kept.")
 @click.option("--mask-bytes", type=click.IntRange(1, 3), default=None,
               help="With --ip mask: IPv4 bytes zeroed (IPv6 keeps 48, 32, 24 bits). [1]")
-@click.option("--log-format", type=click.Choice(list(FORMATS)), help="Skip detection.")
+@click.option("--log-format", metavar="NAME|FORMAT", help=LOG_FORMAT_HELP)
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Config file ([privacy_rules], secret_file, mask_bytes).")
 @click.option("--debug", is_flag=True, hidden=True)
@@ -887,7 +897,7 @@ def scrub(logs: tuple[str, ...], output: Path | None, in_place: bool, ip: str,
     if output is not None and len(logs) != 1:
         raise click.UsageError("-o takes one LOG; use --in-place for several")
     overrides = {"log_format": opts.get("log_format"), "mask_bytes": opts.get("mask_bytes")}
-    settings = load(overrides, config_file=opts.get("config_file"))
+    settings = _checked_format(load(overrides, config_file=opts.get("config_file")))
     for log in logs:
         path = Path(log)
         if output is not None and str(output) == "-":
@@ -907,7 +917,7 @@ def _records_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
     opts = [
         click.argument("logs", nargs=-1, metavar="LOG..."),
-        click.option("--log-format", type=click.Choice(list(FORMATS)), help="Skip detection."),
+        click.option("--log-format", metavar="NAME|FORMAT", help=LOG_FORMAT_HELP),
         click.option("--since", metavar="WHEN", help="From this time (2026-11-24, 7d...)."),
         click.option("--until", metavar="WHEN", help="Up to (not including) this time."),
         click.option("--tz", metavar="ZONE", help="Time zone for --since/--until."),
@@ -1094,7 +1104,7 @@ def config_cmd(config_file: Path | None, site: str | None, as_json: bool, **_: A
 @click.argument("logs", nargs=-1, required=True, metavar="LOG...")
 @click.option("--interval", type=click.FloatRange(0.2), default=2.0, show_default=True,
               help="Seconds between refreshes.")
-@click.option("--log-format", type=click.Choice(list(FORMATS)), help="Skip detection.")
+@click.option("--log-format", metavar="NAME|FORMAT", help=LOG_FORMAT_HELP)
 @click.option("--bots", type=click.Choice(list(BOTS_MODES)), default=None,
               help="include (default here too: auto), exclude or only.")
 @click.option("--debug", is_flag=True, hidden=True)
@@ -1109,7 +1119,7 @@ def watch(logs: tuple[str, ...], interval: float, **opts: Any) -> None:
     """
     from logaudit.watch import Watcher, lines
 
-    settings = load({"log_format": opts.get("log_format"), "bots": opts.get("bots")})
+    settings = _checked_format(load({"log_format": opts.get("log_format"), "bots": opts.get("bots")}))
     inputs = api.open_inputs(logs)
     if any(i.path is None for i in inputs):
         raise LogauditError("watch follows files: name them, not -", ExitCode.USAGE)

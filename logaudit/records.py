@@ -31,7 +31,7 @@ from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import detect
 from logaudit.parse import BadLines, parse_block
 from logaudit.render.escape import csv_cell, safe
-from logaudit.schema import NAMES
+from logaudit.schema import COOKIE_PREFIX, NAMES
 from logaudit.sources import Input, InputProblem, ReadState, read_blocks
 
 # Fields from the record table itself (schema.COLUMNS) plus enrichment, by where they come from.
@@ -78,17 +78,33 @@ def parse_fields(text: str | None) -> tuple[str, ...]:
     if not text:
         return DEFAULT_FIELDS
     chosen = tuple(f.strip() for f in text.split(",") if f.strip())
-    unknown = [f for f in chosen if f not in FIELDS]
+    unknown = [f for f in chosen if not _known(f)]
     if unknown or not chosen:
         raise RecordsError(
             f"--fields: unknown field {', '.join(map(repr, unknown)) or '(none)'}; "
-            f"choose from {', '.join(FIELDS)}"
+            f"choose from {', '.join(FIELDS)}, or {COOKIE_PREFIX}NAME for a logged cookie"
         )
     return tuple(dict.fromkeys(chosen))
 
 
+def _known(field: str) -> bool:
+    """A fixed field, or ``cookie_NAME``: a cookie the log format writes (``%{NAME}C``,
+    ``$cookie_NAME``); empty where a log does not carry it."""
+    return field in FIELDS or (
+        field.startswith(COOKIE_PREFIX) and len(field) > len(COOKIE_PREFIX)
+    )
+
+
+def _with_cookies(chunk: pd.DataFrame, fields: tuple[str, ...]) -> pd.DataFrame:
+    """``chunk`` with a null column for each asked-for cookie its log does not carry."""
+    for f in fields:
+        if f.startswith(COOKIE_PREFIX) and f not in chunk.columns:
+            chunk[f] = pd.Categorical([None] * len(chunk), categories=pd.Index([], dtype="str"))
+    return chunk
+
+
 def check_sort(sort: str | None) -> str | None:
-    if sort and sort.lstrip("-") not in FIELDS:
+    if sort and not _known(sort.lstrip("-")):
         raise RecordsError(f"--sort: unknown field {sort.lstrip('-')!r} (prefix - to reverse)")
     return sort
 
@@ -217,7 +233,7 @@ def chunks(
             chunk = parse_block(block, det, bad)
             chunk = enricher.apply(chunk, has_agent="agent" in det.format.fields)
             if len(chunk):
-                chunk = extra(chunk)
+                chunk = _with_cookies(extra(chunk), fields)
                 if anon is not None:  # after GeoIP and visits, before anything is written
                     chunk = anonymize.frame(chunk[list(fields)], anon)
                 yield chunk[list(fields)]

@@ -165,3 +165,39 @@ def test_records_stream_block_by_block(log: Path, monkeypatch: pytest.MonkeyPatc
     assert len(read) == 1
     rest = [f for f in frames if isinstance(f, pd.DataFrame)]
     assert len(read) > 10 and sum(map(len, [first, *rest])) == 400
+
+
+NGINX_COOKIE = (
+    'nginx:$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+    '"$http_referer" "$http_user_agent" "$cookie_ref"'
+)
+
+
+def test_records_and_scrub_take_a_format_string_and_cookie_fields(tmp_path: Path) -> None:
+    """An admin drilling down reads the server's own format, cookies included."""
+    log = tmp_path / "a.log"
+    log.write_text(
+        '203.0.113.5 - - [01/Mar/2024:10:00:00 +0000] "GET /a?x=1 HTTP/1.1" 200 5 "-" "curl/8" '
+        '"partner1"\n'
+        '203.0.113.6 - - [01/Mar/2024:10:00:01 +0000] "GET /b HTTP/1.1" 404 0 "-" "curl/8" "-"\n'
+    )
+    r = CliRunner().invoke(
+        cli,
+        ["records", str(log), "--log-format", NGINX_COOKIE, "--format", "jsonl",
+         "--fields", "client,path,status,cookie_ref,cookie_other"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(x) for x in r.stdout.splitlines()]
+    assert [(x["path"], x["status"], x["cookie_ref"], x["cookie_other"]) for x in rows] == [
+        ("/a", 200, "partner1", None),
+        ("/b", 404, "-", None),  # as logged; a cookie the format lacks is null
+    ]
+    r = CliRunner().invoke(cli, ["records", str(log), "--fields", "cookie_", "--format", "jsonl"])
+    assert r.exit_code == 2 and "cookie_NAME" in r.output
+    r = CliRunner().invoke(cli, ["records", str(log), "--log-format", "nginx:$status"])
+    assert r.exit_code == 2 and "no time" in r.output
+    out = tmp_path / "clean.log"
+    r = CliRunner().invoke(cli, ["scrub", str(log), "--log-format", NGINX_COOKIE, "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert out.read_text().splitlines()[0].startswith("203.0.113.0 - - [01/Mar/2024:10:00:00")
+    assert out.read_text().count("\n") == 2
