@@ -1119,7 +1119,8 @@ def watch(logs: tuple[str, ...], interval: float, **opts: Any) -> None:
     """
     from logaudit.watch import Watcher, lines
 
-    settings = _checked_format(load({"log_format": opts.get("log_format"), "bots": opts.get("bots")}))
+    overrides = {"log_format": opts.get("log_format"), "bots": opts.get("bots")}
+    settings = _checked_format(load(overrides))
     inputs = api.open_inputs(logs)
     if any(i.path is None for i in inputs):
         raise LogauditError("watch follows files: name them, not -", ExitCode.USAGE)
