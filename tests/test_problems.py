@@ -360,6 +360,9 @@ def test_crawler_genuine_by_range_or_host_name() -> None:
     assert genuine("66.249.66.1", "Googlebot")
     assert genuine("66.249.95.255", "Googlebot") and not genuine("66.249.96.0", "Googlebot")
     assert genuine("2001:4860:4801:10::1", "Googlebot")
+    # googlebot.json's newer blocks: 192.178.4.0/22 and small ones in Google Cloud space.
+    assert genuine("192.178.5.3", "Googlebot") and not genuine("192.178.8.1", "Googlebot")
+    assert genuine("34.22.85.31", "Googlebot") and not genuine("34.22.85.32", "Googlebot")
     assert genuine("crawl-66-249-66-1.googlebot.com", "Googlebot")
     assert not genuine("googlebot.com.evil.example", "Googlebot")
     assert not genuine("203.0.113.50", "Googlebot")
