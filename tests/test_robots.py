@@ -161,6 +161,9 @@ FEEDS: dict[str, str] = {
     "ExampleCorp Feed Fetcher/3 (+http://example.com)": "Feed Fetcher",
     "Tiny Tiny RSS/21.04 (http://tt-rss.org/)": "Tiny Tiny RSS",
     "NewsBlur Feed Fetcher - 5 subscribers - http://www.newsblur.com/site/1/x": "NewsBlur",
+    # Digg's fetcher as AWStats quotes it: a Safari agent inside
+    "Digg Feed Fetcher 1.0 (Mozilla/5.0 (Macintosh; Intel Mac OS X 10_7_1) AppleWebKit/534.48.3 "
+    "(KHTML, like Gecko) Version/5.1 Safari/534.48.3)": "Digg Feed Fetcher",
 }
 
 
@@ -376,3 +379,12 @@ def test_uap_core_browsers_stay_people(shared_data: Path, classifier: AgentClass
     people = (table["agent_class"] == "person").to_numpy() & ~spider
     print(f"\nuap-core: {int(people.sum())} browser agents stay people, {len(robots)} robots")
     assert people.sum() > 1000
+
+
+def test_the_matching_before_issue_18_is_still_available() -> None:
+    """``bench/robots_people.py`` measures a log against the old matching: case-sensitive list,
+    no feed kind, no extra robots. It missed every agent of the issue that uap-core misses."""
+    old = RobotMatcher(fold=False, feeds=False, extra=())
+    got = old.match([*ISSUE_AGENTS, "Mozilla/5.0 (compatible; Googlebot/2.1)", "curl/8.0"])
+    assert got[: len(ISSUE_AGENTS)] == [None] * len(ISSUE_AGENTS)
+    assert [r.kind if r else None for r in got[len(ISSUE_AGENTS) :]] == ["crawler", "tool"]

@@ -296,9 +296,13 @@ class RobotMatcher:
         patterns: Sequence[str] | None = None,
         tools: Sequence[tuple[str, str]] = TOOLS,
         extra: Sequence[tuple[str, str, str]] | None = None,
+        fold: bool = True,
+        feeds: bool = True,
     ) -> None:
         """``patterns``: the crawler list (default: ``crawler_patterns()``); ``extra``: (kind,
-        name, pattern) entries tried before it (default: ``extra_robots()``)."""
+        name, pattern) entries tried before it (default: ``extra_robots()``). ``fold=False,
+        feeds=False, extra=()`` is how robots were found before issue 18 (case-sensitive list, no
+        feed kind): ``bench/robots_people.py`` measures the difference on a log."""
         crawler: list[str] = []  # folded; CASE_SENSITIVE ones go in a group of their own
         cased: list[str] = []
         for p in crawler_patterns() if patterns is None else patterns:
@@ -307,7 +311,7 @@ class RobotMatcher:
                     re.compile(p, re.ASCII | re.IGNORECASE)
                 except re.error:
                     continue  # unusable for naming; the list's CI validates its patterns
-            (cased if p in CASE_SENSITIVE else crawler).append(p)
+            (cased if p in CASE_SENSITIVE or not fold else crawler).append(p)
         # The tool group comes first so that on a tie (both match at the same place, e.g.
         # 'python-requests' is also a crawler pattern) the agent is a tool; then the extra
         # robots, which decide the kind over the list's patterns.
@@ -320,8 +324,10 @@ class RobotMatcher:
             for k, n, p in extras
             if k == kind
         ]
-        mine.append(_Pattern(FEED_HINT, "*", fold=True, kind="feed"))
-        groups.append(_group("crawler", mine))
+        if feeds:
+            mine.append(_Pattern(FEED_HINT, "*", fold=True, kind="feed"))
+        if mine:
+            groups.append(_group("crawler", mine))
         slow: list[str] = []
         for start in range(0, len(crawler), CHUNK):
             chunk = crawler[start : start + CHUNK]
@@ -332,10 +338,17 @@ class RobotMatcher:
                 groups.append(_group("crawler", [_Pattern(p, "", fold=True) for p in chunk]))
         if slow:
             groups.append(_group("crawler", [_Pattern(p, "", fold=True) for p in slow], re2=False))
-        if cased:
-            groups.append(_group("crawler", [_Pattern(p, "") for p in cased]))
+        for start in range(0, len(cased), CHUNK):  # all of the list when not folding
+            chunk = cased[start : start + CHUNK]
+            if not _re2_accepts("|".join(chunk)):
+                slow_cased = [p for p in chunk if not _re2_accepts(p)]
+                groups.append(_group("crawler", [_Pattern(p, "") for p in slow_cased], re2=False))
+                chunk = [p for p in chunk if _re2_accepts(p)]
+            if chunk:
+                groups.append(_group("crawler", [_Pattern(p, "") for p in chunk]))
 
         self.groups = groups
+        self.feeds = feeds
         # Patterns only Python runs (RE2 rejected them); exposed for the tests.
         self.python_only: tuple[str, ...] = tuple(slow)
 
@@ -367,6 +380,7 @@ class RobotMatcher:
                 for i in where[sub].tolist():
                     todo.setdefault(i, []).append((group, part))
         feed_hint = _feed_hint()
+        feeds = self.feeds
         for i in sorted(todo):
             agent = agents[i]
             folded = agent.translate(_FOLD)
@@ -390,7 +404,7 @@ class RobotMatcher:
                 continue  # else RE2 and Python disagree on an edge of syntax: no match
             s, e, group, pattern = best
             kind = pattern.kind or group.kind
-            if kind == "crawler" and feed_hint.search(agent):
+            if kind == "crawler" and feeds and feed_hint.search(agent):
                 kind = "feed"
             out[i] = Robot(kind, pattern.name or robot_name(agent, s, e))
         return out
