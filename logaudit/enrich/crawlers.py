@@ -343,6 +343,7 @@ class RobotMatcher:
             if not _re2_accepts("|".join(chunk)):
                 slow_cased = [p for p in chunk if not _re2_accepts(p)]
                 groups.append(_group("crawler", [_Pattern(p, "") for p in slow_cased], re2=False))
+                slow.extend(slow_cased)
                 chunk = [p for p in chunk if _re2_accepts(p)]
             if chunk:
                 groups.append(_group("crawler", [_Pattern(p, "") for p in chunk]))
