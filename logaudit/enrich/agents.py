@@ -84,7 +84,7 @@ from user_agents.parsers import (  # noqa: E402
     parse_operating_system,
 )
 
-from logaudit.enrich.crawlers import Robot, RobotMatcher  # noqa: E402
+from logaudit.enrich.crawlers import Robot, RobotMatcher, product_name  # noqa: E402
 
 COLUMNS: tuple[str, ...] = (
     "browser",
@@ -97,7 +97,10 @@ COLUMNS: tuple[str, ...] = (
 )
 DEVICES: tuple[str, ...] = ("desktop", "mobile", "tablet", "bot", "other")
 AGENT_CLASSES: tuple[str, ...] = ("person", "crawler", "tool")
-_CLASS_CODE = {name: code for code, name in enumerate(AGENT_CLASSES)}
+# A feed reader or fetcher ('feed' in the agents table and the crawlers panel) is a robot whose
+# hits count with the crawlers' (code 1: not people, in crawler_hits); see crawlers.py "Feeds".
+ROBOT_KINDS: tuple[str, ...] = ("crawler", "tool", "feed")
+_CLASS_CODE = {**{name: code for code, name in enumerate(AGENT_CLASSES)}, "feed": 1}
 NO_AGENT = "(no user agent)"
 MAX_AGENT = 2048
 
@@ -198,17 +201,14 @@ def _version(*parts: str | None) -> str:
     return ".".join(out)
 
 
-_TOKEN = re.compile(r"(?<![\w./-])(?!Mozilla/|compatible\b)[A-Za-z0-9][\w.-]{0,58}", re.ASCII)
-
-
 def _spider_name(family: str, agent: str) -> str:
     """A name for an agent only uap-core knows as a spider: its family when usable, else the
-    agent's first product token other than Mozilla/x ('crawler' in 'Mozilla/5.0 (compatible;
-    crawler/3.0.0 +http://...)')."""
+    agent's first product token that is not a platform, engine or browser token
+    (``crawlers.product_name``: 'crawler' in 'Mozilla/5.0 (compatible; crawler/3.0.0
+    +http://...)', 'Spinn3r' rather than 'X11' in Spinn3r's Firefox-like agent)."""
     if _CLEAN_FAMILY.fullmatch(family) and family.lower() not in _GENERIC:
         return family
-    token = _TOKEN.search(agent)
-    return token.group(0) if token else "(unnamed robot)"
+    return product_name(agent)
 
 
 class AgentClassifier:
@@ -299,7 +299,7 @@ class AgentClassifier:
             # A name cut from a URL ('yandex.com' for YandexMedia's '+http://yandex.com/bots')
             # is worse than uap-core's family for a spider it knows.
             if (
-                robot.kind == "crawler"
+                robot.kind != "tool"
                 and "." in name
                 and _CLEAN_FAMILY.fullmatch(ua.family)
                 and ua.family.lower() not in _GENERIC

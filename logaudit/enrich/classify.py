@@ -20,7 +20,8 @@ from logaudit.config import Settings
 from logaudit.errors import ConfigError
 from logaudit.schema import arrow_strings, categorical, hash_strings
 
-# The agent_class column's categories, in code order (0 person, 1 crawler, 2 tool).
+# The agent_class column's categories, in code order (0 person, 1 crawler, 2 tool). Feed readers
+# and fetchers ("feed" in the agents table and the crawlers panel) are code 1: robots, not people.
 AGENT_CLASSES = pd.Index(["person", "crawler", "tool"], dtype="str")
 
 # Mixes the client and agent hashes into one visitor key (see visitor_key).

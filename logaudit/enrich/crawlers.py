@@ -28,13 +28,35 @@ finds its own way. ``serpstatbot/1.0 (...; curl/7.58.0)`` is therefore the crawl
 
 ``PATTERN_OVERRIDES`` lists the patterns of the list that flag real browsers, with the fix and the
 reason; ``tests/test_agents.py`` keeps the false-positive rate on uap-core's browser cases in check.
+
+Case. Robot patterns (the list's and ``data/robots.json``'s) match **case-insensitively**: the list
+writes 'ezooms' for an agent that sends 'Ezooms/1.0', and AWStats, GoAccess and Matomo all match
+robots without regard to case. RE2 runs each alternation with ``(?i)``; Python locates the match in
+the agent lower-cased once (ASCII only, so positions do not move) or with ``re.IGNORECASE``. The
+``TOOLS`` regexes keep their case: they spell out the variants they accept.
+
+Feeds. Feed readers and fetchers (Liferea, UniversalFeedParser, Feedly, LiveJournal's syndication,
+...) are robots of their own kind, ``feed``: they poll a feed on behalf of their subscribers, and no
+person reads a page when they do. An agent is a feed when its leftmost robot signature is a
+``feed`` entry of ``data/robots.json``, or when it is a robot or an unknown agent that says what it
+is (``FEED_HINT``: 'feed fetcher', 'feed parser', 'RSS reader', or a subscriber count such as
+'12 subscribers' / '7 readers', which feed services append to their agent).
+
+Extra robots. ``data/robots.json`` adds the robots the list misses or files under the wrong kind,
+checked against AWStats', GoAccess's and Matomo's lists (its header names the sources). Its
+entries come before the list's patterns, so on a tie (both match at the same place) they decide
+the kind and the name.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -94,6 +116,16 @@ PATTERN_OVERRIDES: dict[str, tuple[str | None, str]] = {
     ),
 }
 
+# Patterns of the list that keep their case: matched case-insensitively they flag people's agents
+# (found on uap-core's test agents, see tests/test_robots.py). pattern -> why.
+CASE_SENSITIVE: dict[str, str] = {
+    "Sonic": "'panasonic' in HbbTV TV agents, 'supersonic' (an HTC phone) in Yahoo Mail's",
+    r"NING\/": "'Lightning/', Thunderbird's calendar add-on",
+    "Gwene": "inside ordinary words ('somethinGWENEverknew')",
+    "NextCloud": "the Nextcloud desktop client ('mirall/2.3.2 (Nextcloud)'), a person's sync app; "
+    "the server's own fetches say 'NextCloud'",
+}
+
 # Alternations of this many patterns keep RE2's DFA within its memory budget (measured: 200 per
 # chunk is fastest; 400 already falls back to the slow NFA).
 CHUNK = 200
@@ -106,10 +138,38 @@ _NAME_STOP = "/()+;:,@[]{}<>\"'|\\"
 _MAX_NAME = 60
 
 
+# Agents that say they poll feeds: a feed fetcher/parser/reader, an RSS reader or bot, or the
+# subscriber count feed services append ('12 subscribers', LiveJournal's '7 readers'). Matched
+# case-insensitively, in RE2 and Python alike.
+FEED_HINT = (
+    r"feed[ _-]?(?:fetcher|parser|reader|crawler)"
+    r"|rss[ _-]?(?:reader|fetcher|parser|bot|crawler)"
+    r"|(?:^|[;(,] *)\d+ (?:subscribers?|readers?)(?:$|[;),])"
+)
+
+# The robots data file: see data/robots.json's "_about".
+ROBOTS_FILE = Path(__file__).with_name("data") / "robots.json"
+KINDS = ("crawler", "tool", "feed")
+
+# Lower-cases ASCII letters only: a string keeps its length, so match positions still hold.
+_FOLD = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
 @dataclass(frozen=True)
 class Robot:
-    kind: str  # 'crawler' or 'tool'
+    kind: str  # 'crawler', 'tool' or 'feed'
     name: str
+
+
+@cache
+def extra_robots() -> tuple[tuple[str, str, str], ...]:
+    """``data/robots.json``'s entries: (kind, name, pattern), in file order."""
+    data = json.loads(ROBOTS_FILE.read_text("utf-8"))
+    out = tuple((str(k), str(n), str(p)) for k, n, p in data["robots"])
+    bad = [e for e in out if e[0] not in KINDS]
+    if bad:
+        raise ValueError(f"{ROBOTS_FILE.name}: unknown kind in {bad[0]!r}")
+    return out
 
 
 def crawler_patterns() -> list[str]:
@@ -160,18 +220,25 @@ def _literal(pattern: str) -> str | None:
 class _Pattern:
     """One pattern, able to say where it first matches an agent (-1: nowhere)."""
 
-    __slots__ = ("source", "name", "literal", "regex")
+    __slots__ = ("source", "name", "kind", "fold", "literal", "regex")
 
-    def __init__(self, source: str, name: str) -> None:
+    def __init__(self, source: str, name: str, fold: bool = False, kind: str = "") -> None:
+        """``fold``: match without regard to ASCII case. ``name`` '': named from the match;
+        '*': the ``FEED_HINT`` fallback. ``kind`` '': the group's."""
         self.source = source
         self.name = name
-        self.literal = _literal(source)
+        self.kind = kind
+        self.fold = fold
+        literal = _literal(source)
+        self.literal = literal.translate(_FOLD) if fold and literal is not None else literal
         # re.ASCII aligns \d \w \s with RE2's meaning.
-        self.regex = None if self.literal is not None else re.compile(source, re.ASCII)
+        flags = re.ASCII | (re.IGNORECASE if fold else 0)
+        self.regex = None if self.literal is not None else re.compile(source, flags)
 
-    def find(self, agent: str) -> tuple[int, int]:
+    def find(self, agent: str, folded: str) -> tuple[int, int]:
+        """Where the pattern first matches: ``folded`` is ``agent`` lower-cased by ``_FOLD``."""
         if self.literal is not None:
-            k = agent.find(self.literal)
+            k = (folded if self.fold else agent).find(self.literal)
             return k, k + len(self.literal)
         assert self.regex is not None
         m = self.regex.search(agent)
@@ -187,16 +254,37 @@ class _Group:
     kind: str
     re2: str | None
     parts: list[tuple[str | None, list[_Pattern]]]
+    fold: bool = False  # RE2 runs over the lower-cased agents
+
+
+def fold_pattern(pattern: str) -> str:
+    """The pattern for ASCII-lower-cased text: its unescaped ASCII letters lower-cased ('\\D',
+    '\\S', '\\W', '\\B' keep their meaning). Used only where the agent is folded too."""
+    out: list[str] = []
+    escaped = False
+    for ch in pattern:
+        out.append(ch if escaped else ch.translate(_FOLD))
+        escaped = not escaped and ch == "\\"
+    return "".join(out)
+
+
+def _alternation(patterns: Sequence[str], fold: bool) -> str:
+    """RE2 runs a folding group over the agents lower-cased once (``pc.ascii_lower``), with its
+    patterns lower-cased: cheaper than ``(?i)``, which makes every alternation's DFA larger."""
+    return "|".join(fold_pattern(p) for p in patterns) if fold else "|".join(patterns)
 
 
 def _group(kind: str, patterns: list[_Pattern], re2: bool = True) -> _Group:
+    fold = any(p.fold for p in patterns)
+    assert all(p.fold == fold for p in patterns), "a group folds all its patterns or none"
     if not re2:
-        return _Group(kind, None, [(None, patterns)])
+        return _Group(kind, None, [(None, patterns)], fold)
     parts = [patterns[k : k + PART] for k in range(0, len(patterns), PART)]
     return _Group(
         kind,
-        "|".join(p.source for p in patterns),
-        [("|".join(p.source for p in part), part) for part in parts],
+        _alternation([p.source for p in patterns], fold),
+        [(_alternation([p.source for p in part], fold), part) for part in parts],
+        fold,
     )
 
 
@@ -204,30 +292,64 @@ class RobotMatcher:
     """Finds crawlers and tools among agents. Build once per process; ``match`` is reentrant."""
 
     def __init__(
-        self, patterns: Sequence[str] | None = None, tools: Sequence[tuple[str, str]] = TOOLS
+        self,
+        patterns: Sequence[str] | None = None,
+        tools: Sequence[tuple[str, str]] = TOOLS,
+        extra: Sequence[tuple[str, str, str]] | None = None,
+        fold: bool = True,
+        feeds: bool = True,
     ) -> None:
-        crawler: list[str] = []
+        """``patterns``: the crawler list (default: ``crawler_patterns()``); ``extra``: (kind,
+        name, pattern) entries tried before it (default: ``extra_robots()``). ``fold=False,
+        feeds=False, extra=()`` is how robots were found before issue 18 (case-sensitive list, no
+        feed kind): ``bench/robots_people.py`` measures the difference on a log."""
+        crawler: list[str] = []  # folded; CASE_SENSITIVE ones go in a group of their own
+        cased: list[str] = []
         for p in crawler_patterns() if patterns is None else patterns:
             if _literal(p) is None:
                 try:
-                    re.compile(p, re.ASCII)
+                    re.compile(p, re.ASCII | re.IGNORECASE)
                 except re.error:
                     continue  # unusable for naming; the list's CI validates its patterns
-            crawler.append(p)
+            (cased if p in CASE_SENSITIVE or not fold else crawler).append(p)
         # The tool group comes first so that on a tie (both match at the same place, e.g.
-        # 'python-requests' is also a crawler pattern) the agent is a tool.
-        groups = [_group("tool", [_Pattern(rx, name) for name, rx in tools])]
+        # 'python-requests' is also a crawler pattern) the agent is a tool; then the extra
+        # robots, which decide the kind over the list's patterns.
+        groups = [_group("tool", [_Pattern(rx, name) for name, rx in tools])] if tools else []
+        # One group (one RE2 pass) for the extra robots, feeds first, then the feed hint.
+        extras = extra_robots() if extra is None else extra
+        mine = [
+            _Pattern(p, n, fold=True, kind=k)
+            for kind in ("feed", "tool", "crawler")
+            for k, n, p in extras
+            if k == kind
+        ]
+        if feeds:
+            mine.append(_Pattern(FEED_HINT, "*", fold=True, kind="feed"))
+        if mine:
+            groups.append(_group("crawler", mine))
         slow: list[str] = []
         for start in range(0, len(crawler), CHUNK):
             chunk = crawler[start : start + CHUNK]
+            if not _re2_accepts(_alternation(chunk, True)):
+                slow.extend(p for p in chunk if not _re2_accepts(_alternation([p], True)))
+                chunk = [p for p in chunk if _re2_accepts(_alternation([p], True))]
+            if chunk:
+                groups.append(_group("crawler", [_Pattern(p, "", fold=True) for p in chunk]))
+        if slow:
+            groups.append(_group("crawler", [_Pattern(p, "", fold=True) for p in slow], re2=False))
+        for start in range(0, len(cased), CHUNK):  # all of the list when not folding
+            chunk = cased[start : start + CHUNK]
             if not _re2_accepts("|".join(chunk)):
-                slow.extend(p for p in chunk if not _re2_accepts(p))
+                slow_cased = [p for p in chunk if not _re2_accepts(p)]
+                groups.append(_group("crawler", [_Pattern(p, "") for p in slow_cased], re2=False))
+                slow.extend(slow_cased)
                 chunk = [p for p in chunk if _re2_accepts(p)]
             if chunk:
-                groups.append(_group("crawler", [_Pattern(p, p) for p in chunk]))
-        if slow:
-            groups.append(_group("crawler", [_Pattern(p, p) for p in slow], re2=False))
+                groups.append(_group("crawler", [_Pattern(p, "") for p in chunk]))
+
         self.groups = groups
+        self.feeds = feeds
         # Patterns only Python runs (RE2 rejected them); exposed for the tests.
         self.python_only: tuple[str, ...] = tuple(slow)
 
@@ -239,6 +361,7 @@ class RobotMatcher:
         if n == 0:
             return out
         array = pa.array(agents, type=pa.large_string())
+        lowered = pc.ascii_lower(array)
         # agent index -> the (group, patterns) worth trying on it, in group order
         todo: dict[int, list[tuple[_Group, list[_Pattern]]]] = {}
         for group in self.groups:
@@ -246,32 +369,84 @@ class RobotMatcher:
                 for i in range(n):
                     todo.setdefault(i, []).append((group, group.parts[0][1]))
                 continue
-            mask = pc.match_substring_regex(array, group.re2)
+            text = lowered if group.fold else array
+            mask = pc.match_substring_regex(text, group.re2)
             if not pc.any(mask).as_py():
                 continue
             where = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
-            subset = array.take(pa.array(where))
+            subset = text.take(pa.array(where))
             for re2, part in group.parts:
                 assert re2 is not None
                 sub = pc.match_substring_regex(subset, re2).to_numpy(zero_copy_only=False)
                 for i in where[sub].tolist():
                     todo.setdefault(i, []).append((group, part))
+        feed_hint = _feed_hint()
+        feeds = self.feeds
         for i in sorted(todo):
             agent = agents[i]
+            folded = agent.translate(_FOLD)
             best: tuple[int, int, _Group, _Pattern] | None = None
+            hinted = False
             for group, part in todo[i]:
                 for pattern in part:
-                    s, e = pattern.find(agent)
+                    if pattern.name == "*":  # FEED_HINT: a fallback, not a position
+                        hinted = True
+                        continue
+                    s, e = pattern.find(agent, folded)
                     if s >= 0 and (best is None or s < best[0]):
                         best = (s, e, group, pattern)
             if best is None:
-                continue  # RE2 and Python disagree on an edge of syntax: no match
+                hint = feed_hint.search(agent) if hinted else None
+                if hint is not None:
+                    # 'RSScrawler/4.0' names itself; a subscriber count names nothing
+                    named = hint.group(0)[:1].isalpha()
+                    name = robot_name(agent, *hint.span()) if named else product_name(agent)
+                    out[i] = Robot("feed", name)
+                continue  # else RE2 and Python disagree on an edge of syntax: no match
             s, e, group, pattern = best
-            if group.kind == "tool":
-                out[i] = Robot("tool", pattern.name)
-            else:
-                out[i] = Robot("crawler", robot_name(agent, s, e))
+            kind = pattern.kind or group.kind
+            if kind == "crawler" and feeds and feed_hint.search(agent):
+                kind = "feed"
+            out[i] = Robot(kind, pattern.name or robot_name(agent, s, e))
         return out
+
+
+@cache
+def _feed_hint() -> re.Pattern[str]:
+    return re.compile(FEED_HINT, re.ASCII | re.IGNORECASE)
+
+
+# Tokens that name a platform, an engine or a browser, never the robot itself.
+_NOT_NAMES = frozenset(
+    "mozilla compatible x11 u i n linux windows macintosh iphone ipad android ubuntu wow64 win64 "
+    "x64 x86_64 i686 amd64 intel mac os cpu like gecko khtml applewebkit chrome safari firefox "
+    "version mobile msie trident nt sv1 en en-us en-gb rv aggregator http https www com org "
+    "net".split()
+)
+
+_WORD = re.compile(r"(?<![\w.:/@=-])[A-Za-z][\w.!-]*", re.ASCII)
+_LOCALE = re.compile(r"[a-z]{2}[-_][A-Za-z]{2}", re.ASCII)
+
+
+def product_name(agent: str) -> str:
+    """The robot's name when no pattern names it: the agent's first product-like word that is
+    not a platform, engine, browser or locale token ('Spinn3r' in 'Mozilla/5.0 (X11; U; Linux
+    x86_64; en-US; ...; aggregator:Spinn3r (Spinn3r 3.1); ...)', not 'X11'), else the host of
+    its first URL, else '(unnamed robot)'. Words inside URLs and e-mail addresses are skipped."""
+    for m in _WORD.finditer(agent):
+        word = m.group(0).rstrip(".-!")
+        if (
+            len(word) < 2
+            or word.lower() in _NOT_NAMES
+            or _LOCALE.fullmatch(word)
+            or agent.startswith("@", m.end())
+        ):
+            continue
+        return word[:_MAX_NAME]
+    host = re.search(r"https?://(?:www\.)?([\w.-]+)", agent, re.ASCII)
+    if host:
+        return host.group(1)[:_MAX_NAME]
+    return "(unnamed robot)"
 
 
 def robot_name(agent: str, start: int, end: int) -> str:
