@@ -36,9 +36,12 @@ import pyarrow.parquet as pq
 from logaudit.deliver.files import sync_folder
 from logaudit.errors import ConfigError, ExitCode, LogauditError
 
-# The layout and table contents this logaudit reads and writes. A store with another number
-# is refused (exit 7), never misread.
-SCHEMA = 1
+# The layout and table contents this logaudit writes. A store with another number is refused
+# (exit 7), never misread. Schema 2 added closed days (``store/close.py``: per-page visitor
+# counts in place of key sets, files of their own generation); a schema-1 store is read as a
+# store of open days and written on as schema 2.
+SCHEMA = 2
+READS = (1, 2)
 STATE_FILE = "store.json"
 KEY_FILE = "key"
 EPOCH = date(1970, 1, 1)
@@ -73,7 +76,8 @@ class State:
     """What ``store.json`` holds."""
 
     settings: dict[str, Any] = field(default_factory=dict)
-    # "YYYY-MM-DD" -> {"gen": int, "files": {table: {"sha256": hex, "rows": int}}}
+    # "YYYY-MM-DD" -> {"gen": int, "files": {table: {"sha256": hex, "rows": int[, "gen": int]}},
+    #                  "closed": bool}  (a file's own "gen" overrides the day's)
     days: dict[str, dict[str, Any]] = field(default_factory=dict)
     inputs: list[dict[str, Any]] = field(default_factory=list)
     gen: int = 0
@@ -127,12 +131,12 @@ class Layout:
         except (OSError, ValueError) as e:
             raise ConfigError(f"--state {self.root}: {STATE_FILE} is unreadable ({e})") from None
         schema = raw.get("schema") if isinstance(raw, dict) else None
-        if schema != SCHEMA:
+        if schema not in READS:
             who = raw.get("written_by", "an unknown logaudit") if isinstance(raw, dict) else "?"
             raise ConfigError(
                 f"--state {self.root}: store schema {schema} (written by {who}); this logaudit "
-                f"reads schema {SCHEMA} only: use that logaudit, or `logaudit state rebuild` "
-                "with the logs into a new folder"
+                f"reads schema {' or '.join(map(str, READS))} only: use that logaudit, or "
+                "`logaudit state rebuild` with the logs into a new folder"
             )
         return State(
             settings=raw.get("settings", {}),
@@ -152,11 +156,8 @@ class Layout:
     def clean(self, state: State) -> None:
         """Delete day files and folders that ``state`` does not name (older generations,
         a killed run's orphans)."""
-        wanted = {
-            self.file(d, t, int(info["gen"])).name
-            for d, info in state.days.items()
-            for t in info["files"]
-        }
+        # Whole paths: one day's generation may name a file another day no longer has.
+        wanted = {self.path(d, info, t) for d, info in state.days.items() for t in info["files"]}
         for stale in [*self.root.glob(".scratch-*"), *self.root.glob("day=*/.*.tmp")]:
             # A killed run's decompressed tails and half-written files.
             if stale.is_dir():
@@ -166,7 +167,7 @@ class Layout:
         for folder in self.root.glob("day=*"):
             name = folder.name[4:]
             for f in folder.iterdir():
-                if name not in state.days or f.name not in wanted:
+                if name not in state.days or f not in wanted:
                     f.unlink(missing_ok=True)
             if name not in state.days:
                 try:
@@ -177,28 +178,36 @@ class Layout:
     def file(self, day: str, table: str, gen: int) -> Path:
         return self.root / f"day={day}" / f"{table}.g{gen}.parquet"
 
+    def path(self, day: str, info: dict[str, Any], table: str) -> Path:
+        """The file of ``table`` in the stored day ``info``."""
+        return self.file(day, table, int(info["files"][table].get("gen", info["gen"])))
+
     def write_day(self, day: str, partial: dict[str, pd.DataFrame], gen: int) -> dict[str, Any]:
         """Write one day's tables as generation ``gen``; their checksums and row counts."""
-        folder = self.root / f"day={day}"
-        folder.mkdir(exist_ok=True, mode=0o700)
         files: dict[str, Any] = {}
         for name, frame in sorted(partial.items()):
             if not len(frame) or not len(frame.columns):
                 continue
-            sink = io.BytesIO()
-            # zstd: a fifth smaller than the default snappy on a day of 40,000 lines.
-            pq.write_table(
-                pa.Table.from_pandas(frame, preserve_index=True), sink, compression="zstd"
-            )
-            data = sink.getvalue()
-            _write_private(self.file(day, name, gen), data)
-            files[name] = {"sha256": hashlib.sha256(data).hexdigest(), "rows": len(frame)}
+            meta = self.write_file(day, name, frame, gen)
+            del meta["gen"]
+            files[name] = meta
         return {"gen": gen, "files": files}
+
+    def write_file(self, day: str, table: str, frame: pd.DataFrame, gen: int) -> dict[str, Any]:
+        """Write one table of a day as generation ``gen``; its checksum, rows and generation."""
+        folder = self.root / f"day={day}"
+        folder.mkdir(exist_ok=True, mode=0o700)
+        sink = io.BytesIO()
+        # zstd: a fifth smaller than the default snappy on a day of 40,000 lines.
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=True), sink, compression="zstd")
+        data = sink.getvalue()
+        _write_private(self.file(day, table, gen), data)
+        return {"sha256": hashlib.sha256(data).hexdigest(), "rows": len(frame), "gen": gen}
 
     def read_table(self, day: str, info: dict[str, Any], table: str) -> pd.DataFrame | None:
         if table not in info["files"]:
             return None
-        path = self.file(day, table, int(info["gen"]))
+        path = self.path(day, info, table)
         try:
             return pq.read_table(path).to_pandas()
         except (OSError, pa.ArrowException) as e:
@@ -211,7 +220,7 @@ class Layout:
         """One line per file that is missing or whose checksum differs."""
         for day, info in sorted(state.days.items()):
             for table, meta in sorted(info["files"].items()):
-                path = self.file(day, table, int(info["gen"]))
+                path = self.path(day, info, table)
                 try:
                     digest = hashlib.sha256(path.read_bytes()).hexdigest()
                 except OSError:
