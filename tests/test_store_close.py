@@ -139,3 +139,38 @@ def test_a_schema_1_store_is_read_and_written_on(tmp_path: Path) -> None:
     out = report([str(log)], state)
     assert _state(state)["schema"] == 2
     assert figures(out) == _one_pass(tmp_path, DATA)
+
+
+def test_page_views_are_stored_as_their_paths_beside_the_touch_events(tmp_path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from logaudit.store.layout import Layout
+
+    touch = pd.DataFrame(
+        {
+            "visitor": np.array([5, 5, 9, 9], np.uint64),
+            "utc": [10, 20, 30, 40],
+            "local": [11, 21, 31, 41],
+            "ref_h": np.array([1, 2, 3, 4], np.uint64),
+            "query_h": np.array([0, 0, 0, 0], np.uint64),
+            "goals": np.array([0, 1, 0, 0], np.uint32),
+            "pv": [True, False, True, True],  # a goal hit that is not a page view
+        }
+    )
+    pv = touch[touch["pv"]][["visitor", "utc", "local", "ref_h"]].reset_index(drop=True)
+    pv.insert(3, "path_h", np.array([7, 8, 9], np.uint64))
+    layout = Layout(tmp_path)
+    layout.create()
+    info = layout.write_day("2026-01-22", {"pv_events": pv, "touch_events": touch}, 1)
+    stored = pq.read_table(layout.path("2026-01-22", info, "pv_events")).to_pandas()
+    assert list(stored.columns) == ["path_h"]
+    back = layout.read_table("2026-01-22", info, "pv_events")
+    assert back is not None
+    pd.testing.assert_frame_equal(back, pv)
+    # Events that are not the touch events' page views are stored whole.
+    other = pv.assign(utc=[10, 31, 40])
+    info = layout.write_day("2026-01-23", {"pv_events": other, "touch_events": touch}, 2)
+    assert len(pq.read_table(layout.path("2026-01-23", info, "pv_events")).column_names) > 1
+    assert layout.read_table("2026-01-23", info, "pv_events").equals(other)

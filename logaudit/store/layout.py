@@ -29,6 +29,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -82,6 +83,36 @@ def _encodings(schema: pa.Schema) -> dict[str, Any]:
     rest = [f.name for f in schema if f.name not in delta and f.name not in plain]
     encoding = {**dict.fromkeys(delta, "DELTA_BINARY_PACKED"), **dict.fromkeys(plain, "PLAIN")}
     return {"use_dictionary": rest, "column_encoding": encoding}
+
+
+# The page-view events (``analyze/visits.py``) are the page-view rows of the touch events
+# (``analyze/campaigns.py``), in the same order, plus the path: when a day's tables show it,
+# the page-view events are stored as their path hashes only and rebuilt from the touch events
+# when read (a tenth of a stored day).
+PV, TOUCH, PV_OWN = "pv_events", "touch_events", "path_h"
+PV_SHARED = ("visitor", "utc", "local", "ref_h")
+
+
+def _packed(partial: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    pv, touch = partial.get(PV), partial.get(TOUCH)
+    if pv is None or touch is None or not len(pv) or "pv" not in touch.columns:
+        return partial
+    if list(pv.columns) != [*PV_SHARED[:3], PV_OWN, PV_SHARED[3]]:
+        return partial
+    rows = touch[touch["pv"].to_numpy(dtype=bool)]
+    if len(rows) != len(pv) or not all(
+        np.array_equal(rows[c].to_numpy(), pv[c].to_numpy()) for c in PV_SHARED
+    ):
+        return partial
+    return {**partial, PV: pd.DataFrame({PV_OWN: pv[PV_OWN].to_numpy()})}
+
+
+def _unpacked(own: pd.DataFrame, touch: pd.DataFrame | None) -> pd.DataFrame:
+    if touch is None or int(touch["pv"].sum()) != len(own):
+        raise pa.ArrowInvalid("its page views do not match the day's touch events")
+    rows = touch[touch["pv"].to_numpy(dtype=bool)]
+    cols = {c: rows[c].to_numpy() for c in PV_SHARED[:3]}
+    return pd.DataFrame({**cols, PV_OWN: own[PV_OWN].to_numpy(), "ref_h": rows["ref_h"].to_numpy()})
 
 
 @dataclass
@@ -198,7 +229,7 @@ class Layout:
     def write_day(self, day: str, partial: dict[str, pd.DataFrame], gen: int) -> dict[str, Any]:
         """Write one day's tables as generation ``gen``; their checksums and row counts."""
         files: dict[str, Any] = {}
-        for name, frame in sorted(partial.items()):
+        for name, frame in sorted(_packed(partial).items()):
             if not len(frame) or not len(frame.columns):
                 continue
             meta = self.write_file(day, name, frame, gen)
@@ -222,7 +253,10 @@ class Layout:
             return None
         path = self.path(day, info, table)
         try:
-            return pq.read_table(path).to_pandas()
+            frame = pq.read_table(path).to_pandas()
+            if table == PV and list(frame.columns) == [PV_OWN]:
+                return _unpacked(frame, self.read_table(day, info, TOUCH))
+            return frame
         except (OSError, pa.ArrowException) as e:
             raise ConfigError(
                 f"--state {self.root}: {path.name} of {day} is unreadable ({e}); "
