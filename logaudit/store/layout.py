@@ -263,6 +263,25 @@ class Layout:
                 "`logaudit state verify` checks the store, `state rebuild` remakes it"
             ) from None
 
+    def read_tables(
+        self, days: list[tuple[str, dict[str, Any]]], table: str
+    ) -> pd.DataFrame | None:
+        """The rows of ``table`` in all of ``days``, in their order, read as one (not merged;
+        not for the page-view events, which may be stored packed)."""
+        assert table != PV
+        paths = [self.path(d, info, table) for d, info in days if table in info["files"]]
+        if not paths:
+            return None
+        try:
+            parts = [pq.read_table(p) for p in paths]
+            both = pa.concat_tables(parts, promote_options="permissive")
+            return both.to_pandas()
+        except (OSError, pa.ArrowException) as e:
+            raise ConfigError(
+                f"--state {self.root}: {table} is unreadable ({e}); "
+                "`logaudit state verify` checks the store, `state rebuild` remakes it"
+            ) from None
+
     def verify(self, state: State) -> Iterator[str]:
         """One line per file that is missing or whose checksum differs."""
         for day, info in sorted(state.days.items()):
