@@ -63,6 +63,9 @@ def test_days_close_as_runs_pass_them_and_figures_stay_equal(tmp_path: Path) -> 
     assert seen_open
     closed = [d for d, info in _state(state)["days"].items() if info.get("closed")]
     assert len(closed) == 2
+    about = manage.info(state)
+    assert about["closed_days"] == 2
+    assert all(i["last_line"] for i in about["inputs"] if i["lines"])
     assert figures(out) == _one_pass(tmp_path, DATA)
     # Nothing new: the input's time is kept, nothing changes, the store stays sound.
     again = report(server.glob(), state)
