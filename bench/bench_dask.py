@@ -2,6 +2,7 @@
 
     python bench/bench_dask.py                               # 10M lines in 20 files, 2 workers
     python bench/bench_dask.py --lines 400000 --files 4      # a quick check
+    python bench/bench_dask.py --files 20 --lines 10000000   # the set (the default)
 
 Writes the log set into bench/out/dask-<lines>-<files>/ (once), then:
 * times ``summary`` on the local engine (one process, its threads) and on a LocalCluster of
@@ -104,6 +105,10 @@ def main() -> int:
         took = timed({"engine": "dask", "dask_scheduler": c.scheduler_address}, args)
         rss = client.run(_peak_rss_mb)
     print(f"dask, {a.workers} workers: {took:.2f} s (+ {start:.2f} s cluster start-up)")
+    print(
+        f"dask against local: {took - local:+.2f} s ({(took - local) / local:+.0%}), "
+        "cluster start-up apart"
+    )
     print("worker peak RSS: " + ", ".join(f"{v:,.0f} MB" for v in rss.values()))
 
     block, one, whole = partial_sizes(paths[0])
@@ -118,6 +123,10 @@ def main() -> int:
         f"{whole / 2**10:,.0f} KiB ({100 * whole / file_bytes:.2f} %)"
     )
     tasks = sum(math.ceil(p.stat().st_size / BLOCK_BYTES) for p in paths)
+    print(
+        f"shipped per block task: {one / 2**10:,.0f} KiB; for this set about "
+        f"{tasks * one / 2**20:,.1f} MiB from {tasks} tasks into the merge tree"
+    )
     depth = math.ceil(math.log(max(tasks, 2), engine.FAN_IN))
     print(f"this set: {tasks} block tasks, merge tree depth {depth} (fan-in {engine.FAN_IN})")
     return 0

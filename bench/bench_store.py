@@ -19,6 +19,7 @@ script works (``--lines 20000 --days 10 --per-day 2000``); the targets are for t
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -114,9 +115,19 @@ def year(days: int, per_day: int, repeat: int) -> None:
         "-o",
         os.devnull,
     )
+    stored = json.loads((state / "store.json").read_text())["days"]
+    visitors = sum(d["files"]["visitor_days"]["rows"] for d in stored.values()) / len(stored)
+    closed = sum(1 for d in stored.values() if d.get("closed"))
+    day_bytes = size / len(stored)
+    # Per-day tables grow with visitors (and their lines): scaled to the site.
+    year_mb = day_bytes / visitors * 10_000 * 365 / 1e6
     print(
         f"{days} days x {per_day:,} lines: store {size / 1e6:.1f} MB (target < 100 MB), "
         f"filled in {fill:.0f} s"
+    )
+    print(
+        f"{len(stored)} days stored ({closed} closed), {visitors:,.0f} visitors a day: "
+        f"{day_bytes / 1e3:.0f} kB a day; a year of 10,000 visitors a day ~ {year_mb:,.0f} MB"
     )
     print(f"trends --state --every month --since {days}d: {t:.2f} s (target < 1 s)")
 
@@ -127,10 +138,15 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--per-day", type=int, default=40_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--only", choices=("incremental", "year"), help="run one of the two measurements"
+    )
     a = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    incremental(a.lines, a.repeat)
-    year(a.days, a.per_day, a.repeat)
+    if a.only != "year":
+        incremental(a.lines, a.repeat)
+    if a.only != "incremental":
+        year(a.days, a.per_day, a.repeat)
 
 
 if __name__ == "__main__":

@@ -99,9 +99,9 @@ def test_killed_runs_leave_a_store_that_counts_each_line_once(tmp_path: Path) ->
     assert figures(report([], state, goals=())) == figures(report([str(whole)], goals=()))
     # Nothing a killed run wrote is left behind.
     named = {
-        f"{t}.g{info['gen']}.parquet"
+        f"{t}.g{meta.get('gen', info['gen'])}.parquet"  # a closed day's counts: their own gen
         for info in json.loads((state / STATE_FILE).read_text())["days"].values()
-        for t in info["files"]
+        for t, meta in info["files"].items()
     }
     assert {p.name for p in state.rglob("*.parquet")} == named
     assert not list(state.glob(".scratch-*"))

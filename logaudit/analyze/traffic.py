@@ -152,6 +152,10 @@ def _path_visitor_counts(p: Partial) -> pd.Series:
     paths = p.get("paths", pd.DataFrame())
     # One partition at a time when the triples spilled: a triple's copies share a partition.
     per_part = [t.groupby("path_h", sort=False).size() for t in partitions(p.get("path_visitors"))]
+    # The history store's closed days hold counts in place of triples (store/close.py).
+    closed = p.get("path_visitor_counts")
+    if closed is not None and len(closed):
+        per_part.append(closed["visitors"])
     if not per_part or paths.empty:
         return pd.Series(dtype=np.int64)
     per_hash = per_part[0] if len(per_part) == 1 else pd.concat(per_part).groupby(level=0).sum()

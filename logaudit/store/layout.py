@@ -29,6 +29,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -36,9 +37,12 @@ import pyarrow.parquet as pq
 from logaudit.deliver.files import sync_folder
 from logaudit.errors import ConfigError, ExitCode, LogauditError
 
-# The layout and table contents this logaudit reads and writes. A store with another number
-# is refused (exit 7), never misread.
-SCHEMA = 1
+# The layout and table contents this logaudit writes. A store with another number is refused
+# (exit 7), never misread. Schema 2 added closed days (``store/close.py``: per-page visitor
+# counts in place of key sets, files of their own generation); a schema-1 store is read as a
+# store of open days and written on as schema 2.
+SCHEMA = 2
+READS = (1, 2)
 STATE_FILE = "store.json"
 KEY_FILE = "key"
 EPOCH = date(1970, 1, 1)
@@ -68,12 +72,56 @@ def _write_private(path: Path, data: bytes) -> None:
     sync_folder(path.parent)
 
 
+def _encodings(schema: pa.Schema) -> dict[str, Any]:
+    """How each column of a stored table is encoded (then zstd-compressed): signed integers
+    (counts, times, day numbers: near their neighbours) as deltas, unsigned ones (64-bit
+    hashes and keys: random) plain, the rest (text, flags) with a dictionary. On a stored day
+    of 40,000 lines this is a fifth smaller than dictionaries everywhere; event times, in log
+    order, shrink to a few bits each."""
+    delta = [f.name for f in schema if pa.types.is_signed_integer(f.type)]
+    plain = [f.name for f in schema if pa.types.is_unsigned_integer(f.type)]
+    rest = [f.name for f in schema if f.name not in delta and f.name not in plain]
+    encoding = {**dict.fromkeys(delta, "DELTA_BINARY_PACKED"), **dict.fromkeys(plain, "PLAIN")}
+    return {"use_dictionary": rest, "column_encoding": encoding}
+
+
+# The page-view events (``analyze/visits.py``) are the page-view rows of the touch events
+# (``analyze/campaigns.py``), in the same order, plus the path: when a day's tables show it,
+# the page-view events are stored as their path hashes only and rebuilt from the touch events
+# when read (a tenth of a stored day).
+PV, TOUCH, PV_OWN = "pv_events", "touch_events", "path_h"
+PV_SHARED = ("visitor", "utc", "local", "ref_h")
+
+
+def _packed(partial: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    pv, touch = partial.get(PV), partial.get(TOUCH)
+    if pv is None or touch is None or not len(pv) or "pv" not in touch.columns:
+        return partial
+    if list(pv.columns) != [*PV_SHARED[:3], PV_OWN, PV_SHARED[3]]:
+        return partial
+    rows = touch[touch["pv"].to_numpy(dtype=bool)]
+    if len(rows) != len(pv) or not all(
+        np.array_equal(rows[c].to_numpy(), pv[c].to_numpy()) for c in PV_SHARED
+    ):
+        return partial
+    return {**partial, PV: pd.DataFrame({PV_OWN: pv[PV_OWN].to_numpy()})}
+
+
+def _unpacked(own: pd.DataFrame, touch: pd.DataFrame | None) -> pd.DataFrame:
+    if touch is None or int(touch["pv"].sum()) != len(own):
+        raise pa.ArrowInvalid("its page views do not match the day's touch events")
+    rows = touch[touch["pv"].to_numpy(dtype=bool)]
+    cols = {c: rows[c].to_numpy() for c in PV_SHARED[:3]}
+    return pd.DataFrame({**cols, PV_OWN: own[PV_OWN].to_numpy(), "ref_h": rows["ref_h"].to_numpy()})
+
+
 @dataclass
 class State:
     """What ``store.json`` holds."""
 
     settings: dict[str, Any] = field(default_factory=dict)
-    # "YYYY-MM-DD" -> {"gen": int, "files": {table: {"sha256": hex, "rows": int}}}
+    # "YYYY-MM-DD" -> {"gen": int, "files": {table: {"sha256": hex, "rows": int[, "gen": int]}},
+    #                  "closed": bool}  (a file's own "gen" overrides the day's)
     days: dict[str, dict[str, Any]] = field(default_factory=dict)
     inputs: list[dict[str, Any]] = field(default_factory=list)
     gen: int = 0
@@ -127,12 +175,12 @@ class Layout:
         except (OSError, ValueError) as e:
             raise ConfigError(f"--state {self.root}: {STATE_FILE} is unreadable ({e})") from None
         schema = raw.get("schema") if isinstance(raw, dict) else None
-        if schema != SCHEMA:
+        if schema not in READS:
             who = raw.get("written_by", "an unknown logaudit") if isinstance(raw, dict) else "?"
             raise ConfigError(
                 f"--state {self.root}: store schema {schema} (written by {who}); this logaudit "
-                f"reads schema {SCHEMA} only: use that logaudit, or `logaudit state rebuild` "
-                "with the logs into a new folder"
+                f"reads schema {' or '.join(map(str, READS))} only: use that logaudit, or "
+                "`logaudit state rebuild` with the logs into a new folder"
             )
         return State(
             settings=raw.get("settings", {}),
@@ -152,11 +200,8 @@ class Layout:
     def clean(self, state: State) -> None:
         """Delete day files and folders that ``state`` does not name (older generations,
         a killed run's orphans)."""
-        wanted = {
-            self.file(d, t, int(info["gen"])).name
-            for d, info in state.days.items()
-            for t in info["files"]
-        }
+        # Whole paths: one day's generation may name a file another day no longer has.
+        wanted = {self.path(d, info, t) for d, info in state.days.items() for t in info["files"]}
         for stale in [*self.root.glob(".scratch-*"), *self.root.glob("day=*/.*.tmp")]:
             # A killed run's decompressed tails and half-written files.
             if stale.is_dir():
@@ -166,7 +211,7 @@ class Layout:
         for folder in self.root.glob("day=*"):
             name = folder.name[4:]
             for f in folder.iterdir():
-                if name not in state.days or f.name not in wanted:
+                if name not in state.days or f not in wanted:
                     f.unlink(missing_ok=True)
             if name not in state.days:
                 try:
@@ -177,33 +222,63 @@ class Layout:
     def file(self, day: str, table: str, gen: int) -> Path:
         return self.root / f"day={day}" / f"{table}.g{gen}.parquet"
 
+    def path(self, day: str, info: dict[str, Any], table: str) -> Path:
+        """The file of ``table`` in the stored day ``info``."""
+        return self.file(day, table, int(info["files"][table].get("gen", info["gen"])))
+
     def write_day(self, day: str, partial: dict[str, pd.DataFrame], gen: int) -> dict[str, Any]:
         """Write one day's tables as generation ``gen``; their checksums and row counts."""
-        folder = self.root / f"day={day}"
-        folder.mkdir(exist_ok=True, mode=0o700)
         files: dict[str, Any] = {}
-        for name, frame in sorted(partial.items()):
+        for name, frame in sorted(_packed(partial).items()):
             if not len(frame) or not len(frame.columns):
                 continue
-            sink = io.BytesIO()
-            # zstd: a fifth smaller than the default snappy on a day of 40,000 lines.
-            pq.write_table(
-                pa.Table.from_pandas(frame, preserve_index=True), sink, compression="zstd"
-            )
-            data = sink.getvalue()
-            _write_private(self.file(day, name, gen), data)
-            files[name] = {"sha256": hashlib.sha256(data).hexdigest(), "rows": len(frame)}
+            meta = self.write_file(day, name, frame, gen)
+            del meta["gen"]
+            files[name] = meta
         return {"gen": gen, "files": files}
+
+    def write_file(self, day: str, table: str, frame: pd.DataFrame, gen: int) -> dict[str, Any]:
+        """Write one table of a day as generation ``gen``; its checksum, rows and generation."""
+        folder = self.root / f"day={day}"
+        folder.mkdir(exist_ok=True, mode=0o700)
+        sink = io.BytesIO()
+        arrow = pa.Table.from_pandas(frame, preserve_index=True)
+        pq.write_table(arrow, sink, compression="zstd", **_encodings(arrow.schema))
+        data = sink.getvalue()
+        _write_private(self.file(day, table, gen), data)
+        return {"sha256": hashlib.sha256(data).hexdigest(), "rows": len(frame), "gen": gen}
 
     def read_table(self, day: str, info: dict[str, Any], table: str) -> pd.DataFrame | None:
         if table not in info["files"]:
             return None
-        path = self.file(day, table, int(info["gen"]))
+        path = self.path(day, info, table)
         try:
-            return pq.read_table(path).to_pandas()
+            frame = pq.read_table(path).to_pandas()
+            if table == PV and list(frame.columns) == [PV_OWN]:
+                return _unpacked(frame, self.read_table(day, info, TOUCH))
+            return frame
         except (OSError, pa.ArrowException) as e:
             raise ConfigError(
                 f"--state {self.root}: {path.name} of {day} is unreadable ({e}); "
+                "`logaudit state verify` checks the store, `state rebuild` remakes it"
+            ) from None
+
+    def read_tables(
+        self, days: list[tuple[str, dict[str, Any]]], table: str
+    ) -> pd.DataFrame | None:
+        """The rows of ``table`` in all of ``days``, in their order, read as one (not merged;
+        not for the page-view events, which may be stored packed)."""
+        assert table != PV
+        paths = [self.path(d, info, table) for d, info in days if table in info["files"]]
+        if not paths:
+            return None
+        try:
+            parts = [pq.read_table(p) for p in paths]
+            both = pa.concat_tables(parts, promote_options="permissive")
+            return both.to_pandas()
+        except (OSError, pa.ArrowException) as e:
+            raise ConfigError(
+                f"--state {self.root}: {table} is unreadable ({e}); "
                 "`logaudit state verify` checks the store, `state rebuild` remakes it"
             ) from None
 
@@ -211,7 +286,7 @@ class Layout:
         """One line per file that is missing or whose checksum differs."""
         for day, info in sorted(state.days.items()):
             for table, meta in sorted(info["files"].items()):
-                path = self.file(day, table, int(info["gen"]))
+                path = self.path(day, info, table)
                 try:
                     digest = hashlib.sha256(path.read_bytes()).hexdigest()
                 except OSError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,13 @@ def _existing(root: Path) -> Layout:
     return layout
 
 
+def _local(seconds: Any) -> str | None:
+    """Local seconds (the report zone's wall clock) as text."""
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(int(seconds), UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def info(root: Path) -> dict[str, Any]:
     layout = _existing(root)
     state = layout.read_state()
@@ -43,13 +50,18 @@ def info(root: Path) -> dict[str, Any]:
     return {
         "store": str(root),
         "days": len(days),
+        # Days no later line can reach: per-page visitors kept as counts (store/close.py).
+        "closed_days": sum(1 for d in state.days.values() if d.get("closed")),
         "first_day": days[0] if days else None,
         "last_day": days[-1] if days else None,
         "bytes": layout.size(),
         "files": sum(len(d["files"]) for d in state.days.values()),
         "settings": state.settings,
         "inputs": [
-            {k: r.get(k) for k in ("name", "offset", "lines", "size", "compressed", "seen")}
+            {
+                **{k: r.get(k) for k in ("name", "offset", "lines", "size", "compressed", "seen")},
+                "last_line": _local(r.get("last_local")),
+            }
             for r in state.inputs
         ],
         "last_runs": state.runs[-5:],
