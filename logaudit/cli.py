@@ -907,7 +907,8 @@ def _records_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
     opts = [
         click.argument("logs", nargs=-1, metavar="LOG..."),
-        click.option("--log-format", type=click.Choice(list(FORMATS)), help="Skip detection."),
+        click.option("--log-format", metavar="NAME|FORMAT",
+                     help="Skip detection: a name, a format string or auto+ (as summary)."),
         click.option("--since", metavar="WHEN", help="From this time (2026-11-24, 7d...)."),
         click.option("--until", metavar="WHEN", help="Up to (not including) this time."),
         click.option("--tz", metavar="ZONE", help="Time zone for --since/--until."),

@@ -788,11 +788,13 @@ def _assemble(
 
     # Timestamps: each time token decoded once per distinct value, then added up per row.
     wall = np.zeros(n, np.int64)
+    usec = np.zeros(n, np.int64)
     time_ok = np.ones(n, bool)
     offset: np.ndarray | None = None
     utc: np.ndarray | None = None
     for part, codes in zip(times, time_codes, strict=True):
         wall += part.wall[codes]
+        usec += part.usec[codes]
         time_ok &= part.ok[codes]
         if part.offset is not None:
             offset = part.offset[codes]
@@ -876,6 +878,7 @@ def _assemble(
         "time": pd.to_datetime(utc_rows, unit="s", utc=True).astype("datetime64[s, UTC]"),
         "offset": off_rows,
         "local": wall_rows.astype("datetime64[s]"),
+        "usec": take(usec).astype(np.int32),
     }
 
     def cat(r: str, default: str) -> pd.Categorical:

@@ -45,7 +45,8 @@ TIME_PARTS: dict[str, str] = {
 # What each time piece tells: a time is whole when it has a date (and usually a clock).
 _TIME_CATEGORY: dict[str, tuple[str, ...]] = {
     **{k: ("date",) for k in ("d", "e", "m", "b", "Y")},
-    **{k: ("clock",) for k in ("H", "M", "S", "Sf", "f")},
+    **{k: ("clock",) for k in ("H", "M", "S", "Sf")},
+    "f": ("fraction",),
     "z": ("zone",),
     "E": ("epoch",),
     "Ems": ("epoch",),
@@ -408,7 +409,8 @@ def _apache_directive(letter: str, arg: str | None, written: str) -> list[Piece]
         if spec in units:
             return [Piece("time", written, units[spec])]
         if spec in ("msec_frac", "usec_frac"):
-            return [Piece("extra", written)]  # the fraction alone: kept, not used
+            # The digits after the point, zero-padded (3 or 6): the time's fraction.
+            return [Piece("time", written, "f")]
         return strftime_pieces(spec, written)
     if letter == "T" and arg:
         unit = {"ms": "ms", "us": "us", "s": "s"}.get(arg)
