@@ -228,6 +228,8 @@ def _exact(
         stripped = pc.utf8_trim_whitespace(lines)
         blank = np.asarray(pc.equal(stripped, ""))
         comment = np.asarray(pc.starts_with(stripped, "#"))
+        if det.format.header:  # a CSV header line (GCS usage logs): no request, not bad
+            comment |= np.asarray(pc.starts_with(stripped, det.format.header))
         bad_idx = np.flatnonzero(~ok & ~blank & ~comment)
         name = block.source.name
         room = max(0, BAD_SAMPLES - len(bad.samples.get(name, [])))

@@ -46,7 +46,7 @@ _W3C_HEAD = "#Fields: date time c-ip cs-method cs-uri-stem sc-status sc-bytes\n"
 # same second (the later one first), and their microseconds)
 CASES: dict[str, tuple[str | None, str, tuple[str, str], tuple[int, int]]] = {
     "apache msec_frac": (
-        "apache:%h %l %u [%{%d/%b/%Y:%H:%M:%S}t.%{msec_frac}t %{%z}t] \"%r\" %>s %b",
+        'apache:%h %l %u [%{%d/%b/%Y:%H:%M:%S}t.%{msec_frac}t %{%z}t] "%r" %>s %b',
         "1.2.3.4 - - [{t} +0000] " + _REQ + " 200 5",
         ("10/Oct/2023:13:55:36.900", "10/Oct/2023:13:55:36.007"),
         (900_000, 7_000),
@@ -119,9 +119,7 @@ def _records(path: Path, fmt: str | None, *extra: str) -> list[dict[str, object]
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_fraction_survives_into_records_and_orders_the_second(
-    tmp_path: Path, case: str
-) -> None:
+def test_fraction_survives_into_records_and_orders_the_second(tmp_path: Path, case: str) -> None:
     fmt, template, times, usecs = CASES[case]
     lines = [template.format(t=t) for t in times]
     head = _W3C_HEAD if case == "w3c" else ""
@@ -143,9 +141,7 @@ def test_fraction_survives_into_records_and_orders_the_second(
 
 def test_whole_seconds_records_unchanged(tmp_path: Path) -> None:
     path = tmp_path / "access.log"
-    path.write_text(
-        "1.2.3.4 - - [10/Oct/2023:13:55:36 +0200] " + _REQ + ' 200 5 "-" "curl/8.0"\n'
-    )
+    path.write_text("1.2.3.4 - - [10/Oct/2023:13:55:36 +0200] " + _REQ + ' 200 5 "-" "curl/8.0"\n')
     rows = _records(path, None, "--fields", "time,local,usec")
     assert rows == [
         {"time": "2023-10-10T11:55:36+00:00", "local": "2023-10-10T13:55:36", "usec": 0}

@@ -167,6 +167,9 @@ class Layout:
     keys: tuple[str, ...] = ()
     # The request holds the absolute URL (load balancers): path and virtual host come from it.
     absolute_urls: bool = False
+    # A CSV header line starts with this (Google Cloud Storage's '"time_micros",'): such lines
+    # are skipped as comments are, not bad lines. "" when the format has none.
+    header: str = ""
 
     @property
     def fields(self) -> tuple[str, ...]:
