@@ -518,7 +518,11 @@ def _mixed(
         table, line_no = _exact(data, one, block, bad, only=left, newlines=newlines, report=last)
         chunks.append(_assemble(table, line_no, block.source.name, bad, one))
         left = np.setdiff1d(left, line_no - block.first_line, assume_unique=True)
-    return _concat(chunks)
+    frame = _concat(chunks)
+    if len(chunks) > 1:  # back in line order (records, visits' streaming state expect it)
+        order = np.argsort(frame["line"].to_numpy(), kind="stable")
+        frame = frame.take(order).reset_index(drop=True)
+    return frame
 
 
 def _concat(chunks: list[pd.DataFrame]) -> pd.DataFrame:

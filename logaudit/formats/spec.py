@@ -227,13 +227,20 @@ class Layout:
             # Apache logs %u unescaped, so a user name may hold spaces ("John Begood"). Its
             # further words may not start with "[", "-" or a digit, so that a line of another
             # layout stays a bad line.
-            return rf"(?P<{name}>\S+(?: [^ \[\-0-9]\S*)*?)"
+            # A lone "-" (no user) is never the first of several words: "- bob [" is not a
+            # user, it is an X-Forwarded-For-first line (nginx-xff).
+            return rf"(?P<{name}>-|(?:[^\s-]\S*|-\S+)(?: [^ \[\-0-9]\S*)*?)"
+        if single is not None and single.role == "xff" and stop == " ":
+            # An unquoted $http_x_forwarded_for: "203.0.113.7, 10.0.0.1", spaces inside; each
+            # address without a comma, so that the list cannot swallow the next field.
+            return rf'(?P<{name}>[^\s,"]+(?:, ?[^\s,"]+)*)'
         if single is not None and single.role == "upstream_time":
             # nginx writes "0.100, 0.010" when a request tried two upstreams: spaces inside.
             return f"(?P<{name}>{STRICT['upstream_time']})"
         timed = any(p.role == "time" for p in t.fields)
         if strict and single is not None and single.role == "client" and stop == " ":
-            return rf"(?P<{name}>\S+(?:, \S+)*)"
+            # Never a quoted field: '"203.0.113.5, 10.0.0.1" 10.0.0.9 ...' is nginx-xff.
+            return rf'(?P<{name}>[^\s"]\S*(?:, \S+)*)'
         if strict or (timed and self.delimiter is None):
             parts = []
             for p in t.pieces:
@@ -245,7 +252,7 @@ class Layout:
             return f"(?P<{name}>{''.join(parts)})"
         if stop == " " and single is not None and single.role == "client":
             # nginx with $proxy_add_x_forwarded_for first: "10.0.0.2, 10.0.0.1, 127.0.0.1".
-            return rf"(?P<{name}>\S+(?:, \S+)*)"
+            return rf'(?P<{name}>[^\s"]\S*(?:, \S+)*)'
         if stop == " ":
             return rf"(?P<{name}>\S+)"
         return f"(?P<{name}>{_anything(stop)})"
