@@ -423,6 +423,15 @@ def parse_block(
 
 def _parse(block: Block, det: Detected, bad: BadLines) -> pd.DataFrame:
     layout = det.format
+    if layout.family == "json" and not det.others:
+        from dataclasses import replace
+
+        from logaudit.formats import jsonlog
+
+        keyed = jsonlog.keyed(layout)
+        if keyed is not None:  # an nginx JSON template: Arrow's JSON reader, by its keys
+            data = _normalise(block.data, escapes=False)
+            return _json(data, replace(det, format=keyed), block, bad, escapes=True)
     data = _normalise(block.data, escapes=layout.family != "jsonkeys")
     if layout.family == "w3c":
         return _w3c(data, det, block, bad)
@@ -483,12 +492,19 @@ def _w3c(
 
 
 def _json(
-    data: bytes | bytearray | memoryview, det: Detected, block: Block, bad: BadLines
+    data: bytes | bytearray | memoryview,
+    det: Detected,
+    block: Block,
+    bad: BadLines,
+    escapes: bool = False,
 ) -> pd.DataFrame:
-    """A JSON family's block: Arrow's JSON reader, bad lines isolated (formats/jsonlog.py)."""
+    """A JSON family's block: Arrow's JSON reader, bad lines isolated (formats/jsonlog.py).
+    ``escapes``: quotes and backslashes written as nginx's other formats write them."""
     from logaudit.formats import jsonlog
 
     table, line_no, rejected = jsonlog.read(data, det.format, block.first_line)
+    if escapes and b"\\" in data:  # in JSON, a quote or backslash is always escaped
+        table = jsonlog.nginx_escapes(table)
     name = block.source.name
     if len(rejected):
         lines = _split_lines(data)
@@ -535,14 +551,15 @@ def _concat(chunks: list[pd.DataFrame]) -> pd.DataFrame:
     cookies = sorted({c for ch in chunks for c in cookie_columns(ch)})
     chunks = [_with_columns(ch, cookies) for ch in chunks]
     for col in chunks[0].columns:
+        if col == "time":
+            continue  # tz-aware: to_numpy() would make a Timestamp object per row; see below
         if isinstance(chunks[0][col].dtype, pd.CategoricalDtype):
             out[col] = pd.api.types.union_categoricals([c[col] for c in chunks])
         else:
             out[col] = np.concatenate([c[col].to_numpy() for c in chunks])
+    out["time"] = pd.concat([c["time"] for c in chunks], ignore_index=True).array
     frame = pd.DataFrame(out, copy=False)
-    for col in ("time",):
-        frame[col] = pd.concat([c[col] for c in chunks], ignore_index=True)
-    return frame
+    return frame[list(chunks[0].columns)]
 
 
 def _with_columns(chunk: pd.DataFrame, cookies: list[str]) -> pd.DataFrame:
