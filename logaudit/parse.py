@@ -503,7 +503,8 @@ def _json(
     from logaudit.formats import jsonlog
 
     table, line_no, rejected = jsonlog.read(data, det.format, block.first_line)
-    if escapes and b"\\" in data:  # in JSON, a quote or backslash is always escaped
+    # In JSON a quote or backslash is always escaped: a block without a backslash has none.
+    if escapes and (np.frombuffer(data, np.uint8) == 92).any():
         table = jsonlog.nginx_escapes(table)
     name = block.source.name
     if len(rejected):
