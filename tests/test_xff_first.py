@@ -84,6 +84,14 @@ def test_beats_mixed_file_reads_every_line_with_its_format(
             "10.0.0.9",
             "203.0.113.5",
         ),
+        # A virtual host that is a name is vcombined, not an X-Forwarded-For field.
+        (
+            "shop.example 10.0.0.9 - bob [01/Mar/2024:10:00:00 +0100] "
+            '"GET /a?b=1 HTTP/1.1" 200 12 "https://ref.example/" "curl/8.0"',
+            "vcombined",
+            "10.0.0.9",
+            "10.0.0.9",
+        ),
     ],
 )
 def test_xff_first_families_are_detected_and_read(

@@ -9,6 +9,8 @@ line is found with its exact line number without losing the good lines around it
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from logaudit.formats.spec import Layout, apache, layout_from_pieces, nginx_pieces
 
 _COMBINED_SAMPLES = (
@@ -77,7 +79,10 @@ CLF_FORMATS: tuple[Layout, ...] = (
     # $remote_addr; --client-from xff takes it from the list.
     *(
         layout_from_pieces(
-            nginx_pieces(fmt),
+            [
+                replace(p, kind="list") if p.role == "xff" and name.endswith("bare") else p
+                for p in nginx_pieces(fmt)
+            ],
             fmt,
             name,
             title,
@@ -101,7 +106,8 @@ CLF_FORMATS: tuple[Layout, ...] = (
             (
                 "nginx-xff-bare",
                 _XFF_FIRST.format(xff="$http_x_forwarded_for"),
-                "nginx with $http_x_forwarded_for first, unquoted: a list with spaces inside",
+                "nginx with $http_x_forwarded_for first, unquoted: addresses, a list with "
+                "spaces inside",
                 (
                     "2001:db8:10ff::8000, 198.51.100.17 10.2.2.121 - - "
                     '[30/Dec/2016:06:47:09 +0000] "GET /test.html HTTP/1.1" 404 8571 "-" '

@@ -232,8 +232,11 @@ class Layout:
             return rf"(?P<{name}>-|(?:[^\s-]\S*|-\S+)(?: [^ \[\-0-9]\S*)*?)"
         if single is not None and single.role == "xff" and stop == " ":
             # An unquoted $http_x_forwarded_for: "203.0.113.7, 10.0.0.1", spaces inside; each
-            # address without a comma, so that the list cannot swallow the next field.
-            return rf'(?P<{name}>[^\s,"]+(?:, ?[^\s,"]+)*)'
+            # address without a comma, so that the list cannot swallow the next field. Kind
+            # "list" (the nginx-xff-bare family): addresses only (IPv4, IPv6, "unknown"), or
+            # a vcombined line ("host client - user") would read as one.
+            item = r"(?:[0-9A-Fa-f:.\[\]]+|unknown)" if single.kind == "list" else r'[^\s,"]+'
+            return rf"(?P<{name}>{item}(?:, ?{item})*)"
         if single is not None and single.role == "upstream_time":
             # nginx writes "0.100, 0.010" when a request tried two upstreams: spaces inside.
             return f"(?P<{name}>{STRICT['upstream_time']})"
