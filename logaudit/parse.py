@@ -228,6 +228,8 @@ def _exact(
         stripped = pc.utf8_trim_whitespace(lines)
         blank = np.asarray(pc.equal(stripped, ""))
         comment = np.asarray(pc.starts_with(stripped, "#"))
+        if det.format.header:  # a CSV header line (GCS usage logs): no request, not bad
+            comment |= np.asarray(pc.starts_with(stripped, det.format.header))
         bad_idx = np.flatnonzero(~ok & ~blank & ~comment)
         name = block.source.name
         room = max(0, BAD_SAMPLES - len(bad.samples.get(name, [])))
@@ -421,6 +423,15 @@ def parse_block(
 
 def _parse(block: Block, det: Detected, bad: BadLines) -> pd.DataFrame:
     layout = det.format
+    if layout.family == "json" and not det.others:
+        from dataclasses import replace
+
+        from logaudit.formats import jsonlog
+
+        keyed = jsonlog.keyed(layout)
+        if keyed is not None:  # an nginx JSON template: Arrow's JSON reader, by its keys
+            data = _normalise(block.data, escapes=False)
+            return _json(data, replace(det, format=keyed), block, bad, escapes=True)
     data = _normalise(block.data, escapes=layout.family != "jsonkeys")
     if layout.family == "w3c":
         return _w3c(data, det, block, bad)
@@ -481,12 +492,20 @@ def _w3c(
 
 
 def _json(
-    data: bytes | bytearray | memoryview, det: Detected, block: Block, bad: BadLines
+    data: bytes | bytearray | memoryview,
+    det: Detected,
+    block: Block,
+    bad: BadLines,
+    escapes: bool = False,
 ) -> pd.DataFrame:
-    """A JSON family's block: Arrow's JSON reader, bad lines isolated (formats/jsonlog.py)."""
+    """A JSON family's block: Arrow's JSON reader, bad lines isolated (formats/jsonlog.py).
+    ``escapes``: quotes and backslashes written as nginx's other formats write them."""
     from logaudit.formats import jsonlog
 
     table, line_no, rejected = jsonlog.read(data, det.format, block.first_line)
+    # In JSON a quote or backslash is always escaped: a block without a backslash has none.
+    if escapes and (np.frombuffer(data, np.uint8) == 92).any():
+        table = jsonlog.nginx_escapes(table)
     name = block.source.name
     if len(rejected):
         lines = _split_lines(data)
@@ -516,7 +535,11 @@ def _mixed(
         table, line_no = _exact(data, one, block, bad, only=left, newlines=newlines, report=last)
         chunks.append(_assemble(table, line_no, block.source.name, bad, one))
         left = np.setdiff1d(left, line_no - block.first_line, assume_unique=True)
-    return _concat(chunks)
+    frame = _concat(chunks)
+    if len(chunks) > 1:  # back in line order (records, visits' streaming state expect it)
+        order = np.argsort(frame["line"].to_numpy(), kind="stable")
+        frame = frame.take(order).reset_index(drop=True)
+    return frame
 
 
 def _concat(chunks: list[pd.DataFrame]) -> pd.DataFrame:
@@ -529,14 +552,15 @@ def _concat(chunks: list[pd.DataFrame]) -> pd.DataFrame:
     cookies = sorted({c for ch in chunks for c in cookie_columns(ch)})
     chunks = [_with_columns(ch, cookies) for ch in chunks]
     for col in chunks[0].columns:
+        if col == "time":
+            continue  # tz-aware: to_numpy() would make a Timestamp object per row; see below
         if isinstance(chunks[0][col].dtype, pd.CategoricalDtype):
             out[col] = pd.api.types.union_categoricals([c[col] for c in chunks])
         else:
             out[col] = np.concatenate([c[col].to_numpy() for c in chunks])
+    out["time"] = pd.concat([c["time"] for c in chunks], ignore_index=True).array
     frame = pd.DataFrame(out, copy=False)
-    for col in ("time",):
-        frame[col] = pd.concat([c[col] for c in chunks], ignore_index=True)
-    return frame
+    return frame[list(chunks[0].columns)]
 
 
 def _with_columns(chunk: pd.DataFrame, cookies: list[str]) -> pd.DataFrame:
@@ -788,11 +812,13 @@ def _assemble(
 
     # Timestamps: each time token decoded once per distinct value, then added up per row.
     wall = np.zeros(n, np.int64)
+    usec = np.zeros(n, np.int64)
     time_ok = np.ones(n, bool)
     offset: np.ndarray | None = None
     utc: np.ndarray | None = None
     for part, codes in zip(times, time_codes, strict=True):
         wall += part.wall[codes]
+        usec += part.usec[codes]
         time_ok &= part.ok[codes]
         if part.offset is not None:
             offset = part.offset[codes]
@@ -876,6 +902,7 @@ def _assemble(
         "time": pd.to_datetime(utc_rows, unit="s", utc=True).astype("datetime64[s, UTC]"),
         "offset": off_rows,
         "local": wall_rows.astype("datetime64[s]"),
+        "usec": take(usec).astype(np.int32),
     }
 
     def cat(r: str, default: str) -> pd.Categorical:

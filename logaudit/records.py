@@ -18,7 +18,7 @@ import csv
 import json
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, BinaryIO, TextIO
 
 import numpy as np
@@ -28,7 +28,7 @@ import pyarrow as pa
 from logaudit.config import Settings
 from logaudit.enrich.classify import Enricher, classify_agents
 from logaudit.errors import ExitCode, LogauditError
-from logaudit.formats import detect
+from logaudit.formats import after, detect
 from logaudit.parse import BadLines, parse_block
 from logaudit.render.escape import csv_cell, safe
 from logaudit.schema import COOKIE_PREFIX, NAMES
@@ -224,19 +224,41 @@ def chunks(
         for block in read_blocks(inp, state):
             if det is None:
                 try:
-                    det = detect(block.data, inp.name, settings.log_format)
+                    # As the reports detect (pipeline._detect): format strings and config
+                    # names, --tz for times without a zone, the client behind proxies.
+                    det = detect(
+                        block.data, inp.name, settings.log_format, settings.tz, settings.formats
+                    )
+                    det = replace(
+                        det, client_from=settings.client_from, trusted=settings.trusted_proxies
+                    )
                 except LogauditError as e:
                     state.problems.append(
                         InputProblem(inp.name, str(e).split(": ", 1)[-1], e.exit_code)
                     )
                     break
             chunk = parse_block(block, det, bad)
+            det = after(det, block.data)  # a W3C #Fields: header changes the next blocks
             chunk = enricher.apply(chunk, has_agent="agent" in det.format.fields)
             if len(chunk):
                 chunk = _with_cookies(extra(chunk), fields)
+                chunk = _exact_times(chunk, fields)
                 if anon is not None:  # after GeoIP and visits, before anything is written
                     chunk = anonymize.frame(chunk[list(fields)], anon)
                 yield chunk[list(fields)]
+
+
+def _exact_times(chunk: pd.DataFrame, fields: tuple[str, ...]) -> pd.DataFrame:
+    """``time`` and ``local`` to the millisecond, with the fraction the log wrote (schema:
+    ``usec``), so that records show it and ``--sort time`` orders requests within a second.
+    Milliseconds: Parquet's unit for times already; ``usec`` has the microseconds."""
+    if "usec" not in chunk.columns:
+        return chunk
+    ms = (chunk["usec"].to_numpy() // 1000).astype("timedelta64[ms]")
+    for col in ("time", "local"):
+        if col in fields:
+            chunk[col] = chunk[col].dt.as_unit("ms") + ms
+    return chunk
 
 
 def _top(rows: pd.DataFrame, field: str, descending: bool, n: int | None) -> pd.DataFrame:
@@ -329,7 +351,7 @@ class CsvWriter(Writer):
 
 # Widths of the table format's columns; longer text is cut with '…' (jsonl keeps it whole).
 _WIDTH = {
-    "time": 25, "client": 39, "path": 50, "referrer": 40, "agent": 50, "query": 30, "visit": 24,
+    "time": 32, "client": 39, "path": 50, "referrer": 40, "agent": 50, "query": 30, "visit": 24,
 }  # fmt: skip
 
 

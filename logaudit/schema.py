@@ -9,7 +9,10 @@ value of the chunk, and counting is ``numpy.bincount`` over the codes.
 Times: ``time`` is the instant, UTC, in seconds. ``offset`` is the UTC offset written in the log
 line, in minutes, so the log's own wall-clock time is always recoverable. ``local`` is the wall
 clock in the report's zone (the line's own offset unless ``--tz`` names a zone), naive, and is
-what days, hours, weeks and months are cut from.
+what days, hours, weeks and months are cut from. ``usec`` holds the sub-second fraction a log
+writes (Apache ``%{msec_frac}t``, nginx ``$msec``, ISO and W3C fractions, epoch floats), to the
+microsecond: ``time`` + ``usec`` is the exact instant. Reports work in whole seconds (visits,
+first/last, trends); ``logaudit records`` shows and sorts the exact instant.
 """
 
 from __future__ import annotations
@@ -33,6 +36,12 @@ COLUMNS: tuple[Column, ...] = (
     Column("time", "datetime64[s, UTC]", "instant of the request, UTC"),
     Column("offset", "int16", "UTC offset written in the log line, minutes"),
     Column("local", "datetime64[s]", "wall-clock time in the report zone (naive)"),
+    Column(
+        "usec",
+        "int32",
+        "microseconds past the second of time and local, 0..999999; 0 when the log writes "
+        "whole seconds",
+    ),
     Column("client", "category", "client address or host name as logged"),
     Column("user", "category", "authenticated user, '-' when none"),
     Column("method", "category", "HTTP method; '' when the request line was empty or '-'"),

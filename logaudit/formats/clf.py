@@ -9,7 +9,9 @@ line is found with its exact line number without losing the good lines around it
 
 from __future__ import annotations
 
-from logaudit.formats.spec import Layout, apache
+from dataclasses import replace
+
+from logaudit.formats.spec import Layout, apache, layout_from_pieces, nginx_pieces
 
 _COMBINED_SAMPLES = (
     '203.0.113.9 - - [22/Jan/2019:03:56:14 +0330] "GET /filter/p53?x=1 HTTP/1.1" 200 30577 '
@@ -19,6 +21,11 @@ _COMBINED_SAMPLES = (
     'crawl-66-249-66-1.googlebot.com - - [01/Mar/2024:00:00:01 +0000] "-" 400 0 "-" "-"',
     '198.51.100.7 - - [01/Mar/2024:00:00:02 +0000] "GET /q HTTP/1.1" 200 12 "-" '
     '"UA with \\"quotes\\" inside"',
+)
+
+_XFF_FIRST = (
+    "{xff} $remote_addr - $remote_user [$time_local] "
+    '"$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"'
 )
 
 CLF_FORMATS: tuple[Layout, ...] = (
@@ -66,5 +73,47 @@ CLF_FORMATS: tuple[Layout, ...] = (
         ),
         allow_extras=True,
         aliases=("COMMON",),
+    ),
+    # nginx behind a load balancer, X-Forwarded-For first (as Filebeat's nginx module reads
+    # it): the field quoted, or written bare, a list with spaces inside. The client is
+    # $remote_addr; --client-from xff takes it from the list.
+    *(
+        layout_from_pieces(
+            [
+                replace(p, kind="list") if p.role == "xff" and name.endswith("bare") else p
+                for p in nginx_pieces(fmt)
+            ],
+            fmt,
+            name,
+            title,
+            samples=samples,
+            allow_extras=True,
+            family="nginx",
+        )
+        for name, fmt, title, samples in (
+            (
+                "nginx-xff",
+                _XFF_FIRST.format(xff='"$http_x_forwarded_for"'),
+                'nginx with "$http_x_forwarded_for" first: "$http_x_forwarded_for" '
+                "$remote_addr - $remote_user [$time_local] ...",
+                (
+                    '"198.51.100.23, 203.0.113.60" 10.2.1.185 - - [22/Jan/2016:13:18:29 +0000] '
+                    '"GET /assets/app.css?v=100 HTTP/1.1" 200 25507 "-" "Amazon CloudFront"',
+                    '"-" 10.2.1.185 - - [22/Jan/2016:13:18:30 +0000] "GET / HTTP/1.1" 200 612 '
+                    '"-" "curl/8.0"',
+                ),
+            ),
+            (
+                "nginx-xff-bare",
+                _XFF_FIRST.format(xff="$http_x_forwarded_for"),
+                "nginx with $http_x_forwarded_for first, unquoted: addresses, a list with "
+                "spaces inside",
+                (
+                    "2001:db8:10ff::8000, 198.51.100.17 10.2.2.121 - - "
+                    '[30/Dec/2016:06:47:09 +0000] "GET /test.html HTTP/1.1" 404 8571 "-" '
+                    '"Mozilla/5.0 (compatible; Facebot 1.0)"',
+                ),
+            ),
+        )
     ),
 )

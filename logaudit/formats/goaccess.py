@@ -7,7 +7,7 @@ defaulting to the combined log's ``%d/%b/%Y`` and ``%H:%M:%S``. ``%^`` skips up 
 literal character, as in GoAccess, so these layouts are read by the exact path (one RE2 pattern
 per line, vectorised), not cut by a delimiter.
 
-The predefined names (AWSELB, AWSALB, AWSS3, SQUID, TRAEFIKCLF, CLOUDFRONT, ...) are registry
+The predefined names (AWSELB, AWSALB, AWSS3, SQUID, TRAEFIKCLF, CLOUDSTORAGE, ...) are registry
 entries made from their GoAccess strings, each with real sample lines.
 """
 
@@ -66,15 +66,15 @@ def goaccess_pieces(
         elif spec == "~":
             out.append(Piece("extra", "%~", "spaces"))
         elif spec == "d":
-            out.extend(strftime_pieces(date, "%d"))
+            out.extend(_time_pieces(date, "%d"))
         elif spec == "t":
-            out.extend(strftime_pieces(time, "%t"))
+            out.extend(_time_pieces(time, "%t"))
         elif spec == "x":
             if not datetime:
                 raise ConfigError(
                     "GoAccess %x needs --datetime-format (e.g. %s, or %d/%b/%Y:%T %z)"
                 )
-            out.extend(strftime_pieces(datetime, "%x"))
+            out.extend(_time_pieces(datetime, "%x"))
         elif spec in _SIMPLE:
             role, kind = _SIMPLE[spec]
             if kind == "ns":  # nanoseconds: kept aside (logaudit's units stop at microseconds)
@@ -83,6 +83,14 @@ def goaccess_pieces(
         else:
             raise ConfigError(f"GoAccess specifier %{spec} is not one logaudit knows")
     return out
+
+
+def _time_pieces(fmt: str, directive: str) -> list[Piece]:
+    """A GoAccess date/time format: a lone ``%f`` is microseconds since 1970 (GoAccess's
+    CLOUDSTORAGE), elsewhere ``%f`` is the digits after the point, as in strftime."""
+    if fmt == "%f":
+        return [Piece("time", directive, "Eus")]
+    return strftime_pieces(fmt, directive)
 
 
 def from_goaccess(spec: str, name: str = "custom", title: str = "", **kw: object) -> Layout:
@@ -96,6 +104,12 @@ def from_goaccess(spec: str, name: str = "custom", title: str = "", **kw: object
     return layout_from_pieces(pieces, spec, name, title, **kw)
 
 
+# The header line of a Cloud Storage usage log (Google's usage-log schema, version 3).
+GCS_HEADER = (
+    '"time_micros","c_ip","c_ip_type","c_ip_region","cs_method","cs_uri","sc_status",'
+    '"cs_bytes","sc_bytes","time_taken_micros","cs_host","cs_referer","cs_user_agent",'
+    '"s_request_id","cs_operation","cs_bucket","cs_object"'
+)
 _CLF_TIME = "--datetime-format=%d/%b/%Y:%H:%M:%S %z"
 _ISO_Z = "--datetime-format=%Y-%m-%dT%H:%M:%S.%fZ"
 _AGENT = (
@@ -166,6 +180,26 @@ PREDEFINED: tuple[Layout, ...] = (
             '"Prometheus/2.40.5" 1 "my-router@file" "http://apache:80" 102ms',
         ),
         aliases=("TRAEFIKCLF",),
+    ),
+    # Google Cloud Storage usage logs: CSV, every value quoted, a header line first (GCS_HEADER,
+    # skipped as a comment is). GoAccess's
+    # CLOUDSTORAGE string (time_micros, c_ip, c_ip_type, c_ip_region, cs_method, cs_uri,
+    # sc_status, cs_bytes, sc_bytes, time_taken_micros, cs_host, cs_referer, cs_user_agent;
+    # s_request_id, cs_operation, cs_bucket, cs_object and later columns are kept aside). The
+    # host is the bucket's endpoint (cs_host): kept as the virtual host.
+    from_goaccess(
+        '"%x","%h",%^,%^,"%m","%U","%s",%^,"%b","%D","%v","%R","%u"%^ --datetime-format=%f',
+        "gcs",
+        "Google Cloud Storage usage log (CSV with a header)",
+        samples=(
+            '"1305768034469000","216.239.45.10","1","","GET","/example-bucket/photos/cat.jpg",'
+            '"200","0","81253","41000","storage.googleapis.com","https://www.example.com/",'
+            '"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) '
+            'Chrome/120.0.0.0 Safari/537.36,gzip(gfe)","AEnB2UoDkQ3qJ2b6pLZ8Ykz1","GET_Object",'
+            '"example-bucket","photos/cat.jpg"',
+        ),
+        aliases=("CLOUDSTORAGE",),
+        header='"time_micros"',
     ),
     # Not a GoAccess name: HAProxy's HTTP log behind its syslog prefix. The times carry no
     # zone (--tz, else the machine's); Tt, the total time in ms, is the response time.

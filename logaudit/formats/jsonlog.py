@@ -12,6 +12,9 @@ the same assembly (``parse._assemble``).
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import replace
+from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
@@ -124,6 +127,56 @@ MATOMO_NGINX = json_layout(
 )
 
 FAMILIES = (CADDY, TRAEFIK_JSON, MATOMO_NGINX)
+
+
+# nginx JSON templates (family "json"): a flat object whose every value is one variable, quoted,
+# or bare when nginx always writes it as a number. Such a template is read with Arrow's JSON
+# reader by its keys (three times faster than one RE2 match per line); others by the pattern.
+_KEY_SEP = re.compile(r'^(?:\{|"?,)"(?P<key>[A-Za-z0-9_@.-]+)":(?P<q>"?)$')
+_BARE_NUMBERS = {("status", ""), ("bytes", ""), ("response_time", "s"), ("time", "E")}
+
+
+@lru_cache(maxsize=32)
+def keyed(layout: Layout) -> Layout | None:
+    """The template ``layout`` as a layout read by its keys, or None when it is not a flat
+    object of one variable per key (literal text around a value, an unquoted value nginx may
+    write as "-", a key used twice)."""
+    if layout.family != "json" or not layout.tokens:
+        return None
+    keys: list[str] = []
+    for i, tok in enumerate(layout.tokens):
+        m = _KEY_SEP.match(layout.separators[i])
+        piece = tok.single
+        if m is None or piece is None or len(tok.pieces) != 1 or m["key"] in keys:
+            return None
+        quoted = m["q"] == '"'
+        closing = layout.separators[i + 1][:1]
+        if quoted != (closing == '"'):
+            return None
+        if not quoted and (piece.role, piece.kind) not in _BARE_NUMBERS:
+            return None
+        if piece.role == "time" and piece.kind != "iso" and quoted:
+            return None  # a quoted epoch or clock: Arrow would keep it text, fine, but rare
+        keys.append(m["key"])
+    if layout.separators[-1] not in ('"}', "}"):
+        return None
+    return replace(layout, family="jsonkeys", keys=tuple(keys))
+
+
+def nginx_escapes(table: pa.Table) -> pa.Table:
+    """Text as the pattern path leaves it: a quote and a backslash written as nginx writes them
+    outside JSON (\\x22, \\x5C), so a template read by its keys gives the same values."""
+    cols = {}
+    for name in table.column_names:
+        col = table.column(name)
+        if (
+            pc.any(pc.match_substring(col, "\\")).as_py()
+            or pc.any(pc.match_substring(col, '"')).as_py()
+        ):
+            col = pc.replace_substring(col, "\\", "\\x5C")
+            col = pc.replace_substring(col, '"', "\\x22")
+        cols[name] = col
+    return pa.table(cols)
 
 
 def fits(layout: Layout, line: str) -> bool:

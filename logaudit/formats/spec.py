@@ -45,7 +45,8 @@ TIME_PARTS: dict[str, str] = {
 # What each time piece tells: a time is whole when it has a date (and usually a clock).
 _TIME_CATEGORY: dict[str, tuple[str, ...]] = {
     **{k: ("date",) for k in ("d", "e", "m", "b", "Y")},
-    **{k: ("clock",) for k in ("H", "M", "S", "Sf", "f")},
+    **{k: ("clock",) for k in ("H", "M", "S", "Sf")},
+    "f": ("fraction",),
     "z": ("zone",),
     "E": ("epoch",),
     "Ems": ("epoch",),
@@ -166,6 +167,9 @@ class Layout:
     keys: tuple[str, ...] = ()
     # The request holds the absolute URL (load balancers): path and virtual host come from it.
     absolute_urls: bool = False
+    # A CSV header line starts with this (Google Cloud Storage's '"time_micros",'): such lines
+    # are skipped as comments are, not bad lines. "" when the format has none.
+    header: str = ""
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -223,13 +227,23 @@ class Layout:
             # Apache logs %u unescaped, so a user name may hold spaces ("John Begood"). Its
             # further words may not start with "[", "-" or a digit, so that a line of another
             # layout stays a bad line.
-            return rf"(?P<{name}>\S+(?: [^ \[\-0-9]\S*)*?)"
+            # A lone "-" (no user) is never the first of several words: "- bob [" is not a
+            # user, it is an X-Forwarded-For-first line (nginx-xff).
+            return rf"(?P<{name}>-|(?:[^\s-]\S*|-\S+)(?: [^ \[\-0-9]\S*)*?)"
+        if single is not None and single.role == "xff" and stop == " ":
+            # An unquoted $http_x_forwarded_for: "203.0.113.7, 10.0.0.1", spaces inside; each
+            # address without a comma, so that the list cannot swallow the next field. Kind
+            # "list" (the nginx-xff-bare family): addresses only (IPv4, IPv6, "unknown"), or
+            # a vcombined line ("host client - user") would read as one.
+            item = r"(?:[0-9A-Fa-f:.\[\]]+|unknown)" if single.kind == "list" else r'[^\s,"]+'
+            return rf"(?P<{name}>{item}(?:, ?{item})*)"
         if single is not None and single.role == "upstream_time":
             # nginx writes "0.100, 0.010" when a request tried two upstreams: spaces inside.
             return f"(?P<{name}>{STRICT['upstream_time']})"
         timed = any(p.role == "time" for p in t.fields)
         if strict and single is not None and single.role == "client" and stop == " ":
-            return rf"(?P<{name}>\S+(?:, \S+)*)"
+            # Never a quoted field: '"203.0.113.5, 10.0.0.1" 10.0.0.9 ...' is nginx-xff.
+            return rf'(?P<{name}>[^\s"]\S*(?:, \S+)*)'
         if strict or (timed and self.delimiter is None):
             parts = []
             for p in t.pieces:
@@ -241,7 +255,7 @@ class Layout:
             return f"(?P<{name}>{''.join(parts)})"
         if stop == " " and single is not None and single.role == "client":
             # nginx with $proxy_add_x_forwarded_for first: "10.0.0.2, 10.0.0.1, 127.0.0.1".
-            return rf"(?P<{name}>\S+(?:, \S+)*)"
+            return rf'(?P<{name}>[^\s"]\S*(?:, \S+)*)'
         if stop == " ":
             return rf"(?P<{name}>\S+)"
         return f"(?P<{name}>{_anything(stop)})"
@@ -408,7 +422,8 @@ def _apache_directive(letter: str, arg: str | None, written: str) -> list[Piece]
         if spec in units:
             return [Piece("time", written, units[spec])]
         if spec in ("msec_frac", "usec_frac"):
-            return [Piece("extra", written)]  # the fraction alone: kept, not used
+            # The digits after the point, zero-padded (3 or 6): the time's fraction.
+            return [Piece("time", written, "f")]
         return strftime_pieces(spec, written)
     if letter == "T" and arg:
         unit = {"ms": "ms", "us": "us", "s": "s"}.get(arg)

@@ -17,18 +17,35 @@ NO_OFFSET = np.iinfo(np.int16).min
 _MONTH_NAMES = "jan feb mar apr may jun jul aug sep oct nov dec".split()
 _ISO = (
     r"^(?P<Y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})[T ](?P<H>\d{2}):(?P<M>\d{2}):(?P<S>\d{2})"
-    r"(?:[.,]\d{1,9})?(?P<z>Z|[+-]\d{2}:?\d{2})?$"
+    r"(?:[.,](?P<f>\d{1,9}))?(?P<z>Z|[+-]\d{2}:?\d{2})?$"
 )
 
 
 def _ints(values: pa.Array) -> np.ndarray:
     """Digits (with optional leading space) -> int64; null or empty -> -1."""
     v = pc.utf8_trim_whitespace(values.cast(pa.string())).fill_null("")
-    # A fraction (seconds written "07.128") is dropped: the record keeps whole seconds.
+    # A fraction (seconds written "07.128") is dropped here: ``fraction_usec`` reads it.
     whole = pc.extract_regex(v, r"^(?P<i>\d{1,18})(?:\.\d*)?$")
     ok = whole.is_valid()
     out = pc.if_else(ok, whole.field("i"), "-1").cast(pa.int64())
     return np.asarray(out, dtype=np.int64)
+
+
+def fraction_usec(digits: pa.Array) -> np.ndarray:
+    """Microseconds per fraction written as the digits after the point ("128" -> 128000,
+    "5241024" -> 524102: cut to microseconds, not rounded, so a time never moves into the next
+    second); null, empty or not digits -> 0."""
+    v = digits.cast(pa.string()).fill_null("")
+    ok = pc.match_substring_regex(v, r"^\d{1,18}$")
+    six = pc.utf8_rpad(pc.utf8_slice_codeunits(v, 0, 6), 6, "0")
+    out = pc.if_else(ok, six, "0").cast(pa.int64())
+    return np.asarray(out, dtype=np.int64)
+
+
+def _after_point(values: pa.Array) -> pa.Array:
+    """The digits after the point of "07.128" or "1646861401.5241024" (null when none)."""
+    text = values.cast(pa.string()).fill_null("")
+    return pc.extract_regex(text, r"^\d*[.,](?P<f>\d+)$").field("f")
 
 
 def _months(values: pa.Array) -> np.ndarray:
@@ -76,6 +93,7 @@ class TimePart:
         self.wall = np.zeros(n, np.int64)  # date and clock seconds, naive
         self.offset: np.ndarray | None = None  # minutes, NO_OFFSET where missing
         self.utc: np.ndarray | None = None  # seconds since 1970, for epoch forms
+        self.usec = np.zeros(n, np.int64)  # microseconds past the second, 0 when not written
         self.ok = np.ones(n, bool)
 
 
@@ -86,7 +104,7 @@ def decode_time(groups: dict[str, pa.Array], n: int) -> TimePart:
     if "iso" in groups:
         iso = pc.extract_regex(groups["iso"].cast(pa.string()).fill_null(""), _ISO)
         part.ok &= np.asarray(iso.is_valid())
-        groups = {k: iso.field(k) for k in ("Y", "m", "d", "H", "M", "S", "z")}
+        groups = {k: iso.field(k) for k in ("Y", "m", "d", "H", "M", "S", "z", "f")}
     if "Y" in groups:
         year = _ints(groups["Y"])
         month = _months(groups["b"]) if "b" in groups else _ints(groups.get("m", groups["Y"]))
@@ -95,7 +113,10 @@ def decode_time(groups: dict[str, pa.Array], n: int) -> TimePart:
         part.wall += secs
         part.ok &= valid
     if "Sf" in groups:
+        part.usec += fraction_usec(_after_point(groups["Sf"]))
         groups = {**groups, "S": groups["Sf"]}
+    if "f" in groups:  # the digits after the point (%{msec_frac}t, %{usec_frac}t, %f)
+        part.usec += fraction_usec(groups["f"])
     if "H" in groups:
         hh = _ints(groups["H"])
         mm = _ints(groups["M"]) if "M" in groups else np.zeros(n, np.int64)
@@ -111,6 +132,10 @@ def decode_time(groups: dict[str, pa.Array], n: int) -> TimePart:
             secs = _ints(whole.field("s"))
             part.ok &= secs >= 0
             part.utc = np.where(secs >= 0, secs // scale, 0)
+            if scale == 1:
+                part.usec += fraction_usec(_after_point(text))
+            else:
+                part.usec += np.where(secs >= 0, secs % scale * (1_000_000 // scale), 0)
     return part
 
 
