@@ -13,23 +13,27 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from logaudit import __version__, api
-from logaudit.analyze import SECTIONS
-from logaudit.analyze import trends as trends_mod
+from logaudit import __version__, names
 from logaudit.config import BOTS_MODES, MAIL_VIA, load, parse_mode
 from logaudit.deliver.files import DEFAULT_MODE, atomic_output, refuse_inputs
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import FORMATS
+from logaudit.names import SECTIONS
 from logaudit.procs import Stopped
 from logaudit.procs import install as install_signals
 from logaudit.render import EXTENSIONS, RENDERERS
 from logaudit.render.escape import safe
-from logaudit.sources import Input
 from logaudit.timespec import parse_when
+
+# Only the commands that read data import the library (and with it pandas and pyarrow): the
+# ones that print help, formats, sections or settings start in a tenth of the time (issue #18).
+if TYPE_CHECKING:
+    from logaudit import api
+    from logaudit.sources import Input
 
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
 _EXT_FORMATS = EXTENSIONS
@@ -224,7 +228,7 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """The shared record filters (``logaudit.filters.FILTERS``), each with its exclude twin."""
-    from logaudit.filters import FILTERS
+    from logaudit.names import FILTERS
 
     for name, (_, _, text) in reversed(FILTERS.items()):
         f = click.option(
@@ -339,7 +343,7 @@ def _deliver_options(opts: dict[str, Any]) -> dict[str, Any]:
 def campaign_options(f: Callable[..., Any], every: bool = True) -> Callable[..., Any]:
     """Options of `sources` and `campaigns`: goals, values, attribution, commissions.
     ``every`` False: without --every (the digest's periods are its days)."""
-    from logaudit.analyze.attribution import MODELS
+    from logaudit.names import ATTRIBUTION_MODELS as MODELS
 
     opts = [
         click.option(
@@ -542,6 +546,8 @@ def _run(
     name: str, logs: tuple[str, ...], fmt: str | None, output: Path | None, settings: Any
 ) -> None:
     """Every report command: open the inputs, run with a progress bar, render, exit."""
+    from logaudit import api
+
     logs = logs or settings.logs
     # --state alone reports from the store.
     inputs = api.open_inputs(logs) if logs or settings.state is None else []
@@ -704,7 +710,7 @@ def visitors(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts
 @report_options
 @click.option(
     "--every",
-    type=click.Choice(list(trends_mod.EVERY)),
+    type=click.Choice(list(names.EVERY)),
     default="auto",
     help="Period length (auto: hours for a day, days up to ~2 months, then weeks, months).",
 )
@@ -712,7 +718,7 @@ def visitors(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts
     "--metric",
     "metrics",
     multiple=True,
-    type=click.Choice(list(trends_mod.METRICS)),
+    type=click.Choice(list(names.METRICS)),
     help="Metrics to chart (repeatable; the table shows them all).",
 )
 @visit_timeout_option
@@ -753,6 +759,8 @@ def digest(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: 
     logaudit digest /var/log/nginx/access.log* --mail-to ops@example.com
     logaudit digest sample_logs/weeks/ --since 2026-01-24 --detail high
     """
+    from logaudit import api
+
     settings = _settings(opts)
     logs = logs or settings.logs
     # --state alone: the digest of what the store holds.
@@ -953,8 +961,38 @@ def _follow(inputs: list[Input], settings: Any, query: Any, fmt: str, output: Pa
 _RECORD_EXT = {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 
 
-@cli.command()
-@_records_options
+class _LaterOptions(click.Command):
+    """A command whose options ``options`` adds are made when it is used (run or --help), not
+    when the CLI is built: records' --fields help names the record schema's columns, which
+    would import pandas and pyarrow for every command (issue #18). Options given the usual
+    way (decorators) follow them, as if ``options`` decorated the function outermost."""
+
+    def __init__(
+        self, *args: Any, options: Callable[[Callable[..., Any]], Any], **kwargs: Any
+    ) -> None:
+        self._options = options
+        self._made: list[click.Parameter] | None = None
+        self._given: list[click.Parameter] = []
+        super().__init__(*args, **kwargs)
+
+    @property
+    def params(self) -> list[click.Parameter]:
+        if self._made is None:
+
+            def f() -> None: ...
+
+            self._options(f)
+            made = getattr(f, "__click_params__", [])
+            self._made = [*reversed(made), *self._given]
+        return self._made
+
+    @params.setter
+    def params(self, value: list[click.Parameter]) -> None:
+        self._given = value
+        self._made = None
+
+
+@cli.command(cls=_LaterOptions, options=_records_options)
 @click.option(
     "--follow", "-f", is_flag=True, help="Keep going: new requests as they are written (tail -F)."
 )
@@ -969,6 +1007,7 @@ def records(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
     logaudit records access.log --since '2026-12-01 13:00' --until '2026-12-01 13:10' | less
     logaudit records access.log --status 5xx --fields time,path,status,browser --format jsonl
     """
+    from logaudit import api
     from logaudit import records as rec
 
     query = rec.Query(
@@ -1041,8 +1080,8 @@ def formats(**_: Any) -> None:
 @command
 def sections(**_: Any) -> None:
     """The report sections, for --section."""
-    for s in SECTIONS.values():
-        click.echo(f"{s.name:18} {s.title}")
+    for name, title in SECTIONS.items():
+        click.echo(f"{name:18} {title}")
 
 
 @cli.command("config")
@@ -1107,6 +1146,7 @@ def watch(logs: tuple[str, ...], interval: float, **opts: Any) -> None:
     \b
     logaudit watch /var/log/nginx/access.log
     """
+    from logaudit import api
     from logaudit.watch import Watcher, lines
 
     settings = load({"log_format": opts.get("log_format"), "bots": opts.get("bots")})
@@ -1224,6 +1264,7 @@ def state_rebuild(
     logs: tuple[str, ...], state: Path | None, wait: bool, tz: str | None, bots: str | None
 ) -> None:
     """Re-read the logs from the start into a new store, swapped in when complete."""
+    from logaudit import api
     from logaudit.store import manage
 
     settings = load({"tz": tz, "bots": bots})

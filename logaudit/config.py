@@ -587,9 +587,9 @@ def _check(s: Settings) -> None:
                 f"{where('trusted_proxies')}: {cidr!r} is not a network (10.0.0.0/8)"
             ) from None
     # Names checked against the registries (imported here: they import this module).
-    from logaudit.analyze import SECTIONS
     from logaudit.errors import LogauditError
     from logaudit.formats import resolve
+    from logaudit.names import SECTIONS
 
     unknown = [n for n in s.sections if n not in SECTIONS]
     if unknown:
