@@ -99,7 +99,48 @@ anonymize_options = [
 ]
 
 
-def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
+class _LaterOptions(click.Command):
+    """A command whose options are made when it is used (run, or its --help), not when the
+    CLI is built: the decorator its callback was marked with by ``later`` adds them. Making
+    the ~60 options of each of nine report commands took ~10 ms of every start-up, and
+    records' --fields help names the record schema's columns (pandas) (issue #18). Options
+    given the usual way follow them, as if the marking decorator were the outermost."""
+
+    _given: list[click.Parameter]
+    _made: list[click.Parameter] | None
+
+    @property
+    def params(self) -> list[click.Parameter]:
+        if self._made is None:
+            made: list[click.Parameter] = []
+            options = getattr(self.callback, "__later_options__", None)
+            if options is not None:
+
+                def f() -> None: ...
+
+                options(f)
+                made = list(reversed(getattr(f, "__click_params__", [])))
+            self._made = [*made, *self._given]
+        return self._made
+
+    @params.setter
+    def params(self, value: list[click.Parameter]) -> None:
+        self._given = value
+        self._made = None
+
+
+def later(options: Callable[[Callable[..., Any]], Any]) -> Callable[[Any], Any]:
+    """A decorator that marks a command to get ``options`` (a decorator adding Click options)
+    only when it is used (``_LaterOptions``, every command of ``cli``)."""
+
+    def mark(f: Any) -> Any:
+        f.__later_options__ = options
+        return f
+
+    return mark
+
+
+def _report_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options every report command shares, written once."""
     opts = [
         click.argument("logs", nargs=-1, metavar="LOG..."),
@@ -224,6 +265,9 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
     for opt in reversed(opts):
         f = opt(f)
     return f
+
+
+report_options = later(_report_options)
 
 
 def filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -655,6 +699,9 @@ def cli() -> None:
     """
 
 
+cli.command_class = _LaterOptions  # options made when a command is used (``later``)
+
+
 @cli.command()
 @report_options
 @command
@@ -908,7 +955,7 @@ def scrub(logs: tuple[str, ...], output: Path | None, in_place: bool, ip: str,
         click.echo(f"logaudit: {safe(result.message())}", err=True)
 
 
-def _records_options(f: Callable[..., Any]) -> Callable[..., Any]:
+def _make_records_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """The options of ``records``: the report commands' input, time and filter options, and
     its own --fields/--limit/--sort/--format."""
     from logaudit.records import FIELDS, RECORD_FORMATS
@@ -942,6 +989,9 @@ def _records_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+_records_options = later(_make_records_options)
+
+
 def _follow(inputs: list[Input], settings: Any, query: Any, fmt: str, output: Path | None) -> None:
     """records --follow: until Ctrl-C (exit 0) or --limit rows."""
     from logaudit.follow import follow
@@ -961,38 +1011,8 @@ def _follow(inputs: list[Input], settings: Any, query: Any, fmt: str, output: Pa
 _RECORD_EXT = {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 
 
-class _LaterOptions(click.Command):
-    """A command whose options ``options`` adds are made when it is used (run or --help), not
-    when the CLI is built: records' --fields help names the record schema's columns, which
-    would import pandas and pyarrow for every command (issue #18). Options given the usual
-    way (decorators) follow them, as if ``options`` decorated the function outermost."""
-
-    def __init__(
-        self, *args: Any, options: Callable[[Callable[..., Any]], Any], **kwargs: Any
-    ) -> None:
-        self._options = options
-        self._made: list[click.Parameter] | None = None
-        self._given: list[click.Parameter] = []
-        super().__init__(*args, **kwargs)
-
-    @property
-    def params(self) -> list[click.Parameter]:
-        if self._made is None:
-
-            def f() -> None: ...
-
-            self._options(f)
-            made = getattr(f, "__click_params__", [])
-            self._made = [*reversed(made), *self._given]
-        return self._made
-
-    @params.setter
-    def params(self, value: list[click.Parameter]) -> None:
-        self._given = value
-        self._made = None
-
-
-@cli.command(cls=_LaterOptions, options=_records_options)
+@cli.command()
+@_records_options
 @click.option(
     "--follow", "-f", is_flag=True, help="Keep going: new requests as they are written (tail -F)."
 )
