@@ -615,12 +615,17 @@ def _finish_mail(
     """Mail the report when asked (--mail-to, or the digest's configured readers), else
     _finish. With mail, stdout stays empty (cron would mail it again); -o still writes the
     file, except with --dry-run, where -o names the .eml. A failed mail is exit 11."""
+    report = outcome.report
+    d = settings.extra.get("deliver") or {}
+    if report is None or not (d or (report.command == "digest" and settings.mail.to)):
+        # No mail asked (recipients_for would find none): smtplib, ssl and the email
+        # package (~10 ms of start-up) stay unloaded (issue #18).
+        _finish(outcome, fmt, output, settings, inputs)
+        return
     from logaudit.deliver.outbox import mail_report, recipients_for
     from logaudit.errors import MailError
 
-    report = outcome.report
-    d = settings.extra.get("deliver") or {}
-    to = recipients_for(settings, report.command if report is not None else "")
+    to = recipients_for(settings, report.command)
     if report is None or not (to or d):
         _finish(outcome, fmt, output, settings, inputs)
         return
