@@ -108,3 +108,35 @@ def test_names_match_the_registries() -> None:
     assert [(s.name, s.title) for s in SECTIONS.values()] == list(names.SECTIONS.items())
     assert names.EVERY == trends.EVERY
     assert names.METRICS == tuple(trends.METRICS)
+
+
+def _eager(name: str, *decorators: object) -> list[str]:
+    """Option names of a command built the usual way, every decorator applied at once."""
+    import click
+
+    def f(**_: object) -> None: ...
+
+    for d in reversed(decorators):
+        f = d(f)  # type: ignore[operator]
+    return [p.name or "" for p in click.command(name)(f).params]
+
+
+def test_options_made_later_are_the_eager_ones() -> None:
+    """report commands and records make their options on first use (cli._LaterOptions): the
+    same options, in the same order, as decorators applied when the CLI is built."""
+    import click
+
+    from logaudit import cli
+
+    def names(cmd: str) -> list[str]:
+        return [p.name or "" for p in cli.cli.commands[cmd].params]
+
+    assert names("summary") == _eager("summary", cli._report_options)
+    follow = click.option("--follow", "-f", is_flag=True)
+    assert names("records") == _eager("records", cli._make_records_options, follow)
+    every = click.option("--every")
+    metric = click.option("--metric", "metrics")
+    assert names("trends") == _eager(
+        "trends", cli._report_options, every, metric, cli.visit_timeout_option
+    )
+    assert len(names("summary")) > 40
