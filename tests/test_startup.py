@@ -140,3 +140,16 @@ def test_options_made_later_are_the_eager_ones() -> None:
         "trends", cli._report_options, every, metric, cli.visit_timeout_option
     )
     assert len(names("summary")) > 40
+
+
+def test_later_imports_on_first_use() -> None:
+    import copy
+
+    from logaudit.formats.later import Later
+
+    m = Later("colorsys")  # a module nothing here imports
+    assert "colorsys" in repr(m)
+    assert m.rgb_to_hsv(1.0, 0.0, 0.0) == (0.0, 1.0, 1.0)
+    assert copy.copy(m).rgb_to_hsv(0.0, 0.0, 0.0)[2] == 0.0
+    with pytest.raises(AttributeError):
+        m.no_such_function  # noqa: B018

@@ -14,13 +14,21 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from logaudit.formats.later import Later
 from logaudit.formats.spec import Layout, Piece, Token
 
-# numpy and pyarrow are imported by the functions that read a block: the registry (FAMILIES)
-# is read by `logaudit formats` and --help, which must not load the data stack (issue #18).
+# numpy and pyarrow are imported when a block is read, not with the registry (FAMILIES):
+# `logaudit formats` and --help must not load the data stack (issue #18).
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.json as pj
+else:
+    np = Later("numpy")
+    pa = Later("pyarrow")
+    pc = Later("pyarrow.compute")
+    pj = Later("pyarrow.json")
 
 _CADDY_AGENT = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:121.0) Gecko/20100101 Firefox/121.0"
@@ -164,9 +172,6 @@ def read(
 ) -> tuple[pa.Table, np.ndarray, np.ndarray]:
     """(table of text columns named by the layout's tokens, line numbers of its rows, line
     numbers of the lines that are not JSON objects)."""
-    import numpy as np
-    import pyarrow as pa
-
     octets = np.frombuffer(data, np.uint8)
     ends = np.flatnonzero(octets == 10)
     starts = np.concatenate([[0], ends + 1])
@@ -192,8 +197,6 @@ def _blank_lines(
 ) -> np.ndarray:
     """Lines holding only blanks: those that are empty or start with a blank are checked one
     by one (a JSON line starts with "{", so they are few)."""
-    import numpy as np
-
     empty = stops <= starts
     first = np.full(len(starts), 0, np.uint8)
     first[~empty] = octets[starts[~empty]]
@@ -216,10 +219,6 @@ def _read_range(
     rows: list[np.ndarray],
     bad: list[int],
 ) -> None:
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.json as pj
-
     if lo >= hi:
         return
     lines = np.arange(lo, hi)
@@ -255,8 +254,6 @@ def _read_range(
 
 
 def _text_keys(layout: Layout) -> pa.Schema:
-    import pyarrow as pa
-
     return pa.schema(
         [
             (key, pa.string())
@@ -268,9 +265,6 @@ def _text_keys(layout: Layout) -> pa.Schema:
 
 def _columns(t: pa.Table, layout: Layout) -> pa.Table:
     """The layout's key paths out of one read, as text columns (null where absent)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     n = t.num_rows
     out = {}
     for tok, path in zip(layout.tokens, layout.keys, strict=True):
@@ -288,9 +282,6 @@ def _columns(t: pa.Table, layout: Layout) -> pa.Table:
 
 
 def _path(t: pa.Table, path: str) -> pa.Array | None:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     parts = path.split(".")
     if parts[0] not in t.column_names:
         return None
@@ -306,10 +297,6 @@ def _path(t: pa.Table, path: str) -> pa.Array | None:
 
 def _first_items(arr: pa.Array) -> pa.Array:
     """Each list's first item; null for an empty or missing list."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     head = pc.list_slice(arr, 0, 1)
     flat = pc.list_flatten(head)
     parent = np.asarray(pc.list_parent_indices(head), dtype=np.int64)
@@ -321,10 +308,6 @@ def _first_items(arr: pa.Array) -> pa.Array:
 
 def _text(arr: pa.Array) -> pa.Array:
     """Values as text: numbers in plain decimals (never 1e-07), once per distinct value."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
         return arr.cast(pa.string())
     if pa.types.is_floating(arr.type):
