@@ -13,23 +13,27 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from logaudit import __version__, api
-from logaudit.analyze import SECTIONS
-from logaudit.analyze import trends as trends_mod
+from logaudit import __version__, names
 from logaudit.config import BOTS_MODES, MAIL_VIA, load, parse_mode
 from logaudit.deliver.files import DEFAULT_MODE, atomic_output, refuse_inputs
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import FORMATS
+from logaudit.names import SECTIONS
 from logaudit.procs import Stopped
 from logaudit.procs import install as install_signals
 from logaudit.render import EXTENSIONS, RENDERERS
 from logaudit.render.escape import safe
-from logaudit.sources import Input
 from logaudit.timespec import parse_when
+
+# Only the commands that read data import the library (and with it pandas and pyarrow): the
+# ones that print help, formats, sections or settings start in a tenth of the time (issue #18).
+if TYPE_CHECKING:
+    from logaudit import api
+    from logaudit.sources import Input
 
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
 _EXT_FORMATS = EXTENSIONS
@@ -102,7 +106,48 @@ LOG_FORMAT_HELP = (
 )
 
 
-def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
+class _LaterOptions(click.Command):
+    """A command whose options are made when it is used (run, or its --help), not when the
+    CLI is built: the decorator its callback was marked with by ``later`` adds them. Making
+    the ~60 options of each of nine report commands took ~10 ms of every start-up, and
+    records' --fields help names the record schema's columns (pandas) (issue #18). Options
+    given the usual way follow them, as if the marking decorator were the outermost."""
+
+    _given: list[click.Parameter]
+    _made: list[click.Parameter] | None
+
+    @property
+    def params(self) -> list[click.Parameter]:
+        if self._made is None:
+            made: list[click.Parameter] = []
+            options = getattr(self.callback, "__later_options__", None)
+            if options is not None:
+
+                def f() -> None: ...
+
+                options(f)
+                made = list(reversed(getattr(f, "__click_params__", [])))
+            self._made = [*made, *self._given]
+        return self._made
+
+    @params.setter
+    def params(self, value: list[click.Parameter]) -> None:
+        self._given = value
+        self._made = None
+
+
+def later(options: Callable[[Callable[..., Any]], Any]) -> Callable[[Any], Any]:
+    """A decorator that marks a command to get ``options`` (a decorator adding Click options)
+    only when it is used (``_LaterOptions``, every command of ``cli``)."""
+
+    def mark(f: Any) -> Any:
+        f.__later_options__ = options
+        return f
+
+    return mark
+
+
+def _report_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options every report command shares, written once."""
     opts = [
         click.argument("logs", nargs=-1, metavar="LOG..."),
@@ -227,9 +272,12 @@ def report_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+report_options = later(_report_options)
+
+
 def filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """The shared record filters (``logaudit.filters.FILTERS``), each with its exclude twin."""
-    from logaudit.filters import FILTERS
+    from logaudit.names import FILTERS
 
     for name, (_, _, text) in reversed(FILTERS.items()):
         f = click.option(
@@ -349,7 +397,7 @@ def _deliver_options(opts: dict[str, Any]) -> dict[str, Any]:
 def campaign_options(f: Callable[..., Any], every: bool = True) -> Callable[..., Any]:
     """Options of `sources` and `campaigns`: goals, values, attribution, commissions.
     ``every`` False: without --every (the digest's periods are its days)."""
-    from logaudit.analyze.attribution import MODELS
+    from logaudit.names import ATTRIBUTION_MODELS as MODELS
 
     opts = [
         click.option(
@@ -552,6 +600,8 @@ def _run(
     name: str, logs: tuple[str, ...], fmt: str | None, output: Path | None, settings: Any
 ) -> None:
     """Every report command: open the inputs, run with a progress bar, render, exit."""
+    from logaudit import api
+
     logs = logs or settings.logs
     # --state alone reports from the store.
     inputs = api.open_inputs(logs) if logs or settings.state is None else []
@@ -575,12 +625,17 @@ def _finish_mail(
     """Mail the report when asked (--mail-to, or the digest's configured readers), else
     _finish. With mail, stdout stays empty (cron would mail it again); -o still writes the
     file, except with --dry-run, where -o names the .eml. A failed mail is exit 11."""
+    report = outcome.report
+    d = settings.extra.get("deliver") or {}
+    if report is None or not (d or (report.command == "digest" and settings.mail.to)):
+        # No mail asked (recipients_for would find none): smtplib, ssl and the email
+        # package (~10 ms of start-up) stay unloaded (issue #18).
+        _finish(outcome, fmt, output, settings, inputs)
+        return
     from logaudit.deliver.outbox import mail_report, recipients_for
     from logaudit.errors import MailError
 
-    report = outcome.report
-    d = settings.extra.get("deliver") or {}
-    to = recipients_for(settings, report.command if report is not None else "")
+    to = recipients_for(settings, report.command)
     if report is None or not (to or d):
         _finish(outcome, fmt, output, settings, inputs)
         return
@@ -659,6 +714,9 @@ def cli() -> None:
     """
 
 
+cli.command_class = _LaterOptions  # options made when a command is used (``later``)
+
+
 @cli.command()
 @report_options
 @command
@@ -714,7 +772,7 @@ def visitors(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts
 @report_options
 @click.option(
     "--every",
-    type=click.Choice(list(trends_mod.EVERY)),
+    type=click.Choice(list(names.EVERY)),
     default="auto",
     help="Period length (auto: hours for a day, days up to ~2 months, then weeks, months).",
 )
@@ -722,7 +780,7 @@ def visitors(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts
     "--metric",
     "metrics",
     multiple=True,
-    type=click.Choice(list(trends_mod.METRICS)),
+    type=click.Choice(list(names.METRICS)),
     help="Metrics to chart (repeatable; the table shows them all).",
 )
 @visit_timeout_option
@@ -763,6 +821,8 @@ def digest(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: 
     logaudit digest /var/log/nginx/access.log* --mail-to ops@example.com
     logaudit digest sample_logs/weeks/ --since 2026-01-24 --detail high
     """
+    from logaudit import api
+
     settings = _settings(opts)
     logs = logs or settings.logs
     # --state alone: the digest of what the store holds.
@@ -910,7 +970,7 @@ def scrub(logs: tuple[str, ...], output: Path | None, in_place: bool, ip: str,
         click.echo(f"logaudit: {safe(result.message())}", err=True)
 
 
-def _records_options(f: Callable[..., Any]) -> Callable[..., Any]:
+def _make_records_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """The options of ``records``: the report commands' input, time and filter options, and
     its own --fields/--limit/--sort/--format."""
     from logaudit.records import FIELDS, RECORD_FORMATS
@@ -942,6 +1002,9 @@ def _records_options(f: Callable[..., Any]) -> Callable[..., Any]:
     for opt in reversed(opts):
         f = opt(f)
     return f
+
+
+_records_options = later(_make_records_options)
 
 
 def _follow(inputs: list[Input], settings: Any, query: Any, fmt: str, output: Path | None) -> None:
@@ -979,6 +1042,7 @@ def records(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
     logaudit records access.log --since '2026-12-01 13:00' --until '2026-12-01 13:10' | less
     logaudit records access.log --status 5xx --fields time,path,status,browser --format jsonl
     """
+    from logaudit import api
     from logaudit import records as rec
 
     query = rec.Query(
@@ -1051,8 +1115,8 @@ def formats(**_: Any) -> None:
 @command
 def sections(**_: Any) -> None:
     """The report sections, for --section."""
-    for s in SECTIONS.values():
-        click.echo(f"{s.name:18} {s.title}")
+    for name, title in SECTIONS.items():
+        click.echo(f"{name:18} {title}")
 
 
 @cli.command("config")
@@ -1117,6 +1181,7 @@ def watch(logs: tuple[str, ...], interval: float, **opts: Any) -> None:
     \b
     logaudit watch /var/log/nginx/access.log
     """
+    from logaudit import api
     from logaudit.watch import Watcher, lines
 
     overrides = {"log_format": opts.get("log_format"), "bots": opts.get("bots")}
@@ -1236,6 +1301,7 @@ def state_rebuild(
     logs: tuple[str, ...], state: Path | None, wait: bool, tz: str | None, bots: str | None
 ) -> None:
     """Re-read the logs from the start into a new store, swapped in when complete."""
+    from logaudit import api
     from logaudit.store import manage
 
     settings = load({"tz": tz, "bots": bots})

@@ -587,9 +587,9 @@ def _check(s: Settings) -> None:
                 f"{where('trusted_proxies')}: {cidr!r} is not a network (10.0.0.0/8)"
             ) from None
     # Names checked against the registries (imported here: they import this module).
-    from logaudit.analyze import SECTIONS
     from logaudit.errors import LogauditError
     from logaudit.formats import resolve
+    from logaudit.names import SECTIONS
 
     unknown = [n for n in s.sections if n not in SECTIONS]
     if unknown:
@@ -604,7 +604,8 @@ def _check(s: Settings) -> None:
             resolve(s.log_format, s.formats)
         except LogauditError as e:
             raise ConfigError(f"{where('log_format')}: {e}") from None
-    for key, addrs in (("mail.to", s.mail.to), ("mail.sender", (s.mail.sender or "x@y",))):
+    sender = (s.mail.sender,) if s.mail.sender else ()  # none: nothing to check (issue #18)
+    for key, addrs in (("mail.to", s.mail.to), ("mail.sender", sender)):
         bad = [a for a in addrs if not valid_address(a)]
         if bad:
             raise ConfigError(f"{where(key)}: not a mail address: {bad[0]!r}")

@@ -27,23 +27,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logaudit.errors import ExitCode, LogauditError
+from logaudit.names import FILTERS  # the table of filters, readable without pandas
 from logaudit.schema import arrow_strings
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-# Option name (without --) -> (record column, kind, help). The CLI builds its options from
-# this table, so --help cannot drift from what is applied.
-FILTERS: dict[str, tuple[str, str, str]] = {
-    "status": ("status", "status", "Status: 404, 5xx, '4xx,5xx', 500-504."),
-    "path": ("path", "regex", "Path matches this RE2 regex (case-sensitive)."),
-    "referrer": ("referrer", "regex", "Referrer matches this RE2 regex (any case)."),
-    "agent": ("agent", "regex", "User agent matches this RE2 regex (any case)."),
-    "client": ("client", "cidr", "Client address or CIDR range (IPv4 or IPv6)."),
-    "method": ("method", "word", "HTTP method (GET, POST...)."),
-    "vhost": ("vhost", "word", "Virtual host (host or host:port)."),
-    "country": ("client", "country", "ISO country code of the client (needs GeoIP)."),
-    "network": ("client", "network", "Network/ISP name of the client, RE2 (needs GeoIP)."),
-}
 
 _CASE_INSENSITIVE = frozenset({"referrer", "agent", "network"})
 

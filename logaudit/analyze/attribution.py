@@ -24,12 +24,10 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-MODELS: dict[str, str] = {
-    "last-non-direct": "the converting visit's source, or if direct the latest non-direct "
-    "source within the window (default)",
-    "last": "the converting visit's own source, direct included",
-    "first": "the first non-direct source within the window",
-}
+from logaudit.names import ATTRIBUTION_MODELS
+
+# --attribution's choices, in logaudit.names so that the CLI reads them without pandas.
+MODELS = ATTRIBUTION_MODELS
 
 VISIT_COLUMNS = ("visitor", "start", "start_local", "clicks", "ref_h", "query_h")
 CONVERSION_COLUMNS = ("visit", "goal", "utc", "local", "query_h")

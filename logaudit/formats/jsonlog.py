@@ -15,13 +15,23 @@ import json
 import re
 from dataclasses import replace
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.json as pj
-
+from logaudit.formats.later import Later
 from logaudit.formats.spec import Layout, Piece, Token
+
+# numpy and pyarrow are imported when a block is read, not with the registry (FAMILIES):
+# `logaudit formats` and --help must not load the data stack (issue #18).
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.json as pj
+else:
+    np = Later("numpy")
+    pa = Later("pyarrow")
+    pc = Later("pyarrow.compute")
+    pj = Later("pyarrow.json")
 
 _CADDY_AGENT = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:121.0) Gecko/20100101 Firefox/121.0"

@@ -21,7 +21,15 @@ import re
 from dataclasses import dataclass, field
 
 from logaudit.errors import ConfigError
-from logaudit.schema import cookie_column
+
+
+def cookie_column(name: str) -> str:
+    """``schema.cookie_column``; schema (and with it pandas) is imported only for a format
+    with a cookie field, so the format registry loads without the data stack (issue #18)."""
+    from logaudit import schema
+
+    return schema.cookie_column(name)
+
 
 # Time components: strict RE2 patterns (used for detection and to split time tokens).
 TIME_PARTS: dict[str, str] = {

@@ -8,12 +8,14 @@ in ``RENDERERS`` (and in ``EXTENSIONS`` if a file extension implies it).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from logaudit.render import tabular
-from logaudit.report import Report
+# Each renderer imports its module when it renders: --help and --format's choices need only
+# these tables, not pandas (tabular) or rich (issue #18).
+if TYPE_CHECKING:
+    from logaudit.report import Report
 
-Renderer = Callable[[Report, TextIO], None]
+Renderer = Callable[["Report", TextIO], None]
 
 
 def _terminal(report: Report, out: TextIO) -> None:
@@ -42,13 +44,25 @@ def _html(report: Report, out: TextIO) -> None:
     html.render(report, out)
 
 
+def _json(report: Report, out: TextIO) -> None:
+    from logaudit.render import tabular
+
+    tabular.render_json(report, out)
+
+
+def _csv(report: Report, out: TextIO) -> None:
+    from logaudit.render import tabular
+
+    tabular.render_csv(report, out)
+
+
 RENDERERS: dict[str, Renderer] = {
     "terminal": _terminal,
     "text": _text,
     "markdown": _markdown,
     "html": _html,
-    "json": tabular.render_json,
-    "csv": tabular.render_csv,
+    "json": _json,
+    "csv": _csv,
 }
 
 # -o FILE's extension -> renderer; an extension not listed here is a usage error.

@@ -1,0 +1,155 @@
+"""Start-up (issue #18, "Small logs"): the commands that read no data import no data stack.
+
+`logaudit --help`, `formats`, `sections` and `config` (and every command's --help) must not
+import pandas, pyarrow or numpy: they cost ~0.35 s of a 0.4 s run. These tests check which
+modules a fresh interpreter holds afterwards (never a timing). The names the CLI offers before
+data is read (``logaudit.names``) must be the registries' own, in the same order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HEAVY = ("pandas", "pyarrow", "numpy")
+
+# Runs the CLI in process (as `logaudit ARGS...` does, without its os._exit) and prints which
+# heavy modules were imported, and the output, as JSON.
+_PROBE = """
+import io, json, sys, contextlib
+import logaudit.cli
+args = json.loads(sys.argv[1])
+out = io.StringIO()
+code = 0
+with contextlib.redirect_stdout(out):
+    try:
+        logaudit.cli.cli(args, prog_name="logaudit")
+    except SystemExit as e:
+        code = e.code or 0
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r})
+print(json.dumps({{"code": code, "heavy": heavy, "out": out.getvalue()}}))
+"""
+
+
+def _probe(tmp_path: Path, *args: str) -> dict[str, object]:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "LOGAUDIT_CONFIG": "/dev/null",
+        "HOME": str(tmp_path),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "COLUMNS": "100",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE.format(heavy=set(HEAVY)), json.dumps(list(args))],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    got: dict[str, object] = json.loads(done.stdout.splitlines()[-1])
+    return got
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--help",),
+        ("formats",),
+        ("sections",),
+        ("config",),
+        ("config", "--json"),
+        ("summary", "--help"),
+        ("trends", "--help"),
+        ("state", "--help"),
+    ],
+)
+def test_no_data_stack_without_data(tmp_path: Path, args: tuple[str, ...]) -> None:
+    got = _probe(tmp_path, *args)
+    assert got["code"] == 0
+    assert got["out"], "the command printed nothing"
+    assert got["heavy"] == [], f"{' '.join(args)} imported {got['heavy'][:5]}"
+
+
+def test_probe_sees_the_data_stack_when_data_is_read(tmp_path: Path) -> None:
+    """The probe can fail: a command that reads a log does import pandas."""
+    log = tmp_path / "a.log"
+    log.write_text(
+        '203.0.113.9 - - [22/Jan/2019:03:56:14 +0000] "GET / HTTP/1.1" 200 512 "-" "curl/8.0"\n'
+    )
+    got = _probe(tmp_path, "summary", "--format", "json", str(log))
+    assert got["code"] == 0
+    assert "pandas" in got["heavy"]
+
+
+def test_formats_lists_every_family_and_alias(tmp_path: Path) -> None:
+    from logaudit.formats import FORMATS
+
+    out = str(_probe(tmp_path, "formats")["out"])
+    for f in FORMATS.values():
+        assert f"\n{f.name} " in "\n" + out
+        for a in f.aliases:
+            assert a in out
+        assert f.samples[0][:40] in out
+
+
+def test_names_match_the_registries() -> None:
+    from logaudit import names
+    from logaudit.analyze import SECTIONS, trends
+
+    assert [(s.name, s.title) for s in SECTIONS.values()] == list(names.SECTIONS.items())
+    assert names.EVERY == trends.EVERY
+    assert names.METRICS == tuple(trends.METRICS)
+
+
+def _eager(name: str, *decorators: object) -> list[str]:
+    """Option names of a command built the usual way, every decorator applied at once."""
+    import click
+
+    def f(**_: object) -> None: ...
+
+    for d in reversed(decorators):
+        f = d(f)  # type: ignore[operator]
+    return [p.name or "" for p in click.command(name)(f).params]
+
+
+def test_options_made_later_are_the_eager_ones() -> None:
+    """report commands and records make their options on first use (cli._LaterOptions): the
+    same options, in the same order, as decorators applied when the CLI is built."""
+    import click
+
+    from logaudit import cli
+
+    def names(cmd: str) -> list[str]:
+        return [p.name or "" for p in cli.cli.commands[cmd].params]
+
+    assert names("summary") == _eager("summary", cli._report_options)
+    follow = click.option("--follow", "-f", is_flag=True)
+    assert names("records") == _eager("records", cli._make_records_options, follow)
+    every = click.option("--every")
+    metric = click.option("--metric", "metrics")
+    assert names("trends") == _eager(
+        "trends", cli._report_options, every, metric, cli.visit_timeout_option
+    )
+    assert len(names("summary")) > 40
+
+
+def test_later_imports_on_first_use() -> None:
+    import copy
+
+    from logaudit.formats.later import Later
+
+    m = Later("colorsys")  # a module nothing here imports
+    assert "colorsys" in repr(m)
+    assert m.rgb_to_hsv(1.0, 0.0, 0.0) == (0.0, 1.0, 1.0)
+    assert copy.copy(m).rgb_to_hsv(0.0, 0.0, 0.0)[2] == 0.0
+    with pytest.raises(AttributeError):
+        m.no_such_function  # noqa: B018
