@@ -47,6 +47,7 @@ import pyarrow.compute as pc
 from logaudit.anonymize import Anonymizer
 from logaudit.deliver.files import sync_folder
 from logaudit.enrich import pii
+from logaudit.enrich.pii import PREFILTER_CHARS, _unanchored, _whole_group, prefilter  # noqa: F401
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats.spec import Layout, Token
 
@@ -285,87 +286,6 @@ def _lines(data: bytes) -> pa.Array:
     offsets = np.concatenate([[0], ends]).astype(np.int64)
     return pa.Array.from_buffers(_BIN, len(ends), [None, pa.py_buffer(offsets),
                                                    pa.py_buffer(data)])
-
-
-def _unanchored(pattern: str) -> str:
-    """``pattern`` without its anchors (``^``, ``$``, ``\\A``, ``\\z`` outside character
-    classes) and with its named groups unnamed: it matches wherever the pattern matches in a
-    field, and a field is a substring of its line, so over whole lines it finds a superset of
-    the lines the rule can change. A leading ``(?:^|...)`` or trailing ``(?:...|$)`` context
-    group (no group inside) is dropped too: context only narrows where a value matches, and
-    without it the DFA is several times smaller."""
-    m0 = re.match(r"^\(\?[a-zA-Z]+\)", pattern)
-    flags = m0.group(0) if m0 else ""
-    body = pattern[len(flags):]
-    for context in (r"^\(\?:\^\|[^()]*\)", r"\(\?:[^()]*\|\$\)$"):
-        m1 = re.search(context, body)
-        if m1 and _whole_group(m1.group(0)):
-            body = body[: m1.start()] + body[m1.end():]
-    pattern = flags + body
-    out: list[str] = []
-    i, in_class = 0, False
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\" and i + 1 < len(pattern):
-            pair = pattern[i: i + 2]
-            if not (not in_class and pair in ("\\A", "\\z")):
-                out.append(pair)
-            i += 2
-            continue
-        if in_class:
-            if c == "]" and not (out and out[-1] in ("[", "[^")):
-                in_class = False
-            out.append(c)
-        elif c == "[":
-            in_class = True
-            if pattern[i + 1: i + 2] == "^":
-                out.append("[^")
-                i += 2
-                if pattern[i: i + 1] == "]":
-                    out.append("]")
-                    i += 1
-                continue
-            out.append(c)
-        elif c not in "^$":
-            out.append(c)
-        i += 1
-    text = "".join(out).replace("(?P<value>", "(?:")
-    m = re.match(r"^\(\?([a-zA-Z]+)\)", text)
-    return f"(?{m.group(1)}:{text[m.end():]})" if m else f"(?:{text})"
-
-
-# Above about this many characters an alternation's DFA outgrows RE2's cache (pyarrow gives
-# RE2 its default 8 MB) and the pass slows (bench/out/pii-1000000.log, one 16 MB block: the 16
-# built-in rules in one pass 0.29 s; in passes of at most 400 / 600 / 800 characters, best of
-# three on a loaded host, 0.21 / 0.16 / 0.15 s; each rule alone, 16 passes, 0.42 s).
-PREFILTER_CHARS = 800
-
-
-def _whole_group(text: str) -> bool:
-    """Whether ``text`` is one group by itself (its ``)`` not escaped nor in a class)."""
-    if text.endswith("\\)"):
-        return False
-    try:
-        re.compile(text)
-    except re.error:
-        return False
-    return True
-
-
-@cache
-def prefilter(rules: tuple[pii.Rule, ...]) -> tuple[str, ...]:
-    """RE2 alternations, each of a few rules: a line none matches holds nothing any rule
-    would mask."""
-    groups: list[list[str]] = []
-    size = 0
-    for r in rules:
-        p = _unanchored(r.pattern)
-        if not groups or size + len(p) > PREFILTER_CHARS:
-            groups.append([])
-            size = 0
-        groups[-1].append(p)
-        size += len(p) + 1
-    return tuple("|".join(g) for g in groups)
 
 
 class Scrubber:
