@@ -27,14 +27,16 @@ then renamed over the target, so the original stays intact until the new file is
 from __future__ import annotations
 
 import bz2
+import copy
 import gzip
 import lzma
 import os
 import re
 import sys
 import tempfile
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -171,6 +173,12 @@ class Counts:
     changed: int = 0
     by_kind: Counter[str] = field(default_factory=Counter)
 
+    def add(self, other: Counts) -> None:
+        self.lines += other.lines
+        self.bad += other.bad
+        self.changed += other.changed
+        self.by_kind.update(other.by_kind)
+
 
 @cache
 def _replacer(pattern: str) -> tuple[str, str]:
@@ -305,6 +313,16 @@ class Scrubber:
         self.counts = Counts()
         self.prefilter = prefilter(rules)
         self._seen: dict[str, str] = {}  # client as logged -> anonymised
+        # Blocks are independent but under W3C, whose #Fields: headers change the layout of
+        # the blocks after them.
+        self.parallel = self.format is None or self.format.family != "w3c"
+
+    def part(self) -> Scrubber:
+        """A scrubber for one block in a thread: the same layout, rules and caches of
+        anonymised clients, its own counts (added to these once its block is written)."""
+        other = copy.copy(self)
+        other.counts = Counts()
+        return other
 
     def block(self, data: bytes) -> bytes:
         """One block of whole lines, rewritten (W3C: each part under its #Fields: header
@@ -672,10 +690,37 @@ def _format_of(head: bytes, name: str, forced: str | None) -> Layout:
     return detect(head, name, forced).format
 
 
+# Blocks scrubbed at once, in threads, as ``pipeline.THREADS`` does for the reports: the work
+# is RE2 passes and Arrow/numpy kernels that release the GIL, so two blocks in flight keep two
+# cores busy (one thread left scrub at 2.1 x summary's wall time on the 1M-line benchmark, with
+# about the same CPU time). Output stays in input order.
+THREADS = 2
+
+
 def scrub_stream(src: Any, dst: IO[bytes], scrubber: Scrubber,
-                 block_size: int = BLOCK) -> None:
-    for data in _blocks(src, block_size):
-        dst.write(scrubber.block(data))
+                 block_size: int = BLOCK, threads: int = THREADS) -> None:
+    if threads < 2 or not scrubber.parallel:
+        for data in _blocks(src, block_size):
+            dst.write(scrubber.block(data))
+        return
+    pending: deque[tuple[Scrubber, Future[bytes]]] = deque()
+
+    def drain(limit: int) -> None:
+        while len(pending) > limit:
+            part, done = pending.popleft()
+            dst.write(done.result())
+            scrubber.counts.add(part.counts)
+
+    with ThreadPoolExecutor(threads, thread_name_prefix="logaudit-scrub") as pool:
+        try:
+            for data in _blocks(src, block_size):
+                part = scrubber.part()
+                pending.append((part, pool.submit(part.block, data)))
+                drain(threads)
+            drain(0)
+        finally:
+            for _, done in pending:
+                done.cancel()
 
 
 def scrub_file(path: Path, target: Path | None, settings: Any, ip: str = "mask",

@@ -145,8 +145,8 @@ def t_pii_examples(chunk: pd.DataFrame, settings: Settings) -> pd.DataFrame:
         {
             "kind": kinds,
             "field": fields,
-            "file": chunk["file"].to_numpy()[rows].astype(str).astype(object),
-            "line": chunk["line"].to_numpy()[rows],
+            "file": np.asarray(chunk["file"].iloc[rows].astype(str), dtype=object),
+            "line": chunk["line"].iloc[rows].to_numpy(),
             "value": [pii.mask_value(str(v)) for v in values],
         }
     )
