@@ -339,6 +339,74 @@ def _whole_group(text: str) -> bool:
     return True
 
 
+_OPEN = re.compile(r"\((?!\?)|\(\?[a-zA-Z]*:")
+# One atom: a character class (no ']' first), an escape, a plain character.
+_ATOM = re.compile(r"\[\^?(?:\\.|[^\]\\])+\]|\\.|[A-Za-z0-9_%@=&/:-]")
+_LOOP = re.compile(r"(?:\+|\*|\{(?P<n>[0-9]+),[0-9]*\})\??")
+
+
+def _close(p: str, i: int) -> int | None:
+    """Where the group opened at ``p[i]`` closes (escapes and character classes skipped)."""
+    depth, j = 0, i
+    while j < len(p):
+        c = p[j]
+        if c == "\\":
+            j += 2
+            continue
+        if c == "[":
+            j += 1
+            if p[j: j + 1] == "^":
+                j += 1
+            if p[j: j + 1] == "]":
+                j += 1
+            while j < len(p) and p[j] != "]":
+                j += 2 if p[j] == "\\" else 1
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return j
+        j += 1
+    return None
+
+
+def _lead_trimmed(p: str) -> str:
+    """``p`` (an unanchored pre-pass pattern) with its leading loop cut to one pass: in a
+    search for *whether* a pattern occurs, ``C+X`` occurs wherever ``CX`` does (``C*X`` and
+    ``(?:O)?X`` wherever ``X`` does, ``C{2,}X`` wherever ``C{2}X``). Same lines, a smaller
+    DFA: the e-mail rules' leading ``[A-Za-z0-9._%+-]+`` alone made the first alternation of
+    the built-in rules 1.5 times slower. Entered groups must occur exactly once; anything
+    not understood is left as it is."""
+    i = 0
+    while True:
+        m = _OPEN.match(p, i)
+        if m is None:
+            break
+        end = _close(p, i)
+        if end is None:
+            return p
+        after = _LOOP.match(p, end + 1) or re.compile(r"\?\??").match(p, end + 1)
+        quant = after.group(0) if after else ""
+        empty_first = p.startswith("|", m.end())
+        if quant[:1] in ("?", "*") or (empty_first and not quant):
+            p = p[:i] + p[end + 1 + len(quant):]  # optional: gone
+            continue
+        if quant or p[end + 1: end + 2] == "{":
+            return p  # a repeated group: not one pass through it
+        i = m.end()
+    atom = _ATOM.match(p, i)
+    if atom is None:
+        return p
+    loop = _LOOP.match(p, atom.end())
+    if loop is None:
+        return p
+    n = loop.group("n")
+    if loop.group(0)[:1] == "*" or n == "0":
+        return p[:i] + p[loop.end():]
+    return p[: atom.end()] + (f"{{{n}}}" if n and n != "1" else "") + p[loop.end():]
+
+
 @cache
 def prefilter(rules: tuple[Rule, ...]) -> tuple[str, ...]:
     """RE2 alternations, each of a few rules: a line none matches holds nothing any rule
@@ -346,7 +414,7 @@ def prefilter(rules: tuple[Rule, ...]) -> tuple[str, ...]:
     groups: list[list[str]] = []
     size = 0
     for r in rules:
-        p = _unanchored(r.pattern)
+        p = _lead_trimmed(_unanchored(r.pattern))
         if not groups or size + len(p) > PREFILTER_CHARS:
             groups.append([])
             size = 0
