@@ -377,15 +377,14 @@ class Scrubber:
             if self.anon is not None and lay.user_set is not None:
                 hit |= self._match(lines, lay.user_set)
             full = ok & hit
-        out = lines
+        rebuilt = self._full(lines.filter(pa.array(full))) if full.any() else None
         if self.anon is not None and lay.client_token is not None and (ok & ~full).any():
-            out = self._clients(data, lines, ok & ~full, lay.client_token)
-        if full.any():
-            rebuilt = self._full(lines.filter(pa.array(full)))
-            idx = np.arange(n)
-            idx[full] = n + np.arange(int(full.sum()))
-            out = pa.concat_arrays([out, rebuilt]).take(pa.array(idx))
-        return _to_bytes(out) if out is not lines else data
+            return self._clients(data, lines, ok & ~full, lay.client_token, full, rebuilt)
+        if rebuilt is None:
+            return data
+        idx = np.arange(n)
+        idx[full] = n + np.arange(int(full.sum()))
+        return _to_bytes(pa.concat_arrays([lines, rebuilt]).take(pa.array(idx)))
 
     def _json(self, data: bytes, fmt: Layout) -> bytes:
         """A block of JSON lines: for each key the format reads a role from (its last path
@@ -431,35 +430,47 @@ class Scrubber:
         self.counts.changed += int(changed.sum())
         return _to_bytes(out) if out is not lines else data
 
-    def _clients(self, data: bytes, lines: pa.Array, which: np.ndarray, k: int) -> pa.Array:
-        """``lines`` with the client token (the k-th, space-separated) of the ``which`` lines
-        replaced: the block cut at three offsets per line (before, client, after) into one
-        contiguous array, the distinct clients anonymised once each, and joined again."""
-        buf = np.frombuffer(data, dtype=np.uint8)
+    def _clients(self, data: bytes, lines: pa.Array, which: np.ndarray, k: int,
+                 full: np.ndarray, rebuilt: pa.Array | None) -> bytes:
+        """The block with the client token (the k-th, space-separated) of the ``which`` lines
+        replaced, and the ``full`` lines replaced by ``rebuilt``: the block cut at three
+        offsets per line (before, client, after) into one zero-copy array, the distinct
+        clients anonymised once each, and one ``take`` lays out the new block's pieces."""
         offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[: len(lines) + 1]
         starts = offsets[:-1]
-        spaces = np.flatnonzero(buf == 32)
-        first = np.searchsorted(spaces, starts)
+        n = len(starts)
         sel = np.flatnonzero(which)
         a = starts.copy()
         b = starts.copy()
-        if k:
-            a[sel] = spaces[first[sel] + k - 1] + 1
-        b[sel] = spaces[first[sel] + k]
-        cuts = np.empty(3 * len(starts) + 1, dtype=np.int64)
+        if k == 0:
+            # The first space of each line: Arrow stops there, no scan of the whole block.
+            first = np.asarray(pc.find_substring(lines.take(pa.array(sel)), b" "))
+            b[sel] = starts[sel] + first
+        else:
+            buf = np.frombuffer(data, dtype=np.uint8)
+            spaces = np.flatnonzero(buf == 32)
+            at = np.searchsorted(spaces, starts[sel])
+            a[sel] = spaces[at + k - 1] + 1
+            b[sel] = spaces[at + k]
+        cuts = np.empty(3 * n + 1, dtype=np.int64)
         cuts[0:-1:3], cuts[1:-1:3], cuts[2:-1:3] = starts, a, b
         cuts[-1] = offsets[-1]
-        pieces = pa.Array.from_buffers(_BIN, 3 * len(starts),
+        pieces = pa.Array.from_buffers(_BIN, 3 * n,
                                        [None, pa.py_buffer(cuts), pa.py_buffer(data)])
-        before = pieces.take(pa.array(np.arange(0, 3 * len(starts), 3)))
-        client = pieces.take(pa.array(np.arange(1, 3 * len(starts), 3)))
-        after = pieces.take(pa.array(np.arange(2, 3 * len(starts), 3)))
-        enc = pc.dictionary_encode(client)
+        enc = pc.dictionary_encode(pieces.take(pa.array(3 * sel + 1)))
         new, touched = self._anon_values(enc.dictionary, "client")
         codes = np.asarray(enc.indices)
         self.counts.changed += int(touched[codes].sum())
-        client = new.take(enc.indices)
-        return pc.binary_join_element_wise(before, client, after, pa.scalar(b"", _BIN))
+        idx = np.arange(3 * n)
+        idx[3 * sel + 1] = 3 * n + codes
+        parts = [pieces, new]
+        if rebuilt is not None:
+            base = 3 * n + len(new)
+            rows = np.flatnonzero(full)
+            idx[3 * rows] = base + np.arange(len(rows))
+            idx[3 * rows + 1] = idx[3 * rows + 2] = base + len(rows)  # an empty piece
+            parts += [rebuilt.cast(_BIN), pa.array([b""], _BIN)]
+        return _to_bytes(pa.concat_arrays(parts).take(pa.array(idx)))
 
     def _anon_values(self, dist: pa.Array, fname: str) -> tuple[pa.Array, np.ndarray]:
         assert self.anon is not None
@@ -698,7 +709,8 @@ THREADS = 2
 
 
 def scrub_stream(src: Any, dst: IO[bytes], scrubber: Scrubber,
-                 block_size: int = BLOCK, threads: int = THREADS) -> None:
+                 block_size: int = BLOCK, threads: int | None = None) -> None:
+    threads = THREADS if threads is None else threads
     if threads < 2 or not scrubber.parallel:
         for data in _blocks(src, block_size):
             dst.write(scrubber.block(data))
