@@ -61,6 +61,8 @@ IP_MODES: dict[str, str] = {
     "keep": "client address and user name kept as logged",
 }
 _BIN = pa.large_binary()
+# A block of lines, in or out: bytes, or a view of a buffer (no copy of 16 MB per block).
+Chunk = bytes | memoryview
 
 # ---- layouts --------------------------------------------------------------------------
 
@@ -285,7 +287,7 @@ def mask_values(values: pa.Array, field_name: str, rules: tuple[pii.Rule, ...],
 # ---- blocks ---------------------------------------------------------------------------
 
 
-def _lines(data: bytes) -> pa.Array:
+def _lines(data: Chunk) -> pa.Array:
     """The block's lines as a binary array, each with its newline, zero-copy."""
     buf = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero(buf == 10) + 1
@@ -324,7 +326,7 @@ class Scrubber:
         other.counts = Counts()
         return other
 
-    def block(self, data: bytes) -> bytes:
+    def block(self, data: Chunk) -> Chunk:
         """One block of whole lines, rewritten (W3C: each part under its #Fields: header
         with that header's layout; JSON logs with their own keys: key by key)."""
         fmt = self.format
@@ -354,7 +356,7 @@ class Scrubber:
     def _match(self, lines: pa.Array, pattern: str) -> np.ndarray:
         return np.asarray(pc.match_substring_regex(lines, pattern).fill_null(False), bool)
 
-    def _block(self, data: bytes) -> bytes:
+    def _block(self, data: Chunk) -> Chunk:
         """One block of whole lines, rewritten. A DFA pass each says which lines fit the
         layout and which may hold personal data (or a user name); only those are cut into
         pieces; the others have at most their client token replaced; bad lines none."""
@@ -386,7 +388,7 @@ class Scrubber:
         idx[full] = n + np.arange(int(full.sum()))
         return _to_bytes(pa.concat_arrays([lines, rebuilt]).take(pa.array(idx)))
 
-    def _json(self, data: bytes, fmt: Layout) -> bytes:
+    def _json(self, data: Chunk, fmt: Layout) -> Chunk:
         """A block of JSON lines: for each key the format reads a role from (its last path
         segment), the string value after it is cut out, rewritten per distinct value and
         put back: the line stays the same JSON, byte for byte, but for what is masked."""
@@ -430,8 +432,8 @@ class Scrubber:
         self.counts.changed += int(changed.sum())
         return _to_bytes(out) if out is not lines else data
 
-    def _clients(self, data: bytes, lines: pa.Array, which: np.ndarray, k: int,
-                 full: np.ndarray, rebuilt: pa.Array | None) -> bytes:
+    def _clients(self, data: Chunk, lines: pa.Array, which: np.ndarray, k: int,
+                 full: np.ndarray, rebuilt: pa.Array | None) -> Chunk:
         """The block with the client token (the k-th, space-separated) of the ``which`` lines
         replaced, and the ``full`` lines replaced by ``rebuilt``: the block cut at three
         offsets per line (before, client, after) into one zero-copy array, the distinct
@@ -621,9 +623,9 @@ def _json_safe(values: pa.Array) -> pa.Array:
 _URI = r"^(?P<p>[^?]*)(?P<q>\??)(?P<query>(?s:.*))$"
 
 
-def _to_bytes(arr: pa.Array) -> bytes:
+def _to_bytes(arr: pa.Array) -> Chunk:
     """A binary array's values, concatenated (its data buffer between its first and last
-    offsets: no Python object per line)."""
+    offsets: no Python object per line, and no copy: a view of Arrow's buffer)."""
     if not len(arr):
         return b""
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset: arr.offset + len(arr)
@@ -631,7 +633,7 @@ def _to_bytes(arr: pa.Array) -> bytes:
     data = arr.buffers()[2]
     if data is None:
         return b""
-    return data[int(offsets[0]): int(offsets[-1])].to_pybytes()
+    return memoryview(data.slice(int(offsets[0]), int(offsets[-1]) - int(offsets[0])))
 
 
 # ---- files ----------------------------------------------------------------------------
@@ -653,8 +655,8 @@ def compression_of(head: bytes) -> str | None:
     return None
 
 
-def _blocks(stream: Any, size: int) -> Iterator[bytes]:
-    """Blocks of whole lines (the last one may lack its newline)."""
+def _blocks(stream: Any, size: int) -> Iterator[Chunk]:
+    """Blocks of whole lines (the last one may lack its newline), views of what was read."""
     rest = b""
     while True:
         chunk = stream.read(size)
@@ -668,7 +670,7 @@ def _blocks(stream: Any, size: int) -> Iterator[bytes]:
             rest = data
             continue
         rest = data[cut:]
-        yield data[:cut]
+        yield memoryview(data)[:cut]
 
 
 @dataclass
@@ -715,7 +717,7 @@ def scrub_stream(src: Any, dst: IO[bytes], scrubber: Scrubber,
         for data in _blocks(src, block_size):
             dst.write(scrubber.block(data))
         return
-    pending: deque[tuple[Scrubber, Future[bytes]]] = deque()
+    pending: deque[tuple[Scrubber, Future[Chunk]]] = deque()
 
     def drain(limit: int) -> None:
         while len(pending) > limit:
