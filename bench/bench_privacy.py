@@ -8,17 +8,28 @@ Builds (once) the generated N-line combined log bench_summary.py uses
 (``bench/out/pii-N.log``: tests/pii_log.py's planted data and look-alikes, about one line in a
 thousand, spread through the log). Runs each command as a fresh child process ``--repeat``
 times, taking turns so a drift in the host's speed falls on all, and prints each one's best
-wall-clock time and its ratio to summary's best. ``--gzip`` also times scrub on a gzipped
-copy (gzip in, gzip out).
+wall-clock time and its ratio to summary's best, and the median CPU time (user + system, of
+the child) with its ratio to summary's. ``--gzip`` also times scrub on a gzipped copy (gzip
+in, gzip out).
+
+    python bench/bench_privacy.py --against /work/main --repeat 3
+
+``--against TREE`` runs every command with TREE's code too (from TREE's root, so its
+``logaudit`` package is imported), alternating with this tree's in every round (which goes
+first swaps each round), and prints both, side by side: the way to compare before and after
+on a shared host, where CPU medians say more than single wall times.
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -58,14 +69,18 @@ def build(lines: int) -> Path:
     return log
 
 
-def once(args: list[str]) -> float:
+def once(args: list[str], tree: Path = REPO) -> tuple[float, float]:
+    """One fresh ``python -m logaudit ARGS`` from ``tree``: (wall, CPU user + system)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "logaudit", *args], cwd=REPO,
+    proc = subprocess.run([sys.executable, "-m", "logaudit", *args], cwd=tree,
                           capture_output=True, text=True)  # fmt: skip
     took = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in (0, 12):
         raise SystemExit(f"{' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
-    return took
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return took, cpu
 
 
 def main() -> None:
@@ -73,8 +88,10 @@ def main() -> None:
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--gzip", action="store_true")
+    ap.add_argument("--against", type=Path, default=None,
+                    help="another tree (e.g. main's) to time the same commands with, in turns")
     a = ap.parse_args()
-    log = build(a.lines)
+    log = build(a.lines).resolve()
     runs = dict(RUNS)
     if a.gzip:
         gz = log.with_suffix(".log.gz")
@@ -83,17 +100,36 @@ def main() -> None:
                 shutil.copyfileobj(src, dst)
         runs["summary (gz)"] = ["summary", str(gz), "--format", "json", "-o", "{out}/s.json"]
         runs["scrub -o (gz)"] = ["scrub", str(gz), "-o", "{out}/scrubbed.log.gz"]
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "logaudit")], check=True)
-    best: dict[str, float] = {}
-    for _ in range(a.repeat):
-        for name, template in runs.items():
-            args = [x.format(log=log, out=OUT) for x in template]
-            best[name] = min(best.get(name, float("inf")), once(args))
-    base = best["summary"]
-    print(f"{a.lines:,} lines (+ planted), best of {a.repeat}")
-    for name, t in best.items():
-        ref = best.get("summary (gz)", base) if "(gz)" in name else base
-        print(f"  {name:24} {t:7.2f} s  {t / ref:5.2f} x summary  {a.lines / t:12,.0f} lines/s")
+    trees = {"this": REPO}
+    if a.against is not None:
+        trees["against"] = a.against.resolve()
+    for tree in trees.values():
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "logaudit")],
+                       check=True)
+    walls: dict[tuple[str, str], list[float]] = {}
+    cpus: dict[tuple[str, str], list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-privacy-") as tmp:
+        for r in range(a.repeat):
+            order = list(trees.items()) if r % 2 == 0 else list(trees.items())[::-1]
+            for name, template in runs.items():
+                for label, tree in order:
+                    out = Path(tmp) / label
+                    out.mkdir(mode=0o700, exist_ok=True)
+                    args = [x.format(log=log, out=out) for x in template]
+                    wall, cpu = once(args, tree)
+                    walls.setdefault((label, name), []).append(wall)
+                    cpus.setdefault((label, name), []).append(cpu)
+    print(f"{a.lines:,} lines (+ planted), {a.repeat} turns; wall: best, CPU: median")
+    for label, tree in trees.items():
+        if len(trees) > 1:
+            print(f"{label}: {tree}")
+        best = {name: min(walls[label, name]) for name in runs}
+        cpu = {name: statistics.median(cpus[label, name]) for name in runs}
+        for name in runs:
+            ref = "summary (gz)" if "(gz)" in name else "summary"
+            print(f"  {name:24} {best[name]:7.2f} s  {best[name] / best[ref]:5.2f} x summary"
+                  f"  {a.lines / best[name]:12,.0f} lines/s   CPU {cpu[name]:6.2f} s"
+                  f"  {cpu[name] / cpu[ref]:5.2f} x")
 
 
 if __name__ == "__main__":

@@ -27,14 +27,16 @@ then renamed over the target, so the original stays intact until the new file is
 from __future__ import annotations
 
 import bz2
+import copy
 import gzip
 import lzma
 import os
 import re
 import sys
 import tempfile
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -47,6 +49,7 @@ import pyarrow.compute as pc
 from logaudit.anonymize import Anonymizer
 from logaudit.deliver.files import sync_folder
 from logaudit.enrich import pii
+from logaudit.enrich.pii import PREFILTER_CHARS, _unanchored, _whole_group, prefilter  # noqa: F401
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats.spec import Layout, Token
 
@@ -58,6 +61,8 @@ IP_MODES: dict[str, str] = {
     "keep": "client address and user name kept as logged",
 }
 _BIN = pa.large_binary()
+# A block of lines, in or out: bytes, or a view of a buffer (no copy of 16 MB per block).
+Chunk = bytes | memoryview
 
 # ---- layouts --------------------------------------------------------------------------
 
@@ -170,6 +175,12 @@ class Counts:
     changed: int = 0
     by_kind: Counter[str] = field(default_factory=Counter)
 
+    def add(self, other: Counts) -> None:
+        self.lines += other.lines
+        self.bad += other.bad
+        self.changed += other.changed
+        self.by_kind.update(other.by_kind)
+
 
 @cache
 def _replacer(pattern: str) -> tuple[str, str]:
@@ -276,7 +287,7 @@ def mask_values(values: pa.Array, field_name: str, rules: tuple[pii.Rule, ...],
 # ---- blocks ---------------------------------------------------------------------------
 
 
-def _lines(data: bytes) -> pa.Array:
+def _lines(data: Chunk) -> pa.Array:
     """The block's lines as a binary array, each with its newline, zero-copy."""
     buf = np.frombuffer(data, dtype=np.uint8)
     ends = np.flatnonzero(buf == 10) + 1
@@ -285,87 +296,6 @@ def _lines(data: bytes) -> pa.Array:
     offsets = np.concatenate([[0], ends]).astype(np.int64)
     return pa.Array.from_buffers(_BIN, len(ends), [None, pa.py_buffer(offsets),
                                                    pa.py_buffer(data)])
-
-
-def _unanchored(pattern: str) -> str:
-    """``pattern`` without its anchors (``^``, ``$``, ``\\A``, ``\\z`` outside character
-    classes) and with its named groups unnamed: it matches wherever the pattern matches in a
-    field, and a field is a substring of its line, so over whole lines it finds a superset of
-    the lines the rule can change. A leading ``(?:^|...)`` or trailing ``(?:...|$)`` context
-    group (no group inside) is dropped too: context only narrows where a value matches, and
-    without it the DFA is several times smaller."""
-    m0 = re.match(r"^\(\?[a-zA-Z]+\)", pattern)
-    flags = m0.group(0) if m0 else ""
-    body = pattern[len(flags):]
-    for context in (r"^\(\?:\^\|[^()]*\)", r"\(\?:[^()]*\|\$\)$"):
-        m1 = re.search(context, body)
-        if m1 and _whole_group(m1.group(0)):
-            body = body[: m1.start()] + body[m1.end():]
-    pattern = flags + body
-    out: list[str] = []
-    i, in_class = 0, False
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\" and i + 1 < len(pattern):
-            pair = pattern[i: i + 2]
-            if not (not in_class and pair in ("\\A", "\\z")):
-                out.append(pair)
-            i += 2
-            continue
-        if in_class:
-            if c == "]" and not (out and out[-1] in ("[", "[^")):
-                in_class = False
-            out.append(c)
-        elif c == "[":
-            in_class = True
-            if pattern[i + 1: i + 2] == "^":
-                out.append("[^")
-                i += 2
-                if pattern[i: i + 1] == "]":
-                    out.append("]")
-                    i += 1
-                continue
-            out.append(c)
-        elif c not in "^$":
-            out.append(c)
-        i += 1
-    text = "".join(out).replace("(?P<value>", "(?:")
-    m = re.match(r"^\(\?([a-zA-Z]+)\)", text)
-    return f"(?{m.group(1)}:{text[m.end():]})" if m else f"(?:{text})"
-
-
-# Above about this many characters an alternation's DFA outgrows RE2's cache (pyarrow gives
-# RE2 its default 8 MB) and the pass slows (bench/out/pii-1000000.log, one 16 MB block: the 16
-# built-in rules in one pass 0.29 s; in passes of at most 400 / 600 / 800 characters, best of
-# three on a loaded host, 0.21 / 0.16 / 0.15 s; each rule alone, 16 passes, 0.42 s).
-PREFILTER_CHARS = 800
-
-
-def _whole_group(text: str) -> bool:
-    """Whether ``text`` is one group by itself (its ``)`` not escaped nor in a class)."""
-    if text.endswith("\\)"):
-        return False
-    try:
-        re.compile(text)
-    except re.error:
-        return False
-    return True
-
-
-@cache
-def prefilter(rules: tuple[pii.Rule, ...]) -> tuple[str, ...]:
-    """RE2 alternations, each of a few rules: a line none matches holds nothing any rule
-    would mask."""
-    groups: list[list[str]] = []
-    size = 0
-    for r in rules:
-        p = _unanchored(r.pattern)
-        if not groups or size + len(p) > PREFILTER_CHARS:
-            groups.append([])
-            size = 0
-        groups[-1].append(p)
-        size += len(p) + 1
-    return tuple("|".join(g) for g in groups)
 
 
 class Scrubber:
@@ -385,8 +315,18 @@ class Scrubber:
         self.counts = Counts()
         self.prefilter = prefilter(rules)
         self._seen: dict[str, str] = {}  # client as logged -> anonymised
+        # Blocks are independent but under W3C, whose #Fields: headers change the layout of
+        # the blocks after them.
+        self.parallel = self.format is None or self.format.family != "w3c"
 
-    def block(self, data: bytes) -> bytes:
+    def part(self) -> Scrubber:
+        """A scrubber for one block in a thread: the same layout, rules and caches of
+        anonymised clients, its own counts (added to these once its block is written)."""
+        other = copy.copy(self)
+        other.counts = Counts()
+        return other
+
+    def block(self, data: Chunk) -> Chunk:
         """One block of whole lines, rewritten (W3C: each part under its #Fields: header
         with that header's layout; JSON logs with their own keys: key by key)."""
         fmt = self.format
@@ -416,7 +356,7 @@ class Scrubber:
     def _match(self, lines: pa.Array, pattern: str) -> np.ndarray:
         return np.asarray(pc.match_substring_regex(lines, pattern).fill_null(False), bool)
 
-    def _block(self, data: bytes) -> bytes:
+    def _block(self, data: Chunk) -> Chunk:
         """One block of whole lines, rewritten. A DFA pass each says which lines fit the
         layout and which may hold personal data (or a user name); only those are cut into
         pieces; the others have at most their client token replaced; bad lines none."""
@@ -439,17 +379,16 @@ class Scrubber:
             if self.anon is not None and lay.user_set is not None:
                 hit |= self._match(lines, lay.user_set)
             full = ok & hit
-        out = lines
+        rebuilt = self._full(lines.filter(pa.array(full))) if full.any() else None
         if self.anon is not None and lay.client_token is not None and (ok & ~full).any():
-            out = self._clients(data, lines, ok & ~full, lay.client_token)
-        if full.any():
-            rebuilt = self._full(lines.filter(pa.array(full)))
-            idx = np.arange(n)
-            idx[full] = n + np.arange(int(full.sum()))
-            out = pa.concat_arrays([out, rebuilt]).take(pa.array(idx))
-        return _to_bytes(out) if out is not lines else data
+            return self._clients(data, lines, ok & ~full, lay.client_token, full, rebuilt)
+        if rebuilt is None:
+            return data
+        idx = np.arange(n)
+        idx[full] = n + np.arange(int(full.sum()))
+        return _to_bytes(pa.concat_arrays([lines, rebuilt]).take(pa.array(idx)))
 
-    def _json(self, data: bytes, fmt: Layout) -> bytes:
+    def _json(self, data: Chunk, fmt: Layout) -> Chunk:
         """A block of JSON lines: for each key the format reads a role from (its last path
         segment), the string value after it is cut out, rewritten per distinct value and
         put back: the line stays the same JSON, byte for byte, but for what is masked."""
@@ -493,35 +432,47 @@ class Scrubber:
         self.counts.changed += int(changed.sum())
         return _to_bytes(out) if out is not lines else data
 
-    def _clients(self, data: bytes, lines: pa.Array, which: np.ndarray, k: int) -> pa.Array:
-        """``lines`` with the client token (the k-th, space-separated) of the ``which`` lines
-        replaced: the block cut at three offsets per line (before, client, after) into one
-        contiguous array, the distinct clients anonymised once each, and joined again."""
-        buf = np.frombuffer(data, dtype=np.uint8)
+    def _clients(self, data: Chunk, lines: pa.Array, which: np.ndarray, k: int,
+                 full: np.ndarray, rebuilt: pa.Array | None) -> Chunk:
+        """The block with the client token (the k-th, space-separated) of the ``which`` lines
+        replaced, and the ``full`` lines replaced by ``rebuilt``: the block cut at three
+        offsets per line (before, client, after) into one zero-copy array, the distinct
+        clients anonymised once each, and one ``take`` lays out the new block's pieces."""
         offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[: len(lines) + 1]
         starts = offsets[:-1]
-        spaces = np.flatnonzero(buf == 32)
-        first = np.searchsorted(spaces, starts)
+        n = len(starts)
         sel = np.flatnonzero(which)
         a = starts.copy()
         b = starts.copy()
-        if k:
-            a[sel] = spaces[first[sel] + k - 1] + 1
-        b[sel] = spaces[first[sel] + k]
-        cuts = np.empty(3 * len(starts) + 1, dtype=np.int64)
+        if k == 0:
+            # The first space of each line: Arrow stops there, no scan of the whole block.
+            first = np.asarray(pc.find_substring(lines.take(pa.array(sel)), b" "))
+            b[sel] = starts[sel] + first
+        else:
+            buf = np.frombuffer(data, dtype=np.uint8)
+            spaces = np.flatnonzero(buf == 32)
+            at = np.searchsorted(spaces, starts[sel])
+            a[sel] = spaces[at + k - 1] + 1
+            b[sel] = spaces[at + k]
+        cuts = np.empty(3 * n + 1, dtype=np.int64)
         cuts[0:-1:3], cuts[1:-1:3], cuts[2:-1:3] = starts, a, b
         cuts[-1] = offsets[-1]
-        pieces = pa.Array.from_buffers(_BIN, 3 * len(starts),
+        pieces = pa.Array.from_buffers(_BIN, 3 * n,
                                        [None, pa.py_buffer(cuts), pa.py_buffer(data)])
-        before = pieces.take(pa.array(np.arange(0, 3 * len(starts), 3)))
-        client = pieces.take(pa.array(np.arange(1, 3 * len(starts), 3)))
-        after = pieces.take(pa.array(np.arange(2, 3 * len(starts), 3)))
-        enc = pc.dictionary_encode(client)
+        enc = pc.dictionary_encode(pieces.take(pa.array(3 * sel + 1)))
         new, touched = self._anon_values(enc.dictionary, "client")
         codes = np.asarray(enc.indices)
         self.counts.changed += int(touched[codes].sum())
-        client = new.take(enc.indices)
-        return pc.binary_join_element_wise(before, client, after, pa.scalar(b"", _BIN))
+        idx = np.arange(3 * n)
+        idx[3 * sel + 1] = 3 * n + codes
+        parts = [pieces, new]
+        if rebuilt is not None:
+            base = 3 * n + len(new)
+            rows = np.flatnonzero(full)
+            idx[3 * rows] = base + np.arange(len(rows))
+            idx[3 * rows + 1] = idx[3 * rows + 2] = base + len(rows)  # an empty piece
+            parts += [rebuilt.cast(_BIN), pa.array([b""], _BIN)]
+        return _to_bytes(pa.concat_arrays(parts).take(pa.array(idx)))
 
     def _anon_values(self, dist: pa.Array, fname: str) -> tuple[pa.Array, np.ndarray]:
         assert self.anon is not None
@@ -672,9 +623,9 @@ def _json_safe(values: pa.Array) -> pa.Array:
 _URI = r"^(?P<p>[^?]*)(?P<q>\??)(?P<query>(?s:.*))$"
 
 
-def _to_bytes(arr: pa.Array) -> bytes:
+def _to_bytes(arr: pa.Array) -> Chunk:
     """A binary array's values, concatenated (its data buffer between its first and last
-    offsets: no Python object per line)."""
+    offsets: no Python object per line, and no copy: a view of Arrow's buffer)."""
     if not len(arr):
         return b""
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset: arr.offset + len(arr)
@@ -682,7 +633,7 @@ def _to_bytes(arr: pa.Array) -> bytes:
     data = arr.buffers()[2]
     if data is None:
         return b""
-    return data[int(offsets[0]): int(offsets[-1])].to_pybytes()
+    return memoryview(data.slice(int(offsets[0]), int(offsets[-1]) - int(offsets[0])))
 
 
 # ---- files ----------------------------------------------------------------------------
@@ -704,8 +655,8 @@ def compression_of(head: bytes) -> str | None:
     return None
 
 
-def _blocks(stream: Any, size: int) -> Iterator[bytes]:
-    """Blocks of whole lines (the last one may lack its newline)."""
+def _blocks(stream: Any, size: int) -> Iterator[Chunk]:
+    """Blocks of whole lines (the last one may lack its newline), views of what was read."""
     rest = b""
     while True:
         chunk = stream.read(size)
@@ -719,7 +670,7 @@ def _blocks(stream: Any, size: int) -> Iterator[bytes]:
             rest = data
             continue
         rest = data[cut:]
-        yield data[:cut]
+        yield memoryview(data)[:cut]
 
 
 @dataclass
@@ -752,10 +703,38 @@ def _format_of(head: bytes, name: str, forced: str | None) -> Layout:
     return detect(head, name, forced).format
 
 
+# Blocks scrubbed at once, in threads, as ``pipeline.THREADS`` does for the reports: the work
+# is RE2 passes and Arrow/numpy kernels that release the GIL, so two blocks in flight keep two
+# cores busy (one thread left scrub at 2.1 x summary's wall time on the 1M-line benchmark, with
+# about the same CPU time). Output stays in input order.
+THREADS = 2
+
+
 def scrub_stream(src: Any, dst: IO[bytes], scrubber: Scrubber,
-                 block_size: int = BLOCK) -> None:
-    for data in _blocks(src, block_size):
-        dst.write(scrubber.block(data))
+                 block_size: int = BLOCK, threads: int | None = None) -> None:
+    threads = THREADS if threads is None else threads
+    if threads < 2 or not scrubber.parallel:
+        for data in _blocks(src, block_size):
+            dst.write(scrubber.block(data))
+        return
+    pending: deque[tuple[Scrubber, Future[Chunk]]] = deque()
+
+    def drain(limit: int) -> None:
+        while len(pending) > limit:
+            part, done = pending.popleft()
+            dst.write(done.result())
+            scrubber.counts.add(part.counts)
+
+    with ThreadPoolExecutor(threads, thread_name_prefix="logaudit-scrub") as pool:
+        try:
+            for data in _blocks(src, block_size):
+                part = scrubber.part()
+                pending.append((part, pool.submit(part.block, data)))
+                drain(threads)
+            drain(0)
+        finally:
+            for _, done in pending:
+                done.cancel()
 
 
 def scrub_file(path: Path, target: Path | None, settings: Any, ip: str = "mask",

@@ -19,6 +19,7 @@ from typing import Any, cast
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from logaudit.analyze.base import Context, Partial, SectionSpec, Table
 from logaudit.config import Settings
@@ -65,14 +66,21 @@ def _matches(
         if not len(cats):
             continue
         values = arrow_strings(cats)
+        # One pass of a few alternations picks the values any rule may match (a superset:
+        # pii.prefilter); the rules, one by one, then see only those (1-2 % of them).
+        cand = pii.candidates(values, pii.field_prefilter(rules, field))
+        if not len(cand):
+            continue
+        sub = values.take(pa.array(cand))
         codes = np.asarray(col.codes)
         by_kind: dict[str, tuple[np.ndarray, list[str]]] = {}
         for rule in rules:
             if field not in rule.fields:
                 continue
-            where, found = pii.find(rule, values)
-            if not len(where):
+            at, found = pii.find(rule, sub)
+            if not len(at):
                 continue
+            where = cand[at]
             lut, names = by_kind.get(rule.kind, (np.full(len(cats) + 1, -1, np.int64), []))
             fresh = lut[where] < 0
             lut[where[fresh]] = len(names) + np.arange(int(fresh.sum()))
@@ -85,58 +93,63 @@ def _matches(
                 yield kind, field, rows, np.asarray(names, dtype=object)[per_row[rows]]
 
 
+def _stacked(
+    found: list[tuple[str, str, np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The chunk's matches as four flat columns (kind, field, row, value), in their order:
+    each table then takes one pandas pass per chunk, not one per kind and field."""
+    size = [len(rows) for _, _, rows, _ in found]
+    kinds = np.repeat(np.asarray([k for k, _, _, _ in found], dtype=object), size)
+    fields = np.repeat(np.asarray([f for _, f, _, _ in found], dtype=object), size)
+    rows = np.concatenate([r for _, _, r, _ in found])
+    values = np.concatenate([v for _, _, _, v in found]).astype(str).astype(object)
+    return kinds, fields, rows, values
+
+
 def t_pii_values(chunk: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    frames = []
-    local = chunk["local"].to_numpy().astype("datetime64[s]").astype(np.int64)
-    for kind, field, rows, values in matches(chunk, settings):
-        f = pd.DataFrame({"value": values, "t": local[rows]})
-        g = f.groupby("value", sort=False)["t"].agg(["size", "min", "max"])
-        g.index = pd.MultiIndex.from_arrays(
-            [[kind] * len(g), [field] * len(g), g.index.astype(str)],
-            names=["kind", "field", "value"],
-        )
-        frames.append(g.rename(columns={"size": "lines", "min": "first", "max": "last"}))
-    return pd.concat(frames) if frames else pd.DataFrame()
+    found = matches(chunk, settings)
+    if not found:
+        return pd.DataFrame()
+    kinds, fields, rows, values = _stacked(found)
+    local = chunk["local"].to_numpy()[rows].astype("datetime64[s]").astype(np.int64)
+    f = pd.DataFrame({"kind": kinds, "field": fields, "value": values, "t": local})
+    g = f.groupby(["kind", "field", "value"], sort=False)["t"].agg(["size", "min", "max"])
+    return g.rename(columns={"size": "lines", "min": "first", "max": "last"})
 
 
 def t_pii_paths(chunk: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    frames = []
+    found = matches(chunk, settings)
+    if not found:
+        return pd.DataFrame()
+    kinds, fields, rows, _ = _stacked(found)
     path = chunk["path"].array
-    codes = np.asarray(path.codes)
-    for kind, field, rows, _ in matches(chunk, settings):
-        counts = np.bincount(codes[rows], minlength=len(path.categories))
-        seen = np.flatnonzero(counts)
-        frames.append(
-            pd.DataFrame(
-                {"lines": counts[seen]},
-                index=pd.MultiIndex.from_arrays(
-                    [[kind] * len(seen), [field] * len(seen),
-                     np.asarray(path.categories[seen], dtype=object)],
-                    names=["kind", "field", "path"],
-                ),
-            )
-        )
-    return pd.concat(frames) if frames else pd.DataFrame()
+    codes = np.asarray(path.codes)[rows]
+    f = pd.DataFrame({"kind": kinds, "field": fields, "code": codes})
+    g = f.groupby(["kind", "field", "code"], sort=False).size()
+    kk, ff, cc = (g.index.get_level_values(i) for i in range(3))
+    names = np.asarray(path.categories, dtype=object)[np.asarray(cc, dtype=np.int64)]
+    return pd.DataFrame(
+        {"lines": g.to_numpy().astype(np.int64)},
+        index=pd.MultiIndex.from_arrays([kk, ff, names], names=["kind", "field", "path"]),
+    )
 
 
 def t_pii_examples(chunk: pd.DataFrame, settings: Settings) -> pd.DataFrame:
-    frames = []
-    files = chunk["file"].astype(str).to_numpy()
-    lines = chunk["line"].to_numpy()
-    for kind, field, rows, values in matches(chunk, settings):
-        take = rows[:EXAMPLES_PER_CHUNK]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "kind": kind,
-                    "field": field,
-                    "file": files[take],
-                    "line": lines[take],
-                    "value": [pii.mask_value(str(v)) for v in values[:EXAMPLES_PER_CHUNK]],
-                }
-            )
-        )
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    found = matches(chunk, settings)
+    if not found:
+        return pd.DataFrame()
+    take = [(kind, field, rows[:EXAMPLES_PER_CHUNK], values[:EXAMPLES_PER_CHUNK])
+            for kind, field, rows, values in found]
+    kinds, fields, rows, values = _stacked(take)
+    return pd.DataFrame(
+        {
+            "kind": kinds,
+            "field": fields,
+            "file": np.asarray(chunk["file"].iloc[rows].astype(str), dtype=object),
+            "line": chunk["line"].iloc[rows].to_numpy(),
+            "value": [pii.mask_value(str(v)) for v in values],
+        }
+    )
 
 
 TABLES: dict[str, Table] = {

@@ -271,6 +271,182 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
+# ---- the pre-pass: which values may hold anything a rule finds -------------------------
+
+
+def _unanchored(pattern: str) -> str:
+    """``pattern`` without its anchors (``^``, ``$``, ``\\A``, ``\\z`` outside character
+    classes) and with its named groups unnamed: it matches wherever the pattern matches in a
+    field, and a field is a substring of its line, so over whole lines it finds a superset of
+    the lines the rule can change. A leading ``(?:^|...)`` or trailing ``(?:...|$)`` context
+    group (no group inside) is dropped too: context only narrows where a value matches, and
+    without it the DFA is several times smaller."""
+    m0 = re.match(r"^\(\?[a-zA-Z]+\)", pattern)
+    flags = m0.group(0) if m0 else ""
+    body = pattern[len(flags):]
+    for context in (r"^\(\?:\^\|[^()]*\)", r"\(\?:[^()]*\|\$\)$"):
+        m1 = re.search(context, body)
+        if m1 and _whole_group(m1.group(0)):
+            body = body[: m1.start()] + body[m1.end():]
+    pattern = flags + body
+    out: list[str] = []
+    i, in_class = 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            pair = pattern[i: i + 2]
+            if not (not in_class and pair in ("\\A", "\\z")):
+                out.append(pair)
+            i += 2
+            continue
+        if in_class:
+            if c == "]" and not (out and out[-1] in ("[", "[^")):
+                in_class = False
+            out.append(c)
+        elif c == "[":
+            in_class = True
+            if pattern[i + 1: i + 2] == "^":
+                out.append("[^")
+                i += 2
+                if pattern[i: i + 1] == "]":
+                    out.append("]")
+                    i += 1
+                continue
+            out.append(c)
+        elif c not in "^$":
+            out.append(c)
+        i += 1
+    text = "".join(out).replace("(?P<value>", "(?:")
+    m = re.match(r"^\(\?([a-zA-Z]+)\)", text)
+    return f"(?{m.group(1)}:{text[m.end():]})" if m else f"(?:{text})"
+
+
+# Above about this many characters an alternation's DFA outgrows RE2's cache (pyarrow gives
+# RE2 its default 8 MB) and the pass slows (bench/out/pii-1000000.log, one 16 MB block: the 16
+# built-in rules in one pass 0.29 s; in passes of at most 400 / 600 / 800 characters, best of
+# three on a loaded host, 0.21 / 0.16 / 0.15 s; each rule alone, 16 passes, 0.42 s).
+PREFILTER_CHARS = 800
+
+
+def _whole_group(text: str) -> bool:
+    """Whether ``text`` is one group by itself (its ``)`` not escaped nor in a class)."""
+    if text.endswith("\\)"):
+        return False
+    try:
+        re.compile(text)
+    except re.error:
+        return False
+    return True
+
+
+_OPEN = re.compile(r"\((?!\?)|\(\?[a-zA-Z]*:")
+# One atom: a character class (no ']' first), an escape, a plain character.
+_ATOM = re.compile(r"\[\^?(?:\\.|[^\]\\])+\]|\\.|[A-Za-z0-9_%@=&/:-]")
+_LOOP = re.compile(r"(?:\+|\*|\{(?P<n>[0-9]+),[0-9]*\})\??")
+
+
+def _close(p: str, i: int) -> int | None:
+    """Where the group opened at ``p[i]`` closes (escapes and character classes skipped)."""
+    depth, j = 0, i
+    while j < len(p):
+        c = p[j]
+        if c == "\\":
+            j += 2
+            continue
+        if c == "[":
+            j += 1
+            if p[j: j + 1] == "^":
+                j += 1
+            if p[j: j + 1] == "]":
+                j += 1
+            while j < len(p) and p[j] != "]":
+                j += 2 if p[j] == "\\" else 1
+        elif c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return j
+        j += 1
+    return None
+
+
+def _lead_trimmed(p: str) -> str:
+    """``p`` (an unanchored pre-pass pattern) with its leading loop cut to one pass: in a
+    search for *whether* a pattern occurs, ``C+X`` occurs wherever ``CX`` does (``C*X`` and
+    ``(?:O)?X`` wherever ``X`` does, ``C{2,}X`` wherever ``C{2}X``). Same lines, a smaller
+    DFA: the e-mail rules' leading ``[A-Za-z0-9._%+-]+`` alone made the first alternation of
+    the built-in rules 1.5 times slower. Entered groups must occur exactly once; anything
+    not understood is left as it is."""
+    i = 0
+    while True:
+        m = _OPEN.match(p, i)
+        if m is None:
+            break
+        end = _close(p, i)
+        if end is None:
+            return p
+        after = _LOOP.match(p, end + 1) or re.compile(r"\?\??").match(p, end + 1)
+        quant = after.group(0) if after else ""
+        empty_first = p.startswith("|", m.end())
+        if quant[:1] in ("?", "*") or (empty_first and not quant):
+            p = p[:i] + p[end + 1 + len(quant):]  # optional: gone
+            continue
+        if quant or p[end + 1: end + 2] == "{":
+            return p  # a repeated group: not one pass through it
+        i = m.end()
+    atom = _ATOM.match(p, i)
+    if atom is None:
+        return p
+    loop = _LOOP.match(p, atom.end())
+    if loop is None:
+        return p
+    n = loop.group("n")
+    if loop.group(0)[:1] == "*" or n == "0":
+        return p[:i] + p[loop.end():]
+    return p[: atom.end()] + (f"{{{n}}}" if n and n != "1" else "") + p[loop.end():]
+
+
+@cache
+def prefilter(rules: tuple[Rule, ...]) -> tuple[str, ...]:
+    """RE2 alternations, each of a few rules: a line none matches holds nothing any rule
+    would mask."""
+    groups: list[list[str]] = []
+    size = 0
+    for r in rules:
+        p = _lead_trimmed(_unanchored(r.pattern))
+        if not groups or size + len(p) > PREFILTER_CHARS:
+            groups.append([])
+            size = 0
+        groups[-1].append(p)
+        size += len(p) + 1
+    return tuple("|".join(g) for g in groups)
+
+
+@cache
+def field_prefilter(rules: tuple[Rule, ...], field: str) -> tuple[str, ...]:
+    """``prefilter`` of the rules that scan ``field``."""
+    return prefilter(tuple(r for r in rules if field in r.fields))
+
+
+def candidates(values: pa.Array, patterns: tuple[str, ...]) -> np.ndarray:
+    """Positions in ``values`` that one of ``patterns`` (a ``prefilter``) matches: the only
+    values a rule can find anything in. A pass per alternation, each over the values the
+    previous ones left."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    left = np.arange(len(values))
+    hit = np.zeros(len(values), dtype=bool)
+    for pattern in patterns:
+        if not len(left):
+            break
+        part = values if len(left) == len(values) else values.take(pa.array(left))
+        m = np.asarray(pc.match_substring_regex(part, pattern).fill_null(False), bool)
+        hit[left[m]] = True
+        left = left[~m]
+    return np.flatnonzero(hit)
+
+
 def mask_value(value: str) -> str:
     """A found datum as shown in a report: a hint of its shape, never enough to use it."""
     if len(value) >= 12:
