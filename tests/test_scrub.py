@@ -333,3 +333,24 @@ def test_prefilter_is_a_superset_of_what_the_rules_change() -> None:
         assert not (hit & ~picked).any(), rule.name
     assert _unanchored(r"(?:^|[)x])(?P<value>a+)") == r"(?:(?:|[)x])(?:a+))"
     assert _unanchored(r"(?i)(?:^|[?&])key=(?P<value>\w+)(?:[^a-z]|$)") == r"(?i:key=(?:\w+))"
+
+
+def test_a_cut_last_line_does_not_make_a_combined_log_common(tmp_path: Path) -> None:
+    """A log whose last line is still being written (cut in its user agent) is still combined:
+    read as common, its referrers would be left unread, and unscrubbed."""
+    from logaudit.formats import detect
+
+    rows = [
+        line(client=f"203.0.113.{i}", referrer=f"https://example.org/?email=user{i}@example.com")
+        for i in range(8)
+    ]
+    text = "\n".join(rows) + "\n" + rows[0][: rows[0].index('" "Mozilla') + 8]
+    assert detect(text.encode(), "cut.log").format.name in ("combined", "vcombined")
+    log = tmp_path / "cut.log"
+    log.write_text(text)
+    out = tmp_path / "clean.log"
+    r = CliRunner().invoke(cli, ["scrub", str(log), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    whole = out.read_text().split("\n")
+    assert len(whole) == 9 and not any("@example.com" in x for x in whole[:8])
+    assert whole[8] == text.split("\n")[8]  # the cut line passes through, as bad lines do

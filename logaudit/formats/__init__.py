@@ -142,7 +142,13 @@ def sample_lines(data: bytes | bytearray | memoryview, limit: int = DETECT_LINES
     # Detection must see lines as the parser will: Apache's \\ and \" escapes rewritten to
     # nginx's \x5C and \x22 (see parse.py), so an escaped quote never ends a field.
     head = head.replace(b"\\\\", b"\\x5C").replace(b'\\"', b"\\x22")
-    for raw in head.split(b"\n"):
+    raws = head.split(b"\n")
+    if len(raws) > 1 and raws[-1]:
+        # The sample ends inside a line (a line still being written, or the 1 MiB cut): judged
+        # on its part, a combined line cut in its referrer fits common + extras better, and a
+        # log read as common would leave its referrers unread (and unscrubbed).
+        raws.pop()
+    for raw in raws:
         text = raw.decode("utf-8", "backslashreplace").rstrip("\r")
         if text.strip() and not text.startswith("#"):
             lines.append(text)
