@@ -11,18 +11,20 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
+import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from logaudit import plausible, procs
-from logaudit.analyze.base import Accumulator, Partial, Table
+from logaudit.analyze.base import Accumulator, Partial, Table, merge
 from logaudit.analyze.spill import SPILL_BYTES
 from logaudit.config import Settings
 from logaudit.enrich.classify import Enricher, prepare_classifier, shared_classifier
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import Detected, after, detect, sample_lines
-from logaudit.parse import BadLines, parse_block
+from logaudit.parse import BAD_SAMPLES, BadLines, _categorical, parse_block
 from logaudit.result import Run  # re-exported: the run's result type lives below analyze
 from logaudit.sources import (
     Block,
@@ -63,16 +65,131 @@ def _process(
     if not block.lines:
         return {}, bad
     win = plausible.window(settings.earliest, settings.ahead_days)
-    chunk = enricher.apply(
-        parse_block(block, det, bad, win), has_agent="agent" in det.format.fields
-    )
+    return _analyse(parse_block(block, det, bad, win), det, enricher, tables, settings), bad
+
+
+def _analyse(
+    chunk: pd.DataFrame,
+    det: Detected,
+    enricher: Enricher,
+    tables: Mapping[str, Table],
+    settings: Settings,
+) -> Partial:
+    """A parsed chunk -> its partial tables: enriched, filtered, then each table computed."""
+    chunk = enricher.apply(chunk, has_agent="agent" in det.format.fields)
     if not len(chunk):
         # Every row fell outside --since/--until: only where they were is worth keeping.
         span = tables.get("span")
         if span is not None and "span_local" in chunk.attrs:
-            return {"span": span.compute(chunk, settings)}, bad
-        return {}, bad
-    return {name: t.compute(chunk, settings) for name, t in tables.items()}, bad
+            return {"span": span.compute(chunk, settings)}
+        return {}
+    return {name: t.compute(chunk, settings) for name, t in tables.items()}
+
+
+# Many small inputs (a glob of per-node, per-5-minute objects) are parsed together: a block of
+# a few lines costs about as much pandas work as one of thousands (about 20 tables computed,
+# each a few calls), so 1,000 files of 3 lines took seconds of fixed costs where one file of
+# 3,000 lines takes milliseconds. Blocks of inputs read in the same format are joined, up to
+# BUNDLE_BYTES or BUNDLE_BLOCKS, parsed as one, and their rows given back their own file and
+# line (``_process_bundle``). Only blocks this small are joined: bigger ones gain nothing.
+BUNDLE_BLOCK_BYTES = 1 << 20
+BUNDLE_BYTES = 8 << 20
+BUNDLE_BLOCKS = 4096
+
+
+def _joinable(block: Block, det: Detected) -> bool:
+    """Whether a block may be parsed joined with others of its format: whole small lines,
+    no NUL stretches (their bad lines are counted by the block), and a format whose
+    layout does not change inside the data (W3C's #Fields: headers do)."""
+    return (
+        bool(block.lines)
+        and not block.stretches
+        and len(block.data) <= BUNDLE_BLOCK_BYTES
+        and det.format.family != "w3c"
+        and bytes(block.data[-1:]) == b"\n"
+    )
+
+
+def _same_reading(a: Detected, b: Detected) -> bool:
+    """Whether two inputs' blocks are parsed alike (how many lines matched aside)."""
+    return a is b or replace(a, matched=0, sampled=0) == replace(b, matched=0, sampled=0)
+
+
+@dataclass
+class _Bundle:
+    """Consecutive small blocks read in one format, waiting to be parsed as one."""
+
+    det: Detected
+    blocks: list[Block] = field(default_factory=list)
+    size: int = 0
+
+
+def _process_bundle(
+    blocks: list[Block],
+    det: Detected,
+    enricher: Enricher,
+    tables: Mapping[str, Table],
+    settings: Settings,
+) -> tuple[Partial, BadLines]:
+    """Blocks of several inputs parsed as one block: the same partial and bad-line
+    accounting as processing each (``_process``), whose results merge into it."""
+    if len(blocks) == 1:
+        return _process(blocks[0], det, enricher, tables, settings)
+    joined_name = "\0bundle"  # no input's name: its bad lines are given back below
+    starts = np.cumsum([0] + [b.lines for b in blocks])
+    joined = Block(
+        b"".join(bytes(b.data) for b in blocks),
+        1,
+        Input(joined_name, None),
+        int(starts[-1]),
+    )
+    local = BadLines()
+    win = plausible.window(settings.earliest, settings.ahead_days)
+    chunk = parse_block(joined, det, local, win)
+    examples = local.samples.get(joined_name, [])
+    if local.total != len(examples):
+        # More bad lines than examples kept: which input each belongs to is not known. Rare
+        # (a bundle with over BAD_SAMPLES bad lines): process the blocks one by one.
+        partial: Partial = {}
+        bad = BadLines()
+        for b in blocks:
+            one, one_bad = _process(b, det, enricher, tables, settings)
+            partial = merge(partial, one, tables) if partial else one
+            _absorb(bad, one_bad)
+        return partial, bad
+    # Each row's block: its line number in the joined data falls in that block's lines.
+    lines = chunk["line"].to_numpy(dtype=np.int64)
+    member = np.searchsorted(starts, lines - 1, side="right") - 1
+    firsts = np.array([b.first_line for b in blocks], np.int64)
+    names = list(dict.fromkeys(b.source.name for b in blocks))
+    code_of = {n: i for i, n in enumerate(names)}
+    codes = np.array([code_of[b.source.name] for b in blocks], np.int32)
+    chunk["line"] = lines - 1 - starts[member] + firsts[member]
+    chunk["file"] = _categorical(codes[member], pa.array(names, pa.string()))
+    # Bad lines and parsed counts, block by block in reading order, as _process gives them.
+    parsed = np.bincount(member, minlength=len(blocks))
+    where = np.array([n for n, _ in examples], np.int64)
+    owner = np.searchsorted(starts, where - 1, side="right") - 1
+    bad = BadLines()
+    for k, b in enumerate(blocks):
+        name = b.source.name
+        for j in np.flatnonzero(owner == k) if len(examples) else ():
+            n, why = examples[int(j)]
+            bad.add(name, n - 1 - int(starts[k]) + b.first_line, why)
+        bad.parsed[name] = bad.parsed.get(name, 0) + int(parsed[k])
+    return _analyse(chunk, det, enricher, tables, settings), bad
+
+
+def _absorb(into: BadLines, other: BadLines) -> None:
+    """``into.merge(other)`` in place: merging into a new copy each block copied every
+    input's counts each time, quadratic in the number of inputs."""
+    for k, n in other.counts.items():
+        into.counts[k] = into.counts.get(k, 0) + n
+    for k, n in other.parsed.items():
+        into.parsed[k] = into.parsed.get(k, 0) + n
+    for k, examples in other.samples.items():
+        kept = into.samples.setdefault(k, [])
+        kept.extend(examples[: BAD_SAMPLES - len(kept)])
 
 
 # One job processes this many blocks at once, in threads. Much of a block's work runs with the
@@ -105,9 +222,31 @@ def _span_task(inp: Input, det: Detected) -> tuple[Partial, BadLines, int]:
 
 
 def _detect(
-    head: bytes | bytearray | memoryview, inp: Input, settings: Settings, state: ReadState
+    head: bytes | bytearray | memoryview,
+    inp: Input,
+    settings: Settings,
+    state: ReadState,
+    last: Detected | None = None,
 ) -> Detected | None:
-    """The input's format from its first bytes, or None with a one-line problem recorded."""
+    """The input's format from its first bytes, or None with a one-line problem recorded.
+
+    ``last``: the format the previous input was read in. When every sampled line of this one
+    fits it, with the same trailing fields, it is kept without trying the other formats: a
+    glob of 20,000 load-balancer objects is one format, and trying every format on each file
+    was 2 ms a file. A file that does not fit it wholly is detected as usual."""
+    if last is not None and not settings.log_format and last.format.family != "w3c":
+        try:
+            again = detect(head, inp.name, last.format, settings.tz, settings.formats)
+        except LogauditError:
+            again = None
+        if (
+            again is not None
+            and again.sampled
+            and again.matched == again.sampled
+            and again.extras == last.extras
+            and not last.others
+        ):
+            return replace(again, client_from=last.client_from, trusted=last.trusted)
     try:
         det = detect(head, inp.name, settings.log_format, settings.tz, settings.formats)
         return replace(det, client_from=settings.client_from, trusted=settings.trusted_proxies)
@@ -117,8 +256,10 @@ def _detect(
         return None
 
 
-def _refused(state: ReadState, inp: Input) -> bool:
-    return any(p.name == inp.name for p in state.problems)
+def _refused(state: ReadState, inp: Input, since: int = 0) -> bool:
+    """Whether a problem was recorded for ``inp`` (among the problems from ``since`` on:
+    looking through every earlier input's problems made a run quadratic in its inputs)."""
+    return any(p.name == inp.name for p in state.problems[since:])
 
 
 def _process_in_worker(
@@ -131,6 +272,14 @@ def _process_in_worker(
 ) -> tuple[Partial, BadLines]:
     block = Block(data, first_line, inp, lines, stretches or [])
     return _process(block, det, _worker["enricher"], _worker["tables"], _worker["settings"])  # type: ignore[arg-type]
+
+
+def _bundle_in_worker(
+    members: list[tuple[bytes, int, int, Input]], det: Detected
+) -> tuple[Partial, BadLines]:
+    blocks = [Block(data, first, inp, lines) for data, first, lines, inp in members]
+    w = _worker
+    return _process_bundle(blocks, det, w["enricher"], w["tables"], w["settings"])  # type: ignore[arg-type]
 
 
 def _memory_pool() -> None:
@@ -186,16 +335,61 @@ def run(
     bad = BadLines()
     state = ReadState()
     formats: dict[str, Detected] = {}
+    last: Detected | None = None  # the last input's format, tried first on the next one
     jobs = settings.jobs or 1
     pending: deque[Future[tuple[Partial, BadLines]]] = deque()
 
     def drain(limit: int) -> None:
-        nonlocal bad
         while len(pending) > limit:
             partial, block_bad = pending.popleft().result()
-            bad = bad.merge(block_bad)
+            _absorb(bad, block_bad)
             if partial:
                 acc.add(partial)
+
+    bundle: _Bundle | None = None
+
+    def submit(blocks: list[Block], det: Detected) -> None:
+        fut: Future[tuple[Partial, BadLines]]
+        if jobs > 1 and len(blocks) > 1:
+            members = [(bytes(b.data), b.first_line, b.lines, b.source) for b in blocks]
+            fut = pool.submit(_bundle_in_worker, members, det)
+        elif jobs > 1:
+            b = blocks[0]
+            data, first, lines = bytes(b.data), b.first_line, b.lines
+            fut = pool.submit(_process_in_worker, data, first, lines, b.source, det, b.stretches)
+        else:
+            fut = pool.submit(_process_bundle, blocks, det, enricher, tables, settings)
+            if len(pending) + 1 == THREADS:
+                # Every thread is in Arrow's tokenizer now, without the GIL: the
+                # user-agent rules (built holding it) overlap their work.
+                prepare_classifier()
+        pending.append(fut)
+        # At most one block waiting per worker: memory stays a few blocks deep.
+        drain(THREADS if jobs == 1 else jobs)
+
+    def flush() -> None:
+        nonlocal bundle
+        if bundle is not None:
+            submit(bundle.blocks, bundle.det)
+            bundle = None
+
+    def add(block: Block, det: Detected) -> None:
+        nonlocal bundle
+        if not _joinable(block, det):
+            flush()
+            submit([block], det)
+            return
+        if bundle is not None and (
+            not _same_reading(bundle.det, det)
+            or bundle.size + len(block.data) > BUNDLE_BYTES
+            or len(bundle.blocks) >= BUNDLE_BLOCKS
+        ):
+            flush()
+        if bundle is None:
+            bundle = _Bundle(det)
+        # A copy: the block is a view of a buffer sized for a whole block read.
+        bundle.blocks.append(Block(bytes(block.data), block.first_line, block.source, block.lines))
+        bundle.size += len(block.data)
 
     pool: Executor
     if jobs > 1:
@@ -216,6 +410,7 @@ def run(
                 and inp.size >= SPAN_MIN_BYTES
                 and is_plain_file(inp)
             ):
+                flush()
                 drain(0)
                 with open(inp.path, "rb") as f:
                     # NUL runs (copytruncate) are skipped when read: detect without them too.
@@ -234,7 +429,7 @@ def run(
                     partial, span_bad, n = span.result()
                     # Ranges merge in file order; their line numbers start where the last ended.
                     done = state.lines_read.get(inp.name, 0)
-                    bad = bad.merge(span_bad.shifted(done))
+                    _absorb(bad, span_bad.shifted(done))
                     state.lines_read[inp.name] = done + n
                     if partial:
                         acc.add(partial)
@@ -243,6 +438,7 @@ def run(
                 continue
             det: Detected | None = None
             head = b""  # blocks of blank and comment lines only, before the first log line
+            since = len(state.problems)
             for block in read_blocks(inp, state, on_progress=on_progress):
                 if det is None:
                     if not sample_lines(block.data, 1):
@@ -251,35 +447,18 @@ def run(
                         head = (head + bytes(block.data))[-(1 << 20) :]
                         continue
                     first = head + bytes(block.data) if head else block.data
-                    det = _detect(first, inp, settings, state)
+                    det = _detect(first, inp, settings, state, last)
                     if det is None:
                         break
-                    formats[inp.name] = det
-                if jobs > 1:
-                    fut = pool.submit(
-                        _process_in_worker,
-                        bytes(block.data),
-                        block.first_line,
-                        block.lines,
-                        inp,
-                        det,
-                        block.stretches,
-                    )
-                else:
-                    fut = pool.submit(_process, block, det, enricher, tables, settings)
-                    if len(pending) + 1 == THREADS:
-                        # Every thread is in Arrow's tokenizer now, without the GIL: the
-                        # user-agent rules (built holding it) overlap their work.
-                        prepare_classifier()
-                pending.append(fut)
+                    formats[inp.name] = last = det
+                add(block, det)
                 det = after(det, block.data)  # a W3C #Fields: header changes the layout
-                # At most one block waiting per worker: memory stays a few blocks deep.
-                drain(THREADS if jobs == 1 else jobs)
-            if det is None and inp.name not in formats and not _refused(state, inp):
+            if det is None and inp.name not in formats and not _refused(state, inp, since):
                 # No log line at all: say so (or, with --log-format, read it as empty).
                 det = _detect(head, inp, settings, state)
                 if det is not None:
                     formats[inp.name] = det
+        flush()
         drain(0)
         # The last merge, on the threads when there are threads (tables merge independently).
         partial = acc.result(pool if isinstance(pool, ThreadPoolExecutor) else None)

@@ -688,12 +688,16 @@ def read_blocks(
         stream, kind = _stream(inp, raw)
         nuls = _NulStretches(kind, inp.span[0] if inp.span else 0)
         first = True
+        # A small plain file is read into a buffer of its size: a 16 MB one per file made a
+        # glob of thousands of small files map and unmap 16 MB each (0.5 ms a file).
+        first_bytes = min(block_bytes, max(_plain_size(inp, raw, kind) + 1, 1 << 16))
         while True:
+            want = first_bytes if first else block_bytes
             # Read straight into a fresh buffer after the carried partial line: no copy of the
             # block is ever made, and parsing gets a zero-copy view of it.
             # One spare byte: a closing newline can be added without resizing a buffer that
             # a memoryview still exports.
-            buf = _block_buffer(len(carry) + block_bytes + 1)
+            buf = _block_buffer(len(carry) + want + 1)
             buf[: len(carry)] = np.frombuffer(carry, np.uint8)
             got, error = _fill(stream, buf.data[len(carry) : -1])
             end = len(carry) + got
@@ -717,7 +721,7 @@ def read_blocks(
                         InputProblem(inp.name, "empty, nothing to read", ExitCode.OK)
                     )
                     return
-                if got < block_bytes and not buf[:end][~_SPACE[buf[:end]]].any():
+                if got < want and not buf[:end][~_SPACE[buf[:end]]].any():
                     # The whole input is NULs and blank lines: a crash left nothing else.
                     state.problems.append(
                         InputProblem(inp.name, "nothing but NUL bytes", ExitCode.INPUT_INVALID)
@@ -764,6 +768,20 @@ def read_blocks(
         state.lines_read[inp.name] = line_no - 1
         if isinstance(stream, _Decompressing):
             state.problems.extend(_damage_problems(inp.name, stream))
+
+
+def _plain_size(inp: Input, raw: Any, kind: str | None) -> int:
+    """The bytes an uncompressed local input holds, as far as known now (a live log may
+    grow: reading goes on in whole blocks after the first); a big number otherwise."""
+    unknown = 1 << 62
+    if kind is not None or inp.path is None:
+        return unknown
+    if inp.span is not None:
+        return inp.span[1] - inp.span[0]
+    try:
+        return int(os.fstat(raw.fileno()).st_size)
+    except (OSError, ValueError, AttributeError):
+        return unknown
 
 
 def _os_reason(e: BaseException) -> str:
