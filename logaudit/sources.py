@@ -83,6 +83,40 @@ class InputProblem:
         return f"{self.name}: {self.message}"
 
 
+# Problems of the same kind said per input, at most this many times; then one line says how
+# many more inputs had it (a glob of 1,000 unreadable files printed 1,000 lines).
+PROBLEMS_SHOWN = 5
+
+
+def _kind(problem: InputProblem) -> tuple[int, str]:
+    """What makes two inputs' problems "the same": the exit code and the reason's wording up to
+    its first detail (byte offsets and counts aside)."""
+    head = re.split(r"[:;(]", problem.message, maxsplit=1)[0]
+    return int(problem.exit_code), re.sub(r"[0-9][0-9,.]*", "#", head).strip()
+
+
+def capped(problems: Iterable[InputProblem], shown: int = PROBLEMS_SHOWN) -> list[str]:
+    """One line per problem, but at most ``shown`` of each kind, followed by "... and N more
+    inputs like this (reason)" after the last one shown. Every problem still counts towards
+    the exit code; this is what a terminal or a report shows."""
+    seen: dict[tuple[int, str], int] = {}
+    out: list[str] = []
+    where: dict[tuple[int, str], int] = {}
+    for p in problems:
+        k = _kind(p)
+        seen[k] = seen.get(k, 0) + 1
+        if seen[k] <= shown:
+            out.append(str(p))
+            where[k] = len(out)
+    # Inserted from the last position back, so earlier positions stay right.
+    for k, at in sorted(where.items(), key=lambda kv: -kv[1]):
+        more = seen[k] - shown
+        if more > 0:
+            s = "s" if more > 1 else ""
+            out.insert(at, f"... and {more:,} more input{s} like this ({k[1]})")
+    return out
+
+
 @dataclass
 class Block:
     """Whole lines: ``data`` ends with a newline and holds ``lines`` of them."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from logaudit.result import Run
+from logaudit.sources import PROBLEMS_SHOWN, capped
 
 LOUD_BAD_SHARE = 0.10
 
@@ -50,12 +51,18 @@ def bad_lines_info(run: Run) -> dict[str, Any]:
 
 def warnings(run: Run) -> list[str]:
     out = []
-    for info in inputs_info(run):
-        if info["bad_share"] > LOUD_BAD_SHARE:
-            out.append(
-                f"{info['file']}: {info['bad_share']:.0%} of lines did not parse as "
-                f"{info['format']} ({info['bad_lines']} bad lines); is --log-format right?"
-            )
-    for p in run.problems:
-        out.append(str(p))
+    loud = [info for info in inputs_info(run) if info["bad_share"] > LOUD_BAD_SHARE]
+    for info in loud[:PROBLEMS_SHOWN]:
+        out.append(
+            f"{info['file']}: {info['bad_share']:.0%} of lines did not parse as "
+            f"{info['format']} ({info['bad_lines']} bad lines); is --log-format right?"
+        )
+    if len(loud) > PROBLEMS_SHOWN:
+        more = len(loud) - PROBLEMS_SHOWN
+        out.append(
+            f"... and {more:,} more input{'s' if more > 1 else ''} like this "
+            f"(over {LOUD_BAD_SHARE:.0%} of lines did not parse)"
+        )
+    # Many inputs with the same problem (a glob of unreadable files): a few, then how many.
+    out.extend(capped(run.problems))
     return out
