@@ -13,6 +13,7 @@ LOUD_BAD_SHARE = 0.10
 
 def inputs_info(run: Run) -> list[dict[str, Any]]:
     out = []
+    zoned: dict[int, bool] = {}  # per layout: most inputs of a glob share one
     for inp in run.inputs:
         det = run.formats.get(inp.name)
         bad = run.bad.counts.get(inp.name, 0)
@@ -30,7 +31,7 @@ def inputs_info(run: Run) -> list[dict[str, Any]]:
         # The rest of the lines were blank or comments (W3C headers, "#" notes): not requests,
         # not bad lines; said so that lines = parsed + bad + skipped adds up.
         out[-1]["skipped_lines"] = max(0, run.lines.get(inp.name, 0) - parsed - bad)
-        if det is not None and not det.format.has_zone():
+        if det is not None and not zoned.setdefault(id(det.format), det.format.has_zone()):
             # Times written without a zone: read as wall time in this one (--tz, the machine's,
             # or UTC for W3C's date/time).
             out[-1]["times_read_in"] = det.format.naive_zone or det.zone
