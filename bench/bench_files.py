@@ -10,7 +10,10 @@
 2. Runs ``logaudit summary 'DIR/*.log' --format json -o ...`` as a fresh child, ``--repeat``
    times: best wall time, files/s, lines/s, CPU time and the child's peak memory (wait4's
    ``ru_maxrss``; the glob is expanded by logaudit, not a shell).
-3. Where ``goaccess`` is on PATH, runs it on the same files, taking turns with logaudit:
+3. Runs logaudit once more on the same lines as one file (``DIR.log``, their concatenation):
+   the difference is what the number of files costs, in time and in memory (the figures
+   themselves are the same: tests/test_many_files.py).
+4. Where ``goaccess`` is on PATH, runs it on the same files, taking turns with logaudit:
    ``goaccess F1 F2 ... --log-format=COMBINED -o out.json`` when the file names fit in the
    argument list (``ARGV_BYTES``), else ``cat DIR/*.log | goaccess - ...`` through a shell
    (said in the output: GoAccess then reads one stream and its time includes cat's).
@@ -46,8 +49,11 @@ def build(files: int, lines: int) -> Path:
 
     folder.mkdir(parents=True, exist_ok=True)
     gen = generate_lines(files * lines)
-    for i in range(files):
-        (folder / f"node-{i:06d}.log").write_bytes(b"".join(next(gen) for _ in range(lines)))
+    with open(folder.with_suffix(".log"), "wb") as whole:
+        for i in range(files):
+            data = b"".join(next(gen) for _ in range(lines))
+            (folder / f"node-{i:06d}.log").write_bytes(data)
+            whole.write(data)
     done.write_text("")
     return folder
 
@@ -88,16 +94,19 @@ def main(argv: list[str] | None = None) -> None:
         if args.jobs > 1:
             la_cmd += ["--jobs", str(args.jobs)]
         ga_cmd, how = goaccess_cmd(goaccess, folder) if goaccess else ([], "")
+        one_cmd = [*la_cmd[:4], str(folder.with_suffix(".log")), *la_cmd[5:]]
+        one_runs: list[Run] = []
         la_runs: list[Run] = []
         ga_runs: list[Run] = []
         for k in range(args.repeat):
             # Taking turns, who goes first alternating: a drift in the host falls on both.
-            order = [(la_cmd, la_runs), (ga_cmd, ga_runs)]
+            order = [(la_cmd, la_runs), (one_cmd, one_runs), (ga_cmd, ga_runs)]
             for cmd, runs in order if k % 2 == 0 else order[::-1]:
                 if cmd:
                     runs.append(measure(cmd))
         print(f"{n:,} files of {args.lines} lines ({folder}):")
         show("logaudit", min(la_runs, key=lambda r: r.wall), n, args.lines)
+        show("one file", min(one_runs, key=lambda r: r.wall), n, args.lines)
         if ga_runs:
             show("goaccess", min(ga_runs, key=lambda r: r.wall), n, args.lines)
             print(f"  (goaccess: {how}; ratio logaudit/goaccess time "
