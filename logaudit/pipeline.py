@@ -147,19 +147,23 @@ def _process_bundle(
     win = plausible.window(settings.earliest, settings.ahead_days)
     chunk = parse_block(joined, det, local, win)
     examples = local.samples.get(joined_name, [])
-    if local.total != len(examples):
-        # More bad lines than examples kept: which input each belongs to is not known. Rare
-        # (a bundle with over BAD_SAMPLES bad lines): process the blocks one by one.
-        partial: Partial = {}
-        bad = BadLines()
-        for b in blocks:
-            one, one_bad = _process(b, det, enricher, tables, settings)
-            partial = merge(partial, one, tables) if partial else one
-            _absorb(bad, one_bad)
-        return partial, bad
     # Each row's block: its line number in the joined data falls in that block's lines.
     lines = chunk["line"].to_numpy(dtype=np.int64)
     member = np.searchsorted(starts, lines - 1, side="right") - 1
+    parsed = np.bincount(member, minlength=len(blocks))
+    where = np.array([n for n, _ in examples], np.int64)
+    owner = np.searchsorted(starts, where - 1, side="right") - 1
+    shown = (
+        np.bincount(owner, minlength=len(blocks)) if len(examples) else np.zeros(len(blocks), int)
+    )
+    counts = shown
+    if local.total != len(examples):
+        # More bad lines than examples kept: each block's count is its lines less the parsed
+        # and the blank or comment ones, when that adds up to the parse's count; examples are
+        # then the joined block's first BAD_SAMPLES, not as many per input.
+        counts = np.diff(starts) - parsed - _skipped(joined.data, starts)
+        if counts.sum() != local.total or (counts < shown).any():
+            return _one_by_one(blocks, det, enricher, tables, settings)
     firsts = np.array([b.first_line for b in blocks], np.int64)
     names = list(dict.fromkeys(b.source.name for b in blocks))
     code_of = {n: i for i, n in enumerate(names)}
@@ -167,17 +171,55 @@ def _process_bundle(
     chunk["line"] = lines - 1 - starts[member] + firsts[member]
     chunk["file"] = _categorical(codes[member], pa.array(names, pa.string()))
     # Bad lines and parsed counts, block by block in reading order, as _process gives them.
-    parsed = np.bincount(member, minlength=len(blocks))
-    where = np.array([n for n, _ in examples], np.int64)
-    owner = np.searchsorted(starts, where - 1, side="right") - 1
     bad = BadLines()
     for k, b in enumerate(blocks):
         name = b.source.name
         for j in np.flatnonzero(owner == k) if len(examples) else ():
             n, why = examples[int(j)]
             bad.add(name, n - 1 - int(starts[k]) + b.first_line, why)
+        bad.count(name, int(counts[k] - shown[k]))
         bad.parsed[name] = bad.parsed.get(name, 0) + int(parsed[k])
     return _analyse(chunk, det, enricher, tables, settings), bad
+
+
+def _one_by_one(
+    blocks: list[Block],
+    det: Detected,
+    enricher: Enricher,
+    tables: Mapping[str, Table],
+    settings: Settings,
+) -> tuple[Partial, BadLines]:
+    """Blocks processed each on its own, their partials merged (exact, and slow)."""
+    partial: Partial = {}
+    bad = BadLines()
+    for b in blocks:
+        one, one_bad = _process(b, det, enricher, tables, settings)
+        partial = merge(partial, one, tables) if partial else one
+        _absorb(bad, one_bad)
+    return partial, bad
+
+
+_BLANKS = np.zeros(256, bool)
+_BLANKS[[9, 10, 11, 12, 13, 32]] = True
+
+
+def _skipped(data: bytes | bytearray | memoryview, starts: np.ndarray) -> np.ndarray:
+    """Per block of the joined ``data`` (its lines from ``starts[k]`` to ``starts[k + 1]``),
+    the lines that are blank or comments ("#" first): what parsing neither reads nor counts
+    as bad."""
+    octets = np.frombuffer(data, np.uint8)
+    ends = np.flatnonzero(octets == 10)
+    begins = np.concatenate([[0], ends[:-1] + 1])
+    text = np.flatnonzero(~_BLANKS[octets])
+    if not len(text):
+        return np.diff(starts)
+    # Each line's first byte that is not blank: blank line when it is past the line's end.
+    at = np.searchsorted(text, begins)
+    first = np.where(at < len(text), text[np.minimum(at, len(text) - 1)], len(octets))
+    empty = first >= ends
+    comment = ~empty & (octets[np.minimum(first, len(octets) - 1)] == 35)
+    skipped = np.concatenate([[0], np.cumsum(empty | comment)])
+    return np.diff(skipped[starts])
 
 
 def _absorb(into: BadLines, other: BadLines) -> None:
