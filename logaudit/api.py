@@ -27,9 +27,9 @@ from logaudit.analyze import (
 from logaudit.analyze.base import Context
 from logaudit.config import Settings
 from logaudit.engine import run
+from logaudit.engine.local import Run, exit_code
 from logaudit.enrich.classify import Enricher, classify_agents
 from logaudit.errors import ExitCode, LogauditError
-from logaudit.pipeline import Run, exit_code
 from logaudit.report import Report
 from logaudit.sources import Input, expand
 
