@@ -65,18 +65,26 @@ def _write_files(folder: Path, bad_files: list[int]) -> tuple[bytes, dict[str, i
 
 
 @pytest.mark.parametrize(
-    ("bad_files", "one_by_one"),
-    [([3, 150], False), (list(range(20, 32)), False), (list(range(20, 32)), True)],
-    ids=["few-bad", "many-bad", "many-bad-one-by-one"],
+    ("bad_files", "mode"),
+    [
+        ([3, 150], "joined"),
+        (list(range(20, 32)), "joined"),
+        (list(range(20, 32)), "reparse-capped"),
+        (list(range(20, 32)), "one-by-one"),
+    ],
+    ids=["few-bad", "many-bad", "many-bad-reparse-capped", "many-bad-one-by-one"],
 )
 def test_a_glob_of_tiny_files_gives_the_figures_of_their_concatenation(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad_files: list[int], one_by_one: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad_files: list[int], mode: str
 ) -> None:
     """With few bad lines, each input's bad lines are known from the examples; with more,
-    from its lines less the parsed, blank and comment ones; when those do not add up (here
-    forced), the joined block is processed file by file. All give the same figures."""
-    if one_by_one:
+    from its lines less the parsed, blank and comment ones, and the inputs left without
+    examples are parsed alone for theirs (up to REPARSE_BLOCKS); when the counts do not add
+    up (here forced), the joined block is processed file by file. Same figures for all."""
+    if mode == "one-by-one":
         monkeypatch.setattr(pipeline, "_skipped", lambda data, starts: 0 * starts[1:])
+    if mode == "reparse-capped":
+        monkeypatch.setattr(pipeline, "REPARSE_BLOCKS", 2)
     one, planted = _write_files(tmp_path / "many", bad_files)
     (tmp_path / "all.log").write_bytes(one)
     glob = _json("summary", str(tmp_path / "many" / "*.log"))
@@ -95,11 +103,10 @@ def test_a_glob_of_tiny_files_gives_the_figures_of_their_concatenation(
         assert info["skipped_lines"] == blank
         assert info["format"] == "combined"
     assert glob["bad_lines"]["by_file"] == {n: 1 for n in planted}
-    # Examples: every input's own when a joined block has no more bad lines than examples
-    # kept, else the joined block's first BAD_SAMPLES (as reading one file gives).
+    # Examples: every input's own, as without joining; past REPARSE_BLOCKS, counts only.
     examples = {(e["file"], e["line"]) for e in glob["bad_lines"]["examples"]}
     assert examples <= set(planted.items())
-    assert len(examples) == (len(planted) if one_by_one else min(len(planted), BAD_SAMPLES))
+    assert len(examples) == (BAD_SAMPLES + 2 if mode == "reparse-capped" else len(planted))
     assert sum(i["parsed"] for i in inputs.values()) == cat["inputs"][0]["parsed"]
 
 

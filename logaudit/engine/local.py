@@ -91,8 +91,12 @@ def _analyse(
 # each a few calls), so 1,000 files of 3 lines took seconds of fixed costs where one file of
 # 3,000 lines takes milliseconds. Blocks of inputs read in the same format are joined, up to
 # BUNDLE_BYTES or BUNDLE_BLOCKS, parsed as one, and their rows given back their own file and
-# line (``_process_bundle``). Only blocks this small are joined: bigger ones gain nothing.
-BUNDLE_BLOCK_BYTES = 1 << 20
+# line (``_process_bundle``). Only blocks this small are joined: bigger ones gain little.
+BUNDLE_BLOCK_BYTES = 256 << 10
+# A joined block with more bad lines than examples kept: the inputs that lost their own
+# examples are parsed again alone for them, this many per joined block at most (a glob of
+# 20,000 cut-short files would otherwise parse every file twice); past it, counts only.
+REPARSE_BLOCKS = 64
 BUNDLE_BYTES = 8 << 20
 BUNDLE_BLOCKS = 4096
 
@@ -159,11 +163,19 @@ def _process_bundle(
     counts = shown
     if local.total != len(examples):
         # More bad lines than examples kept: each block's count is its lines less the parsed
-        # and the blank or comment ones, when that adds up to the parse's count; examples are
-        # then the joined block's first BAD_SAMPLES, not as many per input.
+        # and the blank or comment ones, when that adds up to the parse's count.
         counts = np.diff(starts) - parsed - _skipped(joined.data, starts)
         if counts.sum() != local.total or (counts < shown).any():
             return _one_by_one(blocks, det, enricher, tables, settings)
+    # Inputs whose examples the joined parse did not keep: each parsed alone for its own, as
+    # without joining (a few ms each), for the first REPARSE_BLOCKS of them.
+    own: dict[int, BadLines] = {}
+    for k in np.flatnonzero((counts > shown) & (shown < BAD_SAMPLES))[:REPARSE_BLOCKS]:
+        alone = BadLines()
+        parse_block(blocks[int(k)], det, alone, win)
+        if alone.counts.get(blocks[int(k)].source.name, 0) != counts[k]:
+            return _one_by_one(blocks, det, enricher, tables, settings)
+        own[int(k)] = alone
     firsts = np.array([b.first_line for b in blocks], np.int64)
     names = list(dict.fromkeys(b.source.name for b in blocks))
     code_of = {n: i for i, n in enumerate(names)}
@@ -174,10 +186,15 @@ def _process_bundle(
     bad = BadLines()
     for k, b in enumerate(blocks):
         name = b.source.name
-        for j in np.flatnonzero(owner == k) if len(examples) else ():
-            n, why = examples[int(j)]
-            bad.add(name, n - 1 - int(starts[k]) + b.first_line, why)
-        bad.count(name, int(counts[k] - shown[k]))
+        if k in own:
+            for n, why in own[k].samples.get(name, []):
+                bad.add(name, n, why)
+            bad.count(name, int(counts[k]) - len(own[k].samples.get(name, [])))
+        else:
+            for j in np.flatnonzero(owner == k) if len(examples) else ():
+                n, why = examples[int(j)]
+                bad.add(name, n - 1 - int(starts[k]) + b.first_line, why)
+            bad.count(name, int(counts[k] - shown[k]))
         bad.parsed[name] = bad.parsed.get(name, 0) + int(parsed[k])
     return _analyse(chunk, det, enricher, tables, settings), bad
 
