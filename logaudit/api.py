@@ -27,9 +27,9 @@ from logaudit.analyze import (
 from logaudit.analyze.base import Context
 from logaudit.config import Settings
 from logaudit.engine import run
+from logaudit.engine.local import Run, exit_code
 from logaudit.enrich.classify import Enricher, classify_agents
 from logaudit.errors import ExitCode, LogauditError
-from logaudit.pipeline import Run, exit_code
 from logaudit.report import Report
 from logaudit.sources import Input, expand
 
@@ -61,11 +61,14 @@ def _outcome(r: Run, report: Report, settings: Settings) -> Outcome:
     anon = anonymize.of_settings(settings)
     if anon is not None:  # after every figure, before anything renders, exports or mails
         report = anonymize.report(report, anon)
-    messages = [str(p) for p in r.problems]
+    from logaudit.sources import capped
+
+    messages = capped(r.problems)  # at most a few lines per kind of problem
     # Under cron stdout is the report and stderr the problems (README): every warning and the
     # bad lines are said there too, one line each, besides the report. A missing GeoIP
     # database is not a problem of the run: it stays a note of the report.
-    messages.extend(w for w in report.warnings if w not in messages)
+    said = set(messages)
+    messages.extend(w for w in report.warnings if w not in said)
     examples = report.bad_lines.get("examples") or []
     if r.bad.total and examples:
         ex = examples[0]

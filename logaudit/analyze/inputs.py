@@ -6,12 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from logaudit.result import Run
+from logaudit.sources import PROBLEMS_SHOWN, capped
 
 LOUD_BAD_SHARE = 0.10
 
 
 def inputs_info(run: Run) -> list[dict[str, Any]]:
     out = []
+    zoned: dict[int, bool] = {}  # per layout: most inputs of a glob share one
     for inp in run.inputs:
         det = run.formats.get(inp.name)
         bad = run.bad.counts.get(inp.name, 0)
@@ -29,7 +31,7 @@ def inputs_info(run: Run) -> list[dict[str, Any]]:
         # The rest of the lines were blank or comments (W3C headers, "#" notes): not requests,
         # not bad lines; said so that lines = parsed + bad + skipped adds up.
         out[-1]["skipped_lines"] = max(0, run.lines.get(inp.name, 0) - parsed - bad)
-        if det is not None and not det.format.has_zone():
+        if det is not None and not zoned.setdefault(id(det.format), det.format.has_zone()):
             # Times written without a zone: read as wall time in this one (--tz, the machine's,
             # or UTC for W3C's date/time).
             out[-1]["times_read_in"] = det.format.naive_zone or det.zone
@@ -50,12 +52,18 @@ def bad_lines_info(run: Run) -> dict[str, Any]:
 
 def warnings(run: Run) -> list[str]:
     out = []
-    for info in inputs_info(run):
-        if info["bad_share"] > LOUD_BAD_SHARE:
-            out.append(
-                f"{info['file']}: {info['bad_share']:.0%} of lines did not parse as "
-                f"{info['format']} ({info['bad_lines']} bad lines); is --log-format right?"
-            )
-    for p in run.problems:
-        out.append(str(p))
+    loud = [info for info in inputs_info(run) if info["bad_share"] > LOUD_BAD_SHARE]
+    for info in loud[:PROBLEMS_SHOWN]:
+        out.append(
+            f"{info['file']}: {info['bad_share']:.0%} of lines did not parse as "
+            f"{info['format']} ({info['bad_lines']} bad lines); is --log-format right?"
+        )
+    if len(loud) > PROBLEMS_SHOWN:
+        more = len(loud) - PROBLEMS_SHOWN
+        out.append(
+            f"... and {more:,} more input{'s' if more > 1 else ''} like this "
+            f"(over {LOUD_BAD_SHARE:.0%} of lines did not parse)"
+        )
+    # Many inputs with the same problem (a glob of unreadable files): a few, then how many.
+    out.extend(capped(run.problems))
     return out

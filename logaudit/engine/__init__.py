@@ -1,5 +1,5 @@
 """Who computes the partial tables: ``local`` (this machine: reading threads, ``--jobs``
-processes; ``logaudit.pipeline``) or ``dask`` (a Dask cluster; ``engine/dask.py``).
+processes; ``engine/local.py``) or ``dask`` (a Dask cluster; ``engine/dask.py``).
 
 Both take the same inputs, settings and tables and return the same ``Run``; the client builds
 the sections from it as before, so a report does not depend on the engine that computed it.
@@ -11,9 +11,9 @@ from collections.abc import Callable, Mapping
 
 from logaudit.analyze.base import Table
 from logaudit.config import Settings
+from logaudit.engine.local import run as local_run
 from logaudit.enrich.classify import Enricher
 from logaudit.errors import ConfigError
-from logaudit.pipeline import run as local_run
 from logaudit.result import Run
 from logaudit.sources import Input
 

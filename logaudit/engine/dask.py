@@ -35,11 +35,11 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from logaudit import remote, sources
 from logaudit.analyze.base import Accumulator, Partial, Table
 from logaudit.config import Settings
+from logaudit.engine.local import _detect, _process
 from logaudit.enrich.classify import Enricher
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import Detected
 from logaudit.parse import BadLines
-from logaudit.pipeline import _detect, _process
 from logaudit.result import Run
 from logaudit.sources import Block, Input, InputProblem, ReadState, is_plain_file
 from logaudit.sources import read_blocks as _read_blocks

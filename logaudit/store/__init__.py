@@ -20,9 +20,9 @@ import pandas as pd
 
 from logaudit.analyze.base import Accumulator, Context, Partial, Table
 from logaudit.config import Settings
+from logaudit.engine.local import Run, run
 from logaudit.errors import ConfigError, ExitCode, LogauditError
 from logaudit.parse import BadLines
-from logaudit.pipeline import Run, run
 from logaudit.sources import Input, InputProblem
 from logaudit.store import close, offsets
 from logaudit.store.days import (
