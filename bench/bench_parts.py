@@ -25,8 +25,8 @@ from logaudit import api
 from logaudit.analyze import SUMMARY_SECTIONS, TRENDS_SECTIONS, build_report, tables_for
 from logaudit.analyze.visits import sessionize
 from logaudit.config import load
+from logaudit.engine.local import run
 from logaudit.enrich.classify import Enricher
-from logaudit.pipeline import run
 from logaudit.sources import expand
 
 HERE = Path(__file__).resolve().parent

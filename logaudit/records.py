@@ -224,7 +224,7 @@ def chunks(
         for block in read_blocks(inp, state):
             if det is None:
                 try:
-                    # As the reports detect (pipeline._detect): format strings and config
+                    # As the reports detect (engine/local.py, _detect): format strings and config
                     # names, --tz for times without a zone, the client behind proxies.
                     det = detect(
                         block.data, inp.name, settings.log_format, settings.tz, settings.formats

@@ -1,6 +1,7 @@
 """What a run computed, whichever engine ran it: the merged partial tables and the accounting
 of its inputs. It sits on the floor of ``schema`` and ``report``: ``analyze`` reads it, the
-engines (``pipeline``, ``engine/``) above make it, and nothing here imports them at run time.
+engines (``engine/local.py``, ``engine/dask.py``) above make it, and nothing here imports them
+at run time.
 """
 
 from __future__ import annotations

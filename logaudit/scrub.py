@@ -703,7 +703,7 @@ def _format_of(head: bytes, name: str, forced: str | None) -> Layout:
     return detect(head, name, forced).format
 
 
-# Blocks scrubbed at once, in threads, as ``pipeline.THREADS`` does for the reports: the work
+# Blocks scrubbed at once, in threads, as ``engine.local.THREADS`` does for the reports: the work
 # is RE2 passes and Arrow/numpy kernels that release the GIL, so two blocks in flight keep two
 # cores busy (one thread left scrub at 2.1 x summary's wall time on the 1M-line benchmark, with
 # about the same CPU time). Output stays in input order.

@@ -264,7 +264,7 @@ def test_spilled_events_give_the_same_report(
     journeys_log: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     here = _run(journeys_log, "--attribution", "first")
-    monkeypatch.setattr("logaudit.pipeline.SPILL_BYTES", 0)
+    monkeypatch.setattr("logaudit.engine.local.SPILL_BYTES", 0)
     spilled = _run(journeys_log, "--attribution", "first")
     for name in ("sources", "conversions", "affiliates", "affiliate-conversions"):
         assert _section(spilled, name)["rows"] == _section(here, name)["rows"], name
@@ -360,7 +360,7 @@ def test_referral_cookie_across_processes_and_spill(
     args = ["--log-format", NGINX_COOKIE, "--affiliate-cookie", "ref"]
     want = {("/order/complete", "acme"): 1, ("/order/complete", "(direct)"): 1}
     assert _credited(_run(cookie_log, *args, "--jobs", "2")) == want
-    monkeypatch.setattr("logaudit.pipeline.SPILL_BYTES", 0)
+    monkeypatch.setattr("logaudit.engine.local.SPILL_BYTES", 0)
     assert _credited(_run(cookie_log, *args)) == want
 
 

@@ -28,11 +28,12 @@ from click.testing import CliRunner  # noqa: E402
 from distributed import Client, LocalCluster  # noqa: E402
 from distributed.diagnostics.plugin import WorkerPlugin  # noqa: E402
 
-from logaudit import api, pipeline, samplegen, sources  # noqa: E402
+from logaudit import api, samplegen, sources  # noqa: E402
 from logaudit.analyze import tables_for  # noqa: E402
 from logaudit.cli import cli  # noqa: E402
 from logaudit.config import load  # noqa: E402
 from logaudit.engine import dask as dask_engine  # noqa: E402
+from logaudit.engine import local as pipeline  # noqa: E402
 from logaudit.render.tabular import render_json  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_logs"

@@ -21,8 +21,8 @@ from logaudit.analyze.base import Context, Partial, SectionSpec
 from logaudit.api import finish_context
 from logaudit.cli import cli
 from logaudit.config import load
+from logaudit.engine.local import Run, run
 from logaudit.errors import ConfigError
-from logaudit.pipeline import Run, run
 from logaudit.render.tabular import as_dict
 from logaudit.report import Section
 from logaudit.sources import Input

@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner
 from loglines import isolate
 
-from logaudit import pipeline
 from logaudit.analyze.base import PENDING_FRAMES, Accumulator, Table, merge
 from logaudit.cli import cli
+from logaudit.engine import local as pipeline
 from logaudit.errors import ExitCode
 from logaudit.parse import BAD_SAMPLES
 from logaudit.samplegen import generate_lines, malformed

@@ -24,7 +24,7 @@ from logaudit.analyze import (
 from logaudit.analyze.base import Accumulator, Table, merge
 from logaudit.api import finish_context
 from logaudit.config import load
-from logaudit.pipeline import Run, run
+from logaudit.engine.local import Run, run
 from logaudit.render.tabular import as_dict
 from logaudit.sources import Input
 

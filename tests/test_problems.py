@@ -17,11 +17,12 @@ from hypothesis import strategies as st
 from incidents import Planted, generate, write_log
 from loglines import isolate, line, utc, write
 
-from logaudit import api, pipeline
+from logaudit import api
 from logaudit.analyze.base import merge
 from logaudit.analyze.problems.tables import TABLES, group_paths
 from logaudit.cli import cli
 from logaudit.config import Settings
+from logaudit.engine import local as pipeline
 from logaudit.errors import ExitCode
 from logaudit.report import Report
 

@@ -68,7 +68,7 @@ def test_byte_ranges_give_the_same_report(
 ) -> None:
     """A plain file split into one byte range per worker: each worker reduces its range to
     one partial; figures and bad-line examples (line numbers included) equal one process's."""
-    import logaudit.pipeline as pipeline
+    import logaudit.engine.local as pipeline
 
     monkeypatch.setattr(pipeline, "SPAN_MIN_BYTES", 1)
     log = sample_logs / "access.log"  # holds planted bad lines, in both halves

@@ -26,8 +26,8 @@ from logaudit.analyze.spill import PARTS, Spill, part_of, partitions, whole
 from logaudit.api import finish_context
 from logaudit.cli import cli
 from logaudit.config import load
+from logaudit.engine.local import Run, run
 from logaudit.errors import ExitCode
-from logaudit.pipeline import Run, run
 from logaudit.render.tabular import as_dict
 from logaudit.sources import Input
 
@@ -150,9 +150,10 @@ def test_reports_are_the_same_when_everything_spills(
     settings = load({"extra": {"every": "auto", "metrics": ()}})
     inputs = [Input(str(p), p) for p in sorted(sample_logs.glob("access.log*"))]
     tables = tables_for(sections)
-    monkeypatch.setattr("logaudit.pipeline.SPILL_BYTES", None)  # whatever LOGAUDIT_SPILL_MB says
+    # None: whatever LOGAUDIT_SPILL_MB says
+    monkeypatch.setattr("logaudit.engine.local.SPILL_BYTES", None)
     kept = run(inputs, settings, tables)
-    monkeypatch.setattr("logaudit.pipeline.SPILL_BYTES", 1_000)
+    monkeypatch.setattr("logaudit.engine.local.SPILL_BYTES", 1_000)
     spilled = run(inputs, settings, tables)
     assert isinstance(spilled.partial["pv_events"].attrs.get("spill"), Spill)
     assert "spill" not in kept.partial["pv_events"].attrs
@@ -163,7 +164,7 @@ def test_spilling_leaves_nothing_in_the_temporary_folder(
     sample_logs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    monkeypatch.setattr("logaudit.pipeline.SPILL_BYTES", 1_000)
+    monkeypatch.setattr("logaudit.engine.local.SPILL_BYTES", 1_000)
     result = CliRunner().invoke(cli, ["visits", str(sample_logs), "--format", "json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["overview"]["visits"] > 0
@@ -177,7 +178,7 @@ def test_no_room_for_temporary_files_is_one_line_and_exit_9(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(tempfile, "TemporaryFile", full)
-    monkeypatch.setattr("logaudit.pipeline.SPILL_BYTES", 1_000)
+    monkeypatch.setattr("logaudit.engine.local.SPILL_BYTES", 1_000)
     result = CliRunner().invoke(cli, ["summary", str(sample_logs)])
     assert result.exit_code == ExitCode.OUTPUT
     assert "Traceback" not in result.output

@@ -30,7 +30,7 @@ def run(
     on_progress: Callable[[int], None] | None = None,
     enricher: Enricher | None = None,
 ) -> Run:
-    """``pipeline.run`` on the engine the settings name."""
+    """``engine.local.run`` on the engine the settings name."""
     if settings.engine == "local":
         return local_run(inputs, settings, tables, on_progress=on_progress, enricher=enricher)
     if settings.engine == "dask":

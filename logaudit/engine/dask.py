@@ -3,7 +3,7 @@
 map: each input (or byte range of a big plain one, cut at line starts as ``--jobs`` cuts them)
 is one task; a worker reads it (local path or URL: the worker opens it itself), parses,
 enriches and combines its blocks into one partial with the very functions the ``--jobs``
-workers run (``pipeline._process``). reduce: partials merge FAN_IN at a time, neighbours with
+workers run (``engine.local._process``). reduce: partials merge FAN_IN at a time, neighbours with
 neighbours in input order, on the workers; only the root comes to the client, with each
 task's small accounting (bad lines, line counts, problems, the detected format). The client
 then builds the sections as for a local run, so every figure and every tie's order is the same.
@@ -311,7 +311,7 @@ def run(
     tables: Mapping[str, Table],
     on_progress: Callable[[int], None] | None = None,
 ) -> Run:
-    """``pipeline.run`` on a Dask cluster: the same Run, figure for figure."""
+    """``engine.local.run`` on a Dask cluster: the same Run, figure for figure."""
     token = uuid.uuid4().hex
     state = ReadState()
     with connect(settings) as client:

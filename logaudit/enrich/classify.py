@@ -198,7 +198,7 @@ def prepare_classifier() -> None:
 
     ua-parser-rs compiles its rule tables in about 0.12 s *holding* the GIL: started while
     other threads are in Arrow's tokenizer (which releases it), the build overlaps their
-    work; started earlier, it only delays reading (see ``pipeline.run``)."""
+    work; started earlier, it only delays reading (see ``engine.local.run``)."""
     if _classifier is None:
         threading.Thread(target=_build_quietly, name="logaudit-agents", daemon=True).start()
 
