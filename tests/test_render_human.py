@@ -309,7 +309,9 @@ def test_visitors_with_places_at_narrow_widths(shared_data: Path, width: int) ->
     )
     assert code == 0, err
     assert max(len(x) for x in out.splitlines()) <= width
-    assert "…" not in out
+    # No table cell is cut; the bad-line example is, to the width (how much of it fits
+    # depends on the length of the sample logs' path).
+    assert "…" not in "\n".join(x for x in out.splitlines() if not x.startswith("logaudit: "))
     # The cities column is shown whole, or left out and said so.
     assert "London" in out or "left out for width: top" in " ".join(out.split())
     for cut in ("page vi\n", "London (\n", "visito\n"):
