@@ -143,10 +143,11 @@ def sample_lines(data: bytes | bytearray | memoryview, limit: int = DETECT_LINES
     # nginx's \x5C and \x22 (see parse.py), so an escaped quote never ends a field.
     head = head.replace(b"\\\\", b"\\x5C").replace(b'\\"', b"\\x22")
     raws = head.split(b"\n")
-    if len(raws) > 1 and raws[-1]:
-        # The sample ends inside a line (a line still being written, or the 1 MiB cut): judged
-        # on its part, a combined line cut in its referrer fits common + extras better, and a
-        # log read as common would leave its referrers unread (and unscrubbed).
+    if len(raws) > 1 and raws[-1] and (len(data) > len(head) or raws[-1].count(b'"') % 2):
+        # The sample ends inside a line (the 1 MiB cut, or a last line still being written,
+        # its quote left open): judged on its part, a combined line cut in its user agent fits
+        # common + extras better, and a log read as common would leave its referrers unread
+        # (and unscrubbed). A last line merely without its newline is judged as any other.
         raws.pop()
     for raw in raws:
         text = raw.decode("utf-8", "backslashreplace").rstrip("\r")
