@@ -1,4 +1,4 @@
-"""The user-agent cache across runs: lookup key -> classification row, in one Parquet file.
+"""The user-agent cache across runs: lookup key -> classification row, in one Arrow file.
 
 Every run used to classify each distinct user agent again, and to pay for building ua-parser's
 rule engine (0.10-0.17 s, holding the GIL) before the first one. This file keeps the rows that
@@ -6,8 +6,8 @@ rule engine (0.10-0.17 s, holding the GIL) before the first one. This file keeps
 (``agents.lookup_keys``), so that a later run classifies only agents it has never met, and builds
 the resolver only when one misses.
 
-Where: ``STATE/agents.parquet`` when the run has a history store (``--state``), else
-``$XDG_CACHE_HOME/logaudit/agents.parquet`` (``~/.cache/logaudit/`` when unset). The folder is
+Where: ``STATE/agent-cache.arrow`` when the run has a history store (``--state``), else
+``$XDG_CACHE_HOME/logaudit/agent-cache.arrow`` (``~/.cache/logaudit/`` when unset). The folder is
 created owner-only (0700), the file is written owner-only (0600) through a temporary file and a
 rename, so a reader never sees half a file. It holds user-agent strings as logged (no address,
 path or time); deleting it is always safe (docs/privacy.md).
@@ -28,7 +28,6 @@ on without it.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import sys
 from collections.abc import Iterable, Mapping
@@ -37,9 +36,10 @@ from importlib import metadata
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-FILE_NAME = "agents.parquet"
+# Arrow's IPC file format (zstd-compressed): read without decoding, and not a ``*.parquet``
+# among the store's day tables when it sits in a state folder.
+FILE_NAME = "agent-cache.arrow"
 MAX_KEYS = 200_000
 _META_KEY = b"logaudit.agentcache"
 _PACKAGES = (
@@ -114,7 +114,7 @@ def load(path: Path, columns: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
         warn(f"{path} not read", e)
         return {}
     try:
-        table = pq.read_table(io.BytesIO(data))
+        table = pa.ipc.open_file(pa.BufferReader(data)).read_all()
         meta = table.schema.metadata or {}
         if meta.get(_META_KEY, b"").decode("utf-8") != fingerprint(columns):
             return {}  # another ua-parser, robot list or logaudit: every row may differ
@@ -152,9 +152,11 @@ def save(path: Path, rows: Iterable[tuple[str, tuple[str, ...]]], columns: tuple
                 },
             }
         ).replace_schema_metadata({_META_KEY: fingerprint(columns).encode("utf-8")})
-        buf = io.BytesIO()
-        pq.write_table(table, buf, compression="zstd")
-        _write_private(path, buf.getvalue())
+        sink = pa.BufferOutputStream()
+        options = pa.ipc.IpcWriteOptions(compression="zstd")
+        with pa.ipc.new_file(sink, table.schema, options=options) as writer:
+            writer.write_table(table)
+        _write_private(path, sink.getvalue().to_pybytes())
     except Exception as e:  # noqa: BLE001 - never fail a run for its cache
         warn(f"{path} not written", e)
 
