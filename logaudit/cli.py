@@ -265,6 +265,11 @@ def _report_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--wait", "state_wait", is_flag=True, help="With --state: wait for a run holding it."
         ),
+        click.option(
+            "--cache/--no-cache",
+            default=None,
+            help="Remember user-agent classifications across runs (docs/privacy.md). [on]",
+        ),
     ]
     f = filter_options(f)  # innermost: listed after the options above in --help
     for opt in reversed(opts):
@@ -339,6 +344,8 @@ def _settings(opts: dict[str, Any]) -> Any:
         overrides["mail"] = {"via": opts["mail_via"]}
     if opts.get("state") is not None:
         overrides["state"] = opts["state"]
+    if opts.get("cache") is not None:
+        overrides["cache"] = opts["cache"]
     if opts.get("state_wait"):
         extra["state_wait"] = True
     from logaudit import filters

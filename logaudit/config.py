@@ -144,6 +144,8 @@ class Settings:
     # The history store's folder (--state, docs/store.md): report commands read only new
     # lines into it and report from it.
     state: Path | None = None
+    # The user-agent cache across runs (enrich/agentcache.py; --no-cache, LOGAUDIT_NO_CACHE=1).
+    cache: bool = True
 
 
 def parse_mode(value: Any) -> int:

@@ -37,3 +37,15 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def sample_logs() -> Path:
     return SAMPLE_LOGS
+
+
+@pytest.fixture(scope="session")
+def _cache_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("xdg-cache")
+
+
+@pytest.fixture(autouse=True)
+def _private_agent_cache(monkeypatch: pytest.MonkeyPatch, _cache_home: Path) -> None:
+    """The user-agent cache across runs (enrich/agentcache.py) goes to a folder of this test
+    session, never the user's ~/.cache: runs stay hermetic."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(_cache_home))

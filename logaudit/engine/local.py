@@ -21,7 +21,12 @@ from logaudit import plausible, procs
 from logaudit.analyze.base import Accumulator, Partial, Table, merge
 from logaudit.analyze.spill import SPILL_BYTES
 from logaudit.config import Settings
-from logaudit.enrich.classify import Enricher, prepare_classifier, shared_classifier
+from logaudit.enrich.classify import (
+    Enricher,
+    prepare_classifier,
+    save_agent_cache,
+    shared_classifier,
+)
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import Detected, after, detect, sample_lines
 from logaudit.parse import BAD_SAMPLES, BadLines, _categorical, parse_block
@@ -521,6 +526,7 @@ def run(
         drain(0)
         # The last merge, on the threads when there are threads (tables merge independently).
         partial = acc.result(pool if isinstance(pool, ThreadPoolExecutor) else None)
+    save_agent_cache()  # the classifications this run added, for the next (agentcache.py)
     return Run(partial, bad, state.problems, inputs, formats, dict(state.lines_read), tuple(tables))
 
 

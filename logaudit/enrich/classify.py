@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -107,6 +108,7 @@ class Enricher:
         from logaudit.filters import Matcher, of_settings
 
         wanted = of_settings(settings.extra)
+        use_agent_cache(settings)
         # The shared record filters (--status, --path, --client...), before any table.
         self.matcher = Matcher(wanted, settings.geoip_dir) if wanted else None
 
@@ -188,7 +190,64 @@ def shared_classifier() -> Any:
             from logaudit.enrich.agents import AgentClassifier
 
             _classifier = AgentClassifier()
+        _load_agent_cache(_classifier)
         return _classifier
+
+
+# The cache of classifications across runs (enrich/agentcache.py): the file this process uses
+# (None: off), the file already read, and its keys (most recently used first) still to keep.
+_cache_file: Path | None = None
+_cache_read: Path | None = None
+_cache_keys: list[str] = []
+
+
+def use_agent_cache(settings: Settings) -> None:
+    """Choose the run's cache file (its state folder, else the user's cache folder; none with
+    --no-cache, ``cache = false`` or LOGAUDIT_NO_CACHE=1). It is read once, lazily, with the
+    classifier (``shared_classifier``), before the first block is classified."""
+    global _cache_file
+    from logaudit.enrich import agentcache
+
+    path = agentcache.cache_path(settings.state, settings.cache)
+    with _classifier_lock:
+        _cache_file = path
+
+
+def _load_agent_cache(c: Any) -> None:
+    """Read the chosen cache file into ``c`` unless it is read already (called holding the
+    lock)."""
+    global _cache_read, _cache_keys
+    path = _cache_file
+    if path is None or path == _cache_read:
+        return
+    from logaudit.enrich import agentcache
+    from logaudit.enrich.agents import COLUMNS
+
+    rows = agentcache.load(path, COLUMNS)
+    c.preload(rows)
+    c.track_use = True
+    _cache_read, _cache_keys = path, list(rows)
+    _saved[path] = c.parsed  # written again only when this run classifies something new
+
+
+def save_agent_cache() -> None:
+    """At the end of a run: write the cache file when this process classified agents it did
+    not know (the most recently used first); never fails (one warning at most)."""
+    global _cache_keys
+    with _classifier_lock:
+        c, path = _classifier, _cache_file
+        if c is None or path is None or path != _cache_read or c.parsed == _saved.get(path):
+            return
+        from logaudit.enrich import agentcache
+        from logaudit.enrich.agents import COLUMNS
+
+        rows = list(c.used_rows(_cache_keys))[: agentcache.MAX_KEYS]
+        agentcache.save(path, rows, COLUMNS)
+        _cache_keys = [k for k, _ in rows]
+        _saved[path] = c.parsed
+
+
+_saved: dict[Path, int] = {}
 
 
 def prepare_classifier() -> None:
