@@ -330,12 +330,21 @@ def _with_visits(
     first: int | None,
     last: int | None,
     timeout: int,
+    every: str,
 ) -> Partial:
     """The period's partial, its visits built from the closed days' visit rows and the open
     days' events (``store/visitdays.py``); the events of every day when the rows cannot give
     the same visits."""
     days = in_period(state, first, last)
     used = visitdays.usable(days, timeout)
+    # Read for nothing here: referrer names serve only the visits sections, and the
+    # (hour, visitor) pairs only hourly periods.
+    unread = (
+        {"referrers"}
+        if every == "auto" or every == "hour"
+        else {"referrers", "trend_visitor_hours"}
+    )
+    tables = {n: t for n, t in tables.items() if n not in unread}
     skip = frozenset((n, "pv_events") for n in used)
     partial = load(layout, state, tables, first, last, skip)
     th = partial.get("trend_hours")
@@ -427,7 +436,15 @@ def stored_run(
         if close.TRIPLES in tables:
             wanted[close.COUNTS.name] = close.COUNTS  # closed days' per-page visitors
         if sections and set(sections) <= visitdays.SECTIONS and "pv_events" in wanted:
-            partial = _with_visits(layout, state, wanted, first, last, settings.visit_timeout)
+            partial = _with_visits(
+                layout,
+                state,
+                wanted,
+                first,
+                last,
+                settings.visit_timeout,
+                str(settings.extra.get("every") or "auto"),
+            )
         else:
             partial = load(layout, state, wanted, first, last)
     if note:
