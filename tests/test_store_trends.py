@@ -122,3 +122,27 @@ def test_day_rows_chained_equal_sessionizing_all_events(seed: int) -> None:
     pd.testing.assert_frame_equal(a, b, check_dtype=False)
     # Interior visits need no visitor key: most of a day's visits are interior.
     assert sum(int((~r["edge"]).sum()) for r in rows) > 0
+
+
+def test_late_lines_reopen_a_day_without_its_visits(tmp_path: Path) -> None:
+    # A second server's log, given after the first server's days were closed.
+    lines = DATA.splitlines(keepends=True)
+    day = next(ln for ln in lines if b"/Jan/2026:" in ln).split(b"[", 1)[1][:11]
+    late = [ln for ln in lines if day in ln][::5]
+    rest = [ln for ln in lines if ln not in set(late)]
+    a, b = tmp_path / "a.log", tmp_path / "b.log"
+    a.write_bytes(b"".join(rest))
+    state = tmp_path / "state"
+    report([str(a)], state)
+    days = json.loads((state / STATE_FILE).read_text())["days"]
+    first = min(days)
+    assert days[first].get("closed") and visitdays.ROWS.name in days[first]["files"]
+    b.write_bytes(b"".join(late))
+    report([str(a), str(b)], state)
+    days = json.loads((state / STATE_FILE).read_text())["days"]
+    assert visitdays.ROWS.name not in days[first]["files"]
+    whole = tmp_path / "whole.log"
+    whole.write_bytes(b"".join(rest) + b"".join(late))
+    for every in ("day", "week"):
+        more = {"extra": {"every": every}}
+        assert figures(_trends([], state, **more)) == figures(_trends([str(whole)], **more))
