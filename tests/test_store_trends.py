@@ -22,10 +22,12 @@ TRENDS = ("periods", "change", "unusual")
 DATA = log_bytes(6000, days=6, bad=0)
 
 
-def _trends(args: list[str], state: Path | None = None, **more: Any) -> api.Outcome:
+def _trends(
+    args: list[str], state: Path | None = None, sections: tuple[str, ...] = TRENDS, **more: Any
+) -> api.Outcome:
     extra = {**BASE["extra"], **more.pop("extra", {})}
     settings = load({**BASE, **more, "extra": extra, "state": state}, env={})
-    return api.report("trends", args, settings, TRENDS)
+    return api.report("trends", args, settings, sections)
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +57,22 @@ def test_closed_days_keep_their_visits(store: tuple[Path, Path]) -> None:
     assert not any(visitdays.ROWS.name in i["files"] for i in days.values() if not i.get("closed"))
 
 
-@pytest.mark.parametrize("every", ["day", "week", "hour", "month"])
-def test_trends_from_closed_days_equal_one_pass(store: tuple[Path, Path], every: str) -> None:
+@pytest.mark.parametrize(
+    "every,sections",
+    [
+        ("day", TRENDS),
+        ("week", TRENDS),
+        ("hour", TRENDS),
+        ("month", TRENDS),
+        ("day", (*TRENDS, "movers")),
+        ("auto", ("movers", "periods")),
+    ],
+)
+def test_trends_from_closed_days_equal_one_pass(
+    store: tuple[Path, Path], every: str, sections: tuple[str, ...]
+) -> None:
     state, whole = store
-    more = {"extra": {"every": every}}
+    more: dict[str, Any] = {"extra": {"every": every}, "sections": sections}
     stored = _trends([], state, **more)
     assert figures(stored) == figures(_trends([str(whole)], **more))
     # A period starting inside the stored days: visits crossing its first midnight start there.
@@ -80,6 +94,12 @@ def test_the_rows_are_used_and_another_timeout_reads_the_events(
     monkeypatch.setattr(visitdays, "visits", spy)
     _trends([], state)
     assert calls and calls[0] > 0
+    calls.clear()
+    _trends([], state, sections=(*TRENDS, "movers"))
+    assert calls and calls[0] > 0
+    calls.clear()
+    _trends([], state, sections=("periods", "visits"))  # visits sections read the events
+    assert calls == []
     calls.clear()
     other = {"visit_timeout": 10 * 60}
     assert figures(_trends([], state, **other)) == figures(_trends([str(whole)], **other))

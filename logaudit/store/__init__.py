@@ -331,21 +331,21 @@ def _with_visits(
     last: int | None,
     timeout: int,
     every: str,
+    events: bool = False,
 ) -> Partial:
     """The period's partial, its visits built from the closed days' visit rows and the open
     days' events (``store/visitdays.py``); the events of every day when the rows cannot give
-    the same visits."""
+    the same visits. ``events``: a chosen section (movers) reads every day's events itself;
+    they are read, but the visits are still not sessionized from them."""
     days = in_period(state, first, last)
     used = visitdays.usable(days, timeout)
-    # Read for nothing here: referrer names serve only the visits sections, and the
-    # (hour, visitor) pairs only hourly periods.
-    unread = (
-        {"referrers"}
-        if every == "auto" or every == "hour"
-        else {"referrers", "trend_visitor_hours"}
-    )
+    # Read for nothing here: referrer names serve only the visits sections and movers, and
+    # the (hour, visitor) pairs only hourly periods.
+    unread = set() if events else {"referrers"}
+    if every not in ("auto", "hour"):
+        unread.add("trend_visitor_hours")
     tables = {n: t for n, t in tables.items() if n not in unread}
-    skip = frozenset((n, "pv_events") for n in used)
+    skip = frozenset() if events else frozenset((n, "pv_events") for n in used)
     partial = load(layout, state, tables, first, last, skip)
     th = partial.get("trend_hours")
     offs = (
@@ -358,9 +358,14 @@ def _with_visits(
     from logaudit.analyze.spill import partitions
 
     rows = layout.read_tables([(n, state.days[n]) for n in used], visitdays.ROWS.name)
-    partial[visitdays.HANDOFF] = visitdays.visits(
-        rows, partitions(partial.get("pv_events")), timeout
-    )  # type: ignore[assignment]
+    open_events = partitions(partial.get("pv_events"))
+    if events:
+        closed = np.array([day_number(n) for n in used], dtype=np.int64)
+        open_events = (
+            part[~np.isin(part["local"].to_numpy(np.int64) // close.DAY_S, closed)]
+            for part in open_events
+        )
+    partial[visitdays.HANDOFF] = visitdays.visits(rows, open_events, timeout)  # type: ignore[assignment]
     return partial
 
 
@@ -435,7 +440,11 @@ def stored_run(
         wanted = {**tables, PLACES.name: PLACES} if "visitors" in tables else dict(tables)
         if close.TRIPLES in tables:
             wanted[close.COUNTS.name] = close.COUNTS  # closed days' per-page visitors
-        if sections and set(sections) <= visitdays.SECTIONS and "pv_events" in wanted:
+        if (
+            sections
+            and set(sections) <= visitdays.SECTIONS | visitdays.WITH_EVENTS
+            and "pv_events" in wanted
+        ):
             partial = _with_visits(
                 layout,
                 state,
@@ -444,6 +453,7 @@ def stored_run(
                 last,
                 settings.visit_timeout,
                 str(settings.extra.get("every") or "auto"),
+                events=bool(set(sections) & visitdays.WITH_EVENTS),
             )
         else:
             partial = load(layout, state, wanted, first, last)

@@ -22,7 +22,9 @@ no visitor key (0).
 The rows are used only when they give the same figures:
 
 - the chosen sections read visits only through these figures (``SECTIONS``: the trends
-  series and the overview; ``movers`` and the visits sections read the events themselves);
+  series and the overview); with ``movers``, which reads the events themselves (not the
+  visits), every day's events are read too, but the visits are still not sessionized from
+  them; the visits sections read the events;
 - the day was closed with the report's visit timeout (``--visit-timeout``);
 - every offset in the period lies within the offsets the day was closed with.
 
@@ -48,6 +50,9 @@ ROWS = Table("visit_rows", lambda c, s: pd.DataFrame(), kind="concat")
 HANDOFF = "_stored_visits"
 # Sections whose visit figures these rows give exactly (besides the overview's headline).
 SECTIONS = frozenset({"periods", "change", "unusual"})
+# Sections that read the page-view events themselves but not the visits made of them: with
+# them the events are read, and the visits still come from the rows.
+WITH_EVENTS = frozenset({"movers"})
 COLUMNS = ("visitor", "start", "end", "start_local", "clicks")
 
 
