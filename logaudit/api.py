@@ -118,7 +118,7 @@ def _report(
     if settings.state is not None:
         from logaudit.store import stored_run
 
-        r = stored_run(inputs, settings, tables, on_progress)
+        r = stored_run(inputs, settings, tables, on_progress, sections=chosen)
     else:
         r = run(inputs, settings, tables, on_progress=on_progress, enricher=enricher)
     ctx = finish_context(settings, chosen)

@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from logaudit.analyze.base import Accumulator, Context, Partial, Table
@@ -24,7 +25,7 @@ from logaudit.engine.local import Run, run
 from logaudit.errors import ConfigError, ExitCode, LogauditError
 from logaudit.parse import BadLines
 from logaudit.sources import Input, InputProblem
-from logaudit.store import close, offsets
+from logaudit.store import close, offsets, visitdays
 from logaudit.store.days import (
     PLACES,
     before_keying,
@@ -265,6 +266,9 @@ def _geo(settings: Settings) -> Callable[[pd.Index], pd.DataFrame]:
 
 def stored_context(ctx: Context, r: Run) -> None:
     """Places of keyed clients come from the store (looked up when they were read)."""
+    stored_visits = r.partial.pop(visitdays.HANDOFF, None)
+    if stored_visits is not None:
+        ctx.cache["visits"] = stored_visits  # what visits_of would make of the events
     stored = r.partial.pop(PLACES.name, None)
     if stored is not None and ctx.geo is not None:
         ctx.geo = place_lookup(stored, ctx.geo)
@@ -276,17 +280,14 @@ def load(
     tables: Mapping[str, Table],
     first: int | None = None,
     last: int | None = None,
+    skip: frozenset[tuple[str, str]] = frozenset(),
 ) -> Partial:
-    """The merged partial of the stored days ``first``..``last`` (day numbers, inclusive)."""
+    """The merged partial of the stored days ``first``..``last`` (day numbers, inclusive),
+    without the (day, table) files in ``skip``."""
     from logaudit.analyze.spill import SPILL_BYTES
 
     acc = Accumulator(tables, spill_bytes=SPILL_BYTES)
-    days = [
-        (name, info)
-        for name, info in sorted(state.days.items())
-        if not (first is not None and day_number(name) < first)
-        and not (last is not None and day_number(name) > last)
-    ]
+    days = in_period(state, first, last)
     # Tables that never spill (counts per key: small per day) are read in one go, all their
     # days' files at once, and merged once: a year of trends opened 15 files per day, and
     # reading each file apart cost more than its rows.
@@ -301,7 +302,7 @@ def load(
     for name, info in days:
         part = {}
         for t in tables:
-            if t in together:
+            if t in together or (name, t) in skip:
                 continue
             f = layout.read_table(name, info, t)
             if f is not None:
@@ -309,6 +310,63 @@ def load(
         if part:
             acc.add(part)
     return acc.result()
+
+
+def in_period(
+    state: State, first: int | None, last: int | None
+) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (name, info)
+        for name, info in sorted(state.days.items())
+        if not (first is not None and day_number(name) < first)
+        and not (last is not None and day_number(name) > last)
+    ]
+
+
+def _with_visits(
+    layout: Layout,
+    state: State,
+    tables: Mapping[str, Table],
+    first: int | None,
+    last: int | None,
+    timeout: int,
+    every: str,
+    events: bool = False,
+) -> Partial:
+    """The period's partial, its visits built from the closed days' visit rows and the open
+    days' events (``store/visitdays.py``); the events of every day when the rows cannot give
+    the same visits. ``events``: a chosen section (movers) reads every day's events itself;
+    they are read, but the visits are still not sessionized from them."""
+    days = in_period(state, first, last)
+    used = visitdays.usable(days, timeout)
+    # Read for nothing here: referrer names serve only the visits sections and movers, and
+    # the (hour, visitor) pairs only hourly periods.
+    unread = set() if events else {"referrers"}
+    if every not in ("auto", "hour"):
+        unread.add("trend_visitor_hours")
+    tables = {n: t for n, t in tables.items() if n not in unread}
+    skip = frozenset() if events else frozenset((n, "pv_events") for n in used)
+    partial = load(layout, state, tables, first, last, skip)
+    th = partial.get("trend_hours")
+    offs = (
+        th.index.get_level_values("offset").to_numpy(np.int64) * 60
+        if th is not None and len(th)
+        else np.zeros(0, np.int64)
+    )
+    if not visitdays.offsets_fit(state.days, used, offs):
+        return load(layout, state, tables, first, last)
+    from logaudit.analyze.spill import partitions
+
+    rows = layout.read_tables([(n, state.days[n]) for n in used], visitdays.ROWS.name)
+    open_events = partitions(partial.get("pv_events"))
+    if events:
+        closed = np.array([day_number(n) for n in used], dtype=np.int64)
+        open_events = (
+            part[~np.isin(part["local"].to_numpy(np.int64) // close.DAY_S, closed)]
+            for part in open_events
+        )
+    partial[visitdays.HANDOFF] = visitdays.visits(rows, open_events, timeout)  # type: ignore[assignment]
+    return partial
 
 
 def _period(s: Settings) -> tuple[int | None, int | None, str | None]:
@@ -338,9 +396,12 @@ def stored_run(
     settings: Settings,
     tables: Mapping[str, Table],
     on_progress: Callable[[int], None] | None = None,
+    sections: tuple[str, ...] = (),
 ) -> Run:
     """Add what is new in ``inputs`` to the store at ``settings.state``, then return the
-    run over the requested period, read from the store."""
+    run over the requested period, read from the store. When the chosen ``sections`` read
+    visits only as the trends and the overview do, closed days give their stored visits
+    instead of their events (``store/visitdays.py``)."""
     assert settings.state is not None
     root = Path(settings.state).expanduser()
     why = answerable(settings)
@@ -379,7 +440,23 @@ def stored_run(
         wanted = {**tables, PLACES.name: PLACES} if "visitors" in tables else dict(tables)
         if close.TRIPLES in tables:
             wanted[close.COUNTS.name] = close.COUNTS  # closed days' per-page visitors
-        partial = load(layout, state, wanted, first, last)
+        if (
+            sections
+            and set(sections) <= visitdays.SECTIONS | visitdays.WITH_EVENTS
+            and "pv_events" in wanted
+        ):
+            partial = _with_visits(
+                layout,
+                state,
+                wanted,
+                first,
+                last,
+                settings.visit_timeout,
+                str(settings.extra.get("every") or "auto"),
+                events=bool(set(sections) & visitdays.WITH_EVENTS),
+            )
+        else:
+            partial = load(layout, state, wanted, first, last)
     if note:
         r.problems.append(InputProblem(f"--state {root}", note, ExitCode.OK))
     return Run(partial, r.bad, r.problems, r.inputs, r.formats, r.lines, tuple(tables))

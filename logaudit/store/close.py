@@ -30,6 +30,7 @@ from typing import Any
 import pandas as pd
 
 from logaudit.analyze.base import Partial, Table
+from logaudit.store import visitdays
 from logaudit.store.layout import Layout, State, day_number
 
 DAY_S = 86_400
@@ -89,6 +90,11 @@ def close_days(layout: Layout, state: State, until: int | None, timeout_s: int) 
             files.pop(TRIPLES, None)
             files[COUNTS.name] = layout.write_file(name, COUNTS.name, COUNTS.combine(frames), gen)
             info = {**info, "files": files}
+        if gen is None:
+            state.gen += 1
+            gen = state.gen
+        # The day's visits, once, for the trends (store/visitdays.py).
+        info = visitdays.close_day(layout, state, name, info, timeout_s, gen)
         state.days[name] = {**info, "closed": True}
         closed.append(name)
     return closed
