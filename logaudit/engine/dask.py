@@ -4,7 +4,8 @@ map: each input (or byte range of a big plain one, cut at line starts as ``--job
 is one task; a worker reads it (local path or URL: the worker opens it itself), parses,
 enriches and combines its blocks into one partial with the very functions the ``--jobs``
 workers run (``engine.local._process``). reduce: partials merge FAN_IN at a time, neighbours with
-neighbours in input order, on the workers; only the root comes to the client, with each
+neighbours in input order, on the workers, until at most FAN_IN are left; those come to the
+client one at a time for the root's merge (so no worker holds the whole run), with each
 task's small accounting (bad lines, line counts, problems, the detected format). The client
 then builds the sections as for a local run, so every figure and every tie's order is the same.
 
@@ -291,18 +292,30 @@ def _submit_reads(
     return tasks, formats
 
 
-def _tree(client: Client, token: str, leaves: list[Future]) -> Future | None:
-    """Merge FAN_IN neighbours at a time until one partial is left (on the workers). The
-    first level always runs, even over one leaf: leaves are (partial, accounting) pairs."""
-    if not leaves:
-        return None
+def _tree(client: Client, token: str, leaves: list[Future]) -> list[Future]:
+    """Merge FAN_IN neighbours at a time on the workers until at most FAN_IN partials are
+    left: the root's merge is the client's (``_root``), since the client holds the merged
+    partial anyway to build the sections, and a worker holding it too would need the whole
+    run's memory (1 GB at 10M lines). The first level always runs, even over one leaf:
+    leaves are (partial, accounting) pairs."""
     level = leaves
-    while len(level) > 1 or level is leaves:
+    while len(level) > FAN_IN or (level is leaves and level):
         level = [
             client.submit(_merge_task, token, *level[i : i + FAN_IN], pure=False, retries=RETRIES)
             for i in range(0, len(level), FAN_IN)
         ]
-    return level[0]
+    return level
+
+
+def _root(tops: list[Future], tables: Mapping[str, Table]) -> Partial:
+    """The last merge, on the client, one top partial at a time and in input order."""
+    acc = Accumulator(tables)
+    while tops:
+        part = tops.pop(0).result()
+        if part:
+            acc.add(part)
+        del part
+    return acc.result()
 
 
 def run(
@@ -321,7 +334,7 @@ def run(
         try:
             tasks, formats = _submit_reads(client, token, inputs, settings, state)
             leaves = [t.future for t in tasks if t.future is not None]
-            root = _tree(client, token, leaves)
+            tops = _tree(client, token, leaves)
             metas = [client.submit(operator.itemgetter(1), f) for f in leaves]
             del leaves
             sizes = {m.key: t.size for m, t in zip(metas, tasks, strict=True)}
@@ -332,7 +345,7 @@ def run(
             if on_progress is not None:
                 for fut in as_completed(metas):
                     on_progress(sizes[fut.key])
-            partial: Partial = root.result() if root is not None else {}
+            partial: Partial = _root(tops, tables)
             found: list[Meta] = client.gather(metas)
         except KilledWorker as e:
             raise LogauditError(
