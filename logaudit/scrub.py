@@ -187,19 +187,8 @@ def _replacer(pattern: str) -> tuple[str, str]:
     """The rule's pattern with what surrounds the value group captured, and the RE2
     replacement that puts the surroundings back around MASK."""
     start = pattern.index("(?P<value>")
-    depth, j = 0, start
-    while j < len(pattern):
-        c = pattern[j]
-        if c == "\\":
-            j += 2
-            continue
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                break
-        j += 1
+    end = pii.group_end(pattern, start)
+    j = len(pattern) if end is None else end
     flags = ""
     pre = pattern[:start]
     m = re.match(r"^\(\?[a-zA-Z]+\)", pre)

@@ -345,7 +345,7 @@ _ATOM = re.compile(r"\[\^?(?:\\.|[^\]\\])+\]|\\.|[A-Za-z0-9_%@=&/:-]")
 _LOOP = re.compile(r"(?:\+|\*|\{(?P<n>[0-9]+),[0-9]*\})\??")
 
 
-def _close(p: str, i: int) -> int | None:
+def group_end(p: str, i: int) -> int | None:
     """Where the group opened at ``p[i]`` closes (escapes and character classes skipped)."""
     depth, j = 0, i
     while j < len(p):
@@ -383,7 +383,7 @@ def _lead_trimmed(p: str) -> str:
         m = _OPEN.match(p, i)
         if m is None:
             break
-        end = _close(p, i)
+        end = group_end(p, i)
         if end is None:
             return p
         after = _LOOP.match(p, end + 1) or re.compile(r"\?\??").match(p, end + 1)
