@@ -93,14 +93,19 @@ class BadLines:
             parsed=dict(self.parsed),
             samples={k: list(v) for k, v in self.samples.items()},
         )
-        for k, n in other.counts.items():
-            out.counts[k] = out.counts.get(k, 0) + n
-        for k, n in other.parsed.items():
-            out.parsed[k] = out.parsed.get(k, 0) + n
-        for k, examples in other.samples.items():
-            kept = out.samples.setdefault(k, [])
-            kept.extend(examples[: BAD_SAMPLES - len(kept)])
+        out.absorb(other)
         return out
+
+    def absorb(self, other: BadLines) -> None:
+        """``merge`` in place: for a run's running total, where a new copy per block would
+        copy every input's counts each time (quadratic in the number of inputs)."""
+        for k, n in other.counts.items():
+            self.counts[k] = self.counts.get(k, 0) + n
+        for k, n in other.parsed.items():
+            self.parsed[k] = self.parsed.get(k, 0) + n
+        for k, examples in other.samples.items():
+            kept = self.samples.setdefault(k, [])
+            kept.extend(examples[: BAD_SAMPLES - len(kept)])
 
     @property
     def total(self) -> int:

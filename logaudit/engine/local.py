@@ -217,7 +217,7 @@ def _one_by_one(
     for b in blocks:
         one, one_bad = _process(b, det, enricher, tables, settings)
         partial = merge(partial, one, tables) if partial else one
-        _absorb(bad, one_bad)
+        bad.absorb(one_bad)
     return partial, bad
 
 
@@ -242,18 +242,6 @@ def _skipped(data: bytes | bytearray | memoryview, starts: np.ndarray) -> np.nda
     comment = ~empty & (octets[np.minimum(first, len(octets) - 1)] == 35)
     skipped = np.concatenate([[0], np.cumsum(empty | comment)])
     return np.diff(skipped[starts])
-
-
-def _absorb(into: BadLines, other: BadLines) -> None:
-    """``into.merge(other)`` in place: merging into a new copy each block copied every
-    input's counts each time, quadratic in the number of inputs."""
-    for k, n in other.counts.items():
-        into.counts[k] = into.counts.get(k, 0) + n
-    for k, n in other.parsed.items():
-        into.parsed[k] = into.parsed.get(k, 0) + n
-    for k, examples in other.samples.items():
-        kept = into.samples.setdefault(k, [])
-        kept.extend(examples[: BAD_SAMPLES - len(kept)])
 
 
 # One job processes this many blocks at once, in threads. Much of a block's work runs with the
@@ -406,7 +394,7 @@ def run(
     def drain(limit: int) -> None:
         while len(pending) > limit:
             partial, block_bad = pending.popleft().result()
-            _absorb(bad, block_bad)
+            bad.absorb(block_bad)
             if partial:
                 acc.add(partial)
 
@@ -493,7 +481,7 @@ def run(
                     partial, span_bad, n = span.result()
                     # Ranges merge in file order; their line numbers start where the last ended.
                     done = state.lines_read.get(inp.name, 0)
-                    _absorb(bad, span_bad.shifted(done))
+                    bad.absorb(span_bad.shifted(done))
                     state.lines_read[inp.name] = done + n
                     if partial:
                         acc.add(partial)
