@@ -143,7 +143,7 @@ def sample_lines(data: bytes | bytearray | memoryview, limit: int = DETECT_LINES
     # nginx's \x5C and \x22 (see parse.py), so an escaped quote never ends a field.
     head = head.replace(b"\\\\", b"\\x5C").replace(b'\\"', b"\\x22")
     raws = head.split(b"\n")
-    if len(raws) > 1 and raws[-1] and (len(data) > len(head) or raws[-1].count(b'"') % 2):
+    if len(raws) > 1 and raws[-1] and (len(data) > 1 << 20 or raws[-1].count(b'"') % 2):
         # The sample ends inside a line (the 1 MiB cut, or a last line still being written,
         # its quote left open): judged on its part, a combined line cut in its user agent fits
         # common + extras better, and a log read as common would leave its referrers unread
