@@ -209,6 +209,8 @@ def build_report(
     ov = traffic.overview(p, settings)
     ov["bad_lines"] = run.bad.total
     ov.update(timing.overview(p))
+    if ov.get("crawler_hits", 0) is None:
+        ctx.notes.append(traffic.ROBOTS_NOT_COUNTED)
 
     def headline() -> None:
         if "pv_events" in p or "pv_events" in run.tables:

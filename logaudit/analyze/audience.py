@@ -92,7 +92,7 @@ def t_agents(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
 TABLES = {
     # "visitor": the key of a stored row whose client is a keyed token (store/days.py).
     "visitors": Table("visitors", t_visitors, {"first": "min", "last": "max", "visitor": "max"}),
-    "agents": Table("agents", t_agents, dict.fromkeys(AGENT_COLUMNS, "first")),
+    "agents": Table("agents", t_agents, dict.fromkeys(AGENT_COLUMNS, "first"), agents="rows"),
 }
 NEEDS = ("visitors", "agents")
 

@@ -44,6 +44,10 @@ class Table:
     # name) whose value picks the partition their rows spill to past the accumulator's budget,
     # so that one key's rows stay together (see analyze.spill). None: always in memory.
     spill_key: str | None = None
+    # What ``compute`` reads of the user agents' classification (``AGENT_WORK``): "none",
+    # "classes" (the chunk's agent_class column) or "rows" (the classifier's full rows). A run
+    # classifies each block's agents only as far as its tables and --bots need (``agent_work``).
+    agents: str = "none"
 
     def combine(self, frames: list[pd.DataFrame]) -> pd.DataFrame:
         frames = [f for f in frames if len(f)]
@@ -68,6 +72,20 @@ class Table:
         if all(r == "sum" for r in rules.values()):
             return g.sum()
         return g.agg(rules)
+
+
+# How far a run classifies each block's user agents, least first: not at all (the chunk has no
+# agent_class column), each agent's class, or its full row (browser, OS, device, crawler).
+AGENT_WORK: tuple[str, ...] = ("none", "classes", "rows")
+
+
+def agent_work(tables: Mapping[str, Table], bots: str) -> str:
+    """The user-agent work a run of ``tables`` needs: the most any table declares, and at least
+    classes unless ``--bots include`` (the other modes filter or count people by class)."""
+    need = max((AGENT_WORK.index(t.agents) for t in tables.values()), default=0)
+    if bots != "include":
+        need = max(need, AGENT_WORK.index("classes"))
+    return AGENT_WORK[need]
 
 
 def count_by(

@@ -39,7 +39,10 @@ def t_totals(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     utc = c["time"].array.asi8
     local = c["local"].array.asi8
     person = c["person"].to_numpy()
-    cls = np.asarray(c["agent_class"].array.codes)
+    # No agent_class: the run classified no agent (no table needed it, --bots include), so
+    # its robots are not counted, and say so (``overview``), rather than count none.
+    classified = "agent_class" in c
+    cls = np.asarray(c["agent_class"].array.codes) if classified else np.zeros(0, np.int8)
     row = {
         "hits": len(c),
         "bytes": int(c["bytes"].sum()),
@@ -47,6 +50,7 @@ def t_totals(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
         "people_hits": int(person.sum()),
         "crawler_hits": int((cls == 1).sum()),
         "tool_hits": int((cls == 2).sum()),
+        "unclassified": 0 if classified else len(c),
         "first": int(utc.min()) if len(c) else np.iinfo(np.int64).max,
         "last": int(utc.max()) if len(c) else np.iinfo(np.int64).min,
         "first_local": int(local.min()) if len(c) else np.iinfo(np.int64).max,
@@ -269,7 +273,19 @@ def overview(p: Partial, s: Settings) -> dict[str, object]:
     for k in range(1, 6):
         out[f"status_{k}xx"] = int(row[f"s{k}xx"])
         out[f"share_{k}xx"] = round(int(row[f"s{k}xx"]) / hits, 4) if hits else 0.0
+    # Hits whose agents were not classified (a store's older days have no such column: 0).
+    unclassified = row.get("unclassified", 0)
+    if not pd.isna(unclassified) and int(unclassified):
+        out["crawler_hits"] = out["tool_hits"] = None
     return out
+
+
+# The report's note when the overview's robot counts are null (``t_totals``).
+ROBOTS_NOT_COUNTED = (
+    "crawler_hits and tool_hits are not counted (null): with --bots include and no chosen "
+    "section that needs user agents, no agent was classified (add --section crawlers, or "
+    "leave --bots at exclude, to count them)"
+)
 
 
 def empty_overview() -> dict[str, object]:

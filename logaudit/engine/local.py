@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from logaudit import plausible, procs
-from logaudit.analyze.base import Accumulator, Partial, Table, merge
+from logaudit.analyze.base import Accumulator, Partial, Table, agent_work, merge
 from logaudit.analyze.spill import SPILL_BYTES
 from logaudit.config import Settings
 from logaudit.enrich.classify import (
@@ -53,7 +53,8 @@ def _init_worker(
     # Each worker is one of the cores: Arrow's own thread pool would oversubscribe them.
     pa.set_cpu_count(threads)
     pa.set_io_thread_count(threads)
-    _worker.update(settings=settings, tables=tables, enricher=Enricher(settings))
+    enricher = Enricher(settings).needing(agent_work(tables, settings.bots))
+    _worker.update(settings=settings, tables=tables, enricher=enricher)
 
 
 def _process(
@@ -382,7 +383,9 @@ def run(
     2.37-2.71 s) and took a little more memory; more cores make more jobs worth it.
     """
     _memory_pool()
-    enricher = enricher or Enricher(settings)
+    # Agents are classified only as far as the tables and --bots need (analyze.base.AGENT_WORK).
+    work = agent_work(tables, settings.bots)
+    enricher = (enricher or Enricher(settings)).needing(work)
     acc = Accumulator(tables, on_compact=_release, spill_bytes=SPILL_BYTES)
     bad = BadLines()
     state = ReadState()
@@ -411,7 +414,7 @@ def run(
             fut = pool.submit(_process_in_worker, data, first, lines, b.source, det, b.stretches)
         else:
             fut = pool.submit(_process_bundle, blocks, det, enricher, tables, settings)
-            if len(pending) + 1 == THREADS:
+            if len(pending) + 1 == THREADS and work != "none":
                 # Every thread is in Arrow's tokenizer now, without the GIL: the
                 # user-agent rules (built holding it) overlap their work.
                 prepare_classifier()
@@ -445,7 +448,8 @@ def run(
 
     pool: Executor
     if jobs > 1:
-        shared_classifier()  # built before forking, so every worker inherits it ready
+        if work != "none":
+            shared_classifier()  # built before forking, so every worker inherits it ready
         pool = ProcessPoolExecutor(
             max_workers=jobs,
             mp_context=multiprocessing.get_context("fork"),

@@ -6,6 +6,7 @@ Everything here works on a chunk's categories (distinct values) and maps back wi
 
 from __future__ import annotations
 
+import copy
 import re
 import threading
 from pathlib import Path
@@ -111,6 +112,18 @@ class Enricher:
         use_agent_cache(settings)
         # The shared record filters (--status, --path, --client...), before any table.
         self.matcher = Matcher(wanted, settings.geoip_dir) if wanted else None
+        # How far each chunk's agents are classified (analyze.base.AGENT_WORK): "none" leaves
+        # out the agent_class column and never builds the classifier; "classes" and "rows"
+        # both classify (a class costs about what a row does: see docs/performance.md).
+        self.agents = "classes"
+
+    def needing(self, work: str) -> Enricher:
+        """This enricher for a run that needs ``work`` of the user agents (``agent_work``)."""
+        if work == "none" and self.settings.bots != "include":
+            raise ValueError("--bots other than include needs the agents' classes")
+        out = copy.copy(self)
+        out.agents = work
+        return out
 
     def apply(self, chunk: pd.DataFrame, has_agent: bool = True) -> pd.DataFrame:
         """Add the enriched columns. ``has_agent`` False: the format logs no user agent
@@ -133,9 +146,10 @@ class Enricher:
         if self.matcher is not None:
             keep &= self.matcher.mask(chunk)
 
+        classify = self.agents != "none"
         agent_class = (
             self._agent_class(chunk["agent"].array)
-            if has_agent
+            if has_agent and classify
             else np.zeros(len(chunk), dtype=np.int8)
         )
         if s.bots == "exclude":
@@ -158,7 +172,8 @@ class Enricher:
         ok = np.isin(status, PAGE_STATUSES)
         chunk["is_static"] = is_static
         chunk["is_page"] = ok & ~(static_by_cat | non_page_by_cat)[np.asarray(path.codes)]
-        chunk["agent_class"] = categorical(agent_class, AGENT_CLASSES)
+        if classify or not has_agent:  # without an agent field every hit is a person
+            chunk["agent_class"] = categorical(agent_class, AGENT_CLASSES)
         # People metrics: humans by default; everyone kept by include/exclude/only.
         chunk["person"] = (agent_class == 0) if s.bots == "auto" else np.ones(len(chunk), bool)
         chunk["visitor"] = visitor_key(
