@@ -208,3 +208,39 @@ def test_bounded_most_recently_used_first(
     back = agentcache.load(path, agents.COLUMNS)
     assert list(back) == ["old agent 2", "curl/8.0", "old agent 0"]
     assert back["curl/8.0"] == tuple(c.classify(pd.Index(["curl/8.0"])).iloc[0])
+
+
+@pytest.mark.parametrize("spans", [False, True], ids=["blocks", "byte-ranges"])
+def test_jobs_workers_write_back_their_classifications(
+    fresh: Path, monkeypatch: pytest.MonkeyPatch, spans: bool
+) -> None:
+    """With --jobs 2 the workers classify; the rows they met come back with their partials
+    (one Arrow table each) and the main process saves them: the file is the one a single job
+    writes, and the next run classifies nothing."""
+    from logaudit.engine import local
+
+    if spans:
+        monkeypatch.setattr(local, "SPAN_MIN_BYTES", 0)  # each worker reads a byte range
+    first = summary("--jobs", "2")
+    assert fresh.exists()
+    from_workers = agentcache.load(fresh, agents.COLUMNS)
+    assert len(from_workers) > 10
+
+    new_process(monkeypatch)
+    assert figures(summary()) == figures(first)
+    assert (Spy.built, Spy.calls) == (0, 0)  # every agent came from the workers' rows
+
+    fresh.unlink()
+    new_process(monkeypatch)
+    summary()
+    assert Spy.calls > 0
+    alone = agentcache.load(fresh, agents.COLUMNS)
+    assert from_workers == alone
+    assert set(from_workers) == set(alone)
+
+
+def test_jobs_without_cache_send_nothing_back(fresh: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOGAUDIT_NO_CACHE", "1")
+    summary("--jobs", "2")
+    assert not fresh.exists()
+    assert classify.met_agent_rows() is None

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,8 @@ from logaudit.analyze.spill import SPILL_BYTES
 from logaudit.config import Settings
 from logaudit.enrich.classify import (
     Enricher,
+    adopt_agent_rows,
+    met_agent_rows,
     prepare_classifier,
     save_agent_cache,
     shared_classifier,
@@ -256,7 +259,7 @@ THREADS = 2
 SPAN_MIN_BYTES = 32 * 1024 * 1024
 
 
-def _span_task(inp: Input, det: Detected) -> tuple[Partial, BadLines, int]:
+def _span_task(inp: Input, det: Detected) -> tuple[Partial, BadLines, int, object]:
     """Map and combine one byte range in a worker: its blocks' partials merged into one."""
     settings: Settings = _worker["settings"]  # type: ignore[assignment]
     tables: Mapping[str, Table] = _worker["tables"]  # type: ignore[assignment]
@@ -271,7 +274,14 @@ def _span_task(inp: Input, det: Detected) -> tuple[Partial, BadLines, int]:
         bad = bad.merge(block_bad)
         if partial:
             acc.add(partial)
-    return acc.result(), bad, state.lines_read.get(inp.name, 0)
+    return acc.result(), bad, state.lines_read.get(inp.name, 0), _met_rows()
+
+
+def _met_rows() -> object:
+    """A worker's classifications since its last result, for the main process's agent cache
+    (``classify.met_agent_rows``: one small Arrow table, or None)."""
+    enricher: Enricher = _worker["enricher"]  # type: ignore[assignment]
+    return met_agent_rows() if enricher.agents != "none" else None
 
 
 def _detect(
@@ -322,17 +332,20 @@ def _process_in_worker(
     inp: Input,
     det: Detected,
     stretches: list[tuple[int, str]] | None = None,
-) -> tuple[Partial, BadLines]:
+) -> tuple[Partial, BadLines, object]:
     block = Block(data, first_line, inp, lines, stretches or [])
-    return _process(block, det, _worker["enricher"], _worker["tables"], _worker["settings"])  # type: ignore[arg-type]
+    w = _worker
+    partial, bad = _process(block, det, w["enricher"], w["tables"], w["settings"])  # type: ignore[arg-type]
+    return partial, bad, _met_rows()
 
 
 def _bundle_in_worker(
     members: list[tuple[bytes, int, int, Input]], det: Detected
-) -> tuple[Partial, BadLines]:
+) -> tuple[Partial, BadLines, object]:
     blocks = [Block(data, first, inp, lines) for data, first, lines, inp in members]
     w = _worker
-    return _process_bundle(blocks, det, w["enricher"], w["tables"], w["settings"])  # type: ignore[arg-type]
+    partial, bad = _process_bundle(blocks, det, w["enricher"], w["tables"], w["settings"])  # type: ignore[arg-type]
+    return partial, bad, _met_rows()
 
 
 def _memory_pool() -> None:
@@ -392,11 +405,15 @@ def run(
     formats: dict[str, Detected] = {}
     last: Detected | None = None  # the last input's format, tried first on the next one
     jobs = settings.jobs or 1
-    pending: deque[Future[tuple[Partial, BadLines]]] = deque()
+    # (partial, bad lines), and from a --jobs worker the agents it classified (_met_rows).
+    pending: deque[Future[tuple[Any, ...]]] = deque()
 
     def drain(limit: int) -> None:
         while len(pending) > limit:
-            partial, block_bad = pending.popleft().result()
+            done = pending.popleft().result()
+            partial, block_bad = done[0], done[1]
+            if len(done) > 2:
+                adopt_agent_rows(done[2])
             bad.absorb(block_bad)
             if partial:
                 acc.add(partial)
@@ -404,7 +421,7 @@ def run(
     bundle: _Bundle | None = None
 
     def submit(blocks: list[Block], det: Detected) -> None:
-        fut: Future[tuple[Partial, BadLines]]
+        fut: Future[tuple[Any, ...]]
         if jobs > 1 and len(blocks) > 1:
             members = [(bytes(b.data), b.first_line, b.lines, b.source) for b in blocks]
             fut = pool.submit(_bundle_in_worker, members, det)
@@ -482,7 +499,8 @@ def run(
                     for start, end in line_spans(inp.path, jobs)
                 ]
                 for size, span in ranges:
-                    partial, span_bad, n = span.result()
+                    partial, span_bad, n, met = span.result()
+                    adopt_agent_rows(met)
                     # Ranges merge in file order; their line numbers start where the last ended.
                     done = state.lines_read.get(inp.name, 0)
                     bad.absorb(span_bad.shifted(done))

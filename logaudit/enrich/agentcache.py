@@ -118,11 +118,17 @@ def load(path: Path, columns: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
         meta = table.schema.metadata or {}
         if meta.get(_META_KEY, b"").decode("utf-8") != fingerprint(columns):
             return {}  # another ua-parser, robot list or logaudit: every row may differ
-        if table.column_names != ["key", *columns]:
-            return {}
-        cols = [table.column(c).to_pylist() for c in table.column_names]
+        return rows_of(table, columns)
     except Exception:  # noqa: BLE001 - a corrupt or foreign file is only a cold cache
         return {}
+
+
+def rows_of(table: pa.Table, columns: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """The rows of a table made by ``table_of`` (key -> row, in its order); empty when its
+    columns are not ``columns``."""
+    if table.column_names != ["key", *columns]:
+        return {}
+    cols = [table.column(c).to_pylist() for c in table.column_names]
     intern = sys.intern
     rows: dict[str, tuple[str, ...]] = {}
     for key, *row in zip(*cols, strict=True):
@@ -142,16 +148,8 @@ def save(path: Path, rows: Iterable[tuple[str, tuple[str, ...]]], columns: tuple
         if len(keys) >= MAX_KEYS:
             break
     try:
-        cols = list(zip(*values, strict=True)) if values else [()] * len(columns)
-        table = pa.table(
-            {
-                "key": pa.array(keys, pa.string()),
-                **{
-                    name: pa.array(list(col), pa.string()).dictionary_encode()
-                    for name, col in zip(columns, cols, strict=True)
-                },
-            }
-        ).replace_schema_metadata({_META_KEY: fingerprint(columns).encode("utf-8")})
+        table = table_of(zip(keys, values, strict=True), columns)
+        table = table.replace_schema_metadata({_META_KEY: fingerprint(columns).encode("utf-8")})
         sink = pa.BufferOutputStream()
         options = pa.ipc.IpcWriteOptions(compression="zstd")
         with pa.ipc.new_file(sink, table.schema, options=options) as writer:
@@ -159,6 +157,27 @@ def save(path: Path, rows: Iterable[tuple[str, tuple[str, ...]]], columns: tuple
         _write_private(path, sink.getvalue().to_pybytes())
     except Exception as e:  # noqa: BLE001 - never fail a run for its cache
         warn(f"{path} not written", e)
+
+
+def table_of(rows: Iterable[tuple[str, tuple[str, ...]]], columns: tuple[str, ...]) -> pa.Table:
+    """(key, row) pairs as one Arrow table: the keys, then one dictionary-encoded column per
+    name of ``columns`` (a few hundred distinct families, not one string per agent). What the
+    file holds, and what ``--jobs`` workers send back with their partials."""
+    keys: list[str] = []
+    values: list[tuple[str, ...]] = []
+    for key, row in rows:
+        keys.append(key)
+        values.append(row)
+    cols = list(zip(*values, strict=True)) if values else [()] * len(columns)
+    return pa.table(
+        {
+            "key": pa.array(keys, pa.string()),
+            **{
+                name: pa.array(list(col), pa.string()).dictionary_encode()
+                for name, col in zip(columns, cols, strict=True)
+            },
+        }
+    )
 
 
 def _write_private(path: Path, data: bytes) -> None:

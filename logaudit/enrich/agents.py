@@ -254,6 +254,17 @@ class AgentClassifier:
                 self._cache[key] = row  # type: ignore[assignment]
                 room -= 1
 
+    def adopt(self, rows: dict[str, tuple[str, ...]]) -> None:
+        """Take rows another process classified (a ``--jobs`` worker's, ``classify``): known
+        ones are kept, new ones remembered and counted as parsed; all count as met."""
+        known = len(self._cache)
+        self.preload(rows)
+        self.parsed += len(self._cache) - known
+        if self.track_use:
+            if len(self._used) > self.max_cached:
+                self._used.clear()
+            self._used.update(dict.fromkeys(rows))
+
     def used_rows(self, older: Iterable[str] = ()) -> Iterator[tuple[str, Row]]:
         """(key, row) of the keys met since the last call, most recent first, then those of
         ``older`` (keys in most-recently-used order) still remembered; forgets the keys met."""

@@ -265,6 +265,35 @@ def save_agent_cache() -> None:
 _saved: dict[Path, int] = {}
 
 
+def met_agent_rows() -> Any:
+    """In a ``--jobs`` worker: the rows of the agents it met since the last call, as one Arrow
+    table (``agentcache.table_of``), for the main process to save with its own
+    (``adopt_agent_rows``); None when there are none or the run keeps no cache."""
+    with _classifier_lock:
+        c = _classifier
+        if c is None or _cache_file is None or not c.track_use:
+            return None
+        from logaudit.enrich import agentcache
+        from logaudit.enrich.agents import COLUMNS
+
+        rows = list(c.used_rows())
+        return agentcache.table_of(rows, COLUMNS) if rows else None
+
+
+def adopt_agent_rows(table: Any) -> None:
+    """In the main process: a worker's ``met_agent_rows``, remembered as if classified here,
+    so that ``save_agent_cache`` writes them (the workers' own classifiers die with them)."""
+    if table is None:
+        return
+    from logaudit.enrich import agentcache
+    from logaudit.enrich.agents import COLUMNS
+
+    rows = agentcache.rows_of(table, COLUMNS)
+    c = shared_classifier()
+    with _classifier_lock:
+        c.adopt(rows)
+
+
 def prepare_classifier() -> None:
     """Start building the process's classifier in a background thread; ``shared_classifier``
     waits for it. Call ``shared_classifier`` before forking: a child forked mid-build would
