@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 from loglines import CHROME, CURL, FIREFOX, GOOGLEBOT, isolate, line, utc, write
@@ -62,16 +64,16 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     earlier test of the session), recorded; the work is still done."""
     seen: list[str] = []
     shared = classify.shared_classifier
-    rows = agents.AgentClassifier._rows
+    keys = agents.AgentClassifier._keys  # every classification, of rows or classes alone
     resolver = agents._RESOLVER_CLASS
 
     def recorded_shared() -> Any:
         seen.append("shared_classifier")
         return shared()
 
-    def recorded_rows(self: Any, names: Any) -> Any:
+    def recorded_keys(self: Any, names: Any) -> Any:
         seen.append("classify")
-        return rows(self, names)
+        return keys(self, names)
 
     def recorded_resolver(*a: Any) -> Any:
         seen.append("resolver")
@@ -79,7 +81,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(classify, "shared_classifier", recorded_shared)
     monkeypatch.setattr(local, "shared_classifier", recorded_shared)
-    monkeypatch.setattr(agents.AgentClassifier, "_rows", recorded_rows)
+    monkeypatch.setattr(agents.AgentClassifier, "_keys", recorded_keys)
     monkeypatch.setattr(agents, "_RESOLVER_CLASS", recorded_resolver)
     return seen
 
@@ -155,11 +157,7 @@ def test_json_equals_the_json_with_agents_classified(
     lean = _json(command, path, *rest)
     needing = Enricher.needing
     with monkeypatch.context() as m:
-        m.setattr(
-            Enricher,
-            "needing",
-            lambda self, work: needing(self, "classes" if work == "none" else work),
-        )
+        m.setattr(Enricher, "needing", lambda self, work: needing(self, "rows"))
         full = _json(command, path, *rest)
     assert _without_robot_counts(lean) == _without_robot_counts(full)
     skipped = agent_work(tables_for(_sections(command, rest)), _bots(rest)) == "none"
@@ -189,3 +187,59 @@ def test_records_still_classify_with_bots_include(site: Path) -> None:
     )
     assert r.exit_code == 0, r.output
     assert "crawler" in r.stdout and "tool" in r.stdout
+
+
+@pytest.fixture
+def new_classifier(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process without a classifier, as a new run's is, and no cache across runs."""
+    monkeypatch.setenv("LOGAUDIT_NO_CACHE", "1")
+    for name, value in (("_classifier", None), ("_cache_read", None), ("_saved", {})):
+        monkeypatch.setattr(classify, name, value)
+
+
+def test_a_run_that_needs_classes_builds_no_rows(
+    site: Path, new_classifier: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default --bots with sections that read no agent row: each agent gets its class
+    alone (robot patterns, uap-core's device rules), never its full row."""
+    made: list[str] = []
+    row = agents.AgentClassifier._row
+
+    def recorded(self: Any, text: str, robot: Any) -> Any:
+        made.append(text)
+        return row(self, text, robot)
+
+    monkeypatch.setattr(agents.AgentClassifier, "_row", recorded)
+    out = _json("summary", site, "--section", "pages", "--section", "status")
+    assert made == []
+    assert len(classify._classifier._class_cache) == 4  # Chrome, Firefox, Googlebot, curl
+    assert (out["overview"]["crawler_hits"], out["overview"]["tool_hits"]) == (2, 1)
+    assert out["overview"]["page_views"] == 4  # Googlebot's /about is not a person's
+
+
+def _corpus(shared_data: Path) -> list[str]:
+    yaml = pytest.importorskip("yaml")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    out: list[str] = ["", "-", "   "]
+    for name in ("uap-core_test_ua.yaml", "uap-core_test_os.yaml"):
+        text = (shared_data / "useragents" / name).read_text("utf-8")
+        out += [c["user_agent_string"] for c in yaml.load(text, loader)["test_cases"]]
+    robots = json.loads((shared_data / "useragents" / "crawler-user-agents.json").read_text())
+    out += [a for entry in robots for a in entry.get("instances", [])]
+    return list(dict.fromkeys(out))
+
+
+def test_class_alone_equals_the_class_of_the_full_row(shared_data: Path) -> None:
+    """On uap-core's test agents and crawler-user-agents' instances (about 3,500, robots,
+    spiders only uap-core knows, feeds and people), the class found alone is the full row's."""
+    names = pd.Index(_corpus(shared_data), dtype=object)
+    alone = agents.AgentClassifier().classes(names, rows=False)
+    full = agents.AgentClassifier().classes(names)
+    assert len(names) > 3000
+    assert {0, 1, 2} <= set(full.tolist())
+    differ = [(names[i], int(alone[i]), int(full[i])) for i in np.flatnonzero(alone != full)]
+    assert differ == []
+    # A classifier that has rows for some agents answers from them, and still the same.
+    mixed = agents.AgentClassifier()
+    mixed.classify(names[::3])
+    assert (mixed.classes(names, rows=False) == full).all()

@@ -221,6 +221,8 @@ class AgentClassifier:
         self._resolver_built: ua_parser.Resolver | None = None
         self._robots_built: RobotMatcher | None = None
         self._cache: dict[str, Row] = {}
+        # Lookup key -> class code, for keys classified by class alone (``classes``).
+        self._class_cache: dict[str, int] = {}
         self.max_cached = max_cached
         self.parsed = 0  # agents parsed so far (each distinct agent once)
         # Keys met since the last ``used_rows`` (most recent last): what the cache across runs
@@ -306,17 +308,53 @@ class AgentClassifier:
             index=agents,
         )
 
-    def classes(self, agents: pd.Index) -> np.ndarray:
+    def classes(self, agents: pd.Index, rows: bool = True) -> np.ndarray:
         """Only the ``agent_class`` of each agent, as codes (0 person, 1 crawler, 2 tool): what
-        every block needs, without building ``classify``'s seven text columns."""
+        every block needs, without building ``classify``'s seven text columns.
+
+        ``rows`` False: agents not seen yet get their class alone (``_class_of``: the robot
+        patterns, then uap-core's device rules for the others), not a full row, which costs
+        two to three times more; for a run that will never ask for their rows."""
+        if not rows:
+            return self._classes_only(agents)
         code = _CLASS_CODE
         return np.fromiter((code[r[5]] for r in self._rows(agents)), np.int8, len(agents))
 
-    def _rows(self, agents: pd.Index) -> list[Row]:
-        """The cached row of each agent, classifying the lookup keys not seen yet."""
+    def _classes_only(self, agents: pd.Index) -> np.ndarray:
+        keys, distinct, shared = self._keys(agents)
+        cache, known = self._cache, self._class_cache
+        new = [k for k in dict.fromkeys(shared) if k not in cache and k not in known]
+        if new and len(known) + len(new) > self.max_cached:
+            known.clear()
+            new = [k for k in dict.fromkeys(shared) if k not in cache]
+        if new:
+            for text, robot in zip(new, self._robots.match(new), strict=True):
+                known[text] = self._class_of(text, robot)
+        code = _CLASS_CODE
+        by_key = [code[cache[k][5]] if k in cache else known[k] for k in shared]
+        if len(distinct) == len(keys):
+            return np.array(by_key, np.int8)
+        of = dict(zip(distinct, by_key, strict=True))
+        return np.fromiter((of[a] for a in keys), np.int8, len(keys))
+
+    def _class_of(self, text: str, robot: Robot | None) -> int:
+        """The class code ``_row`` gives ``text``, without the rest of its row."""
+        if text.strip() in ("", "-"):
+            return _CLASS_CODE["tool"]
+        if robot is not None:
+            return _CLASS_CODE[robot.kind]
+        spider = self.parse(text, Domain.DEVICE).device.family == "Spider"
+        return _CLASS_CODE["crawler" if spider else "person"]
+
+    def _keys(self, agents: pd.Index) -> tuple[list[str], list[str], list[str]]:
+        """The agents as text, the distinct ones, and their shared lookup keys."""
         keys = [a if isinstance(a, str) else "" for a in agents.tolist()]
         distinct = list(dict.fromkeys(keys))
-        shared = lookup_keys([_analysable(a) for a in distinct])
+        return keys, distinct, lookup_keys([_analysable(a) for a in distinct])
+
+    def _rows(self, agents: pd.Index) -> list[Row]:
+        """The cached row of each agent, classifying the lookup keys not seen yet."""
+        keys, distinct, shared = self._keys(agents)
         met = dict.fromkeys(shared)
         if self.track_use:
             if len(self._used) > self.max_cached:

@@ -113,9 +113,10 @@ class Enricher:
         # The shared record filters (--status, --path, --client...), before any table.
         self.matcher = Matcher(wanted, settings.geoip_dir) if wanted else None
         # How far each chunk's agents are classified (analyze.base.AGENT_WORK): "none" leaves
-        # out the agent_class column and never builds the classifier; "classes" and "rows"
-        # both classify (a class costs about what a row does: see docs/performance.md).
-        self.agents = "classes"
+        # out the agent_class column and never builds the classifier; "classes" gives agents
+        # not seen yet their class alone; "rows" (unless the engine says less) their full row,
+        # which a table will ask for (classifying a class first would match robots twice).
+        self.agents = "rows"
 
     def needing(self, work: str) -> Enricher:
         """This enricher for a run that needs ``work`` of the user agents (``agent_work``)."""
@@ -188,7 +189,7 @@ class Enricher:
         """0 person, 1 crawler, 2 tool, per row."""
         c = shared_classifier()
         with _classifier_lock:
-            codes = c.classes(pd.Index(agent.categories))
+            codes = c.classes(pd.Index(agent.categories), rows=self.agents == "rows")
         return per_category(agent, codes)
 
 
