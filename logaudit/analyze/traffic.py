@@ -284,7 +284,7 @@ def overview(p: Partial, s: Settings) -> dict[str, object]:
 ROBOTS_NOT_COUNTED = (
     "crawler_hits and tool_hits are not counted (null): with --bots include and no chosen "
     "section that needs user agents, no agent was classified (add --section crawlers, or "
-    "leave --bots at exclude, to count them)"
+    "leave --bots at its default, to count them)"
 )
 
 
