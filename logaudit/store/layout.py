@@ -45,6 +45,11 @@ SCHEMA = 2
 READS = (1, 2)
 STATE_FILE = "store.json"
 KEY_FILE = "key"
+# Present from a run's first written file until its commit has deleted what the state does not
+# name: a run starts with the (slow, every file listed) clean-up only when it is there.
+WRITING = ".writing"
+# Written by the first clean-up of a logaudit that keeps WRITING (older stores are cleaned once).
+TIDY = ".tidy"
 EPOCH = date(1970, 1, 1)
 
 
@@ -126,6 +131,9 @@ class State:
     inputs: list[dict[str, Any]] = field(default_factory=list)
     gen: int = 0
     runs: list[dict[str, Any]] = field(default_factory=list)
+    # "YYYY-MM" -> {"gen", "files", "of": digest of its days[, "visit_timeout", "offsets"]}:
+    # closed months' tables rolled up (store/months.py)
+    months: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         from logaudit import __version__
@@ -138,6 +146,7 @@ class State:
             "days": self.days,
             "inputs": self.inputs,
             "runs": self.runs[-100:],
+            "months": self.months,
         }
 
 
@@ -188,39 +197,59 @@ class Layout:
             inputs=raw.get("inputs", []),
             gen=int(raw.get("gen", 0)),
             runs=raw.get("runs", []),
+            months=raw.get("months", {}),
         )
 
     def commit(self, state: State) -> None:
         """Make ``state`` the store's state (the one atomic step), then delete what no longer
         belongs to it."""
+        from logaudit.store.months import drop_stale
+
+        drop_stale(state)
         data = json.dumps(state.to_json(), indent=1, sort_keys=True).encode()
         _write_private(self.state_path, data)
         self.clean(state)
+        # Nothing of this run is left to clean: the next run need not list every file.
+        (self.root / WRITING).unlink(missing_ok=True)
+
+    def untidy(self) -> bool:
+        """Whether a run may have left files that no state names (it wrote and was stopped
+        before its commit's clean-up), or the store predates that record."""
+        return (self.root / WRITING).exists() or not (self.root / TIDY).exists()
 
     def clean(self, state: State) -> None:
         """Delete day files and folders that ``state`` does not name (older generations,
         a killed run's orphans)."""
         # Whole paths: one day's generation may name a file another day no longer has.
-        wanted = {self.path(d, info, t) for d, info in state.days.items() for t in info["files"]}
-        for stale in [*self.root.glob(".scratch-*"), *self.root.glob("day=*/.*.tmp")]:
+        named = [*state.days.items(), *state.months.items()]
+        wanted = {self.path(d, info, t) for d, info in named for t in info["files"]}
+        temporary = [*self.root.glob("day=*/.*.tmp"), *self.root.glob("month=*/.*.tmp")]
+        for stale in [*self.root.glob(".scratch-*"), *temporary]:
             # A killed run's decompressed tails and half-written files.
             if stale.is_dir():
                 shutil.rmtree(stale, ignore_errors=True)
             else:
                 stale.unlink(missing_ok=True)
-        for folder in self.root.glob("day=*"):
-            name = folder.name[4:]
+        for folder in [*self.root.glob("day=*"), *self.root.glob("month=*")]:
+            name = folder.name.partition("=")[2]
+            held = state.days if folder.name.startswith("day=") else state.months
             for f in folder.iterdir():
-                if name not in state.days or f not in wanted:
+                if name not in held or f not in wanted:
                     f.unlink(missing_ok=True)
-            if name not in state.days:
+            if name not in held:
                 try:
                     folder.rmdir()
                 except OSError:
                     pass
+        if not (self.root / TIDY).exists():
+            _write_private(self.root / TIDY, b"")
+
+    def folder(self, day: str) -> Path:
+        """A day's folder, or a month's (``YYYY-MM``: its roll-up, ``store/months.py``)."""
+        return self.root / (f"month={day}" if len(day) == 7 else f"day={day}")
 
     def file(self, day: str, table: str, gen: int) -> Path:
-        return self.root / f"day={day}" / f"{table}.g{gen}.parquet"
+        return self.folder(day) / f"{table}.g{gen}.parquet"
 
     def path(self, day: str, info: dict[str, Any], table: str) -> Path:
         """The file of ``table`` in the stored day ``info``."""
@@ -239,7 +268,11 @@ class Layout:
 
     def write_file(self, day: str, table: str, frame: pd.DataFrame, gen: int) -> dict[str, Any]:
         """Write one table of a day as generation ``gen``; its checksum, rows and generation."""
-        folder = self.root / f"day={day}"
+        writing = self.root / WRITING
+        if not writing.exists():
+            # Until the commit's clean-up, this run's files may be orphans (store/layout.py).
+            _write_private(writing, b"")
+        folder = self.folder(day)
         folder.mkdir(exist_ok=True, mode=0o700)
         sink = io.BytesIO()
         arrow = pa.Table.from_pandas(frame, preserve_index=True)
@@ -284,16 +317,19 @@ class Layout:
 
     def verify(self, state: State) -> Iterator[str]:
         """One line per file that is missing or whose checksum differs."""
-        for day, info in sorted(state.days.items()):
+        named = [("day", d, i) for d, i in sorted(state.days.items())] + [
+            ("month", m, i) for m, i in sorted(state.months.items())
+        ]
+        for kind, day, info in named:
             for table, meta in sorted(info["files"].items()):
                 path = self.path(day, info, table)
                 try:
                     digest = hashlib.sha256(path.read_bytes()).hexdigest()
                 except OSError:
-                    yield f"day {day}: {path.name} is missing"
+                    yield f"{kind} {day}: {path.name} is missing"
                     continue
                 if digest != meta["sha256"]:
-                    yield f"day {day}: {path.name} does not match its checksum"
+                    yield f"{kind} {day}: {path.name} does not match its checksum"
 
     def size(self) -> int:
         return sum(f.stat().st_size for f in self.root.rglob("*") if f.is_file())
