@@ -150,3 +150,26 @@ def test_a_store_without_roll_ups_gets_them_on_its_next_report(tmp_path: Path) -
     assert manage.verify(state) == []
     names = {p.name for p in state.glob("month=2026-01/*.parquet")}
     assert names == {f"{t}.g{after['2026-01']['gen']}.parquet" for t in after["2026-01"]["files"]}
+
+
+def test_a_grown_day_keeps_the_files_its_new_lines_did_not_change(tmp_path: Path) -> None:
+    server = Server(tmp_path / "logs", DATA)
+    state = tmp_path / "state"
+    half = DATA.index(b"\n", int(len(DATA) * 0.8)) + 1
+    server.write_to(half)
+    report(server.glob(), state)
+    end = half
+    for _ in range(3):  # three more lines: the last day grows a little
+        end = DATA.index(b"\n", end) + 1
+    server.write_to(end)
+    stored = report(server.glob(), state)
+    days = json.loads((state / STATE_FILE).read_text())["days"]
+    grown = days[max(days)]
+    kept = [t for t, meta in grown["files"].items() if meta.get("gen", grown["gen"]) < grown["gen"]]
+    assert kept and "totals" not in kept  # totals got the three lines
+    for t in kept:
+        assert Layout(state).path(max(days), grown, t).is_file()
+    whole = tmp_path / "whole.log"
+    whole.write_bytes(DATA[:end])
+    assert figures(stored) == figures(report([str(whole)]))
+    assert manage.verify(state) == []

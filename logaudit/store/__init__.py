@@ -36,7 +36,7 @@ from logaudit.store.days import (
     places,
     split_days,
 )
-from logaudit.store.layout import Layout, State, day_name, day_number
+from logaudit.store.layout import PV, TOUCH, Layout, State, day_name, day_number
 from logaudit.store.lock import locked
 
 # Settings that change what the stored tables hold: a store answers only with the values it
@@ -229,12 +229,24 @@ def _add_days(
         old = state.days.get(name)
         if old is not None and old.get("closed") and close.TRIPLES in part:
             late.append(name)
+        kept: dict[str, Any] = {}
         if old is not None:
+            if PV in part or TOUCH in part:
+                part.setdefault(PV, pd.DataFrame())
+                part.setdefault(TOUCH, pd.DataFrame())  # one may be stored packed in the other
             for t, table in merged.items():
+                if t not in part:
+                    # No new rows: the stored file stays as it is (its own generation).
+                    if t in old["files"]:
+                        kept[t] = {"gen": int(old["files"][t].get("gen", old["gen"]))}
+                        kept[t].update(old["files"][t])
+                    continue
                 f = layout.read_table(name, old, t)
                 if f is not None:
-                    part[t] = table.combine([f, part[t]] if t in part else [f])
-        state.days[name] = layout.write_day(name, part, state.gen)
+                    part[t] = table.combine([f, part[t]])
+        info = layout.write_day(name, part, state.gen)
+        info["files"] = {**kept, **info["files"]}
+        state.days[name] = info
     return late
 
 
