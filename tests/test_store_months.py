@@ -173,3 +173,41 @@ def test_a_grown_day_keeps_the_files_its_new_lines_did_not_change(tmp_path: Path
     whole.write_bytes(DATA[:end])
     assert figures(stored) == figures(report([str(whole)]))
     assert manage.verify(state) == []
+
+
+def test_a_schema_2_store_is_read_and_written_on(tmp_path: Path) -> None:
+    """Files written before schema 3 (pandas' metadata in the footer) are read beside new
+    ones, in one go too, and the store is written on as schema 3."""
+    import hashlib
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from logaudit.store.layout import SCHEMA, _frame
+
+    server = Server(tmp_path / "logs", DATA)
+    state = tmp_path / "state"
+    half = DATA.index(b"\n", int(len(DATA) * 0.7)) + 1
+    server.write_to(half)
+    report(server.glob(), state)
+    raw = json.loads((state / STATE_FILE).read_text())
+    raw["schema"] = 2
+    layout = Layout(state)
+    for group in ("days", "months"):
+        for name, info in raw[group].items():
+            for t, meta in info["files"].items():
+                path = layout.path(name, info, t)
+                frame = _frame(pq.read_table(path))
+                pq.write_table(pa.Table.from_pandas(frame, preserve_index=True), path)
+                meta["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (state / STATE_FILE).write_text(json.dumps(raw))
+    assert manage.verify(state) == []
+    whole = tmp_path / "whole.log"
+    whole.write_bytes(DATA[:half])
+    assert figures(report([], state)) == figures(report([str(whole)]))
+    server.write_to(len(DATA))
+    stored = report(server.glob(), state)
+    whole.write_bytes(DATA)
+    assert figures(stored) == figures(report([str(whole)]))
+    assert json.loads((state / STATE_FILE).read_text())["schema"] == SCHEMA
+    assert manage.verify(state) == []

@@ -41,8 +41,11 @@ from logaudit.errors import ConfigError, ExitCode, LogauditError
 # (exit 7), never misread. Schema 2 added closed days (``store/close.py``: per-page visitor
 # counts in place of key sets, files of their own generation); a schema-1 store is read as a
 # store of open days and written on as schema 2.
-SCHEMA = 2
-READS = (1, 2)
+# Schema 3 writes each file without pandas' and Arrow's schema copies in its footer (the index
+# columns and extension dtypes as two small keys instead, ``_frame``): a stored day of small
+# tables is about half the size. Schema-2 files (with those copies) are read as before.
+SCHEMA = 3
+READS = (1, 2, 3)
 STATE_FILE = "store.json"
 KEY_FILE = "key"
 # Present from a run's first written file until its commit has deleted what the state does not
@@ -274,10 +277,7 @@ class Layout:
             _write_private(writing, b"")
         folder = self.folder(day)
         folder.mkdir(exist_ok=True, mode=0o700)
-        sink = io.BytesIO()
-        arrow = pa.Table.from_pandas(frame, preserve_index=True)
-        pq.write_table(arrow, sink, compression="zstd", **_encodings(arrow.schema))
-        data = sink.getvalue()
+        data = _parquet(frame)
         _write_private(self.file(day, table, gen), data)
         return {"sha256": hashlib.sha256(data).hexdigest(), "rows": len(frame), "gen": gen}
 
@@ -286,7 +286,7 @@ class Layout:
             return None
         path = self.path(day, info, table)
         try:
-            frame = _read(path).to_pandas()
+            frame = _frame(_read(path))
             if table == PV and list(frame.columns) == [PV_OWN]:
                 return _unpacked(frame, self.read_table(day, info, TOUCH))
             return frame
@@ -307,8 +307,11 @@ class Layout:
             return None
         try:
             parts = [_read(p) for p in paths]
-            both = pa.concat_tables(parts, promote_options="permissive")
-            return both.to_pandas()
+            shape = _shape(parts[0])
+            both = pa.concat_tables(
+                [t.replace_schema_metadata(None) for t in parts], promote_options="permissive"
+            )
+            return _frame(both, shape)
         except (OSError, pa.ArrowException) as e:
             raise ConfigError(
                 f"--state {self.root}: {table} is unreadable ({e}); "
@@ -340,3 +343,68 @@ def _read(path: Path) -> pa.Table:
     a small file (a year of trends reads thousands)."""
     with pq.ParquetFile(path) as f:
         return f.read()
+
+
+# The footer keys a schema-3 file keeps in place of the pandas and Arrow schema copies.
+INDEX_KEY, TYPES_KEY = b"logaudit_index", b"logaudit_types"
+
+
+def _parquet(frame: pd.DataFrame) -> bytes:
+    """``frame`` as a Parquet file: columns encoded by kind (``_encodings``), zstd, no column
+    statistics (the store reads whole files), and for the pandas side only the index columns
+    and the extension dtypes (``Int64``...) as two small footer keys. pandas' own metadata and
+    Arrow's serialized schema, both written by default, were about half of a small file."""
+    arrow = pa.Table.from_pandas(frame, preserve_index=True)
+    index, types = _shape(arrow)
+    plain = arrow.replace_schema_metadata(None)
+    sink = io.BytesIO()
+    with pq.ParquetWriter(
+        sink,
+        plain.schema,
+        compression="zstd",
+        store_schema=False,
+        write_statistics=False,
+        **_encodings(plain.schema),
+    ) as w:
+        w.add_key_value_metadata({INDEX_KEY: json.dumps(index), TYPES_KEY: json.dumps(types)})
+        w.write_table(plain)
+    return sink.getvalue()
+
+
+def _shape(table: pa.Table) -> tuple[list[str], dict[str, str]]:
+    """(index columns, {column: extension dtype}) of a stored table, from either footer: a
+    schema-3 file's two keys, or pandas' metadata (files written before)."""
+    meta = table.schema.metadata or {}
+    if INDEX_KEY in meta:
+        return json.loads(meta[INDEX_KEY]), json.loads(meta.get(TYPES_KEY, b"{}"))
+    pandas = table.schema.pandas_metadata or {}
+    index = [c for c in pandas.get("index_columns", []) if isinstance(c, str)]
+    types = {}
+    for c in pandas.get("columns", []):
+        try:
+            dtype = pd.api.types.pandas_dtype(c.get("numpy_type"))
+        except (TypeError, ValueError):
+            continue
+        if isinstance(dtype, pd.api.extensions.ExtensionDtype) and not isinstance(
+            dtype, pd.StringDtype
+        ):
+            types[str(c["field_name"])] = str(c["numpy_type"])
+    return index, types
+
+
+def _frame(table: pa.Table, shape: tuple[list[str], dict[str, str]] | None = None) -> pd.DataFrame:
+    """A stored table as the DataFrame that was written (index, dtypes)."""
+    meta = table.schema.metadata or {}
+    if shape is None and INDEX_KEY not in meta and b"pandas" in meta:
+        return table.to_pandas()  # a file written before schema 3
+    index, types = shape if shape is not None else _shape(table)
+    frame = table.replace_schema_metadata(None).to_pandas()
+    if types:
+        frame = frame.astype(types)
+    names = [None if n.startswith("__index_level_") else n for n in index]
+    if len(index) == 1:
+        frame.index = pd.Index(frame.pop(index[0]).array, name=names[0])
+    elif index:
+        frame = frame.set_index(index)
+        frame.index = frame.index.set_names(names)
+    return frame

@@ -16,9 +16,7 @@ days'. Merging is associative (any partition of the lines merges to the one-pass
 files' checksums, closed flags, visit timeouts and offsets) when it was rolled up. A roll-up is
 used only while that digest still matches: a day that gets late lines, reopens, is pruned or
 added changes it, the commit drops the stale roll-up, and the next report rolls the month
-again. An older logaudit (schema 2 without months) reads the days and ignores the months; a
-commit by it drops them (its ``store.json`` has no ``"months"``) and the next run of this one
-deletes their files, so the schema number is unchanged.
+again. (A store of schema 2, before roll-ups, is read and gets them on its next report.)
 
 **When.** At the end of a report run over the store (``stored_run``), under the store's lock:
 so when a run closes a month's last day, and lazily for a store written before roll-ups (its
