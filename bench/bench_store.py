@@ -136,7 +136,12 @@ def main() -> None:
     ap.add_argument(
         "--only", choices=("incremental", "year"), help="run one of the two measurements"
     )
+    ap.add_argument(
+        "--out", default="store", help="folder under bench/out for the logs and stores (store)"
+    )
     a = ap.parse_args()
+    global OUT
+    OUT = OUT.parent / a.out
     OUT.mkdir(parents=True, exist_ok=True)
     if a.only != "year":
         incremental(a.lines, a.repeat)

@@ -1255,6 +1255,7 @@ def state_info(state: Path | None, as_json: bool) -> None:
     span = f"{got['first_day']} .. {got['last_day']}" if got["days"] else "none"
     click.echo(f"days       {got['days']:,} ({span})")
     click.echo(f"closed     {got.get('closed_days', 0):,} (per-page visitors kept as counts)")
+    click.echo(f"months     {len(got.get('months_rolled_up', [])):,} rolled up (a file per table)")
     click.echo(f"size       {got['bytes'] / 1e6:,.1f} MB in {got['files']:,} files")
     for k, v in got["settings"].items():
         click.echo(f"setting    {k} = {safe(json.dumps(v))}")

@@ -25,7 +25,7 @@ from logaudit.engine.local import Run, run
 from logaudit.errors import ConfigError, ExitCode, LogauditError
 from logaudit.parse import BadLines
 from logaudit.sources import Input, InputProblem
-from logaudit.store import close, offsets, visitdays
+from logaudit.store import close, months, offsets, visitdays
 from logaudit.store.days import (
     PLACES,
     before_keying,
@@ -36,7 +36,7 @@ from logaudit.store.days import (
     places,
     split_days,
 )
-from logaudit.store.layout import Layout, State, day_name, day_number
+from logaudit.store.layout import PV, TOUCH, Layout, State, day_name, day_number
 from logaudit.store.lock import locked
 
 # Settings that change what the stored tables hold: a store answers only with the values it
@@ -229,12 +229,24 @@ def _add_days(
         old = state.days.get(name)
         if old is not None and old.get("closed") and close.TRIPLES in part:
             late.append(name)
+        kept: dict[str, Any] = {}
         if old is not None:
+            if PV in part or TOUCH in part:
+                part.setdefault(PV, pd.DataFrame())
+                part.setdefault(TOUCH, pd.DataFrame())  # one may be stored packed in the other
             for t, table in merged.items():
+                if t not in part:
+                    # No new rows: the stored file stays as it is (its own generation).
+                    if t in old["files"]:
+                        kept[t] = {"gen": int(old["files"][t].get("gen", old["gen"]))}
+                        kept[t].update(old["files"][t])
+                    continue
                 f = layout.read_table(name, old, t)
                 if f is not None:
-                    part[t] = table.combine([f, part[t]] if t in part else [f])
-        state.days[name] = layout.write_day(name, part, state.gen)
+                    part[t] = table.combine([f, part[t]])
+        info = layout.write_day(name, part, state.gen)
+        info["files"] = {**kept, **info["files"]}
+        state.days[name] = info
     return late
 
 
@@ -290,9 +302,11 @@ def load(
     days = in_period(state, first, last)
     # Tables that never spill (counts per key: small per day) are read in one go, all their
     # days' files at once, and merged once: a year of trends opened 15 files per day, and
-    # reading each file apart cost more than its rows.
+    # reading each file apart cost more than its rows. Closed months whose days all lie in
+    # the period give their rolled-up file instead of their days' (store/months.py).
+    entries, _ = months.covering(state, days)
     at_once = [t for t, table in tables.items() if table.spill_key is None]
-    together = {t: layout.read_tables(days, t) for t in at_once}
+    together = {t: layout.read_tables(entries, t) for t in at_once}
     for t, f in together.items():
         if f is not None and len(f) > 1:
             # One frame merged with itself split in two: the same rules as day by day.
@@ -339,6 +353,14 @@ def _with_visits(
     they are read, but the visits are still not sessionized from them."""
     days = in_period(state, first, last)
     used = visitdays.usable(days, timeout)
+    # Closed months whose rows stand for their events (store/months.py): their rows are read
+    # from the month's one file, and their days' events are not read.
+    entries, covered = months.covering(state, days)
+    whole = {m for m, e in entries if len(m) == 7 and e.get("visit_timeout") == timeout}
+    used = sorted({*used, *(d for d, _ in covered if months.month_of(d) in whole)})
+    row_entries = [(m, state.months[m]) for m in whole] + [
+        (n, state.days[n]) for n in used if months.month_of(n) not in whole
+    ]
     # Read for nothing here: referrer names serve only the visits sections and movers, and
     # the (hour, visitor) pairs only hourly periods.
     unread = set() if events else {"referrers"}
@@ -353,11 +375,12 @@ def _with_visits(
         if th is not None and len(th)
         else np.zeros(0, np.int64)
     )
-    if not visitdays.offsets_fit(state.days, used, offs):
+    fits = visitdays.offsets_fit({**state.days, **state.months}, [n for n, _ in row_entries], offs)
+    if not fits:
         return load(layout, state, tables, first, last)
     from logaudit.analyze.spill import partitions
 
-    rows = layout.read_tables([(n, state.days[n]) for n in used], visitdays.ROWS.name)
+    rows = layout.read_tables(sorted(row_entries), visitdays.ROWS.name)
     open_events = partitions(partial.get("pv_events"))
     if events:
         closed = np.array([day_number(n) for n in used], dtype=np.int64)
@@ -431,11 +454,15 @@ def stored_run(
     with locked(root, None if wait is True else float(wait or 0)):
         state = layout.read_state()
         _check_settings(root, state, settings)
-        layout.clean(state)
+        if layout.untidy():
+            layout.clean(state)
         if inputs:
             r = ingest(layout, state, inputs, settings, on_progress)
         else:
             r = Run({}, BadLines(), [], [], {}, {}, ())
+        rules = {**store_tables(), PLACES.name: PLACES, close.COUNTS.name: close.COUNTS}
+        if months.roll(layout, state, rules):
+            layout.commit(state)
         first, last, note = _period(settings)
         wanted = {**tables, PLACES.name: PLACES} if "visitors" in tables else dict(tables)
         if close.TRIPLES in tables:

@@ -41,10 +41,18 @@ from logaudit.errors import ConfigError, ExitCode, LogauditError
 # (exit 7), never misread. Schema 2 added closed days (``store/close.py``: per-page visitor
 # counts in place of key sets, files of their own generation); a schema-1 store is read as a
 # store of open days and written on as schema 2.
-SCHEMA = 2
-READS = (1, 2)
+# Schema 3 writes each file without pandas' and Arrow's schema copies in its footer (the index
+# columns and extension dtypes as two small keys instead, ``_frame``): a stored day of small
+# tables is about half the size. Schema-2 files (with those copies) are read as before.
+SCHEMA = 3
+READS = (1, 2, 3)
 STATE_FILE = "store.json"
 KEY_FILE = "key"
+# Present from a run's first written file until its commit has deleted what the state does not
+# name: a run starts with the (slow, every file listed) clean-up only when it is there.
+WRITING = ".writing"
+# Written by the first clean-up of a logaudit that keeps WRITING (older stores are cleaned once).
+TIDY = ".tidy"
 EPOCH = date(1970, 1, 1)
 
 
@@ -126,6 +134,9 @@ class State:
     inputs: list[dict[str, Any]] = field(default_factory=list)
     gen: int = 0
     runs: list[dict[str, Any]] = field(default_factory=list)
+    # "YYYY-MM" -> {"gen", "files", "of": digest of its days[, "visit_timeout", "offsets"]}:
+    # closed months' tables rolled up (store/months.py)
+    months: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         from logaudit import __version__
@@ -138,6 +149,7 @@ class State:
             "days": self.days,
             "inputs": self.inputs,
             "runs": self.runs[-100:],
+            "months": self.months,
         }
 
 
@@ -188,39 +200,59 @@ class Layout:
             inputs=raw.get("inputs", []),
             gen=int(raw.get("gen", 0)),
             runs=raw.get("runs", []),
+            months=raw.get("months", {}),
         )
 
     def commit(self, state: State) -> None:
         """Make ``state`` the store's state (the one atomic step), then delete what no longer
         belongs to it."""
+        from logaudit.store.months import drop_stale
+
+        drop_stale(state)
         data = json.dumps(state.to_json(), indent=1, sort_keys=True).encode()
         _write_private(self.state_path, data)
         self.clean(state)
+        # Nothing of this run is left to clean: the next run need not list every file.
+        (self.root / WRITING).unlink(missing_ok=True)
+
+    def untidy(self) -> bool:
+        """Whether a run may have left files that no state names (it wrote and was stopped
+        before its commit's clean-up), or the store predates that record."""
+        return (self.root / WRITING).exists() or not (self.root / TIDY).exists()
 
     def clean(self, state: State) -> None:
         """Delete day files and folders that ``state`` does not name (older generations,
         a killed run's orphans)."""
         # Whole paths: one day's generation may name a file another day no longer has.
-        wanted = {self.path(d, info, t) for d, info in state.days.items() for t in info["files"]}
-        for stale in [*self.root.glob(".scratch-*"), *self.root.glob("day=*/.*.tmp")]:
+        named = [*state.days.items(), *state.months.items()]
+        wanted = {self.path(d, info, t) for d, info in named for t in info["files"]}
+        temporary = [*self.root.glob("day=*/.*.tmp"), *self.root.glob("month=*/.*.tmp")]
+        for stale in [*self.root.glob(".scratch-*"), *temporary]:
             # A killed run's decompressed tails and half-written files.
             if stale.is_dir():
                 shutil.rmtree(stale, ignore_errors=True)
             else:
                 stale.unlink(missing_ok=True)
-        for folder in self.root.glob("day=*"):
-            name = folder.name[4:]
+        for folder in [*self.root.glob("day=*"), *self.root.glob("month=*")]:
+            name = folder.name.partition("=")[2]
+            held = state.days if folder.name.startswith("day=") else state.months
             for f in folder.iterdir():
-                if name not in state.days or f not in wanted:
+                if name not in held or f not in wanted:
                     f.unlink(missing_ok=True)
-            if name not in state.days:
+            if name not in held:
                 try:
                     folder.rmdir()
                 except OSError:
                     pass
+        if not (self.root / TIDY).exists():
+            _write_private(self.root / TIDY, b"")
+
+    def folder(self, day: str) -> Path:
+        """A day's folder, or a month's (``YYYY-MM``: its roll-up, ``store/months.py``)."""
+        return self.root / (f"month={day}" if len(day) == 7 else f"day={day}")
 
     def file(self, day: str, table: str, gen: int) -> Path:
-        return self.root / f"day={day}" / f"{table}.g{gen}.parquet"
+        return self.folder(day) / f"{table}.g{gen}.parquet"
 
     def path(self, day: str, info: dict[str, Any], table: str) -> Path:
         """The file of ``table`` in the stored day ``info``."""
@@ -239,12 +271,13 @@ class Layout:
 
     def write_file(self, day: str, table: str, frame: pd.DataFrame, gen: int) -> dict[str, Any]:
         """Write one table of a day as generation ``gen``; its checksum, rows and generation."""
-        folder = self.root / f"day={day}"
+        writing = self.root / WRITING
+        if not writing.exists():
+            # Until the commit's clean-up, this run's files may be orphans (store/layout.py).
+            _write_private(writing, b"")
+        folder = self.folder(day)
         folder.mkdir(exist_ok=True, mode=0o700)
-        sink = io.BytesIO()
-        arrow = pa.Table.from_pandas(frame, preserve_index=True)
-        pq.write_table(arrow, sink, compression="zstd", **_encodings(arrow.schema))
-        data = sink.getvalue()
+        data = _parquet(frame)
         _write_private(self.file(day, table, gen), data)
         return {"sha256": hashlib.sha256(data).hexdigest(), "rows": len(frame), "gen": gen}
 
@@ -253,7 +286,7 @@ class Layout:
             return None
         path = self.path(day, info, table)
         try:
-            frame = _read(path).to_pandas()
+            frame = _frame(_read(path))
             if table == PV and list(frame.columns) == [PV_OWN]:
                 return _unpacked(frame, self.read_table(day, info, TOUCH))
             return frame
@@ -274,8 +307,11 @@ class Layout:
             return None
         try:
             parts = [_read(p) for p in paths]
-            both = pa.concat_tables(parts, promote_options="permissive")
-            return both.to_pandas()
+            shape = _shape(parts[0])
+            both = pa.concat_tables(
+                [t.replace_schema_metadata(None) for t in parts], promote_options="permissive"
+            )
+            return _frame(both, shape)
         except (OSError, pa.ArrowException) as e:
             raise ConfigError(
                 f"--state {self.root}: {table} is unreadable ({e}); "
@@ -284,16 +320,19 @@ class Layout:
 
     def verify(self, state: State) -> Iterator[str]:
         """One line per file that is missing or whose checksum differs."""
-        for day, info in sorted(state.days.items()):
+        named = [("day", d, i) for d, i in sorted(state.days.items())] + [
+            ("month", m, i) for m, i in sorted(state.months.items())
+        ]
+        for kind, day, info in named:
             for table, meta in sorted(info["files"].items()):
                 path = self.path(day, info, table)
                 try:
                     digest = hashlib.sha256(path.read_bytes()).hexdigest()
                 except OSError:
-                    yield f"day {day}: {path.name} is missing"
+                    yield f"{kind} {day}: {path.name} is missing"
                     continue
                 if digest != meta["sha256"]:
-                    yield f"day {day}: {path.name} does not match its checksum"
+                    yield f"{kind} {day}: {path.name} does not match its checksum"
 
     def size(self) -> int:
         return sum(f.stat().st_size for f in self.root.rglob("*") if f.is_file())
@@ -304,3 +343,68 @@ def _read(path: Path) -> pa.Table:
     a small file (a year of trends reads thousands)."""
     with pq.ParquetFile(path) as f:
         return f.read()
+
+
+# The footer keys a schema-3 file keeps in place of the pandas and Arrow schema copies.
+INDEX_KEY, TYPES_KEY = b"logaudit_index", b"logaudit_types"
+
+
+def _parquet(frame: pd.DataFrame) -> bytes:
+    """``frame`` as a Parquet file: columns encoded by kind (``_encodings``), zstd, no column
+    statistics (the store reads whole files), and for the pandas side only the index columns
+    and the extension dtypes (``Int64``...) as two small footer keys. pandas' own metadata and
+    Arrow's serialized schema, both written by default, were about half of a small file."""
+    arrow = pa.Table.from_pandas(frame, preserve_index=True)
+    index, types = _shape(arrow)
+    plain = arrow.replace_schema_metadata(None)
+    sink = io.BytesIO()
+    with pq.ParquetWriter(
+        sink,
+        plain.schema,
+        compression="zstd",
+        store_schema=False,
+        write_statistics=False,
+        **_encodings(plain.schema),
+    ) as w:
+        w.add_key_value_metadata({INDEX_KEY: json.dumps(index), TYPES_KEY: json.dumps(types)})
+        w.write_table(plain)
+    return sink.getvalue()
+
+
+def _shape(table: pa.Table) -> tuple[list[str], dict[str, str]]:
+    """(index columns, {column: extension dtype}) of a stored table, from either footer: a
+    schema-3 file's two keys, or pandas' metadata (files written before)."""
+    meta = table.schema.metadata or {}
+    if INDEX_KEY in meta:
+        return json.loads(meta[INDEX_KEY]), json.loads(meta.get(TYPES_KEY, b"{}"))
+    pandas = table.schema.pandas_metadata or {}
+    index = [c for c in pandas.get("index_columns", []) if isinstance(c, str)]
+    types = {}
+    for c in pandas.get("columns", []):
+        try:
+            dtype = pd.api.types.pandas_dtype(c.get("numpy_type"))
+        except (TypeError, ValueError):
+            continue
+        if isinstance(dtype, pd.api.extensions.ExtensionDtype) and not isinstance(
+            dtype, pd.StringDtype
+        ):
+            types[str(c["field_name"])] = str(c["numpy_type"])
+    return index, types
+
+
+def _frame(table: pa.Table, shape: tuple[list[str], dict[str, str]] | None = None) -> pd.DataFrame:
+    """A stored table as the DataFrame that was written (index, dtypes)."""
+    meta = table.schema.metadata or {}
+    if shape is None and INDEX_KEY not in meta and b"pandas" in meta:
+        return table.to_pandas()  # a file written before schema 3
+    index, types = shape if shape is not None else _shape(table)
+    frame = table.replace_schema_metadata(None).to_pandas()
+    if types:
+        frame = frame.astype(types)
+    names = [None if n.startswith("__index_level_") else n for n in index]
+    if len(index) == 1:
+        frame.index = pd.Index(frame.pop(index[0]).array, name=names[0])
+    elif index:
+        frame = frame.set_index(index)
+        frame.index = frame.index.set_names(names)
+    return frame

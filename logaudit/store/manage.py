@@ -56,6 +56,8 @@ def info(root: Path) -> dict[str, Any]:
         "last_day": days[-1] if days else None,
         "bytes": layout.size(),
         "files": sum(len(d["files"]) for d in state.days.values()),
+        # Closed months rolled up into one file per table (store/months.py).
+        "months_rolled_up": sorted(state.months),
         "settings": state.settings,
         "inputs": [
             {
@@ -74,7 +76,8 @@ def verify(root: Path, wait: float | None = 0.0) -> list[str]:
     with locked(root, wait):
         state = layout.read_state()
         problems = list(layout.verify(state))
-        for day, d in sorted(state.days.items()):
+        # Closed months' roll-ups (store/months.py) are checked as the days are.
+        for day, d in [*sorted(state.days.items()), *sorted(state.months.items())]:
             for table in d["files"]:
                 try:
                     frame = layout.read_table(day, d, table)
@@ -83,7 +86,8 @@ def verify(root: Path, wait: float | None = 0.0) -> list[str]:
                     continue
                 if frame is not None and len(frame) != d["files"][table]["rows"]:
                     problems.append(
-                        f"day {day}: {table} holds {len(frame)} rows, not the "
+                        f"{'month' if len(day) == 7 else 'day'} {day}: {table} holds "
+                        f"{len(frame)} rows, not the "
                         f"{d['files'][table]['rows']} recorded"
                     )
     return problems

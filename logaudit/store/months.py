@@ -1,0 +1,141 @@
+"""Closed months: each table of a month's closed days rolled up into one file.
+
+A year of trends read about 7 small tables for each of 365 days, some 2,500 files at ~0.4 ms
+each before any row. Once every stored day of a calendar month is closed (``close.py``) and the
+store holds a day of a later month, the month is *rolled up*: every table that reports read for
+all the period's days at once (counts per key: ``load``'s ``at_once``, the closed days'
+per-page visitor counts, the places) becomes one file per month, the days' rows merged by the
+table's own rules, and the closed days' visit rows (``visitdays.py``) one file too. A report
+whose period holds all of a month's stored days reads the month's files instead of its days';
+the tables read day by day (page-view and touch events, open days' key sets) are still the
+days'. Merging is associative (any partition of the lines merges to the one-pass result,
+``analyze/base.py``), so the figures are those of the days.
+
+**Layout.** ``month=YYYY-MM/TABLE.gGEN.parquet``, checksummed in ``store.json`` under
+``"months"`` like a day's files, with ``"of"``: a SHA-256 of the month's day entries (names,
+files' checksums, closed flags, visit timeouts and offsets) when it was rolled up. A roll-up is
+used only while that digest still matches: a day that gets late lines, reopens, is pruned or
+added changes it, the commit drops the stale roll-up, and the next report rolls the month
+again. (A store of schema 2, before roll-ups, is read and gets them on its next report.)
+
+**When.** At the end of a report run over the store (``stored_run``), under the store's lock:
+so when a run closes a month's last day, and lazily for a store written before roll-ups (its
+first report rolls every closed month once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from logaudit.analyze.base import Table
+from logaudit.store.layout import Layout, State
+
+# Tables never rolled up: read day by day (they may spill, or be stored packed).
+DAY_ONLY = frozenset({"pv_events", "touch_events", "path_visitors"})
+ROWS = "visit_rows"
+
+
+def month_of(day: str) -> str:
+    return day[:7]
+
+
+def days_of(state: State, month: str) -> list[str]:
+    return sorted(d for d in state.days if month_of(d) == month)
+
+
+def digest(state: State, month: str) -> str:
+    """What a roll-up of ``month`` was made from: its days' entries as stored."""
+    days = {d: state.days[d] for d in days_of(state, month)}
+    return hashlib.sha256(json.dumps(days, sort_keys=True).encode()).hexdigest()
+
+
+def drop_stale(state: State) -> list[str]:
+    """Forget roll-ups whose days changed since they were made; the months dropped."""
+    stale = [m for m, e in state.months.items() if e.get("of") != digest(state, m)]
+    for m in stale:
+        del state.months[m]
+    return stale
+
+
+def rollable(state: State) -> list[str]:
+    """Months to roll up: every stored day closed, a later month's day stored, not rolled."""
+    if not state.days:
+        return []
+    latest = month_of(max(state.days))
+    by_month: dict[str, list[dict[str, Any]]] = {}
+    for d, info in state.days.items():
+        by_month.setdefault(month_of(d), []).append(info)
+    return sorted(
+        m
+        for m, infos in by_month.items()
+        if m < latest
+        and all(i.get("closed") for i in infos)
+        and state.months.get(m, {}).get("of") != digest(state, m)
+    )
+
+
+def roll(layout: Layout, state: State, tables: Mapping[str, Table]) -> list[str]:
+    """Roll up the rollable months (new files of the next generation, not yet committed);
+    the months rolled. ``tables``: the rules of every table a day may hold."""
+    months = rollable(state)
+    if not months:
+        return []
+    state.gen += 1
+    for month in months:
+        days = [(d, state.days[d]) for d in days_of(state, month)]
+        names = sorted({t for _, info in days for t in info["files"]} - DAY_ONLY)
+        files: dict[str, Any] = {}
+        for t in names:
+            if t != ROWS and t not in tables:
+                continue  # a table this logaudit does not know: leave it to the days
+            frame = layout.read_tables(days, t)
+            if frame is None or not len(frame):
+                continue
+            if t != ROWS and len(frame) > 1:
+                # The same merge as load's one-go read of the days.
+                frame = tables[t].combine([frame.iloc[:1], frame.iloc[1:]])
+            files[t] = layout.write_file(month, t, frame, state.gen)
+        entry: dict[str, Any] = {"gen": state.gen, "files": files, "of": digest(state, month)}
+        with_events = [i for _, i in days if "pv_events" in i["files"]]
+        timeouts = {i.get("visit_timeout") for i in with_events}
+        if (
+            ROWS in files
+            and all(ROWS in i["files"] for i in with_events)
+            and len(timeouts) == 1
+            and None not in timeouts
+        ):
+            # The month's rows stand for its events under the same conditions as a day's
+            # (visitdays.usable/offsets_fit): one timeout, offsets within every day's.
+            entry["visit_timeout"] = timeouts.pop()
+            entry["offsets"] = [
+                max(int(i["offsets"][0]) for i in with_events),
+                min(int(i["offsets"][1]) for i in with_events),
+            ]
+        else:
+            files.pop(ROWS, None)
+        state.months[month] = entry
+    return months
+
+
+def covering(
+    state: State, days: list[tuple[str, dict[str, Any]]]
+) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, dict[str, Any]]]]:
+    """The period ``days`` as (entries to read the merged tables from: valid roll-ups of the
+    months whose stored days all lie in the period, and the other days, in time order; the
+    days those months cover)."""
+    inside = {d for d, _ in days}
+    months = {
+        m: e
+        for m, e in state.months.items()
+        if e.get("of") == digest(state, m) and set(days_of(state, m)) <= inside
+    }
+    covered = [(d, info) for d, info in days if month_of(d) in months]
+    rest = [(d, info) for d, info in days if month_of(d) not in months]
+    entries = sorted([*months.items(), *rest], key=lambda x: x[0])
+    return entries, covered
+
+
+__all__ = ["covering", "digest", "drop_stale", "month_of", "roll", "rollable"]
