@@ -117,3 +117,27 @@ def test_accumulator_last_merge_on_threads_equals_one_by_one() -> None:
     assert set(one) == set(two)
     for name in one:
         pd.testing.assert_frame_equal(one[name], two[name])
+
+
+def test_agents_merge_keeps_each_agents_first_row_as_grouping_did() -> None:
+    """The agents table merges as a union keeping each agent's first row: the same rows, in
+    the same order and dtypes, as the group-by taking each column's first value it replaced
+    (no classification value is missing)."""
+    from logaudit.enrich.agents import COLUMNS
+
+    def frame(agents: list[str], cls: str) -> pd.DataFrame:
+        data = {c: pd.array([f"{c}-{a}" for a in agents], dtype="str") for c in COLUMNS}
+        data["agent_class"] = pd.array([cls] * len(agents), dtype="str")
+        return pd.DataFrame(data, index=pd.Index(agents, dtype="str", name="agent"))
+
+    frames = [
+        frame(["b", "a", "c"], "person"),
+        frame(["c", "d", "a"], "crawler"),
+        frame(["e"], "tool"),
+    ]
+    merged = TABLES["agents"].combine(frames)
+    both = pd.concat(frames)
+    grouped = both.groupby(level=0, sort=False).agg(dict.fromkeys(COLUMNS, "first"))
+    pd.testing.assert_frame_equal(merged, grouped)
+    assert list(merged.index) == ["b", "a", "c", "d", "e"]
+    assert list(merged["agent_class"]) == ["person", "person", "person", "crawler", "tool"]
