@@ -10,6 +10,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -141,3 +142,51 @@ def test_agents_merge_keeps_each_agents_first_row_as_grouping_did() -> None:
     pd.testing.assert_frame_equal(merged, grouped)
     assert list(merged.index) == ["b", "a", "c", "d", "e"]
     assert list(merged["agent_class"]) == ["person", "person", "person", "crawler", "tool"]
+
+
+def _visitor_frame(rng: np.random.Generator, rows: int, unused: bool) -> pd.DataFrame:
+    clients = [f"10.0.0.{i}" for i in rng.integers(0, 40, rows)]
+    agents = [f"agent/{i}" for i in rng.integers(0, 25, rows)]
+    index = pd.MultiIndex.from_arrays(
+        [pd.Index(clients, dtype="str"), pd.Index(agents, dtype="str")], names=["client", "agent"]
+    )
+    index = index[~index.duplicated()]
+    if unused:  # levels holding values no row uses, in another order (a sliced table)
+        index = index[::2]
+        index = index.set_levels(index.levels[0][::-1], level=0, verify_integrity=False)
+        index = pd.MultiIndex.from_arrays(
+            [index.get_level_values(0), index.get_level_values(1)], names=index.names
+        )
+        index = index.set_levels(index.levels[1].append(pd.Index(["never"], dtype="str")), level=1)
+    n = len(index)
+    return pd.DataFrame(
+        {
+            "hits": rng.integers(1, 9, n),
+            "bytes": rng.integers(0, 1 << 40, n),
+            "first": rng.integers(0, 1 << 50, n),
+            "last": rng.integers(0, 1 << 50, n),
+        },
+        index=index,
+    )
+
+
+@pytest.mark.parametrize("unused", [False, True])
+def test_text_keyed_tables_combine_through_level_codes_as_the_group_by_did(unused: bool) -> None:
+    from logaudit.analyze.base import _combine_by_level_codes
+
+    rng = np.random.default_rng(7)
+    frames = [_visitor_frame(rng, rows, unused) for rows in (60, 1, 90, 35)]
+    rules = {"hits": "sum", "bytes": "sum", "first": "min", "last": "max"}
+    got = _combine_by_level_codes(frames, rules)
+    both = pd.concat([f.reset_index() for f in frames], ignore_index=True)
+    want = both.groupby(["client", "agent"], sort=False).agg(rules)
+    assert got is not None
+    pd.testing.assert_frame_equal(got, want)
+    for k in range(2):
+        assert got.index.levels[k].equals(want.index.levels[k])
+        assert got.index.levels[k].dtype == want.index.levels[k].dtype
+        assert (got.index.codes[k] == want.index.codes[k]).all()
+    sums = {c: "sum" for c in rules}
+    pd.testing.assert_frame_equal(
+        _combine_by_level_codes(frames, sums), both.groupby(["client", "agent"], sort=False).sum()
+    )

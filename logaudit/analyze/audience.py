@@ -53,11 +53,20 @@ def t_visitors(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
             "last": last,
         }
     )
-    # Taking from the Arrow-backed categories keeps the text in Arrow (no Python objects).
-    cl = client.categories[uniq // na]
-    ag = agent.categories[uniq % na]
-    frame.index = pd.MultiIndex.from_arrays(
-        [pd.Index(cl, dtype="str"), pd.Index(ag, dtype="str")], names=["client", "agent"]
+    # The index from codes: each level the categories its rows use, in order of first use (as
+    # a group-by's levels are), taken from the Arrow-backed categories (no Python objects).
+    # MultiIndex.from_arrays factorized and sorted the text again: 1M distinct 130-byte
+    # agents, about 1 s of CPU.
+    levels, codes = [], []
+    for cat, of_key in ((client, uniq // na), (agent, uniq % na)):
+        at, used = pd.factorize(of_key, sort=False)
+        levels.append(pd.Index(cat.categories.take(used), dtype="str"))
+        codes.append(at)
+    frame.index = pd.MultiIndex(
+        levels=levels,
+        codes=codes,  # type: ignore[arg-type]
+        names=["client", "agent"],
+        verify_integrity=False,
     )
     return frame
 
