@@ -190,3 +190,40 @@ def test_text_keyed_tables_combine_through_level_codes_as_the_group_by_did(unuse
     pd.testing.assert_frame_equal(
         _combine_by_level_codes(frames, sums), both.groupby(["client", "agent"], sort=False).sum()
     )
+
+
+def test_tables_with_the_same_text_keys_hold_them_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyarrow as pa
+
+    from logaudit.analyze import base
+
+    monkeypatch.setattr(base, "SHARE_ROWS", 1)
+    agents = [f"agent/{i}" for i in range(50)]
+    clients = [f"10.0.0.{i}" for i in range(50)]
+    visitors = pd.DataFrame(
+        {"hits": range(50)},
+        index=pd.MultiIndex.from_arrays(
+            [pd.Index(clients, dtype="str"), pd.Index(agents, dtype="str")],
+            names=["client", "agent"],
+        ),
+    )
+    visitors.index = visitors.index.set_levels(
+        pd.Index(agents, dtype="str"), level=1, verify_integrity=False
+    )
+    by_agent = pd.DataFrame({"os": ["x"] * 50}, index=pd.Index(agents, dtype="str", name="agent"))
+    reordered = pd.DataFrame({"n": range(50)}, index=pd.Index(agents[::-1], dtype="str", name="p"))
+    before = {k: f.copy(deep=True) for k, f in (("v", visitors), ("a", by_agent))}
+    tables = {"visitors": visitors, "agents": by_agent, "paths": reordered}
+    base.share_text(tables)
+
+    def buffer(index: pd.Index) -> int:
+        arr = pa.array(index.array)
+        arr = arr.chunk(0) if isinstance(arr, pa.ChunkedArray) else arr
+        return arr.buffers()[2].address
+
+    assert buffer(tables["agents"].index) == buffer(tables["visitors"].index.levels[1])
+    assert buffer(tables["paths"].index) != buffer(tables["visitors"].index.levels[1])
+    pd.testing.assert_frame_equal(tables["visitors"], before["v"])
+    pd.testing.assert_frame_equal(tables["agents"], before["a"])
+    assert tables["agents"].index.name == "agent"
+    assert list(tables["paths"].index) == agents[::-1]

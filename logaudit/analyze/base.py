@@ -20,6 +20,7 @@ from typing import TypeVar, cast
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from logaudit.analyze.spill import Spill, duplicated_keys, whole
 from logaudit.config import Settings
@@ -236,6 +237,58 @@ def _row_bytes(frame: pd.DataFrame) -> int:
     return int(sum(getattr(dt, "itemsize", 8) for dt in dtypes))
 
 
+def _same_text(a: pd.Index, b: pd.Index) -> bool:
+    """Whether two text indexes hold the same values in the same order (compared in Arrow)."""
+    if a.dtype != b.dtype or len(a) != len(b) or a.dtype != "str":
+        return False
+    if len(a) and (a[0] != b[0] or a[-1] != b[-1]):
+        return False
+    x, y = pa.array(a.array), pa.array(b.array)
+    x = x if isinstance(x, pa.ChunkedArray) else pa.chunked_array([x])
+    y = y if isinstance(y, pa.ChunkedArray) else pa.chunked_array([y])
+    return x.type == y.type and x.equals(y)
+
+
+# Text indexes shorter than this are not worth comparing.
+SHARE_ROWS = 10_000
+
+
+def share_text(tables: dict[str, pd.DataFrame]) -> None:
+    """Tables whose text keys are the same values in the same order hold them once: the
+    agents table's index is, row for row, the visitors table's agent level (each agent in
+    order of first appearance), and with every agent distinct that text (1M agents: 130 MB)
+    was kept twice through the finish. The later table's index (or level) is replaced by the
+    earlier one's, which shares its Arrow buffers; no value changes."""
+    seen: list[pd.Index] = []
+
+    def shared(index: pd.Index) -> pd.Index | None:
+        if index.dtype != "str" or len(index) < SHARE_ROWS:
+            return None
+        for other in seen:
+            if other is not index and _same_text(other, index):
+                return other.rename(index.name)
+        seen.append(index)
+        return None
+
+    for frame in tables.values():
+        index = frame.index
+        if isinstance(index, pd.MultiIndex):
+            for k, level in enumerate(index.levels):
+                same = shared(level)
+                if same is not None:
+                    index = index.set_levels(
+                        [same],  # type: ignore[list-item]
+                        level=[k],
+                        verify_integrity=False,
+                    )
+            if index is not frame.index:
+                frame.index = index
+        else:
+            same = shared(index)
+            if same is not None:
+                frame.index = same
+
+
 class Accumulator:
     """Merges partials as they come, keeping the work near-linear: a table's pending frames are
     combined only when they outgrow what was already combined (like a log-structured merge)."""
@@ -334,6 +387,7 @@ class Accumulator:
         else:
             for _ in pool.map(self._compact, names):
                 pass
+        share_text(self.done)
         for name, spill in self.spills.items():
             self.done[name].attrs["spill"] = spill
         return dict(self.done)
