@@ -10,6 +10,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -117,3 +118,112 @@ def test_accumulator_last_merge_on_threads_equals_one_by_one() -> None:
     assert set(one) == set(two)
     for name in one:
         pd.testing.assert_frame_equal(one[name], two[name])
+
+
+def test_agents_merge_keeps_each_agents_first_row_as_grouping_did() -> None:
+    """The agents table merges as a union keeping each agent's first row: the same rows, in
+    the same order and dtypes, as the group-by taking each column's first value it replaced
+    (no classification value is missing)."""
+    from logaudit.enrich.agents import COLUMNS
+
+    def frame(agents: list[str], cls: str) -> pd.DataFrame:
+        data = {c: pd.array([f"{c}-{a}" for a in agents], dtype="str") for c in COLUMNS}
+        data["agent_class"] = pd.array([cls] * len(agents), dtype="str")
+        return pd.DataFrame(data, index=pd.Index(agents, dtype="str", name="agent"))
+
+    frames = [
+        frame(["b", "a", "c"], "person"),
+        frame(["c", "d", "a"], "crawler"),
+        frame(["e"], "tool"),
+    ]
+    merged = TABLES["agents"].combine(frames)
+    both = pd.concat(frames)
+    grouped = both.groupby(level=0, sort=False).agg(dict.fromkeys(COLUMNS, "first"))
+    pd.testing.assert_frame_equal(merged, grouped)
+    assert list(merged.index) == ["b", "a", "c", "d", "e"]
+    assert list(merged["agent_class"]) == ["person", "person", "person", "crawler", "tool"]
+
+
+def _visitor_frame(rng: np.random.Generator, rows: int, unused: bool) -> pd.DataFrame:
+    clients = [f"10.0.0.{i}" for i in rng.integers(0, 40, rows)]
+    agents = [f"agent/{i}" for i in rng.integers(0, 25, rows)]
+    index = pd.MultiIndex.from_arrays(
+        [pd.Index(clients, dtype="str"), pd.Index(agents, dtype="str")], names=["client", "agent"]
+    )
+    index = index[~index.duplicated()]
+    if unused:  # levels holding values no row uses, in another order (a sliced table)
+        index = index[::2]
+        index = index.set_levels(index.levels[0][::-1], level=0, verify_integrity=False)
+        index = pd.MultiIndex.from_arrays(
+            [index.get_level_values(0), index.get_level_values(1)], names=index.names
+        )
+        index = index.set_levels(index.levels[1].append(pd.Index(["never"], dtype="str")), level=1)
+    n = len(index)
+    return pd.DataFrame(
+        {
+            "hits": rng.integers(1, 9, n),
+            "bytes": rng.integers(0, 1 << 40, n),
+            "first": rng.integers(0, 1 << 50, n),
+            "last": rng.integers(0, 1 << 50, n),
+        },
+        index=index,
+    )
+
+
+@pytest.mark.parametrize("unused", [False, True])
+def test_text_keyed_tables_combine_through_level_codes_as_the_group_by_did(unused: bool) -> None:
+    from logaudit.analyze.base import _combine_by_level_codes
+
+    rng = np.random.default_rng(7)
+    frames = [_visitor_frame(rng, rows, unused) for rows in (60, 1, 90, 35)]
+    rules = {"hits": "sum", "bytes": "sum", "first": "min", "last": "max"}
+    got = _combine_by_level_codes(frames, rules)
+    both = pd.concat([f.reset_index() for f in frames], ignore_index=True)
+    want = both.groupby(["client", "agent"], sort=False).agg(rules)
+    assert got is not None
+    pd.testing.assert_frame_equal(got, want)
+    for k in range(2):
+        assert got.index.levels[k].equals(want.index.levels[k])
+        assert got.index.levels[k].dtype == want.index.levels[k].dtype
+        assert (got.index.codes[k] == want.index.codes[k]).all()
+    sums = {c: "sum" for c in rules}
+    pd.testing.assert_frame_equal(
+        _combine_by_level_codes(frames, sums), both.groupby(["client", "agent"], sort=False).sum()
+    )
+
+
+def test_tables_with_the_same_text_keys_hold_them_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyarrow as pa
+
+    from logaudit.analyze import base
+
+    monkeypatch.setattr(base, "SHARE_ROWS", 1)
+    agents = [f"agent/{i}" for i in range(50)]
+    clients = [f"10.0.0.{i}" for i in range(50)]
+    visitors = pd.DataFrame(
+        {"hits": range(50)},
+        index=pd.MultiIndex.from_arrays(
+            [pd.Index(clients, dtype="str"), pd.Index(agents, dtype="str")],
+            names=["client", "agent"],
+        ),
+    )
+    visitors.index = visitors.index.set_levels(
+        pd.Index(agents, dtype="str"), level=1, verify_integrity=False
+    )
+    by_agent = pd.DataFrame({"os": ["x"] * 50}, index=pd.Index(agents, dtype="str", name="agent"))
+    reordered = pd.DataFrame({"n": range(50)}, index=pd.Index(agents[::-1], dtype="str", name="p"))
+    before = {k: f.copy(deep=True) for k, f in (("v", visitors), ("a", by_agent))}
+    tables = {"visitors": visitors, "agents": by_agent, "paths": reordered}
+    base.share_text(tables)
+
+    def buffer(index: pd.Index) -> int:
+        arr = pa.array(index.array)
+        arr = arr.chunk(0) if isinstance(arr, pa.ChunkedArray) else arr
+        return arr.buffers()[2].address
+
+    assert buffer(tables["agents"].index) == buffer(tables["visitors"].index.levels[1])
+    assert buffer(tables["paths"].index) != buffer(tables["visitors"].index.levels[1])
+    pd.testing.assert_frame_equal(tables["visitors"], before["v"])
+    pd.testing.assert_frame_equal(tables["agents"], before["a"])
+    assert tables["agents"].index.name == "agent"
+    assert list(tables["paths"].index) == agents[::-1]

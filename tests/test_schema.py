@@ -42,3 +42,13 @@ def test_hash_rows_hashes_each_selected_rows_text() -> None:
     expected = hash_strings(pd.Index(["/d", "/b", "/d", "/c"], dtype="str"))
     assert hash_rows(cat, rows).tolist() == expected.tolist()
     assert hash_rows(cat, np.array([], np.int64)).tolist() == []
+
+
+def test_hash_strings_in_chunks_equals_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    from logaudit import schema
+
+    values = pd.Index([f"/p/{i}/é" for i in range(1000)], dtype="str")
+    whole = pd.util.hash_array(np.asarray(values, dtype=object), categorize=False)
+    monkeypatch.setattr(schema, "HASH_CHUNK", 64)
+    assert (schema.hash_strings(values) == whole).all()
+    assert (schema.hash_strings(np.asarray(values, dtype=object)) == whole).all()

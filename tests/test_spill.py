@@ -209,3 +209,15 @@ def test_an_empty_remainder_does_not_keep_the_spilled_rows() -> None:
 
     # An empty slice of the spilled frame would still reach its 5,000 rows' arrays.
     assert all(root(remainder[c].to_numpy()).nbytes == 0 for c in remainder.columns)
+
+
+def test_duplicated_keys_of_text_match_pandas_without_an_index_engine() -> None:
+    from logaudit.analyze.spill import duplicated_keys
+
+    index = pd.Index(["a", "b", "a", None, "c", None, "b", "é"], dtype="str")
+    found = list(duplicated_keys(index))
+    # Arrow's hashing, not the index's engine (which would hold every value as an object).
+    assert "_engine" not in index._cache
+    assert found == list(index.duplicated())
+    numbers = pd.Index(np.array([3, 1, 3, 2], np.uint64))
+    assert list(duplicated_keys(numbers)) == [False, False, True, False]
