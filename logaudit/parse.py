@@ -479,8 +479,8 @@ def _w3c(
         if end <= start:
             continue
         sub = view[start:end]
-        first = block.first_line + int(np.count_nonzero(octets[:start] == 10))
-        lines = int(np.count_nonzero(octets[start:end] == 10))
+        first = block.first_line + _octets.count(octets[:start], 10)
+        lines = _octets.count(octets[start:end], 10)
         if end == len(data) and data[-1:] != b"\n":
             lines += 1
         part = Block(sub, first, block.source, lines)
