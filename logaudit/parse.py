@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from logaudit import octets as _octets
 from logaudit import plausible
 from logaudit.formats import Detected
 from logaudit.formats.spec import Layout, Piece, field_key
@@ -131,9 +132,9 @@ def _normalise(
     # Each replacement only where its escape occurs: most blocks have neither, and a block
     # whose only backslashes are nginx's \xHH needs no copy at all. The bytes are compared
     # with numpy, without the GIL (a two-byte bytes.find held it for 15 ms per 16 MB block).
-    backslash = octets == 92
-    if escapes and backslash.any():
-        after = octets[np.flatnonzero(backslash[:-1]) + 1]
+    backslash = _octets.where(octets, 92) if escapes else np.zeros(0, np.int64)
+    if len(backslash):
+        after = octets[backslash[backslash < n - 1] + 1]
         if (after == 92).any():
             data = bytes(data).replace(b"\\\\", b"\\x5C")
         if (after == 34).any():
@@ -144,7 +145,7 @@ def _normalise(
 def _has_bare_cr(data: bytes | bytearray | memoryview) -> bool:
     """Whether a CR is not followed by LF (numpy: no GIL held over the block)."""
     octets = np.frombuffer(data, np.uint8)
-    cr = np.flatnonzero(octets == 13)
+    cr = _octets.where(octets, 13)
     if not len(cr):
         return False
     nxt = cr + 1
@@ -478,8 +479,8 @@ def _w3c(
         if end <= start:
             continue
         sub = view[start:end]
-        first = block.first_line + int(np.count_nonzero(octets[:start] == 10))
-        lines = int(np.count_nonzero(octets[start:end] == 10))
+        first = block.first_line + _octets.count(octets[:start], 10)
+        lines = _octets.count(octets[start:end], 10)
         if end == len(data) and data[-1:] != b"\n":
             lines += 1
         part = Block(sub, first, block.source, lines)
@@ -509,7 +510,7 @@ def _json(
 
     table, line_no, rejected = jsonlog.read(data, det.format, block.first_line)
     # In JSON a quote or backslash is always escaped: a block without a backslash has none.
-    if escapes and (np.frombuffer(data, np.uint8) == 92).any():
+    if escapes and _octets.present(np.frombuffer(data, np.uint8), 92):
         table = jsonlog.nginx_escapes(table)
     name = block.source.name
     if len(rejected):

@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from logaudit import octets as _octets
 from logaudit import remote
 from logaudit.errors import ExitCode, InputMissingError
 
@@ -872,7 +873,7 @@ def _last_newline(buf: np.ndarray, end: int) -> int:
 def _newlines(buf: np.ndarray, end: int) -> int:
     """Newlines in ``buf[:end]``. numpy's loops release the GIL, which bytearray.count keeps
     for 7 ms per 16 MB block while the pipeline's threads wait for it."""
-    return int(np.count_nonzero(np.frombuffer(buf, np.uint8, count=end) == 10))
+    return _octets.count(np.frombuffer(buf, np.uint8, count=end), 10)
 
 
 def _fill(stream: BinaryIO, view: memoryview) -> tuple[int, BaseException | None]:

@@ -244,3 +244,27 @@ def test_jobs_without_cache_send_nothing_back(fresh: Path, monkeypatch: pytest.M
     summary("--jobs", "2")
     assert not fresh.exists()
     assert classify.met_agent_rows() is None
+def _prepared() -> None:
+    """Start the background build (engine.local.run does when both threads have a block)
+    and wait for it."""
+    import threading
+
+    classify.prepare_classifier()
+    for t in threading.enumerate():
+        if t.name == "logaudit-agents":
+            t.join(30)
+
+
+def test_background_build_only_when_nothing_is_cached(
+    fresh: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A first run's classifier builds ua-parser's rules in the background, overlapping the
+    tokenizers (every agent of the first block will miss); with a warm cache it does not."""
+    _prepared()
+    assert Spy.built == 1 and Spy.calls == 0
+    first = summary()
+    assert Spy.built == 1 and Spy.calls > 10  # the prepared resolver was used, not a second
+    new_process(monkeypatch)
+    _prepared()
+    assert Spy.built == 0
+    assert figures(summary()) == figures(first) and Spy.built == 0

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
-from logaudit.formats import FORMATS, Detected, detect
+from logaudit.formats import FORMATS, Detected, detect, jsonlog
 from logaudit.parse import BadLines, parse_block
 from logaudit.sources import Block, Input
 
@@ -71,6 +73,37 @@ def test_a_key_whose_type_changes_between_lines() -> None:
         ("\n".join(lines) + "\n").encode(), Detected(FORMATS["caddy"], 0, 1, 1)
     )
     assert bad.total == 0 and frame["status"].tolist() == [200, 404, 200]
+
+
+def test_a_block_the_last_blocks_text_fields_do_not_fit() -> None:
+    """A block is read with the text fields of the last whole block declared (jsonlog._HINTS);
+    one where they hold numbers, objects or nothing is read exactly as without them."""
+    det = Detected(FORMATS["caddy"], 0, 1, 1)
+
+    def block(over: dict[str, object]) -> bytes:
+        return ("\n".join(caddy(i, **over) for i in range(5)) + "\n").encode()
+
+    first, _ = parse_bytes(block({}), det)
+    assert first["agent"].tolist()[0] == "agent 0"
+    odd = {"user_id": 7, "request": {"uri": "/n", "headers": {"User-Agent": "plain"}}}
+    for over in (odd, {"request": {"uri": "/m"}}, {"user_id": {"name": "x"}}):
+        jsonlog._HINTS.clear()
+        fresh, fresh_bad = parse_bytes(block(over), det)
+        parse_bytes(block({}), det)  # the hint: the usual text fields
+        assert jsonlog._HINTS
+        hinted, hinted_bad = parse_bytes(block(over), det)
+        pd.testing.assert_frame_equal(hinted, fresh)
+        assert hinted_bad.total == fresh_bad.total == 0
+        if over is odd:
+            assert hinted["agent"].tolist() == ["plain"] * 5 and hinted["user"].tolist()[0] == "7"
+
+
+def test_floats_as_text_match_numpy_positional() -> None:
+    """Floats are written by Arrow's cast, by numpy where Arrow would use an exponent."""
+    values = [0.0, -0.0, 1.0, 0.041, 1e-7, 123.456, 1769036406.0, 1e21, 2.5e-12, 1e300]
+    got = jsonlog._text(pa.array([*values, None], pa.float64())).to_pylist()
+    assert got == [np.format_float_positional(v, trim="-") for v in values] + [None]
+    assert got[4] == "0.0000001" and got[7] == "1000000000000000000000"
 
 
 # file -> (family, hits, bad lines, {line: {column: value}})

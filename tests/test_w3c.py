@@ -58,6 +58,26 @@ def test_fields_change_mid_block() -> None:
     assert frame["offset"].tolist() == [0, 0, 0, 0]
 
 
+def test_headers_found_among_other_hashes() -> None:
+    """Headers are found by their "#" at a line's start: a "#" inside a line, a comment line,
+    or "#Fields:" not at a line's start is no header."""
+    from logaudit.formats import w3c
+
+    data = (
+        b"#Fields: date time c-ip cs-method cs-uri-stem sc-status\n"
+        b"2024-03-01 10:00:00 203.0.113.1 GET /a#top 200\n"
+        b"#Remark: x #Fields: date\n"
+        b"2024-03-01 10:00:01 203.0.113.1 GET /#Fields: 200\n"
+        b"#Fields: time date sc-status c-ip cs-method cs-uri-stem\n"
+        b"10:00:02 2024-03-01 404 203.0.113.2 GET /b#\n"
+    )
+    found = w3c.headers(data)
+    assert [at for at, _ in found] == [0, data.index(b"#Fields: time")]
+    frame, bad = parse_bytes(data)
+    assert bad.total == 0 and frame["path"].tolist() == ["/a#top", "/#Fields:", "/b#"]
+    assert frame["status"].tolist() == [200, 200, 404]
+
+
 def test_the_header_in_force_carries_to_the_next_block() -> None:
     first, second = TWO_HEADERS.split(b"\n\n")
     det = detect(first, "u_ex.log")

@@ -239,6 +239,12 @@ class AgentClassifier:
             self._resolver_built = _RESOLVER_CLASS(matchers)
         return self._resolver_built
 
+    def prepare(self) -> None:
+        """Build ua-parser's resolver and the robot matcher now rather than on the first
+        agent the caches do not know (``classify.prepare_classifier``)."""
+        self._resolver  # noqa: B018 - the property builds it
+        self._robots  # noqa: B018
+
     @property
     def _robots(self) -> RobotMatcher:
         if self._robots_built is None:

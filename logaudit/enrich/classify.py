@@ -309,7 +309,13 @@ def prepare_classifier() -> None:
 
 def _build_quietly() -> None:
     try:
-        shared_classifier()
+        c = shared_classifier()
+        with _classifier_lock:
+            # Nothing remembered from earlier runs (a first run, --no-cache): the first block's
+            # agents all miss, so build ua-parser's rules now, overlapping the tokenizers,
+            # rather than on a worker thread that then holds the lock and the GIL for it.
+            if not c.cached():
+                c.prepare()
     except Exception:  # noqa: BLE001 - the first caller that needs it builds again and reports
         pass
 

@@ -123,9 +123,11 @@ def headers(data: bytes | bytearray | memoryview) -> list[tuple[int, Layout | No
     raw = bytes(data) if not isinstance(data, bytes) else data
     # bytes.find, not a multi-line regex: "^" made re try every byte of a 16 MB block (a third
     # of a W3C block's parse time, and the header is searched for several times per block).
-    at = raw.find(b"#Fields:")
+    # And a search for the one byte "#" (memchr: 0.6 ms a 16 MB block), not for "#Fields:",
+    # whose last byte ':' is in every line's time (11 ms a block, 2 searches per block).
+    at = raw.find(b"#")
     while at >= 0:
-        if at == 0 or raw[at - 1] == 10:
+        if (at == 0 or raw[at - 1] == 10) and raw.startswith(b"#Fields:", at):
             m = _FIELDS_LINE.match(raw, at)
             assert m is not None
             header = m.group(1).decode("utf-8", "replace").replace("\t", " ")
@@ -133,7 +135,7 @@ def headers(data: bytes | bytearray | memoryview) -> list[tuple[int, Layout | No
                 out.append((at, fields_layout(header, header_delimiter(raw, at))))
             except ConfigError:
                 out.append((at, None))
-        at = raw.find(b"#Fields:", at + 1)
+        at = raw.find(b"#", at + 1)
     return out
 
 
