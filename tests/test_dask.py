@@ -13,6 +13,7 @@ import gzip
 import io
 import json
 import os
+import pickle
 import socket
 import sys
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 pytest.importorskip("distributed")
@@ -147,6 +150,9 @@ def test_generated_multi_file_log_split_in_ranges(
     monkeypatch.setattr(pipeline, "read_blocks", lambda i, s, **kw: real(i, s, small, **kw))
     monkeypatch.setattr(dask_engine, "BLOCK_BYTES", small)
     monkeypatch.setattr(dask_engine, "FAN_IN", 3)  # a deeper tree than the inputs need
+    # ... stopped where a merge would cover more than 5 blocks: several tops, some of them
+    # merges and some lone read results, for the client's root merge
+    monkeypatch.setattr(dask_engine, "MERGE_BYTES", 5 * small)
     args = [str(p) for p in sorted(generated.iterdir())]
     for command in ("summary", "visits", "problems"):
         local = _json(command, args, "local")
@@ -157,6 +163,25 @@ def test_generated_multi_file_log_split_in_ranges(
     spans = [dask_engine._splits(i, small) for i in api.open_inputs(args)]
     assert spans[3] is None and spans[4] is None  # gzip: read whole
     assert spans[1] is not None and len(spans[1]) > 10
+
+
+def test_merge_groups_are_neighbours_bounded_by_fan_in_and_input_bytes() -> None:
+    groups = dask_engine.groups
+    assert groups([1] * 7, 3, 100) == [[0, 1, 2], [3, 4, 5], [6]]
+    assert groups([4, 4, 4, 9, 1, 1], 8, 10) == [[0, 1], [2], [3, 4], [5]]
+    assert groups([20, 1, 1, 20], 8, 10) == [[0], [1, 2], [3]]  # too big: alone
+    assert groups([], 8, 10) == []
+    # the tree stops when no two neighbours fit together
+    assert groups([6, 6, 6], 8, 10) == [[0], [1], [2]]
+
+
+def test_packed_partial_round_trips_smaller() -> None:
+    paths = [f"/p{i % 900}" for i in range(50_000)]
+    frame = pd.DataFrame({"hits": np.arange(50_000) % 7}, index=paths)
+    packed = dask_engine.pack({"paths": frame})
+    back = dask_engine.unpack(packed)
+    pd.testing.assert_frame_equal(back["paths"], frame)
+    assert len(packed.data) < len(pickle.dumps({"paths": frame})) / 3
 
 
 def test_block_spans_are_the_readers_blocks(tmp_path: Path) -> None:
