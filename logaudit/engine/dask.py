@@ -158,6 +158,11 @@ def _read_task(
 ) -> tuple[Packed, Meta]:
     """Map one input or byte range: its blocks' partials combined into one."""
     settings, tables, enricher = _state[token]
+    if inp.span is not None:
+        # A range is one of the local reader's blocks, which can be longer than block_bytes
+        # by the partial line it carried: read as one block, not as a full one and a scrap
+        # (4 of 16 ranges were two blocks, each paying a block's fixed costs).
+        block_bytes = max(block_bytes, inp.span[1] - inp.span[0])
     acc = Accumulator(tables, on_compact=_release)
     bad = BadLines()
     state = ReadState()
@@ -364,19 +369,27 @@ def groups(sizes: list[int], fan_in: int, most: int) -> list[list[int]]:
     return out
 
 
-def _tree(
-    client: Client, token: str, leaves: list[Future], sizes: list[int]
-) -> list[Future]:
+def levels(sizes: list[int]) -> list[list[list[int]]]:
+    """The merge tree over tasks of these input sizes, level by level: each level's groups
+    (``groups``) of the level below's items. It stops where no two neighbours fit in one
+    merge; the items left are the client's."""
+    out: list[list[list[int]]] = []
+    while True:
+        cut = groups(sizes, FAN_IN, MERGE_BYTES)
+        if len(cut) == len(sizes):
+            return out
+        out.append(cut)
+        sizes = [sum(sizes[i] for i in g) for g in cut]
+
+
+def _tree(client: Client, token: str, leaves: list[Future], sizes: list[int]) -> list[Future]:
     """Merge FAN_IN neighbours at a time on the workers while a merge covers at most
     MERGE_BYTES of input; what is left goes to the client (``_root``), which merges it one
     partial at a time. A worker never holds the partial of more than MERGE_BYTES of input,
     however big the run (it held 1 GB at 10M lines with the root on a worker, and 622 MB
     with a 4M-line merge below it); the client holds the merged partial anyway."""
     level: list[Future] = leaves
-    while True:
-        cut = groups(sizes, FAN_IN, MERGE_BYTES)
-        if len(cut) == len(level):
-            return level
+    for cut in levels(sizes):
         level = [
             level[g[0]]
             if len(g) == 1
@@ -385,7 +398,7 @@ def _tree(
             )
             for g in cut
         ]
-        sizes = [sum(sizes[i] for i in g) for g in cut]
+    return level
 
 
 def _root(tops: list[Future], tables: Mapping[str, Table]) -> Partial:
