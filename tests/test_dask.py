@@ -175,6 +175,17 @@ def test_merge_groups_are_neighbours_bounded_by_fan_in_and_input_bytes() -> None
     assert groups([6, 6, 6], 8, 10) == [[0], [1], [2]]
 
 
+def test_merge_tree_levels_stop_at_merge_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dask_engine, "FAN_IN", 2)
+    monkeypatch.setattr(dask_engine, "MERGE_BYTES", 4)
+    tree = dask_engine.levels([1] * 9)
+    assert tree == [
+        [[0, 1], [2, 3], [4, 5], [6, 7], [8]],
+        [[0, 1], [2, 3], [4]],  # merges of 4 bytes of input: the most a worker merges
+    ]
+    assert dask_engine.levels([5, 5]) == []  # each read alone is over: straight to the client
+
+
 def test_packed_partial_round_trips_smaller() -> None:
     paths = [f"/p{i % 900}" for i in range(50_000)]
     frame = pd.DataFrame({"hits": np.arange(50_000) % 7}, index=paths)
