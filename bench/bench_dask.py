@@ -96,8 +96,9 @@ def partial_sizes(path: Path) -> tuple[int, tuple[int, int], tuple[int, int]]:
     one = engine._read_task("bench", first, None, BLOCK_BYTES)[0]
     whole = engine._read_task("bench", Input(str(path), path), None, BLOCK_BYTES)[0]
 
-    def sizes(packed: engine.Packed) -> tuple[int, int]:
-        return len(pickle.dumps(engine.unpack(packed))), len(packed.data)
+    def sizes(result: engine.Shipped) -> tuple[int, int]:
+        frames = engine.pack(result.partial)[1]
+        return len(pickle.dumps(result.partial)), sum(len(f) for f in frames)
 
     return spans[0][1] - spans[0][0], sizes(one), sizes(whole)
 

@@ -186,13 +186,17 @@ def test_merge_tree_levels_stop_at_merge_bytes(monkeypatch: pytest.MonkeyPatch) 
     assert dask_engine.levels([5, 5]) == []  # each read alone is over: straight to the client
 
 
-def test_packed_partial_round_trips_smaller() -> None:
+def test_shipped_partial_crosses_the_network_compressed() -> None:
+    from distributed.protocol import deserialize, serialize
+
     paths = [f"/p{i % 900}" for i in range(50_000)]
     frame = pd.DataFrame({"hits": np.arange(50_000) % 7}, index=paths)
-    packed = dask_engine.pack({"paths": frame})
-    back = dask_engine.unpack(packed)
-    pd.testing.assert_frame_equal(back["paths"], frame)
-    assert len(packed.data) < len(pickle.dumps({"paths": frame})) / 3
+    header, frames = serialize((dask_engine.Shipped({"paths": frame}), "meta"))
+    back = deserialize(header, frames)
+    assert isinstance(back[0], dask_engine.Shipped) and back[1] == "meta"
+    pd.testing.assert_frame_equal(back[0].partial["paths"], frame)
+    shipped = sum(len(memoryview(f)) for f in frames)
+    assert shipped < len(pickle.dumps({"paths": frame})) / 3
 
 
 def test_block_spans_are_the_readers_blocks(tmp_path: Path) -> None:

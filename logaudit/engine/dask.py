@@ -7,8 +7,8 @@ workers run (``engine.local._process``). reduce: partials merge FAN_IN at a time
 neighbours in input order, on the workers, while a merge covers at most MERGE_BYTES of input;
 the partials left come to the client one at a time for the root's merge (so a worker's memory
 is bounded whatever the run's size), with each task's small accounting (bad lines, line
-counts, problems, the detected format). Partials travel and wait pickled and compressed
-(``Packed``). The client then builds the sections as for a local run, so every figure and
+counts, problems, the detected format). Partials cross the network pickled and compressed
+(``Shipped``). The client then builds the sections as for a local run, so every figure and
 every tie's order is the same.
 
 Settings and tables travel once per worker, in a worker plugin (with the GeoIP databases when a
@@ -33,9 +33,11 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from dask.sizeof import sizeof
 from distributed import Client, Future, KilledWorker, LocalCluster, as_completed
 from distributed.comm.core import CommClosedError
 from distributed.diagnostics.plugin import WorkerPlugin
+from distributed.protocol import dask_deserialize, dask_serialize
 
 from logaudit import remote, sources
 from logaudit.analyze.base import Accumulator, Partial, Table
@@ -64,9 +66,9 @@ FAN_IN = 8
 # page-view events), and a worker merging 8 partials of ~0.5M lines each into one of ~4M held
 # 600-622 MB at 10M lines (the level below: ~350 MB).
 MERGE_BYTES = 8 * BLOCK_BYTES
-# Partials cross the network and wait in a worker's memory pickled and compressed: zstd at
-# level 1 makes a block task's partial (mostly int64 counts and repeated text) about a third
-# of its pickle (2,983 -> 934 KiB) for ~5 ms, against ~0.5 s of parsing.
+# Partials cross the network pickled and compressed (``Shipped``): zstd at level 1 makes a
+# block task's partial (mostly int64 counts and repeated text) about a third of its pickle
+# (2,983 -> 934 KiB) for ~5 ms, against ~0.3 s of parsing.
 CODEC = "zstd"
 # A task whose worker died is run again elsewhere (the scheduler's allowed-failures applies
 # too); a task that raised is retried this many times (a flaky object store read).
@@ -119,27 +121,48 @@ class Setup(WorkerPlugin):
         _state.pop(self.token, None)
 
 
-@dataclass
-class Packed:
-    """A partial as it is shipped and held between tasks: pickled, then compressed."""
+class Shipped:
+    """A task's partial. On its worker it stays as it is (a merge there uses it directly);
+    only when it crosses the network (to another worker's merge, to the client, or to disk
+    when a worker spills) is it pickled and compressed, by the serializer registered below in
+    Dask's own family (the workers import this module with the tasks' functions)."""
 
-    data: bytes
-    raw: int  # bytes of the pickle (0: data is the pickle itself)
+    __slots__ = ("partial",)
+
+    def __init__(self, partial: Partial) -> None:
+        self.partial = partial
 
 
-def pack(partial: Partial) -> Packed:
+def pack(partial: Partial) -> tuple[dict[str, int], list[bytes]]:
+    """What a partial is on the wire: (header, frames), zstd-compressed when pyarrow has it."""
     raw = pickle.dumps(partial, protocol=pickle.HIGHEST_PROTOCOL)
     if not pa.Codec.is_available(CODEC):
-        return Packed(raw, 0)
-    return Packed(pa.Codec(CODEC, 1).compress(raw, asbytes=True), len(raw))
+        return {"raw": 0}, [raw]
+    return {"raw": len(raw)}, [pa.Codec(CODEC, 1).compress(raw, asbytes=True)]
 
 
-def unpack(packed: Packed) -> Partial:
-    data = packed.data
-    if packed.raw:
-        data = pa.Codec(CODEC).decompress(data, packed.raw, asbytes=True)
+def unpack(header: Mapping[str, int], frames: list[Any]) -> Partial:
+    data = frames[0]
+    if header["raw"]:
+        data = pa.Codec(CODEC).decompress(data, header["raw"], asbytes=True)
     partial: Partial = pickle.loads(data)
     return partial
+
+
+@dask_serialize.register(Shipped)
+def _serialize(shipped: Shipped) -> tuple[dict[str, int], list[bytes]]:
+    return pack(shipped.partial)
+
+
+@dask_deserialize.register(Shipped)
+def _deserialize(header: dict[str, int], frames: list[Any]) -> Shipped:
+    return Shipped(unpack(header, frames))
+
+
+@sizeof.register(Shipped)
+def _sizeof(shipped: Shipped) -> int:
+    # The partial's own memory, so that the worker's memory manager counts it.
+    return int(sizeof(shipped.partial))
 
 
 def _geo_files(settings: Settings) -> dict[str, bytes]:
@@ -155,7 +178,7 @@ def _geo_files(settings: Settings) -> dict[str, bytes]:
 
 def _read_task(
     token: str, inp: Input, det: Detected | None, block_bytes: int
-) -> tuple[Packed, Meta]:
+) -> tuple[Shipped, Meta]:
     """Map one input or byte range: its blocks' partials combined into one."""
     settings, tables, enricher = _state[token]
     if inp.span is not None:
@@ -179,32 +202,29 @@ def _read_task(
     return _done(acc.result()), Meta(bad, state.lines_read.get(inp.name, 0), state.problems, det)
 
 
-def _done(partial: Partial) -> Packed:
-    """A task's partial packed, and the memory its work freed handed back to the system
+def _done(partial: Partial) -> Shipped:
+    """A task's result, after handing the memory its work freed back to the system
     (malloc_trim): a worker's resident size stays that of what it holds, not of its peak."""
-    packed = pack(partial)
-    del partial
     pa.default_memory_pool().release_unused()
-    return packed
+    return Shipped(partial)
 
 
 def _block_task(
     token: str, data: bytes, first_line: int, lines: int, inp: Input, det: Detected
-) -> tuple[Packed, Meta]:
+) -> tuple[Shipped, Meta]:
     """Map one block the client read (stdin: no worker can open it)."""
     settings, tables, enricher = _state[token]
     partial, bad = _process(Block(data, first_line, inp, lines), det, enricher, tables, settings)
     return _done(partial), Meta(bad, 0)
 
 
-def _partial_of(result: Packed | tuple[Packed, Meta]) -> Partial:
+def _partial_of(result: Shipped | tuple[Shipped, Meta]) -> Partial:
     """The partial of a merge's or a read task's result (a read's carries its accounting)."""
-    return unpack(result[0] if isinstance(result, tuple) else result)
+    return (result[0] if isinstance(result, tuple) else result).partial
 
 
-def _merge_task(token: str, *parts: Packed | tuple[Packed, Meta]) -> Packed:
-    """Reduce: neighbouring partials (or read results) merged in their order, unpacked one
-    at a time."""
+def _merge_task(token: str, *parts: Shipped | tuple[Shipped, Meta]) -> Shipped:
+    """Reduce: neighbouring partials (or read results) merged in their order."""
     tables = _state[token][1]
     acc = Accumulator(tables, on_compact=_release)
     for p in parts:
