@@ -13,6 +13,7 @@ import gzip
 import io
 import json
 import os
+import pickle
 import socket
 import sys
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
 pytest.importorskip("distributed")
@@ -147,6 +150,9 @@ def test_generated_multi_file_log_split_in_ranges(
     monkeypatch.setattr(pipeline, "read_blocks", lambda i, s, **kw: real(i, s, small, **kw))
     monkeypatch.setattr(dask_engine, "BLOCK_BYTES", small)
     monkeypatch.setattr(dask_engine, "FAN_IN", 3)  # a deeper tree than the inputs need
+    # ... stopped where a merge would cover more than 5 blocks: several tops, some of them
+    # merges and some lone read results, for the client's root merge
+    monkeypatch.setattr(dask_engine, "MERGE_BYTES", 5 * small)
     args = [str(p) for p in sorted(generated.iterdir())]
     for command in ("summary", "visits", "problems"):
         local = _json(command, args, "local")
@@ -157,6 +163,40 @@ def test_generated_multi_file_log_split_in_ranges(
     spans = [dask_engine._splits(i, small) for i in api.open_inputs(args)]
     assert spans[3] is None and spans[4] is None  # gzip: read whole
     assert spans[1] is not None and len(spans[1]) > 10
+
+
+def test_merge_groups_are_neighbours_bounded_by_fan_in_and_input_bytes() -> None:
+    groups = dask_engine.groups
+    assert groups([1] * 7, 3, 100) == [[0, 1, 2], [3, 4, 5], [6]]
+    assert groups([4, 4, 4, 9, 1, 1], 8, 10) == [[0, 1], [2], [3, 4], [5]]
+    assert groups([20, 1, 1, 20], 8, 10) == [[0], [1, 2], [3]]  # too big: alone
+    assert groups([], 8, 10) == []
+    # the tree stops when no two neighbours fit together
+    assert groups([6, 6, 6], 8, 10) == [[0], [1], [2]]
+
+
+def test_merge_tree_levels_stop_at_merge_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dask_engine, "FAN_IN", 2)
+    monkeypatch.setattr(dask_engine, "MERGE_BYTES", 4)
+    tree = dask_engine.levels([1] * 9)
+    assert tree == [
+        [[0, 1], [2, 3], [4, 5], [6, 7], [8]],
+        [[0, 1], [2, 3], [4]],  # merges of 4 bytes of input: the most a worker merges
+    ]
+    assert dask_engine.levels([5, 5]) == []  # each read alone is over: straight to the client
+
+
+def test_shipped_partial_crosses_the_network_compressed() -> None:
+    from distributed.protocol import deserialize, serialize
+
+    paths = [f"/p{i % 900}" for i in range(50_000)]
+    frame = pd.DataFrame({"hits": np.arange(50_000) % 7}, index=paths)
+    header, frames = serialize((dask_engine.Shipped({"paths": frame}), "meta"))
+    back = deserialize(header, frames)
+    assert isinstance(back[0], dask_engine.Shipped) and back[1] == "meta"
+    pd.testing.assert_frame_equal(back[0].partial["paths"], frame)
+    shipped = sum(len(memoryview(f)) for f in frames)
+    assert shipped < len(pickle.dumps({"paths": frame})) / 3
 
 
 def test_block_spans_are_the_readers_blocks(tmp_path: Path) -> None:

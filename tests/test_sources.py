@@ -379,3 +379,20 @@ def test_a_byte_range_reads_exactly_its_bytes(tmp_path: Path, block_bytes: int) 
     blocks, state = read_all(Input(str(p), p, (start, end)), block_bytes=block_bytes)
     assert joined(blocks) == raw[start:end]
     assert state.bytes_read[str(p)] == end - start
+
+
+@pytest.mark.parametrize("hole", [70_000, 300_000])
+def test_text_after_a_nul_hole_is_not_nothing_but_nuls(tmp_path: Path, hole: int) -> None:
+    # The "nothing but NUL bytes" check looks at the first 64 KiB first: text only after a
+    # longer hole must still be found (the whole input is then scanned).
+    p = tmp_path / "a.log"
+    p.write_bytes(b"\x00" * hole + b"\n" + line().encode() + b"\n")
+    state = ReadState()
+    blocks = list(read_blocks(Input(str(p), p), state, block_bytes=1 << 20))
+    assert not state.problems
+    assert b"".join(bytes(b.data) for b in blocks).strip() == line().encode()
+    only = tmp_path / "b.log"
+    only.write_bytes(b"\x00" * hole + b"\n \n")
+    state = ReadState()
+    assert list(read_blocks(Input(str(only), only), state, block_bytes=1 << 20)) == []
+    assert [q.message for q in state.problems] == ["nothing but NUL bytes"]

@@ -4,10 +4,12 @@ map: each input (or byte range of a big plain one, cut at line starts as ``--job
 is one task; a worker reads it (local path or URL: the worker opens it itself), parses,
 enriches and combines its blocks into one partial with the very functions the ``--jobs``
 workers run (``engine.local._process``). reduce: partials merge FAN_IN at a time, neighbours with
-neighbours in input order, on the workers, until at most FAN_IN are left; those come to the
-client one at a time for the root's merge (so no worker holds the whole run), with each
-task's small accounting (bad lines, line counts, problems, the detected format). The client
-then builds the sections as for a local run, so every figure and every tie's order is the same.
+neighbours in input order, on the workers, while a merge covers at most MERGE_BYTES of input;
+the partials left come to the client one at a time for the root's merge (so a worker's memory
+is bounded whatever the run's size), with each task's small accounting (bad lines, line
+counts, problems, the detected format). Partials cross the network pickled and compressed
+(``Shipped``). The client then builds the sections as for a local run, so every figure and
+every tie's order is the same.
 
 Settings and tables travel once per worker, in a worker plugin (with the GeoIP databases when a
 --country/--network filter needs them on the workers); tasks name them by the run's token.
@@ -20,6 +22,7 @@ import logging
 import math
 import operator
 import os
+import pickle
 import sys
 import tempfile
 import uuid
@@ -29,14 +32,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+from dask.sizeof import sizeof
 from distributed import Client, Future, KilledWorker, LocalCluster, as_completed
 from distributed.comm.core import CommClosedError
 from distributed.diagnostics.plugin import WorkerPlugin
+from distributed.protocol import dask_deserialize, dask_serialize
 
 from logaudit import remote, sources
 from logaudit.analyze.base import Accumulator, Partial, Table
 from logaudit.config import Settings
-from logaudit.engine.local import _detect, _process
+from logaudit.engine.local import _detect, _memory_pool, _process, _release
 from logaudit.enrich.classify import Enricher
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import Detected
@@ -54,6 +60,16 @@ from logaudit.sources import read_blocks as _read_blocks
 BLOCK_BYTES = sources.BLOCK_BYTES
 # Partials merged per reduce task: the tree over n tasks is ceil(log_8 n) deep.
 FAN_IN = 8
+# A merge on a worker covers at most this many input bytes (8 blocks): above it the partials
+# go to the client, which merges them one at a time (``_root``). A worker's memory is then
+# bounded by this, not by the run: a partial grows with the lines behind it (visitor-days,
+# page-view events), and a worker merging 8 partials of ~0.5M lines each into one of ~4M held
+# 600-622 MB at 10M lines (the level below: ~350 MB).
+MERGE_BYTES = 8 * BLOCK_BYTES
+# Partials cross the network pickled and compressed (``Shipped``): zstd at level 1 makes a
+# block task's partial (mostly int64 counts and repeated text) about a third of its pickle
+# (2,983 -> 934 KiB) for ~5 ms, against ~0.3 s of parsing.
+CODEC = "zstd"
 # A task whose worker died is run again elsewhere (the scheduler's allowed-failures applies
 # too); a task that raised is retried this many times (a flaky object store read).
 RETRIES = 2
@@ -89,6 +105,10 @@ class Setup(WorkerPlugin):
         self.geo = geo
 
     def setup(self, worker: Any = None) -> None:
+        # As in a local run: Arrow on the C library's malloc, whose freed pages _release
+        # hands back after big merges (mimalloc kept them: a worker's peak was ~40 MB
+        # higher). Process-wide in the worker, like local.run's.
+        _memory_pool()
         settings = self.settings
         here = settings.geoip_dir is not None and Path(settings.geoip_dir).is_dir()
         if self.geo and not here:
@@ -100,6 +120,50 @@ class Setup(WorkerPlugin):
 
     def teardown(self, worker: Any = None) -> None:
         _state.pop(self.token, None)
+
+
+class Shipped:
+    """A task's partial. On its worker it stays as it is (a merge there uses it directly);
+    only when it crosses the network (to another worker's merge, to the client, or to disk
+    when a worker spills) is it pickled and compressed, by the serializer registered below in
+    Dask's own family (the workers import this module with the tasks' functions)."""
+
+    __slots__ = ("partial",)
+
+    def __init__(self, partial: Partial) -> None:
+        self.partial = partial
+
+
+def pack(partial: Partial) -> tuple[dict[str, int], list[bytes]]:
+    """What a partial is on the wire: (header, frames), zstd-compressed when pyarrow has it."""
+    raw = pickle.dumps(partial, protocol=pickle.HIGHEST_PROTOCOL)
+    if not pa.Codec.is_available(CODEC):
+        return {"raw": 0}, [raw]
+    return {"raw": len(raw)}, [pa.Codec(CODEC, 1).compress(raw, asbytes=True)]
+
+
+def unpack(header: Mapping[str, int], frames: list[Any]) -> Partial:
+    data = frames[0]
+    if header["raw"]:
+        data = pa.Codec(CODEC).decompress(data, header["raw"], asbytes=True)
+    partial: Partial = pickle.loads(data)
+    return partial
+
+
+@dask_serialize.register(Shipped)
+def _serialize(shipped: Shipped) -> tuple[dict[str, int], list[bytes]]:
+    return pack(shipped.partial)
+
+
+@dask_deserialize.register(Shipped)
+def _deserialize(header: dict[str, int], frames: list[Any]) -> Shipped:
+    return Shipped(unpack(header, frames))
+
+
+@sizeof.register(Shipped)
+def _sizeof(shipped: Shipped) -> int:
+    # The partial's own memory, so that the worker's memory manager counts it.
+    return int(sizeof(shipped.partial))
 
 
 def _geo_files(settings: Settings) -> dict[str, bytes]:
@@ -115,10 +179,15 @@ def _geo_files(settings: Settings) -> dict[str, bytes]:
 
 def _read_task(
     token: str, inp: Input, det: Detected | None, block_bytes: int
-) -> tuple[Partial, Meta]:
+) -> tuple[Shipped, Meta]:
     """Map one input or byte range: its blocks' partials combined into one."""
     settings, tables, enricher = _state[token]
-    acc = Accumulator(tables)
+    if inp.span is not None:
+        # A range is one of the local reader's blocks, which can be longer than block_bytes
+        # by the partial line it carried: read as one block, not as a full one and a scrap
+        # (4 of 16 ranges were two blocks, each paying a block's fixed costs).
+        block_bytes = max(block_bytes, inp.span[1] - inp.span[0])
+    acc = Accumulator(tables, on_compact=_release)
     bad = BadLines()
     state = ReadState()
     for block in _read_blocks(inp, state, block_bytes):
@@ -130,27 +199,41 @@ def _read_task(
         bad = bad.merge(block_bad)
         if partial:
             acc.add(partial)
-    return acc.result(), Meta(bad, state.lines_read.get(inp.name, 0), state.problems, det)
+        del partial
+    return _done(acc.result()), Meta(bad, state.lines_read.get(inp.name, 0), state.problems, det)
+
+
+def _done(partial: Partial) -> Shipped:
+    """A task's result. (No malloc_trim after each task: handing a block's pages back only to
+    fault them in again for the next one cost ~8 % of a read task's CPU, in system time,
+    for no lower peak; big merges trim, as in a local run: ``_release``.)"""
+    return Shipped(partial)
 
 
 def _block_task(
     token: str, data: bytes, first_line: int, lines: int, inp: Input, det: Detected
-) -> tuple[Partial, Meta]:
+) -> tuple[Shipped, Meta]:
     """Map one block the client read (stdin: no worker can open it)."""
     settings, tables, enricher = _state[token]
     partial, bad = _process(Block(data, first_line, inp, lines), det, enricher, tables, settings)
-    return partial, Meta(bad, 0)
+    return _done(partial), Meta(bad, 0)
 
 
-def _merge_task(token: str, *parts: Any) -> Partial:
+def _partial_of(result: Shipped | tuple[Shipped, Meta]) -> Partial:
+    """The partial of a merge's or a read task's result (a read's carries its accounting)."""
+    return (result[0] if isinstance(result, tuple) else result).partial
+
+
+def _merge_task(token: str, *parts: Shipped | tuple[Shipped, Meta]) -> Shipped:
     """Reduce: neighbouring partials (or read results) merged in their order."""
     tables = _state[token][1]
-    acc = Accumulator(tables)
+    acc = Accumulator(tables, on_compact=_release)
     for p in parts:
-        partial = p[0] if isinstance(p, tuple) else p
+        partial = _partial_of(p)
         if partial:
             acc.add(partial)
-    return acc.result()
+        del partial
+    return _done(acc.result())
 
 
 @dataclass
@@ -292,26 +375,59 @@ def _submit_reads(
     return tasks, formats
 
 
-def _tree(client: Client, token: str, leaves: list[Future]) -> list[Future]:
-    """Merge FAN_IN neighbours at a time on the workers until at most FAN_IN partials are
-    left: the root's merge is the client's (``_root``), since the client holds the merged
-    partial anyway to build the sections, and a worker holding it too would need the whole
-    run's memory (1 GB at 10M lines). The first level always runs, even over one leaf:
-    leaves are (partial, accounting) pairs."""
-    level = leaves
-    while len(level) > FAN_IN or (level is leaves and level):
+def groups(sizes: list[int], fan_in: int, most: int) -> list[list[int]]:
+    """Neighbours in order, up to ``fan_in`` together while they cover at most ``most``
+    input bytes: one merge task per group of two or more (a bigger item stands alone)."""
+    out: list[list[int]] = []
+    total = 0
+    for i, size in enumerate(sizes):
+        if out and len(out[-1]) < fan_in and total + size <= most:
+            out[-1].append(i)
+            total += size
+        else:
+            out.append([i])
+            total = size
+    return out
+
+
+def levels(sizes: list[int]) -> list[list[list[int]]]:
+    """The merge tree over tasks of these input sizes, level by level: each level's groups
+    (``groups``) of the level below's items. It stops where no two neighbours fit in one
+    merge; the items left are the client's."""
+    out: list[list[list[int]]] = []
+    while True:
+        cut = groups(sizes, FAN_IN, MERGE_BYTES)
+        if len(cut) == len(sizes):
+            return out
+        out.append(cut)
+        sizes = [sum(sizes[i] for i in g) for g in cut]
+
+
+def _tree(client: Client, token: str, leaves: list[Future], sizes: list[int]) -> list[Future]:
+    """Merge FAN_IN neighbours at a time on the workers while a merge covers at most
+    MERGE_BYTES of input; what is left goes to the client (``_root``), which merges it one
+    partial at a time. A worker never holds the partial of more than MERGE_BYTES of input,
+    however big the run (it held 1 GB at 10M lines with the root on a worker, and 622 MB
+    with a 4M-line merge below it); the client holds the merged partial anyway."""
+    level: list[Future] = leaves
+    for cut in levels(sizes):
         level = [
-            client.submit(_merge_task, token, *level[i : i + FAN_IN], pure=False, retries=RETRIES)
-            for i in range(0, len(level), FAN_IN)
+            level[g[0]]
+            if len(g) == 1
+            else client.submit(
+                _merge_task, token, *(level[i] for i in g), pure=False, retries=RETRIES
+            )
+            for g in cut
         ]
     return level
 
 
 def _root(tops: list[Future], tables: Mapping[str, Table]) -> Partial:
-    """The last merge, on the client, one top partial at a time and in input order."""
-    acc = Accumulator(tables)
+    """The last merge, on the client, one top partial at a time and in input order (while
+    the workers still map and merge what comes after)."""
+    acc = Accumulator(tables, on_compact=_release)
     while tops:
-        part = tops.pop(0).result()
+        part = _partial_of(tops.pop(0).result())
         if part:
             acc.add(part)
         del part
@@ -327,6 +443,7 @@ def run(
     """``engine.local.run`` on a Dask cluster: the same Run, figure for figure."""
     token = uuid.uuid4().hex
     state = ReadState()
+    _memory_pool()  # the client's root merge, as a local run's
     with connect(settings) as client:
         _dashboard(client)
         plugin = Setup(token, settings, tables, _geo_files(settings))
@@ -334,7 +451,9 @@ def run(
         try:
             tasks, formats = _submit_reads(client, token, inputs, settings, state)
             leaves = [t.future for t in tasks if t.future is not None]
-            tops = _tree(client, token, leaves)
+            # stdin's blocks have no input size of their own: one block each
+            weights = [t.size or BLOCK_BYTES for t in tasks if t.future is not None]
+            tops = _tree(client, token, leaves, weights)
             metas = [client.submit(operator.itemgetter(1), f) for f in leaves]
             del leaves
             sizes = {m.key: t.size for m, t in zip(metas, tasks, strict=True)}
