@@ -96,12 +96,17 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 def _json(
-    command: str, args: list[str], engine: str, scheduler: str | None = None, **extra: Any
+    command: str,
+    args: list[str],
+    engine: str,
+    scheduler: str | None = None,
+    sections: tuple[str, ...] = (),
+    **extra: Any,
 ) -> dict[str, Any]:
     overrides: dict[str, Any] = {"top": 0, "engine": engine, "dask_scheduler": scheduler}
     overrides.update(extra)
     settings = load(overrides, env={"LOGAUDIT_CONFIG": os.devnull})
-    outcome = api.report(command, args, settings)
+    outcome = api.report(command, args, settings, sections=sections)
     assert outcome.report is not None, outcome.messages
     buf = io.StringIO()
     render_json(outcome.report, buf)
@@ -119,6 +124,18 @@ def test_every_command_same_json_as_one_process(command: str, cluster: str) -> N
     dask = _json(command, logs, "dask", cluster)
     assert local["sections"], "the report has sections"
     assert dask == local
+
+
+def test_run_needing_no_agents_same_json_as_one_process(cluster: str) -> None:
+    """Workers classify only as far as the run needs (issue 18): with --bots include and
+    sections that need no agents, the overview's robot counts are null in both engines."""
+    logs = [str(SAMPLE / "weeks")]
+    chosen = ("pages", "status", "hosts")
+    local = _json("summary", logs, "local", sections=chosen, bots="include")
+    dask = _json("summary", logs, "dask", cluster, sections=chosen, bots="include")
+    assert dask == local
+    assert local["overview"]["crawler_hits"] is None and local["overview"]["tool_hits"] is None
+    assert local["overview"]["requests"] > 0
 
 
 def test_one_input_one_task(cluster: str) -> None:

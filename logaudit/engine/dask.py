@@ -40,7 +40,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from distributed.protocol import dask_deserialize, dask_serialize
 
 from logaudit import remote, sources
-from logaudit.analyze.base import Accumulator, Partial, Table
+from logaudit.analyze.base import Accumulator, Partial, Table, agent_work
 from logaudit.config import Settings
 from logaudit.engine.local import _detect, _memory_pool, _process, _release
 from logaudit.enrich.classify import Enricher
@@ -116,7 +116,8 @@ class Setup(WorkerPlugin):
             for name, data in self.geo.items():
                 (folder / name).write_bytes(data)
             settings = replace(settings, geoip_dir=folder)
-        _state[self.token] = (settings, self.tables, Enricher(settings))
+        enricher = Enricher(settings).needing(agent_work(self.tables, settings.bots))
+        _state[self.token] = (settings, self.tables, enricher)
 
     def teardown(self, worker: Any = None) -> None:
         _state.pop(self.token, None)
