@@ -99,3 +99,23 @@ class Server:
 
     def glob(self) -> list[str]:
         return [str(self.folder / "access.log*")]
+
+
+def grown_store(
+    tmp: Path, data: bytes, fractions: tuple[float, ...], run: Any
+) -> tuple[Path, Path]:
+    """A store grown by one ``run(paths, state)`` per fraction of ``data`` written (the log
+    rotated after the first), and the whole log written so far, for the one-pass run."""
+    server = Server(tmp / "logs", data)
+    state = tmp / "state"
+    end = 0
+    for i, frac in enumerate(fractions):
+        end = data.index(b"\n", int(len(data) * frac)) + 1
+        server.write_to(end)
+        run(server.glob(), state)
+        if i == 0:
+            server.rotate()
+    whole = tmp / "whole.log"
+    whole.write_bytes(data[:end])
+    return state, whole
+

@@ -15,7 +15,7 @@ from logaudit.config import load
 from logaudit.samplegen import generate_lines
 from logaudit.store import manage
 from logaudit.store.layout import STATE_FILE, Layout
-from tests.store_helpers import BASE, Server, figures, report
+from tests.store_helpers import BASE, Server, figures, grown_store, report
 
 # Six days from 29 January: January's last three days close, and February is still written.
 DATA = b"".join(generate_lines(6000, start=date(2026, 1, 29), days=6))
@@ -37,17 +37,7 @@ def _months(state: Path) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     tmp = tmp_path_factory.mktemp("monthstore")
-    server = Server(tmp / "logs", DATA)
-    state = tmp / "state"
-    for i, frac in enumerate((0.3, 0.6, 0.85)):
-        end = DATA.index(b"\n", int(len(DATA) * frac)) + 1
-        server.write_to(end)
-        report(server.glob(), state)
-        if i == 0:
-            server.rotate()
-    whole = tmp / "whole.log"
-    whole.write_bytes(DATA[:end])
-    return state, whole
+    return grown_store(tmp, DATA, (0.3, 0.6, 0.85), report)
 
 
 def test_a_closed_month_is_rolled_up(store: tuple[Path, Path]) -> None:

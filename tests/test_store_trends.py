@@ -16,7 +16,7 @@ from logaudit.analyze.visits import sessionize
 from logaudit.config import load
 from logaudit.store import visitdays
 from logaudit.store.layout import STATE_FILE
-from tests.store_helpers import BASE, Server, figures, log_bytes, report
+from tests.store_helpers import BASE, figures, grown_store, log_bytes, report
 
 TRENDS = ("periods", "change", "unusual")
 DATA = log_bytes(6000, days=6, bad=0)
@@ -33,17 +33,7 @@ def _trends(
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     tmp = tmp_path_factory.mktemp("trendstore")
-    server = Server(tmp / "logs", DATA)
-    state = tmp / "state"
-    for i, frac in enumerate((0.3, 0.55, 0.8)):
-        end = DATA.index(b"\n", int(len(DATA) * frac)) + 1
-        server.write_to(end)
-        report(server.glob(), state)
-        if i == 0:
-            server.rotate()
-    whole = tmp / "whole.log"
-    whole.write_bytes(DATA[:end])
-    return state, whole
+    return grown_store(tmp, DATA, (0.3, 0.55, 0.8), report)
 
 
 def test_closed_days_keep_their_visits(store: tuple[Path, Path]) -> None:
