@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from loglines import line
 
-from logaudit import api
+from logaudit import api, sources
 from logaudit.config import load
 from logaudit.engine import local as pipeline
 from logaudit.formats import FORMATS, Detected
@@ -98,6 +98,8 @@ def test_examples_are_the_same_for_every_block_cut_and_jobs(
     )
     # --jobs 2 cuts a file this big into byte ranges, one per job (forked: they inherit this).
     monkeypatch.setattr(pipeline, "SPAN_MIN_BYTES", 64 * 1024)
+    # One job's threads share it in equal blocks, a multiple of THREADS in number.
+    monkeypatch.setattr(sources, "SHARE_MIN_BYTES", 64 * 1024)
     assert log.stat().st_size > 2 * 64 * 1024
     info = _examples([str(log)], jobs=jobs)
     assert info["total"] == len(BAD)
