@@ -20,6 +20,8 @@ bare quote and text is kept exactly as logged (control characters stay escaped a
 
 from __future__ import annotations
 
+import bisect
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -62,7 +64,12 @@ _TARGET = r"^(?P<path>[^?]*)(?:\?(?P<query>.*))?$"
 
 @dataclass
 class BadLines:
-    """Bad-line accounting for one or more blocks; merges by addition."""
+    """Bad-line accounting for one or more blocks; merges by addition.
+
+    ``samples`` keeps, per input, the BAD_SAMPLES lowest line numbers of every kind of bad
+    line, in line order: a file's first bad lines, whatever order the checks found them in
+    (a block's tokenizer rejects come before its bad times) and wherever blocks, jobs or
+    Dask's byte ranges were cut (issues #11, #18)."""
 
     counts: dict[str, int] = field(default_factory=dict)
     parsed: dict[str, int] = field(default_factory=dict)  # good lines per input
@@ -72,7 +79,26 @@ class BadLines:
         self.counts[name] = self.counts.get(name, 0) + 1
         s = self.samples.setdefault(name, [])
         if len(s) < BAD_SAMPLES:
-            s.append((line, reason))
+            if not s or line > s[-1][0]:
+                s.append((line, reason))  # the usual case: lines come in order
+            else:
+                bisect.insort(s, (line, reason))
+        elif line < s[-1][0]:
+            s.pop()
+            bisect.insort(s, (line, reason))
+
+    def wanted(self, name: str, lines: np.ndarray) -> np.ndarray:
+        """Positions in ``lines`` (bad lines of ``name`` found by one check) whose examples
+        could still be kept, lowest lines first: at most BAD_SAMPLES, and when the input's
+        examples are full only lines before its last one. The caller ``add``s those and
+        ``count``s the rest, so it builds no message that would be dropped."""
+        s = self.samples.get(name, [])
+        pos = np.arange(len(lines))
+        if len(s) >= BAD_SAMPLES:
+            pos = pos[lines < s[-1][0]]
+        if len(pos) > 1 and (np.diff(lines[pos]) < 0).any():
+            pos = pos[np.argsort(lines[pos], kind="stable")]
+        return pos[:BAD_SAMPLES]
 
     def shifted(self, by: int) -> BadLines:
         """The same accounting with example line numbers moved by ``by`` (a byte range's
@@ -105,8 +131,12 @@ class BadLines:
         for k, n in other.parsed.items():
             self.parsed[k] = self.parsed.get(k, 0) + n
         for k, examples in other.samples.items():
-            kept = self.samples.setdefault(k, [])
-            kept.extend(examples[: BAD_SAMPLES - len(kept)])
+            kept = self.samples.get(k)
+            if not kept:
+                self.samples[k] = sorted(examples)[:BAD_SAMPLES]
+            elif examples:
+                # Each list is in line order: the lowest of both, by line number.
+                self.samples[k] = list(heapq.merge(kept, examples))[:BAD_SAMPLES]
 
     @property
     def total(self) -> int:
@@ -238,13 +268,13 @@ def _exact(
             comment |= np.asarray(pc.starts_with(stripped, det.format.header))
         bad_idx = np.flatnonzero(~ok & ~blank & ~comment)
         name = block.source.name
-        room = max(0, BAD_SAMPLES - len(bad.samples.get(name, [])))
-        for i in bad_idx[:room]:
+        shown = bad_idx[bad.wanted(name, block.first_line + np.asarray(index)[bad_idx])]
+        for i in shown:
             text = lines[int(i)].as_py().rstrip("\r\n")
             why = _why(det, text) if reason is None else f"{reason}: {text[:_SAMPLE_TEXT]}"
             bad.add(name, block.first_line + int(index[i]), why)
         # The rest are counted without building messages.
-        bad.count(name, len(bad_idx) - min(room, len(bad_idx)))
+        bad.count(name, len(bad_idx) - len(shown))
     if reason is not None:
         return pa.table({}), np.zeros(0, np.int64)
     keep = np.flatnonzero(ok)
@@ -515,12 +545,12 @@ def _json(
     name = block.source.name
     if len(rejected):
         lines = _split_lines(data)
-        room = max(0, BAD_SAMPLES - len(bad.samples.get(name, [])))
-        for number in rejected[:room]:
+        shown = np.asarray(rejected)[bad.wanted(name, np.asarray(rejected, np.int64))]
+        for number in shown:
             text = str(lines[int(number) - block.first_line].as_py()).rstrip("\r\n")
             shown = text if len(text) <= _SAMPLE_TEXT else text[:_SAMPLE_TEXT] + "..."
             bad.add(name, int(number), f"not a JSON object: {shown}")
-        bad.count(name, len(rejected) - min(room, len(rejected)))
+        bad.count(name, len(rejected) - len(shown))
     return _assemble(table, line_no, name, bad, det)
 
 
@@ -885,13 +915,13 @@ def _assemble(
         mask = mask & ~comment
         if mask.any():
             rows = np.flatnonzero(mask & good)
-            room = max(0, BAD_SAMPLES - len(bad.samples.get(name, [])))
-            for i in rows[:room]:
+            shown = rows[bad.wanted(name, np.asarray(line_no, np.int64)[rows])]
+            for i in shown:
                 said = why
                 if failures[i] > 1 and text_of is not None:
                     said = _why(det, text_of(int(line_no[i])))
                 bad.add(name, int(line_no[i]), said)
-            bad.count(name, len(rows) - min(room, len(rows)))
+            bad.count(name, len(rows) - len(shown))
             good &= ~mask
     good &= ~comment
     bad.parsed[name] = bad.parsed.get(name, 0) + int(good.sum())

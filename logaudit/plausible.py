@@ -99,11 +99,9 @@ class _Bad(Protocol):
 
     def add(self, name: str, line: int, reason: str) -> None: ...
 
+    def wanted(self, name: str, lines: np.ndarray) -> np.ndarray: ...
+
     def count(self, name: str, n: int) -> None: ...
-
-
-# How many examples per input a chunk's implausible rows may add (parse.BAD_SAMPLES is 5).
-_EXAMPLES = 5
 
 
 def drop(chunk: pd.DataFrame, name: str, bad: _Bad, win: Window | None = None) -> pd.DataFrame:
@@ -116,9 +114,10 @@ def drop(chunk: pd.DataFrame, name: str, bad: _Bad, win: Window | None = None) -
     gone = np.zeros(len(chunk), bool)
     for mask, why in masks:
         rows = np.flatnonzero(mask & ~gone)
-        for i in rows[:_EXAMPLES]:
+        shown = rows[bad.wanted(name, lines[rows])]
+        for i in shown:
             bad.add(name, int(lines[i]), why)
-        bad.count(name, len(rows) - min(_EXAMPLES, len(rows)))
+        bad.count(name, len(rows) - len(shown))
         gone |= mask
     bad.parsed[name] = bad.parsed.get(name, 0) - int(gone.sum())
     return chunk.iloc[np.flatnonzero(~gone)].reset_index(drop=True)

@@ -396,3 +396,33 @@ def test_text_after_a_nul_hole_is_not_nothing_but_nuls(tmp_path: Path, hole: int
     state = ReadState()
     assert list(read_blocks(Input(str(only), only), state, block_bytes=1 << 20)) == []
     assert [q.message for q in state.problems] == ["nothing but NUL bytes"]
+def test_blocks_shared_among_threads_are_equal_and_a_multiple(tmp_path: Path) -> None:
+    """share=2: a plain file of SHARE_MIN_BYTES or more is cut into an even number of blocks
+    of one size (at most the block size), holding the same lines as the usual cut."""
+    from logaudit.sources import SHARE_MIN_BYTES, shared_block_bytes
+
+    p = tmp_path / "access.log"
+    rng = random.Random(5)
+    with open(p, "wb") as f:
+        n = 0
+        while f.tell() < 5 * SHARE_MIN_BYTES // 2:
+            f.write(f"line {n} {'x' * rng.randrange(200)}\n".encode())
+            n += 1
+    size = p.stat().st_size
+    block = 2 * 1024 * 1024
+    assert shared_block_bytes(size, block, 2) <= block
+    for share in (2, 3):
+        state = ReadState()
+        got = list(read_blocks(Input(str(p), p), state, block_bytes=block, share=share))
+        assert len(got) % share == 0 and len(got) > share
+        sizes = [len(b.data) for b in got]
+        assert max(sizes) - min(sizes) < 1024  # equal but for the lines cut at their ends
+        assert [b.first_line for b in got] == [1] + [
+            1 + sum(b.lines for b in got[:k]) for k in range(1, len(got))
+        ]
+        assert sum(b.lines for b in got) == n == state.lines_read[str(p)]
+        assert b"".join(bytes(b.data) for b in got) == p.read_bytes()
+    # Small, unknown (compressed, stdin) and single-thread inputs keep the usual block size.
+    assert shared_block_bytes(SHARE_MIN_BYTES - 1, block, 2) == block
+    assert shared_block_bytes(1 << 62, block, 2) == block
+    assert shared_block_bytes(size, block, 1) == block

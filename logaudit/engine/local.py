@@ -513,7 +513,8 @@ def run(
             det: Detected | None = None
             head = b""  # blocks of blank and comment lines only, before the first log line
             since = len(state.problems)
-            for block in read_blocks(inp, state, on_progress=on_progress):
+            share = THREADS if jobs == 1 else 1
+            for block in read_blocks(inp, state, on_progress=on_progress, share=share):
                 if det is None:
                     if not sample_lines(block.data, 1):
                         # Nothing to parse (a banner, W3C headers, a last line without its
