@@ -66,7 +66,9 @@ def own_hosts(p: Partial, s: Settings, ctx: Context | None = None) -> tuple[set[
     paths = p.get("paths", pd.DataFrame())
     if refs.empty or paths.empty:
         return set(), "none"
-    sites = _sites(refs, ctx).join(refs["hits"])
+    # _sites is row for row the referrers table: columns side by side, not a join (which
+    # built an engine of 1M Python strings on the index to check it was sorted).
+    sites = _sites(refs, ctx).assign(hits=refs["hits"].to_numpy())
     sites = sites[sites["site"] != ""]
     # Arrow's hash-based is_in: pandas' isin on Arrow strings loops in Python.
     is_served = pd.Series(
@@ -94,7 +96,8 @@ def _external(p: Partial, ctx: Context) -> tuple[pd.DataFrame, set[str], str]:
     own, how = own_hosts(p, ctx.settings, ctx)
     f = refs
     if not refs.empty:
-        f = refs.join(_sites(refs, ctx))
+        sites = _sites(refs, ctx)
+        f = refs.assign(site=sites["site"].array, ref_path=sites["ref_path"].array)
         f = f[(f["site"] != "") & ~f["site"].isin(own)]
     return f, own, how
 
