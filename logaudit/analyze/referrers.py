@@ -66,7 +66,9 @@ def own_hosts(p: Partial, s: Settings, ctx: Context | None = None) -> tuple[set[
     paths = p.get("paths", pd.DataFrame())
     if refs.empty or paths.empty:
         return set(), "none"
-    sites = _sites(refs, ctx).join(refs["hits"])
+    # _sites is row for row the referrers table: columns side by side, not a join (which
+    # built an engine of 1M Python strings on the index to check it was sorted).
+    sites = _sites(refs, ctx).assign(hits=refs["hits"].to_numpy())
     sites = sites[sites["site"] != ""]
     # Arrow's hash-based is_in: pandas' isin on Arrow strings loops in Python.
     is_served = pd.Series(
@@ -75,12 +77,20 @@ def own_hosts(p: Partial, s: Settings, ctx: Context | None = None) -> tuple[set[
         ),
         index=sites.index,
     )
-    sites["served"] = sites["hits"].where(is_served, 0)
-    g = sites.groupby("site", sort=False)[["hits", "served"]].sum()
-    g["paths"] = sites[is_served].groupby("site", sort=False)["ref_path"].nunique()
-    g["paths"] = g["paths"].fillna(0)
-    own = g[(g["paths"] >= OWN_PATHS) & (g["served"] >= OWN_SHARE * g["hits"])]
-    return set(own.index), "inferred"
+    # Per site through integer codes: a group-by of 1M distinct hosts (every referrer new)
+    # and the alignment of its two results built engines of 1M Python strings.
+    code, site_names = pd.factorize(sites["site"])
+    hits = sites["hits"].to_numpy()
+    on = is_served.to_numpy()
+    total = np.bincount(code, weights=hits, minlength=len(site_names))
+    served = np.bincount(code, weights=np.where(on, hits, 0), minlength=len(site_names))
+    # Distinct served paths per site: the distinct (site, path) pairs among served rows.
+    path_code, _ = pd.factorize(sites["ref_path"][on])
+    width = int(path_code.max(initial=0)) + 1
+    pairs = np.unique(code[on].astype(np.int64) * width + path_code)
+    n_paths = np.bincount(pairs // width, minlength=len(site_names))
+    own = site_names[(n_paths >= OWN_PATHS) & (served >= OWN_SHARE * total)]
+    return set(own), "inferred"
 
 
 def external(p: Partial, ctx: Context) -> tuple[pd.DataFrame, set[str], str]:
@@ -94,7 +104,8 @@ def _external(p: Partial, ctx: Context) -> tuple[pd.DataFrame, set[str], str]:
     own, how = own_hosts(p, ctx.settings, ctx)
     f = refs
     if not refs.empty:
-        f = refs.join(_sites(refs, ctx))
+        sites = _sites(refs, ctx)
+        f = refs.assign(site=sites["site"].array, ref_path=sites["ref_path"].array)
         f = f[(f["site"] != "") & ~f["site"].isin(own)]
     return f, own, how
 
