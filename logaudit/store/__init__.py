@@ -408,9 +408,12 @@ def _period(s: Settings) -> tuple[int | None, int | None, str | None]:
             cut.append("--until")
     note = None
     if cut:
-        note = (
-            "the store holds whole days: " + " and ".join(cut) + " count the whole day they fall in"
+        what = (
+            f"{cut[0]} counts the whole day it falls in"
+            if len(cut) == 1
+            else f"{' and '.join(cut)} count the whole days they fall in"
         )
+        note = f"the store holds whole days: {what}"
     return first, last, note
 
 
