@@ -119,3 +119,15 @@ def grown_store(
     whole.write_bytes(data[:end])
     return state, whole
 
+
+TRENDS = ("periods", "change", "unusual")
+
+
+def trends(
+    args: list[str], state: Path | None = None, sections: tuple[str, ...] = TRENDS, **more: Any
+) -> api.Outcome:
+    """``trends`` with the store tests' settings, only the given sections."""
+    extra = {**BASE["extra"], **more.pop("extra", {})}
+    settings = load({**BASE, **more, "extra": extra, "state": state}, env={})
+    return api.report("trends", args, settings, sections)
+

@@ -10,24 +10,13 @@ from typing import Any
 
 import pytest
 
-from logaudit import api
-from logaudit.config import load
 from logaudit.samplegen import generate_lines
 from logaudit.store import manage
 from logaudit.store.layout import STATE_FILE, Layout
-from tests.store_helpers import BASE, Server, figures, grown_store, report
+from tests.store_helpers import TRENDS, Server, figures, grown_store, report, trends
 
 # Six days from 29 January: January's last three days close, and February is still written.
 DATA = b"".join(generate_lines(6000, start=date(2026, 1, 29), days=6))
-TRENDS = ("periods", "change", "unusual")
-
-
-def _trends(
-    args: list[str], state: Path | None = None, sections: tuple[str, ...] = TRENDS, **more: Any
-) -> api.Outcome:
-    extra = {**BASE["extra"], **more.pop("extra", {})}
-    settings = load({**BASE, **more, "extra": extra, "state": state}, env={})
-    return api.report("trends", args, settings, sections)
 
 
 def _months(state: Path) -> dict[str, Any]:
@@ -70,13 +59,13 @@ def test_trends_across_the_month_end_equal_one_pass(
 
     monkeypatch.setattr(Layout, "read_tables", spy)
     more: dict[str, Any] = {"extra": {"every": every}, "sections": sections}
-    assert figures(_trends([], state, **more)) == figures(_trends([str(whole)], **more))
+    assert figures(trends([], state, **more)) == figures(trends([str(whole)], **more))
     # The month's one file was read, not its days'.
     assert "2026-01" in read and not any(d.startswith("2026-01-") for d in read)
     # A period that starts inside January reads its days (the roll-up holds the whole month).
     read.clear()
     since = {"since": datetime(2026, 1, 30), **more}
-    assert figures(_trends([], state, **since)) == figures(_trends([str(whole)], **since))
+    assert figures(trends([], state, **since)) == figures(trends([str(whole)], **since))
     assert "2026-01" not in read and "2026-01-30" in read
 
 
@@ -103,7 +92,7 @@ def test_late_lines_drop_the_roll_up_and_prune_its_days(tmp_path: Path) -> None:
     # (the trends: per-page visitors of a closed day that gets late lines may count a visitor
     # twice, docs/store.md "Closed days").
     assert "2026-01" not in _months(state)
-    assert figures(_trends([], state)) == figures(_trends([str(both)]))
+    assert figures(trends([], state)) == figures(trends([str(both)]))
     # Pruning January's first days leaves no roll-up of them.
     manage.prune(state, 3, today=date(2026, 2, 2))
     assert "2026-01" not in _months(state)
@@ -133,7 +122,7 @@ def test_a_store_without_roll_ups_gets_them_on_its_next_report(tmp_path: Path) -
     (state / STATE_FILE).write_text(json.dumps(raw))  # as an older logaudit leaves it
     whole = tmp_path / "whole.log"
     whole.write_bytes(DATA[:end])
-    assert figures(_trends([], state)) == figures(_trends([str(whole)]))
+    assert figures(trends([], state)) == figures(trends([str(whole)]))
     after = _months(state)
     assert list(after) == ["2026-01"] and after["2026-01"]["of"] == before["2026-01"]["of"]
     # The older logaudit's files (no longer named) are gone, the new ones are there.

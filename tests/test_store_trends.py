@@ -11,23 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from logaudit import api
 from logaudit.analyze.visits import sessionize
-from logaudit.config import load
 from logaudit.store import visitdays
 from logaudit.store.layout import STATE_FILE
-from tests.store_helpers import BASE, figures, grown_store, log_bytes, report
+from tests.store_helpers import TRENDS, figures, grown_store, log_bytes, report, trends
 
-TRENDS = ("periods", "change", "unusual")
 DATA = log_bytes(6000, days=6, bad=0)
-
-
-def _trends(
-    args: list[str], state: Path | None = None, sections: tuple[str, ...] = TRENDS, **more: Any
-) -> api.Outcome:
-    extra = {**BASE["extra"], **more.pop("extra", {})}
-    settings = load({**BASE, **more, "extra": extra, "state": state}, env={})
-    return api.report("trends", args, settings, sections)
 
 
 @pytest.fixture(scope="module")
@@ -63,11 +52,11 @@ def test_trends_from_closed_days_equal_one_pass(
 ) -> None:
     state, whole = store
     more: dict[str, Any] = {"extra": {"every": every}, "sections": sections}
-    stored = _trends([], state, **more)
-    assert figures(stored) == figures(_trends([str(whole)], **more))
+    stored = trends([], state, **more)
+    assert figures(stored) == figures(trends([str(whole)], **more))
     # A period starting inside the stored days: visits crossing its first midnight start there.
     since = {"since": datetime(2026, 1, 24), **more}
-    assert figures(_trends([], state, **since)) == figures(_trends([str(whole)], **since))
+    assert figures(trends([], state, **since)) == figures(trends([str(whole)], **since))
 
 
 def test_the_rows_are_used_and_another_timeout_reads_the_events(
@@ -82,17 +71,17 @@ def test_the_rows_are_used_and_another_timeout_reads_the_events(
         return real(rows, events, timeout)
 
     monkeypatch.setattr(visitdays, "visits", spy)
-    _trends([], state)
+    trends([], state)
     assert calls and calls[0] > 0
     calls.clear()
-    _trends([], state, sections=(*TRENDS, "movers"))
+    trends([], state, sections=(*TRENDS, "movers"))
     assert calls and calls[0] > 0
     calls.clear()
-    _trends([], state, sections=("periods", "visits"))  # visits sections read the events
+    trends([], state, sections=("periods", "visits"))  # visits sections read the events
     assert calls == []
     calls.clear()
     other = {"visit_timeout": 10 * 60}
-    assert figures(_trends([], state, **other)) == figures(_trends([str(whole)], **other))
+    assert figures(trends([], state, **other)) == figures(trends([str(whole)], **other))
     assert calls == [0]  # no day closed with 10 minutes: every day's events were read
 
 
@@ -155,4 +144,4 @@ def test_late_lines_reopen_a_day_without_its_visits(tmp_path: Path) -> None:
     whole.write_bytes(b"".join(rest) + b"".join(late))
     for every in ("day", "week"):
         more = {"extra": {"every": every}}
-        assert figures(_trends([], state, **more)) == figures(_trends([str(whole)], **more))
+        assert figures(trends([], state, **more)) == figures(trends([str(whole)], **more))
