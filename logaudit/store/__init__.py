@@ -36,7 +36,15 @@ from logaudit.store.days import (
     places,
     split_days,
 )
-from logaudit.store.layout import PV, TOUCH, Layout, State, day_name, day_number
+from logaudit.store.layout import (
+    PV,
+    TOUCH,
+    Layout,
+    State,
+    day_name,
+    day_number,
+    pointing_into,
+)
 from logaudit.store.lock import locked
 
 # Settings that change what the stored tables hold: a store answers only with the values it
@@ -234,6 +242,8 @@ def _add_days(
             if PV in part or TOUCH in part:
                 part.setdefault(PV, pd.DataFrame())
                 part.setdefault(TOUCH, pd.DataFrame())  # one may be stored packed in the other
+            for t in pointing_into(set(part)) & set(old["files"]) & set(merged):
+                part.setdefault(t, pd.DataFrame())  # stored as row numbers into a rewritten table
             for t, table in merged.items():
                 if t not in part:
                     # No new rows: the stored file stays as it is (its own generation).

@@ -88,7 +88,9 @@ def close_days(layout: Layout, state: State, until: int | None, timeout_s: int) 
                 frames.insert(0, old)
             files = dict(info["files"])
             files.pop(TRIPLES, None)
-            files[COUNTS.name] = layout.write_file(name, COUNTS.name, COUNTS.combine(frames), gen)
+            # Its path hashes as row numbers of the day's paths (store/layout.py, REFS).
+            counts = COUNTS.combine(frames)
+            files[COUNTS.name] = layout.write_file(name, COUNTS.name, counts, gen, info)
             info = {**info, "files": files}
         if gen is None:
             state.gen += 1

@@ -23,7 +23,7 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -36,6 +36,7 @@ import pyarrow.parquet as pq
 
 from logaudit.deliver.files import sync_folder
 from logaudit.errors import ConfigError, ExitCode, LogauditError
+from logaudit.schema import hash_strings
 
 # The layout and table contents this logaudit writes. A store with another number is refused
 # (exit 7), never misread. Schema 2 added closed days (``store/close.py``: per-page visitor
@@ -44,8 +45,11 @@ from logaudit.errors import ConfigError, ExitCode, LogauditError
 # Schema 3 writes each file without pandas' and Arrow's schema copies in its footer (the index
 # columns and extension dtypes as two small keys instead, ``_frame``): a stored day of small
 # tables is about half the size. Schema-2 files (with those copies) are read as before.
-SCHEMA = 3
-READS = (1, 2, 3)
+# Schema 4 stores a day's repeated keys once (``REFS``): a column of hashes or tokens that all
+# appear in another table of the same day is stored as row numbers into that table, whose
+# checksum the file names. Files without references (schema 3 and before) are read as before.
+SCHEMA = 4
+READS = (1, 2, 3, 4)
 STATE_FILE = "store.json"
 KEY_FILE = "key"
 # Present from a run's first written file until its commit has deleted what the state does not
@@ -80,14 +84,16 @@ def _write_private(path: Path, data: bytes) -> None:
     sync_folder(path.parent)
 
 
-def _encodings(schema: pa.Schema) -> dict[str, Any]:
+def _encodings(schema: pa.Schema, plain_ints: frozenset[str] = frozenset()) -> dict[str, Any]:
     """How each column of a stored table is encoded (then zstd-compressed): signed integers
     (counts, times, day numbers: near their neighbours) as deltas, unsigned ones (64-bit
     hashes and keys: random) plain, the rest (text, flags) with a dictionary. On a stored day
     of 40,000 lines this is a fifth smaller than dictionaries everywhere; event times, in log
     order, shrink to a few bits each."""
-    delta = [f.name for f in schema if pa.types.is_signed_integer(f.type)]
-    plain = [f.name for f in schema if pa.types.is_unsigned_integer(f.type)]
+    delta = [
+        f.name for f in schema if pa.types.is_signed_integer(f.type) and f.name not in plain_ints
+    ]
+    plain = [f.name for f in schema if pa.types.is_unsigned_integer(f.type) or f.name in plain_ints]
     rest = [f.name for f in schema if f.name not in delta and f.name not in plain]
     encoding = {**dict.fromkeys(delta, "DELTA_BINARY_PACKED"), **dict.fromkeys(plain, "PLAIN")}
     return {"use_dictionary": rest, "column_encoding": encoding}
@@ -121,6 +127,123 @@ def _unpacked(own: pd.DataFrame, touch: pd.DataFrame | None) -> pd.DataFrame:
     rows = touch[touch["pv"].to_numpy(dtype=bool)]
     cols = {c: rows[c].to_numpy() for c in PV_SHARED[:3]}
     return pd.DataFrame({**cols, PV_OWN: own[PV_OWN].to_numpy(), "ref_h": rows["ref_h"].to_numpy()})
+
+
+# A day's keys, stored once (schema 4). Visitor keys, client tokens and path and referrer
+# hashes recur in several tables of a day, and each is random: 8 to 18 bytes that no
+# compression shrinks, over half of a stored day. A column listed here is stored, when every
+# value of it is found in its reference (a column of another table of the same day, or the
+# hashes of one) and nowhere twice there, as the row numbers of its values in that table
+# (int32: one to three bytes each once compressed); the file's footer names the reference
+# table and that file's checksum, so a file is never read against rows it was not written
+# with. (table, column) -> (reference table, its column, whether the column holds the
+# ``hash_strings`` of it). No reference column is itself stored as references.
+REFS: dict[tuple[str, str], tuple[str, str, bool]] = {
+    ("path_visitor_counts", "path_h"): ("paths", "path", True),
+    (PV, "path_h"): ("paths", "path", True),
+    (TOUCH, "ref_h"): ("referrers", "referrer", True),
+    (TOUCH, "visitor"): ("visitors", "visitor", False),
+    ("visitor_days", "visitor"): ("visitors", "visitor", False),
+    ("trend_visitor_hours", "visitor"): ("visitors", "visitor", False),
+    ("visitors", "client"): ("places", "client", False),
+    ("pb_clients", "client"): ("places", "client", False),
+    ("pb_client_404", "client"): ("places", "client", False),
+    ("pb_fail_clients", "client"): ("places", "client", False),
+}
+REF_TABLES = frozenset(r[0] for r in REFS.values())
+REFS_KEY = b"logaudit_refs"
+
+
+def _rank(table: str) -> int:
+    """Write order within a day: references before the tables that point into them."""
+    if table not in REF_TABLES:
+        return 2
+    return 1 if any(t == table for t, _ in REFS) else 0
+
+
+def pointing_into(tables: set[str] | frozenset[str]) -> set[str]:
+    """The tables whose stored ``REFS`` may point into any of ``tables``, directly or through
+    another: a day that rewrites ``tables`` rewrites those too (a file kept as it was would
+    point into rows that are gone)."""
+    out: set[str] = set()
+    todo = set(tables)
+    while todo:
+        ref = todo.pop()
+        for (t, _), (r, _, _) in REFS.items():
+            if r == ref and t not in out:
+                out.add(t)
+                todo.add(t)
+    return out
+
+
+def _keys(ref: pa.Table, column: str, hashed: bool) -> np.ndarray | None:
+    """The values a reference column gives row numbers to (None: it cannot)."""
+    if column not in ref.column_names or ref.column(column).null_count:
+        return None
+    values = ref.column(column).to_numpy()
+    return hash_strings(np.asarray(values, dtype=object)) if hashed else values
+
+
+def _to_refs(
+    name: str, table: pa.Table, refs: Callable[[str], tuple[pa.Table, str] | None]
+) -> tuple[pa.Table, dict[str, list[Any]], frozenset[str]]:
+    """``table`` with its ``REFS`` columns as row numbers where they can be; the footer entry
+    ({column: [reference, its column, hashed, its checksum]}) and the columns stored plain."""
+    meta: dict[str, list[Any]] = {}
+    plain = set()
+    for (t, column), (ref_name, ref_column, hashed) in REFS.items():
+        if t != name or column not in table.column_names:
+            continue
+        col = table.column(column)
+        got = refs(ref_name)
+        if got is None or col.null_count:
+            continue
+        ref, sha = got
+        if ref_column not in ref.column_names:
+            continue
+        if hashed and not pa.types.is_uint64(col.type):
+            continue
+        if not hashed and ref.schema.field(ref_column).type != col.type:
+            continue
+        keys = _keys(ref, ref_column, hashed)
+        if keys is None or len(keys) >= 2**31:
+            continue
+        index = pd.Index(keys)
+        if not index.is_unique:
+            continue
+        pos = index.get_indexer(col.to_numpy())
+        if len(pos) and pos.min() < 0:
+            continue
+        # Row numbers that mostly rise (a table in its reference's order) delta-encode to a
+        # few bits; scattered ones are smaller stored plain (then compressed).
+        if len(pos) > 1 and np.mean(np.diff(pos) > 0) < 0.5:
+            plain.add(column)
+        i = table.schema.get_field_index(column)
+        table = table.set_column(i, pa.field(column, pa.int32()), pa.array(pos, pa.int32()))
+        meta[column] = [ref_name, ref_column, hashed, sha]
+    return table, meta, frozenset(plain)
+
+
+def _from_refs(table: pa.Table, refs: Callable[[str, str], pa.Table]) -> pa.Table:
+    """A stored table with its row-number columns back as the values they point to;
+    ``refs(table, checksum)`` reads a reference (raising if the day's file differs)."""
+    meta = table.schema.metadata or {}
+    if REFS_KEY not in meta:
+        return table
+    for column, (ref_name, ref_column, hashed, sha) in json.loads(meta[REFS_KEY]).items():
+        ref = refs(ref_name, sha)
+        keys = _keys(ref, ref_column, bool(hashed))
+        pos = table.column(column).to_numpy()
+        if keys is None or (len(pos) and (pos.min() < 0 or pos.max() >= len(keys))):
+            raise pa.ArrowInvalid(f"its {column} does not fit the day's {ref_name}")
+        values = (
+            pa.array(keys[pos], pa.uint64())
+            if hashed
+            else ref.column(ref_column).take(pa.array(pos))
+        )
+        i = table.schema.get_field_index(column)
+        table = table.set_column(i, pa.field(column, values.type), values)
+    return table
 
 
 @dataclass
@@ -261,32 +384,72 @@ class Layout:
     def write_day(self, day: str, partial: dict[str, pd.DataFrame], gen: int) -> dict[str, Any]:
         """Write one day's tables as generation ``gen``; their checksums and row counts."""
         files: dict[str, Any] = {}
-        for name, frame in sorted(_packed(partial).items()):
+        info = {"gen": gen, "files": files}
+        written: dict[str, pa.Table] = {}
+        tables = sorted(_packed(partial).items(), key=lambda kv: (_rank(kv[0]), kv[0]))
+        for name, frame in tables:
             if not len(frame) or not len(frame.columns):
                 continue
-            meta = self.write_file(day, name, frame, gen)
+            meta = self.write_file(day, name, frame, gen, info, written)
             del meta["gen"]
             files[name] = meta
-        return {"gen": gen, "files": files}
+        return {"gen": gen, "files": dict(sorted(files.items()))}
 
-    def write_file(self, day: str, table: str, frame: pd.DataFrame, gen: int) -> dict[str, Any]:
-        """Write one table of a day as generation ``gen``; its checksum, rows and generation."""
+    def write_file(
+        self,
+        day: str,
+        table: str,
+        frame: pd.DataFrame,
+        gen: int,
+        refs: dict[str, Any] | None = None,
+        written: dict[str, pa.Table] | None = None,
+    ) -> dict[str, Any]:
+        """Write one table of a day as generation ``gen``; its checksum, rows and generation.
+        ``refs``: the day's stored files (``{"gen", "files"}``) that its ``REFS`` columns may
+        point into (None: stored as they are); ``written``: those of them just written, by
+        table (read from disk otherwise), where this one is added if others point into it."""
         writing = self.root / WRITING
         if not writing.exists():
             # Until the commit's clean-up, this run's files may be orphans (store/layout.py).
             _write_private(writing, b"")
         folder = self.folder(day)
         folder.mkdir(exist_ok=True, mode=0o700)
-        data = _parquet(frame)
+
+        def reference(name: str) -> tuple[pa.Table, str] | None:
+            if refs is None or name not in refs["files"]:
+                return None
+            got = written.get(name) if written is not None else None
+            if got is None:
+                got = _read(self.path(day, refs, name))
+            return got, refs["files"][name]["sha256"]
+
+        data, arrow = _parquet(frame, table, reference)
         _write_private(self.file(day, table, gen), data)
-        return {"sha256": hashlib.sha256(data).hexdigest(), "rows": len(frame), "gen": gen}
+        meta = {"sha256": hashlib.sha256(data).hexdigest(), "rows": len(frame), "gen": gen}
+        if written is not None and table in REF_TABLES:
+            written[table] = arrow
+        return meta
+
+    def _refs(self, day: str, info: dict[str, Any]) -> Callable[[str, str], pa.Table]:
+        """The reader of a day's references for ``_from_refs``."""
+        cache: dict[str, pa.Table] = {}
+
+        def read(name: str, sha: str) -> pa.Table:
+            meta = info["files"].get(name)
+            if meta is None or meta["sha256"] != sha:
+                raise pa.ArrowInvalid(f"the day's {name} is not the one it points into")
+            if name not in cache:
+                cache[name] = _read(self.path(day, info, name))
+            return cache[name]
+
+        return read
 
     def read_table(self, day: str, info: dict[str, Any], table: str) -> pd.DataFrame | None:
         if table not in info["files"]:
             return None
         path = self.path(day, info, table)
         try:
-            frame = _frame(_read(path))
+            frame = _frame(_from_refs(_read(path), self._refs(day, info)))
             if table == PV and list(frame.columns) == [PV_OWN]:
                 return _unpacked(frame, self.read_table(day, info, TOUCH))
             return frame
@@ -302,11 +465,14 @@ class Layout:
         """The rows of ``table`` in all of ``days``, in their order, read as one (not merged;
         not for the page-view events, which may be stored packed)."""
         assert table != PV
-        paths = [self.path(d, info, table) for d, info in days if table in info["files"]]
-        if not paths:
+        held = [(d, info) for d, info in days if table in info["files"]]
+        if not held:
             return None
         try:
-            parts = [_read(p) for p in paths]
+            parts = [
+                _from_refs(_read(self.path(d, info, table)), self._refs(d, info))
+                for d, info in held
+            ]
             shape = _shape(parts[0])
             both = pa.concat_tables(
                 [t.replace_schema_metadata(None) for t in parts], promote_options="permissive"
@@ -349,26 +515,38 @@ def _read(path: Path) -> pa.Table:
 INDEX_KEY, TYPES_KEY = b"logaudit_index", b"logaudit_types"
 
 
-def _parquet(frame: pd.DataFrame) -> bytes:
+def _parquet(
+    frame: pd.DataFrame,
+    table: str = "",
+    refs: Callable[[str], tuple[pa.Table, str] | None] | None = None,
+) -> tuple[bytes, pa.Table]:
     """``frame`` as a Parquet file: columns encoded by kind (``_encodings``), zstd, no column
     statistics (the store reads whole files), and for the pandas side only the index columns
     and the extension dtypes (``Int64``...) as two small footer keys. pandas' own metadata and
-    Arrow's serialized schema, both written by default, were about half of a small file."""
+    Arrow's serialized schema, both written by default, were about half of a small file.
+    With ``refs`` (the day's references of ``table``), its ``REFS`` columns are stored as row
+    numbers where they can be. Also the table written, before that (for references to it)."""
     arrow = pa.Table.from_pandas(frame, preserve_index=True)
     index, types = _shape(arrow)
     plain = arrow.replace_schema_metadata(None)
+    stored, pointers, plain_ints = (
+        _to_refs(table, plain, refs) if refs is not None else (plain, {}, frozenset())
+    )
     sink = io.BytesIO()
     with pq.ParquetWriter(
         sink,
-        plain.schema,
+        stored.schema,
         compression="zstd",
         store_schema=False,
         write_statistics=False,
-        **_encodings(plain.schema),
+        **_encodings(stored.schema, plain_ints),
     ) as w:
-        w.add_key_value_metadata({INDEX_KEY: json.dumps(index), TYPES_KEY: json.dumps(types)})
-        w.write_table(plain)
-    return sink.getvalue()
+        keys = {INDEX_KEY: json.dumps(index), TYPES_KEY: json.dumps(types)}
+        if pointers:
+            keys[REFS_KEY] = json.dumps(pointers)
+        w.add_key_value_metadata(keys)
+        w.write_table(stored)
+    return sink.getvalue(), plain
 
 
 def _shape(table: pa.Table) -> tuple[list[str], dict[str, str]]:

@@ -1,0 +1,155 @@
+"""The store's size (schema 4): a day's keys stored once, as row numbers into the table that
+holds them (store/layout.py, REFS); the figures stay those of one pass."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from logaudit.errors import ConfigError, ExitCode
+from logaudit.schema import hash_strings
+from logaudit.store import layout as layout_module
+from logaudit.store import manage
+from logaudit.store.layout import (
+    REFS,
+    REFS_KEY,
+    SCHEMA,
+    STATE_FILE,
+    Layout,
+    _from_refs,
+    _to_refs,
+    pointing_into,
+)
+from tests.store_helpers import Server, figures, log_bytes, report
+
+DATA = log_bytes(3000, days=3, bad=2)
+
+
+def _line_end(data: bytes, frac: float) -> int:
+    return data.index(b"\n", int(len(data) * frac)) + 1
+
+
+def _one_pass(tmp: Path, data: bytes) -> dict:
+    whole = tmp / "whole.log"
+    whole.write_bytes(data)
+    return figures(report([str(whole)]))
+
+
+def _state(root: Path) -> dict:
+    return json.loads((root / STATE_FILE).read_text())
+
+
+def _refs_of(root: Path, day: str, info: dict, table: str) -> dict:
+    meta = pq.ParquetFile(Layout(root).path(day, info, table)).schema_arrow.metadata or {}
+    return json.loads(meta.get(REFS_KEY, b"{}"))
+
+
+def test_columns_become_row_numbers_and_come_back() -> None:
+    paths = pa.table({"hits": [3, 1, 2], "path": ["/a", "/b", "/c"]})
+    hashes = hash_strings(np.array(["/c", "/a", "/c", "/b"], dtype=object))
+    events = pa.table({"path_h": pa.array(hashes, pa.uint64())})
+    stored, meta, _ = _to_refs(
+        "pv_events", events, lambda t: (paths, "sum") if t == "paths" else None
+    )
+    assert stored.column("path_h").type == pa.int32()
+    assert stored.column("path_h").to_pylist() == [2, 0, 2, 1]
+    assert meta == {"path_h": ["paths", "path", True, "sum"]}
+    stored = stored.replace_schema_metadata({REFS_KEY: json.dumps(meta)})
+    back = _from_refs(stored, lambda t, sha: paths)
+    assert back.column("path_h").to_numpy().tolist() == hashes.tolist()
+    # A value its reference lacks, or a reference with a value twice: stored as it is.
+    missing = pa.table({"path_h": pa.array([*hashes, 7], pa.uint64())})
+    assert _to_refs("pv_events", missing, lambda t: (paths, "sum"))[1] == {}
+    twice = pa.table({"path": ["/a", "/a", "/b", "/c"]})
+    assert _to_refs("pv_events", events, lambda t: (twice, "sum"))[1] == {}
+    # Text columns point into text columns of the same type.
+    places = pa.table({"client": ["h:1", "h:2"]})
+    visitors = pa.table({"client": ["h:2", "h:2", "h:1"], "agent": ["x", "y", "x"]})
+    stored, meta, _ = _to_refs("visitors", visitors, lambda t: (places, "s"))
+    back = _from_refs(
+        stored.replace_schema_metadata({REFS_KEY: json.dumps(meta)}), lambda t, s: places
+    )
+    assert back.column("client").to_pylist() == ["h:2", "h:2", "h:1"]
+
+
+def test_rewriting_a_reference_rewrites_what_points_into_it() -> None:
+    assert {"visitors", "touch_events", "visitor_days", "trend_visitor_hours"} <= pointing_into(
+        {"places"}
+    )
+    assert pointing_into({"paths"}) == {"pv_events", "path_visitor_counts"}
+    # No reference column is itself stored as references (one read resolves any file).
+    assert not {(r, c) for r, c, _ in REFS.values()} & set(REFS)
+
+
+def test_stored_days_keep_keys_once_and_figures_equal_one_pass(tmp_path: Path) -> None:
+    server = Server(tmp_path / "logs", DATA)
+    state = tmp_path / "state"
+    for end in [_line_end(DATA, 0.25), _line_end(DATA, 0.5), _line_end(DATA, 0.8), len(DATA)]:
+        server.write_to(end)
+        stored = report(server.glob(), state)
+        assert figures(stored) == _one_pass(tmp_path, DATA[:end])
+        assert manage.verify(state) == []
+    raw = _state(state)
+    assert raw["schema"] == SCHEMA == 4
+    closed = [(d, i) for d, i in sorted(raw["days"].items()) if i.get("closed")]
+    assert closed
+    for day, info in closed:
+        for table in ("path_visitor_counts", "visitor_days", "touch_events", "pv_events"):
+            refs = _refs_of(state, day, info, table)
+            assert refs, (day, table)
+            for column, (ref, _, _, sha) in refs.items():
+                assert (table, column) in REFS
+                assert info["files"][ref]["sha256"] == sha
+    # Read back alone (no log): the same figures.
+    assert figures(report([], state)) == _one_pass(tmp_path, DATA)
+
+
+def test_a_file_pointing_into_other_rows_is_refused_never_misread(tmp_path: Path) -> None:
+    server = Server(tmp_path / "logs", DATA)
+    state = tmp_path / "state"
+    server.write_to(len(DATA))
+    report(server.glob(), state)
+    raw = _state(state)
+    day, info = next((d, i) for d, i in sorted(raw["days"].items()) if i.get("closed"))
+    assert _refs_of(state, day, info, "visitor_days")
+    # Another generation of the day's visitors (as if a run had kept an old file).
+    info["files"]["visitors"]["sha256"] = "0" * 64
+    (state / STATE_FILE).write_text(json.dumps(raw))
+    with pytest.raises(ConfigError) as e:
+        report([], state)
+    assert e.value.exit_code == ExitCode.CONFIG == 7
+    assert "is not the one it points into" in str(e.value)
+
+
+def test_a_schema_3_store_is_read_and_written_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store written before references (every key in every table) reads as it did, and the
+    days the next run writes store their keys once."""
+    server = Server(tmp_path / "logs", DATA)
+    state = tmp_path / "state"
+    half = _line_end(DATA, 0.6)
+    server.write_to(half)
+    with monkeypatch.context() as m:
+        m.setattr(layout_module, "REFS", {})
+        report(server.glob(), state)
+    raw = _state(state)
+    raw["schema"] = 3
+    (state / STATE_FILE).write_text(json.dumps(raw))
+    for day, info in raw["days"].items():
+        for table in info["files"]:
+            assert not _refs_of(state, day, info, table)
+    assert figures(report([], state)) == _one_pass(tmp_path, DATA[:half])
+    server.write_to(len(DATA))
+    stored = report(server.glob(), state)
+    assert figures(stored) == _one_pass(tmp_path, DATA)
+    raw = _state(state)
+    assert raw["schema"] == SCHEMA
+    last = max(raw["days"])
+    assert _refs_of(state, last, raw["days"][last], "touch_events")
+    assert manage.verify(state) == []
