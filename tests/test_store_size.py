@@ -16,12 +16,15 @@ from logaudit.schema import hash_strings
 from logaudit.store import layout as layout_module
 from logaudit.store import manage
 from logaudit.store.layout import (
+    DIFFS_KEY,
     REFS,
     REFS_KEY,
     SCHEMA,
     STATE_FILE,
     Layout,
+    _from_diffs,
     _from_refs,
+    _to_diffs,
     _to_refs,
     pointing_into,
 )
@@ -77,6 +80,26 @@ def test_columns_become_row_numbers_and_come_back() -> None:
     assert back.column("client").to_pylist() == ["h:2", "h:2", "h:1"]
 
 
+def test_times_become_differences_and_come_back() -> None:
+    start = [1_772_496_001, 1_772_400_000, 5]
+    rows = pa.table(
+        {
+            "start": start,
+            "end": [1_772_496_901, 1_772_400_000, 7],
+            "start_local": [s + 3600 for s in start],
+        }
+    )
+    stored, done = _to_diffs("visit_rows", rows)
+    assert done == {"end": "start", "start_local": "start"}
+    assert stored.column("end").to_pylist() == [900, 0, 2]
+    assert stored.column("start_local").to_pylist() == [3600] * 3
+    back = _from_diffs(stored.replace_schema_metadata({DIFFS_KEY: json.dumps(done)}))
+    assert back.equals(rows)
+    # Near overflow: kept as they are.
+    huge = pa.table({"start": [0], "end": [2**62], "start_local": [3600]})
+    assert _to_diffs("visit_rows", huge)[1] == {"start_local": "start"}
+
+
 def test_rewriting_a_reference_rewrites_what_points_into_it() -> None:
     assert {"visitors", "touch_events", "visitor_days", "trend_visitor_hours"} <= pointing_into(
         {"places"}
@@ -105,6 +128,8 @@ def test_stored_days_keep_keys_once_and_figures_equal_one_pass(tmp_path: Path) -
             for column, (ref, _, _, sha) in refs.items():
                 assert (table, column) in REFS
                 assert info["files"][ref]["sha256"] == sha
+        meta = pq.ParquetFile(Layout(state).path(day, info, "visit_rows")).schema_arrow.metadata
+        assert json.loads(meta[DIFFS_KEY]) == {"end": "start", "start_local": "start"}
     # Read back alone (no log): the same figures.
     assert figures(report([], state)) == _one_pass(tmp_path, DATA)
 

@@ -142,6 +142,7 @@ REFS: dict[tuple[str, str], tuple[str, str, bool]] = {
     ("path_visitor_counts", "path_h"): ("paths", "path", True),
     (PV, "path_h"): ("paths", "path", True),
     (TOUCH, "ref_h"): ("referrers", "referrer", True),
+    (TOUCH, "query_h"): ("queries", "query", True),
     (TOUCH, "visitor"): ("visitors", "visitor", False),
     ("visitor_days", "visitor"): ("visitors", "visitor", False),
     ("trend_visitor_hours", "visitor"): ("visitors", "visitor", False),
@@ -152,6 +153,54 @@ REFS: dict[tuple[str, str], tuple[str, str, bool]] = {
 }
 REF_TABLES = frozenset(r[0] for r in REFS.values())
 REFS_KEY = b"logaudit_refs"
+
+
+# Times stored as their difference from another time of the same row (schema 4): a visit's
+# end and local start from its start, an event's local time from its UTC time. Visits are in
+# visitor order, not time order, so their times delta-encode poorly (three columns were 5 %
+# of a stored day); the differences are durations and zone offsets, a few bits each. (A
+# client's last hit less its first was tried: as random as the time itself, no smaller.)
+# (table, column) -> the column it is stored against (never itself stored as a difference).
+DIFFS: dict[tuple[str, str], str] = {
+    ("visit_rows", "end"): "start",
+    ("visit_rows", "start_local"): "start",
+    (TOUCH, "local"): "utc",
+}
+DIFFS_KEY = b"logaudit_diffs"
+
+
+def _to_diffs(name: str, table: pa.Table) -> tuple[pa.Table, dict[str, str]]:
+    """``table`` with its ``DIFFS`` columns as differences (int64 columns without nulls, far
+    from overflowing, only); {column: the column it is stored against}."""
+    done = {}
+    limit = 2**62
+    for (t, column), base in DIFFS.items():
+        if t != name or column not in table.column_names or base not in table.column_names:
+            continue
+        col, ref = table.column(column), table.column(base)
+        if not (pa.types.is_int64(col.type) and pa.types.is_int64(ref.type)):
+            continue
+        if col.null_count or ref.null_count:
+            continue
+        a, b = col.to_numpy(), ref.to_numpy()
+        if len(a) and (np.abs(a).max() >= limit or np.abs(b).max() >= limit):
+            continue
+        i = table.schema.get_field_index(column)
+        table = table.set_column(i, table.schema.field(column), pa.array(a - b, pa.int64()))
+        done[column] = base
+    return table, done
+
+
+def _from_diffs(table: pa.Table) -> pa.Table:
+    """A stored table with its difference columns back as the times they were."""
+    meta = table.schema.metadata or {}
+    if DIFFS_KEY not in meta:
+        return table
+    for column, base in json.loads(meta[DIFFS_KEY]).items():
+        d, b = table.column(column).to_numpy(), table.column(base).to_numpy()
+        i = table.schema.get_field_index(column)
+        table = table.set_column(i, table.schema.field(column), pa.array(d + b, pa.int64()))
+    return table
 
 
 def _rank(table: str) -> int:
@@ -449,7 +498,7 @@ class Layout:
             return None
         path = self.path(day, info, table)
         try:
-            frame = _frame(_from_refs(_read(path), self._refs(day, info)))
+            frame = _frame(_from_refs(_from_diffs(_read(path)), self._refs(day, info)))
             if table == PV and list(frame.columns) == [PV_OWN]:
                 return _unpacked(frame, self.read_table(day, info, TOUCH))
             return frame
@@ -470,7 +519,7 @@ class Layout:
             return None
         try:
             parts = [
-                _from_refs(_read(self.path(d, info, table)), self._refs(d, info))
+                _from_refs(_from_diffs(_read(self.path(d, info, table))), self._refs(d, info))
                 for d, info in held
             ]
             shape = _shape(parts[0])
@@ -525,13 +574,15 @@ def _parquet(
     and the extension dtypes (``Int64``...) as two small footer keys. pandas' own metadata and
     Arrow's serialized schema, both written by default, were about half of a small file.
     With ``refs`` (the day's references of ``table``), its ``REFS`` columns are stored as row
-    numbers where they can be. Also the table written, before that (for references to it)."""
+    numbers where they can be; its ``DIFFS`` columns are stored as differences. Also the
+    table written, before that (for references to it)."""
     arrow = pa.Table.from_pandas(frame, preserve_index=True)
     index, types = _shape(arrow)
     plain = arrow.replace_schema_metadata(None)
     stored, pointers, plain_ints = (
         _to_refs(table, plain, refs) if refs is not None else (plain, {}, frozenset())
     )
+    stored, diffs = _to_diffs(table, stored)
     sink = io.BytesIO()
     with pq.ParquetWriter(
         sink,
@@ -544,6 +595,8 @@ def _parquet(
         keys = {INDEX_KEY: json.dumps(index), TYPES_KEY: json.dumps(types)}
         if pointers:
             keys[REFS_KEY] = json.dumps(pointers)
+        if diffs:
+            keys[DIFFS_KEY] = json.dumps(diffs)
         w.add_key_value_metadata(keys)
         w.write_table(stored)
     return sink.getvalue(), plain
