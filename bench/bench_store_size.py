@@ -102,10 +102,24 @@ def report(state: Path, top: int) -> None:
     print(f"\n{'table.column (compressed chunks)':44} {'kB/day':>9}")
     for (t, c), b in sorted(cols.items(), key=lambda kv: -kv[1])[:top]:
         print(f"{t + '.' + c:44} {b / n / 1e3:9.1f}")
-    year = per_day / visitors * 10_000 * 365
+    # Month roll-ups (store/months.py): their bytes over the bytes of the days they cover.
+    rolled, covered = 0, 0
+    for m, info in raw.get("months", {}).items():
+        for table, meta in info["files"].items():
+            f = state / f"month={m}" / f"{table}.g{meta.get('gen', info['gen'])}.parquet"
+            rolled += f.stat().st_size
+        covered += sum(1 for d in closed if d.startswith(m))
+    share = rolled / (covered * total / n) if covered else 0.0
+    if covered:
+        print(
+            f"\nmonth roll-ups: {rolled / 1e3:,.1f} kB for {covered} days "
+            f"(+{share:.0%} of those days' files)"
+        )
+    year = per_day / visitors * 10_000 * 365 * (1 + share)
+    counted = ", month roll-ups included)" if covered else "; no month rolled up: not counted)"
     print(
         f"\na year at 10,000 visitors a day ~ {year / 1e6:,.0f} MB (target < 100 MB; scaled "
-        "linearly in visitors from this density)"
+        "linearly in visitors from this density" + counted
     )
 
 

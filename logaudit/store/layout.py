@@ -23,7 +23,7 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -210,6 +210,11 @@ def _rank(table: str) -> int:
     return 1 if any(t == table for t, _ in REFS) else 0
 
 
+def write_order(tables: Iterable[str]) -> list[str]:
+    """``tables`` in the order a day's (or a month's) files are written: references first."""
+    return sorted(tables, key=lambda t: (_rank(t), t))
+
+
 def pointing_into(tables: set[str] | frozenset[str]) -> set[str]:
     """The tables whose stored ``REFS`` may point into any of ``tables``, directly or through
     another: a day that rewrites ``tables`` rewrites those too (a file kept as it was would
@@ -273,14 +278,14 @@ def _to_refs(
     return table, meta, frozenset(plain)
 
 
-def _from_refs(table: pa.Table, refs: Callable[[str, str], pa.Table]) -> pa.Table:
+def _from_refs(table: pa.Table, refs: Callable[[str, str, str], pa.Table]) -> pa.Table:
     """A stored table with its row-number columns back as the values they point to;
-    ``refs(table, checksum)`` reads a reference (raising if the day's file differs)."""
+    ``refs(table, checksum, column)`` reads a reference (raising if the day's file differs)."""
     meta = table.schema.metadata or {}
     if REFS_KEY not in meta:
         return table
     for column, (ref_name, ref_column, hashed, sha) in json.loads(meta[REFS_KEY]).items():
-        ref = refs(ref_name, sha)
+        ref = refs(ref_name, sha, ref_column)
         keys = _keys(ref, ref_column, bool(hashed))
         pos = table.column(column).to_numpy()
         if keys is None or (len(pos) and (pos.min() < 0 or pos.max() >= len(keys))):
@@ -479,17 +484,18 @@ class Layout:
             written[table] = arrow
         return meta
 
-    def _refs(self, day: str, info: dict[str, Any]) -> Callable[[str, str], pa.Table]:
-        """The reader of a day's references for ``_from_refs``."""
-        cache: dict[str, pa.Table] = {}
+    def _refs(self, day: str, info: dict[str, Any]) -> Callable[[str, str, str], pa.Table]:
+        """The reader of a day's references for ``_from_refs``: only the column pointed into
+        is read (a day's visitor keys, not its whole visitors table)."""
+        cache: dict[tuple[str, str], pa.Table] = {}
 
-        def read(name: str, sha: str) -> pa.Table:
+        def read(name: str, sha: str, column: str) -> pa.Table:
             meta = info["files"].get(name)
             if meta is None or meta["sha256"] != sha:
                 raise pa.ArrowInvalid(f"the day's {name} is not the one it points into")
-            if name not in cache:
-                cache[name] = _read(self.path(day, info, name))
-            return cache[name]
+            if (name, column) not in cache:
+                cache[(name, column)] = _read(self.path(day, info, name), [column])
+            return cache[(name, column)]
 
         return read
 
@@ -553,11 +559,11 @@ class Layout:
         return sum(f.stat().st_size for f in self.root.rglob("*") if f.is_file())
 
 
-def _read(path: Path) -> pa.Table:
-    """One file's table: ParquetFile.read skips read_table's dataset set-up, half the cost of
-    a small file (a year of trends reads thousands)."""
+def _read(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """One file's table (or those of its columns): ParquetFile.read skips read_table's dataset
+    set-up, half the cost of a small file (a year of trends reads thousands)."""
     with pq.ParquetFile(path) as f:
-        return f.read()
+        return f.read(columns=columns)
 
 
 # The footer keys a schema-3 file keeps in place of the pandas and Arrow schema copies.

@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from logaudit.analyze.base import Table
-from logaudit.store.layout import Layout, State
+from logaudit.store.layout import Layout, State, write_order
 
 # Tables never rolled up: read day by day (they may spill, or be stored packed).
 DAY_ONLY = frozenset({"pv_events", "touch_events", "path_visitors"})
@@ -86,7 +86,8 @@ def roll(layout: Layout, state: State, tables: Mapping[str, Table]) -> list[str]
     state.gen += 1
     for month in months:
         days = [(d, state.days[d]) for d in days_of(state, month)]
-        names = sorted({t for _, info in days for t in info["files"]} - DAY_ONLY)
+        # References first: the month's keys are stored once too (store/layout.py REFS).
+        names = write_order({t for _, info in days for t in info["files"]} - DAY_ONLY)
         files: dict[str, Any] = {}
         for t in names:
             if t != ROWS and t not in tables:
@@ -97,7 +98,9 @@ def roll(layout: Layout, state: State, tables: Mapping[str, Table]) -> list[str]
             if t != ROWS and len(frame) > 1:
                 # The same merge as load's one-go read of the days.
                 frame = tables[t].combine([frame.iloc[:1], frame.iloc[1:]])
-            files[t] = layout.write_file(month, t, frame, state.gen)
+            files[t] = layout.write_file(
+                month, t, frame, state.gen, {"gen": state.gen, "files": files}
+            )
         entry: dict[str, Any] = {"gen": state.gen, "files": files, "of": digest(state, month)}
         with_events = [i for _, i in days if "pv_events" in i["files"]]
         timeouts = {i.get("visit_timeout") for i in with_events}
