@@ -63,7 +63,10 @@ def test_columns_become_row_numbers_and_come_back() -> None:
     assert stored.column("path_h").to_pylist() == [2, 0, 2, 1]
     assert meta == {"path_h": ["paths", "path", True, "sum"]}
     stored = stored.replace_schema_metadata({REFS_KEY: json.dumps(meta)})
-    back = _from_refs(stored, lambda t, sha, c: paths)
+    back = _from_refs(
+        stored,
+        lambda t, sha, c, h: (paths[c], hash_strings(np.array(["/a", "/b", "/c"], dtype=object))),
+    )
     assert back.column("path_h").to_numpy().tolist() == hashes.tolist()
     # A value its reference lacks, or a reference with a value twice: stored as it is.
     missing = pa.table({"path_h": pa.array([*hashes, 7], pa.uint64())})
@@ -75,7 +78,8 @@ def test_columns_become_row_numbers_and_come_back() -> None:
     visitors = pa.table({"client": ["h:2", "h:2", "h:1"], "agent": ["x", "y", "x"]})
     stored, meta, _ = _to_refs("visitors", visitors, lambda t: (places, "s"))
     back = _from_refs(
-        stored.replace_schema_metadata({REFS_KEY: json.dumps(meta)}), lambda t, s, c: places
+        stored.replace_schema_metadata({REFS_KEY: json.dumps(meta)}),
+        lambda t, s, c, h: (places[c], places[c].to_numpy()),
     )
     assert back.column("client").to_pylist() == ["h:2", "h:2", "h:1"]
 

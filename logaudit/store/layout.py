@@ -278,25 +278,26 @@ def _to_refs(
     return table, meta, frozenset(plain)
 
 
-def _from_refs(table: pa.Table, refs: Callable[[str, str, str], pa.Table]) -> pa.Table:
+# A reference as read: its column, and the values its row numbers stand for (the column's,
+# or their hashes).
+Ref = tuple[pa.ChunkedArray, np.ndarray]
+
+
+def _from_refs(table: pa.Table, refs: Callable[[str, str, str, bool], Ref]) -> pa.Table:
     """A stored table with its row-number columns back as the values they point to;
-    ``refs(table, checksum, column)`` reads a reference (raising if the day's file differs)."""
+    ``refs(table, checksum, column, hashed)`` reads a reference (raising if the day's file
+    differs)."""
     meta = table.schema.metadata or {}
     if REFS_KEY not in meta:
         return table
     for column, (ref_name, ref_column, hashed, sha) in json.loads(meta[REFS_KEY]).items():
-        ref = refs(ref_name, sha, ref_column)
-        keys = _keys(ref, ref_column, bool(hashed))
+        values, keys = refs(ref_name, sha, ref_column, bool(hashed))
         pos = table.column(column).to_numpy()
-        if keys is None or (len(pos) and (pos.min() < 0 or pos.max() >= len(keys))):
+        if len(pos) and (pos.min() < 0 or pos.max() >= len(keys)):
             raise pa.ArrowInvalid(f"its {column} does not fit the day's {ref_name}")
-        values = (
-            pa.array(keys[pos], pa.uint64())
-            if hashed
-            else ref.column(ref_column).take(pa.array(pos))
-        )
+        got = pa.array(keys[pos], pa.uint64()) if hashed else values.take(pa.array(pos))
         i = table.schema.get_field_index(column)
-        table = table.set_column(i, pa.field(column, values.type), values)
+        table = table.set_column(i, pa.field(column, got.type), got)
     return table
 
 
@@ -335,6 +336,8 @@ class Layout:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        # References read by this run, by file (a generation's file never changes).
+        self._ref_cache: dict[tuple[str, str, bool], Ref] = {}
 
     @property
     def state_path(self) -> Path:
@@ -484,18 +487,28 @@ class Layout:
             written[table] = arrow
         return meta
 
-    def _refs(self, day: str, info: dict[str, Any]) -> Callable[[str, str, str], pa.Table]:
+    def _refs(self, day: str, info: dict[str, Any]) -> Callable[[str, str, str, bool], Ref]:
         """The reader of a day's references for ``_from_refs``: only the column pointed into
-        is read (a day's visitor keys, not its whole visitors table)."""
-        cache: dict[tuple[str, str], pa.Table] = {}
+        is read (a day's visitor keys, not its whole visitors table), and its hashes made
+        once per run (a day's paths serve its page-view events and per-page counts)."""
 
-        def read(name: str, sha: str, column: str) -> pa.Table:
+        def read(name: str, sha: str, column: str, hashed: bool) -> Ref:
             meta = info["files"].get(name)
             if meta is None or meta["sha256"] != sha:
                 raise pa.ArrowInvalid(f"the day's {name} is not the one it points into")
-            if (name, column) not in cache:
-                cache[(name, column)] = _read(self.path(day, info, name), [column])
-            return cache[(name, column)]
+            path = self.path(day, info, name)
+            key = (str(path), column, hashed)
+            got = self._ref_cache.get(key)
+            if got is None:
+                ref = _read(path, [column])
+                keys = _keys(ref, column, hashed)
+                if keys is None:
+                    raise pa.ArrowInvalid(f"the day's {name} has no {column} to point into")
+                got = (ref.column(column), keys)
+                if len(self._ref_cache) >= 512:
+                    self._ref_cache.clear()
+                self._ref_cache[key] = got
+            return got
 
         return read
 
