@@ -108,7 +108,7 @@ def test_rewriting_a_reference_rewrites_what_points_into_it() -> None:
     assert {"visitors", "touch_events", "visitor_days", "trend_visitor_hours"} <= pointing_into(
         {"places"}
     )
-    assert pointing_into({"paths"}) == {"pv_events", "path_visitor_counts"}
+    assert pointing_into({"paths"}) == {"pv_events", "path_visitor_counts", "pb_client_404"}
     # No reference column is itself stored as references (one read resolves any file).
     assert not {(r, c) for r, c, _ in REFS.values()} & set(REFS)
 

@@ -150,6 +150,8 @@ REFS: dict[tuple[str, str], tuple[str, str, bool]] = {
     ("pb_clients", "client"): ("places", "client", False),
     ("pb_client_404", "client"): ("places", "client", False),
     ("pb_fail_clients", "client"): ("places", "client", False),
+    ("visitors", "agent"): ("agents", "agent", False),
+    ("pb_client_404", "path"): ("paths", "path", False),
 }
 REF_TABLES = frozenset(r[0] for r in REFS.values())
 REFS_KEY = b"logaudit_refs"
