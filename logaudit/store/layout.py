@@ -167,6 +167,9 @@ DIFFS: dict[tuple[str, str], str] = {
     ("visit_rows", "end"): "start",
     ("visit_rows", "start_local"): "start",
     (TOUCH, "local"): "utc",
+    # A client's people and visitor hits are its hits but for its robots' (85 % equal).
+    ("visitors", "people_hits"): "hits",
+    ("visitors", "visitor_hits"): "hits",
 }
 DIFFS_KEY = b"logaudit_diffs"
 
