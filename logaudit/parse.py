@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logaudit import octets as _octets
-from logaudit import plausible
+from logaudit import plausible, prefetch
 from logaudit.blockcsv import has_bare_cr as _has_bare_cr
 from logaudit.blockcsv import normalise as _normalise
 from logaudit.blockcsv import read_csv as _read_csv
@@ -541,7 +541,12 @@ def _fast(
     used = _used_tokens(det)
     invalid: list[tuple[int | None, str]] = []
     delim = det.format.delimiter or " "
-    table = _read_csv(data, columns, invalid, delim, used)
+    ahead = prefetch.take(data, columns, delim, used)  # read during start-up (prefetch.py)
+    if ahead is not None:
+        table = ahead[0]
+        invalid.extend(ahead[1])
+    else:
+        table = _read_csv(data, columns, invalid, delim, used)
     if any(col.num_chunks > 1 for col in table.columns):  # a block over 2 GB
         table = table.unify_dictionaries().combine_chunks()
     bare_cr = _has_bare_cr(data)
