@@ -461,7 +461,11 @@ def _json(
     ``escapes``: quotes and backslashes written as nginx's other formats write them."""
     from logaudit.formats import jsonlog
 
-    table, line_no, rejected = jsonlog.read(data, det.format, block.first_line)
+    ahead = prefetch.take(data, ("json", det.format, block.first_line))  # prefetch.py
+    if ahead is not None:
+        table, line_no, rejected = ahead
+    else:
+        table, line_no, rejected = jsonlog.read(data, det.format, block.first_line)
     # In JSON a quote or backslash is always escaped: a block without a backslash has none.
     if escapes and _octets.present(np.frombuffer(data, np.uint8), 92):
         table = jsonlog.nginx_escapes(table)
@@ -541,7 +545,8 @@ def _fast(
     used = _used_tokens(det)
     invalid: list[tuple[int | None, str]] = []
     delim = det.format.delimiter or " "
-    ahead = prefetch.take(data, columns, delim, used)  # read during start-up (prefetch.py)
+    # Read during start-up (prefetch.py), or now.
+    ahead = prefetch.take(data, ("csv", tuple(columns), delim, tuple(used)))
     if ahead is not None:
         table = ahead[0]
         invalid.extend(ahead[1])

@@ -41,9 +41,8 @@ _STEP = 1 << 18
 @dataclass
 class _Read:
     data: bytes | bytearray | memoryview
-    key: tuple[tuple[str, ...], str, tuple[str, ...]]
-    table: pa.Table
-    invalid: list[tuple[int | None, str]]
+    key: tuple[object, ...]  # how it was read (see take)
+    result: Any
 
 
 _cond = threading.Condition()
@@ -98,7 +97,7 @@ def _read(
     global _busy
     from logaudit import blockcsv
     from logaudit.config import load
-    from logaudit.formats import detect, sample_lines
+    from logaudit.formats import detect, jsonlog, sample_lines
     from logaudit.sources import ReadState, expand, is_plain_file, read_blocks
 
     if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
@@ -128,45 +127,54 @@ def _read(
                     det, client_from=settings.client_from, trusted=settings.trusted_proxies
                 )
                 layout = det.format
-                if layout.delimiter is None or det.others or layout.family in ("w3c", "json"):
+                if layout.family == "json" and not det.others:
+                    keyed = jsonlog.keyed(layout)  # an nginx JSON template, read by its keys
+                    if keyed is None:
+                        return
+                    layout = keyed
+                if det.others or layout.family == "w3c":
                     return
-                columns = layout.columns(det.extras)
-                used = blockcsv.used_tokens(det)
-                delim = layout.delimiter or " "
+                if layout.family != "jsonkeys":
+                    if layout.delimiter is None:
+                        return
+                    columns = layout.columns(det.extras)
+                    used = blockcsv.used_tokens(det)
+                    delim = layout.delimiter or " "
             data = blockcsv.normalise(block.data, escapes=layout.family != "jsonkeys")
             with _cond:
                 if _stop:
                     return
                 _busy = data
-            invalid: list[tuple[int | None, str]] = []
-            table = blockcsv.read_csv(data, columns, invalid, delim, used)
+            if layout.family == "jsonkeys":
+                key: tuple[object, ...] = ("json", layout, block.first_line)
+                result: Any = jsonlog.read(data, layout, block.first_line)
+            else:
+                key = ("csv", tuple(columns), delim, tuple(used))
+                invalid: list[tuple[int | None, str]] = []
+                result = (blockcsv.read_csv(data, columns, invalid, delim, used), invalid)
             with _cond:
-                _ready.append(_Read(data, (tuple(columns), delim, tuple(used)), table, invalid))
+                _ready.append(_Read(data, key, result))
                 _busy = None
                 _cond.notify_all()
     finally:
         getattr(blocks, "close", lambda: None)()  # the file, at once
 
 
-def take(
-    data: bytes | bytearray | memoryview,
-    columns: list[str],
-    delimiter: str,
-    include: list[str],
-) -> tuple[pa.Table, list[tuple[int | None, str]]] | None:
-    """The table (and rejected rows) read ahead for exactly these bytes and options, or None.
-    Waits for the block being read ahead when it is this one; stops the reading ahead."""
+def take(data: bytes | bytearray | memoryview, key: tuple[object, ...]) -> Any:
+    """What was read ahead from exactly these bytes in exactly this way, or None. ``key``:
+    ("csv", columns, delimiter, columns kept) for ``blockcsv.read_csv``, whose result is
+    (table, rejected rows); ("json", layout, first line) for ``jsonlog.read``. Waits for the
+    block being read ahead when it is this one; stops the reading ahead."""
     global _stop
     if _thread is None:
         return None
-    key = (tuple(columns), delimiter, tuple(include))
     with _cond:
         _stop = True
         while True:
             for i, r in enumerate(_ready):
                 if r.key == key and _same(r.data, data):
                     del _ready[i]
-                    return r.table, list(r.invalid)
+                    return r.result
             if _busy is None or not _same(_busy, data):
                 return None
             _cond.wait()

@@ -24,8 +24,28 @@ def _fresh() -> object:
     prefetch.forget()
 
 
-@pytest.fixture
-def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+CADDY = (
+    '{"level": "info", "ts": %d.%d, "logger": "http.log.access", "msg": "handled request", '
+    '"request": {"remote_ip": "10.0.%d.%d", "proto": "HTTP/2.0", "method": "GET", '
+    '"host": "shop.example.com", "uri": "/p/%d?q=%s", "headers": {"User-Agent": ["Mozilla/5.0 '
+    '(X11; Linux x86_64) Firefox/%d.0"], "Referer": ["https://example.org/%d"]}}, '
+    '"user_id": "", "duration": %s, "size": %d, "status": %d}\n'
+)
+
+
+def _caddy_lines(n: int) -> bytes:
+    out = []
+    for i in range(n):
+        dur = ["0.041", "1e-07", "2", "0.5"][i % 4]
+        args = (1769036406 + i, i % 10, i % 7, i % 250, i % 97, 'a\\"b', 100 + i % 30)
+        out.append(CADDY % (*args, i % 13, dur, i * 7 % 5000, [200, 404, 304, 500][i % 4]))
+        if i % 701 == 0:
+            out.append("2026/01/01 00:00:00 [error] not a JSON line\n")
+    return "".join(out).encode()
+
+
+@pytest.fixture(params=["combined", "caddy"])
+def log(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A log of several small blocks (both the pipeline and the prefetch read with the same
     default block size), with bad lines the exact path has to rescue."""
     monkeypatch.setattr(sources.read_blocks, "__defaults__", (SMALL_BLOCKS, None, 1))
@@ -33,7 +53,10 @@ def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(local, "BUNDLE_BLOCK_BYTES", 0)  # blocks this small would be joined
     path = tmp_path / "access.log"
     with path.open("wb") as f:
-        samplegen.write_lines(f, 3000, seed=11, bad_lines=20)
+        if request.param == "caddy":
+            f.write(_caddy_lines(3000))
+        else:
+            samplegen.write_lines(f, 3000, seed=11, bad_lines=20)
     assert path.stat().st_size > prefetch.MAX_BLOCKS * SMALL_BLOCKS
     return path
 
@@ -60,7 +83,7 @@ def test_report_is_the_same_and_blocks_are_taken(
     def counting_take(*args: object, **kwargs: object) -> object:
         got = real_take(*args, **kwargs)  # type: ignore[arg-type]
         if got is not None:
-            taken.append(got[0].num_rows)
+            taken.append(got[0].num_rows)  # (table, ...) for either reader
         return got
 
     def read_ahead_first(logs: tuple[str, ...], opts: dict[str, object]) -> None:
@@ -85,10 +108,13 @@ def test_report_is_the_same_and_blocks_are_taken(
 
 
 def test_other_options_read_the_same(log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # --jobs 2 and a named format: the prefetch reads nothing or reads the same columns.
-    plain, _ = _summary(log, "--log-format", "combined")
+    # A named format, and --jobs 2 (nothing read ahead): the same report.
+    name = "CADDY" if log.read_bytes()[:1] == b"{" else "combined"
+    named, _ = _summary(log, "--log-format", name)
+    jobs, _ = _summary(log, "--jobs", "2")
     monkeypatch.setenv("LOGAUDIT_NO_PREFETCH", "1")
-    assert plain == _summary(log, "--log-format", "combined")[0]
+    assert named == _summary(log, "--log-format", name)[0]
+    assert jobs == _summary(log, "--jobs", "2")[0]
 
 
 def test_take_wants_the_same_bytes_and_options(tmp_path: Path) -> None:
@@ -99,15 +125,15 @@ def test_take_wants_the_same_bytes_and_options(tmp_path: Path) -> None:
     done = prefetch.threading.Thread(target=lambda: None)
     done.start()
     prefetch._thread = done  # as if it had read this block ahead
-    key = (tuple(cols), " ", tuple(used))
-    prefetch._ready.append(prefetch._Read(bytearray(data), key, table, []))
+    key = ("csv", tuple(cols), " ", tuple(used))
+    prefetch._ready.append(prefetch._Read(bytearray(data), key, (table, [])))
     changed = data[:-2] + b"y\n"
-    assert prefetch.take(changed, cols, " ", used) is None
-    assert prefetch.take(data, cols, "\t", used) is None
-    assert prefetch.take(data, cols, " ", cols) is None
-    got = prefetch.take(data, cols, " ", used)
+    assert prefetch.take(changed, key) is None
+    assert prefetch.take(data, ("csv", tuple(cols), "\t", tuple(used))) is None
+    assert prefetch.take(data, ("csv", tuple(cols), " ", tuple(cols))) is None
+    got = prefetch.take(data, key)
     assert got is not None and got[0].equals(table)
-    assert prefetch.take(data, cols, " ", used) is None  # taken once
+    assert prefetch.take(data, key) is None  # taken once
 
 
 def test_nothing_read_ahead_for_small_or_several_logs(tmp_path: Path) -> None:
