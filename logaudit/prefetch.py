@@ -62,6 +62,8 @@ def start(
     plain file, read by this process (one job, the local engine, no history store).
     ``overrides``, ``config_file`` and ``site`` are what the CLI gives ``config.load``."""
     global _thread, _stop
+    if _thread is not None and not _thread.is_alive():
+        forget()  # a run that ended before reading (a usage error): what it left goes
     if _thread is not None or os.environ.get("LOGAUDIT_NO_PREFETCH") or len(logs) != 1:
         return
     try:

@@ -143,3 +143,15 @@ def test_nothing_read_ahead_for_small_or_several_logs(tmp_path: Path) -> None:
     assert prefetch._thread is None
     prefetch.start([str(small), str(small)], {})
     assert prefetch._thread is None
+
+
+def test_what_a_run_left_unread_is_dropped_by_the_next(log: Path) -> None:
+    prefetch.start([str(log)], {})
+    assert prefetch._thread is not None
+    prefetch._thread.join()
+    assert len(prefetch._ready) == prefetch.MAX_BLOCKS  # as if the run had failed early
+    first = prefetch._thread
+    prefetch.start([str(log)], {})
+    assert prefetch._thread is not None and prefetch._thread is not first
+    prefetch._thread.join()
+    assert len(prefetch._ready) == prefetch.MAX_BLOCKS  # read again, not kept twice
