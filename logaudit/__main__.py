@@ -8,7 +8,12 @@ inside ``main``, so that Ctrl-C, SIGTERM or SIGHUP while they load is one line a
 import os
 import sys
 
-from logaudit import procs
+# logaudit does no linear algebra, but numpy's OpenBLAS starts a thread per core when numpy
+# loads, which spins (busy-waits) for a while: CPU taken from the start-up imports and the
+# first blocks on a 2-core host. Set before anything imports numpy; a user's value wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from logaudit import procs  # noqa: E402 - after the environment above
 
 
 def main() -> None:

@@ -736,7 +736,25 @@ def summary(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
     \b
     logaudit summary sample_logs/ --top 5 --section pages --section referring-sites
     """
+    _read_ahead(logs, opts)
     _run("summary", logs, fmt, output, _settings(opts))
+
+
+def _read_ahead(logs: tuple[str, ...], opts: dict[str, Any]) -> None:
+    """The first blocks are tokenised while the rest of start-up imports (prefetch.py)."""
+    from logaudit import prefetch
+
+    reading = {
+        "log_format": opts.get("log_format"),
+        "tz": opts.get("tz"),
+        "jobs": opts.get("jobs"),
+        "engine": opts.get("engine")
+        or ("dask" if opts.get("scheduler") or opts.get("workers") else None),
+        "client_from": opts.get("client_from"),
+        "trusted_proxies": tuple(opts.get("trusted_proxies") or ()),
+        "state": opts.get("state"),
+    }
+    prefetch.start(logs, reading, opts.get("config_file"), opts.get("site"))
 
 
 @cli.command()

@@ -29,10 +29,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pcsv
 
 from logaudit import octets as _octets
-from logaudit import plausible
+from logaudit import plausible, prefetch
+from logaudit.blockcsv import has_bare_cr as _has_bare_cr
+from logaudit.blockcsv import normalise as _normalise
+from logaudit.blockcsv import read_csv as _read_csv
+from logaudit.blockcsv import used_tokens as _used_tokens
+from logaudit.blockcsv import xff_extra as _xff_extra
 from logaudit.formats import Detected
 from logaudit.formats.spec import Layout, Piece, field_key
 from logaudit.formats.values import (
@@ -141,87 +145,6 @@ class BadLines:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
-
-
-def _normalise(
-    data: bytes | bytearray | memoryview, escapes: bool = True
-) -> bytes | bytearray | memoryview:
-    """Valid UTF-8 with nginx-style escapes; see the module docstring. Copies only when it
-    has to change something. ``escapes=False``: UTF-8 only (JSON keeps its own escapes)."""
-    buf = pa.py_buffer(data)
-    probe = pa.Array.from_buffers(
-        pa.large_string(), 1, [None, pa.py_buffer(np.array([0, len(data)], np.int64)), buf]
-    )
-    try:
-        probe.validate(full=True)  # SIMD UTF-8 check, no copy
-    except pa.ArrowInvalid:
-        # Non-UTF-8 bytes (Latin-1 paths, binary junk) are kept visibly as \xHH.
-        data = bytes(data).decode("utf-8", "backslashreplace").encode("utf-8")
-    n = len(data)
-    octets = np.frombuffer(data, np.uint8, count=n)
-    # Each replacement only where its escape occurs: most blocks have neither, and a block
-    # whose only backslashes are nginx's \xHH needs no copy at all. The bytes are compared
-    # with numpy, without the GIL (a two-byte bytes.find held it for 15 ms per 16 MB block).
-    backslash = _octets.where(octets, 92) if escapes else np.zeros(0, np.int64)
-    if len(backslash):
-        after = octets[backslash[backslash < n - 1] + 1]
-        if (after == 92).any():
-            data = bytes(data).replace(b"\\\\", b"\\x5C")
-        if (after == 34).any():
-            data = bytes(data).replace(b'\\"', b"\\x22")
-    return data
-
-
-def _has_bare_cr(data: bytes | bytearray | memoryview) -> bool:
-    """Whether a CR is not followed by LF (numpy: no GIL held over the block)."""
-    octets = np.frombuffer(data, np.uint8)
-    cr = _octets.where(octets, 13)
-    if not len(cr):
-        return False
-    nxt = cr + 1
-    return bool(nxt[-1] >= len(octets) or (octets[nxt[nxt < len(octets)]] != 10).any())
-
-
-def _read_csv(
-    data: bytes | bytearray | memoryview,
-    columns: list[str],
-    invalid: list[tuple[int | None, str]],
-    delimiter: str = " ",
-    include: list[str] | None = None,
-) -> pa.Table:
-    def on_invalid(row: pcsv.InvalidRow) -> str:
-        invalid.append((row.number, row.text))
-        return "skip"
-
-    return pcsv.read_csv(
-        pa.BufferReader(pa.py_buffer(data)),
-        read_options=pcsv.ReadOptions(
-            # One Arrow block per block of lines, tokenised on the calling thread: the pipeline
-            # already runs two blocks at once, and single-chunk columns need no dictionary
-            # unification (0.2 s of CPU per 1M lines; 2.43 s against 2.51 s, 40 MB less).
-            column_names=columns,
-            use_threads=False,
-            block_size=min(max(1 << 20, len(data) + 1), (1 << 31) - 1),
-        ),
-        parse_options=pcsv.ParseOptions(
-            delimiter=delimiter,
-            quote_char='"',
-            double_quote=False,
-            newlines_in_values=False,
-            ignore_empty_lines=True,
-            invalid_row_handler=on_invalid,
-        ),
-        convert_options=pcsv.ConvertOptions(
-            # Dictionary columns straight from the reader: each distinct token is stored
-            # once, and everything downstream works per distinct value.
-            column_types={c: pa.dictionary(pa.int32(), pa.string()) for c in columns},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-            include_columns=include
-            if include is not None
-            else [c for c in columns if not c.startswith("extra") and c != "ident"],
-        ),
-    )
 
 
 def _split_lines(
@@ -538,7 +461,11 @@ def _json(
     ``escapes``: quotes and backslashes written as nginx's other formats write them."""
     from logaudit.formats import jsonlog
 
-    table, line_no, rejected = jsonlog.read(data, det.format, block.first_line)
+    ahead = prefetch.take(data, ("json", det.format, block.first_line))  # prefetch.py
+    if ahead is not None:
+        table, line_no, rejected = ahead
+    else:
+        table, line_no, rejected = jsonlog.read(data, det.format, block.first_line)
     # In JSON a quote or backslash is always escaped: a block without a backslash has none.
     if escapes and _octets.present(np.frombuffer(data, np.uint8), 92):
         table = jsonlog.nginx_escapes(table)
@@ -610,19 +537,6 @@ def _with_columns(chunk: pd.DataFrame, cookies: list[str]) -> pd.DataFrame:
     return chunk[[*[c for c in chunk.columns if not c.startswith(COOKIE_PREFIX)], *cookies]]
 
 
-def _used_tokens(det: Detected) -> list[str]:
-    used = [
-        t.name for t in det.format.tokens if any(p.role not in ("extra", "ident") for p in t.fields)
-    ]
-    return used + ["extra0"] if _xff_extra(det) else used
-
-
-def _xff_extra(det: Detected) -> bool:
-    """Whether the first trailing field is read as X-Forwarded-For (--client-from xff on a
-    combined log with nginx's "$http_x_forwarded_for" after the agent)."""
-    return det.client_from == "xff" and det.extras > 0 and "xff" not in det.format.fields
-
-
 def _fast(
     data: bytes | bytearray | memoryview, det: Detected, block: Block, bad: BadLines
 ) -> tuple[pa.Table, np.ndarray]:
@@ -631,7 +545,13 @@ def _fast(
     used = _used_tokens(det)
     invalid: list[tuple[int | None, str]] = []
     delim = det.format.delimiter or " "
-    table = _read_csv(data, columns, invalid, delim, used)
+    # Read during start-up (prefetch.py), or now.
+    ahead = prefetch.take(data, ("csv", tuple(columns), delim, tuple(used)))
+    if ahead is not None:
+        table = ahead[0]
+        invalid.extend(ahead[1])
+    else:
+        table = _read_csv(data, columns, invalid, delim, used)
     if any(col.num_chunks > 1 for col in table.columns):  # a block over 2 GB
         table = table.unify_dictionaries().combine_chunks()
     bare_cr = _has_bare_cr(data)

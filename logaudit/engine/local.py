@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from logaudit import plausible, procs
+from logaudit import plausible, prefetch, procs
 from logaudit.analyze.base import Accumulator, Partial, Table, agent_work, merge
 from logaudit.analyze.spill import SPILL_BYTES
 from logaudit.config import Settings
@@ -535,6 +535,7 @@ def run(
                     formats[inp.name] = det
         flush()
         drain(0)
+        prefetch.forget()  # blocks read ahead at start-up and not taken (prefetch.py)
         # The last merge, on the threads when there are threads (tables merge independently).
         partial = acc.result(pool if isinstance(pool, ThreadPoolExecutor) else None)
     # Each table's last merge handed back free pages while the other thread's was still

@@ -136,14 +136,31 @@ def tokenize(line: str) -> list[str]:
         return []
 
 
+# Bytes tried first by sample_lines: enough for DETECT_LINES lines of most logs.
+_SAMPLE_START = 256 << 10
+
+
 def sample_lines(data: bytes | bytearray | memoryview, limit: int = DETECT_LINES) -> list[str]:
+    if len(data) > _SAMPLE_START:
+        # The whole lines of a smaller start, when they are enough, are the very lines the
+        # first megabyte gives (an escape never spans a newline): 0.6 ms of CPU, not 2.4, and
+        # each run samples its first block three or four times, holding the GIL.
+        start = bytes(data[:_SAMPLE_START])
+        lines = _sample(start[: start.rfind(b"\n") + 1], limit)
+        if len(lines) >= limit:
+            return lines
+    return _sample(bytes(data[: 1 << 20]), limit, len(data) > 1 << 20)
+
+
+def _sample(head: bytes, limit: int, cut: bool = False) -> list[str]:
+    """Up to ``limit`` log lines (not blank, not comments) of ``head``; ``cut``: the data
+    goes on after it."""
     lines = []
-    head = bytes(data[: 1 << 20])
     # Detection must see lines as the parser will: Apache's \\ and \" escapes rewritten to
     # nginx's \x5C and \x22 (see parse.py), so an escaped quote never ends a field.
     head = head.replace(b"\\\\", b"\\x5C").replace(b'\\"', b"\\x22")
     raws = head.split(b"\n")
-    if len(raws) > 1 and raws[-1] and (len(data) > 1 << 20 or raws[-1].count(b'"') % 2):
+    if len(raws) > 1 and raws[-1] and (cut or raws[-1].count(b'"') % 2):
         # The sample ends inside a line (the 1 MiB cut, or a last line still being written,
         # its quote left open): judged on its part, a combined line cut in its user agent fits
         # common + extras better, and a log read as common would leave its referrers unread
