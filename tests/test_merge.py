@@ -144,6 +144,55 @@ def test_agents_merge_keeps_each_agents_first_row_as_grouping_did() -> None:
     assert list(merged["agent_class"]) == ["person", "person", "person", "crawler", "tool"]
 
 
+def test_agents_classification_merges_as_categoricals_with_the_same_values() -> None:
+    """A block's agents table holds its classification as categoricals (``audience._coded``);
+    their merge keeps them categorical whatever each frame's categories, with the values the
+    text table's merge has, and ``_attach`` reads them as it read the text."""
+    from logaudit.analyze.audience import _attach, _coded
+    from logaudit.enrich.agents import COLUMNS
+
+    def frame(agents: list[str], browsers: list[str]) -> pd.DataFrame:
+        data = {c: pd.array([f"{c}-{a}" for a in agents], dtype="str") for c in COLUMNS}
+        data["browser"] = pd.array(browsers, dtype="str")
+        return pd.DataFrame(data, index=pd.Index(agents, dtype="str", name="agent"))
+
+    text = [
+        frame(["b", "a", "c"], ["Chrome", "Firefox", "Chrome"]),
+        frame(["c", "d", "a", "f"], ["Safari", "Edge", "Opera", "Chrome"]),
+        frame(["e"], ["Edge"]),
+    ]
+    coded = [_coded(f) for f in text]
+    assert all(f[c].dtype == "category" for f in coded for c in COLUMNS)
+    merged = TABLES["agents"].combine(coded)
+    want = TABLES["agents"].combine(text)
+    assert all(merged[c].dtype == "category" for c in COLUMNS)
+    assert list(merged.columns) == list(want.columns)
+    pd.testing.assert_frame_equal(merged.astype("str"), want)
+    v = pd.DataFrame({"hits": [1, 2, 3, 4]})
+    pos = np.array([4, 0, -1, 2])
+    pd.testing.assert_frame_equal(_attach(v, merged, pos), _attach(v, want, pos))
+
+
+@pytest.mark.parametrize("parts", [(40, 1, 70), (5,)])
+def test_numeric_multiindex_tables_combine_as_the_group_by_did(parts: tuple[int, ...]) -> None:
+    """visitor_days (day, visitor) merges through its levels' codes: the rows, their order
+    and dtypes are the group-by's over the concatenated MultiIndexes."""
+    rng = np.random.default_rng(3)
+
+    def frame(rows: int) -> pd.DataFrame:
+        day = rng.integers(19000, 19004, rows)
+        visitor = rng.integers(0, 1 << 63, 12, dtype=np.uint64)[rng.integers(0, 12, rows)]
+        index = pd.MultiIndex.from_arrays([day, visitor], names=["day", "visitor"])
+        keep = ~index.duplicated()
+        return pd.DataFrame({"hits": rng.integers(1, 9, int(keep.sum()))}, index=index[keep])
+
+    frames = [frame(n) for n in parts] + [frame(30)]
+    got = TABLES["visitor_days"].combine(frames)
+    want = pd.concat(frames).groupby(level=[0, 1], sort=False).sum()
+    pd.testing.assert_frame_equal(got, want)
+    assert list(got.index) == list(want.index)
+
+
 def _visitor_frame(rng: np.random.Generator, rows: int, unused: bool) -> pd.DataFrame:
     clients = [f"10.0.0.{i}" for i in rng.integers(0, 40, rows)]
     agents = [f"agent/{i}" for i in rng.integers(0, 25, rows)]

@@ -21,6 +21,7 @@ from typing import TypeVar, cast
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from pandas.api.types import union_categoricals
 
 from logaudit.analyze.spill import Spill, duplicated_keys, whole
 from logaudit.config import Settings
@@ -58,16 +59,19 @@ class Table:
             return frames[0]
         index = frames[0].index
         rules = {c: self.agg.get(c, "sum") for c in frames[0].columns}
-        if self.kind == "group" and _text_levels(index):
+        if self.kind == "group" and isinstance(index, pd.MultiIndex):
+            # Numeric levels too (visitor_days: day, visitor): concatenating MultiIndexes
+            # made a Python tuple per row (874,000 distinct pairs: 1.1 s and +200 MB).
             by_codes = _combine_by_level_codes(frames, rules)
             if by_codes is not None:
                 return by_codes
+        if self.kind == "group" and _text_levels(index):
             # Grouped by its text levels as columns: concatenating MultiIndexes unions their
             # levels frame by frame, which made the visitors table's merge three times slower.
             both = pd.concat([f.reset_index() for f in frames], ignore_index=True)
             g = both.groupby(list(index.names), sort=False)
         else:
-            both = pd.concat(frames)
+            both = _concat(frames) if self.kind == "distinct" else pd.concat(frames)
             if self.kind == "concat":
                 return both.reset_index(drop=True)
             if self.kind == "distinct":
@@ -76,6 +80,24 @@ class Table:
         if all(r == "sum" for r in rules.values()):
             return g.sum()
         return g.agg(rules)
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """``pd.concat(frames)``, where a column categorical in every frame stays categorical:
+    concat makes categoricals with different categories Python strings (the agents table's
+    classification, 1M distinct agents, seven columns). Its categories are the frames' in
+    order (``union_categoricals``); the values are the same."""
+    cats = [
+        c
+        for c in frames[0].columns
+        if all(isinstance(f[c].dtype, pd.CategoricalDtype) for f in frames)
+        and any(f[c].dtype != frames[0][c].dtype for f in frames)
+    ]
+    if not cats:
+        return pd.concat(frames)
+    both = pd.concat([f.drop(columns=cats) for f in frames])
+    unions = {c: union_categoricals([f[c].array for f in frames]) for c in cats}
+    return both.assign(**unions)[list(frames[0].columns)]
 
 
 # How far a run classifies each block's user agents, least first: not at all (the chunk has no
