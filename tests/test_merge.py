@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from logaudit.analyze import (
@@ -191,6 +192,88 @@ def test_numeric_multiindex_tables_combine_as_the_group_by_did(parts: tuple[int,
     want = pd.concat(frames).groupby(level=[0, 1], sort=False).sum()
     pd.testing.assert_frame_equal(got, want)
     assert list(got.index) == list(want.index)
+
+
+@pytest.mark.parametrize("distinct", [0.0, 0.9, 1.0])
+def test_integer_columns_fold_by_group_as_the_group_by_did(distinct: float) -> None:
+    """``base._by_group`` (first row of each group, the others folded in) gives the group-by's
+    frame: the same rows, values and dtypes, with rows alone in their group or not."""
+    from logaudit.analyze.base import _by_group
+
+    rng = np.random.default_rng(11)
+    n = 500
+    keys = np.where(rng.random(n) < distinct, np.arange(n) + 1000, rng.integers(0, 40, n))
+    ids, uniq = pd.factorize(keys, sort=False)
+    data = pd.DataFrame(
+        {
+            "hits": rng.integers(1, 9, n),
+            "bytes": rng.integers(0, 1 << 40, n).astype(np.uint64),
+            "first": rng.integers(-(1 << 50), 1 << 50, n),
+            "last": rng.integers(0, 1 << 50, n),
+            "visitor": rng.integers(0, 1 << 62, n),
+        }
+    )
+    rules = {"hits": "sum", "bytes": "sum", "first": "min", "last": "max", "visitor": "first"}
+    got = _by_group(data, ids, len(uniq), rules)
+    want = data.groupby(ids, sort=False).agg(rules)
+    assert got is not None
+    pd.testing.assert_frame_equal(got, want.reset_index(drop=True))
+    floats = data.assign(hits=data["hits"].astype(float))
+    assert _by_group(floats, ids, len(uniq), rules) is None
+
+
+@pytest.mark.parametrize("repeat", [False, True])
+def test_tables_of_all_distinct_text_keys_merge_as_before(
+    monkeypatch: pytest.MonkeyPatch, repeat: bool
+) -> None:
+    """Keys found all distinct by Arrow (``spill.distinct_text``) skip the factorization and
+    group-by: paths, agents and visitors merge to the same frames, their text in one Arrow
+    array, as when every table was grouped; a key in two frames takes the usual way."""
+    from logaudit.analyze import spill
+    from logaudit.enrich.agents import COLUMNS
+
+    def merged(name: str, frames: list[pd.DataFrame], check: int) -> pd.DataFrame:
+        monkeypatch.setattr(spill, "DISTINCT_CHECK_ROWS", check)
+        return TABLES[name].combine(frames)
+
+    rng = np.random.default_rng(5)
+    names = [[f"/p/{k}-{i}" for i in range(n)] for k, n in enumerate((30, 1, 20))]
+    if repeat:
+        names[2][3] = names[0][7]
+    paths = [
+        pd.DataFrame(
+            {
+                "hits": rng.integers(1, 5, len(n)),
+                "bytes": rng.integers(0, 1 << 40, len(n)),
+                "page_views": rng.integers(0, 3, len(n)),
+                "not_found": rng.integers(0, 2, len(n)),
+                "static": rng.random(len(n)) < 0.5,
+            },
+            index=pd.Index(n, dtype="str", name="path"),
+        )
+        for n in names
+    ]
+    agents = [
+        pd.DataFrame(
+            {c: pd.array([f"{c}{i % 3}" for i in range(len(n))], dtype="str") for c in COLUMNS},
+            index=pd.Index(n, dtype="str", name="agent"),
+        )
+        for n in names
+    ]
+    visitors = []
+    for n in names:
+        index = pd.MultiIndex.from_arrays(
+            [pd.Index([f"10.{i}" for i in range(len(n))], dtype="str"), pd.Index(n, dtype="str")],
+            names=["client", "agent"],
+        )
+        visitors.append(pd.DataFrame({"hits": rng.integers(1, 5, len(n))}, index=index))
+    for name, frames in (("paths", paths), ("agents", agents), ("visitors", visitors)):
+        want = merged(name, frames, 1 << 40)
+        got = merged(name, frames, 0)
+        pd.testing.assert_frame_equal(got, want)
+        for index in [got.index, *getattr(got.index, "levels", [])]:
+            if index.dtype == "str":
+                assert isinstance(pa.array(index.array), pa.Array)  # one chunk
 
 
 def _visitor_frame(rng: np.random.Generator, rows: int, unused: bool) -> pd.DataFrame:
