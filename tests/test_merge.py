@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from logaudit.analyze import (
@@ -142,6 +143,137 @@ def test_agents_merge_keeps_each_agents_first_row_as_grouping_did() -> None:
     pd.testing.assert_frame_equal(merged, grouped)
     assert list(merged.index) == ["b", "a", "c", "d", "e"]
     assert list(merged["agent_class"]) == ["person", "person", "person", "crawler", "tool"]
+
+
+def test_agents_classification_merges_as_categoricals_with_the_same_values() -> None:
+    """A block's agents table holds its classification as categoricals (``audience._coded``);
+    their merge keeps them categorical whatever each frame's categories, with the values the
+    text table's merge has, and ``_attach`` reads them as it read the text."""
+    from logaudit.analyze.audience import _attach, _coded
+    from logaudit.enrich.agents import COLUMNS
+
+    def frame(agents: list[str], browsers: list[str]) -> pd.DataFrame:
+        data = {c: pd.array([f"{c}-{a}" for a in agents], dtype="str") for c in COLUMNS}
+        data["browser"] = pd.array(browsers, dtype="str")
+        return pd.DataFrame(data, index=pd.Index(agents, dtype="str", name="agent"))
+
+    text = [
+        frame(["b", "a", "c"], ["Chrome", "Firefox", "Chrome"]),
+        frame(["c", "d", "a", "f"], ["Safari", "Edge", "Opera", "Chrome"]),
+        frame(["e"], ["Edge"]),
+    ]
+    coded = [_coded(f) for f in text]
+    assert all(f[c].dtype == "category" for f in coded for c in COLUMNS)
+    merged = TABLES["agents"].combine(coded)
+    want = TABLES["agents"].combine(text)
+    assert all(merged[c].dtype == "category" for c in COLUMNS)
+    assert list(merged.columns) == list(want.columns)
+    pd.testing.assert_frame_equal(merged.astype("str"), want)
+    v = pd.DataFrame({"hits": [1, 2, 3, 4]})
+    pos = np.array([4, 0, -1, 2])
+    pd.testing.assert_frame_equal(_attach(v, merged, pos), _attach(v, want, pos))
+
+
+@pytest.mark.parametrize("parts", [(40, 1, 70), (5,)])
+def test_numeric_multiindex_tables_combine_as_the_group_by_did(parts: tuple[int, ...]) -> None:
+    """visitor_days (day, visitor) merges through its levels' codes: the rows, their order
+    and dtypes are the group-by's over the concatenated MultiIndexes."""
+    rng = np.random.default_rng(3)
+
+    def frame(rows: int) -> pd.DataFrame:
+        day = rng.integers(19000, 19004, rows)
+        visitor = rng.integers(0, 1 << 63, 12, dtype=np.uint64)[rng.integers(0, 12, rows)]
+        index = pd.MultiIndex.from_arrays([day, visitor], names=["day", "visitor"])
+        keep = ~index.duplicated()
+        return pd.DataFrame({"hits": rng.integers(1, 9, int(keep.sum()))}, index=index[keep])
+
+    frames = [frame(n) for n in parts] + [frame(30)]
+    got = TABLES["visitor_days"].combine(frames)
+    want = pd.concat(frames).groupby(level=[0, 1], sort=False).sum()
+    pd.testing.assert_frame_equal(got, want)
+    assert list(got.index) == list(want.index)
+
+
+@pytest.mark.parametrize("distinct", [0.0, 0.9, 1.0])
+def test_integer_columns_fold_by_group_as_the_group_by_did(distinct: float) -> None:
+    """``base._by_group`` (first row of each group, the others folded in) gives the group-by's
+    frame: the same rows, values and dtypes, with rows alone in their group or not."""
+    from logaudit.analyze.base import _by_group
+
+    rng = np.random.default_rng(11)
+    n = 500
+    keys = np.where(rng.random(n) < distinct, np.arange(n) + 1000, rng.integers(0, 40, n))
+    ids, uniq = pd.factorize(keys, sort=False)
+    data = pd.DataFrame(
+        {
+            "hits": rng.integers(1, 9, n),
+            "bytes": rng.integers(0, 1 << 40, n).astype(np.uint64),
+            "first": rng.integers(-(1 << 50), 1 << 50, n),
+            "last": rng.integers(0, 1 << 50, n),
+            "visitor": rng.integers(0, 1 << 62, n),
+        }
+    )
+    rules = {"hits": "sum", "bytes": "sum", "first": "min", "last": "max", "visitor": "first"}
+    got = _by_group(data, ids, len(uniq), rules)
+    want = data.groupby(ids, sort=False).agg(rules)
+    assert got is not None
+    pd.testing.assert_frame_equal(got, want.reset_index(drop=True))
+    floats = data.assign(hits=data["hits"].astype(float))
+    assert _by_group(floats, ids, len(uniq), rules) is None
+
+
+@pytest.mark.parametrize("repeat", [False, True])
+def test_tables_of_all_distinct_text_keys_merge_as_before(
+    monkeypatch: pytest.MonkeyPatch, repeat: bool
+) -> None:
+    """Keys found all distinct by Arrow (``spill.distinct_text``) skip the factorization and
+    group-by: paths, agents and visitors merge to the same frames, their text in one Arrow
+    array, as when every table was grouped; a key in two frames takes the usual way."""
+    from logaudit.analyze import spill
+    from logaudit.enrich.agents import COLUMNS
+
+    def merged(name: str, frames: list[pd.DataFrame], check: int) -> pd.DataFrame:
+        monkeypatch.setattr(spill, "DISTINCT_CHECK_ROWS", check)
+        return TABLES[name].combine(frames)
+
+    rng = np.random.default_rng(5)
+    names = [[f"/p/{k}-{i}" for i in range(n)] for k, n in enumerate((30, 1, 20))]
+    if repeat:
+        names[2][3] = names[0][7]
+    paths = [
+        pd.DataFrame(
+            {
+                "hits": rng.integers(1, 5, len(n)),
+                "bytes": rng.integers(0, 1 << 40, len(n)),
+                "page_views": rng.integers(0, 3, len(n)),
+                "not_found": rng.integers(0, 2, len(n)),
+                "static": rng.random(len(n)) < 0.5,
+            },
+            index=pd.Index(n, dtype="str", name="path"),
+        )
+        for n in names
+    ]
+    agents = [
+        pd.DataFrame(
+            {c: pd.array([f"{c}{i % 3}" for i in range(len(n))], dtype="str") for c in COLUMNS},
+            index=pd.Index(n, dtype="str", name="agent"),
+        )
+        for n in names
+    ]
+    visitors = []
+    for n in names:
+        index = pd.MultiIndex.from_arrays(
+            [pd.Index([f"10.{i}" for i in range(len(n))], dtype="str"), pd.Index(n, dtype="str")],
+            names=["client", "agent"],
+        )
+        visitors.append(pd.DataFrame({"hits": rng.integers(1, 5, len(n))}, index=index))
+    for name, frames in (("paths", paths), ("agents", agents), ("visitors", visitors)):
+        want = merged(name, frames, 1 << 40)
+        got = merged(name, frames, 0)
+        pd.testing.assert_frame_equal(got, want)
+        for index in [got.index, *getattr(got.index, "levels", [])]:
+            if index.dtype == "str":
+                assert isinstance(pa.array(index.array), pa.Array)  # one chunk
 
 
 def _visitor_frame(rng: np.random.Generator, rows: int, unused: bool) -> pd.DataFrame:

@@ -94,7 +94,21 @@ def t_agents(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
             frame.loc[person, "agent_class"] = "person"
             frame.loc[person, "crawler"] = ""
             frame.loc[person, "device"] = "other"
-    return frame
+    return _coded(frame)
+
+
+def _coded(frame: pd.DataFrame) -> pd.DataFrame:
+    """The classification's text columns as categoricals: a few hundred browsers, versions
+    and crawlers, each row a code. As text, 1M distinct agents held seven strings each (about
+    100 MB per copy) in every pending frame, merge and the merged table; the values are the
+    same (``_attach`` reads either)."""
+    cols = {}
+    for col in frame.columns:
+        values = frame[col]
+        if values.dtype == "str":
+            codes, uniques = pd.factorize(values.array)
+            cols[col] = categorical(codes, pd.Index(uniques, dtype="str"))
+    return frame.assign(**cols) if cols else frame
 
 
 TABLES = {
@@ -193,7 +207,7 @@ def _attach(v: pd.DataFrame, table: pd.DataFrame, pos: np.ndarray) -> pd.DataFra
     cols: dict[str, pd.Categorical | pd.api.extensions.ExtensionArray] = {}
     for col in table.columns:
         values = table[col]
-        if values.dtype == "str" or values.dtype == object:
+        if values.dtype == "str" or values.dtype == object or values.dtype == "category":
             fcodes, uniques = pd.factorize(values)
             rows = fcodes[pos]
             rows[missing] = -1

@@ -21,8 +21,9 @@ from typing import TypeVar, cast
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from pandas.api.types import union_categoricals
 
-from logaudit.analyze.spill import Spill, duplicated_keys, whole
+from logaudit.analyze.spill import Spill, distinct_text, duplicated_keys, one_chunk, whole
 from logaudit.config import Settings
 from logaudit.report import Section
 from logaudit.schema import hash_strings
@@ -58,24 +59,51 @@ class Table:
             return frames[0]
         index = frames[0].index
         rules = {c: self.agg.get(c, "sum") for c in frames[0].columns}
-        if self.kind == "group" and _text_levels(index):
+        if self.kind == "group" and isinstance(index, pd.MultiIndex):
+            # Numeric levels too (visitor_days: day, visitor): concatenating MultiIndexes
+            # made a Python tuple per row (874,000 distinct pairs: 1.1 s and +200 MB).
             by_codes = _combine_by_level_codes(frames, rules)
             if by_codes is not None:
                 return by_codes
+        if self.kind == "group" and _text_levels(index):
             # Grouped by its text levels as columns: concatenating MultiIndexes unions their
             # levels frame by frame, which made the visitors table's merge three times slower.
             both = pd.concat([f.reset_index() for f in frames], ignore_index=True)
             g = both.groupby(list(index.names), sort=False)
         else:
-            both = pd.concat(frames)
+            both = _concat(frames) if self.kind == "distinct" else pd.concat(frames)
             if self.kind == "concat":
                 return both.reset_index(drop=True)
             if self.kind == "distinct":
-                return both[~duplicated_keys(both.index)]
+                dup = duplicated_keys(both.index)
+                if not dup.any():  # every key new: no row to drop, only the text to join
+                    return both.set_axis(one_chunk(both.index))
+                return both[~dup]
+            if _as_is(both, rules) and distinct_text(both.index):
+                # Every key once (1M distinct paths): each row is its own group already.
+                return both.set_axis(one_chunk(both.index))
             g = both.groupby(level=list(range(index.nlevels)), sort=False)
         if all(r == "sum" for r in rules.values()):
             return g.sum()
         return g.agg(rules)
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """``pd.concat(frames)``, where a column categorical in every frame stays categorical:
+    concat makes categoricals with different categories Python strings (the agents table's
+    classification, 1M distinct agents, seven columns). Its categories are the frames' in
+    order (``union_categoricals``); the values are the same."""
+    cats = [
+        c
+        for c in frames[0].columns
+        if all(isinstance(f[c].dtype, pd.CategoricalDtype) for f in frames)
+        and any(f[c].dtype != frames[0][c].dtype for f in frames)
+    ]
+    if not cats:
+        return pd.concat(frames)
+    both = pd.concat([f.drop(columns=cats) for f in frames])
+    unions = {c: union_categoricals([f[c].array for f in frames]) for c in cats}
+    return both.assign(**unions)[list(frames[0].columns)]
 
 
 # How far a run classifies each block's user agents, least first: not at all (the chunk has no
@@ -170,6 +198,10 @@ def merge(a: Partial, b: Partial, tables: Mapping[str, Table]) -> Partial:
 # Pending rows of a table that trigger a compaction at least.
 COMPACT_ROWS = 200_000
 
+# The last merge (``Accumulator.result``) merges tables of at least this many rows one at a
+# time, the smaller ones on the threads beside them.
+SERIAL_ROWS = 500_000
+
 # Pending frames of a table combined among themselves (not with what was already combined):
 # many small partials (a glob of thousands of tiny files) would otherwise each be held as its
 # own frame until COMPACT_ROWS rows came, a few KB of pandas overhead apiece, so memory grew
@@ -205,7 +237,12 @@ def _combine_by_level_codes(
         if any(len(c) and c.min() < 0 for c in row_codes):
             return None
         joined = each[0].append(each[1:]) if len(each) > 1 else each[0]
-        at, distinct = pd.factorize(joined, sort=False)
+        if distinct_text(joined):
+            # No value in two frames (every agent new): the frames' levels, joined without a
+            # copy, are the distinct values; factorizing made a copy of all of them.
+            at, distinct = np.arange(len(joined)), one_chunk(joined)
+        else:
+            at, distinct = pd.factorize(joined, sort=False)
         starts = np.cumsum([0] + [len(lv) for lv in each[:-1]])
         per_row = np.concatenate([at[s + c] for s, c in zip(starts, row_codes, strict=True)])
         # Renumbered in order of first appearance among the rows, as the group-by's levels are.
@@ -228,8 +265,11 @@ def _combine_by_level_codes(
         group_codes.insert(0, keys % size)
         keys = keys // size
     data = pd.concat([f.reset_index(drop=True) for f in frames], ignore_index=True)
-    g = data.groupby(ids, sort=False)
-    out = g.sum() if all(r == "sum" for r in rules.values()) else g.agg(rules)
+    out = _by_group(data, ids, len(group_codes[0]), rules)
+    if out is None:
+        g = data.groupby(ids, sort=False)
+        out = g.sum() if all(r == "sum" for r in rules.values()) else g.agg(rules)
+    del data
     out.index = pd.MultiIndex(
         levels=levels,  # type: ignore[arg-type]
         codes=group_codes,  # type: ignore[arg-type]
@@ -237,6 +277,59 @@ def _combine_by_level_codes(
         verify_integrity=False,
     )
     return out
+
+
+def _as_is(frame: pd.DataFrame, rules: dict[str, str]) -> bool:
+    """Whether grouping ``frame`` by keys that are all distinct gives it back unchanged: 8-byte
+    integer columns (a one-row sum, minimum, maximum or first is the row's value, in its
+    dtype), and booleans by minimum, maximum or first. Not floats (a one-row sum of NaN is
+    0) nor a summed boolean (an integer)."""
+    for col in frame.columns:
+        dt, rule = frame[col].dtype, rules.get(str(col), "sum")
+        if rule not in ("sum", "min", "max", "first"):
+            return False
+        if isinstance(dt, np.dtype) and dt.kind in "iu" and dt.itemsize == 8:
+            continue
+        if isinstance(dt, np.dtype) and dt.kind == "b" and rule != "sum":
+            continue
+        return False
+    return True
+
+
+_AT = {"sum": np.add, "min": np.minimum, "max": np.maximum}
+
+
+def _by_group(
+    data: pd.DataFrame, ids: np.ndarray, groups: int, rules: dict[str, str]
+) -> pd.DataFrame | None:
+    """``data.groupby(ids, sort=False).agg(rules)`` for integer columns, where ``ids`` number
+    the groups in order of first appearance (``pd.factorize``): each group starts as its first
+    row and the other rows are folded in (``ufunc.at``), so rows that are alone in their group
+    (every visitor new: nearly all of them) cost a copy, not a group-by of seven columns, which
+    held a hash table and its temporaries per column (the last merge's peak on 1M distinct
+    lines). Integer sums, minima and maxima are exact in any order. None for other columns
+    (floats, whose sums depend on the order; booleans, which a sum makes integers)."""
+    if any(dt.kind not in "iu" or dt.itemsize != 8 for dt in data.dtypes) or any(
+        rules.get(str(c), "sum") not in (*_AT, "first") for c in data.columns
+    ):
+        return None
+    n = len(ids)
+    if groups == n:
+        return data.reset_index(drop=True)  # every row its own group, in order already
+    firsts = np.empty(groups, np.intp)
+    firsts[ids[::-1]] = np.arange(n - 1, -1, -1)  # the last write of each group: its first row
+    rest = np.ones(n, bool)
+    rest[firsts] = False
+    at = ids[rest]
+    out = {}
+    for col in data.columns:
+        values = data[col].to_numpy()
+        head = values[firsts]
+        rule = rules.get(str(col), "sum")
+        if rule != "first":
+            _AT[rule].at(head, at, values[rest])
+        out[col] = head
+    return pd.DataFrame(out)
 
 
 def _text_levels(index: pd.Index) -> bool:
@@ -307,6 +400,27 @@ def share_text(tables: dict[str, pd.DataFrame]) -> None:
                 frame.index = same
 
 
+def drop_engines(p: Partial) -> None:
+    """Drop the hash tables pandas built on the merged tables' big indexes (an index's
+    ``_engine``, kept with the index for as long as the table lives), and hand the freed pages
+    back. A section that looks keys up once (``not-found``'s paths, ``referring-sites``'
+    referrers, ``daily``'s visitors) left behind an engine of every key, for text one Python
+    string each: on 1M distinct lines the finish's memory grew section after section by
+    ~500 MB. Called after each section (``forked.build_sections``); a later lookup builds its
+    engine again. Only indexes of at least SHARE_ROWS rows: small runs do nothing here."""
+    dropped = False
+    for frame in p.values():
+        index = frame.index
+        if len(index) < SHARE_ROWS:
+            continue
+        for ix in [index, *getattr(index, "levels", ())]:
+            cache = getattr(ix, "_cache", None)
+            if isinstance(cache, dict) and cache.pop("_engine", None) is not None:
+                dropped = True
+    if dropped:
+        pa.default_memory_pool().release_unused()
+
+
 class Accumulator:
     """Merges partials as they come, keeping the work near-linear: a table's pending frames are
     combined only when they outgrow what was already combined (like a log-structured merge)."""
@@ -332,6 +446,7 @@ class Accumulator:
         self.spills: dict[str, Spill] = {}
 
     def add(self, partial: Partial) -> None:
+        compacted = False
         for name, frame in partial.items():
             frame = whole(frame)
             pend = self.pending.setdefault(name, [])
@@ -342,11 +457,17 @@ class Accumulator:
             done = 0 if name in self.spills else len(self.done.get(name, ()))
             if size > max(done, COMPACT_ROWS):
                 self._compact(name)
+                compacted = True
             elif len(pend) >= PENDING_FRAMES:
                 # Still few rows: one frame of them, merged with the rest later as usual.
                 batch = self.tables[name].combine(pend)
                 self.pending[name] = [batch] if len(batch) else []
                 self.pending_rows[name] = len(batch)
+        if compacted:
+            # The agents index and the visitors agent level are the same text: held once
+            # while reading too, not only once merged (1M distinct agents: 65 MB at the end
+            # of reading, in the last merge's inputs).
+            share_text(self.done)
 
     def _compact(self, name: str) -> None:
         table = self.tables[name]
@@ -390,6 +511,10 @@ class Accumulator:
             return True
         return sum(_row_bytes(f) * len(f) for f in frames) > self.spill_bytes
 
+    def _rows(self, name: str) -> int:
+        """Rows a compaction of ``name`` would merge now (what it has combined and pending)."""
+        return self.pending_rows.get(name, 0) + len(self.done.get(name, ()))
+
     def result(self, pool: Executor | None = None) -> Partial:
         """The merged tables. A table that spilled holds the rows still in memory, with its
         Spill in ``attrs["spill"]``: read such tables through ``spill.partitions``.
@@ -399,12 +524,19 @@ class Accumulator:
         runs without the GIL. On the 1M-line benchmark this last merge, after the last
         block, took 0.19-0.24 s one table after another and 0.10-0.13 s on two threads."""
         names = sorted(self.pending, key=lambda n: -self.pending_rows.get(n, 0))
+        big = [n for n in names if self._rows(n) >= SERIAL_ROWS]
         if pool is None:
             for name in names:
                 self._compact(name)
         else:
-            for _ in pool.map(self._compact, names):
-                pass
+            # Big tables one at a time, here, while the threads do the others: two merges of
+            # 1M distinct text keys side by side each held their inputs, a copy of them
+            # and their output (on 1M distinct lines the run's peak).
+            small = [pool.submit(self._compact, n) for n in names if n not in big]
+            for name in big:
+                self._compact(name)
+            for fut in small:
+                fut.result()
         share_text(self.done)
         for name, spill in self.spills.items():
             self.done[name].attrs["spill"] = spill

@@ -27,6 +27,7 @@ from typing import IO, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from logaudit.errors import ExitCode, LogauditError
 
@@ -65,6 +66,36 @@ def _temp_space() -> Iterator[None]:
         ) from None
 
 
+# Text keys at least this many are checked for repeats before they are factorized or grouped
+# (``distinct_text``): below it a copy of them costs little.
+DISTINCT_CHECK_ROWS = 100_000
+
+
+def distinct_text(index: pd.Index) -> bool:
+    """Whether a big text index holds every value once and no missing value: Arrow hashes the
+    values and keeps nothing (``unique``'s result is dropped), where factorizing or grouping
+    keeps a copy of every distinct value; with every key distinct that copy is all of them
+    (1M paths: 200 MB on top of the merge's inputs). About the cost of a factorization, paid
+    again when a value repeats: only indexes of DISTINCT_CHECK_ROWS or more are checked."""
+    if isinstance(index, pd.MultiIndex) or index.dtype != "str" or len(index) < DISTINCT_CHECK_ROWS:
+        return False
+    arr = pa.array(index.array)
+    return arr.null_count == 0 and len(arr.unique()) == len(arr)
+
+
+def one_chunk(index: pd.Index) -> pd.Index:
+    """A text index joined from several (``Index.append`` keeps each one's Arrow buffers, in
+    chunks) as one Arrow array: the finish hands a table's text to Arrow kernels that expect
+    one array. A copy, made once the index is known to be wanted whole."""
+    if index.dtype != "str":
+        return index
+    arr = pa.array(index.array)
+    if not isinstance(arr, pa.ChunkedArray) or arr.num_chunks < 2:
+        return index
+    text = type(index.array)(arr.combine_chunks(), dtype=index.dtype)
+    return pd.Index(text, name=index.name, copy=False)
+
+
 def duplicated_keys(index: pd.Index) -> np.ndarray:
     """Index.duplicated, without the index engine a flat numeric index would build and keep:
     on 3.3M 64-bit keys that took twice the time and 100 MB more."""
@@ -73,7 +104,10 @@ def duplicated_keys(index: pd.Index) -> np.ndarray:
     if index.dtype.kind in "iu":
         return pd.Series(index.to_numpy(), copy=False).duplicated().to_numpy()
     # Text (the agents table): the index's engine would hold every value as a Python string
-    # (1M distinct agents: ~190 MB, kept with the index); Arrow's hashing gives codes instead.
+    # (1M distinct agents: ~190 MB, kept with the index); Arrow's hashing gives codes instead,
+    # or only says that every value is new (no copy of them kept: distinct_text).
+    if distinct_text(index):
+        return np.zeros(len(index), bool)
     codes, _ = pd.factorize(index.array, use_na_sentinel=False)
     return pd.Series(codes, copy=False).duplicated().to_numpy()
 

@@ -150,6 +150,20 @@ def path_names(p: Partial, ctx: Context | None = None) -> pd.Series:
     return make() if ctx is None else ctx.once("path_names", make)
 
 
+def path_texts(p: Partial, ctx: Context, hashes: pd.Index | np.ndarray) -> pd.Index:
+    """The path of each hash, "?" where no path has it, as ``path_names(p, ctx).reindex``
+    gives, but taken from the paths table's own (Arrow) text: ``path_names`` held every
+    distinct path as a Python string through the finish (1M distinct 200-byte paths:
+    ~250 MB, the finish's peak). Only a hash -> row table is kept (computed once)."""
+    paths = p.get("paths", pd.DataFrame())
+    if not len(paths):
+        return pd.Index(["?"] * len(hashes), dtype="str")
+    rows = ctx.once("path_rows", lambda: pd.Index(hash_strings(paths.index)))
+    at = rows.get_indexer(hashes)
+    text = pd.Index(paths.index.array.take(at, allow_fill=True), dtype="str")
+    return text.fillna("?")
+
+
 def referrer_names(p: Partial) -> pd.Series:
     refs = p.get("referrers", pd.DataFrame())
     return pd.Series(np.asarray(refs.index, dtype=object), index=hash_strings(refs.index))
@@ -233,7 +247,7 @@ def sec_entry_pages(p: Partial, ctx: Context) -> Section:
     )
     g["share"] = (g["visits"] / len(vt)).round(4)
     g["bounce_rate"] = (g["bounces"] / g["visits"]).round(4)
-    g.index = path_names(p, ctx).reindex(g.index).fillna("?").to_numpy()
+    g.index = path_texts(p, ctx, g.index)
     cols = pd.DataFrame(g).loc[:, ["visits", "share", "bounce_rate"]]
     rows, total = ranked(cols, ctx.settings, "path", by="visits")
     return Section("entry-pages", "Entry pages", rows, total, note="first page view of each visit")
@@ -245,7 +259,7 @@ def sec_exit_pages(p: Partial, ctx: Context) -> Section:
         return Section("exit-pages", "Exit pages", pd.DataFrame())
     g = vt.groupby("exit_h", sort=False).size().to_frame("visits")
     g["share"] = (g["visits"] / len(vt)).round(4)
-    g.index = path_names(p, ctx).reindex(g.index).fillna("?").to_numpy()
+    g.index = path_texts(p, ctx, g.index)
     rows, total = ranked(g, ctx.settings, "path", by="visits")
     return Section("exit-pages", "Exit pages", rows, total, note="last page view of each visit")
 
@@ -255,9 +269,8 @@ def sec_entry_exit(p: Partial, ctx: Context) -> Section:
     if vt.empty:
         return Section("entry-exit", "Entry to exit", pd.DataFrame())
     g = vt.groupby(["entry_h", "exit_h"], sort=False).size().to_frame("visits")
-    names = path_names(p, ctx)
-    entry = names.reindex(g.index.get_level_values(0)).fillna("?").to_numpy()
-    exit_ = names.reindex(g.index.get_level_values(1)).fillna("?").to_numpy()
+    entry = path_texts(p, ctx, g.index.get_level_values(0)).to_numpy()
+    exit_ = path_texts(p, ctx, g.index.get_level_values(1)).to_numpy()
     g.index = pd.Index([f"{a} -> {b}" for a, b in zip(entry, exit_, strict=True)])
     g["share"] = (g["visits"] / len(vt)).round(4)
     rows, total = ranked(g, ctx.settings, "entry -> exit", by="visits")
