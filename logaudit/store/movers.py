@@ -32,9 +32,10 @@ from logaudit.store import months
 from logaudit.store.layout import Layout, State, day_number
 
 COUNTS = "mover_counts"
-# Periods read: the last complete one can be the last or the one before (or, when the first
-# row is partial too, ...); with MOVER_BASELINE (4) before it, 7 covers every case.
-WINDOW = 7
+# Periods read: only the first and the last period row can be partial (trends' ``_complete``),
+# so the last complete one is the last or the one before; with MOVER_BASELINE (4) periods
+# before it, the last 6 hold every compared period.
+WINDOW = 6
 
 
 def every_of(
