@@ -427,7 +427,9 @@ def _movers_part(
     out: Partial = {}
     for t in ("visitors", PLACES.name):
         if t in tables:
-            f = movers.read_merged(layout, state, recent, tables[t])
+            # Movers map visitor keys through the visitors' rows (the key is a function of
+            # the row's client and agent): the days' rows need no merging for that.
+            f = movers.read_merged(layout, state, recent, tables[t], merge=t != "visitors")
             if f is not None:
                 out[t] = f
     if "touch_events" in tables:

@@ -69,16 +69,21 @@ def window(
 
 
 def read_merged(
-    layout: Layout, state: State, days: list[tuple[str, dict[str, Any]]], table: Table
+    layout: Layout,
+    state: State,
+    days: list[tuple[str, dict[str, Any]]],
+    table: Table,
+    merge: bool = True,
 ) -> pd.DataFrame | None:
     """``table`` over ``days`` merged: from the month roll-ups that hold it for months whose
-    stored days all lie in ``days``, else from the days."""
+    stored days all lie in ``days``, else from the days. ``merge=False``: the rows as read
+    (the visitors table, which movers read only as visitor key -> client and agent)."""
     entries, covered = months.covering(state, days)
     rolled = {m for m, e in entries if len(m) == 7 and table.name in e["files"]}
     use = [(n, e) for n, e in entries if len(n) != 7 or n in rolled]
     use += [(n, e) for n, e in covered if months.month_of(n) not in rolled]
     f = layout.read_tables(sorted(use, key=lambda x: x[0]), table.name)
-    if f is not None and len(f) > 1:
+    if merge and f is not None and len(f) > 1:
         f = table.combine([f.iloc[:1], f.iloc[1:]])
     return f
 
