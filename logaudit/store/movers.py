@@ -83,7 +83,9 @@ def read_merged(
     use = [(n, e) for n, e in entries if len(n) != 7 or n in rolled]
     use += [(n, e) for n, e in covered if months.month_of(n) not in rolled]
     f = layout.read_tables(sorted(use, key=lambda x: x[0]), table.name)
-    if merge and f is not None and len(f) > 1:
+    read = sum(1 for _, e in use if table.name in e["files"])
+    # One file (a closed month's roll-up, or one day) is merged already.
+    if merge and read > 1 and f is not None and len(f) > 1:
         f = table.combine([f.iloc[:1], f.iloc[1:]])
     return f
 
