@@ -89,3 +89,27 @@ def test_a_store_without_the_counts_reads_the_events(tmp_path: Path) -> None:
     more: dict[str, Any] = {"extra": {"every": "week"}, "sections": SECTIONS}
     stored = trends([], state, **more)
     assert figures(stored) == figures(trends([str(whole)], **more))
+
+
+@pytest.mark.parametrize("every", ["month", "week"])
+def test_source_movers_without_journeys_equal_those_from_journeys(
+    store: tuple[Path, Path], every: str, monkeypatch: Any
+) -> None:
+    """The source movers cut and classify only the compared periods' visits; with the
+    campaigns sections' journeys made first they read those: the same rows."""
+    from logaudit.analyze.campaigns import journeys
+    from logaudit.analyze.trends import movers as trend_movers
+
+    _, whole = store
+    more: dict[str, Any] = {"extra": {"every": every}, "sections": ("movers",)}
+    light = figures(trends([str(whole)], **more))
+    sources = [r for r in light["movers"]["rows"] if json.loads(r)["kind"] == "source"]
+    assert sources or "sources: under" in light["movers"]["note"]
+    real = trend_movers._visit_sources
+
+    def after_journeys(p: Any, ctx: Any, *rest: Any) -> Any:
+        journeys(p, ctx)
+        return real(p, ctx, *rest)
+
+    monkeypatch.setattr(trend_movers, "_visit_sources", after_journeys)
+    assert figures(trends([str(whole)], **more)) == light

@@ -259,18 +259,55 @@ def _source_moves(
     the last period against the same baseline: visits, not page views, are what a source
     brings. The visits and their sources are the campaigns sections' (``journeys``, shared
     with them in one report)."""
-    from logaudit.analyze.campaigns import journeys
-
-    v = journeys(p, ctx).visits
-    if v.empty:
+    found = _visit_sources(p, ctx, last, base, every)
+    if found is None:
         return None, "sources: no visit"
+    names, in_last = found
+    keys, uniq = pd.factorize(names)
+    items = pd.Series(np.asarray(uniq, dtype=object), index=np.arange(len(uniq)))
+    return _moves("source", keys, in_last, items, unit="visits")
+
+
+def _visit_sources(
+    p: Partial, ctx: Context, last: int, base: np.ndarray, every: str
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The source of each visit starting in the compared periods, and whether it starts in
+    the last one. The campaigns sections' ``journeys`` when a section made them already;
+    else only what movers use of them: the visits cut from the touch events as ``journeys``
+    cuts them, and the (referrer, query) pairs of the kept visits classified as it classifies
+    them (``classify`` names each pair on its own), without the conversions and their
+    attribution (half of ``journeys``' time)."""
+    from logaudit.analyze import attribution
+    from logaudit.analyze.campaigns import Journeys, goals_of
+    from logaudit.analyze.referrers import own_hosts
+    from logaudit.enrich.sources import SourceTables, classify
+
+    made = ctx.cache.get("journeys")
+    if isinstance(made, Journeys):
+        v = made.visits
+    else:
+        s = ctx.settings
+        v, _ = attribution.cut_all(
+            partitions(p.get("touch_events")), s.visit_timeout, len(goals_of(s.goals))
+        )
+    if v.empty:
+        return None
     pid = per.of_times(v["start_local"].to_numpy(), v["start"].to_numpy(), every)
     in_last = pid == last
     keep = in_last | np.isin(pid, base)
-    names = v["source"].to_numpy(dtype=object)[keep]
-    keys, uniq = pd.factorize(names)
-    items = pd.Series(np.asarray(uniq, dtype=object), index=np.arange(len(uniq)))
-    return _moves("source", keys, in_last[keep], items, unit="visits")
+    if isinstance(made, Journeys):
+        return v["source"].to_numpy(dtype=object)[keep], in_last[keep]
+    v = v[keep]
+    s = ctx.settings
+    own, _ = own_hosts(p, s, ctx)
+    pair = pd.MultiIndex.from_arrays([v["ref_h"].to_numpy(), v["query_h"].to_numpy()])
+    codes, uniq = pd.factorize(pair)
+    queries = p.get("queries", pd.DataFrame())
+    qnames = pd.Series(np.asarray(queries.index, dtype=object), index=hash_strings(queries.index))
+    refs = referrer_names(p).reindex(uniq.get_level_values(0)).fillna("-").to_numpy()
+    qs = qnames.reindex(uniq.get_level_values(1)).fillna("").to_numpy()
+    src = classify(list(refs), list(qs), own, SourceTables.load(s.sources, s.affiliate_params))
+    return src["source"].to_numpy(dtype=object)[codes], in_last[keep]
 
 
 def _moves(
