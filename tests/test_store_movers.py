@@ -113,3 +113,19 @@ def test_source_movers_without_journeys_equal_those_from_journeys(
 
     monkeypatch.setattr(trend_movers, "_visit_sources", after_journeys)
     assert figures(trends([str(whole)], **more)) == light
+
+
+def test_country_movers_from_counts_equal_one_pass(tmp_path: Path, shared_data: Path) -> None:
+    """Countries map the counted visitor keys through the last periods' visitors and the
+    places stored when the lines were read (GeoIP test databases)."""
+    geo = shared_data / "geoip" / "test-data"
+    data = b"".join(generate_lines(12000, start=date(2026, 1, 5), days=60))
+
+    def run(args: list[str], state: Path | None = None) -> Any:
+        return report(args, state, geoip_dir=geo)
+
+    state, whole = grown_store(tmp_path, data, (0.5, 0.999), run)
+    more: dict[str, Any] = {"extra": {"every": "week"}, "sections": SECTIONS, "geoip_dir": geo}
+    stored = figures(trends([], state, **more))
+    assert "countries:" not in stored["movers"]["note"]
+    assert stored == figures(trends([str(whole)], **more))
