@@ -25,7 +25,7 @@ from logaudit.engine.local import Run, run
 from logaudit.errors import ConfigError, ExitCode, LogauditError
 from logaudit.parse import BadLines
 from logaudit.sources import Input, InputProblem
-from logaudit.store import close, months, offsets, visitdays
+from logaudit.store import close, months, movers, offsets, visitdays
 from logaudit.store.days import (
     PLACES,
     before_keying,
@@ -291,6 +291,11 @@ def stored_context(ctx: Context, r: Run) -> None:
     stored_visits = r.partial.pop(visitdays.HANDOFF, None)
     if stored_visits is not None:
         ctx.cache["visits"] = stored_visits  # what visits_of would make of the events
+    from logaudit.analyze.trends.movers import STORED
+
+    stored_movers = r.partial.pop(STORED, None)
+    if stored_movers is not None:
+        ctx.cache[STORED] = stored_movers  # movers' page views per period (store/movers.py)
     stored = r.partial.pop(PLACES.name, None)
     if stored is not None and ctx.geo is not None:
         ctx.geo = place_lookup(stored, ctx.geo)
@@ -376,9 +381,20 @@ def _with_visits(
     unread = set() if events else {"referrers"}
     if every not in ("auto", "hour"):
         unread.add("trend_visitor_hours")
+    # Movers from per-period counts (store/movers.py): no closed day's page-view events, and
+    # the visitors, places and touch events of the last periods' days only.
+    extra: Partial = {}
+    if events:
+        used_every = movers.every_of(layout, state, days, every)
+        window = movers.window(days, used_every)
+        if window is not None:
+            extra = _movers_part(layout, state, days, window, tables, first, timeout, used_every)
+            unread |= {"visitors", PLACES.name, "touch_events"}
+            events = False
     tables = {n: t for n, t in tables.items() if n not in unread}
     skip = frozenset() if events else frozenset((n, "pv_events") for n in used)
     partial = load(layout, state, tables, first, last, skip)
+    partial.update(extra)
     th = partial.get("trend_hours")
     offs = (
         th.index.get_level_values("offset").to_numpy(np.int64) * 60
@@ -387,7 +403,7 @@ def _with_visits(
     )
     fits = visitdays.offsets_fit({**state.days, **state.months}, [n for n, _ in row_entries], offs)
     if not fits:
-        return load(layout, state, tables, first, last)
+        return {**load(layout, state, tables, first, last), **extra}
     from logaudit.analyze.spill import partitions
 
     rows = layout.read_tables(sorted(row_entries), visitdays.ROWS.name)
@@ -400,6 +416,40 @@ def _with_visits(
         )
     partial[visitdays.HANDOFF] = visitdays.visits(rows, open_events, timeout)  # type: ignore[assignment]
     return partial
+
+
+def _movers_part(
+    layout: Layout,
+    state: State,
+    days: list[tuple[str, dict[str, Any]]],
+    window: dict[int, list[tuple[str, dict[str, Any]]]],
+    tables: Mapping[str, Table],
+    first: int | None,
+    timeout: int,
+    every: str,
+) -> Partial:
+    """The tables movers read over the last periods only (store/movers.py), and the counts."""
+    from logaudit.analyze import TABLES
+    from logaudit.analyze.trends.movers import STORED
+
+    first_day = min(day_number(n) for d in window.values() for n, _ in d)
+    recent = [(n, i) for n, i in days if day_number(n) >= first_day]
+    out: Partial = {}
+    for t in ("visitors", PLACES.name):
+        if t in tables:
+            # Movers map visitor keys through the visitors' rows (the key is a function of
+            # the row's client and agent): the days' rows need no merging for that.
+            f = movers.read_merged(layout, state, recent, tables[t], merge=t != "visitors")
+            if f is not None:
+                out[t] = f
+    if "touch_events" in tables:
+        since = first_day - movers.margin_days(timeout)
+        if first is not None:
+            since = max(since, first)
+        last = day_number(days[-1][0])
+        out.update(load(layout, state, {"touch_events": tables["touch_events"]}, since, last))
+    out[STORED] = movers.handoff(layout, state, window, every, TABLES[movers.COUNTS])  # type: ignore[assignment]
+    return out
 
 
 def _period(s: Settings) -> tuple[int | None, int | None, str | None]:

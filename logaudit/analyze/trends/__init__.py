@@ -78,6 +78,7 @@ from logaudit.analyze.base import SectionSpec
 from logaudit.analyze.campaigns import NEEDS as CAMPAIGNS_NEEDS
 from logaudit.analyze.trends.change import change_text, sec_change
 from logaudit.analyze.trends.movers import MOVER_KINDS, sec_movers
+from logaudit.analyze.trends.movers import TABLES as MOVER_TABLES
 from logaudit.analyze.trends.periods import chosen_metrics, sec_periods
 from logaudit.analyze.trends.series import (
     CHANGE_METRICS,
@@ -88,7 +89,6 @@ from logaudit.analyze.trends.series import (
     RESP_BINS,
     RESP_MIN_MS,
     RESP_PER_DECADE,
-    TABLES,
     Trend,
     bin_value,
     response_bins,
@@ -97,8 +97,13 @@ from logaudit.analyze.trends.series import (
     t_visitor_hours,
     trend_of,
 )
+from logaudit.analyze.trends.series import TABLES as SERIES_TABLES
 from logaudit.analyze.trends.unusual import BASELINE, Z_LIMIT, sec_unusual
 from logaudit.analyze.visits import NEEDS as VISITS_NEEDS
+
+# Per-chunk tables; ``mover_counts`` is read by no section's needs: the store reads it for
+# movers (store/movers.py).
+TABLES = {**SERIES_TABLES, **MOVER_TABLES}
 
 NEEDS_PERIODS: tuple[str, ...] = (
     "trend_hours",

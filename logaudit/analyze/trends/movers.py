@@ -10,11 +10,12 @@ import pandas as pd
 
 from logaudit.analyze import periods as per
 from logaudit.analyze.audience import named_places
-from logaudit.analyze.base import Context, Partial
+from logaudit.analyze.base import Context, Partial, Table
 from logaudit.analyze.referrers import external
 from logaudit.analyze.spill import partitions
 from logaudit.analyze.trends.series import _PER, _empty, trend_of
-from logaudit.analyze.visits import hash_strings, path_names, referrer_names
+from logaudit.analyze.visits import hash_strings, path_names, referrer_names, t_pv_events
+from logaudit.config import Settings
 from logaudit.enrich.classify import visitor_key
 from logaudit.report import Section
 
@@ -23,6 +24,31 @@ MOVER_MIN_ITEM = 10
 MOVER_MIN_TOTAL = 30
 MOVER_MIN_CHANGE = 1.0
 MOVERS_PER_SIDE = 3
+
+# The history store answers movers from per-day page-view counts instead of events
+# (``mover_counts``: (kind, key) -> page views; kinds are the event columns below), handed over
+# per period by ``store.stored_run`` (``STORED``). A run over the logs reads the events.
+COUNTED = ("path_h", "ref_h", "visitor")
+STORED = "_stored_movers"
+
+
+def t_mover_counts(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    """(kind: index in ``COUNTED``, key) -> people's page views: what movers count, per day
+    in the store. The same rows as ``pv_events``, so the same counts as the events give."""
+    ev = t_pv_events(c, s)
+    kinds, keys, counts = [], [], []
+    for k, col in enumerate(COUNTED):
+        uniq, n = np.unique(ev[col].to_numpy(np.uint64), return_counts=True)
+        kinds.append(np.full(len(uniq), k, np.int8))
+        keys.append(uniq)
+        counts.append(n.astype(np.int64))
+    index = pd.MultiIndex.from_arrays(
+        [np.concatenate(kinds), np.concatenate(keys)], names=["kind", "key"]
+    )
+    return pd.DataFrame({"pv": np.concatenate(counts)}, index=index)
+
+
+TABLES = {"mover_counts": Table("mover_counts", t_mover_counts)}
 
 # Movers: kind -> function(p, ctx, event frame) -> (item per event or None, note)
 Mapper = Callable[[Partial, Context, pd.DataFrame], tuple[pd.Series | None, str]]
@@ -123,25 +149,23 @@ def sec_movers(p: Partial, ctx: Context) -> Section:
     if last is None or last == 0:
         return _empty("movers", title, "needs a complete period and one before it")
     base = list(range(max(0, last - MOVER_BASELINE), last))
-    # Only the compared periods' page views, gathered one partition at a time.
-    kept: list[pd.DataFrame] = []
-    for part in partitions(p.get("pv_events")):
-        pid = per.of_times(part["local"].to_numpy(), part["utc"].to_numpy(), t.every)
-        in_last = pid == t.ids[last]
-        keep = in_last | np.isin(pid, t.ids[base])
-        kept.append(part[keep].assign(in_last=in_last[keep]))
-    if not kept:
+    stored = ctx.cache.get(STORED)
+    sides = (
+        _stored_sides(stored, t.every, int(t.ids[last]), [int(i) for i in t.ids[base]])
+        if isinstance(stored, dict)
+        else _event_sides(p, t.every, t.ids[last], t.ids[base])
+    )
+    if sides is None:
         return _empty("movers", title, "no page views")
-    ev = kept[0] if len(kept) == 1 else pd.concat(kept, ignore_index=True)
-    in_last = ev["in_last"].to_numpy()
     rows: list[pd.DataFrame] = []
     notes: list[str] = []
     for kind, col, mapper in MOVER_KINDS:
-        items, why = mapper(p, ctx, ev)
+        keys, n_before, n_last = sides[col]
+        items, why = mapper(p, ctx, pd.DataFrame({col: keys}))
         if items is None:
             notes.append(why)
             continue
-        moved, why = _moves(kind, ev[col].to_numpy(), in_last, items)
+        moved, why = _count_moves(kind, keys, n_before, n_last, items)
         if why:
             notes.append(why)
         rows.append(moved)
@@ -168,6 +192,66 @@ def sec_movers(p: Partial, ctx: Context) -> Section:
     )
 
 
+# Per event column: (distinct keys, page views in the baseline, in the last period).
+Sides = dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def _event_sides(p: Partial, every: str, last: int, base: np.ndarray) -> Sides | None:
+    """Page views per key on each side, counted from the events (a run over the logs)."""
+    # Only the compared periods' page views, gathered one partition at a time.
+    kept: list[pd.DataFrame] = []
+    for part in partitions(p.get("pv_events")):
+        pid = per.of_times(part["local"].to_numpy(), part["utc"].to_numpy(), every)
+        in_last = pid == last
+        keep = in_last | np.isin(pid, base)
+        kept.append(part[keep].assign(in_last=in_last[keep]))
+    if not kept:
+        return None
+    ev = kept[0] if len(kept) == 1 else pd.concat(kept, ignore_index=True)
+    in_last = ev["in_last"].to_numpy()
+    out: Sides = {}
+    for col in COUNTED:
+        # By counting codes (a value_counts over the pairs was a quarter of the section's
+        # time at 5M lines).
+        codes, uniq = pd.factorize(ev[col].to_numpy())
+        n = len(uniq)
+        out[col] = (
+            np.asarray(uniq),
+            np.bincount(codes[~in_last], minlength=n),
+            np.bincount(codes[in_last], minlength=n),
+        )
+    return out
+
+
+def _stored_sides(stored: dict, every: str, last: int, base: list[int]) -> Sides | None:
+    """Page views per key on each side, from the store's per-period counts."""
+    if stored.get("every") != every or not set([last, *base]) <= set(stored["periods"]):
+        raise AssertionError("the store handed movers other periods than the trends use")
+    counts = stored["counts"]
+    frames = [
+        counts[i].assign(side=i == last) for i in [*base, last] if i in counts and len(counts[i])
+    ]
+    if not frames:
+        return None
+    f = frames[0] if len(frames) == 1 else pd.concat(frames)
+    kind = f.index.get_level_values("kind").to_numpy()
+    key = f.index.get_level_values("key").to_numpy(np.uint64)
+    pv = f["pv"].to_numpy(np.int64)
+    side = f["side"].to_numpy(bool)
+    out: Sides = {}
+    for k, col in enumerate(COUNTED):
+        m = kind == k
+        codes, uniq = pd.factorize(key[m])
+        n = len(uniq)
+        w, s = pv[m], side[m]
+        out[col] = (
+            np.asarray(uniq),
+            np.bincount(codes[~s], weights=w[~s], minlength=n).astype(np.int64),
+            np.bincount(codes[s], weights=w[s], minlength=n).astype(np.int64),
+        )
+    return out
+
+
 def _source_moves(
     p: Partial, ctx: Context, last: int, base: np.ndarray, every: str
 ) -> tuple[pd.DataFrame | None, str]:
@@ -175,35 +259,86 @@ def _source_moves(
     the last period against the same baseline: visits, not page views, are what a source
     brings. The visits and their sources are the campaigns sections' (``journeys``, shared
     with them in one report)."""
-    from logaudit.analyze.campaigns import journeys
-
-    v = journeys(p, ctx).visits
-    if v.empty:
+    found = _visit_sources(p, ctx, last, base, every)
+    if found is None:
         return None, "sources: no visit"
+    names, in_last = found
+    keys, uniq = pd.factorize(names)
+    items = pd.Series(np.asarray(uniq, dtype=object), index=np.arange(len(uniq)))
+    return _moves("source", keys, in_last, items, unit="visits")
+
+
+def _visit_sources(
+    p: Partial, ctx: Context, last: int, base: np.ndarray, every: str
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The source of each visit starting in the compared periods, and whether it starts in
+    the last one. The campaigns sections' ``journeys`` when a section made them already;
+    else only what movers use of them: the visits cut from the touch events as ``journeys``
+    cuts them, and the (referrer, query) pairs of the kept visits classified as it classifies
+    them (``classify`` names each pair on its own), without the conversions and their
+    attribution (half of ``journeys``' time)."""
+    from logaudit.analyze import attribution
+    from logaudit.analyze.campaigns import Journeys, goals_of
+    from logaudit.analyze.referrers import own_hosts
+    from logaudit.enrich.sources import SourceTables, classify
+
+    made = ctx.cache.get("journeys")
+    if isinstance(made, Journeys):
+        v = made.visits
+    else:
+        s = ctx.settings
+        v, _ = attribution.cut_all(
+            partitions(p.get("touch_events")), s.visit_timeout, len(goals_of(s.goals))
+        )
+    if v.empty:
+        return None
     pid = per.of_times(v["start_local"].to_numpy(), v["start"].to_numpy(), every)
     in_last = pid == last
     keep = in_last | np.isin(pid, base)
-    names = v["source"].to_numpy(dtype=object)[keep]
-    keys, uniq = pd.factorize(names)
-    items = pd.Series(np.asarray(uniq, dtype=object), index=np.arange(len(uniq)))
-    return _moves("source", keys, in_last[keep], items, unit="visits")
+    if isinstance(made, Journeys):
+        return v["source"].to_numpy(dtype=object)[keep], in_last[keep]
+    v = v[keep]
+    s = ctx.settings
+    own, _ = own_hosts(p, s, ctx)
+    pair = pd.MultiIndex.from_arrays([v["ref_h"].to_numpy(), v["query_h"].to_numpy()])
+    codes, uniq = pd.factorize(pair)
+    queries = p.get("queries", pd.DataFrame())
+    qnames = pd.Series(np.asarray(queries.index, dtype=object), index=hash_strings(queries.index))
+    refs = referrer_names(p).reindex(uniq.get_level_values(0)).fillna("-").to_numpy()
+    qs = qnames.reindex(uniq.get_level_values(1)).fillna("").to_numpy()
+    src = classify(list(refs), list(qs), own, SourceTables.load(s.sources, s.affiliate_params))
+    return src["source"].to_numpy(dtype=object)[codes], in_last[keep]
 
 
 def _moves(
     kind: str, keys: np.ndarray, in_last: np.ndarray, items: pd.Series, unit: str = "page views"
 ) -> tuple[pd.DataFrame, str]:
     """Risers and fallers of one kind; items maps each key to its text (missing: not counted)."""
-    cols = ["kind", "item", "share_before", "share_last", "change", "count_last", "count_before"]
-    # Page views per key on each side, by counting codes (a value_counts over the pairs was
-    # a quarter of the section's time at 5M lines).
     codes, uniq = pd.factorize(keys)
     n = len(uniq)
+    return _count_moves(
+        kind,
+        np.asarray(uniq),
+        np.bincount(codes[~in_last], minlength=n),
+        np.bincount(codes[in_last], minlength=n),
+        items,
+        unit,
+    )
+
+
+def _count_moves(
+    kind: str,
+    keys: np.ndarray,
+    n_before: np.ndarray,
+    n_last: np.ndarray,
+    items: pd.Series,
+    unit: str = "page views",
+) -> tuple[pd.DataFrame, str]:
+    """``_moves`` from the counts per distinct key on each side."""
+    cols = ["kind", "item", "share_before", "share_last", "change", "count_last", "count_before"]
     counts = pd.DataFrame(
-        {
-            False: np.bincount(codes[~in_last], minlength=n),
-            True: np.bincount(codes[in_last], minlength=n),
-        },
-        index=pd.Index(items.reindex(uniq).to_numpy(dtype=object)),
+        {False: n_before, True: n_last},
+        index=pd.Index(items.reindex(keys).to_numpy(dtype=object)),
     )
     counts = counts[counts.index.notna()].groupby(level=0).sum()
     before, now = counts[False], counts[True]

@@ -1,0 +1,114 @@
+"""Movers from the store: per-period page-view counts instead of a year of events.
+
+The ``movers`` section compares shares of people's page views in the last complete period
+with the (up to 4) periods before it. Over the logs it counts the page-view events; a store
+read that way opened every day's events (a year: 365 files of ~30 rows per visitor each).
+Every stored day also keeps ``mover_counts`` (``analyze/trends/movers.py``: page views per
+path, referrer and visitor key), rolled up per closed month like the other count tables. For
+day, week and month periods a period is a set of whole local days, so the counts of its days
+merged are exactly what the events give.
+
+Which periods: only the first and last period rows can be partial, so the last complete
+period and its baseline lie within the last ``WINDOW`` periods of the report's data. The
+store reads those periods' counts (one merged frame per period), the ``visitors`` and places
+of their days only (the country and browser movers map visitor keys through them), and the
+``touch_events`` of their days and ``margin_days`` before (the source movers cut visits from
+them: a visit starting in the window is cut from events of the window and the visit timeout
+before it, so the days before cover it). Hourly periods, and stores written before the
+counts existed, read the events as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from logaudit.analyze import periods as per
+from logaudit.analyze.base import Table
+from logaudit.store import months
+from logaudit.store.layout import Layout, State, day_number
+
+COUNTS = "mover_counts"
+# Periods read: only the first and the last period row can be partial (trends' ``_complete``),
+# so the last complete one is the last or the one before; with MOVER_BASELINE (4) periods
+# before it, the last 6 hold every compared period.
+WINDOW = 6
+
+
+def every_of(
+    layout: Layout, state: State, days: list[tuple[str, dict[str, Any]]], every: str
+) -> str:
+    """The period length the trends will use (``series._build``: ``auto`` from the span)."""
+    if every != "auto":
+        return every
+    entries, _ = months.covering(state, days)
+    th = layout.read_tables(entries, "trend_hours")
+    if th is None or not len(th):
+        return "day"
+    hours = th.index.get_level_values("hour").to_numpy(np.int64)
+    return per.choose("auto", int(hours.max() - hours.min() + 1))
+
+
+def window(
+    days: list[tuple[str, dict[str, Any]]], every: str
+) -> dict[int, list[tuple[str, dict[str, Any]]]] | None:
+    """The last ``WINDOW`` periods' stored days, by period id; None when the counts cannot
+    answer (hourly periods, or a day stored without them)."""
+    if every == "hour" or not days or any(COUNTS not in info["files"] for _, info in days):
+        return None
+    pid = per.of_days(np.array([day_number(n) for n, _ in days], dtype=np.int64), every)
+    lo = int(pid.max()) - WINDOW + 1
+    out: dict[int, list[tuple[str, dict[str, Any]]]] = {}
+    for (name, info), p in zip(days, pid, strict=True):
+        if p >= lo:
+            out.setdefault(int(p), []).append((name, info))
+    return out
+
+
+def read_merged(
+    layout: Layout,
+    state: State,
+    days: list[tuple[str, dict[str, Any]]],
+    table: Table,
+    merge: bool = True,
+) -> pd.DataFrame | None:
+    """``table`` over ``days`` merged: from the month roll-ups that hold it for months whose
+    stored days all lie in ``days``, else from the days. ``merge=False``: the rows as read
+    (the visitors table, which movers read only as visitor key -> client and agent)."""
+    entries, covered = months.covering(state, days)
+    rolled = {m for m, e in entries if len(m) == 7 and table.name in e["files"]}
+    use = [(n, e) for n, e in entries if len(n) != 7 or n in rolled]
+    use += [(n, e) for n, e in covered if months.month_of(n) not in rolled]
+    f = layout.read_tables(sorted(use, key=lambda x: x[0]), table.name)
+    read = sum(1 for _, e in use if table.name in e["files"])
+    # One file (a closed month's roll-up, or one day) is merged already.
+    if merge and read > 1 and f is not None and len(f) > 1:
+        f = table.combine([f.iloc[:1], f.iloc[1:]])
+    return f
+
+
+def margin_days(timeout: int) -> int:
+    """Whole days before the window whose touch events the source movers need."""
+    return int(timeout) // 86_400 + 2
+
+
+def handoff(
+    layout: Layout,
+    state: State,
+    periods: Mapping[int, list[tuple[str, dict[str, Any]]]],
+    every: str,
+    rule: Table,
+) -> dict[str, Any]:
+    """What the movers section reads instead of events (``trends.movers.STORED``)."""
+    counts = {p: read_merged(layout, state, d, rule) for p, d in periods.items()}
+    return {
+        "every": every,
+        "counts": {p: f for p, f in counts.items() if f is not None},
+        "periods": sorted(periods),
+    }
+
+
+__all__ = ["COUNTS", "WINDOW", "every_of", "handoff", "margin_days", "read_merged", "window"]

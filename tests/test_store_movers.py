@@ -1,0 +1,131 @@
+"""Movers from the store's per-period counts (store/movers.py): the same rows as one pass over
+the logs, without reading the closed days' page-view events."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from logaudit.samplegen import generate_lines
+from logaudit.store import movers
+from logaudit.store.layout import STATE_FILE, Layout
+from tests.store_helpers import figures, grown_store, report, trends
+
+# Four months and a bit from 20 December: December, January, February and March
+# close and roll up; April is still written.
+DATA = b"".join(generate_lines(24000, start=date(2025, 12, 20), days=110))
+SECTIONS = ("movers", "periods")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("moverstore")
+    return grown_store(tmp, DATA, (0.3, 0.7, 0.999), report)
+
+
+def _spy(monkeypatch: Any) -> list[tuple[str, str]]:
+    read: list[tuple[str, str]] = []
+    real_one, real_many = Layout.read_table, Layout.read_tables
+
+    def one(self: Layout, name: str, info: Any, table: str) -> Any:
+        read.append((name, table))
+        return real_one(self, name, info, table)
+
+    def many(self: Layout, days: Any, table: str) -> Any:
+        read.extend((d, table) for d, _ in days)
+        return real_many(self, days, table)
+
+    monkeypatch.setattr(Layout, "read_table", one)
+    monkeypatch.setattr(Layout, "read_tables", many)
+    return read
+
+
+@pytest.mark.parametrize("every", ["month", "week", "day", "auto"])
+def test_movers_from_counts_equal_one_pass(
+    store: tuple[Path, Path], every: str, monkeypatch: Any
+) -> None:
+    state, whole = store
+    more: dict[str, Any] = {"extra": {"every": every}, "sections": SECTIONS}
+    read = _spy(monkeypatch)
+    stored = figures(trends([], state, **more))
+    monkeypatch.undo()
+    assert stored == figures(trends([str(whole)], **more))
+    if every in ("month", "auto"):
+        # Something moved: the comparison is not between two empty tables.
+        assert {r["kind"] for r in map(json.loads, stored["movers"]["rows"])} >= {"page"}
+    days = json.loads((state / STATE_FILE).read_text())["days"]
+    closed = {n for n, i in days.items() if i.get("closed")}
+    assert len(closed) > 90
+    # No closed day's page-view events; touch events only of the last periods' days.
+    assert not {n for n, t in read if t == "pv_events"} & closed
+    touched = sorted(n for n, t in read if t == "touch_events")
+    assert len(touched) < 8 * 31
+    # A period that starts inside the stored days.
+    since = {"since": datetime(2026, 1, 10), **more}
+    assert figures(trends([], state, **since)) == figures(trends([str(whole)], **since))
+
+
+def test_every_stored_day_and_month_keeps_the_counts(store: tuple[Path, Path]) -> None:
+    state, _ = store
+    st = json.loads((state / STATE_FILE).read_text())
+    assert all(movers.COUNTS in i["files"] for i in st["days"].values())
+    assert {"2025-12", "2026-01", "2026-02", "2026-03"} <= set(st["months"])
+    assert all(movers.COUNTS in e["files"] for e in st["months"].values())
+
+
+def test_a_store_without_the_counts_reads_the_events(tmp_path: Path) -> None:
+    """A store written before the counts existed: movers read the events, same figures."""
+    data = b"".join(generate_lines(8000, start=date(2026, 1, 20), days=30))
+    state, whole = grown_store(tmp_path, data, (0.5, 0.999), report)
+    path = state / STATE_FILE
+    st = json.loads(path.read_text())
+    for entry in [*st["days"].values(), *st.get("months", {}).values()]:
+        entry["files"].pop(movers.COUNTS, None)
+    path.write_text(json.dumps(st))
+    more: dict[str, Any] = {"extra": {"every": "week"}, "sections": SECTIONS}
+    stored = trends([], state, **more)
+    assert figures(stored) == figures(trends([str(whole)], **more))
+
+
+@pytest.mark.parametrize("every", ["month", "week"])
+def test_source_movers_without_journeys_equal_those_from_journeys(
+    store: tuple[Path, Path], every: str, monkeypatch: Any
+) -> None:
+    """The source movers cut and classify only the compared periods' visits; with the
+    campaigns sections' journeys made first they read those: the same rows."""
+    from logaudit.analyze.campaigns import journeys
+    from logaudit.analyze.trends import movers as trend_movers
+
+    _, whole = store
+    more: dict[str, Any] = {"extra": {"every": every}, "sections": ("movers",)}
+    light = figures(trends([str(whole)], **more))
+    sources = [r for r in light["movers"]["rows"] if json.loads(r)["kind"] == "source"]
+    assert sources or "sources: under" in light["movers"]["note"]
+    real = trend_movers._visit_sources
+
+    def after_journeys(p: Any, ctx: Any, *rest: Any) -> Any:
+        journeys(p, ctx)
+        return real(p, ctx, *rest)
+
+    monkeypatch.setattr(trend_movers, "_visit_sources", after_journeys)
+    assert figures(trends([str(whole)], **more)) == light
+
+
+def test_country_movers_from_counts_equal_one_pass(tmp_path: Path, shared_data: Path) -> None:
+    """Countries map the counted visitor keys through the last periods' visitors and the
+    places stored when the lines were read (GeoIP test databases)."""
+    geo = shared_data / "geoip" / "test-data"
+    data = b"".join(generate_lines(12000, start=date(2026, 1, 5), days=60))
+
+    def run(args: list[str], state: Path | None = None) -> Any:
+        return report(args, state, geoip_dir=geo)
+
+    state, whole = grown_store(tmp_path, data, (0.5, 0.999), run)
+    more: dict[str, Any] = {"extra": {"every": "week"}, "sections": SECTIONS, "geoip_dir": geo}
+    stored = figures(trends([], state, **more))
+    assert "countries:" not in stored["movers"]["note"]
+    assert stored == figures(trends([str(whole)], **more))
