@@ -11,7 +11,10 @@ Figures cannot change: a prefetched table is handed over only for the very same 
 with the very same columns, delimiter and columns kept (compared in full), and Arrow's reader
 is deterministic. Anything else (a format given in the config file, ``--jobs``, a W3C or JSON
 log, an error of any kind) only means the pipeline reads the block itself, as it always did.
-``LOGAUDIT_NO_PREFETCH=1`` turns it off (to measure it).
+**Off unless ``LOGAUDIT_PREFETCH=1``.** Measured on the 2-core benchmark host in turns
+(docs/performance.md, "Eighth round"), it did not win: the thread competes with the imports
+for the core it was meant to use, and costs 0.1-0.2 s of CPU more (the blocks are read
+twice). It is kept, opt-in, for hosts with a core to spare during start-up.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ def start(
     global _thread, _stop
     if _thread is not None and not _thread.is_alive():
         forget()  # a run that ended before reading (a usage error): what it left goes
-    if _thread is not None or os.environ.get("LOGAUDIT_NO_PREFETCH") or len(logs) != 1:
+    if _thread is not None or os.environ.get("LOGAUDIT_PREFETCH") != "1" or len(logs) != 1:
         return
     try:
         if not os.path.isfile(logs[0]) or os.stat(logs[0]).st_size < MIN_BYTES:

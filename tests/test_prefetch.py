@@ -50,6 +50,7 @@ def log(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Monk
     default block size), with bad lines the exact path has to rescue."""
     monkeypatch.setattr(sources.read_blocks, "__defaults__", (SMALL_BLOCKS, None, 1))
     monkeypatch.setattr(prefetch, "MIN_BYTES", 0)
+    monkeypatch.setenv("LOGAUDIT_PREFETCH", "1")  # opt-in
     monkeypatch.setattr(local, "BUNDLE_BLOCK_BYTES", 0)  # blocks this small would be joined
     path = tmp_path / "access.log"
     with path.open("wb") as f:
@@ -98,7 +99,7 @@ def test_report_is_the_same_and_blocks_are_taken(
     monkeypatch.setattr(cli_module, "_read_ahead", read_ahead_first)
     with_ahead, said = _summary(log)
     assert len(taken) == prefetch.MAX_BLOCKS  # the first blocks came from the prefetch
-    monkeypatch.setenv("LOGAUDIT_NO_PREFETCH", "1")
+    monkeypatch.delenv("LOGAUDIT_PREFETCH")
     taken.clear()
     without, said_without = _summary(log)
     assert taken == []
@@ -107,12 +108,29 @@ def test_report_is_the_same_and_blocks_are_taken(
     assert "bad lines" in said
 
 
+def test_off_unless_asked(log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Opt-in: without LOGAUDIT_PREFETCH=1 (or with another value) no thread is started.
+    for value in (None, "0", "yes"):
+        if value is None:
+            monkeypatch.delenv("LOGAUDIT_PREFETCH")
+        else:
+            monkeypatch.setenv("LOGAUDIT_PREFETCH", value)
+        prefetch.start((str(log),), {})
+        assert prefetch._thread is None
+    monkeypatch.setenv("LOGAUDIT_PREFETCH", "1")
+    prefetch.start((str(log),), {})
+    assert prefetch._thread is not None
+    prefetch._thread.join()
+    prefetch.forget()
+    assert prefetch._thread is None
+
+
 def test_other_options_read_the_same(log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A named format, and --jobs 2 (nothing read ahead): the same report.
     name = "CADDY" if log.read_bytes()[:1] == b"{" else "combined"
     named, _ = _summary(log, "--log-format", name)
     jobs, _ = _summary(log, "--jobs", "2")
-    monkeypatch.setenv("LOGAUDIT_NO_PREFETCH", "1")
+    monkeypatch.delenv("LOGAUDIT_PREFETCH")
     assert named == _summary(log, "--log-format", name)[0]
     assert jobs == _summary(log, "--jobs", "2")[0]
 
