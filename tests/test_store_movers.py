@@ -129,3 +129,50 @@ def test_country_movers_from_counts_equal_one_pass(tmp_path: Path, shared_data: 
     stored = figures(trends([], state, **more))
     assert "countries:" not in stored["movers"]["note"]
     assert stored == figures(trends([str(whole)], **more))
+
+
+@pytest.mark.parametrize("every", ["day", "auto"])
+def test_a_period_without_traffic_counts_as_nothing(tmp_path: Path, every: str) -> None:
+    """A day with no line inside the compared periods: the store hands movers that period
+    (empty) too, and the rows equal one pass (it used to stop with an internal error)."""
+    data = b"".join(generate_lines(8000, start=date(2026, 1, 20), days=20))
+    data = b"".join(line for line in data.splitlines(True) if b"[05/Feb/2026:" not in line)
+    state, whole = grown_store(tmp_path, data, (0.5, 0.999), report)
+    days = json.loads((state / STATE_FILE).read_text())["days"]
+    assert "2026-02-05" not in days and "2026-02-06" in days
+    more: dict[str, Any] = {"extra": {"every": every}, "sections": SECTIONS}
+    stored = trends([], state, **more)
+    assert stored.report is not None, stored.messages
+    assert figures(stored) == figures(trends([str(whole)], **more))
+
+
+def test_a_day_grown_after_an_upgrade_keeps_reading_its_events(tmp_path: Path) -> None:
+    """A day stored before the counts existed and grown by a later run: counts of its new
+    lines alone would be partial, so the day is written without counts and movers read its
+    events: the same rows as one pass, also for a period of only such days (--since)."""
+    data = b"".join(generate_lines(8000, start=date(2026, 1, 20), days=20))
+    runs: list[Path] = []
+
+    def run(paths: list[str], state: Path | None = None) -> Any:
+        out = report(paths, state)
+        if not runs and state is not None:  # the first run was by an older logaudit
+            path = state / STATE_FILE
+            st = json.loads(path.read_text())
+            for entry in [*st["days"].values(), *st.get("months", {}).values()]:
+                entry["files"].pop(movers.COUNTS, None)
+            path.write_text(json.dumps(st))
+        runs.append(state or tmp_path)
+        return out
+
+    state, whole = grown_store(tmp_path, data, (0.75, 0.999), run)
+    # The day the first run ended in, grown by the second: one of the last six days.
+    cut = data.index(b"\n", int(len(data) * 0.75))
+    stamp = data[data.rindex(b"[", 0, cut) + 1 :][:11].decode()
+    grown = datetime.strptime(stamp, "%d/%b/%Y")
+    days = json.loads((state / STATE_FILE).read_text())["days"]
+    assert movers.COUNTS not in days[grown.date().isoformat()]["files"]
+    for since in (None, grown):
+        more: dict[str, Any] = {"extra": {"every": "day"}, "sections": SECTIONS}
+        if since is not None:
+            more["since"] = since
+        assert figures(trends([], state, **more)) == figures(trends([str(whole)], **more))

@@ -238,6 +238,8 @@ def _add_days(
         if old is not None and old.get("closed") and close.TRIPLES in part:
             late.append(name)
         kept: dict[str, Any] = {}
+        if movers.stale(old):
+            part.pop(movers.COUNTS, None)  # its earlier page views have no counts
         if old is not None:
             if PV in part or TOUCH in part:
                 part.setdefault(PV, pd.DataFrame())

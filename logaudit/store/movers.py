@@ -29,7 +29,7 @@ import pandas as pd
 from logaudit.analyze import periods as per
 from logaudit.analyze.base import Table
 from logaudit.store import months
-from logaudit.store.layout import Layout, State, day_number
+from logaudit.store.layout import PV, TOUCH, Layout, State, day_number
 
 COUNTS = "mover_counts"
 # Periods read: only the first and the last period row can be partial (trends' ``_complete``),
@@ -55,17 +55,33 @@ def every_of(
 def window(
     days: list[tuple[str, dict[str, Any]]], every: str
 ) -> dict[int, list[tuple[str, dict[str, Any]]]] | None:
-    """The last ``WINDOW`` periods' stored days, by period id; None when the counts cannot
-    answer (hourly periods, or a day stored without them)."""
-    if every == "hour" or not days or any(COUNTS not in info["files"] for _, info in days):
+    """The last ``WINDOW`` periods' stored days, by period id (every period of the window,
+    one without stored days too: a day or week without traffic counts as nothing); None when
+    the counts cannot answer (hourly periods, or a day with page views stored without them).
+    A day without page views has no counts file and needs none."""
+    if every == "hour" or not days or any(_uncounted(info) for _, info in days):
         return None
     pid = per.of_days(np.array([day_number(n) for n, _ in days], dtype=np.int64), every)
-    lo = int(pid.max()) - WINDOW + 1
-    out: dict[int, list[tuple[str, dict[str, Any]]]] = {}
+    hi = int(pid.max())
+    lo = hi - WINDOW + 1
+    out: dict[int, list[tuple[str, dict[str, Any]]]] = {p: [] for p in range(lo, hi + 1)}
     for (name, info), p in zip(days, pid, strict=True):
         if p >= lo:
-            out.setdefault(int(p), []).append((name, info))
+            out[int(p)].append((name, info))
     return out
+
+
+def _uncounted(info: dict[str, Any]) -> bool:
+    """A stored day whose page views are not in counts (written before the counts existed)."""
+    files = info["files"]
+    return COUNTS not in files and (PV in files or TOUCH in files)
+
+
+def stale(old: dict[str, Any] | None) -> bool:
+    """Whether new lines of a stored day must not be written as counts: the day stored its
+    earlier page views without them, so counts of the new lines alone would be partial (the
+    day's movers keep reading its events)."""
+    return old is not None and _uncounted(old)
 
 
 def read_merged(
@@ -111,4 +127,13 @@ def handoff(
     }
 
 
-__all__ = ["COUNTS", "WINDOW", "every_of", "handoff", "margin_days", "read_merged", "window"]
+__all__ = [
+    "COUNTS",
+    "WINDOW",
+    "every_of",
+    "handoff",
+    "margin_days",
+    "read_merged",
+    "stale",
+    "window",
+]
