@@ -313,9 +313,7 @@ def _settings(opts: dict[str, Any]) -> Any:
         "geoip_dir": opts.get("geoip_dir"),
         "progress": opts.get("progress"),
         "jobs": opts.get("jobs"),
-        # --scheduler or --workers alone mean Dask; LOGAUDIT_DASK_SCHEDULER alone does not.
-        "engine": opts.get("engine")
-        or ("dask" if opts.get("scheduler") or opts.get("workers") else None),
+        "engine": _engine(opts),
         "dask_scheduler": opts.get("scheduler"),
         "dask_workers": opts.get("workers"),
         "sections": tuple(opts.get("sections") or ()),
@@ -740,6 +738,12 @@ def summary(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
     _run("summary", logs, fmt, output, _settings(opts))
 
 
+def _engine(opts: dict[str, Any]) -> str | None:
+    """--engine; else --scheduler or --workers alone mean Dask (LOGAUDIT_DASK_SCHEDULER alone
+    does not)."""
+    return opts.get("engine") or ("dask" if opts.get("scheduler") or opts.get("workers") else None)
+
+
 def _read_ahead(logs: tuple[str, ...], opts: dict[str, Any]) -> None:
     """The first blocks are tokenised while the rest of start-up imports (prefetch.py)."""
     from logaudit import prefetch
@@ -748,8 +752,7 @@ def _read_ahead(logs: tuple[str, ...], opts: dict[str, Any]) -> None:
         "log_format": opts.get("log_format"),
         "tz": opts.get("tz"),
         "jobs": opts.get("jobs"),
-        "engine": opts.get("engine")
-        or ("dask" if opts.get("scheduler") or opts.get("workers") else None),
+        "engine": _engine(opts),
         "client_from": opts.get("client_from"),
         "trusted_proxies": tuple(opts.get("trusted_proxies") or ()),
         "state": opts.get("state"),

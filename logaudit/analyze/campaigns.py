@@ -143,6 +143,24 @@ def journeys(p: Partial, ctx: Context) -> Journeys:
     return ctx.once("journeys", lambda: _journeys(p, ctx))
 
 
+def query_names(p: Partial) -> pd.Series:
+    """Each stored query string by its hash."""
+    queries = p.get("queries", pd.DataFrame())
+    return pd.Series(np.asarray(queries.index, dtype=object), index=hash_strings(queries.index))
+
+
+def visit_sources(
+    p: Partial, visits: pd.DataFrame, own: set[str], tables: SourceTables, qnames: pd.Series
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The sources of the visits' entry page views, one classification per distinct
+    (referrer, query) pair, and each visit's row among them."""
+    pair = pd.MultiIndex.from_arrays([visits["ref_h"].to_numpy(), visits["query_h"].to_numpy()])
+    codes, uniq = pd.factorize(pair)
+    refs = referrer_names(p).reindex(uniq.get_level_values(0)).fillna("-").to_numpy()
+    qs = qnames.reindex(uniq.get_level_values(1)).fillna("").to_numpy()
+    return classify(list(refs), list(qs), own, tables), codes
+
+
 def _journeys(p: Partial, ctx: Context) -> Journeys:
     s = ctx.settings
     if s.attribution not in attribution.MODELS:
@@ -155,14 +173,8 @@ def _journeys(p: Partial, ctx: Context) -> Journeys:
         partitions(p.get("touch_events")), s.visit_timeout, len(goals)
     )
     own, how = own_hosts(p, s, ctx)
-    # One classification per distinct (referrer, query) pair of entry page views.
-    pair = pd.MultiIndex.from_arrays([visits["ref_h"].to_numpy(), visits["query_h"].to_numpy()])
-    codes, uniq = pd.factorize(pair)
-    queries = p.get("queries", pd.DataFrame())
-    qnames = pd.Series(np.asarray(queries.index, dtype=object), index=hash_strings(queries.index))
-    refs = referrer_names(p).reindex(uniq.get_level_values(0)).fillna("-").to_numpy()
-    qs = qnames.reindex(uniq.get_level_values(1)).fillna("").to_numpy()
-    src = classify(list(refs), list(qs), own, tables)
+    qnames = query_names(p)
+    src, codes = visit_sources(p, visits, own, tables, qnames)
     per_visit = src.iloc[codes].reset_index(drop=True)
     visits = pd.concat([visits, per_visit], axis=1)
     visits["touch"] = ~visits["kind"].isin(NOT_A_TOUCH).to_numpy()

@@ -278,9 +278,9 @@ def _visit_sources(
     them (``classify`` names each pair on its own), without the conversions and their
     attribution (half of ``journeys``' time)."""
     from logaudit.analyze import attribution
-    from logaudit.analyze.campaigns import Journeys, goals_of
+    from logaudit.analyze.campaigns import Journeys, goals_of, query_names, visit_sources
     from logaudit.analyze.referrers import own_hosts
-    from logaudit.enrich.sources import SourceTables, classify
+    from logaudit.enrich.sources import SourceTables
 
     made = ctx.cache.get("journeys")
     if isinstance(made, Journeys):
@@ -300,13 +300,8 @@ def _visit_sources(
     v = v[keep]
     s = ctx.settings
     own, _ = own_hosts(p, s, ctx)
-    pair = pd.MultiIndex.from_arrays([v["ref_h"].to_numpy(), v["query_h"].to_numpy()])
-    codes, uniq = pd.factorize(pair)
-    queries = p.get("queries", pd.DataFrame())
-    qnames = pd.Series(np.asarray(queries.index, dtype=object), index=hash_strings(queries.index))
-    refs = referrer_names(p).reindex(uniq.get_level_values(0)).fillna("-").to_numpy()
-    qs = qnames.reindex(uniq.get_level_values(1)).fillna("").to_numpy()
-    src = classify(list(refs), list(qs), own, SourceTables.load(s.sources, s.affiliate_params))
+    tables = SourceTables.load(s.sources, s.affiliate_params)
+    src, codes = visit_sources(p, v, own, tables, query_names(p))
     return src["source"].to_numpy(dtype=object)[codes], in_last[keep]
 
 
