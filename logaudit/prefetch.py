@@ -69,6 +69,8 @@ def start(
         forget()  # a run that ended before reading (a usage error): what it left goes
     if _thread is not None or os.environ.get("LOGAUDIT_PREFETCH") != "1" or len(logs) != 1:
         return
+    if any(overrides.get(k) for k in ("jobs", "engine", "state")):
+        return  # not read by this process alone (--jobs forks: no thread to inherit)
     try:
         if not os.path.isfile(logs[0]) or os.stat(logs[0]).st_size < MIN_BYTES:
             return

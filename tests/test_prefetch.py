@@ -118,6 +118,9 @@ def test_off_unless_asked(log: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         prefetch.start((str(log),), {})
         assert prefetch._thread is None
     monkeypatch.setenv("LOGAUDIT_PREFETCH", "1")
+    for other in ({"jobs": 2}, {"engine": "dask"}, {"state": str(log.parent / "state")}):
+        prefetch.start((str(log),), other)  # not read by this process alone
+        assert prefetch._thread is None
     prefetch.start((str(log),), {})
     assert prefetch._thread is not None
     prefetch._thread.join()

@@ -176,3 +176,16 @@ def test_a_day_grown_after_an_upgrade_keeps_reading_its_events(tmp_path: Path) -
         if since is not None:
             more["since"] = since
         assert figures(trends([], state, **more)) == figures(trends([str(whole)], **more))
+
+
+def test_a_wrong_attribution_in_the_config_is_named_by_movers_too(tmp_path: Path) -> None:
+    """The source movers read visits without the campaigns' journeys; a wrong model from a
+    config file (click checks only the option) is still one clear error."""
+    from logaudit.errors import ConfigError
+
+    log = tmp_path / "access.log"
+    log.write_bytes(b"".join(generate_lines(3000, start=date(2026, 1, 20), days=20)))
+    more: dict[str, Any] = {"extra": {"every": "week"}, "sections": ("movers",)}
+    assert trends([str(log)], **more).report is not None
+    with pytest.raises(ConfigError, match="attribution must be one of"):
+        trends([str(log)], attribution="linearish", **more)

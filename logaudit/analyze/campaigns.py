@@ -161,13 +161,19 @@ def visit_sources(
     return classify(list(refs), list(qs), own, tables), codes
 
 
-def _journeys(p: Partial, ctx: Context) -> Journeys:
-    s = ctx.settings
+def check_settings(s: Settings) -> None:
+    """The attribution model and commissions, named in one line when wrong (a config file's
+    are not checked by click): also by a report that reads sources without journeys."""
     if s.attribution not in attribution.MODELS:
         raise ConfigError(f"attribution must be one of {', '.join(attribution.MODELS)}")
-    goals = goals_of(s.goals)
     for name, spec in s.commissions.items():
         commission_of(name, spec)
+
+
+def _journeys(p: Partial, ctx: Context) -> Journeys:
+    s = ctx.settings
+    check_settings(s)
+    goals = goals_of(s.goals)
     tables = SourceTables.load(s.sources, s.affiliate_params)
     visits, conv = attribution.cut_all(
         partitions(p.get("touch_events")), s.visit_timeout, len(goals)

@@ -278,7 +278,13 @@ def _visit_sources(
     them (``classify`` names each pair on its own), without the conversions and their
     attribution (half of ``journeys``' time)."""
     from logaudit.analyze import attribution
-    from logaudit.analyze.campaigns import Journeys, goals_of, query_names, visit_sources
+    from logaudit.analyze.campaigns import (
+        Journeys,
+        check_settings,
+        goals_of,
+        query_names,
+        visit_sources,
+    )
     from logaudit.analyze.referrers import own_hosts
     from logaudit.enrich.sources import SourceTables
 
@@ -287,6 +293,7 @@ def _visit_sources(
         v = made.visits
     else:
         s = ctx.settings
+        check_settings(s)
         v, _ = attribution.cut_all(
             partitions(p.get("touch_events")), s.visit_timeout, len(goals_of(s.goals))
         )
