@@ -710,9 +710,13 @@ def test_ctrl_c_while_modules_load(shared_tmp: Path) -> None:
     import time
 
     good = _good_log(shared_tmp)
+    # Ctrl-C as on a terminal, however the tests were started: a suite run in the background
+    # of a non-interactive shell (`cmd &`, nohup) inherits SIGINT ignored, and so would the
+    # child, which rightly keeps it ignored (procs.py).
     proc = subprocess.Popen(
         [sys.executable, "-m", "logaudit", "summary", str(good)],
         env=_env(shared_tmp), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # noqa: PLW1509
     )
     # Wait until the heavy imports have begun (numpy's library is mapped: logaudit.cli is
     # loading), then interrupt while pandas and pyarrow are still loading. Earlier, Python
