@@ -104,6 +104,15 @@ class BadLines:
             pos = pos[np.argsort(lines[pos], kind="stable")]
         return pos[:BAD_SAMPLES]
 
+    def note(self, name: str, lines: np.ndarray, reason: str | Callable[[int], str]) -> None:
+        """Count the bad lines ``lines`` of ``name`` (line numbers, found by one check), with
+        an example for those ``wanted``: ``reason``, or ``reason(i)`` for why ``lines[i]`` is
+        bad, asked only for them (no message built that would be dropped)."""
+        shown = self.wanted(name, lines)
+        for i in shown:
+            self.add(name, int(lines[i]), reason if isinstance(reason, str) else reason(int(i)))
+        self.count(name, len(lines) - len(shown))
+
     def shifted(self, by: int) -> BadLines:
         """The same accounting with example line numbers moved by ``by`` (a byte range's
         lines are numbered from its start; ``by`` is the count of lines before it)."""
@@ -191,13 +200,12 @@ def _exact(
             comment |= np.asarray(pc.starts_with(stripped, det.format.header))
         bad_idx = np.flatnonzero(~ok & ~blank & ~comment)
         name = block.source.name
-        shown = bad_idx[bad.wanted(name, block.first_line + np.asarray(index)[bad_idx])]
-        for i in shown:
-            text = lines[int(i)].as_py().rstrip("\r\n")
-            why = _why(det, text) if reason is None else f"{reason}: {text[:_SAMPLE_TEXT]}"
-            bad.add(name, block.first_line + int(index[i]), why)
-        # The rest are counted without building messages.
-        bad.count(name, len(bad_idx) - len(shown))
+
+        def said(j: int) -> str:
+            text = lines[int(bad_idx[j])].as_py().rstrip("\r\n")
+            return _why(det, text) if reason is None else f"{reason}: {text[:_SAMPLE_TEXT]}"
+
+        bad.note(name, block.first_line + np.asarray(index)[bad_idx], said)
     if reason is not None:
         return pa.table({}), np.zeros(0, np.int64)
     keep = np.flatnonzero(ok)
@@ -472,12 +480,14 @@ def _json(
     name = block.source.name
     if len(rejected):
         lines = _split_lines(data)
-        shown = np.asarray(rejected)[bad.wanted(name, np.asarray(rejected, np.int64))]
-        for number in shown:
-            text = str(lines[int(number) - block.first_line].as_py()).rstrip("\r\n")
-            shown = text if len(text) <= _SAMPLE_TEXT else text[:_SAMPLE_TEXT] + "..."
-            bad.add(name, int(number), f"not a JSON object: {shown}")
-        bad.count(name, len(rejected) - len(shown))
+        numbers = np.asarray(rejected, np.int64)
+
+        def said(j: int) -> str:
+            text = str(lines[int(numbers[j]) - block.first_line].as_py()).rstrip("\r\n")
+            cut = text if len(text) <= _SAMPLE_TEXT else text[:_SAMPLE_TEXT] + "..."
+            return f"not a JSON object: {cut}"
+
+        bad.note(name, numbers, said)
     return _assemble(table, line_no, name, bad, det)
 
 
@@ -835,13 +845,14 @@ def _assemble(
         mask = mask & ~comment
         if mask.any():
             rows = np.flatnonzero(mask & good)
-            shown = rows[bad.wanted(name, np.asarray(line_no, np.int64)[rows])]
-            for i in shown:
-                said = why
+
+            def said(j: int, rows: np.ndarray = rows, why: str = why) -> str:
+                i = rows[j]
                 if failures[i] > 1 and text_of is not None:
-                    said = _why(det, text_of(int(line_no[i])))
-                bad.add(name, int(line_no[i]), said)
-            bad.count(name, len(rows) - len(shown))
+                    return _why(det, text_of(int(line_no[i])))
+                return why
+
+            bad.note(name, np.asarray(line_no, np.int64)[rows], said)
             good &= ~mask
     good &= ~comment
     bad.parsed[name] = bad.parsed.get(name, 0) + int(good.sum())

@@ -13,6 +13,7 @@ the same rules.
 from __future__ import annotations
 
 import time as _time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Protocol
@@ -97,11 +98,7 @@ def check(chunk: pd.DataFrame, win: Window | None = None) -> list[tuple[np.ndarr
 class _Bad(Protocol):
     parsed: dict[str, int]
 
-    def add(self, name: str, line: int, reason: str) -> None: ...
-
-    def wanted(self, name: str, lines: np.ndarray) -> np.ndarray: ...
-
-    def count(self, name: str, n: int) -> None: ...
+    def note(self, name: str, lines: np.ndarray, reason: str | Callable[[int], str]) -> None: ...
 
 
 def drop(chunk: pd.DataFrame, name: str, bad: _Bad, win: Window | None = None) -> pd.DataFrame:
@@ -114,10 +111,7 @@ def drop(chunk: pd.DataFrame, name: str, bad: _Bad, win: Window | None = None) -
     gone = np.zeros(len(chunk), bool)
     for mask, why in masks:
         rows = np.flatnonzero(mask & ~gone)
-        shown = rows[bad.wanted(name, lines[rows])]
-        for i in shown:
-            bad.add(name, int(lines[i]), why)
-        bad.count(name, len(rows) - len(shown))
+        bad.note(name, lines[rows], why)
         gone |= mask
     bad.parsed[name] = bad.parsed.get(name, 0) - int(gone.sum())
     return chunk.iloc[np.flatnonzero(~gone)].reset_index(drop=True)

@@ -109,3 +109,22 @@ def test_examples_are_the_same_for_every_block_cut_and_jobs(
     whole = BadLines()
     parse_block(Block(log.read_bytes(), 1, Input(str(log), None)), COMBINED, whole)
     assert got == whole.samples[str(log)]
+
+
+@pytest.mark.parametrize("junk", [2, 10])
+def test_json_lines_that_are_not_json_are_each_counted_once(junk: int) -> None:
+    """Every rejected line of a JSON block counts once, however long the examples' texts
+    (the count once subtracted the length of the last example's text)."""
+    from logaudit.formats import detect
+
+    good = '{"ts": 1769036406.5, "request": {"remote_ip": "10.0.0.%d", "method": "GET", '
+    good += '"uri": "/p/%d", "proto": "HTTP/1.1"}, "status": 200, "size": 5, "duration": 0.01}\n'
+    rows = [good % (i % 200, i) for i in range(200)]
+    for k in range(junk):
+        rows.insert(10 + k * 15, f"{'x' * (3 + k)} not a JSON line number {k}\n")
+    raw = "".join(rows).encode()
+    det = detect(raw, "access.log", "caddy", None, {})
+    bad = BadLines()
+    parse_block(Block(raw, 1, Input("access.log", None)), det, bad)
+    assert bad.counts == {"access.log": junk}
+    assert len(bad.samples["access.log"]) == min(junk, BAD_SAMPLES)
