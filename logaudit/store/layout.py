@@ -448,8 +448,9 @@ class Layout:
         files: dict[str, Any] = {}
         info = {"gen": gen, "files": files}
         written: dict[str, pa.Table] = {}
-        tables = sorted(_packed(partial).items(), key=lambda kv: (_rank(kv[0]), kv[0]))
-        for name, frame in tables:
+        packed = _packed(partial)
+        for name in write_order(packed):
+            frame = packed[name]
             if not len(frame) or not len(frame.columns):
                 continue
             meta = self.write_file(day, name, frame, gen, info, written)
@@ -517,12 +518,17 @@ class Layout:
 
         return read
 
+    def _stored(self, day: str, info: dict[str, Any], table: str) -> pa.Table:
+        """``table`` of a stored day as written before encoding: references and differences
+        resolved."""
+        return _from_refs(_from_diffs(_read(self.path(day, info, table))), self._refs(day, info))
+
     def read_table(self, day: str, info: dict[str, Any], table: str) -> pd.DataFrame | None:
         if table not in info["files"]:
             return None
         path = self.path(day, info, table)
         try:
-            frame = _frame(_from_refs(_from_diffs(_read(path)), self._refs(day, info)))
+            frame = _frame(self._stored(day, info, table))
             if table == PV and list(frame.columns) == [PV_OWN]:
                 return _unpacked(frame, self.read_table(day, info, TOUCH))
             return frame
@@ -542,10 +548,7 @@ class Layout:
         if not held:
             return None
         try:
-            parts = [
-                _from_refs(_from_diffs(_read(self.path(d, info, table))), self._refs(d, info))
-                for d, info in held
-            ]
+            parts = [self._stored(d, info, table) for d, info in held]
             shape = _shape(parts[0])
             both = pa.concat_tables(
                 [t.replace_schema_metadata(None) for t in parts], promote_options="permissive"

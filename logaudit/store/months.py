@@ -28,10 +28,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from logaudit.analyze.base import Table
 from logaudit.store.layout import Layout, State, write_order
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # Tables never rolled up: read day by day (they may spill, or be stored packed).
 DAY_ONLY = frozenset({"pv_events", "touch_events", "path_visitors"})
@@ -89,6 +92,7 @@ def roll(layout: Layout, state: State, tables: Mapping[str, Table]) -> list[str]
         # References first: the month's keys are stored once too (store/layout.py REFS).
         names = write_order({t for _, info in days for t in info["files"]} - DAY_ONLY)
         files: dict[str, Any] = {}
+        written: dict[str, pa.Table] = {}  # referenced tables, not read back from disk
         for t in names:
             if t != ROWS and t not in tables:
                 continue  # a table this logaudit does not know: leave it to the days
@@ -99,7 +103,7 @@ def roll(layout: Layout, state: State, tables: Mapping[str, Table]) -> list[str]
                 # The same merge as load's one-go read of the days.
                 frame = tables[t].combine([frame.iloc[:1], frame.iloc[1:]])
             files[t] = layout.write_file(
-                month, t, frame, state.gen, {"gen": state.gen, "files": files}
+                month, t, frame, state.gen, {"gen": state.gen, "files": files}, written
             )
         entry: dict[str, Any] = {"gen": state.gen, "files": files, "of": digest(state, month)}
         with_events = [i for _, i in days if "pv_events" in i["files"]]

@@ -28,6 +28,7 @@ import pandas as pd
 
 from logaudit.analyze import periods as per
 from logaudit.analyze.base import Table
+from logaudit.analyze.trends.movers import MOVER_BASELINE
 from logaudit.store import months
 from logaudit.store.layout import PV, TOUCH, Layout, State, day_number
 
@@ -35,7 +36,7 @@ COUNTS = "mover_counts"
 # Periods read: only the first and the last period row can be partial (trends' ``_complete``),
 # so the last complete one is the last or the one before; with MOVER_BASELINE (4) periods
 # before it, the last 6 hold every compared period.
-WINDOW = 6
+WINDOW = MOVER_BASELINE + 2
 
 
 def every_of(
