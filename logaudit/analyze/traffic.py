@@ -234,7 +234,9 @@ def ranked(
     named ``key``; also the row count before the cut."""
     total = len(frame)
     if s.top and total > s.top:
-        frame = frame.iloc[top_positions(frame, by, s.top)]
+        keep = top_positions(frame, by, s.top)
+        if len(keep) < total:  # all of them when ``by`` cannot be partitioned: no copy
+            frame = frame.iloc[keep]
     frame = frame.sort_index(kind="stable").sort_values([by], ascending=False, kind="stable")
     if s.top:
         frame = frame.head(s.top)

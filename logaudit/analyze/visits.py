@@ -140,18 +140,14 @@ def _sessionized(p: Partial, timeout: int) -> Visits:
     return Visits(table, pd.DataFrame())
 
 
-def path_names(p: Partial, ctx: Context | None = None) -> pd.Series:
-    """hash -> path text, over every distinct path seen (computed once per report)."""
-
-    def make() -> pd.Series:
-        paths = p.get("paths", pd.DataFrame())
-        return pd.Series(np.asarray(paths.index, dtype=object), index=hash_strings(paths.index))
-
-    return make() if ctx is None else ctx.once("path_names", make)
+def path_names(p: Partial) -> pd.Series:
+    """hash -> path text, over every distinct path seen."""
+    paths = p.get("paths", pd.DataFrame())
+    return pd.Series(np.asarray(paths.index, dtype=object), index=hash_strings(paths.index))
 
 
 def path_texts(p: Partial, ctx: Context, hashes: pd.Index | np.ndarray) -> pd.Index:
-    """The path of each hash, "?" where no path has it, as ``path_names(p, ctx).reindex``
+    """The path of each hash, "?" where no path has it, as ``path_names(p).reindex``
     gives, but taken from the paths table's own (Arrow) text: ``path_names`` held every
     distinct path as a Python string through the finish (1M distinct 200-byte paths:
     ~250 MB, the finish's peak). Only a hash -> row table is kept (computed once)."""
