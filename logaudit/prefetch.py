@@ -26,9 +26,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pyarrow as pa
-
 # Blocks read ahead at most: the import window (~0.3 s) holds about this many on one core,
 # and each kept block holds its bytes and its table until the pipeline takes it.
 MAX_BLOCKS = 3
@@ -37,8 +34,6 @@ MIN_BYTES = 4 << 20
 # The number of pipeline threads (engine.local.THREADS, which imports pandas): blocks are cut
 # to share them out evenly, and read here the same way (tests/test_prefetch.py checks it).
 SHARE = 2
-# Bytes compared at once (see logaudit.octets: a small temporary, reused).
-_STEP = 1 << 18
 
 
 @dataclass
@@ -102,6 +97,8 @@ def _read(
     log: str, overrides: dict[str, Any], config_file: str | Path | None, site: str | None
 ) -> None:
     global _busy
+    import pyarrow as pa  # here, not at import: the CLI imports this module on every summary
+
     from logaudit import blockcsv
     from logaudit.config import load
     from logaudit.formats import detect, jsonlog, sample_lines
@@ -200,8 +197,12 @@ def forget() -> None:
 
 
 def _same(a: bytes | bytearray | memoryview, b: bytes | bytearray | memoryview) -> bool:
+    import numpy as np
+
+    from logaudit.octets import STEP  # compared a slice at a time: a small temporary, reused
+
     x = np.frombuffer(a, np.uint8)
     y = np.frombuffer(b, np.uint8)
     if len(x) != len(y):
         return False
-    return all(np.array_equal(x[i : i + _STEP], y[i : i + _STEP]) for i in range(0, len(x), _STEP))
+    return all(np.array_equal(x[i : i + STEP], y[i : i + STEP]) for i in range(0, len(x), STEP))
