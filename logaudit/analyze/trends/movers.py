@@ -209,18 +209,25 @@ def _event_sides(p: Partial, every: str, last: int, base: np.ndarray) -> Sides |
         return None
     ev = kept[0] if len(kept) == 1 else pd.concat(kept, ignore_index=True)
     in_last = ev["in_last"].to_numpy()
-    out: Sides = {}
-    for col in COUNTED:
-        # By counting codes (a value_counts over the pairs was a quarter of the section's
-        # time at 5M lines).
-        codes, uniq = pd.factorize(ev[col].to_numpy())
-        n = len(uniq)
-        out[col] = (
-            np.asarray(uniq),
-            np.bincount(codes[~in_last], minlength=n),
-            np.bincount(codes[in_last], minlength=n),
-        )
-    return out
+    return {col: _split(ev[col].to_numpy(), in_last) for col in COUNTED}
+
+
+def _split(
+    keys: np.ndarray, in_last: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct ``keys``, and how many of each (or their ``weights`` summed) fall in the
+    baseline and in the last period: by counting codes (a value_counts over the pairs was a
+    quarter of the section's time at 5M lines)."""
+    codes, uniq = pd.factorize(keys)
+    n = len(uniq)
+    before, last = ~in_last, in_last
+    w_before = None if weights is None else weights[before]
+    w_last = None if weights is None else weights[last]
+    return (
+        np.asarray(uniq),
+        np.bincount(codes[before], weights=w_before, minlength=n).astype(np.int64, copy=False),
+        np.bincount(codes[last], weights=w_last, minlength=n).astype(np.int64, copy=False),
+    )
 
 
 def _stored_sides(stored: dict, every: str, last: int, base: list[int]) -> Sides | None:
@@ -241,14 +248,7 @@ def _stored_sides(stored: dict, every: str, last: int, base: list[int]) -> Sides
     out: Sides = {}
     for k, col in enumerate(COUNTED):
         m = kind == k
-        codes, uniq = pd.factorize(key[m])
-        n = len(uniq)
-        w, s = pv[m], side[m]
-        out[col] = (
-            np.asarray(uniq),
-            np.bincount(codes[~s], weights=w[~s], minlength=n).astype(np.int64),
-            np.bincount(codes[s], weights=w[s], minlength=n).astype(np.int64),
-        )
+        out[col] = _split(key[m], side[m], pv[m])
     return out
 
 
@@ -316,16 +316,7 @@ def _moves(
     kind: str, keys: np.ndarray, in_last: np.ndarray, items: pd.Series, unit: str = "page views"
 ) -> tuple[pd.DataFrame, str]:
     """Risers and fallers of one kind; items maps each key to its text (missing: not counted)."""
-    codes, uniq = pd.factorize(keys)
-    n = len(uniq)
-    return _count_moves(
-        kind,
-        np.asarray(uniq),
-        np.bincount(codes[~in_last], minlength=n),
-        np.bincount(codes[in_last], minlength=n),
-        items,
-        unit,
-    )
+    return _count_moves(kind, *_split(keys, in_last), items, unit)
 
 
 def _count_moves(
