@@ -127,7 +127,10 @@ class Shipped:
     """A task's partial. On its worker it stays as it is (a merge there uses it directly);
     only when it crosses the network (to another worker's merge, to the client, or to disk
     when a worker spills) is it pickled and compressed, by the serializer registered below in
-    Dask's own family (the workers import this module with the tasks' functions)."""
+    Dask's own family (the workers import this module with the tasks' functions).
+    No malloc_trim after each task: handing a block's pages back only to fault them in
+    again for the next one cost ~8 % of a read task's CPU, in system time, for no lower
+    peak; big merges trim, as in a local run: ``_release``."""
 
     __slots__ = ("partial",)
 
@@ -201,14 +204,7 @@ def _read_task(
         if partial:
             acc.add(partial)
         del partial
-    return _done(acc.result()), Meta(bad, state.lines_read.get(inp.name, 0), state.problems, det)
-
-
-def _done(partial: Partial) -> Shipped:
-    """A task's result. (No malloc_trim after each task: handing a block's pages back only to
-    fault them in again for the next one cost ~8 % of a read task's CPU, in system time,
-    for no lower peak; big merges trim, as in a local run: ``_release``.)"""
-    return Shipped(partial)
+    return Shipped(acc.result()), Meta(bad, state.lines_read.get(inp.name, 0), state.problems, det)
 
 
 def _block_task(
@@ -217,7 +213,7 @@ def _block_task(
     """Map one block the client read (stdin: no worker can open it)."""
     settings, tables, enricher = _state[token]
     partial, bad = _process(Block(data, first_line, inp, lines), det, enricher, tables, settings)
-    return _done(partial), Meta(bad, 0)
+    return Shipped(partial), Meta(bad, 0)
 
 
 def _partial_of(result: Shipped | tuple[Shipped, Meta]) -> Partial:
@@ -234,7 +230,7 @@ def _merge_task(token: str, *parts: Shipped | tuple[Shipped, Meta]) -> Shipped:
         if partial:
             acc.add(partial)
         del partial
-    return _done(acc.result())
+    return Shipped(acc.result())
 
 
 @dataclass
