@@ -757,6 +757,11 @@ def _read_ahead(logs: tuple[str, ...], opts: dict[str, Any]) -> None:
         "trusted_proxies": tuple(opts.get("trusted_proxies") or ()),
         "state": opts.get("state"),
     }
+    # Before the reading ahead's thread exists: the helper is forked (enrich/agentproc.py).
+    from logaudit.enrich import agentproc
+
+    helper_opts = {**reading, "cache": opts.get("cache")}
+    agentproc.start(logs, helper_opts, opts.get("config_file"), opts.get("site"))
     prefetch.start(logs, reading, opts.get("config_file"), opts.get("site"))
 
 
@@ -1351,6 +1356,9 @@ def main() -> None:
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
     install_signals()
+    from logaudit.enrich import agentproc
+
+    agentproc.allow()  # the program itself: a small log's agents may go to a helper
     try:
         cli(prog_name="logaudit")
         code: object = None

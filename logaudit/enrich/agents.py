@@ -41,13 +41,47 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import ua_parser
-from ua_parser import OS, DefaultedResult, Device, Domain, UserAgent
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+
+    class _Pandas:
+        """pandas, imported on first use: only ``classify`` builds a frame, and the helper
+        process that classifies a small log's agents (agentproc.py) never does (~0.2 s)."""
+
+        def __getattr__(self, attr: str) -> object:
+            import pandas
+
+            return getattr(pandas, attr)
+
+    pd = _Pandas()
+
+
+def _without_yaml() -> None:
+    """Import ua-parser without PyYAML: its ``loaders`` imports it (10-40 ms) for
+    ``load_yaml``, which logaudit never calls (the rules come from ``ua-parser-builtins``).
+    ``sys.modules[name] = None`` makes that import fail, as when PyYAML is not installed,
+    and is removed at once, so that anything else importing ``yaml`` later gets it."""
+    if "yaml" in sys.modules or "ua_parser" in sys.modules:
+        return
+    sys.modules["yaml"] = None  # type: ignore[assignment]
+    try:
+        import ua_parser  # noqa: F401
+    finally:
+        if sys.modules.get("yaml", 0) is None:
+            del sys.modules["yaml"]
+
+
+_without_yaml()
+
+import ua_parser  # noqa: E402
+from ua_parser import OS, DefaultedResult, Device, Domain, UserAgent  # noqa: E402
 
 
 def _lazy_legacy_parser() -> None:

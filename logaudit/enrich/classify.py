@@ -203,9 +203,10 @@ def shared_classifier() -> Any:
     global _classifier
     with _classifier_lock:
         if _classifier is None:
-            from logaudit.enrich.agents import AgentClassifier
+            # A small log's new agents may be classified by a helper process (agentproc.py).
+            from logaudit.enrich import agentproc
 
-            _classifier = AgentClassifier()
+            _classifier = agentproc.classifier()
         _load_agent_cache(_classifier)
         return _classifier
 

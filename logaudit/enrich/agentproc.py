@@ -1,0 +1,268 @@
+"""A small log's user agents classified in a helper process, ready before the first block.
+
+A cold run (no cache of agents from earlier runs) must build ua-parser-rs's matcher before it
+classifies its first agent: about 0.14 s of compiling some 1,300 rules, *holding the GIL*
+(measured: a Python loop on another thread gets ~6 % of its normal speed meanwhile), plus
+~0.1 s importing ua-parser, user_agents and the robot patterns (``crawlers.RobotMatcher``).
+In-process that work competes with the pipeline's threads for the GIL and the cores, while
+during start-up (~0.4 s of imports, one core, holding the GIL) the host's other core sits idle.
+
+So for a small log the CLI forks a helper first thing (``start``, before pandas is imported and
+before any thread exists). It imports ``enrich.agents`` and builds the matcher and the robot
+patterns on the idle core while this process imports, then classifies the batches of new
+lookup keys this process sends it (``HelperClassifier._classify_new``), with the very same
+``AgentClassifier`` code: rows are identical, only computed elsewhere. This process keeps every
+cache (across blocks and across runs); the helper keeps nothing.
+
+When it is used: ``summary`` on plain files totalling at most ``MAX_BYTES``, read by this
+process alone (one job, the local engine, no history store), and no agent cache file from an
+earlier run (then most agents are known and the matcher is rarely needed: the helper sees the
+file and leaves at once). Anything going wrong in the helper (it died, answered nothing within
+``WAIT_SECONDS``, raised) only means this process classifies the agents itself, as it always
+did. A classification by class alone (``classes(rows=False)``) is done here, as before.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import struct
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+# Larger inputs classify in-process: there the build is a small share of the run, and an
+# all-distinct log's agents would be copied through a pipe twice.
+MAX_BYTES = 96 << 20
+# The longest wait for one answer (the helper may still be importing at the first request);
+# past it the helper is killed and this process classifies by itself.
+WAIT_SECONDS = 30.0
+
+_HEADER = struct.Struct("<Q")
+
+
+class _Helper:
+    def __init__(self, pid: int, to_child: int, from_child: int) -> None:
+        self.pid = pid
+        self.to_child = to_child
+        self.from_child = from_child
+
+    def ask(self, kind: str, texts: list[str]) -> Any:
+        """The helper's answer, or None (and the helper is gone) on any failure."""
+        import pickle
+
+        try:
+            _send(self.to_child, (kind, texts))
+            answer = _receive(self.from_child, WAIT_SECONDS)
+        except (OSError, EOFError, pickle.PickleError, TimeoutError):
+            answer = None
+        if not (isinstance(answer, tuple) and len(answer) == 2 and answer[0] == "ok"):
+            stop()
+            return None
+        return answer[1]
+
+
+_helper: _Helper | None = None
+# Set by the ``logaudit`` program itself (``cli.main``), never by a library call or a test's
+# CliRunner: a fork is safe only in a process that has started no thread of its own yet.
+_allowed = False
+
+
+def allow() -> None:
+    global _allowed
+    _allowed = True
+
+
+def running() -> bool:
+    return _helper is not None
+
+
+def start(
+    logs: tuple[str, ...] | list[str],
+    overrides: Mapping[str, Any],
+    config_file: str | Path | None = None,
+    site: str | None = None,
+) -> None:
+    """Fork the helper for a report on ``logs`` if the run can use it (see the module
+    docstring). Call before any thread exists and before the data stack is imported.
+    ``overrides``, ``config_file`` and ``site`` are what the CLI gives ``config.load``."""
+    global _helper
+    if not _allowed or _helper is not None or not hasattr(os, "fork") or not logs:
+        return
+    if not _core_free():
+        return
+    if any(overrides.get(k) for k in ("jobs", "engine", "state")):
+        return
+    try:
+        if sum(os.stat(p).st_size for p in logs if os.path.isfile(p)) > MAX_BYTES:
+            return
+        if not all(os.path.isfile(p) for p in logs):
+            return  # stdin, globs, folders: their size is not known here
+    except (OSError, ValueError):
+        return
+    to_child_r, to_child_w = os.pipe()
+    from_child_r, from_child_w = os.pipe()
+    parent = os.getpid()
+    try:
+        pid = os.fork()
+    except OSError:
+        for fd in (to_child_r, to_child_w, from_child_r, from_child_w):
+            os.close(fd)
+        return
+    if pid == 0:  # the helper: never returns into the caller's code
+        status = 0
+        try:
+            os.close(to_child_w)
+            os.close(from_child_r)
+            _serve(parent, to_child_r, from_child_w, dict(overrides), config_file, site)
+        except BaseException:  # noqa: BLE001 - the parent classifies by itself
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(to_child_r)
+    os.close(from_child_w)
+    _helper = _Helper(pid, to_child_w, from_child_r)
+
+
+def _core_free() -> bool:
+    """Whether a core is likely idle during start-up: the helper only pays on one (on a busy
+    host it competes with the imports it was meant to run beside). ``LOGAUDIT_AGENT_HELPER``
+    0 never starts it, 1 starts it whatever the load (for measuring)."""
+    choice = os.environ.get("LOGAUDIT_AGENT_HELPER", "").strip()
+    if choice in ("0", "1"):
+        return choice == "1"
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return False
+    return cores >= 2 and load <= cores - 1
+
+
+def stop() -> None:
+    """End the helper (it would end by itself when this process closes its pipe)."""
+    global _helper
+    helper, _helper = _helper, None
+    if helper is None:
+        return
+    for fd in (helper.to_child, helper.from_child):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    try:
+        os.kill(helper.pid, signal.SIGKILL)
+        os.waitpid(helper.pid, 0)
+    except (OSError, ChildProcessError):
+        pass
+
+
+def ask(kind: str, texts: list[str]) -> Any:
+    """The helper's answer to ``kind`` ("rows") for ``texts``; None: classify here."""
+    helper = _helper
+    if helper is None:
+        return None
+    return helper.ask(kind, texts)
+
+
+def _serve(
+    parent: int,
+    requests: int,
+    answers: int,
+    overrides: dict[str, Any],
+    config_file: str | Path | None,
+    site: str | None,
+) -> None:
+    from logaudit import procs
+
+    procs.die_with_parent(parent)
+    from logaudit.config import load
+
+    settings = load(overrides, config_file=config_file, site=site)
+    if settings.engine != "local" or (settings.jobs or 1) > 1 or settings.state is not None:
+        return
+    from logaudit.enrich import agentcache
+
+    cache = agentcache.cache_path(settings.state, settings.cache)
+    if cache is not None and cache.exists():
+        return  # a warm run: few agents to parse, none worth a helper
+    from logaudit.enrich.agents import AgentClassifier
+
+    c = AgentClassifier()
+    c.prepare()
+    while True:
+        try:
+            kind, texts = _receive(requests, None)
+        except EOFError:
+            return  # the run is over
+        if kind != "rows":
+            _send(answers, ("error", kind))
+            continue
+        c._classify_new(texts)  # noqa: SLF001 - the classifier's own code, rows unchanged
+        rows = [c._cache[t] for t in texts]  # noqa: SLF001
+        c._cache.clear()  # noqa: SLF001 - the parent remembers them
+        _send(answers, ("ok", rows))
+
+
+# pickle and select are imported where used: this module is imported by every command
+# (``allow``), --help included.
+
+
+def _send(fd: int, message: object) -> None:
+    import pickle
+
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    view = memoryview(_HEADER.pack(len(data)) + data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _receive(fd: int, timeout: float | None) -> Any:
+    import pickle
+
+    (size,) = _HEADER.unpack(_read(fd, _HEADER.size, timeout))
+    return pickle.loads(_read(fd, size, timeout))  # noqa: S301 - our own child's pipe
+
+
+def _read(fd: int, size: int, timeout: float | None) -> bytes:
+    import select
+
+    parts: list[bytes] = []
+    while size:
+        if timeout is not None and not select.select([fd], [], [], timeout)[0]:
+            raise TimeoutError
+        part = os.read(fd, min(size, 1 << 20))
+        if not part:
+            raise EOFError
+        parts.append(part)
+        size -= len(part)
+    return b"".join(parts)
+
+
+def classifier() -> Any:
+    """A new ``AgentClassifier`` for this process (``classify.shared_classifier``): one that
+    sends its new agents to the helper when one was started."""
+    from logaudit.enrich.agents import AgentClassifier
+
+    if _helper is None:
+        return AgentClassifier()
+
+    class HelperClassifier(AgentClassifier):
+        """Rows of new agents from the helper; everything else as ``AgentClassifier``."""
+
+        def prepare(self) -> None:
+            if not running():  # else the helper has built them, off this process's GIL
+                super().prepare()
+
+        def _classify_new(self, texts: list[str]) -> None:
+            rows = ask("rows", texts) if texts else None
+            if rows is None or len(rows) != len(texts):
+                super()._classify_new(texts)
+                return
+            self._cache.update(zip(texts, rows, strict=True))
+            self.parsed += len(texts)
+
+    return HelperClassifier()

@@ -1,0 +1,171 @@
+"""A small log's user agents classified in a helper process (enrich/agentproc.py).
+
+The helper must give exactly the rows this process would (the same ``AgentClassifier`` code
+runs there), be used when started (this process builds no matcher), and cost nothing but time
+when it fails: a dead helper means this process classifies by itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from logaudit.enrich import agentproc
+from logaudit.enrich.agents import AgentClassifier
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the helper is forked")
+
+AGENTS = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/120.0.6099.109 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, "
+    "like Gecko) Version/17.1 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/119.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "curl/8.4.0",
+    "-",
+    "",
+    "UniversalFeedParser/5.2.1 +https://github.com/kurtmckee/feedparser/",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0",
+]
+
+
+def _sample_agents(sample_logs: Path) -> list[str]:
+    out: dict[str, None] = {}
+    for line in (sample_logs / "access.log").read_text(errors="replace").splitlines():
+        parts = line.split('"')
+        if len(parts) > 5:
+            out[parts[5]] = None
+    return list(out)
+
+
+@pytest.fixture
+def helper(monkeypatch: pytest.MonkeyPatch, sample_logs: Path) -> Iterator[None]:
+    """A helper started as the program would (no agent cache file, a small plain log)."""
+    monkeypatch.setenv("LOGAUDIT_AGENT_HELPER", "1")
+    monkeypatch.setenv("LOGAUDIT_NO_CACHE", "1")
+    monkeypatch.setattr(agentproc, "_allowed", True)
+    monkeypatch.setattr(agentproc, "WAIT_SECONDS", 60.0)
+    agentproc.stop()
+    agentproc.start([str(sample_logs / "access.log")], {})
+    assert agentproc.running()
+    yield
+    agentproc.stop()
+
+
+@pytest.mark.usefixtures("helper")
+def test_rows_are_the_same_as_in_process(sample_logs: Path) -> None:
+    agents = pd.Index(AGENTS + _sample_agents(sample_logs))
+    c = agentproc.classifier()
+    assert type(c).__name__ == "HelperClassifier"
+    c.prepare()  # a no-op while the helper runs
+    got = c.classify(agents)
+    want = AgentClassifier().classify(agents)
+    pd.testing.assert_frame_equal(got, want)
+    assert agentproc.running()
+    # Every row came from the helper: this process built neither matcher.
+    assert c._resolver_built is None and c._robots_built is None
+    assert c.parsed == c.cached() > 100
+    # Known agents are not sent again; class codes agree too.
+    assert (c.classes(agents) == AgentClassifier().classes(agents)).all()
+    assert c._resolver_built is None
+
+
+@pytest.mark.usefixtures("helper")
+def test_a_dead_helper_means_classifying_here() -> None:
+    helper = agentproc._helper
+    assert helper is not None
+    os.kill(helper.pid, signal.SIGKILL)
+    c = agentproc.classifier()
+    agents = pd.Index(AGENTS)
+    pd.testing.assert_frame_equal(c.classify(agents), AgentClassifier().classify(agents))
+    assert not agentproc.running()
+    assert c._resolver_built is not None  # built here, as without a helper
+    assert type(agentproc.classifier()).__name__ == "AgentClassifier"
+
+
+def test_a_warm_cache_sends_the_helper_away(
+    monkeypatch: pytest.MonkeyPatch, sample_logs: Path, tmp_path: Path
+) -> None:
+    """With a cache file from an earlier run most agents are known: the helper leaves at once,
+    and the first request finds it gone."""
+    from logaudit.enrich import agentcache
+
+    monkeypatch.setenv("LOGAUDIT_AGENT_HELPER", "1")
+    monkeypatch.delenv("LOGAUDIT_NO_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = agentcache.cache_path(None)
+    assert path is not None
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not read by the helper")
+    monkeypatch.setattr(agentproc, "_allowed", True)
+    agentproc.stop()
+    agentproc.start([str(sample_logs / "access.log")], {})
+    try:
+        assert agentproc.ask("rows", ["curl/8.4.0"]) is None
+        assert not agentproc.running()
+    finally:
+        agentproc.stop()
+
+
+def test_no_helper_where_it_cannot_help(
+    monkeypatch: pytest.MonkeyPatch, sample_logs: Path, tmp_path: Path
+) -> None:
+    log = str(sample_logs / "access.log")
+    monkeypatch.setenv("LOGAUDIT_AGENT_HELPER", "1")
+    agentproc.stop()
+
+    def started(logs: list[str], overrides: dict[str, object]) -> bool:
+        agentproc.start(logs, overrides)
+        try:
+            return agentproc.running()
+        finally:
+            agentproc.stop()
+
+    monkeypatch.setattr(agentproc, "_allowed", False)
+    assert not started([log], {})  # a library call or a test's CliRunner: never a fork
+    monkeypatch.setattr(agentproc, "_allowed", True)
+    assert not started([log], {"jobs": 2})
+    assert not started([log], {"engine": "dask"})
+    assert not started([log], {"state": str(tmp_path)})
+    assert not started(["-"], {})
+    assert not started([str(sample_logs)], {})  # a folder: its size is not known here
+    monkeypatch.setattr(agentproc, "MAX_BYTES", 1000)
+    assert not started([log], {})
+    monkeypatch.setenv("LOGAUDIT_AGENT_HELPER", "0")
+    monkeypatch.setattr(agentproc, "MAX_BYTES", 1 << 30)
+    assert not started([log], {})
+
+
+def _summary(log: Path, helper: str, tmp_path: Path) -> dict[str, object]:
+    env = dict(os.environ, LOGAUDIT_AGENT_HELPER=helper, LOGAUDIT_NO_CACHE="1")
+    env["PYTHONPATH"] = str(ROOT)
+    out = tmp_path / f"summary-{helper}.json"
+    subprocess.run(
+        [sys.executable, "-m", "logaudit", "summary", str(log), "--format", "json",
+         "-o", str(out)],
+        cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300,
+    )
+    report = json.loads(out.read_text())
+    report.pop("generated", None)
+    return report
+
+
+def test_summary_is_the_same_with_and_without_the_helper(
+    sample_logs: Path, tmp_path: Path
+) -> None:
+    """End to end, as the program runs: the report is byte for byte the same."""
+    tmp_path.chmod(0o700)
+    log = sample_logs / "access.log"
+    assert _summary(log, "1", tmp_path) == _summary(log, "0", tmp_path)
