@@ -189,6 +189,7 @@ def _serve(
     cache = agentcache.cache_path(settings.state, settings.cache)
     if cache is not None and cache.exists():
         return  # a warm run: few agents to parse, none worth a helper
+    _no_pandas()
     from logaudit.enrich.agents import AgentClassifier
 
     c = AgentClassifier()
@@ -205,6 +206,24 @@ def _serve(
         rows = [c._cache[t] for t in texts]  # noqa: SLF001
         c._cache.clear()  # noqa: SLF001 - the parent remembers them
         _send(answers, ("ok", rows))
+
+
+class _NoPandas:
+    """A finder that says pandas is not installed (``sys.meta_path``, first)."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"no {name} in the agents helper", name=name)
+
+
+def _no_pandas() -> None:
+    """In the helper: pandas cannot be imported. Nothing the helper runs needs it, but
+    pyarrow imports it (~0.15 s) the first time ``pa.array`` is given a list, only to check
+    whether the list is a pandas object; told it is not installed, pyarrow goes without."""
+    import sys
+
+    if "pandas" not in sys.modules:
+        sys.meta_path.insert(0, _NoPandas())  # type: ignore[arg-type]
 
 
 # pickle and select are imported where used: this module is imported by every command
