@@ -223,7 +223,7 @@ def _no_pandas() -> None:
     import sys
 
     if "pandas" not in sys.modules:
-        sys.meta_path.insert(0, _NoPandas())  # type: ignore[arg-type]
+        sys.meta_path.insert(0, _NoPandas())
 
 
 # pickle and select are imported where used: this module is imported by every command
