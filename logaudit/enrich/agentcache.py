@@ -32,7 +32,6 @@ import os
 import sys
 from collections.abc import Iterable, Mapping
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 
 import pyarrow as pa
@@ -76,6 +75,8 @@ def cache_path(state: Path | None, enabled: bool = True) -> Path | None:
 @cache
 def fingerprint(columns: tuple[str, ...]) -> str:
     """Everything that can change a row, as one text; a file made under another is discarded."""
+    from importlib import metadata  # here: ~5 ms of every start-up otherwise (issue #18)
+
     import logaudit
     from logaudit.enrich import agents, crawlers
 

@@ -23,16 +23,23 @@ from bisect import bisect_right
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import maxminddb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from logaudit.errors import ConfigError
+from logaudit.formats.later import Later
 from logaudit.schema import arrow_strings
+
+# maxminddb (and the importlib.metadata and email packages it loads, ~10 ms) only once a
+# database is opened: a report without one, or without places, never needs it (issue #18).
+if TYPE_CHECKING:
+    import maxminddb
+else:
+    maxminddb = Later("maxminddb")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
