@@ -85,19 +85,3 @@ def watch_parent(parent: int, every: float = 0.5) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="logaudit-parent-watch", daemon=True).start()
-
-
-def core_free() -> bool:
-    """Whether this host likely has a core with nothing to do: at least two cores this
-    process may use, and a load average (the last minute's) under one less than their
-    number. A helper process pays only on such a core (enrich/agentproc.py, analyze/forked.py);
-    on a busy host it competes with the work it was meant to run beside."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return False
-    return cores >= 2 and load <= cores - 1

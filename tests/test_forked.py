@@ -99,9 +99,8 @@ def test_apart_sections_are_built_in_a_child_and_come_back_in_order(
 
 
 def test_small_runs_and_reports_without_both_kinds_do_not_fork(
-    children: list[forked.Child], monkeypatch: pytest.MonkeyPatch
+    children: list[forked.Child],
 ) -> None:
-    monkeypatch.setattr(forked.procs, "core_free", lambda: False)  # a busy host
     apart = spec("b", lambda p, ctx: made_by("b"), apart=True)
     assert built_in(build([plain("a"), apart], requests=forked.FORK_MIN_REQUESTS - 1)[1]) == PARENT
     assert built_in(build([apart])[0]) == PARENT
@@ -286,24 +285,6 @@ def _report(r: Run, sections: tuple[str, ...]) -> dict:
     d = as_dict(build_report(r, settings, sections, "report", finish_context(settings, sections)))
     d.pop("generated")
     return json.loads(json.dumps(d, sort_keys=True))
-
-
-def test_a_free_core_forks_from_fewer_requests(
-    children: list[forked.Child], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Between FORK_FREE_CORE_REQUESTS and FORK_MIN_REQUESTS the fork depends on an idle
-    core (a quiet host): the same sections either way."""
-    apart = spec("b", lambda p, ctx: made_by("b"), apart=True)
-    between = forked.FORK_FREE_CORE_REQUESTS
-    assert forked.FORK_FREE_CORE_REQUESTS < forked.FORK_MIN_REQUESTS
-    monkeypatch.setattr(forked.procs, "core_free", lambda: True)
-    assert built_in(build([plain("a"), apart], requests=between - 1)[1]) == PARENT
-    assert children == []
-    assert built_in(build([plain("a"), apart], requests=between)[1]) != PARENT
-    assert len(children) == 1
-    monkeypatch.setattr(forked.procs, "core_free", lambda: False)
-    assert built_in(build([plain("a"), apart], requests=between)[1]) == PARENT
-    assert len(children) == 1
 
 
 @pytest.mark.parametrize("sections", [SUMMARY_SECTIONS, SUMMARY_SECTIONS + ("top-visitors",)])

@@ -31,9 +31,6 @@ from logaudit.report import Section
 
 # Below this many requests the finish is quick and a fork would cost more than it saves.
 FORK_MIN_REQUESTS = 200_000
-# From this many, where a core is idle (``procs.core_free``: a quiet host), the fork pays too:
-# at 150,000 requests the audience panels are ~0.07 s of a ~0.16 s finish, the fork ~0.02 s.
-FORK_FREE_CORE_REQUESTS = 100_000
 
 # A child is taken to be stuck, killed, and its sections built here, when its CPU time has not
 # moved for this long (a deadlocked child sleeps; a busy one, however slow, is left alone).
@@ -195,12 +192,6 @@ def _built(spec: SectionSpec, p: Partial, ctx: Context) -> Section:
     return section
 
 
-def _worth_forking(requests: int) -> bool:
-    if requests >= FORK_MIN_REQUESTS:
-        return True
-    return requests >= FORK_FREE_CORE_REQUESTS and procs.core_free()
-
-
 def build_sections(
     specs: Sequence[SectionSpec],
     p: Partial,
@@ -213,7 +204,7 @@ def build_sections(
     apart = [i for i, s in enumerate(specs) if s.apart]
     here = [i for i, s in enumerate(specs) if not s.apart]
     child = None
-    if apart and here and _worth_forking(requests) and can_fork():
+    if apart and here and requests >= FORK_MIN_REQUESTS and can_fork():
         try:
             child = Child(lambda: [_built(specs[i], p, ctx) for i in apart])
         except OSError:  # no process or pipe to spare (EAGAIN, ENOMEM, EMFILE): one process

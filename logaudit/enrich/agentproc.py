@@ -125,15 +125,21 @@ def start(
 
 
 def _core_free() -> bool:
-    """Whether the helper should start: only where a core is likely idle during start-up
-    (``procs.core_free``; on a busy host it competes with the imports it was meant to run
-    beside). ``LOGAUDIT_AGENT_HELPER`` 0 never starts it, 1 whatever the load (measuring)."""
+    """Whether a core is likely idle during start-up: the helper only pays on one (on a busy
+    host it competes with the imports it was meant to run beside). ``LOGAUDIT_AGENT_HELPER``
+    0 never starts it, 1 starts it whatever the load (for measuring)."""
     choice = os.environ.get("LOGAUDIT_AGENT_HELPER", "").strip()
     if choice in ("0", "1"):
         return choice == "1"
-    from logaudit.procs import core_free
-
-    return core_free()
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return False
+    return cores >= 2 and load <= cores - 1
 
 
 def stop() -> None:
