@@ -95,6 +95,25 @@ def test_a_dead_helper_means_classifying_here() -> None:
     assert type(agentproc.classifier()).__name__ == "AgentClassifier"
 
 
+@pytest.mark.usefixtures("helper")
+def test_a_process_forked_later_does_not_use_the_helper() -> None:
+    """The finish's forked child inherits the pipes: it must not send questions on them."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            answer = agentproc.ask("rows", ["curl/8.4.0"])
+            os.write(write_end, b"none" if answer is None else b"used")
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    assert os.read(read_end, 10) == b"none"
+    os.close(read_end)
+    curl = ("curl", "8", "Other", "", "bot", "tool", "curl")
+    assert agentproc.ask("rows", ["curl/8.4.0"]) == [curl]
+
+
 def test_a_warm_cache_sends_the_helper_away(
     monkeypatch: pytest.MonkeyPatch, sample_logs: Path, tmp_path: Path
 ) -> None:

@@ -46,6 +46,7 @@ class _Helper:
         self.pid = pid
         self.to_child = to_child
         self.from_child = from_child
+        self.owner = os.getpid()
 
     def ask(self, kind: str, texts: list[str]) -> Any:
         """The helper's answer, or None (and the helper is gone) on any failure."""
@@ -163,7 +164,9 @@ def stop() -> None:
 def ask(kind: str, texts: list[str]) -> Any:
     """The helper's answer to ``kind`` ("rows") for ``texts``; None: classify here."""
     helper = _helper
-    if helper is None:
+    if helper is None or helper.owner != os.getpid():
+        # A process forked later (the finish's child, analyze/forked.py) shares the pipes:
+        # its questions would mix with this process's. It classifies by itself.
         return None
     return helper.ask(kind, texts)
 
