@@ -760,7 +760,7 @@ def _read_ahead(logs: tuple[str, ...], opts: dict[str, Any]) -> None:
     # Before the reading ahead's thread exists: the helper is forked (enrich/agentproc.py).
     from logaudit.enrich import agentproc
 
-    helper_opts = {**reading, "cache": opts.get("cache")}
+    helper_opts = {**reading, "cache": opts.get("cache"), "sections": opts.get("sections")}
     agentproc.start(logs, helper_opts, opts.get("config_file"), opts.get("site"))
     prefetch.start(logs, reading, opts.get("config_file"), opts.get("site"))
 

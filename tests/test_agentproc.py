@@ -69,7 +69,7 @@ def test_rows_are_the_same_as_in_process(sample_logs: Path) -> None:
     agents = pd.Index(AGENTS + _sample_agents(sample_logs))
     c = agentproc.classifier()
     assert type(c).__name__ == "HelperClassifier"
-    c.prepare()  # a no-op while the helper runs
+    c.prepare()  # waits for the helper's build; builds nothing here
     got = c.classify(agents)
     want = AgentClassifier().classify(agents)
     pd.testing.assert_frame_equal(got, want)
@@ -132,8 +132,10 @@ def test_a_warm_cache_sends_the_helper_away(
     agentproc.stop()
     agentproc.start([str(sample_logs / "access.log")], {})
     try:
-        assert agentproc.ask("rows", ["curl/8.4.0"]) is None
+        c = agentproc.classifier()
+        c.prepare()  # the helper is gone: built here, as without one
         assert not agentproc.running()
+        assert c._resolver_built is not None and c._robots_built is not None
     finally:
         agentproc.stop()
 
@@ -158,6 +160,8 @@ def test_no_helper_where_it_cannot_help(
     assert not started([log], {"jobs": 2})
     assert not started([log], {"engine": "dask"})
     assert not started([log], {"state": str(tmp_path)})
+    assert not started([log], {"sections": ("pages",)})  # may need classes alone
+    assert started([log], {"sections": ()})
     assert not started(["-"], {})
     assert not started([str(sample_logs)], {})  # a folder: its size is not known here
     monkeypatch.setattr(agentproc, "MAX_BYTES", 1000)

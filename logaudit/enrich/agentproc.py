@@ -14,8 +14,9 @@ lookup keys this process sends it (``HelperClassifier._classify_new``), with the
 ``AgentClassifier`` code: rows are identical, only computed elsewhere. This process keeps every
 cache (across blocks and across runs); the helper keeps nothing.
 
-When it is used: ``summary`` on plain files totalling at most ``MAX_BYTES``, read by this
-process alone (one job, the local engine, no history store), and no agent cache file from an
+When it is used: ``summary`` of its default sections (which need every new agent's row) on
+plain files totalling at most ``MAX_BYTES``, read by this process alone (one job, the local
+engine, no history store), a core likely free (``_core_free``), and no agent cache file from an
 earlier run (then most agents are known and the matcher is rarely needed: the helper sees the
 file and leaves at once). Anything going wrong in the helper (it died, answered nothing within
 ``WAIT_SECONDS``, raised) only means this process classifies the agents itself, as it always
@@ -92,8 +93,11 @@ def start(
         return
     if not _core_free():
         return
-    if any(overrides.get(k) for k in ("jobs", "engine", "state")):
+    if any(overrides.get(k) for k in ("jobs", "engine", "state", "sections")):
+        # Chosen sections may need agents' classes alone, which this process finds itself
+        # (``classes(rows=False)``): a helper would only add its imports.
         return
+    overrides = {k: v for k, v in overrides.items() if k != "sections"}
     try:
         if sum(os.stat(p).st_size for p in logs if os.path.isfile(p)) > MAX_BYTES:
             return
@@ -187,6 +191,8 @@ def _serve(
     settings = load(overrides, config_file=config_file, site=site)
     if settings.engine != "local" or (settings.jobs or 1) > 1 or settings.state is not None:
         return
+    if settings.sections:  # chosen in the config file (see ``start``)
+        return
     from logaudit.enrich import agentcache
 
     cache = agentcache.cache_path(settings.state, settings.cache)
@@ -202,6 +208,9 @@ def _serve(
             kind, texts = _receive(requests, None)
         except EOFError:
             return  # the run is over
+        if kind == "ready":  # it reads nothing before its matcher is built
+            _send(answers, ("ok", True))
+            continue
         if kind != "rows":
             _send(answers, ("error", kind))
             continue
@@ -276,7 +285,10 @@ def classifier() -> Any:
         """Rows of new agents from the helper; everything else as ``AgentClassifier``."""
 
         def prepare(self) -> None:
-            if not running():  # else the helper has built them, off this process's GIL
+            # Waits (on the build's background thread) until the helper has built both, off
+            # this process's GIL; builds them here if it left (a setting it read says the
+            # run does not need it) or failed.
+            if ask("ready", []) is None:
                 super().prepare()
 
         def _classify_new(self, texts: list[str]) -> None:
