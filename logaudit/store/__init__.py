@@ -226,6 +226,7 @@ def _add_days(
     lookup = _geo(settings)
     state.gen += 1
     merged = {**tables, PLACES.name: PLACES, close.COUNTS.name: close.COUNTS}
+    merged[movers.PEOPLE.name] = movers.PEOPLE
     late = []
     for day, part in sorted(days.items()):
         name = day_name(day)
@@ -240,6 +241,7 @@ def _add_days(
         kept: dict[str, Any] = {}
         if movers.stale(old):
             part.pop(movers.COUNTS, None)  # its earlier page views have no counts
+        part = movers.with_people(part, old, where)  # countries and browsers, not keys
         if old is not None:
             if PV in part or TOUCH in part:
                 part.setdefault(PV, pd.DataFrame())
@@ -436,12 +438,13 @@ def _movers_part(
 
     first_day = min(day_number(n) for d in window.values() for n, _ in d)
     recent = [(n, i) for n, i in days if day_number(n) >= first_day]
+    keyed = movers.keyed_days(recent)  # days that count page views per visitor key
     out: Partial = {}
     for t in ("visitors", PLACES.name):
-        if t in tables:
+        if t in tables and keyed:
             # Movers map visitor keys through the visitors' rows (the key is a function of
             # the row's client and agent): the days' rows need no merging for that.
-            f = movers.read_merged(layout, state, recent, tables[t], merge=t != "visitors")
+            f = movers.read_merged(layout, state, keyed, tables[t], merge=t != "visitors")
             if f is not None:
                 out[t] = f
     if "touch_events" in tables:
@@ -526,6 +529,7 @@ def stored_run(
         else:
             r = Run({}, BadLines(), [], [], {}, {}, ())
         rules = {**store_tables(), PLACES.name: PLACES, close.COUNTS.name: close.COUNTS}
+        rules[movers.PEOPLE.name] = movers.PEOPLE
         if months.roll(layout, state, rules):
             layout.commit(state)
         first, last, note = _period(settings)
