@@ -327,7 +327,9 @@ def load(
     at_once = [t for t, table in tables.items() if table.spill_key is None]
     together = {t: layout.read_tables(entries, t) for t in at_once}
     for t, f in together.items():
-        if f is not None and len(f) > 1:
+        # A table keyed by its day (visitor_days: (day, visitor)) holds no key in two entries
+        # (each is a merged day, or a month of other days): read as one, it is merged already.
+        if f is not None and len(f) > 1 and "day" not in f.index.names:
             # One frame merged with itself split in two: the same rules as day by day.
             f = tables[t].combine([f.iloc[:1], f.iloc[1:]])
         if f is not None:
