@@ -124,6 +124,18 @@ class SourceTables:
         names += [*self.click_ids, *self.affiliate_params]
         return "(?:^|[&;])(?:" + "|".join(re.escape(n) for n in names) + ")="
 
+    @property
+    def click_id_regex(self) -> str | None:
+        """RE2 finding the start of a click id's value that is surely not blank: its first
+        characters unreserved (no escape, no '+'), so parsed and stripped it is not empty.
+        Only the presence of such a value counts (``_query_source``), never the value: it can
+        be replaced by ``x``. Names a tag or affiliate parameter also reads are left alone."""
+        read = {n for names in self.tags.values() for n in names} | set(self.affiliate_params)
+        names = [n for n in self.click_ids if n not in read]
+        if not names:
+            return None
+        return "(^|&)(" + "|".join(re.escape(n) for n in names) + ")=[A-Za-z0-9_.~-]+"
+
     @classmethod
     def load(
         cls, extra: Mapping[str, Any] | None = None, affiliate_params: Sequence[str] = ()
@@ -254,8 +266,20 @@ def classify(
     q_text = pa.array(np.asarray(q_uniq, dtype=object), pa.string())
     worth = np.asarray(pc.match_substring_regex(q_text, tables.param_regex).fill_null(False))
     q_res: list[dict[str, str] | None] = [None] * len(q_uniq)
-    for i in np.flatnonzero(worth):
-        q_res[i] = tables.query_source(str(q_uniq[i]))
+    todo = np.flatnonzero(worth)
+    # A click id's value (gclid=Cj0KCQiA...: one per ad click, so nearly one distinct query
+    # per visit) says nothing but that it is there: queries that differ only in such values
+    # are parsed once.
+    rx = tables.click_id_regex
+    if rx is not None and len(todo):
+        same = pc.replace_substring_regex(q_text.take(pa.array(todo)), rx, r"\1\2=x")
+        codes, canon = pd.factorize(np.asarray(same.to_pandas(), dtype=object))
+        got = [tables.query_source(str(q)) for q in canon]
+        for i, c in zip(todo, codes, strict=True):
+            q_res[i] = got[c]
+    else:
+        for i in todo:
+            q_res[i] = tables.query_source(str(q_uniq[i]))
     q_has = np.array([r is not None for r in q_res], dtype=bool)
     # Referrers: the site of each distinct one by Arrow's regex, then once per site.
     r_text = pa.array(np.asarray(r_uniq, dtype=object), pa.string())
