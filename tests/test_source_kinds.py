@@ -237,3 +237,34 @@ def test_query_value() -> None:
     assert math.isnan(query_value("revenue=9", ("price",)))
     assert math.isnan(query_value("value=inf"))
     assert math.isnan(query_value(""))
+
+
+def test_click_id_values_are_parsed_once_with_the_same_sources(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Queries that differ only in a click id's value are parsed once (classify's
+    ``click_id_regex``): over random queries of tags, click ids (blank, escaped, '+', ';'
+    separated, an escaped name) and affiliate parameters, every column equals parsing each
+    distinct query."""
+    import random
+
+    from logaudit.enrich import sources as src
+
+    tables = src.SourceTables.load()
+    rnd = random.Random(16)
+    names = ["gclid", "gclid", "fbclid", "msclkid", "gcl%69d", "utm_source", "utm_medium"]
+    names += ["utm_campaign", "ref", "aff", "x"]
+    values = ["", "abc", "%20", "+", "Ab-9", "a+b", "%41bc", " ", "x%20", ".", "~z", "Cj0KCQiAq"]
+    queries = [
+        rnd.choice(["&", "&", ";"]).join(
+            f"{rnd.choice(names)}={rnd.choice(values)}" for _ in range(rnd.randint(1, 4))
+        )
+        for _ in range(5000)
+    ]
+    referrers = ["-"] * len(queries)
+    once = src.classify(referrers, queries, [], tables)
+    assert set(once["kind"]) >= {"ads", "campaign", "direct", "affiliate"}
+    src._query_source.cache_clear()
+    monkeypatch.setattr(src.SourceTables, "click_id_regex", property(lambda self: None))
+    each = src.classify(referrers, queries, [], tables)
+    assert once.equals(each)

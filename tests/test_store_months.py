@@ -53,8 +53,11 @@ def test_trends_across_the_month_end_equal_one_pass(
     read: list[str] = []
     real = Layout.read_tables
 
-    # Movers by day read the last days' counts, visitors and places (store/movers.py).
-    per_day = {"mover_counts", "visitors", "places"} if "movers" in sections else set()
+    # Movers by day read the last days' counts (per key, and per country and browser), and
+    # visitors and places of days stored without the latter (store/movers.py).
+    per_day = (
+        {"mover_counts", "mover_people", "visitors", "places"} if "movers" in sections else set()
+    )
 
     def spy(self: Layout, days: Any, table: str) -> Any:
         read.extend(d for d, _ in days if table not in per_day)

@@ -189,3 +189,85 @@ def test_a_wrong_attribution_in_the_config_is_named_by_movers_too(tmp_path: Path
     assert trends([str(log)], **more).report is not None
     with pytest.raises(ConfigError, match="attribution must be one of"):
         trends([str(log)], attribution="linearish", **more)
+
+
+def _recorded(monkeypatch: Any, run: Any) -> dict[str, dict[str, tuple[int, int]]]:
+    """What movers counted per item of each kind (before the thresholds): every country and
+    browser, not only the rows that moved enough to be shown."""
+    from logaudit.analyze.trends import movers as trend_movers
+
+    got: dict[str, dict[str, tuple[int, int]]] = {}
+    real = trend_movers._count_moves
+
+    def spy(kind: str, keys: Any, n_before: Any, n_last: Any, items: Any, *rest: Any) -> Any:
+        names = items.reindex(keys).to_numpy(dtype=object)
+        per: dict[str, list[int]] = {}
+        for name, b, la in zip(names, n_before, n_last, strict=True):
+            if isinstance(name, str):
+                c = per.setdefault(name, [0, 0])
+                c[0] += int(b)
+                c[1] += int(la)
+        got[kind] = {k: (v[0], v[1]) for k, v in per.items() if v != [0, 0]}
+        return real(kind, keys, n_before, n_last, items, *rest)
+
+    monkeypatch.setattr(trend_movers, "_count_moves", spy)
+    run()
+    monkeypatch.undo()
+    return got
+
+
+def test_days_keep_people_counts_not_visitor_keys(store: tuple[Path, Path]) -> None:
+    """Each stored day (and closed month) counts page views per country and browser, and its
+    ``mover_counts`` hold no visitor key: the trends never map keys through the visitors."""
+    state, _ = store
+    st = json.loads((state / STATE_FILE).read_text())
+    layout = Layout(state)
+    for name, info in [*st["days"].items(), *st["months"].items()]:
+        assert movers.PEOPLE.name in info["files"], name
+        counts = layout.read_table(name, info, movers.COUNTS)
+        assert counts is not None and len(counts)
+        assert 2 not in set(counts.index.get_level_values("kind")), name
+        people = layout.read_table(name, info, movers.PEOPLE.name)
+        assert people is not None
+        assert set(people.index.get_level_values("kind")) >= {2}  # browsers
+
+
+def test_country_and_browser_counts_equal_one_pass(
+    tmp_path: Path, shared_data: Path, monkeypatch: Any
+) -> None:
+    """Every country's and browser's page views on each side (not only the rows shown) equal
+    one pass, from the people counts alone (no visitors or places read), and from a store whose
+    first days were written by an older logaudit (visitor keys, mapped when reporting) and its
+    later ones with people counts: each day is counted one way, never both."""
+    geo = shared_data / "geoip" / "test-data"
+    data = b"".join(generate_lines(12000, start=date(2026, 1, 5), days=60))
+    more: dict[str, Any] = {"extra": {"every": "week"}, "sections": SECTIONS, "geoip_dir": geo}
+
+    def run(args: list[str], state: Path | None = None) -> Any:
+        return report(args, state, geoip_dir=geo)
+
+    state, whole = grown_store(tmp_path / "new", data, (0.5, 0.999), run)
+    one_pass = _recorded(monkeypatch, lambda: trends([str(whole)], **more))
+    assert one_pass["country"] and one_pass["browser"]
+    read = _spy(monkeypatch)
+    stored = _recorded(monkeypatch, lambda: trends([], state, **more))
+    assert stored == one_pass
+    assert not {t for _, t in read} & {"visitors", "places"}
+
+    runs: list[int] = []
+
+    def mixed(args: list[str], state: Path | None = None) -> Any:
+        if not runs:  # the first run by a logaudit without people counts
+            monkeypatch.setattr(movers, "with_people", lambda part, old, where: part)
+        runs.append(1)
+        try:
+            return run(args, state)
+        finally:
+            monkeypatch.undo()
+
+    state2, whole2 = grown_store(tmp_path / "mixed", data, (0.5, 0.999), mixed)
+    days = json.loads((state2 / STATE_FILE).read_text())["days"]
+    with_people = [n for n, i in days.items() if movers.PEOPLE.name in i["files"]]
+    assert 0 < len(with_people) < len(days)
+    assert _recorded(monkeypatch, lambda: trends([], state2, **more)) == one_pass
+    assert figures(trends([], state2, **more)) == figures(trends([str(whole2)], **more))

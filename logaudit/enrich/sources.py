@@ -124,6 +124,18 @@ class SourceTables:
         names += [*self.click_ids, *self.affiliate_params]
         return "(?:^|[&;])(?:" + "|".join(re.escape(n) for n in names) + ")="
 
+    @property
+    def click_id_regex(self) -> str | None:
+        """RE2 finding the start of a click id's value that is surely not blank: its first
+        characters unreserved (no escape, no '+'), so parsed and stripped it is not empty.
+        Only the presence of such a value counts (``_query_source``), never the value: it can
+        be replaced by ``x``. Names a tag or affiliate parameter also reads are left alone."""
+        read = {n for names in self.tags.values() for n in names} | set(self.affiliate_params)
+        names = [n for n in self.click_ids if n not in read]
+        if not names:
+            return None
+        return "(^|&)(" + "|".join(re.escape(n) for n in names) + ")=[A-Za-z0-9_.~-]+"
+
     @classmethod
     def load(
         cls, extra: Mapping[str, Any] | None = None, affiliate_params: Sequence[str] = ()
@@ -253,10 +265,21 @@ def classify(
     # Queries: only those naming a tag, click id or affiliate parameter are parsed.
     q_text = pa.array(np.asarray(q_uniq, dtype=object), pa.string())
     worth = np.asarray(pc.match_substring_regex(q_text, tables.param_regex).fill_null(False))
-    q_res: list[dict[str, str] | None] = [None] * len(q_uniq)
-    for i in np.flatnonzero(worth):
-        q_res[i] = tables.query_source(str(q_uniq[i]))
-    q_has = np.array([r is not None for r in q_res], dtype=bool)
+    todo = np.flatnonzero(worth)
+    # A click id's value (gclid=Cj0KCQiA...: one per ad click, so nearly one distinct query
+    # per visit) says nothing but that it is there: queries that differ only in such values
+    # are parsed once. Each distinct query points at its parsed result (the last: None).
+    rx = tables.click_id_regex
+    if rx is not None and len(todo):
+        same = pc.replace_substring_regex(q_text.take(pa.array(todo)), rx, r"\1\2=x")
+        codes, canon = pd.factorize(np.asarray(same.to_pandas(), dtype=object))
+    else:
+        codes, canon = np.arange(len(todo)), np.asarray(q_uniq, dtype=object)[todo]
+    got: list[dict[str, str] | None] = [tables.query_source(str(q)) for q in canon]
+    got.append(None)
+    q_at = np.full(len(q_uniq), len(got) - 1, dtype=np.int64)
+    q_at[todo] = codes
+    q_has = np.array([r is not None for r in got], dtype=bool)[q_at]
     # Referrers: the site of each distinct one by Arrow's regex, then once per site.
     r_text = pa.array(np.asarray(r_uniq, dtype=object), pa.string())
     m = pc.extract_regex(r_text, _SITE)
@@ -271,7 +294,7 @@ def classify(
             phrase = _keyphrase(tables, res["source"], str(r_uniq[i]))
             if phrase:
                 r_res[i] = {**res, "keyphrase": phrase}
-    q_cols, r_cols = _columns(q_res), _columns(r_res)
+    q_cols, r_cols = {c: v[q_at] for c, v in _columns(got).items()}, _columns(r_res)
     use_q = q_has[q_codes]
     data = {
         c: np.where(use_q, q_cols[c][q_codes], r_cols[c][r_codes]) if len(use_q) else q_cols[c]

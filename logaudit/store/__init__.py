@@ -226,6 +226,7 @@ def _add_days(
     lookup = _geo(settings)
     state.gen += 1
     merged = {**tables, PLACES.name: PLACES, close.COUNTS.name: close.COUNTS}
+    merged[movers.PEOPLE.name] = movers.PEOPLE
     late = []
     for day, part in sorted(days.items()):
         name = day_name(day)
@@ -240,6 +241,7 @@ def _add_days(
         kept: dict[str, Any] = {}
         if movers.stale(old):
             part.pop(movers.COUNTS, None)  # its earlier page views have no counts
+        part = movers.with_people(part, old, where)  # countries and browsers, not keys
         if old is not None:
             if PV in part or TOUCH in part:
                 part.setdefault(PV, pd.DataFrame())
@@ -325,7 +327,9 @@ def load(
     at_once = [t for t, table in tables.items() if table.spill_key is None]
     together = {t: layout.read_tables(entries, t) for t in at_once}
     for t, f in together.items():
-        if f is not None and len(f) > 1:
+        # A table keyed by its day (visitor_days: (day, visitor)) holds no key in two entries
+        # (each is a merged day, or a month of other days): read as one, it is merged already.
+        if f is not None and len(f) > 1 and "day" not in f.index.names:
             # One frame merged with itself split in two: the same rules as day by day.
             f = tables[t].combine([f.iloc[:1], f.iloc[1:]])
         if f is not None:
@@ -436,12 +440,13 @@ def _movers_part(
 
     first_day = min(day_number(n) for d in window.values() for n, _ in d)
     recent = [(n, i) for n, i in days if day_number(n) >= first_day]
+    keyed = movers.keyed_days(recent)  # days that count page views per visitor key
     out: Partial = {}
     for t in ("visitors", PLACES.name):
-        if t in tables:
+        if t in tables and keyed:
             # Movers map visitor keys through the visitors' rows (the key is a function of
             # the row's client and agent): the days' rows need no merging for that.
-            f = movers.read_merged(layout, state, recent, tables[t], merge=t != "visitors")
+            f = movers.read_merged(layout, state, keyed, tables[t], merge=t != "visitors")
             if f is not None:
                 out[t] = f
     if "touch_events" in tables:
@@ -526,6 +531,7 @@ def stored_run(
         else:
             r = Run({}, BadLines(), [], [], {}, {}, ())
         rules = {**store_tables(), PLACES.name: PLACES, close.COUNTS.name: close.COUNTS}
+        rules[movers.PEOPLE.name] = movers.PEOPLE
         if months.roll(layout, state, rules):
             layout.commit(state)
         first, last, note = _period(settings)

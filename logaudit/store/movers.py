@@ -16,6 +16,17 @@ of their days only (the country and browser movers map visitor keys through them
 them: a visit starting in the window is cut from events of the window and the visit timeout
 before it, so the days before cover it). Hourly periods, and stores written before the
 counts existed, read the events as before.
+
+**People counts** (``mover_people``, branch ``storedense``): the country and browser movers
+count page views per visitor's country and browser. A day's counts per visitor key are barely
+fewer than its page views, and mapping them needed the days' ``visitors`` and places. Each day
+written now maps its new page views' visitor keys once, when it is stored (the place of each
+client is looked up then anyway; the browser is the day's ``agents`` row, the same classifier a
+report applies), and keeps page views per (kind, item) instead: kind 0 a public address's
+country, 1 the label of another address ('(private address)'...), 2 a browser. Its
+``mover_counts`` then hold no visitor keys. A day stored without the people counts (an older
+logaudit, or a day that got new lines after one did) keeps its visitor keys and is mapped at
+report time as before; each day holds one or the other, so the sum is exact.
 """
 
 from __future__ import annotations
@@ -27,8 +38,15 @@ import numpy as np
 import pandas as pd
 
 from logaudit.analyze import periods as per
+from logaudit.analyze.audience import named_places
 from logaudit.analyze.base import Table
-from logaudit.analyze.trends.movers import MOVER_BASELINE
+from logaudit.analyze.trends.movers import (
+    BROWSER,
+    COUNTED,
+    MOVER_BASELINE,
+    OTHER_PLACE,
+    PUBLIC_COUNTRY,
+)
 from logaudit.store import months
 from logaudit.store.layout import PV, TOUCH, Layout, State, day_number
 
@@ -37,6 +55,9 @@ COUNTS = "mover_counts"
 # so the last complete one is the last or the one before; with MOVER_BASELINE (4) periods
 # before it, the last 6 hold every compared period.
 WINDOW = MOVER_BASELINE + 2
+# (kind: PEOPLE_KINDS, item) -> page views, summed when merged (per day, per closed month).
+PEOPLE = Table("mover_people", lambda c, s: pd.DataFrame())
+_VISITOR = COUNTED.index("visitor")
 
 
 def every_of(
@@ -85,6 +106,70 @@ def stale(old: dict[str, Any] | None) -> bool:
     return old is not None and _uncounted(old)
 
 
+def with_people(
+    part: dict[str, pd.DataFrame], old: dict[str, Any] | None, where: pd.DataFrame
+) -> dict[str, pd.DataFrame]:
+    """A day's new (keyed) tables with its counts' visitor keys turned into page views per
+    country and browser (``PEOPLE``), unless the day is stored with visitor keys already (its
+    earlier page views were not counted that way: the new ones must not be either).
+    ``where``: the places of the new lines' clients, by token."""
+    counts = part.get(COUNTS)
+    if counts is None or not len(counts):
+        return part
+    if old is not None and COUNTS in old["files"] and PEOPLE.name not in old["files"]:
+        return part
+    kind = counts.index.get_level_values("kind").to_numpy()
+    is_key = kind == _VISITOR
+    keys = counts.index.get_level_values("key").to_numpy(np.uint64)[is_key]
+    pv = counts["pv"].to_numpy(np.int64)[is_key]
+    vis = part.get("visitors", pd.DataFrame())
+    if vis.empty or "visitor" not in vis.columns:
+        return part  # no way to map them: kept as keys
+    index = vis.index
+    assert isinstance(index, pd.MultiIndex)
+    vkeys = vis["visitor"].to_numpy(np.uint64)
+    first = ~pd.Series(vkeys, copy=False).duplicated().to_numpy()
+    rows = np.flatnonzero(first)
+    at = pd.Index(vkeys[rows]).get_indexer(keys)
+    found = at >= 0
+    row = rows[at[found]]
+    pv = pv[found]
+    clients = index.get_level_values("client")[row]
+    agents = index.get_level_values("agent")[row]
+    frames = []
+    if len(where):
+        place = named_places(where.reindex(pd.Index(clients.unique())), ("country",))
+        country = place["country"].astype(object).reindex(clients).to_numpy(dtype=object)
+        public = (place["address_kind"].astype(object) == "public").reindex(clients)
+        kind_of = np.where(public.fillna(False).to_numpy(bool), PUBLIC_COUNTRY, OTHER_PLACE)
+        frames.append((kind_of, country))
+    browsers = part.get("agents", pd.DataFrame())
+    if "browser" in browsers.columns:
+        b = browsers["browser"].astype(object)
+        b = b[~b.index.duplicated()]
+        frames.append((np.full(len(row), BROWSER), b.reindex(agents).to_numpy(dtype=object)))
+    kinds, items, counts_ = [], [], []
+    for k, item in frames:
+        ok = pd.notna(item)
+        kinds.append(np.asarray(k)[ok].astype(np.int8))
+        items.append(item[ok].astype(str))
+        counts_.append(pv[ok])
+    out = dict(part)
+    out[COUNTS] = counts[~is_key]
+    if kinds:
+        f = pd.DataFrame(
+            {
+                "kind": np.concatenate(kinds),
+                "item": np.concatenate(items),
+                "pv": np.concatenate(counts_),
+            }
+        )
+        f = f.groupby(["kind", "item"], sort=True)[["pv"]].sum()
+        if len(f):
+            out[PEOPLE.name] = f
+    return out
+
+
 def read_merged(
     layout: Layout,
     state: State,
@@ -121,15 +206,28 @@ def handoff(
 ) -> dict[str, Any]:
     """What the movers section reads instead of events (``trends.movers.STORED``)."""
     counts = {p: read_merged(layout, state, d, rule) for p, d in periods.items()}
+    people = {p: read_merged(layout, state, d, PEOPLE) for p, d in periods.items()}
     return {
         "every": every,
         "counts": {p: f for p, f in counts.items() if f is not None},
+        "people": {p: f for p, f in people.items() if f is not None and len(f)},
         "periods": sorted(periods),
     }
 
 
+def keyed_days(
+    days: list[tuple[str, dict[str, Any]]],
+) -> list[tuple[str, dict[str, Any]]]:
+    """The days whose counts hold visitor keys (no people counts): only their visitors and
+    places are read, to map the keys."""
+    return [(n, i) for n, i in days if COUNTS in i["files"] and PEOPLE.name not in i["files"]]
+
+
 __all__ = [
     "COUNTS",
+    "PEOPLE",
+    "keyed_days",
+    "with_people",
     "WINDOW",
     "every_of",
     "handoff",

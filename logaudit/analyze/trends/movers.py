@@ -30,6 +30,10 @@ MOVERS_PER_SIDE = 3
 # per period by ``store.stored_run`` (``STORED``). A run over the logs reads the events.
 COUNTED = ("path_h", "ref_h", "visitor")
 STORED = "_stored_movers"
+# Days stored since branch storedense count their visitors' page views per country and browser
+# (``mover_people``: (kind, item) -> pv) instead of per visitor key: the kinds.
+PUBLIC_COUNTRY, OTHER_PLACE, BROWSER = 0, 1, 2
+_PEOPLE = {"country": (PUBLIC_COUNTRY, OTHER_PLACE), "browser": (BROWSER,)}
 
 
 def t_mover_counts(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
@@ -103,21 +107,33 @@ def _visitor_texts(p: Partial, ev: pd.DataFrame) -> pd.DataFrame | None:
     )
 
 
+_NO_COUNTRY = "countries: no GeoIP country data (see --geoip-dir)"
+
+
 def _countries(p: Partial, ctx: Context, ev: pd.DataFrame) -> tuple[pd.Series | None, str]:
+    item, why, known = _country_items(p, ctx, ev)
+    if item is not None and not known:
+        return None, _NO_COUNTRY
+    return item, why
+
+
+def _country_items(
+    p: Partial, ctx: Context, ev: pd.DataFrame
+) -> tuple[pd.Series | None, str, bool]:
+    """Each visitor key's country, and whether any public address had a known one."""
     if ctx.geo is None:
-        return None, "countries: no GeoIP lookup in this run"
+        return None, "countries: no GeoIP lookup in this run", False
     if not ctx.geo_places:
-        return None, "countries: no GeoIP country data (see --geoip-dir)"
+        return None, _NO_COUNTRY, False
     who = _who(p, ctx, ev)
     if who is None:
-        return None, "countries: needs the visitors table"
+        return None, "countries: needs the visitors table", False
     places = named_places(ctx.geo(pd.Index(who["client"].unique())), ("country",))
     kind = places["address_kind"].astype(object)
     country = places["country"].astype(object)
     item = country.reindex(who["client"].to_numpy()).to_numpy(dtype=object)
-    if not (country[kind == "public"] != "unknown").any():
-        return None, "countries: no GeoIP country data (see --geoip-dir)"
-    return pd.Series(item, index=who.index), ""
+    known = bool((country[kind == "public"] != "unknown").any())
+    return pd.Series(item, index=who.index), "", known
 
 
 def _browsers(p: Partial, ctx: Context, ev: pd.DataFrame) -> tuple[pd.Series | None, str]:
@@ -159,9 +175,22 @@ def sec_movers(p: Partial, ctx: Context) -> Section:
         return _empty("movers", title, "no page views")
     rows: list[pd.DataFrame] = []
     notes: list[str] = []
+    people = (
+        _people_sides(stored, int(t.ids[last]), [int(i) for i in t.ids[base]])
+        if isinstance(stored, dict)
+        else {}
+    )
     for kind, col, mapper in MOVER_KINDS:
         keys, n_before, n_last = sides[col]
-        items, why = mapper(p, ctx, pd.DataFrame({col: keys}))
+        items: pd.Series | None
+        if kind in people:
+            got, why = _with_people(kind, p, ctx, sides[col], people[kind])
+            if got is not None:
+                keys, n_before, n_last, items = got
+            else:
+                items = None
+        else:
+            items, why = mapper(p, ctx, pd.DataFrame({col: keys}))
         if items is None:
             notes.append(why)
             continue
@@ -250,6 +279,88 @@ def _stored_sides(stored: dict, every: str, last: int, base: list[int]) -> Sides
         m = kind == k
         out[col] = _split(key[m], side[m], pv[m])
     return out
+
+
+# Per people kind: (kind code, item, page views in the baseline, in the last period).
+People = dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+
+
+def _people_sides(stored: dict, last: int, base: list[int]) -> People:
+    """Page views per (kind code, item) on each side, from the store's people counts (none
+    when no day of the compared periods has them)."""
+    got = stored.get("people", {})
+    frames = [got[i].assign(side=i == last) for i in [*base, last] if i in got]
+    if not frames:
+        return {}
+    f = frames[0] if len(frames) == 1 else pd.concat(frames)
+    code = f.index.get_level_values("kind").to_numpy(np.int64)
+    item = f.index.get_level_values("item").to_numpy(dtype=object)
+    pv = f["pv"].to_numpy(np.int64)
+    side = f["side"].to_numpy(bool)
+    out: People = {}
+    for kind, codes in _PEOPLE.items():
+        m = np.isin(code, codes)
+        out[kind] = (
+            code[m],
+            item[m],
+            np.where(side[m], 0, pv[m]),
+            np.where(side[m], pv[m], 0),
+        )
+    return out
+
+
+def _with_people(
+    kind: str,
+    p: Partial,
+    ctx: Context,
+    keyed: tuple[np.ndarray, np.ndarray, np.ndarray],
+    people: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, pd.Series] | None, str]:
+    """The country or browser counts of the days stored as people counts, added to those of
+    the days stored with visitor keys (mapped as over the logs): per item on each side, and
+    the identity as ``items``; or None and the note the logs' way would give."""
+    keys, n_before, n_last = keyed
+    code, item, p_before, p_last = people
+    known = False
+    if kind == "country":
+        if ctx.geo is None:
+            return None, "countries: no GeoIP lookup in this run"
+        if not ctx.geo_places:
+            return None, _NO_COUNTRY
+        known = bool(((code == PUBLIC_COUNTRY) & (item != "unknown")).any())
+    elif ctx.agents is None:
+        return None, "browsers: user-agent parsing is not available"
+    names, befores, lasts = [item], [p_before], [p_last]
+    if len(keys):
+        ev = pd.DataFrame({"visitor": keys})
+        if kind == "country":
+            mapped, why, known_keyed = _country_items(p, ctx, ev)
+            known = known or known_keyed
+        else:
+            mapped, why = _browsers(p, ctx, ev)
+        if mapped is None:
+            return None, why
+        names.append(mapped.reindex(keys).to_numpy(dtype=object))
+        befores.append(n_before)
+        lasts.append(n_last)
+    if kind == "country" and not known:
+        return None, _NO_COUNTRY
+    all_names = np.concatenate(names)
+    ok = pd.notna(all_names)
+    by = pd.DataFrame(
+        {
+            "item": all_names[ok],
+            "before": np.concatenate(befores)[ok],
+            "last": np.concatenate(lasts)[ok],
+        }
+    ).groupby("item", sort=False).sum()
+    uniq = by.index.to_numpy(dtype=object)
+    return (
+        uniq,
+        by["before"].to_numpy(np.int64),
+        by["last"].to_numpy(np.int64),
+        pd.Series(uniq, index=uniq),
+    ), ""
 
 
 def _source_moves(

@@ -296,8 +296,18 @@ def _visitors(p: Partial, ids: np.ndarray, every: str) -> np.ndarray:
         # visitor_days is already one row per (day, visitor).
         key = per.of_days(vd.index.get_level_values("day").to_numpy(np.int64), every)
         if every != "day":
-            pairs = pd.DataFrame({"p": key, "v": vd.index.get_level_values("visitor").to_numpy()})
-            key = pairs.drop_duplicates()["p"].to_numpy(np.int64)
+            # The distinct (period, visitor) pairs through the index's visitor codes: a
+            # drop_duplicates of the two columns hashed ~2M pairs per half year of a
+            # 10,000-visitor site several times over.
+            index = vd.index
+            assert isinstance(index, pd.MultiIndex)
+            at = index.names.index("visitor")
+            codes = np.asarray(index.codes[at], dtype=np.int64)
+            width = max(1, len(index.levels[at]))
+            key = key.astype(np.int64, copy=False)
+            lo = int(key.min())
+            pairs = pd.unique((key - lo) * width + codes)
+            key = pairs // width + lo
     pos, ok = _positions(ids, key)
     return _count(pos[ok], n)
 
