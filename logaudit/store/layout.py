@@ -48,8 +48,12 @@ from logaudit.schema import hash_strings
 # Schema 4 stores a day's repeated keys once (``REFS``): a column of hashes or tokens that all
 # appear in another table of the same day is stored as row numbers into that table, whose
 # checksum the file names. Files without references (schema 3 and before) are read as before.
-SCHEMA = 4
-READS = (1, 2, 3, 4)
+# Schema 5 adds each day's and month's ``mover_people`` (page views per country and browser,
+# ``store/movers.py``): an older logaudit, not knowing it, would show no country or browser
+# movers, so it must refuse such a store. Days of schema 1-4 have no such table and are read
+# as before (their visitor keys mapped at report time).
+SCHEMA = 5
+READS = (1, 2, 3, 4, 5)
 STATE_FILE = "store.json"
 KEY_FILE = "key"
 # Present from a run's first written file until its commit has deleted what the state does not
