@@ -44,6 +44,7 @@ from logaudit.formats.values import (
     TimePart,
     decode_time,
     durations,
+    iso_fixed,
     localise,
     offsets_at,
 )
@@ -668,7 +669,7 @@ def _token_fields(
     fields: dict[str, tuple[np.ndarray, pa.Array, Piece]] = {}
     times: list[TimePart] = []
     time_codes: list[np.ndarray] = []
-    pieces_of: list[tuple[dict[str, pa.Array], np.ndarray, np.ndarray]] = []
+    pieces_of: list[tuple[dict[str, pa.Array], np.ndarray, np.ndarray, TimePart | None]] = []
     names = set(table.column_names)
     for tok in det.format.tokens:
         if tok.name not in names:
@@ -701,6 +702,11 @@ def _token_fields(
             if field_key(single) not in fields:
                 fields[field_key(single)] = (codes, values, single)
             continue
+        if single is not None and single.kind == "iso":
+            fixed = iso_fixed(values)
+            if fixed is not None:  # every value fits: decoded, not split (values.py)
+                pieces_of.append(({"iso": values}, codes, np.ones(len(values), bool), fixed))
+                continue
         split = pc.extract_regex(values.cast(pa.string()), tok.split_regex())
         fits = np.asarray(split.is_valid())
         if not fits.all():
@@ -714,10 +720,10 @@ def _token_fields(
                 sub_codes, sub_dict = _recode(sub, codes)
                 fields[field_key(p)] = (sub_codes, sub_dict, p)
         if groups:
-            pieces_of.append((groups, codes, fits))
-    if _whole_parts([set(g) for g, _, _ in pieces_of]):
-        for groups, codes, fits in pieces_of:
-            part = decode_time(groups, len(fits))
+            pieces_of.append((groups, codes, fits, None))
+    if _whole_parts([set(g) for g, _, _, _ in pieces_of]):
+        for groups, codes, fits, ready in pieces_of:
+            part = ready if ready is not None else decode_time(groups, len(fits))
             part.ok &= fits
             times.append(part)
             time_codes.append(codes)
@@ -726,7 +732,7 @@ def _token_fields(
         n = table.num_rows
         rows: dict[str, pa.Array] = {}
         ok = np.ones(n, bool)
-        for groups, codes, fits in pieces_of:
+        for groups, codes, fits, _ in pieces_of:
             take = pa.array(codes)
             rows.update({k: v.take(take) for k, v in groups.items()})
             ok &= fits[codes]

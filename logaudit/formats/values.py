@@ -139,6 +139,57 @@ def decode_time(groups: dict[str, pa.Array], n: int) -> TimePart:
     return part
 
 
+# "2026-01-22T00:00:06+01:00", nginx's $time_iso8601: where the digits are in that form.
+_ISO_WIDTH = 25
+_ISO_DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 23, 24])
+
+
+def iso_fixed(values: pa.Array) -> TimePart | None:
+    """``decode_time({"iso": values})`` for distinct values that are all written
+    "YYYY-MM-DDTHH:MM:SS+HH:MM" (or with a space for the T), decoded with array arithmetic
+    over their bytes instead of two RE2 matches each; None when any value is written
+    otherwise (another width, "Z", a fraction, a null): the caller then takes that path."""
+    n = len(values)
+    if n == 0 or values.null_count:
+        return None
+    text = values.cast(pa.large_string())
+    offsets = np.frombuffer(text.buffers()[1], np.int64)[text.offset : text.offset + n + 1]
+    if not (np.diff(offsets) == _ISO_WIDTH).all():
+        return None
+    data = np.frombuffer(text.buffers()[2], np.uint8)
+    m = data[offsets[0] : offsets[-1]].reshape(n, _ISO_WIDTH)
+    d = m[:, _ISO_DIGITS].astype(np.int64) - 48
+    shape = (
+        (m[:, 4] == 45)
+        & (m[:, 7] == 45)
+        & ((m[:, 10] == 84) | (m[:, 10] == 32))
+        & (m[:, 13] == 58)
+        & (m[:, 16] == 58)
+        & ((m[:, 19] == 43) | (m[:, 19] == 45))
+        & (m[:, 22] == 58)
+        & ((d >= 0) & (d <= 9)).all(axis=1)
+    )
+    if not shape.all():
+        return None
+    part = TimePart(n)
+    year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
+    secs, valid = civil_seconds(year, d[:, 4] * 10 + d[:, 5], d[:, 6] * 10 + d[:, 7])
+    part.wall += secs
+    part.ok &= valid
+    hh = d[:, 8] * 10 + d[:, 9]
+    mm = d[:, 10] * 10 + d[:, 11]
+    ss = d[:, 12] * 10 + d[:, 13]
+    part.ok &= (hh < 24) & (mm < 60) & (ss < 61)
+    part.wall += np.where(part.ok, hh * 3600 + mm * 60 + ss, 0)
+    # As zone_offsets reads "+01:00".
+    zh = d[:, 14] * 10 + d[:, 15]
+    zm = d[:, 16] * 10 + d[:, 17]
+    mins = np.where(m[:, 19] == 45, -1, 1) * (zh * 60 + zm)
+    good = (np.abs(mins) <= 18 * 60) & (zm < 60)
+    part.offset = np.where(good, mins, NO_OFFSET).astype(np.int16)
+    return part
+
+
 def localise(wall: np.ndarray, zone: str) -> np.ndarray:
     """Minutes east of UTC of each naive wall time in ``zone`` (an ambiguous hour is read as
     standard time, a skipped one moved forward)."""
