@@ -44,6 +44,7 @@ from logaudit.formats.values import (
     TimePart,
     decode_time,
     durations,
+    fixed_digits,
     iso_fixed,
     localise,
     offsets_at,
@@ -669,7 +670,11 @@ def _token_fields(
     fields: dict[str, tuple[np.ndarray, pa.Array, Piece]] = {}
     times: list[TimePart] = []
     time_codes: list[np.ndarray] = []
-    pieces_of: list[tuple[dict[str, pa.Array], np.ndarray, np.ndarray, TimePart | None]] = []
+    # (time pieces -> text per distinct value, or already digits read; row codes; which
+    # values fit; the token decoded whole, when a fast path did it)
+    pieces_of: list[
+        tuple[dict[str, pa.Array | np.ndarray], np.ndarray, np.ndarray, TimePart | None]
+    ] = []
     names = set(table.column_names)
     for tok in det.format.tokens:
         if tok.name not in names:
@@ -707,6 +712,13 @@ def _token_fields(
             if fixed is not None:  # every value fits: decoded, not split (values.py)
                 pieces_of.append(({"iso": values}, codes, np.ones(len(values), bool), fixed))
                 continue
+        if all(p.role in ("time", "literal") for p in tok.pieces):
+            digits = fixed_digits(
+                values, [(p.kind, "") if p.role == "time" else ("", p.text) for p in tok.pieces]
+            )
+            if digits is not None:  # every value fits: read from its bytes (values.py)
+                pieces_of.append((dict(digits), codes, np.ones(len(values), bool), None))
+                continue
         split = pc.extract_regex(values.cast(pa.string()), tok.split_regex())
         fits = np.asarray(split.is_valid())
         if not fits.all():
@@ -734,7 +746,12 @@ def _token_fields(
         ok = np.ones(n, bool)
         for groups, codes, fits, _ in pieces_of:
             take = pa.array(codes)
-            rows.update({k: v.take(take) for k, v in groups.items()})
+            rows.update(
+                {
+                    k: v[codes] if isinstance(v, np.ndarray) else v.take(take)
+                    for k, v in groups.items()
+                }
+            )
             ok &= fits[codes]
         part = decode_time(rows, n)
         part.ok &= ok

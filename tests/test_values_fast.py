@@ -1,12 +1,28 @@
 """The fast paths of parsing give what the general ones give (issue #11's speed round): fixed-
-width ISO times decoded from their bytes against the RE2 path, value for value."""
+width ISO times, dates and clocks decoded from their bytes against the RE2 path, value for
+value."""
 
 from __future__ import annotations
 
-import numpy as np
-import pyarrow as pa
+from functools import partial
 
-from logaudit.formats.values import decode_time, iso_fixed
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from logaudit.formats import detect
+from logaudit.formats.spec import Piece, Token
+from logaudit.formats.values import decode_time, fixed_digits, iso_fixed
+from logaudit.parse import BadLines, parse_block
+from logaudit.sources import Block, Input
+
+T = partial(Piece, "time", "")
+
+
+def L(text: str) -> Piece:  # noqa: N802 - a literal piece, beside T
+    return Piece("literal", text)
+
 
 ISO = [
     "2026-01-22T00:00:06+01:00",
@@ -53,3 +69,65 @@ def test_other_iso_forms_are_left_to_the_regex_path() -> None:
         assert iso_fixed(pa.array([ISO[0], odd])) is None, odd
     assert iso_fixed(pa.array([ISO[0], None])) is None
     assert iso_fixed(pa.array([], pa.string())) is None
+
+
+def _split(values: pa.Array, tok: Token) -> dict[str, pa.Array]:
+    split = pc.extract_regex(values, tok.split_regex())
+    return {p.kind: split.field(f"p{i}") for i, p in enumerate(tok.fields)}
+
+
+DATE = Token("date", (T("Y"), L("-"), T("m"), L("-"), T("d")))
+CLOCK = Token("time", (T("H"), L(":"), T("M"), L(":"), T("Sf")))
+
+
+def _pieces(tok: Token) -> list[tuple[str, str]]:
+    return [(p.kind, "") if p.role == "time" else ("", p.text) for p in tok.pieces]
+
+
+def test_fixed_width_dates_and_clocks_read_as_the_regex_path_does() -> None:
+    """W3C's date and time tokens: digits read from the bytes give the same parts (invalid
+    days, hours and leap seconds included) as the RE2 split and _ints."""
+    for tok, values in (
+        (
+            DATE,
+            ["2026-01-22", "2024-02-29", "2023-02-29", "2026-13-01", "2026-00-10", "0000-01-01"],
+        ),
+        (CLOCK, ["00:00:06", "23:59:59", "24:00:00", "10:60:00", "10:00:60", "09:07:03"]),
+    ):
+        arr = pa.array(values, pa.string())
+        digits = fixed_digits(arr, _pieces(tok))
+        assert digits is not None
+        fast = decode_time(dict(digits), len(arr))
+        slow = decode_time(_split(arr, tok), len(arr))
+        for name in ("wall", "usec", "ok"):
+            np.testing.assert_array_equal(getattr(fast, name), getattr(slow, name), err_msg=name)
+
+
+def test_other_dates_and_clocks_are_left_to_the_regex_path() -> None:
+    assert fixed_digits(pa.array(["00:00:06", "00:00:06.250"]), _pieces(CLOCK)) is None
+    assert fixed_digits(pa.array(["00:00:06", "00-00:06"]), _pieces(CLOCK)) is None
+    assert fixed_digits(pa.array(["2026-01-22", "2026-01-2x"]), _pieces(DATE)) is None
+    assert fixed_digits(pa.array(["2026-01-22", None]), _pieces(DATE)) is None
+    assert fixed_digits(pa.array(["Jan"]), [("b", "")]) is None  # a month name: not digits
+
+
+def test_a_w3c_log_with_and_without_fractions_of_seconds() -> None:
+    """End to end: whole seconds take the fast path, a block with a fraction the RE2 one; the
+    same line gives the same time either way, and the fraction is kept."""
+    head = "#Fields: date time c-ip cs-method cs-uri-stem sc-status sc-bytes\n"
+    lines = [f"2026-01-22 10:00:{s:02d} 192.0.2.{s} GET /p{s} 200 {s}\n" for s in range(5)]
+    whole = (head + "".join(lines)).encode()
+    cut = (head + "".join(lines) + "2026-01-22 10:00:09.250 192.0.2.9 GET /q 200 1\n").encode()
+    a, bad_a = _parse(whole)
+    b, bad_b = _parse(cut)
+    assert bad_a.total == bad_b.total == 0
+    assert a["time"].tolist() == b["time"].tolist()[:5]
+    assert b["usec"].tolist() == [0] * 5 + [250000]
+    assert str(a["time"].iloc[3]) == "2026-01-22 10:00:03+00:00"
+
+
+def _parse(raw: bytes) -> tuple[pd.DataFrame, BadLines]:
+    det = detect(raw, "u_ex.log", tz="UTC")
+    bad = BadLines()
+    frame = parse_block(Block(raw, 1, Input("u_ex.log", None), raw.count(b"\n")), det, bad)
+    return frame, bad
