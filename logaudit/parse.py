@@ -680,8 +680,9 @@ def _token_fields(
         if tok.name not in names:
             continue
         codes, values = _dict(table.column(tok.name))
-        if det.format.loose:
+        if det.format.loose and pc.any(pc.starts_with(values, '"')).as_py():
             # W3C: a quoted value ("a b", with "" for a quote) as written inside its quotes.
+            # (Only where one starts with a quote: unquoted, values and codes are unchanged.)
             values = values.cast(pa.string())
             quoted = pc.extract_regex(values, r'^"(?P<v>.*)"$')
             inner = pc.replace_substring(quoted.field("v"), '""', '"')
