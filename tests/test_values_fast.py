@@ -131,3 +131,31 @@ def _parse(raw: bytes) -> tuple[pd.DataFrame, BadLines]:
     bad = BadLines()
     frame = parse_block(Block(raw, 1, Input("u_ex.log", None), raw.count(b"\n")), det, bad)
     return frame, bad
+
+
+def test_requests_and_targets_split_as_their_patterns_do() -> None:
+    """The usual request split at its spaces and a target at its first "?" give the RE2
+    patterns' groups (the query "" where there is none); unusual requests take the patterns."""
+    from logaudit.parse import _REQUEST_USUAL, _TARGET, _split_requests, _target_parts
+
+    usual = ["GET / HTTP/1.1", "POST /a?b=1?c HTTP/2.0", "GET /x? HTTP/1.0", "M-1 ?q HTTP/1.1"]
+    got = _split_requests(pa.array(usual))
+    want = pc.extract_regex(pa.array(usual), _REQUEST_USUAL)
+    for name in ("method", "target", "protocol"):
+        assert got.field(name).to_pylist() == want.field(name).to_pylist()
+    odd = [*usual, "GET /a b HTTP/1.1", "-", "", "GET /only"]
+    parts = _split_requests(pa.array(odd))
+    assert parts.field("target").to_pylist()[4] == "/a b"
+    assert not parts.is_valid().to_pylist()[5]
+    targets = ["/", "/a?b=1?c", "/x?", "?q", "", "/p", "/a b?c d"]
+    path, query = _target_parts(pa.array(targets))
+    regex = pc.extract_regex(pa.array(targets), _TARGET)
+    assert path.to_pylist() == regex.field("path").to_pylist()
+    assert query.to_pylist() == regex.field("query").fill_null("").to_pylist()
+    assert query.to_pylist() == ["", "b=1?c", "", "q", "", "", "c d"]
+    with_null = pa.array(["/a?b", None], pa.string())
+    path, query = _target_parts(with_null)
+    regex = pc.extract_regex(with_null, _TARGET)
+    assert path.to_pylist() == regex.field("path").to_pylist()
+    assert query.to_pylist() == regex.field("query").fill_null("").to_pylist()
+    assert path.to_pylist()[0] == "/a" and query.to_pylist() == ["b", ""]
