@@ -433,17 +433,27 @@ def _parse(block: Block, det: Detected, bad: BadLines) -> pd.DataFrame:
         if keyed is not None:  # an nginx JSON template: Arrow's JSON reader, by its keys
             data = _normalise(block.data, escapes=False)
             return _json(data, replace(det, format=keyed), block, bad, escapes=True)
-    data = _normalise(block.data, escapes=layout.family != "jsonkeys")
-    if layout.family == "w3c":
-        return _w3c(data, det, block, bad)
     if layout.family == "jsonkeys":
-        return _json(data, det, block, bad)
+        return _json(_normalise(block.data, escapes=False), det, block, bad)
+    # The rare bytes every block is searched for, found in one pass: backslashes
+    # (normalise), CRs (_fast), and "#" (W3C's headers).
+    w3c = layout.family == "w3c"
+    csv = layout.delimiter is not None and not det.others
+    wanted = (92, 13, 35) if w3c else (92, 13) if csv else (92,)
+    rare: list[np.ndarray | None] = list(
+        _octets.where_each(np.frombuffer(block.data, np.uint8), wanted)
+    ) + [None] * (3 - len(wanted))
+    data = _normalise(block.data, backslash=rare[0])
+    if data is not block.data:
+        rare = [None, None, None]  # the bytes moved: each is searched for again
+    if w3c:
+        return _w3c(data, det, block, bad, rare[1], rare[2])
     if det.others:
         return _mixed(data, det, block, bad)
     if layout.delimiter is None:
         table, line_no = _exact(data, det, block, bad)
     else:
-        table, line_no = _fast(data, det, block, bad)
+        table, line_no = _fast(data, det, block, bad, rare[1])
 
     def text_of(number: int) -> str:
         """One line's text by its number (for a few bad-line examples only)."""
@@ -455,14 +465,20 @@ def _parse(block: Block, det: Detected, bad: BadLines) -> pd.DataFrame:
 
 
 def _w3c(
-    data: bytes | bytearray | memoryview, det: Detected, block: Block, bad: BadLines
+    data: bytes | bytearray | memoryview,
+    det: Detected,
+    block: Block,
+    bad: BadLines,
+    cr: np.ndarray | None = None,
+    hashes: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """A W3C block: each part under its own #Fields: header, read with that header's layout."""
+    """A W3C block: each part under its own #Fields: header, read with that header's layout.
+    ``cr``, ``hashes``: the positions of the block's CRs and "#"s, when known."""
     from logaudit.formats import w3c
 
     view = memoryview(data)
     octets = np.frombuffer(data, np.uint8)
-    heads = w3c.headers(data)
+    heads = w3c.headers(data, hashes)
     parts: list[tuple[int, Layout | None]] = []
     if not heads or heads[0][0] > 0:
         parts.append((0, det.format))
@@ -475,7 +491,10 @@ def _w3c(
             continue
         sub = view[start:end]
         first = block.first_line + _octets.count(octets[:start], 10)
-        lines = _octets.count(octets[start:end], 10)
+        if start == 0 and end == len(data) and data[-1:] == b"\n" and block.lines >= 0:
+            lines = block.lines  # the whole block, whose newlines the reader counted
+        else:
+            lines = _octets.count(octets[start:end], 10)
         if end == len(data) and data[-1:] != b"\n":
             lines += 1
         part = Block(sub, first, block.source, lines)
@@ -485,7 +504,8 @@ def _w3c(
             _exact(sub, never, part, bad, reason="its #Fields: header is not readable")
             continue
         sub_det = Detected(layout, 0, 0, 0, det.zone)
-        table, line_no = _fast(sub, sub_det, part, bad)
+        part_cr = None if cr is None else cr[(cr >= start) & (cr < end)] - start
+        table, line_no = _fast(sub, sub_det, part, bad, part_cr)
         chunks.append(_assemble(table, line_no, name, bad, sub_det))
     if not chunks:
         return _assemble(pa.table({}), np.zeros(0, np.int64), name, bad, det)
@@ -582,9 +602,14 @@ def _with_columns(chunk: pd.DataFrame, cookies: list[str]) -> pd.DataFrame:
 
 
 def _fast(
-    data: bytes | bytearray | memoryview, det: Detected, block: Block, bad: BadLines
+    data: bytes | bytearray | memoryview,
+    det: Detected,
+    block: Block,
+    bad: BadLines,
+    cr: np.ndarray | None = None,
 ) -> tuple[pa.Table, np.ndarray]:
-    """Arrow's CSV reader over the block; only the lines it rejects go to the exact path."""
+    """Arrow's CSV reader over the block; only the lines it rejects go to the exact path.
+    ``cr``: the positions of the block's CRs, when known."""
     columns = det.format.columns(det.extras)
     used = _used_tokens(det)
     invalid: list[tuple[int | None, str]] = []
@@ -598,7 +623,7 @@ def _fast(
         table = _read_csv(data, columns, invalid, delim, used)
     if any(col.num_chunks > 1 for col in table.columns):  # a block over 2 GB
         table = table.unify_dictionaries().combine_chunks()
-    bare_cr = _has_bare_cr(data)
+    bare_cr = _has_bare_cr(data, cr)
     if not invalid and table.num_rows == block.lines and not bare_cr:
         return table, block.first_line + np.arange(table.num_rows, dtype=np.int64)
     # Arrow's CSV reader also ends a row at a bare CR; only the exact path splits on LF alone.
