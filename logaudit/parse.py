@@ -181,13 +181,16 @@ def _exact(
     reason: str | None = None,
     newlines: np.ndarray | None = None,
     report: bool = True,
+    lines: pa.Array | None = None,
 ) -> tuple[pa.Table, np.ndarray]:
     """The exact path: match every line (or the lines at indexes ``only``) with the format's
-    pattern; bad lines are counted with their line numbers."""
-    lines = _split_lines(data, newlines)
+    pattern; bad lines are counted with their line numbers. ``lines``: the texts of the
+    lines at ``only`` (each with its newline), when the caller has them."""
+    if lines is None:
+        lines = _split_lines(data, newlines)
+        if only is not None:
+            lines = lines.take(pa.array(only))
     index = np.arange(len(lines), dtype=np.int64) if only is None else only
-    if only is not None:
-        lines = lines.take(pa.array(only))
     columns = [t.name for t in det.format.tokens]
     if reason is None:
         matched = pc.extract_regex(lines, _line_regex(det))
@@ -627,6 +630,14 @@ def _fast(
     if not invalid and table.num_rows == block.lines and not bare_cr:
         return table, block.first_line + np.arange(table.num_rows, dtype=np.int64)
     # Arrow's CSV reader also ends a row at a bare CR; only the exact path splits on LF alone.
+    counted = None if bare_cr else _counted(invalid, table.num_rows, block.lines, data)
+    if counted is not None:
+        good_lines, rejected, texts = counted
+        rescued, rescued_no = _exact(data, det, block, bad, only=rejected, lines=texts)
+        line_no = block.first_line + good_lines
+        if rescued.num_rows == 0:
+            return table, line_no
+        return _append(table, rescued, used), np.concatenate([line_no, rescued_no])
     octets = np.frombuffer(data, np.uint8)
     # A slice at a time: a 16 MB comparison made at once faulted in fresh pages each block.
     newlines = _octets.where(octets, 10)
@@ -639,11 +650,51 @@ def _fast(
     line_no = block.first_line + good_lines
     if rescued.num_rows == 0:
         return table, line_no
+    return _append(table, rescued, used), np.concatenate([line_no, rescued_no])
+
+
+def _append(table: pa.Table, rescued: pa.Table, used: list[str]) -> pa.Table:
+    """The CSV reader's rows, then the rows the exact path rescued, dictionaries unified."""
     extra = pa.table(
         {c: pc.dictionary_encode(rescued.column(c)).cast(table.schema.field(c).type) for c in used}
     )
-    both = pa.concat_tables([table, extra]).unify_dictionaries().combine_chunks()
-    return both, np.concatenate([line_no, rescued_no])
+    return pa.concat_tables([table, extra]).unify_dictionaries().combine_chunks()
+
+
+def _counted(
+    invalid: list[tuple[int | None, str]],
+    rows: int,
+    lines: int,
+    data: bytes | bytearray | memoryview,
+) -> tuple[np.ndarray, np.ndarray, pa.Array] | None:
+    """``_place`` without the block's newlines, when counting settles it: the reader's rows
+    and the lines of the rejected rows' texts add up to the block's ``lines``, so no line
+    was empty and every row the reader kept is one line. The rejected lines are then where
+    the reader's row numbers say, and their texts are the lines (each given its newline
+    back) for the exact path: no 16 MB newline search, no search for the texts. None when
+    the counts do not add up (``_place`` then finds them in the block)."""
+    if not invalid or data[-1:] != b"\n":
+        return None
+    rejected: list[int] = []
+    texts: list[str] = []
+    shift = 0  # rows that spanned several lines so far, less one each
+    for number, text in invalid:
+        if number is None:
+            return None
+        parts = text.split("\n")
+        k = number - 1 + shift
+        if k < (rejected[-1] + 1 if rejected else 0):
+            return None
+        rejected.extend(range(k, k + len(parts)))
+        texts.extend(parts)
+        shift += len(parts) - 1
+    if rows + len(rejected) != lines or rejected[-1] >= lines:
+        return None
+    bad = np.asarray(rejected, np.int64)
+    keep = np.ones(lines, bool)
+    keep[bad] = False
+    good = np.flatnonzero(keep).astype(np.int64)
+    return good, bad, pa.array([t + "\n" for t in texts], pa.large_string())
 
 
 def _place(

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 
 from logaudit.formats import detect
 from logaudit.formats.spec import Piece, Token
@@ -159,3 +160,56 @@ def test_requests_and_targets_split_as_their_patterns_do() -> None:
     assert path.to_pylist() == regex.field("path").to_pylist()
     assert query.to_pylist() == regex.field("query").fill_null("").to_pylist()
     assert path.to_pylist()[0] == "/a" and query.to_pylist() == ["b", ""]
+
+
+def _combined(i: int, agent: str = "Mozilla/5.0 (X11)") -> str:
+    return (
+        f'192.0.2.{i % 250} - - [22/Jan/2026:13:58:{i % 60:02d} +0100] "GET /p/{i} HTTP/1.1" '
+        f'200 {i} "-" "{agent}"'
+    )
+
+
+CUT = [
+    "\n".join([_combined(1), _combined(2, "Mozilla/5.0 (cut"), "garbage line", _combined(3)]),
+    "\r\n".join([_combined(1), _combined(2, "Mozilla/5.0 (cut"), "garbage", _combined(3)]),
+    "\n".join([_combined(1), "", _combined(2, "cut"), "junk", _combined(3), "more junk"]),
+    "\n".join([_combined(1), "a line of garbage", _combined(2), "x y z"]),
+]
+
+
+def test_rejected_rows_placed_by_counting_as_by_searching() -> None:
+    """A block whose rejected rows (a cut agent running into the next line, garbage) are
+    placed by counting lines gives the rows, line numbers and bad lines the search in the
+    block gives; with an empty line the counts do not add up and the search is used."""
+    import logaudit.parse as parse_mod
+
+    used = []
+    counted = parse_mod._counted
+    for text in CUT:
+        raw = (text + "\n").encode()
+        det = detect(raw, "access.log")
+        assert det.format.name == "combined"
+        block = Block(raw, 10, Input("access.log", None), raw.count(b"\n"))
+        fast_bad, slow_bad = BadLines(), BadLines()
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(parse_mod, "_counted", lambda *a: used.append(r := counted(*a)) or r)
+            fast = parse_block(block, det, fast_bad)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(parse_mod, "_counted", lambda *a: None)
+            slow = parse_block(block, det, slow_bad)
+        pd.testing.assert_frame_equal(fast, slow)
+        assert fast_bad == slow_bad and fast_bad.total >= 1
+        assert fast["line"].tolist()[0] == 10
+    assert [r is not None for r in used] == [True, True, False, True]
+    frame, bad = _parse_combined(CUT[0])
+    assert (
+        frame["line"].tolist() == [10, 11, 13] and frame["agent"].tolist()[1] == "Mozilla/5.0 (cut"
+    )
+    assert [n for n, _ in bad.samples["access.log"]] == [12]
+
+
+def _parse_combined(text: str) -> tuple[pd.DataFrame, BadLines]:
+    raw = (text + "\n").encode()
+    bad = BadLines()
+    block = Block(raw, 10, Input("access.log", None), raw.count(b"\n"))
+    return parse_block(block, detect(raw, "access.log"), bad), bad
