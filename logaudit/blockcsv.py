@@ -17,10 +17,13 @@ from logaudit.formats import Detected
 
 
 def normalise(
-    data: bytes | bytearray | memoryview, escapes: bool = True
+    data: bytes | bytearray | memoryview,
+    escapes: bool = True,
+    backslash: np.ndarray | None = None,
 ) -> bytes | bytearray | memoryview:
     """Valid UTF-8 with nginx-style escapes; see the module docstring. Copies only when it
-    has to change something. ``escapes=False``: UTF-8 only (JSON keeps its own escapes)."""
+    has to change something. ``escapes=False``: UTF-8 only (JSON keeps its own escapes).
+    ``backslash``: the positions of ``data``'s backslashes, when the caller has them."""
     buf = pa.py_buffer(data)
     probe = pa.Array.from_buffers(
         pa.large_string(), 1, [None, pa.py_buffer(np.array([0, len(data)], np.int64)), buf]
@@ -30,12 +33,16 @@ def normalise(
     except pa.ArrowInvalid:
         # Non-UTF-8 bytes (Latin-1 paths, binary junk) are kept visibly as \xHH.
         data = bytes(data).decode("utf-8", "backslashreplace").encode("utf-8")
+        backslash = None  # the bytes moved
     n = len(data)
     octets = np.frombuffer(data, np.uint8, count=n)
     # Each replacement only where its escape occurs: most blocks have neither, and a block
     # whose only backslashes are nginx's \xHH needs no copy at all. The bytes are compared
     # with numpy, without the GIL (a two-byte bytes.find held it for 15 ms per 16 MB block).
-    backslash = _octets.where(octets, 92) if escapes else np.zeros(0, np.int64)
+    if not escapes:
+        backslash = np.zeros(0, np.int64)
+    elif backslash is None:
+        backslash = _octets.where(octets, 92)
     if len(backslash):
         after = octets[backslash[backslash < n - 1] + 1]
         if (after == 92).any():
@@ -45,10 +52,11 @@ def normalise(
     return data
 
 
-def has_bare_cr(data: bytes | bytearray | memoryview) -> bool:
-    """Whether a CR is not followed by LF (numpy: no GIL held over the block)."""
+def has_bare_cr(data: bytes | bytearray | memoryview, cr: np.ndarray | None = None) -> bool:
+    """Whether a CR is not followed by LF (numpy: no GIL held over the block). ``cr``: the
+    positions of ``data``'s CRs, when the caller has them."""
     octets = np.frombuffer(data, np.uint8)
-    cr = _octets.where(octets, 13)
+    cr = _octets.where(octets, 13) if cr is None else cr
     if not len(cr):
         return False
     nxt = cr + 1

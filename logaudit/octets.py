@@ -29,12 +29,27 @@ def present(octets: np.ndarray, value: int) -> bool:
 
 
 def where(octets: np.ndarray, value: int) -> np.ndarray:
-    """The positions (int64, increasing) of the bytes of ``octets`` that equal ``value``: for
-    a rare value (a CR, a backslash); joining the slices' answers costs more than the page
-    faults saved when nearly every line has one (newlines: ``np.flatnonzero`` at once)."""
+    """The positions (int64, increasing) of the bytes of ``octets`` that equal ``value``.
+    Newlines too: in a running pipeline a 16 MB comparison at once pays its page faults every
+    block (6.4-13 ms a combined block against 5.1 ms a slice at a time)."""
     if len(octets) <= STEP:
         return np.flatnonzero(octets == value)
-    parts = [
-        np.flatnonzero(octets[i : i + STEP] == value) + i for i in range(0, len(octets), STEP)
-    ]
+    parts = [np.flatnonzero(octets[i : i + STEP] == value) + i for i in range(0, len(octets), STEP)]
     return np.concatenate(parts).astype(np.int64, copy=False)
+
+
+def where_each(octets: np.ndarray, values: tuple[int, ...]) -> list[np.ndarray]:
+    """``[where(octets, v) for v in values]`` in one pass over the bytes: each slice is
+    compared with every value while it is in the cache (a 16 MB block: 5.9 ms for four
+    values against 10 ms for four passes)."""
+    found: list[list[np.ndarray]] = [[] for _ in values]
+    for i in range(0, len(octets), STEP):
+        piece = octets[i : i + STEP]
+        for k, v in enumerate(values):
+            hits = np.flatnonzero(piece == v)
+            if len(hits):
+                found[k].append(hits + i)
+    return [
+        np.concatenate(f).astype(np.int64, copy=False) if f else np.zeros(0, np.int64)
+        for f in found
+    ]

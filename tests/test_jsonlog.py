@@ -106,6 +106,36 @@ def test_floats_as_text_match_numpy_positional() -> None:
     assert got[4] == "0.0000001" and got[7] == "1000000000000000000000"
 
 
+
+def test_first_items_of_lists_from_their_offsets() -> None:
+    """A header list's first item: null for an empty, missing or null list, on a slice too
+    (a struct's child list starts at the struct's offset)."""
+    lists = [["a", "b"], [], None, [None, "c"], ["d"], ["e", "f"], []]
+    arr = pa.array(lists, pa.list_(pa.string()))
+    want = [v[0] if v else None for v in lists]
+    assert jsonlog._first_items(arr).to_pylist() == want
+    assert jsonlog._first_items(arr.slice(2, 4)).to_pylist() == want[2:6]
+    full = pa.array([["x"], ["y", "z"]], pa.list_(pa.string()))
+    assert jsonlog._first_items(full).to_pylist() == ["x", "y"]
+    assert jsonlog._first_items(pa.array([[], None], pa.list_(pa.string()))).to_pylist() == [
+        None,
+        None,
+    ]
+
+
+def test_repeated_floats_and_a_block_without_its_last_newline() -> None:
+    """Floats are written once per distinct value and spread back in row order; a block whose
+    last line has no newline reads as one that has it."""
+    values = [0.5, None, 1e-7, 0.5, 1e-7, 3.0]
+    got = jsonlog._text(pa.array(values, pa.float64())).to_pylist()
+    assert got == ["0.5", None, "0.0000001", "0.5", "0.0000001", "3"]
+    raw = ("\n".join(caddy(i, duration=0.25 * (i % 2)) for i in range(6)) + "\n").encode()
+    det = Detected(FORMATS["caddy"], 0, 1, 1)
+    whole, _ = parse_bytes(raw, det)
+    cut, _ = parse_bytes(raw[:-1], det)
+    pd.testing.assert_frame_equal(whole, cut)
+    assert whole["response_time"].tolist() == [0.0, 0.25] * 3
+
 # file -> (family, hits, bad lines, {line: {column: value}})
 REAL = {
     "matomo/caddy_json.log": ("caddy", 3, 0, {1: {"client": "1.2.3.4", "path": "/beta/"}}),

@@ -20,6 +20,9 @@ def test_same_answers_as_whole_array(size: int) -> None:
         assert octets.present(data, value) == bool((data == value).any())
         got = octets.where(data, value)
         assert got.dtype == np.int64 and np.array_equal(got, np.flatnonzero(data == value))
+    each = octets.where_each(data, (10, 92, 13))
+    for value, got in zip((10, 92, 13), each, strict=True):
+        assert got.dtype == np.int64 and np.array_equal(got, np.flatnonzero(data == value))
 
 
 def test_value_only_at_slice_edges() -> None:
@@ -29,3 +32,4 @@ def test_value_only_at_slice_edges() -> None:
     assert octets.count(data, 13) == 3 and octets.present(data, 13)
     assert octets.where(data, 13).tolist() == edges
     assert not octets.present(data, 10) and octets.where(data, 10).tolist() == []
+    assert [w.tolist() for w in octets.where_each(data, (13, 10))] == [edges, []]

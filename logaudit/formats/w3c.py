@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from logaudit.errors import ConfigError
 from logaudit.formats.spec import Layout, Piece, layout_from_pieces, strftime_pieces
+
+if TYPE_CHECKING:  # numpy is not loaded with the registry (issue #18)
+    import numpy as np
 
 # W3C field name (lower-cased) -> (role, kind).
 _FIELDS: dict[str, tuple[str, str]] = {
@@ -117,9 +121,21 @@ def header_delimiter(data: bytes | bytearray | memoryview, at: int) -> str:
     return "\t" if b"\t" in lines[0] else " "
 
 
-def headers(data: bytes | bytearray | memoryview) -> list[tuple[int, Layout | None]]:
-    """(byte offset of the line, layout or None if unreadable) per #Fields: line."""
+def headers(
+    data: bytes | bytearray | memoryview, hashes: np.ndarray | None = None
+) -> list[tuple[int, Layout | None]]:
+    """(byte offset of the line, layout or None if unreadable) per #Fields: line.
+    ``hashes``: the positions of the "#"s in ``data``, when the caller has them (the block
+    is then not copied to be searched)."""
     out: list[tuple[int, Layout | None]] = []
+    if hashes is not None:
+        for at in (int(a) for a in hashes):
+            if (at == 0 or data[at - 1] == 10) and bytes(data[at : at + 8]) == b"#Fields:":
+                line = bytes(data[at : at + 65536])
+                if b"\n" not in line and b"\r" not in line:
+                    line = bytes(data[at:])  # a header over 64 KiB: read to its end
+                out.append((at, _header_at(data, at, line, 0)))
+        return out
     raw = bytes(data) if not isinstance(data, bytes) else data
     # bytes.find, not a multi-line regex: "^" made re try every byte of a 16 MB block (a third
     # of a W3C block's parse time, and the header is searched for several times per block).
@@ -128,15 +144,23 @@ def headers(data: bytes | bytearray | memoryview) -> list[tuple[int, Layout | No
     at = raw.find(b"#")
     while at >= 0:
         if (at == 0 or raw[at - 1] == 10) and raw.startswith(b"#Fields:", at):
-            m = _FIELDS_LINE.match(raw, at)
-            assert m is not None
-            header = m.group(1).decode("utf-8", "replace").replace("\t", " ")
-            try:
-                out.append((at, fields_layout(header, header_delimiter(raw, at))))
-            except ConfigError:
-                out.append((at, None))
+            out.append((at, _header_at(raw, at, raw, at)))
         at = raw.find(b"#", at + 1)
     return out
+
+
+def _header_at(
+    data: bytes | bytearray | memoryview, at: int, line: bytes, pos: int
+) -> Layout | None:
+    """The layout of the #Fields: line at ``at`` of ``data``; ``line``: bytes holding that
+    line at ``pos``."""
+    m = _FIELDS_LINE.match(line, pos)
+    assert m is not None
+    header = m.group(1).decode("utf-8", "replace").replace("\t", " ")
+    try:
+        return fields_layout(header, header_delimiter(data, at))
+    except ConfigError:
+        return None
 
 
 DEFAULT = fields_layout(IIS_DEFAULT)
