@@ -107,6 +107,8 @@ def test_a_blocks_keys_are_computed_once(monkeypatch: pytest.MonkeyPatch) -> Non
     assert list(table["agent_class"]) == [["person", "crawler", "tool"][k] for k in codes[:3]]
     c.classify(pd.Index(list(cats), dtype="str"))
     assert len(calls) == 2
+    c.classify(cats, np.arange(3), coded=True)  # the agents table asked last: forgotten
+    assert len(calls) == 3 and c._recent == []
     for _ in range(agents_mod.RECENT + 1):  # the oldest is forgotten, answers stay right
         c.classes(pd.Index(AGENTS, dtype="str"))
     assert (c.classes(cats) == codes).all()

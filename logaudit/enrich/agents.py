@@ -212,8 +212,9 @@ def _analysed(agents: pd.Index) -> pa.Array:
     return pa.array(texts, type=pa.large_string())
 
 
-# How many indexes' lookup keys ``AgentClassifier._keys`` remembers: the blocks in flight.
-RECENT = 4
+# How many indexes' lookup keys ``AgentClassifier._keys`` remembers: the blocks in flight
+# (engine.local.THREADS), and one to spare.
+RECENT = 3
 
 
 def _version(*parts: str | None) -> str:
@@ -336,7 +337,8 @@ class AgentClassifier:
         ``coded``: the columns as categoricals, their categories in order of first appearance
         among the rows (what ``pd.factorize`` of each text column gives), without making the
         text of every row first."""
-        distinct, of = self._keys(agents)
+        # The agents table asks last for a block's categories: their keys are forgotten then.
+        distinct, of = self._keys(agents, last=True)
         index = agents
         if at is not None:
             of, index = of[at], agents.take(at)
@@ -392,7 +394,7 @@ class AgentClassifier:
         spider = self.parse(text, Domain.DEVICE).device.family == "Spider"
         return _CLASS_CODE["crawler" if spider else "person"]
 
-    def _keys(self, agents: pd.Index) -> tuple[list[str], np.ndarray]:
+    def _keys(self, agents: pd.Index, last: bool = False) -> tuple[list[str], np.ndarray]:
         """The agents' distinct lookup keys (in order of first appearance) and each agent's
         position among them: computed in Arrow over the whole index (``_analysed``,
         ``_arrow_keys``), so that only the distinct keys (a few hundred where agents differ
@@ -400,18 +402,21 @@ class AgentClassifier:
 
         The answers for the last few Arrow-backed indexes are remembered (by the identity of
         their immutable Arrow data, held meanwhile): a block's categories are asked for by the
-        enricher's classes and again by the agents table (``classify(..., at=...)``)."""
+        enricher's classes and again by the agents table (``classify(..., at=...)``), which
+        asks ``last``: the entry is dropped then, not held with the block's text."""
         data = getattr(agents.array, "_pa_array", None)
         if data is not None:
-            for seen, distinct, of in self._recent:
+            for k, (seen, distinct, of) in enumerate(self._recent):
                 if seen is data:
+                    if last:
+                        del self._recent[k]
                     return distinct, of
         if not len(agents):
             return [], np.zeros(0, np.intp)
         enc = pc.dictionary_encode(_arrow_keys(_analysed(agents)))
         distinct = enc.dictionary.to_pylist()
         of = enc.indices.to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
-        if data is not None:
+        if data is not None and not last:
             self._recent = [(data, distinct, of), *self._recent[: RECENT - 1]]
         return distinct, of
 
