@@ -109,6 +109,8 @@ def test_a_blocks_keys_are_computed_once(monkeypatch: pytest.MonkeyPatch) -> Non
     assert len(calls) == 2
     c.classify(cats, np.arange(3), coded=True)  # the agents table asked last: forgotten
     assert len(calls) == 3 and c._recent == []
+    c.classes(cats, rows=False)  # a run without the agents table: nothing held
+    assert len(calls) == 4 and c._recent == []
     for _ in range(agents_mod.RECENT + 1):  # the oldest is forgotten, answers stay right
         c.classes(pd.Index(AGENTS, dtype="str"))
     assert (c.classes(cats) == codes).all()

@@ -364,7 +364,8 @@ class AgentClassifier:
         ``rows`` False: agents not seen yet get their class alone (``_class_of``: the robot
         patterns, then uap-core's device rules for the others), not a full row, which costs
         two to three times more; for a run that will never ask for their rows."""
-        distinct, of = self._keys(agents)
+        # Only a run that needs rows has the agents table, which asks for these keys next.
+        distinct, of = self._keys(agents, keep=rows)
         if not rows:
             return self._classes_only(distinct)[of]
         code = _CLASS_CODE
@@ -394,7 +395,9 @@ class AgentClassifier:
         spider = self.parse(text, Domain.DEVICE).device.family == "Spider"
         return _CLASS_CODE["crawler" if spider else "person"]
 
-    def _keys(self, agents: pd.Index, last: bool = False) -> tuple[list[str], np.ndarray]:
+    def _keys(
+        self, agents: pd.Index, last: bool = False, keep: bool = True
+    ) -> tuple[list[str], np.ndarray]:
         """The agents' distinct lookup keys (in order of first appearance) and each agent's
         position among them: computed in Arrow over the whole index (``_analysed``,
         ``_arrow_keys``), so that only the distinct keys (a few hundred where agents differ
@@ -403,7 +406,8 @@ class AgentClassifier:
         The answers for the last few Arrow-backed indexes are remembered (by the identity of
         their immutable Arrow data, held meanwhile): a block's categories are asked for by the
         enricher's classes and again by the agents table (``classify(..., at=...)``), which
-        asks ``last``: the entry is dropped then, not held with the block's text."""
+        asks ``last``: the entry is dropped then, not held with the block's text. ``keep``
+        False: not remembered (no one will ask again)."""
         data = getattr(agents.array, "_pa_array", None)
         if data is not None:
             for k, (seen, distinct, of) in enumerate(self._recent):
@@ -416,7 +420,7 @@ class AgentClassifier:
         enc = pc.dictionary_encode(_arrow_keys(_analysed(agents)))
         distinct = enc.dictionary.to_pylist()
         of = enc.indices.to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
-        if data is not None and not last:
+        if data is not None and keep and not last:
             self._recent = [(data, distinct, of), *self._recent[: RECENT - 1]]
         return distinct, of
 
