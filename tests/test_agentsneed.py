@@ -71,9 +71,9 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         seen.append("shared_classifier")
         return shared()
 
-    def recorded_keys(self: Any, names: Any) -> Any:
+    def recorded_keys(self: Any, names: Any, *args: Any, **kwargs: Any) -> Any:
         seen.append("classify")
-        return keys(self, names)
+        return keys(self, names, *args, **kwargs)
 
     def recorded_resolver(*a: Any) -> Any:
         seen.append("resolver")

@@ -76,9 +76,10 @@ def t_agents(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     (another process, a Dask worker) needs no classifier of its own."""
     agent = c["agent"].array
     used = used_categories(np.asarray(agent.codes), len(agent.categories))
-    names = agent.categories[used].rename("agent")
-    frame = classify_agents(names)
-    frame.index = names
+    # The block's categories as they are, with the rows used: the enricher classified the same
+    # categories, whose lookup keys the classifier remembers (``AgentClassifier._keys``).
+    frame = classify_agents(agent.categories, used, coded=True)
+    frame.index = frame.index.rename("agent")
     # One rule everywhere: the class the enricher gave the hits wins. It differs only for a
     # format that logs no user agent (common, vcommon), where every hit is a person
     # (METRICS.md), not the "(no user agent)" tool an empty agent field would be.
@@ -90,7 +91,8 @@ def t_agents(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
         given = np.asarray(cls.categories.astype(str))[np.asarray(cls.codes)[first_row[used]]]
         person = (given == "person") & (frame["agent_class"].to_numpy() != "person")
         if person.any():
-            frame = frame.copy()
+            # Text again where the class changes (formats that log no agent): coded below.
+            frame = frame.astype({col: "str" for col in frame.columns})
             frame.loc[person, "agent_class"] = "person"
             frame.loc[person, "crawler"] = ""
             frame.loc[person, "device"] = "other"

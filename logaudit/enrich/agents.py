@@ -212,19 +212,43 @@ def lookup_keys(texts: list[str]) -> list[str]:
     (RE2): see ``_BUILD_PRODUCTS``."""
     if not texts:
         return []
-    arr = pa.array(texts, type=pa.large_string())
+    out: list[str] = _arrow_keys(pa.array(texts, type=pa.large_string())).to_pylist()
+    return out
+
+
+def _arrow_keys(arr: pa.Array) -> pa.Array:
+    """``lookup_keys`` of an Arrow array of agent texts (already ``_analysable``), as one."""
     arr = pc.replace_substring_regex(arr, _BUILD_4, r"\1.0.0")
-    out: list[str] = arr.to_pylist()
     # Three-component versions are rarer: RE2 finds them (a match costs a fifth of a
     # replacement), and only those agents are rewritten.
-    where = np.flatnonzero(
-        pc.match_substring_regex(arr, _BUILD_3_LEFT).to_numpy(zero_copy_only=False)
-    )
-    if len(where):
-        sub = pc.replace_substring_regex(arr.take(pa.array(where)), _BUILD_3, r"\1.0")
-        for i, text in zip(where.tolist(), sub.to_pylist(), strict=True):
-            out[i] = text
-    return out
+    mask = pc.match_substring_regex(arr, _BUILD_3_LEFT)
+    if not pc.any(mask).as_py():
+        return arr
+    sub = pc.replace_substring_regex(arr.filter(mask), _BUILD_3, r"\1.0")
+    return pc.replace_with_mask(arr, mask, sub)
+
+
+def _analysed(agents: pd.Index) -> pa.Array:
+    """The agents' texts as ``_analysable`` makes them, missing ones empty, in one Arrow
+    array: taken as they are from an Arrow-backed index (valid UTF-8 already, so only cut to
+    ``MAX_AGENT`` characters), through Python strings only for other indexes."""
+    values = agents.array
+    if isinstance(values, pd.arrays.ArrowStringArray):
+        arr = pa.array(values)
+        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        arr = arr.cast(pa.large_string()) if arr.type != pa.large_string() else arr
+        if arr.null_count:
+            arr = arr.fill_null("")
+        if len(arr) and pc.max(pc.binary_length(arr)).as_py() > MAX_AGENT:
+            arr = pc.utf8_slice_codeunits(arr, 0, MAX_AGENT)
+        return arr
+    texts = [_analysable(a) if isinstance(a, str) else "" for a in agents.tolist()]
+    return pa.array(texts, type=pa.large_string())
+
+
+# How many indexes' lookup keys ``AgentClassifier._keys`` remembers: the blocks in flight
+# (engine.local.THREADS), and one to spare.
+RECENT = 3
 
 
 def _version(*parts: str | None) -> str:
@@ -263,6 +287,8 @@ class AgentClassifier:
         # keeps first (enrich/agentcache.py).
         self._used: dict[str, None] = {}
         self.track_use = False
+        # (Arrow data, distinct keys, positions) of the last indexes given to ``_keys``.
+        self._recent: list[tuple[object, list[str], np.ndarray]] = []
 
     @property
     def _resolver(self) -> ua_parser.Resolver:
@@ -333,20 +359,37 @@ class AgentClassifier:
             string=agent,
         )
 
-    def classify(self, agents: pd.Index) -> pd.DataFrame:
+    def classify(
+        self, agents: pd.Index, at: np.ndarray | None = None, coded: bool = False
+    ) -> pd.DataFrame:
         """One row per given agent, index = ``agents`` (same order, duplicates kept), columns
         ``COLUMNS`` as plain strings. Agents already seen by this classifier are not parsed again,
         nor are agents differing from one seen only in a browser's build number (``lookup_keys``).
-        Missing values (NaN/None) are treated as an empty agent."""
-        rows = self._rows(agents)
+        Missing values (NaN/None) are treated as an empty agent.
+
+        ``at``: only the agents at these positions (the index is ``agents.take(at)``).
+        ``coded``: the columns as categoricals, their categories in order of first appearance
+        among the rows (what ``pd.factorize`` of each text column gives), without making the
+        text of every row first."""
+        # The agents table asks last for a block's categories: their keys are forgotten then.
+        distinct, of = self._keys(agents, last=True)
+        index = agents
+        if at is not None:
+            of, index = of[at], agents.take(at)
+        rows = self._rows_of(distinct)
         columns = list(zip(*rows, strict=True)) if rows else [()] * len(COLUMNS)
-        return pd.DataFrame(
-            {
-                name: pd.array(list(col), dtype="str")
-                for name, col in zip(COLUMNS, columns, strict=True)
-            },
-            index=agents,
-        )
+        out: dict[str, object] = {}
+        for name, col in zip(COLUMNS, columns, strict=True):
+            by_key = pd.Index(list(col), dtype="str")
+            if not coded:
+                out[name] = by_key.take(of).array
+                continue
+            value_of_key, values = pd.factorize(by_key)
+            codes, used = pd.factorize(value_of_key[of], sort=False)
+            out[name] = pd.Categorical.from_codes(
+                codes, dtype=pd.CategoricalDtype(pd.Index(values.take(used), dtype="str"))
+            )
+        return pd.DataFrame(out, index=index)
 
     def classes(self, agents: pd.Index, rows: bool = True) -> np.ndarray:
         """Only the ``agent_class`` of each agent, as codes (0 person, 1 crawler, 2 tool): what
@@ -355,27 +398,27 @@ class AgentClassifier:
         ``rows`` False: agents not seen yet get their class alone (``_class_of``: the robot
         patterns, then uap-core's device rules for the others), not a full row, which costs
         two to three times more; for a run that will never ask for their rows."""
+        # Only a run that needs rows has the agents table, which asks for these keys next.
+        distinct, of = self._keys(agents, keep=rows)
         if not rows:
-            return self._classes_only(agents)
+            return self._classes_only(distinct)[of]
         code = _CLASS_CODE
-        return np.fromiter((code[r[5]] for r in self._rows(agents)), np.int8, len(agents))
+        rows_ = self._rows_of(distinct)
+        return np.fromiter((code[r[5]] for r in rows_), np.int8, len(rows_))[of]
 
-    def _classes_only(self, agents: pd.Index) -> np.ndarray:
-        keys, distinct, shared = self._keys(agents)
+    def _classes_only(self, shared: list[str]) -> np.ndarray:
+        """The class code of each distinct lookup key."""
         cache, known = self._cache, self._class_cache
-        new = [k for k in dict.fromkeys(shared) if k not in cache and k not in known]
+        new = [k for k in shared if k not in cache and k not in known]
         if new and len(known) + len(new) > self.max_cached:
             known.clear()
-            new = [k for k in dict.fromkeys(shared) if k not in cache]
+            new = [k for k in shared if k not in cache]
         if new:
             for text, robot in zip(new, self._robots.match(new), strict=True):
                 known[text] = self._class_of(text, robot)
         code = _CLASS_CODE
         by_key = [code[cache[k][5]] if k in cache else known[k] for k in shared]
-        if len(distinct) == len(keys):
-            return np.array(by_key, np.int8)
-        of = dict(zip(distinct, by_key, strict=True))
-        return np.fromiter((of[a] for a in keys), np.int8, len(keys))
+        return np.array(by_key, np.int8)
 
     def _class_of(self, text: str, robot: Robot | None) -> int:
         """The class code ``_row`` gives ``text``, without the rest of its row."""
@@ -386,31 +429,49 @@ class AgentClassifier:
         spider = self.parse(text, Domain.DEVICE).device.family == "Spider"
         return _CLASS_CODE["crawler" if spider else "person"]
 
-    def _keys(self, agents: pd.Index) -> tuple[list[str], list[str], list[str]]:
-        """The agents as text, the distinct ones, and their shared lookup keys."""
-        keys = [a if isinstance(a, str) else "" for a in agents.tolist()]
-        distinct = list(dict.fromkeys(keys))
-        return keys, distinct, lookup_keys([_analysable(a) for a in distinct])
+    def _keys(
+        self, agents: pd.Index, last: bool = False, keep: bool = True
+    ) -> tuple[list[str], np.ndarray]:
+        """The agents' distinct lookup keys (in order of first appearance) and each agent's
+        position among them: computed in Arrow over the whole index (``_analysed``,
+        ``_arrow_keys``), so that only the distinct keys (a few hundred where agents differ
+        in build numbers) become Python strings, not every agent.
 
-    def _rows(self, agents: pd.Index) -> list[Row]:
-        """The cached row of each agent, classifying the lookup keys not seen yet."""
-        keys, distinct, shared = self._keys(agents)
-        met = dict.fromkeys(shared)
+        The answers for the last few Arrow-backed indexes are remembered (by the identity of
+        their immutable Arrow data, held meanwhile): a block's categories are asked for by the
+        enricher's classes and again by the agents table (``classify(..., at=...)``), which
+        asks ``last``: the entry is dropped then, not held with the block's text. ``keep``
+        False: not remembered (no one will ask again)."""
+        data = getattr(agents.array, "_pa_array", None)
+        if data is not None:
+            for k, (seen, distinct, of) in enumerate(self._recent):
+                if seen is data:
+                    if last:
+                        del self._recent[k]
+                    return distinct, of
+        if not len(agents):
+            return [], np.zeros(0, np.intp)
+        enc = pc.dictionary_encode(_arrow_keys(_analysed(agents)))
+        distinct = enc.dictionary.to_pylist()
+        of = enc.indices.to_numpy(zero_copy_only=False).astype(np.intp, copy=False)
+        if data is not None and keep and not last:
+            self._recent = [(data, distinct, of), *self._recent[: RECENT - 1]]
+        return distinct, of
+
+    def _rows_of(self, shared: list[str]) -> list[Row]:
+        """The cached row of each distinct lookup key, classifying the keys not seen yet."""
         if self.track_use:
             if len(self._used) > self.max_cached:
                 self._used.clear()
-            self._used.update(met)
-        new = [k for k in met if k not in self._cache]
+            self._used.update(dict.fromkeys(shared))
+        new = [k for k in shared if k not in self._cache]
         if new and len(self._cache) + len(new) > self.max_cached:
             self._cache.clear()
-            new = list(met)
+            new = list(shared)
         if new:
             self._classify_new(new)
         cache = self._cache
-        if len(distinct) == len(keys):  # the usual case: a table's categories
-            return [cache[k] for k in shared]
-        row_of = {a: cache[k] for a, k in zip(distinct, shared, strict=True)}
-        return [row_of[a] for a in keys]
+        return [cache[k] for k in shared]
 
     def _classify_new(self, texts: list[str]) -> None:
         """Classify agent texts not yet cached (already ``_analysable`` and shared keys)."""

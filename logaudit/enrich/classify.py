@@ -321,8 +321,11 @@ def _build_quietly() -> None:
         pass
 
 
-def classify_agents(agents: pd.Index) -> pd.DataFrame:
-    """Classification of distinct agents (``enrich.agents`` columns), thread-safe."""
+def classify_agents(
+    agents: pd.Index, at: np.ndarray | None = None, coded: bool = False
+) -> pd.DataFrame:
+    """Classification of distinct agents (``enrich.agents`` columns), thread-safe; ``at`` and
+    ``coded`` as ``AgentClassifier.classify``'s."""
     c = shared_classifier()
     with _classifier_lock:
-        return c.classify(agents)
+        return c.classify(agents, at, coded)
