@@ -279,7 +279,7 @@ def classify(
     got.append(None)
     q_at = np.full(len(q_uniq), len(got) - 1, dtype=np.int64)
     q_at[todo] = codes
-    q_has = np.array([r is not None for r in got], dtype=bool)[q_at]
+    q_has = np.array([r is not None for r in got], dtype=bool)
     # Referrers: the site of each distinct one by Arrow's regex, then once per site.
     r_text = pa.array(np.asarray(r_uniq, dtype=object), pa.string())
     m = pc.extract_regex(r_text, _SITE)
@@ -294,10 +294,12 @@ def classify(
             phrase = _keyphrase(tables, res["source"], str(r_uniq[i]))
             if phrase:
                 r_res[i] = {**res, "keyphrase": phrase}
-    q_cols, r_cols = {c: v[q_at] for c, v in _columns(got).items()}, _columns(r_res)
-    use_q = q_has[q_codes]
+    # Each pair's parsed query (or None), straight from its query's code.
+    at = q_at[q_codes]
+    q_cols, r_cols = _columns(got), _columns(r_res)
+    use_q = q_has[at]
     data = {
-        c: np.where(use_q, q_cols[c][q_codes], r_cols[c][r_codes]) if len(use_q) else q_cols[c]
+        c: np.where(use_q, q_cols[c][at], r_cols[c][r_codes]) if len(use_q) else q_cols[c][at]
         for c in COLUMNS
     }
     return pd.DataFrame(data, dtype="str")

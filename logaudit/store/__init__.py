@@ -73,6 +73,13 @@ def store_tables() -> dict[str, Table]:
     return {n: t for n, t in TABLES.items() if n not in NOT_STORED}
 
 
+def _written(tables: Mapping[str, Table]) -> dict[str, Table]:
+    """``tables`` and the tables the store writes beside them (places, closed days' counts,
+    the movers' people counts): the rules a day's or a month's files are merged by."""
+    extra = (PLACES, close.COUNTS, movers.PEOPLE)
+    return {**tables, **{t.name: t for t in extra}}
+
+
 def fingerprint(s: Settings) -> dict[str, Any]:
     out = {}
     for k in FINGERPRINT:
@@ -225,8 +232,7 @@ def _add_days(
     key = layout.key()
     lookup = _geo(settings)
     state.gen += 1
-    merged = {**tables, PLACES.name: PLACES, close.COUNTS.name: close.COUNTS}
-    merged[movers.PEOPLE.name] = movers.PEOPLE
+    merged = _written(tables)
     late = []
     for day, part in sorted(days.items()):
         name = day_name(day)
@@ -530,9 +536,7 @@ def stored_run(
             r = ingest(layout, state, inputs, settings, on_progress)
         else:
             r = Run({}, BadLines(), [], [], {}, {}, ())
-        rules = {**store_tables(), PLACES.name: PLACES, close.COUNTS.name: close.COUNTS}
-        rules[movers.PEOPLE.name] = movers.PEOPLE
-        if months.roll(layout, state, rules):
+        if months.roll(layout, state, _written(store_tables())):
             layout.commit(state)
         first, last, note = _period(settings)
         wanted = {**tables, PLACES.name: PLACES} if "visitors" in tables else dict(tables)
