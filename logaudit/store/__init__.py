@@ -466,7 +466,8 @@ def _movers_part(
         if rowed:
             from logaudit.analyze.spill import partitions
 
-            rows = layout.read_tables(rowed, visitdays.ROWS.name)
+            where = movers.source_entries(state, read, rowed, timeout)
+            rows = layout.read_tables(where, visitdays.ROWS.name)
             visits = movers.source_visits(rows, partitions(touch.get("touch_events")), timeout)
         else:
             out.update(touch)

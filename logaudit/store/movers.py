@@ -236,6 +236,34 @@ def source_days(
     return [(n, i) for n, i in days if n in ok and i.get(visitdays.SOURCES)]
 
 
+def source_entries(
+    state: State,
+    read: list[tuple[str, dict[str, Any]]],
+    rowed: list[tuple[str, dict[str, Any]]],
+    timeout: int,
+) -> list[tuple[str, dict[str, Any]]]:
+    """Where to read the ``rowed`` days' visit rows: a closed month's one roll-up when all
+    its stored days lie in ``read`` and each of its days with rows is rowed (the roll-up's
+    rows are its days' rows, pairs and all), else the days."""
+    names = {n for n, _ in rowed}
+    entries, _ = months.covering(state, read)
+    whole = {
+        m: e
+        for m, e in entries
+        if len(m) == 7
+        and visitdays.ROWS.name in e["files"]
+        and e.get("visit_timeout") == timeout
+        and all(
+            d in names
+            for d in months.days_of(state, m)
+            if visitdays.ROWS.name in state.days[d]["files"]
+        )
+    }
+    out = [(m, e) for m, e in whole.items()]
+    out += [(n, i) for n, i in rowed if months.month_of(n) not in whole]
+    return sorted(out, key=lambda x: x[0])
+
+
 SOURCE_COLUMNS = ("visitor", "start", "start_local", "ref_h", "query_h")
 
 
@@ -283,6 +311,7 @@ __all__ = [
     "read_merged",
     "SOURCE_COLUMNS",
     "source_days",
+    "source_entries",
     "source_visits",
     "stale",
     "window",
