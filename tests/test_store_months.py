@@ -54,9 +54,13 @@ def test_trends_across_the_month_end_equal_one_pass(
     real = Layout.read_tables
 
     # Movers by day read the last days' counts (per key, and per country and browser), and
-    # visitors and places of days stored without the latter (store/movers.py).
+    # visitors and places of days stored without the latter (store/movers.py); and the
+    # source movers the visit rows of the last days and the margin before them, which here
+    # reaches into January (as their touch events were read before schema 6).
     per_day = (
-        {"mover_counts", "mover_people", "visitors", "places"} if "movers" in sections else set()
+        {"mover_counts", "mover_people", "visitors", "places", "visit_rows"}
+        if "movers" in sections
+        else set()
     )
 
     def spy(self: Layout, days: Any, table: str) -> Any:

@@ -8,11 +8,12 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from logaudit.samplegen import generate_lines
-from logaudit.store import movers
-from logaudit.store.layout import STATE_FILE, Layout
+from logaudit.store import movers, visitdays
+from logaudit.store.layout import STATE_FILE, Layout, day_number
 from tests.store_helpers import figures, grown_store, report, trends
 
 # Four months and a bit from 20 December: December, January, February and March
@@ -271,3 +272,181 @@ def test_country_and_browser_counts_equal_one_pass(
     assert 0 < len(with_people) < len(days)
     assert _recorded(monkeypatch, lambda: trends([], state2, **more)) == one_pass
     assert figures(trends([], state2, **more)) == figures(trends([str(whole2)], **more))
+
+
+# Source movers from the closed days' visit rows (schema 6, store/movers.py source_visits).
+
+
+def _touch(layout: Layout, state: Any, days: list[str]) -> pd.DataFrame:
+    from logaudit.analyze import TABLES
+    from logaudit.store import load
+
+    got = [
+        load(layout, state, {"touch_events": TABLES["touch_events"]}, d, d).get("touch_events")
+        for d in map(day_number, days)
+    ]
+    return pd.concat([g for g in got if g is not None and len(g)], ignore_index=True)
+
+
+def _by_visit(f: pd.DataFrame) -> pd.DataFrame:
+    """Interior visits keep no visitor key: compared by their start and entry pair."""
+    cols = ["start", "start_local", "ref_h", "query_h"]
+    f = f.loc[:, cols].astype({"start": "int64", "start_local": "int64"})
+    f = f.astype({"ref_h": "uint64", "query_h": "uint64"})
+    return f.sort_values(cols).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def long_visits(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A store of visits that often cross midnight and the runs' cuts (an 8 h timeout)."""
+    tmp = tmp_path_factory.mktemp("longvisits")
+    data = _with_night_owls(b"".join(generate_lines(9000, start=date(2026, 1, 10), days=30)))
+
+    def run(paths: list[str], state: Path | None = None) -> Any:
+        return report(paths, state, visit_timeout=LONG)
+
+    return grown_store(tmp, data, (0.35, 0.6, 0.999), run)
+
+
+LONG = 8 * 3600
+_UA = b"Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
+
+
+def _with_night_owls(data: bytes) -> bytes:
+    """``data`` with people whose visits cross midnight (entering from one site, then from
+    another after midnight) and one who comes every 6 hours for days (one visit of many
+    days' pieces, across the runs' cuts too), merged in time order."""
+    from datetime import timedelta
+
+    def line(ip: str, t: datetime, path: str, ref: str) -> tuple[datetime, bytes]:
+        stamp = t.strftime("%d/%b/%Y:%H:%M:%S +0100").encode()
+        return t, (
+            f"{ip} - - [".encode() + stamp + f'] "GET {path} HTTP/1.1" 200 900 '
+            f'"{ref}" "'.encode() + _UA + b'"\n'
+        )
+
+    extra = []
+    t0 = datetime(2026, 1, 10)
+    for d in range(29):
+        for k in range(6):
+            ip = f"198.51.{d}.{k + 1}"
+            night = t0 + timedelta(days=d + 1, minutes=-20 + 3 * k)
+            extra.append(line(ip, night, f"/?utm_source=night{k % 3}", f"https://s{k}.example/"))
+            extra.append(line(ip, night + timedelta(minutes=40), "/", "https://late.example/"))
+    for h in range(0, 29 * 24, 6):
+        extra.append(line("203.0.113.77", t0 + timedelta(hours=h, minutes=7), "/cart", "-"))
+    lines = [
+        (datetime.strptime(ln[ln.index(b"[") + 1 :][:20].decode(), "%d/%b/%Y:%H:%M:%S"), ln)
+        for ln in data.splitlines(keepends=True)
+    ]
+    return b"".join(ln for _, ln in sorted(lines + extra, key=lambda x: x[0]))
+
+
+@pytest.mark.parametrize("split", [0.0, 0.3, 0.7])
+def test_source_visits_from_rows_equal_the_cut_touch_events(
+    long_visits: tuple[Path, Path], split: float
+) -> None:
+    """The rowed days' visits and entry pairs (interior as stored, edge pieces chained with
+    each other and with the other days' cut touch events) are the visits ``cut_all`` makes
+    of every day's touch events, pair for pair; whichever days give rows and which events."""
+    from logaudit.analyze.attribution import cut_all
+
+    state_dir, _ = long_visits
+    layout = Layout(state_dir)
+    state = layout.read_state()
+    names = sorted(state.days)
+    rowed = movers.source_days([(n, state.days[n]) for n in names], LONG)
+    assert len(rowed) > 20
+    # Some days give rows, the others (the first ones, and the open ones) their events.
+    keep = rowed[int(len(rowed) * split) :]
+    kept = {n for n, _ in keep}
+    rows = layout.read_tables(keep, visitdays.ROWS.name)
+    assert rows is not None and rows["edge"].any() and (~rows["edge"]).any()
+    assert {"ref_h", "query_h"} <= set(rows.columns)
+    others = _touch(layout, state, [n for n in names if n not in kept])
+    got = movers.source_visits(rows, [others], LONG)
+    want, _ = cut_all([_touch(layout, state, names)], LONG, 0)
+    pd.testing.assert_frame_equal(_by_visit(got), _by_visit(want))
+    # Visits made of pieces of more than one day: chaining (and its pair) was exercised.
+    pieces = len(rows) + len(cut_all([others], LONG, 0)[0])
+    assert len(want) < pieces - 10
+
+
+def test_long_visits_source_movers_equal_one_pass(long_visits: tuple[Path, Path]) -> None:
+    state, whole = long_visits
+    for every in ("week", "day"):
+        more: dict[str, Any] = {
+            "extra": {"every": every},
+            "sections": ("movers",),
+            "visit_timeout": LONG,
+        }
+        assert figures(trends([], state, **more)) == figures(trends([str(whole)], **more))
+
+
+@pytest.mark.parametrize("every", ["month", "week"])
+def test_source_movers_read_no_touch_event_of_a_closed_day(
+    store: tuple[Path, Path], every: str, monkeypatch: Any
+) -> None:
+    state, whole = store
+    more: dict[str, Any] = {"extra": {"every": every}, "sections": ("movers",)}
+    handed: list[int] = []
+    real = movers.source_visits
+
+    def spy(*a: Any) -> Any:
+        v = real(*a)
+        handed.append(len(v))
+        return v
+
+    monkeypatch.setattr(movers, "source_visits", spy)
+    read = _spy(monkeypatch)
+    stored = figures(trends([], state, **more))
+    monkeypatch.undo()
+    one = figures(trends([str(whole)], **more))
+    assert stored == one
+    assert handed and handed[0] > 100
+    sources = [r for r in stored["movers"]["rows"] if json.loads(r)["kind"] == "source"]
+    assert sources or "sources: under" in stored["movers"]["note"]
+    days = json.loads((state / STATE_FILE).read_text())["days"]
+    closed = {n for n, i in days.items() if i.get("closed")}
+    assert all(days[n].get(visitdays.SOURCES) for n in closed)
+    assert not {n for n, t in read if t == "touch_events"} & closed
+
+
+def test_a_store_half_written_without_entry_pairs(tmp_path: Path, monkeypatch: Any) -> None:
+    """Days closed by an older logaudit (no entry pairs on their rows) give their touch
+    events; the days closed since give rows: the sum is the one-pass figures."""
+    data = b"".join(generate_lines(9000, start=date(2026, 1, 10), days=40))
+    runs: list[Path] = []
+
+    def run(paths: list[str], state: Path | None = None) -> Any:
+        out = report(paths, state)
+        if not runs and state is not None:  # the first run was by an older logaudit
+            path = state / STATE_FILE
+            st = json.loads(path.read_text())
+            for entry in st["days"].values():
+                entry.pop(visitdays.SOURCES, None)
+            path.write_text(json.dumps(st))
+        runs.append(state or tmp_path)
+        return out
+
+    state, whole = grown_store(tmp_path, data, (0.55, 0.999), run)
+    days = json.loads((state / STATE_FILE).read_text())["days"]
+    old = {n for n, i in days.items() if i.get("closed") and not i.get(visitdays.SOURCES)}
+    new = {n for n, i in days.items() if i.get(visitdays.SOURCES)}
+    assert old and new
+    for every, since in (("week", None), ("day", None), ("week", datetime(2026, 1, 25))):
+        more: dict[str, Any] = {"extra": {"every": every}, "sections": SECTIONS}
+        if since is not None:
+            more["since"] = since
+        read = _spy(monkeypatch)
+        stored = figures(trends([], state, **more))
+        monkeypatch.undo()
+        assert stored == figures(trends([str(whole)], **more))
+        touched = {n for n, t in read if t == "touch_events"}
+        assert not touched & new
+    # The week comparison reaches back into the older days: their events were read.
+    more = {"extra": {"every": "week"}, "sections": SECTIONS}
+    read = _spy(monkeypatch)
+    trends([], state, **more)
+    monkeypatch.undo()
+    assert {n for n, t in read if t == "touch_events"} & old

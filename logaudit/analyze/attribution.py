@@ -33,13 +33,19 @@ VISIT_COLUMNS = ("visitor", "start", "start_local", "clicks", "ref_h", "query_h"
 CONVERSION_COLUMNS = ("visit", "goal", "utc", "local", "query_h")
 
 
-def cut(events: pd.DataFrame, timeout: int, n_goals: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def cut(
+    events: pd.DataFrame, timeout: int, n_goals: int, ends: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One partition's events (a visitor's events all in it) -> (visits, conversions).
 
     visits: ``VISIT_COLUMNS``, sorted by (visitor, start); conversions: ``CONVERSION_COLUMNS``,
-    ``visit`` a row number of visits, at most one per (visit, goal): its first hit."""
+    ``visit`` a row number of visits, at most one per (visit, goal): its first hit.
+    ``ends``: visits also get ``end``, their last page view's time (the history store chains
+    them with stored visit pieces, ``store/visitdays.py``)."""
     if events.empty:
-        return _empty(VISIT_COLUMNS), _empty(CONVERSION_COLUMNS)
+        return _empty((*VISIT_COLUMNS, "end") if ends else VISIT_COLUMNS), _empty(
+            CONVERSION_COLUMNS
+        )
     v = events["visitor"].to_numpy()
     t = events["utc"].to_numpy()
     pv = events["pv"].to_numpy()
@@ -80,6 +86,10 @@ def cut(events: pd.DataFrame, timeout: int, n_goals: int) -> tuple[pd.DataFrame,
             "query_h": query_h[starts],
         }
     )
+    if ends:
+        at = np.flatnonzero(pv)
+        last = at[np.r_[visit_no[at][1:] != visit_no[at][:-1], True]]
+        visits["end"] = t[last]
     goals = events["goals"].to_numpy()[order]
     # The referral cookie's value hash on each goal hit, when the run logs one (0: none).
     cookie = events["cookie_h"].to_numpy()[order] if "cookie_h" in events else None
@@ -111,20 +121,22 @@ def _empty(cols: Iterable[str]) -> pd.DataFrame:
 
 
 def cut_all(
-    partitions: Iterable[pd.DataFrame], timeout: int, n_goals: int
+    partitions: Iterable[pd.DataFrame], timeout: int, n_goals: int, ends: bool = False
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``cut`` over every partition, visits numbered across them; visits stay sorted by
     (visitor, start) within each visitor (a visitor's visits are all in one partition)."""
     vs, cs = [], []
     offset = 0
     for ev in partitions:
-        v, c = cut(ev, timeout, n_goals)
+        v, c = cut(ev, timeout, n_goals, ends)
         c = c.assign(visit=c["visit"].to_numpy() + offset)
         offset += len(v)
         vs.append(v)
         cs.append(c)
     if not vs:
-        return _empty(VISIT_COLUMNS), _empty(CONVERSION_COLUMNS)
+        return _empty((*VISIT_COLUMNS, "end") if ends else VISIT_COLUMNS), _empty(
+            CONVERSION_COLUMNS
+        )
     return pd.concat(vs, ignore_index=True), pd.concat(cs, ignore_index=True)
 
 

@@ -448,6 +448,7 @@ def _movers_part(
     recent = [(n, i) for n, i in days if day_number(n) >= first_day]
     keyed = movers.keyed_days(recent)  # days that count page views per visitor key
     out: Partial = {}
+    rowed: list[tuple[str, dict[str, Any]]] = []
     for t in ("visitors", PLACES.name):
         if t in tables and keyed:
             # Movers map visitor keys through the visitors' rows (the key is a function of
@@ -460,9 +461,47 @@ def _movers_part(
         if first is not None:
             since = max(since, first)
         last = day_number(days[-1][0])
-        out.update(load(layout, state, {"touch_events": tables["touch_events"]}, since, last))
-    out[STORED] = movers.handoff(layout, state, window, every, TABLES[movers.COUNTS])  # type: ignore[assignment]
+        read = in_period(state, since, last)
+        # Closed days whose visit rows keep their entry pairs give the source movers'
+        # visits: their touch events are not read (store/movers.py source_visits).
+        rowed = movers.source_days(read, timeout)
+        if rowed and not _offsets_fit(layout, state, read, rowed, tables):
+            rowed = []
+        skip = frozenset((n, "touch_events") for n, _ in rowed)
+        touch = load(layout, state, {"touch_events": tables["touch_events"]}, since, last, skip)
+        if rowed:
+            from logaudit.analyze.spill import partitions
+
+            where = movers.source_entries(state, read, rowed, timeout)
+            rows = layout.read_tables(where, visitdays.ROWS.name)
+            visits = movers.source_visits(rows, partitions(touch.get("touch_events")), timeout)
+        else:
+            out.update(touch)
+    handed = movers.handoff(layout, state, window, every, TABLES[movers.COUNTS])
+    if rowed:
+        handed["visits"] = visits  # the source movers' visits (store/movers.py)
+    out[STORED] = handed  # type: ignore[assignment]
     return out
+
+
+def _offsets_fit(
+    layout: Layout,
+    state: State,
+    read: list[tuple[str, dict[str, Any]]],
+    rowed: list[tuple[str, dict[str, Any]]],
+    tables: Mapping[str, Table],
+) -> bool:
+    """Every offset of the days read lies within each rowed day's recorded offsets (as the
+    series checks its rows: ``visitdays.offsets_fit``)."""
+    if "trend_hours" not in tables:
+        return False
+    th = movers.read_merged(layout, state, read, tables["trend_hours"], merge=False)
+    offs = (
+        th.index.get_level_values("offset").to_numpy(np.int64) * 60
+        if th is not None and len(th)
+        else np.zeros(0, np.int64)
+    )
+    return visitdays.offsets_fit(state.days, [n for n, _ in rowed], offs)
 
 
 def _period(s: Settings) -> tuple[int | None, int | None, str | None]:

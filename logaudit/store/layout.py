@@ -52,8 +52,13 @@ from logaudit.schema import hash_strings
 # ``store/movers.py``): an older logaudit, not knowing it, would show no country or browser
 # movers, so it must refuse such a store. Days of schema 1-4 have no such table and are read
 # as before (their visitor keys mapped at report time).
-SCHEMA = 5
-READS = (1, 2, 3, 4, 5)
+# Schema 6 keeps each closed day's visits' entry (referrer, query) hashes on its
+# ``visit_rows`` (``visit_sources`` in the day's entry; ``store/visitdays.py``): the source
+# movers read no touch event of such a day. An older logaudit re-closing a day would write
+# rows without them under the flag it keeps, so it must refuse such a store. Days of schema
+# 1-5 have no flag and their source movers read their touch events as before.
+SCHEMA = 6
+READS = (1, 2, 3, 4, 5, 6)
 STATE_FILE = "store.json"
 KEY_FILE = "key"
 # Present from a run's first written file until its commit has deleted what the state does not

@@ -27,11 +27,23 @@ country, 1 the label of another address ('(private address)'...), 2 a browser. I
 ``mover_counts`` then hold no visitor keys. A day stored without the people counts (an older
 logaudit, or a day that got new lines after one did) keeps its visitor keys and is mapped at
 report time as before; each day holds one or the other, so the sum is exact.
+
+**Source movers from the visit rows** (branch ``storesrc``, schema 6): the source movers
+classify the entry (referrer, query) pair of each visit starting in the compared periods.
+They cut those visits from ``touch_events`` (~23,000 rows a day at 10,000 visitors a day,
+half a year of them). A closed day's ``visit_rows`` are those visits already and now keep
+their entry pair (``store/visitdays.py``), so ``source_visits`` takes the interior visits of
+such days as stored, chains their edge visits with the visits cut from the other days'
+touch events (open days, days closed by an older logaudit), and the section classifies the
+distinct pairs (at report time: ``own_hosts`` depends on the report's period). The rows are
+used only under the conditions the series uses them (the report's visit timeout, every
+offset of the days read within each day's recorded ones); otherwise every day's touch events
+are read, as before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -47,7 +59,7 @@ from logaudit.analyze.trends.movers import (
     OTHER_PLACE,
     PUBLIC_COUNTRY,
 )
-from logaudit.store import months
+from logaudit.store import months, visitdays
 from logaudit.store.layout import PV, TOUCH, Layout, State, day_number
 
 COUNTS = "mover_counts"
@@ -215,6 +227,70 @@ def handoff(
     }
 
 
+def source_days(
+    days: list[tuple[str, dict[str, Any]]], timeout: int
+) -> list[tuple[str, dict[str, Any]]]:
+    """The closed days whose visit rows give the source movers' visits (their entry pairs
+    stored, closed with the report's visit timeout); offsets are checked by the caller."""
+    ok = set(visitdays.usable(days, timeout))
+    return [(n, i) for n, i in days if n in ok and i.get(visitdays.SOURCES)]
+
+
+def source_entries(
+    state: State,
+    read: list[tuple[str, dict[str, Any]]],
+    rowed: list[tuple[str, dict[str, Any]]],
+    timeout: int,
+) -> list[tuple[str, dict[str, Any]]]:
+    """Where to read the ``rowed`` days' visit rows: a closed month's one roll-up when all
+    its stored days lie in ``read`` and each of its days with rows is rowed (the roll-up's
+    rows are its days' rows, pairs and all), else the days."""
+    names = {n for n, _ in rowed}
+    entries, _ = months.covering(state, read)
+    whole = {
+        m: e
+        for m, e in entries
+        if len(m) == 7
+        and visitdays.ROWS.name in e["files"]
+        and e.get("visit_timeout") == timeout
+        and all(
+            d in names
+            for d in months.days_of(state, m)
+            if visitdays.ROWS.name in state.days[d]["files"]
+        )
+    }
+    out = [(m, e) for m, e in whole.items()]
+    out += [(n, i) for n, i in rowed if months.month_of(n) not in whole]
+    return sorted(out, key=lambda x: x[0])
+
+
+SOURCE_COLUMNS = ("visitor", "start", "start_local", "ref_h", "query_h")
+
+
+def source_visits(
+    rows: pd.DataFrame | None, touch: Iterable[pd.DataFrame], timeout: int
+) -> pd.DataFrame:
+    """The visits (``SOURCE_COLUMNS``) of the days read: the stored days' interior visits as
+    stored, their edge visits chained with the visits cut from the other days' touch
+    events (``touch``: partitions, a visitor's events all in one), each keeping its first
+    piece's entry pair: the visits and pairs ``attribution.cut_all`` gives over all the
+    days' touch events."""
+    from logaudit.analyze.attribution import cut
+
+    keep = [*visitdays.COLUMNS, *visitdays.PAIR]
+    pieces = [cut(ev, timeout, 0, ends=True)[0].loc[:, keep] for ev in touch]
+    inner = pd.DataFrame({c: np.array([], np.int64) for c in SOURCE_COLUMNS})
+    if rows is not None and len(rows):
+        edge = rows["edge"].to_numpy(bool)
+        inner = rows.loc[~edge, list(SOURCE_COLUMNS)]
+        pieces.append(rows.loc[edge, keep])
+    both = [p for p in pieces if len(p)]
+    if both:
+        joined = visitdays.chain(pd.concat(both, ignore_index=True), timeout)
+        inner = pd.concat([inner, joined.loc[:, list(SOURCE_COLUMNS)]], ignore_index=True)
+    return inner.reset_index(drop=True)
+
+
 def keyed_days(
     days: list[tuple[str, dict[str, Any]]],
 ) -> list[tuple[str, dict[str, Any]]]:
@@ -233,6 +309,10 @@ __all__ = [
     "handoff",
     "margin_days",
     "read_merged",
+    "SOURCE_COLUMNS",
+    "source_days",
+    "source_entries",
+    "source_visits",
     "stale",
     "window",
 ]

@@ -30,6 +30,15 @@ The rows are used only when they give the same figures:
 
 Otherwise the events are read, as before. A day that gets late lines reopens and loses its
 rows; the next close makes them again.
+
+**Entry sources** (schema 6, branch ``storesrc``): the movers' source movers classify each
+visit's entry (referrer, query) pair. The visits ``attribution.cut`` cuts from the touch
+events open at page views exactly as here, so they are these visits: each row now also keeps
+its visit's entry ``ref_h`` and ``query_h`` (taken, when the day closes, from the day's touch
+events cut alone and matched on (visitor, start)), and the day's entry says
+``visit_sources``. Chaining keeps the first piece's pair, as cutting all the events would.
+The source movers then read no touch event of such a closed day (``source_visits``); a day
+closed without them (an older logaudit, a day without touch events) is read as before.
 """
 
 from __future__ import annotations
@@ -54,6 +63,9 @@ SECTIONS = frozenset({"periods", "change", "unusual"})
 # them the events are read, and the visits still come from the rows.
 WITH_EVENTS = frozenset({"movers"})
 COLUMNS = ("visitor", "start", "end", "start_local", "clicks")
+# The entry (referrer, query) hashes of each visit, on rows of days whose entry says SOURCES.
+PAIR = ("ref_h", "query_h")
+SOURCES = "visit_sources"
 
 
 def offsets_near(layout: Layout, state: State, name: str) -> tuple[int, int] | None:
@@ -73,8 +85,17 @@ def offsets_near(layout: Layout, state: State, name: str) -> tuple[int, int] | N
     return int(o.min()), int(o.max())
 
 
-def day_rows(events: pd.DataFrame, day: int, timeout: int, lo: int, hi: int) -> pd.DataFrame:
-    """One closed day's visits (``COLUMNS`` and ``edge``); ``lo``/``hi``: offsets (s)."""
+def day_rows(
+    events: pd.DataFrame,
+    day: int,
+    timeout: int,
+    lo: int,
+    hi: int,
+    touch: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One closed day's visits (``COLUMNS`` and ``edge``); ``lo``/``hi``: offsets (s).
+    ``touch``: the day's touch events: the rows get their entry ``PAIR`` from them when every
+    visit is found there (else none, and the day's sources are read from its events)."""
     t = sessionize(events, timeout).table
     start = t["start"].to_numpy(np.int64)
     end = t["end"].to_numpy(np.int64)
@@ -82,7 +103,7 @@ def day_rows(events: pd.DataFrame, day: int, timeout: int, lo: int, hi: int) -> 
     edge = (start - (day * DAY_S - lo) <= timeout) | (((day + 1) * DAY_S - hi) - end <= timeout)
     visitor = t["visitor"].to_numpy(np.uint64).copy()
     visitor[~edge] = 0
-    return pd.DataFrame(
+    rows = pd.DataFrame(
         {
             "visitor": visitor,
             "start": start,
@@ -91,6 +112,38 @@ def day_rows(events: pd.DataFrame, day: int, timeout: int, lo: int, hi: int) -> 
             "clicks": t["clicks"].to_numpy(np.int64),
             "edge": edge,
         }
+    )
+    if touch is not None and len(touch):
+        pair = _entry_pairs(t, touch, timeout)
+        if pair is not None:
+            rows["ref_h"], rows["query_h"] = pair
+    return rows
+
+
+def _entry_pairs(
+    t: pd.DataFrame, touch: pd.DataFrame, timeout: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per visit of ``t`` (sessionized), the entry (ref_h, query_h) of the same visit cut
+    from the day's touch events; None unless every visit is found exactly once."""
+    from logaudit.analyze.attribution import cut
+
+    cv, _ = cut(touch, timeout, 0)
+    if len(cv) != len(t):
+        return None
+    key = pd.MultiIndex.from_arrays(
+        [cv["visitor"].to_numpy(np.uint64), cv["start"].to_numpy(np.int64)]
+    )
+    want = pd.MultiIndex.from_arrays(
+        [t["visitor"].to_numpy(np.uint64), t["start"].to_numpy(np.int64)]
+    )
+    if not key.is_unique:
+        return None
+    at = key.get_indexer(want)
+    if (at < 0).any():
+        return None
+    return (
+        cv["ref_h"].to_numpy(np.uint64)[at],
+        cv["query_h"].to_numpy(np.uint64)[at],
     )
 
 
@@ -102,9 +155,16 @@ def close_day(
     near = offsets_near(layout, state, name)
     if events is None or not len(events) or near is None:
         return info
-    rows = day_rows(events, day_number(name), timeout, *near)
+    # The day's touch events: the rows' entry pairs (store/movers.py source_visits).
+    has_touch = "touch_events" in info["files"]
+    touch = layout.read_table(name, info, "touch_events") if has_touch else None
+    rows = day_rows(events, day_number(name), timeout, *near, touch=touch)
     files = {**info["files"], ROWS.name: layout.write_file(name, ROWS.name, rows, gen)}
-    return {**info, "files": files, "visit_timeout": timeout, "offsets": list(near)}
+    out = {**info, "files": files, "visit_timeout": timeout, "offsets": list(near)}
+    out.pop(SOURCES, None)
+    if "ref_h" in rows.columns:
+        out[SOURCES] = True
+    return out
 
 
 def usable(days: Iterable[tuple[str, dict[str, Any]]], timeout: int) -> list[str]:
@@ -127,9 +187,11 @@ def offsets_fit(days: dict[str, dict[str, Any]], used: list[str], offsets_s: np.
 
 
 def chain(pieces: pd.DataFrame, timeout: int) -> pd.DataFrame:
-    """Visits from runs of one visitor's events (``COLUMNS``): joined as sessionizing joins."""
+    """Visits from runs of one visitor's events (``COLUMNS``): joined as sessionizing joins.
+    Pieces with the entry ``PAIR`` give each visit its first piece's."""
+    carried = [c for c in PAIR if c in pieces.columns]
     if not len(pieces):
-        return pieces.loc[:, list(COLUMNS)]
+        return pieces.loc[:, [*COLUMNS, *carried]]
     v = pieces["visitor"].to_numpy(np.uint64)
     s = pieces["start"].to_numpy(np.int64)
     order = np.lexsort((s, v))
@@ -145,7 +207,7 @@ def chain(pieces: pd.DataFrame, timeout: int) -> pd.DataFrame:
     new[1:] = ~same[1:] | (s[1:] - reach[:-1] > timeout)
     visit = np.cumsum(new) - 1
     first = np.flatnonzero(new)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "visitor": v[first],
             "start": s[first],
@@ -156,6 +218,9 @@ def chain(pieces: pd.DataFrame, timeout: int) -> pd.DataFrame:
             .astype(np.int64),
         }
     )
+    for c in carried:
+        out[c] = pieces[c].to_numpy(np.uint64)[order][first]
+    return out
 
 
 def visits(

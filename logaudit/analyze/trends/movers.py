@@ -400,8 +400,14 @@ def _visit_sources(
     from logaudit.enrich.sources import SourceTables
 
     made = ctx.cache.get("journeys")
+    stored = ctx.cache.get(STORED)
     if isinstance(made, Journeys):
         v = made.visits
+    elif isinstance(stored, dict) and "visits" in stored:
+        # From the history store: the closed days' visit rows with their entry pairs,
+        # chained with the visits of the other days' touch events (store/movers.py).
+        check_settings(ctx.settings)
+        v = stored["visits"]
     else:
         s = ctx.settings
         check_settings(s)
