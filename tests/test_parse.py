@@ -518,3 +518,16 @@ def test_a_leading_forwarded_list_is_a_chain() -> None:
     assert frame.sort_values("line")["client"].tolist() == ["10.0.0.2", "85.181.35.98"]
     frame, _ = parse(lines, _xff("xff", ("10.0.0.0/8",), extras=0))
     assert frame.sort_values("line")["client"].tolist() == ["85.181.35.98", "85.181.35.98"]
+
+
+@pytest.mark.parametrize("empty", [[], [b"\r"]])
+def test_a_rescued_crlf_combined_line_keeps_no_cr(empty: list[bytes]) -> None:
+    # A CRLF line with a trailing field goes to the exact path, its text from the CSV reader
+    # (no CR) or, with an empty line in the block, from the raw bytes: no CR either way.
+    crlf = [good(i).encode() + b"\r" for i in range(20)]
+    odd = good(20).encode() + b" extra\r"
+    frame, bad = parse([*crlf[:10], *empty, odd, *crlf[10:]])
+    assert bad.total == 0 and len(frame) == 21
+    assert not frame["agent"].astype(str).str.contains("\r").any()
+    alone, _ = parse([good(20)])
+    assert frame[frame["path"] == "/p/20"]["agent"].tolist() == alone["agent"].tolist()
