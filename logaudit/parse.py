@@ -294,26 +294,31 @@ _DIGITS = np.array(
 
 
 def _split_requests(requests: pa.Array) -> pa.StructArray:
-    if pc.all(pc.match_substring_regex(requests, _REQUEST_USUAL)).as_py() is not False:
+    usual = pc.match_substring_regex(requests, _REQUEST_USUAL)
+    names = ["method", "target", "protocol"]
+    if pc.all(usual).as_py() is not False:
         # Every request is the usual one (no space inside a part): the same three parts are
         # what lies between its two spaces, split without RE2's captures (4.2 -> 3.1 ms for
         # a block's 18,000 requests).
-        return _three(pc.split_pattern(requests, " "), ["method", "target", "protocol"])
-    parts = pc.extract_regex(requests, _REQUEST_USUAL)
-    if parts.null_count == 0:
-        return parts
-    missed = np.flatnonzero(~np.asarray(parts.is_valid()))
-    general = pc.extract_regex(requests.take(pa.array(missed)), _REQUEST)
-    fields = []
-    for name in ("method", "target", "protocol"):
-        col = np.asarray(parts.field(name).to_numpy(zero_copy_only=False), dtype=object)
-        col[missed] = np.asarray(general.field(name).to_numpy(zero_copy_only=False), dtype=object)
-        fields.append(pa.array(col, pa.string()))
-    valid = np.asarray(parts.is_valid()).copy()
-    valid[missed] = np.asarray(general.is_valid())
-    return pa.StructArray.from_arrays(
-        fields, names=["method", "target", "protocol"], mask=pa.array(~valid)
+        return _three(pc.split_pattern(requests, " "), names)
+    # Some are not: the usual ones are split as above, only the rest by the general
+    # pattern (one RE2 pass over the rest, not two more over every request).
+    mask = np.asarray(usual.fill_null(False))
+    plain = np.flatnonzero(mask)
+    rest = np.flatnonzero(~mask)
+    split = _three(pc.split_pattern(requests.take(pa.array(plain)), " "), names)
+    general = pc.extract_regex(requests.take(pa.array(rest)), _REQUEST)
+    string = pa.string()
+    split = pa.StructArray.from_arrays([split.field(c).cast(string) for c in names], names=names)
+    general = pa.StructArray.from_arrays(
+        [general.field(c).cast(string) for c in names],
+        names=names,
+        mask=pa.array(~np.asarray(general.is_valid())),
     )
+    order = np.empty(len(requests), np.int64)
+    order[plain] = np.arange(len(plain))
+    order[rest] = len(plain) + np.arange(len(rest))
+    return pa.concat_arrays([split, general]).take(pa.array(order))
 
 
 def _three(lists: pa.ListArray, names: list[str]) -> pa.StructArray:

@@ -26,6 +26,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from logaudit import alone
+
 # Blocks read ahead at most: the import window (~0.3 s) holds about this many on one core,
 # and each kept block holds its bytes and its table until the pipeline takes it.
 MAX_BLOCKS = 3
@@ -64,7 +66,7 @@ def start(
         forget()  # a run that ended before reading (a usage error): what it left goes
     if _thread is not None or os.environ.get("LOGAUDIT_PREFETCH") != "1" or len(logs) != 1:
         return
-    if any(overrides.get(k) for k in ("jobs", "engine", "state")):
+    if not alone.by_options(overrides):
         return  # not read by this process alone (--jobs forks: no thread to inherit)
     try:
         if not os.path.isfile(logs[0]) or os.stat(logs[0]).st_size < MIN_BYTES:
@@ -110,7 +112,7 @@ def _read(
         pa.set_memory_pool(pa.system_memory_pool())
     # The settings the run will have, as far as reading goes (config.py is pandas-free).
     settings = load(overrides, config_file=config_file, site=site)
-    if settings.engine != "local" or (settings.jobs or 1) > 1 or settings.state is not None:
+    if not alone.by_settings(settings):
         return
     inputs = expand([log])
     if len(inputs) != 1 or not is_plain_file(inputs[0]) or settings.log_format == "auto+":

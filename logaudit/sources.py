@@ -24,8 +24,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from logaudit import magic, remote
 from logaudit import octets as _octets
-from logaudit import remote
 from logaudit.errors import ExitCode, InputMissingError
 
 # Bytes per block: large enough that per-block costs vanish, small enough to stay in cache-
@@ -51,11 +51,7 @@ def shared_block_bytes(size: int, block_bytes: int, share: int) -> int:
 
 
 # Magic numbers -> opener. xz's magic is six bytes, bzip2's three, gzip's two.
-_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"\x1f\x8b", "gzip"),
-    (b"BZh", "bzip2"),
-    (b"\xfd7zXZ\x00", "xz"),
-)
+_MAGIC = magic.MAGIC
 
 # A rotated file's suffix: ".1", ".2.gz", "-20240101", "-20240101.gz", ".bz2", ".xz".
 _ROTATION = re.compile(
@@ -330,10 +326,7 @@ class _Limited:
 
 def is_plain_file(inp: Input) -> bool:
     """A regular, uncompressed file: one that can be read in independent byte ranges."""
-    if inp.path is None or not inp.path.is_file():
-        return False
-    with open(inp.path, "rb") as f:
-        return _decompressor(f.read(6)) is None
+    return inp.path is not None and magic.plain_file(inp.path)
 
 
 def line_spans(path: Path, parts: int) -> list[tuple[int, int]]:
@@ -355,11 +348,7 @@ def line_spans(path: Path, parts: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
 
 
-def _decompressor(head: bytes) -> str | None:
-    for magic, kind in _MAGIC:
-        if head.startswith(magic):
-            return kind
-    return None
+_decompressor = magic.decompressor
 
 
 class _Peekable:

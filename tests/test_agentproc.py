@@ -7,6 +7,7 @@ when it fails: a dead helper means this process classifies by itself.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -164,6 +165,11 @@ def test_no_helper_where_it_cannot_help(
     assert started([log], {"sections": ()})
     assert not started(["-"], {})
     assert not started([str(sample_logs)], {})  # a folder: its size is not known here
+    # Compressed (known by its bytes, whatever its name): its size says little of its lines.
+    packed = tmp_path / "access.log.1"
+    packed.write_bytes(gzip.compress(Path(log).read_bytes()))
+    assert not started([str(packed)], {})
+    assert not started([log, str(packed)], {})
     monkeypatch.setattr(agentproc, "MAX_BYTES", 1000)
     assert not started([log], {})
     monkeypatch.setenv("LOGAUDIT_AGENT_HELPER", "0")

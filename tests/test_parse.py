@@ -518,3 +518,37 @@ def test_a_leading_forwarded_list_is_a_chain() -> None:
     assert frame.sort_values("line")["client"].tolist() == ["10.0.0.2", "85.181.35.98"]
     frame, _ = parse(lines, _xff("xff", ("10.0.0.0/8",), extras=0))
     assert frame.sort_values("line")["client"].tolist() == ["85.181.35.98", "85.181.35.98"]
+
+
+@pytest.mark.parametrize("empty", [[], [b"\r"]])
+def test_a_rescued_crlf_combined_line_keeps_no_cr(empty: list[bytes]) -> None:
+    # A CRLF line with a trailing field goes to the exact path, its text from the CSV reader
+    # (no CR) or, with an empty line in the block, from the raw bytes: no CR either way.
+    crlf = [good(i).encode() + b"\r" for i in range(20)]
+    odd = good(20).encode() + b" extra\r"
+    frame, bad = parse([*crlf[:10], *empty, odd, *crlf[10:]])
+    assert bad.total == 0 and len(frame) == 21
+    assert not frame["agent"].astype(str).str.contains("\r").any()
+    alone, _ = parse([good(20)])
+    assert frame[frame["path"] == "/p/20"]["agent"].tolist() == alone["agent"].tolist()
+
+
+@pytest.mark.parametrize("usual", [0, 1, 3])
+def test_requests_split_as_the_general_pattern_does(usual: int) -> None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from logaudit.parse import _REQUEST, _split_requests
+
+    odd = ["-", "", "GET /a b HTTP/1.0", "POST /x", "GET  /z HTTP/1.1", "junk", "M /t FOO/1.0"]
+    plain = ["GET /a HTTP/1.1", "PUT /é?x=1 HTTP/2.0", "get http://h/p HTTP/1.1"][:usual]
+    mixed = [v for pair in zip(odd, plain * 3, strict=False) for v in pair]
+    values = pa.array(mixed + odd[len(plain) :])
+    got = _split_requests(values)
+    want = pc.extract_regex(values, _REQUEST)
+    assert got.is_valid().to_pylist() == want.is_valid().to_pylist()
+    valid = want.is_valid().to_pylist()
+    for name in ("method", "target", "protocol"):
+        seen = [v or "" for v, ok in zip(got.field(name).to_pylist(), valid, strict=True) if ok]
+        meant = [v or "" for v, ok in zip(want.field(name).to_pylist(), valid, strict=True) if ok]
+        assert seen == meant

@@ -32,6 +32,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from logaudit import alone, magic
+
 # Larger inputs classify in-process: there the build is a small share of the run, and an
 # all-distinct log's agents would be copied through a pipe twice.
 MAX_BYTES = 96 << 20
@@ -93,16 +95,17 @@ def start(
         return
     if not _core_free():
         return
-    if any(overrides.get(k) for k in ("jobs", "engine", "state", "sections")):
+    if not alone.by_options(overrides) or overrides.get("sections"):
         # Chosen sections may need agents' classes alone, which this process finds itself
         # (``classes(rows=False)``): a helper would only add its imports.
         return
-    overrides = {k: v for k, v in overrides.items() if k != "sections"}
     try:
-        if sum(os.stat(p).st_size for p in logs if os.path.isfile(p)) > MAX_BYTES:
+        # stdin, globs, folders: their size is not known here; a compressed file's size
+        # says little of its lines (a 90 MB .gz holds ~1 GB of log)
+        if not all(magic.plain_file(p) for p in logs):
             return
-        if not all(os.path.isfile(p) for p in logs):
-            return  # stdin, globs, folders: their size is not known here
+        if sum(os.stat(p).st_size for p in logs) > MAX_BYTES:
+            return
     except (OSError, ValueError):
         return
     to_child_r, to_child_w = os.pipe()
@@ -189,7 +192,7 @@ def _serve(
     from logaudit.config import load
 
     settings = load(overrides, config_file=config_file, site=site)
-    if settings.engine != "local" or (settings.jobs or 1) > 1 or settings.state is not None:
+    if not alone.by_settings(settings):
         return
     if settings.sections:  # chosen in the config file (see ``start``)
         return

@@ -47,20 +47,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from logaudit.formats.later import Later
+
+# pandas, imported on first use: only ``classify`` builds a frame, and the helper process
+# that classifies a small log's agents (agentproc.py) never does (~0.2 s).
 if TYPE_CHECKING:
     import pandas as pd
 else:
-
-    class _Pandas:
-        """pandas, imported on first use: only ``classify`` builds a frame, and the helper
-        process that classifies a small log's agents (agentproc.py) never does (~0.2 s)."""
-
-        def __getattr__(self, attr: str) -> object:
-            import pandas
-
-            return getattr(pandas, attr)
-
-    pd = _Pandas()
+    pd = Later("pandas")
 
 
 def _without_yaml() -> None:

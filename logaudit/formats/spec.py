@@ -200,7 +200,10 @@ class Layout:
     def columns(self, extras: int) -> list[str]:
         return [t.name for t in self.tokens] + [f"extra{i}" for i in range(extras)]
 
-    def _token_regex(self, t: Token, strict: bool) -> str:
+    def _token_regex(self, t: Token, strict: bool, last: bool = False) -> str:
+        """``last``: the token ends the line (the line's end follows it), so its free text
+        is matched lazily: the end's ``\\r?`` then takes a CRLF line's CR, whichever path
+        (the CSV reader's rescued rows, cut without it, or the block's raw lines) read it."""
         name = t.name
         if self.loose:
             inner = ""
@@ -213,7 +216,8 @@ class Layout:
                     inner = ""
             if inner:
                 return f'(?P<{name}>"?{inner}"?)'
-            return f'(?P<{name}>"(?:[^"\n]|"")*"|[^ \t"\n]*)'
+            lazy = "?" if last else ""
+            return f'(?P<{name}>"(?:[^"\n]|"")*"|[^ \t"\n]*{lazy})'
         if t.quoted:
             if strict and t.single is not None and t.single.strict():
                 return f'"(?P<{name}>{t.single.strict()})"'
@@ -254,19 +258,20 @@ class Layout:
             return rf'(?P<{name}>[^\s"]\S*(?:, \S+)*)'
         if strict or (timed and self.delimiter is None):
             parts = []
-            for p in t.pieces:
+            for j, p in enumerate(t.pieces):
                 if p.literal:
                     parts.append(re.escape(p.text))
                 else:
                     s = p.strict()
-                    parts.append(f"(?:{s})" if s else _anything(stop))
+                    end = last and j == len(t.pieces) - 1
+                    parts.append(f"(?:{s})" if s else _anything(stop, lazy=end))
             return f"(?P<{name}>{''.join(parts)})"
         if stop == " " and single is not None and single.role == "client":
             # nginx with $proxy_add_x_forwarded_for first: "10.0.0.2, 10.0.0.1, 127.0.0.1".
             return rf'(?P<{name}>[^\s"]\S*(?:, \S+)*)'
         if stop == " ":
             return rf"(?P<{name}>\S+)"
-        return f"(?P<{name}>{_anything(stop)})"
+        return f"(?P<{name}>{_anything(stop, lazy=last)})"
 
     def line_regex(
         self, extras: int = 0, strict: bool = False, tail: bool = False, capture: int = 0
@@ -275,8 +280,9 @@ class Layout:
         (quoted tokens captured without their quotes). ``tail``: any trailing text, captured
         as the last group (detection counts its tokens)."""
         out = ["^", re.escape(self.separators[0])]
+        ends = not extras and not tail and self.separators[-1] == ""
         for i, t in enumerate(self.tokens):
-            out.append(self._token_regex(t, strict))
+            out.append(self._token_regex(t, strict, last=ends and i == len(self.tokens) - 1))
             sep = self.separators[i + 1]
             out.append(r"[ \t]+" if self.loose and sep in (" ", "\t") else re.escape(sep))
         # The first ``capture`` trailing fields are captured (extra0...), quotes left out.
@@ -300,10 +306,12 @@ class Layout:
         return str(found)
 
 
-def _anything(stop: str) -> str:
+def _anything(stop: str, lazy: bool = False) -> str:
+    """Free text up to ``stop``; ``lazy`` for the line's last field (see ``_token_regex``)."""
+    q = "*?" if lazy else "*"
     if not stop:
-        return r"[^\n]*"
-    return f"[^{re.escape(stop)}\\n]*"
+        return rf"[^\n]{q}"
+    return f"[^{re.escape(stop)}\\n]{q}"
 
 
 # ---- Apache mod_log_config -------------------------------------------------------------------

@@ -145,6 +145,20 @@ def decode_time(groups: dict[str, pa.Array | np.ndarray], n: int) -> TimePart:
     return part
 
 
+def _fixed_matrix(values: pa.Array, width: int) -> np.ndarray | None:
+    """The distinct values' bytes as an (n, ``width``) uint8 matrix, one row per value, no
+    copy; None when there are none, one is null or one has another width."""
+    n = len(values)
+    if n == 0 or values.null_count:
+        return None
+    text = values.cast(pa.large_string())
+    offsets = np.frombuffer(text.buffers()[1], np.int64)[text.offset : text.offset + n + 1]
+    if not (np.diff(offsets) == width).all():
+        return None
+    data = np.frombuffer(text.buffers()[2], np.uint8)
+    return data[offsets[0] : offsets[-1]].reshape(n, width)
+
+
 # "2026-01-22T00:00:06+01:00", nginx's $time_iso8601: where the digits are in that form.
 _ISO_WIDTH = 25
 _ISO_DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 23, 24])
@@ -155,15 +169,10 @@ def iso_fixed(values: pa.Array) -> TimePart | None:
     "YYYY-MM-DDTHH:MM:SS+HH:MM" (or with a space for the T), decoded with array arithmetic
     over their bytes instead of two RE2 matches each; None when any value is written
     otherwise (another width, "Z", a fraction, a null): the caller then takes that path."""
-    n = len(values)
-    if n == 0 or values.null_count:
+    m = _fixed_matrix(values, _ISO_WIDTH)
+    if m is None:
         return None
-    text = values.cast(pa.large_string())
-    offsets = np.frombuffer(text.buffers()[1], np.int64)[text.offset : text.offset + n + 1]
-    if not (np.diff(offsets) == _ISO_WIDTH).all():
-        return None
-    data = np.frombuffer(text.buffers()[2], np.uint8)
-    m = data[offsets[0] : offsets[-1]].reshape(n, _ISO_WIDTH)
+    n = len(m)
     d = m[:, _ISO_DIGITS].astype(np.int64) - 48
     shape = (
         (m[:, 4] == 45)
@@ -220,13 +229,11 @@ def fixed_digits(values: pa.Array, pieces: list[tuple[str, str]]) -> dict[str, n
             at += 1
         else:
             return None
-    if n == 0 or values.null_count or not any(k for k, _, _ in layout):
+    if not any(k for k, _, _ in layout):
         return None
-    text = values.cast(pa.large_string())
-    offsets = np.frombuffer(text.buffers()[1], np.int64)[text.offset : text.offset + n + 1]
-    if not (np.diff(offsets) == at).all():
+    m = _fixed_matrix(values, at)
+    if m is None:
         return None
-    m = np.frombuffer(text.buffers()[2], np.uint8)[offsets[0] : offsets[-1]].reshape(n, at)
     out: dict[str, np.ndarray] = {}
     for kind, start, width in layout:
         if not kind:
