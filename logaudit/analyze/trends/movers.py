@@ -121,10 +121,9 @@ def _country_items(
     p: Partial, ctx: Context, ev: pd.DataFrame
 ) -> tuple[pd.Series | None, str, bool]:
     """Each visitor key's country, and whether any public address had a known one."""
-    if ctx.geo is None:
-        return None, "countries: no GeoIP lookup in this run", False
-    if not ctx.geo_places:
-        return None, _NO_COUNTRY, False
+    gate = _country_gate(ctx)
+    if gate or ctx.geo is None:
+        return None, gate, False
     who = _who(p, ctx, ev)
     if who is None:
         return None, "countries: needs the visitors table", False
@@ -136,9 +135,22 @@ def _country_items(
     return pd.Series(item, index=who.index), "", known
 
 
+def _country_gate(ctx: Context) -> str:
+    """Why this run cannot name countries ('' when it can)."""
+    if ctx.geo is None:
+        return "countries: no GeoIP lookup in this run"
+    return "" if ctx.geo_places else _NO_COUNTRY
+
+
+def _browser_gate(ctx: Context) -> str:
+    """Why this run cannot name browsers ('' when it can)."""
+    return "browsers: user-agent parsing is not available" if ctx.agents is None else ""
+
+
 def _browsers(p: Partial, ctx: Context, ev: pd.DataFrame) -> tuple[pd.Series | None, str]:
-    if ctx.agents is None:
-        return None, "browsers: user-agent parsing is not available"
+    gate = _browser_gate(ctx)
+    if gate or ctx.agents is None:
+        return None, gate
     who = _who(p, ctx, ev)
     if who is None:
         return None, "browsers: needs the visitors table"
@@ -317,19 +329,15 @@ def _with_people(
     people: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
 ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, pd.Series] | None, str]:
     """The country or browser counts of the days stored as people counts, added to those of
-    the days stored with visitor keys (mapped as over the logs): per item on each side, and
-    the identity as ``items``; or None and the note the logs' way would give."""
+    the days stored with visitor keys (mapped as over the logs): each count row's name and its
+    page views on each side, and the names as ``items``; or None and the note the logs' way
+    would give."""
     keys, n_before, n_last = keyed
     code, item, p_before, p_last = people
-    known = False
-    if kind == "country":
-        if ctx.geo is None:
-            return None, "countries: no GeoIP lookup in this run"
-        if not ctx.geo_places:
-            return None, _NO_COUNTRY
-        known = bool(((code == PUBLIC_COUNTRY) & (item != "unknown")).any())
-    elif ctx.agents is None:
-        return None, "browsers: user-agent parsing is not available"
+    gate = _country_gate(ctx) if kind == "country" else _browser_gate(ctx)
+    if gate:
+        return None, gate
+    known = kind == "country" and bool(((code == PUBLIC_COUNTRY) & (item != "unknown")).any())
     names, befores, lasts = [item], [p_before], [p_last]
     if len(keys):
         ev = pd.DataFrame({"visitor": keys})
@@ -345,20 +353,13 @@ def _with_people(
         lasts.append(n_last)
     if kind == "country" and not known:
         return None, _NO_COUNTRY
+    # Each name as its own key (``_count_moves`` drops the missing ones and sums per item).
     all_names = np.concatenate(names)
-    ok = pd.notna(all_names)
-    by = pd.DataFrame(
-        {
-            "item": all_names[ok],
-            "before": np.concatenate(befores)[ok],
-            "last": np.concatenate(lasts)[ok],
-        }
-    ).groupby("item", sort=False).sum()
-    uniq = by.index.to_numpy(dtype=object)
+    uniq = pd.unique(all_names[pd.notna(all_names)])
     return (
-        uniq,
-        by["before"].to_numpy(np.int64),
-        by["last"].to_numpy(np.int64),
+        all_names,
+        np.concatenate(befores).astype(np.int64, copy=False),
+        np.concatenate(lasts).astype(np.int64, copy=False),
         pd.Series(uniq, index=uniq),
     ), ""
 
