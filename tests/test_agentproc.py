@@ -198,3 +198,21 @@ def test_summary_is_the_same_with_and_without_the_helper(
     tmp_path.chmod(0o700)
     log = sample_logs / "access.log"
     assert _summary(log, "1", tmp_path) == _summary(log, "0", tmp_path)
+
+
+def test_a_core_is_free_by_the_tasks_running_now_not_the_minute_before(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from logaudit.enrich import agentproc
+
+    monkeypatch.delenv("LOGAUDIT_AGENT_HELPER", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (5.0, 5.0, 5.0))
+    monkeypatch.setattr(agentproc, "_running", lambda: 1)  # only this process
+    assert agentproc._core_free()
+    monkeypatch.setattr(agentproc, "_running", lambda: 2)  # something else on the other core
+    assert not agentproc._core_free()
+    monkeypatch.setattr(agentproc, "_running", lambda: None)  # no /proc: the load average
+    assert not agentproc._core_free()
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.3, 1.0, 1.0))
+    assert agentproc._core_free()

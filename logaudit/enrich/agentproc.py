@@ -16,7 +16,7 @@ cache (across blocks and across runs); the helper keeps nothing.
 
 When it is used: ``summary`` of its default sections (which need every new agent's row) on
 plain files totalling at most ``MAX_BYTES``, read by this process alone (one job, the local
-engine, no history store), a core likely free (``_core_free``), and no agent cache file from an
+engine, no history store), a core free now (``_core_free``), and no agent cache file from an
 earlier run (then most agents are known and the matcher is rarely needed: the helper sees the
 file and leaves at once). Anything going wrong in the helper (it died, answered nothing within
 ``WAIT_SECONDS``, raised) only means this process classifies the agents itself, as it always
@@ -143,11 +143,25 @@ def _core_free() -> bool:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
+    running = _running()
+    if running is not None:  # this process is one of them
+        return cores >= 2 and running <= cores - 1
     try:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):
         return False
     return cores >= 2 and load <= cores - 1
+
+
+def _running() -> int | None:
+    """How many tasks are runnable now (Linux: /proc/loadavg's fourth field), or None. The
+    one-minute load average lags: for a minute after any busy command (the previous report,
+    a build) it says the cores are taken while they sit idle."""
+    try:
+        with open("/proc/loadavg", encoding="ascii") as f:
+            return int(f.read().split()[3].split("/")[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def stop() -> None:
