@@ -58,6 +58,7 @@ from logaudit.analyze.trends.movers import (
     MOVER_BASELINE,
     OTHER_PLACE,
     PUBLIC_COUNTRY,
+    _visitor_texts,
 )
 from logaudit.store import months, visitdays
 from logaudit.store.layout import PV, TOUCH, Layout, State, day_number
@@ -137,17 +138,15 @@ def with_people(
     vis = part.get("visitors", pd.DataFrame())
     if vis.empty or "visitor" not in vis.columns:
         return part  # no way to map them: kept as keys
-    index = vis.index
-    assert isinstance(index, pd.MultiIndex)
-    vkeys = vis["visitor"].to_numpy(np.uint64)
-    first = ~pd.Series(vkeys, copy=False).duplicated().to_numpy()
-    rows = np.flatnonzero(first)
-    at = pd.Index(vkeys[rows]).get_indexer(keys)
+    # Each key's (client, agent): its first visitors row, as the report maps stored keys.
+    who = _visitor_texts(part, pd.DataFrame({"visitor": keys}))
+    if who is None:
+        return part
+    at = who.index.get_indexer(keys)
     found = at >= 0
-    row = rows[at[found]]
     pv = pv[found]
-    clients = index.get_level_values("client")[row]
-    agents = index.get_level_values("agent")[row]
+    clients = pd.Index(who["client"].to_numpy()[at[found]])
+    agents = pd.Index(who["agent"].to_numpy()[at[found]])
     frames = []
     if len(where):
         place = named_places(where.reindex(pd.Index(clients.unique())), ("country",))
@@ -159,7 +158,7 @@ def with_people(
     if "browser" in browsers.columns:
         b = browsers["browser"].astype(object)
         b = b[~b.index.duplicated()]
-        frames.append((np.full(len(row), BROWSER), b.reindex(agents).to_numpy(dtype=object)))
+        frames.append((np.full(len(agents), BROWSER), b.reindex(agents).to_numpy(dtype=object)))
     kinds, items, counts_ = [], [], []
     for k, item in frames:
         ok = pd.notna(item)
