@@ -4,6 +4,7 @@ the logs, without reading the closed days' page-view events."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -147,11 +148,9 @@ def test_a_period_without_traffic_counts_as_nothing(tmp_path: Path, every: str) 
     assert figures(stored) == figures(trends([str(whole)], **more))
 
 
-def test_a_day_grown_after_an_upgrade_keeps_reading_its_events(tmp_path: Path) -> None:
-    """A day stored before the counts existed and grown by a later run: counts of its new
-    lines alone would be partial, so the day is written without counts and movers read its
-    events: the same rows as one pass, also for a period of only such days (--since)."""
-    data = b"".join(generate_lines(8000, start=date(2026, 1, 20), days=20))
+def _older_first(tmp_path: Path, forget: Callable[[dict[str, Any]], None]) -> Callable[..., Any]:
+    """``report`` for ``grown_store``, the first run's store made an older logaudit's: what
+    that one did not write is taken out of its state by ``forget``."""
     runs: list[Path] = []
 
     def run(paths: list[str], state: Path | None = None) -> Any:
@@ -159,13 +158,25 @@ def test_a_day_grown_after_an_upgrade_keeps_reading_its_events(tmp_path: Path) -
         if not runs and state is not None:  # the first run was by an older logaudit
             path = state / STATE_FILE
             st = json.loads(path.read_text())
-            for entry in [*st["days"].values(), *st.get("months", {}).values()]:
-                entry["files"].pop(movers.COUNTS, None)
+            forget(st)
             path.write_text(json.dumps(st))
         runs.append(state or tmp_path)
         return out
 
-    state, whole = grown_store(tmp_path, data, (0.75, 0.999), run)
+    return run
+
+
+def test_a_day_grown_after_an_upgrade_keeps_reading_its_events(tmp_path: Path) -> None:
+    """A day stored before the counts existed and grown by a later run: counts of its new
+    lines alone would be partial, so the day is written without counts and movers read its
+    events: the same rows as one pass, also for a period of only such days (--since)."""
+    data = b"".join(generate_lines(8000, start=date(2026, 1, 20), days=20))
+
+    def forget(st: dict[str, Any]) -> None:
+        for entry in [*st["days"].values(), *st.get("months", {}).values()]:
+            entry["files"].pop(movers.COUNTS, None)
+
+    state, whole = grown_store(tmp_path, data, (0.75, 0.999), _older_first(tmp_path, forget))
     # The day the first run ended in, grown by the second: one of the last six days.
     cut = data.index(b"\n", int(len(data) * 0.75))
     stamp = data[data.rindex(b"[", 0, cut) + 1 :][:11].decode()
@@ -416,20 +427,12 @@ def test_a_store_half_written_without_entry_pairs(tmp_path: Path, monkeypatch: A
     """Days closed by an older logaudit (no entry pairs on their rows) give their touch
     events; the days closed since give rows: the sum is the one-pass figures."""
     data = b"".join(generate_lines(9000, start=date(2026, 1, 10), days=40))
-    runs: list[Path] = []
 
-    def run(paths: list[str], state: Path | None = None) -> Any:
-        out = report(paths, state)
-        if not runs and state is not None:  # the first run was by an older logaudit
-            path = state / STATE_FILE
-            st = json.loads(path.read_text())
-            for entry in st["days"].values():
-                entry.pop(visitdays.SOURCES, None)
-            path.write_text(json.dumps(st))
-        runs.append(state or tmp_path)
-        return out
+    def forget(st: dict[str, Any]) -> None:
+        for entry in st["days"].values():
+            entry.pop(visitdays.SOURCES, None)
 
-    state, whole = grown_store(tmp_path, data, (0.55, 0.999), run)
+    state, whole = grown_store(tmp_path, data, (0.55, 0.999), _older_first(tmp_path, forget))
     days = json.loads((state / STATE_FILE).read_text())["days"]
     old = {n for n, i in days.items() if i.get("closed") and not i.get(visitdays.SOURCES)}
     new = {n for n, i in days.items() if i.get(visitdays.SOURCES)}
