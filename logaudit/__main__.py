@@ -12,6 +12,16 @@ import sys
 # loads, which spins (busy-waits) for a while: CPU taken from the start-up imports and the
 # first blocks on a 2-core host. Set before anything imports numpy; a user's value wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# Transparent huge pages cost more than they save here: numpy asks for them on every array of
+# 4 MiB or more, and Arrow's bundled mimalloc on its 1 GiB arena, so each fresh 2 MiB page is
+# zeroed whole by the kernel on first touch, again after each free. `trends --state` over a
+# year of a 10,000-visitors-a-day site spent 8-12 s of its 13-16 s in the kernel doing that
+# (perf: clear_page_erms under do_huge_pmd_anonymous_page), 1.6 s without; a 1M-line summary
+# 0.9-1.5 s of system time, 0.5 s without. So numpy does not ask, and Arrow allocates from
+# the C library's malloc (as engine.local already chose for reading logs, for memory) in
+# every command, the history store's included. A user's value wins.
+os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
+os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
 
 from logaudit import procs  # noqa: E402 - after the environment above
 

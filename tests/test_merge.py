@@ -359,3 +359,27 @@ def test_tables_with_the_same_text_keys_hold_them_once(monkeypatch: pytest.Monke
     pd.testing.assert_frame_equal(tables["agents"], before["a"])
     assert tables["agents"].index.name == "agent"
     assert list(tables["paths"].index) == agents[::-1]
+
+
+def test_distinct_text_is_the_full_check_whether_or_not_the_sample_finds_the_repeat(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The evenly spaced sample only settles a repeat early: a repeat it misses, an index
+    without one and a missing value still get the answer of the check over every key."""
+    from logaudit.analyze import spill
+
+    monkeypatch.setattr(spill, "DISTINCT_CHECK_ROWS", 10)
+    monkeypatch.setattr(spill, "DISTINCT_SAMPLE", 10)
+    keys = [f"/p/{i}" for i in range(1000)]
+
+    def check(values: list[str | None]) -> bool:
+        return spill.distinct_text(pd.Index(pd.array(values, dtype="str")))
+
+    assert check(keys)
+    sampled = keys.copy()
+    sampled[500] = keys[0]  # rows 0 and 500 are both in the sample (every 100th)
+    assert not check(sampled)
+    missed = keys.copy()
+    missed[501] = keys[1]  # neither row is sampled: found by the whole check
+    assert not check(missed)
+    assert not check([*keys[:-1], None])
