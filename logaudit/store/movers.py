@@ -278,16 +278,7 @@ def source_visits(
 
     keep = [*visitdays.COLUMNS, *visitdays.PAIR]
     pieces = [cut(ev, timeout, 0, ends=True)[0].loc[:, keep] for ev in touch]
-    inner = pd.DataFrame({c: np.array([], np.int64) for c in SOURCE_COLUMNS})
-    if rows is not None and len(rows):
-        edge = rows["edge"].to_numpy(bool)
-        inner = rows.loc[~edge, list(SOURCE_COLUMNS)]
-        pieces.append(rows.loc[edge, keep])
-    both = [p for p in pieces if len(p)]
-    if both:
-        joined = visitdays.chain(pd.concat(both, ignore_index=True), timeout)
-        inner = pd.concat([inner, joined.loc[:, list(SOURCE_COLUMNS)]], ignore_index=True)
-    return inner.reset_index(drop=True)
+    return visitdays.with_rows(rows, pieces, SOURCE_COLUMNS, timeout)
 
 
 def keyed_days(

@@ -223,20 +223,35 @@ def chain(pieces: pd.DataFrame, timeout: int) -> pd.DataFrame:
     return out
 
 
+def with_rows(
+    stored: pd.DataFrame | None,
+    pieces: list[pd.DataFrame],
+    columns: tuple[str, ...],
+    timeout: int,
+) -> pd.DataFrame:
+    """Stored days' interior visits as stored (``columns``), then their edge visits chained
+    with ``pieces`` (the visits cut from the other days' events, with ``columns`` and
+    ``end``), as ``columns``: the visits sessionizing every day's events would give."""
+    inner = pd.DataFrame({c: np.array([], np.int64) for c in columns})
+    if stored is not None and len(stored):
+        edge = stored["edge"].to_numpy(bool)
+        inner = stored.loc[~edge, list(columns)]
+        chained = [*COLUMNS, *(c for c in PAIR if c in columns)]  # what ``chain`` reads
+        pieces = [*pieces, stored.loc[edge, chained]]
+    both = [p for p in pieces if len(p)]
+    if not both:
+        return inner.reset_index(drop=True)
+    joined = chain(pd.concat(both, ignore_index=True), timeout).loc[:, list(columns)]
+    return pd.concat([inner, joined], ignore_index=True)
+
+
 def visits(
     stored: pd.DataFrame | None, open_events: Iterable[pd.DataFrame], timeout: int
 ) -> Visits:
     """The visits of the period: closed days' interior visits as stored, their edge visits
     chained with the visits of the open days' events."""
     pieces = [sessionize(ev, timeout).table.loc[:, list(COLUMNS)] for ev in open_events]
-    inner = pd.DataFrame({c: np.array([], np.int64) for c in COLUMNS})
-    if stored is not None and len(stored):
-        edge = stored["edge"].to_numpy(bool)
-        inner = stored.loc[~edge, list(COLUMNS)]
-        pieces.append(stored.loc[edge, list(COLUMNS)])
-    both = [p for p in pieces if len(p)]
-    joined = chain(pd.concat(both, ignore_index=True), timeout) if both else inner.iloc[:0]
-    table = pd.concat([inner, joined], ignore_index=True)
+    table = with_rows(stored, pieces, COLUMNS, timeout)
     table["duration"] = table["end"] - table["start"]
     table["day"] = table["start_local"] // DAY_S
     return Visits(table.reset_index(drop=True), pd.DataFrame())
