@@ -52,6 +52,7 @@ from logaudit.enrich import pii
 from logaudit.enrich.pii import PREFILTER_CHARS, _unanchored, _whole_group, prefilter  # noqa: F401
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats.spec import Layout, Token
+from logaudit.magic import decompressor
 
 MASK = "REDACTED"
 BLOCK = 16 << 20
@@ -627,21 +628,11 @@ def _to_bytes(arr: pa.Array) -> Chunk:
 
 # ---- files ----------------------------------------------------------------------------
 
-_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"\xfd7zXZ\x00", "xz"), (b"BZh", "bzip2"), (b"\x1f\x8b", "gzip"),
-)
 _OPEN: dict[str, Callable[..., Any]] = {
     "gzip": lambda f, mode: gzip.GzipFile(fileobj=f, mode=mode, compresslevel=6),
     "bzip2": lambda f, mode: bz2.BZ2File(f, mode),
     "xz": lambda f, mode: lzma.LZMAFile(f, mode),
 }
-
-
-def compression_of(head: bytes) -> str | None:
-    for magic, kind in _MAGIC:
-        if head.startswith(magic):
-            return kind
-    return None
 
 
 def _blocks(stream: Any, size: int) -> Iterator[Chunk]:
@@ -741,7 +732,7 @@ def scrub_file(path: Path, target: Path | None, settings: Any, ip: str = "mask",
     with raw:
         if not Path(path).is_file():
             raise LogauditError(f"{path}: not a regular file", ExitCode.INPUT_MISSING)
-        kind = compression_of(raw.read(6))
+        kind = decompressor(raw.read(6))
         raw.seek(0)
         src: IO[bytes] = _OPEN[kind](raw, "rb") if kind else raw
         try:
