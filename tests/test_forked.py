@@ -143,9 +143,16 @@ def test_mid_sized_runs_fork_only_when_a_core_is_idle(
 def test_the_finish_reads_the_helpers_idle_core_test(monkeypatch: pytest.MonkeyPatch) -> None:
     from logaudit.enrich import agentproc
 
+    monkeypatch.delenv("LOGAUDIT_IDLE_CORE", raising=False)
+
     monkeypatch.setattr(agentproc, "_running", lambda: 1)  # only this process
     assert forked._core_idle() is (len(os.sched_getaffinity(0)) >= 2)
     monkeypatch.setattr(agentproc, "_running", lambda: 64)  # every core taken
+    assert not forked._core_idle()
+    monkeypatch.setenv("LOGAUDIT_IDLE_CORE", "1")  # for measuring on a shared host
+    assert forked._core_idle()
+    monkeypatch.setattr(agentproc, "_running", lambda: 1)
+    monkeypatch.setenv("LOGAUDIT_IDLE_CORE", "0")
     assert not forked._core_idle()
 
 
