@@ -18,8 +18,8 @@ import gc
 
 def data_stack() -> None:
     """Import ``logaudit.api`` (and with it pandas, pyarrow, numpy and every section module)
-    with no collector pass; a no-op once it is imported. Commands that read data call it
-    before anything else imports pandas."""
+    with no collector pass; a no-op once it is imported. The report commands and
+    ``records`` call it (``cli._settings``) before anything else imports pandas."""
     import sys
 
     if "logaudit.api" in sys.modules:

@@ -71,7 +71,7 @@ def test_the_data_stack_is_imported_without_a_collector_pass_and_frozen(state: s
     assert isinstance(got["frozen"], int) and got["frozen"] > 10_000  # the imports' objects
 
 
-def test_every_command_that_reads_data_goes_through_it(
+def test_report_commands_and_records_go_through_it(
     sample_logs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[int] = []
