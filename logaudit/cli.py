@@ -302,6 +302,9 @@ visit_timeout_option = click.option(
 
 
 def _settings(opts: dict[str, Any]) -> Any:
+    from logaudit import heap
+
+    heap.data_stack()  # the report commands and records come here first (logaudit/heap.py)
     tz = opts.get("tz")
     overrides = {
         "log_format": opts.get("log_format"),

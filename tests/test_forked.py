@@ -99,13 +99,61 @@ def test_apart_sections_are_built_in_a_child_and_come_back_in_order(
 
 
 def test_small_runs_and_reports_without_both_kinds_do_not_fork(
-    children: list[forked.Child],
+    children: list[forked.Child], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(forked, "_core_idle", lambda: False)
     apart = spec("b", lambda p, ctx: made_by("b"), apart=True)
     assert built_in(build([plain("a"), apart], requests=forked.FORK_MIN_REQUESTS - 1)[1]) == PARENT
     assert built_in(build([apart])[0]) == PARENT
     assert built_in(build([plain("a")])[0]) == PARENT
     assert children == []
+
+
+@pytest.mark.parametrize(
+    ("requests", "idle", "forks"),
+    [
+        (forked.FORK_MIN_REQUESTS, False, True),  # a big run forks whatever the load
+        (forked.FORK_IDLE_MIN_REQUESTS, True, True),  # a mid-sized one when a core is idle
+        (forked.FORK_MIN_REQUESTS - 1, False, False),  # ... not when none is
+        (forked.FORK_IDLE_MIN_REQUESTS - 1, True, False),  # a small one never
+    ],
+)
+def test_mid_sized_runs_fork_only_when_a_core_is_idle(
+    children: list[forked.Child],
+    monkeypatch: pytest.MonkeyPatch,
+    requests: int,
+    idle: bool,
+    forks: bool,
+) -> None:
+    asked: list[bool] = []
+
+    def core_idle() -> bool:
+        asked.append(idle)
+        return idle
+
+    monkeypatch.setattr(forked, "_core_idle", core_idle)
+    apart = spec("b", lambda p, ctx: made_by("b"), apart=True)
+    out = build([plain("a"), apart], requests=requests)
+    assert (built_in(out[1]) != PARENT) is forks
+    assert len(children) == int(forks)
+    # The load is read only where it decides (it costs a read of /proc).
+    assert bool(asked) is (forked.FORK_IDLE_MIN_REQUESTS <= requests < forked.FORK_MIN_REQUESTS)
+
+
+def test_the_finish_reads_the_helpers_idle_core_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    from logaudit.enrich import agentproc
+
+    monkeypatch.delenv("LOGAUDIT_IDLE_CORE", raising=False)
+
+    monkeypatch.setattr(agentproc, "_running", lambda: 1)  # only this process
+    assert forked._core_idle() is (len(os.sched_getaffinity(0)) >= 2)
+    monkeypatch.setattr(agentproc, "_running", lambda: 64)  # every core taken
+    assert not forked._core_idle()
+    monkeypatch.setenv("LOGAUDIT_IDLE_CORE", "1")  # for measuring on a shared host
+    assert forked._core_idle()
+    monkeypatch.setattr(agentproc, "_running", lambda: 1)
+    monkeypatch.setenv("LOGAUDIT_IDLE_CORE", "0")
+    assert not forked._core_idle()
 
 
 def fails_in_child(p: Partial, ctx: Context) -> Section:
