@@ -203,9 +203,7 @@ def test_a_hint_with_every_key_path_ignores_the_other_keys() -> None:
         if i == 4:
             line["size"] = None
         after.append(json.dumps(line))
-    fresh, fresh_bad, hinted, hinted_bad, behaviour = _fresh_and_hinted(
-        before, _block(after), det
-    )
+    fresh, fresh_bad, hinted, hinted_bad, behaviour = _fresh_and_hinted(before, _block(after), det)
     assert behaviour == "ignore"
     declared = jsonlog._HINTS[det.format][0]
     assert set(declared.names) == {"ts", "request", "user_id", "status", "size", "duration"}

@@ -256,9 +256,7 @@ def read(
 
 def _plain(table: pa.Table) -> pa.Table:
     """Dictionary-encoded columns as plain text."""
-    return pa.table(
-        {name: col.cast(pa.string()) for name, col in zip(table.column_names, table.columns)}
-    )
+    return pa.table({name: table.column(name).cast(pa.string()) for name in table.column_names})
 
 
 def _blank_lines(
