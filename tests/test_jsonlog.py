@@ -268,3 +268,26 @@ def test_pieces_around_a_bad_line_with_numbers_and_text() -> None:
     frame, bad = parse_bytes(_block(lines), det)
     assert bad.total == 1 and frame["status"].tolist() == [200] * 6 + [503] * 6
     assert frame["line"].tolist() == [*range(1, 7), *range(8, 14)]
+
+
+def test_floats_near_the_exponent_bounds_as_numpy_writes_them() -> None:
+    """Arrow's cast switches to an exponent by the digits, not the size alone
+    (17698947619.26362 -> 1.769894761926362e+10): every value, on both sides of both
+    bounds and at every size, reads as numpy's positional text."""
+    rng = np.random.default_rng(11)
+    values = [0.0, -0.0, 1e-6, 9.99e-7, 1.0000001e-6, 1e-5, 9.9e-6, 1e20, 9.99e20, 1e21]
+    values += [5e21, 123456789012345678901.0, 1769036406.0, 0.041]
+    values += list(10.0 ** rng.uniform(-9, 23, 300)) + list(rng.random(100))
+    values += [-v for v in values]
+    got = jsonlog._text(pa.array(values, pa.float64())).to_pylist()
+    assert got == [np.format_float_positional(v, trim="-") for v in values]
+
+
+def test_first_items_when_each_list_holds_one() -> None:
+    """Lists of one item each (a header sent once) give their items, sliced or not."""
+    lists = [["a"], ["b"], [None], ["d"], ["e"]]
+    arr = pa.array(lists, pa.list_(pa.string()))
+    assert jsonlog._first_items(arr).to_pylist() == ["a", "b", None, "d", "e"]
+    assert jsonlog._first_items(arr.slice(1, 3)).to_pylist() == ["b", None, "d"]
+    mixed = pa.array([["a"], ["b", "c"], ["d"]], pa.list_(pa.string())).slice(1, 2)
+    assert jsonlog._first_items(mixed).to_pylist() == ["b", "d"]

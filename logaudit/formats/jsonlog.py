@@ -467,6 +467,9 @@ def _first_items(arr: pa.Array) -> pa.Array:
         return pa.nulls(len(arr), values.type)
     where = np.where(has, offsets[:-1], 0)
     if has.all():
+        if offsets[-1] - offsets[0] == len(arr):
+            # Each list holds one item (a header sent once): the items as they lie, no copy.
+            return values.slice(int(offsets[0]), len(arr))
         return values.take(pa.array(where))
     return values.take(pa.array(where, mask=~has))
 
