@@ -4,9 +4,10 @@ A family here names, per record field, the key path that holds it (``request.hea
 a list gives its first item; ``a|b``: the first of two paths present). A block is read by
 ``pyarrow.json`` in one call; a block it refuses (a line that is not JSON, a key whose type
 changes between lines) is halved until the bad lines are alone, so one bad line costs a few
-more reads of ever smaller pieces, and is reported with its line number. Values leave as the
-text columns every other family produces, numbers written in plain decimals, and go through
-the same assembly (``parse._assemble``).
+more reads of ever smaller pieces, and is reported with its line number. A whole block is read
+with the key paths the last one had declared and every other key skipped (``_hint``). Values
+leave as the text columns every other family produces (numbers in plain decimals, as text
+codes), and go through the same assembly (``parse._assemble``).
 """
 
 from __future__ import annotations
