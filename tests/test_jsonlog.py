@@ -167,3 +167,127 @@ def test_real_json_logs(shared_data: Path, rel: str) -> None:
         for col, want in values.items():
             got = by_line.loc[number, col]
             assert got == pytest.approx(want) if isinstance(want, float) else got == want, col
+
+
+def _fresh_and_hinted(
+    before: bytes, after: bytes, det: Detected
+) -> tuple[pd.DataFrame, BadLines, pd.DataFrame, BadLines, str]:
+    """``after`` read with no hint, then after ``before`` left its hint (and that hint's
+    behaviour towards other keys)."""
+    jsonlog._HINTS.clear()
+    fresh, fresh_bad = parse_bytes(after, det)
+    jsonlog._HINTS.clear()
+    parse_bytes(before, det)
+    behaviour = jsonlog._HINTS[det.format][1]
+    hinted, hinted_bad = parse_bytes(after, det)
+    return fresh, fresh_bad, hinted, hinted_bad, behaviour
+
+
+def _block(lines: list[str]) -> bytes:
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_a_hint_with_every_key_path_ignores_the_other_keys() -> None:
+    """A block with every key path of the layout declares them with their types; the next
+    block is read with the other keys ignored (more headers, new keys, null values) and
+    gives the frame a fresh read gives."""
+    det = Detected(FORMATS["caddy"], 0, 1, 1)
+    before = _block([caddy(i) for i in range(5)])
+    after = []
+    for i in range(8):
+        line = json.loads(caddy(i, resp_headers={"Server": ["Caddy"]}, bytes_read=i))
+        line["request"]["headers"]["Accept"] = ["*/*"]
+        line["request"]["tls"] = {"resumed": False, "version": 772}
+        if i == 3:
+            line["request"]["headers"] = {}
+        if i == 4:
+            line["size"] = None
+        after.append(json.dumps(line))
+    fresh, fresh_bad, hinted, hinted_bad, behaviour = _fresh_and_hinted(before, _block(after), det)
+    assert behaviour == "ignore"
+    declared = jsonlog._HINTS[det.format][0]
+    assert set(declared.names) == {"ts", "request", "user_id", "status", "size", "duration"}
+    assert "headers" in declared.field("request").type.names
+    pd.testing.assert_frame_equal(hinted, fresh)
+    assert hinted_bad.total == fresh_bad.total == 1  # line 5: a null size is no number
+    assert hinted_bad.samples == fresh_bad.samples
+    assert hinted["agent"].tolist()[3] == "" and len(hinted) == 7
+
+
+def test_a_key_path_the_last_block_lacked_is_still_read() -> None:
+    """No Referer in one block: the next is read with every key kept (inferred), so a
+    Referer first seen there is not skipped."""
+    det = Detected(FORMATS["caddy"], 0, 1, 1)
+    plain = [json.loads(caddy(i)) for i in range(5)]
+    for rec in plain:
+        del rec["request"]["headers"]["Referer"]
+    before = _block([json.dumps(r) for r in plain])
+    after = _block([caddy(i) for i in range(5)])
+    fresh, _, hinted, _, behaviour = _fresh_and_hinted(before, after, det)
+    assert behaviour == "infer"
+    pd.testing.assert_frame_equal(hinted, fresh)
+    assert hinted["referrer"].tolist() == ["https://r.example/"] * 5
+
+
+@pytest.mark.parametrize(
+    "over",
+    [
+        {"size": 1.5},  # declared int64: a fraction does not fit
+        {"ts": "2023-12-23T23:17:54Z"},  # declared double: text
+        {"request": "GET /"},  # declared an object
+        {"duration": 7},  # an int where a double was declared: converted, same text
+    ],
+)
+def test_a_declared_type_that_does_not_fit_reads_as_without_it(over: dict[str, object]) -> None:
+    det = Detected(FORMATS["caddy"], 0, 1, 1)
+    before = _block([caddy(i) for i in range(5)])
+    after = _block([caddy(i, **over) for i in range(5)])
+    fresh, fresh_bad, hinted, hinted_bad, _ = _fresh_and_hinted(before, after, det)
+    pd.testing.assert_frame_equal(hinted, fresh)
+    assert hinted_bad.total == fresh_bad.total
+    assert sorted(hinted_bad.samples.get("access.json", [])) == sorted(
+        fresh_bad.samples.get("access.json", [])
+    )
+
+
+def test_numbers_leave_as_text_codes() -> None:
+    """Integers and floats: text once per distinct value with row codes; nulls become ""."""
+    ints = jsonlog._text(pa.array([200, 404, None, 200], pa.int64()))
+    assert pa.types.is_dictionary(ints.type) and len(ints.dictionary) == 2
+    assert jsonlog._filled(ints).to_pylist() == ["200", "404", "", "200"]
+    floats = jsonlog._filled(jsonlog._text(pa.array([0.5, None, 1e-7], pa.float64())))
+    assert floats.to_pylist() == ["0.5", "", "0.0000001"]
+    assert jsonlog._filled(pa.array(["a", None])).to_pylist() == ["a", ""]
+
+
+def test_pieces_around_a_bad_line_with_numbers_and_text() -> None:
+    """A bad line splits a block into pieces read apart: a key that is a number in one piece
+    and text in another is put together as text."""
+    det = Detected(FORMATS["caddy"], 0, 1, 1)
+    lines = [caddy(i) for i in range(6)] + ["not json"] + [caddy(i, status="503") for i in range(6)]
+    frame, bad = parse_bytes(_block(lines), det)
+    assert bad.total == 1 and frame["status"].tolist() == [200] * 6 + [503] * 6
+    assert frame["line"].tolist() == [*range(1, 7), *range(8, 14)]
+
+
+def test_floats_near_the_exponent_bounds_as_numpy_writes_them() -> None:
+    """Arrow's cast switches to an exponent by the digits, not the size alone
+    (17698947619.26362 -> 1.769894761926362e+10): every value, on both sides of both
+    bounds and at every size, reads as numpy's positional text."""
+    rng = np.random.default_rng(11)
+    values = [0.0, -0.0, 1e-6, 9.99e-7, 1.0000001e-6, 1e-5, 9.9e-6, 1e20, 9.99e20, 1e21]
+    values += [5e21, 123456789012345678901.0, 1769036406.0, 0.041]
+    values += list(10.0 ** rng.uniform(-9, 23, 300)) + list(rng.random(100))
+    values += [-v for v in values]
+    got = jsonlog._text(pa.array(values, pa.float64())).to_pylist()
+    assert got == [np.format_float_positional(v, trim="-") for v in values]
+
+
+def test_first_items_when_each_list_holds_one() -> None:
+    """Lists of one item each (a header sent once) give their items, sliced or not."""
+    lists = [["a"], ["b"], [None], ["d"], ["e"]]
+    arr = pa.array(lists, pa.list_(pa.string()))
+    assert jsonlog._first_items(arr).to_pylist() == ["a", "b", None, "d", "e"]
+    assert jsonlog._first_items(arr.slice(1, 3)).to_pylist() == ["b", None, "d"]
+    mixed = pa.array([["a"], ["b", "c"], ["d"]], pa.list_(pa.string())).slice(1, 2)
+    assert jsonlog._first_items(mixed).to_pylist() == ["b", "d"]

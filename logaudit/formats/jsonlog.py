@@ -4,9 +4,10 @@ A family here names, per record field, the key path that holds it (``request.hea
 a list gives its first item; ``a|b``: the first of two paths present). A block is read by
 ``pyarrow.json`` in one call; a block it refuses (a line that is not JSON, a key whose type
 changes between lines) is halved until the bad lines are alone, so one bad line costs a few
-more reads of ever smaller pieces, and is reported with its line number. Values leave as the
-text columns every other family produces, numbers written in plain decimals, and go through
-the same assembly (``parse._assemble``).
+more reads of ever smaller pieces, and is reported with its line number. A whole block is read
+with the key paths the last one had declared and every other key skipped (``_hint``). Values
+leave as the text columns every other family produces (numbers in plain decimals, as text
+codes), and go through the same assembly (``parse._assemble``).
 """
 
 from __future__ import annotations
@@ -179,6 +180,9 @@ def nginx_escapes(table: pa.Table) -> pa.Table:
     cols = {}
     for name in table.column_names:
         col = table.column(name)
+        if pa.types.is_dictionary(col.type):
+            cols[name] = col  # a number's text: neither quote nor backslash
+            continue
         if (
             pc.any(pc.match_substring(col, "\\")).as_py()
             or pc.any(pc.match_substring(col, '"')).as_py()
@@ -238,13 +242,22 @@ def read(
     rows: list[np.ndarray] = []
     bad: list[int] = []
     _read_range(data, starts, stops, blank, 0, len(starts), layout, tables, rows, bad)
-    if tables:
-        table = pa.concat_tables(tables)
+    if len(tables) > 1:
+        # Pieces around bad lines: one key may be a number in one and text in another.
+        table = pa.concat_tables([_plain(t) for t in tables])
+        line_no = first_line + np.concatenate(rows)
+    elif tables:
+        table = tables[0]
         line_no = first_line + np.concatenate(rows)
     else:
         table = pa.table({t.name: pa.array([], pa.string()) for t in layout.tokens})
         line_no = np.zeros(0, np.int64)
     return table, line_no, first_line + np.asarray(bad, dtype=np.int64)
+
+
+def _plain(table: pa.Table) -> pa.Table:
+    """Dictionary-encoded columns as plain text."""
+    return pa.table({name: table.column(name).cast(pa.string()) for name in table.column_names})
 
 
 def _blank_lines(
@@ -282,14 +295,16 @@ def _read_range(
         return
     whole = lo == 0 and hi == len(starts)
     # Arrow would read an ISO time as a UTC timestamp and drop its offset: the time keys stay
-    # text. A whole block is read with the text fields the last whole block had declared
-    # (``_HINTS``): Arrow then infers only the rest (a quarter less time on Caddy's nested
-    # logs). Only text is declared, which reads the same whether declared or inferred; when
-    # the declaration does not fit, the block is read again without it.
+    # text. A whole block is read with what the last whole block declared (``_HINTS``, see
+    # ``_hint``): the layout's key paths with the types Arrow inferred there, every other key
+    # skipped, when that block had them all; else its text fields, Arrow inferring the rest.
+    # When the declaration does not fit, the block is read again without it.
     hint = _HINTS.get(layout) if whole else None
     schema = _text_keys(layout)
+    behaviour = "infer"
     if hint is not None:
-        schema = pa.schema([*schema, *(f for f in hint if f.name not in schema.names)])
+        declared, behaviour = hint
+        schema = pa.schema([*schema, *(f for f in declared if f.name not in schema.names)])
     stop = int(stops[hi - 1])
     if stop < len(data) and data[stop] == 10:
         piece = memoryview(data)[int(starts[lo]) : stop + 1]  # its own newline: no copy
@@ -302,7 +317,7 @@ def _read_range(
             parse_options=pj.ParseOptions(
                 newlines_in_values=False,
                 explicit_schema=schema,
-                unexpected_field_behavior="infer",
+                unexpected_field_behavior=behaviour,
             ),
         )
         ok = t.num_rows == len(lines)
@@ -314,7 +329,7 @@ def _read_range(
         return
     if ok:
         if whole and hint is None:
-            _HINTS[layout] = _text_fields(t.schema)
+            _HINTS[layout] = _hint(t.schema, layout)
         tables.append(_columns(t, layout))
         rows.append(lines.astype(np.int64))
         return
@@ -326,8 +341,47 @@ def _read_range(
     _read_range(data, starts, stops, blank, mid, hi, layout, tables, rows, bad)
 
 
-# Per layout, the text fields of the last block read whole (see _read_range).
-_HINTS: dict[Layout, pa.Schema] = {}
+# Per layout, what the last block read whole declares to the next (see _read_range, _hint).
+_HINTS: dict[Layout, tuple[pa.Schema, str]] = {}
+
+
+def _hint(schema: pa.Schema, layout: Layout) -> tuple[pa.Schema, str]:
+    """(schema, unexpected-field behaviour) to read the next whole block with, from the schema
+    Arrow inferred for this one. When every key path of the layout (each alternative of
+    ``a|b``) is there: those paths alone with their types, other keys ignored, so Arrow
+    neither stores nor converts them (Caddy's "level", "logger", "msg", the headers nobody
+    reads: 8-10 % of the reader's time on the benchmark's lines, more with real headers). A
+    path missing from this block (a header no request sent yet) may appear in the next: then
+    only the text fields are declared and Arrow infers the rest, keeping every key."""
+    needed: dict[str, dict] = {}
+    for path in layout.keys:
+        for alt in path.split("|"):
+            node = needed
+            for part in alt.split("."):
+                node = node.setdefault(part, {})
+
+    def pruned(ty: pa.DataType, want: dict[str, dict]) -> pa.DataType | None:
+        if not want:
+            return ty
+        if not pa.types.is_struct(ty):
+            return None
+        kids = []
+        for name, sub in want.items():
+            i = ty.get_field_index(name)
+            kid = pruned(ty.field(i).type, sub) if i >= 0 else None
+            if kid is None:
+                return None
+            kids.append(pa.field(name, kid))
+        return pa.struct(kids)
+
+    fields = []
+    for name, sub in needed.items():
+        i = schema.get_field_index(name)
+        ty = pruned(schema.field(i).type, sub) if i >= 0 else None
+        if ty is None:
+            return _text_fields(schema), "infer"
+        fields.append(pa.field(name, ty))
+    return pa.schema(fields), "ignore"
 
 
 def _text_fields(schema: pa.Schema) -> pa.Schema:
@@ -365,12 +419,24 @@ def _columns(t: pa.Table, layout: Layout) -> pa.Table:
             col = _path(t, alt)
             if col is not None and col.null_count < len(col):
                 break
-        text = (_text(col) if col is not None else pa.nulls(n, pa.string())).fill_null("")
+        text = _filled(_text(col) if col is not None else pa.nulls(n, pa.string()))
         if tok.pieces[0].role == "user":
+            text = text.cast(pa.string())
             # No user is "-" in the record table, as the other families write it.
             text = pc.if_else(pc.equal(text, ""), "-", text)
         out[tok.name] = text
     return pa.table(out)
+
+
+def _filled(text: pa.Array) -> pa.Array:
+    """Nulls as "" (a dictionary's: one more value)."""
+    if not text.null_count:
+        return text
+    if not pa.types.is_dictionary(text.type):
+        return text.fill_null("")
+    values = pa.concat_arrays([text.dictionary, pa.array([""], pa.string())])
+    codes = text.indices.fill_null(len(text.dictionary))
+    return pa.DictionaryArray.from_arrays(codes, values)
 
 
 def _path(t: pa.Table, path: str) -> pa.Array | None:
@@ -402,26 +468,31 @@ def _first_items(arr: pa.Array) -> pa.Array:
         return pa.nulls(len(arr), values.type)
     where = np.where(has, offsets[:-1], 0)
     if has.all():
+        if offsets[-1] - offsets[0] == len(arr):
+            # Each list holds one item (a header sent once): the items as they lie, no copy.
+            return values.slice(int(offsets[0]), len(arr))
         return values.take(pa.array(where))
     return values.take(pa.array(where, mask=~has))
 
 
 def _text(arr: pa.Array) -> pa.Array:
-    """Values as text: numbers in plain decimals (never 1e-07), once per distinct value."""
+    """Values as text: numbers in plain decimals (never 1e-07), once per distinct value.
+    Numbers leave dictionary-encoded (their text per distinct value, codes per row): the
+    assembly codes every column anyway, and hashing a number is cheaper than its text."""
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
         return arr.cast(pa.string())
     if pa.types.is_float64(arr.type):
         # Written once per distinct value (a time or a duration repeats), then spread back.
         enc = pc.dictionary_encode(arr)
-        text = _float_text(enc.dictionary)
-        return pa.DictionaryArray.from_arrays(enc.indices, text).cast(pa.string())
+        return pa.DictionaryArray.from_arrays(enc.indices, _float_text(enc.dictionary))
     if pa.types.is_floating(arr.type):
         enc = pc.dictionary_encode(arr)
         values = np.asarray(enc.dictionary.to_numpy(zero_copy_only=False), dtype=np.float64)
         text = [np.format_float_positional(v, trim="-") for v in values]
-        return pa.DictionaryArray.from_arrays(enc.indices, pa.array(text, pa.string())).cast(
-            pa.string()
-        )
+        return pa.DictionaryArray.from_arrays(enc.indices, pa.array(text, pa.string()))
+    if pa.types.is_integer(arr.type):
+        enc = pc.dictionary_encode(arr)
+        return pa.DictionaryArray.from_arrays(enc.indices, enc.dictionary.cast(pa.string()))
     if pa.types.is_null(arr.type):
         return pa.nulls(len(arr), pa.string())
     try:
