@@ -35,6 +35,7 @@ from logaudit import plausible, prefetch
 from logaudit.blockcsv import has_bare_cr as _has_bare_cr
 from logaudit.blockcsv import normalise as _normalise
 from logaudit.blockcsv import read_csv as _read_csv
+from logaudit.blockcsv import size_token as _size_token
 from logaudit.blockcsv import used_tokens as _used_tokens
 from logaudit.blockcsv import xff_extra as _xff_extra
 from logaudit.formats import Detected
@@ -48,6 +49,7 @@ from logaudit.formats.values import (
     iso_fixed,
     localise,
     offsets_at,
+    sizes,
 )
 from logaudit.schema import COOKIE_PREFIX, categorical, cookie_columns
 from logaudit.sources import Block
@@ -628,7 +630,9 @@ def _fast(
         table = ahead[0]
         invalid.extend(ahead[1])
     else:
-        table = _read_csv(data, columns, invalid, delim, used)
+        size = _size_token(det)
+        plain = (size,) if size is not None else ()
+        table = _read_csv(data, columns, invalid, delim, used, plain)
     if any(col.num_chunks > 1 for col in table.columns):  # a block over 2 GB
         table = table.unify_dictionaries().combine_chunks()
     bare_cr = _has_bare_cr(data, cr)
@@ -660,9 +664,14 @@ def _fast(
 
 def _append(table: pa.Table, rescued: pa.Table, used: list[str]) -> pa.Table:
     """The CSV reader's rows, then the rows the exact path rescued, dictionaries unified."""
-    extra = pa.table(
-        {c: pc.dictionary_encode(rescued.column(c)).cast(table.schema.field(c).type) for c in used}
-    )
+
+    def like(c: str) -> pa.ChunkedArray:
+        want = table.schema.field(c).type
+        if not isinstance(want, pa.DictionaryType):  # a column read as plain text
+            return rescued.column(c).cast(want)
+        return pc.dictionary_encode(rescued.column(c)).cast(want)
+
+    extra = pa.table({c: like(c) for c in used})
     return pa.concat_tables([table, extra]).unify_dictionaries().combine_chunks()
 
 
@@ -776,10 +785,16 @@ def _find_line(raw: bytes, piece: bytes, pos: int) -> int:
 
 
 def _token_fields(
-    table: pa.Table, det: Detected, good: np.ndarray, reasons: list[tuple[np.ndarray, str]]
+    table: pa.Table,
+    det: Detected,
+    good: np.ndarray,
+    reasons: list[tuple[np.ndarray, str]],
+    sized: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> tuple[dict[str, tuple[np.ndarray, pa.Array, Piece]], list[TimePart], list[np.ndarray]]:
     """Each role's (row codes, distinct values, piece), and each time token's decoded parts
-    with their row codes. Tokens of several pieces are split once per distinct value."""
+    with their row codes. Tokens of several pieces are split once per distinct value.
+    ``sized``: gets the size per row and its validity (``values.sizes``) when the size token
+    was read as plain text (``blockcsv.size_token``) rather than as a dictionary."""
     fields: dict[str, tuple[np.ndarray, pa.Array, Piece]] = {}
     times: list[TimePart] = []
     time_codes: list[np.ndarray] = []
@@ -792,7 +807,18 @@ def _token_fields(
     for tok in det.format.tokens:
         if tok.name not in names:
             continue
-        codes, values = _dict(table.column(tok.name))
+        column = table.column(tok.name)
+        if (
+            sized is not None
+            and column.type == pa.string()
+            and column.null_count == 0
+            and tok.single is not None
+            and tok.single.role == "bytes"
+        ):
+            if "bytes" not in sized and "bytes" not in fields:
+                sized["bytes"] = sizes(column)
+            continue
+        codes, values = _dict(column)
         if det.format.loose and pc.any(pc.starts_with(values, '"')).as_py():
             # W3C: a quoted value ("a b", with "" for a quote) as written inside its quotes.
             # (Only where one starts with a quote: unquoted, values and codes are unchanged.)
@@ -912,7 +938,8 @@ def _assemble(
     n = table.num_rows
     reasons: list[tuple[np.ndarray, str]] = []
     good0 = np.ones(n, bool)
-    cols, times, time_codes = _token_fields(table, det, good0, reasons)
+    sized: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    cols, times, time_codes = _token_fields(table, det, good0, reasons, sized)
 
     # Timestamps: each time token decoded once per distinct value, then added up per row.
     wall = np.zeros(n, np.int64)
@@ -958,13 +985,17 @@ def _assemble(
     )
     reasons.append((~st_valid[st_idx], "status is not an HTTP status code"))
 
-    by_idx, by_dict = role("bytes", "-")
-    by_valid = np.asarray(pc.match_substring_regex(by_dict, r"^([0-9]{1,18}|-)$"))
-    by_num = pc.if_else(
-        pa.array(by_valid & np.asarray(pc.not_equal(by_dict, "-"))), by_dict, "0"
-    ).cast(pa.int64())
-    by_val = np.asarray(by_num, dtype=np.int64)
-    reasons.append((~by_valid[by_idx], "size is not a number"))
+    if "bytes" in sized:  # read per row from the plain text column (values.sizes)
+        by_rows, by_ok = sized["bytes"]
+    else:
+        by_idx, by_dict = role("bytes", "-")
+        by_valid = np.asarray(pc.match_substring_regex(by_dict, r"^([0-9]{1,18}|-)$"))
+        by_num = pc.if_else(
+            pa.array(by_valid & np.asarray(pc.not_equal(by_dict, "-"))), by_dict, "0"
+        ).cast(pa.int64())
+        by_rows = np.asarray(by_num, dtype=np.int64)[by_idx]
+        by_ok = by_valid[by_idx]
+    reasons.append((~by_ok, "size is not a number"))
 
     # A comment line (W3C's #Fields, a pasted note) that happened to fit is no request.
     first = det.format.tokens[0].name if det.format.tokens else ""
@@ -1029,7 +1060,7 @@ def _assemble(
     ):
         out[col] = _categorical(take(idx), d)
     out["status"] = take(st_val[st_idx])
-    out["bytes"] = take(by_val[by_idx])
+    out["bytes"] = take(by_rows)
     m = len(wall_rows)
     for col in ("referrer", "agent", "vhost"):
         out[col] = cat(col, "")
