@@ -323,7 +323,15 @@ def sizes(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
         dash[rows] = (lengths[rows] == 1) & (octets[odd] == 45)
         ok[rows] = dash[rows]
     number = np.zeros(n, np.int64)
-    if ok.all() and not len(odd):
+    if ok.all():
+        if len(odd):  # only "-" (Apache's %b for no body): cast with each written as "0"
+            text = octets.copy()
+            text[odd] = 48
+            values = pa.Array.from_buffers(
+                pa.large_string(),
+                n,
+                [None, pa.py_buffer(offsets - offsets[0]), pa.py_buffer(text)],
+            )
         number[:] = np.asarray(values.cast(pa.int64()), dtype=np.int64)
     else:
         digits = np.flatnonzero(ok & ~dash)
