@@ -64,6 +64,9 @@ _MONTH_TIME = "[%d/%b/%Y:%H:%M:%S"
 _REQUEST_USUAL = (
     r"^(?P<method>[A-Za-z][A-Za-z0-9_-]*) (?P<target>[^ ]*) (?P<protocol>HTTP/[0-9.]+)$"
 )
+# Its method and protocol, checked per distinct value once the line is split at its spaces.
+_METHOD = r"^[A-Za-z][A-Za-z0-9_-]*$"
+_PROTOCOL = r"^HTTP/[0-9.]+$"
 _REQUEST = (
     r"^(?P<method>[A-Za-z][A-Za-z0-9_-]*) (?P<target>.*?)(?: (?P<protocol>[A-Za-z]+/[0-9.]+))?$"
 )
@@ -298,20 +301,45 @@ _DIGITS = np.array(
 )  # positions in "[dd/Mon/yyyy:hh:mm:ss"
 
 
+def _usual(lists: pa.ListArray, parts: pa.StructArray | None = None) -> np.ndarray:
+    """Which requests, split at their spaces (``lists``), match ``_REQUEST_USUAL``: three
+    parts (two spaces), a method and a protocol of its form. Methods and protocols are
+    checked once per distinct one: an RE2 pass over every request line cost 1.4 ms a block
+    (18,000 distinct requests), this 0.3. ``parts``: ``_three(lists)``, when every request
+    has three parts and the caller has split them."""
+    ok = np.asarray(pc.list_value_length(lists).fill_null(0)) == 3
+    rows = np.flatnonzero(ok)
+    if not len(rows):
+        return ok
+    if parts is not None and len(rows) == len(ok):
+        items = [parts.field("method"), parts.field("protocol")]
+    else:
+        flat = lists.flatten()
+        start = np.asarray(lists.offsets, dtype=np.int64)[:-1][rows]
+        items = [flat.take(pa.array(start)), flat.take(pa.array(start + 2))]
+    for values, pattern in zip(items, (_METHOD, _PROTOCOL), strict=True):
+        enc = pc.dictionary_encode(values)
+        fits = np.asarray(pc.match_substring_regex(enc.dictionary, pattern))
+        ok[rows] &= fits[np.asarray(enc.indices, dtype=np.int64)]
+    return ok
+
+
 def _split_requests(requests: pa.Array) -> pa.StructArray:
-    usual = pc.match_substring_regex(requests, _REQUEST_USUAL)
     names = ["method", "target", "protocol"]
-    if pc.all(usual).as_py() is not False:
-        # Every request is the usual one (no space inside a part): the same three parts are
-        # what lies between its two spaces, split without RE2's captures (4.2 -> 3.1 ms for
-        # a block's 18,000 requests).
-        return _three(pc.split_pattern(requests, " "), names)
+    lists = pc.split_pattern(requests, " ")
+    if pc.all(pc.equal(pc.list_value_length(lists), 3)).as_py() is not False:
+        # Every request has its three parts between its two spaces, split without RE2's
+        # captures (4.2 -> 3.1 ms for a block's 18,000 requests): the usual one if its
+        # method and protocol are (once per distinct one).
+        three = _three(lists, names)
+        if _usual(lists, three).all():
+            return three
+    mask = _usual(lists)
     # Some are not: the usual ones are split as above, only the rest by the general
     # pattern (one RE2 pass over the rest, not two more over every request).
-    mask = np.asarray(usual.fill_null(False))
     plain = np.flatnonzero(mask)
     rest = np.flatnonzero(~mask)
-    split = _three(pc.split_pattern(requests.take(pa.array(plain)), " "), names)
+    split = _three(lists.take(pa.array(plain)), names)
     general = pc.extract_regex(requests.take(pa.array(rest)), _REQUEST)
     string = pa.string()
     split = pa.StructArray.from_arrays([split.field(c).cast(string) for c in names], names=names)
