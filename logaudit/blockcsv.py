@@ -20,20 +20,23 @@ def normalise(
     data: bytes | bytearray | memoryview,
     escapes: bool = True,
     backslash: np.ndarray | None = None,
+    ascii_only: bool = False,
 ) -> bytes | bytearray | memoryview:
     """Valid UTF-8 with nginx-style escapes; see the module docstring. Copies only when it
     has to change something. ``escapes=False``: UTF-8 only (JSON keeps its own escapes).
-    ``backslash``: the positions of ``data``'s backslashes, when the caller has them."""
-    buf = pa.py_buffer(data)
-    probe = pa.Array.from_buffers(
-        pa.large_string(), 1, [None, pa.py_buffer(np.array([0, len(data)], np.int64)), buf]
-    )
-    try:
-        probe.validate(full=True)  # SIMD UTF-8 check, no copy
-    except pa.ArrowInvalid:
-        # Non-UTF-8 bytes (Latin-1 paths, binary junk) are kept visibly as \xHH.
-        data = bytes(data).decode("utf-8", "backslashreplace").encode("utf-8")
-        backslash = None  # the bytes moved
+    ``backslash``: the positions of ``data``'s backslashes, when the caller has them;
+    ``ascii_only``: the caller knows every byte is ASCII (so valid UTF-8)."""
+    if not ascii_only:
+        buf = pa.py_buffer(data)
+        probe = pa.Array.from_buffers(
+            pa.large_string(), 1, [None, pa.py_buffer(np.array([0, len(data)], np.int64)), buf]
+        )
+        try:
+            probe.validate(full=True)  # SIMD UTF-8 check, no copy
+        except pa.ArrowInvalid:
+            # Non-UTF-8 bytes (Latin-1 paths, binary junk) are kept visibly as \xHH.
+            data = bytes(data).decode("utf-8", "backslashreplace").encode("utf-8")
+            backslash = None  # the bytes moved
     n = len(data)
     octets = np.frombuffer(data, np.uint8, count=n)
     # Each replacement only where its escape occurs: most blocks have neither, and a block

@@ -481,10 +481,15 @@ def _parse(block: Block, det: Detected, bad: BadLines) -> pd.DataFrame:
     w3c = layout.family == "w3c"
     csv = layout.delimiter is not None and not det.others
     wanted = (92, 13, 35) if w3c else (92, 13) if csv else (92,)
-    rare: list[np.ndarray | None] = list(
-        _octets.where_each(np.frombuffer(block.data, np.uint8), wanted)
-    ) + [None] * (3 - len(wanted))
-    data = _normalise(block.data, backslash=rare[0])
+    rare: list[np.ndarray | None]
+    if block.rare is not None:  # found by the reading thread (sources.read_blocks)
+        rare = [*block.rare, None]
+        if w3c:
+            rare[2] = _octets.where(np.frombuffer(block.data, np.uint8), 35)
+    else:
+        rare = list(_octets.where_each(np.frombuffer(block.data, np.uint8), wanted))
+        rare += [None] * (3 - len(wanted))
+    data = _normalise(block.data, backslash=rare[0], ascii_only=block.ascii)
     if data is not block.data:
         rare = [None, None, None]  # the bytes moved: each is searched for again
     if w3c:
