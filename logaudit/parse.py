@@ -699,7 +699,58 @@ def _fast(
 
 
 def _append(table: pa.Table, rescued: pa.Table, used: list[str]) -> pa.Table:
-    """The CSV reader's rows, then the rows the exact path rescued, dictionaries unified."""
+    """The CSV reader's rows, then the rows the exact path rescued, with the dictionaries
+    unified as ``unify_dictionaries`` does (the reader's dictionary first, the rescued rows'
+    new values after it in their order), but by looking the few rescued values up in each
+    dictionary (``_extended``) rather than hashing every dictionary into a new one: 2.7 ms
+    a combined block with 6 bad lines, ~0.8 with this."""
+    if any(table.column(c).num_chunks != 1 for c in used) or set(table.column_names) != set(used):
+        return _append_unified(table, rescued, used)
+    out: dict[str, pa.Array] = {}
+    for c in table.column_names:
+        mine = table.column(c).chunk(0)
+        extra = rescued.column(c)
+        extra = extra.combine_chunks() if isinstance(extra, pa.ChunkedArray) else extra
+        if not isinstance(mine.type, pa.DictionaryType):  # a column read as plain text
+            out[c] = pa.concat_arrays([mine, extra.cast(mine.type)])
+            continue
+        joined = _extended(mine, extra.cast(mine.type.value_type))
+        if joined is None:
+            return _append_unified(table, rescued, used)
+        out[c] = joined
+    return pa.table(out, schema=table.schema)
+
+
+def _extended(mine: pa.DictionaryArray, extra: pa.Array) -> pa.DictionaryArray | None:
+    """``mine`` followed by the values ``extra``, in ``mine``'s dictionary extended by the
+    values of ``extra`` it lacks (in their order of first appearance); None for nulls."""
+    if extra.null_count or mine.null_count:
+        return None
+    enc = pc.dictionary_encode(extra)
+    values = enc.dictionary
+    # Where each of the dictionary's values is among the few new ones (one probe a value).
+    found = pc.index_in(mine.dictionary, value_set=values)
+    hit = np.flatnonzero(np.asarray(found.is_valid()))
+    at = np.full(len(values), -1, np.int64)
+    at[np.asarray(found.filter(found.is_valid()), dtype=np.int64)] = hit
+    new = np.flatnonzero(at < 0)
+    at[new] = len(mine.dictionary) + np.arange(len(new))
+    dictionary = (
+        pa.concat_arrays([mine.dictionary, values.take(pa.array(new))])
+        if len(new)
+        else mine.dictionary
+    )
+    codes = np.concatenate(
+        [
+            np.asarray(mine.indices, dtype=np.int32),
+            at[np.asarray(enc.indices, dtype=np.int64)].astype(np.int32),
+        ]
+    )
+    return pa.DictionaryArray.from_arrays(pa.array(codes), dictionary)
+
+
+def _append_unified(table: pa.Table, rescued: pa.Table, used: list[str]) -> pa.Table:
+    """``_append`` by Arrow's own unification (chunked columns, nulls)."""
 
     def like(c: str) -> pa.ChunkedArray:
         want = table.schema.field(c).type
