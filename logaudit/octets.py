@@ -53,3 +53,30 @@ def where_each(octets: np.ndarray, values: tuple[int, ...]) -> list[np.ndarray]:
         np.concatenate(f).astype(np.int64, copy=False) if f else np.zeros(0, np.int64)
         for f in found
     ]
+
+
+def rare(octets: np.ndarray) -> tuple[tuple[np.ndarray, np.ndarray], bool]:
+    """((positions of backslashes, positions of CRs), whether every byte is ASCII), in one
+    pass: what parsing a block asks of its bytes before Arrow reads it (``parse._parse``),
+    found by the reading thread while the block is in its cache (sources.read_blocks), so
+    the processing threads need not pass over it again."""
+    slashes: list[np.ndarray] = []
+    crs: list[np.ndarray] = []
+    ascii_only = True
+    for i in range(0, len(octets), STEP):
+        piece = octets[i : i + STEP]
+        if ascii_only and int(piece.max(initial=0)) >= 128:
+            ascii_only = False
+        for found, v in ((slashes, 92), (crs, 13)):
+            hits = np.flatnonzero(piece == v)
+            if len(hits):
+                found.append(hits + i)
+    return (
+        (
+            np.concatenate(slashes).astype(np.int64, copy=False)
+            if slashes
+            else np.zeros(0, np.int64),
+            np.concatenate(crs).astype(np.int64, copy=False) if crs else np.zeros(0, np.int64),
+        ),
+        ascii_only,
+    )

@@ -1,0 +1,101 @@
+"""Response sizes read per row from the CSV reader's plain text column (``values.sizes``):
+the same sizes and the same bad lines as the rule the parser applies to every other reading,
+``^([0-9]{1,18}|-)$`` with "-" as 0."""
+
+from __future__ import annotations
+
+import re
+
+import pyarrow as pa
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from loglines import line
+
+from logaudit.blockcsv import size_token
+from logaudit.formats import FORMATS, Detected, detect
+from logaudit.formats.values import sizes
+from logaudit.parse import BadLines, parse_block
+from logaudit.sources import Block, Input
+
+COMBINED = Detected(FORMATS["combined"], 0, 1, 1)
+ODD = ["0", "7", "-", "--", "", "0123", "+5", "-5", "1e3", "0x10", " 5", "5 ", "\u0663", "12a"]
+ODD += ["999999999999999999", "1000000000000000000", "9223372036854775807", "9" * 20, "-0"]
+
+
+def _rule(text: str) -> tuple[int, bool]:
+    ok = re.fullmatch(r"[0-9]{1,18}|-", text, flags=re.ASCII) is not None
+    return (int(text) if ok and text != "-" else 0), ok
+
+
+@pytest.mark.parametrize("kind", [pa.string(), pa.large_string()])
+def test_sizes_follow_the_rule_value_by_value(kind: pa.DataType) -> None:
+    number, ok = sizes(pa.array(ODD, kind))
+    assert [(int(a), bool(b)) for a, b in zip(number, ok, strict=True)] == [_rule(t) for t in ODD]
+
+
+def test_sizes_of_a_slice_and_of_chunks() -> None:
+    arr = pa.array(ODD)
+    number, ok = sizes(arr.slice(5, 6))
+    assert [(int(a), bool(b)) for a, b in zip(number, ok, strict=True)] == [
+        _rule(t) for t in ODD[5:11]
+    ]
+    number, ok = sizes(pa.chunked_array([arr.slice(0, 3), arr.slice(3)]))
+    assert list(ok) == [_rule(t)[1] for t in ODD]
+    assert sizes(pa.array([], pa.string()))[0].shape == (0,)
+
+
+@given(st.lists(st.text(alphabet="0123456789-+x ", max_size=21), min_size=1, max_size=40))
+def test_sizes_property(texts: list[str]) -> None:
+    number, ok = sizes(pa.array(texts))
+    assert [(int(a), bool(b)) for a, b in zip(number, ok, strict=True)] == [_rule(t) for t in texts]
+
+
+def _lines(sizes_written: list[str]) -> bytes:
+    out = []
+    for i, size in enumerate(sizes_written):
+        text = line(request=f"GET /s/{i} HTTP/1.1", status=200, size=size)
+        out.append(text.encode() + b"\n")
+    return b"".join(out)
+
+
+def test_combined_reads_its_size_column_as_plain_text() -> None:
+    assert size_token(COMBINED) == "bytes"
+    nginx = detect(b"", "t.log", 'nginx:$remote_addr [$time_local] "$request" $status $bytes_sent')
+    assert size_token(nginx) is not None
+    # A size inside a token of several pieces is split per distinct value, as before.
+    apache = detect(b"", "t.log", 'apache:%h %t "%r" %>s size=%b')
+    assert size_token(apache) is None
+    assert size_token(Detected(FORMATS["caddy"], 0, 1, 1)) is None
+
+
+def test_odd_sizes_in_a_block_are_the_bad_lines_and_the_rest_are_read() -> None:
+    written = [str(i * 1000 + 3) for i in range(30)]
+    written[3] = "-"
+    written[7] = "+5"
+    written[11] = "0x10"
+    written[13] = "1" * 19
+    written[17] = "-5"
+    written[19] = "0042"
+    written[23] = "999999999999999999"
+    bad = BadLines()
+    frame = parse_block(Block(_lines(written), 1, Input("t.log", None)), COMBINED, bad)
+    expected = [(i + 1, *_rule(t)) for i, t in enumerate(written)]
+    kept = [(n, v) for n, v, ok in expected if ok]
+    assert list(zip(frame["line"], frame["bytes"], strict=True)) == kept
+    assert bad.total == sum(1 for _, _, ok in expected if not ok) == 4
+    assert [n for n, _ in bad.samples["t.log"]] == [8, 12, 14, 18]
+    assert all(why == "size is not a number" for _, why in bad.samples["t.log"])
+
+
+def test_a_rescued_line_keeps_its_size() -> None:
+    # A line the CSV reader rejects (a user agent cut short: no closing quote) goes to the
+    # exact path, which keeps it; its size joins the reader's plain size column.
+    lines = _lines([str(100 + i) for i in range(20)]).split(b"\n")
+    lines[5] = lines[5][:-8]
+    lines[9] = lines[9].replace(b" 109 ", b" - ")
+    bad = BadLines()
+    frame = parse_block(Block(b"\n".join(lines), 1, Input("t.log", None)), COMBINED, bad)
+    assert bad.total == 0
+    got = dict(zip(frame["line"], frame["bytes"], strict=True))
+    assert got == {i + 1: (0 if i == 9 else 100 + i) for i in range(20)}
