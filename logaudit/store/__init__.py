@@ -401,7 +401,9 @@ def _with_visits(
         window = movers.window(days, used_every)
         if window is not None:
             extra = _movers_part(layout, state, days, window, tables, first, timeout, used_every)
-            unread |= {"visitors", PLACES.name, "touch_events"}
+            # The movers name queries from the window's days (movers.names): the period's
+            # are read for nothing.
+            unread |= {"visitors", PLACES.name, "touch_events", *movers.NAMED}
             events = False
     tables = {n: t for n, t in tables.items() if n not in unread}
     skip = frozenset() if events else frozenset((n, "pv_events") for n in used)
@@ -418,7 +420,11 @@ def _with_visits(
         return {**load(layout, state, tables, first, last), **extra}
     from logaudit.analyze.spill import partitions
 
-    rows = layout.read_tables(sorted(row_entries), visitdays.ROWS.name)
+    # Not the entry pairs (the source movers read those rows themselves): two random 64-bit
+    # hashes a visit, the larger part of the file.
+    rows = layout.read_tables(
+        sorted(row_entries), visitdays.ROWS.name, columns=(*visitdays.COLUMNS, "edge")
+    )
     open_events = partitions(partial.get("pv_events"))
     if events:
         closed = np.array([day_number(n) for n in used], dtype=np.int64)
@@ -480,6 +486,7 @@ def _movers_part(
     handed = movers.handoff(layout, state, window, every, TABLES[movers.COUNTS])
     if rowed:
         handed["visits"] = visits  # the source movers' visits (store/movers.py)
+    handed["names"] = movers.names(layout, state, recent)
     out[STORED] = handed  # type: ignore[assignment]
     return out
 

@@ -211,6 +211,8 @@ def _from_diffs(table: pa.Table) -> pa.Table:
     if DIFFS_KEY not in meta:
         return table
     for column, base in json.loads(meta[DIFFS_KEY]).items():
+        if column not in table.column_names:  # not read (``columns``)
+            continue
         d, b = table.column(column).to_numpy(), table.column(base).to_numpy()
         i = table.schema.get_field_index(column)
         table = table.set_column(i, table.schema.field(column), pa.array(d + b, pa.int64()))
@@ -305,6 +307,8 @@ def _from_refs(table: pa.Table, refs: Callable[[str, str, str, bool], Ref]) -> p
     if REFS_KEY not in meta:
         return table
     for column, (ref_name, ref_column, hashed, sha) in json.loads(meta[REFS_KEY]).items():
+        if column not in table.column_names:  # not read (``columns``)
+            continue
         values, keys = refs(ref_name, sha, ref_column, bool(hashed))
         pos = table.column(column).to_numpy()
         if len(pos) and (pos.min() < 0 or pos.max() >= len(keys)):
@@ -527,10 +531,14 @@ class Layout:
 
         return read
 
-    def _stored(self, day: str, info: dict[str, Any], table: str) -> pa.Table:
+    def _stored(
+        self, day: str, info: dict[str, Any], table: str, columns: Iterable[str] | None = None
+    ) -> pa.Table:
         """``table`` of a stored day as written before encoding: references and differences
-        resolved."""
-        return _from_refs(_from_diffs(_read(self.path(day, info, table))), self._refs(day, info))
+        resolved. ``columns``: only those (and the index), read from the file alone."""
+        path = self.path(day, info, table)
+        read = _read(path) if columns is None else _projected(path, columns)
+        return _from_refs(_from_diffs(read), self._refs(day, info))
 
     def read_table(self, day: str, info: dict[str, Any], table: str) -> pd.DataFrame | None:
         if table not in info["files"]:
@@ -548,16 +556,20 @@ class Layout:
             ) from None
 
     def read_tables(
-        self, days: list[tuple[str, dict[str, Any]]], table: str
+        self,
+        days: list[tuple[str, dict[str, Any]]],
+        table: str,
+        columns: Iterable[str] | None = None,
     ) -> pd.DataFrame | None:
         """The rows of ``table`` in all of ``days``, in their order, read as one (not merged;
-        not for the page-view events, which may be stored packed)."""
+        not for the page-view events, which may be stored packed). ``columns``: only those
+        columns (and the index) are read: Parquet reads each column apart."""
         assert table != PV
         held = [(d, info) for d, info in days if table in info["files"]]
         if not held:
             return None
         try:
-            parts = [self._stored(d, info, table) for d, info in held]
+            parts = [self._stored(d, info, table, columns) for d, info in held]
             shape = _shape(parts[0])
             both = pa.concat_tables(
                 [t.replace_schema_metadata(None) for t in parts], promote_options="permissive"
@@ -594,6 +606,24 @@ def _read(path: Path, columns: list[str] | None = None) -> pa.Table:
     set-up, half the cost of a small file (a year of trends reads thousands)."""
     with pq.ParquetFile(path) as f:
         return f.read(columns=columns)
+
+
+def _projected(path: Path, columns: Iterable[str]) -> pa.Table:
+    """The file's ``columns`` that it has, its index columns, and the columns its wanted
+    difference columns are stored against (its footer names them)."""
+    with pq.ParquetFile(path) as f:
+        have = f.schema_arrow
+        meta = have.metadata or {}
+        want = set(columns)
+        if INDEX_KEY in meta:
+            want.update(json.loads(meta[INDEX_KEY]))
+        else:  # a file written before schema 3: pandas' metadata names the index
+            pandas = have.pandas_metadata or {}
+            want.update(c for c in pandas.get("index_columns", []) if isinstance(c, str))
+        if DIFFS_KEY in meta:
+            diffs = json.loads(meta[DIFFS_KEY])
+            want.update(base for column, base in diffs.items() if column in want)
+        return f.read(columns=[c for c in have.names if c in want])
 
 
 # The footer keys a schema-3 file keeps in place of the pandas and Arrow schema copies.
