@@ -57,8 +57,13 @@ from logaudit.schema import hash_strings
 # movers read no touch event of such a day. An older logaudit re-closing a day would write
 # rows without them under the flag it keeps, so it must refuse such a store. Days of schema
 # 1-5 have no flag and their source movers read their touch events as before.
-SCHEMA = 6
-READS = (1, 2, 3, 4, 5, 6)
+# Schema 7 adds ``referrer_sites`` to the entries a report reads (``store/sites.py``): the
+# own hosts are inferred from them. An older logaudit would drop them when rewriting a day (a
+# table it does not know), which the entry's ``"of"`` checksum would catch; it refuses the
+# store all the same, as every earlier addition. Schema-1 to -6 stores are read and written
+# on as schema 7, their entries given the table by their next report.
+SCHEMA = 7
+READS = (1, 2, 3, 4, 5, 6, 7)
 STATE_FILE = "store.json"
 KEY_FILE = "key"
 # Present from a run's first written file until its commit has deleted what the state does not

@@ -81,6 +81,9 @@ def _names(p: Partial, ctx: Context, table: str) -> pd.Series:
 def _own(p: Partial, ctx: Context) -> set[str]:
     """The site's own hosts (``referrers.own_hosts``), once per report: the referrer movers
     and the source movers both use them (each computed them over a year's referrers)."""
+    stored = ctx.cache.get(STORED)
+    if isinstance(stored, dict) and "own" in stored:
+        return set(stored["own"])  # from the store's referring sites (store/sites.py)
     if "external" in ctx.cache:  # a referrers section split them already
         return external(p, ctx)[1]
     return ctx.once("movers_own", lambda: own_hosts(p, ctx.settings, ctx)[0])
