@@ -263,3 +263,77 @@ def test_the_overview_counts_the_distinct_visitors_in_use() -> None:
     part = index[index.get_level_values("day") < 10]
     assert len(part.levels[1]) == want
     assert _distinct_visitors(part) == len(np.unique(visitor[day < 10])) < want
+
+
+def test_integer_levels_are_those_from_arrays_makes(store: Path) -> None:
+    from logaudit.store.layout import _int_levels
+
+    layout = Layout(store)
+    state = layout.read_state()
+    days = in_period(state, None, None)
+    tried = set()
+    for name in store_tables():
+        f = layout.read_tables(days, name) if name != "pv_events" else None
+        if f is None or not isinstance(f.index, pd.MultiIndex):
+            continue
+        index = f.index
+        if not all(lv.dtype.kind in "iu" for lv in index.levels):
+            continue
+        tried.add(name)
+        values = [index.get_level_values(i).to_numpy() for i in range(index.nlevels)]
+        want = pd.MultiIndex.from_arrays(values, names=index.names)
+        got = _int_levels(values, list(index.names))
+        assert index.equals(want) and got.equals(want)
+        for a, b, c in zip(got.levels, want.levels, index.levels, strict=True):
+            assert a.dtype == b.dtype == c.dtype and a.equals(b) and b.equals(c)
+        for a, b in zip(got.codes, want.codes, strict=True):
+            assert np.array_equal(np.asarray(a), np.asarray(b))
+    assert {"visitor_days", "trend_hours", "mover_counts"} <= tried
+    # Narrow and wide, signed and unsigned, negative, empty.
+    rng = np.random.default_rng(11)
+    for v in (
+        rng.integers(-50, 50, 1000),
+        np.array([13193461687675409302], dtype=np.uint64),  # a lone 64-bit key: narrow
+        np.array([2**64 - 3, 2**64 - 1, 2**64 - 3], dtype=np.uint64),
+        np.array([-(2**63), -(2**63) + 2], dtype=np.int64),
+        rng.integers(0, 2**63, 1000, dtype=np.uint64),
+        rng.integers(0, 4, 1000).astype(np.int8),
+        np.zeros(0, np.int64),
+    ):
+        w = rng.integers(0, 3, len(v))
+        want = pd.MultiIndex.from_arrays([v, w], names=["a", "b"])
+        got = _int_levels([v, w], ["a", "b"])
+        assert got.equals(want)
+        assert [lv.dtype for lv in got.levels] == [lv.dtype for lv in want.levels]
+        assert all(np.array_equal(a, b) for a, b in zip(got.codes, want.codes, strict=True))
+
+
+def test_an_entry_without_referring_sites_counts_as_none(store: Path, tmp_path: Path) -> None:
+    """An entry whose referrers have no host (all direct) keeps an empty table: read beside the
+    others, the own hosts are theirs."""
+    layout = Layout(store)
+    settings = load_settings({}, env={})
+    want = _own_from_sites(layout, settings)
+    copy = tmp_path / "copy"
+    shutil.copytree(store, copy)
+    other = Layout(copy)
+    state = other.read_state()
+    name, info = in_period(state, None, None)[0]
+    rows = other.read_table(name, info, sites.TABLE)
+    assert rows is not None and len(rows)
+    meta = other.write_file(name, sites.TABLE, sites.of_referrers(None), state.gen + 1)
+    info["files"][sites.TABLE] = {**meta, "of": info["files"]["referrers"]["sha256"]}
+    state.gen += 1
+    other.commit(state)
+    entries, _ = months.covering(state, in_period(state, None, None))
+    tables = {t: store_tables()[t] for t in ("paths", "vhosts")}
+    merged = load(other, state, tables, None, None)
+    left = sites.own(other, entries, merged, settings)
+    assert left <= want
+    # Every entry empty: none.
+    for n, i in entries:
+        meta = other.write_file(n, sites.TABLE, sites.of_referrers(None), state.gen + 1)
+        i["files"][sites.TABLE] = {**meta, "of": i["files"]["referrers"]["sha256"]}
+    state.gen += 1
+    other.commit(state)
+    assert sites.own(other, entries, merged, settings) == set()
