@@ -58,14 +58,14 @@ def test_trends_across_the_month_end_equal_one_pass(
     # source movers the visit rows of the last days and the margin before them, which here
     # reaches into January (as their touch events were read before schema 6).
     per_day = (
-        {"mover_counts", "mover_people", "visitors", "places", "visit_rows"}
+        {"mover_counts", "mover_people", "visitors", "places", "visit_rows", "queries"}
         if "movers" in sections
         else set()
     )
 
-    def spy(self: Layout, days: Any, table: str) -> Any:
+    def spy(self: Layout, days: Any, table: str, **kw: Any) -> Any:
         read.extend(d for d, _ in days if table not in per_day)
-        return real(self, days, table)
+        return real(self, days, table, **kw)
 
     monkeypatch.setattr(Layout, "read_tables", spy)
     more: dict[str, Any] = {"extra": {"every": every}, "sections": sections}

@@ -37,9 +37,9 @@ def _spy(monkeypatch: Any) -> list[tuple[str, str]]:
         read.append((name, table))
         return real_one(self, name, info, table)
 
-    def many(self: Layout, days: Any, table: str) -> Any:
+    def many(self: Layout, days: Any, table: str, **kw: Any) -> Any:
         read.extend((d, table) for d, _ in days)
-        return real_many(self, days, table)
+        return real_many(self, days, table, **kw)
 
     monkeypatch.setattr(Layout, "read_table", one)
     monkeypatch.setattr(Layout, "read_tables", many)

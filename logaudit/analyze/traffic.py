@@ -278,6 +278,17 @@ def _share(part: pd.Series, whole: float) -> pd.Series:
     return (part / whole).round(4) if whole else part * 0.0
 
 
+def _distinct_visitors(index: pd.Index) -> int:
+    """The distinct visitors of the (day, visitor) keys: the visitor level's values in use (a
+    year of the store is 3.5M keys: hashing their values again cost ~0.3 s)."""
+    if isinstance(index, pd.MultiIndex):
+        at = index.names.index("visitor")
+        codes = np.asarray(index.codes[at])
+        # A level holds each value once; codes -1 are missing values (not counted).
+        return int(np.count_nonzero(np.bincount(codes[codes >= 0], minlength=1)))
+    return int(index.get_level_values("visitor").nunique())
+
+
 def overview(p: Partial, s: Settings) -> dict[str, object]:
     t = p.get("totals")
     if t is None or t.empty:
@@ -286,7 +297,7 @@ def overview(p: Partial, s: Settings) -> dict[str, object]:
     hits = int(row["hits"])
     vd = p.get("visitor_days", pd.DataFrame())
     visitor_days = int(len(vd))
-    unique = int(vd.index.get_level_values("visitor").nunique()) if len(vd) else 0
+    unique = _distinct_visitors(vd.index) if len(vd) else 0
     paths = p.get("paths", pd.DataFrame())
     out: dict[str, object] = {
         "requests": hits,

@@ -25,7 +25,7 @@ from logaudit.engine.local import Run, run
 from logaudit.errors import ConfigError, ExitCode, LogauditError
 from logaudit.parse import BadLines
 from logaudit.sources import Input, InputProblem
-from logaudit.store import close, months, movers, offsets, visitdays
+from logaudit.store import close, months, movers, offsets, sites, visitdays
 from logaudit.store.days import (
     PLACES,
     before_keying,
@@ -337,7 +337,8 @@ def load(
         # (each is a merged day, or a month of other days): read as one, it is merged already.
         if f is not None and len(f) > 1 and "day" not in f.index.names:
             # One frame merged with itself split in two: the same rules as day by day.
-            f = tables[t].combine([f.iloc[:1], f.iloc[1:]])
+            merged = _by_text(tables[t], f)
+            f = merged if merged is not None else tables[t].combine([f.iloc[:1], f.iloc[1:]])
         if f is not None:
             acc.add({t: f})
     for name, info in days:
@@ -351,6 +352,49 @@ def load(
         if part:
             acc.add(part)
     return acc.result()
+
+
+# Merge rules ``_by_text`` applies with numpy's unbuffered ``ufunc.at``, by column kind.
+_AT = {
+    ("sum", "i"): np.add,  # not floats: the group-by sums them with compensation
+    ("max", "i"): np.maximum,
+    ("max", "f"): np.maximum,
+    ("max", "b"): np.logical_or,
+    ("min", "i"): np.minimum,
+    ("min", "f"): np.minimum,
+    ("min", "b"): np.logical_and,
+}
+
+
+def _by_text(table: Table, f: pd.DataFrame) -> pd.DataFrame | None:
+    """``table.combine`` of ``f``'s rows for a table grouped by one text column (``paths``: a
+    year is 1.1M rows of 83,000 paths): the index factorized once (Arrow's hash, in order of
+    first appearance, as the group-by orders its groups) and each plain numeric or flag column
+    reduced by its rule per code. None where that is not the same (other kinds, levels,
+    dtypes or rules): the caller merges as before."""
+    index = f.index
+    if table.kind != "group" or isinstance(index, pd.MultiIndex) or index.dtype != "str":
+        return None
+    if index.hasnans:
+        return None
+    rules = [(c, table.agg.get(c, "sum"), f[c].dtype) for c in f.columns]
+    if not all(isinstance(d, np.dtype) and (r, d.kind) in _AT for _, r, d in rules):
+        return None
+    codes, uniques = pd.factorize(index)
+    n = len(uniques)
+    # Each group starts from its first row's value (no identity needed for max and min).
+    first = np.full(n, len(codes), np.intp)
+    np.minimum.at(first, codes, np.arange(len(codes), dtype=np.intp))
+    out = {}
+    for c, rule, dtype in rules:
+        ufunc = _AT[(rule, dtype.kind)]
+        values = f[c].to_numpy()
+        got = values[first].copy()
+        rest = np.ones(len(codes), bool)
+        rest[first] = False
+        ufunc.at(got, codes[rest], values[rest])
+        out[c] = got
+    return pd.DataFrame(out, index=pd.Index(uniques, name=index.name))
 
 
 def in_period(
@@ -373,11 +417,13 @@ def _with_visits(
     timeout: int,
     every: str,
     events: bool = False,
+    settings: Settings | None = None,
 ) -> Partial:
     """The period's partial, its visits built from the closed days' visit rows and the open
     days' events (``store/visitdays.py``); the events of every day when the rows cannot give
     the same visits. ``events``: a chosen section (movers) reads every day's events itself;
-    they are read, but the visits are still not sessionized from them."""
+    they are read, but the visits are still not sessionized from them. ``settings``: the
+    report's (movers' own hosts, ``store/sites.py``)."""
     days = in_period(state, first, last)
     used = visitdays.usable(days, timeout)
     # Closed months whose rows stand for their events (store/months.py): their rows are read
@@ -396,16 +442,33 @@ def _with_visits(
     # Movers from per-period counts (store/movers.py): no closed day's page-view events, and
     # the visitors, places and touch events of the last periods' days only.
     extra: Partial = {}
+    own_from: list[tuple[str, dict[str, Any]]] | None = None
     if events:
         used_every = movers.every_of(layout, state, days, every)
         window = movers.window(days, used_every)
         if window is not None:
             extra = _movers_part(layout, state, days, window, tables, first, timeout, used_every)
-            unread |= {"visitors", PLACES.name, "touch_events"}
+            # The movers name queries and referrers from the window's days (movers.names):
+            # the period's queries are read for nothing; its referrers served only the own
+            # hosts, which come from the entries' referring sites when they all have them.
+            unread |= {"visitors", PLACES.name, "touch_events", "queries"}
+            sited, _ = months.covering(state, days)
+            if settings is not None and "referrers" in tables:
+                if sites.backfill(layout, state, sited):
+                    layout.commit(state)
+                if sites.usable(sited):
+                    unread.add("referrers")
+                    own_from = sited
             events = False
     tables = {n: t for n, t in tables.items() if n not in unread}
     skip = frozenset() if events else frozenset((n, "pv_events") for n in used)
     partial = load(layout, state, tables, first, last, skip)
+    if own_from is not None and settings is not None:
+        from logaudit.analyze.trends.movers import STORED
+
+        handed = extra[STORED]
+        assert isinstance(handed, dict)
+        handed["own"] = sites.own(layout, own_from, partial, settings)
     partial.update(extra)
     th = partial.get("trend_hours")
     offs = (
@@ -418,7 +481,11 @@ def _with_visits(
         return {**load(layout, state, tables, first, last), **extra}
     from logaudit.analyze.spill import partitions
 
-    rows = layout.read_tables(sorted(row_entries), visitdays.ROWS.name)
+    # Not the entry pairs (the source movers read those rows themselves): two random 64-bit
+    # hashes a visit, the larger part of the file.
+    rows = layout.read_tables(
+        sorted(row_entries), visitdays.ROWS.name, columns=(*visitdays.COLUMNS, "edge")
+    )
     open_events = partitions(partial.get("pv_events"))
     if events:
         closed = np.array([day_number(n) for n in used], dtype=np.int64)
@@ -480,6 +547,7 @@ def _movers_part(
     handed = movers.handoff(layout, state, window, every, TABLES[movers.COUNTS])
     if rowed:
         handed["visits"] = visits  # the source movers' visits (store/movers.py)
+    handed["names"] = movers.names(layout, state, recent)
     out[STORED] = handed  # type: ignore[assignment]
     return out
 
@@ -595,6 +663,7 @@ def stored_run(
                 settings.visit_timeout,
                 str(settings.extra.get("every") or "auto"),
                 events=bool(set(sections) & visitdays.WITH_EVENTS),
+                settings=settings,
             )
         else:
             partial = load(layout, state, wanted, first, last)

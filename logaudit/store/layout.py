@@ -57,8 +57,13 @@ from logaudit.schema import hash_strings
 # movers read no touch event of such a day. An older logaudit re-closing a day would write
 # rows without them under the flag it keeps, so it must refuse such a store. Days of schema
 # 1-5 have no flag and their source movers read their touch events as before.
-SCHEMA = 6
-READS = (1, 2, 3, 4, 5, 6)
+# Schema 7 adds ``referrer_sites`` to the entries a report reads (``store/sites.py``): the
+# own hosts are inferred from them. An older logaudit would drop them when rewriting a day (a
+# table it does not know), which the entry's ``"of"`` checksum would catch; it refuses the
+# store all the same, as every earlier addition. Schema-1 to -6 stores are read and written
+# on as schema 7, their entries given the table by their next report.
+SCHEMA = 7
+READS = (1, 2, 3, 4, 5, 6, 7)
 STATE_FILE = "store.json"
 KEY_FILE = "key"
 # Present from a run's first written file until its commit has deleted what the state does not
@@ -211,6 +216,8 @@ def _from_diffs(table: pa.Table) -> pa.Table:
     if DIFFS_KEY not in meta:
         return table
     for column, base in json.loads(meta[DIFFS_KEY]).items():
+        if column not in table.column_names:  # not read (``columns``)
+            continue
         d, b = table.column(column).to_numpy(), table.column(base).to_numpy()
         i = table.schema.get_field_index(column)
         table = table.set_column(i, table.schema.field(column), pa.array(d + b, pa.int64()))
@@ -305,6 +312,8 @@ def _from_refs(table: pa.Table, refs: Callable[[str, str, str, bool], Ref]) -> p
     if REFS_KEY not in meta:
         return table
     for column, (ref_name, ref_column, hashed, sha) in json.loads(meta[REFS_KEY]).items():
+        if column not in table.column_names:  # not read (``columns``)
+            continue
         values, keys = refs(ref_name, sha, ref_column, bool(hashed))
         pos = table.column(column).to_numpy()
         if len(pos) and (pos.min() < 0 or pos.max() >= len(keys)):
@@ -527,10 +536,14 @@ class Layout:
 
         return read
 
-    def _stored(self, day: str, info: dict[str, Any], table: str) -> pa.Table:
+    def _stored(
+        self, day: str, info: dict[str, Any], table: str, columns: Iterable[str] | None = None
+    ) -> pa.Table:
         """``table`` of a stored day as written before encoding: references and differences
-        resolved."""
-        return _from_refs(_from_diffs(_read(self.path(day, info, table))), self._refs(day, info))
+        resolved. ``columns``: only those (and the index), read from the file alone."""
+        path = self.path(day, info, table)
+        read = _read(path) if columns is None else _projected(path, columns)
+        return _from_refs(_from_diffs(read), self._refs(day, info))
 
     def read_table(self, day: str, info: dict[str, Any], table: str) -> pd.DataFrame | None:
         if table not in info["files"]:
@@ -548,16 +561,20 @@ class Layout:
             ) from None
 
     def read_tables(
-        self, days: list[tuple[str, dict[str, Any]]], table: str
+        self,
+        days: list[tuple[str, dict[str, Any]]],
+        table: str,
+        columns: Iterable[str] | None = None,
     ) -> pd.DataFrame | None:
         """The rows of ``table`` in all of ``days``, in their order, read as one (not merged;
-        not for the page-view events, which may be stored packed)."""
+        not for the page-view events, which may be stored packed). ``columns``: only those
+        columns (and the index) are read: Parquet reads each column apart."""
         assert table != PV
         held = [(d, info) for d, info in days if table in info["files"]]
         if not held:
             return None
         try:
-            parts = [self._stored(d, info, table) for d, info in held]
+            parts = [self._stored(d, info, table, columns) for d, info in held]
             shape = _shape(parts[0])
             both = pa.concat_tables(
                 [t.replace_schema_metadata(None) for t in parts], promote_options="permissive"
@@ -594,6 +611,24 @@ def _read(path: Path, columns: list[str] | None = None) -> pa.Table:
     set-up, half the cost of a small file (a year of trends reads thousands)."""
     with pq.ParquetFile(path) as f:
         return f.read(columns=columns)
+
+
+def _projected(path: Path, columns: Iterable[str]) -> pa.Table:
+    """The file's ``columns`` that it has, its index columns, and the columns its wanted
+    difference columns are stored against (its footer names them)."""
+    with pq.ParquetFile(path) as f:
+        have = f.schema_arrow
+        meta = have.metadata or {}
+        want = set(columns)
+        if INDEX_KEY in meta:
+            want.update(json.loads(meta[INDEX_KEY]))
+        else:  # a file written before schema 3: pandas' metadata names the index
+            pandas = have.pandas_metadata or {}
+            want.update(c for c in pandas.get("index_columns", []) if isinstance(c, str))
+        if DIFFS_KEY in meta:
+            diffs = json.loads(meta[DIFFS_KEY])
+            want.update(base for column, base in diffs.items() if column in want)
+        return f.read(columns=[c for c in have.names if c in want])
 
 
 # The footer keys a schema-3 file keeps in place of the pandas and Arrow schema copies.
@@ -672,6 +707,33 @@ def _frame(table: pa.Table, shape: tuple[list[str], dict[str, str]] | None = Non
     if len(index) == 1:
         frame.index = pd.Index(frame.pop(index[0]).array, name=names[0])
     elif index:
-        frame = frame.set_index(index)
-        frame.index = frame.index.set_names(names)
+        levels = [frame[c].to_numpy() for c in index]
+        if all(v.dtype.kind in "iu" for v in levels):
+            frame = frame.drop(columns=index).set_axis(_int_levels(levels, names))
+        else:
+            frame = frame.set_index(index)
+            frame.index = frame.index.set_names(names)
     return frame
+
+
+def _int_levels(values: list[np.ndarray], names: list[str | None]) -> pd.MultiIndex:
+    """``MultiIndex.from_arrays(values)`` for integer columns: the same sorted levels and
+    codes, a level of few distinct values in a narrow range (days, hours, kinds) by counting
+    instead of hashing (a year's ``visitor_days`` is 3.5M rows of 365 days)."""
+    levels, codes = [], []
+    for v in values:
+        lo = int(v.min()) if len(v) else 0
+        span = int(v.max()) - lo + 1 if len(v) else 0
+        if len(v) and span <= max(1 << 16, len(v) // 4):
+            offset = (v - v.dtype.type(lo)).astype(np.intp)
+            present = np.bincount(offset, minlength=span) > 0
+            lookup = np.cumsum(present) - 1
+            # In the column's own type: a lone 64-bit hash is a narrow range too.
+            found = np.flatnonzero(present).astype(v.dtype) + v.dtype.type(lo)
+            levels.append(pd.Index(found))
+            codes.append(lookup[offset].astype(np.int64))
+        else:
+            c, u = pd.factorize(v, sort=True)
+            levels.append(pd.Index(u))
+            codes.append(c)
+    return pd.MultiIndex(levels=levels, codes=codes, names=names, verify_integrity=False)

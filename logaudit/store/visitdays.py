@@ -232,17 +232,28 @@ def with_rows(
     """Stored days' interior visits as stored (``columns``), then their edge visits chained
     with ``pieces`` (the visits cut from the other days' events, with ``columns`` and
     ``end``), as ``columns``: the visits sessionizing every day's events would give."""
-    inner = pd.DataFrame({c: np.array([], np.int64) for c in columns})
-    if stored is not None and len(stored):
-        edge = stored["edge"].to_numpy(bool)
-        inner = stored.loc[~edge, list(columns)]
-        chained = [*COLUMNS, *(c for c in PAIR if c in columns)]  # what ``chain`` reads
-        pieces = [*pieces, stored.loc[edge, chained]]
-    both = [p for p in pieces if len(p)]
-    if not both:
-        return inner.reset_index(drop=True)
-    joined = chain(pd.concat(both, ignore_index=True), timeout).loc[:, list(columns)]
-    return pd.concat([inner, joined], ignore_index=True)
+    if stored is None or not len(stored):
+        both = [p for p in pieces if len(p)]
+        if not both:
+            return pd.DataFrame({c: np.array([], np.int64) for c in columns})
+        return chain(pd.concat(both, ignore_index=True), timeout).loc[:, list(columns)]
+    edge = stored["edge"].to_numpy(bool)
+    chained = [*COLUMNS, *(c for c in PAIR if c in columns)]  # what ``chain`` reads
+    both = [p for p in [*pieces, stored.loc[edge, chained]] if len(p)]
+    joined = chain(pd.concat(both, ignore_index=True), timeout) if both else None
+    # Column by column into the result: a year's interior rows (2.6M at 10,000 visitors a
+    # day) are copied once, not taken into a frame and then concatenated with the rest.
+    interior = ~edge
+    n = int(np.count_nonzero(interior))
+    out = {}
+    for c in columns:
+        col = stored[c].to_numpy()
+        tail = joined[c].to_numpy() if joined is not None else col[:0]
+        got = np.empty(n + len(tail), dtype=np.result_type(col.dtype, tail.dtype))
+        np.compress(interior, col, out=got[:n])
+        got[n:] = tail
+        out[c] = got
+    return pd.DataFrame(out)
 
 
 def visits(

@@ -11,7 +11,8 @@ import pandas as pd
 from logaudit.analyze import periods as per
 from logaudit.analyze.audience import named_places
 from logaudit.analyze.base import Context, Partial, Table
-from logaudit.analyze.referrers import external
+from logaudit.analyze.campaigns import query_names
+from logaudit.analyze.referrers import external, own_hosts, site_of
 from logaudit.analyze.spill import partitions
 from logaudit.analyze.trends.series import _PER, _empty, trend_of
 from logaudit.analyze.visits import hash_strings, path_names, referrer_names, t_pv_events
@@ -58,20 +59,52 @@ TABLES = {"mover_counts": Table("mover_counts", t_mover_counts)}
 Mapper = Callable[[Partial, Context, pd.DataFrame], tuple[pd.Series | None, str]]
 
 
+# The text tables movers name keys from: table -> hash -> text over the period's texts.
+_NAMERS: dict[str, Callable[[Partial], pd.Series]] = {
+    "paths": path_names,
+    "referrers": referrer_names,
+    "queries": query_names,
+}
+
+
+def _names(p: Partial, ctx: Context, table: str) -> pd.Series:
+    """hash -> text for ``table``'s keys, once per report. From the history store, the texts
+    of the compared periods' days only (``STORED`` ``names``): every key movers name was seen
+    on one of those days, and each day's table holds the text of every key its events have,
+    so the lookup is the period's; over the logs, the period's merged table."""
+    stored = ctx.cache.get(STORED)
+    if isinstance(stored, dict) and table in stored.get("names", {}):
+        return stored["names"][table]
+    return ctx.once(f"movers_names_{table}", lambda: _NAMERS[table](p))
+
+
+def _own(p: Partial, ctx: Context) -> set[str]:
+    """The site's own hosts (``referrers.own_hosts``), once per report: the referrer movers
+    and the source movers both use them (each computed them over a year's referrers)."""
+    stored = ctx.cache.get(STORED)
+    if isinstance(stored, dict) and "own" in stored:
+        return set(stored["own"])  # from the store's referring sites (store/sites.py)
+    if "external" in ctx.cache:  # a referrers section split them already
+        return external(p, ctx)[1]
+    return ctx.once("movers_own", lambda: own_hosts(p, ctx.settings, ctx)[0])
+
+
 def _pages(p: Partial, ctx: Context, ev: pd.DataFrame) -> tuple[pd.Series | None, str]:
     keys = pd.Index(ev["path_h"].unique())
-    names = path_names(p).reindex(keys)
+    names = _names(p, ctx, "paths").reindex(keys)
     return pd.Series(names.to_numpy(), index=keys), ""
 
 
 def _sites(p: Partial, ctx: Context, ev: pd.DataFrame) -> tuple[pd.Series | None, str]:
     keys = pd.Index(ev["ref_h"].unique())
-    refs = referrer_names(p).reindex(keys).dropna()
-    # The referring-sites sections' own split (cached per report): sites of external referrers.
-    ext, _, _ = external(p, ctx)
-    site = ext["site"].reindex(refs.to_numpy()) if len(ext) else pd.Series(np.nan, index=refs)
-    found = site.notna().to_numpy()
-    return pd.Series(site.to_numpy()[found], index=refs.index[found]), ""
+    refs = _names(p, ctx, "referrers").reindex(keys).dropna()
+    # The referring-sites sections' split, for these referrers only: the site of an external
+    # referrer (a URL with a host that is not one of the site's own).
+    site = site_of(pd.Index(refs.to_numpy(dtype=object), dtype=object))["site"].to_numpy(
+        dtype=object
+    )
+    found = (site != "") & ~pd.Index(site).isin(list(_own(p, ctx)))
+    return pd.Series(site[found], index=refs.index[found]), ""
 
 
 def _who(p: Partial, ctx: Context, ev: pd.DataFrame) -> pd.DataFrame | None:
@@ -390,14 +423,7 @@ def _visit_sources(
     them (``classify`` names each pair on its own), without the conversions and their
     attribution (half of ``journeys``' time)."""
     from logaudit.analyze import attribution
-    from logaudit.analyze.campaigns import (
-        Journeys,
-        check_settings,
-        goals_of,
-        query_names,
-        visit_sources,
-    )
-    from logaudit.analyze.referrers import own_hosts
+    from logaudit.analyze.campaigns import Journeys, check_settings, goals_of, visit_sources
     from logaudit.enrich.sources import SourceTables
 
     made = ctx.cache.get("journeys")
@@ -424,9 +450,12 @@ def _visit_sources(
         return v["source"].to_numpy(dtype=object)[keep], in_last[keep]
     v = v[keep]
     s = ctx.settings
-    own, _ = own_hosts(p, s, ctx)
     tables = SourceTables.load(s.sources, s.affiliate_params)
-    src, codes = visit_sources(p, v, own, tables, query_names(p))
+    # The referrer texts of these visits only: ``visit_sources`` names them by hashing its
+    # referrers table, and the period's was a year of them.
+    refs = _names(p, ctx, "referrers").reindex(pd.unique(v["ref_h"].to_numpy())).dropna()
+    named = {"referrers": pd.DataFrame(index=pd.Index(refs.to_numpy(dtype=object)))}
+    src, codes = visit_sources(named, v, _own(p, ctx), tables, _names(p, ctx, "queries"))
     return src["source"].to_numpy(dtype=object)[codes], in_last[keep]
 
 

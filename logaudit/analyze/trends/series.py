@@ -304,12 +304,30 @@ def _visitors(p: Partial, ids: np.ndarray, every: str) -> np.ndarray:
             at = index.names.index("visitor")
             codes = np.asarray(index.codes[at], dtype=np.int64)
             width = max(1, len(index.levels[at]))
-            key = key.astype(np.int64, copy=False)
-            lo = int(key.min())
-            pairs = pd.unique((key - lo) * width + codes)
-            key = pairs // width + lo
+            key = _distinct_pairs(key.astype(np.int64, copy=False), codes, width)
     pos, ok = _positions(ids, key)
     return _count(pos[ok], n)
+
+
+# Periods up to which distinct visitors are counted with one "seen" flag per visitor code and
+# period (a pass over the codes per period) rather than by hashing every (period, visitor)
+# pair: a year of 10,000 visitors a day is 3.5M pairs, 13 months or 53 weeks.
+_FLAG_PERIODS = 64
+
+
+def _distinct_pairs(key: np.ndarray, codes: np.ndarray, width: int) -> np.ndarray:
+    """The period of each distinct (period ``key``, visitor code) pair (in no set order)."""
+    periods = pd.unique(key)
+    if len(periods) > _FLAG_PERIODS:
+        lo = int(key.min())
+        return pd.unique((key - lo) * width + codes) // width + lo
+    seen = np.zeros(width, dtype=bool)
+    counts = np.zeros(len(periods), np.int64)
+    for i, period in enumerate(periods):
+        seen[:] = False
+        seen[codes[key == period]] = True
+        counts[i] = np.count_nonzero(seen)
+    return np.repeat(periods, counts)
 
 
 def _visits(p: Partial, ctx: Context, ids: np.ndarray, every: str) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,143 @@
+"""Referring sites per stored day and month, for the site's own hosts (branch ``year2``,
+schema 7).
+
+Movers leave out referrers from the site's own hosts, and the source movers call such a visit
+internal. Unless ``site_hosts`` is set or the log names virtual hosts, those hosts are
+inferred over the report's period (``referrers.own_hosts``): a host is the site's own when
+most of its referrals name paths the site served, from enough distinct paths. Over a year at
+10,000 visitors a day that read a year's referrers (1M rows in 12 month roll-ups), merged
+them by their text (500,000 URLs), and cut every URL into host and path with a regular
+expression: about 2.5 s of the 6 s the trends took.
+
+The inference needs only, per (host, path of the referring URL), the hits: sums and distinct
+pairs, which add up over any split of the lines. So each stored day or month entry read by a
+report keeps ``referrer_sites`` ((site, ref_path, hits), one row per pair with a host), made
+from its own ``referrers`` table, and the report infers the own hosts from those rows and the
+period's paths, as ``own_hosts`` does from the merged referrers: the same set. The file's
+entry records the checksum of the ``referrers`` file it was made from (``"of"``): a day
+rewritten with new lines (or by an older logaudit) has no valid one, and is made again.
+
+When: a report that reads them makes the missing ones (the entries it reads: the months'
+roll-ups and the other days, under the store's lock, committed once), so a store written
+before has them after its first report. A day inside a rolled-up month is not given one (its
+entry is part of the month's digest, ``store/months.py``): a report reading such days (a
+``--since`` inside the month) reads the period's referrers as before.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from logaudit.analyze.base import Partial
+from logaudit.analyze.referrers import OWN_PATHS, OWN_SHARE, own_hosts, site_of
+from logaudit.config import Settings
+from logaudit.schema import arrow_strings
+from logaudit.store import months
+from logaudit.store.layout import Layout, State
+
+TABLE = "referrer_sites"
+REFERRERS = "referrers"
+
+
+def of_referrers(refs: pd.DataFrame | None) -> pd.DataFrame:
+    """(site, ref_path, hits) of a ``referrers`` table: its rows with a host, summed per pair
+    (``own_hosts``' ``sites`` rows)."""
+    if refs is None or not len(refs):
+        empty = pd.Series([], dtype=object)
+        return pd.DataFrame({"site": empty, "ref_path": empty, "hits": np.zeros(0, np.int64)})
+    s = site_of(refs.index)
+    f = pd.DataFrame(
+        {
+            "site": s["site"].to_numpy(dtype=object),
+            "ref_path": s["ref_path"].to_numpy(dtype=object),
+            "hits": refs["hits"].to_numpy(np.int64),
+        }
+    )
+    f = f[f["site"] != ""]
+    out = f.groupby(["site", "ref_path"], sort=False)["hits"].sum().reset_index()
+    out["hits"] = out["hits"].astype(np.int64)
+    return out
+
+
+def ready(info: dict[str, Any]) -> bool:
+    """Whether a stored entry's ``referrer_sites`` stand for its referrers (or it has none)."""
+    files = info["files"]
+    if REFERRERS not in files:
+        return True
+    meta = files.get(TABLE)
+    return meta is not None and meta.get("of") == files[REFERRERS]["sha256"]
+
+
+def _in_rolled_month(state: State, name: str) -> bool:
+    return len(name) != 7 and months.month_of(name) in state.months
+
+
+def backfill(layout: Layout, state: State, entries: list[tuple[str, dict[str, Any]]]) -> bool:
+    """Make the missing ``referrer_sites`` of ``entries`` (not yet committed); whether any."""
+    todo = [(n, i) for n, i in entries if not ready(i) and not _in_rolled_month(state, n)]
+    if not todo:
+        return False
+    state.gen += 1
+    for name, info in todo:
+        frame = of_referrers(layout.read_table(name, info, REFERRERS))
+        meta = layout.write_file(name, TABLE, frame, state.gen)
+        meta["of"] = info["files"][REFERRERS]["sha256"]
+        info["files"][TABLE] = meta
+    return True
+
+
+def usable(entries: list[tuple[str, dict[str, Any]]]) -> bool:
+    """Whether the own hosts of the period ``entries`` can come from their sites."""
+    return all(ready(i) for _, i in entries)
+
+
+def own(
+    layout: Layout,
+    entries: list[tuple[str, dict[str, Any]]],
+    p: Partial,
+    settings: Settings,
+) -> set[str]:
+    """``referrers.own_hosts`` over the period: configured or virtual hosts as it finds them,
+    else inferred from the entries' ``referrer_sites`` and the period's ``paths`` (``p``) by
+    its rule."""
+    found, how = own_hosts({"vhosts": p.get("vhosts", pd.DataFrame())}, settings)
+    if how != "none":
+        return found
+    paths = p.get("paths", pd.DataFrame())
+    held = [(n, i) for n, i in entries if TABLE in i["files"]]
+    if paths.empty or not held:
+        return set()
+    parts = [
+        layout._stored(n, i, TABLE, ("site", "ref_path", "hits")).replace_schema_metadata(None)
+        for n, i in held
+    ]
+    parts = [t for t in parts if t.num_rows]  # an empty one's text columns are of null type
+    if not parts:
+        return set()
+    rows = pa.concat_tables(parts)
+    site = pc.dictionary_encode(rows.column("site").combine_chunks())
+    code = np.asarray(site.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    names = np.asarray(site.dictionary.to_pylist(), dtype=object)
+    hits = rows.column("hits").to_numpy().astype(np.float64)
+    ref_path = rows.column("ref_path").combine_chunks()
+    on = np.asarray(
+        pc.is_in(ref_path, value_set=arrow_strings(paths.index)).to_numpy(zero_copy_only=False),
+        dtype=bool,
+    )
+    total = np.bincount(code, weights=hits, minlength=len(names))
+    served = np.bincount(code, weights=np.where(on, hits, 0), minlength=len(names))
+    # Distinct served paths per site: the distinct (site, path) pairs among served rows.
+    served_paths = pc.dictionary_encode(ref_path.filter(pa.array(on)))
+    path_code = np.asarray(served_paths.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    width = int(path_code.max(initial=0)) + 1
+    pairs = np.unique(code[on] * width + path_code)
+    n_paths = np.bincount(pairs // width, minlength=len(names))
+    return set(names[(n_paths >= OWN_PATHS) & (served >= OWN_SHARE * total)])
+
+
+__all__ = ["TABLE", "backfill", "of_referrers", "own", "ready", "usable"]
