@@ -1,0 +1,92 @@
+"""The per-block counting helpers against plain pandas group-bys: few keys taking most rows
+(counted in lanes), many keys, masks, empty blocks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from logaudit.analyze.base import LANES, count_by, count_small
+
+
+def _block(rng: np.random.Generator, rows: int, keys: int, skew: bool) -> pd.DataFrame:
+    p = None
+    if skew:
+        p = np.full(keys, 0.1 / max(keys - 1, 1))
+        p[0] = 0.9 if keys > 1 else 1.0
+        p /= p.sum()
+    names = [f"/k{i}" for i in range(keys)]
+    codes = rng.choice(keys, size=rows, p=p)
+    cat = pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(pd.Index(names, dtype="str")))
+    return pd.DataFrame(
+        {
+            "key": cat,
+            "bytes": rng.integers(0, 2_000_000, rows),
+            "page": rng.random(rows) < 0.3,
+        }
+    )
+
+
+def _expected(block: pd.DataFrame, mask: np.ndarray | None) -> pd.DataFrame:
+    b = block if mask is None else block[mask]
+    g = b.groupby("key", observed=True, sort=False)
+    out = pd.DataFrame(
+        {"hits": g.size(), "page_views": g["page"].sum(), "bytes": g["bytes"].sum()}
+    ).astype(np.int64)
+    out.index = out.index.astype("str")
+    return out.sort_index()
+
+
+@pytest.mark.parametrize(
+    ("rows", "keys", "skew"),
+    [
+        (50_000, 4, True),
+        (50_000, 1, True),
+        (50_000, 900, True),
+        (50_000, 5000, False),
+        (30, 3, True),
+    ],
+)
+@pytest.mark.parametrize("masked", [False, True])
+def test_count_by_matches_a_group_by(rows: int, keys: int, skew: bool, masked: bool) -> None:
+    rng = np.random.default_rng(rows + keys)
+    block = _block(rng, rows, keys, skew)
+    mask = rng.random(rows) < 0.5 if masked else None
+    values = {
+        "hits": None,
+        "page_views": block["page"].to_numpy(),
+        "bytes": block["bytes"].to_numpy(),
+    }
+    got = count_by(block, "key", values, mask)
+    assert list(got.columns) == ["hits", "page_views", "bytes"]
+    assert all(t == np.int64 for t in got.dtypes)
+    assert got.index.name == "key"
+    assert got.index.dtype == block["key"].cat.categories.dtype
+    # Only keys seen, in category order.
+    assert list(got.index) == sorted(got.index, key=list(block["key"].cat.categories).index)
+    pd.testing.assert_frame_equal(got.sort_index(), _expected(block, mask), check_names=False)
+
+
+@pytest.mark.parametrize("lo", [0, 100, 20_000])
+def test_count_small_matches_a_group_by(lo: int) -> None:
+    rng = np.random.default_rng(lo)
+    rows = 40_000
+    keys = lo + rng.choice([0, 4, 100, 103], size=rows, p=[0.7, 0.2, 0.05, 0.05])
+    by = rng.integers(0, 10**6, rows)
+    flag = rng.random(rows) < 0.4
+    got = count_small(keys, {"hits": None, "page_views": flag, "bytes": by}, "day")
+    frame = pd.DataFrame({"k": keys, "page_views": flag, "bytes": by})
+    g = frame.groupby("k")
+    want = pd.DataFrame(
+        {"hits": g.size(), "page_views": g["page_views"].sum(), "bytes": g["bytes"].sum()}
+    ).astype(np.int64)
+    want.index = want.index.astype(np.int64).rename("day")
+    pd.testing.assert_frame_equal(got, want)
+
+
+def test_count_small_of_nothing_and_one_key() -> None:
+    empty = count_small(np.array([], np.int64), {"hits": None}, "status")
+    assert empty.empty and list(empty.columns) == ["hits"]
+    one = count_small(np.full(LANES * 100, 7, np.int64), {"hits": None}, "hour")
+    assert one.index.tolist() == [7] and one["hits"].tolist() == [LANES * 100]
