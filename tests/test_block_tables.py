@@ -90,3 +90,34 @@ def test_count_small_of_nothing_and_one_key() -> None:
     assert empty.empty and list(empty.columns) == ["hits"]
     one = count_small(np.full(LANES * 100, 7, np.int64), {"hits": None}, "hour")
     assert one.index.tolist() == [7] and one["hits"].tolist() == [LANES * 100]
+
+
+def _agents_chunk(agents: list[str], classes: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "agent": pd.Categorical(agents, categories=pd.Index(sorted(set(agents)), dtype="str")),
+            "agent_class": pd.Categorical(
+                classes, categories=pd.Index(["person", "crawler", "tool"], dtype="str")
+            ),
+        }
+    )
+
+
+BOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+
+def test_agents_table_keeps_the_class_the_hits_were_given() -> None:
+    """A format that logs no agent gives every hit the person class: the agents table says so
+    for the empty agent (a tool to the classifier); where the classes agree nothing changes."""
+    from logaudit.analyze.audience import t_agents
+    from logaudit.config import Settings
+
+    s = Settings()
+    none = t_agents(_agents_chunk(["", "", FIREFOX], ["person"] * 3), s)
+    assert none.loc["", "agent_class"] == "person" and none.loc["", "device"] == "other"
+    assert none.loc[FIREFOX, "agent_class"] == "person"
+    agree = t_agents(_agents_chunk([BOT, FIREFOX, BOT], ["crawler", "person", "crawler"]), s)
+    assert agree.loc[BOT, "agent_class"] == "crawler" and agree.loc[BOT, "crawler"] != ""
+    assert isinstance(agree["browser"].dtype, pd.CategoricalDtype)
+    assert list(agree.index) == [BOT, FIREFOX] or list(agree.index) == [FIREFOX, BOT]

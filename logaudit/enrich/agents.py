@@ -370,20 +370,27 @@ class AgentClassifier:
         index = agents
         if at is not None:
             of, index = of[at], agents.take(at)
+        from logaudit.schema import categorical  # imports pandas: not at the module's start
+
         rows = self._rows_of(distinct)
         columns = list(zip(*rows, strict=True)) if rows else [()] * len(COLUMNS)
         out: dict[str, object] = {}
         for name, col in zip(COLUMNS, columns, strict=True):
-            by_key = pd.Index(list(col), dtype="str")
             if not coded:
-                out[name] = by_key.take(of).array
+                out[name] = pd.Index(list(col), dtype="str").take(of).array
                 continue
-            value_of_key, values = pd.factorize(by_key)
-            codes, used = pd.factorize(value_of_key[of], sort=False)
-            out[name] = pd.Categorical.from_codes(
-                codes, dtype=pd.CategoricalDtype(pd.Index(values.take(used), dtype="str"))
+            # Factorized in Python: a block's few hundred keys hold a few dozen distinct
+            # values per column, and pandas' factorize of text cost more in its fixed costs
+            # (an Arrow array made, hashed, checked) than a dict does in all. The values in
+            # order of first appearance among the keys, then among the rows: as before.
+            first: dict[str, int] = {}
+            value_of_key = np.fromiter(
+                (first.setdefault(v, len(first)) for v in col), np.intp, len(col)
             )
-        return pd.DataFrame(out, index=index)
+            values = list(first)
+            codes, used = pd.factorize(value_of_key[of], sort=False)
+            out[name] = categorical(codes, pd.Index([values[u] for u in used], dtype="str"))
+        return pd.DataFrame(out, index=index, copy=False)
 
     def classes(self, agents: pd.Index, rows: bool = True) -> np.ndarray:
         """Only the ``agent_class`` of each agent, as codes (0 person, 1 crawler, 2 tool): what
