@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from logaudit.analyze import blockkeys
 from logaudit.analyze.base import Context, Partial, Table, _same_text, used_categories
 from logaudit.analyze.traffic import ranked
 from logaudit.config import Settings
@@ -26,9 +27,7 @@ from logaudit.schema import categorical
 
 def t_visitors(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     client, agent = c["client"].array, c["agent"].array
-    na = max(1, len(agent.categories))
-    key = np.asarray(client.codes, dtype=np.int64) * na + np.asarray(agent.codes, dtype=np.int64)
-    inv, uniq = pd.factorize(key, sort=False)
+    inv, uniq, na = blockkeys.visitor_codes(c)  # the visitor-days table counts by them too
     status = c["status"].to_numpy()
     person = c["person"].to_numpy()
     visitor_row = person & ~((status >= 400) & (status < 500))
