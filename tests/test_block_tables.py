@@ -121,3 +121,45 @@ def test_agents_table_keeps_the_class_the_hits_were_given() -> None:
     assert agree.loc[BOT, "agent_class"] == "crawler" and agree.loc[BOT, "crawler"] != ""
     assert isinstance(agree["browser"].dtype, pd.CategoricalDtype)
     assert list(agree.index) == [BOT, FIREFOX] or list(agree.index) == [FIREFOX, BOT]
+
+
+def test_enricher_adds_its_columns_in_order_and_keeps_attrs(tmp_path: object) -> None:
+    """The enriched columns follow the parsed ones in their documented order, with the
+    dtypes the tables read, and the chunk's attrs (the span before --since/--until) stay."""
+    import datetime as dt
+
+    from logaudit.config import Settings
+    from logaudit.enrich.classify import Enricher
+
+    n = 6
+    when = pd.Series(pd.to_datetime(["2026-01-01 10:00:00"] * n)).astype("datetime64[s]")
+    strs = pd.CategoricalDtype(pd.Index(["/", "/a.css", "/api/x"], dtype="str"))
+    chunk = pd.DataFrame(
+        {
+            "time": when.dt.tz_localize("UTC"),
+            "local": when,
+            "client": pd.Categorical(
+                ["1.2.3.4"] * n, categories=pd.Index(["1.2.3.4"], dtype="str")
+            ),
+            "path": pd.Categorical.from_codes([0, 1, 2, 0, 1, 2], dtype=strs),
+            "status": np.array([200, 200, 200, 304, 404, 203], np.int16),
+            "agent": pd.Categorical([FIREFOX, FIREFOX, BOT, BOT, FIREFOX, FIREFOX]),
+        }
+    )
+    s = Settings(since=dt.datetime(2025, 1, 1))
+    out = Enricher(s).apply(chunk.copy())
+    added = ["is_static", "is_page", "agent_class", "person", "visitor", "day", "hour"]
+    assert list(out.columns) == [*chunk.columns, *added]
+    assert [str(out[c].dtype) for c in added] == [
+        "bool",
+        "bool",
+        "category",
+        "bool",
+        "uint64",
+        "int32",
+        "int8",
+    ]
+    assert out["is_page"].tolist() == [True, False, False, True, False, False]
+    assert out["is_static"].tolist() == [False, True, False, False, True, False]
+    assert out["agent_class"].tolist()[2:4] == ["crawler", "crawler"]
+    assert "span_local" in out.attrs
