@@ -163,3 +163,24 @@ def test_enricher_adds_its_columns_in_order_and_keeps_attrs(tmp_path: object) ->
     assert out["is_static"].tolist() == [False, True, False, False, True, False]
     assert out["agent_class"].tolist()[2:4] == ["crawler", "crawler"]
     assert "span_local" in out.attrs
+
+
+def test_count_by_index_is_one_arrow_array_when_categories_are_chunked() -> None:
+    """A block whose categories come in several Arrow chunks (an empty one first, from the
+    exact path) still gives an index that reads as one Arrow array (referrers.site_of needs
+    it): a take of every category kept the chunks."""
+    import pyarrow as pa
+
+    from logaudit.analyze.referrers import site_of
+
+    urls = ["https://a.example/x", "-", "https://www.b.example/y"]
+    cats = pd.Index(pd.array(pa.chunked_array([[], urls], type=pa.large_string()), dtype="str"))
+    assert cats.array._pa_array.num_chunks == 2
+    codes = [2, 2, 0, 1]
+    block = pd.DataFrame(
+        {"referrer": pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(cats))}
+    )
+    got = count_by(block, "referrer", {"hits": None})
+    assert isinstance(pa.array(got.index.array), pa.Array)
+    assert got["hits"].tolist() == [1, 1, 2] and list(got.index) == urls
+    assert site_of(got.index)["site"].tolist() == ["a.example", "", "b.example"]

@@ -139,9 +139,12 @@ def count_by(
     out = _sums(codes, len(cats), values)
     seen = np.flatnonzero(out.pop(""))
     # The index by ``take``: an Arrow take, where ``__getitem__``'s generic path cost 20x.
-    return pd.DataFrame(
-        {k: v[seen] for k, v in out.items()}, index=cats.take(seen).rename(col), copy=False
-    )
+    # Categories in several Arrow chunks (an empty one first, from a block's exact path) can
+    # keep them through a take; ``__getitem__`` joins them, as what reads the index as one
+    # Arrow array needs (``referrers.site_of``).
+    data = getattr(cats.array, "_pa_array", None)
+    index = cats.take(seen) if data is None or data.num_chunks <= 1 else cats[seen]
+    return pd.DataFrame({k: v[seen] for k, v in out.items()}, index=index.rename(col), copy=False)
 
 
 # Counting per key with ``np.bincount`` is one pass over the rows, but when a few keys take

@@ -86,9 +86,9 @@ def visitor_codes(c: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int]:
     return derived(c, "visitors", (client, agent), make)
 
 
-# Distinct (day, visitor) pairs are counted in a table of days x visitors up to this size;
-# past it (a block spanning many days), by hashing the pairs.
-DENSE_PAIRS = 1 << 22
+# Distinct (day, visitor) pairs are counted in a table of days x visitors up to this size (8 MB
+# a thread for its counts); past it (a block spanning many days), by hashing the pairs.
+DENSE_PAIRS = 1 << 20
 
 
 def distinct_day_visitors(
