@@ -105,12 +105,21 @@ def test_a_blocks_keys_are_computed_once(monkeypatch: pytest.MonkeyPatch) -> Non
     table = c.classify(cats, np.arange(3), coded=True)
     assert len(calls) == 1
     assert list(table["agent_class"]) == [["person", "crawler", "tool"][k] for k in codes[:3]]
+    # Another index of the same texts (the next block's categories): each text's key is
+    # remembered, none is rewritten again; a text not seen yet is, alone.
     c.classify(pd.Index(list(cats), dtype="str"))
-    assert len(calls) == 2
+    assert len(calls) == 1
     c.classify(cats, np.arange(3), coded=True)  # the agents table asked last: forgotten
-    assert len(calls) == 3 and c._recent == []
+    assert len(calls) == 1 and c._recent == []
     c.classes(cats, rows=False)  # a run without the agents table: nothing held
-    assert len(calls) == 4 and c._recent == []
+    assert len(calls) == 1 and c._recent == []
+    seen: list[int] = []
+    monkeypatch.setattr(agents_mod, "_arrow_keys", lambda arr: seen.append(len(arr)) or keys(arr))
+    more = pd.Index([*AGENTS, "NewBot/1.0 (+http://new.example)"], dtype="str")
+    assert c.classes(more)[-1] == 1 and seen == [1]
+    c._key_of.clear()  # forgotten (past KEYS_KNOWN texts): computed again, all of them
+    c.classes(pd.Index(list(more), dtype="str"))
+    assert seen == [1, len(more)]
     for _ in range(agents_mod.RECENT + 1):  # the oldest is forgotten, answers stay right
         c.classes(pd.Index(AGENTS, dtype="str"))
     assert (c.classes(cats) == codes).all()

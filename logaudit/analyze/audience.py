@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from logaudit.analyze import blockkeys
 from logaudit.analyze.base import Context, Partial, Table, _same_text, used_categories
 from logaudit.analyze.traffic import ranked
 from logaudit.config import Settings
@@ -26,9 +27,7 @@ from logaudit.schema import categorical
 
 def t_visitors(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     client, agent = c["client"].array, c["agent"].array
-    na = max(1, len(agent.categories))
-    key = np.asarray(client.codes, dtype=np.int64) * na + np.asarray(agent.codes, dtype=np.int64)
-    inv, uniq = pd.factorize(key, sort=False)
+    inv, uniq, na = blockkeys.visitor_codes(c)  # the visitor-days table counts by them too
     status = c["status"].to_numpy()
     person = c["person"].to_numpy()
     visitor_row = person & ~((status >= 400) & (status < 500))
@@ -83,7 +82,7 @@ def t_agents(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     # One rule everywhere: the class the enricher gave the hits wins. It differs only for a
     # format that logs no user agent (common, vcommon), where every hit is a person
     # (METRICS.md), not the "(no user agent)" tool an empty agent field would be.
-    if "agent_class" in c:
+    if "agent_class" in c and _given_person(c, used, frame["agent_class"].to_numpy()):
         cls = c["agent_class"].array
         first_row = np.full(len(agent.categories), -1, np.int64)
         codes = np.asarray(agent.codes)
@@ -97,6 +96,20 @@ def t_agents(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
             frame.loc[person, "crawler"] = ""
             frame.loc[person, "device"] = "other"
     return _coded(frame)
+
+
+def _given_person(c: pd.DataFrame, used: np.ndarray, classes: np.ndarray) -> bool:
+    """Whether a hit of an agent the classifier does not call a person (``classes``, per
+    category at ``used``) was given the person class (a format without agents): one pass
+    over the rows' codes, where finding each agent's first row took a scatter of them all."""
+    cls = c["agent_class"].array
+    if "person" not in cls.categories:
+        return False
+    agent = c["agent"].array
+    not_person = np.zeros(len(agent.categories), bool)
+    not_person[used] = classes != "person"
+    person = np.asarray(cls.codes) == cls.categories.get_loc("person")
+    return bool((person & not_person[np.asarray(agent.codes)]).any())
 
 
 def _coded(frame: pd.DataFrame) -> pd.DataFrame:

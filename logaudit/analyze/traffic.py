@@ -17,13 +17,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from logaudit.analyze import blockkeys
 from logaudit.analyze.base import (
     Context,
     Partial,
     Table,
     count_by,
     count_small,
-    hash_rows,
     hash_strings,
 )
 from logaudit.analyze.periods import cap_note, capped_low, period_cap
@@ -91,10 +91,12 @@ def distinct_rows(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def t_visitor_days(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
-    m = _visitor_rows(c)
+    m = np.flatnonzero(_visitor_rows(c))
     day = c["day"].to_numpy()[m]
     visitor = c["visitor"].to_numpy()[m]
-    first, counts = distinct_rows(day, visitor)
+    # Counted by the block's visitor codes (shared with the visitors table), not by hashing.
+    dense = blockkeys.distinct_day_visitors(c, m, day)
+    first, counts = dense if dense is not None else distinct_rows(day, visitor)
     index = pd.MultiIndex.from_arrays([day[first], visitor[first]], names=["day", "visitor"])
     return pd.DataFrame({"hits": counts}, index=index)
 
@@ -143,7 +145,7 @@ def t_path_visitors(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     # Deduplicate within the block on the cheap category codes, then hash only what is left.
     codes = np.asarray(c["path"].array.codes)[m]
     m = m[~pd.Series(tuple_hash(codes, day, visitor), copy=False).duplicated().to_numpy()]
-    path_h = hash_rows(c["path"].array, m)
+    path_h = blockkeys.row_hashes(c, "path", m)  # the page-view events reuse these
     key = tuple_hash(path_h, c["day"].to_numpy()[m], c["visitor"].to_numpy()[m])
     return pd.DataFrame({"path_h": path_h}, index=pd.Index(key, name="key"))
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from logaudit.analyze import blockkeys
 from logaudit.analyze.base import Context, Partial, Table, hash_rows, hash_strings
 from logaudit.analyze.spill import partitions
 from logaudit.analyze.traffic import ranked
@@ -50,7 +51,7 @@ def t_pv_events(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
             "visitor": c["visitor"].to_numpy()[m],
             "utc": c["time"].array.asi8[m],
             "local": c["local"].array.asi8[m],
-            "path_h": hash_rows(c["path"].array, m),
+            "path_h": blockkeys.row_hashes(c, "path", m),
             "ref_h": hash_rows(c["referrer"].array, m),
         }
     )
