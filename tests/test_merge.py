@@ -383,3 +383,108 @@ def test_distinct_text_is_the_full_check_whether_or_not_the_sample_finds_the_rep
     missed[501] = keys[1]  # neither row is sampled: found by the whole check
     assert not check(missed)
     assert not check([*keys[:-1], None])
+
+
+def test_text_equal_to_a_known_distinct_array_is_distinct_and_other_text_is_still_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``spill.KnownDistinct``: text equal to an array found distinct is distinct without
+    Arrow's hashing; text that differs anywhere (a repeat between equal ends) is hashed."""
+    from logaudit.analyze import spill
+
+    monkeypatch.setattr(spill, "DISTINCT_CHECK_ROWS", 10)
+    keys = [f"agent/{i}" for i in range(1000)]
+    known = spill.KnownDistinct()
+    first = pd.Index(pd.array(keys, dtype="str"))
+    assert spill.distinct_text(first, known)
+    # The same values in other chunks (another table's frames): no hashing.
+    halves = pd.Index(pd.array(keys[:300], dtype="str")).append(
+        pd.Index(pd.array(keys[300:], dtype="str"))
+    )
+    assert spill.distinct_text(halves, known)
+    assert len(known._arrays) == 1  # found equal to the first, not hashed and added
+    repeat = keys.copy()
+    repeat[501] = keys[1]  # same length, same ends, not in the sample
+    assert not spill.distinct_text(pd.Index(pd.array(repeat, dtype="str")), known)
+    assert not spill.distinct_text(pd.Index(pd.array([*keys[:-1], None], dtype="str")), known)
+    assert len(known._arrays) == 1
+    known.clear()
+    assert spill.distinct_text(halves, known)
+    assert len(known._arrays) == 1  # forgotten: hashed again, and known again
+
+
+@pytest.mark.parametrize("repeat", [False, True])
+def test_accumulator_keeps_text_in_chunks_while_reading_and_joins_it_once_at_the_end(
+    monkeypatch: pytest.MonkeyPatch, repeat: bool
+) -> None:
+    """While reading, a compaction of all-distinct text keys keeps the frames' Arrow chunks
+    (no copy of every key per compaction); the last merge joins each text once, the agents
+    index and the visitors agent level still sharing it, and every table equals the merge of
+    all the frames at once."""
+    from logaudit.analyze import base, spill
+    from logaudit.enrich.agents import COLUMNS
+
+    monkeypatch.setattr(spill, "DISTINCT_CHECK_ROWS", 10)
+    monkeypatch.setattr(base, "SHARE_ROWS", 10)
+    monkeypatch.setattr(base, "COMPACT_ROWS", 40)
+    rng = np.random.default_rng(11)
+    sizes = (30, 25, 50, 45, 60, 20, 70)
+    names = [[f"Agent/{k}.{i}" for i in range(n)] for k, n in enumerate(sizes)]
+    if repeat:
+        names[5][3] = names[1][2]
+    tables = {n: TABLES[n] for n in ("visitors", "agents", "paths")}
+    partials = []
+    for agents in names:
+        n = len(agents)
+        index = pd.MultiIndex.from_arrays(
+            [pd.Index([f"10.{i}" for i in range(n)], dtype="str"), pd.Index(agents, dtype="str")],
+            names=["client", "agent"],
+        )
+        visitors = pd.DataFrame(
+            {
+                "hits": rng.integers(1, 5, n),
+                "first": rng.integers(0, 1 << 40, n),
+                "last": rng.integers(1 << 40, 1 << 41, n),
+            },
+            index=index,
+        )
+        classes = pd.DataFrame(
+            {c: pd.Categorical([f"{c}{i % 3}" for i in range(n)]) for c in COLUMNS},
+            index=pd.Index(agents, dtype="str", name="agent"),
+        )
+        paths = pd.DataFrame(
+            {
+                "hits": rng.integers(1, 5, n),
+                "bytes": rng.integers(0, 1 << 40, n),
+                "page_views": rng.integers(0, 3, n),
+                "not_found": rng.integers(0, 2, n),
+                "static": rng.random(n) < 0.5,
+            },
+            index=pd.Index([f"/p/{a}" for a in agents], dtype="str", name="path"),
+        )
+        partials.append({"visitors": visitors, "agents": classes, "paths": paths})
+
+    chunks: list[int] = []
+
+    def after(name: str, rows: int) -> None:
+        for index in [acc.done[name].index, *getattr(acc.done[name].index, "levels", [])]:
+            if index.dtype == "str":
+                arr = pa.array(index.array)
+                chunks.append(arr.num_chunks if isinstance(arr, pa.ChunkedArray) else 1)
+
+    acc = Accumulator(tables, on_compact=after)
+    for p in partials:
+        acc.add(p)
+    got = acc.result()
+    assert max(chunks) > 1  # kept apart while reading
+    for name, table in tables.items():
+        want = table.combine([p[name] for p in partials])
+        pd.testing.assert_frame_equal(got[name], want)
+        for index in [got[name].index, *getattr(got[name].index, "levels", [])]:
+            if index.dtype == "str":
+                assert isinstance(pa.array(index.array), pa.Array)  # one chunk
+    if not repeat:
+        a = pa.array(got["agents"].index.array)
+        v = pa.array(got["visitors"].index.levels[1].array)
+        assert a.buffers()[2].address == v.buffers()[2].address
+    assert not acc.known._arrays  # nothing held past the run

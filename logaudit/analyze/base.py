@@ -23,7 +23,14 @@ import pandas as pd
 import pyarrow as pa
 from pandas.api.types import union_categoricals
 
-from logaudit.analyze.spill import Spill, distinct_text, duplicated_keys, one_chunk, whole
+from logaudit.analyze.spill import (
+    KnownDistinct,
+    Spill,
+    distinct_text,
+    duplicated_keys,
+    one_chunk,
+    whole,
+)
 from logaudit.config import Settings
 from logaudit.report import Section
 from logaudit.schema import hash_strings
@@ -51,7 +58,18 @@ class Table:
     # classifies each block's agents only as far as its tables and --bots need (``agent_work``).
     agents: str = "none"
 
-    def combine(self, frames: list[pd.DataFrame]) -> pd.DataFrame:
+    def combine(
+        self,
+        frames: list[pd.DataFrame],
+        join: bool = True,
+        known: KnownDistinct | None = None,
+    ) -> pd.DataFrame:
+        """The frames' rows combined by ``kind`` and ``agg``.
+
+        ``join=False``: text keys that every frame holds apart (all distinct) stay in the
+        frames' Arrow chunks rather than being copied into one array (``join_text`` joins them
+        once, at the end of a run); ``known``: text arrays already found distinct
+        (``spill.distinct_text``)."""
         frames = [f for f in frames if len(f)]
         if not frames:
             return pd.DataFrame()
@@ -62,7 +80,7 @@ class Table:
         if self.kind == "group" and isinstance(index, pd.MultiIndex):
             # Numeric levels too (visitor_days: day, visitor): concatenating MultiIndexes
             # made a Python tuple per row (874,000 distinct pairs: 1.1 s and +200 MB).
-            by_codes = _combine_by_level_codes(frames, rules)
+            by_codes = _combine_by_level_codes(frames, rules, join, known)
             if by_codes is not None:
                 return by_codes
         if self.kind == "group" and _text_levels(index):
@@ -75,13 +93,13 @@ class Table:
             if self.kind == "concat":
                 return both.reset_index(drop=True)
             if self.kind == "distinct":
-                dup = duplicated_keys(both.index)
+                dup = duplicated_keys(both.index, known)
                 if not dup.any():  # every key new: no row to drop, only the text to join
-                    return both.set_axis(one_chunk(both.index))
+                    return both.set_axis(one_chunk(both.index)) if join else both
                 return both[~dup]
-            if _as_is(both, rules) and distinct_text(both.index):
+            if _as_is(both, rules) and distinct_text(both.index, known):
                 # Every key once (1M distinct paths): each row is its own group already.
-                return both.set_axis(one_chunk(both.index))
+                return both.set_axis(one_chunk(both.index)) if join else both
             g = both.groupby(level=list(range(index.nlevels)), sort=False)
         if all(r == "sum" for r in rules.values()):
             return g.sum()
@@ -211,7 +229,10 @@ PENDING_FRAMES = 256
 
 
 def _combine_by_level_codes(
-    frames: list[pd.DataFrame], rules: dict[str, str]
+    frames: list[pd.DataFrame],
+    rules: dict[str, str],
+    join: bool = True,
+    known: KnownDistinct | None = None,
 ) -> pd.DataFrame | None:
     """Frames keyed by a MultiIndex with text levels (visitors: client, agent), combined by
     ``rules`` through their levels' codes: each level's distinct values are hashed once (not
@@ -237,10 +258,10 @@ def _combine_by_level_codes(
         if any(len(c) and c.min() < 0 for c in row_codes):
             return None
         joined = each[0].append(each[1:]) if len(each) > 1 else each[0]
-        if distinct_text(joined):
+        if distinct_text(joined, known):
             # No value in two frames (every agent new): the frames' levels, joined without a
             # copy, are the distinct values; factorizing made a copy of all of them.
-            at, distinct = np.arange(len(joined)), one_chunk(joined)
+            at, distinct = np.arange(len(joined)), (one_chunk(joined) if join else joined)
         else:
             at, distinct = pd.factorize(joined, sort=False)
         starts = np.cumsum([0] + [len(lv) for lv in each[:-1]])
@@ -400,6 +421,35 @@ def share_text(tables: dict[str, pd.DataFrame]) -> None:
                 frame.index = same
 
 
+def join_text(tables: dict[str, pd.DataFrame]) -> None:
+    """Each table's text index (or level) left in the frames' Arrow chunks while reading
+    (``Table.combine(join=False)``) joined into one array (``spill.one_chunk``), as the finish
+    expects; a text shared by two tables (``share_text``) is joined once and stays shared. No
+    value changes. While reading, every compaction of the all-distinct tables copied all their
+    text into one array (1M agents: 115 MB a table), which the next compaction copied again."""
+    done: dict[int, tuple[object, pd.Index]] = {}
+
+    def joined(index: pd.Index) -> pd.Index:
+        if index.dtype != "str":
+            return index
+        values = index.array  # shared by the indexes share_text made one
+        hit = done.get(id(values))
+        if hit is None:
+            hit = done[id(values)] = (values, one_chunk(index))  # held: its id stays its own
+        return hit[1] if hit[1].name == index.name else hit[1].rename(index.name)
+
+    for frame in tables.values():
+        index = frame.index
+        if isinstance(index, pd.MultiIndex):
+            levels = [joined(level) for level in index.levels]
+            if any(new is not old for new, old in zip(levels, index.levels, strict=True)):
+                frame.index = index.set_levels(levels, verify_integrity=False)  # type: ignore[arg-type]
+        else:
+            new = joined(index)
+            if new is not index:
+                frame.index = new
+
+
 def drop_engines(p: Partial) -> None:
     """Drop the hash tables pandas built on the merged tables' big indexes (an index's
     ``_engine``, kept with the index for as long as the table lives), and hand the freed pages
@@ -444,6 +494,9 @@ class Accumulator:
         # (None: never; a partial that must cross processes cannot hold a Spill).
         self.spill_bytes = spill_bytes
         self.spills: dict[str, Spill] = {}
+        # Text keys found distinct: a compaction of the agents table does not hash again what
+        # the visitors table's just proved (spill.KnownDistinct).
+        self.known = KnownDistinct()
 
     def add(self, partial: Partial) -> None:
         compacted = False
@@ -460,7 +513,7 @@ class Accumulator:
                 compacted = True
             elif len(pend) >= PENDING_FRAMES:
                 # Still few rows: one frame of them, merged with the rest later as usual.
-                batch = self.tables[name].combine(pend)
+                batch = self.tables[name].combine(pend, join=False, known=self.known)
                 self.pending[name] = [batch] if len(batch) else []
                 self.pending_rows[name] = len(batch)
         if compacted:
@@ -492,7 +545,7 @@ class Accumulator:
             del first, frame
         else:
             frames = ([done] if done is not None else []) + pending
-            self.done[name] = table.combine(frames)
+            self.done[name] = table.combine(frames, join=False, known=self.known)
             rows = len(self.done[name])
             # The inputs go before on_compact: it hands free pages back (engine.local._release),
             # and held here they were not free yet (1M distinct lines: 160 MB left mapped).
@@ -538,6 +591,8 @@ class Accumulator:
             for fut in small:
                 fut.result()
         share_text(self.done)
+        join_text(self.done)
+        self.known.clear()
         for name, spill in self.spills.items():
             self.done[name].attrs["spill"] = spill
         return dict(self.done)
