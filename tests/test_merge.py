@@ -488,3 +488,51 @@ def test_accumulator_keeps_text_in_chunks_while_reading_and_joins_it_once_at_the
         v = pa.array(got["visitors"].index.levels[1].array)
         assert a.buffers()[2].address == v.buffers()[2].address
     assert not acc.known._arrays  # nothing held past the run
+
+
+@pytest.mark.parametrize("check", [10, 1 << 40])
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_a_level_new_on_every_row_groups_each_row_alone_as_the_group_by_did(
+    monkeypatch: pytest.MonkeyPatch, check: int, shuffled: bool
+) -> None:
+    """Every agent new, clients repeating (a botnet): each row is its own group without a hash
+    table of every tuple (``_first_appearance``, the level as long as the rows), and the
+    result is the group-by's, levels, codes and order included; a frame whose levels are not
+    in order of its rows takes the hash table."""
+    from logaudit.analyze import spill
+    from logaudit.analyze.base import _combine_by_level_codes, _first_appearance
+
+    monkeypatch.setattr(spill, "DISTINCT_CHECK_ROWS", check)
+    rng = np.random.default_rng(3)
+    frames = []
+    for k, n in enumerate((40, 1, 70, 25)):
+        clients = [f"10.0.0.{i}" for i in rng.integers(0, 9, n)]
+        agents = [f"Bot/{k}.{i}" for i in range(n)]
+        index = pd.MultiIndex.from_arrays(
+            [pd.Index(clients, dtype="str"), pd.Index(agents, dtype="str")],
+            names=["client", "agent"],
+        )
+        if shuffled and n > 1:  # levels in another order than the rows'
+            index = index.set_codes(index.codes[1][::-1], level=1).set_levels(
+                index.levels[1][::-1], level=1
+            )
+        frames.append(
+            pd.DataFrame(
+                {"hits": rng.integers(1, 9, n), "first": rng.integers(0, 1 << 50, n)},
+                index=index,
+            )
+        )
+    rules = {"hits": "sum", "first": "min"}
+    got = _combine_by_level_codes(frames, rules)
+    both = pd.concat([f.reset_index() for f in frames], ignore_index=True)
+    want = both.groupby(["client", "agent"], sort=False).agg(rules)
+    assert got is not None
+    pd.testing.assert_frame_equal(got, want)
+    for k in range(2):
+        assert got.index.levels[k].equals(want.index.levels[k])
+        assert (got.index.codes[k] == want.index.codes[k]).all()
+    for values in ([3, 1, 3, 0], [0, 2, 5, 9], [4], [], [2, 2]):
+        a = np.array(values, np.intp)
+        codes, uniques = _first_appearance(a)
+        want_codes, want_uniques = pd.factorize(a, sort=False)
+        assert (codes == want_codes).all() and (uniques == want_uniques).all()

@@ -13,6 +13,7 @@ whatever the number of distinct values.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -220,6 +221,12 @@ COMPACT_ROWS = 200_000
 # time, the smaller ones on the threads beside them.
 SERIAL_ROWS = 500_000
 
+# Big tables merged side by side in the last merge: this thread and LAST_LANES - 1 of the
+# pool's. One lane was the rule while each merge of all-distinct text copied its keys (two
+# side by side were the 1M all-distinct run's peak); with the text left in its chunks
+# (``join_text``) two lanes ...
+LAST_LANES = 2
+
 # Pending frames of a table combined among themselves (not with what was already combined):
 # many small partials (a glob of thousands of tiny files) would otherwise each be held as its
 # own frame until COMPACT_ROWS rows came, a few KB of pandas overhead apiece, so memory grew
@@ -267,7 +274,7 @@ def _combine_by_level_codes(
         starts = np.cumsum([0] + [len(lv) for lv in each[:-1]])
         per_row = np.concatenate([at[s + c] for s, c in zip(starts, row_codes, strict=True)])
         # Renumbered in order of first appearance among the rows, as the group-by's levels are.
-        level_codes, used = pd.factorize(per_row, sort=False)
+        level_codes, used = _first_appearance(per_row)
         # Usually already so (each frame's levels in order of its rows): then no copy.
         in_order = len(used) == len(distinct) and bool((used == np.arange(len(used))).all())
         levels.append((distinct if in_order else distinct.take(used)).rename(names[k]))
@@ -279,7 +286,12 @@ def _combine_by_level_codes(
     key = codes[0]
     for k in range(1, nlevels):
         key = key * len(levels[k]) + codes[k]
-    ids, keys = pd.factorize(key, sort=False)
+    if any(len(lv) == len(key) for lv in levels):
+        # A level whose every row has its own value (every agent new): every tuple is new,
+        # each row its own group in row order; factorizing made a hash table of all of them.
+        ids, keys = np.arange(len(key)), key
+    else:
+        ids, keys = pd.factorize(key, sort=False)
     group_codes: list[np.ndarray] = []
     for k in reversed(range(nlevels)):
         size = len(levels[k])
@@ -298,6 +310,16 @@ def _combine_by_level_codes(
         verify_integrity=False,
     )
     return out
+
+
+def _first_appearance(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(values, sort=False)`` of non-negative integers: each value's code in
+    order of first appearance, and the values in that order. Values that only increase (a
+    level whose rows each hold the next distinct value: every agent new) are their own order,
+    coded by rank without a hash table of all of them."""
+    if len(values) and bool((values[1:] > values[:-1]).all()):
+        return np.arange(len(values)), values
+    return pd.factorize(values, sort=False)
 
 
 def _as_is(frame: pd.DataFrame, rules: dict[str, str]) -> bool:
@@ -564,6 +586,16 @@ class Accumulator:
             return True
         return sum(_row_bytes(f) * len(f) for f in frames) > self.spill_bytes
 
+    def _drain(self, queue: deque[str]) -> None:
+        """Compact the tables named in ``queue`` one after another, until none is left (the
+        lanes of the last merge share it)."""
+        while True:
+            try:
+                name = queue.popleft()  # atomic: lanes never take the same table
+            except IndexError:
+                return
+            self._compact(name)
+
     def _rows(self, name: str) -> int:
         """Rows a compaction of ``name`` would merge now (what it has combined and pending)."""
         return self.pending_rows.get(name, 0) + len(self.done.get(name, ()))
@@ -582,12 +614,16 @@ class Accumulator:
             for name in names:
                 self._compact(name)
         else:
-            # Big tables one at a time, here, while the threads do the others: two merges of
-            # 1M distinct text keys side by side each held their inputs, a copy of them
-            # and their output (on 1M distinct lines the run's peak).
             small = [pool.submit(self._compact, n) for n in names if n not in big]
-            for name in big:
-                self._compact(name)
+            # Big tables two at a time: here and on one thread, each taking the next biggest
+            # (LAST_LANES). Union tables (agents) after the others: their text is, row for
+            # row, a level the visitors table's merge has then found distinct (KnownDistinct).
+            for kind in (False, True):
+                queue = deque(n for n in big if (self.tables[n].kind == "distinct") == kind)
+                lanes = [pool.submit(self._drain, queue) for _ in range(LAST_LANES - 1)]
+                self._drain(queue)
+                for fut in lanes:
+                    fut.result()
             for fut in small:
                 fut.result()
         share_text(self.done)
