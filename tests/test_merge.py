@@ -536,3 +536,42 @@ def test_a_level_new_on_every_row_groups_each_row_alone_as_the_group_by_did(
         codes, uniques = _first_appearance(a)
         want_codes, want_uniques = pd.factorize(a, sort=False)
         assert (codes == want_codes).all() and (uniques == want_uniques).all()
+
+
+def test_the_last_merge_in_lanes_equals_one_by_one_and_starts_with_the_heaviest_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every table big (SERIAL_ROWS 0): the group table of most bytes is merged first and
+    alone, the others two at a time, the union tables last; the tables are the ones merged
+    one by one."""
+    from logaudit.analyze import base
+
+    monkeypatch.setattr(base, "SERIAL_ROWS", 0)
+    monkeypatch.setattr(base, "LAST_LANES", 2)
+    tables = {
+        "small": Table("small", lambda c, s: c),
+        "texty": Table("texty", lambda c, s: c),
+        "nums": Table("nums", lambda c, s: c),
+        "seen": Table("seen", lambda c, s: c, kind="distinct"),
+    }
+    order: list[str] = []
+    accs = [Accumulator(tables), Accumulator(tables, on_compact=lambda n, r: order.append(n))]
+    for i in range(6):
+        partial = {
+            "small": pd.DataFrame({"n": [i]}, index=pd.Index([i % 2], name="k")),
+            "texty": pd.DataFrame(
+                {"n": [i, 1]},
+                index=pd.Index(["a" * 200, f"/p{i % 4}" + "x" * 300], dtype="str", name="p"),
+            ),
+            "nums": pd.DataFrame({"n": range(5)}, index=pd.Index(range(i, i + 5), name="k")),
+            "seen": pd.DataFrame({"x": [i]}, index=pd.Index([i % 3], dtype="uint64")),
+        }
+        for acc in accs:
+            acc.add(partial)
+    one = accs[0].result()
+    with ThreadPoolExecutor(2) as pool:
+        two = accs[1].result(pool)
+    assert order[0] == "texty" and order[-1] == "seen"
+    assert set(one) == set(two)
+    for name in one:
+        pd.testing.assert_frame_equal(one[name], two[name])

@@ -221,11 +221,13 @@ COMPACT_ROWS = 200_000
 # time, the smaller ones on the threads beside them.
 SERIAL_ROWS = 500_000
 
-# Big tables merged side by side in the last merge: this thread and LAST_LANES - 1 of the
-# pool's. One lane was the rule while each merge of all-distinct text copied its keys (two
-# side by side were the 1M all-distinct run's peak); with the text left in its chunks
-# (``join_text``) two lanes ...
-LAST_LANES = 2
+# Big tables merged side by side in the last merge, after the one of most bytes (alone): this
+# thread and LAST_LANES - 1 of the pool's. The last merge runs while the other core idles, on
+# the critical path: on 1M all-distinct lines (the state before the last merge, alone) 1.23-
+# 1.33 s one table at a time, 0.89-1.08 s two at a time; but whole runs' max RSS read 993-1,090
+# MiB with two lanes against 947-1,039 with one (loaded host, docs/performance.md), and the
+# issue wants the peak under GoAccess's 1,068 MiB: one lane until a quiet host says otherwise.
+LAST_LANES = 1
 
 # Pending frames of a table combined among themselves (not with what was already combined):
 # many small partials (a glob of thousands of tiny files) would otherwise each be held as its
@@ -596,6 +598,19 @@ class Accumulator:
                 return
             self._compact(name)
 
+    def _bytes(self, name: str) -> int:
+        """About the bytes a compaction of ``name`` would merge now: its fixed-width columns
+        and its text keys' Arrow buffers (what its merge copies and hashes)."""
+        total = 0
+        for frame in [self.done.get(name), *self.pending.get(name, [])]:
+            if frame is None or not len(frame):
+                continue
+            total += _row_bytes(frame) * len(frame)
+            for index in [frame.index, *getattr(frame.index, "levels", [])]:
+                if index.dtype == "str":
+                    total += pa.array(index.array).nbytes
+        return total
+
     def _rows(self, name: str) -> int:
         """Rows a compaction of ``name`` would merge now (what it has combined and pending)."""
         return self.pending_rows.get(name, 0) + len(self.done.get(name, ()))
@@ -615,11 +630,16 @@ class Accumulator:
                 self._compact(name)
         else:
             small = [pool.submit(self._compact, n) for n in names if n not in big]
-            # Big tables two at a time: here and on one thread, each taking the next biggest
-            # (LAST_LANES). Union tables (agents) after the others: their text is, row for
-            # row, a level the visitors table's merge has then found distinct (KnownDistinct).
-            for kind in (False, True):
-                queue = deque(n for n in big if (self.tables[n].kind == "distinct") == kind)
+            # The big table of most bytes alone, here (its merge's copies and hash tables are
+            # the biggest: 1M all-distinct visitors, its agents' text); then the others
+            # LAST_LANES at a time, here and on the pool's threads, each lane taking the next
+            # biggest. Union tables (agents) last: their text is, row for row, a level the
+            # visitors table's merge has then found distinct (KnownDistinct), not hashed again.
+            groups = sorted(
+                (n for n in big if self.tables[n].kind != "distinct"), key=self._bytes, reverse=True
+            )
+            for names_ in (groups[:1], groups[1:], [n for n in big if n not in groups]):
+                queue = deque(names_)
                 lanes = [pool.submit(self._drain, queue) for _ in range(LAST_LANES - 1)]
                 self._drain(queue)
                 for fut in lanes:
