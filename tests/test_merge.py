@@ -575,3 +575,37 @@ def test_the_last_merge_in_lanes_equals_one_by_one_and_starts_with_the_heaviest_
     assert set(one) == set(two)
     for name in one:
         pd.testing.assert_frame_equal(one[name], two[name])
+
+
+def test_keys_after_known_distinct_chunks_are_checked_alone_and_against_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A compaction's keys are the last one's chunks (known distinct) and new ones: only the
+    new are hashed, the old looked up among them (``KnownDistinct.prefix``); every answer is
+    the full check's."""
+    from logaudit.analyze import spill
+
+    monkeypatch.setattr(spill, "DISTINCT_CHECK_ROWS", 10)
+
+    def index(values: list[str | None]) -> pd.Index:
+        return pd.Index(pd.array(values, dtype="str"))
+
+    old = index([f"a/{i}" for i in range(300)]).append(index([f"b/{i}" for i in range(200)]))
+    known = spill.KnownDistinct()
+    assert spill.distinct_text(old, known)
+    new = [f"c/{i}" for i in range(100)]
+    cases = {
+        "new": (new, True),
+        "repeats an old key": ([*new[:50], "b/7", *new[51:]], False),
+        "repeats a new key": ([*new[:50], "c/3", *new[51:]], False),
+        "missing": ([*new[:-1], None], False),
+    }
+    for name, (values, want) in cases.items():
+        joined = old.append(index(values))
+        arr = pa.array(joined.array)
+        assert known.prefix(arr) == 500, name
+        assert spill.distinct_text(joined, known) is want, name
+        assert spill.distinct_text(joined) is want, name  # the full check agrees
+    # The same values in other buffers are not a known prefix (the full check runs).
+    copy = index([f"a/{i}" for i in range(300)]).append(index([f"b/{i}" for i in range(200)]))
+    assert known.prefix(pa.array(copy.append(index(new)).array)) == 0
