@@ -609,3 +609,25 @@ def test_keys_after_known_distinct_chunks_are_checked_alone_and_against_them(
     # The same values in other buffers are not a known prefix (the full check runs).
     copy = index([f"a/{i}" for i in range(300)]).append(index([f"b/{i}" for i in range(200)]))
     assert known.prefix(pa.array(copy.append(index(new)).array)) == 0
+
+
+def test_text_kept_in_chunks_is_joined_past_max_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many small frames of new keys (a glob of small inputs) do not leave a text key of as
+    many chunks: past MAX_CHUNKS it is joined while reading too; the rows are the same."""
+    from logaudit.analyze import base, spill
+
+    monkeypatch.setattr(spill, "DISTINCT_CHECK_ROWS", 10)
+    monkeypatch.setattr(base, "MAX_CHUNKS", 4)
+    frames = [
+        pd.DataFrame(
+            {"hits": [1, 2, 3]},
+            index=pd.Index([f"/f{k}/{i}" for i in range(3)], dtype="str", name="path"),
+        )
+        for k in range(6)
+    ]
+    table = Table("t", lambda c, s: c)
+    few = table.combine(frames[:4], join=False)
+    assert pa.array(few.index.array).num_chunks == 4  # kept apart
+    many = table.combine(frames, join=False)
+    assert isinstance(pa.array(many.index.array), pa.Array)  # one chunk
+    pd.testing.assert_frame_equal(many, table.combine(frames))

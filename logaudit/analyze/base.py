@@ -96,15 +96,33 @@ class Table:
             if self.kind == "distinct":
                 dup = duplicated_keys(both.index, known)
                 if not dup.any():  # every key new: no row to drop, only the text to join
-                    return both.set_axis(one_chunk(both.index)) if join else both
+                    return _joined(both, join)
                 return both[~dup]
             if _as_is(both, rules) and distinct_text(both.index, known):
                 # Every key once (1M distinct paths): each row is its own group already.
-                return both.set_axis(one_chunk(both.index)) if join else both
+                return _joined(both, join)
             g = both.groupby(level=list(range(index.nlevels)), sort=False)
         if all(r == "sum" for r in rules.values()):
             return g.sum()
         return g.agg(rules)
+
+
+# Chunks a text key may keep while reading (``Table.combine(join=False)``): past them it is
+# joined anyway, so that a glob of thousands of small inputs, each bringing new keys, does not
+# leave an Arrow array of thousands of tiny chunks (a per-chunk cost in every kernel).
+MAX_CHUNKS = 1024
+
+
+def _joined_text(index: pd.Index, join: bool) -> pd.Index:
+    if not join and index.dtype == "str":
+        arr = pa.array(index.array)
+        join = isinstance(arr, pa.ChunkedArray) and arr.num_chunks > MAX_CHUNKS
+    return one_chunk(index) if join else index
+
+
+def _joined(frame: pd.DataFrame, join: bool) -> pd.DataFrame:
+    index = _joined_text(frame.index, join)
+    return frame if index is frame.index else frame.set_axis(index)
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -270,7 +288,7 @@ def _combine_by_level_codes(
         if distinct_text(joined, known):
             # No value in two frames (every agent new): the frames' levels, joined without a
             # copy, are the distinct values; factorizing made a copy of all of them.
-            at, distinct = np.arange(len(joined)), (one_chunk(joined) if join else joined)
+            at, distinct = np.arange(len(joined)), _joined_text(joined, join)
         else:
             at, distinct = pd.factorize(joined, sort=False)
         starts = np.cumsum([0] + [len(lv) for lv in each[:-1]])
