@@ -383,3 +383,251 @@ def test_distinct_text_is_the_full_check_whether_or_not_the_sample_finds_the_rep
     missed[501] = keys[1]  # neither row is sampled: found by the whole check
     assert not check(missed)
     assert not check([*keys[:-1], None])
+
+
+def test_text_equal_to_a_known_distinct_array_is_distinct_and_other_text_is_still_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``spill.KnownDistinct``: text equal to an array found distinct is distinct without
+    Arrow's hashing; text that differs anywhere (a repeat between equal ends) is hashed."""
+    from logaudit.analyze import spill
+
+    monkeypatch.setattr(spill, "DISTINCT_CHECK_ROWS", 10)
+    keys = [f"agent/{i}" for i in range(1000)]
+    known = spill.KnownDistinct()
+    first = pd.Index(pd.array(keys, dtype="str"))
+    assert spill.distinct_text(first, known)
+    # The same values in other chunks (another table's frames): no hashing.
+    halves = pd.Index(pd.array(keys[:300], dtype="str")).append(
+        pd.Index(pd.array(keys[300:], dtype="str"))
+    )
+    assert spill.distinct_text(halves, known)
+    assert len(known._arrays) == 1  # found equal to the first, not hashed and added
+    repeat = keys.copy()
+    repeat[501] = keys[1]  # same length, same ends, not in the sample
+    assert not spill.distinct_text(pd.Index(pd.array(repeat, dtype="str")), known)
+    assert not spill.distinct_text(pd.Index(pd.array([*keys[:-1], None], dtype="str")), known)
+    assert len(known._arrays) == 1
+    known.clear()
+    assert spill.distinct_text(halves, known)
+    assert len(known._arrays) == 1  # forgotten: hashed again, and known again
+
+
+@pytest.mark.parametrize("repeat", [False, True])
+def test_accumulator_keeps_text_in_chunks_while_reading_and_joins_it_once_at_the_end(
+    monkeypatch: pytest.MonkeyPatch, repeat: bool
+) -> None:
+    """While reading, a compaction of all-distinct text keys keeps the frames' Arrow chunks
+    (no copy of every key per compaction); the last merge joins each text once, the agents
+    index and the visitors agent level still sharing it, and every table equals the merge of
+    all the frames at once."""
+    from logaudit.analyze import base, spill
+    from logaudit.enrich.agents import COLUMNS
+
+    monkeypatch.setattr(spill, "DISTINCT_CHECK_ROWS", 10)
+    monkeypatch.setattr(base, "SHARE_ROWS", 10)
+    monkeypatch.setattr(base, "COMPACT_ROWS", 40)
+    rng = np.random.default_rng(11)
+    sizes = (30, 25, 50, 45, 60, 20, 70)
+    names = [[f"Agent/{k}.{i}" for i in range(n)] for k, n in enumerate(sizes)]
+    if repeat:
+        names[5][3] = names[1][2]
+    tables = {n: TABLES[n] for n in ("visitors", "agents", "paths")}
+    partials = []
+    for agents in names:
+        n = len(agents)
+        index = pd.MultiIndex.from_arrays(
+            [pd.Index([f"10.{i}" for i in range(n)], dtype="str"), pd.Index(agents, dtype="str")],
+            names=["client", "agent"],
+        )
+        visitors = pd.DataFrame(
+            {
+                "hits": rng.integers(1, 5, n),
+                "first": rng.integers(0, 1 << 40, n),
+                "last": rng.integers(1 << 40, 1 << 41, n),
+            },
+            index=index,
+        )
+        classes = pd.DataFrame(
+            {c: pd.Categorical([f"{c}{i % 3}" for i in range(n)]) for c in COLUMNS},
+            index=pd.Index(agents, dtype="str", name="agent"),
+        )
+        paths = pd.DataFrame(
+            {
+                "hits": rng.integers(1, 5, n),
+                "bytes": rng.integers(0, 1 << 40, n),
+                "page_views": rng.integers(0, 3, n),
+                "not_found": rng.integers(0, 2, n),
+                "static": rng.random(n) < 0.5,
+            },
+            index=pd.Index([f"/p/{a}" for a in agents], dtype="str", name="path"),
+        )
+        partials.append({"visitors": visitors, "agents": classes, "paths": paths})
+
+    chunks: list[int] = []
+
+    def after(name: str, rows: int) -> None:
+        for index in [acc.done[name].index, *getattr(acc.done[name].index, "levels", [])]:
+            if index.dtype == "str":
+                arr = pa.array(index.array)
+                chunks.append(arr.num_chunks if isinstance(arr, pa.ChunkedArray) else 1)
+
+    acc = Accumulator(tables, on_compact=after)
+    for p in partials:
+        acc.add(p)
+    got = acc.result()
+    assert max(chunks) > 1  # kept apart while reading
+    for name, table in tables.items():
+        want = table.combine([p[name] for p in partials])
+        pd.testing.assert_frame_equal(got[name], want)
+        for index in [got[name].index, *getattr(got[name].index, "levels", [])]:
+            if index.dtype == "str":
+                assert isinstance(pa.array(index.array), pa.Array)  # one chunk
+    if not repeat:
+        a = pa.array(got["agents"].index.array)
+        v = pa.array(got["visitors"].index.levels[1].array)
+        assert a.buffers()[2].address == v.buffers()[2].address
+    assert not acc.known._arrays  # nothing held past the run
+
+
+@pytest.mark.parametrize("check", [10, 1 << 40])
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_a_level_new_on_every_row_groups_each_row_alone_as_the_group_by_did(
+    monkeypatch: pytest.MonkeyPatch, check: int, shuffled: bool
+) -> None:
+    """Every agent new, clients repeating (a botnet): each row is its own group without a hash
+    table of every tuple (``_first_appearance``, the level as long as the rows), and the
+    result is the group-by's, levels, codes and order included; a frame whose levels are not
+    in order of its rows takes the hash table."""
+    from logaudit.analyze import spill
+    from logaudit.analyze.base import _combine_by_level_codes, _first_appearance
+
+    monkeypatch.setattr(spill, "DISTINCT_CHECK_ROWS", check)
+    rng = np.random.default_rng(3)
+    frames = []
+    for k, n in enumerate((40, 1, 70, 25)):
+        clients = [f"10.0.0.{i}" for i in rng.integers(0, 9, n)]
+        agents = [f"Bot/{k}.{i}" for i in range(n)]
+        index = pd.MultiIndex.from_arrays(
+            [pd.Index(clients, dtype="str"), pd.Index(agents, dtype="str")],
+            names=["client", "agent"],
+        )
+        if shuffled and n > 1:  # levels in another order than the rows'
+            index = index.set_codes(index.codes[1][::-1], level=1).set_levels(
+                index.levels[1][::-1], level=1
+            )
+        frames.append(
+            pd.DataFrame(
+                {"hits": rng.integers(1, 9, n), "first": rng.integers(0, 1 << 50, n)},
+                index=index,
+            )
+        )
+    rules = {"hits": "sum", "first": "min"}
+    got = _combine_by_level_codes(frames, rules)
+    both = pd.concat([f.reset_index() for f in frames], ignore_index=True)
+    want = both.groupby(["client", "agent"], sort=False).agg(rules)
+    assert got is not None
+    pd.testing.assert_frame_equal(got, want)
+    for k in range(2):
+        assert got.index.levels[k].equals(want.index.levels[k])
+        assert (got.index.codes[k] == want.index.codes[k]).all()
+    for values in ([3, 1, 3, 0], [0, 2, 5, 9], [4], [], [2, 2]):
+        a = np.array(values, np.intp)
+        codes, uniques = _first_appearance(a)
+        want_codes, want_uniques = pd.factorize(a, sort=False)
+        assert (codes == want_codes).all() and (uniques == want_uniques).all()
+
+
+def test_the_last_merge_in_lanes_equals_one_by_one_and_starts_with_the_heaviest_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every table big (SERIAL_ROWS 0): the group table of most bytes is merged first and
+    alone, the others two at a time, the union tables last; the tables are the ones merged
+    one by one."""
+    from logaudit.analyze import base
+
+    monkeypatch.setattr(base, "SERIAL_ROWS", 0)
+    monkeypatch.setattr(base, "LAST_LANES", 2)
+    tables = {
+        "small": Table("small", lambda c, s: c),
+        "texty": Table("texty", lambda c, s: c),
+        "nums": Table("nums", lambda c, s: c),
+        "seen": Table("seen", lambda c, s: c, kind="distinct"),
+    }
+    order: list[str] = []
+    accs = [Accumulator(tables), Accumulator(tables, on_compact=lambda n, r: order.append(n))]
+    for i in range(6):
+        partial = {
+            "small": pd.DataFrame({"n": [i]}, index=pd.Index([i % 2], name="k")),
+            "texty": pd.DataFrame(
+                {"n": [i, 1]},
+                index=pd.Index(["a" * 200, f"/p{i % 4}" + "x" * 300], dtype="str", name="p"),
+            ),
+            "nums": pd.DataFrame({"n": range(5)}, index=pd.Index(range(i, i + 5), name="k")),
+            "seen": pd.DataFrame({"x": [i]}, index=pd.Index([i % 3], dtype="uint64")),
+        }
+        for acc in accs:
+            acc.add(partial)
+    one = accs[0].result()
+    with ThreadPoolExecutor(2) as pool:
+        two = accs[1].result(pool)
+    assert order[0] == "texty" and order[-1] == "seen"
+    assert set(one) == set(two)
+    for name in one:
+        pd.testing.assert_frame_equal(one[name], two[name])
+
+
+def test_keys_after_known_distinct_chunks_are_checked_alone_and_against_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A compaction's keys are the last one's chunks (known distinct) and new ones: only the
+    new are hashed, the old looked up among them (``KnownDistinct.prefix``); every answer is
+    the full check's."""
+    from logaudit.analyze import spill
+
+    monkeypatch.setattr(spill, "DISTINCT_CHECK_ROWS", 10)
+
+    def index(values: list[str | None]) -> pd.Index:
+        return pd.Index(pd.array(values, dtype="str"))
+
+    old = index([f"a/{i}" for i in range(300)]).append(index([f"b/{i}" for i in range(200)]))
+    known = spill.KnownDistinct()
+    assert spill.distinct_text(old, known)
+    new = [f"c/{i}" for i in range(100)]
+    cases = {
+        "new": (new, True),
+        "repeats an old key": ([*new[:50], "b/7", *new[51:]], False),
+        "repeats a new key": ([*new[:50], "c/3", *new[51:]], False),
+        "missing": ([*new[:-1], None], False),
+    }
+    for name, (values, want) in cases.items():
+        joined = old.append(index(values))
+        arr = pa.array(joined.array)
+        assert known.prefix(arr) == 500, name
+        assert spill.distinct_text(joined, known) is want, name
+        assert spill.distinct_text(joined) is want, name  # the full check agrees
+    # The same values in other buffers are not a known prefix (the full check runs).
+    copy = index([f"a/{i}" for i in range(300)]).append(index([f"b/{i}" for i in range(200)]))
+    assert known.prefix(pa.array(copy.append(index(new)).array)) == 0
+
+
+def test_text_kept_in_chunks_is_joined_past_max_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many small frames of new keys (a glob of small inputs) do not leave a text key of as
+    many chunks: past MAX_CHUNKS it is joined while reading too; the rows are the same."""
+    from logaudit.analyze import base, spill
+
+    monkeypatch.setattr(spill, "DISTINCT_CHECK_ROWS", 10)
+    monkeypatch.setattr(base, "MAX_CHUNKS", 4)
+    frames = [
+        pd.DataFrame(
+            {"hits": [1, 2, 3]},
+            index=pd.Index([f"/f{k}/{i}" for i in range(3)], dtype="str", name="path"),
+        )
+        for k in range(6)
+    ]
+    table = Table("t", lambda c, s: c)
+    few = table.combine(frames[:4], join=False)
+    assert pa.array(few.index.array).num_chunks == 4  # kept apart
+    many = table.combine(frames, join=False)
+    assert isinstance(pa.array(many.index.array), pa.Array)  # one chunk
+    pd.testing.assert_frame_equal(many, table.combine(frames))

@@ -13,6 +13,7 @@ whatever the number of distinct values.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -23,7 +24,14 @@ import pandas as pd
 import pyarrow as pa
 from pandas.api.types import union_categoricals
 
-from logaudit.analyze.spill import Spill, distinct_text, duplicated_keys, one_chunk, whole
+from logaudit.analyze.spill import (
+    KnownDistinct,
+    Spill,
+    distinct_text,
+    duplicated_keys,
+    one_chunk,
+    whole,
+)
 from logaudit.config import Settings
 from logaudit.report import Section
 from logaudit.schema import hash_strings
@@ -51,7 +59,18 @@ class Table:
     # classifies each block's agents only as far as its tables and --bots need (``agent_work``).
     agents: str = "none"
 
-    def combine(self, frames: list[pd.DataFrame]) -> pd.DataFrame:
+    def combine(
+        self,
+        frames: list[pd.DataFrame],
+        join: bool = True,
+        known: KnownDistinct | None = None,
+    ) -> pd.DataFrame:
+        """The frames' rows combined by ``kind`` and ``agg``.
+
+        ``join=False``: text keys that every frame holds apart (all distinct) stay in the
+        frames' Arrow chunks rather than being copied into one array (``join_text`` joins them
+        once, at the end of a run); ``known``: text arrays already found distinct
+        (``spill.distinct_text``)."""
         frames = [f for f in frames if len(f)]
         if not frames:
             return pd.DataFrame()
@@ -62,7 +81,7 @@ class Table:
         if self.kind == "group" and isinstance(index, pd.MultiIndex):
             # Numeric levels too (visitor_days: day, visitor): concatenating MultiIndexes
             # made a Python tuple per row (874,000 distinct pairs: 1.1 s and +200 MB).
-            by_codes = _combine_by_level_codes(frames, rules)
+            by_codes = _combine_by_level_codes(frames, rules, join, known)
             if by_codes is not None:
                 return by_codes
         if self.kind == "group" and _text_levels(index):
@@ -75,17 +94,35 @@ class Table:
             if self.kind == "concat":
                 return both.reset_index(drop=True)
             if self.kind == "distinct":
-                dup = duplicated_keys(both.index)
+                dup = duplicated_keys(both.index, known)
                 if not dup.any():  # every key new: no row to drop, only the text to join
-                    return both.set_axis(one_chunk(both.index))
+                    return _joined(both, join)
                 return both[~dup]
-            if _as_is(both, rules) and distinct_text(both.index):
+            if _as_is(both, rules) and distinct_text(both.index, known):
                 # Every key once (1M distinct paths): each row is its own group already.
-                return both.set_axis(one_chunk(both.index))
+                return _joined(both, join)
             g = both.groupby(level=list(range(index.nlevels)), sort=False)
         if all(r == "sum" for r in rules.values()):
             return g.sum()
         return g.agg(rules)
+
+
+# Chunks a text key may keep while reading (``Table.combine(join=False)``): past them it is
+# joined anyway, so that a glob of thousands of small inputs, each bringing new keys, does not
+# leave an Arrow array of thousands of tiny chunks (a per-chunk cost in every kernel).
+MAX_CHUNKS = 1024
+
+
+def _joined_text(index: pd.Index, join: bool) -> pd.Index:
+    if not join and index.dtype == "str":
+        arr = pa.array(index.array)
+        join = isinstance(arr, pa.ChunkedArray) and arr.num_chunks > MAX_CHUNKS
+    return one_chunk(index) if join else index
+
+
+def _joined(frame: pd.DataFrame, join: bool) -> pd.DataFrame:
+    index = _joined_text(frame.index, join)
+    return frame if index is frame.index else frame.set_axis(index)
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -232,6 +269,14 @@ COMPACT_ROWS = 200_000
 # time, the smaller ones on the threads beside them.
 SERIAL_ROWS = 500_000
 
+# Big tables merged side by side in the last merge, after the one of most bytes (alone): this
+# thread and LAST_LANES - 1 of the pool's. The last merge runs while the other core idles, on
+# the critical path: on 1M all-distinct lines (the state before the last merge, alone) 1.23-
+# 1.33 s one table at a time, 0.89-1.08 s two at a time; but whole runs' max RSS read 993-1,090
+# MiB with two lanes against 947-1,039 with one (loaded host, docs/performance.md), and the
+# issue wants the peak under GoAccess's 1,068 MiB: one lane until a quiet host says otherwise.
+LAST_LANES = 1
+
 # Pending frames of a table combined among themselves (not with what was already combined):
 # many small partials (a glob of thousands of tiny files) would otherwise each be held as its
 # own frame until COMPACT_ROWS rows came, a few KB of pandas overhead apiece, so memory grew
@@ -241,7 +286,10 @@ PENDING_FRAMES = 256
 
 
 def _combine_by_level_codes(
-    frames: list[pd.DataFrame], rules: dict[str, str]
+    frames: list[pd.DataFrame],
+    rules: dict[str, str],
+    join: bool = True,
+    known: KnownDistinct | None = None,
 ) -> pd.DataFrame | None:
     """Frames keyed by a MultiIndex with text levels (visitors: client, agent), combined by
     ``rules`` through their levels' codes: each level's distinct values are hashed once (not
@@ -267,16 +315,16 @@ def _combine_by_level_codes(
         if any(len(c) and c.min() < 0 for c in row_codes):
             return None
         joined = each[0].append(each[1:]) if len(each) > 1 else each[0]
-        if distinct_text(joined):
+        if distinct_text(joined, known):
             # No value in two frames (every agent new): the frames' levels, joined without a
             # copy, are the distinct values; factorizing made a copy of all of them.
-            at, distinct = np.arange(len(joined)), one_chunk(joined)
+            at, distinct = np.arange(len(joined)), _joined_text(joined, join)
         else:
             at, distinct = pd.factorize(joined, sort=False)
         starts = np.cumsum([0] + [len(lv) for lv in each[:-1]])
         per_row = np.concatenate([at[s + c] for s, c in zip(starts, row_codes, strict=True)])
         # Renumbered in order of first appearance among the rows, as the group-by's levels are.
-        level_codes, used = pd.factorize(per_row, sort=False)
+        level_codes, used = _first_appearance(per_row)
         # Usually already so (each frame's levels in order of its rows): then no copy.
         in_order = len(used) == len(distinct) and bool((used == np.arange(len(used))).all())
         levels.append((distinct if in_order else distinct.take(used)).rename(names[k]))
@@ -288,7 +336,12 @@ def _combine_by_level_codes(
     key = codes[0]
     for k in range(1, nlevels):
         key = key * len(levels[k]) + codes[k]
-    ids, keys = pd.factorize(key, sort=False)
+    if any(len(lv) == len(key) for lv in levels):
+        # A level whose every row has its own value (every agent new): every tuple is new,
+        # each row its own group in row order; factorizing made a hash table of all of them.
+        ids, keys = np.arange(len(key)), key
+    else:
+        ids, keys = pd.factorize(key, sort=False)
     group_codes: list[np.ndarray] = []
     for k in reversed(range(nlevels)):
         size = len(levels[k])
@@ -307,6 +360,16 @@ def _combine_by_level_codes(
         verify_integrity=False,
     )
     return out
+
+
+def _first_appearance(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(values, sort=False)`` of non-negative integers: each value's code in
+    order of first appearance, and the values in that order. Values that only increase (a
+    level whose rows each hold the next distinct value: every agent new) are their own order,
+    coded by rank without a hash table of all of them."""
+    if len(values) and bool((values[1:] > values[:-1]).all()):
+        return np.arange(len(values)), values
+    return pd.factorize(values, sort=False)
 
 
 def _as_is(frame: pd.DataFrame, rules: dict[str, str]) -> bool:
@@ -430,6 +493,35 @@ def share_text(tables: dict[str, pd.DataFrame]) -> None:
                 frame.index = same
 
 
+def join_text(tables: dict[str, pd.DataFrame]) -> None:
+    """Each table's text index (or level) left in the frames' Arrow chunks while reading
+    (``Table.combine(join=False)``) joined into one array (``spill.one_chunk``), as the finish
+    expects; a text shared by two tables (``share_text``) is joined once and stays shared. No
+    value changes. While reading, every compaction of the all-distinct tables copied all their
+    text into one array (1M agents: 115 MB a table), which the next compaction copied again."""
+    done: dict[int, tuple[object, pd.Index]] = {}
+
+    def joined(index: pd.Index) -> pd.Index:
+        if index.dtype != "str":
+            return index
+        values = index.array  # shared by the indexes share_text made one
+        hit = done.get(id(values))
+        if hit is None:
+            hit = done[id(values)] = (values, one_chunk(index))  # held: its id stays its own
+        return hit[1] if hit[1].name == index.name else hit[1].rename(index.name)
+
+    for frame in tables.values():
+        index = frame.index
+        if isinstance(index, pd.MultiIndex):
+            levels = [joined(level) for level in index.levels]
+            if any(new is not old for new, old in zip(levels, index.levels, strict=True)):
+                frame.index = index.set_levels(levels, verify_integrity=False)  # type: ignore[arg-type]
+        else:
+            new = joined(index)
+            if new is not index:
+                frame.index = new
+
+
 def drop_engines(p: Partial) -> None:
     """Drop the hash tables pandas built on the merged tables' big indexes (an index's
     ``_engine``, kept with the index for as long as the table lives), and hand the freed pages
@@ -474,6 +566,9 @@ class Accumulator:
         # (None: never; a partial that must cross processes cannot hold a Spill).
         self.spill_bytes = spill_bytes
         self.spills: dict[str, Spill] = {}
+        # Text keys found distinct: a compaction of the agents table does not hash again what
+        # the visitors table's just proved (spill.KnownDistinct).
+        self.known = KnownDistinct()
 
     def add(self, partial: Partial) -> None:
         compacted = False
@@ -490,7 +585,7 @@ class Accumulator:
                 compacted = True
             elif len(pend) >= PENDING_FRAMES:
                 # Still few rows: one frame of them, merged with the rest later as usual.
-                batch = self.tables[name].combine(pend)
+                batch = self.tables[name].combine(pend, join=False, known=self.known)
                 self.pending[name] = [batch] if len(batch) else []
                 self.pending_rows[name] = len(batch)
         if compacted:
@@ -522,7 +617,7 @@ class Accumulator:
             del first, frame
         else:
             frames = ([done] if done is not None else []) + pending
-            self.done[name] = table.combine(frames)
+            self.done[name] = table.combine(frames, join=False, known=self.known)
             rows = len(self.done[name])
             # The inputs go before on_compact: it hands free pages back (engine.local._release),
             # and held here they were not free yet (1M distinct lines: 160 MB left mapped).
@@ -540,6 +635,29 @@ class Accumulator:
         if name in self.spills:
             return True
         return sum(_row_bytes(f) * len(f) for f in frames) > self.spill_bytes
+
+    def _drain(self, queue: deque[str]) -> None:
+        """Compact the tables named in ``queue`` one after another, until none is left (the
+        lanes of the last merge share it)."""
+        while True:
+            try:
+                name = queue.popleft()  # atomic: lanes never take the same table
+            except IndexError:
+                return
+            self._compact(name)
+
+    def _bytes(self, name: str) -> int:
+        """About the bytes a compaction of ``name`` would merge now: its fixed-width columns
+        and its text keys' Arrow buffers (what its merge copies and hashes)."""
+        total = 0
+        for frame in [self.done.get(name), *self.pending.get(name, [])]:
+            if frame is None or not len(frame):
+                continue
+            total += _row_bytes(frame) * len(frame)
+            for index in [frame.index, *getattr(frame.index, "levels", [])]:
+                if index.dtype == "str":
+                    total += pa.array(index.array).nbytes
+        return total
 
     def _rows(self, name: str) -> int:
         """Rows a compaction of ``name`` would merge now (what it has combined and pending)."""
@@ -559,15 +677,26 @@ class Accumulator:
             for name in names:
                 self._compact(name)
         else:
-            # Big tables one at a time, here, while the threads do the others: two merges of
-            # 1M distinct text keys side by side each held their inputs, a copy of them
-            # and their output (on 1M distinct lines the run's peak).
             small = [pool.submit(self._compact, n) for n in names if n not in big]
-            for name in big:
-                self._compact(name)
+            # The big table of most bytes alone, here (its merge's copies and hash tables are
+            # the biggest: 1M all-distinct visitors, its agents' text); then the others
+            # LAST_LANES at a time, here and on the pool's threads, each lane taking the next
+            # biggest. Union tables (agents) last: their text is, row for row, a level the
+            # visitors table's merge has then found distinct (KnownDistinct), not hashed again.
+            groups = sorted(
+                (n for n in big if self.tables[n].kind != "distinct"), key=self._bytes, reverse=True
+            )
+            for names_ in (groups[:1], groups[1:], [n for n in big if n not in groups]):
+                queue = deque(names_)
+                lanes = [pool.submit(self._drain, queue) for _ in range(LAST_LANES - 1)]
+                self._drain(queue)
+                for fut in lanes:
+                    fut.result()
             for fut in small:
                 fut.result()
         share_text(self.done)
+        join_text(self.done)
+        self.known.clear()
         for name, spill in self.spills.items():
             self.done[name].attrs["spill"] = spill
         return dict(self.done)

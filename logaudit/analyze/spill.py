@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any
@@ -28,6 +30,7 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from logaudit.errors import ExitCode, LogauditError
 
@@ -73,24 +76,113 @@ DISTINCT_CHECK_ROWS = 100_000
 DISTINCT_SAMPLE = 20_000
 
 
-def distinct_text(index: pd.Index) -> bool:
+class KnownDistinct:
+    """Text arrays found distinct lately (``distinct_text``), so that a text index equal to one
+    of them is known distinct without hashing it again: equal values in the same order as a
+    distinct array's are distinct. An accumulator keeps one: the agents table's keys are, row
+    for row, the visitors table's agent level (each agent in order of first appearance), and
+    each of their compactions proved the same text distinct twice (1M agents: ~0.3 s of CPU
+    a time, in the last merge on the critical path). The arrays are referenced, not copied:
+    while reading they are the tables' own chunks (``Table.combine(join=False)``).
+
+    And a compaction's keys are the last one's (its first chunks, the same buffers) followed by
+    the new rows': only the new rows are hashed (``prefix``), and the old ones looked up among
+    them, where hashing all of them copied every key into Arrow's hash table (5M distinct
+    agents: ~700 MB on top of the merge, its peak)."""
+
+    def __init__(self, size: int = 8) -> None:
+        self._arrays: deque[pa.ChunkedArray] = deque(maxlen=size)
+        self._lock = threading.Lock()  # the last merge compacts tables on threads
+
+    def holds(self, arr: pa.ChunkedArray) -> bool:
+        with self._lock:
+            arrays = list(self._arrays)
+        return any(other is arr or _equal(other, arr) for other in arrays)
+
+    def prefix(self, arr: pa.ChunkedArray) -> int:
+        """The length of the longest known array whose chunks are ``arr``'s first chunks
+        (the same buffers, offsets and lengths: the same values, which the known array keeps
+        alive), or 0."""
+        with self._lock:
+            arrays = list(self._arrays)
+        ids: list[tuple[int, ...]] | None = None
+        best = 0
+        for other in arrays:
+            k = other.num_chunks
+            if not k or k >= arr.num_chunks or len(other) <= best or other.type != arr.type:
+                continue
+            ids = ids if ids is not None else [_chunk_id(c) for c in arr.chunks]
+            if [_chunk_id(c) for c in other.chunks] == ids[:k]:
+                best = len(other)
+        return best
+
+    def add(self, arr: pa.ChunkedArray) -> None:
+        with self._lock:
+            self._arrays.append(arr)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._arrays.clear()
+
+
+def _equal(a: pa.ChunkedArray, b: pa.ChunkedArray) -> bool:
+    """Same values in the same order; the ends first (tables of equal length that differ)."""
+    if len(a) != len(b) or a.type != b.type:
+        return False
+    if len(a) and (a[0] != b[0] or a[len(a) - 1] != b[len(b) - 1]):
+        return False
+    return a.equals(b)
+
+
+def _chunk_id(chunk: pa.Array) -> tuple[int, ...]:
+    """Where a chunk's values are: its buffers' addresses, offset and length."""
+    return (*(b.address if b is not None else 0 for b in chunk.buffers()), chunk.offset, len(chunk))
+
+
+def _chunked(index: pd.Index) -> pa.ChunkedArray:
+    arr = pa.array(index.array)
+    return arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
+
+
+def distinct_text(index: pd.Index, known: KnownDistinct | None = None) -> bool:
     """Whether a big text index holds every value once and no missing value: Arrow hashes the
     values and keeps nothing (``unique``'s result is dropped), where factorizing or grouping
     keeps a copy of every distinct value; with every key distinct that copy is all of them
     (1M paths: 200 MB on top of the merge's inputs). About the cost of a factorization, paid
     again when a value repeats: only indexes of DISTINCT_CHECK_ROWS or more are checked, and
     an evenly spaced sample first (a repeat there is a repeat of the whole: the store's merge
-    of a year's paths, where every month repeats the last, then pays a fraction of it)."""
+    of a year's paths, where every month repeats the last, then pays a fraction of it).
+
+    ``known``: arrays already found distinct; an index equal to one of them is not hashed, and
+    one found distinct here is added to them."""
     if isinstance(index, pd.MultiIndex) or index.dtype != "str" or len(index) < DISTINCT_CHECK_ROWS:
         return False
-    arr = pa.array(index.array)
+    arr = _chunked(index)
     if arr.null_count:
         return False
-    step = max(1, len(arr) // DISTINCT_SAMPLE)
-    sample = arr.take(pa.array(np.arange(0, len(arr), step)))
-    if len(sample.unique()) < len(sample):
-        return False
-    return len(arr.unique()) == len(arr)
+    if known is not None and known.holds(arr):
+        return True
+    head = known.prefix(arr) if known is not None else 0
+    if head:
+        # The first ``head`` values are distinct: the others must be, and none among them.
+        rest = arr.slice(head)
+        values = rest.unique()
+        if len(values) != len(rest):
+            return False
+        del rest
+        if pc.any(pc.is_in(arr.slice(0, head), value_set=values)).as_py():
+            return False
+        del values
+    else:
+        step = max(1, len(arr) // DISTINCT_SAMPLE)
+        sample = arr.take(pa.array(np.arange(0, len(arr), step)))
+        if len(sample.unique()) < len(sample):
+            return False
+        if len(arr.unique()) != len(arr):
+            return False
+    if known is not None:
+        known.add(arr)
+    return True
 
 
 def one_chunk(index: pd.Index) -> pd.Index:
@@ -106,9 +198,10 @@ def one_chunk(index: pd.Index) -> pd.Index:
     return pd.Index(text, name=index.name, copy=False)
 
 
-def duplicated_keys(index: pd.Index) -> np.ndarray:
+def duplicated_keys(index: pd.Index, known: KnownDistinct | None = None) -> np.ndarray:
     """Index.duplicated, without the index engine a flat numeric index would build and keep:
-    on 3.3M 64-bit keys that took twice the time and 100 MB more."""
+    on 3.3M 64-bit keys that took twice the time and 100 MB more. ``known``: as in
+    ``distinct_text``."""
     if isinstance(index, pd.MultiIndex):
         return index.duplicated()
     if index.dtype.kind in "iu":
@@ -116,7 +209,7 @@ def duplicated_keys(index: pd.Index) -> np.ndarray:
     # Text (the agents table): the index's engine would hold every value as a Python string
     # (1M distinct agents: ~190 MB, kept with the index); Arrow's hashing gives codes instead,
     # or only says that every value is new (no copy of them kept: distinct_text).
-    if distinct_text(index):
+    if distinct_text(index, known):
         return np.zeros(len(index), bool)
     codes, _ = pd.factorize(index.array, use_na_sentinel=False)
     return pd.Series(codes, copy=False).duplicated().to_numpy()
