@@ -570,16 +570,27 @@ class Layout:
         not for the page-view events, which may be stored packed). ``columns``: only those
         columns (and the index) are read: Parquet reads each column apart."""
         assert table != PV
+        both = self.read_arrow(days, table, columns)
+        return None if both is None else _frame(both, _shape(both))
+
+    def read_arrow(
+        self,
+        days: list[tuple[str, dict[str, Any]]],
+        table: str,
+        columns: Iterable[str] | None = None,
+    ) -> pa.Table | None:
+        """``read_tables`` as Arrow: the days' rows of ``table`` concatenated (types promoted),
+        with the first file's footer keys. A missing or damaged file is the store's one-line
+        error (exit 7), as for every read."""
         held = [(d, info) for d, info in days if table in info["files"]]
         if not held:
             return None
         try:
             parts = [self._stored(d, info, table, columns) for d, info in held]
-            shape = _shape(parts[0])
             both = pa.concat_tables(
                 [t.replace_schema_metadata(None) for t in parts], promote_options="permissive"
             )
-            return _frame(both, shape)
+            return both.replace_schema_metadata(parts[0].schema.metadata)
         except (OSError, pa.ArrowException) as e:
             raise ConfigError(
                 f"--state {self.root}: {table} is unreadable ({e}); "
