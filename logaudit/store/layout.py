@@ -712,6 +712,8 @@ def _frame(table: pa.Table, shape: tuple[list[str], dict[str, str]] | None = Non
         return table.to_pandas()  # a file written before schema 3
     index, types = shape if shape is not None else _shape(table)
     frame = table.replace_schema_metadata(None).to_pandas()
+    # Only the columns read: a projection (``columns=``) keeps the whole file's footer.
+    types = {c: t for c, t in types.items() if c in frame.columns}
     if types:
         frame = frame.astype(types)
     names = [None if n.startswith("__index_level_") else n for n in index]
