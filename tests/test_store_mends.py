@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from logaudit.cli import cli
-from logaudit.store import sites
+from logaudit.store import sites, visitdays
 from logaudit.store.layout import Layout
 from tests.store_helpers import log_bytes
 
@@ -73,3 +73,61 @@ def test_a_projection_leaves_out_the_dtypes_of_the_columns_not_read(tmp_path: Pa
         assert part is not None
         assert list(part.columns) == [c for c in frame.columns if c in columns]
         pd.testing.assert_frame_equal(part, whole.loc[:, list(part.columns)])
+
+
+def _by_concat(
+    stored: pd.DataFrame, pieces: list[pd.DataFrame], columns: tuple[str, ...], timeout: int
+) -> pd.DataFrame:
+    """What ``with_rows`` did before copying column by column: pd.concat, which promotes."""
+    edge = stored["edge"].to_numpy(bool)
+    chained = [*visitdays.COLUMNS, *(c for c in visitdays.PAIR if c in columns)]
+    both = pd.concat([*pieces, stored.loc[edge, chained]], ignore_index=True)
+    joined = visitdays.chain(both, timeout)
+    return pd.concat(
+        [stored.loc[~edge, list(columns)], joined.loc[:, list(columns)]], ignore_index=True
+    )
+
+
+@pytest.mark.parametrize(
+    "dtypes",
+    [
+        {},
+        {"start_local": np.float64},
+        {"clicks": np.int32},
+        {"ref_h": np.int64},  # int64 stored, uint64 chained: float64, as pd.concat gives
+        {"end": np.float64, "clicks": np.int32, "ref_h": np.int64},
+    ],
+)
+def test_stored_visits_of_another_dtype_are_promoted_as_concat_did(
+    dtypes: dict[str, type]
+) -> None:
+    timeout = 1800
+    stored = pd.DataFrame(
+        {
+            "visitor": np.array([1, 2, 3, 3], np.uint64),
+            "start": np.array([100, 200, 300, 86000], np.int64),
+            "end": np.array([150, 260, 900, 86390], np.int64),
+            "start_local": np.array([3700, 3800, 3900, 89600], np.int64),
+            "clicks": np.array([2, 3, 4, 1], np.int64),
+            "ref_h": np.array([7, 8, 9, 10], np.uint64),
+            "query_h": np.array([0, 0, 5, 0], np.uint64),
+            "edge": np.array([False, False, False, True]),
+        }
+    )
+    piece = pd.DataFrame(
+        {
+            "visitor": np.array([3, 4], np.uint64),
+            "start": np.array([86500, 86600], np.int64),
+            "end": np.array([87000, 86700], np.int64),
+            "start_local": np.array([90100, 90200], np.int64),
+            "clicks": np.array([5, 1], np.int64),
+            "ref_h": np.array([11, 12], np.uint64),
+            "query_h": np.array([0, 6], np.uint64),
+        }
+    )
+    stored = stored.astype(dtypes)
+    columns = (*visitdays.COLUMNS, *visitdays.PAIR)
+    got = visitdays.with_rows(stored, [piece], columns, timeout)
+    want = _by_concat(stored, [piece], columns, timeout)
+    pd.testing.assert_frame_equal(got, want)
+    assert len(got) == 5 and got["clicks"].tolist() == [2, 3, 4, 6, 1]
