@@ -570,16 +570,27 @@ class Layout:
         not for the page-view events, which may be stored packed). ``columns``: only those
         columns (and the index) are read: Parquet reads each column apart."""
         assert table != PV
+        both = self.read_arrow(days, table, columns)
+        return None if both is None else _frame(both, _shape(both))
+
+    def read_arrow(
+        self,
+        days: list[tuple[str, dict[str, Any]]],
+        table: str,
+        columns: Iterable[str] | None = None,
+    ) -> pa.Table | None:
+        """``read_tables`` as Arrow: the days' rows of ``table`` concatenated (types promoted),
+        with the first file's footer keys. A missing or damaged file is the store's one-line
+        error (exit 7), as for every read."""
         held = [(d, info) for d, info in days if table in info["files"]]
         if not held:
             return None
         try:
             parts = [self._stored(d, info, table, columns) for d, info in held]
-            shape = _shape(parts[0])
             both = pa.concat_tables(
                 [t.replace_schema_metadata(None) for t in parts], promote_options="permissive"
             )
-            return _frame(both, shape)
+            return both.replace_schema_metadata(parts[0].schema.metadata)
         except (OSError, pa.ArrowException) as e:
             raise ConfigError(
                 f"--state {self.root}: {table} is unreadable ({e}); "
@@ -701,6 +712,8 @@ def _frame(table: pa.Table, shape: tuple[list[str], dict[str, str]] | None = Non
         return table.to_pandas()  # a file written before schema 3
     index, types = shape if shape is not None else _shape(table)
     frame = table.replace_schema_metadata(None).to_pandas()
+    # Only the columns read: a projection (``columns=``) keeps the whole file's footer.
+    types = {c: t for c, t in types.items() if c in frame.columns}
     if types:
         frame = frame.astype(types)
     names = [None if n.startswith("__index_level_") else n for n in index]

@@ -112,14 +112,10 @@ def own(
     held = [(n, i) for n, i in entries if TABLE in i["files"]]
     if paths.empty or not held:
         return set()
-    parts = [
-        layout._stored(n, i, TABLE, ("site", "ref_path", "hits")).replace_schema_metadata(None)
-        for n, i in held
-    ]
-    parts = [t for t in parts if t.num_rows]  # an empty one's text columns are of null type
-    if not parts:
+    # Read as the store reads every table: a missing or damaged file is its one-line error.
+    rows = layout.read_arrow(held, TABLE, ("site", "ref_path", "hits"))
+    if rows is None or not rows.num_rows:
         return set()
-    rows = pa.concat_tables(parts)
     site = pc.dictionary_encode(rows.column("site").combine_chunks())
     code = np.asarray(site.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
     names = np.asarray(site.dictionary.to_pylist(), dtype=object)

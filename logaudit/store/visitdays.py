@@ -250,7 +250,10 @@ def with_rows(
         col = stored[c].to_numpy()
         tail = joined[c].to_numpy() if joined is not None else col[:0]
         got = np.empty(n + len(tail), dtype=np.result_type(col.dtype, tail.dtype))
-        np.compress(interior, col, out=got[:n])
+        if col.dtype == got.dtype:
+            np.compress(interior, col, out=got[:n])
+        else:  # compress only writes its own dtype; promoted as pd.concat did
+            got[:n] = col[interior]
         got[n:] = tail
         out[c] = got
     return pd.DataFrame(out)
