@@ -82,15 +82,23 @@ def own_hosts(p: Partial, s: Settings, ctx: Context | None = None) -> tuple[set[
     code, site_names = pd.factorize(sites["site"])
     hits = sites["hits"].to_numpy()
     on = is_served.to_numpy()
-    total = np.bincount(code, weights=hits, minlength=len(site_names))
-    served = np.bincount(code, weights=np.where(on, hits, 0), minlength=len(site_names))
-    # Distinct served paths per site: the distinct (site, path) pairs among served rows.
     path_code, _ = pd.factorize(sites["ref_path"][on])
+    return inferred(code, np.asarray(site_names, dtype=object), hits, on, path_code), "inferred"
+
+
+def inferred(
+    code: np.ndarray, names: np.ndarray, hits: np.ndarray, on: np.ndarray, path_code: np.ndarray
+) -> set[str]:
+    """The rule that infers the own hosts, over rows of (site ``code`` into ``names``, hits,
+    whether the referring path is served here ``on``); ``path_code`` numbers the served rows'
+    paths (any numbering). One-pass reports and the store (``store.sites.own``) both use it."""
+    total = np.bincount(code, weights=hits, minlength=len(names))
+    served = np.bincount(code, weights=np.where(on, hits, 0), minlength=len(names))
+    # Distinct served paths per site: the distinct (site, path) pairs among served rows.
     width = int(path_code.max(initial=0)) + 1
     pairs = np.unique(code[on].astype(np.int64) * width + path_code)
-    n_paths = np.bincount(pairs // width, minlength=len(site_names))
-    own = site_names[(n_paths >= OWN_PATHS) & (served >= OWN_SHARE * total)]
-    return set(own), "inferred"
+    n_paths = np.bincount(pairs // width, minlength=len(names))
+    return set(names[(n_paths >= OWN_PATHS) & (served >= OWN_SHARE * total)])
 
 
 def external(p: Partial, ctx: Context) -> tuple[pd.DataFrame, set[str], str]:

@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logaudit.analyze.base import Partial
-from logaudit.analyze.referrers import OWN_PATHS, OWN_SHARE, own_hosts, site_of
+from logaudit.analyze.referrers import inferred, own_hosts, site_of
 from logaudit.config import Settings
 from logaudit.schema import arrow_strings
 from logaudit.store import months
@@ -125,15 +125,9 @@ def own(
         pc.is_in(ref_path, value_set=arrow_strings(paths.index)).to_numpy(zero_copy_only=False),
         dtype=bool,
     )
-    total = np.bincount(code, weights=hits, minlength=len(names))
-    served = np.bincount(code, weights=np.where(on, hits, 0), minlength=len(names))
-    # Distinct served paths per site: the distinct (site, path) pairs among served rows.
     served_paths = pc.dictionary_encode(ref_path.filter(pa.array(on)))
     path_code = np.asarray(served_paths.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-    width = int(path_code.max(initial=0)) + 1
-    pairs = np.unique(code[on] * width + path_code)
-    n_paths = np.bincount(pairs // width, minlength=len(names))
-    return set(names[(n_paths >= OWN_PATHS) & (served >= OWN_SHARE * total)])
+    return inferred(code, names, hits, on, path_code)
 
 
 __all__ = ["TABLE", "backfill", "of_referrers", "own", "ready", "usable"]
