@@ -472,10 +472,11 @@ def _parse(block: Block, det: Detected, bad: BadLines) -> pd.DataFrame:
 
         keyed = jsonlog.keyed(layout)
         if keyed is not None:  # an nginx JSON template: Arrow's JSON reader, by its keys
-            data = _normalise(block.data, escapes=False)
+            data = _normalise(block.data, escapes=False, ascii_only=block.ascii)
             return _json(data, replace(det, format=keyed), block, bad, escapes=True)
     if layout.family == "jsonkeys":
-        return _json(_normalise(block.data, escapes=False), det, block, bad)
+        data = _normalise(block.data, escapes=False, ascii_only=block.ascii)
+        return _json(data, det, block, bad)
     # The rare bytes every block is searched for, found in one pass: backslashes
     # (normalise), CRs (_fast), and "#" (W3C's headers).
     w3c = layout.family == "w3c"
