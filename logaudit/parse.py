@@ -1077,12 +1077,8 @@ def _assemble(
         by_rows, by_ok = sized["bytes"]
     else:
         by_idx, by_dict = role("bytes", "-")
-        by_valid = np.asarray(pc.match_substring_regex(by_dict, r"^([0-9]{1,18}|-)$"))
-        by_num = pc.if_else(
-            pa.array(by_valid & np.asarray(pc.not_equal(by_dict, "-"))), by_dict, "0"
-        ).cast(pa.int64())
-        by_rows = np.asarray(by_num, dtype=np.int64)[by_idx]
-        by_ok = by_valid[by_idx]
+        by_num, by_valid = sizes(by_dict)  # once per distinct size (no nulls in a dictionary)
+        by_rows, by_ok = by_num[by_idx], by_valid[by_idx]
     reasons.append((~by_ok, "size is not a number"))
 
     # A comment line (W3C's #Fields, a pasted note) that happened to fit is no request.
