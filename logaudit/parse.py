@@ -59,14 +59,17 @@ BAD_SAMPLES = 5
 _SAMPLE_TEXT = 120
 
 _MONTH_TIME = "[%d/%b/%Y:%H:%M:%S"
-# The usual request line, unambiguous so RE2 matches it on its fast path; the general form
-# (spaces inside the target, no protocol) is tried only on what the first one missed.
-_REQUEST_USUAL = (
-    r"^(?P<method>[A-Za-z][A-Za-z0-9_-]*) (?P<target>[^ ]*) (?P<protocol>HTTP/[0-9.]+)$"
-)
-# Its method and protocol, checked per distinct value once the line is split at its spaces.
+# The usual request line's method and protocol, checked per distinct value once the line is
+# split at its spaces (``_usual``); the general form (spaces inside the target, no protocol)
+# is tried only on what they miss.
 _METHOD = r"^[A-Za-z][A-Za-z0-9_-]*$"
 _PROTOCOL = r"^HTTP/[0-9.]+$"
+# The usual request line whole, from the same two forms: what ``_usual`` must agree with
+# (the tests match it with RE2).
+_REQUEST_USUAL = (
+    rf"^(?P<method>{_METHOD[1:-1]}) (?P<target>[^ ]*) "
+    rf"(?P<protocol>{_PROTOCOL[1:-1]})$"
+)
 _REQUEST = (
     r"^(?P<method>[A-Za-z][A-Za-z0-9_-]*) (?P<target>.*?)(?: (?P<protocol>[A-Za-z]+/[0-9.]+))?$"
 )
