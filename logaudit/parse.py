@@ -59,14 +59,17 @@ BAD_SAMPLES = 5
 _SAMPLE_TEXT = 120
 
 _MONTH_TIME = "[%d/%b/%Y:%H:%M:%S"
-# The usual request line, unambiguous so RE2 matches it on its fast path; the general form
-# (spaces inside the target, no protocol) is tried only on what the first one missed.
-_REQUEST_USUAL = (
-    r"^(?P<method>[A-Za-z][A-Za-z0-9_-]*) (?P<target>[^ ]*) (?P<protocol>HTTP/[0-9.]+)$"
-)
-# Its method and protocol, checked per distinct value once the line is split at its spaces.
+# The usual request line's method and protocol, checked per distinct value once the line is
+# split at its spaces (``_usual``); the general form (spaces inside the target, no protocol)
+# is tried only on what they miss.
 _METHOD = r"^[A-Za-z][A-Za-z0-9_-]*$"
 _PROTOCOL = r"^HTTP/[0-9.]+$"
+# The usual request line whole, from the same two forms: what ``_usual`` must agree with
+# (the tests match it with RE2).
+_REQUEST_USUAL = (
+    rf"^(?P<method>{_METHOD[1:-1]}) (?P<target>[^ ]*) "
+    rf"(?P<protocol>{_PROTOCOL[1:-1]})$"
+)
 _REQUEST = (
     r"^(?P<method>[A-Za-z][A-Za-z0-9_-]*) (?P<target>.*?)(?: (?P<protocol>[A-Za-z]+/[0-9.]+))?$"
 )
@@ -327,14 +330,15 @@ def _usual(lists: pa.ListArray, parts: pa.StructArray | None = None) -> np.ndarr
 def _split_requests(requests: pa.Array) -> pa.StructArray:
     names = ["method", "target", "protocol"]
     lists = pc.split_pattern(requests, " ")
+    three = None
     if pc.all(pc.equal(pc.list_value_length(lists), 3)).as_py() is not False:
         # Every request has its three parts between its two spaces, split without RE2's
         # captures (4.2 -> 3.1 ms for a block's 18,000 requests): the usual one if its
         # method and protocol are (once per distinct one).
         three = _three(lists, names)
-        if _usual(lists, three).all():
-            return three
-    mask = _usual(lists)
+    mask = _usual(lists, three)
+    if three is not None and mask.all():
+        return three
     # Some are not: the usual ones are split as above, only the rest by the general
     # pattern (one RE2 pass over the rest, not two more over every request).
     plain = np.flatnonzero(mask)
@@ -472,10 +476,11 @@ def _parse(block: Block, det: Detected, bad: BadLines) -> pd.DataFrame:
 
         keyed = jsonlog.keyed(layout)
         if keyed is not None:  # an nginx JSON template: Arrow's JSON reader, by its keys
-            data = _normalise(block.data, escapes=False)
+            data = _normalise(block.data, escapes=False, ascii_only=block.ascii)
             return _json(data, replace(det, format=keyed), block, bad, escapes=True)
     if layout.family == "jsonkeys":
-        return _json(_normalise(block.data, escapes=False), det, block, bad)
+        data = _normalise(block.data, escapes=False, ascii_only=block.ascii)
+        return _json(data, det, block, bad)
     # The rare bytes every block is searched for, found in one pass: backslashes
     # (normalise), CRs (_fast), and "#" (W3C's headers).
     w3c = layout.family == "w3c"
@@ -1076,12 +1081,8 @@ def _assemble(
         by_rows, by_ok = sized["bytes"]
     else:
         by_idx, by_dict = role("bytes", "-")
-        by_valid = np.asarray(pc.match_substring_regex(by_dict, r"^([0-9]{1,18}|-)$"))
-        by_num = pc.if_else(
-            pa.array(by_valid & np.asarray(pc.not_equal(by_dict, "-"))), by_dict, "0"
-        ).cast(pa.int64())
-        by_rows = np.asarray(by_num, dtype=np.int64)[by_idx]
-        by_ok = by_valid[by_idx]
+        by_num, by_valid = sizes(by_dict)  # once per distinct size (no nulls in a dictionary)
+        by_rows, by_ok = by_num[by_idx], by_valid[by_idx]
     reasons.append((~by_ok, "size is not a number"))
 
     # A comment line (W3C's #Fields, a pasted note) that happened to fit is no request.

@@ -157,7 +157,10 @@ def _read(
             else:
                 key = ("csv", tuple(columns), delim, tuple(used))
                 invalid: list[tuple[int | None, str]] = []
-                result = (blockcsv.read_csv(data, columns, invalid, delim, used), invalid)
+                size = blockcsv.size_token(det)  # as parse._fast reads it: sizes as plain text
+                plain = (size,) if size is not None else ()
+                table = blockcsv.read_csv(data, columns, invalid, delim, used, plain)
+                result = (table, invalid)
             with _cond:
                 _ready.append(_Read(data, key, result))
                 _busy = None

@@ -4,12 +4,14 @@ with it or without it."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from loglines import line
 
 from logaudit import octets
-from logaudit.formats import FORMATS, Detected
+from logaudit.formats import FORMATS, Detected, detect
 from logaudit.parse import BadLines, parse_block
 from logaudit.sources import Block, Input, ReadState, read_blocks
 
@@ -50,3 +52,46 @@ def test_a_block_parses_the_same_with_what_reading_found(tmp_path, kept: list[in
     assert read.equals(plain)
     assert bad_read == bad_plain
     assert len(read) + bad_read.total == len(kept)
+
+
+def _caddy(i: int, uri: str) -> bytes:
+    rec = {
+        "level": "info",
+        "ts": 1703373474.5 + i,
+        "logger": "http.log.access",
+        "request": {
+            "client_ip": "198.51.100.7",
+            "proto": "HTTP/2.0",
+            "method": "GET",
+            "host": "example.com",
+            "uri": uri,
+            "headers": {"User-Agent": ["a"]},
+        },
+        "size": 100 + i,
+        "status": 200,
+    }
+    return json.dumps(rec, ensure_ascii=False).encode()
+
+
+@pytest.mark.parametrize(
+    "uris",
+    [[b"/a"], [b"/a", "/caf\u00e9".encode()], [b"/a", b"/latin\xe9"]],  # ASCII, UTF-8, not UTF-8
+)
+def test_a_json_block_parses_the_same_with_what_reading_found(tmp_path, uris: list[bytes]) -> None:
+    """The JSON path skips its UTF-8 check when the reading thread found only ASCII."""
+    raw = b"".join(_caddy(i, "\x00").replace(b"\\u0000", u) + b"\n" for i, u in enumerate(uris))
+    path = tmp_path / "a.json"
+    path.write_bytes(raw)
+    blocks = list(read_blocks(Input("a.json", path), ReadState()))
+    assert len(blocks) == 1 and blocks[0].ascii == raw.isascii()
+    det = detect(raw, "a.json")
+    assert det.format.family in ("json", "jsonkeys")
+    bad_read, bad_plain = BadLines(), BadLines()
+    read = parse_block(blocks[0], det, bad_read)
+    plain = parse_block(Block(raw, 1, Input("a.json", None), len(uris)), det, bad_plain)
+    assert read.equals(plain)
+    assert bad_read == bad_plain
+    assert len(read) + bad_read.total == len(uris)
+    assert read["path"].astype(str).iloc[0] == "/a"
+    if raw.isascii():
+        assert bad_read.total == 0

@@ -33,3 +33,15 @@ def test_value_only_at_slice_edges() -> None:
     assert octets.where(data, 13).tolist() == edges
     assert not octets.present(data, 10) and octets.where(data, 10).tolist() == []
     assert [w.tolist() for w in octets.where_each(data, (13, 10))] == [edges, []]
+
+
+@pytest.mark.parametrize("at", [None, 0, octets.STEP - 1, octets.STEP, 2 * octets.STEP + 5])
+def test_where_each_reports_non_ascii_in_any_slice(at: int | None) -> None:
+    data = np.full(2 * octets.STEP + 6, 65, np.uint8)
+    data[[3, octets.STEP + 1]] = 92
+    if at is not None:
+        data[at] = 200
+    found, ascii_only = octets.where_each(data, (92, 13), ascii=True)
+    assert ascii_only == (at is None)
+    assert [f.tolist() for f in found] == [[3, octets.STEP + 1], []]
+    assert [f.tolist() for f in octets.where_each(data, (92, 13))] == [f.tolist() for f in found]

@@ -42,3 +42,6 @@ def test_all_usual_all_odd_and_empty() -> None:
     _check(["GET / HTTP/1.1", "POST /a?b HTTP/2.0"])
     _check(["-", "junk", ""])
     _check([])
+    # Three parts each, but a method or a protocol not of the usual form: split once.
+    _check(["GET / HTTP/1.1", "1GET /x HTTP/1.1", "GET /y FTP/1.0"])
+    _check([None, "GET / HTTP/1.1", "GET /a b HTTP/1.1"])

@@ -99,3 +99,22 @@ def test_a_rescued_line_keeps_its_size() -> None:
     assert bad.total == 0
     got = dict(zip(frame["line"], frame["bytes"], strict=True))
     assert got == {i + 1: (0 if i == 9 else 100 + i) for i in range(20)}
+
+
+def test_sizes_inside_a_token_of_several_pieces_follow_the_rule() -> None:
+    # No plain size column: the size is split out per distinct value, then read by the same
+    # rule (values.sizes over the distinct values), repeated values and all.
+    det = detect(b"", "t.log", 'apache:%h %t "%r" %>s size=%b')
+    written = ["5", "-", "+5", "0x10", "1" * 19, "5", "-5", "0042", "999999999999999999", "-"]
+    raw = b"".join(
+        f'10.0.0.1 [10/Oct/2026:13:55:36 +0000] "GET /s/{i} HTTP/1.1" 200 size={s}\n'.encode()
+        for i, s in enumerate(written)
+    )
+    bad = BadLines()
+    frame = parse_block(Block(raw, 1, Input("t.log", None)), det, bad)
+    expected = [(i + 1, *_rule(t)) for i, t in enumerate(written)]
+    assert list(zip(frame["line"], frame["bytes"], strict=True)) == [
+        (n, v) for n, v, ok in expected if ok
+    ]
+    assert [n for n, _ in bad.samples["t.log"]] == [n for n, _, ok in expected if not ok]
+    assert all(why == "size is not a number" for _, why in bad.samples["t.log"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
@@ -13,6 +14,7 @@ from logaudit import blockcsv, prefetch, samplegen, sources
 from logaudit import cli as cli_module
 from logaudit.cli import cli
 from logaudit.engine import local
+from logaudit.formats import detect
 
 SMALL_BLOCKS = 64 << 10
 
@@ -155,6 +157,23 @@ def test_take_wants_the_same_bytes_and_options(tmp_path: Path) -> None:
     got = prefetch.take(data, key)
     assert got is not None and got[0].equals(table)
     assert prefetch.take(data, key) is None  # taken once
+
+
+def test_sizes_are_read_ahead_as_plain_text_as_parse_reads_them(log: Path) -> None:
+    # parse._fast reads the size token as plain text (blockcsv.size_token); a block read
+    # ahead must come the same way, or it takes the slower dictionary path.
+    det = detect(log.read_bytes()[:65536], log.name)
+    size = blockcsv.size_token(det)
+    prefetch.start((str(log),), {})
+    assert prefetch._thread is not None
+    prefetch._thread.join()
+    assert prefetch._ready
+    for read in prefetch._ready:
+        table = read.result[0]
+        if size is None:  # Caddy: read by the JSON reader
+            assert read.key[0] == "json"
+        else:
+            assert table.column(size).type == pa.string()
 
 
 def test_nothing_read_ahead_for_small_or_several_logs(tmp_path: Path) -> None:
