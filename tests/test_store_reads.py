@@ -207,7 +207,7 @@ def test_a_store_of_schema_6_gets_its_referring_sites_and_reports_the_same(
 
 
 def test_text_keyed_tables_merge_as_the_tables_rules_merge_them(store: Path) -> None:
-    from logaudit.store import _by_text
+    from logaudit.analyze.base import _by_text
 
     layout = Layout(store)
     state = layout.read_state()

@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -406,6 +406,16 @@ def _by_group(
         rules.get(str(c), "sum") not in (*_AT, "first") for c in data.columns
     ):
         return None
+    folds = {c: _AT.get(rules.get(str(c), "sum")) for c in data.columns}
+    return _fold(data, ids, groups, folds)
+
+
+def _fold(
+    data: pd.DataFrame, ids: np.ndarray, groups: int, folds: Mapping[Any, np.ufunc | None]
+) -> pd.DataFrame:
+    """Each group of ``data``'s rows (``ids``: group numbers in order of first appearance) as
+    its first row with the other rows folded in by its column's ufunc (None: the first row's
+    value is kept)."""
     n = len(ids)
     if groups == n:
         return data.reset_index(drop=True)  # every row its own group, in order already
@@ -418,11 +428,55 @@ def _by_group(
     for col in data.columns:
         values = data[col].to_numpy()
         head = values[firsts]
-        rule = rules.get(str(col), "sum")
-        if rule != "first":
-            _AT[rule].at(head, at, values[rest])
+        ufunc = folds[col]
+        if ufunc is not None:
+            ufunc.at(head, at, values[rest])
         out[col] = head
     return pd.DataFrame(out)
+
+
+# Merge rules ``_by_text`` folds with, by rule and column kind.
+_TEXT_AT = {
+    ("sum", "i"): np.add,  # not floats: the group-by sums them with compensation
+    ("max", "i"): np.maximum,
+    ("max", "f"): np.maximum,
+    ("max", "b"): np.logical_or,
+    ("min", "i"): np.minimum,
+    ("min", "f"): np.minimum,
+    ("min", "b"): np.logical_and,
+}
+
+
+def _by_text(table: Table, f: pd.DataFrame) -> pd.DataFrame | None:
+    """``table.combine`` of ``f``'s rows for a table grouped by one text column (``paths``: a
+    year is 1.1M rows of 83,000 paths): the index factorized once (Arrow's hash, in order of
+    first appearance, as the group-by orders its groups) and each plain numeric or flag column
+    folded by its rule (``_fold``). None where that is not the same (other kinds, levels,
+    dtypes or rules; a float NaN, which the group-by's max and min skip)."""
+    index = f.index
+    if table.kind != "group" or isinstance(index, pd.MultiIndex) or index.dtype != "str":
+        return None
+    if index.hasnans:
+        return None
+    folds = {}
+    for c in f.columns:
+        d = f[c].dtype
+        if not isinstance(d, np.dtype) or (table.agg.get(c, "sum"), d.kind) not in _TEXT_AT:
+            return None
+        if d.kind == "f" and bool(np.isnan(f[c].to_numpy()).any()):
+            return None
+        folds[c] = _TEXT_AT[(table.agg.get(c, "sum"), d.kind)]
+    codes, uniques = pd.factorize(index)
+    out = _fold(f, codes, len(uniques), folds)
+    return out.set_axis(pd.Index(uniques, name=index.name))
+
+
+def merged_rows(table: Table, frame: pd.DataFrame) -> pd.DataFrame:
+    """``table.combine([frame.iloc[:1], frame.iloc[1:]])``: one frame's rows merged among
+    themselves by the same rules (days or months read as one frame), by ``_by_text`` where
+    that serves."""
+    merged = _by_text(table, frame) if len(frame) > 1 else None
+    return merged if merged is not None else table.combine([frame.iloc[:1], frame.iloc[1:]])
 
 
 def _text_levels(index: pd.Index) -> bool:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from logaudit.analyze.base import Accumulator, Context, Partial, Table
+from logaudit.analyze.base import Accumulator, Context, Partial, Table, merged_rows
 from logaudit.config import Settings
 from logaudit.engine.local import Run, run
 from logaudit.errors import ConfigError, ExitCode, LogauditError
@@ -337,8 +337,7 @@ def load(
         # (each is a merged day, or a month of other days): read as one, it is merged already.
         if f is not None and len(f) > 1 and "day" not in f.index.names:
             # One frame merged with itself split in two: the same rules as day by day.
-            merged = _by_text(tables[t], f)
-            f = merged if merged is not None else tables[t].combine([f.iloc[:1], f.iloc[1:]])
+            f = merged_rows(tables[t], f)
         if f is not None:
             acc.add({t: f})
     for name, info in days:
@@ -352,49 +351,6 @@ def load(
         if part:
             acc.add(part)
     return acc.result()
-
-
-# Merge rules ``_by_text`` applies with numpy's unbuffered ``ufunc.at``, by column kind.
-_AT = {
-    ("sum", "i"): np.add,  # not floats: the group-by sums them with compensation
-    ("max", "i"): np.maximum,
-    ("max", "f"): np.maximum,
-    ("max", "b"): np.logical_or,
-    ("min", "i"): np.minimum,
-    ("min", "f"): np.minimum,
-    ("min", "b"): np.logical_and,
-}
-
-
-def _by_text(table: Table, f: pd.DataFrame) -> pd.DataFrame | None:
-    """``table.combine`` of ``f``'s rows for a table grouped by one text column (``paths``: a
-    year is 1.1M rows of 83,000 paths): the index factorized once (Arrow's hash, in order of
-    first appearance, as the group-by orders its groups) and each plain numeric or flag column
-    reduced by its rule per code. None where that is not the same (other kinds, levels,
-    dtypes or rules): the caller merges as before."""
-    index = f.index
-    if table.kind != "group" or isinstance(index, pd.MultiIndex) or index.dtype != "str":
-        return None
-    if index.hasnans:
-        return None
-    rules = [(c, table.agg.get(c, "sum"), f[c].dtype) for c in f.columns]
-    if not all(isinstance(d, np.dtype) and (r, d.kind) in _AT for _, r, d in rules):
-        return None
-    codes, uniques = pd.factorize(index)
-    n = len(uniques)
-    # Each group starts from its first row's value (no identity needed for max and min).
-    first = np.full(n, len(codes), np.intp)
-    np.minimum.at(first, codes, np.arange(len(codes), dtype=np.intp))
-    out = {}
-    for c, rule, dtype in rules:
-        ufunc = _AT[(rule, dtype.kind)]
-        values = f[c].to_numpy()
-        got = values[first].copy()
-        rest = np.ones(len(codes), bool)
-        rest[first] = False
-        ufunc.at(got, codes[rest], values[rest])
-        out[c] = got
-    return pd.DataFrame(out, index=pd.Index(uniques, name=index.name))
 
 
 def in_period(

@@ -30,7 +30,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from logaudit.analyze.base import Table
+from logaudit.analyze.base import Table, merged_rows
 from logaudit.store.layout import Layout, State, write_order
 
 if TYPE_CHECKING:
@@ -101,7 +101,7 @@ def roll(layout: Layout, state: State, tables: Mapping[str, Table]) -> list[str]
                 continue
             if t != ROWS and len(frame) > 1:
                 # The same merge as load's one-go read of the days.
-                frame = tables[t].combine([frame.iloc[:1], frame.iloc[1:]])
+                frame = merged_rows(tables[t], frame)
             files[t] = layout.write_file(
                 month, t, frame, state.gen, {"gen": state.gen, "files": files}, written
             )

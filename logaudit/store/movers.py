@@ -51,7 +51,7 @@ import pandas as pd
 
 from logaudit.analyze import periods as per
 from logaudit.analyze.audience import named_places
-from logaudit.analyze.base import Table
+from logaudit.analyze.base import Table, merged_rows
 from logaudit.analyze.trends.movers import (
     BROWSER,
     COUNTED,
@@ -200,7 +200,7 @@ def read_merged(
     read = sum(1 for _, e in use if table.name in e["files"])
     # One file (a closed month's roll-up, or one day) is merged already.
     if merge and read > 1 and f is not None and len(f) > 1:
-        f = table.combine([f.iloc[:1], f.iloc[1:]])
+        f = merged_rows(table, f)
     return f
 
 
