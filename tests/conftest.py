@@ -35,6 +35,23 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
+def corpus_agents(shared_data: Path) -> list[str]:
+    """uap-core's test agents (browsers and platforms) and crawler-user-agents' instances, each
+    once, in the order read: the agents the classification tests compare paths on."""
+    import json
+
+    yaml = pytest.importorskip("yaml")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    agents: list[str] = []
+    for name in ("uap-core_test_ua.yaml", "uap-core_test_os.yaml"):
+        text = (shared_data / "useragents" / name).read_text("utf-8")
+        agents += [c["user_agent_string"] for c in yaml.load(text, loader)["test_cases"]]
+    robots = json.loads((shared_data / "useragents" / "crawler-user-agents.json").read_text())
+    agents += [i for e in robots for i in e.get("instances", [])]
+    return [a for a in dict.fromkeys(agents) if isinstance(a, str)]
+
+
+@pytest.fixture(scope="session")
 def sample_logs() -> Path:
     return SAMPLE_LOGS
 

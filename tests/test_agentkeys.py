@@ -4,9 +4,7 @@ keys of a block's categories computed once for the enricher and the agents table
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -126,18 +124,10 @@ def test_a_blocks_keys_are_computed_once(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 @pytest.mark.shared
-def test_arrow_keys_on_uap_core(shared_data: Path) -> None:
+def test_arrow_keys_on_uap_core(corpus_agents: list[str]) -> None:
     """Every agent of uap-core's test cases and crawler-user-agents' instances gets the same
     row from an Arrow-backed index as from an object index (Python strings)."""
-    yaml = pytest.importorskip("yaml")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    agents: list[str] = []
-    for name in ("uap-core_test_ua.yaml", "uap-core_test_os.yaml"):
-        text = (shared_data / "useragents" / name).read_text("utf-8")
-        agents += [c["user_agent_string"] for c in yaml.load(text, loader)["test_cases"]]
-    robots = json.loads((shared_data / "useragents" / "crawler-user-agents.json").read_text())
-    agents += [i for e in robots for i in e.get("instances", [])]
-    agents = [a for a in dict.fromkeys(agents) if isinstance(a, str)]
+    agents = corpus_agents
     arrow = AgentClassifier().classify(pd.Index(agents, dtype="str"))
     python = AgentClassifier().classify(pd.Index(agents, dtype=object))
     assert len(agents) > 3000

@@ -4,9 +4,6 @@ RE2 pass: on crafted agents and on every agent of the shared corpora."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from logaudit.enrich import crawlers
@@ -90,17 +87,8 @@ def test_match_takes_the_path_by_size(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.shared
-def test_corpora_get_the_same_robots(shared_data: Path) -> None:
-    yaml = pytest.importorskip("yaml")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    agents: list[str] = []
-    for name in ("uap-core_test_ua.yaml", "uap-core_test_os.yaml"):
-        text = (shared_data / "useragents" / name).read_text("utf-8")
-        agents += [c["user_agent_string"] for c in yaml.load(text, loader)["test_cases"]]
-    robots = json.loads((shared_data / "useragents" / "crawler-user-agents.json").read_text())
-    agents += [i for e in robots for i in e.get("instances", [])]
-    agents += [n for _, n, _ in extra_robots()]
-    agents = [a for a in dict.fromkeys(agents) if isinstance(a, str)]
+def test_corpora_get_the_same_robots(corpus_agents: list[str]) -> None:
+    agents = list(dict.fromkeys(corpus_agents + [n for _, n, _ in extra_robots()]))
     assert len(agents) > 3000
     matcher = RobotMatcher()
     for start in range(0, len(agents), FEW_AGENTS):
