@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from logaudit.analyze.base import used_categories
 from logaudit.schema import hash_strings
 
 T = TypeVar("T")
@@ -62,7 +63,7 @@ def row_hashes(c: pd.DataFrame, col: str, rows: np.ndarray) -> np.ndarray:
 
     by_code, done = derived(c, f"hash:{col}", (cat,), fresh)
     codes = np.asarray(cat.codes)[rows]
-    used = np.flatnonzero(np.bincount(codes, minlength=n))
+    used = used_categories(codes, n)
     new = used[~done[used]]
     if len(new):
         by_code[new] = hash_strings(cat.categories.take(new))
