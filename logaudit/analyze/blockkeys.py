@@ -107,10 +107,10 @@ def distinct_day_visitors(
         return None
     pair = (day.astype(np.int64) - lo) * v + inv[rows]
     counts = np.bincount(pair, minlength=span * v)
-    # Each pair's first position among the rows: written from the last row to the first,
-    # so the earliest write wins.
-    first = np.empty(span * v, np.int64)
-    first[pair[::-1]] = np.arange(len(pair) - 1, -1, -1, dtype=np.int64)
+    # Each pair's first position among the rows (the least; as traffic.distinct_rows does:
+    # NumPy does not promise which of repeated indices a fancy assignment writes last).
+    first = np.full(span * v, len(pair), np.int64)
+    np.minimum.at(first, pair, np.arange(len(pair), dtype=np.int64))
     seen = np.flatnonzero(counts)
     order = np.argsort(first[seen], kind="stable")
     return first[seen][order], counts[seen][order]
