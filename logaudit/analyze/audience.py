@@ -84,9 +84,11 @@ def t_agents(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     # (METRICS.md), not the "(no user agent)" tool an empty agent field would be.
     if "agent_class" in c and _given_person(c, used, frame["agent_class"].to_numpy()):
         cls = c["agent_class"].array
-        first_row = np.full(len(agent.categories), -1, np.int64)
         codes = np.asarray(agent.codes)
-        first_row[codes[::-1]] = np.arange(len(codes))[::-1]
+        # Each agent's first row (the least: NumPy does not promise which of repeated indices
+        # a fancy assignment writes last); read only for the agents used.
+        first_row = np.full(len(agent.categories), len(codes), np.int64)
+        np.minimum.at(first_row, codes, np.arange(len(codes), dtype=np.int64))
         given = np.asarray(cls.categories.astype(str))[np.asarray(cls.codes)[first_row[used]]]
         person = (given == "person") & (frame["agent_class"].to_numpy() != "person")
         if person.any():

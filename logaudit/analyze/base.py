@@ -27,6 +27,8 @@ from pandas.api.types import union_categoricals
 from logaudit.analyze.spill import (
     KnownDistinct,
     Spill,
+    _chunked,
+    _equal,
     distinct_text,
     duplicated_keys,
     one_chunk,
@@ -499,12 +501,7 @@ def _same_text(a: pd.Index, b: pd.Index) -> bool:
     """Whether two text indexes hold the same values in the same order (compared in Arrow)."""
     if a.dtype != b.dtype or len(a) != len(b) or a.dtype != "str":
         return False
-    if len(a) and (a[0] != b[0] or a[-1] != b[-1]):
-        return False
-    x, y = pa.array(a.array), pa.array(b.array)
-    x = x if isinstance(x, pa.ChunkedArray) else pa.chunked_array([x])
-    y = y if isinstance(y, pa.ChunkedArray) else pa.chunked_array([y])
-    return x.type == y.type and x.equals(y)
+    return _equal(_chunked(a), _chunked(b))
 
 
 # Text indexes shorter than this are not worth comparing.

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from logaudit.analyze.base import used_categories
 from logaudit.schema import hash_strings
 
 T = TypeVar("T")
@@ -62,7 +63,7 @@ def row_hashes(c: pd.DataFrame, col: str, rows: np.ndarray) -> np.ndarray:
 
     by_code, done = derived(c, f"hash:{col}", (cat,), fresh)
     codes = np.asarray(cat.codes)[rows]
-    used = np.flatnonzero(np.bincount(codes, minlength=n))
+    used = used_categories(codes, n)
     new = used[~done[used]]
     if len(new):
         by_code[new] = hash_strings(cat.categories.take(new))
@@ -106,10 +107,10 @@ def distinct_day_visitors(
         return None
     pair = (day.astype(np.int64) - lo) * v + inv[rows]
     counts = np.bincount(pair, minlength=span * v)
-    # Each pair's first position among the rows: written from the last row to the first,
-    # so the earliest write wins.
-    first = np.empty(span * v, np.int64)
-    first[pair[::-1]] = np.arange(len(pair) - 1, -1, -1, dtype=np.int64)
+    # Each pair's first position among the rows (the least; as traffic.distinct_rows does:
+    # NumPy does not promise which of repeated indices a fancy assignment writes last).
+    first = np.full(span * v, len(pair), np.int64)
+    np.minimum.at(first, pair, np.arange(len(pair), dtype=np.int64))
     seen = np.flatnonzero(counts)
     order = np.argsort(first[seen], kind="stable")
     return first[seen][order], counts[seen][order]

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from logaudit import schema
-from logaudit.analyze import attribution
+from logaudit.analyze import attribution, blockkeys
 from logaudit.analyze.base import Context, Partial, Table, count_by, hash_rows, hash_strings
 from logaudit.analyze.referrers import own_hosts
 from logaudit.analyze.spill import partitions
@@ -49,7 +49,7 @@ def t_touch_events(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
             "visitor": c["visitor"].to_numpy()[m],
             "utc": c["time"].array.asi8[m],
             "local": c["local"].array.asi8[m],
-            "ref_h": hash_rows(c["referrer"].array, m),
+            "ref_h": blockkeys.row_hashes(c, "referrer", m),
             "query_h": hash_rows(c["query"].array, m),
             "goals": bits[m],
             "pv": pv[m],

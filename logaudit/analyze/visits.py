@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from logaudit.analyze import blockkeys
-from logaudit.analyze.base import Context, Partial, Table, hash_rows, hash_strings
+from logaudit.analyze.base import Context, Partial, Table, hash_strings
 from logaudit.analyze.spill import partitions
 from logaudit.analyze.traffic import ranked
 from logaudit.config import Settings
@@ -52,7 +52,7 @@ def t_pv_events(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
             "utc": c["time"].array.asi8[m],
             "local": c["local"].array.asi8[m],
             "path_h": blockkeys.row_hashes(c, "path", m),
-            "ref_h": hash_rows(c["referrer"].array, m),
+            "ref_h": blockkeys.row_hashes(c, "referrer", m),
         }
     )
 

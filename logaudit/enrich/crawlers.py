@@ -53,10 +53,11 @@ from __future__ import annotations
 import json
 import re
 import string
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -274,6 +275,27 @@ def _alternation(patterns: Sequence[str], fold: bool) -> str:
     return "|".join(fold_pattern(p) for p in patterns) if fold else "|".join(patterns)
 
 
+K = TypeVar("K")
+
+
+def _regex_hits(
+    text: pa.Array, whole: str, parts: Sequence[tuple[str | None, K]]
+) -> Iterator[tuple[int, K]]:
+    """(agent index, part) for each of ``parts`` (its RE2 alternation, the part) that matches
+    an agent of ``text``, part by part, agents in order: RE2 in Arrow, each part run only over
+    the agents the group's whole alternation ``whole`` matched."""
+    mask = pc.match_substring_regex(text, whole)
+    if not pc.any(mask).as_py():
+        return
+    where = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+    subset = text.take(pa.array(where))
+    for re2, part in parts:
+        assert re2 is not None
+        sub = pc.match_substring_regex(subset, re2).to_numpy(zero_copy_only=False)
+        for i in where[sub].tolist():
+            yield i, part
+
+
 def _group(kind: str, patterns: list[_Pattern], re2: bool = True) -> _Group:
     fold = any(p.fold for p in patterns)
     assert all(p.fold == fold for p in patterns), "a group folds all its patterns or none"
@@ -378,16 +400,8 @@ class RobotMatcher:
                     todo.setdefault(i, []).append((group, group.parts[0][1]))
                 continue
             text = lowered if group.fold else array
-            mask = pc.match_substring_regex(text, group.re2)
-            if not pc.any(mask).as_py():
-                continue
-            where = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
-            subset = text.take(pa.array(where))
-            for re2, part in group.parts:
-                assert re2 is not None
-                sub = pc.match_substring_regex(subset, re2).to_numpy(zero_copy_only=False)
-                for i in where[sub].tolist():
-                    todo.setdefault(i, []).append((group, part))
+            for i, part in _regex_hits(text, group.re2, group.parts):
+                todo.setdefault(i, []).append((group, part))
         return todo
 
     def _decide(
@@ -456,12 +470,12 @@ class _FewAgents:
         # few) are tried on every agent.
         self.by_gram: dict[str, list[tuple[str, int, int]]] = {}
         self.each: list[tuple[bool, str, int, int]] = []
-        # group position -> (its regex patterns' alternation, [(part position, theirs)])
-        self.regex: dict[int, tuple[str, list[tuple[int, str]]]] = {}
+        # group position -> (its regex patterns' alternation, [(theirs, part position)])
+        self.regex: dict[int, tuple[str, list[tuple[str, int]]]] = {}
         for g, group in enumerate(groups):
             if group.re2 is None:
                 continue
-            parts: list[tuple[int, str]] = []
+            parts: list[tuple[str, int]] = []
             for k, (_, part) in enumerate(group.parts):
                 sources = []
                 for pattern in part:
@@ -473,7 +487,7 @@ class _FewAgents:
                         key = pattern.literal[:GRAM]
                         self.by_gram.setdefault(key, []).append((pattern.literal, g, k))
                 if sources:
-                    parts.append((k, _alternation(sources, group.fold)))
+                    parts.append((_alternation(sources, group.fold), k))
             if parts:
                 whole = _alternation(
                     [p.source for _, part in group.parts for p in part if p.literal is None],
@@ -500,15 +514,8 @@ class _FewAgents:
             lowered = pc.ascii_lower(array)
             for g, (whole, parts) in self.regex.items():
                 text = lowered if self.groups[g].fold else array
-                mask = pc.match_substring_regex(text, whole)
-                if not pc.any(mask).as_py():
-                    continue
-                where = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
-                subset = text.take(pa.array(where))
-                for k, alternation in parts:
-                    sub = pc.match_substring_regex(subset, alternation)
-                    for i in where[sub.to_numpy(zero_copy_only=False)].tolist():
-                        marks[i].add((g, k))
+                for i, k in _regex_hits(text, whole, parts):
+                    marks[i].add((g, k))
         todo: dict[int, list[tuple[_Group, list[_Pattern]]]] = {}
         for g, group in enumerate(self.groups):
             if group.re2 is None:  # run in Python on every agent, as in the whole-list pass
