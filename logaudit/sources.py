@@ -628,14 +628,18 @@ class _NulStretches:
         self.offset = offset  # input offset of the next block's first byte (after its carry)
         self.open: list[int] | None = None  # [start, end, line] of a run touching the end
 
-    def strip(self, buf: np.ndarray, end: int, first_line: int) -> tuple[Any, list[Any]]:
-        """The block's bytes without NULs, and finished stretches (line, reason)."""
+    def strip(
+        self, buf: np.ndarray, end: int, first_line: int, has_nul: bool | None = None
+    ) -> tuple[Any, list[Any]]:
+        """The block's bytes without NULs, and finished stretches (line, reason). ``has_nul``:
+        whether ``buf[:end]`` holds a NUL, if already known (``octets.scan``)."""
         octets = buf[:end]
         base = self.offset
         self.offset += end
         # The common case, no NUL at all, in one pass without a temporary array (a 16 MB
         # block: under 1 ms; finding runs costs about 25 ms).
-        has_nul = bool(end) and int(octets.min()) == 0
+        if has_nul is None:
+            has_nul = bool(end) and int(octets.min()) == 0
         runs = _nul_runs(octets) if has_nul else np.zeros((0, 2), np.int64)
         done: list[tuple[int, str]] = []
         if not len(runs):
@@ -727,13 +731,15 @@ def read_blocks(
     def block(buf: np.ndarray, end: int) -> Block:
         nonlocal line_no
         assert nuls is not None
-        n = _newlines(buf, end)
-        data, stretches = nuls.strip(buf, end, line_no)
+        # The newlines, the NUL check and what parsing looks for, in one pass over the
+        # block (three passes before: each read its 16 MB again from memory).
+        n, has_nul, rare, ascii_only = _octets.scan(np.frombuffer(buf, np.uint8, count=end))
+        data, stretches = nuls.strip(buf, end, line_no, has_nul)
         b = Block(data, line_no, inp, n, pending + stretches)
         if isinstance(data, memoryview):  # no NUL taken out: the bytes are ``buf``'s
             # The reading thread mostly waits for the processing threads: what parsing
             # would look for in the block is found here (3-4 ms of their time a block).
-            b.rare, b.ascii = _octets.rare(buf[:end])
+            b.rare, b.ascii = rare, ascii_only
         pending.clear()
         line_no += n
         return b
@@ -892,12 +898,6 @@ def _last_newline(buf: np.ndarray, end: int) -> int:
             return lo + int(hits[-1])
         hi = lo
     return -1
-
-
-def _newlines(buf: np.ndarray, end: int) -> int:
-    """Newlines in ``buf[:end]``. numpy's loops release the GIL, which bytearray.count keeps
-    for 7 ms per 16 MB block while the pipeline's threads wait for it."""
-    return _octets.count(np.frombuffer(buf, np.uint8, count=end), 10)
 
 
 def _fill(stream: BinaryIO, view: memoryview) -> tuple[int, BaseException | None]:

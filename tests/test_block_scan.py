@@ -28,6 +28,22 @@ def test_rare_is_where_each_and_ascii(size: int) -> None:
     assert ascii_only == bool((data < 128).all())
 
 
+@pytest.mark.parametrize("size", [0, 1, 1000, octets.STEP, octets.STEP + 1, 3 * octets.STEP + 7])
+@pytest.mark.parametrize("nul", [False, True])
+def test_scan_is_count_nul_check_and_rare(size: int, nul: bool) -> None:
+    rng = np.random.default_rng(size)
+    data = rng.choice(np.array([10, 13, 32, 65, 92, 200], np.uint8), size=size)
+    if nul and size:
+        data[rng.integers(size)] = 0
+    lines, has_nul, (slashes, crs), ascii_only = octets.scan(data)
+    assert lines == octets.count(data, 10) == int((data == 10).sum())
+    assert has_nul == bool((data == 0).any()) == (nul and size > 0)
+    (want_slashes, want_crs), want_ascii = octets.rare(data)
+    assert np.array_equal(slashes, want_slashes) and np.array_equal(crs, want_crs)
+    assert slashes.dtype == crs.dtype == np.int64
+    assert ascii_only == want_ascii
+
+
 LINES = [
     line(request="GET /a HTTP/1.1"),
     line(request=r"GET /q\"x HTTP/1.1", agent="agent \\ back"),  # Apache's escapes
