@@ -304,11 +304,16 @@ def _visitor_frame(rng: np.random.Generator, rows: int, unused: bool) -> pd.Data
 
 @pytest.mark.parametrize("unused", [False, True])
 def test_text_keyed_tables_combine_through_level_codes_as_the_group_by_did(unused: bool) -> None:
-    from logaudit.analyze.base import _combine_by_level_codes
-
     rng = np.random.default_rng(7)
     frames = [_visitor_frame(rng, rows, unused) for rows in (60, 1, 90, 35)]
-    rules = {"hits": "sum", "bytes": "sum", "first": "min", "last": "max"}
+    _as_the_group_by(frames, {"hits": "sum", "bytes": "sum", "first": "min", "last": "max"})
+
+
+def _as_the_group_by(frames: list[pd.DataFrame], rules: dict[str, str]) -> None:
+    """``_combine_by_level_codes`` of ``frames`` equals pandas' group-by of their rows: values,
+    and each index level's values, dtype and codes."""
+    from logaudit.analyze.base import _combine_by_level_codes
+
     got = _combine_by_level_codes(frames, rules)
     both = pd.concat([f.reset_index() for f in frames], ignore_index=True)
     want = both.groupby(["client", "agent"], sort=False).agg(rules)
@@ -500,7 +505,7 @@ def test_a_level_new_on_every_row_groups_each_row_alone_as_the_group_by_did(
     result is the group-by's, levels, codes and order included; a frame whose levels are not
     in order of its rows takes the hash table."""
     from logaudit.analyze import spill
-    from logaudit.analyze.base import _combine_by_level_codes, _first_appearance
+    from logaudit.analyze.base import _first_appearance
 
     monkeypatch.setattr(spill, "DISTINCT_CHECK_ROWS", check)
     rng = np.random.default_rng(3)
@@ -522,15 +527,7 @@ def test_a_level_new_on_every_row_groups_each_row_alone_as_the_group_by_did(
                 index=index,
             )
         )
-    rules = {"hits": "sum", "first": "min"}
-    got = _combine_by_level_codes(frames, rules)
-    both = pd.concat([f.reset_index() for f in frames], ignore_index=True)
-    want = both.groupby(["client", "agent"], sort=False).agg(rules)
-    assert got is not None
-    pd.testing.assert_frame_equal(got, want)
-    for k in range(2):
-        assert got.index.levels[k].equals(want.index.levels[k])
-        assert (got.index.codes[k] == want.index.codes[k]).all()
+    _as_the_group_by(frames, {"hits": "sum", "first": "min"})
     for values in ([3, 1, 3, 0], [0, 2, 5, 9], [4], [], [2, 2]):
         a = np.array(values, np.intp)
         codes, uniques = _first_appearance(a)
