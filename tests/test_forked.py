@@ -438,7 +438,7 @@ def test_a_child_answer_that_does_not_fit_is_built_here(answer: list[object]) ->
 def test_the_summary_groups_and_the_sections_that_read_them() -> None:
     from logaudit.analyze import FORK_GROUPS, SECTIONS, fork_groups
 
-    grouped = [n for members, _ in FORK_GROUPS for n in members]
+    grouped = [n for members, *_ in FORK_GROUPS for n in members]
     assert len(grouped) == len(set(grouped)) and set(grouped) <= set(SECTIONS)
     assert {n for n, s in SECTIONS.items() if s.apart} <= set(grouped)
     groups = fork_groups(SUMMARY_SECTIONS)
@@ -450,3 +450,20 @@ def test_the_summary_groups_and_the_sections_that_read_them() -> None:
     names = [[chosen[i] for i in g] for g in fork_groups(chosen)]
     assert ["referring-sites", "referrers"] not in names
     assert ["pages", "static", "not-found"] in names
+
+
+def test_the_costliest_group_is_handed_out_first() -> None:
+    """Every referrer new (a botnet's log): the referrers first; an ordinary log's few
+    referrers: the audience panels, whose fixed cost is the larger."""
+    from logaudit.analyze import fork_groups
+
+    def rows(n: int) -> pd.DataFrame:
+        return pd.DataFrame(index=range(n))
+
+    def first(p: Partial) -> list[str]:
+        return [SUMMARY_SECTIONS[i] for i in fork_groups(SUMMARY_SECTIONS, p)[0]]
+
+    distinct = {"referrers": rows(10**6), "visitors": rows(10**6), "paths": rows(10**6)}
+    assert first(distinct) == ["referring-sites", "referrers"]
+    ordinary = {"referrers": rows(8_000), "visitors": rows(8_000), "paths": rows(28_000)}
+    assert first(ordinary) == [s for s in SUMMARY_SECTIONS if s in VISITORS_SECTIONS]
