@@ -1,4 +1,4 @@
-"""A small log's user agents classified in a helper process (enrich/agentproc.py).
+"""A log's user agents classified in a helper process (enrich/agentproc.py).
 
 The helper must give exactly the rows this process would (the same ``AgentClassifier`` code
 runs there), be used when started (this process builds no matcher), and cost nothing but time
@@ -97,6 +97,24 @@ def test_a_dead_helper_means_classifying_here() -> None:
 
 
 @pytest.mark.usefixtures("helper")
+def test_a_batch_of_mostly_new_agents_ends_the_helper(
+    monkeypatch: pytest.MonkeyPatch, sample_logs: Path
+) -> None:
+    """A log of mostly new agents (a botnet's) is classified here, not copied through the
+    pipes: a batch over MAX_BATCH ends the helper, with the same rows; a smaller one before
+    it was the helper's."""
+    monkeypatch.setattr(agentproc, "MAX_BATCH", 5)
+    c = agentproc.classifier()
+    small = pd.Index(AGENTS[:4])
+    pd.testing.assert_frame_equal(c.classify(small), AgentClassifier().classify(small))
+    assert agentproc.running() and c._resolver_built is None  # the helper's rows
+    agents = pd.Index(AGENTS + _sample_agents(sample_logs))
+    pd.testing.assert_frame_equal(c.classify(agents), AgentClassifier().classify(agents))
+    assert not agentproc.running()
+    assert c._resolver_built is not None  # the big batch: built and classified here
+
+
+@pytest.mark.usefixtures("helper")
 def test_a_process_forked_later_does_not_use_the_helper() -> None:
     """The finish's forked child inherits the pipes: it must not send questions on them."""
     read_end, write_end = os.pipe()
@@ -170,10 +188,7 @@ def test_no_helper_where_it_cannot_help(
     packed.write_bytes(gzip.compress(Path(log).read_bytes()))
     assert not started([str(packed)], {})
     assert not started([log, str(packed)], {})
-    monkeypatch.setattr(agentproc, "MAX_BYTES", 1000)
-    assert not started([log], {})
     monkeypatch.setenv("LOGAUDIT_AGENT_HELPER", "0")
-    monkeypatch.setattr(agentproc, "MAX_BYTES", 1 << 30)
     assert not started([log], {})
 
 

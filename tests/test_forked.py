@@ -1,4 +1,4 @@
-"""Sections marked ``apart`` are built in a forked child on big runs: same report, and a child
+"""Groups of sections are built in a forked child on big runs: same report, and a child
 that fails, dies or hangs costs time, never a section."""
 
 from __future__ import annotations
@@ -364,3 +364,106 @@ def test_the_cli_prints_one_report_when_a_child_built_part_of_it(
     a.pop("generated")
     b.pop("generated")
     assert a == b
+
+
+def test_groups_go_to_whichever_process_is_free(children: list[forked.Child]) -> None:
+    """The parent's own section waits until the child has taken the first group; the child's
+    first group waits until the parent has built the second: so the child took group 0, the
+    parent group 1, and the child, done, found none left (no timing decides it)."""
+    child_took, parent_built = os.pipe(), os.pipe()
+
+    def mine(p: Partial, ctx: Context) -> Section:
+        os.read(child_took[0], 1)
+        return made_by("a")
+
+    def first_group(p: Partial, ctx: Context) -> Section:
+        os.write(child_took[1], b"x")
+        os.read(parent_built[0], 1)
+        return made_by("b")
+
+    def second_group(p: Partial, ctx: Context) -> Section:
+        os.write(parent_built[1], b"x")
+        return made_by("c")
+
+    specs = [spec("a", mine), spec("b", first_group), spec("c", second_group), plain("d")]
+    try:
+        out = forked.build_sections(specs, {}, Context(load()), 10**6, groups=[[1, 3], [2]])
+    finally:
+        for fd in (*child_took, *parent_built):
+            os.close(fd)
+    assert [s.name for s in out] == ["a", "b", "c", "d"]
+    assert built_in(out[0]) == built_in(out[2]) == PARENT
+    assert built_in(out[1]) == built_in(out[3]) != PARENT  # a group is built whole
+    assert len(children) == 1 and gone(children[0].pid)
+
+
+def test_groups_a_failed_child_took_are_built_here(children: list[forked.Child]) -> None:
+    child_took = os.pipe()
+
+    def mine(p: Partial, ctx: Context) -> Section:
+        os.read(child_took[0], 1)  # the child has taken group 0
+        return made_by("a")
+
+    def dies(p: Partial, ctx: Context) -> Section:
+        if os.getpid() != PARENT:
+            os.write(child_took[1], b"x")
+            os._exit(3)
+        return made_by("b")
+
+    specs = [spec("a", mine), spec("b", dies), plain("c")]
+    try:
+        out = forked.build_sections(specs, {}, Context(load()), 10**6, groups=[[1], [2]])
+    finally:
+        for fd in child_took:
+            os.close(fd)
+    assert [s.name for s in out] == ["a", "b", "c"]
+    assert all(built_in(s) == PARENT for s in out)
+    assert gone(children[0].pid)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        [(0, [made_by("x")]), (0, [made_by("x")])],  # a group twice
+        [(5, [made_by("x")])],  # no such group
+        [(0, [])],  # a section missing
+        [made_by("x")],  # not by group
+    ],
+)
+def test_a_child_answer_that_does_not_fit_is_built_here(answer: list[object]) -> None:
+    assert forked._checked(answer, [[1], [2]], set()) == {}
+    assert forked._checked([(1, [made_by("x")])], [[1], [2]], {1}) == {}  # the parent's
+
+
+def test_the_summary_groups_and_the_sections_that_read_them() -> None:
+    from logaudit.analyze import FORK_GROUPS, SECTIONS, fork_groups
+
+    grouped = [n for members, *_ in FORK_GROUPS for n in members]
+    assert len(grouped) == len(set(grouped)) and set(grouped) <= set(SECTIONS)
+    assert {n for n, s in SECTIONS.items() if s.apart} <= set(grouped)
+    groups = fork_groups(SUMMARY_SECTIONS)
+    names = [[SUMMARY_SECTIONS[i] for i in g] for g in groups]
+    assert names[0] == ["referring-sites", "referrers"]
+    assert not {"entry-pages", "exit-pages"} & {n for g in names for n in g}  # the headline's
+    # Movers read the referrers' own hosts: with them chosen, that group stays here.
+    chosen = (*SUMMARY_SECTIONS, "movers")
+    names = [[chosen[i] for i in g] for g in fork_groups(chosen)]
+    assert ["referring-sites", "referrers"] not in names
+    assert ["pages", "static", "not-found"] in names
+
+
+def test_the_costliest_group_is_handed_out_first() -> None:
+    """Every referrer new (a botnet's log): the referrers first; an ordinary log's few
+    referrers: the audience panels, whose fixed cost is the larger."""
+    from logaudit.analyze import fork_groups
+
+    def rows(n: int) -> pd.DataFrame:
+        return pd.DataFrame(index=range(n))
+
+    def first(p: Partial) -> list[str]:
+        return [SUMMARY_SECTIONS[i] for i in fork_groups(SUMMARY_SECTIONS, p)[0]]
+
+    distinct = {"referrers": rows(10**6), "visitors": rows(10**6), "paths": rows(10**6)}
+    assert first(distinct) == ["referring-sites", "referrers"]
+    ordinary = {"referrers": rows(8_000), "visitors": rows(8_000), "paths": rows(28_000)}
+    assert first(ordinary) == [s for s in SUMMARY_SECTIONS if s in VISITORS_SECTIONS]

@@ -184,6 +184,49 @@ CAMPAIGNS_SECTIONS: tuple[str, ...] = (
     "affiliate-conversions",
 )
 
+# The finish on two processes (analyze/forked.py): groups of sections either process may
+# build, each group whole (its sections share Context.once results), taken by whichever is
+# free, the longest first (``fork_groups``). With each group: the sections outside it that
+# read its results (movers and the campaigns sections find the own hosts through the
+# referrers' "sites"): when one of them is chosen the group is built here, or that work is
+# done twice; and its cost as (table, fixed seconds, seconds per row of that table), measured
+# on the 2-core benchmark host (1M all-distinct lines: referrers 2.7 s, paths 0.9 s, the
+# audience panels 0.7 s, hosts 0.3 s; 150,000 realistic lines: audience 0.065 s, referrers
+# 0.025 s, paths 0.02 s): only the order they give matters. Sections in no group are this
+# process's (the visits sections share the headline's visits).
+FORK_GROUPS: tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[str, float, float]], ...] = (
+    (
+        ("referring-sites", "referrers"),
+        ("movers", *CAMPAIGNS_SECTIONS, "source-periods"),
+        ("referrers", 0.0, 2.7e-6),
+    ),
+    (("pages", "static", "not-found"), (), ("paths", 0.0, 0.8e-6)),  # path_visitors
+    (  # the audience panels
+        tuple(n for n, s in SECTIONS.items() if s.apart),
+        (),
+        ("visitors", 0.05, 0.6e-6),
+    ),
+    (("hosts",), (), ("visitors", 0.0, 0.3e-6)),
+    *(
+        ((one,), (), ("", 0.0, 0.0))
+        for one in ("daily", "status", "hours", "vhosts", "methods", "protocols")
+    ),
+)
+
+
+def fork_groups(sections: tuple[str, ...], p: Partial | None = None) -> list[list[int]]:
+    """FORK_GROUPS as indexes into ``sections`` (forked.build_sections' groups), the costliest
+    first by their tables' rows in ``p`` (in FORK_GROUPS' order without ``p``, or on a tie)."""
+    chosen = set(sections)
+    out: list[tuple[float, int, list[int]]] = []
+    for members, readers, (table, fixed, per_row) in FORK_GROUPS:
+        if chosen.isdisjoint(readers):
+            group = [i for i, name in enumerate(sections) if name in members]
+            if group:
+                cost = fixed + per_row * len(p.get(table, ())) if p is not None and table else 0
+                out.append((-cost, len(out), group))
+    return [group for *_, group in sorted(out)]
+
 
 def tables_for(sections: tuple[str, ...], visits_overview: bool = True) -> dict[str, Table]:
     names = set(OVERVIEW_TABLES)
@@ -219,7 +262,8 @@ def build_report(
     requests = ov.get("requests")
     if isinstance(requests, int) and requests:
         specs = [SECTIONS[name] for name in sections]
-        built = forked.build_sections(specs, p, ctx, requests, first=headline)
+        groups = fork_groups(sections, p)
+        built = forked.build_sections(specs, p, ctx, requests, first=headline, groups=groups)
     else:
         headline()
         span = p.get("span")

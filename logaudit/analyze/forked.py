@@ -1,12 +1,20 @@
-"""Building a report's sections on two cores: the sections marked ``apart`` in a forked child.
+"""Building a report's sections on two cores: groups of sections shared with a forked child.
 
 After the last block a run's work is the finish: each section is built from the merged tables,
-one after another, while the machine's other cores sit idle. Sections marked ``apart`` (the
-audience panels: a GeoIP lookup per distinct client, joins per visitor) share nothing with the
-others, so on a big run a child forked from this process builds them from the same tables,
-inherited copy-on-write, and sends them back pickled while this process builds the rest. On the
-1M-line benchmark the finish took 0.36-0.38 s in one process and 0.23-0.25 s this way, the fork
-itself 0.02 s (docs/performance.md).
+one after another, while the machine's other cores sit idle. On a big run a child forked from
+this process builds some of them from the same tables, inherited copy-on-write, and sends them
+back pickled while this process builds the rest. On the 1M-line benchmark the finish took
+0.36-0.38 s in one process and 0.23-0.25 s this way, the fork itself 0.02 s
+(docs/performance.md).
+
+Which process builds what: ``analyze.FORK_GROUPS`` names groups of sections that share nothing
+with the others (a group's own sections may share ``Context.once`` results: it is built whole
+by one process), and the two processes take them in that order, each the next one left when
+it is free, so neither waits long for the other whatever the log makes expensive (an
+all-distinct log's referring sites took 2.4 s of a 4.6 s finish while the child, which built
+the audience panels alone, was done after 0.7 s). Sections in no group (the visits sections
+share the headline's visits) are built here. Without groups the sections marked ``apart``
+(the audience panels) are the child's alone, as before.
 
 The child never returns into the caller's code: whatever happens it leaves with ``os._exit``,
 so no ``finally`` or ``atexit`` of the parent runs twice and no output buffer is flushed twice.
@@ -24,6 +32,7 @@ import signal
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from logaudit import procs
 from logaudit.analyze.base import Context, Partial, SectionSpec, drop_engines
@@ -82,7 +91,7 @@ def _cpu_ticks(pid: int) -> int | None:
 class Child:
     """A forked child building some sections; ``result()`` collects them, or None."""
 
-    def __init__(self, build: Callable[[], list[Section]]) -> None:
+    def __init__(self, build: Callable[[], list[Any]]) -> None:
         """Fork; raises OSError (and leaves nothing open) when that is not possible."""
         read_end, write_end = os.pipe()
         parent = os.getpid()
@@ -125,9 +134,10 @@ class Child:
         self.reaped = False
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
-    def result(self, took: float) -> list[Section] | None:
-        """The child's sections, or None when it failed or is stuck (it is killed then).
-        ``took``: how long this process's own part took (see STALL_SECONDS)."""
+    def result(self, took: float) -> list[Any] | None:
+        """The child's sections (by group: ``build_sections``), or None when it failed or is
+        stuck (it is killed then). ``took``: how long this process's own part took (see
+        STALL_SECONDS)."""
         try:
             data = self._read(took)
             if data is None:
@@ -215,28 +225,127 @@ def build_sections(
     ctx: Context,
     requests: int,
     first: Callable[[], None] = lambda: None,
+    groups: Sequence[Sequence[int]] | None = None,
 ) -> list[Section]:
     """Every spec's section, in the specs' order. ``first()`` (the overview's own work) runs
-    here before this process's sections, while the child, if any, is already at work."""
-    apart = [i for i, s in enumerate(specs) if s.apart]
-    here = [i for i, s in enumerate(specs) if not s.apart]
-    child = None
-    if apart and here and can_fork() and _worth_forking(requests):
+    here before this process's sections, while the child, if any, is already at work.
+
+    ``groups``: indexes into ``specs``, a group's sections built whole by one process (they
+    share ``Context.once`` results), the groups handed out in this order to whichever of the
+    two processes is free (``_Claims``); the specs in no group are built here, first. None:
+    the specs marked ``apart``, one group that the child alone builds."""
+    shared = groups is not None
+    if groups is None:
+        apart = [i for i, s in enumerate(specs) if s.apart]
+        groups = [apart]
+    groups = [list(g) for g in groups if g][: _Claims.MAX]
+    grouped = {i for g in groups for i in g}
+    here = [i for i in range(len(specs)) if i not in grouped]
+    child = claims = None
+    if (
+        groups
+        and (here or (shared and len(groups) > 1))
+        and can_fork()
+        and _worth_forking(requests)
+    ):
         try:
-            child = Child(lambda: [_built(specs[i], p, ctx) for i in apart])
+            claims = _Claims(len(groups))
+            taking = claims
+            child = Child(lambda: _taken(taking, groups, specs, p, ctx))
         except OSError:  # no process or pipe to spare (EAGAIN, ENOMEM, EMFILE): one process
-            child = None
-    if child is None:
+            if claims is not None:
+                claims.close()
+            child = claims = None
+    if child is None or claims is None:
         first()
         return [_built(s, p, ctx) for s in specs]
+    mine: set[int] = set()
     try:
         first()
         built = {i: _built(specs[i], p, ctx) for i in here}
+        while shared:
+            g = claims.take()
+            if g is None:
+                break
+            mine.add(g)
+            built.update((i, _built(specs[i], p, ctx)) for i in groups[g])
     except BaseException:
         child.cancel()
         raise
-    away = child.result(time.monotonic() - child.started)
-    if away is None or len(away) != len(apart):
-        away = [_built(specs[i], p, ctx) for i in apart]
-    built.update(zip(apart, away, strict=True))
+    finally:
+        claims.close()
+    away = _checked(child.result(time.monotonic() - child.started), groups, mine)
+    for g, members in enumerate(groups):
+        if g in mine:
+            continue
+        # The child's, or built here when the child failed (whatever it had taken).
+        sections = away.get(g) or [_built(specs[i], p, ctx) for i in members]
+        built.update(zip(members, sections, strict=True))
     return [built[i] for i in range(len(specs))]
+
+
+class _Claims:
+    """The groups still to build: a pipe holding one byte per group, its writing end closed.
+    Parent and child each read one byte at a time, and a pipe's reads are atomic, so each
+    group is taken by exactly one of them; an empty pipe reads as its end (None)."""
+
+    MAX = 255  # one byte per group
+
+    def __init__(self, groups: int) -> None:
+        self.fd, write_end = os.pipe()
+        try:
+            os.write(write_end, bytes(range(groups)))  # far below a pipe's buffer
+        except BaseException:
+            os.close(self.fd)
+            raise
+        finally:
+            os.close(write_end)
+
+    def take(self) -> int | None:
+        if self.fd < 0:
+            return None
+        byte = os.read(self.fd, 1)
+        return byte[0] if byte else None
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def _taken(
+    claims: _Claims,
+    groups: list[list[int]],
+    specs: Sequence[SectionSpec],
+    p: Partial,
+    ctx: Context,
+) -> list[tuple[int, list[Section]]]:
+    """In the child: the groups it takes, each built, until none is left."""
+    out = []
+    while (g := claims.take()) is not None:
+        out.append((g, [_built(specs[i], p, ctx) for i in groups[g]]))
+    return out
+
+
+def _checked(away: object, groups: list[list[int]], mine: set[int]) -> dict[int, list[Section]]:
+    """The child's groups by number, or nothing when its answer does not fit (a group this
+    process took, one given twice, a section missing): then this process builds them all."""
+    if not isinstance(away, list):
+        return {}
+    out: dict[int, list[Section]] = {}
+    for item in away:
+        if not (isinstance(item, tuple) and len(item) == 2):
+            return {}
+        g, sections = item
+        if (
+            not isinstance(g, int)
+            or not 0 <= g < len(groups)
+            or g in mine
+            or g in out
+            or not isinstance(sections, list)
+            or len(sections) != len(groups[g])
+            or not all(isinstance(s, Section) for s in sections)
+        ):
+            return {}
+        out[g] = sections
+    return out

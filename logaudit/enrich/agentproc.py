@@ -1,4 +1,4 @@
-"""A small log's user agents classified in a helper process, ready before the first block.
+"""A log's user agents classified in a helper process, ready before the first block.
 
 A cold run (no cache of agents from earlier runs) must build ua-parser-rs's matcher before it
 classifies its first agent: about 0.14 s of compiling some 1,300 rules, *holding the GIL*
@@ -7,7 +7,7 @@ classifies its first agent: about 0.14 s of compiling some 1,300 rules, *holding
 In-process that work competes with the pipeline's threads for the GIL and the cores, while
 during start-up (~0.4 s of imports, one core, holding the GIL) the host's other core sits idle.
 
-So for a small log the CLI forks a helper first thing (``start``, before pandas is imported and
+So the CLI forks a helper first thing (``start``, before pandas is imported and
 before any thread exists). It imports ``enrich.agents`` and builds the matcher and the robot
 patterns on the idle core while this process imports, then classifies the batches of new
 lookup keys this process sends it (``HelperClassifier._classify_new``), with the very same
@@ -15,12 +15,13 @@ lookup keys this process sends it (``HelperClassifier._classify_new``), with the
 cache (across blocks and across runs); the helper keeps nothing.
 
 When it is used: ``summary`` of its default sections (which need every new agent's row) on
-plain files totalling at most ``MAX_BYTES``, read by this process alone (one job, the local
-engine, no history store), a core free now (``_core_free``), and no agent cache file from an
-earlier run (then most agents are known and the matcher is rarely needed: the helper sees the
-file and leaves at once). Anything going wrong in the helper (it died, answered nothing within
-``WAIT_SECONDS``, raised) only means this process classifies the agents itself, as it always
-did. A classification by class alone (``classes(rows=False)``) is done here, as before.
+plain files of any size (until a batch of more than ``MAX_BATCH`` new agents ends it), read
+by this process alone (one job, the local engine, no history store), a core free now
+(``_core_free``), and no agent cache file from an earlier run (then most agents are known
+and the matcher is rarely needed: the helper sees the file and leaves at once). Anything
+going wrong in the helper (it died, answered nothing within ``WAIT_SECONDS``, raised) only
+means this process classifies the agents itself, as it always did. A classification by
+class alone (``classes(rows=False)``) is done here, as before.
 """
 
 from __future__ import annotations
@@ -34,9 +35,12 @@ from typing import Any
 
 from logaudit import alone, magic
 
-# Larger inputs classify in-process: there the build is a small share of the run, and an
-# all-distinct log's agents would be copied through a pipe twice.
-MAX_BYTES = 96 << 20
+# A batch of more new agents than this is classified in-process, and the helper ended: a log
+# whose agents are mostly new (a botnet's, every line a new agent) would copy them all
+# through the pipes twice, while the matcher's build the helper spared is then a small share
+# of the run. A 16 MB block of a 1M-line log of realistic agents has a few hundred new ones
+# (the benchmark's logs: ~1,230 distinct in all); the all-distinct log's first block 37,000.
+MAX_BATCH = 8192
 # The longest wait for one answer (the helper may still be importing at the first request);
 # past it the helper is killed and this process classifies by itself.
 WAIT_SECONDS = 30.0
@@ -100,11 +104,11 @@ def start(
         # (``classes(rows=False)``): a helper would only add its imports.
         return
     try:
-        # stdin, globs, folders: their size is not known here; a compressed file's size
-        # says little of its lines (a 90 MB .gz holds ~1 GB of log)
+        # stdin, globs, folders: what they hold is not known here; a compressed file's size
+        # says little of its lines (a 90 MB .gz holds ~1 GB of log). A plain file of any size
+        # is helped: on a 1M-line log the matcher's build, holding the GIL, was ~0.14 s of
+        # the pipeline's threads' time (a log of mostly new agents ends it: MAX_BATCH).
         if not all(magic.plain_file(p) for p in logs):
-            return
-        if sum(os.stat(p).st_size for p in logs) > MAX_BYTES:
             return
     except (OSError, ValueError):
         return
@@ -320,6 +324,8 @@ def classifier() -> Any:
                 super().prepare()
 
         def _classify_new(self, texts: list[str]) -> None:
+            if len(texts) > MAX_BATCH:
+                stop()  # mostly new agents: classified here from now on (MAX_BATCH)
             rows = ask("rows", texts) if texts else None
             if rows is None or len(rows) != len(texts):
                 super()._classify_new(texts)
