@@ -202,7 +202,7 @@ FORK_GROUPS: tuple[tuple[tuple[str, ...], tuple[str, ...], tuple[str, float, flo
     ),
     (("pages", "static", "not-found"), (), ("paths", 0.0, 0.8e-6)),  # path_visitors
     (  # the audience panels
-        tuple(n for n, s in SECTIONS.items() if s.apart),
+        VISITORS_SECTIONS,
         (),
         ("visitors", 0.05, 0.6e-6),
     ),

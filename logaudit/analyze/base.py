@@ -779,9 +779,10 @@ class Context:
 class SectionSpec:
     """A registered report section: its builder and the tables it needs.
 
-    ``apart``: on a big run the section may be built in a forked child while this process
-    builds the others (``analyze.forked``). Only sections that share no ``Context.once``
-    result with unmarked sections may be marked, or that work would be done twice."""
+    ``apart``: the section may be built in a forked child while this process builds the
+    others when the finish is given no groups (``analyze.forked``; a run gives it
+    ``analyze.FORK_GROUPS``). Only sections that share no ``Context.once`` result with
+    unmarked sections may be marked, or that work would be done twice."""
 
     name: str
     title: str

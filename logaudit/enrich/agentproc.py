@@ -183,7 +183,9 @@ def stop() -> None:
     """End the helper (it would end by itself when this process closes its pipe)."""
     global _helper
     helper, _helper = _helper, None
-    if helper is None:
+    if helper is None or helper.owner != os.getpid():
+        # A process forked later (the finish's child) only forgets the helper: it is the
+        # owner's to end, and its pipes are the owner's too.
         return
     for fd in (helper.to_child, helper.from_child):
         try:
@@ -326,6 +328,8 @@ def classifier() -> Any:
         def _classify_new(self, texts: list[str]) -> None:
             if len(texts) > MAX_BATCH:
                 stop()  # mostly new agents: classified here from now on (MAX_BATCH)
+                super()._classify_new(texts)
+                return
             rows = ask("rows", texts) if texts else None
             if rows is None or len(rows) != len(texts):
                 super()._classify_new(texts)
