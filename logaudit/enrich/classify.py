@@ -76,6 +76,49 @@ def non_page_pattern(patterns: tuple[str, ...]) -> str:
     return regex
 
 
+class NonPages:
+    """Which of a chunk's distinct paths match ``non_page_pattern``'s alternation, each
+    pattern tried by RE2 only on the paths that can match it: a glob's regex is anchored at
+    both ends and its text before the first wildcard (after the last) is literal, so only
+    paths starting (ending) with that text are candidates, found by Arrow's ``starts_with``
+    (``ends_with``), a byte comparison. The whole alternation over every path of a block
+    (~14,000) took ~0.8 ms a block; the defaults (``/api/*``, ``*.json``) leave a few
+    candidates. A path matches when one of the patterns does, as with the alternation."""
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        self.tests: list[tuple[str, str, str]] = []  # (prefilter, its literal, regex)
+        for p in (*NON_PAGES, *patterns):
+            regex = glob_regex(p)
+            if p.startswith("re:"):
+                self.tests.append(("", "", regex))
+                continue
+            wild = [i for i, ch in enumerate(p) if ch in "*?"]
+            if not wild:
+                self.tests.append(("equal", p, regex))
+            elif wild[0] > 0:
+                self.tests.append(("starts_with", p[: wild[0]], regex))
+            elif wild[-1] < len(p) - 1:
+                self.tests.append(("ends_with", p[wild[-1] + 1 :], regex))
+            else:
+                self.tests.append(("", "", regex))
+
+    def match(self, names: pa.Array) -> np.ndarray:
+        out = np.zeros(len(names), bool)
+        for kind, literal, regex in self.tests:
+            if not kind:
+                out |= np.asarray(pc.match_substring_regex(names, regex).fill_null(False))
+                continue
+            if kind == "equal":
+                test = pc.equal(names, literal)
+            else:
+                test = getattr(pc, kind)(names, pattern=literal)
+            at = np.flatnonzero(np.asarray(test.fill_null(False)) & ~out)
+            if len(at):
+                hit = pc.match_substring_regex(names.take(at), regex)
+                out[at[np.asarray(hit.fill_null(False))]] = True
+        return out
+
+
 def per_category(cat: pd.Categorical, values: np.ndarray) -> np.ndarray:
     """Spread one value per category to the rows."""
     return values[np.asarray(cat.codes)]
@@ -105,6 +148,7 @@ class Enricher:
         self.settings = settings
         self.static_re = static_pattern(settings.static_extensions)
         self.non_page_re = non_page_pattern(settings.non_pages)
+        self.non_pages = NonPages(settings.non_pages)
         self.zone = zone(settings.tz)
         from logaudit.filters import Matcher, of_settings
 
@@ -167,7 +211,7 @@ class Enricher:
         static_by_cat = np.asarray(
             pc.match_substring_regex(names, self.static_re, ignore_case=True)
         )
-        non_page_by_cat = np.asarray(pc.match_substring_regex(names, self.non_page_re))
+        non_page_by_cat = self.non_pages.match(names)
         is_static = per_category(path, static_by_cat)
         status = chunk["status"].to_numpy()
         ok = status == PAGE_STATUSES[0]  # np.isin's setup cost more than three comparisons
