@@ -48,10 +48,11 @@ def t_totals(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     row = {
         "hits": len(c),
         "bytes": int(c["bytes"].sum()),
-        "page_views": int((c["is_page"].to_numpy() & person).sum()),
-        "people_hits": int(person.sum()),
-        "crawler_hits": int((cls == 1).sum()),
-        "tool_hits": int((cls == 2).sum()),
+        # count_nonzero: a bool array's sum() converts every row to an integer first.
+        "page_views": np.count_nonzero(c["is_page"].to_numpy() & person),
+        "people_hits": np.count_nonzero(person),
+        "crawler_hits": np.count_nonzero(cls == 1),
+        "tool_hits": np.count_nonzero(cls == 2),
         "unclassified": 0 if classified else len(c),
         "first": int(utc.min()) if len(c) else np.iinfo(np.int64).max,
         "last": int(utc.max()) if len(c) else np.iinfo(np.int64).min,
@@ -59,8 +60,11 @@ def t_totals(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
         "last_local": int(local.max()) if len(c) else np.iinfo(np.int64).min,
     }
     for k in range(1, 6):
-        row[f"s{k}xx"] = int(((status >= k * 100) & (status < k * 100 + 100)).sum())
-    return pd.DataFrame([row], index=pd.Index([0], name="all"))
+        row[f"s{k}xx"] = np.count_nonzero((status >= k * 100) & (status < k * 100 + 100))
+    # One int64 block (every figure is an integer, as a frame of the dict made them): a
+    # frame from a list of dicts built each column through pandas' inference, ~0.4 ms a block.
+    values = np.array([list(row.values())], np.int64)
+    return pd.DataFrame(values, columns=list(row), index=pd.Index([0], name="all"), copy=False)
 
 
 def _visitor_rows(c: pd.DataFrame) -> np.ndarray:
