@@ -22,7 +22,7 @@ import pandas as pd
 from logaudit.analyze import blockkeys
 from logaudit.analyze.base import Context, Partial, Table, hash_strings
 from logaudit.analyze.spill import partitions
-from logaudit.analyze.traffic import ranked
+from logaudit.analyze.traffic import path_hashes, ranked
 from logaudit.config import Settings
 from logaudit.report import Section
 
@@ -155,8 +155,8 @@ def path_texts(p: Partial, ctx: Context, hashes: pd.Index | np.ndarray) -> pd.In
     paths = p.get("paths", pd.DataFrame())
     if not len(paths):
         return pd.Index(["?"] * len(hashes), dtype="str")
-    rows = ctx.once("path_rows", lambda: pd.Index(hash_strings(paths.index)))
-    at = rows.get_indexer(hashes)
+    rows = path_hashes(p, ctx)  # shared with the path sections' visitor counts
+    at = rows.get_indexer(hashes)  # type: ignore[arg-type]  # any array-like: pandas takes it
     text = pd.Index(paths.index.array.take(at, allow_fill=True), dtype="str")
     return text.fillna("?")
 
