@@ -73,7 +73,9 @@ class Visits:
     events: pd.DataFrame
 
 
-def sessionize(events: pd.DataFrame, timeout: int) -> Visits:
+def sessionize(events: pd.DataFrame, timeout: int, per_event: bool = True) -> Visits:
+    """``per_event`` False: the visits alone, without the page views' table (empty), which
+    only the clickstream reads (every page view's columns copied again, on the finish)."""
     if events.empty:
         cols = [
             "visitor",
@@ -114,6 +116,8 @@ def sessionize(events: pd.DataFrame, timeout: int) -> Visits:
             "day": (local[starts] // 86400).astype(np.int64),
         }
     )
+    if not per_event:
+        return Visits(table, pd.DataFrame())
     ev = pd.DataFrame(
         {
             "visit": visit_of,
@@ -135,7 +139,7 @@ def visits_of(p: Partial, ctx: Context) -> Visits:
 def _sessionized(p: Partial, timeout: int) -> Visits:
     # One partition at a time when the events spilled (a visitor's events share one); the
     # visits are kept, the events are not.
-    tables = [sessionize(ev, timeout).table for ev in partitions(p.get("pv_events"))]
+    tables = [sessionize(ev, timeout, False).table for ev in partitions(p.get("pv_events"))]
     if not tables:
         tables = [sessionize(pd.DataFrame(), timeout).table]
     table = tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)
