@@ -230,8 +230,11 @@ class Enricher:
             hash_categories(chunk["client"].array), hash_categories(chunk["agent"].array)
         )
         secs = local.astype("datetime64[s]").astype(np.int64)
-        new["day"] = (secs // 86400).astype(np.int32)
-        new["hour"] = ((secs // 3600) % 24).astype(np.int8)
+        day = secs // 86400
+        new["day"] = day.astype(np.int32)
+        # The second of the day by a subtraction: numpy's % of int64 (floor modulo) took
+        # 0.2 ms a block, four times the division; the same hour, negative times included.
+        new["hour"] = ((secs - day * 86400) // 3600).astype(np.int8)
         # Joined at once: a column added by assignment inserts into the Arrow-backed column
         # index, about 0.1 ms each; concat keeps no attrs of mixed frames, so they are put back.
         attrs = chunk.attrs
