@@ -20,11 +20,12 @@ import numpy as np
 import pandas as pd
 
 from logaudit.analyze import blockkeys
-from logaudit.analyze.base import Context, Partial, Table, hash_strings
+from logaudit.analyze.base import Context, Partial, Table, hash_strings  # noqa: F401 - trends.movers imports it from here
 from logaudit.analyze.spill import partitions
-from logaudit.analyze.traffic import ranked
+from logaudit.analyze.traffic import path_hashes, ranked
 from logaudit.config import Settings
 from logaudit.report import Section
+from logaudit.texthash import hash_texts
 
 CLICK_BUCKETS: tuple[tuple[str, int, int], ...] = (
     ("1", 1, 1),
@@ -72,7 +73,9 @@ class Visits:
     events: pd.DataFrame
 
 
-def sessionize(events: pd.DataFrame, timeout: int) -> Visits:
+def sessionize(events: pd.DataFrame, timeout: int, per_event: bool = True) -> Visits:
+    """``per_event`` False: the visits alone, without the page views' table (empty), which
+    only the clickstream reads (every page view's columns copied again, on the finish)."""
     if events.empty:
         cols = [
             "visitor",
@@ -113,6 +116,8 @@ def sessionize(events: pd.DataFrame, timeout: int) -> Visits:
             "day": (local[starts] // 86400).astype(np.int64),
         }
     )
+    if not per_event:
+        return Visits(table, pd.DataFrame())
     ev = pd.DataFrame(
         {
             "visit": visit_of,
@@ -134,7 +139,7 @@ def visits_of(p: Partial, ctx: Context) -> Visits:
 def _sessionized(p: Partial, timeout: int) -> Visits:
     # One partition at a time when the events spilled (a visitor's events share one); the
     # visits are kept, the events are not.
-    tables = [sessionize(ev, timeout).table for ev in partitions(p.get("pv_events"))]
+    tables = [sessionize(ev, timeout, False).table for ev in partitions(p.get("pv_events"))]
     if not tables:
         tables = [sessionize(pd.DataFrame(), timeout).table]
     table = tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)
@@ -144,7 +149,7 @@ def _sessionized(p: Partial, timeout: int) -> Visits:
 def path_names(p: Partial) -> pd.Series:
     """hash -> path text, over every distinct path seen."""
     paths = p.get("paths", pd.DataFrame())
-    return pd.Series(np.asarray(paths.index, dtype=object), index=hash_strings(paths.index))
+    return pd.Series(np.asarray(paths.index, dtype=object), index=hash_texts(paths.index))
 
 
 def path_texts(p: Partial, ctx: Context, hashes: pd.Index | np.ndarray) -> pd.Index:
@@ -155,15 +160,15 @@ def path_texts(p: Partial, ctx: Context, hashes: pd.Index | np.ndarray) -> pd.In
     paths = p.get("paths", pd.DataFrame())
     if not len(paths):
         return pd.Index(["?"] * len(hashes), dtype="str")
-    rows = ctx.once("path_rows", lambda: pd.Index(hash_strings(paths.index)))
-    at = rows.get_indexer(hashes)
+    rows = path_hashes(p, ctx)  # shared with the path sections' visitor counts
+    at = rows.get_indexer(hashes)  # type: ignore[arg-type]  # any array-like: pandas takes it
     text = pd.Index(paths.index.array.take(at, allow_fill=True), dtype="str")
     return text.fillna("?")
 
 
 def referrer_names(p: Partial) -> pd.Series:
     refs = p.get("referrers", pd.DataFrame())
-    return pd.Series(np.asarray(refs.index, dtype=object), index=hash_strings(refs.index))
+    return pd.Series(np.asarray(refs.index, dtype=object), index=hash_texts(refs.index))
 
 
 def headline(p: Partial, ctx: Context) -> dict[str, object]:

@@ -290,6 +290,11 @@ class AgentClassifier:
         self._recent: list[tuple[object, list[str], np.ndarray]] = []
         # Agent text (as a block's categories hold it) -> its lookup key, for ``_keys``.
         self._key_of: dict[str | None, str] = {}
+        # For ``classify(coded=True)``: each column's values met so far (a value's number is
+        # its position), a value's number, and each row met as its values' numbers.
+        self._values: list[list[str]] = [[] for _ in COLUMNS]
+        self._numbers: list[dict[str, int]] = [{} for _ in COLUMNS]
+        self._coded: dict[Row, tuple[int, ...]] = {}
 
     @property
     def _resolver(self) -> ua_parser.Resolver:
@@ -380,24 +385,48 @@ class AgentClassifier:
         from logaudit.schema import categorical  # imports pandas: not at the module's start
 
         rows = self._rows_of(distinct)
-        columns = list(zip(*rows, strict=True)) if rows else [()] * len(COLUMNS)
         out: dict[str, object] = {}
+        if coded:
+            # Each distinct row's values as codes among every value the column has had (kept
+            # across blocks: a block's few hundred keys mostly repeat earlier blocks' rows,
+            # whose seven texts a dict numbered again each block, ~1 ms a block). A column's
+            # categories are its values in order of first appearance among the rows, as
+            # ``pd.factorize`` of its texts gives, whatever numbers the values carry.
+            by_key = self._row_codes(rows)
+            for j, name in enumerate(COLUMNS):
+                codes, used = pd.factorize(by_key[:, j][of], sort=False)
+                names = self._values[j]
+                out[name] = categorical(codes, pd.Index([names[u] for u in used], dtype="str"))
+            return pd.DataFrame(out, index=index, copy=False)
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(COLUMNS)
         for name, col in zip(COLUMNS, columns, strict=True):
-            if not coded:
-                out[name] = pd.Index(list(col), dtype="str").take(of).array
-                continue
-            # Factorized in Python: a block's few hundred keys hold a few dozen distinct
-            # values per column, and pandas' factorize of text cost more in its fixed costs
-            # (an Arrow array made, hashed, checked) than a dict does in all. The values in
-            # order of first appearance among the keys, then among the rows: as before.
-            first: dict[str, int] = {}
-            value_of_key = np.fromiter(
-                (first.setdefault(v, len(first)) for v in col), np.intp, len(col)
-            )
-            values = list(first)
-            codes, used = pd.factorize(value_of_key[of], sort=False)
-            out[name] = categorical(codes, pd.Index([values[u] for u in used], dtype="str"))
+            out[name] = pd.Index(list(col), dtype="str").take(of).array
         return pd.DataFrame(out, index=index, copy=False)
+
+    def _row_codes(self, rows: list[Row]) -> np.ndarray:
+        """Per row, its seven values' numbers in ``_values`` (one row of the result each)."""
+        known = self._coded
+        if len(known) > self.max_cached:  # made-up agents by the million: start again
+            known.clear()
+            self._values = [[] for _ in COLUMNS]
+            self._numbers = [{} for _ in COLUMNS]
+        got = [known.get(r) for r in rows]
+        for i, codes in enumerate(got):
+            if codes is None:
+                got[i] = known[rows[i]] = self._number(rows[i])
+        if not got:
+            return np.zeros((0, len(COLUMNS)), np.intp)
+        return np.array(got, np.intp)
+
+    def _number(self, row: Row) -> tuple[int, ...]:
+        out = []
+        for value, numbers, values in zip(row, self._numbers, self._values, strict=True):
+            code = numbers.get(value)
+            if code is None:
+                code = numbers[value] = len(values)
+                values.append(value)
+            out.append(code)
+        return tuple(out)
 
     def classes(self, agents: pd.Index, rows: bool = True) -> np.ndarray:
         """Only the ``agent_class`` of each agent, as codes (0 person, 1 crawler, 2 tool): what

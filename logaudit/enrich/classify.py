@@ -20,7 +20,8 @@ import pyarrow.compute as pc
 
 from logaudit.config import Settings
 from logaudit.errors import ConfigError
-from logaudit.schema import arrow_strings, categorical, hash_strings
+from logaudit.schema import arrow_strings, categorical
+from logaudit.texthash import hash_texts
 
 # The agent_class column's categories, in code order (0 person, 1 crawler, 2 tool). Feed readers
 # and fetchers ("feed" in the agents table and the crawlers panel) are code 1: robots, not people.
@@ -76,6 +77,49 @@ def non_page_pattern(patterns: tuple[str, ...]) -> str:
     return regex
 
 
+class NonPages:
+    """Which of a chunk's distinct paths match ``non_page_pattern``'s alternation, each
+    pattern tried by RE2 only on the paths that can match it: a glob's regex is anchored at
+    both ends and its text before the first wildcard (after the last) is literal, so only
+    paths starting (ending) with that text are candidates, found by Arrow's ``starts_with``
+    (``ends_with``), a byte comparison. The whole alternation over every path of a block
+    (~14,000) took ~0.8 ms a block; the defaults (``/api/*``, ``*.json``) leave a few
+    candidates. A path matches when one of the patterns does, as with the alternation."""
+
+    def __init__(self, patterns: tuple[str, ...]) -> None:
+        self.tests: list[tuple[str, str, str]] = []  # (prefilter, its literal, regex)
+        for p in (*NON_PAGES, *patterns):
+            regex = glob_regex(p)
+            if p.startswith("re:"):
+                self.tests.append(("", "", regex))
+                continue
+            wild = [i for i, ch in enumerate(p) if ch in "*?"]
+            if not wild:
+                self.tests.append(("equal", p, regex))
+            elif wild[0] > 0:
+                self.tests.append(("starts_with", p[: wild[0]], regex))
+            elif wild[-1] < len(p) - 1:
+                self.tests.append(("ends_with", p[wild[-1] + 1 :], regex))
+            else:
+                self.tests.append(("", "", regex))
+
+    def match(self, names: pa.Array) -> np.ndarray:
+        out = np.zeros(len(names), bool)
+        for kind, literal, regex in self.tests:
+            if not kind:
+                out |= np.asarray(pc.match_substring_regex(names, regex).fill_null(False))
+                continue
+            if kind == "equal":
+                test = pc.equal(names, literal)
+            else:
+                test = getattr(pc, kind)(names, pattern=literal)
+            at = np.flatnonzero(np.asarray(test.fill_null(False)) & ~out)
+            if len(at):
+                hit = pc.match_substring_regex(names.take(at), regex)
+                out[at[np.asarray(hit.fill_null(False))]] = True
+        return out
+
+
 def per_category(cat: pd.Categorical, values: np.ndarray) -> np.ndarray:
     """Spread one value per category to the rows."""
     return values[np.asarray(cat.codes)]
@@ -83,7 +127,7 @@ def per_category(cat: pd.Categorical, values: np.ndarray) -> np.ndarray:
 
 def hash_categories(cat: pd.Categorical) -> np.ndarray:
     """A stable 64-bit hash per row, computed once per category."""
-    h = hash_strings(cat.categories)
+    h = hash_texts(cat.categories)
     return per_category(cat, h)
 
 
@@ -105,6 +149,7 @@ class Enricher:
         self.settings = settings
         self.static_re = static_pattern(settings.static_extensions)
         self.non_page_re = non_page_pattern(settings.non_pages)
+        self.non_pages = NonPages(settings.non_pages)
         self.zone = zone(settings.tz)
         from logaudit.filters import Matcher, of_settings
 
@@ -167,7 +212,7 @@ class Enricher:
         static_by_cat = np.asarray(
             pc.match_substring_regex(names, self.static_re, ignore_case=True)
         )
-        non_page_by_cat = np.asarray(pc.match_substring_regex(names, self.non_page_re))
+        non_page_by_cat = self.non_pages.match(names)
         is_static = per_category(path, static_by_cat)
         status = chunk["status"].to_numpy()
         ok = status == PAGE_STATUSES[0]  # np.isin's setup cost more than three comparisons
@@ -185,8 +230,11 @@ class Enricher:
             hash_categories(chunk["client"].array), hash_categories(chunk["agent"].array)
         )
         secs = local.astype("datetime64[s]").astype(np.int64)
-        new["day"] = (secs // 86400).astype(np.int32)
-        new["hour"] = ((secs // 3600) % 24).astype(np.int8)
+        day = secs // 86400
+        new["day"] = day.astype(np.int32)
+        # The second of the day by a subtraction: numpy's % of int64 (floor modulo) took
+        # 0.2 ms a block, four times the division; the same hour, negative times included.
+        new["hour"] = ((secs - day * 86400) // 3600).astype(np.int8)
         # Joined at once: a column added by assignment inserts into the Arrow-backed column
         # index, about 0.1 ms each; concat keeps no attrs of mixed frames, so they are put back.
         attrs = chunk.attrs
