@@ -54,3 +54,13 @@ def test_non_pages_of_plain_string_arrays_and_none() -> None:
     names = pa.array(["/api/a", "/b", "/c.json"], pa.string())
     assert NonPages(()).match(names).tolist() == [True, False, True]
     assert NonPages(()).match(pa.array([], pa.large_string())).tolist() == []
+
+
+def test_a_pattern_valid_only_inside_the_alternation_reads_as_before() -> None:
+    # "re:x)|(?:y" is accepted by the alternation (it closes and reopens a group there) but is
+    # no regex alone: it must match as the alternation does, not end in Arrow's error.
+    patterns = ("re:x)|(?:y",)
+    names = pa.array(["/x", "/y", "/z", "/index.html"], pa.large_string())
+    want = np.asarray(pc.match_substring_regex(names, non_page_pattern(patterns)))
+    assert NonPages(patterns).match(names).tolist() == want.tolist()
+    assert want.tolist()[:3] == [True, True, False]

@@ -266,7 +266,7 @@ def test_the_overview_counts_the_distinct_visitors_in_use() -> None:
 
 
 def test_integer_levels_are_those_from_arrays_makes(store: Path) -> None:
-    from logaudit.store.layout import _int_levels
+    from logaudit.analyze.base import int_levels
 
     layout = Layout(store)
     state = layout.read_state()
@@ -282,7 +282,7 @@ def test_integer_levels_are_those_from_arrays_makes(store: Path) -> None:
         tried.add(name)
         values = [index.get_level_values(i).to_numpy() for i in range(index.nlevels)]
         want = pd.MultiIndex.from_arrays(values, names=index.names)
-        got = _int_levels(values, list(index.names))
+        got = int_levels(values, list(index.names))
         assert index.equals(want) and got.equals(want)
         for a, b, c in zip(got.levels, want.levels, index.levels, strict=True):
             assert a.dtype == b.dtype == c.dtype and a.equals(b) and b.equals(c)
@@ -302,7 +302,7 @@ def test_integer_levels_are_those_from_arrays_makes(store: Path) -> None:
     ):
         w = rng.integers(0, 3, len(v))
         want = pd.MultiIndex.from_arrays([v, w], names=["a", "b"])
-        got = _int_levels([v, w], ["a", "b"])
+        got = int_levels([v, w], ["a", "b"])
         assert got.equals(want)
         assert [lv.dtype for lv in got.levels] == [lv.dtype for lv in want.levels]
         assert all(np.array_equal(a, b) for a, b in zip(got.codes, want.codes, strict=True))

@@ -87,9 +87,16 @@ class NonPages:
     candidates. A path matches when one of the patterns does, as with the alternation."""
 
     def __init__(self, patterns: tuple[str, ...]) -> None:
+        whole = non_page_pattern(patterns)  # a ConfigError when the alternation is invalid
         self.tests: list[tuple[str, str, str]] = []  # (prefilter, its literal, regex)
         for p in (*NON_PAGES, *patterns):
-            regex = glob_regex(p)
+            regex = f"(?:{glob_regex(p)})"  # as in the alternation
+            try:
+                check_regex(regex, "non_pages")
+            except ConfigError:
+                # Valid only inside the alternation ("re:x)|(?:y"): the alternation it is.
+                self.tests = [("", "", whole)]
+                return
             if p.startswith("re:"):
                 self.tests.append(("", "", regex))
                 continue
@@ -148,7 +155,6 @@ class Enricher:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.static_re = static_pattern(settings.static_extensions)
-        self.non_page_re = non_page_pattern(settings.non_pages)
         self.non_pages = NonPages(settings.non_pages)
         self.zone = zone(settings.tz)
         from logaudit.filters import Matcher, of_settings

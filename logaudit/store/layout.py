@@ -34,6 +34,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from logaudit.analyze.base import int_levels
 from logaudit.deliver.files import sync_folder
 from logaudit.errors import ConfigError, ExitCode, LogauditError
 from logaudit.schema import hash_strings
@@ -722,31 +723,8 @@ def _frame(table: pa.Table, shape: tuple[list[str], dict[str, str]] | None = Non
     elif index:
         levels = [frame[c].to_numpy() for c in index]
         if all(v.dtype.kind in "iu" for v in levels):
-            frame = frame.drop(columns=index).set_axis(_int_levels(levels, names))
+            frame = frame.drop(columns=index).set_axis(int_levels(levels, names))
         else:
             frame = frame.set_index(index)
             frame.index = frame.index.set_names(names)
     return frame
-
-
-def _int_levels(values: list[np.ndarray], names: list[str | None]) -> pd.MultiIndex:
-    """``MultiIndex.from_arrays(values)`` for integer columns: the same sorted levels and
-    codes, a level of few distinct values in a narrow range (days, hours, kinds) by counting
-    instead of hashing (a year's ``visitor_days`` is 3.5M rows of 365 days)."""
-    levels, codes = [], []
-    for v in values:
-        lo = int(v.min()) if len(v) else 0
-        span = int(v.max()) - lo + 1 if len(v) else 0
-        if len(v) and span <= max(1 << 16, len(v) // 4):
-            offset = (v - v.dtype.type(lo)).astype(np.intp)
-            present = np.bincount(offset, minlength=span) > 0
-            lookup = np.cumsum(present) - 1
-            # In the column's own type: a lone 64-bit hash is a narrow range too.
-            found = np.flatnonzero(present).astype(v.dtype) + v.dtype.type(lo)
-            levels.append(pd.Index(found))
-            codes.append(lookup[offset].astype(np.int64))
-        else:
-            c, u = pd.factorize(v, sort=True)
-            levels.append(pd.Index(u))
-            codes.append(c)
-    return pd.MultiIndex(levels=levels, codes=codes, names=names, verify_integrity=False)
