@@ -26,6 +26,7 @@ from logaudit.errors import ConfigError, ExitCode, LogauditError
 from logaudit.parse import BadLines
 from logaudit.sources import Input, InputProblem
 from logaudit.store import close, months, movers, offsets, sites, visitdays
+from logaudit.store import entries as entry_counts
 from logaudit.store.days import (
     PLACES,
     before_keying,
@@ -496,13 +497,23 @@ def _movers_part(
             from logaudit.analyze.spill import partitions
 
             where = movers.source_entries(state, read, rowed, timeout)
+            # Closed months give their interior visits counted and their edge rows, not
+            # every visit row (store/entries.py); made here for older roll-ups.
+            if entry_counts.backfill(layout, state, where):
+                layout.commit(state)
+            counted, where = entry_counts.split(where)
+            counts, edges = entry_counts.read(layout, counted)
             rows = layout.read_tables(where, visitdays.ROWS.name)
+            if edges is not None:
+                rows = edges if rows is None else pd.concat([rows, edges], ignore_index=True)
             visits = movers.source_visits(rows, partitions(touch.get("touch_events")), timeout)
         else:
             out.update(touch)
     handed = movers.handoff(layout, state, window, every, TABLES[movers.COUNTS])
     if rowed:
         handed["visits"] = visits  # the source movers' visits (store/movers.py)
+        if counts is not None:
+            handed["visit_counts"] = counts  # and closed months' counted ones (entries.py)
     handed["names"] = movers.names(layout, state, recent)
     out[STORED] = handed  # type: ignore[assignment]
     return out
