@@ -5,7 +5,7 @@ not its visit rows, and give the one-pass figures."""
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from logaudit.store import entries, movers, visitdays
 from logaudit.store.layout import SCHEMA, STATE_FILE, Layout
 from tests.store_helpers import figures, grown_store, report, trends
 
-# From 20 December over 75 days: December and January close and roll up, February is
+# From 20 December over 75 days: December, January and February close and roll up, March is
 # still being written.
 DATA = b"".join(generate_lines(15000, start=date(2025, 12, 20), days=75))
 MOVERS = ("movers", "periods")
@@ -87,6 +87,17 @@ def test_each_rolled_month_counts_its_interior_visits(store: tuple[Path, Path]) 
         got = counts.set_index(["day", "ref_h", "query_h"])["n"].sort_index()
         assert got.to_dict() == want.to_dict()
         assert int(counts["n"].sum()) + len(edges) == len(rows)
+        # The interior visits' clicks and lengths per local start day, as value counts.
+        day = inner["start_local"].to_numpy(np.int64) // 86_400
+        for table, values in (
+            (entries.CLICKS, inner["clicks"].to_numpy(np.int64)),
+            (entries.LENGTHS, (inner["end"] - inner["start"]).to_numpy(np.int64)),
+        ):
+            f = layout.read_table(month, entry, table)
+            assert f is not None
+            col = "clicks" if table == entries.CLICKS else "duration"
+            want_v = pd.DataFrame({"day": day, col: values}).value_counts().sort_index()
+            assert f.set_index(["day", col])["n"].sort_index().to_dict() == want_v.to_dict()
         assert len(counts) < len(inner)  # fewer rows than visits: the point of it
         assert edges["edge"].all() and len(edges) == int(rows["edge"].sum())
         pd.testing.assert_frame_equal(
@@ -113,13 +124,12 @@ def test_source_movers_from_counts_equal_one_pass(
         # The last 5 days lie in the open month: nothing to count.
         assert not handed
         return
-    # The counts were used, and the counted months' visit rows were not read for movers
-    # (the series reads them, without the entry pairs, once).
+    # The counts were used, and the counted months' visit rows were not read at all (the
+    # series reads their visit counts too).
     assert handed and int(handed[0]["n"].sum()) > 300
     counted = {m for m, t in read if t == entries.COUNTS}
     assert counted
-    rows_read = [m for m, t in read if t == visitdays.ROWS.name]
-    assert all(rows_read.count(m) == 1 for m in counted)
+    assert not {m for m, t in read if t == visitdays.ROWS.name} & counted
 
 
 def test_a_count_that_is_wrong_changes_the_movers(
@@ -249,3 +259,161 @@ def test_source_days_are_the_ones_counted(store: tuple[Path, Path]) -> None:
         assert movers.source_days(days, 1800) == [
             (n, i) for n, i in days if visitdays.ROWS.name in i["files"]
         ]
+
+
+# The series and the overview from counted visits (analyze/visitcounts.py).
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_counted_headline_equals_the_listed_one(seed: int) -> None:
+    """Any split of a visits table into listed rows and value counts per (day, value) gives
+    ``visits.headline``'s figures over all the rows, medians of odd and even counts too."""
+    from logaudit.analyze import visitcounts
+    from logaudit.analyze.base import Context
+    from logaudit.analyze.visits import Visits, headline
+    from logaudit.config import load
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400)) + seed % 2
+    vt = pd.DataFrame(
+        {
+            "clicks": rng.integers(1, 9, n).astype(np.int64),
+            "duration": rng.choice([0, 0, 5, 17, 60, 61, 3600], n).astype(np.int64),
+            "day": rng.integers(20000, 20004, n).astype(np.int64),
+        }
+    )
+
+    def one_pass(table: pd.DataFrame, counts: dict[str, pd.DataFrame]) -> dict[str, object]:
+        ctx = Context(load({}, env={}))
+        ctx.cache["visits"] = Visits(table, pd.DataFrame())
+        if counts:
+            ctx.cache[visitcounts.KEY] = counts
+        return headline({}, ctx)
+
+    def counted(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        return {
+            col: rows.groupby(["day", col]).size().rename("n").reset_index()
+            for col in ("clicks", "duration")
+        }
+
+    want = one_pass(vt, {})
+    assert want["visits"] == n and want["clicks"] == int(vt["clicks"].sum())
+    cut = rng.random(n) < rng.random()
+    assert one_pass(vt[~cut].reset_index(drop=True), counted(vt[cut])) == want
+    assert one_pass(vt.iloc[:0], counted(vt)) == want
+    # A wrong count is seen.
+    wrong = counted(vt)
+    wrong["duration"].loc[0, "n"] += 1
+    wrong["clicks"].loc[0, "n"] += 1
+    assert one_pass(vt.iloc[:0], wrong) != want
+
+
+@pytest.mark.parametrize("every", ["month", "week", "day", "hour"])
+def test_series_and_overview_from_counted_visits_equal_one_pass(
+    store: tuple[Path, Path], every: str, monkeypatch: Any
+) -> None:
+    """periods/change/unusual and the overview's visit figures over counted closed months
+    equal one pass; the counted months' visit rows are not read (hourly periods: no
+    counts are handed, the rows are read)."""
+    from logaudit.analyze import visitcounts
+
+    state, whole = store
+    more: dict[str, Any] = {"extra": {"every": every}}
+    if every == "hour":
+        more["since"] = datetime(2026, 2, 25)
+    read, _ = _spy(monkeypatch)
+    handed: list[dict[str, pd.DataFrame]] = []
+    real = visitcounts.headline
+
+    def spy(vt: pd.DataFrame, counts: dict[str, pd.DataFrame]) -> dict[str, object]:
+        handed.append(counts)
+        return real(vt, counts)
+
+    monkeypatch.setattr(visitcounts, "headline", spy)
+    stored = figures(trends([], state, **more))
+    monkeypatch.undo()
+    one = figures(trends([str(whole)], **more))
+    assert stored == one
+    assert stored["overview"]["visits"] > (50 if every == "hour" else 500)
+    if every == "hour":
+        assert not handed
+        return
+    assert handed and int(handed[0]["clicks"]["n"].sum()) > 300
+    counted = {m for m, t in read if t == entries.CLICKS}
+    assert {"2025-12", "2026-01"} <= counted
+    assert not {m for m, t in read if t == visitdays.ROWS.name} & counted
+
+
+# Closed months' texts keep their hashes (store/texthash.py).
+
+
+def test_each_rolled_month_keeps_its_texts_hashes(store: tuple[Path, Path]) -> None:
+    from logaudit.schema import hash_strings
+    from logaudit.store import texthash
+
+    state, _ = store
+    layout = Layout(state)
+    st = layout.read_state()
+    for month, entry in st.months.items():
+        for table, (name, column) in texthash.HASHED.items():
+            assert texthash.ready(entry, table), (month, table)
+            texts = layout.read_tables([(month, entry)], table, columns=[column])
+            hashes = layout.read_table(month, entry, name)
+            assert texts is not None and hashes is not None and len(texts) > 0
+            assert (hashes["h"].to_numpy(np.uint64) == hash_strings(texts.index)).all()
+
+
+def test_names_from_stored_hashes_equal_hashing(
+    store: tuple[Path, Path], tmp_path: Path, monkeypatch: Any
+) -> None:
+    """``movers.names`` reads the months' hashes (no text of theirs hashed) and gives what
+    hashing every text gives; a hash file made from other texts is not used, and the next
+    report makes it again."""
+    import shutil
+
+    from logaudit import schema
+    from logaudit.store import texthash
+
+    state, whole = store
+    copy = tmp_path / "copy"
+    shutil.copytree(state, copy)
+    layout = Layout(copy)
+    st = layout.read_state()
+    days = sorted(st.days.items())
+    hashed: list[int] = []
+    real = texthash.hash_strings
+
+    def spy(values: Any) -> Any:
+        hashed.append(len(values))
+        return real(values)
+
+    monkeypatch.setattr(texthash, "hash_strings", spy)
+    got = movers.names(layout, st, days)
+    stored_hashed = sum(hashed)
+    for entry in st.months.values():
+        for table in texthash.HASHED:
+            entry["files"][texthash.HASHED[table][0]]["of"] = "0" * 64
+    hashed.clear()
+    again = movers.names(layout, st, days)
+    monkeypatch.undo()
+    for table, column in movers.NAMED.items():
+        texts = layout.read_tables(days, table, columns=[column])
+        assert texts is not None
+        keys = schema.hash_strings(texts.index)
+        want = pd.Series(np.asarray(texts.index, dtype=object), index=keys)
+        want = want[~want.index.duplicated()]
+        for g in (got, again):
+            assert g[table].sort_index().to_dict() == want.sort_index().to_dict()
+    # Stored: only the open days' texts were hashed; stale: the months' too.
+    months_texts = sum(
+        len(layout.read_tables([(m, e)], t, columns=[c]))  # type: ignore[arg-type]
+        for m, e in st.months.items()
+        for t, c in movers.NAMED.items()
+    )
+    assert sum(hashed) >= stored_hashed + months_texts
+    # A report remakes the stale ones.
+    (copy / STATE_FILE).write_text(json.dumps(st.to_json()))
+    more: dict[str, Any] = {"extra": {"every": "month"}, "sections": MOVERS}
+    assert figures(trends([], copy, **more)) == figures(trends([str(whole)], **more))
+    st = Layout(copy).read_state()
+    assert all(texthash.ready(e, t) for e in st.months.values() for t in texthash.HASHED)

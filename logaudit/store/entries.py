@@ -40,34 +40,46 @@ from logaudit.store.layout import Layout, State
 
 COUNTS = "entry_counts"
 EDGES = "edge_rows"
-TABLES = (COUNTS, EDGES)
+CLICKS = "visit_clicks"
+LENGTHS = "visit_lengths"
+TABLES = (COUNTS, EDGES, CLICKS, LENGTHS)
 ROWS = visitdays.ROWS.name
 KEYS = ("day", *visitdays.PAIR)
 
 
-def of_rows(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """(``entry_counts``, ``edge_rows``) of a month's visit rows; None when the rows do not
-    all keep their entry pair."""
+def _counted(columns: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The distinct rows of ``columns`` (sorted) and how many of each (``n``)."""
+    keys = pd.DataFrame(columns)
+    counts = keys.groupby(list(columns), sort=True).size().rename("n").reset_index()
+    counts["n"] = counts["n"].astype(np.int64)
+    return counts
+
+
+def of_rows(rows: pd.DataFrame) -> tuple[pd.DataFrame, ...] | None:
+    """(``entry_counts``, ``edge_rows``, ``visit_clicks``, ``visit_lengths``) of a month's
+    visit rows; None when the rows do not all keep their entry pair."""
     if not set(visitdays.PAIR) <= set(rows.columns) or rows.loc[:, list(visitdays.PAIR)].isna().any(
         axis=None
     ):
         return None
     edge = rows["edge"].to_numpy(bool)
     inner = ~edge
-    keys = pd.DataFrame(
+    day = rows["start_local"].to_numpy(np.int64)[inner] // visitdays.DAY_S
+    counts = _counted(
         {
-            "day": rows["start_local"].to_numpy(np.int64)[inner] // visitdays.DAY_S,
+            "day": day,
             "ref_h": rows["ref_h"].to_numpy(np.uint64)[inner],
             "query_h": rows["query_h"].to_numpy(np.uint64)[inner],
         }
     )
-    counts = keys.groupby(list(KEYS), sort=True).size().rename("n").reset_index()
-    counts["n"] = counts["n"].astype(np.int64)
+    clicks = _counted({"day": day, "clicks": rows["clicks"].to_numpy(np.int64)[inner]})
+    length = rows["end"].to_numpy(np.int64) - rows["start"].to_numpy(np.int64)
+    lengths = _counted({"day": day, "duration": length[inner]})
     columns = [*visitdays.COLUMNS, "edge", *visitdays.PAIR]
     edges = rows.loc[edge, columns].reset_index(drop=True)
     for c in visitdays.PAIR:
         edges[c] = edges[c].to_numpy(np.uint64)
-    return counts, edges
+    return counts, edges, clicks, lengths
 
 
 def ready(entry: dict[str, Any]) -> bool:
@@ -127,4 +139,33 @@ def read(
     return layout.read_tables(counted, COUNTS), layout.read_tables(counted, EDGES)
 
 
-__all__ = ["COUNTS", "EDGES", "TABLES", "backfill", "of_rows", "read", "ready", "split", "write"]
+def read_visits(
+    layout: Layout, counted: list[tuple[str, dict[str, Any]]]
+) -> tuple[pd.DataFrame | None, dict[str, pd.DataFrame]]:
+    """The counted months' edge rows (``visitdays.COLUMNS`` and ``edge``) and their
+    interior visits as value counts (``analyze/visitcounts.py``: ``clicks`` and
+    ``duration`` -> (day, value, n)), each concatenated."""
+    if not counted:
+        return None, {}
+    edges = layout.read_tables(counted, EDGES, columns=(*visitdays.COLUMNS, "edge"))
+    got = {
+        "clicks": layout.read_tables(counted, CLICKS),
+        "duration": layout.read_tables(counted, LENGTHS),
+    }
+    return edges, {k: f for k, f in got.items() if f is not None}
+
+
+__all__ = [
+    "CLICKS",
+    "COUNTS",
+    "EDGES",
+    "LENGTHS",
+    "TABLES",
+    "backfill",
+    "of_rows",
+    "read",
+    "read_visits",
+    "ready",
+    "split",
+    "write",
+]
