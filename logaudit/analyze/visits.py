@@ -173,6 +173,11 @@ def referrer_names(p: Partial) -> pd.Series:
 
 def headline(p: Partial, ctx: Context) -> dict[str, object]:
     vt = visits_of(p, ctx).table
+    from logaudit.analyze import visitcounts
+
+    counted = visitcounts.of(ctx)  # the history store's closed months, counted
+    if counted is not None:
+        return visitcounts.headline(vt, counted)
     n = len(vt)
     if n == 0:
         return {

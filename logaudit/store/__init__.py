@@ -19,13 +19,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from logaudit.analyze import visitcounts
 from logaudit.analyze.base import Accumulator, Context, Partial, Table, merged_rows
 from logaudit.config import Settings
 from logaudit.engine.local import Run, run
 from logaudit.errors import ConfigError, ExitCode, LogauditError
 from logaudit.parse import BadLines
 from logaudit.sources import Input, InputProblem
-from logaudit.store import close, months, movers, offsets, sites, visitdays
+from logaudit.store import close, months, movers, offsets, sites, texthash, visitdays
+from logaudit.store import entries as entry_counts
 from logaudit.store.days import (
     PLACES,
     before_keying,
@@ -46,6 +48,9 @@ from logaudit.store.layout import (
     pointing_into,
 )
 from logaudit.store.lock import locked
+
+# Where the store hands closed months' counted visits (popped by ``stored_context``).
+COUNTED = "_stored_visit_counts"
 
 # Settings that change what the stored tables hold: a store answers only with the values it
 # was written with (others: `state rebuild` into a new folder, or read the logs directly).
@@ -301,6 +306,9 @@ def stored_context(ctx: Context, r: Run) -> None:
     stored_visits = r.partial.pop(visitdays.HANDOFF, None)
     if stored_visits is not None:
         ctx.cache["visits"] = stored_visits  # what visits_of would make of the events
+    counted = r.partial.pop(COUNTED, None)
+    if counted is not None:
+        ctx.cache[visitcounts.KEY] = counted  # and closed months' visits, counted
     from logaudit.analyze.trends.movers import STORED
 
     stored_movers = r.partial.pop(STORED, None)
@@ -439,9 +447,22 @@ def _with_visits(
 
     # Not the entry pairs (the source movers read those rows themselves): two random 64-bit
     # hashes a visit, the larger part of the file.
+    # Closed months whose interior visits are counted (store/entries.py) give their counts
+    # and edge rows, for calendar periods (analyze/visitcounts.py); the rest their rows.
+    counted: list[tuple[str, dict[str, Any]]] = []
+    if every in ("day", "week", "month"):
+        rolled = [(n, e) for n, e in row_entries if len(n) == 7]
+        if entry_counts.backfill(layout, state, rolled):
+            layout.commit(state)
+        counted, row_entries = entry_counts.split(row_entries)
+    edges, value_counts = entry_counts.read_visits(layout, counted)
     rows = layout.read_tables(
         sorted(row_entries), visitdays.ROWS.name, columns=(*visitdays.COLUMNS, "edge")
     )
+    if edges is not None:
+        rows = edges if rows is None else pd.concat([rows, edges], ignore_index=True)
+    if value_counts:
+        partial[COUNTED] = value_counts  # type: ignore[assignment]
     open_events = partitions(partial.get("pv_events"))
     if events:
         closed = np.array([day_number(n) for n in used], dtype=np.int64)
@@ -496,13 +517,26 @@ def _movers_part(
             from logaudit.analyze.spill import partitions
 
             where = movers.source_entries(state, read, rowed, timeout)
+            # Closed months give their interior visits counted and their edge rows, not
+            # every visit row (store/entries.py); made here for older roll-ups.
+            if entry_counts.backfill(layout, state, where):
+                layout.commit(state)
+            counted, where = entry_counts.split(where)
+            counts, edges = entry_counts.read(layout, counted)
             rows = layout.read_tables(where, visitdays.ROWS.name)
+            if edges is not None:
+                rows = edges if rows is None else pd.concat([rows, edges], ignore_index=True)
             visits = movers.source_visits(rows, partitions(touch.get("touch_events")), timeout)
         else:
             out.update(touch)
     handed = movers.handoff(layout, state, window, every, TABLES[movers.COUNTS])
     if rowed:
         handed["visits"] = visits  # the source movers' visits (store/movers.py)
+        if counts is not None:
+            handed["visit_counts"] = counts  # and closed months' counted ones (entries.py)
+    named, _ = months.covering(state, recent)
+    if texthash.backfill(layout, state, named):  # months rolled up before the hashes
+        layout.commit(state)
     handed["names"] = movers.names(layout, state, recent)
     out[STORED] = handed  # type: ignore[assignment]
     return out

@@ -63,8 +63,16 @@ from logaudit.schema import hash_strings
 # table it does not know), which the entry's ``"of"`` checksum would catch; it refuses the
 # store all the same, as every earlier addition. Schema-1 to -6 stores are read and written
 # on as schema 7, their entries given the table by their next report.
-SCHEMA = 7
-READS = (1, 2, 3, 4, 5, 6, 7)
+# Schema 8 adds each rolled-up month's ``entry_counts`` and ``edge_rows`` (its interior
+# visits counted per local start day and entry pair, and its edge visit rows;
+# ``store/entries.py``): the series, the overview's visits and the source movers read them
+# instead of the month's visit rows; and its ``referrer_hashes``/``query_hashes``
+# (``store/texthash.py``). Each records the checksum of the file it was made from; a month
+# without them (an older roll-up) is given them by its next report. Schema-1 to -7 stores
+# are read and written on as schema 8; an older logaudit refuses a schema-8 store, as for
+# every earlier addition.
+SCHEMA = 8
+READS = (1, 2, 3, 4, 5, 6, 7, 8)
 STATE_FILE = "store.json"
 KEY_FILE = "key"
 # Present from a run's first written file until its commit has deleted what the state does not

@@ -31,6 +31,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from logaudit.analyze.base import Table, merged_rows
+from logaudit.store import entries as entry_counts
+from logaudit.store import texthash
 from logaudit.store.layout import Layout, State, write_order
 
 if TYPE_CHECKING:
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 # Tables never rolled up: read day by day (they may spill, or be stored packed).
 DAY_ONLY = frozenset({"pv_events", "touch_events", "path_visitors"})
 ROWS = "visit_rows"
+SOURCES = "visit_sources"  # visitdays.SOURCES: a day whose rows keep their entry pairs
 
 
 def month_of(day: str) -> str:
@@ -93,6 +96,7 @@ def roll(layout: Layout, state: State, tables: Mapping[str, Table]) -> list[str]
         names = write_order({t for _, info in days for t in info["files"]} - DAY_ONLY)
         files: dict[str, Any] = {}
         written: dict[str, pa.Table] = {}  # referenced tables, not read back from disk
+        rows = None
         for t in names:
             if t != ROWS and t not in tables:
                 continue  # a table this logaudit does not know: leave it to the days
@@ -105,6 +109,11 @@ def roll(layout: Layout, state: State, tables: Mapping[str, Table]) -> list[str]
             files[t] = layout.write_file(
                 month, t, frame, state.gen, {"gen": state.gen, "files": files}, written
             )
+            if t == ROWS:
+                rows = frame
+            if t in texthash.HASHED:
+                # Their hashes beside them: movers name keys without hashing (texthash.py).
+                texthash.write(layout, month, files, t, frame.index, state.gen)
         entry: dict[str, Any] = {"gen": state.gen, "files": files, "of": digest(state, month)}
         with_events = [i for _, i in days if "pv_events" in i["files"]]
         timeouts = {i.get("visit_timeout") for i in with_events}
@@ -121,6 +130,9 @@ def roll(layout: Layout, state: State, tables: Mapping[str, Table]) -> list[str]
                 max(int(i["offsets"][0]) for i in with_events),
                 min(int(i["offsets"][1]) for i in with_events),
             ]
+            if rows is not None and all(i.get(SOURCES) for _, i in days if ROWS in i["files"]):
+                # The source movers' counts of its interior visits (store/entries.py).
+                entry_counts.write(layout, month, files, rows, state.gen)
         else:
             files.pop(ROWS, None)
         state.months[month] = entry

@@ -60,8 +60,7 @@ from logaudit.analyze.trends.movers import (
     PUBLIC_COUNTRY,
     _visitor_texts,
 )
-from logaudit.schema import hash_strings
-from logaudit.store import months, visitdays
+from logaudit.store import months, texthash, visitdays
 from logaudit.store.layout import PV, TOUCH, Layout, State, day_number
 
 COUNTS = "mover_counts"
@@ -219,12 +218,11 @@ def names(
     roll-ups): only the text column is read, not merged, each text hashed once."""
     entries, _ = months.covering(state, days)
     out = {}
-    for table, column in NAMED.items():
-        f = layout.read_tables(entries, table, columns=[column])
-        texts = f.index if f is not None else pd.Index([], dtype=object)
-        keys = hash_strings(texts)
+    for table in NAMED:
+        # Closed months' hashes are stored beside their texts (store/texthash.py).
+        texts, keys = texthash.texts_and_hashes(layout, entries, table)
         once = ~pd.Series(keys, copy=False).duplicated().to_numpy()
-        out[table] = pd.Series(np.asarray(texts, dtype=object)[once], index=keys[once])
+        out[table] = pd.Series(texts[once], index=keys[once])
     return out
 
 

@@ -407,24 +407,24 @@ def _source_moves(
     found = _visit_sources(p, ctx, last, base, every)
     if found is None:
         return None, "sources: no visit"
-    names, in_last = found
+    names, in_last, weights = found
     keys, uniq = pd.factorize(names)
     items = pd.Series(np.asarray(uniq, dtype=object), index=np.arange(len(uniq)))
-    return _moves("source", keys, in_last, items, unit="visits")
+    return _moves("source", keys, in_last, items, unit="visits", weights=weights)
 
 
 def _visit_sources(
     p: Partial, ctx: Context, last: int, base: np.ndarray, every: str
-) -> tuple[np.ndarray, np.ndarray] | None:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
     """The source of each visit starting in the compared periods, and whether it starts in
     the last one. The campaigns sections' ``journeys`` when a section made them already;
     else only what movers use of them: the visits cut from the touch events as ``journeys``
     cuts them, and the (referrer, query) pairs of the kept visits classified as it classifies
     them (``classify`` names each pair on its own), without the conversions and their
-    attribution (half of ``journeys``' time)."""
+    attribution (half of ``journeys``' time). Third: how many visits each row stands for
+    (None: one each; the store's counted visits, ``_counted_sources``)."""
     from logaudit.analyze import attribution
-    from logaudit.analyze.campaigns import Journeys, check_settings, goals_of, visit_sources
-    from logaudit.enrich.sources import SourceTables
+    from logaudit.analyze.campaigns import Journeys, check_settings, goals_of
 
     made = ctx.cache.get("journeys")
     stored = ctx.cache.get(STORED)
@@ -435,6 +435,9 @@ def _visit_sources(
         # chained with the visits of the other days' touch events (store/movers.py).
         check_settings(ctx.settings)
         v = stored["visits"]
+        counted = stored.get("visit_counts")
+        if counted is not None and len(counted):
+            return _counted_sources(p, ctx, v, counted, last, base, every)
     else:
         s = ctx.settings
         check_settings(s)
@@ -447,8 +450,16 @@ def _visit_sources(
     in_last = pid == last
     keep = in_last | np.isin(pid, base)
     if isinstance(made, Journeys):
-        return v["source"].to_numpy(dtype=object)[keep], in_last[keep]
-    v = v[keep]
+        return v["source"].to_numpy(dtype=object)[keep], in_last[keep], None
+    return _named_sources(p, ctx, v[keep]), in_last[keep], None
+
+
+def _named_sources(p: Partial, ctx: Context, v: pd.DataFrame) -> np.ndarray:
+    """The source of each (``ref_h``, ``query_h``) row of ``v``, each distinct pair
+    classified once as ``campaigns.visit_sources`` does."""
+    from logaudit.analyze.campaigns import visit_sources
+    from logaudit.enrich.sources import SourceTables
+
     s = ctx.settings
     tables = SourceTables.load(s.sources, s.affiliate_params)
     # The referrer texts of these visits only: ``visit_sources`` names them by hashing its
@@ -456,14 +467,53 @@ def _visit_sources(
     refs = _names(p, ctx, "referrers").reindex(pd.unique(v["ref_h"].to_numpy())).dropna()
     named = {"referrers": pd.DataFrame(index=pd.Index(refs.to_numpy(dtype=object)))}
     src, codes = visit_sources(named, v, _own(p, ctx), tables, _names(p, ctx, "queries"))
-    return src["source"].to_numpy(dtype=object)[codes], in_last[keep]
+    return src["source"].to_numpy(dtype=object)[codes]
+
+
+def _counted_sources(
+    p: Partial,
+    ctx: Context,
+    v: pd.DataFrame,
+    counted: pd.DataFrame,
+    last: int,
+    base: np.ndarray,
+    every: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``_visit_sources`` from the store's visits plus closed months' interior visits
+    counted per (local start day, entry pair) (``store/entries.py``): each counted row
+    weighs its ``n`` visits. A visit's period is that of its local start day (the store's
+    counts serve days, weeks and months only)."""
+    pid = np.concatenate(
+        [
+            per.of_times(v["start_local"].to_numpy(), v["start"].to_numpy(), every),
+            per.of_days(counted["day"].to_numpy(np.int64), every),
+        ]
+    )
+    pair = pd.DataFrame(
+        {
+            c: np.concatenate([v[c].to_numpy(np.uint64), counted[c].to_numpy(np.uint64)])
+            for c in ("ref_h", "query_h")
+        }
+    )
+    weights = np.concatenate([np.ones(len(v), np.int64), counted["n"].to_numpy(np.int64)])
+    in_last = pid == last
+    keep = in_last | np.isin(pid, base)
+    if not keep.any():
+        return None
+    return _named_sources(p, ctx, pair[keep]), in_last[keep], weights[keep]
 
 
 def _moves(
-    kind: str, keys: np.ndarray, in_last: np.ndarray, items: pd.Series, unit: str = "page views"
+    kind: str,
+    keys: np.ndarray,
+    in_last: np.ndarray,
+    items: pd.Series,
+    unit: str = "page views",
+    weights: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, str]:
-    """Risers and fallers of one kind; items maps each key to its text (missing: not counted)."""
-    return _count_moves(kind, *_split(keys, in_last), items, unit)
+    """Risers and fallers of one kind; items maps each key to its text (missing: not counted).
+    ``weights``: how many each row counts for (default 1)."""
+    return _count_moves(kind, *_split(keys, in_last, weights), items, unit)
 
 
 def _count_moves(

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from logaudit.analyze import periods as per
+from logaudit.analyze import visitcounts
 from logaudit.analyze.base import Context, Partial, Table
 from logaudit.analyze.visits import visits_of
 from logaudit.config import Settings
@@ -333,12 +334,22 @@ def _distinct_pairs(key: np.ndarray, codes: np.ndarray, width: int) -> np.ndarra
 def _visits(p: Partial, ctx: Context, ids: np.ndarray, every: str) -> tuple[np.ndarray, np.ndarray]:
     n = len(ids)
     vt = visits_of(p, ctx).table
+    visits, clicks = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    counted = visitcounts.of(ctx)
+    if counted is not None:
+        # The store's closed months, counted per local start day (analyze/visitcounts.py).
+        if every == "hour":
+            raise AssertionError("the store handed counted visits to hourly periods")
+        day, nv, nc = visitcounts.per_day(counted)
+        pos, ok = _positions(ids, per.of_days(day, every))
+        visits += _count(pos[ok], n, nv[ok])
+        clicks += _count(pos[ok], n, nc[ok])
     if vt.empty:
-        return np.zeros(n, np.int64), np.zeros(n, np.int64)
+        return visits, clicks
     # A visit belongs to the period it starts in.
     vp = per.of_times(vt["start_local"].to_numpy(), vt["start"].to_numpy(), every)
     pos, ok = _positions(ids, vp)
-    return _count(pos[ok], n), _count(pos[ok], n, vt["clicks"].to_numpy()[ok])
+    return visits + _count(pos[ok], n), clicks + _count(pos[ok], n, vt["clicks"].to_numpy()[ok])
 
 
 def _response(p: Partial, ids: np.ndarray, every: str) -> tuple[np.ndarray, np.ndarray] | None:

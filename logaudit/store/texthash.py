@@ -1,0 +1,95 @@
+"""Closed months' texts keep their hashes (schema 8, branch ``year3``).
+
+Movers name the referrer and query keys they compare (64-bit ``hash_strings`` of the text)
+from the compared periods' ``referrers`` and ``queries`` tables (``store/movers.py``
+``names``): each report hashed every distinct text of those periods again, ~0.4M texts over
+the last 5 months at 10,000 visitors a day. A rolled-up month never changes, so its roll-up
+keeps each text table's hashes in a file of their own (``referrer_hashes``,
+``query_hashes``: one ``h`` column, row for row the text table's), made when the month is
+rolled up or by the first report that names from it; a report reads them beside the texts.
+
+Each records the checksum of the text file it was made from (``"of"``): a hash file that does
+not belong to the month's text file is not used (the texts are hashed, as before) and is made
+again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from logaudit.schema import hash_strings
+from logaudit.store.layout import Layout, State
+
+# text table -> (its hash table, its text column)
+HASHED = {"referrers": ("referrer_hashes", "referrer"), "queries": ("query_hashes", "query")}
+
+
+def ready(entry: dict[str, Any], table: str) -> bool:
+    """Whether ``entry``'s hashes of ``table`` stand for its texts (or it has no texts)."""
+    files = entry["files"]
+    if table not in files:
+        return True
+    meta = files.get(HASHED[table][0])
+    return meta is not None and meta.get("of") == files[table]["sha256"]
+
+
+def write(
+    layout: Layout, month: str, files: dict[str, Any], table: str, texts: pd.Index, gen: int
+) -> None:
+    """Add the hashes of ``texts`` (the index of the month's ``table`` file, in its order)."""
+    name = HASHED[table][0]
+    frame = pd.DataFrame({"h": hash_strings(texts)})
+    meta = layout.write_file(month, name, frame, gen)
+    meta["of"] = files[table]["sha256"]
+    files[name] = meta
+
+
+def backfill(layout: Layout, state: State, entries: list[tuple[str, dict[str, Any]]]) -> bool:
+    """Make the missing hashes of the month ``entries`` (not yet committed); whether any."""
+    todo = [
+        (m, e, t)
+        for m, e in entries
+        if len(m) == 7
+        for t in HASHED
+        if not ready(e, t)
+    ]
+    if not todo:
+        return False
+    state.gen += 1
+    for month, entry, table in todo:
+        f = layout.read_tables([(month, entry)], table, columns=[HASHED[table][1]])
+        texts = f.index if f is not None else pd.Index([], dtype=object)
+        write(layout, month, entry["files"], table, texts, state.gen)
+    return True
+
+
+def texts_and_hashes(
+    layout: Layout, entries: list[tuple[str, dict[str, Any]]], table: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The texts of ``table`` in ``entries`` (in order) and their hashes: read where stored
+    and standing for the texts, else made."""
+    name, column = HASHED[table]
+    texts: list[np.ndarray] = []
+    keys: list[np.ndarray] = []
+    stored = [(n, e) for n, e in entries if len(n) == 7 and name in e["files"] and ready(e, table)]
+    done = {n for n, _ in stored}
+    rest = [(n, e) for n, e in entries if n not in done]
+    for group, hashed in ((stored, True), (rest, False)):
+        f = layout.read_tables(group, table, columns=[column]) if group else None
+        if f is None:
+            continue
+        texts.append(np.asarray(f.index, dtype=object))
+        h = layout.read_tables(group, name) if hashed else None
+        if h is not None and len(h) == len(f):
+            keys.append(h["h"].to_numpy(np.uint64))
+        else:
+            keys.append(hash_strings(f.index))
+    if not texts:
+        return np.array([], dtype=object), np.zeros(0, np.uint64)
+    return np.concatenate(texts), np.concatenate(keys)
+
+
+__all__ = ["HASHED", "backfill", "ready", "texts_and_hashes", "write"]

@@ -1,0 +1,419 @@
+"""Closed months' visit entries counted once (schema 8, store/entries.py): the source movers
+read a month's interior visits as counts per (local start day, entry pair) and its edge rows,
+not its visit rows, and give the one-pass figures."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from logaudit.samplegen import generate_lines
+from logaudit.store import entries, movers, visitdays
+from logaudit.store.layout import SCHEMA, STATE_FILE, Layout
+from tests.store_helpers import figures, grown_store, report, trends
+
+# From 20 December over 75 days: December, January and February close and roll up, March is
+# still being written.
+DATA = b"".join(generate_lines(15000, start=date(2025, 12, 20), days=75))
+MOVERS = ("movers", "periods")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("entrystore")
+    return grown_store(tmp, DATA, (0.3, 0.7, 0.999), report)
+
+
+def _state(state: Path) -> dict[str, Any]:
+    raw: dict[str, Any] = json.loads((state / STATE_FILE).read_text())
+    return raw
+
+
+def _spy(monkeypatch: Any) -> tuple[list[tuple[str, str]], list[pd.DataFrame]]:
+    """(entry, table) read as a whole table, and the counts handed to the movers."""
+    from logaudit.analyze.trends import movers as trend_movers
+
+    read: list[tuple[str, str]] = []
+    handed: list[pd.DataFrame] = []
+    real_many, real_counted = Layout.read_tables, trend_movers._counted_sources
+
+    def many(self: Layout, days: Any, table: str, **kw: Any) -> Any:
+        read.extend((d, table) for d, _ in days)
+        return real_many(self, days, table, **kw)
+
+    def counted(p: Any, ctx: Any, v: Any, c: pd.DataFrame, *rest: Any) -> Any:
+        handed.append(c)
+        return real_counted(p, ctx, v, c, *rest)
+
+    monkeypatch.setattr(Layout, "read_tables", many)
+    monkeypatch.setattr(trend_movers, "_counted_sources", counted)
+    return read, handed
+
+
+def test_each_rolled_month_counts_its_interior_visits(store: tuple[Path, Path]) -> None:
+    state, _ = store
+    raw = _state(state)
+    assert raw["schema"] == SCHEMA == 8
+    layout = Layout(state)
+    st = layout.read_state()
+    assert {"2025-12", "2026-01"} <= set(st.months)
+    for month, entry in st.months.items():
+        files = entry["files"]
+        assert entries.ready(entry), month
+        assert files[entries.COUNTS]["of"] == files[visitdays.ROWS.name]["sha256"]
+        rows = layout.read_table(month, entry, visitdays.ROWS.name)
+        counts = layout.read_table(month, entry, entries.COUNTS)
+        edges = layout.read_table(month, entry, entries.EDGES)
+        assert rows is not None and counts is not None and edges is not None
+        inner = rows[~rows["edge"]]
+        # Counted independently: one row per distinct (day, pair), n visits each.
+        want = (
+            pd.DataFrame(
+                {
+                    "day": inner["start_local"].to_numpy(np.int64) // 86_400,
+                    "ref_h": inner["ref_h"].to_numpy(np.uint64),
+                    "query_h": inner["query_h"].to_numpy(np.uint64),
+                }
+            )
+            .value_counts()
+            .sort_index()
+        )
+        got = counts.set_index(["day", "ref_h", "query_h"])["n"].sort_index()
+        assert got.to_dict() == want.to_dict()
+        assert int(counts["n"].sum()) + len(edges) == len(rows)
+        # The interior visits' clicks and lengths per local start day, as value counts.
+        day = inner["start_local"].to_numpy(np.int64) // 86_400
+        for table, values in (
+            (entries.CLICKS, inner["clicks"].to_numpy(np.int64)),
+            (entries.LENGTHS, (inner["end"] - inner["start"]).to_numpy(np.int64)),
+        ):
+            f = layout.read_table(month, entry, table)
+            assert f is not None
+            col = "clicks" if table == entries.CLICKS else "duration"
+            want_v = pd.DataFrame({"day": day, col: values}).value_counts().sort_index()
+            assert f.set_index(["day", col])["n"].sort_index().to_dict() == want_v.to_dict()
+        assert len(counts) < len(inner)  # fewer rows than visits: the point of it
+        assert edges["edge"].all() and len(edges) == int(rows["edge"].sum())
+        pd.testing.assert_frame_equal(
+            edges.reset_index(drop=True),
+            rows[rows["edge"]].loc[:, list(edges.columns)].reset_index(drop=True),
+            check_dtype=False,
+        )
+
+
+@pytest.mark.parametrize("every", ["month", "week", "day"])
+def test_source_movers_from_counts_equal_one_pass(
+    store: tuple[Path, Path], every: str, monkeypatch: Any
+) -> None:
+    state, whole = store
+    more: dict[str, Any] = {"extra": {"every": every}, "sections": MOVERS}
+    read, handed = _spy(monkeypatch)
+    stored = figures(trends([], state, **more))
+    monkeypatch.undo()
+    one = figures(trends([str(whole)], **more))
+    assert stored == one
+    sources = [r for r in stored["movers"]["rows"] if json.loads(r)["kind"] == "source"]
+    assert sources or "sources: under" in stored["movers"]["note"]
+    if every == "day":
+        # The last 5 days lie in the open month: nothing to count.
+        assert not handed
+        return
+    # The counts were used, and the counted months' visit rows were not read at all (the
+    # series reads their visit counts too).
+    assert handed and int(handed[0]["n"].sum()) > 300
+    counted = {m for m, t in read if t == entries.COUNTS}
+    assert counted
+    assert not {m for m, t in read if t == visitdays.ROWS.name} & counted
+
+
+def test_a_count_that_is_wrong_changes_the_movers(
+    tmp_path: Path, store: tuple[Path, Path], monkeypatch: Any
+) -> None:
+    """The counts are what the source movers read: a month's counts doubled give other
+    visits per source than one pass (so the equality above can fail)."""
+    from logaudit.analyze.trends import movers as trend_movers
+
+    state, whole = store
+    more: dict[str, Any] = {"extra": {"every": "month"}, "sections": ("movers",)}
+    seen: list[np.ndarray] = []
+    real = trend_movers._counted_sources
+
+    def doubled(p: Any, ctx: Any, v: Any, c: pd.DataFrame, *rest: Any) -> Any:
+        got = real(p, ctx, v, c.assign(n=c["n"] * 2), *rest)
+        seen.append(got[2])
+        return got
+
+    def plain(p: Any, ctx: Any, v: Any, c: pd.DataFrame, *rest: Any) -> Any:
+        got = real(p, ctx, v, c, *rest)
+        seen.append(got[2])
+        return got
+
+    monkeypatch.setattr(trend_movers, "_counted_sources", plain)
+    trends([], state, **more)
+    monkeypatch.setattr(trend_movers, "_counted_sources", doubled)
+    trends([], state, **more)
+    monkeypatch.undo()
+    assert int(seen[1].sum()) > int(seen[0].sum())
+
+
+def test_an_older_roll_up_gets_its_counts_from_its_first_report(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """A store rolled up by schema 7 (no counts): its first trends report with movers makes
+    them (and says schema 8), with the one-pass figures before and after; a count file whose
+    rows changed under it (another ``"of"``) is not used but made again."""
+    data = b"".join(generate_lines(9000, start=date(2026, 1, 10), days=45))
+    state, whole = grown_store(tmp_path, data, (0.5, 0.999), report)
+    path = state / STATE_FILE
+    raw = _state(state)
+    assert raw["months"]
+    for entry in raw["months"].values():
+        for t in entries.TABLES:
+            entry["files"].pop(t, None)
+    raw["schema"] = 7
+    path.write_text(json.dumps(raw))
+    # By month: the compared periods hold all of January (by week they start inside it,
+    # and its days are read).
+    more: dict[str, Any] = {"extra": {"every": "month"}, "sections": MOVERS}
+    one = figures(trends([str(whole)], **more))
+    assert figures(trends([], state, **more)) == one
+    raw = _state(state)
+    assert raw["schema"] == 8
+    months = [e for e in raw["months"].values() if visitdays.ROWS.name in e["files"]]
+    assert months and all(entries.ready(e) for e in months)
+    # Stale: the counts made from other rows.
+    for entry in raw["months"].values():
+        entry["files"][entries.COUNTS]["of"] = "0" * 64
+    path.write_text(json.dumps(raw))
+    assert not any(entries.ready(e) for e in _state(state)["months"].values())
+    read, handed = _spy(monkeypatch)
+    assert figures(trends([], state, **more)) == one
+    monkeypatch.undo()
+    assert ("2026-01", entries.COUNTS) in read  # made again, then read
+    assert all(entries.ready(e) for e in _state(state)["months"].values())
+
+
+def test_late_lines_in_a_closed_month_make_its_counts_again(tmp_path: Path) -> None:
+    """A day of a rolled-up month that gets lines again loses the month's roll-up (its
+    counts with it); the month is rolled again with counts of the new rows: one-pass
+    figures, and the month's count total is its new interior visits."""
+    data = b"".join(generate_lines(9000, start=date(2026, 1, 10), days=45))
+    state, whole = grown_store(tmp_path, data, (0.5, 0.999), report)
+    layout = Layout(state)
+    before = layout.read_state().months["2026-01"]
+    late = tmp_path / "late.log"
+    ua = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
+    lines = [
+        f'192.0.2.{k} - - [20/Jan/2026:1{k % 10}:00:00 +0100] "GET /late{k} HTTP/1.1" 200 500 '
+        f'"https://late.example/" "{ua}"\n'
+        for k in range(1, 40)
+    ]
+    late.write_text("".join(lines))
+    report([str(late)], state)
+    assert "2026-01" not in layout.read_state().months  # the day reopened: no roll-up
+    # A later line closes the day again, and the month rolls up again.
+    with open(late, "a") as f:
+        f.write(lines[0].replace("20/Jan/2026:11", "23/Feb/2026:23"))
+    report([str(late)], state)
+    after = layout.read_state().months["2026-01"]
+    assert after["of"] != before["of"] and entries.ready(after)
+    counts = layout.read_table("2026-01", after, entries.COUNTS)
+    assert counts is not None
+    rows = layout.read_table("2026-01", after, visitdays.ROWS.name)
+    assert rows is not None
+    assert int(counts["n"].sum()) == int((~rows["edge"]).sum())
+    both = tmp_path / "both.log"
+    both.write_bytes(whole.read_bytes() + late.read_bytes())
+    more: dict[str, Any] = {"extra": {"every": "week"}, "sections": MOVERS}
+    assert figures(trends([], state, **more)) == figures(trends([str(both)], **more))
+
+
+def test_verify_covers_the_counts(store: tuple[Path, Path], tmp_path: Path) -> None:
+    import shutil
+
+    from logaudit.store import manage
+
+    state, _ = store
+    copy = tmp_path / "copy"
+    shutil.copytree(state, copy)
+    assert manage.verify(copy) == []
+    victim = next(copy.rglob(f"{entries.COUNTS}.*.parquet"))
+    raw = bytearray(victim.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    victim.write_bytes(bytes(raw))
+    assert any(entries.COUNTS in p and "checksum" in p for p in manage.verify(copy))
+
+
+def test_source_days_are_the_ones_counted(store: tuple[Path, Path]) -> None:
+    """Every closed day of a counted month keeps its entry pairs (the condition to count)."""
+    state, _ = store
+    st = Layout(state).read_state()
+    for month in st.months:
+        days = [(n, i) for n, i in st.days.items() if n.startswith(month)]
+        assert movers.source_days(days, 1800) == [
+            (n, i) for n, i in days if visitdays.ROWS.name in i["files"]
+        ]
+
+
+# The series and the overview from counted visits (analyze/visitcounts.py).
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_counted_headline_equals_the_listed_one(seed: int) -> None:
+    """Any split of a visits table into listed rows and value counts per (day, value) gives
+    ``visits.headline``'s figures over all the rows, medians of odd and even counts too."""
+    from logaudit.analyze import visitcounts
+    from logaudit.analyze.base import Context
+    from logaudit.analyze.visits import Visits, headline
+    from logaudit.config import load
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400)) + seed % 2
+    vt = pd.DataFrame(
+        {
+            "clicks": rng.integers(1, 9, n).astype(np.int64),
+            "duration": rng.choice([0, 0, 5, 17, 60, 61, 3600], n).astype(np.int64),
+            "day": rng.integers(20000, 20004, n).astype(np.int64),
+        }
+    )
+
+    def one_pass(table: pd.DataFrame, counts: dict[str, pd.DataFrame]) -> dict[str, object]:
+        ctx = Context(load({}, env={}))
+        ctx.cache["visits"] = Visits(table, pd.DataFrame())
+        if counts:
+            ctx.cache[visitcounts.KEY] = counts
+        return headline({}, ctx)
+
+    def counted(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        return {
+            col: rows.groupby(["day", col]).size().rename("n").reset_index()
+            for col in ("clicks", "duration")
+        }
+
+    want = one_pass(vt, {})
+    assert want["visits"] == n and want["clicks"] == int(vt["clicks"].sum())
+    cut = rng.random(n) < rng.random()
+    assert one_pass(vt[~cut].reset_index(drop=True), counted(vt[cut])) == want
+    assert one_pass(vt.iloc[:0], counted(vt)) == want
+    # A wrong count is seen.
+    wrong = counted(vt)
+    wrong["duration"].loc[0, "n"] += 1
+    wrong["clicks"].loc[0, "n"] += 1
+    assert one_pass(vt.iloc[:0], wrong) != want
+
+
+@pytest.mark.parametrize("every", ["month", "week", "day", "hour"])
+def test_series_and_overview_from_counted_visits_equal_one_pass(
+    store: tuple[Path, Path], every: str, monkeypatch: Any
+) -> None:
+    """periods/change/unusual and the overview's visit figures over counted closed months
+    equal one pass; the counted months' visit rows are not read (hourly periods: no
+    counts are handed, the rows are read)."""
+    from logaudit.analyze import visitcounts
+
+    state, whole = store
+    more: dict[str, Any] = {"extra": {"every": every}}
+    if every == "hour":
+        more["since"] = datetime(2026, 2, 25)
+    read, _ = _spy(monkeypatch)
+    handed: list[dict[str, pd.DataFrame]] = []
+    real = visitcounts.headline
+
+    def spy(vt: pd.DataFrame, counts: dict[str, pd.DataFrame]) -> dict[str, object]:
+        handed.append(counts)
+        return real(vt, counts)
+
+    monkeypatch.setattr(visitcounts, "headline", spy)
+    stored = figures(trends([], state, **more))
+    monkeypatch.undo()
+    one = figures(trends([str(whole)], **more))
+    assert stored == one
+    assert stored["overview"]["visits"] > (50 if every == "hour" else 500)
+    if every == "hour":
+        assert not handed
+        return
+    assert handed and int(handed[0]["clicks"]["n"].sum()) > 300
+    counted = {m for m, t in read if t == entries.CLICKS}
+    assert {"2025-12", "2026-01"} <= counted
+    assert not {m for m, t in read if t == visitdays.ROWS.name} & counted
+
+
+# Closed months' texts keep their hashes (store/texthash.py).
+
+
+def test_each_rolled_month_keeps_its_texts_hashes(store: tuple[Path, Path]) -> None:
+    from logaudit.schema import hash_strings
+    from logaudit.store import texthash
+
+    state, _ = store
+    layout = Layout(state)
+    st = layout.read_state()
+    for month, entry in st.months.items():
+        for table, (name, column) in texthash.HASHED.items():
+            assert texthash.ready(entry, table), (month, table)
+            texts = layout.read_tables([(month, entry)], table, columns=[column])
+            hashes = layout.read_table(month, entry, name)
+            assert texts is not None and hashes is not None and len(texts) > 0
+            assert (hashes["h"].to_numpy(np.uint64) == hash_strings(texts.index)).all()
+
+
+def test_names_from_stored_hashes_equal_hashing(
+    store: tuple[Path, Path], tmp_path: Path, monkeypatch: Any
+) -> None:
+    """``movers.names`` reads the months' hashes (no text of theirs hashed) and gives what
+    hashing every text gives; a hash file made from other texts is not used, and the next
+    report makes it again."""
+    import shutil
+
+    from logaudit import schema
+    from logaudit.store import texthash
+
+    state, whole = store
+    copy = tmp_path / "copy"
+    shutil.copytree(state, copy)
+    layout = Layout(copy)
+    st = layout.read_state()
+    days = sorted(st.days.items())
+    hashed: list[int] = []
+    real = texthash.hash_strings
+
+    def spy(values: Any) -> Any:
+        hashed.append(len(values))
+        return real(values)
+
+    monkeypatch.setattr(texthash, "hash_strings", spy)
+    got = movers.names(layout, st, days)
+    stored_hashed = sum(hashed)
+    for entry in st.months.values():
+        for table in texthash.HASHED:
+            entry["files"][texthash.HASHED[table][0]]["of"] = "0" * 64
+    hashed.clear()
+    again = movers.names(layout, st, days)
+    monkeypatch.undo()
+    for table, column in movers.NAMED.items():
+        texts = layout.read_tables(days, table, columns=[column])
+        assert texts is not None
+        keys = schema.hash_strings(texts.index)
+        want = pd.Series(np.asarray(texts.index, dtype=object), index=keys)
+        want = want[~want.index.duplicated()]
+        for g in (got, again):
+            assert g[table].sort_index().to_dict() == want.sort_index().to_dict()
+    # Stored: only the open days' texts were hashed; stale: the months' too.
+    months_texts = sum(
+        len(layout.read_tables([(m, e)], t, columns=[c]))  # type: ignore[arg-type]
+        for m, e in st.months.items()
+        for t, c in movers.NAMED.items()
+    )
+    assert sum(hashed) >= stored_hashed + months_texts
+    # A report remakes the stale ones.
+    (copy / STATE_FILE).write_text(json.dumps(st.to_json()))
+    more: dict[str, Any] = {"extra": {"every": "month"}, "sections": MOVERS}
+    assert figures(trends([], copy, **more)) == figures(trends([str(whole)], **more))
+    st = Layout(copy).read_state()
+    assert all(texthash.ready(e, t) for e in st.months.values() for t in texthash.HASHED)
