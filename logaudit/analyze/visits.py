@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from logaudit.analyze import blockkeys
-from logaudit.analyze.base import Context, Partial, Table, hash_strings  # noqa: F401 - trends.movers imports it from here
+from logaudit.analyze.base import Context, Partial, Table
 from logaudit.analyze.spill import partitions
 from logaudit.analyze.traffic import path_hashes, ranked
 from logaudit.config import Settings

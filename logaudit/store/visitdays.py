@@ -96,7 +96,7 @@ def day_rows(
     """One closed day's visits (``COLUMNS`` and ``edge``); ``lo``/``hi``: offsets (s).
     ``touch``: the day's touch events: the rows get their entry ``PAIR`` from them when every
     visit is found there (else none, and the day's sources are read from its events)."""
-    t = sessionize(events, timeout).table
+    t = sessionize(events, timeout, per_event=False).table
     start = t["start"].to_numpy(np.int64)
     end = t["end"].to_numpy(np.int64)
     # Another day's event is before day*DAY - lo or from (day+1)*DAY - hi (UTC seconds).
@@ -264,7 +264,9 @@ def visits(
 ) -> Visits:
     """The visits of the period: closed days' interior visits as stored, their edge visits
     chained with the visits of the open days' events."""
-    pieces = [sessionize(ev, timeout).table.loc[:, list(COLUMNS)] for ev in open_events]
+    pieces = [
+        sessionize(ev, timeout, per_event=False).table.loc[:, list(COLUMNS)] for ev in open_events
+    ]
     table = with_rows(stored, pieces, COLUMNS, timeout)
     table["duration"] = table["end"] - table["start"]
     table["day"] = table["start_local"] // DAY_S

@@ -10,12 +10,12 @@ import pandas as pd
 
 from logaudit.analyze import periods as per
 from logaudit.analyze.audience import named_places
-from logaudit.analyze.base import Context, Partial, Table
+from logaudit.analyze.base import Context, Partial, Table, hash_strings
 from logaudit.analyze.campaigns import query_names
 from logaudit.analyze.referrers import external, own_hosts, site_of
 from logaudit.analyze.spill import partitions
 from logaudit.analyze.trends.series import _PER, _empty, trend_of
-from logaudit.analyze.visits import hash_strings, path_names, referrer_names, t_pv_events
+from logaudit.analyze.visits import path_names, referrer_names, t_pv_events
 from logaudit.config import Settings
 from logaudit.enrich.classify import visitor_key
 from logaudit.report import Section
