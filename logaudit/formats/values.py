@@ -340,3 +340,41 @@ def sizes(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
                 values.take(pa.array(digits)).cast(pa.int64()), dtype=np.int64
             )
     return number, ok
+
+
+def statuses(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """(status, valid) per row of a plain string column of HTTP statuses: valid is exactly
+    ``^[1-5][0-9][0-9]$`` (the parser's rule when statuses come as distinct values), and an
+    invalid one reads as 0. Three bytes a row, read with numpy: the CSV reader's dictionary
+    of a block's few distinct statuses hashed every row (~1 ms a 16 MB block)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    n = len(values)
+    status = np.zeros(n, np.int16)
+    if n == 0:
+        return status, np.zeros(0, bool)
+    wide = pa.types.is_large_string(values.type)
+    offsets = np.frombuffer(values.buffers()[1], np.int64 if wide else np.int32)
+    offsets = offsets[values.offset : values.offset + n + 1].astype(np.int64)
+    ok = np.diff(offsets) == 3
+    data = values.buffers()[2]
+    if data is None or not ok.any():
+        return status, np.zeros(n, bool)
+    octets = np.frombuffer(data, np.uint8)
+    if ok.all():  # back to back: a (n, 3) view
+        m = octets[offsets[0] : offsets[-1]].reshape(n, 3)
+        rows = None
+    else:
+        rows = np.flatnonzero(ok)
+        starts: np.ndarray = offsets[:-1][rows]
+        m = octets[starts[:, None] + np.arange(3)]
+    # Each byte's column on its own (uint8: a byte below "1" or "0" wraps past the bound).
+    first, second, third = m[:, 0] - np.uint8(49), m[:, 1] - np.uint8(48), m[:, 2] - np.uint8(48)
+    fits = (first <= 4) & (second <= 9) & (third <= 9)
+    value = first.astype(np.int16) * 100 + second * np.int16(10) + third + np.int16(100)
+    value[~fits] = 0
+    if rows is None:
+        return value, fits
+    status[rows] = value
+    ok[rows] = fits
+    return status, ok
