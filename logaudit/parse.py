@@ -46,6 +46,7 @@ from logaudit.formats.values import (
     decode_time,
     durations,
     fixed_digits,
+    fixed_durations,
     iso_fixed,
     localise,
     offsets_at,
@@ -959,6 +960,18 @@ def _token_fields(
             if "status" not in sized and "status" not in fields:
                 sized["status"] = statuses(column)  # per row (blockcsv.plain_tokens)
             continue
+        if (
+            sized is not None
+            and column.type == pa.string()
+            and tok.single is not None
+            and tok.single.role == "response_time"
+            and "response_time" not in sized
+            and "response_time" not in fields
+        ):
+            seconds = fixed_durations(column, tok.single.kind or "s")
+            if seconds is not None:  # per row (blockcsv.plain_tokens)
+                sized["response_time"] = (seconds, np.ones(len(seconds), bool))
+                continue
         if tok.name in ("t1", "t2") and column.type == pa.string():
             # Read as plain text (blockcsv.plain_tokens): coded by runs of equal values.
             codes, values = _runs(column, len(column) // 4 if tok.name == "t1" else 64)
@@ -1211,7 +1224,9 @@ def _assemble(
     for col in ("referrer", "agent", "vhost"):
         out[col] = cat(col, "")
     for col in ("response_time", "upstream_time"):
-        if col in cols:
+        if col in sized:  # read per row (values.fixed_durations)
+            out[col] = take(sized[col][0])
+        elif col in cols:
             idx, d, piece = cols[col]
             out[col] = take(durations(d, piece.kind or "s")[idx])
         else:

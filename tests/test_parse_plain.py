@@ -186,3 +186,59 @@ def test_nginx_timed_block_reads_as_with_dictionaries() -> None:
     ]
     frame, bad = _both(rows, det)
     assert bad.total == 0 and len(frame) == len(rows)
+
+
+DURATIONS = ["0.123", "9.999", "0.000", "1.100", "0.001", "5.005"]
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us"])
+def test_fixed_durations_equal_the_distinct_values_reading(unit: str) -> None:
+    from logaudit.formats.values import durations, fixed_durations
+
+    for texts in (
+        DURATIONS,
+        ["123456789012.999", "000000000000.001"],  # the widest: 12 digits before the point
+        [f"{i // 1000}.{i % 1000:03d}" for i in range(10000)],  # every three-decimal value
+        [f"{i // 1000:02d}.{i % 1000:03d}" for i in range(0, 99999, 7)],
+    ):
+        got = fixed_durations(pa.array(texts), unit)
+        assert got is not None
+        assert got.tolist() == durations(pa.array(texts), unit).tolist()  # bit for bit
+
+
+def test_fixed_durations_leave_other_writings_to_the_distinct_values() -> None:
+    from logaudit.formats.values import fixed_durations
+
+    for texts in (
+        ["0.123", "12.345"],  # two widths
+        ["0.123", "-"],
+        ["0.12", "0.13"],  # not three decimals
+        ["0,123"],
+        ["0.1a3"],
+        ["a.123"],
+        ["1234"],
+        ["1234567890123.123"],  # 13 digits before the point
+        ["0.123", "0.1\u0663"],
+    ):
+        assert fixed_durations(pa.array(texts), "s") is None, texts
+    assert fixed_durations(pa.array(["0.123"]), "list") is None
+    assert fixed_durations(pa.array([], pa.string()), "s") is None
+    assert fixed_durations(pa.array(["0.123", None]), "s") is None
+    sliced = pa.array(["12.345", "0.123", "0.456"]).slice(1)
+    assert fixed_durations(sliced, "s").tolist() == [0.123, 0.456]  # type: ignore[union-attr]
+
+
+def test_response_times_of_several_widths_in_a_block_read_as_with_dictionaries() -> None:
+    det = detect(
+        b"",
+        "t.log",
+        'nginx:$remote_addr - $remote_user [$time_local] "$request" $status '
+        '$body_bytes_sent "$http_referer" "$http_user_agent" $request_time',
+    )
+    rows = [line(extra=[f"0.{i:03d}"]) for i in range(30)]
+    frame, _ = _both(rows, det)
+    assert frame["response_time"].tolist() == [i / 1000 for i in range(30)]
+    rows[4] = line(extra=["12.5"])
+    rows[6] = line(extra=["-"])
+    frame, bad = _both(rows, det)
+    assert frame["response_time"].iloc[4] == 12.5 and np.isnan(frame["response_time"].iloc[6])
