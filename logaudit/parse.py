@@ -34,8 +34,8 @@ from logaudit import octets as _octets
 from logaudit import plausible, prefetch
 from logaudit.blockcsv import has_bare_cr as _has_bare_cr
 from logaudit.blockcsv import normalise as _normalise
+from logaudit.blockcsv import plain_tokens as _plain_tokens
 from logaudit.blockcsv import read_csv as _read_csv
-from logaudit.blockcsv import size_token as _size_token
 from logaudit.blockcsv import used_tokens as _used_tokens
 from logaudit.blockcsv import xff_extra as _xff_extra
 from logaudit.formats import Detected
@@ -46,10 +46,12 @@ from logaudit.formats.values import (
     decode_time,
     durations,
     fixed_digits,
+    fixed_durations,
     iso_fixed,
     localise,
     offsets_at,
     sizes,
+    statuses,
 )
 from logaudit.schema import COOKIE_PREFIX, categorical, cookie_columns
 from logaudit.sources import Block
@@ -281,6 +283,46 @@ def _dict(arr: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
     indices = enc.indices if enc.indices.null_count == 0 else enc.indices.fill_null(0)
     idx = np.asarray(indices, dtype=np.int32)
     return idx, enc.dictionary
+
+
+def _runs(arr: pa.ChunkedArray | pa.Array, most: int) -> tuple[np.ndarray, pa.Array]:
+    """(codes, values) of a plain text column by runs of equal consecutive values: a
+    value per run, so one may come back in a later run (fine for times, which are only
+    decoded, not counted by their codes). A log's times come in runs (a block's 65,000
+    lines: ~11,000 runs of their time, one of their zone), found with one compare of each
+    row's bytes with the row before (~0.2 ms), where the CSV reader's dictionary hashed
+    every row (~2 ms). ``_dict`` when the values differ in width, have nulls, or make more
+    than ``most`` runs."""
+    if isinstance(arr, pa.ChunkedArray):
+        if arr.num_chunks != 1:
+            return _dict(arr)
+        arr = arr.chunk(0)
+    n = len(arr)
+    if n < 2 or arr.null_count or not pa.types.is_string(arr.type):
+        return _dict(arr)
+    offsets = np.frombuffer(arr.buffers()[1], np.int32)[arr.offset : arr.offset + n + 1]
+    width = int(offsets[1] - offsets[0])
+    if width == 0 or (np.diff(offsets) != width).any():
+        return _dict(arr)
+    data = arr.buffers()[2]
+    start = int(offsets[0])
+    new = np.zeros(n, bool)
+    new[0] = True
+    if width >= 8:
+        # Each row's bytes as 8-byte words at 0, 8, ... and the last 8 (unaligned views of
+        # the buffer, no copy), each compared with the row before.
+        for at in [*range(0, width - 7, 8), width - 8]:
+            words = np.ndarray((n,), "<u8", buffer=data, offset=start + at, strides=(width,))
+            new[1:] |= words[1:] != words[:-1]
+    else:
+        rows = np.frombuffer(data, np.uint8)[start : start + width * n].reshape(n, width)
+        for at in range(width):  # a column of bytes at a time (any(axis=1): 1 ms a block)
+            new[1:] |= rows[1:, at] != rows[:-1, at]
+    firsts = np.flatnonzero(new)
+    if len(firsts) > most:
+        return _dict(arr)
+    codes = (np.cumsum(new, dtype=np.int32) - 1).astype(np.int32, copy=False)
+    return codes, arr.take(pa.array(firsts))
 
 
 def _categorical(codes: np.ndarray, dictionary: pa.Array) -> pd.Categorical:
@@ -671,9 +713,7 @@ def _fast(
         table = ahead[0]
         invalid.extend(ahead[1])
     else:
-        size = _size_token(det)
-        plain = (size,) if size is not None else ()
-        table = _read_csv(data, columns, invalid, delim, used, plain)
+        table = _read_csv(data, columns, invalid, delim, used, _plain_tokens(det))
     if any(col.num_chunks > 1 for col in table.columns):  # a block over 2 GB
         table = table.unify_dictionaries().combine_chunks()
     bare_cr = _has_bare_cr(data, cr)
@@ -910,7 +950,33 @@ def _token_fields(
             if "bytes" not in sized and "bytes" not in fields:
                 sized["bytes"] = sizes(column)
             continue
-        codes, values = _dict(column)
+        if (
+            sized is not None
+            and column.type == pa.string()
+            and column.null_count == 0
+            and tok.single is not None
+            and tok.single.role == "status"
+        ):
+            if "status" not in sized and "status" not in fields:
+                sized["status"] = statuses(column)  # per row (blockcsv.plain_tokens)
+            continue
+        if (
+            sized is not None
+            and column.type == pa.string()
+            and tok.single is not None
+            and tok.single.role == "response_time"
+            and "response_time" not in sized
+            and "response_time" not in fields
+        ):
+            seconds = fixed_durations(column, tok.single.kind or "s")
+            if seconds is not None:  # per row (blockcsv.plain_tokens)
+                sized["response_time"] = (seconds, np.ones(len(seconds), bool))
+                continue
+        if tok.name in ("t1", "t2") and column.type == pa.string():
+            # Read as plain text (blockcsv.plain_tokens): coded by runs of equal values.
+            codes, values = _runs(column, len(column) // 4 if tok.name == "t1" else 64)
+        else:
+            codes, values = _dict(column)
         if det.format.loose and pc.any(pc.starts_with(values, '"')).as_py():
             # W3C: a quoted value ("a b", with "" for a quote) as written inside its quotes.
             # (Only where one starts with a quote: unquoted, values and codes are unchanged.)
@@ -1070,12 +1136,16 @@ def _assemble(
             return cols[r][0], cols[r][1]
         return np.zeros(n, np.int32), pa.array([default], pa.string())
 
-    st_idx, st_dict = role("status", "0")
-    st_valid = np.asarray(pc.match_substring_regex(st_dict, r"^[1-5][0-9][0-9]$"))
-    st_val = np.asarray(
-        pc.if_else(pa.array(st_valid), st_dict, "0").cast(pa.int16()), dtype=np.int16
-    )
-    reasons.append((~st_valid[st_idx], "status is not an HTTP status code"))
+    if "status" in sized:  # read per row from the plain text column (values.statuses)
+        st_rows, st_ok = sized["status"]
+    else:
+        st_idx, st_dict = role("status", "0")
+        st_valid = np.asarray(pc.match_substring_regex(st_dict, r"^[1-5][0-9][0-9]$"))
+        st_val = np.asarray(
+            pc.if_else(pa.array(st_valid), st_dict, "0").cast(pa.int16()), dtype=np.int16
+        )
+        st_rows, st_ok = st_val[st_idx], st_valid[st_idx]
+    reasons.append((~st_ok, "status is not an HTTP status code"))
 
     if "bytes" in sized:  # read per row from the plain text column (values.sizes)
         by_rows, by_ok = sized["bytes"]
@@ -1148,13 +1218,15 @@ def _assemble(
         ("protocol", protocol),
     ):
         out[col] = _categorical(take(idx), d)
-    out["status"] = take(st_val[st_idx])
+    out["status"] = take(st_rows)
     out["bytes"] = take(by_rows)
     m = len(wall_rows)
     for col in ("referrer", "agent", "vhost"):
         out[col] = cat(col, "")
     for col in ("response_time", "upstream_time"):
-        if col in cols:
+        if col in sized:  # read per row (values.fixed_durations)
+            out[col] = take(sized[col][0])
+        elif col in cols:
             idx, d, piece = cols[col]
             out[col] = take(durations(d, piece.kind or "s")[idx])
         else:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from logaudit.analyze.base import hash_rows, used_categories
 from logaudit.schema import categorical, hash_strings
@@ -52,3 +54,44 @@ def test_hash_strings_in_chunks_equals_one_pass(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(schema, "HASH_CHUNK", 64)
     assert (schema.hash_strings(values) == whole).all()
     assert (schema.hash_strings(np.asarray(values, dtype=object)) == whole).all()
+
+
+def _python_hashes(values: list[str]) -> np.ndarray:
+    """What hash_strings has always given: pandas' hash of each value as a Python str."""
+    return pd.util.hash_array(np.asarray(values, dtype=object), categorize=False)
+
+
+def test_hash_strings_from_arrow_bytes_equals_python_strings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Arrow-backed text is hashed from its UTF-8 bytes: the same values as from str objects,
+    for non-ASCII, empty and long values, in chunks, and for an index sliced from another."""
+    from logaudit import schema
+
+    texts = ["", "-", "/é", "Mozilla/5.0 (X11; Linux) ✓ 😀", "a" * 5000, "nan", "None", "\x00z"]
+    texts += [f"/p/{i}?q={i * 7}" for i in range(300)]
+    values = pd.Index(texts, dtype="str")
+    assert isinstance(values.array, pd.arrays.ArrowStringArray)
+    assert schema._arrow_text(values) is not None
+    assert (hash_strings(values) == _python_hashes(texts)).all()
+    monkeypatch.setattr(schema, "HASH_CHUNK", 7)
+    assert (schema.hash_strings(values) == _python_hashes(texts)).all()
+    assert (schema.hash_strings(values[5:77]) == _python_hashes(texts[5:77])).all()
+    assert schema.hash_strings(values[:0]).tolist() == []
+
+
+def test_hash_strings_with_a_missing_value_keeps_its_old_hash() -> None:
+    """A missing value hashes as numpy gives it ("nan"), as before: not through Arrow."""
+    from logaudit import schema
+
+    values = pd.Index(["/a", None, "/b"], dtype="str")
+    assert schema._arrow_text(values) is None
+    expected = pd.util.hash_array(np.asarray(values, dtype=object), categorize=False)
+    assert (hash_strings(values) == expected).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(st.characters(exclude_categories=("Cs",))), max_size=40))
+def test_hash_strings_any_text(texts: list[str]) -> None:
+    values = pd.Index(texts, dtype="str")
+    assert (hash_strings(values) == _python_hashes(texts)).all()
