@@ -173,9 +173,9 @@ def _arrow_text(values: pd.Index | np.ndarray) -> pa.Array | None:
     text without missing values (categories, table indexes); None otherwise (a missing value
     hashes as its text "nan" through ``np.asarray``, and Arrow would give None)."""
     array = values.array if isinstance(values, pd.Index) else values
-    if not isinstance(array, pd.arrays.ArrowStringArray):
+    arr = getattr(array, "_pa_array", None)  # any Arrow-backed pandas array (str, ArrowDtype)
+    if arr is None:
         return None
-    arr = pa.array(array)
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     if arr.null_count or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):

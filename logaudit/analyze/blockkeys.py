@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from logaudit.analyze.base import used_categories
-from logaudit.texthash import hash_texts
+from logaudit.schema import hash_strings
 
 T = TypeVar("T")
 
@@ -66,7 +66,7 @@ def row_hashes(c: pd.DataFrame, col: str, rows: np.ndarray) -> np.ndarray:
     used = used_categories(codes, n)
     new = used[~done[used]]
     if len(new):
-        by_code[new] = hash_texts(cat.categories.take(new))
+        by_code[new] = hash_strings(cat.categories.take(new))
         done[new] = True
     return by_code[codes]
 

@@ -30,7 +30,7 @@ from logaudit.analyze.periods import cap_note, capped_low, period_cap
 from logaudit.analyze.spill import partitions
 from logaudit.config import Settings
 from logaudit.report import Section
-from logaudit.texthash import hash_texts
+from logaudit.schema import hash_strings
 
 
 def _i64(a: np.ndarray) -> np.ndarray:
@@ -165,7 +165,7 @@ def path_hashes(p: Partial, ctx: Context) -> pd.Index:
     """``hash_strings`` of the ``paths`` table's index, in its order, once per report: the
     path sections and the visits' entry and exit pages each hashed every distinct path of
     the run again (1M lines, ~200,000 paths: ~25 ms each, on the finish's one thread)."""
-    return ctx.once("path_rows", lambda: pd.Index(hash_texts(p["paths"].index)))
+    return ctx.once("path_rows", lambda: pd.Index(hash_strings(p["paths"].index)))
 
 
 def _path_visitor_counts(p: Partial, ctx: Context) -> pd.Series:

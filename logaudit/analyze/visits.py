@@ -25,7 +25,7 @@ from logaudit.analyze.spill import partitions
 from logaudit.analyze.traffic import path_hashes, ranked
 from logaudit.config import Settings
 from logaudit.report import Section
-from logaudit.texthash import hash_texts
+from logaudit.schema import hash_strings
 
 CLICK_BUCKETS: tuple[tuple[str, int, int], ...] = (
     ("1", 1, 1),
@@ -149,7 +149,7 @@ def _sessionized(p: Partial, timeout: int) -> Visits:
 def path_names(p: Partial) -> pd.Series:
     """hash -> path text, over every distinct path seen."""
     paths = p.get("paths", pd.DataFrame())
-    return pd.Series(np.asarray(paths.index, dtype=object), index=hash_texts(paths.index))
+    return pd.Series(np.asarray(paths.index, dtype=object), index=hash_strings(paths.index))
 
 
 def path_texts(p: Partial, ctx: Context, hashes: pd.Index | np.ndarray) -> pd.Index:
@@ -168,7 +168,7 @@ def path_texts(p: Partial, ctx: Context, hashes: pd.Index | np.ndarray) -> pd.In
 
 def referrer_names(p: Partial) -> pd.Series:
     refs = p.get("referrers", pd.DataFrame())
-    return pd.Series(np.asarray(refs.index, dtype=object), index=hash_texts(refs.index))
+    return pd.Series(np.asarray(refs.index, dtype=object), index=hash_strings(refs.index))
 
 
 def headline(p: Partial, ctx: Context) -> dict[str, object]:

@@ -20,8 +20,7 @@ import pyarrow.compute as pc
 
 from logaudit.config import Settings
 from logaudit.errors import ConfigError
-from logaudit.schema import arrow_strings, categorical
-from logaudit.texthash import hash_texts
+from logaudit.schema import arrow_strings, categorical, hash_strings
 
 # The agent_class column's categories, in code order (0 person, 1 crawler, 2 tool). Feed readers
 # and fetchers ("feed" in the agents table and the crawlers panel) are code 1: robots, not people.
@@ -134,7 +133,7 @@ def per_category(cat: pd.Categorical, values: np.ndarray) -> np.ndarray:
 
 def hash_categories(cat: pd.Categorical) -> np.ndarray:
     """A stable 64-bit hash per row, computed once per category."""
-    h = hash_texts(cat.categories)
+    h = hash_strings(cat.categories)
     return per_category(cat, h)
 
 

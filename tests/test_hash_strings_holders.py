@@ -1,4 +1,5 @@
-"""``texthash.hash_texts`` gives exactly ``schema.hash_strings``' values, whatever holds them."""
+"""``schema.hash_strings`` gives each text's hash of its Python string, whatever holds the texts
+(Arrow-backed text is hashed from its UTF-8 bytes)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from logaudit import texthash
+from logaudit import schema
 from logaudit.schema import hash_strings
-from logaudit.texthash import hash_texts
 
 
 def _texts(n: int) -> list[str]:
@@ -23,7 +23,7 @@ def _texts(n: int) -> list[str]:
 
 
 @pytest.mark.parametrize("kind", ["index", "categories", "array", "chunked", "large", "numpy"])
-def test_hash_texts_equals_hash_strings(kind: str) -> None:
+def test_hash_strings_whatever_holds_the_texts(kind: str) -> None:
     texts = list(dict.fromkeys(_texts(2000)))
     if kind == "index":
         values: object = pd.Index(texts, dtype="str")
@@ -38,30 +38,34 @@ def test_hash_texts_equals_hash_strings(kind: str) -> None:
         values = pd.Index(pd.arrays.ArrowStringArray(pa.array(texts, pa.large_string())))
     else:
         values = np.array(texts, dtype=object)
-    want = hash_strings(np.array(list(values), dtype=object))  # type: ignore[call-overload]
-    got = hash_texts(values)  # type: ignore[arg-type]
+    want = pd.util.hash_array(np.array(list(values), dtype=object), categorize=False)  # type: ignore[call-overload]
+    got = hash_strings(values)  # type: ignore[arg-type]
     assert got.dtype == np.uint64
     assert got.tolist() == want.tolist()
 
 
-def test_hash_texts_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(texthash, "HASH_CHUNK", 7)
+def test_hash_strings_in_small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     texts = list(dict.fromkeys(_texts(100)))
-    got = hash_texts(pd.Index(texts, dtype="str"))
-    assert got.tolist() == hash_strings(np.array(texts, dtype=object)).tolist()
+    want = hash_strings(pd.Index(texts, dtype="str"))
+    monkeypatch.setattr(schema, "HASH_CHUNK", 7)
+    assert hash_strings(pd.Index(texts, dtype="str")).tolist() == want.tolist()
 
 
 def test_missing_values_hash_as_before() -> None:
     values = pd.Index(["a", None, "b"], dtype="str")
-    assert hash_texts(values).tolist() == hash_strings(values).tolist()
-    assert hash_texts(pd.Index([], dtype="str")).tolist() == []
+    want = pd.util.hash_array(np.asarray(values, dtype=object), categorize=False)
+    assert hash_strings(values).tolist() == want.tolist()
+    assert hash_strings(pd.Index([], dtype="str")).tolist() == []
 
 
 def test_arrow_text_is_hashed_from_its_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
-    def refuse(values: object) -> np.ndarray:
-        raise AssertionError("went through Python strings")
+    real = pd.util.hash_array
 
-    monkeypatch.setattr(texthash, "hash_strings", refuse)
+    def bytes_only(values: np.ndarray, **kw: object) -> np.ndarray:
+        assert all(isinstance(v, bytes) for v in values), "went through Python strings"
+        return real(values, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pd.util, "hash_array", bytes_only)
     values = pd.Index(["/a", "/b\u00e9"], dtype="str")
-    assert len(hash_texts(values)) == 2
-    assert len(hash_texts(pd.Categorical(["x", "y", "x"]).categories)) == 2
+    assert len(hash_strings(values)) == 2
+    assert len(hash_strings(pd.Categorical(["x", "y", "x"]).categories)) == 2
