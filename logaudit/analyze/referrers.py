@@ -34,7 +34,7 @@ def t_referrers(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     return count_by(c, "referrer", {"hits": None, "page_views": pv})
 
 
-TABLES = {"referrers": Table("referrers", t_referrers)}
+TABLES = {"referrers": Table("referrers", t_referrers, spill_text=True)}
 
 
 def site_of(urls: pd.Index) -> pd.DataFrame:

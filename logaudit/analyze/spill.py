@@ -334,3 +334,127 @@ def whole(frame: pd.DataFrame) -> pd.DataFrame:
     out = pd.concat(parts) if parts else frame.iloc[:0]
     out.attrs = {}
     return out
+
+
+# A text-keyed table spills past TEXT_FACTOR times the budget of the fixed-width ones: at the
+# default 16 MB, 128 MB, which the 1M-line benchmark logs stay under (1M distinct paths: a
+# 62 MB table), so that runs of ordinary size never pay for the temporary files.
+TEXT_FACTOR = 8
+
+# Where a spilled text table's first-appearance order is kept while it is on disk.
+SEQ = "_seq"
+
+
+class TextSpill:
+    """A group table keyed by one text index (``paths``, ``referrers``), spilled: each batch of
+    combined rows is written, the text with its counts, as an Arrow IPC stream into the file
+    its key's hash picks (``PARTS`` anonymous temporary files, as ``Spill``'s). One key's rows
+    are then in one partition, so a partition's rows combine among themselves (keys are
+    disjoint across partitions) and the table's totals are sums of the partitions'.
+
+    Each row carries ``SEQ``: its batch number and its position in the batch. A key's smallest
+    is where it first appeared, so ordering the combined rows by it gives back the order the
+    table has in memory (groups in order of first appearance): whatever reads the table sees
+    the same rows in the same order whether it spilled or not."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        index = frame.index
+        if isinstance(index, pd.MultiIndex) or index.dtype != "str":
+            raise TypeError("spill: a text table is keyed by one text index")
+        for name in frame.columns:
+            dtype = frame[name].dtype
+            if not isinstance(dtype, np.dtype) or dtype.kind not in "iufb":
+                raise TypeError(f"spill: column {name} is {dtype}, not fixed-width numeric")
+        self.name = index.name
+        self.index_dtype = index.dtype
+        self.text_type = type(index.array)
+        self.key_type = _chunked(index).type
+        self.columns = {str(c): frame[c].dtype for c in frame.columns}
+        self.batches = 0
+        # Per partition, the (offset, length) of each stream written to its file.
+        self.segments: list[list[tuple[int, int]]] = [[] for _ in range(PARTS)]
+        self.files: list[IO[bytes]] = []
+        with _temp_space():
+            self.files = [tempfile.TemporaryFile() for _ in range(PARTS)]
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if not len(frame):
+            return
+        from logaudit.schema import hash_strings  # schema imports pandas' hashing: kept lazy
+
+        n = len(frame)
+        part = part_of(hash_strings(frame.index))
+        order = np.argsort(part, kind="stable")
+        bounds = np.searchsorted(part[order], np.arange(PARTS + 1))
+        seq = (np.int64(self.batches) << np.int64(32)) + np.arange(n, dtype=np.int64)
+        self.batches += 1
+        take = pa.array(order)
+        data = {"": _chunked(frame.index).cast(self.key_type).take(take).combine_chunks()}
+        for c in self.columns:
+            data[c] = pa.array(frame[c].to_numpy()).take(take)
+        data[SEQ] = pa.array(seq).take(take)
+        rows = pa.table(data)
+        del data, take
+        with _temp_space():
+            for i in range(PARTS):
+                lo, hi = int(bounds[i]), int(bounds[i + 1])
+                if hi <= lo:
+                    continue
+                sink = pa.BufferOutputStream()
+                with pa.ipc.new_stream(sink, rows.schema) as w:
+                    w.write_table(rows.slice(lo, hi - lo))
+                buf = sink.getvalue()
+                f = self.files[i]
+                at = f.seek(0, os.SEEK_END)
+                f.write(memoryview(buf))
+                f.flush()
+                self.segments[i].append((at, buf.size))
+
+    def read(self, i: int) -> pd.DataFrame:
+        """Partition ``i``'s rows as written (batches in order; a key may repeat), with SEQ."""
+        segs = self.segments[i]
+        if not segs:
+            return pd.DataFrame()
+        data = _read_all(self.files[i])
+        got = pa.concat_tables(
+            pa.ipc.open_stream(pa.py_buffer(data[at : at + size])).read_all() for at, size in segs
+        )
+        del data
+        cols = {c: got.column(c).to_numpy() for c in (*self.columns, SEQ)}
+        for c, dtype in self.columns.items():
+            cols[c] = cols[c].astype(dtype, copy=False)
+        text = self.text_type(got.column("").combine_chunks(), dtype=self.index_dtype)
+        return pd.DataFrame(cols, index=pd.Index(text, name=self.name, copy=False), copy=False)
+
+    def close(self) -> None:
+        for f in self.files:
+            f.close()
+        self.files = []
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> TextSpill:
+        return self
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a spilled table cannot leave its process")
+
+
+def in_order(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Combined partitions of a text table (each its keys' rows, with SEQ) as one table in
+    order of SEQ, the order the table has in memory, without SEQ: the text joined once."""
+    src = [p for p in parts if len(p)]
+    parts.clear()  # the caller's list: the partitions go as soon as they are copied
+    if not src:
+        return pd.DataFrame()
+    first = src[0]
+    order = np.argsort(np.concatenate([p[SEQ].to_numpy() for p in src]), kind="stable")
+    take = pa.array(order)
+    text = pa.chunked_array([c for p in src for c in _chunked(p.index).chunks])
+    cols = {}
+    for c in first.columns:
+        if c != SEQ:
+            cols[c] = np.concatenate([p[c].to_numpy() for p in src])[order]
+    keys = text.take(take).combine_chunks()
+    del text, src
+    values = type(first.index.array)(keys, dtype=first.index.dtype)
+    index = pd.Index(values, name=first.index.name, copy=False)
+    return pd.DataFrame(cols, index=index, copy=False)

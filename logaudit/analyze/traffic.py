@@ -209,7 +209,7 @@ TABLES: dict[str, Table] = {
         Table("visitor_days", t_visitor_days),
         Table("daily", t_daily),
         Table("hours", t_hours),
-        Table("paths", t_paths, {"static": "max"}),
+        Table("paths", t_paths, {"static": "max"}, spill_text=True),
         Table("path_visitors", t_path_visitors, kind="distinct", spill_key="key"),
         Table("status", t_status),
         Table("methods", _simple("method")),
