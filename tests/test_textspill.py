@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
@@ -200,3 +201,20 @@ def test_a_full_disk_while_text_spills_is_one_line_and_exit_9(
     message = result.stderr.strip()
     assert "Traceback" not in result.output
     assert "\n" not in message and "temporary files" in message and "No space left" in message
+
+
+@pytest.mark.parametrize("kind", [pa.string(), pa.large_string()])
+def test_place_puts_each_value_at_its_rows_start(kind: pa.DataType) -> None:
+    from logaudit.analyze.spill import _place
+
+    values = ["ab", "", "cde", "é", "fg"]
+    text = pa.array(["zz", *values], kind).slice(1)  # an offset into the buffers
+    order = [2, 0, 4, 1, 3]  # the table row of each value
+    lengths = np.zeros(len(values), np.int64)
+    for v, row in zip(values, order, strict=True):
+        lengths[row] = len(v.encode())
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    data = np.zeros(int(starts[-1]), np.uint8)
+    _place(text, starts[order], data)
+    want = "".join(v for _, v in sorted(zip(order, values, strict=True)))
+    assert bytes(data).decode() == want

@@ -25,7 +25,6 @@ import pyarrow as pa
 from pandas.api.types import union_categoricals
 
 from logaudit.analyze.spill import (
-    PARTS,
     SEQ,
     TEXT_FACTOR,
     KnownDistinct,
@@ -35,7 +34,6 @@ from logaudit.analyze.spill import (
     _equal,
     distinct_text,
     duplicated_keys,
-    in_order,
     one_chunk,
     whole,
 )
@@ -714,7 +712,8 @@ class Accumulator:
             return True
         frames = [f for f in [done, *pending] if f is not None and len(f)]
         if not frames or any(
-            isinstance(f.index, pd.MultiIndex) or f.index.dtype != "str" for f in frames
+            isinstance(f.index, pd.MultiIndex) or f.index.dtype != "str" or f.index.hasnans
+            for f in frames
         ):
             return False
         size = sum(_row_bytes(f) * len(f) + _chunked(f.index).nbytes for f in frames)
@@ -727,14 +726,11 @@ class Accumulator:
         text = self.text_spills.pop(name)
         table = self.tables[name]
         rules = replace(table, agg={**table.agg, SEQ: "min"})
-        parts = []
-        for i in range(PARTS):
-            rows = text.read(i)
-            if len(rows):
-                parts.append(merged_rows(rules, rows) if len(rows) > 1 else rows)
-            del rows
-        text.close()
-        self.done[name] = in_order(parts) if parts else self.done[name]
+        rebuilt = text.rebuild(lambda rows: merged_rows(rules, rows))
+        if len(rebuilt):
+            self.done[name] = rebuilt
+        if self.on_compact is not None:
+            self.on_compact(name, len(rebuilt))
 
     def _spills(self, name: str, done: pd.DataFrame | None, pending: list[pd.DataFrame]) -> bool:
         if self.tables[name].spill_key is None or self.spill_bytes is None:

@@ -23,9 +23,9 @@ import os
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -369,7 +369,9 @@ class TextSpill:
         self.index_dtype = index.dtype
         self.text_type = type(index.array)
         self.key_type = _chunked(index).type
-        self.columns = {str(c): frame[c].dtype for c in frame.columns}
+        self.columns: dict[str, np.dtype] = {
+            str(c): cast(np.dtype, frame[c].dtype) for c in frame.columns
+        }
         self.batches = 0
         # Per partition, the (offset, length) of each stream written to its file.
         self.segments: list[list[tuple[int, int]]] = [[] for _ in range(PARTS)]
@@ -417,7 +419,8 @@ class TextSpill:
             return pd.DataFrame()
         data = _read_all(self.files[i])
         got = pa.concat_tables(
-            pa.ipc.open_stream(pa.py_buffer(data[at : at + size])).read_all() for at, size in segs
+            pa.ipc.open_stream(pa.py_buffer(memoryview(data)[at : at + size])).read_all()
+            for at, size in segs
         )
         del data
         cols = {c: got.column(c).to_numpy() for c in (*self.columns, SEQ)}
@@ -425,6 +428,76 @@ class TextSpill:
             cols[c] = cols[c].astype(dtype, copy=False)
         text = self.text_type(got.column("").combine_chunks(), dtype=self.index_dtype)
         return pd.DataFrame(cols, index=pd.Index(text, name=self.name, copy=False), copy=False)
+
+    def rebuild(self, combine: Callable[[pd.DataFrame], pd.DataFrame]) -> pd.DataFrame:
+        """The whole table, each partition's rows combined by ``combine`` (keys are in one
+        partition only), in SEQ order (the order the table has in memory), without SEQ, and
+        the files closed. Memory: the table once plus one partition's. A first pass combines
+        each partition and writes it back (its rows' SEQ and text lengths kept: 16 bytes a
+        row); the second puts each row's counts and text straight where they go in the
+        table's arrays, so the table's text is never held twice (ordering combined partitions
+        with a ``take`` held it twice: at 5M distinct paths the last merge's peak)."""
+        seqs: list[np.ndarray] = []
+        lengths: list[np.ndarray] = []
+        spans: list[tuple[int, int]] = []
+        with _temp_space():
+            store = tempfile.TemporaryFile()
+        try:
+            for i in range(PARTS):
+                rows = self.read(i)
+                if not len(rows):
+                    continue
+                part = combine(rows) if len(rows) > 1 else rows
+                del rows
+                text = _chunked(part.index).cast(self.key_type).combine_chunks()
+                seqs.append(part[SEQ].to_numpy().copy())
+                lengths.append(pc.binary_length(text).to_numpy(zero_copy_only=False))
+                cols = {c: pa.array(part[c].to_numpy()) for c in self.columns}
+                spans.append(_append(store, pa.table({"": text, **cols})))
+                del part, text, cols
+            self.close()
+            if not spans:
+                return pd.DataFrame()
+            seq = np.concatenate(seqs)
+            del seqs
+            n = len(seq)
+            order = np.argsort(seq, kind="stable")
+            del seq
+            at = np.empty(n, np.intp)  # each row's place in the table, in partition order
+            at[order] = np.arange(n)
+            offsets = np.zeros(n + 1, np.int64)
+            np.cumsum(np.concatenate(lengths)[order], out=offsets[1:])
+            del order, lengths
+            data = np.empty(int(offsets[-1]), np.uint8)
+            out = {c: np.empty(n, dtype) for c, dtype in self.columns.items()}
+            done = 0
+            whole = _read_all(store)
+            for pos, size in spans:
+                got = pa.ipc.open_stream(pa.py_buffer(memoryview(whole)[pos : pos + size]))
+                t = got.read_all()
+                m = t.num_rows
+                where = at[done : done + m]
+                done += m
+                for c in self.columns:
+                    out[c][where] = t.column(c).to_numpy()
+                _place(t.column("").combine_chunks(), offsets[where], data)
+                del t, got
+            del whole, at
+        finally:
+            store.close()
+        large = offsets[-1] >= 2**31
+        offs = offsets if large else offsets.astype(np.int32)
+        del offsets
+        keys = pa.Array.from_buffers(
+            pa.large_string() if large else pa.string(),
+            n,
+            [None, pa.py_buffer(offs), pa.py_buffer(data)],
+        )
+        if keys.type != self.key_type and not large:
+            keys = keys.cast(self.key_type)
+        text_ = self.text_type(keys, dtype=self.index_dtype)
+        index = pd.Index(text_, name=self.name, copy=False)
+        return pd.DataFrame(out, index=index, copy=False)
 
     def close(self) -> None:
         for f in self.files:
@@ -438,23 +511,32 @@ class TextSpill:
         raise TypeError("a spilled table cannot leave its process")
 
 
-def in_order(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """Combined partitions of a text table (each its keys' rows, with SEQ) as one table in
-    order of SEQ, the order the table has in memory, without SEQ: the text joined once."""
-    src = [p for p in parts if len(p)]
-    parts.clear()  # the caller's list: the partitions go as soon as they are copied
-    if not src:
-        return pd.DataFrame()
-    first = src[0]
-    order = np.argsort(np.concatenate([p[SEQ].to_numpy() for p in src]), kind="stable")
-    take = pa.array(order)
-    text = pa.chunked_array([c for p in src for c in _chunked(p.index).chunks])
-    cols = {}
-    for c in first.columns:
-        if c != SEQ:
-            cols[c] = np.concatenate([p[c].to_numpy() for p in src])[order]
-    keys = text.take(take).combine_chunks()
-    del text, src
-    values = type(first.index.array)(keys, dtype=first.index.dtype)
-    index = pd.Index(values, name=first.index.name, copy=False)
-    return pd.DataFrame(cols, index=index, copy=False)
+def _append(f: IO[bytes], table: pa.Table) -> tuple[int, int]:
+    """``table`` written at the end of ``f`` as one Arrow IPC stream: its (offset, length)."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table)
+    buf = sink.getvalue()
+    with _temp_space():
+        at = f.seek(0, os.SEEK_END)
+        f.write(memoryview(buf))
+        f.flush()
+    return at, buf.size
+
+
+def _place(text: pa.Array, starts: np.ndarray, data: np.ndarray) -> None:
+    """Each value of ``text`` (a string array without nulls) copied into ``data`` at its
+    row's start (``starts``): the rows' bytes are contiguous in the source, and each byte's
+    destination is its row's start plus its place within the row."""
+    m = len(text)
+    if not m:
+        return
+    wide = pa.types.is_large_string(text.type)
+    offsets = np.frombuffer(text.buffers()[1], np.int64 if wide else np.int32)
+    offsets = offsets[text.offset : text.offset + m + 1].astype(np.int64)
+    lo, hi = int(offsets[0]), int(offsets[-1])
+    if hi == lo:
+        return
+    values = np.frombuffer(text.buffers()[2], np.uint8)[lo:hi]
+    shift = starts - (offsets[:-1] - lo)
+    data[np.repeat(shift, np.diff(offsets)) + np.arange(hi - lo)] = values
