@@ -471,9 +471,8 @@ class TextSpill:
             data = np.empty(int(offsets[-1]), np.uint8)
             out = {c: np.empty(n, dtype) for c, dtype in self.columns.items()}
             done = 0
-            whole = _read_all(store)
             for pos, size in spans:
-                got = pa.ipc.open_stream(pa.py_buffer(memoryview(whole)[pos : pos + size]))
+                got = pa.ipc.open_stream(pa.py_buffer(_read_span(store, pos, size)))
                 t = got.read_all()
                 m = t.num_rows
                 where = at[done : done + m]
@@ -482,7 +481,7 @@ class TextSpill:
                     out[c][where] = t.column(c).to_numpy()
                 _place(t.column("").combine_chunks(), offsets[where], data)
                 del t, got
-            del whole, at
+            del at
         finally:
             store.close()
         large = offsets[-1] >= 2**31
@@ -509,6 +508,22 @@ class TextSpill:
 
     def __reduce__(self) -> Any:
         raise TypeError("a spilled table cannot leave its process")
+
+
+def _read_span(f: IO[bytes], at: int, size: int) -> bytes:
+    """``size`` bytes of ``f`` from ``at`` (one partition's stream, not the whole file)."""
+    if hasattr(os, "pread"):
+        chunks: list[bytes] = []
+        done = 0
+        while done < size:
+            chunk = os.pread(f.fileno(), size - done, at + done)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            done += len(chunk)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    f.seek(at)
+    return f.read(size)
 
 
 def _append(f: IO[bytes], table: pa.Table) -> tuple[int, int]:
