@@ -438,21 +438,26 @@ def _path_section(p: Partial, ctx: Context, name: str, title: str, static: bool 
         return Section(name, title, pd.DataFrame())
     pv = path_visitor_counts(p, ctx)
     if static is None:
-        f = paths[paths["not_found"] > 0]
-        f = pd.DataFrame({"hits": f["not_found"]})
+        hits = paths["not_found"].to_numpy()
+        keep = hits > 0
+        cols = ["hits"]
     else:
         hits = (paths["hits"] - paths["not_found"]).to_numpy()
         keep = (paths["static"] == static).to_numpy() & (hits > 0)
-        # pv is aligned with paths' rows (or empty): filter it by position, not by text.
-        visitors = pv.to_numpy()[keep] if len(pv) == len(paths) else 0
-        f = paths[keep].assign(hits=hits[keep], visitors=visitors)
-        cols = (
-            ["hits", "visitors", "page_views", "bytes"]
-            if not static
-            else ["hits", "visitors", "bytes"]
-        )
-        f = f[cols]
-    rows, total = ranked(f.rename(columns={"bytes": "bandwidth"}), s, "path")
+        cols = ["hits", "visitors", *([] if static else ["page_views"]), "bytes"]
+    rows_kept = np.flatnonzero(keep)
+    total = len(rows_kept)
+    if s.top and total > s.top:
+        # The top rows picked on the counts first (the others' hits below any kept row's),
+        # so that only they are copied, text included: copying every kept row (5M distinct
+        # paths) held the table's text twice, the finish's peak.
+        probe = pd.DataFrame({"hits": np.where(keep, hits, -1)}, index=paths.index, copy=False)
+        rows_kept = top_positions(probe, "hits", s.top)
+        del probe
+    # pv is aligned with paths' rows (or empty): taken by position, not by text.
+    visitors = pv.to_numpy()[rows_kept] if len(pv) == len(paths) else 0
+    f = paths.iloc[rows_kept].assign(hits=hits[rows_kept], visitors=visitors)[cols]
+    rows, _ = ranked(f.rename(columns={"bytes": "bandwidth"}), s, "path")
     return Section(name, title, rows, total)
 
 
