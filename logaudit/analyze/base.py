@@ -721,11 +721,14 @@ class Accumulator:
 
     def _read_text(self, name: str) -> None:
         """A spilled text table back in memory, as it would be had it not spilled: each
-        partition combined alone (its keys are in no other), then all in order of first
-        appearance (``spill.in_order``). Its merges never held the table whole."""
+        partition combined alone (its keys are in no other), then put in place in order of
+        first appearance (``TextSpill.rebuild``). Its merges never held the table whole."""
         text = self.text_spills.pop(name)
         table = self.tables[name]
         rules = replace(table, agg={**table.agg, SEQ: "min"})
+        # The table is about to be built whole: the pages the reading freed go back first
+        # (on the system pool, malloc_trim), or it would sit on top of them.
+        pa.default_memory_pool().release_unused()
         rebuilt = text.rebuild(lambda rows: merged_rows(rules, rows))
         if len(rebuilt):
             self.done[name] = rebuilt
