@@ -49,3 +49,22 @@ def test_inferred_hosts_are_the_group_bys(seed: int) -> None:
     assert how == "inferred"
     assert got == by_groupby(refs, paths)
     assert got == {"shop.test"}
+
+
+def test_many_paths_or_few_infer_the_same_hosts() -> None:
+    """With fewer referrers than paths only the paths some referrer names are looked up
+    (``own_hosts``): unrelated paths added change nothing."""
+    served = [f"/page/{i}" for i in range(30)]
+    urls = [f"https://shop.example/page/{i}" for i in range(30)]
+    urls += [f"https://other.example/page/{i}" for i in range(5)]
+    urls += [f"https://blog.example/x/{i}" for i in range(20)]
+    refs = pd.DataFrame({"hits": np.ones(len(urls), np.int64)}, index=pd.Index(urls, dtype="str"))
+
+    def hosts(paths: list[str]) -> set[str]:
+        table = pd.DataFrame({"hits": np.ones(len(paths), np.int64)})
+        table.index = pd.Index(paths, dtype="str")
+        return own_hosts({"referrers": refs, "paths": table}, Settings())[0]
+
+    few = hosts(served[:20])  # fewer paths than referrers
+    many = hosts(served[:20] + [f"/unrelated/{i}" for i in range(500)])
+    assert few == many == {"shop.example"}

@@ -70,3 +70,25 @@ def test_a_two_level_key_sorts_its_tied_rows_as_pandas_does() -> None:
     frame = pd.DataFrame({"hits": [2, 1, 1, 1, 1]}, index=index)
     rows, _ = ranked(frame, Settings(top=3), "k")
     pd.testing.assert_frame_equal(rows, full_sort(frame, 3, "k", "hits"))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_least_keys_by_a_heap_match_sorting_every_tied_key(seed: int) -> None:
+    """``_least_keys`` (Arrow's select_k) picks what sorting every tied key picks: distinct
+    keys, repeated keys (where it steps aside for the stable sort), non-ASCII text."""
+    from logaudit.analyze.traffic import _least_keys
+
+    rng = np.random.default_rng(seed)
+    n = 400
+    pool = 300 if seed % 2 else 10**6
+    words = [f"/p/{k}" if k % 5 else f"/é/{k}" for k in rng.integers(0, pool, n)]
+    index = pd.Index(words, dtype="str")
+    tied = np.sort(rng.choice(n, 250, replace=False)) if seed % 3 else np.arange(n)
+    need = int(rng.integers(1, 60))
+    got = _least_keys(index, tied, need)
+    order = pd.Series(np.arange(len(tied)), index=index[tied]).sort_index(kind="stable")
+    want = np.sort(tied[order.to_numpy()[:need]])
+    if got is None:
+        assert seed % 2  # only where keys repeat
+    else:
+        assert got.tolist() == want.tolist()

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar, cast
 
 import numpy as np
@@ -25,8 +25,11 @@ import pyarrow as pa
 from pandas.api.types import union_categoricals
 
 from logaudit.analyze.spill import (
+    SEQ,
+    TEXT_FACTOR,
     KnownDistinct,
     Spill,
+    TextSpill,
     _chunked,
     _equal,
     distinct_text,
@@ -56,6 +59,11 @@ class Table:
     # name) whose value picks the partition their rows spill to past the accumulator's budget,
     # so that one key's rows stay together (see analyze.spill). None: always in memory.
     spill_key: str | None = None
+    # A group table keyed by one text index (``paths``, ``referrers``): past TEXT_FACTOR times
+    # the budget its combined rows go to disk, text and counts, in partitions by the text's
+    # hash (``spill.TextSpill``), and the last merge reads them back one partition at a time
+    # (``Accumulator.result``). Not a spill_key: the store reads such tables as any other.
+    spill_text: bool = False
     # What ``compute`` reads of the user agents' classification (``AGENT_WORK``): "none",
     # "classes" (the chunk's agent_class column) or "rows" (the classifier's full rows). A run
     # classifies each block's agents only as far as its tables and --bots need (``agent_work``).
@@ -617,6 +625,7 @@ class Accumulator:
         # (None: never; a partial that must cross processes cannot hold a Spill).
         self.spill_bytes = spill_bytes
         self.spills: dict[str, Spill] = {}
+        self.text_spills: dict[str, TextSpill] = {}
         # Text keys found distinct: a compaction of the agents table does not hash again what
         # the visitors table's just proved (spill.KnownDistinct).
         self.known = KnownDistinct()
@@ -630,7 +639,8 @@ class Accumulator:
             size = self.pending_rows.get(name, 0) + len(frame)
             self.pending_rows[name] = size
             # A table that spills is written out a batch at a time.
-            done = 0 if name in self.spills else len(self.done.get(name, ()))
+            spilt = name in self.spills or name in self.text_spills
+            done = 0 if spilt else len(self.done.get(name, ()))
             if size > max(done, COMPACT_ROWS):
                 self._compact(name)
                 compacted = True
@@ -650,7 +660,22 @@ class Accumulator:
         pending = self.pending.pop(name, [])
         self.pending_rows.pop(name, None)
         done = self.done.get(name)
-        if self._spills(name, done, pending):
+        if self._spills_text(name, done, pending):
+            # Written out as it is, then each batch of new rows combined among themselves:
+            # the table is never combined whole in memory while reading.
+            text = self.text_spills.get(name)
+            if text is None:
+                first = next(f for f in [done, *pending] if f is not None and len(f))
+                text = self.text_spills[name] = TextSpill(first)
+                self.done[name] = first.iloc[:0].copy()
+                del first
+            if done is not None and len(done):
+                text.write(done)
+            batch = table.combine(pending, join=False, known=self.known)
+            text.write(batch)
+            rows = 0
+            del batch
+        elif self._spills(name, done, pending):
             # What was combined goes out as it is and the new rows after it, combined among
             # themselves only: a table past the budget is never combined whole in memory.
             # (A distinct table's copies of a key across batches are dropped when read.)
@@ -676,6 +701,39 @@ class Accumulator:
         del done, pending
         if self.on_compact is not None:
             self.on_compact(name, rows)
+
+    def _spills_text(
+        self, name: str, done: pd.DataFrame | None, pending: list[pd.DataFrame]
+    ) -> bool:
+        table = self.tables[name]
+        if table.kind != "group" or not table.spill_text or self.spill_bytes is None:
+            return False
+        if name in self.text_spills:
+            return True
+        frames = [f for f in [done, *pending] if f is not None and len(f)]
+        if not frames or any(
+            isinstance(f.index, pd.MultiIndex) or f.index.dtype != "str" or f.index.hasnans
+            for f in frames
+        ):
+            return False
+        size = sum(_row_bytes(f) * len(f) + _chunked(f.index).nbytes for f in frames)
+        return size > self.spill_bytes * TEXT_FACTOR
+
+    def _read_text(self, name: str) -> None:
+        """A spilled text table back in memory, as it would be had it not spilled: each
+        partition combined alone (its keys are in no other), then put in place in order of
+        first appearance (``TextSpill.rebuild``). Its merges never held the table whole."""
+        text = self.text_spills.pop(name)
+        table = self.tables[name]
+        rules = replace(table, agg={**table.agg, SEQ: "min"})
+        # The table is about to be built whole: the pages the reading freed go back first
+        # (on the system pool, malloc_trim), or it would sit on top of them.
+        pa.default_memory_pool().release_unused()
+        rebuilt = text.rebuild(lambda rows: merged_rows(rules, rows))
+        if len(rebuilt):
+            self.done[name] = rebuilt
+        if self.on_compact is not None:
+            self.on_compact(name, len(rebuilt))
 
     def _spills(self, name: str, done: pd.DataFrame | None, pending: list[pd.DataFrame]) -> bool:
         if self.tables[name].spill_key is None or self.spill_bytes is None:
@@ -745,6 +803,8 @@ class Accumulator:
                     fut.result()
             for fut in small:
                 fut.result()
+        for name in list(self.text_spills):
+            self._read_text(name)
         share_text(self.done)
         join_text(self.done)
         self.known.clear()

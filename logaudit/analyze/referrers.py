@@ -34,7 +34,7 @@ def t_referrers(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     return count_by(c, "referrer", {"hits": None, "page_views": pv})
 
 
-TABLES = {"referrers": Table("referrers", t_referrers)}
+TABLES = {"referrers": Table("referrers", t_referrers, spill_text=True)}
 
 
 def site_of(urls: pd.Index) -> pd.DataFrame:
@@ -71,10 +71,13 @@ def own_hosts(p: Partial, s: Settings, ctx: Context | None = None) -> tuple[set[
     sites = _sites(refs, ctx).assign(hits=refs["hits"].to_numpy())
     sites = sites[sites["site"] != ""]
     # Arrow's hash-based is_in: pandas' isin on Arrow strings loops in Python.
+    ref_paths, served_paths = arrow_strings(sites["ref_path"]), arrow_strings(paths.index)
+    if len(ref_paths) < len(served_paths):
+        # Only the paths some referrer names can answer: those, found by a hash of the
+        # referring paths, where a hash of every path (5M distinct paths) copied their text.
+        served_paths = served_paths.filter(pc.is_in(served_paths, value_set=ref_paths.unique()))
     is_served = pd.Series(
-        np.asarray(
-            pc.is_in(arrow_strings(sites["ref_path"]), value_set=arrow_strings(paths.index))
-        ),
+        np.asarray(pc.is_in(ref_paths, value_set=served_paths)),
         index=sites.index,
     )
     # Per site through integer codes: a group-by of 1M distinct hosts (every referrer new)

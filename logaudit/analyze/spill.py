@@ -23,9 +23,9 @@ import os
 import tempfile
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -334,3 +334,224 @@ def whole(frame: pd.DataFrame) -> pd.DataFrame:
     out = pd.concat(parts) if parts else frame.iloc[:0]
     out.attrs = {}
     return out
+
+
+# A text-keyed table spills past TEXT_FACTOR times the budget of the fixed-width ones: at the
+# default 16 MB, 128 MB, which the 1M-line benchmark logs stay under (1M distinct paths: a
+# 62 MB table), so that runs of ordinary size never pay for the temporary files.
+TEXT_FACTOR = 8
+
+# Where a spilled text table's first-appearance order is kept while it is on disk.
+SEQ = "_seq"
+
+
+class TextSpill:
+    """A group table keyed by one text index (``paths``, ``referrers``), spilled: each batch of
+    combined rows is written, the text with its counts, as an Arrow IPC stream into the file
+    its key's hash picks (``PARTS`` anonymous temporary files, as ``Spill``'s). One key's rows
+    are then in one partition, so a partition's rows combine among themselves (keys are
+    disjoint across partitions) and the table's totals are sums of the partitions'.
+
+    Each row carries ``SEQ``: its batch number and its position in the batch. A key's smallest
+    is where it first appeared, so ordering the combined rows by it gives back the order the
+    table has in memory (groups in order of first appearance): whatever reads the table sees
+    the same rows in the same order whether it spilled or not."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        index = frame.index
+        if isinstance(index, pd.MultiIndex) or index.dtype != "str":
+            raise TypeError("spill: a text table is keyed by one text index")
+        for name in frame.columns:
+            dtype = frame[name].dtype
+            if not isinstance(dtype, np.dtype) or dtype.kind not in "iufb":
+                raise TypeError(f"spill: column {name} is {dtype}, not fixed-width numeric")
+        self.name = index.name
+        self.index_dtype = index.dtype
+        self.text_type = type(index.array)
+        self.key_type = _chunked(index).type
+        self.columns: dict[str, np.dtype] = {
+            str(c): cast(np.dtype, frame[c].dtype) for c in frame.columns
+        }
+        self.batches = 0
+        # Per partition, the (offset, length) of each stream written to its file.
+        self.segments: list[list[tuple[int, int]]] = [[] for _ in range(PARTS)]
+        self.files: list[IO[bytes]] = []
+        with _temp_space():
+            self.files = [tempfile.TemporaryFile() for _ in range(PARTS)]
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if not len(frame):
+            return
+        from logaudit.schema import hash_strings  # schema imports pandas' hashing: kept lazy
+
+        n = len(frame)
+        part = part_of(hash_strings(frame.index))
+        order = np.argsort(part, kind="stable")
+        bounds = np.searchsorted(part[order], np.arange(PARTS + 1))
+        seq = (np.int64(self.batches) << np.int64(32)) + np.arange(n, dtype=np.int64)
+        self.batches += 1
+        take = pa.array(order)
+        data = {"": _chunked(frame.index).cast(self.key_type).take(take).combine_chunks()}
+        for c in self.columns:
+            data[c] = pa.array(frame[c].to_numpy()).take(take)
+        data[SEQ] = pa.array(seq).take(take)
+        rows = pa.table(data)
+        del data, take
+        with _temp_space():
+            for i in range(PARTS):
+                lo, hi = int(bounds[i]), int(bounds[i + 1])
+                if hi <= lo:
+                    continue
+                sink = pa.BufferOutputStream()
+                with pa.ipc.new_stream(sink, rows.schema) as w:
+                    w.write_table(rows.slice(lo, hi - lo))
+                buf = sink.getvalue()
+                f = self.files[i]
+                at = f.seek(0, os.SEEK_END)
+                f.write(memoryview(buf))
+                f.flush()
+                self.segments[i].append((at, buf.size))
+
+    def read(self, i: int) -> pd.DataFrame:
+        """Partition ``i``'s rows as written (batches in order; a key may repeat), with SEQ."""
+        segs = self.segments[i]
+        if not segs:
+            return pd.DataFrame()
+        data = _read_all(self.files[i])
+        got = pa.concat_tables(
+            pa.ipc.open_stream(pa.py_buffer(memoryview(data)[at : at + size])).read_all()
+            for at, size in segs
+        )
+        del data
+        cols = {c: got.column(c).to_numpy() for c in (*self.columns, SEQ)}
+        for c, dtype in self.columns.items():
+            cols[c] = cols[c].astype(dtype, copy=False)
+        text = self.text_type(got.column("").combine_chunks(), dtype=self.index_dtype)
+        return pd.DataFrame(cols, index=pd.Index(text, name=self.name, copy=False), copy=False)
+
+    def rebuild(self, combine: Callable[[pd.DataFrame], pd.DataFrame]) -> pd.DataFrame:
+        """The whole table, each partition's rows combined by ``combine`` (keys are in one
+        partition only), in SEQ order (the order the table has in memory), without SEQ, and
+        the files closed. Memory: the table once plus one partition's. A first pass combines
+        each partition and writes it back (its rows' SEQ and text lengths kept: 16 bytes a
+        row); the second puts each row's counts and text straight where they go in the
+        table's arrays, so the table's text is never held twice (ordering combined partitions
+        with a ``take`` held it twice: at 5M distinct paths the last merge's peak)."""
+        seqs: list[np.ndarray] = []
+        lengths: list[np.ndarray] = []
+        spans: list[tuple[int, int]] = []
+        with _temp_space():
+            store = tempfile.TemporaryFile()
+        try:
+            for i in range(PARTS):
+                rows = self.read(i)
+                if not len(rows):
+                    continue
+                part = combine(rows) if len(rows) > 1 else rows
+                del rows
+                text = _chunked(part.index).cast(self.key_type).combine_chunks()
+                seqs.append(part[SEQ].to_numpy().copy())
+                lengths.append(pc.binary_length(text).to_numpy(zero_copy_only=False))
+                cols = {c: pa.array(part[c].to_numpy()) for c in self.columns}
+                spans.append(_append(store, pa.table({"": text, **cols})))
+                del part, text, cols
+            self.close()
+            if not spans:
+                return pd.DataFrame()
+            seq = np.concatenate(seqs)
+            del seqs
+            n = len(seq)
+            order = np.argsort(seq, kind="stable")
+            del seq
+            at = np.empty(n, np.intp)  # each row's place in the table, in partition order
+            at[order] = np.arange(n)
+            offsets = np.zeros(n + 1, np.int64)
+            np.cumsum(np.concatenate(lengths)[order], out=offsets[1:])
+            del order, lengths
+            data = np.empty(int(offsets[-1]), np.uint8)
+            out = {c: np.empty(n, dtype) for c, dtype in self.columns.items()}
+            done = 0
+            for pos, size in spans:
+                got = pa.ipc.open_stream(pa.py_buffer(_read_span(store, pos, size)))
+                t = got.read_all()
+                m = t.num_rows
+                where = at[done : done + m]
+                done += m
+                for c in self.columns:
+                    out[c][where] = t.column(c).to_numpy()
+                _place(t.column("").combine_chunks(), offsets[where], data)
+                del t, got
+            del at
+        finally:
+            store.close()
+        large = offsets[-1] >= 2**31
+        offs = offsets if large else offsets.astype(np.int32)
+        del offsets
+        keys = pa.Array.from_buffers(
+            pa.large_string() if large else pa.string(),
+            n,
+            [None, pa.py_buffer(offs), pa.py_buffer(data)],
+        )
+        if keys.type != self.key_type and not large:
+            keys = keys.cast(self.key_type)
+        text_ = self.text_type(keys, dtype=self.index_dtype)
+        index = pd.Index(text_, name=self.name, copy=False)
+        return pd.DataFrame(out, index=index, copy=False)
+
+    def close(self) -> None:
+        for f in self.files:
+            f.close()
+        self.files = []
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> TextSpill:
+        return self
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a spilled table cannot leave its process")
+
+
+def _read_span(f: IO[bytes], at: int, size: int) -> bytes:
+    """``size`` bytes of ``f`` from ``at`` (one partition's stream, not the whole file)."""
+    if hasattr(os, "pread"):
+        chunks: list[bytes] = []
+        done = 0
+        while done < size:
+            chunk = os.pread(f.fileno(), size - done, at + done)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            done += len(chunk)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    f.seek(at)
+    return f.read(size)
+
+
+def _append(f: IO[bytes], table: pa.Table) -> tuple[int, int]:
+    """``table`` written at the end of ``f`` as one Arrow IPC stream: its (offset, length)."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table)
+    buf = sink.getvalue()
+    with _temp_space():
+        at = f.seek(0, os.SEEK_END)
+        f.write(memoryview(buf))
+        f.flush()
+    return at, buf.size
+
+
+def _place(text: pa.Array, starts: np.ndarray, data: np.ndarray) -> None:
+    """Each value of ``text`` (a string array without nulls) copied into ``data`` at its
+    row's start (``starts``): the rows' bytes are contiguous in the source, and each byte's
+    destination is its row's start plus its place within the row."""
+    m = len(text)
+    if not m:
+        return
+    wide = pa.types.is_large_string(text.type)
+    offsets = np.frombuffer(text.buffers()[1], np.int64 if wide else np.int32)
+    offsets = offsets[text.offset : text.offset + m + 1].astype(np.int64)
+    lo, hi = int(offsets[0]), int(offsets[-1])
+    if hi == lo:
+        return
+    values = np.frombuffer(text.buffers()[2], np.uint8)[lo:hi]
+    shift = starts - (offsets[:-1] - lo)
+    data[np.repeat(shift, np.diff(offsets)) + np.arange(hi - lo)] = values

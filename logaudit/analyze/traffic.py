@@ -221,7 +221,7 @@ TABLES: dict[str, Table] = {
         Table("visitor_days", t_visitor_days),
         Table("daily", t_daily),
         Table("hours", t_hours),
-        Table("paths", t_paths, {"static": "max"}),
+        Table("paths", t_paths, {"static": "max"}, spill_text=True),
         Table("path_visitors", t_path_visitors, kind="distinct", spill_key="key"),
         Table("status", t_status),
         Table("methods", _simple("method")),
@@ -273,6 +273,9 @@ def top_positions(frame: pd.DataFrame, by: str, n: int) -> np.ndarray:
     tied = np.flatnonzero(vals == cut)
     need = n - len(above)
     if len(tied) > need:
+        least = _least_keys(frame.index, tied, need)
+        if least is not None:
+            return np.union1d(above, least)
         keys = frame.index[tied]
         if keys.dtype == "str" and not isinstance(keys, pd.MultiIndex):
             # Arrow orders UTF-8 bytewise (code-point order, as Python's str does), nulls
@@ -286,6 +289,27 @@ def top_positions(frame: pd.DataFrame, by: str, n: int) -> np.ndarray:
             order = pos.sort_index(kind="stable").to_numpy()
         tied = np.sort(tied[order[:need]])
     return np.union1d(above, tied)
+
+
+def _least_keys(index: pd.Index, tied: np.ndarray, need: int) -> np.ndarray | None:
+    """Positions (ascending) of the ``need`` least text keys among rows ``tied``, by a heap of
+    ``need`` (Arrow's select_k), where ``top_positions`` sorted all tied keys: when every row
+    ties (5M distinct paths of one hit each) that sort took 8 s and ~500 MB, and the tied keys
+    were first copied. None where it might not be what the stable sort keeps: nulls, not one
+    text level, or a key equal to the last one kept left out (the sort keeps the first)."""
+    if need <= 0 or isinstance(index, pd.MultiIndex) or index.dtype != "str":
+        return None
+    text = pa.array(index.array)
+    if len(tied) < len(index):
+        text = text.take(pa.array(tied))
+    if text.null_count:
+        return None
+    pick = pc.select_k_unstable(text, k=need, sort_keys=[("", "ascending")])
+    chosen = text.take(pick)
+    last = pc.max(chosen)
+    if pc.sum(pc.equal(text, last)).as_py() != pc.sum(pc.equal(chosen, last)).as_py():
+        return None
+    return np.sort(tied[pick.to_numpy()])
 
 
 def _share(part: pd.Series, whole: float) -> pd.Series:
@@ -426,21 +450,26 @@ def _path_section(p: Partial, ctx: Context, name: str, title: str, static: bool 
         return Section(name, title, pd.DataFrame())
     pv = path_visitor_counts(p, ctx)
     if static is None:
-        f = paths[paths["not_found"] > 0]
-        f = pd.DataFrame({"hits": f["not_found"]})
+        hits = paths["not_found"].to_numpy()
+        keep = hits > 0
+        cols = ["hits"]
     else:
         hits = (paths["hits"] - paths["not_found"]).to_numpy()
         keep = (paths["static"] == static).to_numpy() & (hits > 0)
-        # pv is aligned with paths' rows (or empty): filter it by position, not by text.
-        visitors = pv.to_numpy()[keep] if len(pv) == len(paths) else 0
-        f = paths[keep].assign(hits=hits[keep], visitors=visitors)
-        cols = (
-            ["hits", "visitors", "page_views", "bytes"]
-            if not static
-            else ["hits", "visitors", "bytes"]
-        )
-        f = f[cols]
-    rows, total = ranked(f.rename(columns={"bytes": "bandwidth"}), s, "path")
+        cols = ["hits", "visitors", *([] if static else ["page_views"]), "bytes"]
+    rows_kept = np.flatnonzero(keep)
+    total = len(rows_kept)
+    if s.top and total > s.top:
+        # The top rows picked on the counts first (the others' hits below any kept row's),
+        # so that only they are copied, text included: copying every kept row (5M distinct
+        # paths) held the table's text twice, the finish's peak.
+        probe = pd.DataFrame({"hits": np.where(keep, hits, -1)}, index=paths.index, copy=False)
+        rows_kept = top_positions(probe, "hits", s.top)
+        del probe
+    # pv is aligned with paths' rows (or empty): taken by position, not by text.
+    visitors = pv.to_numpy()[rows_kept] if len(pv) == len(paths) else 0
+    f = paths.iloc[rows_kept].assign(hits=hits[rows_kept], visitors=visitors)[cols]
+    rows, _ = ranked(f.rename(columns={"bytes": "bandwidth"}), s, "path")
     return Section(name, title, rows, total)
 
 
