@@ -14,6 +14,7 @@ import pyarrow.csv as pcsv
 
 from logaudit import octets as _octets
 from logaudit.formats import Detected
+from logaudit.formats.spec import Layout, Token
 
 
 def normalise(
@@ -135,10 +136,16 @@ def size_token(det: Detected) -> str | None:
     layout = det.format
     if layout.loose or layout.delimiter is None or layout.family in ("json", "jsonkeys"):
         return None
+    tok = _own_token(layout, "bytes")
+    return tok.name if tok is not None else None
+
+
+def _own_token(layout: Layout, role: str) -> Token | None:
+    """The first token with a piece of ``role``, when that piece is all it holds; else None."""
     for tok in layout.tokens:
-        if any(p.role == "bytes" for p in tok.fields):
+        if any(p.role == role for p in tok.fields):
             single = tok.single
-            return tok.name if single is not None and single.role == "bytes" else None
+            return tok if single is not None and single.role == role else None
     return None
 
 
@@ -158,20 +165,14 @@ def plain_tokens(det: Detected) -> tuple[str, ...]:
     size = size_token(det)
     if size is not None:
         out.append(size)
-    for tok in layout.tokens:
-        if any(p.role == "status" for p in tok.fields):
-            single = tok.single
-            if single is not None and single.role == "status":
-                out.append(tok.name)
-            break
+    status = _own_token(layout, "status")
+    if status is not None:
+        out.append(status.name)
     out += [t.name for t in layout.tokens if t.name in ("t1", "t2")]
-    for tok in layout.tokens:
-        # The response time, per row when every row writes it "0.123" (values.fixed_durations).
-        if any(p.role == "response_time" for p in tok.fields):
-            single = tok.single
-            if single is not None and single.role == "response_time" and single.kind == "s":
-                out.append(tok.name)
-            break
+    # The response time, per row when every row writes it "0.123" (values.fixed_durations).
+    took = _own_token(layout, "response_time")
+    if took is not None and took.single is not None and took.single.kind == "s":
+        out.append(took.name)
     return tuple(out)
 
 

@@ -926,7 +926,7 @@ def _token_fields(
     """Each role's (row codes, distinct values, piece), and each time token's decoded parts
     with their row codes. Tokens of several pieces are split once per distinct value.
     ``sized``: gets the size per row and its validity (``values.sizes``) when the size token
-    was read as plain text (``blockcsv.size_token``) rather than as a dictionary."""
+    was read as plain text (``blockcsv.plain_tokens``) rather than as a dictionary."""
     fields: dict[str, tuple[np.ndarray, pa.Array, Piece]] = {}
     times: list[TimePart] = []
     time_codes: list[np.ndarray] = []
@@ -1157,8 +1157,12 @@ def _assemble(
 
     # A comment line (W3C's #Fields, a pasted note) that happened to fit is no request.
     first = det.format.tokens[0].name if det.format.tokens else ""
-    if first in table.column_names:
-        f_idx, f_dict = _dict(table.column(first))
+    column = table.column(first) if first in table.column_names else None
+    if column is not None and column.type in (pa.string(), pa.large_string()):
+        # Read as plain text (blockcsv.plain_tokens: "[$time_local]" first): tested per row.
+        comment = np.asarray(pc.starts_with(column, "#").fill_null(False))
+    elif column is not None:
+        f_idx, f_dict = _dict(column)
         comment = np.asarray(pc.starts_with(f_dict.cast(pa.string()), "#"))[f_idx]
     else:
         comment = np.zeros(n, bool)

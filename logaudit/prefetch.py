@@ -157,8 +157,7 @@ def _read(
             else:
                 key = ("csv", tuple(columns), delim, tuple(used))
                 invalid: list[tuple[int | None, str]] = []
-                size = blockcsv.size_token(det)  # as parse._fast reads it: sizes as plain text
-                plain = (size,) if size is not None else ()
+                plain = blockcsv.plain_tokens(det)  # as parse._fast reads them
                 table = blockcsv.read_csv(data, columns, invalid, delim, used, plain)
                 result = (table, invalid)
             with _cond:

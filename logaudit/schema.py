@@ -177,7 +177,7 @@ def _arrow_text(values: pd.Index | np.ndarray) -> pa.Array | None:
     if arr is None:
         return None
     if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
+        arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()  # no copy of one
     if arr.null_count or not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
         return None
     # Same offsets width: the cast reuses the buffers.

@@ -159,11 +159,12 @@ def test_take_wants_the_same_bytes_and_options(tmp_path: Path) -> None:
     assert prefetch.take(data, key) is None  # taken once
 
 
-def test_sizes_are_read_ahead_as_plain_text_as_parse_reads_them(log: Path) -> None:
-    # parse._fast reads the size token as plain text (blockcsv.size_token); a block read
-    # ahead must come the same way, or it takes the slower dictionary path.
+def test_tokens_are_read_ahead_as_plain_text_as_parse_reads_them(log: Path) -> None:
+    # parse._fast reads some tokens as plain text (blockcsv.plain_tokens: the size, status,
+    # times); a block read ahead must come the same way, or it takes the slower dictionary path.
     det = detect(log.read_bytes()[:65536], log.name)
     size = blockcsv.size_token(det)
+    plain = blockcsv.plain_tokens(det)
     prefetch.start((str(log),), {})
     assert prefetch._thread is not None
     prefetch._thread.join()
@@ -173,7 +174,9 @@ def test_sizes_are_read_ahead_as_plain_text_as_parse_reads_them(log: Path) -> No
         if size is None:  # Caddy: read by the JSON reader
             assert read.key[0] == "json"
         else:
-            assert table.column(size).type == pa.string()
+            assert size in plain
+            for name in plain:
+                assert table.column(name).type == pa.string(), name
 
 
 def test_nothing_read_ahead_for_small_or_several_logs(tmp_path: Path) -> None:

@@ -393,11 +393,11 @@ def fixed_durations(values: pa.Array | pa.ChunkedArray, unit: str) -> np.ndarray
     n = len(values)
     if n == 0 or values.null_count or not pa.types.is_string(values.type):
         return None
-    offsets = np.frombuffer(values.buffers()[1], np.int32)[values.offset : values.offset + n + 1]
+    offsets = np.frombuffer(values.buffers()[1], np.int32)[values.offset : values.offset + 2]
     width = int(offsets[1] - offsets[0])
-    if not 5 <= width <= 16 or (np.diff(offsets) != width).any():
+    rows = _fixed_matrix(values, width) if 5 <= width <= 16 else None
+    if rows is None:
         return None
-    rows = np.frombuffer(values.buffers()[2], np.uint8)[offsets[0] : offsets[-1]].reshape(n, width)
     if (rows[:, width - 4] != 46).any():  # the decimal point
         return None
     number = np.zeros(n, np.int64)
