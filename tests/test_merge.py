@@ -628,3 +628,53 @@ def test_text_kept_in_chunks_is_joined_past_max_chunks(monkeypatch: pytest.Monke
     many = table.combine(frames, join=False)
     assert isinstance(pa.array(many.index.array), pa.Array)  # one chunk
     pd.testing.assert_frame_equal(many, table.combine(frames))
+
+
+def test_settling_pending_frames_before_the_last_merge_changes_no_table() -> None:
+    """``Accumulator.settle`` (run while the last blocks are processed) combines each table's
+    pending frames among themselves, distinct tables after group ones, event tables left; it
+    stops when told, and the last merge's tables are those of merging without it, row for
+    row (text and MultiIndex keys, categoricals, a distinct table's first rows)."""
+    tables = {
+        "hits": Table("hits", lambda c, s: c, agg={"first": "min"}),
+        "pairs": Table("pairs", lambda c, s: c),
+        "seen": Table("seen", lambda c, s: c, kind="distinct"),
+        "ev": Table("ev", lambda c, s: c, kind="concat"),
+    }
+    accs = [Accumulator(tables), Accumulator(tables), Accumulator(tables)]
+    order: list[str] = []
+    calls = iter(range(100))
+    for i in range(7):
+        partial = {
+            "hits": pd.DataFrame(
+                {"n": [i, 1, 2], "first": [i, i, 3]},
+                index=pd.Index(["a", f"p{i % 3}", f"q{i}"], dtype="str", name="k"),
+            ),
+            "pairs": pd.DataFrame(
+                {"n": [1, i]},
+                index=pd.MultiIndex.from_arrays(
+                    [pd.array([f"c{i % 2}", "c9"], dtype="str"), [i % 4, 1]], names=["c", "d"]
+                ),
+            ),
+            "seen": pd.DataFrame(
+                {"x": [i, i], "kind": pd.Categorical([f"k{i % 3}", "z"])},
+                index=pd.Index([f"s{i % 3}", f"t{i}"], dtype="str", name="a"),
+            ),
+            "ev": pd.DataFrame({"t": [i, i + 10]}),
+        }
+        for acc in accs:
+            acc.add(partial)
+        if i == 4:
+            # Settled with two blocks still to come, as a run's last blocks are.
+            accs[1].settle(lambda: bool(order.append("?")) or False)
+            assert accs[2].settle(lambda: next(calls) >= 1) == 1  # stopped after one table
+    assert [len(accs[1].pending[n]) for n in ("hits", "pairs", "seen", "ev")] == [3, 3, 3, 7]
+    assert len(order) == 3  # asked before each of the three tables it combined
+    assert len(accs[2].pending["hits"]) == 3 and len(accs[2].pending["seen"]) == 7
+    want = accs[0].result()
+    for acc in accs[1:]:
+        with ThreadPoolExecutor(2) as pool:
+            got = acc.result(pool)
+        assert set(got) == set(want)
+        for name in want:
+            pd.testing.assert_frame_equal(got[name], want[name])
