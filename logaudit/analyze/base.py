@@ -655,41 +655,6 @@ class Accumulator:
             # of reading, in the last merge's inputs).
             share_text(self.done)
 
-    def settle(self, stop: Callable[[], bool]) -> int:
-        """Combine each table's pending frames among themselves (not with what was already
-        combined), biggest first, until ``stop()`` says so: the last merge then has a frame or
-        two a table to combine instead of one per block. A run calls it while its last blocks
-        are still being processed (``engine.local.run``), when this thread would only wait:
-        at 1M lines nearly every table's 14 first frames were still pending then (none had
-        reached COMPACT_ROWS), and the last merge combined all 16 after the last block, on
-        the critical path. The same frames as combining them in the last merge (the rows in
-        the same order: each merge keeps first appearance, as the PENDING_FRAMES batches do).
-        Event tables ("concat") are left: concatenating them twice copies their rows twice.
-        Returns the tables combined."""
-        names = sorted(
-            (
-                n
-                for n, frames in self.pending.items()
-                if len(frames) > 1
-                and self.tables[n].kind != "concat"
-                and self._rows(n) < SERIAL_ROWS
-            ),
-            key=lambda n: (self.tables[n].kind == "distinct", -self.pending_rows.get(n, 0)),
-        )
-        settled = 0
-        for name in names:
-            if stop():
-                break
-            pend = self.pending.get(name, [])
-            if len(pend) < 2:
-                continue
-            batch = self.tables[name].combine(pend, join=False, known=self.known)
-            self.pending[name] = [batch] if len(batch) else []
-            self.pending_rows[name] = len(batch)
-            settled += 1
-            del batch, pend
-        return settled
-
     def _compact(self, name: str) -> None:
         table = self.tables[name]
         pending = self.pending.pop(name, [])

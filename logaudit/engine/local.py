@@ -534,12 +534,7 @@ def run(
                 if det is not None:
                     formats[inp.name] = det
         flush()
-        # The last blocks are being processed: meanwhile this thread, which would only wait,
-        # combines the tables' pending frames so that the last merge has fewer to combine.
-        while pending:
-            if jobs == 1 and not pending[0].done():
-                acc.settle(pending[0].done)
-            drain(len(pending) - 1)
+        drain(0)
         prefetch.forget()  # blocks read ahead at start-up and not taken (prefetch.py)
         # The last merge, on the threads when there are threads (tables merge independently).
         partial = acc.result(pool if isinstance(pool, ThreadPoolExecutor) else None)
