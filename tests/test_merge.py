@@ -628,3 +628,32 @@ def test_text_kept_in_chunks_is_joined_past_max_chunks(monkeypatch: pytest.Monke
     many = table.combine(frames, join=False)
     assert isinstance(pa.array(many.index.array), pa.Array)  # one chunk
     pd.testing.assert_frame_equal(many, table.combine(frames))
+
+
+def test_categoricals_of_equal_dtypes_join_as_concatenation_did() -> None:
+    """``_concat`` joins unordered categoricals without comparing their dtypes: frames with
+    equal categories (separate dtype objects), one with its categories in another order, and
+    ordered ones give what ``pd.concat`` (equal dtypes) or the union (the others) gave."""
+    from pandas.api.types import union_categoricals
+
+    from logaudit.analyze.base import _concat
+
+    def frame(values: list[str], cats: list[str], ordered: bool = False) -> pd.DataFrame:
+        col = pd.Categorical(values, categories=pd.Index(cats, dtype="str"), ordered=ordered)
+        return pd.DataFrame({"c": col, "n": range(len(values))})
+
+    equal = [frame(["a", "b"], ["a", "b", "z"]), frame(["z"], ["a", "b", "z"])]
+    assert equal[0]["c"].dtype is not equal[1]["c"].dtype
+    got = _concat(equal)
+    pd.testing.assert_frame_equal(got, pd.concat(equal))
+    assert got["c"].dtype == equal[0]["c"].dtype
+    moved = [frame(["a", "b"], ["a", "b"]), frame(["b", "c"], ["c", "b"])]
+    got = _concat(moved)
+    assert list(got["c"].cat.categories) == ["a", "b", "c"]
+    assert got["c"].tolist() == ["a", "b", "b", "c"]
+    union = union_categoricals([f["c"].array for f in moved])
+    assert (got["c"].array == union).all()
+    ordered = [frame(["a"], ["a", "b"], True), frame(["b"], ["a", "b"], True)]
+    got = _concat(ordered)
+    pd.testing.assert_frame_equal(got, pd.concat(ordered))
+    assert got["c"].dtype.ordered
