@@ -139,8 +139,22 @@ def test_site_codes_are_site_of() -> None:
     urls = pd.Index(ODD + [f"https://{h}/x/{i}" for i, h in enumerate(HOSTS)], dtype="str")
     got = site_codes(urls)
     names = got.names.to_pylist()
-    assert [names[c] for c in got.code] == list(site_of(urls)["site"])
-    assert len(set(names)) == len(names)
+    want = list(site_of(urls)["site"])
+    assert [names[c] for c in got.code] == want
+    assert len(set(got.code)) == len(set(want))  # one code per site
+
+
+def test_hashes_shared_by_hosts_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Site codes are exact: were every host's hash the same, a dictionary codes them."""
+    p = tables(5, 300, 2)
+    s = Settings(top=5)
+    want = (sec_referring_sites(p, Context(s)), sec_referrers(p, Context(s)))
+    monkeypatch.setattr(referrers, "hash_strings", lambda t: np.zeros(len(t), dtype=np.uint64))
+    got = site_codes(p["referrers"].index)
+    assert len(set(got.code)) == len(set(site_of(p["referrers"].index)["site"]))
+    ctx = Context(s)
+    same(sec_referring_sites(p, ctx), want[0])
+    same(sec_referrers(p, ctx), want[1])
 
 
 def test_only_direct_referrers() -> None:

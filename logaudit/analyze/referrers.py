@@ -19,10 +19,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logaudit.analyze.base import Context, Partial, Table, count_by
-from logaudit.analyze.traffic import ranked, ranked_rows
+from logaudit.analyze.traffic import ranked_rows
 from logaudit.config import Settings
 from logaudit.report import Section
-from logaudit.schema import arrow_strings
+from logaudit.schema import arrow_strings, hash_strings
 
 _URL = r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?:[^@/?#]*@)?(?P<host>[^/:?#]*)(?::\d*)?(?P<path>[^?#]*)"
 
@@ -58,16 +58,21 @@ def site_of(urls: pd.Index) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Sites:
-    """The site of each row of the referrers table, coded: ``code`` (int32, row for row) into
-    ``names`` (Arrow text, each site once, '' for direct or not a URL): what the referrer
-    sections need, without a copy of the table's text or a Python string per referrer."""
+    """The site of each row of the referrers table, coded: ``names[code[i]]`` is row i's
+    site ('' for direct or not a URL); equal sites have equal codes. ``names`` may hold
+    entries no row's code names (their counts are 0). What the referrer sections need,
+    without a copy of the table's text or a Python string per referrer."""
 
     code: np.ndarray
-    names: pa.Array
+    names: pa.Array | pa.ChunkedArray
 
     def has_host(self) -> np.ndarray:
         """Per name: whether it is a host (not '')."""
         return np.asarray(pc.not_equal(self.names, ""), dtype=bool)
+
+    def used(self) -> np.ndarray:
+        """Per name: whether some row's code names it."""
+        return np.bincount(self.code, minlength=len(self.names)) > 0
 
 
 def _text(index: pd.Index) -> pa.Array:
@@ -86,23 +91,39 @@ def _hosts(text: pa.Array) -> pa.Array:
 
 
 def site_codes(urls: pd.Index) -> Sites:
-    """``site_of``'s sites of ``urls``, coded: one slice of URLs at a time through the regex,
-    then one dictionary of the hosts (where site_of held three columns of text per URL)."""
+    """``site_of``'s sites of ``urls``, coded: one slice of URLs at a time through the regex
+    (site_of held three columns of text per URL), then each row coded by the first row
+    with its host, found by a 64-bit hash of the hosts and checked against the text (a
+    dictionary of 5M distinct hosts cost ~800 MB at its peak); ``names`` are the hosts."""
     text = _text(urls)
-    hosts = pa.chunked_array([_hosts(t) for t in _slices(text)])
+    parts = [_hosts(t) for t in _slices(text)]
+    hosts = pa.chunked_array(parts)
+    h = np.concatenate([hash_strings(pd.Index(pd.arrays.ArrowExtensionArray(t))) for t in parts])
+    _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
+    del h
+    code = first[inverse.reshape(-1)]
+    del first, inverse
+    at = 0
+    for t in parts:
+        # Exact, not probably: a hash shared by two hosts codes them apart by a dictionary.
+        if len(t) and not pc.all(pc.equal(t, hosts.take(code[at : at + len(t)]))).as_py():
+            return _dictionary_codes(hosts)
+        at += len(t)
+    return Sites(code, hosts)
+
+
+def _dictionary_codes(hosts: pa.ChunkedArray) -> Sites:
     enc = hosts.dictionary_encode()
-    del hosts
-    names = enc.chunk(0).dictionary
     code = np.concatenate(
-        [np.asarray(c.indices.to_numpy(zero_copy_only=False), dtype=np.int32) for c in enc.chunks]
+        [np.asarray(c.indices.to_numpy(zero_copy_only=False), dtype=np.int64) for c in enc.chunks]
     )
-    return Sites(code, names)
+    return Sites(code, enc.chunk(0).dictionary)
 
 
 def _sites(refs: pd.DataFrame, ctx: Context | None) -> Sites:
     """site_codes of the referrers table's index, once per report."""
     if refs.empty:
-        return Sites(np.zeros(0, dtype=np.int32), pa.array([], type=pa.string()))
+        return Sites(np.zeros(0, dtype=np.int64), pa.array([], type=pa.string()))
     if ctx is None:
         return site_codes(refs.index)
     return ctx.once("sites", lambda: site_codes(refs.index))
@@ -229,17 +250,16 @@ def _empty_note(p: Partial, ctx: Context, own: set[str], how: str) -> str:
     return _own_note(own, how)
 
 
-def _per_site(refs: pd.DataFrame, f: External) -> pd.DataFrame:
-    """hits and page views summed per external site (by site code: no text copied), indexed
-    by the sites' names."""
+def _per_site(refs: pd.DataFrame, f: External) -> tuple[pd.DataFrame, np.ndarray]:
+    """hits and page views summed per site code (no text copied), indexed by the sites'
+    names, and the rows of it that are external sites."""
     code, n = f.sites.code, len(f.sites.names)
     cols = {
         c: np.bincount(code, weights=refs[c].to_numpy(), minlength=n).astype(np.int64)
         for c in ("hits", "page_views")
     }
-    keep = np.flatnonzero(f.is_external)
-    index = pd.Index(f.sites.names.take(pa.array(keep)).to_pandas(), name="site")
-    return pd.DataFrame({c: v[keep] for c, v in cols.items()}, index=index)
+    index = pd.Index(f.sites.names.to_pandas(), name="site")
+    return pd.DataFrame(cols, index=index), np.flatnonzero(f.is_external & f.sites.used())
 
 
 def sec_referring_sites(p: Partial, ctx: Context) -> Section:
@@ -247,8 +267,8 @@ def sec_referring_sites(p: Partial, ctx: Context) -> Section:
     title = "Referring sites"
     if f.empty:
         return Section("referring-sites", title, pd.DataFrame(), note=_empty_note(p, ctx, own, how))
-    g = _per_site(p["referrers"], f)
-    rows, total = ranked(g, ctx.settings, "site")
+    g, keep = _per_site(p["referrers"], f)
+    rows, total = ranked_rows(g, keep, ctx.settings, "site")
     return Section("referring-sites", title, rows, total, note=_own_note(own, how))
 
 
