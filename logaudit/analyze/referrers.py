@@ -11,17 +11,26 @@ serve). The inference and its result are stated in the report.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from logaudit.analyze.base import Context, Partial, Table, count_by
-from logaudit.analyze.traffic import ranked
+from logaudit.analyze.traffic import ranked_rows
 from logaudit.config import Settings
 from logaudit.report import Section
-from logaudit.schema import arrow_strings
+from logaudit.schema import arrow_strings, hash_strings
 
 _URL = r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?:[^@/?#]*@)?(?P<host>[^/:?#]*)(?::\d*)?(?P<path>[^?#]*)"
+
+# The same host and path as _URL's, each alone (the finish extracts what it needs, in slices).
+_HOST = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(?P<host>[^/:?#]*)"
+_PATH = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?[^/:?#]*(?::\d*)?(?P<path>[^?#]*)"
+# Referrers per slice of the finish's per-referrer work: it holds one slice's regex results.
+SLICE = 1 << 20
 
 # A host is taken as the site itself when at least OWN_SHARE of its referrals name a path the
 # site served, and those referrals come from at least OWN_PATHS distinct such paths.
@@ -47,11 +56,77 @@ def site_of(urls: pd.Index) -> pd.DataFrame:
     return pd.DataFrame({"site": host.to_pandas(), "ref_path": path.to_pandas()}).set_axis(urls)
 
 
-def _sites(refs: pd.DataFrame, ctx: Context | None) -> pd.DataFrame:
-    """site_of the referrers table's index, once per report."""
+@dataclass(frozen=True)
+class Sites:
+    """The site of each row of the referrers table, coded: ``names[code[i]]`` is row i's
+    site ('' for direct or not a URL); equal sites have equal codes. ``names`` may hold
+    entries no row's code names (their counts are 0). What the referrer sections need,
+    without a copy of the table's text or a Python string per referrer."""
+
+    code: np.ndarray
+    names: pa.Array | pa.ChunkedArray
+
+    def has_host(self) -> np.ndarray:
+        """Per name: whether it is a host (not '')."""
+        return np.asarray(pc.not_equal(self.names, ""), dtype=bool)
+
+    def used(self) -> np.ndarray:
+        """Per name: whether some row's code names it."""
+        return np.bincount(self.code, minlength=len(self.names)) > 0
+
+
+def _text(index: pd.Index) -> pa.Array:
+    text = arrow_strings(index)
+    return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+
+
+def _slices(text: pa.Array) -> list[pa.Array]:
+    return [text.slice(i, SLICE) for i in range(0, len(text), SLICE)] or [text]
+
+
+def _hosts(text: pa.Array) -> pa.Array:
+    """site_of's host of each URL (the same regex, its host alone)."""
+    host = pc.utf8_lower(pc.extract_regex(text, _HOST).field("host").fill_null(""))
+    return pc.replace_substring_regex(host, r"^www\.", "")
+
+
+def site_codes(urls: pd.Index) -> Sites:
+    """``site_of``'s sites of ``urls``, coded: one slice of URLs at a time through the regex
+    (site_of held three columns of text per URL), then each row coded by the first row
+    with its host, found by a 64-bit hash of the hosts and checked against the text (a
+    dictionary of 5M distinct hosts cost ~800 MB at its peak); ``names`` are the hosts."""
+    text = _text(urls)
+    parts = [_hosts(t) for t in _slices(text)]
+    hosts = pa.chunked_array(parts)
+    h = np.concatenate([hash_strings(pd.Index(pd.arrays.ArrowExtensionArray(t))) for t in parts])
+    _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
+    del h
+    code = first[inverse.reshape(-1)]
+    del first, inverse
+    at = 0
+    for t in parts:
+        # Exact, not probably: a hash shared by two hosts codes them apart by a dictionary.
+        if len(t) and not pc.all(pc.equal(t, hosts.take(code[at : at + len(t)]))).as_py():
+            return _dictionary_codes(hosts)
+        at += len(t)
+    return Sites(code, hosts)
+
+
+def _dictionary_codes(hosts: pa.ChunkedArray) -> Sites:
+    enc = hosts.dictionary_encode()
+    code = np.concatenate(
+        [np.asarray(c.indices.to_numpy(zero_copy_only=False), dtype=np.int64) for c in enc.chunks]
+    )
+    return Sites(code, enc.chunk(0).dictionary)
+
+
+def _sites(refs: pd.DataFrame, ctx: Context | None) -> Sites:
+    """site_codes of the referrers table's index, once per report."""
+    if refs.empty:
+        return Sites(np.zeros(0, dtype=np.int64), pa.array([], type=pa.string()))
     if ctx is None:
-        return site_of(refs.index)
-    return ctx.once("sites", lambda: site_of(refs.index))
+        return site_codes(refs.index)
+    return ctx.once("sites", lambda: site_codes(refs.index))
 
 
 def own_hosts(p: Partial, s: Settings, ctx: Context | None = None) -> tuple[set[str], str]:
@@ -66,27 +141,42 @@ def own_hosts(p: Partial, s: Settings, ctx: Context | None = None) -> tuple[set[
     paths = p.get("paths", pd.DataFrame())
     if refs.empty or paths.empty:
         return set(), "none"
-    # _sites is row for row the referrers table: columns side by side, not a join (which
-    # built an engine of 1M Python strings on the index to check it was sorted).
-    sites = _sites(refs, ctx).assign(hits=refs["hits"].to_numpy())
-    sites = sites[sites["site"] != ""]
-    # Arrow's hash-based is_in: pandas' isin on Arrow strings loops in Python.
-    ref_paths, served_paths = arrow_strings(sites["ref_path"]), arrow_strings(paths.index)
-    if len(ref_paths) < len(served_paths):
+    sites = _sites(refs, ctx)
+    has = sites.has_host()[sites.code]
+    if not has.any():
+        return set(), "inferred"
+    text = _text(refs.index)
+    served = arrow_strings(paths.index)
+    if len(refs) < len(paths):
         # Only the paths some referrer names can answer: those, found by a hash of the
         # referring paths, where a hash of every path (5M distinct paths) copied their text.
-        served_paths = served_paths.filter(pc.is_in(served_paths, value_set=ref_paths.unique()))
-    is_served = pd.Series(
-        np.asarray(pc.is_in(ref_paths, value_set=served_paths)),
-        index=sites.index,
+        named = pa.chunked_array([pc.unique(_ref_paths(t)) for t in _slices(text)])
+        served = served.filter(pc.is_in(served, value_set=pc.unique(named)))
+    # Per slice of referrers: the served path each names (its number in ``served``, which
+    # numbers the rows' paths as inferred needs), where the referring paths were held whole.
+    on = np.zeros(len(text), dtype=bool)
+    path_code = []
+    at = 0
+    for t in _slices(text):
+        idx = pc.index_in(_ref_paths(t), value_set=served)
+        n = len(t)
+        found = np.asarray(idx.is_valid(), dtype=bool) & has[at : at + n]
+        on[at : at + n] = found
+        path_code.append(np.asarray(idx.filter(pa.array(found)).to_numpy(), dtype=np.int64))
+        at += n
+    mask = own_mask(
+        sites.code[has],
+        len(sites.names),
+        refs["hits"].to_numpy()[has],
+        on[has],
+        np.concatenate(path_code),
     )
-    # Per site through integer codes: a group-by of 1M distinct hosts (every referrer new)
-    # and the alignment of its two results built engines of 1M Python strings.
-    code, site_names = pd.factorize(sites["site"])
-    hits = sites["hits"].to_numpy()
-    on = is_served.to_numpy()
-    path_code, _ = pd.factorize(sites["ref_path"][on])
-    return inferred(code, np.asarray(site_names, dtype=object), hits, on, path_code), "inferred"
+    return set(sites.names.filter(pa.array(mask)).to_pylist()), "inferred"
+
+
+def _ref_paths(text: pa.Array) -> pa.Array:
+    """site_of's ref_path of each URL ('' where it is not a URL)."""
+    return pc.extract_regex(text, _PATH).field("path").fill_null("")
 
 
 def inferred(
@@ -95,30 +185,50 @@ def inferred(
     """The rule that infers the own hosts, over rows of (site ``code`` into ``names``, hits,
     whether the referring path is served here ``on``); ``path_code`` numbers the served rows'
     paths (any numbering). One-pass reports and the store (``store.sites.own``) both use it."""
-    total = np.bincount(code, weights=hits, minlength=len(names))
-    served = np.bincount(code, weights=np.where(on, hits, 0), minlength=len(names))
+    return set(names[own_mask(code, len(names), hits, on, path_code)])
+
+
+def own_mask(
+    code: np.ndarray, n: int, hits: np.ndarray, on: np.ndarray, path_code: np.ndarray
+) -> np.ndarray:
+    """``inferred``'s rule as a mask over the ``n`` site codes."""
+    total = np.bincount(code, weights=hits, minlength=n)
+    served = np.bincount(code, weights=np.where(on, hits, 0), minlength=n)
     # Distinct served paths per site: the distinct (site, path) pairs among served rows.
     width = int(path_code.max(initial=0)) + 1
     pairs = np.unique(code[on].astype(np.int64) * width + path_code)
-    n_paths = np.bincount(pairs // width, minlength=len(names))
-    return set(names[(n_paths >= OWN_PATHS) & (served >= OWN_SHARE * total)])
+    n_paths = np.bincount(pairs // width, minlength=n)
+    return (n_paths >= OWN_PATHS) & (served >= OWN_SHARE * total)
 
 
-def external(p: Partial, ctx: Context) -> tuple[pd.DataFrame, set[str], str]:
+@dataclass(frozen=True)
+class External:
+    """The external referrers: rows of the referrers table (``rows``, ascending) whose site is
+    a host not the site's own, and per site (``sites.names``) whether it is external."""
+
+    sites: Sites
+    is_external: np.ndarray
+    rows: np.ndarray
+
+    @property
+    def empty(self) -> bool:
+        return not len(self.rows)
+
+
+def external(p: Partial, ctx: Context) -> tuple[External, set[str], str]:
     """External referrers (with their site), the own hosts and how they were found; computed
     once per report (both referrer sections and trends' movers use it)."""
     return ctx.once("external", lambda: _external(p, ctx))
 
 
-def _external(p: Partial, ctx: Context) -> tuple[pd.DataFrame, set[str], str]:
+def _external(p: Partial, ctx: Context) -> tuple[External, set[str], str]:
     refs = p.get("referrers", pd.DataFrame())
     own, how = own_hosts(p, ctx.settings, ctx)
-    f = refs
-    if not refs.empty:
-        sites = _sites(refs, ctx)
-        f = refs.assign(site=sites["site"].array, ref_path=sites["ref_path"].array)
-        f = f[(f["site"] != "") & ~f["site"].isin(own)]
-    return f, own, how
+    sites = _sites(refs, ctx)
+    ext = sites.has_host() & ~np.asarray(
+        pc.is_in(sites.names, value_set=pa.array(sorted(own), type=sites.names.type)), dtype=bool
+    )
+    return External(sites, ext, np.flatnonzero(ext[sites.code])), own, how
 
 
 def _own_note(own: set[str], how: str) -> str:
@@ -132,9 +242,24 @@ def _empty_note(p: Partial, ctx: Context, own: set[str], how: str) -> str:
     """Why there is no external referrer: no referring URL at all in the hits counted
     (crawlers send none, a filter may leave none) is not a missing own host."""
     refs = p.get("referrers", pd.DataFrame())
-    if refs.empty or not (_sites(refs, ctx)["site"] != "").any():
+    if refs.empty:
+        return "no referring URL in the hits counted (all direct)"
+    sites = _sites(refs, ctx)
+    if not sites.has_host()[sites.code].any():
         return "no referring URL in the hits counted (all direct)"
     return _own_note(own, how)
+
+
+def _per_site(refs: pd.DataFrame, f: External) -> tuple[pd.DataFrame, np.ndarray]:
+    """hits and page views summed per site code (no text copied), indexed by the sites'
+    names, and the rows of it that are external sites."""
+    code, n = f.sites.code, len(f.sites.names)
+    cols = {
+        c: np.bincount(code, weights=refs[c].to_numpy(), minlength=n).astype(np.int64)
+        for c in ("hits", "page_views")
+    }
+    index = pd.Index(f.sites.names.to_pandas(), name="site")
+    return pd.DataFrame(cols, index=index), np.flatnonzero(f.is_external & f.sites.used())
 
 
 def sec_referring_sites(p: Partial, ctx: Context) -> Section:
@@ -142,8 +267,8 @@ def sec_referring_sites(p: Partial, ctx: Context) -> Section:
     title = "Referring sites"
     if f.empty:
         return Section("referring-sites", title, pd.DataFrame(), note=_empty_note(p, ctx, own, how))
-    g = f.groupby("site", sort=False)[["hits", "page_views"]].sum()
-    rows, total = ranked(g, ctx.settings, "site")
+    g, keep = _per_site(p["referrers"], f)
+    rows, total = ranked_rows(g, keep, ctx.settings, "site")
     return Section("referring-sites", title, rows, total, note=_own_note(own, how))
 
 
@@ -152,5 +277,6 @@ def sec_referrers(p: Partial, ctx: Context) -> Section:
     title = "Referrer URLs"
     if f.empty:
         return Section("referrers", title, pd.DataFrame(), note=_empty_note(p, ctx, own, how))
-    rows, total = ranked(f[["hits", "page_views"]], ctx.settings, "referrer")
+    refs = p["referrers"][["hits", "page_views"]]
+    rows, total = ranked_rows(refs, f.rows, ctx.settings, "referrer")
     return Section("referrers", title, rows, total)
