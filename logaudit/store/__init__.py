@@ -642,9 +642,16 @@ def stored_run(
             r = Run({}, BadLines(), [], [], {}, {}, ())
         if months.roll(layout, state, _written(store_tables())):
             layout.commit(state)
-        valid = [(m, e) for m, e in state.months.items() if e.get("of") == months.digest(state, m)]
-        if visitorsets.backfill(layout, state, valid):
-            layout.commit(state)  # months rolled up before schema 9 get their visitor sets
+        # Months rolled up before schema 9 (or whose sets are stale) get their visitor sets;
+        # a digest only for those (a stale roll-up is dropped, not given sets).
+        unset = [
+            (m, e)
+            for m, e in state.months.items()
+            if visitorsets.SOURCE in e["files"] and not visitorsets.ready(e)
+        ]
+        valid = [(m, e) for m, e in unset if e.get("of") == months.digest(state, m)]
+        if valid and visitorsets.backfill(layout, state, valid):
+            layout.commit(state)
         first, last, note = _period(settings)
         wanted = {**tables, PLACES.name: PLACES} if "visitors" in tables else dict(tables)
         if close.TRIPLES in tables:
