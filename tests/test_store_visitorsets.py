@@ -173,6 +173,8 @@ def test_late_lines_make_the_sets_again(tmp_path: Path) -> None:
     roll-up has sets of its new visitors, and the figures are one pass's."""
     data = b"".join(generate_lines(9000, start=date(2026, 1, 10), days=45))
     state, whole = grown_store(tmp_path, data, (0.5, 0.999), report)
+    layout = Layout(state)
+    before = layout.read_state().months["2026-01"]
     late = tmp_path / "late.log"
     ua = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
     lines = [
@@ -182,9 +184,11 @@ def test_late_lines_make_the_sets_again(tmp_path: Path) -> None:
     ]
     late.write_text("".join(lines) + lines[0].replace("20/Jan/2026:11", "23/Feb/2026:23"))
     report([str(late)], state)
-    layout = Layout(state)
     entry = layout.read_state().months["2026-01"]
     assert visitorsets.ready(entry)
+    # Rolled again, with sets of the new rows (29 more visitors), not the old ones.
+    assert entry["of"] != before["of"]
+    assert entry["files"][visitorsets.KEYS]["rows"] > before["files"][visitorsets.KEYS]["rows"]
     keys = layout.read_table("2026-01", entry, visitorsets.KEYS)
     vd = layout.read_table("2026-01", entry, visitorsets.SOURCE)
     assert keys is not None and vd is not None
