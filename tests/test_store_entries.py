@@ -59,7 +59,7 @@ def _spy(monkeypatch: Any) -> tuple[list[tuple[str, str]], list[pd.DataFrame]]:
 def test_each_rolled_month_counts_its_interior_visits(store: tuple[Path, Path]) -> None:
     state, _ = store
     raw = _state(state)
-    assert raw["schema"] == SCHEMA == 8
+    assert raw["schema"] == SCHEMA == 9
     layout = Layout(state)
     st = layout.read_state()
     assert {"2025-12", "2026-01"} <= set(st.months)
@@ -184,7 +184,7 @@ def test_an_older_roll_up_gets_its_counts_from_its_first_report(
     one = figures(trends([str(whole)], **more))
     assert figures(trends([], state, **more)) == one
     raw = _state(state)
-    assert raw["schema"] == 8
+    assert raw["schema"] == SCHEMA
     months = [e for e in raw["months"].values() if visitdays.ROWS.name in e["files"]]
     assert months and all(entries.ready(e) for e in months)
     # Stale: the counts made from other rows.

@@ -26,7 +26,7 @@ from logaudit.engine.local import Run, run
 from logaudit.errors import ConfigError, ExitCode, LogauditError
 from logaudit.parse import BadLines
 from logaudit.sources import Input, InputProblem
-from logaudit.store import close, months, movers, offsets, sites, texthash, visitdays
+from logaudit.store import close, months, movers, offsets, sites, texthash, visitdays, visitorsets
 from logaudit.store import entries as entry_counts
 from logaudit.store.days import (
     PLACES,
@@ -339,7 +339,14 @@ def load(
     # the period give their rolled-up file instead of their days' (store/months.py).
     entries, _ = months.covering(state, days)
     at_once = [t for t, table in tables.items() if table.spill_key is None]
-    together = {t: layout.read_tables(entries, t) for t in at_once}
+    together = {
+        t: (visitorsets.read(layout, entries) if t == visitorsets.SOURCE else None)
+        for t in at_once
+    }
+    # Closed months' visitor keys from their sorted sets (store/visitorsets.py), not hashed.
+    together = {
+        t: f if f is not None else layout.read_tables(entries, t) for t, f in together.items()
+    }
     for t, f in together.items():
         # A table keyed by its day (visitor_days: (day, visitor)) holds no key in two entries
         # (each is a merged day, or a month of other days): read as one, it is merged already.
@@ -634,6 +641,16 @@ def stored_run(
         else:
             r = Run({}, BadLines(), [], [], {}, {}, ())
         if months.roll(layout, state, _written(store_tables())):
+            layout.commit(state)
+        # Months rolled up before schema 9 (or whose sets are stale) get their visitor sets;
+        # a digest only for those (a stale roll-up is dropped, not given sets).
+        unset = [
+            (m, e)
+            for m, e in state.months.items()
+            if visitorsets.SOURCE in e["files"] and not visitorsets.ready(e)
+        ]
+        valid = [(m, e) for m, e in unset if e.get("of") == months.digest(state, m)]
+        if valid and visitorsets.backfill(layout, state, valid):
             layout.commit(state)
         first, last, note = _period(settings)
         wanted = {**tables, PLACES.name: PLACES} if "visitors" in tables else dict(tables)

@@ -71,8 +71,14 @@ from logaudit.schema import hash_strings
 # without them (an older roll-up) is given them by its next report. Schema-1 to -7 stores
 # are read and written on as schema 8; an older logaudit refuses a schema-8 store, as for
 # every earlier addition.
-SCHEMA = 8
-READS = (1, 2, 3, 4, 5, 6, 7, 8)
+# Schema 9 adds each rolled-up month's ``visitor_keys`` (its distinct visitor keys, sorted)
+# and ``visitor_codes`` (its ``visitor_days`` rows with the visitor as a position in them;
+# ``store/visitorsets.py``): a report builds the period's ``visitor_days`` from them without
+# hashing the year's keys. Each records the checksum of the ``visitor_days`` file it was made
+# from; an older roll-up gets them from its next report. Schema-1 to -8 stores are read and
+# written on as schema 9; an older logaudit refuses a schema-9 store.
+SCHEMA = 9
+READS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
 STATE_FILE = "store.json"
 KEY_FILE = "key"
 # Present from a run's first written file until its commit has deleted what the state does not

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from logaudit.analyze.base import Table, merged_rows
 from logaudit.store import entries as entry_counts
-from logaudit.store import texthash
+from logaudit.store import texthash, visitorsets
 from logaudit.store.layout import Layout, State, write_order
 
 if TYPE_CHECKING:
@@ -114,6 +114,9 @@ def roll(layout: Layout, state: State, tables: Mapping[str, Table]) -> list[str]
             if t in texthash.HASHED:
                 # Their hashes beside them: movers name keys without hashing (texthash.py).
                 texthash.write(layout, month, files, t, frame.index, state.gen)
+            if t == visitorsets.SOURCE:
+                # Its visitor keys as a sorted set and codes (store/visitorsets.py).
+                visitorsets.write(layout, month, files, frame, state.gen)
         entry: dict[str, Any] = {"gen": state.gen, "files": files, "of": digest(state, month)}
         with_events = [i for _, i in days if "pv_events" in i["files"]]
         timeouts = {i.get("visit_timeout") for i in with_events}

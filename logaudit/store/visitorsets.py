@@ -1,0 +1,159 @@
+"""Closed months' visitor keys as sorted sets (schema 9, branch ``year4``).
+
+A year of trends read the year's ``visitor_days`` (3.5M (day, visitor) rows at 10,000
+visitors a day) from the months' rolled-up files: each month's visitor column resolved
+through its ``visitors`` table (``layout.REFS``), then the 3.5M visitor keys hashed and
+sorted again to build the (day, visitor) MultiIndex (``analyze.base.int_levels``): about a
+third of the trends' time, for figures that need only which visitors each day saw.
+
+A closed month's keys never change, so each rolled-up month keeps:
+
+- ``visitor_keys``: its distinct visitor keys, sorted (one ``uint64`` column, ``visitor``);
+- ``visitor_codes``: its ``visitor_days`` rows in their stored order, the visitor as its
+  position in ``visitor_keys`` (``day``, ``code``, ``hits``).
+
+A report's ``visitor_days`` is then built without hashing: the year's visitor level is the
+merge of the months' sorted sets (and the open days' keys), each month's codes mapped into it
+by one ``searchsorted`` of its set, the day level counted (``int_levels``' way). Same rows,
+order, levels and codes as reading the rows (``tests/test_store_visitorsets.py``).
+
+**Valid while the month's rows are.** Both files record the checksum of the month's
+``visitor_days`` file they were made from (``"of"``); a month whose days change loses its
+roll-up (``months.drop_stale``) and gets new sets with its next roll-up. Written by
+``months.roll`` and, for months rolled up by an older logaudit, by the first report that
+reads them (under the store's lock, committed once). ``state verify`` checks them as every
+file.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from logaudit.store.layout import Layout, State
+
+SOURCE = "visitor_days"
+KEYS = "visitor_keys"
+CODES = "visitor_codes"
+TABLES = (KEYS, CODES)
+
+
+def of_frame(vd: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(``visitor_keys``, ``visitor_codes``) of a month's ``visitor_days`` frame."""
+    visitor = vd.index.get_level_values("visitor").to_numpy(np.uint64)
+    day = vd.index.get_level_values("day").to_numpy()
+    keys = np.unique(visitor)
+    codes = np.searchsorted(keys, visitor).astype(np.uint32)
+    return (
+        pd.DataFrame({"visitor": keys}),
+        pd.DataFrame(
+            {"day": day.astype(np.int32), "code": codes, "hits": vd["hits"].to_numpy(np.int64)}
+        ),
+    )
+
+
+def ready(entry: dict[str, Any]) -> bool:
+    """Whether a month entry's sets stand for its ``visitor_days``."""
+    files = entry["files"]
+    rows = files.get(SOURCE)
+    return rows is not None and all(
+        t in files and files[t].get("of") == rows["sha256"] for t in TABLES
+    )
+
+
+def write(layout: Layout, month: str, files: dict[str, Any], vd: pd.DataFrame, gen: int) -> None:
+    """Add the month's sets made from ``vd`` (its stored ``visitor_days``) to ``files``."""
+    for table, frame in zip(TABLES, of_frame(vd), strict=True):
+        meta = layout.write_file(month, table, frame, gen)
+        meta["of"] = files[SOURCE]["sha256"]
+        files[table] = meta
+
+
+def backfill(layout: Layout, state: State, entries: list[tuple[str, dict[str, Any]]]) -> bool:
+    """Make the missing or stale sets of the month ``entries`` (not yet committed); whether
+    any were made."""
+    todo = [(m, e) for m, e in entries if len(m) == 7 and SOURCE in e["files"] and not ready(e)]
+    if not todo:
+        return False
+    state.gen += 1
+    for month, entry in todo:
+        vd = layout.read_table(month, entry, SOURCE)
+        if vd is not None:
+            write(layout, month, entry["files"], vd, state.gen)
+    return True
+
+
+def _day_level(day: np.ndarray) -> tuple[pd.Index, np.ndarray]:
+    """``int_levels``' level and codes of a narrow integer column (local days)."""
+    lo = int(day.min())
+    offset = (day - day.dtype.type(lo)).astype(np.intp)
+    present = np.bincount(offset) > 0
+    lookup = np.cumsum(present) - 1
+    found = np.flatnonzero(present).astype(day.dtype) + day.dtype.type(lo)
+    return pd.Index(found), lookup[offset].astype(np.int64)
+
+
+def read(layout: Layout, entries: list[tuple[str, dict[str, Any]]]) -> pd.DataFrame | None:
+    """The ``visitor_days`` rows of ``entries`` (months and days, in their order), as
+    ``layout.read_tables`` gives them; months with sets are read through them. None when no
+    month has sets (the caller reads the rows)."""
+    if not any(len(m) == 7 and ready(e) for m, e in entries):
+        return None
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]] = []
+    sets: list[np.ndarray] = []
+    for name, entry in entries:
+        if SOURCE not in entry["files"]:
+            continue
+        if len(name) == 7 and ready(entry):
+            keys = layout.read_arrow([(name, entry)], KEYS)
+            codes = layout.read_arrow([(name, entry)], CODES)
+            assert keys is not None and codes is not None
+            k = keys.column("visitor").to_numpy()
+            sets.append(k)
+            parts.append(
+                (
+                    codes.column("day").to_numpy(),
+                    codes.column("hits").to_numpy(),
+                    k,
+                    codes.column("code").to_numpy(),
+                )
+            )
+        else:
+            vd = layout.read_table(name, entry, SOURCE)
+            if vd is None or not len(vd):
+                continue
+            v = vd.index.get_level_values("visitor").to_numpy(np.uint64)
+            sets.append(np.unique(v))
+            day = vd.index.get_level_values("day").to_numpy().astype(np.int32)
+            parts.append((day, vd["hits"].to_numpy(np.int64), v, None))
+    if not parts:
+        return None
+    # The union of sorted sets: a stable sort of sorted runs is a merge.
+    merged = np.concatenate(sets)
+    merged.sort(kind="stable")
+    keep = np.ones(len(merged), bool)
+    np.not_equal(merged[1:], merged[:-1], out=keep[1:])
+    level = merged[keep]
+    visitor_codes = np.concatenate(
+        [
+            np.searchsorted(level, k)[c] if c is not None else np.searchsorted(level, k)
+            for _, _, k, c in parts
+        ]
+    ).astype(np.int64)
+    day = np.concatenate([d for d, _, _, _ in parts])
+    days, day_codes = _day_level(day)
+    levels: list[Any] = [days, pd.Index(level)]
+    by_level: list[Any] = [day_codes, visitor_codes]
+    index = pd.MultiIndex(
+        levels=levels,
+        codes=by_level,
+        names=["day", "visitor"],
+        verify_integrity=False,
+    )
+    hits = np.concatenate([h for _, h, _, _ in parts]).astype(np.int64)
+    return pd.DataFrame({"hits": hits}, index=index)
+
+
+__all__ = ["CODES", "KEYS", "SOURCE", "TABLES", "backfill", "of_frame", "read", "ready", "write"]
