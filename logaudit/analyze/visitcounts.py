@@ -53,20 +53,24 @@ def _median(values: pd.Series) -> float:
     return float(np.mean([lo, hi]))
 
 
+# The headline of no visits (``visits.headline`` gives the same).
+NO_VISITS: dict[str, object] = {
+    "visits": 0,
+    "clicks_per_visit": 0.0,
+    "median_clicks": 0.0,
+    "bounce_rate": 0.0,
+    "median_visit_seconds": 0.0,
+    "clicks": 0,
+}
+
+
 def headline(vt: pd.DataFrame, counts: dict[str, pd.DataFrame]) -> dict[str, object]:
     """``visits.headline`` over the listed visits ``vt`` and the ``counts``."""
     clicks = _values(vt["clicks"].to_numpy(np.int64), counts.get("clicks"), "clicks")
     lengths = _values(vt["duration"].to_numpy(np.int64), counts.get("duration"), "duration")
     n = int(clicks.sum())
     if n == 0:
-        return {
-            "visits": 0,
-            "clicks_per_visit": 0.0,
-            "median_clicks": 0.0,
-            "bounce_rate": 0.0,
-            "median_visit_seconds": 0.0,
-            "clicks": 0,
-        }
+        return dict(NO_VISITS)
     total = int((clicks.index.to_numpy(np.int64) * clicks.to_numpy(np.int64)).sum())
     return {
         "visits": n,

@@ -180,14 +180,7 @@ def headline(p: Partial, ctx: Context) -> dict[str, object]:
         return visitcounts.headline(vt, counted)
     n = len(vt)
     if n == 0:
-        return {
-            "visits": 0,
-            "clicks_per_visit": 0.0,
-            "median_clicks": 0.0,
-            "bounce_rate": 0.0,
-            "median_visit_seconds": 0.0,
-            "clicks": 0,
-        }
+        return dict(visitcounts.NO_VISITS)
     return {
         "visits": n,
         "clicks_per_visit": round(float(vt["clicks"].mean()), 3),

@@ -44,7 +44,6 @@ CLICKS = "visit_clicks"
 LENGTHS = "visit_lengths"
 TABLES = (COUNTS, EDGES, CLICKS, LENGTHS)
 ROWS = visitdays.ROWS.name
-KEYS = ("day", *visitdays.PAIR)
 
 
 def _counted(columns: dict[str, np.ndarray]) -> pd.DataFrame:
