@@ -498,8 +498,8 @@ def _counted_sources(
     weights = np.concatenate([np.ones(len(v), np.int64), counted["n"].to_numpy(np.int64)])
     in_last = pid == last
     keep = in_last | np.isin(pid, base)
-    if not keep.any():
-        return None
+    # As the rows' path: visits read but none in the compared periods still answer (with
+    # no rows), so the note is the rows' one, not "no visit".
     return _named_sources(p, ctx, pair[keep]), in_last[keep], weights[keep]
 
 
