@@ -186,6 +186,22 @@ def test_no_room_for_temporary_files_is_one_line_and_exit_9(
     assert "\n" not in message and "temporary files" in message and "No space left" in message
 
 
+def test_no_usable_temporary_folder_at_all_is_one_line_and_exit_9(
+    sample_logs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No candidate folder can be written (a read-only root): tempfile's own search fails, and
+    # the message must not ask it again.
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    monkeypatch.setattr(tempfile, "_candidate_tempdir_list", lambda: [str(tmp_path / "absent")])
+    monkeypatch.delenv("TMPDIR", raising=False)
+    monkeypatch.setattr("logaudit.engine.local.SPILL_BYTES", 1_000)
+    result = CliRunner().invoke(cli, ["summary", str(sample_logs)])
+    assert result.exit_code == ExitCode.OUTPUT, result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output
+    message = result.stderr.strip()
+    assert "\n" not in message and "temporary files" in message
+
+
 def test_the_budget_ignores_what_is_not_a_number_of_megabytes() -> None:
     from logaudit.analyze.spill import _budget
 

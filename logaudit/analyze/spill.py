@@ -62,8 +62,10 @@ def _temp_space() -> Iterator[None]:
     try:
         yield
     except OSError as e:
+        # Not ``tempfile.gettempdir()``: with no usable folder at all it raises this again.
+        where = tempfile.tempdir or os.environ.get("TMPDIR") or "the temporary folder"
         raise LogauditError(
-            f"cannot write temporary files in {tempfile.gettempdir()} ({e.strerror}); free "
+            f"cannot write temporary files in {where} ({e.strerror}); free "
             "space there, point TMPDIR at another folder, or raise LOGAUDIT_SPILL_MB",
             ExitCode.OUTPUT,
         ) from None
