@@ -165,3 +165,56 @@ def test_new_keys_after_a_known_prefix_are_checked_exactly_whatever_their_hashes
         joined = old.append(index(values))
         assert known.prefix(pa.array(joined.array)) == 500, name
         assert spill.distinct_text(joined, known) is want, name
+
+
+def _places(rng: np.random.Generator, n: int, kinds: list[str]) -> pd.DataFrame:
+    def pick(values: list[str]) -> pd.Series:
+        return pd.Series(np.asarray(values, dtype=object)[rng.integers(0, len(values), n)],
+                         dtype="str")
+
+    asn = pd.array(rng.integers(1, 5, n), dtype="Int64")
+    asn[rng.random(n) < 0.3] = pd.NA
+    return pd.DataFrame(
+        {
+            "country_code": pick(["", "SE", "US"]),
+            "country": pick(["unknown", "Sweden", "United States"]),
+            "city": pick(["", "Boxholm", "Linköping"]),
+            "network": pick(["unknown", "AS29518 Bredband2 AB", "Bredband2 AB"]),
+            "asn": asn,
+            "address_kind": pick(kinds),
+        },
+        index=pd.Index([f"10.0.{i}" for i in range(n)], dtype="str", name="client"),
+    )
+
+
+@pytest.mark.parametrize(
+    "kinds", [["public"], ["public", "private", "loopback"], ["private"]]
+)
+def test_places_coded_attach_as_the_named_text_did(kinds: list[str]) -> None:
+    from logaudit.analyze.audience import _attach, _coded_places, named_places
+
+    rng = np.random.default_rng(len(kinds))
+    places = _places(rng, 500, kinds)
+    v = pd.DataFrame({"hits": rng.integers(1, 9, 800)})
+    pos = rng.integers(-1, len(places), len(v))  # -1: a row without a place
+    want = _attach(v, named_places(places, ("country", "network")), pos)
+    got = _attach(v, _coded_places(places.copy(), ("country", "network")), pos)
+    pd.testing.assert_frame_equal(got, want)
+    for col in ("country", "network", "city"):
+        assert list(got[col].cat.categories) == list(want[col].cat.categories)
+
+
+def test_places_whose_values_look_like_labels_or_are_missing_take_the_text_way() -> None:
+    from logaudit.analyze.audience import _coded_places, named_places
+
+    rng = np.random.default_rng(4)
+    places = _places(rng, 50, ["public", "private"])
+    places.loc[places.index[0], "country"] = "(private address)"
+    pd.testing.assert_frame_equal(
+        _coded_places(places.copy(), ("country",)), named_places(places, ("country",))
+    )
+    places = _places(rng, 50, ["public", "private"])
+    places["city"] = places["city"].where(np.arange(50) != 3)
+    pd.testing.assert_frame_equal(
+        _coded_places(places.copy(), ("country",)), named_places(places, ("country",))
+    )

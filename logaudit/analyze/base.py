@@ -351,7 +351,7 @@ def _combine_by_level_codes(
         # Usually already so (each frame's levels in order of its rows): then no copy.
         in_order = len(used) == len(distinct) and bool((used == np.arange(len(used))).all())
         levels.append((distinct if in_order else distinct.take(used)).rename(names[k]))
-        del distinct, at
+        del distinct, at, per_row, row_codes
         codes.append(level_codes.astype(np.int64, copy=False))
         room *= max(1, len(used))
         if room >= 1 << 62:
@@ -359,17 +359,20 @@ def _combine_by_level_codes(
     key = codes[0]
     for k in range(1, nlevels):
         key = key * len(levels[k]) + codes[k]
+    group_codes: list[np.ndarray] = []
     if any(len(lv) == len(key) for lv in levels):
         # A level whose every row has its own value (every agent new): every tuple is new,
         # each row its own group in row order; factorizing made a hash table of all of them.
-        ids, keys = np.arange(len(key)), key
+        # The groups' codes are the rows' own (decoding the tuples made two more copies).
+        ids, group_codes = np.arange(len(key)), codes
     else:
         ids, keys = pd.factorize(key, sort=False)
-    group_codes: list[np.ndarray] = []
-    for k in reversed(range(nlevels)):
-        size = len(levels[k])
-        group_codes.insert(0, keys % size)
-        keys = keys // size
+        for k in reversed(range(nlevels)):
+            size = len(levels[k])
+            group_codes.insert(0, keys % size)
+            keys = keys // size
+        del keys
+    del key
     out = _by_group_columns(frames, ids, len(group_codes[0]), rules)
     if out is None:
         data = pd.concat([f.reset_index(drop=True) for f in frames], ignore_index=True)
