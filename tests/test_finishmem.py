@@ -218,3 +218,19 @@ def test_places_whose_values_look_like_labels_or_are_missing_take_the_text_way()
     pd.testing.assert_frame_equal(
         _coded_places(places.copy(), ("country",)), named_places(places, ("country",))
     )
+
+
+@pytest.mark.parametrize("n", [1, 5, 64, 65, 300])
+def test_codes_renumbered_in_order_of_first_appearance_as_factorize_does(n: int) -> None:
+    from logaudit.analyze.audience import _first_appearance
+
+    rng = np.random.default_rng(n)
+    codes = rng.integers(0, n, 1000).astype(np.int16)
+    codes[codes == n // 2] = 0  # a code no row uses
+    at, used = _first_appearance(codes, n)
+    want_at, want_used = pd.factorize(codes, sort=False)
+    assert at.dtype == codes.dtype
+    assert (at == want_at).all()
+    assert (used == want_used).all()
+    empty = _first_appearance(codes[:0], n)
+    assert len(empty[0]) == 0 and len(empty[1]) == 0

@@ -209,14 +209,52 @@ def _coded_places(places: pd.DataFrame, named: tuple[str, ...]) -> pd.DataFrame:
             continue
         codes, uniques = pd.factorize(values.array, use_na_sentinel=False)
         del values
+        uniques = pd.Index(uniques, dtype="str")
+        width = _code_type(len(uniques) + len(labels))
+        codes = codes.astype(width)  # what the categorical keeps: no 64-bit copies below
         if col in named and not public.all():
             # Labels after the column's own values; rows of a non-public kind take their label.
-            codes = np.where(public[kind_codes], codes, len(uniques) + kind_codes)
-            uniques = pd.Index(uniques, dtype="str").append(labels)
-        at, used = pd.factorize(codes, sort=False)  # first appearance, as factorizing text
-        out[col] = categorical(at, pd.Index(uniques, dtype="str").take(used))
-        del places[col]
+            label_codes = (kind_codes + len(uniques)).astype(width)
+            codes = np.where(public[kind_codes], codes, label_codes)
+            del label_codes
+            uniques = uniques.append(labels)
+            # Renumbered in order of first appearance, as factorizing the text would be.
+            codes, used = _first_appearance(codes, len(uniques))
+            uniques = uniques.take(used)
+        out[col] = categorical(codes, uniques)
+        del places[col], codes
     return pd.DataFrame(out, index=places.index, copy=False)
+
+
+def _code_type(n: int) -> type[np.signedinteger]:
+    """The narrowest signed integer type for codes of ``n`` values (as pandas keeps them)."""
+    for t in (np.int8, np.int16, np.int32):
+        if n < np.iinfo(t).max:
+            return t
+    return np.int64
+
+
+# Up to this many distinct codes, their first appearances are found by one scan per code
+# (a few passes over 1-byte codes) rather than a hash table of 64-bit copies of them all.
+FEW_CODES = 64
+
+
+def _first_appearance(codes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(codes)`` of codes in ``range(n)``: each renumbered in order of first
+    appearance (in ``codes``' dtype), and the old code of each new one."""
+    if n > FEW_CODES or not len(codes):
+        at, used = pd.factorize(codes, sort=False)
+        return at.astype(codes.dtype), used
+    firsts = np.full(n, -1, np.int64)
+    for c in range(n):
+        i = int(np.argmax(codes == c))
+        if codes[i] == c:
+            firsts[c] = i
+    used = np.flatnonzero(firsts >= 0)
+    used = used[np.argsort(firsts[used], kind="stable")]
+    lut = np.full(n, -1, codes.dtype)
+    lut[used] = np.arange(len(used), dtype=codes.dtype)
+    return lut[codes], used
 
 
 def _positions(index: pd.Index, values: pd.Index) -> np.ndarray:
