@@ -304,7 +304,9 @@ def _attach(v: pd.DataFrame, table: pd.DataFrame, pos: np.ndarray) -> pd.DataFra
         values = table[col]
         if values.dtype == "str" or values.dtype == object or values.dtype == "category":
             fcodes, uniques = pd.factorize(values)
-            rows = fcodes[pos]
+            # The categorical's own width before the per-row take (5M rows: 40 MB a column
+            # of 64-bit codes, then the categorical's narrowing copy).
+            rows = fcodes.astype(_code_type(len(uniques)), copy=False)[pos]
             rows[missing] = -1
             cols[col] = categorical(rows, pd.Index(uniques, dtype="str"))
         else:
