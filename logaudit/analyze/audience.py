@@ -175,8 +175,86 @@ def _joined(p: Partial, ctx: Context) -> pd.DataFrame:
     if ctx.geo is not None:
         # One GeoIP row per level value, in level order: a row's client code is its row.
         places = one_name_per_asn(ctx.geo(pd.Index(levels["client"], dtype="str")))
-        v = _attach(v, named_places(places, ("country", "network")), np.asarray(codes["client"]))
+        coded = _coded_places(places, ("country", "network"))
+        del places
+        v = _attach(v, coded, np.asarray(codes["client"]))
     return v
+
+
+def _coded_places(places: pd.DataFrame, named: tuple[str, ...]) -> pd.DataFrame:
+    """``named_places(places, named)`` with each text column a categorical of its values in
+    order of first appearance (what ``_attach`` makes of the text, so its result is the same),
+    the non-public addresses' labels put in by codes. ``places`` (one GeoIP row per client:
+    5M distinct clients, a dozen text copies of 5M values between the label concatenation,
+    ``where`` and ``_attach``'s factorizing, the finish's peak) loses each text column as it
+    is coded, so at most one column is held twice. Where a label would equal a value of its
+    column (it names no place), the text way."""
+    text = [c for c in places.columns if places[c].dtype == "str"]
+    if (
+        "address_kind" not in text
+        or any(places[c].hasnans for c in text)
+        or not set(named) <= set(text)
+    ):
+        return named_places(places, named)
+    kind_codes, kinds = pd.factorize(places["address_kind"].array)
+    public = np.asarray(kinds == "public")
+    labels = pd.Index([f"({k} address)" for k in kinds], dtype="str")
+    if not public.all() and any(places[c].isin(labels).any() for c in named):
+        return named_places(places, named)
+    out: dict[str, object] = {}
+    for col in list(places.columns):
+        values = places[col]
+        if values.dtype != "str":
+            out[col] = values.array
+            continue
+        codes, uniques = pd.factorize(values.array, use_na_sentinel=False)
+        del values
+        uniques = pd.Index(uniques, dtype="str")
+        width = _code_type(len(uniques) + len(labels))
+        codes = codes.astype(width)  # what the categorical keeps: no 64-bit copies below
+        if col in named and not public.all():
+            # Labels after the column's own values; rows of a non-public kind take their label.
+            label_codes = (kind_codes + len(uniques)).astype(width)
+            codes = np.where(public[kind_codes], codes, label_codes)
+            del label_codes
+            uniques = uniques.append(labels)
+            # Renumbered in order of first appearance, as factorizing the text would be.
+            codes, used = _first_appearance(codes, len(uniques))
+            uniques = uniques.take(used)
+        out[col] = categorical(codes, uniques)
+        del places[col], codes
+    return pd.DataFrame(out, index=places.index, copy=False)
+
+
+def _code_type(n: int) -> type[np.signedinteger]:
+    """The narrowest signed integer type for codes of ``n`` values (as pandas keeps them)."""
+    for t in (np.int8, np.int16, np.int32):
+        if n < np.iinfo(t).max:
+            return t
+    return np.int64
+
+
+# Up to this many distinct codes, their first appearances are found by one scan per code
+# (a few passes over 1-byte codes) rather than a hash table of 64-bit copies of them all.
+FEW_CODES = 64
+
+
+def _first_appearance(codes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(codes)`` of codes in ``range(n)``: each renumbered in order of first
+    appearance (in ``codes``' dtype), and the old code of each new one."""
+    if n > FEW_CODES or not len(codes):
+        at, used = pd.factorize(codes, sort=False)
+        return at.astype(codes.dtype), used
+    firsts = np.full(n, -1, np.int64)
+    for c in range(n):
+        i = int(np.argmax(codes == c))
+        if codes[i] == c:
+            firsts[c] = i
+    used = np.flatnonzero(firsts >= 0)
+    used = used[np.argsort(firsts[used], kind="stable")]
+    lut = np.full(n, -1, codes.dtype)
+    lut[used] = np.arange(len(used), dtype=codes.dtype)
+    return lut[codes], used
 
 
 def _positions(index: pd.Index, values: pd.Index) -> np.ndarray:
@@ -226,7 +304,9 @@ def _attach(v: pd.DataFrame, table: pd.DataFrame, pos: np.ndarray) -> pd.DataFra
         values = table[col]
         if values.dtype == "str" or values.dtype == object or values.dtype == "category":
             fcodes, uniques = pd.factorize(values)
-            rows = fcodes[pos]
+            # The categorical's own width before the per-row take (5M rows: 40 MB a column
+            # of 64-bit codes, then the categorical's narrowing copy).
+            rows = fcodes.astype(_code_type(len(uniques)), copy=False)[pos]
             rows[missing] = -1
             cols[col] = categorical(rows, pd.Index(uniques, dtype="str"))
         else:
