@@ -261,20 +261,14 @@ def part_of(keys: np.ndarray, parts: int = PARTS) -> np.ndarray:
 def _read_all(f: IO[bytes]) -> bytes:
     """A spill file's bytes from its start. On POSIX a positional read: the file offset is
     shared with a forked child (``analyze.forked``), so neither may move it under the other."""
-    if not hasattr(os, "pread"):
-        f.seek(0)
-        return f.read()
-    fd = f.fileno()
-    size = os.fstat(fd).st_size
-    chunks: list[bytes] = []
-    done = 0
-    while done < size:
-        chunk = os.pread(fd, size - done, done)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        done += len(chunk)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return _read_span(f, 0, os.fstat(f.fileno()).st_size)
+
+
+def _fixed_width(cols: list[tuple[Any, Any]]) -> None:
+    """Spilled columns are written as fixed-width records: anything else is refused."""
+    for name, dtype in cols:
+        if not isinstance(dtype, np.dtype) or dtype.kind not in "iufb":
+            raise TypeError(f"spill: column {name} is {dtype}, not fixed-width numeric")
 
 
 class Spill:
@@ -285,9 +279,7 @@ class Spill:
         self.index: str | None = str(frame.index.name) if distinct else None
         cols = [(self.index, frame.index.dtype)] if self.index is not None else []
         cols += [(str(c), frame[c].dtype) for c in frame.columns]
-        for name, dtype in cols:
-            if not isinstance(dtype, np.dtype) or dtype.kind not in "iufb":
-                raise TypeError(f"spill: column {name} is {dtype}, not fixed-width numeric")
+        _fixed_width(cols)
         self.dtype = np.dtype(cols)
         self.key = key
         self.distinct = distinct
@@ -397,10 +389,7 @@ class TextSpill:
         index = frame.index
         if isinstance(index, pd.MultiIndex) or index.dtype != "str":
             raise TypeError("spill: a text table is keyed by one text index")
-        for name in frame.columns:
-            dtype = frame[name].dtype
-            if not isinstance(dtype, np.dtype) or dtype.kind not in "iufb":
-                raise TypeError(f"spill: column {name} is {dtype}, not fixed-width numeric")
+        _fixed_width([(str(c), frame[c].dtype) for c in frame.columns])
         self.name = index.name
         self.index_dtype = index.dtype
         self.text_type = type(index.array)
@@ -433,20 +422,10 @@ class TextSpill:
         data[SEQ] = pa.array(seq).take(take)
         rows = pa.table(data)
         del data, take
-        with _temp_space():
-            for i in range(PARTS):
-                lo, hi = int(bounds[i]), int(bounds[i + 1])
-                if hi <= lo:
-                    continue
-                sink = pa.BufferOutputStream()
-                with pa.ipc.new_stream(sink, rows.schema) as w:
-                    w.write_table(rows.slice(lo, hi - lo))
-                buf = sink.getvalue()
-                f = self.files[i]
-                at = f.seek(0, os.SEEK_END)
-                f.write(memoryview(buf))
-                f.flush()
-                self.segments[i].append((at, buf.size))
+        for i in range(PARTS):
+            lo, hi = int(bounds[i]), int(bounds[i + 1])
+            if hi > lo:
+                self.segments[i].append(_append(self.files[i], rows.slice(lo, hi - lo)))
 
     def read(self, i: int) -> pd.DataFrame:
         """Partition ``i``'s rows as written (batches in order; a key may repeat), with SEQ."""
@@ -520,7 +499,9 @@ class TextSpill:
             del at
         finally:
             store.close()
-        large = offsets[-1] >= 2**31
+        # Offsets as wide as the key type's (or as the text needs): no narrowing to 32 bits
+        # only to cast back to a large string, a copy of the offsets at the last merge's peak.
+        large = offsets[-1] >= 2**31 or pa.types.is_large_string(self.key_type)
         offs = offsets if large else offsets.astype(np.int32)
         del offsets
         keys = pa.Array.from_buffers(
