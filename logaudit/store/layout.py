@@ -353,6 +353,9 @@ class State:
     # "YYYY-MM" -> {"gen", "files", "of": digest of its days[, "visit_timeout", "offsets"]}:
     # closed months' tables rolled up (store/months.py)
     months: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Month digests and days by month, valid for one generation (store/months.py ``digest``);
+    # never written. Cleared by ``Layout.commit`` too (a prune deletes days in place).
+    cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         from logaudit import __version__
@@ -426,6 +429,7 @@ class Layout:
         belongs to it."""
         from logaudit.store.months import drop_stale
 
+        state.cache.clear()  # the days may have changed in place since the last digest
         drop_stale(state)
         data = json.dumps(state.to_json(), indent=1, sort_keys=True).encode()
         _write_private(self.state_path, data)
