@@ -26,7 +26,17 @@ from logaudit.engine.local import Run, run
 from logaudit.errors import ConfigError, ExitCode, LogauditError
 from logaudit.parse import BadLines
 from logaudit.sources import Input, InputProblem
-from logaudit.store import close, months, movers, offsets, sites, texthash, visitdays, visitorsets
+from logaudit.store import (
+    close,
+    entrysources,
+    months,
+    movers,
+    offsets,
+    sites,
+    texthash,
+    visitdays,
+    visitorsets,
+)
 from logaudit.store import entries as entry_counts
 from logaudit.store.days import (
     PLACES,
@@ -440,6 +450,9 @@ def _with_visits(
         handed = extra[STORED]
         assert isinstance(handed, dict)
         handed["own"] = sites.own(layout, own_from, partial, settings)
+    # Closed months' counted visits for the source movers: named once under the report's own
+    # hosts and rules when the store knows them (store/entrysources.py), else their pairs.
+    _counted_visits(layout, state, extra, settings if own_from is not None else None)
     partial.update(extra)
     th = partial.get("trend_hours")
     offs = (
@@ -529,7 +542,9 @@ def _movers_part(
             if entry_counts.backfill(layout, state, where):
                 layout.commit(state)
             counted, where = entry_counts.split(where)
-            counts, edges = entry_counts.read(layout, counted)
+            # Their counts are read once the own hosts are known (_counted_visits): the
+            # sources named under them may stand in for the counts.
+            edges = layout.read_tables(counted, entry_counts.EDGES) if counted else None
             rows = layout.read_tables(where, visitdays.ROWS.name)
             if edges is not None:
                 rows = edges if rows is None else pd.concat([rows, edges], ignore_index=True)
@@ -539,14 +554,53 @@ def _movers_part(
     handed = movers.handoff(layout, state, window, every, TABLES[movers.COUNTS])
     if rowed:
         handed["visits"] = visits  # the source movers' visits (store/movers.py)
-        if counts is not None:
-            handed["visit_counts"] = counts  # and closed months' counted ones (entries.py)
+        if counted:
+            handed[_COUNTED_FROM] = counted  # and closed months' counted ones (entries.py)
     named, _ = months.covering(state, recent)
     if texthash.backfill(layout, state, named):  # months rolled up before the hashes
         layout.commit(state)
     handed["names"] = movers.names(layout, state, recent)
     out[STORED] = handed  # type: ignore[assignment]
     return out
+
+
+# The counted months whose interior visits movers read (``_movers_part``), for
+# ``_counted_visits``.
+_COUNTED_FROM = "_counted_from"
+
+
+def _counted_visits(
+    layout: Layout, state: State, extra: Partial, settings: Settings | None
+) -> None:
+    """Hand the source movers the counted months' interior visits: per (day, source)
+    (``source_counts``) when ``settings`` is given and the store gave the own hosts
+    (``handed["own"]``), made or made again where they do not stand for those own hosts and
+    the report's rules (under the lock, one commit); else per entry pair (``visit_counts``),
+    classified by the section."""
+    from logaudit.analyze.trends.movers import STORED
+
+    handed = extra.get(STORED)
+    if not isinstance(handed, dict):
+        return
+    counted = handed.pop(_COUNTED_FROM, None)
+    if not counted:
+        return
+    if settings is not None and "own" in handed:
+        from logaudit.enrich.sources import SourceTables, rules_digest
+
+        rules = rules_digest(settings.sources, settings.affiliate_params)
+        own = set(handed["own"])
+        tables = SourceTables.load(settings.sources, settings.affiliate_params)
+        if entrysources.backfill(layout, state, counted, own, rules, tables):
+            layout.commit(state)
+        if all(entrysources.ready(e, own, rules) for _, e in counted):
+            got = entrysources.read(layout, counted)
+            if got is not None:
+                handed["source_counts"] = got
+                return
+    counts = layout.read_tables(counted, entry_counts.COUNTS)
+    if counts is not None:
+        handed["visit_counts"] = counts
 
 
 def _offsets_fit(

@@ -77,8 +77,14 @@ from logaudit.schema import hash_strings
 # hashing the year's keys. Each records the checksum of the ``visitor_days`` file it was made
 # from; an older roll-up gets them from its next report. Schema-1 to -8 stores are read and
 # written on as schema 9; an older logaudit refuses a schema-9 store.
-SCHEMA = 9
-READS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
+# Schema 10 adds a rolled-up month's ``entry_sources`` (its counted interior visits per local
+# start day and source, named under the classification rules and own hosts its entry records;
+# ``store/entrysources.py``): the source movers do not classify the month's entry pairs again.
+# A month without it (or with other rules or own hosts) is given it by its next report.
+# Schema-1 to -9 stores are read and written on as schema 10; an older logaudit refuses a
+# schema-10 store.
+SCHEMA = 10
+READS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 STATE_FILE = "store.json"
 KEY_FILE = "key"
 # Present from a run's first written file until its commit has deleted what the state does not
