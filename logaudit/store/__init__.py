@@ -336,9 +336,12 @@ def load(
     first: int | None = None,
     last: int | None = None,
     skip: frozenset[tuple[str, str]] = frozenset(),
+    monthly: bool = False,
 ) -> Partial:
     """The merged partial of the stored days ``first``..``last`` (day numbers, inclusive),
-    without the (day, table) files in ``skip``."""
+    without the (day, table) files in ``skip``. ``monthly``: the report's periods are calendar
+    months and read ``visitor_days`` only through their distinct counts and the overview's:
+    closed months with sets are handed counted (``visitorsets.counted``), not as rows."""
     from logaudit.analyze.spill import SPILL_BYTES
 
     acc = Accumulator(tables, spill_bytes=SPILL_BYTES)
@@ -349,9 +352,13 @@ def load(
     # the period give their rolled-up file instead of their days' (store/months.py).
     entries, _ = months.covering(state, days)
     at_once = [t for t, table in tables.items() if table.spill_key is None]
+    sets = (
+        visitorsets.counted(layout, entries) if monthly and visitorsets.SOURCE in at_once else None
+    )
     together = {
         t: (visitorsets.read(layout, entries) if t == visitorsets.SOURCE else None)
         for t in at_once
+        if not (sets is not None and t == visitorsets.SOURCE)
     }
     # Closed months' visitor keys from their sorted sets (store/visitorsets.py), not hashed.
     together = {
@@ -365,6 +372,10 @@ def load(
             f = merged_rows(tables[t], f)
         if f is not None:
             acc.add({t: f})
+    if sets is not None:
+        together[visitorsets.SOURCE] = sets[1]  # the other entries' rows, as read
+        if sets[1] is not None:
+            acc.add({visitorsets.SOURCE: sets[1]})
     for name, info in days:
         part = {}
         for t in tables:
@@ -375,7 +386,10 @@ def load(
                 part[t] = f
         if part:
             acc.add(part)
-    return acc.result()
+    out = acc.result()
+    if sets is not None:
+        out[visitcounts.SETS] = sets[0]  # closed months' visitors, counted
+    return out
 
 
 def in_period(
@@ -443,7 +457,8 @@ def _with_visits(
             events = False
     tables = {n: t for n, t in tables.items() if n not in unread}
     skip = frozenset() if events else frozenset((n, "pv_events") for n in used)
-    partial = load(layout, state, tables, first, last, skip)
+    monthly = every == "month"  # distinct visitors from closed months' sets, counted
+    partial = load(layout, state, tables, first, last, skip, monthly)
     if own_from is not None and settings is not None:
         from logaudit.analyze.trends.movers import STORED
 
@@ -462,7 +477,7 @@ def _with_visits(
     )
     fits = visitdays.offsets_fit({**state.days, **state.months}, [n for n, _ in row_entries], offs)
     if not fits:
-        return {**load(layout, state, tables, first, last), **extra}
+        return {**load(layout, state, tables, first, last, monthly=monthly), **extra}
     from logaudit.analyze.spill import partitions
 
     # Not the entry pairs (the source movers read those rows themselves): two random 64-bit
