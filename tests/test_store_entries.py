@@ -47,8 +47,9 @@ def _spy(monkeypatch: Any) -> tuple[list[tuple[str, str]], list[pd.DataFrame]]:
         read.extend((d, table) for d, _ in days)
         return real_many(self, days, table, **kw)
 
-    def counted(p: Any, ctx: Any, v: Any, c: pd.DataFrame, *rest: Any) -> Any:
-        handed.append(c)
+    def counted(p: Any, ctx: Any, v: Any, c: pd.DataFrame | None, *rest: Any) -> Any:
+        # The pairs' counts, or the same visits already named (store/entrysources.py).
+        handed.append(c if c is not None else rest[-1])
         return real_counted(p, ctx, v, c, *rest)
 
     monkeypatch.setattr(Layout, "read_tables", many)
@@ -59,7 +60,7 @@ def _spy(monkeypatch: Any) -> tuple[list[tuple[str, str]], list[pd.DataFrame]]:
 def test_each_rolled_month_counts_its_interior_visits(store: tuple[Path, Path]) -> None:
     state, _ = store
     raw = _state(state)
-    assert raw["schema"] == SCHEMA == 9
+    assert raw["schema"] == SCHEMA == 10
     layout = Layout(state)
     st = layout.read_state()
     assert {"2025-12", "2026-01"} <= set(st.months)
@@ -127,7 +128,8 @@ def test_source_movers_from_counts_equal_one_pass(
     # The counts were used, and the counted months' visit rows were not read at all (the
     # series reads their visit counts too).
     assert handed and int(handed[0]["n"].sum()) > 300
-    counted = {m for m, t in read if t == entries.COUNTS}
+    # (Their counts, or the same visits named: store/entrysources.py.)
+    counted = {m for m, t in read if t in (entries.COUNTS, "entry_sources")}
     assert counted
     assert not {m for m, t in read if t == visitdays.ROWS.name} & counted
 
@@ -144,8 +146,10 @@ def test_a_count_that_is_wrong_changes_the_movers(
     seen: list[np.ndarray] = []
     real = trend_movers._counted_sources
 
-    def doubled(p: Any, ctx: Any, v: Any, c: pd.DataFrame, *rest: Any) -> Any:
-        got = real(p, ctx, v, c.assign(n=c["n"] * 2), *rest)
+    def doubled(p: Any, ctx: Any, v: Any, c: pd.DataFrame | None, *rest: Any) -> Any:
+        # The counts as pairs, or as sources (store/entrysources.py): doubled either way.
+        rest = (*rest[:-1], rest[-1].assign(n=rest[-1]["n"] * 2)) if c is None else rest
+        got = real(p, ctx, v, c if c is None else c.assign(n=c["n"] * 2), *rest)
         seen.append(got[2])
         return got
 
@@ -195,7 +199,13 @@ def test_an_older_roll_up_gets_its_counts_from_its_first_report(
     read, handed = _spy(monkeypatch)
     assert figures(trends([], state, **more)) == one
     monkeypatch.undo()
-    assert ("2026-01", entries.COUNTS) in read  # made again, then read
+    # Made again, then read: as counts, or as the visits they count named again from them
+    # (store/entrysources.py: made from the new counts file).
+    assert {("2026-01", entries.COUNTS), ("2026-01", "entry_sources")} & set(read)
+    jan = _state(state)["months"]["2026-01"]["files"]
+    assert jan.get("entry_sources", {"of": jan[entries.COUNTS]["sha256"]})["of"] == (
+        jan[entries.COUNTS]["sha256"]
+    )
     assert all(entries.ready(e) for e in _state(state)["months"].values())
 
 

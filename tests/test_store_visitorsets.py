@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ def test_each_rolled_month_keeps_its_visitor_set(store: tuple[Path, Path]) -> No
     """Each rolled-up month's sets are its ``visitor_days`` re-coded: keys sorted and
     distinct, every row's visitor is ``keys[code]``, days and hits as stored."""
     state, _ = store
-    assert _state(state)["schema"] == SCHEMA == 9
+    assert _state(state)["schema"] == SCHEMA == 10
     layout = Layout(state)
     st = layout.read_state()
     assert {"2025-12", "2026-01", "2026-02"} <= set(st.months)
@@ -164,7 +164,8 @@ def test_an_older_roll_up_gets_its_sets_and_stale_ones_are_not_used(
     monkeypatch.setattr(Layout, "read_arrow", spy)
     assert figures(trends([], state, **more)) == one
     monkeypatch.undo()
-    assert visitorsets.CODES in read  # made again, then read
+    # Made again, then read (by month only the keys are: visitorsets.counted).
+    assert visitorsets.KEYS in read
     assert all(visitorsets.ready(e) for e in _state(state)["months"].values())
 
 
@@ -209,3 +210,77 @@ def test_verify_covers_the_sets(store: tuple[Path, Path], tmp_path: Path) -> Non
     raw[len(raw) // 2] ^= 0xFF
     victim.write_bytes(bytes(raw))
     assert any(visitorsets.KEYS in p and "checksum" in p for p in manage.verify(copy))
+
+
+# Monthly periods: closed months' distinct visitors counted from their sets (branch year5).
+
+
+def test_counted_sets_are_the_rows_counted(store: tuple[Path, Path]) -> None:
+    """Each month with sets: its distinct visitors and visitor-days as its rows give them;
+    the other entries' rows as read; the union's size that of every row's visitor."""
+    state, _ = store
+    layout = Layout(state)
+    entries = _entries(layout)
+    for part in (entries, [e for e in entries if len(e[0]) == 7], entries[1:]):
+        got = visitorsets.counted(layout, part)
+        assert got is not None
+        sets, rows = got
+        months_ = [(m, e) for m, e in part if len(m) == 7]
+        assert len(sets) == len(months_)
+        for (month, entry), row in zip(months_, sets.itertuples(), strict=True):
+            vd = layout.read_table(month, entry, visitorsets.SOURCE)
+            assert vd is not None
+            visitors = vd.index.get_level_values("visitor")
+            assert row.visitors == visitors.nunique() and row.rows == len(vd)
+            assert pd.Timestamp(row.day, unit="D").strftime("%Y-%m") == month
+        others = [(n, e) for n, e in part if len(n) != 7]
+        want = layout.read_tables(others, visitorsets.SOURCE) if others else None
+        if want is None:
+            assert rows is None
+        else:
+            assert rows is not None
+            _same_frame(rows, want)
+        every_row = layout.read_tables(part, visitorsets.SOURCE)
+        assert every_row is not None
+        assert set(sets["unique"]) == {every_row.index.get_level_values("visitor").nunique()}
+
+
+@pytest.mark.parametrize("since", [None, datetime(2026, 1, 15)])
+def test_monthly_trends_read_no_codes_and_equal_one_pass(
+    store: tuple[Path, Path], since: datetime | None, monkeypatch: Any
+) -> None:
+    """By month (a --since inside January: January read as days), the figures and the
+    overview's visitor-days and unique visitors are one pass's; no month's codes are read."""
+    state, whole = store
+    more: dict[str, Any] = {"extra": {"every": "month"}, "since": since}
+    one = figures(trends([str(whole)], sections=SECTIONS, **more))
+    read: list[str] = []
+    real = Layout.read_arrow
+
+    def spy(self: Layout, days: Any, table: str, columns: Any = None) -> Any:
+        read.append(table)
+        return real(self, days, table, columns)
+
+    monkeypatch.setattr(Layout, "read_arrow", spy)
+    assert figures(trends([], state, sections=SECTIONS, **more)) == one
+    assert visitorsets.KEYS in read and visitorsets.CODES not in read
+
+
+@pytest.mark.parametrize("column", ["visitors", "rows"])
+def test_a_wrong_count_is_seen(store: tuple[Path, Path], monkeypatch: Any, column: str) -> None:
+    """A month's distinct visitors or visitor-days off by one: the figures differ."""
+    state, whole = store
+    more: dict[str, Any] = {"extra": {"every": "month"}}
+    one = figures(trends([str(whole)], sections=SECTIONS, **more))
+    real = visitorsets.counted
+
+    def wrong(layout: Layout, entries: Any) -> Any:
+        got = real(layout, entries)
+        assert got is not None
+        sets, rows = got
+        sets = sets.copy()
+        sets.loc[0, column] += 1
+        return sets, rows
+
+    monkeypatch.setattr(visitorsets, "counted", wrong)
+    assert figures(trends([], state, sections=SECTIONS, **more)) != one

@@ -357,6 +357,10 @@ def overview(p: Partial, s: Settings) -> dict[str, object]:
     vd = p.get("visitor_days", pd.DataFrame())
     visitor_days = int(len(vd))
     unique = _distinct_visitors(vd.index) if len(vd) else 0
+    sets = p.get("_visitor_sets")  # the store's closed months, counted (analyze/visitcounts.py)
+    if sets is not None and len(sets):
+        visitor_days += int(sets["rows"].sum())
+        unique = int(sets["unique"].iloc[0])
     paths = p.get("paths", pd.DataFrame())
     out: dict[str, object] = {
         "requests": hits,

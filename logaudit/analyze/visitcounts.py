@@ -25,6 +25,14 @@ import pandas as pd
 from logaudit.analyze.base import Context
 
 KEY = "visit_counts"
+# Distinct visitors counted, not listed (branch ``year5``, ``store/visitorsets.py``
+# ``counted``): for monthly periods the store hands its closed months' ``visitor_days`` as
+# one row per month in the partial under this key (``day``: the month's first local day,
+# ``visitors``: its distinct visitors, ``rows``: its visitor-days, ``unique``: the distinct
+# visitors of the whole period, open days too, the same on every row); ``visitor_days`` then
+# holds the other days' rows only. A calendar month is either closed (its set) or read as
+# days, so no month is counted twice.
+SETS = "_visitor_sets"
 
 
 def of(ctx: Context) -> dict[str, pd.DataFrame] | None:

@@ -21,6 +21,7 @@ distinct referrer, per distinct query and per distinct (referrer, query) pair, n
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -186,6 +187,35 @@ class SourceTables:
     def query_source(self, query: str) -> dict[str, str] | None:
         """What an entry page's query string says of the visit's source, or None."""
         return _query_source(self, query)
+
+
+# Bumped whenever ``classify`` would name a (referrer, query) pair otherwise with the same
+# tables: classifications kept in the history store (``store/entrysources.py``) name it.
+CLASSIFY_VERSION = 1
+_TABLE_FILES = (
+    "search_engines.json",
+    "social_networks.json",
+    "webmail.json",
+    "campaign_params.json",
+)
+
+
+def rules_digest(
+    extra: Mapping[str, Any] | None = None, affiliate_params: Sequence[str] = ()
+) -> str:
+    """What ``classify`` depends on besides the pair and the own hosts: this code's version, the
+    data tables and the ``sources``/``affiliate_params`` settings (``SourceTables.load``'s
+    arguments), as a SHA-256; a stored classification made under other rules is not used."""
+    data = {
+        name: resources.files("logaudit.enrich").joinpath("data", name).read_text(encoding="utf-8")
+        for name in _TABLE_FILES
+    }
+    text = json.dumps(
+        [CLASSIFY_VERSION, data, dict(extra or {}), list(affiliate_params)],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _params(query: str) -> dict[str, str]:

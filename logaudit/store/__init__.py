@@ -26,7 +26,17 @@ from logaudit.engine.local import Run, run
 from logaudit.errors import ConfigError, ExitCode, LogauditError
 from logaudit.parse import BadLines
 from logaudit.sources import Input, InputProblem
-from logaudit.store import close, months, movers, offsets, sites, texthash, visitdays, visitorsets
+from logaudit.store import (
+    close,
+    entrysources,
+    months,
+    movers,
+    offsets,
+    sites,
+    texthash,
+    visitdays,
+    visitorsets,
+)
 from logaudit.store import entries as entry_counts
 from logaudit.store.days import (
     PLACES,
@@ -326,9 +336,12 @@ def load(
     first: int | None = None,
     last: int | None = None,
     skip: frozenset[tuple[str, str]] = frozenset(),
+    monthly: bool = False,
 ) -> Partial:
     """The merged partial of the stored days ``first``..``last`` (day numbers, inclusive),
-    without the (day, table) files in ``skip``."""
+    without the (day, table) files in ``skip``. ``monthly``: the report's periods are calendar
+    months and read ``visitor_days`` only through their distinct counts and the overview's:
+    closed months with sets are handed counted (``visitorsets.counted``), not as rows."""
     from logaudit.analyze.spill import SPILL_BYTES
 
     acc = Accumulator(tables, spill_bytes=SPILL_BYTES)
@@ -339,9 +352,13 @@ def load(
     # the period give their rolled-up file instead of their days' (store/months.py).
     entries, _ = months.covering(state, days)
     at_once = [t for t, table in tables.items() if table.spill_key is None]
+    sets = (
+        visitorsets.counted(layout, entries) if monthly and visitorsets.SOURCE in at_once else None
+    )
     together = {
         t: (visitorsets.read(layout, entries) if t == visitorsets.SOURCE else None)
         for t in at_once
+        if not (sets is not None and t == visitorsets.SOURCE)
     }
     # Closed months' visitor keys from their sorted sets (store/visitorsets.py), not hashed.
     together = {
@@ -355,6 +372,10 @@ def load(
             f = merged_rows(tables[t], f)
         if f is not None:
             acc.add({t: f})
+    if sets is not None:
+        together[visitorsets.SOURCE] = sets[1]  # the other entries' rows, as read
+        if sets[1] is not None:
+            acc.add({visitorsets.SOURCE: sets[1]})
     for name, info in days:
         part = {}
         for t in tables:
@@ -365,7 +386,10 @@ def load(
                 part[t] = f
         if part:
             acc.add(part)
-    return acc.result()
+    out = acc.result()
+    if sets is not None:
+        out[visitcounts.SETS] = sets[0]  # closed months' visitors, counted
+    return out
 
 
 def in_period(
@@ -433,13 +457,17 @@ def _with_visits(
             events = False
     tables = {n: t for n, t in tables.items() if n not in unread}
     skip = frozenset() if events else frozenset((n, "pv_events") for n in used)
-    partial = load(layout, state, tables, first, last, skip)
+    monthly = every == "month"  # distinct visitors from closed months' sets, counted
+    partial = load(layout, state, tables, first, last, skip, monthly)
     if own_from is not None and settings is not None:
         from logaudit.analyze.trends.movers import STORED
 
         handed = extra[STORED]
         assert isinstance(handed, dict)
         handed["own"] = sites.own(layout, own_from, partial, settings)
+    # Closed months' counted visits for the source movers: named once under the report's own
+    # hosts and rules when the store knows them (store/entrysources.py), else their pairs.
+    _counted_visits(layout, state, extra, settings if own_from is not None else None)
     partial.update(extra)
     th = partial.get("trend_hours")
     offs = (
@@ -449,7 +477,7 @@ def _with_visits(
     )
     fits = visitdays.offsets_fit({**state.days, **state.months}, [n for n, _ in row_entries], offs)
     if not fits:
-        return {**load(layout, state, tables, first, last), **extra}
+        return {**load(layout, state, tables, first, last, monthly=monthly), **extra}
     from logaudit.analyze.spill import partitions
 
     # Not the entry pairs (the source movers read those rows themselves): two random 64-bit
@@ -529,7 +557,9 @@ def _movers_part(
             if entry_counts.backfill(layout, state, where):
                 layout.commit(state)
             counted, where = entry_counts.split(where)
-            counts, edges = entry_counts.read(layout, counted)
+            # Their counts are read once the own hosts are known (_counted_visits): the
+            # sources named under them may stand in for the counts.
+            edges = layout.read_tables(counted, entry_counts.EDGES) if counted else None
             rows = layout.read_tables(where, visitdays.ROWS.name)
             if edges is not None:
                 rows = edges if rows is None else pd.concat([rows, edges], ignore_index=True)
@@ -539,14 +569,53 @@ def _movers_part(
     handed = movers.handoff(layout, state, window, every, TABLES[movers.COUNTS])
     if rowed:
         handed["visits"] = visits  # the source movers' visits (store/movers.py)
-        if counts is not None:
-            handed["visit_counts"] = counts  # and closed months' counted ones (entries.py)
+        if counted:
+            handed[_COUNTED_FROM] = counted  # and closed months' counted ones (entries.py)
     named, _ = months.covering(state, recent)
     if texthash.backfill(layout, state, named):  # months rolled up before the hashes
         layout.commit(state)
     handed["names"] = movers.names(layout, state, recent)
     out[STORED] = handed  # type: ignore[assignment]
     return out
+
+
+# The counted months whose interior visits movers read (``_movers_part``), for
+# ``_counted_visits``.
+_COUNTED_FROM = "_counted_from"
+
+
+def _counted_visits(
+    layout: Layout, state: State, extra: Partial, settings: Settings | None
+) -> None:
+    """Hand the source movers the counted months' interior visits: per (day, source)
+    (``source_counts``) when ``settings`` is given and the store gave the own hosts
+    (``handed["own"]``), made or made again where they do not stand for those own hosts and
+    the report's rules (under the lock, one commit); else per entry pair (``visit_counts``),
+    classified by the section."""
+    from logaudit.analyze.trends.movers import STORED
+
+    handed = extra.get(STORED)
+    if not isinstance(handed, dict):
+        return
+    counted = handed.pop(_COUNTED_FROM, None)
+    if not counted:
+        return
+    if settings is not None and "own" in handed:
+        from logaudit.enrich.sources import SourceTables, rules_digest
+
+        rules = rules_digest(settings.sources, settings.affiliate_params)
+        own = set(handed["own"])
+        tables = SourceTables.load(settings.sources, settings.affiliate_params)
+        if entrysources.backfill(layout, state, counted, own, rules, tables):
+            layout.commit(state)
+        if all(entrysources.ready(e, own, rules) for _, e in counted):
+            got = entrysources.read(layout, counted)
+            if got is not None:
+                handed["source_counts"] = got
+                return
+    counts = layout.read_tables(counted, entry_counts.COUNTS)
+    if counts is not None:
+        handed["visit_counts"] = counts
 
 
 def _offsets_fit(

@@ -77,8 +77,14 @@ from logaudit.schema import hash_strings
 # hashing the year's keys. Each records the checksum of the ``visitor_days`` file it was made
 # from; an older roll-up gets them from its next report. Schema-1 to -8 stores are read and
 # written on as schema 9; an older logaudit refuses a schema-9 store.
-SCHEMA = 9
-READS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
+# Schema 10 adds a rolled-up month's ``entry_sources`` (its counted interior visits per local
+# start day and source, named under the classification rules and own hosts its entry records;
+# ``store/entrysources.py``): the source movers do not classify the month's entry pairs again.
+# A month without it (or with other rules or own hosts) is given it by its next report.
+# Schema-1 to -9 stores are read and written on as schema 10; an older logaudit refuses a
+# schema-10 store.
+SCHEMA = 10
+READS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
 STATE_FILE = "store.json"
 KEY_FILE = "key"
 # Present from a run's first written file until its commit has deleted what the state does not
@@ -353,6 +359,9 @@ class State:
     # "YYYY-MM" -> {"gen", "files", "of": digest of its days[, "visit_timeout", "offsets"]}:
     # closed months' tables rolled up (store/months.py)
     months: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Month digests and days by month, valid for one generation (store/months.py ``digest``);
+    # never written. Cleared by ``Layout.commit`` too (a prune deletes days in place).
+    cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         from logaudit import __version__
@@ -426,6 +435,7 @@ class Layout:
         belongs to it."""
         from logaudit.store.months import drop_stale
 
+        state.cache.clear()  # the days may have changed in place since the last digest
         drop_stale(state)
         data = json.dumps(state.to_json(), indent=1, sort_keys=True).encode()
         _write_private(self.state_path, data)

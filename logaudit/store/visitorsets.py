@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from logaudit.store.layout import Layout, State
+from logaudit.store.layout import Layout, State, day_number
 
 SOURCE = "visitor_days"
 KEYS = "visitor_keys"
@@ -156,4 +156,55 @@ def read(layout: Layout, entries: list[tuple[str, dict[str, Any]]]) -> pd.DataFr
     return pd.DataFrame({"hits": hits}, index=index)
 
 
-__all__ = ["CODES", "KEYS", "SOURCE", "TABLES", "backfill", "of_frame", "read", "ready", "write"]
+def counted(
+    layout: Layout, entries: list[tuple[str, dict[str, Any]]]
+) -> tuple[pd.DataFrame, pd.DataFrame | None] | None:
+    """For monthly periods (branch ``year5``): the months with sets as one row each
+    (``analyze/visitcounts.py`` ``SETS``: ``day``, ``visitors``, ``rows``, ``unique``) and the
+    other entries' ``visitor_days`` rows as read (None: none). A calendar month's distinct
+    visitors are its set's length and its visitor-days its rows (``store.json``'s checksummed
+    count of its ``visitor_days`` file); the period's distinct visitors the length of the
+    union of the sets and the other rows' keys. Only the keys are read, not the 3.5M codes of
+    a year, and no (day, visitor) frame is built. None when no month has sets."""
+    ready_months = [(m, e) for m, e in entries if len(m) == 7 and ready(e)]
+    if not ready_months:
+        return None
+    done = {m for m, _ in ready_months}
+    rest = [(n, e) for n, e in entries if n not in done and SOURCE in e["files"]]
+    rows = layout.read_tables(rest, SOURCE) if rest else None
+    sets: list[np.ndarray] = []
+    for name, entry in ready_months:
+        keys = layout.read_arrow([(name, entry)], KEYS)
+        assert keys is not None
+        sets.append(keys.column("visitor").to_numpy())
+    # The union of sorted sets: a stable sort of sorted runs is a merge.
+    merged = np.concatenate(
+        [*sets, np.unique(rows.index.get_level_values("visitor").to_numpy(np.uint64))]
+        if rows is not None and len(rows)
+        else sets
+    )
+    merged.sort(kind="stable")
+    unique = int(np.count_nonzero(merged[1:] != merged[:-1])) + 1 if len(merged) else 0
+    frame = pd.DataFrame(
+        {
+            "day": np.array([day_number(f"{m}-01") for m, _ in ready_months], np.int64),
+            "visitors": np.array([len(k) for k in sets], np.int64),
+            "rows": np.array([int(e["files"][SOURCE]["rows"]) for _, e in ready_months], np.int64),
+            "unique": np.full(len(ready_months), unique, np.int64),
+        }
+    )
+    return frame, rows
+
+
+__all__ = [
+    "CODES",
+    "KEYS",
+    "SOURCE",
+    "TABLES",
+    "backfill",
+    "counted",
+    "of_frame",
+    "read",
+    "ready",
+    "write",
+]

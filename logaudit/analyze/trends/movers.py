@@ -436,8 +436,9 @@ def _visit_sources(
         check_settings(ctx.settings)
         v = stored["visits"]
         counted = stored.get("visit_counts")
-        if counted is not None and len(counted):
-            return _counted_sources(p, ctx, v, counted, last, base, every)
+        sourced = stored.get("source_counts")  # closed months' counts, named (entrysources)
+        if (counted is not None and len(counted)) or (sourced is not None and len(sourced)):
+            return _counted_sources(p, ctx, v, counted, last, base, every, sourced)
     else:
         s = ctx.settings
         check_settings(s)
@@ -474,15 +475,23 @@ def _counted_sources(
     p: Partial,
     ctx: Context,
     v: pd.DataFrame,
-    counted: pd.DataFrame,
+    counted: pd.DataFrame | None,
     last: int,
     base: np.ndarray,
     every: str,
+    sourced: pd.DataFrame | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """``_visit_sources`` from the store's visits plus closed months' interior visits
     counted per (local start day, entry pair) (``store/entries.py``): each counted row
     weighs its ``n`` visits. A visit's period is that of its local start day (the store's
-    counts serve days, weeks and months only)."""
+    counts serve days, weeks and months only). ``sourced``: closed months' interior visits
+    counted per (local start day, source) already (``store/entrysources.py``: named under
+    this report's rules and own hosts), not classified again."""
+    if counted is None:
+        counted = pd.DataFrame(
+            {"day": np.zeros(0, np.int64), "n": np.zeros(0, np.int64)}
+            | {c: np.zeros(0, np.uint64) for c in ("ref_h", "query_h")}
+        )
     pid = np.concatenate(
         [
             per.of_times(v["start_local"].to_numpy(), v["start"].to_numpy(), every),
@@ -500,7 +509,20 @@ def _counted_sources(
     keep = in_last | np.isin(pid, base)
     # As the rows' path: visits read but none in the compared periods still answer (with
     # no rows), so the note is the rows' one, not "no visit".
-    return _named_sources(p, ctx, pair[keep]), in_last[keep], weights[keep]
+    names = [_named_sources(p, ctx, pair[keep])] if keep.any() or sourced is None else []
+    lasts, weighed = [in_last[keep]], [weights[keep]]
+    if sourced is not None and len(sourced):
+        s_pid = per.of_days(sourced["day"].to_numpy(np.int64), every)
+        s_last = s_pid == last
+        s_keep = s_last | np.isin(s_pid, base)
+        names.append(sourced["source"].to_numpy(dtype=object)[s_keep])
+        lasts.append(s_last[s_keep])
+        weighed.append(sourced["n"].to_numpy(np.int64)[s_keep])
+    return (
+        np.concatenate(names) if names else np.array([], dtype=object),
+        np.concatenate(lasts),
+        np.concatenate(weighed),
+    )
 
 
 def _moves(

@@ -292,8 +292,16 @@ def _visitors(p: Partial, ids: np.ndarray, every: str) -> np.ndarray:
         key = distinct.drop_duplicates()["hour"].to_numpy(np.int64)
     else:
         vd = p.get("visitor_days", pd.DataFrame())
+        # The store's closed months, counted (analyze/visitcounts.py SETS): months only.
+        sets = p.get(visitcounts.SETS)
+        closed = np.zeros(n, np.int64)
+        if sets is not None and len(sets):
+            if every != "month":
+                raise AssertionError("the store handed counted visitors to other periods")
+            month, found = _positions(ids, per.of_days(sets["day"].to_numpy(np.int64), every))
+            closed = _count(month[found], n, sets["visitors"].to_numpy(np.int64)[found])
         if vd.empty:
-            return np.zeros(n, np.int64)
+            return closed
         # visitor_days is already one row per (day, visitor).
         key = per.of_days(vd.index.get_level_values("day").to_numpy(np.int64), every)
         if every != "day":
@@ -306,6 +314,8 @@ def _visitors(p: Partial, ids: np.ndarray, every: str) -> np.ndarray:
             codes = np.asarray(index.codes[at], dtype=np.int64)
             width = max(1, len(index.levels[at]))
             key = _distinct_pairs(key.astype(np.int64, copy=False), codes, width)
+        pos, ok = _positions(ids, key)
+        return _count(pos[ok], n) + closed
     pos, ok = _positions(ids, key)
     return _count(pos[ok], n)
 
