@@ -524,17 +524,58 @@ def sec_hosts(p: Partial, s: Settings) -> Section:
     v = p.get("visitors", pd.DataFrame())
     if v.empty:
         return Section("hosts", "Client hosts", pd.DataFrame())
-    f = v.groupby(level="client", sort=False).agg(
+    f = _per_client(v)
+    if f is None:
+        f = _per_client_grouped(v)
+    rows, total = ranked(f, s, "client")
+    rows["first"] = [_local(v) for v in rows["first"]]
+    rows["last"] = [_local(v) for v in rows["last"]]
+    return Section("hosts", "Client hosts", rows, total, narrow_drop=("first", "last"))
+
+
+_HOST_SUMS = {"hits": "hits", "page_views": "page_views", "bandwidth": "bytes"}
+
+
+def _per_client_grouped(v: pd.DataFrame) -> pd.DataFrame:
+    """The per-visitor table summed over agents, by pandas' group-by (``_per_client``'s
+    answer, for any table)."""
+    return v.groupby(level="client", sort=False).agg(
         hits=("hits", "sum"),
         page_views=("page_views", "sum"),
         bandwidth=("bytes", "sum"),
         first=("first", "min"),
         last=("last", "max"),
     )
-    rows, total = ranked(f, s, "client")
-    rows["first"] = [_local(v) for v in rows["first"]]
-    rows["last"] = [_local(v) for v in rows["last"]]
-    return Section("hosts", "Client hosts", rows, total, narrow_drop=("first", "last"))
+
+
+def _per_client(v: pd.DataFrame) -> pd.DataFrame | None:
+    """``_per_client_grouped`` from the index's client codes with numpy (the named group-by's
+    set-up was ~6 ms of every summary, one line or 150,000); None where the table is not
+    the usual one (a client missing, a column not int64): the group-by then."""
+    idx = v.index
+    if not isinstance(idx, pd.MultiIndex) or "client" not in idx.names:
+        return None
+    columns = [*_HOST_SUMS.values(), "first", "last"]
+    if any(c not in v.columns or v[c].dtype != np.int64 for c in columns):
+        return None
+    level = idx.names.index("client")
+    codes = np.asarray(idx.codes[level])
+    if (codes < 0).any():
+        return None
+    # Each row's group: its client in order of first appearance, as sort=False groups.
+    group, used = pd.factorize(codes, sort=False)
+    n = len(used)
+    out: dict[str, np.ndarray] = {}
+    for name, col in _HOST_SUMS.items():
+        total = np.zeros(n, np.int64)
+        np.add.at(total, group, v[col].to_numpy())
+        out[name] = total
+    first = np.full(n, np.iinfo(np.int64).max)
+    last = np.full(n, np.iinfo(np.int64).min)
+    np.minimum.at(first, group, v["first"].to_numpy())
+    np.maximum.at(last, group, v["last"].to_numpy())
+    out["first"], out["last"] = first, last
+    return pd.DataFrame(out, index=idx.levels[level].take(used).rename("client"))
 
 
 def _local(v: int) -> str:
