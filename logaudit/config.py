@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
@@ -475,6 +474,8 @@ def _table(data: Mapping[str, Any], path: Path, prefix: str = "") -> Table:
 def read_file(path: Path) -> tuple[Table, dict[str, Table]]:
     """The top level and each ``[sites.NAME]`` table of one TOML file, checked: unknown
     keys, wrong types and a password others can read are ConfigErrors."""
+    import tomllib  # only with a file to read: ~4 ms of every command's start otherwise
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:

@@ -38,13 +38,23 @@ BLOCK_BYTES = int(os.environ.get("LOGAUDIT_BLOCK_MB", "16")) * 1024 * 1024
 # a 10 MB file one block, one thread. Below it a block's fixed costs (about 20 tables of
 # pandas calls, ~15 ms) outweigh sharing it.
 SHARE_MIN_BYTES = 4 * 1024 * 1024
+# Up to this many rounds' worth of blocks (``share`` blocks of at most ``block_bytes``), a
+# plain file is cut into one round of larger blocks instead: one block per thread. A
+# 150,000-line file (39 MB) was four 9.75 MB blocks, two per thread, each paying a block's
+# fixed costs (its ~20 tables' pandas calls, a merge into the running tables, a question to
+# the agents helper); as two 19.5 MB blocks its summary took 0.700 s against 0.726 s
+# (docs/performance.md, "Twelfth round"). Blocks stay under 2 x ``block_bytes``.
+ONE_ROUND_UP_TO = 2
 
 
 def shared_block_bytes(size: int, block_bytes: int, share: int) -> int:
     """The block size that cuts ``size`` bytes into whole rounds of ``share`` equal blocks
-    of at most ``block_bytes`` (``block_bytes`` itself for small, unknown or huge sizes)."""
+    of at most ``block_bytes`` (``block_bytes`` itself for small, unknown or huge sizes); up
+    to ``ONE_ROUND_UP_TO`` such rounds, one round of ``share`` larger blocks."""
     if share <= 1 or size < SHARE_MIN_BYTES or size >= 1 << 50:
         return block_bytes
+    if size <= ONE_ROUND_UP_TO * share * block_bytes:
+        return max(1 << 16, -(-size // share))
     blocks = -(-size // block_bytes)
     blocks += -blocks % share
     return max(1 << 16, -(-size // blocks))

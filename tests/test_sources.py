@@ -409,7 +409,7 @@ def test_blocks_shared_among_threads_are_equal_and_a_multiple(tmp_path: Path) ->
             f.write(f"line {n} {'x' * rng.randrange(200)}\n".encode())
             n += 1
     size = p.stat().st_size
-    block = 2 * 1024 * 1024
+    block = 1024 * 1024  # more than two rounds of blocks for share 2 and 3 (ONE_ROUND_UP_TO)
     assert shared_block_bytes(size, block, 2) <= block
     for share in (2, 3):
         state = ReadState()
@@ -426,3 +426,30 @@ def test_blocks_shared_among_threads_are_equal_and_a_multiple(tmp_path: Path) ->
     assert shared_block_bytes(SHARE_MIN_BYTES - 1, block, 2) == block
     assert shared_block_bytes(1 << 62, block, 2) == block
     assert shared_block_bytes(size, block, 1) == block
+
+
+def test_a_file_of_up_to_two_rounds_is_one_round_of_larger_blocks(tmp_path: Path) -> None:
+    """share=2: a plain file of at most ONE_ROUND_UP_TO x 2 blocks is cut into exactly two
+    equal blocks (one per thread, under twice the block size), with the same lines; past
+    that, rounds of blocks of at most the block size, as before."""
+    from logaudit.sources import ONE_ROUND_UP_TO, SHARE_MIN_BYTES, shared_block_bytes
+
+    p = tmp_path / "access.log"
+    rng = random.Random(7)
+    with open(p, "wb") as f:
+        n = 0
+        while f.tell() < 3 * SHARE_MIN_BYTES // 2:
+            f.write(f"line {n} {'y' * rng.randrange(200)}\n".encode())
+            n += 1
+    size = p.stat().st_size
+    assert ONE_ROUND_UP_TO == 2
+    block = size // 3  # three blocks' worth: within two rounds of two
+    got = list(read_blocks(Input(str(p), p), ReadState(), block_bytes=block, share=2))
+    assert len(got) == 2
+    assert abs(len(got[0].data) - len(got[1].data)) < 1024
+    assert max(len(b.data) for b in got) < 2 * block
+    assert sum(b.lines for b in got) == n
+    assert b"".join(bytes(b.data) for b in got) == p.read_bytes()
+    # Past two rounds' worth: blocks of at most the block size again.
+    assert shared_block_bytes(size, size // 5, 2) <= size // 5
+    assert shared_block_bytes(size, size // 4 + 1, 2) == -(-size // 2)

@@ -147,18 +147,27 @@ def own_hosts(p: Partial, s: Settings, ctx: Context | None = None) -> tuple[set[
         return set(), "inferred"
     text = _text(refs.index)
     served = arrow_strings(paths.index)
+    slices = _slices(text)
+    # One slice (every log of under SLICE distinct referrers): its referring paths extracted
+    # once for both uses below; more slices are extracted again each time, as only one
+    # slice's paths are held at once.
+    once = [_ref_paths(slices[0])] if len(slices) == 1 else None
+
+    def ref_paths(k: int) -> pa.Array:
+        return once[0] if once is not None else _ref_paths(slices[k])
+
     if len(refs) < len(paths):
         # Only the paths some referrer names can answer: those, found by a hash of the
         # referring paths, where a hash of every path (5M distinct paths) copied their text.
-        named = pa.chunked_array([pc.unique(_ref_paths(t)) for t in _slices(text)])
+        named = pa.chunked_array([pc.unique(ref_paths(k)) for k in range(len(slices))])
         served = served.filter(pc.is_in(served, value_set=pc.unique(named)))
     # Per slice of referrers: the served path each names (its number in ``served``, which
     # numbers the rows' paths as inferred needs), where the referring paths were held whole.
     on = np.zeros(len(text), dtype=bool)
     path_code = []
     at = 0
-    for t in _slices(text):
-        idx = pc.index_in(_ref_paths(t), value_set=served)
+    for k, t in enumerate(slices):
+        idx = pc.index_in(ref_paths(k), value_set=served)
         n = len(t)
         found = np.asarray(idx.is_valid(), dtype=bool) & has[at : at + n]
         on[at : at + n] = found

@@ -530,13 +530,7 @@ def sec_hosts(p: Partial, s: Settings) -> Section:
         return Section("hosts", "Client hosts", pd.DataFrame())
     f = _per_client(v)
     if f is None:
-        f = v.groupby(level="client", sort=False).agg(
-            hits=("hits", "sum"),
-            page_views=("page_views", "sum"),
-            bandwidth=("bytes", "sum"),
-            first=("first", "min"),
-            last=("last", "max"),
-        )
+        f = _per_client_grouped(v)
     rows, total = ranked(f, s, "client")
     rows["first"] = [_local(v) for v in rows["first"]]
     rows["last"] = [_local(v) for v in rows["last"]]
@@ -583,6 +577,16 @@ def _per_client(v: pd.DataFrame) -> pd.DataFrame | None:
     f = pd.DataFrame(out, index=level.rename("client"), copy=False)
     used = np.bincount(codes, minlength=len(level)) > 0
     return f if used.all() else f.iloc[np.flatnonzero(used)]
+
+
+_HOW = {np.add: "sum", np.minimum: "min", np.maximum: "max"}
+
+
+def _per_client_grouped(v: pd.DataFrame) -> pd.DataFrame:
+    """The per-visitor table summed over agents by pandas' group-by (``_per_client``'s
+    answer, for any table; its rows in order of first appearance)."""
+    how = {name: (col, _HOW[ufunc]) for name, (col, ufunc) in _PER_CLIENT.items()}
+    return v.groupby(level="client", sort=False).agg(**how)
 
 
 def _local(v: int) -> str:

@@ -297,4 +297,9 @@ def _best(
         # On a tie, the layout that explains more of the line (fewer trailing extras) wins.
         if best is None or (matched, -k) > (best.matched, -best.extras):
             best = Detected(fmt, k, matched, len(lines), _zone(fmt, tz))
+            if matched == len(lines) and k == 0:
+                # Every line, no trailing extras: no later candidate can do better (it would
+                # need more lines, or as many with fewer extras), so the rest are neither
+                # compiled nor tried (the 15 formats after `combined`: ~10 ms of each run).
+                break
     return best
