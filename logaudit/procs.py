@@ -23,6 +23,12 @@ STOP_SIGNALS: tuple[int, ...] = tuple(
     s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s
 )
 _PR_SET_PDEATHSIG = 1
+# Held back around a fork (``pthread_sigmask``): a signal handled in the parent's at-fork hooks
+# (logging's lock release) is "ignored" with a traceback and the run goes on; in the child,
+# before its handlers are its own, it would send it back into the caller's code.
+DEFERRED: set[int] = (
+    {signal.SIGINT, *STOP_SIGNALS} if hasattr(signal, "pthread_sigmask") else set()
+)
 
 
 class Stopped(KeyboardInterrupt):

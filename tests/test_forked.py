@@ -467,3 +467,22 @@ def test_the_costliest_group_is_handed_out_first() -> None:
     assert first(distinct) == ["referring-sites", "referrers"]
     ordinary = {"referrers": rows(8_000), "visitors": rows(8_000), "paths": rows(28_000)}
     assert first(ordinary) == [s for s in SUMMARY_SECTIONS if s in VISITORS_SECTIONS]
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="no signal masks here")
+def test_stop_signals_wait_while_the_finish_forks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGHUP too (it ends a run as SIGTERM does): handled in the parent's at-fork hooks it
+    printed 'Exception ignored ... Stopped: SIGHUP' and the run went on."""
+    held: list[set[int]] = []
+    fork = os.fork
+
+    def watched() -> int:
+        held.append(set(signal.pthread_sigmask(signal.SIG_BLOCK, [])))
+        return fork()
+
+    monkeypatch.setattr(os, "fork", watched)
+    before = set(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+    child = forked.Child(lambda: [])
+    assert child.result(0.0) == []
+    assert held and {signal.SIGINT, signal.SIGTERM, signal.SIGHUP} <= held[0]
+    assert set(signal.pthread_sigmask(signal.SIG_BLOCK, [])) == before

@@ -58,7 +58,6 @@ POLL_SECONDS = 0.5
 
 
 # Signals held back from the moment of the fork until each side is ready for them.
-_DEFERRED = {signal.SIGINT, signal.SIGTERM} if hasattr(signal, "pthread_sigmask") else set()
 
 
 def can_fork() -> bool:
@@ -97,7 +96,7 @@ class Child:
         parent = os.getpid()
         # Signals wait until the child is inside its try (a KeyboardInterrupt between fork
         # and try would send the child back into the caller's code) and the parent has its pid.
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED)
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, procs.DEFERRED)
         try:
             with warnings.catch_warnings():
                 # Python 3.12+ warns of fork in a process with threads. The pipeline's

@@ -115,25 +115,35 @@ def start(
     to_child_r, to_child_w = os.pipe()
     from_child_r, from_child_w = os.pipe()
     parent = os.getpid()
+    from logaudit import procs
+
+    # Signals wait until the child has its own handlers and the parent has the pid.
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, procs.DEFERRED) if procs.DEFERRED else None
     try:
         pid = os.fork()
     except OSError:
         for fd in (to_child_r, to_child_w, from_child_r, from_child_w):
             os.close(fd)
-        return
+        pid = -1
     if pid == 0:  # the helper: never returns into the caller's code
         status = 0
         try:
             os.close(to_child_w)
             os.close(from_child_r)
-            _serve(parent, to_child_r, from_child_w, dict(overrides), config_file, site)
+            procs.die_with_parent(parent)
+            if blocked is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+            _serve(to_child_r, from_child_w, dict(overrides), config_file, site)
         except BaseException:  # noqa: BLE001 - the parent classifies by itself
             status = 1
         finally:
             os._exit(status)
-    os.close(to_child_r)
-    os.close(from_child_w)
-    _helper = _Helper(pid, to_child_w, from_child_r)
+    if pid > 0:
+        os.close(to_child_r)
+        os.close(from_child_w)
+        _helper = _Helper(pid, to_child_w, from_child_r)
+    if blocked is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def _core_free() -> bool:
@@ -210,16 +220,12 @@ def ask(kind: str, texts: list[str]) -> Any:
 
 
 def _serve(
-    parent: int,
     requests: int,
     answers: int,
     overrides: dict[str, Any],
     config_file: str | Path | None,
     site: str | None,
 ) -> None:
-    from logaudit import procs
-
-    procs.die_with_parent(parent)
     from logaudit.config import load
 
     settings = load(overrides, config_file=config_file, site=site)
