@@ -79,3 +79,54 @@ def test_panel_rows_same_as_groupby(monkeypatch: pytest.MonkeyPatch, top: int) -
     slow = audience._panel(v, ctx, "browser", "browsers", "Browsers", "os")
     pd.testing.assert_frame_equal(fast.rows, slow.rows)
     assert fast.total_rows == slow.total_rows
+
+
+def _crawler_rows(g: pd.DataFrame) -> pd.DataFrame:
+    g = g.reset_index(level="agent_class").rename(columns={"agent_class": "kind"})
+    return audience._text_keys(g).astype({"kind": "str"})
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 4), st.integers(0, 2), st.integers(0, 5)), min_size=1, max_size=50
+    ),
+    st.integers(0, 1000),
+)
+def test_crawler_counts_are_the_groupbys(rows: list[tuple[int, int, int]], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    crawlers = pd.Index(["", "Googlebot", "bingbot", "curl", "Zzz"], dtype="str")
+    kinds = pd.Index(["crawler", "tool", "feed"], dtype="str")
+    bots = pd.DataFrame(
+        {
+            "client": pd.array([f"10.0.0.{c}" for *_, c in rows], dtype="str"),
+            "crawler": categorical(np.array([r[0] for r in rows], np.int8), crawlers),
+            "agent_class": categorical(np.array([r[1] for r in rows], np.int8), kinds),
+            "hits": rng.integers(1, 100, len(rows)).astype(np.int64),
+            "bytes": rng.integers(0, 10**12, len(rows)).astype(np.int64),
+        }
+    )
+    got = audience._crawler_counts(bots)
+    assert got is not None
+    want = bots.groupby(["crawler", "agent_class"], sort=False, observed=True).agg(
+        hits=("hits", "sum"), bandwidth=("bytes", "sum"), clients=("client", "nunique")
+    )
+    # Rows, their order (ties in ranked() keep it) and dtypes as the panel reads them.
+    pd.testing.assert_frame_equal(_crawler_rows(got), _crawler_rows(want))
+
+
+def test_crawler_counts_exact_past_float() -> None:
+    big = np.array([2**62, 3, 2**61], np.int64)
+    bots = pd.DataFrame(
+        {
+            "client": pd.array(["a", "b", "a"], dtype="str"),
+            "crawler": categorical(np.zeros(3, np.int8), pd.Index(["x"], dtype="str")),
+            "agent_class": categorical(np.zeros(3, np.int8), pd.Index(["tool"], dtype="str")),
+            "hits": np.ones(3, np.int64),
+            "bytes": big,
+        }
+    )
+    got = audience._crawler_counts(bots)
+    assert got is not None
+    assert int(got["bandwidth"].iloc[0]) == 2**62 + 3 + 2**61
+    assert int(got["clients"].iloc[0]) == 2
