@@ -115,7 +115,7 @@ class Table:
             # factorized once and each column folded by its rule, where the group-by's named
             # aggregation cost ~0.5-1 ms of set-up per table and merge whatever the rows (two
             # 75,000-line blocks' ~15 group tables: ~13 ms after the last block; issue #18).
-            folded = _by_text(self, both, ints=True)
+            folded = _by_text(self, both, ints=True) if len(both) < FOLD_ROWS else None
             if folded is not None:
                 return folded
             g = both.groupby(level=list(range(index.nlevels)), sort=False)
@@ -298,6 +298,11 @@ COMPACT_ROWS = 200_000
 # The last merge (``Accumulator.result``) merges tables of at least this many rows one at a
 # time, the smaller ones on the threads beside them.
 SERIAL_ROWS = 500_000
+
+# Group tables keyed by one index are folded (``_by_text``) rather than grouped up to this
+# many rows in a merge: the fixed costs it saves are a small merge's; bigger ones keep the
+# group-by, whose memory the all-distinct benchmark's peak was measured with.
+FOLD_ROWS = 100_000
 
 # The last merge uses the pool's threads only from this many rows in all its tables (merged
 # and pending). Below it the merges are mostly pandas' per-call work, holding the GIL: two
