@@ -98,7 +98,12 @@ def test_accumulator_compacts_by_each_tables_rule_and_says_so() -> None:
     assert sorted(heard) == [("hits", 4), ("seen", 4)]
 
 
-def test_accumulator_last_merge_on_threads_equals_one_by_one() -> None:
+def test_accumulator_last_merge_on_threads_equals_one_by_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from logaudit.analyze import base
+
+    monkeypatch.setattr(base, "POOL_MIN_ROWS", 0)  # on the pool however small
     tables = {
         "hits": Table("hits", lambda c, s: c),
         "seen": Table("seen", lambda c, s: c, kind="distinct"),
@@ -545,6 +550,7 @@ def test_the_last_merge_in_lanes_equals_one_by_one_and_starts_with_the_heaviest_
 
     monkeypatch.setattr(base, "SERIAL_ROWS", 0)
     monkeypatch.setattr(base, "LAST_LANES", 2)
+    monkeypatch.setattr(base, "POOL_MIN_ROWS", 0)
     tables = {
         "small": Table("small", lambda c, s: c),
         "texty": Table("texty", lambda c, s: c),

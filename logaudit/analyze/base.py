@@ -111,6 +111,13 @@ class Table:
             if _as_is(both, rules) and distinct_text(both.index, known):
                 # Every key once (1M distinct paths): each row is its own group already.
                 return _joined(both, join)
+            # One key, text or integer (paths, referrers, status, hours, the totals):
+            # factorized once and each column folded by its rule, where the group-by's named
+            # aggregation cost ~0.5-1 ms of set-up per table and merge whatever the rows (two
+            # 75,000-line blocks' ~15 group tables: ~13 ms after the last block; issue #18).
+            folded = _by_text(self, both, ints=True) if len(both) < FOLD_ROWS else None
+            if folded is not None:
+                return folded
             g = both.groupby(level=list(range(index.nlevels)), sort=False)
         if all(r == "sum" for r in rules.values()):
             return g.sum()
@@ -291,6 +298,19 @@ COMPACT_ROWS = 200_000
 # The last merge (``Accumulator.result``) merges tables of at least this many rows one at a
 # time, the smaller ones on the threads beside them.
 SERIAL_ROWS = 500_000
+
+# Group tables keyed by one index are folded (``_by_text``) rather than grouped up to this
+# many rows in a merge: the fixed costs it saves are a small merge's; bigger ones keep the
+# group-by, whose memory the all-distinct benchmark's peak was measured with.
+FOLD_ROWS = 100_000
+
+# The last merge uses the pool's threads only from this many rows in all its tables (merged
+# and pending). Below it the merges are mostly pandas' per-call work, holding the GIL: two
+# threads only take turns at it, and the handing over cost CPU. A 150,000-line summary's last
+# merge (187,000 rows, two blocks) took 42-44 ms of wall and 62-63 ms of CPU on the pool, 35-37
+# ms of both on this thread; at 1M lines (1.1M rows) the pool still won on wall (111 against
+# 124 ms, for 186 against 126 ms of CPU), so it stays for big runs (issue #18).
+POOL_MIN_ROWS = 400_000
 
 # Big tables merged side by side in the last merge, after the one of most bytes (alone): this
 # thread and LAST_LANES - 1 of the pool's. The last merge runs while the other core idles, on
@@ -511,14 +531,23 @@ _TEXT_AT = {
 }
 
 
-def _by_text(table: Table, f: pd.DataFrame) -> pd.DataFrame | None:
+def _by_text(table: Table, f: pd.DataFrame, ints: bool = False) -> pd.DataFrame | None:
     """``table.combine`` of ``f``'s rows for a table grouped by one text column (``paths``: a
     year is 1.1M rows of 83,000 paths): the index factorized once (Arrow's hash, in order of
     first appearance, as the group-by orders its groups) and each plain numeric or flag column
     folded by its rule (``_fold``). None where that is not the same (other kinds, levels,
-    dtypes or rules; a float NaN, which the group-by's max and min skip)."""
+    dtypes or rules; a float NaN, which the group-by's max and min skip). ``ints``: an index
+    of 64-bit integers too (status codes, hours, days), factorized in the same order."""
     index = f.index
-    if table.kind != "group" or isinstance(index, pd.MultiIndex) or index.dtype != "str":
+    if table.kind != "group" or isinstance(index, pd.MultiIndex):
+        return None
+    numeric = (
+        ints
+        and isinstance(index.dtype, np.dtype)
+        and index.dtype.kind in "iu"
+        and index.dtype.itemsize == 8
+    )
+    if index.dtype != "str" and not numeric:
         return None
     if index.hasnans:
         return None
@@ -835,6 +864,8 @@ class Accumulator:
         runs without the GIL. On the 1M-line benchmark this last merge, after the last
         block, took 0.19-0.24 s one table after another and 0.10-0.13 s on two threads."""
         names = sorted(self.pending, key=lambda n: -self.pending_rows.get(n, 0))
+        if pool is not None and sum(self._rows(n) for n in names) < POOL_MIN_ROWS:
+            pool = None  # a small merge: one thread is quicker and cheaper (POOL_MIN_ROWS)
         big = [n for n in names if self._rows(n) >= SERIAL_ROWS]
         if pool is None:
             for name in names:

@@ -1,0 +1,132 @@
+"""The audience panels' counts by numpy (``audience._panel_counts``) against the group-by they
+replace: the same groups, the same sums, whatever the codes (missing, unused categories)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from logaudit.analyze import audience
+from logaudit.analyze.base import Context
+from logaudit.config import Settings
+from logaudit.schema import categorical
+
+
+def _groupby(people: pd.DataFrame, by: str) -> pd.DataFrame:
+    g = (
+        people.assign(is_visitor=people["visitor_hits"] > 0)
+        .groupby(by, sort=False, observed=True)
+        .agg(
+            hits=("people_hits", "sum"),
+            visitors=("is_visitor", "sum"),
+            page_views=("page_views", "sum"),
+        )
+    )
+    return audience._text_keys(g)
+
+
+def _people(codes: list[int], ncats: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    n = len(codes)
+    cats = pd.Index([f"v{i:03d}" for i in range(ncats)], dtype="str")
+    return pd.DataFrame(
+        {
+            "browser": categorical(np.array(codes, np.int8), cats),
+            "people_hits": rng.integers(1, 50, n).astype(np.int64),
+            "visitor_hits": rng.integers(0, 3, n).astype(np.int64),
+            "page_views": rng.integers(0, 20, n).astype(np.int64),
+        }
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 12).flatmap(
+        lambda k: st.tuples(st.just(k), st.lists(st.integers(-1, k - 1), min_size=1, max_size=60))
+    ),
+    st.integers(0, 1000),
+)
+def test_counts_are_the_groupbys(case: tuple[int, list[int]], seed: int) -> None:
+    ncats, codes = case
+    people = _people(codes, ncats, seed)
+    got = audience._panel_counts(people, "browser")
+    want = _groupby(people, "browser")
+    if all(c < 0 for c in codes):
+        assert got is None  # nothing to count: the group-by's own empty frame
+        return
+    assert got is not None
+    # The group-by orders groups by first appearance, the counts by category: ranked() sorts
+    # them by hits and key, so only the rows (and their dtypes) have to be the same.
+    pd.testing.assert_frame_equal(got.sort_index(), want.sort_index())
+
+
+def test_not_categorical_falls_back() -> None:
+    people = _people([0, 1, 1], 2, 0).astype({"browser": "str"})
+    assert audience._panel_counts(people, "browser") is None
+
+
+@pytest.mark.parametrize("top", [0, 2])
+def test_panel_rows_same_as_groupby(monkeypatch: pytest.MonkeyPatch, top: int) -> None:
+    people = _people([2, 0, 2, 1, -1, 0, 3, 3, 3, 1], 5, 7)
+    v = people.assign(os=people["browser"])
+    ctx = Context(Settings(top=top))
+    fast = audience._panel(v, ctx, "browser", "browsers", "Browsers", "os")
+    monkeypatch.setattr(audience, "_panel_counts", lambda people, by: None)
+    ctx = Context(Settings(top=top))
+    slow = audience._panel(v, ctx, "browser", "browsers", "Browsers", "os")
+    pd.testing.assert_frame_equal(fast.rows, slow.rows)
+    assert fast.total_rows == slow.total_rows
+
+
+def _crawler_rows(g: pd.DataFrame) -> pd.DataFrame:
+    g = g.reset_index(level="agent_class").rename(columns={"agent_class": "kind"})
+    return audience._text_keys(g).astype({"kind": "str"})
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 4), st.integers(0, 2), st.integers(0, 5)), min_size=1, max_size=50
+    ),
+    st.integers(0, 1000),
+)
+def test_crawler_counts_are_the_groupbys(rows: list[tuple[int, int, int]], seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    crawlers = pd.Index(["", "Googlebot", "bingbot", "curl", "Zzz"], dtype="str")
+    kinds = pd.Index(["crawler", "tool", "feed"], dtype="str")
+    bots = pd.DataFrame(
+        {
+            "client": pd.array([f"10.0.0.{c}" for *_, c in rows], dtype="str"),
+            "crawler": categorical(np.array([r[0] for r in rows], np.int8), crawlers),
+            "agent_class": categorical(np.array([r[1] for r in rows], np.int8), kinds),
+            "hits": rng.integers(1, 100, len(rows)).astype(np.int64),
+            "bytes": rng.integers(0, 10**12, len(rows)).astype(np.int64),
+        }
+    )
+    got = audience._crawler_counts(bots)
+    assert got is not None
+    want = bots.groupby(["crawler", "agent_class"], sort=False, observed=True).agg(
+        hits=("hits", "sum"), bandwidth=("bytes", "sum"), clients=("client", "nunique")
+    )
+    # Rows, their order (ties in ranked() keep it) and dtypes as the panel reads them.
+    pd.testing.assert_frame_equal(_crawler_rows(got), _crawler_rows(want))
+
+
+def test_crawler_counts_exact_past_float() -> None:
+    big = np.array([2**62, 3, 2**61], np.int64)
+    bots = pd.DataFrame(
+        {
+            "client": pd.array(["a", "b", "a"], dtype="str"),
+            "crawler": categorical(np.zeros(3, np.int8), pd.Index(["x"], dtype="str")),
+            "agent_class": categorical(np.zeros(3, np.int8), pd.Index(["tool"], dtype="str")),
+            "hits": np.ones(3, np.int64),
+            "bytes": big,
+        }
+    )
+    got = audience._crawler_counts(bots)
+    assert got is not None
+    assert int(got["bandwidth"].iloc[0]) == 2**62 + 3 + 2**61
+    assert int(got["clients"].iloc[0]) == 2
