@@ -151,10 +151,10 @@ def own_hosts(p: Partial, s: Settings, ctx: Context | None = None) -> tuple[set[
     # One slice (every log of under SLICE distinct referrers): its referring paths extracted
     # once for both uses below; more slices are extracted again each time, as only one
     # slice's paths are held at once.
-    once = [_ref_paths(slices[0])] if len(slices) == 1 else None
+    held = _ref_paths(slices[0]) if len(slices) == 1 else None
 
     def ref_paths(k: int) -> pa.Array:
-        return once[0] if once is not None else _ref_paths(slices[k])
+        return held if held is not None else _ref_paths(slices[k])
 
     if len(refs) < len(paths):
         # Only the paths some referrer names can answer: those, found by a hash of the
