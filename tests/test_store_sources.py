@@ -275,3 +275,27 @@ def test_month_digests_follow_the_days(store: tuple[Path, Path], tmp_path: Path)
     assert months.digest(st, month) == fresh != gone
     assert month not in st.months  # stale: dropped by the commit
     assert layout.read_state().months.keys() == st.months.keys()
+
+
+def test_the_rules_cover_the_classifying_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An edit of a module that names the pairs changes the rules (without CLASSIFY_VERSION
+    bumped), so closed months' stored sources are made again; the same text, the same rules."""
+    from importlib import resources
+
+    from logaudit.enrich import sources
+
+    # The real modules are read (not their names standing in).
+    assert all(resources.files(p).joinpath(n).is_file() for p, n in sources._CODE_FILES)
+    package = tmp_path / "fakeclassify"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    code = package / "naming.py"
+    code.write_text("SITE = 'm.'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(sources, "_CODE_FILES", (("fakeclassify", "naming.py"),))
+    first = rules_digest()
+    assert rules_digest() == first
+    code.write_text("SITE = 'mobile.'\n")
+    assert rules_digest() != first

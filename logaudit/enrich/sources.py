@@ -191,7 +191,11 @@ class SourceTables:
 
 # Bumped whenever ``classify`` would name a (referrer, query) pair otherwise with the same
 # tables: classifications kept in the history store (``store/entrysources.py``) name it.
+# The digest also covers the text of the modules that name a pair (this one and
+# ``analyze/campaigns.py``, whose ``visit_sources`` fills the pairs in), so a change there
+# that forgets the version still makes the stored classifications again.
 CLASSIFY_VERSION = 1
+_CODE_FILES = (("logaudit.enrich", "sources.py"), ("logaudit.analyze", "campaigns.py"))
 _TABLE_FILES = (
     "search_engines.json",
     "social_networks.json",
@@ -211,11 +215,23 @@ def rules_digest(
         for name in _TABLE_FILES
     }
     text = json.dumps(
-        [CLASSIFY_VERSION, data, dict(extra or {}), list(affiliate_params)],
+        [CLASSIFY_VERSION, _code_digest(), data, dict(extra or {}), list(affiliate_params)],
         sort_keys=True,
         default=str,
     )
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _code_digest() -> str:
+    """A SHA-256 of the classifying modules' text (``_CODE_FILES``); where a module's source
+    is not installed (only compiled files), its name stands in and the version decides."""
+    h = hashlib.sha256()
+    for package, name in _CODE_FILES:
+        try:
+            h.update(resources.files(package).joinpath(name).read_bytes())
+        except OSError:
+            h.update(f"{package}/{name}".encode())
+    return h.hexdigest()
 
 
 def _params(query: str) -> dict[str, str]:
