@@ -617,10 +617,14 @@ class Layout:
             )
             return both.replace_schema_metadata(parts[0].schema.metadata)
         except (OSError, pa.ArrowException) as e:
-            raise ConfigError(
-                f"--state {self.root}: {table} is unreadable ({e}); "
-                "`logaudit state verify` checks the store, `state rebuild` remakes it"
-            ) from None
+            raise self.unreadable(table, str(e)) from None
+
+    def unreadable(self, table: str, why: str) -> ConfigError:
+        """The one-line error (exit 7) of a stored ``table`` that cannot be read as written."""
+        return ConfigError(
+            f"--state {self.root}: {table} is unreadable ({why}); "
+            "`logaudit state verify` checks the store, `state rebuild` remakes it"
+        )
 
     def verify(self, state: State) -> Iterator[str]:
         """One line per file that is missing or whose checksum differs."""

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from logaudit.schema import hash_strings
+from logaudit.store import madeof
 from logaudit.store.layout import Layout, State
 
 # text table -> (its hash table, its text column)
@@ -29,22 +30,15 @@ HASHED = {"referrers": ("referrer_hashes", "referrer"), "queries": ("query_hashe
 
 def ready(entry: dict[str, Any], table: str) -> bool:
     """Whether ``entry``'s hashes of ``table`` stand for its texts (or it has no texts)."""
-    files = entry["files"]
-    if table not in files:
-        return True
-    meta = files.get(HASHED[table][0])
-    return meta is not None and meta.get("of") == files[table]["sha256"]
+    return table not in entry["files"] or madeof.stands(entry["files"], HASHED[table][0], table)
 
 
 def write(
     layout: Layout, month: str, files: dict[str, Any], table: str, texts: pd.Index, gen: int
 ) -> None:
     """Add the hashes of ``texts`` (the index of the month's ``table`` file, in its order)."""
-    name = HASHED[table][0]
     frame = pd.DataFrame({"h": hash_strings(texts)})
-    meta = layout.write_file(month, name, frame, gen)
-    meta["of"] = files[table]["sha256"]
-    files[name] = meta
+    madeof.stamp(layout, month, files, HASHED[table][0], frame, gen, table)
 
 
 def backfill(layout: Layout, state: State, entries: list[tuple[str, dict[str, Any]]]) -> bool:
