@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from logaudit.schema import hash_strings
 from logaudit.store import madeof
@@ -94,30 +95,28 @@ def backfill(layout: Layout, state: State, entries: list[tuple[str, dict[str, An
 
 def sites(layout: Layout, entries: list[tuple[str, dict[str, Any]]]) -> pd.Series:
     """hash -> referring site of the referrers of the month ``entries`` whose hashes and
-    sites stand for their referrers (empty: none)."""
+    sites stand for their referrers (empty: none). Read as one table each; the sites (a few
+    dozen distinct) through their dictionary, not a Python string made per referrer."""
+    name = HASHED["referrers"][0]
     held = [
         (n, e)
         for n, e in entries
         if len(n) == 7
-        and "referrers" in e["files"]
         and HOSTS in e["files"]
         and ready(e, "referrers")
         and hosts_ready(e)
+        and e["files"][HOSTS]["rows"] == e["files"][name]["rows"]
     ]
-    keys: list[np.ndarray] = []
-    site: list[np.ndarray] = []
-    for entry in held:
-        h = layout.read_arrow([entry], HASHED["referrers"][0])
-        s = layout.read_arrow([entry], HOSTS)
-        if h is None or s is None or h.num_rows != s.num_rows:
-            continue
-        keys.append(h.column("h").to_numpy().astype(np.uint64, copy=False))
-        site.append(np.asarray(s.column("site").to_numpy(), dtype=object))
-    if not keys:
+    h = layout.read_arrow(held, name) if held else None
+    s = layout.read_arrow(held, HOSTS) if held else None
+    if h is None or s is None or h.num_rows != s.num_rows:
         return pd.Series([], index=pd.Index([], dtype=np.uint64), dtype=object)
-    k = np.concatenate(keys)
-    once = ~pd.Series(k, copy=False).duplicated().to_numpy()
-    return pd.Series(np.concatenate(site)[once], index=k[once])
+    keys = h.column("h").to_numpy().astype(np.uint64, copy=False)
+    enc = pc.dictionary_encode(s.column("site").combine_chunks())
+    names = np.asarray(enc.dictionary.to_pylist(), dtype=object)
+    site = names[np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.intp)]
+    once = ~pd.Series(keys, copy=False).duplicated().to_numpy()
+    return pd.Series(site[once], index=keys[once], dtype=object, copy=False)
 
 
 def texts_and_hashes(

@@ -107,7 +107,7 @@ def _sites(p: Partial, ctx: Context, ev: pd.DataFrame) -> tuple[pd.Series | None
     stored = ctx.cache.get(STORED)
     known = stored.get("names", {}).get(HOSTS) if isinstance(stored, dict) else None
     if known is not None and len(known):
-        site = known.reindex(refs.index).to_numpy(dtype=object)
+        site = known.reindex(refs.index).to_numpy(dtype=object, copy=True)
         todo = pd.isna(site)
         if todo.any():
             texts = pd.Index(refs.to_numpy(dtype=object)[todo], dtype=object)
