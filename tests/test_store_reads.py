@@ -195,7 +195,7 @@ def test_a_store_of_schema_6_gets_its_referring_sites_and_reports_the_same(
     stored = figures(trends([str(log)], state, **more))
     assert stored == figures(trends([str(log)], **more))
     raw = json.loads((state / STATE_FILE).read_text())
-    assert raw["schema"] == SCHEMA == 10
+    assert raw["schema"] == SCHEMA == 11
     entries = [*raw["days"].values(), *raw["months"].values()]
     assert all(sites.ready(e) for e in entries if "referrers" in e["files"])
     assert any(sites.TABLE in e["files"] for e in entries)
@@ -337,3 +337,44 @@ def test_an_entry_without_referring_sites_counts_as_none(store: Path, tmp_path: 
     state.gen += 1
     other.commit(state)
     assert sites.own(other, entries, merged, settings) == set()
+
+
+def test_tables_read_at_once_are_not_spilt_to_be_rebuilt(
+    store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The merged ``paths``/``referrers`` read at once go to the result as they are: past the
+    text spill budget no TextSpill is started for one frame (it hashed, wrote 32 files and
+    rebuilt a copy to combine nothing), and the partial is the one read under the budget."""
+    from logaudit.analyze.base import Accumulator
+    from logaudit.analyze.spill import TextSpill
+
+    layout = Layout(store)
+    state = layout.read_state()
+    tables = store_tables()
+    want = load(layout, state, tables)
+    made: list[str] = []
+    real = TextSpill.__init__
+
+    def init(self: TextSpill, frame: pd.DataFrame) -> None:
+        made.append(str(frame.index.name))
+        real(self, frame)
+
+    monkeypatch.setattr(TextSpill, "__init__", init)
+    monkeypatch.setattr("logaudit.analyze.spill.SPILL_BYTES", 1)
+    got = load(layout, state, tables)
+    assert made == []
+    assert set(got) == set(want)
+    for name in ("paths", "referrers"):
+        assert len(got[name]) > 1
+        pd.testing.assert_frame_equal(got[name], want[name], check_exact=True)
+    # Added as frames (two of them, to combine), the same table does spill: the budget is real.
+    acc = Accumulator({"paths": tables["paths"]}, spill_bytes=1)
+    paths = want["paths"]
+    acc.add({"paths": paths.iloc[: len(paths) // 2]})
+    acc.add({"paths": paths.iloc[len(paths) // 2 :]})
+    acc.result()
+    assert made == ["path"]
+    # put: as it is, without a spill; an empty frame or a table with rows is added as usual.
+    acc = Accumulator({"paths": tables["paths"]}, spill_bytes=1)
+    acc.put("paths", paths)
+    assert acc.result()["paths"] is paths and made == ["path"]

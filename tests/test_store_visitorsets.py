@@ -55,7 +55,7 @@ def test_each_rolled_month_keeps_its_visitor_set(store: tuple[Path, Path]) -> No
     """Each rolled-up month's sets are its ``visitor_days`` re-coded: keys sorted and
     distinct, every row's visitor is ``keys[code]``, days and hits as stored."""
     state, _ = store
-    assert _state(state)["schema"] == SCHEMA == 10
+    assert _state(state)["schema"] == SCHEMA == 11
     layout = Layout(state)
     st = layout.read_state()
     assert {"2025-12", "2026-01", "2026-02"} <= set(st.months)
@@ -141,6 +141,10 @@ def test_an_older_roll_up_gets_its_sets_and_stale_ones_are_not_used(
             entry["files"].pop(t, None)
     raw["schema"] = 8
     path.write_text(json.dumps(raw))
+    # A run whose period holds no rolled-up month (here its last days) reads no set: it makes
+    # none (made by the first report that reads them).
+    report([], state, since=datetime(2026, 2, 20))
+    assert not any(visitorsets.ready(e) for e in _state(state)["months"].values())
     more: dict[str, Any] = {"extra": {"every": "month"}, "sections": SECTIONS}
     one = figures(trends([str(whole)], **more))
     assert figures(trends([], state, **more)) == one
@@ -153,7 +157,6 @@ def test_an_older_roll_up_gets_its_sets_and_stale_ones_are_not_used(
     path.write_text(json.dumps(raw))
     assert not any(visitorsets.ready(e) for e in _state(state)["months"].values())
     layout = Layout(state)
-    assert visitorsets.read(layout, _entries(layout)) is None  # never read while stale
     read: list[str] = []
     real = Layout.read_arrow
 
@@ -162,6 +165,13 @@ def test_an_older_roll_up_gets_its_sets_and_stale_ones_are_not_used(
         return real(self, days, table, columns)
 
     monkeypatch.setattr(Layout, "read_arrow", spy)
+    # Never read while stale: the rows are read instead.
+    got = visitorsets.read(layout, _entries(layout))
+    assert read == [visitorsets.SOURCE]
+    want = layout.read_tables(_entries(layout), visitorsets.SOURCE)
+    assert got is not None and want is not None
+    pd.testing.assert_frame_equal(got, want)
+    read.clear()
     assert figures(trends([], state, **more)) == one
     monkeypatch.undo()
     # Made again, then read (by month only the keys are: visitorsets.counted).
@@ -284,3 +294,38 @@ def test_a_wrong_count_is_seen(store: tuple[Path, Path], monkeypatch: Any, colum
 
     monkeypatch.setattr(visitorsets, "counted", wrong)
     assert figures(trends([], state, sections=SECTIONS, **more)) != one
+
+
+def test_a_code_past_its_keys_is_the_stores_error(
+    store: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A month's ``visitor_codes`` that passes its checksum but points past its
+    ``visitor_keys`` (written wrong): the store's one-line error, exit 7, not an internal
+    error."""
+    from logaudit.errors import ConfigError
+    from logaudit.store import madeof
+
+    state = tmp_path / "state"
+    shutil.copytree(store[0], state)
+    layout = Layout(state)
+    st = layout.read_state()
+    entry = st.months["2026-01"]
+    keys = layout.read_table("2026-01", entry, visitorsets.KEYS)
+    codes = layout.read_table("2026-01", entry, visitorsets.CODES)
+    assert keys is not None and codes is not None
+    code = codes["code"].to_numpy().copy()
+    code[len(code) // 2] = len(keys)
+    codes["code"] = code
+    st.gen += 1
+    files = entry["files"]
+    madeof.stamp(layout, "2026-01", files, visitorsets.CODES, codes, st.gen, visitorsets.SOURCE)
+    layout.commit(st)
+    assert visitorsets.ready(layout.read_state().months["2026-01"])
+    assert not list(layout.verify(layout.read_state()))  # its checksum is right
+    with pytest.raises(ConfigError) as e:
+        visitorsets.read(layout, _entries(layout))
+    assert e.value.exit_code == 7 and "visitor_codes is unreadable" in str(e.value)
+    for every in ("day", "week"):  # (by month only the keys are read: visitorsets.counted)
+        with pytest.raises(ConfigError) as e:
+            figures(trends([], state, sections=SECTIONS, extra={"every": every}))
+        assert e.value.exit_code == 7 and "visitor_codes is unreadable" in str(e.value)

@@ -738,6 +738,16 @@ class Accumulator:
             # of reading, in the last merge's inputs).
             share_text(self.done)
 
+    def put(self, name: str, frame: pd.DataFrame) -> None:
+        """A table's rows read at once and merged already (``store.load``): given to the
+        result as they are. Added as one frame, a text table past the spill budget was hashed,
+        written to 32 files and rebuilt as a copy, to combine nothing. A table with rows
+        already, or an empty frame, is added as usual."""
+        if not len(frame) or name in self.done or name in self.pending:
+            self.add({name: frame})
+            return
+        self.done[name] = whole(frame)
+
     def _compact(self, name: str) -> None:
         table = self.tables[name]
         pending = self.pending.pop(name, [])
@@ -940,20 +950,26 @@ def int_levels(values: list[np.ndarray], names: list[str | None]) -> pd.MultiInd
     """``MultiIndex.from_arrays(values)`` for integer columns: the same sorted levels and
     codes, a level of few distinct values in a narrow range (days, hours, kinds) by counting
     instead of hashing (a year's ``visitor_days`` is 3.5M rows of 365 days)."""
-    levels, codes = [], []
+    levels: list[Any] = []
+    codes: list[Any] = []
     for v in values:
-        lo = int(v.min()) if len(v) else 0
-        span = int(v.max()) - lo + 1 if len(v) else 0
-        if len(v) and span <= max(1 << 16, len(v) // 4):
-            offset = (v - v.dtype.type(lo)).astype(np.intp)
-            present = np.bincount(offset, minlength=span) > 0
-            lookup = np.cumsum(present) - 1
-            # In the column's own type: a lone 64-bit hash is a narrow range too.
-            found = np.flatnonzero(present).astype(v.dtype) + v.dtype.type(lo)
-            levels.append(pd.Index(found))
-            codes.append(lookup[offset].astype(np.int64))
-        else:
-            c, u = pd.factorize(v, sort=True)
-            levels.append(pd.Index(u))
-            codes.append(c)
+        level, code = int_level(v)
+        levels.append(level)
+        codes.append(code)
     return pd.MultiIndex(levels=levels, codes=codes, names=names, verify_integrity=False)
+
+
+def int_level(v: np.ndarray) -> tuple[pd.Index, np.ndarray]:
+    """One integer column's sorted level and codes, as ``int_levels`` makes them (also
+    ``store/visitorsets.py``'s day level)."""
+    lo = int(v.min()) if len(v) else 0
+    span = int(v.max()) - lo + 1 if len(v) else 0
+    if len(v) and span <= max(1 << 16, len(v) // 4):
+        offset = (v - v.dtype.type(lo)).astype(np.intp)
+        present = np.bincount(offset, minlength=span) > 0
+        lookup = np.cumsum(present) - 1
+        # In the column's own type: a lone 64-bit hash is a narrow range too.
+        found = np.flatnonzero(present).astype(v.dtype) + v.dtype.type(lo)
+        return pd.Index(found), lookup[offset].astype(np.int64)
+    c, u = pd.factorize(v, sort=True)
+    return pd.Index(u), c

@@ -352,17 +352,22 @@ def load(
     # the period give their rolled-up file instead of their days' (store/months.py).
     entries, _ = months.covering(state, days)
     at_once = [t for t, table in tables.items() if table.spill_key is None]
+    # Months rolled up before schema 9 (or whose sets are stale) get their visitor sets, by
+    # the first report that reads them (covering gives valid roll-ups only).
+    if visitorsets.SOURCE in at_once and visitorsets.backfill(layout, state, entries):
+        layout.commit(state)
     sets = (
         visitorsets.counted(layout, entries) if monthly and visitorsets.SOURCE in at_once else None
     )
     together = {
-        t: (visitorsets.read(layout, entries) if t == visitorsets.SOURCE else None)
+        # Closed months' visitor keys from their sorted sets (store/visitorsets.py), not hashed.
+        t: (
+            visitorsets.read(layout, entries)
+            if t == visitorsets.SOURCE
+            else layout.read_tables(entries, t)
+        )
         for t in at_once
         if not (sets is not None and t == visitorsets.SOURCE)
-    }
-    # Closed months' visitor keys from their sorted sets (store/visitorsets.py), not hashed.
-    together = {
-        t: f if f is not None else layout.read_tables(entries, t) for t, f in together.items()
     }
     for t, f in together.items():
         # A table keyed by its day (visitor_days: (day, visitor)) holds no key in two entries
@@ -371,11 +376,11 @@ def load(
             # One frame merged with itself split in two: the same rules as day by day.
             f = merged_rows(tables[t], f)
         if f is not None:
-            acc.add({t: f})
+            acc.put(t, f)  # merged: not combined again (nor spilt to be rebuilt)
     if sets is not None:
         together[visitorsets.SOURCE] = sets[1]  # the other entries' rows, as read
         if sets[1] is not None:
-            acc.add({visitorsets.SOURCE: sets[1]})
+            acc.put(visitorsets.SOURCE, sets[1])
     for name, info in days:
         part = {}
         for t in tables:
@@ -710,16 +715,6 @@ def stored_run(
         else:
             r = Run({}, BadLines(), [], [], {}, {}, ())
         if months.roll(layout, state, _written(store_tables())):
-            layout.commit(state)
-        # Months rolled up before schema 9 (or whose sets are stale) get their visitor sets;
-        # a digest only for those (a stale roll-up is dropped, not given sets).
-        unset = [
-            (m, e)
-            for m, e in state.months.items()
-            if visitorsets.SOURCE in e["files"] and not visitorsets.ready(e)
-        ]
-        valid = [(m, e) for m, e in unset if e.get("of") == months.digest(state, m)]
-        if valid and visitorsets.backfill(layout, state, valid):
             layout.commit(state)
         first, last, note = _period(settings)
         wanted = {**tables, PLACES.name: PLACES} if "visitors" in tables else dict(tables)

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from logaudit.store import visitdays
+from logaudit.store import madeof, visitdays
 from logaudit.store.layout import Layout, State
 
 COUNTS = "entry_counts"
@@ -83,11 +83,7 @@ def of_rows(rows: pd.DataFrame) -> tuple[pd.DataFrame, ...] | None:
 
 def ready(entry: dict[str, Any]) -> bool:
     """Whether a month entry's counts and edges stand for its visit rows."""
-    files = entry["files"]
-    rows = files.get(ROWS)
-    return rows is not None and all(
-        t in files and files[t].get("of") == rows["sha256"] for t in TABLES
-    )
+    return madeof.all_stand(entry["files"], TABLES, ROWS)
 
 
 def write(
@@ -99,25 +95,14 @@ def write(
     if made is None:
         return False
     for table, frame in zip(TABLES, made, strict=True):
-        meta = layout.write_file(month, table, frame, gen)
-        meta["of"] = files[ROWS]["sha256"]
-        files[table] = meta
+        madeof.stamp(layout, month, files, table, frame, gen, ROWS)
     return True
 
 
 def backfill(layout: Layout, state: State, entries: list[tuple[str, dict[str, Any]]]) -> bool:
     """Make the missing counts and edges of the month ``entries`` (not yet committed): months
     rolled up by an older logaudit; whether any were made."""
-    todo = [(m, e) for m, e in entries if len(m) == 7 and ROWS in e["files"] and not ready(e)]
-    if not todo:
-        return False
-    state.gen += 1
-    made = False
-    for month, entry in todo:
-        rows = layout.read_table(month, entry, ROWS)
-        if rows is not None and write(layout, month, entry["files"], rows, state.gen):
-            made = True
-    return made
+    return madeof.backfill_months(layout, state, entries, ROWS, ready, write)[1]
 
 
 def split(

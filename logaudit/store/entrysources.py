@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from logaudit.store import entries, texthash
+from logaudit.store import entries, madeof, texthash
 from logaudit.store.layout import Layout, State
 
 TABLE = "entry_sources"
@@ -48,11 +48,8 @@ def ready(entry: dict[str, Any], own: Iterable[str], rules: str) -> bool:
     ``own`` hosts."""
     files = entry["files"]
     meta = files.get(TABLE)
-    counts = files.get(entries.COUNTS)
     return (
-        meta is not None
-        and counts is not None
-        and meta.get("of") == counts["sha256"]
+        madeof.stands(files, TABLE, entries.COUNTS)
         and meta.get("rules") == rules
         and meta.get("own") == sorted(own)
     )
@@ -118,9 +115,8 @@ def backfill(
             own,
             tables,
         )
-        meta = layout.write_file(month, TABLE, frame, state.gen)
-        meta.update(of=files[entries.COUNTS]["sha256"], rules=rules, own=sorted(own))
-        files[TABLE] = meta
+        meta = madeof.stamp(layout, month, files, TABLE, frame, state.gen, entries.COUNTS)
+        meta.update(rules=rules, own=sorted(own))
     return True
 
 

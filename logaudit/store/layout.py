@@ -83,8 +83,14 @@ from logaudit.schema import hash_strings
 # A month without it (or with other rules or own hosts) is given it by its next report.
 # Schema-1 to -9 stores are read and written on as schema 10; an older logaudit refuses a
 # schema-10 store.
-SCHEMA = 10
-READS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+# Schema 11 adds a rolled-up month's ``referrer_hosts`` (the referring site of each of its
+# ``referrers``, row for row; ``store/texthash.py``): the movers map the compared referrers'
+# hashes to their sites instead of running ``site_of`` on each text. Made at roll-up, or by
+# the first report whose movers name from the month; stamped with the ``referrers``
+# checksum. Schema-1 to -10 stores are read and written on as schema 11; an older logaudit
+# refuses a schema-11 store.
+SCHEMA = 11
+READS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)
 STATE_FILE = "store.json"
 KEY_FILE = "key"
 # Present from a run's first written file until its commit has deleted what the state does not
@@ -617,10 +623,14 @@ class Layout:
             )
             return both.replace_schema_metadata(parts[0].schema.metadata)
         except (OSError, pa.ArrowException) as e:
-            raise ConfigError(
-                f"--state {self.root}: {table} is unreadable ({e}); "
-                "`logaudit state verify` checks the store, `state rebuild` remakes it"
-            ) from None
+            raise self.unreadable(table, str(e)) from None
+
+    def unreadable(self, table: str, why: str) -> ConfigError:
+        """The one-line error (exit 7) of a stored ``table`` that cannot be read as written."""
+        return ConfigError(
+            f"--state {self.root}: {table} is unreadable ({why}); "
+            "`logaudit state verify` checks the store, `state rebuild` remakes it"
+        )
 
     def verify(self, state: State) -> Iterator[str]:
         """One line per file that is missing or whose checksum differs."""

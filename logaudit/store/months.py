@@ -134,6 +134,8 @@ def roll(layout: Layout, state: State, tables: Mapping[str, Table]) -> list[str]
             if t in texthash.HASHED:
                 # Their hashes beside them: movers name keys without hashing (texthash.py).
                 texthash.write(layout, month, files, t, frame.index, state.gen)
+                if t == "referrers":  # and each referrer's site (schema 11)
+                    texthash.write_hosts(layout, month, files, frame.index, state.gen)
             if t == visitorsets.SOURCE:
                 # Its visitor keys as a sorted set and codes (store/visitorsets.py).
                 visitorsets.write(layout, month, files, frame, state.gen)

@@ -223,6 +223,8 @@ def names(
         texts, keys = texthash.texts_and_hashes(layout, entries, table)
         once = ~pd.Series(keys, copy=False).duplicated().to_numpy()
         out[table] = pd.Series(texts[once], index=keys[once])
+    # The referring site of each closed month's referrer (texthash.HOSTS): not named again.
+    out[texthash.HOSTS] = texthash.sites(layout, entries)
     return out
 
 

@@ -37,7 +37,7 @@ from logaudit.analyze.base import Partial
 from logaudit.analyze.referrers import inferred, own_hosts, site_of
 from logaudit.config import Settings
 from logaudit.schema import arrow_strings
-from logaudit.store import months
+from logaudit.store import madeof, months
 from logaudit.store.layout import Layout, State
 
 TABLE = "referrer_sites"
@@ -66,11 +66,7 @@ def of_referrers(refs: pd.DataFrame | None) -> pd.DataFrame:
 
 def ready(info: dict[str, Any]) -> bool:
     """Whether a stored entry's ``referrer_sites`` stand for its referrers (or it has none)."""
-    files = info["files"]
-    if REFERRERS not in files:
-        return True
-    meta = files.get(TABLE)
-    return meta is not None and meta.get("of") == files[REFERRERS]["sha256"]
+    return REFERRERS not in info["files"] or madeof.stands(info["files"], TABLE, REFERRERS)
 
 
 def _in_rolled_month(state: State, name: str) -> bool:
@@ -85,9 +81,7 @@ def backfill(layout: Layout, state: State, entries: list[tuple[str, dict[str, An
     state.gen += 1
     for name, info in todo:
         frame = of_referrers(layout.read_table(name, info, REFERRERS))
-        meta = layout.write_file(name, TABLE, frame, state.gen)
-        meta["of"] = info["files"][REFERRERS]["sha256"]
-        info["files"][TABLE] = meta
+        madeof.stamp(layout, name, info["files"], TABLE, frame, state.gen, REFERRERS)
     return True
 
 

@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from logaudit.analyze.base import int_level
+from logaudit.store import madeof
 from logaudit.store.layout import Layout, State, day_number
 
 SOURCE = "visitor_days"
@@ -40,67 +42,83 @@ CODES = "visitor_codes"
 TABLES = (KEYS, CODES)
 
 
-def of_frame(vd: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(``visitor_keys``, ``visitor_codes``) of a month's ``visitor_days`` frame."""
-    visitor = vd.index.get_level_values("visitor").to_numpy(np.uint64)
-    day = vd.index.get_level_values("day").to_numpy()
+def _of_columns(
+    day: np.ndarray, visitor: np.ndarray, hits: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     keys = np.unique(visitor)
     codes = np.searchsorted(keys, visitor).astype(np.uint32)
     return (
         pd.DataFrame({"visitor": keys}),
-        pd.DataFrame(
-            {"day": day.astype(np.int32), "code": codes, "hits": vd["hits"].to_numpy(np.int64)}
-        ),
+        pd.DataFrame({"day": day.astype(np.int32), "code": codes, "hits": hits}),
+    )
+
+
+def of_frame(vd: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(``visitor_keys``, ``visitor_codes``) of a month's ``visitor_days`` frame."""
+    return _of_columns(
+        vd.index.get_level_values("day").to_numpy(),
+        vd.index.get_level_values("visitor").to_numpy(np.uint64),
+        vd["hits"].to_numpy(np.int64),
+    )
+
+
+def _columns(
+    layout: Layout, name: str, entry: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(day, visitor, hits) of an entry's stored ``visitor_days``, as columns: no (day,
+    visitor) index is built only to take its values back."""
+    t = layout.read_arrow([(name, entry)], SOURCE, ("day", "visitor", "hits"))
+    if t is None:
+        return None
+    return (
+        t.column("day").to_numpy(),
+        t.column("visitor").to_numpy().astype(np.uint64, copy=False),
+        t.column("hits").to_numpy().astype(np.int64, copy=False),
     )
 
 
 def ready(entry: dict[str, Any]) -> bool:
     """Whether a month entry's sets stand for its ``visitor_days``."""
-    files = entry["files"]
-    rows = files.get(SOURCE)
-    return rows is not None and all(
-        t in files and files[t].get("of") == rows["sha256"] for t in TABLES
-    )
+    return madeof.all_stand(entry["files"], TABLES, SOURCE)
 
 
 def write(layout: Layout, month: str, files: dict[str, Any], vd: pd.DataFrame, gen: int) -> None:
     """Add the month's sets made from ``vd`` (its stored ``visitor_days``) to ``files``."""
-    for table, frame in zip(TABLES, of_frame(vd), strict=True):
-        meta = layout.write_file(month, table, frame, gen)
-        meta["of"] = files[SOURCE]["sha256"]
-        files[table] = meta
+    _stamp(layout, month, files, of_frame(vd), gen)
+
+
+def _stamp(
+    layout: Layout,
+    month: str,
+    files: dict[str, Any],
+    made: tuple[pd.DataFrame, pd.DataFrame],
+    gen: int,
+) -> bool:
+    for table, frame in zip(TABLES, made, strict=True):
+        madeof.stamp(layout, month, files, table, frame, gen, SOURCE)
+    return True
 
 
 def backfill(layout: Layout, state: State, entries: list[tuple[str, dict[str, Any]]]) -> bool:
     """Make the missing or stale sets of the month ``entries`` (not yet committed); whether
     any were made."""
-    todo = [(m, e) for m, e in entries if len(m) == 7 and SOURCE in e["files"] and not ready(e)]
-    if not todo:
-        return False
-    state.gen += 1
-    for month, entry in todo:
-        vd = layout.read_table(month, entry, SOURCE)
-        if vd is not None:
-            write(layout, month, entry["files"], vd, state.gen)
-    return True
-
-
-def _day_level(day: np.ndarray) -> tuple[pd.Index, np.ndarray]:
-    """``int_levels``' level and codes of a narrow integer column (local days)."""
-    lo = int(day.min())
-    offset = (day - day.dtype.type(lo)).astype(np.intp)
-    present = np.bincount(offset) > 0
-    lookup = np.cumsum(present) - 1
-    found = np.flatnonzero(present).astype(day.dtype) + day.dtype.type(lo)
-    return pd.Index(found), lookup[offset].astype(np.int64)
+    return madeof.backfill_months(
+        layout,
+        state,
+        entries,
+        SOURCE,
+        ready,
+        lambda lay, month, files, cols, gen: _stamp(lay, month, files, _of_columns(*cols), gen),
+        read=lambda month, entry: _columns(layout, month, entry),
+    )[0]
 
 
 def read(layout: Layout, entries: list[tuple[str, dict[str, Any]]]) -> pd.DataFrame | None:
     """The ``visitor_days`` rows of ``entries`` (months and days, in their order), as
-    ``layout.read_tables`` gives them; months with sets are read through them. None when no
-    month has sets (the caller reads the rows)."""
+    ``layout.read_tables`` gives them; months with sets are read through them (when none has,
+    the rows are read as they are)."""
     if not any(len(m) == 7 and ready(e) for m, e in entries):
-        return None
+        return layout.read_tables(entries, SOURCE)
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]] = []
     sets: list[np.ndarray] = []
     for name, entry in entries:
@@ -111,23 +129,18 @@ def read(layout: Layout, entries: list[tuple[str, dict[str, Any]]]) -> pd.DataFr
             codes = layout.read_arrow([(name, entry)], CODES)
             assert keys is not None and codes is not None
             k = keys.column("visitor").to_numpy()
+            c = codes.column("code").to_numpy()
+            if len(c) and int(c.max()) >= len(k):
+                raise layout.unreadable(CODES, f"{name}: a code past its {len(k)} {KEYS}")
             sets.append(k)
-            parts.append(
-                (
-                    codes.column("day").to_numpy(),
-                    codes.column("hits").to_numpy(),
-                    k,
-                    codes.column("code").to_numpy(),
-                )
-            )
+            parts.append((codes.column("day").to_numpy(), codes.column("hits").to_numpy(), k, c))
         else:
-            vd = layout.read_table(name, entry, SOURCE)
-            if vd is None or not len(vd):
+            cols = _columns(layout, name, entry)
+            if cols is None or not len(cols[0]):
                 continue
-            v = vd.index.get_level_values("visitor").to_numpy(np.uint64)
+            day, v, hits = cols
             sets.append(np.unique(v))
-            day = vd.index.get_level_values("day").to_numpy().astype(np.int32)
-            parts.append((day, vd["hits"].to_numpy(np.int64), v, None))
+            parts.append((day.astype(np.int32), hits, v, None))
     if not parts:
         return None
     # The union of sorted sets: a stable sort of sorted runs is a merge.
@@ -143,7 +156,7 @@ def read(layout: Layout, entries: list[tuple[str, dict[str, Any]]]) -> pd.DataFr
         ]
     ).astype(np.int64)
     day = np.concatenate([d for d, _, _, _ in parts])
-    days, day_codes = _day_level(day)
+    days, day_codes = int_level(day)
     levels: list[Any] = [days, pd.Index(level)]
     by_level: list[Any] = [day_codes, visitor_codes]
     index = pd.MultiIndex(

@@ -31,6 +31,8 @@ MOVERS_PER_SIDE = 3
 # per period by ``store.stored_run`` (``STORED``). A run over the logs reads the events.
 COUNTED = ("path_h", "ref_h", "visitor")
 STORED = "_stored_movers"
+# The store's referring site per referrer hash, in ``STORED``'s ``names`` (store/texthash.py).
+HOSTS = "referrer_hosts"
 # Days stored since branch storedense count their visitors' page views per country and browser
 # (``mover_people``: (kind, item) -> pv) instead of per visitor key: the kinds.
 PUBLIC_COUNTRY, OTHER_PLACE, BROWSER = 0, 1, 2
@@ -99,10 +101,21 @@ def _sites(p: Partial, ctx: Context, ev: pd.DataFrame) -> tuple[pd.Series | None
     keys = pd.Index(ev["ref_h"].unique())
     refs = _names(p, ctx, "referrers").reindex(keys).dropna()
     # The referring-sites sections' split, for these referrers only: the site of an external
-    # referrer (a URL with a host that is not one of the site's own).
-    site = site_of(pd.Index(refs.to_numpy(dtype=object), dtype=object))["site"].to_numpy(
-        dtype=object
-    )
+    # referrer (a URL with a host that is not one of the site's own). From the store, closed
+    # months' referrers give their stored sites (store/texthash.py HOSTS); site_of names the
+    # rest.
+    stored = ctx.cache.get(STORED)
+    known = stored.get("names", {}).get(HOSTS) if isinstance(stored, dict) else None
+    if known is not None and len(known):
+        site = known.reindex(refs.index).to_numpy(dtype=object, copy=True)
+        todo = pd.isna(site)
+        if todo.any():
+            texts = pd.Index(refs.to_numpy(dtype=object)[todo], dtype=object)
+            site[todo] = site_of(texts)["site"].to_numpy(dtype=object)
+    else:
+        site = site_of(pd.Index(refs.to_numpy(dtype=object), dtype=object))["site"].to_numpy(
+            dtype=object
+        )
     found = (site != "") & ~pd.Index(site).isin(list(_own(p, ctx)))
     return pd.Series(site[found], index=refs.index[found]), ""
 

@@ -1,0 +1,174 @@
+"""Closed months' referring sites stored beside their referrer hashes (schema 11, branch year6,
+store/texthash.py HOSTS): each is ``site_of`` of its referrer, row for row; the site movers map
+the compared referrers' hashes to them and give the one-pass figures; a stale, missing or
+tampered file is seen."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from logaudit.analyze.referrers import site_of
+from logaudit.samplegen import generate_lines
+from logaudit.schema import hash_strings
+from logaudit.store import madeof, manage, texthash
+from logaudit.store.layout import SCHEMA, STATE_FILE, Layout
+from tests.store_helpers import figures, grown_store, report, trends
+
+# From 20 December over 75 days: December, January and February close and roll up.
+DATA = b"".join(generate_lines(15000, start=date(2025, 12, 20), days=75))
+MOVERS = ("movers", "periods")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("hoststore")
+    return grown_store(tmp, DATA, (0.3, 0.7, 0.999), report)
+
+
+@pytest.fixture
+def every_mover(monkeypatch: Any) -> None:
+    """Every mover shown: each referring site's figures are compared, not only movers'."""
+    from logaudit.analyze.trends import movers as trend_movers
+
+    monkeypatch.setattr(trend_movers, "MOVER_MIN_CHANGE", 0.0)
+    monkeypatch.setattr(trend_movers, "MOVER_MIN_ITEM", 0)
+    monkeypatch.setattr(trend_movers, "MOVERS_PER_SIDE", 10**6)
+
+
+def _state(state: Path) -> dict[str, Any]:
+    raw: dict[str, Any] = json.loads((state / STATE_FILE).read_text())
+    return raw
+
+
+def _site_rows(f: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = [json.loads(r) for r in f["movers"]["rows"]]
+    return [r for r in rows if r["kind"] == "site"]
+
+
+def _named(monkeypatch: Any) -> list[str]:
+    """The referrers ``site_of`` names in the movers."""
+    from logaudit.analyze.trends import movers as trend_movers
+
+    sizes: list[str] = []
+
+    def spy(urls: pd.Index) -> pd.DataFrame:
+        sizes.extend(urls.tolist())
+        return site_of(urls)
+
+    monkeypatch.setattr(trend_movers, "site_of", spy)
+    return sizes
+
+
+def test_each_rolled_month_keeps_its_referrers_sites(store: tuple[Path, Path]) -> None:
+    state, _ = store
+    assert _state(state)["schema"] == SCHEMA == 11
+    layout = Layout(state)
+    st = layout.read_state()
+    assert {"2025-12", "2026-01", "2026-02"} <= set(st.months)
+    for month, entry in st.months.items():
+        files = entry["files"]
+        assert texthash.hosts_ready(entry), month
+        assert files[texthash.HOSTS]["of"] == files["referrers"]["sha256"]
+        refs = layout.read_table(month, entry, "referrers")
+        hosts = layout.read_table(month, entry, texthash.HOSTS)
+        assert refs is not None and hosts is not None and len(refs) == len(hosts) > 100
+        # Made independently: each text's host, by a plain parse.
+        want = site_of(pd.Index(np.asarray(refs.index, dtype=object), dtype=object))["site"]
+        assert hosts["site"].tolist() == want.tolist()
+        assert (hosts["site"] != "").any() and (hosts["site"] == "").any()
+        by_hash = texthash.sites(layout, [(month, entry)])
+        keys = hash_strings(refs.index)
+        assert by_hash.reindex(keys).tolist() == want.tolist()
+
+
+@pytest.mark.parametrize("every", ["month", "week"])
+def test_site_movers_from_stored_sites_equal_one_pass(
+    store: tuple[Path, Path], every_mover: None, monkeypatch: Any, every: str
+) -> None:
+    state, whole = store
+    more: dict[str, Any] = {"extra": {"every": every}, "sections": MOVERS}
+    one = figures(trends([str(whole)], **more))
+    sizes = _named(monkeypatch)
+    stored = figures(trends([], state, **more))
+    assert stored == one
+    assert len(_site_rows(stored)) > 5
+    if every != "month":
+        return  # the last weeks hold no whole month: their days' referrers are named
+    # site_of named only referrers of days not rolled up, none of the closed months'.
+    layout = Layout(state)
+    closed: set[str] = set()
+    for m, e in layout.read_state().months.items():
+        refs = layout.read_table(m, e, "referrers")
+        assert refs is not None
+        closed |= set(refs.index)
+    assert not set(sizes) & closed
+
+
+def test_a_wrong_stored_site_is_what_the_movers_show(
+    store: tuple[Path, Path], tmp_path: Path, every_mover: None
+) -> None:
+    """A month's sites rewritten (checksum and "of" right, every site renamed): the movers show
+    the renamed sites, so they are read, not made again."""
+    copy = tmp_path / "state"
+    shutil.copytree(store[0], copy)
+    more: dict[str, Any] = {"extra": {"every": "month"}, "sections": MOVERS}
+    before = {r["item"] for r in _site_rows(figures(trends([], copy, **more)))}
+    layout = Layout(copy)
+    st = layout.read_state()
+    st.gen += 1
+    for month, entry in st.months.items():
+        hosts = layout.read_table(month, entry, texthash.HOSTS)
+        assert hosts is not None
+        hosts["site"] = [f"x-{s}" if s else s for s in hosts["site"]]
+        madeof.stamp(layout, month, entry["files"], texthash.HOSTS, hosts, st.gen, "referrers")
+    layout.commit(st)
+    assert manage.verify(copy) == []
+    after = {r["item"] for r in _site_rows(figures(trends([], copy, **more)))}
+    assert before and any(s.startswith("x-") for s in after)
+    assert {s.removeprefix("x-") for s in after} & before
+
+
+def test_a_schema_10_store_gets_its_sites_and_a_stale_file_is_not_used(
+    store: tuple[Path, Path], tmp_path: Path, every_mover: None
+) -> None:
+    copy = tmp_path / "state"
+    shutil.copytree(store[0], copy)
+    raw = _state(copy)
+    for entry in raw["months"].values():
+        entry["files"].pop(texthash.HOSTS)
+    raw["schema"] = 10
+    (copy / STATE_FILE).write_text(json.dumps(raw))
+    more: dict[str, Any] = {"extra": {"every": "month"}, "sections": MOVERS}
+    one = figures(trends([str(store[1])], **more))
+    assert figures(trends([], copy, **more)) == one
+    raw = _state(copy)
+    assert raw["schema"] == SCHEMA
+    assert all(texthash.hosts_ready(e) for e in raw["months"].values())
+    assert manage.verify(copy) == []
+    # Stale: made from other referrers. Never read (sites() skips it), made again before use.
+    for entry in raw["months"].values():
+        entry["files"][texthash.HOSTS]["of"] = "0" * 64
+    (copy / STATE_FILE).write_text(json.dumps(raw))
+    layout = Layout(copy)
+    assert not any(texthash.hosts_ready(e) for e in layout.read_state().months.values())
+    assert len(texthash.sites(layout, sorted(layout.read_state().months.items()))) == 0
+    assert figures(trends([], copy, **more)) == one
+    assert all(texthash.hosts_ready(e) for e in _state(copy)["months"].values())
+
+
+def test_a_damaged_sites_file_is_seen(store: tuple[Path, Path], tmp_path: Path) -> None:
+    copy = tmp_path / "state"
+    shutil.copytree(store[0], copy)
+    layout = Layout(copy)
+    month, entry = sorted(layout.read_state().months.items())[0]
+    path = layout.path(month, entry, texthash.HOSTS)
+    path.write_bytes(path.read_bytes()[:-20])
+    assert any(texthash.HOSTS in line for line in manage.verify(copy))
