@@ -376,6 +376,9 @@ def _panel(
 
 def _top_details(people: pd.DataFrame, by: str, detail: str, k: int = 3) -> pd.Series:
     """'120 (61%), 119 (22%)': the top ``k`` values of ``detail`` within each group."""
+    coded = _top_coded(people, by, detail, k)
+    if coded is not None:
+        return coded
     d = people.groupby([by, detail], sort=False, observed=True)["people_hits"].sum().reset_index()
     d = d[d[detail] != ""]
     totals = people.groupby(by, sort=False, observed=True)["people_hits"].sum().to_dict()
@@ -386,6 +389,64 @@ def _top_details(people: pd.DataFrame, by: str, detail: str, k: int = 3) -> pd.S
     picked: dict[object, list[str]] = {}
     for key, val, hits in zip(top[by], top[detail], top["people_hits"], strict=True):
         picked.setdefault(key, []).append(f"{val} ({hits / totals[key]:.0%})")
+    return pd.Series({key: ", ".join(texts) for key, texts in picked.items()}, dtype=object)
+
+
+# Pairs of (group, detail) categories counted in a dense table when there are at most this
+# many of them (and no more than a few per row): 8 bytes each, a few tables.
+DENSE_PAIRS = 1 << 22
+
+
+def _top_coded(people: pd.DataFrame, by: str, detail: str, k: int) -> pd.Series | None:
+    """``_top_details`` from the two categoricals' codes: each (group, detail) pair's hits
+    summed by a bincount of ``by * n + detail``, where the group-by of two categoricals over
+    every visitor row held a hash table and 64-bit copies of the codes (5M distinct agents:
+    the finish's next peak, issue #18). The same pairs in the same order: the group-by's
+    groups come in order of each pair's first row, ties keep that order (a stable sort).
+    None when a column is not categorical (the group-by then)."""
+    bys, details = people[by].array, people[detail].array
+    if not isinstance(bys, pd.Categorical) or not isinstance(details, pd.Categorical):
+        return None
+    hits = people["people_hits"].to_numpy()
+    bcodes, dcodes = np.asarray(bys.codes), np.asarray(details.codes)
+    nb, nd = len(bys.categories), len(details.categories)
+    # Rows without a group are in no group; without a detail, in their group's total only.
+    has = bcodes >= 0
+    totals = np.bincount(bcodes[has], weights=hits[has], minlength=nb)
+    both = has & (dcodes >= 0)
+    if not both.all():
+        bcodes, dcodes, hits = bcodes[both], dcodes[both], hits[both]
+    rows = np.arange(len(bcodes), dtype=np.int64)
+    if nb * nd <= max(DENSE_PAIRS, 4 * len(bcodes)):
+        key = bcodes.astype(np.int64) * nd + dcodes
+        sums = np.bincount(key, weights=hits, minlength=nb * nd)
+        first = np.full(nb * nd, len(bcodes), np.int64)
+        np.minimum.at(first, key, rows)  # NumPy does not say which repeat a fancy set keeps
+        pairs = np.flatnonzero(first < len(bcodes))
+        first, sums = first[pairs], sums[pairs]
+        pair_by, pair_detail = pairs // nd, pairs % nd
+    else:
+        # Many categories: the pairs numbered in order of first row (a hash of the keys).
+        key = bcodes.astype(np.int64) * nd + dcodes
+        at, uniq = pd.factorize(key, sort=False)
+        sums = np.bincount(at, weights=hits, minlength=len(uniq))
+        first = np.arange(len(uniq), dtype=np.int64)
+        pair_by, pair_detail = uniq // nd, uniq % nd
+    del key
+    named = np.asarray(details.categories.astype(str), dtype=object)
+    keep = named[pair_detail] != ""
+    first, sums, pair_by, pair_detail = first[keep], sums[keep], pair_by[keep], pair_detail[keep]
+    # Within each group: most hits first, ties in order of the pair's first row.
+    order = np.lexsort((first, -sums, pair_by))
+    pair_by, pair_detail, sums = pair_by[order], pair_detail[order], sums[order]
+    # A pair's rank in its group: its place less its group's first place (groups sorted).
+    top = np.arange(len(pair_by)) - np.searchsorted(pair_by, pair_by, side="left") < k
+    groups = np.asarray(bys.categories.astype(str), dtype=object)
+    picked: dict[object, list[str]] = {}
+    for b, dc, h in zip(
+        pair_by[top].tolist(), pair_detail[top].tolist(), sums[top].tolist(), strict=True
+    ):
+        picked.setdefault(groups[b], []).append(f"{named[dc]} ({h / totals[b]:.0%})")
     return pd.Series({key: ", ".join(texts) for key, texts in picked.items()}, dtype=object)
 
 
