@@ -4,11 +4,16 @@ exactly what the text and group-by ways gave."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+from geo_helpers import write_asn, write_city, write_isp
 
 from logaudit.analyze import audience
+from logaudit.enrich import geo
+from logaudit.enrich.geo import GeoDatabases, GeoLookup
 from logaudit.schema import categorical
 
 
@@ -71,3 +76,78 @@ def test_top_details_text_columns_take_the_group_by() -> None:
     assert audience._top_coded(people, "browser", "version", 3) is None
     got = audience._top_details(people, "browser", "version")
     assert got.to_dict() == {"a": "1 (75%), 2 (25%)", "b": "1 (100%)"}
+
+
+# The places as categoricals (enrich.geo ``lookup(coded=True)``)
+
+CLIENTS = [
+    "81.2.69.142", "5.5.5.5", "67.43.156.1", "2001:218::1", "8.8.8.8", "10.0.0.1",
+    "127.0.0.1", "169.254.1.1", "::1", "bogus", "81.2.69.143", "5.5.5.6", "192.0.2.1",
+]
+
+
+def _geo_lookup(tmp_path: Path, which: str) -> GeoLookup:
+    dbs = GeoDatabases()
+    if which == "city+asn":
+        dbs = GeoDatabases(city=write_city(tmp_path / "c.mmdb"), asn=write_asn(tmp_path / "a.mmdb"))
+    elif which == "city+isp":
+        dbs = GeoDatabases(city=write_city(tmp_path / "c.mmdb"), isp=write_isp(tmp_path / "i.mmdb"))
+    return GeoLookup(dbs)
+
+
+@pytest.mark.parametrize("which", ["none", "city+asn", "city+isp"])
+def test_coded_lookup_holds_the_text_lookups_values(tmp_path: Path, which: str) -> None:
+    rng = np.random.default_rng(3)
+    clients = pd.Index(list(np.asarray(CLIENTS, dtype=object)[rng.integers(0, 13, 200)]),
+                       dtype="str")
+    with _geo_lookup(tmp_path, which) as g:
+        text = g.lookup(clients)
+        coded = geo.lookup_coded(g.lookup, clients)
+    assert list(coded.columns) == list(text.columns)
+    for col in text.columns:
+        if col == "asn":
+            pd.testing.assert_series_equal(coded[col], text[col])
+            continue
+        assert isinstance(coded[col].dtype, pd.CategoricalDtype), col
+        assert coded[col].cat.categories.is_unique
+        pd.testing.assert_series_equal(coded[col].astype("str"), text[col])
+
+
+def test_lookup_coded_leaves_other_lookups_as_they_are() -> None:
+    frame = pd.DataFrame({"country": ["x"]}, index=pd.Index(["1.2.3.4"], dtype="str"))
+    assert geo.lookup_coded(lambda clients: frame, frame.index) is frame
+
+
+@pytest.mark.parametrize("which", ["none", "city+asn", "city+isp"])
+def test_coded_places_attach_as_the_text_did(tmp_path: Path, which: str) -> None:
+    from logaudit.analyze.audience import _attach, _coded_places, named_places, one_name_per_asn
+
+    rng = np.random.default_rng(5)
+    clients = pd.Index(
+        list(np.asarray(CLIENTS, dtype=object)[rng.integers(0, 13, 300)]), dtype="str"
+    ).unique()
+    v = pd.DataFrame({"hits": rng.integers(1, 9, 500)})
+    pos = rng.integers(-1, len(clients), len(v))
+    with _geo_lookup(tmp_path, which) as g:
+        want = _attach(v, named_places(one_name_per_asn(g.lookup(clients)),
+                                       ("country", "network")), pos)
+        coded = one_name_per_asn(geo.lookup_coded(g.lookup, clients))
+        got = _attach(v, _coded_places(coded, ("country", "network")), pos)
+    pd.testing.assert_frame_equal(got, want)
+    for col in ("country", "network", "city", "address_kind"):
+        assert list(got[col].cat.categories) == list(want[col].cat.categories)
+
+
+def test_coded_places_whose_values_look_like_labels_take_the_text_way() -> None:
+    from logaudit.analyze.audience import _coded_places, named_places
+
+    kinds = pd.Index(["public", "private"], dtype="str")
+    places = pd.DataFrame(
+        {
+            "country": categorical(np.array([0, 1, 0], np.int8),
+                                   pd.Index(["Sweden", "(private address)"], dtype="str")),
+            "address_kind": categorical(np.array([0, 0, 1], np.int8), kinds),
+        }
+    )
+    want = named_places(places.astype("str"), ("country",))
+    pd.testing.assert_frame_equal(_coded_places(places.copy(), ("country",)), want)

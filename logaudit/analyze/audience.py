@@ -174,7 +174,10 @@ def _joined(p: Partial, ctx: Context) -> pd.DataFrame:
         v = _attach(v, agents, _through(codes["agent"], _positions(agents.index, levels["agent"])))
     if ctx.geo is not None:
         # One GeoIP row per level value, in level order: a row's client code is its row.
-        places = one_name_per_asn(ctx.geo(pd.Index(levels["client"], dtype="str")))
+        from logaudit.enrich.geo import lookup_coded
+
+        # Categoricals from the lookup (a code per client, not six strings per client).
+        places = one_name_per_asn(lookup_coded(ctx.geo, pd.Index(levels["client"], dtype="str")))
         coded = _coded_places(places, ("country", "network"))
         del places
         v = _attach(v, coded, np.asarray(codes["client"]))
@@ -188,28 +191,41 @@ def _coded_places(places: pd.DataFrame, named: tuple[str, ...]) -> pd.DataFrame:
     5M distinct clients, a dozen text copies of 5M values between the label concatenation,
     ``where`` and ``_attach``'s factorizing, the finish's peak) loses each text column as it
     is coded, so at most one column is held twice. Where a label would equal a value of its
-    column (it names no place), the text way."""
-    text = [c for c in places.columns if places[c].dtype == "str"]
+    column (it names no place), the text way. Columns may come as categoricals of text (the
+    GeoIP lookup's ``coded``): their codes are renumbered, no text per client made."""
+    text = [c for c in places.columns if places[c].dtype == "str" or _text_categorical(places[c])]
     if (
         "address_kind" not in text
         or any(places[c].hasnans for c in text)
         or not set(named) <= set(text)
     ):
-        return named_places(places, named)
-    kind_codes, kinds = pd.factorize(places["address_kind"].array)
+        return named_places(_as_text(places), named)
+    kind = places["address_kind"].array
+    if isinstance(kind, pd.Categorical):  # its own narrow codes, not 64-bit ones per client
+        kind_codes, used = _first_appearance(np.asarray(kind.codes), len(kind.categories))
+        kinds = pd.Index(kind.categories.take(used), dtype="str")
+    else:
+        kind_codes, kinds = pd.factorize(kind)
+    del kind
     public = np.asarray(kinds == "public")
     labels = pd.Index([f"({k} address)" for k in kinds], dtype="str")
     if not public.all() and any(places[c].isin(labels).any() for c in named):
-        return named_places(places, named)
+        return named_places(_as_text(places), named)
     out: dict[str, object] = {}
     for col in list(places.columns):
         values = places[col]
-        if values.dtype != "str":
+        if col not in text:
             out[col] = values.array
             continue
-        codes, uniques = pd.factorize(values.array, use_na_sentinel=False)
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            # As factorizing its text would: the used categories in order of first row.
+            cat = values.array
+            codes, used = _first_appearance(np.asarray(cat.codes), len(cat.categories))
+            uniques = pd.Index(cat.categories.take(used), dtype="str")
+        else:
+            codes, uniques = pd.factorize(values.array, use_na_sentinel=False)
+            uniques = pd.Index(uniques, dtype="str")
         del values
-        uniques = pd.Index(uniques, dtype="str")
         width = _code_type(len(uniques) + len(labels))
         codes = codes.astype(width)  # what the categorical keeps: no 64-bit copies below
         if col in named and not public.all():
@@ -224,6 +240,17 @@ def _coded_places(places: pd.DataFrame, named: tuple[str, ...]) -> pd.DataFrame:
         out[col] = categorical(codes, uniques)
         del places[col], codes
     return pd.DataFrame(out, index=places.index, copy=False)
+
+
+def _text_categorical(values: pd.Series) -> bool:
+    dtype = values.dtype
+    return isinstance(dtype, pd.CategoricalDtype) and dtype.categories.dtype == "str"
+
+
+def _as_text(places: pd.DataFrame) -> pd.DataFrame:
+    """``places`` with categoricals of text as text (what ``named_places`` reads)."""
+    cats = [c for c in places.columns if _text_categorical(places[c])]
+    return places.astype(dict.fromkeys(cats, "str")) if cats else places
 
 
 def _code_type(n: int) -> type[np.signedinteger]:

@@ -20,7 +20,7 @@ import os
 import re
 import socket
 from bisect import bisect_right
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 
 from logaudit.errors import ConfigError
 from logaudit.formats.later import Later
-from logaudit.schema import arrow_strings
+from logaudit.schema import arrow_strings, categorical
 
 # maxminddb (and the importlib.metadata and email packages it loads, ~10 ms) only once a
 # database is opened: a report without one, or without places, never needs it (issue #18).
@@ -522,16 +522,21 @@ class GeoLookup:
             out[client] = self._rows.setdefault(row, row)
         return out
 
-    def lookup(self, clients: pd.Index) -> pd.DataFrame:
+    def lookup(self, clients: pd.Index, coded: bool = False) -> pd.DataFrame:
         """One row per client, indexed by ``clients`` in the same order.
 
         Columns: country_code ('' unknown), country (English name, 'unknown' when no data),
         city ('' when none), network (ISP name, 'AS<n> <org>', or 'unknown'), asn (Int64, <NA>
         unknown), address_kind (one of KINDS). Never raises for odd client values; a database
         that turns out corrupt mid-run raises ConfigError.
+
+        ``coded``: the text columns as categoricals (each column's distinct values, maybe some
+        unused, and a code per client) rather than a string per client: the same values, in
+        a few bytes a client (5M distinct clients: six text columns of 5M values were the
+        audience join's peak, issue #18).
         """
         if self._location is None and self._network is None:
-            return self._kinds_only(clients)
+            return self._kinds_only(clients, coded)
         cache = self._cache
         listed = clients.tolist()
         v4 = self._resolve_v4(
@@ -554,12 +559,13 @@ class GeoLookup:
             codes[i] = numbered.setdefault(row, len(numbered))
         columns = list(zip(*numbered, strict=True)) if numbered else [()] * len(COLUMNS)
         data = {
-            name: pd.array(list(values), dtype="Int64" if name == "asn" else "str").take(codes)
+            name: (_coded_column(values, codes) if coded and name != "asn" else
+                   pd.array(list(values), dtype="Int64" if name == "asn" else "str").take(codes))
             for name, values in zip(COLUMNS, columns, strict=True)
         }
         return pd.DataFrame(data, index=clients)
 
-    def _kinds_only(self, clients: pd.Index) -> pd.DataFrame:
+    def _kinds_only(self, clients: pd.Index, coded: bool = False) -> pd.DataFrame:
         """Without a database only the address kind varies: plain IPv4 addresses are parsed
         and classified with array operations, the rest (IPv6, host names) one by one. Each
         column is taken from its few distinct values with Arrow, not built from a Python
@@ -573,6 +579,8 @@ class GeoLookup:
             codes[i] = KINDS.index(client_kind(client))
 
         def repeated(values: tuple[str, ...], at: np.ndarray) -> pd.api.extensions.ExtensionArray:
+            if coded:
+                return categorical(at, pd.Index(values, dtype="str"))
             return pd.array(pa.array(values, pa.string()).take(pa.array(at)), dtype="str")
 
         zeros = np.zeros(n, np.int8)
@@ -581,3 +589,20 @@ class GeoLookup:
         data["asn"] = pd.arrays.IntegerArray(np.zeros(n, np.int64), np.ones(n, dtype=bool))
         data["address_kind"] = repeated(KINDS, codes)
         return pd.DataFrame(data, index=clients)[list(COLUMNS)]
+
+
+def _coded_column(values: tuple[str, ...], rows: np.ndarray) -> pd.Categorical:
+    """The categorical of ``values[rows]``: the distinct rows' values (a value repeats across
+    rows that differ in another column) made distinct, and a narrow code per client."""
+    codes, uniques = pd.factorize(pd.Index(list(values), dtype="str"))
+    width = np.int8 if len(uniques) < 127 else np.int16 if len(uniques) < 32767 else np.int32
+    return categorical(codes.astype(width)[rows], pd.Index(uniques, dtype="str"))
+
+
+def lookup_coded(geo: Callable[[pd.Index], pd.DataFrame], clients: pd.Index) -> pd.DataFrame:
+    """``geo(clients)`` with its text columns as categoricals when ``geo`` is a GeoLookup's
+    ``lookup`` (``coded=True``); any other lookup (the history store's places) as it is."""
+    owner = getattr(geo, "__self__", None)
+    if isinstance(owner, GeoLookup) and getattr(geo, "__func__", None) is GeoLookup.lookup:
+        return owner.lookup(clients, coded=True)
+    return geo(clients)
