@@ -151,3 +151,20 @@ def test_coded_places_whose_values_look_like_labels_take_the_text_way() -> None:
     )
     want = named_places(places.astype("str"), ("country",))
     pd.testing.assert_frame_equal(_coded_places(places.copy(), ("country",)), want)
+
+
+@pytest.mark.parametrize("size", [1, 3, 7, 1 << 18])
+def test_ipv4_values_by_slices_equal_one_at_a_time(
+    size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(geo, "V4_SLICE", size)
+    rng = np.random.default_rng(size)
+    pool = ["1.2.3.4", "255.255.255.255", "0.0.0.0", "01.2.3.4", "bogus", "::1", "10.0.0.1",
+            "1.2.3", "192.168.1.256", "81.2.69.142", ""]
+    for n in (0, 1, 2, 50):
+        clients = pd.Index(list(np.asarray(pool, dtype=object)[rng.integers(0, len(pool), n)]),
+                           dtype="str")
+        value, ok = geo.ipv4_values(clients)
+        want = [geo.ipv4_value(c) for c in clients]
+        assert ok.tolist() == [w is not None for w in want]
+        assert value.tolist() == [w or 0 for w in want]
