@@ -36,13 +36,15 @@ def _people(rng: np.random.Generator, n: int, nb: int, nd: int, missing: bool) -
     )
 
 
-@pytest.mark.parametrize("dense", [True, False])
+@pytest.mark.parametrize("way", ["dense", "dense, slices of 7 rows", "factorized"])
 @pytest.mark.parametrize("seed", range(40))
 def test_top_details_on_codes_equal_the_group_by(
-    seed: int, dense: bool, monkeypatch: pytest.MonkeyPatch
+    seed: int, way: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not dense:  # the factorized pairs' branch
+    if way == "factorized":  # the factorized pairs' branch
         monkeypatch.setattr(audience, "DENSE_PAIRS", 0)
+    if "slices" in way:
+        monkeypatch.setattr(audience, "TOP_SLICE", 7)
     rng = np.random.default_rng(seed)
     n = int(rng.integers(0, 300))
     people = _people(rng, n, int(rng.integers(1, 7)), int(rng.integers(1, 9)), seed % 2 == 0)

@@ -422,6 +422,8 @@ def _top_details(people: pd.DataFrame, by: str, detail: str, k: int = 3) -> pd.S
 # Pairs of (group, detail) categories counted in a dense table when there are at most this
 # many of them (and no more than a few per row): 8 bytes each, a few tables.
 DENSE_PAIRS = 1 << 22
+# Visitor rows counted per slice by _top_coded.
+TOP_SLICE = 1 << 20
 
 
 def _top_coded(people: pd.DataFrame, by: str, detail: str, k: int) -> pd.Series | None:
@@ -437,29 +439,40 @@ def _top_coded(people: pd.DataFrame, by: str, detail: str, k: int) -> pd.Series 
     hits = people["people_hits"].to_numpy()
     bcodes, dcodes = np.asarray(bys.codes), np.asarray(details.codes)
     nb, nd = len(bys.categories), len(details.categories)
-    # Rows without a group are in no group; without a detail, in their group's total only.
-    has = bcodes >= 0
-    totals = np.bincount(bcodes[has], weights=hits[has], minlength=nb)
-    both = has & (dcodes >= 0)
-    if not both.all():
-        bcodes, dcodes, hits = bcodes[both], dcodes[both], hits[both]
-    rows = np.arange(len(bcodes), dtype=np.int64)
-    if nb * nd <= max(DENSE_PAIRS, 4 * len(bcodes)):
-        key = bcodes.astype(np.int64) * nd + dcodes
-        sums = np.bincount(key, weights=hits, minlength=nb * nd)
-        first = np.full(nb * nd, len(bcodes), np.int64)
-        np.minimum.at(first, key, rows)  # NumPy does not say which repeat a fancy set keeps
-        pairs = np.flatnonzero(first < len(bcodes))
+    n = len(bcodes)
+    totals: np.ndarray
+    sums: np.ndarray
+    if nb * nd <= max(DENSE_PAIRS, 4 * n):
+        # A slice of rows at a time: bincount's 64-bit copies of the codes and weights are a
+        # slice's, not 5M rows' (the sums are of integers, exact in float64 below 2**53).
+        totals = np.zeros(nb)
+        sums = np.zeros(nb * nd)
+        first = np.full(nb * nd, n, np.int64)
+        for start in range(0, n, TOP_SLICE):
+            b, d = bcodes[start : start + TOP_SLICE], dcodes[start : start + TOP_SLICE]
+            h = hits[start : start + TOP_SLICE]
+            # Rows without a group are in no group; without a detail, in its total only.
+            has = b >= 0
+            totals += np.bincount(b[has], weights=h[has], minlength=nb)
+            both = np.flatnonzero(has & (d >= 0))
+            key = b[both].astype(np.int64) * nd + d[both]
+            sums += np.bincount(key, weights=h[both], minlength=nb * nd)
+            # Each pair's first row (NumPy does not say which repeat a fancy set keeps).
+            np.minimum.at(first, key, both + start)
+        pairs = np.flatnonzero(first < n)
         first, sums = first[pairs], sums[pairs]
         pair_by, pair_detail = pairs // nd, pairs % nd
     else:
         # Many categories: the pairs numbered in order of first row (a hash of the keys).
-        key = bcodes.astype(np.int64) * nd + dcodes
+        grouped = bcodes >= 0
+        totals = np.bincount(bcodes[grouped], weights=hits[grouped], minlength=nb)
+        paired = grouped & (dcodes >= 0)
+        key = bcodes[paired].astype(np.int64) * nd + dcodes[paired]
         at, uniq = pd.factorize(key, sort=False)
-        sums = np.bincount(at, weights=hits, minlength=len(uniq))
+        sums = np.bincount(at, weights=hits[paired], minlength=len(uniq))
         first = np.arange(len(uniq), dtype=np.int64)
         pair_by, pair_detail = uniq // nd, uniq % nd
-    del key
+        del key, at
     named = np.asarray(details.categories.astype(str), dtype=object)
     keep = named[pair_detail] != ""
     first, sums, pair_by, pair_detail = first[keep], sums[keep], pair_by[keep], pair_detail[keep]
@@ -470,11 +483,11 @@ def _top_coded(people: pd.DataFrame, by: str, detail: str, k: int) -> pd.Series 
     top = np.arange(len(pair_by)) - np.searchsorted(pair_by, pair_by, side="left") < k
     groups = np.asarray(bys.categories.astype(str), dtype=object)
     picked: dict[object, list[str]] = {}
-    for b, dc, h in zip(
+    for g, dc, pair_hits in zip(
         pair_by[top].tolist(), pair_detail[top].tolist(), sums[top].tolist(), strict=True
     ):
-        picked.setdefault(groups[b], []).append(f"{named[dc]} ({h / totals[b]:.0%})")
-    return pd.Series({key: ", ".join(texts) for key, texts in picked.items()}, dtype=object)
+        picked.setdefault(groups[g], []).append(f"{named[dc]} ({pair_hits / totals[g]:.0%})")
+    return pd.Series({name: ", ".join(texts) for name, texts in picked.items()}, dtype=object)
 
 
 def sec_browsers(p: Partial, ctx: Context) -> Section:
