@@ -174,7 +174,10 @@ def _joined(p: Partial, ctx: Context) -> pd.DataFrame:
         v = _attach(v, agents, _through(codes["agent"], _positions(agents.index, levels["agent"])))
     if ctx.geo is not None:
         # One GeoIP row per level value, in level order: a row's client code is its row.
-        places = one_name_per_asn(ctx.geo(pd.Index(levels["client"], dtype="str")))
+        from logaudit.enrich.geo import lookup_coded
+
+        # Categoricals from the lookup (a code per client, not six strings per client).
+        places = one_name_per_asn(lookup_coded(ctx.geo, pd.Index(levels["client"], dtype="str")))
         coded = _coded_places(places, ("country", "network"))
         del places
         v = _attach(v, coded, np.asarray(codes["client"]))
@@ -188,28 +191,41 @@ def _coded_places(places: pd.DataFrame, named: tuple[str, ...]) -> pd.DataFrame:
     5M distinct clients, a dozen text copies of 5M values between the label concatenation,
     ``where`` and ``_attach``'s factorizing, the finish's peak) loses each text column as it
     is coded, so at most one column is held twice. Where a label would equal a value of its
-    column (it names no place), the text way."""
-    text = [c for c in places.columns if places[c].dtype == "str"]
+    column (it names no place), the text way. Columns may come as categoricals of text (the
+    GeoIP lookup's ``coded``): their codes are renumbered, no text per client made."""
+    text = [c for c in places.columns if places[c].dtype == "str" or _text_categorical(places[c])]
     if (
         "address_kind" not in text
         or any(places[c].hasnans for c in text)
         or not set(named) <= set(text)
     ):
-        return named_places(places, named)
-    kind_codes, kinds = pd.factorize(places["address_kind"].array)
+        return named_places(_as_text(places), named)
+    kind = places["address_kind"].array
+    if isinstance(kind, pd.Categorical):  # its own narrow codes, not 64-bit ones per client
+        kind_codes, used = _first_appearance(np.asarray(kind.codes), len(kind.categories))
+        kinds = pd.Index(kind.categories.take(used), dtype="str")
+    else:
+        kind_codes, kinds = pd.factorize(kind)
+    del kind
     public = np.asarray(kinds == "public")
     labels = pd.Index([f"({k} address)" for k in kinds], dtype="str")
     if not public.all() and any(places[c].isin(labels).any() for c in named):
-        return named_places(places, named)
+        return named_places(_as_text(places), named)
     out: dict[str, object] = {}
     for col in list(places.columns):
         values = places[col]
-        if values.dtype != "str":
+        if col not in text:
             out[col] = values.array
             continue
-        codes, uniques = pd.factorize(values.array, use_na_sentinel=False)
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            # As factorizing its text would: the used categories in order of first row.
+            cat = values.array
+            codes, used = _first_appearance(np.asarray(cat.codes), len(cat.categories))
+            uniques = pd.Index(cat.categories.take(used), dtype="str")
+        else:
+            codes, uniques = pd.factorize(values.array, use_na_sentinel=False)
+            uniques = pd.Index(uniques, dtype="str")
         del values
-        uniques = pd.Index(uniques, dtype="str")
         width = _code_type(len(uniques) + len(labels))
         codes = codes.astype(width)  # what the categorical keeps: no 64-bit copies below
         if col in named and not public.all():
@@ -224,6 +240,17 @@ def _coded_places(places: pd.DataFrame, named: tuple[str, ...]) -> pd.DataFrame:
         out[col] = categorical(codes, uniques)
         del places[col], codes
     return pd.DataFrame(out, index=places.index, copy=False)
+
+
+def _text_categorical(values: pd.Series) -> bool:
+    dtype = values.dtype
+    return isinstance(dtype, pd.CategoricalDtype) and dtype.categories.dtype == "str"
+
+
+def _as_text(places: pd.DataFrame) -> pd.DataFrame:
+    """``places`` with categoricals of text as text (what ``named_places`` reads)."""
+    cats = [c for c in places.columns if _text_categorical(places[c])]
+    return places.astype(dict.fromkeys(cats, "str")) if cats else places
 
 
 def _code_type(n: int) -> type[np.signedinteger]:
@@ -413,6 +440,9 @@ def _panel_counts(people: pd.DataFrame, by: str) -> pd.DataFrame | None:
 
 def _top_details(people: pd.DataFrame, by: str, detail: str, k: int = 3) -> pd.Series:
     """'120 (61%), 119 (22%)': the top ``k`` values of ``detail`` within each group."""
+    coded = _top_coded(people, by, detail, k)
+    if coded is not None:
+        return coded
     d = people.groupby([by, detail], sort=False, observed=True)["people_hits"].sum().reset_index()
     d = d[d[detail] != ""]
     totals = people.groupby(by, sort=False, observed=True)["people_hits"].sum().to_dict()
@@ -424,6 +454,77 @@ def _top_details(people: pd.DataFrame, by: str, detail: str, k: int = 3) -> pd.S
     for key, val, hits in zip(top[by], top[detail], top["people_hits"], strict=True):
         picked.setdefault(key, []).append(f"{val} ({hits / totals[key]:.0%})")
     return pd.Series({key: ", ".join(texts) for key, texts in picked.items()}, dtype=object)
+
+
+# Pairs of (group, detail) categories counted in a dense table when there are at most this
+# many of them (and no more than a few per row): 8 bytes each, a few tables.
+DENSE_PAIRS = 1 << 22
+# Visitor rows counted per slice by _top_coded.
+TOP_SLICE = 1 << 20
+
+
+def _top_coded(people: pd.DataFrame, by: str, detail: str, k: int) -> pd.Series | None:
+    """``_top_details`` from the two categoricals' codes: each (group, detail) pair's hits
+    summed by a bincount of ``by * n + detail``, where the group-by of two categoricals over
+    every visitor row held a hash table and 64-bit copies of the codes (5M distinct agents:
+    the finish's next peak, issue #18). The same pairs in the same order: the group-by's
+    groups come in order of each pair's first row, ties keep that order (a stable sort).
+    None when a column is not categorical (the group-by then)."""
+    bys, details = people[by].array, people[detail].array
+    if not isinstance(bys, pd.Categorical) or not isinstance(details, pd.Categorical):
+        return None
+    hits = people["people_hits"].to_numpy()
+    bcodes, dcodes = np.asarray(bys.codes), np.asarray(details.codes)
+    nb, nd = len(bys.categories), len(details.categories)
+    n = len(bcodes)
+    totals: np.ndarray
+    sums: np.ndarray
+    if nb * nd <= max(DENSE_PAIRS, 4 * n):
+        # A slice of rows at a time: bincount's 64-bit copies of the codes and weights are a
+        # slice's, not 5M rows' (the sums are of integers, exact in float64 below 2**53).
+        totals = np.zeros(nb)
+        sums = np.zeros(nb * nd)
+        first = np.full(nb * nd, n, np.int64)
+        for start in range(0, n, TOP_SLICE):
+            b, d = bcodes[start : start + TOP_SLICE], dcodes[start : start + TOP_SLICE]
+            h = hits[start : start + TOP_SLICE]
+            # Rows without a group are in no group; without a detail, in its total only.
+            has = b >= 0
+            totals += np.bincount(b[has], weights=h[has], minlength=nb)
+            both = np.flatnonzero(has & (d >= 0))
+            key = b[both].astype(np.int64) * nd + d[both]
+            sums += np.bincount(key, weights=h[both], minlength=nb * nd)
+            # Each pair's first row (NumPy does not say which repeat a fancy set keeps).
+            np.minimum.at(first, key, both + start)
+        pairs = np.flatnonzero(first < n)
+        first, sums = first[pairs], sums[pairs]
+        pair_by, pair_detail = pairs // nd, pairs % nd
+    else:
+        # Many categories: the pairs numbered in order of first row (a hash of the keys).
+        grouped = bcodes >= 0
+        totals = np.bincount(bcodes[grouped], weights=hits[grouped], minlength=nb)
+        paired = grouped & (dcodes >= 0)
+        key = bcodes[paired].astype(np.int64) * nd + dcodes[paired]
+        at, uniq = pd.factorize(key, sort=False)
+        sums = np.bincount(at, weights=hits[paired], minlength=len(uniq))
+        first = np.arange(len(uniq), dtype=np.int64)
+        pair_by, pair_detail = uniq // nd, uniq % nd
+        del key, at
+    named = np.asarray(details.categories.astype(str), dtype=object)
+    keep = named[pair_detail] != ""
+    first, sums, pair_by, pair_detail = first[keep], sums[keep], pair_by[keep], pair_detail[keep]
+    # Within each group: most hits first, ties in order of the pair's first row.
+    order = np.lexsort((first, -sums, pair_by))
+    pair_by, pair_detail, sums = pair_by[order], pair_detail[order], sums[order]
+    # A pair's rank in its group: its place less its group's first place (groups sorted).
+    top = np.arange(len(pair_by)) - np.searchsorted(pair_by, pair_by, side="left") < k
+    groups = np.asarray(bys.categories.astype(str), dtype=object)
+    picked: dict[object, list[str]] = {}
+    for g, dc, pair_hits in zip(
+        pair_by[top].tolist(), pair_detail[top].tolist(), sums[top].tolist(), strict=True
+    ):
+        picked.setdefault(groups[g], []).append(f"{named[dc]} ({pair_hits / totals[g]:.0%})")
+    return pd.Series({name: ", ".join(texts) for name, texts in picked.items()}, dtype=object)
 
 
 def sec_browsers(p: Partial, ctx: Context) -> Section:

@@ -20,7 +20,7 @@ import os
 import re
 import socket
 from bisect import bisect_right
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 
 from logaudit.errors import ConfigError
 from logaudit.formats.later import Later
-from logaudit.schema import arrow_strings
+from logaudit.schema import arrow_strings, categorical
 
 # maxminddb (and the importlib.metadata and email packages it loads, ~10 ms) only once a
 # database is opened: a report without one, or without places, never needs it (issue #18).
@@ -123,19 +123,32 @@ def _v4_kind(value: int) -> str:
     return _V4_TABLE[i][2] if i >= 0 and value <= _V4_TABLE[i][1] else "public"
 
 
+# Addresses parsed per slice by ipv4_values.
+V4_SLICE = 1 << 18
+
+
 def ipv4_values(clients: pd.Index) -> tuple[np.ndarray, np.ndarray]:
     """(integer value, whether the text is a plain IPv4 address) per client, vectorised: what
     ``ipv4_value`` gives one at a time. A match without capture groups runs on RE2's DFA;
     the matches are then split at their dots (64,000 clients: 25 -> 11 ms against one
     extraction with four groups)."""
     text = arrow_strings(clients)
-    ok = np.asarray(pc.match_substring_regex(text, _DOTTED_QUAD).fill_null(False), dtype=bool)
     value = np.zeros(len(clients), np.int64)
-    if ok.any():
-        parts = pc.split_pattern(text.filter(pa.array(ok)), ".")
-        octets = np.asarray(pc.list_flatten(parts).cast(pa.int64()), dtype=np.int64)
-        o = octets.reshape(-1, 4)
-        value[ok] = (o[:, 0] << 24) | (o[:, 1] << 16) | (o[:, 2] << 8) | o[:, 3]
+    ok = np.zeros(len(clients), bool)
+    # A slice at a time: the split's four strings per address and their integers are the
+    # lookup's biggest transient (5M distinct clients: ~350 MB at once; issue #18).
+    for start in range(0, len(clients), V4_SLICE):
+        part = text.slice(start, V4_SLICE)
+        good = np.asarray(pc.match_substring_regex(part, _DOTTED_QUAD).fill_null(False), bool)
+        ok[start : start + len(part)] = good
+        if good.any():
+            parts = pc.split_pattern(part.filter(pa.array(good)), ".")
+            octets = np.asarray(pc.list_flatten(parts).cast(pa.int64()), dtype=np.int64)
+            del parts
+            o = octets.reshape(-1, 4)
+            value[start + np.flatnonzero(good)] = (
+                (o[:, 0] << 24) | (o[:, 1] << 16) | (o[:, 2] << 8) | o[:, 3]
+            )
     return value, ok
 
 
@@ -522,16 +535,21 @@ class GeoLookup:
             out[client] = self._rows.setdefault(row, row)
         return out
 
-    def lookup(self, clients: pd.Index) -> pd.DataFrame:
+    def lookup(self, clients: pd.Index, coded: bool = False) -> pd.DataFrame:
         """One row per client, indexed by ``clients`` in the same order.
 
         Columns: country_code ('' unknown), country (English name, 'unknown' when no data),
         city ('' when none), network (ISP name, 'AS<n> <org>', or 'unknown'), asn (Int64, <NA>
         unknown), address_kind (one of KINDS). Never raises for odd client values; a database
         that turns out corrupt mid-run raises ConfigError.
+
+        ``coded``: the text columns as categoricals (each column's distinct values, maybe some
+        unused, and a code per client) rather than a string per client: the same values, in
+        a few bytes a client (5M distinct clients: six text columns of 5M values were the
+        audience join's peak, issue #18).
         """
         if self._location is None and self._network is None:
-            return self._kinds_only(clients)
+            return self._kinds_only(clients, coded)
         cache = self._cache
         listed = clients.tolist()
         v4 = self._resolve_v4(
@@ -554,12 +572,13 @@ class GeoLookup:
             codes[i] = numbered.setdefault(row, len(numbered))
         columns = list(zip(*numbered, strict=True)) if numbered else [()] * len(COLUMNS)
         data = {
-            name: pd.array(list(values), dtype="Int64" if name == "asn" else "str").take(codes)
+            name: (_coded_column(values, codes) if coded and name != "asn" else
+                   pd.array(list(values), dtype="Int64" if name == "asn" else "str").take(codes))
             for name, values in zip(COLUMNS, columns, strict=True)
         }
         return pd.DataFrame(data, index=clients)
 
-    def _kinds_only(self, clients: pd.Index) -> pd.DataFrame:
+    def _kinds_only(self, clients: pd.Index, coded: bool = False) -> pd.DataFrame:
         """Without a database only the address kind varies: plain IPv4 addresses are parsed
         and classified with array operations, the rest (IPv6, host names) one by one. Each
         column is taken from its few distinct values with Arrow, not built from a Python
@@ -573,6 +592,8 @@ class GeoLookup:
             codes[i] = KINDS.index(client_kind(client))
 
         def repeated(values: tuple[str, ...], at: np.ndarray) -> pd.api.extensions.ExtensionArray:
+            if coded:
+                return categorical(at, pd.Index(values, dtype="str"))
             return pd.array(pa.array(values, pa.string()).take(pa.array(at)), dtype="str")
 
         zeros = np.zeros(n, np.int8)
@@ -581,3 +602,20 @@ class GeoLookup:
         data["asn"] = pd.arrays.IntegerArray(np.zeros(n, np.int64), np.ones(n, dtype=bool))
         data["address_kind"] = repeated(KINDS, codes)
         return pd.DataFrame(data, index=clients)[list(COLUMNS)]
+
+
+def _coded_column(values: tuple[str, ...], rows: np.ndarray) -> pd.Categorical:
+    """The categorical of ``values[rows]``: the distinct rows' values (a value repeats across
+    rows that differ in another column) made distinct, and a narrow code per client."""
+    codes, uniques = pd.factorize(pd.Index(list(values), dtype="str"))
+    width = np.int8 if len(uniques) < 127 else np.int16 if len(uniques) < 32767 else np.int32
+    return categorical(codes.astype(width)[rows], pd.Index(uniques, dtype="str"))
+
+
+def lookup_coded(geo: Callable[[pd.Index], pd.DataFrame], clients: pd.Index) -> pd.DataFrame:
+    """``geo(clients)`` with its text columns as categoricals when ``geo`` is a GeoLookup's
+    ``lookup`` (``coded=True``); any other lookup (the history store's places) as it is."""
+    owner = getattr(geo, "__self__", None)
+    if isinstance(owner, GeoLookup) and getattr(geo, "__func__", None) is GeoLookup.lookup:
+        return owner.lookup(clients, coded=True)
+    return geo(clients)
