@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from logaudit.analyze import blockkeys
+from logaudit.analyze import blockkeys, visitcounts
 from logaudit.analyze.base import (
     Context,
     Partial,
@@ -357,7 +357,7 @@ def overview(p: Partial, s: Settings) -> dict[str, object]:
     vd = p.get("visitor_days", pd.DataFrame())
     visitor_days = int(len(vd))
     unique = _distinct_visitors(vd.index) if len(vd) else 0
-    sets = p.get("_visitor_sets")  # the store's closed months, counted (analyze/visitcounts.py)
+    sets = p.get(visitcounts.SETS)  # the store's closed months, counted
     if sets is not None and len(sets):
         visitor_days += int(sets["rows"].sum())
         unique = int(sets["unique"].iloc[0])

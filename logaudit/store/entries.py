@@ -114,15 +114,6 @@ def split(
     return counted, [(n, e) for n, e in entries if n not in done]
 
 
-def read(
-    layout: Layout, counted: list[tuple[str, dict[str, Any]]]
-) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    """The counted months' (interior visit counts, edge rows), each concatenated."""
-    if not counted:
-        return None, None
-    return layout.read_tables(counted, COUNTS), layout.read_tables(counted, EDGES)
-
-
 def read_visits(
     layout: Layout, counted: list[tuple[str, dict[str, Any]]]
 ) -> tuple[pd.DataFrame | None, dict[str, pd.DataFrame]]:
@@ -147,7 +138,6 @@ __all__ = [
     "TABLES",
     "backfill",
     "of_rows",
-    "read",
     "read_visits",
     "ready",
     "split",

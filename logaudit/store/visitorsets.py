@@ -143,12 +143,7 @@ def read(layout: Layout, entries: list[tuple[str, dict[str, Any]]]) -> pd.DataFr
             parts.append((day.astype(np.int32), hits, v, None))
     if not parts:
         return None
-    # The union of sorted sets: a stable sort of sorted runs is a merge.
-    merged = np.concatenate(sets)
-    merged.sort(kind="stable")
-    keep = np.ones(len(merged), bool)
-    np.not_equal(merged[1:], merged[:-1], out=keep[1:])
-    level = merged[keep]
+    level = _union(sets)
     visitor_codes = np.concatenate(
         [
             np.searchsorted(level, k)[c] if c is not None else np.searchsorted(level, k)
@@ -167,6 +162,15 @@ def read(layout: Layout, entries: list[tuple[str, dict[str, Any]]]) -> pd.DataFr
     )
     hits = np.concatenate([h for _, h, _, _ in parts]).astype(np.int64)
     return pd.DataFrame({"hits": hits}, index=index)
+
+
+def _union(sets: list[np.ndarray]) -> np.ndarray:
+    """The union of sorted unique key arrays, sorted: a stable sort of sorted runs is a merge."""
+    merged = np.concatenate(sets) if sets else np.empty(0, np.uint64)
+    merged.sort(kind="stable")
+    keep = np.ones(len(merged), bool)
+    np.not_equal(merged[1:], merged[:-1], out=keep[1:])
+    return merged[keep]
 
 
 def counted(
@@ -190,14 +194,11 @@ def counted(
         keys = layout.read_arrow([(name, entry)], KEYS)
         assert keys is not None
         sets.append(keys.column("visitor").to_numpy())
-    # The union of sorted sets: a stable sort of sorted runs is a merge.
-    merged = np.concatenate(
-        [*sets, np.unique(rows.index.get_level_values("visitor").to_numpy(np.uint64))]
-        if rows is not None and len(rows)
-        else sets
-    )
-    merged.sort(kind="stable")
-    unique = int(np.count_nonzero(merged[1:] != merged[:-1])) + 1 if len(merged) else 0
+    if rows is not None and len(rows):
+        sets.append(np.unique(rows.index.get_level_values("visitor").to_numpy(np.uint64)))
+    unique = len(_union(sets))
+    if rows is not None and len(rows):
+        sets.pop()  # the open days' keys: not a month's
     frame = pd.DataFrame(
         {
             "day": np.array([day_number(f"{m}-01") for m, _ in ready_months], np.int64),
