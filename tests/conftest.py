@@ -66,3 +66,31 @@ def _private_agent_cache(monkeypatch: pytest.MonkeyPatch, _cache_home: Path) -> 
     """The user-agent cache across runs (enrich/agentcache.py) goes to a folder of this test
     session, never the user's ~/.cache: runs stay hermetic."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(_cache_home))
+
+
+@pytest.fixture
+def every_mover(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every mover shown (no minimum change, count or rows a side): each source's and site's
+    figures are compared by the store's tests, not only those that moved by a point."""
+    from logaudit.analyze.trends import movers as trend_movers
+
+    monkeypatch.setattr(trend_movers, "MOVER_MIN_CHANGE", 0.0)
+    monkeypatch.setattr(trend_movers, "MOVER_MIN_ITEM", 0)
+    monkeypatch.setattr(trend_movers, "MOVERS_PER_SIDE", 10**6)
+
+
+@pytest.fixture
+def fork_masks(monkeypatch: pytest.MonkeyPatch) -> list[set[int]]:
+    """The signals held back at each ``os.fork`` the test makes (its signal mask then)."""
+    import os
+    import signal
+
+    held: list[set[int]] = []
+    fork = os.fork
+
+    def watched() -> int:
+        held.append(set(signal.pthread_sigmask(signal.SIG_BLOCK, [])))
+        return fork()
+
+    monkeypatch.setattr(os, "fork", watched)
+    return held

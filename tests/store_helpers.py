@@ -25,6 +25,14 @@ BASE: dict[str, Any] = {
 }
 
 
+def state_json(state: Path) -> dict[str, Any]:
+    """The store's ``store.json`` as written."""
+    from logaudit.store.layout import STATE_FILE
+
+    raw: dict[str, Any] = json.loads((state / STATE_FILE).read_text())
+    return raw
+
+
 def log_bytes(n: int = 6000, days: int = 3, bad: int = 6) -> bytes:
     return b"".join(generate_lines(n, days=days, bad_lines=bad))
 

@@ -235,18 +235,10 @@ def test_a_core_is_free_by_the_tasks_running_now_not_the_minute_before(
 
 @pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="no signal masks here")
 def test_stop_signals_wait_while_the_helper_is_forked(
-    monkeypatch: pytest.MonkeyPatch, sample_logs: Path
+    monkeypatch: pytest.MonkeyPatch, sample_logs: Path, fork_masks: list[set[int]]
 ) -> None:
     """SIGINT, SIGTERM and SIGHUP are held back during the fork: one handled in the parent's
     at-fork hooks printed 'Exception ignored ... Stopped: SIGHUP' and the run went on."""
-    held: list[set[int]] = []
-    fork = os.fork
-
-    def watched() -> int:
-        held.append(set(signal.pthread_sigmask(signal.SIG_BLOCK, [])))
-        return fork()
-
-    monkeypatch.setattr(os, "fork", watched)
     monkeypatch.setenv("LOGAUDIT_AGENT_HELPER", "1")
     monkeypatch.setenv("LOGAUDIT_NO_CACHE", "1")
     monkeypatch.setattr(agentproc, "_allowed", True)
@@ -257,5 +249,5 @@ def test_stop_signals_wait_while_the_helper_is_forked(
         assert agentproc.running()
     finally:
         agentproc.stop()
-    assert held and {signal.SIGINT, signal.SIGTERM, signal.SIGHUP} <= held[0]
+    assert fork_masks and {signal.SIGINT, signal.SIGTERM, signal.SIGHUP} <= fork_masks[0]
     assert set(signal.pthread_sigmask(signal.SIG_BLOCK, [])) == before  # given back

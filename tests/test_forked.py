@@ -470,19 +470,11 @@ def test_the_costliest_group_is_handed_out_first() -> None:
 
 
 @pytest.mark.skipif(not hasattr(signal, "pthread_sigmask"), reason="no signal masks here")
-def test_stop_signals_wait_while_the_finish_forks(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stop_signals_wait_while_the_finish_forks(fork_masks: list[set[int]]) -> None:
     """SIGHUP too (it ends a run as SIGTERM does): handled in the parent's at-fork hooks it
     printed 'Exception ignored ... Stopped: SIGHUP' and the run went on."""
-    held: list[set[int]] = []
-    fork = os.fork
-
-    def watched() -> int:
-        held.append(set(signal.pthread_sigmask(signal.SIG_BLOCK, [])))
-        return fork()
-
-    monkeypatch.setattr(os, "fork", watched)
     before = set(signal.pthread_sigmask(signal.SIG_BLOCK, []))
     child = forked.Child(lambda: [])
     assert child.result(0.0) == []
-    assert held and {signal.SIGINT, signal.SIGTERM, signal.SIGHUP} <= held[0]
+    assert fork_masks and {signal.SIGINT, signal.SIGTERM, signal.SIGHUP} <= fork_masks[0]
     assert set(signal.pthread_sigmask(signal.SIG_BLOCK, [])) == before

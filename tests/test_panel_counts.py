@@ -16,16 +16,7 @@ from logaudit.schema import categorical
 
 
 def _groupby(people: pd.DataFrame, by: str) -> pd.DataFrame:
-    g = (
-        people.assign(is_visitor=people["visitor_hits"] > 0)
-        .groupby(by, sort=False, observed=True)
-        .agg(
-            hits=("people_hits", "sum"),
-            visitors=("is_visitor", "sum"),
-            page_views=("page_views", "sum"),
-        )
-    )
-    return audience._text_keys(g)
+    return audience._text_keys(audience._panel_grouped(people, by))
 
 
 def _people(codes: list[int], ncats: int, seed: int) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from logaudit.samplegen import generate_lines
 from logaudit.store import entries, movers, visitdays
 from logaudit.store.layout import SCHEMA, STATE_FILE, Layout
 from tests.store_helpers import figures, grown_store, report, trends
+from tests.store_helpers import state_json as _state
 
 # From 20 December over 75 days: December, January and February close and roll up, March is
 # still being written.
@@ -28,11 +29,6 @@ MOVERS = ("movers", "periods")
 def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     tmp = tmp_path_factory.mktemp("entrystore")
     return grown_store(tmp, DATA, (0.3, 0.7, 0.999), report)
-
-
-def _state(state: Path) -> dict[str, Any]:
-    raw: dict[str, Any] = json.loads((state / STATE_FILE).read_text())
-    return raw
 
 
 def _spy(monkeypatch: Any) -> tuple[list[tuple[str, str]], list[pd.DataFrame]]:

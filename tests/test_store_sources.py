@@ -23,6 +23,7 @@ from logaudit.schema import hash_strings
 from logaudit.store import entries, entrysources, months
 from logaudit.store.layout import SCHEMA, STATE_FILE, Layout
 from tests.store_helpers import BASE, figures, grown_store, report, trends
+from tests.store_helpers import state_json as _state
 
 # From 20 December over 75 days: December, January and February close and roll up.
 DATA = b"".join(generate_lines(15000, start=date(2025, 12, 20), days=75))
@@ -36,22 +37,6 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     state, whole = grown_store(tmp, DATA, (0.3, 0.7, 0.999), report)
     trends([], state, **MONTHLY)  # the first report names the counted months' visits
     return state, whole
-
-
-@pytest.fixture
-def every_mover(monkeypatch: Any) -> None:
-    """Every mover shown (no minimum change or count): each source's figures are compared,
-    not only those that moved by a point."""
-    from logaudit.analyze.trends import movers as trend_movers
-
-    monkeypatch.setattr(trend_movers, "MOVER_MIN_CHANGE", 0.0)
-    monkeypatch.setattr(trend_movers, "MOVER_MIN_ITEM", 0)
-    monkeypatch.setattr(trend_movers, "MOVERS_PER_SIDE", 10**6)
-
-
-def _state(state: Path) -> dict[str, Any]:
-    raw: dict[str, Any] = json.loads((state / STATE_FILE).read_text())
-    return raw
 
 
 def _rules() -> str:

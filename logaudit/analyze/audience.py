@@ -386,21 +386,27 @@ def _panel(
     g = _panel_counts(people, by)
     people = people[keep]
     if g is None:
-        g = (
-            people.assign(is_visitor=people["visitor_hits"] > 0)
-            .groupby(by, sort=False, observed=True)
-            .agg(
-                hits=("people_hits", "sum"),
-                visitors=("is_visitor", "sum"),
-                page_views=("page_views", "sum"),
-            )
-        )
+        g = _panel_grouped(people, by)
     g = _text_keys(g)
     g["share"] = (g["hits"] / g["hits"].sum()).round(4)
     if detail is not None:
         g["top"] = _top_details(people, by, detail)
     rows, total = ranked(g, ctx.settings, by.replace("_", " "))
     return Section(name, title, rows, total, note=note, chart="hits")
+
+
+def _panel_grouped(people: pd.DataFrame, by: str) -> pd.DataFrame:
+    """A panel's hits, visitors and page views per ``by`` value by pandas' group-by
+    (``_panel_counts``' answer, for any table)."""
+    return (
+        people.assign(is_visitor=people["visitor_hits"] > 0)
+        .groupby(by, sort=False, observed=True)
+        .agg(
+            hits=("people_hits", "sum"),
+            visitors=("is_visitor", "sum"),
+            page_views=("page_views", "sum"),
+        )
+    )
 
 
 def _panel_counts(people: pd.DataFrame, by: str) -> pd.DataFrame | None:
