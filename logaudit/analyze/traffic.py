@@ -488,8 +488,8 @@ def _path_section(p: Partial, ctx: Context, name: str, title: str, static: bool 
         # The top rows picked on the counts first (the others' hits below any kept row's),
         # so that only they are copied, text included: copying every kept row (5M distinct
         # paths) held the table's text twice, the finish's peak.
-        probe = pd.DataFrame({"hits": np.where(keep, hits, -1)}, index=paths.index, copy=False)
-        rows_kept = top_positions(probe, "hits", s.top)
+        probe = pd.DataFrame({"hits": hits}, index=paths.index, copy=False)
+        rows_kept = _top_of(probe, "hits", s.top, rows_kept)
         del probe
     # pv is aligned with paths' rows (or empty): taken by position, not by text.
     visitors = pv.to_numpy()[rows_kept] if len(pv) == len(paths) else 0
