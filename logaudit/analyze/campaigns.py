@@ -166,6 +166,24 @@ def visit_sources(
     return classify(list(refs), list(qs), own, tables), codes
 
 
+def pair_sources(
+    rows: pd.DataFrame,
+    ref_names: pd.Series,
+    query_names: pd.Series,
+    own: set[str],
+    tables: SourceTables,
+) -> np.ndarray:
+    """The source of each (``ref_h``, ``query_h``) row of ``rows``, each distinct pair named
+    once as ``visit_sources`` names a visit's; ``ref_names`` and ``query_names`` map a text's
+    hash to the text. Only the rows' referrers are handed on (``visit_sources`` names them by
+    hashing its referrers table). The trends' source movers and the store's per-month sources
+    (``store/entrysources.py``) both name pairs here, so their names agree."""
+    refs = ref_names.reindex(pd.unique(rows["ref_h"].to_numpy())).dropna()
+    named = {"referrers": pd.DataFrame(index=pd.Index(refs.to_numpy(dtype=object)))}
+    src, codes = visit_sources(named, rows, own, tables, query_names)
+    return np.asarray(src["source"].to_numpy(dtype=object)[codes])
+
+
 def check_settings(s: Settings) -> None:
     """The attribution model and commissions, named in one line when wrong (a config file's
     are not checked by click): also by a report that reads sources without journeys."""

@@ -65,15 +65,12 @@ def of_counts(
     """(``day``, ``source``, ``n``) of a month's ``entry_counts``: each distinct pair named as
     the movers name a visit's (``campaigns.visit_sources`` with the referrer and query texts
     by hash), the counts summed per day and source."""
-    from logaudit.analyze.campaigns import visit_sources
+    from logaudit.analyze.campaigns import pair_sources
 
-    refs = ref_names.reindex(pd.unique(counts["ref_h"].to_numpy(np.uint64))).dropna()
-    named = {"referrers": pd.DataFrame(index=pd.Index(refs.to_numpy(dtype=object)))}
-    src, codes = visit_sources(named, counts, own, tables, query_names)
     f = pd.DataFrame(
         {
             "day": counts["day"].to_numpy(np.int64),
-            "source": src["source"].to_numpy(dtype=object)[codes],
+            "source": pair_sources(counts, ref_names, query_names, own, tables),
             "n": counts["n"].to_numpy(np.int64),
         }
     )

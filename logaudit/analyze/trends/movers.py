@@ -471,17 +471,15 @@ def _visit_sources(
 def _named_sources(p: Partial, ctx: Context, v: pd.DataFrame) -> np.ndarray:
     """The source of each (``ref_h``, ``query_h``) row of ``v``, each distinct pair
     classified once as ``campaigns.visit_sources`` does."""
-    from logaudit.analyze.campaigns import visit_sources
+    from logaudit.analyze.campaigns import pair_sources
     from logaudit.enrich.sources import SourceTables
 
     s = ctx.settings
     tables = SourceTables.load(s.sources, s.affiliate_params)
-    # The referrer texts of these visits only: ``visit_sources`` names them by hashing its
-    # referrers table, and the period's was a year of them.
-    refs = _names(p, ctx, "referrers").reindex(pd.unique(v["ref_h"].to_numpy())).dropna()
-    named = {"referrers": pd.DataFrame(index=pd.Index(refs.to_numpy(dtype=object)))}
-    src, codes = visit_sources(named, v, _own(p, ctx), tables, _names(p, ctx, "queries"))
-    return src["source"].to_numpy(dtype=object)[codes]
+    # The referrer texts of these visits only (the period's was a year of them).
+    return pair_sources(
+        v, _names(p, ctx, "referrers"), _names(p, ctx, "queries"), _own(p, ctx), tables
+    )
 
 
 def _counted_sources(
