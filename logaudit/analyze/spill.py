@@ -204,19 +204,11 @@ def _distinct_hashes(arr: pa.ChunkedArray) -> bool:
     hashes are made a slice at a time from each chunk as it is (no joined copy of the text),
     and cost less CPU than those hash tables (1M agents: 0.13 s, against 0.37 s for a warm
     ``unique`` and 0.58 s for an ``is_in``)."""
-    from logaudit.schema import HASH_CHUNK
+    from logaudit.schema import hash_utf8
 
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
         return False
-    binary = pa.binary() if pa.types.is_string(arr.type) else pa.large_binary()
-    hashes = np.empty(len(arr), np.uint64)
-    done = 0
-    for chunk in arr.chunks:
-        raw = chunk.cast(binary)  # the same buffers: same offsets width
-        for lo in range(0, len(raw), HASH_CHUNK):
-            part = raw.slice(lo, HASH_CHUNK).to_numpy(zero_copy_only=False)
-            hashes[done : done + len(part)] = pd.util.hash_array(part, categorize=False)
-            done += len(part)
+    hashes = hash_utf8(arr)
     hashes.sort()
     return not bool((hashes[1:] == hashes[:-1]).any())
 
