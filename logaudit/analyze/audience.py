@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from logaudit.analyze import blockkeys
-from logaudit.analyze.base import Context, Partial, Table, _same_text, used_categories
+from logaudit.analyze.base import Context, Partial, Table, _same_text, _sums, used_categories
 from logaudit.analyze.traffic import ranked
 from logaudit.config import Settings
 from logaudit.enrich.classify import classify_agents
@@ -431,13 +431,11 @@ def _panel_counts(people: pd.DataFrame, by: str) -> pd.DataFrame | None:
         sums = [a[keep] for a in sums]
     if not len(codes):
         return None
-    n = len(cats)
-    used = np.flatnonzero(np.bincount(codes, minlength=n))
-    # Integer sums as float64 weights: exact below 2**53, as ``base._sums`` counts.
-    hits, visitors, page_views = (
-        np.bincount(codes, weights=w, minlength=n)[used].astype(np.int64)
-        for w in (sums[0], sums[1] > 0, sums[2])
+    counted = _sums(
+        codes, len(cats), {"hits": sums[0], "visitors": sums[1] > 0, "page_views": sums[2]}
     )
+    used = np.flatnonzero(counted[""])
+    hits, visitors, page_views = (counted[c][used] for c in ("hits", "visitors", "page_views"))
     index = pd.Index(cats.take(used), name=by).astype("str")
     return pd.DataFrame(
         {"hits": hits, "visitors": visitors, "page_views": page_views}, index=index, copy=False
