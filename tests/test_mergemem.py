@@ -8,7 +8,13 @@ import pandas as pd
 import pytest
 
 from logaudit.analyze import spill
-from logaudit.analyze.base import _combine_by_level_codes, _distinct_ints
+from logaudit.analyze.base import (
+    Accumulator,
+    Table,
+    _by_group_columns,
+    _combine_by_level_codes,
+    _distinct_ints,
+)
 
 RULES = {"hits": "sum", "first": "min", "last": "max"}
 
@@ -76,3 +82,78 @@ def test_distinct_ints_says_distinct_only_when_it_is(monkeypatch: pytest.MonkeyP
     assert not _distinct_ints(pd.Index(values[:9]))  # too few to check: as before
     assert not _distinct_ints(pd.Index(values.astype(np.int32)))
     assert not _distinct_ints(pd.Index([f"v{i}" for i in range(100)], dtype="str"))
+
+
+def _visitors(rng: np.random.Generator, start: int, rows: int) -> pd.DataFrame:
+    index = pd.MultiIndex.from_arrays(
+        [
+            pd.Index([f"10.{i // 250}.{i % 250}" for i in range(start, start + rows)], dtype="str"),
+            pd.Index([f"agent/{i}" for i in rng.integers(0, 5, rows)], dtype="str"),
+        ],
+        names=["client", "agent"],
+    )
+    cols = {
+        "hits": rng.integers(1, 9, rows),
+        "first": rng.integers(0, 1 << 50, rows),
+        "last": rng.integers(0, 1 << 50, rows),
+    }
+    return pd.DataFrame(cols, index=index, copy=False)  # one block per column
+
+
+@pytest.mark.parametrize("overlap", [0, 20])
+def test_a_consumed_frame_gives_the_same_merge_and_loses_its_columns(overlap: int) -> None:
+    rng = np.random.default_rng(5)
+    frames = [_visitors(rng, 0, 80), _visitors(rng, 80 - overlap, 50)]
+    want = _combine_by_level_codes(frames, RULES)
+    copies = [f.copy() for f in frames]
+    got = _combine_by_level_codes(copies, RULES, consume=copies[0])
+    assert want is not None and got is not None
+    pd.testing.assert_frame_equal(got, want)
+    assert list(copies[0].columns) == [] and len(copies[0]) == 80
+    pd.testing.assert_frame_equal(copies[1], frames[1])  # only the consumed one
+    n = len(frames[0]) + len(frames[1])
+    ids = np.arange(n)
+    again = [f.copy() for f in frames]
+    plain = _by_group_columns(again, ids, n, RULES)
+    consumed = _by_group_columns(again, ids, n, RULES, consume=again[1])
+    assert plain is not None and consumed is not None
+    pd.testing.assert_frame_equal(consumed, plain)
+
+
+def test_the_accumulator_consumes_only_its_own_merged_tables(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A table given to ``put`` or handed out by ``result`` is never changed by a later
+    compaction; one the accumulator merged itself is, and every result is the same."""
+    from logaudit.analyze import base
+
+    monkeypatch.setattr(base, "COMPACT_ROWS", 10)
+    tables = {"visitors": Table("visitors", lambda c, s: c, dict(RULES))}
+    rng = np.random.default_rng(9)
+    parts = [_visitors(rng, 40 * k, 40) for k in range(6)]
+    want = _combine_by_level_codes([p.copy() for p in parts], RULES)
+    assert want is not None
+
+    given = parts[0].copy()
+    acc = Accumulator(tables)
+    acc.put("visitors", given)
+    for p in parts[1:3]:
+        acc.add({"visitors": p.copy()})
+    first = acc.result()["visitors"]
+    held = first.copy()
+    for p in parts[3:]:
+        acc.add({"visitors": p.copy()})
+    got = acc.result()["visitors"]
+    pd.testing.assert_frame_equal(given, parts[0])  # put's frame as it was given
+    pd.testing.assert_frame_equal(first, held)  # the first result as it was handed out
+    pd.testing.assert_frame_equal(got, want)
+
+    # Merged by the accumulator and not handed out: its columns go as the next merge builds.
+    acc = Accumulator(tables)
+    seen: list[pd.DataFrame] = []
+    for p in parts:
+        acc.add({"visitors": p.copy()})
+        seen.append(acc.done["visitors"])
+    got = acc.result()["visitors"]
+    pd.testing.assert_frame_equal(got, want)
+    assert any(len(f) and not len(f.columns) for f in seen)

@@ -75,13 +75,16 @@ class Table:
         frames: list[pd.DataFrame],
         join: bool = True,
         known: KnownDistinct | None = None,
+        consume: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """The frames' rows combined by ``kind`` and ``agg``.
 
         ``join=False``: text keys that every frame holds apart (all distinct) stay in the
         frames' Arrow chunks rather than being copied into one array (``join_text`` joins them
         once, at the end of a run); ``known``: text arrays already found distinct
-        (``spill.distinct_text``)."""
+        (``spill.distinct_text``); ``consume``: one of the frames that nothing reads after
+        this call (the accumulator's own), whose columns may be dropped from it as the
+        result's are built (``_by_group_columns``)."""
         frames = [f for f in frames if len(f)]
         if not frames:
             return pd.DataFrame()
@@ -92,7 +95,7 @@ class Table:
         if self.kind == "group" and isinstance(index, pd.MultiIndex):
             # Numeric levels too (visitor_days: day, visitor): concatenating MultiIndexes
             # made a Python tuple per row (874,000 distinct pairs: 1.1 s and +200 MB).
-            by_codes = _combine_by_level_codes(frames, rules, join, known)
+            by_codes = _combine_by_level_codes(frames, rules, join, known, consume)
             if by_codes is not None:
                 return by_codes
         if self.kind == "group" and _text_levels(index):
@@ -334,6 +337,7 @@ def _combine_by_level_codes(
     rules: dict[str, str],
     join: bool = True,
     known: KnownDistinct | None = None,
+    consume: pd.DataFrame | None = None,
 ) -> pd.DataFrame | None:
     """Frames keyed by a MultiIndex with text levels (visitors: client, agent), combined by
     ``rules`` through their levels' codes: each level's distinct values are hashed once (not
@@ -396,7 +400,7 @@ def _combine_by_level_codes(
             keys = keys // size
         del keys
     del key
-    out = _by_group_columns(frames, ids, len(group_codes[0]), rules)
+    out = _by_group_columns(frames, ids, len(group_codes[0]), rules, consume)
     if out is None:
         data = pd.concat([f.reset_index(drop=True) for f in frames], ignore_index=True)
         out = _by_group(data, ids, len(group_codes[0]), rules)
@@ -497,13 +501,23 @@ def _by_group(
 
 
 def _by_group_columns(
-    frames: list[pd.DataFrame], ids: np.ndarray, groups: int, rules: dict[str, str]
+    frames: list[pd.DataFrame],
+    ids: np.ndarray,
+    groups: int,
+    rules: dict[str, str],
+    consume: pd.DataFrame | None = None,
 ) -> pd.DataFrame | None:
     """``_by_group`` of the frames' rows one after another, built a column at a time: only
     one column of all the rows is held besides the inputs and the result, where concatenating
     the frames first held a copy of every column (5M distinct visitors: seven 64-bit columns,
     ~280 MB on top of the last merge, its peak). None where the frames' columns or dtypes
-    differ (a concatenation would align or cast them) or ``_by_group`` would say None."""
+    differ (a concatenation would align or cast them) or ``_by_group`` would say None.
+
+    ``consume``: a frame among ``frames`` that nobody reads afterwards (the accumulator's
+    merged table), each of whose columns is dropped from it once the result's is built: a
+    column held alone in its block (as this function makes them) is freed then, so the
+    merge holds one column of it beside the result rather than all of them (5M distinct
+    agents: the last merge held the merged table and its copy, the run's peak)."""
     columns = list(frames[0].columns)
     dtypes = list(frames[0].dtypes)
     if any(list(f.columns) != columns or list(f.dtypes) != dtypes for f in frames[1:]):
@@ -529,6 +543,9 @@ def _by_group_columns(
             values = head
         out[col] = values
         del values
+        for f in frames:
+            if f is consume:
+                del f[col]
     return pd.DataFrame(out, columns=columns, copy=False)
 
 
@@ -747,6 +764,10 @@ class Accumulator:
         self.spill_bytes = spill_bytes
         self.spills: dict[str, Spill] = {}
         self.text_spills: dict[str, TextSpill] = {}
+        # Merged tables this accumulator made and has not handed out (``result``, ``put``):
+        # their next compaction may drop their columns as it goes (``Table.combine``'s
+        # ``consume``).
+        self._own: dict[str, pd.DataFrame] = {}
         # Text keys found distinct: a compaction of the agents table does not hash again what
         # the visitors table's just proved (spill.KnownDistinct).
         self.known = KnownDistinct()
@@ -785,12 +806,14 @@ class Accumulator:
             self.add({name: frame})
             return
         self.done[name] = whole(frame)
+        self._own.pop(name, None)
 
     def _compact(self, name: str) -> None:
         table = self.tables[name]
         pending = self.pending.pop(name, [])
         self.pending_rows.pop(name, None)
         done = self.done.get(name)
+        mine = self._own.pop(name, None)
         if self._spills_text(name, done, pending):
             # Written out as it is, then each batch of new rows combined among themselves:
             # the table is never combined whole in memory while reading.
@@ -824,12 +847,18 @@ class Accumulator:
             del first, frame
         else:
             frames = ([done] if done is not None else []) + pending
-            self.done[name] = table.combine(frames, join=False, known=self.known)
-            rows = len(self.done[name])
+            merged = table.combine(
+                frames, join=False, known=self.known, consume=done if mine is done else None
+            )
+            if all(merged is not f for f in frames):  # not an input given back as it is
+                self._own[name] = merged
+            self.done[name] = merged
+            rows = len(merged)
+            del merged
             # The inputs go before on_compact: it hands free pages back (engine.local._release),
             # and held here they were not free yet (1M distinct lines: 160 MB left mapped).
             del frames
-        del done, pending
+        del done, pending, mine
         if self.on_compact is not None:
             self.on_compact(name, rows)
 
@@ -943,6 +972,7 @@ class Accumulator:
         self.known.clear()
         for name, spill in self.spills.items():
             self.done[name].attrs["spill"] = spill
+        self._own.clear()  # handed out
         return dict(self.done)
 
 
