@@ -533,11 +533,14 @@ def test_a_level_new_on_every_row_groups_each_row_alone_as_the_group_by_did(
             )
         )
     _as_the_group_by(frames, {"hits": "sum", "first": "min"})
-    for values in ([3, 1, 3, 0], [0, 2, 5, 9], [4], [], [2, 2]):
+    # Past DISTINCT_CHECK_ROWS possible values (``check``: 10 here) by lookup tables.
+    for values in ([3, 1, 3, 0], [0, 2, 5, 9], [4], [], [2, 2], [11, 0, 11, 3, 0, 7]):
         a = np.array(values, np.intp)
-        codes, uniques = _first_appearance(a)
-        want_codes, want_uniques = pd.factorize(a, sort=False)
-        assert (codes == want_codes).all() and (uniques == want_uniques).all()
+        for size in (max(values, default=0) + 1, 12):
+            codes, uniques = _first_appearance(a, size)
+            want_codes, want_uniques = pd.factorize(a, sort=False)
+            assert codes.dtype == want_codes.dtype and uniques.dtype == want_uniques.dtype
+            assert (codes == want_codes).all() and (uniques == want_uniques).all()
 
 
 def test_the_last_merge_in_lanes_equals_one_by_one_and_starts_with_the_heaviest_alone(

@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 from pandas.api.types import union_categoricals
 
+from logaudit.analyze import spill as _spill
 from logaudit.analyze.spill import (
     SEQ,
     TEXT_FACTOR,
@@ -74,13 +75,16 @@ class Table:
         frames: list[pd.DataFrame],
         join: bool = True,
         known: KnownDistinct | None = None,
+        consume: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """The frames' rows combined by ``kind`` and ``agg``.
 
         ``join=False``: text keys that every frame holds apart (all distinct) stay in the
         frames' Arrow chunks rather than being copied into one array (``join_text`` joins them
         once, at the end of a run); ``known``: text arrays already found distinct
-        (``spill.distinct_text``)."""
+        (``spill.distinct_text``); ``consume``: one of the frames that nothing reads after
+        this call (the accumulator's own), whose columns may be dropped from it as the
+        result's are built (``_by_group_columns``)."""
         frames = [f for f in frames if len(f)]
         if not frames:
             return pd.DataFrame()
@@ -91,7 +95,7 @@ class Table:
         if self.kind == "group" and isinstance(index, pd.MultiIndex):
             # Numeric levels too (visitor_days: day, visitor): concatenating MultiIndexes
             # made a Python tuple per row (874,000 distinct pairs: 1.1 s and +200 MB).
-            by_codes = _combine_by_level_codes(frames, rules, join, known)
+            by_codes = _combine_by_level_codes(frames, rules, join, known, consume)
             if by_codes is not None:
                 return by_codes
         if self.kind == "group" and _text_levels(index):
@@ -333,6 +337,7 @@ def _combine_by_level_codes(
     rules: dict[str, str],
     join: bool = True,
     known: KnownDistinct | None = None,
+    consume: pd.DataFrame | None = None,
 ) -> pd.DataFrame | None:
     """Frames keyed by a MultiIndex with text levels (visitors: client, agent), combined by
     ``rules`` through their levels' codes: each level's distinct values are hashed once (not
@@ -358,16 +363,18 @@ def _combine_by_level_codes(
         if any(len(c) and c.min() < 0 for c in row_codes):
             return None
         joined = each[0].append(each[1:]) if len(each) > 1 else each[0]
-        if distinct_text(joined, known):
+        if distinct_text(joined, known) or _distinct_ints(joined):
             # No value in two frames (every agent new): the frames' levels, joined without a
-            # copy, are the distinct values; factorizing made a copy of all of them.
+            # copy, are the distinct values; factorizing made a copy of all of them (and for
+            # 64-bit visitor hashes a hash table of them: 5M distinct clients' visitor_days,
+            # the run's peak).
             at, distinct = np.arange(len(joined)), _joined_text(joined, join)
         else:
             at, distinct = pd.factorize(joined, sort=False)
         starts = np.cumsum([0] + [len(lv) for lv in each[:-1]])
         per_row = np.concatenate([at[s + c] for s, c in zip(starts, row_codes, strict=True)])
         # Renumbered in order of first appearance among the rows, as the group-by's levels are.
-        level_codes, used = _first_appearance(per_row)
+        level_codes, used = _first_appearance(per_row, len(distinct))
         # Usually already so (each frame's levels in order of its rows): then no copy.
         in_order = len(used) == len(distinct) and bool((used == np.arange(len(used))).all())
         levels.append((distinct if in_order else distinct.take(used)).rename(names[k]))
@@ -393,7 +400,7 @@ def _combine_by_level_codes(
             keys = keys // size
         del keys
     del key
-    out = _by_group_columns(frames, ids, len(group_codes[0]), rules)
+    out = _by_group_columns(frames, ids, len(group_codes[0]), rules, consume)
     if out is None:
         data = pd.concat([f.reset_index(drop=True) for f in frames], ignore_index=True)
         out = _by_group(data, ids, len(group_codes[0]), rules)
@@ -410,14 +417,49 @@ def _combine_by_level_codes(
     return out
 
 
-def _first_appearance(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``pd.factorize(values, sort=False)`` of non-negative integers: each value's code in
+def _first_appearance(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``pd.factorize(values, sort=False)`` of integers in ``range(size)``: each value's code in
     order of first appearance, and the values in that order. Values that only increase (a
     level whose rows each hold the next distinct value: every agent new) are their own order,
-    coded by rank without a hash table of all of them."""
+    coded by rank without a hash table of all of them. Past DISTINCT_CHECK_ROWS possible
+    values, by lookup tables of ``size`` instead of a hash table: each value's first row, the
+    rows that are first, and each value's new code (5M distinct visitor hashes: ~120 MB less
+    than factorize's hash table and half its time; the same codes and values)."""
     if len(values) and bool((values[1:] > values[:-1]).all()):
         return np.arange(len(values)), values
-    return pd.factorize(values, sort=False)
+    if size < _spill.DISTINCT_CHECK_ROWS:
+        return pd.factorize(values, sort=False)
+    n = len(values)
+    first = np.full(size, n, np.intp)
+    # The last write of each value wins: written backwards, its first row (as ``_fold``).
+    first[values[::-1]] = np.arange(n - 1, -1, -1)
+    starts = np.zeros(n, bool)
+    starts[first[first < n]] = True
+    del first
+    used = values[starts]
+    del starts
+    rank = np.empty(size, np.intp)
+    rank[used] = np.arange(len(used))
+    return rank[values], used
+
+
+def _distinct_ints(index: pd.Index) -> bool:
+    """Whether a big 64-bit integer index (``visitor_days``' visitor hashes) holds every value
+    once: a sorted copy's neighbours compared (8 bytes a value, where factorizing built a hash
+    table of all of them and a copy), an evenly spaced sample first (a repeat there settles
+    it, as in ``spill.distinct_text``)."""
+    dtype = index.dtype
+    if not isinstance(dtype, np.dtype) or dtype.kind not in "iu" or dtype.itemsize != 8:
+        return False
+    if isinstance(index, pd.MultiIndex) or len(index) < _spill.DISTINCT_CHECK_ROWS:
+        return False
+    values = index.to_numpy()
+    for v in (values[:: max(1, len(values) // _spill.DISTINCT_SAMPLE)], values):
+        ordered = np.sort(v)
+        if bool((ordered[1:] == ordered[:-1]).any()):
+            return False
+        del ordered
+    return True
 
 
 def _as_is(frame: pd.DataFrame, rules: dict[str, str]) -> bool:
@@ -459,13 +501,23 @@ def _by_group(
 
 
 def _by_group_columns(
-    frames: list[pd.DataFrame], ids: np.ndarray, groups: int, rules: dict[str, str]
+    frames: list[pd.DataFrame],
+    ids: np.ndarray,
+    groups: int,
+    rules: dict[str, str],
+    consume: pd.DataFrame | None = None,
 ) -> pd.DataFrame | None:
     """``_by_group`` of the frames' rows one after another, built a column at a time: only
     one column of all the rows is held besides the inputs and the result, where concatenating
     the frames first held a copy of every column (5M distinct visitors: seven 64-bit columns,
     ~280 MB on top of the last merge, its peak). None where the frames' columns or dtypes
-    differ (a concatenation would align or cast them) or ``_by_group`` would say None."""
+    differ (a concatenation would align or cast them) or ``_by_group`` would say None.
+
+    ``consume``: a frame among ``frames`` that nobody reads afterwards (the accumulator's
+    merged table), each of whose columns is dropped from it once the result's is built: a
+    column held alone in its block (as this function makes them) is freed then, so the
+    merge holds one column of it beside the result rather than all of them (5M distinct
+    agents: the last merge held the merged table and its copy, the run's peak)."""
     columns = list(frames[0].columns)
     dtypes = list(frames[0].dtypes)
     if any(list(f.columns) != columns or list(f.dtypes) != dtypes for f in frames[1:]):
@@ -491,6 +543,9 @@ def _by_group_columns(
             values = head
         out[col] = values
         del values
+        for f in frames:
+            if f is consume:
+                del f[col]
     return pd.DataFrame(out, columns=columns, copy=False)
 
 
@@ -709,6 +764,10 @@ class Accumulator:
         self.spill_bytes = spill_bytes
         self.spills: dict[str, Spill] = {}
         self.text_spills: dict[str, TextSpill] = {}
+        # Merged tables this accumulator made and has not handed out (``result``, ``put``):
+        # their next compaction may drop their columns as it goes (``Table.combine``'s
+        # ``consume``).
+        self._own: dict[str, pd.DataFrame] = {}
         # Text keys found distinct: a compaction of the agents table does not hash again what
         # the visitors table's just proved (spill.KnownDistinct).
         self.known = KnownDistinct()
@@ -747,12 +806,14 @@ class Accumulator:
             self.add({name: frame})
             return
         self.done[name] = whole(frame)
+        self._own.pop(name, None)
 
     def _compact(self, name: str) -> None:
         table = self.tables[name]
         pending = self.pending.pop(name, [])
         self.pending_rows.pop(name, None)
         done = self.done.get(name)
+        mine = self._own.pop(name, None)
         if self._spills_text(name, done, pending):
             # Written out as it is, then each batch of new rows combined among themselves:
             # the table is never combined whole in memory while reading.
@@ -786,12 +847,18 @@ class Accumulator:
             del first, frame
         else:
             frames = ([done] if done is not None else []) + pending
-            self.done[name] = table.combine(frames, join=False, known=self.known)
-            rows = len(self.done[name])
+            merged = table.combine(
+                frames, join=False, known=self.known, consume=done if mine is done else None
+            )
+            if all(merged is not f for f in frames):  # not an input given back as it is
+                self._own[name] = merged
+            self.done[name] = merged
+            rows = len(merged)
+            del merged
             # The inputs go before on_compact: it hands free pages back (engine.local._release),
             # and held here they were not free yet (1M distinct lines: 160 MB left mapped).
             del frames
-        del done, pending
+        del done, pending, mine
         if self.on_compact is not None:
             self.on_compact(name, rows)
 
@@ -905,6 +972,7 @@ class Accumulator:
         self.known.clear()
         for name, spill in self.spills.items():
             self.done[name].attrs["spill"] = spill
+        self._own.clear()  # handed out
         return dict(self.done)
 
 
