@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("pandas", "pyarrow", "numpy")
 
 # Runs the CLI in process (as `logaudit ARGS...` does, without its os._exit) and prints which
-# heavy modules were imported, and the output, as JSON.
+# of the watched modules (by top-level name) were imported, and the output, as JSON.
 _PROBE = """
 import io, json, sys, contextlib
 import logaudit.cli
@@ -37,7 +37,7 @@ print(json.dumps({{"code": code, "heavy": heavy, "out": out.getvalue()}}))
 """
 
 
-def _probe(tmp_path: Path, *args: str) -> dict[str, object]:
+def _probe(tmp_path: Path, *args: str, watch: tuple[str, ...] = HEAVY) -> dict[str, object]:
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -47,7 +47,7 @@ def _probe(tmp_path: Path, *args: str) -> dict[str, object]:
         "COLUMNS": "100",
     }
     done = subprocess.run(
-        [sys.executable, "-c", _PROBE.format(heavy=set(HEAVY)), json.dumps(list(args))],
+        [sys.executable, "-c", _PROBE.format(heavy=set(watch)), json.dumps(list(args))],
         capture_output=True,
         text=True,
         env=env,
@@ -88,6 +88,21 @@ def test_probe_sees_the_data_stack_when_data_is_read(tmp_path: Path) -> None:
     got = _probe(tmp_path, "summary", "--format", "json", str(log))
     assert got["code"] == 0
     assert "pandas" in got["heavy"]
+
+
+def test_a_run_without_jobs_imports_no_process_pool(tmp_path: Path) -> None:
+    """multiprocessing (with the process pool's modules) is imported for --jobs alone."""
+    log = tmp_path / "a.log"
+    log.write_text(
+        '203.0.113.9 - - [22/Jan/2019:03:56:14 +0000] "GET / HTTP/1.1" 200 512 "-" "curl/8.0"\n'
+    )
+    watch = ("multiprocessing",)
+    got = _probe(tmp_path, "summary", "--format", "json", str(log), watch=watch)
+    assert got["code"] == 0
+    assert got["heavy"] == []
+    jobs = _probe(tmp_path, "summary", "--format", "json", "--jobs", "2", str(log), watch=watch)
+    assert jobs["code"] == 0
+    assert "multiprocessing" in jobs["heavy"]  # the probe can fail
 
 
 def test_formats_lists_every_family_and_alias(tmp_path: Path) -> None:

@@ -5,11 +5,10 @@ sources -> formats/parse -> enrich -> analyze (per-chunk tables, merged as they 
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -467,6 +466,11 @@ def run(
     if jobs > 1:
         if work != "none":
             shared_classifier()  # built before forking, so every worker inherits it ready
+        # Here, not at the top: only --jobs forks workers, and multiprocessing with the
+        # process pool's modules is ~3 ms of every data command's start (issue #18).
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
         pool = ProcessPoolExecutor(
             max_workers=jobs,
             mp_context=multiprocessing.get_context("fork"),
