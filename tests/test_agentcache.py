@@ -13,6 +13,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from loglines import isolate
 
 from logaudit.cli import cli
@@ -244,6 +246,8 @@ def test_jobs_without_cache_send_nothing_back(fresh: Path, monkeypatch: pytest.M
     summary("--jobs", "2")
     assert not fresh.exists()
     assert classify.met_agent_rows() is None
+
+
 def _prepared() -> None:
     """Start the background build (engine.local.run does when both threads have a block)
     and wait for it."""
@@ -268,3 +272,36 @@ def test_background_build_only_when_nothing_is_cached(
     _prepared()
     assert Spy.built == 0
     assert figures(summary()) == figures(first) and Spy.built == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.text(max_size=6),
+            st.lists(st.sampled_from(["", "a", "Chrome", "é"]), min_size=2, max_size=2),
+        ),
+        max_size=20,
+    ),
+    st.integers(0, 20),
+)
+def test_rows_read_back_as_to_pylist_reads_them(
+    pairs: list[tuple[str, list[str]]], cut: int
+) -> None:
+    """``rows_of`` takes dictionary columns by their values and indices (``_values``): the
+    same rows as ``to_pylist``, whatever the chunks (a table of two files' rows)."""
+    columns = ("browser", "os")
+    rows = [(k, tuple(v)) for k, v in pairs]
+    table = agentcache.table_of(rows, columns)
+    two = pa.concat_tables([table.slice(0, cut), agentcache.table_of(rows[:cut], columns)])
+    for t in (table, two):
+        plain = [t.column(c).to_pylist() for c in t.column_names]
+        assert [agentcache._values(t.column(c)) for c in t.column_names] == plain
+        want = {key: tuple(row) for key, *row in zip(*plain, strict=True)}
+        assert agentcache.rows_of(t, columns) == want
+    # A null in a dictionary column (not what table_of writes): read as to_pylist reads it.
+    odd = pa.table(
+        {"key": ["x", "y"], "browser": pa.array(["a", None]).dictionary_encode(), "os": ["b", "c"]}
+    )
+    assert agentcache._values(odd.column("browser")) == ["a", None]
+    assert agentcache.rows_of(odd, columns) == {"x": ("a", "b")}
