@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import stat
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from loglines import isolate
 
 from logaudit.cli import cli
@@ -244,6 +247,8 @@ def test_jobs_without_cache_send_nothing_back(fresh: Path, monkeypatch: pytest.M
     summary("--jobs", "2")
     assert not fresh.exists()
     assert classify.met_agent_rows() is None
+
+
 def _prepared() -> None:
     """Start the background build (engine.local.run does when both threads have a block)
     and wait for it."""
@@ -268,3 +273,67 @@ def test_background_build_only_when_nothing_is_cached(
     _prepared()
     assert Spy.built == 0
     assert figures(summary()) == figures(first) and Spy.built == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.text(max_size=6),
+            st.lists(st.sampled_from(["", "a", "Chrome", "é"]), min_size=2, max_size=2),
+        ),
+        max_size=20,
+    ),
+    st.integers(0, 20),
+)
+def test_rows_read_back_as_to_pylist_reads_them(
+    pairs: list[tuple[str, list[str]]], cut: int
+) -> None:
+    """``rows_of`` takes dictionary columns by their values and indices (``_values``): the
+    same rows as ``to_pylist``, whatever the chunks (a table of two files' rows)."""
+    columns = ("browser", "os")
+    rows = [(k, tuple(v)) for k, v in pairs]
+    table = agentcache.table_of(rows, columns)
+    two = pa.concat_tables([table.slice(0, cut), agentcache.table_of(rows[:cut], columns)])
+    for t in (table, two):
+        plain = [t.column(c).to_pylist() for c in t.column_names]
+        assert [agentcache._values(t.column(c)) for c in t.column_names] == plain
+        want = {key: tuple(row) for key, *row in zip(*plain, strict=True)}
+        assert agentcache.rows_of(t, columns) == want
+    # A null in a dictionary column (not what table_of writes): read as to_pylist reads it.
+    odd = pa.table(
+        {"key": ["x", "y"], "browser": pa.array(["a", None]).dictionary_encode(), "os": ["b", "c"]}
+    )
+    assert agentcache._values(odd.column("browser")) == ["a", None]
+    assert agentcache.rows_of(odd, columns) == {"x": ("a", "b")}
+
+
+def test_versions_as_importlib_metadata_gives_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fingerprint's package versions from their dist-info folders (``_version``): what
+    importlib.metadata says for the five packages and for one not installed; an .egg-info or
+    a zip met first is left to importlib.metadata."""
+    from importlib import metadata
+
+    for name in (*agentcache._PACKAGES, "pyarrow", "no-such-package-here"):
+        try:
+            want: str | None = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            want = None
+        assert agentcache._version(name) == want
+    (tmp_path / "Foo_Bar-1.2.3.dist-info").mkdir()
+    (tmp_path / "foo_bar").mkdir()
+    (tmp_path / "old.thing-0.1-py3.11.egg-info").mkdir()
+    asked: list[str] = []
+    monkeypatch.setattr(agentcache, "_metadata_version", lambda n: asked.append(n) or "meta")
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "missing"), str(tmp_path)])
+    assert agentcache._version("foo-bar") == "1.2.3"
+    assert agentcache._version("Foo.Bar") == "1.2.3"
+    assert not asked
+    assert agentcache._version("old-thing") == "meta"
+    zipped = tmp_path / "lib.zip"
+    zipped.write_bytes(b"PK")
+    monkeypatch.setattr(sys, "path", [str(zipped), str(tmp_path)])
+    assert agentcache._version("foo-bar") == "meta"
+    assert asked == ["old-thing", "foo-bar"]

@@ -242,3 +242,25 @@ def test_response_times_of_several_widths_in_a_block_read_as_with_dictionaries()
     rows[6] = line(extra=["-"])
     frame, bad = _both(rows, det)
     assert frame["response_time"].iloc[4] == 12.5 and np.isnan(frame["response_time"].iloc[6])
+
+
+def test_times_in_order_are_coded_by_runs_however_many(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A log in time order, every line its own second (a run per row): its times are coded
+    by runs, not hashed into a dictionary (``_dict``), and each row keeps its time."""
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime(2024, 3, 1, 23, 59, 0, tzinfo=UTC)
+    rows = [line(when=start + timedelta(seconds=i)) for i in range(200)]
+    hashed: list[object] = []
+    real = parse._dict
+
+    def _dict(arr: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+        if not pa.types.is_dictionary(arr.type) and str(arr[0]).startswith("["):
+            hashed.append(arr)
+        return real(arr)
+
+    monkeypatch.setattr(parse, "_dict", _dict)
+    frame = parse_block(_block(rows), COMBINED, BadLines())
+    assert not hashed
+    want = pd.DatetimeIndex([start + timedelta(seconds=i) for i in range(200)])
+    assert (frame["time"].to_numpy() == want.tz_convert("UTC").to_numpy()).all()

@@ -932,6 +932,11 @@ class Accumulator:
         """Rows a compaction of ``name`` would merge now (what it has combined and pending)."""
         return self.pending_rows.get(name, 0) + len(self.done.get(name, ()))
 
+    def small_last_merge(self) -> bool:
+        """Whether the last merge (``result``) is small: under POOL_MIN_ROWS rows merged
+        and pending in the tables it has left to merge (then it runs on one thread)."""
+        return sum(self._rows(n) for n in self.pending) < POOL_MIN_ROWS
+
     def result(self, pool: Executor | None = None) -> Partial:
         """The merged tables. A table that spilled holds the rows still in memory, with its
         Spill in ``attrs["spill"]``: read such tables through ``spill.partitions``.
@@ -941,7 +946,7 @@ class Accumulator:
         runs without the GIL. On the 1M-line benchmark this last merge, after the last
         block, took 0.19-0.24 s one table after another and 0.10-0.13 s on two threads."""
         names = sorted(self.pending, key=lambda n: -self.pending_rows.get(n, 0))
-        if pool is not None and sum(self._rows(n) for n in names) < POOL_MIN_ROWS:
+        if pool is not None and self.small_last_merge():
             pool = None  # a small merge: one thread is quicker and cheaper (POOL_MIN_ROWS)
         big = [n for n in names if self._rows(n) >= SERIAL_ROWS]
         if pool is None:

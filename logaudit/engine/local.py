@@ -540,12 +540,21 @@ def run(
         flush()
         drain(0)
         prefetch.forget()  # blocks read ahead at start-up and not taken (prefetch.py)
+        # A small last merge (one thread, under POOL_MIN_ROWS rows) hands no free pages back,
+        # neither after each table of RELEASE_ROWS rows nor once after it: at 150,000 lines
+        # the path_visitors table's trim (103,000 16-byte keys, ~3 MB freed) took 8-12 ms of
+        # wall on the critical path, and the trim after the merge 1-3 ms, for pages that the
+        # finish then faulted in again. Such a run holds a few MB more through its finish.
+        small = acc.small_last_merge()
+        if small:
+            acc.on_compact = None
         # The last merge, on the threads when there are threads (tables merge independently).
         partial = acc.result(pool if isinstance(pool, ThreadPoolExecutor) else None)
-    # Each table's last merge handed back free pages while the other thread's was still
-    # running: now that both are done, what they freed goes back too (1M distinct lines:
-    # 160 MB that the finish would otherwise have on top).
-    _release("", max((len(f) for f in partial.values()), default=0))
+    if not small:
+        # Each table's last merge handed back free pages while the other thread's was still
+        # running: now that both are done, what they freed goes back too (1M distinct lines:
+        # 160 MB that the finish would otherwise have on top).
+        _release("", max((len(f) for f in partial.values()), default=0))
     save_agent_cache()  # the classifications this run added, for the next (agentcache.py)
     return Run(partial, bad, state.problems, inputs, formats, dict(state.lines_read), tuple(tables))
 

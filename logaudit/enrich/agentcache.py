@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sys
 from collections.abc import Iterable, Mapping
 from functools import cache
@@ -75,23 +76,64 @@ def cache_path(state: Path | None, enabled: bool = True) -> Path | None:
 @cache
 def fingerprint(columns: tuple[str, ...]) -> str:
     """Everything that can change a row, as one text; a file made under another is discarded."""
-    from importlib import metadata  # here: ~5 ms of every start-up otherwise (issue #18)
-
     import logaudit
     from logaudit.enrich import agents, crawlers
 
     parts = [f"logaudit {logaudit.__version__}", "columns " + ",".join(columns)]
     for name in _PACKAGES:
-        try:
-            parts.append(f"{name} {metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            parts.append(f"{name} -")
+        parts.append(f"{name} {_version(name) or '-'}")
     parts.append(f"resolver {agents.RESOLVER}")
     h = hashlib.sha256()
     for f in (Path(crawlers.__file__), Path(agents.__file__), crawlers.ROBOTS_FILE):
         h.update(f.read_bytes())
     parts.append(f"code {h.hexdigest()}")
     return "\n".join(parts)
+
+
+def _version(name: str) -> str | None:
+    """``importlib.metadata.version(name)`` (None: not installed), from the name of the
+    package's ``NAME-VERSION.dist-info`` folder in the first entry of ``sys.path`` that has
+    one, where importlib.metadata looks first too. importlib.metadata (and the email parser
+    it reads METADATA with) cost 11-14 ms of CPU a run, on the agents thread that the first
+    block's classification waits for; this ~0.5 ms. Anything else of that name on the way
+    (an .egg-info, a zip on the path) is left to importlib.metadata."""
+    want = _normal(name)
+    for entry in sys.path:
+        folder = entry or "."
+        try:
+            names = _listing(folder)
+        except OSError:
+            if os.path.exists(folder):  # a zip or an unreadable folder: as importlib does
+                return _metadata_version(name)
+            continue
+        for item in names:
+            stem, dot, kind = item.rpartition(".")
+            if not dot or _normal(stem.split("-", 1)[0]) != want:
+                continue
+            if kind == "dist-info" and "-" in stem:
+                return stem.split("-", 1)[1]
+            if kind in ("egg-info", "egg", "egg-link"):
+                return _metadata_version(name)
+    return _metadata_version(name)
+
+
+@cache
+def _listing(folder: str) -> tuple[str, ...]:
+    return tuple(sorted(os.listdir(folder)))
+
+
+def _normal(name: str) -> str:
+    """A distribution's name as importlib.metadata compares them (PEP 503, with "_")."""
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def _metadata_version(name: str) -> str | None:
+    from importlib import metadata  # here: ~5 ms of every start-up otherwise (issue #18)
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def warn(what: str, e: BaseException) -> None:
@@ -129,7 +171,7 @@ def rows_of(table: pa.Table, columns: tuple[str, ...]) -> dict[str, tuple[str, .
     columns are not ``columns``."""
     if table.column_names != ["key", *columns]:
         return {}
-    cols = [table.column(c).to_pylist() for c in table.column_names]
+    cols = [_values(table.column(c)) for c in table.column_names]
     intern = sys.intern
     rows: dict[str, tuple[str, ...]] = {}
     for key, *row in zip(*cols, strict=True):
@@ -158,6 +200,21 @@ def save(path: Path, rows: Iterable[tuple[str, tuple[str, ...]]], columns: tuple
         _write_private(path, sink.getvalue().to_pybytes())
     except Exception as e:  # noqa: BLE001 - never fail a run for its cache
         warn(f"{path} not written", e)
+
+
+def _values(column: pa.ChunkedArray) -> list[object]:
+    """``column.to_pylist()``: a dictionary chunk by its few distinct values, each made once
+    and taken per row by its index. ``to_pylist`` made a scalar per row: 2 ms a column of
+    1,600 rows, 14 ms of the 15 a 1,600-agent file took to read, on the first block's
+    critical path (it waits for the cache, ``classify.shared_classifier``)."""
+    out: list[object] = []
+    for chunk in column.chunks:
+        if isinstance(chunk, pa.DictionaryArray) and not chunk.indices.null_count:
+            names = chunk.dictionary.to_pylist()
+            out += [names[i] for i in chunk.indices.to_numpy().tolist()]
+        else:
+            out += chunk.to_pylist()
+    return out
 
 
 def table_of(rows: Iterable[tuple[str, tuple[str, ...]]], columns: tuple[str, ...]) -> pa.Table:
