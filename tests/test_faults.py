@@ -849,3 +849,25 @@ def test_a_nul_hole_bigger_than_a_block_is_one_stretch_and_not_carried(tmp_path:
     start = hole + 3 * len(good)
     assert stretches[1][0] == 4 and f"bytes {start:,}-{start + 4:,}: 5 NUL bytes" in stretches[1][1]
     assert b"".join(bytes(b.data) for b in blocks) == raw.replace(b"\x00", b"") + b"\n"
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "pthread_sigmask"), reason="no masks here")
+def test_jobs_workers_are_forked_with_stop_signals_held_back(
+    sample_logs: Path, fork_masks: list[set[int]]
+) -> None:
+    """A stop signal that came while the --jobs pool forked its workers was handled in the
+    parent's at-fork hooks ("Exception ignored ... Stopped"), the workers died of it and the
+    run ended in BrokenProcessPool, exit 1, instead of 128 + the signal (seen under load in
+    test_signals_leave_nothing_behind[2]). Every fork of a --jobs run holds them back, and the
+    parent's mask is given back."""
+    import signal
+
+    before = set(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+    two = summary_json(sample_logs / "access.log", "--jobs", "2")
+    assert len(fork_masks) >= 2  # the two workers, at least
+    for held in fork_masks:
+        assert {signal.SIGINT, signal.SIGTERM, signal.SIGHUP} <= held
+    assert set(signal.pthread_sigmask(signal.SIG_BLOCK, [])) == before
+    one = summary_json(sample_logs / "access.log", "--jobs", "1")
+    two.pop("generated"), one.pop("generated")
+    assert two == one  # the workers, let in after their handlers, did the work

@@ -6,6 +6,7 @@ sources -> formats/parse -> enrich -> analyze (per-chunk tables, merged as they 
 from __future__ import annotations
 
 import os
+import signal
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
@@ -52,6 +53,10 @@ def _init_worker(
 ) -> None:
     if parent:
         procs.die_with_parent(parent)  # no signal to the parent leaves a worker behind
+    # Forked with the stop signals held back (_fork_workers): this worker's own handlers are
+    # set, so they may come now.
+    if procs.DEFERRED:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, procs.DEFERRED)
     # Each worker is one of the cores: Arrow's own thread pool would oversubscribe them.
     pa.set_cpu_count(threads)
     pa.set_io_thread_count(threads)
@@ -480,6 +485,8 @@ def run(
     else:
         pool = ThreadPoolExecutor(max_workers=THREADS, thread_name_prefix="logaudit")
     with pool, _abandoned_on_error(pool):
+        if jobs > 1:
+            _fork_workers(pool)
         for inp in inputs:
             if (
                 jobs > 1
@@ -557,6 +564,23 @@ def run(
         _release("", max((len(f) for f in partial.values()), default=0))
     save_agent_cache()  # the classifications this run added, for the next (agentcache.py)
     return Run(partial, bad, state.problems, inputs, formats, dict(state.lines_read), tuple(tables))
+
+
+def _fork_workers(pool: Executor) -> None:
+    """Fork the --jobs workers now, with SIGINT, SIGTERM and SIGHUP held back (as the agents
+    helper and the finish's child are forked, ``procs.DEFERRED``). A fork-context process pool
+    forks every worker at its first submit; a stop signal handled in the parent's at-fork hooks
+    was "ignored" with a traceback, the workers died of it, and the run ended in
+    BrokenProcessPool, exit 1, instead of 128 + the signal. Held back, it is raised here,
+    after the fork; each worker lets it in once its own handlers are set (_init_worker)."""
+    if not procs.DEFERRED:
+        pool.submit(int)
+        return
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, procs.DEFERRED)
+    try:
+        pool.submit(int)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 @contextmanager
