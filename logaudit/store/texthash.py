@@ -19,6 +19,12 @@ a year's trends). A rolled-up month's ``referrers`` also keep ``referrer_hosts``
 removed, '' when not a URL), stamped with the ``referrers`` checksum as the hashes are; the
 movers map the compared referrers' hashes to them (``sites``), and run ``site_of`` only on
 referrers of days not rolled up.
+
+**Named keys only** (branch ``trends13``): the movers compare a few thousand keys, yet every
+report made each of the window's ~0.4M texts a Python string and then a hash-indexed text
+Series again (~20 % of a year's trends). ``Named`` keeps the texts in Arrow beside their
+hashes and makes strings for the keys asked only; the site movers ask texts only for
+referrers without a stored site.
 """
 
 from __future__ import annotations
