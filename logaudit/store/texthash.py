@@ -20,11 +20,12 @@ removed, '' when not a URL), stamped with the ``referrers`` checksum as the hash
 movers map the compared referrers' hashes to them (``sites``), and run ``site_of`` only on
 referrers of days not rolled up.
 
-**Named keys only** (branch ``trends13``): the movers compare a few thousand keys, yet every
-report made each of the window's ~0.4M texts a Python string and then a hash-indexed text
-Series again (~20 % of a year's trends). ``Named`` keeps the texts in Arrow beside their
-hashes and makes strings for the keys asked only; the site movers ask texts only for
-referrers without a stored site.
+**Named keys only** (branch ``trends13``): every report made each of the window's ~0.4M
+referrer and query texts a Python string and then a hash-indexed text Series again (~20 % of
+a year's trends), though the movers read the texts of few of them. ``Named`` keeps the texts
+in Arrow beside their hashes and makes strings for the keys asked only; the site movers ask
+texts only for referrers without a stored site (open days'), the source movers for the pairs
+they classify.
 """
 
 from __future__ import annotations
@@ -131,9 +132,9 @@ def sites(layout: Layout, entries: list[tuple[str, dict[str, Any]]]) -> Named:
 class Named:
     """hash -> value over rows of texts (or their sites), looked up for the keys asked only.
 
-    Movers name a few thousand compared keys out of the window's ~0.4M referrer and query
-    texts (a year at 10,000 visitors a day): the texts stay Arrow until asked, not a Python
-    string each, and no hash-indexed Series of them all is built. A key's value is that of its
+    Movers read the texts of few of the window's ~0.4M referrer and query texts (a year at
+    10,000 visitors a day): the texts stay Arrow until asked, not a Python string each, and
+    no hash-indexed Series of them all is built. A key's value is that of its
     first row, as a Series of the rows with repeated keys dropped gives."""
 
     keys: np.ndarray  # uint64, row for row ``values``
