@@ -409,7 +409,7 @@ def test_names_from_stored_hashes_equal_hashing(
         want = pd.Series(np.asarray(texts.index, dtype=object), index=keys)
         want = want[~want.index.duplicated()]
         for g in (got, again):
-            assert g[table].sort_index().to_dict() == want.sort_index().to_dict()
+            assert g[table].series().sort_index().to_dict() == want.sort_index().to_dict()
     # Stored: only the open days' texts were hashed; stale: the months' too.
     months_texts = sum(
         len(layout.read_tables([(m, e)], t, columns=[c]))  # type: ignore[arg-type]
@@ -423,3 +423,24 @@ def test_names_from_stored_hashes_equal_hashing(
     assert figures(trends([], copy, **more)) == figures(trends([str(whole)], **more))
     st = Layout(copy).read_state()
     assert all(texthash.ready(e, t) for e in st.months.values() for t in texthash.HASHED)
+
+
+def test_named_gives_each_key_its_first_rows_text() -> None:
+    """``texthash.Named.of`` is the rows with repeated keys dropped, reindexed: the first
+    row's value of each asked key, in the asked order, NaN for a key no row has; from Arrow
+    texts across chunks and from an object array alike."""
+    import pyarrow as pa
+
+    from logaudit.store.texthash import Named
+
+    keys = np.array([5, 3, 5, 7, 3], np.uint64)
+    texts = ["a", "b", "c", "d", "e"]
+    for values in (pa.chunked_array([texts[:2], texts[2:]]), np.array(texts, dtype=object)):
+        named = Named(keys, values)
+        got = named.of(np.array([3, 9, 5, 7, 3], np.uint64))
+        assert got.index.tolist() == [3, 9, 5, 7, 3]
+        assert got.iloc[[0, 2, 3, 4]].tolist() == ["b", "a", "d", "b"]
+        assert pd.isna(got.iloc[1])
+        assert named.series().to_dict() == {5: "a", 3: "b", 7: "d"}
+        assert len(named) == 3
+        assert named.of(np.zeros(0, np.uint64)).empty

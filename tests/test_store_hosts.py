@@ -72,7 +72,7 @@ def test_each_rolled_month_keeps_its_referrers_sites(store: tuple[Path, Path]) -
         assert (hosts["site"] != "").any() and (hosts["site"] == "").any()
         by_hash = texthash.sites(layout, [(month, entry)])
         keys = hash_strings(refs.index)
-        assert by_hash.reindex(keys).tolist() == want.tolist()
+        assert by_hash.of(keys).tolist() == want.tolist()
 
 
 @pytest.mark.parametrize("every", ["month", "week"])

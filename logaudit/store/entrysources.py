@@ -81,9 +81,7 @@ def of_counts(
 
 def _names(layout: Layout, month: str, entry: dict[str, Any], table: str) -> pd.Series:
     """hash -> text of the month's ``table`` (its stored hashes: ``store/texthash.py``)."""
-    texts, keys = texthash.texts_and_hashes(layout, [(month, entry)], table)
-    once = ~pd.Series(keys, copy=False).duplicated().to_numpy()
-    return pd.Series(texts[once], index=keys[once])
+    return texthash.named(layout, [(month, entry)], table).series()
 
 
 def backfill(

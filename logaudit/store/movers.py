@@ -213,17 +213,13 @@ NAMED = {"queries": "query", "referrers": "referrer"}
 
 def names(
     layout: Layout, state: State, days: list[tuple[str, dict[str, Any]]]
-) -> dict[str, pd.Series]:
-    """table -> (hash -> text) over the distinct texts of ``days`` (closed months from their
-    roll-ups): only the text column is read, not merged, each text hashed once."""
+) -> dict[str, texthash.Named]:
+    """table -> (hash -> text) over the texts of ``days`` (closed months from their roll-ups,
+    their hashes stored: store/texthash.py), and ``texthash.HOSTS`` -> (hash -> referring
+    site) of the closed months' referrers: looked up for the keys the movers compare only
+    (``texthash.Named``), the texts left in Arrow until then."""
     entries, _ = months.covering(state, days)
-    out = {}
-    for table in NAMED:
-        # Closed months' hashes are stored beside their texts (store/texthash.py).
-        texts, keys = texthash.texts_and_hashes(layout, entries, table)
-        once = ~pd.Series(keys, copy=False).duplicated().to_numpy()
-        out[table] = pd.Series(texts[once], index=keys[once])
-    # The referring site of each closed month's referrer (texthash.HOSTS): not named again.
+    out = {table: texthash.named(layout, entries, table) for table in NAMED}
     out[texthash.HOSTS] = texthash.sites(layout, entries)
     return out
 

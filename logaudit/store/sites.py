@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from logaudit.analyze.base import Partial
@@ -115,12 +114,11 @@ def own(
     names = np.asarray(site.dictionary.to_pylist(), dtype=object)
     hits = rows.column("hits").to_numpy().astype(np.float64)
     ref_path = rows.column("ref_path").combine_chunks()
-    on = np.asarray(
-        pc.is_in(ref_path, value_set=arrow_strings(paths.index)).to_numpy(zero_copy_only=False),
-        dtype=bool,
-    )
-    served_paths = pc.dictionary_encode(ref_path.filter(pa.array(on)))
-    path_code = np.asarray(served_paths.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    # One hashing of the year's referring paths: each served one's position among the
+    # period's paths is both whether it is served and a numbering of the served paths.
+    at = pc.index_in(ref_path, value_set=arrow_strings(paths.index))
+    on = np.asarray(at.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    path_code = np.asarray(at.drop_null().to_numpy(zero_copy_only=False), dtype=np.int64)
     return inferred(code, names, hits, on, path_code)
 
 

@@ -19,17 +19,27 @@ a year's trends). A rolled-up month's ``referrers`` also keep ``referrer_hosts``
 removed, '' when not a URL), stamped with the ``referrers`` checksum as the hashes are; the
 movers map the compared referrers' hashes to them (``sites``), and run ``site_of`` only on
 referrers of days not rolled up.
+
+**Named keys only** (branch ``trends13``): every report made each of the window's ~0.4M
+referrer and query texts a Python string and then a hash-indexed text Series again (~20 % of
+a year's trends), though the movers read the texts of few of them. ``Named`` keeps the texts
+in Arrow beside their hashes and makes strings for the keys asked only; the site movers ask
+texts only for referrers without a stored site (open days'), the source movers for the pairs
+they classify.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
-from logaudit.schema import hash_strings
+from logaudit.schema import arrow_strings, hash_strings
 from logaudit.store import madeof
 from logaudit.store.layout import Layout, State
 
@@ -93,7 +103,7 @@ def backfill(layout: Layout, state: State, entries: list[tuple[str, dict[str, An
     return True
 
 
-def sites(layout: Layout, entries: list[tuple[str, dict[str, Any]]]) -> pd.Series:
+def sites(layout: Layout, entries: list[tuple[str, dict[str, Any]]]) -> Named:
     """hash -> referring site of the referrers of the month ``entries`` whose hashes and
     sites stand for their referrers (empty: none). Read as one table each; the sites (a few
     dozen distinct) through their dictionary, not a Python string made per referrer."""
@@ -110,39 +120,84 @@ def sites(layout: Layout, entries: list[tuple[str, dict[str, Any]]]) -> pd.Serie
     h = layout.read_arrow(held, name) if held else None
     s = layout.read_arrow(held, HOSTS) if held else None
     if h is None or s is None or h.num_rows != s.num_rows:
-        return pd.Series([], index=pd.Index([], dtype=np.uint64), dtype=object)
+        return Named(np.zeros(0, np.uint64), np.array([], dtype=object))
     keys = h.column("h").to_numpy().astype(np.uint64, copy=False)
     enc = pc.dictionary_encode(s.column("site").combine_chunks())
     names = np.asarray(enc.dictionary.to_pylist(), dtype=object)
     site = names[np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.intp)]
-    once = ~pd.Series(keys, copy=False).duplicated().to_numpy()
-    return pd.Series(site[once], index=keys[once], dtype=object, copy=False)
+    return Named(keys, site)
 
 
-def texts_and_hashes(
-    layout: Layout, entries: list[tuple[str, dict[str, Any]]], table: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """The texts of ``table`` in ``entries`` (in order) and their hashes: read where stored
-    and standing for the texts, else made."""
+@dataclass(frozen=True)
+class Named:
+    """hash -> value over rows of texts (or their sites), looked up for the keys asked only.
+
+    Movers read the texts of few of the window's ~0.4M referrer and query texts (a year at
+    10,000 visitors a day): the texts stay Arrow until asked, not a Python string each, and
+    no hash-indexed Series of them all is built. A key's value is that of its
+    first row, as a Series of the rows with repeated keys dropped gives."""
+
+    keys: np.ndarray  # uint64, row for row ``values``
+    values: pa.Array | pa.ChunkedArray | np.ndarray
+
+    @cached_property
+    def _first(self) -> tuple[pd.Index, np.ndarray]:
+        """Each key once (in first-row order) and its first row: hashed once, asked often."""
+        once = ~pd.Series(self.keys, copy=False).duplicated().to_numpy()
+        return pd.Index(self.keys[once]), np.flatnonzero(once)
+
+    def of(self, wanted: Any) -> pd.Series:
+        """The value of each of ``wanted`` (keys, in their order; NaN where none has it), as
+        ``series().reindex(wanted)`` gives, with object values."""
+        want = np.asarray(wanted, dtype=np.uint64)
+        index, first = self._first
+        at = index.get_indexer(pd.Index(want))
+        found = at >= 0
+        rows = first[at[found]]
+        out = np.full(len(want), np.nan, dtype=object)
+        if isinstance(self.values, np.ndarray):
+            out[found] = self.values[rows]
+        elif len(rows):
+            out[found] = self.values.take(pa.array(rows)).to_numpy(zero_copy_only=False)
+        return pd.Series(out, index=pd.Index(want), dtype=object)
+
+    def series(self) -> pd.Series:
+        """Every key's value, keys once (in first-row order)."""
+        return self.of(self._first[0])
+
+    def __len__(self) -> int:
+        """Distinct keys."""
+        return len(self._first[0])
+
+
+def named(layout: Layout, entries: list[tuple[str, dict[str, Any]]], table: str) -> Named:
+    """The texts of ``table`` in ``entries`` (in order) by their hashes: read where stored and
+    standing for the texts, else made."""
     name, column = HASHED[table]
-    texts: list[np.ndarray] = []
+    texts: list[pa.ChunkedArray] = []
     keys: list[np.ndarray] = []
     stored = [(n, e) for n, e in entries if len(n) == 7 and name in e["files"] and ready(e, table)]
     done = {n for n, _ in stored}
     rest = [(n, e) for n, e in entries if n not in done]
     for group, hashed in ((stored, True), (rest, False)):
-        f = layout.read_tables(group, table, columns=[column]) if group else None
-        if f is None:
+        f = layout.read_arrow(group, table, columns=[column]) if hashed and group else None
+        h = layout.read_arrow(group, name) if f is not None else None
+        if f is not None and h is not None and h.num_rows == f.num_rows:
+            texts.append(f.column(column))
+            keys.append(h.column("h").to_numpy().astype(np.uint64, copy=False))
             continue
-        texts.append(np.asarray(f.index, dtype=object))
-        h = layout.read_tables(group, name) if hashed else None
-        if h is not None and len(h) == len(f):
-            keys.append(h["h"].to_numpy(np.uint64))
-        else:
-            keys.append(hash_strings(f.index))
+        # No stored hashes (open days), or not as many as texts: the texts' own.
+        t = layout.read_tables(group, table, columns=[column]) if group else None
+        if t is not None:
+            text = arrow_strings(t.index)
+            texts.append(text if isinstance(text, pa.ChunkedArray) else pa.chunked_array([text]))
+            keys.append(hash_strings(t.index))
     if not texts:
-        return np.array([], dtype=object), np.zeros(0, np.uint64)
-    return np.concatenate(texts), np.concatenate(keys)
+        return Named(np.zeros(0, np.uint64), np.array([], dtype=object))
+    # One text type for one array (a string and a large_string part: both large).
+    kind = texts[0].type if all(t.type == texts[0].type for t in texts) else pa.large_string()
+    both = pa.chunked_array([c.cast(kind) for t in texts for c in t.chunks], type=kind)
+    return Named(np.concatenate(keys), both)
 
 
 __all__ = [
@@ -151,8 +206,9 @@ __all__ = [
     "backfill",
     "hosts_ready",
     "ready",
+    "Named",
+    "named",
     "sites",
-    "texts_and_hashes",
     "write",
     "write_hosts",
 ]

@@ -4,6 +4,7 @@ views moved most, and sources whose share of visits did (``campaigns.journeys``)
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,15 +70,17 @@ _NAMERS: dict[str, Callable[[Partial], pd.Series]] = {
 }
 
 
-def _names(p: Partial, ctx: Context, table: str) -> pd.Series:
-    """hash -> text for ``table``'s keys, once per report. From the history store, the texts
-    of the compared periods' days only (``STORED`` ``names``): every key movers name was seen
-    on one of those days, and each day's table holds the text of every key its events have,
-    so the lookup is the period's; over the logs, the period's merged table."""
+def _names(p: Partial, ctx: Context, table: str, keys: Any) -> pd.Series:
+    """The text of each of ``keys`` (hashes of ``table``'s texts; NaN where none has it). From
+    the history store, the texts of the compared periods' days only (``STORED`` ``names``,
+    ``texthash.Named``: looked up for these keys, the rest never made Python strings): every
+    key movers name was seen on one of those days, and each day's table holds the text of
+    every key its events have, so the lookup is the period's; over the logs, the period's
+    merged table, once per report."""
     stored = ctx.cache.get(STORED)
     if isinstance(stored, dict) and table in stored.get("names", {}):
-        return stored["names"][table]
-    return ctx.once(f"movers_names_{table}", lambda: _NAMERS[table](p))
+        return stored["names"][table].of(keys)
+    return ctx.once(f"movers_names_{table}", lambda: _NAMERS[table](p)).reindex(keys)
 
 
 def _own(p: Partial, ctx: Context) -> set[str]:
@@ -93,31 +96,40 @@ def _own(p: Partial, ctx: Context) -> set[str]:
 
 def _pages(p: Partial, ctx: Context, ev: pd.DataFrame) -> tuple[pd.Series | None, str]:
     keys = pd.Index(ev["path_h"].unique())
-    names = _names(p, ctx, "paths").reindex(keys)
+    names = _names(p, ctx, "paths", keys)
     return pd.Series(names.to_numpy(), index=keys), ""
 
 
 def _sites(p: Partial, ctx: Context, ev: pd.DataFrame) -> tuple[pd.Series | None, str]:
     keys = pd.Index(ev["ref_h"].unique())
-    refs = _names(p, ctx, "referrers").reindex(keys).dropna()
     # The referring-sites sections' split, for these referrers only: the site of an external
     # referrer (a URL with a host that is not one of the site's own). From the store, closed
-    # months' referrers give their stored sites (store/texthash.py HOSTS); site_of names the
-    # rest.
+    # months' referrers give their stored sites (store/texthash.py HOSTS), and only the
+    # others' texts are looked up, for site_of to name; a key named nowhere is left out.
     stored = ctx.cache.get(STORED)
     known = stored.get("names", {}).get(HOSTS) if isinstance(stored, dict) else None
-    if known is not None and len(known):
-        site = known.reindex(refs.index).to_numpy(dtype=object, copy=True)
+    if known is not None and len(known.keys):
+        site = known.of(keys).to_numpy(dtype=object, copy=True)
         todo = pd.isna(site)
-        if todo.any():
-            texts = pd.Index(refs.to_numpy(dtype=object)[todo], dtype=object)
-            site[todo] = site_of(texts)["site"].to_numpy(dtype=object)
+        texts = _names(p, ctx, "referrers", keys[todo])
+        named = texts.notna().to_numpy(bool)
+        rest = site[todo]
+        rest[named] = site_of(pd.Index(texts.to_numpy(dtype=object)[named], dtype=object))[
+            "site"
+        ].to_numpy(dtype=object)
+        site[todo] = rest
+        held = ~todo
+        held[todo] = named
+        site, keys = site[held], keys[held]
     else:
+        refs = _names(p, ctx, "referrers", keys).dropna()
         site = site_of(pd.Index(refs.to_numpy(dtype=object), dtype=object))["site"].to_numpy(
             dtype=object
         )
-    found = (site != "") & ~pd.Index(site).isin(list(_own(p, ctx)))
-    return pd.Series(site[found], index=refs.index[found]), ""
+        keys = refs.index
+    # As Python objects: an inferred text Index copied every site into Arrow first.
+    found = (site != "") & ~pd.Index(site, dtype=object).isin(list(_own(p, ctx)))
+    return pd.Series(site[found], index=keys[found]), ""
 
 
 def _who(p: Partial, ctx: Context, ev: pd.DataFrame) -> pd.DataFrame | None:
@@ -476,10 +488,10 @@ def _named_sources(p: Partial, ctx: Context, v: pd.DataFrame) -> np.ndarray:
 
     s = ctx.settings
     tables = SourceTables.load(s.sources, s.affiliate_params)
-    # The referrer texts of these visits only (the period's was a year of them).
-    return pair_sources(
-        v, _names(p, ctx, "referrers"), _names(p, ctx, "queries"), _own(p, ctx), tables
-    )
+    # The referrer and query texts of these visits only (the period's was a year of them).
+    refs = _names(p, ctx, "referrers", pd.unique(v["ref_h"].to_numpy()))
+    queries = _names(p, ctx, "queries", pd.unique(v["query_h"].to_numpy()))
+    return pair_sources(v, refs, queries, _own(p, ctx), tables)
 
 
 def _counted_sources(
@@ -559,10 +571,13 @@ def _count_moves(
 ) -> tuple[pd.DataFrame, str]:
     """``_moves`` from the counts per distinct key on each side."""
     cols = ["kind", "item", "share_before", "share_last", "change", "count_last", "count_before"]
-    counts = pd.DataFrame(
-        {False: n_before, True: n_last},
-        index=pd.Index(items.reindex(keys).to_numpy(dtype=object)),
+    named = items.reindex(keys)
+    # Text names stay Arrow (pages: the period's paths); as Python objects they were made
+    # text again by the Index.
+    index = (
+        pd.Index(named.array) if named.dtype == "str" else pd.Index(named.to_numpy(dtype=object))
     )
+    counts = pd.DataFrame({False: n_before, True: n_last}, index=index)
     counts = counts[counts.index.notna()].groupby(level=0).sum()
     before, now = counts[False], counts[True]
     if before.sum() < MOVER_MIN_TOTAL or now.sum() < MOVER_MIN_TOTAL:
