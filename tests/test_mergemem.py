@@ -157,3 +157,13 @@ def test_the_accumulator_consumes_only_its_own_merged_tables(
     got = acc.result()["visitors"]
     pd.testing.assert_frame_equal(got, want)
     assert any(len(f) and not len(f.columns) for f in seen)
+
+    # One frame added past COMPACT_ROWS is handed back by combine as it is and kept as the
+    # merged table: it is still the caller's, and the next compaction must not empty it.
+    acc = Accumulator(tables)
+    caller = parts[0].copy()
+    acc.add({"visitors": caller})
+    for p in parts[1:]:
+        acc.add({"visitors": p.copy()})
+    pd.testing.assert_frame_equal(acc.result()["visitors"], want)
+    pd.testing.assert_frame_equal(caller, parts[0])

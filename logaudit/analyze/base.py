@@ -339,13 +339,15 @@ def _combine_by_level_codes(
     known: KnownDistinct | None = None,
     consume: pd.DataFrame | None = None,
 ) -> pd.DataFrame | None:
-    """Frames keyed by a MultiIndex with text levels (visitors: client, agent), combined by
-    ``rules`` through their levels' codes: each level's distinct values are hashed once (not
-    once per row, as grouping by the levels made into columns did), and the rows are grouped
-    by the integer tuple of their codes. The result is the group-by's own: groups in order of
-    first appearance, each level's values in order of first appearance among the rows, the
-    same aggregations. On the all-distinct benchmark the visitors merge no longer copies its
-    1M agent texts per row twice (``reset_index``, then ``concat``).
+    """Frames keyed by a MultiIndex with text or 64-bit integer levels (visitors: client,
+    agent; visitor_days: visitor hash), combined by ``rules`` through their levels' codes: each
+    level's distinct values are hashed once (not once per row, as grouping by the levels made
+    into columns did; a large level proved distinct by sorting, ``_distinct_ints``, or known
+    distinct is not hashed at all, and its codes are renumbered by lookup tables), and the rows
+    are grouped by the integer tuple of their codes. The result is the group-by's own: groups
+    in order of first appearance, each level's values in order of first appearance among the
+    rows, the same aggregations. On the all-distinct benchmark the visitors merge no longer
+    copies its 1M agent texts per row twice (``reset_index``, then ``concat``).
 
     None when a row has a missing level value (the group-by drops those rows but keeps their
     other values in its levels) or the tuples would not fit 63 bits: grouped as columns then.
@@ -764,7 +766,8 @@ class Accumulator:
         self.spill_bytes = spill_bytes
         self.spills: dict[str, Spill] = {}
         self.text_spills: dict[str, TextSpill] = {}
-        # Merged tables this accumulator made and has not handed out (``result``, ``put``):
+        # Merged tables this accumulator made and has not handed out (``result`` clears it;
+        # a table taken in by ``put``, or an input combine gave back as it is, never enters):
         # their next compaction may drop their columns as it goes (``Table.combine``'s
         # ``consume``).
         self._own: dict[str, pd.DataFrame] = {}
@@ -806,7 +809,6 @@ class Accumulator:
             self.add({name: frame})
             return
         self.done[name] = whole(frame)
-        self._own.pop(name, None)
 
     def _compact(self, name: str) -> None:
         table = self.tables[name]
@@ -848,7 +850,7 @@ class Accumulator:
         else:
             frames = ([done] if done is not None else []) + pending
             merged = table.combine(
-                frames, join=False, known=self.known, consume=done if mine is done else None
+                frames, join=False, known=self.known, consume=mine
             )
             if all(merged is not f for f in frames):  # not an input given back as it is
                 self._own[name] = merged
