@@ -666,3 +666,24 @@ def test_categoricals_of_equal_dtypes_join_as_concatenation_did() -> None:
     got = _concat(ordered)
     pd.testing.assert_frame_equal(got, pd.concat(ordered))
     assert got["c"].dtype.ordered
+
+
+def test_first_rows_are_each_values_first_row() -> None:
+    """The merges' first-row lookup (written backwards, the last write wins) against
+    np.unique's first indices, with repeats, with values no row holds, and at size 0."""
+    from logaudit.analyze.base import _first_rows, _heads
+
+    rng = np.random.default_rng(5)
+    for n, size in ((0, 0), (1, 1), (50, 7), (5_000, 300), (200_000, 40_000)):
+        ids = rng.integers(0, size, n) if size else np.zeros(0, np.int64)
+        held, first = np.unique(ids, return_index=True)
+        got = _first_rows(ids, size, missing=n)
+        want = np.full(size, n, np.intp)
+        want[held] = first
+        np.testing.assert_array_equal(got, want)
+        codes, _ = pd.factorize(ids, sort=False)
+        groups = int(codes.max()) + 1 if n else 0
+        firsts, rest, at = _heads(codes, groups)
+        np.testing.assert_array_equal(np.sort(firsts), np.sort(first))
+        assert int(rest.sum()) == n - groups
+        np.testing.assert_array_equal(at, codes[rest])

@@ -432,9 +432,7 @@ def _first_appearance(values: np.ndarray, size: int) -> tuple[np.ndarray, np.nda
     if size < _spill.DISTINCT_CHECK_ROWS:
         return pd.factorize(values, sort=False)
     n = len(values)
-    first = np.full(size, n, np.intp)
-    # The last write of each value wins: written backwards, its first row (as ``_fold``).
-    first[values[::-1]] = np.arange(n - 1, -1, -1)
+    first = _first_rows(values, size, missing=n)
     starts = np.zeros(n, bool)
     starts[first[first < n]] = True
     del first
@@ -529,11 +527,7 @@ def _by_group_columns(
         return None
     n = len(ids)
     if groups < n:
-        firsts = np.empty(groups, np.intp)
-        firsts[ids[::-1]] = np.arange(n - 1, -1, -1)  # as in _fold: each group's first row
-        rest = np.ones(n, bool)
-        rest[firsts] = False
-        at = ids[rest]
+        firsts, rest, at = _heads(ids, groups)
     out: dict[Any, np.ndarray] = {}
     for col in columns:
         values = np.concatenate([f[col].to_numpy() for f in frames])
@@ -551,6 +545,27 @@ def _by_group_columns(
     return pd.DataFrame(out, columns=columns, copy=False)
 
 
+def _first_rows(ids: np.ndarray, size: int, missing: int | None = None) -> np.ndarray:
+    """The first row holding each of ``range(size)`` in ``ids`` (``missing`` for a value no
+    row holds; without it every value must be held). Written backwards, a repeated value's
+    last write is its first row: numpy's assignment through a 1-D integer index writes in
+    order, which this relies on (tests/test_merge.py checks it against ``np.unique``)."""
+    n = len(ids)
+    first = np.empty(size, np.intp) if missing is None else np.full(size, missing, np.intp)
+    first[ids[::-1]] = np.arange(n - 1, -1, -1)
+    return first
+
+
+def _heads(ids: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For rows numbered by group (``ids``, every group in ``range(groups)`` held): each
+    group's first row, a mask of the other rows, and those rows' groups (where ufunc.at folds
+    them in)."""
+    firsts = _first_rows(ids, groups)
+    rest = np.ones(len(ids), bool)
+    rest[firsts] = False
+    return firsts, rest, ids[rest]
+
+
 def _fold(
     data: pd.DataFrame, ids: np.ndarray, groups: int, folds: Mapping[Any, np.ufunc | None]
 ) -> pd.DataFrame:
@@ -560,11 +575,7 @@ def _fold(
     n = len(ids)
     if groups == n:
         return data.reset_index(drop=True)  # every row its own group, in order already
-    firsts = np.empty(groups, np.intp)
-    firsts[ids[::-1]] = np.arange(n - 1, -1, -1)  # the last write of each group: its first row
-    rest = np.ones(n, bool)
-    rest[firsts] = False
-    at = ids[rest]
+    firsts, rest, at = _heads(ids, groups)
     out = {}
     for col in data.columns:
         values = data[col].to_numpy()
