@@ -13,8 +13,8 @@ from logaudit.analyze.base import (
     Table,
     _by_group_columns,
     _combine_by_level_codes,
-    _distinct_ints,
 )
+from logaudit.analyze.spill import distinct_ints
 
 RULES = {"hits": "sum", "first": "min", "last": "max"}
 
@@ -73,15 +73,15 @@ def test_distinct_ints_says_distinct_only_when_it_is(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(spill, "DISTINCT_CHECK_ROWS", 10)
     monkeypatch.setattr(spill, "DISTINCT_SAMPLE", 5)
     values = np.arange(100, dtype=np.uint64) * np.uint64(7919)
-    assert _distinct_ints(pd.Index(values))
-    assert _distinct_ints(pd.Index(values.astype(np.int64)[::-1]))
+    assert distinct_ints(pd.Index(values))
+    assert distinct_ints(pd.Index(values.astype(np.int64)[::-1]))
     for at in (0, 1, 50, 98):  # a repeat the evenly spaced sample misses, or not
         twice = values.copy()
         twice[at] = values[at + 1]
-        assert not _distinct_ints(pd.Index(twice))
-    assert not _distinct_ints(pd.Index(values[:9]))  # too few to check: as before
-    assert not _distinct_ints(pd.Index(values.astype(np.int32)))
-    assert not _distinct_ints(pd.Index([f"v{i}" for i in range(100)], dtype="str"))
+        assert not distinct_ints(pd.Index(twice))
+    assert not distinct_ints(pd.Index(values[:9]))  # too few to check: as before
+    assert not distinct_ints(pd.Index(values.astype(np.int32)))
+    assert not distinct_ints(pd.Index([f"v{i}" for i in range(100)], dtype="str"))
 
 
 def _visitors(rng: np.random.Generator, start: int, rows: int) -> pd.DataFrame:

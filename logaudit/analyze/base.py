@@ -24,7 +24,7 @@ import pandas as pd
 import pyarrow as pa
 from pandas.api.types import union_categoricals
 
-from logaudit.analyze import spill as _spill
+from logaudit.analyze import spill as _spill  # DISTINCT_CHECK_ROWS read at each call
 from logaudit.analyze.spill import (
     SEQ,
     TEXT_FACTOR,
@@ -33,6 +33,7 @@ from logaudit.analyze.spill import (
     TextSpill,
     _chunked,
     _equal,
+    distinct_ints,
     distinct_text,
     duplicated_keys,
     one_chunk,
@@ -339,15 +340,15 @@ def _combine_by_level_codes(
     known: KnownDistinct | None = None,
     consume: pd.DataFrame | None = None,
 ) -> pd.DataFrame | None:
-    """Frames keyed by a MultiIndex with text or 64-bit integer levels (visitors: client,
-    agent; visitor_days: visitor hash), combined by ``rules`` through their levels' codes: each
-    level's distinct values are hashed once (not once per row, as grouping by the levels made
-    into columns did; a large level proved distinct by sorting, ``_distinct_ints``, or known
-    distinct is not hashed at all, and its codes are renumbered by lookup tables), and the rows
-    are grouped by the integer tuple of their codes. The result is the group-by's own: groups
-    in order of first appearance, each level's values in order of first appearance among the
-    rows, the same aggregations. On the all-distinct benchmark the visitors merge no longer
-    copies its 1M agent texts per row twice (``reset_index``, then ``concat``).
+    """Frames keyed by a MultiIndex with text or 64-bit integer levels (visitors: client, agent;
+    visitor_days: visitor hash), combined by ``rules`` through their levels' codes: each level's
+    distinct values are hashed once (not once per row, as grouping by the levels made into columns
+    did; a large level proved distinct by sorting, ``spill.distinct_ints``, or known distinct is not
+    hashed at all, and its codes are renumbered by lookup tables), and the rows are grouped by the
+    integer tuple of their codes. The result is the group-by's own: groups in order of first
+    appearance, each level's values in order of first appearance among the rows, the same
+    aggregations. On the all-distinct benchmark the visitors merge no longer copies its 1M agent
+    texts per row twice (``reset_index``, then ``concat``).
 
     None when a row has a missing level value (the group-by drops those rows but keeps their
     other values in its levels) or the tuples would not fit 63 bits: grouped as columns then.
@@ -365,7 +366,7 @@ def _combine_by_level_codes(
         if any(len(c) and c.min() < 0 for c in row_codes):
             return None
         joined = each[0].append(each[1:]) if len(each) > 1 else each[0]
-        if distinct_text(joined, known) or _distinct_ints(joined):
+        if distinct_text(joined, known) or distinct_ints(joined):
             # No value in two frames (every agent new): the frames' levels, joined without a
             # copy, are the distinct values; factorizing made a copy of all of them (and for
             # 64-bit visitor hashes a hash table of them: 5M distinct clients' visitor_days,
@@ -441,25 +442,6 @@ def _first_appearance(values: np.ndarray, size: int) -> tuple[np.ndarray, np.nda
     rank = np.empty(size, np.intp)
     rank[used] = np.arange(len(used))
     return rank[values], used
-
-
-def _distinct_ints(index: pd.Index) -> bool:
-    """Whether a big 64-bit integer index (``visitor_days``' visitor hashes) holds every value
-    once: a sorted copy's neighbours compared (8 bytes a value, where factorizing built a hash
-    table of all of them and a copy), an evenly spaced sample first (a repeat there settles
-    it, as in ``spill.distinct_text``)."""
-    dtype = index.dtype
-    if not isinstance(dtype, np.dtype) or dtype.kind not in "iu" or dtype.itemsize != 8:
-        return False
-    if isinstance(index, pd.MultiIndex) or len(index) < _spill.DISTINCT_CHECK_ROWS:
-        return False
-    values = index.to_numpy()
-    for v in (values[:: max(1, len(values) // _spill.DISTINCT_SAMPLE)], values):
-        ordered = np.sort(v)
-        if bool((ordered[1:] == ordered[:-1]).any()):
-            return False
-        del ordered
-    return True
 
 
 def _as_is(frame: pd.DataFrame, rules: dict[str, str]) -> bool:

@@ -208,9 +208,28 @@ def _distinct_hashes(arr: pa.ChunkedArray) -> bool:
 
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
         return False
-    hashes = hash_utf8(arr)
-    hashes.sort()
-    return not bool((hashes[1:] == hashes[:-1]).any())
+    return _all_differ(hash_utf8(arr))
+
+
+def distinct_ints(index: pd.Index) -> bool:
+    """Whether a big 64-bit integer index (``visitor_days``' visitor hashes) holds every value
+    once: a sorted copy's neighbours compared (8 bytes a value, where factorizing built a hash
+    table of all of them and a copy), an evenly spaced sample first (a repeat there settles
+    it, as in ``distinct_text``)."""
+    dtype = index.dtype
+    if not isinstance(dtype, np.dtype) or dtype.kind not in "iu" or dtype.itemsize != 8:
+        return False
+    if isinstance(index, pd.MultiIndex) or len(index) < DISTINCT_CHECK_ROWS:
+        return False
+    values = index.to_numpy()
+    step = max(1, len(values) // DISTINCT_SAMPLE)
+    return _all_differ(values[::step].copy()) and _all_differ(values.copy())
+
+
+def _all_differ(values: np.ndarray) -> bool:
+    """Whether no two of ``values`` are equal (sorted in place: pass a copy to keep them)."""
+    values.sort()
+    return not bool((values[1:] == values[:-1]).any())
 
 
 def one_chunk(index: pd.Index) -> pd.Index:
