@@ -264,3 +264,28 @@ def test_times_in_order_are_coded_by_runs_however_many(monkeypatch: pytest.Monke
     assert not hashed
     want = pd.DatetimeIndex([start + timedelta(seconds=i) for i in range(200)])
     assert (frame["time"].to_numpy() == want.tz_convert("UTC").to_numpy()).all()
+
+
+def test_times_out_of_order_that_repeat_go_to_the_dictionary(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Times alternating between two seconds (a run per row, two values): decoding each run
+    cost ~10x the dictionary's decoding of the distinct values, so repeating run heads send
+    the column to ``_dict``; each row keeps its time either way."""
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime(2024, 3, 1, 23, 59, 0, tzinfo=UTC)
+    whens = [start + timedelta(seconds=i % 2) for i in range(200)]
+    hashed: list[object] = []
+    real = parse._dict
+
+    def _dict(arr: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+        if not pa.types.is_dictionary(arr.type) and str(arr[0]).startswith("["):
+            hashed.append(arr)
+        return real(arr)
+
+    monkeypatch.setattr(parse, "_dict", _dict)
+    frame = parse_block(_block([line(when=w) for w in whens]), COMBINED, BadLines())
+    assert hashed
+    want = pd.DatetimeIndex(whens)
+    assert (frame["time"].to_numpy() == want.tz_convert("UTC").to_numpy()).all()
