@@ -929,7 +929,11 @@ class Accumulator:
 
     def small_last_merge(self) -> bool:
         """Whether the last merge (``result``) is small: under POOL_MIN_ROWS rows merged
-        and pending in the tables it has left to merge (then it runs on one thread)."""
+        and pending in the tables it has left to merge (then it runs on one thread), and no
+        table spilled (``result`` reads a spilled table back whole: 300,000 distinct paths,
+        whose trims, skipped, left 26-56 MB more at the peak)."""
+        if self.spills or self.text_spills:
+            return False
         return sum(self._rows(n) for n in self.pending) < POOL_MIN_ROWS
 
     def result(self, pool: Executor | None = None) -> Partial:
