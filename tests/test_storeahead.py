@@ -127,9 +127,7 @@ def test_a_busy_store_is_not_read_ahead(store: Path) -> None:
         os.close(other)
 
 
-def test_an_unreadable_file_fails_as_before(
-    store: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_unreadable_file_fails_as_before(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bad = Path(next(p for p in _listed(store) if "month=" in p and "totals" in p))
     bad.write_bytes(b"not parquet" * 10)
     code, out = _trends(store, monkeypatch, ahead=True)
