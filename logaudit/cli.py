@@ -833,16 +833,7 @@ def trends(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: 
     logaudit trends sample_logs/weeks/ --every week
     logaudit trends sample_logs/ --since 2026-01-24 --metric visitors --format csv
     """
-    from logaudit import storeahead
-
-    if not logs and opts.get("state") is not None and not opts.get("jobs"):
-        # The store's files are read while the report imports pandas (storeahead.py).
-        storeahead.start(opts["state"], opts.get("since"), opts.get("tz"))
-    try:
-        settings = _settings({**opts, "csv": _format_of(fmt, output) == "csv"})
-        _run("trends", logs, fmt, output, settings)
-    finally:
-        storeahead.forget()
+    _run("trends", logs, fmt, output, _settings({**opts, "csv": _format_of(fmt, output) == "csv"}))
 
 
 @cli.command()

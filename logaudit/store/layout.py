@@ -34,7 +34,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from logaudit import storeahead
 from logaudit.analyze.base import int_levels
 from logaudit.deliver.files import sync_folder
 from logaudit.errors import ConfigError, ExitCode, LogauditError
@@ -656,10 +655,6 @@ class Layout:
 def _read(path: Path, columns: list[str] | None = None) -> pa.Table:
     """One file's table (or those of its columns): ParquetFile.read skips read_table's dataset
     set-up, half the cost of a small file (a year of trends reads thousands)."""
-    if columns is None:
-        ahead = storeahead.take(path)  # read while the run was importing (storeahead.py)
-        if ahead is not None:
-            return ahead
     with pq.ParquetFile(path) as f:
         return f.read(columns=columns)
 

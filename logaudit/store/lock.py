@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from logaudit import storeahead
 from logaudit.errors import ExitCode, LogauditError
 
 
@@ -26,15 +25,6 @@ class StoreBusy(LogauditError):
 def locked(root: Path, wait: float | None = 0.0) -> Iterator[None]:
     """Hold the store's lock. ``wait``: 0 fails at once if another run holds it; a number
     waits that many seconds; None waits as long as it takes."""
-    # Taken already by the trends read-ahead (storeahead.py), which stops before it goes.
-    fd = storeahead.adopt(root)
-    if fd is not None:
-        try:
-            yield
-        finally:
-            storeahead.forget()
-            os.close(fd)
-        return
     fd = os.open(root / "lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     try:
         deadline = None if wait is None else time.monotonic() + wait
