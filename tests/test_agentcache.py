@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from loglines import isolate
 
 from logaudit.cli import cli
-from logaudit.enrich import agentcache, agents, classify
+from logaudit.enrich import agentcache, agents, classify, uaparse
 
 LOG = Path(__file__).resolve().parent.parent / "sample_logs" / "access.log"
 
@@ -44,13 +44,13 @@ def fresh(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     folder of its own; returns the cache file's expected path."""
     isolate(monkeypatch, tmp_path)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    real = agents._RESOLVER_CLASS
+    real = uaparse.RESOLVER_CLASS
 
     def spied(matchers: Any) -> Spy:
         Spy.built += 1
         return Spy(real, matchers)
 
-    monkeypatch.setattr(agents, "_RESOLVER_CLASS", spied)
+    monkeypatch.setattr(uaparse, "RESOLVER_CLASS", spied)
     monkeypatch.setattr(Spy, "built", 0)
     monkeypatch.setattr(Spy, "calls", 0)
     for name, value in (

@@ -32,11 +32,11 @@ from logaudit.enrich.agents import (
     RESOLVER,
     AgentClassifier,
     _analysable,
-    _DeviceRules,
     _spider_name,
     lookup_keys,
 )
 from logaudit.enrich.crawlers import PATTERN_OVERRIDES, TOOLS, RobotMatcher, robot_name
+from logaudit.enrich.uaparse import DeviceRules
 
 CHROME_WIN = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -244,7 +244,7 @@ def test_device_rules_match_user_agents(classifier: AgentClassifier) -> None:
 
     for agent in KNOWN:
         if agent.strip("-"):
-            ours = _DeviceRules(agent, classifier.parse(agent))
+            ours = DeviceRules(agent, classifier.parse(agent))
             theirs = user_agents.parse(agent)
             for prop in ("is_mobile", "is_tablet", "is_pc", "is_bot"):
                 assert getattr(ours, prop) == getattr(theirs, prop), (agent, prop)
@@ -419,7 +419,7 @@ def test_mainstream_browsers_not_flagged(shared_data: Path, classifier: AgentCla
 def test_device_rules_match_user_agents_on_uap_core(
     shared_data: Path, classifier: AgentClassifier
 ) -> None:
-    """``_DeviceRules`` reproduces user_agents' device rules on every uap-core agent where the two
+    """``DeviceRules`` reproduces user_agents' device rules on every uap-core agent where the two
     parsers see the same browser, OS and device (the legacy Python parser and the Rust one
     disagree on a handful of spiders; those cases are counted, not compared)."""
     import user_agents
@@ -434,7 +434,7 @@ def test_device_rules_match_user_agents_on_uap_core(
     differ = 0
     for agent in agents:
         theirs = user_agents.parse(agent)
-        ours = _DeviceRules(agent, classifier.parse(agent))
+        ours = DeviceRules(agent, classifier.parse(agent))
         if (ours.browser, ours.os, ours.device) != (theirs.browser, theirs.os, theirs.device):
             differ += 1
             continue
@@ -445,10 +445,10 @@ def test_device_rules_match_user_agents_on_uap_core(
 
 
 def test_module_imports_are_confined() -> None:
-    """This module is the one place that imports ua_parser / user_agents."""
+    """enrich/uaparse.py is the one place that imports ua_parser / user_agents."""
     root = Path(agents_mod.__file__).resolve().parent.parent
     for path in root.rglob("*.py"):
-        if path.name == "agents.py" and path.parent.name == "enrich":
+        if path.name == "uaparse.py" and path.parent.name == "enrich":
             continue
         text = path.read_text("utf-8")
         for lib in ("ua_parser", "user_agents"):
@@ -561,3 +561,13 @@ def test_classes_agree_with_classify(classifier: AgentClassifier) -> None:
     table = classifier.classify(agents)
     assert codes.dtype == np.int8
     assert [AGENT_CLASSES[k] for k in codes] == list(table["agent_class"])
+
+
+def test_resolver_is_named_as_ua_parser_chooses_it() -> None:
+    """``RESOLVER`` (found without importing ua-parser, for the agent cache's fingerprint)
+    names the class ua-parser itself picks, which ``uaparse`` builds."""
+    import ua_parser
+
+    best = ua_parser.BestAvailableResolver
+    assert RESOLVER == f"{best.__module__}.{best.__qualname__}"
+    assert agents_mod.resolver_name() == RESOLVER

@@ -23,7 +23,7 @@ from logaudit.analyze.base import AGENT_WORK, agent_work
 from logaudit.analyze.traffic import ROBOTS_NOT_COUNTED
 from logaudit.cli import cli
 from logaudit.engine import local
-from logaudit.enrich import agents, classify
+from logaudit.enrich import agents, classify, uaparse
 from logaudit.enrich.classify import Enricher
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -65,7 +65,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     shared = classify.shared_classifier
     keys = agents.AgentClassifier._keys  # every classification, of rows or classes alone
-    resolver = agents._RESOLVER_CLASS
+    resolver = uaparse.RESOLVER_CLASS
 
     def recorded_shared() -> Any:
         seen.append("shared_classifier")
@@ -82,7 +82,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(classify, "shared_classifier", recorded_shared)
     monkeypatch.setattr(local, "shared_classifier", recorded_shared)
     monkeypatch.setattr(agents.AgentClassifier, "_keys", recorded_keys)
-    monkeypatch.setattr(agents, "_RESOLVER_CLASS", recorded_resolver)
+    monkeypatch.setattr(uaparse, "RESOLVER_CLASS", recorded_resolver)
     return seen
 
 

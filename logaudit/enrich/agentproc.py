@@ -8,11 +8,14 @@ In-process that work competes with the pipeline's threads for the GIL and the co
 during start-up (~0.4 s of imports, one core, holding the GIL) the host's other core sits idle.
 
 So the CLI forks a helper first thing (``start``, before pandas is imported and
-before any thread exists). It imports ``enrich.agents`` and builds the matcher and the robot
-patterns on the idle core while this process imports, then classifies the batches of new
+before any thread exists). It imports ua-parser (``enrich.uaparse``) and the robot patterns,
+and builds the matcher and the robot patterns on the idle core while this process imports,
+then classifies the batches of new
 lookup keys this process sends it (``HelperClassifier._classify_new``), with the very same
 ``AgentClassifier`` code: rows are identical, only computed elsewhere. This process keeps every
-cache (across blocks and across runs); the helper keeps nothing.
+cache (across blocks and across runs); the helper keeps nothing. This process never imports
+ua-parser, user_agents nor the crawler list while the helper answers (``AgentClassifier``
+imports them on the first agent it classifies itself).
 
 When it is used: ``summary`` of its default sections (which need every new agent's row) on
 plain files of any size (until a batch of more than ``MAX_BATCH`` new agents ends it), read

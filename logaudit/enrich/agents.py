@@ -1,12 +1,16 @@
 """User-agent enrichment: browser, OS, device type, and whether the agent is a person, a crawler or
-a tool. The only module of logaudit that imports ``ua_parser`` and ``user_agents``.
+a tool. ua-parser and user_agents are wrapped by ``uaparse.py``, the robot patterns by
+``crawlers.py``: both are imported only when an agent must actually be classified (~16 ms of
+CPU), never by a run whose agents all come from the cache across runs (``agentcache.py``) nor
+by the process whose agents the helper classifies (``agentproc.py``).
 
 How each column is decided, for one distinct agent string:
 
 - **browser, browser_version, os, os_version**: uap-core's rules (``ua-parser`` 1.0 with its
   bundled ``ua-parser-builtins`` rules), resolved by the fastest resolver ``ua_parser`` offers here,
   which is its own choice: ``ua_parser.BestAvailableResolver`` is the Rust ``ua-parser-rs`` when
-  importable, else ``google-re2``, else the pure-Python one (``RESOLVER`` names the one in use).
+  importable, else ``google-re2``, else the pure-Python one (``RESOLVER`` names the one in use,
+  found without importing ua-parser).
   Versions: the browser's major version; the OS's ``major`` or ``major.minor``; '' when unknown.
   Families are 'Other' when unknown.
 - **agent_class and crawler**: a *tool* when the agent's leftmost robot signature is an HTTP
@@ -19,12 +23,8 @@ How each column is decided, for one distinct agent string:
   (``is_tablet``), else 'mobile' (``is_mobile``), else 'desktop' (``is_pc``), else 'other'
   (TVs, consoles, e-mail clients, unknown).
 
-Speed. ``user_agents.parse`` runs ua-parser's *legacy* API (``ua_parser.user_agent_parser``), which
-tries the ~1,000 uap-core regexes one by one in pure Python: about 0.4 ms per agent here, against
-0.02-0.05 ms with the Rust resolver (20 s instead of 2 s for 50,000 agents). So this module never
-calls it: ``_DeviceRules`` is ``user_agents.UserAgent`` with its parse step replaced by the fast
-resolver's result, and only its device rules are used (they read nothing else). The two parsers
-agree on uap-core's test agents but for 6 spiders that only the Rust one recognises.
+Speed. uap-core's rules run in the fast resolver, never in ``user_agents``' own slow parse
+(``uaparse.py``).
 Robots are found for a whole batch at once (``crawlers.RobotMatcher``). Each distinct agent is
 parsed once per process: results are cached in the ``AgentClassifier`` across calls, and agents
 differing only in a browser's build number share one lookup (``lookup_keys``).
@@ -41,6 +41,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterable, Iterator
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -53,67 +54,11 @@ from logaudit.formats.later import Later
 # that classifies a small log's agents (agentproc.py) never does (~0.2 s).
 if TYPE_CHECKING:
     import pandas as pd
+
+    from logaudit.enrich.crawlers import Robot, RobotMatcher
+    from logaudit.enrich.uaparse import DefaultedResult, Domain, Resolver
 else:
     pd = Later("pandas")
-
-
-def _without_yaml() -> None:
-    """Import ua-parser without PyYAML: its ``loaders`` imports it (10-40 ms) for
-    ``load_yaml``, which logaudit never calls (the rules come from ``ua-parser-builtins``).
-    ``sys.modules[name] = None`` makes that import fail, as when PyYAML is not installed,
-    and is removed at once, so that anything else importing ``yaml`` later gets it."""
-    if "yaml" in sys.modules or "ua_parser" in sys.modules:
-        return
-    sys.modules["yaml"] = None  # type: ignore[assignment]
-    try:
-        import ua_parser  # noqa: F401
-    finally:
-        if sys.modules.get("yaml", 0) is None:
-            del sys.modules["yaml"]
-
-
-_without_yaml()
-
-import ua_parser  # noqa: E402
-from ua_parser import OS, DefaultedResult, Device, Domain, UserAgent  # noqa: E402
-
-
-def _lazy_legacy_parser() -> None:
-    """Load ua-parser's legacy module on first use instead of at import.
-
-    ``user_agents`` imports ``ua_parser.user_agent_parser``, whose import compiles some 1,000
-    regular expressions with Python's ``re`` (0.2-0.35 s of every run), although logaudit never
-    calls it (see the module docstring). The standard library's LazyLoader stands the module in
-    and runs it, unchanged, the first time anything reads one of its attributes.
-    """
-    import importlib.util
-
-    name = "ua_parser.user_agent_parser"
-    if name in sys.modules:
-        return
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
-        return
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
-    # `from ua_parser import user_agent_parser` looks for the attribute first; ua_parser's
-    # module __getattr__ does not know it, so the import would load the real module.
-    setattr(ua_parser, "user_agent_parser", module)  # noqa: B010
-
-
-_lazy_legacy_parser()
-
-from user_agents.parsers import UserAgent as _UserAgent  # noqa: E402
-from user_agents.parsers import (  # noqa: E402
-    parse_browser,
-    parse_device,
-    parse_operating_system,
-)
-
-from logaudit.enrich.crawlers import Robot, RobotMatcher, product_name  # noqa: E402
 
 COLUMNS: tuple[str, ...] = (
     "browser",
@@ -133,11 +78,29 @@ _CLASS_CODE = {**{name: code for code, name in enumerate(AGENT_CLASSES)}, "feed"
 NO_AGENT = "(no user agent)"
 MAX_AGENT = 2048
 
-# The resolver ua_parser itself judges best (Rust > re2 > pure Python); see the module docstring.
-_RESOLVER_CLASS = ua_parser.BestAvailableResolver
-RESOLVER: str = f"{_RESOLVER_CLASS.__module__}.{_RESOLVER_CLASS.__qualname__}"
-_NATIVE = _RESOLVER_CLASS is not ua_parser.BasicResolver
-_NO_DEVICE = Domain.USER_AGENT | Domain.OS
+
+
+@cache
+def resolver_name() -> str:
+    """The class ``ua_parser.BestAvailableResolver`` is, named without importing ua-parser
+    (~8 ms; the agent cache's fingerprint names it on every run): ua-parser 1.0 takes the
+    first of its Rust, re2 and pure-Python resolvers whose engine is importable
+    (tests/test_agents.py checks the name against ua-parser's own choice)."""
+    from importlib.util import find_spec
+
+    if find_spec("ua_parser_rs"):
+        return "ua_parser.regex.Resolver"
+    if find_spec("re2"):
+        return "ua_parser.re2.Resolver"
+    return "ua_parser.basic.Resolver"
+
+
+def __getattr__(name: str) -> str:
+    """``RESOLVER``: ``resolver_name()``, found on first use (two module searches, ~0.2 ms)."""
+    if name == "RESOLVER":
+        return resolver_name()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # ua-parser names some unknown spiders after a fragment of their agent ('; bot', 'io/bot',
 # 'crawler'): such a family is no name. A usable one is a short product-like word.
@@ -145,33 +108,6 @@ _CLEAN_FAMILY = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._!-]{0,58}[A-Za-z0-9]")
 _GENERIC = frozenset({"bot", "robot", "crawler", "crawl", "spider", "other", "web-crawlers"})
 
 Row = tuple[str, str, str, str, str, str, str]
-
-
-class _DeviceRules(_UserAgent):
-    """``user_agents.UserAgent`` built from a ua-parser 1.0 result, without its slow parse.
-
-    Its ``is_tablet`` / ``is_mobile`` / ``is_pc`` / ``is_bot`` read exactly these four attributes,
-    set here in the shapes ``user_agents`` builds from the legacy parser's dictionaries (the legacy
-    parser passes no ``patch_minor`` for the browser; ``parse_browser`` ignores it anyway).
-    """
-
-    def __init__(self, agent: str, r: DefaultedResult) -> None:  # no super(): that re-parses
-        self.ua_string = agent
-        ua, os, dev = r.user_agent, r.os, r.device
-        self.browser = parse_browser(ua.family, ua.major, ua.minor, ua.patch)
-        self.os = parse_operating_system(os.family, os.major, os.minor, os.patch, os.patch_minor)
-        self.device = parse_device(dev.family, dev.brand, dev.model)
-
-    def device_type(self) -> str:
-        if self.is_bot:
-            return "bot"
-        if self.is_tablet:
-            return "tablet"
-        if self.is_mobile:
-            return "mobile"
-        if self.is_pc:
-            return "desktop"
-        return "other"
 
 
 def _analysable(agent: str) -> str:
@@ -266,6 +202,8 @@ def _spider_name(family: str, agent: str) -> str:
     +http://...)', 'Spinn3r' rather than 'X11' in Spinn3r's Firefox-like agent)."""
     if _CLEAN_FAMILY.fullmatch(family) and family.lower() not in _GENERIC:
         return family
+    from logaudit.enrich.crawlers import product_name
+
     return product_name(agent)
 
 
@@ -275,7 +213,7 @@ class AgentClassifier:
     def __init__(self, max_cached: int = 1_000_000) -> None:
         """``max_cached`` bounds the memory a flood of made-up agents can take: past it the cache
         is emptied and starts again (about 300 bytes per agent)."""
-        self._resolver_built: ua_parser.Resolver | None = None
+        self._resolver_built: Resolver | None = None
         self._robots_built: RobotMatcher | None = None
         self._cache: dict[str, Row] = {}
         # Lookup key -> class code, for keys classified by class alone (``classes``).
@@ -297,12 +235,13 @@ class AgentClassifier:
         self._coded: dict[Row, tuple[int, ...]] = {}
 
     @property
-    def _resolver(self) -> ua_parser.Resolver:
+    def _resolver(self) -> Resolver:
         """ua-parser's resolver, built on the first agent the caches do not know (building it
         compiles the rules: 0.10-0.17 s)."""
         if self._resolver_built is None:
-            matchers = ua_parser.load_lazy_builtins() if _NATIVE else ua_parser.load_builtins()
-            self._resolver_built = _RESOLVER_CLASS(matchers)
+            from logaudit.enrich import uaparse
+
+            self._resolver_built = uaparse.resolver()
         return self._resolver_built
 
     def prepare(self) -> None:
@@ -314,6 +253,8 @@ class AgentClassifier:
     @property
     def _robots(self) -> RobotMatcher:
         if self._robots_built is None:
+            from logaudit.enrich.crawlers import RobotMatcher
+
             self._robots_built = RobotMatcher()
         return self._robots_built
 
@@ -354,16 +295,12 @@ class AgentClassifier:
                 if row is not None:
                     yield key, row
 
-    def parse(self, agent: str, domains: Domain = Domain.ALL) -> DefaultedResult:
+    def parse(self, agent: str, domains: Domain | None = None) -> DefaultedResult:
         """ua-parser's result for one agent (already cut to ``MAX_AGENT``); the domains not asked
-        for, and those that found nothing, hold the defaults ('Other')."""
-        r = self._resolver(agent, domains)
-        return DefaultedResult(
-            user_agent=r.user_agent or UserAgent(),
-            os=r.os or OS(),
-            device=r.device or Device(),
-            string=agent,
-        )
+        for (None: all), and those that found nothing, hold the defaults ('Other')."""
+        from logaudit.enrich import uaparse
+
+        return uaparse.parse(self._resolver, agent, uaparse.ALL if domains is None else domains)
 
     def classify(
         self, agents: pd.Index, at: np.ndarray | None = None, coded: bool = False
@@ -463,7 +400,9 @@ class AgentClassifier:
             return _CLASS_CODE["tool"]
         if robot is not None:
             return _CLASS_CODE[robot.kind]
-        spider = self.parse(text, Domain.DEVICE).device.family == "Spider"
+        from logaudit.enrich import uaparse
+
+        spider = self.parse(text, uaparse.DEVICE).device.family == "Spider"
         return _CLASS_CODE["crawler" if spider else "person"]
 
     def _keys(
@@ -541,12 +480,14 @@ class AgentClassifier:
         self.parsed += len(texts)
 
     def _row(self, text: str, robot: Robot | None) -> Row:
+        from logaudit.enrich import uaparse
+
         intern = sys.intern  # the cache holds a few hundred distinct families, not 7 per agent
         if text.strip() in ("", "-"):
             return ("Other", "", "Other", "", "bot", "tool", NO_AGENT)
         # A robot's device is 'bot' whatever uap-core says: skip its device rules (a quarter of
         # the parsing time), unless needed below.
-        r = self.parse(text, Domain.ALL if robot is None else _NO_DEVICE)
+        r = self.parse(text, uaparse.ALL if robot is None else uaparse.NO_DEVICE)
         ua, os = r.user_agent, r.os
         parsed = (
             intern(ua.family),
@@ -563,13 +504,13 @@ class AgentClassifier:
                 and "." in name
                 and _CLEAN_FAMILY.fullmatch(ua.family)
                 and ua.family.lower() not in _GENERIC
-                and self.parse(text, Domain.DEVICE).device.family == "Spider"
+                and self.parse(text, uaparse.DEVICE).device.family == "Spider"
             ):
                 name = ua.family
             return (*parsed, "bot", robot.kind, intern(name))
         if r.device.family == "Spider":
             return (*parsed, "bot", "crawler", intern(_spider_name(ua.family, text)))
-        return (*parsed, _DeviceRules(text, r).device_type(), "person", "")
+        return (*parsed, uaparse.device_type(text, r), "person", "")
 
     def cached(self) -> int:
         """How many distinct agents are remembered."""
