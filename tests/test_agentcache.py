@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import stat
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -306,34 +305,3 @@ def test_rows_read_back_as_to_pylist_reads_them(
     )
     assert agentcache._values(odd.column("browser")) == ["a", None]
     assert agentcache.rows_of(odd, columns) == {"x": ("a", "b")}
-
-
-def test_versions_as_importlib_metadata_gives_them(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The fingerprint's package versions from their dist-info folders (``_version``): what
-    importlib.metadata says for the five packages and for one not installed; an .egg-info or
-    a zip met first is left to importlib.metadata."""
-    from importlib import metadata
-
-    for name in (*agentcache._PACKAGES, "pyarrow", "no-such-package-here"):
-        try:
-            want: str | None = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            want = None
-        assert agentcache._version(name) == want
-    (tmp_path / "Foo_Bar-1.2.3.dist-info").mkdir()
-    (tmp_path / "foo_bar").mkdir()
-    (tmp_path / "old.thing-0.1-py3.11.egg-info").mkdir()
-    asked: list[str] = []
-    monkeypatch.setattr(agentcache, "_metadata_version", lambda n: asked.append(n) or "meta")
-    monkeypatch.setattr(sys, "path", [str(tmp_path / "missing"), str(tmp_path)])
-    assert agentcache._version("foo-bar") == "1.2.3"
-    assert agentcache._version("Foo.Bar") == "1.2.3"
-    assert not asked
-    assert agentcache._version("old-thing") == "meta"
-    zipped = tmp_path / "lib.zip"
-    zipped.write_bytes(b"PK")
-    monkeypatch.setattr(sys, "path", [str(zipped), str(tmp_path)])
-    assert agentcache._version("foo-bar") == "meta"
-    assert asked == ["old-thing", "foo-bar"]
