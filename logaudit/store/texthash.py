@@ -148,17 +148,29 @@ class Named:
 
     def of(self, wanted: Any) -> pd.Series:
         """The value of each of ``wanted`` (keys, in their order; NaN where none has it), as
-        ``series().reindex(wanted)`` gives, with object values."""
+        ``series().reindex(wanted)`` gives, with object values.
+
+        One pass over the rows' keys against the (few) wanted ones, and the values of the
+        rows found taken by a mask, chunk by chunk: hashing every row's key to find first
+        rows, and a ``take`` on the many-chunked texts (which joined every chunk into one
+        array first), was ~6 % of a year's trends (branch ``movers13``)."""
         want = np.asarray(wanted, dtype=np.uint64)
-        index, first = self._first
-        at = index.get_indexer(pd.Index(want))
-        found = at >= 0
-        rows = first[at[found]]
         out = np.full(len(want), np.nan, dtype=object)
+        hit = np.zeros(0, np.intp)
+        if len(want) and len(self.keys):
+            found = pc.is_in(pa.array(self.keys), value_set=pa.array(pd.unique(want)))
+            hit = np.flatnonzero(found.to_numpy(zero_copy_only=False))
+        # Each wanted key's first row (rows in order, so the first of each key found).
+        first = hit[~pd.Series(self.keys[hit], copy=False).duplicated().to_numpy()]
+        at = pd.Index(self.keys[first]).get_indexer(pd.Index(want))
+        known = at >= 0
         if isinstance(self.values, np.ndarray):
-            out[found] = self.values[rows]
-        elif len(rows):
-            out[found] = self.values.take(pa.array(rows)).to_numpy(zero_copy_only=False)
+            out[known] = self.values[first][at[known]]
+        elif len(first):
+            mask = np.zeros(len(self.keys), dtype=bool)
+            mask[first] = True
+            got = self.values.filter(pa.array(mask)).to_numpy(zero_copy_only=False)
+            out[known] = got[at[known]]
         return pd.Series(out, index=pd.Index(want), dtype=object)
 
     def series(self) -> pd.Series:
