@@ -10,7 +10,7 @@ merged are exactly what the events give.
 
 Which periods: only the first and last period rows can be partial, so the last complete
 period and its baseline lie within the last ``WINDOW`` periods of the report's data. The
-store reads those periods' counts (one merged frame per period), the ``visitors`` and places
+store reads those periods' counts (as read: ``read_counts``), the ``visitors`` and places
 of their days only (the country and browser movers map visitor keys through them), and the
 ``touch_events`` of their days and ``margin_days`` before (the source movers cut visits from
 them: a visit starting in the window is cut from events of the window and the visit timeout
