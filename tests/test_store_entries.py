@@ -444,3 +444,12 @@ def test_named_gives_each_key_its_first_rows_text() -> None:
         assert named.series().to_dict() == {5: "a", 3: "b", 7: "d"}
         assert len(named) == 3
         assert named.of(np.zeros(0, np.uint64)).empty
+    # Few keys asked of many rows (``texthash.FEW``): the rows holding them found first, the
+    # same first rows given (here in the second chunk, a repeated key's later row not).
+    many = np.concatenate([np.arange(100, 300), np.arange(100, 300)]).astype(np.uint64)
+    words = [f"t{i}" for i in range(len(many))]
+    for values in (pa.chunked_array([words[:150], words[150:]]), np.array(words, dtype=object)):
+        got = Named(many, values).of(np.array([260, 7, 160, 260], np.uint64))
+        assert got.index.tolist() == [260, 7, 160, 260]
+        assert got.iloc[[0, 2, 3]].tolist() == ["t160", "t60", "t160"]
+        assert pd.isna(got.iloc[1])

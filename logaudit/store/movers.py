@@ -10,7 +10,7 @@ merged are exactly what the events give.
 
 Which periods: only the first and last period rows can be partial, so the last complete
 period and its baseline lie within the last ``WINDOW`` periods of the report's data. The
-store reads those periods' counts (one merged frame per period), the ``visitors`` and places
+store reads those periods' counts (as read: ``read_counts``), the ``visitors`` and places
 of their days only (the country and browser movers map visitor keys through them), and the
 ``touch_events`` of their days and ``margin_days`` before (the source movers cut visits from
 them: a visit starting in the window is cut from events of the window and the visit timeout
@@ -48,6 +48,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from logaudit.analyze import periods as per
 from logaudit.analyze.audience import named_places
@@ -191,16 +192,36 @@ def read_merged(
     """``table`` over ``days`` merged: from the month roll-ups that hold it for months whose
     stored days all lie in ``days``, else from the days. ``merge=False``: the rows as read
     (the visitors table, which movers read only as visitor key -> client and agent)."""
-    entries, covered = months.covering(state, days)
-    rolled = {m for m, e in entries if len(m) == 7 and table.name in e["files"]}
-    use = [(n, e) for n, e in entries if len(n) != 7 or n in rolled]
-    use += [(n, e) for n, e in covered if months.month_of(n) not in rolled]
-    f = layout.read_tables(sorted(use, key=lambda x: x[0]), table.name)
+    use = _entries(state, days, table.name)
+    f = layout.read_tables(use, table.name)
     read = sum(1 for _, e in use if table.name in e["files"])
     # One file (a closed month's roll-up, or one day) is merged already.
     if merge and read > 1 and f is not None and len(f) > 1:
         f = merged_rows(table, f)
     return f
+
+
+def _entries(
+    state: State, days: list[tuple[str, dict[str, Any]]], table: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """Where ``table`` of ``days`` is read, in order: the month roll-ups that hold it for
+    months whose stored days all lie in ``days``, else the days."""
+    entries, covered = months.covering(state, days)
+    rolled = {m for m, e in entries if len(m) == 7 and table in e["files"]}
+    use = [(n, e) for n, e in entries if len(n) != 7 or n in rolled]
+    use += [(n, e) for n, e in covered if months.month_of(n) not in rolled]
+    return sorted(use, key=lambda x: x[0])
+
+
+def read_counts(
+    layout: Layout, state: State, days: list[tuple[str, dict[str, Any]]], table: Table
+) -> pa.Table | None:
+    """The page-view counts (``kind``, ``key``, ``pv`` columns) of ``days`` as read, not
+    merged: the section sums them per key once over all compared periods
+    (``trends.movers._stored_sides``), so merging each period's files first, as frames
+    (a MultiIndex each, appended again by the section), was work done twice (~6 % of a
+    year's trends, branch ``movers13``)."""
+    return layout.read_arrow(_entries(state, days, table.name), table.name)
 
 
 # Text tables the movers name keys from, read over the window's days instead of the period's
@@ -237,7 +258,7 @@ def handoff(
     rule: Table,
 ) -> dict[str, Any]:
     """What the movers section reads instead of events (``trends.movers.STORED``)."""
-    counts = {p: read_merged(layout, state, d, rule) for p, d in periods.items()}
+    counts = {p: read_counts(layout, state, d, rule) for p, d in periods.items()}
     people = {p: read_merged(layout, state, d, PEOPLE) for p, d in periods.items()}
     return {
         "every": every,
@@ -321,6 +342,7 @@ __all__ = [
     "margin_days",
     "names",
     "NAMED",
+    "read_counts",
     "read_merged",
     "SOURCE_COLUMNS",
     "source_days",

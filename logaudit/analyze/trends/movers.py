@@ -333,17 +333,17 @@ def _stored_sides(stored: dict, every: str, last: int, base: list[int]) -> Sides
     """Page views per key on each side, from the store's per-period counts."""
     if stored.get("every") != every or not set([last, *base]) <= set(stored["periods"]):
         raise AssertionError("the store handed movers other periods than the trends use")
+    # Each period's counts as read (store/movers.py ``read_counts``: Arrow, not merged):
+    # their columns joined, and ``_split`` sums each key's rows once.
     counts = stored["counts"]
-    frames = [
-        counts[i].assign(side=i == last) for i in [*base, last] if i in counts and len(counts[i])
-    ]
-    if not frames:
+    parts = [(counts[i], i == last) for i in [*base, last] if i in counts and len(counts[i])]
+    if not parts:
         return None
-    f = frames[0] if len(frames) == 1 else pd.concat(frames)
-    kind = f.index.get_level_values("kind").to_numpy()
-    key = f.index.get_level_values("key").to_numpy(np.uint64)
-    pv = f["pv"].to_numpy(np.int64)
-    side = f["side"].to_numpy(bool)
+    kind, key, pv = (
+        np.concatenate([np.asarray(t.column(c).to_numpy(), dtype=d) for t, _ in parts])
+        for c, d in (("kind", np.int64), ("key", np.uint64), ("pv", np.int64))
+    )
+    side = np.concatenate([np.full(len(t), s, dtype=bool) for t, s in parts])
     out: Sides = {}
     for k, col in enumerate(COUNTED):
         m = kind == k
