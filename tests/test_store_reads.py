@@ -97,7 +97,6 @@ def test_query_texts_of_some_days_name_their_keys_as_the_whole_period(store: Pat
     period = query_names(merged)
     for some in (days[-1:], days[-2:], days):
         names = movers.names(layout, state, some)["queries"]
-        assert names.series().index.is_unique
         # The keys those days' touch events hold: each named as the period's table names it.
         touch = load(
             layout, state, {"touch_events": store_tables()["touch_events"]},

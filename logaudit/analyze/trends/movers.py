@@ -105,7 +105,8 @@ def _sites(p: Partial, ctx: Context, ev: pd.DataFrame) -> tuple[pd.Series | None
     # The referring-sites sections' split, for these referrers only: the site of an external
     # referrer (a URL with a host that is not one of the site's own). From the store, closed
     # months' referrers give their stored sites (store/texthash.py HOSTS), and only the
-    # others' texts are looked up, for site_of to name; a key named nowhere is left out.
+    # others' texts are looked up, for site_of to name; a key with neither a stored site nor a
+    # text is left out.
     stored = ctx.cache.get(STORED)
     known = stored.get("names", {}).get(HOSTS) if isinstance(stored, dict) else None
     if known is not None and len(known.keys):
