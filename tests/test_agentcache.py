@@ -305,3 +305,12 @@ def test_rows_read_back_as_to_pylist_reads_them(
     )
     assert agentcache._values(odd.column("browser")) == ["a", None]
     assert agentcache.rows_of(odd, columns) == {"x": ("a", "b")}
+
+
+def test_the_fingerprint_hashes_every_module_that_decides_a_row() -> None:
+    """``_CODE`` is written by hand (no import to find the files): a classifying module
+    added or moved without it would let a stale cache be trusted."""
+    from logaudit.enrich import agents, crawlers, uaparse
+
+    modules = {Path(m.__file__ or "") for m in (agents, crawlers, uaparse)}
+    assert set(agentcache._CODE) == modules | {Path(crawlers.ROBOTS_FILE)}

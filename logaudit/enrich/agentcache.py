@@ -45,6 +45,7 @@ _PACKAGES = (
     "ua-parser",
     "ua-parser-builtins",
     "ua-parser-rs",
+    "google-re2",  # ua-parser's second choice of resolver (agents.resolver_name)
     "user-agents",
     "crawler-user-agents",
 )

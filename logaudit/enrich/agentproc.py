@@ -8,8 +8,8 @@ In-process that work competes with the pipeline's threads for the GIL and the co
 during start-up (~0.4 s of imports, one core, holding the GIL) the host's other core sits idle.
 
 So the CLI forks a helper first thing (``start``, before pandas is imported and
-before any thread exists). It imports ua-parser (``enrich.uaparse``) and the robot patterns,
-and builds the matcher and the robot patterns on the idle core while this process imports,
+before any thread exists). It imports ua-parser (``enrich.uaparse``) and builds the matcher
+and the robot patterns on the idle core while this process imports,
 then classifies the batches of new
 lookup keys this process sends it (``HelperClassifier._classify_new``), with the very same
 ``AgentClassifier`` code: rows are identical, only computed elsewhere. This process keeps every

@@ -77,7 +77,19 @@ from user_agents.parsers import (  # noqa: E402
     parse_operating_system,
 )
 
-__all__ = ["ALL", "DEVICE", "NO_DEVICE", "DefaultedResult", "Domain", "Resolver"]
+__all__ = [
+    "ALL",
+    "DEVICE",
+    "NO_DEVICE",
+    "RESOLVER_CLASS",
+    "DefaultedResult",
+    "DeviceRules",
+    "Domain",
+    "Resolver",
+    "device_type",
+    "parse",
+    "resolver",
+]
 
 Resolver = ua_parser.Resolver
 # The resolver ua_parser itself judges best (Rust > re2 > pure Python); ``agents.RESOLVER``

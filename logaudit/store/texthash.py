@@ -147,7 +147,8 @@ class Named:
 
     @cached_property
     def _first(self) -> tuple[pd.Index, np.ndarray]:
-        """Each key once (in first-row order) and its first row: hashed once, asked often."""
+        """Each key once (in first-row order) and its first row, for ``series`` and ``len`` (``of``
+        finds first rows by ``index_in`` instead)."""
         once = ~pd.Series(self.keys, copy=False).duplicated().to_numpy()
         return pd.Index(self.keys[once]), np.flatnonzero(once)
 
