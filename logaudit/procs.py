@@ -12,12 +12,13 @@ exist they watch their parent instead (``watch_parent``).
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 STOP_SIGNALS: tuple[int, ...] = tuple(
     s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s
@@ -29,6 +30,25 @@ _PR_SET_PDEATHSIG = 1
 DEFERRED: set[int] = (
     {signal.SIGINT, *STOP_SIGNALS} if hasattr(signal, "pthread_sigmask") else set()
 )
+
+
+@contextmanager
+def held_back() -> Iterator[Callable[[], None]]:
+    """``DEFERRED`` held back for the ``with`` block (around a fork); the caller's mask comes
+    back when the block ends. Yields ``let_in``: a forked child, which never leaves the block
+    (it ends in ``os._exit``), calls it once its own handlers are set."""
+    if not DEFERRED:
+        yield lambda: None
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, DEFERRED)
+
+    def let_in() -> None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+    try:
+        yield let_in
+    finally:
+        let_in()
 
 
 class Stopped(KeyboardInterrupt):
@@ -60,6 +80,8 @@ def install() -> None:
 def _prctl_pdeathsig(sig: int) -> bool:
     if not sys.platform.startswith("linux"):
         return False
+    import ctypes  # only in a helper process, once (a few ms of every command's start-up)
+
     try:
         # The running program's own symbols, libc's among them: no library search (which
         # would run ldconfig in a freshly forked worker).

@@ -871,3 +871,28 @@ def test_jobs_workers_are_forked_with_stop_signals_held_back(
     one = summary_json(sample_logs / "access.log", "--jobs", "1")
     two.pop("generated"), one.pop("generated")
     assert two == one  # the workers, let in after their handlers, did the work
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "pthread_sigmask"), reason="no masks here")
+def test_held_back_gives_the_mask_back_however_the_block_ends() -> None:
+    """The one helper behind the three forks (--jobs workers, the agents helper, the finish's
+    child): the stop signals are blocked inside, ``let_in`` (the child's call) and the block's
+    end, even by an error such as a failed fork, give the caller's mask back."""
+    import signal
+
+    from logaudit import procs
+
+    def mask() -> set[int]:
+        return set(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+
+    before = mask()
+    assert not procs.DEFERRED <= before
+    with procs.held_back() as let_in:
+        assert procs.DEFERRED <= mask()
+        let_in()
+        assert mask() == before
+    assert mask() == before
+    with pytest.raises(OSError), procs.held_back():
+        assert procs.DEFERRED <= mask()
+        raise OSError("fork failed")
+    assert mask() == before

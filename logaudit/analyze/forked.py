@@ -96,42 +96,40 @@ class Child:
         parent = os.getpid()
         # Signals wait until the child is inside its try (a KeyboardInterrupt between fork
         # and try would send the child back into the caller's code) and the parent has its pid.
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, procs.DEFERRED)
-        try:
-            with warnings.catch_warnings():
-                # Python 3.12+ warns of fork in a process with threads. The pipeline's
-                # threads have ended; what may remain (a progress bar's refresh thread,
-                # Arrow's pool) holds nothing the child uses, and Arrow re-creates its pool
-                # after a fork.
-                warnings.simplefilter("ignore", DeprecationWarning)
-                pid = os.fork()
-        except BaseException as e:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-            os.close(read_end)
-            os.close(write_end)
-            if isinstance(e, RuntimeError):  # a subinterpreter (Python 3.12+) cannot fork
-                raise OSError(str(e)) from e
-            raise
-        if pid == 0:  # the child: never returns
-            code = 1
+        with procs.held_back() as let_in:
             try:
+                with warnings.catch_warnings():
+                    # Python 3.12+ warns of fork in a process with threads. The pipeline's
+                    # threads have ended; what may remain (a progress bar's refresh thread,
+                    # Arrow's pool) holds nothing the child uses, and Arrow re-creates its
+                    # pool after a fork.
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    pid = os.fork()
+            except BaseException as e:
                 os.close(read_end)
-                procs.die_with_parent(parent)  # killed with its parent, whatever the signal
-                signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it quietly
-                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-                data = pickle.dumps(build(), protocol=pickle.HIGHEST_PROTOCOL)
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(write_end, view) :]
-                code = 0
-            finally:
-                os._exit(code)
-        os.close(write_end)
-        self.pid = pid
-        self.fd = read_end
-        self.started = time.monotonic()
-        self.reaped = False
-        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+                os.close(write_end)
+                if isinstance(e, RuntimeError):  # a subinterpreter (Python 3.12+) cannot fork
+                    raise OSError(str(e)) from e
+                raise
+            if pid == 0:  # the child: never returns
+                code = 1
+                try:
+                    os.close(read_end)
+                    procs.die_with_parent(parent)  # killed with its parent, whatever the signal
+                    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it quietly
+                    let_in()
+                    data = pickle.dumps(build(), protocol=pickle.HIGHEST_PROTOCOL)
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(write_end, view) :]
+                    code = 0
+                finally:
+                    os._exit(code)
+            os.close(write_end)
+            self.pid = pid
+            self.fd = read_end
+            self.started = time.monotonic()
+            self.reaped = False
 
     def result(self, took: float) -> list[Any] | None:
         """The child's sections (by group: ``build_sections``), or None when it failed or is

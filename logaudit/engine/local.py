@@ -573,14 +573,8 @@ def _fork_workers(pool: Executor) -> None:
     was "ignored" with a traceback, the workers died of it, and the run ended in
     BrokenProcessPool, exit 1, instead of 128 + the signal. Held back, it is raised here,
     after the fork; each worker lets it in once its own handlers are set (_init_worker)."""
-    if not procs.DEFERRED:
+    with procs.held_back():
         pool.submit(int)
-        return
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, procs.DEFERRED)
-    try:
-        pool.submit(int)
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 @contextmanager

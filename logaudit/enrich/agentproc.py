@@ -121,32 +121,28 @@ def start(
     from logaudit import procs
 
     # Signals wait until the child has its own handlers and the parent has the pid.
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, procs.DEFERRED) if procs.DEFERRED else None
-    try:
-        pid = os.fork()
-    except OSError:
-        for fd in (to_child_r, to_child_w, from_child_r, from_child_w):
-            os.close(fd)
-        pid = -1
-    if pid == 0:  # the helper: never returns into the caller's code
-        status = 0
+    with procs.held_back() as let_in:
         try:
-            os.close(to_child_w)
-            os.close(from_child_r)
-            procs.die_with_parent(parent)
-            if blocked is not None:
-                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-            _serve(to_child_r, from_child_w, dict(overrides), config_file, site)
-        except BaseException:  # noqa: BLE001 - the parent classifies by itself
-            status = 1
-        finally:
-            os._exit(status)
-    if pid > 0:
+            pid = os.fork()
+        except OSError:
+            for fd in (to_child_r, to_child_w, from_child_r, from_child_w):
+                os.close(fd)
+            return
+        if pid == 0:  # the helper: never returns into the caller's code
+            status = 0
+            try:
+                os.close(to_child_w)
+                os.close(from_child_r)
+                procs.die_with_parent(parent)
+                let_in()
+                _serve(to_child_r, from_child_w, dict(overrides), config_file, site)
+            except BaseException:  # noqa: BLE001 - the parent classifies by itself
+                status = 1
+            finally:
+                os._exit(status)
         os.close(to_child_r)
         os.close(from_child_w)
         _helper = _Helper(pid, to_child_w, from_child_r)
-    if blocked is not None:
-        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def _core_free() -> bool:
