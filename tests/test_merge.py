@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from merge_helpers import assert_as_the_group_by
 
 from logaudit.analyze import (
     SUMMARY_SECTIONS,
@@ -29,6 +30,9 @@ from logaudit.config import load
 from logaudit.engine.local import Run, run
 from logaudit.render.tabular import as_dict
 from logaudit.sources import Input
+
+# The visitors table's index (``_visitor_frame``).
+KEYS = ["client", "agent"]
 
 SETTINGS = {"extra": {"every": "auto", "metrics": ()}}
 
@@ -311,26 +315,8 @@ def _visitor_frame(rng: np.random.Generator, rows: int, unused: bool) -> pd.Data
 def test_text_keyed_tables_combine_through_level_codes_as_the_group_by_did(unused: bool) -> None:
     rng = np.random.default_rng(7)
     frames = [_visitor_frame(rng, rows, unused) for rows in (60, 1, 90, 35)]
-    _as_the_group_by(frames, {"hits": "sum", "bytes": "sum", "first": "min", "last": "max"})
-
-
-def _as_the_group_by(frames: list[pd.DataFrame], rules: dict[str, str]) -> None:
-    """``_combine_by_level_codes`` of ``frames`` equals pandas' group-by of their rows: values,
-    and each index level's values, dtype and codes."""
-    from logaudit.analyze.base import _combine_by_level_codes
-
-    got = _combine_by_level_codes(frames, rules)
-    both = pd.concat([f.reset_index() for f in frames], ignore_index=True)
-    want = both.groupby(["client", "agent"], sort=False).agg(rules)
-    assert got is not None
-    pd.testing.assert_frame_equal(got, want)
-    for k in range(2):
-        assert got.index.levels[k].equals(want.index.levels[k])
-        assert got.index.levels[k].dtype == want.index.levels[k].dtype
-        assert (got.index.codes[k] == want.index.codes[k]).all()
-    sums = {c: "sum" for c in rules}
-    pd.testing.assert_frame_equal(
-        _combine_by_level_codes(frames, sums), both.groupby(["client", "agent"], sort=False).sum()
+    assert_as_the_group_by(
+        frames, {"hits": "sum", "bytes": "sum", "first": "min", "last": "max"}, KEYS
     )
 
 
@@ -532,7 +518,7 @@ def test_a_level_new_on_every_row_groups_each_row_alone_as_the_group_by_did(
                 index=index,
             )
         )
-    _as_the_group_by(frames, {"hits": "sum", "first": "min"})
+    assert_as_the_group_by(frames, {"hits": "sum", "first": "min"}, KEYS)
     # Past DISTINCT_CHECK_ROWS possible values (``check``: 10 here) by lookup tables.
     for values in ([3, 1, 3, 0], [0, 2, 5, 9], [4], [], [2, 2], [11, 0, 11, 3, 0, 7]):
         a = np.array(values, np.intp)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from merge_helpers import assert_as_the_group_by
 
 from logaudit.analyze import spill
 from logaudit.analyze.base import (
@@ -58,15 +59,7 @@ def test_integer_levels_merge_as_the_group_by_did(
             frames.append(_days(rng, rows, pool, 3))
         else:  # one day: each visitor in one frame only
             frames.append(_days(rng, rows, pool[k * 100 : (k + 1) * 100], 1))
-    got = _combine_by_level_codes(frames, RULES)
-    both = pd.concat([f.reset_index() for f in frames], ignore_index=True)
-    want = both.groupby(["day", "visitor"], sort=False).agg(RULES)
-    assert got is not None
-    pd.testing.assert_frame_equal(got, want)
-    for k in range(2):
-        assert got.index.levels[k].equals(want.index.levels[k])
-        assert got.index.levels[k].dtype == want.index.levels[k].dtype
-        assert (got.index.codes[k] == want.index.codes[k]).all()
+    assert_as_the_group_by(frames, RULES, ["day", "visitor"])
 
 
 def test_distinct_ints_says_distinct_only_when_it_is(monkeypatch: pytest.MonkeyPatch) -> None:

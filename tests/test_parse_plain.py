@@ -244,13 +244,10 @@ def test_response_times_of_several_widths_in_a_block_read_as_with_dictionaries()
     assert frame["response_time"].iloc[4] == 12.5 and np.isnan(frame["response_time"].iloc[6])
 
 
-def test_times_in_order_are_coded_by_runs_however_many(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A log in time order, every line its own second (a run per row): its times are coded
-    by runs, not hashed into a dictionary (``_dict``), and each row keeps its time."""
-    from datetime import UTC, datetime, timedelta
-
-    start = datetime(2024, 3, 1, 23, 59, 0, tzinfo=UTC)
-    rows = [line(when=start + timedelta(seconds=i)) for i in range(200)]
+def _parsed_watching_times(
+    rows: list[str], monkeypatch: pytest.MonkeyPatch
+) -> tuple[pd.DataFrame, list[object]]:
+    """``rows`` parsed, and the time columns (text starting "[") that went to ``_dict``."""
     hashed: list[object] = []
     real = parse._dict
 
@@ -260,7 +257,17 @@ def test_times_in_order_are_coded_by_runs_however_many(monkeypatch: pytest.Monke
         return real(arr)
 
     monkeypatch.setattr(parse, "_dict", _dict)
-    frame = parse_block(_block(rows), COMBINED, BadLines())
+    return parse_block(_block(rows), COMBINED, BadLines()), hashed
+
+
+def test_times_in_order_are_coded_by_runs_however_many(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A log in time order, every line its own second (a run per row): its times are coded
+    by runs, not hashed into a dictionary (``_dict``), and each row keeps its time."""
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime(2024, 3, 1, 23, 59, 0, tzinfo=UTC)
+    rows = [line(when=start + timedelta(seconds=i)) for i in range(200)]
+    frame, hashed = _parsed_watching_times(rows, monkeypatch)
     assert not hashed
     want = pd.DatetimeIndex([start + timedelta(seconds=i) for i in range(200)])
     assert (frame["time"].to_numpy() == want.tz_convert("UTC").to_numpy()).all()
@@ -276,16 +283,7 @@ def test_times_out_of_order_that_repeat_go_to_the_dictionary(
 
     start = datetime(2024, 3, 1, 23, 59, 0, tzinfo=UTC)
     whens = [start + timedelta(seconds=i % 2) for i in range(200)]
-    hashed: list[object] = []
-    real = parse._dict
-
-    def _dict(arr: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
-        if not pa.types.is_dictionary(arr.type) and str(arr[0]).startswith("["):
-            hashed.append(arr)
-        return real(arr)
-
-    monkeypatch.setattr(parse, "_dict", _dict)
-    frame = parse_block(_block([line(when=w) for w in whens]), COMBINED, BadLines())
+    frame, hashed = _parsed_watching_times([line(when=w) for w in whens], monkeypatch)
     assert hashed
     want = pd.DatetimeIndex(whens)
     assert (frame["time"].to_numpy() == want.tz_convert("UTC").to_numpy()).all()
