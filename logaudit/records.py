@@ -30,7 +30,7 @@ from logaudit.enrich.classify import Enricher, classify_agents
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import after, detect
 from logaudit.parse import BadLines, parse_block
-from logaudit.render.escape import csv_cell, safe
+from logaudit.render.escape import csv_cell, json_text, safe
 from logaudit.schema import COOKIE_PREFIX, NAMES
 from logaudit.sources import Input, InputProblem, ReadState, read_blocks
 
@@ -328,7 +328,8 @@ class JsonlWriter(Writer):
         cols = list(frame.columns)
         for row in frame.itertuples(index=False, name=None):
             obj = {c: _plain(v) for c, v in zip(cols, row, strict=True)}
-            self.out.write(json.dumps(obj, ensure_ascii=False) + "\n")
+            # As the JSON report: C1 controls, bidi overrides, U+2028... as \uXXXX.
+            self.out.write(json_text(json.dumps(obj, ensure_ascii=False)) + "\n")
 
 
 class CsvWriter(Writer):

@@ -129,6 +129,19 @@ def test_csv_is_spreadsheet_safe_and_table_escapes(log: Path) -> None:
     assert "\x1b" not in r.stdout and "\x07" not in r.stdout
 
 
+def test_jsonl_escapes_what_a_terminal_would_act_on(log: Path) -> None:
+    """JSON Lines go to a terminal as often as the table (README: ``records ... --format
+    jsonl``): C1 CSI, bidi overrides and U+2028 are written as \\uXXXX, as in the JSON
+    report, and read back as the same strings."""
+    agent, path = "evil\u009b2J\u202egnp.exe", "/a\u2028b"
+    esc = write(log.parent / "esc.log", [line(agent=agent, request=f"GET {path} HTTP/1.1")])
+    r = run("records", esc, "--fields", "path,agent", "--format", "jsonl")
+    assert r.exit_code == 0
+    for ch in ("\u009b", "\u202e", "\u2028"):
+        assert ch not in r.stdout
+    assert json.loads(r.stdout) == {"path": path, "agent": agent}
+
+
 def test_bad_records_options(log: Path) -> None:
     for args, word in ((["--fields", "nope"], "--fields"), (["--sort", "zzz"], "--sort")):
         r = run("records", log, *args)
