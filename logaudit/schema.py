@@ -78,6 +78,10 @@ ENRICHED: tuple[Column, ...] = (
 
 NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 
+# A client as the history store keeps it: this prefix and a keyed hash of the address
+# (``store/days.token``), never the address itself.
+CLIENT_TOKEN_PREFIX = "h:"
+
 # Columns a parser adds only when the log format names them, after the fixed ones: one per
 # cookie the format logs (Apache ``%{NAME}C``, nginx ``$cookie_NAME``), the name as written in
 # the format. A format without cookies adds none, so the fixed columns cost nothing more.

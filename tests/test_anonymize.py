@@ -168,6 +168,26 @@ def test_mask_forms() -> None:
     assert a.text("v1.2.3.4.5") == "v1.2.3.4.5"
 
 
+def test_a_report_from_the_store_keeps_its_tokens_apart_under_mask(
+    log: Path, tmp_path: Path
+) -> None:
+    """The store keeps clients as keyed hashes (``h:...``), never addresses: masking one as a
+    host name gave "*" for every client, so the hosts section showed one row name for all
+    (and problems' suspicious clients could not be told apart). A token stays as it is."""
+    assert Anonymizer("mask").address("h:0123456789abcdef") == "h:0123456789abcdef"
+    state = tmp_path / "store"
+    args = ["summary", str(log), "--state", str(state), "--section", "hosts", "--format", "json"]
+    plain = json.loads(CliRunner().invoke(cli, args).stdout)
+    r = CliRunner().invoke(cli, [*args[:1], *args[2:], "--anonymize", "--top", "0"])
+    assert r.exit_code == 0, r.output
+    rows = json.loads(r.stdout)["sections"][0]["rows"]
+    names = [row["client"] for row in rows]
+    assert len(rows) == len(CLIENTS) == len(set(names))
+    assert all(n.startswith("h:") for n in names)
+    assert not any(c in r.stdout for c in CLIENTS)
+    assert plain["sections"][0]["rows"][0]["hits"] == max(row["hits"] for row in rows)
+
+
 def test_hash_is_keyed_and_stable(tmp_path: Path) -> None:
     a = Anonymizer("hash", secret=b"k" * 32)
     h = a.address("198.51.100.77")

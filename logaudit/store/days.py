@@ -25,14 +25,14 @@ import pandas as pd
 from logaudit.analyze.base import Partial, Table
 from logaudit.config import Settings
 from logaudit.enrich.classify import visitor_key
-from logaudit.schema import hash_strings
+from logaudit.schema import CLIENT_TOKEN_PREFIX, hash_strings
 
 DAY = "__day"
 # Index levels and columns that hold a raw client address in some table. The store keeps a
 # keyed hash of them instead (as ``--anonymize=hash`` will, #15): the same address gives the
 # same token within one store, and nobody without the store's key can test a guess.
 CLIENT_FIELDS = ("client",)
-TOKEN_PREFIX = "h:"
+TOKEN_PREFIX = CLIENT_TOKEN_PREFIX
 
 _last = threading.local()
 
