@@ -468,7 +468,7 @@ def _campaign_overrides(opts: dict[str, Any]) -> dict[str, Any]:
         "attribution": opts.get("attribution"),
         "affiliate_cookie": opts.get("affiliate_cookie"),
     }
-    from logaudit.analyze.campaigns import goals_of
+    from logaudit.analyze.campaigns import commission_of, goals_of
     from logaudit.errors import ConfigError
     from logaudit.timespec import parse_duration
 
@@ -483,6 +483,10 @@ def _campaign_overrides(opts: dict[str, Any]) -> dict[str, Any]:
         name, sep, rate = c.partition("=")
         if not sep or not name.strip() or not rate.strip():
             raise click.BadParameter(f"{c!r}: use NAME=10% or NAME=2.50", param_hint="--commission")
+        try:
+            commission_of(name.strip(), rate.strip())  # a bad rate is wrong usage: exit 2
+        except ConfigError as e:
+            raise click.UsageError(str(e)) from None
         terms[name.strip()] = rate.strip()
     if terms:
         out["commissions"] = terms

@@ -32,7 +32,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from logaudit.errors import ConfigError
+from logaudit.errors import ConfigError, ExitCode, LogauditError
 
 # METRICS.md: AWStats' NotPageList plus modern web assets.
 STATIC_EXTENSIONS: tuple[str, ...] = tuple(
@@ -567,30 +567,40 @@ def load(
     return s
 
 
+# Settings whose command-line option is not the setting's name with dashes.
+_OPTION_NAMES = {"trusted_proxies": "--trusted-proxy", "mail.to": "--mail-to"}
+
+
 def _check(s: Settings) -> None:
     def where(key: str) -> str:
         o = s.origins.get(key, "default")
-        return "--" + key.split(".")[-1].replace("_", "-") if o == "option" else o
+        if o != "option":
+            return o
+        return _OPTION_NAMES.get(key) or "--" + key.split(".")[-1].replace("_", "-")
+
+    def wrong(key: str, message: str) -> LogauditError:
+        """A bad value: wrong usage (exit 2, README) from the command line, a configuration
+        error (exit 7) from a file or the environment."""
+        if s.origins.get(key) == "option":
+            return LogauditError(f"{where(key)}: {message}", ExitCode.USAGE)
+        return ConfigError(f"{where(key)}: {message}")
 
     if s.bots not in BOTS_MODES:
-        raise ConfigError(f"{where('bots')}: bots must be one of {', '.join(BOTS_MODES)}")
+        raise wrong("bots", f"bots must be one of {', '.join(BOTS_MODES)}")
     if s.top < 0:
-        raise ConfigError(f"{where('top')}: top must be 0 (all rows) or more")
+        raise wrong("top", "top must be 0 (all rows) or more")
     if s.ahead_days < 0:
-        raise ConfigError(f"{where('ahead_days')}: ahead_days must be 0 or more")
+        raise wrong("ahead_days", "ahead_days must be 0 or more")
     if s.client_from not in ("remote", "xff"):
-        raise ConfigError(f"{where('client_from')}: client_from must be remote or xff")
+        raise wrong("client_from", "client_from must be remote or xff")
     import ipaddress
 
     for cidr in s.trusted_proxies:
         try:
             ipaddress.ip_network(cidr, strict=False)
         except ValueError:
-            raise ConfigError(
-                f"{where('trusted_proxies')}: {cidr!r} is not a network (10.0.0.0/8)"
-            ) from None
+            raise wrong("trusted_proxies", f"{cidr!r} is not a network (10.0.0.0/8)") from None
     # Names checked against the registries (imported here: they import this module).
-    from logaudit.errors import LogauditError
     from logaudit.formats import resolve
     from logaudit.names import SECTIONS
 

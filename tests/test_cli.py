@@ -488,12 +488,29 @@ def test_good_file_and_binary_file(site: Path, tmp_path: Path) -> None:
         # A bad option value is usage (exit 2, README), not configuration (issue #12).
         (("--since", "next tuesday"), ExitCode.USAGE, "next tuesday"),
         (("--until", "2024-13-45"), ExitCode.USAGE, "2024-13-45"),
-        (("--top", "-1"), ExitCode.CONFIG, "--top"),
+        (("--top", "-1"), ExitCode.USAGE, "--top"),
+        (("--trusted-proxy", "10.0.0.0/33"), ExitCode.USAGE, "--trusted-proxy"),
         (("--since", "2030-01-01"), ExitCode.NO_DATA, "period"),
     ],
 )
 def test_option_errors(site: Path, args: tuple[str, ...], code: int, mention: str) -> None:
     clean_failure(run("summary", site, *args, "--section", "status"), code, mention)
+
+
+def test_a_bad_value_in_a_config_file_is_still_a_configuration_error(
+    site: Path, tmp_path: Path
+) -> None:
+    """The same bad value from a file is exit 7, and names the file."""
+    conf = tmp_path / "logaudit.toml"
+    conf.write_text('top = -1\ntrusted_proxies = ["10.0.0.0/33"]\n')
+    r = run("summary", site, "--config", conf, "--section", "status")
+    clean_failure(r, ExitCode.CONFIG, str(conf))
+
+
+def test_a_bad_commission_rate_is_wrong_usage(site: Path) -> None:
+    r = run("campaigns", site, "--commission", "acme=abc")
+    assert r.exit_code == ExitCode.USAGE and "acme=abc" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
 
 
 def test_nothing_in_the_period_with_default_sections(site: Path) -> None:
