@@ -1266,7 +1266,8 @@ def state() -> None:
 
     \b
     logaudit state info --state ~/.local/state/logaudit/shop
-    logaudit state prune --older-than 400d
+    logaudit state prune --older-than 400d --state ~/.local/state/logaudit/shop
+    (--state may be left out when the config file says state = "...")
     """
 
 
