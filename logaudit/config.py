@@ -519,9 +519,13 @@ def load(
         origins.update({f"mail.{k}": f"file {path}" for k in mail})
     if site is not None:
         if site not in sites:
+            if path is None:
+                raise ConfigError(
+                    f"--site {site}: no config file was found to hold [sites.{site}] "
+                    "(give --config FILE; README: Configuration)"
+                )
             known = ", ".join(sorted(sites)) or "none"
-            where = path or "no config file"
-            raise ConfigError(f"--site {site}: no [sites.{site}] in {where} (sites: {known})")
+            raise ConfigError(f"--site {site}: no [sites.{site}] in {path} (sites: {known})")
         sv, sm = sites[site]
         values.update(sv)
         mail.update(sm)

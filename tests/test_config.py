@@ -290,6 +290,12 @@ def test_site_tables_lay_over_the_top_level(tmp_path: Path) -> None:
     assert run("config", "--site", "nope")[0] == ExitCode.CONFIG
 
 
+def test_a_site_without_any_config_file_says_so(tmp_path: Path) -> None:
+    """Not "no [sites.x] in no config file (sites: none)"."""
+    with pytest.raises(ConfigError, match=r"no config file was found .*--config FILE"):
+        load(env=env(), site="shop")
+
+
 @pytest.mark.parametrize(
     ("text", "mentions"),
     [
