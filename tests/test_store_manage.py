@@ -111,3 +111,20 @@ def test_killed_runs_leave_a_store_that_counts_each_line_once(tmp_path: Path) ->
 def test_state_commands_need_a_store(tmp_path: Path, args: list[str]) -> None:
     res = CliRunner().invoke(cli, [*args, "--state", str(tmp_path / "none")])
     assert res.exit_code == 7 and "no store there" in res.output
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_a_report_from_the_store_alone_says_no_log_was_read(tmp_path: Path, fmt: str) -> None:
+    """Not an empty inputs table (it looked like a report that had lost its inputs); a run
+    that read a log still lists it."""
+    log, state = _store(tmp_path)
+    conf = tmp_path / "logaudit.toml"
+    conf.write_text('goals = ["/order/complete"]\n')  # the store's own settings
+    args = ["summary", "--state", str(state), "--config", str(conf)]
+    args += ["--section", "status", "--format", fmt]
+    alone = CliRunner().invoke(cli, args)
+    assert alone.exit_code == 0, alone.output
+    assert "No log was read this run" in alone.stdout
+    with_log = CliRunner().invoke(cli, [*args, str(log)])
+    assert with_log.exit_code == 0, with_log.output
+    assert "No log was read this run" not in with_log.stdout and "a.log" in with_log.stdout

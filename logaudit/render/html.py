@@ -184,6 +184,7 @@ def render(report: Report, out: TextIO, embed: Embed | None = None) -> None:
             sections=[section_html(s, report, embed) for s in report.sections],
             input_columns=view.input_columns(report),
             inputs=view.inputs_rows(report),
+            no_inputs=view.NO_INPUTS,
             bad_examples=view.bad_examples(report),
             notes=[view.text(n) for n in report.notes],
         )

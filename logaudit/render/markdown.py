@@ -82,7 +82,10 @@ def render(report: Report, out: TextIO) -> None:
             w(f"\n*{md(caption)}*\n\n" if caption else "\n")
     w("## Inputs\n\n")
     columns = view.input_columns(report)
-    w(_row(list(columns)) + "\n" + _row(["---", "---"] + ["--:"] * (len(columns) - 2)) + "\n")
+    if not report.inputs:
+        w(md(view.NO_INPUTS) + "\n")
+    else:
+        w(_row(list(columns)) + "\n" + _row(["---", "---"] + ["--:"] * (len(columns) - 2)) + "\n")
     for row in view.inputs_rows(report):
         w(_row([code(row[0]), md(row[1]), *[md(x) for x in row[2:]]]) + "\n")
     examples = view.bad_examples(report)

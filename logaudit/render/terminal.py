@@ -277,7 +277,7 @@ def inputs_block(report: Report, style: Style = "unicode") -> Group:
         t.add_column(c, justify="left" if c in ("file", "format") else "right", overflow="fold")
     for row in view.inputs_rows(report):
         t.add_row(*[_t(x, style) for x in row])
-    parts: list[Any] = [t]
+    parts: list[Any] = [t] if report.inputs else [Text("Inputs", style="bold"), view.NO_INPUTS]
     for ex in view.bad_examples(report):
         parts.append(_t(ex, style, style="yellow"))
     return Group(*parts)

@@ -376,6 +376,11 @@ def inputs_rows(report: Report) -> list[list[str]]:
 
 
 INPUT_COLUMNS = ("file", "format", "lines", "parsed", "bad lines")
+# Said instead of an empty inputs table: a report from the history store alone read no log.
+NO_INPUTS = (
+    "No log was read this run: the report is from the history store alone "
+    "(logaudit state info lists past runs)."
+)
 
 
 def bad_examples(report: Report) -> list[str]:
