@@ -23,6 +23,7 @@ came from (``Settings.origins``), for ``logaudit config`` and for error messages
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import stat
@@ -569,6 +570,21 @@ def load(
         raise ConfigError(f"bad setting: {e}") from None
     _check(s)
     return s
+
+
+def tuning_bytes(name: str, default_mb: float, zero_ok: bool = False) -> int:
+    """A tuning knob in megabytes from the environment variable ``name`` (``LOGAUDIT_BLOCK_MB``,
+    ``LOGAUDIT_SPILL_MB``), as bytes. Read at import, where an error could only be a
+    traceback: a value that is not a number, a negative one, or 0 where 0 means nothing
+    (a block of 0 bytes read no line at all) is ignored for the default."""
+    text = os.environ.get(name)
+    try:
+        mb = float(text) if text is not None else default_mb
+    except ValueError:
+        mb = default_mb
+    if not math.isfinite(mb) or mb < 0 or (mb == 0 and not zero_ok):
+        mb = default_mb
+    return int(mb * 1024 * 1024)
 
 
 # Settings whose command-line option is not the setting's name with dashes.

@@ -26,11 +26,12 @@ import numpy as np
 
 from logaudit import magic, remote
 from logaudit import octets as _octets
+from logaudit.config import tuning_bytes
 from logaudit.errors import ExitCode, InputMissingError
 
 # Bytes per block: large enough that per-block costs vanish, small enough to stay in cache-
 # friendly sizes and keep memory flat. LOGAUDIT_BLOCK_MB overrides (tuning and tests).
-BLOCK_BYTES = int(os.environ.get("LOGAUDIT_BLOCK_MB", "16")) * 1024 * 1024
+BLOCK_BYTES = tuning_bytes("LOGAUDIT_BLOCK_MB", 16)
 
 # A plain file at least this big is cut into a number of blocks that is a multiple of the
 # threads processing them (``read_blocks``'s ``share``), all of one size: a 150,000-line file

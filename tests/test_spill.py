@@ -202,12 +202,46 @@ def test_no_usable_temporary_folder_at_all_is_one_line_and_exit_9(
     assert "\n" not in message and "temporary files" in message
 
 
-def test_the_budget_ignores_what_is_not_a_number_of_megabytes() -> None:
-    from logaudit.analyze.spill import _budget
+def test_the_budget_ignores_what_is_not_a_number_of_megabytes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from logaudit.config import tuning_bytes
 
-    assert _budget(None) == 16 * 1024 * 1024
-    assert _budget("0.5") == 512 * 1024
-    assert _budget("16MB") == _budget("-3") == 16 * 1024 * 1024
+    def budget(text: str | None, zero_ok: bool = True) -> int:
+        if text is None:
+            monkeypatch.delenv("LOGAUDIT_X_MB", raising=False)
+        else:
+            monkeypatch.setenv("LOGAUDIT_X_MB", text)
+        return tuning_bytes("LOGAUDIT_X_MB", 16, zero_ok=zero_ok)
+
+    assert budget(None) == 16 * 1024 * 1024
+    assert budget("0.5") == 512 * 1024
+    assert budget("0") == 0  # spill everything (tests)
+    for text in ("16MB", "-3", "inf", "nan", "abc"):
+        assert budget(text) == 16 * 1024 * 1024, text
+    assert budget("0", zero_ok=False) == 16 * 1024 * 1024  # a block of 0 bytes reads nothing
+
+
+def test_a_bad_block_size_in_the_environment_is_ignored(tmp_path: Path) -> None:
+    """LOGAUDIT_BLOCK_MB=abc was an internal error at import, and 0 read no line at all
+    ("empty, nothing to read")."""
+    import os
+    import subprocess
+    import sys
+
+    log = tmp_path / "a.log"
+    log.write_text(
+        '192.0.2.1 - - [01/Mar/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8"\n'
+    )
+    for value in ("abc", "0", "-1"):
+        r = subprocess.run(
+            [sys.executable, "-m", "logaudit", "summary", str(log), "--format", "json"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "LOGAUDIT_BLOCK_MB": value, "LOGAUDIT_CONFIG": os.devnull},
+        )
+        assert r.returncode == 0, (value, r.stderr)
+        assert '"requests": 1' in r.stdout, value
 
 
 def test_an_empty_remainder_does_not_keep_the_spilled_rows() -> None:

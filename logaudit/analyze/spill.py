@@ -32,22 +32,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from logaudit.config import tuning_bytes
 from logaudit.errors import ExitCode, LogauditError
-
-
-def _budget(text: str | None, default_mb: float = 16) -> int:
-    """Megabytes from LOGAUDIT_SPILL_MB; a value that is not a non-negative number is ignored
-    (it is a tuning knob, read at import, where an error could only be a traceback)."""
-    try:
-        mb = float(text) if text is not None else default_mb
-    except ValueError:
-        mb = default_mb
-    return int((mb if mb >= 0 else default_mb) * 1024 * 1024)
-
 
 # Bytes of rows a table keeps in memory before it spills (the benchmark's 1M-line log stays
 # under it: 8.8 MB of events, 10.7 MB of triples). LOGAUDIT_SPILL_MB overrides (tests, tuning).
-SPILL_BYTES = _budget(os.environ.get("LOGAUDIT_SPILL_MB"))
+SPILL_BYTES = tuning_bytes("LOGAUDIT_SPILL_MB", 16, zero_ok=True)
 
 # Partitions per spilled table: at 5M lines, 1.5 MB of events each.
 PARTS = 32
