@@ -289,6 +289,47 @@ def test_now_compares_the_last_window(tmp_path: Path) -> None:
     assert "now" not in [s.name for s in r2.sections]
 
 
+def test_now_covers_only_what_the_log_covers(tmp_path: Path) -> None:
+    """A log of 10 minutes at 6 requests a minute under --last 15m: the rate is over the 10
+    minutes the log covers (not the 15 of the window), the hour before holds no request so
+    its figures are unknown (not 0), and people see rates as percentages and counts as
+    integers in every human format."""
+    lines = [
+        line(
+            client=f"81.2.69.{k + 1}",
+            when=utc(2024, 3, 1, 10, 0) + pd.Timedelta(minutes=m, seconds=k).to_pytimedelta(),
+            request="GET /api/pay HTTP/1.1" if k == 0 else "GET / HTTP/1.1",
+            status=500 if k == 0 else 200,
+        )
+        for m in range(10)
+        for k in range(6)
+    ]
+    log = write(tmp_path / "a.log", lines)
+    r, _ = problems(log, last=15 * 60)
+    now = section(r, "now").set_index("metric")
+    assert now.loc["requests_per_minute", "now"] == 6.0
+    assert now.loc["5xx_rate", "now"] == pytest.approx(1 / 6, abs=1e-4)
+    for metric in ("requests_per_minute", "5xx_rate", "4xx_rate"):
+        assert now.loc[metric, "before"] is None and now.loc[metric, "change"] == ""
+    assert now.loc["failing URL (5xx)", "path"] == "/api/pay"
+    assert now.loc["failing URL (5xx)", "now"] == 10
+    assert now.loc["failing URL (5xx)", "before"] is None
+    assert "of which the log covers 10 min (from 10:00)" in next(
+        s.note for s in r.sections if s.name == "now"
+    )
+    fig = next(s.headline for s in r.sections if s.name == "headline")
+    assert fig["requests_per_minute"] == 6.0
+    got = json.loads(run("problems", log, "--last", "15m", "--format", "json").output)
+    rows = {x["metric"]: x for x in next(s for s in got["sections"] if s["name"] == "now")["rows"]}
+    assert rows["requests_per_minute"]["now"] == 6.0
+    assert rows["5xx_rate"]["before"] is None and rows["failing URL (5xx)"]["now"] == 10
+    for fmt in ("text", "markdown", "html"):
+        out = run("problems", log, "--last", "15m", "--section", "now", "--format", fmt).output
+        body = out[out.index("Now") :]
+        assert "16.7%" in body and "6.00" in body, fmt
+        assert "0.17" not in body and "10.00" not in body, fmt
+
+
 def test_probe_registry_names_each_kind() -> None:
     """Each registry row catches its example, and ordinary requests match none."""
     from logaudit.analyze.problems.tables import probe_codes, probes

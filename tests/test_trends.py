@@ -227,6 +227,35 @@ def test_unusual_spike_and_outage_but_not_weekends_or_the_step(daily: dict[str, 
     }
 
 
+def test_unusual_says_when_too_little_history_was_checked(daily_log: Path) -> None:
+    """Each period needs its whole baseline complete before it: with none that has, the section
+    says it checked nothing (text and JSON) instead of "none" found; otherwise how many were."""
+    monthly = section(run(str(daily_log), "--every", "month", "--section", "unusual"), "unusual")
+    assert monthly["rows"] == []
+    assert monthly["note"] == (
+        "not checked: each month needs the 6 complete months before it, and this report has "
+        "at most 0 complete months before one"
+    )
+    assert monthly["headline"] == {
+        "checked": False,
+        "periods_checked": 0,
+        "periods": 2,
+        "baseline_periods": 6,
+    }
+
+    def text(every: str) -> str:
+        args = ["trends", str(daily_log), "--every", every, "--section", "unusual"]
+        return " ".join(CliRunner().invoke(cli, [*args, "--format", "text"]).stdout.split())
+
+    assert "Unusual periods: nothing to show (none; 1 of 6 weeks checked;" in text("week")
+    shown = text("month")
+    assert "(not checked: each month needs the 6 complete months before it" in shown
+    assert "none" not in shown
+    daily = section(run(str(daily_log), "--every", "day", "--section", "unusual"), "unusual")
+    assert daily["headline"]["periods_checked"] == 29 and daily["headline"]["periods"] == 37
+    assert daily["note"].startswith("29 of 37 days checked; baseline: the previous 7 days")
+
+
 def test_weeks_count_distinct_visitors_and_months_are_partial(daily_log: Path) -> None:
     weekly = section(run(str(daily_log), "--every", "week"), "periods")["rows"]
     assert [r["period"] for r in weekly] == [f"2025-W{w:02d}" for w in range(2, 8)]

@@ -73,6 +73,9 @@ HIDDEN = frozenset({"change_pct", "week_change_pct"})
 # Columns holding paths or URLs from the log (decoded for display, never made live links
 # except an http(s) referrer in HTML).
 PATHLIKE = frozenset({"path", "page", "entry", "exit", "referrer", "entry -> exit"})
+# Columns of a table with one row per metric (trends' change, the digest, problems' Now) whose
+# values take the row's metric unit: a rate as a percentage, seconds as a response time.
+PER_METRIC = frozenset({"last", "previous", "week_before", "now", "before"})
 
 _OVERVIEW: tuple[tuple[str, str], ...] = (
     ("requests", "Requests (hits)"),
@@ -327,7 +330,7 @@ def table_view(sec: Section) -> TableView:
             elif c == "item" and vals.get("kind") == "page":
                 row.append(cell(c, v, "page"))
             else:
-                u = unit if per_metric and c in ("last", "previous", "week_before") else None
+                u = unit if per_metric and c in PER_METRIC else None
                 row.append(cell(c, v, u))
         cells.append(row)
         raw.append([vals[c] for c in keys])

@@ -347,15 +347,25 @@ def window(p: Partial, ctx: Context) -> tuple[int, int, int] | None:
     return start, newest, start - BEFORE_MINUTES
 
 
+def covered(p: Partial, lo: int, hi: int) -> int:
+    """The first minute of lo..hi that the log covers (it starts at its first request), or
+    hi + 1 when it covers none: a minute before the log began is not a quiet minute."""
+    return max(lo, int(_t(p, "pb_minutes").index.min()))
+
+
 def _figures(p: Partial, lo: int, hi: int) -> dict[str, float]:
+    """Figures of minutes lo..hi. The request rate is over the minutes of it the log covers;
+    rates with no request are NaN (unknown), not 0."""
     m = _t(p, "pb_minutes")
     part = m[(m.index >= lo) & (m.index <= hi)]
     hits = int(part["hits"].sum())
+    minutes = hi - covered(p, lo, hi) + 1
+    nan = float("nan")
     out = {
         "requests": float(hits),
-        "requests_per_minute": hits / (hi - lo + 1),
-        "5xx_rate": float(part["s5xx"].sum() / hits) if hits else 0.0,
-        "4xx_rate": float(part["s4xx"].sum() / hits) if hits else 0.0,
+        "requests_per_minute": hits / minutes if minutes > 0 else nan,
+        "5xx_rate": float(part["s5xx"].sum() / hits) if hits else nan,
+        "4xx_rate": float(part["s4xx"].sum() / hits) if hits else nan,
     }
     r = _t(p, "pb_response_minutes")
     if not r.empty:
@@ -390,6 +400,7 @@ def sec_now(p: Partial, ctx: Context) -> Section:
     start, newest, before = w
     now = _figures(p, start, newest)
     prior = _figures(p, before, start - 1)
+    known = prior["requests"] > 0  # no request before: nothing to compare with
     rows: list[dict[str, Any]] = []
     for metric in ("requests_per_minute", "5xx_rate", "4xx_rate", "p95", "p99"):
         if metric in now:
@@ -403,25 +414,41 @@ def sec_now(p: Partial, ctx: Context) -> Section:
                     "change": _change(a, b),
                 }
             )
-    # Endpoints failing in the window and not in the hour before: now = their errors.
+    # Endpoints failing in the window and not in the hour before: now = their errors. With
+    # no request before, none is known to be new: they are listed as failing, before unknown.
     failing_now = _failing_in(p, start, newest)
     earlier = _failing_in(p, before, start - 1)
     for (e, c), n in sorted(failing_now.items(), key=lambda kv: (-kv[1], kv[0])):
         if (e, c) not in earlier:
             rows.append(
                 {
-                    "metric": f"new failing URL ({c}xx)",
+                    "metric": f"new failing URL ({c}xx)" if known else f"failing URL ({c}xx)",
                     "path": e,
-                    "now": float(n),
-                    "before": 0.0,
-                    "change": "new",
+                    "now": n,
+                    "before": 0 if known else None,
+                    "change": "new" if known else "",
                 }
             )
-    note = (
-        f"last {newest - start + 1} min ({when(start)}-{clock(newest)}) against the "
-        f"{BEFORE_MINUTES} min before"
+    note = f"last {newest - start + 1} min ({when(start)}-{clock(newest)})" + _coverage(
+        p, start, newest
     )
-    return Section("now", title, pd.DataFrame(rows), len(rows), note=note + "; rates are shares")
+    note += f", against the {BEFORE_MINUTES} min before" + (
+        _coverage(p, before, start - 1) if known else " (the log has no request then: unknown)"
+    )
+    note += "; requests per minute over the minutes the log covers"
+    if "p95" in now:
+        note += "; p95, p99 from a log-scale histogram (within about 3 %; the overview's are exact)"
+    # Object columns keep counts as integers and unknowns as None next to rates.
+    frame = pd.DataFrame(rows, columns=["metric", "path", "now", "before", "change"], dtype=object)
+    return Section("now", title, frame, len(rows), note=note)
+
+
+def _coverage(p: Partial, lo: int, hi: int) -> str:
+    """', of which the log covers the last N min' when it starts inside lo..hi."""
+    first = covered(p, lo, hi)
+    if first == lo or first > hi:
+        return ""
+    return f", of which the log covers {hi - first + 1} min (from {clock(first)})"
 
 
 def _round(v: float) -> float | None:

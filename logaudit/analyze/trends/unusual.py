@@ -30,14 +30,29 @@ UNUSUAL_FLOORS: dict[str, float] = {
 }
 
 
-def _unusual(v: pd.DataFrame, complete: np.ndarray, every: str) -> pd.DataFrame:
-    """Rows (pos, metric, value, baseline_median, z) of the flagged periods."""
+def _baselines(complete: np.ndarray, every: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(back, valid, checked): per period the positions of the BASELINE periods before it,
+    which of them exist and are complete, and whether the period is checked at all (it and
+    all of them complete)."""
     k = BASELINE[every]
-    n = len(v)
-    back = np.arange(n)[:, None] - np.arange(1, k + 1)[None, :]
+    back = np.arange(len(complete))[:, None] - np.arange(1, k + 1)[None, :]
     valid = back >= 0
     valid[valid] = complete[back[valid]]
-    checked = complete & valid.all(axis=1)
+    return back, valid, complete & valid.all(axis=1)
+
+
+def _most_before(complete: np.ndarray) -> int:
+    """The most complete periods in a row just before a complete period."""
+    most = run = 0
+    for c in complete.tolist():  # one per period, not per line
+        run = run + 1 if c else 0
+        most = max(most, run)
+    return max(most - 1, 0)
+
+
+def _unusual(v: pd.DataFrame, complete: np.ndarray, every: str) -> pd.DataFrame:
+    """Rows (pos, metric, value, baseline_median, z) of the flagged periods."""
+    back, valid, checked = _baselines(complete, every)
     rows = []
     for metric, floor in UNUSUAL_FLOORS.items():
         if metric not in v or not checked.any():
@@ -79,13 +94,29 @@ def sec_unusual(p: Partial, ctx: Context) -> Section:
     if t is None:
         return _empty("unusual", title)
     k = BASELINE[t.every]
+    checked = int(_baselines(t.complete, t.every)[2].sum())
+    n = len(t.complete)
+    # JSON: whether anything could be checked, and against how much history.
+    head = {
+        "checked": checked > 0,
+        "periods_checked": checked,
+        "periods": n,
+        "baseline_periods": k,
+    }
+    if not checked:
+        most = _most_before(t.complete)
+        note = (
+            f"not checked: each {t.every} needs the {k} complete {t.every}s before it, and "
+            f"this report has at most {most} complete {_plural(most, t.every)} before one"
+        )
+        return Section("unusual", title, pd.DataFrame(), note=note, headline=head)
     note = (
-        f"baseline: the previous {k} {t.every}s, all complete; flagged when |z| > {Z_LIMIT} "
-        "and far enough from the median"
+        f"{checked} of {n} {t.every}s checked; baseline: the previous {k} {t.every}s, all "
+        f"complete; flagged when |z| > {Z_LIMIT} and far enough from the median"
     )
     u = t.unusual
     if u.empty:
-        return Section("unusual", title, pd.DataFrame(), note="none; " + note)
+        return Section("unusual", title, pd.DataFrame(), note="none; " + note, headline=head)
     pos = u["pos"].to_numpy()
     rows = pd.DataFrame(
         {
@@ -97,4 +128,10 @@ def sec_unusual(p: Partial, ctx: Context) -> Section:
             "z": u["z"].to_numpy(),
         }
     )
-    return Section("unusual", title, rows, len(rows), note=note, narrow_drop=("start",))
+    return Section(
+        "unusual", title, rows, len(rows), note=note, headline=head, narrow_drop=("start",)
+    )
+
+
+def _plural(n: int, every: str) -> str:
+    return every if n == 1 else every + "s"
