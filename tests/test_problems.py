@@ -319,6 +319,7 @@ def test_now_covers_only_what_the_log_covers(tmp_path: Path) -> None:
     )
     fig = next(s.headline for s in r.sections if s.name == "headline")
     assert fig["requests_per_minute"] == 6.0
+    assert fig["scope"] == "last 15 min (the log covers the last 10)"  # what the rate is over
     got = json.loads(run("problems", log, "--last", "15m", "--format", "json").output)
     rows = {x["metric"]: x for x in next(s for s in got["sections"] if s["name"] == "now")["rows"]}
     assert rows["requests_per_minute"]["now"] == 6.0
@@ -328,6 +329,47 @@ def test_now_covers_only_what_the_log_covers(tmp_path: Path) -> None:
         body = out[out.index("Now") :]
         assert "16.7%" in body and "6.00" in body, fmt
         assert "0.17" not in body and "10.00" not in body, fmt
+
+
+def _minutely(start: pd.Timestamp, minutes: range, **fields: object) -> list[str]:
+    return [
+        line(when=(start + pd.Timedelta(minutes=m)).to_pydatetime(), **fields) for m in minutes
+    ]
+
+
+def test_now_under_a_filter_counts_the_whole_window(tmp_path: Path) -> None:
+    """With --status 5xx the first request counted is not where the log begins: a log of one
+    request a minute from 09:00 to 11:00 and six 500s to /api/pay from 10:55 is 6 in 30
+    minutes (0.2 a minute), the hour before a known 0 and the URL new; it was 1.0 a minute
+    and before unknown, five times the rate an admin paged at night would read."""
+    t0 = pd.Timestamp(utc(2024, 3, 1, 9, 0))
+    rows = _minutely(t0, range(121), request="GET / HTTP/1.1", status=200)
+    rows += _minutely(t0, range(115, 121), request="GET /api/pay HTTP/1.1", status=500)
+    log = write(tmp_path / "a.log", sorted(rows, key=lambda x: x.split("[")[1]))
+    got = json.loads(
+        run("problems", log, "--last", "30m", "--status", "5xx", "--format", "json").output
+    )
+    now = {x["metric"]: x for x in next(s for s in got["sections"] if s["name"] == "now")["rows"]}
+    assert now["requests_per_minute"]["now"] == pytest.approx(0.2)
+    assert now["requests_per_minute"]["before"] == 0.0
+    assert now["new failing URL (5xx)"]["path"] == "/api/pay"
+    assert now["new failing URL (5xx)"]["change"] == "new"
+
+
+def test_now_a_quiet_hour_inside_the_log_is_a_known_zero(tmp_path: Path) -> None:
+    """A log with a gap (09:00-09:10, then 12:00-12:10) under --last 15m: the hour before
+    is inside the log, so it is a known 0 and a URL failing now is new; the note does not
+    call it unknown."""
+    t0 = pd.Timestamp(utc(2024, 3, 1, 9, 0))
+    rows = _minutely(t0, range(11), request="GET / HTTP/1.1", status=200)
+    rows += _minutely(t0, range(180, 191), request="GET /b HTTP/1.1", status=503)
+    log = write(tmp_path / "a.log", rows)
+    r, _ = problems(log, last=15 * 60)
+    now = section(r, "now").set_index("metric")
+    assert now.loc["requests_per_minute", "before"] == 0.0
+    assert now.loc["new failing URL (5xx)", "path"] == "/b"
+    note = next(s.note for s in r.sections if s.name == "now")
+    assert "unknown" not in note
 
 
 def test_probe_registry_names_each_kind() -> None:

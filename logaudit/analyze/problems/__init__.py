@@ -17,6 +17,7 @@ import pandas as pd
 from logaudit.analyze.base import Context, Partial, SectionSpec
 from logaudit.analyze.problems import clients as clients_mod
 from logaudit.analyze.problems.tables import TABLES
+from logaudit.filters import of_settings
 from logaudit.report import Section
 
 # --every for the error timeline: name -> minutes.
@@ -347,19 +348,30 @@ def window(p: Partial, ctx: Context) -> tuple[int, int, int] | None:
     return start, newest, start - BEFORE_MINUTES
 
 
-def covered(p: Partial, lo: int, hi: int) -> int:
-    """The first minute of lo..hi that the log covers (it starts at its first request), or
-    hi + 1 when it covers none: a minute before the log began is not a quiet minute."""
-    return max(lo, int(_t(p, "pb_minutes").index.min()))
+def _log_start(p: Partial, ctx: Context) -> int | None:
+    """The log's first minute (its first request), or None when the rows counted are not all
+    of the log's (a filter, --since or --bots exclude/only): then the first request counted
+    says nothing of where the log begins, and the window is taken as covered."""
+    s = ctx.settings
+    if of_settings(s.extra) or s.since is not None or s.bots in ("exclude", "only"):
+        return None
+    return int(_t(p, "pb_minutes").index.min())
 
 
-def _figures(p: Partial, lo: int, hi: int) -> dict[str, float]:
+def covered(p: Partial, ctx: Context, lo: int, hi: int) -> int:
+    """The first minute of lo..hi that the log covers (it starts at its first request): a
+    minute before the log began is not a quiet minute. Above hi when it covers none."""
+    start = _log_start(p, ctx)
+    return lo if start is None else max(lo, start)
+
+
+def _figures(p: Partial, ctx: Context, lo: int, hi: int) -> dict[str, float]:
     """Figures of minutes lo..hi. The request rate is over the minutes of it the log covers;
     rates with no request are NaN (unknown), not 0."""
     m = _t(p, "pb_minutes")
     part = m[(m.index >= lo) & (m.index <= hi)]
     hits = int(part["hits"].sum())
-    minutes = hi - covered(p, lo, hi) + 1
+    minutes = hi - covered(p, ctx, lo, hi) + 1
     nan = float("nan")
     out = {
         "requests": float(hits),
@@ -398,9 +410,11 @@ def sec_now(p: Partial, ctx: Context) -> Section:
             note="give --last 15m to compare the last minutes with the hour before them",
         )
     start, newest, before = w
-    now = _figures(p, start, newest)
-    prior = _figures(p, before, start - 1)
-    known = prior["requests"] > 0  # no request before: nothing to compare with
+    now = _figures(p, ctx, start, newest)
+    prior = _figures(p, ctx, before, start - 1)
+    # The hour before is known when the log covers some of it (a quiet hour is a known 0);
+    # before the log began there is nothing to compare with.
+    known = covered(p, ctx, before, start - 1) <= start - 1
     rows: list[dict[str, Any]] = []
     for metric in ("requests_per_minute", "5xx_rate", "4xx_rate", "p95", "p99"):
         if metric in now:
@@ -430,10 +444,10 @@ def sec_now(p: Partial, ctx: Context) -> Section:
                 }
             )
     note = f"last {newest - start + 1} min ({when(start)}-{clock(newest)})" + _coverage(
-        p, start, newest
+        p, ctx, start, newest
     )
     note += f", against the {BEFORE_MINUTES} min before" + (
-        _coverage(p, before, start - 1) if known else " (the log has no request then: unknown)"
+        _coverage(p, ctx, before, start - 1) if known else " (the log had not begun: unknown)"
     )
     note += "; requests per minute over the minutes the log covers"
     if "p95" in now:
@@ -443,9 +457,9 @@ def sec_now(p: Partial, ctx: Context) -> Section:
     return Section("now", title, frame, len(rows), note=note)
 
 
-def _coverage(p: Partial, lo: int, hi: int) -> str:
+def _coverage(p: Partial, ctx: Context, lo: int, hi: int) -> str:
     """', of which the log covers the last N min' when it starts inside lo..hi."""
-    first = covered(p, lo, hi)
+    first = covered(p, ctx, lo, hi)
     if first == lo or first > hi:
         return ""
     return f", of which the log covers {hi - first + 1} min (from {clock(first)})"
@@ -474,8 +488,11 @@ def figures(p: Partial, ctx: Context) -> dict[str, Any]:
         return {}
     w = window(p, ctx)
     lo, hi = (w[0], w[1]) if w else (int(m.index.min()), int(m.index.max()))
-    f: dict[str, Any] = dict(_figures(p, lo, hi))
+    f: dict[str, Any] = dict(_figures(p, ctx, lo, hi))
     f["scope"] = f"last {hi - lo + 1} min" if w else "whole report"
+    first = covered(p, ctx, lo, hi)
+    if w and first > lo:  # the rate is over these minutes: say so beside the window
+        f["scope"] += f" (the log covers the last {hi - first + 1})"
     f["not_found_hits"] = int(m["s404"].sum())
     f["has_response_time"] = not _t(p, "pb_response_minutes").empty
     return f
