@@ -35,7 +35,7 @@ import pandas as pd
 
 from logaudit.errors import ConfigError
 from logaudit.report import Report, Section
-from logaudit.schema import CLIENT_TOKEN_PREFIX
+from logaudit.schema import is_client_token
 
 MODES: dict[str, str] = {
     "mask": "zero the last byte(s) of IPv4, the last 80 bits of IPv6; user names as ***",
@@ -129,7 +129,7 @@ class Anonymizer:
             return text
         if self.mode == "hash":
             return self._hash(value)
-        if value.startswith(CLIENT_TOKEN_PREFIX):
+        if is_client_token(value):
             # A report from the history store: already a keyed hash, no address to mask;
             # "*" for every one would make distinct clients look like one.
             return text

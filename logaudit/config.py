@@ -572,19 +572,23 @@ def load(
     return s
 
 
-def tuning_bytes(name: str, default_mb: float, zero_ok: bool = False) -> int:
+def tuning_bytes(
+    name: str, default_mb: float, zero_ok: bool = False, most_mb: float = math.inf
+) -> int:
     """A tuning knob in megabytes from the environment variable ``name`` (``LOGAUDIT_BLOCK_MB``,
     ``LOGAUDIT_SPILL_MB``), as bytes. Read at import, where an error could only be a
-    traceback: a value that is not a number, a negative one, or 0 where 0 means nothing
-    (a block of 0 bytes read no line at all) is ignored for the default."""
+    traceback: a value that is not a number, a negative one, more than ``most_mb``, or under
+    one byte where 0 means nothing (a block of 0 bytes read no line at all) is ignored for the
+    default."""
     text = os.environ.get(name)
     try:
         mb = float(text) if text is not None else default_mb
     except ValueError:
         mb = default_mb
-    if not math.isfinite(mb) or mb < 0 or (mb == 0 and not zero_ok):
+    if not (math.isfinite(mb) and 0 <= mb <= most_mb):
         mb = default_mb
-    return int(mb * 1024 * 1024)
+    n = int(mb * 1024 * 1024)
+    return n if n >= 1 or zero_ok else int(default_mb * 1024 * 1024)
 
 
 # Settings whose command-line option is not the setting's name with dashes.

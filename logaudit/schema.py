@@ -78,9 +78,19 @@ ENRICHED: tuple[Column, ...] = (
 
 NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 
-# A client as the history store keeps it: this prefix and a keyed hash of the address
-# (``store/days.token``), never the address itself.
+# A client as the history store keeps it: this prefix and 16 hex digits of a keyed hash of
+# the address (``store/days.token``), never the address itself.
 CLIENT_TOKEN_PREFIX = "h:"
+
+
+def is_client_token(text: str) -> bool:
+    """Whether ``text`` has the exact shape of a stored client token (a logged host name or an
+    X-Forwarded-For value that merely starts with "h:" is still an address)."""
+    return (
+        len(text) == 18
+        and text.startswith(CLIENT_TOKEN_PREFIX)
+        and all(c in "0123456789abcdef" for c in text[2:])
+    )
 
 # Columns a parser adds only when the log format names them, after the fixed ones: one per
 # cookie the format logs (Apache ``%{NAME}C``, nginx ``$cookie_NAME``), the name as written in

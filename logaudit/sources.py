@@ -31,7 +31,7 @@ from logaudit.errors import ExitCode, InputMissingError
 
 # Bytes per block: large enough that per-block costs vanish, small enough to stay in cache-
 # friendly sizes and keep memory flat. LOGAUDIT_BLOCK_MB overrides (tuning and tests).
-BLOCK_BYTES = tuning_bytes("LOGAUDIT_BLOCK_MB", 16)
+BLOCK_BYTES = tuning_bytes("LOGAUDIT_BLOCK_MB", 16, most_mb=1024)
 
 # A plain file at least this big is cut into a number of blocks that is a multiple of the
 # threads processing them (``read_blocks``'s ``share``), all of one size: a 150,000-line file

@@ -175,6 +175,14 @@ def test_a_report_from_the_store_keeps_its_tokens_apart_under_mask(
     host name gave "*" for every client, so the hosts section showed one row name for all
     (and problems' suspicious clients could not be told apart). A token stays as it is."""
     assert Anonymizer("mask").address("h:0123456789abcdef") == "h:0123456789abcdef"
+    # Only that exact shape: a logged host name (or a client-chosen X-Forwarded-For) that
+    # merely starts with "h:" is masked as any other.
+    assert Anonymizer("mask").address("h:alice.corp.example") == "*.corp.example"
+    from logaudit.store.days import token
+
+    key = b"k" * 32
+    assert token("h:alice.corp.example", key) != "h:alice.corp.example"  # stored hashed
+    assert token(token("198.51.100.7", key), key) == token("198.51.100.7", key)
     state = tmp_path / "store"
     args = ["summary", str(log), "--state", str(state), "--section", "hosts", "--format", "json"]
     plain = json.loads(CliRunner().invoke(cli, args).stdout)

@@ -219,7 +219,8 @@ def test_the_budget_ignores_what_is_not_a_number_of_megabytes(
     assert budget("0") == 0  # spill everything (tests)
     for text in ("16MB", "-3", "inf", "nan", "abc"):
         assert budget(text) == 16 * 1024 * 1024, text
-    assert budget("0", zero_ok=False) == 16 * 1024 * 1024  # a block of 0 bytes reads nothing
+    for text in ("0", "1e-9"):  # a block of 0 bytes reads nothing
+        assert budget(text, zero_ok=False) == 16 * 1024 * 1024, text
 
 
 def test_a_bad_block_size_in_the_environment_is_ignored(tmp_path: Path) -> None:
@@ -233,7 +234,7 @@ def test_a_bad_block_size_in_the_environment_is_ignored(tmp_path: Path) -> None:
     log.write_text(
         '192.0.2.1 - - [01/Mar/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8"\n'
     )
-    for value in ("abc", "0", "-1"):
+    for value in ("abc", "0", "-1", "1e-9", "1e300"):
         r = subprocess.run(
             [sys.executable, "-m", "logaudit", "summary", str(log), "--format", "json"],
             capture_output=True,

@@ -113,7 +113,7 @@ def test_state_commands_need_a_store(tmp_path: Path, args: list[str]) -> None:
     assert res.exit_code == 7 and "no store there" in res.output
 
 
-@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+@pytest.mark.parametrize("fmt", ["terminal", "text", "markdown", "html"])
 def test_a_report_from_the_store_alone_says_no_log_was_read(tmp_path: Path, fmt: str) -> None:
     """Not an empty inputs table (it looked like a report that had lost its inputs); a run
     that read a log still lists it."""

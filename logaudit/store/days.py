@@ -25,7 +25,7 @@ import pandas as pd
 from logaudit.analyze.base import Partial, Table
 from logaudit.config import Settings
 from logaudit.enrich.classify import visitor_key
-from logaudit.schema import CLIENT_TOKEN_PREFIX, hash_strings
+from logaudit.schema import CLIENT_TOKEN_PREFIX, hash_strings, is_client_token
 
 DAY = "__day"
 # Index levels and columns that hold a raw client address in some table. The store keeps a
@@ -170,7 +170,7 @@ def keyed(frame: pd.DataFrame, key: bytes) -> pd.DataFrame:
 
 
 def token(address: str, key: bytes) -> str:
-    if address.startswith(TOKEN_PREFIX):
+    if is_client_token(address):
         return address  # already keyed (a day read back from the store)
     return TOKEN_PREFIX + hmac.new(key, address.encode(), hashlib.sha256).hexdigest()[:16]
 
