@@ -78,6 +78,16 @@ class MailSettings:
             return self.smtp_port
         return {"ssl": 465, "starttls": 587}.get(self.tls, 25)
 
+    def spool(self, env: Mapping[str, str] | None = None) -> Path:
+        """Where a mail that could not be sent is left: ``spool_dir``, else the state folder.
+        Here, not in deliver.mail, so that ``logaudit config`` can show it without loading
+        smtplib, ssl and the email package (issue #18)."""
+        if self.spool_dir is not None:
+            return self.spool_dir
+        e = os.environ if env is None else env
+        state = Path(e.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+        return state / "logaudit" / "unsent"
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -655,9 +665,7 @@ def effective(s: Settings) -> list[tuple[str, str, str]]:
         elif f.name == "smtp_port" and not v:
             text = f"{s.mail.port()} (from tls)"
         elif f.name == "spool_dir" and v is None:
-            from logaudit.deliver.mail import spool_dir
-
-            text = str(spool_dir(s.mail))
+            text = str(s.mail.spool())
         else:
             text = show(v)
         rows.append((name, text, s.origins.get(name, "default")))
