@@ -21,13 +21,11 @@ from logaudit import __version__, names
 from logaudit.config import BOTS_MODES, MAIL_VIA, load, parse_mode
 from logaudit.deliver.files import DEFAULT_MODE, atomic_output, refuse_inputs
 from logaudit.errors import ExitCode, LogauditError
-from logaudit.formats import FORMATS
 from logaudit.names import SECTIONS
 from logaudit.procs import Stopped
 from logaudit.procs import install as install_signals
 from logaudit.render import EXTENSIONS, RENDERERS
 from logaudit.render.escape import safe
-from logaudit.timespec import parse_when
 
 # Only the commands that read data import the library (and with it pandas and pyarrow): the
 # ones that print help, formats, sections or settings start in a tenth of the time (issue #18).
@@ -100,7 +98,7 @@ anonymize_options = [
 
 
 LOG_FORMAT_HELP = (
-    f"Skip detection: {', '.join(FORMATS)} (see `logaudit formats`), a "
+    f"Skip detection: {', '.join(names.FORMATS)} (see `logaudit formats`), a "
     "[formats] name from the config, an Apache LogFormat / nginx log_format / GoAccess "
     "string (apache:..., nginx:..., goaccess:...), or auto+ for a file mixing formats."
 )
@@ -357,6 +355,8 @@ def _settings(opts: dict[str, Any]) -> Any:
     if extra:
         overrides["extra"] = extra
     overrides.update(_campaign_overrides(opts))
+    from logaudit.timespec import parse_when  # zoneinfo: not for the commands without data
+
     if opts.get("since"):
         overrides["since"] = parse_when(opts["since"], tz)
     if opts.get("until"):
@@ -1130,6 +1130,8 @@ def formats(**_: Any) -> None:
     """
     from rich.console import Console
     from rich.text import Text
+
+    from logaudit.formats import FORMATS
 
     con = Console()
     for f in FORMATS.values():

@@ -32,7 +32,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from logaudit.errors import ConfigError
+from logaudit.errors import ConfigError, LogauditError
+from logaudit.names import SECTIONS
 
 # METRICS.md: AWStats' NotPageList plus modern web assets.
 STATIC_EXTENSIONS: tuple[str, ...] = tuple(
@@ -599,11 +600,6 @@ def _check(s: Settings) -> None:
             raise ConfigError(
                 f"{where('trusted_proxies')}: {cidr!r} is not a network (10.0.0.0/8)"
             ) from None
-    # Names checked against the registries (imported here: they import this module).
-    from logaudit.errors import LogauditError
-    from logaudit.formats import resolve
-    from logaudit.names import SECTIONS
-
     unknown = [n for n in s.sections if n not in SECTIONS]
     if unknown:
         raise ConfigError(
@@ -613,6 +609,8 @@ def _check(s: Settings) -> None:
     # A name, a [formats] name or a server's format string; from the command line a bad one
     # is wrong usage (exit 2, said by the CLI), from a file or the environment a bad setting.
     if s.log_format and s.log_format != "auto+" and s.origins.get("log_format") != "option":
+        from logaudit.formats import resolve  # only here: building it compiles every format
+
         try:
             resolve(s.log_format, s.formats)
         except LogauditError as e:

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("pandas", "pyarrow", "numpy")
 
 # Runs the CLI in process (as `logaudit ARGS...` does, without its os._exit) and prints which
-# of the watched modules (by top-level name) were imported, and the output, as JSON.
+# of the watched modules (by top-level or full name) were imported, and the output, as JSON.
 _PROBE = """
 import io, json, sys, contextlib
 import logaudit.cli
@@ -32,7 +32,7 @@ with contextlib.redirect_stdout(out):
         logaudit.cli.cli(args, prog_name="logaudit")
     except SystemExit as e:
         code = e.code or 0
-heavy = sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r})
+heavy = sorted(m for m in sys.modules if m in {heavy!r} or m.split(".")[0] in {heavy!r})
 print(json.dumps({{"code": code, "heavy": heavy, "out": out.getvalue()}}))
 """
 
@@ -79,6 +79,33 @@ def test_no_data_stack_without_data(tmp_path: Path, args: tuple[str, ...]) -> No
     assert got["heavy"] == [], f"{' '.join(args)} imported {got['heavy'][:5]}"
 
 
+# What the commands without data still loaded after the data stack was gone, and do not use:
+# the format registry (compiling every format's patterns; --log-format's help takes its names
+# from logaudit.names), the mail stack (smtplib, ssl, email: `config` showed one folder
+# name from deliver.mail) and zoneinfo (for --since and --until).
+UNUSED = ("logaudit.formats", "logaudit.deliver.mail", "smtplib", "ssl", "email", "zoneinfo")
+
+
+@pytest.mark.parametrize(
+    "args", [("--help",), ("sections",), ("config",), ("config", "--json"), ("summary", "--help")]
+)
+def test_no_unused_modules_without_data(tmp_path: Path, args: tuple[str, ...]) -> None:
+    got = _probe(tmp_path, *args, watch=UNUSED)
+    assert got["code"] == 0
+    assert got["out"], "the command printed nothing"
+    assert got["heavy"] == [], f"{' '.join(args)} imported {got['heavy'][:5]}"
+
+
+def test_probe_sees_the_registry_where_used(tmp_path: Path) -> None:
+    """The probe can fail: `formats` loads the registry, a config naming a log format too."""
+    assert "logaudit.formats" in _probe(tmp_path, "formats", watch=UNUSED)["heavy"]
+    toml = tmp_path / "logaudit.toml"
+    toml.write_text('log_format = "common"\n')
+    got = _probe(tmp_path, "config", "--config", str(toml), watch=UNUSED)
+    assert got["code"] == 0
+    assert "logaudit.formats" in got["heavy"]
+
+
 def test_probe_sees_the_data_stack_when_data_is_read(tmp_path: Path) -> None:
     """The probe can fail: a command that reads a log does import pandas."""
     log = tmp_path / "a.log"
@@ -119,10 +146,12 @@ def test_formats_lists_every_family_and_alias(tmp_path: Path) -> None:
 def test_names_match_the_registries() -> None:
     from logaudit import names
     from logaudit.analyze import SECTIONS, trends
+    from logaudit.formats import FORMATS
 
     assert [(s.name, s.title) for s in SECTIONS.values()] == list(names.SECTIONS.items())
     assert names.EVERY == trends.EVERY
     assert names.METRICS == tuple(trends.METRICS)
+    assert names.FORMATS == tuple(FORMATS)
 
 
 def _eager(name: str, *decorators: object) -> list[str]:
