@@ -12,7 +12,6 @@ exist they watch their parent instead (``watch_parent``).
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import sys
@@ -60,6 +59,8 @@ def install() -> None:
 def _prctl_pdeathsig(sig: int) -> bool:
     if not sys.platform.startswith("linux"):
         return False
+    import ctypes  # here: ~2 ms of every start-up otherwise, for the helper processes alone
+
     try:
         # The running program's own symbols, libc's among them: no library search (which
         # would run ldconfig in a freshly forked worker).
