@@ -1128,24 +1128,20 @@ def formats(**_: Any) -> None:
     --log-format 'nginx:$remote_addr ... $request_time', or a name from the config's
     [formats] table.
     """
-    from rich.console import Console
-    from rich.text import Text
-
     from logaudit.formats import FORMATS
+    from logaudit.render.plain import DIM, Lines  # as rich would print it, without rich
 
-    con = Console()
+    out = Lines()
     for f in FORMATS.values():
         also = f" (also {', '.join(f.aliases)})" if f.aliases else ""
-        con.print(Text(f.name, style="bold"), Text(also + " " + f.title))
+        out.print(f"{f.name} {also} {f.title}", bold=len(f.name))
         for sample in f.samples[: 2 if f.samples[0].startswith("#") else 1]:
-            con.print(Text("  " + sample), style="dim", soft_wrap=True)
-    con.print(
-        Text(
-            "\nOr give the server's own format string: --log-format 'apache:<LogFormat>', "
-            "'nginx:<log_format>' or 'goaccess:<log-format> --date-format=...'; "
-            "--log-format auto+ reads a file that mixes formats line by line "
-            "(see README, \"Log formats\")."
-        )
+            out.unwrapped("  " + sample, DIM)
+    out.print(
+        "\nOr give the server's own format string: --log-format 'apache:<LogFormat>', "
+        "'nginx:<log_format>' or 'goaccess:<log-format> --date-format=...'; "
+        "--log-format auto+ reads a file that mixes formats line by line "
+        "(see README, \"Log formats\")."
     )
 
 

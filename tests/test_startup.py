@@ -82,10 +82,11 @@ def test_no_data_stack_without_data(tmp_path: Path, args: tuple[str, ...]) -> No
 # What the commands without data still loaded after the data stack was gone, and do not use:
 # the format registry (compiling every format's patterns; --log-format's help takes its names
 # from logaudit.names), the mail stack (smtplib, ssl, email: `config` showed one folder
-# name from deliver.mail), zoneinfo (for --since and --until) and ctypes (for the helper
-# processes: logaudit.procs).
+# name from deliver.mail), zoneinfo (for --since and --until), ctypes (for the helper
+# processes: logaudit.procs) and rich (`formats` printed with it: logaudit.render.plain).
 UNUSED = (
-    "logaudit.formats", "logaudit.deliver.mail", "smtplib", "ssl", "email", "zoneinfo", "ctypes"
+    "logaudit.formats", "logaudit.deliver.mail", "smtplib", "ssl", "email", "zoneinfo", "ctypes",
+    "rich",
 )
 
 
@@ -100,13 +101,59 @@ def test_no_unused_modules_without_data(tmp_path: Path, args: tuple[str, ...]) -
 
 
 def test_probe_sees_the_registry_where_used(tmp_path: Path) -> None:
-    """The probe can fail: `formats` loads the registry, a config naming a log format too."""
-    assert "logaudit.formats" in _probe(tmp_path, "formats", watch=UNUSED)["heavy"]
+    """The probe can fail: `formats` loads the registry (and nothing else of UNUSED), a config
+    naming a log format too."""
+    heavy = _probe(tmp_path, "formats", watch=UNUSED)["heavy"]
+    assert "logaudit.formats" in heavy
+    assert [m for m in heavy if not m.startswith("logaudit.formats")] == []
     toml = tmp_path / "logaudit.toml"
     toml.write_text('log_format = "common"\n')
     got = _probe(tmp_path, "config", "--config", str(toml), watch=UNUSED)
     assert got["code"] == 0
     assert "logaudit.formats" in got["heavy"]
+
+
+_ENVS = [
+    {"COLUMNS": str(n), "TTY_COMPATIBLE": tty}
+    for n in (1, 4, 7, 12, 23, 24, 40, 61, 79, 80, 100, 250)
+    for tty in ("0", "1")
+] + [
+    {"TERM": "dumb", "TTY_COMPATIBLE": "1", "COLUMNS": "50"},
+    {"TERM": "dumb", "TTY_COMPATIBLE": "1", "COLUMNS": "50", "LINES": "20"},
+    {"TERM": "unknown", "FORCE_COLOR": "1"},
+    {"FORCE_COLOR": "", "COLUMNS": "33"},
+    {"FORCE_COLOR": "1", "COLUMNS": "x"},
+    {},
+]
+
+
+@pytest.mark.parametrize("env", _ENVS)
+def test_plain_lines_are_what_rich_prints(env: dict[str, str]) -> None:
+    """`formats` prints without rich (render/plain.py) exactly what rich printed: the same
+    width and styles for the same environment, the same word wrap."""
+    import io
+
+    from rich.console import Console
+    from rich.text import Text
+
+    from logaudit.formats import FORMATS
+    from logaudit.render.plain import DIM, Lines
+
+    heads = [(f.name, f"(also {', '.join(f.aliases)}) {f.title}") for f in FORMATS.values()]
+    heads += [("", "\nOr give the server's own --log-format 'nginx:<log_format>' or (see x).")]
+    heads += [("bold", "a  bb   " + "c" * 30 + "  d " + "e" * 7 + "  ")]
+    samples = [f.samples[0] for f in FORMATS.values()]
+    ours, theirs = io.StringIO(), io.StringIO()
+    lines = Lines(ours, env)
+    con = Console(file=theirs, _environ=env)
+    for name, rest in heads:
+        lines.print(f"{name} {rest}", bold=len(name))
+        con.print(Text(name, style="bold"), Text(rest))
+    for sample in samples:
+        lines.unwrapped("  " + sample, DIM)
+        con.print(Text("  " + sample), style="dim", soft_wrap=True)
+    assert ours.getvalue() == theirs.getvalue()
+    assert ("\x1b[1m" in ours.getvalue()) == lines.styled  # the probe sees both kinds
 
 
 def test_probe_sees_the_data_stack_when_data_is_read(tmp_path: Path) -> None:
