@@ -92,6 +92,8 @@ class MailSettings:
 
 @dataclass(frozen=True)
 class Settings:
+    """Every setting of a run, and where each came from (``origins``)."""
+
     log_format: str | None = None
     tz: str | None = None
     since: datetime | None = None  # naive wall time in the report zone

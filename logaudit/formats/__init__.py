@@ -33,6 +33,8 @@ DETECT_MIN_SHARE = 0.5
 
 @dataclass(frozen=True)
 class Detected:
+    """The format chosen for one input, and how its lines are read."""
+
     format: Layout
     extras: int  # trailing fields beyond the format's own layout (e.g. nginx $http_x_forwarded_for)
     matched: int
