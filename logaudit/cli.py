@@ -21,13 +21,11 @@ from logaudit import __version__, names
 from logaudit.config import BOTS_MODES, MAIL_VIA, load, parse_mode
 from logaudit.deliver.files import DEFAULT_MODE, atomic_output, refuse_inputs
 from logaudit.errors import ExitCode, LogauditError
-from logaudit.formats import FORMATS
 from logaudit.names import SECTIONS
 from logaudit.procs import Stopped
 from logaudit.procs import install as install_signals
 from logaudit.render import EXTENSIONS, RENDERERS
 from logaudit.render.escape import safe
-from logaudit.timespec import parse_when
 
 # Only the commands that read data import the library (and with it pandas and pyarrow): the
 # ones that print help, formats, sections or settings start in a tenth of the time (issue #18).
@@ -100,7 +98,7 @@ anonymize_options = [
 
 
 LOG_FORMAT_HELP = (
-    f"Skip detection: {', '.join(FORMATS)} (see `logaudit formats`), a "
+    f"Skip detection: {', '.join(names.FORMATS)} (see `logaudit formats`), a "
     "[formats] name from the config, an Apache LogFormat / nginx log_format / GoAccess "
     "string (apache:..., nginx:..., goaccess:...), or auto+ for a file mixing formats."
 )
@@ -357,6 +355,8 @@ def _settings(opts: dict[str, Any]) -> Any:
     if extra:
         overrides["extra"] = extra
     overrides.update(_campaign_overrides(opts))
+    from logaudit.timespec import parse_when  # zoneinfo: not for the commands without data
+
     if opts.get("since"):
         overrides["since"] = parse_when(opts["since"], tz)
     if opts.get("until"):
@@ -1132,22 +1132,20 @@ def formats(**_: Any) -> None:
     --log-format 'nginx:$remote_addr ... $request_time', or a name from the config's
     [formats] table.
     """
-    from rich.console import Console
-    from rich.text import Text
+    from logaudit.formats import FORMATS
+    from logaudit.render.plain import DIM, Lines  # as rich would print it, without rich
 
-    con = Console()
+    out = Lines()
     for f in FORMATS.values():
         also = f" (also {', '.join(f.aliases)})" if f.aliases else ""
-        con.print(Text(f.name, style="bold"), Text(also + " " + f.title))
+        out.print(f"{f.name} {also} {f.title}", bold=len(f.name))
         for sample in f.samples[: 2 if f.samples[0].startswith("#") else 1]:
-            con.print(Text("  " + sample), style="dim", soft_wrap=True)
-    con.print(
-        Text(
-            "\nOr give the server's own format string: --log-format 'apache:<LogFormat>', "
-            "'nginx:<log_format>' or 'goaccess:<log-format> --date-format=...'; "
-            "--log-format auto+ reads a file that mixes formats line by line "
-            "(see README, \"Log formats\")."
-        )
+            out.unwrapped("  " + sample, DIM)
+    out.print(
+        "\nOr give the server's own format string: --log-format 'apache:<LogFormat>', "
+        "'nginx:<log_format>' or 'goaccess:<log-format> --date-format=...'; "
+        "--log-format auto+ reads a file that mixes formats line by line "
+        "(see README, \"Log formats\")."
     )
 
 

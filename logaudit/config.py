@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from logaudit.errors import ConfigError, ExitCode, LogauditError
+from logaudit.names import SECTIONS
 
 # METRICS.md: AWStats' NotPageList plus modern web assets.
 STATIC_EXTENSIONS: tuple[str, ...] = tuple(
@@ -79,9 +80,21 @@ class MailSettings:
             return self.smtp_port
         return {"ssl": 465, "starttls": 587}.get(self.tls, 25)
 
+    def spool(self, env: Mapping[str, str] | None = None) -> Path:
+        """Where a mail that could not be sent is left: ``spool_dir``, else the state folder.
+        Here, not in deliver.mail, so that ``logaudit config`` can show it without loading
+        smtplib, ssl and the email package (issue #18)."""
+        if self.spool_dir is not None:
+            return self.spool_dir
+        e = os.environ if env is None else env
+        state = Path(e.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+        return state / "logaudit" / "unsent"
+
 
 @dataclass(frozen=True)
 class Settings:
+    """Every setting of a run, and where each came from (``origins``)."""
+
     log_format: str | None = None
     tz: str | None = None
     since: datetime | None = None  # naive wall time in the report zone
@@ -624,10 +637,6 @@ def _check(s: Settings) -> None:
             ipaddress.ip_network(cidr, strict=False)
         except ValueError:
             raise wrong("trusted_proxies", f"{cidr!r} is not a network (10.0.0.0/8)") from None
-    # Names checked against the registries (imported here: they import this module).
-    from logaudit.formats import resolve
-    from logaudit.names import SECTIONS
-
     unknown = [n for n in s.sections if n not in SECTIONS]
     if unknown:
         raise ConfigError(
@@ -637,6 +646,8 @@ def _check(s: Settings) -> None:
     # A name, a [formats] name or a server's format string; from the command line a bad one
     # is wrong usage (exit 2, said by the CLI), from a file or the environment a bad setting.
     if s.log_format and s.log_format != "auto+" and s.origins.get("log_format") != "option":
+        from logaudit.formats import resolve  # only here: building it compiles every format
+
         try:
             resolve(s.log_format, s.formats)
         except LogauditError as e:
@@ -689,9 +700,7 @@ def effective(s: Settings) -> list[tuple[str, str, str]]:
         elif f.name == "smtp_port" and not v:
             text = f"{s.mail.port()} (from tls)"
         elif f.name == "spool_dir" and v is None:
-            from logaudit.deliver.mail import spool_dir
-
-            text = str(spool_dir(s.mail))
+            text = str(s.mail.spool())
         else:
             text = show(v)
         rows.append((name, text, s.origins.get(name, "default")))

@@ -1,14 +1,15 @@
 """The names the command line offers before any log is read, without the data stack.
 
-``--help``, ``logaudit sections``, ``--section``, ``--every``, ``--metric``, the filters and
-``--attribution`` need only names and help texts; the modules that apply them import pandas
-and pyarrow (0.35 s), so the CLI reads them here instead (issue #18, "Small logs").
+``--help``, ``logaudit sections``, ``--section``, ``--every``, ``--metric``, the filters,
+``--attribution`` and ``--log-format`` need only names and help texts; the modules that apply
+them import pandas and pyarrow (0.35 s), or compile patterns, so the CLI reads them here instead
+(issue #18, "Small logs").
 
 ``FILTERS`` and ``ATTRIBUTION_MODELS`` live here (``filters`` and ``analyze.attribution``
-import them). ``SECTIONS``, ``EVERY`` and ``METRICS`` are copies of registries made of code
-(``analyze.SECTIONS``, ``analyze.trends``): ``tests/test_startup.py`` checks that they equal
-those, in order, so a section added there and not here fails that test and help text cannot
-drift from the code.
+import them). ``SECTIONS``, ``EVERY``, ``METRICS`` and ``FORMATS`` are copies of registries
+made of code (``analyze.SECTIONS``, ``analyze.trends``, ``formats.FORMATS``):
+``tests/test_startup.py`` checks that they equal those, in order, so a section added there and
+not here fails that test and help text cannot drift from the code.
 """
 
 from __future__ import annotations
@@ -80,6 +81,28 @@ METRICS: tuple[str, ...] = (
     "rate_5xx",
     "response_p50_ms",
     "response_p95_ms",
+)
+
+# formats.FORMATS' names, in detection order: --log-format's help (building the registry
+# compiles every format's patterns, ~10 ms that `--help`, `sections` and `config` do not need).
+FORMATS: tuple[str, ...] = (
+    "vcombined",
+    "combined",
+    "vcommon",
+    "common",
+    "nginx-xff",
+    "nginx-xff-bare",
+    "w3c",
+    "alb",
+    "elb",
+    "s3",
+    "squid",
+    "traefik",
+    "gcs",
+    "haproxy",
+    "caddy",
+    "traefik-json",
+    "nginx-json",
 )
 
 # Option name (without --) -> (record column, kind, help). The CLI builds its options from

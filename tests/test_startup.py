@@ -20,22 +20,21 @@ ROOT = Path(__file__).resolve().parent.parent
 HEAVY = ("pandas", "pyarrow", "numpy")
 
 # Runs the CLI in process (as `logaudit ARGS...` does, without its os._exit) and prints which
-# of the watched modules (by top-level name) were imported, and the output, as JSON.
+# of the watched modules (by top-level or full name) were imported, and the output, as JSON.
 _PROBE = """
-import io, json, sys, contextlib
+import io, sys, contextlib
 import logaudit.cli
-args = json.loads(sys.argv[1])
 out = io.StringIO()
 code = 0
 with contextlib.redirect_stdout(out):
     try:
-        logaudit.cli.cli(args, prog_name="logaudit")
+        logaudit.cli.cli(sys.argv[1:], prog_name="logaudit")
     except SystemExit as e:
         code = e.code or 0
-heavy = sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r})
+heavy = sorted(m for m in sys.modules if m in {heavy!r} or m.split(".")[0] in {heavy!r})
+import json  # after the look: json is one of the modules watched
 print(json.dumps({{"code": code, "heavy": heavy, "out": out.getvalue()}}))
 """
-
 
 def _probe(tmp_path: Path, *args: str, watch: tuple[str, ...] = HEAVY) -> dict[str, object]:
     env = {
@@ -47,7 +46,7 @@ def _probe(tmp_path: Path, *args: str, watch: tuple[str, ...] = HEAVY) -> dict[s
         "COLUMNS": "100",
     }
     done = subprocess.run(
-        [sys.executable, "-c", _PROBE.format(heavy=set(watch)), json.dumps(list(args))],
+        [sys.executable, "-c", _PROBE.format(heavy=set(watch)), *args],
         capture_output=True,
         text=True,
         env=env,
@@ -77,6 +76,87 @@ def test_no_data_stack_without_data(tmp_path: Path, args: tuple[str, ...]) -> No
     assert got["code"] == 0
     assert got["out"], "the command printed nothing"
     assert got["heavy"] == [], f"{' '.join(args)} imported {got['heavy'][:5]}"
+
+
+# What the commands without data still loaded after the data stack was gone, and do not use:
+# the format registry (compiling every format's patterns; --log-format's help takes its names
+# from logaudit.names), the mail stack (smtplib, ssl, email: `config` showed one folder
+# name from deliver.mail), zoneinfo (for --since and --until), ctypes (for the helper
+# processes: logaudit.procs) and rich (`formats` printed with it: logaudit.render.plain).
+UNUSED = (
+    "logaudit.formats", "logaudit.deliver.mail", "smtplib", "ssl", "email", "zoneinfo", "ctypes",
+    "rich",
+)
+
+
+@pytest.mark.parametrize(
+    "args", [("--help",), ("sections",), ("config",), ("config", "--json"), ("summary", "--help")]
+)
+def test_no_unused_modules_without_data(tmp_path: Path, args: tuple[str, ...]) -> None:
+    got = _probe(tmp_path, *args, watch=UNUSED)
+    assert got["code"] == 0
+    assert got["out"], "the command printed nothing"
+    assert got["heavy"] == [], f"{' '.join(args)} imported {got['heavy'][:5]}"
+
+
+def test_probe_sees_the_registry_where_used(tmp_path: Path) -> None:
+    """The probe can fail: `formats` loads the registry (and nothing else of UNUSED, nor the
+    json and csv modules its readers use), a config naming a log format too."""
+    heavy = _probe(tmp_path, "formats", watch=(*UNUSED, "json", "csv"))["heavy"]
+    assert "logaudit.formats" in heavy
+    assert [m for m in heavy if not m.startswith("logaudit.formats")] == []
+    toml = tmp_path / "logaudit.toml"
+    toml.write_text('log_format = "common"\n')
+    got = _probe(tmp_path, "config", "--config", str(toml), watch=UNUSED)
+    assert got["code"] == 0
+    assert "logaudit.formats" in got["heavy"]
+
+
+_ENVS = [
+    {"COLUMNS": str(n), "TTY_COMPATIBLE": tty}
+    for n in (1, 4, 7, 12, 23, 24, 40, 61, 79, 80, 100, 250)
+    for tty in ("0", "1")
+] + [
+    {"TERM": "dumb", "TTY_COMPATIBLE": "1", "COLUMNS": "50"},
+    {"TERM": "dumb", "TTY_COMPATIBLE": "1", "COLUMNS": "50", "LINES": "20"},
+    {"TERM": "unknown", "FORCE_COLOR": "1"},
+    {"FORCE_COLOR": "", "COLUMNS": "33"},
+    {"FORCE_COLOR": "1", "COLUMNS": "x"},
+    {},
+]
+
+
+@pytest.mark.parametrize("env", _ENVS)
+def test_plain_lines_are_what_rich_prints(env: dict[str, str]) -> None:
+    """`formats` prints without rich (render/plain.py) exactly what rich printed: the same
+    width and styles for the same environment, the same word wrap."""
+    import io
+    from importlib import metadata
+
+    from rich.console import Console
+    from rich.text import Text
+
+    if int(metadata.version("rich").split(".")[0]) < 15:
+        pytest.skip("Lines follows rich 15's rules (TTY_COMPATIBLE, an empty FORCE_COLOR)")
+
+    from logaudit.formats import FORMATS
+    from logaudit.render.plain import DIM, Lines
+
+    heads = [(f.name, f"(also {', '.join(f.aliases)}) {f.title}") for f in FORMATS.values()]
+    heads += [("", "\nOr give the server's own --log-format 'nginx:<log_format>' or (see x).")]
+    heads += [("bold", "a  bb   " + "c" * 30 + "  d " + "e" * 7 + "  ")]
+    samples = [f.samples[0] for f in FORMATS.values()]
+    ours, theirs = io.StringIO(), io.StringIO()
+    lines = Lines(ours, env)
+    con = Console(file=theirs, _environ=env)
+    for name, rest in heads:
+        lines.print(f"{name} {rest}", bold=len(name))
+        con.print(Text(name, style="bold"), Text(rest))
+    for sample in samples:
+        lines.unwrapped("  " + sample, DIM)
+        con.print(Text("  " + sample), style="dim", soft_wrap=True)
+    assert ours.getvalue() == theirs.getvalue()
+    assert ("\x1b[1m" in ours.getvalue()) == lines.styled  # the probe sees both kinds
 
 
 def test_probe_sees_the_data_stack_when_data_is_read(tmp_path: Path) -> None:
@@ -119,10 +199,12 @@ def test_formats_lists_every_family_and_alias(tmp_path: Path) -> None:
 def test_names_match_the_registries() -> None:
     from logaudit import names
     from logaudit.analyze import SECTIONS, trends
+    from logaudit.formats import FORMATS
 
     assert [(s.name, s.title) for s in SECTIONS.values()] == list(names.SECTIONS.items())
     assert names.EVERY == trends.EVERY
     assert names.METRICS == tuple(trends.METRICS)
+    assert names.FORMATS == tuple(FORMATS)
 
 
 def _eager(name: str, *decorators: object) -> list[str]:

@@ -25,7 +25,6 @@ replies) are not, since repeating them cannot help and may lock an account.
 from __future__ import annotations
 
 import email.policy
-import os
 import re
 import smtplib
 import socket
@@ -130,14 +129,6 @@ def write_eml(msg: EmailMessage, path: Path) -> Path:
     with atomic_output_binary(path, 0o600) as f:
         f.write(msg.as_bytes())
     return path
-
-
-def spool_dir(mail: MailSettings, env: dict[str, str] | None = None) -> Path:
-    e = os.environ if env is None else env
-    if mail.spool_dir is not None:
-        return mail.spool_dir
-    state = Path(e.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    return state / "logaudit" / "unsent"
 
 
 def eml_name(command: str) -> str:
@@ -282,7 +273,7 @@ def deliver(
         send(msg, recipients, mail, sleep)
     except MailError as e:
         try:
-            path = spool_dir(mail) / eml_name(command)
+            path = mail.spool() / eml_name(command)
             n = 1
             while path.exists():  # two failures in one second keep both messages
                 n += 1

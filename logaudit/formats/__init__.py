@@ -8,7 +8,6 @@ sample lines; one parametrised test proves each parses its own samples.
 
 from __future__ import annotations
 
-import csv
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -34,6 +33,8 @@ DETECT_MIN_SHARE = 0.5
 
 @dataclass(frozen=True)
 class Detected:
+    """The format chosen for one input, and how its lines are read."""
+
     format: Layout
     extras: int  # trailing fields beyond the format's own layout (e.g. nginx $http_x_forwarded_for)
     matched: int
@@ -128,6 +129,8 @@ def resolve(spec: str, named: Mapping[str, str] | None = None) -> Layout:
 def tokenize(line: str) -> list[str]:
     """Split one line the way the fast parser does (space-separated, double quotes, backslash
     escapes). Used on a few sampled lines only, never on the hot path."""
+    import csv  # here: not with the registry (`logaudit formats`)
+
     try:
         return next(
             csv.reader([line], delimiter=" ", quotechar='"', escapechar="\\", doublequote=False)

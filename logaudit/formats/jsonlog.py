@@ -12,7 +12,6 @@ codes), and go through the same assembly (``parse._assemble``).
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import replace
 from functools import lru_cache
@@ -196,6 +195,8 @@ def nginx_escapes(table: pa.Table) -> pa.Table:
 def fits(layout: Layout, line: str) -> bool:
     """Whether one sampled line is a JSON object with this family's time, request and status
     keys (Python's json, on a few sampled lines only)."""
+    import json  # here: not with the registry (`logaudit formats`)
+
     # Detection's samples carry Apache's escapes rewritten (\x22, \x5C): JSON's, back.
     line = line.replace("\\x22", '\\"').replace("\\x5C", "\\\\")
     try:

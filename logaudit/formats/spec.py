@@ -101,6 +101,8 @@ ROLES = (
 
 @dataclass(frozen=True)
 class Piece:
+    """One directive of a format string (a field, or literal text)."""
+
     role: str  # one of ROLES, or "literal"
     text: str  # the directive as written, or the literal text
     kind: str = ""  # time component (TIME_PARTS key), response unit (us ms s), query "?" form
@@ -117,6 +119,8 @@ class Piece:
 
 @dataclass(frozen=True)
 class Token:
+    """What one delimiter-separated token of a line holds: its pieces."""
+
     name: str
     pieces: tuple[Piece, ...]
     quoted: bool = False
@@ -154,6 +158,8 @@ class Token:
 
 @dataclass(frozen=True)
 class Layout:
+    """A log format: how a line splits into tokens, and what each holds."""
+
     name: str
     title: str
     source: str  # the format string it was made from
