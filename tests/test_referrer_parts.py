@@ -3,8 +3,11 @@ a replace and an anchored capture, exactly as ``site_of``'s regex (``_URL``) cap
 
 from __future__ import annotations
 
+import random
+
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -55,5 +58,21 @@ def test_parts_of_usual_referrers() -> None:
     assert referrers._ref_paths(text).to_pylist() == [
         "", "", "/a/b", "/p", "x/p", "/", "", "/", "",
     ]
+    assert referrers._hosts(text).equals(_regex_hosts(text))
+    assert referrers._ref_paths(text).equals(_regex_paths(text))
+
+
+def test_parts_a_part_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past PART referrers the replace runs on parts of them: the same parts, in order."""
+    rng = random.Random(5)
+    texts = [
+        rng.choice(["-", "https://www.A.com/p?q", "http://u@h:81/x#f", "x://", "é"])
+        + str(i)
+        if i % 7
+        else None
+        for i in range(1000)
+    ]
+    text = pa.array(texts)
+    monkeypatch.setattr(referrers, "PART", 64)
     assert referrers._hosts(text).equals(_regex_hosts(text))
     assert referrers._ref_paths(text).equals(_regex_paths(text))
