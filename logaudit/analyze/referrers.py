@@ -26,9 +26,12 @@ from logaudit.schema import arrow_strings, hash_strings
 
 _URL = r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?:[^@/?#]*@)?(?P<host>[^/:?#]*)(?::\d*)?(?P<path>[^?#]*)"
 
-# The same host and path as _URL's, each alone (the finish extracts what it needs, in slices).
-_HOST = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?(?P<host>[^/:?#]*)"
-_PATH = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?[^/:?#]*(?::\d*)?(?P<path>[^?#]*)"
+# The same host and path as _URL's, each alone (the finish extracts what it needs, in slices):
+# what precedes each (_AUTH, _THROUGH_PORT) cut off by a replace, then what is left up to the
+# first character that ends it taken by a regex anchored at the start (``_up_to``). Each
+# choice of _URL's optional parts is the one these make: nothing after them can fail.
+_AUTH = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?"
+_THROUGH_PORT = _AUTH + r"[^/:?#]*(?::\d*)?"
 # Referrers per slice of the finish's per-referrer work: it holds one slice's regex results.
 SLICE = 1 << 20
 
@@ -84,9 +87,32 @@ def _slices(text: pa.Array) -> list[pa.Array]:
     return [text.slice(i, SLICE) for i in range(0, len(text), SLICE)] or [text]
 
 
+def _up_to(text: pa.Array, prefix: str, ends: str) -> tuple[pa.Array, pa.Array]:
+    """(whether ``prefix`` starts each URL, what follows it up to the first of ``ends``).
+    RE2 extracts a capture with its slower engines; a replace finds a match's bounds with its
+    DFA, and an anchored ``[^ends]*`` capture is one-pass: 2.3-2.7 ms against 4.6-6.4 ms for
+    the 8,214 referrers of 150,000 generated lines, per part. The replace's copy of the text
+    is made PART referrers at a time (its size is the text's, which a slice may hold 1M of)."""
+    if len(text) > PART:
+        got = [_up_to(text.slice(i, PART), prefix, ends) for i in range(0, len(text), PART)]
+        return (
+            pa.concat_arrays([u for u, _ in got]),
+            pa.concat_arrays([p for _, p in got]),
+        )
+    rest = pc.replace_substring_regex(text, prefix, "")
+    # The prefix holds "://": a URL's text got shorter, any other is as it was.
+    url = pc.less(pc.binary_length(rest), pc.binary_length(text)).fill_null(False)
+    return url, pc.extract_regex(rest, f"^(?P<part>[^{ends}]*)").field("part")
+
+
+# Referrers per replace in ``_up_to``.
+PART = 1 << 16
+
+
 def _hosts(text: pa.Array) -> pa.Array:
-    """site_of's host of each URL (the same regex, its host alone)."""
-    host = pc.utf8_lower(pc.extract_regex(text, _HOST).field("host").fill_null(""))
+    """site_of's host of each URL ('' where it is not a URL): the same as its regex's."""
+    url, host = _up_to(text, _AUTH, "/:?#")
+    host = pc.if_else(url, pc.utf8_lower(host), pa.scalar("", text.type))
     return pc.replace_substring_regex(host, r"^www\.", "")
 
 
@@ -184,8 +210,9 @@ def own_hosts(p: Partial, s: Settings, ctx: Context | None = None) -> tuple[set[
 
 
 def _ref_paths(text: pa.Array) -> pa.Array:
-    """site_of's ref_path of each URL ('' where it is not a URL)."""
-    return pc.extract_regex(text, _PATH).field("path").fill_null("")
+    """site_of's ref_path of each URL ('' where it is not a URL): the same as its regex's."""
+    url, path = _up_to(text, _THROUGH_PORT, "?#")
+    return pc.if_else(url, path, pa.scalar("", text.type))
 
 
 def inferred(
