@@ -181,8 +181,8 @@ class Named:
 
     @cached_property
     def _first(self) -> tuple[pd.Index, np.ndarray]:
-        """Each key once (in first-row order) and its first row, for ``series`` and ``len`` (``of``
-        finds first rows by ``index_in`` instead)."""
+        """Each key once (in first-row order) and its first row, for ``series``, ``len`` and
+        ``of`` when many keys are asked."""
         once = ~pd.Series(self.keys, copy=False).duplicated().to_numpy()
         return pd.Index(self.keys[once]), np.flatnonzero(once)
 
@@ -190,26 +190,34 @@ class Named:
         """The value of each of ``wanted`` (keys, in their order; NaN where none has it), as
         ``series().reindex(wanted)`` gives, with object values.
 
-        One ``index_in`` of the wanted keys in the rows' keys (it gives a key's first row);
-        when few are wanted, in the rows one pass over the keys finds first (a set of the
-        wanted, not of every row). The values of the rows found are taken by a mask, chunk
-        by chunk: the first rows of every key hashed once per object, then a ``take`` on the
-        many-chunked texts (which joined every chunk first) cost about twice as much (branch
-        ``movers13``)."""
+        When few are wanted, one pass over the rows' keys finds the rows holding them (a set
+        of the wanted, not of every row) and one ``index_in`` of the wanted in those rows'
+        keys gives each its first row. Else each key's first row (``_first``, once per
+        object) and pandas' ``get_indexer`` into them: under the program's allocator (Arrow
+        on the C library's malloc, ``__main__``) ``index_in`` building a set of every row's
+        key took ~1.4 times as long (the referring sites: 190,291 keys of 416,273 rows, a
+        year at 10,000 visitors a day; branch ``trends14``). The values of the rows found
+        are taken by a mask, chunk by chunk: a ``take`` on the many-chunked texts (which
+        joined every chunk first) cost about twice as much (branch ``movers13``)."""
         want = np.asarray(wanted, dtype=np.uint64)
         out = np.full(len(want), np.nan, dtype=object)
-        keys = pa.array(self.keys)
-        rows = None
-        if len(want) * FEW < len(self.keys):
+        if not len(want):  # (the site movers ask none when every site is stored)
+            known, first = np.zeros(0, bool), np.zeros(0, np.intp)
+        elif len(want) * FEW < len(self.keys):
             rows = np.flatnonzero(
-                pc.is_in(keys, value_set=pa.array(want)).to_numpy(zero_copy_only=False)
+                pc.is_in(pa.array(self.keys), value_set=pa.array(want)).to_numpy(
+                    zero_copy_only=False
+                )
             )
-            keys = pa.array(self.keys[rows])
-        at = pc.index_in(pa.array(want), value_set=keys).to_numpy(zero_copy_only=False)
-        known = ~np.isnan(at)
-        first = at[known].astype(np.intp)
-        if rows is not None:
-            first = rows[first]
+            at = pc.index_in(pa.array(want), value_set=pa.array(self.keys[rows]))
+            found = at.to_numpy(zero_copy_only=False)
+            known = ~np.isnan(found)
+            first = rows[found[known].astype(np.intp)]
+        else:
+            index, rows = self._first
+            found = index.get_indexer(want)
+            known = found >= 0
+            first = rows[found[known]]
         if isinstance(self.values, np.ndarray):
             out[known] = self.values[first]
         elif len(first):
