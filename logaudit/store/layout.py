@@ -668,14 +668,24 @@ def _read(
     """One file's table (or those of its columns): ParquetFile.read skips read_table's dataset
     set-up, half the cost of a small file (a year of trends reads thousands). ``coded``:
     columns read as dictionaries."""
-    with pq.ParquetFile(path, read_dictionary=coded or None) as f:
+    with _open(path, coded) as f:
         return f.read(columns=columns)
+
+
+def _open(path: Path, coded: list[str] | None) -> pq.ParquetFile:
+    """The Parquet file, ``coded`` columns to be read as dictionaries: a file without one of
+    them is damaged (``pa.ArrowInvalid``, the store's one-line error), not a KeyError."""
+    try:
+        return pq.ParquetFile(path, read_dictionary=coded or None)
+    except KeyError as e:
+        name = e.args[0].decode() if isinstance(e.args[0], bytes) else e.args[0]
+        raise pa.ArrowInvalid(f"{path.name} has no column {name}") from None
 
 
 def _projected(path: Path, columns: Iterable[str], coded: list[str] | None = None) -> pa.Table:
     """The file's ``columns`` that it has, its index columns, and the columns its wanted
     difference columns are stored against (its footer names them)."""
-    with pq.ParquetFile(path, read_dictionary=coded or None) as f:
+    with _open(path, coded) as f:
         have = f.schema_arrow
         meta = have.metadata or {}
         want = set(columns)
