@@ -215,7 +215,7 @@ class Named:
             first = rows[found[known].astype(np.intp)]
         else:
             index, rows = self._first
-            found = index.get_indexer(want)
+            found = index.get_indexer(pd.Index(want))
             known = found >= 0
             first = rows[found[known]]
         if isinstance(self.values, np.ndarray):
