@@ -166,8 +166,9 @@ def read(layout: Layout, entries: list[tuple[str, dict[str, Any]]]) -> pd.DataFr
 
 def _sorted(sets: list[np.ndarray]) -> np.ndarray:
     """The key arrays joined and sorted. Not ``kind="stable"``: for 64-bit integers numpy's
-    stable sort is a merge sort (timsort); its default (SIMD) sort takes ~0.6 of that time
-    on a year's 12 month sets (4.7M keys), and equal integers are alike: the same array."""
+    stable sort is a merge sort (timsort); its default (SIMD) sort took ~33 ms of CPU where
+    the merge sort and the union's mask took ~55 on a year's 12 month sets (2.4M keys,
+    branch ``trends14``), and equal integers are alike: the same array."""
     merged = np.concatenate(sets) if sets else np.empty(0, np.uint64)
     merged.sort()
     return merged
