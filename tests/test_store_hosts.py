@@ -158,3 +158,31 @@ def test_a_damaged_sites_file_is_seen(store: tuple[Path, Path], tmp_path: Path) 
     path = layout.path(month, entry, texthash.HOSTS)
     path.write_bytes(path.read_bytes()[:-20])
     assert any(texthash.HOSTS in line for line in manage.verify(copy))
+
+
+def test_a_sites_file_without_its_column_is_the_stores_error(
+    store: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A month's sites read as Parquet dictionaries (``Layout.read_arrow``'s ``coded``): a file
+    without the ``site`` column (checksum and "of" right) is the store's one-line error (exit
+    7), not a KeyError out of the movers."""
+    from logaudit.errors import ConfigError, ExitCode
+
+    copy = tmp_path / "state"
+    shutil.copytree(store[0], copy)
+    layout = Layout(copy)
+    st = layout.read_state()
+    st.gen += 1
+    month, entry = sorted(st.months.items())[0]
+    hosts = layout.read_table(month, entry, texthash.HOSTS)
+    assert hosts is not None
+    wrong = hosts.rename(columns={"site": "host"})
+    madeof.stamp(layout, month, entry["files"], texthash.HOSTS, wrong, st.gen, "referrers")
+    layout.commit(st)
+    assert manage.verify(copy) == []
+    with pytest.raises(ConfigError, match="referrer_hosts is unreadable .*no column site") as e:
+        texthash.sites(layout, sorted(layout.read_state().months.items()))
+    assert e.value.exit_code == ExitCode.CONFIG == 7
+    more: dict[str, Any] = {"extra": {"every": "month"}, "sections": MOVERS}
+    with pytest.raises(ConfigError, match="referrer_hosts is unreadable"):
+        trends([], copy, **more)

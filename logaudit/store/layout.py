@@ -568,12 +568,19 @@ class Layout:
         return read
 
     def _stored(
-        self, day: str, info: dict[str, Any], table: str, columns: Iterable[str] | None = None
+        self,
+        day: str,
+        info: dict[str, Any],
+        table: str,
+        columns: Iterable[str] | None = None,
+        coded: Iterable[str] = (),
     ) -> pa.Table:
         """``table`` of a stored day as written before encoding: references and differences
-        resolved. ``columns``: only those (and the index), read from the file alone."""
+        resolved. ``columns``: only those (and the index), read from the file alone.
+        ``coded``: text columns read as Arrow dictionaries (``read_arrow``)."""
         path = self.path(day, info, table)
-        read = _read(path) if columns is None else _projected(path, columns)
+        coded = list(coded)
+        read = _read(path, None, coded) if columns is None else _projected(path, columns, coded)
         return _from_refs(_from_diffs(read), self._refs(day, info))
 
     def read_table(self, day: str, info: dict[str, Any], table: str) -> pd.DataFrame | None:
@@ -609,15 +616,18 @@ class Layout:
         days: list[tuple[str, dict[str, Any]]],
         table: str,
         columns: Iterable[str] | None = None,
+        coded: Iterable[str] = (),
     ) -> pa.Table | None:
         """``read_tables`` as Arrow: the days' rows of ``table`` concatenated (types promoted),
         with the first file's footer keys. A missing or damaged file is the store's one-line
-        error (exit 7), as for every read."""
+        error (exit 7), as for every read. ``coded``: text columns of few distinct values
+        read as Arrow dictionaries (each file's own), not a string per row (a year's
+        referring sites: ~1M rows of a few dozen sites)."""
         held = [(d, info) for d, info in days if table in info["files"]]
         if not held:
             return None
         try:
-            parts = [self._stored(d, info, table, columns) for d, info in held]
+            parts = [self._stored(d, info, table, columns, coded) for d, info in held]
             both = pa.concat_tables(
                 [t.replace_schema_metadata(None) for t in parts], promote_options="permissive"
             )
@@ -652,17 +662,30 @@ class Layout:
         return sum(f.stat().st_size for f in self.root.rglob("*") if f.is_file())
 
 
-def _read(path: Path, columns: list[str] | None = None) -> pa.Table:
+def _read(
+    path: Path, columns: list[str] | None = None, coded: list[str] | None = None
+) -> pa.Table:
     """One file's table (or those of its columns): ParquetFile.read skips read_table's dataset
-    set-up, half the cost of a small file (a year of trends reads thousands)."""
-    with pq.ParquetFile(path) as f:
+    set-up, half the cost of a small file (a year of trends reads thousands). ``coded``:
+    columns read as dictionaries."""
+    with _open(path, coded) as f:
         return f.read(columns=columns)
 
 
-def _projected(path: Path, columns: Iterable[str]) -> pa.Table:
+def _open(path: Path, coded: list[str] | None) -> pq.ParquetFile:
+    """The Parquet file, ``coded`` columns to be read as dictionaries: a file without one of
+    them is damaged (``pa.ArrowInvalid``, the store's one-line error), not a KeyError."""
+    try:
+        return pq.ParquetFile(path, read_dictionary=coded or None)
+    except KeyError as e:
+        name = e.args[0].decode() if isinstance(e.args[0], bytes) else e.args[0]
+        raise pa.ArrowInvalid(f"{path.name} has no column {name}") from None
+
+
+def _projected(path: Path, columns: Iterable[str], coded: list[str] | None = None) -> pa.Table:
     """The file's ``columns`` that it has, its index columns, and the columns its wanted
     difference columns are stored against (its footer names them)."""
-    with pq.ParquetFile(path) as f:
+    with _open(path, coded) as f:
         have = f.schema_arrow
         meta = have.metadata or {}
         want = set(columns)

@@ -240,8 +240,9 @@ def names(
     site) of the closed months' referrers: looked up for the keys the movers compare only
     (``texthash.Named``), the texts left in Arrow until then."""
     entries, _ = months.covering(state, days)
-    out = {table: texthash.named(layout, entries, table) for table in NAMED}
-    out[texthash.HOSTS] = texthash.sites(layout, entries)
+    reads: texthash.Reads = {}  # the referrers' hashes, read once for both
+    out = {table: texthash.named(layout, entries, table, reads) for table in NAMED}
+    out[texthash.HOSTS] = texthash.sites(layout, entries, reads)
     return out
 
 

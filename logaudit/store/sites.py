@@ -38,6 +38,7 @@ from logaudit.config import Settings
 from logaudit.schema import arrow_strings
 from logaudit.store import madeof, months
 from logaudit.store.layout import Layout, State
+from logaudit.store.texthash import coded
 
 TABLE = "referrer_sites"
 REFERRERS = "referrers"
@@ -106,12 +107,10 @@ def own(
     if paths.empty or not held:
         return set()
     # Read as the store reads every table: a missing or damaged file is its one-line error.
-    rows = layout.read_arrow(held, TABLE, ("site", "ref_path", "hits"))
+    rows = layout.read_arrow(held, TABLE, ("site", "ref_path", "hits"), coded=["site"])
     if rows is None or not rows.num_rows:
         return set()
-    site = pc.dictionary_encode(rows.column("site").combine_chunks())
-    code = np.asarray(site.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
-    names = np.asarray(site.dictionary.to_pylist(), dtype=object)
+    names, code = coded(rows.column("site"))
     hits = rows.column("hits").to_numpy().astype(np.float64)
     ref_path = rows.column("ref_path").combine_chunks()
     # One hashing of the year's referring paths: each served one's position among the

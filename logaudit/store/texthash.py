@@ -103,10 +103,30 @@ def backfill(layout: Layout, state: State, entries: list[tuple[str, dict[str, An
     return True
 
 
-def sites(layout: Layout, entries: list[tuple[str, dict[str, Any]]]) -> Named:
+# Hash files read in one report, by (hash table, the entries read): the referrers' hashes
+# serve both ``named`` and ``sites`` (one ~2.5M-row read each, a year at 10,000 visitors a day).
+Reads = dict[tuple[str, tuple[str, ...]], "pa.Table | None"]
+
+
+def _hashes(
+    layout: Layout, entries: list[tuple[str, dict[str, Any]]], name: str, reads: Reads | None
+) -> pa.Table | None:
+    """The hash table ``name`` of ``entries`` read as one, once per ``reads``."""
+    if reads is None:
+        return layout.read_arrow(entries, name)
+    key = (name, tuple(n for n, _ in entries))
+    if key not in reads:
+        reads[key] = layout.read_arrow(entries, name)
+    return reads[key]
+
+
+def sites(
+    layout: Layout, entries: list[tuple[str, dict[str, Any]]], reads: Reads | None = None
+) -> Named:
     """hash -> referring site of the referrers of the month ``entries`` whose hashes and
     sites stand for their referrers (empty: none). Read as one table each; the sites (a few
-    dozen distinct) through their dictionary, not a Python string made per referrer."""
+    dozen distinct) through their dictionary, not a Python string made per referrer.
+    ``reads``: hash files read already (``named``'s, shared: ``_hashes``)."""
     name = HASHED["referrers"][0]
     held = [
         (n, e)
@@ -117,15 +137,29 @@ def sites(layout: Layout, entries: list[tuple[str, dict[str, Any]]]) -> Named:
         and hosts_ready(e)
         and e["files"][HOSTS]["rows"] == e["files"][name]["rows"]
     ]
-    h = layout.read_arrow(held, name) if held else None
-    s = layout.read_arrow(held, HOSTS) if held else None
+    h = _hashes(layout, held, name, reads) if held else None
+    s = layout.read_arrow(held, HOSTS, coded=["site"]) if held else None
     if h is None or s is None or h.num_rows != s.num_rows:
         return Named(np.zeros(0, np.uint64), np.array([], dtype=object))
     keys = h.column("h").to_numpy().astype(np.uint64, copy=False)
-    enc = pc.dictionary_encode(s.column("site").combine_chunks())
-    names = np.asarray(enc.dictionary.to_pylist(), dtype=object)
-    site = names[np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.intp)]
-    return Named(keys, site)
+    names, code = coded(s.column("site"))
+    return Named(keys, names[code])
+
+
+def coded(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """A text column read as dictionaries (``Layout.read_arrow``'s ``coded``) as its distinct
+    texts (Python strings, in no set order) and each row's number among them."""
+    both = column.unify_dictionaries()
+    names = (
+        both.chunk(0).dictionary if both.num_chunks else pa.array([], column.type.value_type)
+    )
+    code = [
+        np.asarray(c.indices.to_numpy(zero_copy_only=False), dtype=np.intp) for c in both.chunks
+    ]
+    return (
+        np.asarray(names.to_pylist(), dtype=object),
+        np.concatenate(code) if code else np.zeros(0, np.intp),
+    )
 
 
 # ``Named.of`` asking for fewer than 1/FEW of the rows' keys looks them up in the rows found
@@ -147,8 +181,8 @@ class Named:
 
     @cached_property
     def _first(self) -> tuple[pd.Index, np.ndarray]:
-        """Each key once (in first-row order) and its first row, for ``series`` and ``len`` (``of``
-        finds first rows by ``index_in`` instead)."""
+        """Each key once (in first-row order) and its first row, for ``series``, ``len`` and
+        ``of`` when many keys are asked."""
         once = ~pd.Series(self.keys, copy=False).duplicated().to_numpy()
         return pd.Index(self.keys[once]), np.flatnonzero(once)
 
@@ -156,26 +190,34 @@ class Named:
         """The value of each of ``wanted`` (keys, in their order; NaN where none has it), as
         ``series().reindex(wanted)`` gives, with object values.
 
-        One ``index_in`` of the wanted keys in the rows' keys (it gives a key's first row);
-        when few are wanted, in the rows one pass over the keys finds first (a set of the
-        wanted, not of every row). The values of the rows found are taken by a mask, chunk
-        by chunk: the first rows of every key hashed once per object, then a ``take`` on the
-        many-chunked texts (which joined every chunk first) cost about twice as much (branch
-        ``movers13``)."""
+        When few are wanted, one pass over the rows' keys finds the rows holding them (a set
+        of the wanted, not of every row) and one ``index_in`` of the wanted in those rows'
+        keys gives each its first row. Else each key's first row (``_first``, once per
+        object) and pandas' ``get_indexer`` into them: under the program's allocator (Arrow
+        on the C library's malloc, ``__main__``) ``index_in`` building a set of every row's
+        key took ~1.4 times as long (the referring sites: 190,291 keys of 416,273 rows, a
+        year at 10,000 visitors a day; branch ``trends14``). The values of the rows found
+        are taken by a mask, chunk by chunk: a ``take`` on the many-chunked texts (which
+        joined every chunk first) cost about twice as much (branch ``movers13``)."""
         want = np.asarray(wanted, dtype=np.uint64)
         out = np.full(len(want), np.nan, dtype=object)
-        keys = pa.array(self.keys)
-        rows = None
-        if len(want) * FEW < len(self.keys):
+        if not len(want):  # (the site movers ask none when every site is stored)
+            known, first = np.zeros(0, bool), np.zeros(0, np.intp)
+        elif len(want) * FEW < len(self.keys):
             rows = np.flatnonzero(
-                pc.is_in(keys, value_set=pa.array(want)).to_numpy(zero_copy_only=False)
+                pc.is_in(pa.array(self.keys), value_set=pa.array(want)).to_numpy(
+                    zero_copy_only=False
+                )
             )
-            keys = pa.array(self.keys[rows])
-        at = pc.index_in(pa.array(want), value_set=keys).to_numpy(zero_copy_only=False)
-        known = ~np.isnan(at)
-        first = at[known].astype(np.intp)
-        if rows is not None:
-            first = rows[first]
+            at = pc.index_in(pa.array(want), value_set=pa.array(self.keys[rows]))
+            found = at.to_numpy(zero_copy_only=False)
+            known = ~np.isnan(found)
+            first = rows[found[known].astype(np.intp)]
+        else:
+            index, rows = self._first
+            found = index.get_indexer(pd.Index(want))
+            known = found >= 0
+            first = rows[found[known]]
         if isinstance(self.values, np.ndarray):
             out[known] = self.values[first]
         elif len(first):
@@ -195,9 +237,14 @@ class Named:
         return len(self._first[0])
 
 
-def named(layout: Layout, entries: list[tuple[str, dict[str, Any]]], table: str) -> Named:
+def named(
+    layout: Layout,
+    entries: list[tuple[str, dict[str, Any]]],
+    table: str,
+    reads: Reads | None = None,
+) -> Named:
     """The texts of ``table`` in ``entries`` (in order) by their hashes: read where stored and
-    standing for the texts, else made."""
+    standing for the texts, else made. ``reads``: hash files shared with ``sites``."""
     name, column = HASHED[table]
     texts: list[pa.ChunkedArray] = []
     keys: list[np.ndarray] = []
@@ -206,7 +253,7 @@ def named(layout: Layout, entries: list[tuple[str, dict[str, Any]]], table: str)
     rest = [(n, e) for n, e in entries if n not in done]
     for group, hashed in ((stored, True), (rest, False)):
         f = layout.read_arrow(group, table, columns=[column]) if hashed and group else None
-        h = layout.read_arrow(group, name) if f is not None else None
+        h = _hashes(layout, group, name, reads) if f is not None else None
         if f is not None and h is not None and h.num_rows == f.num_rows:
             texts.append(f.column(column))
             keys.append(h.column("h").to_numpy().astype(np.uint64, copy=False))
@@ -228,6 +275,7 @@ def named(layout: Layout, entries: list[tuple[str, dict[str, Any]]], table: str)
 __all__ = [
     "HASHED",
     "HOSTS",
+    "Reads",
     "backfill",
     "hosts_ready",
     "ready",

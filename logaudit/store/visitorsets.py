@@ -164,13 +164,29 @@ def read(layout: Layout, entries: list[tuple[str, dict[str, Any]]]) -> pd.DataFr
     return pd.DataFrame({"hits": hits}, index=index)
 
 
-def _union(sets: list[np.ndarray]) -> np.ndarray:
-    """The union of sorted unique key arrays, sorted: a stable sort of sorted runs is a merge."""
+def _sorted(sets: list[np.ndarray]) -> np.ndarray:
+    """The key arrays joined and sorted. Not ``kind="stable"``: for 64-bit integers numpy's
+    stable sort is a merge sort (timsort); its default (SIMD) sort took ~33 ms of CPU where
+    the merge sort and the union's mask took ~55 on a year's 12 month sets (2.4M keys,
+    branch ``trends14``), and equal integers are alike: the same array."""
     merged = np.concatenate(sets) if sets else np.empty(0, np.uint64)
-    merged.sort(kind="stable")
+    merged.sort()
+    return merged
+
+
+def _union(sets: list[np.ndarray]) -> np.ndarray:
+    """The union of sorted unique key arrays, sorted."""
+    merged = _sorted(sets)
     keep = np.ones(len(merged), bool)
     np.not_equal(merged[1:], merged[:-1], out=keep[1:])
     return merged[keep]
+
+
+def _distinct(sets: list[np.ndarray]) -> int:
+    """``len(_union(sets))``, counted: each key repeated in another set is one neighbour equal
+    to the one before it once sorted (no mask, no copy of the union)."""
+    merged = _sorted(sets)
+    return len(merged) - int(np.count_nonzero(merged[1:] == merged[:-1]))
 
 
 def counted(
@@ -196,7 +212,7 @@ def counted(
         sets.append(keys.column("visitor").to_numpy())
     if rows is not None and len(rows):
         sets.append(np.unique(rows.index.get_level_values("visitor").to_numpy(np.uint64)))
-    unique = len(_union(sets))
+    unique = _distinct(sets)
     if rows is not None and len(rows):
         sets.pop()  # the open days' keys: not a month's
     frame = pd.DataFrame(

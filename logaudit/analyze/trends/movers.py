@@ -15,8 +15,9 @@ from logaudit.analyze.base import Context, Partial, Table, hash_strings
 from logaudit.analyze.campaigns import query_names
 from logaudit.analyze.referrers import external, own_hosts, site_of
 from logaudit.analyze.spill import partitions
+from logaudit.analyze.traffic import path_hashes
 from logaudit.analyze.trends.series import _PER, _empty, trend_of
-from logaudit.analyze.visits import path_names, referrer_names, t_pv_events
+from logaudit.analyze.visits import referrer_names, t_pv_events
 from logaudit.config import Settings
 from logaudit.enrich.classify import visitor_key
 from logaudit.report import Section
@@ -64,7 +65,6 @@ Mapper = Callable[[Partial, Context, pd.DataFrame], tuple[pd.Series | None, str]
 
 # The text tables movers name keys from: table -> hash -> text over the period's texts.
 _NAMERS: dict[str, Callable[[Partial], pd.Series]] = {
-    "paths": path_names,
     "referrers": referrer_names,
     "queries": query_names,
 }
@@ -80,7 +80,23 @@ def _names(p: Partial, ctx: Context, table: str, keys: Any) -> pd.Series:
     stored = ctx.cache.get(STORED)
     if isinstance(stored, dict) and table in stored.get("names", {}):
         return stored["names"][table].of(keys)
+    if table == "paths":
+        return _path_names(p, ctx, keys)
     return ctx.once(f"movers_names_{table}", lambda: _NAMERS[table](p)).reindex(keys)
+
+
+def _path_names(p: Partial, ctx: Context, keys: pd.Index) -> pd.Series:
+    """``path_names(p).reindex(keys)``, taken from the paths table's own (Arrow) text by the
+    report's path hashes (``traffic.path_hashes``, once per report): only the keys' paths
+    are made Python strings, not every path of the period (83,000 a year at 10,000 visitors
+    a day), and no Series of them all is built."""
+    out = np.full(len(keys), np.nan, dtype=object)
+    paths = p.get("paths")
+    if paths is not None and len(paths):
+        at = path_hashes(p, ctx).get_indexer(keys)
+        found = at >= 0
+        out[found] = np.asarray(paths.index.array.take(at[found]), dtype=object)
+    return pd.Series(out, index=keys, dtype=object)
 
 
 def _own(p: Partial, ctx: Context) -> set[str]:
@@ -575,26 +591,32 @@ def _count_moves(
     named = items.reindex(keys)
     # Text names stay Arrow (pages: the period's paths); as Python objects they were made
     # text again by the Index.
-    index = (
-        pd.Index(named.array) if named.dtype == "str" else pd.Index(named.to_numpy(dtype=object))
-    )
-    counts = pd.DataFrame({False: n_before, True: n_last}, index=index)
-    counts = counts[counts.index.notna()].groupby(level=0).sum()
-    before, now = counts[False], counts[True]
+    names = named.array if named.dtype == "str" else named.to_numpy(dtype=object)
+    # Counts summed per item: the items numbered once (missing names: -1, left out) and
+    # each side added by number, not a frame indexed by text grouped and sorted. The
+    # items' order is not the group-by's (sorted), but the rows are sorted by (change,
+    # item) below, each item once, so the section is the same.
+    codes, uniq = pd.factorize(names)
+    held = codes >= 0
+    at = codes[held]
+    before = np.zeros(len(uniq), np.int64)
+    now = np.zeros(len(uniq), np.int64)
+    np.add.at(before, at, np.asarray(n_before, dtype=np.int64)[held])
+    np.add.at(now, at, np.asarray(n_last, dtype=np.int64)[held])
     if before.sum() < MOVER_MIN_TOTAL or now.sum() < MOVER_MIN_TOTAL:
         return pd.DataFrame(columns=cols), f"{kind}s: under {MOVER_MIN_TOTAL} {unit} a side"
-    share_b = before / before.sum()
-    share_l = now / now.sum()
+    share_b = pd.Series(before / before.sum())
+    share_l = pd.Series(now / now.sum())
     change = ((share_l - share_b) * 100).round(2)
     f = pd.DataFrame(
         {
             "kind": kind,
-            "item": counts.index.astype(str),
+            "item": pd.Index(uniq).astype(str),
             "share_before": share_b.round(4).to_numpy(),
             "share_last": share_l.round(4).to_numpy(),
             "change": change.to_numpy(),
-            "count_last": now.to_numpy(),
-            "count_before": before.to_numpy(),
+            "count_last": now,
+            "count_before": before,
         }
     )
     f = f[
