@@ -418,3 +418,29 @@ def test_two_failures_in_one_second_keep_both_messages(
             mail.deliver(EmailMessage(), ["a@x.example"], settings, "summary")
     names = [p.name for p in left_behind(tmp_path)]
     assert names == ["logaudit-summary-fixed-2.eml", "logaudit-summary-fixed.eml"]
+
+
+def test_a_spool_folder_that_cannot_be_written_still_keeps_the_message(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A failed mail with an unwritable spool folder lost the report ('could not be kept'):
+    it goes to a new owner-only folder under $TMPDIR, and the message names both."""
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    settings = MailSettings(
+        smtp_host="127.0.0.1", smtp_port=free_port(), tls="none", retries=0,
+        spool_dir=blocked / "unsent",
+    )
+    msg = EmailMessage()
+    msg["Subject"] = "the report"
+    with pytest.raises(MailError) as got:
+        mail.deliver(msg, ["a@x.example"], settings, "digest")
+    [eml] = (tmp_path / "tmp").glob("logaudit-unsent-*/*.eml")
+    assert str(blocked / "unsent") in str(got.value) and str(eml) in str(got.value)
+    assert eml.stat().st_mode & 0o777 == 0o600 and eml.parent.stat().st_mode & 0o777 == 0o700
+    assert "the report" in eml.read_text()

@@ -268,17 +268,38 @@ def deliver(
     command: str,
     sleep: Callable[[float], None] | None = None,
 ) -> None:
-    """Send; on failure leave the message in the spool folder and raise MailError naming it."""
+    """Send; on failure leave the message in the spool folder (or, when that cannot be
+    written, a new owner-only folder under $TMPDIR) and raise MailError naming it."""
     try:
         send(msg, recipients, mail, sleep)
     except MailError as e:
+        folder = mail.spool()
         try:
-            path = mail.spool() / eml_name(command)
-            n = 1
-            while path.exists():  # two failures in one second keep both messages
-                n += 1
-                path = path.with_name(f"{eml_name(command)[:-4]}-{n}.eml")
-            path = write_eml(msg, path)
+            path = _kept(msg, folder, command)
         except OSError as w:
-            raise MailError(f"{e}; and the message could not be kept ({w.strerror})") from None
+            # Nothing a user asked for is lost: the report goes to a folder of its own that
+            # no one else can have prepared (mkdtemp: new, 0700), and both places are named.
+            import tempfile
+
+            try:
+                path = _kept(msg, Path(tempfile.mkdtemp(prefix="logaudit-unsent-")), command)
+            except OSError as w2:
+                raise MailError(
+                    f"{e}; and the message could not be kept in {folder} ({w.strerror}) "
+                    f"nor in a temporary folder ({w2.strerror or w2})"
+                ) from None
+            raise MailError(
+                f"{e}; {folder} could not be written ({w.strerror}): the message was left in "
+                f"{path}"
+            ) from None
         raise MailError(f"{e}; the message was left in {path}") from None
+
+
+def _kept(msg: EmailMessage, folder: Path, command: str) -> Path:
+    """``msg`` written as a new .eml in ``folder``."""
+    path = folder / eml_name(command)
+    n = 1
+    while path.exists():  # two failures in one second keep both messages
+        n += 1
+        path = path.with_name(f"{eml_name(command)[:-4]}-{n}.eml")
+    return write_eml(msg, path)
