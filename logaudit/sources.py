@@ -83,6 +83,9 @@ class Input:
     # A remote object (``logaudit.remote``): its URL and size; ``path`` is then None.
     url: str | None = None
     url_size: int = 0
+    # Why an input named on the command line cannot be found ("no such file", ...): it is
+    # reported when read, like an unreadable one, and the other inputs are still read.
+    missing: str | None = None
 
     @property
     def size(self) -> int:
@@ -188,10 +191,16 @@ def rotation_key(path: PurePath) -> tuple[str, int, str]:
 def expand(args: Iterable[str]) -> list[Input]:
     """Turn command-line arguments into inputs, rotated sets ordered oldest first.
 
-    Raises InputMissingError for an argument that names nothing readable; the message is one
-    line naming the argument.
+    An argument that names nothing (no such file, no match, a dangling symlink or a loop, a
+    directory without logs) becomes an input whose ``missing`` says why: reading it reports
+    that in one line (exit 3), as for an unreadable file, while the others are read. Raises
+    InputMissingError, naming the first such argument, when no argument names anything.
     """
     inputs: list[Input] = []
+
+    def missing(arg: str, why: str) -> None:
+        inputs.append(Input(arg, Path(arg).expanduser(), missing=why))
+
     seen: set[Path] = set()
     seen_urls: set[str] = set()
     for arg in args:
@@ -219,23 +228,26 @@ def expand(args: Iterable[str]) -> list[Input]:
                 continue
             found = [c for c in children if _is_file(c) and _LOGLIKE.search(c.name)]
             if not found:
-                raise InputMissingError(f"{arg}: a directory with no log files in it")
+                missing(arg, "a directory with no log files in it")
+                continue
             paths = sorted(found, key=rotation_key)
         elif why is None:
             paths = [p]
         elif why == "loop":
-            raise InputMissingError(f"{arg}: a symlink loop (too many levels of symbolic links)")
+            missing(arg, "a symlink loop (too many levels of symbolic links)")
+            continue
         elif glob.has_magic(arg):
             paths = sorted((Path(g) for g in glob.glob(os.path.expanduser(arg))), key=rotation_key)
             paths = [g for g in paths if _is_file(g)]
             if not paths:
-                raise InputMissingError(
-                    f"{arg}: no such file, and no file matches it as a pattern"
-                )
+                missing(arg, "no such file, and no file matches it as a pattern")
+                continue
         elif why == "dangling":
-            raise InputMissingError(f"{arg}: a symlink to a file that does not exist")
+            missing(arg, "a symlink to a file that does not exist")
+            continue
         else:
-            raise InputMissingError(f"{arg}: no such file")
+            missing(arg, "no such file")
+            continue
         for path in paths:
             try:
                 real = path.resolve()
@@ -244,6 +256,9 @@ def expand(args: Iterable[str]) -> list[Input]:
             if real not in seen:
                 seen.add(real)
                 inputs.append(Input(str(path), path))
+    if inputs and all(i.missing for i in inputs):
+        # Nothing named exists: one line about the first argument, no run (exit 3).
+        raise InputMissingError(f"{inputs[0].name}: {inputs[0].missing}")
     # Arguments that are one rotated set given separately (access.log access.log.1 ...) are
     # read oldest first too; inputs from different sets keep the order they were given in.
     return _order_rotated(inputs)
@@ -697,6 +712,9 @@ def read_blocks(
     out of the blocks and reported as one bad line each (``Block.stretches``); damaged and
     cut-short compressed data are reported in ``state.problems`` after every readable line.
     """
+    if inp.missing is not None:
+        state.problems.append(InputProblem(inp.name, inp.missing, ExitCode.INPUT_MISSING))
+        return
     try:
         raw = _open_raw(inp)
     except FileNotFoundError:

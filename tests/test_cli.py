@@ -470,8 +470,34 @@ def test_truncated_gzip_reports_what_it_read(tmp_path: Path) -> None:
     assert ov["bad_lines"] <= 1  # at most the line cut in half
 
 
-def test_good_file_and_missing_file_fail_before_reading(site: Path, tmp_path: Path) -> None:
-    clean_failure(run("summary", site, tmp_path / "nope.log"), ExitCode.INPUT_MISSING, "nope.log")
+@pytest.mark.parametrize(
+    "gone, why",
+    [
+        ("nope.log", "no such file"),
+        ("nope-*.log", "no file matches it as a pattern"),
+        ("dangling.log", "a symlink to a file that does not exist"),
+        ("empty-dir", "a directory with no log files in it"),
+    ],
+)
+def test_good_file_and_missing_input_reports_the_good_one(
+    site: Path, tmp_path: Path, gone: str, why: str
+) -> None:
+    # A renamed rotated file must not cancel the report of the others: one line names it, the
+    # rest is reported, and the exit code is 3, as for an unreadable file (README).
+    (tmp_path / "dangling.log").symlink_to(tmp_path / "gone")
+    (tmp_path / "empty-dir").mkdir()
+    r = run("summary", site, tmp_path / gone, "--format", "json")
+    clean_failure(r, ExitCode.INPUT_MISSING, gone, why)
+    alone = report(site)
+    got = json.loads(r.stdout)
+    assert got["overview"] == alone["overview"]
+    assert str(tmp_path / gone) in got["warnings"][0] and why in got["warnings"][0]
+
+
+def test_only_missing_inputs_fail_before_reading(tmp_path: Path) -> None:
+    r = run("summary", tmp_path / "nope.log", tmp_path / "other.log")
+    clean_failure(r, ExitCode.INPUT_MISSING, "nope.log")
+    assert r.stdout == ""
 
 
 def test_good_file_and_binary_file(site: Path, tmp_path: Path) -> None:
