@@ -374,6 +374,51 @@ def test_no_input_given() -> None:
     clean_failure(run("summary"), ExitCode.USAGE, "no input given")
 
 
+NGINX_ERROR = (
+    '2024/03/01 10:00:00 [error] 1043#1043: *88112 open() "/var/www/x.png" failed '
+    "(2: No such file or directory), client: 203.0.113.9, server: shop"
+)
+
+
+def test_directory_skips_what_is_not_a_log(tmp_path: Path) -> None:
+    # /var/log/nginx/: nginx's error.log next to access.log must not fail a daily cron job; a
+    # file whose name is not a log's is left out, and both are said, one line each.
+    d = tmp_path / "nginx"
+    d.mkdir()
+    write(d / "access.log", SITE)
+    (d / "error.log").write_text(f"{NGINX_ERROR}\n" * 5)
+    (d / "logfile_w3c.0").write_text("#Fields: date time\n")
+    (d / "run.sh").write_text("hi\n")
+    (d / "README").write_text("hi\n")  # the folder's notes: left out silently
+    r = run("summary", d, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    err = r.stderr.splitlines()
+    assert len(err) == 2, err
+    assert "error.log: skipped, found in" in err[0] + err[1]
+    assert "log format not recognised" in r.stderr
+    assert "2 files in it not read, not named like a log (logfile_w3c.0, run.sh)" in r.stderr
+    got = json.loads(r.stdout)
+    assert got["overview"] == report(d / "access.log")["overview"]
+    assert [Path(i["file"]).name for i in got["inputs"]] == ["access.log", "error.log"]
+    # The same through the history store, with a missing input besides (said there too).
+    r = run("summary", d, tmp_path / "nope.log", "--state", tmp_path / "st", "--format", "json")
+    assert r.exit_code == ExitCode.INPUT_MISSING, r.stderr
+    assert "nope.log: no such file" in r.stderr and "error.log: skipped, found in" in r.stderr
+    assert "2 files in it not read" in r.stderr
+    assert json.loads(r.stdout)["overview"]["requests"] == got["overview"]["requests"]
+    # Named explicitly, a file that is not a log still fails (exit 4); so does a folder that
+    # holds no log at all.
+    clean_failure(
+        run("summary", d / "access.log", d / "error.log", "--format", "json"),
+        ExitCode.INPUT_INVALID,
+        "error.log",
+        "log format not recognised",
+    )
+    (d / "access.log").unlink()
+    r = run("summary", d)
+    assert r.exit_code == ExitCode.INPUT_INVALID, r.stderr
+
+
 def test_directory_without_logs(tmp_path: Path) -> None:
     (tmp_path / "notes.md").write_text("hi\n")
     clean_failure(run("summary", tmp_path), ExitCode.INPUT_MISSING, str(tmp_path))
