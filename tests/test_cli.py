@@ -487,6 +487,30 @@ def test_inputs_without_hits_default_sections(tmp_path: Path, case: str) -> None
     clean_failure(run("summary", *args, input=stdin), code, *mentions, lines=None)
 
 
+@pytest.mark.parametrize("case", ZERO_HIT_CASES)
+def test_records_of_inputs_without_hits_agree_with_summary(tmp_path: Path, case: str) -> None:
+    # An empty log was "no request matched" (8) in records, "not a log" (4) in summary.
+    args, stdin, code, mentions = _zero_hit_inputs(tmp_path)[case]
+    r = run("records", *args, "--format", "jsonl", input=stdin)
+    clean_failure(r, code, *mentions, lines=None)
+    assert "no request matched" not in r.stderr
+
+
+def test_nothing_left_says_whether_period_or_filters(site: Path) -> None:
+    # --method FOO was blamed on "the chosen period" though no period was chosen.
+    for cmd in ("summary", "records"):
+        r = run(cmd, site, "--method", "FOO", "--format", "json" if cmd == "summary" else "csv")
+        clean_failure(r, ExitCode.NO_DATA, "no request matching the filters (method FOO)")
+        assert "period" not in r.stderr
+        r = run(cmd, site, "--since", "2030-01-01", "--method", "FOO")
+        clean_failure(
+            r, ExitCode.NO_DATA, "no request in the chosen period matching the filters (method FOO)"
+        )
+        r = run(cmd, site, "--since", "2030-01-01")
+        clean_failure(r, ExitCode.NO_DATA, "no request in the chosen period")
+        assert "filters" not in r.stderr
+
+
 @pytest.mark.parametrize("case", ["binary", "unknown-format", "minority-format"])
 def test_inputs_without_hits_say_it_in_one_line(tmp_path: Path, case: str) -> None:
     args, stdin, code, mentions = _zero_hit_inputs(tmp_path)[case]
