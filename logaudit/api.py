@@ -95,8 +95,23 @@ def _outcome(r: Run, report: Report, settings: Settings) -> Outcome:
         messages.append(f"--strict: {r.bad.total:,} bad lines")
     elif code == ExitCode.OK and not report.overview.get("requests"):
         code = ExitCode.NO_DATA
-        messages.append("no request in the chosen period")
+        messages.append(_nothing_chosen(settings, "in the input"))
     return Outcome(report, code, messages)
+
+
+def _nothing_chosen(settings: Settings, otherwise: str) -> str:
+    """Why no request is left: the period, the filters (named), or both; said so that
+    ``--method FOO`` is not blamed on a period nobody chose."""
+    from logaudit.filters import of_settings
+
+    period = settings.since is not None or settings.until is not None or settings.extra.get("last")
+    chosen = of_settings(settings.extra)
+    matching = f"matching the filters ({'; '.join(chosen.describe())})" if chosen else ""
+    if period and matching:
+        return f"no request in the chosen period {matching}"
+    if period:
+        return "no request in the chosen period"
+    return f"no request {matching}" if matching else f"no request {otherwise}"
 
 
 def _report(
@@ -283,7 +298,14 @@ def records(
     result = rec.write(inputs, settings, query, fmt, out)
     messages = [str(p) for p in result.problems]
     code = exit_code(result.problems)
-    if code == ExitCode.OK and result.rows == 0:
+    if code == ExitCode.OK and result.rows == 0 and not sum(result.bad.parsed.values()):
+        # As summary says of the same input (_outcome): not a log (4), not "nothing matched".
+        code = ExitCode.INPUT_INVALID
+        if result.bad.total:
+            messages.append("no line could be parsed; see the bad-line examples")
+        elif not messages:
+            messages.append("no log lines in the input")
+    elif code == ExitCode.OK and result.rows == 0:
         code = ExitCode.NO_DATA
-        messages.append("no request matched")
+        messages.append(_nothing_chosen(settings, "matched"))
     return Outcome(None, code, messages)

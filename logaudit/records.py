@@ -32,7 +32,7 @@ from logaudit.formats import after, detect
 from logaudit.parse import BadLines, parse_block
 from logaudit.render.escape import csv_cell, json_text, safe
 from logaudit.schema import COOKIE_PREFIX, NAMES
-from logaudit.sources import Input, InputProblem, ReadState, read_blocks
+from logaudit.sources import Input, InputProblem, ReadState, not_a_log, read_blocks
 
 # Fields from the record table itself (schema.COLUMNS) plus enrichment, by where they come from.
 AGENT_FIELDS = ("browser", "browser_version", "os", "os_version", "device", "crawler")
@@ -234,7 +234,7 @@ def chunks(
                     )
                 except LogauditError as e:
                     state.problems.append(
-                        InputProblem(inp.name, str(e).split(": ", 1)[-1], e.exit_code)
+                        not_a_log(inp, str(e).split(": ", 1)[-1], e.exit_code)
                     )
                     break
             chunk = parse_block(block, det, bad)

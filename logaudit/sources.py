@@ -68,6 +68,10 @@ _MAGIC = magic.MAGIC
 _ROTATION = re.compile(
     r"^(?P<base>.+?)(?:\.(?P<num>\d+)|-(?P<date>\d{8,10}))?(?:\.(?:gz|bz2|xz))?$"
 )
+# Names in a folder left out silently: hidden files and the folder's own notes.
+_NOT_A_LOG_NAME = re.compile(r"^\.|^README|\.md$", re.I)
+# Names of a folder's files left out that a note shows (then "...").
+NAMES_SHOWN = 3
 # Names that look like logs when a directory is given.
 _LOGLIKE = re.compile(r"(?:\.log|access|_log)(?:[.-]\d+)*(?:\.(?:gz|bz2|xz))?$|\.log\b", re.I)
 
@@ -84,12 +88,22 @@ class Input:
     # A remote object (``logaudit.remote``): its URL and size; ``path`` is then None.
     url: str | None = None
     url_size: int = 0
+    # Why an input named on the command line cannot be found ("no such file", ...): it is
+    # reported when read, like an unreadable one, and the other inputs are still read.
+    missing: str | None = None
+    # Not an input but a note about a folder given as one (files in it left out by name): said
+    # when read (exit code unchanged), and listed among no inputs.
+    note: str | None = None
+    # The folder (as given) this file was found in by walking it; None for a file named
+    # explicitly. A file found so that is not a log (format not recognised, binary) is
+    # skipped with a note instead of failing the run (``not_a_log``).
+    found_in: str | None = None
 
     @property
     def size(self) -> int:
         if self.url is not None:
             return self.url_size
-        if self.path is None:
+        if self.path is None or self.missing is not None or self.note is not None:
             return 0
         try:
             return self.path.stat().st_size
@@ -107,6 +121,25 @@ class InputProblem:
 
     def __str__(self) -> str:
         return f"{self.name}: {self.message}"
+
+
+def said(inp: Input) -> InputProblem | None:
+    """What an input that ``expand`` found nothing to read in says instead (a missing file,
+    exit 3; a folder's note of files left out, exit 0); None for an input to read."""
+    if inp.missing is not None:
+        return InputProblem(inp.name, inp.missing, ExitCode.INPUT_MISSING)
+    if inp.note is not None:
+        return InputProblem(inp.name, inp.note, ExitCode.OK)
+    return None
+
+
+def not_a_log(inp: Input, message: str, code: ExitCode) -> InputProblem:
+    """The problem of an input that is not a log (``message``, exit ``code``): a file named
+    explicitly fails the run as documented (exit 4); one found by walking a folder (nginx's
+    error.log next to its access.log) is skipped, said in one line, exit code unchanged."""
+    if inp.found_in is not None and code == ExitCode.INPUT_INVALID:
+        return InputProblem(inp.name, f"skipped, found in {inp.found_in}: {message}", ExitCode.OK)
+    return InputProblem(inp.name, message, code)
 
 
 # Problems of the same kind said per input, at most this many times; then one line says how
@@ -189,10 +222,16 @@ def rotation_key(path: PurePath) -> tuple[str, int, str]:
 def expand(args: Iterable[str]) -> list[Input]:
     """Turn command-line arguments into inputs, rotated sets ordered oldest first.
 
-    Raises InputMissingError for an argument that names nothing readable; the message is one
-    line naming the argument.
+    An argument that names nothing (no such file, no match, a dangling symlink or a loop, a
+    directory without logs) becomes an input whose ``missing`` says why: reading it reports
+    that in one line (exit 3), as for an unreadable file, while the others are read. Raises
+    InputMissingError, naming the first such argument, when no argument names anything.
     """
     inputs: list[Input] = []
+
+    def missing(arg: str, why: str) -> None:
+        inputs.append(Input(arg, Path(arg).expanduser(), missing=why))
+
     seen: set[Path] = set()
     seen_urls: set[str] = set()
     for arg in args:
@@ -206,6 +245,7 @@ def expand(args: Iterable[str]) -> list[Input]:
                     inputs.append(Input(url, None, url=url, url_size=size))
             continue
         p = Path(arg).expanduser()
+        walked: str | None = None
         why = _stat_problem(p)
         if why == "permission":
             # A folder or file we may not read: an input of its own, reported as unreadable
@@ -218,25 +258,50 @@ def expand(args: Iterable[str]) -> list[Input]:
             except PermissionError:
                 inputs.append(Input(str(p), p))
                 continue
-            found = [c for c in children if _is_file(c) and _LOGLIKE.search(c.name)]
+            files = [c for c in children if _is_file(c)]
+            found = [c for c in files if _LOGLIKE.search(c.name)]
             if not found:
-                raise InputMissingError(f"{arg}: a directory with no log files in it")
+                missing(arg, "a directory with no log files in it")
+                continue
+            # Files whose names are not a log's (a script, lnav's logfile_w3c.0) are left out,
+            # but said: a file silently not read is a figure silently wrong. Hidden files and
+            # a folder's own notes (README, *.md: sample_logs/ has one) are not logs anyone
+            # missed, and are left out silently.
+            left = sorted(
+                c.name for c in files if c not in found and not _NOT_A_LOG_NAME.search(c.name)
+            )
+            if left:
+                s = "s" if len(left) > 1 else ""
+                shown = ", ".join(left[:NAMES_SHOWN]) + (", ..." if len(left) > NAMES_SHOWN else "")
+                inputs.append(
+                    Input(
+                        arg,
+                        p,
+                        note=f"{len(left):,} file{s} in it not read, not named like a log "
+                        f"({shown}); name {'them' if s else 'it'} to read {'them' if s else 'it'}",
+                    )
+                )
             paths = sorted(found, key=rotation_key)
+            walked = arg
+        elif why is None:
+            paths = [p]
         elif why is None:
             paths = [p]
         elif why == "loop":
-            raise InputMissingError(f"{arg}: a symlink loop (too many levels of symbolic links)")
+            missing(arg, "a symlink loop (too many levels of symbolic links)")
+            continue
         elif glob.has_magic(arg):
             paths = sorted((Path(g) for g in glob.glob(os.path.expanduser(arg))), key=rotation_key)
             paths = [g for g in paths if _is_file(g)]
             if not paths:
-                raise InputMissingError(
-                    f"{arg}: no such file, and no file matches it as a pattern"
-                )
+                missing(arg, "no such file, and no file matches it as a pattern")
+                continue
         elif why == "dangling":
-            raise InputMissingError(f"{arg}: a symlink to a file that does not exist")
+            missing(arg, "a symlink to a file that does not exist")
+            continue
         else:
-            raise InputMissingError(f"{arg}: no such file")
+            missing(arg, "no such file")
+            continue
         for path in paths:
             try:
                 real = path.resolve()
@@ -244,7 +309,10 @@ def expand(args: Iterable[str]) -> list[Input]:
                 real = path.absolute()
             if real not in seen:
                 seen.add(real)
-                inputs.append(Input(str(path), path))
+                inputs.append(Input(str(path), path, found_in=walked))
+    if inputs and all(i.missing or i.note for i in inputs):
+        # Nothing named exists: one line about the first argument, no run (exit 3).
+        raise InputMissingError(f"{inputs[0].name}: {inputs[0].missing}")
     # Arguments that are one rotated set given separately (access.log access.log.1 ...) are
     # read oldest first too; inputs from different sets keep the order they were given in.
     return _order_rotated(inputs)
@@ -698,6 +766,10 @@ def read_blocks(
     out of the blocks and reported as one bad line each (``Block.stretches``); damaged and
     cut-short compressed data are reported in ``state.problems`` after every readable line.
     """
+    instead = said(inp)
+    if instead is not None:
+        state.problems.append(instead)
+        return
     try:
         raw = _open_raw(inp)
     except FileNotFoundError:
@@ -800,13 +872,13 @@ def read_blocks(
                 if got < want and _SPACE[head].all() and not buf[:end][~_SPACE[buf[:end]]].any():
                     # The whole input is NULs and blank lines: a crash left nothing else.
                     state.problems.append(
-                        InputProblem(inp.name, "nothing but NUL bytes", ExitCode.INPUT_INVALID)
+                        not_a_log(inp, "nothing but NUL bytes", ExitCode.INPUT_INVALID)
                     )
                     return
                 if _looks_binary(buf[: min(end, 4 * SAMPLE_BYTES)]):
                     state.problems.append(
-                        InputProblem(
-                            inp.name,
+                        not_a_log(
+                            inp,
                             "binary data, not a text log (give the file itself, or zcat it)",
                             ExitCode.INPUT_INVALID,
                         )

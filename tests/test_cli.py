@@ -374,6 +374,51 @@ def test_no_input_given() -> None:
     clean_failure(run("summary"), ExitCode.USAGE, "no input given")
 
 
+NGINX_ERROR = (
+    '2024/03/01 10:00:00 [error] 1043#1043: *88112 open() "/var/www/x.png" failed '
+    "(2: No such file or directory), client: 203.0.113.9, server: shop"
+)
+
+
+def test_directory_skips_what_is_not_a_log(tmp_path: Path) -> None:
+    # /var/log/nginx/: nginx's error.log next to access.log must not fail a daily cron job; a
+    # file whose name is not a log's is left out, and both are said, one line each.
+    d = tmp_path / "nginx"
+    d.mkdir()
+    write(d / "access.log", SITE)
+    (d / "error.log").write_text(f"{NGINX_ERROR}\n" * 5)
+    (d / "logfile_w3c.0").write_text("#Fields: date time\n")
+    (d / "run.sh").write_text("hi\n")
+    (d / "README").write_text("hi\n")  # the folder's notes: left out silently
+    r = run("summary", d, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    err = r.stderr.splitlines()
+    assert len(err) == 2, err
+    assert "error.log: skipped, found in" in err[0] + err[1]
+    assert "log format not recognised" in r.stderr
+    assert "2 files in it not read, not named like a log (logfile_w3c.0, run.sh)" in r.stderr
+    got = json.loads(r.stdout)
+    assert got["overview"] == report(d / "access.log")["overview"]
+    assert [Path(i["file"]).name for i in got["inputs"]] == ["access.log", "error.log"]
+    # The same through the history store, with a missing input besides (said there too).
+    r = run("summary", d, tmp_path / "nope.log", "--state", tmp_path / "st", "--format", "json")
+    assert r.exit_code == ExitCode.INPUT_MISSING, r.stderr
+    assert "nope.log: no such file" in r.stderr and "error.log: skipped, found in" in r.stderr
+    assert "2 files in it not read" in r.stderr
+    assert json.loads(r.stdout)["overview"]["requests"] == got["overview"]["requests"]
+    # Named explicitly, a file that is not a log still fails (exit 4); so does a folder that
+    # holds no log at all.
+    clean_failure(
+        run("summary", d / "access.log", d / "error.log", "--format", "json"),
+        ExitCode.INPUT_INVALID,
+        "error.log",
+        "log format not recognised",
+    )
+    (d / "access.log").unlink()
+    r = run("summary", d)
+    assert r.exit_code == ExitCode.INPUT_INVALID, r.stderr
+
+
 def test_directory_without_logs(tmp_path: Path) -> None:
     (tmp_path / "notes.md").write_text("hi\n")
     clean_failure(run("summary", tmp_path), ExitCode.INPUT_MISSING, str(tmp_path))
@@ -442,6 +487,30 @@ def test_inputs_without_hits_default_sections(tmp_path: Path, case: str) -> None
     clean_failure(run("summary", *args, input=stdin), code, *mentions, lines=None)
 
 
+@pytest.mark.parametrize("case", ZERO_HIT_CASES)
+def test_records_of_inputs_without_hits_agree_with_summary(tmp_path: Path, case: str) -> None:
+    # An empty log was "no request matched" (8) in records, "not a log" (4) in summary.
+    args, stdin, code, mentions = _zero_hit_inputs(tmp_path)[case]
+    r = run("records", *args, "--format", "jsonl", input=stdin)
+    clean_failure(r, code, *mentions, lines=None)
+    assert "no request matched" not in r.stderr
+
+
+def test_nothing_left_says_whether_period_or_filters(site: Path) -> None:
+    # --method FOO was blamed on "the chosen period" though no period was chosen.
+    for cmd in ("summary", "records"):
+        r = run(cmd, site, "--method", "FOO", "--format", "json" if cmd == "summary" else "csv")
+        clean_failure(r, ExitCode.NO_DATA, "no request matching the filters (method FOO)")
+        assert "period" not in r.stderr
+        r = run(cmd, site, "--since", "2030-01-01", "--method", "FOO")
+        clean_failure(
+            r, ExitCode.NO_DATA, "no request in the chosen period matching the filters (method FOO)"
+        )
+        r = run(cmd, site, "--since", "2030-01-01")
+        clean_failure(r, ExitCode.NO_DATA, "no request in the chosen period")
+        assert "filters" not in r.stderr
+
+
 @pytest.mark.parametrize("case", ["binary", "unknown-format", "minority-format"])
 def test_inputs_without_hits_say_it_in_one_line(tmp_path: Path, case: str) -> None:
     args, stdin, code, mentions = _zero_hit_inputs(tmp_path)[case]
@@ -470,8 +539,34 @@ def test_truncated_gzip_reports_what_it_read(tmp_path: Path) -> None:
     assert ov["bad_lines"] <= 1  # at most the line cut in half
 
 
-def test_good_file_and_missing_file_fail_before_reading(site: Path, tmp_path: Path) -> None:
-    clean_failure(run("summary", site, tmp_path / "nope.log"), ExitCode.INPUT_MISSING, "nope.log")
+@pytest.mark.parametrize(
+    "gone, why",
+    [
+        ("nope.log", "no such file"),
+        ("nope-*.log", "no file matches it as a pattern"),
+        ("dangling.log", "a symlink to a file that does not exist"),
+        ("empty-dir", "a directory with no log files in it"),
+    ],
+)
+def test_good_file_and_missing_input_reports_the_good_one(
+    site: Path, tmp_path: Path, gone: str, why: str
+) -> None:
+    # A renamed rotated file must not cancel the report of the others: one line names it, the
+    # rest is reported, and the exit code is 3, as for an unreadable file (README).
+    (tmp_path / "dangling.log").symlink_to(tmp_path / "gone")
+    (tmp_path / "empty-dir").mkdir()
+    r = run("summary", site, tmp_path / gone, "--format", "json")
+    clean_failure(r, ExitCode.INPUT_MISSING, gone, why)
+    alone = report(site)
+    got = json.loads(r.stdout)
+    assert got["overview"] == alone["overview"]
+    assert str(tmp_path / gone) in got["warnings"][0] and why in got["warnings"][0]
+
+
+def test_only_missing_inputs_fail_before_reading(tmp_path: Path) -> None:
+    r = run("summary", tmp_path / "nope.log", tmp_path / "other.log")
+    clean_failure(r, ExitCode.INPUT_MISSING, "nope.log")
+    assert r.stdout == ""
 
 
 def test_good_file_and_binary_file(site: Path, tmp_path: Path) -> None:

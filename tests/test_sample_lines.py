@@ -42,3 +42,24 @@ def test_a_line_cut_by_the_smaller_start_is_not_sampled() -> None:
     got = sample_lines(data, whole + 1)
     assert got == _reference(data, whole + 1)
     assert got[-1] == "x" * 999
+
+
+def test_a_first_line_longer_than_the_sample_is_skipped_not_judged() -> None:
+    # A valid 2 MB combined line (a huge query string), then valid lines: the first megabyte
+    # holds no whole line, and judged on its cut part the file was "format not recognised".
+    from logaudit.formats import detect
+
+    good = b'10.0.0.2 - - [01/Dec/2026:10:00:01 +0000] "GET /b HTTP/1.1" 200 5 "-" "curl/8"\n'
+    long = (
+        b'10.0.0.1 - - [01/Dec/2026:10:00:00 +0000] "GET /?q='
+        + b"a" * (2 << 20)
+        + b' HTTP/1.1" 200 5 "-" "curl/8"\n'
+    )
+    data = long + good * 40
+    got = sample_lines(data, DETECT_LINES)
+    assert got == [good.decode().rstrip("\n")] * 40
+    assert sample_lines(memoryview(data), 1) == got[:1]
+    assert detect(data, "long.log").format.name == "combined"
+    # Nothing after the long line (or no newline at all): no line to judge, not a cut one.
+    assert sample_lines(long, DETECT_LINES) == []
+    assert sample_lines(long[:-1] + long, DETECT_LINES) == []

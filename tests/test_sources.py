@@ -103,8 +103,13 @@ ROTATED_OLDEST_FIRST = [
 
 def test_directory_of_a_rotated_set_is_read_oldest_first(tmp_path: Path) -> None:
     _rotated_set(tmp_path)
-    (tmp_path / "README.md").write_text("not a log\n")
+    (tmp_path / "README.md").write_text("not a log\n")  # left out silently
+    (tmp_path / "notes.txt").write_text("not a log\n")
     inputs = expand([str(tmp_path)])
+    # The file left out by its name is a note, said when read, not an input.
+    note, inputs = inputs[0], inputs[1:]
+    assert note.note is not None and "1 file in it not read" in note.note
+    assert "(notes.txt)" in note.note
     assert [i.path.name for i in inputs] == ROTATED_OLDEST_FIRST
     data = b""
     for inp in inputs:

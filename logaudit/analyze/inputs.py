@@ -15,6 +15,8 @@ def inputs_info(run: Run) -> list[dict[str, Any]]:
     out = []
     zoned: dict[int, bool] = {}  # per layout: most inputs of a glob share one
     for inp in run.inputs:
+        if inp.note is not None:  # a folder's note (files left out by name), not an input
+            continue
         det = run.formats.get(inp.name)
         bad = run.bad.counts.get(inp.name, 0)
         parsed = run.bad.parsed.get(inp.name, 0)

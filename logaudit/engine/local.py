@@ -41,6 +41,7 @@ from logaudit.sources import (
     ReadState,
     is_plain_file,
     line_spans,
+    not_a_log,
     read_blocks,
 )
 
@@ -319,7 +320,7 @@ def _detect(
         return replace(det, client_from=settings.client_from, trusted=settings.trusted_proxies)
     except LogauditError as e:
         # The message starts with the input's name, which InputProblem adds back.
-        state.problems.append(InputProblem(inp.name, str(e).split(": ", 1)[-1], e.exit_code))
+        state.problems.append(not_a_log(inp, str(e).split(": ", 1)[-1], e.exit_code))
         return None
 
 
@@ -497,15 +498,19 @@ def run(
                 flush()
                 drain(0)
                 with open(inp.path, "rb") as f:
+                    head = f.read(1 << 20)
+                    if b"\n" not in head:
+                        # A first line longer than that: the lines after it (sample_lines).
+                        head += f.readline() + f.read(1 << 20)
                     # NUL runs (copytruncate) are skipped when read: detect without them too.
-                    whole = _detect(f.read(1 << 20).replace(b"\0", b""), inp, settings, state)
+                    whole = _detect(head.replace(b"\0", b""), inp, settings, state)
                 if whole is None:
                     continue
                 formats[inp.name] = whole
                 ranges = [
                     (
                         end - start,
-                        pool.submit(_span_task, Input(inp.name, inp.path, (start, end)), whole),
+                        pool.submit(_span_task, replace(inp, span=(start, end)), whole),
                     )
                     for start, end in line_spans(inp.path, jobs)
                 ]

@@ -152,7 +152,28 @@ def sample_lines(data: bytes | bytearray | memoryview, limit: int = DETECT_LINES
         lines = _sample(start[: start.rfind(b"\n") + 1], limit)
         if len(lines) >= limit:
             return lines
-    return _sample(bytes(data[: 1 << 20]), limit, len(data) > 1 << 20)
+    lines = _sample(bytes(data[: 1 << 20]), limit, len(data) > 1 << 20)
+    at = 1 << 20
+    while not lines and at < len(data):
+        # A first line longer than the sample (a 2 MB query string) is cut, not judged: the
+        # sample goes on after its end (it was "format not recognised", quoting a good line).
+        nl = _newline_at_or_after(data, at)
+        if nl < 0:
+            break
+        at = nl + 1 + (1 << 20)
+        lines = _sample(bytes(data[nl + 1 : at]), limit, len(data) > at)
+    return lines
+
+
+def _newline_at_or_after(data: bytes | bytearray | memoryview, at: int) -> int:
+    """The position of the first newline at or after ``at`` in ``data``, or -1; looked for a
+    mebibyte at a time (``data`` may be a block's memoryview)."""
+    while at < len(data):
+        i = bytes(data[at : at + (1 << 20)]).find(b"\n")
+        if i >= 0:
+            return at + i
+        at += 1 << 20
+    return -1
 
 
 def _sample(head: bytes, limit: int, cut: bool = False) -> list[str]:
@@ -163,11 +184,12 @@ def _sample(head: bytes, limit: int, cut: bool = False) -> list[str]:
     # nginx's \x5C and \x22 (see parse.py), so an escaped quote never ends a field.
     head = head.replace(b"\\\\", b"\\x5C").replace(b'\\"', b"\\x22")
     raws = head.split(b"\n")
-    if len(raws) > 1 and raws[-1] and (cut or raws[-1].count(b'"') % 2):
+    if raws[-1] and (cut or (len(raws) > 1 and raws[-1].count(b'"') % 2)):
         # The sample ends inside a line (the 1 MiB cut, or a last line still being written,
         # its quote left open): judged on its part, a combined line cut in its user agent fits
         # common + extras better, and a log read as common would leave its referrers unread
-        # (and unscrubbed). A last line merely without its newline is judged as any other.
+        # (and unscrubbed); a line longer than the whole sample is no line of it at all. A
+        # last line merely without its newline is judged as any other.
         raws.pop()
     for raw in raws:
         text = raw.decode("utf-8", "backslashreplace").rstrip("\r")

@@ -25,7 +25,7 @@ from logaudit.config import Settings
 from logaudit.engine.local import Run, run
 from logaudit.errors import ConfigError, ExitCode, LogauditError
 from logaudit.parse import BadLines
-from logaudit.sources import Input, InputProblem
+from logaudit.sources import Input, InputProblem, said
 from logaudit.store import (
     close,
     entrysources,
@@ -160,8 +160,10 @@ def ingest(
     state.runs.append(this_run)
     state.settings = fingerprint(settings)
     with offsets.scratch(layout.root) as scratch:
-        planned = offsets.plan(inputs, old, scratch)
-        problems = [p.note for p in planned.plans if p.note is not None]
+        # A missing input or a folder's note is said here: there is nothing to plan.
+        problems = [p for p in map(said, inputs) if p is not None]
+        planned = offsets.plan([i for i in inputs if said(i) is None], old, scratch)
+        problems += [p.note for p in planned.plans if p.note is not None]
         done = [p for p in planned.plans if p.read is None]
         for plan in [p for p in planned.plans if p.read is not None]:
             assert plan.read is not None
@@ -228,7 +230,7 @@ def _pieces(read: Input, piece: int | None = None) -> list[Input]:
         cut = offsets._line_end(read.path, min(end, pos + piece)) if pos + piece < end else end
         if cut <= pos:  # one line longer than a piece
             cut = end
-        out.append(Input(read.name, read.path, (pos, cut)))
+        out.append(replace(read, span=(pos, cut)))  # found_in kept: see sources.not_a_log
         pos = cut
     return out
 

@@ -23,7 +23,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -207,12 +207,12 @@ def plan(inputs: list[Input], records: list[dict[str, Any]], folder: Path) -> Pl
                 out.plans.append(Plan(inp, read, 0, rec, _note(inp, note), replaces=mine))
                 continue
             tmp, total = _tail(inp, offset, folder)
-            read = Input(inp.name, tmp) if total > offset else None
+            read = replace(inp, path=tmp) if total > offset else None
             rec = {**base, "offset": total, "lines": lines, "complete": True}
             out.plans.append(Plan(inp, read, lines, rec, _note(inp, note), temp=tmp, replaces=mine))
             continue
         end = _line_end(inp.path, st.st_size)
-        read = Input(inp.name, inp.path, (offset, end)) if end > offset else None
+        read = replace(inp, span=(offset, end)) if end > offset else None
         rec = {**base, "offset": end if end > offset else offset, "lines": lines}
         out.plans.append(Plan(inp, read, lines, rec, _note(inp, note), replaces=mine))
     out.kept = [r for i, r in enumerate(records) if i not in used]
