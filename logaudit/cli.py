@@ -355,16 +355,16 @@ def _settings(opts: dict[str, Any]) -> Any:
     if extra:
         overrides["extra"] = extra
     overrides.update(_campaign_overrides(opts))
+    if tz:
+        from logaudit.enrich.classify import zone
+
+        zone(tz)  # fail early, with the one-line message (before --since reads the time in it)
     from logaudit.timespec import parse_when  # zoneinfo: not for the commands without data
 
     if opts.get("since"):
         overrides["since"] = parse_when(opts["since"], tz)
     if opts.get("until"):
         overrides["until"] = parse_when(opts["until"], tz)
-    if tz:
-        from logaudit.enrich.classify import zone
-
-        zone(tz)  # fail early, with the one-line message
     settings = load(overrides, config_file=opts.get("config_file"), site=opts.get("site"))
     return _checked_format(settings)
 

@@ -80,15 +80,15 @@ class MailSettings:
             return self.smtp_port
         return {"ssl": 465, "starttls": 587}.get(self.tls, 25)
 
-    def spool(self, env: Mapping[str, str] | None = None) -> Path:
-        """Where a mail that could not be sent is left: ``spool_dir``, else the state folder.
-        Here, not in deliver.mail, so that ``logaudit config`` can show it without loading
-        smtplib, ssl and the email package (issue #18)."""
+    def spool(self) -> Path:
+        """Where a mail that could not be sent is left: ``spool_dir``, else ``unsent/`` in the
+        state folder. Here, not in deliver.mail, so that ``logaudit config`` can show it
+        without loading smtplib, ssl and the email package (issue #18)."""
         if self.spool_dir is not None:
             return self.spool_dir
-        e = os.environ if env is None else env
-        state = Path(e.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-        return state / "logaudit" / "unsent"
+        from logaudit.state import state_dir
+
+        return state_dir() / "unsent"
 
 
 @dataclass(frozen=True)

@@ -80,14 +80,14 @@ def install() -> None:
 def _prctl_pdeathsig(sig: int) -> bool:
     if not sys.platform.startswith("linux"):
         return False
-    import ctypes  # only in a helper process: ~1.5 ms of --help, config, formats (no numpy)
-
     try:
+        import ctypes  # only in a helper process: ~1.5 ms of --help, config, formats (no numpy)
+
         # The running program's own symbols, libc's among them: no library search (which
         # would run ldconfig in a freshly forked worker).
         libc = ctypes.CDLL(None, use_errno=True)
         return int(libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)) == 0
-    except (OSError, AttributeError):
+    except (ImportError, OSError, AttributeError):  # a Python without _ctypes: watch_parent
         return False
 
 

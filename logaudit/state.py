@@ -2,13 +2,13 @@
 
 ``$XDG_STATE_HOME/logaudit`` (``~/.local/state/logaudit`` by default), created 0700. It holds
 the ``--anonymize=hash`` secret (``secret``, 0600) and unsent mail (``unsent/``,
-``deliver.mail``). docs/privacy.md lists everything logaudit stores.
+``config.MailSettings.spool``, written by ``deliver.mail``). docs/privacy.md lists everything
+logaudit stores.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 from pathlib import Path
 
@@ -57,6 +57,8 @@ def _read(target: Path) -> bytes:
 def _create(target: Path) -> bytes:
     try:
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        import secrets  # only when the key is made, once per machine
+
         key = secrets.token_hex(SECRET_BYTES).encode("ascii")
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
                      0o600)

@@ -312,6 +312,9 @@ def test_tz_moves_days_and_hours(site: Path) -> None:
 
 def test_tz_is_validated() -> None:
     clean_failure(run("summary", "--tz", "Mars/Olympus", "x.log"), ExitCode.CONFIG, "Mars/Olympus")
+    # --since reads the time in that zone: it was an internal ZoneInfoNotFoundError.
+    r = run("summary", "--since", "2019-01-01", "--tz", "Mars/Olympus", "x.log")
+    clean_failure(r, ExitCode.CONFIG, "Mars/Olympus")
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import stat
 import threading
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from logaudit.cli import cli
@@ -161,3 +162,29 @@ def test_json_records_are_itertuples_values_made_plain() -> None:
     ]
     assert records(pd.DataFrame(index=[1, 2])) == [{}, {}]
     assert records(pd.DataFrame()) == []
+
+
+@pytest.mark.parametrize("args", [("formats",), ("sections",), ("config",), ("--help",)])
+def test_listing_commands_with_stdout_closed_end_quietly(args: tuple[str, ...]) -> None:
+    """`formats` printed through render/plain.py met sys.stdout = None with `>&-` and ended
+    in an internal error (exit 1); as the others, it prints nothing and ends with 0."""
+    import shlex
+    import subprocess
+    import sys
+
+    cmd = f"{shlex.quote(sys.executable)} -m logaudit {' '.join(args)} >&-"
+    done = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+def test_formats_cut_short_by_a_reader_ends_with_0() -> None:
+    """`logaudit formats | head -1`: a reader that stops early is not an error (README: exit
+    0); rich's broken-pipe handling had made it 1."""
+    import shlex
+    import subprocess
+    import sys
+
+    cmd = f"{shlex.quote(sys.executable)} -m logaudit formats | head -1; exit ${{PIPESTATUS[0]}}"
+    done = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and len(done.stdout.splitlines()) == 1, done.stderr
+    assert "Traceback" not in done.stderr

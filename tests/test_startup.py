@@ -126,6 +126,25 @@ _ENVS = [
 ]
 
 
+def test_formats_text_is_what_plain_lines_can_lay_out() -> None:
+    """render/plain.py lays out ASCII without tabs or control characters (rich would widen
+    East Asian text, expand tabs, drop controls): every name, alias, title and sample that
+    `formats` prints is such text, whatever rich version is installed."""
+    from logaudit.formats import FORMATS
+
+    for f in FORMATS.values():
+        for text in (f.name, *f.aliases, f.title, *f.samples):
+            assert text.isascii() and text.isprintable(), (f.name, text)
+
+
+def test_plain_width_ignores_a_columns_of_no_use() -> None:
+    from logaudit.render.plain import width
+
+    for columns in ("0", "\u00b2", "-5", "x"):
+        assert width({"COLUMNS": columns}, False) > 0, columns
+    assert width({"COLUMNS": "33"}, False) == 33
+
+
 @pytest.mark.parametrize("env", _ENVS)
 def test_plain_lines_are_what_rich_prints(env: dict[str, str]) -> None:
     """`formats` prints without rich (render/plain.py) exactly what rich printed: the same

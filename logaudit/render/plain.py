@@ -37,8 +37,9 @@ def width(env: Mapping[str, str], dumb: bool) -> int:
     """COLUMNS, else the size of the first of stdin, stdout and stderr that is a terminal,
     else 80; 80 on a dumb terminal unless both COLUMNS and LINES are set."""
     columns = env.get("COLUMNS", "")
-    if columns.isdigit() and (not dumb or env.get("LINES", "").isdigit()):
-        return int(columns)
+    if columns.isascii() and columns.isdigit() and int(columns) > 0:  # not "0", "²"
+        if not dumb or env.get("LINES", "").isdigit():
+            return int(columns)
     if dumb:
         return 80
     for fd in (0, 1, 2):
@@ -68,7 +69,7 @@ def wrap(text: str, size: int) -> list[tuple[int, str]]:
             if start:
                 breaks.append(start)
             offset = len(pieces[-1])
-        elif start:  # a first word that fits stays where it is
+        else:
             breaks.append(start)
             offset = len(word)
     return [(a, text[a:b][:size]) for a, b in zip([0, *breaks], [*breaks, len(text)], strict=True)]
@@ -78,7 +79,8 @@ class Lines:
     """Writes lines to ``out`` (stdout) as ``rich.console.Console().print`` would."""
 
     def __init__(self, out: TextIO | None = None, env: Mapping[str, str] | None = None) -> None:
-        self.out = sys.stdout if out is None else out
+        # With stdout closed (``>&-``) Python's sys.stdout is None: print nothing, as rich did.
+        self.out = out if out is not None else sys.stdout or open(os.devnull, "w")  # noqa: SIM115
         env = os.environ if env is None else env
         terminal = is_terminal(self.out, env)
         dumb = terminal and env.get("TERM", "").lower() in ("dumb", "unknown")
