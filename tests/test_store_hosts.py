@@ -186,3 +186,21 @@ def test_a_sites_file_without_its_column_is_the_stores_error(
     more: dict[str, Any] = {"extra": {"every": "month"}, "sections": MOVERS}
     with pytest.raises(ConfigError, match="referrer_hosts is unreadable"):
         trends([], copy, **more)
+
+
+def test_a_text_column_of_no_text_is_coded_as_empty() -> None:
+    """Every file of a column empty: Arrow reads its text as the null type, which has no
+    dictionary (an internal AttributeError where a month held no referrer site)."""
+    import pyarrow as pa
+
+    from logaudit.store.texthash import coded
+
+    for column in (pa.chunked_array([pa.array([], pa.null())]), pa.chunked_array([], pa.null())):
+        names, code = coded(column)
+        assert len(names) == 0 and len(code) == 0
+    names, code = coded(
+        pa.chunked_array(
+            [pa.array(["a", "b", "a"]).dictionary_encode(), pa.array(["b"]).dictionary_encode()]
+        )
+    )
+    assert list(names[code]) == ["a", "b", "a", "b"]

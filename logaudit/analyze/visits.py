@@ -146,24 +146,21 @@ def _sessionized(p: Partial, timeout: int) -> Visits:
     return Visits(table, pd.DataFrame())
 
 
-def path_names(p: Partial) -> pd.Series:
-    """hash -> path text, over every distinct path seen."""
-    paths = p.get("paths", pd.DataFrame())
-    return pd.Series(np.asarray(paths.index, dtype=object), index=hash_strings(paths.index))
-
-
-def path_texts(p: Partial, ctx: Context, hashes: pd.Index | np.ndarray) -> pd.Index:
-    """The path of each hash, "?" where no path has it, as ``path_names(p).reindex``
-    gives, but taken from the paths table's own (Arrow) text: ``path_names`` held every
-    distinct path as a Python string through the finish (1M distinct 200-byte paths:
-    ~250 MB, the finish's peak). Only a hash -> row table is kept (computed once)."""
+def path_texts(
+    p: Partial, ctx: Context, hashes: pd.Index | np.ndarray, missing: str | None = "?"
+) -> pd.Index:
+    """The path of each hash, ``missing`` where no path has it (None: left missing), taken
+    from the paths table's own (Arrow) text by the report's path hashes
+    (``traffic.path_hashes``, computed once): only the asked paths are made text; a table of
+    every distinct path as a Python string (1M distinct 200-byte paths: ~250 MB, the
+    finish's peak; a year of trends: 83,000) is never built."""
     paths = p.get("paths", pd.DataFrame())
     if not len(paths):
-        return pd.Index(["?"] * len(hashes), dtype="str")
+        return pd.Index([missing] * len(hashes), dtype="str" if missing else object)
     rows = path_hashes(p, ctx)  # shared with the path sections' visitor counts
     at = rows.get_indexer(hashes)  # type: ignore[arg-type]  # any array-like: pandas takes it
     text = pd.Index(paths.index.array.take(at, allow_fill=True), dtype="str")
-    return text.fillna("?")
+    return text if missing is None else text.fillna(missing)
 
 
 def referrer_names(p: Partial) -> pd.Series:

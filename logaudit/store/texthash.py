@@ -148,7 +148,10 @@ def sites(
 
 def coded(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """A text column read as dictionaries (``Layout.read_arrow``'s ``coded``) as its distinct
-    texts (Python strings, in no set order) and each row's number among them."""
+    texts (Python strings, in no set order) and each row's number among them. A column of
+    no text at all (every file empty) is stored as Arrow's null type: encoded here."""
+    if not pa.types.is_dictionary(column.type):
+        column = pc.dictionary_encode(column)
     both = column.unify_dictionaries()
     names = (
         both.chunk(0).dictionary if both.num_chunks else pa.array([], column.type.value_type)
@@ -277,6 +280,7 @@ __all__ = [
     "HOSTS",
     "Reads",
     "backfill",
+    "coded",
     "hosts_ready",
     "ready",
     "Named",

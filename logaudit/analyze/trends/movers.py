@@ -15,9 +15,8 @@ from logaudit.analyze.base import Context, Partial, Table, hash_strings
 from logaudit.analyze.campaigns import query_names
 from logaudit.analyze.referrers import external, own_hosts, site_of
 from logaudit.analyze.spill import partitions
-from logaudit.analyze.traffic import path_hashes
 from logaudit.analyze.trends.series import _PER, _empty, trend_of
-from logaudit.analyze.visits import referrer_names, t_pv_events
+from logaudit.analyze.visits import path_texts, referrer_names, t_pv_events
 from logaudit.config import Settings
 from logaudit.enrich.classify import visitor_key
 from logaudit.report import Section
@@ -86,17 +85,9 @@ def _names(p: Partial, ctx: Context, table: str, keys: Any) -> pd.Series:
 
 
 def _path_names(p: Partial, ctx: Context, keys: pd.Index) -> pd.Series:
-    """``path_names(p).reindex(keys)``, taken from the paths table's own (Arrow) text by the
-    report's path hashes (``traffic.path_hashes``, once per report): only the keys' paths
-    are made Python strings, not every path of the period (83,000 a year at 10,000 visitors
-    a day), and no Series of them all is built."""
-    out = np.full(len(keys), np.nan, dtype=object)
-    paths = p.get("paths")
-    if paths is not None and len(paths):
-        at = path_hashes(p, ctx).get_indexer(keys)
-        found = at >= 0
-        out[found] = np.asarray(paths.index.array.take(at[found]), dtype=object)
-    return pd.Series(out, index=keys, dtype=object)
+    """Each key's path, missing where no path has it (``visits.path_texts``)."""
+    names = path_texts(p, ctx, keys, missing=None).to_numpy(dtype=object)
+    return pd.Series(names, index=keys, dtype=object)
 
 
 def _own(p: Partial, ctx: Context) -> set[str]:
