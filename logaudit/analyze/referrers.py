@@ -24,14 +24,20 @@ from logaudit.config import Settings
 from logaudit.report import Section
 from logaudit.schema import arrow_strings, hash_strings
 
-_URL = r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?:[^@/?#]*@)?(?P<host>[^/:?#]*)(?::\d*)?(?P<path>[^?#]*)"
+# A host is a name or an IPv6 literal in brackets ("[2001:db8::1]", RFC 3986), whose colons
+# are not a port's.
+_V6 = r"\[[^\]/?#]*\]"
+_URL = (
+    r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?:[^@/?#]*@)?"
+    rf"(?P<host>{_V6}|[^/:?#]*)(?::\d*)?(?P<path>[^?#]*)"
+)
 
 # The same host and path as _URL's, each alone (the finish extracts what it needs, in slices):
 # what precedes each (_AUTH, _THROUGH_PORT) cut off by a replace, then what is left up to the
 # first character that ends it taken by a regex anchored at the start (``_up_to``). Each
 # choice of _URL's optional parts is the one these make: nothing after them can fail.
 _AUTH = r"^[A-Za-z][A-Za-z0-9+.-]*://(?:[^@/?#]*@)?"
-_THROUGH_PORT = _AUTH + r"[^/:?#]*(?::\d*)?"
+_THROUGH_PORT = _AUTH + rf"(?:{_V6}|[^/:?#]*)(?::\d*)?"
 # Referrers per slice of the finish's per-referrer work: it holds one slice's regex results.
 SLICE = 1 << 20
 
@@ -113,6 +119,10 @@ def _hosts(text: pa.Array) -> pa.Array:
     """site_of's host of each URL ('' where it is not a URL): the same as its regex's."""
     url, host = _up_to(text, _AUTH, "/:?#")
     host = pc.if_else(url, pc.utf8_lower(host), pa.scalar("", text.type))
+    bracket = pc.starts_with(host, "[")  # an IPv6 literal, cut at its first colon: rare
+    if pc.any(bracket).as_py():
+        m = pc.extract_regex(text, f"{_AUTH}(?P<host>{_V6})")  # no match: the struct is null
+        host = pc.if_else(pc.and_(bracket, pc.is_valid(m)), pc.utf8_lower(m.field("host")), host)
     return pc.replace_substring_regex(host, r"^www\.", "")
 
 
