@@ -63,3 +63,43 @@ def test_a_first_line_longer_than_the_sample_is_skipped_not_judged() -> None:
     # Nothing after the long line (or no newline at all): no line to judge, not a cut one.
     assert sample_lines(long, DETECT_LINES) == []
     assert sample_lines(long[:-1] + long, DETECT_LINES) == []
+
+
+GOOD = b'10.0.0.2 - - [01/Dec/2026:10:00:01 +0000] "GET /b HTTP/1.1" 200 5 "-" "curl/8"\n'
+
+
+def test_a_files_head_skips_a_long_first_line_without_holding_it() -> None:
+    """sources.file_head (the --jobs span path's and Dask's detection input): the first MiB,
+    then from the long line's end the next; the line's middle is never held (a 300 MB
+    one-line file took 741 MB), and what follows is sampled as read blocks sample it."""
+    import io
+
+    from logaudit.sources import HEAD_BYTES, file_head
+
+    assert file_head(io.BytesIO(GOOD * 3)) == GOOD * 3
+    long = b"x" * (5 * HEAD_BYTES) + b"\n"
+    head = file_head(io.BytesIO(long + GOOD * 40))
+    assert len(head) == HEAD_BYTES + 1 + len(GOOD * 40)
+    assert sample_lines(head, DETECT_LINES) == [GOOD.decode().rstrip("\n")] * 40
+    assert file_head(io.BytesIO(long[:-1])) == long[:HEAD_BYTES]  # no line ends at all
+
+
+def test_a_long_token_that_is_no_log_fails_in_linear_time() -> None:
+    """The vhost pattern was X*YX* (X holding Y): a long token that matched no format cost
+    the square of its length to refuse (80 kB: 93 s; a minified blob stalled a cron run).
+    Written (X-Y)*YX*, the same strings match, and a 400 kB line is refused at once; the
+    test would not end on the old pattern."""
+    import re
+
+    from logaudit.errors import InputInvalidError
+    from logaudit.formats import detect
+    from logaudit.formats.spec import STRICT
+
+    old = re.compile(r"[A-Za-z0-9_.\-\[\]:]*[A-Za-z_\-\[\]][A-Za-z0-9_.\-\[\]:]*\Z")
+    new = re.compile(STRICT["vhost"] + r"\Z")
+    rng = random.Random(5)
+    for _ in range(3000):
+        s = "".join(rng.choice("a0.:-_[]Z9 /") for _ in range(rng.randrange(0, 12)))
+        assert bool(old.match(s)) == bool(new.match(s)), s
+    with pytest.raises(InputInvalidError):
+        detect(b"x" * 400_000 + b"\n", "blob.log")

@@ -283,9 +283,7 @@ def _head(inp: Input) -> bytes:
         return remote.head(inp.url, 1 << 20)
     assert inp.path is not None
     with open(inp.path, "rb") as f:
-        head = f.read(1 << 20)
-        # A first line longer than that: the lines after it too (formats.sample_lines).
-        return head if b"\n" in head else head + f.readline() + f.read(1 << 20)
+        return sources.file_head(f)
 
 
 @contextmanager

@@ -39,6 +39,7 @@ from logaudit.sources import (
     Input,
     InputProblem,
     ReadState,
+    file_head,
     is_plain_file,
     line_spans,
     not_a_log,
@@ -498,12 +499,9 @@ def run(
                 flush()
                 drain(0)
                 with open(inp.path, "rb") as f:
-                    head = f.read(1 << 20)
-                    if b"\n" not in head:
-                        # A first line longer than that: the lines after it (sample_lines).
-                        head += f.readline() + f.read(1 << 20)
-                    # NUL runs (copytruncate) are skipped when read: detect without them too.
-                    whole = _detect(head.replace(b"\0", b""), inp, settings, state)
+                    head = file_head(f)
+                # NUL runs (copytruncate) are skipped when read: detect without them too.
+                whole = _detect(head.replace(b"\0", b""), inp, settings, state)
                 if whole is None:
                     continue
                 formats[inp.name] = whole

@@ -69,8 +69,10 @@ STRICT: dict[str, str] = {
     "port": r"\d{1,5}|-",
     "response_time": r"\d{1,15}(?:\.\d{1,9})?|-",
     "upstream_time": r"(?:\d{1,15}(?:\.\d{1,9})?|-)(?:(?: ?[,:] ?)(?:\d{1,15}(?:\.\d{1,9})?|-))*",
-    # A virtual host is a name, not a client address in first place.
-    "vhost": r"[A-Za-z0-9_.\-\[\]:]*[A-Za-z_\-\[\]][A-Za-z0-9_.\-\[\]:]*",
+    # A virtual host is a name, not a client address in first place: what may come before its
+    # first letter (digits, dots, colons), that letter, then the rest. Written so, a long token
+    # that is no host fails in linear time (as X*YX* it backtracked in its square: 80 kB, 93 s).
+    "vhost": r"[0-9.:]*[A-Za-z_\-\[\]][A-Za-z0-9_.\-\[\]:]*",
 }
 
 # Roles that fill a record column (the first piece with a role wins; later ones are extras).
