@@ -420,13 +420,19 @@ def test_two_failures_in_one_second_keep_both_messages(
     assert names == ["logaudit-summary-fixed-2.eml", "logaudit-summary-fixed.eml"]
 
 
+@pytest.mark.parametrize("kind", ["under a file", "a folder no one can write"])
 def test_a_spool_folder_that_cannot_be_written_still_keeps_the_message(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, kind: str
 ) -> None:
     """A failed mail with an unwritable spool folder lost the report ('could not be kept'):
-    it goes to a new owner-only folder under $TMPDIR, and the message names both."""
+    it goes to a new owner-only folder under $TMPDIR, and the message names both. A folder
+    that exists but cannot be written (/proc/sys: not even by root) failed as an output
+    error, exit 9, the SMTP error unsaid."""
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("")
+    spool = blocked / "unsent" if kind == "under a file" else Path("/proc/sys")
+    if kind != "under a file" and not spool.is_dir():
+        pytest.skip("no /proc/sys here")
     monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
     (tmp_path / "tmp").mkdir()
     import tempfile
@@ -434,13 +440,14 @@ def test_a_spool_folder_that_cannot_be_written_still_keeps_the_message(
     monkeypatch.setattr(tempfile, "tempdir", None)
     settings = MailSettings(
         smtp_host="127.0.0.1", smtp_port=free_port(), tls="none", retries=0,
-        spool_dir=blocked / "unsent",
+        spool_dir=spool,
     )
     msg = EmailMessage()
     msg["Subject"] = "the report"
     with pytest.raises(MailError) as got:
         mail.deliver(msg, ["a@x.example"], settings, "digest")
     [eml] = (tmp_path / "tmp").glob("logaudit-unsent-*/*.eml")
-    assert str(blocked / "unsent") in str(got.value) and str(eml) in str(got.value)
+    assert str(spool) in str(got.value) and str(eml) in str(got.value)
+    assert "refused" in str(got.value) or "Connection" in str(got.value)  # the SMTP error
     assert eml.stat().st_mode & 0o777 == 0o600 and eml.parent.stat().st_mode & 0o777 == 0o700
     assert "the report" in eml.read_text()

@@ -24,6 +24,7 @@ replies) are not, since repeating them cannot help and may lock an account.
 
 from __future__ import annotations
 
+import contextlib
 import email.policy
 import re
 import smtplib
@@ -39,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from logaudit.config import MailSettings
+from logaudit.deliver.files import OutputError
 from logaudit.errors import MailError
 from logaudit.render.escape import safe
 
@@ -276,23 +278,32 @@ def deliver(
         folder = mail.spool()
         try:
             path = _kept(msg, folder, command)
-        except OSError as w:
+        except (OSError, OutputError) as w:
             # Nothing a user asked for is lost: the report goes to a folder of its own that
             # no one else can have prepared (mkdtemp: new, 0700), and both places are named.
             import tempfile
 
+            spare: Path | None = None
             try:
-                path = _kept(msg, Path(tempfile.mkdtemp(prefix="logaudit-unsent-")), command)
-            except OSError as w2:
+                spare = Path(tempfile.mkdtemp(prefix="logaudit-unsent-"))
+                path = _kept(msg, spare, command)
+            except (OSError, OutputError) as w2:
+                if spare is not None:
+                    with contextlib.suppress(OSError):
+                        spare.rmdir()  # nothing was kept in it
                 raise MailError(
-                    f"{e}; and the message could not be kept in {folder} ({w.strerror}) "
-                    f"nor in a temporary folder ({w2.strerror or w2})"
+                    f"{e}; and the message could not be kept in {folder} ({_why(w)}) "
+                    f"nor in a temporary folder ({_why(w2)})"
                 ) from None
             raise MailError(
-                f"{e}; {folder} could not be written ({w.strerror}): the message was left in "
+                f"{e}; {folder} could not be written ({_why(w)}): the message was left in "
                 f"{path}"
             ) from None
         raise MailError(f"{e}; the message was left in {path}") from None
+
+
+def _why(error: Exception) -> str:
+    return (error.strerror if isinstance(error, OSError) else None) or str(error)
 
 
 def _kept(msg: EmailMessage, folder: Path, command: str) -> Path:
