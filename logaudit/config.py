@@ -598,7 +598,7 @@ def tuning_bytes(
         mb = float(text) if text is not None else default_mb
     except ValueError:
         mb = default_mb
-    if not (math.isfinite(mb) and 0 <= mb <= most_mb):
+    if not (math.isfinite(mb * 1024 * 1024) and 0 <= mb <= most_mb):  # 1e308 MB: inf bytes
         mb = default_mb
     n = int(mb * 1024 * 1024)
     return n if n >= 1 or zero_ok else int(default_mb * 1024 * 1024)

@@ -217,7 +217,7 @@ def test_the_budget_ignores_what_is_not_a_number_of_megabytes(
     assert budget(None) == 16 * 1024 * 1024
     assert budget("0.5") == 512 * 1024
     assert budget("0") == 0  # spill everything (tests)
-    for text in ("16MB", "-3", "inf", "nan", "abc"):
+    for text in ("16MB", "-3", "inf", "nan", "abc", "1e308"):
         assert budget(text) == 16 * 1024 * 1024, text
     for text in ("0", "1e-9"):  # a block of 0 bytes reads nothing
         assert budget(text, zero_ok=False) == 16 * 1024 * 1024, text
