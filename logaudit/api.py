@@ -105,8 +105,10 @@ def _nothing_chosen(settings: Settings, otherwise: str) -> str:
     from logaudit.filters import of_settings
 
     period = settings.since is not None or settings.until is not None or settings.extra.get("last")
-    chosen = of_settings(settings.extra)
-    matching = f"matching the filters ({'; '.join(chosen.describe())})" if chosen else ""
+    named = of_settings(settings.extra).describe()
+    if settings.bots in ("exclude", "only"):  # it drops rows too: crawlers, or all but them
+        named.append(f"--bots {settings.bots}")
+    matching = f"matching the filters ({'; '.join(named)})" if named else ""
     if period and matching:
         return f"no request in the chosen period {matching}"
     if period:

@@ -514,6 +514,14 @@ def test_nothing_left_says_whether_period_or_filters(site: Path) -> None:
         assert "filters" not in r.stderr
 
 
+def test_nothing_left_by_bots_exclude_says_so(tmp_path: Path) -> None:
+    """A log of robots alone with --bots exclude: 'no request in the input' denied the
+    input had any; it is the choice that left nothing."""
+    log = write(tmp_path / "bots.log", [line(agent=GOOGLEBOT)])
+    r = run("summary", log, "--bots", "exclude", "--format", "json")
+    clean_failure(r, ExitCode.NO_DATA, "no request matching the filters (--bots exclude)")
+
+
 @pytest.mark.parametrize("case", ["binary", "unknown-format", "minority-format"])
 def test_inputs_without_hits_say_it_in_one_line(tmp_path: Path, case: str) -> None:
     args, stdin, code, mentions = _zero_hit_inputs(tmp_path)[case]
