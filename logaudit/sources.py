@@ -285,8 +285,6 @@ def expand(args: Iterable[str]) -> list[Input]:
             walked = arg
         elif why is None:
             paths = [p]
-        elif why is None:
-            paths = [p]
         elif why == "loop":
             missing(arg, "a symlink loop (too many levels of symbolic links)")
             continue
