@@ -1047,13 +1047,26 @@ def _make_records_options(f: Callable[..., Any]) -> Callable[..., Any]:
 _records_options = later(_make_records_options)
 
 
+def _followed(inputs: list[Input]) -> list[Path]:
+    """The files ``records --follow`` and ``watch`` follow: each input said in one line when it
+    is missing (followed once it appears, as ``tail -F``) or a folder's note (not a file)."""
+    from logaudit.sources import said
+
+    for i in inputs:
+        problem = said(i)
+        if problem is not None:
+            more = "; followed when it appears" if i.missing is not None else ""
+            click.echo(f"logaudit: {safe(str(problem))}{more}", err=True)
+    return [i.path for i in inputs if i.path is not None and i.note is None]
+
+
 def _follow(inputs: list[Input], settings: Any, query: Any, fmt: str, output: Path | None) -> None:
     """records --follow: until Ctrl-C (exit 0) or --limit rows."""
     from logaudit.follow import follow
 
     if any(i.path is None for i in inputs):
         raise LogauditError("--follow follows files: name them, not -", ExitCode.USAGE)
-    paths = [i.path for i in inputs if i.path is not None]
+    paths = _followed(inputs)
     with atomic_output(output, settings.mode, paths) as out:
         result = follow(
             paths, settings, query, fmt, out,
@@ -1227,7 +1240,7 @@ def watch(logs: tuple[str, ...], interval: float, **opts: Any) -> None:
     inputs = api.open_inputs(logs)
     if any(i.path is None for i in inputs):
         raise LogauditError("watch follows files: name them, not -", ExitCode.USAGE)
-    watcher = Watcher([i.path for i in inputs if i.path is not None], settings)
+    watcher = Watcher(_followed(inputs), settings)
     if sys.stdout.isatty():
         from logaudit.render import live
 

@@ -60,6 +60,7 @@ class Tail:
         """The new complete lines (b"" when none)."""
         if self.f is None:
             if not self._open(at_end=not self.from_start):
+                self.from_start = True  # not there yet: once it appears, all of it is new
                 return b""
         assert self.f is not None
         data = self.f.read(READ_MAX)

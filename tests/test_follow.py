@@ -66,3 +66,26 @@ def test_follow_streams_new_matching_lines_across_rotation(tmp_path: Path) -> No
     assert want and len(rows) == len(want) == result.rows
     assert all(500 <= r["status"] < 600 and "browser" in r for r in rows)
     assert any("rotated" in n for n in notes)
+
+
+def test_a_missing_file_is_said_and_followed_when_it_appears(tmp_path: Path) -> None:
+    """records --follow a.log b.log with b.log not there yet: one line says so (it was
+    followed without a word), and its lines are streamed once it is created."""
+    import subprocess
+    import sys
+
+    a, b = tmp_path / "a.log", tmp_path / "b.log"
+    a.write_bytes(b"")
+    cmd = [sys.executable, "-m", "logaudit", "records", str(a), str(b), "--follow",
+           "--limit", "1", "--fields", "path", "--format", "jsonl"]
+    env = {**os.environ, "LOGAUDIT_CONFIG": os.devnull}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        time.sleep(1.5)
+        b.write_bytes(LINES[0])
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert b"b.log" in err and b"followed when it appears" in err
+    assert len(out.splitlines()) == 1 and json.loads(out)["path"]
