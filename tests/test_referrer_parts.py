@@ -28,7 +28,7 @@ def _site_of_paths(text: pa.Array) -> pa.Array:
 _PIECES = [
     "http", "HTTPS", "a+b.c-d", "1x", "://", ":", "/", "//", "@", "u:p@", "?", "#", "q=1",
     ":80", ":8a", ".", "www.", "WWW.", "Ex.COM", "x", "9", "-", "\n", "\r", " ", "é", "日本",
-    "[", "]", "[::1]", "[2001:DB8::1]",
+    "[", "]", "[::1]", "[2001:DB8::1]", "[a b]", "%25eth0",
 ]
 _TEXTS = st.lists(
     st.one_of(st.none(), st.lists(st.sampled_from(_PIECES), max_size=10).map("".join)),
@@ -49,13 +49,15 @@ def test_parts_of_usual_referrers() -> None:
         "-", "", "https://www.Example.com/a/b?q=1#f", "http://user:pw@host:8080/p", "http://h:x/p",
         "android-app://com.google.android.gm/", "HTTP://WWW.A.B", "ftp://@/", "mailto:x@y",
         "http://[2001:DB8::1]:8080/p?q", "http://[::1]/x", "http://[abc",
+        "http://[bold red]x[/]y",
     ])
     assert referrers._hosts(text).to_pylist() == [
         "", "", "example.com", "host", "h", "com.google.android.gm", "a.b", "", "",
         "[2001:db8::1]", "[::1]", "[abc",  # an IPv6 literal whole (it was "[2001" and "[")
+        "[bold red]x[",  # not an address: a name up to its first "/", as before
     ]
     assert referrers._ref_paths(text).to_pylist() == [
-        "", "", "/a/b", "/p", "x/p", "/", "", "/", "", "/p", "/x", "",
+        "", "", "/a/b", "/p", "x/p", "/", "", "/", "", "/p", "/x", "", "/]y",
     ]
     assert referrers._hosts(text).to_pylist() == _site_of_hosts(text).to_pylist()
     assert referrers._ref_paths(text).to_pylist() == _site_of_paths(text).to_pylist()

@@ -24,9 +24,10 @@ from logaudit.config import Settings
 from logaudit.report import Section
 from logaudit.schema import arrow_strings, hash_strings
 
-# A host is a name or an IPv6 literal in brackets ("[2001:db8::1]", RFC 3986), whose colons
-# are not a port's.
-_V6 = r"\[[^\]/?#]*\]"
+# A host is a name or an IPv6 literal in brackets ("[2001:db8::1]", "[::ffff:192.0.2.1]",
+# "[fe80::1%25eth0]": RFC 3986, 6874), whose colons are not a port's. Other bracketed text
+# ("[bold red]") is no address: read as a name, as before.
+_V6 = r"\[[0-9A-Fa-f:.]+(?:%[0-9A-Za-z._~%-]+)?\]"
 _URL = (
     r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?:[^@/?#]*@)?"
     rf"(?P<host>{_V6}|[^/:?#]*)(?::\d*)?(?P<path>[^?#]*)"
