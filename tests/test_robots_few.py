@@ -93,3 +93,68 @@ def test_corpora_get_the_same_robots(corpus_agents: list[str]) -> None:
     matcher = RobotMatcher()
     for start in range(0, len(agents), FEW_AGENTS):
         _both(matcher, agents[start : start + FEW_AGENTS])
+
+
+def _hits_by_take(text, whole, parts):  # type: ignore[no-untyped-def]
+    """``crawlers._regex_hits`` as it was: the matched agents taken by their positions."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    mask = pc.match_substring_regex(text, whole)
+    if not pc.any(mask).as_py():
+        return []
+    where = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+    subset = text.take(pa.array(where))
+    out = []
+    for re2, part in parts:
+        sub = pc.match_substring_regex(subset, re2).to_numpy(zero_copy_only=False)
+        out.extend((i, part) for i in where[sub].tolist())
+    return out
+
+
+@pytest.mark.parametrize("nulls", [False, True])
+def test_regex_hits_are_those_of_taking_the_matched_agents(nulls: bool) -> None:
+    """The matched agents filtered by the mask are the ones taken at its true positions: the
+    same (agent, part) pairs in the same order, null agents (no match) included."""
+    import pyarrow as pa
+
+    texts: list[str | None] = [t.lower() for t in CRAFTED] * 3
+    if nulls:
+        texts[1::5] = [None] * len(texts[1::5])
+    text = pa.array(texts, pa.large_string())
+    parts = [("bot|spider", "a"), ("curl|requests", "b"), ("nothing-matches-this", "c"), ("e", "d")]
+    whole = "|".join(p for p, _ in parts)
+    got = list(crawlers._regex_hits(text, whole, parts))
+    assert got == _hits_by_take(text, whole, parts)
+    assert {p for _, p in got} == {"a", "b", "d"}  # the probe matches something
+    assert list(crawlers._regex_hits(text, "nothing-matches-this", parts)) == []
+
+
+def test_robots_found_without_importing_numpy_ma() -> None:
+    """The agents helper (enrich/agentproc.py) runs without pandas, which imports numpy.ma:
+    ``pa.array`` of a numpy array imported it (~7 ms) inside the helper's first answer, while
+    a pipeline thread waited for it. Matching robots must not."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent  # this tree's logaudit, not an installed one
+    probe = (
+        "import sys\n"
+        "from logaudit.enrich import agentproc\n"
+        "agentproc._no_pandas()\n"
+        "from logaudit.enrich.crawlers import RobotMatcher\n"
+        "m = RobotMatcher()\n"
+        "found = m.match(['curl/8.0.1', 'Mozilla/5.0 (compatible; Googlebot/2.1; "
+        "+http://www.google.com/bot.html)', 'Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0']"
+        " * 50)\n"
+        "assert found[0] is not None and found[1] is not None and found[2] is None, found[:3]\n"
+        "print('numpy.ma' in sys.modules, 'numpy' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env
+    ).stdout.split()
+    assert out == ["False", "True"]  # numpy is there (pyarrow's), numpy.ma is not

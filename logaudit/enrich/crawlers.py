@@ -288,7 +288,10 @@ def _regex_hits(
     if not pc.any(mask).as_py():
         return
     where = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
-    subset = text.take(pa.array(where))
+    # The same agents as ``text.take(pa.array(where))``; ``pa.array`` of a numpy array imports
+    # numpy.ma (~7 ms), which the agents helper (agentproc.py: no pandas, which imports it)
+    # paid inside its first answer, while a pipeline thread waited for it.
+    subset = text.filter(mask)
     for re2, part in parts:
         assert re2 is not None
         sub = pc.match_substring_regex(subset, re2).to_numpy(zero_copy_only=False)
