@@ -83,6 +83,11 @@ def _process(
     return _analyse(parse_block(block, det, bad, win), det, enricher, tables, settings), bad
 
 
+# Tables that say where the input's lines were before the filters cut them, from the
+# Enricher's chunk attribute named here: kept for a chunk whose every row was filtered out.
+PRE_FILTER = {"span": "span_local", "pb_start": "first_local"}
+
+
 def _analyse(
     chunk: pd.DataFrame,
     det: Detected,
@@ -93,11 +98,12 @@ def _analyse(
     """A parsed chunk -> its partial tables: enriched, filtered, then each table computed."""
     chunk = enricher.apply(chunk, has_agent="agent" in det.format.fields)
     if not len(chunk):
-        # Every row fell outside --since/--until: only where they were is worth keeping.
-        span = tables.get("span")
-        if span is not None and "span_local" in chunk.attrs:
-            return {"span": span.compute(chunk, settings)}
-        return {}
+        # Every row was filtered out: only where they were is worth keeping.
+        return {
+            name: tables[name].compute(chunk, settings)
+            for name, attr in PRE_FILTER.items()
+            if name in tables and attr in chunk.attrs
+        }
     return {name: t.compute(chunk, settings) for name, t in tables.items()}
 
 
