@@ -1060,6 +1060,11 @@ def _followed(inputs: list[Input]) -> list[Path]:
     return [i.path for i in inputs if i.path is not None and i.note is None]
 
 
+def _found_in(inputs: list[Input]) -> dict[Path, str]:
+    """The followed files found by walking a folder: one that holds no log is skipped."""
+    return {i.path: i.found_in for i in inputs if i.path is not None and i.found_in is not None}
+
+
 def _follow(inputs: list[Input], settings: Any, query: Any, fmt: str, output: Path | None) -> None:
     """records --follow: until Ctrl-C (exit 0) or --limit rows."""
     from logaudit.follow import follow
@@ -1071,6 +1076,7 @@ def _follow(inputs: list[Input], settings: Any, query: Any, fmt: str, output: Pa
         result = follow(
             paths, settings, query, fmt, out,
             on_note=lambda m: click.echo(f"logaudit: {safe(m)}", err=True),
+            found_in=_found_in(inputs),
         )
     for p in result.problems:
         click.echo(f"logaudit: {safe(p)}", err=True)
@@ -1240,7 +1246,7 @@ def watch(logs: tuple[str, ...], interval: float, **opts: Any) -> None:
     inputs = api.open_inputs(logs)
     if any(i.path is None for i in inputs):
         raise LogauditError("watch follows files: name them, not -", ExitCode.USAGE)
-    watcher = Watcher(_followed(inputs), settings)
+    watcher = Watcher(_followed(inputs), settings, _found_in(inputs))
     if sys.stdout.isatty():
         from logaudit.render import live
 
