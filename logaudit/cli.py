@@ -104,6 +104,20 @@ LOG_FORMAT_HELP = (
 )
 
 
+class _OutputPath(click.Path):
+    """-o FILE. An empty name is wrong usage (exit 2, one line): as a path it is ".", the
+    current folder, and failed as an output that cannot be written (exit 9)."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value == "":
+            click.echo("logaudit: error: -o: the file name is empty", err=True)
+            sys.exit(int(ExitCode.USAGE))
+        return super().convert(value, param, ctx)
+
+
 class _LaterOptions(click.Command):
     """A command whose options are made when it is used (run, or its --help), not when the
     CLI is built: the decorator its callback was marked with by ``later`` adds them. Making
@@ -191,7 +205,7 @@ def _report_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "-o",
             "--output",
-            type=click.Path(dir_okay=False, path_type=Path),
+            type=_OutputPath(),
             help="Write to a file.",
         ),
         click.option(
@@ -964,7 +978,7 @@ def privacy(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
 
 @cli.command()
 @click.argument("logs", nargs=-1, metavar="LOG...")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("-o", "--output", type=_OutputPath(),
               help="Write the scrubbed log here (- for stdout), in the input's compression.")
 @click.option("--in-place", is_flag=True,
               help="Replace each LOG, once its scrubbed copy is complete (mode and owner kept).")
@@ -1031,7 +1045,7 @@ def _make_records_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--format", "fmt", type=click.Choice(list(RECORD_FORMATS)), default=None,
                      help="table (default on a terminal), jsonl, csv or parquet "
                      "(default from -o's extension)."),
-        click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+        click.option("-o", "--output", type=_OutputPath(),
                      help="Write to a file."),
         click.option("--geoip-dir", type=click.Path(path_type=Path),
                      help="Folder of .mmdb databases."),
