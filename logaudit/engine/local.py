@@ -77,6 +77,8 @@ def _process(
     bad = BadLines()
     for line, why in block.stretches:
         bad.add(block.source.name, line, why)
+    if block.stretches:
+        bad.nul_runs[block.source.name] = len(block.stretches)
     if not block.lines:
         return {}, bad
     win = plausible.window(settings.earliest, settings.ahead_days)
