@@ -407,8 +407,8 @@ def _deliver_options(opts: dict[str, Any]) -> dict[str, Any]:
     from logaudit.config import valid_address
 
     wrong = [a for a in opts.get("mail_to") or () if not valid_address(a)]
-    if wrong:
-        raise click.BadParameter(f"not a mail address: {safe(wrong[0])}", param_hint="--mail-to")
+    if wrong:  # wrong usage in one line, as a bad value of the config's mail.to is (exit 7)
+        raise LogauditError(f"--mail-to: not a mail address: {wrong[0]!r}", ExitCode.USAGE)
     return {
         "mail_to": tuple(opts.get("mail_to") or ()),
         "attach": tuple(attach),
