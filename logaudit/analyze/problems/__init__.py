@@ -350,8 +350,8 @@ def window(p: Partial, ctx: Context) -> tuple[int, int, int] | None:
 def _start(p: Partial, ctx: Context) -> tuple[int, bool]:
     """(the first minute the report covers, whether --since set it), computed once: the log's
     first line before any filter (``pb_start``: the first request a --status or --bots filter
-    counts says nothing of where the log begins), and not before --since. A store written
-    before ``pb_start`` existed has none for its old days: the first minute counted bounds it."""
+    counts says nothing of where the log begins), and not before --since. A store keeps no
+    ``pb_start`` (it answers no filter): its first minute counted is where its logs begin."""
 
     def make() -> tuple[int, bool]:
         start = int(_t(p, "pb_minutes").index.min())
@@ -366,7 +366,7 @@ def _start(p: Partial, ctx: Context) -> tuple[int, bool]:
 
 
 def covered(p: Partial, ctx: Context, lo: int, hi: int) -> int:
-    """The first minute of lo..hi that the report covers (from ``log_start``): a minute before
+    """The first minute of lo..hi that the report covers (from ``_start``): a minute before
     the log began is not a quiet minute. Above hi when it covers none."""
     return max(lo, _start(p, ctx)[0])
 
