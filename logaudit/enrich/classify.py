@@ -185,7 +185,8 @@ class Enricher:
         keep = np.ones(len(chunk), dtype=bool)
         local = chunk["local"].to_numpy()
         period = s.since is not None or s.until is not None
-        if (period or self.matcher is not None or s.bots != "include") and len(local):
+        filtered = self.matcher is not None or s.bots in ("exclude", "only")
+        if (period or filtered) and len(local):
             secs = local.astype("datetime64[s]").astype(np.int64)
             # The chunk's first line before any filter cuts it (the "pb_start" table):
             # problems --last tells a minute before the log began from a quiet one.
