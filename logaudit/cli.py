@@ -104,6 +104,20 @@ LOG_FORMAT_HELP = (
 )
 
 
+class _OutputPath(click.Path):
+    """-o FILE. An empty name is wrong usage (exit 2, one line): as a path it is ".", the
+    current folder, and failed as an output that cannot be written (exit 9)."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value == "":
+            click.echo("logaudit: error: -o: the file name is empty", err=True)
+            sys.exit(int(ExitCode.USAGE))
+        return super().convert(value, param, ctx)
+
+
 class _LaterOptions(click.Command):
     """A command whose options are made when it is used (run, or its --help), not when the
     CLI is built: the decorator its callback was marked with by ``later`` adds them. Making
@@ -191,7 +205,7 @@ def _report_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "-o",
             "--output",
-            type=click.Path(dir_okay=False, path_type=Path),
+            type=_OutputPath(),
             help="Write to a file.",
         ),
         click.option(
@@ -393,8 +407,8 @@ def _deliver_options(opts: dict[str, Any]) -> dict[str, Any]:
     from logaudit.config import valid_address
 
     wrong = [a for a in opts.get("mail_to") or () if not valid_address(a)]
-    if wrong:
-        raise click.BadParameter(f"not a mail address: {safe(wrong[0])}", param_hint="--mail-to")
+    if wrong:  # wrong usage in one line, as a bad value of the config's mail.to is (exit 7)
+        raise LogauditError(f"--mail-to: not a mail address: {wrong[0]!r}", ExitCode.USAGE)
     return {
         "mail_to": tuple(opts.get("mail_to") or ()),
         "attach": tuple(attach),
@@ -964,7 +978,7 @@ def privacy(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
 
 @cli.command()
 @click.argument("logs", nargs=-1, metavar="LOG...")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("-o", "--output", type=_OutputPath(),
               help="Write the scrubbed log here (- for stdout), in the input's compression.")
 @click.option("--in-place", is_flag=True,
               help="Replace each LOG, once its scrubbed copy is complete (mode and owner kept).")
@@ -1031,7 +1045,7 @@ def _make_records_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--format", "fmt", type=click.Choice(list(RECORD_FORMATS)), default=None,
                      help="table (default on a terminal), jsonl, csv or parquet "
                      "(default from -o's extension)."),
-        click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+        click.option("-o", "--output", type=_OutputPath(),
                      help="Write to a file."),
         click.option("--geoip-dir", type=click.Path(path_type=Path),
                      help="Folder of .mmdb databases."),
@@ -1060,6 +1074,11 @@ def _followed(inputs: list[Input]) -> list[Path]:
     return [i.path for i in inputs if i.path is not None and i.note is None]
 
 
+def _found_in(inputs: list[Input]) -> dict[Path, str]:
+    """The followed files found by walking a folder: one that holds no log is skipped."""
+    return {i.path: i.found_in for i in inputs if i.path is not None and i.found_in is not None}
+
+
 def _follow(inputs: list[Input], settings: Any, query: Any, fmt: str, output: Path | None) -> None:
     """records --follow: until Ctrl-C (exit 0) or --limit rows."""
     from logaudit.follow import follow
@@ -1071,6 +1090,7 @@ def _follow(inputs: list[Input], settings: Any, query: Any, fmt: str, output: Pa
         result = follow(
             paths, settings, query, fmt, out,
             on_note=lambda m: click.echo(f"logaudit: {safe(m)}", err=True),
+            found_in=_found_in(inputs),
         )
     for p in result.problems:
         click.echo(f"logaudit: {safe(p)}", err=True)
@@ -1240,7 +1260,7 @@ def watch(logs: tuple[str, ...], interval: float, **opts: Any) -> None:
     inputs = api.open_inputs(logs)
     if any(i.path is None for i in inputs):
         raise LogauditError("watch follows files: name them, not -", ExitCode.USAGE)
-    watcher = Watcher(_followed(inputs), settings)
+    watcher = Watcher(_followed(inputs), settings, _found_in(inputs))
     if sys.stdout.isatty():
         from logaudit.render import live
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, TextIO
@@ -22,7 +22,7 @@ from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import Detected, detect
 from logaudit.parse import BadLines, parse_block
 from logaudit.records import Query, Result, _Enrich, writer_for
-from logaudit.sources import Block, Input, InputProblem
+from logaudit.sources import Block, Input, InputProblem, not_a_log
 
 # Seconds between polls.
 INTERVAL = 1.0
@@ -42,6 +42,22 @@ class Tail:
     line: int = 1
     det: Detected | None = None
     notes: list[str] = field(default_factory=list)
+    # The folder this file was found in (``Input.found_in``), None when named explicitly.
+    found_in: str | None = None
+
+    def detect(self, data: bytes, log_format: str | None) -> InputProblem | None:
+        """Find the format from the first lines read. A file found in a folder whose lines
+        are no log's (nginx's error.log beside access.log) is to be skipped: the one line
+        that says so is returned, as summary says it; a file named explicitly fails (exit 4)."""
+        inp = Input(str(self.path), self.path, found_in=self.found_in)
+        try:
+            self.det = detect(data, inp.name, log_format)
+        except LogauditError as e:
+            problem = not_a_log(inp, str(e).split(": ", 1)[-1], e.exit_code)
+            if problem.exit_code != ExitCode.OK:
+                raise LogauditError(str(e), e.exit_code) from None
+            return problem
+        return None
 
     def _open(self, at_end: bool) -> bool:
         try:
@@ -96,12 +112,13 @@ def follow(
     interval: float = INTERVAL,
     from_start: bool = False,
     on_note: Callable[[str], None] | None = None,
+    found_in: Mapping[Path, str] | None = None,
 ) -> Result:
     """Write the matching new requests of ``paths`` to ``out`` until ``stop()`` says so (or
     Ctrl-C), flushing after each poll that wrote rows."""
     if query.sort is not None:
         raise LogauditError("--follow streams rows as they come: it cannot --sort", ExitCode.USAGE)
-    tails = [Tail(p, from_start) for p in paths]
+    tails = [Tail(p, from_start, found_in=(found_in or {}).get(p)) for p in paths]
     enricher = Enricher(settings)
     extra = _Enrich(settings, query.fields)
     bad = BadLines()
@@ -110,7 +127,7 @@ def follow(
     written = 0
     try:
         while stop is None or not stop():
-            for t in tails:
+            for t in list(tails):
                 data = t.poll()
                 for note in t.notes:
                     # Said when it happens: a follow may run for days.
@@ -125,10 +142,17 @@ def follow(
                     continue
                 inp = Input(str(t.path), t.path)
                 if t.det is None:
-                    try:
-                        t.det = detect(data, inp.name, settings.log_format)
-                    except LogauditError as e:
-                        raise LogauditError(str(e), e.exit_code) from None
+                    skipped = t.detect(data, settings.log_format)
+                    if skipped is not None:
+                        if on_note is not None:
+                            on_note(str(skipped))
+                        else:
+                            problems.append(skipped)
+                        tails.remove(t)
+                        if t.f is not None:
+                            t.f.close()
+                        continue
+                assert t.det is not None  # found by detect
                 n = data.count(b"\n")
                 chunk = parse_block(Block(data, t.line, inp, n), t.det, bad)
                 t.line += n

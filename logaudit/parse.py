@@ -91,6 +91,9 @@ class BadLines:
     counts: dict[str, int] = field(default_factory=dict)
     parsed: dict[str, int] = field(default_factory=dict)  # good lines per input
     samples: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
+    # NUL runs per input (sources' stretches): each is one of ``counts`` and a line of its own
+    # beside the newline-ended ones, so that lines = parsed + bad + skipped adds up.
+    nul_runs: dict[str, int] = field(default_factory=dict)
 
     def add(self, name: str, line: int, reason: str) -> None:
         self.counts[name] = self.counts.get(name, 0) + 1
@@ -133,6 +136,7 @@ class BadLines:
             counts=dict(self.counts),
             parsed=dict(self.parsed),
             samples={k: [(n + by, why) for n, why in v] for k, v in self.samples.items()},
+            nul_runs=dict(self.nul_runs),
         )
 
     def count(self, name: str, n: int) -> None:
@@ -145,6 +149,7 @@ class BadLines:
             counts=dict(self.counts),
             parsed=dict(self.parsed),
             samples={k: list(v) for k, v in self.samples.items()},
+            nul_runs=dict(self.nul_runs),
         )
         out.absorb(other)
         return out
@@ -156,6 +161,8 @@ class BadLines:
             self.counts[k] = self.counts.get(k, 0) + n
         for k, n in other.parsed.items():
             self.parsed[k] = self.parsed.get(k, 0) + n
+        for k, n in other.nul_runs.items():
+            self.nul_runs[k] = self.nul_runs.get(k, 0) + n
         for k, examples in other.samples.items():
             kept = self.samples.get(k)
             if not kept:

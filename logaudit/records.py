@@ -351,8 +351,11 @@ class CsvWriter(Writer):
 
 
 # Widths of the table format's columns; longer text is cut with '…' (jsonl keeps it whole).
+# Values of a fixed form are never cut: a time to the millisecond (with its offset, 32; local,
+# 26) and a 64-bit visitor key (20 digits).
 _WIDTH = {
-    "time": 32, "client": 39, "path": 50, "referrer": 40, "agent": 50, "query": 30, "visit": 24,
+    "time": 32, "local": 26, "visitor": 20, "client": 39, "path": 50, "referrer": 40,
+    "agent": 50, "query": 30, "visit": 24,
 }  # fmt: skip
 
 

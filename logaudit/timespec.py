@@ -69,6 +69,17 @@ def parse_duration(text: str, where: str = "duration") -> int:
     return seconds
 
 
+def say_duration(seconds: float) -> str:
+    """A duration for people, the one way every report says it (the overview's median visit,
+    the durations note, a visitor's visits): 13 s, 20 min 00 s, 2 h 05 min."""
+    s = float(seconds)
+    if s < 60:
+        return f"{s:.0f} s"
+    if s < 3600:
+        return f"{int(s // 60)} min {int(s % 60):02d} s"
+    return f"{int(s // 3600)} h {int(s % 3600 // 60):02d} min"
+
+
 def machine_zone() -> str:
     """The machine's IANA zone name ($TZ, else /etc/localtime's target), "UTC" if unknown.
     Times a log writes without a zone are read as wall time in it when --tz is not given."""

@@ -11,7 +11,7 @@ non-terminal one summary line per refresh is printed instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -21,7 +21,6 @@ import pandas as pd
 
 from logaudit.config import Settings
 from logaudit.enrich.classify import Enricher
-from logaudit.formats import detect
 from logaudit.parse import BadLines, parse_block
 from logaudit.sources import Block, Input
 
@@ -118,10 +117,12 @@ def _top(values: pd.Series) -> list[tuple[str, int]]:
 class Watcher:
     """Followed logs -> a Window, one poll at a time."""
 
-    def __init__(self, paths: list[Path], settings: Settings) -> None:
+    def __init__(
+        self, paths: list[Path], settings: Settings, found_in: Mapping[Path, str] | None = None
+    ) -> None:
         from logaudit.follow import Tail
 
-        self.tails = [Tail(p, from_start=True) for p in paths]
+        self.tails = [Tail(p, from_start=True, found_in=(found_in or {}).get(p)) for p in paths]
         for t in self.tails:
             t._open(at_end=False)
             if t.f is not None:
@@ -137,7 +138,7 @@ class Watcher:
         self.notes: list[str] = []
 
     def poll(self) -> None:
-        for t in self.tails:
+        for t in list(self.tails):
             data = t.poll()
             self.notes.extend(t.notes)
             t.notes.clear()
@@ -145,7 +146,14 @@ class Watcher:
                 continue
             inp = Input(str(t.path), t.path)
             if t.det is None:
-                t.det = detect(data, inp.name, self.settings.log_format)
+                skipped = t.detect(data, self.settings.log_format)
+                if skipped is not None:  # a folder's error.log: said once, not followed
+                    self.notes.append(str(skipped))
+                    self.tails.remove(t)
+                    if t.f is not None:
+                        t.f.close()
+                    continue
+            assert t.det is not None  # found by detect
             n = data.count(b"\n")
             chunk = parse_block(Block(data, t.line, inp, n), t.det, self.bad)
             t.line += n

@@ -188,3 +188,22 @@ def test_formats_cut_short_by_a_reader_ends_with_0() -> None:
     done = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and len(done.stdout.splitlines()) == 1, done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["summary", "-o", ""],
+        ["problems", "--output="],
+        ["records", "-o", ""],
+        ["scrub", "-o", ""],
+    ],
+)
+def test_an_empty_output_name_is_wrong_usage(tmp_path: Path, args: list[str]) -> None:
+    """-o '' (an unset variable in a cron line) is wrong usage, exit 2 in one line; as a path
+    it was ".", the current folder, and the run failed as an output it cannot write (exit 9)."""
+    log = _log(tmp_path)
+    result = CliRunner().invoke(cli, [args[0], str(log), *args[1:]])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == "logaudit: error: -o: the file name is empty\n"
+    assert result.stdout == ""

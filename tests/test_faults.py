@@ -281,6 +281,44 @@ def test_nul_runs_mid_file_and_across_blocks(tmp_path: Path) -> None:
     assert rep["bad_lines"]["total"] == 2
 
 
+def _nine(k: int, path: str = "/") -> bytes:
+    return "".join(
+        line(request=f"GET {path if i == k else '/'} HTTP/1.1") + "\n" for i in range(9)
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("raw", "lines", "parsed", "skipped"),
+    [
+        # NULs written into a request's path: the request counts, without them.
+        (_nine(4, "/b\x00\x00\x00c"), 10, 9, 0),
+        # copytruncate's hole before the first line: that line is read.
+        (b"\x00" * 5000 + _nine(-1), 10, 9, 0),
+        # A line of nothing but NULs: the run is a bad line, what is left of the line blank.
+        (_nine(-1) + b"\x00" * 3 + b"\n", 11, 9, 1),
+    ],
+    ids=["in-a-path", "copytruncate", "a-line-of-nuls"],
+)
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_nul_run_is_a_line_of_its_own_and_the_counts_add_up(
+    tmp_path: Path, raw: bytes, lines: int, parsed: int, skipped: int, jobs: str
+) -> None:
+    """A line is parsed or bad, never both: a NUL run is one bad line of its own (its byte
+    range said) and the rest of its line is read as any line, so lines = parsed + bad +
+    skipped. Nine lines with NULs in one path read as lines 9, parsed 9, bad 1."""
+    p = tmp_path / "access.log"
+    p.write_bytes(raw)
+    rep = summary_json(p, "--jobs", jobs, "--top", "0")
+    [got] = rep["inputs"]
+    assert (got["lines"], got["parsed"], got["bad_lines"]) == (lines, parsed, 1)
+    assert got["skipped_lines"] == skipped
+    assert got["lines"] == got["parsed"] + got["bad_lines"] + got["skipped_lines"]
+    assert "NUL bytes skipped" in rep["bad_lines"]["examples"][0]["reason"]
+    if b"/b" in raw:
+        pages = next(s["rows"] for s in rep["sections"] if s["name"] == "pages")
+        assert "/bc" in [r["path"] for r in pages]
+
+
 def test_nothing_but_nuls(tmp_path: Path) -> None:
     p = tmp_path / "access.log"
     p.write_bytes(b"\x00" * 10000)

@@ -89,3 +89,38 @@ def test_a_missing_file_is_said_and_followed_when_it_appears(tmp_path: Path) -> 
     assert proc.returncode == 0, err
     assert b"b.log" in err and b"followed when it appears" in err
     assert len(out.splitlines()) == 1 and json.loads(out)["path"]
+
+
+ERROR_LINE = (
+    b"2024/03/01 10:50:01 [error] 123#0: *1 connect() failed (111: Connection refused) while "
+    b"connecting to upstream, client: 81.2.69.1, server: localhost\n"
+)
+
+
+def test_a_folders_error_log_is_skipped_in_one_line(tmp_path: Path) -> None:
+    """records --follow DIR, the folder holding nginx's error.log beside access.log: a line
+    written to error.log is said once and skipped (as summary DIR skips it), the access log's
+    lines still streamed; it ended the follow with exit 4."""
+    import subprocess
+    import sys
+
+    (tmp_path / "access.log").write_bytes(b"")
+    (tmp_path / "error.log").write_bytes(b"")
+    cmd = [sys.executable, "-m", "logaudit", "records", str(tmp_path), "--follow",
+           "--limit", "1", "--fields", "path", "--format", "jsonl"]
+    env = {**os.environ, "LOGAUDIT_CONFIG": os.devnull}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        time.sleep(1.5)
+        with open(tmp_path / "error.log", "ab") as f:
+            f.write(ERROR_LINE)
+        time.sleep(1.5)
+        with open(tmp_path / "access.log", "ab") as f:
+            f.write(LINES[0])
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    said = [line for line in err.decode().splitlines() if "error.log" in line]
+    assert len(said) == 1 and f"skipped, found in {tmp_path}" in said[0]
+    assert len(out.splitlines()) == 1 and json.loads(out)["path"]

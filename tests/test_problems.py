@@ -356,6 +356,69 @@ def test_now_under_a_filter_counts_the_whole_window(tmp_path: Path) -> None:
     assert now["new failing URL (5xx)"]["change"] == "new"
 
 
+def _late_log(tmp_path: Path) -> Path:
+    """A log that begins at 10:50 (one 200 a minute to 11:00) with a 500 to /api/pay a minute
+    from 10:55."""
+    t0 = pd.Timestamp(utc(2024, 3, 1, 10, 50))
+    rows = _minutely(t0, range(11), request="GET / HTTP/1.1", status=200)
+    rows += _minutely(t0, range(5, 11), request="GET /api/pay HTTP/1.1", status=500)
+    return write(tmp_path / "late.log", sorted(rows, key=lambda x: x.split("[")[1]))
+
+
+def _now_rows(*args: object) -> tuple[dict[str, dict[str, object]], str, str]:
+    got = json.loads(run("problems", *args, "--format", "json").output)
+    now = next(s for s in got["sections"] if s["name"] == "now")
+    head = next(s for s in got["sections"] if s["name"] == "headline")["headline"]
+    return {x["metric"]: x for x in now["rows"]}, now["note"], head["scope"]
+
+
+@pytest.mark.parametrize("only", [["--status", "5xx"], ["--path", "/api/pay"]])
+def test_now_under_a_filter_covers_only_what_the_log_covers(
+    tmp_path: Path, only: list[str]
+) -> None:
+    """A filter does not move where the log begins: under --status 5xx (or --path) the log of
+    10:50-11:00 read with --last 30m is 6 errors over its 11 minutes, not over 30, and the
+    hour before it is unknown (the log had not begun), not a known 0 with the URL new."""
+    now, note, scope = _now_rows(_late_log(tmp_path), "--last", "30m", *only)
+    assert now["requests_per_minute"]["now"] == pytest.approx(6 / 11, abs=1e-4)
+    assert now["requests_per_minute"]["before"] is None
+    assert now["failing URL (5xx)"]["before"] is None and "new failing URL (5xx)" not in now
+    assert "of which the log covers 11 min (from 10:50)" in note
+    assert "(the log had not begun: unknown)" in note
+    assert scope == "last 30 min (the log covers the last 11)"
+
+
+def test_now_under_a_filter_sees_a_log_begin_in_a_chunk_it_filters_out(tmp_path: Path) -> None:
+    """A first input whose every line the filter drops (an earlier log of 200s, big enough to
+    be read as its own chunk) still says where the logs begin: the hour before the window is
+    inside them, a known 0, and the URL is new."""
+    t0 = pd.Timestamp(utc(2024, 3, 1, 10, 0))
+    early = [
+        line(when=(t0 + pd.Timedelta(seconds=k)).to_pydatetime(), request=f"GET /p{k} HTTP/1.1")
+        for k in range(0, 600, 1)
+        for _ in range(6)
+    ]
+    first = write(tmp_path / "early.log", early)
+    assert first.stat().st_size > 300_000  # past the size small inputs are read together at
+    now, note, _ = _now_rows(first, _late_log(tmp_path), "--last", "30m", "--status", "5xx")
+    assert now["requests_per_minute"]["now"] == pytest.approx(0.2)
+    assert now["requests_per_minute"]["before"] == 0.0
+    assert now["new failing URL (5xx)"]["before"] == 0
+    assert "of which the log covers 31 min (from 10:00)" in note
+
+
+def test_now_starts_at_since(tmp_path: Path) -> None:
+    """--since cuts the window as a log's start does: the minutes before it are not quiet
+    ones, and the hour before is unknown (before --since), not a known 0."""
+    log = _late_log(tmp_path)
+    now, note, scope = _now_rows(log, "--last", "30m", "--since", "2024-03-01T10:55")
+    assert now["requests_per_minute"]["now"] == 2.0  # 12 requests in 10:55-11:00
+    assert now["requests_per_minute"]["before"] is None
+    assert "of which --since leaves 6 min (from 10:55)" in note
+    assert "(before --since: unknown)" in note
+    assert scope == "last 30 min (--since leaves the last 6)"
+
+
 def test_now_a_quiet_hour_inside_the_log_is_a_known_zero(tmp_path: Path) -> None:
     """A log with a gap (09:00-09:10, then 12:00-12:10) under --last 15m: the hour before
     is inside the log, so it is a known 0 and a URL failing now is new; the note does not

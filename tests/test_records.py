@@ -214,3 +214,15 @@ def test_records_and_scrub_take_a_format_string_and_cookie_fields(tmp_path: Path
     assert r.exit_code == 0, r.output
     assert out.read_text().splitlines()[0].startswith("203.0.113.0 - - [01/Mar/2024:10:00:00")
     assert out.read_text().count("\n") == 2
+
+
+def test_the_table_shows_times_and_visitor_keys_whole(log: Path) -> None:
+    """local (a time, 19 characters, 26 to the millisecond) and visitor (a 64-bit key, up to
+    20 digits) fit their columns: they were cut at 16 with an ellipsis."""
+    fields = "time,local,visitor"
+    table = run("records", log, "--fields", fields, "--limit", "50").stdout
+    rows = run("records", log, "--fields", fields, "--limit", "50", "--format", "jsonl").stdout
+    assert "…" not in table
+    body = [row.split() for row in table.splitlines()[1:]]
+    want = [json.loads(r) for r in rows.splitlines()]
+    assert [[r["time"], r["local"], str(r["visitor"])] for r in want] == body

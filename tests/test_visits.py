@@ -203,3 +203,19 @@ def test_sessionize_is_vectorised_and_order_independent() -> None:
         a.sort_values(key).reset_index(drop=True), b.sort_values(key).reset_index(drop=True)
     )
     assert a["clicks"].sum() == n
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html"])
+def test_durations_are_said_one_way(visits_log: Path, fmt: str) -> None:
+    """The durations note and a visitor's visits say a duration as the overview does (1 min
+    01 s, 50 min 00 s), not as a count of seconds (the note said 'median 61 s' beside 'Median
+    visit 1 min 01 s'); JSON keeps the numbers."""
+    a = ["visits", str(visits_log), "--client", "203.0.113.1", "--format", fmt]
+    out = CliRunner().invoke(cli, a).stdout  # visits of 3000, 0 and 61 s: median 61
+    assert out.count("1 min 01 s") == 2 and "61 s" not in out.replace("1 min 01 s", "")
+    out = CliRunner().invoke(cli, ["visits", str(visits_log), "--visitor", "203.0.113.1"] + a[4:])
+    assert "50 min 00 s" in out.stdout and "1 min 01 s" in out.stdout and "3,000" not in out.stdout
+    r = run_json("visits", str(visits_log), "--client", "203.0.113.1")
+    assert r["overview"]["median_visit_seconds"] == 61
+    note = next(s["note"] for s in r["sections"] if s["name"] == "durations")
+    assert note == "median 1 min 01 s; first to last page view"

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -90,3 +91,32 @@ def test_in_a_real_terminal(tmp_path: Path) -> None:
         assert alive.returncode != 0  # q quit the view, which ended the session
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+def test_a_folders_error_log_is_skipped_in_one_line(tmp_path: Path) -> None:
+    """watch DIR, the folder holding nginx's error.log beside access.log: error.log is said
+    in one line and not followed (as summary DIR skips it), the access log watched; watch
+    ended with exit 4 before any figure."""
+    import sys
+
+    (tmp_path / "access.log").write_bytes(b"".join(LINES))
+    (tmp_path / "error.log").write_bytes(
+        b"2024/03/01 10:50:01 [error] 123#0: *1 connect() failed (111: Connection refused)\n"
+    )
+    cmd = [sys.executable, "-m", "logaudit", "watch", str(tmp_path), "--interval", "0.2"]
+    env = {**os.environ, "LOGAUDIT_CONFIG": os.devnull}
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    guard = threading.Timer(60, proc.kill)  # a hang fails the test, not the suite
+    guard.start()
+    try:
+        assert proc.stdout is not None
+        got = [proc.stdout.readline().decode() for _ in range(3)]
+    finally:
+        guard.cancel()
+        proc.kill()
+        proc.communicate()
+    said = [line for line in got if "error.log" in line]
+    assert len(said) == 1 and f"skipped, found in {tmp_path}" in said[0], got
+    assert re.search(r"last 5 minutes: [\d,]+ req", got[-1]), got

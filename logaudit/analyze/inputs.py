@@ -20,11 +20,14 @@ def inputs_info(run: Run) -> list[dict[str, Any]]:
         det = run.formats.get(inp.name)
         bad = run.bad.counts.get(inp.name, 0)
         parsed = run.bad.parsed.get(inp.name, 0)
+        # A NUL run is one bad line of its own (docs/metrics.md): the rest of the line it is
+        # in is read as any line, so it adds a line to the newline-ended ones.
+        lines = run.lines.get(inp.name, 0) + run.bad.nul_runs.get(inp.name, 0)
         out.append(
             {
                 "file": inp.name,
                 "format": det.format.name if det else None,
-                "lines": run.lines.get(inp.name, 0),
+                "lines": lines,
                 "parsed": parsed,
                 "bad_lines": bad,
                 "bad_share": round(bad / (bad + parsed), 4) if bad + parsed else 0.0,
@@ -32,7 +35,7 @@ def inputs_info(run: Run) -> list[dict[str, Any]]:
         )
         # The rest of the lines were blank or comments (W3C headers, "#" notes): not requests,
         # not bad lines; said so that lines = parsed + bad + skipped adds up.
-        out[-1]["skipped_lines"] = max(0, run.lines.get(inp.name, 0) - parsed - bad)
+        out[-1]["skipped_lines"] = max(0, lines - parsed - bad)
         if det is not None and not zoned.setdefault(id(det.format), det.format.has_zone()):
             # Times written without a zone: read as wall time in this one (--tz, the machine's,
             # or UTC for W3C's date/time).

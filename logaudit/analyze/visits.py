@@ -26,6 +26,7 @@ from logaudit.analyze.traffic import path_hashes, ranked
 from logaudit.config import Settings
 from logaudit.report import Section
 from logaudit.schema import hash_strings
+from logaudit.timespec import say_duration
 
 CLICK_BUCKETS: tuple[tuple[str, int, int], ...] = (
     ("1", 1, 1),
@@ -228,7 +229,7 @@ def sec_durations(p: Partial, ctx: Context) -> Section:
         "Visit duration",
         rows,
         len(rows),
-        note=f"median {med:.0f} s; first to last page view",
+        note=f"median {say_duration(med)}; first to last page view",
         chart="visits",
     )
 

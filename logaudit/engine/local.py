@@ -77,10 +77,17 @@ def _process(
     bad = BadLines()
     for line, why in block.stretches:
         bad.add(block.source.name, line, why)
+    if block.stretches:
+        bad.nul_runs[block.source.name] = len(block.stretches)
     if not block.lines:
         return {}, bad
     win = plausible.window(settings.earliest, settings.ahead_days)
     return _analyse(parse_block(block, det, bad, win), det, enricher, tables, settings), bad
+
+
+# Tables that say where the input's lines were before the filters cut them, from the
+# Enricher's chunk attribute named here: kept for a chunk whose every row was filtered out.
+PRE_FILTER = {"span": "span_local", "pb_start": "first_local"}
 
 
 def _analyse(
@@ -93,11 +100,12 @@ def _analyse(
     """A parsed chunk -> its partial tables: enriched, filtered, then each table computed."""
     chunk = enricher.apply(chunk, has_agent="agent" in det.format.fields)
     if not len(chunk):
-        # Every row fell outside --since/--until: only where they were is worth keeping.
-        span = tables.get("span")
-        if span is not None and "span_local" in chunk.attrs:
-            return {"span": span.compute(chunk, settings)}
-        return {}
+        # Every row was filtered out: only where they were is worth keeping.
+        return {
+            name: tables[name].compute(chunk, settings)
+            for name, attr in PRE_FILTER.items()
+            if name in tables and attr in chunk.attrs
+        }
     return {name: t.compute(chunk, settings) for name, t in tables.items()}
 
 

@@ -184,11 +184,17 @@ class Enricher:
             chunk["local"] = chunk["time"].dt.tz_convert(self.zone).dt.tz_localize(None)
         keep = np.ones(len(chunk), dtype=bool)
         local = chunk["local"].to_numpy()
-        if (s.since is not None or s.until is not None) and len(local):
-            # What the input covers before --since/--until cut it (the "span" table): a run
-            # with no request in the period can then say where the log's requests are.
+        period = s.since is not None or s.until is not None
+        filtered = self.matcher is not None or s.bots in ("exclude", "only")
+        if (period or filtered) and len(local):
             secs = local.astype("datetime64[s]").astype(np.int64)
-            chunk.attrs["span_local"] = (int(secs.min()), int(secs.max()))
+            # The chunk's first line before any filter cuts it (the "pb_start" table):
+            # problems --last tells a minute before the log began from a quiet one.
+            chunk.attrs["first_local"] = int(secs.min())
+            if period:
+                # What the input covers before --since/--until cut it (the "span" table): a
+                # run with no request in the period can then say where the log's requests are.
+                chunk.attrs["span_local"] = (int(secs.min()), int(secs.max()))
         if s.since is not None:
             keep &= local >= np.datetime64(s.since, "s")
         if s.until is not None:

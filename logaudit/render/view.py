@@ -26,6 +26,7 @@ import pandas as pd
 
 from logaudit.render.escape import safe
 from logaudit.report import Report, Section
+from logaudit.timespec import say_duration
 
 # Metric and column names in words (lower case; a row label takes a capital).
 WORDS: dict[str, str] = {
@@ -41,6 +42,7 @@ WORDS: dict[str, str] = {
     "median_clicks": "median clicks",
     "bounce_rate": "bounce rate",
     "median_visit_seconds": "median visit",
+    "duration_s": "duration",
     "bandwidth": "bandwidth",
     "bytes": "bytes",
     "status_4xx": "4xx responses",
@@ -119,6 +121,11 @@ SECONDS = frozenset(
 )
 
 
+# Columns and figures that are a visit's length in seconds: said as 20 min 00 s (JSON and
+# CSV keep the number).
+DURATIONS = frozenset({"median_visit_seconds", "duration_s"})
+
+
 def text(value: object, limit: int = 0) -> str:
     """The one escaping function every human renderer prints log text, titles and notes
     through."""
@@ -142,15 +149,6 @@ def latency(seconds: float) -> str:
     """A response time for people: 850 ms, 1.25 s."""
     s = float(seconds)
     return f"{s * 1000:.0f} ms" if s < 1 else f"{s:,.2f} s"
-
-
-def duration(seconds: float) -> str:
-    s = float(seconds)
-    if s < 60:
-        return f"{s:.0f} s"
-    if s < 3600:
-        return f"{int(s // 60)} min {int(s % 60):02d} s"
-    return f"{int(s // 3600)} h {int(s % 3600 // 60):02d} min"
 
 
 _UTF8_RUN = re.compile(r"(?:%[89A-Fa-f][0-9A-Fa-f])+")
@@ -202,8 +200,8 @@ def cell(col: str, v: Any, unit_of: str | None = None) -> str:
             return human_bytes(v)
         if _is_share(unit):
             return f"{100 * float(v):.1f}%"
-        if unit == "median_visit_seconds":
-            return duration(v)
+        if unit in DURATIONS:
+            return say_duration(v)
         if unit in SECONDS:
             return latency(v)
         if isinstance(v, int):

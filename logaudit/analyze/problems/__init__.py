@@ -17,7 +17,6 @@ import pandas as pd
 from logaudit.analyze.base import Context, Partial, SectionSpec
 from logaudit.analyze.problems import clients as clients_mod
 from logaudit.analyze.problems.tables import TABLES
-from logaudit.filters import of_settings
 from logaudit.report import Section
 
 # --every for the error timeline: name -> minutes.
@@ -348,21 +347,28 @@ def window(p: Partial, ctx: Context) -> tuple[int, int, int] | None:
     return start, newest, start - BEFORE_MINUTES
 
 
-def _log_start(p: Partial, ctx: Context) -> int | None:
-    """The log's first minute (its first request), or None when the rows counted are not all
-    of the log's (a filter, --since or --bots exclude/only): then the first request counted
-    says nothing of where the log begins, and the window is taken as covered."""
-    s = ctx.settings
-    if of_settings(s.extra) or s.since is not None or s.bots in ("exclude", "only"):
-        return None
-    return int(_t(p, "pb_minutes").index.min())
+def _start(p: Partial, ctx: Context) -> tuple[int, bool]:
+    """(the first minute the report covers, whether --since set it), computed once: the log's
+    first line before any filter (``pb_start``: the first request a --status or --bots filter
+    counts says nothing of where the log begins), and not before --since. A store keeps no
+    ``pb_start`` (it answers no filter): its first minute counted is where its logs begin."""
+
+    def make() -> tuple[int, bool]:
+        start = int(_t(p, "pb_minutes").index.min())
+        first = _t(p, "pb_start")
+        if not first.empty:
+            start = min(start, int(first["first"].min()))
+        since = ctx.settings.since
+        cut = int(np.datetime64(since, "m").astype(np.int64)) if since is not None else start
+        return max(start, cut), cut > start
+
+    return ctx.once("problems:log_start", make)
 
 
 def covered(p: Partial, ctx: Context, lo: int, hi: int) -> int:
-    """The first minute of lo..hi that the log covers (it starts at its first request): a
-    minute before the log began is not a quiet minute. Above hi when it covers none."""
-    start = _log_start(p, ctx)
-    return lo if start is None else max(lo, start)
+    """The first minute of lo..hi that the report covers (from ``_start``): a minute before
+    the log began is not a quiet minute. Above hi when it covers none."""
+    return max(lo, _start(p, ctx)[0])
 
 
 def _figures(p: Partial, ctx: Context, lo: int, hi: int) -> dict[str, float]:
@@ -447,7 +453,11 @@ def sec_now(p: Partial, ctx: Context) -> Section:
         p, ctx, start, newest
     )
     note += f", against the {BEFORE_MINUTES} min before" + (
-        _coverage(p, ctx, before, start - 1) if known else " (the log had not begun: unknown)"
+        _coverage(p, ctx, before, start - 1)
+        if known
+        else " (before --since: unknown)"
+        if _start(p, ctx)[1]
+        else " (the log had not begun: unknown)"
     )
     note += "; requests per minute over the minutes the log covers"
     if "p95" in now:
@@ -458,11 +468,16 @@ def sec_now(p: Partial, ctx: Context) -> Section:
 
 
 def _coverage(p: Partial, ctx: Context, lo: int, hi: int) -> str:
-    """', of which the log covers the last N min' when it starts inside lo..hi."""
+    """', of which the log covers the last N min' when it starts inside lo..hi (or
+    --since does)."""
     first = covered(p, ctx, lo, hi)
     if first == lo or first > hi:
         return ""
-    return f", of which the log covers {hi - first + 1} min (from {clock(first)})"
+    return f", of which {_covers(p, ctx)} {hi - first + 1} min (from {clock(first)})"
+
+
+def _covers(p: Partial, ctx: Context) -> str:
+    return "--since leaves" if _start(p, ctx)[1] else "the log covers"
 
 
 def _round(v: float) -> float | None:
@@ -492,7 +507,7 @@ def figures(p: Partial, ctx: Context) -> dict[str, Any]:
     f["scope"] = f"last {hi - lo + 1} min" if w else "whole report"
     first = covered(p, ctx, lo, hi)
     if w and first > lo:  # the rate is over these minutes: say so beside the window
-        f["scope"] += f" (the log covers the last {hi - first + 1})"
+        f["scope"] += f" ({_covers(p, ctx)} the last {hi - first + 1})"
     f["not_found_hits"] = int(m["s404"].sum())
     f["has_response_time"] = not _t(p, "pb_response_minutes").empty
     return f
@@ -629,7 +644,12 @@ def _specs() -> tuple[SectionSpec, ...]:
                 "pb_claims",
             ),
         ),
-        SectionSpec("now", "Now", sec_now, ("pb_minutes", "pb_fail", "pb_response_minutes")),
+        SectionSpec(
+            "now",
+            "Now",
+            sec_now,
+            ("pb_minutes", "pb_start", "pb_fail", "pb_response_minutes"),
+        ),
     )
 
 

@@ -169,6 +169,17 @@ def t_minutes(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     ).rename(columns={"n": "hits"})
 
 
+def t_start(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    """The minute of the chunk's first line before any filter (the Enricher's ``first_local``;
+    the first row's when nothing was filtered): where the log begins, for ``--last``."""
+    first = c.attrs.get("first_local")
+    if first is None:
+        if not len(c):
+            return pd.DataFrame()
+        first = int(c["local"].array.asi8.min())
+    return pd.DataFrame({"first": [int(first) // 60]}, index=pd.Index([0], name="all"))
+
+
 def t_endpoints(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     """endpoint -> hits: the share of an endpoint's traffic that fails."""
     codes, names = endpoint_codes(c, s)
@@ -491,6 +502,7 @@ TABLES: dict[str, Table] = {
     t.name: t
     for t in (
         Table("pb_minutes", t_minutes),
+        Table("pb_start", t_start, agg={"first": "min"}),
         Table("pb_endpoints", t_endpoints),
         Table("pb_fail", t_fail),
         Table("pb_fail_clients", t_fail_clients),
