@@ -68,9 +68,7 @@ def merged(table: Table, rows: pa.Table) -> pd.DataFrame | None:
     numbered = rows.append_column(first, pa.array(np.arange(rows.num_rows, dtype=np.int64)))
     # Single-threaded: one pass in row order. Its groups are not in first-appearance order
     # past the first batch, so each key's first row puts them in it.
-    grouped = numbered.group_by(key, use_threads=False).aggregate(
-        [*aggs, (first, "min")]
-    )
+    grouped = numbered.group_by(key, use_threads=False).aggregate([*aggs, (first, "min")])
     order = np.argsort(grouped.column(f"{first}_min").to_numpy(), kind="stable")
     grouped = grouped.take(pa.array(order))
     out = pa.Table.from_arrays(
