@@ -204,3 +204,26 @@ def test_a_text_column_of_no_text_is_coded_as_empty() -> None:
         )
     )
     assert list(names[code]) == ["a", "b", "a", "b"]
+
+
+@pytest.mark.parametrize("sites", [3, 40, 5_000])
+def test_own_mask_counts_each_sites_distinct_served_paths(sites: int) -> None:
+    """The own-hosts rule's distinct (site, served path) pairs, by a flag per possible pair
+    (few sites and paths) or by sorting the pairs (many): the rule as written."""
+    from logaudit.analyze.referrers import OWN_PATHS, OWN_SHARE, own_mask
+
+    rng = np.random.default_rng(sites)
+    rows = 20_000
+    code = rng.integers(0, sites, rows)
+    code[: sites // 2] = 0  # one site with most rows
+    hits = rng.integers(1, 9, rows).astype(np.float64)
+    on = rng.random(rows) < 0.8
+    path_code = rng.integers(0, int(rng.choice([12, 3_000])), int(on.sum()))
+    want_paths = np.array(
+        [len(set(path_code[code[on] == s].tolist())) for s in range(sites)], dtype=np.int64
+    )
+    total = np.bincount(code, weights=hits, minlength=sites)
+    served = np.bincount(code[on], weights=hits[on], minlength=sites)
+    want = (want_paths >= OWN_PATHS) & (served >= OWN_SHARE * total)
+    got = own_mask(code, sites, hits, on, path_code)
+    assert want.any() and (got == want).all()

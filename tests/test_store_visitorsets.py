@@ -325,3 +325,28 @@ def test_a_code_past_its_keys_is_the_stores_error(
         with pytest.raises(ConfigError) as e:
             figures(trends([], state, sections=SECTIONS, extra={"every": every}))
         assert e.value.exit_code == 7 and "visitor_codes is unreadable" in str(e.value)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_distinct_keys_counted_by_bucket_equal_the_union(seed: int) -> None:
+    """``_distinct`` sorts the keys bucket by bucket (their top bits): the count of the union,
+    with keys on the buckets' bounds, in one bucket only, repeated in many sets, or none."""
+    rng = np.random.default_rng(seed)
+    top = np.uint64(64 - visitorsets.BUCKET_BITS)
+    bounds = np.arange(1 << visitorsets.BUCKET_BITS, dtype=np.uint64) << top
+    pool = np.concatenate(
+        [
+            rng.integers(0, 2**64 - 1, 20_000, dtype=np.uint64, endpoint=True),
+            bounds,
+            bounds - np.uint64(1),  # the last key of each bucket (0 - 1: the largest)
+            rng.integers(0, 50, 300, dtype=np.uint64) + (np.uint64(5) << top),  # one bucket
+        ]
+    )
+    sets = [np.unique(rng.choice(pool, int(rng.integers(0, 15_000)))) for _ in range(6)]
+    sets.append(np.zeros(0, np.uint64))
+    want = len(np.unique(np.concatenate(sets)))
+    assert visitorsets._distinct(sets) == want == len(visitorsets._union(sets))
+    assert visitorsets._distinct(sets[:1]) == len(sets[0])
+    assert visitorsets._distinct([]) == 0
+    signed = [s.astype(np.int64) for s in sets]  # not 64-bit unsigned: one sort, as before
+    assert visitorsets._distinct(signed) == want

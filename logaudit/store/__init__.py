@@ -29,6 +29,7 @@ from logaudit.sources import Input, InputProblem, said
 from logaudit.store import (
     close,
     entrysources,
+    grouped,
     months,
     movers,
     offsets,
@@ -362,20 +363,20 @@ def load(
     sets = (
         visitorsets.counted(layout, entries) if monthly and visitorsets.SOURCE in at_once else None
     )
-    together = {
-        # Closed months' visitor keys from their sorted sets (store/visitorsets.py), not hashed.
-        t: (
-            visitorsets.read(layout, entries)
-            if t == visitorsets.SOURCE
-            else layout.read_tables(entries, t)
-        )
-        for t in at_once
-        if not (sets is not None and t == visitorsets.SOURCE)
-    }
+    together: dict[str, pd.DataFrame | None] = {}
+    merged: set[str] = set()  # read merged already (store/grouped.py: paths, in Arrow)
+    for t in at_once:
+        if t != visitorsets.SOURCE:
+            together[t], done = grouped.read(layout, entries, tables[t])
+            if done:
+                merged.add(t)
+        elif sets is None:
+            # Closed months' visitor keys from their sorted sets (store/visitorsets.py).
+            together[t] = visitorsets.read(layout, entries)
     for t, f in together.items():
         # A table keyed by its day (visitor_days: (day, visitor)) holds no key in two entries
         # (each is a merged day, or a month of other days): read as one, it is merged already.
-        if f is not None and len(f) > 1 and "day" not in f.index.names:
+        if f is not None and len(f) > 1 and "day" not in f.index.names and t not in merged:
             # One frame merged with itself split in two: the same rules as day by day.
             f = merged_rows(tables[t], f)
         if f is not None:

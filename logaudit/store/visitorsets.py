@@ -182,11 +182,29 @@ def _union(sets: list[np.ndarray]) -> np.ndarray:
     return merged[keep]
 
 
+# Buckets ``_distinct`` sorts apart: a year's 2.4M keys in pieces of ~40,000 (~300 KiB).
+BUCKET_BITS = 6
+
+
 def _distinct(sets: list[np.ndarray]) -> int:
     """``len(_union(sets))``, counted: each key repeated in another set is one neighbour equal
-    to the one before it once sorted (no mask, no copy of the union)."""
-    merged = _sorted(sets)
-    return len(merged) - int(np.count_nonzero(merged[1:] == merged[:-1]))
+    to the one before it once sorted (no mask, no copy of the union).
+
+    64-bit keys are cut into buckets by their top bits (each set is sorted: a ``searchsorted``
+    of the bucket bounds cuts it) and each bucket's keys are sorted apart, in cache: a year's
+    12 month sets (2.4M keys) 15 ms of CPU, not 24 for one sort of them all (branch
+    ``trends15``). A key is in one bucket only, so the counts add up."""
+    if not sets or any(s.dtype != np.uint64 for s in sets):
+        merged = _sorted(sets)
+        return len(merged) - int(np.count_nonzero(merged[1:] == merged[:-1]))
+    buckets = 1 << BUCKET_BITS
+    bounds = np.arange(1, buckets, dtype=np.uint64) << np.uint64(64 - BUCKET_BITS)
+    cuts = [np.concatenate(([0], np.searchsorted(s, bounds), [len(s)])) for s in sets]
+    count = 0
+    for b in range(buckets):
+        merged = _sorted([s[c[b] : c[b + 1]] for s, c in zip(sets, cuts, strict=True)])
+        count += len(merged) - int(np.count_nonzero(merged[1:] == merged[:-1]))
+    return count
 
 
 def counted(
