@@ -1063,15 +1063,20 @@ _records_options = later(_make_records_options)
 
 def _followed(inputs: list[Input]) -> list[Path]:
     """The files ``records --follow`` and ``watch`` follow: each input said in one line when it
-    is missing (followed once it appears, as ``tail -F``) or a folder's note (not a file)."""
-    from logaudit.sources import said
+    is missing (a file not there yet is followed once it appears, as ``tail -F``; a pattern
+    matching nothing or a folder is not) or a folder's note (not a file)."""
+    from logaudit.sources import appears_later, said
 
     for i in inputs:
         problem = said(i)
         if problem is not None:
-            more = "; followed when it appears" if i.missing is not None else ""
+            more = "; followed when it appears" if appears_later(i) else ""
             click.echo(f"logaudit: {safe(str(problem))}{more}", err=True)
-    return [i.path for i in inputs if i.path is not None and i.note is None]
+    return [
+        i.path
+        for i in inputs
+        if i.path is not None and i.note is None and (i.missing is None or appears_later(i))
+    ]
 
 
 def _found_in(inputs: list[Input]) -> dict[Path, str]:
@@ -1102,7 +1107,9 @@ _RECORD_EXT = {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".c
 @cli.command()
 @_records_options
 @click.option(
-    "--follow", "-f", is_flag=True, help="Keep going: new requests as they are written (tail -F)."
+    "--follow", "-f", is_flag=True,
+    help="Keep going: new requests as they are written (tail -F: a log not there yet is "
+    "waited for).",
 )
 @command
 def records(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
@@ -1125,7 +1132,7 @@ def records(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
     if fmt == "parquet" and output is None and sys.stdout.isatty():
         raise LogauditError("parquet is binary: give -o FILE or pipe it", ExitCode.USAGE)
     settings = _settings(opts)
-    inputs = api.open_inputs(logs)
+    inputs = api.open_inputs(logs, follow=bool(opts.get("follow")))
     if opts.get("follow"):
         _follow(inputs, settings, query, fmt, output)
         return
@@ -1247,7 +1254,8 @@ def config_cmd(config_file: Path | None, site: str | None, as_json: bool, **_: A
 def watch(logs: tuple[str, ...], interval: float, **opts: Any) -> None:
     """Live view of LOG... (following rotation): requests per second, 5xx rate, p95, top
     pages, referrers, clients and status codes for the last 5 minutes and the last hour.
-    q quits. Not on a terminal: one summary line per refresh.
+    A LOG not there yet is waited for (as tail -F). q quits. Not on a terminal: one summary
+    line per refresh.
 
     \b
     logaudit watch /var/log/nginx/access.log
@@ -1257,7 +1265,7 @@ def watch(logs: tuple[str, ...], interval: float, **opts: Any) -> None:
 
     overrides = {"log_format": opts.get("log_format"), "bots": opts.get("bots")}
     settings = _checked_format(load(overrides))
-    inputs = api.open_inputs(logs)
+    inputs = api.open_inputs(logs, follow=True)
     if any(i.path is None for i in inputs):
         raise LogauditError("watch follows files: name them, not -", ExitCode.USAGE)
     watcher = Watcher(_followed(inputs), settings, _found_in(inputs))

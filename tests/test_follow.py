@@ -124,3 +124,55 @@ def test_a_folders_error_log_is_skipped_in_one_line(tmp_path: Path) -> None:
     said = [line for line in err.decode().splitlines() if "error.log" in line]
     assert len(said) == 1 and f"skipped, found in {tmp_path}" in said[0]
     assert len(out.splitlines()) == 1 and json.loads(out)["path"]
+
+
+def test_a_log_not_there_yet_is_waited_for_as_tail_F(tmp_path: Path) -> None:
+    """records late.log --follow, late.log alone and not there yet: said in one line, waited
+    for, its appearance said, and read from its start (README; it exited 3 at once)."""
+    import subprocess
+    import sys
+
+    late = tmp_path / "late.log"
+    cmd = [sys.executable, "-m", "logaudit", "records", str(late), "--follow",
+           "--limit", "2", "--fields", "path", "--format", "jsonl"]
+    env = {**os.environ, "LOGAUDIT_CONFIG": os.devnull}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        time.sleep(1.5)
+        late.write_bytes(b"".join(LINES[:2]))
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    said = err.decode().splitlines()
+    assert len(said) == 2, said
+    assert "no such file; followed when it appears" in said[0]
+    assert "appeared, reading from its start" in said[1]
+    assert len(out.splitlines()) == 2
+
+
+def test_a_pattern_or_folder_naming_nothing_is_not_waited_for(tmp_path: Path) -> None:
+    """A pattern matching nothing or a folder name (ending in /) is no file that can appear:
+    exit 3 at once when it is all there is, and beside a missing file it is said without
+    'followed when it appears' (it said so, and then followed nothing)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LOGAUDIT_CONFIG": os.devnull}
+    for args in (["watch", str(tmp_path / "*.log")], ["records", "--follow", f"{tmp_path}/x/"]):
+        done = subprocess.run([sys.executable, "-m", "logaudit", *args], capture_output=True,
+                              env=env, timeout=60)
+        assert done.returncode == 3, done.stderr
+    cmd = [sys.executable, "-m", "logaudit", "records", "--follow", str(tmp_path / "*.log"),
+           str(tmp_path / "late.log"), "--limit", "1", "--format", "jsonl"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        time.sleep(1.5)
+        (tmp_path / "late.log").write_bytes(LINES[0])
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    said = err.decode().splitlines()
+    assert "matches it as a pattern" in said[0] and "followed" not in said[0], said
+    assert "late.log: no such file; followed when it appears" in said[1], said
