@@ -1065,18 +1065,40 @@ def _followed(inputs: list[Input]) -> list[Path]:
     """The files ``records --follow`` and ``watch`` follow: each input said in one line when it
     is missing (a file not there yet is followed once it appears, as ``tail -F``; a pattern
     matching nothing or a folder is not) or a folder's note (not a file)."""
-    from logaudit.sources import appears_later, said
+    from logaudit.sources import appears_later, compressed, said
 
     for i in inputs:
         problem = said(i)
         if problem is not None:
             more = "; followed when it appears" if appears_later(i) else ""
             click.echo(f"logaudit: {safe(str(problem))}{more}", err=True)
-    return [
-        i.path
-        for i in inputs
-        if i.path is not None and i.note is None and (i.missing is None or appears_later(i))
+    chosen = [
+        (i, i.path) for i in inputs if i.path is not None and i.note is None
+        and (i.missing is None or appears_later(i))
     ]
+    # A compressed file never grows (a rotated one): following its bytes as lines made exit 4
+    # "format not recognised" quoting binary bytes (watch) or waited in silence (--follow).
+    packed = {p: kind for _, p in chosen if (kind := compressed(p)) is not None}
+    if packed and len(packed) == len(chosen):  # nothing else to follow: wrong usage
+        p, kind = next(iter(packed.items()))
+        raise LogauditError(
+            f"{p}: {kind}-compressed: a compressed file cannot be followed (name the live "
+            "log; summary and records read a compressed one)",
+            ExitCode.USAGE,
+        )
+    in_folder: dict[str, list[str]] = {}
+    for i, p in chosen:
+        if p in packed:
+            if i.found_in is not None:  # a folder's rotated archives: one line per folder
+                in_folder.setdefault(i.found_in, []).append(p.name)
+            else:
+                click.echo(f"logaudit: {safe(i.name)}: {packed[p]}-compressed: a "
+                           "compressed file cannot be followed; not followed", err=True)
+    for folder, found in in_folder.items():
+        shown = ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")
+        click.echo(f"logaudit: {safe(folder)}: {len(found):,} compressed file"
+                   f"{'s' if len(found) > 1 else ''} in it not followed ({safe(shown)})", err=True)
+    return [p for _, p in chosen if p not in packed]
 
 
 def _found_in(inputs: list[Input]) -> dict[Path, str]:

@@ -135,6 +135,15 @@ def appears_later(inp: Input) -> bool:
     return inp.missing in (NO_SUCH_FILE, DANGLING) and not inp.name.endswith(("/", os.sep))
 
 
+def compressed(path: Path) -> str | None:
+    """The compression of the file at ``path`` ("gzip", ...); None when plain or unreadable."""
+    try:
+        with open(path, "rb") as f:
+            return magic.decompressor(f.read(6))
+    except OSError:
+        return None
+
+
 def said(inp: Input) -> InputProblem | None:
     """What an input that ``expand`` found nothing to read in says instead (a missing file,
     exit 3; a folder's note of files left out, exit 0); None for an input to read."""

@@ -176,3 +176,38 @@ def test_a_pattern_or_folder_naming_nothing_is_not_waited_for(tmp_path: Path) ->
     said = err.decode().splitlines()
     assert "matches it as a pattern" in said[0] and "followed" not in said[0], said
     assert "late.log: no such file; followed when it appears" in said[1], said
+
+
+def test_a_compressed_file_cannot_be_followed_said_in_one_line(tmp_path: Path) -> None:
+    """watch x.log.gz exited 4 "log format not recognised" quoting binary bytes, and
+    records --follow x.log.gz waited in silence: one line, exit 2 (wrong usage). Found in a
+    folder beside the live log, the archives are said in one line and the live log followed."""
+    import gzip
+    import subprocess
+    import sys
+
+    packed = tmp_path / "access.log.2.gz"
+    packed.write_bytes(gzip.compress(b"".join(LINES[:50])))
+    env = {**os.environ, "LOGAUDIT_CONFIG": os.devnull}
+    for args in (["watch", str(packed)], ["records", "--follow", str(packed)]):
+        done = subprocess.run([sys.executable, "-m", "logaudit", *args], capture_output=True,
+                              env=env, timeout=60, stdin=subprocess.DEVNULL)
+        said = done.stderr.decode().splitlines()
+        assert done.returncode == 2, said
+        assert len(said) == 1 and "gzip-compressed: a compressed file cannot be followed" in said[0]
+    (tmp_path / "access.log").write_bytes(b"")
+    cmd = [sys.executable, "-m", "logaudit", "records", str(tmp_path), "--follow",
+           "--limit", "1", "--fields", "path", "--format", "jsonl"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        time.sleep(1.5)
+        with open(tmp_path / "access.log", "ab") as f:
+            f.write(LINES[0])
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert err.decode().splitlines() == [
+        f"logaudit: {tmp_path}: 1 compressed file in it not followed (access.log.2.gz)"
+    ]
+    assert len(out.splitlines()) == 1
