@@ -728,7 +728,44 @@ def command(f: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def _usage_line(e: click.ClickException) -> str:
+    """Click's own usage error (an unknown option or choice, a missing argument) in one line,
+    as every other bad value is said: Click printed its usage, a blank line and the error."""
+    msg = " ".join(e.format_message().split()).removesuffix(".")
+    if msg[:2].istitle():  # "Invalid value ..." -> "invalid value ...", not "LOG..." or "-o"
+        msg = msg[0].lower() + msg[1:]
+    ctx = getattr(e, "ctx", None) or click.get_current_context(silent=True)
+    hint = f" (try '{ctx.command_path} --help')" if ctx is not None else ""
+    return f"logaudit: error: {safe(msg)}{hint}"
+
+
+class _Cli(click.Group):
+    """The top group: Click's usage errors, in parsing any command's arguments or raised by a
+    command, are one line and their exit code (2); ``logaudit`` alone still shows the help."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.ClickException as e:
+            click.echo(_usage_line(e), err=True)
+            sys.exit(e.exit_code)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.ClickException as e:
+            click.echo(_usage_line(e), err=True)
+            sys.exit(e.exit_code)
+
+
+@click.group(
+    cls=_Cli,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="logaudit")
 def cli() -> None:
     """logaudit: what your web server's access logs say, fast and safely.
