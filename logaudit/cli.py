@@ -37,12 +37,31 @@ PROGRESS_MIN_BYTES = 4 * 1024 * 1024
 _EXT_FORMATS = EXTENSIONS
 
 
+class _Named(click.Path):
+    """A path option. An empty name is wrong usage (exit 2, one line): as a path it is ".",
+    the current folder, so -o '' failed as an output that cannot be written (exit 9),
+    --state '' made a history store there and --csv-dir '' wrote its CSV files there."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(path_type=Path, **kwargs)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value == "":
+            what = "name"
+            if not self.dir_okay or not self.file_okay:
+                what = "file name" if not self.dir_okay else "folder name"
+            opt = min(param.opts, key=len) if param is not None else "a path"
+            click.echo(f"logaudit: error: {opt}: the {what} is empty", err=True)
+            sys.exit(int(ExitCode.USAGE))
+        return super().convert(value, param, ctx)
+
+
 # Mail and config options, shared by every report command (docs/cron.md, README "Mail").
 mail_options = [
     click.option(
         "--config",
         "config_file",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=_Named(dir_okay=False),
         help="Config file (default: ./logaudit.toml, ~/.config/logaudit/, /etc/logaudit/).",
     ),
     click.option(
@@ -102,20 +121,6 @@ LOG_FORMAT_HELP = (
     "[formats] name from the config, an Apache LogFormat / nginx log_format / GoAccess "
     "string (apache:..., nginx:..., goaccess:...), or auto+ for a file mixing formats."
 )
-
-
-class _OutputPath(click.Path):
-    """-o FILE. An empty name is wrong usage (exit 2, one line): as a path it is ".", the
-    current folder, and failed as an output that cannot be written (exit 9)."""
-
-    def __init__(self) -> None:
-        super().__init__(dir_okay=False, path_type=Path)
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if value == "":
-            click.echo("logaudit: error: -o: the file name is empty", err=True)
-            sys.exit(int(ExitCode.USAGE))
-        return super().convert(value, param, ctx)
 
 
 class _LaterOptions(click.Command):
@@ -205,7 +210,7 @@ def _report_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "-o",
             "--output",
-            type=_OutputPath(),
+            type=_Named(dir_okay=False),
             help="Write to a file.",
         ),
         click.option(
@@ -224,7 +229,7 @@ def _report_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "--site-host", "site_hosts", multiple=True, help="The site's own host (repeatable)."
         ),
         click.option(
-            "--geoip-dir", type=click.Path(path_type=Path), help="Folder of .mmdb databases."
+            "--geoip-dir", type=_Named(), help="Folder of .mmdb databases."
         ),
         click.option(
             "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
@@ -263,7 +268,7 @@ def _report_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--debug", is_flag=True, hidden=True),
         click.option(
             "--csv-dir",
-            type=click.Path(file_okay=False, path_type=Path),
+            type=_Named(file_okay=False),
             help="Also write one CSV file per section (and overview.csv) into this folder.",
         ),
         *mail_options,
@@ -271,7 +276,7 @@ def _report_options(f: Callable[..., Any]) -> Callable[..., Any]:
         # The history store (docs/store.md).
         click.option(
             "--state",
-            type=click.Path(file_okay=False, path_type=Path),
+            type=_Named(file_okay=False),
             help="History store folder: read only new lines into it, report from it.",
         ),
         click.option(
@@ -1015,7 +1020,7 @@ def privacy(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
 
 @cli.command()
 @click.argument("logs", nargs=-1, metavar="LOG...")
-@click.option("-o", "--output", type=_OutputPath(),
+@click.option("-o", "--output", type=_Named(dir_okay=False),
               help="Write the scrubbed log here (- for stdout), in the input's compression.")
 @click.option("--in-place", is_flag=True,
               help="Replace each LOG, once its scrubbed copy is complete (mode and owner kept).")
@@ -1025,7 +1030,7 @@ def privacy(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
 @click.option("--mask-bytes", type=click.IntRange(1, 3), default=None,
               help="With --ip mask: IPv4 bytes zeroed (IPv6 keeps 48, 32, 24 bits). [1]")
 @click.option("--log-format", metavar="NAME|FORMAT", help=LOG_FORMAT_HELP)
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--config", "config_file", type=_Named(dir_okay=False),
               help="Config file ([privacy_rules], secret_file, mask_bytes).")
 @click.option("--debug", is_flag=True, hidden=True)
 @command
@@ -1082,9 +1087,9 @@ def _make_records_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--format", "fmt", type=click.Choice(list(RECORD_FORMATS)), default=None,
                      help="table (default on a terminal), jsonl, csv or parquet "
                      "(default from -o's extension)."),
-        click.option("-o", "--output", type=_OutputPath(),
+        click.option("-o", "--output", type=_Named(dir_okay=False),
                      help="Write to a file."),
-        click.option("--geoip-dir", type=click.Path(path_type=Path),
+        click.option("--geoip-dir", type=_Named(),
                      help="Folder of .mmdb databases."),
         click.option("--debug", is_flag=True, hidden=True),
         *anonymize_options,
@@ -1260,7 +1265,7 @@ def sections(**_: Any) -> None:
 @click.option(
     "--config",
     "config_file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_Named(dir_okay=False),
     help="Config file to read instead of looking for one.",
 )
 @click.option("--site", metavar="NAME", help="With the config's [sites.NAME] table laid over.")
@@ -1352,7 +1357,7 @@ def _state_root(state: Path | None, config_file: Path | None = None) -> Path:
 
 _state_option = click.option(
     "--state",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=_Named(file_okay=False),
     help="The store's folder (default: state in the config file).",
 )
 _wait_option = click.option("--wait", is_flag=True, help="Wait for a run holding the store.")
