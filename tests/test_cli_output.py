@@ -233,3 +233,14 @@ def test_an_empty_path_is_wrong_usage(
     assert result.exit_code == 2, result.output
     assert result.stderr == f"logaudit: error: {said}\n"
     assert set(tmp_path.iterdir()) == before
+
+
+def test_tests_keep_the_state_folder_out_of_the_real_home() -> None:
+    """An unsent mail (.eml) and the hash secret go to the state folder: in a test it is a
+    temporary one (conftest), so no test can leave them in the user's ~/.local/state."""
+    from logaudit.config import load
+    from logaudit.state import state_dir
+
+    real = Path.home() / ".local" / "state"
+    assert not state_dir().is_relative_to(real)
+    assert not load({}, env={}).mail.spool().is_relative_to(real)
