@@ -44,7 +44,7 @@ class Outcome:
     messages: list[str]  # one line each, for stderr
 
 
-def open_inputs(args: Sequence[str]) -> list[Input]:
+def open_inputs(args: Sequence[str], follow: bool = False) -> list[Input]:
     if not args:
         # Naming no input is wrong usage (exit 2), like a missing argument; naming one that
         # does not exist is a missing input (3).
@@ -52,7 +52,7 @@ def open_inputs(args: Sequence[str]) -> list[Input]:
             "no input given (name log files, a directory, a glob, or - for stdin)",
             ExitCode.USAGE,
         )
-    return expand(args)
+    return expand(args, follow)
 
 
 def _outcome(r: Run, report: Report, settings: Settings) -> Outcome:

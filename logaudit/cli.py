@@ -37,12 +37,31 @@ PROGRESS_MIN_BYTES = 4 * 1024 * 1024
 _EXT_FORMATS = EXTENSIONS
 
 
+class _Named(click.Path):
+    """A path option. An empty name is wrong usage (exit 2, one line): as a path it is ".",
+    the current folder, so -o '' failed as an output that cannot be written (exit 9),
+    --state '' made a history store there and --csv-dir '' wrote its CSV files there."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(path_type=Path, **kwargs)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value == "":
+            what = "name"
+            if not self.dir_okay or not self.file_okay:
+                what = "file name" if not self.dir_okay else "folder name"
+            opt = min(param.opts, key=len) if param is not None else "a path"
+            click.echo(f"logaudit: error: {opt}: the {what} is empty", err=True)
+            sys.exit(int(ExitCode.USAGE))
+        return super().convert(value, param, ctx)
+
+
 # Mail and config options, shared by every report command (docs/cron.md, README "Mail").
 mail_options = [
     click.option(
         "--config",
         "config_file",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=_Named(dir_okay=False),
         help="Config file (default: ./logaudit.toml, ~/.config/logaudit/, /etc/logaudit/).",
     ),
     click.option(
@@ -102,20 +121,6 @@ LOG_FORMAT_HELP = (
     "[formats] name from the config, an Apache LogFormat / nginx log_format / GoAccess "
     "string (apache:..., nginx:..., goaccess:...), or auto+ for a file mixing formats."
 )
-
-
-class _OutputPath(click.Path):
-    """-o FILE. An empty name is wrong usage (exit 2, one line): as a path it is ".", the
-    current folder, and failed as an output that cannot be written (exit 9)."""
-
-    def __init__(self) -> None:
-        super().__init__(dir_okay=False, path_type=Path)
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if value == "":
-            click.echo("logaudit: error: -o: the file name is empty", err=True)
-            sys.exit(int(ExitCode.USAGE))
-        return super().convert(value, param, ctx)
 
 
 class _LaterOptions(click.Command):
@@ -205,7 +210,7 @@ def _report_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "-o",
             "--output",
-            type=_OutputPath(),
+            type=_Named(dir_okay=False),
             help="Write to a file.",
         ),
         click.option(
@@ -224,7 +229,7 @@ def _report_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "--site-host", "site_hosts", multiple=True, help="The site's own host (repeatable)."
         ),
         click.option(
-            "--geoip-dir", type=click.Path(path_type=Path), help="Folder of .mmdb databases."
+            "--geoip-dir", type=_Named(), help="Folder of .mmdb databases."
         ),
         click.option(
             "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
@@ -263,7 +268,7 @@ def _report_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--debug", is_flag=True, hidden=True),
         click.option(
             "--csv-dir",
-            type=click.Path(file_okay=False, path_type=Path),
+            type=_Named(file_okay=False),
             help="Also write one CSV file per section (and overview.csv) into this folder.",
         ),
         *mail_options,
@@ -271,7 +276,7 @@ def _report_options(f: Callable[..., Any]) -> Callable[..., Any]:
         # The history store (docs/store.md).
         click.option(
             "--state",
-            type=click.Path(file_okay=False, path_type=Path),
+            type=_Named(file_okay=False),
             help="History store folder: read only new lines into it, report from it.",
         ),
         click.option(
@@ -728,7 +733,44 @@ def command(f: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def _usage_line(e: click.ClickException) -> str:
+    """Click's own usage error (an unknown option or choice, a missing argument) in one line,
+    as every other bad value is said: Click printed its usage, a blank line and the error."""
+    msg = " ".join(e.format_message().split()).removesuffix(".")
+    if msg[:2].istitle():  # "Invalid value ..." -> "invalid value ...", not "LOG..." or "-o"
+        msg = msg[0].lower() + msg[1:]
+    ctx = getattr(e, "ctx", None) or click.get_current_context(silent=True)
+    hint = f" (try '{ctx.command_path} --help')" if ctx is not None else ""
+    return f"logaudit: error: {safe(msg)}{hint}"
+
+
+class _Cli(click.Group):
+    """The top group: Click's usage errors, in parsing any command's arguments or raised by a
+    command, are one line and their exit code (2); ``logaudit`` alone still shows the help."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.ClickException as e:
+            click.echo(_usage_line(e), err=True)
+            sys.exit(e.exit_code)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.ClickException as e:
+            click.echo(_usage_line(e), err=True)
+            sys.exit(e.exit_code)
+
+
+@click.group(
+    cls=_Cli,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="logaudit")
 def cli() -> None:
     """logaudit: what your web server's access logs say, fast and safely.
@@ -978,7 +1020,7 @@ def privacy(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
 
 @cli.command()
 @click.argument("logs", nargs=-1, metavar="LOG...")
-@click.option("-o", "--output", type=_OutputPath(),
+@click.option("-o", "--output", type=_Named(dir_okay=False),
               help="Write the scrubbed log here (- for stdout), in the input's compression.")
 @click.option("--in-place", is_flag=True,
               help="Replace each LOG, once its scrubbed copy is complete (mode and owner kept).")
@@ -988,7 +1030,7 @@ def privacy(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
 @click.option("--mask-bytes", type=click.IntRange(1, 3), default=None,
               help="With --ip mask: IPv4 bytes zeroed (IPv6 keeps 48, 32, 24 bits). [1]")
 @click.option("--log-format", metavar="NAME|FORMAT", help=LOG_FORMAT_HELP)
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--config", "config_file", type=_Named(dir_okay=False),
               help="Config file ([privacy_rules], secret_file, mask_bytes).")
 @click.option("--debug", is_flag=True, hidden=True)
 @command
@@ -1045,9 +1087,9 @@ def _make_records_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--format", "fmt", type=click.Choice(list(RECORD_FORMATS)), default=None,
                      help="table (default on a terminal), jsonl, csv or parquet "
                      "(default from -o's extension)."),
-        click.option("-o", "--output", type=_OutputPath(),
+        click.option("-o", "--output", type=_Named(dir_okay=False),
                      help="Write to a file."),
-        click.option("--geoip-dir", type=click.Path(path_type=Path),
+        click.option("--geoip-dir", type=_Named(),
                      help="Folder of .mmdb databases."),
         click.option("--debug", is_flag=True, hidden=True),
         *anonymize_options,
@@ -1063,15 +1105,42 @@ _records_options = later(_make_records_options)
 
 def _followed(inputs: list[Input]) -> list[Path]:
     """The files ``records --follow`` and ``watch`` follow: each input said in one line when it
-    is missing (followed once it appears, as ``tail -F``) or a folder's note (not a file)."""
-    from logaudit.sources import said
+    is missing (a file not there yet is followed once it appears, as ``tail -F``; a pattern
+    matching nothing or a folder is not) or a folder's note (not a file)."""
+    from logaudit.sources import appears_later, compressed, said
 
     for i in inputs:
         problem = said(i)
         if problem is not None:
-            more = "; followed when it appears" if i.missing is not None else ""
+            more = "; followed when it appears" if appears_later(i) else ""
             click.echo(f"logaudit: {safe(str(problem))}{more}", err=True)
-    return [i.path for i in inputs if i.path is not None and i.note is None]
+    chosen = [
+        (i, i.path) for i in inputs if i.path is not None and i.note is None
+        and (i.missing is None or appears_later(i))
+    ]
+    # A compressed file never grows (a rotated one): following its bytes as lines made exit 4
+    # "format not recognised" quoting binary bytes (watch) or waited in silence (--follow).
+    packed = {p: kind for _, p in chosen if (kind := compressed(p)) is not None}
+    if packed and len(packed) == len(chosen):  # nothing else to follow: wrong usage
+        p, kind = next(iter(packed.items()))
+        raise LogauditError(
+            f"{p}: {kind}-compressed: a compressed file cannot be followed (name the live "
+            "log; summary and records read a compressed one)",
+            ExitCode.USAGE,
+        )
+    in_folder: dict[str, list[str]] = {}
+    for i, p in chosen:
+        if p in packed:
+            if i.found_in is not None:  # a folder's rotated archives: one line per folder
+                in_folder.setdefault(i.found_in, []).append(p.name)
+            else:
+                click.echo(f"logaudit: {safe(i.name)}: {packed[p]}-compressed: a "
+                           "compressed file cannot be followed; not followed", err=True)
+    for folder, found in in_folder.items():
+        shown = ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")
+        click.echo(f"logaudit: {safe(folder)}: {len(found):,} compressed file"
+                   f"{'s' if len(found) > 1 else ''} in it not followed ({safe(shown)})", err=True)
+    return [p for _, p in chosen if p not in packed]
 
 
 def _found_in(inputs: list[Input]) -> dict[Path, str]:
@@ -1102,7 +1171,9 @@ _RECORD_EXT = {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".c
 @cli.command()
 @_records_options
 @click.option(
-    "--follow", "-f", is_flag=True, help="Keep going: new requests as they are written (tail -F)."
+    "--follow", "-f", is_flag=True,
+    help="Keep going: new requests as they are written (tail -F: a log not there yet is "
+    "waited for).",
 )
 @command
 def records(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
@@ -1125,7 +1196,7 @@ def records(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
     if fmt == "parquet" and output is None and sys.stdout.isatty():
         raise LogauditError("parquet is binary: give -o FILE or pipe it", ExitCode.USAGE)
     settings = _settings(opts)
-    inputs = api.open_inputs(logs)
+    inputs = api.open_inputs(logs, follow=bool(opts.get("follow")))
     if opts.get("follow"):
         _follow(inputs, settings, query, fmt, output)
         return
@@ -1194,7 +1265,7 @@ def sections(**_: Any) -> None:
 @click.option(
     "--config",
     "config_file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_Named(dir_okay=False),
     help="Config file to read instead of looking for one.",
 )
 @click.option("--site", metavar="NAME", help="With the config's [sites.NAME] table laid over.")
@@ -1247,7 +1318,8 @@ def config_cmd(config_file: Path | None, site: str | None, as_json: bool, **_: A
 def watch(logs: tuple[str, ...], interval: float, **opts: Any) -> None:
     """Live view of LOG... (following rotation): requests per second, 5xx rate, p95, top
     pages, referrers, clients and status codes for the last 5 minutes and the last hour.
-    q quits. Not on a terminal: one summary line per refresh.
+    A LOG not there yet is waited for (as tail -F). q quits. Not on a terminal: one summary
+    line per refresh.
 
     \b
     logaudit watch /var/log/nginx/access.log
@@ -1257,7 +1329,7 @@ def watch(logs: tuple[str, ...], interval: float, **opts: Any) -> None:
 
     overrides = {"log_format": opts.get("log_format"), "bots": opts.get("bots")}
     settings = _checked_format(load(overrides))
-    inputs = api.open_inputs(logs)
+    inputs = api.open_inputs(logs, follow=True)
     if any(i.path is None for i in inputs):
         raise LogauditError("watch follows files: name them, not -", ExitCode.USAGE)
     watcher = Watcher(_followed(inputs), settings, _found_in(inputs))
@@ -1285,7 +1357,7 @@ def _state_root(state: Path | None, config_file: Path | None = None) -> Path:
 
 _state_option = click.option(
     "--state",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=_Named(file_okay=False),
     help="The store's folder (default: state in the config file).",
 )
 _wait_option = click.option("--wait", is_flag=True, help="Wait for a run holding the store.")

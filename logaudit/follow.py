@@ -44,6 +44,8 @@ class Tail:
     notes: list[str] = field(default_factory=list)
     # The folder this file was found in (``Input.found_in``), None when named explicitly.
     found_in: str | None = None
+    # Not there at the last poll: its appearance is said (as tail -F says it).
+    waiting: bool = False
 
     def detect(self, data: bytes, log_format: str | None) -> InputProblem | None:
         """Find the format from the first lines read. A file found in a folder whose lines
@@ -77,7 +79,11 @@ class Tail:
         if self.f is None:
             if not self._open(at_end=not self.from_start):
                 self.from_start = True  # not there yet: once it appears, all of it is new
+                self.waiting = True
                 return b""
+            if self.waiting:
+                self.waiting = False
+                self.notes.append(f"{self.path}: appeared, reading from its start")
         assert self.f is not None
         data = self.f.read(READ_MAX)
         if not data:

@@ -123,6 +123,27 @@ class InputProblem:
         return f"{self.name}: {self.message}"
 
 
+# Why a named file is missing that ``records --follow`` and ``watch`` wait for (as ``tail -F``):
+# it may be created later. A pattern matching nothing, a folder (with no logs, or a name ending
+# in "/") or a symlink loop is no file that can appear: still exit 3.
+NO_SUCH_FILE = "no such file"
+DANGLING = "a symlink to a file that does not exist"
+
+
+def appears_later(inp: Input) -> bool:
+    """A missing input that a follow waits for: a file (or dangling symlink) not there yet."""
+    return inp.missing in (NO_SUCH_FILE, DANGLING) and not inp.name.endswith(("/", os.sep))
+
+
+def compressed(path: Path) -> str | None:
+    """The compression of the file at ``path`` ("gzip", ...); None when plain or unreadable."""
+    try:
+        with open(path, "rb") as f:
+            return magic.decompressor(f.read(6))
+    except OSError:
+        return None
+
+
 def said(inp: Input) -> InputProblem | None:
     """What an input that ``expand`` found nothing to read in says instead (a missing file,
     exit 3; a folder's note of files left out, exit 0); None for an input to read."""
@@ -219,13 +240,14 @@ def rotation_key(path: PurePath) -> tuple[str, int, str]:
     return (base, 1, "")
 
 
-def expand(args: Iterable[str]) -> list[Input]:
+def expand(args: Iterable[str], follow: bool = False) -> list[Input]:
     """Turn command-line arguments into inputs, rotated sets ordered oldest first.
 
     An argument that names nothing (no such file, no match, a dangling symlink or a loop, a
     directory without logs) becomes an input whose ``missing`` says why: reading it reports
     that in one line (exit 3), as for an unreadable file, while the others are read. Raises
-    InputMissingError, naming the first such argument, when no argument names anything.
+    InputMissingError, naming the first such argument, when no argument names anything; with
+    ``follow``, a file that may appear later (``appears_later``) counts as named.
     """
     inputs: list[Input] = []
 
@@ -295,10 +317,10 @@ def expand(args: Iterable[str]) -> list[Input]:
                 missing(arg, "no such file, and no file matches it as a pattern")
                 continue
         elif why == "dangling":
-            missing(arg, "a symlink to a file that does not exist")
+            missing(arg, DANGLING)
             continue
         else:
-            missing(arg, "no such file")
+            missing(arg, NO_SUCH_FILE)
             continue
         for path in paths:
             try:
@@ -308,9 +330,10 @@ def expand(args: Iterable[str]) -> list[Input]:
             if real not in seen:
                 seen.add(real)
                 inputs.append(Input(str(path), path, found_in=walked))
-    if inputs and all(i.missing or i.note for i in inputs):
+    gone = [i for i in inputs if i.missing and not (follow and appears_later(i))]
+    if gone and all(i in gone or i.note for i in inputs):
         # Nothing named exists: one line about the first argument, no run (exit 3).
-        raise InputMissingError(f"{inputs[0].name}: {inputs[0].missing}")
+        raise InputMissingError(f"{gone[0].name}: {gone[0].missing}")
     # Arguments that are one rotated set given separately (access.log access.log.1 ...) are
     # read oldest first too; inputs from different sets keep the order they were given in.
     return _order_rotated(inputs)

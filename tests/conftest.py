@@ -68,6 +68,17 @@ def _private_agent_cache(monkeypatch: pytest.MonkeyPatch, _cache_home: Path) -> 
     monkeypatch.setenv("XDG_CACHE_HOME", str(_cache_home))
 
 
+@pytest.fixture(autouse=True)
+def _private_state(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The state folder (state.py: the --anonymize=hash secret, unsent mail in ``unsent/``) is
+    one of this test's, never the user's ~/.local/state/logaudit: a test that mails, hashes or
+    spools without setting XDG_STATE_HOME itself must not write into the real home (subprocesses
+    inherit it too). A test that sets it keeps its own."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
+
+
 @pytest.fixture
 def every_mover(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every mover shown (no minimum change, count or rows a side): each source's and site's

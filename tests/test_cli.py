@@ -631,6 +631,26 @@ def test_usage_errors_are_clicks() -> None:
     assert r.exit_code == ExitCode.USAGE
 
 
+@pytest.mark.parametrize(
+    "args, mention",
+    [
+        (("summary", "x.log", "--attach", "bogus"), "--attach: bogus (choose from json, csv)"),
+        (("summary", "x.log", "--format", "bogus"), "'bogus' is not one of"),
+        (("summary", "x.log", "--no-such-option"), "no such option '--no-such-option'"),
+        (("watch",), "missing argument 'LOG...'"),
+        (("scrub", "x.log"), "give either -o FILE or --in-place"),  # raised by the command
+        (("bogus",), "no such command 'bogus' (try 'logaudit --help')"),
+        (("state", "verify", "--bogus"), "(try 'logaudit state verify --help')"),
+    ],
+)
+def test_clicks_usage_errors_are_one_line(args: tuple[str, ...], mention: str) -> None:
+    """Click printed its usage, a blank line and 'Error: ...' (four lines) where every other
+    bad value is one 'logaudit: error:' line: now one line too, exit 2, with the help hint."""
+    r = CliRunner().invoke(cli, list(args), prog_name="logaudit")
+    clean_failure(r, ExitCode.USAGE, "logaudit: error: ", mention)
+    assert f"(try 'logaudit {args[0]}" in r.stderr or args == ("bogus",)
+
+
 def test_strict_with_bad_lines_still_writes_the_report(site: Path, tmp_path: Path) -> None:
     p = write(tmp_path / "mixed.log", [*SITE, "garbage line", line(status="xyz")])
     r = run("summary", p, "--strict", "--format", "json")

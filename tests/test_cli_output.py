@@ -111,7 +111,7 @@ def test_the_console_entry_flushes_everything_and_keeps_exit_codes(
         [sys.executable, "-m", "logaudit", "summary", "--no-such-option"],
         capture_output=True, text=True, timeout=120,
     )
-    assert usage.returncode == 2 and "No such option" in usage.stderr
+    assert usage.returncode == 2 and "no such option" in usage.stderr.lower()
 
 
 def test_a_command_run_with_stdout_closed_still_succeeds(sample_logs: Path, tmp_path: Path) -> None:
@@ -207,3 +207,40 @@ def test_an_empty_output_name_is_wrong_usage(tmp_path: Path, args: list[str]) ->
     assert result.exit_code == 2, result.output
     assert result.stderr == "logaudit: error: -o: the file name is empty\n"
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "args, said",
+    [
+        (["summary", "--state", ""], "--state: the folder name is empty"),
+        (["summary", "--csv-dir="], "--csv-dir: the folder name is empty"),
+        (["summary", "--geoip-dir", ""], "--geoip-dir: the name is empty"),
+        (["summary", "--config", ""], "--config: the file name is empty"),
+        (["state", "info", "--state", ""], "--state: the folder name is empty"),
+    ],
+)
+def test_an_empty_path_is_wrong_usage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], said: str
+) -> None:
+    """--state '' was read as ".": a history store made in the current folder (--csv-dir ''
+    wrote its CSV files there, --geoip-dir '' looked there, --config '' said '. is a
+    directory', exit 7). As -o '': wrong usage, exit 2 in one line, nothing written."""
+    monkeypatch.chdir(tmp_path)
+    log = _log(tmp_path)
+    before = set(tmp_path.iterdir())
+    argv = args if args[0] == "state" else [args[0], str(log), *args[1:], "--format", "json"]
+    result = CliRunner().invoke(cli, argv)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"logaudit: error: {said}\n"
+    assert set(tmp_path.iterdir()) == before
+
+
+def test_tests_keep_the_state_folder_out_of_the_real_home() -> None:
+    """An unsent mail (.eml) and the hash secret go to the state folder: in a test it is a
+    temporary one (conftest), so no test can leave them in the user's ~/.local/state."""
+    from logaudit.config import load
+    from logaudit.state import state_dir
+
+    real = Path.home() / ".local" / "state"
+    assert not state_dir().is_relative_to(real)
+    assert not load({}, env={}).mail.spool().is_relative_to(real)

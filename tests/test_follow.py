@@ -124,3 +124,90 @@ def test_a_folders_error_log_is_skipped_in_one_line(tmp_path: Path) -> None:
     said = [line for line in err.decode().splitlines() if "error.log" in line]
     assert len(said) == 1 and f"skipped, found in {tmp_path}" in said[0]
     assert len(out.splitlines()) == 1 and json.loads(out)["path"]
+
+
+def test_a_log_not_there_yet_is_waited_for_as_tail_F(tmp_path: Path) -> None:
+    """records late.log --follow, late.log alone and not there yet: said in one line, waited
+    for, its appearance said, and read from its start (README; it exited 3 at once)."""
+    import subprocess
+    import sys
+
+    late = tmp_path / "late.log"
+    cmd = [sys.executable, "-m", "logaudit", "records", str(late), "--follow",
+           "--limit", "2", "--fields", "path", "--format", "jsonl"]
+    env = {**os.environ, "LOGAUDIT_CONFIG": os.devnull}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        time.sleep(1.5)
+        late.write_bytes(b"".join(LINES[:2]))
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    said = err.decode().splitlines()
+    assert len(said) == 2, said
+    assert "no such file; followed when it appears" in said[0]
+    assert "appeared, reading from its start" in said[1]
+    assert len(out.splitlines()) == 2
+
+
+def test_a_pattern_or_folder_naming_nothing_is_not_waited_for(tmp_path: Path) -> None:
+    """A pattern matching nothing or a folder name (ending in /) is no file that can appear:
+    exit 3 at once when it is all there is, and beside a missing file it is said without
+    'followed when it appears' (it said so, and then followed nothing)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LOGAUDIT_CONFIG": os.devnull}
+    for args in (["watch", str(tmp_path / "*.log")], ["records", "--follow", f"{tmp_path}/x/"]):
+        done = subprocess.run([sys.executable, "-m", "logaudit", *args], capture_output=True,
+                              env=env, timeout=60)
+        assert done.returncode == 3, done.stderr
+    cmd = [sys.executable, "-m", "logaudit", "records", "--follow", str(tmp_path / "*.log"),
+           str(tmp_path / "late.log"), "--limit", "1", "--format", "jsonl"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        time.sleep(1.5)
+        (tmp_path / "late.log").write_bytes(LINES[0])
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    said = err.decode().splitlines()
+    assert "matches it as a pattern" in said[0] and "followed" not in said[0], said
+    assert "late.log: no such file; followed when it appears" in said[1], said
+
+
+def test_a_compressed_file_cannot_be_followed_said_in_one_line(tmp_path: Path) -> None:
+    """watch x.log.gz exited 4 "log format not recognised" quoting binary bytes, and
+    records --follow x.log.gz waited in silence: one line, exit 2 (wrong usage). Found in a
+    folder beside the live log, the archives are said in one line and the live log followed."""
+    import gzip
+    import subprocess
+    import sys
+
+    packed = tmp_path / "access.log.2.gz"
+    packed.write_bytes(gzip.compress(b"".join(LINES[:50])))
+    env = {**os.environ, "LOGAUDIT_CONFIG": os.devnull}
+    for args in (["watch", str(packed)], ["records", "--follow", str(packed)]):
+        done = subprocess.run([sys.executable, "-m", "logaudit", *args], capture_output=True,
+                              env=env, timeout=60, stdin=subprocess.DEVNULL)
+        said = done.stderr.decode().splitlines()
+        assert done.returncode == 2, said
+        assert len(said) == 1 and "gzip-compressed: a compressed file cannot be followed" in said[0]
+    (tmp_path / "access.log").write_bytes(b"")
+    cmd = [sys.executable, "-m", "logaudit", "records", str(tmp_path), "--follow",
+           "--limit", "1", "--fields", "path", "--format", "jsonl"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        time.sleep(1.5)
+        with open(tmp_path / "access.log", "ab") as f:
+            f.write(LINES[0])
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert err.decode().splitlines() == [
+        f"logaudit: {tmp_path}: 1 compressed file in it not followed (access.log.2.gz)"
+    ]
+    assert len(out.splitlines()) == 1
