@@ -14,20 +14,25 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import TYPE_CHECKING, BinaryIO, TextIO
 
 from logaudit.config import Settings
 from logaudit.enrich.classify import Enricher
 from logaudit.errors import ExitCode, LogauditError
-from logaudit.formats import Detected, detect
+from logaudit.formats import Detected, after, detect_for
 from logaudit.parse import BadLines, parse_block
 from logaudit.records import Query, Result, _Enrich, writer_for
 from logaudit.sources import Block, Input, InputProblem, not_a_log
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Seconds between polls.
 INTERVAL = 1.0
 # At most this many bytes are read from one file per poll (a burst is taken in turns).
 READ_MAX = 16 * 1024 * 1024
+# The lines a format is detected from when following starts (formats.sample_lines reads fewer).
+HEAD_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -47,19 +52,55 @@ class Tail:
     # Not there at the last poll: its appearance is said (as tail -F says it).
     waiting: bool = False
 
-    def detect(self, data: bytes, log_format: str | None) -> InputProblem | None:
-        """Find the format from the first lines read. A file found in a folder whose lines
-        are no log's (nginx's error.log beside access.log) is to be skipped: the one line
-        that says so is returned, as summary says it; a file named explicitly fails (exit 4)."""
+    def detect(self, data: bytes, settings: Settings) -> InputProblem | None:
+        """Find the format from the first lines read, as the reports do (``detect_for``: format
+        strings and config names, --tz, the client behind proxies). A file found in a folder
+        whose lines are no log's (nginx's error.log beside access.log) is to be skipped: the
+        one line that says so is returned, as summary says it; a file named explicitly fails
+        (exit 4)."""
         inp = Input(str(self.path), self.path, found_in=self.found_in)
         try:
-            self.det = detect(data, inp.name, log_format)
+            self.det = detect_for(data, inp.name, settings)
         except LogauditError as e:
             problem = not_a_log(inp, str(e).split(": ", 1)[-1], e.exit_code)
             if problem.exit_code != ExitCode.OK:
                 raise LogauditError(str(e), e.exit_code) from None
             return problem
         return None
+
+    def rows(
+        self, data: bytes, settings: Settings, enricher: Enricher, bad: BadLines
+    ) -> pd.DataFrame | InputProblem:
+        """New complete lines -> their enriched, filtered rows; or the one line saying this
+        file is skipped (found in a folder, no log: see ``detect``), after which it is closed
+        and must not be polled again."""
+        if self.det is None:
+            skipped = self.detect(data, settings)
+            if skipped is not None:
+                if self.f is not None:
+                    self.f.close()
+                    self.f = None
+                return skipped
+        assert self.det is not None  # found by detect
+        n = data.count(b"\n")
+        chunk = parse_block(
+            Block(data, self.line, Input(str(self.path), self.path), n), self.det, bad
+        )
+        self.line += n
+        self.det = after(self.det, data)  # a W3C #Fields: header changes the next lines
+        return enricher.apply(chunk, has_agent="agent" in self.det.format.fields)
+
+    def detect_now(self, settings: Settings) -> InputProblem | None:
+        """Detect from the lines already in the file, when it has some: a file that is no log
+        is said at once, not at its first new line (which may never come), and a W3C log's
+        ``#Fields:`` header, written at its top, is known before its next line."""
+        try:
+            with open(self.path, "rb") as f:
+                head = f.read(HEAD_BYTES)
+        except OSError:
+            return None  # not there yet: detected from its first lines when it appears
+        head = head[: head.rfind(b"\n") + 1]
+        return self.detect(head, settings) if head.strip() else None
 
     def _open(self, at_end: bool) -> bool:
         try:
@@ -129,6 +170,15 @@ def follow(
     extra = _Enrich(settings, query.fields)
     bad = BadLines()
     problems: list[InputProblem] = []
+    for t in list(tails):
+        skipped = t.detect_now(settings)
+        if skipped is not None:  # a folder's error.log: said at once, not followed
+            if on_note is not None:
+                on_note(str(skipped))
+            else:
+                problems.append(skipped)
+            tails.remove(t)
+            nothing_left(tails, t)
     w = writer_for(fmt, out)
     written = 0
     try:
@@ -146,23 +196,15 @@ def follow(
                 t.notes.clear()
                 if not data:
                     continue
-                inp = Input(str(t.path), t.path)
-                if t.det is None:
-                    skipped = t.detect(data, settings.log_format)
-                    if skipped is not None:
-                        if on_note is not None:
-                            on_note(str(skipped))
-                        else:
-                            problems.append(skipped)
-                        tails.remove(t)
-                        if t.f is not None:
-                            t.f.close()
-                        continue
-                assert t.det is not None  # found by detect
-                n = data.count(b"\n")
-                chunk = parse_block(Block(data, t.line, inp, n), t.det, bad)
-                t.line += n
-                chunk = enricher.apply(chunk, has_agent="agent" in t.det.format.fields)
+                chunk = t.rows(data, settings, enricher, bad)
+                if isinstance(chunk, InputProblem):  # a folder's error.log: said, not followed
+                    if on_note is not None:
+                        on_note(str(chunk))
+                    else:
+                        problems.append(chunk)
+                    tails.remove(t)
+                    nothing_left(tails, t)
+                    continue
                 if not len(chunk):
                     continue
                 rows = extra(chunk)[list(query.fields)]
@@ -182,3 +224,13 @@ def follow(
             if t.f is not None:
                 t.f.close()
     return Result(written, problems, bad)
+
+
+def nothing_left(tails: list[Tail], skipped: Tail) -> None:
+    """Every file found was skipped (a folder holding only nginx's error.log): there is
+    nothing to follow, and waiting would wait for ever; summary fails alike (exit 4)."""
+    if not tails:
+        raise LogauditError(
+            f"no log left to follow: every file found was skipped, the last {skipped.path}",
+            ExitCode.INPUT_INVALID,
+        )

@@ -18,7 +18,7 @@ import csv
 import json
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, BinaryIO, TextIO
 
 import numpy as np
@@ -28,7 +28,7 @@ import pyarrow as pa
 from logaudit.config import Settings
 from logaudit.enrich.classify import Enricher, classify_agents
 from logaudit.errors import ExitCode, LogauditError
-from logaudit.formats import after, detect
+from logaudit.formats import after, detect_for
 from logaudit.parse import BadLines, parse_block
 from logaudit.render.escape import csv_cell, json_text, safe
 from logaudit.schema import COOKIE_PREFIX, NAMES
@@ -224,14 +224,7 @@ def chunks(
         for block in read_blocks(inp, state):
             if det is None:
                 try:
-                    # As the reports detect (engine/local.py, _detect): format strings and config
-                    # names, --tz for times without a zone, the client behind proxies.
-                    det = detect(
-                        block.data, inp.name, settings.log_format, settings.tz, settings.formats
-                    )
-                    det = replace(
-                        det, client_from=settings.client_from, trusted=settings.trusted_proxies
-                    )
+                    det = detect_for(block.data, inp.name, settings)  # as the reports do
                 except LogauditError as e:
                     state.problems.append(
                         not_a_log(inp, str(e).split(": ", 1)[-1], e.exit_code)

@@ -21,8 +21,9 @@ import pandas as pd
 
 from logaudit.config import Settings
 from logaudit.enrich.classify import Enricher
-from logaudit.parse import BadLines, parse_block
-from logaudit.sources import Block, Input
+from logaudit.follow import Tail, nothing_left
+from logaudit.parse import BadLines
+from logaudit.sources import InputProblem
 
 WINDOWS = (("last 5 minutes", 300), ("last hour", 3600))
 KEEP = 3600
@@ -70,9 +71,7 @@ class Window:
                 .astype(np.int64),
                 "status": chunk["status"].to_numpy(),
                 "path": chunk["path"].astype(str).to_numpy(),
-                "referrer": chunk["referrer"].astype(str).to_numpy()
-                if "referrer" in chunk
-                else "",
+                "referrer": chunk["referrer"].astype(str).to_numpy() if "referrer" in chunk else "",
                 "client": chunk["client"].astype(str).to_numpy(),
                 "response_time": chunk["response_time"].to_numpy()
                 if "response_time" in chunk
@@ -120,8 +119,6 @@ class Watcher:
     def __init__(
         self, paths: list[Path], settings: Settings, found_in: Mapping[Path, str] | None = None
     ) -> None:
-        from logaudit.follow import Tail
-
         self.tails = [Tail(p, from_start=True, found_in=(found_in or {}).get(p)) for p in paths]
         for t in self.tails:
             t._open(at_end=False)
@@ -144,20 +141,12 @@ class Watcher:
             t.notes.clear()
             if not data:
                 continue
-            inp = Input(str(t.path), t.path)
-            if t.det is None:
-                skipped = t.detect(data, self.settings.log_format)
-                if skipped is not None:  # a folder's error.log: said once, not followed
-                    self.notes.append(str(skipped))
-                    self.tails.remove(t)
-                    if t.f is not None:
-                        t.f.close()
-                    continue
-            assert t.det is not None  # found by detect
-            n = data.count(b"\n")
-            chunk = parse_block(Block(data, t.line, inp, n), t.det, self.bad)
-            t.line += n
-            chunk = self.enricher.apply(chunk, has_agent="agent" in t.det.format.fields)
+            chunk = t.rows(data, self.settings, self.enricher, self.bad)
+            if isinstance(chunk, InputProblem):  # a folder's error.log: said once, not followed
+                self.notes.append(str(chunk))
+                self.tails.remove(t)
+                nothing_left(self.tails, t)
+                continue
             self.window.add(chunk)
 
 

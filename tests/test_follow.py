@@ -211,3 +211,47 @@ def test_a_compressed_file_cannot_be_followed_said_in_one_line(tmp_path: Path) -
         f"logaudit: {tmp_path}: 1 compressed file in it not followed (access.log.2.gz)"
     ]
     assert len(out.splitlines()) == 1
+
+
+def _polls(n: int):  # noqa: ANN202 - a stop() that says stop after n polls
+    calls = iter(range(n))
+    return lambda: next(calls, None) is None
+
+
+def test_a_folder_whose_every_file_is_skipped_ends_the_follow(tmp_path: Path) -> None:
+    """records --follow DIR with only nginx's error.log in it: the file is said and skipped,
+    and then nothing is left to follow; exit 4 as summary DIR, not a silent wait for ever."""
+    import pytest
+
+    from logaudit.errors import LogauditError
+
+    err = tmp_path / "error.log"
+    err.write_bytes(ERROR_LINE)
+    notes: list[str] = []
+    with pytest.raises(LogauditError) as e:
+        follow([err], load({}, env={}), Query(parse_fields("path")), "jsonl", io.StringIO(),
+               stop=_polls(20), interval=0.01, from_start=True, on_note=notes.append,
+               found_in={err: str(tmp_path)})
+    assert e.value.exit_code == 4 and "no log left to follow" in str(e.value)
+    assert len(notes) == 1 and "skipped, found in" in notes[0]
+
+
+def test_a_format_named_in_the_config_is_followed(tmp_path: Path) -> None:
+    """--follow detects as the reports do: a [formats] name of the config file (and --tz,
+    the client behind proxies); it failed as an unknown format (exit 7)."""
+    cfg = tmp_path / "logaudit.toml"
+    cfg.write_text(
+        "[formats]\ntimed = 'nginx:$remote_addr - $remote_user [$time_local] \"$request\" "
+        "$status $body_bytes_sent \"$http_referer\" \"$http_user_agent\" $request_time'\n"
+    )
+    log = tmp_path / "timed.log"
+    log.write_bytes(
+        b'203.0.113.5 - - [22/Jan/2026:13:18:29 +0000] "GET /a HTTP/1.1" 200 25507 "-" '
+        b'"Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0" 0.123\n'
+    )
+    settings = load({"log_format": "timed"}, env={}, config_file=cfg)
+    out = io.StringIO()
+    follow([log], settings, Query(parse_fields("path,response_time")), "jsonl", out,
+           stop=_polls(3), interval=0.01, from_start=True, on_note=lambda m: None)
+    row = json.loads(out.getvalue())
+    assert row["path"] == "/a" and row["response_time"] == 0.123

@@ -119,4 +119,18 @@ def test_a_folders_error_log_is_skipped_in_one_line(tmp_path: Path) -> None:
         proc.communicate()
     said = [line for line in got if "error.log" in line]
     assert len(said) == 1 and f"skipped, found in {tmp_path}" in said[0], got
-    assert re.search(r"last 5 minutes: [\d,]+ req", got[-1]), got
+    assert re.search(r"last 5 minutes: [1-9][\d,]* req", got[-1]), got
+
+
+def test_a_folder_whose_every_file_is_skipped_ends_the_watch(tmp_path: Path) -> None:
+    """watch DIR with only nginx's error.log in it: said, skipped, and then nothing is left to
+    watch: exit 4 as summary DIR, not "0 req" at every refresh for ever."""
+    from logaudit.errors import LogauditError
+
+    err = tmp_path / "error.log"
+    err.write_bytes(b"2024/03/01 10:50:01 [error] 123#0: *1 connect() failed (111)\n")
+    w = Watcher([err], load({}, env={}), {err: str(tmp_path)})
+    with pytest.raises(LogauditError) as e:
+        w.poll()
+    assert e.value.exit_code == 4 and "no log left to follow" in str(e.value)
+    assert len(w.notes) == 1 and "skipped, found in" in w.notes[0]

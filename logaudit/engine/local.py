@@ -31,7 +31,7 @@ from logaudit.enrich.classify import (
     shared_classifier,
 )
 from logaudit.errors import ExitCode, LogauditError
-from logaudit.formats import Detected, after, detect, sample_lines
+from logaudit.formats import Detected, after, detect, detect_for, sample_lines
 from logaudit.parse import BAD_SAMPLES, BadLines, _categorical, parse_block
 from logaudit.result import Run  # re-exported: the run's result type lives below analyze
 from logaudit.sources import (
@@ -325,8 +325,7 @@ def _detect(
         ):
             return replace(again, client_from=last.client_from, trusted=last.trusted)
     try:
-        det = detect(head, inp.name, settings.log_format, settings.tz, settings.formats)
-        return replace(det, client_from=settings.client_from, trusted=settings.trusted_proxies)
+        return detect_for(head, inp.name, settings)
     except LogauditError as e:
         # The message starts with the input's name, which InputProblem adds back.
         state.problems.append(not_a_log(inp, str(e).split(": ", 1)[-1], e.exit_code))

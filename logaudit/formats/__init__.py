@@ -12,12 +12,16 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from logaudit.errors import ConfigError, InputInvalidError
 from logaudit.formats import jsonlog, w3c
 from logaudit.formats.clf import CLF_FORMATS
 from logaudit.formats.goaccess import PREDEFINED
 from logaudit.formats.spec import Layout, from_string
+
+if TYPE_CHECKING:
+    from logaudit.config import Settings
 
 # Detection tries formats in this order; on a tie the earlier (more specific) one wins.
 FORMATS: dict[str, Layout] = {
@@ -219,6 +223,14 @@ def _zone(fmt: Layout, tz: str | None) -> str | None:
     from logaudit.timespec import machine_zone
 
     return machine_zone()
+
+
+def detect_for(data: bytes | bytearray | memoryview, name: str, settings: Settings) -> Detected:
+    """``detect`` with a run's settings, as every reader detects (reports, ``records``, its
+    ``--follow`` and ``watch``): --log-format or a config's format names, --tz for times
+    written without a zone, and the client behind trusted proxies."""
+    det = detect(data, name, settings.log_format, settings.tz, settings.formats)
+    return replace(det, client_from=settings.client_from, trusted=settings.trusted_proxies)
 
 
 def detect(
