@@ -364,7 +364,7 @@ def load(
         visitorsets.counted(layout, entries) if monthly and visitorsets.SOURCE in at_once else None
     )
     together: dict[str, pd.DataFrame | None] = {}
-    merged: set[str] = set()  # read merged already (store/grouped.py: paths, in Arrow)
+    merged: set[str] = set()  # read merged already (in Arrow: store/grouped.py's cases)
     for t in at_once:
         if t != visitorsets.SOURCE:
             together[t], done = grouped.read(layout, entries, tables[t])

@@ -62,6 +62,8 @@ def merged(table: Table, rows: pa.Table) -> pd.DataFrame | None:
         if how is None or col.null_count:
             return None
         aggs.append((c, how))
+    if key in {f"{c}_{how}" for c, how in aggs}:
+        return None  # Arrow names each aggregate COLUMN_RULE: the key would collide
     first = "first_row"
     while first in rows.column_names:
         first = "_" + first
