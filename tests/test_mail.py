@@ -324,6 +324,28 @@ def test_report_file_is_written_and_kept_when_mail_fails(
     assert json.loads(out.read_text())["overview"]["requests"] > 0
 
 
+def test_an_unwritable_report_file_does_not_cost_the_mail(
+    plain: tuple[int, Inbox], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # -o is a side file: it failing once meant exit 9 with nothing mailed and nothing spooled.
+    port, inbox = plain
+    smtp_env(monkeypatch, port)
+    monkeypatch.setenv("LOGAUDIT_CONFIG", "/dev/null")
+    out = tmp_path / "missing-folder" / "report.json"
+    r = run("summary", LOG, "--mail-to", "a@x.example", "-o", out)
+    assert r.exit_code == ExitCode.OUTPUT
+    assert len(inbox.messages) == 1
+    assert "mailed all the same" in r.stderr and str(out) in r.stderr
+    # Both failing: the mail's exit 11 (the readers got nothing), the .eml left, both said.
+    smtp_env(monkeypatch, free_port())
+    r = run("summary", LOG, "--mail-to", "a@x.example", "-o", out)
+    assert r.exit_code == ExitCode.MAIL and r.stdout == ""
+    errors = [ln for ln in r.stderr.splitlines() if "error:" in ln]
+    [eml] = left_behind(tmp_path)
+    assert len(errors) == 2 and str(out) in errors[0] and str(eml) in errors[1]
+    assert "mailed all the same" not in r.stderr
+
+
 def test_dry_run_writes_the_eml_owner_only(tmp_path: Path) -> None:
     eml = tmp_path / "out.eml"
     r = run("summary", LOG, "--mail-to", "a@x.example", "--dry-run", "-o", eml)
