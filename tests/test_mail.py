@@ -6,6 +6,7 @@ certificate) being exit 11 with the message left on disk."""
 from __future__ import annotations
 
 import email
+import os
 import json
 import socket
 import ssl
@@ -344,6 +345,24 @@ def test_an_unwritable_report_file_does_not_cost_the_mail(
     [eml] = left_behind(tmp_path)
     assert len(errors) == 2 and str(out) in errors[0] and str(eml) in errors[1]
     assert "mailed all the same" not in r.stderr
+
+
+def test_the_state_folders_a_failed_mail_makes_are_owner_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A failed mail may be the first thing to make $XDG_STATE_HOME/logaudit: the hash
+    # secret later sits there, so no folder made on the way is listable by others (was 0755).
+    smtp_env(monkeypatch, free_port())
+    monkeypatch.setenv("LOGAUDIT_CONFIG", "/dev/null")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "new" / "state"))
+    old = os.umask(0o022)
+    try:
+        r = run("summary", LOG, "--mail-to", "a@x.example")
+    finally:
+        os.umask(old)
+    assert r.exit_code == ExitCode.MAIL
+    for f in ("new", "new/state", "new/state/logaudit", "new/state/logaudit/unsent"):
+        assert stat.S_IMODE((tmp_path / f).stat().st_mode) == 0o700, f
 
 
 def test_dry_run_writes_the_eml_owner_only(tmp_path: Path) -> None:
