@@ -42,6 +42,9 @@ class Outcome:
     report: Report | None
     exit_code: ExitCode
     messages: list[str]  # one line each, for stderr
+    # The "N bad lines; the first: ..." line among them: a mailed report carries the count and
+    # examples itself, so under cron a mailed run leaves it out (docs/cron.md).
+    bad_line_note: str | None = None
 
 
 def open_inputs(args: Sequence[str]) -> list[Input]:
@@ -70,12 +73,14 @@ def _outcome(r: Run, report: Report, settings: Settings) -> Outcome:
     said = set(messages)
     messages.extend(w for w in report.warnings if w not in said)
     examples = report.bad_lines.get("examples") or []
+    note = None
     if r.bad.total and examples:
         ex = examples[0]
-        messages.append(
+        note = (
             f"{r.bad.total:,} bad line{'s' if r.bad.total > 1 else ''}; the first: "
             f"{ex['file']}:{ex['line']}: {ex['reason']}"
         )
+        messages.append(note)
     code = exit_code(r.problems)
     readable = [i for i in r.inputs if i.name in r.formats]
     stored = settings.state is not None and r.tables  # --state: the report is the store's
@@ -96,7 +101,7 @@ def _outcome(r: Run, report: Report, settings: Settings) -> Outcome:
     elif code == ExitCode.OK and not report.overview.get("requests"):
         code = ExitCode.NO_DATA
         messages.append(_nothing_chosen(settings, "in the input"))
-    return Outcome(report, code, messages)
+    return Outcome(report, code, messages, note)
 
 
 def _nothing_chosen(settings: Settings, otherwise: str) -> str:

@@ -667,9 +667,13 @@ def _finish_mail(
             unwritten, code = e, ExitCode.OUTPUT
     try:
         done = mail_report(report, settings, to, d.get("attach", ()), dry, output if dry else None)
-        # Under cron any output becomes a mail of its own: success is said on a terminal only.
+        # Under cron any output becomes a mail of its own: success is said on a terminal only,
+        # and so are the bad lines (the mailed report's inputs table has their count and
+        # examples; --strict makes them a failure of their own, exit 6).
         if dry or sys.stderr.isatty():
             outcome.messages.insert(0, done)
+        elif (note := outcome.bad_line_note) in outcome.messages and not settings.strict:
+            outcome.messages.remove(note)
         if unwritten is not None:
             outcome.messages.append(f"error: {unwritten}; the report was mailed all the same")
     except MailError as e:

@@ -365,6 +365,23 @@ def test_the_state_folders_a_failed_mail_makes_are_owner_only(
         assert stat.S_IMODE((tmp_path / f).stat().st_mode) == 0o700, f
 
 
+def test_a_mailed_run_under_cron_says_nothing_of_its_bad_lines(
+    plain: tuple[int, Inbox], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Cron mails any output: the count and examples are in the mailed report (docs/cron.md);
+    # on a terminal, or with --strict (a failure asked for), the line stays.
+    port, inbox = plain
+    smtp_env(monkeypatch, port)
+    monkeypatch.setenv("LOGAUDIT_CONFIG", "/dev/null")
+    log = tmp_path / "a.log"
+    log.write_bytes(LOG.read_bytes() + b"this is not a log line\n")
+    r = run("summary", log, "--mail-to", "a@x.example")
+    assert r.exit_code == 0 and r.stderr == "" and len(inbox.messages) == 1
+    r = run("summary", log, "--strict", "--mail-to", "a@x.example")
+    assert r.exit_code == ExitCode.BAD_LINES and "1 bad line; the first:" in r.stderr
+    assert "1 bad line; the first:" in run("summary", log, "-o", tmp_path / "r.json").stderr
+
+
 def test_dry_run_writes_the_eml_owner_only(tmp_path: Path) -> None:
     eml = tmp_path / "out.eml"
     r = run("summary", LOG, "--mail-to", "a@x.example", "--dry-run", "-o", eml)
