@@ -6,8 +6,8 @@ certificate) being exit 11 with the message left on disk."""
 from __future__ import annotations
 
 import email
-import os
 import json
+import os
 import socket
 import ssl
 import stat
