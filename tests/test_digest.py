@@ -126,6 +126,17 @@ def test_digest_without_traffic_in_the_period_still_reports(log: Path) -> None:
     assert doc["overview"]["verdict"].endswith("no requests (!)")
 
 
+def test_digest_default_period_named_when_it_holds_no_request(log: Path) -> None:
+    # The log (March 2026) has requests, none yesterday: "no request in the input" read as
+    # an empty log at 06:00.
+    r = run("digest", log)
+    assert r.exit_code == ExitCode.NO_DATA
+    assert "no request in the digest's default period (yesterday, " in r.stderr
+    assert "in the input" not in r.stderr
+    r = run("digest", log, "--method", "FOO")
+    assert "default period (yesterday, " in r.stderr and "filters (method FOO)" in r.stderr
+
+
 def test_digest_mailed_to_the_configured_readers(log: Path, tmp_path: Path) -> None:
     conf = tmp_path / "logaudit.toml"
     conf.write_text(
