@@ -747,6 +747,7 @@ cli.command_class = _LaterOptions  # options made when a command is used (``late
 
 @cli.command()
 @report_options
+@visit_timeout_option
 @command
 def summary(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
     """Traffic overview with GoAccess-style panels, from one or more logs.
