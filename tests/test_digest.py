@@ -137,6 +137,19 @@ def test_digest_default_period_named_when_it_holds_no_request(log: Path) -> None
     assert "default period (yesterday, " in r.stderr and "filters (method FOO)" in r.stderr
 
 
+def test_digest_csv_says_an_unchanged_metric_without_a_guard_quote(log: Path) -> None:
+    # "= +0.0%" began with "=", so the CSV formula guard wrote it "'= +0.0%".
+    import csv
+    import io
+
+    r = run("digest", log, "--since", DAY.isoformat(), "--format", "csv")
+    assert r.exit_code == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    digest = {row["metric"]: row for row in rows if row["section"] == "digest"}
+    assert digest["rate_4xx"]["change"] == "≈ 0.0%"  # no 4xx either day
+    assert not any(v.startswith("'") for row in rows for v in row.values() if v)
+
+
 def test_digest_mailed_to_the_configured_readers(log: Path, tmp_path: Path) -> None:
     conf = tmp_path / "logaudit.toml"
     conf.write_text(
