@@ -311,7 +311,8 @@ def test_commission_names_match_affiliate_ids_ignoring_case(tmp_path: Path) -> N
     ua = "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"
     log = tmp_path / "a.log"
     log.write_text(
-        f'198.51.100.1 - - [01/Jan/2026:10:00:00 +0000] "GET /?ref=ACME HTTP/1.1" 200 1 "-" "{ua}"\n'
+        f'198.51.100.1 - - [01/Jan/2026:10:00:00 +0000] "GET /?ref=ACME HTTP/1.1" 200 1 "-"'
+        f' "{ua}"\n'
         f'198.51.100.1 - - [01/Jan/2026:10:02:00 +0000] "GET /order/complete?value=100 HTTP/1.1"'
         f' 200 1 "https://shop.example.com/" "{ua}"\n'
     )
