@@ -42,6 +42,9 @@ class Outcome:
     report: Report | None
     exit_code: ExitCode
     messages: list[str]  # one line each, for stderr
+    # The "N bad lines; the first: ..." line among them: a mailed report carries the count and
+    # examples itself, so under cron a mailed run leaves it out (docs/cron.md).
+    bad_line_note: str | None = None
 
 
 def open_inputs(args: Sequence[str], follow: bool = False) -> list[Input]:
@@ -55,7 +58,9 @@ def open_inputs(args: Sequence[str], follow: bool = False) -> list[Input]:
     return expand(args, follow)
 
 
-def _outcome(r: Run, report: Report, settings: Settings) -> Outcome:
+def _outcome(r: Run, report: Report, settings: Settings, implicit: str = "") -> Outcome:
+    """``implicit``: the period a command chose itself (the digest's yesterday), named when
+    nothing is in it."""
     from logaudit import anonymize
 
     anon = anonymize.of_settings(settings)
@@ -70,12 +75,14 @@ def _outcome(r: Run, report: Report, settings: Settings) -> Outcome:
     said = set(messages)
     messages.extend(w for w in report.warnings if w not in said)
     examples = report.bad_lines.get("examples") or []
+    note = None
     if r.bad.total and examples:
         ex = examples[0]
-        messages.append(
+        note = (
             f"{r.bad.total:,} bad line{'s' if r.bad.total > 1 else ''}; the first: "
             f"{ex['file']}:{ex['line']}: {ex['reason']}"
         )
+        messages.append(note)
     code = exit_code(r.problems)
     readable = [i for i in r.inputs if i.name in r.formats]
     stored = settings.state is not None and r.tables  # --state: the report is the store's
@@ -95,13 +102,14 @@ def _outcome(r: Run, report: Report, settings: Settings) -> Outcome:
         messages.append(f"--strict: {r.bad.total:,} bad lines")
     elif code == ExitCode.OK and not report.overview.get("requests"):
         code = ExitCode.NO_DATA
-        messages.append(_nothing_chosen(settings, "in the input"))
-    return Outcome(report, code, messages)
+        messages.append(_nothing_chosen(settings, "in the input", implicit))
+    return Outcome(report, code, messages, note)
 
 
-def _nothing_chosen(settings: Settings, otherwise: str) -> str:
+def _nothing_chosen(settings: Settings, otherwise: str, implicit: str = "") -> str:
     """Why no request is left: the period, the filters (named), or both; said so that
-    ``--method FOO`` is not blamed on a period nobody chose."""
+    ``--method FOO`` is not blamed on a period nobody chose, nor the log called empty when
+    the period a command chose itself (``implicit``: the digest's yesterday) holds nothing."""
     from logaudit.filters import of_settings
 
     period = settings.since is not None or settings.until is not None or settings.extra.get("last")
@@ -109,6 +117,8 @@ def _nothing_chosen(settings: Settings, otherwise: str) -> str:
     if settings.bots in ("exclude", "only"):  # it drops rows too: crawlers, or all but them
         named.append(f"--bots {settings.bots}")
     matching = f"matching the filters ({'; '.join(named)})" if named else ""
+    if implicit and not period:
+        return f"no request in {implicit} {matching}".rstrip()
     if period and matching:
         return f"no request in the chosen period {matching}"
     if period:
@@ -272,7 +282,11 @@ def digest(
         return rep, trend_of(r.partial, ctx), r.partial.get("visitor_days")
 
     report = digest_mod.build(settings, detail, run_period, run_wide)
-    return _outcome(runs[0], report, settings)
+    implicit = ""
+    if settings.since is None and settings.until is None:
+        day = digest_mod.period_of(settings)[0]
+        implicit = f"the digest's default period (yesterday, {day:%Y-%m-%d}; --since picks another)"
+    return _outcome(runs[0], report, settings, implicit)
 
 
 def summary(args: Sequence[str], settings: Settings, sections: Sequence[str] = ()) -> Outcome:

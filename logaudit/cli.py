@@ -673,17 +673,33 @@ def _finish_mail(
     if not to:
         raise click.UsageError("--attach and --dry-run go with --mail-to")
     dry = bool(d.get("dry_run"))
-    if output is not None and not dry:
-        _emit(report, fmt, output, settings, inputs)
     code = outcome.exit_code
+    unwritten: LogauditError | None = None
+    if output is not None and not dry:
+        # A side file that cannot be written must not cost the readers their mail: it is
+        # said in one line (exit 9) and the mail goes out all the same.
+        try:
+            _emit(report, fmt, output, settings, inputs)
+        except LogauditError as e:
+            if e.exit_code != ExitCode.OUTPUT:
+                raise
+            unwritten, code = e, ExitCode.OUTPUT
     try:
         done = mail_report(report, settings, to, d.get("attach", ()), dry, output if dry else None)
-        # Under cron any output becomes a mail of its own: success is said on a terminal only.
+        # Under cron any output becomes a mail of its own: success is said on a terminal only,
+        # and so are the bad lines (the mailed report's inputs table has their count and
+        # examples; --strict makes them a failure of their own, exit 6).
         if dry or sys.stderr.isatty():
             outcome.messages.insert(0, done)
+        elif (note := outcome.bad_line_note) in outcome.messages and not settings.strict:
+            outcome.messages.remove(note)
+        if unwritten is not None:
+            outcome.messages.append(f"error: {unwritten}; the report was mailed all the same")
     except MailError as e:
+        if unwritten is not None:
+            outcome.messages.append(f"error: {unwritten}")
         outcome.messages.append(f"error: {e}")
-        code = ExitCode.MAIL
+        code = ExitCode.MAIL  # the readers got nothing: it outranks a side file's exit 9
     for m in outcome.messages:
         click.echo(f"logaudit: {safe(m)}", err=True)
     if code:
@@ -787,6 +803,7 @@ cli.command_class = _LaterOptions  # options made when a command is used (``late
 
 @cli.command()
 @report_options
+@visit_timeout_option
 @command
 def summary(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
     """Traffic overview with GoAccess-style panels, from one or more logs.

@@ -221,6 +221,10 @@ def _convert(name: str, value: Any) -> Any:
         from logaudit.enrich.pii import check_config
 
         return check_config(value)
+    if name == "sources" and isinstance(value, Mapping):
+        from logaudit.enrich import sources
+
+        return sources.check_config(value)
     if name in ("anonymize", "mask_bytes"):
         from logaudit import anonymize
 
@@ -582,6 +586,12 @@ def load(
     except (TypeError, ValueError) as e:
         raise ConfigError(f"bad setting: {e}") from None
     _check(s)
+    for name, (zero_ok, most_mb) in TUNING_ENV.items():
+        ev = env.get(name)
+        if ev is not None and _tuning(ev, zero_ok, most_mb) is None:
+            least = "0 or more" if zero_ok else "above 0"
+            most = "" if most_mb == math.inf else f" and at most {most_mb:g}"
+            raise ConfigError(f"env {name}: {ev!r} is not a size in MB ({least}{most})")
     return s
 
 
@@ -592,16 +602,28 @@ def tuning_bytes(
     ``LOGAUDIT_SPILL_MB``), as bytes. Read at import, where an error could only be a
     traceback: a value that is not a number, a negative one, more than ``most_mb``, or under
     one byte where 0 means nothing (a block of 0 bytes read no line at all) is ignored for the
-    default."""
+    default here, and refused by ``load`` (exit 7) before any work."""
     text = os.environ.get(name)
+    n = _tuning(text, zero_ok, most_mb) if text is not None else None
+    return int(default_mb * 1024 * 1024) if n is None else n
+
+
+def _tuning(text: str, zero_ok: bool, most_mb: float) -> int | None:
+    """``text`` megabytes as bytes; None when it is not a number, negative, over ``most_mb``,
+    or under one byte where 0 is not allowed."""
     try:
-        mb = float(text) if text is not None else default_mb
+        mb = float(text)
     except ValueError:
-        mb = default_mb
+        return None
     if not (math.isfinite(mb * 1024 * 1024) and 0 <= mb <= most_mb):  # 1e308 MB: inf bytes
-        mb = default_mb
+        return None
     n = int(mb * 1024 * 1024)
-    return n if n >= 1 or zero_ok else int(default_mb * 1024 * 1024)
+    return n if n >= 1 or zero_ok else None
+
+
+# The tuning variables (read at import by sources.py and analyze/spill.py): (zero allowed,
+# most MB). A wrong one is said when the settings are loaded, before any work (exit 7).
+TUNING_ENV = {"LOGAUDIT_BLOCK_MB": (False, 1024.0), "LOGAUDIT_SPILL_MB": (True, math.inf)}
 
 
 # Settings whose command-line option is not the setting's name with dashes.
@@ -626,6 +648,8 @@ def _check(s: Settings) -> None:
         raise wrong("bots", f"bots must be one of {', '.join(BOTS_MODES)}")
     if s.top < 0:
         raise wrong("top", "top must be 0 (all rows) or more")
+    if s.origins.get("jobs", "default") != "default" and not 1 <= s.jobs <= 64:
+        raise wrong("jobs", f"jobs must be 1-64, not {s.jobs}")
     if s.ahead_days < 0:
         raise wrong("ahead_days", "ahead_days must be 0 or more")
     if s.client_from not in ("remote", "xff"):

@@ -215,7 +215,12 @@ def arrow_strings(values: pd.Index | pd.Series) -> pa.Array:
     """Text values as an Arrow string array for Arrow's compute functions: without a copy
     when they are Arrow-backed already (categories, indexes of the record table), through
     Python objects otherwise. Typed either way, so that an empty or all-missing input is a
-    string array, not Arrow's null type."""
+    string array, not Arrow's null type. Always one array: categories read from a W3C log
+    with several ``#`` header lines are backed by a chunked array, which callers' ``.indices``
+    and friends do not have (one chunk is taken as it is, several are joined)."""
     if values.dtype == "str":
-        return pa.array(values.array)
+        arr = pa.array(values.array)
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
+        return arr
     return pa.array(np.asarray(values, dtype=object), pa.string())

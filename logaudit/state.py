@@ -56,7 +56,9 @@ def _read(target: Path) -> bytes:
 
 def _create(target: Path) -> bytes:
     try:
-        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        from logaudit.deliver.files import private_folder
+
+        private_folder(target.parent)  # 0700, and so is each folder made above it
         import secrets  # only when the key is made, once per machine
 
         key = secrets.token_hex(SECRET_BYTES).encode("ascii")

@@ -211,6 +211,8 @@ def test_secret_created_owner_only_and_refused_when_readable(tmp_path: Path) -> 
     assert len(key) >= 32 and secret(path) == key
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    # The folders made above it too ($XDG_STATE_HOME, as the XDG spec asks): they were 0755.
+    assert stat.S_IMODE(path.parent.parent.stat().st_mode) == 0o700
     os.chmod(path, 0o644)
     with pytest.raises(ConfigError, match="chmod 600"):
         secret(path)

@@ -161,6 +161,14 @@ def test_top_visitors(log: Path, geoip: Path) -> None:
     }  # people only
 
 
+@pytest.mark.parametrize("only", [["--agent", "curl"], ["--agent", "Googlebot"]])
+def test_top_visitors_with_no_people_visit_says_so(log: Path, only: list[str]) -> None:
+    # Only tools or crawlers left: the panel said nothing and exited 1 (NaN to int).
+    r = run_json("visitors", str(log), *only)
+    sec = next(s for s in r["sections"] if s["name"] == "top-visitors")
+    assert sec["rows"] == [] and sec["note"] == "no people visits"
+
+
 def test_without_a_database_places_read_unknown_and_one_note_says_how(log: Path) -> None:
     r = run_json("visitors", str(log))
     countries = rows(r, "countries", "country")

@@ -305,6 +305,32 @@ def test_bad_options_are_one_line(journeys_log: Path, args: list[str], words: st
     assert words in res.output and "Traceback" not in res.output
 
 
+def test_commission_names_match_affiliate_ids_ignoring_case(tmp_path: Path) -> None:
+    # ?ref=ACME typed in a link, --commission acme=10%: the sale paid no commission, beside
+    # an "acme" row of 0 visits, and nothing said why.
+    ua = "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"
+    log = tmp_path / "a.log"
+    log.write_text(
+        f'198.51.100.1 - - [01/Jan/2026:10:00:00 +0000] "GET /?ref=ACME HTTP/1.1" 200 1 "-"'
+        f' "{ua}"\n'
+        f'198.51.100.1 - - [01/Jan/2026:10:02:00 +0000] "GET /order/complete?value=100 HTTP/1.1"'
+        f' 200 1 "https://shop.example.com/" "{ua}"\n'
+    )
+    args = ["campaigns", str(log), "--site-host", "shop.example.com", "--format", "json",
+            "--goal", "/order/complete"]  # fmt: skip
+    res = CliRunner().invoke(cli, [*args, "--commission", "acme=10%", "--commission", "zeta=2"])
+    assert res.exit_code == 0, res.output
+    r = json.loads(res.stdout)
+    aff = _by(r, "affiliates", "affiliate")
+    assert sorted(aff) == ["ACME", "zeta"]
+    assert (aff["ACME"]["revenue"], aff["ACME"]["commission"]) == (100.0, 10.0)
+    assert aff["ACME"]["terms"] == "10% of revenue" and aff["zeta"]["visits"] == 0
+    assert "no visit from zeta named in the commissions" in _section(r, "affiliates")["note"]
+    # Two terms for one id ignoring case: refused, not one of them picked.
+    res = CliRunner().invoke(cli, [*args, "--commission", "acme=10%", "--commission", "ACME=2"])
+    assert res.exit_code == 7 and "name one affiliate twice" in res.output
+
+
 NGINX_COOKIE = (
     "nginx:$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent "
     '"$http_referer" "$http_user_agent" "$cookie_ref"'

@@ -135,6 +135,13 @@ def run(*args: str | Path, **envs: str) -> tuple[int, str, str]:
         ('[mail]\nto = ["a@b.example, c@d.example"]\n', "not a mail address"),
         ('[mail]\nfrom = "me"\n', "not a mail address"),
         ('[mail]\nsmtp_host = "mx.example"\ntls = "none"\nuser = "u"\n', "in clear"),
+        # Read one character a host, so lemmy.world stayed a referral (qa15 item 6).
+        ('[sources.social_networks]\nLemmy = "lemmy.world"\n', "give a list of hosts"),
+        ('[sources.search_engines]\nCorp = { hosts = "find.corp" }\n', "give a list of hosts"),
+        ("jobs = 1000\n", "jobs must be 1-64"),
+        ("jobs = 0\n", "jobs must be 1-64"),
+        ('[privacy_rules.phone]\nenabled = "no"\n', "give true or false"),
+        ("[privacy_rules.phone]\n", "a built-in rule is switched off with enabled = false"),
     ],
 )
 def test_every_config_error_is_exit_7_and_one_line(
@@ -148,6 +155,37 @@ def test_every_config_error_is_exit_7_and_one_line(
     assert mentions in err and str(conf.name) in err or mentions in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert out == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "mentions"),
+    [
+        ("LOGAUDIT_JOBS", "500", "env LOGAUDIT_JOBS: jobs must be 1-64"),
+        ("LOGAUDIT_SPILL_MB", "abc", "env LOGAUDIT_SPILL_MB: 'abc' is not a size in MB"),
+        ("LOGAUDIT_SPILL_MB", "-1", "env LOGAUDIT_SPILL_MB: '-1' is not a size in MB"),
+        ("LOGAUDIT_BLOCK_MB", "0", "env LOGAUDIT_BLOCK_MB: '0' is not a size in MB"),
+    ],
+)
+def test_a_wrong_environment_value_is_exit_7_not_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str, mentions: str
+) -> None:
+    log = tmp_path / "a.log"
+    log.write_text(LINE)
+    monkeypatch.setenv(name, value)
+    code, out, err = run("summary", log)
+    assert code == ExitCode.CONFIG and mentions in err, err
+    assert len(err.strip().splitlines()) == 1 and out == ""
+
+
+def test_good_sources_tables_and_a_switched_off_rule_load(tmp_path: Path) -> None:
+    conf = write(
+        tmp_path / "c.toml",
+        '[sources.social_networks]\nLemmy = ["lemmy.world"]\n'
+        '[sources.search_engines]\nCorp = { hosts = ["find.corp"], params = ["q"] }\n'
+        "[privacy_rules.phone]\nenabled = false\n",
+    )
+    s = load(config_file=conf, env=env(LOGAUDIT_SPILL_MB="0", LOGAUDIT_JOBS="2"))
+    assert s.sources["social_networks"] == {"Lemmy": ["lemmy.world"]} and s.jobs == 2
 
 
 def test_missing_named_config_is_exit_7(tmp_path: Path) -> None:

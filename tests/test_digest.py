@@ -126,6 +126,30 @@ def test_digest_without_traffic_in_the_period_still_reports(log: Path) -> None:
     assert doc["overview"]["verdict"].endswith("no requests (!)")
 
 
+def test_digest_default_period_named_when_it_holds_no_request(log: Path) -> None:
+    # The log (March 2026) has requests, none yesterday: "no request in the input" read as
+    # an empty log at 06:00.
+    r = run("digest", log)
+    assert r.exit_code == ExitCode.NO_DATA
+    assert "no request in the digest's default period (yesterday, " in r.stderr
+    assert "in the input" not in r.stderr
+    r = run("digest", log, "--method", "FOO")
+    assert "default period (yesterday, " in r.stderr and "filters (method FOO)" in r.stderr
+
+
+def test_digest_csv_says_an_unchanged_metric_without_a_guard_quote(log: Path) -> None:
+    # "= +0.0%" began with "=", so the CSV formula guard wrote it "'= +0.0%".
+    import csv
+    import io
+
+    r = run("digest", log, "--since", DAY.isoformat(), "--format", "csv")
+    assert r.exit_code == 0, r.stderr
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    digest = {row["metric"]: row for row in rows if row["section"] == "digest"}
+    assert digest["rate_4xx"]["change"] == "≈ 0.0%"  # no 4xx either day
+    assert not any(v.startswith("'") for row in rows for v in row.values() if v)
+
+
 def test_digest_mailed_to_the_configured_readers(log: Path, tmp_path: Path) -> None:
     conf = tmp_path / "logaudit.toml"
     conf.write_text(

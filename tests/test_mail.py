@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import email
 import json
+import os
 import socket
 import ssl
 import stat
@@ -322,6 +323,63 @@ def test_report_file_is_written_and_kept_when_mail_fails(
     r = run("summary", LOG, "--mail-to", "a@x.example", "-o", out)
     assert r.exit_code == ExitCode.MAIL
     assert json.loads(out.read_text())["overview"]["requests"] > 0
+
+
+def test_an_unwritable_report_file_does_not_cost_the_mail(
+    plain: tuple[int, Inbox], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # -o is a side file: it failing once meant exit 9 with nothing mailed and nothing spooled.
+    port, inbox = plain
+    smtp_env(monkeypatch, port)
+    monkeypatch.setenv("LOGAUDIT_CONFIG", "/dev/null")
+    out = tmp_path / "missing-folder" / "report.json"
+    r = run("summary", LOG, "--mail-to", "a@x.example", "-o", out)
+    assert r.exit_code == ExitCode.OUTPUT
+    assert len(inbox.messages) == 1
+    assert "mailed all the same" in r.stderr and str(out) in r.stderr
+    # Both failing: the mail's exit 11 (the readers got nothing), the .eml left, both said.
+    smtp_env(monkeypatch, free_port())
+    r = run("summary", LOG, "--mail-to", "a@x.example", "-o", out)
+    assert r.exit_code == ExitCode.MAIL and r.stdout == ""
+    errors = [ln for ln in r.stderr.splitlines() if "error:" in ln]
+    [eml] = left_behind(tmp_path)
+    assert len(errors) == 2 and str(out) in errors[0] and str(eml) in errors[1]
+    assert "mailed all the same" not in r.stderr
+
+
+def test_the_state_folders_a_failed_mail_makes_are_owner_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A failed mail may be the first thing to make $XDG_STATE_HOME/logaudit: the hash
+    # secret later sits there, so no folder made on the way is listable by others (was 0755).
+    smtp_env(monkeypatch, free_port())
+    monkeypatch.setenv("LOGAUDIT_CONFIG", "/dev/null")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "new" / "state"))
+    old = os.umask(0o022)
+    try:
+        r = run("summary", LOG, "--mail-to", "a@x.example")
+    finally:
+        os.umask(old)
+    assert r.exit_code == ExitCode.MAIL
+    for f in ("new", "new/state", "new/state/logaudit", "new/state/logaudit/unsent"):
+        assert stat.S_IMODE((tmp_path / f).stat().st_mode) == 0o700, f
+
+
+def test_a_mailed_run_under_cron_says_nothing_of_its_bad_lines(
+    plain: tuple[int, Inbox], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Cron mails any output: the count and examples are in the mailed report (docs/cron.md);
+    # on a terminal, or with --strict (a failure asked for), the line stays.
+    port, inbox = plain
+    smtp_env(monkeypatch, port)
+    monkeypatch.setenv("LOGAUDIT_CONFIG", "/dev/null")
+    log = tmp_path / "a.log"
+    log.write_bytes(LOG.read_bytes() + b"this is not a log line\n")
+    r = run("summary", log, "--mail-to", "a@x.example")
+    assert r.exit_code == 0 and r.stderr == "" and len(inbox.messages) == 1
+    r = run("summary", log, "--strict", "--mail-to", "a@x.example")
+    assert r.exit_code == ExitCode.BAD_LINES and "1 bad line; the first:" in r.stderr
+    assert "1 bad line; the first:" in run("summary", log, "-o", tmp_path / "r.json").stderr
 
 
 def test_dry_run_writes_the_eml_owner_only(tmp_path: Path) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from logaudit.analyze.base import hash_rows, used_categories
-from logaudit.schema import categorical, hash_strings
+from logaudit.schema import arrow_strings, categorical, hash_strings
 
 
 def test_categorical_equals_the_checked_constructor() -> None:
@@ -95,3 +96,13 @@ def test_hash_strings_with_a_missing_value_keeps_its_old_hash() -> None:
 def test_hash_strings_any_text(texts: list[str]) -> None:
     values = pd.Index(texts, dtype="str")
     assert (hash_strings(values) == _python_hashes(texts)).all()
+
+
+@pytest.mark.parametrize("chunks", [[["a"], ["b", "c"]], [["a", "b"]], [[]]])
+def test_arrow_strings_is_one_array_of_chunked_values(chunks: list[list[str]]) -> None:
+    text = pa.chunked_array([pa.array(c, pa.string()) for c in chunks], pa.string())
+    backed = pd.arrays.ArrowStringArray(text, dtype=pd.StringDtype("pyarrow", na_value=np.nan))
+    assert backed.dtype == "str"
+    out = arrow_strings(pd.Index(backed))
+    assert isinstance(out, pa.Array)  # not a ChunkedArray: callers read .indices and such
+    assert out.to_pylist() == [v for c in chunks for v in c]

@@ -223,9 +223,10 @@ def test_the_budget_ignores_what_is_not_a_number_of_megabytes(
         assert budget(text, zero_ok=False) == 16 * 1024 * 1024, text
 
 
-def test_a_bad_block_size_in_the_environment_is_ignored(tmp_path: Path) -> None:
+def test_a_bad_block_size_in_the_environment_is_one_line_and_exit_7(tmp_path: Path) -> None:
     """LOGAUDIT_BLOCK_MB=abc was an internal error at import, and 0 read no line at all
-    ("empty, nothing to read")."""
+    ("empty, nothing to read"); then it was ignored silently (qa15): now it is refused as
+    every other bad setting is, in one line."""
     import os
     import subprocess
     import sys
@@ -241,8 +242,9 @@ def test_a_bad_block_size_in_the_environment_is_ignored(tmp_path: Path) -> None:
             text=True,
             env={**os.environ, "LOGAUDIT_BLOCK_MB": value, "LOGAUDIT_CONFIG": os.devnull},
         )
-        assert r.returncode == 0, (value, r.stderr)
-        assert '"requests": 1' in r.stdout, value
+        assert r.returncode == 7, (value, r.stderr)
+        assert r.stderr.startswith("logaudit: error: env LOGAUDIT_BLOCK_MB: "), value
+        assert len(r.stderr.splitlines()) == 1 and r.stdout == "", value
 
 
 def test_an_empty_remainder_does_not_keep_the_spilled_rows() -> None:

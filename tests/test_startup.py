@@ -247,7 +247,7 @@ def test_options_made_later_are_the_eager_ones() -> None:
     def names(cmd: str) -> list[str]:
         return [p.name or "" for p in cli.cli.commands[cmd].params]
 
-    assert names("summary") == _eager("summary", cli._report_options)
+    assert names("summary") == _eager("summary", cli._report_options, cli.visit_timeout_option)
     follow = click.option("--follow", "-f", is_flag=True)
     assert names("records") == _eager("records", cli._make_records_options, follow)
     every = click.option("--every")

@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from logaudit.cli import cli
+from logaudit.errors import ConfigError
 from logaudit.store import manage
 from logaudit.store.layout import STATE_FILE
 from tests.store_helpers import figures, log_bytes, report
@@ -48,6 +49,42 @@ def test_info_and_verify(tmp_path: Path) -> None:
     assert any("checksum" in p for p in manage.verify(state))
     res = CliRunner().invoke(cli, ["state", "verify", "--state", str(state)])
     assert res.exit_code == 7
+
+
+@pytest.mark.parametrize("lost", ["missing", "empty"])
+def test_a_store_without_its_key_is_refused_and_verify_says_so(tmp_path: Path, lost: str) -> None:
+    # A new key would split every returning client from its stored tokens (wrong figures,
+    # silently); an empty one was used as a key.
+    log, state = _store(tmp_path)
+    key = state / "key"
+    if lost == "missing":
+        key.unlink()
+    else:
+        key.write_bytes(b"")
+    more = tmp_path / "b.log"
+    more.write_bytes(log_bytes(50, days=1))
+    with pytest.raises(ConfigError, match=f"the key file is {lost} but the store holds days"):
+        report([str(more)], state)
+    assert key.exists() == (lost == "empty")  # left as it was
+    assert manage.verify(state) == [f"key is {lost}"]
+    assert CliRunner().invoke(cli, ["state", "verify", "--state", str(state)]).exit_code == 7
+    # rebuild is the way out: a new key, and the store is sound again.
+    from logaudit.config import load
+    from logaudit.sources import expand
+
+    manage.rebuild(state, expand([str(log)]), load({}, env={}))
+    assert len(key.read_bytes()) == 32 and manage.verify(state) == []
+
+
+def test_a_new_store_gets_its_key(tmp_path: Path) -> None:
+    # No day stored yet: an empty key file is replaced, not refused.
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "key").write_bytes(b"")
+    log = tmp_path / "a.log"
+    log.write_bytes(log_bytes(50, days=1))
+    assert report([str(log)], state).report is not None
+    assert len((state / "key").read_bytes()) == 32 and manage.verify(state) == []
 
 
 def test_prune_removes_old_days_only(tmp_path: Path) -> None:

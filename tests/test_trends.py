@@ -196,9 +196,9 @@ def test_change_against_the_day_before_and_a_week_earlier(daily: dict[str, Any])
     }
     assert rows["page_views"]["change"] == "▲ +175.0%"
     assert rows["page_views"]["week_change"] == "▲ +10.0%"
-    assert rows["status_4xx"]["change"] == "= +0.0%"
+    assert rows["status_4xx"]["change"] == "≈ 0.0%"
     assert rows["status_5xx"]["change_pct"] is None and rows["status_5xx"]["change"] == "▲ new"
-    assert rows["clicks_per_visit"]["change"] == "= +0.0%"
+    assert rows["clicks_per_visit"]["change"] == "≈ 0.0%"
 
 
 def test_unusual_spike_and_outage_but_not_weekends_or_the_step(daily: dict[str, Any]) -> None:

@@ -132,6 +132,8 @@ def test_visit_timeout_option(visits_log: Path) -> None:
     # B [/a /y]; D [/a] -> 6 visits.
     r = run_json("visits", str(visits_log), "--visit-timeout", "10")
     assert r["overview"]["visits"] == 6
+    # summary shows visits too, so it takes the same option (it had none).
+    assert run_json("summary", str(visits_log), "--visit-timeout", "10")["overview"]["visits"] == 6
 
 
 def test_summary_carries_the_visit_headline_and_sections(visits_log: Path) -> None:

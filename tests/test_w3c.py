@@ -108,6 +108,25 @@ def test_end_to_end_through_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert d["overview"]["response_time_max"] == pytest.approx(0.015)
 
 
+@pytest.mark.parametrize(
+    "args",
+    [["problems"], ["summary", "--section", "failing-urls"], ["summary", "--state", "STATE"]],
+)
+def test_two_header_lines_through_the_path_tables(tmp_path: Path, args: list[str]) -> None:
+    # Every IIS log has #Software/#Version before #Fields: its path categories come out
+    # backed by a chunked Arrow array, which the endpoint tables once failed on (exit 1).
+    log = tmp_path / "u_ex.log"
+    log.write_bytes(
+        b"#Version: 1.0\n#Fields: date time c-ip cs-method cs-uri-stem sc-status\n"
+        b"2002-05-02 17:42:15 172.22.255.255 GET /a 500\n"
+        b"2002-05-02 17:42:16 172.22.255.254 GET /b 200\n"
+    )
+    args = [str(tmp_path / "st") if a == "STATE" else a for a in args]
+    r = CliRunner().invoke(cli, [*args, str(log), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)
+
+
 # file -> (hits, bad lines, {line number: {column: value}})
 REAL: dict[str, tuple[int, int, dict[int, dict[str, object]]]] = {
     "lnav/logfile_w3c.0": (

@@ -650,7 +650,8 @@ def sec_top_visitors(p: Partial, ctx: Context) -> Section:
     # Visitors are people (as --bots defines them); crawlers have their own panel.
     # The overview's unique visitors' rule (METRICS.md): keys with a people hit that is not a
     # 4xx, so "top 10 of N" counts the same visitors.
-    f = v[v["visitor_hits"] > 0].assign(bandwidth=v["bytes"])
+    f = v[v["visitor_hits"] > 0]
+    f = f.assign(bandwidth=f["bytes"])  # not v["bytes"]: on an empty f it brings back v's rows
     if f.empty:
         return Section("top-visitors", title, pd.DataFrame(), note="no people visits")
     f = f.set_index(f["client"].rename("ip"))

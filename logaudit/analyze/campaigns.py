@@ -189,8 +189,14 @@ def check_settings(s: Settings) -> None:
     are not checked by click): also by a report that reads sources without journeys."""
     if s.attribution not in attribution.MODELS:
         raise ConfigError(f"attribution must be one of {', '.join(attribution.MODELS)}")
+    seen: dict[str, str] = {}
     for name, spec in s.commissions.items():
         commission_of(name, spec)
+        if seen.setdefault(name.casefold(), name) != name:
+            raise ConfigError(
+                f"--commission {seen[name.casefold()]} and {name}: affiliate ids are compared "
+                "ignoring case, so these name one affiliate twice"
+            )
 
 
 def _journeys(p: Partial, ctx: Context) -> Journeys:
@@ -396,15 +402,22 @@ def sec_conversions(p: Partial, ctx: Context) -> Section:
 def _commissions(conv: pd.DataFrame, s: Settings) -> np.ndarray:
     """Each credited conversion's commission: its affiliate's rate times its value, or the
     affiliate's fixed amount; 0 for an affiliate without terms."""
-    terms = {name: commission_of(name, spec) for name, spec in s.commissions.items()}
+    terms = _terms_by_id(s)
     out = np.zeros(len(conv))
     for i, (aff, value) in enumerate(zip(conv["affiliate"], conv["value"], strict=True)):
-        kind, x = terms.get(str(aff), ("", 0.0))
+        kind, x = terms.get(str(aff).casefold(), ("", 0.0))
         if kind == "rate":
             out[i] = x * (0.0 if math.isnan(value) else value)
         elif kind == "fixed":
             out[i] = x
     return out.round(2)
+
+
+def _terms_by_id(s: Settings) -> dict[str, tuple[str, float]]:
+    """Commission terms by affiliate id ignoring case: the referral parameter's value is
+    typed by hand into links (?ref=ACME, ?ref=acme), and a commission for "acme" that paid
+    nothing on ACME's sales was a silent error (qa15)."""
+    return {name.casefold(): commission_of(name, spec) for name, spec in s.commissions.items()}
 
 
 def _affiliate_conversions(j: Journeys, s: Settings) -> pd.DataFrame:
@@ -419,9 +432,12 @@ def sec_affiliates(p: Partial, ctx: Context) -> Section:
     title = "Affiliates"
     v = j.visits[j.visits["affiliate"] != ""] if len(j.visits) else j.visits
     c = _affiliate_conversions(j, s)
-    names = sorted(set(v["affiliate"]) | set(s.commissions)) if len(v) else sorted(s.commissions)
-    # An affiliate credited by the referral cookie alone (its click before the log began).
-    names = sorted(set(names) | (set(c["affiliate"]) if len(c) else set()))
+    # The affiliates seen (as logged), those credited by the referral cookie alone (its click
+    # before the log began), and a row for each commission that names none of them.
+    ids = (set(v["affiliate"]) if len(v) else set()) | (set(c["affiliate"]) if len(c) else set())
+    known = {str(a).casefold() for a in ids}
+    unseen = sorted(n for n in s.commissions if n.casefold() not in known)
+    names = sorted(ids | set(unseen))
     if not names:
         return Section("affiliates", title, pd.DataFrame(), note="no affiliate visit")
     visits = v.groupby("affiliate").size() if len(v) else pd.Series(dtype=np.int64)
@@ -434,13 +450,18 @@ def sec_affiliates(p: Partial, ctx: Context) -> Section:
         rows["commission"] = g["commission"].sum().reindex(rows.index).fillna(0.0).round(2)
     else:
         rows["conversions"], rows["revenue"], rows["commission"] = 0, 0.0, 0.0
+    terms = _terms_by_id(s)
     rows["terms"] = [
-        _terms(*commission_of(n, s.commissions[n])) if n in s.commissions else ""
-        for n in rows.index
+        _terms(*terms[str(n).casefold()]) if str(n).casefold() in terms else "" for n in rows.index
     ]
     total = float(rows["commission"].sum())
     out = _rank(rows, ctx, "visits")
     note = f"commissions owed: {total:,.2f}; {_goal_note(j)}"
+    if unseen:
+        note += (
+            f"; no visit from {', '.join(unseen)} named in the commissions "
+            "(ids are compared ignoring case: check the spelling)"
+        )
     return Section(
         "affiliates", title, out, len(rows), note=note, headline={"commission": round(total, 2)}
     )

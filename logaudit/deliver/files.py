@@ -290,3 +290,17 @@ def sync_folder(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def private_folder(folder: Path) -> None:
+    """Make ``folder`` and every missing folder above it owner-only (0700), as the XDG base
+    directory spec asks of ``$XDG_STATE_HOME``: ``mkdir(parents=True, mode=0o700)`` gives the
+    mode to the last folder only, and the parents it makes get 0755 (anyone may list them).
+    Folders that exist already are left as they are. OSError as ``mkdir`` raises it."""
+    missing = []
+    for f in (folder, *folder.parents):
+        if f.is_dir():
+            break
+        missing.append(f)
+    for f in reversed(missing):
+        f.mkdir(mode=0o700, exist_ok=True)

@@ -125,9 +125,9 @@ def build_message(
 def write_eml(msg: EmailMessage, path: Path) -> Path:
     """The message as an owner-only file (0600): reports hold personal data. Written whole or
     not at all (``deliver.files``), so a half-written .eml never looks like a whole one."""
-    from logaudit.deliver.files import atomic_output_binary
+    from logaudit.deliver.files import atomic_output_binary, private_folder
 
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    private_folder(path.parent)
     with atomic_output_binary(path, 0o600) as f:
         f.write(msg.as_bytes())
     return path

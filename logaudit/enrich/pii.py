@@ -211,8 +211,15 @@ def check_config(table: Mapping[str, Any]) -> dict[str, Any]:
         extra = set(spec) - {"kind", "fields", "validator", "pattern", "enabled"}
         if extra:
             raise ConfigError(f"{where}: unknown key {sorted(extra)[0]!r}")
+        if not isinstance(spec.get("enabled", True), bool):
+            raise ConfigError(f"{where}: enabled = {spec['enabled']!r}: give true or false")
         if "pattern" not in spec:
-            if name not in known or spec.get("enabled", True):
+            if name in known and spec.get("enabled", True):
+                raise ConfigError(
+                    f"{where}: a built-in rule is switched off with enabled = false, or "
+                    "replaced with a pattern"
+                )
+            if name not in known:
                 raise ConfigError(f"{where}: a new rule needs a pattern (or enabled = false)")
         else:
             _rule(name, spec.get("kind", name), spec.get("fields", ()), spec.get("validator"),

@@ -76,6 +76,36 @@ def _data(name: str) -> dict[str, Any]:
     return {k: v for k, v in data.items() if not k.startswith("_")}
 
 
+def check_config(extra: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The ``sources`` setting's host tables, checked when the config is read (exit 7)."""
+    for table in ("search_engines", "social_networks", "webmail"):
+        entries = extra.get(table) or {}
+        if not isinstance(entries, Mapping):
+            raise ConfigError(f"sources.{table}: expected a table of name = [hosts]")
+        for name, v in entries.items():
+            _check_hosts(f"sources.{table}", name, v, table == "search_engines")
+    return extra
+
+
+def _check_hosts(where: str, name: str, v: Any, engine: bool) -> None:
+    """A config entry's hosts are a list of text (a string would be read one character a
+    host: ``"lemmy.world"`` as l, e, m...); a search engine's may be a table with ``hosts``
+    and ``params`` lists."""
+
+    def texts(x: Any) -> bool:
+        return isinstance(x, list) and all(isinstance(h, str) for h in x)
+
+    if engine and isinstance(v, Mapping):
+        if texts(v.get("hosts")) and texts(v.get("params", [])):
+            return
+        shape = '{ hosts = ["find.example"], params = ["q"] }'
+    elif texts(v):
+        return
+    else:
+        shape = '["lemmy.world"]'
+    raise ConfigError(f"{where}: {name} = {v!r}: give a list of hosts, as {name} = {shape}")
+
+
 class HostTable:
     """Host patterns -> a name. ``example.com`` matches that host and its subdomains;
     ``google.*`` also any public suffix after the name (google.fr, google.co.uk)."""
@@ -148,6 +178,7 @@ class SourceTables:
         unknown = set(extra) - set(EXTENSIBLE)
         if unknown:
             raise ConfigError(f"sources: unknown table {sorted(unknown)[0]!r}")
+        check_config(extra)
         try:
             engines = {**_data("search_engines.json"), **extra.get("search_engines", {})}
             social = {**_data("social_networks.json"), **extra.get("social_networks", {})}

@@ -407,10 +407,31 @@ class Layout:
                 f"--state {self.root}: cannot create: {e.strerror}", ExitCode.OUTPUT
             ) from None
         if not (self.root / KEY_FILE).exists():
+            self._no_key("missing")
             _write_private(self.root / KEY_FILE, secrets.token_bytes(32))
 
     def key(self) -> bytes:
-        return (self.root / KEY_FILE).read_bytes()
+        """The client tokens' key. A store that holds no day yet gets a new one in place of
+        an empty file; one that holds days is refused (its tokens were made with the lost key:
+        a new one would count every returning client again)."""
+        key = (self.root / KEY_FILE).read_bytes()
+        if not key:
+            self._no_key("empty")
+            key = secrets.token_bytes(32)
+            _write_private(self.root / KEY_FILE, key)
+        return key
+
+    def _no_key(self, how: str) -> None:
+        """Refuse (exit 7) when the store holds days and its key file is ``how``."""
+        if not self.exists():
+            return
+        state = self.read_state()
+        if state.days or state.months:
+            raise ConfigError(
+                f"--state {self.root}: the {KEY_FILE} file is {how} but the store holds days "
+                "hashed with it; put the key back from a backup, or `logaudit state rebuild` "
+                "the store from its logs"
+            )
 
     def read_state(self) -> State:
         if not self.exists():
@@ -643,10 +664,14 @@ class Layout:
         )
 
     def verify(self, state: State) -> Iterator[str]:
-        """One line per file that is missing or whose checksum differs."""
+        """One line per file that is missing or whose checksum differs, and for a missing
+        or empty key."""
         named = [("day", d, i) for d, i in sorted(state.days.items())] + [
             ("month", m, i) for m, i in sorted(state.months.items())
         ]
+        key = self.root / KEY_FILE
+        if named and not (key.is_file() and key.stat().st_size):
+            yield f"{KEY_FILE} is {'empty' if key.is_file() else 'missing'}"
         for kind, day, info in named:
             for table, meta in sorted(info["files"].items()):
                 path = self.path(day, info, table)

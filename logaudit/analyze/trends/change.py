@@ -14,12 +14,15 @@ from logaudit.report import Section
 
 
 def change_text(now: float, before: float) -> tuple[float | None, str]:
-    """(percentage, 'arrow +12.3%'); percentage None when ``before`` is 0."""
+    """(percentage, 'arrow +12.3%'); percentage None when ``before`` is 0. No change (to the
+    tenth of a percent) reads "≈ 0.0%": a leading "=" made the CSV guard quote the tool's own
+    text ("'= +0.0%")."""
     if before == 0:
-        return (None, "▲ new") if now > 0 else (0.0, "= +0.0%")
+        return (None, "▲ new") if now > 0 else (0.0, "≈ 0.0%")
     pct = round((now - before) / before * 100, 1)
-    arrow = "▲" if pct > 0 else "▼" if pct < 0 else "="
-    return pct, f"{arrow} {pct:+.1f}%"
+    if pct == 0:
+        return 0.0, "≈ 0.0%"
+    return pct, f"{'▲' if pct > 0 else '▼'} {pct:+.1f}%"
 
 
 def _week_back(t: Trend, i: int) -> int | None:
