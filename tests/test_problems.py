@@ -366,7 +366,7 @@ def _late_log(tmp_path: Path) -> Path:
 
 
 def _now_rows(*args: object) -> tuple[dict[str, dict[str, object]], str, str]:
-    got = json.loads(run("problems", *args, "--format", "json").output)
+    got = json.loads(run("problems", *args, "--format", "json").stdout)  # type: ignore[attr-defined]
     now = next(s for s in got["sections"] if s["name"] == "now")
     head = next(s for s in got["sections"] if s["name"] == "headline")["headline"]
     return {x["metric"]: x for x in now["rows"]}, now["note"], head["scope"]
@@ -417,6 +417,23 @@ def test_now_starts_at_since(tmp_path: Path) -> None:
     assert "of which --since leaves 6 min (from 10:55)" in note
     assert "(before --since: unknown)" in note
     assert scope == "last 30 min (--since leaves the last 6)"
+
+
+def test_now_from_a_store_with_since_counts_the_whole_day(tmp_path: Path) -> None:
+    """A store answers --since by whole days, so its minutes hold the requests before
+    --since on that day: the hour before 10:46 of a log of one request a minute from 10:00
+    is 1.0 a minute, as a direct read without --since says, not 46 requests over the 16
+    minutes from --since (2.875)."""
+    t0 = pd.Timestamp(utc(2024, 3, 1, 10, 0))
+    log = write(tmp_path / "a.log", _minutely(t0, range(61), request="GET / HTTP/1.1"))
+    st = tmp_path / "st"
+    assert run("summary", log, "--state", st).exit_code == 0
+    direct, _, _ = _now_rows(log, "--last", "15m")
+    now, note, _ = _now_rows("--state", st, "--last", "15m", "--since", "2024-03-01T10:30")
+    assert direct["requests_per_minute"]["before"] == 1.0
+    assert now["requests_per_minute"]["before"] == 1.0
+    assert now["requests_per_minute"]["now"] == 1.0
+    assert "of which the log covers 46 min (from 10:00)" in note
 
 
 def test_now_a_quiet_hour_inside_the_log_is_a_known_zero(tmp_path: Path) -> None:

@@ -351,7 +351,10 @@ def _start(p: Partial, ctx: Context) -> tuple[int, bool]:
     """(the first minute the report covers, whether --since set it), computed once: the log's
     first line before any filter (``pb_start``: the first request a --status or --bots filter
     counts says nothing of where the log begins), and not before --since. A store keeps no
-    ``pb_start`` (it answers no filter): its first minute counted is where its logs begin."""
+    ``pb_start`` (it answers no filter): its first minute counted is where its logs begin,
+    and it answers --since by whole days, so its minutes before --since on that day are
+    counted and the cut is the day's first minute (a rate over the minutes from --since of
+    the hits from midnight was inflated)."""
 
     def make() -> tuple[int, bool]:
         start = int(_t(p, "pb_minutes").index.min())
@@ -359,7 +362,11 @@ def _start(p: Partial, ctx: Context) -> tuple[int, bool]:
         if not first.empty:
             start = min(start, int(first["first"].min()))
         since = ctx.settings.since
-        cut = int(np.datetime64(since, "m").astype(np.int64)) if since is not None else start
+        if since is None:
+            return start, False
+        cut = int(np.datetime64(since, "m").astype(np.int64))
+        if first.empty:  # a store: the whole day --since falls in
+            cut -= cut % (24 * 60)
         return max(start, cut), cut > start
 
     return ctx.once("problems:log_start", make)
