@@ -436,6 +436,27 @@ def test_now_from_a_store_with_since_counts_the_whole_day(tmp_path: Path) -> Non
     assert "of which the log covers 46 min (from 10:00)" in note
 
 
+@pytest.mark.parametrize(
+    ("until", "window"), [((), "10:46-11:00"), (("--until", "2024-03-01T10:30"), "10:15-10:29")]
+)
+def test_now_under_a_filter_ends_at_the_logs_newest_line(
+    tmp_path: Path, until: tuple[str, ...], window: str
+) -> None:
+    """A filter does not move where the log ends either: a log of one 200 a minute from
+    10:00 to 11:00 with 500s at 10:05 and 10:10, read with --status 5xx --last 15m, is quiet
+    now (10:46-11:00: 0 a minute), the 500s are in the hour before; on 9f685ae the window
+    ended at the last 500 (09:56-10:10) and said 5xx were happening now. --until caps it."""
+    t0 = pd.Timestamp(utc(2024, 3, 1, 10, 0))
+    rows = _minutely(t0, range(61), request="GET / HTTP/1.1", status=200)
+    rows += _minutely(t0, range(5, 11, 5), request="GET /api/pay HTTP/1.1", status=500)
+    log = write(tmp_path / "a.log", sorted(rows, key=lambda x: x.split("[")[1]))
+    now, note, scope = _now_rows(log, "--last", "15m", "--status", "5xx", *until)
+    assert f"last 15 min (2024-03-01 {window})" in note
+    assert now["requests_per_minute"]["now"] == 0.0
+    assert now["requests_per_minute"]["before"] > 0
+    assert scope == "last 15 min"
+
+
 def test_now_a_quiet_hour_inside_the_log_is_a_known_zero(tmp_path: Path) -> None:
     """A log with a gap (09:00-09:10, then 12:00-12:10) under --last 15m: the hour before
     is inside the log, so it is a known 0 and a URL failing now is new; the note does not

@@ -336,12 +336,21 @@ def sec_clients(p: Partial, ctx: Context) -> Section:
 
 def window(p: Partial, ctx: Context) -> tuple[int, int, int] | None:
     """(first minute of the window, newest minute, first minute of the hour before), or None
-    without --last."""
+    without --last. The newest minute is the log's newest line before any filter
+    (``pb_start``'s last: a --status or --path filter's newest request says nothing of where
+    the log ends), not after --until."""
     last = ctx.settings.extra.get("last")
     m = _t(p, "pb_minutes")
     if not last or m.empty:
         return None
     newest = int(m.index.max())
+    ends = _t(p, "pb_start")
+    if "last" in ends:
+        newest = max(newest, int(ends["last"].max()))
+    until = ctx.settings.until
+    if until is not None:  # lines before --until only: its minute holds the last one kept
+        end = np.datetime64(until, "s") - np.timedelta64(1, "s")
+        newest = min(newest, int(end.astype("datetime64[m]").astype(np.int64)))
     span = max(1, int(last) // 60)
     start = newest - span + 1
     return start, newest, start - BEFORE_MINUTES
