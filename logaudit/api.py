@@ -97,9 +97,16 @@ def _outcome(r: Run, report: Report, settings: Settings, implicit: str = "") -> 
     if code == ExitCode.OK and parsed == 0 and not stored:
         code = ExitCode.INPUT_INVALID
         messages.append("no line could be parsed; see the bad-line examples")
-    elif code == ExitCode.OK and settings.strict and r.bad.total:
+    elif code == ExitCode.OK and settings.strict and (r.bad.total or r.bad.nul_runs):
+        # Bad lines or NUL runs (a mark in the input, not a line): --strict says which.
         code = ExitCode.BAD_LINES
-        messages.append(f"--strict: {r.bad.total:,} bad lines")
+        runs = sum(r.bad.nul_runs.values())
+        which = []
+        if r.bad.total:
+            which.append(f"{r.bad.total:,} bad line{'s' if r.bad.total > 1 else ''}")
+        if runs:
+            which.append(f"{runs:,} run{'s' if runs > 1 else ''} of NUL bytes")
+        messages.append(f"--strict: {' and '.join(which)}")
     elif code == ExitCode.OK and not report.overview.get("requests"):
         code = ExitCode.NO_DATA
         messages.append(_nothing_chosen(settings, "in the input", implicit))

@@ -223,7 +223,7 @@ def _report_options(f: Callable[..., Any]) -> Callable[..., Any]:
             "--strict",
             is_flag=True,
             default=None,
-            help=f"Exit {int(ExitCode.BAD_LINES)} if any line is bad.",
+            help=f"Exit {int(ExitCode.BAD_LINES)} if any line is bad or NUL bytes were skipped.",
         ),
         click.option(
             "--site-host", "site_hosts", multiple=True, help="The site's own host (repeatable)."

@@ -21,7 +21,8 @@ class ExitCode(IntEnum):
     INPUT_INVALID = 4
     # An input was cut short (truncated .gz/.bz2/.xz); what could be read was reported.
     INPUT_TRUNCATED = 5
-    # --strict was given and at least one line did not parse; the report was still written.
+    # --strict was given and at least one line did not parse or a run of NUL bytes was skipped;
+    # the report was still written.
     BAD_LINES = 6
     # A configuration value, GeoIP database or option value is wrong.
     CONFIG = 7

@@ -91,9 +91,18 @@ class BadLines:
     counts: dict[str, int] = field(default_factory=dict)
     parsed: dict[str, int] = field(default_factory=dict)  # good lines per input
     samples: dict[str, list[tuple[int, str]]] = field(default_factory=dict)
-    # NUL runs per input (sources' stretches): each is one of ``counts`` and a line of its own
-    # beside the newline-ended ones, so that lines = parsed + bad + skipped adds up.
+    # NUL runs per input (sources' stretches): a mark in the input, not a line and not a bad
+    # line (the rest of the line a run is in is read as any line); with the first run's
+    # (line, reason) per input, the lowest line, for the examples.
     nul_runs: dict[str, int] = field(default_factory=dict)
+    nul_first: dict[str, tuple[int, str]] = field(default_factory=dict)
+
+    def nul(self, name: str, line: int, reason: str) -> None:
+        """Count one run of NUL bytes of ``name`` starting on ``line``."""
+        self.nul_runs[name] = self.nul_runs.get(name, 0) + 1
+        kept = self.nul_first.get(name)
+        if kept is None or line < kept[0]:
+            self.nul_first[name] = (line, reason)
 
     def add(self, name: str, line: int, reason: str) -> None:
         self.counts[name] = self.counts.get(name, 0) + 1
@@ -137,6 +146,7 @@ class BadLines:
             parsed=dict(self.parsed),
             samples={k: [(n + by, why) for n, why in v] for k, v in self.samples.items()},
             nul_runs=dict(self.nul_runs),
+            nul_first={k: (n + by, why) for k, (n, why) in self.nul_first.items()},
         )
 
     def count(self, name: str, n: int) -> None:
@@ -150,6 +160,7 @@ class BadLines:
             parsed=dict(self.parsed),
             samples={k: list(v) for k, v in self.samples.items()},
             nul_runs=dict(self.nul_runs),
+            nul_first=dict(self.nul_first),
         )
         out.absorb(other)
         return out
@@ -163,6 +174,10 @@ class BadLines:
             self.parsed[k] = self.parsed.get(k, 0) + n
         for k, n in other.nul_runs.items():
             self.nul_runs[k] = self.nul_runs.get(k, 0) + n
+        for k, first in other.nul_first.items():
+            was = self.nul_first.get(k)
+            if was is None or first[0] < was[0]:
+                self.nul_first[k] = first
         for k, examples in other.samples.items():
             kept = self.samples.get(k)
             if not kept:

@@ -837,6 +837,9 @@ def read_blocks(
     nuls: _NulStretches | None = None
     # NUL stretches finished while no line had ended yet: they go with the next block.
     pending: list[tuple[int, str]] = []
+    # Whether bytes were read since the last newline (NULs taken out of the carry included):
+    # a last line of nothing but NULs, without its newline, is still a line.
+    open_line = False
 
     def progress() -> None:
         nonlocal last_pos
@@ -924,6 +927,8 @@ def read_blocks(
                     )
                     return
             if got == 0:
+                if not end and open_line:
+                    line_no += 1  # the carry was all NULs: its line is empty, not gone
                 if end:
                     if buf[end - 1] != 10:
                         # The last partial line of a cut-short input is a bad line, not lost.
@@ -938,9 +943,11 @@ def read_blocks(
                 data, done = nuls.strip(buf, end, line_no)
                 pending.extend(done)
                 carry = bytes(data)
+                open_line = open_line or end > 0
                 nuls.offset -= len(carry)  # the carried bytes are counted again next block
                 continue
             carry = buf[cut + 1 : end].tobytes()
+            open_line = False
             yield block(buf, cut + 1)
             progress()
         progress()

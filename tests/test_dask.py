@@ -405,3 +405,26 @@ def test_engine_settings_from_env_config_and_options(tmp_path: Path) -> None:
         cli, ["summary", str(SAMPLE / "access.log"), "--engine", "local", "--workers", "2"]
     )
     assert r.exit_code == 2 and "--scheduler and --workers go with --engine dask" in r.stderr
+
+
+def test_stdin_nul_runs_are_shipped_with_their_blocks(cluster: str) -> None:
+    """NUL runs the client takes out of stdin's blocks travel with them: the dask engine
+    counts them as the local one does (9f685ae rebuilt each block without them: no run
+    counted, no warning, no example, and --strict did not exit 6)."""
+    data = (SAMPLE / "access.log").read_bytes()
+    cut = data.index(b"\n", len(data) // 2) + 1
+    data = b"\x00" * 5000 + data[:cut] + b"\x00" * 3 + data[cut:]
+    out = {}
+    for engine_args in ([], ["--scheduler", cluster]):
+        r = CliRunner().invoke(
+            cli,
+            ["summary", "-", "--format", "json", "--top", "0", "--strict", *engine_args],
+            input=data,
+        )
+        assert r.exit_code == 6, (r.stderr, r.exception)
+        assert "bad lines and 2 runs of NUL bytes\n" in r.stderr
+        d = json.loads(r.stdout)
+        d.pop("generated")
+        out[bool(engine_args)] = d
+    assert out[True] == out[False]
+    assert out[True]["inputs"][0]["nul_runs"] == 2

@@ -247,7 +247,7 @@ def test_damaged_stdin_loses_at_most_a_step(tmp_path: Path) -> None:
     assert json.loads(r.stdout)["overview"]["requests"] > 8000
 
 
-# ---- NUL runs (copytruncate) are one bad stretch each; "binary" is a share ------------------
+# ---- NUL runs (copytruncate) are one stretch each, not lines; "binary" is a share ----------
 
 
 @pytest.mark.parametrize("size", [1, 7, 4096, 8192, 65536])
@@ -257,7 +257,7 @@ def test_nul_prefix_is_skipped_and_counted_once(tmp_path: Path, size: int) -> No
     p.write_bytes(b"\x00" * size + "\n".join(lines).encode() + b"\n")
     rep = summary_json(p)
     assert rep["overview"]["requests"] == 5
-    assert rep["bad_lines"]["total"] == 1
+    assert rep["bad_lines"]["total"] == 0 and rep["inputs"][0]["nul_runs"] == 1
     [example] = rep["bad_lines"]["examples"]
     assert example["line"] == 1
     assert f"bytes 0-{size - 1:,}: {size:,} NUL bytes skipped" in example["reason"]
@@ -278,7 +278,7 @@ def test_nul_runs_mid_file_and_across_blocks(tmp_path: Path) -> None:
     assert b"".join(bytes(b.data) for b in blocks) == raw.replace(b"\x00", b"")
     rep = summary_json(p)
     assert rep["overview"]["requests"] == 6
-    assert rep["bad_lines"]["total"] == 2
+    assert rep["bad_lines"]["total"] == 0 and rep["inputs"][0]["nul_runs"] == 2
 
 
 def _nine(k: int, path: str = "/") -> bytes:
@@ -288,35 +288,98 @@ def _nine(k: int, path: str = "/") -> bytes:
 
 
 @pytest.mark.parametrize(
-    ("raw", "lines", "parsed", "skipped"),
+    ("raw", "lines", "parsed", "bad", "skipped", "runs"),
     [
+        # copytruncate's hole before the first line: that line is read, the hole is no line.
+        (b"\x00" * 5000 + _nine(-1), 9, 9, 0, 0, 1),
         # NULs written into a request's path: the request counts, without them.
-        (_nine(4, "/b\x00\x00\x00c"), 10, 9, 0),
-        # copytruncate's hole before the first line: that line is read.
-        (b"\x00" * 5000 + _nine(-1), 10, 9, 0),
-        # A line of nothing but NULs: the run is a bad line, what is left of the line blank.
-        (_nine(-1) + b"\x00" * 3 + b"\n", 11, 9, 1),
+        (_nine(4, "/b\x00\x00\x00c"), 9, 9, 0, 0, 1),
+        # A line of nothing but NULs: a blank line, skipped.
+        (_nine(-1) + b"\x00" * 3 + b"\n", 10, 9, 0, 1, 1),
+        # A NUL tail without a final newline: a last line without its newline, blank.
+        (_nine(-1) + b"\x00" * 4000, 10, 9, 0, 1, 1),
+        # A hostile log: a NUL in each of nine lines, eighteen good ones, a garbage line.
+        (_nine(-1).replace(b"GET /", b"GET /\x00") + _nine(-1) * 2 + b"garbage\n", 28, 27, 1, 0, 9),
     ],
-    ids=["in-a-path", "copytruncate", "a-line-of-nuls"],
+    ids=["copytruncate", "in-a-path", "a-line-of-nuls", "a-nul-tail", "hostile"],
 )
 @pytest.mark.parametrize("jobs", ["1", "2"])
-def test_a_nul_run_is_a_line_of_its_own_and_the_counts_add_up(
-    tmp_path: Path, raw: bytes, lines: int, parsed: int, skipped: int, jobs: str
+def test_a_nul_run_is_no_line_and_the_counts_add_up(
+    tmp_path: Path,
+    raw: bytes,
+    lines: int,
+    parsed: int,
+    bad: int,
+    skipped: int,
+    runs: int,
+    jobs: str,
 ) -> None:
-    """A line is parsed or bad, never both: a NUL run is one bad line of its own (its byte
-    range said) and the rest of its line is read as any line, so lines = parsed + bad +
-    skipped. Nine lines with NULs in one path read as lines 9, parsed 9, bad 1."""
+    """lines are physical lines (``wc -l``, one more for a last line without its newline),
+    each parsed, bad or skipped once: lines = parsed + bad + skipped. A NUL run is a mark,
+    counted in ``nul_runs`` and said in one warning of its own, not a bad line: the share of
+    lines that did not parse counts parse failures only, and the examples show those first,
+    then the first run (one slot). On 9f685ae each run was one more line and one more bad
+    line: the hostile log (28 lines, 1 garbage) read as lines 37, bad 10, and a warning that
+    27 % of its lines did not parse."""
     p = tmp_path / "access.log"
     p.write_bytes(raw)
-    rep = summary_json(p, "--jobs", jobs, "--top", "0")
+    assert lines == raw.count(b"\n") + (not raw.endswith(b"\n"))
+    r = run("summary", p, "--jobs", jobs, "--top", "0", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    rep = json.loads(r.stdout)
     [got] = rep["inputs"]
-    assert (got["lines"], got["parsed"], got["bad_lines"]) == (lines, parsed, 1)
-    assert got["skipped_lines"] == skipped
+    assert (got["lines"], got["parsed"], got["bad_lines"]) == (lines, parsed, bad)
+    assert (got["skipped_lines"], got["nul_runs"]) == (skipped, runs)
     assert got["lines"] == got["parsed"] + got["bad_lines"] + got["skipped_lines"]
-    assert "NUL bytes skipped" in rep["bad_lines"]["examples"][0]["reason"]
+    assert rep["bad_lines"]["total"] == bad
+    reasons = [e["reason"] for e in rep["bad_lines"]["examples"]]
+    assert ["NUL bytes skipped" in x for x in reasons] == [False] * bad + [True]
+    plural = "s" if runs > 1 else ""
+    said = f"{p}: {runs} run{plural} of NUL bytes skipped (logrotate's copytruncate or a crash"
+    assert [w for w in rep["warnings"] if "NUL" in w] == [said + " while writing)"]
+    assert not [w for w in rep["warnings"] if "did not parse" in w]
+    assert said in r.stderr
     if b"/b" in raw:
         pages = next(s["rows"] for s in rep["sections"] if s["name"] == "pages")
         assert "/bc" in [r["path"] for r in pages]
+
+
+def test_a_nul_run_is_one_example_slot_after_the_parse_failures(tmp_path: Path) -> None:
+    """Six garbage lines after a copytruncate hole: the examples are the first four
+    garbage lines, then the hole (line 1), not the hole first."""
+    p = tmp_path / "access.log"
+    p.write_bytes(b"\x00" * 100 + _nine(-1) + b"garbage\n" * 6)
+    rep = summary_json(p)
+    lines = [e["line"] for e in rep["bad_lines"]["examples"]]
+    assert lines == [10, 11, 12, 13, 1]
+    assert rep["bad_lines"]["total"] == 6
+
+
+@pytest.mark.parametrize(
+    ("tail", "said"),
+    [(b"", "1 run of NUL bytes"), (b"garbage\n", "1 bad line and 1 run of NUL bytes")],
+)
+def test_strict_exits_6_on_a_nul_run_and_says_which(
+    tmp_path: Path, tail: bytes, said: str
+) -> None:
+    p = tmp_path / "access.log"
+    p.write_bytes(b"\x00" * 100 + _nine(-1) + tail)
+    r = run("summary", p, "--strict", "--format", "json")
+    assert r.exit_code == ExitCode.BAD_LINES, r.stderr
+    assert f"--strict: {said}\n" in r.stderr
+
+
+def test_a_nul_tail_longer_than_a_block_is_still_a_line(tmp_path: Path) -> None:
+    """A last line of nothing but NULs, without its newline and longer than a block: its
+    bytes were all taken out of the carry, and the line was lost from the count."""
+    from logaudit.sources import Input, ReadState, read_blocks
+
+    p = tmp_path / "access.log"
+    p.write_bytes(_nine(-1) + b"\x00" * 20000)
+    state = ReadState()
+    blocks = list(read_blocks(Input(str(p), p), state, block_bytes=4096))
+    assert state.lines_read[str(p)] == 10
+    assert [s[0] for b in blocks for s in b.stretches] == [10]
 
 
 def test_nothing_but_nuls(tmp_path: Path) -> None:

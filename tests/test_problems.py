@@ -366,7 +366,7 @@ def _late_log(tmp_path: Path) -> Path:
 
 
 def _now_rows(*args: object) -> tuple[dict[str, dict[str, object]], str, str]:
-    got = json.loads(run("problems", *args, "--format", "json").output)
+    got = json.loads(run("problems", *args, "--format", "json").stdout)  # type: ignore[attr-defined]
     now = next(s for s in got["sections"] if s["name"] == "now")
     head = next(s for s in got["sections"] if s["name"] == "headline")["headline"]
     return {x["metric"]: x for x in now["rows"]}, now["note"], head["scope"]
@@ -417,6 +417,44 @@ def test_now_starts_at_since(tmp_path: Path) -> None:
     assert "of which --since leaves 6 min (from 10:55)" in note
     assert "(before --since: unknown)" in note
     assert scope == "last 30 min (--since leaves the last 6)"
+
+
+def test_now_from_a_store_with_since_counts_the_whole_day(tmp_path: Path) -> None:
+    """A store answers --since by whole days, so its minutes hold the requests before
+    --since on that day: the hour before 10:46 of a log of one request a minute from 10:00
+    is 1.0 a minute, as a direct read without --since says, not 46 requests over the 16
+    minutes from --since (2.875)."""
+    t0 = pd.Timestamp(utc(2024, 3, 1, 10, 0))
+    log = write(tmp_path / "a.log", _minutely(t0, range(61), request="GET / HTTP/1.1"))
+    st = tmp_path / "st"
+    assert run("summary", log, "--state", st).exit_code == 0
+    direct, _, _ = _now_rows(log, "--last", "15m")
+    now, note, _ = _now_rows("--state", st, "--last", "15m", "--since", "2024-03-01T10:30")
+    assert direct["requests_per_minute"]["before"] == 1.0
+    assert now["requests_per_minute"]["before"] == 1.0
+    assert now["requests_per_minute"]["now"] == 1.0
+    assert "of which the log covers 46 min (from 10:00)" in note
+
+
+@pytest.mark.parametrize(
+    ("until", "window"), [((), "10:46-11:00"), (("--until", "2024-03-01T10:30"), "10:15-10:29")]
+)
+def test_now_under_a_filter_ends_at_the_logs_newest_line(
+    tmp_path: Path, until: tuple[str, ...], window: str
+) -> None:
+    """A filter does not move where the log ends either: a log of one 200 a minute from
+    10:00 to 11:00 with 500s at 10:05 and 10:10, read with --status 5xx --last 15m, is quiet
+    now (10:46-11:00: 0 a minute), the 500s are in the hour before; on 9f685ae the window
+    ended at the last 500 (09:56-10:10) and said 5xx were happening now. --until caps it."""
+    t0 = pd.Timestamp(utc(2024, 3, 1, 10, 0))
+    rows = _minutely(t0, range(61), request="GET / HTTP/1.1", status=200)
+    rows += _minutely(t0, range(5, 11, 5), request="GET /api/pay HTTP/1.1", status=500)
+    log = write(tmp_path / "a.log", sorted(rows, key=lambda x: x.split("[")[1]))
+    now, note, scope = _now_rows(log, "--last", "15m", "--status", "5xx", *until)
+    assert f"last 15 min (2024-03-01 {window})" in note
+    assert now["requests_per_minute"]["now"] == 0.0
+    assert now["requests_per_minute"]["before"] > 0
+    assert scope == "last 15 min"
 
 
 def test_now_a_quiet_hour_inside_the_log_is_a_known_zero(tmp_path: Path) -> None:

@@ -165,3 +165,21 @@ def test_a_report_from_the_store_alone_says_no_log_was_read(tmp_path: Path, fmt:
     with_log = CliRunner().invoke(cli, [*args, str(log)])
     assert with_log.exit_code == 0, with_log.output
     assert "No log was read this run" not in with_log.stdout and "a.log" in with_log.stdout
+
+
+def test_run_records_count_physical_lines_and_nul_runs_apart(tmp_path: Path) -> None:
+    """The store's run record (``state info``'s last_runs), of a read and of ``state
+    rebuild``, counts as a report does: physical lines, bad lines that did not parse, NUL
+    runs apart (9f685ae recorded each run as one more bad line)."""
+    body = log_bytes(300, days=1, bad=2)
+    log = tmp_path / "a.log"
+    log.write_bytes(b"\x00" * 5000 + body.replace(b"GET /", b"GET /\x00", 3))
+    state = tmp_path / "state"
+    out = report([str(log)], state)
+    [got] = out.report.inputs if out.report is not None else [{}]
+    assert (got["lines"], got["bad_lines"], got["nul_runs"]) == (300, 2, 4)
+    want = {"lines": 300, "bad_lines": 2, "nul_runs": 4}
+    assert {k: manage.info(state)["last_runs"][-1].get(k) for k in want} == want
+    res = CliRunner().invoke(cli, ["state", "rebuild", str(log), "--state", str(state)])
+    assert res.exit_code == 0, res.output
+    assert {k: manage.info(state)["last_runs"][-1].get(k) for k in want} == want

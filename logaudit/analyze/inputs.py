@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from logaudit.parse import BAD_SAMPLES
 from logaudit.result import Run
 from logaudit.sources import PROBLEMS_SHOWN, capped
 
@@ -20,9 +21,10 @@ def inputs_info(run: Run) -> list[dict[str, Any]]:
         det = run.formats.get(inp.name)
         bad = run.bad.counts.get(inp.name, 0)
         parsed = run.bad.parsed.get(inp.name, 0)
-        # A NUL run is one bad line of its own (docs/metrics.md): the rest of the line it is
-        # in is read as any line, so it adds a line to the newline-ended ones.
-        lines = run.lines.get(inp.name, 0) + run.bad.nul_runs.get(inp.name, 0)
+        # Physical lines (``wc -l``, and a last line without its newline): each is parsed,
+        # bad or skipped once. A NUL run is no line (the rest of the line it is in is read as
+        # any line): it is counted apart, ``nul_runs``.
+        lines = run.lines.get(inp.name, 0)
         out.append(
             {
                 "file": inp.name,
@@ -31,6 +33,7 @@ def inputs_info(run: Run) -> list[dict[str, Any]]:
                 "parsed": parsed,
                 "bad_lines": bad,
                 "bad_share": round(bad / (bad + parsed), 4) if bad + parsed else 0.0,
+                "nul_runs": run.bad.nul_runs.get(inp.name, 0),
             }
         )
         # The rest of the lines were blank or comments (W3C headers, "#" notes): not requests,
@@ -44,15 +47,17 @@ def inputs_info(run: Run) -> list[dict[str, Any]]:
 
 
 def bad_lines_info(run: Run) -> dict[str, Any]:
-    return {
-        "total": run.bad.total,
-        "by_file": dict(run.bad.counts),
-        "examples": [
-            {"file": f, "line": line, "reason": why}
-            for f, samples in run.bad.samples.items()
-            for line, why in sorted(samples)
-        ],
-    }
+    """Bad lines are lines that did not parse; each input's examples are its first ones in
+    line order, then its first NUL run if it had any, in at most one of the BAD_SAMPLES slots
+    (the warnings say how many runs there were)."""
+    examples = []
+    for f in dict.fromkeys([*run.bad.samples, *run.bad.nul_first]):
+        nul = run.bad.nul_first.get(f)
+        shown = sorted(run.bad.samples.get(f, []))[: BAD_SAMPLES - (nul is not None)]
+        examples += [{"file": f, "line": line, "reason": why} for line, why in shown]
+        if nul is not None:
+            examples.append({"file": f, "line": nul[0], "reason": nul[1]})
+    return {"total": run.bad.total, "by_file": dict(run.bad.counts), "examples": examples}
 
 
 def warnings(run: Run) -> list[str]:
@@ -69,6 +74,15 @@ def warnings(run: Run) -> list[str]:
             f"... and {more:,} more input{'s' if more > 1 else ''} like this "
             f"(over {LOUD_BAD_SHARE:.0%} of lines did not parse)"
         )
+    nul = [(f, n) for f, n in run.bad.nul_runs.items() if n]
+    for f, n in nul[:PROBLEMS_SHOWN]:
+        out.append(
+            f"{f}: {n:,} run{'s' if n > 1 else ''} of NUL bytes skipped "
+            "(logrotate's copytruncate or a crash while writing)"
+        )
+    if len(nul) > PROBLEMS_SHOWN:
+        more = len(nul) - PROBLEMS_SHOWN
+        out.append(f"... and {more:,} more input{'s' if more > 1 else ''} with NUL bytes skipped")
     # Many inputs with the same problem (a glob of unreadable files): a few, then how many.
     out.extend(capped(run.problems))
     return out

@@ -208,11 +208,19 @@ def _read_task(
 
 
 def _block_task(
-    token: str, data: bytes, first_line: int, lines: int, inp: Input, det: Detected
+    token: str,
+    data: bytes,
+    first_line: int,
+    lines: int,
+    inp: Input,
+    det: Detected,
+    stretches: list[tuple[int, str]] | None = None,
 ) -> tuple[Shipped, Meta]:
-    """Map one block the client read (stdin: no worker can open it)."""
+    """Map one block the client read (stdin: no worker can open it), with the NUL runs the
+    client took out of it (``Block.stretches``), counted as the local engine counts them."""
     settings, tables, enricher = _state[token]
-    partial, bad = _process(Block(data, first_line, inp, lines), det, enricher, tables, settings)
+    block = Block(data, first_line, inp, lines, stretches or [])
+    partial, bad = _process(block, det, enricher, tables, settings)
     return Shipped(partial), Meta(bad, 0)
 
 
@@ -348,7 +356,7 @@ def _submit_reads(
                     formats[inp.name] = det
                 fut = client.submit(
                     _block_task, token, bytes(block.data), block.first_line, block.lines,
-                    inp, det, pure=False, retries=RETRIES,
+                    inp, det, block.stretches, pure=False, retries=RETRIES,
                 )
                 tasks.append(_Task(inp, fut, 0))
             continue

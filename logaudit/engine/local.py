@@ -76,9 +76,7 @@ def _process(
     """One block -> its partial tables and bad-line accounting (the map step)."""
     bad = BadLines()
     for line, why in block.stretches:
-        bad.add(block.source.name, line, why)
-    if block.stretches:
-        bad.nul_runs[block.source.name] = len(block.stretches)
+        bad.nul(block.source.name, line, why)
     if not block.lines:
         return {}, bad
     win = plausible.window(settings.earliest, settings.ahead_days)
@@ -126,7 +124,7 @@ BUNDLE_BLOCKS = 4096
 
 def _joinable(block: Block, det: Detected) -> bool:
     """Whether a block may be parsed joined with others of its format: whole small lines,
-    no NUL stretches (their bad lines are counted by the block), and a format whose
+    no NUL stretches (their runs are counted by the block), and a format whose
     layout does not change inside the data (W3C's #Fields: headers do)."""
     return (
         bool(block.lines)

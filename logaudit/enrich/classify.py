@@ -188,9 +188,11 @@ class Enricher:
         filtered = self.matcher is not None or s.bots in ("exclude", "only")
         if (period or filtered) and len(local):
             secs = local.astype("datetime64[s]").astype(np.int64)
-            # The chunk's first line before any filter cuts it (the "pb_start" table):
-            # problems --last tells a minute before the log began from a quiet one.
+            # The chunk's first and last lines before any filter cuts it (the "pb_start"
+            # table): problems --last tells a minute before the log began from a quiet one,
+            # and ends its window at the log's newest line, not the newest one kept.
             chunk.attrs["first_local"] = int(secs.min())
+            chunk.attrs["last_local"] = int(secs.max())
             if period:
                 # What the input covers before --since/--until cut it (the "span" table): a
                 # run with no request in the period can then say where the log's requests are.

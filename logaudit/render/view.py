@@ -357,13 +357,23 @@ def _skipped(report: Report) -> bool:
     return any(i.get("skipped_lines") for i in report.inputs)
 
 
+def _nul(report: Report) -> bool:
+    """Whether any input had runs of NUL bytes: then the inputs table has a column for them."""
+    return any(i.get("nul_runs") for i in report.inputs)
+
+
 def input_columns(report: Report) -> tuple[str, ...]:
-    return INPUT_COLUMNS + (("blank/#",) if _skipped(report) else ())
+    return (
+        INPUT_COLUMNS
+        + (("blank/#",) if _skipped(report) else ())
+        + (("NUL runs",) if _nul(report) else ())
+    )
 
 
 def inputs_rows(report: Report) -> list[list[str]]:
     out = []
     skipped = _skipped(report)
+    nul = _nul(report)
     for i in report.inputs:
         bad = f"{i['bad_lines']:,}" + (f" ({i['bad_share']:.1%})" if i["bad_lines"] else "")
         fmt = str(i["format"] or "-")
@@ -372,6 +382,8 @@ def inputs_rows(report: Report) -> list[list[str]]:
         row = [text(i["file"]), text(fmt), f"{i['lines']:,}", f"{i['parsed']:,}", bad]
         if skipped:
             row.append(f"{i.get('skipped_lines', 0):,}")
+        if nul:
+            row.append(f"{i.get('nul_runs', 0):,}")
         out.append(row)
     return out
 

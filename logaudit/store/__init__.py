@@ -175,9 +175,7 @@ def ingest(
                 r = run([piece], s, wrapped, on_progress=on_progress)
                 problems += r.problems
                 # Example line numbers count from the file's start, not from the offset.
-                for n, samples in r.bad.samples.items():
-                    r.bad.samples[n] = [(k + start, why) for k, why in samples]
-                bad = bad.merge(r.bad)
+                bad = bad.merge(r.bad.shifted(start))
                 if name not in r.formats:
                     # Not read (missing, unreadable, not a log): its old record stays, so
                     # nothing is skipped next time. A cut-short .gz was read up to the cut.
@@ -306,6 +304,8 @@ def _commit(
         r for i, r in enumerate(old) if i not in replaced and r.get("seen", "") >= cutoff
     ]
     this_run.update(lines=sum(lines.values()), bad_lines=bad.total)
+    if bad.nul_runs:  # a mark in the input, not a line (docs/metrics.md)
+        this_run["nul_runs"] = sum(bad.nul_runs.values())
     layout.commit(state)
 
 

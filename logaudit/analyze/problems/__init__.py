@@ -336,12 +336,21 @@ def sec_clients(p: Partial, ctx: Context) -> Section:
 
 def window(p: Partial, ctx: Context) -> tuple[int, int, int] | None:
     """(first minute of the window, newest minute, first minute of the hour before), or None
-    without --last."""
+    without --last. The newest minute is the log's newest line before any filter
+    (``pb_start``'s last: a --status or --path filter's newest request says nothing of where
+    the log ends), not after --until."""
     last = ctx.settings.extra.get("last")
     m = _t(p, "pb_minutes")
     if not last or m.empty:
         return None
     newest = int(m.index.max())
+    ends = _t(p, "pb_start")
+    if "last" in ends:
+        newest = max(newest, int(ends["last"].max()))
+    until = ctx.settings.until
+    if until is not None:  # lines before --until only: its minute holds the last one kept
+        end = np.datetime64(until, "s") - np.timedelta64(1, "s")
+        newest = min(newest, int(end.astype("datetime64[m]").astype(np.int64)))
     span = max(1, int(last) // 60)
     start = newest - span + 1
     return start, newest, start - BEFORE_MINUTES
@@ -351,7 +360,10 @@ def _start(p: Partial, ctx: Context) -> tuple[int, bool]:
     """(the first minute the report covers, whether --since set it), computed once: the log's
     first line before any filter (``pb_start``: the first request a --status or --bots filter
     counts says nothing of where the log begins), and not before --since. A store keeps no
-    ``pb_start`` (it answers no filter): its first minute counted is where its logs begin."""
+    ``pb_start`` (it answers no filter): its first minute counted is where its logs begin,
+    and it answers --since by whole days, so its minutes before --since on that day are
+    counted and the cut is the day's first minute (a rate over the minutes from --since of
+    the hits from midnight was inflated)."""
 
     def make() -> tuple[int, bool]:
         start = int(_t(p, "pb_minutes").index.min())
@@ -359,7 +371,11 @@ def _start(p: Partial, ctx: Context) -> tuple[int, bool]:
         if not first.empty:
             start = min(start, int(first["first"].min()))
         since = ctx.settings.since
-        cut = int(np.datetime64(since, "m").astype(np.int64)) if since is not None else start
+        if since is None:
+            return start, False
+        cut = int(np.datetime64(since, "m").astype(np.int64))
+        if first.empty:  # a store: the whole day --since falls in
+            cut -= cut % (24 * 60)
         return max(start, cut), cut > start
 
     return ctx.once("problems:log_start", make)

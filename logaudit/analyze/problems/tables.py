@@ -170,14 +170,18 @@ def t_minutes(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
 
 
 def t_start(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
-    """The minute of the chunk's first line before any filter (the Enricher's ``first_local``;
-    the first row's when nothing was filtered): where the log begins, for ``--last``."""
-    first = c.attrs.get("first_local")
-    if first is None:
+    """The minutes of the chunk's first and last lines before any filter (the Enricher's
+    ``first_local`` and ``last_local``; the rows' when nothing was filtered): where the log
+    begins and ends, for ``--last``."""
+    first, last = c.attrs.get("first_local"), c.attrs.get("last_local")
+    if first is None or last is None:
         if not len(c):
             return pd.DataFrame()
-        first = int(c["local"].array.asi8.min())
-    return pd.DataFrame({"first": [int(first) // 60]}, index=pd.Index([0], name="all"))
+        local = c["local"].array.asi8
+        first, last = int(local.min()), int(local.max())
+    return pd.DataFrame(
+        {"first": [int(first) // 60], "last": [int(last) // 60]}, index=pd.Index([0], name="all")
+    )
 
 
 def t_endpoints(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
@@ -502,7 +506,7 @@ TABLES: dict[str, Table] = {
     t.name: t
     for t in (
         Table("pb_minutes", t_minutes),
-        Table("pb_start", t_start, agg={"first": "min"}),
+        Table("pb_start", t_start, agg={"first": "min", "last": "max"}),
         Table("pb_endpoints", t_endpoints),
         Table("pb_fail", t_fail),
         Table("pb_fail_clients", t_fail_clients),
