@@ -400,8 +400,10 @@ class Layout:
         return self.state_path.is_file()
 
     def create(self) -> None:
+        from logaudit.deliver.files import private_folder
+
         try:
-            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_folder(self.root)  # 0700, and so is each folder made above it
         except OSError as e:
             raise LogauditError(
                 f"--state {self.root}: cannot create: {e.strerror}", ExitCode.OUTPUT

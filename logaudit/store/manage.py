@@ -116,7 +116,9 @@ def rebuild(root: Path, inputs: list[Input], settings: Settings, wait: float | N
 
     if not inputs:
         raise LogauditError("state rebuild: name the logs to read", ExitCode.USAGE)
-    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    from logaudit.deliver.files import private_folder
+
+    private_folder(root)  # 0700, and so is each folder made above it
     new = root.with_name(f".{root.name}.rebuild-{os.getpid()}")
     shutil.rmtree(new, ignore_errors=True)
     with locked(root, wait):
