@@ -683,7 +683,9 @@ def _finish_mail(
         except LogauditError as e:
             if e.exit_code != ExitCode.OUTPUT:
                 raise
-            unwritten, code = e, ExitCode.OUTPUT
+            # An alert (10), personal data (12), --strict (6), an input's problem (3, 5)
+            # outranks the side file: a cron job paging on 10 must still page.
+            unwritten, code = e, code or ExitCode.OUTPUT
     try:
         done = mail_report(report, settings, to, d.get("attach", ()), dry, output if dry else None)
         # Under cron any output becomes a mail of its own: success is said on a terminal only,

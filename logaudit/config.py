@@ -109,7 +109,7 @@ class Settings:
     geoip_dir: Path | None = None
     goals: tuple[str, ...] = ()  # conversion goals (paths), read by the campaigns report
     progress: bool | None = None  # None: on a terminal only
-    jobs: int = 0  # processes; 0: one per core for large inputs
+    jobs: int = 0  # worker processes for parsing; 0 (the default) is 1
     # Who computes the partials (logaudit.engine): "local" (this machine: threads, --jobs) or
     # "dask" (a Dask cluster at dask_scheduler, or a LocalCluster of dask_workers processes).
     engine: str = "local"
@@ -648,8 +648,8 @@ def _check(s: Settings) -> None:
         raise wrong("bots", f"bots must be one of {', '.join(BOTS_MODES)}")
     if s.top < 0:
         raise wrong("top", "top must be 0 (all rows) or more")
-    if s.origins.get("jobs", "default") != "default" and not 1 <= s.jobs <= 64:
-        raise wrong("jobs", f"jobs must be 1-64, not {s.jobs}")
+    if s.origins.get("jobs", "default") != "default" and not 0 <= s.jobs <= 64:
+        raise wrong("jobs", f"jobs must be 1-64 (0: the default, 1), not {s.jobs}")
     if s.ahead_days < 0:
         raise wrong("ahead_days", "ahead_days must be 0 or more")
     if s.client_from not in ("remote", "xff"):

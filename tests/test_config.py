@@ -139,7 +139,7 @@ def run(*args: str | Path, **envs: str) -> tuple[int, str, str]:
         ('[sources.social_networks]\nLemmy = "lemmy.world"\n', "give a list of hosts"),
         ('[sources.search_engines]\nCorp = { hosts = "find.corp" }\n', "give a list of hosts"),
         ("jobs = 1000\n", "jobs must be 1-64"),
-        ("jobs = 0\n", "jobs must be 1-64"),
+        ("jobs = -1\n", "jobs must be 1-64"),
         ('[privacy_rules.phone]\nenabled = "no"\n', "give true or false"),
         ("[privacy_rules.phone]\n", "a built-in rule is switched off with enabled = false"),
     ],
@@ -155,6 +155,20 @@ def test_every_config_error_is_exit_7_and_one_line(
     assert mentions in err and str(conf.name) in err or mentions in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert out == ""
+
+
+@pytest.mark.parametrize("where", ["file", "env"])
+def test_jobs_0_is_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """jobs = 0 is Settings' own default (one process): a config or crontab carrying it ran
+    before the range check and must still run."""
+    if where == "file":
+        write(tmp_path / "logaudit.toml", "jobs = 0\n")
+    else:
+        monkeypatch.setenv("LOGAUDIT_JOBS", "0")
+    log = tmp_path / "a.log"
+    log.write_text(LINE)
+    code, out, err = run("summary", log)
+    assert code == ExitCode.OK, err
 
 
 @pytest.mark.parametrize(

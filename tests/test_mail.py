@@ -347,6 +347,28 @@ def test_an_unwritable_report_file_does_not_cost_the_mail(
     assert "mailed all the same" not in r.stderr
 
 
+def test_an_alert_outranks_an_unwritable_report_file(
+    plain: tuple[int, Inbox], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The mail went out, so the side file's exit 9 must not hide the threshold's 10: a cron
+    # job paging on 10 stayed silent.
+    port, inbox = plain
+    smtp_env(monkeypatch, port)
+    monkeypatch.setenv("LOGAUDIT_CONFIG", "/dev/null")
+    out = tmp_path / "missing-folder" / "report.json"
+    r = run("problems", LOG, "--max-4xx-rate", "0%", "--mail-to", "a@x.example", "-o", out)
+    assert r.exit_code == ExitCode.THRESHOLD, r.stderr
+    assert len(inbox.messages) == 1 and "mailed all the same" in r.stderr
+
+
+def test_a_dry_run_into_a_folder_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    r = run("summary", LOG, "--mail-to", "a@x.example", "--dry-run", "-o", blocker / "x.eml")
+    assert r.exit_code == ExitCode.OUTPUT and "cannot create the folder" in r.stderr
+    assert "internal error" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
 def test_the_state_folders_a_failed_mail_makes_are_owner_only(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -66,6 +66,10 @@ def test_a_store_without_its_key_is_refused_and_verify_says_so(tmp_path: Path, l
     with pytest.raises(ConfigError, match=f"the key file is {lost} but the store holds days"):
         report([str(more)], state)
     assert key.exists() == (lost == "empty")  # left as it was
+    # A report from the stored days alone needs no key: history stays readable.
+    alone = report([], state)
+    assert alone.report is not None and alone.exit_code == 0
+    assert key.exists() == (lost == "empty")
     assert manage.verify(state) == [f"key is {lost}"]
     assert CliRunner().invoke(cli, ["state", "verify", "--state", str(state)]).exit_code == 7
     # rebuild is the way out: a new key, and the store is sound again.

@@ -127,7 +127,10 @@ def write_eml(msg: EmailMessage, path: Path) -> Path:
     not at all (``deliver.files``), so a half-written .eml never looks like a whole one."""
     from logaudit.deliver.files import atomic_output_binary, private_folder
 
-    private_folder(path.parent)
+    try:
+        private_folder(path.parent)
+    except OSError as e:  # a file where a folder must be, /proc: one line, exit 9
+        raise OutputError(f"{path.parent}: cannot create the folder ({e.strerror})") from None
     with atomic_output_binary(path, 0o600) as f:
         f.write(msg.as_bytes())
     return path

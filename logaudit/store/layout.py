@@ -408,31 +408,42 @@ class Layout:
             raise LogauditError(
                 f"--state {self.root}: cannot create: {e.strerror}", ExitCode.OUTPUT
             ) from None
-        if not (self.root / KEY_FILE).exists():
-            self._no_key("missing")
+        if not (self.root / KEY_FILE).exists() and not self._holds_days():
             _write_private(self.root / KEY_FILE, secrets.token_bytes(32))
 
     def key(self) -> bytes:
-        """The client tokens' key. A store that holds no day yet gets a new one in place of
-        an empty file; one that holds days is refused (its tokens were made with the lost key:
-        a new one would count every returning client again)."""
-        key = (self.root / KEY_FILE).read_bytes()
+        """The client tokens' key, read only when new lines are stored. A store that holds no
+        day yet gets a new one in place of a missing or empty file; one that holds days is
+        refused (its tokens were made with the lost key: a new one would count every returning
+        client again). Reports from the stored days alone never need it."""
+        try:
+            key = (self.root / KEY_FILE).read_bytes()
+        except FileNotFoundError:
+            key, how = b"", "missing"
+        else:
+            how = "empty"
         if not key:
-            self._no_key("empty")
+            self._no_key(how)
             key = secrets.token_bytes(32)
             _write_private(self.root / KEY_FILE, key)
         return key
 
+    def _holds_days(self) -> bool:
+        if not self.exists():
+            return False
+        state = self.read_state()
+        return bool(state.days or state.months)
+
     def _no_key(self, how: str) -> None:
         """Refuse (exit 7) when the store holds days and its key file is ``how``."""
-        if not self.exists():
-            return
-        state = self.read_state()
-        if state.days or state.months:
+        if self._holds_days():
             raise ConfigError(
                 f"--state {self.root}: the {KEY_FILE} file is {how} but the store holds days "
-                "hashed with it; put the key back from a backup, or `logaudit state rebuild` "
-                "the store from its logs"
+                "hashed with it, so no new line can be stored; put the key back from a backup, "
+                f"or write a new one (`head -c 32 /dev/urandom > {self.root / KEY_FILE}`: the "
+                "stored days stay, returning clients are counted again), or `logaudit state "
+                "rebuild` from the logs (only the days whose logs are given are kept); reports "
+                "from the stored days alone still work"
             )
 
     def read_state(self) -> State:

@@ -32,8 +32,8 @@ about 1.5 days of a month); the first likewise with ``--since`` and its first 5 
 **Change.** The last complete period against the one before (when that one is complete too) and,
 for hours and days, against the same wall-clock period 7 days earlier (when it lies in the data
 and is complete). Change = (last - before) / before, computed from the figures as the
-``periods`` rows show them, as ``+12.3%`` with ▲ (rose), ▼ (fell) or = (unchanged at one
-decimal); from 0 it is ``new`` (▲), 0 to 0 is ``=``.
+``periods`` rows show them, as ``+12.3%`` with ▲ (rose) or ▼ (fell), or ``≈ 0.0%`` (unchanged
+at one decimal); from 0 it is ``new`` (▲), 0 to 0 is ``≈ 0.0%``.
 
 **Movers.** Shares of people's page views in the last complete period against the pooled
 baseline of up to ``MOVER_BASELINE`` (4) periods before it: pages (path), referring sites
