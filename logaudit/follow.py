@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO
 from logaudit.config import Settings
 from logaudit.enrich.classify import Enricher
 from logaudit.errors import ExitCode, LogauditError
-from logaudit.formats import Detected, after, detect_for
+from logaudit.formats import Detected, after, detect_for, sample_lines
 from logaudit.parse import BadLines, parse_block
 from logaudit.records import Query, Result, _Enrich, writer_for
 from logaudit.sources import Block, Input, InputProblem, not_a_log
@@ -51,6 +51,8 @@ class Tail:
     found_in: str | None = None
     # Not there at the last poll: its appearance is said (as tail -F says it).
     waiting: bool = False
+    # The header lines a file held before its first log line (detect_now): read with it.
+    head: bytes = b""
 
     def detect(self, data: bytes, settings: Settings) -> InputProblem | None:
         """Find the format from the first lines read, as the reports do (``detect_for``: format
@@ -75,7 +77,8 @@ class Tail:
         file is skipped (found in a folder, no log: see ``detect``), after which it is closed
         and must not be polled again."""
         if self.det is None:
-            skipped = self.detect(data, settings)
+            skipped = self.detect(self.head + data, settings)
+            self.head = b""
             if skipped is not None:
                 if self.f is not None:
                     self.f.close()
@@ -90,17 +93,31 @@ class Tail:
         self.det = after(self.det, data)  # a W3C #Fields: header changes the next lines
         return enricher.apply(chunk, has_agent="agent" in self.det.format.fields)
 
-    def detect_now(self, settings: Settings) -> InputProblem | None:
+    def detect_now(self, settings: Settings, upto: int | None = None) -> InputProblem | None:
         """Detect from the lines already in the file, when it has some: a file that is no log
-        is said at once, not at its first new line (which may never come), and a W3C log's
-        ``#Fields:`` header, written at its top, is known before its next line."""
+        is said at once, not at its first new line (which may never come). ``upto``: where
+        reading starts (None: the file's end, as --follow reads; watch's backlog start): a
+        W3C ``#Fields:`` header written in the last megabyte before it is the one in force
+        there. A file of nothing but header lines (IIS's new file of the day) is detected
+        with its first log line, its headers kept for it."""
         try:
             with open(self.path, "rb") as f:
                 head = f.read(HEAD_BYTES)
+                end = f.seek(0, os.SEEK_END) if upto is None else upto
+                at = max(len(head), end - HEAD_BYTES)
+                f.seek(at)
+                lead = f.read(max(0, end - at))
         except OSError:
             return None  # not there yet: detected from its first lines when it appears
         head = head[: head.rfind(b"\n") + 1]
-        return self.detect(head, settings) if head.strip() else None
+        if not sample_lines(head, 1):
+            self.head = head
+            return None
+        skipped = self.detect(head, settings)
+        if skipped is None and self.det is not None:
+            for before in (head[:end], lead):  # the bytes before ``upto``, in order
+                self.det = after(self.det, before)
+        return skipped
 
     def _open(self, at_end: bool) -> bool:
         try:
@@ -171,14 +188,14 @@ def follow(
     bad = BadLines()
     problems: list[InputProblem] = []
     for t in list(tails):
-        skipped = t.detect_now(settings)
+        skipped = t.detect_now(settings, upto=0 if from_start else None)
         if skipped is not None:  # a folder's error.log: said at once, not followed
+            tails.remove(t)
+            nothing_left(tails, skipped)
             if on_note is not None:
                 on_note(str(skipped))
             else:
                 problems.append(skipped)
-            tails.remove(t)
-            nothing_left(tails, t)
     w = writer_for(fmt, out)
     written = 0
     try:
@@ -198,12 +215,12 @@ def follow(
                     continue
                 chunk = t.rows(data, settings, enricher, bad)
                 if isinstance(chunk, InputProblem):  # a folder's error.log: said, not followed
+                    tails.remove(t)
+                    nothing_left(tails, chunk)
                     if on_note is not None:
                         on_note(str(chunk))
                     else:
                         problems.append(chunk)
-                    tails.remove(t)
-                    nothing_left(tails, t)
                     continue
                 if not len(chunk):
                     continue
@@ -226,11 +243,9 @@ def follow(
     return Result(written, problems, bad)
 
 
-def nothing_left(tails: list[Tail], skipped: Tail) -> None:
+def nothing_left(tails: list[Tail], skipped: InputProblem) -> None:
     """Every file found was skipped (a folder holding only nginx's error.log): there is
-    nothing to follow, and waiting would wait for ever; summary fails alike (exit 4)."""
+    nothing to follow, and waiting would wait for ever; summary fails alike (exit 4), and the
+    message says why (the skipped file's own line)."""
     if not tails:
-        raise LogauditError(
-            f"no log left to follow: every file found was skipped, the last {skipped.path}",
-            ExitCode.INPUT_INVALID,
-        )
+        raise LogauditError(f"no log left to follow: {skipped}", ExitCode.INPUT_INVALID)

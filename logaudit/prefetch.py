@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,7 @@ def _read(
 
     from logaudit import blockcsv
     from logaudit.config import load
-    from logaudit.formats import detect, jsonlog, sample_lines
+    from logaudit.formats import detect_for, jsonlog, sample_lines
     from logaudit.sources import ReadState, expand, is_plain_file, read_blocks
 
     if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
@@ -126,12 +126,7 @@ def _read(
             if n == 0:
                 if not sample_lines(block.data, 1):
                     return
-                det = detect(
-                    block.data, inp.name, settings.log_format, settings.tz, settings.formats
-                )
-                det = replace(
-                    det, client_from=settings.client_from, trusted=settings.trusted_proxies
-                )
+                det = detect_for(block.data, inp.name, settings)  # as the pipeline detects
                 layout = det.format
                 if layout.family == "json" and not det.others:
                     keyed = jsonlog.keyed(layout)  # an nginx JSON template, read by its keys

@@ -206,7 +206,7 @@ class Block:
     source: Input
     lines: int = -1
     # Stretches of the input that are not lines (NUL runs): (line number, reason) each, to be
-    # counted as one bad line each by whoever parses the block.
+    # counted apart (``BadLines``' NUL runs, not lines) by whoever parses the block.
     stretches: list[tuple[int, str]] = field(default_factory=list)
     # Found by the reading thread (``octets.rare``): the positions of ``data``'s backslashes
     # and CRs, and whether all of it is ASCII; None when not known (parsing finds them).
@@ -739,7 +739,7 @@ def _nul_message(start: int, end: int, kind: str | None) -> str:
 
 class _NulStretches:
     """NUL runs across an input's blocks, merged where one block's run goes on in the next;
-    each becomes one bad line (``Block.stretches``) at the line it starts on."""
+    each is one run (``Block.stretches``, counted apart, not a line) at the line it starts on."""
 
     def __init__(self, kind: str | None, offset: int = 0) -> None:
         self.kind = kind
@@ -802,7 +802,7 @@ def read_blocks(
 
     ``on_progress`` receives the number of *compressed* bytes consumed since the last call, so
     a progress bar over file sizes stays truthful for .gz inputs. Runs of NUL bytes are taken
-    out of the blocks and reported as one bad line each (``Block.stretches``); damaged and
+    out of the blocks and reported as one run each (``Block.stretches``); damaged and
     cut-short compressed data are reported in ``state.problems`` after every readable line.
     """
     instead = said(inp)

@@ -120,7 +120,8 @@ class Watcher:
         self, paths: list[Path], settings: Settings, found_in: Mapping[Path, str] | None = None
     ) -> None:
         self.tails = [Tail(p, from_start=True, found_in=(found_in or {}).get(p)) for p in paths]
-        for t in self.tails:
+        self.notes: list[str] = []
+        for t in list(self.tails):
             t._open(at_end=False)
             if t.f is not None:
                 size = t.f.seek(0, 2)
@@ -128,11 +129,17 @@ class Watcher:
                 t.f.seek(start)
                 if start:
                     t.f.readline()  # to the next line start
+                # The format from the log's head (a W3C header is cut off by the backlog).
+                skipped = t.detect_now(settings, upto=t.f.tell())
+                if skipped is not None:  # a folder's error.log: said once, not followed
+                    t.f.close()
+                    self.tails.remove(t)
+                    nothing_left(self.tails, skipped)
+                    self.notes.append(str(skipped))
         self.settings = settings
         self.enricher = Enricher(settings)
         self.window = Window()
         self.bad = BadLines()
-        self.notes: list[str] = []
 
     def poll(self) -> None:
         for t in list(self.tails):
@@ -143,9 +150,9 @@ class Watcher:
                 continue
             chunk = t.rows(data, self.settings, self.enricher, self.bad)
             if isinstance(chunk, InputProblem):  # a folder's error.log: said once, not followed
-                self.notes.append(str(chunk))
                 self.tails.remove(t)
-                nothing_left(self.tails, t)
+                nothing_left(self.tails, chunk)
+                self.notes.append(str(chunk))
                 continue
             self.window.add(chunk)
 

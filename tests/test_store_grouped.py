@@ -138,4 +138,6 @@ def test_a_key_named_like_an_aggregate_falls_back() -> None:
         {"hits": [1, 2, 3]}, index=pd.Index(["a", "b", "a"], dtype="str", name="hits_sum")
     )
     rows = _stored([frame.iloc[:2], frame.iloc[2:]])
-    assert merged(_table(), rows) is None
+    assert merged(_table(), rows) is None  # no KeyError: the caller merges as before
+    named = frame.rename_axis("first_row_min")  # the row numbers' own aggregate
+    assert merged(_table(), _stored([named.iloc[:2], named.iloc[2:]])) is None

@@ -62,11 +62,11 @@ def merged(table: Table, rows: pa.Table) -> pd.DataFrame | None:
         if how is None or col.null_count:
             return None
         aggs.append((c, how))
-    if key in {f"{c}_{how}" for c, how in aggs}:
-        return None  # Arrow names each aggregate COLUMN_RULE: the key would collide
     first = "first_row"
     while first in rows.column_names:
         first = "_" + first
+    if key in {f"{c}_{how}" for c, how in [*aggs, (first, "min")]}:
+        return None  # Arrow names each aggregate COLUMN_RULE: the key would collide
     numbered = rows.append_column(first, pa.array(np.arange(rows.num_rows, dtype=np.int64)))
     # Single-threaded: one pass in row order. Its groups are not in first-appearance order
     # past the first batch, so each key's first row puts them in it.
