@@ -506,6 +506,13 @@ def _campaign_overrides(opts: dict[str, Any]) -> dict[str, Any]:
             commission_of(name.strip(), rate.strip())  # a bad rate is wrong usage: exit 2
         except ConfigError as e:
             raise click.UsageError(str(e)) from None
+        same = next((k for k in terms if k.casefold() == name.strip().casefold()), None)
+        if same is not None and same != name.strip():  # before reading, not after (exit 2)
+            raise click.BadParameter(
+                f"{same} and {name.strip()}: affiliate ids are compared ignoring case, so "
+                "these name one affiliate twice",
+                param_hint="--commission",
+            )
         terms[name.strip()] = rate.strip()
     if terms:
         out["commissions"] = terms
@@ -675,11 +682,17 @@ def _finish_mail(
     dry = bool(d.get("dry_run"))
     code = outcome.exit_code
     unwritten: LogauditError | None = None
-    if output is not None and not dry:
+    ctx = click.get_current_context(silent=True)
+    csv_dir = ctx.params.get("csv_dir") if ctx else None
+    if (output is not None or csv_dir is not None) and not dry:
         # A side file that cannot be written must not cost the readers their mail: it is
-        # said in one line (exit 9) and the mail goes out all the same.
+        # said in one line (exit 9) and the mail goes out all the same. --csv-dir too (it
+        # was ignored when mailing).
         try:
-            _emit(report, fmt, output, settings, inputs)
+            if csv_dir is not None:
+                _csv_dir(report, csv_dir, settings, inputs)
+            if output is not None:
+                _emit(report, fmt, output, settings, inputs)
         except LogauditError as e:
             if e.exit_code != ExitCode.OUTPUT:
                 raise

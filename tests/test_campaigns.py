@@ -328,7 +328,12 @@ def test_commission_names_match_affiliate_ids_ignoring_case(tmp_path: Path) -> N
     assert "no visit from zeta named in the commissions" in _section(r, "affiliates")["note"]
     # Two terms for one id ignoring case: refused, not one of them picked.
     res = CliRunner().invoke(cli, [*args, "--commission", "acme=10%", "--commission", "ACME=2"])
-    assert res.exit_code == 7 and "name one affiliate twice" in res.output
+    assert res.exit_code == 2 and "name one affiliate twice" in res.output  # usage, at once
+    # The same from the config file: exit 7.
+    conf = tmp_path / "c.toml"
+    conf.write_text('[commissions]\nacme = "10%"\nACME = "2"\n')
+    res = CliRunner().invoke(cli, [*args, "--config", str(conf)])
+    assert res.exit_code == 7 and "commissions acme and ACME" in res.output
 
 
 NGINX_COOKIE = (

@@ -361,6 +361,18 @@ def test_an_alert_outranks_an_unwritable_report_file(
     assert len(inbox.messages) == 1 and "mailed all the same" in r.stderr
 
 
+def test_csv_dir_is_written_when_the_report_is_mailed(
+    plain: tuple[int, Inbox], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # --csv-dir asked for the CSV files: mailing the report silently dropped them.
+    port, inbox = plain
+    smtp_env(monkeypatch, port)
+    monkeypatch.setenv("LOGAUDIT_CONFIG", "/dev/null")
+    r = run("summary", LOG, "--mail-to", "a@x.example", "--csv-dir", tmp_path / "csv")
+    assert r.exit_code == 0, r.stderr
+    assert len(inbox.messages) == 1 and (tmp_path / "csv" / "overview.csv").is_file()
+
+
 def test_a_dry_run_into_a_folder_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
     blocker = tmp_path / "afile"
     blocker.write_text("x")

@@ -194,7 +194,7 @@ def check_settings(s: Settings) -> None:
         commission_of(name, spec)
         if seen.setdefault(name.casefold(), name) != name:
             raise ConfigError(
-                f"--commission {seen[name.casefold()]} and {name}: affiliate ids are compared "
+                f"commissions {seen[name.casefold()]} and {name}: affiliate ids are compared "
                 "ignoring case, so these name one affiliate twice"
             )
 
