@@ -497,7 +497,7 @@ def _campaign_overrides(opts: dict[str, Any]) -> dict[str, Any]:
             out["window"] = parse_duration(opts["window"], "--window")
     except ConfigError as e:
         raise click.UsageError(str(e)) from None
-    terms = {}
+    terms: dict[str, str] = {}
     for c in opts.get("commissions") or ():
         name, sep, rate = c.partition("=")
         if not sep or not name.strip() or not rate.strip():
