@@ -187,15 +187,20 @@ def follow(
     extra = _Enrich(settings, query.fields)
     bad = BadLines()
     problems: list[InputProblem] = []
+
+    def skip(t: Tail, problem: InputProblem) -> None:
+        """A folder's error.log: said once, not followed (exit 4 when nothing is left)."""
+        tails.remove(t)
+        nothing_left(tails, problem)
+        if on_note is not None:
+            on_note(str(problem))
+        else:
+            problems.append(problem)
+
     for t in list(tails):
         skipped = t.detect_now(settings, upto=0 if from_start else None)
-        if skipped is not None:  # a folder's error.log: said at once, not followed
-            tails.remove(t)
-            nothing_left(tails, skipped)
-            if on_note is not None:
-                on_note(str(skipped))
-            else:
-                problems.append(skipped)
+        if skipped is not None:  # said at once, not at its first new line
+            skip(t, skipped)
     w = writer_for(fmt, out)
     written = 0
     try:
@@ -214,13 +219,8 @@ def follow(
                 if not data:
                     continue
                 chunk = t.rows(data, settings, enricher, bad)
-                if isinstance(chunk, InputProblem):  # a folder's error.log: said, not followed
-                    tails.remove(t)
-                    nothing_left(tails, chunk)
-                    if on_note is not None:
-                        on_note(str(chunk))
-                    else:
-                        problems.append(chunk)
+                if isinstance(chunk, InputProblem):
+                    skip(t, chunk)
                     continue
                 if not len(chunk):
                     continue
