@@ -274,9 +274,12 @@ def digest(
             return stored_run(open_inputs(args) if args else [], s, tables, progress)
         return run(open_inputs(args), s, tables, progress, Enricher(s))
 
+    periods: list[Any] = []  # the period the digest read (its day, for the message below)
+
     def run_period(s: Settings, names: tuple[str, ...]) -> Report:
         r = read(s, tables_for(names), on_progress)
         runs.append(r)
+        periods.append(s.since)
         ctx = finish_context(s, names)
         _stored_places(ctx, r, s)
         return build_report(r, s, names, "digest", ctx)
@@ -291,7 +294,8 @@ def digest(
     report = digest_mod.build(settings, detail, run_period, run_wide)
     implicit = ""
     if settings.since is None and settings.until is None:
-        day = digest_mod.period_of(settings)[0]
+        # The day read, not the period computed again: a run crossing midnight named the next.
+        day = periods[0] if periods else digest_mod.period_of(settings)[0]
         implicit = f"the digest's default period (yesterday, {day:%Y-%m-%d}; --since picks another)"
     return _outcome(runs[0], report, settings, implicit)
 

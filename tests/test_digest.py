@@ -137,6 +137,30 @@ def test_digest_default_period_named_when_it_holds_no_request(log: Path) -> None
     assert "default period (yesterday, " in r.stderr and "filters (method FOO)" in r.stderr
 
 
+def test_the_default_period_named_is_the_day_read(
+    log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A digest run across midnight: the message names the day it read, not the one the
+    clock says once the run is over (the period was computed again after the run)."""
+    from datetime import datetime
+
+    from logaudit import digest
+
+    real = digest.period_of
+    given: list[datetime] = []
+
+    def ticking(settings: Any) -> tuple[datetime, datetime]:
+        since, until = real(settings)
+        later = timedelta(days=len(given))  # each call a day after the last
+        given.append(since + later)
+        return since + later, until + later
+
+    monkeypatch.setattr(digest, "period_of", ticking)
+    r = run("digest", log)
+    assert r.exit_code == ExitCode.NO_DATA
+    assert f"(yesterday, {given[0]:%Y-%m-%d};" in r.stderr, r.stderr
+
+
 def test_digest_csv_says_an_unchanged_metric_without_a_guard_quote(log: Path) -> None:
     # "= +0.0%" began with "=", so the CSV formula guard wrote it "'= +0.0%".
     import csv
