@@ -997,3 +997,20 @@ def test_held_back_gives_the_mask_back_however_the_block_ends() -> None:
         assert procs.DEFERRED <= mask()
         raise OSError("fork failed")
     assert mask() == before
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "html"])
+def test_nul_runs_listed_under_a_heading_that_names_them(tmp_path: Path, fmt: str) -> None:
+    """A NUL run is no bad line (the bad-lines column may read 0) but is listed among the
+    first examples: the heading says so; without runs it stays as it was."""
+    good = (line() + "\n").encode() * 3
+    for name, data, heading in [
+        ("hole.log", b"\0" * 40 + good, "Bad lines and NUL runs, first examples:"),
+        ("bad.log", good + b"not a log line\n", "Bad lines, first examples:"),
+    ]:
+        log = tmp_path / name
+        log.write_bytes(data)
+        res = CliRunner().invoke(cli, ["summary", str(log), "--format", fmt])
+        assert res.exit_code == 0, res.output
+        assert heading in res.stdout
+        assert "NUL runs, first" not in res.stdout or name == "hole.log"

@@ -186,6 +186,7 @@ def render(report: Report, out: TextIO, embed: Embed | None = None) -> None:
             inputs=view.inputs_rows(report),
             no_inputs=view.NO_INPUTS,
             bad_examples=view.bad_examples(report),
+            bad_examples_title=view.bad_examples_title(report),
             notes=[view.text(n) for n in report.notes],
         )
     )

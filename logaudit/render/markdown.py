@@ -90,7 +90,7 @@ def render(report: Report, out: TextIO) -> None:
         w(_row([code(row[0]), md(row[1]), *[md(x) for x in row[2:]]]) + "\n")
     examples = view.bad_examples(report)
     if examples:
-        w("\nBad lines, first examples:\n\n")
+        w(f"\n{view.bad_examples_title(report)}\n\n")
         for ex in examples:
             w(f"- {code(ex)}\n")
     if report.notes:

@@ -396,6 +396,14 @@ NO_INPUTS = (
 )
 
 
+def bad_examples_title(report: Report) -> str:
+    """The heading of ``bad_examples``: a NUL run is no bad line (docs/metrics.md), so when
+    the list may hold one it says so, beside a bad-lines column that may read 0."""
+    if _nul(report):
+        return "Bad lines and NUL runs, first examples:"
+    return "Bad lines, first examples:"
+
+
 def bad_examples(report: Report) -> list[str]:
     return [
         text(f"{ex['file']}:{ex['line']}: {ex['reason']}", limit=200)
