@@ -22,7 +22,7 @@ from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import Detected, after, detect_for, sample_lines
 from logaudit.parse import BadLines, parse_block
 from logaudit.records import Query, Result, _Enrich, writer_for
-from logaudit.sources import Block, Input, InputProblem, not_a_log
+from logaudit.sources import HEAD_BYTES, Block, Input, InputProblem, file_head, not_a_log
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 INTERVAL = 1.0
 # At most this many bytes are read from one file per poll (a burst is taken in turns).
 READ_MAX = 16 * 1024 * 1024
-# The lines a format is detected from when following starts (formats.sample_lines reads fewer).
-HEAD_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -102,9 +100,10 @@ class Tail:
         with its first log line, its headers kept for it."""
         try:
             with open(self.path, "rb") as f:
-                head = f.read(HEAD_BYTES)
+                head = file_head(f)  # what the reports detect from
+                read = f.tell()
                 end = f.seek(0, os.SEEK_END) if upto is None else upto
-                at = max(len(head), end - HEAD_BYTES)
+                at = max(read, end - HEAD_BYTES)
                 f.seek(at)
                 lead = f.read(max(0, end - at))
         except OSError:
@@ -190,8 +189,7 @@ def follow(
 
     def skip(t: Tail, problem: InputProblem) -> None:
         """A folder's error.log: said once, not followed (exit 4 when nothing is left)."""
-        tails.remove(t)
-        nothing_left(tails, problem)
+        drop(tails, t, problem)
         if on_note is not None:
             on_note(str(problem))
         else:
@@ -243,9 +241,10 @@ def follow(
     return Result(written, problems, bad)
 
 
-def nothing_left(tails: list[Tail], skipped: InputProblem) -> None:
-    """Every file found was skipped (a folder holding only nginx's error.log): there is
-    nothing to follow, and waiting would wait for ever; summary fails alike (exit 4), and the
-    message says why (the skipped file's own line)."""
+def drop(tails: list[Tail], t: Tail, skipped: InputProblem) -> None:
+    """Stop following ``t``, a file that is no log (``skipped`` says why). When every file
+    found was skipped (a folder holding only nginx's error.log) there is nothing to follow,
+    and waiting would wait for ever: summary fails alike (exit 4), the message saying why."""
+    tails.remove(t)
     if not tails:
         raise LogauditError(f"no log left to follow: {skipped}", ExitCode.INPUT_INVALID)

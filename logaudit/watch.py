@@ -21,7 +21,7 @@ import pandas as pd
 
 from logaudit.config import Settings
 from logaudit.enrich.classify import Enricher
-from logaudit.follow import Tail, nothing_left
+from logaudit.follow import Tail, drop
 from logaudit.parse import BadLines
 from logaudit.sources import InputProblem
 
@@ -133,8 +133,7 @@ class Watcher:
                 skipped = t.detect_now(settings, upto=t.f.tell())
                 if skipped is not None:  # a folder's error.log: said once, not followed
                     t.f.close()
-                    self.tails.remove(t)
-                    nothing_left(self.tails, skipped)
+                    drop(self.tails, t, skipped)
                     self.notes.append(str(skipped))
         self.settings = settings
         self.enricher = Enricher(settings)
@@ -150,8 +149,7 @@ class Watcher:
                 continue
             chunk = t.rows(data, self.settings, self.enricher, self.bad)
             if isinstance(chunk, InputProblem):  # a folder's error.log: said once, not followed
-                self.tails.remove(t)
-                nothing_left(self.tails, chunk)
+                drop(self.tails, t, chunk)
                 self.notes.append(str(chunk))
                 continue
             self.window.add(chunk)
