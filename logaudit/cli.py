@@ -6,6 +6,7 @@ only an internal bug shows a traceback, and only with ``--debug``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import os
@@ -780,22 +781,24 @@ class _Cli(click.Group):
     command, are one line and their exit code (2); ``logaudit`` alone still shows the help."""
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
-        try:
+        with _usage_in_one_line():
             return super().make_context(*args, **kwargs)
-        except click.exceptions.NoArgsIsHelpError:
-            raise
-        except click.ClickException as e:
-            click.echo(_usage_line(e), err=True)
-            sys.exit(e.exit_code)
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
+        with _usage_in_one_line():
             return super().invoke(ctx)
-        except click.exceptions.NoArgsIsHelpError:
-            raise
-        except click.ClickException as e:
-            click.echo(_usage_line(e), err=True)
-            sys.exit(e.exit_code)
+
+
+@contextlib.contextmanager
+def _usage_in_one_line() -> Iterator[None]:
+    """Click's usage errors raised inside: one line (``_usage_line``) and their exit code."""
+    try:
+        yield
+    except click.exceptions.NoArgsIsHelpError:
+        raise
+    except click.ClickException as e:
+        click.echo(_usage_line(e), err=True)
+        sys.exit(e.exit_code)
 
 
 @click.group(
