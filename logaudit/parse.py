@@ -752,7 +752,9 @@ def _fast(
         invalid.extend(ahead[1])
     else:
         table = _read_csv(data, columns, invalid, delim, used, _plain_tokens(det))
-    if any(col.num_chunks > 1 for col in table.columns):  # a block over 2 GB
+    if any(col.num_chunks > 1 for col in table.columns):
+        # Read in pieces (blockcsv.PIECE_BYTES): one chunk per column, with the dictionaries
+        # and indices one piece would have given (both calls release the GIL).
         table = table.unify_dictionaries().combine_chunks()
     bare_cr = _has_bare_cr(data, cr)
     if not invalid and table.num_rows == block.lines and not bare_cr:

@@ -80,3 +80,54 @@ def test_report_commands_and_records_go_through_it(
         r = CliRunner().invoke(cli, [command, str(sample_logs / "access.log"), "--format", fmt])
         assert r.exit_code == 0, r.output
     assert len(calls) == 3
+
+
+DOCS = """
+import hashlib, json, sys, textwrap
+from pyarrow.vendored import docscrape
+
+texts = []
+init = docscrape.NumpyDocString.__init__
+
+
+def counted(self, docstring, *args, **kwargs):
+    texts.append(docstring)
+    init(self, docstring, *args, **kwargs)
+
+
+docscrape.NumpyDocString.__init__ = counted
+dedent, parse = textwrap.dedent, docscrape.NumpyDocString
+if sys.argv[1] == "heap":
+    from logaudit import heap
+
+    heap.data_stack()
+import pyarrow.compute as pc
+
+docs = "".join(
+    getattr(pc, n).__doc__ or "" for n in sorted(dir(pc)) if callable(getattr(pc, n))
+)
+print(json.dumps({
+    "docs": hashlib.sha256(docs.encode()).hexdigest(),
+    "parses": len(texts),
+    "texts": len(set(texts)),
+    "restored": textwrap.dedent is dedent and pc.dedent is dedent
+    and docscrape.NumpyDocString is parse,
+}))
+"""
+
+
+def test_pyarrow_compute_docstrings_are_parsed_once_per_text_and_unchanged() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    got = {
+        how: json.loads(
+            subprocess.run(
+                [sys.executable, "-c", DOCS, how], capture_output=True, text=True, env=env,
+                cwd=ROOT, check=True, timeout=120,
+            ).stdout
+        )
+        for how in ("plain", "heap")
+    }
+    assert got["heap"]["docs"] == got["plain"]["docs"]  # the same docstrings
+    assert got["plain"]["parses"] > got["plain"]["texts"] > 0  # texts repeat...
+    assert got["heap"]["parses"] == got["heap"]["texts"] == got["plain"]["texts"]  # ...once each
+    assert got["heap"]["restored"] and got["plain"]["restored"]
