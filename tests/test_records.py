@@ -81,6 +81,22 @@ def test_parquet_round_trip_keeps_types(log: Path, tmp_path: Path) -> None:
     assert pd.Timestamp(first["time"]) == back["time"].iloc[0]
 
 
+def test_parquet_holds_only_the_selected_rows_values(log: Path, tmp_path: Path) -> None:
+    # Unused categories were written too: a filtered export held every client, path and
+    # query string of the log in its dictionaries (QA16 finding 2, privacy).
+    out = tmp_path / "one.parquet"
+    fields = "client,path,query,referrer,agent"
+    r = run("records", log, "--client", "203.0.113.7", "--fields", fields, "-o", out)
+    assert r.exit_code == 0, r.stderr
+    back = pq.read_table(out)
+    assert back.num_rows == 8
+    for col in back.columns:
+        values = set(col.unique().to_pylist())
+        for chunk in col.chunks:
+            assert set(chunk.dictionary.to_pylist()) <= values, col
+    assert b"203.0.113.8" not in out.read_bytes() and b"x=8" not in out.read_bytes()
+
+
 def test_parquet_of_nothing_still_has_columns(log: Path, tmp_path: Path) -> None:
     out = tmp_path / "none.parquet"
     r = run("records", log, "--status", "418", "--fields", "time,client,status", "-o", out)
