@@ -379,12 +379,17 @@ def _settings(opts: dict[str, Any]) -> Any:
         from logaudit.enrich.classify import zone
 
         zone(tz)  # fail early, with the one-line message (before --since reads the time in it)
-    from logaudit.timespec import parse_when  # zoneinfo: not for the commands without data
+    from logaudit.timespec import instant, parse_when  # zoneinfo: not for commands without data
 
-    if opts.get("since"):
-        overrides["since"] = parse_when(opts["since"], tz)
-    if opts.get("until"):
-        overrides["until"] = parse_when(opts["until"], tz)
+    for key in ("since", "until"):
+        if opts.get(key):
+            overrides[key] = parse_when(opts[key], tz)
+            # A time with its offset is an instant: hits are cut by their own UTC time, not
+            # by a wall clock that is the log's (without --tz) in whatever offset it writes.
+            at = instant(opts[key])
+            if at is not None:
+                extra[f"{key}_utc"] = at
+                overrides["extra"] = extra
     settings = load(overrides, config_file=opts.get("config_file"), site=opts.get("site"))
     return _checked_format(settings)
 
