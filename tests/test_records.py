@@ -97,6 +97,19 @@ def test_parquet_holds_only_the_selected_rows_values(log: Path, tmp_path: Path) 
     assert b"203.0.113.8" not in out.read_bytes() and b"x=8" not in out.read_bytes()
 
 
+def test_records_keep_log_order_when_the_fast_reader_rejects_a_line(tmp_path: Path) -> None:
+    # Line 1 has one trailing field more (an X-Forwarded-For added later): the exact path
+    # reads it, and it came out after lines 2-4, so --limit 1 gave line 2 (QA16 #8).
+    lines = [line(request=f"GET /{i} HTTP/1.1") for i in range(1, 5)]
+    lines[0] += ' "1.2.3.4"'
+    log = write(tmp_path / "ord.log", lines)
+    r = run("records", log, "--fields", "line,path", "--format", "jsonl")
+    assert r.exit_code == 0, r.stderr
+    assert [json.loads(x)["line"] for x in r.stdout.splitlines()] == [1, 2, 3, 4]
+    r = run("records", log, "--fields", "path", "--format", "jsonl", "--limit", "1")
+    assert r.stdout.strip() == '{"path": "/1"}'
+
+
 def test_parquet_of_nothing_still_has_columns(log: Path, tmp_path: Path) -> None:
     out = tmp_path / "none.parquet"
     r = run("records", log, "--status", "418", "--fields", "time,client,status", "-o", out)
