@@ -1131,6 +1131,9 @@ def _make_records_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Write to a file."),
         click.option("--geoip-dir", type=_Named(),
                      help="Folder of .mmdb databases."),
+        click.option("--strict", is_flag=True, default=None,
+                     help=f"Exit {int(ExitCode.BAD_LINES)} if any line is bad or NUL bytes "
+                     "were skipped."),
         click.option("--debug", is_flag=True, hidden=True),
         *anonymize_options,
     ]

@@ -110,6 +110,20 @@ def test_records_keep_log_order_when_the_fast_reader_rejects_a_line(tmp_path: Pa
     assert r.stdout.strip() == '{"path": "/1"}'
 
 
+def test_records_say_bad_lines_as_the_reports_do_and_strict_fails(tmp_path: Path) -> None:
+    # Bad lines were dropped in silence, exit 0, and there was no --strict (QA16 #9).
+    log = write(tmp_path / "b.log", [line(), "garbage here", line()])
+    r = run("records", log, "--fields", "line", "--format", "jsonl")
+    assert r.exit_code == 0 and r.stdout.count("\n") == 2
+    assert "1 bad line; the first: " in r.stderr and "b.log:2: 2 fields" in r.stderr
+    s = run("summary", log, "--format", "json")
+    assert r.stderr.splitlines()[-1] in s.stderr
+    r = run("records", log, "--fields", "line", "--format", "jsonl", "--strict")
+    assert r.exit_code == 6 and "--strict: 1 bad line" in r.stderr
+    r = run("records", write(tmp_path / "g.log", ["garbage"] * 3), "--log-format", "combined")
+    assert r.exit_code == 4 and "g.log:1: 1 fields" in r.stderr
+
+
 def test_parquet_of_nothing_still_has_columns(log: Path, tmp_path: Path) -> None:
     out = tmp_path / "none.parquet"
     r = run("records", log, "--status", "418", "--fields", "time,client,status", "-o", out)
