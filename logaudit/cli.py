@@ -57,8 +57,8 @@ class _Named(click.Path):
         return super().convert(value, param, ctx)
 
 
-# Mail and config options, shared by every report command (docs/cron.md, README "Mail").
-mail_options = [
+# The config file and site: every report command and records.
+config_options = [
     click.option(
         "--config",
         "config_file",
@@ -70,6 +70,28 @@ mail_options = [
         metavar="NAME",
         help="Use the config's [sites.NAME] table (logs, hosts, recipients).",
     ),
+]
+
+# Who the client is behind a proxy: every report command and records.
+client_options = [
+    click.option(
+        "--client-from",
+        type=click.Choice(["remote", "xff"]),
+        default=None,
+        help="The client: the logged address (remote), or X-Forwarded-For's (xff).",
+    ),
+    click.option(
+        "--trusted-proxy",
+        "trusted_proxies",
+        multiple=True,
+        metavar="CIDR",
+        help="With xff: skip these proxies, from the right (repeatable).",
+    ),
+]
+
+# Mail and config options, shared by every report command (docs/cron.md, README "Mail").
+mail_options = [
+    *config_options,
     click.option(
         "--mail-to",
         "mail_to",
@@ -174,19 +196,7 @@ def _report_options(f: Callable[..., Any]) -> Callable[..., Any]:
             metavar="NAME|FORMAT",
             help=LOG_FORMAT_HELP,
         ),
-        click.option(
-            "--client-from",
-            type=click.Choice(["remote", "xff"]),
-            default=None,
-            help="The client: the logged address (remote), or X-Forwarded-For's (xff).",
-        ),
-        click.option(
-            "--trusted-proxy",
-            "trusted_proxies",
-            multiple=True,
-            metavar="CIDR",
-            help="With xff: skip these proxies, from the right (repeatable).",
-        ),
+        *client_options,
         click.option(
             "--since", metavar="WHEN", help="From this time (2026-11-24, yesterday, 7d...)."
         ),
@@ -1114,6 +1124,7 @@ def _make_records_options(f: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
         click.argument("logs", nargs=-1, metavar="LOG..."),
         click.option("--log-format", metavar="NAME|FORMAT", help=LOG_FORMAT_HELP),
+        *client_options,
         click.option("--since", metavar="WHEN", help="From this time (2026-11-24, 7d...)."),
         click.option("--until", metavar="WHEN", help="Up to (not including) this time."),
         click.option("--tz", metavar="ZONE", help="Time zone for --since/--until."),
@@ -1135,6 +1146,7 @@ def _make_records_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help=f"Exit {int(ExitCode.BAD_LINES)} if any line is bad or NUL bytes "
                      "were skipped."),
         click.option("--debug", is_flag=True, hidden=True),
+        *config_options,
         *anonymize_options,
     ]
     f = filter_options(f)  # innermost: listed after the options above in --help

@@ -124,6 +124,28 @@ def test_records_say_bad_lines_as_the_reports_do_and_strict_fails(tmp_path: Path
     assert r.exit_code == 4 and "g.log:1: 1 fields" in r.stderr
 
 
+def test_records_take_the_reports_config_and_proxy_options(tmp_path: Path) -> None:
+    # records had no --config, --client-from or --trusted-proxy (exit 2): behind a proxy
+    # its count could not equal the filtered summary's from the command line (QA16 #12).
+    log = write(
+        tmp_path / "x.log",
+        [
+            line(client="10.0.0.5", extra=['"203.0.113.7, 10.1.1.1"']),
+            line(client="10.0.0.5", extra=['"198.51.100.9"']),
+        ],
+    )
+    conf = tmp_path / "p.toml"
+    conf.write_text('client_from = "xff"\ntrusted_proxies = ["10.0.0.0/8"]\n')
+    proxy = ("--client-from", "xff", "--trusted-proxy", "10.0.0.0/8")
+    for opts in (proxy, ("--config", conf)):
+        r = run("records", log, *opts, "--client", "203.0.113.7", "--format", "jsonl")
+        assert r.exit_code == 0, r.output
+        s = run("summary", log, *opts, "--client", "203.0.113.7", "--format", "json")
+        assert r.stdout.count("\n") == json.loads(s.stdout)["overview"]["requests"] == 1
+        r = run("records", log, *opts, "--fields", "client", "--format", "csv")
+        assert r.stdout.split() == ["client", "203.0.113.7", "198.51.100.9"]
+
+
 def test_parquet_of_nothing_still_has_columns(log: Path, tmp_path: Path) -> None:
     out = tmp_path / "none.parquet"
     r = run("records", log, "--status", "418", "--fields", "time,client,status", "-o", out)
