@@ -146,6 +146,20 @@ def test_records_take_the_reports_config_and_proxy_options(tmp_path: Path) -> No
         assert r.stdout.split() == ["client", "203.0.113.7", "198.51.100.9"]
 
 
+@pytest.mark.parametrize(
+    ("spec", "written", "value"), [("%{ms}T", "102", "0.102"), ("%D", "7000", "0.007")]
+)
+def test_response_times_in_ms_or_us_are_the_decimal_read(
+    tmp_path: Path, spec: str, written: str, value: str
+) -> None:
+    # 102 * 1e-3 is 0.10200000000000001, which JSONL wrote (QA16 #14); 102 / 1e3 is 0.102.
+    log = write(tmp_path / "t.log", [line(referrer=None, agent=None) + " " + written])
+    fmt = f'apache:%h %l %u %t "%r" %>s %b {spec}'
+    r = run("records", log, "--log-format", fmt, "--fields", "response_time", "--format", "jsonl")
+    assert r.exit_code == 0, r.output
+    assert r.stdout == f'{{"response_time": {value}}}\n'
+
+
 def test_parquet_of_nothing_still_has_columns(log: Path, tmp_path: Path) -> None:
     out = tmp_path / "none.parquet"
     r = run("records", log, "--status", "418", "--fields", "time,client,status", "-o", out)

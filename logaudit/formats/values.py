@@ -288,7 +288,7 @@ def durations(values: pa.Array, unit: str) -> np.ndarray:
         return np.where(counts > 0, sums, np.nan)
     ok = pc.match_substring_regex(text, r"^\d{1,15}(\.\d{1,9})?$")
     num = np.asarray(pc.if_else(ok, text, "NaN").cast(pa.float64()), dtype=np.float64)
-    return num * _SCALES[unit]
+    return num / _PER_SECOND[unit]
 
 
 def sizes(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
@@ -386,7 +386,7 @@ def fixed_durations(values: pa.Array | pa.ChunkedArray, unit: str) -> np.ndarray
     the decimal, as Arrow's cast of the text is. None when a row is written otherwise (then
     ``durations`` reads the distinct values). The CSV reader's dictionary of a block's
     ~1,000 distinct times hashed every row (~17 million instructions a 16 MB block)."""
-    if unit not in _SCALES:
+    if unit not in _PER_SECOND:
         return None
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
@@ -408,7 +408,10 @@ def fixed_durations(values: pa.Array | pa.ChunkedArray, unit: str) -> np.ndarray
         if (digit > 9).any():
             return None
         number = number * 10 + digit
-    return number / 1000.0 * _SCALES[unit]
+    return number / (1000.0 * _PER_SECOND[unit])
 
 
-_SCALES = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+# Units per second, divided by: a whole number over an exact power of ten is the correctly
+# rounded double of the decimal (102 ms: 0.102); multiplied by 1e-3 it was not
+# (0.10200000000000001 in records' JSONL).
+_PER_SECOND = {"ns": 1e9, "us": 1e6, "ms": 1e3, "s": 1.0}
