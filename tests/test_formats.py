@@ -135,6 +135,15 @@ def test_a_cut_short_last_line_keeps_no_newline_in_its_agent() -> None:
     assert bad.total == 0, bad.samples
 
 
+def test_too_few_fitting_lines_are_named_not_called_no_format() -> None:
+    # One combined line and three of junk: "no format fits" was said while quoting the
+    # combined line (QA16 #14); the message names the format and how many lines fit it.
+    with pytest.raises(InputInvalidError) as e:
+        detect(data([line(), "junk here", "junk here", "junk here"]), "one.log")
+    assert "only 1 of 4 sampled lines fit combined" in str(e.value)
+    assert "try --log-format combined" in str(e.value) and "no format" not in str(e.value)
+
+
 def _every_candidate(blob: bytes) -> tuple[str, int, int]:
     """Detection's choice made the long way: every format tried; among those fitting half the
     lines the fewest trailing extras, then the most lines matched, then the earlier format."""

@@ -273,6 +273,13 @@ def detect(
         else "no format in `logaudit formats` fits: give the server's format string with "
         "--log-format 'apache:...' or 'nginx:...'"
     )
+    if best is not None and not hint:
+        # Some lines fit, too few to choose a format on: the quoted line may be one of them,
+        # and "no format fits" beside a good combined line read as a fault (QA16 #14).
+        advice = (
+            f"only {best.matched} of {len(lines)} sampled lines fit {best.format.name}: if the "
+            f"others are not log lines, try --log-format {best.format.name}"
+        )
     try:
         mixed = _detect_mixed(data, name, lines, tz, fallback=False) if not hint else None
     except InputInvalidError:
