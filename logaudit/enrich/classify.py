@@ -200,7 +200,7 @@ class Enricher:
         # A bound written with its offset is an instant (cli, timespec.instant): it cuts the
         # hits' UTC times, not their wall clock (the log's own offset, without --tz).
         at_since, at_until = s.extra.get("since_utc"), s.extra.get("until_utc")
-        utc = chunk["time"].values if at_since or at_until else local  # datetime64, UTC
+        utc = np.asarray(chunk["time"].values) if at_since or at_until else local  # UTC
         if s.since is not None:
             keep &= (
                 utc >= np.datetime64(at_since, "s")
