@@ -35,6 +35,7 @@ from logaudit.sources import Input, expand
 
 if TYPE_CHECKING:
     from logaudit import records as rec
+    from logaudit.parse import BadLines
 
 
 @dataclass
@@ -98,19 +99,34 @@ def _outcome(r: Run, report: Report, settings: Settings, implicit: str = "") -> 
         code = ExitCode.INPUT_INVALID
         messages.append("no line could be parsed; see the bad-line examples")
     elif code == ExitCode.OK and settings.strict and (r.bad.total or r.bad.nul_runs):
-        # Bad lines or NUL runs (a mark in the input, not a line): --strict says which.
         code = ExitCode.BAD_LINES
-        runs = sum(r.bad.nul_runs.values())
-        which = []
-        if r.bad.total:
-            which.append(f"{r.bad.total:,} bad line{'s' if r.bad.total > 1 else ''}")
-        if runs:
-            which.append(f"{runs:,} run{'s' if runs > 1 else ''} of NUL bytes")
-        messages.append(f"--strict: {' and '.join(which)}")
+        messages.append(_strict(r.bad))
     elif code == ExitCode.OK and not report.overview.get("requests"):
         code = ExitCode.NO_DATA
         messages.append(_nothing_chosen(settings, "in the input", implicit))
     return Outcome(report, code, messages, note)
+
+
+def _strict(bad: BadLines) -> str:
+    """--strict's message: bad lines or NUL runs (a mark in the input, not a line), which."""
+    runs = sum(bad.nul_runs.values())
+    which = []
+    if bad.total:
+        which.append(f"{bad.total:,} bad line{'s' if bad.total > 1 else ''}")
+    if runs:
+        which.append(f"{runs:,} run{'s' if runs > 1 else ''} of NUL bytes")
+    return f"--strict: {' and '.join(which)}"
+
+
+def _first_bad(bad: BadLines) -> str | None:
+    """The reports' bad-line note (``_outcome``) from the counts alone (``records`` builds no
+    report): how many, and the first example of the first input that has one."""
+    first = next(((name, s[0]) for name, s in bad.samples.items() if s), None)
+    if not bad.total or first is None:
+        return None
+    name, (number, reason) = first
+    lines = f"{bad.total:,} bad line{'s' if bad.total > 1 else ''}"
+    return f"{lines}; the first: {name}:{number}: {reason}"
 
 
 def _nothing_chosen(settings: Settings, otherwise: str, implicit: str = "") -> str:
@@ -324,15 +340,23 @@ def records(
     inputs = inputs if inputs is not None else open_inputs(args)
     result = rec.write(inputs, settings, query, fmt, out)
     messages = [str(p) for p in result.problems]
+    # Bad lines are said as the reports say them (one line on stderr, exit 0; --strict: 6):
+    # records dropped them in silence (QA16 #9).
+    note = _first_bad(result.bad)
+    if note is not None:
+        messages.append(note)
     code = exit_code(result.problems)
     if code == ExitCode.OK and result.rows == 0 and not sum(result.bad.parsed.values()):
         # As summary says of the same input (_outcome): not a log (4), not "nothing matched".
         code = ExitCode.INPUT_INVALID
         if result.bad.total:
-            messages.append("no line could be parsed; see the bad-line examples")
+            messages.append("no line could be parsed")
         elif not messages:
             messages.append("no log lines in the input")
+    elif code == ExitCode.OK and settings.strict and (result.bad.total or result.bad.nul_runs):
+        code = ExitCode.BAD_LINES
+        messages.append(_strict(result.bad))
     elif code == ExitCode.OK and result.rows == 0:
         code = ExitCode.NO_DATA
         messages.append(_nothing_chosen(settings, "matched"))
-    return Outcome(None, code, messages)
+    return Outcome(None, code, messages, note)

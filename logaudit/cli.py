@@ -57,8 +57,8 @@ class _Named(click.Path):
         return super().convert(value, param, ctx)
 
 
-# Mail and config options, shared by every report command (docs/cron.md, README "Mail").
-mail_options = [
+# The config file and site: every report command and records.
+config_options = [
     click.option(
         "--config",
         "config_file",
@@ -70,6 +70,28 @@ mail_options = [
         metavar="NAME",
         help="Use the config's [sites.NAME] table (logs, hosts, recipients).",
     ),
+]
+
+# Who the client is behind a proxy: every report command and records.
+client_options = [
+    click.option(
+        "--client-from",
+        type=click.Choice(["remote", "xff"]),
+        default=None,
+        help="The client: the logged address (remote), or X-Forwarded-For's (xff).",
+    ),
+    click.option(
+        "--trusted-proxy",
+        "trusted_proxies",
+        multiple=True,
+        metavar="CIDR",
+        help="With xff: skip these proxies, from the right (repeatable).",
+    ),
+]
+
+# Mail and config options, shared by every report command (docs/cron.md, README "Mail").
+mail_options = [
+    *config_options,
     click.option(
         "--mail-to",
         "mail_to",
@@ -174,19 +196,7 @@ def _report_options(f: Callable[..., Any]) -> Callable[..., Any]:
             metavar="NAME|FORMAT",
             help=LOG_FORMAT_HELP,
         ),
-        click.option(
-            "--client-from",
-            type=click.Choice(["remote", "xff"]),
-            default=None,
-            help="The client: the logged address (remote), or X-Forwarded-For's (xff).",
-        ),
-        click.option(
-            "--trusted-proxy",
-            "trusted_proxies",
-            multiple=True,
-            metavar="CIDR",
-            help="With xff: skip these proxies, from the right (repeatable).",
-        ),
+        *client_options,
         click.option(
             "--since", metavar="WHEN", help="From this time (2026-11-24, yesterday, 7d...)."
         ),
@@ -379,12 +389,17 @@ def _settings(opts: dict[str, Any]) -> Any:
         from logaudit.enrich.classify import zone
 
         zone(tz)  # fail early, with the one-line message (before --since reads the time in it)
-    from logaudit.timespec import parse_when  # zoneinfo: not for the commands without data
+    from logaudit.timespec import instant, parse_when  # zoneinfo: not for commands without data
 
-    if opts.get("since"):
-        overrides["since"] = parse_when(opts["since"], tz)
-    if opts.get("until"):
-        overrides["until"] = parse_when(opts["until"], tz)
+    for key in ("since", "until"):
+        if opts.get(key):
+            overrides[key] = parse_when(opts[key], tz)
+            # A time with its offset is an instant: hits are cut by their own UTC time, not
+            # by a wall clock that is the log's (without --tz) in whatever offset it writes.
+            at = instant(opts[key])
+            if at is not None:
+                extra[f"{key}_utc"] = at
+                overrides["extra"] = extra
     settings = load(overrides, config_file=opts.get("config_file"), site=opts.get("site"))
     return _checked_format(settings)
 
@@ -1109,6 +1124,7 @@ def _make_records_options(f: Callable[..., Any]) -> Callable[..., Any]:
     opts = [
         click.argument("logs", nargs=-1, metavar="LOG..."),
         click.option("--log-format", metavar="NAME|FORMAT", help=LOG_FORMAT_HELP),
+        *client_options,
         click.option("--since", metavar="WHEN", help="From this time (2026-11-24, 7d...)."),
         click.option("--until", metavar="WHEN", help="Up to (not including) this time."),
         click.option("--tz", metavar="ZONE", help="Time zone for --since/--until."),
@@ -1126,7 +1142,11 @@ def _make_records_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Write to a file."),
         click.option("--geoip-dir", type=_Named(),
                      help="Folder of .mmdb databases."),
+        click.option("--strict", is_flag=True, default=None,
+                     help=f"Exit {int(ExitCode.BAD_LINES)} if any line is bad or NUL bytes "
+                     "were skipped."),
         click.option("--debug", is_flag=True, hidden=True),
+        *config_options,
         *anonymize_options,
     ]
     f = filter_options(f)  # innermost: listed after the options above in --help

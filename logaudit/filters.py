@@ -131,15 +131,18 @@ def check_regex(option: str, pattern: str) -> str:
 
 def parse(values: Mapping[str, Sequence[str]]) -> Filters:
     """Command-line values -> Filters. ``values`` maps 'status', 'exclude_status', ... to the
-    (repeatable) strings given; empty ones are ignored. Raises FilterError (exit 2)."""
+    (repeatable) strings given. Raises FilterError (exit 2), also for an empty value: it was
+    ignored, and ``--status "$S"`` with S unset silently filtered nothing."""
     keep: dict[str, tuple[Any, ...]] = {}
     drop: dict[str, tuple[Any, ...]] = {}
     for name, (_, kind, _) in FILTERS.items():
         for table, key in ((keep, name), (drop, "exclude_" + name)):
-            given = [v for v in values.get(key, ()) or () if v is not None and v != ""]
+            given = [v for v in values.get(key, ()) or () if v is not None]
             if not given:
                 continue
             option = key.replace("_", "-")
+            if any(not v.strip() for v in given):
+                raise FilterError(f"--{option}: the value is empty")
             parsed: list[Any] = []
             for v in given:
                 if kind == "status":

@@ -752,6 +752,7 @@ def _fast(
         invalid.extend(ahead[1])
     else:
         table = _read_csv(data, columns, invalid, delim, used, _plain_tokens(det))
+    table = _cut_last(table, invalid, data)
     if any(col.num_chunks > 1 for col in table.columns):
         # Read in pieces (blockcsv.PIECE_BYTES): one chunk per column, with the dictionaries
         # and indices one piece would have given (both calls release the GIL).
@@ -781,6 +782,31 @@ def _fast(
     if rescued.num_rows == 0:
         return table, line_no
     return _append(table, rescued, used), np.concatenate([line_no, rescued_no])
+
+
+def _cut_last(
+    table: pa.Table, invalid: list[tuple[int | None, str]], data: bytes | bytearray | memoryview
+) -> pa.Table:
+    """The block's last line cut short in a quoted field (its quote left open) is read by
+    Arrow to the block's end, its newline in the value ("ua\\n": one visitor counted as two);
+    that row goes to the exact path, which reads the field as written, as mid-block."""
+    n = table.num_rows
+    if not n or not any(
+        isinstance(v, str) and v.endswith("\n")
+        for v in (c.slice(n - 1).to_pylist()[0] for c in table.columns)
+    ):
+        return table
+    end = len(data) - (data[-1:] == b"\n")
+    start = end
+    while start > 0:  # the line's start, looked for 64 KiB at a time (no copy of the block)
+        at = max(0, start - (1 << 16))
+        i = bytes(data[at:start]).rfind(b"\n")
+        start = at + i + 1 if i >= 0 else at
+        if i >= 0:
+            break
+    text = bytes(data[start:end]).decode("utf-8", "backslashreplace").rstrip("\r")
+    invalid.append((n + len(invalid), text))
+    return table.slice(0, n - 1)
 
 
 def _append(table: pa.Table, rescued: pa.Table, used: list[str]) -> pa.Table:

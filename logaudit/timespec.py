@@ -2,8 +2,9 @@
 
 Absolute: ``2026-11-24``, ``2026-11-24 13:00``, ``2026-11-24T13:00:05``. Relative: ``now``,
 ``today``, ``yesterday`` (midnights), ``7d``, ``24h``, ``90m``, ``2w`` (that long before now).
-The result is a naive wall-clock time in the report zone: ``--tz`` when given, else the
-machine's local zone, which for a server's own logs is the zone its log offsets are written in.
+The result is a naive wall-clock time, compared with the report's clock: ``--tz`` when given,
+else the log's own wall clock (for a server's own logs, the machine's zone). A time written with
+its offset is also an instant (``instant``), which the hits' UTC times are cut by instead.
 """
 
 from __future__ import annotations
@@ -50,6 +51,18 @@ def parse_when(text: str, tz: str | None = None, now: datetime | None = None) ->
         zone = ZoneInfo(tz) if tz else None
         value = value.astimezone(zone).replace(tzinfo=None)
     return value
+
+
+def instant(text: str) -> datetime | None:
+    """The UTC time (naive) of an absolute time written with its offset
+    (``2026-01-23T00:00:00+01:00``), else None: it names one instant, whatever the zone."""
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        return None
+    return value.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
 
 
 def parse_duration(text: str, where: str = "duration") -> int:

@@ -266,6 +266,27 @@ def test_since_until_with_tz(site: Path) -> None:
     assert [r["date"] for r in d["sections"][0]["rows"]] == ["2024-03-04"]
 
 
+@pytest.mark.parametrize("machine", ["UTC", "America/New_York", "Asia/Kolkata"])
+def test_since_with_an_offset_is_an_instant_and_plain_dates_the_logs_clock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, machine: str
+) -> None:
+    # A log written at +01:00: 23:30 and 00:30 local are 22:30 and 23:30 UTC of 2 March.
+    whens = [
+        "02/Mar/2024:23:30:00 +0100",
+        "03/Mar/2024:00:30:00 +0100",
+        "03/Mar/2024:01:30:00 +0100",
+    ]
+    log = write(tmp_path / "p.log", [line(when=w) for w in whens])
+    monkeypatch.setenv("TZ", machine)
+    # An explicit offset names an instant (QA16 #3: it was converted to the machine's zone,
+    # then compared with the log's wall clock, off by the log's offset).
+    utc = ("--since", "2024-03-02T23:00:00+00:00", "--until", "2024-03-03T00:00:00Z")
+    assert report(log, *utc)["overview"]["requests"] == 1
+    assert report(log, "--since", "2024-03-03T00:00:00+01:00")["overview"]["requests"] == 2
+    # A plain date is the report's day: the log's own wall clock, as its daily table.
+    assert report(log, "--since", "2024-03-03")["overview"]["requests"] == 2
+
+
 @pytest.fixture
 def recent(tmp_path: Path) -> Path:
     now = datetime.now(UTC).replace(microsecond=0)

@@ -190,6 +190,10 @@ def test_status_words() -> None:
         (["--client", "notanip"], "--client"),
         (["--exclude-client", "2001:db8::/129"], "--exclude-client"),
         (["--country", "Sweden"], "--country"),
+        # An empty value was no filter at all (`--status "$S"`, S unset; QA16 #14).
+        (["--status", ""], "--status: the value is empty"),
+        (["--exclude-path", " "], "--exclude-path: the value is empty"),
+        (["--client", ""], "--client: the value is empty"),
     ],
 )
 def test_bad_filter_is_one_line_and_exit_2(args: list[str], words: str, log: Path) -> None:

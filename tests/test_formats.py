@@ -118,16 +118,45 @@ def test_detection_prefers_the_wider_format_on_a_tie() -> None:
     assert (det.format.name, det.extras) == ("combined", 0)
 
 
+def test_one_cut_short_agent_does_not_make_a_combined_log_common() -> None:
+    # `common` + 2 extras also takes the line whose agent lost its closing quote: it fitted
+    # one line more than combined, and the whole log was read as common (QA16 finding 1).
+    lines = [line(client=f"198.51.100.{i}") for i in range(20)]
+    lines[5] = lines[5][:-1]
+    det = detect(data(lines), "t.log")
+    assert (det.format.name, det.extras) == ("combined", 0)
+
+
+def test_a_cut_short_last_line_keeps_no_newline_in_its_agent() -> None:
+    # Arrow read the open quote to the block's end: "ua\n", one visitor counted as two.
+    lines = [line(agent="ua"), line(agent="ua")[:-1]]
+    df, bad = parse(lines, detect(data(lines), "t.log", "combined"))
+    assert list(df["agent"].astype(str)) == ["ua", "ua"]
+    assert bad.total == 0, bad.samples
+
+
+def test_too_few_fitting_lines_are_named_not_called_no_format() -> None:
+    # One combined line and three of junk: "no format fits" was said while quoting the
+    # combined line (QA16 #14); the message names the format and how many lines fit it.
+    with pytest.raises(InputInvalidError) as e:
+        detect(data([line(), "junk here", "junk here", "junk here"]), "one.log")
+    assert "only 1 of 4 sampled lines fit combined" in str(e.value)
+    assert "try --log-format combined" in str(e.value) and "no format" not in str(e.value)
+
+
 def _every_candidate(blob: bytes) -> tuple[str, int, int]:
-    """Detection's choice made the long way: every format tried, the most lines matched,
-    then the fewest trailing extras, then the earlier format."""
-    from logaudit.formats import _best, sample_lines
+    """Detection's choice made the long way: every format tried; among those fitting half the
+    lines the fewest trailing extras, then the most lines matched, then the earlier format."""
+    from logaudit.formats import _best, _rank, sample_lines
 
     lines = sample_lines(blob)
     found = [_best(blob, lines, [fmt], None) for fmt in FORMATS.values()]
     best = max(
         (d for d in found if d is not None),
-        key=lambda d: (d.matched, -d.extras, -list(FORMATS).index(d.format.name)),
+        key=lambda d: (
+            _rank(d.matched, d.extras, len(lines)),
+            -list(FORMATS).index(d.format.name),
+        ),
     )
     return best.format.name, best.extras, best.matched
 

@@ -81,6 +81,85 @@ def test_parquet_round_trip_keeps_types(log: Path, tmp_path: Path) -> None:
     assert pd.Timestamp(first["time"]) == back["time"].iloc[0]
 
 
+def test_parquet_holds_only_the_selected_rows_values(log: Path, tmp_path: Path) -> None:
+    # Unused categories were written too: a filtered export held every client, path and
+    # query string of the log in its dictionaries (QA16 finding 2, privacy).
+    out = tmp_path / "one.parquet"
+    fields = "client,path,query,referrer,agent"
+    r = run("records", log, "--client", "203.0.113.7", "--fields", fields, "-o", out)
+    assert r.exit_code == 0, r.stderr
+    back = pq.read_table(out)
+    assert back.num_rows == 8
+    for col in back.columns:
+        values = set(col.unique().to_pylist())
+        for chunk in col.chunks:
+            assert set(chunk.dictionary.to_pylist()) <= values, col
+    assert b"203.0.113.8" not in out.read_bytes() and b"x=8" not in out.read_bytes()
+
+
+def test_records_keep_log_order_when_the_fast_reader_rejects_a_line(tmp_path: Path) -> None:
+    # Line 1 has one trailing field more (an X-Forwarded-For added later): the exact path
+    # reads it, and it came out after lines 2-4, so --limit 1 gave line 2 (QA16 #8).
+    lines = [line(request=f"GET /{i} HTTP/1.1") for i in range(1, 5)]
+    lines[0] += ' "1.2.3.4"'
+    log = write(tmp_path / "ord.log", lines)
+    r = run("records", log, "--fields", "line,path", "--format", "jsonl")
+    assert r.exit_code == 0, r.stderr
+    assert [json.loads(x)["line"] for x in r.stdout.splitlines()] == [1, 2, 3, 4]
+    r = run("records", log, "--fields", "path", "--format", "jsonl", "--limit", "1")
+    assert r.stdout.strip() == '{"path": "/1"}'
+
+
+def test_records_say_bad_lines_as_the_reports_do_and_strict_fails(tmp_path: Path) -> None:
+    # Bad lines were dropped in silence, exit 0, and there was no --strict (QA16 #9).
+    log = write(tmp_path / "b.log", [line(), "garbage here", line()])
+    r = run("records", log, "--fields", "line", "--format", "jsonl")
+    assert r.exit_code == 0 and r.stdout.count("\n") == 2
+    assert "1 bad line; the first: " in r.stderr and "b.log:2: 2 fields" in r.stderr
+    s = run("summary", log, "--format", "json")
+    assert r.stderr.splitlines()[-1] in s.stderr
+    r = run("records", log, "--fields", "line", "--format", "jsonl", "--strict")
+    assert r.exit_code == 6 and "--strict: 1 bad line" in r.stderr
+    r = run("records", write(tmp_path / "g.log", ["garbage"] * 3), "--log-format", "combined")
+    assert r.exit_code == 4 and "g.log:1: 1 fields" in r.stderr
+
+
+def test_records_take_the_reports_config_and_proxy_options(tmp_path: Path) -> None:
+    # records had no --config, --client-from or --trusted-proxy (exit 2): behind a proxy
+    # its count could not equal the filtered summary's from the command line (QA16 #12).
+    log = write(
+        tmp_path / "x.log",
+        [
+            line(client="10.0.0.5", extra=['"203.0.113.7, 10.1.1.1"']),
+            line(client="10.0.0.5", extra=['"198.51.100.9"']),
+        ],
+    )
+    conf = tmp_path / "p.toml"
+    conf.write_text('client_from = "xff"\ntrusted_proxies = ["10.0.0.0/8"]\n')
+    proxy = ("--client-from", "xff", "--trusted-proxy", "10.0.0.0/8")
+    for opts in (proxy, ("--config", conf)):
+        r = run("records", log, *opts, "--client", "203.0.113.7", "--format", "jsonl")
+        assert r.exit_code == 0, r.output
+        s = run("summary", log, *opts, "--client", "203.0.113.7", "--format", "json")
+        assert r.stdout.count("\n") == json.loads(s.stdout)["overview"]["requests"] == 1
+        r = run("records", log, *opts, "--fields", "client", "--format", "csv")
+        assert r.stdout.split() == ["client", "203.0.113.7", "198.51.100.9"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "written", "value"), [("%{ms}T", "102", "0.102"), ("%D", "7000", "0.007")]
+)
+def test_response_times_in_ms_or_us_are_the_decimal_read(
+    tmp_path: Path, spec: str, written: str, value: str
+) -> None:
+    # 102 * 1e-3 is 0.10200000000000001, which JSONL wrote (QA16 #14); 102 / 1e3 is 0.102.
+    log = write(tmp_path / "t.log", [line(referrer=None, agent=None) + " " + written])
+    fmt = f'apache:%h %l %u %t "%r" %>s %b {spec}'
+    r = run("records", log, "--log-format", fmt, "--fields", "response_time", "--format", "jsonl")
+    assert r.exit_code == 0, r.output
+    assert r.stdout == f'{{"response_time": {value}}}\n'
+
+
 def test_parquet_of_nothing_still_has_columns(log: Path, tmp_path: Path) -> None:
     out = tmp_path / "none.parquet"
     r = run("records", log, "--status", "418", "--fields", "time,client,status", "-o", out)

@@ -197,10 +197,22 @@ class Enricher:
                 # What the input covers before --since/--until cut it (the "span" table): a
                 # run with no request in the period can then say where the log's requests are.
                 chunk.attrs["span_local"] = (int(secs.min()), int(secs.max()))
+        # A bound written with its offset is an instant (cli, timespec.instant): it cuts the
+        # hits' UTC times, not their wall clock (the log's own offset, without --tz).
+        at_since, at_until = s.extra.get("since_utc"), s.extra.get("until_utc")
+        utc = np.asarray(chunk["time"].values) if at_since or at_until else local  # UTC
         if s.since is not None:
-            keep &= local >= np.datetime64(s.since, "s")
+            keep &= (
+                utc >= np.datetime64(at_since, "s")
+                if at_since
+                else local >= np.datetime64(s.since, "s")
+            )
         if s.until is not None:
-            keep &= local < np.datetime64(s.until, "s")
+            keep &= (
+                utc < np.datetime64(at_until, "s")
+                if at_until
+                else local < np.datetime64(s.until, "s")
+            )
 
         if self.matcher is not None:
             keep &= self.matcher.mask(chunk)

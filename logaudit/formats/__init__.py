@@ -273,6 +273,13 @@ def detect(
         else "no format in `logaudit formats` fits: give the server's format string with "
         "--log-format 'apache:...' or 'nginx:...'"
     )
+    if best is not None and not hint:
+        # Some lines fit, too few to choose a format on: the quoted line may be one of them,
+        # and "no format fits" beside a good combined line read as a fault (QA16 #14).
+        advice = (
+            f"only {best.matched} of {len(lines)} sampled lines fit {best.format.name}: if the "
+            f"others are not log lines, try --log-format {best.format.name}"
+        )
     try:
         mixed = _detect_mixed(data, name, lines, tz, fallback=False) if not hint else None
     except InputInvalidError:
@@ -297,6 +304,13 @@ def _later_samples(data: bytes | bytearray | memoryview) -> list[list[str]]:
             if len(lines) >= DETECT_LINES // 4:
                 out.append(lines)
     return out
+
+
+def _rank(matched: int, extras: int, lines: int) -> tuple[bool, int, int, int]:
+    """How a layout's fit compares: fitting half the sample (``DETECT_MIN_SHARE``) first,
+    then, among those, fewer trailing extras (named fields over unnamed), then lines fitted."""
+    enough = matched >= DETECT_MIN_SHARE * lines
+    return (enough, -extras if enough else 0, matched, -extras)
 
 
 def _best(
@@ -331,8 +345,12 @@ def _best(
         # Only lines with the dominant number of trailing fields will parse: a combined log
         # with a few CLF lines is combined (those lines are bad), not common + 2 extras.
         k, matched = extras.most_common(1)[0]
-        # On a tie, the layout that explains more of the line (fewer trailing extras) wins.
-        if best is None or (matched, -k) > (best.matched, -best.extras):
+        # On a tie, the layout that explains more of the line (fewer trailing extras) wins;
+        # and so it does whenever it fits half the sample: `common` + 2 unnamed extras also
+        # takes a combined line whose user agent was cut short (its quote left open), so
+        # one such line made a combined log read as common (no referrers, agents, crawlers).
+        n = len(lines)
+        if best is None or _rank(matched, k, n) > _rank(best.matched, best.extras, n):
             best = Detected(fmt, k, matched, len(lines), _zone(fmt, tz))
             if matched == len(lines) and k == 0:
                 # Every line, no trailing extras: no later candidate can do better (it would

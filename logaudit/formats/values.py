@@ -288,7 +288,24 @@ def durations(values: pa.Array, unit: str) -> np.ndarray:
         return np.where(counts > 0, sums, np.nan)
     ok = pc.match_substring_regex(text, r"^\d{1,15}(\.\d{1,9})?$")
     num = np.asarray(pc.if_else(ok, text, "NaN").cast(pa.float64()), dtype=np.float64)
-    return num * _SCALES[unit]
+    if unit == "s":
+        return num
+    return _over(pc.if_else(ok, text, "0"), num, _DIGITS[unit])
+
+
+def _over(text: pa.Array, num: np.ndarray, k: int) -> np.ndarray:
+    """``num``, the decimals ``text`` (``\\d+(\\.\\d+)?``), over 10**k, correctly rounded:
+    the decimal's digits as one whole number (exact below 2**53) over an exact power of ten,
+    as ``fixed_durations`` computes it; 9.999 ms was 9.999 / 1e3, two roundings
+    (0.009999000000000001). Past 2**53 digits, ``num`` / 10**k."""
+    dot = np.asarray(pc.find_substring(text, "."), dtype=np.int64)
+    size = np.asarray(pc.utf8_length(text), dtype=np.int64)
+    places = np.where(dot >= 0, size - dot - 1, 0)
+    digits = pc.replace_substring(text, ".", "").cast(pa.float64())
+    whole = np.asarray(digits, dtype=np.float64)
+    out = np.where(whole < 2.0**53, whole / _POW10[places + k], num / _POW10[k])
+    out[np.isnan(num)] = np.nan
+    return out
 
 
 def sizes(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
@@ -386,7 +403,7 @@ def fixed_durations(values: pa.Array | pa.ChunkedArray, unit: str) -> np.ndarray
     the decimal, as Arrow's cast of the text is. None when a row is written otherwise (then
     ``durations`` reads the distinct values). The CSV reader's dictionary of a block's
     ~1,000 distinct times hashed every row (~17 million instructions a 16 MB block)."""
-    if unit not in _SCALES:
+    if unit not in _PER_SECOND:
         return None
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
@@ -408,7 +425,12 @@ def fixed_durations(values: pa.Array | pa.ChunkedArray, unit: str) -> np.ndarray
         if (digit > 9).any():
             return None
         number = number * 10 + digit
-    return number / 1000.0 * _SCALES[unit]
+    return number / (1000.0 * _PER_SECOND[unit])
 
 
-_SCALES = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+# Units per second, divided by: a whole number over an exact power of ten is the correctly
+# rounded double of the decimal (102 ms: 0.102); multiplied by 1e-3 it was not
+# (0.10200000000000001 in records' JSONL).
+_PER_SECOND = {"ns": 1e9, "us": 1e6, "ms": 1e3, "s": 1.0}
+_DIGITS = {"ns": 9, "us": 6, "ms": 3, "s": 0}
+_POW10 = np.array([float(10**i) for i in range(23)])  # each exact
