@@ -163,11 +163,10 @@ def read_csv(
     before = len(invalid)
     try:
         return _read_csv(data, columns, invalid, delimiter, include, plain, PIECE_BYTES)
-    except pa.ArrowInvalid as e:
-        if "straddl" not in str(e):
-            raise
-        # A line longer than a piece: the block as one piece, as rows it rejected are
-        # reported again.
+    except pa.ArrowInvalid:
+        # A line longer than a piece ("straddling"), or a piece ending inside a quoted value
+        # (a line cut short: "out of sync with chunker"): the block as one piece, as rows it
+        # rejected are reported again.
         del invalid[before:]
         return _read_csv(data, columns, invalid, delimiter, include, plain, whole)
 
