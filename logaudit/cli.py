@@ -38,6 +38,11 @@ PROGRESS_MIN_BYTES = 4 * 1024 * 1024
 _EXT_FORMATS = EXTENSIONS
 
 
+class _Whole(click.UsageError):
+    """A usage error whose message is the whole line (it names the option itself): said
+    without the "(try '... --help')" hint (``_usage_line``), exit 2."""
+
+
 class _Named(click.Path):
     """A path option. An empty name is wrong usage (exit 2, one line): as a path it is ".",
     the current folder, so -o '' failed as an output that cannot be written (exit 9),
@@ -52,8 +57,7 @@ class _Named(click.Path):
             if not self.dir_okay or not self.file_okay:
                 what = "file name" if not self.dir_okay else "folder name"
             opt = min(param.opts, key=len) if param is not None else "a path"
-            click.echo(f"logaudit: error: {opt}: the {what} is empty", err=True)
-            sys.exit(int(ExitCode.USAGE))
+            raise _Whole(f"{opt}: the {what} is empty", ctx)
         return super().convert(value, param, ctx)
 
 
@@ -773,6 +777,8 @@ def _usage_line(e: click.ClickException) -> str:
         msg = msg[0].lower() + msg[1:]
     ctx = getattr(e, "ctx", None) or click.get_current_context(silent=True)
     hint = f" (try '{ctx.command_path} --help')" if ctx is not None else ""
+    if isinstance(e, _Whole):
+        hint = ""
     return f"logaudit: error: {safe(msg)}{hint}"
 
 

@@ -235,6 +235,22 @@ def test_an_empty_path_is_wrong_usage(
     assert set(tmp_path.iterdir()) == before
 
 
+def test_an_empty_path_raises_a_usage_error_for_the_group_to_say() -> None:
+    """_Named printed its line and called sys.exit inside Click's convert, which skipped
+    Click's own handling (the context's cleanup; a caller of ``main(standalone_mode=False)``
+    got SystemExit, not the error): it raises a usage error that the top group says in one
+    line (the message and exit 2 above)."""
+    import click
+
+    from logaudit.cli import _Named
+
+    opt = click.Option(["-s", "--state"])
+    with pytest.raises(click.UsageError) as e:
+        _Named(file_okay=False).convert("", opt, None)
+    assert e.value.exit_code == 2
+    assert e.value.format_message() == "-s: the folder name is empty"
+
+
 def test_tests_keep_the_state_folder_out_of_the_real_home() -> None:
     """An unsent mail (.eml) and the hash secret go to the state folder: in a test it is a
     temporary one (conftest), so no test can leave them in the user's ~/.local/state."""
