@@ -61,6 +61,19 @@ class _Named(click.Path):
         return super().convert(value, param, ctx)
 
 
+class _LogName(click.ParamType):
+    """A LOG argument. An empty one is wrong usage (exit 2, one line), as an empty -o: as a
+    path it is ".", so summary '' read the current folder's files as logs (and failed with
+    an internal error on a name it could not order)."""
+
+    name = "log"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value == "":
+            raise _Whole("LOG: the name is empty", ctx)
+        return value
+
+
 # Mail and config options, shared by every report command (docs/cron.md, README "Mail").
 mail_options = [
     click.option(
@@ -172,7 +185,7 @@ def later(options: Callable[[Callable[..., Any]], Any]) -> Callable[[Any], Any]:
 def _report_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options every report command shares, written once."""
     opts = [
-        click.argument("logs", nargs=-1, metavar="LOG..."),
+        click.argument("logs", nargs=-1, type=_LogName(), metavar="LOG..."),
         click.option(
             "--log-format",
             metavar="NAME|FORMAT",
@@ -1060,7 +1073,7 @@ def privacy(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
 
 
 @cli.command()
-@click.argument("logs", nargs=-1, metavar="LOG...")
+@click.argument("logs", nargs=-1, type=_LogName(), metavar="LOG...")
 @click.option("-o", "--output", type=_Named(dir_okay=False),
               help="Write the scrubbed log here (- for stdout), in the input's compression.")
 @click.option("--in-place", is_flag=True,
@@ -1113,7 +1126,7 @@ def _make_records_options(f: Callable[..., Any]) -> Callable[..., Any]:
     from logaudit.records import FIELDS, RECORD_FORMATS
 
     opts = [
-        click.argument("logs", nargs=-1, metavar="LOG..."),
+        click.argument("logs", nargs=-1, type=_LogName(), metavar="LOG..."),
         click.option("--log-format", metavar="NAME|FORMAT", help=LOG_FORMAT_HELP),
         click.option("--since", metavar="WHEN", help="From this time (2026-11-24, 7d...)."),
         click.option("--until", metavar="WHEN", help="Up to (not including) this time."),
@@ -1348,7 +1361,7 @@ def config_cmd(config_file: Path | None, site: str | None, as_json: bool, **_: A
 
 
 @cli.command()
-@click.argument("logs", nargs=-1, required=True, metavar="LOG...")
+@click.argument("logs", nargs=-1, required=True, type=_LogName(), metavar="LOG...")
 @click.option("--interval", type=click.FloatRange(0.2), default=2.0, show_default=True,
               help="Seconds between refreshes.")
 @click.option("--log-format", metavar="NAME|FORMAT", help=LOG_FORMAT_HELP)
@@ -1477,7 +1490,7 @@ def state_prune(state: Path | None, wait: bool, older_than: str) -> None:
 
 
 @state.command("rebuild")
-@click.argument("logs", nargs=-1, metavar="LOG...")
+@click.argument("logs", nargs=-1, type=_LogName(), metavar="LOG...")
 @_state_option
 @_wait_option
 @click.option("--tz", metavar="ZONE", help="Days in this IANA zone (default: the log's offset).")
