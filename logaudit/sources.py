@@ -911,8 +911,16 @@ def read_blocks(
                 # (text in the first 64 KiB settles it: a Dask range task is read as a
                 # small input, and the whole-block scan cost 0.14 s per 16 MiB block)
                 head = buf[: min(end, 1 << 16)]
-                if got < want and _SPACE[head].all() and not buf[:end][~_SPACE[buf[:end]]].any():
-                    # The whole input is NULs and blank lines: a crash left nothing else.
+                whole = inp.span is None  # a byte range (--jobs, Dask) is no input of its own
+                if (
+                    got < want
+                    and whole
+                    and _SPACE[head].all()
+                    and not buf[:end][~_SPACE[buf[:end]]].any()
+                ):
+                    # The whole input is NULs and blank lines: a crash left nothing else. A
+                    # range of them is read as any: its lines and NUL runs are counted (they
+                    # were lost, and Dask said the input was nothing but NUL bytes).
                     state.problems.append(
                         not_a_log(inp, "nothing but NUL bytes", ExitCode.INPUT_INVALID)
                     )
