@@ -127,6 +127,8 @@ class InputProblem:
 # it may be created later. A pattern matching nothing, a folder (with no logs, or a name ending
 # in "/") or a symlink loop is no file that can appear: still exit 3.
 NO_SUCH_FILE = "no such file"
+# An argument ending with a slash names a folder: "no such file" read as if a file was meant.
+NO_SUCH_FOLDER = "no such folder"
 DANGLING = "a symlink to a file that does not exist"
 
 
@@ -320,7 +322,7 @@ def expand(args: Iterable[str], follow: bool = False) -> list[Input]:
             missing(arg, DANGLING)
             continue
         else:
-            missing(arg, NO_SUCH_FILE)
+            missing(arg, NO_SUCH_FOLDER if arg.endswith(("/", os.sep)) else NO_SUCH_FILE)
             continue
         for path in paths:
             try:
