@@ -6,7 +6,7 @@ programs call these directly.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -77,12 +77,8 @@ def _outcome(r: Run, report: Report, settings: Settings, implicit: str = "") -> 
     messages.extend(w for w in report.warnings if w not in said)
     examples = report.bad_lines.get("examples") or []
     note = None
-    if r.bad.total and examples:
-        ex = examples[0]
-        note = (
-            f"{r.bad.total:,} bad line{'s' if r.bad.total > 1 else ''}; the first: "
-            f"{ex['file']}:{ex['line']}: {ex['reason']}"
-        )
+    if r.bad.total and examples:  # a file's bad lines come before its NUL run (inputs.py)
+        note = _bad_note(r.bad.total, examples[0])
         messages.append(note)
     code = exit_code(r.problems)
     readable = [i for i in r.inputs if i.name in r.formats]
@@ -118,15 +114,29 @@ def _strict(bad: BadLines) -> str:
     return f"--strict: {' and '.join(which)}"
 
 
-def _first_bad(bad: BadLines) -> str | None:
-    """The reports' bad-line note (``_outcome``) from the counts alone (``records`` builds no
-    report): how many, and the first example of the first input that has one."""
-    first = next(((name, s[0]) for name, s in bad.samples.items() if s), None)
-    if not bad.total or first is None:
-        return None
-    name, (number, reason) = first
-    lines = f"{bad.total:,} bad line{'s' if bad.total > 1 else ''}"
-    return f"{lines}; the first: {name}:{number}: {reason}"
+def _bad_note(total: int, first: Mapping[str, Any]) -> str:
+    """The "N bad lines; the first: ..." line of stderr (``first``: an example, anonymised
+    when the run is)."""
+    return (
+        f"{total:,} bad line{'s' if total > 1 else ''}; the first: "
+        f"{first['file']}:{first['line']}: {first['reason']}"
+    )
+
+
+def _unread(bad: BadLines, settings: Settings) -> list[str]:
+    """``records``' lines for its inputs' NUL runs and bad lines, as a report's warnings and
+    "N bad lines; the first: ..." say them (anonymised with the rows)."""
+    from logaudit import anonymize
+    from logaudit.analyze.inputs import nul_warnings
+
+    anon = anonymize.of_settings(settings)
+    said = nul_warnings(bad.nul_runs)
+    firsts = [(f, *min(s)) for f, s in bad.samples.items() if s]
+    if bad.total and firsts:
+        f, line, why = firsts[0]
+        why = why if anon is None else anon.raw_line(why)
+        said.append(_bad_note(bad.total, {"file": f, "line": line, "reason": why}))
+    return said if anon is None else [anon.text(w) for w in said]
 
 
 def _nothing_chosen(settings: Settings, otherwise: str, implicit: str = "") -> str:
@@ -340,11 +350,9 @@ def records(
     inputs = inputs if inputs is not None else open_inputs(args)
     result = rec.write(inputs, settings, query, fmt, out)
     messages = [str(p) for p in result.problems]
-    # Bad lines are said as the reports say them (one line on stderr, exit 0; --strict: 6):
-    # records dropped them in silence (QA16 #9).
-    note = _first_bad(result.bad)
-    if note is not None:
-        messages.append(note)
+    # The rows are the output: what was not read into them is said on stderr, as the reports
+    # say it (their warnings and bad-line line); records said nothing of bad lines or NULs.
+    messages += _unread(result.bad, settings)
     code = exit_code(result.problems)
     if code == ExitCode.OK and result.rows == 0 and not sum(result.bad.parsed.values()):
         # As summary says of the same input (_outcome): not a log (4), not "nothing matched".
@@ -359,4 +367,4 @@ def records(
     elif code == ExitCode.OK and result.rows == 0:
         code = ExitCode.NO_DATA
         messages.append(_nothing_chosen(settings, "matched"))
-    return Outcome(None, code, messages, note)
+    return Outcome(None, code, messages)

@@ -38,6 +38,11 @@ PROGRESS_MIN_BYTES = 4 * 1024 * 1024
 _EXT_FORMATS = EXTENSIONS
 
 
+class _Whole(click.UsageError):
+    """A usage error whose message is the whole line (it names the option itself): said
+    without the "(try '... --help')" hint (``_usage_line``), exit 2."""
+
+
 class _Named(click.Path):
     """A path option. An empty name is wrong usage (exit 2, one line): as a path it is ".",
     the current folder, so -o '' failed as an output that cannot be written (exit 9),
@@ -52,9 +57,21 @@ class _Named(click.Path):
             if not self.dir_okay or not self.file_okay:
                 what = "file name" if not self.dir_okay else "folder name"
             opt = min(param.opts, key=len) if param is not None else "a path"
-            click.echo(f"logaudit: error: {opt}: the {what} is empty", err=True)
-            sys.exit(int(ExitCode.USAGE))
+            raise _Whole(f"{opt}: the {what} is empty", ctx)
         return super().convert(value, param, ctx)
+
+
+class _LogName(click.ParamType):
+    """A LOG argument. An empty one is wrong usage (exit 2, one line), as an empty -o: as a
+    path it is ".", so summary '' read the current folder's files as logs (and failed with
+    an internal error on a name it could not order)."""
+
+    name = "log"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value == "":
+            raise _Whole("LOG: the name is empty", ctx)
+        return value
 
 
 # The config file and site: every report command and records.
@@ -190,7 +207,7 @@ def later(options: Callable[[Callable[..., Any]], Any]) -> Callable[[Any], Any]:
 def _report_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """Options every report command shares, written once."""
     opts = [
-        click.argument("logs", nargs=-1, metavar="LOG..."),
+        click.argument("logs", nargs=-1, type=_LogName(), metavar="LOG..."),
         click.option(
             "--log-format",
             metavar="NAME|FORMAT",
@@ -788,6 +805,8 @@ def _usage_line(e: click.ClickException) -> str:
         msg = msg[0].lower() + msg[1:]
     ctx = getattr(e, "ctx", None) or click.get_current_context(silent=True)
     hint = f" (try '{ctx.command_path} --help')" if ctx is not None else ""
+    if isinstance(e, _Whole):
+        hint = ""
     return f"logaudit: error: {safe(msg)}{hint}"
 
 
@@ -1069,7 +1088,7 @@ def privacy(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
 
 
 @cli.command()
-@click.argument("logs", nargs=-1, metavar="LOG...")
+@click.argument("logs", nargs=-1, type=_LogName(), metavar="LOG...")
 @click.option("-o", "--output", type=_Named(dir_okay=False),
               help="Write the scrubbed log here (- for stdout), in the input's compression.")
 @click.option("--in-place", is_flag=True,
@@ -1122,7 +1141,7 @@ def _make_records_options(f: Callable[..., Any]) -> Callable[..., Any]:
     from logaudit.records import FIELDS, RECORD_FORMATS
 
     opts = [
-        click.argument("logs", nargs=-1, metavar="LOG..."),
+        click.argument("logs", nargs=-1, type=_LogName(), metavar="LOG..."),
         click.option("--log-format", metavar="NAME|FORMAT", help=LOG_FORMAT_HELP),
         *client_options,
         click.option("--since", metavar="WHEN", help="From this time (2026-11-24, 7d...)."),
@@ -1362,7 +1381,7 @@ def config_cmd(config_file: Path | None, site: str | None, as_json: bool, **_: A
 
 
 @cli.command()
-@click.argument("logs", nargs=-1, required=True, metavar="LOG...")
+@click.argument("logs", nargs=-1, required=True, type=_LogName(), metavar="LOG...")
 @click.option("--interval", type=click.FloatRange(0.2), default=2.0, show_default=True,
               help="Seconds between refreshes.")
 @click.option("--log-format", metavar="NAME|FORMAT", help=LOG_FORMAT_HELP)
@@ -1491,7 +1510,7 @@ def state_prune(state: Path | None, wait: bool, older_than: str) -> None:
 
 
 @state.command("rebuild")
-@click.argument("logs", nargs=-1, metavar="LOG...")
+@click.argument("logs", nargs=-1, type=_LogName(), metavar="LOG...")
 @_state_option
 @_wait_option
 @click.option("--tz", metavar="ZONE", help="Days in this IANA zone (default: the log's offset).")

@@ -339,6 +339,22 @@ def _type_error(where: str, key: str, value: Any, want: str) -> ConfigError:
     return ConfigError(f"{where}: {key} = {value!r}: expected {want}")
 
 
+# What an empty path names, as the command line says it (cli._Named); other paths: "name".
+_EMPTY_NAMES = {"state": "folder name", "spool_dir": "folder name", "secret_file": "file name",
+                "ca_file": "file name"}
+
+
+def _empty_path(key: str, value: Any) -> str | None:
+    """What is wrong with a path setting that is empty, or with ``logs`` holding an empty
+    name (None: nothing). As a path, "" is ".", the current folder: state = "" made a history
+    store there, geoip_dir = "" looked there, logs = [""] read it; --state '' and LOG '' are
+    refused on the command line, and these are refused with one line naming the key."""
+    if key == "logs":
+        empty = isinstance(value, (list, tuple)) and "" in value
+        return "a log name is empty" if empty else None
+    return f"the {_EMPTY_NAMES.get(key, 'name')} is empty" if value == "" else None
+
+
 def _from_file(key: str, value: Any, where: str) -> Any:
     """A TOML value, strictly typed: a string where a number belongs is a mistake."""
     special = _special(key, value, where)
@@ -393,6 +409,8 @@ def _from_env(key: str, value: str, where: str) -> Any:
         return special
     if key in _TABLES:
         raise ConfigError(f"{where}: {key} is a table: set it in the config file")
+    if key in _PATHS and (empty := _empty_path(key, value)):
+        raise ConfigError(f"env {where}: {empty}")
     try:
         if key in _LISTS:
             return tuple(v for v in value.replace(",", " ").split() if v)
@@ -478,10 +496,14 @@ def _table(data: Mapping[str, Any], path: Path, prefix: str = "") -> Table:
                 mkey = _MAIL_ALIASES.get(mk, mk.replace("-", "_"))
                 if mkey not in _MAIL_TYPES:
                     raise ConfigError(f"{path}: unknown setting '{prefix}mail.{mk}'")
+                if _MAIL_TYPES[mkey] is Path and (empty := _empty_path(mkey, mv)):
+                    raise ConfigError(f"{path}: {prefix}mail.{mk}: {empty}")
                 mail[mkey] = _mail_value(mkey, mv, where, from_env=False)
             continue
         if key not in _FILE_KEYS:
             raise ConfigError(f"{path}: unknown setting '{prefix}{k}'")
+        if (key in _PATHS or key == "logs") and (empty := _empty_path(key, v)):
+            raise ConfigError(f"{path}: {prefix}{k}: {empty}")
         got = _from_file(key, v, where)
         if key in _EXTENDABLE and isinstance(v, list):
             got = _extend(_EXTENDABLE[key], got)

@@ -230,6 +230,8 @@ def chunks(
                         not_a_log(inp, str(e).split(": ", 1)[-1], e.exit_code)
                     )
                     break
+            for line, why in block.stretches:  # NUL runs: counted apart, as the reports do
+                bad.nul(block.source.name, line, why)
             chunk = _in_log_order(parse_block(block, det, bad))
             det = after(det, block.data)  # a W3C #Fields: header changes the next blocks
             chunk = enricher.apply(chunk, has_agent="agent" in det.format.fields)

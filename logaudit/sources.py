@@ -127,6 +127,8 @@ class InputProblem:
 # it may be created later. A pattern matching nothing, a folder (with no logs, or a name ending
 # in "/") or a symlink loop is no file that can appear: still exit 3.
 NO_SUCH_FILE = "no such file"
+# An argument ending with a slash names a folder: "no such file" read as if a file was meant.
+NO_SUCH_FOLDER = "no such folder"
 DANGLING = "a symlink to a file that does not exist"
 
 
@@ -320,7 +322,7 @@ def expand(args: Iterable[str], follow: bool = False) -> list[Input]:
             missing(arg, DANGLING)
             continue
         else:
-            missing(arg, NO_SUCH_FILE)
+            missing(arg, NO_SUCH_FOLDER if arg.endswith(("/", os.sep)) else NO_SUCH_FILE)
             continue
         for path in paths:
             try:
@@ -911,8 +913,16 @@ def read_blocks(
                 # (text in the first 64 KiB settles it: a Dask range task is read as a
                 # small input, and the whole-block scan cost 0.14 s per 16 MiB block)
                 head = buf[: min(end, 1 << 16)]
-                if got < want and _SPACE[head].all() and not buf[:end][~_SPACE[buf[:end]]].any():
-                    # The whole input is NULs and blank lines: a crash left nothing else.
+                whole = inp.span is None  # a byte range (--jobs, Dask) is no input of its own
+                if (
+                    got < want
+                    and whole
+                    and _SPACE[head].all()
+                    and not buf[:end][~_SPACE[buf[:end]]].any()
+                ):
+                    # The whole input is NULs and blank lines: a crash left nothing else. A
+                    # range of them is read as any: its lines and NUL runs are counted (they
+                    # were lost, and Dask said the input was nothing but NUL bytes).
                     state.problems.append(
                         not_a_log(inp, "nothing but NUL bytes", ExitCode.INPUT_INVALID)
                     )

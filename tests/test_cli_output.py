@@ -235,6 +235,37 @@ def test_an_empty_path_is_wrong_usage(
     assert set(tmp_path.iterdir()) == before
 
 
+@pytest.mark.parametrize("command", ["summary", "problems", "records", "scrub"])
+def test_an_empty_log_name_is_wrong_usage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """summary '' (an unset variable) read "." as a folder of logs: in a folder holding logs
+    it failed with an internal error (exit 1), in one without them said ': a directory with
+    no log files in it' (exit 3). As -o '': wrong usage, exit 2 in one line."""
+    monkeypatch.chdir(tmp_path)
+    _log(tmp_path)
+    result = CliRunner().invoke(cli, [command, str(tmp_path / "a.log"), ""])
+    assert result.exit_code == 2, result.output
+    assert result.stderr == "logaudit: error: LOG: the name is empty\n"
+    assert result.stdout == ""
+
+
+def test_an_empty_path_raises_a_usage_error_for_the_group_to_say() -> None:
+    """_Named printed its line and called sys.exit inside Click's convert, which skipped
+    Click's own handling (the context's cleanup; a caller of ``main(standalone_mode=False)``
+    got SystemExit, not the error): it raises a usage error that the top group says in one
+    line (the message and exit 2 above)."""
+    import click
+
+    from logaudit.cli import _Named
+
+    opt = click.Option(["-s", "--state"])
+    with pytest.raises(click.UsageError) as e:
+        _Named(file_okay=False).convert("", opt, None)
+    assert e.value.exit_code == 2
+    assert e.value.format_message() == "-s: the folder name is empty"
+
+
 def test_tests_keep_the_state_folder_out_of_the_real_home() -> None:
     """An unsent mail (.eml) and the hash secret go to the state folder: in a test it is a
     temporary one (conftest), so no test can leave them in the user's ~/.local/state."""

@@ -157,6 +157,53 @@ def test_every_config_error_is_exit_7_and_one_line(
     assert out == ""
 
 
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ('state = ""\n', "state: the folder name is empty"),
+        ('geoip_dir = ""\n', "geoip_dir: the name is empty"),
+        ('secret_file = ""\n', "secret_file: the file name is empty"),
+        ('logs = ["a.log", ""]\n', "logs: a log name is empty"),
+        ('[mail]\nspool_dir = ""\n', "mail.spool_dir: the folder name is empty"),
+        ('[mail]\nca_file = ""\n', "mail.ca_file: the file name is empty"),
+        ('[sites.shop]\nstate = ""\n', "sites.shop.state: the folder name is empty"),
+        (
+            '[sites.shop.mail]\nspool-dir = ""\n',
+            "sites.shop.mail.spool-dir: the folder name is empty",
+        ),
+    ],
+)
+def test_an_empty_path_in_the_file_is_exit_7_naming_the_key(
+    tmp_path: Path, text: str, said: str
+) -> None:
+    """state = "" was read as ".": a history store made in the current folder (geoip_dir = ""
+    looked there, logs = [""] read it, mail.ca_file = "" failed later as a folder); --state ''
+    on the command line is refused (exit 2). From the file: one line naming the file and the
+    key, exit 7 (a bad setting), and nothing written."""
+    conf = write(tmp_path / "logaudit.toml", text)
+    log = tmp_path / "a.log"
+    log.write_text(LINE)
+    before = set(tmp_path.iterdir())
+    code, out, err = run("summary", log, "--format", "json")
+    assert code == ExitCode.CONFIG, err
+    assert err == f"logaudit: error: {conf}: {said}\n"
+    assert out == "" and set(tmp_path.iterdir()) == before
+
+
+def test_an_empty_path_in_the_environment_is_exit_7(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LOGAUDIT_STATE= (an unset variable in a crontab) made a store in the current folder."""
+    monkeypatch.setenv("LOGAUDIT_STATE", "")
+    log = tmp_path / "a.log"
+    log.write_text(LINE)
+    before = set(tmp_path.iterdir())
+    code, out, err = run("summary", log, "--format", "json")
+    assert code == ExitCode.CONFIG
+    assert err == "logaudit: error: env LOGAUDIT_STATE: the folder name is empty\n"
+    assert out == "" and set(tmp_path.iterdir()) == before
+
+
 @pytest.mark.parametrize("where", ["file", "env"])
 def test_jobs_0_is_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str) -> None:
     """jobs = 0 is Settings' own default (one process): a config or crontab carrying it ran

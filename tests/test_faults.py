@@ -344,6 +344,26 @@ def test_a_nul_run_is_no_line_and_the_counts_add_up(
         assert "/bc" in [r["path"] for r in pages]
 
 
+@pytest.mark.parametrize("jobs", ["2", "3"])
+def test_a_job_range_of_nul_lines_keeps_its_lines_and_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: str
+) -> None:
+    """--jobs cuts a big file into byte ranges; one holding lines of NULs only (shorter than
+    a block) lost its lines and runs (read as "nothing but NUL bytes"): the run counted
+    fewer lines and runs than one process."""
+    from logaudit.engine import local
+
+    monkeypatch.setattr(local, "SPAN_MIN_BYTES", 1)  # forked workers inherit it
+    p = tmp_path / "access.log"
+    p.write_bytes(_nine(1) + (b"\x00" * 2000 + b"\n") * 60)
+    one = summary_json(p, "--top", "0")
+    many = summary_json(p, "--top", "0", "--jobs", jobs)
+    one.pop("generated"), many.pop("generated")
+    [got] = many["inputs"]
+    assert (got["lines"], got["nul_runs"], got["skipped_lines"]) == (69, 60, 60)
+    assert many == one
+
+
 def test_a_nul_run_is_one_example_slot_after_the_parse_failures(tmp_path: Path) -> None:
     """Six garbage lines after a copytruncate hole: the examples are the first four
     garbage lines, then the hole (line 1), not the hole first."""

@@ -9,6 +9,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from logaudit import filters
 from logaudit.config import load
 from logaudit.follow import follow
@@ -176,6 +178,19 @@ def test_a_pattern_or_folder_naming_nothing_is_not_waited_for(tmp_path: Path) ->
     said = err.decode().splitlines()
     assert "matches it as a pattern" in said[0] and "followed" not in said[0], said
     assert "late.log: no such file; followed when it appears" in said[1], said
+
+
+@pytest.mark.parametrize("command", [["watch"], ["records", "--follow"], ["summary"]])
+def test_a_missing_folder_is_no_such_folder(tmp_path: Path, command: list[str]) -> None:
+    """watch nodir/ said "nodir/: no such file": a name ending with / names a folder. Exit 3
+    in one line, as for a missing file."""
+    from click.testing import CliRunner
+
+    from logaudit.cli import cli
+
+    r = CliRunner().invoke(cli, [*command, f"{tmp_path}/nodir/"])
+    assert r.exit_code == 3, r.output
+    assert r.stderr == f"logaudit: error: {tmp_path}/nodir/: no such folder\n"
 
 
 def test_a_compressed_file_cannot_be_followed_said_in_one_line(tmp_path: Path) -> None:

@@ -305,3 +305,28 @@ def test_the_table_shows_times_and_visitor_keys_whole(log: Path) -> None:
     body = [row.split() for row in table.splitlines()[1:]]
     want = [json.loads(r) for r in rows.splitlines()]
     assert [[r["time"], r["local"], str(r["visitor"])] for r in want] == body
+
+
+@pytest.mark.parametrize("anonymize", [[], ["--anonymize"]])
+def test_bad_lines_and_nul_runs_are_said_as_the_reports_say_them(
+    tmp_path: Path, anonymize: list[str]
+) -> None:
+    """records said nothing on stderr of the lines its rows lack: a NUL run (not even
+    counted) and the bad lines were dropped silently. It says them as summary does: one
+    line per input with NUL runs, then "N bad lines; the first: ..." (anonymised with the
+    rows)."""
+    good = (line() + "\n").encode()
+    p = tmp_path / "access.log"
+    p.write_bytes(good * 10 + b"203.0.113.9 garbage\n" + b"\x00" * 3000 + good * 10)
+    r = run("records", p, "--format", "jsonl", *anonymize)
+    s = run("summary", p, "--format", "json", *anonymize)
+    assert r.exit_code == 0 and s.exit_code == 0, (r.stderr, s.stderr)  # type: ignore[attr-defined]
+    assert len(r.stdout.splitlines()) == 20  # type: ignore[attr-defined]
+    said = r.stderr.splitlines()  # type: ignore[attr-defined]
+    assert said == [
+        f"logaudit: {p}: 1 run of NUL bytes skipped (logrotate's copytruncate or a crash "
+        "while writing)",
+        f"logaudit: 1 bad line; the first: {p}:11: 2 fields, combined has 10: "
+        f"203.0.113.{'0' if anonymize else '9'} garbage",
+    ]
+    assert said == [m for m in s.stderr.splitlines() if "GeoIP" not in m]  # type: ignore[attr-defined]

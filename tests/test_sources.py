@@ -401,6 +401,22 @@ def test_text_after_a_nul_hole_is_not_nothing_but_nuls(tmp_path: Path, hole: int
     state = ReadState()
     assert list(read_blocks(Input(str(only), only), state, block_bytes=1 << 20)) == []
     assert [q.message for q in state.problems] == ["nothing but NUL bytes"]
+def test_a_byte_range_of_nothing_but_nuls_is_read_as_its_lines_and_runs(tmp_path: Path) -> None:
+    """A range (--jobs, Dask) of lines of NULs only, shorter than a block, was judged as a
+    whole input: "nothing but NUL bytes", no block, its lines and runs lost (and Dask, which
+    keeps its tasks' problems, said that of the input). Only a whole input is that."""
+    good = (line() + "\n").encode() * 20
+    p = tmp_path / "a.log"
+    p.write_bytes(good + (b"\x00" * 500 + b"\n") * 30 + good)
+    start, end = len(good) + 501 * 10, len(good) + 501 * 20  # ten lines of NULs
+    state = ReadState()
+    blocks = list(read_blocks(Input(str(p), p, (start, end)), state, block_bytes=1 << 20))
+    assert not state.problems
+    assert state.lines_read[str(p)] == 10
+    assert sum(len(b.stretches) for b in blocks) == 10
+    assert [n for b in blocks for n, _ in b.stretches] == list(range(1, 11))
+
+
 def test_blocks_shared_among_threads_are_equal_and_a_multiple(tmp_path: Path) -> None:
     """share=2: a plain file of SHARE_MIN_BYTES or more is cut into an even number of blocks
     of one size (at most the block size), holding the same lines as the usual cut."""

@@ -3,6 +3,7 @@ must not miss (METRICS.md: over 10 % bad lines in a file is said loudly)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from logaudit.parse import BAD_SAMPLES
@@ -74,7 +75,17 @@ def warnings(run: Run) -> list[str]:
             f"... and {more:,} more input{'s' if more > 1 else ''} like this "
             f"(over {LOUD_BAD_SHARE:.0%} of lines did not parse)"
         )
-    nul = [(f, n) for f, n in run.bad.nul_runs.items() if n]
+    out.extend(nul_warnings(run.bad.nul_runs))
+    # Many inputs with the same problem (a glob of unreadable files): a few, then how many.
+    out.extend(capped(run.problems))
+    return out
+
+
+def nul_warnings(nul_runs: Mapping[str, int]) -> list[str]:
+    """One line per input with NUL runs (the first few, then how many more): the reports'
+    warnings, and what ``records`` says on stderr."""
+    out = []
+    nul = [(f, n) for f, n in nul_runs.items() if n]
     for f, n in nul[:PROBLEMS_SHOWN]:
         out.append(
             f"{f}: {n:,} run{'s' if n > 1 else ''} of NUL bytes skipped "
@@ -83,6 +94,4 @@ def warnings(run: Run) -> list[str]:
     if len(nul) > PROBLEMS_SHOWN:
         more = len(nul) - PROBLEMS_SHOWN
         out.append(f"... and {more:,} more input{'s' if more > 1 else ''} with NUL bytes skipped")
-    # Many inputs with the same problem (a glob of unreadable files): a few, then how many.
-    out.extend(capped(run.problems))
     return out
