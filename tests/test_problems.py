@@ -574,3 +574,35 @@ def test_slow_endpoints_from_a_logged_request_time(tmp_path: Path) -> None:
     assert r.exit_code == ExitCode.THRESHOLD, r.stderr
     slow = next(s for s in json.loads(r.stdout)["sections"] if s["name"] == "slow-endpoints")
     assert slow["rows"][0]["endpoint"] == p.slow_endpoint
+
+
+def test_slow_requests_rows_past_20_are_the_next_slowest(tmp_path: Path) -> None:
+    # Each chunk kept its 20 slowest requests: with --top 30, rows 21-30 came from other
+    # chunks, not the next slowest (here all in the first block).
+    import os
+    import subprocess
+    import sys
+
+    head = (
+        "#Software: Microsoft Internet Information Services 10.0\n#Version: 1.0\n"
+        "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip "
+        "cs(User-Agent) cs(Referer) sc-status time-taken\n"
+    )
+    rows = [
+        f"2026-12-01 {i // 3600:02d}:{i // 60 % 60:02d}:{i % 60:02d} 10.0.0.1 GET /p{i}.html - 80"
+        f" - 192.0.2.{i % 50} curl/8 - 200 {5000 + i if i < 40 else i % 100}\n"
+        for i in range(3000)
+    ]
+    log = tmp_path / "u.log"
+    log.write_text(head + "".join(rows))
+    env = {**os.environ, "LOGAUDIT_BLOCK_MB": "0.02", "LOGAUDIT_CONFIG": os.devnull}
+    run = subprocess.run(
+        [sys.executable, "-m", "logaudit", "problems", str(log), "--section", "slow-requests"]
+        + ["--top", "30", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    (section,) = [s for s in json.loads(run.stdout)["sections"] if s["name"] == "slow-requests"]
+    assert [r["path"] for r in section["rows"]] == [f"/p{i}.html" for i in range(39, 9, -1)]

@@ -16,7 +16,7 @@ import pandas as pd
 
 from logaudit.analyze.base import Context, Partial, SectionSpec
 from logaudit.analyze.problems import clients as clients_mod
-from logaudit.analyze.problems.tables import TABLES
+from logaudit.analyze.problems.tables import SLOWEST_PER_CHUNK, TABLES
 from logaudit.report import Section
 
 # --every for the error timeline: name -> minutes.
@@ -284,7 +284,7 @@ def sec_slow_requests(p: Partial, ctx: Context) -> Section:
     s = _t(p, "pb_slowest")
     if s.empty:
         return Section("slow-requests", title, pd.DataFrame(), note=NO_TIMES)
-    top = ctx.settings.top or 50
+    top = min(ctx.settings.top or SLOWEST_PER_CHUNK, SLOWEST_PER_CHUNK)  # what chunks keep
     s = s.sort_values(["seconds", "local"], ascending=[False, True], kind="stable").head(top)
     rows = pd.DataFrame(
         {

@@ -46,8 +46,10 @@ _ID_RULES: tuple[tuple[str, str], ...] = (
 
 # A status class of the error tables: 4 (4xx) or 5 (5xx).
 ERROR_CLASSES = (4, 5)
-# Rows per chunk kept as the slowest single requests (the finish keeps the overall top).
-SLOWEST_PER_CHUNK = 20
+# Rows per chunk kept as the slowest single requests: the most the section shows, so the
+# chunks' (and stored days') rows hold the overall top that the finish keeps. With 20 a
+# chunk, --top 30 (or top 0: 50) showed as 21st-50th rows that were not the next slowest.
+SLOWEST_PER_CHUNK = 50
 # A (client, minute) pair is kept for flood detection from this many requests in one chunk;
 # the others are only counted in the rate histogram. A flood is far above this.
 FLOOD_KEEP = 20
