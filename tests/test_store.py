@@ -83,6 +83,35 @@ def test_truncated_file_is_read_again_and_said(tmp_path: Path) -> None:
     assert figures(out) == _one_pass(tmp_path, DATA)
 
 
+def _w3c_day(day: str, n: int) -> bytes:
+    """An IIS day's log: the same ``#Software`` first line as every other day's file."""
+    head = (
+        "#Software: Microsoft Internet Information Services 10.0\n#Version: 1.0\n"
+        f"#Date: {day} 00:00:00\n#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query "
+        "s-port cs-username c-ip cs(User-Agent) cs(Referer) sc-status time-taken\n"
+    )
+    rows = "".join(
+        f"{day} {i // 60 % 24:02d}:{i % 60:02d}:00 10.0.0.1 GET /p{i % 7}.html - 80 - "
+        f"192.0.2.{i % 50} Mozilla/5.0+(X11) - 200 {i}\n"
+        for i in range(n)
+    )
+    return (head + rows).encode()
+
+
+def test_w3c_day_files_sharing_their_first_line_are_each_read_whole(tmp_path: Path) -> None:
+    # IIS starts every day's file with the same #Software line: the next day's (longer) file
+    # was taken for the last one grown and read from its offset, its first lines lost.
+    one, two = tmp_path / "u_ex261201.log", tmp_path / "u_ex261202.log"
+    one.write_bytes(_w3c_day("2026-12-01", 50))
+    two.write_bytes(_w3c_day("2026-12-02", 500))
+    state = tmp_path / "state"
+    report([str(one)], state)
+    got = report([str(two)], state)
+    want = report([str(one), str(two)])
+    assert figures(got) == figures(want)
+    assert figures(got)["overview"]["requests"] == 550
+
+
 def test_no_client_address_is_stored(tmp_path: Path) -> None:
     import pyarrow.parquet as pq
 

@@ -54,9 +54,16 @@ class Planned:
     kept: list[dict[str, Any]] = field(default_factory=list)  # records of inputs not given
 
 
-def _first_line(inp: Input) -> tuple[str | None, bool]:
-    """The sha256 of the input's first line (None: no complete line yet), and whether it is
-    compressed."""
+def _first_line(inp: Input) -> tuple[str | None, bool, str | None]:
+    """The input's identity: the sha256 of its head up to and including its first line that
+    is not a ``#`` comment (None: no complete such line yet), whether it is compressed, and
+    the sha256 of its first line alone (what a store before this kept, ``_migrated``).
+
+    For a log that starts with a request the two are the same hash. A W3C/IIS log starts
+    with ``#Software: Microsoft Internet Information Services 10.0``, the same first line in
+    every day's file: by it alone the next day's file was taken for the last one grown and
+    read from its offset, mid-line (lines lost); its ``#Date:`` header and first request tell
+    the files apart."""
     raw = _open_raw(inp)
     try:
         stream, kind = _stream(inp, raw)
@@ -66,17 +73,52 @@ def _first_line(inp: Input) -> tuple[str | None, bool]:
             if not more:
                 break
             head += more
-            if b"\n" in more:
+            if _identity_end(head) is not None:
                 break
     finally:
         raw.close()
     nl = head.find(b"\n")
-    if nl < 0:
-        # A compressed file is complete: its only line counts even without a newline.
+    first = None if nl < 0 else hashlib.sha256(head[: nl + 1]).hexdigest()
+    end = _identity_end(head)
+    if end is None and len(head) >= FIRST_LINE_MAX and head.rfind(b"\n") >= 0:
+        end = head.rfind(b"\n") + 1  # a header longer than what is read: its complete lines
+    if end is None:
+        # A compressed file is complete: what it holds counts even without a newline.
         if kind is not None and head:
-            return hashlib.sha256(head).hexdigest(), True
-        return None, kind is not None
-    return hashlib.sha256(head[: nl + 1]).hexdigest(), kind is not None
+            whole = hashlib.sha256(head).hexdigest()
+            return whole, True, first or whole
+        return None, kind is not None, first
+    return hashlib.sha256(head[:end]).hexdigest(), kind is not None, first
+
+
+def _identity_end(head: bytes) -> int | None:
+    """The offset just past the first complete line of ``head`` not starting with ``#``."""
+    at = 0
+    while True:
+        nl = head.find(b"\n", at)
+        if nl < 0:
+            return None
+        if not head.startswith(b"#", at):
+            return nl + 1
+        at = nl + 1
+
+
+def _migrated(
+    records: list[dict[str, Any]], used: set[int], st: os.stat_result, first: str | None
+) -> int | None:
+    """A record a store before identities by the first request kept for this very file
+    (same device and inode, same first line): a W3C log's record, whose ``first`` hashed its
+    ``#Software`` line only. Matched by inode, not by that line (which every day's file
+    shares), it is read on from its offset, not again from the start."""
+    for i, r in enumerate(records):
+        if (
+            i not in used
+            and first is not None
+            and r.get("first") == first
+            and (r["dev"], r["ino"]) == (st.st_dev, st.st_ino)
+        ):
+            return i
+    return None
 
 
 def _binary(path: Path) -> bool:
@@ -137,7 +179,7 @@ def plan(inputs: list[Input], records: list[dict[str, Any]], folder: Path) -> Pl
             )
         try:
             st = inp.path.stat()
-            first, compressed = _first_line(inp)
+            first, compressed, line = _first_line(inp)
         except OSError:
             continue  # the pipeline says what is wrong with it
         base: dict[str, Any] = {
@@ -156,6 +198,8 @@ def plan(inputs: list[Input], records: list[dict[str, Any]], folder: Path) -> Pl
                 continue
             if match is None or (r["dev"], r["ino"]) == (st.st_dev, st.st_ino):
                 match = i
+        if match is None and first is not None and line != first:
+            match = _migrated(records, used, st, line)
         if first is None:
             if _binary(inp.path):
                 # Not a log: handed to the pipeline, which says so (and nothing is stored).
