@@ -22,7 +22,7 @@ from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import Detected, after, detect_for, sample_lines
 from logaudit.parse import BadLines, parse_block
 from logaudit.records import Query, Result, _Enrich, writer_for
-from logaudit.sources import HEAD_BYTES, Block, Input, InputProblem, file_head, not_a_log
+from logaudit.sources import Block, Input, InputProblem, head_and_lead, not_a_log
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -100,12 +100,8 @@ class Tail:
         with its first log line, its headers kept for it."""
         try:
             with open(self.path, "rb") as f:
-                head = file_head(f)  # what the reports detect from
-                read = f.tell()
+                head, lead = head_and_lead(f, upto)  # what the reports detect from
                 end = f.seek(0, os.SEEK_END) if upto is None else upto
-                at = max(read, end - HEAD_BYTES)
-                f.seek(at)
-                lead = f.read(max(0, end - at))
         except OSError:
             return None  # not there yet: detected from its first lines when it appears
         head = head[: head.rfind(b"\n") + 1]

@@ -448,6 +448,20 @@ def file_head(f: BinaryIO) -> bytes:
     return head
 
 
+def head_and_lead(f: BinaryIO, upto: int | None = None) -> tuple[bytes, bytes]:
+    """What detection reads of a file read from ``upto`` on (None: its end, as --follow
+    reads): its head (``file_head``), and the bytes of the last MiB before ``upto`` that
+    the head does not hold. Detected from the head, the format then takes the W3C
+    ``#Fields:`` headers of ``head[:upto]`` and of the lead, in that order (``formats.after``):
+    the header in force where the reading starts."""
+    head = file_head(f)
+    read = f.tell()
+    end = f.seek(0, os.SEEK_END) if upto is None else upto
+    at = max(read, end - HEAD_BYTES)
+    f.seek(at)
+    return head, f.read(max(0, end - at))
+
+
 def is_plain_file(inp: Input) -> bool:
     """A regular, uncompressed file: one that can be read in independent byte ranges."""
     return inp.path is not None and magic.plain_file(inp.path)

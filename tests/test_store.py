@@ -112,6 +112,29 @@ def test_w3c_day_files_sharing_their_first_line_are_each_read_whole(tmp_path: Pa
     assert figures(got)["overview"]["requests"] == 550
 
 
+def test_a_w3c_record_of_an_older_store_is_read_on_not_again(tmp_path: Path) -> None:
+    # A store before identities by the first request kept a W3C file's first line's hash:
+    # the same file (same inode), grown, is read on from its offset, not counted twice.
+    import hashlib
+
+    log = tmp_path / "u_ex261201.log"
+    data = _w3c_day("2026-12-01", 300)
+    half = data.index(b"\n", len(data) // 2) + 1
+    log.write_bytes(data[:half])
+    state = tmp_path / "state"
+    report([str(log)], state)
+    raw = json.loads((state / STATE_FILE).read_text())
+    (rec,) = raw["inputs"]
+    rec["first"] = hashlib.sha256(data[: data.index(b"\n") + 1]).hexdigest()
+    (state / STATE_FILE).write_text(json.dumps(raw))
+    with open(log, "ab") as f:
+        f.write(data[half:])
+    got = report([str(log)], state)
+    assert not any("read from the start" in m for m in got.messages), got.messages
+    assert figures(got) == figures(report([str(log)]))
+    assert figures(got)["overview"]["requests"] == 300
+
+
 def test_no_client_address_is_stored(tmp_path: Path) -> None:
     import pyarrow.parquet as pq
 

@@ -40,6 +40,7 @@ from logaudit.sources import (
     InputProblem,
     ReadState,
     file_head,
+    head_and_lead,
     is_plain_file,
     line_spans,
     not_a_log,
@@ -330,6 +331,25 @@ def _detect(
         return None
 
 
+def _detect_from_head(inp: Input, settings: Settings, state: ReadState) -> Detected | None:
+    """The format of a file read from an offset (``inp.span``) that starts with W3C headers
+    (``#`` lines), from its head and the ``#Fields:`` header in force at the offset (as
+    --follow detects, ``follow.Tail.detect_now``); None for other logs, detected from their
+    lines at the offset as usual. Its first read from the start detected it already."""
+    assert inp.path is not None and inp.span is not None
+    start = inp.span[0]
+    with open(inp.path, "rb") as f:
+        if f.read(1) != b"#":
+            return None
+        f.seek(0)
+        head, lead = head_and_lead(f, start)
+    det = _detect(head, inp, settings, state)
+    if det is not None:
+        for before in (head[:start], lead):
+            det = after(det, before)
+    return det
+
+
 def _refused(state: ReadState, inp: Input, since: int = 0) -> bool:
     """Whether a problem was recorded for ``inp`` (among the problems from ``since`` on:
     looking through every earlier input's problems made a run quadratic in its inputs)."""
@@ -532,6 +552,12 @@ def run(
             det: Detected | None = None
             head = b""  # blocks of blank and comment lines only, before the first log line
             since = len(state.problems)
+            if inp.span is not None and inp.span[0] > 0 and inp.path is not None:
+                # Read on from an offset (a store's grown file): a W3C log's lines there
+                # carry no header; its format is the head's, under the header in force.
+                det = _detect_from_head(inp, settings, state)
+                if det is not None:
+                    formats[inp.name] = last = det
             share = THREADS if jobs == 1 else 1
             for block in read_blocks(inp, state, on_progress=on_progress, share=share):
                 if det is None:
