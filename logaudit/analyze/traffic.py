@@ -130,11 +130,12 @@ def t_paths(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
         "path",
         {
             "hits": None,
-            "bytes": c["bytes"].to_numpy(),
+            # The bytes of the hits other than 404s: pages and static leave 404s out, their
+            # bytes as their hits (the not-found section shows no bytes). A history store's
+            # days written before kept the 404s' bytes in.
+            "bytes": np.where(status == 404, 0, c["bytes"].to_numpy()),
             "page_views": pv,
             "not_found": status == 404,
-            # The 404 hits' bytes, so that pages and static leave them out as they do the hits.
-            "not_found_bytes": np.where(status == 404, c["bytes"].to_numpy(), 0),
             "static": c["is_static"].to_numpy(),
         },
     )
@@ -486,11 +487,6 @@ def _path_section(p: Partial, ctx: Context, name: str, title: str, static: bool 
         cols = ["hits", "visitors", *([] if static else ["page_views"]), "bytes"]
     rows_kept = np.flatnonzero(keep)
     total = len(rows_kept)
-    if static is not None and "not_found_bytes" in paths.columns:
-        # A store's days written before the column have none (read as 0 there: their 404 bytes
-        # stay in, as before).
-        nf_bytes = paths["not_found_bytes"].fillna(0).to_numpy(np.int64)
-        paths = paths.assign(bytes=paths["bytes"].to_numpy() - nf_bytes)
     if s.top and total > s.top:
         # The top rows picked on the counts first (the others' hits below any kept row's),
         # so that only they are copied, text included: copying every kept row (5M distinct
