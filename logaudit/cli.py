@@ -338,10 +338,24 @@ def filter_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+def _visit_timeout(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A bad --visit-timeout is wrong usage (exit 2) like any other bad option value; the
+    settings' own check said it as a configuration error (exit 7)."""
+    if value is not None:
+        from logaudit.config import duration_seconds
+
+        try:
+            duration_seconds(value)
+        except (TypeError, ValueError) as e:
+            raise click.BadParameter(f"{value!r}: {e}", param_hint="--visit-timeout") from None
+    return value
+
+
 visit_timeout_option = click.option(
     "--visit-timeout",
     default=None,
     metavar="MINUTES",
+    callback=_visit_timeout,
     help="Gap that ends a visit: minutes, or 30m, 1800s, 1h. [30]",
 )
 

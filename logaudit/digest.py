@@ -117,7 +117,7 @@ def figures(t: tr.Trend | None, vd: pd.DataFrame | None, lo: int, hi: int) -> di
             out[k] = int(rows[col].sum())
         for k in ("4xx", "5xx"):
             n = int(rows[f"status_{k}"].sum())
-            out[f"rate_{k}"] = round(n / out["requests"], 4) if out["requests"] else 0.0
+            out[f"rate_{k}"] = n / out["requests"] if out["requests"] else 0.0
     if vd is not None and len(vd):
         days = vd.index.get_level_values("day").to_numpy(np.int64)
         keep = (days >= lo) & (days < hi)
@@ -135,8 +135,8 @@ def conversion_figures(per_day: pd.DataFrame, lo: int, hi: int) -> dict[str, flo
     rows = per_day[(days >= lo) & (days < hi)]
     visits = int(rows["visits"].sum())
     out["conversions"] = int(rows["conversions"].sum())
-    out["revenue"] = round(float(rows["revenue"].sum()), 2)
-    out["conversion_rate"] = round(out["conversions"] / visits, 4) if visits else 0.0
+    out["revenue"] = float(rows["revenue"].sum())
+    out["conversion_rate"] = out["conversions"] / visits if visits else 0.0
     return out
 
 
@@ -180,11 +180,11 @@ def headline_section(
     # The shape of trends' change table (metric, last, previous, change, week_before,
     # week_change), so renderers give each row its metric's unit and words.
     for key in keys:
-        row: dict[str, object] = {"metric": key, "last": now[key]}
+        row: dict[str, object] = {"metric": key, "last": _shown(key, now[key])}
         for name, other, prefix in (("previous", prev, ""), ("week_before", week, "week_")):
             before = other[key] if other is not None else None
             pct, text = tr.change_text(now[key], before) if before is not None else (None, "")
-            row[name] = before
+            row[name] = _shown(key, before) if before is not None else None
             row[f"{prefix}change"] = text
             row[f"{prefix}change_pct"] = pct
         rows.append(row)
@@ -203,6 +203,17 @@ def headline_section(
         headline={"period": label, "days": n},
         narrow_drop=("change_pct", "week_change_pct"),
     )
+
+
+# The digits a ratio or an amount is shown with; ``figures`` keeps them exact, so that a
+# change is the counts' change and not the rounding's (8/1660 against 16/2037: -38.6%, where
+# the rounded 0.0048 against 0.0079 gave -39.2%).
+SHOWN_DIGITS = {"rate_4xx": 4, "rate_5xx": 4, "conversion_rate": 4, "revenue": 2}
+
+
+def _shown(key: str, value: float) -> float:
+    digits = SHOWN_DIGITS.get(key)
+    return value if digits is None else round(value, digits)
 
 
 def _label(since: datetime, until: datetime) -> str:

@@ -488,3 +488,30 @@ def test_worker_processes_give_the_same_report(sample_logs: Path) -> None:
     a, b = json.loads(one.stdout), json.loads(two.stdout)
     assert a["sections"] == b["sections"]
     assert _section(a, "conversions")["headline"]["conversions"] > 0
+
+
+@pytest.mark.parametrize(
+    ("model", "source"),
+    [("last-non-direct", "(direct)"), ("first", "(direct)"), ("last", "(internal)")],
+)
+def test_no_touch_is_direct_even_when_the_visit_came_internally(
+    tmp_path: Path, model: str, source: str
+) -> None:
+    """METRICS.md: with no touch, last-non-direct and first credit direct; `last` the
+    converting visit itself. The one visit here came by the site's own link (a tab left open,
+    the session timed out): it was credited "(internal)" under every model. The sources table
+    lists direct's conversion though no visit came direct, so its column sums to the total."""
+    log = write(
+        tmp_path / "conv.log",
+        [line(when="01/May/2026:10:00:00 +0000", request="GET /order/complete?value=5 HTTP/1.1",
+              referrer=SHOP + "/cart")],
+    )  # fmt: skip
+    r = _run(log, "--attribution", model)
+    assert _credited(r) == {("/order/complete", source): 1}
+    sources = _by(r, "sources", "source")
+    assert sum(x["conversions"] for x in sources.values()) == 1
+    assert sources[source]["conversions"] == 1
+    assert sources["(internal)"]["visits"] == 1
+    if source == "(direct)":
+        assert sources["(direct)"]["visits"] == 0
+        assert sources["(direct)"]["conversion_rate"] is None

@@ -861,3 +861,15 @@ def test_bad_lines_and_warnings_go_to_stderr_one_line_each(tmp_path: Path) -> No
     assert json.loads(r.stdout)["bad_lines"]["total"] == 1
     clean = run("summary", write(tmp_path / "b.log", lines), "--format", "json")
     assert clean.exit_code == 0 and clean.stderr == ""
+
+
+@pytest.mark.parametrize("value", ["0", "abc", "0.001s"])
+def test_a_bad_visit_timeout_option_is_wrong_usage(tmp_path: Path, value: str) -> None:
+    """QA16 finding 14: --visit-timeout 0 exited 7 (a configuration error) where every other
+    bad option value exits 2; the config file's bad value stays exit 7 (the test above)."""
+    log = tmp_path / "a.log"
+    log.write_text('1.2.3.4 - - [10/Mar/2026:12:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "x"\n')
+    for command in ("visits", "summary"):
+        r = CliRunner().invoke(cli, [command, str(log), "--visit-timeout", value])
+        assert r.exit_code == int(ExitCode.USAGE), (command, r.output)
+        assert "--visit-timeout" in r.stderr and "Traceback" not in r.stderr

@@ -310,3 +310,21 @@ def test_conversion_headline_on_the_sample_weeks(sample_logs: Path) -> None:
         assert rows["conversion_rate"][col] == round(
             rows["conversions"][col] / rows["visits"][col], 4
         )
+
+
+def test_rate_changes_from_the_counts_not_the_rounded_rates(sample_logs: Path) -> None:
+    """QA16 finding 7: 8/1660 against 16/2037 4xx is -38.6%; the rates rounded to 4 digits
+    (0.0048 against 0.0079) gave -39.2%. The rates are still shown rounded."""
+    weeks = sample_logs / "weeks"
+    r = run("digest", weeks, "--since", "2026-01-24", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    row = next(x for x in json.loads(r.stdout)["sections"][0]["rows"] if x["metric"] == "rate_4xx")
+    rates = []
+    for since, until in (("2026-01-24", "2026-01-25"), ("2026-01-23", "2026-01-24"),
+                         ("2026-01-17", "2026-01-18")):  # fmt: skip
+        s = run("summary", weeks, "--since", since, "--until", until, "--format", "json")
+        o = json.loads(s.stdout)["overview"]
+        rates.append(o["status_4xx"] / o["requests"])
+    assert [row["last"], row["previous"], row["week_before"]] == [round(x, 4) for x in rates]
+    assert row["change_pct"] == round((rates[0] - rates[1]) / rates[1] * 100, 1) == -38.6
+    assert row["week_change_pct"] == round((rates[0] - rates[2]) / rates[2] * 100, 1) == -65.7

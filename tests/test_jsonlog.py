@@ -291,3 +291,36 @@ def test_first_items_when_each_list_holds_one() -> None:
     assert jsonlog._first_items(arr.slice(1, 3)).to_pylist() == ["b", None, "d"]
     mixed = pa.array([["a"], ["b", "c"], ["d"]], pa.list_(pa.string())).slice(1, 2)
     assert jsonlog._first_items(mixed).to_pylist() == ["b", "d"]
+
+
+@pytest.mark.parametrize(
+    ("stamp", "key", "said"),
+    [
+        ("2026-05-01T10:00:00+02:00", "naive_times_read_in", "times without an offset in"),
+        ("01/May/2026:10:00:00 +0200", None, None),
+    ],
+)
+def test_inputs_say_the_zone_only_of_times_without_an_offset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stamp: str, key: str | None, said: str | None
+) -> None:
+    """QA16 finding 13: a $time_iso8601 template's times carry their offset, yet the Inputs
+    table said "custom, times in Etc/UTC" (JSON ``times_read_in``). An ISO time's offset is
+    optional, so the zone is said of the times written without one."""
+    from click.testing import CliRunner
+
+    from logaudit.cli import cli
+
+    monkeypatch.setenv("TZ", "Etc/UTC")
+    var = "$time_iso8601" if "T" in stamp else "$time_local"
+    fmt = f'nginx:{{"t":"{var}","ip":"$remote_addr","req":"$request","st":$status}}'
+    log = tmp_path / "a.json"
+    log.write_text(f'{{"t":"{stamp}","ip":"10.0.0.1","req":"GET / HTTP/1.1","st":200}}\n')
+    r = CliRunner().invoke(cli, ["summary", str(log), "--log-format", fmt, "--format", "json"])
+    assert r.exit_code == 0, r.output
+    (inp,) = json.loads(r.stdout)["inputs"]
+    assert "times_read_in" not in inp
+    assert inp.get("naive_times_read_in" if key else "") == ("Etc/UTC" if key else None)
+    args = ["summary", str(log), "--log-format", fmt, "--section", "status"]
+    md = CliRunner().invoke(cli, [*args, "--format", "markdown"])
+    inputs = md.stdout.split("Inputs")[-1]
+    assert (f"{said} Etc/UTC" in inputs) if said else ("times" not in inputs)

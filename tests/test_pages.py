@@ -92,3 +92,38 @@ def test_bad_non_page_regex_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as e:
         api.report("summary", [str(_log(tmp_path))], load({"non_pages": ("re:(unclosed",)}))
     assert e.value.exit_code == ExitCode.CONFIG and "non_pages" in str(e.value)
+
+
+def test_pages_and_static_bandwidth_leave_out_404_bytes(tmp_path: Path) -> None:
+    """docs/metrics.md: pages and static leave 404 hits out, their bytes too (the bytes of a
+    404 counted where its hit was not: /search showed 0 B of hits and the 404's 2345 B)."""
+    sizes = [("/search", 200, 0), ("/search", 404, 2345), ("/style.css", 200, 500)]
+    sizes += [("/style.css", 404, 77)]
+    log = write(
+        tmp_path / "nf.log",
+        [
+            line(
+                when=f"01/Mar/2024:10:{i:02d}:00 +0000",
+                request=f"GET {p} HTTP/1.1",
+                status=s,
+                size=b,
+            )
+            for i, (p, s, b) in enumerate(sizes)
+        ],
+    )
+    out = api.report("summary", [str(log)], load({}), ["pages", "static", "not-found"])
+    assert out.report is not None
+    got = {
+        sec.name: dict(
+            zip(
+                sec.rows["path"],
+                zip(sec.rows["hits"], sec.rows.get("bandwidth", sec.rows["hits"]), strict=True),
+                strict=True,
+            )
+        )
+        for sec in out.report.sections
+    }
+    assert got["pages"] == {"/search": (1, 0)}
+    assert got["static"] == {"/style.css": (1, 500)}
+    assert set(got["not-found"]) == {"/search", "/style.css"}
+    assert out.report.overview["bandwidth"] == 2345 + 500 + 77

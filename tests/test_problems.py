@@ -606,3 +606,24 @@ def test_slow_requests_rows_past_20_are_the_next_slowest(tmp_path: Path) -> None
     )
     (section,) = [s for s in json.loads(run.stdout)["sections"] if s["name"] == "slow-requests"]
     assert [r["path"] for r in section["rows"]] == [f"/p{i}.html" for i in range(39, 9, -1)]
+
+def test_slow_percentiles_lie_within_the_exact_min_and_max(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A histogram bin's middle is no logged time: one request of 1.50 s read p50/p95/p99
+    1.54 s against its max 1.50 s (QA16 finding 11), one of 0.0375 s read 0.0365 s, below the
+    only time logged. Percentiles are clamped to the endpoint's exact min and max."""
+    times = [1.5, 0.3, 0.1, 0.02, 0.0375, 2.9, 0.25, 0.26]
+    paths = ["/a", "/b", "/c", "/d", "/e", "/f", "/g", "/g"]
+    log = write(
+        tmp_path / "t.log",
+        [line(when=f"01/Mar/2024:10:00:{i:02d} +0000", request=f"GET {p} HTTP/1.1")
+         for i, p in enumerate(paths)],
+    )  # fmt: skip
+    with_response_times(monkeypatch, times)
+    report, _ = problems(log)
+    rows = section(report, "slow-endpoints").set_index("endpoint")
+    for p, t in zip(paths[:6], times, strict=False):
+        assert list(rows.loc[p, ["p50", "p95", "p99", "max"]]) == [t] * 4, p
+    g = rows.loc["/g"]
+    assert 0.25 <= g["p50"] <= g["p95"] <= g["p99"] <= g["max"] == 0.26

@@ -625,3 +625,17 @@ def test_site_of_an_empty_or_missing_index() -> None:
     assert site_of(pd.Index([], dtype=object)).empty
     got = site_of(pd.Index([None, "https://www.Example.com/a?b"], dtype=object))
     assert list(got["site"]) == ["", "example.com"]
+
+
+def test_a_rate_change_is_the_counts_change_not_the_rounded_rates(sample_logs: Path) -> None:
+    """QA16 finding 7: rate_4xx 0.0114 against 0.0095 (shown to 4 digits) read +20.0%; from
+    the counts the section itself shows (173/15197 against 142/14980) it is +20.1%."""
+    r = CliRunner().invoke(
+        cli, ["trends", str(sample_logs / "weeks"), "--every", "week", "--format", "json"]
+    )
+    assert r.exit_code == 0, r.stderr
+    sec = next(s for s in json.loads(r.stdout)["sections"] if s["name"] == "change")
+    rows = {x["metric"]: x for x in sec["rows"]}
+    rate = [rows["status_4xx"][k] / rows["hits"][k] for k in ("last", "previous")]
+    assert rows["rate_4xx"]["last"] == round(rate[0], 4)  # shown rounded
+    assert rows["rate_4xx"]["change_pct"] == round((rate[0] - rate[1]) / rate[1] * 100, 1)

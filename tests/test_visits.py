@@ -221,3 +221,15 @@ def test_durations_are_said_one_way(visits_log: Path, fmt: str) -> None:
     assert r["overview"]["median_visit_seconds"] == 61
     note = next(s["note"] for s in r["sections"] if s["name"] == "durations")
     assert note == "median 1 min 01 s; first to last page view"
+
+
+@pytest.mark.parametrize(("given", "said"), [("90s", "90 s"), ("10", "10 min"), ("2h", "120 min")])
+def test_the_notes_say_the_timeout_as_given(visits_log: Path, given: str, said: str) -> None:
+    """QA16 finding 10: --visit-timeout 90s (1 visit here) was said "timeout 1 min", the
+    timeout that makes 2 of them."""
+    notes = {}
+    for more in ((), ("--visitor", "203.0.113.1")):
+        r = run_json("visits", str(visits_log), "--visit-timeout", given, *more)
+        notes |= {s["name"]: s.get("note", "") for s in r["sections"]}
+    assert notes["visits"].endswith(f"timeout {said}")
+    assert notes["visitor-visits"] == f"visit timeout {said}"

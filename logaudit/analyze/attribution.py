@@ -13,8 +13,9 @@ the conversion; a *touch* is a visit whose source is not direct (nor internal na
 
 - ``last``: the converting visit itself, whatever its source;
 - ``last-non-direct`` (default): the converting visit if it is a touch, else the latest touch
-  in the window, else the converting visit (direct);
-- ``first``: the earliest touch in the window, else the converting visit (direct).
+  in the window, else the converting visit, credited to direct (campaigns.py: also when that
+  visit came by internal navigation);
+- ``first``: the earliest touch in the window, else the converting visit, credited likewise.
 """
 
 from __future__ import annotations

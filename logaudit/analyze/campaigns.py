@@ -15,6 +15,7 @@ import hashlib
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -27,7 +28,14 @@ from logaudit.analyze.spill import partitions
 from logaudit.analyze.visits import referrer_names
 from logaudit.config import Settings
 from logaudit.enrich.goals import Goal, parse_goals, query_value
-from logaudit.enrich.sources import COLUMNS, KINDS, NOT_A_TOUCH, SourceTables, classify
+from logaudit.enrich.sources import (
+    COLUMNS,
+    DIRECT,
+    KINDS,
+    NOT_A_TOUCH,
+    SourceTables,
+    classify,
+)
 from logaudit.errors import ConfigError
 from logaudit.report import Section
 
@@ -226,6 +234,14 @@ def _journeys(p: Partial, ctx: Context) -> Journeys:
     conv["visitor"] = visits["visitor"].to_numpy()[conv["visit"].to_numpy()]
     for col in COLUMNS:
         conv[col] = visits[col].to_numpy()[credit] if len(conv) else []
+    if s.attribution != "last" and len(conv):
+        # No touch to credit: direct's, as docs/metrics.md says, also where the converting
+        # visit came by internal navigation (it was credited "(internal)").
+        untouched = ~visits["touch"].to_numpy()[credit]
+        for col in COLUMNS:
+            conv.loc[untouched, col] = ""
+        conv.loc[untouched, "kind"] = "direct"
+        conv.loc[untouched, "source"] = DIRECT
     cookie_note = _cookie_credit(p, s, conv)
     if not own:
         own_note = "no own host known (set site_hosts): every referrer host is external"
@@ -288,13 +304,21 @@ def _conversion_figures(c: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return g.agg(conversions=("goal", "size"), revenue=("value", "sum"))
 
 
-def _joined(visits: pd.DataFrame, conv: pd.DataFrame) -> pd.DataFrame:
+def _joined(
+    visits: pd.DataFrame, conv: pd.DataFrame, how: Literal["left", "outer"] = "left"
+) -> pd.DataFrame:
+    """Visit figures and conversion figures per key; ``how="outer"`` keeps keys credited with
+    conversions but without a visit of their own (their rates read as missing)."""
     if conv.empty:
         out = visits.assign(conversions=0, revenue=0.0)
     else:
-        out = visits.join(conv, how="left")
+        out = visits.join(conv, how=how)
+    for col in ("visits", "page_views"):
+        if col in out:
+            out[col] = out[col].fillna(0).astype(np.int64)
     out["conversions"] = out["conversions"].fillna(0).astype(np.int64)
-    out["conversion_rate"] = (out["conversions"] / out["visits"]).round(4)
+    rate = out["conversions"] / out["visits"].where(out["visits"] > 0)
+    out["conversion_rate"] = rate.round(4)
     out["revenue"] = out["revenue"].astype(float).fillna(0.0).round(2)
     return out
 
@@ -311,7 +335,12 @@ def sec_sources(p: Partial, ctx: Context) -> Section:
     if j.visits.empty:
         return Section("sources", title, pd.DataFrame(), note="no visit")
     keys = ["source", "kind"]
-    rows = _joined(_per_visit_figures(j.visits, keys), _conversion_figures(j.conversions, keys))
+    # Outer: a conversion with no touch to credit is direct's even where no visit came direct
+    # (the converting visit came by internal navigation), and a referral cookie may name an
+    # affiliate with no visit in the log; each is listed, so the column sums to the total.
+    rows = _joined(
+        _per_visit_figures(j.visits, keys), _conversion_figures(j.conversions, keys), "outer"
+    )
     kinds = j.visits.groupby("kind").size().sort_values(ascending=False)
     by_kind = ", ".join(f"{k} {n:,}" for k, n in kinds.items())
     out = _rank(rows, ctx, "visits")

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from logaudit.analyze.base import Context, Partial, Table
-from logaudit.analyze.visits import sessionize
+from logaudit.analyze.visits import sessionize, timeout_text
 from logaudit.config import Settings
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.report import Section
@@ -117,7 +117,7 @@ def sec_visitor_visits(p: Partial, ctx: Context) -> Section:
         title,
         rows,
         len(rows),
-        note=f"visit timeout {ctx.settings.visit_timeout // 60} min",
+        note=f"visit timeout {timeout_text(ctx.settings.visit_timeout)}",
     )
 
 

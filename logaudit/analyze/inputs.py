@@ -4,11 +4,14 @@ must not miss (METRICS.md: over 10 % bad lines in a file is said loudly)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from logaudit.parse import BAD_SAMPLES
 from logaudit.result import Run
 from logaudit.sources import PROBLEMS_SHOWN, capped
+
+if TYPE_CHECKING:
+    from logaudit.formats.spec import Layout
 
 LOUD_BAD_SHARE = 0.10
 
@@ -42,9 +45,17 @@ def inputs_info(run: Run) -> list[dict[str, Any]]:
         out[-1]["skipped_lines"] = max(0, lines - parsed - bad)
         if det is not None and not zoned.setdefault(id(det.format), det.format.has_zone()):
             # Times written without a zone: read as wall time in this one (--tz, the machine's,
-            # or UTC for W3C's date/time).
-            out[-1]["times_read_in"] = det.format.naive_zone or det.zone
+            # or UTC for W3C's date/time). An ISO 8601 time ($time_iso8601, a JSON log's) may
+            # carry its offset, and then is read with it: the zone is only for those without
+            # (it said "times in Etc/UTC" of times written +02:00).
+            key = "naive_times_read_in" if _iso_times(det.format) else "times_read_in"
+            out[-1][key] = det.format.naive_zone or det.zone
     return out
+
+
+def _iso_times(fmt: Layout) -> bool:
+    """Whether the layout's time is written in ISO 8601, whose offset is optional."""
+    return any(p.kind == "iso" for t in fmt.tokens for p in t.pieces if p.role == "time")
 
 
 def bad_lines_info(run: Run) -> dict[str, Any]:

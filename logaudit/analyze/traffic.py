@@ -130,7 +130,10 @@ def t_paths(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
         "path",
         {
             "hits": None,
-            "bytes": c["bytes"].to_numpy(),
+            # The bytes of the hits other than 404s: pages and static leave 404s out, their
+            # bytes as their hits (the not-found section shows no bytes). A history store's
+            # days written before kept the 404s' bytes in.
+            "bytes": np.where(status == 404, 0, c["bytes"].to_numpy()),
             "page_views": pv,
             "not_found": status == 404,
             "static": c["is_static"].to_numpy(),

@@ -200,6 +200,12 @@ def _buckets(
     return pd.DataFrame(rows)
 
 
+def timeout_text(seconds: int) -> str:
+    """The visit timeout as given, as ``logaudit config`` says it: whole minutes (30 min),
+    else seconds (90 s; ``// 60`` read it "1 min")."""
+    return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
+
+
 def sec_visits(p: Partial, ctx: Context) -> Section:
     h = headline(p, ctx)
     vt = visits_of(p, ctx).table
@@ -207,7 +213,7 @@ def sec_visits(p: Partial, ctx: Context) -> Section:
     note = (
         f"visits {h['visits']:,}; clicks per visit: mean {h['clicks_per_visit']}, median "
         f"{h['median_clicks']}; bounce rate {100 * float(str(h['bounce_rate'])):.1f}%; "
-        f"timeout {ctx.settings.visit_timeout // 60} min"
+        f"timeout {timeout_text(ctx.settings.visit_timeout)}"
     )
     return Section(
         "visits",

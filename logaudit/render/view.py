@@ -379,6 +379,8 @@ def inputs_rows(report: Report) -> list[list[str]]:
         fmt = str(i["format"] or "-")
         if i.get("times_read_in"):
             fmt += f", times in {i['times_read_in']}"
+        elif i.get("naive_times_read_in"):
+            fmt += f", times without an offset in {i['naive_times_read_in']}"
         row = [text(i["file"]), text(fmt), f"{i['lines']:,}", f"{i['parsed']:,}", bad]
         if skipped:
             row.append(f"{i.get('skipped_lines', 0):,}")

@@ -242,17 +242,21 @@ def slow(p: Partial, ctx: Context) -> pd.DataFrame:
             up = g.xs(1, level="which")["n"] if 1 in g.index.get_level_values(0) else None
             if resp is None:
                 continue
-            p50, p95, p99 = percentiles(resp)
+            lo, hi = _extremes(mx, endpoint, "min_ms", "max_ms", "timed", int(resp.sum()))
+            p50, p95, p99 = (_within(v, lo, hi) for v in percentiles(resp))
             row: dict[str, Any] = {
                 "endpoint": str(endpoint),
                 "requests": int(resp.sum()),
                 "p50": round(p50, 4),
                 "p95": round(p95, 4),
                 "p99": round(p99, 4),
-                "max": round(float(mx["max_ms"].get(endpoint, float("nan"))) / 1000.0, 4),
+                "max": round(hi, 4),
             }
             if up is not None:
-                row["upstream_p95"] = round(percentiles(up, (0.95,))[0], 4)
+                up_lo, up_hi = _extremes(
+                    mx, endpoint, "min_up_ms", "max_up_ms", "up_timed", int(up.sum())
+                )
+                row["upstream_p95"] = round(_within(percentiles(up, (0.95,))[0], up_lo, up_hi), 4)
             rows.append(row)
         f = pd.DataFrame(rows)
         if f.empty:
@@ -262,6 +266,30 @@ def slow(p: Partial, ctx: Context) -> pd.DataFrame:
         ).reset_index(drop=True)
 
     return ctx.once("problems:slow", make)
+
+
+def _extremes(
+    mx: pd.DataFrame, endpoint: Any, lo: str, hi: str, timed: str, n: int
+) -> tuple[float, float]:
+    """An endpoint's exact shortest and longest time, in seconds; NaN where not known. The
+    shortest is known when it is over all ``n`` times of the histogram: a store's days written
+    before it was kept have neither it nor their ``timed`` count."""
+
+    def get(col: str) -> float:
+        v = float(mx[col].get(endpoint, np.nan)) if col in mx else np.nan
+        return v / 1000.0 if np.isfinite(v) and v >= 0 else np.nan
+
+    over = float(mx[timed].get(endpoint, np.nan)) if timed in mx else np.nan
+    return (get(lo) if over == n else np.nan), get(hi)
+
+
+def _within(v: float, lo: float, hi: float) -> float:
+    """A histogram percentile clamped to the exact range: no p99 above the max."""
+    if not np.isnan(hi):
+        v = min(v, hi)
+    if not np.isnan(lo):
+        v = max(v, lo)
+    return v
 
 
 def sec_slow(p: Partial, ctx: Context) -> Section:

@@ -260,8 +260,22 @@ def t_response(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     return pd.concat(frames) if frames else pd.DataFrame()
 
 
+EXTREMES = {
+    "max_ms": "max",
+    "max_up_ms": "max",
+    "min_ms": "min",
+    "min_up_ms": "min",
+    "timed": "sum",
+    "up_timed": "sum",
+}
+
+
 def t_response_max(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
-    """endpoint -> the longest response and upstream time, in milliseconds (agg max)."""
+    """endpoint -> the longest response and upstream time, in milliseconds (agg max), and the
+    shortest (agg min): the histogram's percentiles are clamped between them (a bin's middle
+    is not a time that was logged: one request of 1.50 s read p50 1.54 s, above its max).
+    ``timed``/``up_timed`` count the times the minimum is over: a store's days written before
+    it have none, so the minimum is known only where they equal the histogram's count."""
     rt = c["response_time"].to_numpy(dtype=np.float64, na_value=np.nan)
     up = c["upstream_time"].to_numpy(dtype=np.float64, na_value=np.nan)
     m = ~np.isnan(rt) | ~np.isnan(up)
@@ -274,10 +288,14 @@ def t_response_max(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
                 "endpoint": codes[m],
                 "max_ms": np.nan_to_num(rt[m] * 1000, nan=-1.0),
                 "max_up_ms": np.nan_to_num(up[m] * 1000, nan=-1.0),
+                "min_ms": np.nan_to_num(rt[m] * 1000, nan=np.inf),
+                "min_up_ms": np.nan_to_num(up[m] * 1000, nan=np.inf),
+                "timed": ~np.isnan(rt[m]),
+                "up_timed": ~np.isnan(up[m]),
             }
         )
         .groupby("endpoint")
-        .max()
+        .agg(EXTREMES)
     )
     frame.index = pd.Index(names[frame.index.to_numpy()], dtype="str", name="endpoint")
     return frame
@@ -514,7 +532,7 @@ TABLES: dict[str, Table] = {
         Table("pb_fail_clients", t_fail_clients),
         Table("pb_fail_referrers", t_fail_referrers),
         Table("pb_response", t_response),
-        Table("pb_response_max", t_response_max, agg={"max_ms": "max", "max_up_ms": "max"}),
+        Table("pb_response_max", t_response_max, agg=EXTREMES),
         Table("pb_response_minutes", t_response_minutes),
         Table("pb_slowest", t_slowest, kind="concat"),
         Table("pb_clients", t_clients, agg={"first": "min", "last": "max"}),

@@ -168,6 +168,9 @@ class Trend:
     values: pd.DataFrame  # one row per period, one column per metric (METRICS order)
     unusual: pd.DataFrame  # period index, metric, value, baseline_median, z
     notes: list[str] = field(default_factory=list)
+    # The ratios before rounding (values holds them rounded for display): a change is computed
+    # from these, so that it is the counts' change and not the rounding's.
+    exact: dict[str, np.ndarray] = field(default_factory=dict)
 
     def present(self, metric: str) -> bool:
         return metric in self.values
@@ -231,13 +234,15 @@ def _build(p: Partial, ctx: Context) -> Trend | None:
     v["visitors"] = _visitors(p, ids, every)
     visits, clicks = _visits(p, ctx, ids, every)
     v["visits"] = visits
-    v["clicks_per_visit"] = np.round(_ratio(clicks, visits), 3)
+    exact = {"clicks_per_visit": _ratio(clicks, visits)}
+    v["clicks_per_visit"] = np.round(exact["clicks_per_visit"], 3)
     v["bandwidth"] = _count(pos, n, th["bytes"].to_numpy())
     hits_all = v["hits"].to_numpy()
     for k in ("4xx", "5xx"):
         cnt = _count(pos, n, th[f"s{k}"].to_numpy())
         v[f"status_{k}"] = cnt
-        v[f"rate_{k}"] = np.round(_ratio(cnt, hits_all), 4)
+        exact[f"rate_{k}"] = _ratio(cnt, hits_all)
+        v[f"rate_{k}"] = np.round(exact[f"rate_{k}"], 4)
     resp = _response(p, ids, every)
     if resp is not None:
         v["response_p50_ms"], v["response_p95_ms"] = resp
@@ -247,6 +252,7 @@ def _build(p: Partial, ctx: Context) -> Trend | None:
 
     unusual = _unusual(v, complete, every)
     t = Trend(every, ids, wall_start, wall_end, offsets, labels, starts, complete, v, unusual)
+    t.exact = exact
     if cut.any():
         t.notes.append(per.cap_note(n, every))
     return t
