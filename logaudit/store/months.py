@@ -66,21 +66,54 @@ def days_of(state: State, month: str) -> list[str]:
     return list(_cached(state)["days"].get(month, ()))
 
 
+# A day's files made from another file of the same day (``store/sites.py``), never rolled
+# up: the roll-up is not made of them, so a day given one later (a report reading a month's
+# days, a ``--since`` inside it) leaves its month's roll-up standing (branch ``trends16``).
+DERIVED = frozenset({"referrer_sites"})
+
+
+def _made_of(info: dict[str, Any]) -> dict[str, Any]:
+    files = info.get("files", {})
+    if not DERIVED & set(files):
+        return info
+    return {**info, "files": {t: f for t, f in files.items() if t not in DERIVED}}
+
+
+def _sha(days: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(days, sort_keys=True).encode()).hexdigest()
+
+
 def digest(state: State, month: str) -> str:
-    """What a roll-up of ``month`` was made from: its days' entries as stored. Computed once
-    per generation (``covering`` is called by every reader: ~5 % of a year's trends)."""
+    """What a roll-up of ``month`` was made from: its days' entries as stored, but for their
+    ``DERIVED`` files. Computed once per generation (``covering`` is called by every reader:
+    ~5 % of a year's trends)."""
     digests = _cached(state)["digests"]
     got = digests.get(month)
     if got is None:
-        days = {d: state.days[d] for d in days_of(state, month)}
-        got = hashlib.sha256(json.dumps(days, sort_keys=True).encode()).hexdigest()
+        got = _sha({d: _made_of(state.days[d]) for d in days_of(state, month)})
         digests[month] = got
     return got
 
 
+def stands(state: State, month: str) -> bool:
+    """Whether the roll-up of ``month`` was made from its days as they are now. One stamped
+    by an older logaudit (its digest taken over the days' ``DERIVED`` files too) that still
+    matches them is stamped with this digest (in ``state``: saved by the next commit)."""
+    entry = state.months.get(month)
+    if entry is None:
+        return False
+    now = digest(state, month)
+    if entry.get("of") == now:
+        return True
+    if DERIVED and entry.get("of") == _sha({d: state.days[d] for d in days_of(state, month)}):
+        entry["of"] = now
+        return True
+    return False
+
+
 def drop_stale(state: State) -> list[str]:
     """Forget roll-ups whose days changed since they were made; the months dropped."""
-    stale = [m for m, e in state.months.items() if e.get("of") != digest(state, m)]
+    stale = [m for m in state.months if not stands(state, m)]
     for m in stale:
         del state.months[m]
     return stale
@@ -99,7 +132,7 @@ def rollable(state: State) -> list[str]:
         for m, infos in by_month.items()
         if m < latest
         and all(i.get("closed") for i in infos)
-        and state.months.get(m, {}).get("of") != digest(state, m)
+        and not stands(state, m)
     )
 
 
@@ -174,7 +207,7 @@ def covering(
     months = {
         m: e
         for m, e in state.months.items()
-        if e.get("of") == digest(state, m) and set(days_of(state, m)) <= inside
+        if stands(state, m) and set(days_of(state, m)) <= inside
     }
     covered = [(d, info) for d, info in days if month_of(d) in months]
     rest = [(d, info) for d, info in days if month_of(d) not in months]
@@ -182,4 +215,4 @@ def covering(
     return entries, covered
 
 
-__all__ = ["covering", "digest", "drop_stale", "month_of", "roll", "rollable"]
+__all__ = ["covering", "digest", "drop_stale", "month_of", "roll", "rollable", "stands"]
