@@ -40,6 +40,13 @@ if TYPE_CHECKING:
 
 # Tables never rolled up: read day by day (they may spill, or be stored packed).
 DAY_ONLY = frozenset({"pv_events", "touch_events", "path_visitors"})
+# A month's *tails* (branch ``trends16``): the tables a trends report reads at once over its
+# period, rolled up again over the month's days from each of these days of the month on, as
+# ``TABLE@DD`` files of the month's entry. A period starting inside the month (``--since
+# 365d`` on any day but the store's first) reads its first days up to the next start and the
+# tail, not every day: at most 6 days and one file. Kept small: ``paths`` and one-row tables.
+TAIL_STARTS = (8, 15, 22)
+TAILED = frozenset({"paths", "totals", "vhosts", "files", "span", "trend_hours"})
 ROWS = "visit_rows"
 SOURCES = "visit_sources"  # visitdays.SOURCES: a day whose rows keep their entry pairs
 
@@ -156,6 +163,8 @@ def roll(layout: Layout, state: State, tables: Mapping[str, Table]) -> list[str]
             frame = layout.read_tables(days, t)
             if frame is None or not len(frame):
                 continue
+            if t in TAILED:
+                _tails(layout, month, files, days, t, tables[t], frame, state.gen)
             if t != ROWS and len(frame) > 1:
                 # The same merge as load's one-go read of the days.
                 frame = merged_rows(tables[t], frame)
@@ -197,6 +206,109 @@ def roll(layout: Layout, state: State, tables: Mapping[str, Table]) -> list[str]
     return months
 
 
+def tail_name(table: str, start: int) -> str:
+    return f"{table}@{start:02d}"
+
+
+def _tails(
+    layout: Layout,
+    month: str,
+    files: dict[str, Any],
+    days: list[tuple[str, dict[str, Any]]],
+    table: str,
+    rules: Table,
+    frame: Any,
+    gen: int,
+) -> None:
+    """Write ``table``'s tails of ``month`` into ``files``: ``frame`` holds its ``days``' rows
+    as read (concatenated in day order, not merged), so each tail is a slice of it (each day's
+    row count is in its entry), merged by the table's rules. A tail of every day or of none is
+    not written (the month itself, or nothing to read)."""
+    counts = [int(i["files"][table]["rows"]) if table in i["files"] else 0 for _, i in days]
+    for start in TAIL_STARTS:
+        first = next((i for i, (d, _) in enumerate(days) if int(d[8:10]) >= start), None)
+        if not first:  # None: no day in the tail; 0: every day is
+            continue
+        rows = frame.iloc[sum(counts[:first]) :]
+        if not len(rows):
+            continue
+        if len(rows) > 1:
+            rows = merged_rows(rules, rows)
+        name = tail_name(table, start)
+        files[name] = layout.write_file(month, name, rows, gen)
+
+
+def tails_ready(entry: dict[str, Any], days: list[str]) -> bool:
+    """Whether a month entry has the tails its ``days`` (stored, in order) make."""
+    starts = [s for s in TAIL_STARTS if 0 < sum(int(d[8:10]) < s for d in days) < len(days)]
+    files = entry["files"]
+    return all(tail_name(t, s) in files for t in TAILED if t in files for s in starts)
+
+
+def backfill_tails(
+    layout: Layout, state: State, months: list[str], tables: Mapping[str, Table]
+) -> bool:
+    """Make the tails of the standing roll-ups ``months`` rolled up without them (an older
+    logaudit: not yet committed); whether any were made."""
+    todo = [
+        m
+        for m in months
+        if stands(state, m) and not tails_ready(state.months[m], days_of(state, m))
+    ]
+    if not todo:
+        return False
+    state.gen += 1
+    for month in todo:
+        days = [(d, state.days[d]) for d in days_of(state, month)]
+        files = state.months[month]["files"]
+        for t in sorted(TAILED & set(files) & set(tables)):
+            frame = layout.read_tables(days, t)
+            if frame is not None:
+                _tails(layout, month, files, days, t, tables[t], frame, state.gen)
+    return True
+
+
+def partial_months(state: State, days: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """The months with a standing roll-up whose stored days the period ``days`` holds a part
+    of, ending with the month's last day (a ``--since`` inside it)."""
+    inside = {d for d, _ in days}
+    out = []
+    for m in sorted({month_of(d) for d in inside}):
+        mine = days_of(state, m)
+        held = [d for d in mine if d in inside]
+        if m in state.months and 0 < len(held) < len(mine) and held == mine[-len(held) :]:
+            if stands(state, m):
+                out.append(m)
+    return out
+
+
+def with_tails(
+    state: State, entries: list[tuple[str, dict[str, Any]]], months: list[str], table: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """``entries`` (``covering``'s, in time order) with the days of each of ``months``
+    (``partial_months``) that a tail of ``table`` holds replaced by that tail, read as
+    ``table``: the first tail whose days all lie in the period. Merging is associative and the
+    tail's rows keep their days' order, so the merged table is the days'."""
+    out = list(entries)
+    for m in months:
+        entry = state.months[m]
+        names = {n for n, _ in out}
+        mine = days_of(state, m)
+        for start in TAIL_STARTS:
+            meta = entry["files"].get(tail_name(table, start))
+            tail = [d for d in mine if int(d[8:10]) >= start]
+            if meta is None or not tail or not set(tail) <= names:
+                continue
+            at = next(i for i, (n, _) in enumerate(out) if n == tail[0])
+            kept = [(n, i) for n, i in out if n not in set(tail)]
+            read_as = {**meta, "as": tail_name(table, start)}
+            pseudo = {"gen": entry["gen"], "files": {table: read_as}}
+            kept.insert(at, (m, pseudo))
+            out = kept
+            break
+    return out
+
+
 def covering(
     state: State, days: list[tuple[str, dict[str, Any]]]
 ) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, dict[str, Any]]]]:
@@ -215,4 +327,18 @@ def covering(
     return entries, covered
 
 
-__all__ = ["covering", "digest", "drop_stale", "month_of", "roll", "rollable", "stands"]
+__all__ = [
+    "TAILED",
+    "TAIL_STARTS",
+    "backfill_tails",
+    "covering",
+    "digest",
+    "drop_stale",
+    "month_of",
+    "partial_months",
+    "roll",
+    "rollable",
+    "stands",
+    "tails_ready",
+    "with_tails",
+]
