@@ -137,3 +137,40 @@ def test_every_section_of_a_mid_month_period_equals_one_pass(store: tuple[Path, 
     state, whole = store
     since = {"since": datetime(2026, 1, 12)}
     assert figures(report([], state, **since)) == figures(report([str(whole)], **since))
+
+
+@pytest.mark.parametrize("day", [2, 15, 31])
+def test_a_months_first_days_visitors_from_its_sets_equal_its_days_rows(
+    store: tuple[Path, Path], day: int, monkeypatch: Any
+) -> None:
+    """The period's first days' ``visitor_days`` rows (``visitorsets.counted``'s other rows)
+    taken from their month's sets and codes: the same rows (order, index levels and dtypes)
+    as reading those days."""
+    from logaudit.store import in_period, visitorsets
+    from logaudit.store.layout import day_number
+
+    state, _ = store
+    layout = Layout(state)
+    st = layout.read_state()
+    days = in_period(st, day_number(f"2026-01-{day:02d}"), None)
+    entries, _ = months.covering(st, days)
+    assert months.partial_months(st, days) == ["2026-01"]
+    held = [d for d, _ in days if d.startswith("2026-01")]
+    rest = [(n, e) for n, e in entries if visitorsets.SOURCE in e["files"]]
+    want = layout.read_tables(rest, visitorsets.SOURCE)
+    read: list[str] = []
+    real = Layout.read_arrow
+
+    def spy(self: Layout, entries: Any, table: str, *a: Any, **kw: Any) -> Any:
+        read.extend(n for n, _ in entries if table == visitorsets.SOURCE)
+        return real(self, entries, table, *a, **kw)
+
+    monkeypatch.setattr(Layout, "read_arrow", spy)
+    got = visitorsets._rows(layout, rest, ("2026-01", st.months["2026-01"], held))
+    assert held and not set(read) & set(held)  # not one of January's days read
+    assert want is not None and got is not None and len(got) > 10
+    assert got.equals(want)
+    for a, b in zip(got.index.levels, want.index.levels, strict=True):
+        assert a.dtype == b.dtype and a.equals(b)
+    assert got.index.names == want.index.names
+    assert list(got.index) == list(want.index)

@@ -366,9 +366,18 @@ def load(
     # the first report that reads them (covering gives valid roll-ups only).
     if visitorsets.SOURCE in at_once and visitorsets.backfill(layout, state, entries):
         layout.commit(state)
-    sets = (
-        visitorsets.counted(layout, entries) if monthly and visitorsets.SOURCE in at_once else None
-    )
+    sets = None
+    if monthly and visitorsets.SOURCE in at_once:
+        # The period's first days in a rolled-up month from that month's sets (one month's
+        # files, not a file per day).
+        tail = None
+        if partial:  # at most one: the month the period starts in
+            m = partial[0]
+            held = [
+                d for d, i in days if months.month_of(d) == m and visitorsets.SOURCE in i["files"]
+            ]
+            tail = (m, state.months[m], held)
+        sets = visitorsets.counted(layout, entries, tail)
     together: dict[str, pd.DataFrame | None] = {}
     merged: set[str] = set()  # read merged already (in Arrow: store/grouped.py's cases)
     for t in at_once:
