@@ -59,7 +59,7 @@ def test_each_rolled_month_keeps_its_tails(store: tuple[Path, Path]) -> None:
     assert paths is not None
     stored = [int(st.days[d]["files"]["paths"]["rows"]) for d in months.days_of(st, "2026-01")]
     assert len(paths) < sum(stored[7:])
-    assert months.tails_ready(jan, months.days_of(st, "2026-01"))
+    assert months.tails_ready(jan, [(d, st.days[d]) for d in months.days_of(st, "2026-01")])
 
 
 @pytest.mark.parametrize("day", [3, 8, 10, 21, 22, 30])
@@ -111,7 +111,8 @@ def test_a_roll_up_without_tails_gets_them_and_reads_the_same(
     one = figures(trends([str(store[1])], **more))
     assert figures(trends([], copy, **more)) == one
     st = Layout(copy).read_state()
-    assert months.tails_ready(st.months["2026-01"], months.days_of(st, "2026-01"))
+    jan = [(d, st.days[d]) for d in months.days_of(st, "2026-01")]
+    assert months.tails_ready(st.months["2026-01"], jan)
     before = (copy / STATE_FILE).read_text()
     assert figures(trends([], copy, **more)) == one
     assert (copy / STATE_FILE).read_text() == before
@@ -174,3 +175,21 @@ def test_a_months_first_days_visitors_from_its_sets_equal_its_days_rows(
         assert a.dtype == b.dtype and a.equals(b)
     assert got.index.names == want.index.names
     assert list(got.index) == list(want.index)
+
+
+def test_a_tail_of_no_rows_is_not_wanted() -> None:
+    """A tailed table the month's later days do not hold (``vhosts`` of its first days only)
+    has no tail to make: the month is ready without it, or every report would make it again."""
+    f = {"rows": 1, "sha256": "0" * 64}
+    days = [
+        (f"2026-01-{d:02d}", {"files": {"paths": f, **({"vhosts": f} if d <= 3 else {})}})
+        for d in range(1, 11)
+    ]
+    entry = {"files": {"paths": f, "vhosts": f, months.tail_name("paths", 8): f}}
+    assert months.tails_ready(entry, days)
+    del entry["files"][months.tail_name("paths", 8)]
+    assert not months.tails_ready(entry, days)
+    # Days from the 8th on holding vhosts want its tail too.
+    days[8][1]["files"]["vhosts"] = f
+    entry["files"][months.tail_name("paths", 8)] = f
+    assert not months.tails_ready(entry, days)

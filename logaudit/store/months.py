@@ -238,11 +238,18 @@ def _tails(
         files[name] = layout.write_file(month, name, rows, gen)
 
 
-def tails_ready(entry: dict[str, Any], days: list[str]) -> bool:
-    """Whether a month entry has the tails its ``days`` (stored, in order) make."""
-    starts = [s for s in TAIL_STARTS if 0 < sum(int(d[8:10]) < s for d in days) < len(days)]
+def tails_ready(entry: dict[str, Any], days: list[tuple[str, dict[str, Any]]]) -> bool:
+    """Whether a month entry has every tail its stored ``days`` make (``_tails``: one per
+    tailed table and start with days on both sides of it, the later ones holding the table)."""
     files = entry["files"]
-    return all(tail_name(t, s) in files for t in TAILED if t in files for s in starts)
+    for start in TAIL_STARTS:
+        later = [i for d, i in days if int(d[8:10]) >= start]
+        if not later or len(later) == len(days):
+            continue
+        for t in TAILED & set(files):
+            if any(t in i["files"] for i in later) and tail_name(t, start) not in files:
+                return False
+    return True
 
 
 def backfill_tails(
@@ -253,7 +260,8 @@ def backfill_tails(
     todo = [
         m
         for m in months
-        if stands(state, m) and not tails_ready(state.months[m], days_of(state, m))
+        if stands(state, m)
+        and not tails_ready(state.months[m], [(d, state.days[d]) for d in days_of(state, m)])
     ]
     if not todo:
         return False
