@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -227,3 +227,72 @@ def test_own_mask_counts_each_sites_distinct_served_paths(sites: int, paths: int
     want = (want_paths >= OWN_PATHS) & (served >= OWN_SHARE * total)
     got = own_mask(code, sites, hits, on, path_code)
     assert want.any() and (got == want).all()
+
+
+def test_a_since_inside_a_rolled_month_takes_own_hosts_from_its_days_sites(
+    store: tuple[Path, Path], tmp_path: Path, every_mover: None, monkeypatch: Any
+) -> None:
+    """``--since`` inside a rolled-up month (branch trends16): the month's days in the period
+    get their referring sites, the month's roll-up stands (a day's sites are no part of what it
+    is made of: months.DERIVED), and the own hosts come from the sites, not from inferring
+    them again over the period's merged referrers; the figures are one pass's."""
+    from logaudit.analyze.trends import movers as trend_movers
+    from logaudit.store import months, sites
+
+    copy = tmp_path / "state"
+    shutil.copytree(store[0], copy)
+    more: dict[str, Any] = {"extra": {"every": "month"}, "sections": MOVERS}
+    since = {"since": datetime(2026, 1, 10)}
+    one = figures(trends([str(store[1])], **more, **since))
+    rolled = _state(copy)["months"]
+    inferred: list[int] = []
+    real = trend_movers.own_hosts
+
+    def spy(*args: Any, **kw: Any) -> Any:
+        inferred.append(1)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(trend_movers, "own_hosts", spy)
+    assert figures(trends([], copy, **more, **since)) == one
+    assert not inferred
+    raw = _state(copy)
+    # No roll-up dropped, made again or restamped (a month may gain its named sources).
+    assert set(raw["months"]) == set(rolled)
+    for m, entry in rolled.items():
+        assert raw["months"][m]["of"] == entry["of"]
+        assert {t: raw["months"][m]["files"][t] for t in entry["files"]} == entry["files"]
+    january = [d for d in raw["days"] if d.startswith("2026-01") and d >= "2026-01-10"]
+    assert january and all(sites.TABLE in raw["days"][d]["files"] for d in january)
+    st = Layout(copy).read_state()
+    assert all(months.stands(st, m) for m in st.months)
+    # The next report reads the same and writes nothing.
+    assert figures(trends([], copy, **more, **since)) == one
+    assert _state(copy) == raw
+
+
+def test_a_roll_up_stamped_over_its_days_sites_is_stamped_again_not_dropped(
+    store: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A month rolled up by an older logaudit, whose digest took its days' referring sites in:
+    it still stands for its days (restamped in place), so no report rolls it again."""
+    from logaudit.store import months
+
+    copy = tmp_path / "state"
+    shutil.copytree(store[0], copy)
+    layout = Layout(copy)
+    st = layout.read_state()
+    month = "2026-01"
+    day = months.days_of(st, month)[3]
+    # Stamp as before: a day with sites, the digest over every file of the entries.
+    st.days[day]["files"]["referrer_sites"] = {"rows": 1, "sha256": "0" * 64, "of": "x"}
+    old = months._sha({d: st.days[d] for d in months.days_of(st, month)})
+    st.months[month]["of"] = old
+    st.cache.clear()
+    assert old != months.digest(st, month)
+    assert months.stands(st, month)
+    assert st.months[month]["of"] == months.digest(st, month)
+    # A day that really changed is stale under either digest.
+    st.months[month]["of"] = old
+    st.days[day]["files"]["paths"] = {**st.days[day]["files"]["paths"], "sha256": "1" * 64}
+    st.cache.clear()
+    assert months.drop_stale(st) == [month]

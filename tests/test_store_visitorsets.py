@@ -255,21 +255,28 @@ def test_counted_sets_are_the_rows_counted(store: tuple[Path, Path]) -> None:
 def test_monthly_trends_read_no_codes_and_equal_one_pass(
     store: tuple[Path, Path], since: datetime | None, monkeypatch: Any
 ) -> None:
-    """By month (a --since inside January: January read as days), the figures and the
-    overview's visitor-days and unique visitors are one pass's; no month's codes are read."""
+    """By month, the figures and the overview's visitor-days and unique visitors are one
+    pass's; no whole month's codes are read. A --since inside January (branch trends16): the
+    period's January days' rows come from January's codes, none of its days' visitor_days."""
     state, whole = store
     more: dict[str, Any] = {"extra": {"every": "month"}, "since": since}
     one = figures(trends([str(whole)], sections=SECTIONS, **more))
-    read: list[str] = []
+    read: list[tuple[str, str]] = []
     real = Layout.read_arrow
 
     def spy(self: Layout, days: Any, table: str, columns: Any = None) -> Any:
-        read.append(table)
+        read.extend((table, n) for n, _ in days)
         return real(self, days, table, columns)
 
     monkeypatch.setattr(Layout, "read_arrow", spy)
     assert figures(trends([], state, sections=SECTIONS, **more)) == one
-    assert visitorsets.KEYS in read and visitorsets.CODES not in read
+    tables = {t for t, _ in read}
+    assert visitorsets.KEYS in tables
+    coded = {n for t, n in read if t == visitorsets.CODES}
+    assert coded == (set() if since is None else {"2026-01"})
+    if since is not None:
+        days = {n for t, n in read if t == visitorsets.SOURCE}
+        assert not any(n.startswith("2026-01-") for n in days)
 
 
 @pytest.mark.parametrize("column", ["visitors", "rows"])
@@ -280,8 +287,8 @@ def test_a_wrong_count_is_seen(store: tuple[Path, Path], monkeypatch: Any, colum
     one = figures(trends([str(whole)], sections=SECTIONS, **more))
     real = visitorsets.counted
 
-    def wrong(layout: Layout, entries: Any) -> Any:
-        got = real(layout, entries)
+    def wrong(layout: Layout, entries: Any, *tail: Any) -> Any:
+        got = real(layout, entries, *tail)
         assert got is not None
         sets, rows = got
         sets = sets.copy()

@@ -356,18 +356,34 @@ def load(
     # the period give their rolled-up file instead of their days' (store/months.py).
     entries, _ = months.covering(state, days)
     at_once = [t for t, table in tables.items() if table.spill_key is None]
+    # A period starting inside a rolled-up month reads that month's tails where it has them
+    # (store/months.py TAILED), made here for months rolled up without them.
+    partial = months.partial_months(state, days)
+    if partial and months.TAILED & set(at_once):
+        if months.backfill_tails(layout, state, partial, _written(store_tables())):
+            layout.commit(state)
     # Months rolled up before schema 9 (or whose sets are stale) get their visitor sets, by
     # the first report that reads them (covering gives valid roll-ups only).
     if visitorsets.SOURCE in at_once and visitorsets.backfill(layout, state, entries):
         layout.commit(state)
-    sets = (
-        visitorsets.counted(layout, entries) if monthly and visitorsets.SOURCE in at_once else None
-    )
+    sets = None
+    if monthly and visitorsets.SOURCE in at_once:
+        # The period's first days in a rolled-up month from that month's sets (one month's
+        # files, not a file per day).
+        tail = None
+        if partial:  # at most one: the month the period starts in
+            m = partial[0]
+            held = [
+                d for d, i in days if months.month_of(d) == m and visitorsets.SOURCE in i["files"]
+            ]
+            tail = (m, state.months[m], held)
+        sets = visitorsets.counted(layout, entries, tail)
     together: dict[str, pd.DataFrame | None] = {}
     merged: set[str] = set()  # read merged already (in Arrow: store/grouped.py's cases)
     for t in at_once:
         if t != visitorsets.SOURCE:
-            together[t], done = grouped.read(layout, entries, tables[t])
+            read = months.with_tails(state, entries, partial, t) if t in months.TAILED else entries
+            together[t], done = grouped.read(layout, read, tables[t])
             if done:
                 merged.add(t)
         elif sets is None:

@@ -523,8 +523,10 @@ class Layout:
         return self.folder(day) / f"{table}.g{gen}.parquet"
 
     def path(self, day: str, info: dict[str, Any], table: str) -> Path:
-        """The file of ``table`` in the stored day ``info``."""
-        return self.file(day, table, int(info["files"][table].get("gen", info["gen"])))
+        """The file of ``table`` in the stored day ``info`` (a file entry's ``"as"``: another
+        file of the entry read as ``table``, a month's tail: ``store/months.py``)."""
+        meta = info["files"][table]
+        return self.file(day, meta.get("as", table), int(meta.get("gen", info["gen"])))
 
     def write_day(self, day: str, partial: dict[str, pd.DataFrame], gen: int) -> dict[str, Any]:
         """Write one day's tables as generation ``gen``; their checksums and row counts."""

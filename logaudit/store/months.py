@@ -40,6 +40,13 @@ if TYPE_CHECKING:
 
 # Tables never rolled up: read day by day (they may spill, or be stored packed).
 DAY_ONLY = frozenset({"pv_events", "touch_events", "path_visitors"})
+# A month's *tails* (branch ``trends16``): the tables a trends report reads at once over its
+# period, rolled up again over the month's days from each of these days of the month on, as
+# ``TABLE@DD`` files of the month's entry. A period starting inside the month (``--since
+# 365d`` on any day but the store's first) reads its first days up to the next start and the
+# tail, not every day: at most 6 days and one file. Kept small: ``paths`` and one-row tables.
+TAIL_STARTS = (8, 15, 22)
+TAILED = frozenset({"paths", "totals", "vhosts", "files", "span", "trend_hours"})
 ROWS = "visit_rows"
 SOURCES = "visit_sources"  # visitdays.SOURCES: a day whose rows keep their entry pairs
 
@@ -66,21 +73,54 @@ def days_of(state: State, month: str) -> list[str]:
     return list(_cached(state)["days"].get(month, ()))
 
 
+# A day's files made from another file of the same day (``store/sites.py``), never rolled
+# up: the roll-up is not made of them, so a day given one later (a report reading a month's
+# days, a ``--since`` inside it) leaves its month's roll-up standing (branch ``trends16``).
+DERIVED = frozenset({"referrer_sites"})
+
+
+def _made_of(info: dict[str, Any]) -> dict[str, Any]:
+    files = info.get("files", {})
+    if not DERIVED & set(files):
+        return info
+    return {**info, "files": {t: f for t, f in files.items() if t not in DERIVED}}
+
+
+def _sha(days: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(days, sort_keys=True).encode()).hexdigest()
+
+
 def digest(state: State, month: str) -> str:
-    """What a roll-up of ``month`` was made from: its days' entries as stored. Computed once
-    per generation (``covering`` is called by every reader: ~5 % of a year's trends)."""
+    """What a roll-up of ``month`` was made from: its days' entries as stored, but for their
+    ``DERIVED`` files. Computed once per generation (``covering`` is called by every reader:
+    ~5 % of a year's trends)."""
     digests = _cached(state)["digests"]
     got = digests.get(month)
     if got is None:
-        days = {d: state.days[d] for d in days_of(state, month)}
-        got = hashlib.sha256(json.dumps(days, sort_keys=True).encode()).hexdigest()
+        got = _sha({d: _made_of(state.days[d]) for d in days_of(state, month)})
         digests[month] = got
     return got
 
 
+def stands(state: State, month: str) -> bool:
+    """Whether the roll-up of ``month`` was made from its days as they are now. One stamped
+    by an older logaudit (its digest taken over the days' ``DERIVED`` files too) that still
+    matches them is stamped with this digest (in ``state``: saved by the next commit)."""
+    entry = state.months.get(month)
+    if entry is None:
+        return False
+    now = digest(state, month)
+    if entry.get("of") == now:
+        return True
+    if DERIVED and entry.get("of") == _sha({d: state.days[d] for d in days_of(state, month)}):
+        entry["of"] = now
+        return True
+    return False
+
+
 def drop_stale(state: State) -> list[str]:
     """Forget roll-ups whose days changed since they were made; the months dropped."""
-    stale = [m for m, e in state.months.items() if e.get("of") != digest(state, m)]
+    stale = [m for m in state.months if not stands(state, m)]
     for m in stale:
         del state.months[m]
     return stale
@@ -99,7 +139,7 @@ def rollable(state: State) -> list[str]:
         for m, infos in by_month.items()
         if m < latest
         and all(i.get("closed") for i in infos)
-        and state.months.get(m, {}).get("of") != digest(state, m)
+        and not stands(state, m)
     )
 
 
@@ -123,6 +163,8 @@ def roll(layout: Layout, state: State, tables: Mapping[str, Table]) -> list[str]
             frame = layout.read_tables(days, t)
             if frame is None or not len(frame):
                 continue
+            if t in TAILED:
+                _tails(layout, month, files, days, t, tables[t], frame, state.gen)
             if t != ROWS and len(frame) > 1:
                 # The same merge as load's one-go read of the days.
                 frame = merged_rows(tables[t], frame)
@@ -164,6 +206,117 @@ def roll(layout: Layout, state: State, tables: Mapping[str, Table]) -> list[str]
     return months
 
 
+def tail_name(table: str, start: int) -> str:
+    return f"{table}@{start:02d}"
+
+
+def _tails(
+    layout: Layout,
+    month: str,
+    files: dict[str, Any],
+    days: list[tuple[str, dict[str, Any]]],
+    table: str,
+    rules: Table,
+    frame: Any,
+    gen: int,
+) -> None:
+    """Write ``table``'s tails of ``month`` into ``files``: ``frame`` holds its ``days``' rows
+    as read (concatenated in day order, not merged), so each tail is a slice of it (each day's
+    row count is in its entry), merged by the table's rules. A tail of every day or of none is
+    not written (the month itself, or nothing to read)."""
+    counts = [int(i["files"][table]["rows"]) if table in i["files"] else 0 for _, i in days]
+    for start in TAIL_STARTS:
+        first = next((i for i, (d, _) in enumerate(days) if int(d[8:10]) >= start), None)
+        if not first:  # None: no day in the tail; 0: every day is
+            continue
+        rows = frame.iloc[sum(counts[:first]) :]
+        if not len(rows):
+            continue
+        if len(rows) > 1:
+            rows = merged_rows(rules, rows)
+        name = tail_name(table, start)
+        files[name] = layout.write_file(month, name, rows, gen)
+
+
+def tails_ready(entry: dict[str, Any], days: list[tuple[str, dict[str, Any]]]) -> bool:
+    """Whether a month entry has every tail its stored ``days`` make (``_tails``: one per
+    tailed table and start with days on both sides of it, the later ones holding the table)."""
+    files = entry["files"]
+    for start in TAIL_STARTS:
+        later = [i for d, i in days if int(d[8:10]) >= start]
+        if not later or len(later) == len(days):
+            continue
+        for t in TAILED & set(files):
+            if any(t in i["files"] for i in later) and tail_name(t, start) not in files:
+                return False
+    return True
+
+
+def backfill_tails(
+    layout: Layout, state: State, months: list[str], tables: Mapping[str, Table]
+) -> bool:
+    """Make the tails of the standing roll-ups ``months`` rolled up without them (an older
+    logaudit: not yet committed); whether any were made."""
+    todo = [
+        m
+        for m in months
+        if stands(state, m)
+        and not tails_ready(state.months[m], [(d, state.days[d]) for d in days_of(state, m)])
+    ]
+    if not todo:
+        return False
+    state.gen += 1
+    for month in todo:
+        days = [(d, state.days[d]) for d in days_of(state, month)]
+        files = state.months[month]["files"]
+        for t in sorted(TAILED & set(files) & set(tables)):
+            frame = layout.read_tables(days, t)
+            if frame is not None:
+                _tails(layout, month, files, days, t, tables[t], frame, state.gen)
+    return True
+
+
+def partial_months(state: State, days: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """The months with a standing roll-up whose stored days the period ``days`` holds a part
+    of, ending with the month's last day (a ``--since`` inside it)."""
+    inside = {d for d, _ in days}
+    out = []
+    for m in sorted({month_of(d) for d in inside}):
+        mine = days_of(state, m)
+        held = [d for d in mine if d in inside]
+        if m in state.months and 0 < len(held) < len(mine) and held == mine[-len(held) :]:
+            if stands(state, m):
+                out.append(m)
+    return out
+
+
+def with_tails(
+    state: State, entries: list[tuple[str, dict[str, Any]]], months: list[str], table: str
+) -> list[tuple[str, dict[str, Any]]]:
+    """``entries`` (``covering``'s, in time order) with the days of each of ``months``
+    (``partial_months``) that a tail of ``table`` holds replaced by that tail, read as
+    ``table``: the first tail whose days all lie in the period. Merging is associative and the
+    tail's rows keep their days' order, so the merged table is the days'."""
+    out = list(entries)
+    for m in months:
+        entry = state.months[m]
+        names = {n for n, _ in out}
+        mine = days_of(state, m)
+        for start in TAIL_STARTS:
+            meta = entry["files"].get(tail_name(table, start))
+            tail = [d for d in mine if int(d[8:10]) >= start]
+            if meta is None or not tail or not set(tail) <= names:
+                continue
+            at = next(i for i, (n, _) in enumerate(out) if n == tail[0])
+            kept = [(n, i) for n, i in out if n not in set(tail)]
+            read_as = {**meta, "as": tail_name(table, start)}
+            pseudo = {"gen": entry["gen"], "files": {table: read_as}}
+            kept.insert(at, (m, pseudo))
+            out = kept
+            break
+    return out
+
+
 def covering(
     state: State, days: list[tuple[str, dict[str, Any]]]
 ) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, dict[str, Any]]]]:
@@ -174,7 +327,7 @@ def covering(
     months = {
         m: e
         for m, e in state.months.items()
-        if e.get("of") == digest(state, m) and set(days_of(state, m)) <= inside
+        if stands(state, m) and set(days_of(state, m)) <= inside
     }
     covered = [(d, info) for d, info in days if month_of(d) in months]
     rest = [(d, info) for d, info in days if month_of(d) not in months]
@@ -182,4 +335,18 @@ def covering(
     return entries, covered
 
 
-__all__ = ["covering", "digest", "drop_stale", "month_of", "roll", "rollable"]
+__all__ = [
+    "TAILED",
+    "TAIL_STARTS",
+    "backfill_tails",
+    "covering",
+    "digest",
+    "drop_stale",
+    "month_of",
+    "partial_months",
+    "roll",
+    "rollable",
+    "stands",
+    "tails_ready",
+    "with_tails",
+]

@@ -19,9 +19,10 @@ rewritten with new lines (or by an older logaudit) has no valid one, and is made
 
 When: a report that reads them makes the missing ones (the entries it reads: the months'
 roll-ups and the other days, under the store's lock, committed once), so a store written
-before has them after its first report. A day inside a rolled-up month is not given one (its
-entry is part of the month's digest, ``store/months.py``): a report reading such days (a
-``--since`` inside the month) reads the period's referrers as before.
+before has them after its first report. A day inside a rolled-up month gets one too when a
+report reads it (a ``--since`` inside the month): the file is no part of what the month's
+roll-up is made of (``months.DERIVED``), so the roll-up stands (branch ``trends16``; before,
+such a report read and merged the period's referrers and cut every URL again).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from logaudit.analyze.base import Partial
 from logaudit.analyze.referrers import inferred, own_hosts, site_of
 from logaudit.config import Settings
 from logaudit.schema import arrow_strings
-from logaudit.store import madeof, months
+from logaudit.store import madeof
 from logaudit.store.layout import Layout, State
 from logaudit.store.texthash import coded
 
@@ -69,13 +70,11 @@ def ready(info: dict[str, Any]) -> bool:
     return REFERRERS not in info["files"] or madeof.stands(info["files"], TABLE, REFERRERS)
 
 
-def _in_rolled_month(state: State, name: str) -> bool:
-    return len(name) != 7 and months.month_of(name) in state.months
-
-
 def backfill(layout: Layout, state: State, entries: list[tuple[str, dict[str, Any]]]) -> bool:
-    """Make the missing ``referrer_sites`` of ``entries`` (not yet committed); whether any."""
-    todo = [(n, i) for n, i in entries if not ready(i) and not _in_rolled_month(state, n)]
+    """Make the missing ``referrer_sites`` of ``entries`` (not yet committed); whether any.
+    A day of a rolled-up month gets one too: it is no part of the month's digest
+    (``months.DERIVED``)."""
+    todo = [(n, i) for n, i in entries if not ready(i)]
     if not todo:
         return False
     state.gen += 1

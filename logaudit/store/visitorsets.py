@@ -27,14 +27,24 @@ file.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from logaudit.analyze.base import int_level
 from logaudit.store import madeof
-from logaudit.store.layout import Layout, State, day_number
+from logaudit.store.layout import (
+    INDEX_KEY,
+    TYPES_KEY,
+    Layout,
+    State,
+    _frame,
+    _shape,
+    day_number,
+)
 
 SOURCE = "visitor_days"
 KEYS = "visitor_keys"
@@ -207,8 +217,61 @@ def _distinct(sets: list[np.ndarray]) -> int:
     return count
 
 
+def _month_rows(
+    layout: Layout, month: str, entry: dict[str, Any], first: int
+) -> pa.Table | None:
+    """A month's ``visitor_days`` rows of its days from day number ``first`` on, from its
+    sorted set and codes (the rows in their stored order: its days' rows one after the other),
+    as ``layout.read_arrow`` gives those days' rows; None when the month has no sets."""
+    if not ready(entry):
+        return None
+    keys = layout.read_arrow([(month, entry)], KEYS)
+    codes = layout.read_arrow([(month, entry)], CODES)
+    assert keys is not None and codes is not None
+    k = keys.column("visitor").to_numpy()
+    c = codes.column("code").to_numpy()
+    if len(c) and int(c.max()) >= len(k):
+        raise layout.unreadable(CODES, f"{month}: a code past its {len(k)} {KEYS}")
+    day = codes.column("day").to_numpy()
+    keep = day >= first
+    meta = {INDEX_KEY: json.dumps(["day", "visitor"]), TYPES_KEY: json.dumps({})}
+    return pa.table(
+        {
+            "hits": pa.array(codes.column("hits").to_numpy()[keep].astype(np.int64)),
+            "day": pa.array(day[keep].astype(np.int32)),
+            "visitor": pa.array(k[c[keep]].astype(np.uint64)),
+        }
+    ).replace_schema_metadata(meta)
+
+
+def _rows(
+    layout: Layout,
+    rest: list[tuple[str, dict[str, Any]]],
+    tail: tuple[str, dict[str, Any], list[str]] | None,
+) -> pd.DataFrame | None:
+    """``layout.read_tables(rest, SOURCE)``, but for the days ``tail`` names (the first days
+    of the period, a month's last stored days: ``months.partial_months``), read from that
+    month's sets and codes: one month's three small files, not a file per day."""
+    if tail is not None:
+        month, entry, days = tail
+        held = [n for n, _ in rest[: len(days)]]
+        first = min((day_number(d) for d in days), default=None)
+        head = _month_rows(layout, month, entry, first) if first is not None else None
+        if head is not None and held == days:
+            others = layout.read_arrow(rest[len(days) :], SOURCE)
+            parts = [head] if others is None else [head, others]
+            both = pa.concat_tables(
+                [t.replace_schema_metadata(None) for t in parts], promote_options="permissive"
+            )
+            both = both.replace_schema_metadata(head.schema.metadata)
+            return _frame(both, _shape(both))
+    return layout.read_tables(rest, SOURCE) if rest else None
+
+
 def counted(
-    layout: Layout, entries: list[tuple[str, dict[str, Any]]]
+    layout: Layout,
+    entries: list[tuple[str, dict[str, Any]]],
+    tail: tuple[str, dict[str, Any], list[str]] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None] | None:
     """For monthly periods (branch ``year5``): the months with sets as one row each
     (``analyze/visitcounts.py`` ``SETS``: ``day``, ``visitors``, ``rows``, ``unique``) and the
@@ -222,7 +285,7 @@ def counted(
         return None
     done = {m for m, _ in ready_months}
     rest = [(n, e) for n, e in entries if n not in done and SOURCE in e["files"]]
-    rows = layout.read_tables(rest, SOURCE) if rest else None
+    rows = _rows(layout, rest, tail)
     sets: list[np.ndarray] = []
     for name, entry in ready_months:
         keys = layout.read_arrow([(name, entry)], KEYS)

@@ -1,0 +1,195 @@
+"""A closed month's tails (branch trends16, store/months.py TAILED): the tables a trends report
+reads at once, rolled up again from the 8th, 15th and 22nd on, so that a period starting inside
+the month reads at most 6 of its days and one file; the figures are one pass's."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from logaudit.analyze.base import merged_rows
+from logaudit.samplegen import generate_lines
+from logaudit.store import _written, months, store_tables
+from logaudit.store.layout import STATE_FILE, Layout
+from tests.store_helpers import TRENDS, figures, grown_store, report, trends
+
+# From 28 December to 5 February: January closes and rolls up with its tails; December's
+# stored days (28-31) all lie past the last start, so it has none.
+DATA = b"".join(generate_lines(6000, start=date(2025, 12, 28), days=40))
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("tailstore")
+    return grown_store(tmp, DATA, (0.4, 0.999), report)
+
+
+def _tail(layout: Layout, month: str, entry: dict[str, Any], table: str, start: int) -> Any:
+    name = months.tail_name(table, start)
+    pseudo = {"gen": entry["gen"], "files": {table: {**entry["files"][name], "as": name}}}
+    return layout.read_tables([(month, pseudo)], table)
+
+
+def test_each_rolled_month_keeps_its_tails(store: tuple[Path, Path]) -> None:
+    state, _ = store
+    layout = Layout(state)
+    st = layout.read_state()
+    assert {"2025-12", "2026-01"} <= set(st.months)
+    assert not any("@" in t for t in st.months["2025-12"]["files"])
+    jan = st.months["2026-01"]
+    tables = _written(store_tables())
+    assert months.TAILED <= set(jan["files"])
+    for t in sorted(months.TAILED):
+        for start in months.TAIL_STARTS:
+            mine = months.days_of(st, "2026-01")
+            days = [(d, st.days[d]) for d in mine if int(d[8:]) >= start]
+            # Made independently: the days' rows merged by the table's rules.
+            want = merged_rows(tables[t], layout.read_tables(days, t))
+            got = _tail(layout, "2026-01", jan, t, start)
+            assert got is not None and len(got) > 0
+            assert got.equals(want), (t, start)
+            assert list(got.index) == list(want.index) and got.dtypes.equals(want.dtypes)
+    # A tail's rows are fewer than its days': it is merged (paths repeat from day to day).
+    paths = _tail(layout, "2026-01", jan, "paths", 8)
+    assert paths is not None
+    stored = [int(st.days[d]["files"]["paths"]["rows"]) for d in months.days_of(st, "2026-01")]
+    assert len(paths) < sum(stored[7:])
+    assert months.tails_ready(jan, [(d, st.days[d]) for d in months.days_of(st, "2026-01")])
+
+
+@pytest.mark.parametrize("day", [3, 8, 10, 21, 22, 30])
+def test_a_since_inside_a_month_reads_its_tail_and_equals_one_pass(
+    store: tuple[Path, Path], monkeypatch: Any, day: int
+) -> None:
+    state, whole = store
+    read: list[tuple[str, str | None]] = []
+    real = Layout.read_arrow
+
+    def spy(self: Layout, days: Any, table: str, *a: Any, **kw: Any) -> Any:
+        if table == "paths":
+            read.extend((n, i["files"].get(table, {}).get("as")) for n, i in days)
+        return real(self, days, table, *a, **kw)
+
+    monkeypatch.setattr(Layout, "read_arrow", spy)
+    since = datetime(2026, 1, day)
+    more: dict[str, Any] = {"extra": {"every": "month"}, "sections": TRENDS, "since": since}
+    assert figures(trends([], state, **more)) == figures(trends([str(whole)], **more))
+    start = next((s for s in months.TAIL_STARTS if s >= day), None)
+    january = [n for n, _ in read if n.startswith("2026-01-")]
+    if start is None:  # past the last start: the days are read
+        assert january == [f"2026-01-{d:02d}" for d in range(day, 32)]
+        return
+    assert ("2026-01", months.tail_name("paths", start)) in read
+    assert january == [f"2026-01-{d:02d}" for d in range(day, start)]
+    # Every section (the overview's paths, totals, span...) too.
+    monkeypatch.setattr(Layout, "read_arrow", real)
+    summary = {"since": since}
+    assert figures(report([], state, **summary)) == figures(report([str(whole)], **summary))
+
+
+def test_a_roll_up_without_tails_gets_them_and_reads_the_same(
+    store: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A month rolled up by an older logaudit (no tails): the first report starting inside it
+    makes them (one commit), with the same figures; the next report writes nothing."""
+    copy = tmp_path / "state"
+    shutil.copytree(store[0], copy)
+    raw = json.loads((copy / STATE_FILE).read_text())
+    for entry in raw["months"].values():
+        entry["files"] = {t: f for t, f in entry["files"].items() if "@" not in t}
+    (copy / STATE_FILE).write_text(json.dumps(raw))
+    more: dict[str, Any] = {
+        "extra": {"every": "month"},
+        "sections": TRENDS,
+        "since": datetime(2026, 1, 10),
+    }
+    one = figures(trends([str(store[1])], **more))
+    assert figures(trends([], copy, **more)) == one
+    st = Layout(copy).read_state()
+    jan = [(d, st.days[d]) for d in months.days_of(st, "2026-01")]
+    assert months.tails_ready(st.months["2026-01"], jan)
+    before = (copy / STATE_FILE).read_text()
+    assert figures(trends([], copy, **more)) == one
+    assert (copy / STATE_FILE).read_text() == before
+
+
+def test_tails_go_with_their_month(store: tuple[Path, Path], tmp_path: Path) -> None:
+    """A day of the month changed (late lines, prune): the roll-up is dropped with its tails,
+    their files deleted by the commit."""
+    copy = tmp_path / "state"
+    shutil.copytree(store[0], copy)
+    layout = Layout(copy)
+    st = layout.read_state()
+    jan = st.months["2026-01"]
+    tails = [layout.path("2026-01", jan, t) for t in jan["files"] if "@" in t]
+    assert tails and all(p.is_file() for p in tails)
+    del st.days["2026-01-20"]
+    layout.commit(st)
+    assert "2026-01" not in layout.read_state().months
+    assert not any(p.exists() for p in tails)
+
+
+def test_every_section_of_a_mid_month_period_equals_one_pass(store: tuple[Path, Path]) -> None:
+    state, whole = store
+    since = {"since": datetime(2026, 1, 12)}
+    assert figures(report([], state, **since)) == figures(report([str(whole)], **since))
+
+
+@pytest.mark.parametrize("day", [2, 15, 31])
+def test_a_months_first_days_visitors_from_its_sets_equal_its_days_rows(
+    store: tuple[Path, Path], day: int, monkeypatch: Any
+) -> None:
+    """The period's first days' ``visitor_days`` rows (``visitorsets.counted``'s other rows)
+    taken from their month's sets and codes: the same rows (order, index levels and dtypes)
+    as reading those days."""
+    from logaudit.store import in_period, visitorsets
+    from logaudit.store.layout import day_number
+
+    state, _ = store
+    layout = Layout(state)
+    st = layout.read_state()
+    days = in_period(st, day_number(f"2026-01-{day:02d}"), None)
+    entries, _ = months.covering(st, days)
+    assert months.partial_months(st, days) == ["2026-01"]
+    held = [d for d, _ in days if d.startswith("2026-01")]
+    rest = [(n, e) for n, e in entries if visitorsets.SOURCE in e["files"]]
+    want = layout.read_tables(rest, visitorsets.SOURCE)
+    read: list[str] = []
+    real = Layout.read_arrow
+
+    def spy(self: Layout, entries: Any, table: str, *a: Any, **kw: Any) -> Any:
+        read.extend(n for n, _ in entries if table == visitorsets.SOURCE)
+        return real(self, entries, table, *a, **kw)
+
+    monkeypatch.setattr(Layout, "read_arrow", spy)
+    got = visitorsets._rows(layout, rest, ("2026-01", st.months["2026-01"], held))
+    assert held and not set(read) & set(held)  # not one of January's days read
+    assert want is not None and got is not None and len(got) > 10
+    assert got.equals(want)
+    for a, b in zip(got.index.levels, want.index.levels, strict=True):
+        assert a.dtype == b.dtype and a.equals(b)
+    assert got.index.names == want.index.names
+    assert list(got.index) == list(want.index)
+
+
+def test_a_tail_of_no_rows_is_not_wanted() -> None:
+    """A tailed table the month's later days do not hold (``vhosts`` of its first days only)
+    has no tail to make: the month is ready without it, or every report would make it again."""
+    f = {"rows": 1, "sha256": "0" * 64}
+    days = [
+        (f"2026-01-{d:02d}", {"files": {"paths": f, **({"vhosts": f} if d <= 3 else {})}})
+        for d in range(1, 11)
+    ]
+    entry = {"files": {"paths": f, "vhosts": f, months.tail_name("paths", 8): f}}
+    assert months.tails_ready(entry, days)
+    del entry["files"][months.tail_name("paths", 8)]
+    assert not months.tails_ready(entry, days)
+    # Days from the 8th on holding vhosts want its tail too.
+    days[8][1]["files"]["vhosts"] = f
+    entry["files"][months.tail_name("paths", 8)] = f
+    assert not months.tails_ready(entry, days)
