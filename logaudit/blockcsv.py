@@ -141,7 +141,8 @@ def has_bare_cr(data: bytes | bytearray | memoryview, cr: np.ndarray | None = No
 # that no longer fit the core's cache: 61-73 ms a block of CPU (best-median of 30) against
 # 52-57 ms in 2 MiB pieces, the unifying included (issue #18; docs/performance.md, sixteenth
 # round). The unified columns are the one-piece reading's: same dictionaries in the same
-# first-appearance order, same indices, same rejected rows and row numbers.
+# first-appearance order, same indices, same rejected rows and row numbers; a block where a
+# quoted value is cut short across a piece's start is read as one piece (``_open_quote_at_cut``).
 PIECE_BYTES = 2 << 20
 
 
@@ -160,6 +161,8 @@ def read_csv(
     whole = min(max(1 << 20, len(data) + 1), (1 << 31) - 1)
     if len(data) < 2 * PIECE_BYTES:
         return _read_csv(data, columns, invalid, delimiter, include, plain, whole)
+    if _open_quote_at_cut(data, PIECE_BYTES):
+        return _read_csv(data, columns, invalid, delimiter, include, plain, whole)
     before = len(invalid)
     try:
         return _read_csv(data, columns, invalid, delimiter, include, plain, PIECE_BYTES)
@@ -169,6 +172,31 @@ def read_csv(
         # rejected are reported again.
         del invalid[before:]
         return _read_csv(data, columns, invalid, delimiter, include, plain, whole)
+
+
+# How far around a piece's start the line crossing it is looked for (a longer line: whole).
+_CUT_WINDOW = 1 << 16
+
+
+def _open_quote_at_cut(data: bytes | bytearray | memoryview, piece: int) -> bool:
+    """Whether a line crossing a piece's start (Arrow cuts at every multiple of ``piece``)
+    holds an odd number of quotes: a quoted value cut short. Read as one piece, its open
+    quote runs on into the next line and the row is rejected (the exact path reads it);
+    in pieces, Arrow ends it at its own newline and keeps that newline in the value (one
+    visitor counted as two), or loses its place ("out of sync"). Such a block is read whole.
+    A line longer than the window around the start also is (Arrow refuses it in pieces)."""
+    view = memoryview(data)
+    size = len(view)
+    for cut in range(piece, size, piece):
+        lo, hi = max(0, cut - _CUT_WINDOW), min(size, cut + _CUT_WINDOW)
+        left, right = bytes(view[lo:cut]), bytes(view[cut:hi])
+        start, end = left.rfind(b"\n"), right.find(b"\n")
+        if (start < 0 and lo > 0) or (end < 0 and hi < size):
+            return True
+        line = left[start + 1 :] + (right if end < 0 else right[:end])
+        if line.count(b'"') % 2:
+            return True
+    return False
 
 
 def _read_csv(
