@@ -9,13 +9,6 @@ imported when it fell). ``data_stack`` imports the library with the collector of
 freezes what the imports made (``gc.freeze``: later passes skip it, as for the objects
 ``cli.main`` froze) and turns the collector back on. Memory is unchanged: reference counting
 frees everything but cycles, and an import leaves few of those behind.
-
-``data_stack`` also imports ``pyarrow.compute`` first (``_arrow_compute``): at import it writes
-a docstring for each of its ~290 functions, parsing the numpydoc of the function's options
-class each time (``pyarrow.vendored.docscrape``: 109 parses of 57 texts) and dedenting the
-same few texts (927 calls, 283 texts). Both are pure functions of their text, so they are
-memoised while it imports: the same docstrings (checked), ~6-7 ms less of every report's
-start, on its critical path (issue #18).
 """
 
 from __future__ import annotations
@@ -34,36 +27,8 @@ def data_stack() -> None:
     was = gc.isenabled()
     gc.disable()
     try:
-        _arrow_compute()
         import logaudit.api  # noqa: F401 - imported for its modules
     finally:
         gc.freeze()
         if was:
             gc.enable()
-
-
-def _arrow_compute() -> None:
-    """Import ``pyarrow.compute`` with its docstring helpers memoised (see the module
-    docstring); as usual where they are not where this pyarrow keeps them."""
-    import sys
-
-    if "pyarrow.compute" in sys.modules:
-        return
-    import functools
-    import textwrap
-
-    try:
-        from pyarrow.vendored import docscrape
-    except ImportError:
-        import pyarrow.compute  # noqa: F401 - a pyarrow without them
-        return
-    parse, dedent = docscrape.NumpyDocString, textwrap.dedent
-    docscrape.NumpyDocString = functools.lru_cache(maxsize=None)(parse)
-    textwrap.dedent = functools.lru_cache(maxsize=None)(dedent)
-    try:
-        import pyarrow.compute as pc
-    finally:
-        docscrape.NumpyDocString = parse
-        textwrap.dedent = dedent
-    if getattr(pc, "dedent", None) is not None:
-        pc.dedent = dedent  # bound by its ``from textwrap import dedent``
