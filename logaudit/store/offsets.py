@@ -1,9 +1,11 @@
 """Which bytes of each input are new: offsets remembered per input.
 
-Per input the store remembers its device, inode and size, a hash of its first line, and the
-byte offset and line count just past the last complete line read. An input is recognised by
-its first line, whatever its name now, so ``access.log`` that became ``access.log.1`` and then
-``access.log.2.gz`` is read on from where it was left and never twice:
+Per input the store remembers its device, inode and size, a hash of its first line (of a log
+that starts with ``#`` headers, as W3C/IIS logs do: of its head up to its first request), and
+the byte offset and line count just past the last complete line read. An input is recognised by
+that hash ("its first line" below), whatever its name now, so ``access.log`` that became
+``access.log.1`` and then ``access.log.2.gz`` is read on from where it was left and never
+twice:
 
 - same first line, plain file at least as long as the offset: read from the offset to its last
   newline (a partial last line is left for the next run);
@@ -57,7 +59,7 @@ class Planned:
 def _first_line(inp: Input) -> tuple[str | None, bool, str | None]:
     """The input's identity: the sha256 of its head up to and including its first line that
     is not a ``#`` comment (None: no complete such line yet), whether it is compressed, and
-    the sha256 of its first line alone (what a store before this kept, ``_migrated``).
+    the sha256 of its first line alone (what a store before this kept: ``_identity``).
 
     For a log that starts with a request the two are the same hash. A W3C/IIS log starts
     with ``#Software: Microsoft Internet Information Services 10.0``, the same first line in
@@ -103,22 +105,12 @@ def _identity_end(head: bytes) -> int | None:
         at = nl + 1
 
 
-def _migrated(
-    records: list[dict[str, Any]], used: set[int], st: os.stat_result, first: str | None
-) -> int | None:
-    """A record a store before identities by the first request kept for this very file
-    (same device and inode, same first line): a W3C log's record, whose ``first`` hashed its
-    ``#Software`` line only. Matched by inode, not by that line (which every day's file
-    shares), it is read on from its offset, not again from the start."""
-    for i, r in enumerate(records):
-        if (
-            i not in used
-            and first is not None
-            and r.get("first") == first
-            and (r["dev"], r["ino"]) == (st.st_dev, st.st_ino)
-        ):
-            return i
-    return None
+def _identity(record: dict[str, Any], head: str | None, line: str | None) -> str | None:
+    """What ``record`` knows its file by: the head's identity, or for a record of a store
+    before it (no ``"head"``) the first line's hash, matched as that store matched it (one
+    run: the record is then rewritten). For a log that starts with a request both are the
+    same; a W3C log of an older store rotated and gzipped is thus read on, not again."""
+    return head if record.get("head") else line
 
 
 def _binary(path: Path) -> bool:
@@ -188,18 +180,17 @@ def plan(inputs: list[Input], records: list[dict[str, Any]], folder: Path) -> Pl
             "ino": st.st_ino,
             "size": st.st_size,
             "first": first,
+            "head": True,  # ``first`` is the head's identity (``_identity``)
             "compressed": compressed,
             "seen": today,
         }
         match = None
         mine: list[int] = []
         for i, r in enumerate(records):
-            if i in used or first is None or r.get("first") != first:
+            if i in used or first is None or r.get("first") != _identity(r, first, line):
                 continue
             if match is None or (r["dev"], r["ino"]) == (st.st_dev, st.st_ino):
                 match = i
-        if match is None and first is not None and line != first:
-            match = _migrated(records, used, st, line)
         if first is None:
             if _binary(inp.path):
                 # Not a log: handed to the pipeline, which says so (and nothing is stored).
