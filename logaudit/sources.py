@@ -462,6 +462,14 @@ def head_and_lead(f: BinaryIO, upto: int | None = None) -> tuple[bytes, bytes]:
     return head, f.read(max(0, end - at))
 
 
+def _size_now(inp: Input) -> int:
+    """The size of ``inp``'s file now (-1: none, or gone)."""
+    try:
+        return inp.path.stat().st_size if inp.path is not None else -1
+    except OSError:
+        return -1
+
+
 def is_plain_file(inp: Input) -> bool:
     """A regular, uncompressed file: one that can be read in independent byte ranges."""
     return inp.path is not None and magic.plain_file(inp.path)
@@ -927,7 +935,9 @@ def read_blocks(
                 # (text in the first 64 KiB settles it: a Dask range task is read as a
                 # small input, and the whole-block scan cost 0.14 s per 16 MiB block)
                 head = buf[: min(end, 1 << 16)]
-                whole = inp.span is None  # a byte range (--jobs, Dask) is no input of its own
+                # A byte range (--jobs, Dask) is no input of its own; one from the start to
+                # the file's end (a store's first read of it) is.
+                whole = inp.span is None or (inp.span[0] == 0 and inp.span[1] >= _size_now(inp))
                 if (
                     got < want
                     and whole

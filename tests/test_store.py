@@ -386,3 +386,12 @@ def test_big_reads_are_committed_in_pieces(tmp_path: Path, monkeypatch: pytest.M
     got = _staged(tmp_path, DATA, cuts, rotate_after={0})
     assert len(commits) > 2 * len(DATA) // 100_000 // 2
     assert got == _one_pass(tmp_path, DATA)
+
+
+def test_a_file_of_nul_bytes_is_said_so_under_state(tmp_path: Path) -> None:
+    # A store's first read of a file was a byte range (0, its last newline), which the
+    # reader does not judge as a whole input: "binary data" or "no log lines" instead.
+    log = tmp_path / "n.log"
+    log.write_bytes((b"\0" * 300 + b"\n") * 50)
+    out = report([str(log)], tmp_path / "state")
+    assert any("nothing but NUL bytes" in m for m in out.messages), out.messages
