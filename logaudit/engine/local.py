@@ -338,11 +338,14 @@ def _detect_from_head(inp: Input, settings: Settings, state: ReadState) -> Detec
     lines at the offset as usual. Its first read from the start detected it already."""
     assert inp.path is not None and inp.span is not None
     start = inp.span[0]
-    with open(inp.path, "rb") as f:
-        if f.read(1) != b"#":
-            return None
-        f.seek(0)
-        head, lead = head_and_lead(f, start)
+    try:
+        with open(inp.path, "rb") as f:
+            if f.read(1) != b"#":
+                return None
+            f.seek(0)
+            head, lead = head_and_lead(f, start)
+    except OSError:
+        return None  # gone since it was planned: the reader says so in one line
     det = _detect(head, inp, settings, state)
     if det is not None:
         for before in (head[:start], lead):
