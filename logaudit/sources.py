@@ -98,6 +98,9 @@ class Input:
     # explicitly. A file found so that is not a log (format not recognised, binary) is
     # skipped with a note instead of failing the run (``not_a_log``).
     found_in: str | None = None
+    # W3C ``#`` header lines in force before the input's first byte, for detection only: a
+    # store's tail of a rotated W3C log, its headers left in the part read before.
+    header: bytes = b""
 
     @property
     def size(self) -> int:

@@ -395,3 +395,23 @@ def test_a_file_of_nul_bytes_is_said_so_under_state(tmp_path: Path) -> None:
     log.write_bytes((b"\0" * 300 + b"\n") * 50)
     out = report([str(log)], tmp_path / "state")
     assert any("nothing but NUL bytes" in m for m in out.messages), out.messages
+
+
+def test_a_w3c_log_grown_then_gzipped_is_read_on_under_its_headers(tmp_path: Path) -> None:
+    # Its part past the offset is decompressed to a file of its own, without the headers
+    # (in the part read before): 'log format not recognised' on every run, lines lost.
+    import gzip
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "access.log"
+    data = _w3c_day("2026-12-01", 300)
+    half = data.index(b"\n", len(data) // 2) + 1
+    log.write_bytes(data[:half])
+    state = tmp_path / "state"
+    report([str(log)], state)
+    log.unlink()
+    (logs / "access.log.1.gz").write_bytes(gzip.compress(data))
+    got = report([str(logs / "access.log.1.gz")], state)
+    assert got.exit_code == ExitCode.OK, got.messages
+    assert figures(got)["overview"]["requests"] == 300

@@ -553,7 +553,9 @@ def run(
                         on_progress(size)
                 continue
             det: Detected | None = None
-            head = b""  # blocks of blank and comment lines only, before the first log line
+            # Blocks of blank and comment lines only, before the first log line (and a
+            # store's tail of a W3C log: the headers in force where it starts).
+            head = inp.header
             since = len(state.problems)
             if inp.span is not None and inp.span[0] > 0 and inp.path is not None:
                 # Read on from an offset (a store's grown file): a W3C log's lines there
@@ -573,6 +575,7 @@ def run(
                     det = _detect(first, inp, settings, state, last)
                     if det is None:
                         break
+                    det = after(det, inp.header)  # the last #Fields: of them is in force
                     formats[inp.name] = last = det
                 add(block, det)
                 det = after(det, block.data)  # a W3C #Fields: header changes the layout

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from logaudit.errors import ExitCode, LogauditError
-from logaudit.sources import Input, InputProblem, _open_raw, _stream
+from logaudit.sources import HEAD_BYTES, Input, InputProblem, _open_raw, _stream
 
 FIRST_LINE_MAX = 1 << 16
 
@@ -133,11 +133,14 @@ def _line_end(path: Path, size: int) -> int:
     return 0
 
 
-def _tail(inp: Input, offset: int, folder: Path) -> tuple[Path, int]:
-    """The decompressed bytes of ``inp`` past ``offset``, in a private temporary file."""
+def _tail(inp: Input, offset: int, folder: Path) -> tuple[Path, int, bytes]:
+    """The decompressed bytes of ``inp`` past ``offset``, in a private temporary file; their
+    total; and the W3C ``#`` header lines in force at ``offset`` (b"" for other logs): those
+    of the head and of the last MiB before it (``Input.header``: the tail has none)."""
     fd, name = tempfile.mkstemp(prefix=".tail-", dir=folder)
     raw = _open_raw(inp)
     total = 0
+    head = lead = b""
     try:
         stream, _ = _stream(inp, raw)
         with os.fdopen(fd, "wb") as out:
@@ -146,17 +149,28 @@ def _tail(inp: Input, offset: int, folder: Path) -> tuple[Path, int]:
                 data = stream.read(1 << 20)
                 if not data:
                     break
+                if total < HEAD_BYTES:
+                    head += data[: HEAD_BYTES - total]
                 total += len(data)
                 if skip >= len(data):
                     skip -= len(data)
+                    lead = (lead + data)[-HEAD_BYTES:]
                     continue
+                if skip:
+                    lead = (lead + data[:skip])[-HEAD_BYTES:]
                 out.write(data[skip:])
                 skip = 0
     except (EOFError, OSError) as e:
         raise LogauditError(f"{inp.name}: cannot decompress ({e})", ExitCode.INPUT_TRUNCATED) from e
     finally:
         raw.close()
-    return Path(name), total
+    if not head.startswith(b"#"):
+        return Path(name), total, b""
+    # The head's lines before the offset, then the lead's past the head (no line twice).
+    before = head[:offset] + lead[max(0, len(lead) - max(0, offset - len(head))) :]
+    lines = before.splitlines(keepends=True)
+    header = b"".join(x if x.endswith(b"\n") else x + b"\n" for x in lines if x.startswith(b"#"))
+    return Path(name), total, header
 
 
 def plan(inputs: list[Input], records: list[dict[str, Any]], folder: Path) -> Planned:
@@ -241,8 +255,8 @@ def plan(inputs: list[Input], records: list[dict[str, Any]], folder: Path) -> Pl
                 rec = {**base, "offset": 0, "lines": 0, "complete": True}
                 out.plans.append(Plan(inp, read, 0, rec, _note(inp, note), replaces=mine))
                 continue
-            tmp, total = _tail(inp, offset, folder)
-            read = replace(inp, path=tmp) if total > offset else None
+            tmp, total, header = _tail(inp, offset, folder)
+            read = replace(inp, path=tmp, header=header) if total > offset else None
             rec = {**base, "offset": total, "lines": lines, "complete": True}
             out.plans.append(Plan(inp, read, lines, rec, _note(inp, note), temp=tmp, replaces=mine))
             continue
