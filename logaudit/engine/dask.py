@@ -45,7 +45,7 @@ from logaudit.config import Settings
 from logaudit.engine.local import _detect, _memory_pool, _process, _release
 from logaudit.enrich.classify import Enricher
 from logaudit.errors import ExitCode, LogauditError
-from logaudit.formats import Detected
+from logaudit.formats import Detected, after
 from logaudit.parse import BadLines
 from logaudit.result import Run
 from logaudit.sources import Block, Input, InputProblem, ReadState, is_plain_file
@@ -194,12 +194,15 @@ def _read_task(
     acc = Accumulator(tables, on_compact=_release)
     bad = BadLines()
     state = ReadState()
+    now = det  # the layout in force: a W3C #Fields: header changes the next blocks'
     for block in _read_blocks(inp, state, block_bytes):
         if det is None:
-            det = _detect(block.data, inp, settings, state)
+            det = now = _detect(block.data, inp, settings, state)
             if det is None:
                 break
-        partial, block_bad = _process(block, det, enricher, tables, settings)
+        assert now is not None
+        partial, block_bad = _process(block, now, enricher, tables, settings)
+        now = after(now, block.data)
         bad = bad.merge(block_bad)
         if partial:
             acc.add(partial)
