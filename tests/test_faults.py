@@ -1034,3 +1034,37 @@ def test_nul_runs_listed_under_a_heading_that_names_them(tmp_path: Path, fmt: st
         assert res.exit_code == 0, res.output
         assert heading in res.stdout
         assert "NUL runs, first" not in res.stdout or name == "hole.log"
+
+
+@pytest.mark.parametrize("jobs", ["2", "3"])
+def test_jobs_ranges_of_a_w3c_log_take_the_fields_in_force(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: str
+) -> None:
+    """--jobs cuts a W3C log into byte ranges, each read under the head's #Fields: one after
+    a changed header read its lines under the old fields (bad lines, figures lost)."""
+    from logaudit.engine import local
+
+    monkeypatch.setattr(local, "SPAN_MIN_BYTES", 1)  # forked workers inherit it
+
+    def header(fields: str) -> str:
+        return f"#Software: Microsoft Internet Information Services 10.0\n#Fields: {fields}\n"
+
+    a = "date time c-ip cs-method cs-uri-stem sc-status time-taken cs(User-Agent)"
+    b = "date time cs-method cs-uri-stem c-ip sc-status sc-bytes time-taken cs(User-Agent)"
+    text = header(a) + "".join(
+        f"2026-12-01 00:{i // 60 % 60:02d}:{i % 60:02d} 192.0.2.{i % 50} GET /a{i % 7} 200 {i}"
+        " curl/8\n"
+        for i in range(300)
+    )
+    text += header(b) + "".join(
+        f"2026-12-01 01:{i // 60 % 60:02d}:{i % 60:02d} POST /b{i % 5} 198.51.100.{i % 9} 404"
+        f" {i} {i % 90} curl/8\n"
+        for i in range(3000)
+    )
+    p = tmp_path / "u_ex261201.log"
+    p.write_text(text)
+    one = summary_json(p, "--top", "0")
+    many = summary_json(p, "--top", "0", "--jobs", jobs)
+    one.pop("generated"), many.pop("generated")
+    assert one["overview"]["requests"] == 3300
+    assert many == one

@@ -42,7 +42,7 @@ from distributed.protocol import dask_deserialize, dask_serialize
 from logaudit import remote, sources
 from logaudit.analyze.base import Accumulator, Partial, Table, agent_work
 from logaudit.config import Settings
-from logaudit.engine.local import _detect, _memory_pool, _process, _release
+from logaudit.engine.local import _detect, _memory_pool, _process, _release, in_force
 from logaudit.enrich.classify import Enricher
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import Detected, after
@@ -360,8 +360,9 @@ def _submit_reads(
                 fut = client.submit(
                     _block_task, token, bytes(block.data), block.first_line, block.lines,
                     inp, det, block.stretches, pure=False, retries=RETRIES,
-                )
+                )  # fmt: skip
                 tasks.append(_Task(inp, fut, 0))
+                det = after(det, block.data)  # a W3C #Fields: header changes the next blocks
             continue
         spans = _splits(inp, BLOCK_BYTES)
         if spans is None:
@@ -377,7 +378,13 @@ def _submit_reads(
         for start, end in spans:
             part = replace(inp, span=(start, end))
             fut = client.submit(
-                _read_task, token, part, whole, BLOCK_BYTES, pure=False, retries=RETRIES
+                _read_task,
+                token,
+                part,
+                in_force(whole, inp, start),
+                BLOCK_BYTES,
+                pure=False,
+                retries=RETRIES,
             )
             tasks.append(_Task(inp, fut, end - start, span=True))
     return tasks, formats

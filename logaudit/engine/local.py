@@ -331,6 +331,22 @@ def _detect(
         return None
 
 
+def in_force(det: Detected, inp: Input, start: int) -> Detected:
+    """``det`` (detected from the file's head) as in force at byte ``start`` of ``inp``: for a
+    W3C log, under the last ``#Fields:`` header of its head or of the MiB before ``start``
+    (a byte range read by a worker: --jobs, Dask); other logs have one layout."""
+    if det.format.family != "w3c" or start == 0 or inp.path is None:
+        return det
+    try:
+        with open(inp.path, "rb") as f:
+            head, lead = head_and_lead(f, start)
+    except OSError:
+        return det  # the worker's read says what is wrong with it
+    for before in (head[:start], lead):
+        det = after(det, before)
+    return det
+
+
 def _detect_from_head(inp: Input, settings: Settings, state: ReadState) -> Detected | None:
     """The format of a file read from an offset (``inp.span``) that starts with W3C headers
     (``#`` lines), from its head and the ``#Fields:`` header in force at the offset (as
@@ -536,7 +552,9 @@ def run(
                 ranges = [
                     (
                         end - start,
-                        pool.submit(_span_task, replace(inp, span=(start, end)), whole),
+                        pool.submit(
+                            _span_task, replace(inp, span=(start, end)), in_force(whole, inp, start)
+                        ),
                     )
                     for start, end in line_spans(inp.path, jobs)
                 ]
