@@ -90,4 +90,3 @@ def test_a_schema_11_store_is_read_and_written_on_as_12(
     everything.write_bytes(DATA)
     assert figures(_report([str(rest)], copy)) == figures(_report([str(everything)]))
     assert state_json(copy)["schema"] == SCHEMA
-
