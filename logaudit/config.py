@@ -278,6 +278,12 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h)?\s*$", re.IGNOREC
 _MAX_BARE_MINUTES = 300
 
 
+def timeout_text(seconds: int) -> str:
+    """The visit timeout as given, one way for ``logaudit config`` and the visits' notes:
+    whole minutes (30 min), else seconds (90 s; ``// 60`` read it "1 min")."""
+    return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
+
+
 def duration_seconds(value: Any) -> int:
     """``visit_timeout`` as seconds: a bare number is minutes; "30m", "1800s", "1h" say it."""
     if isinstance(value, bool):
@@ -734,7 +740,7 @@ def effective(s: Settings) -> list[tuple[str, str, str]]:
     for k in _FILE_KEYS:
         v = getattr(s, k)
         if k == "visit_timeout":
-            text = f"{v // 60} min" if v % 60 == 0 else f"{v} s"
+            text = timeout_text(v)
         else:
             text = show(v)
         rows.append((k, text, s.origins.get(k, "default")))

@@ -515,3 +515,30 @@ def test_no_touch_is_direct_even_when_the_visit_came_internally(
     if source == "(direct)":
         assert sources["(direct)"]["visits"] == 0
         assert sources["(direct)"]["conversion_rate"] is None
+
+
+def test_top_keeps_the_row_of_conversions_without_a_visit(tmp_path: Path) -> None:
+    """(direct) credited with conversions though no visit came direct has 0 visits, so it
+    sorted last and --top 2 cut it first: the sources table lost 2 of 3 conversions. A row of
+    conversions without a visit is kept past the cut (listed last), so its column sums to
+    the total; the rows with visits are cut as before."""
+    hits = [
+        ("10.0.0.1", "10:00:00", "/order/complete?value=5", SHOP + "/cart"),
+        ("10.0.0.2", "10:00:00", "/", "https://www.google.com/"),
+        ("10.0.0.2", "10:01:00", "/order/complete?value=7.5", SHOP + "/"),
+        ("10.0.0.3", "10:00:00", "/", "https://www.google.com/"),
+        ("10.0.0.4", "11:00:00", "/x", SHOP + "/"),
+        ("10.0.0.4", "11:01:00", "/order/complete?value=1", SHOP + "/cart"),
+    ]
+    log = write(
+        tmp_path / "conv.log",
+        [line(client=c, when=f"01/May/2026:{t} +0000", request=f"GET {u} HTTP/1.1", referrer=r)
+         for c, t, u, r in hits],
+    )  # fmt: skip
+    every = _section(_run(log), "sources")
+    assert [r["source"] for r in every["rows"]] == ["(internal)", "Google", "(direct)"]
+    top = _section(_run(log, "--top", "2"), "sources")
+    assert top["rows"] == every["rows"] and top["total_rows"] == 3
+    assert sum(r["conversions"] for r in top["rows"]) == 3
+    one = _section(_run(log, "--top", "1"), "sources")
+    assert [r["source"] for r in one["rows"]] == ["(internal)", "(direct)"]

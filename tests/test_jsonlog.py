@@ -296,7 +296,7 @@ def test_first_items_when_each_list_holds_one() -> None:
 @pytest.mark.parametrize(
     ("stamp", "key", "said"),
     [
-        ("2026-05-01T10:00:00+02:00", "naive_times_read_in", "times without an offset in"),
+        ("2026-05-01T10:00:00+02:00", "naive_times", "times without an offset in"),
         ("01/May/2026:10:00:00 +0200", None, None),
     ],
 )
@@ -305,7 +305,9 @@ def test_inputs_say_the_zone_only_of_times_without_an_offset(
 ) -> None:
     """QA16 finding 13: a $time_iso8601 template's times carry their offset, yet the Inputs
     table said "custom, times in Etc/UTC" (JSON ``times_read_in``). An ISO time's offset is
-    optional, so the zone is said of the times written without one."""
+    optional, so the zone is said of the times written without one. JSON keeps
+    ``times_read_in`` as it was (a key renamed breaks readers: docs/json.md) and adds
+    ``naive_times: true``."""
     from click.testing import CliRunner
 
     from logaudit.cli import cli
@@ -318,8 +320,9 @@ def test_inputs_say_the_zone_only_of_times_without_an_offset(
     r = CliRunner().invoke(cli, ["summary", str(log), "--log-format", fmt, "--format", "json"])
     assert r.exit_code == 0, r.output
     (inp,) = json.loads(r.stdout)["inputs"]
-    assert "times_read_in" not in inp
-    assert inp.get("naive_times_read_in" if key else "") == ("Etc/UTC" if key else None)
+    assert inp.get("times_read_in") == ("Etc/UTC" if key else None)
+    assert inp.get("naive_times") is (True if key else None)
+    assert "naive_times_read_in" not in inp
     args = ["summary", str(log), "--log-format", fmt, "--section", "status"]
     md = CliRunner().invoke(cli, [*args, "--format", "markdown"])
     inputs = md.stdout.split("Inputs")[-1]

@@ -627,3 +627,46 @@ def test_slow_percentiles_lie_within_the_exact_min_and_max(
         assert list(rows.loc[p, ["p50", "p95", "p99", "max"]]) == [t] * 4, p
     g = rows.loc["/g"]
     assert 0.25 <= g["p50"] <= g["p95"] <= g["p99"] <= g["max"] == 0.26
+
+
+def test_slow_clamps_at_the_max_only_where_the_min_is_not_known(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A partial whose pb_response_max lacks min_ms/min_up_ms/timed/up_timed (a history
+    store's day written before they were kept) clamps the percentiles at the exact max only.
+    And a min above the max (an older logaudit's month roll-up summed the column it did not
+    know: p50 2.82 s against a max of 1.41) is no min: clamped at the max only, as without."""
+    from logaudit.analyze.base import Context
+    from logaudit.analyze.problems import slow
+    from logaudit.sources import expand
+
+    times = [1.5, 0.0375, 1.41, 0.2, 0.9]
+    paths = ["/a", "/e", "/s", "/s", "/s"]
+    log = write(
+        tmp_path / "t.log",
+        [line(when=f"01/Mar/2024:10:00:{i:02d} +0000", request=f"GET {p} HTTP/1.1")
+         for i, p in enumerate(paths)],
+    )  # fmt: skip
+    real = pipeline.parse_block
+
+    def parse(*args):  # type: ignore[no-untyped-def]
+        chunk = real(*args)
+        v = np.asarray(times)[chunk["line"].to_numpy() - 1]
+        chunk["response_time"], chunk["upstream_time"] = v, v
+        return chunk
+
+    monkeypatch.setattr(pipeline, "parse_block", parse)
+    s = Settings(top=0, extra={"group": True})
+    part = pipeline.run(expand([str(log)]), s, TABLES).partial
+    exact = slow(part, Context(s)).set_index("endpoint")
+    assert list(exact.loc["/e", ["p50", "p99", "max", "upstream_p95"]]) == [0.0375] * 4
+    mx = part["pb_response_max"]
+    old = slow({**part, "pb_response_max": mx[["max_ms", "max_up_ms"]]}, Context(s))
+    old = old.set_index("endpoint")
+    assert list(old.loc["/a", ["p50", "p95", "p99", "max", "upstream_p95"]]) == [1.5] * 5
+    assert old.loc["/e", "p50"] < 0.0375 == old.loc["/e", "max"]  # the bin's middle, unclamped
+    assert (old[["p50", "p95", "p99", "upstream_p95"]].max(axis=1) <= old["max"]).all()
+    # A day's min plus another's above the max: an older logaudit's sum of two days' mins.
+    summed = mx.assign(min_ms=mx["min_ms"] + mx["max_ms"], min_up_ms=mx["min_up_ms"] + 1500)
+    rolled = slow({**part, "pb_response_max": summed}, Context(s)).set_index("endpoint")
+    pd.testing.assert_frame_equal(rolled, old)

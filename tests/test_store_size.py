@@ -122,7 +122,7 @@ def test_stored_days_keep_keys_once_and_figures_equal_one_pass(tmp_path: Path) -
         assert figures(stored) == _one_pass(tmp_path, DATA[:end])
         assert manage.verify(state) == []
     raw = _state(state)
-    assert raw["schema"] == SCHEMA == 11
+    assert raw["schema"] == SCHEMA == 12
     closed = [(d, i) for d, i in sorted(raw["days"].items()) if i.get("closed")]
     assert closed
     for day, info in closed:

@@ -343,7 +343,12 @@ def sec_sources(p: Partial, ctx: Context) -> Section:
     )
     kinds = j.visits.groupby("kind").size().sort_values(ascending=False)
     by_kind = ", ".join(f"{k} {n:,}" for k, n in kinds.items())
-    out = _rank(rows, ctx, "visits")
+    out = _rank(rows, ctx, "visits", cut=False)
+    if ctx.settings.top and len(out) > ctx.settings.top:
+        # A row of conversions without a visit ranks last by visits, so --top cut it first
+        # (2 of 3 conversions lost): it is kept past the cut, listed last.
+        kept = out.index.to_numpy() < ctx.settings.top
+        out = out[kept | (out["visits"].to_numpy() == 0)].reset_index(drop=True)
     note = f"visits by kind: {by_kind}. {_goal_note(j)}"
     return Section(
         "sources",

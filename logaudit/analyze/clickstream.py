@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from logaudit.analyze.base import Context, Partial, Table
-from logaudit.analyze.visits import sessionize, timeout_text
-from logaudit.config import Settings
+from logaudit.analyze.visits import sessionize
+from logaudit.config import Settings, timeout_text
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.report import Section
 

@@ -47,9 +47,12 @@ def inputs_info(run: Run) -> list[dict[str, Any]]:
             # Times written without a zone: read as wall time in this one (--tz, the machine's,
             # or UTC for W3C's date/time). An ISO 8601 time ($time_iso8601, a JSON log's) may
             # carry its offset, and then is read with it: the zone is only for those without
-            # (it said "times in Etc/UTC" of times written +02:00).
-            key = "naive_times_read_in" if _iso_times(det.format) else "times_read_in"
-            out[-1][key] = det.format.naive_zone or det.zone
+            # (it said "times in Etc/UTC" of times written +02:00). times_read_in keeps its
+            # name (docs/json.md: no key changes without a schema_version change); naive_times
+            # says it is only of the times written without an offset.
+            out[-1]["times_read_in"] = det.format.naive_zone or det.zone
+            if _iso_times(det.format):
+                out[-1]["naive_times"] = True
     return out
 
 

@@ -23,7 +23,7 @@ from logaudit.analyze import blockkeys
 from logaudit.analyze.base import Context, Partial, Table
 from logaudit.analyze.spill import partitions
 from logaudit.analyze.traffic import path_hashes, ranked
-from logaudit.config import Settings
+from logaudit.config import Settings, timeout_text
 from logaudit.report import Section
 from logaudit.schema import hash_strings
 from logaudit.timespec import say_duration
@@ -198,12 +198,6 @@ def _buckets(
         k = int(((values >= lo) & (values <= hi)).sum())
         rows.append({label: name, "visits": k, "share": round(k / total, 4) if total else 0.0})
     return pd.DataFrame(rows)
-
-
-def timeout_text(seconds: int) -> str:
-    """The visit timeout as given, as ``logaudit config`` says it: whole minutes (30 min),
-    else seconds (90 s; ``// 60`` read it "1 min")."""
-    return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
 
 
 def sec_visits(p: Partial, ctx: Context) -> Section:

@@ -378,9 +378,8 @@ def inputs_rows(report: Report) -> list[list[str]]:
         bad = f"{i['bad_lines']:,}" + (f" ({i['bad_share']:.1%})" if i["bad_lines"] else "")
         fmt = str(i["format"] or "-")
         if i.get("times_read_in"):
-            fmt += f", times in {i['times_read_in']}"
-        elif i.get("naive_times_read_in"):
-            fmt += f", times without an offset in {i['naive_times_read_in']}"
+            naive = " without an offset" if i.get("naive_times") else ""
+            fmt += f", times{naive} in {i['times_read_in']}"
         row = [text(i["file"]), text(fmt), f"{i['lines']:,}", f"{i['parsed']:,}", bad]
         if skipped:
             row.append(f"{i.get('skipped_lines', 0):,}")

@@ -66,7 +66,9 @@ def sec_change(p: Partial, ctx: Context) -> Section:
         if t.every in ("hour", "day"):
             ago = _figure(t, m, week) if week is not None else None
             wpct, wtext = (
-                change_text(exact_now, _exact(t, m, week, ago)) if ago is not None else (None, "")
+                change_text(exact_now, _exact(t, m, week, ago))
+                if week is not None and ago is not None
+                else (None, "")
             )
             row.update(week_before=ago, week_change_pct=wpct, week_change=wtext)
         rows.append(row)
@@ -100,8 +102,8 @@ def _figure(t: Trend, metric: str, i: int) -> int | float | None:
     return None if isinstance(v, float) and math.isnan(v) else v
 
 
-def _exact(t: Trend, metric: str, i: int | None, shown: int | float) -> float:
+def _exact(t: Trend, metric: str, i: int, shown: int | float) -> float:
     """The figure a change is computed from: a ratio's value before its display rounding
     (0.0114 against 0.0095 read +20.0% where the counts' rates give +20.1%)."""
     exact = t.exact.get(metric)
-    return shown if exact is None or i is None else float(exact[i])
+    return shown if exact is None else float(exact[i])
