@@ -627,3 +627,16 @@ def test_slow_percentiles_lie_within_the_exact_min_and_max(
         assert list(rows.loc[p, ["p50", "p95", "p99", "max"]]) == [t] * 4, p
     g = rows.loc["/g"]
     assert 0.25 <= g["p50"] <= g["p95"] <= g["p99"] <= g["max"] == 0.26
+
+
+def test_now_ends_at_an_instant_until(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An --until written with an offset cuts the hits by their UTC time: the window ends at
+    the newest minute kept, not at --until on the machine's clock (an hour early for a log
+    at +01:00, a window of minutes before the log began)."""
+    monkeypatch.setenv("TZ", "UTC")
+    rows = [line(when=f"01/Mar/2024:{10 + m // 60:02d}:{m % 60:02d}:00 +0100") for m in range(90)]
+    log = write(tmp_path / "plus1.log", rows)
+    # 10:00Z is 11:00 at +01:00: kept 10:00-10:59 local, the window 10:45-10:59.
+    now, note, _ = _now_rows(log, "--last", "15m", "--until", "2024-03-01T10:00:00Z")
+    assert now["requests_per_minute"]["now"] == 1.0
+    assert note.startswith("last 15 min (2024-03-01 10:45-10:59)")
