@@ -1289,6 +1289,7 @@ def records(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
             "--strict checks a finished read: it cannot be used with --follow", ExitCode.USAGE
         )
     settings = _settings(opts)
+    logs = logs or settings.logs  # the config's (or --site's) logs, as the reports read them
     inputs = api.open_inputs(logs, follow=bool(opts.get("follow")))
     if opts.get("follow"):
         _follow(inputs, settings, query, fmt, output)
