@@ -406,6 +406,11 @@ def _start(p: Partial, ctx: Context) -> tuple[int, bool]:
         since = ctx.settings.since
         if since is None:
             return start, False
+        if ctx.settings.extra.get("since_utc"):
+            # An instant --since cut the hits by their UTC time (classify.py), not by this
+            # wall clock (the machine's): the first minute kept is where the report begins.
+            cut = int(_t(p, "pb_minutes").index.min())
+            return max(start, cut), cut > start
         cut = int(np.datetime64(since, "m").astype(np.int64))
         if first.empty:  # a store: the whole day --since falls in
             cut -= cut % (24 * 60)
