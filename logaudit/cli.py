@@ -1283,7 +1283,13 @@ def records(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
     fmt = fmt or (_RECORD_EXT.get(output.suffix.lower(), "table") if output else "table")
     if fmt == "parquet" and output is None and sys.stdout.isatty():
         raise LogauditError("parquet is binary: give -o FILE or pipe it", ExitCode.USAGE)
+    if opts.get("follow") and opts.get("strict"):
+        # --strict fails a finished read that met a bad line (exit 6); a follow never finishes.
+        raise LogauditError(
+            "--strict checks a finished read: it cannot be used with --follow", ExitCode.USAGE
+        )
     settings = _settings(opts)
+    logs = logs or settings.logs  # the config's (or --site's) logs, as the reports read them
     inputs = api.open_inputs(logs, follow=bool(opts.get("follow")))
     if opts.get("follow"):
         _follow(inputs, settings, query, fmt, output)

@@ -272,7 +272,10 @@ def build(
     own = tuple(n for n in names if n not in WIDE_SECTIONS)
     if "vhosts" not in own and not settings.site_hosts:
         own += ("vhosts",)  # to name the site; shown only with --detail high
-    period = replace(settings, since=since, until=until, top=top, sections=own)
+    # The digest counts whole local days: an instant --since/--until (since_utc/until_utc,
+    # cli.py) would still cut the widened period and the comparison run by the hour.
+    wall = {k: v for k, v in settings.extra.items() if k not in ("since_utc", "until_utc")}
+    period = replace(settings, since=since, until=until, top=top, sections=own, extra=wall)
     report = run_period(period, own)
     days = max(14, _day(until) - _day(since))
     wide = replace(
@@ -280,7 +283,7 @@ def build(
         since=since - timedelta(days=days),
         until=until,
         top=top,
-        extra={**settings.extra, "every": "day", "metrics": ()},
+        extra={**wall, "every": "day", "metrics": ()},
     )
     wide_names = tuple(n for n in names if n in WIDE_SECTIONS)
     if settings.goals and "source-periods" in SECTIONS:

@@ -20,7 +20,7 @@ from logaudit.config import Settings
 from logaudit.enrich.classify import Enricher
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import Detected, after, detect_for, sample_lines
-from logaudit.parse import BadLines, parse_block
+from logaudit.parse import BadLines, in_line_order, parse_block
 from logaudit.records import Query, Result, _Enrich, writer_for
 from logaudit.sources import Block, Input, InputProblem, head_and_lead, not_a_log
 
@@ -84,9 +84,8 @@ class Tail:
                 return skipped
         assert self.det is not None  # found by detect
         n = data.count(b"\n")
-        chunk = parse_block(
-            Block(data, self.line, Input(str(self.path), self.path), n), self.det, bad
-        )
+        block = Block(data, self.line, Input(str(self.path), self.path), n)
+        chunk = in_line_order(parse_block(block, self.det, bad))  # as records shows them
         self.line += n
         self.det = after(self.det, data)  # a W3C #Fields: header changes the next lines
         return enricher.apply(chunk, has_agent="agent" in self.det.format.fields)

@@ -29,7 +29,7 @@ from logaudit.config import Settings
 from logaudit.enrich.classify import Enricher, classify_agents
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import after, detect_for
-from logaudit.parse import BadLines, parse_block
+from logaudit.parse import BadLines, in_line_order, parse_block
 from logaudit.render.escape import csv_cell, json_text, safe
 from logaudit.schema import COOKIE_PREFIX, NAMES
 from logaudit.sources import Input, InputProblem, ReadState, not_a_log, read_blocks
@@ -232,7 +232,7 @@ def chunks(
                     break
             for line, why in block.stretches:  # NUL runs: counted apart, as the reports do
                 bad.nul(block.source.name, line, why)
-            chunk = _in_log_order(parse_block(block, det, bad))
+            chunk = in_line_order(parse_block(block, det, bad))
             det = after(det, block.data)  # a W3C #Fields: header changes the next blocks
             chunk = enricher.apply(chunk, has_agent="agent" in det.format.fields)
             if len(chunk):
@@ -241,16 +241,6 @@ def chunks(
                 if anon is not None:  # after GeoIP and visits, before anything is written
                     chunk = anonymize.frame(chunk[list(fields)], anon)
                 yield chunk[list(fields)]
-
-
-def _in_log_order(chunk: pd.DataFrame) -> pd.DataFrame:
-    """The block's rows in line order: the reader puts the lines its fast path rejects and the
-    exact path reads after the others (a report counts them alike), and records showed line 1
-    last, ``--limit`` and visits taking the wrong rows (QA16 #8)."""
-    line = chunk["line"].to_numpy()
-    if len(line) < 2 or not (line[1:] < line[:-1]).any():
-        return chunk
-    return chunk.iloc[np.argsort(line, kind="stable")].reset_index(drop=True)
 
 
 def _exact_times(chunk: pd.DataFrame, fields: tuple[str, ...]) -> pd.DataFrame:

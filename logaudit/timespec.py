@@ -2,9 +2,14 @@
 
 Absolute: ``2026-11-24``, ``2026-11-24 13:00``, ``2026-11-24T13:00:05``. Relative: ``now``,
 ``today``, ``yesterday`` (midnights), ``7d``, ``24h``, ``90m``, ``2w`` (that long before now).
-The result is a naive wall-clock time, compared with the report's clock: ``--tz`` when given,
-else the log's own wall clock (for a server's own logs, the machine's zone). A time written with
-its offset is also an instant (``instant``), which the hits' UTC times are cut by instead.
+``parse_when`` gives a naive wall-clock time, compared with the report's clock: ``--tz`` when
+given, else the log's own wall clock (for a server's own logs, the machine's zone).
+
+A time written with its offset (``2026-01-23T00:00:00+00:00``, ``...Z``) names one instant:
+``instant`` gives its UTC time, which cli.py keeps as ``since_utc``/``until_utc`` and the hits'
+UTC times are cut by (enrich/classify.py); the report shows it with its offset. ``parse_when``
+still turns it into a wall time (``--tz``'s, else the machine's zone), used only where whole
+days are counted: the digest's days; the store does not answer an instant (store.answerable).
 """
 
 from __future__ import annotations

@@ -287,6 +287,22 @@ def test_since_with_an_offset_is_an_instant_and_plain_dates_the_logs_clock(
     assert report(log, "--since", "2024-03-03")["overview"]["requests"] == 2
 
 
+def test_an_instant_since_is_shown_as_the_instant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It was shown on the machine's clock (2024-03-02T18:00:00 in New York) labelled "log
+    # offset", the log's clock, which it is not.
+    log = write(tmp_path / "p.log", [line(when="03/Mar/2024:00:30:00 +0100")])
+    monkeypatch.setenv("TZ", "America/New_York")
+    d = report(log, "--since", "2024-03-02T23:00:00+00:00", "--until", "2024-03-03T00:00:00Z")
+    assert d["settings"]["since"] == "2024-03-02T23:00:00+00:00"
+    assert d["settings"]["until"] == "2024-03-03T00:00:00+00:00"
+    r = run("summary", log, "--since", "2024-03-03T00:00:00+00:00")
+    assert "no request from 2024-03-03 00:00:00+00:00 to the end" in r.stdout
+    assert "(log offset)" not in r.stdout
+    assert report(log, "--since", "2024-03-02")["settings"]["since"] == "2024-03-02T00:00:00"
+
+
 @pytest.fixture
 def recent(tmp_path: Path) -> Path:
     now = datetime.now(UTC).replace(microsecond=0)

@@ -328,3 +328,18 @@ def test_rate_changes_from_the_counts_not_the_rounded_rates(sample_logs: Path) -
     assert [row["last"], row["previous"], row["week_before"]] == [round(x, 4) for x in rates]
     assert row["change_pct"] == round((rates[0] - rates[1]) / rates[1] * 100, 1) == -38.6
     assert row["week_change_pct"] == round((rates[0] - rates[2]) / rates[2] * 100, 1) == -65.7
+
+
+def test_a_since_with_an_offset_still_counts_whole_days_and_their_baseline(
+    log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The period widens to whole local days and the baseline starts 14 days earlier: the
+    # instant (since_utc) used to cut both, losing the day's first hour and every baseline day.
+    monkeypatch.setenv("TZ", "UTC")
+    since, until = f"{DAY.isoformat()}T05:00:00+00:00", f"{DAY + timedelta(days=1)}T00:00:00Z"
+    r = run("digest", log, "--since", since, "--until", until, "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    rows = {x["metric"]: x for x in json.loads(r.stdout)["sections"][0]["rows"]}
+    assert rows["requests"]["last"] == 41
+    assert rows["requests"]["previous"] == 21
+    assert rows["requests"]["week_before"] == 11

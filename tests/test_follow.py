@@ -316,3 +316,38 @@ def test_a_w3c_log_is_read_with_the_header_in_force_at_its_end(tmp_path: Path) -
     )
     rows = _followed(log, b"2024-03-01 00:20:05 203.0.113.5 GET /e 404 12\n")
     assert rows == [{"path": "/e", "status": 404}]
+
+
+def test_followed_rows_keep_log_order_when_the_fast_reader_rejects_a_line(
+    tmp_path: Path,
+) -> None:
+    # Line 1 has one trailing field more: the exact path reads it, and follow streamed it
+    # after lines 2-4 (records sorted its rows, follow did not; QA16 #8).
+    ua = "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"
+    lines = [
+        f'203.0.113.5 - - [22/Jan/2026:13:18:2{i} +0000] "GET /{i} HTTP/1.1" 200 10 "-" "{ua}"'
+        for i in range(1, 5)
+    ]
+    lines[0] += ' "1.2.3.4"'
+    log = tmp_path / "ord.log"
+    log.write_text("".join(x + "\n" for x in lines))
+    out = io.StringIO()
+    follow([log], load({}, env={}), Query(parse_fields("line,path")), "jsonl", out,
+           stop=_polls(3), interval=0.01, from_start=True, on_note=lambda m: None)
+    assert [json.loads(x)["line"] for x in out.getvalue().splitlines()] == [1, 2, 3, 4]
+
+
+def test_follow_with_strict_is_refused_in_one_line(tmp_path: Path) -> None:
+    """--strict fails a finished read (exit 6); a follow never finishes: refused, exit 2 (it
+    was ignored, the follow running on). A process, so the old code's follow times out."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "a.log"
+    log.write_bytes(b"".join(LINES[:5]))
+    cmd = [sys.executable, "-m", "logaudit", "records", str(log), "--follow", "--strict"]
+    env = {**os.environ, "LOGAUDIT_CONFIG": os.devnull}
+    r = subprocess.run(cmd, capture_output=True, env=env, timeout=30, check=False)
+    assert r.returncode == 2
+    said = r.stderr.decode().strip().splitlines()
+    assert len(said) == 1 and "--strict checks a finished read" in said[0]

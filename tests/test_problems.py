@@ -670,3 +670,28 @@ def test_slow_clamps_at_the_max_only_where_the_min_is_not_known(
     summed = mx.assign(min_ms=mx["min_ms"] + mx["max_ms"], min_up_ms=mx["min_up_ms"] + 1500)
     rolled = slow({**part, "pb_response_max": summed}, Context(s)).set_index("endpoint")
     pd.testing.assert_frame_equal(rolled, old)
+
+def test_now_ends_at_an_instant_until(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An --until written with an offset cuts the hits by their UTC time: the window ends at
+    the newest minute kept, not at --until on the machine's clock (an hour early for a log
+    at +01:00, a window of minutes before the log began)."""
+    monkeypatch.setenv("TZ", "UTC")
+    rows = [line(when=f"01/Mar/2024:{10 + m // 60:02d}:{m % 60:02d}:00 +0100") for m in range(90)]
+    log = write(tmp_path / "plus1.log", rows)
+    # 10:00Z is 11:00 at +01:00: kept 10:00-10:59 local, the window 10:45-10:59.
+    now, note, _ = _now_rows(log, "--last", "15m", "--until", "2024-03-01T10:00:00Z")
+    assert now["requests_per_minute"]["now"] == 1.0
+    assert note.startswith("last 15 min (2024-03-01 10:45-10:59)")
+
+
+def test_now_starts_at_an_instant_since(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An --since written with an offset cuts the hits by their UTC time: the minutes before
+    it are not quiet ones (the hour before is unknown), though --since on the machine's clock
+    (10:00 here) falls an hour before the cut (11:00 at +01:00)."""
+    monkeypatch.setenv("TZ", "UTC")
+    rows = [line(when=f"01/Mar/2024:{10 + m // 60:02d}:{m % 60:02d}:00 +0100") for m in range(90)]
+    log = write(tmp_path / "plus1.log", rows)
+    now, note, _ = _now_rows(log, "--last", "30m", "--since", "2024-03-01T10:00:00Z")
+    assert now["requests_per_minute"]["now"] == 1.0
+    assert now["requests_per_minute"]["before"] is None
+    assert "(before --since: unknown)" in note

@@ -146,6 +146,19 @@ def test_records_take_the_reports_config_and_proxy_options(tmp_path: Path) -> No
         assert r.stdout.split() == ["client", "203.0.113.7", "198.51.100.9"]
 
 
+def test_records_read_the_config_and_sites_logs(tmp_path: Path) -> None:
+    # The reports read `logs` of the config (or of --site's table) when none is named;
+    # records said "no input given" (exit 2).
+    shop = write(tmp_path / "shop.log", [line(request="GET /shop HTTP/1.1")])
+    main = write(tmp_path / "main.log", [line(request="GET /main HTTP/1.1")])
+    conf = tmp_path / "l.toml"
+    conf.write_text(f'logs = ["{main}"]\n[sites.shop]\nlogs = ["{shop}"]\n')
+    for more, path in (((), "/main"), (("--site", "shop"), "/shop")):
+        r = run("records", "--config", conf, *more, "--fields", "path", "--format", "jsonl")
+        assert r.exit_code == 0, r.output
+        assert [json.loads(x)["path"] for x in r.stdout.splitlines()] == [path]
+
+
 @pytest.mark.parametrize(
     ("spec", "written", "value"), [("%{ms}T", "102", "0.102"), ("%D", "7000", "0.007")]
 )

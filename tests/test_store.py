@@ -217,6 +217,25 @@ def test_filters_fall_back_to_the_logs(tmp_path: Path) -> None:
         report([], state, extra=extra)
 
 
+def test_an_instant_since_falls_back_to_the_logs(tmp_path: Path) -> None:
+    # --since written with an offset is an instant (since_utc): the store's whole days,
+    # picked on the machine's clock, counted 4,624 for the 4,564 the logs hold, unsaid.
+    from datetime import datetime
+
+    log = tmp_path / "a.log"
+    log.write_bytes(DATA)
+    state = tmp_path / "state"
+    report([str(log)], state)  # the store holds every day
+    at = {"since": datetime(2026, 1, 23, 10), "extra": {"since_utc": datetime(2026, 1, 23, 9)}}
+    direct = report([str(log)], **at)
+    out = report([str(log)], state, **at)
+    assert any("cannot answer --since/--until written with an offset" in m for m in out.messages)
+    assert figures(out) == figures(direct)
+    with pytest.raises(LogauditError, match="written with an offset") as e:
+        report([], state, **at)
+    assert e.value.exit_code == ExitCode.USAGE
+
+
 def test_second_run_fails_clearly_while_locked(tmp_path: Path) -> None:
     state = tmp_path / "state"
     state.mkdir()

@@ -237,6 +237,16 @@ def tables_for(sections: tuple[str, ...], visits_overview: bool = True) -> dict[
     return {n: TABLES[n] for n in TABLES if n in names}
 
 
+def _asked(settings: Settings, key: str) -> str | None:
+    """--since/--until as the report cut by: an instant (written with its offset, cli.py's
+    ``since_utc``) in UTC with its offset, else the report's wall clock (``tz``)."""
+    at = settings.extra.get(f"{key}_utc")
+    if at is not None:
+        return f"{at.isoformat()}+00:00"
+    value = getattr(settings, key)
+    return value.isoformat() if value else None
+
+
 def build_report(
     run: Run,
     settings: Settings,
@@ -295,8 +305,8 @@ def build_report(
             "bots": settings.bots,
             "tz": settings.tz or "log offset",
             "top": settings.top,
-            "since": settings.since.isoformat() if settings.since else None,
-            "until": settings.until.isoformat() if settings.until else None,
+            "since": _asked(settings, "since"),
+            "until": _asked(settings, "until"),
             "filters": filtered,
         },
     )

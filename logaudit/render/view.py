@@ -228,7 +228,10 @@ def period_line(report: Report) -> str:
     asked = [report.settings.get("since"), report.settings.get("until")]
     if any(asked):
         since, until = (str(a).replace("T", " ") if a else None for a in asked)
-        return text(f"no request from {since or 'the start'} to {until or 'the end'} ({zone})")
+        # An instant carries its offset (+00:00); a wall time is on the report's clock.
+        walls = [a for a in asked if a and "+" not in str(a)[10:]]
+        where = f" ({zone})" if walls else ""
+        return text(f"no request from {since or 'the start'} to {until or 'the end'}{where}")
     return "no request"
 
 

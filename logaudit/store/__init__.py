@@ -116,6 +116,10 @@ def answerable(s: Settings) -> str | None:
         return "--no-group"
     if s.extra.get("visitor"):
         return "--visitor"
+    if s.extra.get("since_utc") or s.extra.get("until_utc"):
+        # An instant (cli.py, timespec.instant) cuts the hits' UTC time; the store keeps
+        # whole days of the log's wall clock, picked by the machine-clock --since/--until.
+        return "--since/--until written with an offset"
     return None
 
 

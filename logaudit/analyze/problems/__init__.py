@@ -369,7 +369,8 @@ def window(p: Partial, ctx: Context) -> tuple[int, int, int] | None:
     """(first minute of the window, newest minute, first minute of the hour before), or None
     without --last. The newest minute is the log's newest line before any filter
     (``pb_start``'s last: a --status or --path filter's newest request says nothing of where
-    the log ends), not after --until."""
+    the log ends), not after --until; after an --until written with an offset, the newest
+    minute kept (under a filter, the newest request it keeps)."""
     last = ctx.settings.extra.get("last")
     m = _t(p, "pb_minutes")
     if not last or m.empty:
@@ -379,7 +380,11 @@ def window(p: Partial, ctx: Context) -> tuple[int, int, int] | None:
     if "last" in ends:
         newest = max(newest, int(ends["last"].max()))
     until = ctx.settings.until
-    if until is not None:  # lines before --until only: its minute holds the last one kept
+    if ctx.settings.extra.get("until_utc"):
+        # An instant --until cut the hits by their UTC time (classify.py), not by this wall
+        # clock (the machine's, off by the log's offset): the newest minute kept is the end.
+        newest = int(m.index.max())
+    elif until is not None:  # lines before --until only: its minute holds the last one kept
         end = np.datetime64(until, "s") - np.timedelta64(1, "s")
         newest = min(newest, int(end.astype("datetime64[m]").astype(np.int64)))
     span = max(1, int(last) // 60)
@@ -404,6 +409,11 @@ def _start(p: Partial, ctx: Context) -> tuple[int, bool]:
         since = ctx.settings.since
         if since is None:
             return start, False
+        if ctx.settings.extra.get("since_utc"):
+            # An instant --since cut the hits by their UTC time (classify.py), not by this
+            # wall clock (the machine's): the first minute kept is where the report begins.
+            cut = int(_t(p, "pb_minutes").index.min())
+            return max(start, cut), cut > start
         cut = int(np.datetime64(since, "m").astype(np.int64))
         if first.empty:  # a store: the whole day --since falls in
             cut -= cut % (24 * 60)
