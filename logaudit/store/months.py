@@ -102,27 +102,37 @@ def digest(state: State, month: str) -> str:
     return got
 
 
+def _older_digest(state: State, month: str) -> str:
+    """``digest`` as an older logaudit took it: over the days' ``DERIVED`` files too. Once
+    per generation, as ``digest``."""
+    older = _cached(state).setdefault("older", {})
+    got = older.get(month)
+    if got is None:
+        got = _sha({d: state.days[d] for d in days_of(state, month)})
+        older[month] = got
+    return got
+
+
 def stands(state: State, month: str) -> bool:
-    """Whether the roll-up of ``month`` was made from its days as they are now. One stamped
-    by an older logaudit (its digest taken over the days' ``DERIVED`` files too) that still
-    matches them is stamped with this digest (in ``state``: saved by the next commit)."""
+    """Whether the roll-up of ``month`` was made from its days as they are now: stamped with
+    their ``digest``, or by an older logaudit with its digest (``_older_digest``) that still
+    matches them. Only reads: ``drop_stale`` restamps the latter at commit time."""
     entry = state.months.get(month)
     if entry is None:
         return False
-    now = digest(state, month)
-    if entry.get("of") == now:
-        return True
-    if DERIVED and entry.get("of") == _sha({d: state.days[d] for d in days_of(state, month)}):
-        entry["of"] = now
-        return True
-    return False
+    of = entry.get("of")
+    return of == digest(state, month) or of == _older_digest(state, month)
 
 
 def drop_stale(state: State) -> list[str]:
-    """Forget roll-ups whose days changed since they were made; the months dropped."""
+    """Forget roll-ups whose days changed since they were made; the months dropped. One an
+    older logaudit stamped that still stands gets this digest (``Layout.commit`` calls this
+    just before it saves ``state``)."""
     stale = [m for m in state.months if not stands(state, m)]
     for m in stale:
         del state.months[m]
+    for m, entry in state.months.items():
+        entry["of"] = digest(state, m)
     return stale
 
 
