@@ -193,3 +193,38 @@ def test_a_tail_of_no_rows_is_not_wanted() -> None:
     days[8][1]["files"]["vhosts"] = f
     entry["files"][months.tail_name("paths", 8)] = f
     assert not months.tails_ready(entry, days)
+
+
+# February with a gap (the 11th to the 24th not stored): the tails from the 15th and the 22nd
+# would hold the same days (the 25th on).
+GAP = b"".join(
+    [
+        *generate_lines(1500, start=date(2026, 2, 1), days=10),
+        *generate_lines(1500, start=date(2026, 2, 25), days=9),
+    ]
+)
+
+
+def test_a_gap_makes_a_tail_once_and_reads_the_same(tmp_path: Path) -> None:
+    """A start whose first stored day is the previous start's gets no tail of its own (it was
+    written twice), and the month is ready without it (or every report would make it)."""
+    state, whole = grown_store(tmp_path, GAP, (0.999,), report)
+    st = Layout(state).read_state()
+    feb = st.months["2026-02"]
+    days = [(d, st.days[d]) for d in months.days_of(st, "2026-02")]
+    assert [d for d, _ in days if "2026-02-10" < d < "2026-02-25"] == []
+    tails = sorted(t for t in feb["files"] if t.startswith("paths@"))
+    assert tails == [months.tail_name("paths", 8), months.tail_name("paths", 15)]
+    assert months.tails_ready(feb, days)
+    for day in (12, 22, 26):
+        more: dict[str, Any] = {
+            "extra": {"every": "month"},
+            "sections": TRENDS,
+            "since": datetime(2026, 2, day),
+        }
+        assert figures(trends([], state, **more)) == figures(trends([str(whole)], **more))
+    # A tail of the same days as the previous start's is not wanted either.
+    f = {"rows": 1, "sha256": "0" * 64}
+    some = [(f"2026-02-{d:02d}", {"files": {"paths": f}}) for d in (1, 2, 25, 26)]
+    entry = {"files": {"paths": f, months.tail_name("paths", 8): f}}
+    assert months.tails_ready(entry, some)

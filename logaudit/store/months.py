@@ -233,12 +233,15 @@ def _tails(
     """Write ``table``'s tails of ``month`` into ``files``: ``frame`` holds its ``days``' rows
     as read (concatenated in day order, not merged), so each tail is a slice of it (each day's
     row count is in its entry), merged by the table's rules. A tail of every day or of none is
-    not written (the month itself, or nothing to read)."""
+    not written (the month itself, or nothing to read), nor one of the same days as the
+    previous start's (a gap in the store: Feb 11-24 missing, @15 and @22 hold Feb 25 on)."""
     counts = [int(i["files"][table]["rows"]) if table in i["files"] else 0 for _, i in days]
+    prev = None
     for start in TAIL_STARTS:
         first = next((i for i, (d, _) in enumerate(days) if int(d[8:10]) >= start), None)
-        if not first:  # None: no day in the tail; 0: every day is
+        if not first or first == prev:  # None: no day in the tail; 0: every day is
             continue
+        prev = first
         rows = frame.iloc[sum(counts[:first]) :]
         if not len(rows):
             continue
@@ -250,12 +253,15 @@ def _tails(
 
 def tails_ready(entry: dict[str, Any], days: list[tuple[str, dict[str, Any]]]) -> bool:
     """Whether a month entry has every tail its stored ``days`` make (``_tails``: one per
-    tailed table and start with days on both sides of it, the later ones holding the table)."""
+    tailed table and start with days on both sides of it, the later ones holding the table,
+    but for a start whose days are the previous start's)."""
     files = entry["files"]
+    prev = None
     for start in TAIL_STARTS:
         later = [i for d, i in days if int(d[8:10]) >= start]
-        if not later or len(later) == len(days):
+        if not later or len(later) in (len(days), prev):
             continue
+        prev = len(later)
         for t in TAILED & set(files):
             if any(t in i["files"] for i in later) and tail_name(t, start) not in files:
                 return False
