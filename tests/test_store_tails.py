@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from logaudit.analyze.base import merged_rows
+from logaudit.cli import cli
 from logaudit.samplegen import generate_lines
-from logaudit.store import _written, months, store_tables
+from logaudit.store import _written, manage, months, store_tables
 from logaudit.store.layout import STATE_FILE, Layout
 from tests.store_helpers import TRENDS, figures, grown_store, report, trends
 
@@ -30,9 +32,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def _tail(layout: Layout, month: str, entry: dict[str, Any], table: str, start: int) -> Any:
-    name = months.tail_name(table, start)
-    pseudo = {"gen": entry["gen"], "files": {table: {**entry["files"][name], "as": name}}}
-    return layout.read_tables([(month, pseudo)], table)
+    return layout.read_tables([(month, months.tail_entry(entry, table, start))], table)
 
 
 def test_each_rolled_month_keeps_its_tails(store: tuple[Path, Path]) -> None:
@@ -132,6 +132,26 @@ def test_tails_go_with_their_month(store: tuple[Path, Path], tmp_path: Path) -> 
     layout.commit(st)
     assert "2026-01" not in layout.read_state().months
     assert not any(p.exists() for p in tails)
+
+
+def test_state_verify_reports_a_damaged_tail(store: tuple[Path, Path], tmp_path: Path) -> None:
+    """A tail is checked as the month's other files: one line naming it, exit 7."""
+    copy = tmp_path / "state"
+    shutil.copytree(store[0], copy)
+    assert manage.verify(copy) == []
+    layout = Layout(copy)
+    jan = layout.read_state().months["2026-01"]
+    name = months.tail_name("paths", 15)
+    path = layout.path("2026-01", jan, name)
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    got = manage.verify(copy)
+    # Its checksum, and its reading too (a flipped byte breaks a page): nothing else.
+    assert got[0] == f"month 2026-01: {path.name} does not match its checksum", got
+    assert len(got) <= 2 and all(path.name in line for line in got), got
+    res = CliRunner().invoke(cli, ["state", "verify", "--state", str(copy)])
+    assert res.exit_code == 7 and name in res.output
 
 
 def test_every_section_of_a_mid_month_period_equals_one_pass(store: tuple[Path, Path]) -> None:

@@ -220,6 +220,13 @@ def tail_name(table: str, start: int) -> str:
     return f"{table}@{start:02d}"
 
 
+def tail_entry(entry: dict[str, Any], table: str, start: int) -> dict[str, Any]:
+    """A month ``entry``'s tail of ``table`` from ``start`` as an entry of its own whose file
+    is read as ``table`` (its ``"as"``: ``Layout.path``)."""
+    name = tail_name(table, start)
+    return {"gen": entry["gen"], "files": {table: {**entry["files"][name], "as": name}}}
+
+
 def _tails(
     layout: Layout,
     month: str,
@@ -325,9 +332,7 @@ def with_tails(
                 continue
             at = next(i for i, (n, _) in enumerate(out) if n == tail[0])
             kept = [(n, i) for n, i in out if n not in set(tail)]
-            read_as = {**meta, "as": tail_name(table, start)}
-            pseudo = {"gen": entry["gen"], "files": {table: read_as}}
-            kept.insert(at, (m, pseudo))
+            kept.insert(at, (m, tail_entry(entry, table, start)))
             out = kept
             break
     return out
@@ -363,6 +368,8 @@ __all__ = [
     "roll",
     "rollable",
     "stands",
+    "tail_entry",
+    "tail_name",
     "tails_ready",
     "with_tails",
 ]
