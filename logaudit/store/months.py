@@ -13,10 +13,15 @@ days'. Merging is associative (any partition of the lines merges to the one-pass
 
 **Layout.** ``month=YYYY-MM/TABLE.gGEN.parquet``, checksummed in ``store.json`` under
 ``"months"`` like a day's files, with ``"of"``: a SHA-256 of the month's day entries (names,
-files' checksums, closed flags, visit timeouts and offsets) when it was rolled up. A roll-up is
-used only while that digest still matches: a day that gets late lines, reopens, is pruned or
-added changes it, the commit drops the stale roll-up, and the next report rolls the month
-again. (A store of schema 2, before roll-ups, is read and gets them on its next report.)
+files' checksums, closed flags, visit timeouts and offsets), but for their ``DERIVED`` files
+(made later from a day's own files, not rolled up), when it was rolled up. A roll-up is used
+only while that digest still matches: a day that gets late lines, reopens, is pruned or added
+changes it, the commit drops the stale roll-up, and the next report rolls the month again. (A
+store of schema 2, before roll-ups, is read and gets them on its next report; a digest an
+older logaudit took over the ``DERIVED`` files too still stands and is restamped by the next
+commit.) The entry's files also hold the month's *tails* (``TAILED``): ``TABLE@DD`` files,
+the table rolled up over the month's days from the ``DD``th on, read as ``TABLE`` through
+the entry ``tail_entry`` makes (its file's ``"as"``).
 
 **When.** At the end of a report run over the store (``stored_run``), under the store's lock:
 so when a run closes a month's last day, and lazily for a store written before roll-ups (its
