@@ -252,7 +252,7 @@ def _rows(
     tail: tuple[str, dict[str, Any], list[str]] | None,
 ) -> pd.DataFrame | None:
     """``layout.read_tables(rest, SOURCE)``, but for the days ``tail`` names (the first days
-    of the period, a month's last stored days: ``months.partial_months``), read from that
+    of the period, a month's last stored days: ``tails.partial_months``), read from that
     month's sets and codes: one month's three small files, not a file per day."""
     if tail is not None:
         month, entry, days = tail
