@@ -126,12 +126,12 @@ def test_tails_go_with_their_month(store: tuple[Path, Path], tmp_path: Path) -> 
     layout = Layout(copy)
     st = layout.read_state()
     jan = st.months["2026-01"]
-    tails = [layout.path("2026-01", jan, t) for t in jan["files"] if "@" in t]
-    assert tails and all(p.is_file() for p in tails)
+    made = [layout.path("2026-01", jan, t) for t in jan["files"] if "@" in t]
+    assert made and all(p.is_file() for p in made)
     del st.days["2026-01-20"]
     layout.commit(st)
     assert "2026-01" not in layout.read_state().months
-    assert not any(p.exists() for p in tails)
+    assert not any(p.exists() for p in made)
 
 
 def test_state_verify_reports_a_damaged_tail(store: tuple[Path, Path], tmp_path: Path) -> None:
@@ -233,8 +233,8 @@ def test_a_gap_makes_a_tail_once_and_reads_the_same(tmp_path: Path) -> None:
     feb = st.months["2026-02"]
     days = [(d, st.days[d]) for d in months.days_of(st, "2026-02")]
     assert [d for d, _ in days if "2026-02-10" < d < "2026-02-25"] == []
-    tails = sorted(t for t in feb["files"] if t.startswith("paths@"))
-    assert tails == [tails.tail_name("paths", 8), tails.tail_name("paths", 15)]
+    made = sorted(t for t in feb["files"] if t.startswith("paths@"))
+    assert made == [tails.tail_name("paths", 8), tails.tail_name("paths", 15)]
     assert tails.tails_ready(feb, days)
     for day in (12, 22, 26):
         more: dict[str, Any] = {
