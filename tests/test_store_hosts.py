@@ -274,7 +274,7 @@ def test_a_roll_up_stamped_over_its_days_sites_is_stamped_again_not_dropped(
     store: tuple[Path, Path], tmp_path: Path
 ) -> None:
     """A month rolled up by an older logaudit, whose digest took its days' referring sites in:
-    it still stands for its days (restamped in place), so no report rolls it again."""
+    it still stands for its days (restamped by the commit), so no report rolls it again."""
     from logaudit.store import months
 
     copy = tmp_path / "state"
@@ -290,7 +290,11 @@ def test_a_roll_up_stamped_over_its_days_sites_is_stamped_again_not_dropped(
     st.cache.clear()
     assert old != months.digest(st, month)
     assert months.stands(st, month)
+    # Reading does not restamp (a read-only report would save nothing): the commit does.
+    assert st.months[month]["of"] == old
+    assert months.drop_stale(st) == []
     assert st.months[month]["of"] == months.digest(st, month)
+    assert months.stands(st, month)
     # A day that really changed is stale under either digest.
     st.months[month]["of"] = old
     st.days[day]["files"]["paths"] = {**st.days[day]["files"]["paths"], "sha256": "1" * 64}

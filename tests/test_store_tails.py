@@ -1,4 +1,4 @@
-"""A closed month's tails (branch trends16, store/months.py TAILED): the tables a trends report
+"""A closed month's tails (branch trends16, store/tails.py TAILED): the tables a trends report
 reads at once, rolled up again from the 8th, 15th and 22nd on, so that a period starting inside
 the month reads at most 6 of its days and one file; the figures are one pass's."""
 
@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from logaudit.analyze.base import merged_rows
+from logaudit.cli import cli
 from logaudit.samplegen import generate_lines
-from logaudit.store import _written, months, store_tables
+from logaudit.store import _written, manage, months, store_tables, tails
 from logaudit.store.layout import STATE_FILE, Layout
 from tests.store_helpers import TRENDS, figures, grown_store, report, trends
 
@@ -30,9 +32,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def _tail(layout: Layout, month: str, entry: dict[str, Any], table: str, start: int) -> Any:
-    name = months.tail_name(table, start)
-    pseudo = {"gen": entry["gen"], "files": {table: {**entry["files"][name], "as": name}}}
-    return layout.read_tables([(month, pseudo)], table)
+    return layout.read_tables([(month, tails.tail_entry(entry, table, start))], table)
 
 
 def test_each_rolled_month_keeps_its_tails(store: tuple[Path, Path]) -> None:
@@ -43,9 +43,9 @@ def test_each_rolled_month_keeps_its_tails(store: tuple[Path, Path]) -> None:
     assert not any("@" in t for t in st.months["2025-12"]["files"])
     jan = st.months["2026-01"]
     tables = _written(store_tables())
-    assert months.TAILED <= set(jan["files"])
-    for t in sorted(months.TAILED):
-        for start in months.TAIL_STARTS:
+    assert tails.TAILED <= set(jan["files"])
+    for t in sorted(tails.TAILED):
+        for start in tails.TAIL_STARTS:
             mine = months.days_of(st, "2026-01")
             days = [(d, st.days[d]) for d in mine if int(d[8:]) >= start]
             # Made independently: the days' rows merged by the table's rules.
@@ -59,7 +59,7 @@ def test_each_rolled_month_keeps_its_tails(store: tuple[Path, Path]) -> None:
     assert paths is not None
     stored = [int(st.days[d]["files"]["paths"]["rows"]) for d in months.days_of(st, "2026-01")]
     assert len(paths) < sum(stored[7:])
-    assert months.tails_ready(jan, [(d, st.days[d]) for d in months.days_of(st, "2026-01")])
+    assert tails.tails_ready(jan, [(d, st.days[d]) for d in months.days_of(st, "2026-01")])
 
 
 @pytest.mark.parametrize("day", [3, 8, 10, 21, 22, 30])
@@ -79,12 +79,12 @@ def test_a_since_inside_a_month_reads_its_tail_and_equals_one_pass(
     since = datetime(2026, 1, day)
     more: dict[str, Any] = {"extra": {"every": "month"}, "sections": TRENDS, "since": since}
     assert figures(trends([], state, **more)) == figures(trends([str(whole)], **more))
-    start = next((s for s in months.TAIL_STARTS if s >= day), None)
+    start = next((s for s in tails.TAIL_STARTS if s >= day), None)
     january = [n for n, _ in read if n.startswith("2026-01-")]
     if start is None:  # past the last start: the days are read
         assert january == [f"2026-01-{d:02d}" for d in range(day, 32)]
         return
-    assert ("2026-01", months.tail_name("paths", start)) in read
+    assert ("2026-01", tails.tail_name("paths", start)) in read
     assert january == [f"2026-01-{d:02d}" for d in range(day, start)]
     # Every section (the overview's paths, totals, span...) too.
     monkeypatch.setattr(Layout, "read_arrow", real)
@@ -112,7 +112,7 @@ def test_a_roll_up_without_tails_gets_them_and_reads_the_same(
     assert figures(trends([], copy, **more)) == one
     st = Layout(copy).read_state()
     jan = [(d, st.days[d]) for d in months.days_of(st, "2026-01")]
-    assert months.tails_ready(st.months["2026-01"], jan)
+    assert tails.tails_ready(st.months["2026-01"], jan)
     before = (copy / STATE_FILE).read_text()
     assert figures(trends([], copy, **more)) == one
     assert (copy / STATE_FILE).read_text() == before
@@ -126,12 +126,32 @@ def test_tails_go_with_their_month(store: tuple[Path, Path], tmp_path: Path) -> 
     layout = Layout(copy)
     st = layout.read_state()
     jan = st.months["2026-01"]
-    tails = [layout.path("2026-01", jan, t) for t in jan["files"] if "@" in t]
-    assert tails and all(p.is_file() for p in tails)
+    made = [layout.path("2026-01", jan, t) for t in jan["files"] if "@" in t]
+    assert made and all(p.is_file() for p in made)
     del st.days["2026-01-20"]
     layout.commit(st)
     assert "2026-01" not in layout.read_state().months
-    assert not any(p.exists() for p in tails)
+    assert not any(p.exists() for p in made)
+
+
+def test_state_verify_reports_a_damaged_tail(store: tuple[Path, Path], tmp_path: Path) -> None:
+    """A tail is checked as the month's other files: one line naming it, exit 7."""
+    copy = tmp_path / "state"
+    shutil.copytree(store[0], copy)
+    assert manage.verify(copy) == []
+    layout = Layout(copy)
+    jan = layout.read_state().months["2026-01"]
+    name = tails.tail_name("paths", 15)
+    path = layout.path("2026-01", jan, name)
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    got = manage.verify(copy)
+    # Its checksum, and its reading too (a flipped byte breaks a page): nothing else.
+    assert got[0] == f"month 2026-01: {path.name} does not match its checksum", got
+    assert len(got) <= 2 and all(path.name in line for line in got), got
+    res = CliRunner().invoke(cli, ["state", "verify", "--state", str(copy)])
+    assert res.exit_code == 7 and name in res.output
 
 
 def test_every_section_of_a_mid_month_period_equals_one_pass(store: tuple[Path, Path]) -> None:
@@ -155,7 +175,7 @@ def test_a_months_first_days_visitors_from_its_sets_equal_its_days_rows(
     st = layout.read_state()
     days = in_period(st, day_number(f"2026-01-{day:02d}"), None)
     entries, _ = months.covering(st, days)
-    assert months.partial_months(st, days) == ["2026-01"]
+    assert tails.partial_months(st, days) == ["2026-01"]
     held = [d for d, _ in days if d.startswith("2026-01")]
     rest = [(n, e) for n, e in entries if visitorsets.SOURCE in e["files"]]
     want = layout.read_tables(rest, visitorsets.SOURCE)
@@ -185,11 +205,46 @@ def test_a_tail_of_no_rows_is_not_wanted() -> None:
         (f"2026-01-{d:02d}", {"files": {"paths": f, **({"vhosts": f} if d <= 3 else {})}})
         for d in range(1, 11)
     ]
-    entry = {"files": {"paths": f, "vhosts": f, months.tail_name("paths", 8): f}}
-    assert months.tails_ready(entry, days)
-    del entry["files"][months.tail_name("paths", 8)]
-    assert not months.tails_ready(entry, days)
+    entry = {"files": {"paths": f, "vhosts": f, tails.tail_name("paths", 8): f}}
+    assert tails.tails_ready(entry, days)
+    del entry["files"][tails.tail_name("paths", 8)]
+    assert not tails.tails_ready(entry, days)
     # Days from the 8th on holding vhosts want its tail too.
     days[8][1]["files"]["vhosts"] = f
-    entry["files"][months.tail_name("paths", 8)] = f
-    assert not months.tails_ready(entry, days)
+    entry["files"][tails.tail_name("paths", 8)] = f
+    assert not tails.tails_ready(entry, days)
+
+
+# February with a gap (the 11th to the 24th not stored): the tails from the 15th and the 22nd
+# would hold the same days (the 25th on).
+GAP = b"".join(
+    [
+        *generate_lines(1500, start=date(2026, 2, 1), days=10),
+        *generate_lines(1500, start=date(2026, 2, 25), days=9),
+    ]
+)
+
+
+def test_a_gap_makes_a_tail_once_and_reads_the_same(tmp_path: Path) -> None:
+    """A start whose first stored day is the previous start's gets no tail of its own (it was
+    written twice), and the month is ready without it (or every report would make it)."""
+    state, whole = grown_store(tmp_path, GAP, (0.999,), report)
+    st = Layout(state).read_state()
+    feb = st.months["2026-02"]
+    days = [(d, st.days[d]) for d in months.days_of(st, "2026-02")]
+    assert [d for d, _ in days if "2026-02-10" < d < "2026-02-25"] == []
+    made = sorted(t for t in feb["files"] if t.startswith("paths@"))
+    assert made == [tails.tail_name("paths", 8), tails.tail_name("paths", 15)]
+    assert tails.tails_ready(feb, days)
+    for day in (12, 22, 26):
+        more: dict[str, Any] = {
+            "extra": {"every": "month"},
+            "sections": TRENDS,
+            "since": datetime(2026, 2, day),
+        }
+        assert figures(trends([], state, **more)) == figures(trends([str(whole)], **more))
+    # A tail of the same days as the previous start's is not wanted either.
+    f = {"rows": 1, "sha256": "0" * 64}
+    some = [(f"2026-02-{d:02d}", {"files": {"paths": f}}) for d in (1, 2, 25, 26)]
+    entry = {"files": {"paths": f, tails.tail_name("paths", 8): f}}
+    assert tails.tails_ready(entry, some)

@@ -34,6 +34,7 @@ from logaudit.store import (
     movers,
     offsets,
     sites,
+    tails,
     texthash,
     visitdays,
     visitorsets,
@@ -361,10 +362,10 @@ def load(
     entries, _ = months.covering(state, days)
     at_once = [t for t, table in tables.items() if table.spill_key is None]
     # A period starting inside a rolled-up month reads that month's tails where it has them
-    # (store/months.py TAILED), made here for months rolled up without them.
-    partial = months.partial_months(state, days)
-    if partial and months.TAILED & set(at_once):
-        if months.backfill_tails(layout, state, partial, _written(store_tables())):
+    # (store/tails.py TAILED), made here for months rolled up without them.
+    partial = tails.partial_months(state, days)
+    if partial and tails.TAILED & set(at_once):
+        if tails.backfill_tails(layout, state, partial, _written(store_tables())):
             layout.commit(state)
     # Months rolled up before schema 9 (or whose sets are stale) get their visitor sets, by
     # the first report that reads them (covering gives valid roll-ups only).
@@ -386,7 +387,7 @@ def load(
     merged: set[str] = set()  # read merged already (in Arrow: store/grouped.py's cases)
     for t in at_once:
         if t != visitorsets.SOURCE:
-            read = months.with_tails(state, entries, partial, t) if t in months.TAILED else entries
+            read = tails.with_tails(state, entries, partial, t) if t in tails.TAILED else entries
             together[t], done = grouped.read(layout, read, tables[t])
             if done:
                 merged.add(t)

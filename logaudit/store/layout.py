@@ -370,7 +370,9 @@ class State:
     gen: int = 0
     runs: list[dict[str, Any]] = field(default_factory=list)
     # "YYYY-MM" -> {"gen", "files", "of": digest of its days[, "visit_timeout", "offsets"]}:
-    # closed months' tables rolled up (store/months.py)
+    # closed months' tables rolled up (store/months.py: "of" leaves the days' DERIVED files
+    # out); "files" holds TABLE@DD entries too, the month's tails (store/tails.py). A file
+    # entry's "as" (never stored: tails.tail_entry) names another file read as the table.
     months: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Month digests and days by month, valid for one generation (store/months.py ``digest``);
     # never written. Cleared by ``Layout.commit`` too (a prune deletes days in place).

@@ -13,10 +13,15 @@ days'. Merging is associative (any partition of the lines merges to the one-pass
 
 **Layout.** ``month=YYYY-MM/TABLE.gGEN.parquet``, checksummed in ``store.json`` under
 ``"months"`` like a day's files, with ``"of"``: a SHA-256 of the month's day entries (names,
-files' checksums, closed flags, visit timeouts and offsets) when it was rolled up. A roll-up is
-used only while that digest still matches: a day that gets late lines, reopens, is pruned or
-added changes it, the commit drops the stale roll-up, and the next report rolls the month
-again. (A store of schema 2, before roll-ups, is read and gets them on its next report.)
+files' checksums, closed flags, visit timeouts and offsets), but for their ``DERIVED`` files
+(made later from a day's own files, not rolled up), when it was rolled up. A roll-up is used
+only while that digest still matches: a day that gets late lines, reopens, is pruned or added
+changes it, the commit drops the stale roll-up, and the next report rolls the month again. (A
+store of schema 2, before roll-ups, is read and gets them on its next report; a digest an
+older logaudit took over the ``DERIVED`` files too still stands and is restamped by the next
+commit.) The entry's files also hold the month's *tails* (``store/tails.py``): ``TABLE@DD``
+files, the table rolled up over the month's days from the ``DD``th on, read as ``TABLE``
+through the entry ``tails.tail_entry`` makes (its file's ``"as"``).
 
 **When.** At the end of a report run over the store (``stored_run``), under the store's lock:
 so when a run closes a month's last day, and lazily for a store written before roll-ups (its
@@ -40,13 +45,6 @@ if TYPE_CHECKING:
 
 # Tables never rolled up: read day by day (they may spill, or be stored packed).
 DAY_ONLY = frozenset({"pv_events", "touch_events", "path_visitors"})
-# A month's *tails* (branch ``trends16``): the tables a trends report reads at once over its
-# period, rolled up again over the month's days from each of these days of the month on, as
-# ``TABLE@DD`` files of the month's entry. A period starting inside the month (``--since
-# 365d`` on any day but the store's first) reads its first days up to the next start and the
-# tail, not every day: at most 6 days and one file. Kept small: ``paths`` and one-row tables.
-TAIL_STARTS = (8, 15, 22)
-TAILED = frozenset({"paths", "totals", "vhosts", "files", "span", "trend_hours"})
 ROWS = "visit_rows"
 SOURCES = "visit_sources"  # visitdays.SOURCES: a day whose rows keep their entry pairs
 
@@ -102,27 +100,37 @@ def digest(state: State, month: str) -> str:
     return got
 
 
+def _older_digest(state: State, month: str) -> str:
+    """``digest`` as an older logaudit took it: over the days' ``DERIVED`` files too. Once
+    per generation, as ``digest``."""
+    older = _cached(state).setdefault("older", {})
+    got = older.get(month)
+    if got is None:
+        got = _sha({d: state.days[d] for d in days_of(state, month)})
+        older[month] = got
+    return got
+
+
 def stands(state: State, month: str) -> bool:
-    """Whether the roll-up of ``month`` was made from its days as they are now. One stamped
-    by an older logaudit (its digest taken over the days' ``DERIVED`` files too) that still
-    matches them is stamped with this digest (in ``state``: saved by the next commit)."""
+    """Whether the roll-up of ``month`` was made from its days as they are now: stamped with
+    their ``digest``, or by an older logaudit with its digest (``_older_digest``) that still
+    matches them. Only reads: ``drop_stale`` restamps the latter at commit time."""
     entry = state.months.get(month)
     if entry is None:
         return False
-    now = digest(state, month)
-    if entry.get("of") == now:
-        return True
-    if DERIVED and entry.get("of") == _sha({d: state.days[d] for d in days_of(state, month)}):
-        entry["of"] = now
-        return True
-    return False
+    of = entry.get("of")
+    return of == digest(state, month) or of == _older_digest(state, month)
 
 
 def drop_stale(state: State) -> list[str]:
-    """Forget roll-ups whose days changed since they were made; the months dropped."""
+    """Forget roll-ups whose days changed since they were made; the months dropped. One an
+    older logaudit stamped that still stands gets this digest (``Layout.commit`` calls this
+    just before it saves ``state``)."""
     stale = [m for m in state.months if not stands(state, m)]
     for m in stale:
         del state.months[m]
+    for m, entry in state.months.items():
+        entry["of"] = digest(state, m)
     return stale
 
 
@@ -146,6 +154,8 @@ def rollable(state: State) -> list[str]:
 def roll(layout: Layout, state: State, tables: Mapping[str, Table]) -> list[str]:
     """Roll up the rollable months (new files of the next generation, not yet committed);
     the months rolled. ``tables``: the rules of every table a day may hold."""
+    from logaudit.store import tails  # it reads the months: imported here, not in a cycle
+
     months = rollable(state)
     if not months:
         return []
@@ -163,8 +173,8 @@ def roll(layout: Layout, state: State, tables: Mapping[str, Table]) -> list[str]
             frame = layout.read_tables(days, t)
             if frame is None or not len(frame):
                 continue
-            if t in TAILED:
-                _tails(layout, month, files, days, t, tables[t], frame, state.gen)
+            if t in tails.TAILED:
+                tails.write(layout, month, files, days, t, tables[t], frame, state.gen)
             if t != ROWS and len(frame) > 1:
                 # The same merge as load's one-go read of the days.
                 frame = merged_rows(tables[t], frame)
@@ -206,117 +216,6 @@ def roll(layout: Layout, state: State, tables: Mapping[str, Table]) -> list[str]
     return months
 
 
-def tail_name(table: str, start: int) -> str:
-    return f"{table}@{start:02d}"
-
-
-def _tails(
-    layout: Layout,
-    month: str,
-    files: dict[str, Any],
-    days: list[tuple[str, dict[str, Any]]],
-    table: str,
-    rules: Table,
-    frame: Any,
-    gen: int,
-) -> None:
-    """Write ``table``'s tails of ``month`` into ``files``: ``frame`` holds its ``days``' rows
-    as read (concatenated in day order, not merged), so each tail is a slice of it (each day's
-    row count is in its entry), merged by the table's rules. A tail of every day or of none is
-    not written (the month itself, or nothing to read)."""
-    counts = [int(i["files"][table]["rows"]) if table in i["files"] else 0 for _, i in days]
-    for start in TAIL_STARTS:
-        first = next((i for i, (d, _) in enumerate(days) if int(d[8:10]) >= start), None)
-        if not first:  # None: no day in the tail; 0: every day is
-            continue
-        rows = frame.iloc[sum(counts[:first]) :]
-        if not len(rows):
-            continue
-        if len(rows) > 1:
-            rows = merged_rows(rules, rows)
-        name = tail_name(table, start)
-        files[name] = layout.write_file(month, name, rows, gen)
-
-
-def tails_ready(entry: dict[str, Any], days: list[tuple[str, dict[str, Any]]]) -> bool:
-    """Whether a month entry has every tail its stored ``days`` make (``_tails``: one per
-    tailed table and start with days on both sides of it, the later ones holding the table)."""
-    files = entry["files"]
-    for start in TAIL_STARTS:
-        later = [i for d, i in days if int(d[8:10]) >= start]
-        if not later or len(later) == len(days):
-            continue
-        for t in TAILED & set(files):
-            if any(t in i["files"] for i in later) and tail_name(t, start) not in files:
-                return False
-    return True
-
-
-def backfill_tails(
-    layout: Layout, state: State, months: list[str], tables: Mapping[str, Table]
-) -> bool:
-    """Make the tails of the standing roll-ups ``months`` rolled up without them (an older
-    logaudit: not yet committed); whether any were made."""
-    todo = [
-        m
-        for m in months
-        if stands(state, m)
-        and not tails_ready(state.months[m], [(d, state.days[d]) for d in days_of(state, m)])
-    ]
-    if not todo:
-        return False
-    state.gen += 1
-    for month in todo:
-        days = [(d, state.days[d]) for d in days_of(state, month)]
-        files = state.months[month]["files"]
-        for t in sorted(TAILED & set(files) & set(tables)):
-            frame = layout.read_tables(days, t)
-            if frame is not None:
-                _tails(layout, month, files, days, t, tables[t], frame, state.gen)
-    return True
-
-
-def partial_months(state: State, days: list[tuple[str, dict[str, Any]]]) -> list[str]:
-    """The months with a standing roll-up whose stored days the period ``days`` holds a part
-    of, ending with the month's last day (a ``--since`` inside it)."""
-    inside = {d for d, _ in days}
-    out = []
-    for m in sorted({month_of(d) for d in inside}):
-        mine = days_of(state, m)
-        held = [d for d in mine if d in inside]
-        if m in state.months and 0 < len(held) < len(mine) and held == mine[-len(held) :]:
-            if stands(state, m):
-                out.append(m)
-    return out
-
-
-def with_tails(
-    state: State, entries: list[tuple[str, dict[str, Any]]], months: list[str], table: str
-) -> list[tuple[str, dict[str, Any]]]:
-    """``entries`` (``covering``'s, in time order) with the days of each of ``months``
-    (``partial_months``) that a tail of ``table`` holds replaced by that tail, read as
-    ``table``: the first tail whose days all lie in the period. Merging is associative and the
-    tail's rows keep their days' order, so the merged table is the days'."""
-    out = list(entries)
-    for m in months:
-        entry = state.months[m]
-        names = {n for n, _ in out}
-        mine = days_of(state, m)
-        for start in TAIL_STARTS:
-            meta = entry["files"].get(tail_name(table, start))
-            tail = [d for d in mine if int(d[8:10]) >= start]
-            if meta is None or not tail or not set(tail) <= names:
-                continue
-            at = next(i for i, (n, _) in enumerate(out) if n == tail[0])
-            kept = [(n, i) for n, i in out if n not in set(tail)]
-            read_as = {**meta, "as": tail_name(table, start)}
-            pseudo = {"gen": entry["gen"], "files": {table: read_as}}
-            kept.insert(at, (m, pseudo))
-            out = kept
-            break
-    return out
-
-
 def covering(
     state: State, days: list[tuple[str, dict[str, Any]]]
 ) -> tuple[list[tuple[str, dict[str, Any]]], list[tuple[str, dict[str, Any]]]]:
@@ -336,17 +235,12 @@ def covering(
 
 
 __all__ = [
-    "TAILED",
-    "TAIL_STARTS",
-    "backfill_tails",
     "covering",
+    "days_of",
     "digest",
     "drop_stale",
     "month_of",
-    "partial_months",
     "roll",
     "rollable",
     "stands",
-    "tails_ready",
-    "with_tails",
 ]

@@ -123,6 +123,21 @@ def backfill(layout: Layout, state: State, entries: list[tuple[str, dict[str, An
     )[0]
 
 
+def _month_codes(
+    layout: Layout, name: str, entry: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A month's rows as its sets give them: each row's day and hits, the month's sorted
+    visitor keys and each row's code into them (checked: a code past the keys is refused)."""
+    keys = layout.read_arrow([(name, entry)], KEYS)
+    codes = layout.read_arrow([(name, entry)], CODES)
+    assert keys is not None and codes is not None
+    k = keys.column("visitor").to_numpy()
+    c = codes.column("code").to_numpy()
+    if len(c) and int(c.max()) >= len(k):
+        raise layout.unreadable(CODES, f"{name}: a code past its {len(k)} {KEYS}")
+    return codes.column("day").to_numpy(), codes.column("hits").to_numpy(), k, c
+
+
 def read(layout: Layout, entries: list[tuple[str, dict[str, Any]]]) -> pd.DataFrame | None:
     """The ``visitor_days`` rows of ``entries`` (months and days, in their order), as
     ``layout.read_tables`` gives them; months with sets are read through them (when none has,
@@ -135,15 +150,9 @@ def read(layout: Layout, entries: list[tuple[str, dict[str, Any]]]) -> pd.DataFr
         if SOURCE not in entry["files"]:
             continue
         if len(name) == 7 and ready(entry):
-            keys = layout.read_arrow([(name, entry)], KEYS)
-            codes = layout.read_arrow([(name, entry)], CODES)
-            assert keys is not None and codes is not None
-            k = keys.column("visitor").to_numpy()
-            c = codes.column("code").to_numpy()
-            if len(c) and int(c.max()) >= len(k):
-                raise layout.unreadable(CODES, f"{name}: a code past its {len(k)} {KEYS}")
+            day, hits, k, c = _month_codes(layout, name, entry)
             sets.append(k)
-            parts.append((codes.column("day").to_numpy(), codes.column("hits").to_numpy(), k, c))
+            parts.append((day, hits, k, c))
         else:
             cols = _columns(layout, name, entry)
             if cols is None or not len(cols[0]):
@@ -225,19 +234,12 @@ def _month_rows(
     as ``layout.read_arrow`` gives those days' rows; None when the month has no sets."""
     if not ready(entry):
         return None
-    keys = layout.read_arrow([(month, entry)], KEYS)
-    codes = layout.read_arrow([(month, entry)], CODES)
-    assert keys is not None and codes is not None
-    k = keys.column("visitor").to_numpy()
-    c = codes.column("code").to_numpy()
-    if len(c) and int(c.max()) >= len(k):
-        raise layout.unreadable(CODES, f"{month}: a code past its {len(k)} {KEYS}")
-    day = codes.column("day").to_numpy()
+    day, hits, k, c = _month_codes(layout, month, entry)
     keep = day >= first
     meta = {INDEX_KEY: json.dumps(["day", "visitor"]), TYPES_KEY: json.dumps({})}
     return pa.table(
         {
-            "hits": pa.array(codes.column("hits").to_numpy()[keep].astype(np.int64)),
+            "hits": pa.array(hits[keep].astype(np.int64)),
             "day": pa.array(day[keep].astype(np.int32)),
             "visitor": pa.array(k[c[keep]].astype(np.uint64)),
         }
@@ -250,7 +252,7 @@ def _rows(
     tail: tuple[str, dict[str, Any], list[str]] | None,
 ) -> pd.DataFrame | None:
     """``layout.read_tables(rest, SOURCE)``, but for the days ``tail`` names (the first days
-    of the period, a month's last stored days: ``months.partial_months``), read from that
+    of the period, a month's last stored days: ``tails.partial_months``), read from that
     month's sets and codes: one month's three small files, not a file per day."""
     if tail is not None:
         month, entry, days = tail
