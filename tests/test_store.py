@@ -112,22 +112,28 @@ def test_w3c_day_files_sharing_their_first_line_are_each_read_whole(tmp_path: Pa
     assert figures(got)["overview"]["requests"] == 550
 
 
+def _as_an_older_stores(state: Path, data: bytes) -> None:
+    """The store's one input record as a store before head identities wrote it: the hash of
+    the file's first line alone, no "head" key."""
+    import hashlib
+
+    raw = json.loads((state / STATE_FILE).read_text())
+    (rec,) = raw["inputs"]
+    rec["first"] = hashlib.sha256(data[: data.index(b"\n") + 1]).hexdigest()
+    rec.pop("head", None)
+    (state / STATE_FILE).write_text(json.dumps(raw))
+
+
 def test_a_w3c_record_of_an_older_store_is_read_on_not_again(tmp_path: Path) -> None:
     # A store before identities by the first request kept a W3C file's first line's hash:
     # the same file (same inode), grown, is read on from its offset, not counted twice.
-    import hashlib
-
     log = tmp_path / "u_ex261201.log"
     data = _w3c_day("2026-12-01", 300)
     half = data.index(b"\n", len(data) // 2) + 1
     log.write_bytes(data[:half])
     state = tmp_path / "state"
     report([str(log)], state)
-    raw = json.loads((state / STATE_FILE).read_text())
-    (rec,) = raw["inputs"]
-    rec["first"] = hashlib.sha256(data[: data.index(b"\n") + 1]).hexdigest()
-    rec.pop("head", None)
-    (state / STATE_FILE).write_text(json.dumps(raw))
+    _as_an_older_stores(state, data)
     with open(log, "ab") as f:
         f.write(data[half:])
     got = report([str(log)], state)
@@ -142,7 +148,6 @@ def test_a_w3c_record_of_an_older_store_rotated_and_gzipped_is_not_read_again(
     # The older store's record (first line only) of a file since rotated and gzipped (a new
     # inode) still matches it by that line, as that store did: not read whole again.
     import gzip
-    import hashlib
 
     logs = tmp_path / "logs"
     logs.mkdir()
@@ -151,11 +156,7 @@ def test_a_w3c_record_of_an_older_store_rotated_and_gzipped_is_not_read_again(
     log.write_bytes(data)
     state = tmp_path / "state"
     report([str(log)], state)
-    raw = json.loads((state / STATE_FILE).read_text())
-    (rec,) = raw["inputs"]
-    rec["first"] = hashlib.sha256(data[: data.index(b"\n") + 1]).hexdigest()
-    rec.pop("head", None)
-    (state / STATE_FILE).write_text(json.dumps(raw))
+    _as_an_older_stores(state, data)
     (logs / "access.log.1.gz").write_bytes(gzip.compress(data))
     log.write_bytes(_w3c_day("2026-12-02", 10))
     got = report([str(logs / "access.log.1.gz"), str(log)], state)
