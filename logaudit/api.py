@@ -123,9 +123,9 @@ def _bad_note(total: int, first: Mapping[str, Any]) -> str:
     )
 
 
-def _unread(bad: BadLines, settings: Settings) -> list[str]:
-    """``records``' lines for its inputs' NUL runs and bad lines, as a report's warnings and
-    "N bad lines; the first: ..." say them (anonymised with the rows)."""
+def unread(bad: BadLines, settings: Settings) -> list[str]:
+    """``records``' (and ``--follow``'s) lines for its inputs' NUL runs and bad lines, as a
+    report's warnings and "N bad lines; the first: ..." say them (anonymised with the rows)."""
     from logaudit import anonymize
     from logaudit.analyze.inputs import nul_warnings
 
@@ -352,7 +352,7 @@ def records(
     messages = [str(p) for p in result.problems]
     # The rows are the output: what was not read into them is said on stderr, as the reports
     # say it (their warnings and bad-line line); records said nothing of bad lines or NULs.
-    messages += _unread(result.bad, settings)
+    messages += unread(result.bad, settings)
     code = exit_code(result.problems)
     if code == ExitCode.OK and result.rows == 0 and not sum(result.bad.parsed.values()):
         # As summary says of the same input (_outcome): not a log (4), not "nothing matched".

@@ -1251,6 +1251,11 @@ def _follow(inputs: list[Input], settings: Any, query: Any, fmt: str, output: Pa
         )
     for p in result.problems:
         click.echo(f"logaudit: {safe(p)}", err=True)
+    from logaudit.api import unread
+
+    # The lines that were no rows, said when the follow ends, as records says them.
+    for m in unread(result.bad, settings):
+        click.echo(f"logaudit: {safe(m)}", err=True)
 
 
 _RECORD_EXT = {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}

@@ -351,3 +351,26 @@ def test_follow_with_strict_is_refused_in_one_line(tmp_path: Path) -> None:
     assert r.returncode == 2
     said = r.stderr.decode().strip().splitlines()
     assert len(said) == 1 and "--strict checks a finished read" in said[0]
+
+
+def test_follow_says_its_bad_lines_when_it_ends(tmp_path: Path) -> None:
+    """records --follow dropped the lines it could not read in silence (records says them)."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "a.log"
+    log.write_bytes(b"")
+    cmd = [sys.executable, "-m", "logaudit", "records", str(log), "--follow", "--log-format",
+           "combined", "--limit", "2", "--fields", "path", "--format", "jsonl"]
+    env = {**os.environ, "LOGAUDIT_CONFIG": os.devnull}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        time.sleep(1.5)
+        with open(log, "ab") as f:
+            f.write(b"garbage here, no log line\n" + LINES[0] + LINES[1])
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert len(out.splitlines()) == 2
+    assert b"1 bad line; the first: " in err and b"a.log:" in err, err
