@@ -106,6 +106,12 @@ def smtp_env(monkeypatch: pytest.MonkeyPatch, port: int, tls: str = "none") -> N
     monkeypatch.setenv("LOGAUDIT_SMTP_TLS", tls)
 
 
+def mail_env(monkeypatch: pytest.MonkeyPatch, port: int) -> None:
+    """SMTP (plain) on ``port``, and no config file: the CLI's mail tests' one set-up."""
+    smtp_env(monkeypatch, port)
+    monkeypatch.setenv("LOGAUDIT_CONFIG", "/dev/null")
+
+
 def config(mp: pytest.MonkeyPatch, tmp_path: Path, text: str) -> None:
     p = tmp_path / "logaudit.toml"
     p.write_text(text)
@@ -317,8 +323,7 @@ def test_rejected_recipient_is_exit_11(
 def test_report_file_is_written_and_kept_when_mail_fails(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    smtp_env(monkeypatch, free_port())
-    monkeypatch.setenv("LOGAUDIT_CONFIG", "/dev/null")
+    mail_env(monkeypatch, free_port())
     out = tmp_path / "report.json"
     r = run("summary", LOG, "--mail-to", "a@x.example", "-o", out)
     assert r.exit_code == ExitCode.MAIL
@@ -330,8 +335,7 @@ def test_an_unwritable_report_file_does_not_cost_the_mail(
 ) -> None:
     # -o is a side file: it failing once meant exit 9 with nothing mailed and nothing spooled.
     port, inbox = plain
-    smtp_env(monkeypatch, port)
-    monkeypatch.setenv("LOGAUDIT_CONFIG", "/dev/null")
+    mail_env(monkeypatch, port)
     out = tmp_path / "missing-folder" / "report.json"
     r = run("summary", LOG, "--mail-to", "a@x.example", "-o", out)
     assert r.exit_code == ExitCode.OUTPUT
@@ -353,8 +357,7 @@ def test_an_alert_outranks_an_unwritable_report_file(
     # The mail went out, so the side file's exit 9 must not hide the threshold's 10: a cron
     # job paging on 10 stayed silent.
     port, inbox = plain
-    smtp_env(monkeypatch, port)
-    monkeypatch.setenv("LOGAUDIT_CONFIG", "/dev/null")
+    mail_env(monkeypatch, port)
     out = tmp_path / "missing-folder" / "report.json"
     r = run("problems", LOG, "--max-4xx-rate", "0%", "--mail-to", "a@x.example", "-o", out)
     assert r.exit_code == ExitCode.THRESHOLD, r.stderr
@@ -366,8 +369,7 @@ def test_csv_dir_is_written_when_the_report_is_mailed(
 ) -> None:
     # --csv-dir asked for the CSV files: mailing the report silently dropped them.
     port, inbox = plain
-    smtp_env(monkeypatch, port)
-    monkeypatch.setenv("LOGAUDIT_CONFIG", "/dev/null")
+    mail_env(monkeypatch, port)
     r = run("summary", LOG, "--mail-to", "a@x.example", "--csv-dir", tmp_path / "csv")
     assert r.exit_code == 0, r.stderr
     assert len(inbox.messages) == 1 and (tmp_path / "csv" / "overview.csv").is_file()
@@ -386,8 +388,7 @@ def test_the_state_folders_a_failed_mail_makes_are_owner_only(
 ) -> None:
     # A failed mail may be the first thing to make $XDG_STATE_HOME/logaudit: the hash
     # secret later sits there, so no folder made on the way is listable by others (was 0755).
-    smtp_env(monkeypatch, free_port())
-    monkeypatch.setenv("LOGAUDIT_CONFIG", "/dev/null")
+    mail_env(monkeypatch, free_port())
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "new" / "state"))
     old = os.umask(0o022)
     try:
@@ -405,8 +406,7 @@ def test_a_mailed_run_under_cron_says_nothing_of_its_bad_lines(
     # Cron mails any output: the count and examples are in the mailed report (docs/cron.md);
     # on a terminal, or with --strict (a failure asked for), the line stays.
     port, inbox = plain
-    smtp_env(monkeypatch, port)
-    monkeypatch.setenv("LOGAUDIT_CONFIG", "/dev/null")
+    mail_env(monkeypatch, port)
     log = tmp_path / "a.log"
     log.write_bytes(LOG.read_bytes() + b"this is not a log line\n")
     r = run("summary", log, "--mail-to", "a@x.example")
