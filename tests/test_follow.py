@@ -24,6 +24,26 @@ def _status(line: bytes) -> int:
     return int(line.split(b'" ', 1)[1].split(b" ", 1)[0])
 
 
+def _follow_cli(args: list[str], *writes: tuple[Path, bytes]) -> tuple[int, bytes, bytes]:
+    """``logaudit records ARGS`` (a --follow run that ends by --limit) in a process of its
+    own: each (file, bytes) appended 1.5 s after the last, then its exit code, stdout, stderr."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "logaudit", "records", *args]
+    env = {**os.environ, "LOGAUDIT_CONFIG": os.devnull}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        for path, data in writes:
+            time.sleep(1.5)
+            with open(path, "ab") as f:
+                f.write(data)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    return proc.returncode, out, err
+
+
 def test_follow_streams_new_matching_lines_across_rotation(tmp_path: Path) -> None:
     log = tmp_path / "access.log"
     old = LINES[:500]
@@ -73,22 +93,11 @@ def test_follow_streams_new_matching_lines_across_rotation(tmp_path: Path) -> No
 def test_a_missing_file_is_said_and_followed_when_it_appears(tmp_path: Path) -> None:
     """records --follow a.log b.log with b.log not there yet: one line says so (it was
     followed without a word), and its lines are streamed once it is created."""
-    import subprocess
-    import sys
-
     a, b = tmp_path / "a.log", tmp_path / "b.log"
     a.write_bytes(b"")
-    cmd = [sys.executable, "-m", "logaudit", "records", str(a), str(b), "--follow",
-           "--limit", "1", "--fields", "path", "--format", "jsonl"]
-    env = {**os.environ, "LOGAUDIT_CONFIG": os.devnull}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    try:
-        time.sleep(1.5)
-        b.write_bytes(LINES[0])
-        out, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-    assert proc.returncode == 0, err
+    args = [str(a), str(b), "--follow", "--limit", "1", "--fields", "path", "--format", "jsonl"]
+    code, out, err = _follow_cli(args, (b, LINES[0]))
+    assert code == 0, err
     assert b"b.log" in err and b"followed when it appears" in err
     assert len(out.splitlines()) == 1 and json.loads(out)["path"]
 
@@ -103,26 +112,13 @@ def test_a_folders_error_log_is_skipped_in_one_line(tmp_path: Path) -> None:
     """records --follow DIR, the folder holding nginx's error.log beside access.log: a line
     written to error.log is said once and skipped (as summary DIR skips it), the access log's
     lines still streamed; it ended the follow with exit 4."""
-    import subprocess
-    import sys
-
     (tmp_path / "access.log").write_bytes(b"")
     (tmp_path / "error.log").write_bytes(b"")
-    cmd = [sys.executable, "-m", "logaudit", "records", str(tmp_path), "--follow",
-           "--limit", "1", "--fields", "path", "--format", "jsonl"]
-    env = {**os.environ, "LOGAUDIT_CONFIG": os.devnull}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    try:
-        time.sleep(1.5)
-        with open(tmp_path / "error.log", "ab") as f:
-            f.write(ERROR_LINE)
-        time.sleep(1.5)
-        with open(tmp_path / "access.log", "ab") as f:
-            f.write(LINES[0])
-        out, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-    assert proc.returncode == 0, err
+    args = [str(tmp_path), "--follow", "--limit", "1", "--fields", "path", "--format", "jsonl"]
+    code, out, err = _follow_cli(
+        args, (tmp_path / "error.log", ERROR_LINE), (tmp_path / "access.log", LINES[0])
+    )
+    assert code == 0, err
     said = [line for line in err.decode().splitlines() if "error.log" in line]
     assert len(said) == 1 and f"skipped, found in {tmp_path}" in said[0]
     assert len(out.splitlines()) == 1 and json.loads(out)["path"]
@@ -131,21 +127,10 @@ def test_a_folders_error_log_is_skipped_in_one_line(tmp_path: Path) -> None:
 def test_a_log_not_there_yet_is_waited_for_as_tail_F(tmp_path: Path) -> None:
     """records late.log --follow, late.log alone and not there yet: said in one line, waited
     for, its appearance said, and read from its start (README; it exited 3 at once)."""
-    import subprocess
-    import sys
-
     late = tmp_path / "late.log"
-    cmd = [sys.executable, "-m", "logaudit", "records", str(late), "--follow",
-           "--limit", "2", "--fields", "path", "--format", "jsonl"]
-    env = {**os.environ, "LOGAUDIT_CONFIG": os.devnull}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    try:
-        time.sleep(1.5)
-        late.write_bytes(b"".join(LINES[:2]))
-        out, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-    assert proc.returncode == 0, err
+    args = [str(late), "--follow", "--limit", "2", "--fields", "path", "--format", "jsonl"]
+    code, out, err = _follow_cli(args, (late, b"".join(LINES[:2])))
+    assert code == 0, err
     said = err.decode().splitlines()
     assert len(said) == 2, said
     assert "no such file; followed when it appears" in said[0]
@@ -165,16 +150,10 @@ def test_a_pattern_or_folder_naming_nothing_is_not_waited_for(tmp_path: Path) ->
         done = subprocess.run([sys.executable, "-m", "logaudit", *args], capture_output=True,
                               env=env, timeout=60)
         assert done.returncode == 3, done.stderr
-    cmd = [sys.executable, "-m", "logaudit", "records", "--follow", str(tmp_path / "*.log"),
-           str(tmp_path / "late.log"), "--limit", "1", "--format", "jsonl"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    try:
-        time.sleep(1.5)
-        (tmp_path / "late.log").write_bytes(LINES[0])
-        out, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-    assert proc.returncode == 0, err
+    args = ["--follow", str(tmp_path / "*.log"), str(tmp_path / "late.log"), "--limit", "1",
+            "--format", "jsonl"]
+    code, out, err = _follow_cli(args, (tmp_path / "late.log", LINES[0]))
+    assert code == 0, err
     said = err.decode().splitlines()
     assert "matches it as a pattern" in said[0] and "followed" not in said[0], said
     assert "late.log: no such file; followed when it appears" in said[1], said
@@ -211,17 +190,9 @@ def test_a_compressed_file_cannot_be_followed_said_in_one_line(tmp_path: Path) -
         assert done.returncode == 2, said
         assert len(said) == 1 and "gzip-compressed: a compressed file cannot be followed" in said[0]
     (tmp_path / "access.log").write_bytes(b"")
-    cmd = [sys.executable, "-m", "logaudit", "records", str(tmp_path), "--follow",
-           "--limit", "1", "--fields", "path", "--format", "jsonl"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    try:
-        time.sleep(1.5)
-        with open(tmp_path / "access.log", "ab") as f:
-            f.write(LINES[0])
-        out, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-    assert proc.returncode == 0, err
+    args = [str(tmp_path), "--follow", "--limit", "1", "--fields", "path", "--format", "jsonl"]
+    code, out, err = _follow_cli(args, (tmp_path / "access.log", LINES[0]))
+    assert code == 0, err
     assert err.decode().splitlines() == [
         f"logaudit: {tmp_path}: 1 compressed file in it not followed (access.log.2.gz)"
     ]
@@ -355,22 +326,11 @@ def test_follow_with_strict_is_refused_in_one_line(tmp_path: Path) -> None:
 
 def test_follow_says_its_bad_lines_when_it_ends(tmp_path: Path) -> None:
     """records --follow dropped the lines it could not read in silence (records says them)."""
-    import subprocess
-    import sys
-
     log = tmp_path / "a.log"
     log.write_bytes(b"")
-    cmd = [sys.executable, "-m", "logaudit", "records", str(log), "--follow", "--log-format",
-           "combined", "--limit", "2", "--fields", "path", "--format", "jsonl"]
-    env = {**os.environ, "LOGAUDIT_CONFIG": os.devnull}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    try:
-        time.sleep(1.5)
-        with open(log, "ab") as f:
-            f.write(b"garbage here, no log line\n" + LINES[0] + LINES[1])
-        out, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-    assert proc.returncode == 0, err
+    args = [str(log), "--follow", "--log-format", "combined", "--limit", "2", "--fields", "path",
+            "--format", "jsonl"]
+    code, out, err = _follow_cli(args, (log, b"garbage here, no log line\n" + LINES[0] + LINES[1]))
+    assert code == 0, err
     assert len(out.splitlines()) == 2
     assert b"1 bad line; the first: " in err and b"a.log:" in err, err
