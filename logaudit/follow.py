@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO
 from logaudit.config import Settings
 from logaudit.enrich.classify import Enricher
 from logaudit.errors import ExitCode, LogauditError
-from logaudit.formats import Detected, after, detect_for, sample_lines
+from logaudit.formats import Detected, after, detect_for, in_force, sample_lines
 from logaudit.parse import BadLines, in_line_order, parse_block
 from logaudit.records import Query, Result, _Enrich, writer_for
 from logaudit.sources import Block, Input, InputProblem, head_and_lead, not_a_log
@@ -99,8 +99,7 @@ class Tail:
         with its first log line, its headers kept for it."""
         try:
             with open(self.path, "rb") as f:
-                head, lead = head_and_lead(f, upto)  # what the reports detect from
-                end = f.seek(0, os.SEEK_END) if upto is None else upto
+                head, lead, end = head_and_lead(f, upto)  # what the reports detect from
         except OSError:
             return None  # not there yet: detected from its first lines when it appears
         head = head[: head.rfind(b"\n") + 1]
@@ -109,8 +108,7 @@ class Tail:
             return None
         skipped = self.detect(head, settings)
         if skipped is None and self.det is not None:
-            for before in (head[:end], lead):  # the bytes before ``upto``, in order
-                self.det = after(self.det, before)
+            self.det = in_force(self.det, head, lead, end)
         return skipped
 
     def _open(self, at_end: bool) -> bool:

@@ -451,18 +451,17 @@ def file_head(f: BinaryIO) -> bytes:
     return head
 
 
-def head_and_lead(f: BinaryIO, upto: int | None = None) -> tuple[bytes, bytes]:
+def head_and_lead(f: BinaryIO, upto: int | None = None) -> tuple[bytes, bytes, int]:
     """What detection reads of a file read from ``upto`` on (None: its end, as --follow
-    reads): its head (``file_head``), and the bytes of the last MiB before ``upto`` that
-    the head does not hold. Detected from the head, the format then takes the W3C
-    ``#Fields:`` headers of ``head[:upto]`` and of the lead, in that order (``formats.after``):
-    the header in force where the reading starts."""
+    reads): its head (``file_head``), the bytes of the last MiB before ``upto`` that the head
+    does not hold, and ``upto`` (the end when None). Detected from the head, the format takes
+    the W3C ``#Fields:`` header in force where the reading starts (``formats.in_force``)."""
     head = file_head(f)
     read = f.tell()
     end = f.seek(0, os.SEEK_END) if upto is None else upto
     at = max(read, end - HEAD_BYTES)
     f.seek(at)
-    return head, f.read(max(0, end - at))
+    return head, f.read(max(0, end - at)), end
 
 
 def _size_now(inp: Input) -> int:

@@ -42,7 +42,7 @@ from distributed.protocol import dask_deserialize, dask_serialize
 from logaudit import remote, sources
 from logaudit.analyze.base import Accumulator, Partial, Table, agent_work
 from logaudit.config import Settings
-from logaudit.engine.local import _detect, _memory_pool, _process, _release, in_force
+from logaudit.engine.local import _detect, _memory_pool, _process, _release, format_at
 from logaudit.enrich.classify import Enricher
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import Detected, after
@@ -381,7 +381,7 @@ def _submit_reads(
                 _read_task,
                 token,
                 part,
-                in_force(whole, inp, start),
+                format_at(whole, inp, start),
                 BLOCK_BYTES,
                 pure=False,
                 retries=RETRIES,

@@ -31,7 +31,7 @@ from logaudit.enrich.classify import (
     shared_classifier,
 )
 from logaudit.errors import ExitCode, LogauditError
-from logaudit.formats import Detected, after, detect, detect_for, sample_lines
+from logaudit.formats import Detected, after, detect, detect_for, in_force, sample_lines
 from logaudit.parse import BAD_SAMPLES, BadLines, _categorical, parse_block
 from logaudit.result import Run  # re-exported: the run's result type lives below analyze
 from logaudit.sources import (
@@ -331,7 +331,7 @@ def _detect(
         return None
 
 
-def in_force(det: Detected, inp: Input, start: int) -> Detected:
+def format_at(det: Detected, inp: Input, start: int) -> Detected:
     """``det`` (detected from the file's head) as in force at byte ``start`` of ``inp``: for a
     W3C log, under the last ``#Fields:`` header of its head or of the MiB before ``start``
     (a byte range read by a worker: --jobs, Dask); other logs have one layout."""
@@ -339,12 +339,10 @@ def in_force(det: Detected, inp: Input, start: int) -> Detected:
         return det
     try:
         with open(inp.path, "rb") as f:
-            head, lead = head_and_lead(f, start)
+            head, lead, _ = head_and_lead(f, start)
     except OSError:
         return det  # the worker's read says what is wrong with it
-    for before in (head[:start], lead):
-        det = after(det, before)
-    return det
+    return in_force(det, head, lead, start)
 
 
 def _detect_from_head(inp: Input, settings: Settings, state: ReadState) -> Detected | None:
@@ -359,14 +357,11 @@ def _detect_from_head(inp: Input, settings: Settings, state: ReadState) -> Detec
             if f.read(1) != b"#":
                 return None
             f.seek(0)
-            head, lead = head_and_lead(f, start)
+            head, lead, _ = head_and_lead(f, start)
     except OSError:
         return None  # gone since it was planned: the reader says so in one line
     det = _detect(head, inp, settings, state)
-    if det is not None:
-        for before in (head[:start], lead):
-            det = after(det, before)
-    return det
+    return None if det is None else in_force(det, head, lead, start)
 
 
 def _refused(state: ReadState, inp: Input, since: int = 0) -> bool:
@@ -553,7 +548,9 @@ def run(
                     (
                         end - start,
                         pool.submit(
-                            _span_task, replace(inp, span=(start, end)), in_force(whole, inp, start)
+                            _span_task,
+                            replace(inp, span=(start, end)),
+                            format_at(whole, inp, start),
                         ),
                     )
                     for start, end in line_spans(inp.path, jobs)

@@ -64,6 +64,15 @@ def after(det: Detected, data: bytes | bytearray | memoryview) -> Detected:
     return replace(det, format=heads[-1]) if heads else det
 
 
+def in_force(det: Detected, head: bytes, lead: bytes, upto: int) -> Detected:
+    """``det`` as in force at byte ``upto`` of a file whose head and lead these are
+    (``sources.head_and_lead``): under the last ``#Fields:`` header of ``head[:upto]``, then
+    of the lead (the MiB before ``upto`` past the head), in that order."""
+    for before in (head[:upto], lead):
+        det = after(det, before)
+    return det
+
+
 AUTO_MIXED = "auto+"
 # auto+: a format must read at least this share of the sampled lines to be one of the input's.
 MIXED_MIN_SHARE = 0.02
