@@ -74,6 +74,14 @@ class _LogName(click.ParamType):
         return value
 
 
+# --strict: every report command and records.
+strict_option = click.option(
+    "--strict",
+    is_flag=True,
+    default=None,
+    help=f"Exit {int(ExitCode.BAD_LINES)} if any line is bad or NUL bytes were skipped.",
+)
+
 # The config file and site: every report command and records.
 config_options = [
     click.option(
@@ -247,12 +255,7 @@ def _report_options(f: Callable[..., Any]) -> Callable[..., Any]:
             default=None,
             help="Permissions of the -o file (e.g. 0644). [0600: owner only]",
         ),
-        click.option(
-            "--strict",
-            is_flag=True,
-            default=None,
-            help=f"Exit {int(ExitCode.BAD_LINES)} if any line is bad or NUL bytes were skipped.",
-        ),
+        strict_option,
         click.option(
             "--site-host", "site_hosts", multiple=True, help="The site's own host (repeatable)."
         ),
@@ -1175,9 +1178,7 @@ def _make_records_options(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Write to a file."),
         click.option("--geoip-dir", type=_Named(),
                      help="Folder of .mmdb databases."),
-        click.option("--strict", is_flag=True, default=None,
-                     help=f"Exit {int(ExitCode.BAD_LINES)} if any line is bad or NUL bytes "
-                     "were skipped."),
+        strict_option,
         click.option("--debug", is_flag=True, hidden=True),
         *config_options,
         *anonymize_options,
