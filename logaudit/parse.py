@@ -104,6 +104,11 @@ class BadLines:
         if kept is None or line < kept[0]:
             self.nul_first[name] = (line, reason)
 
+    def runs_of(self, block: Block) -> None:
+        """Count the NUL runs the reader took out of ``block`` (``Block.stretches``)."""
+        for line, why in block.stretches:
+            self.nul(block.source.name, line, why)
+
     def add(self, name: str, line: int, reason: str) -> None:
         self.counts[name] = self.counts.get(name, 0) + 1
         s = self.samples.setdefault(name, [])

@@ -230,8 +230,7 @@ def chunks(
                         not_a_log(inp, str(e).split(": ", 1)[-1], e.exit_code)
                     )
                     break
-            for line, why in block.stretches:  # NUL runs: counted apart, as the reports do
-                bad.nul(block.source.name, line, why)
+            bad.runs_of(block)  # NUL runs: counted apart, as the reports do
             chunk = in_line_order(parse_block(block, det, bad))
             det = after(det, block.data)  # a W3C #Fields: header changes the next blocks
             chunk = enricher.apply(chunk, has_agent="agent" in det.format.fields)

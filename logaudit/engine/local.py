@@ -76,8 +76,7 @@ def _process(
 ) -> tuple[Partial, BadLines]:
     """One block -> its partial tables and bad-line accounting (the map step)."""
     bad = BadLines()
-    for line, why in block.stretches:
-        bad.nul(block.source.name, line, why)
+    bad.runs_of(block)
     if not block.lines:
         return {}, bad
     win = plausible.window(settings.earliest, settings.ahead_days)
