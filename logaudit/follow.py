@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO
 from logaudit.config import Settings
 from logaudit.enrich.classify import Enricher
 from logaudit.errors import ExitCode, LogauditError
-from logaudit.formats import Detected, after, detect_for, in_force, sample_lines
+from logaudit.formats import Detected, after, agent_logged, detect_for, in_force, sample_lines
 from logaudit.parse import BadLines, in_line_order, parse_block
 from logaudit.records import Query, Result, _Enrich, writer_for
 from logaudit.sources import Block, Input, InputProblem, head_and_lead, not_a_log, without_nuls
@@ -95,7 +95,7 @@ class Tail:
         chunk = in_line_order(parse_block(block, self.det, bad))  # as records shows them
         self.line += n
         self.det = after(self.det, data)  # a W3C #Fields: header changes the next lines
-        return enricher.apply(chunk, has_agent="agent" in self.det.format.fields)
+        return enricher.apply(chunk, has_agent=agent_logged(self.det))
 
     def detect_now(self, settings: Settings, upto: int | None = None) -> InputProblem | None:
         """Detect from the lines already in the file, when it has some: a file that is no log
