@@ -321,12 +321,21 @@ def candidates(env: Mapping[str, str] = os.environ) -> list[Path]:
     ]
 
 
+def env_value(name: str, env: Mapping[str, str] = os.environ) -> str | None:
+    """The environment variable ``name``, None when unset or empty (blanks only): for every
+    LOGAUDIT_* variable an empty value is as unset, the usual rule (Click's, systemd's
+    ``Environment=NAME=``), so ``LOGAUDIT_STATE=`` is the default state folder, neither
+    the current folder nor an error."""
+    value = env.get(name)
+    return value if value is not None and value.strip() else None
+
+
 def config_path(
     env: Mapping[str, str] = os.environ, explicit: Path | str | None = None
 ) -> Path | None:
     """The config file to read, or None. A file named by --config or $LOGAUDIT_CONFIG that
     does not exist is an error: a typo there must not silently fall back to defaults."""
-    named = explicit if explicit else env.get("LOGAUDIT_CONFIG")
+    named = explicit if explicit else env_value("LOGAUDIT_CONFIG", env)
     if named:
         where = "--config" if explicit else "LOGAUDIT_CONFIG"
         p = Path(named).expanduser()
@@ -579,7 +588,7 @@ def load(
         origins.update({f"mail.{k}": f"file {path} [sites.{site}]" for k in sm})
     for k in _FILE_KEYS:
         name = "LOGAUDIT_" + k.upper()
-        ev = env.get(name)
+        ev = env_value(name, env)
         if ev is not None:
             got = _from_env(k, ev, name)
             if k in _EXTENDABLE:
@@ -587,8 +596,8 @@ def load(
             values[k] = got
             origins[k] = f"env {name}"
     for mk, name in MAIL_ENV.items():
-        ev = env.get(name)
-        if ev is not None and ev != "":
+        ev = env_value(name, env)
+        if ev is not None:
             mail[mk] = _mail_value(mk, ev, name, from_env=True)
             origins[f"mail.{mk}"] = f"env {name}"
     for k, v in (overrides or {}).items():
@@ -615,7 +624,7 @@ def load(
         raise ConfigError(f"bad setting: {e}") from None
     _check(s)
     for name, (zero_ok, most_mb) in TUNING_ENV.items():
-        ev = env.get(name)
+        ev = env_value(name, env)
         if ev is not None and _tuning(ev, zero_ok, most_mb) is None:
             least = "0 or more" if zero_ok else "above 0"
             most = "" if most_mb == math.inf else f" and at most {most_mb:g}"
@@ -631,7 +640,7 @@ def tuning_bytes(
     traceback: a value that is not a number, a negative one, more than ``most_mb``, or under
     one byte where 0 means nothing (a block of 0 bytes read no line at all) is ignored for the
     default here, and refused by ``load`` (exit 7) before any work."""
-    text = os.environ.get(name)
+    text = env_value(name)
     n = _tuning(text, zero_ok, most_mb) if text is not None else None
     return int(default_mb * 1024 * 1024) if n is None else n
 

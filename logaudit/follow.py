@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO
 from logaudit.config import Settings
 from logaudit.enrich.classify import Enricher
 from logaudit.errors import ExitCode, LogauditError
-from logaudit.formats import Detected, after, detect_for, in_force, sample_lines
+from logaudit.formats import Detected, after, agent_logged, detect_for, in_force, sample_lines
 from logaudit.parse import BadLines, in_line_order, parse_block
 from logaudit.records import Query, Result, _Enrich, writer_for
-from logaudit.sources import Block, Input, InputProblem, head_and_lead, not_a_log
+from logaudit.sources import Block, Input, InputProblem, head_and_lead, not_a_log, without_nuls
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,6 +51,10 @@ class Tail:
     waiting: bool = False
     # The header lines a file held before its first log line (detect_now): read with it.
     head: bytes = b""
+    # The file offset of the next byte poll returns, and of the first byte it last returned
+    # (where a NUL run is said to be, as the reports say it).
+    at: int = 0
+    data_at: int = 0
 
     def detect(self, data: bytes, settings: Settings) -> InputProblem | None:
         """Find the format from the first lines read, as the reports do (``detect_for``: format
@@ -73,7 +77,9 @@ class Tail:
     ) -> pd.DataFrame | InputProblem:
         """New complete lines -> their enriched, filtered rows; or the one line saying this
         file is skipped (found in a folder, no log: see ``detect``), after which it is closed
-        and must not be polled again."""
+        and must not be polled again. NUL runs (copytruncate's hole) are taken out and
+        counted apart in ``bad``, as ``read_blocks`` and the reports do."""
+        data, runs = without_nuls(data, self.line, self.data_at)
         if self.det is None:
             skipped = self.detect(self.head + data, settings)
             self.head = b""
@@ -84,11 +90,12 @@ class Tail:
                 return skipped
         assert self.det is not None  # found by detect
         n = data.count(b"\n")
-        block = Block(data, self.line, Input(str(self.path), self.path), n)
+        block = Block(data, self.line, Input(str(self.path), self.path), n, runs)
+        bad.runs_of(block)
         chunk = in_line_order(parse_block(block, self.det, bad))  # as records shows them
         self.line += n
         self.det = after(self.det, data)  # a W3C #Fields: header changes the next lines
-        return enricher.apply(chunk, has_agent="agent" in self.det.format.fields)
+        return enricher.apply(chunk, has_agent=agent_logged(self.det))
 
     def detect_now(self, settings: Settings, upto: int | None = None) -> InputProblem | None:
         """Detect from the lines already in the file, when it has some: a file that is no log
@@ -120,8 +127,7 @@ class Tail:
         if self.f is not None:
             self.f.close()
         self.f, self.ino, self.carry = f, (st.st_dev, st.st_ino), b""
-        if at_end:
-            f.seek(0, os.SEEK_END)
+        self.at = f.seek(0, os.SEEK_END) if at_end else 0
         return True
 
     def poll(self) -> bytes:
@@ -144,17 +150,19 @@ class Tail:
             if (st.st_dev, st.st_ino) != self.ino:
                 self.notes.append(f"{self.path}: rotated, following the new file")
                 tail = self.carry
+                self.data_at = self.at
                 self._open(at_end=False)
                 # A rotated file's last line is complete even without its newline.
                 return tail + b"\n" if tail else b""
             if st.st_size < self.f.tell():
                 self.notes.append(f"{self.path}: truncated, reading from its start")
                 self.f.seek(0)
-                self.carry = b""
+                self.carry, self.at = b"", 0
             return b""
         data = self.carry + data
         cut = data.rfind(b"\n") + 1
         self.carry = data[cut:]
+        self.data_at, self.at = self.at, self.at + cut
         return data[:cut]
 
 

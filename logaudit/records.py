@@ -28,7 +28,7 @@ import pyarrow as pa
 from logaudit.config import Settings
 from logaudit.enrich.classify import Enricher, classify_agents
 from logaudit.errors import ExitCode, LogauditError
-from logaudit.formats import after, detect_for
+from logaudit.formats import after, agent_logged, detect_for
 from logaudit.parse import BadLines, in_line_order, parse_block
 from logaudit.render.escape import csv_cell, json_text, safe
 from logaudit.schema import COOKIE_PREFIX, NAMES
@@ -233,7 +233,7 @@ def chunks(
             bad.runs_of(block)  # NUL runs: counted apart, as the reports do
             chunk = in_line_order(parse_block(block, det, bad))
             det = after(det, block.data)  # a W3C #Fields: header changes the next blocks
-            chunk = enricher.apply(chunk, has_agent="agent" in det.format.fields)
+            chunk = enricher.apply(chunk, has_agent=agent_logged(det))
             if len(chunk):
                 chunk = _with_cookies(extra(chunk), fields)
                 chunk = _exact_times(chunk, fields)

@@ -814,6 +814,19 @@ class _NulStretches:
         return [self._close()] if self.open is not None else []
 
 
+def without_nuls(
+    data: bytes, first_line: int, offset: int = 0
+) -> tuple[bytes, list[tuple[int, str]]]:
+    """``data`` (whole lines of a plain file, its first byte at ``offset``) without its NUL
+    runs, and those runs as ``Block.stretches``: what ``read_blocks`` does to a block, for
+    a reader that makes its blocks itself (``records --follow``)."""
+    if b"\0" not in data:
+        return data, []
+    nuls = _NulStretches(None, offset)
+    kept, runs = nuls.strip(np.frombuffer(data, np.uint8), len(data), first_line, True)
+    return bytes(kept), runs + nuls.finish()
+
+
 def read_blocks(
     inp: Input,
     state: ReadState,

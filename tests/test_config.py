@@ -190,18 +190,45 @@ def test_an_empty_path_in_the_file_is_exit_7_naming_the_key(
     assert out == "" and set(tmp_path.iterdir()) == before
 
 
-def test_an_empty_path_in_the_environment_is_exit_7(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """LOGAUDIT_STATE= (an unset variable in a crontab) made a store in the current folder."""
-    monkeypatch.setenv("LOGAUDIT_STATE", "")
+def test_an_empty_variable_is_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """LOGAUDIT_STATE= (an unset variable in a crontab) made a store in the current folder;
+    then it was exit 7 while LOGAUDIT_CONFIG= was unset. Every LOGAUDIT_* variable empty is
+    now as unset: the run without it, nothing written here."""
     log = tmp_path / "a.log"
     log.write_text(LINE)
     before = set(tmp_path.iterdir())
+    code, plain, err = run("summary", log, "--format", "json")
+    assert code == 0, err
+    monkeypatch.setenv("LOGAUDIT_STATE", "")
     code, out, err = run("summary", log, "--format", "json")
-    assert code == ExitCode.CONFIG
-    assert err == "logaudit: error: env LOGAUDIT_STATE: the folder name is empty\n"
-    assert out == "" and set(tmp_path.iterdir()) == before
+    assert code == 0, err
+    assert _figures(out) == _figures(plain) and set(tmp_path.iterdir()) == before
+
+
+def _figures(text: str) -> dict[str, object]:
+    report = json.loads(text)
+    report.pop("generated")
+    return report
+
+
+def _variables() -> list[str]:
+    from logaudit.config import _FILE_KEYS, MAIL_ENV, TUNING_ENV
+
+    keys = ["LOGAUDIT_" + k.upper() for k in _FILE_KEYS]
+    return [*keys, *MAIL_ENV.values(), *TUNING_ENV, "LOGAUDIT_CONFIG"]
+
+
+@pytest.mark.parametrize("name", _variables())
+@pytest.mark.parametrize("value", ["", "  "])
+def test_every_variable_empty_is_as_unset(tmp_path: Path, name: str, value: str) -> None:
+    """LOGAUDIT_STATE=, _TOP=, _BLOCK_MB= ... were exit 7, LOGAUDIT_STRICT= and _CACHE= set
+    false, LOGAUDIT_SITE_HOSTS= emptied the file's list, LOGAUDIT_CONFIG= and the mail ones
+    were unset: the settings and where they came from are those without the variable."""
+    write(tmp_path / "logaudit.toml", 'site_hosts = ["a.example"]\nstrict = true\n')
+    plain = load(env=env())  # the file found in the current folder
+    with_it = load(env=env(**{name: value}))
+    assert plain.site_hosts == ("a.example",) and plain.strict
+    assert with_it == plain and with_it.origins == plain.origins
 
 
 @pytest.mark.parametrize("where", ["file", "env"])

@@ -334,3 +334,33 @@ def test_follow_says_its_bad_lines_when_it_ends(tmp_path: Path) -> None:
     assert code == 0, err
     assert len(out.splitlines()) == 2
     assert b"1 bad line; the first: " in err and b"a.log:" in err, err
+
+
+def test_follow_counts_nul_runs_as_records_does(tmp_path: Path) -> None:
+    """A NUL run written into a followed file (copytruncate's hole) went into the parser with
+    the lines: not counted, its next line read with the NULs. It is counted apart, said as
+    records says it, at the file offset where it lies."""
+    log = tmp_path / "access.log"
+    before = b"".join(LINES[:2])
+    log.write_bytes(before)  # followed from its end
+    hole = b"\x00" * 3000
+    new = b"".join(LINES[2:12]) + hole + b"".join(LINES[12:22])
+    args = [str(log), "--follow", "--limit", "20", "--fields", "path", "--format", "jsonl"]
+    code, out, err = _follow_cli(args, (log, new))
+    assert code == 0, err
+    assert len(out.splitlines()) == 20
+    said = [m for m in err.decode().splitlines() if "GeoIP" not in m]
+    assert said == [
+        f"logaudit: {log}: 1 run of NUL bytes skipped (logrotate's copytruncate or a crash "
+        "while writing)"
+    ], said
+    # Where: the file's bytes, not the poll's.
+    out_io = io.StringIO()
+    result = follow([log], load({}, env={}), Query(parse_fields("path")), "jsonl", out_io,
+                    stop=_polls(3), interval=0.01, from_start=True, on_note=lambda m: None)
+    start = len(before) + len(b"".join(LINES[2:12]))
+    assert result.bad.nul_runs == {str(log): 1}
+    assert f"bytes {start:,}-{start + len(hole) - 1:,}: 3,000 NUL bytes" in str(
+        result.bad.nul_first[str(log)]
+    )
+    assert len(out_io.getvalue().splitlines()) == 22 and not result.bad.total

@@ -327,3 +327,18 @@ def test_inputs_say_the_zone_only_of_times_without_an_offset(
     md = CliRunner().invoke(cli, [*args, "--format", "markdown"])
     inputs = md.stdout.split("Inputs")[-1]
     assert (f"{said} Etc/UTC" in inputs) if said else ("times" not in inputs)
+
+
+def test_every_json_number_is_a_duration_read_exactly() -> None:
+    # A double written with 17 significant digits (0.12300000000000001) or an exponent
+    # (1.2345678901234567e-05: left as 0.000012345678901234567) read as missing.
+    durations: list[object] = [0.12300000000000001, 1.2345678901234567e-05, 12.345678901234567]
+    durations += [0.5, 3, "1.5e-3", "0.25"]
+    lines = [caddy(i, duration=d) for i, d in enumerate(durations)]
+    lines += [caddy(7, duration=-0.5), caddy(8, duration="-"), caddy(9, status=200.0, size=1e3)]
+    frame, bad = parse_bytes(("\n".join(lines) + "\n").encode())
+    assert bad.total == 0
+    times = frame["response_time"].tolist()
+    assert times[: len(durations)] == [float(d) for d in durations]  # bit for bit
+    assert np.isnan(times[7]) and np.isnan(times[8])  # a negative time or "-" is none
+    assert frame["status"].tolist() == [200] * 10 and frame["bytes"].iloc[9] == 1000

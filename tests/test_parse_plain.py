@@ -287,3 +287,35 @@ def test_times_out_of_order_that_repeat_go_to_the_dictionary(
     assert hashed
     want = pd.DatetimeIndex(whens)
     assert (frame["time"].to_numpy() == want.tz_convert("UTC").to_numpy()).all()
+
+
+def test_response_times_of_any_digits_or_with_an_exponent_are_read_exactly() -> None:
+    # A duration written with 17 significant digits (a double as Python or Go writes it) or
+    # an exponent read as missing, and a row of 18 digits did not fit the line's pattern.
+    det = detect(
+        b"",
+        "t.log",
+        'nginx:$remote_addr - $remote_user [$time_local] "$request" $status '
+        '$body_bytes_sent "$http_referer" "$http_user_agent" $request_time',
+    )
+    written = ["0.12300000000000001", "1.2345678901234567e-05", "0.5", "2E3"]
+    written += ["0000.0100000000000000001"]
+    rows = [line(extra=[w]) for w in written] + [line(extra=["-1"])]
+    frame, bad = _both(rows, det)
+    assert bad.total == 0
+    times = frame["response_time"].tolist()
+    assert times[:-1] == [float(w) for w in written]  # bit for bit
+    assert np.isnan(times[-1])  # a negative time is none
+
+
+@pytest.mark.parametrize("unit", ["ms", "us", "ns"])
+def test_durations_in_a_unit_are_the_decimal_over_its_power_of_ten(unit: str) -> None:
+    from decimal import Decimal
+
+    from logaudit.formats.values import durations
+
+    k = {"ms": 3, "us": 6, "ns": 9}[unit]
+    texts = ["9.999", "102", "0.12300000000000001", "1.5e-3", "1E2", "12345678901234567890.5"]
+    got = durations(pa.array(texts + ["-", "", "-2", "1.", ".5", "1e"]), unit).tolist()
+    assert got[: len(texts)] == [float(Decimal(t).scaleb(-k)) for t in texts]  # one rounding
+    assert all(np.isnan(v) for v in got[len(texts) :])

@@ -51,6 +51,36 @@ def test_info_and_verify(tmp_path: Path) -> None:
     assert res.exit_code == 7
 
 
+@pytest.mark.parametrize("how", ["flipped", "cut", "gone", "zeroed"])
+def test_verify_says_one_line_per_damaged_file(tmp_path: Path, how: str) -> None:
+    """A damaged file was two lines, its checksum's then its failed read's (naming it again
+    with `state verify` as the way out): one line per file now, saying what is wrong."""
+    _, state = _store(tmp_path)
+    victims = sorted(state.rglob("*.parquet"))
+    for victim in victims:
+        raw = bytearray(victim.read_bytes())
+        if how == "flipped":
+            raw[len(raw) // 2] ^= 0xFF
+        elif how == "cut":
+            raw = raw[: len(raw) // 2]
+        elif how == "zeroed":
+            raw = bytearray(len(raw))
+        if how == "gone":
+            victim.unlink()
+        else:
+            victim.write_bytes(bytes(raw))
+    got = manage.verify(state)
+    assert len(got) == len(victims), got
+    said = {line.split(": ", 1)[1].split(" ", 1)[0] for line in got}
+    assert said == {v.name for v in victims}, got
+    wrong = "is missing" if how == "gone" else "does not match its checksum"
+    assert all(wrong in line and "state verify" not in line for line in got), got
+    res = CliRunner().invoke(cli, ["state", "verify", "--state", str(state)])
+    assert res.exit_code == 7
+    assert res.stderr.count("\n") == len(victims) + 1  # and the closing line
+    assert f"{len(victims)} problem(s)" in res.stderr
+
+
 @pytest.mark.parametrize("lost", ["missing", "empty"])
 def test_a_store_without_its_key_is_refused_and_verify_says_so(tmp_path: Path, lost: str) -> None:
     # A new key would split every returning client from its stored tokens (wrong figures,

@@ -147,9 +147,9 @@ def test_state_verify_reports_a_damaged_tail(store: tuple[Path, Path], tmp_path:
     raw[len(raw) // 2] ^= 0xFF
     path.write_bytes(bytes(raw))
     got = manage.verify(copy)
-    # Its checksum, and its reading too (a flipped byte breaks a page): nothing else.
-    assert got[0] == f"month 2026-01: {path.name} does not match its checksum", got
-    assert len(got) <= 2 and all(path.name in line for line in got), got
+    # One line: its checksum (and whether it still reads: a flipped byte may break a page).
+    assert len(got) == 1, got
+    assert got[0].startswith(f"month 2026-01: {path.name} does not match its checksum"), got
     res = CliRunner().invoke(cli, ["state", "verify", "--state", str(copy)])
     assert res.exit_code == 7 and name in res.output
 

@@ -205,3 +205,52 @@ def test_a_rescued_crlf_line_keeps_no_cr(empty: bytes) -> None:
     assert bad.total == 0
     agents = ["Mozilla/5.0+ok"] * 3 + ["Mozilla/5.0+x"] + ["Mozilla/5.0+ok"] * 3
     assert list(frame["agent"]) == agents
+
+
+def test_a_header_that_drops_the_agent_mid_file_counts_people_wherever_blocks_cut(
+    tmp_path: Path,
+) -> None:
+    """Rows under a #Fields: header without cs(User-Agent) were tools when the header came
+    mid-block (their empty agent classified) and people when it started one (the block's
+    format logs no agent). An agent not logged is no robot (docs/metrics.md, as common's
+    lines): people, whatever the block size; a request logged without one ("-") is a tool."""
+    import os
+    import subprocess
+    import sys
+
+    ua = "Mozilla/5.0+(Windows+NT+10.0;+Win64;+x64)+AppleWebKit/537.36+Chrome/120.0+Safari/537.36"
+    with_agent = "#Fields: date time c-ip cs-method cs-uri-stem sc-status sc-bytes cs(User-Agent)\n"
+    without = "#Fields: date time c-ip cs-method cs-uri-stem sc-status sc-bytes\n"
+    a = [
+        f"2024-03-01 10:{i // 60:02d}:{i % 60:02d} 10.0.0.{i % 250} GET /p{i % 30}.html 200 "
+        f"{100 + i} {ua if i else '-'}\n"
+        for i in range(600)
+    ]
+    b = [
+        f"2024-03-01 11:{i // 60:02d}:{i % 60:02d} 10.1.0.{i % 250} GET /q{i % 30}.html 200 "
+        f"{100 + i}\n"
+        for i in range(600)
+    ]
+    log = tmp_path / "u.log"
+    log.write_text(with_agent + "".join(a) + without + "".join(b))
+
+    def run(command: str, block_mb: str, *more: str) -> str:
+        env = {**os.environ, "LOGAUDIT_BLOCK_MB": block_mb, "LOGAUDIT_CONFIG": os.devnull}
+        env["LOGAUDIT_NO_CACHE"] = "1"
+        cmd = [sys.executable, "-m", "logaudit", command, str(log), *more]
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
+
+    reports = []
+    for block_mb in ("16", "0.02"):  # the header mid-block; then starting one of many blocks
+        report = json.loads(run("summary", block_mb, "--format", "json"))
+        report.pop("generated")
+        reports.append(report)
+        classes = [
+            json.loads(row)["agent_class"]
+            for row in run("records", block_mb, "--fields", "agent_class", "--format", "jsonl")
+            .splitlines()
+        ]
+        assert classes == ["tool"] + ["person"] * 1199, block_mb
+    assert reports[0] == reports[1]
+    assert reports[0]["overview"]["tool_hits"] == 1
+    assert reports[0]["overview"]["page_views"] == 1199

@@ -31,7 +31,15 @@ from logaudit.enrich.classify import (
     shared_classifier,
 )
 from logaudit.errors import ExitCode, LogauditError
-from logaudit.formats import Detected, after, detect, detect_for, in_force, sample_lines
+from logaudit.formats import (
+    Detected,
+    after,
+    agent_logged,
+    detect,
+    detect_for,
+    in_force,
+    sample_lines,
+)
 from logaudit.parse import BAD_SAMPLES, BadLines, _categorical, parse_block
 from logaudit.result import Run  # re-exported: the run's result type lives below analyze
 from logaudit.sources import (
@@ -96,7 +104,7 @@ def _analyse(
     settings: Settings,
 ) -> Partial:
     """A parsed chunk -> its partial tables: enriched, filtered, then each table computed."""
-    chunk = enricher.apply(chunk, has_agent="agent" in det.format.fields)
+    chunk = enricher.apply(chunk, has_agent=agent_logged(det))
     if not len(chunk):
         # Every row was filtered out: only where they were is worth keeping.
         return {

@@ -176,10 +176,18 @@ class Enricher:
         out.agents = work
         return out
 
-    def apply(self, chunk: pd.DataFrame, has_agent: bool = True) -> pd.DataFrame:
+    def apply(self, chunk: pd.DataFrame, has_agent: bool | None = True) -> pd.DataFrame:
         """Add the enriched columns. ``has_agent`` False: the format logs no user agent
-        (common, vcommon), so no hit can be told to be a robot and every hit is a person."""
+        (common, vcommon), so no hit can be told to be a robot and every hit is a person.
+        None (``formats.agent_logged``: W3C): the rows whose agent is empty had none logged,
+        and are people as those; the others are classified."""
         s = self.settings
+        unlogged: np.ndarray | None = None
+        if has_agent is None:
+            agent = chunk["agent"].array
+            unlogged = per_category(agent, np.asarray(agent.categories == "", dtype=bool))
+            if not unlogged.any() or unlogged.all():
+                has_agent, unlogged = not unlogged.any(), None
         if self.zone is not None:
             chunk["local"] = chunk["time"].dt.tz_convert(self.zone).dt.tz_localize(None)
         keep = np.ones(len(chunk), dtype=bool)
@@ -220,9 +228,11 @@ class Enricher:
         classify = self.agents != "none"
         agent_class = (
             self._agent_class(chunk["agent"].array)
-            if has_agent and classify
+            if has_agent is not False and classify
             else np.zeros(len(chunk), dtype=np.int8)
         )
+        if unlogged is not None:
+            agent_class[unlogged] = 0
         if s.bots == "exclude":
             keep &= agent_class == 0
         elif s.bots == "only":

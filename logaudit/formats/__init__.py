@@ -64,6 +64,18 @@ def after(det: Detected, data: bytes | bytearray | memoryview) -> Detected:
     return replace(det, format=heads[-1]) if heads else det
 
 
+def agent_logged(det: Detected) -> bool | None:
+    """Whether the rows read with ``det`` carry the request's user agent, for
+    ``Enricher.apply``: False for a format that logs none (common, vcommon: every hit is a
+    person, docs/metrics.md); None for W3C, whose ``#Fields:`` headers may drop
+    ``cs(User-Agent)`` mid-file, even mid-block: there a row's empty agent is one not logged
+    (W3C writes a request sent without one as "-"), told apart row by row so that where the
+    blocks are cut changes nothing."""
+    if det.format.family == "w3c":
+        return None
+    return "agent" in det.format.fields
+
+
 def in_force(det: Detected, head: bytes, lead: bytes, upto: int) -> Detected:
     """``det`` as in force at byte ``upto`` of a file whose head and lead these are
     (``sources.head_and_lead``): under the last ``#Fields:`` header of ``head[:upto]``, then

@@ -62,13 +62,16 @@ _TIME_CATEGORY: dict[str, tuple[str, ...]] = {
     "iso": ("date", "clock", "zone"),
 }
 
+_DURATION = r"\d+(?:\.\d+)?(?:[eE][+-]?\d+)?"
+
 # Strict value patterns per role; roles not listed take anything up to the next separator.
 STRICT: dict[str, str] = {
     "status": r"[1-5]\d{2}",
     "bytes": r"\d{1,18}|-",
     "port": r"\d{1,5}|-",
-    "response_time": r"\d{1,15}(?:\.\d{1,9})?|-",
-    "upstream_time": r"(?:\d{1,15}(?:\.\d{1,9})?|-)(?:(?: ?[,:] ?)(?:\d{1,15}(?:\.\d{1,9})?|-))*",
+    # Any non-negative decimal, exponent allowed (values.durations reads each exactly).
+    "response_time": _DURATION + "|-",
+    "upstream_time": rf"(?:{_DURATION}|-)(?:(?: ?[,:] ?)(?:{_DURATION}|-))*",
     # A virtual host is a name, not a client address in first place: what may come before its
     # first letter (digits, dots, colons), that letter, then the rest. Written so, a long token
     # that is no host fails in linear time (as X*YX* it backtracked in its square: 80 kB, 93 s).

@@ -286,26 +286,34 @@ def durations(values: pa.Array, unit: str) -> np.ndarray:
         sums = np.bincount(parent[have], weights=each[have], minlength=n)
         counts = np.bincount(parent[have], minlength=n)
         return np.where(counts > 0, sums, np.nan)
-    ok = pc.match_substring_regex(text, r"^\d{1,15}(\.\d{1,9})?$")
-    num = np.asarray(pc.if_else(ok, text, "NaN").cast(pa.float64()), dtype=np.float64)
+    # Any non-negative decimal, with any number of digits and an optional exponent: a JSON
+    # number as Python or Go writes a double (0.12300000000000001, 1.2345678901234567e-05,
+    # which the JSON reader leaves as 0.000012345678901234567). A sign, "-", "" or "1." is
+    # missing. Arrow's cast rounds a decimal of any length correctly.
+    ok = pc.match_substring_regex(text, _NUMBER)
     if unit == "s":
-        return num
-    return _over(pc.if_else(ok, text, "0"), num, _DIGITS[unit])
+        return np.asarray(pc.if_else(ok, text, "NaN").cast(pa.float64()), dtype=np.float64)
+    return _over(pc.if_else(ok, text, ""), _DIGITS[unit])
 
 
-def _over(text: pa.Array, num: np.ndarray, k: int) -> np.ndarray:
-    """``num``, the decimals ``text`` (``\\d+(\\.\\d+)?``), over 10**k, correctly rounded:
-    the decimal's digits as one whole number (exact below 2**53) over an exact power of ten,
-    as ``fixed_durations`` computes it; 9.999 ms was 9.999 / 1e3, two roundings
-    (0.009999000000000001). Past 2**53 digits, ``num`` / 10**k."""
-    dot = np.asarray(pc.find_substring(text, "."), dtype=np.int64)
-    size = np.asarray(pc.utf8_length(text), dtype=np.int64)
-    places = np.where(dot >= 0, size - dot - 1, 0)
-    digits = pc.replace_substring(text, ".", "").cast(pa.float64())
-    whole = np.asarray(digits, dtype=np.float64)
-    out = np.where(whole < 2.0**53, whole / _POW10[places + k], num / _POW10[k])
-    out[np.isnan(num)] = np.nan
-    return out
+# A non-negative JSON number, leading zeros allowed (Apache writes "%D" as digits only).
+_NUMBER = r"^\d+(\.\d+)?([eE][+-]?\d+)?$"
+
+
+def _over(text: pa.Array, k: int) -> np.ndarray:
+    """The decimals ``text`` (``_NUMBER``, or "" for missing: NaN) over 10**k, correctly
+    rounded: the decimal with its exponent lowered by k, read by Arrow's cast (one rounding,
+    as ``fixed_durations`` computes it; 9.999 / 1e3 was two: 0.009999000000000001). A value
+    written with an exponent (rare) has it rewritten in Python, once per distinct value."""
+    scaled = pc.if_else(pc.equal(text, ""), "NaN", pc.binary_join_element_wise(text, f"e-{k}", ""))
+    marked = np.flatnonzero(np.asarray(pc.match_substring(text, "e", ignore_case=True)))
+    if len(marked):
+        written = scaled.to_pylist()
+        for i in marked.tolist():
+            mantissa, _, power = str(text[i]).lower().partition("e")
+            written[i] = f"{mantissa}e{int(power) - k}"
+        scaled = pa.array(written, pa.string())
+    return np.asarray(scaled.cast(pa.float64()), dtype=np.float64)
 
 
 def sizes(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
@@ -433,4 +441,3 @@ def fixed_durations(values: pa.Array | pa.ChunkedArray, unit: str) -> np.ndarray
 # (0.10200000000000001 in records' JSONL).
 _PER_SECOND = {"ns": 1e9, "us": 1e6, "ms": 1e3, "s": 1.0}
 _DIGITS = {"ns": 9, "us": 6, "ms": 3, "s": 0}
-_POW10 = np.array([float(10**i) for i in range(23)])  # each exact

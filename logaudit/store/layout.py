@@ -690,22 +690,37 @@ class Layout:
     def verify(self, state: State) -> Iterator[str]:
         """One line per file that is missing or whose checksum differs, and for a missing
         or empty key."""
+        if wrong := self.key_damage(state):
+            yield wrong
+        for kind, day, info, table in self.stored_files(state):
+            if wrong := self.damage(day, info, table):
+                yield f"{kind} {day}: {self.path(day, info, table).name} {wrong}"
+
+    def key_damage(self, state: State) -> str | None:
+        """What is wrong with the key of a store that holds days: missing or empty."""
+        key = self.root / KEY_FILE
+        if (state.days or state.months) and not (key.is_file() and key.stat().st_size):
+            return f"{KEY_FILE} is {'empty' if key.is_file() else 'missing'}"
+        return None
+
+    @staticmethod
+    def stored_files(state: State) -> Iterator[tuple[str, str, dict, str]]:
+        """(kind "day" or "month", the day or month, its entry, table) per stored file."""
         named = [("day", d, i) for d, i in sorted(state.days.items())] + [
             ("month", m, i) for m, i in sorted(state.months.items())
         ]
-        key = self.root / KEY_FILE
-        if named and not (key.is_file() and key.stat().st_size):
-            yield f"{KEY_FILE} is {'empty' if key.is_file() else 'missing'}"
         for kind, day, info in named:
-            for table, meta in sorted(info["files"].items()):
-                path = self.path(day, info, table)
-                try:
-                    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-                except OSError:
-                    yield f"{kind} {day}: {path.name} is missing"
-                    continue
-                if digest != meta["sha256"]:
-                    yield f"{kind} {day}: {path.name} does not match its checksum"
+            for table in sorted(info["files"]):
+                yield kind, day, info, table
+
+    def damage(self, day: str, info: dict, table: str) -> str | None:
+        """What is wrong with one stored file ("is missing", "does not match its
+        checksum"), None when its bytes are those written."""
+        try:
+            digest = hashlib.sha256(self.path(day, info, table).read_bytes()).hexdigest()
+        except OSError:
+            return "is missing"
+        return None if digest == info["files"][table]["sha256"] else "does not match its checksum"
 
     def size(self) -> int:
         return sum(f.stat().st_size for f in self.root.rglob("*") if f.is_file())
