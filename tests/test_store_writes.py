@@ -99,3 +99,25 @@ def test_a_failed_write_fails_the_day(
     monkeypatch.setattr(layout_module, "_write_private", refuse)
     with pytest.raises(OSError, match="No space"):
         layout.write_day(day, part, 3)
+
+
+def test_a_day_read_ahead_is_read_in_order(tmp_path: Path) -> None:
+    """``_add_days`` merges the stored frames read ahead on threads: each the frame
+    ``read_table`` gives, in the order asked, and a damaged file the store's error."""
+    from logaudit.errors import ConfigError
+    from logaudit.store import _read_old
+
+    log = tmp_path / "access.log"
+    log.write_bytes(log_bytes(2000, days=1, bad=0))
+    report([str(log)], tmp_path / "state")
+    layout = Layout(tmp_path / "state")
+    day, info = max(layout.read_state().days.items())
+    tables = [*sorted(info["files"]), "not_stored"]
+    got = list(_read_old(layout, day, info, tables))
+    assert [t for t, _ in got] == tables
+    for t, frame in got:
+        want = layout.read_table(day, info, t)
+        assert (frame is None and want is None) or frame.equals(want)
+    layout.path(day, info, "paths").write_bytes(b"not parquet")
+    with pytest.raises(ConfigError, match="unreadable"):
+        list(_read_old(Layout(layout.root), day, info, tables))

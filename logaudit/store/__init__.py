@@ -10,7 +10,7 @@ sections are built from. ``docs/store.md`` describes the layout.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -276,20 +276,50 @@ def _add_days(
                 part.setdefault(TOUCH, pd.DataFrame())  # one may be stored packed in the other
             for t in pointing_into(set(part)) & set(old["files"]) & set(merged):
                 part.setdefault(t, pd.DataFrame())  # stored as row numbers into a rewritten table
-            for t, table in merged.items():
-                if t not in part:
+            for t in merged:
+                if t not in part and t in old["files"]:
                     # No new rows: the stored file stays as it is (its own generation).
-                    if t in old["files"]:
-                        kept[t] = {"gen": int(old["files"][t].get("gen", old["gen"]))}
-                        kept[t].update(old["files"][t])
-                    continue
-                f = layout.read_table(name, old, t)
+                    kept[t] = {"gen": int(old["files"][t].get("gen", old["gen"]))}
+                    kept[t].update(old["files"][t])
+            for t, f in _read_old(layout, name, old, [t for t in merged if t in part]):
                 if f is not None:
-                    part[t] = table.combine([f, part[t]])
+                    part[t] = merged[t].combine([f, part[t]])
         info = layout.write_day(name, part, state.gen)
         info["files"] = {**kept, **info["files"]}
         state.days[name] = info
     return late
+
+
+# Threads reading a day's stored tables for ``_add_days`` while the ones read are merged:
+# Parquet's decoding releases the GIL (0.15 -> 0.12 s for the open day of the 1M-line
+# benchmark, whose 34 files are read in order).
+READERS = 4
+
+
+def _read_old(
+    layout: Layout, day: str, info: dict[str, Any], tables: list[str]
+) -> Iterator[tuple[str, pd.DataFrame | None]]:
+    """(table, its stored frame or None) for each of ``tables`` of the stored ``day``, in
+    order, read ahead on ``READERS`` threads (at most twice as many tables ahead: memory
+    holds a few of the day's stored frames beside the merged ones, not all of them)."""
+    from collections import deque
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    todo = iter(tables)
+    with ThreadPoolExecutor(READERS, thread_name_prefix="logaudit-store") as pool:
+        ahead: deque[tuple[str, Future[pd.DataFrame | None]]] = deque()
+
+        def more() -> None:
+            t = next(todo, None)
+            if t is not None:
+                ahead.append((t, pool.submit(layout.read_table, day, info, t)))
+
+        for _ in range(2 * READERS):
+            more()
+        while ahead:
+            t, got = ahead.popleft()
+            more()
+            yield t, got.result()
 
 
 def _commit(
