@@ -1,7 +1,11 @@
 """Whether a report is read by this process alone (one job, the local engine, no history
 store): the runs that the start-up head starts (``prefetch``, ``enrich.agentproc``) can
 help. One predicate for the options (before the settings are loaded) and one for the
-loaded settings, so that both head starts agree."""
+loaded settings, so that both head starts agree.
+
+``stored``: a history store is no obstacle. The agents helper serves a stored run too (its
+new lines are read by this process, from their offset); reading ahead from a log's first
+byte does not (``prefetch``)."""
 
 from __future__ import annotations
 
@@ -15,11 +19,15 @@ if TYPE_CHECKING:
 SPREADING = ("jobs", "engine", "state")
 
 
-def by_options(overrides: Mapping[str, Any]) -> bool:
+def by_options(overrides: Mapping[str, Any], stored: bool = False) -> bool:
     """False when an option given on the command line already rules it out."""
-    return not any(overrides.get(k) for k in SPREADING)
+    return not any(overrides.get(k) for k in SPREADING if not (stored and k == "state"))
 
 
-def by_settings(settings: Settings) -> bool:
+def by_settings(settings: Settings, stored: bool = False) -> bool:
     """The same, once the configuration file and environment are read too."""
-    return settings.engine == "local" and (settings.jobs or 1) <= 1 and settings.state is None
+    return (
+        settings.engine == "local"
+        and (settings.jobs or 1) <= 1
+        and (stored or settings.state is None)
+    )

@@ -178,7 +178,7 @@ def test_no_helper_where_it_cannot_help(
     monkeypatch.setattr(agentproc, "_allowed", True)
     assert not started([log], {"jobs": 2})
     assert not started([log], {"engine": "dask"})
-    assert not started([log], {"state": str(tmp_path)})
+    assert started([log], {"state": str(tmp_path / "store")})  # its new lines' agents
     assert not started([log], {"sections": ("pages",)})  # may need classes alone
     assert started([log], {"sections": ()})
     assert not started(["-"], {})
@@ -190,6 +190,49 @@ def test_no_helper_where_it_cannot_help(
     assert not started([log, str(packed)], {})
     monkeypatch.setenv("LOGAUDIT_AGENT_HELPER", "0")
     assert not started([log], {})
+
+
+def _record(path: Path) -> dict[str, object]:
+    st = path.stat()
+    return {"name": str(path), "dev": st.st_dev, "ino": st.st_ino, "size": st.st_size}
+
+
+def test_a_stored_run_keeps_its_helper_only_for_logs_that_grew(
+    monkeypatch: pytest.MonkeyPatch, sample_logs: Path, tmp_path: Path
+) -> None:
+    """A store's agent cache is warm, yet the few new agents of its new lines cost the
+    matcher's whole build: the helper builds it while a log has grown since the store read
+    it, and leaves (nothing to classify) when none has."""
+    log = tmp_path / "access.log"
+    log.write_bytes((sample_logs / "access.log").read_bytes())
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "agent-cache.arrow").write_bytes(b"a warm cache, not read by the helper")
+    state = {"schema": 12, "inputs": [_record(log)]}
+    (store / "store.json").write_text(json.dumps(state))
+    assert not agentproc._grown(store, [str(log)])
+    assert agentproc._grown(tmp_path / "none", [str(log)])  # no store yet: every line is new
+    monkeypatch.setenv("LOGAUDIT_AGENT_HELPER", "1")
+    monkeypatch.delenv("LOGAUDIT_NO_CACHE", raising=False)
+    monkeypatch.setattr(agentproc, "_allowed", True)
+    monkeypatch.setattr(agentproc, "WAIT_SECONDS", 60.0)
+    agentproc.stop()
+
+    def helped() -> bool:
+        agentproc.start([str(log)], {"state": str(store)})
+        try:
+            c = agentproc.classifier()
+            rows = c.classify(pd.Index(AGENTS))
+            pd.testing.assert_frame_equal(rows, AgentClassifier().classify(pd.Index(AGENTS)))
+            return c._resolver_built is None  # the helper's rows: no matcher built here
+        finally:
+            agentproc.stop()
+
+    assert not helped()  # nothing new since the store read it: the helper left
+    with open(log, "ab") as f:
+        f.write((sample_logs / "access.log").read_bytes()[:2000])
+    assert agentproc._grown(store, [str(log)])
+    assert helped()
 
 
 def _summary(log: Path, helper: str, tmp_path: Path) -> dict[str, object]:
@@ -251,3 +294,41 @@ def test_stop_signals_wait_while_the_helper_is_forked(
         agentproc.stop()
     assert fork_masks and {signal.SIGINT, signal.SIGTERM, signal.SIGHUP} <= fork_masks[0]
     assert set(signal.pthread_sigmask(signal.SIG_BLOCK, [])) == before  # given back
+
+
+def _stored_summary(folder: Path, helper: str) -> dict[str, object]:
+    env = dict(os.environ, LOGAUDIT_AGENT_HELPER=helper, PYTHONPATH=str(ROOT))
+    env.pop("LOGAUDIT_NO_CACHE", None)
+    got = folder / "summary.json"
+    subprocess.run(
+        [sys.executable, "-m", "logaudit", "summary", str(folder / "access.log"), "--state",
+         str(folder / "store"), "--format", "json", "-o", str(got)],
+        cwd=folder, env=env, check=True, capture_output=True, timeout=300,
+    )
+    report = json.loads(got.read_text())
+    report.pop("generated", None)
+    return report
+
+
+def test_a_stored_summary_is_the_same_with_and_without_the_helper(
+    sample_logs: Path, tmp_path: Path
+) -> None:
+    """A store filled with half a log (one key for client tokens), then the rest appended
+    and read with the helper and without: the same report."""
+    import shutil
+
+    tmp_path.chmod(0o700)
+    lines = (sample_logs / "access.log").read_bytes().splitlines(keepends=True)
+    first = tmp_path / "first"
+    first.mkdir(mode=0o700)
+    (first / "access.log").write_bytes(b"".join(lines[: len(lines) // 2]))
+    _stored_summary(first, "0")
+    reports = []
+    folder = tmp_path / "run"  # one path for both: reports name their logs
+    for helper in ("1", "0"):
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(first, folder)
+        with open(folder / "access.log", "ab") as f:
+            f.write(b"".join(lines[len(lines) // 2 :]))
+        reports.append(_stored_summary(folder, helper))
+    assert reports[0] == reports[1]
