@@ -478,3 +478,15 @@ def test_stop_signals_wait_while_the_finish_forks(fork_masks: list[set[int]]) ->
     assert child.result(0.0) == []
     assert fork_masks and {signal.SIGINT, signal.SIGTERM, signal.SIGHUP} <= fork_masks[0]
     assert set(signal.pthread_sigmask(signal.SIG_BLOCK, [])) == before
+
+
+def test_a_spilt_result_comes_whole_through_its_file() -> None:
+    """``spill``: a result far larger than a pipe's buffer, written to a file the child
+    shares with this process and read from its start; the file closed once collected."""
+    big = [bytes(range(256)) * 8192, "end"]  # 2 MiB
+    child = forked.Child(lambda: big, spill=True)
+    assert child.result(0.0) == big
+    assert child.file is None
+    failed = forked.Child(lambda: os._exit(3), spill=True)
+    assert failed.result(0.0) is None
+    assert failed.file is None

@@ -29,6 +29,7 @@ import os
 import pickle
 import selectors
 import signal
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -90,9 +91,21 @@ def _cpu_ticks(pid: int) -> int | None:
 class Child:
     """A forked child building some sections; ``result()`` collects them, or None."""
 
-    def __init__(self, build: Callable[[], list[Any]]) -> None:
-        """Fork; raises OSError (and leaves nothing open) when that is not possible."""
-        read_end, write_end = os.pipe()
+    def __init__(self, build: Callable[[], list[Any]], spill: bool = False) -> None:
+        """Fork; raises OSError (and leaves nothing open) when that is not possible.
+
+        ``spill``: the child writes its result to an unlinked temporary file, and the pipe
+        only tells when it is done (it closes at the child's exit). For a large result that
+        this process collects only once its own part is done (``store/apart.py``: a year of
+        movers, 77 MB pickled): through the pipe the child waited on each 64 KiB this process
+        read, and the two took turns for a third of a second; the file is written at once and
+        read in one call."""
+        self.file = tempfile.TemporaryFile() if spill else None
+        try:
+            read_end, write_end = os.pipe()
+        except BaseException:
+            self._close_file()
+            raise
         parent = os.getpid()
         # Signals wait until the child is inside its try (a KeyboardInterrupt between fork
         # and try would send the child back into the caller's code) and the parent has its pid.
@@ -108,6 +121,7 @@ class Child:
             except BaseException as e:
                 os.close(read_end)
                 os.close(write_end)
+                self._close_file()
                 if isinstance(e, RuntimeError):  # a subinterpreter (Python 3.12+) cannot fork
                     raise OSError(str(e)) from e
                 raise
@@ -119,9 +133,10 @@ class Child:
                     signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it quietly
                     let_in()
                     data = pickle.dumps(build(), protocol=pickle.HIGHEST_PROTOCOL)
+                    out = write_end if self.file is None else self.file.fileno()
                     view = memoryview(data)
                     while view:
-                        view = view[os.write(write_end, view) :]
+                        view = view[os.write(out, view) :]
                     code = 0
                 finally:
                     os._exit(code)
@@ -141,9 +156,16 @@ class Child:
                 self.cancel()
                 return None
             status = self._reap()
+            if self.file is not None and status in (0, None):
+                # The child's file offset is this one's too (one open file): from the start.
+                self.file.seek(0)
+                data = self.file.read()
         except BaseException:
             self.cancel()
             raise
+        finally:
+            if self.reaped:
+                self._close_file()
         # A cut-short pickle does not load, so the data decides even when the status is
         # unknown (another part of the program reaped the child, or SIGCHLD is ignored).
         if status not in (0, None):
@@ -193,6 +215,7 @@ class Child:
     def cancel(self) -> None:
         """Kill the child and reap it (this process failed, or the child is stuck)."""
         self._close()
+        self._close_file()
         if self.reaped:
             return
         self.reaped = True
@@ -206,6 +229,11 @@ class Child:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+    def _close_file(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
 
 
 def _built(spec: SectionSpec, p: Partial, ctx: Context) -> Section:
