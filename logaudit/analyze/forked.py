@@ -25,10 +25,12 @@ error the child hit is raised here, where the caller handles it.
 
 from __future__ import annotations
 
+import mmap
 import os
 import pickle
 import selectors
 import signal
+import struct
 import tempfile
 import time
 import warnings
@@ -94,12 +96,13 @@ class Child:
     def __init__(self, build: Callable[[], list[Any]], spill: bool = False) -> None:
         """Fork; raises OSError (and leaves nothing open) when that is not possible.
 
-        ``spill``: the child writes its result to an unlinked temporary file, and the pipe
-        only tells when it is done (it closes at the child's exit). For a large result that
-        this process collects only once its own part is done (``store/apart.py``: a year of
-        movers, 77 MB pickled): through the pipe the child waited on each 64 KiB this process
-        read, and the two took turns for a third of a second; the file is written at once and
-        read in one call."""
+        ``spill``: the child writes its result to an unlinked temporary file (``_spill``),
+        and the pipe only tells when it is done (it closes at the child's exit). For a large
+        result that this process collects once its own part is done (``store/apart.py``: a
+        year of movers, 77 MB pickled): through the pipe the child waited on each 64 KiB this
+        process read, the two took turns for a third of a second, and the bytes were copied
+        four times (read, joined, unpickled); the file is written at once and its arrays are
+        mapped, not copied (``_unspilt``)."""
         self.file = tempfile.TemporaryFile() if spill else None
         try:
             read_end, write_end = os.pipe()
@@ -132,11 +135,13 @@ class Child:
                     procs.die_with_parent(parent)  # killed with its parent, whatever the signal
                     signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it quietly
                     let_in()
-                    data = pickle.dumps(build(), protocol=pickle.HIGHEST_PROTOCOL)
-                    out = write_end if self.file is None else self.file.fileno()
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.write(out, view) :]
+                    if self.file is not None:
+                        _spill(build(), self.file.fileno())
+                    else:
+                        data = pickle.dumps(build(), protocol=pickle.HIGHEST_PROTOCOL)
+                        view = memoryview(data)
+                        while view:
+                            view = view[os.write(write_end, view) :]
                     code = 0
                 finally:
                     os._exit(code)
@@ -157,9 +162,7 @@ class Child:
                 return None
             status = self._reap()
             if self.file is not None and status in (0, None):
-                # The child's file offset is this one's too (one open file): from the start.
-                self.file.seek(0)
-                data = self.file.read()
+                return _unspilt(self.file.fileno())
         except BaseException:
             self.cancel()
             raise
@@ -234,6 +237,61 @@ class Child:
         if self.file is not None:
             self.file.close()
             self.file = None
+
+
+# A spilt result's file: its parts (the pickle, then each out-of-band buffer: numpy's and
+# Arrow's arrays) at ALIGN-byte offsets, then the table of their (offset, length) and last
+# the header (MAGIC, the table's offset, the number of parts), written after everything else
+# so that a file cut short has none.
+MAGIC = b"LAspill1"
+ALIGN = 64
+_HEADER = struct.Struct("<8sQQ")
+
+
+def _spill(result: Any, fd: int) -> None:
+    """Write ``result`` to the empty file ``fd`` (``_unspilt`` reads it)."""
+    buffers: list[pickle.PickleBuffer] = []
+    head = pickle.dumps(result, protocol=5, buffer_callback=buffers.append)
+    parts = [memoryview(head), *(b.raw() for b in buffers)]
+    table: list[int] = []
+    at = _HEADER.size
+    for part in parts:
+        at = -(-at // ALIGN) * ALIGN
+        table += [at, part.nbytes]
+        _write_at(fd, part, at)
+        at += part.nbytes
+    _write_at(fd, memoryview(struct.pack(f"<{len(table)}Q", *table)), at)
+    _write_at(fd, memoryview(_HEADER.pack(MAGIC, at, len(parts))), 0)
+
+
+def _write_at(fd: int, view: memoryview, at: int) -> None:
+    view = view.cast("B")
+    while view:
+        n = os.pwrite(fd, view, at)
+        view, at = view[n:], at + n
+
+
+def _unspilt(fd: int) -> list[Any] | None:
+    """The result ``_spill`` wrote to ``fd``, its buffers mapped copy-on-write (the arrays
+    stay writable; the file's pages are copied only where written); None when the file is
+    not whole."""
+    size = os.fstat(fd).st_size
+    if size < _HEADER.size:
+        return None
+    with mmap.mmap(fd, size, access=mmap.ACCESS_COPY) as whole:
+        magic, at, n = _HEADER.unpack_from(whole, 0)
+        if magic != MAGIC or not 0 < n <= size or at + 16 * n > size:
+            return None
+        table = struct.unpack_from(f"<{2 * n}Q", whole, at)
+        if any(o + k > at for o, k in zip(table[::2], table[1::2], strict=True)):
+            return None
+    mapped = memoryview(mmap.mmap(fd, size, access=mmap.ACCESS_COPY))
+    parts = [mapped[o : o + k] for o, k in zip(table[::2], table[1::2], strict=True)]
+    try:
+        result = pickle.loads(parts[0], buffers=parts[1:])
+    except Exception:
+        return None
+    return result if isinstance(result, list) else None
 
 
 def _built(spec: SectionSpec, p: Partial, ctx: Context) -> Section:
