@@ -475,18 +475,6 @@ def _with_visits(
         used_every = movers.every_of(layout, state, days, every)
         window = movers.window(days, used_every)
         if window is not None:
-            # Read in a forked child while this process loads the period (store/apart.py).
-            build = functools.partial(
-                _movers_part,
-                state=state,
-                days=days,
-                window=window,
-                tables=dict(tables),
-                first=first,
-                timeout=timeout,
-                every=used_every,
-            )
-            part = apart.Apart(layout, state, build, apart.worth(len(days)))
             # The movers name queries and referrers from the window's days (movers.names):
             # the period's queries are read for nothing; its referrers served only the own
             # hosts, which come from the entries' referring sites when they all have them.
@@ -498,15 +486,29 @@ def _with_visits(
                 if sites.usable(sited):
                     unread.add("referrers")
                     own_from = sited
+            # Read in a forked child while this process loads the period (store/apart.py);
+            # the sites above made first, so that a child forked on a store that lacked them
+            # reads the store this process reads.
+            build = functools.partial(
+                _movers_part,
+                state=state,
+                days=days,
+                window=window,
+                tables=dict(tables),
+                first=first,
+                timeout=timeout,
+                every=used_every,
+            )
+            part = apart.Apart(layout, state, build, apart.worth(len(days)))
             events = False
-    tables = {n: t for n, t in tables.items() if n not in unread}
-    skip = frozenset() if events else frozenset((n, "pv_events") for n in used)
-    monthly = every == "month"  # distinct visitors from closed months' sets, counted
     try:
+        tables = {n: t for n, t in tables.items() if n not in unread}
+        skip = frozenset() if events else frozenset((n, "pv_events") for n in used)
+        monthly = every == "month"  # distinct visitors from closed months' sets, counted
         partial = load(layout, state, tables, first, last, skip, monthly)
     except BaseException:
         if part is not None:
-            part.cancel()
+            part.cancel()  # this process failed: the child's part is for nothing
         raise
     if part is not None:
         extra = _own_entries(state, part.result())
