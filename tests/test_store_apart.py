@@ -89,3 +89,19 @@ def test_only_a_long_period_on_an_idle_core_forks(monkeypatch: pytest.MonkeyPatc
     assert apart.worth(apart.MIN_DAYS) and not apart.worth(apart.MIN_DAYS - 1)
     monkeypatch.setenv("LOGAUDIT_IDLE_CORE", "0")
     assert not apart.worth(365)
+
+
+def test_a_childs_counted_months_are_this_process_entries() -> None:
+    """The child's part names closed months by copies of their entries; the source movers may
+    add files to those entries and commit (store._counted_visits), so they must be the state's
+    own, or the commit would leave the new files out (and its clean-up delete them)."""
+    import copy
+
+    import logaudit.store as st
+    from logaudit.analyze.trends.movers import STORED
+
+    entry = {"gen": 3, "files": {"visit_rows": {"sha256": "x", "gen": 3}}}
+    state = State(months={"2026-01": entry})
+    extra: dict[str, Any] = {STORED: {st._COUNTED_FROM: [("2026-01", copy.deepcopy(entry))]}}
+    got = st._own_entries(state, extra)[STORED][st._COUNTED_FROM]
+    assert got == [("2026-01", entry)] and got[0][1] is entry
