@@ -79,6 +79,17 @@ def _private_state(
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
 
 
+@pytest.fixture(autouse=True)
+def _movers_read_here(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store's tests read the movers' part in this process: ``store/apart.py`` forks it only
+    with a core idle, so whether it did would depend on the host's load, and a spy on the
+    store's reads sees none of the child's. The tests of the child set ``apart.MIN_DAYS``."""
+    if request.module.__name__.rpartition(".")[2].startswith("test_store"):
+        from logaudit.store import apart
+
+        monkeypatch.setattr(apart, "MIN_DAYS", 10**9)
+
+
 @pytest.fixture
 def every_mover(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every mover shown (no minimum change, count or rows a side): each source's and site's
