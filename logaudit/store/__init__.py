@@ -644,7 +644,7 @@ def _own_entries(state: State, extra: Partial) -> Partial:
 
     handed = extra.get(STORED)
     if isinstance(handed, dict) and handed.get(_COUNTED_FROM):
-        handed[_COUNTED_FROM] = [(m, state.months[m]) for m, _ in handed[_COUNTED_FROM]]
+        handed[_COUNTED_FROM] = [(m, state.months.get(m, e)) for m, e in handed[_COUNTED_FROM]]
     return extra
 
 
