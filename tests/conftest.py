@@ -8,6 +8,7 @@ that need them skip when the folder is absent.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,22 @@ def _private_state(
     spools without setting XDG_STATE_HOME itself must not write into the real home (subprocesses
     inherit it too). A test that sets it keeps its own."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
+
+
+@pytest.fixture(autouse=True)
+def _movers_read_here(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The store's tests read the movers' part in this process: ``store/apart.py`` forks it only
+    with a core idle, so whether it did would depend on the host's load, and a spy on the
+    store's reads sees none of the child's. The tests of the child set ``apart.MIN_DAYS``. A
+    patch of its own: a test's ``monkeypatch.undo()`` (between its spied runs) keeps it."""
+    if not request.module.__name__.rpartition(".")[2].startswith("test_store"):
+        yield
+        return
+    from logaudit.store import apart
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(apart, "MIN_DAYS", 10**9)
+        yield
 
 
 @pytest.fixture

@@ -478,3 +478,36 @@ def test_stop_signals_wait_while_the_finish_forks(fork_masks: list[set[int]]) ->
     assert child.result(0.0) == []
     assert fork_masks and {signal.SIGINT, signal.SIGTERM, signal.SIGHUP} <= fork_masks[0]
     assert set(signal.pthread_sigmask(signal.SIG_BLOCK, [])) == before
+
+
+def test_a_spilt_result_comes_whole_through_its_file() -> None:
+    """``spill``: a result far larger than a pipe's buffer, written to a file the child
+    shares with this process and read from its start; the file closed once collected."""
+    big = [bytes(range(256)) * 8192, "end"]  # 2 MiB
+    child = forked.Child(lambda: big, spill=True)
+    assert child.result(0.0) == big
+    assert child.file is None
+    failed = forked.Child(lambda: os._exit(3), spill=True)
+    assert failed.result(0.0) is None
+    assert failed.file is None
+
+
+def test_a_spilt_file_not_whole_is_no_result(tmp_path: Path) -> None:
+    """A child killed while writing leaves its file without a header, or cut short: no
+    result (this process builds it), never arrays read past the file's end."""
+    import numpy as np
+
+    path = tmp_path / "spill"
+    with open(path, "w+b") as f:
+        forked._spill([np.arange(100_000), "x"], f.fileno())
+        got = forked._unspilt(f.fileno())
+        assert got is not None and got[1] == "x" and (got[0] == np.arange(100_000)).all()
+        got[0][0] = 7  # the arrays stay writable (mapped copy-on-write)
+        del got  # (its pages past a cut would not be readable)
+        f.truncate(path.stat().st_size // 2)
+        assert forked._unspilt(f.fileno()) is None
+        f.seek(0)
+        f.write(b"\0" * 24)  # no header
+        assert forked._unspilt(f.fileno()) is None
+        f.truncate(0)
+        assert forked._unspilt(f.fileno()) is None

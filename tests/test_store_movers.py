@@ -453,3 +453,38 @@ def test_a_store_half_written_without_entry_pairs(tmp_path: Path, monkeypatch: A
     trends([], state, **more)
     monkeypatch.undo()
     assert {n for n, t in read if t == "touch_events"} & old
+
+
+def test_movers_read_in_a_forked_child_equal_those_read_here(
+    store: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """store/apart.py: the movers' part read by a child while the period loads gives the
+    figures it gives read in this process; a child that fails leaves it to this process."""
+    import os
+
+    import logaudit.store as st
+    from logaudit.store import apart
+
+    state, _ = store
+    more: dict[str, Any] = {"extra": {"every": "month"}, "sections": SECTIONS}
+    monkeypatch.setenv("LOGAUDIT_IDLE_CORE", "0")
+    here = figures(trends([], state, **more))
+    pids = tmp_path / "pids"
+    real = st._movers_part
+
+    def noted(layout: Layout, **kw: Any) -> Any:
+        with open(pids, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        if fail and isinstance(layout, apart.ReadOnly):
+            raise RuntimeError("a child's failure")
+        return real(layout, **kw)
+
+    monkeypatch.setattr(st, "_movers_part", noted)
+    monkeypatch.setattr(apart, "MIN_DAYS", 1)
+    monkeypatch.setenv("LOGAUDIT_IDLE_CORE", "1")
+    for fail in (False, True):
+        pids.unlink(missing_ok=True)
+        assert figures(trends([], state, **more)) == here
+        seen = [int(p) for p in pids.read_text().split()]
+        assert seen[0] != os.getpid()  # read in a child
+        assert seen[1:] == ([os.getpid()] if fail else [])

@@ -25,10 +25,13 @@ error the child hit is raised here, where the caller handles it.
 
 from __future__ import annotations
 
+import mmap
 import os
 import pickle
 import selectors
 import signal
+import struct
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -90,9 +93,22 @@ def _cpu_ticks(pid: int) -> int | None:
 class Child:
     """A forked child building some sections; ``result()`` collects them, or None."""
 
-    def __init__(self, build: Callable[[], list[Any]]) -> None:
-        """Fork; raises OSError (and leaves nothing open) when that is not possible."""
-        read_end, write_end = os.pipe()
+    def __init__(self, build: Callable[[], list[Any]], spill: bool = False) -> None:
+        """Fork; raises OSError (and leaves nothing open) when that is not possible.
+
+        ``spill``: the child writes its result to an unlinked temporary file (``_spill``),
+        and the pipe only tells when it is done (it closes at the child's exit). For a large
+        result that this process collects once its own part is done (``store/apart.py``: a
+        year of movers, 77 MB pickled): through the pipe the child waited on each 64 KiB this
+        process read, the two took turns for a third of a second, and the bytes were copied
+        four times (read, joined, unpickled); the file is written at once and its arrays are
+        mapped, not copied (``_unspilt``)."""
+        self.file = tempfile.TemporaryFile() if spill else None
+        try:
+            read_end, write_end = os.pipe()
+        except BaseException:
+            self._close_file()
+            raise
         parent = os.getpid()
         # Signals wait until the child is inside its try (a KeyboardInterrupt between fork
         # and try would send the child back into the caller's code) and the parent has its pid.
@@ -108,6 +124,7 @@ class Child:
             except BaseException as e:
                 os.close(read_end)
                 os.close(write_end)
+                self._close_file()
                 if isinstance(e, RuntimeError):  # a subinterpreter (Python 3.12+) cannot fork
                     raise OSError(str(e)) from e
                 raise
@@ -118,10 +135,13 @@ class Child:
                     procs.die_with_parent(parent)  # killed with its parent, whatever the signal
                     signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C ends it quietly
                     let_in()
-                    data = pickle.dumps(build(), protocol=pickle.HIGHEST_PROTOCOL)
-                    view = memoryview(data)
-                    while view:
-                        view = view[os.write(write_end, view) :]
+                    if self.file is not None:
+                        _spill(build(), self.file.fileno())
+                    else:
+                        data = pickle.dumps(build(), protocol=pickle.HIGHEST_PROTOCOL)
+                        view = memoryview(data)
+                        while view:
+                            view = view[os.write(write_end, view) :]
                     code = 0
                 finally:
                     os._exit(code)
@@ -141,9 +161,14 @@ class Child:
                 self.cancel()
                 return None
             status = self._reap()
+            if self.file is not None and status in (0, None):
+                return _unspilt(self.file.fileno())
         except BaseException:
             self.cancel()
             raise
+        finally:
+            if self.reaped:
+                self._close_file()
         # A cut-short pickle does not load, so the data decides even when the status is
         # unknown (another part of the program reaped the child, or SIGCHLD is ignored).
         if status not in (0, None):
@@ -193,6 +218,7 @@ class Child:
     def cancel(self) -> None:
         """Kill the child and reap it (this process failed, or the child is stuck)."""
         self._close()
+        self._close_file()
         if self.reaped:
             return
         self.reaped = True
@@ -206,6 +232,66 @@ class Child:
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
+
+    def _close_file(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+# A spilt result's file: its parts (the pickle, then each out-of-band buffer: numpy's and
+# Arrow's arrays) at ALIGN-byte offsets, then the table of their (offset, length) and last
+# the header (MAGIC, the table's offset, the number of parts), written after everything else
+# so that a file cut short has none.
+MAGIC = b"LAspill1"
+ALIGN = 64
+_HEADER = struct.Struct("<8sQQ")
+
+
+def _spill(result: Any, fd: int) -> None:
+    """Write ``result`` to the empty file ``fd`` (``_unspilt`` reads it)."""
+    buffers: list[pickle.PickleBuffer] = []
+    head = pickle.dumps(result, protocol=5, buffer_callback=buffers.append)
+    parts = [memoryview(head), *(b.raw() for b in buffers)]
+    table: list[int] = []
+    at = _HEADER.size
+    for part in parts:
+        at = -(-at // ALIGN) * ALIGN
+        table += [at, part.nbytes]
+        _write_at(fd, part, at)
+        at += part.nbytes
+    _write_at(fd, memoryview(struct.pack(f"<{len(table)}Q", *table)), at)
+    _write_at(fd, memoryview(_HEADER.pack(MAGIC, at, len(parts))), 0)
+
+
+def _write_at(fd: int, view: memoryview, at: int) -> None:
+    view = view.cast("B")
+    while view:
+        n = os.pwrite(fd, view, at)
+        view, at = view[n:], at + n
+
+
+def _unspilt(fd: int) -> list[Any] | None:
+    """The result ``_spill`` wrote to ``fd``, its buffers mapped copy-on-write (the arrays
+    stay writable; the file's pages are copied only where written); None when the file is
+    not whole."""
+    size = os.fstat(fd).st_size
+    if size < _HEADER.size:
+        return None
+    with mmap.mmap(fd, size, access=mmap.ACCESS_COPY) as whole:
+        magic, at, n = _HEADER.unpack_from(whole, 0)
+        if magic != MAGIC or not 0 < n <= size or at + 16 * n > size:
+            return None
+        table = struct.unpack_from(f"<{2 * n}Q", whole, at)
+        if any(o + k > at for o, k in zip(table[::2], table[1::2], strict=True)):
+            return None
+    mapped = memoryview(mmap.mmap(fd, size, access=mmap.ACCESS_COPY))
+    parts = [mapped[o : o + k] for o, k in zip(table[::2], table[1::2], strict=True)]
+    try:
+        result = pickle.loads(parts[0], buffers=parts[1:])
+    except Exception:
+        return None
+    return result if isinstance(result, list) else None
 
 
 def _built(spec: SectionSpec, p: Partial, ctx: Context) -> Section:

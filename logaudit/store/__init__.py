@@ -9,6 +9,7 @@ sections are built from. ``docs/store.md`` describes the layout.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
@@ -28,6 +29,7 @@ from logaudit.errors import ConfigError, ExitCode, LogauditError
 from logaudit.parse import BadLines
 from logaudit.sources import Input, InputProblem, said
 from logaudit.store import (
+    apart,
     close,
     entrysources,
     grouped,
@@ -558,11 +560,11 @@ def _with_visits(
     # the visitors, places and touch events of the last periods' days only.
     extra: Partial = {}
     own_from: list[tuple[str, dict[str, Any]]] | None = None
+    part: apart.Apart | None = None
     if events:
         used_every = movers.every_of(layout, state, days, every)
         window = movers.window(days, used_every)
         if window is not None:
-            extra = _movers_part(layout, state, days, window, tables, first, timeout, used_every)
             # The movers name queries and referrers from the window's days (movers.names):
             # the period's queries are read for nothing; its referrers served only the own
             # hosts, which come from the entries' referring sites when they all have them.
@@ -574,11 +576,32 @@ def _with_visits(
                 if sites.usable(sited):
                     unread.add("referrers")
                     own_from = sited
+            # Read in a forked child while this process loads the period (store/apart.py);
+            # the sites above made first, so that a child forked on a store that lacked them
+            # reads the store this process reads.
+            build = functools.partial(
+                _movers_part,
+                state=state,
+                days=days,
+                window=window,
+                tables=dict(tables),
+                first=first,
+                timeout=timeout,
+                every=used_every,
+            )
+            part = apart.Apart(layout, state, build, apart.worth(len(days)))
             events = False
-    tables = {n: t for n, t in tables.items() if n not in unread}
-    skip = frozenset() if events else frozenset((n, "pv_events") for n in used)
-    monthly = every == "month"  # distinct visitors from closed months' sets, counted
-    partial = load(layout, state, tables, first, last, skip, monthly)
+    try:
+        tables = {n: t for n, t in tables.items() if n not in unread}
+        skip = frozenset() if events else frozenset((n, "pv_events") for n in used)
+        monthly = every == "month"  # distinct visitors from closed months' sets, counted
+        partial = load(layout, state, tables, first, last, skip, monthly)
+    except BaseException:
+        if part is not None:
+            part.cancel()  # this process failed: the child's part is for nothing
+        raise
+    if part is not None:
+        extra = _own_entries(state, part.result())
     if own_from is not None and settings is not None:
         from logaudit.analyze.trends.movers import STORED
 
@@ -702,6 +725,17 @@ def _movers_part(
 # The counted months whose interior visits movers read (``_movers_part``), for
 # ``_counted_visits``.
 _COUNTED_FROM = "_counted_from"
+
+
+def _own_entries(state: State, extra: Partial) -> Partial:
+    """``_movers_part``'s ``extra`` with its counted months as ``state``'s own entries (a
+    forked child's are copies: ``_counted_visits`` may add files to them and commit)."""
+    from logaudit.analyze.trends.movers import STORED
+
+    handed = extra.get(STORED)
+    if isinstance(handed, dict) and handed.get(_COUNTED_FROM):
+        handed[_COUNTED_FROM] = [(m, state.months.get(m, e)) for m, e in handed[_COUNTED_FROM]]
+    return extra
 
 
 def _counted_visits(

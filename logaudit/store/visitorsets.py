@@ -55,7 +55,7 @@ TABLES = (KEYS, CODES)
 def _of_columns(
     day: np.ndarray, visitor: np.ndarray, hits: np.ndarray
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    keys = np.unique(visitor)
+    keys = _union([visitor])
     codes = np.searchsorted(keys, visitor).astype(np.uint32)
     return (
         pd.DataFrame({"visitor": keys}),
@@ -158,7 +158,7 @@ def read(layout: Layout, entries: list[tuple[str, dict[str, Any]]]) -> pd.DataFr
             if cols is None or not len(cols[0]):
                 continue
             day, v, hits = cols
-            sets.append(np.unique(v))
+            sets.append(_union([v]))
             parts.append((day.astype(np.int32), hits, v, None))
     if not parts:
         return None
@@ -194,7 +194,11 @@ def _sorted(sets: list[np.ndarray]) -> np.ndarray:
 
 
 def _union(sets: list[np.ndarray]) -> np.ndarray:
-    """The union of sorted unique key arrays, sorted."""
+    """The union of key arrays, sorted: ``np.unique`` of them joined. Not ``np.unique``
+    itself: since numpy 2.3 it finds the distinct values of an array with a hash table, then
+    sorts them; on 64-bit keys that took 10-15 times as long as one sort and a mask (300,000
+    keys: 35 ms of CPU against 3.5; the open days' keys of a year's trends, branch
+    ``trends17``)."""
     merged = _sorted(sets)
     keep = np.ones(len(merged), bool)
     np.not_equal(merged[1:], merged[:-1], out=keep[1:])
@@ -294,7 +298,7 @@ def counted(
         assert keys is not None
         sets.append(keys.column("visitor").to_numpy())
     if rows is not None and len(rows):
-        sets.append(np.unique(rows.index.get_level_values("visitor").to_numpy(np.uint64)))
+        sets.append(_union([rows.index.get_level_values("visitor").to_numpy(np.uint64)]))
     unique = _distinct(sets)
     if rows is not None and len(rows):
         sets.pop()  # the open days' keys: not a month's
