@@ -13,6 +13,7 @@ from logaudit.errors import ExitCode, LogauditError
 from logaudit.store.layout import STATE_FILE
 from logaudit.store.lock import StoreBusy, locked
 from tests.store_helpers import Server, figures, log_bytes, report
+from tests.w3c_helpers import w3c_swapped
 
 DATA = log_bytes()
 
@@ -435,3 +436,31 @@ def test_a_w3c_log_grown_then_gzipped_is_read_on_under_its_headers(tmp_path: Pat
     got = report([str(logs / "access.log.1.gz")], state)
     assert got.exit_code == ExitCode.OK, got.messages
     assert figures(got)["overview"]["requests"] == 300
+
+
+@pytest.mark.parametrize("gzipped", [False, True])
+def test_a_w3c_header_changed_over_a_mib_before_the_offset_is_in_force(
+    tmp_path: Path, gzipped: bool
+) -> None:
+    # QA17 #1: only the head and the last MiB before the offset were searched for the
+    # #Fields: header in force; a change further back (the same number of fields) fell back
+    # to the head's header and read the new lines silently with sc-bytes and cs-bytes swapped.
+    import gzip
+
+    data, at = w3c_swapped(1.1, 2.5)
+    cut = data.index(b"\n", at + (3 << 19)) + 1  # 1.5 MiB past the new header
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "access.log"
+    log.write_bytes(data[:cut])
+    state = tmp_path / "state"
+    report([str(log)], state)
+    if gzipped:  # rotated and compressed since: read on from the start of the stream
+        log.unlink()
+        log = logs / "access.log.1.gz"
+        log.write_bytes(gzip.compress(data, 1))
+    else:
+        log.write_bytes(data)
+    got = report([str(log)], state)
+    assert got.exit_code == ExitCode.OK, got.messages
+    assert figures(got)["overview"] == _one_pass(tmp_path, data)["overview"]

@@ -340,8 +340,8 @@ def _detect(
 
 def format_at(det: Detected, inp: Input, start: int) -> Detected:
     """``det`` (detected from the file's head) as in force at byte ``start`` of ``inp``: for a
-    W3C log, under the last ``#Fields:`` header of its head or of the MiB before ``start``
-    (a byte range read by a worker: --jobs, Dask); other logs have one layout."""
+    W3C log, under the last ``#Fields:`` header before ``start``, however far back (a byte
+    range read by a worker: --jobs, Dask); other logs have one layout."""
     if det.format.family != "w3c" or start == 0 or inp.path is None:
         return det
     try:
