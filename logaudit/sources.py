@@ -100,7 +100,8 @@ class Input:
     # skipped with a note instead of failing the run (``not_a_log``).
     found_in: str | None = None
     # W3C ``#`` header lines in force before the input's first byte, for detection only: a
-    # store's tail of a rotated W3C log, its headers left in the part read before.
+    # store's tail of a rotated W3C log, its headers left in the part read before (another
+    # log's tail: the lines of its head read before, which tell its format).
     header: bytes = b""
 
     @property
@@ -998,7 +999,11 @@ def read_blocks(
                         not_a_log(inp, "nothing but NUL bytes", ExitCode.INPUT_INVALID)
                     )
                     return
-                if _looks_binary(buf[: min(end, 4 * SAMPLE_BYTES)]):
+                # A range from an offset (--jobs, Dask, a store reading on) is not judged:
+                # the file's start was (one pass reads a binary line mid-file as a bad line).
+                if (inp.span is None or inp.span[0] == 0) and _looks_binary(
+                    buf[: min(end, 4 * SAMPLE_BYTES)]
+                ):
                     state.problems.append(
                         not_a_log(
                             inp,

@@ -464,3 +464,55 @@ def test_a_w3c_header_changed_over_a_mib_before_the_offset_is_in_force(
     got = report([str(log)], state)
     assert got.exit_code == ExitCode.OK, got.messages
     assert figures(got)["overview"] == _one_pass(tmp_path, data)["overview"]
+
+
+@pytest.mark.parametrize(
+    "new",
+    [
+        b"\n",  # a blank line: "no log lines to detect a format from"
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\xaa\xbb\n",  # a TLS hello: "binary data"
+        b"garbage here\n??? ???\n",  # junk after a good line: "log format not recognised"
+    ],
+)
+def test_new_bytes_that_are_no_log_lines_are_read_in_the_format_known(
+    tmp_path: Path, new: bytes
+) -> None:
+    # QA17 #3: the format was detected again from the new bytes alone, and such bytes were
+    # refused, exit 4, where one pass over the same file reads them as bad lines, exit 0.
+    lines = DATA.splitlines(keepends=True)
+    log = tmp_path / "access.log"
+    log.write_bytes(b"".join(lines[:50]))
+    state = tmp_path / "state"
+    report([str(log)], state)
+    good = 51 if new.startswith(b"garbage") else 50  # the junk follows one good new line
+    data = b"".join(lines[:good]) + new
+    log.write_bytes(data)
+    got = report([str(log)], state)
+    assert got.exit_code == ExitCode.OK, got.messages
+    whole = tmp_path / "whole.log"
+    whole.write_bytes(data)
+    one = report([str(whole)])
+    assert one.exit_code == ExitCode.OK, one.messages
+    assert figures(got) == figures(one)
+
+
+def test_a_rotated_and_compressed_log_whose_new_part_is_junk_is_read_as_known(
+    tmp_path: Path,
+) -> None:
+    # QA17 #3, the tail of a log rotated and compressed since: detected from its new part
+    # alone, junk after one good line was "log format not recognised", exit 4.
+    import gzip
+
+    lines = DATA.splitlines(keepends=True)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "access.log"
+    log.write_bytes(b"".join(lines[:50]))
+    state = tmp_path / "state"
+    report([str(log)], state)
+    data = b"".join(lines[:51]) + b"garbage here\n??? ???\n"
+    log.unlink()
+    (logs / "access.log.1.gz").write_bytes(gzip.compress(data))
+    got = report([str(logs / "access.log.1.gz")], state)
+    assert got.exit_code == ExitCode.OK, got.messages
+    assert figures(got) == _one_pass(tmp_path, data)

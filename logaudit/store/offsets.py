@@ -143,7 +143,8 @@ def _last_fields(seen: bytes) -> bytes:
 
 def _tail(inp: Input, offset: int, folder: Path) -> tuple[Path, int, bytes]:
     """The decompressed bytes of ``inp`` past ``offset``, in a private temporary file; their
-    total; and the W3C ``#`` header lines in force at ``offset`` (b"" for other logs): those
+    total; and the W3C ``#`` header lines in force at ``offset`` (other logs: the head's
+    lines before it, which tell the format the new lines were written in): those
     of the head and of the last MiB before it, after the last ``#Fields:`` line before it
     however far back (``Input.header``: the tail has none). A compressed stream cannot seek:
     it is decompressed from its start anyway, and each skipped MiB is searched for the
@@ -179,7 +180,10 @@ def _tail(inp: Input, offset: int, folder: Path) -> tuple[Path, int, bytes]:
     finally:
         raw.close()
     if not head.startswith(b"#"):
-        return Path(name), total, b""
+        # Another log: its head's lines before the offset, detected from with the new lines
+        # (read before, they tell its format when the new ones are junk: QA17 #3).
+        known = head[:offset]
+        return Path(name), total, known[: known.rfind(b"\n") + 1]
     # The head's lines before the offset, then the lead's past the head (no line twice).
     gap = offset - len(head) - len(lead)  # bytes between the head and the lead
     # With a gap, the last #Fields: line before the offset goes between them, on its own line.
