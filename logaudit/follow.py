@@ -101,9 +101,9 @@ class Tail:
         """Detect from the lines already in the file, when it has some: a file that is no log
         is said at once, not at its first new line (which may never come). ``upto``: where
         reading starts (None: the file's end, as --follow reads; watch's backlog start): a
-        W3C ``#Fields:`` header written in the last megabyte before it is the one in force
-        there. A file of nothing but header lines (IIS's new file of the day) is detected
-        with its first log line, its headers kept for it."""
+        W3C ``#Fields:`` header written last before it, however far back, is the one in force
+        there (``sources.head_and_lead``). A file of nothing but header lines (IIS's new file
+        of the day) is detected with its first log line, its headers kept for it."""
         try:
             with open(self.path, "rb") as f:
                 head, lead, end = head_and_lead(f, upto)  # what the reports detect from

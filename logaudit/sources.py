@@ -12,6 +12,7 @@ import bz2
 import errno
 import glob
 import lzma
+import mmap
 import os
 import re
 import stat
@@ -99,7 +100,8 @@ class Input:
     # skipped with a note instead of failing the run (``not_a_log``).
     found_in: str | None = None
     # W3C ``#`` header lines in force before the input's first byte, for detection only: a
-    # store's tail of a rotated W3C log, its headers left in the part read before.
+    # store's tail of a rotated W3C log, its headers left in the part read before (another
+    # log's tail: the lines of its head read before, which tell its format).
     header: bytes = b""
 
     @property
@@ -451,17 +453,48 @@ def file_head(f: BinaryIO) -> bytes:
     return head
 
 
+FIELDS_LINE = b"\n#Fields:"
+
+
+def last_fields(f: BinaryIO, lo: int, hi: int) -> tuple[int, bytes]:
+    """The last W3C ``#Fields:`` line that starts in ``[lo, hi)`` of the open file ``f`` (at a
+    line start, ``lo`` > 0) and its offset; (-1, b"") when there is none. However far back it
+    is: the file is mapped and searched backwards in C (``mmap.rfind``), never read into
+    Python (a header changed 30 MB before the offset was missed when only the last MiB was
+    looked at, and the lines after it were read in the head's layout: wrong figures)."""
+    if hi <= lo:
+        return -1, b""
+    try:
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            hi = min(hi, len(mm))
+            nl = mm.rfind(FIELDS_LINE, max(0, lo - 1), hi)
+            if nl < 0:
+                return -1, b""
+            end = mm.find(b"\n", nl + 1, hi)
+            return nl + 1, mm[nl + 1 : hi if end < 0 else end]
+    except (OSError, ValueError):  # not mappable (gone empty, a special file): none found
+        return -1, b""
+
+
 def head_and_lead(f: BinaryIO, upto: int | None = None) -> tuple[bytes, bytes, int]:
     """What detection reads of a file read from ``upto`` on (None: its end, as --follow
     reads): its head (``file_head``), the bytes of the last MiB before ``upto`` that the head
     does not hold, and ``upto`` (the end when None). Detected from the head, the format takes
-    the W3C ``#Fields:`` header in force where the reading starts (``formats.in_force``)."""
+    the W3C ``#Fields:`` header in force where the reading starts (``formats.in_force``): for
+    a file that starts with ``#`` (W3C/IIS), the lead then starts with the last ``#Fields:``
+    line between the head and ``upto`` when the last MiB does not hold it (``last_fields``)."""
     head = file_head(f)
     read = f.tell()
     end = f.seek(0, os.SEEK_END) if upto is None else upto
     at = max(read, end - HEAD_BYTES)
     f.seek(at)
-    return head, f.read(max(0, end - at)), end
+    lead = f.read(max(0, end - at))
+    if head.startswith(b"#") and at > read:
+        where, line = last_fields(f, read, end)
+        if 0 <= where < at:
+            # Not (wholly) in the lead, so the lead holds no later one: it is the one in force.
+            lead = line + b"\n"
+    return head, lead, end
 
 
 def _size_now(inp: Input) -> int:
@@ -966,7 +999,11 @@ def read_blocks(
                         not_a_log(inp, "nothing but NUL bytes", ExitCode.INPUT_INVALID)
                     )
                     return
-                if _looks_binary(buf[: min(end, 4 * SAMPLE_BYTES)]):
+                # A range from an offset (--jobs, Dask, a store reading on) is not judged:
+                # the file's start was (one pass reads a binary line mid-file as a bad line).
+                if (inp.span is None or inp.span[0] == 0) and _looks_binary(
+                    buf[: min(end, 4 * SAMPLE_BYTES)]
+                ):
                     state.problems.append(
                         not_a_log(
                             inp,

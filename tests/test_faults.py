@@ -1068,3 +1068,23 @@ def test_jobs_ranges_of_a_w3c_log_take_the_fields_in_force(
     one.pop("generated"), many.pop("generated")
     assert one["overview"]["requests"] == 3300
     assert many == one
+
+
+def test_a_jobs_range_takes_a_w3c_header_changed_over_a_mib_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QA17 #1: a range's #Fields: header was looked for in the head and the last MiB before
+    the range only; one changed further back (the same number of fields, sc-bytes and
+    cs-bytes swapped) was missed and the range read silently in the head's layout."""
+    from logaudit.engine import local
+    from tests.w3c_helpers import w3c_swapped
+
+    monkeypatch.setattr(local, "SPAN_MIN_BYTES", 1)  # forked workers inherit it
+    data, at = w3c_swapped(1.1, 3.5)
+    assert len(data) // 2 - at > 1 << 20  # the second range starts over a MiB past it
+    p = tmp_path / "u_ex261201.log"
+    p.write_bytes(data)
+    one = summary_json(p, "--top", "0")
+    many = summary_json(p, "--top", "0", "--jobs", "2")
+    one.pop("generated"), many.pop("generated")
+    assert many == one

@@ -289,6 +289,30 @@ def test_a_w3c_log_is_read_with_the_header_in_force_at_its_end(tmp_path: Path) -
     assert rows == [{"path": "/e", "status": 404}]
 
 
+def test_a_w3c_header_changed_over_a_mib_before_the_end_is_followed(tmp_path: Path) -> None:
+    """QA17 #1: the #Fields: header in force at the end was looked for in the head and the
+    last MiB only; one changed further back (sc-bytes and cs-bytes swapped, the same number
+    of fields) was missed and the new lines read with the two swapped, without a word."""
+    from tests.w3c_helpers import w3c_swapped
+
+    data, at = w3c_swapped(1.1, 1.5)
+    assert len(data) - at > 1 << 20
+    log = tmp_path / "u_ex.log"
+    log.write_bytes(data)
+    polls = iter(range(6))
+    out = io.StringIO()
+
+    def stop() -> bool:
+        if next(polls, None) == 2:
+            with open(log, "ab") as f:
+                f.write(b"2026-12-01 03:00:00 192.0.2.9 GET /e 200 777 1405\n")
+        return next(polls, None) is None
+
+    follow([log], load({}, env={}), Query(parse_fields("path,bytes")), "jsonl", out,
+           stop=stop, interval=0.01, on_note=lambda m: None)
+    assert [json.loads(x) for x in out.getvalue().splitlines()] == [{"path": "/e", "bytes": 1405}]
+
+
 def test_followed_rows_keep_log_order_when_the_fast_reader_rejects_a_line(
     tmp_path: Path,
 ) -> None:

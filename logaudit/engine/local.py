@@ -340,8 +340,8 @@ def _detect(
 
 def format_at(det: Detected, inp: Input, start: int) -> Detected:
     """``det`` (detected from the file's head) as in force at byte ``start`` of ``inp``: for a
-    W3C log, under the last ``#Fields:`` header of its head or of the MiB before ``start``
-    (a byte range read by a worker: --jobs, Dask); other logs have one layout."""
+    W3C log, under the last ``#Fields:`` header before ``start``, however far back (a byte
+    range read by a worker: --jobs, Dask); other logs have one layout."""
     if det.format.family != "w3c" or start == 0 or inp.path is None:
         return det
     try:
@@ -352,17 +352,33 @@ def format_at(det: Detected, inp: Input, start: int) -> Detected:
     return in_force(det, head, lead, start)
 
 
+def _detect_known(before: bytes, inp: Input, settings: Settings) -> Detected | None:
+    """The format of the lines ``before`` a store's offset in ``inp`` (read by an earlier
+    run), or None, unsaid, when they give none (the new lines are then detected as usual)."""
+    try:
+        # NUL runs (copytruncate) are skipped when read: detect without them too.
+        return detect_for(before.replace(b"\0", b""), inp.name, settings)
+    except LogauditError:
+        return None
+
+
 def _detect_from_head(inp: Input, settings: Settings, state: ReadState) -> Detected | None:
-    """The format of a file read from an offset (``inp.span``) that starts with W3C headers
-    (``#`` lines), from its head and the ``#Fields:`` header in force at the offset (as
-    --follow detects, ``follow.Tail.detect_now``); None for other logs, detected from their
-    lines at the offset as usual. Its first read from the start detected it already."""
+    """The format of a file read from an offset (``inp.span``, a store's grown file), from
+    its head, as its first read from the start detected it: a file that starts with W3C
+    headers (``#`` lines) under the ``#Fields:`` header in force at the offset (as --follow
+    detects, ``follow.Tail.detect_now``); another log from its lines before the offset (the
+    ones read already), so that new bytes that are only a blank line, junk or a binary line
+    are read as one pass reads them (bad lines), not detected again on their own (exit 4,
+    "no log lines", "binary data": QA17 #3). None when the head gives no format (the lines
+    at the offset are then detected as usual)."""
     assert inp.path is not None and inp.span is not None
     start = inp.span[0]
     try:
         with open(inp.path, "rb") as f:
             if f.read(1) != b"#":
-                return None
+                f.seek(0)
+                # NUL runs (copytruncate) are skipped when read: detect without them too.
+                return _detect_known(file_head(f)[:start], inp, settings)
             f.seek(0)
             head, lead, _ = head_and_lead(f, start)
     except OSError:
@@ -580,11 +596,14 @@ def run(
             head = inp.header
             since = len(state.problems)
             if inp.span is not None and inp.span[0] > 0 and inp.path is not None:
-                # Read on from an offset (a store's grown file): a W3C log's lines there
-                # carry no header; its format is the head's, under the header in force.
+                # Read on from an offset (a store's grown file): its format is the head's
+                # (a W3C log's lines there carry no header: under the header in force).
                 det = _detect_from_head(inp, settings, state)
-                if det is not None:
-                    formats[inp.name] = last = det
+            elif inp.header and not inp.header.startswith(b"#"):
+                # A store's tail of a rotated log, read before up to its offset: the same.
+                det = _detect_known(inp.header, inp, settings)
+            if det is not None:
+                formats[inp.name] = last = det
             share = THREADS if jobs == 1 else 1
             for block in read_blocks(inp, state, on_progress=on_progress, share=share):
                 if det is None:

@@ -79,7 +79,8 @@ def agent_logged(det: Detected) -> bool | None:
 def in_force(det: Detected, head: bytes, lead: bytes, upto: int) -> Detected:
     """``det`` as in force at byte ``upto`` of a file whose head and lead these are
     (``sources.head_and_lead``): under the last ``#Fields:`` header of ``head[:upto]``, then
-    of the lead (the MiB before ``upto`` past the head), in that order."""
+    of the lead (the last one between the head and ``upto``, however far back), in that
+    order."""
     for before in (head[:upto], lead):
         det = after(det, before)
     return det
