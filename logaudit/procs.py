@@ -32,6 +32,14 @@ DEFERRED: set[int] = (
 )
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity mask where the system has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 @contextmanager
 def held_back() -> Iterator[Callable[[], None]]:
     """``DEFERRED`` held back for the ``with`` block (around a fork); the caller's mask comes

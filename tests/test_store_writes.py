@@ -56,9 +56,9 @@ def test_a_day_is_written_as_one_table_at_a_time(
     for name, meta in got["files"].items():
         data = threads.file(day, name, 7).read_bytes()
         assert hashlib.sha256(data).hexdigest() == meta["sha256"]
-    for name in ("visitors", "touch_events", "pv_events"):
+    for name in part:  # every table, those pointing into others and those pointed into
         back = threads.read_table(day, got, name)
-        assert back is not None and back.equals(part[name])
+        assert back is not None and back.equals(part[name]), name
 
 
 def test_every_file_then_the_folder_is_synced_once(
@@ -159,3 +159,29 @@ def test_the_open_last_day_is_read_while_few_new_lines_are(
     assert store._open_day_ahead(layout, state, tables, [replace(few, span=None)]) is None
     state.days[day]["closed"] = True
     assert store._open_day_ahead(layout, state, tables, [few]) is None
+
+
+def test_a_damaged_file_the_new_lines_do_not_touch_is_kept(tmp_path: Path) -> None:
+    """The open day read ahead holds every stored table; one of them damaged, of a table the
+    new lines add no rows to, is kept as it is and the new lines are stored (the report that
+    needs it then says it is unreadable), not the reading's failure."""
+    from logaudit.errors import ConfigError
+    from tests.store_helpers import state_json
+
+    lines = log_bytes(3000, days=1, bad=0).splitlines(keepends=True)
+    log = tmp_path / "access.log"
+    log.write_bytes(b"".join(lines[:2000]))
+    state = tmp_path / "state"
+    report([str(log)], state)
+    layout = Layout(state)
+    day, info = max(layout.read_state().days.items())
+    untouched = "pb_probes"  # the probes the new lines of this log do not add to
+    assert untouched in info["files"]
+    layout.path(day, info, untouched).write_bytes(b"not parquet")
+    with open(log, "ab") as f:
+        f.write(b"".join(lines[2000:]))
+    with pytest.raises(ConfigError, match=f"{untouched} is unreadable"):  # the report's read
+        report([str(log)], state)
+    assert state_json(state)["inputs"][0]["lines"] == 3000  # the new lines were stored
+    kept = layout.read_state().days[day]
+    assert layout.path(day, kept, untouched).read_bytes() == b"not parquet"

@@ -168,10 +168,9 @@ def core_idle() -> bool:
     forced = os.environ.get("LOGAUDIT_IDLE_CORE", "").strip()
     if forced in ("0", "1"):
         return forced == "1"
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
+    from logaudit import procs
+
+    cores = procs.usable_cores()
     running = _running()
     if running is not None:  # this process is one of them
         return cores >= 2 and running <= cores - 1

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from logaudit import procs
 from logaudit.analyze import visitcounts
 from logaudit.analyze.base import Accumulator, Context, Partial, Table, merged_rows
 from logaudit.config import Settings
@@ -253,7 +254,7 @@ AHEAD_BYTES = 64 * 1024 * 1024
 
 class _Ahead:
     """The store's last day as stored when the run began, read on a thread: ``frames()``
-    waits for its tables (a damaged file raises as the read in ``_add_days`` would)."""
+    waits for its tables (None when one is damaged: ``_add_days`` then reads those it needs)."""
 
     def __init__(self, layout: Layout, name: str, info: dict[str, Any], wanted: list[str]):
         from concurrent.futures import ThreadPoolExecutor
@@ -271,7 +272,12 @@ class _Ahead:
         if name != self.name or info is not self.info or self._got is None:
             return None
         got, self._got = self._got, None
-        return got.result()
+        try:
+            return got.result()
+        except ConfigError:
+            # A damaged file of a table this run may not need: ``_add_days`` reads the
+            # tables it needs itself, and fails only if one of those is damaged.
+            return None
 
 
 def _open_day_ahead(
@@ -341,11 +347,12 @@ def _add_days(
             pairs = (
                 _read_old(layout, name, old, wanted)
                 if read is None
-                else ((t, read.get(t)) for t in wanted)
+                else ((t, read.pop(t, None)) for t in wanted)
             )
             for t, f in pairs:
                 if f is not None:
                     part[t] = merged[t].combine([f, part[t]])
+            read = None  # the stored frames of tables without new rows: not kept past the day
         info = layout.write_day(name, part, state.gen)
         info["files"] = {**kept, **info["files"]}
         state.days[name] = info
@@ -354,16 +361,16 @@ def _add_days(
 
 # Threads reading a day's stored tables for ``_add_days`` while the ones read are merged:
 # Parquet's decoding releases the GIL (0.15 -> 0.12 s for the open day of the 1M-line
-# benchmark, whose 34 files are read in order).
-READERS = 4
+# benchmark, whose 34 files are read in order). One a core, at most four.
+READERS = min(4, procs.usable_cores())
 
 
 def _read_old(
     layout: Layout, day: str, info: dict[str, Any], tables: list[str]
 ) -> Iterator[tuple[str, pd.DataFrame | None]]:
     """(table, its stored frame or None) for each of ``tables`` of the stored ``day``, in
-    order, read ahead on ``READERS`` threads (at most twice as many tables ahead: memory
-    holds a few of the day's stored frames beside the merged ones, not all of them)."""
+    order, read ahead on ``READERS`` threads (at most as many tables ahead: memory holds a
+    few of the day's stored frames beside the merged ones, not all of them)."""
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
@@ -376,7 +383,7 @@ def _read_old(
             if t is not None:
                 ahead.append((t, pool.submit(layout.read_table, day, info, t)))
 
-        for _ in range(2 * READERS):
+        for _ in range(READERS):
             more()
         while ahead:
             t, got = ahead.popleft()

@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from logaudit import procs
 from logaudit.analyze.base import int_levels
 from logaudit.deliver.files import sync_folder
 from logaudit.errors import ConfigError, ExitCode, LogauditError
@@ -138,8 +139,9 @@ def _write_private(path: Path, data: bytes, sync: bool = True) -> None:
 # Threads that encode, write and sync a day's files (``Layout.write_day``) while the next
 # table is made ready: pyarrow's encoder and zstd, sha256 and fsync release the GIL, and a
 # file's fsync mostly waits on the disk (70 of them, one after the other, took 0.2-0.4 s of a
-# re-run's wall clock on a busy host).
-WRITERS = 4
+# re-run's wall clock on a busy host). One a core, at most four: each holds a table's
+# encoded form, so more threads than cores cost memory for no speed.
+WRITERS = min(4, procs.usable_cores())
 
 
 def _put(path: Path, stored: pa.Table, keys: dict[bytes, str], plain_ints: frozenset[str]) -> str:
@@ -605,7 +607,8 @@ class Layout:
             return written[name], sums[name].result()
 
         rows: dict[str, int] = {}
-        with ThreadPoolExecutor(WRITERS, thread_name_prefix="logaudit-store") as pool:
+        pool = ThreadPoolExecutor(WRITERS, thread_name_prefix="logaudit-store")
+        try:
             for name in write_order(packed):
                 frame = packed[name]
                 if not len(frame) or not len(frame.columns):
@@ -613,13 +616,16 @@ class Layout:
                 stored, keys, plain_ints, arrow = _stored_form(frame, name, reference, memo)
                 if name in REF_TABLES:
                     written[name] = arrow
-                # At most twice WRITERS tables wait in their stored form (memory: one at a
-                # time before).
-                for older in list(sums.values())[: max(0, len(sums) - 2 * WRITERS)]:
-                    older.result()
+                # At most WRITERS tables wait in their stored form (memory: one at a time
+                # before), and a write that failed (a full disk) stops the day at once.
+                for k, older in enumerate(list(sums.values())):
+                    if k < len(sums) - WRITERS or older.done():
+                        older.result()
                 sums[name] = pool.submit(_put, self.file(day, name, gen), stored, keys, plain_ints)
                 rows[name] = len(frame)
             files = {t: {"sha256": sums[t].result(), "rows": rows[t]} for t in sorted(rows)}
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
         sync_folder(folder)
         return {"gen": gen, "files": files}
 
