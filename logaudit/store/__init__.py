@@ -64,8 +64,10 @@ from logaudit.store.lock import locked
 # Where the store hands closed months' counted visits (popped by ``stored_context``).
 COUNTED = "_stored_visit_counts"
 
-# Settings that change what the stored tables hold: a store answers only with the values it
-# was written with (others: `state rebuild` into a new folder, or read the logs directly).
+# Settings that change what the stored tables hold (which lines are read, who a client is,
+# what the tables count): a store answers only with the values it was written with (others:
+# `state rebuild` into a new folder, or read the logs directly). A key a store lacks (one
+# written before the key was added here) reads as that setting's default (docs/store.md).
 FINGERPRINT = (
     "tz",
     "bots",
@@ -77,6 +79,11 @@ FINGERPRINT = (
     "affiliate_params",
     "affiliate_cookie",
     "sources",
+    "client_from",
+    "trusted_proxies",
+    "earliest",
+    "ahead_days",
+    "privacy_rules",
 )
 # Tables that depend on a per-report choice rather than on the lines: never stored. pb_start
 # (where a log begins before the filters, which a store refuses) is the problems' first minute.
@@ -128,11 +135,13 @@ def _check_settings(root: Path, state: State, s: Settings) -> None:
     want = fingerprint(s)
     if not state.days or not state.settings:
         return
-    differ = [k for k in FINGERPRINT if state.settings.get(k) != want[k]]
+    default = fingerprint(Settings())
+    had = {k: state.settings.get(k, default[k]) for k in FINGERPRINT}
+    differ = [k for k in FINGERPRINT if had[k] != want[k]]
     if differ:
         raise ConfigError(
             f"--state {root}: this store was written with other settings ("
-            + ", ".join(f"{k} {state.settings.get(k)!r}, now {want[k]!r}" for k in differ)
+            + ", ".join(f"{k} {had[k]!r}, now {want[k]!r}" for k in differ)
             + "): use those, or a new --state folder"
         )
 
