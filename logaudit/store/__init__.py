@@ -131,6 +131,17 @@ def answerable(s: Settings) -> str | None:
     return None
 
 
+def _shown(key: str, value: Any) -> str:
+    """A fingerprint value as a user writes it (in a config file or an option)."""
+    if value is None:
+        return "the log's own offset" if key == "tz" else "none"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) if value else "none"
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True) if value else "none"
+    return str(value)
+
+
 def _check_settings(root: Path, state: State, s: Settings) -> None:
     want = fingerprint(s)
     if not state.days or not state.settings:
@@ -141,7 +152,9 @@ def _check_settings(root: Path, state: State, s: Settings) -> None:
     if differ:
         raise ConfigError(
             f"--state {root}: this store was written with other settings ("
-            + ", ".join(f"{k} {had[k]!r}, now {want[k]!r}" for k in differ)
+            + "; ".join(
+                f"{k}: {_shown(k, had[k])}, now {_shown(k, want[k])}" for k in differ
+            )
             + "): use those, or a new --state folder"
         )
 
