@@ -109,7 +109,7 @@ class Settings:
     geoip_dir: Path | None = None
     goals: tuple[str, ...] = ()  # conversion goals (paths), read by the campaigns report
     progress: bool | None = None  # None: on a terminal only
-    jobs: int = 0  # worker processes for parsing; 0 (the default) is 1
+    jobs: int = 1  # worker processes for parsing (a file or LOGAUDIT_JOBS may say 0: 1)
     # Who computes the partials (logaudit.engine): "local" (this machine: threads, --jobs) or
     # "dask" (a Dask cluster at dask_scheduler, or a LocalCluster of dask_workers processes).
     engine: str = "local"

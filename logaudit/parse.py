@@ -39,7 +39,7 @@ from logaudit.blockcsv import plain_tokens as _plain_tokens
 from logaudit.blockcsv import read_csv as _read_csv
 from logaudit.blockcsv import used_tokens as _used_tokens
 from logaudit.blockcsv import xff_extra as _xff_extra
-from logaudit.formats import Detected
+from logaudit.formats import FORMATS, Detected
 from logaudit.formats.spec import Layout, Piece, field_key
 from logaudit.formats.values import (
     NO_OFFSET,
@@ -54,7 +54,7 @@ from logaudit.formats.values import (
     sizes,
     statuses,
 )
-from logaudit.schema import COOKIE_PREFIX, categorical, cookie_columns
+from logaudit.schema import AGENT_UNLOGGED, COOKIE_PREFIX, categorical, cookie_columns
 from logaudit.sources import Block
 
 # How many bad lines per input are kept as examples.
@@ -684,19 +684,30 @@ def _json(
 def _mixed(
     data: bytes | bytearray | memoryview, det: Detected, block: Block, bad: BadLines
 ) -> pd.DataFrame:
-    """--log-format auto+: each line read with the first of the input's formats it fits (one
-    vectorised RE2 call per format over the lines still unread); the rest are bad lines."""
+    """--log-format auto+: each line read with the first of the input's formats it fits, most
+    specific first (one vectorised RE2 call per format over the lines still unread); the rest
+    are bad lines."""
     from dataclasses import replace
 
     newlines = _octets.where(np.frombuffer(data, np.uint8), 10)
     left = np.arange(len(newlines), dtype=np.int64)
-    formats = [(det.format, det.extras), *det.others]
+    # Tried most specific first, as detection counted them (formats.FORMATS' order): a
+    # common-log pattern also reads a combined line, its referrer and agent lost.
+    rank = {name: i for i, name in enumerate(FORMATS)}
+    formats = sorted(
+        [(det.format, det.extras), *det.others], key=lambda f: rank.get(f[0].name, len(rank))
+    )
+    # Formats that differ in logging the agent: each row says whether its format logs none.
+    logs = ["agent" in layout.fields for layout, _ in formats]
     chunks = []
     for i, (layout, extras) in enumerate(formats):
         last = i == len(formats) - 1
         one = replace(det, format=layout, extras=extras, others=())
         table, line_no = _exact(data, one, block, bad, only=left, newlines=newlines, report=last)
-        chunks.append(_assemble(table, line_no, block.source.name, bad, one))
+        chunk = _assemble(table, line_no, block.source.name, bad, one)
+        if len(set(logs)) > 1:
+            chunk[AGENT_UNLOGGED] = np.full(len(chunk), not logs[i])
+        chunks.append(chunk)
         left = np.setdiff1d(left, line_no - block.first_line, assume_unique=True)
     frame = _concat(chunks)
     # back in line order (records, visits' streaming state expect it)

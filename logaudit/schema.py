@@ -78,6 +78,12 @@ ENRICHED: tuple[Column, ...] = (
 
 NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
 
+# --log-format auto+ over formats of which some log no user agent (combined and common): a
+# bool column, True on the rows read by such a format (their agent is "" as never logged),
+# from the parser (``parse._mixed``) to ``Enricher.apply``, which takes it out: those rows
+# are people (docs/metrics.md), the others are classified by their agent.
+AGENT_UNLOGGED = "_agent_unlogged"
+
 # A client as the history store keeps it: this prefix and 16 hex digits of a keyed hash of
 # the address (``store/days.token``), never the address itself.
 CLIENT_TOKEN_PREFIX = "h:"

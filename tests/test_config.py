@@ -459,3 +459,12 @@ def test_per_setting_conversions_hook(tmp_path: Path, monkeypatch: pytest.Monkey
     assert load(env=env(LOGAUDIT_TOP="13 rows")).top == 13
     with pytest.raises(ConfigError, match="LOGAUDIT_TOP"):
         load(env=env(LOGAUDIT_TOP="many"))
+
+
+def test_config_shows_the_jobs_default_help_names(tmp_path: Path) -> None:
+    """QA 17 #8: `logaudit config` said `jobs 0 [default]` where --help says the default is 1."""
+    code, out, err = run("config", "--json", LOGAUDIT_CONFIG=os.devnull)
+    assert code == ExitCode.OK, err
+    assert json.loads(out)["settings"]["jobs"] == {"value": "1", "origin": "default"}
+    help_text = " ".join(run("summary", "--help")[1].split())
+    assert "(default 1;" in help_text

@@ -464,3 +464,37 @@ def test_detection_either_finds_a_format_or_says_why(lines: list[str]) -> None:
     except InputInvalidError:
         return
     assert det.format.name in FORMATS
+
+
+@pytest.mark.parametrize("first", ["combined", "common"])
+def test_auto_plus_rows_of_a_format_without_an_agent_are_people(
+    tmp_path: pytest.TempPathFactory, first: str
+) -> None:
+    """QA 17 #9: auto+ over combined and common lines counted the common lines (no agent
+    field: every hit a person, docs/metrics.md) as tools, and, with common the main format,
+    combined crawlers as people. A combined line sent with an empty agent stays a tool."""
+    from pathlib import Path
+
+    from logaudit import api
+    from logaudit.config import load
+
+    bot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+    common = [
+        line(client=f"198.51.100.{i}", request=f"GET /n{i} HTTP/1.1", referrer=None, agent=None)
+        for i in range(30 if first == "common" else 10)
+    ]
+    combined = [line(client="203.0.113.1", request=f"GET /c{i} HTTP/1.1") for i in range(5)]
+    combined += [line(client="203.0.113.2", request=f"GET /b{i} HTTP/1.1", agent=bot)
+                 for i in range(4)]
+    combined += [line(client="203.0.113.3", request="GET /e HTTP/1.1", agent="")] * 3
+    combined *= 1 if first == "common" else 3
+    log = Path(str(tmp_path)) / "mixed.log"
+    log.write_bytes(data([*combined, *common] if first == "combined" else [*common, *combined]))
+    s = load({"log_format": "auto+"}, env={})
+    out = api.report("summary", [str(log)], s, ("crawlers",))
+    assert out.report is not None, out.messages
+    ov = out.report.overview
+    k = 1 if first == "common" else 3
+    assert ov["requests"] == len(common) + 12 * k
+    assert ov["crawler_hits"] == 4 * k
+    assert ov["tool_hits"] == 3 * k

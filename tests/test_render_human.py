@@ -333,3 +333,53 @@ def test_response_times_read_as_milliseconds_and_seconds() -> None:
     assert view.cell("seconds", 0.0004) == "0 ms"
     labels = dict(view._OVERVIEW)
     assert labels["response_time_p50"] == "Response p50"
+
+
+@pytest.fixture
+def ipv6_visitors(tmp_path: Path) -> Path:
+    """Visitors from full-length IPv6 addresses (a 39-character word no name column wraps)."""
+    lines = [
+        line(
+            client=f"2001:0db8:85a3:0000:0000:8a2e:{i % 12:04x}:{i % 7 + 1:04x}",
+            when=f"{day:02d}/Mar/2024:{8 + i % 12:02d}:{i % 60:02d}:00 +0000",
+            request=f"GET /page/{i % 9} HTTP/1.1",
+            size=1_000 * (i + day),
+            agent=FIREFOX if i % 2 else CHROME,
+        )
+        for day in range(1, 4)
+        for i in range(40)
+    ]
+    return write(tmp_path / "access.log", lines)
+
+
+@pytest.mark.parametrize("width", range(60, 141))
+def test_ipv6_visitors_keep_every_header_and_figure_at_every_width(
+    ipv6_visitors: Path, width: int
+) -> None:
+    """QA 17 #4: from ~98 to ~115 columns (100: --format text, mail bodies) the top visitors'
+    last columns were cut ("r" for requests) and the caption named columns not the cut ones:
+    fit() counted the address column 30 wide where the table gives it 39."""
+    report = _report(ipv6_visitors, "visitors")
+    buf = io.StringIO()
+    terminal.render(report, console=Console(file=buf, width=width, color_system=None))  # type: ignore[arg-type]
+    out = buf.getvalue()
+    flat = " ".join(out.split())
+    assert max(len(x) for x in out.splitlines()) <= width
+    assert "…" not in out
+    for sec in report.sections:  # type: ignore[attr-defined]
+        if sec.rows.empty:
+            continue
+        tv, _ = terminal.fit(view.table_view(sec), sec.narrow_drop, width)
+        for c in view.table_view(sec).columns:
+            if c.key not in {x.key for x in tv.columns}:
+                assert c.label in flat, (sec.name, c.label)
+        for i, c in enumerate(tv.columns):
+            for word in re.findall(r"\w+", c.label):
+                assert re.search(rf"\b{re.escape(word)}\b", out), (sec.name, word)
+            if c.numeric:
+                for row in tv.cells:
+                    assert re.search(rf"(?<![\w.,]){re.escape(row[i])}(?![\w.,])", out), (
+                        sec.name,
+                        c.label,
+                        row[i],
+                    )

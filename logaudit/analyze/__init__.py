@@ -7,6 +7,7 @@ cannot drift from the code.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, time, timedelta
 
 import pandas as pd
 
@@ -239,12 +240,22 @@ def tables_for(sections: tuple[str, ...], visits_overview: bool = True) -> dict[
 
 def _asked(settings: Settings, key: str) -> str | None:
     """--since/--until as the report cut by: an instant (written with its offset, cli.py's
-    ``since_utc``) in UTC with its offset, else the report's wall clock (``tz``)."""
+    ``since_utc``) in UTC with its offset, else the report's wall clock (``tz``); from a
+    store, widened to the whole days it holds."""
     at = settings.extra.get(f"{key}_utc")
     if at is not None:
         return f"{at.isoformat()}+00:00"
     value = getattr(settings, key)
-    return value.isoformat() if value else None
+    if value is None:
+        return None
+    if settings.state is not None:
+        from logaudit.store import answerable
+
+        if answerable(settings) is None:
+            # The store answers by whole days (store._period): the bound it used.
+            day = datetime.combine(value.date(), time.min)
+            value = day + timedelta(days=1) if key == "until" and value != day else day
+    return str(value.isoformat())
 
 
 def build_report(

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from logaudit.config import Settings
 from logaudit.errors import ConfigError
-from logaudit.schema import arrow_strings, categorical, hash_strings
+from logaudit.schema import AGENT_UNLOGGED, arrow_strings, categorical, hash_strings
 
 # The agent_class column's categories, in code order (0 person, 1 crawler, 2 tool). Feed readers
 # and fetchers ("feed" in the agents table and the crawlers panel) are code 1: robots, not people.
@@ -180,10 +180,19 @@ class Enricher:
         """Add the enriched columns. ``has_agent`` False: the format logs no user agent
         (common, vcommon), so no hit can be told to be a robot and every hit is a person.
         None (``formats.agent_logged``: W3C): the rows whose agent is empty had none logged,
-        and are people as those; the others are classified."""
+        and are people as those; the others are classified. A chunk with the
+        ``schema.AGENT_UNLOGGED`` column (--log-format auto+ mixing formats with and without
+        an agent) says so per row: those rows are people, whatever ``has_agent``."""
         s = self.settings
         unlogged: np.ndarray | None = None
-        if has_agent is None:
+        if AGENT_UNLOGGED in chunk.columns:
+            # auto+ over formats with and without an agent: the parser says which rows.
+            unlogged = chunk.pop(AGENT_UNLOGGED).to_numpy(dtype=bool)
+            if not unlogged.any() or unlogged.all():
+                has_agent, unlogged = not unlogged.any(), None
+            else:
+                has_agent = None
+        elif has_agent is None:
             agent = chunk["agent"].array
             unlogged = per_category(agent, np.asarray(agent.categories == "", dtype=bool))
             if not unlogged.any() or unlogged.all():

@@ -73,6 +73,11 @@ def agent_logged(det: Detected) -> bool | None:
     blocks are cut changes nothing."""
     if det.format.family == "w3c":
         return None
+    logs = {"agent" in f.fields for f in (det.format, *(o for o, _ in det.others))}
+    if len(logs) > 1:
+        # --log-format auto+ over combined and common lines: told apart row by row too, by
+        # the format that read each (parse._mixed's schema.AGENT_UNLOGGED column).
+        return None
     return "agent" in det.format.fields
 
 

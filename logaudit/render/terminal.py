@@ -94,14 +94,61 @@ def chart_width(tv: view.TableView, width: int) -> int:
     return max(6, min(BAR_WIDTH, width // 5)) + 3 if tv.chart else 0
 
 
+def _widest(tv: view.TableView) -> list[int]:
+    return [max([len(r[i]) for r in tv.cells] + [len(c.label)]) for i, c in enumerate(tv.columns)]
+
+
+def _floors(tv: view.TableView, chart: bool, width: int) -> list[int]:
+    """The width below which each column is not laid out: a figure's whole width; a text
+    column's longest word (an IPv6 address, a path), up to 40, when all such minimums fit
+    (then names wrap between words, never inside one), else 0 (it folds)."""
+    widest = _widest(tv)
+    words = [
+        0 if c.numeric else min(40, max(len(w) for r in tv.cells for w in [*r[i].split(), ""]))
+        for i, c in enumerate(tv.columns)
+    ]
+    fixed = sum(w + 3 for w, c in zip(widest, tv.columns, strict=True) if c.numeric)
+    chart_cols = chart_width(tv, width) if chart else 0
+    use_words = fixed + sum(w + 3 for w in words if w) + chart_cols <= width
+    return [
+        widest[i] if c.numeric else (words[i] if use_words else 0)
+        for i, c in enumerate(tv.columns)
+    ]
+
+
 def _need(tv: view.TableView, chart: bool, width: int, text_room: int) -> int:
     """Columns the table takes with its text columns at most ``text_room`` wide (they wrap
-    below that; figures never do)."""
+    below that; figures never do), and never below their floors (``_floors``: what
+    ``section_table`` lays out)."""
     total = chart_width(tv, width) if chart else 0
-    for i, c in enumerate(tv.columns):
-        w = max([len(r[i]) for r in tv.cells] + [len(c.label)])
-        total += (w if c.numeric else min(w, text_room)) + 3
+    floors = _floors(tv, chart, width)
+    for i, (w, c) in enumerate(zip(_widest(tv), tv.columns, strict=True)):
+        total += (w if c.numeric else max(min(w, text_room), floors[i])) + 3
     return total
+
+
+def _text_widths(
+    tv: view.TableView, chart: bool, width: int, floors: list[int]
+) -> list[int | None]:
+    """Widths for the text columns when the table is wider than ``width``: rich narrows the
+    widest wrapping columns first but not to their ``min_width`` (it sets that back after, and
+    the table's last columns are cut), so narrow them here, widest first, never below their
+    floors. None: rich's own width (the table fits, or for a figure)."""
+    pairs = zip(_widest(tv), tv.columns, strict=True)
+    want = [w if c.numeric else min(w, 80) for w, c in pairs]
+    total = sum(w + 3 for w in want) + (chart_width(tv, width) if chart else 0)
+    if total <= width:
+        return [None] * len(want)
+    text = [i for i, c in enumerate(tv.columns) if not c.numeric]
+    excess = total - width
+    while excess > 0:
+        shrinkable = [i for i in text if want[i] > max(floors[i], 1)]
+        if not shrinkable:
+            break
+        i = max(shrinkable, key=lambda j: want[j])
+        want[i] -= 1
+        excess -= 1
+    return [None if c.numeric else want[i] for i, c in enumerate(tv.columns)]
 
 
 COMFORT = 30  # a text column narrower than this wraps often: optional columns go first
@@ -140,18 +187,10 @@ def section_table(sec: Section, width: int = 100, style: Style = "unicode") -> R
         pad_edge=False,
         safe_box=style != "unicode",
     )
-    widest = [max([len(r[i]) for r in tv.cells] + [len(c.label)]) for i, c in enumerate(tv.columns)]
-    # A text column is at least as wide as its longest word (an IPv6 address, a path), up to
-    # 40, when all such minimums fit: then names wrap between words, never inside one.
-    words = [
-        0 if c.numeric else min(40, max(len(w) for r in tv.cells for w in [*r[i].split(), ""]))
-        for i, c in enumerate(tv.columns)
-    ]
+    widest = _widest(tv)
+    floors = _floors(tv, show_chart, width)
+    widths = _text_widths(tv, show_chart, width, floors)
     bar_width = chart_width(tv, width) - 3 if show_chart else 0
-    fixed = sum(w + 3 for w, c in zip(widest, tv.columns, strict=True) if c.numeric)
-    use_words = (
-        fixed + sum(w + 3 for w in words if w) + (bar_width + 3 if show_chart else 0) <= width
-    )
     for i, c in enumerate(tv.columns):
         if c.numeric:
             t.add_column(_t(c.label, style), justify="right", no_wrap=True, min_width=widest[i])
@@ -159,8 +198,9 @@ def section_table(sec: Section, width: int = 100, style: Style = "unicode") -> R
             t.add_column(
                 _t(c.label, style),
                 overflow="fold",
+                width=widths[i],
                 max_width=min(widest[i], 80),
-                min_width=words[i] if use_words else None,
+                min_width=floors[i] or None,
             )
     top = max(tv.chart_values, default=0.0)
     if show_chart:

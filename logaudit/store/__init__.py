@@ -68,8 +68,10 @@ from logaudit.store.lock import locked
 # Where the store hands closed months' counted visits (popped by ``stored_context``).
 COUNTED = "_stored_visit_counts"
 
-# Settings that change what the stored tables hold: a store answers only with the values it
-# was written with (others: `state rebuild` into a new folder, or read the logs directly).
+# Settings that change what the stored tables hold (which lines are read, who a client is,
+# what the tables count): a store answers only with the values it was written with (others:
+# `state rebuild` into a new folder, or read the logs directly). A key a store lacks (one
+# written before the key was added here) reads as that setting's default (docs/store.md).
 FINGERPRINT = (
     "tz",
     "bots",
@@ -81,6 +83,11 @@ FINGERPRINT = (
     "affiliate_params",
     "affiliate_cookie",
     "sources",
+    "client_from",
+    "trusted_proxies",
+    "earliest",
+    "ahead_days",
+    "privacy_rules",
 )
 # Tables that depend on a per-report choice rather than on the lines: never stored. pb_start
 # (where a log begins before the filters, which a store refuses) is the problems' first minute.
@@ -128,15 +135,30 @@ def answerable(s: Settings) -> str | None:
     return None
 
 
+def _shown(key: str, value: Any) -> str:
+    """A fingerprint value as a user writes it (in a config file or an option)."""
+    if value is None:
+        return "the log's own offset" if key == "tz" else "none"
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) if value else "none"
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True) if value else "none"
+    return str(value)
+
+
 def _check_settings(root: Path, state: State, s: Settings) -> None:
     want = fingerprint(s)
     if not state.days or not state.settings:
         return
-    differ = [k for k in FINGERPRINT if state.settings.get(k) != want[k]]
+    default = fingerprint(Settings())
+    had = {k: state.settings.get(k, default[k]) for k in FINGERPRINT}
+    differ = [k for k in FINGERPRINT if had[k] != want[k]]
     if differ:
         raise ConfigError(
             f"--state {root}: this store was written with other settings ("
-            + ", ".join(f"{k} {state.settings.get(k)!r}, now {want[k]!r}" for k in differ)
+            + "; ".join(
+                f"{k}: {_shown(k, had[k])}, now {_shown(k, want[k])}" for k in differ
+            )
             + "): use those, or a new --state folder"
         )
 
