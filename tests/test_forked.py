@@ -511,3 +511,42 @@ def test_a_spilt_file_not_whole_is_no_result(tmp_path: Path) -> None:
         assert forked._unspilt(f.fileno()) is None
         f.truncate(0)
         assert forked._unspilt(f.fileno()) is None
+
+
+def test_a_spilt_file_that_cannot_be_mapped_is_no_result(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A temporary folder on a file system without mmap (ENODEV): no result, so the part is
+    made in this process, where it raised out of the command before."""
+    import errno
+    import mmap
+
+    def refuse(*args: object, **kwargs: object) -> mmap.mmap:
+        raise OSError(errno.ENODEV, "No such device")
+
+    with open(tmp_path / "spill", "w+b") as f:
+        forked._spill([b"x" * 100, "y"], f.fileno())
+        monkeypatch.setattr(forked.mmap, "mmap", refuse)
+        assert forked._unspilt(f.fileno()) is None
+
+
+def test_a_signal_let_in_after_the_fork_leaves_no_child(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C held back during the fork arrives as the parent leaves ``held_back``: the
+    child is killed and reaped there (no zombie holding the store's lock), then it raises."""
+    from contextlib import contextmanager
+
+    real = forked.procs.held_back
+
+    @contextmanager
+    def interrupted():  # type: ignore[no-untyped-def]
+        with real() as let_in:
+            yield let_in
+        if os.getpid() == parent:
+            raise KeyboardInterrupt
+
+    parent = os.getpid()
+    monkeypatch.setattr(forked.procs, "held_back", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        forked.Child(lambda: [time.sleep(30)], spill=True)
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # no child of this process left, not even a zombie

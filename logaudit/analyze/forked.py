@@ -91,7 +91,8 @@ def _cpu_ticks(pid: int) -> int | None:
 
 
 class Child:
-    """A forked child building some sections; ``result()`` collects them, or None."""
+    """A forked child computing a part of a run (some sections here; a year's movers for
+    ``store/apart.py``); ``result()`` collects it, or None."""
 
     def __init__(self, build: Callable[[], list[Any]], spill: bool = False) -> None:
         """Fork; raises OSError (and leaves nothing open) when that is not possible.
@@ -110,6 +111,19 @@ class Child:
             self._close_file()
             raise
         parent = os.getpid()
+        try:
+            self._fork(build, parent, read_end, write_end)
+        except BaseException:
+            # A signal held back during the fork is let in as the block ends, in the parent,
+            # with the child running: it is killed and reaped, not left a zombie holding the
+            # store's lock and the spill file.
+            if hasattr(self, "pid"):
+                self.cancel()
+            raise
+
+    def _fork(
+        self, build: Callable[[], list[Any]], parent: int, read_end: int, write_end: int
+    ) -> None:
         # Signals wait until the child is inside its try (a KeyboardInterrupt between fork
         # and try would send the child back into the caller's code) and the parent has its pid.
         with procs.held_back() as let_in:
@@ -274,18 +288,22 @@ def _write_at(fd: int, view: memoryview, at: int) -> None:
 def _unspilt(fd: int) -> list[Any] | None:
     """The result ``_spill`` wrote to ``fd``, its buffers mapped copy-on-write (the arrays
     stay writable; the file's pages are copied only where written); None when the file is
-    not whole."""
-    size = os.fstat(fd).st_size
-    if size < _HEADER.size:
+    not whole, or cannot be mapped (a temporary folder on a file system without mmap: the
+    part is then made here, as for any failure of the child)."""
+    try:
+        size = os.fstat(fd).st_size
+        if size < _HEADER.size:
+            return None
+        with mmap.mmap(fd, size, access=mmap.ACCESS_COPY) as whole:
+            magic, at, n = _HEADER.unpack_from(whole, 0)
+            if magic != MAGIC or not 0 < n <= size or at + 16 * n > size:
+                return None
+            table = struct.unpack_from(f"<{2 * n}Q", whole, at)
+            if any(o + k > at for o, k in zip(table[::2], table[1::2], strict=True)):
+                return None
+        mapped = memoryview(mmap.mmap(fd, size, access=mmap.ACCESS_COPY))
+    except (OSError, ValueError):
         return None
-    with mmap.mmap(fd, size, access=mmap.ACCESS_COPY) as whole:
-        magic, at, n = _HEADER.unpack_from(whole, 0)
-        if magic != MAGIC or not 0 < n <= size or at + 16 * n > size:
-            return None
-        table = struct.unpack_from(f"<{2 * n}Q", whole, at)
-        if any(o + k > at for o, k in zip(table[::2], table[1::2], strict=True)):
-            return None
-    mapped = memoryview(mmap.mmap(fd, size, access=mmap.ACCESS_COPY))
     parts = [mapped[o : o + k] for o, k in zip(table[::2], table[1::2], strict=True)]
     try:
         result = pickle.loads(parts[0], buffers=parts[1:])

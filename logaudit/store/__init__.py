@@ -229,6 +229,8 @@ def ingest(
                 if piece.span is not None:
                     plan.record["offset"] = piece.span[1]
                 _commit(layout, state, done, old, lines, bad, this_run)
+        if ahead is not None:
+            ahead.close()
         # Days every input that grew has been read past (by the visit timeout) are closed.
         until = close.horizon(grown)
         close.close_days(layout, state, until, settings.visit_timeout)
@@ -300,6 +302,14 @@ class _Ahead:
             # A damaged file of a table this run may not need: ``_add_days`` reads the
             # tables it needs itself, and fails only if one of those is damaged.
             return None
+
+    def close(self) -> None:
+        """Wait for the read to end, its frames unused: no thread of it is left running
+        when the run forks later (store/apart.py: a fork copies no other thread, and a lock
+        one holds in Arrow would be held in the child for ever)."""
+        got, self._got = self._got, None
+        if got is not None:
+            got.exception()  # waits; a damaged file is _add_days' to say, when it needs it
 
 
 def _open_day_ahead(
