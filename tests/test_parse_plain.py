@@ -319,3 +319,21 @@ def test_durations_in_a_unit_are_the_decimal_over_its_power_of_ten(unit: str) ->
     got = durations(pa.array(texts + ["-", "", "-2", "1.", ".5", "1e"]), unit).tolist()
     assert got[: len(texts)] == [float(Decimal(t).scaleb(-k)) for t in texts]  # one rounding
     assert all(np.isnan(v) for v in got[len(texts) :])
+
+
+NGINX_TIMED = (
+    'nginx:$remote_addr - $remote_user [$time_local] "$request" $status '
+    '$body_bytes_sent "$http_referer" "$http_user_agent" $request_time'
+)
+
+
+def test_a_long_exponent_is_no_duration_and_ends_no_run() -> None:
+    # int() of the exponent's 5,000 digits: "ValueError: Exceeds the limit (4300 digits)".
+    from logaudit.formats.values import durations
+
+    long = "1e" + "9" * 5000
+    assert np.isnan(durations(pa.array([long, "1e-" + "9" * 5000]), "ms")).all()
+    det = detect(b"", "t.log", NGINX_TIMED)
+    frame, bad = _both([line(extra=["0.5"]), line(extra=[long])], det)
+    times = frame["response_time"].tolist()
+    assert times[0] == 0.5 and np.isnan(times[1:]).all()  # a row without a time, or bad

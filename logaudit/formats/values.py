@@ -296,8 +296,10 @@ def durations(values: pa.Array, unit: str) -> np.ndarray:
     return _over(pc.if_else(ok, text, ""), _DIGITS[unit])
 
 
-# A non-negative JSON number, leading zeros allowed (Apache writes "%D" as digits only).
-_NUMBER = r"^\d+(\.\d+)?([eE][+-]?\d+)?$"
+# A non-negative JSON number, leading zeros allowed (Apache writes "%D" as digits only). The
+# exponent has at most 3 digits (a double's reach): a longer one was a Python int of any length
+# (past 4,300 digits, a ValueError that ended the run).
+_NUMBER = r"^\d+(\.\d+)?([eE][+-]?\d{1,3})?$"
 
 
 def _over(text: pa.Array, k: int) -> np.ndarray:
