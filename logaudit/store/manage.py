@@ -87,8 +87,10 @@ def verify(root: Path, wait: float | None = 0.0) -> list[str]:
                 continue
             try:
                 frame = layout.read_table(day, d, table)
-            except (LogauditError, ValueError) as e:
-                # ValueError: a damaged footer can fail Arrow's text decoding (UnicodeDecodeError)
+            except Exception as e:
+                # Once the checksum says damaged, any failure is the damage: a flipped byte in
+                # the pandas metadata fails as a KeyError, in Arrow's text decoding as a
+                # UnicodeDecodeError.
                 if damage:
                     problems.append(f"{name} {damage} and does not read")
                 elif not any(layout.damage(day, d, other) for other in d["files"]):
