@@ -707,15 +707,6 @@ class Layout:
             "`logaudit state verify` checks the store, `state rebuild` remakes it"
         )
 
-    def verify(self, state: State) -> Iterator[str]:
-        """One line per file that is missing or whose checksum differs, and for a missing
-        or empty key."""
-        if wrong := self.key_damage(state):
-            yield wrong
-        for kind, day, info, table in self.stored_files(state):
-            if wrong := self.damage(day, info, table):
-                yield f"{kind} {day}: {self.path(day, info, table).name} {wrong}"
-
     def key_damage(self, state: State) -> str | None:
         """What is wrong with the key of a store that holds days: missing or empty."""
         key = self.root / KEY_FILE
