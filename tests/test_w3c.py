@@ -254,3 +254,36 @@ def test_a_header_that_drops_the_agent_mid_file_counts_people_wherever_blocks_cu
     assert reports[0] == reports[1]
     assert reports[0]["overview"]["tool_hits"] == 1
     assert reports[0]["overview"]["page_views"] == 1199
+
+
+def test_an_empty_agent_logged_in_quoted_w3c_is_classified_not_a_person(tmp_path: Path) -> None:
+    """Incapsula's quoted W3C with an agent logged as "" (the request sent none): a person,
+    as if cs(User-Agent) were not in #Fields: (the empty value decided). Not logged is what
+    the header says; a logged empty agent is classified, as in a combined log."""
+    real = Path(__file__).resolve().parents[2] / "shared/data/logs/matomo/incapsula_w3c.log"
+    if not real.is_file():
+        pytest.skip("the shared data is not here")
+    lines = real.read_text().splitlines(keepends=True)
+    fields = lines[3].split()[1:]
+    assert fields[0] == "date" and "cs(User-Agent)" in fields
+    values = lines[4].split('" "')
+    values[fields.index("cs(User-Agent)")] = ""
+    log = tmp_path / "incapsula.log"
+    log.write_text("".join(lines) + '" "'.join(values))
+    args = [str(log), "--log-format", "w3c"]
+    wanted = "line,agent,agent_class"
+    got = CliRunner().invoke(cli, ["records", *args, "--fields", wanted, "--format", "jsonl"])
+    assert got.exit_code == 0, got.output
+    rows = [json.loads(r) for r in got.stdout.splitlines()]
+    assert [(r["line"], r["agent"] != "", r["agent_class"]) for r in rows] == [
+        (5, True, "person"),
+        (7, False, "tool"),  # its empty agent, classified
+    ]
+    combined = tmp_path / "c.log"
+    combined.write_text(
+        '203.0.113.1 - - [01/Mar/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" ""\n'
+    )
+    same = CliRunner().invoke(
+        cli, ["records", str(combined), "--fields", "agent_class", "--format", "jsonl"]
+    )
+    assert json.loads(same.stdout)["agent_class"] == "tool"
