@@ -287,3 +287,37 @@ def test_an_empty_agent_logged_in_quoted_w3c_is_classified_not_a_person(tmp_path
         cli, ["records", str(combined), "--fields", "agent_class", "--format", "jsonl"]
     )
     assert json.loads(same.stdout)["agent_class"] == "tool"
+
+
+@pytest.mark.parametrize("block_mb", ["16", "0.005"])
+def test_the_agent_coming_back_after_a_header_dropped_it_is_classified_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_mb: str
+) -> None:
+    """#Fields: with cs(User-Agent), then without it, then with it again: the rows of the
+    middle header are people (not logged), those after it classified again (a crawler's
+    agent is a crawler, "-" a tool), in one block or many."""
+    bot = "Mozilla/5.0+(compatible;+Googlebot/2.1;++http://www.google.com/bot.html)"
+    ua = "Mozilla/5.0+(Windows+NT+10.0;+Win64;+x64)+AppleWebKit/537.36+Chrome/120.0+Safari/537.36"
+    with_agent = "#Fields: date time c-ip cs-method cs-uri-stem sc-status sc-bytes cs(User-Agent)\n"
+    without = "#Fields: date time c-ip cs-method cs-uri-stem sc-status sc-bytes\n"
+
+    def rows(hour: int, agents: list[str] | None) -> str:
+        return "".join(
+            f"2024-03-01 {hour:02d}:{i // 60:02d}:{i % 60:02d} 10.{hour}.0.{i % 250} GET "
+            f"/p{i % 30}.html 200 {100 + i}" + ("" if agents is None else f" {agents[i % 3]}")
+            + "\n"
+            for i in range(60)
+        )
+
+    log = tmp_path / "u.log"
+    log.write_text(
+        with_agent + rows(10, [ua, ua, ua]) + without + rows(11, None)
+        + with_agent + rows(12, [ua, bot, "-"])
+    )
+    monkeypatch.setenv("LOGAUDIT_BLOCK_MB", block_mb)
+    got = CliRunner().invoke(
+        cli, ["records", str(log), "--fields", "agent_class", "--format", "jsonl"]
+    )
+    assert got.exit_code == 0, got.output
+    classes = [json.loads(r)["agent_class"] for r in got.stdout.splitlines()]
+    assert classes == ["person"] * 120 + ["person", "crawler", "tool"] * 20
