@@ -324,8 +324,10 @@ def candidates(env: Mapping[str, str] = os.environ) -> list[Path]:
 def env_value(name: str, env: Mapping[str, str] = os.environ) -> str | None:
     """The environment variable ``name``, None when unset or empty (blanks only): for every
     LOGAUDIT_* variable an empty value is as unset, the usual rule (Click's, systemd's
-    ``Environment=NAME=``), so ``LOGAUDIT_STATE=`` is the default state folder, neither
-    the current folder nor an error."""
+    ``Environment=NAME=``), so ``LOGAUDIT_STATE=`` leaves the config file's ``state`` (or
+    no store, when it names none), neither the current folder nor an error. So an empty
+    variable changes nothing: ``LOGAUDIT_SITE_HOSTS=`` does not clear the file's list, nor
+    ``LOGAUDIT_STRICT=`` turn strict off (``LOGAUDIT_STRICT=0`` does)."""
     value = env.get(name)
     return value if value is not None and value.strip() else None
 
@@ -424,8 +426,6 @@ def _from_env(key: str, value: str, where: str) -> Any:
         return special
     if key in _TABLES:
         raise ConfigError(f"{where}: {key} is a table: set it in the config file")
-    if key in _PATHS and (empty := _empty_path(key, value)):
-        raise ConfigError(f"env {where}: {empty}")
     try:
         if key in _LISTS:
             return tuple(v for v in value.replace(",", " ").split() if v)

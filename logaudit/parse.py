@@ -642,7 +642,14 @@ def _w3c(
         sub_det = Detected(layout, 0, 0, 0, det.zone)
         part_cr = None if cr is None else cr[(cr >= start) & (cr < end)] - start
         table, line_no = _fast(sub, sub_det, part, bad, part_cr)
-        chunks.append(_assemble(table, line_no, name, bad, sub_det))
+        chunk = _assemble(table, line_no, name, bad, sub_det)
+        if "agent" not in layout.fields:
+            # No cs(User-Agent) under this header: the agent is missing (NaN), not the ""
+            # of a line that logged an empty one (Enricher.apply tells them apart, then
+            # writes "" as for every format without an agent).
+            none = np.full(len(chunk), -1, np.int8)
+            chunk["agent"] = categorical(none, chunk["agent"].array.categories)
+        chunks.append(chunk)
     if not chunks:
         return _assemble(pa.table({}), np.zeros(0, np.int64), name, bad, det)
     return _concat(chunks)

@@ -388,3 +388,32 @@ def test_follow_counts_nul_runs_as_records_does(tmp_path: Path) -> None:
         result.bad.nul_first[str(log)]
     )
     assert len(out_io.getvalue().splitlines()) == 22 and not result.bad.total
+
+
+def test_follow_counts_a_nul_run_that_straddles_two_reads_once(tmp_path: Path) -> None:
+    """A NUL run whose first half is in the file at one poll and its second half written
+    before the next is one run, at the file offsets where it lies, and the lines after it
+    are read whole."""
+    log = tmp_path / "access.log"
+    first = b"".join(LINES[:10])
+    log.write_bytes(first + b"\x00" * 1500)
+    calls = iter(range(4))
+
+    def stop() -> bool:
+        n = next(calls, None)
+        if n == 2:  # after the first poll: the run's second half, then lines
+            with open(log, "ab") as f:
+                f.write(b"\x00" * 1500 + b"".join(LINES[10:20]))
+        return n is None
+
+    out_io = io.StringIO()
+    result = follow([log], load({}, env={}), Query(parse_fields("path")), "jsonl", out_io,
+                    stop=stop, interval=0.01, from_start=True, on_note=lambda m: None)
+    assert result.bad.nul_runs == {str(log): 1}
+    start = len(first)
+    assert f"bytes {start:,}-{start + 2999:,}: 3,000 NUL bytes" in str(
+        result.bad.nul_first[str(log)]
+    )
+    paths = [json.loads(r)["path"] for r in out_io.getvalue().splitlines()]
+    want = [ln.split(b'"', 2)[1].split(b" ")[1].split(b"?")[0].decode() for ln in LINES[:20]]
+    assert len(paths) == 20 and paths == want and not result.bad.total

@@ -342,3 +342,12 @@ def test_every_json_number_is_a_duration_read_exactly() -> None:
     assert times[: len(durations)] == [float(d) for d in durations]  # bit for bit
     assert np.isnan(times[7]) and np.isnan(times[8])  # a negative time or "-" is none
     assert frame["status"].tolist() == [200] * 10 and frame["bytes"].iloc[9] == 1000
+
+
+def test_a_json_duration_too_large_to_be_one_is_missing() -> None:
+    # 1e308 s was read (problems' JSON wrote "seconds": Infinity, numpy overflowed); 40
+    # digits were 1e40 s, which led the p95 and the maximum.
+    lines = [caddy(0, duration=0.25), caddy(1, duration=1e308), caddy(2, duration=10**40)]
+    frame, bad = parse_bytes(("\n".join(lines) + "\n").encode())
+    times = frame["response_time"].tolist()
+    assert bad.total == 0 and times[0] == 0.25 and np.isnan(times[1:]).all()

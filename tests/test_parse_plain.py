@@ -5,7 +5,9 @@ dictionaries, which is how every other reading (prefetch, the exact path) still 
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -315,7 +317,59 @@ def test_durations_in_a_unit_are_the_decimal_over_its_power_of_ten(unit: str) ->
     from logaudit.formats.values import durations
 
     k = {"ms": 3, "us": 6, "ns": 9}[unit]
-    texts = ["9.999", "102", "0.12300000000000001", "1.5e-3", "1E2", "12345678901234567890.5"]
+    texts = ["9.999", "102", "0.12300000000000001", "1.5e-3", "1E2", "123456789012345.67891"]
     got = durations(pa.array(texts + ["-", "", "-2", "1.", ".5", "1e"]), unit).tolist()
     assert got[: len(texts)] == [float(Decimal(t).scaleb(-k)) for t in texts]  # one rounding
     assert all(np.isnan(v) for v in got[len(texts) :])
+
+
+NGINX_TIMED = (
+    'nginx:$remote_addr - $remote_user [$time_local] "$request" $status '
+    '$body_bytes_sent "$http_referer" "$http_user_agent" $request_time'
+)
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns", "list"])
+def test_durations_too_large_to_be_one_are_missing(unit: str) -> None:
+    from logaudit.formats.values import durations
+
+    # 1e400 and 309 digits were inf (Infinity in JSON output), 40 digits 1.2e39 s (the p95
+    # and the maximum); 15 integer digits in the log's own unit were read and still are.
+    huge = ["1e400", "9" * 309, "1" + "2" * 39, "1e308", "1000000000000000", "1e15", "1E+999"]
+    got = durations(pa.array(["999999999999999", "2.5e3", *huge]), unit)
+    k = {"s": 0, "list": 0, "ms": 3, "us": 6, "ns": 9}[unit]
+    assert got[:2].tolist() == [999999999999999 / 10**k, 2500 / 10**k]
+    assert np.isnan(got[2:]).all()
+
+
+def test_a_long_exponent_is_no_duration_and_ends_no_run() -> None:
+    # int() of the exponent's 5,000 digits: "ValueError: Exceeds the limit (4300 digits)".
+    from logaudit.formats.values import durations
+
+    long = "1e" + "9" * 5000
+    assert np.isnan(durations(pa.array([long, "1e-" + "9" * 5000]), "ms")).all()
+    det = detect(b"", "t.log", NGINX_TIMED)
+    frame, bad = _both([line(extra=["0.5"]), line(extra=[long])], det)
+    times = frame["response_time"].tolist()
+    assert times[0] == 0.5 and np.isnan(times[1:]).all()  # a row without a time, or bad
+
+
+def test_an_overflowing_time_is_missing_and_the_json_summary_valid(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from logaudit.cli import cli
+
+    log = tmp_path / "access.log"
+    times = ["0.100", "0.200", "1e400", "1" + "2" * 39, "9" * 309]
+    log.write_text("".join(line(extra=[t]) + "\n" for t in times))
+    got = CliRunner().invoke(
+        cli, ["summary", str(log), "--log-format", NGINX_TIMED, "--format", "json"]
+    )
+    assert got.exit_code == 0, got.output
+
+    def refuse(name: str) -> float:
+        raise AssertionError(f"{name} is not JSON")
+
+    summary = json.loads(got.stdout, parse_constant=refuse)
+    assert summary["overview"]["response_time_max"] == 0.2
+    assert summary["overview"]["response_time_requests"] == 2

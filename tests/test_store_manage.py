@@ -234,3 +234,39 @@ def test_run_records_count_physical_lines_and_nul_runs_apart(tmp_path: Path) -> 
     res = CliRunner().invoke(cli, ["state", "rebuild", str(log), "--state", str(state)])
     assert res.exit_code == 0, res.output
     assert {k: manage.info(state)["last_runs"][-1].get(k) for k in want} == want
+
+
+def _flip_pandas_index_name(victim: Path) -> None:
+    """One changed byte in the footer's pandas metadata: a column that names no column."""
+    raw = victim.read_bytes()
+    assert b"__index_level_0__" in raw
+    victim.write_bytes(raw.replace(b"__index_level_0__", b"__index_leve6_0__", 1))
+
+
+def test_a_damaged_pandas_metadata_is_one_line_in_verify_and_in_a_report(tmp_path: Path) -> None:
+    # The read failed as a KeyError, which state verify and summary --state let through:
+    # "internal error: KeyError: '__index_level_0__'".
+    _, state = _store(tmp_path)
+    victim = sorted(state.rglob("pv_events.*.parquet"))[0]
+    _flip_pandas_index_name(victim)
+    got = manage.verify(state)
+    assert len(got) == 1, got
+    assert got[0].endswith(f"{victim.name} does not match its checksum and does not read"), got
+    res = CliRunner().invoke(cli, ["state", "verify", "--state", str(state)])
+    assert res.exit_code == 7 and "internal error" not in res.output
+    with pytest.raises(ConfigError, match=f"{victim.name} .* is unreadable .*state verify"):
+        report([], state)
+
+
+def test_a_file_without_its_checksum_is_a_verify_line(tmp_path: Path) -> None:
+    # store.json with a file entry that has no sha256: state verify was an internal KeyError.
+    _, state = _store(tmp_path)
+    raw = json.loads((state / STATE_FILE).read_text())
+    day = sorted(raw["days"])[0]
+    table = sorted(raw["days"][day]["files"])[0]
+    del raw["days"][day]["files"][table]["sha256"]
+    (state / STATE_FILE).write_text(json.dumps(raw))
+    got = manage.verify(state)
+    assert len(got) == 1 and f"has no checksum in {STATE_FILE}" in got[0], got
+    res = CliRunner().invoke(cli, ["state", "verify", "--state", str(state)])
+    assert res.exit_code == 7 and "internal error" not in res.output

@@ -324,7 +324,8 @@ def test_a_code_past_its_keys_is_the_stores_error(
     madeof.stamp(layout, "2026-01", files, visitorsets.CODES, codes, st.gen, visitorsets.SOURCE)
     layout.commit(st)
     assert visitorsets.ready(layout.read_state().months["2026-01"])
-    assert not list(layout.verify(layout.read_state()))  # its checksum is right
+    now = layout.read_state()
+    assert not [t for _, d, i, t in layout.stored_files(now) if layout.damage(d, i, t)]  # sound
     with pytest.raises(ConfigError) as e:
         visitorsets.read(layout, _entries(layout))
     assert e.value.exit_code == 7 and "visitor_codes is unreadable" in str(e.value)

@@ -254,3 +254,70 @@ def test_a_header_that_drops_the_agent_mid_file_counts_people_wherever_blocks_cu
     assert reports[0] == reports[1]
     assert reports[0]["overview"]["tool_hits"] == 1
     assert reports[0]["overview"]["page_views"] == 1199
+
+
+def test_an_empty_agent_logged_in_quoted_w3c_is_classified_not_a_person(tmp_path: Path) -> None:
+    """Incapsula's quoted W3C with an agent logged as "" (the request sent none): a person,
+    as if cs(User-Agent) were not in #Fields: (the empty value decided). Not logged is what
+    the header says; a logged empty agent is classified, as in a combined log."""
+    real = Path(__file__).resolve().parents[2] / "shared/data/logs/matomo/incapsula_w3c.log"
+    if not real.is_file():
+        pytest.skip("the shared data is not here")
+    lines = real.read_text().splitlines(keepends=True)
+    fields = lines[3].split()[1:]
+    assert fields[0] == "date" and "cs(User-Agent)" in fields
+    values = lines[4].split('" "')
+    values[fields.index("cs(User-Agent)")] = ""
+    log = tmp_path / "incapsula.log"
+    log.write_text("".join(lines) + '" "'.join(values))
+    args = [str(log), "--log-format", "w3c"]
+    wanted = "line,agent,agent_class"
+    got = CliRunner().invoke(cli, ["records", *args, "--fields", wanted, "--format", "jsonl"])
+    assert got.exit_code == 0, got.output
+    rows = [json.loads(r) for r in got.stdout.splitlines()]
+    assert [(r["line"], r["agent"] != "", r["agent_class"]) for r in rows] == [
+        (5, True, "person"),
+        (7, False, "tool"),  # its empty agent, classified
+    ]
+    combined = tmp_path / "c.log"
+    combined.write_text(
+        '203.0.113.1 - - [01/Mar/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" ""\n'
+    )
+    same = CliRunner().invoke(
+        cli, ["records", str(combined), "--fields", "agent_class", "--format", "jsonl"]
+    )
+    assert json.loads(same.stdout)["agent_class"] == "tool"
+
+
+@pytest.mark.parametrize("block_mb", ["16", "0.005"])
+def test_the_agent_coming_back_after_a_header_dropped_it_is_classified_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_mb: str
+) -> None:
+    """#Fields: with cs(User-Agent), then without it, then with it again: the rows of the
+    middle header are people (not logged), those after it classified again (a crawler's
+    agent is a crawler, "-" a tool), in one block or many."""
+    bot = "Mozilla/5.0+(compatible;+Googlebot/2.1;++http://www.google.com/bot.html)"
+    ua = "Mozilla/5.0+(Windows+NT+10.0;+Win64;+x64)+AppleWebKit/537.36+Chrome/120.0+Safari/537.36"
+    with_agent = "#Fields: date time c-ip cs-method cs-uri-stem sc-status sc-bytes cs(User-Agent)\n"
+    without = "#Fields: date time c-ip cs-method cs-uri-stem sc-status sc-bytes\n"
+
+    def rows(hour: int, agents: list[str] | None) -> str:
+        return "".join(
+            f"2024-03-01 {hour:02d}:{i // 60:02d}:{i % 60:02d} 10.{hour}.0.{i % 250} GET "
+            f"/p{i % 30}.html 200 {100 + i}" + ("" if agents is None else f" {agents[i % 3]}")
+            + "\n"
+            for i in range(60)
+        )
+
+    log = tmp_path / "u.log"
+    log.write_text(
+        with_agent + rows(10, [ua, ua, ua]) + without + rows(11, None)
+        + with_agent + rows(12, [ua, bot, "-"])
+    )
+    monkeypatch.setenv("LOGAUDIT_BLOCK_MB", block_mb)
+    got = CliRunner().invoke(
+        cli, ["records", str(log), "--fields", "agent_class", "--format", "jsonl"]
+    )
+    assert got.exit_code == 0, got.output
+    classes = [json.loads(r)["agent_class"] for r in got.stdout.splitlines()]
+    assert classes == ["person"] * 120 + ["person", "crawler", "tool"] * 20

@@ -179,8 +179,10 @@ class Enricher:
     def apply(self, chunk: pd.DataFrame, has_agent: bool | None = True) -> pd.DataFrame:
         """Add the enriched columns. ``has_agent`` False: the format logs no user agent
         (common, vcommon), so no hit can be told to be a robot and every hit is a person.
-        None (``formats.agent_logged``: W3C): the rows whose agent is empty had none logged,
-        and are people as those; the others are classified. A chunk with the
+        None (``formats.agent_logged``: W3C): the rows whose agent is missing (NaN: parse's
+        mark of a line under a #Fields: header without cs(User-Agent)) had none logged, and
+        are people as those, their agent "" from here on; the others are classified (a
+        logged empty agent, quoted W3C's "", as any). A chunk with the
         ``schema.AGENT_UNLOGGED`` column (--log-format auto+ mixing formats with and without
         an agent) says so per row: those rows are people, whatever ``has_agent``."""
         s = self.settings
@@ -194,7 +196,11 @@ class Enricher:
                 has_agent = None
         elif has_agent is None:
             agent = chunk["agent"].array
-            unlogged = per_category(agent, np.asarray(agent.categories == "", dtype=bool))
+            unlogged = np.asarray(agent.codes) < 0
+            if unlogged.any():
+                if "" not in agent.categories:
+                    agent = agent.add_categories([""])
+                chunk["agent"] = agent.fillna("")
             if not unlogged.any() or unlogged.all():
                 has_agent, unlogged = not unlogged.any(), None
         if self.zone is not None:

@@ -68,9 +68,9 @@ def agent_logged(det: Detected) -> bool | None:
     """Whether the rows read with ``det`` carry the request's user agent, for
     ``Enricher.apply``: False for a format that logs none (common, vcommon: every hit is a
     person, docs/metrics.md); None for W3C, whose ``#Fields:`` headers may drop
-    ``cs(User-Agent)`` mid-file, even mid-block: there a row's empty agent is one not logged
-    (W3C writes a request sent without one as "-"), told apart row by row so that where the
-    blocks are cut changes nothing."""
+    ``cs(User-Agent)`` mid-file, even mid-block: parse leaves the agent of a row under such
+    a header missing (NaN), not "" (a logged empty agent, quoted W3C's ""), and the rows are
+    told apart by that, so that where the blocks are cut changes nothing."""
     if det.format.family == "w3c":
         return None
     logs = {"agent" in f.fields for f in (det.format, *(o for o, _ in det.others))}

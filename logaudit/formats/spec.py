@@ -62,7 +62,7 @@ _TIME_CATEGORY: dict[str, tuple[str, ...]] = {
     "iso": ("date", "clock", "zone"),
 }
 
-_DURATION = r"\d+(?:\.\d+)?(?:[eE][+-]?\d+)?"
+_DURATION = r"\d+(?:\.\d+)?(?:[eE][+-]?\d{1,3})?"  # values._NUMBER
 
 # Strict value patterns per role; roles not listed take anything up to the next separator.
 STRICT: dict[str, str] = {

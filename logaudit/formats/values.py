@@ -292,12 +292,21 @@ def durations(values: pa.Array, unit: str) -> np.ndarray:
     # missing. Arrow's cast rounds a decimal of any length correctly.
     ok = pc.match_substring_regex(text, _NUMBER)
     if unit == "s":
-        return np.asarray(pc.if_else(ok, text, "NaN").cast(pa.float64()), dtype=np.float64)
-    return _over(pc.if_else(ok, text, ""), _DIGITS[unit])
+        seconds = np.asarray(pc.if_else(ok, text, "NaN").cast(pa.float64()), dtype=np.float64)
+    else:
+        seconds = _over(pc.if_else(ok, text, ""), _DIGITS[unit])
+    # 10**15 or more of the log's own unit (1e400 is inf; a 40-digit number 1e39 s) is no
+    # time a server measured: missing, as when only 15 integer digits were read, where it
+    # was Infinity in JSON output or dominated the p95 and the maximum.
+    return np.where(seconds < _LIMIT / 10.0 ** _DIGITS[unit], seconds, np.nan)  # NaN: NaN
 
 
-# A non-negative JSON number, leading zeros allowed (Apache writes "%D" as digits only).
-_NUMBER = r"^\d+(\.\d+)?([eE][+-]?\d+)?$"
+# A non-negative JSON number, leading zeros allowed (Apache writes "%D" as digits only). The
+# exponent has at most 3 digits (a double's reach): a longer one was a Python int of any length
+# (past 4,300 digits, a ValueError that ended the run).
+_NUMBER = r"^\d+(\.\d+)?([eE][+-]?\d{1,3})?$"
+# The first duration too large to be one, in the log's own unit (15 integer digits).
+_LIMIT = 1e15
 
 
 def _over(text: pa.Array, k: int) -> np.ndarray:

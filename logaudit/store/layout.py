@@ -719,9 +719,12 @@ class Layout:
             if table == PV and list(frame.columns) == [PV_OWN]:
                 return _unpacked(frame, self.read_table(day, info, TOUCH))
             return frame
-        except (OSError, pa.ArrowException) as e:
+        except LogauditError:
+            raise  # the page views' own events (TOUCH): already the one line
+        except Exception as e:
+            self._damaged(e, [(day, info)], table)
             raise ConfigError(
-                f"--state {self.root}: {path.name} of {day} is unreadable ({e}); "
+                f"--state {self.root}: {path.name} of {day} is unreadable ({_why(e)}); "
                 "`logaudit state verify` checks the store, `state rebuild` remakes it"
             ) from None
 
@@ -736,7 +739,13 @@ class Layout:
         columns (and the index) are read: Parquet reads each column apart."""
         assert table != PV
         both = self.read_arrow(days, table, columns)
-        return None if both is None else _frame(both, _shape(both))
+        if both is None:
+            return None
+        try:
+            return _frame(both, _shape(both))
+        except Exception as e:
+            self._damaged(e, days, table)
+            raise self.unreadable(table, _why(e)) from None
 
     def read_arrow(
         self,
@@ -759,8 +768,19 @@ class Layout:
                 [t.replace_schema_metadata(None) for t in parts], promote_options="permissive"
             )
             return both.replace_schema_metadata(parts[0].schema.metadata)
-        except (OSError, pa.ArrowException) as e:
-            raise self.unreadable(table, str(e)) from None
+        except Exception as e:
+            self._damaged(e, held, table)
+            raise self.unreadable(table, _why(e)) from None
+
+    def _damaged(self, e: Exception, days: list[tuple[str, dict[str, Any]]], table: str) -> None:
+        """Re-raise ``e``, a failed read of ``table`` in ``days``, unless it is the store's:
+        Arrow's or the file system's error, or any error once a file's checksum shows it
+        damaged (a flipped byte in the pandas metadata fails as a KeyError). Any other is a
+        bug, not damage, and stays a traceback."""
+        if isinstance(e, (OSError, pa.ArrowException)):
+            return
+        if not any(table in info["files"] and self.damage(d, info, table) for d, info in days):
+            raise e
 
     def unreadable(self, table: str, why: str) -> ConfigError:
         """The one-line error (exit 7) of a stored ``table`` that cannot be read as written."""
@@ -768,15 +788,6 @@ class Layout:
             f"--state {self.root}: {table} is unreadable ({why}); "
             "`logaudit state verify` checks the store, `state rebuild` remakes it"
         )
-
-    def verify(self, state: State) -> Iterator[str]:
-        """One line per file that is missing or whose checksum differs, and for a missing
-        or empty key."""
-        if wrong := self.key_damage(state):
-            yield wrong
-        for kind, day, info, table in self.stored_files(state):
-            if wrong := self.damage(day, info, table):
-                yield f"{kind} {day}: {self.path(day, info, table).name} {wrong}"
 
     def key_damage(self, state: State) -> str | None:
         """What is wrong with the key of a store that holds days: missing or empty."""
@@ -797,12 +808,15 @@ class Layout:
 
     def damage(self, day: str, info: dict, table: str) -> str | None:
         """What is wrong with one stored file ("is missing", "does not match its
-        checksum"), None when its bytes are those written."""
+        checksum", "has no checksum in store.json"), None when its bytes are those written."""
         try:
             digest = hashlib.sha256(self.path(day, info, table).read_bytes()).hexdigest()
         except OSError:
             return "is missing"
-        return None if digest == info["files"][table]["sha256"] else "does not match its checksum"
+        written = info["files"][table].get("sha256")
+        if not written:
+            return f"has no checksum in {STATE_FILE}"
+        return None if digest == written else "does not match its checksum"
 
     def size(self) -> int:
         return sum(f.stat().st_size for f in self.root.rglob("*") if f.is_file())
@@ -926,6 +940,14 @@ def _shape(table: pa.Table) -> tuple[list[str], dict[str, str]]:
         ):
             types[str(c["field_name"])] = str(c["numpy_type"])
     return index, types
+
+
+def _why(e: Exception) -> str:
+    """A failed read's reason, in a line: a damaged footer's pandas metadata fails as a
+    KeyError of a column name, which says nothing alone."""
+    if isinstance(e, (OSError, pa.ArrowException)):
+        return str(e)
+    return f"{type(e).__name__}: {e}"
 
 
 def _frame(table: pa.Table, shape: tuple[list[str], dict[str, str]] | None = None) -> pd.DataFrame:

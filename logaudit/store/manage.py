@@ -87,16 +87,20 @@ def verify(root: Path, wait: float | None = 0.0) -> list[str]:
                 continue
             try:
                 frame = layout.read_table(day, d, table)
-            except (LogauditError, ValueError) as e:
-                # ValueError: a damaged footer can fail Arrow's text decoding (UnicodeDecodeError)
+            except Exception as e:
+                # Once the checksum says damaged, any failure is the damage: a flipped byte in
+                # the pandas metadata fails as a KeyError, in Arrow's text decoding as a
+                # UnicodeDecodeError.
                 if damage:
                     problems.append(f"{name} {damage} and does not read")
                 elif not any(layout.damage(day, d, other) for other in d["files"]):
                     if not isinstance(e, LogauditError):
                         raise
                     problems.append(str(e))
-                # else the read failed on another file of the day (the page views' own
-                # events are read with them), which has its own line
+                # else the read failed on another damaged file of the day, which has its own
+                # line: mostly the day's paths, which the tables naming paths by number read
+                # with them (path_visitor_counts, pb_client_404, pv_events), or the page
+                # views' own events (touch_events), read with packed page views
                 continue
             if damage:
                 problems.append(f"{name} {damage} (it still reads)")
