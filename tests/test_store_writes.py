@@ -105,7 +105,7 @@ def test_a_day_read_ahead_is_read_in_order(tmp_path: Path) -> None:
     """``_add_days`` merges the stored frames read ahead on threads: each the frame
     ``read_table`` gives, in the order asked, and a damaged file the store's error."""
     from logaudit.errors import ConfigError
-    from logaudit.store import _read_old
+    from logaudit.store.readahead import tables as _read_old
 
     log = tmp_path / "access.log"
     log.write_bytes(log_bytes(2000, days=1, bad=0))
@@ -127,22 +127,23 @@ def test_the_open_last_day_is_read_while_few_new_lines_are(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A re-run's new lines mostly fall in the store's open last day: that day is read
-    ahead (``_open_day_ahead``) when the new bytes are few, and its frames used only for the
+    ahead (``readahead.open_day``) when the new bytes are few, and its frames used only for the
     very entry read (a piece of the run that rewrote it reads the new one)."""
     from dataclasses import replace
 
     from logaudit import store
     from logaudit.sources import Input
+    from logaudit.store import readahead
 
     log = tmp_path / "access.log"
     log.write_bytes(log_bytes(2000, days=2, bad=0))
     report([str(log)], tmp_path / "state")
     layout = Layout(tmp_path / "state")
     state = layout.read_state()
-    tables = store.store_tables()
+    written = list(store._written(store.store_tables()))
     day = max(state.days)
     few = Input(name=str(log), path=log, span=(0, 1000))
-    ahead = store._open_day_ahead(layout, state, tables, [few, None])
+    ahead = readahead.open_day(layout, state, written, [few, None])
     assert ahead is not None and ahead.name == day
     frames = ahead.frames(day, state.days[day])
     assert frames is not None and set(frames) == set(state.days[day]["files"])
@@ -150,15 +151,15 @@ def test_the_open_last_day_is_read_while_few_new_lines_are(
         want = layout.read_table(day, state.days[day], t)
         assert frame is not None and want is not None and frame.equals(want)
     assert ahead.frames(day, state.days[day]) is None  # given once
-    again = store._open_day_ahead(layout, state, tables, [few])
+    again = readahead.open_day(layout, state, written, [few])
     assert again is not None
     assert again.frames(day, dict(state.days[day])) is None  # another entry: read again
     assert again.frames(min(state.days), state.days[min(state.days)]) is None
-    many = replace(few, span=(0, store.AHEAD_BYTES + 1))
-    assert store._open_day_ahead(layout, state, tables, [many]) is None
-    assert store._open_day_ahead(layout, state, tables, [replace(few, span=None)]) is None
+    many = replace(few, span=(0, readahead.AHEAD_BYTES + 1))
+    assert readahead.open_day(layout, state, written, [many]) is None
+    assert readahead.open_day(layout, state, written, [replace(few, span=None)]) is None
     state.days[day]["closed"] = True
-    assert store._open_day_ahead(layout, state, tables, [few]) is None
+    assert readahead.open_day(layout, state, written, [few]) is None
 
 
 def test_a_damaged_file_the_new_lines_do_not_touch_is_kept(tmp_path: Path) -> None:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -21,7 +20,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from logaudit import procs
 from logaudit.analyze import visitcounts
 from logaudit.analyze.base import Accumulator, Context, Partial, Table, merged_rows
 from logaudit.config import Settings
@@ -37,6 +35,7 @@ from logaudit.store import (
     months,
     movers,
     offsets,
+    readahead,
     sites,
     tails,
     texthash,
@@ -198,7 +197,8 @@ def ingest(
         planned = offsets.plan([i for i in inputs if said(i) is None], old, scratch)
         problems += [p.note for p in planned.plans if p.note is not None]
         done = [p for p in planned.plans if p.read is None]
-        ahead = _open_day_ahead(layout, state, tables, [p.read for p in planned.plans])
+        reads = [p.read for p in planned.plans]
+        ahead = readahead.open_day(layout, state, list(_written(tables)), reads)
         for plan in [p for p in planned.plans if p.read is not None]:
             assert plan.read is not None
             name = plan.read.name
@@ -270,78 +270,17 @@ def _pieces(read: Input, piece: int | None = None) -> list[Input]:
     return out
 
 
-# New bytes up to this much (all inputs) are read while the store's open last day is read
-# ahead (``_open_day_ahead``): a re-run's few new lines mostly fall in that day, and their
-# parse leaves a core free; a bigger read would hold that day's frames for longer for less.
-AHEAD_BYTES = 64 * 1024 * 1024
-
-
-class _Ahead:
-    """The store's last day as stored when the run began, read on a thread: ``frames()``
-    waits for its tables (None when one is damaged: ``_add_days`` then reads those it needs)."""
-
-    def __init__(self, layout: Layout, name: str, info: dict[str, Any], wanted: list[str]):
-        from concurrent.futures import ThreadPoolExecutor
-
-        self.name, self.info = name, info
-        pool = ThreadPoolExecutor(1, thread_name_prefix="logaudit-store")
-        self._got: Future[dict[str, pd.DataFrame | None]] | None = pool.submit(
-            lambda: dict(_read_old(layout, name, info, wanted))
-        )
-        pool.shutdown(wait=False)
-
-    def frames(self, name: str, info: dict[str, Any]) -> dict[str, pd.DataFrame | None] | None:
-        """Its tables if ``info`` is still the day read (the same entry: no piece of this
-        run has rewritten it since), else None. Given once: memory does not keep them."""
-        if name != self.name or info is not self.info or self._got is None:
-            return None
-        got, self._got = self._got, None
-        try:
-            return got.result()
-        except ConfigError:
-            # A damaged file of a table this run may not need: ``_add_days`` reads the
-            # tables it needs itself, and fails only if one of those is damaged.
-            return None
-
-    def close(self) -> None:
-        """Wait for the read to end, its frames unused: no thread of it is left running
-        when the run forks later (store/apart.py: a fork copies no other thread, and a lock
-        one holds in Arrow would be held in the child for ever)."""
-        got, self._got = self._got, None
-        if got is not None:
-            got.exception()  # waits; a damaged file is _add_days' to say, when it needs it
-
-
-def _open_day_ahead(
-    layout: Layout, state: State, tables: Mapping[str, Table], reads: list[Input | None]
-) -> _Ahead | None:
-    """Start reading the store's last day when it is open and the new bytes are few (a
-    re-run's: ``AHEAD_BYTES``); ``_add_days`` merges them with that day's new tables."""
-    given = [r for r in reads if r is not None]
-    spans = [r.span for r in given if r.span is not None]
-    if not spans or len(spans) != len(given) or not state.days:
-        return None  # nothing to read, or a compressed file's tail (its size unknown here)
-    if sum(end - start for start, end in spans) > AHEAD_BYTES:
-        return None
-    name = max(state.days)
-    info = state.days[name]
-    if info.get("closed"):
-        return None
-    wanted = [t for t in _written(tables) if t in info["files"]]
-    return _Ahead(layout, name, info, wanted)
-
-
 def _add_days(
     layout: Layout,
     state: State,
     tables: Mapping[str, Table],
     days: dict[int, Partial],
     settings: Settings,
-    ahead: _Ahead | None = None,
+    ahead: readahead.Ahead | None = None,
 ) -> list[str]:
     """Merge each day's new tables with the stored ones and write them as the next
     generation (not yet committed). The closed days among them (``store/close.py``).
-    ``ahead``: a day's stored tables already read (``_open_day_ahead``)."""
+    ``ahead``: a day's stored tables already read (``readahead.open_day``)."""
     if not days:
         return []
     key = layout.key()
@@ -377,7 +316,7 @@ def _add_days(
             wanted = [t for t in merged if t in part]
             read = ahead.frames(name, old) if ahead is not None else None
             pairs = (
-                _read_old(layout, name, old, wanted)
+                readahead.tables(layout, name, old, wanted)
                 if read is None
                 else ((t, read.pop(t, None)) for t in wanted)
             )
@@ -389,38 +328,6 @@ def _add_days(
         info["files"] = {**kept, **info["files"]}
         state.days[name] = info
     return late
-
-
-# Threads reading a day's stored tables for ``_add_days`` while the ones read are merged:
-# Parquet's decoding releases the GIL (0.15 -> 0.12 s for the open day of the 1M-line
-# benchmark, whose 34 files are read in order). One a core, at most four.
-READERS = min(4, procs.usable_cores())
-
-
-def _read_old(
-    layout: Layout, day: str, info: dict[str, Any], tables: list[str]
-) -> Iterator[tuple[str, pd.DataFrame | None]]:
-    """(table, its stored frame or None) for each of ``tables`` of the stored ``day``, in
-    order, read ahead on ``READERS`` threads (at most as many tables ahead: memory holds a
-    few of the day's stored frames beside the merged ones, not all of them)."""
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
-
-    todo = iter(tables)
-    with ThreadPoolExecutor(READERS, thread_name_prefix="logaudit-store") as pool:
-        ahead: deque[tuple[str, Future[pd.DataFrame | None]]] = deque()
-
-        def more() -> None:
-            t = next(todo, None)
-            if t is not None:
-                ahead.append((t, pool.submit(layout.read_table, day, info, t)))
-
-        for _ in range(READERS):
-            more()
-        while ahead:
-            t, got = ahead.popleft()
-            more()
-            yield t, got.result()
 
 
 def _commit(
