@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -494,6 +495,42 @@ def test_new_bytes_that_are_no_log_lines_are_read_in_the_format_known(
     one = report([str(whole)])
     assert one.exit_code == ExitCode.OK, one.messages
     assert figures(got) == figures(one)
+
+
+@pytest.mark.parametrize("rotate", [False, True])
+def test_new_lines_in_another_format_are_read_in_theirs(tmp_path: Path, rotate: bool) -> None:
+    # QA17 review #3: new lines were always read in the format of the lines before the
+    # offset. Common lines stored, then combined lines appended: 0 crawler hits (the review's
+    # file: 395 before), the agents lost. The new lines are detected first; the known format is the
+    # fallback for new bytes that give none (blank, junk, binary).
+    import gzip
+
+    lines = DATA.splitlines(keepends=True)
+    common = [re.sub(rb' "[^"]*" "[^"]*"$', b"", ln.rstrip(b"\n")) + b"\n" for ln in lines[:50]]
+    assert all(ln.count(b'"') == 2 for ln in common)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "access.log"
+    log.write_bytes(b"".join(common))
+    state = tmp_path / "state"
+    report([str(log)], state)
+    data = b"".join(common) + b"".join(lines[50:600])
+    if rotate:
+        log.unlink()
+        log = logs / "access.log.1.gz"
+        log.write_bytes(gzip.compress(data))
+    else:
+        log.write_bytes(data)
+    got = report([str(log)], state)
+    assert got.exit_code == ExitCode.OK, got.messages
+    # As one pass over the two parts, each in its own format (one pass over the whole file
+    # reads the common lines as bad lines of the combined format).
+    old, new = tmp_path / "old.log", tmp_path / "new.log"
+    old.write_bytes(b"".join(common))
+    new.write_bytes(b"".join(lines[50:600]))
+    want = figures(report([str(old), str(new)]))
+    assert want["overview"]["crawler_hits"] > 0
+    assert figures(got) == want
 
 
 def test_a_rotated_and_compressed_log_whose_new_part_is_junk_is_read_as_known(
