@@ -1008,8 +1008,12 @@ def read_blocks(
                 # small input, and the whole-block scan cost 0.14 s per 16 MiB block)
                 head = buf[: min(end, 1 << 16)]
                 # A byte range (--jobs, Dask) is no input of its own; one from the start to
-                # the file's end (a store's first read of it) is.
-                whole = inp.span is None or (inp.span[0] == 0 and inp.span[1] >= _size_now(inp))
+                # the file's end (a store's first read of it) is. Nor is a store's tail of a
+                # rotated, compressed log (``inp.header``: its start was read by an earlier run).
+                a_tail = bool(inp.header)
+                whole = not a_tail and (
+                    inp.span is None or (inp.span[0] == 0 and inp.span[1] >= _size_now(inp))
+                )
                 if (
                     got < want
                     and whole
@@ -1023,10 +1027,13 @@ def read_blocks(
                         not_a_log(inp, "nothing but NUL bytes", ExitCode.INPUT_INVALID)
                     )
                     return
-                # A range from an offset (--jobs, Dask, a store reading on) is not judged:
-                # the file's start was (one pass reads a binary line mid-file as a bad line).
-                if (inp.span is None or inp.span[0] == 0) and _looks_binary(
-                    buf[: min(end, 4 * SAMPLE_BYTES)]
+                # A range from an offset (--jobs, Dask, a store reading on) or a tail is not
+                # judged: the file's start was (one pass reads a binary line mid-file as a bad
+                # line).
+                if (
+                    not a_tail
+                    and (inp.span is None or inp.span[0] == 0)
+                    and _looks_binary(buf[: min(end, 4 * SAMPLE_BYTES)])
                 ):
                     state.problems.append(
                         not_a_log(

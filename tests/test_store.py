@@ -555,6 +555,36 @@ def test_a_rotated_and_compressed_log_whose_new_part_is_junk_is_read_as_known(
     assert figures(got) == _one_pass(tmp_path, data)
 
 
+@pytest.mark.parametrize(
+    "new",
+    [
+        b"\n",  # a blank line: "nothing but NUL bytes"
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\xaa\xbb\n",  # a TLS hello: "binary data"
+    ],
+)
+def test_a_rotated_and_compressed_tail_is_not_judged_as_a_whole_input(
+    tmp_path: Path, new: bytes
+) -> None:
+    # QA17 review #4: the tail of a log rotated and compressed since the last run is read from
+    # a temporary file of its own: a blank or binary new line was judged as a whole input,
+    # exit 4 ("nothing but NUL bytes", "binary data"), where one pass reads a bad line.
+    import gzip
+
+    lines = DATA.splitlines(keepends=True)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "access.log"
+    log.write_bytes(b"".join(lines[:50]))
+    state = tmp_path / "state"
+    report([str(log)], state)
+    data = b"".join(lines[:50]) + new
+    log.unlink()
+    (logs / "access.log.1.gz").write_bytes(gzip.compress(data))
+    got = report([str(logs / "access.log.1.gz")], state)
+    assert got.exit_code == ExitCode.OK, got.messages
+    assert figures(got) == _one_pass(tmp_path, data)
+
+
 def test_a_partial_last_line_left_for_the_next_run_is_said(tmp_path: Path) -> None:
     # QA17 #5: one pass reads a last line without its newline; the store leaves it for the
     # next run (docs/store.md), and said nothing: 456 requests against one pass's 457.
