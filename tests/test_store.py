@@ -602,3 +602,23 @@ def test_a_partial_last_line_left_for_the_next_run_is_said(tmp_path: Path) -> No
     got = report([str(log)], state)
     assert not any("waits" in m for m in got.messages), got.messages
     assert figures(got) == _one_pass(tmp_path, b"".join(lines[:21]))
+
+
+def test_a_partial_last_line_of_a_log_rotated_since_is_read(tmp_path: Path) -> None:
+    # Review #5: a log ending without its newline, then renamed (not compressed): every later
+    # run said "x.log.1: a partial last line ... waits for the next run" and never read it.
+    lines = DATA.splitlines(keepends=True)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "access.log"
+    data = b"".join(lines[:20]) + lines[20].rstrip(b"\n")
+    log.write_bytes(data)
+    state = tmp_path / "state"
+    first = report([str(log)], state)
+    assert any("waits for the next run" in m for m in first.messages), first.messages
+    log.rename(logs / "access.log.1")
+    for _ in range(2):
+        got = report([str(logs / "access.log.1")], state)
+        assert got.exit_code == ExitCode.OK, got.messages
+        assert not any("waits" in m for m in got.messages), got.messages
+        assert figures(got) == _one_pass(tmp_path, data)
