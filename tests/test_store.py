@@ -205,6 +205,22 @@ def test_other_settings_are_refused(tmp_path: Path) -> None:
         report([str(log)], state, bots="include")
 
 
+def test_a_setting_an_older_store_lacks_is_said_to_be_assumed(tmp_path: Path) -> None:
+    # Review #6: a store written before client_from was kept said "client_from: remote", as
+    # if it had been recorded so.
+    log = tmp_path / "a.log"
+    log.write_bytes(DATA[: DATA.index(b"\n", 20000) + 1])
+    state = tmp_path / "state"
+    report([str(log)], state)
+    raw = json.loads((state / STATE_FILE).read_text())
+    del raw["settings"]["client_from"]
+    (state / STATE_FILE).write_text(json.dumps(raw))
+    with pytest.raises(LogauditError) as e:
+        report([str(log)], state, client_from="xff")
+    said = "client_from: recorded before client_from was kept (assumed remote), now "
+    assert said in str(e.value), str(e.value)
+
+
 def test_filters_fall_back_to_the_logs(tmp_path: Path) -> None:
     from logaudit import filters
 

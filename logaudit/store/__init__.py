@@ -156,10 +156,20 @@ def _check_settings(root: Path, state: State, s: Settings) -> None:
         raise ConfigError(
             f"--state {root}: this store was written with other settings ("
             + "; ".join(
-                f"{k}: {_shown(k, had[k])}, now {_shown(k, want[k])}" for k in differ
+                f"{k}: {_had(k, had[k], k in state.settings)}, now {_shown(k, want[k])}"
+                for k in differ
             )
             + "): use those, or a new --state folder"
         )
+
+
+def _had(key: str, value: Any, kept: bool) -> str:
+    """A stored fingerprint value as ``_shown`` says it; one a store lacks (written before
+    the key was kept) is assumed the default, and said to be (it read as if the store had
+    recorded the default: "client_from: remote")."""
+    if kept:
+        return _shown(key, value)
+    return f"recorded before {key} was kept (assumed {_shown(key, value)})"
 
 
 def _ingest_settings(s: Settings) -> Settings:
