@@ -638,3 +638,26 @@ def test_a_partial_last_line_of_a_log_rotated_since_is_read(tmp_path: Path) -> N
         assert got.exit_code == ExitCode.OK, got.messages
         assert not any("waits" in m for m in got.messages), got.messages
         assert figures(got) == _one_pass(tmp_path, data)
+
+
+def test_junk_read_on_is_no_wrong_log_format(tmp_path: Path) -> None:
+    # Review #6: a read-on whose new bytes were one junk line warned "100% of lines did not
+    # parse as combined (1 bad lines); is --log-format right?", of this run's lines only.
+    lines = DATA.splitlines(keepends=True)
+    log = tmp_path / "access.log"
+    log.write_bytes(b"".join(lines[:50]))
+    state = tmp_path / "state"
+    report([str(log)], state)
+    log.write_bytes(b"".join(lines[:50]) + b"garbage here\n")
+    got = report([str(log)], state)
+    assert got.report is not None
+    said = [w for w in got.report.warnings if "did not parse" in w]
+    assert said == [f"{log}: 100% of the lines read on did not parse as combined (1 bad lines)"]
+    # All junk, stored and new: the hint stays.
+    junk = tmp_path / "junk.log"
+    junk.write_bytes(b"".join(lines[:50]) + b"garbage\n" * 10)
+    report([str(junk)], state)
+    junk.write_bytes(b"".join(lines[:50]) + b"garbage\n" * 20)
+    again = report([str(junk)], state)
+    assert again.report is not None
+    assert any("is --log-format right?" in w for w in again.report.warnings)
