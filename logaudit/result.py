@@ -25,3 +25,6 @@ class Run:
     formats: dict[str, Detected] = field(default_factory=dict)
     lines: dict[str, int] = field(default_factory=dict)
     tables: tuple[str, ...] = ()
+    # A store run's inputs: the lines earlier runs read of each (its warnings weigh this
+    # run's bad lines against them too: one junk line read on is no wrong --log-format).
+    read_before: dict[str, int] = field(default_factory=dict)

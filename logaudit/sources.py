@@ -12,7 +12,6 @@ import bz2
 import errno
 import glob
 import lzma
-import mmap
 import os
 import re
 import stat
@@ -459,20 +458,42 @@ FIELDS_LINE = b"\n#Fields:"
 def last_fields(f: BinaryIO, lo: int, hi: int) -> tuple[int, bytes]:
     """The last W3C ``#Fields:`` line that starts in ``[lo, hi)`` of the open file ``f`` (at a
     line start, ``lo`` > 0) and its offset; (-1, b"") when there is none. However far back it
-    is: the file is mapped and searched backwards in C (``mmap.rfind``), never read into
-    Python (a header changed 30 MB before the offset was missed when only the last MiB was
-    looked at, and the lines after it were read in the head's layout: wrong figures)."""
+    is: the file is read backwards a MiB at a time with ``os.pread`` and searched in C
+    (``bytes.rfind``; the blocks overlap by the pattern's length), never split into lines (a
+    header changed 30 MB before the offset was missed when only the last MiB was looked at,
+    and the lines after it were read in the head's layout: wrong figures). Not mapped: a file
+    cut short while mapped (copytruncate) killed Python with SIGBUS; cut short while read,
+    it just reads short."""
     if hi <= lo:
         return -1, b""
     try:
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            hi = min(hi, len(mm))
-            nl = mm.rfind(FIELDS_LINE, max(0, lo - 1), hi)
-            if nl < 0:
-                return -1, b""
-            end = mm.find(b"\n", nl + 1, hi)
-            return nl + 1, mm[nl + 1 : hi if end < 0 else end]
-    except (OSError, ValueError):  # not mappable (gone empty, a special file): none found
+        fd = f.fileno()
+        hi = min(hi, os.fstat(fd).st_size)
+        start = max(0, lo - 1)
+        pos = hi
+        nl = -1
+        while pos > start and nl < 0:
+            at = max(start, pos - HEAD_BYTES)
+            block = os.pread(fd, min(hi, pos + len(FIELDS_LINE) - 1) - at, at)
+            found = block.rfind(FIELDS_LINE)
+            if found >= 0:
+                nl = at + found
+            pos = at
+        if nl < 0:
+            return -1, b""
+        line = b""
+        at = nl + 1
+        while at < hi:
+            chunk = os.pread(fd, min(HEAD_BYTES, hi - at), at)
+            if not chunk:
+                break
+            end = chunk.find(b"\n")
+            if end >= 0:
+                return nl + 1, line + chunk[:end]
+            line += chunk
+            at += len(chunk)
+        return nl + 1, line
+    except (OSError, ValueError):  # not a file (a pipe, a special file): none found
         return -1, b""
 
 
@@ -490,7 +511,10 @@ def head_and_lead(f: BinaryIO, upto: int | None = None) -> tuple[bytes, bytes, i
     f.seek(at)
     lead = f.read(max(0, end - at))
     if head.startswith(b"#") and at > read:
-        where, line = last_fields(f, read, end)
+        # From the start of the head's last line: it may be cut at the head's end, and a
+        # ``#Fields:`` line starting there is then wholly in neither (QA17's big34.log). The
+        # head ends at ``read`` (a long first line's middle skipped is before its last "\n").
+        where, line = last_fields(f, read - len(head) + head.rfind(b"\n") + 1, end)
         if 0 <= where < at:
             # Not (wholly) in the lead, so the lead holds no later one: it is the one in force.
             lead = line + b"\n"
@@ -984,8 +1008,12 @@ def read_blocks(
                 # small input, and the whole-block scan cost 0.14 s per 16 MiB block)
                 head = buf[: min(end, 1 << 16)]
                 # A byte range (--jobs, Dask) is no input of its own; one from the start to
-                # the file's end (a store's first read of it) is.
-                whole = inp.span is None or (inp.span[0] == 0 and inp.span[1] >= _size_now(inp))
+                # the file's end (a store's first read of it) is. Nor is a store's tail of a
+                # rotated, compressed log (``inp.header``: its start was read by an earlier run).
+                a_tail = bool(inp.header)
+                whole = not a_tail and (
+                    inp.span is None or (inp.span[0] == 0 and inp.span[1] >= _size_now(inp))
+                )
                 if (
                     got < want
                     and whole
@@ -999,10 +1027,13 @@ def read_blocks(
                         not_a_log(inp, "nothing but NUL bytes", ExitCode.INPUT_INVALID)
                     )
                     return
-                # A range from an offset (--jobs, Dask, a store reading on) is not judged:
-                # the file's start was (one pass reads a binary line mid-file as a bad line).
-                if (inp.span is None or inp.span[0] == 0) and _looks_binary(
-                    buf[: min(end, 4 * SAMPLE_BYTES)]
+                # A range from an offset (--jobs, Dask, a store reading on) or a tail is not
+                # judged: the file's start was (one pass reads a binary line mid-file as a bad
+                # line).
+                if (
+                    not a_tail
+                    and (inp.span is None or inp.span[0] == 0)
+                    and _looks_binary(buf[: min(end, 4 * SAMPLE_BYTES)])
                 ):
                     state.problems.append(
                         not_a_log(

@@ -474,3 +474,76 @@ def test_a_file_of_up_to_two_rounds_is_one_round_of_larger_blocks(tmp_path: Path
     # Past two rounds' worth: blocks of at most the block size again.
     assert shared_block_bytes(size, size // 5, 2) <= size // 5
     assert shared_block_bytes(size, size // 4 + 1, 2) == -(-size // 2)
+
+
+def _w3c_with_header_at(tmp_path: Path, at: int, size: int) -> tuple[Path, bytes]:
+    """A W3C log whose second ``#Fields:`` line starts at byte ``at`` (padding lines before it,
+    lines after it up to about ``size`` bytes)."""
+    first = b"#Version: 1.0\n#Fields: date time cs-uri-stem sc-status\n"
+    new = b"#Fields: date time cs-uri-stem sc-status sc-bytes time-taken\n"
+    pad = b"2015-01-13 00:00:00 /a 200\n"
+    data = bytearray(first)
+    while len(data) + len(pad) < at:
+        data += pad
+    data += b"#" * (at - len(data) - 1) + b"\n"  # a comment line ending right before ``at``
+    assert len(data) == at
+    data += new
+    while len(data) < size:
+        data += b"2015-01-13 00:00:01 /b 200 1234 0.5\n"
+    path = tmp_path / "u_ex.log"
+    path.write_bytes(bytes(data))
+    return path, new.rstrip(b"\n")
+
+
+@pytest.mark.parametrize("cross", [40, 1, len(b"\n#Fields:")])
+def test_a_fields_line_across_the_heads_end_is_the_one_in_force(tmp_path: Path, cross: int) -> None:
+    # QA17's big34.log: the header started 37 bytes before the head's end and ended after it;
+    # the backwards search started at the head's end and missed it (--jobs 2: bandwidth lost).
+    from logaudit.sources import HEAD_BYTES, head_and_lead
+
+    path, new = _w3c_with_header_at(tmp_path, HEAD_BYTES - cross, 3 * HEAD_BYTES)
+    with open(path, "rb") as f:
+        _, lead, _ = head_and_lead(f, 3 * HEAD_BYTES - 100)
+    assert lead.startswith(new + b"\n")
+
+
+@pytest.mark.parametrize("back", [1, 2, 3])
+def test_a_fields_line_found_across_the_search_blocks(tmp_path: Path, back: int) -> None:
+    # The backwards search reads a MiB at a time: a header across two blocks is still found.
+    from logaudit.sources import HEAD_BYTES, last_fields
+
+    size = 5 * HEAD_BYTES
+    at = size - back * HEAD_BYTES - 4
+    path, new = _w3c_with_header_at(tmp_path, at, size)
+    with open(path, "rb") as f:
+        assert last_fields(f, 100, size) == (at, new)
+        assert last_fields(f, at + 1, size) == (-1, b"")
+
+
+def test_a_file_cut_short_during_the_header_search_is_no_crash(tmp_path: Path) -> None:
+    # A copytruncate while the search ran: a mapped file cut short killed Python (SIGBUS).
+    # Here the file is emptied as the search starts, whichever way it reads it.
+    import subprocess
+
+    from logaudit.sources import HEAD_BYTES
+
+    path, _ = _w3c_with_header_at(tmp_path, 100_000, 4 * HEAD_BYTES)
+    code = f"""
+import mmap, os
+from logaudit.sources import last_fields
+path = {str(path)!r}
+real_mmap, real_pread = mmap.mmap, os.pread
+def mapped(*a, **k):
+    m = real_mmap(*a, **k)
+    os.truncate(path, 0)
+    return m
+def pread(fd, n, at):
+    os.truncate(path, 0)
+    return real_pread(fd, n, at)
+mmap.mmap, os.pread = mapped, pread
+with open(path, "rb") as f:
+    print(last_fields(f, 50, {4 * HEAD_BYTES}))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(-1, b'')"

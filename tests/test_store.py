@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -202,6 +203,22 @@ def test_other_settings_are_refused(tmp_path: Path) -> None:
     report([str(log)], state)
     with pytest.raises(LogauditError, match="other settings.*bots"):
         report([str(log)], state, bots="include")
+
+
+def test_a_setting_an_older_store_lacks_is_said_to_be_assumed(tmp_path: Path) -> None:
+    # Review #6: a store written before client_from was kept said "client_from: remote", as
+    # if it had been recorded so.
+    log = tmp_path / "a.log"
+    log.write_bytes(DATA[: DATA.index(b"\n", 20000) + 1])
+    state = tmp_path / "state"
+    report([str(log)], state)
+    raw = json.loads((state / STATE_FILE).read_text())
+    del raw["settings"]["client_from"]
+    (state / STATE_FILE).write_text(json.dumps(raw))
+    with pytest.raises(LogauditError) as e:
+        report([str(log)], state, client_from="xff")
+    said = "client_from: recorded before client_from was kept (assumed remote), now "
+    assert said in str(e.value), str(e.value)
 
 
 def test_filters_fall_back_to_the_logs(tmp_path: Path) -> None:
@@ -496,6 +513,42 @@ def test_new_bytes_that_are_no_log_lines_are_read_in_the_format_known(
     assert figures(got) == figures(one)
 
 
+@pytest.mark.parametrize("rotate", [False, True])
+def test_new_lines_in_another_format_are_read_in_theirs(tmp_path: Path, rotate: bool) -> None:
+    # QA17 review #3: new lines were always read in the format of the lines before the
+    # offset. Common lines stored, then combined lines appended: 0 crawler hits (the review's
+    # file: 395 before), the agents lost. The new lines are detected first; the known format is the
+    # fallback for new bytes that give none (blank, junk, binary).
+    import gzip
+
+    lines = DATA.splitlines(keepends=True)
+    common = [re.sub(rb' "[^"]*" "[^"]*"$', b"", ln.rstrip(b"\n")) + b"\n" for ln in lines[:50]]
+    assert all(ln.count(b'"') == 2 for ln in common)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "access.log"
+    log.write_bytes(b"".join(common))
+    state = tmp_path / "state"
+    report([str(log)], state)
+    data = b"".join(common) + b"".join(lines[50:600])
+    if rotate:
+        log.unlink()
+        log = logs / "access.log.1.gz"
+        log.write_bytes(gzip.compress(data))
+    else:
+        log.write_bytes(data)
+    got = report([str(log)], state)
+    assert got.exit_code == ExitCode.OK, got.messages
+    # As one pass over the two parts, each in its own format (one pass over the whole file
+    # reads the common lines as bad lines of the combined format).
+    old, new = tmp_path / "old.log", tmp_path / "new.log"
+    old.write_bytes(b"".join(common))
+    new.write_bytes(b"".join(lines[50:600]))
+    want = figures(report([str(old), str(new)]))
+    assert want["overview"]["crawler_hits"] > 0
+    assert figures(got) == want
+
+
 def test_a_rotated_and_compressed_log_whose_new_part_is_junk_is_read_as_known(
     tmp_path: Path,
 ) -> None:
@@ -511,6 +564,36 @@ def test_a_rotated_and_compressed_log_whose_new_part_is_junk_is_read_as_known(
     state = tmp_path / "state"
     report([str(log)], state)
     data = b"".join(lines[:51]) + b"garbage here\n??? ???\n"
+    log.unlink()
+    (logs / "access.log.1.gz").write_bytes(gzip.compress(data))
+    got = report([str(logs / "access.log.1.gz")], state)
+    assert got.exit_code == ExitCode.OK, got.messages
+    assert figures(got) == _one_pass(tmp_path, data)
+
+
+@pytest.mark.parametrize(
+    "new",
+    [
+        b"\n",  # a blank line: "nothing but NUL bytes"
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\xaa\xbb\n",  # a TLS hello: "binary data"
+    ],
+)
+def test_a_rotated_and_compressed_tail_is_not_judged_as_a_whole_input(
+    tmp_path: Path, new: bytes
+) -> None:
+    # QA17 review #4: the tail of a log rotated and compressed since the last run is read from
+    # a temporary file of its own: a blank or binary new line was judged as a whole input,
+    # exit 4 ("nothing but NUL bytes", "binary data"), where one pass reads a bad line.
+    import gzip
+
+    lines = DATA.splitlines(keepends=True)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "access.log"
+    log.write_bytes(b"".join(lines[:50]))
+    state = tmp_path / "state"
+    report([str(log)], state)
+    data = b"".join(lines[:50]) + new
     log.unlink()
     (logs / "access.log.1.gz").write_bytes(gzip.compress(data))
     got = report([str(logs / "access.log.1.gz")], state)
@@ -535,3 +618,46 @@ def test_a_partial_last_line_left_for_the_next_run_is_said(tmp_path: Path) -> No
     got = report([str(log)], state)
     assert not any("waits" in m for m in got.messages), got.messages
     assert figures(got) == _one_pass(tmp_path, b"".join(lines[:21]))
+
+
+def test_a_partial_last_line_of_a_log_rotated_since_is_read(tmp_path: Path) -> None:
+    # Review #5: a log ending without its newline, then renamed (not compressed): every later
+    # run said "x.log.1: a partial last line ... waits for the next run" and never read it.
+    lines = DATA.splitlines(keepends=True)
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    log = logs / "access.log"
+    data = b"".join(lines[:20]) + lines[20].rstrip(b"\n")
+    log.write_bytes(data)
+    state = tmp_path / "state"
+    first = report([str(log)], state)
+    assert any("waits for the next run" in m for m in first.messages), first.messages
+    log.rename(logs / "access.log.1")
+    for _ in range(2):
+        got = report([str(logs / "access.log.1")], state)
+        assert got.exit_code == ExitCode.OK, got.messages
+        assert not any("waits" in m for m in got.messages), got.messages
+        assert figures(got) == _one_pass(tmp_path, data)
+
+
+def test_junk_read_on_is_no_wrong_log_format(tmp_path: Path) -> None:
+    # Review #6: a read-on whose new bytes were one junk line warned "100% of lines did not
+    # parse as combined (1 bad lines); is --log-format right?", of this run's lines only.
+    lines = DATA.splitlines(keepends=True)
+    log = tmp_path / "access.log"
+    log.write_bytes(b"".join(lines[:50]))
+    state = tmp_path / "state"
+    report([str(log)], state)
+    log.write_bytes(b"".join(lines[:50]) + b"garbage here\n")
+    got = report([str(log)], state)
+    assert got.report is not None
+    said = [w for w in got.report.warnings if "did not parse" in w]
+    assert said == [f"{log}: 100% of the lines read on did not parse as combined (1 bad lines)"]
+    # All junk, stored and new: the hint stays.
+    junk = tmp_path / "junk.log"
+    junk.write_bytes(b"".join(lines[:50]) + b"garbage\n" * 10)
+    report([str(junk)], state)
+    junk.write_bytes(b"".join(lines[:50]) + b"garbage\n" * 20)
+    again = report([str(junk)], state)
+    assert again.report is not None
+    assert any("is --log-format right?" in w for w in again.report.warnings)

@@ -79,9 +79,18 @@ def warnings(run: Run) -> list[str]:
     out = []
     loud = [info for info in inputs_info(run) if info["bad_share"] > LOUD_BAD_SHARE]
     for info in loud[:PROBLEMS_SHOWN]:
+        bad, before = info["bad_lines"], run.read_before.get(info["file"], 0)
+        if before and bad / (before + bad + info["parsed"]) <= LOUD_BAD_SHARE:
+            # A store run read on: few bad lines among all read of the input (a junk line
+            # appended) say nothing of its format.
+            out.append(
+                f"{info['file']}: {info['bad_share']:.0%} of the lines read on did not parse "
+                f"as {info['format']} ({bad} bad lines)"
+            )
+            continue
         out.append(
             f"{info['file']}: {info['bad_share']:.0%} of lines did not parse as "
-            f"{info['format']} ({info['bad_lines']} bad lines); is --log-format right?"
+            f"{info['format']} ({bad} bad lines); is --log-format right?"
         )
     if len(loud) > PROBLEMS_SHOWN:
         more = len(loud) - PROBLEMS_SHOWN

@@ -43,6 +43,7 @@ from logaudit.formats import (
 from logaudit.parse import BAD_SAMPLES, BadLines, _categorical, parse_block
 from logaudit.result import Run  # re-exported: the run's result type lives below analyze
 from logaudit.sources import (
+    HEAD_BYTES,
     Block,
     Input,
     InputProblem,
@@ -352,11 +353,21 @@ def format_at(det: Detected, inp: Input, start: int) -> Detected:
     return in_force(det, head, lead, start)
 
 
-def _detect_known(before: bytes, inp: Input, settings: Settings) -> Detected | None:
-    """The format of the lines ``before`` a store's offset in ``inp`` (read by an earlier
-    run), or None, unsaid, when they give none (the new lines are then detected as usual)."""
+def _detect_known(before: bytes, new: bytes, inp: Input, settings: Settings) -> Detected | None:
+    """For a store's input read on (past its offset, or a rotated file's tail): None when its
+    ``new`` lines (the first of them) give a format, which the reading then detects as usual
+    (a log whose format changed since the last run is read in its new format: it was read in
+    the old one, QA17 review #3); else the format of the lines ``before`` the offset (read by
+    an earlier run), so that new bytes that are only a blank line, junk or a binary line are
+    read as one pass reads them (bad lines), not refused on their own; None, unsaid, when
+    those give none either."""
+    # NUL runs (copytruncate) are skipped when read: detect without them too.
     try:
-        # NUL runs (copytruncate) are skipped when read: detect without them too.
+        detect_for(new.replace(b"\0", b""), inp.name, settings)
+        return None
+    except LogauditError:
+        pass
+    try:
         return detect_for(before.replace(b"\0", b""), inp.name, settings)
     except LogauditError:
         return None
@@ -366,25 +377,34 @@ def _detect_from_head(inp: Input, settings: Settings, state: ReadState) -> Detec
     """The format of a file read from an offset (``inp.span``, a store's grown file), from
     its head, as its first read from the start detected it: a file that starts with W3C
     headers (``#`` lines) under the ``#Fields:`` header in force at the offset (as --follow
-    detects, ``follow.Tail.detect_now``); another log from its lines before the offset (the
-    ones read already), so that new bytes that are only a blank line, junk or a binary line
-    are read as one pass reads them (bad lines), not detected again on their own (exit 4,
-    "no log lines", "binary data": QA17 #3). None when the head gives no format (the lines
-    at the offset are then detected as usual)."""
+    detects, ``follow.Tail.detect_now``); another log from its new lines, or when they give
+    none from its lines before the offset (``_detect_known``: new bytes that are only a blank
+    line, junk or a binary line are read as one pass reads them, bad lines, not refused on
+    their own: QA17 #3). None when the lines at the offset are to be detected as usual."""
     assert inp.path is not None and inp.span is not None
     start = inp.span[0]
     try:
         with open(inp.path, "rb") as f:
             if f.read(1) != b"#":
                 f.seek(0)
-                # NUL runs (copytruncate) are skipped when read: detect without them too.
-                return _detect_known(file_head(f)[:start], inp, settings)
+                before = file_head(f)[:start]
+                f.seek(start)
+                return _detect_known(before, f.read(HEAD_BYTES), inp, settings)
             f.seek(0)
             head, lead, _ = head_and_lead(f, start)
     except OSError:
         return None  # gone since it was planned: the reader says so in one line
     det = _detect(head, inp, settings, state)
     return None if det is None else in_force(det, head, lead, start)
+
+
+def _first_bytes(inp: Input) -> bytes:
+    """The first MiB of ``inp``'s file (b"": unreadable; the reader says why)."""
+    try:
+        with open(inp.path, "rb") as f:  # type: ignore[arg-type]
+            return f.read(HEAD_BYTES)
+    except OSError:
+        return b""
 
 
 def _refused(state: ReadState, inp: Input, since: int = 0) -> bool:
@@ -601,7 +621,7 @@ def run(
                 det = _detect_from_head(inp, settings, state)
             elif inp.header and not inp.header.startswith(b"#"):
                 # A store's tail of a rotated log, read before up to its offset: the same.
-                det = _detect_known(inp.header, inp, settings)
+                det = _detect_known(inp.header, _first_bytes(inp), inp, settings)
             if det is not None:
                 formats[inp.name] = last = det
             share = THREADS if jobs == 1 else 1

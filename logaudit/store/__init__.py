@@ -156,10 +156,20 @@ def _check_settings(root: Path, state: State, s: Settings) -> None:
         raise ConfigError(
             f"--state {root}: this store was written with other settings ("
             + "; ".join(
-                f"{k}: {_shown(k, had[k])}, now {_shown(k, want[k])}" for k in differ
+                f"{k}: {_had(k, had[k], k in state.settings)}, now {_shown(k, want[k])}"
+                for k in differ
             )
             + "): use those, or a new --state folder"
         )
+
+
+def _had(key: str, value: Any, kept: bool) -> str:
+    """A stored fingerprint value as ``_shown`` says it; one a store lacks (written before
+    the key was kept) is assumed the default, and said to be (it read as if the store had
+    recorded the default: "client_from: remote")."""
+    if kept:
+        return _shown(key, value)
+    return f"recorded before {key} was kept (assumed {_shown(key, value)})"
 
 
 def _ingest_settings(s: Settings) -> Settings:
@@ -187,6 +197,7 @@ def ingest(
     late: list[str] = []  # closed days that got lines (store/close.py)
     grown: list[dict[str, Any]] = []  # records of the inputs with new lines this run
     lines: dict[str, int] = {}
+    before: dict[str, int] = {}  # lines earlier runs read of each input read on
     formats = {}
     this_run: dict[str, Any] = {"at": datetime.now().isoformat(timespec="seconds")}
     state.runs.append(this_run)
@@ -203,6 +214,8 @@ def ingest(
             assert plan.read is not None
             name = plan.read.name
             start = plan.start_line
+            if start:
+                before[name] = start
             for i, piece in enumerate(_pieces(plan.read)):
                 r = run([piece], s, wrapped, on_progress=on_progress)
                 problems += r.problems
@@ -245,7 +258,7 @@ def ingest(
                 ExitCode.OK,
             )
         )
-    return Run({}, bad, problems, inputs, formats, lines, ())
+    return Run({}, bad, problems, inputs, formats, lines, (), before)
 
 
 # A plain file's new bytes are read and committed in pieces of about this size: memory holds
@@ -835,7 +848,9 @@ def stored_run(
             partial = load(layout, state, wanted, first, last)
     if note:
         r.problems.append(InputProblem(f"--state {root}", note, ExitCode.OK))
-    return Run(partial, r.bad, r.problems, r.inputs, r.formats, r.lines, tuple(tables))
+    return Run(
+        partial, r.bad, r.problems, r.inputs, r.formats, r.lines, tuple(tables), r.read_before
+    )
 
 
 __all__ = [

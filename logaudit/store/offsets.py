@@ -281,7 +281,15 @@ def plan(inputs: list[Input], records: list[dict[str, Any]], folder: Path) -> Pl
             rec = {**base, "offset": total, "lines": lines, "complete": True}
             out.plans.append(Plan(inp, read, lines, rec, _note(inp, note), temp=tmp, replaces=mine))
             continue
-        end = _line_end(inp.path, st.st_size)
+        # A file rotated since the last run (its record under another name, the same inode)
+        # is read to its end: nothing is appended to it now, and a last line without its
+        # newline left for the next run waited forever (review #5: "waits for the next run"
+        # at every run, the line never read).
+        rotated = match is not None and (
+            records[match]["name"] != inp.name
+            and (records[match]["dev"], records[match]["ino"]) == (st.st_dev, st.st_ino)
+        )
+        end = st.st_size if rotated else _line_end(inp.path, st.st_size)
         if st.st_size > max(end, offset):
             # One pass reads a last line without its newline; the store leaves it for the
             # next run, whose read of the line whole starts there (QA17 #5: it was unsaid).
