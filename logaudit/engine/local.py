@@ -32,6 +32,7 @@ from logaudit.enrich.classify import (
 )
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import (
+    DETECT_LINES,
     Detected,
     after,
     agent_logged,
@@ -353,22 +354,29 @@ def format_at(det: Detected, inp: Input, start: int) -> Detected:
     return in_force(det, head, lead, start)
 
 
+# The lines before a store's offset that are detected together with the new lines: enough
+# that a few new lines (one cut short, three CLF lines in a combined log) are read in the
+# log's format as one pass reads them, few enough that new lines in another format (a
+# server's changed log format, 150 of the 200 lines sampled) are read in theirs.
+KNOWN_LINES = DETECT_LINES // 4
+
+
 def _detect_known(before: bytes, new: bytes, inp: Input, settings: Settings) -> Detected | None:
-    """For a store's input read on (past its offset, or a rotated file's tail): None when its
-    ``new`` lines (the first of them) give a format, which the reading then detects as usual
-    (a log whose format changed since the last run is read in its new format: it was read in
-    the old one, QA17 review #3); else the format of the lines ``before`` the offset (read by
-    an earlier run), so that new bytes that are only a blank line, junk or a binary line are
-    read as one pass reads them (bad lines), not refused on their own; None, unsaid, when
-    those give none either."""
+    """For a store's input read on (past its offset, or a rotated file's tail): the format of
+    the last ``KNOWN_LINES`` lines ``before`` the offset (read by an earlier run) and its
+    ``new`` lines, detected together, as one pass detects a file's lines together. New bytes
+    that are only a blank line, junk or a binary line are read in the known format, as bad
+    lines (QA17 #3), not refused on their own; new lines in another format are read in theirs
+    (QA17 review #3); a few new lines that alone look like another format (a cut-short
+    agent: ``common`` + extras) in the log's (its review #1). None, unsaid, when neither
+    gives a format."""
     # NUL runs (copytruncate) are skipped when read: detect without them too.
+    known = before.replace(b"\0", b"").splitlines(keepends=True)
+    if known and not known[-1].endswith(b"\n"):
+        known.pop()  # a head cut inside a line
     try:
-        detect_for(new.replace(b"\0", b""), inp.name, settings)
-        return None
-    except LogauditError:
-        pass
-    try:
-        return detect_for(before.replace(b"\0", b""), inp.name, settings)
+        both = b"".join(known[-KNOWN_LINES:]) + new.replace(b"\0", b"")
+        return detect_for(both, inp.name, settings)
     except LogauditError:
         return None
 

@@ -210,40 +210,42 @@ def ingest(
         done = [p for p in planned.plans if p.read is None]
         reads = [p.read for p in planned.plans]
         ahead = readahead.open_day(layout, state, list(_written(tables)), reads)
-        for plan in [p for p in planned.plans if p.read is not None]:
-            assert plan.read is not None
-            name = plan.read.name
-            start = plan.start_line
-            if start:
-                before[name] = start
-            for i, piece in enumerate(_pieces(plan.read)):
-                r = run([piece], s, wrapped, on_progress=on_progress)
-                problems += r.problems
-                # Example line numbers count from the file's start, not from the offset.
-                bad = bad.merge(r.bad.shifted(start))
-                if name not in r.formats:
-                    # Not read (missing, unreadable, not a log): its old record stays, so
-                    # nothing is skipped next time. A cut-short .gz was read up to the cut.
-                    break
-                formats[name] = r.formats[name]
-                got = r.lines.get(name, 0)
-                lines[name] = lines.get(name, 0) + got
-                start += got
-                days = split_days(r.partial, wrapped)
-                late += _add_days(layout, state, tables, days, settings, ahead)
-                if i == 0:
-                    done.append(plan)
-                plan.record["lines"] = start
-                t = close.last_local(r.partial)
-                if t is not None:
-                    plan.record["last_local"] = max(t, int(plan.record.get("last_local") or t))
-                    if not any(g is plan.record for g in grown):
-                        grown.append(plan.record)
-                if piece.span is not None:
-                    plan.record["offset"] = piece.span[1]
-                _commit(layout, state, done, old, lines, bad, this_run)
-        if ahead is not None:
-            ahead.close()
+        try:
+            for plan in [p for p in planned.plans if p.read is not None]:
+                assert plan.read is not None
+                name = plan.read.name
+                start = plan.start_line
+                if start:
+                    before[name] = start
+                for i, piece in enumerate(_pieces(plan.read)):
+                    r = run([piece], s, wrapped, on_progress=on_progress)
+                    problems += r.problems
+                    # Example line numbers count from the file's start, not from the offset.
+                    bad = bad.merge(r.bad.shifted(start))
+                    if name not in r.formats:
+                        # Not read (missing, unreadable, not a log): its old record stays, so
+                        # nothing is skipped next time. A cut-short .gz was read up to the cut.
+                        break
+                    formats[name] = r.formats[name]
+                    got = r.lines.get(name, 0)
+                    lines[name] = lines.get(name, 0) + got
+                    start += got
+                    days = split_days(r.partial, wrapped)
+                    late += _add_days(layout, state, tables, days, settings, ahead)
+                    if i == 0:
+                        done.append(plan)
+                    plan.record["lines"] = start
+                    t = close.last_local(r.partial)
+                    if t is not None:
+                        plan.record["last_local"] = max(t, int(plan.record.get("last_local") or t))
+                        if not any(g is plan.record for g in grown):
+                            grown.append(plan.record)
+                    if piece.span is not None:
+                        plan.record["offset"] = piece.span[1]
+                    _commit(layout, state, done, old, lines, bad, this_run)
+        finally:
+            if ahead is not None:
+                ahead.close()  # no reading thread left, even when a piece failed
         # Days every input that grew has been read past (by the visit timeout) are closed.
         until = close.horizon(grown)
         close.close_days(layout, state, until, settings.visit_timeout)

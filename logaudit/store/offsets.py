@@ -281,13 +281,15 @@ def plan(inputs: list[Input], records: list[dict[str, Any]], folder: Path) -> Pl
             rec = {**base, "offset": total, "lines": lines, "complete": True}
             out.plans.append(Plan(inp, read, lines, rec, _note(inp, note), temp=tmp, replaces=mine))
             continue
-        # A file rotated since the last run (its record under another name, the same inode)
-        # is read to its end: nothing is appended to it now, and a last line without its
-        # newline left for the next run waited forever (review #5: "waits for the next run"
-        # at every run, the line never read).
+        # A file rotated since the last run (its record under another name, the same inode,
+        # and that name no longer this file: not the live log spelt another way, ./a.log
+        # for a.log or a symlink, whose last line is still being written) is read to its
+        # end: nothing is appended to it now, and a last line without its newline left for
+        # the next run waited forever (review #5: "waits for the next run" at every run).
         rotated = match is not None and (
             records[match]["name"] != inp.name
             and (records[match]["dev"], records[match]["ino"]) == (st.st_dev, st.st_ino)
+            and not _names(records[match]["name"], st)
         )
         end = st.st_size if rotated else _line_end(inp.path, st.st_size)
         if st.st_size > max(end, offset):
@@ -316,3 +318,12 @@ def scratch(root: Path) -> Iterator[Path]:
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _names(name: str, st: os.stat_result) -> bool:
+    """Whether ``name`` is (still) the file ``st`` describes."""
+    try:
+        now = os.stat(name)
+    except OSError:
+        return False
+    return (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino)
