@@ -545,8 +545,19 @@ def test_a_signal_let_in_after_the_fork_leaves_no_child(monkeypatch: pytest.Monk
             raise KeyboardInterrupt
 
     parent = os.getpid()
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def fork() -> int:
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
     monkeypatch.setattr(forked.procs, "held_back", interrupted)
+    monkeypatch.setattr(forked.os, "fork", fork)
     with pytest.raises(KeyboardInterrupt):
         forked.Child(lambda: [time.sleep(30)], spill=True)
+    assert len(forks) == 1
     with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)  # no child of this process left, not even a zombie
+        os.waitpid(forks[0], os.WNOHANG)  # that child gone and reaped, not even a zombie
