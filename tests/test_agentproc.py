@@ -235,12 +235,17 @@ def test_a_stored_run_keeps_its_helper_only_for_logs_that_grew(
     assert helped()
 
 
-def _summary(log: Path, helper: str, tmp_path: Path) -> dict[str, object]:
-    env = dict(os.environ, LOGAUDIT_AGENT_HELPER=helper, LOGAUDIT_NO_CACHE="1")
-    env["PYTHONPATH"] = str(ROOT)
+def _summary(
+    log: Path, helper: str, tmp_path: Path, *more: str, **env_more: str
+) -> dict[str, object]:
+    """``summary LOG [more] --format json`` run as the program runs, the helper on ("1") or
+    off ("0"); its report without ``generated``. ``env_more``: environment beside this one's
+    (less any LOGAUDIT_NO_CACHE)."""
+    env = {k: v for k, v in os.environ.items() if k != "LOGAUDIT_NO_CACHE"}
+    env.update(LOGAUDIT_AGENT_HELPER=helper, PYTHONPATH=str(ROOT), **env_more)
     out = tmp_path / f"summary-{helper}.json"
     subprocess.run(
-        [sys.executable, "-m", "logaudit", "summary", str(log), "--format", "json",
+        [sys.executable, "-m", "logaudit", "summary", str(log), *more, "--format", "json",
          "-o", str(out)],
         cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300,
     )
@@ -255,7 +260,8 @@ def test_summary_is_the_same_with_and_without_the_helper(
     """End to end, as the program runs: the report is byte for byte the same."""
     tmp_path.chmod(0o700)
     log = sample_logs / "access.log"
-    assert _summary(log, "1", tmp_path) == _summary(log, "0", tmp_path)
+    one = _summary(log, "1", tmp_path, LOGAUDIT_NO_CACHE="1")
+    assert one == _summary(log, "0", tmp_path, LOGAUDIT_NO_CACHE="1")
 
 
 def test_a_core_is_free_by_the_tasks_running_now_not_the_minute_before(
@@ -297,17 +303,7 @@ def test_stop_signals_wait_while_the_helper_is_forked(
 
 
 def _stored_summary(folder: Path, helper: str) -> dict[str, object]:
-    env = dict(os.environ, LOGAUDIT_AGENT_HELPER=helper, PYTHONPATH=str(ROOT))
-    env.pop("LOGAUDIT_NO_CACHE", None)
-    got = folder / "summary.json"
-    subprocess.run(
-        [sys.executable, "-m", "logaudit", "summary", str(folder / "access.log"), "--state",
-         str(folder / "store"), "--format", "json", "-o", str(got)],
-        cwd=folder, env=env, check=True, capture_output=True, timeout=300,
-    )
-    report = json.loads(got.read_text())
-    report.pop("generated", None)
-    return report
+    return _summary(folder / "access.log", helper, folder, "--state", str(folder / "store"))
 
 
 def test_a_stored_summary_is_the_same_with_and_without_the_helper(
