@@ -7,7 +7,7 @@ cannot drift from the code.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 import pandas as pd
 
@@ -249,12 +249,14 @@ def _asked(settings: Settings, key: str) -> str | None:
     if value is None:
         return None
     if settings.state is not None:
-        from logaudit.store import answerable
+        from logaudit.store import _period, answerable
 
         if answerable(settings) is None:
-            # The store answers by whole days (store._period): the bound it used.
-            day = datetime.combine(value.date(), time.min)
-            value = day + timedelta(days=1) if key == "until" and value != day else day
+            # The store answers by whole days: the bound of the days it read (its own rule).
+            first, last, _ = _period(settings)
+            days = first if key == "since" else None if last is None else last + 1
+            assert days is not None  # the bound is given (value is not None)
+            value = datetime(1970, 1, 1) + timedelta(days=days)
     return str(value.isoformat())
 
 
