@@ -223,7 +223,9 @@ class Enricher:
         # A bound written with its offset is an instant (cli, timespec.instant): it cuts the
         # hits' UTC times, not their wall clock (the log's own offset, without --tz).
         at_since, at_until = s.extra.get("since_utc"), s.extra.get("until_utc")
-        utc = np.asarray(chunk["time"].values) if at_since or at_until else local  # UTC
+        t = chunk["time"]
+        # UTC instants, without the zone (what ``Series.values`` gave; pandas 4 will keep it)
+        utc = t.to_numpy(dtype=f"datetime64[{t.dt.unit}]") if at_since or at_until else local
         if s.since is not None:
             keep &= (
                 utc >= np.datetime64(at_since, "s")
