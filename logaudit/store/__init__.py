@@ -557,22 +557,47 @@ def _with_visits(
         skip = frozenset() if events else frozenset((n, "pv_events") for n in used)
         monthly = every == "month"  # distinct visitors from closed months' sets, counted
         partial = load(layout, state, tables, first, last, skip, monthly)
+        # What needs only the period's tables is done before the child's part is collected:
+        # the child ends its part meanwhile (store/apart.py).
+        own = None
+        if own_from is not None and settings is not None:
+            own = sites.own(layout, own_from, partial, settings)
+        fits = _add_visits(layout, state, partial, row_entries, used, every, events, timeout)
     except BaseException:
         if part is not None:
             part.cancel()  # this process failed: the child's part is for nothing
         raise
     if part is not None:
         extra = _own_entries(state, part.result())
-    if own_from is not None and settings is not None:
+    if own is not None:
         from logaudit.analyze.trends.movers import STORED
 
         handed = extra[STORED]
         assert isinstance(handed, dict)
-        handed["own"] = sites.own(layout, own_from, partial, settings)
+        handed["own"] = own
     # Closed months' counted visits for the source movers: named once under the report's own
     # hosts and rules when the store knows them (store/entrysources.py), else their pairs.
     _counted_visits(layout, state, extra, settings if own_from is not None else None)
+    if not fits:
+        return {**load(layout, state, tables, first, last, monthly=monthly), **extra}
     partial.update(extra)
+    return partial
+
+
+def _add_visits(
+    layout: Layout,
+    state: State,
+    partial: Partial,
+    row_entries: list[tuple[str, dict[str, Any]]],
+    used: list[str],
+    every: str,
+    events: bool,
+    timeout: int,
+) -> bool:
+    """Add to ``partial`` the period's visits (``visitdays.HANDOFF``) from the closed days'
+    and months' visit rows and the open days' events, and closed months' counted visits
+    (``COUNTED``); False (nothing added) when the rows cannot give the visits the events
+    would: every offset of the period must lie within the rows' recorded offsets."""
     th = partial.get("trend_hours")
     offs = (
         th.index.get_level_values("offset").to_numpy(np.int64) * 60
@@ -581,7 +606,7 @@ def _with_visits(
     )
     fits = visitdays.offsets_fit({**state.days, **state.months}, [n for n, _ in row_entries], offs)
     if not fits:
-        return {**load(layout, state, tables, first, last, monthly=monthly), **extra}
+        return False
     from logaudit.analyze.spill import partitions
 
     # Not the entry pairs (the source movers read those rows themselves): two random 64-bit
@@ -610,7 +635,7 @@ def _with_visits(
             for part in open_events
         )
     partial[visitdays.HANDOFF] = visitdays.visits(rows, open_events, timeout)  # type: ignore[assignment]
-    return partial
+    return True
 
 
 def _movers_part(
