@@ -488,3 +488,42 @@ def test_movers_read_in_a_forked_child_equal_those_read_here(
         seen = [int(p) for p in pids.read_text().split()]
         assert seen[0] != os.getpid()  # read in a child
         assert seen[1:] == ([os.getpid()] if fail else [])
+
+
+def test_closed_months_counted_by_the_child_equal_those_counted_here(
+    store: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """store._with_visits: the closed months' distinct visitors (``visitorsets.counted``) are
+    counted by the movers' child while the period loads, with the figures this process gives;
+    a child that fails leaves them to this process."""
+    import os
+
+    import logaudit.store as st
+    from logaudit.store import apart, visitorsets
+
+    state, _ = store
+    more: dict[str, Any] = {"extra": {"every": "month"}, "sections": SECTIONS}
+    monkeypatch.setenv("LOGAUDIT_IDLE_CORE", "0")
+    here = figures(trends([], state, **more))
+    pids = tmp_path / "pids"
+    real_counted, real_part = visitorsets.counted, st._movers_part
+
+    def counted(*args: Any, **kw: Any) -> Any:
+        with open(pids, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        return real_counted(*args, **kw)
+
+    def part(layout: Layout, **kw: Any) -> Any:
+        if fail and isinstance(layout, apart.ReadOnly):
+            raise RuntimeError("a child's failure")
+        return real_part(layout, **kw)
+
+    monkeypatch.setattr(visitorsets, "counted", counted)
+    monkeypatch.setattr(st, "_movers_part", part)
+    monkeypatch.setattr(apart, "MIN_DAYS", 1)
+    monkeypatch.setenv("LOGAUDIT_IDLE_CORE", "1")
+    for fail in (False, True):
+        pids.unlink(missing_ok=True)
+        assert figures(trends([], state, **more)) == here
+        seen = [int(p) for p in pids.read_text().split()]
+        assert seen and (os.getpid() in seen) == fail  # here only when the child failed

@@ -399,11 +399,14 @@ def load(
     last: int | None = None,
     skip: frozenset[tuple[str, str]] = frozenset(),
     monthly: bool = False,
+    sets_later: bool = False,
 ) -> Partial:
     """The merged partial of the stored days ``first``..``last`` (day numbers, inclusive),
     without the (day, table) files in ``skip``. ``monthly``: the report's periods are calendar
     months and read ``visitor_days`` only through their distinct counts and the overview's:
-    closed months with sets are handed counted (``visitorsets.counted``), not as rows."""
+    closed months with sets are handed counted (``visitorsets.counted``), not as rows.
+    ``sets_later``: those counts are left to the caller, the partial naming what to count
+    under ``SETS_LATER`` (for ``add_sets``; a forked child counts them, ``_with_visits``)."""
     from logaudit.analyze.spill import SPILL_BYTES
 
     acc = Accumulator(tables, spill_bytes=SPILL_BYTES)
@@ -424,18 +427,13 @@ def load(
     # the first report that reads them (covering gives valid roll-ups only).
     if visitorsets.SOURCE in at_once and visitorsets.backfill(layout, state, entries):
         layout.commit(state)
-    sets = None
+    sets = later = None
     if monthly and visitorsets.SOURCE in at_once:
-        # The period's first days in a rolled-up month from that month's sets (one month's
-        # files, not a file per day).
-        tail = None
-        if partial:  # at most one: the month the period starts in
-            m = partial[0]
-            held = [
-                d for d, i in days if months.month_of(d) == m and visitorsets.SOURCE in i["files"]
-            ]
-            tail = (m, state.months[m], held)
-        sets = visitorsets.counted(layout, entries, tail)
+        tail = _tail(state, days, partial)
+        if sets_later and visitorsets.any_ready(entries):
+            later = (entries, tail)
+        else:
+            sets = visitorsets.counted(layout, entries, tail)
     together: dict[str, pd.DataFrame | None] = {}
     merged: set[str] = set()  # read merged already (in Arrow: store/grouped.py's cases)
     for t in at_once:
@@ -444,7 +442,7 @@ def load(
             together[t], done = grouped.read(layout, read, tables[t])
             if done:
                 merged.add(t)
-        elif sets is None:
+        elif sets is None and later is None:
             # Closed months' visitor keys from their sorted sets (store/visitorsets.py).
             together[t] = visitorsets.read(layout, entries)
     for t, f in together.items():
@@ -459,6 +457,8 @@ def load(
         together[visitorsets.SOURCE] = sets[1]  # the other entries' rows, as read
         if sets[1] is not None:
             acc.put(visitorsets.SOURCE, sets[1])
+    if later is not None:
+        together[visitorsets.SOURCE] = None  # counted by the caller: no day's rows read
     for name, info in days:
         part = {}
         for t in tables:
@@ -472,7 +472,61 @@ def load(
     out = acc.result()
     if sets is not None:
         out[visitcounts.SETS] = sets[0]  # closed months' visitors, counted
+    if later is not None:
+        out[SETS_LATER] = later  # type: ignore[assignment]
     return out
+
+
+# Where ``load(sets_later=True)`` names the closed months' sets left to count: (entries, tail).
+SETS_LATER = "_sets_later"
+
+
+def _tail(
+    state: State, days: list[tuple[str, dict[str, Any]]], partial: list[str]
+) -> tuple[str, dict[str, Any], list[str]] | None:
+    """The period's first days in a rolled-up month (``partial``: at most one, the month the
+    period starts in), counted from that month's sets (one month's files, not a file per
+    day): (month, its entry, the days held)."""
+    if not partial:
+        return None
+    m = partial[0]
+    held = [d for d, i in days if months.month_of(d) == m and visitorsets.SOURCE in i["files"]]
+    return (m, state.months[m], held)
+
+
+def _month_sets(
+    layout: Layout, state: State, days: list[tuple[str, dict[str, Any]]]
+) -> tuple[pd.DataFrame, pd.DataFrame | None] | None:
+    """What ``load(monthly=True)`` counts of ``days``' closed months (``visitorsets.counted``)
+    on a store it need not complete (a forked child's: ``_with_visits``)."""
+    entries, _ = months.covering(state, days)
+    tail = _tail(state, days, tails.partial_months(state, days))
+    return visitorsets.counted(layout, entries, tail)
+
+
+def add_sets(
+    layout: Layout,
+    partial: Partial,
+    table: Table,
+    sets: tuple[pd.DataFrame, pd.DataFrame | None] | None = None,
+) -> None:
+    """Complete a partial of ``load(sets_later=True)``: its closed months' counts (``sets``:
+    counted elsewhere for the same entries, else here) and the other entries' rows, as
+    ``load`` adds them."""
+    later: Any = partial.pop(SETS_LATER, None)
+    if later is None:
+        return
+    entries, tail = later
+    if sets is None:
+        sets = visitorsets.counted(layout, entries, tail)
+    assert sets is not None  # any_ready: a month has sets
+    from logaudit.analyze.spill import SPILL_BYTES
+
+    acc = Accumulator({visitorsets.SOURCE: table}, spill_bytes=SPILL_BYTES)
+    if sets[1] is not None:
+        acc.put(visitorsets.SOURCE, sets[1])  # as load puts them
+    partial.update(acc.result())
+    partial[visitcounts.SETS] = sets[0]
 
 
 def in_period(
@@ -522,6 +576,7 @@ def _with_visits(
     extra: Partial = {}
     own_from: list[tuple[str, dict[str, Any]]] | None = None
     part: apart.Apart | None = None
+    monthly = every == "month"  # distinct visitors from closed months' sets, counted
     if events:
         used_every = movers.every_of(layout, state, days, every)
         window = movers.window(days, used_every)
@@ -549,30 +604,60 @@ def _with_visits(
                 first=first,
                 timeout=timeout,
                 every=used_every,
+                month_sets=monthly,
             )
             part = apart.Apart(layout, state, build, apart.worth(len(days)))
             events = False
     try:
         tables = {n: t for n, t in tables.items() if n not in unread}
         skip = frozenset() if events else frozenset((n, "pv_events") for n in used)
-        monthly = every == "month"  # distinct visitors from closed months' sets, counted
-        partial = load(layout, state, tables, first, last, skip, monthly)
+        # A child counts the closed months' visitors too (_movers_part): added once collected.
+        later = part is not None and visitorsets.SOURCE in tables
+        partial = load(layout, state, tables, first, last, skip, monthly, sets_later=later)
+        # What needs only the period's tables is done before the child's part is collected:
+        # the child ends its part meanwhile (store/apart.py).
+        own = None
+        if own_from is not None and settings is not None:
+            own = sites.own(layout, own_from, partial, settings)
+        fits = _add_visits(layout, state, partial, row_entries, used, every, events, timeout)
     except BaseException:
         if part is not None:
             part.cancel()  # this process failed: the child's part is for nothing
         raise
     if part is not None:
         extra = _own_entries(state, part.result())
-    if own_from is not None and settings is not None:
+    sets = extra.pop(_MONTH_SETS, None)
+    if visitorsets.SOURCE in tables:
+        add_sets(layout, partial, tables[visitorsets.SOURCE], sets)  # type: ignore[arg-type]
+    if own is not None:
         from logaudit.analyze.trends.movers import STORED
 
         handed = extra[STORED]
         assert isinstance(handed, dict)
-        handed["own"] = sites.own(layout, own_from, partial, settings)
+        handed["own"] = own
     # Closed months' counted visits for the source movers: named once under the report's own
     # hosts and rules when the store knows them (store/entrysources.py), else their pairs.
     _counted_visits(layout, state, extra, settings if own_from is not None else None)
+    if not fits:
+        return {**load(layout, state, tables, first, last, monthly=monthly), **extra}
     partial.update(extra)
+    return partial
+
+
+def _add_visits(
+    layout: Layout,
+    state: State,
+    partial: Partial,
+    row_entries: list[tuple[str, dict[str, Any]]],
+    used: list[str],
+    every: str,
+    events: bool,
+    timeout: int,
+) -> bool:
+    """Add to ``partial`` the period's visits (``visitdays.HANDOFF``) from the closed days'
+    and months' visit rows and the open days' events, and closed months' counted visits
+    (``COUNTED``); False (nothing added) when the rows cannot give the visits the events
+    would: every offset of the period must lie within the rows' recorded offsets."""
     th = partial.get("trend_hours")
     offs = (
         th.index.get_level_values("offset").to_numpy(np.int64) * 60
@@ -581,7 +666,7 @@ def _with_visits(
     )
     fits = visitdays.offsets_fit({**state.days, **state.months}, [n for n, _ in row_entries], offs)
     if not fits:
-        return {**load(layout, state, tables, first, last, monthly=monthly), **extra}
+        return False
     from logaudit.analyze.spill import partitions
 
     # Not the entry pairs (the source movers read those rows themselves): two random 64-bit
@@ -610,7 +695,7 @@ def _with_visits(
             for part in open_events
         )
     partial[visitdays.HANDOFF] = visitdays.visits(rows, open_events, timeout)  # type: ignore[assignment]
-    return partial
+    return True
 
 
 def _movers_part(
@@ -622,8 +707,11 @@ def _movers_part(
     first: int | None,
     timeout: int,
     every: str,
+    month_sets: bool = False,
 ) -> Partial:
-    """The tables movers read over the last periods only (store/movers.py), and the counts."""
+    """The tables movers read over the last periods only (store/movers.py), and the counts.
+    ``month_sets``, in a forked child: also what ``load(monthly=True)`` counts of ``days``'
+    closed months (``_month_sets``), which the parent then need not count."""
     from logaudit.analyze import TABLES
     from logaudit.analyze.trends.movers import STORED
 
@@ -680,7 +768,15 @@ def _movers_part(
         layout.commit(state)
     handed["names"] = movers.names(layout, state, recent)
     out[STORED] = handed  # type: ignore[assignment]
+    if month_sets and isinstance(layout, apart.ReadOnly):
+        # On the child's core; taken only if the parent committed nothing meanwhile (Apart),
+        # i.e. counted on the state the parent's load read.
+        out[_MONTH_SETS] = _month_sets(layout, state, days)  # type: ignore[assignment]
     return out
+
+
+# Where the forked child hands the closed months' counts (``_movers_part``).
+_MONTH_SETS = "_month_sets"
 
 
 # The counted months whose interior visits movers read (``_movers_part``), for

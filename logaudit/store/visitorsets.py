@@ -92,6 +92,11 @@ def ready(entry: dict[str, Any]) -> bool:
     return madeof.all_stand(entry["files"], TABLES, SOURCE)
 
 
+def any_ready(entries: list[tuple[str, dict[str, Any]]]) -> bool:
+    """Whether ``counted`` counts any of ``entries`` (else it gives None)."""
+    return any(len(m) == 7 and ready(e) for m, e in entries)
+
+
 def write(layout: Layout, month: str, files: dict[str, Any], vd: pd.DataFrame, gen: int) -> None:
     """Add the month's sets made from ``vd`` (its stored ``visitor_days``) to ``files``."""
     _stamp(layout, month, files, of_frame(vd), gen)
@@ -286,9 +291,9 @@ def counted(
     count of its ``visitor_days`` file); the period's distinct visitors the length of the
     union of the sets and the other rows' keys. Only the keys are read, not the 3.5M codes of
     a year, and no (day, visitor) frame is built. None when no month has sets."""
-    ready_months = [(m, e) for m, e in entries if len(m) == 7 and ready(e)]
-    if not ready_months:
+    if not any_ready(entries):
         return None
+    ready_months = [(m, e) for m, e in entries if len(m) == 7 and ready(e)]
     done = {m for m, _ in ready_months}
     rest = [(n, e) for n, e in entries if n not in done and SOURCE in e["files"]]
     rows = _rows(layout, rest, tail)
@@ -315,6 +320,7 @@ def counted(
 
 __all__ = [
     "CODES",
+    "any_ready",
     "KEYS",
     "SOURCE",
     "TABLES",
