@@ -281,7 +281,7 @@ def _special(key: str, value: Any, where: str) -> Any:
         return _convert(key, value)
     except _Why as e:
         raise ConfigError(f"{where}: {key} = {written(value)}: {e}") from None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # mask_bytes = inf: int() overflows
         raise ConfigError(f"{where}: {key} = {written(value)} is not a valid value") from None
 # Lists whose default is not empty: a plain list in the file extends the default.
 _EXTENDABLE = {"static_extensions": STATIC_EXTENSIONS}

@@ -482,6 +482,7 @@ def test_config_shows_the_jobs_default_help_names(tmp_path: Path) -> None:
         ('window = "7x"\n', 'logaudit.toml: window = "7x": use 30d'),
         ('window = "999999999w"\n', 'logaudit.toml: window = "999999999w": more than 36500d'),
         ('strict = "maybe"\n', 'logaudit.toml: strict = "maybe": expected true or false'),
+        ("mask_bytes = inf\n", "logaudit.toml: mask_bytes = inf is not a valid value"),
     ],
 )
 def test_a_bad_file_value_names_the_file_and_key_as_written(
