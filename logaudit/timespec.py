@@ -17,13 +17,14 @@ digest's days; the store does not answer an instant (store.answerable).
 
 Durations (``--window``, ``--last``, ``state prune --older-than``, ``--since 7d``) read one
 grammar: a whole number and ``m`` (minutes), ``h``, ``d`` or ``w``, at most ``MAX_DAYS``.
+zoneinfo is imported where a zone is named: ``logaudit config`` reads durations from here
+without it (tests/test_startup.py).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, timedelta
 
 from logaudit.errors import ConfigError, ExitCode, LogauditError
 
@@ -45,6 +46,8 @@ def relative_seconds(number: str, unit: str) -> int:
 
 def now_in(tz: str | None) -> datetime:
     if tz:
+        from zoneinfo import ZoneInfo
+
         return datetime.now(ZoneInfo(tz)).replace(tzinfo=None)
     return datetime.now().replace(microsecond=0)
 
@@ -75,6 +78,8 @@ def parse_when(text: str, tz: str | None = None, now: datetime | None = None) ->
             ExitCode.USAGE,
         ) from None
     if value.tzinfo is not None:
+        from zoneinfo import ZoneInfo
+
         zone = ZoneInfo(tz) if tz else None
         value = value.astimezone(zone).replace(tzinfo=None)
     return value
@@ -87,7 +92,7 @@ def instant(text: str, now: datetime | None = None) -> datetime | None:
     t = text.strip().lower()
     m = _REL.match(t)
     if t == "now" or (m and m.group(2) in _INSTANT_UNITS):
-        current = now or datetime.now(ZoneInfo("UTC")).replace(tzinfo=None, microsecond=0)
+        current = now or datetime.now(UTC).replace(tzinfo=None, microsecond=0)
         return current - timedelta(seconds=relative_seconds(m.group(1), m.group(2)) if m else 0)
     try:
         value = datetime.fromisoformat(text.strip())
@@ -95,7 +100,7 @@ def instant(text: str, now: datetime | None = None) -> datetime | None:
         return None
     if value.tzinfo is None:
         return None
-    return value.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+    return value.astimezone(UTC).replace(tzinfo=None)
 
 
 def duration_seconds(text: str) -> int:
@@ -147,6 +152,7 @@ def machine_zone() -> str:
     """The machine's IANA zone name ($TZ, else /etc/localtime's target), "UTC" if unknown.
     Times a log writes without a zone are read as wall time in it when --tz is not given."""
     import os
+    from zoneinfo import ZoneInfo
 
     for name in (os.environ.get("TZ", "").lstrip(":"), _localtime_link()):
         if name:
