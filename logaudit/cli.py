@@ -1406,10 +1406,18 @@ def config_cmd(config_file: Path | None, site: str | None, as_json: bool, **_: A
         click.echo(f"{n:{width}}  {safe(v)}  [{safe(o)}]")
 
 
+def _interval(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """nan passes FloatRange (no comparison holds): refused like 1e308 and inf, which slept
+    past time_t after the first refresh (QA18 #2)."""
+    if value != value:
+        raise click.BadParameter(f"{value} is not a number of seconds", param_hint="--interval")
+    return value
+
+
 @cli.command()
 @click.argument("logs", nargs=-1, required=True, type=_LogName(), metavar="LOG...")
-@click.option("--interval", type=click.FloatRange(0.2), default=2.0, show_default=True,
-              help="Seconds between refreshes.")
+@click.option("--interval", type=click.FloatRange(0.2, 3600), default=2.0, show_default=True,
+              callback=_interval, help="Seconds between refreshes (0.2 to 3600).")
 @click.option("--log-format", metavar="NAME|FORMAT", help=LOG_FORMAT_HELP)
 @click.option("--bots", type=click.Choice(list(BOTS_MODES)), default=None,
               help="include (default here too: auto), exclude or only.")
@@ -1525,7 +1533,7 @@ def state_verify(state: Path | None, wait: bool) -> None:
 @state.command("prune")
 @_state_option
 @_wait_option
-@click.option("--older-than", default="400d", show_default=True, help="Age: 400d, 8w, 13m, 1y.")
+@click.option("--older-than", default="400d", show_default=True, help="Age: 400d, 8w, 13mo, 1y.")
 @command
 def state_prune(state: Path | None, wait: bool, older_than: str) -> None:
     """Remove the days older than --older-than."""

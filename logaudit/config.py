@@ -204,9 +204,14 @@ def _convert(name: str, value: Any) -> Any:
     if name == "goals" and isinstance(value, Mapping):  # named goals: {name = "pattern"}
         return tuple(f"{k}={v}" for k, v in value.items())
     if name == "window":
-        from logaudit.timespec import parse_duration
+        from logaudit.timespec import duration_seconds
 
-        return parse_duration(str(value), "window")
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise _Why("use 30d, 12h, 90m or 2w")
+        try:
+            return duration_seconds(str(value))
+        except ValueError as e:
+            raise _Why(str(e)) from None
     if name == "commissions" and isinstance(value, Mapping):
         return {str(k): str(v) for k, v in value.items()}
     if name == "mode":
@@ -234,11 +239,50 @@ def _convert(name: str, value: Any) -> Any:
     return NotImplemented
 
 
+class _Why(ValueError):
+    """A value refused with the reason the message gives (``_convert``)."""
+
+
+class _Float(float):
+    """A TOML float that keeps its text (``tomllib``'s parse_float): messages quote
+    ``top = 1e400`` as written, not as Python's ``inf``."""
+
+    text: str
+
+    def __new__(cls, text: str) -> _Float:
+        f = super().__new__(cls, text)
+        f.text = text
+        return f
+
+
+def written(value: Any) -> str:
+    """A value as a user writes it in the TOML file (``true``, ``"7d"``, ``1e400``, ``[...]``),
+    for messages: Python's ``True``, ``inf`` and quotes are not what the file says (QA18
+    #11). An environment variable's value is a string, quoted the same way."""
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, _Float):
+        return value.text
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else "inf" if value > 0 else "-inf"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(map(written, value)) + "]"
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{k} = {written(v)}" for k, v in value.items()) + " }"
+    return str(value)
+
+
 def _special(key: str, value: Any, where: str) -> Any:
     try:
         return _convert(key, value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where}: {key} = {value!r} is not a valid value") from None
+    except _Why as e:
+        raise ConfigError(f"{where}: {key} = {written(value)}: {e}") from None
+    except (TypeError, ValueError, OverflowError):  # mask_bytes = inf: int() overflows
+        raise ConfigError(f"{where}: {key} = {written(value)} is not a valid value") from None
 # Lists whose default is not empty: a plain list in the file extends the default.
 _EXTENDABLE = {"static_extensions": STATIC_EXTENSIONS}
 
@@ -353,7 +397,7 @@ def config_path(
 
 
 def _type_error(where: str, key: str, value: Any, want: str) -> ConfigError:
-    return ConfigError(f"{where}: {key} = {value!r}: expected {want}")
+    return ConfigError(f"{where}: {key} = {written(value)}: expected {want}")
 
 
 # What an empty path names, as the command line says it (cli._Named); other paths: "name".
@@ -404,7 +448,9 @@ def _from_file(key: str, value: Any, where: str) -> Any:
         try:
             return duration_seconds(value)
         except (TypeError, ValueError) as e:
-            raise ConfigError(f"{where}: visit_timeout = {value!r} is not valid ({e})") from None
+            raise ConfigError(
+                f"{where}: visit_timeout = {written(value)} is not valid ({e})"
+            ) from None
     if key in _FLOATS:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _type_error(where, key, value, "a number")
@@ -432,7 +478,15 @@ def _from_env(key: str, value: str, where: str) -> Any:
         if key in _INTS:
             return int(value)
         if key in _BOOLS:
-            return value.strip().lower() in ("1", "true", "yes", "on")
+            # Anything else is refused (exit 7), not read as false: LOGAUDIT_STRICT=maybe
+            # turned strict off in silence, unsafe for cron (QA18 #10).
+            word = value.strip().lower()
+            if word not in _TRUE + _FALSE:
+                raise ConfigError(
+                    f"{where}: {written(value)} is not a yes or no (1, true, yes, on; "
+                    "0, false, no, off)"
+                )
+            return word in _TRUE
         if key == "visit_timeout":
             return duration_seconds(value)
         if key in _FLOATS:
@@ -440,8 +494,12 @@ def _from_env(key: str, value: str, where: str) -> Any:
         if key in _PATHS:
             return Path(value).expanduser()
     except (TypeError, ValueError):
-        raise ConfigError(f"{where}: {key} = {value!r} is not a valid value") from None
+        raise ConfigError(f"{where}: {key} = {written(value)} is not a valid value") from None
     return value
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
 _MAIL_TYPES: dict[str, type] = {
@@ -532,7 +590,7 @@ def read_file(path: Path) -> tuple[Table, dict[str, Table]]:
     import tomllib  # only with a file to read: ~4 ms of every command's start otherwise
 
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8"), parse_float=_Float)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: not valid TOML ({e})") from None
     except OSError as e:
@@ -681,6 +739,17 @@ def _check(s: Settings) -> None:
             return LogauditError(f"{where(key)}: {message}", ExitCode.USAGE)
         return ConfigError(f"{where(key)}: {message}")
 
+    if s.tz is not None and s.origins.get("tz") != "option":  # the CLI checked its own
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(s.tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            # Named where it came from (QA18 #11), not "--tz" as enrich.classify.zone says.
+            raise wrong(
+                "tz",
+                f"tz = {written(s.tz)}: unknown time zone (use an IANA name like Europe/Paris)",
+            ) from None
     if s.bots not in BOTS_MODES:
         raise wrong("bots", f"bots must be one of {', '.join(BOTS_MODES)}")
     if s.top < 0:
@@ -750,6 +819,12 @@ def effective(s: Settings) -> list[tuple[str, str, str]]:
         v = getattr(s, k)
         if k == "visit_timeout":
             text = timeout_text(v)
+        elif k == "mode":  # as written (0640), not the number 416 (QA18 #12)
+            text = f"0{v:03o}"
+        elif k == "window":  # 7d, not 604800 seconds
+            from logaudit.timespec import say_seconds
+
+            text = say_seconds(v)
         else:
             text = show(v)
         rows.append((k, text, s.origins.get(k, "default")))

@@ -66,7 +66,8 @@ _MAGIC = magic.MAGIC
 
 # A rotated file's suffix: ".1", ".2.gz", "-20240101", "-20240101.gz", ".bz2", ".xz".
 _ROTATION = re.compile(
-    r"^(?P<base>.+?)(?:\.(?P<num>\d+)|-(?P<date>\d{8,10}))?(?:\.(?:gz|bz2|xz))?$"
+    r"^(?P<base>.+?)(?:\.(?P<num>\d+)|-(?P<date>\d{8,10}))?(?:\.(?:gz|bz2|xz))?\Z",
+    re.DOTALL,  # a name is any bytes, a newline too (\Z: not before a final newline)
 )
 # Names in a folder left out silently: hidden files and the folder's own notes.
 _NOT_A_LOG_NAME = re.compile(r"^\.|^README|\.md$", re.I)
@@ -996,9 +997,7 @@ def read_blocks(
                 got = 0  # what was read is handed over as the last block below
             if first:
                 first = False
-                damaged = isinstance(stream, _Decompressing) and (
-                    stream.damage or stream.cut_short
-                )
+                damaged = isinstance(stream, _Decompressing) and (stream.damage or stream.cut_short)
                 if end == 0 and error is None and not damaged:
                     state.problems.append(
                         InputProblem(inp.name, "empty, nothing to read", ExitCode.OK)

@@ -1,31 +1,53 @@
-"""``--since`` / ``--until`` values: absolute or relative, in the report's zone.
+"""``--since`` / ``--until`` values: absolute or relative, and durations.
 
 Absolute: ``2026-11-24``, ``2026-11-24 13:00``, ``2026-11-24T13:00:05``. Relative: ``now``,
-``today``, ``yesterday`` (midnights), ``7d``, ``24h``, ``90m``, ``2w`` (that long before now).
-``parse_when`` gives a naive wall-clock time, compared with the report's clock: ``--tz`` when
-given, else the log's own wall clock (for a server's own logs, the machine's zone).
+``90m``, ``12h`` (that long before now), ``today``, ``yesterday`` (midnights), ``7d``, ``2w``
+(that many days before now). ``parse_when`` gives a naive wall-clock time, compared with the
+report's clock: ``--tz`` when given, else the log's own wall clock (for a server's own logs,
+the machine's zone).
 
-A time written with its offset (``2026-01-23T00:00:00+00:00``, ``...Z``) names one instant:
-``instant`` gives its UTC time, which cli.py keeps as ``since_utc``/``until_utc`` and the hits'
-UTC times are cut by (enrich/classify.py); the report shows it with its offset. ``parse_when``
-still turns it into a wall time (``--tz``'s, else the machine's zone), used only where whole
-days are counted: the digest's days; the store does not answer an instant (store.answerable).
+``now``, ``Nm`` and ``Nh`` name instants, like a time written with its offset
+(``2026-01-23T00:00:00+00:00``, ``...Z``): ``instant`` gives its UTC time, which cli.py keeps
+as ``since_utc``/``until_utc`` and the hits' UTC times are cut by (enrich/classify.py), so
+``--since 90m`` is the last 90 minutes whatever offset the log writes; the report shows it in
+UTC with its offset. ``today``, ``yesterday``, ``Nd`` and ``Nw`` stay days of the report's
+clock (a store answers them from its whole days). ``parse_when`` still turns an instant into a
+wall time (``--tz``'s, else the machine's zone), used only where whole days are counted: the
+digest's days; the store does not answer an instant (store.answerable).
+
+Durations (``--window``, ``--last``, ``state prune --older-than``, ``--since 7d``) read one
+grammar: a whole number and ``m`` (minutes), ``h``, ``d`` or ``w``, at most ``MAX_DAYS``.
+zoneinfo is imported where a zone is named: ``logaudit config`` reads durations from here
+without it (tests/test_startup.py).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, timedelta
 
 from logaudit.errors import ConfigError, ExitCode, LogauditError
 
 _REL = re.compile(r"^(\d+)\s*([mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+# The longest duration read (a hundred years): longer ones are refused in one line, where
+# date arithmetic overflowed (OverflowError, OutOfBoundsDatetime: QA18 #2).
+MAX_DAYS = 36500
+# Units that name an instant (``now`` too); d and w are days of the report's clock.
+_INSTANT_UNITS = ("m", "h")
+
+
+def relative_seconds(number: str, unit: str) -> int:
+    """``number`` of ``unit`` (m, h, d, w) in seconds; ValueError beyond ``MAX_DAYS``."""
+    if len(number) > 12 or int(number) * UNIT_SECONDS[unit] > MAX_DAYS * 86400:
+        raise ValueError(f"more than {MAX_DAYS}d (a hundred years)")
+    return int(number) * UNIT_SECONDS[unit]
 
 
 def now_in(tz: str | None) -> datetime:
     if tz:
+        from zoneinfo import ZoneInfo
+
         return datetime.now(ZoneInfo(tz)).replace(tzinfo=None)
     return datetime.now().replace(microsecond=0)
 
@@ -42,7 +64,10 @@ def parse_when(text: str, tz: str | None = None, now: datetime | None = None) ->
         return midnight - timedelta(days=1)
     m = _REL.match(t)
     if m:
-        return current - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+        try:
+            return current - timedelta(seconds=relative_seconds(m.group(1), m.group(2)))
+        except ValueError as e:
+            raise LogauditError(f"cannot read the time {text!r}: {e}", ExitCode.USAGE) from None
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -53,38 +78,63 @@ def parse_when(text: str, tz: str | None = None, now: datetime | None = None) ->
             ExitCode.USAGE,
         ) from None
     if value.tzinfo is not None:
+        from zoneinfo import ZoneInfo
+
         zone = ZoneInfo(tz) if tz else None
         value = value.astimezone(zone).replace(tzinfo=None)
     return value
 
 
-def instant(text: str) -> datetime | None:
+def instant(text: str, now: datetime | None = None) -> datetime | None:
     """The UTC time (naive) of an absolute time written with its offset
-    (``2026-01-23T00:00:00+01:00``), else None: it names one instant, whatever the zone."""
+    (``2026-01-23T00:00:00+01:00``), or of ``now``, ``Nm``, ``Nh`` (that long before ``now``,
+    UTC, naive; default the clock), else None: it names one instant, whatever the zone."""
+    t = text.strip().lower()
+    m = _REL.match(t)
+    if t == "now" or (m and m.group(2) in _INSTANT_UNITS):
+        current = now or datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+        return current - timedelta(seconds=relative_seconds(m.group(1), m.group(2)) if m else 0)
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
         return None
     if value.tzinfo is None:
         return None
-    return value.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+def duration_seconds(text: str) -> int:
+    """``30d``, ``12h``, ``90m``, ``2w`` (or a plain number of seconds) -> seconds, at least
+    one second and at most ``MAX_DAYS``; ValueError saying why not."""
+    t = text.strip().lower()
+    m = _REL.match(t)
+    if m:
+        seconds = relative_seconds(m.group(1), m.group(2))
+    elif t.isdigit():  # seconds
+        seconds = int(t) if len(t) <= 12 else MAX_DAYS * 86400 + 1
+        if seconds > MAX_DAYS * 86400:
+            raise ValueError(f"more than {MAX_DAYS}d (a hundred years)")
+    else:
+        seconds = 0
+    if seconds <= 0:
+        raise ValueError("use 30d, 12h, 90m or 2w")
+    return seconds
 
 
 def parse_duration(text: str, where: str = "duration") -> int:
-    """``30d``, ``12h``, ``90m``, ``2w`` (or a plain number of seconds) -> seconds; at least
-    one second."""
-    t = text.strip().lower()
-    m = _REL.match(t)
-    seconds = (
-        int(timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}).total_seconds())
-        if m
-        else int(t)
-        if t.isdigit()
-        else 0
-    )
-    if seconds <= 0:
-        raise ConfigError(f"{where}: cannot read the duration {text!r}: use 30d, 12h, 90m or 2w")
-    return seconds
+    """``duration_seconds``, a ConfigError naming ``where`` when it cannot be read."""
+    try:
+        return duration_seconds(text)
+    except ValueError as e:
+        raise ConfigError(f"{where}: cannot read the duration {text!r}: {e}") from None
+
+
+def say_seconds(seconds: int) -> str:
+    """A duration as a user writes it for ``duration_seconds``: 7d, 12h, 90m, else seconds."""
+    for unit in "dhm":
+        if seconds % UNIT_SECONDS[unit] == 0:
+            return f"{seconds // UNIT_SECONDS[unit]}{unit}"
+    return str(seconds)
 
 
 def say_duration(seconds: float) -> str:
@@ -102,6 +152,7 @@ def machine_zone() -> str:
     """The machine's IANA zone name ($TZ, else /etc/localtime's target), "UTC" if unknown.
     Times a log writes without a zone are read as wall time in it when --tz is not given."""
     import os
+    from zoneinfo import ZoneInfo
 
     for name in (os.environ.get("TZ", "").lstrip(":"), _localtime_link()):
         if name:

@@ -266,6 +266,53 @@ def test_since_until_with_tz(site: Path) -> None:
     assert [r["date"] for r in d["sections"][0]["rows"]] == ["2024-03-04"]
 
 
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (("summary", "--since", "99999999d"), "more than 36500d"),  # OverflowError before
+        (("summary", "--since", "999999999999d"), "more than 36500d"),  # int too large
+        (("summary", "--until", "9999999999999m"), "more than 36500d"),
+        (("problems", "--last", "999999999999m"), "more than 36500d"),  # OutOfBoundsDatetime
+        (("campaigns", "--goal", "/a", "--window", "999999999w"), "more than 36500d"),
+        (("watch", "--interval", "1e308"), "--interval"),  # slept past time_t
+        (("watch", "--interval", "inf"), "--interval"),
+        (("watch", "--interval", "nan"), "--interval"),
+    ],
+)
+def test_a_duration_out_of_range_is_one_line_exit_2(
+    site: Path, args: tuple[str, ...], said: str
+) -> None:
+    """QA18 #2: each crashed (exit 1, "internal error")."""
+    clean_failure(run(args[0], site, *args[1:]), ExitCode.USAGE, said)
+
+
+def test_last_takes_weeks_like_since() -> None:
+    from logaudit.analyze.problems import limits, when
+
+    assert limits.duration("1w") == 7 * 86400  # refused before, while --since 2w worked
+    assert when(400 * 365 * 1440) == "2369-09-26 00:00"  # past pandas' 2262 (OutOfBounds)
+
+
+@pytest.mark.parametrize("hours", [9, -8])
+def test_since_in_minutes_or_hours_is_the_last_minutes_whatever_the_logs_offset(
+    tmp_path: Path, hours: int
+) -> None:
+    """QA18 #3: --since 90m took the machine's wall clock minus 90 min for the log's wall
+    clock: a log 9 h ahead of the machine counted 9 h more, one 8 h behind none (exit 8)."""
+    from datetime import timezone
+
+    machine = datetime.now().astimezone().utcoffset() or timedelta(0)
+    zone = timezone(machine + timedelta(hours=hours))
+    now = datetime.now(UTC)
+    # One line every 10 min for two days, the newest 5 min ago: 9 in the last 90 minutes.
+    times = [(now - timedelta(minutes=5 + 10 * k)).astimezone(zone) for k in range(288)]
+    lines = [line(when=t.strftime("%d/%b/%Y:%H:%M:%S %z")) for t in times[::-1]]
+    log = write(tmp_path / "a.log", lines)
+    assert report(log, "--since", "90m")["overview"]["requests"] == 9
+    assert report(log, "--since", "3h", "--until", "90m")["overview"]["requests"] == 9
+    assert report(log, "--since", "90m", "--tz", "UTC")["overview"]["requests"] == 9
+
+
 @pytest.mark.parametrize("machine", ["UTC", "America/New_York", "Asia/Kolkata"])
 def test_since_with_an_offset_is_an_instant_and_plain_dates_the_logs_clock(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, machine: str

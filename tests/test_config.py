@@ -468,3 +468,61 @@ def test_config_shows_the_jobs_default_help_names(tmp_path: Path) -> None:
     assert json.loads(out)["settings"]["jobs"] == {"value": "1", "origin": "default"}
     help_text = " ".join(run("summary", "--help")[1].split())
     assert "(default 1;" in help_text
+
+
+# ---- QA18: values named where they came from, as written; booleans; durations ----------------
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ('tz = "Mars/Olympus"\n', 'logaudit.toml: tz = "Mars/Olympus": unknown time zone'),
+        ("top = true\n", "logaudit.toml: top = true: expected a whole number"),
+        ("top = 1e400\n", "logaudit.toml: top = 1e400: expected a whole number"),
+        ('window = "7x"\n', 'logaudit.toml: window = "7x": use 30d'),
+        ('window = "999999999w"\n', 'logaudit.toml: window = "999999999w": more than 36500d'),
+        ('strict = "maybe"\n', 'logaudit.toml: strict = "maybe": expected true or false'),
+        ("mask_bytes = inf\n", "logaudit.toml: mask_bytes = inf is not a valid value"),
+    ],
+)
+def test_a_bad_file_value_names_the_file_and_key_as_written(
+    tmp_path: Path, text: str, said: str
+) -> None:
+    write(tmp_path / "logaudit.toml", text)
+    for args in (("config",), ("summary", write(tmp_path / "a.log", LINE))):
+        code, out, err = run(*args)
+        assert code == ExitCode.CONFIG, err
+        assert said in err and "--tz" not in err, err
+        assert len(err.strip().splitlines()) == 1 and out == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("LOGAUDIT_STRICT", "maybe", 'LOGAUDIT_STRICT: "maybe" is not a yes or no'),
+        ("LOGAUDIT_CACHE", "nope", 'LOGAUDIT_CACHE: "nope" is not a yes or no'),
+        ("LOGAUDIT_TZ", "Bad/Zone", 'env LOGAUDIT_TZ: tz = "Bad/Zone": unknown time zone'),
+        ("LOGAUDIT_WINDOW", "999999999w", 'LOGAUDIT_WINDOW: window = "999999999w": more than'),
+    ],
+)
+def test_a_bad_variable_is_exit_7_naming_it(name: str, value: str, said: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(said)):
+        load(env=env(**{name: value}))
+
+
+@pytest.mark.parametrize(
+    ("value", "strict"), [("1", True), ("On", True), ("no", False), ("0", False)]
+)
+def test_a_boolean_variable_reads_its_words(value: str, strict: bool) -> None:
+    assert load(env=env(LOGAUDIT_STRICT=value)).strict is strict
+
+
+def test_config_shows_values_as_written(tmp_path: Path) -> None:
+    write(tmp_path / "logaudit.toml", 'mode = "0640"\nwindow = "7d"\n')
+    code, out, _ = run("config", "--json")
+    settings = json.loads(out)["settings"]
+    assert code == 0
+    assert settings["mode"]["value"] == "0640" and settings["window"]["value"] == "7d"
+    write(tmp_path / "logaudit.toml", "")
+    settings = json.loads(run("config", "--json")[1])["settings"]
+    assert settings["mode"]["value"] == "0600" and settings["window"]["value"] == "30d"

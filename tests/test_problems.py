@@ -671,6 +671,16 @@ def test_slow_clamps_at_the_max_only_where_the_min_is_not_known(
     rolled = slow({**part, "pb_response_max": summed}, Context(s)).set_index("endpoint")
     pd.testing.assert_frame_equal(rolled, old)
 
+def test_now_label_shows_both_dates_across_midnight(tmp_path: Path) -> None:
+    """QA18 #14: "2024-03-01 23:14-00:13" did not say the window ends the next day."""
+    rows = [line(when=f"01/Mar/2024:23:{m:02d}:00 +0000") for m in range(60)]
+    rows += [line(when=f"02/Mar/2024:00:{m:02d}:00 +0000") for m in range(14)]
+    _, note, _ = _now_rows(write(tmp_path / "a.log", rows), "--last", "1h")
+    assert note.startswith("last 60 min (2024-03-01 23:14-2024-03-02 00:13)"), note
+    _, note, _ = _now_rows(write(tmp_path / "b.log", rows[:40]), "--last", "15m")
+    assert note.startswith("last 15 min (2024-03-01 23:25-23:39)"), note
+
+
 def test_now_ends_at_an_instant_until(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """An --until written with an offset cuts the hits by their UTC time: the window ends at
     the newest minute kept, not at --until on the machine's clock (an hour early for a log

@@ -324,3 +324,23 @@ def test_json_text_escapes_unsafe_characters_only() -> None:
     ]:
         assert raw not in out and shown in out
     assert "فارسی 😀 é" in out  # readable text stays as it is
+
+
+@pytest.mark.parametrize("fmt", ["text", "terminal"])
+def test_a_huge_text_cell_is_cut_with_an_ellipsis_never_a_figure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    """QA18 #14: a 1 MB referrer wrapped to ~80,000 lines at 40 columns. Now cut at
+    terminal.CELL_MAX characters; figures whole; JSON keeps the value whole."""
+    from logaudit.render.terminal import CELL_MAX
+
+    monkeypatch.setenv("COLUMNS", "40")
+    ref = "http://x.example/" + "a" * 200_000
+    log = write(tmp_path / "a.log", [line(referrer=ref, size=123456789) for _ in range(3)])
+    args = ["summary", str(log), "--section", "referrers", "--section", "pages"]
+    r = CliRunner().invoke(cli, [*args, "--format", fmt])
+    assert r.exit_code == 0, r.stderr
+    assert len(r.stdout) < 20 * CELL_MAX and ("..." in r.stdout or "\u2026" in r.stdout)
+    assert "117.7 MiB" in r.stdout.replace("\n", " ") or "353.2 MiB" in r.stdout
+    r = CliRunner().invoke(cli, [*args, "--format", "json"])
+    assert ref in r.stdout

@@ -166,6 +166,20 @@ def test_dated_rotation_names_sort_by_date(tmp_path: Path) -> None:
     ]
 
 
+def test_a_name_with_a_newline_is_read_like_any_other(tmp_path: Path) -> None:
+    # QA18 #1: the rotation pattern did not match across a newline (AssertionError, exit 1).
+    for n in ("a\nb.log", "a\nb.log.1", "x.log\n"):
+        write(tmp_path / n, [line()])
+    assert [
+        i.path.name for i in expand([str(tmp_path / "a\nb.log"), str(tmp_path / "a\nb.log.1")])
+    ] == [
+        "a\nb.log.1",
+        "a\nb.log",
+    ]
+    [inp] = expand([str(tmp_path / "x.log\n")])
+    assert inp.path.name == "x.log\n"
+
+
 def test_directory_without_logs(tmp_path: Path) -> None:
     (tmp_path / "notes.md").write_text("hello\n")
     with pytest.raises(InputMissingError) as e:
@@ -244,7 +258,6 @@ def test_file_gone_after_expand_is_a_problem_not_an_exception(tmp_path: Path) ->
 
 # An unreadable file: tests/test_faults.py::test_unreadable_file runs it as an unprivileged
 # process (as root the file would be read whatever its mode).
-
 
 
 def test_empty_file(tmp_path: Path) -> None:
@@ -401,6 +414,8 @@ def test_text_after_a_nul_hole_is_not_nothing_but_nuls(tmp_path: Path, hole: int
     state = ReadState()
     assert list(read_blocks(Input(str(only), only), state, block_bytes=1 << 20)) == []
     assert [q.message for q in state.problems] == ["nothing but NUL bytes"]
+
+
 def test_a_byte_range_of_nothing_but_nuls_is_read_as_its_lines_and_runs(tmp_path: Path) -> None:
     """A range (--jobs, Dask) of lines of NULs only, shorter than a block, was judged as a
     whole input: "nothing but NUL bytes", no block, its lines and runs lost (and Dask, which

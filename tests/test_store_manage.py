@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from logaudit.cli import cli
-from logaudit.errors import ConfigError
+from logaudit.errors import ConfigError, ExitCode, LogauditError
 from logaudit.store import manage
 from logaudit.store.layout import STATE_FILE
 from tests.store_helpers import figures, log_bytes, report
@@ -145,6 +145,22 @@ def test_prune_removes_old_days_only(tmp_path: Path) -> None:
     assert sorted(p.name for p in state.glob("day=*")) == ["day=2026-01-24"]
     assert manage.info(state)["days"] == 1
     assert manage.age_days("8w") == 56 and manage.age_days("400") == 400
+
+
+@pytest.mark.parametrize(
+    ("age", "said"),
+    [
+        ("13m", "write 13mo for months"),  # m is minutes elsewhere: not months in silence
+        ("2h", "a store keeps whole days"),
+        ("99999999d", "more than 36500d"),  # OverflowError (exit 1) before
+        ("999999999999999999999y", "more than 36500d"),
+    ],
+)
+def test_an_age_in_minutes_or_out_of_range_is_one_line(age: str, said: str) -> None:
+    with pytest.raises(LogauditError, match=said) as e:
+        manage.age_days(age)
+    assert e.value.exit_code == ExitCode.USAGE
+    assert manage.age_days("13mo") == 390 and manage.age_days("1Y") == 365
 
 
 def test_rebuild_gives_the_same_figures(tmp_path: Path) -> None:

@@ -13,13 +13,16 @@ Three character sets (``Style``):
   other character as a ``\\uXXXX`` escape.
 
 Narrow consoles: a table first leaves out its section's optional columns, then the chart, then
-its last figures, and says which in its caption; text columns wrap; no figure or name is cut.
+its last figures, and says which in its caption; text columns wrap; no figure is cut, and a
+name only past ``CELL_MAX`` characters (an ellipsis says it: a 1 MB referrer wrapped to 80,000
+lines at 40 columns, QA18 #14); JSON and CSV keep every value whole.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Literal, TextIO
 
 from rich import box
@@ -40,6 +43,8 @@ _ASCII_SPARKS = "_.-:=+*#"
 # SIMPLE_HEAD with a dashed rule: no box-drawing character.
 _PLAIN_HEAD = box.Box("    \n    \n -- \n    \n    \n    \n    \n    \n", ascii=True)
 TEXT_WIDTH = 100
+# The most characters of a text cell shown (terminal and text): a few lines of a wide table.
+CELL_MAX = 300
 
 
 def style_for(env: Mapping[str, str] | None = None) -> Style:
@@ -92,6 +97,21 @@ def _t(s: str, charset: Style, **kw: Any) -> Text:
 def chart_width(tv: view.TableView, width: int) -> int:
     """Columns the bar chart takes, padding included (0 without a chart)."""
     return max(6, min(BAR_WIDTH, width // 5)) + 3 if tv.chart else 0
+
+
+def _cut(tv: view.TableView, style: Style) -> view.TableView:
+    """``tv`` with every text cell over ``CELL_MAX`` characters cut, an ellipsis at its end;
+    figures never."""
+    dots = "\u2026" if style == "unicode" else "..."
+    keep = CELL_MAX - len(dots)
+    text = [i for i, c in enumerate(tv.columns) if not c.numeric]
+    if not any(len(r[i]) > CELL_MAX for r in tv.cells for i in text):
+        return tv
+    cells = [
+        [x[:keep] + dots if i in text and len(x) > CELL_MAX else x for i, x in enumerate(r)]
+        for r in tv.cells
+    ]
+    return replace(tv, cells=cells)
 
 
 def _widest(tv: view.TableView) -> list[int]:
@@ -175,7 +195,7 @@ def fit(tv: view.TableView, optional: tuple[str, ...], width: int) -> tuple[view
 def section_table(sec: Section, width: int = 100, style: Style = "unicode") -> RenderableType:
     if sec.rows.empty:
         return _t(view.empty_line(sec), style, style="dim")
-    tv, show_chart = fit(view.table_view(sec), sec.narrow_drop, width)
+    tv, show_chart = fit(_cut(view.table_view(sec), style), sec.narrow_drop, width)
     caption = tv.caption()
     t = Table(
         title=_t(tv.title, style, style="bold"),

@@ -128,9 +128,9 @@ def answerable(s: Settings) -> str | None:
     if s.extra.get("visitor"):
         return "--visitor"
     if s.extra.get("since_utc") or s.extra.get("until_utc"):
-        # An instant (cli.py, timespec.instant) cuts the hits' UTC time; the store keeps
-        # whole days of the log's wall clock, picked by the machine-clock --since/--until.
-        return "--since/--until written with an offset"
+        # An instant (cli.py, timespec.instant: now, 90m, 12h, or a time with its offset)
+        # cuts the hits' UTC time; the store keeps whole days of the log's wall clock.
+        return "--since/--until written with an offset (or now, Nm, Nh)"
     return None
 
 

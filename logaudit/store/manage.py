@@ -15,18 +15,34 @@ from logaudit.sources import Input
 from logaudit.store.layout import Layout, day_number
 from logaudit.store.lock import locked
 
-_AGE = re.compile(r"^\s*(\d+)\s*(d|w|m|y)?\s*$", re.I)
+_AGE = re.compile(r"^\s*(\d+)\s*(d|w|mo|y|m|h)?\s*$", re.I)
+_AGE_DAYS = {"d": 1, "w": 7, "mo": 30, "y": 365}
 
 
 def age_days(text: str) -> int:
-    """``400d``, ``8w``, ``13m`` (30 days), ``1y`` (365 days); a bare number is days."""
+    """``400d``, ``8w``, ``13mo`` (30 days), ``1y`` (365 days); a bare number is days. At most
+    timespec.MAX_DAYS (a longer one overflowed the date: QA18 #2). ``13m`` is refused, not
+    read as months: m is minutes in every other duration (QA18 #14), and a store keeps whole
+    days (``13m`` meant months here before)."""
+    from logaudit.timespec import MAX_DAYS
+
     m = _AGE.match(text)
     if not m:
         raise LogauditError(
-            f"--older-than {text!r}: give days like 400d, 8w, 13m or 1y", ExitCode.USAGE
+            f"--older-than {text!r}: give days like 400d, 8w, 13mo or 1y", ExitCode.USAGE
         )
-    n = int(m.group(1))
-    return n * {"d": 1, "w": 7, "m": 30, "y": 365}[(m.group(2) or "d").lower()]
+    unit = (m.group(2) or "d").lower()
+    if unit in ("m", "h"):
+        raise LogauditError(
+            f"--older-than {text!r}: a store keeps whole days and m is minutes; write "
+            f"{m.group(1)}mo for months, or days like 400d",
+            ExitCode.USAGE,
+        )
+    if len(m.group(1)) > 12 or int(m.group(1)) * _AGE_DAYS[unit] > MAX_DAYS:
+        raise LogauditError(
+            f"--older-than {text!r}: more than {MAX_DAYS}d (a hundred years)", ExitCode.USAGE
+        )
+    return int(m.group(1)) * _AGE_DAYS[unit]
 
 
 def _existing(root: Path) -> Layout:

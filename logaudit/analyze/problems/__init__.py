@@ -46,11 +46,13 @@ def _t(p: Partial, name: str) -> pd.DataFrame:
 
 
 def when(minute: int | float) -> str:
-    return pd.Timestamp(int(minute) * 60, unit="s").strftime("%Y-%m-%d %H:%M")
+    """A minute (since 1970) as 2026-11-24 13:05: numpy's minutes, which reach any year
+    (pd.Timestamp's nanoseconds stopped in 2262: OutOfBoundsDatetime, QA18 #2)."""
+    return str(np.datetime64(int(minute), "m")).replace("T", " ")
 
 
 def clock(minute: int | float) -> str:
-    return pd.Timestamp(int(minute) * 60, unit="s").strftime("%H:%M")
+    return when(minute)[-5:]
 
 
 def percentiles(bins: pd.Series, qs: tuple[float, ...] = (0.5, 0.95, 0.99)) -> list[float]:
@@ -506,7 +508,9 @@ def sec_now(p: Partial, ctx: Context) -> Section:
                     "change": "new" if known else "",
                 }
             )
-    note = f"last {newest - start + 1} min ({when(start)}-{clock(newest)})" + _coverage(
+    # The end's date too when the window crosses midnight (QA18 #14: "23:14-01:13").
+    end = clock(newest) if when(start)[:10] == when(newest)[:10] else when(newest)
+    note = f"last {newest - start + 1} min ({when(start)}-{end})" + _coverage(
         p, ctx, start, newest
     )
     note += f", against the {BEFORE_MINUTES} min before" + (

@@ -6,9 +6,10 @@ from __future__ import annotations
 import re
 
 from logaudit.errors import ExitCode, LogauditError
+from logaudit.timespec import MAX_DAYS, UNIT_SECONDS
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$", re.IGNORECASE)
-_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$", re.IGNORECASE)
+_SECONDS = {"s": 1, **UNIT_SECONDS}  # timespec's units (m is minutes), and seconds
 _TIME = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$", re.IGNORECASE)
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%)?\s*$")
 
@@ -18,13 +19,18 @@ def _bad(option: str, value: str, example: str) -> LogauditError:
 
 
 def duration(value: str, option: str = "--last") -> int:
-    """'15m', '2h', '1d', '90s' (a bare number is minutes) -> seconds, at least 60."""
+    """'15m', '2h', '1d', '1w', '90s' (a bare number is minutes) -> seconds, at least 60 and
+    at most timespec.MAX_DAYS (a longer one overflowed the window's dates: QA18 #2)."""
     m = _DURATION.match(value)
     if not m:
-        raise _bad(option, value, "15m, 2h, 1d")
+        raise _bad(option, value, "15m, 2h, 1d, 1w")
     seconds = float(m.group(1)) * _SECONDS[(m.group(2) or "m").lower()]
     if seconds < 60:
         raise LogauditError(f"{option}: {value!r} is under a minute", ExitCode.USAGE)
+    if seconds > MAX_DAYS * 86400:
+        raise LogauditError(
+            f"{option}: {value!r} is more than {MAX_DAYS}d (a hundred years)", ExitCode.USAGE
+        )
     return int(seconds)
 
 
