@@ -676,7 +676,7 @@ def test_junk_read_on_is_no_wrong_log_format(tmp_path: Path) -> None:
     got = report([str(log)], state)
     assert got.report is not None
     said = [w for w in got.report.warnings if "did not parse" in w]
-    assert said == [f"{log}: 100% of the lines read on did not parse as combined (1 bad lines)"]
+    assert said == [f"{log}: 100% of the 1 lines read on did not parse as combined (1 bad lines)"]
     # All junk, stored and new: the hint stays.
     junk = tmp_path / "junk.log"
     junk.write_bytes(b"".join(lines[:50]) + b"garbage\n" * 10)
@@ -685,3 +685,9 @@ def test_junk_read_on_is_no_wrong_log_format(tmp_path: Path) -> None:
     again = report([str(junk)], state)
     assert again.report is not None
     assert any("is --log-format right?" in w for w in again.report.warnings)
+    # QA18 #9: the share says what it is of: this run's lines.
+    said = [w for w in again.report.warnings if "did not parse" in w]
+    assert said == [
+        f"{junk}: 100% of the 10 lines read on did not parse as combined (10 bad lines); "
+        "is --log-format right?"
+    ], said
