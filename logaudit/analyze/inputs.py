@@ -94,7 +94,8 @@ def warnings(run: Run) -> list[str]:
         if before and bad / (before + read) <= LOUD_BAD_SHARE:
             # Few bad lines among all read of the input (a junk line appended) say nothing
             # of its format.
-            out.append(f"{info['file']}: {share} did not parse as {info['format']} ({bad} bad lines)")
+            said = f"{share} did not parse as {info['format']} ({bad} bad lines)"
+            out.append(f"{info['file']}: {said}")
             continue
         ahead = _ahead_only(run, info["file"])
         if ahead is not None:
