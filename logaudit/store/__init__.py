@@ -318,7 +318,7 @@ def _add_days(
         if len(where):
             part[PLACES.name] = where
         old = state.days.get(name)
-        if old is not None and close.TRIPLES in part and close.was_closed(old):
+        if old is not None and close.TRIPLES in part and close.holds_counts(old):
             # Its (page, visitor) pairs may be among the closed day's counts: refused there,
             # never counted twice (store/close.py); every other table takes the lines.
             part.pop(close.TRIPLES)

@@ -104,10 +104,11 @@ def horizon(grown: Sequence[dict[str, Any]]) -> int | None:
     return max(done) if done else None
 
 
-def was_closed(info: dict[str, Any]) -> bool:
-    """Whether a stored day was ever closed: flagged so, or reopened by late lines since, its
-    counts still beside whatever it got after."""
-    return bool(info.get("closed")) or COUNTS.name in info.get("files", {})
+def holds_counts(info: dict[str, Any]) -> bool:
+    """Whether a stored day holds closed counts (closed, or reopened by late lines since): new
+    (page, visitor) pairs for it cannot be told from the ones counted. A day closed without
+    any pair (no visitor hit) has none, and takes new pairs exactly."""
+    return COUNTS.name in info.get("files", {})
 
 
 def counts_of(triples: pd.DataFrame) -> pd.DataFrame:
