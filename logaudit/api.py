@@ -282,7 +282,9 @@ def digest(
 ) -> Outcome:
     """The daily digest (``logaudit.digest``): the period's report and a comparison run."""
     from logaudit import digest as digest_mod
+    from logaudit.analyze import visitcounts
     from logaudit.analyze.trends import trend_of
+    from logaudit.analyze.visits import visits_of
     from logaudit.errors import LogauditError
 
     if "-" in args:
@@ -310,12 +312,15 @@ def digest(
         _stored_places(ctx, r, s)
         return build_report(r, s, names, "digest", ctx)
 
-    def run_wide(s: Settings, names: tuple[str, ...]) -> tuple[Report, Any, Any]:
+    def run_wide(s: Settings, names: tuple[str, ...]) -> tuple[Report, Any, Any, Any]:
         r = read(s, tables_for((*names, "periods")), None)
         ctx = finish_context(s, names)
         _stored_places(ctx, r, s)
         rep = build_report(r, s, names, "digest", ctx)
-        return rep, trend_of(r.partial, ctx), r.partial.get("visitor_days")
+        trend = trend_of(r.partial, ctx)
+        # The visits the trend counted (a visit on the day it starts), for the overview's.
+        visits = digest_mod.Visits(visits_of(r.partial, ctx).table, visitcounts.of(ctx))
+        return rep, trend, r.partial.get("visitor_days"), visits
 
     report = digest_mod.build(settings, detail, run_period, run_wide)
     implicit = ""

@@ -19,6 +19,13 @@ rates; each with the previous period and the week before, and the change as tren
 12,431 visits (+8 %), 5xx 0.4 %`` with `` (!)`` when the 5xx rate is at least 1 %, a day of the
 period is unusual, or there was no request at all.
 
+**One visit count.** A visit belongs to the day it starts on (METRICS.md, as trends): the
+period's own run cuts the visits at its first midnight (a visit begun the evening before
+counts again from its first page view after midnight), so the overview's visit figures
+(visits, clicks, clicks per visit, median clicks, bounce rate, median visit) are those of the
+comparison run's visits that start in the period, the ones the headline counts: the overview,
+the headline and the subject say one number.
+
 **Conversions** (when goals are configured: ``--goal`` or the config's ``goals``): three more
 headline rows, ``conversions``, ``conversion_rate`` (conversions / visits) and ``revenue``, with
 the same comparisons, from the campaigns sections' per-day rows (``source-periods``: visits
@@ -33,13 +40,13 @@ by other modules need only their names listed here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
-from logaudit.analyze import SECTIONS
+from logaudit.analyze import SECTIONS, visitcounts
 from logaudit.analyze import periods as per
 from logaudit.analyze import trends as tr
 from logaudit.config import Settings
@@ -123,6 +130,30 @@ def figures(t: tr.Trend | None, vd: pd.DataFrame | None, lo: int, hi: int) -> di
         keep = (days >= lo) & (days < hi)
         out["visitors"] = int(pd.unique(vd.index.get_level_values("visitor")[keep]).size)
     return out
+
+
+@dataclass
+class Visits:
+    """The comparison run's visits: listed (``visits_of``: ``start_local`` seconds) and, from a
+    history store, its closed months' counted per local start day (``visitcounts``)."""
+
+    table: pd.DataFrame
+    counted: dict[str, pd.DataFrame] | None = None
+
+
+def visit_figures(v: Visits, lo: int, hi: int) -> dict[str, object]:
+    """The overview's visit figures (``visits.headline``) of the visits starting on local days
+    [lo, hi)."""
+    vt = v.table
+    if len(vt):
+        day = vt["start_local"].to_numpy(np.int64) // per.DAY
+        vt = vt[(day >= lo) & (day < hi)]
+    counts: dict[str, pd.DataFrame] = {}
+    for k, f in (v.counted or {}).items():
+        if f is not None and "day" in f:
+            d = f["day"].to_numpy(np.int64)
+            counts[k] = f[(d >= lo) & (d < hi)]
+    return visitcounts.headline(vt, counts)
 
 
 def conversion_figures(per_day: pd.DataFrame, lo: int, hi: int) -> dict[str, float]:
@@ -261,7 +292,9 @@ def build(
     settings: Settings,
     detail: str,
     run_period: Callable[[Settings, tuple[str, ...]], Report],
-    run_wide: Callable[[Settings, tuple[str, ...]], tuple[Report, tr.Trend | None, pd.DataFrame]],
+    run_wide: Callable[
+        [Settings, tuple[str, ...]], tuple[Report, tr.Trend | None, pd.DataFrame, Visits | None]
+    ],
 ) -> Report:
     """The digest Report. ``run_period``/``run_wide`` run the pipeline (api.py wires them)."""
     since, until = period_of(settings)
@@ -288,7 +321,7 @@ def build(
     wide_names = tuple(n for n in names if n in WIDE_SECTIONS)
     if settings.goals and "source-periods" in SECTIONS:
         wide_names += ("source-periods",)  # per-day conversions, for the headline only
-    wide_report, trend, vd = run_wide(wide, wide_names)
+    wide_report, trend, vd, visits = run_wide(wide, wide_names)
     first = wide_report.overview.get("first_local")
     first_hit = _day_seconds(str(first)) if first else None
     extra = {s.name: s for s in wide_report.sections}
@@ -304,6 +337,9 @@ def build(
     subject, flagged = verdict(site, head, extra.get("unusual"))
     report.command = "digest"
     report.sections = [head, *shown]
+    if visits is not None and "visits" in report.overview:
+        # One visit count: the visits starting in the period, as the headline's.
+        report.overview.update(visit_figures(visits, _day(since), _day(until)))
     report.overview = {
         **report.overview,
         "period": head.headline["period"],

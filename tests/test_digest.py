@@ -343,3 +343,28 @@ def test_a_since_with_an_offset_still_counts_whole_days_and_their_baseline(
     assert rows["requests"]["last"] == 41
     assert rows["requests"]["previous"] == 21
     assert rows["requests"]["week_before"] == 11
+
+
+def test_a_visit_begun_before_midnight_counts_once_overview_as_headline(tmp_path: Path) -> None:
+    # QA18 #6: the overview counted visits cut at the day's first midnight (137) where the
+    # headline and the subject count the visits starting on the day (135, as trends).
+    prev = DAY - timedelta(days=1)
+    lines = day_lines(prev, 15)
+    for n in range(3):  # visits from 23:50 the day before to 00:10 on the day
+        for d, hm in ((prev, "23:50"), (DAY, "00:10")):
+            ts = f"{d.strftime('%d/%b/%Y')}:{hm}:0{n} +0000"
+            lines.append(f'10.9.9.{n + 1} - - [{ts}] "GET /x HTTP/1.1" 200 100 "-" "{UA}"\n')
+    lines += day_lines(DAY, 40)
+    p = tmp_path / "access.log"
+    p.write_text("".join(lines))
+    doc = digest_json(p)
+    rows = {r["metric"]: r for r in doc["sections"][0]["rows"]}
+    ov = doc["overview"]
+    assert rows["visits"]["last"] == ov["visits"] == 41
+    assert f": {ov['visits']} visits" in ov["verdict"]
+    # The overview's other visit figures are those visits' too: every page view on the day
+    # but the three that continue visits of the day before.
+    assert ov["clicks"] == ov["page_views"] - 3
+    summary = run("summary", p, "--since", DAY.isoformat(), "--until",
+                  (DAY + timedelta(days=1)).isoformat(), "--format", "json")
+    assert json.loads(summary.stdout)["overview"]["visits"] == 44  # summary's own rule

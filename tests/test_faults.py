@@ -88,6 +88,25 @@ def test_window_ahead_days(tmp_path: Path) -> None:
         plausible.window("1990-01-01", -1)
 
 
+def test_lines_only_too_far_ahead_are_said_as_such(tmp_path: Path) -> None:
+    # QA18 #13: a log dated more than a day ahead said "100% of lines did not parse as
+    # combined ... is --log-format right?": the format is right, ahead_days is the reason.
+    ahead = [line(when=f"31/Dec/9999:10:00:0{k} +0000") for k in range(3)]
+    log = write(tmp_path / "a.log", [*ahead, line()])
+    r = run("summary", log, "-o", tmp_path / "out.txt")
+    said = [w for w in r.stderr.splitlines() if "a.log: 75%" in w]
+    assert said == [
+        f"logaudit: {log}: 75% of lines were not counted (3 bad lines): its bad lines are dated "
+        "more than 1 day in the future, not another format; if its clock is right, raise "
+        "ahead_days (LOGAUDIT_AHEAD_DAYS)"
+    ], r.stderr
+    # Another reason among the examples: the format may be wrong, and the hint stays.
+    log = write(tmp_path / "b.log", [*ahead, "junk", line()])
+    r = run("summary", log, "-o", tmp_path / "out.txt")
+    assert "b.log: 80% of lines did not parse as combined" in r.stderr, r.stderr
+    assert "is --log-format right?" in r.stderr
+
+
 def test_far_apart_hits_do_not_blow_up(tmp_path: Path) -> None:
     # The issue's 3-line log with first and last hit 35 years apart: each per-period table is
     # capped at PERIOD_ROWS rows, with a note, and its total says how many periods there were.

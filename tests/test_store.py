@@ -517,6 +517,33 @@ def test_new_bytes_that_are_no_log_lines_are_read_in_the_format_known(
     assert figures(got) == figures(one)
 
 
+def test_new_lines_no_format_reads_are_bad_lines_of_the_known_format(tmp_path: Path) -> None:
+    # QA18 #8: 300 JSON lines in a layout no format fits, after lines of a known format: the
+    # store run stopped with exit 4 (0 bad lines, the old figures); one pass reads them as
+    # bad lines of the log's format, exit 0.
+    lines = DATA.splitlines(keepends=True)
+    log = tmp_path / "access.log"
+    log.write_bytes(b"".join(lines[:300]))
+    state = tmp_path / "state"
+    report([str(log)], state)
+    odd = [
+        b'{"time": "2026-01-03T07:%02d:54+01:00", "remote_addr": "198.51.100.14", "request": '
+        b'"HEAD /api/health HTTP/1.1", "status": 200, "body_bytes_sent": 0, "http_referer": '
+        b'"-", "http_user_agent": "Mozilla/5.0+(compatible; UptimeRobot/2.0)"}\n' % (k % 60)
+        for k in range(300)
+    ]
+    data = b"".join(lines[:300] + odd)
+    log.write_bytes(data)
+    got = report([str(log)], state)
+    assert got.exit_code == ExitCode.OK, got.messages
+    whole = tmp_path / "whole.log"
+    whole.write_bytes(data)
+    one = report([str(whole)])
+    assert one.exit_code == ExitCode.OK, one.messages
+    assert got.report is not None and got.report.bad_lines["total"] == 300
+    assert figures(got) == figures(one)
+
+
 @pytest.mark.parametrize("rotate", [False, True])
 def test_new_lines_in_another_format_are_read_in_theirs(tmp_path: Path, rotate: bool) -> None:
     # QA17 review #3: new lines were always read in the format of the lines before the
@@ -676,7 +703,7 @@ def test_junk_read_on_is_no_wrong_log_format(tmp_path: Path) -> None:
     got = report([str(log)], state)
     assert got.report is not None
     said = [w for w in got.report.warnings if "did not parse" in w]
-    assert said == [f"{log}: 100% of the lines read on did not parse as combined (1 bad lines)"]
+    assert said == [f"{log}: 100% of the 1 lines read on did not parse as combined (1 bad lines)"]
     # All junk, stored and new: the hint stays.
     junk = tmp_path / "junk.log"
     junk.write_bytes(b"".join(lines[:50]) + b"garbage\n" * 10)
@@ -685,3 +712,9 @@ def test_junk_read_on_is_no_wrong_log_format(tmp_path: Path) -> None:
     again = report([str(junk)], state)
     assert again.report is not None
     assert any("is --log-format right?" in w for w in again.report.warnings)
+    # QA18 #9: the share says what it is of: this run's lines.
+    said = [w for w in again.report.warnings if "did not parse" in w]
+    assert said == [
+        f"{junk}: 100% of the 10 lines read on did not parse as combined (10 bad lines); "
+        "is --log-format right?"
+    ], said

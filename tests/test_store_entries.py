@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from logaudit.samplegen import generate_lines
-from logaudit.store import entries, movers, visitdays
+from logaudit.store import close, entries, movers, visitdays
 from logaudit.store.layout import SCHEMA, STATE_FILE, Layout
 from tests.store_helpers import figures, grown_store, report, trends
 from tests.store_helpers import state_json as _state
@@ -223,9 +223,10 @@ def test_late_lines_in_a_closed_month_make_its_counts_again(tmp_path: Path) -> N
     late.write_text("".join(lines))
     report([str(late)], state)
     assert "2026-01" not in layout.read_state().months  # the day reopened: no roll-up
-    # A later line closes the day again, and the month rolls up again.
+    # Later lines close the day again (more than a few: store/close.py LATEST), and the
+    # month rolls up again.
     with open(late, "a") as f:
-        f.write(lines[0].replace("20/Jan/2026:11", "23/Feb/2026:23"))
+        f.write(lines[0].replace("20/Jan/2026:11", "23/Feb/2026:23") * close.LATEST)
     report([str(late)], state)
     after = layout.read_state().months["2026-01"]
     assert after["of"] != before["of"] and entries.ready(after)

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from logaudit.samplegen import generate_lines
-from logaudit.store import manage, months, visitorsets
+from logaudit.store import close, manage, months, visitorsets
 from logaudit.store.layout import SCHEMA, STATE_FILE, Layout
 from tests.store_helpers import figures, grown_store, report, trends
 from tests.store_helpers import state_json as _state
@@ -189,7 +189,8 @@ def test_late_lines_make_the_sets_again(tmp_path: Path) -> None:
         f'500 "-" "{ua}"\n'
         for k in range(1, 30)
     ]
-    late.write_text("".join(lines) + lines[0].replace("20/Jan/2026:11", "23/Feb/2026:23"))
+    later = lines[0].replace("20/Jan/2026:11", "23/Feb/2026:23") * close.LATEST  # close.py
+    late.write_text("".join(lines) + later)
     report([str(late)], state)
     entry = layout.read_state().months["2026-01"]
     assert visitorsets.ready(entry)

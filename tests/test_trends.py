@@ -399,11 +399,19 @@ def test_repeated_autumn_hour_is_two_rows_with_tz(tmp_path: Path) -> None:
     assert [(r["period"], r["start"], r["hits"]) for r in hours] == [
         ("2025-10-26 00:00", "2025-10-26T00:00:00+02:00", 6),
         ("2025-10-26 01:00", "2025-10-26T01:00:00+02:00", 6),
-        ("2025-10-26 02:00", "2025-10-26T02:00:00+02:00", 6),
-        ("2025-10-26 02:00", "2025-10-26T02:00:00+01:00", 6),
+        # QA18 #7: the two 02:00 told apart in the label too (text, CSV, HTML show no start).
+        ("2025-10-26 02:00 +02:00", "2025-10-26T02:00:00+02:00", 6),
+        ("2025-10-26 02:00 +01:00", "2025-10-26T02:00:00+01:00", 6),
         ("2025-10-26 03:00", "2025-10-26T03:00:00+01:00", 6),
         ("2025-10-26 04:00", "2025-10-26T04:00:00+01:00", 6),
     ]
+    for fmt in ("text", "csv"):
+        out = CliRunner().invoke(
+            cli,
+            ["trends", str(tmp_path / "oct.log"), "--every", "hour", "--tz", "Europe/Paris",
+             "--section", "periods", "--format", fmt],
+        ).stdout
+        assert "2025-10-26 02:00 +02:00" in out and "2025-10-26 02:00 +01:00" in out, fmt
     assert (
         section(run(str(tmp_path / "oct.log"), "--tz", "Europe/Paris"), "periods")["headline"][
             "every"

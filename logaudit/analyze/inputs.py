@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from logaudit.formats.spec import Layout
 
 LOUD_BAD_SHARE = 0.10
+# ``plausible.Window.late_reason``, up to the number of days: a line dated too far ahead.
+AHEAD = "implausible timestamp: "  # + "more than N days in the future"
 
 
 def inputs_info(run: Run) -> list[dict[str, Any]]:
@@ -80,17 +82,33 @@ def warnings(run: Run) -> list[str]:
     loud = [info for info in inputs_info(run) if info["bad_share"] > LOUD_BAD_SHARE]
     for info in loud[:PROBLEMS_SHOWN]:
         bad, before = info["bad_lines"], run.read_before.get(info["file"], 0)
-        if before and bad / (before + bad + info["parsed"]) <= LOUD_BAD_SHARE:
-            # A store run read on: few bad lines among all read of the input (a junk line
-            # appended) say nothing of its format.
+        read = bad + info["parsed"]
+        # A store run read on: the share is of this run's lines, and says so (it said "75% of
+        # lines" where 43% of the input's lines were bad; the store keeps no earlier run's
+        # bad lines to give the input's share).
+        share = (
+            f"{info['bad_share']:.0%} of the {read:,} lines read on"
+            if before
+            else f"{info['bad_share']:.0%} of lines"
+        )
+        if before and bad / (before + read) <= LOUD_BAD_SHARE:
+            # Few bad lines among all read of the input (a junk line appended) say nothing
+            # of its format.
+            said = f"{share} did not parse as {info['format']} ({bad} bad lines)"
+            out.append(f"{info['file']}: {said}")
+            continue
+        ahead = _ahead_only(run, info["file"])
+        if ahead is not None:
+            # Lines of the right format, dated too far ahead: the format is not the question.
             out.append(
-                f"{info['file']}: {info['bad_share']:.0%} of the lines read on did not parse "
-                f"as {info['format']} ({bad} bad lines)"
+                f"{info['file']}: {share} were not counted ({bad} bad lines): {ahead}, "
+                "not another format; if its clock is right, raise ahead_days "
+                "(LOGAUDIT_AHEAD_DAYS)"
             )
             continue
         out.append(
-            f"{info['file']}: {info['bad_share']:.0%} of lines did not parse as "
-            f"{info['format']} ({bad} bad lines); is --log-format right?"
+            f"{info['file']}: {share} did not parse as {info['format']} ({bad} bad lines); "
+            "is --log-format right?"
         )
     if len(loud) > PROBLEMS_SHOWN:
         more = len(loud) - PROBLEMS_SHOWN
@@ -102,6 +120,20 @@ def warnings(run: Run) -> list[str]:
     # Many inputs with the same problem (a glob of unreadable files): a few, then how many.
     out.extend(capped(run.problems))
     return out
+
+
+def _ahead_only(run: Run, name: str) -> str | None:
+    """"its first N bad lines are dated more than D days ahead" when every bad-line example of
+    ``name`` (its first bad lines, ``BadLines.samples``) was rejected only for that."""
+    shown = run.bad.samples.get(name, [])
+    why = {reason for _, reason in shown}
+    if len(why) != 1 or not next(iter(why)).startswith(AHEAD + "more than "):
+        return None
+    when = next(iter(why)).removeprefix(AHEAD)
+    first = "its bad lines are" if len(shown) == run.bad.counts.get(name) else (
+        f"its first {len(shown)} bad lines are"
+    )
+    return f"{first} dated {when}"
 
 
 def nul_warnings(nul_runs: Mapping[str, int]) -> list[str]:

@@ -148,6 +148,23 @@ def label(wall_start: int, every: str) -> str:
     return d.strftime("%Y-%m")
 
 
+def labels(wall_start: np.ndarray, offsets: np.ndarray, every: str) -> list[str]:
+    """``label`` of each period; an hour label that two periods share (the hour a DST change
+    repeats: 02:00 twice in autumn) carries each one's offset, so that text, CSV and HTML
+    tell them apart as JSON's ``start`` does: 2026-10-25 02:00 +02:00, 2026-10-25 02:00
+    +01:00."""
+    out = [label(int(w), every) for w in wall_start]
+    if every != "hour" or len(set(out)) == len(out):
+        return out
+    seen: dict[str, int] = {}
+    for x in out:
+        seen[x] = seen.get(x, 0) + 1
+    return [
+        f"{x} {iso(int(w), int(o))[-6:]}" if seen[x] > 1 else x
+        for x, w, o in zip(out, wall_start, offsets, strict=True)
+    ]
+
+
 def iso(wall_start: int, offset_minutes: int) -> str:
     """ISO 8601 with the offset: 2026-03-29T00:00:00+01:00."""
     tz = timezone(timedelta(minutes=int(offset_minutes)))

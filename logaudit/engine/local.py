@@ -368,8 +368,10 @@ def _detect_known(before: bytes, new: bytes, inp: Input, settings: Settings) -> 
     that are only a blank line, junk or a binary line are read in the known format, as bad
     lines (QA17 #3), not refused on their own; new lines in another format are read in theirs
     (QA17 review #3); a few new lines that alone look like another format (a cut-short
-    agent: ``common`` + extras) in the log's (its review #1). None, unsaid, when neither
-    gives a format."""
+    agent: ``common`` + extras) in the log's (its review #1); new lines no format reads,
+    together or alone, in the format of the lines before (QA18 #8: bad lines of the log's
+    format, exit 0, as one pass reads the file from its head, not exit 4). None, unsaid,
+    when none of these gives a format."""
     # NUL runs (copytruncate) are skipped when read: detect without them too.
     known = before.replace(b"\0", b"").splitlines(keepends=True)
     if known and not known[-1].endswith(b"\n"):
@@ -377,6 +379,17 @@ def _detect_known(before: bytes, new: bytes, inp: Input, settings: Settings) -> 
     try:
         both = b"".join(known[-KNOWN_LINES:]) + new.replace(b"\0", b"")
         return detect_for(both, inp.name, settings)
+    except LogauditError:
+        pass
+    if not known:
+        return None
+    try:
+        detect_for(new.replace(b"\0", b""), inp.name, settings)
+        return None  # the new lines alone are a log: detected as usual (``_detect_from_head``)
+    except LogauditError:
+        pass
+    try:
+        return detect_for(b"".join(known), inp.name, settings)
     except LogauditError:
         return None
 

@@ -191,10 +191,12 @@ def ingest(
     input's new tables at most, and a run stopped half-way keeps what it had finished."""
     tables = store_tables()
     wrapped = {n: by_day(t) for n, t in tables.items()}
+    # The latest lines of each input, for the days' closing (store/close.py): not stored.
+    read_by = {**wrapped, close.LATEST_LINES.name: close.LATEST_LINES}
     old = list(state.inputs)
     s = _ingest_settings(settings)
     bad = BadLines()
-    late: list[str] = []  # closed days that got lines (store/close.py)
+    late: list[tuple[str, int]] = []  # closed days that got lines, and how many (close.py)
     grown: list[dict[str, Any]] = []  # records of the inputs with new lines this run
     lines: dict[str, int] = {}
     before: dict[str, int] = {}  # lines earlier runs read of each input read on
@@ -218,7 +220,8 @@ def ingest(
                 if start:
                     before[name] = start
                 for i, piece in enumerate(_pieces(plan.read)):
-                    r = run([piece], s, wrapped, on_progress=on_progress)
+                    r = run([piece], s, read_by, on_progress=on_progress)
+                    latest = r.partial.pop(close.LATEST_LINES.name, None)
                     problems += r.problems
                     # Example line numbers count from the file's start, not from the offset.
                     bad = bad.merge(r.bad.shifted(start))
@@ -238,6 +241,7 @@ def ingest(
                     t = close.last_local(r.partial)
                     if t is not None:
                         plan.record["last_local"] = max(t, int(plan.record.get("last_local") or t))
+                        close.note_latest(plan.record, latest)
                         if not any(g is plan.record for g in grown):
                             grown.append(plan.record)
                     if piece.span is not None:
@@ -251,12 +255,14 @@ def ingest(
         close.close_days(layout, state, until, settings.visit_timeout)
         _commit(layout, state, done, old, lines, bad, this_run)
     if late:
+        names = sorted({n for n, _ in late})
         problems.append(
             InputProblem(
                 f"--state {layout.root}",
-                f"lines came for {len(set(late))} day(s) already closed ({min(late)} to "
-                f"{max(late)}): their per-page visitors may count a visitor twice "
-                "(`state rebuild` with the logs recounts them)",
+                f"{sum(k for _, k in late)} line(s) came for {len(names)} day(s) already "
+                f"closed ({names[0]} to {names[-1]}): counted in every figure but those "
+                "days' per-page visitors, which cannot tell their visitors from the ones "
+                "counted before (`state rebuild` with the logs counts them exactly)",
                 ExitCode.OK,
             )
         )
@@ -292,9 +298,10 @@ def _add_days(
     days: dict[int, Partial],
     settings: Settings,
     ahead: readahead.Ahead | None = None,
-) -> list[str]:
+) -> list[tuple[str, int]]:
     """Merge each day's new tables with the stored ones and write them as the next
-    generation (not yet committed). The closed days among them (``store/close.py``).
+    generation (not yet committed). The closed days among them, with their lines
+    (``store/close.py``).
     ``ahead``: a day's stored tables already read (``readahead.open_day``)."""
     if not days:
         return []
@@ -311,8 +318,11 @@ def _add_days(
         if len(where):
             part[PLACES.name] = where
         old = state.days.get(name)
-        if old is not None and old.get("closed") and close.TRIPLES in part:
-            late.append(name)
+        if old is not None and close.TRIPLES in part and close.holds_counts(old):
+            # Its (page, visitor) pairs may be among the closed day's counts: refused there,
+            # never counted twice (store/close.py); every other table takes the lines.
+            part.pop(close.TRIPLES)
+            late.append((name, int(part["totals"]["hits"].sum()) if "totals" in part else 0))
         kept: dict[str, Any] = {}
         if movers.stale(old):
             part.pop(movers.COUNTS, None)  # its earlier page views have no counts

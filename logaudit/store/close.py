@@ -7,19 +7,25 @@ day), so that a visitor seen on a page before and after a run boundary counts on
 day is *closed*, its triples become one count per path (``path_visitor_counts``), and the
 report adds the counts of closed days to the triples of open ones: the same number.
 
-**When a day is closed.** Each input's record remembers the local time of the last line read
-from it (``last_local``). After a run, the *horizon* is the earliest of those times among the
-plain inputs that had new lines in this run (they are the ones being written: a file that did
-not grow, such as ``access.log.1`` after a rotation, has stopped); if only compressed inputs
-(rotated, so complete) had new lines, the latest of them. A day is closed when the horizon is
-past its end by at least the visit timeout of the run that reads (30 minutes by default): every
-log still being written has been read past it. A run that reads nothing closes nothing.
+**When a day is closed.** Each input's record remembers the UTC times of the ``LATEST`` latest
+lines read from it (``latest``) and the westernmost offset (local minus UTC) of its lines
+(``west``); its *time* is the earliest of those latest lines, told on the wall clock of that
+offset. The latest lines, not the last one: a few lines with a clock ahead (fewer than
+``LATEST``) cannot move it, wherever they stand; in UTC and the westernmost offset: lines that
+interleave offsets (two servers, +0000 and +0900, in one log) cannot move it by the
+difference. After a run, the *horizon* is the earliest of those times among the plain inputs
+that had new lines in this run (they are the ones being written: a file that did not grow,
+such as ``access.log.1`` after a rotation, has stopped); if only compressed inputs (rotated,
+so complete) had new lines, the latest of them. A day is closed when the horizon is past its
+end by at least the visit timeout of the run that reads (30 minutes by default): every log
+still being written has been read past it. A run that reads nothing closes nothing.
 
-A line that still comes for a closed day (a log given for the first time, from a server whose
-clock or rotation lags the others) is added as triples beside the day's counts, and the run
-says so in one line: a visitor seen on a page of that day both before and after the day was
-closed counts twice for it (`state rebuild` with the logs recounts it exactly). The next run
-that closes the day again folds the triples into its counts.
+A line that still comes for a day once closed (a log given for the first time, from a server
+whose clock or rotation lags the others) is counted in every figure but that day's per-page
+visitors: its (page, visitor) pair could be one the closed day's counts already hold, which
+no longer say, so it is refused there rather than counted twice. The run says how many lines
+came so, in one line naming `state rebuild`, which reads every input before it closes
+anything and counts them exactly.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from logaudit.analyze.base import Partial, Table
@@ -39,23 +46,69 @@ TRIPLES = "path_visitors"
 COUNTS = Table("path_visitor_counts", lambda c, s: pd.DataFrame())
 
 
+# How many of an input's latest lines its time is read from (``when``): more lines than this
+# with a clock ahead move it, fewer cannot.
+LATEST = 10
+
+
+def t_latest(c: pd.DataFrame, s: Any) -> pd.DataFrame:
+    """A chunk's ``LATEST`` latest UTC times (seconds), each row with the chunk's westernmost
+    offset (local minus UTC, seconds). Read by the store's ingest only, never stored."""
+    if not len(c):
+        return pd.DataFrame()
+    utc = c["time"].array.asi8
+    top = np.partition(utc, len(utc) - LATEST)[-LATEST:] if len(utc) > LATEST else utc
+    west = int((c["local"].array.asi8 - utc).min())
+    return pd.DataFrame({"utc": top.astype(np.int64), "west": np.full(len(top), west, np.int64)})
+
+
+LATEST_LINES = Table("latest_lines", t_latest, kind="concat")
+
+
 def last_local(partial: Partial) -> int | None:
-    """The local time (seconds) of the last line of a run's partial (its by-day ``span`` table)."""
+    """The local time (seconds) of the latest line of a run's partial (its by-day ``span``
+    table): shown by `state info`, no longer what closes days."""
     span = partial.get("span")
     if span is None or span.empty or "last_local" not in span.columns:
         return None
     return int(span["last_local"].max())
 
 
+def note_latest(record: dict[str, Any], latest: pd.DataFrame | None) -> None:
+    """Merge a run's ``latest_lines`` into an input's record (``latest``, ``west``)."""
+    if latest is None or not len(latest):
+        return
+    utc = np.concatenate([np.asarray(record.get("latest", []), np.int64), latest["utc"]])
+    record["latest"] = [int(t) for t in np.sort(utc)[-LATEST:]]
+    west = int(latest["west"].min())
+    record["west"] = min(west, int(record.get("west", west)))
+
+
+def when(record: dict[str, Any]) -> int | None:
+    """An input's time (local seconds) for the horizon: its earliest latest line, on the wall
+    clock of its westernmost offset; a record of an older logaudit: its ``last_local``."""
+    if record.get("latest"):
+        return int(min(record["latest"])) + int(record.get("west", 0))
+    t = record.get("last_local")
+    return None if t is None else int(t)
+
+
 def horizon(grown: Sequence[dict[str, Any]]) -> int | None:
     """The local time (seconds) that the records of the inputs with new lines in a run have all
     been read past (None: nothing was read)."""
-    had = [r for r in grown if r.get("last_local") is not None]
-    plain = [int(r["last_local"]) for r in had if not r.get("compressed")]
+    had = [(r, t) for r in grown if (t := when(r)) is not None]
+    plain = [t for r, t in had if not r.get("compressed")]
     if plain:
         return min(plain)
-    done = [int(r["last_local"]) for r in had]
+    done = [t for r, t in had]
     return max(done) if done else None
+
+
+def holds_counts(info: dict[str, Any]) -> bool:
+    """Whether a stored day holds closed counts (closed, or reopened by late lines since): new
+    (page, visitor) pairs for it cannot be told from the ones counted. A day closed without
+    any pair (no visitor hit) has none, and takes new pairs exactly."""
+    return COUNTS.name in info.get("files", {})
 
 
 def counts_of(triples: pd.DataFrame) -> pd.DataFrame:

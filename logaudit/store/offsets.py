@@ -259,9 +259,8 @@ def plan(inputs: list[Input], records: list[dict[str, Any]], folder: Path) -> Pl
                 note = "shorter than when last read (truncated): read again from the start"
             else:
                 offset, lines = int(r["offset"]), int(r["lines"])
-                if r.get("last_local") is not None:
-                    # The local time of its last line read (store/close.py closes days by it).
-                    base["last_local"] = r["last_local"]
+                # Its latest lines' times (store/close.py closes days by them).
+                base.update({k: r[k] for k in ("last_local", "latest", "west") if k in r})
         elif same:
             # The same inode rewritten loses its record; a name reused by a new file (the
             # old one rotated away, perhaps not given this time) keeps the old record.
