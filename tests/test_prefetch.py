@@ -89,12 +89,17 @@ def test_report_is_the_same_and_blocks_are_taken(
             taken.append(got[0].num_rows)  # (table, ...) for either reader
         return got
 
-    def read_ahead_first(logs: tuple[str, ...], opts: dict[str, object]) -> None:
+    def read_ahead_first(logs: tuple[str, ...], opts: dict[str, object]) -> object:
         # In a test pandas is imported already: wait for the reading ahead the import
         # window gives it in a real start-up.
-        real_read_ahead(logs, opts)
-        if prefetch._thread is not None:
-            prefetch._thread.join()
+        start = real_read_ahead(logs, opts)
+
+        def started() -> None:
+            start()
+            if prefetch._thread is not None:
+                prefetch._thread.join()
+
+        return started
 
     real_read_ahead = cli_module._read_ahead
     monkeypatch.setattr(prefetch, "take", counting_take)
