@@ -2,19 +2,24 @@
 
 A report command spends its first ~0.3 s importing pandas and the section modules, holding
 the GIL, while the host's other core has nothing to do: the pipeline cannot read a block
-before ``engine.local.run`` starts. ``start`` (called by the CLI as soon as it knows its
-arguments) reads the first blocks of a single plain-file log on a thread of its own, detects
-its format and runs Arrow's CSV reader over them (``blockcsv``; no pandas, and Arrow's reader
-releases the GIL). When the pipeline later tokenises a block, ``parse`` asks ``take`` first.
+before ``engine.local.run`` starts. ``start`` (called by the CLI once numpy and pyarrow are
+imported, ``heap.data_stack``) reads the first blocks of a single plain-file log on a thread
+of its own, detects its format and runs Arrow's CSV reader over them (``blockcsv``; no
+pandas, and Arrow's reader releases the GIL). The pipeline takes the reading over
+(``blocks``: the blocks read ahead, then the rest of the same reading, never read twice);
+when it tokenises a block, ``parse`` asks ``take`` first.
 
 Figures cannot change: a prefetched table is handed over only for the very same bytes read
 with the very same columns, delimiter and columns kept (compared in full), and Arrow's reader
-is deterministic. Anything else (a format given in the config file, ``--jobs``, a W3C or JSON
-log, an error of any kind) only means the pipeline reads the block itself, as it always did.
-**Off unless ``LOGAUDIT_PREFETCH=1``.** Measured on the 2-core benchmark host in turns
-(docs/performance.md, "Eighth round"), it did not win: the thread competes with the imports
-for the core it was meant to use, and costs 0.1-0.2 s of CPU more (the blocks are read
-twice). It is kept, opt-in, for hosts with a core to spare during start-up.
+is deterministic; the blocks are ``read_blocks``'s own. Anything else (a format given in the
+config file, ``--jobs``, a W3C or JSON log, an error of any kind) only means the pipeline
+tokenises the block itself, as it always did. **Off unless ``LOGAUDIT_PREFETCH=1``.**
+Measured on the 2-core benchmark host in turns (docs/performance.md, "Eighth round" and
+"Eighteenth round"), it did not win: the thread takes the GIL back some 40 times a 150,000-
+line log (each numpy slice of a block's scan, each piece Arrow reads, the normalising), each
+time after the imports' thread has held it for the switch interval, and the imports then
+wait for it; they took ~100 ms longer, about what the blocks' reading saved after them. It
+is kept, opt-in, for hosts with a core to spare during start-up.
 """
 
 from __future__ import annotations
