@@ -68,7 +68,8 @@ class _Progress:
 @dataclass
 class _Source:
     """The input read ahead: its ``read_blocks`` (which the thread advances until the
-    pipeline takes it over), what it records, and the blocks read and not handed over."""
+    pipeline takes it over), what it records, and the blocks read ahead, each with the
+    number of problems reading had recorded once it was read."""
 
     input: Any  # sources.Input
     blocks: Iterator[Any]  # of sources.Block
@@ -218,7 +219,7 @@ def _next_block(src: _Source) -> Any:
         with _cond:
             _reading = False
             if block is not None:
-                src.read.append(block)
+                src.read.append((block, len(src.state.problems)))
             _cond.notify_all()
     return block
 
@@ -250,15 +251,28 @@ def _handed(
             done, src.progress.done = src.progress.done, 0
         if on_progress is not None and done:
             on_progress(done)
-        while src.read:
-            yield src.read.pop(0)
-        yield from src.blocks  # the thread reads no more (``_stop``): the rest, here
+        moved = 0
+        for block, upto in src.read:  # with the problems reading had recorded by then
+            state.problems.extend(src.state.problems[moved:upto])
+            moved = upto
+            yield block
+        src.read.clear()
+        del src.state.problems[:moved]
+        for block in src.blocks:  # the thread reads no more (``_stop``): the rest, here
+            _moved(src, state)
+            yield block
     finally:
         getattr(src.blocks, "close", lambda: None)()
-        # What reading the input recorded, as read_blocks records it in ``state``.
-        state.problems.extend(src.state.problems)
+        _moved(src, state)
         state.bytes_read.update(src.state.bytes_read)
         state.lines_read.update(src.state.lines_read)
+
+
+def _moved(src: _Source, state: Any) -> None:
+    """The problems reading recorded so far, into the run's ``state``: in the order they
+    would have come among the run's own (read_blocks records them as it goes)."""
+    state.problems.extend(src.state.problems)
+    src.state.problems.clear()
 
 
 def take(data: bytes | bytearray | memoryview, key: tuple[object, ...]) -> Any:

@@ -215,7 +215,7 @@ def test_blocks_read_ahead_are_handed_over_not_read_again(log: Path) -> None:
     prefetch.start((str(log),), {})
     assert prefetch._thread is not None
     prefetch._thread.join()
-    ahead = [bytes(b.data) for b in prefetch._source.read]  # type: ignore[union-attr]
+    ahead = [bytes(b.data) for b, _ in prefetch._source.read]  # type: ignore[union-attr]
     assert len(ahead) == prefetch.MAX_BLOCKS < len(want)
     state = sources.ReadState()
     progress: list[int] = []
