@@ -363,10 +363,13 @@ visit_timeout_option = click.option(
 )
 
 
-def _settings(opts: dict[str, Any]) -> Any:
+def _settings(opts: dict[str, Any], between: Callable[[], None] | None = None) -> Any:
+    """The run's settings, the data stack imported first (``between``: see
+    ``heap.data_stack``)."""
     from logaudit import heap
 
-    heap.data_stack()  # the report commands and records come here first (logaudit/heap.py)
+    # The report commands and records come here first (logaudit/heap.py).
+    heap.data_stack(between)
     tz = opts.get("tz")
     overrides = {
         "log_format": opts.get("log_format"),
@@ -883,8 +886,8 @@ def summary(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
     \b
     logaudit summary sample_logs/ --top 5 --section pages --section referring-sites
     """
-    _read_ahead(logs, opts)
-    _run("summary", logs, fmt, output, _settings(opts))
+    ahead = _read_ahead(logs, opts)
+    _run("summary", logs, fmt, output, _settings(opts, ahead))
 
 
 def _engine(opts: dict[str, Any]) -> str | None:
@@ -893,9 +896,12 @@ def _engine(opts: dict[str, Any]) -> str | None:
     return opts.get("engine") or ("dask" if opts.get("scheduler") or opts.get("workers") else None)
 
 
-def _read_ahead(logs: tuple[str, ...], opts: dict[str, Any]) -> None:
-    """The first blocks are tokenised while the rest of start-up imports (prefetch.py)."""
+def _read_ahead(logs: tuple[str, ...], opts: dict[str, Any]) -> Callable[[], None]:
+    """The agents helper planned now (enrich/agentproc.py); what to call once numpy and
+    pyarrow are imported (``heap.data_stack``): the helper forked, and the first blocks
+    tokenised while the rest of start-up imports (prefetch.py)."""
     from logaudit import prefetch
+    from logaudit.enrich import agentproc
 
     reading = {
         "log_format": opts.get("log_format"),
@@ -906,12 +912,14 @@ def _read_ahead(logs: tuple[str, ...], opts: dict[str, Any]) -> None:
         "trusted_proxies": tuple(opts.get("trusted_proxies") or ()),
         "state": opts.get("state"),
     }
-    # Before the reading ahead's thread exists: the helper is forked (enrich/agentproc.py).
-    from logaudit.enrich import agentproc
-
     helper_opts = {**reading, "cache": opts.get("cache"), "sections": opts.get("sections")}
-    agentproc.start(logs, helper_opts, opts.get("config_file"), opts.get("site"))
-    prefetch.start(logs, reading, opts.get("config_file"), opts.get("site"))
+    agentproc.plan(logs, helper_opts, opts.get("config_file"), opts.get("site"))
+
+    def start() -> None:
+        agentproc.fork_planned()  # before the reading ahead's thread exists
+        prefetch.start(logs, reading, opts.get("config_file"), opts.get("site"))
+
+    return start
 
 
 @cli.command()

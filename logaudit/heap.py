@@ -14,20 +14,43 @@ frees everything but cycles, and an import leaves few of those behind.
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 
 
-def data_stack() -> None:
+def data_stack(between: Callable[[], None] | None = None) -> None:
     """Import ``logaudit.api`` (and with it pandas, pyarrow, numpy and every section module)
     with no collector pass; a no-op once it is imported. The report commands and
-    ``records`` call it (``cli._settings``) before anything else imports pandas."""
+    ``records`` call it (``cli._settings``) before anything else imports pandas.
+
+    ``between``: called after numpy, pyarrow and the agents classifier's module (pandas-free,
+    ``PANDAS_FREE``) are imported and before pandas is, with the collector as the caller had
+    it (or at once when the stack is already imported). The CLI forks the agents helper
+    there, so that the helper inherits those modules instead of importing them again
+    (``enrich/agentproc.py``)."""
     import sys
 
     if "logaudit.api" in sys.modules:
+        if between is not None:
+            between()
         return
+    if between is not None:
+        _imported(PANDAS_FREE)
+        between()
+    _imported(("logaudit.api",))
+
+
+# What the agents helper uses of the data stack (``enrich/agentproc.py``): no pandas.
+PANDAS_FREE = ("numpy", "pyarrow", "pyarrow.compute", "logaudit.enrich.agents")
+
+
+def _imported(names: tuple[str, ...]) -> None:
+    import importlib
+
     was = gc.isenabled()
     gc.disable()
     try:
-        import logaudit.api  # noqa: F401 - imported for its modules
+        for name in names:
+            importlib.import_module(name)
     finally:
         gc.freeze()
         if was:

@@ -254,6 +254,42 @@ def _summary(
     return report
 
 
+FORKED_WHEN = """
+import json, sys
+from logaudit import cli
+from logaudit.enrich import agentproc
+
+real = agentproc.fork_planned
+
+
+def fork_planned():
+    real()
+    seen = {m: m in sys.modules for m in ("numpy", "pyarrow", "pandas")}
+    print(json.dumps({**seen, "running": agentproc.running()}), file=sys.stderr, flush=True)
+
+
+agentproc.fork_planned = fork_planned
+sys.argv = ["logaudit", "summary", sys.argv[1], "--format", "json", "-o", sys.argv[2]]
+cli.main()
+"""
+
+
+def test_the_program_forks_its_helper_after_numpy_and_pyarrow_before_pandas(
+    sample_logs: Path, tmp_path: Path
+) -> None:
+    """The helper inherits numpy and pyarrow (imported once, here) and has no pandas."""
+    env = {**os.environ, "LOGAUDIT_AGENT_HELPER": "1", "LOGAUDIT_NO_CACHE": "1"}
+    env["PYTHONPATH"] = str(ROOT)
+    log, out = sample_logs / "access.log", tmp_path / "out.json"
+    r = subprocess.run(
+        [sys.executable, "-c", FORKED_WHEN, str(log), str(out)], cwd=tmp_path, env=env,
+        check=True, capture_output=True, text=True, timeout=300,
+    )
+    seen = json.loads(r.stderr.splitlines()[0])
+    assert seen == {"numpy": True, "pyarrow": True, "pandas": False, "running": True}
+    assert json.loads(out.read_text())["sections"]
+
+
 def test_summary_is_the_same_with_and_without_the_helper(
     sample_logs: Path, tmp_path: Path
 ) -> None:

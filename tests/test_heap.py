@@ -75,8 +75,39 @@ def test_report_commands_and_records_go_through_it(
     sample_logs: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[int] = []
-    monkeypatch.setattr(heap, "data_stack", lambda: calls.append(1))
+    monkeypatch.setattr(heap, "data_stack", lambda between=None: calls.append(1))
     for command, fmt in (("summary", "json"), ("problems", "json"), ("records", "jsonl")):
         r = CliRunner().invoke(cli, [command, str(sample_logs / "access.log"), "--format", fmt])
         assert r.exit_code == 0, r.output
     assert len(calls) == 3
+
+
+BETWEEN = """
+import gc, json, sys
+from logaudit import heap
+seen = {}
+
+
+def between():
+    seen.update({m: m in sys.modules for m in (*heap.PANDAS_FREE, "pandas", "logaudit.api")})
+    seen["enabled"] = gc.isenabled()
+
+
+heap.data_stack(between)
+print(json.dumps({**seen, "api": "logaudit.api" in sys.modules}))
+"""
+
+
+def test_between_runs_with_the_pandas_free_modules_imported_and_pandas_not() -> None:
+    # The CLI forks the agents helper there (enrich/agentproc.py): it inherits numpy and
+    # pyarrow, and never pandas.
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", BETWEEN], capture_output=True, text=True, env=env,
+        cwd=ROOT, check=True, timeout=120,
+    )
+    got = json.loads(out.stdout)
+    assert all(got[m] for m in heap.PANDAS_FREE), got
+    assert not got["pandas"] and not got["logaudit.api"]
+    assert got["enabled"]  # the collector as the caller had it, at the fork
+    assert got["api"]  # and the whole stack after

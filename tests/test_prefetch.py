@@ -89,12 +89,17 @@ def test_report_is_the_same_and_blocks_are_taken(
             taken.append(got[0].num_rows)  # (table, ...) for either reader
         return got
 
-    def read_ahead_first(logs: tuple[str, ...], opts: dict[str, object]) -> None:
+    def read_ahead_first(logs: tuple[str, ...], opts: dict[str, object]) -> object:
         # In a test pandas is imported already: wait for the reading ahead the import
         # window gives it in a real start-up.
-        real_read_ahead(logs, opts)
-        if prefetch._thread is not None:
-            prefetch._thread.join()
+        start = real_read_ahead(logs, opts)
+
+        def started() -> None:
+            start()
+            if prefetch._thread is not None:
+                prefetch._thread.join()
+
+        return started
 
     real_read_ahead = cli_module._read_ahead
     monkeypatch.setattr(prefetch, "take", counting_take)
@@ -198,3 +203,73 @@ def test_what_a_run_left_unread_is_dropped_by_the_next(log: Path) -> None:
     assert prefetch._thread is not None and prefetch._thread is not first
     prefetch._thread.join()
     assert len(prefetch._ready) == prefetch.MAX_BLOCKS  # read again, not kept twice
+
+
+def test_blocks_read_ahead_are_handed_over_not_read_again(log: Path) -> None:
+    # The pipeline takes the reading over (prefetch.blocks): the blocks read ahead, then the
+    # rest of the input from the same reading, exactly as read_blocks gives them, with the
+    # same progress and what reading found (lines, bytes) in the run's state.
+    inp = sources.expand([str(log)])[0]
+    want_state = sources.ReadState()
+    want = [(bytes(b.data), b.first_line, b.lines) for b in sources.read_blocks(inp, want_state)]
+    prefetch.start((str(log),), {})
+    assert prefetch._thread is not None
+    prefetch._thread.join()
+    ahead = [bytes(b.data) for b, _ in prefetch._source.read]  # type: ignore[union-attr]
+    assert len(ahead) == prefetch.MAX_BLOCKS < len(want)
+    state = sources.ReadState()
+    progress: list[int] = []
+    handed = prefetch.blocks(inp, state, local.THREADS, progress.append)
+    assert handed is not None
+    got = [(bytes(b.data), b.first_line, b.lines) for b in handed]
+    assert got == want
+    assert ahead == [data for data, _, _ in want[: len(ahead)]]  # those were not read again
+    assert sum(progress) == log.stat().st_size
+    assert state == want_state
+    assert prefetch.blocks(inp, sources.ReadState(), local.THREADS, None) is None  # once
+
+
+def test_blocks_are_handed_over_for_the_same_input_only(log: Path, tmp_path: Path) -> None:
+    prefetch.start((str(log),), {})
+    assert prefetch._thread is not None
+    prefetch._thread.join()
+    inp = sources.expand([str(log)])[0]
+    other = tmp_path / "other.log"
+    other.write_bytes(log.read_bytes())
+    state = sources.ReadState()
+    assert prefetch.blocks(sources.expand([str(other)])[0], state, local.THREADS, None) is None
+    assert prefetch.blocks(inp, state, 1, None) is None  # cut for another number of threads
+    assert state == sources.ReadState()
+    assert prefetch.blocks(inp, state, local.THREADS, None) is not None
+
+
+def test_the_pipeline_reads_no_block_that_was_read_ahead(
+    log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[str] = []
+    real = local.read_blocks
+
+    def counting(inp: sources.Input, *args: object, **kwargs: object) -> object:
+        reads.append(inp.name)
+        return real(inp, *args, **kwargs)  # type: ignore[arg-type]
+
+    real_read_ahead = cli_module._read_ahead
+
+    def read_ahead_first(logs: tuple[str, ...], opts: dict[str, object]) -> object:
+        start = real_read_ahead(logs, opts)
+
+        def started() -> None:
+            start()
+            if prefetch._thread is not None:
+                prefetch._thread.join()
+
+        return started
+
+    monkeypatch.setattr(local, "read_blocks", counting)
+    monkeypatch.setattr(cli_module, "_read_ahead", read_ahead_first)
+    with_ahead, said = _summary(log)
+    assert reads == []  # every block came from the reading started ahead
+    monkeypatch.delenv("LOGAUDIT_PREFETCH")
+    without, said_without = _summary(log)
+    assert reads == [str(log)]
+    assert (with_ahead, said) == (without, said_without)

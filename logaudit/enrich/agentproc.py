@@ -7,10 +7,10 @@ classifies its first agent: about 0.14 s of compiling some 1,300 rules, *holding
 In-process that work competes with the pipeline's threads for the GIL and the cores, while
 during start-up (~0.4 s of imports, one core, holding the GIL) the host's other core sits idle.
 
-So the CLI forks a helper first thing (``start``, before pandas is imported and
-before any thread exists). It imports ua-parser (``enrich.uaparse``) and builds the matcher
-and the robot patterns on the idle core while this process imports,
-then classifies the batches of new
+So the CLI forks a helper early (``plan`` first thing, ``fork_planned`` once numpy and pyarrow
+are imported, before pandas is and before any thread of this process's own exists). It
+imports ua-parser (``enrich.uaparse``) and builds the matcher and the robot patterns on the
+idle core while this process imports pandas, then classifies the batches of new
 lookup keys this process sends it (``HelperClassifier._classify_new``), with the very same
 ``AgentClassifier`` code: rows are identical, only computed elsewhere. This process keeps every
 cache (across blocks and across runs); the helper keeps nothing. This process never imports
@@ -99,10 +99,34 @@ def start(
     config_file: str | Path | None = None,
     site: str | None = None,
 ) -> None:
-    """Fork the helper for a report on ``logs`` if the run can use it (see the module
-    docstring). Call before any thread exists and before the data stack is imported.
-    ``overrides``, ``config_file`` and ``site`` are what the CLI gives ``config.load``."""
-    global _helper
+    """Fork the helper for a report on ``logs`` now, if the run can use it (see the module
+    docstring). Call before any thread of this process's own exists and before pandas is
+    imported. ``overrides``, ``config_file`` and ``site`` are what the CLI gives
+    ``config.load``."""
+    plan(logs, overrides, config_file, site)
+    fork_planned()
+
+
+# The helper's arguments, between ``plan`` and ``fork_planned``.
+_planned: tuple[Any, ...] | None = None
+
+
+def plan(
+    logs: tuple[str, ...] | list[str],
+    overrides: Mapping[str, Any],
+    config_file: str | Path | None = None,
+    site: str | None = None,
+) -> None:
+    """Decide now whether the run can use a helper (``start``'s arguments); it is forked
+    by ``fork_planned``. The CLI plans it as soon as it knows its arguments and forks it
+    once numpy, pyarrow and the classifier's module are imported (``heap.data_stack``,
+    ``heap.PANDAS_FREE``): the helper inherits them, copy-on-write, where it imported them
+    again on the other core (~0.1 s of CPU) when forked first thing; it still has its
+    matcher built before the first block's question. The only threads then are native ones
+    that numpy's BLAS and pyarrow's jemalloc start at import: both libraries guard a fork
+    (``pthread_atfork``), as the finish's child and the --jobs workers, forked after them
+    too, rely on."""
+    global _planned
     if not _allowed or _helper is not None or not hasattr(os, "fork") or not logs:
         return
     if not _core_free():
@@ -120,6 +144,17 @@ def start(
             return
     except (OSError, ValueError):
         return
+    _planned = (tuple(logs), dict(overrides), config_file, site)
+
+
+def fork_planned() -> None:
+    """Fork the helper ``plan`` decided on, if any; before any thread of this process's own
+    exists."""
+    global _helper, _planned
+    planned, _planned = _planned, None
+    if planned is None or _helper is not None:
+        return
+    logs, overrides, config_file, site = planned
     to_child_r, to_child_w = os.pipe()
     from_child_r, from_child_w = os.pipe()
     parent = os.getpid()
@@ -140,7 +175,7 @@ def start(
                 os.close(from_child_r)
                 procs.die_with_parent(parent)
                 let_in()
-                _serve(to_child_r, from_child_w, dict(overrides), config_file, site, logs)
+                _serve(to_child_r, from_child_w, overrides, config_file, site, logs)
             except BaseException:  # noqa: BLE001 - the parent classifies by itself
                 status = 1
             finally:
