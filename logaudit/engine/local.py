@@ -646,7 +646,7 @@ def run(
             if det is not None:
                 formats[inp.name] = last = det
             share = THREADS if jobs == 1 else 1
-            for block in _blocks(inp, state, share, on_progress):
+            for block in read_blocks(inp, state, on_progress=on_progress, share=share):
                 if det is None:
                     if not sample_lines(block.data, 1):
                         # Nothing to parse (a banner, W3C headers, a last line without its
@@ -686,18 +686,6 @@ def run(
         _release("", max((len(f) for f in partial.values()), default=0))
     save_agent_cache()  # the classifications this run added, for the next (agentcache.py)
     return Run(partial, bad, state.problems, inputs, formats, dict(state.lines_read), tuple(tables))
-
-
-def _blocks(
-    inp: Input, state: ReadState, share: int, on_progress: Callable[[int], None] | None
-) -> Iterator[Block]:
-    """``read_blocks``, its first blocks those read at start-up when they were (prefetch.py):
-    not read again. The caller's loop holds the only reference: leaving it closes the file
-    and records what reading found in ``state``, as ``read_blocks`` does."""
-    ahead = prefetch.blocks(inp, state, share, on_progress)
-    if ahead is not None:
-        return ahead
-    return read_blocks(inp, state, on_progress=on_progress, share=share)
 
 
 def _fork_workers(pool: Executor) -> None:

@@ -100,8 +100,9 @@ def start(
     site: str | None = None,
 ) -> None:
     """Fork the helper for a report on ``logs`` now, if the run can use it (see the module
-    docstring). Call before any thread of this process's own exists and before pandas is
-    imported. ``overrides``, ``config_file`` and ``site`` are what the CLI gives
+    docstring): ``plan`` and ``fork_planned`` at once, for the tests (the CLI calls the two
+    apart, around the imports). Call before any thread of this process's own exists and
+    before pandas is imported. ``overrides``, ``config_file`` and ``site`` are what the CLI gives
     ``config.load``."""
     plan(logs, overrides, config_file, site)
     fork_planned()
@@ -160,7 +161,10 @@ def fork_planned() -> None:
     parent = os.getpid()
     from logaudit import procs
 
-    # Signals wait until the child has its own handlers and the parent has the pid.
+    # Signals wait until the child has its own handlers and the parent has the pid, as far
+    # as this thread goes: BLAS's native thread (alive since numpy's import) does not block
+    # them, so one delivered there can still stop the parent between the fork and recording
+    # the pid; the helper then dies with its parent (``procs.die_with_parent``).
     with procs.held_back() as let_in:
         try:
             pid = os.fork()
@@ -270,7 +274,7 @@ def _serve(
     settings = load(overrides, config_file=config_file, site=site)
     if not alone.by_settings(settings, stored=True):
         return
-    if settings.sections:  # chosen in the config file (see ``start``)
+    if settings.sections:  # chosen in the config file (see ``plan``)
         return
     if settings.state is not None:
         if not _grown(Path(settings.state).expanduser(), logs):
