@@ -37,9 +37,15 @@ MAX_DAYS = 36500
 _INSTANT_UNITS = ("m", "h")
 
 
+def too_long(number: str) -> bool:
+    """A whole number (digits) too large to turn into an int cheaply: over 12 digits once
+    its leading zeros are dropped (``0000000000001`` is 1, not too long)."""
+    return len(number.lstrip("0")) > 12
+
+
 def relative_seconds(number: str, unit: str) -> int:
     """``number`` of ``unit`` (m, h, d, w) in seconds; ValueError beyond ``MAX_DAYS``."""
-    if len(number) > 12 or int(number) * UNIT_SECONDS[unit] > MAX_DAYS * 86400:
+    if too_long(number) or int(number) * UNIT_SECONDS[unit] > MAX_DAYS * 86400:
         raise ValueError(f"more than {MAX_DAYS}d (a hundred years)")
     return int(number) * UNIT_SECONDS[unit]
 
@@ -111,7 +117,7 @@ def duration_seconds(text: str) -> int:
     if m:
         seconds = relative_seconds(m.group(1), m.group(2))
     elif t.isdigit():  # seconds
-        seconds = int(t) if len(t) <= 12 else MAX_DAYS * 86400 + 1
+        seconds = MAX_DAYS * 86400 + 1 if too_long(t) else int(t)
         if seconds > MAX_DAYS * 86400:
             raise ValueError(f"more than {MAX_DAYS}d (a hundred years)")
     else:
