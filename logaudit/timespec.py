@@ -13,7 +13,8 @@ as ``since_utc``/``until_utc`` and the hits' UTC times are cut by (enrich/classi
 UTC with its offset. ``today``, ``yesterday``, ``Nd`` and ``Nw`` stay days of the report's
 clock (a store answers them from its whole days). ``parse_when`` still turns an instant into a
 wall time (``--tz``'s, else the machine's zone), used only where whole days are counted: the
-digest's days; the store does not answer an instant (store.answerable).
+digest's days, and a store's, which answers an instant as the whole day that holds it
+(store.whole_days).
 
 Durations (``--window``, ``--last``, ``state prune --older-than``, ``--since 7d``) read one
 grammar: a whole number and ``m`` (minutes), ``h``, ``d`` or ``w``, at most ``MAX_DAYS``.
