@@ -16,8 +16,12 @@ wall time (``--tz``'s, else the machine's zone), used only where whole days are 
 digest's days, and a store's, which answers an instant as the whole day that holds it
 (store.whole_days).
 
-Durations (``--window``, ``--last``, ``state prune --older-than``, ``--since 7d``) read one
-grammar: a whole number and ``m`` (minutes), ``h``, ``d`` or ``w``, at most ``MAX_DAYS``.
+Durations share ``MAX_DAYS`` and ``m`` as minutes, not one grammar (README, Durations):
+``--since``/``--until`` take a whole number and ``m``, ``h``, ``d`` or ``w`` (``_REL``);
+``--window`` the same, a bare number seconds (``duration_seconds``); ``--last`` decimals and
+``s`` too, bare minutes (analyze/problems/limits.duration); ``visit_timeout`` decimals,
+``s``/``sec``, ``m``/``min``, ``h``, bare minutes (config.visit_timeout_seconds);
+``--older-than`` ``d``, ``w``, ``mo``, ``y``, bare days (store/manage.age_days).
 zoneinfo is imported where a zone is named: ``logaudit config`` reads durations from here
 without it (tests/test_startup.py).
 """
