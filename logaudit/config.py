@@ -677,7 +677,7 @@ def load(
                 try:
                     v = visit_timeout_seconds(v)
                 except (TypeError, ValueError) as e:
-                    raise ConfigError(f"--visit-timeout {v!r}: {e}") from None
+                    raise ConfigError(f"--visit-timeout {written(v)}: {e}") from None
             values[k] = v
             if k != "extra":
                 origins[k] = "option"
