@@ -176,8 +176,10 @@ def _report(
     # problems reports no visits: its run skips the page-view events they are made of.
     tables = tables_for(chosen, visits_overview=command not in ("problems", "privacy"))
     if settings.state is not None:
-        from logaudit.store import stored_run
+        from logaudit.store import answerable, stored_run, whole_days
 
+        if answerable(settings) is None:
+            settings = whole_days(settings)  # the report says the days the store read
         r = stored_run(inputs, settings, tables, on_progress, sections=chosen)
     else:
         r = run(inputs, settings, tables, on_progress=on_progress, enricher=enricher)

@@ -345,10 +345,10 @@ def _visit_timeout(ctx: click.Context, param: click.Parameter, value: str | None
     """A bad --visit-timeout is wrong usage (exit 2) like any other bad option value; the
     settings' own check said it as a configuration error (exit 7)."""
     if value is not None:
-        from logaudit.config import duration_seconds
+        from logaudit.config import visit_timeout_seconds
 
         try:
-            duration_seconds(value)
+            visit_timeout_seconds(value)
         except (TypeError, ValueError) as e:
             raise click.BadParameter(f"{value!r}: {e}", param_hint="--visit-timeout") from None
     return value

@@ -328,8 +328,12 @@ def timeout_text(seconds: int) -> str:
     return f"{seconds // 60} min" if seconds % 60 == 0 else f"{seconds} s"
 
 
-def duration_seconds(value: Any) -> int:
-    """``visit_timeout`` as seconds: a bare number is minutes; "30m", "1800s", "1h" say it."""
+def visit_timeout_seconds(value: Any) -> int:
+    """``visit_timeout`` as seconds: a bare number is minutes; "30m", "1800s", "1h" say it
+    (also "30min", "90sec", decimals "1.5h"), at most timespec.MAX_DAYS: a longer one read
+    as inf and stopped ``logaudit config`` with an OverflowError (exit 1)."""
+    from logaudit.timespec import MAX_DAYS
+
     if isinstance(value, bool):
         raise ValueError("not a duration")
     if isinstance(value, (int, float)):
@@ -348,6 +352,8 @@ def duration_seconds(value: Any) -> int:
             'minutes now (write "30m", or "1800s" for seconds)'
         )
     seconds = n * {"": 60, "m": 60, "min": 60, "s": 1, "sec": 1, "h": 3600}[unit]
+    if not seconds <= MAX_DAYS * 86400:
+        raise ValueError(f"more than {MAX_DAYS}d (a hundred years)")
     if seconds < 1:
         raise ValueError("must be at least one second")
     return int(round(seconds))
@@ -446,7 +452,7 @@ def _from_file(key: str, value: Any, where: str) -> Any:
         return value
     if key == "visit_timeout":
         try:
-            return duration_seconds(value)
+            return visit_timeout_seconds(value)
         except (TypeError, ValueError) as e:
             raise ConfigError(
                 f"{where}: visit_timeout = {written(value)} is not valid ({e})"
@@ -488,7 +494,7 @@ def _from_env(key: str, value: str, where: str) -> Any:
                 )
             return word in _TRUE
         if key == "visit_timeout":
-            return duration_seconds(value)
+            return visit_timeout_seconds(value)
         if key in _FLOATS:
             return float(value)
         if key in _PATHS:
@@ -557,7 +563,7 @@ Table = tuple[dict[str, Any], dict[str, Any]]  # (settings, mail settings)
 def _table(data: Mapping[str, Any], path: Path, prefix: str = "") -> Table:
     """One table's settings and [mail] settings, strictly checked; ``prefix`` names where
     it sits ("sites.shop.") in messages."""
-    where = str(path)
+    where = f"file {path}"  # as 'logaudit config' names the origin
     values: dict[str, Any] = {}
     mail: dict[str, Any] = {}
     for k, v in data.items():
@@ -568,15 +574,15 @@ def _table(data: Mapping[str, Any], path: Path, prefix: str = "") -> Table:
             for mk, mv in v.items():
                 mkey = _MAIL_ALIASES.get(mk, mk.replace("-", "_"))
                 if mkey not in _MAIL_TYPES:
-                    raise ConfigError(f"{path}: unknown setting '{prefix}mail.{mk}'")
+                    raise ConfigError(f"{where}: unknown setting '{prefix}mail.{mk}'")
                 if _MAIL_TYPES[mkey] is Path and (empty := _empty_path(mkey, mv)):
-                    raise ConfigError(f"{path}: {prefix}mail.{mk}: {empty}")
+                    raise ConfigError(f"{where}: {prefix}mail.{mk}: {empty}")
                 mail[mkey] = _mail_value(mkey, mv, where, from_env=False)
             continue
         if key not in _FILE_KEYS:
-            raise ConfigError(f"{path}: unknown setting '{prefix}{k}'")
+            raise ConfigError(f"{where}: unknown setting '{prefix}{k}'")
         if (key in _PATHS or key == "logs") and (empty := _empty_path(key, v)):
-            raise ConfigError(f"{path}: {prefix}{k}: {empty}")
+            raise ConfigError(f"{where}: {prefix}{k}: {empty}")
         got = _from_file(key, v, where)
         if key in _EXTENDABLE and isinstance(v, list):
             got = _extend(_EXTENDABLE[key], got)
@@ -589,21 +595,23 @@ def read_file(path: Path) -> tuple[Table, dict[str, Table]]:
     keys, wrong types and a password others can read are ConfigErrors."""
     import tomllib  # only with a file to read: ~4 ms of every command's start otherwise
 
+    where = f"file {path}"
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"), parse_float=_Float)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: not valid TOML ({e})") from None
+        raise ConfigError(f"{where}: not valid TOML ({e})") from None
     except OSError as e:
-        raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
+        raise ConfigError(f"{where}: cannot read ({e.strerror})") from None
     raw_sites = data.pop("sites", {})
     if not isinstance(raw_sites, dict) or not all(isinstance(t, dict) for t in raw_sites.values()):
-        raise ConfigError(f"{path}: sites: expected tables ([sites.NAME])")
+        raise ConfigError(f"{where}: sites: expected tables ([sites.NAME])")
     top = _table(data, path)
     sites = {name: _table(t, path, f"sites.{name}.") for name, t in raw_sites.items()}
     secret = top[1].get("password") or any(m.get("password") for _, m in sites.values())
     if secret and _group_or_world_readable(path):
         raise ConfigError(
-            f"{path}: holds an SMTP password but others can read it; run: chmod 600 {path}"
+            f"{where}: holds an SMTP password but others can read it; run: chmod 600 {path}"
         )
     return top, sites
 
@@ -648,7 +656,7 @@ def load(
         name = "LOGAUDIT_" + k.upper()
         ev = env_value(name, env)
         if ev is not None:
-            got = _from_env(k, ev, name)
+            got = _from_env(k, ev, f"env {name}")
             if k in _EXTENDABLE:
                 got = _extend(_EXTENDABLE[k], got)
             values[k] = got
@@ -656,7 +664,7 @@ def load(
     for mk, name in MAIL_ENV.items():
         ev = env_value(name, env)
         if ev is not None:
-            mail[mk] = _mail_value(mk, ev, name, from_env=True)
+            mail[mk] = _mail_value(mk, ev, f"env {name}", from_env=True)
             origins[f"mail.{mk}"] = f"env {name}"
     for k, v in (overrides or {}).items():
         if k == "mail":
@@ -667,9 +675,9 @@ def load(
         elif v is not None and v != ():
             if k == "visit_timeout" and not isinstance(v, int):
                 try:
-                    v = duration_seconds(v)
+                    v = visit_timeout_seconds(v)
                 except (TypeError, ValueError) as e:
-                    raise ConfigError(f"--visit-timeout {v!r}: {e}") from None
+                    raise ConfigError(f"--visit-timeout {written(v)}: {e}") from None
             values[k] = v
             if k != "extra":
                 origins[k] = "option"
@@ -686,7 +694,7 @@ def load(
         if ev is not None and _tuning(ev, zero_ok, most_mb) is None:
             least = "0 or more" if zero_ok else "above 0"
             most = "" if most_mb == math.inf else f" and at most {most_mb:g}"
-            raise ConfigError(f"env {name}: {ev!r} is not a size in MB ({least}{most})")
+            raise ConfigError(f"env {name}: {written(ev)} is not a size in MB ({least}{most})")
     return s
 
 
@@ -766,7 +774,8 @@ def _check(s: Settings) -> None:
         try:
             ipaddress.ip_network(cidr, strict=False)
         except ValueError:
-            raise wrong("trusted_proxies", f"{cidr!r} is not a network (10.0.0.0/8)") from None
+            said = f"{written(cidr)} is not a network (10.0.0.0/8)"
+            raise wrong("trusted_proxies", said) from None
     unknown = [n for n in s.sections if n not in SECTIONS]
     if unknown:
         raise ConfigError(
@@ -786,7 +795,7 @@ def _check(s: Settings) -> None:
     for key, addrs in (("mail.to", s.mail.to), ("mail.sender", sender)):
         bad = [a for a in addrs if not valid_address(a)]
         if bad:
-            raise ConfigError(f"{where(key)}: not a mail address: {bad[0]!r}")
+            raise ConfigError(f"{where(key)}: not a mail address: {written(bad[0])}")
     if s.mail.tls not in SMTP_TLS:
         raise ConfigError(f"{where('mail.tls')}: mail tls must be one of {', '.join(SMTP_TLS)}")
     local = s.mail.smtp_host in ("localhost", "127.0.0.1", "::1")
@@ -799,8 +808,15 @@ def _check(s: Settings) -> None:
         raise ConfigError(f"{where('mail.via')}: mail via must be one of {', '.join(MAIL_VIA)}")
     if not 0 <= s.mail.smtp_port <= 65535:
         raise ConfigError(f"{where('mail.smtp_port')}: smtp_port must be 1-65535")
-    if s.mail.retries < 0 or s.mail.timeout <= 0:
-        raise ConfigError("mail retries must be 0 or more and timeout above 0")
+    if s.mail.retries < 0:
+        raise wrong("mail.retries", f"mail.retries = {s.mail.retries} must be 0 or more")
+    # nan passed "timeout <= 0" and stopped 'digest --mail-to' with an internal error; inf
+    # is no timeout either.
+    if not (math.isfinite(s.mail.timeout) and s.mail.timeout > 0):
+        raise wrong(
+            "mail.timeout",
+            f"mail.timeout = {written(s.mail.timeout)} must be a number of seconds above 0",
+        )
 
 
 def effective(s: Settings) -> list[tuple[str, str, str]]:
@@ -811,14 +827,16 @@ def effective(s: Settings) -> list[tuple[str, str, str]]:
     def show(v: Any) -> str:
         if v is None:
             return "(none)"
+        if isinstance(v, bool):  # as the file writes it, not Python's True
+            return written(v)
         if isinstance(v, tuple):
             return ", ".join(map(str, v)) if v else "(none)"
         return str(v)
 
     for k in _FILE_KEYS:
         v = getattr(s, k)
-        if k == "visit_timeout":
-            text = timeout_text(v)
+        if k == "visit_timeout":  # as written: 30m, else 90s (the reports say "30 min")
+            text = f"{v // 60}m" if v % 60 == 0 else f"{v}s"
         elif k == "mode":  # as written (0640), not the number 416 (QA18 #12)
             text = f"0{v:03o}"
         elif k == "window":  # 7d, not 604800 seconds

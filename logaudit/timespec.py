@@ -13,10 +13,15 @@ as ``since_utc``/``until_utc`` and the hits' UTC times are cut by (enrich/classi
 UTC with its offset. ``today``, ``yesterday``, ``Nd`` and ``Nw`` stay days of the report's
 clock (a store answers them from its whole days). ``parse_when`` still turns an instant into a
 wall time (``--tz``'s, else the machine's zone), used only where whole days are counted: the
-digest's days; the store does not answer an instant (store.answerable).
+digest's days, and a store's, which answers an instant as the whole day that holds it
+(store.whole_days).
 
-Durations (``--window``, ``--last``, ``state prune --older-than``, ``--since 7d``) read one
-grammar: a whole number and ``m`` (minutes), ``h``, ``d`` or ``w``, at most ``MAX_DAYS``.
+Durations share ``MAX_DAYS`` and ``m`` as minutes, not one grammar (README, Durations):
+``--since``/``--until`` take a whole number and ``m``, ``h``, ``d`` or ``w`` (``_REL``);
+``--window`` the same, a bare number seconds (``duration_seconds``); ``--last`` decimals and
+``s`` too, bare minutes (analyze/problems/limits.duration); ``visit_timeout`` decimals,
+``s``/``sec``, ``m``/``min``, ``h``, bare minutes (config.visit_timeout_seconds);
+``--older-than`` ``d``, ``w``, ``mo``, ``y``, bare days (store/manage.age_days).
 zoneinfo is imported where a zone is named: ``logaudit config`` reads durations from here
 without it (tests/test_startup.py).
 """
@@ -37,9 +42,15 @@ MAX_DAYS = 36500
 _INSTANT_UNITS = ("m", "h")
 
 
+def too_long(number: str) -> bool:
+    """A whole number (digits) too large to turn into an int cheaply: over 12 digits once
+    its leading zeros are dropped (``0000000000001`` is 1, not too long)."""
+    return len(number.lstrip("0")) > 12
+
+
 def relative_seconds(number: str, unit: str) -> int:
     """``number`` of ``unit`` (m, h, d, w) in seconds; ValueError beyond ``MAX_DAYS``."""
-    if len(number) > 12 or int(number) * UNIT_SECONDS[unit] > MAX_DAYS * 86400:
+    if too_long(number) or int(number) * UNIT_SECONDS[unit] > MAX_DAYS * 86400:
         raise ValueError(f"more than {MAX_DAYS}d (a hundred years)")
     return int(number) * UNIT_SECONDS[unit]
 
@@ -111,7 +122,7 @@ def duration_seconds(text: str) -> int:
     if m:
         seconds = relative_seconds(m.group(1), m.group(2))
     elif t.isdigit():  # seconds
-        seconds = int(t) if len(t) <= 12 else MAX_DAYS * 86400 + 1
+        seconds = MAX_DAYS * 86400 + 1 if too_long(t) else int(t)
         if seconds > MAX_DAYS * 86400:
             raise ValueError(f"more than {MAX_DAYS}d (a hundred years)")
     else:

@@ -286,6 +286,17 @@ def test_a_duration_out_of_range_is_one_line_exit_2(
     clean_failure(run(args[0], site, *args[1:]), ExitCode.USAGE, said)
 
 
+def test_a_duration_with_leading_zeros_is_its_value() -> None:
+    from logaudit.timespec import duration_seconds, relative_seconds
+
+    # The limit counted digits: 0000000000001d (one day) was "more than 36500d".
+    assert relative_seconds("0000000000001", "d") == 86400
+    assert duration_seconds("0000000000001d") == 86400
+    assert duration_seconds("00000000000090") == 90
+    with pytest.raises(ValueError, match="more than"):
+        duration_seconds("0" * 20 + "9" * 13)
+
+
 def test_last_takes_weeks_like_since() -> None:
     from logaudit.analyze.problems import limits, when
 

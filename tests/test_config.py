@@ -186,7 +186,7 @@ def test_an_empty_path_in_the_file_is_exit_7_naming_the_key(
     before = set(tmp_path.iterdir())
     code, out, err = run("summary", log, "--format", "json")
     assert code == ExitCode.CONFIG, err
-    assert err == f"logaudit: error: {conf}: {said}\n"
+    assert err == f"logaudit: error: file {conf}: {said}\n"
     assert out == "" and set(tmp_path.iterdir()) == before
 
 
@@ -249,9 +249,9 @@ def test_jobs_0_is_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
     ("name", "value", "mentions"),
     [
         ("LOGAUDIT_JOBS", "500", "env LOGAUDIT_JOBS: jobs must be 1-64"),
-        ("LOGAUDIT_SPILL_MB", "abc", "env LOGAUDIT_SPILL_MB: 'abc' is not a size in MB"),
-        ("LOGAUDIT_SPILL_MB", "-1", "env LOGAUDIT_SPILL_MB: '-1' is not a size in MB"),
-        ("LOGAUDIT_BLOCK_MB", "0", "env LOGAUDIT_BLOCK_MB: '0' is not a size in MB"),
+        ("LOGAUDIT_SPILL_MB", "abc", 'env LOGAUDIT_SPILL_MB: "abc" is not a size in MB'),
+        ("LOGAUDIT_SPILL_MB", "-1", 'env LOGAUDIT_SPILL_MB: "-1" is not a size in MB'),
+        ("LOGAUDIT_BLOCK_MB", "0", 'env LOGAUDIT_BLOCK_MB: "0" is not a size in MB'),
     ],
 )
 def test_a_wrong_environment_value_is_exit_7_not_ignored(
@@ -318,7 +318,7 @@ def test_config_command_shows_values_origins_and_masks_secrets(tmp_path: Path) -
     lines = {ln.split()[0]: ln for ln in out.splitlines()[1:]}
     assert "shop.example.com" in lines["site_hosts"] and f"[file {conf}]" in lines["site_hosts"]
     assert "/thanks" in lines["goals"]
-    assert "45 min" in lines["visit_timeout"]
+    assert "45m" in lines["visit_timeout"]
     assert "25" in lines["top"] and "[env LOGAUDIT_TOP]" in lines["top"]
     assert "[env LOGAUDIT_SMTP_PASSWORD]" in lines["mail.password"]
     assert "2525" in lines["mail.smtp_port"]
@@ -483,6 +483,14 @@ def test_config_shows_the_jobs_default_help_names(tmp_path: Path) -> None:
         ('window = "999999999w"\n', 'logaudit.toml: window = "999999999w": more than 36500d'),
         ('strict = "maybe"\n', 'logaudit.toml: strict = "maybe": expected true or false'),
         ("mask_bytes = inf\n", "logaudit.toml: mask_bytes = inf is not a valid value"),
+        # A hundred years at most, as every duration: 400 nines read as inf, OverflowError
+        (f'visit_timeout = "{"9" * 400}h"\n', "visit_timeout = \"999"),
+        ("[mail]\ntimeout = nan\n", "logaudit.toml: mail.timeout = nan must be"),
+        ("[mail]\ntimeout = inf\n", "logaudit.toml: mail.timeout = inf must be"),
+        ("[mail]\ntimeout = -1.5\n", "logaudit.toml: mail.timeout = -1.5 must be"),
+        ("[mail]\nretries = -1\n", "logaudit.toml: mail.retries = -1 must be"),
+        ('trusted_proxies = ["x"]\n', 'logaudit.toml: "x" is not a network'),
+        ("top = true\n", "logaudit.toml: top = true"),
     ],
 )
 def test_a_bad_file_value_names_the_file_and_key_as_written(
@@ -503,6 +511,8 @@ def test_a_bad_file_value_names_the_file_and_key_as_written(
         ("LOGAUDIT_CACHE", "nope", 'LOGAUDIT_CACHE: "nope" is not a yes or no'),
         ("LOGAUDIT_TZ", "Bad/Zone", 'env LOGAUDIT_TZ: tz = "Bad/Zone": unknown time zone'),
         ("LOGAUDIT_WINDOW", "999999999w", 'LOGAUDIT_WINDOW: window = "999999999w": more than'),
+        ("LOGAUDIT_VISIT_TIMEOUT", "9" * 400 + "h", "env LOGAUDIT_VISIT_TIMEOUT: visit_timeout"),
+        ("LOGAUDIT_STRICT", "maybe", 'env LOGAUDIT_STRICT: "maybe"'),
     ],
 )
 def test_a_bad_variable_is_exit_7_naming_it(name: str, value: str, said: str) -> None:
@@ -526,3 +536,27 @@ def test_config_shows_values_as_written(tmp_path: Path) -> None:
     write(tmp_path / "logaudit.toml", "")
     settings = json.loads(run("config", "--json")[1])["settings"]
     assert settings["mode"]["value"] == "0600" and settings["window"]["value"] == "30d"
+
+
+def test_config_shows_booleans_and_visit_timeout_as_written(tmp_path: Path) -> None:
+    write(tmp_path / "logaudit.toml", 'strict = true\nvisit_timeout = "90s"\n')
+    settings = json.loads(run("config", "--json")[1])["settings"]
+    assert settings["strict"]["value"] == "true" and settings["visit_timeout"]["value"] == "90s"
+    write(tmp_path / "logaudit.toml", "")
+    settings = json.loads(run("config", "--json")[1])["settings"]
+    assert settings["strict"]["value"] == "false" and settings["visit_timeout"]["value"] == "30m"
+
+
+def test_a_huge_visit_timeout_option_is_usage_not_a_traceback(tmp_path: Path) -> None:
+    log = write(tmp_path / "a.log", LINE)
+    code, out, err = run("summary", log, "--visit-timeout", "9" * 400 + "h")
+    assert code == ExitCode.USAGE and "more than 36500d" in err and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize(
+    ("text", "timeout"), [("1_000.5", 1000.5), ("1e3", 1000.0), ("2.5", 2.5), ("30", 30.0)]
+)
+def test_toml_floats_still_read_the_same(tmp_path: Path, text: str, timeout: float) -> None:
+    write(tmp_path / "logaudit.toml", f"[mail]\ntimeout = {text}\n")
+    got = load(env=env()).mail.timeout
+    assert got == timeout and type(got) is float

@@ -334,7 +334,7 @@ def test_unknown_engine_in_config_is_one_line() -> None:
         cli, ["summary", str(SAMPLE / "access.log")], env={"LOGAUDIT_ENGINE": "spark"}
     )
     assert r.exit_code == 7
-    assert "not an engine (known: local, dask)" in r.stderr
+    assert "env LOGAUDIT_ENGINE: engine = \"spark\": not an engine (known: local, dask)" in r.stderr
 
 
 def test_progress_counts_every_input_byte_from_the_cluster(

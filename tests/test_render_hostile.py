@@ -344,3 +344,13 @@ def test_a_huge_text_cell_is_cut_with_an_ellipsis_never_a_figure(
     assert "117.7 MiB" in r.stdout.replace("\n", " ") or "353.2 MiB" in r.stdout
     r = CliRunner().invoke(cli, [*args, "--format", "json"])
     assert ref in r.stdout
+
+
+def test_one_cut_for_safe_and_the_terminals_long_cells() -> None:
+    """The terminal's long cells and escape.safe's limit cut one way (escape.cut): at most
+    the limit, the ellipsis counted in it; text within the limit untouched."""
+    from logaudit.render import escape
+
+    assert escape.cut("abcdef", 6) == "abcdef" and escape.cut("abcdefg", 6) == "abcde…"
+    assert escape.cut("abcdefg", 6, "...") == "abc..."
+    assert escape.safe("abc\x00defg", 6) == escape.cut(escape.safe("abc\x00defg"), 6)

@@ -240,23 +240,71 @@ def test_filters_fall_back_to_the_logs(tmp_path: Path) -> None:
         report([], state, extra=extra)
 
 
-def test_an_instant_since_falls_back_to_the_logs(tmp_path: Path) -> None:
-    # --since written with an offset is an instant (since_utc): the store's whole days,
-    # picked on the machine's clock, counted 4,624 for the 4,564 the logs hold, unsaid.
+def test_an_instant_since_is_answered_from_the_store_as_its_whole_day(tmp_path: Path) -> None:
+    # Review of qafix18a #4: an instant bound (now, 24h, a time with its offset) made the
+    # store step aside: exit 2 without logs, and with logs the logs were read in full and
+    # the store left unfed (a cron's 'summary access.log --state S --since 24h'). It is
+    # answered as any time inside a day: the whole day that holds it, said so.
     from datetime import datetime
 
     log = tmp_path / "a.log"
-    log.write_bytes(DATA)
+    half = DATA.index(b"\n", len(DATA) // 2) + 1
+    log.write_bytes(DATA[:half])
     state = tmp_path / "state"
-    report([str(log)], state)  # the store holds every day
+    report([str(log)], state)
+    log.write_bytes(DATA)
     at = {"since": datetime(2026, 1, 23, 10), "extra": {"since_utc": datetime(2026, 1, 23, 9)}}
-    direct = report([str(log)], **at)
     out = report([str(log)], state, **at)
-    assert any("cannot answer --since/--until written with an offset" in m for m in out.messages)
-    assert figures(out) == figures(direct)
-    with pytest.raises(LogauditError, match="written with an offset") as e:
-        report([], state, **at)
-    assert e.value.exit_code == ExitCode.USAGE
+    assert out.exit_code == ExitCode.OK, out.messages
+    assert any("--since counts the whole day it falls in" in m for m in out.messages)
+    assert not any("cannot answer" in m for m in out.messages), out.messages
+    # As a wall time inside the day is answered (the whole day, said).
+    day = report([], state, since=datetime(2026, 1, 23, 10))
+    assert figures(out) == figures(day)
+    # The store took the new lines: all of it is one pass over the whole log.
+    assert figures(report([], state)) == _one_pass(tmp_path, DATA)
+    alone = report([], state, **at)  # without logs: from the store, not exit 2
+    assert alone.exit_code == ExitCode.OK and figures(alone) == figures(day)
+    until = {"until": datetime(2026, 1, 23, 10), "extra": {"until_utc": datetime(2026, 1, 23, 9)}}
+    cut = report([], state, **until)
+    assert any("--until counts the whole day it falls in" in m for m in cut.messages)
+    assert figures(cut) == figures(report([], state, until=datetime(2026, 1, 23, 10)))
+
+
+def test_now_relative_bounds_read_and_feed_the_store(tmp_path: Path) -> None:
+    """--since 12h, --until now with --state: from the store, and a log given feeds it."""
+    from datetime import UTC, datetime, timedelta
+
+    from click.testing import CliRunner
+
+    from logaudit.cli import cli
+
+    now = datetime.now(UTC)
+    lines = [
+        f'10.0.0.{k % 200} - - [{now - timedelta(minutes=10 * k):%d/%b/%Y:%H:%M:%S} +0000] '
+        f'"GET /p{k % 7} HTTP/1.1" 200 5 "-" "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) '
+        'Gecko/20100101 Firefox/120.0"\n'
+        for k in range(3 * 144, 0, -1)
+    ]
+    log, state = tmp_path / "a.log", tmp_path / "state"
+    log.write_text("".join(lines[:144]))
+
+    def run(*args: str) -> dict[str, Any]:
+        r = CliRunner().invoke(cli, ["summary", *args, "--state", str(state), "--format", "json"],
+                               env={"TZ": "UTC"})
+        assert r.exit_code == 0, r.output
+        return json.loads(r.stdout)
+
+    run(str(log))
+    log.write_text("".join(lines))
+    fed = run(str(log), "--since", "12h")
+    assert "cannot answer" not in json.dumps(fed)
+    assert any("whole day it falls in" in w for w in fed["warnings"])
+    alone = run("--since", "12h")
+    assert alone["overview"] == fed["overview"]
+    assert run()["overview"]["requests"] == len(lines)  # the store took every line
+    for args in (("--until", "now"), ("--since", "7d")):
+        assert run(*args)["overview"]["requests"] == len(lines)
 
 
 def test_second_run_fails_clearly_while_locked(tmp_path: Path) -> None:

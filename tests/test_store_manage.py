@@ -163,6 +163,11 @@ def test_an_age_in_minutes_or_out_of_range_is_one_line(age: str, said: str) -> N
     assert manage.age_days("13mo") == 390 and manage.age_days("1Y") == 365
 
 
+def test_an_age_with_leading_zeros_is_its_value() -> None:
+    # The limit counted digits, so 13 digits of 1 day were "more than 36500d".
+    assert manage.age_days("0000000000001d") == 1 and manage.age_days("00000000000400") == 400
+
+
 def test_rebuild_gives_the_same_figures(tmp_path: Path) -> None:
     log, state = _store(tmp_path)
     before = figures(report([], state))

@@ -145,3 +145,24 @@ def test_late_lines_reopen_a_day_without_its_visits(tmp_path: Path) -> None:
     for every in ("day", "week"):
         more = {"extra": {"every": every}}
         assert figures(trends([], state, **more)) == figures(trends([str(whole)], **more))
+
+
+def test_trends_with_relative_bounds_read_the_store(store: tuple[Path, Path]) -> None:
+    """--since 365d (days) and 12h (an instant, review of qafix18a #4) are answered from the
+    store alone: 12h was "cannot answer ... give the logs too" (exit 2)."""
+    from click.testing import CliRunner
+
+    from logaudit.cli import cli
+
+    state, _ = store
+
+    def run(*args: str) -> Any:
+        env = {"LOGAUDIT_GOALS": "/order/complete", "LOGAUDIT_TOP": "0"}  # the store's
+        given = ["trends", "--state", str(state), *args, "--format", "json"]
+        return CliRunner().invoke(cli, given, env=env)
+
+    year, whole = run("--since", "365d"), run()
+    assert year.exit_code == 0 and whole.exit_code == 0, year.output
+    assert json.loads(year.stdout)["overview"] == json.loads(whole.stdout)["overview"]
+    recent = run("--since", "12h")  # the store's days are long before: none in the period
+    assert recent.exit_code == 8 and "cannot answer" not in recent.output, recent.output

@@ -647,3 +647,91 @@ def test_a_rate_change_is_the_counts_change_not_the_rounded_rates(sample_logs: P
     rate = [rows["status_4xx"][k] / rows["hits"][k] for k in ("last", "previous")]
     assert rows["rate_4xx"]["last"] == round(rate[0], 4)  # shown rounded
     assert rows["rate_4xx"]["change_pct"] == round((rate[0] - rate[1]) / rate[1] * 100, 1)
+
+
+@pytest.mark.parametrize("hours", [9, -8])
+def test_an_instant_bound_judges_completeness_in_the_logs_clock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hours: int
+) -> None:
+    """A bound that names an instant (a time with its offset, now, 90m, 10h) cut the hits'
+    UTC times, but completeness compared the machine's wall clock (UTC here) with the log's:
+    at -08:00 a last hour cut at :20 (one hit) was "complete" and changed -83.3 % against a
+    full hour; at +09:00 a first hour cut at :40 was "complete" too."""
+    monkeypatch.setenv("TZ", "UTC")
+    zone = timezone(timedelta(hours=hours))
+    start = datetime(2026, 3, 10, 6, 0, tzinfo=zone)
+    # One hit a minute for six hours of the log's clock, 06:00 to 11:59.
+    log = write(
+        tmp_path / "a.log", [clf(start + timedelta(minutes=k), "10.0.0.1") for k in range(360)]
+    )
+    off = f"{'+' if hours > 0 else '-'}{abs(hours):02d}:00"
+    # Cut at 06:40 and 10:20 of the log's clock: the first and last hours are partial.
+    cut = run(
+        str(log),
+        "--every",
+        "hour",
+        "--since",
+        f"2026-03-10T06:40:00{off}",
+        "--until",
+        f"2026-03-10T10:20:00{off}",
+    )
+    rows = section(cut, "periods")["rows"]
+    assert [r["hits"] for r in rows] == [20, 60, 60, 60, 20]
+    assert [r["complete"] for r in rows] == [False, True, True, True, False]
+    # Bounds on the hours' edges leave them whole: complete.
+    whole = run(
+        str(log),
+        "--every",
+        "hour",
+        "--since",
+        f"2026-03-10T07:00:00{off}",
+        "--until",
+        f"2026-03-10T10:00:00{off}",
+    )
+    assert [r["complete"] for r in section(whole, "periods")["rows"]] == [True] * 3
+    # The same instants written in UTC: the same answer.
+    utc = start.astimezone(UTC).replace(tzinfo=None)
+    as_utc = run(
+        str(log),
+        "--every",
+        "hour",
+        "--since",
+        f"{utc + timedelta(minutes=40):%Y-%m-%dT%H:%M:%S}Z",
+        "--until",
+        f"{utc + timedelta(hours=4, minutes=20):%Y-%m-%dT%H:%M:%S}Z",
+    )
+    assert [r["complete"] for r in section(as_utc, "periods")["rows"]] == [
+        False,
+        True,
+        True,
+        True,
+        False,
+    ]
+    # Days: the bound at 10:20 of the log's clock leaves the day partial, whatever the offset.
+    day = run(str(log), "--every", "day", "--until", f"2026-03-10T10:20:00{off}")
+    assert [r["complete"] for r in section(day, "periods")["rows"]] == [False]
+
+
+@pytest.mark.parametrize("hours", [9, -8])
+def test_now_relative_bounds_judge_completeness_in_the_logs_clock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hours: int
+) -> None:
+    """The reviewer's case: --since 10h --until 100m on a log whose offset is not the
+    machine's: the first and last hours are complete only when the bound falls on their
+    edge (one hit a minute, so within EDGE of it)."""
+    monkeypatch.setenv("TZ", "UTC")
+    zone = timezone(timedelta(hours=hours))
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    log = write(
+        tmp_path / "a.log",
+        [clf((now - timedelta(minutes=k)).astimezone(zone), "10.0.0.1") for k in range(720, 0, -1)],
+    )
+    got = run(str(log), "--every", "hour", "--since", "10h", "--until", "100m")
+    rows = section(got, "periods")["rows"]
+    # One hit a minute from the hour's start to the bound (last hour) or from the bound to
+    # the hour's end (first hour): complete only with a hit within 3 minutes (EDGE) of the
+    # far edge, so 58 hits or more at the end, 57 or more at the start. The machine's clock
+    # read as the log's made the last hour at -08:00, the first at +09:00, always complete.
+    assert rows[-1]["complete"] is (rows[-1]["hits"] >= 58), rows[-1]
+    assert rows[0]["complete"] is (rows[0]["hits"] >= 57), rows[0]
+    assert all(r["complete"] and r["hits"] == 60 for r in rows[1:-1])

@@ -41,5 +41,9 @@ def run(
 
         return dask.run(inputs, settings, tables, on_progress=on_progress)
     known = ", ".join(ENGINES)
+    from logaudit.config import written
+
     where = settings.origins.get("engine", "default")
-    raise ConfigError(f"engine = {settings.engine!r} ({where}): not an engine (known: {known})")
+    raise ConfigError(
+        f"{where}: engine = {written(settings.engine)}: not an engine (known: {known})"
+    )

@@ -49,9 +49,13 @@ def safe(text: object, limit: int = 0) -> str:
             s = _ASCII_CONTROL.sub(lambda m: _escape_char(m.group()), s)
     elif any(_unsafe(ch) for ch in s):
         s = "".join(_escape_char(ch) if _unsafe(ch) else ch for ch in s)
-    if limit and len(s) > limit:
-        s = s[: limit - 1] + "…"
-    return s
+    return cut(s, limit) if limit else s
+
+
+def cut(text: str, limit: int, dots: str = "…") -> str:
+    """``text`` at most ``limit`` characters, a cut one ending in ``dots`` (the one way every
+    output shortens a long text: ``safe``'s limit, the terminal's long cells)."""
+    return text if len(text) <= limit else text[: limit - len(dots)] + dots
 
 
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")

@@ -31,7 +31,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from logaudit.render import view
+from logaudit.render import escape, view
 from logaudit.report import Report, Section
 
 Style = Literal["unicode", "plain", "ascii"]
@@ -103,12 +103,11 @@ def _cut(tv: view.TableView, style: Style) -> view.TableView:
     """``tv`` with every text cell over ``CELL_MAX`` characters cut, an ellipsis at its end;
     figures never."""
     dots = "\u2026" if style == "unicode" else "..."
-    keep = CELL_MAX - len(dots)
     text = [i for i, c in enumerate(tv.columns) if not c.numeric]
     if not any(len(r[i]) > CELL_MAX for r in tv.cells for i in text):
         return tv
     cells = [
-        [x[:keep] + dots if i in text and len(x) > CELL_MAX else x for i, x in enumerate(r)]
+        [escape.cut(x, CELL_MAX, dots) if i in text else x for i, x in enumerate(r)]
         for r in tv.cells
     ]
     return replace(tv, cells=cells)

@@ -127,11 +127,22 @@ def answerable(s: Settings) -> str | None:
         return "--no-group"
     if s.extra.get("visitor"):
         return "--visitor"
-    if s.extra.get("since_utc") or s.extra.get("until_utc"):
-        # An instant (cli.py, timespec.instant: now, 90m, 12h, or a time with its offset)
-        # cuts the hits' UTC time; the store keeps whole days of the log's wall clock.
-        return "--since/--until written with an offset (or now, Nm, Nh)"
+    # An instant (now, 90m, 12h, a time with its offset) is answered as any time inside a
+    # day: the whole day that holds it (whole_days); refusing it left a cron's
+    # 'summary access.log --state S --since 24h' reading the log in full and its store unfed.
     return None
+
+
+def whole_days(s: Settings) -> Settings:
+    """``s`` as the store answers it: an instant --since/--until (cli.py's since_utc,
+    until_utc) becomes its wall time in the report's clock (``s.since``: --tz, else the
+    machine's zone, timespec.parse_when), whose whole day the store reads (``_period``, with
+    its "counts the whole day it falls in" note), and that the report shows and its trends
+    judge completeness by."""
+    if not (s.extra.get("since_utc") or s.extra.get("until_utc")):
+        return s
+    extra = {k: v for k, v in s.extra.items() if k not in ("since_utc", "until_utc")}
+    return replace(s, extra=extra)
 
 
 def _shown(key: str, value: Any) -> str:
@@ -964,6 +975,7 @@ def stored_run(
 __all__ = [
     "RETENTION_DAYS",
     "answerable",
+    "whole_days",
     "ingest",
     "load",
     "stored_context",

@@ -24,7 +24,7 @@ def age_days(text: str) -> int:
     timespec.MAX_DAYS (a longer one overflowed the date: QA18 #2). ``13m`` is refused, not
     read as months: m is minutes in every other duration (QA18 #14), and a store keeps whole
     days (``13m`` meant months here before)."""
-    from logaudit.timespec import MAX_DAYS
+    from logaudit.timespec import MAX_DAYS, too_long
 
     m = _AGE.match(text)
     if not m:
@@ -38,7 +38,7 @@ def age_days(text: str) -> int:
             f"{m.group(1)}mo for months, or days like 400d",
             ExitCode.USAGE,
         )
-    if len(m.group(1)) > 12 or int(m.group(1)) * _AGE_DAYS[unit] > MAX_DAYS:
+    if too_long(m.group(1)) or int(m.group(1)) * _AGE_DAYS[unit] > MAX_DAYS:
         raise LogauditError(
             f"--older-than {text!r}: more than {MAX_DAYS}d (a hundred years)", ExitCode.USAGE
         )

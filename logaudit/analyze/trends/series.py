@@ -411,19 +411,40 @@ def _complete(
         return complete
     row = tot.iloc[0]
     length = wall_end - wall_start
-    until = int(pd.Timestamp(s.until).value // 10**9) if s.until is not None else None
-    since = int(pd.Timestamp(s.since).value // 10**9) if s.since is not None else None
     if every == "hour":
         # Hours are instants: compare instants (a repeated wall hour stays unambiguous).
         last_hit = int(row["last"]) - int(ids[-1]) + int(wall_start[-1])
         first_hit = int(row["first"]) - int(ids[0]) + int(wall_start[0])
     else:
         last_hit, first_hit = int(row["last_local"]), int(row["first_local"])
+    # A bound in the periods' wall clock. An instant (since_utc/until_utc: now, 90m, 10h, a
+    # time with its offset) cut the hits' UTC times: it is moved into the log's clock by the
+    # offset of the hit nearest it, where s.since/s.until are the machine's wall clock (a
+    # log at -0800 had a cut last hour judged complete, a log at +0900 a cut first hour).
+    at_until, at_since = s.extra.get("until_utc"), s.extra.get("since_utc")
+    until = (
+        _seconds(at_until) + last_hit - int(row["last"])
+        if at_until
+        else _seconds(s.until)
+        if s.until is not None
+        else None
+    )
+    since = (
+        _seconds(at_since) + first_hit - int(row["first"])
+        if at_since
+        else _seconds(s.since)
+        if s.since is not None
+        else None
+    )
     end_ok = last_hit >= wall_end[-1] - EDGE * length[-1]
     start_ok = first_hit <= wall_start[0] + EDGE * length[0]
     complete[-1] = end_ok or (until is not None and until >= wall_end[-1])
     complete[0] &= start_ok or (since is not None and since <= wall_start[0])
     return complete
+
+
+def _seconds(t: object) -> int:
+    return int(pd.Timestamp(t).value // 10**9)  # type: ignore[arg-type]
 
 
 def _num(x: float, metric: str) -> int | float:
