@@ -370,15 +370,14 @@ def add_sets(
 ) -> None:
     """Complete a partial of ``store.load`` that names its closed months under
     ``SETS_LATER``: their counts (``analyze/visitcounts.py`` ``SETS``) and the other entries'
-    rows. ``child``: ``month_sets``' counts, taken when they are of the same names, else
-    counted here."""
+    rows. ``child``: ``month_sets``' counts, taken when they are of the same names (and not
+    None), else counted here."""
     later: Any = partial.pop(SETS_LATER, None)
     if later is None:
         return
     entries, tail = later
-    if child is not None and child[0] == _names(entries, tail):
-        sets = child[1]
-    else:
+    sets = child[1] if child is not None and child[0] == _names(entries, tail) else None
+    if sets is None:
         sets = counted(layout, entries, tail)
     assert sets is not None  # any_ready: a month has sets
     from logaudit.analyze.spill import SPILL_BYTES
