@@ -529,14 +529,17 @@ def test_closed_months_counted_by_the_child_equal_those_counted_here(
         assert seen and (os.getpid() in seen) == fail  # here only when the child failed
 
 
-@pytest.mark.parametrize("case", ["a period from inside a month", "a commit", "other days"])
+@pytest.mark.parametrize(
+    "case", ["a period from inside a month", "a commit", "other days", "no counts"]
+)
 def test_closed_months_counted_by_the_child_are_taken_only_when_they_are_the_loads(
     store: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
 ) -> None:
     """store._with_visits, visitorsets.add_sets: a period starting inside a rolled-up month
     hands the child that month's tail, and the child's counts are taken; a commit meanwhile
-    (the state's generation moved), or a child that counted other days than the load left
-    (its names differ), leaves the counting to this process. The figures are this process's
+    (the state's generation moved), a child that counted other days than the load left
+    (its names differ), or one that found nothing to count, leaves the counting to this
+    process. The figures are this process's
     alone in every case."""
     import os
     import shutil
@@ -563,8 +566,10 @@ def test_closed_months_counted_by_the_child_are_taken_only_when_they_are_the_loa
         return real_counted(layout, entries, tail)
 
     def month_sets(layout: Layout, state: Any, days: Any) -> Any:
-        # A child that counted the period without its last 40 days (March not whole).
-        return real_sets(layout, state, days[:-40] if case == "other days" else days)
+        # A child that counted the period without its last 40 days (March not whole), or
+        # that found no month to count.
+        names, sets = real_sets(layout, state, days[:-40] if case == "other days" else days)
+        return names, None if case == "no counts" else sets
 
     def add_visits(layout: Layout, state: Any, *args: Any) -> Any:
         if case == "a commit":
