@@ -527,3 +527,65 @@ def test_closed_months_counted_by_the_child_equal_those_counted_here(
         assert figures(trends([], state, **more)) == here
         seen = [int(p) for p in pids.read_text().split()]
         assert seen and (os.getpid() in seen) == fail  # here only when the child failed
+
+
+@pytest.mark.parametrize(
+    "case", ["a period from inside a month", "a commit", "other days", "no counts"]
+)
+def test_closed_months_counted_by_the_child_are_taken_only_when_they_are_the_loads(
+    store: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    """store._with_visits, visitorsets.add_sets: a period starting inside a rolled-up month
+    hands the child that month's tail, and the child's counts are taken; a commit meanwhile
+    (the state's generation moved), a child that counted other days than the load left
+    (its names differ), or one that found nothing to count, leaves the counting to this
+    process. The figures are this process's
+    alone in every case."""
+    import os
+    import shutil
+
+    import logaudit.store as st
+    from logaudit.store import apart, visitorsets
+
+    state, _ = store
+    if case == "a commit":  # its state's generation moves: a copy, not the module's store
+        shutil.copytree(state, tmp_path / "state")
+        state = tmp_path / "state"
+    more: dict[str, Any] = {"extra": {"every": "month"}, "sections": SECTIONS}
+    if case == "a period from inside a month":
+        more["since"] = datetime(2026, 1, 10)  # January is rolled up: its tail is counted
+    monkeypatch.setenv("LOGAUDIT_IDLE_CORE", "0")
+    here = figures(trends([], state, **more))
+    pids = tmp_path / "pids"
+    real_counted, real_sets = visitorsets.counted, visitorsets.month_sets
+    real_visits = st._add_visits
+
+    def counted(layout: Layout, entries: Any, tail: Any = None) -> Any:
+        with open(pids, "a") as f:
+            f.write(f"{os.getpid()} {tail is not None}\n")
+        return real_counted(layout, entries, tail)
+
+    def month_sets(layout: Layout, state: Any, days: Any) -> Any:
+        # A child that counted the period without its last 40 days (March not whole), or
+        # that found no month to count.
+        names, sets = real_sets(layout, state, days[:-40] if case == "other days" else days)
+        return names, None if case == "no counts" else sets
+
+    def add_visits(layout: Layout, state: Any, *args: Any) -> Any:
+        if case == "a commit":
+            state.gen += 1  # as a write (a backfill) committed while the child read
+        return real_visits(layout, state, *args)
+
+    monkeypatch.setattr(visitorsets, "counted", counted)
+    monkeypatch.setattr(visitorsets, "month_sets", month_sets)
+    monkeypatch.setattr(st, "_add_visits", add_visits)
+    monkeypatch.setattr(apart, "MIN_DAYS", 1)
+    monkeypatch.setenv("LOGAUDIT_IDLE_CORE", "1")
+    assert figures(trends([], state, **more)) == here
+    seen = [line.split() for line in pids.read_text().splitlines()]
+    child = [tail for p, tail in seen if int(p) != os.getpid()]
+    parent = [tail for p, tail in seen if int(p) == os.getpid()]
+    if case == "a period from inside a month":
+        assert child == ["True"] and parent == []  # the tail counted by the child, taken
+    else:
+        assert child == ["False"] and parent == ["False"]  # counted, not taken: here too

@@ -427,7 +427,8 @@ def load(
     months and read ``visitor_days`` only through their distinct counts and the overview's:
     closed months with sets are handed counted (``visitorsets.counted``), not as rows.
     ``sets_later``: those counts are left to the caller, the partial naming what to count
-    under ``SETS_LATER`` (for ``add_sets``; a forked child counts them, ``_with_visits``)."""
+    under ``visitorsets.SETS_LATER`` (for ``visitorsets.add_sets``; a forked child counts
+    them, ``_with_visits``)."""
     from logaudit.analyze.spill import SPILL_BYTES
 
     acc = Accumulator(tables, spill_bytes=SPILL_BYTES)
@@ -448,13 +449,11 @@ def load(
     # the first report that reads them (covering gives valid roll-ups only).
     if visitorsets.SOURCE in at_once and visitorsets.backfill(layout, state, entries):
         layout.commit(state)
-    sets = later = None
-    if monthly and visitorsets.SOURCE in at_once:
-        tail = _tail(state, days, partial)
-        if sets_later and visitorsets.any_ready(entries):
-            later = (entries, tail)
-        else:
-            sets = visitorsets.counted(layout, entries, tail)
+    # Closed months' distinct visitors counted from their sets (visitorsets.add_sets), here
+    # or, ``sets_later``, by the caller.
+    later = None
+    if monthly and visitorsets.SOURCE in at_once and visitorsets.any_ready(entries):
+        later = (entries, visitorsets.tail_of(state, days, partial))
     together: dict[str, pd.DataFrame | None] = {}
     merged: set[str] = set()  # read merged already (in Arrow: store/grouped.py's cases)
     for t in at_once:
@@ -463,7 +462,7 @@ def load(
             together[t], done = grouped.read(layout, read, tables[t])
             if done:
                 merged.add(t)
-        elif sets is None and later is None:
+        elif later is None:
             # Closed months' visitor keys from their sorted sets (store/visitorsets.py).
             together[t] = visitorsets.read(layout, entries)
     for t, f in together.items():
@@ -474,12 +473,8 @@ def load(
             f = merged_rows(tables[t], f)
         if f is not None:
             acc.put(t, f)  # merged: not combined again (nor spilt to be rebuilt)
-    if sets is not None:
-        together[visitorsets.SOURCE] = sets[1]  # the other entries' rows, as read
-        if sets[1] is not None:
-            acc.put(visitorsets.SOURCE, sets[1])
     if later is not None:
-        together[visitorsets.SOURCE] = None  # counted by the caller: no day's rows read
+        together[visitorsets.SOURCE] = None  # counted from the sets: no day's rows read
     for name, info in days:
         part = {}
         for t in tables:
@@ -491,63 +486,11 @@ def load(
         if part:
             acc.add(part)
     out = acc.result()
-    if sets is not None:
-        out[visitcounts.SETS] = sets[0]  # closed months' visitors, counted
     if later is not None:
-        out[SETS_LATER] = later  # type: ignore[assignment]
+        out[visitorsets.SETS_LATER] = later  # type: ignore[assignment]
+        if not sets_later:
+            visitorsets.add_sets(layout, out, tables[visitorsets.SOURCE])
     return out
-
-
-# Where ``load(sets_later=True)`` names the closed months' sets left to count: (entries, tail).
-SETS_LATER = "_sets_later"
-
-
-def _tail(
-    state: State, days: list[tuple[str, dict[str, Any]]], partial: list[str]
-) -> tuple[str, dict[str, Any], list[str]] | None:
-    """The period's first days in a rolled-up month (``partial``: at most one, the month the
-    period starts in), counted from that month's sets (one month's files, not a file per
-    day): (month, its entry, the days held)."""
-    if not partial:
-        return None
-    m = partial[0]
-    held = [d for d, i in days if months.month_of(d) == m and visitorsets.SOURCE in i["files"]]
-    return (m, state.months[m], held)
-
-
-def _month_sets(
-    layout: Layout, state: State, days: list[tuple[str, dict[str, Any]]]
-) -> tuple[pd.DataFrame, pd.DataFrame | None] | None:
-    """What ``load(monthly=True)`` counts of ``days``' closed months (``visitorsets.counted``)
-    on a store it need not complete (a forked child's: ``_with_visits``)."""
-    entries, _ = months.covering(state, days)
-    tail = _tail(state, days, tails.partial_months(state, days))
-    return visitorsets.counted(layout, entries, tail)
-
-
-def add_sets(
-    layout: Layout,
-    partial: Partial,
-    table: Table,
-    sets: tuple[pd.DataFrame, pd.DataFrame | None] | None = None,
-) -> None:
-    """Complete a partial of ``load(sets_later=True)``: its closed months' counts (``sets``:
-    counted elsewhere for the same entries, else here) and the other entries' rows, as
-    ``load`` adds them."""
-    later: Any = partial.pop(SETS_LATER, None)
-    if later is None:
-        return
-    entries, tail = later
-    if sets is None:
-        sets = visitorsets.counted(layout, entries, tail)
-    assert sets is not None  # any_ready: a month has sets
-    from logaudit.analyze.spill import SPILL_BYTES
-
-    acc = Accumulator({visitorsets.SOURCE: table}, spill_bytes=SPILL_BYTES)
-    if sets[1] is not None:
-        acc.put(visitorsets.SOURCE, sets[1])  # as load puts them
-    partial.update(acc.result())
-    partial[visitcounts.SETS] = sets[0]
 
 
 def in_period(
@@ -632,7 +575,8 @@ def _with_visits(
     try:
         tables = {n: t for n, t in tables.items() if n not in unread}
         skip = frozenset() if events else frozenset((n, "pv_events") for n in used)
-        # A child counts the closed months' visitors too (_movers_part): added once collected.
+        # The closed months' visitors are counted once the movers' part is collected
+        # (visitorsets.add_sets): by a forked child (_movers_part), else here, after the visits.
         later = part is not None and visitorsets.SOURCE in tables
         partial = load(layout, state, tables, first, last, skip, monthly, sets_later=later)
         # What needs only the period's tables is done before the child's part is collected:
@@ -647,9 +591,9 @@ def _with_visits(
         raise
     if part is not None:
         extra = _own_entries(state, part.result())
-    sets = extra.pop(_MONTH_SETS, None)
-    if visitorsets.SOURCE in tables:
-        add_sets(layout, partial, tables[visitorsets.SOURCE], sets)  # type: ignore[arg-type]
+    sets: Any = extra.pop(_MONTH_SETS, None)  # the child's (visitorsets.month_sets)
+    if fits and visitorsets.SOURCE in tables:  # else the period is loaded again, below
+        visitorsets.add_sets(layout, partial, tables[visitorsets.SOURCE], sets)
     if own is not None:
         from logaudit.analyze.trends.movers import STORED
 
@@ -732,7 +676,7 @@ def _movers_part(
 ) -> Partial:
     """The tables movers read over the last periods only (store/movers.py), and the counts.
     ``month_sets``, in a forked child: also what ``load(monthly=True)`` counts of ``days``'
-    closed months (``_month_sets``), which the parent then need not count."""
+    closed months (``visitorsets.month_sets``), which the parent then need not count."""
     from logaudit.analyze import TABLES
     from logaudit.analyze.trends.movers import STORED
 
@@ -792,7 +736,7 @@ def _movers_part(
     if month_sets and isinstance(layout, apart.ReadOnly):
         # On the child's core; taken only if the parent committed nothing meanwhile (Apart),
         # i.e. counted on the state the parent's load read.
-        out[_MONTH_SETS] = _month_sets(layout, state, days)  # type: ignore[assignment]
+        out[_MONTH_SETS] = visitorsets.month_sets(layout, state, days)  # type: ignore[assignment]
     return out
 
 

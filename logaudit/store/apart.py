@@ -6,6 +6,9 @@ on one core of two. The two read different files and neither needs the other's r
 both are read, so a child forked from this process (``analyze.forked.Child``: its failure
 handling) reads the movers' part from the same state, inherited copy-on-write, and sends it
 back pickled while this process reads the period (docs/performance.md, seventeenth round).
+For ``--every month`` the child also counts the closed months' distinct visitors
+(``visitorsets.month_sets``), which ``store.load(sets_later=True)`` leaves for
+``visitorsets.add_sets`` to take once the part is collected (eighteenth round).
 
 What keeps it exact:
 
@@ -13,13 +16,15 @@ What keeps it exact:
   would make a missing derived file (a store's first report after an upgrade) fails in the
   child and is read here, where the write is made under the lock as before.
 - Its part is taken only when this process committed nothing meanwhile (the state's
-  generation is unchanged: every write takes a new one), so both read the same store.
+  generation is unchanged: every write takes a new one), so both read the same store; its
+  months' counts only when they name the entries ``load`` left to count (``add_sets``).
 - Whatever goes wrong (no fork, a failed, killed or stuck child, a result that does not
   load), ``result`` reads the part here: a failure costs time, never a figure.
 
 It forks only when another core is idle (``analyze.forked``'s rule): on a busy host the
 child would queue for the core it was meant to use. Without a fork the part is read at once,
-in the order the store always read it.
+before the period's tables as the store always read it; the closed months' visitors are then
+counted by this process, after the period's visits (``add_sets``), not during ``load``.
 """
 
 from __future__ import annotations

@@ -34,7 +34,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from logaudit.analyze.base import int_level
+from logaudit.analyze import visitcounts
+from logaudit.analyze.base import Accumulator, Partial, Table, int_level
 from logaudit.store import madeof
 from logaudit.store.layout import (
     INDEX_KEY,
@@ -318,16 +319,90 @@ def counted(
     return frame, rows
 
 
+# Where ``store.load(sets_later=True)`` names the closed months' sets left to count
+# (``add_sets``): (entries, tail), ``counted``'s arguments.
+SETS_LATER = "_sets_later"
+
+Counted = tuple[pd.DataFrame, pd.DataFrame | None]
+
+
+def tail_of(
+    state: State, days: list[tuple[str, dict[str, Any]]], partial: list[str]
+) -> tuple[str, dict[str, Any], list[str]] | None:
+    """The period's first days in a rolled-up month (``partial``: at most one, the month the
+    period starts in), counted from that month's sets (one month's files, not a file per
+    day): (month, its entry, the days held)."""
+    from logaudit.store.months import month_of  # months imports this module
+
+    if not partial:
+        return None
+    m = partial[0]
+    held = [d for d, i in days if month_of(d) == m and SOURCE in i["files"]]
+    return (m, state.months[m], held)
+
+
+def _names(
+    entries: list[tuple[str, dict[str, Any]]],
+    tail: tuple[str, dict[str, Any], list[str]] | None,
+) -> tuple[str, ...]:
+    """What ``counted`` counts of: the entries' names, then the tail's month and days."""
+    return (*(n for n, _ in entries), *((tail[0], *tail[2]) if tail else ()))
+
+
+def month_sets(
+    layout: Layout, state: State, days: list[tuple[str, dict[str, Any]]]
+) -> tuple[tuple[str, ...], Counted | None]:
+    """What ``store.load(monthly=True)`` counts of ``days``' closed months (``counted``), with
+    the names it counted, on a store it need not complete (a forked child's:
+    ``store._movers_part``)."""
+    from logaudit.store import months, tails  # they import this module
+
+    entries, _ = months.covering(state, days)
+    tail = tail_of(state, days, tails.partial_months(state, days))
+    return _names(entries, tail), counted(layout, entries, tail)
+
+
+def add_sets(
+    layout: Layout,
+    partial: Partial,
+    table: Table,
+    child: tuple[tuple[str, ...], Counted | None] | None = None,
+) -> None:
+    """Complete a partial of ``store.load`` that names its closed months under
+    ``SETS_LATER``: their counts (``analyze/visitcounts.py`` ``SETS``) and the other entries'
+    rows. ``child``: ``month_sets``' counts, taken when they are of the same names (and not
+    None), else counted here."""
+    later: Any = partial.pop(SETS_LATER, None)
+    if later is None:
+        return
+    entries, tail = later
+    sets = child[1] if child is not None and child[0] == _names(entries, tail) else None
+    if sets is None:
+        sets = counted(layout, entries, tail)
+    assert sets is not None  # any_ready: a month has sets
+    from logaudit.analyze.spill import SPILL_BYTES
+
+    acc = Accumulator({SOURCE: table}, spill_bytes=SPILL_BYTES)
+    if sets[1] is not None:
+        acc.put(SOURCE, sets[1])  # merged already, as read
+    partial.update(acc.result())
+    partial[visitcounts.SETS] = sets[0]
+
+
 __all__ = [
     "CODES",
     "any_ready",
     "KEYS",
+    "SETS_LATER",
     "SOURCE",
     "TABLES",
+    "add_sets",
     "backfill",
     "counted",
+    "month_sets",
     "of_frame",
     "read",
     "ready",
+    "tail_of",
     "write",
 ]
