@@ -309,14 +309,14 @@ def digest(
         runs.append(r)
         periods.append(s.since)
 
-        def finish(wide: Any) -> Report:
+        def finish(visits: Any) -> Report:
             ctx = finish_context(s, names)
             _stored_places(ctx, r, s)
-            if wide is not None:
+            if visits is not None:
                 # The comparison run's visits that start in the period, for every section as
                 # for the overview: the period's own would cut a visit at its first midnight
                 # (two visit counts in one digest).
-                ctx.cache["visits"] = digest_mod.period_visits(wide, s.since, s.until)
+                ctx.cache["visits"] = visits
             return build_report(r, s, names, "digest", ctx)
 
         return finish

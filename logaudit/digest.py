@@ -48,8 +48,8 @@ import pandas as pd
 
 from logaudit.analyze import SECTIONS, visitcounts
 from logaudit.analyze import periods as per
-from logaudit.analyze import visits as vis
 from logaudit.analyze import trends as tr
+from logaudit.analyze import visits as vis
 from logaudit.config import Settings
 from logaudit.report import Report, Section
 from logaudit.timespec import now_in
@@ -302,7 +302,7 @@ def chosen(detail: str) -> tuple[int, tuple[str, ...]]:
 def build(
     settings: Settings,
     detail: str,
-    run_period: Callable[[Settings, tuple[str, ...]], Callable[[Visits | None], Report]],
+    run_period: Callable[[Settings, tuple[str, ...]], Callable[[vis.Visits | None], Report]],
     run_wide: Callable[
         [Settings, tuple[str, ...]], tuple[Report, tr.Trend | None, pd.DataFrame, Visits | None]
     ],
@@ -341,7 +341,7 @@ def build(
     conv = extra.pop("source-periods", None)
     per_day = conv.rows if conv is not None else None
     head = headline_section(trend, vd, since, until, first_hit, per_day)
-    report = period_report(visits)
+    report = period_report(None if visits is None else period_visits(visits, since, until))
     if "unusual" in extra and trend is not None:
         extra["unusual"] = _only_period(extra["unusual"], since, until)
     sections = {s.name: s for s in report.sections}
