@@ -95,7 +95,8 @@ def warnings(run: Run) -> list[str]:
             # Lines of the right format, dated too far ahead (every bad line was shown and
             # is so, read on or not): the format is not the question.
             out.append(
-                f"{info['file']}: {share} were not counted ({bad} bad lines): {ahead}, "
+                f"{info['file']}: {share} were not counted ({bad} bad lines): its bad lines "
+                f"are dated {ahead}, "
                 "not another format; if its clock is right, raise ahead_days "
                 "(LOGAUDIT_AHEAD_DAYS)"
             )
@@ -107,10 +108,10 @@ def warnings(run: Run) -> list[str]:
             out.append(f"{info['file']}: {said}")
             continue
         # More bad lines than examples: the first ones dated ahead say nothing of the rest.
-        first = f" ({ahead}; if its clock is right, raise ahead_days)" if ahead else ""
+        first = f"; the first {BAD_SAMPLES} are dated {ahead}" if ahead else ""
         out.append(
-            f"{info['file']}: {share} did not parse as {info['format']} ({bad} bad lines)"
-            f"{first}; is --log-format right?"
+            f"{info['file']}: {share} did not parse as {info['format']} ({bad} bad lines"
+            f"{first}); is --log-format right?"
         )
     if len(loud) > PROBLEMS_SHOWN:
         more = len(loud) - PROBLEMS_SHOWN
@@ -125,18 +126,16 @@ def warnings(run: Run) -> list[str]:
 
 
 def _ahead_only(run: Run, name: str) -> tuple[str | None, bool]:
-    """"its first N bad lines are dated more than D days ahead" when every bad-line example of
-    ``name`` (its first bad lines, ``BadLines.samples``) was rejected only for that, and
+    """"more than D days in the future" when every bad-line example of ``name`` (its first
+    bad lines, ``BadLines.samples``) was rejected only for being dated too far ahead, and
     whether those examples are all its bad lines (only then is it said of the input: the
     examples are the first BAD_SAMPLES, and 300 lines of another format may follow them)."""
     shown = run.bad.samples.get(name, [])
     why = {reason for _, reason in shown}
     if len(why) != 1 or not next(iter(why)).startswith(LATE_PREFIX):
         return None, False
-    when = next(iter(why)).removeprefix(LATE_PREFIX)
-    every = len(shown) == run.bad.counts.get(name)
-    first = "its bad lines are" if every else f"its first {len(shown)} bad lines are"
-    return f"{first} dated more than {when}", every
+    when = "more than " + next(iter(why)).removeprefix(LATE_PREFIX)
+    return when, len(shown) == run.bad.counts.get(name)
 
 
 def nul_warnings(nul_runs: Mapping[str, int]) -> list[str]:
