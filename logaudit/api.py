@@ -306,13 +306,22 @@ def digest(
 
     periods: list[Any] = []  # the period the digest read (its day, for the message below)
 
-    def run_period(s: Settings, names: tuple[str, ...]) -> Report:
+    def run_period(s: Settings, names: tuple[str, ...]) -> Callable[[Any], Report]:
         r = read(s, tables_for(names), on_progress)
         runs.append(r)
         periods.append(s.since)
-        ctx = finish_context(s, names)
-        _stored_places(ctx, r, s)
-        return build_report(r, s, names, "digest", ctx)
+
+        def finish(visits: Any) -> Report:
+            ctx = finish_context(s, names)
+            _stored_places(ctx, r, s)
+            if visits is not None:
+                # The comparison run's visits that start in the period, for every section as
+                # for the overview: the period's own would cut a visit at its first midnight
+                # (two visit counts in one digest).
+                ctx.cache["visits"] = visits
+            return build_report(r, s, names, "digest", ctx)
+
+        return finish
 
     def run_wide(s: Settings, names: tuple[str, ...]) -> tuple[Report, Any, Any, Any]:
         r = read(s, tables_for((*names, "periods")), None)

@@ -49,6 +49,7 @@ import pandas as pd
 from logaudit.analyze import SECTIONS, visitcounts
 from logaudit.analyze import periods as per
 from logaudit.analyze import trends as tr
+from logaudit.analyze import visits as vis
 from logaudit.config import Settings
 from logaudit.report import Report, Section
 from logaudit.timespec import now_in
@@ -154,6 +155,16 @@ def visit_figures(v: Visits, lo: int, hi: int) -> dict[str, object]:
             d = f["day"].to_numpy(np.int64)
             counts[k] = f[(d >= lo) & (d < hi)]
     return visitcounts.headline(vt, counts)
+
+
+def period_visits(v: Visits, since: datetime, until: datetime) -> vis.Visits:
+    """The comparison run's listed visits that start on the local days [since, until): the
+    period run's visits (``ctx.cache["visits"]``, as ``store.stored_context`` hands a store's)."""
+    vt = v.table
+    if len(vt):
+        day = vt["start_local"].to_numpy(np.int64) // per.DAY
+        vt = vt[(day >= _day(since)) & (day < _day(until))].reset_index(drop=True)
+    return vis.Visits(vt, pd.DataFrame())
 
 
 def conversion_figures(per_day: pd.DataFrame, lo: int, hi: int) -> dict[str, float]:
@@ -291,12 +302,14 @@ def chosen(detail: str) -> tuple[int, tuple[str, ...]]:
 def build(
     settings: Settings,
     detail: str,
-    run_period: Callable[[Settings, tuple[str, ...]], Report],
+    run_period: Callable[[Settings, tuple[str, ...]], Callable[[vis.Visits | None], Report]],
     run_wide: Callable[
         [Settings, tuple[str, ...]], tuple[Report, tr.Trend | None, pd.DataFrame, Visits | None]
     ],
 ) -> Report:
-    """The digest Report. ``run_period``/``run_wide`` run the pipeline (api.py wires them)."""
+    """The digest Report. ``run_period``/``run_wide`` run the pipeline (api.py wires them):
+    ``run_period`` reads the period, then builds its report from the comparison run's visits
+    that start in it, so that every section counts the overview's visits."""
     since, until = period_of(settings)
     top, names = chosen(detail)
     if settings.sections:  # --section: these instead of the detail's list
@@ -309,7 +322,7 @@ def build(
     # cli.py) would still cut the widened period and the comparison run by the hour.
     wall = {k: v for k, v in settings.extra.items() if k not in ("since_utc", "until_utc")}
     period = replace(settings, since=since, until=until, top=top, sections=own, extra=wall)
-    report = run_period(period, own)
+    period_report = run_period(period, own)
     days = max(14, _day(until) - _day(since))
     wide = replace(
         settings,
@@ -328,6 +341,7 @@ def build(
     conv = extra.pop("source-periods", None)
     per_day = conv.rows if conv is not None else None
     head = headline_section(trend, vd, since, until, first_hit, per_day)
+    report = period_report(None if visits is None else period_visits(visits, since, until))
     if "unusual" in extra and trend is not None:
         extra["unusual"] = _only_period(extra["unusual"], since, until)
     sections = {s.name: s for s in report.sections}

@@ -33,6 +33,9 @@ DEFAULT_AHEAD_DAYS = 1
 
 OFFSET_MINUTES_REASON = "UTC offset minutes over 59"
 OFFSET_RANGE_REASON = "UTC offset beyond ±14:00"
+# ``Window.late_reason`` up to its number of days: what tells a line dated too far ahead
+# (analyze/inputs.py says so of an input whose bad lines are all such).
+LATE_PREFIX = "implausible timestamp: more than "
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class Window:
     @property
     def late_reason(self) -> str:
         days = "day" if self.ahead_days == 1 else "days"
-        return f"implausible timestamp: more than {self.ahead_days} {days} in the future"
+        return f"{LATE_PREFIX}{self.ahead_days} {days} in the future"
 
 
 def window(earliest: str | date | None = None, ahead_days: int | None = None) -> Window:

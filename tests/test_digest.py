@@ -368,3 +368,26 @@ def test_a_visit_begun_before_midnight_counts_once_overview_as_headline(tmp_path
     summary = run("summary", p, "--since", DAY.isoformat(), "--until",
                   (DAY + timedelta(days=1)).isoformat(), "--format", "json")
     assert json.loads(summary.stdout)["overview"]["visits"] == 44  # summary's own rule
+
+
+def test_the_sections_count_the_overviews_visits(tmp_path: Path) -> None:
+    # Review of qafix18b #1: the overview took the visits starting on the day (41) where the
+    # sections read the period run's, cut at its first midnight (44: three visits of the day
+    # before counted again from 00:10).
+    prev = DAY - timedelta(days=1)
+    lines = day_lines(prev, 15)
+    for n in range(3):
+        for d, hm in ((prev, "23:50"), (DAY, "00:10")):
+            ts = f"{d.strftime('%d/%b/%Y')}:{hm}:0{n} +0000"
+            lines.append(f'10.9.9.{n + 1} - - [{ts}] "GET /x HTTP/1.1" 200 100 "-" "{UA}"\n')
+    lines += day_lines(DAY, 40)
+    p = tmp_path / "access.log"
+    p.write_text("".join(lines))
+    doc = digest_json(p, "--section", "visits", "--section", "entry-pages", "--section",
+                      "exit-pages", "--top", "0")
+    ov = doc["overview"]
+    assert ov["visits"] == 41
+    got = {s["name"]: s for s in doc["sections"]}
+    assert got["visits"]["headline"]["visits"] == ov["visits"]
+    for name in ("entry-pages", "exit-pages"):
+        assert sum(r["visits"] for r in got[name]["rows"]) == ov["visits"], name

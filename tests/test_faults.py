@@ -105,6 +105,15 @@ def test_lines_only_too_far_ahead_are_said_as_such(tmp_path: Path) -> None:
     r = run("summary", log, "-o", tmp_path / "out.txt")
     assert "b.log: 80% of lines did not parse as combined" in r.stderr, r.stderr
     assert "is --log-format right?" in r.stderr
+    # Review of qafix18b #2: more bad lines than examples, the first ones dated ahead and the
+    # rest another format: not "not another format" from the first five examples alone.
+    log = write(tmp_path / "c.log", [*ahead * 2, *["{}"] * 20, line()])
+    r = run("summary", log, "--log-format", "combined", "-o", tmp_path / "out.txt")
+    said = [w for w in r.stderr.splitlines() if "c.log: " in w]
+    assert said == [
+        f"logaudit: {log}: 96% of lines did not parse as combined (26 bad lines; the first 5 "
+        "are dated more than 1 day in the future); is --log-format right?"
+    ], r.stderr
 
 
 def test_far_apart_hits_do_not_blow_up(tmp_path: Path) -> None:

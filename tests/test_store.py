@@ -766,3 +766,23 @@ def test_junk_read_on_is_no_wrong_log_format(tmp_path: Path) -> None:
         f"{junk}: 100% of the 10 lines read on did not parse as combined (10 bad lines); "
         "is --log-format right?"
     ], said
+
+
+def test_read_on_dated_too_far_ahead_is_said_so(tmp_path: Path) -> None:
+    # Review of qafix18b #3: two appended lines dated too far ahead, read on, said "100% of
+    # the 2 lines read on did not parse as combined": the few-bad-lines branch ran first.
+    lines = DATA.splitlines(keepends=True)
+    log = tmp_path / "access.log"
+    log.write_bytes(b"".join(lines[:50]))
+    state = tmp_path / "state"
+    report([str(log)], state)
+    ahead = [re.sub(rb"\[[^]]*\]", b"[31/Dec/9999:10:00:00 +0000]", x) for x in lines[50:52]]
+    log.write_bytes(b"".join(lines[:50] + ahead))
+    got = report([str(log)], state)
+    assert got.report is not None
+    said = [w for w in got.report.warnings if str(log) in w]
+    assert said == [
+        f"{log}: 100% of the 2 lines read on were not counted (2 bad lines): its bad lines are "
+        "dated more than 1 day in the future, not another format; if its clock is right, "
+        "raise ahead_days (LOGAUDIT_AHEAD_DAYS)"
+    ], said

@@ -206,6 +206,29 @@ def test_an_input_time_is_its_earliest_latest_line_westernmost() -> None:
     assert close.when({"last_local": 7}) == 7
 
 
+def test_a_store_of_the_previous_version_keeps_the_ten_line_protection(tmp_path: Path) -> None:
+    # Review of qafix18b #4: a record written before ``latest`` (its ``last_local`` only)
+    # took one line ahead as the earliest of its latest lines on its first run: the day
+    # closed, and "19 line(s) came for 1 day(s) already closed" where a new store says nothing.
+    lines = [
+        LINE.format(k=i % 3, p=i % 2, when=f"20/Nov/2026:10:{i:02d}:00 +0100") for i in range(30)
+    ]
+    lines.insert(10, LINE.format(k=9, p=9, when="21/Nov/2026:05:00:00 +0100"))
+    log, state = tmp_path / "g.log", tmp_path / "state"
+    log.write_text("".join(lines[:10]))
+    report([str(log)], state)
+    raw = _state(state)
+    for r in raw["inputs"]:  # as the previous version wrote it
+        assert r.pop("latest") and r.pop("west", None) is not None
+    (state / STATE_FILE).write_text(json.dumps(raw))
+    said = []
+    for cut in (11, len(lines)):
+        log.write_text("".join(lines[:cut]))
+        said += report([str(log)], state).messages
+    assert not any("already closed" in m for m in said), said
+    assert figures(report([str(log)], state)) == _one_pass(tmp_path, "".join(lines).encode())
+
+
 def test_a_schema_1_store_is_read_and_written_on(tmp_path: Path) -> None:
     cut = _line_end(DATA, 0.5)
     log = tmp_path / "a.log"

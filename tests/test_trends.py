@@ -412,6 +412,16 @@ def test_repeated_autumn_hour_is_two_rows_with_tz(tmp_path: Path) -> None:
              "--section", "periods", "--format", fmt],
         ).stdout
         assert "2025-10-26 02:00 +02:00" in out and "2025-10-26 02:00 +01:00" in out, fmt
+    # Review of qafix18b #5: a window that starts at the second 02:00 labelled it plainly
+    # (the offset came only when two rows shared a label): the zone repeats it, so it says so.
+    late = section(
+        run(str(tmp_path / "oct.log"), "--every", "hour", "--tz", "Europe/Paris",
+            "--since", "2025-10-26T02:00+01:00"),
+        "periods",
+    )["rows"]
+    assert [r["period"] for r in late] == [
+        "2025-10-26 02:00 +01:00", "2025-10-26 03:00", "2025-10-26 04:00"
+    ]
     assert (
         section(run(str(tmp_path / "oct.log"), "--tz", "Europe/Paris"), "periods")["headline"][
             "every"

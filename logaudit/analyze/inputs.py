@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from logaudit.parse import BAD_SAMPLES
+from logaudit.plausible import LATE_PREFIX
 from logaudit.result import Run
 from logaudit.sources import PROBLEMS_SHOWN, capped
 
@@ -14,8 +15,6 @@ if TYPE_CHECKING:
     from logaudit.formats.spec import Layout
 
 LOUD_BAD_SHARE = 0.10
-# ``plausible.Window.late_reason``, up to the number of days: a line dated too far ahead.
-AHEAD = "implausible timestamp: "  # + "more than N days in the future"
 
 
 def inputs_info(run: Run) -> list[dict[str, Any]]:
@@ -91,24 +90,28 @@ def warnings(run: Run) -> list[str]:
             if before
             else f"{info['bad_share']:.0%} of lines"
         )
+        ahead, every = _ahead_only(run, info["file"])
+        if ahead is not None and every:
+            # Lines of the right format, dated too far ahead (every bad line was shown and
+            # is so, read on or not): the format is not the question.
+            out.append(
+                f"{info['file']}: {share} were not counted ({bad} bad lines): its bad lines "
+                f"are dated {ahead}, "
+                "not another format; if its clock is right, raise ahead_days "
+                "(LOGAUDIT_AHEAD_DAYS)"
+            )
+            continue
         if before and bad / (before + read) <= LOUD_BAD_SHARE:
             # Few bad lines among all read of the input (a junk line appended) say nothing
             # of its format.
             said = f"{share} did not parse as {info['format']} ({bad} bad lines)"
             out.append(f"{info['file']}: {said}")
             continue
-        ahead = _ahead_only(run, info["file"])
-        if ahead is not None:
-            # Lines of the right format, dated too far ahead: the format is not the question.
-            out.append(
-                f"{info['file']}: {share} were not counted ({bad} bad lines): {ahead}, "
-                "not another format; if its clock is right, raise ahead_days "
-                "(LOGAUDIT_AHEAD_DAYS)"
-            )
-            continue
+        # More bad lines than examples: the first ones dated ahead say nothing of the rest.
+        first = f"; the first {BAD_SAMPLES} are dated {ahead}" if ahead else ""
         out.append(
-            f"{info['file']}: {share} did not parse as {info['format']} ({bad} bad lines); "
-            "is --log-format right?"
+            f"{info['file']}: {share} did not parse as {info['format']} ({bad} bad lines"
+            f"{first}); is --log-format right?"
         )
     if len(loud) > PROBLEMS_SHOWN:
         more = len(loud) - PROBLEMS_SHOWN
@@ -122,18 +125,17 @@ def warnings(run: Run) -> list[str]:
     return out
 
 
-def _ahead_only(run: Run, name: str) -> str | None:
-    """"its first N bad lines are dated more than D days ahead" when every bad-line example of
-    ``name`` (its first bad lines, ``BadLines.samples``) was rejected only for that."""
+def _ahead_only(run: Run, name: str) -> tuple[str | None, bool]:
+    """"more than D days in the future" when every bad-line example of ``name`` (its first
+    bad lines, ``BadLines.samples``) was rejected only for being dated too far ahead, and
+    whether those examples are all its bad lines (only then is it said of the input: the
+    examples are the first BAD_SAMPLES, and 300 lines of another format may follow them)."""
     shown = run.bad.samples.get(name, [])
     why = {reason for _, reason in shown}
-    if len(why) != 1 or not next(iter(why)).startswith(AHEAD + "more than "):
-        return None
-    when = next(iter(why)).removeprefix(AHEAD)
-    first = "its bad lines are" if len(shown) == run.bad.counts.get(name) else (
-        f"its first {len(shown)} bad lines are"
-    )
-    return f"{first} dated {when}"
+    if len(why) != 1 or not next(iter(why)).startswith(LATE_PREFIX):
+        return None, False
+    when = "more than " + next(iter(why)).removeprefix(LATE_PREFIX)
+    return when, len(shown) == run.bad.counts.get(name)
 
 
 def nul_warnings(nul_runs: Mapping[str, int]) -> list[str]:

@@ -148,21 +148,36 @@ def label(wall_start: int, every: str) -> str:
     return d.strftime("%Y-%m")
 
 
-def labels(wall_start: np.ndarray, offsets: np.ndarray, every: str) -> list[str]:
-    """``label`` of each period; an hour label that two periods share (the hour a DST change
-    repeats: 02:00 twice in autumn) carries each one's offset, so that text, CSV and HTML
-    tell them apart as JSON's ``start`` does: 2026-10-25 02:00 +02:00, 2026-10-25 02:00
-    +01:00."""
+def labels(
+    wall_start: np.ndarray, offsets: np.ndarray, every: str, zone: ZoneInfo | None = None
+) -> list[str]:
+    """``label`` of each period; an hour whose wall clock the zone repeats (02:00 twice in
+    autumn: its offsets at ``fold`` 0 and 1 differ) carries its offset, in every output and
+    whatever the window holds, so that text, CSV and HTML tell them apart as JSON's ``start``
+    does: 2026-10-25 02:00 +02:00, 2026-10-25 02:00 +01:00. Without a zone (the log's own
+    offsets), an hour label that two periods share carries it."""
     out = [label(int(w), every) for w in wall_start]
-    if every != "hour" or len(set(out)) == len(out):
+    if every != "hour":
         return out
-    seen: dict[str, int] = {}
-    for x in out:
-        seen[x] = seen.get(x, 0) + 1
+    if zone is not None:
+        twice = [_repeated(zone, int(w)) for w in wall_start]
+    else:
+        seen: dict[str, int] = {}
+        for x in out:
+            seen[x] = seen.get(x, 0) + 1
+        twice = [seen[x] > 1 for x in out]
     return [
-        f"{x} {iso(int(w), int(o))[-6:]}" if seen[x] > 1 else x
-        for x, w, o in zip(out, wall_start, offsets, strict=True)
+        f"{x} {iso(int(w), int(o))[-6:]}" if t else x
+        for x, w, o, t in zip(out, wall_start, offsets, twice, strict=True)
     ]
+
+
+def _repeated(zone: ZoneInfo, wall: int) -> bool:
+    """Whether the zone's clocks show wall time ``wall`` twice (a fall-back hour)."""
+    d = datetime(1970, 1, 1) + timedelta(seconds=int(wall))
+    first = d.replace(tzinfo=zone, fold=0).utcoffset()
+    second = d.replace(tzinfo=zone, fold=1).utcoffset()
+    return first is not None and second is not None and first > second
 
 
 def iso(wall_start: int, offset_minutes: int) -> str:

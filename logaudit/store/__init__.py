@@ -251,8 +251,8 @@ def ingest(
                     plan.record["lines"] = start
                     t = close.last_local(r.partial)
                     if t is not None:
+                        close.note_latest(plan.record, latest)  # before last_local moves
                         plan.record["last_local"] = max(t, int(plan.record.get("last_local") or t))
-                        close.note_latest(plan.record, latest)
                         if not any(g is plan.record for g in grown):
                             grown.append(plan.record)
                     if piece.span is not None:

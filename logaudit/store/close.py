@@ -75,13 +75,20 @@ def last_local(partial: Partial) -> int | None:
 
 
 def note_latest(record: dict[str, Any], latest: pd.DataFrame | None) -> None:
-    """Merge a run's ``latest_lines`` into an input's record (``latest``, ``west``)."""
+    """Merge a run's ``latest_lines`` into an input's record (``latest``, ``west``). A record
+    of an older logaudit (``last_local``, no ``latest``) is seeded with its last line, in UTC
+    by the westernmost offset: one new line is then not the earliest of its latest lines
+    (the first run on the new code closed days by that line alone). Call it before the run
+    moves ``last_local``."""
     if latest is None or not len(latest):
         return
-    utc = np.concatenate([np.asarray(record.get("latest", []), np.int64), latest["utc"]])
+    west = min(int(latest["west"].min()), int(record.get("west", latest["west"].min())))
+    had = record.get("latest")
+    if not had and record.get("last_local") is not None:
+        had = [int(record["last_local"]) - west]
+    utc = np.concatenate([np.asarray(had or [], np.int64), latest["utc"]])
     record["latest"] = [int(t) for t in np.sort(utc)[-LATEST:]]
-    west = int(latest["west"].min())
-    record["west"] = min(west, int(record.get("west", west)))
+    record["west"] = west
 
 
 def when(record: dict[str, Any]) -> int | None:

@@ -225,7 +225,7 @@ def _build(p: Partial, ctx: Context) -> Trend | None:
 
     offsets = _start_offsets(ids, every, pos, hours, offs, hits, s.tz)
     wall_start, wall_end = per.wall_bounds(ids, offsets, every)
-    labels = per.labels(wall_start, offsets, every)
+    labels = per.labels(wall_start, offsets, every, zone(s.tz))
     starts = [per.iso(int(w), int(o)) for w, o in zip(wall_start, offsets, strict=True)]
 
     v = pd.DataFrame(index=pd.RangeIndex(n))
