@@ -345,9 +345,9 @@ def test_a_since_with_an_offset_still_counts_whole_days_and_their_baseline(
     assert rows["requests"]["week_before"] == 11
 
 
-def test_a_visit_begun_before_midnight_counts_once_overview_as_headline(tmp_path: Path) -> None:
-    # QA18 #6: the overview counted visits cut at the day's first midnight (137) where the
-    # headline and the subject count the visits starting on the day (135, as trends).
+def _across_midnight(tmp_path: Path) -> Path:
+    """A log of 15 lines the day before DAY, three visits from 23:50 that day to 00:10 on DAY,
+    then 40 lines on DAY."""
     prev = DAY - timedelta(days=1)
     lines = day_lines(prev, 15)
     for n in range(3):  # visits from 23:50 the day before to 00:10 on the day
@@ -357,6 +357,13 @@ def test_a_visit_begun_before_midnight_counts_once_overview_as_headline(tmp_path
     lines += day_lines(DAY, 40)
     p = tmp_path / "access.log"
     p.write_text("".join(lines))
+    return p
+
+
+def test_a_visit_begun_before_midnight_counts_once_overview_as_headline(tmp_path: Path) -> None:
+    # QA18 #6: the overview counted visits cut at the day's first midnight (137) where the
+    # headline and the subject count the visits starting on the day (135, as trends).
+    p = _across_midnight(tmp_path)
     doc = digest_json(p)
     rows = {r["metric"]: r for r in doc["sections"][0]["rows"]}
     ov = doc["overview"]
@@ -374,15 +381,7 @@ def test_the_sections_count_the_overviews_visits(tmp_path: Path) -> None:
     # Review of qafix18b #1: the overview took the visits starting on the day (41) where the
     # sections read the period run's, cut at its first midnight (44: three visits of the day
     # before counted again from 00:10).
-    prev = DAY - timedelta(days=1)
-    lines = day_lines(prev, 15)
-    for n in range(3):
-        for d, hm in ((prev, "23:50"), (DAY, "00:10")):
-            ts = f"{d.strftime('%d/%b/%Y')}:{hm}:0{n} +0000"
-            lines.append(f'10.9.9.{n + 1} - - [{ts}] "GET /x HTTP/1.1" 200 100 "-" "{UA}"\n')
-    lines += day_lines(DAY, 40)
-    p = tmp_path / "access.log"
-    p.write_text("".join(lines))
+    p = _across_midnight(tmp_path)
     doc = digest_json(p, "--section", "visits", "--section", "entry-pages", "--section",
                       "exit-pages", "--top", "0")
     ov = doc["overview"]
