@@ -499,8 +499,10 @@ def _from_env(key: str, value: str, where: str) -> Any:
             return float(value)
         if key in _PATHS:
             return Path(value).expanduser()
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where}: {key} = {written(value)} is not a valid value") from None
+    except (TypeError, ValueError) as e:
+        # visit_timeout says why, as from a file or the option; float()/int() do not.
+        why = f" ({e})" if key == "visit_timeout" else ""
+        raise ConfigError(f"{where}: {key} = {written(value)} is not a valid value{why}") from None
     return value
 
 

@@ -512,6 +512,8 @@ def test_a_bad_file_value_names_the_file_and_key_as_written(
         ("LOGAUDIT_TZ", "Bad/Zone", 'env LOGAUDIT_TZ: tz = "Bad/Zone": unknown time zone'),
         ("LOGAUDIT_WINDOW", "999999999w", 'LOGAUDIT_WINDOW: window = "999999999w": more than'),
         ("LOGAUDIT_VISIT_TIMEOUT", "9" * 400 + "h", "env LOGAUDIT_VISIT_TIMEOUT: visit_timeout"),
+        # Review of mend18b #5: the variable's message said no reason where the file's did.
+        ("LOGAUDIT_VISIT_TIMEOUT", "99999999h", "not a valid value (more than 36500d"),
         ("LOGAUDIT_STRICT", "maybe", 'env LOGAUDIT_STRICT: "maybe"'),
     ],
 )

@@ -271,6 +271,31 @@ def test_an_instant_since_is_answered_from_the_store_as_its_whole_day(tmp_path: 
     assert figures(cut) == figures(report([], state, until=datetime(2026, 1, 23, 10)))
 
 
+def test_an_instant_is_answered_in_the_logs_clock(tmp_path: Path) -> None:
+    # Review of mend18b #1: the store took an instant's day on the machine's clock: a log at
+    # -0800 on a UTC machine, --since 2026-01-11T04:00Z (2026-01-10 20:00 in the log's clock)
+    # read from 2026-01-11, the day after the one that holds it.
+    from datetime import datetime
+
+    lines = [
+        f'10.0.0.{h % 50} - - [{d:02d}/Jan/2026:{h:02d}:30:00 -0800] "GET /p{h % 5} HTTP/1.1" '
+        f'200 5 "-" "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"\n'
+        for d in range(9, 13)
+        for h in range(24)
+    ]
+    log, state = tmp_path / "a.log", tmp_path / "state"
+    log.write_text("".join(lines))
+    report([str(log)], state)
+    at = {"since": datetime(2026, 1, 11, 4), "extra": {"since_utc": datetime(2026, 1, 11, 4)}}
+    out = report([], state, **at)
+    assert out.exit_code == ExitCode.OK, out.messages
+    assert figures(out) == figures(report([], state, since=datetime(2026, 1, 10)))
+    assert figures(out) != figures(report([], state, since=datetime(2026, 1, 11)))
+    until = {"until": datetime(2026, 1, 11, 4), "extra": {"until_utc": datetime(2026, 1, 11, 4)}}
+    cut = report([], state, **until)
+    assert figures(cut) == figures(report([], state, until=datetime(2026, 1, 10, 20)))
+
+
 def test_now_relative_bounds_read_and_feed_the_store(tmp_path: Path) -> None:
     """--since 12h, --until now with --state: from the store, and a log given feeds it."""
     from datetime import UTC, datetime, timedelta

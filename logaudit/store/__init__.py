@@ -135,14 +135,34 @@ def answerable(s: Settings) -> str | None:
 
 def whole_days(s: Settings) -> Settings:
     """``s`` as the store answers it: an instant --since/--until (cli.py's since_utc,
-    until_utc) becomes its wall time in the report's clock (``s.since``: --tz, else the
-    machine's zone, timespec.parse_when), whose whole day the store reads (``_period``, with
-    its "counts the whole day it falls in" note), and that the report shows and its trends
-    judge completeness by."""
+    until_utc) becomes its wall time in the store's clock, whose whole day the store reads
+    (``_period``, with its "counts the whole day it falls in" note), and that the report shows
+    and its trends judge completeness by. The store's clock is --tz's; without --tz it is the
+    log's own offset (``_stored_offset``), where ``s.since`` (timespec.parse_when) is the
+    machine's zone: a log at -0800 on a UTC machine had the day after the instant's read."""
     if not (s.extra.get("since_utc") or s.extra.get("until_utc")):
         return s
     extra = {k: v for k, v in s.extra.items() if k not in ("since_utc", "until_utc")}
-    return replace(s, extra=extra)
+    moved: dict[str, Any] = {}
+    offset = None if s.tz or s.state is None else _stored_offset(Path(s.state))
+    if offset is not None:
+        for key in ("since", "until"):
+            at = s.extra.get(f"{key}_utc")
+            if at is not None:
+                moved[key] = at + timedelta(seconds=offset)
+    return replace(s, extra=extra, **moved)
+
+
+def _stored_offset(root: Path) -> int | None:
+    """The offset (local minus UTC, seconds) the store's inputs were written in, when their
+    records agree on one (``west``, store/close.py); None for a new store, an older one, or
+    inputs in several offsets (then the machine's zone is the clock, as for a wall time)."""
+    try:
+        inputs = Layout(root).read_state().inputs
+    except LogauditError:
+        return None
+    offsets = {int(r["west"]) for r in inputs if isinstance(r.get("west"), int)}
+    return offsets.pop() if len(offsets) == 1 else None
 
 
 def _shown(key: str, value: Any) -> str:
