@@ -154,15 +154,13 @@ def whole_days(s: Settings) -> Settings:
 
 
 def _stored_offset(root: Path) -> int | None:
-    """The offset (local minus UTC, seconds) the store's inputs were written in, when their
-    records agree on one (``west``, store/close.py); None for a new store, an older one, or
-    inputs in several offsets (then the machine's zone is the clock, as for a wall time)."""
+    """The offset the store's inputs were written in (``close.offset``); None for a new
+    store, an older one, or inputs in several offsets (then the machine's zone is the clock,
+    as for a wall time)."""
     try:
-        inputs = Layout(root).read_state().inputs
+        return close.offset(Layout(root).read_state().inputs)
     except LogauditError:
         return None
-    offsets = {int(r["west"]) for r in inputs if isinstance(r.get("west"), int)}
-    return offsets.pop() if len(offsets) == 1 else None
 
 
 def _shown(key: str, value: Any) -> str:

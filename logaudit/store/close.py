@@ -100,6 +100,14 @@ def when(record: dict[str, Any]) -> int | None:
     return None if t is None else int(t)
 
 
+def offset(records: Sequence[dict[str, Any]]) -> int | None:
+    """The offset (local minus UTC, seconds) the inputs' lines were written in, when their
+    records agree on one (``west``, ``note_latest``); None when none has it (a new store, one
+    of an older logaudit) or they were written in several."""
+    offsets = {int(r["west"]) for r in records if isinstance(r.get("west"), int)}
+    return offsets.pop() if len(offsets) == 1 else None
+
+
 def horizon(grown: Sequence[dict[str, Any]]) -> int | None:
     """The local time (seconds) that the records of the inputs with new lines in a run have all
     been read past (None: nothing was read)."""
