@@ -186,3 +186,21 @@ def test_a_damaged_file_the_new_lines_do_not_touch_is_kept(tmp_path: Path) -> No
     assert state_json(state)["inputs"][0]["lines"] == 3000  # the new lines were stored
     kept = layout.read_state().days[day]
     assert layout.path(day, kept, untouched).read_bytes() == b"not parquet"
+
+
+def test_a_references_hashes_are_its_texts_hashes() -> None:
+    """``_keys`` hashes a text reference from Arrow's bytes: the hashes ``hash_strings`` gives
+    its Python strings (the row numbers written and read point by them)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from logaudit.schema import hash_strings
+
+    texts = ["/", "/é/ü?q=ß", "", "/" + "x" * 300, "/a b"] * 50
+    want = hash_strings(np.asarray(texts, dtype=object))
+    for kind in (pa.string(), pa.large_string()):
+        chunks = pa.chunked_array([pa.array(texts[:101], kind), pa.array(texts[101:], kind)])
+        got = layout_module._keys(pa.table({"path": chunks}), "path", True)
+        assert got is not None
+        assert got.dtype == np.uint64
+        assert got.tolist() == want.tolist()

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from logaudit.analyze.base import Partial, Table
 from logaudit.config import Settings
@@ -215,13 +217,14 @@ def place_lookup(
     no stored place (none should be missing) get what ``fallback`` says of them."""
 
     def lookup(clients: pd.Index) -> pd.DataFrame:
-        known = clients.isin(stored.index)
+        at = _rows_of(stored.index, clients)
+        known = at >= 0
         if known.all():
-            out = stored.reindex(clients)
+            out = stored.take(at)
         else:
             out = fallback(clients)
             if known.any():
-                got = stored.reindex(clients[known])
+                got = stored.take(at[known])
                 out = out.copy()
                 for c in got.columns:
                     col = out[c].astype(object)
@@ -231,3 +234,18 @@ def place_lookup(
         return out
 
     return lookup
+
+
+def _rows_of(index: pd.Index, values: pd.Index) -> np.ndarray:
+    """The row of each of ``values`` in ``index`` (unique), -1 where it is not there. Tokens
+    are found by Arrow's hashing: pandas' ``isin`` on Arrow strings made a Python scalar per
+    stored token (a re-run's report paid ~0.12 s for 23,000 places), and its indexer a Python
+    string per token."""
+    keys = getattr(index.array, "__arrow_array__", None)
+    want = getattr(values.array, "__arrow_array__", None)
+    if keys is not None and want is not None:
+        k, w = pa.chunked_array(keys()), pa.chunked_array(want())
+        if pa.types.is_large_string(k.type) and k.type == w.type:
+            at = pc.index_in(w, value_set=k.combine_chunks())
+            return np.asarray(at.fill_null(-1), dtype=np.intp)
+    return np.asarray(index.get_indexer(values), dtype=np.intp)

@@ -39,7 +39,7 @@ from logaudit import procs
 from logaudit.analyze.base import int_levels
 from logaudit.deliver.files import sync_folder
 from logaudit.errors import ConfigError, ExitCode, LogauditError
-from logaudit.schema import hash_strings
+from logaudit.schema import hash_strings, hash_utf8
 
 # The layout and table contents this logaudit writes. A store with another number is refused
 # (exit 7), never misread. Schema 2 added closed days (``store/close.py``: per-page visitor
@@ -308,7 +308,12 @@ def _keys(ref: pa.Table, column: str, hashed: bool) -> np.ndarray | None:
     """The values a reference column gives row numbers to (None: it cannot)."""
     if column not in ref.column_names or ref.column(column).null_count:
         return None
-    values = ref.column(column).to_numpy()
+    col = ref.column(column)
+    if hashed and (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        # From the text's UTF-8 bytes as Arrow holds them (the same hashes, ``hash_utf8``):
+        # no Python string per value (a day's paths and referrers, on every write and read).
+        return hash_utf8(col)
+    values = col.to_numpy()
     return hash_strings(np.asarray(values, dtype=object)) if hashed else values
 
 
