@@ -5,9 +5,7 @@ the file is owner-only, and a cache that cannot be used never fails a run."""
 from __future__ import annotations
 
 import json
-import os
 import stat
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -316,88 +314,3 @@ def test_the_fingerprint_hashes_every_module_that_decides_a_row() -> None:
 
     modules = {Path(m.__file__ or "") for m in (agents, crawlers, uaparse)}
     assert set(agentcache._CODE) == modules | {Path(crawlers.ROBOTS_FILE)}
-
-
-def _new_versions(monkeypatch: pytest.MonkeyPatch, versions: dict[str, str] | None) -> list[str]:
-    """A new process's view of the packages: nothing learnt yet, ``versions`` what
-    importlib.metadata would say (None: the real ones); returns the names it was asked."""
-    asked: list[str] = []
-    real = agentcache._metadata_version
-
-    def version(name: str) -> str | None:
-        asked.append(name)
-        return real(name) if versions is None else versions.get(name)
-
-    monkeypatch.setattr(agentcache, "_metadata_version", version)
-    monkeypatch.setattr(agentcache, "_known", {})
-    agentcache._paths.cache_clear()
-    return asked
-
-
-def test_the_packages_versions_are_read_once_for_the_same_paths(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """A cache file keeps the versions it was written under and where they were found: a
-    later process with the same sys.path folders takes them without importlib.metadata."""
-    columns = ("browser", "os")
-    path = tmp_path / agentcache.FILE_NAME
-    monkeypatch.setattr(agentcache, "_paths", _fixed_paths("site A"))
-    asked = _new_versions(monkeypatch, None)
-    agentcache.save(path, [("k", ("b", "o"))], columns)
-    assert asked == list(agentcache._PACKAGES)
-    plain = "\n".join(f"{n} {agentcache._metadata_version(n) or '-'}" for n in agentcache._PACKAGES)
-    asked = _new_versions(monkeypatch, None)
-    assert agentcache.load(path, columns) == {"k": ("b", "o")}
-    assert asked == []
-    # The same text as importlib.metadata's: files written before still match.
-    assert agentcache._versions() == plain
-
-
-def test_other_paths_read_the_versions_again(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    """A package upgraded since the file was written (its folder's time moved: other
-    ``_paths``) is asked again, and the file's rows are not trusted under the new version."""
-    columns = ("browser", "os")
-    path = tmp_path / agentcache.FILE_NAME
-    monkeypatch.setattr(agentcache, "_paths", _fixed_paths("site A"))
-    _new_versions(monkeypatch, {"ua-parser": "1.0"})
-    agentcache.save(path, [("k", ("b", "o"))], columns)
-    monkeypatch.setattr(agentcache, "_paths", _fixed_paths("site A, ua-parser upgraded"))
-    asked = _new_versions(monkeypatch, {"ua-parser": "2.0"})
-    assert agentcache.load(path, columns) == {}
-    assert "ua-parser" in asked
-    # Nothing kept when a folder is being changed: asked every time.
-    monkeypatch.setattr(agentcache, "_paths", _fixed_paths(None))
-    _new_versions(monkeypatch, {"ua-parser": "1.0"})
-    agentcache.save(path, [("k", ("b", "o"))], columns)
-    asked = _new_versions(monkeypatch, {"ua-parser": "1.0"})
-    assert agentcache.load(path, columns) == {"k": ("b", "o")}
-    assert "ua-parser" in asked
-
-
-def _fixed_paths(key: str | None) -> Any:
-    def paths() -> str | None:
-        return key
-
-    paths.cache_clear = lambda: None  # type: ignore[attr-defined]
-    return paths
-
-
-def test_paths_say_where_packages_are_found(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    old = tmp_path / "old"
-    old.mkdir()
-    os.utime(old, ns=(0, 0))
-    monkeypatch.setattr(sys, "path", [str(old), str(tmp_path / "missing")])
-    agentcache._paths.cache_clear()
-    first = agentcache._paths()
-    assert first is not None and str(old) in first
-    (old / "pkg-2.0.dist-info").mkdir()  # an install: the folder's time moves (now)
-    agentcache._paths.cache_clear()
-    assert agentcache._paths() is None  # changed within the last two seconds
-    os.utime(old, ns=(10**9, 10**9))
-    agentcache._paths.cache_clear()
-    assert agentcache._paths() not in (None, first)
-    agentcache._paths.cache_clear()

@@ -15,10 +15,7 @@ path or time); deleting it is always safe (docs/privacy.md).
 What can change an answer is part of the file's key (``fingerprint``): the versions of
 ua-parser, its rules, its Rust engine, user_agents and the crawler list, a hash of logaudit's own
 robot data and classification code, logaudit's version and the row's columns. A file with
-another key, or one that cannot be read, is ignored (and replaced at the end of the run). The
-file also records where the packages' versions were found (``_paths``: sys.path's folders and
-their modification times, which an install, upgrade or removal moves): a run finding the same
-takes the recorded versions instead of asking importlib.metadata again (15-50 ms).
+another key, or one that cannot be read, is ignored (and replaced at the end of the run).
 
 Bounded: at most ``MAX_KEYS`` rows, the most recently used first (this run's, then the older
 ones in the file's order).
@@ -33,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import time
 from collections.abc import Iterable, Mapping
 from functools import cache
 from pathlib import Path
@@ -86,82 +82,22 @@ def cache_path(state: Path | None, enabled: bool = True) -> Path | None:
     return (state if state is not None else default_folder()) / FILE_NAME
 
 
-# Beside the key in the file: where this process found the packages' versions (``_paths``),
-# and those versions' lines, which a later run with the same ``_paths`` takes as they are.
-_PATHS_KEY = b"logaudit.agentcache.paths"
-_VERSIONS_KEY = b"logaudit.agentcache.versions"
-# A folder changed this recently (ns) may change again within its clock's tick: not trusted.
-_SETTLED_NS = 2_000_000_000
-
-
-def fingerprint(columns: tuple[str, ...], recorded: tuple[str, str] | None = None) -> str:
-    """Everything that can change a row, as one text; a file made under another is discarded.
-    ``recorded``: the (``_paths``, version lines) a cache file was written with, taken for
-    this process's versions when its ``_paths`` are the same (``_versions``)."""
-    head, tail = _fixed(columns)
-    return "\n".join([head, _versions(recorded), tail])
-
-
 @cache
-def _fixed(columns: tuple[str, ...]) -> tuple[str, str]:
-    """The fingerprint's lines before and after the packages' versions."""
+def fingerprint(columns: tuple[str, ...]) -> str:
+    """Everything that can change a row, as one text; a file made under another is discarded."""
     import logaudit
     from logaudit.enrich import agents
 
-    head = [f"logaudit {logaudit.__version__}", "columns " + ",".join(columns)]
-    tail = [f"resolver {agents.resolver_name()}"]
+    parts = [f"logaudit {logaudit.__version__}", "columns " + ",".join(columns)]
+    for name in _PACKAGES:
+        parts.append(f"{name} {_metadata_version(name) or '-'}")
+    parts.append(f"resolver {agents.resolver_name()}")
     h = hashlib.sha256()
     # The files by path: importing crawlers.py (the crawler list) and uaparse.py (ua-parser)
     # costs ~16 ms that a run whose agents all come from this file never needs otherwise.
     for f in _CODE:
         h.update(f.read_bytes())
-    tail.append(f"code {h.hexdigest()}")
-    return "\n".join(head), "\n".join(tail)
-
-
-# This process's packages' version lines, by its ``_paths`` (one entry: sys.path is fixed).
-_known: dict[str | None, str] = {}
-
-
-def _versions(recorded: tuple[str, str] | None = None) -> str:
-    """The ``_PACKAGES``' version lines. importlib.metadata (its import and six searches of
-    sys.path: 15-50 ms on the agents' thread of each run that classifies) is asked only when
-    no cache file recorded them under this process's ``_paths``: that key is taken before
-    the versions are read, so a package installed, upgraded or removed since (its
-    dist-info folder added or removed moves its folder's time) changes the key."""
-    paths = _paths()
-    got = _known.get(paths) if paths is not None else None
-    if got is not None:
-        return got
-    if paths is not None and recorded is not None and recorded[0] == paths:
-        got = recorded[1]
-    else:
-        got = "\n".join(f"{name} {_metadata_version(name) or '-'}" for name in _PACKAGES)
-    if paths is not None:
-        _known[paths] = got
-    return got
-
-
-@cache
-def _paths() -> str | None:
-    """Where importlib.metadata looks for the packages, as it stands now: the interpreter,
-    the import system's finders, and each sys.path entry with its folder's (or zip's)
-    device, inode and modification time. None (nothing cached) when one changed in the last
-    two seconds: an install under way may change it again within its clock's tick."""
-    now = time.time_ns()
-    # The finders that find distributions (others, such as six's, come and go with imports).
-    finders = [f for f in sys.meta_path if hasattr(f, "find_distributions")]
-    names = " ".join(getattr(f, "__qualname__", type(f).__qualname__) for f in finders)
-    parts = [sys.version, sys.executable, names]
-    for entry in sys.path:
-        try:
-            st = os.stat(entry or os.getcwd())
-        except (OSError, ValueError, TypeError):
-            parts.append(f"{entry!r} -")
-            continue
-        if now - st.st_mtime_ns < _SETTLED_NS:
-            return None
-        parts.append(f"{entry!r} {st.st_dev} {st.st_ino} {st.st_mtime_ns}")
+    parts.append(f"code {h.hexdigest()}")
     return "\n".join(parts)
 
 
@@ -200,10 +136,7 @@ def load(path: Path, columns: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     try:
         table = pa.ipc.open_file(pa.BufferReader(data)).read_all()
         meta = table.schema.metadata or {}
-        recorded = None
-        if _PATHS_KEY in meta and _VERSIONS_KEY in meta:
-            recorded = (meta[_PATHS_KEY].decode("utf-8"), meta[_VERSIONS_KEY].decode("utf-8"))
-        if meta.get(_META_KEY, b"").decode("utf-8") != fingerprint(columns, recorded):
+        if meta.get(_META_KEY, b"").decode("utf-8") != fingerprint(columns):
             return {}  # another ua-parser, robot list or logaudit: every row may differ
         return rows_of(table, columns)
     except Exception:  # noqa: BLE001 - a corrupt or foreign file is only a cold cache
@@ -236,12 +169,7 @@ def save(path: Path, rows: Iterable[tuple[str, tuple[str, ...]]], columns: tuple
             break
     try:
         table = table_of(zip(keys, values, strict=True), columns)
-        meta = {_META_KEY: fingerprint(columns).encode("utf-8")}
-        paths = _paths()
-        if paths is not None:
-            meta[_PATHS_KEY] = paths.encode("utf-8")
-            meta[_VERSIONS_KEY] = _versions().encode("utf-8")
-        table = table.replace_schema_metadata(meta)
+        table = table.replace_schema_metadata({_META_KEY: fingerprint(columns).encode("utf-8")})
         sink = pa.BufferOutputStream()
         options = pa.ipc.IpcWriteOptions(compression="zstd")
         with pa.ipc.new_file(sink, table.schema, options=options) as writer:
