@@ -109,6 +109,7 @@ NEEDS_PERIODS: tuple[str, ...] = (
     "trend_hours",
     "trend_visitor_hours",
     "trend_response",
+    "trend_response_range",
     "totals",
     "visitor_days",
     *VISITS_NEEDS,
