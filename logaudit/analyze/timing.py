@@ -63,8 +63,8 @@ def overview(p: Partial) -> dict[str, object]:
     if not keep.any():
         return {}
     got = quantiles(values[keep], counts[keep], list(QUANTILES.values()))
-    out: dict[str, object] = {k: round(v, 6) for k, v in zip(QUANTILES, got, strict=True)}
-    out["response_time_max"] = round(float(values[keep].max()), 6)
+    out: dict[str, object] = {k: rounded(v) for k, v in zip(QUANTILES, got, strict=True)}
+    out["response_time_max"] = rounded(float(values[keep].max()))
     out["response_time_requests"] = int(counts[keep].sum())
     return out
 
