@@ -67,9 +67,7 @@ def percentiles(
     if bins.empty:
         return [float("nan")] * len(qs)
     b = bins.groupby(level=-1).sum()
-    return timing.from_bins(
-        b.index.to_numpy(np.int64), b.to_numpy(np.int64), list(qs), lo, hi
-    )
+    return timing.from_bins(b.index.to_numpy(np.int64), b.to_numpy(np.int64), list(qs), lo, hi)
 
 
 # ---- error timeline --------------------------------------------------------------------
