@@ -325,18 +325,20 @@ def t_response_span(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
         return pd.DataFrame()
     minute = minutes(c)[m]
     ms = rt[m] * 1000.0
-    keys, inverse = np.unique(minute, return_inverse=True)
-    least = np.full(len(keys), np.inf)
-    most = np.full(len(keys), -np.inf)
+    first = int(minute.min())
+    if int(minute.max()) - first <= 4 * len(minute):  # the usual chunk: minutes in a row
+        keys, inverse = None, minute - first
+    else:  # a chunk across a gap of months: only its own minutes
+        keys, inverse = np.unique(minute, return_inverse=True)
+    timed = np.bincount(inverse)
+    least, most = np.full(len(timed), np.inf), np.full(len(timed), -np.inf)
     np.minimum.at(least, inverse, ms)
     np.maximum.at(most, inverse, ms)
+    seen = np.flatnonzero(timed)
+    index = seen + first if keys is None else keys[seen]
     return pd.DataFrame(
-        {
-            "min_ms": least,
-            "max_ms": most,
-            "timed": np.bincount(inverse, minlength=len(keys)).astype(np.int64),
-        },
-        index=pd.Index(keys.astype(np.int64), name="minute"),
+        {"min_ms": least[seen], "max_ms": most[seen], "timed": timed[seen].astype(np.int64)},
+        index=pd.Index(index.astype(np.int64), name="minute"),
     )
 
 

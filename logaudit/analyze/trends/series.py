@@ -156,13 +156,15 @@ def t_response_range(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
         return pd.DataFrame()
     hours, offsets, _ = _hour_keys(c)
     codes, lo, values = _pair_codes(hours[m], offsets[m])
-    keys, inverse = np.unique(codes, return_inverse=True)
-    least, most = np.full(len(keys), np.inf), np.full(len(keys), -np.inf)
-    np.minimum.at(least, inverse, ms[m])
-    np.maximum.at(most, inverse, ms[m])
-    timed = np.bincount(inverse, minlength=len(keys)).astype(np.int64)
-    frame = pd.DataFrame({"min_ms": least, "max_ms": most, "timed": timed})
-    frame.index = _pair_index(keys, lo, values)
+    timed = np.bincount(codes)  # small integer codes, as t_hours counts them
+    least, most = np.full(len(timed), np.inf), np.full(len(timed), -np.inf)
+    np.minimum.at(least, codes, ms[m])
+    np.maximum.at(most, codes, ms[m])
+    seen = np.flatnonzero(timed)
+    frame = pd.DataFrame(
+        {"min_ms": least[seen], "max_ms": most[seen], "timed": timed[seen].astype(np.int64)}
+    )
+    frame.index = _pair_index(seen, lo, values)
     return frame
 
 
