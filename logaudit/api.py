@@ -192,6 +192,8 @@ def _report(
 
         found = breaches(report.sections, settings.extra.get("thresholds") or {})
         outcome.messages.extend(found)
+        if outcome.report is not None:  # what cannot be checked is a note in every format
+            outcome.report.notes.extend(m for m in found if m.startswith("--max-"))
         if outcome.exit_code == ExitCode.OK and any(m.startswith("threshold") for m in found):
             outcome.exit_code = ExitCode.THRESHOLD
     if command == "privacy" and outcome.report is not None:

@@ -1059,7 +1059,7 @@ def sources(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
 @click.option("--no-group", is_flag=True, help="Keep ids, UUIDs and hashes in paths as logged.")
 @click.option("--max-5xx-rate", metavar="RATE", help="Exit 10 when 5xx exceed this (2%, 0.02).")
 @click.option("--max-4xx-rate", metavar="RATE", help="Exit 10 when 4xx exceed this.")
-@click.option("--max-p95", metavar="TIME", help="Exit 10 when the p95 exceeds this (800ms).")
+@click.option("--max-p95", metavar="TIME", help="Exit 10 when the p95 exceeds this (800ms, 5h).")
 @click.option("--max-p99", metavar="TIME", help="Exit 10 when the p99 response time exceeds this.")
 @command
 def problems(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:

@@ -1,4 +1,5 @@
-"""Response times in the overview: exact percentiles from a mergeable table.
+"""Response times: the overview's exact percentiles from a mergeable table, and the
+percentiles of the log-scale histograms (problems' endpoints and windows, trends' periods).
 
 Servers write durations at a fixed resolution (nginx: milliseconds, Apache %D: microseconds), so
 the distinct values of a log are few next to its lines. The table counts requests per distinct
@@ -62,7 +63,64 @@ def overview(p: Partial) -> dict[str, object]:
     if not keep.any():
         return {}
     got = quantiles(values[keep], counts[keep], list(QUANTILES.values()))
-    out: dict[str, object] = {k: round(v, 6) for k, v in zip(QUANTILES, got, strict=True)}
-    out["response_time_max"] = round(float(values[keep].max()), 6)
+    out: dict[str, object] = {k: rounded(v) for k, v in zip(QUANTILES, got, strict=True)}
+    out["response_time_max"] = rounded(float(values[keep].max()))
     out["response_time_requests"] = int(counts[keep].sum())
     return out
+
+
+def rounded(seconds: float) -> float:
+    """One spelling of a time in seconds for every section (overview, slow endpoints, slow
+    requests, the problems headline): to the microsecond, and past 10**9 s to the 15
+    significant digits a float holds, so 123456789012344.98 (a max kept in milliseconds) and
+    123456789012345.02 are one value."""
+    v = round(float(seconds), 6)
+    return float(f"{v:.15g}") if abs(v) >= 1e9 else v
+
+
+def exact(p: Partial, qs: list[float]) -> tuple[int, list[float]]:
+    """(requests with a time, their exact percentiles) from the overview's table; (0, [])
+    without one."""
+    t = p.get("response_values")
+    if t is None or t.empty:
+        return 0, []
+    counts = t["n"].to_numpy(dtype=np.int64)
+    keep = counts > 0
+    if not keep.any():
+        return 0, []
+    values = t.index.to_numpy(dtype=np.float64)[keep]
+    return int(counts[keep].sum()), quantiles(values, counts[keep], qs)
+
+
+def from_bins(
+    bins: np.ndarray,
+    counts: np.ndarray,
+    qs: list[float],
+    lo: float = float("nan"),
+    hi: float = float("nan"),
+) -> list[float]:
+    """Percentiles in seconds of a log-scale histogram (``trends.response_bins``: bin ->
+    requests), read as pandas reads the values (linear interpolation between the two ranks
+    around q x (n - 1)), each rank taken at its bin's middle. A bin's middle is within
+    about 2.9 % of any time in the bin (bin 0: under 1 microsecond), so the result is within
+    that of the exact percentile. ``lo``/``hi``, the exact shortest and longest time when
+    known, clamp it (the exact one lies between them), and two requests with both known are
+    exact (min + q x (max - min))."""
+    from logaudit.analyze.trends import bin_value
+
+    n = int(counts.sum())
+    if n == 0:
+        return [float("nan")] * len(qs)
+    if n <= 2 and not np.isnan(lo) and not np.isnan(hi):
+        return [lo + q * (hi - lo) for q in qs]
+    got = quantiles(bin_value(bins) / 1000.0, counts, qs)
+    return [within(v, lo, hi) for v in got]
+
+
+def within(v: float, lo: float, hi: float) -> float:
+    """A histogram percentile clamped to the exact range: no p99 above the max."""
+    if not np.isnan(hi):
+        v = min(v, hi)
+    if not np.isnan(lo):
+        v = max(v, lo)
+    return v

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from logaudit.analyze import timing
 from logaudit.analyze.base import Context, Partial, SectionSpec
 from logaudit.analyze.problems import clients as clients_mod
 from logaudit.analyze.problems.tables import SLOWEST_PER_CHUNK, TABLES
@@ -55,20 +56,18 @@ def clock(minute: int | float) -> str:
     return when(minute)[-5:]
 
 
-def percentiles(bins: pd.Series, qs: tuple[float, ...] = (0.5, 0.95, 0.99)) -> list[float]:
-    """Seconds at each quantile of a histogram (bin -> count) of ``tables._bins``."""
-    from logaudit.analyze.trends import bin_value
-
-    if bins.empty or bins.sum() == 0:
+def percentiles(
+    bins: pd.Series,
+    qs: tuple[float, ...] = (0.5, 0.95, 0.99),
+    lo: float = float("nan"),
+    hi: float = float("nan"),
+) -> list[float]:
+    """Seconds at each quantile of a histogram (bin -> count) of ``tables._bins``, clamped
+    between the exact ``lo`` and ``hi`` when known (``timing.from_bins``)."""
+    if bins.empty:
         return [float("nan")] * len(qs)
-    b = bins.groupby(level=-1).sum().sort_index()
-    cum = b.cumsum().to_numpy()
-    keys = b.index.to_numpy()
-    out = []
-    for q in qs:
-        i = int(np.searchsorted(cum, q * cum[-1]))
-        out.append(float(bin_value(np.array([keys[min(i, len(keys) - 1)]]))[0]) / 1000.0)
-    return out
+    b = bins.groupby(level=-1).sum()
+    return timing.from_bins(b.index.to_numpy(np.int64), b.to_numpy(np.int64), list(qs), lo, hi)
 
 
 # ---- error timeline --------------------------------------------------------------------
@@ -238,27 +237,30 @@ def slow(p: Partial, ctx: Context) -> pd.DataFrame:
             return pd.DataFrame()
         rows = []
         mx = _t(p, "pb_response_max")
+        every = timing.exact(p, [0.5, 0.95, 0.99])
         for endpoint, g in r.groupby(level="endpoint", sort=False):
             g = g.droplevel("endpoint")
             resp = g.xs(0, level="which")["n"] if 0 in g.index.get_level_values(0) else None
             up = g.xs(1, level="which")["n"] if 1 in g.index.get_level_values(0) else None
             if resp is None:
                 continue
-            lo, hi = _extremes(mx, endpoint, "min_ms", "max_ms", "timed", int(resp.sum()))
-            p50, p95, p99 = (_within(v, lo, hi) for v in percentiles(resp))
+            n = int(resp.sum())
+            lo, hi = _extremes(mx, endpoint, "min_ms", "max_ms", "timed", n)
+            # An endpoint holding every timed request has the overview's exact figures.
+            p50, p95, p99 = every[1] if every[0] == n else percentiles(resp, lo=lo, hi=hi)
             row: dict[str, Any] = {
                 "endpoint": str(endpoint),
-                "requests": int(resp.sum()),
-                "p50": round(p50, 4),
-                "p95": round(p95, 4),
-                "p99": round(p99, 4),
-                "max": round(hi, 4),
+                "requests": n,
+                "p50": timing.rounded(p50),
+                "p95": timing.rounded(p95),
+                "p99": timing.rounded(p99),
+                "max": timing.rounded(hi),
             }
             if up is not None:
                 up_lo, up_hi = _extremes(
                     mx, endpoint, "min_up_ms", "max_up_ms", "up_timed", int(up.sum())
                 )
-                row["upstream_p95"] = round(_within(percentiles(up, (0.95,))[0], up_lo, up_hi), 4)
+                row["upstream_p95"] = timing.rounded(percentiles(up, (0.95,), up_lo, up_hi)[0])
             rows.append(row)
         f = pd.DataFrame(rows)
         if f.empty:
@@ -288,15 +290,6 @@ def _extremes(
     return (np.nan if least > most else least), most
 
 
-def _within(v: float, lo: float, hi: float) -> float:
-    """A histogram percentile clamped to the exact range: no p99 above the max."""
-    if not np.isnan(hi):
-        v = min(v, hi)
-    if not np.isnan(lo):
-        v = max(v, lo)
-    return v
-
-
 def sec_slow(p: Partial, ctx: Context) -> Section:
     title = "Slow endpoints"
     f = slow(p, ctx)
@@ -304,7 +297,10 @@ def sec_slow(p: Partial, ctx: Context) -> Section:
         return Section("slow-endpoints", title, pd.DataFrame(), note=NO_TIMES)
     top = ctx.settings.top
     rows = f.head(top) if top else f
-    note = "seconds; percentiles from a log-scale histogram (within about 3 %)"
+    note = (
+        "seconds; percentiles from a log-scale histogram (within about 3 % of the exact, "
+        "clamped to the min and max; exact for up to 2 requests)"
+    )
     if "upstream_p95" in f:
         note += "; upstream: the backend's own time"
     return Section(
@@ -326,8 +322,8 @@ def sec_slow_requests(p: Partial, ctx: Context) -> Section:
             "method": s["method"].to_numpy(),
             "path": s["path"].to_numpy(),
             "status": s["status"].to_numpy(),
-            "seconds": s["seconds"].round(4).to_numpy(),
-            "upstream": s["upstream"].round(4).to_numpy(),
+            "seconds": [timing.rounded(v) for v in s["seconds"]],
+            "upstream": [timing.rounded(v) for v in s["upstream"]],
         }
     )
     if rows["upstream"].isna().all():
@@ -438,8 +434,8 @@ def _figures(p: Partial, ctx: Context, lo: int, hi: int) -> dict[str, float]:
     hits = int(part["hits"].sum())
     minutes = hi - covered(p, ctx, lo, hi) + 1
     nan = float("nan")
-    out = {
-        "requests": float(hits),
+    out: dict[str, float] = {
+        "requests": hits,
         "requests_per_minute": hits / minutes if minutes > 0 else nan,
         "5xx_rate": float(part["s5xx"].sum() / hits) if hits else nan,
         "4xx_rate": float(part["s4xx"].sum() / hits) if hits else nan,
@@ -447,9 +443,29 @@ def _figures(p: Partial, ctx: Context, lo: int, hi: int) -> dict[str, float]:
     r = _t(p, "pb_response_minutes")
     if not r.empty:
         mins = r.index.get_level_values("minute")
-        p95, p99 = percentiles(r[(mins >= lo) & (mins <= hi)]["n"], (0.95, 0.99))
-        out["p95"], out["p99"] = p95, p99
+        part_r = r[(mins >= lo) & (mins <= hi)]["n"]
+        n = int(part_r.sum())
+        every = timing.exact(p, [0.95, 0.99])
+        if n and every[0] == n:  # the span holds every timed request: the overview's figures
+            out["p95"], out["p99"] = every[1]
+        else:
+            least, most = _span_extremes(p, lo, hi, n)
+            out["p95"], out["p99"] = percentiles(part_r, (0.95, 0.99), least, most)
     return out
+
+
+def _span_extremes(p: Partial, lo: int, hi: int, n: int) -> tuple[float, float]:
+    """The exact shortest and longest response time (seconds) of minutes lo..hi, from
+    ``pb_response_span``; NaN when it does not cover all ``n`` times of the histogram (a
+    store's days written before it was kept)."""
+    t = _t(p, "pb_response_span")
+    nan = float("nan")
+    if t.empty:
+        return nan, nan
+    part = t[(t.index >= lo) & (t.index <= hi)]
+    if int(part["timed"].sum()) != n or not n:
+        return nan, nan
+    return float(part["min_ms"].min()) / 1000.0, float(part["max_ms"].max()) / 1000.0
 
 
 def _failing_in(p: Partial, lo: int, hi: int) -> dict[tuple[str, int], int]:
@@ -488,8 +504,8 @@ def sec_now(p: Partial, ctx: Context) -> Section:
                 {
                     "metric": metric,
                     "path": "",
-                    "now": _round(a),
-                    "before": _round(b),
+                    "now": _round(a, metric),
+                    "before": _round(b, metric),
                     "change": _change(a, b),
                 }
             )
@@ -522,7 +538,10 @@ def sec_now(p: Partial, ctx: Context) -> Section:
     )
     note += "; requests per minute over the minutes the log covers"
     if "p95" in now:
-        note += "; p95, p99 from a log-scale histogram (within about 3 %; the overview's are exact)"
+        note += (
+            "; p95, p99 from a log-scale histogram (within about 3 %, clamped to the "
+            "window's min and max; the overview's are exact)"
+        )
     # Object columns keep counts as integers and unknowns as None next to rates.
     frame = pd.DataFrame(rows, columns=["metric", "path", "now", "before", "change"], dtype=object)
     return Section("now", title, frame, len(rows), note=note)
@@ -541,8 +560,11 @@ def _covers(p: Partial, ctx: Context) -> str:
     return "--since leaves" if _start(p, ctx)[1] else "the log covers"
 
 
-def _round(v: float) -> float | None:
-    return None if v != v else round(v, 4)
+def _round(v: float, metric: str = "") -> float | None:
+    """Rates to 4 places; times as every section spells them (``timing.rounded``)."""
+    if v != v:
+        return None
+    return timing.rounded(v) if metric in ("p95", "p99") else round(v, 4)
 
 
 def _change(a: float, b: float) -> str:
@@ -644,6 +666,9 @@ def sec_headline(p: Partial, ctx: Context) -> Section:
     if not fig.get("has_response_time"):
         head.pop("p95", None)
         head.pop("p99", None)
+    for key in ("p95", "p99"):  # spelled as the overview's (timing.rounded); NaN: unknown
+        if key in head:
+            head[key] = None if head[key] != head[key] else timing.rounded(head[key])
     note = "nothing wrong found" if f.empty else ""
     rows = rows[["finding", "since", "kind"]]
     return Section(
@@ -659,16 +684,26 @@ def sec_headline(p: Partial, ctx: Context) -> Section:
 
 def breaches(report_sections: list[Section], thresholds: Mapping[str, float]) -> list[str]:
     """One message per threshold breached (``--max-5xx-rate`` ...), from the headline's
-    figures; a threshold that cannot be checked (no response times) is a message too."""
+    figures (p95, p99: the overview's exact ones over the whole report); a threshold that
+    cannot be checked (no response times, or none in the --last window) is a message too,
+    starting with ``--max-`` (api.py puts it in the report's notes as well)."""
     head = next((s.headline for s in report_sections if s.name == "headline"), None)
     if head is None or not thresholds:
         return []
     out = []
     for key, limit in thresholds.items():
-        value = head.get(key)
+        option = "--max-" + key.replace("_", "-")
         unit = "s" if key.startswith("p9") else ""
+        if unit and key not in head:
+            out.append(f"{option}: cannot be checked, the log has no response times")
+            continue
+        value = head.get(key)
         if value is None:
-            out.append(f"--max-{key}: cannot be checked, the log has no response times")
+            if unit:
+                out.append(
+                    f"{option}: cannot be checked, no request with a response time "
+                    f"({head.get('scope')})"
+                )
             continue
         if value > limit:
             shown = f"{value:.3f} s > {limit:g} s" if unit else f"{value:.2%} > {limit:.2%}"
@@ -709,7 +744,7 @@ def _specs() -> tuple[SectionSpec, ...]:
             "now",
             "Now",
             sec_now,
-            ("pb_minutes", "pb_start", "pb_fail", "pb_response_minutes"),
+            ("pb_minutes", "pb_start", "pb_fail", "pb_response_minutes", "pb_response_span"),
         ),
     )
 

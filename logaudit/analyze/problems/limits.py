@@ -10,7 +10,7 @@ from logaudit.timespec import MAX_DAYS, UNIT_SECONDS
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)?\s*$", re.IGNORECASE)
 _SECONDS = {"s": 1, **UNIT_SECONDS}  # timespec's units (m is minutes), and seconds
-_TIME = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$", re.IGNORECASE)
+_TIME = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$", re.IGNORECASE)
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(%)?\s*$")
 
 
@@ -35,12 +35,18 @@ def duration(value: str, option: str = "--last") -> int:
 
 
 def seconds(value: str, option: str) -> float:
-    """'800ms', '1.5s', '2' (seconds) -> seconds."""
+    """A time: '800ms', '1.5s', '2' (bare: seconds), and the durations' units '5m', '5h',
+    '1d', '1w' (m is minutes, as for --last), at most timespec.MAX_DAYS -> seconds."""
     m = _TIME.match(value)
     if not m:
-        raise _bad(option, value, "800ms or 1.5s")
-    v = float(m.group(1))
-    return v / 1000.0 if (m.group(2) or "s").lower() == "ms" else v
+        raise _bad(option, value, "800ms, 1.5s or 5h")
+    unit = (m.group(2) or "s").lower()
+    v = float(m.group(1)) / 1000.0 if unit == "ms" else float(m.group(1)) * _SECONDS[unit]
+    if v > MAX_DAYS * 86400:
+        raise LogauditError(
+            f"{option}: {value!r} is more than {MAX_DAYS}d (a hundred years)", ExitCode.USAGE
+        )
+    return v
 
 
 def rate(value: str, option: str) -> float:

@@ -229,8 +229,9 @@ def t_fail_referrers(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     )
 
 
-# Response times: the log-scale bins of ``analyze.trends`` (40 per decade of milliseconds),
-# so percentiles are within about 3 % of the exact value and the table merges by summing.
+# Response times: the log-scale bins of ``analyze.trends`` (40 per decade of milliseconds, up
+# to the longest time the reader accepts), so percentiles are within about 3 % of the exact
+# value (``timing.from_bins``) and the table merges by summing.
 def _bins(seconds: np.ndarray) -> np.ndarray:
     from logaudit.analyze.trends import response_bins
 
@@ -308,6 +309,37 @@ def t_response_minutes(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     if not m.any():
         return pd.DataFrame()
     return count_keys([("minute", minutes(c)[m], None), ("bin", _bins(rt[m]), None)])
+
+
+SPAN = {"min_ms": "min", "max_ms": "max", "timed": "sum"}
+
+
+def t_response_span(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    """minute -> the shortest and longest response time (ms, merged by min and max) and the
+    count they are over: a window's p95/p99 from the histogram are clamped between them (a
+    bin's middle is no logged time). ``timed`` tells a span that covers every time of the
+    histogram from one a store's older days leave partly unknown."""
+    rt = c["response_time"].to_numpy(dtype=np.float64, na_value=np.nan)
+    m = ~np.isnan(rt)
+    if not m.any():
+        return pd.DataFrame()
+    minute = minutes(c)[m]
+    ms = rt[m] * 1000.0
+    first = int(minute.min())
+    if int(minute.max()) - first <= 4 * len(minute):  # the usual chunk: minutes in a row
+        keys, inverse = None, minute - first
+    else:  # a chunk across a gap of months: only its own minutes
+        keys, inverse = np.unique(minute, return_inverse=True)
+    timed = np.bincount(inverse)
+    least, most = np.full(len(timed), np.inf), np.full(len(timed), -np.inf)
+    np.minimum.at(least, inverse, ms)
+    np.maximum.at(most, inverse, ms)
+    seen = np.flatnonzero(timed)
+    index = seen + first if keys is None else keys[seen]
+    return pd.DataFrame(
+        {"min_ms": least[seen], "max_ms": most[seen], "timed": timed[seen].astype(np.int64)},
+        index=pd.Index(index.astype(np.int64), name="minute"),
+    )
 
 
 def t_slowest(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
@@ -534,6 +566,7 @@ TABLES: dict[str, Table] = {
         Table("pb_response", t_response),
         Table("pb_response_max", t_response_max, agg=EXTREMES),
         Table("pb_response_minutes", t_response_minutes),
+        Table("pb_response_span", t_response_span, agg=SPAN),
         Table("pb_slowest", t_slowest, kind="concat"),
         Table("pb_clients", t_clients, agg={"first": "min", "last": "max"}),
         Table("pb_client_404", t_client_404),

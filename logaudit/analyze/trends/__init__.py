@@ -16,12 +16,14 @@ period*: for days this is the daily-visitors figure of ``summary``, for hours, w
 a key seen on several days of the period counts once; ``visits`` visits starting in the period
 (``clicks_per_visit`` = their page views / visits); ``bandwidth`` response bytes;
 ``status_4xx``/``status_5xx`` and ``rate_4xx``/``rate_5xx`` (count / hits). ``response_p50_ms``
-and ``response_p95_ms`` appear when the log has response times: nearest-rank percentiles from a
-histogram of 40 logarithmic bins per decade, so within ±3 % of the exact value (0 ms and
-anything under 1 µs count as 0). ``start`` is the period's first instant in ISO 8601 with its
-offset: with ``--tz`` the zone's offset at that wall time (DST-aware); without, the offset most
-common in the period's first hour with hits (an empty period takes the offset in force at the
-end of the previous one).
+and ``response_p95_ms`` appear when the log has response times: pandas' percentiles (linear
+interpolation) read from a histogram of 40 logarithmic bins per decade, so within 2.9 % of the
+exact value (0 ms and anything under 1 µs count as 0), clamped to the period's exact min and
+max (``trend_response_range``); exact for up to two requests and for a period holding every
+timed request (the overview's; ``analyze.timing.from_bins``). ``start`` is the period's first
+instant in ISO 8601 with its offset: with ``--tz`` the zone's offset at that wall time
+(DST-aware); without, the offset most common in the period's first hour with hits (an empty
+period takes the offset in force at the end of the previous one).
 
 **Complete periods.** Only the first and the last row can be partial. The last is complete when
 ``--until`` is at or after its end (taken as the user's word that the log covers it) or the last
@@ -109,6 +111,7 @@ NEEDS_PERIODS: tuple[str, ...] = (
     "trend_hours",
     "trend_visitor_hours",
     "trend_response",
+    "trend_response_range",
     "totals",
     "visitor_days",
     *VISITS_NEEDS,

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from logaudit.analyze import periods as per
-from logaudit.analyze import visitcounts
+from logaudit.analyze import timing, visitcounts
 from logaudit.analyze.base import Context, Partial, Table
 from logaudit.analyze.visits import visits_of
 from logaudit.config import Settings
@@ -43,10 +43,12 @@ EDGE = 0.05  # share of a period at either end within which a hit makes it compl
 CHANGE_METRICS: tuple[str, ...] = tuple(METRICS)
 
 # Response-time histogram: bin 0 holds 0 (and anything under RESP_MIN_MS); bin b >= 1 holds
-# [RESP_MIN_MS * 10**((b-1)/40), RESP_MIN_MS * 10**(b/40)); the top bin also holds larger values.
+# [RESP_MIN_MS * 10**((b-1)/40), RESP_MIN_MS * 10**(b/40)), up to 10**18 ms: every time the
+# reader accepts (under 10**15 of the log's unit, seconds at most). Up to schema 12 the top
+# was 10**7 ms, its last bin (400) holding every longer time: a store's older days keep that.
 RESP_PER_DECADE = 40
 RESP_MIN_MS = 1e-3
-RESP_BINS = RESP_PER_DECADE * 10 + 1  # up to 10**7 ms
+RESP_BINS = RESP_PER_DECADE * 21 + 1
 
 
 # ---- per-chunk tables: integer keys, one bincount per figure --------------------------------
@@ -142,12 +144,37 @@ def t_response(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     return pd.DataFrame({"n": n.astype(np.int64)}, index=index)
 
 
+RANGE = {"min_ms": "min", "max_ms": "max", "timed": "sum"}
+
+
+def t_response_range(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    """(local hour, offset) -> the shortest and longest response time (ms) and the count they
+    are over: a period's percentiles are clamped between them (``_response``)."""
+    ms = c["response_time"].to_numpy(dtype=np.float64, na_value=np.nan) * 1000.0
+    m = ~np.isnan(ms)
+    if not m.any():
+        return pd.DataFrame()
+    hours, offsets, _ = _hour_keys(c)
+    codes, lo, values = _pair_codes(hours[m], offsets[m])
+    timed = np.bincount(codes)  # small integer codes, as t_hours counts them
+    least, most = np.full(len(timed), np.inf), np.full(len(timed), -np.inf)
+    np.minimum.at(least, codes, ms[m])
+    np.maximum.at(most, codes, ms[m])
+    seen = np.flatnonzero(timed)
+    frame = pd.DataFrame(
+        {"min_ms": least[seen], "max_ms": most[seen], "timed": timed[seen].astype(np.int64)}
+    )
+    frame.index = _pair_index(seen, lo, values)
+    return frame
+
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
         Table("trend_hours", t_hours),
         Table("trend_visitor_hours", t_visitor_hours, kind="concat"),
         Table("trend_response", t_response),
+        Table("trend_response_range", t_response_range, agg=RANGE),
     )
 }
 
@@ -383,17 +410,59 @@ def _response(p: Partial, ids: np.ndarray, every: str) -> tuple[np.ndarray, np.n
         }
     )
     h = h.groupby(["pos", "bin"], sort=True)["n"].sum().reset_index()
-    cum = h.groupby("pos")["n"].cumsum().to_numpy()
-    total = h.groupby("pos")["n"].transform("sum").to_numpy()
+    n = h["n"].to_numpy(np.int64)
+    at, first = np.unique(h["pos"].to_numpy(np.int64), return_index=True)
+    total = np.add.reduceat(n, first)
+    cum = np.cumsum(n)
+    before = cum[first] - n[first]
+    mid = bin_value(h["bin"].to_numpy())
+    lo, hi = _range(p, ids, every, at, total)
+    got, values = timing.exact(p, [0.50, 0.95])
     out = []
-    for q in (0.50, 0.95):
-        # Nearest rank: the smallest value with at least ceil(q * n) values at or below it.
-        reached = cum >= np.ceil(q * total)
-        first = h[reached].drop_duplicates("pos")
+    for k, q in enumerate((0.50, 0.95)):
+        # As pandas reads the values (timing.from_bins): between the ranks around q x (n - 1),
+        # each at its bin's middle; clamped to the period's min and max; exact for two
+        # requests, and the overview's figure for a period that holds every timed request.
+        rank = (total - 1) * q
+        r_lo = np.floor(rank).astype(np.int64)
+        r_hi = np.minimum(r_lo + 1, total - 1)
+        x_lo = mid[np.searchsorted(cum, before + r_lo, side="right")]
+        x_hi = mid[np.searchsorted(cum, before + r_hi, side="right")]
+        v = x_lo + (rank - r_lo) * (x_hi - x_lo)
+        v = np.fmax(np.fmin(v, hi), lo)
+        two = (total <= 2) & ~np.isnan(lo) & ~np.isnan(hi)
+        v = np.where(two, lo + q * (hi - lo), v)
+        if got:
+            v = np.where(total == got, values[k] * 1000.0, v)
         col = np.full(len(ids), np.nan)
-        col[first["pos"].to_numpy()] = np.round(bin_value(first["bin"].to_numpy()), 1)
+        col[at] = np.round(v, 1)
         out.append(col)
     return out[0], out[1]
+
+
+def _range(
+    p: Partial, ids: np.ndarray, every: str, at: np.ndarray, total: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per period ``at``, the shortest and longest response time (ms), NaN where
+    ``trend_response_range`` does not cover all ``total`` times (a store's days written
+    before it was kept)."""
+    lo, hi = np.full(len(at), np.nan), np.full(len(at), np.nan)
+    tr = p.get("trend_response_range")
+    if tr is None or tr.empty:
+        return lo, hi
+    hours = tr.index.get_level_values("hour").to_numpy(np.int64)
+    offs = tr.index.get_level_values("offset").to_numpy(np.int64)
+    pos, ok = _positions(ids, per.of_hours(hours, offs, every))
+    g = (
+        pd.DataFrame({"pos": pos[ok], **{c: tr[c].to_numpy()[ok] for c in RANGE}})
+        .groupby("pos")
+        .agg(RANGE)
+        .reindex(at)
+    )
+    known = (g["timed"] == total).to_numpy()
+    lo[known] = g["min_ms"].to_numpy()[known]
+    hi[known] = g["max_ms"].to_numpy()[known]
+    return lo, hi
 
 
 def _complete(
