@@ -404,3 +404,21 @@ def test_a_line_nested_deeper_than_arrow_reads_does_not_crash(tmp_path: Path) ->
     assert run.returncode == 0, run.stderr[-500:]
     assert json.loads(run.stdout)["overview"]["requests"] == 8
     assert "2 bad lines" in run.stderr
+
+
+def test_a_caddy_line_without_its_request_is_a_bad_line() -> None:
+    # QA19 #11: status and ts present, no "request" object (or a string, or a null uri): each
+    # was a hit with an empty client, method and path ('' rows in pages and hosts).
+    lines = [caddy(i) for i in range(6)]
+    no_request = json.loads(caddy(1))
+    del no_request["request"]
+    lines[1] = json.dumps(no_request)
+    lines[3] = caddy(3, request="string")
+    lines[4] = caddy(4, request={"client_ip": "198.51.100.4", "method": "GET", "uri": None})
+    for hinted in (False, True):
+        if not hinted:
+            jsonlog._HINTS.clear()
+        frame, bad = parse_bytes(_block(lines))
+        assert sorted(n for n, _ in bad.samples["access.json"]) == [2, 4, 5]
+        assert all("no request in this JSON object" in why for _, why in bad.samples["access.json"])
+        assert frame["line"].tolist() == [1, 3, 6] and "" not in set(frame["client"].astype(str))

@@ -374,8 +374,15 @@ def _read_range(
     if ok:
         if whole and hint is None:
             _HINTS[layout] = _hint(t.schema, layout)
+        lines = lines.astype(np.int64)
+        missing = _without_request(t, layout)
+        if missing is not None:
+            # An object without the request (Caddy's "request" absent, or not an object):
+            # a bad line, not a hit with an empty client, method and path.
+            bad.extend(lines[missing].tolist())
+            t, lines = t.filter(pa.array(~missing)), lines[~missing]
         tables.append(_columns(t, layout))
-        rows.append(lines.astype(np.int64))
+        rows.append(lines)
         return
     if hi - lo == 1:
         bad.append(lo)
@@ -476,6 +483,28 @@ def _columns(t: pa.Table, layout: Layout) -> pa.Table:
             text = pc.if_else(pc.equal(text, ""), "-", text)
         out[tok.name] = text
     return pa.table(out)
+
+
+def _without_request(t: pa.Table, layout: Layout) -> np.ndarray | None:
+    """Rows whose request path (the request_uri key: Caddy's request.uri, Traefik's
+    RequestPath, nginx JSON's path) is absent or null, or None when there is none."""
+    missing: np.ndarray | None = None
+    for tok, path in zip(layout.tokens, layout.keys, strict=True):
+        if tok.pieces[0].role != "request_uri":
+            continue
+        col = None
+        for alt in path.split("|"):
+            col = _path(t, alt)
+            if col is not None and col.null_count < len(col):
+                break
+        if col is None:
+            here = np.ones(t.num_rows, bool)
+        elif col.null_count:
+            here = np.asarray(col.is_null())
+        else:
+            continue
+        missing = here if missing is None else missing | here
+    return missing if missing is not None and missing.any() else None
 
 
 def _filled(text: pa.Array) -> pa.Array:
