@@ -185,14 +185,14 @@ class _Enrich:
     def __call__(self, chunk: pd.DataFrame) -> pd.DataFrame:
         if self.visits is not None:
             chunk["visit"] = self.visits(chunk)
-        if self.agent or (self.feeds and "agent_class" in chunk):
+        if self.agent:
             cat = chunk["agent"].array
             table = classify_agents(pd.Index(cat.categories))
             codes = np.asarray(cat.codes)
             for f in self.agent:
                 chunk[f] = _spread(table[f], codes)
-            if self.feeds and "agent_class" in chunk:
-                chunk["agent_class"] = _with_feeds(chunk["agent_class"], table["agent_class"], codes)
+        if self.feeds and "agent_class" in chunk:
+            chunk["agent_class"] = _with_feeds(chunk["agent"].array, chunk["agent_class"].array)
         if self.geo is not None:
             cat = chunk["client"].array
             table = self.geo(pd.Index(cat.categories))
@@ -205,15 +205,21 @@ class _Enrich:
         return chunk
 
 
-def _with_feeds(classes: pd.Series, kinds: pd.Series, codes: np.ndarray) -> pd.Categorical:
+def _with_feeds(agent: pd.Categorical, classes: pd.Categorical) -> pd.Categorical:
     """The agent_class column with 'feed' where the agents table (and so the crawlers panel)
     says so: the record table's column counts a feed reader as a crawler (code 1, a robot).
-    Only crawler rows can change: a row without a logged agent stays a person."""
-    feed = (np.asarray(kinds.astype("str")) == "feed")[codes] & (
-        np.asarray(classes.astype("str")) == "crawler"
-    )
+    Only the crawlers' agents are looked up (robots are few among distinct agents), and only
+    crawler rows change: a row without a logged agent stays a person."""
+    crawler = np.asarray(classes.codes) == 1
+    if not crawler.any():
+        return classes
+    codes = np.asarray(agent.codes)
+    robots = np.unique(codes[crawler & (codes >= 0)])
+    kinds = classify_agents(pd.Index(agent.categories.take(robots)))["agent_class"]
+    feeds = robots[np.asarray(kinds.astype("str")) == "feed"]
+    feed = crawler & np.isin(codes, feeds)
     if not feed.any():
-        return pd.Categorical(classes)
+        return classes
     out = np.asarray(classes.astype("str"), object)
     out[feed] = "feed"
     return pd.Categorical(out, categories=pd.Index(["person", "crawler", "tool", "feed"]))

@@ -44,10 +44,14 @@ def _failing_urls(tmp_path: Path, command: str, *args: str) -> str:
     return m.group(0)
 
 
-@pytest.mark.parametrize(("command", "args"), [("problems", ()), ("digest", ("--since", "2026-12-05"))])
+@pytest.mark.parametrize(
+    ("command", "args"), [("problems", ()), ("digest", ("--since", "2026-12-05"))]
+)
 def test_failing_urls_lists_keep_addresses_whole(tmp_path: Path, command: str, args) -> None:
     section = _failing_urls(tmp_path, command, *args)
-    cells = re.findall(r'<td class="list" style="([^"]*)"><div style="([^"]*)">(.*?)</div></td>', section)
+    cells = re.findall(
+        r'<td class="list" style="([^"]*)"><div style="([^"]*)">(.*?)</div></td>', section
+    )
     assert len(cells) == 2  # clients and referrers of the one failing URL
     (c_style, c_box, clients), (_, _, referrers) = cells
     assert "min-width:13em" in c_style and "max-width:24em" in c_box

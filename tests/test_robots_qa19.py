@@ -110,12 +110,16 @@ def test_records_agent_class_says_feed_as_the_panel_does(tmp_path: Path) -> None
     log = _log(tmp_path, agents)
     kinds = {name: kind for name, kind, *_ in _crawlers(_summary(log))}
     assert kinds["UniversalFeedParser"] == "feed"
-    run = CliRunner().invoke(cli, ["records", str(log), "--fields", "agent_class", "--format", "csv"])
+    run = CliRunner().invoke(
+        cli, ["records", str(log), "--fields", "agent_class", "--format", "csv"]
+    )
     assert run.exit_code == 0, run.output
     assert run.stdout.split() == ["agent_class", "feed", "tool", "crawler", "person"]
-    rows = CliRunner().invoke(
-        cli, ["records", str(log), "--fields", "agent_class", "--format", "jsonl"]
-    ).stdout
+    rows = (
+        CliRunner()
+        .invoke(cli, ["records", str(log), "--fields", "agent_class", "--format", "jsonl"])
+        .stdout
+    )
     assert [json.loads(r)["agent_class"] for r in rows.splitlines()] == [
         "feed",
         "tool",

@@ -164,7 +164,9 @@ def section_html(sec: Section, report: Report, embed: Embed | None) -> SectionHt
         not c.numeric and max(len(r[i]) for r in tv.cells) <= 24 for i, c in enumerate(tv.columns)
     ]
     if lists:
-        short = [s and c.key not in ("first", "last") for s, c in zip(short, tv.columns)]
+        short = [
+            s and c.key not in ("first", "last") for s, c in zip(short, tv.columns, strict=True)
+        ]
     rows = []
     for cells, raw in zip(tv.cells, tv.raw, strict=True):
         row = []
