@@ -335,7 +335,8 @@ class RobotMatcher:
         """``patterns``: the crawler list (default: ``crawler_patterns()``); ``extra``: (kind,
         name, pattern) entries tried before it (default: ``extra_robots()``). ``fold=False,
         feeds=False, extra=()`` is how robots were found before issue 18 (case-sensitive list, no
-        feed kind): ``bench/robots_people.py`` measures the difference on a log."""
+        feed kind): ``bench/robots_people.py`` measures the difference on a log. (Its tools are
+        the lower-case spellings only since round 19: ``TOOLS`` is written for folding.)"""
         crawler: list[str] = []  # folded; CASE_SENSITIVE ones go in a group of their own
         cased: list[str] = []
         for p in crawler_patterns() if patterns is None else patterns:
