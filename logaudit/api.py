@@ -99,7 +99,8 @@ def _outcome(r: Run, report: Report, settings: Settings, implicit: str = "") -> 
         messages.append(_strict(r.bad))
     elif code == ExitCode.OK and not report.overview.get("requests"):
         code = ExitCode.NO_DATA
-        messages.append(_nothing_chosen(settings, "in the input", implicit))
+        layouts = [d.format for d in r.formats.values()]
+        messages.append(_nothing_chosen(settings, "in the input", implicit, layouts))
     return Outcome(report, code, messages, note)
 
 
@@ -139,17 +140,23 @@ def unread(bad: BadLines, settings: Settings) -> list[str]:
     return said if anon is None else [anon.text(w) for w in said]
 
 
-def _nothing_chosen(settings: Settings, otherwise: str, implicit: str = "") -> str:
+def _nothing_chosen(
+    settings: Settings, otherwise: str, implicit: str = "", formats: Sequence[Any] = ()
+) -> str:
     """Why no request is left: the period, the filters (named), or both; said so that
     ``--method FOO`` is not blamed on a period nobody chose, nor the log called empty when
-    the period a command chose itself (``implicit``: the digest's yesterday) holds nothing."""
-    from logaudit.filters import of_settings
+    the period a command chose itself (``implicit``: the digest's yesterday) holds nothing.
+    ``formats``: the inputs' layouts, to say a filter asks for a field none of them writes."""
+    from logaudit.filters import of_settings, unlogged
 
     period = settings.since is not None or settings.until is not None or settings.extra.get("last")
-    named = of_settings(settings.extra).describe()
+    filters = of_settings(settings.extra)
+    named = filters.describe()
     if settings.bots in ("exclude", "only"):  # it drops rows too: crawlers, or all but them
         named.append(f"--bots {settings.bots}")
     matching = f"matching the filters ({'; '.join(named)})" if named else ""
+    why = unlogged(filters, formats)
+    matching += f": {why}" if why and matching else ""
     if implicit and not period:
         return f"no request in {implicit} {matching}".rstrip()
     if period and matching:
@@ -367,7 +374,7 @@ def records(
 
     inputs = inputs if inputs is not None else open_inputs(args)
     result = rec.write(inputs, settings, query, fmt, out)
-    messages = [str(p) for p in result.problems]
+    messages = [str(p) for p in result.problems] + result.notes
     # The rows are the output: what was not read into them is said on stderr, as the reports
     # say it (their warnings and bad-line line); records said nothing of bad lines or NULs.
     messages += unread(result.bad, settings)
@@ -384,5 +391,5 @@ def records(
         messages.append(_strict(result.bad))
     elif code == ExitCode.OK and result.rows == 0:
         code = ExitCode.NO_DATA
-        messages.append(_nothing_chosen(settings, "matched"))
+        messages.append(_nothing_chosen(settings, "matched", formats=result.layouts))
     return Outcome(None, code, messages)

@@ -269,6 +269,18 @@ class Matcher:
         return keep
 
 
+def unlogged(filters: Filters, formats: Sequence[Any]) -> str:
+    """Why ``--vhost`` kept nothing when no input's format writes a virtual host ('' in the
+    vhost column, schema.py): a clause for the "no request matching the filters" line, or ''.
+    ``formats``: the inputs' layouts (formats/spec.py)."""
+    if "vhost" not in filters.keep or not formats:
+        return ""
+    if any(p.role == "vhost" for f in formats for t in f.tokens for p in t.pieces):
+        return ""
+    names = ", ".join(dict.fromkeys(f.name for f in formats))
+    return f"the log's format ({names}) has no virtual host field for --vhost to match"
+
+
 def option_names() -> list[str]:
     """Every filter option's parameter name, as Click passes them ('status', 'exclude_status')."""
     return [n for name in FILTERS for n in (name, "exclude_" + name)]
@@ -284,4 +296,5 @@ __all__ = [
     "option_names",
     "parse",
     "parse_status",
+    "unlogged",
 ]

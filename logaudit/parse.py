@@ -682,10 +682,21 @@ def _json(
         def said(j: int) -> str:
             text = str(lines[int(numbers[j]) - block.first_line].as_py()).rstrip("\r\n")
             cut = text if len(text) <= _SAMPLE_TEXT else text[:_SAMPLE_TEXT] + "..."
-            return f"not a JSON object: {cut}"
+            return f"{_json_fault(text)}: {cut}"
 
         bad.note(name, numbers, said)
     return _assemble(table, line_no, name, bad, det)
+
+
+def _json_fault(text: str) -> str:
+    """What is wrong with a JSON family's bad line (said for the sampled few only)."""
+    import json
+
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError):
+        return "not a JSON object"
+    return "no request in this JSON object" if isinstance(obj, dict) else "not a JSON object"
 
 
 def _mixed(

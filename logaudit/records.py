@@ -18,7 +18,7 @@ import csv
 import json
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO, TextIO
 
 import numpy as np
@@ -29,6 +29,7 @@ from logaudit.config import Settings
 from logaudit.enrich.classify import Enricher, classify_agents
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import after, agent_logged, detect_for
+from logaudit.formats.spec import Layout
 from logaudit.parse import BadLines, in_line_order, parse_block
 from logaudit.render.escape import csv_cell, json_text, safe
 from logaudit.schema import COOKIE_PREFIX, NAMES
@@ -114,6 +115,8 @@ class Result:
     rows: int
     problems: list[InputProblem]
     bad: BadLines
+    layouts: list[Layout] = field(default_factory=list)  # the inputs' detected formats
+    notes: list[str] = field(default_factory=list)  # said once on stderr (no GeoIP database)
 
 
 class Visits:
@@ -168,12 +171,16 @@ class _Enrich:
     def __init__(self, settings: Settings, fields: tuple[str, ...]) -> None:
         self.visits = Visits(settings.visit_timeout) if "visit" in fields else None
         self.agent = [f for f in fields if f in AGENT_FIELDS]
+        self.feeds = "agent_class" in fields
         self.geo_cols = [f for f in fields if f in GEO_FIELDS]
         self.geo: Callable[[pd.Index], pd.DataFrame] | None = None
+        self.hint: str | None = None  # no GeoIP database for a field asked: said once
         if self.geo_cols:
             from logaudit.enrich.geo import GeoDatabases, GeoLookup
 
-            self.geo = GeoLookup(GeoDatabases.discover(settings.geoip_dir)).lookup
+            dbs = GeoDatabases.discover(settings.geoip_dir)
+            self.geo = GeoLookup(dbs).lookup
+            self.hint = dbs.missing_hint(set(self.geo_cols))
 
     def __call__(self, chunk: pd.DataFrame) -> pd.DataFrame:
         if self.visits is not None:
@@ -184,6 +191,8 @@ class _Enrich:
             codes = np.asarray(cat.codes)
             for f in self.agent:
                 chunk[f] = _spread(table[f], codes)
+        if self.feeds and "agent_class" in chunk:
+            chunk["agent_class"] = _with_feeds(chunk["agent"].array, chunk["agent_class"].array)
         if self.geo is not None:
             cat = chunk["client"].array
             table = self.geo(pd.Index(cat.categories))
@@ -194,6 +203,26 @@ class _Enrich:
                 else:
                     chunk[f] = _spread(table[f], codes)
         return chunk
+
+
+def _with_feeds(agent: pd.Categorical, classes: pd.Categorical) -> pd.Categorical:
+    """The agent_class column with 'feed' where the agents table (and so the crawlers panel)
+    says so: the record table's column counts a feed reader as a crawler (code 1, a robot).
+    Only the crawlers' agents are looked up (robots are few among distinct agents), and only
+    crawler rows change: a row without a logged agent stays a person."""
+    crawler = np.asarray(classes.codes) == 1
+    if not crawler.any():
+        return classes
+    codes = np.asarray(agent.codes)
+    robots = np.unique(codes[crawler & (codes >= 0)])
+    kinds = classify_agents(pd.Index(agent.categories.take(robots)))["agent_class"]
+    feeds = robots[np.asarray(kinds.astype("str")) == "feed"]
+    feed = crawler & np.isin(codes, feeds)
+    if not feed.any():
+        return classes
+    out = np.asarray(classes.astype("str"), object)
+    out[feed] = "feed"
+    return pd.Categorical(out, categories=pd.Index(["person", "crawler", "tool", "feed"]))
 
 
 def _spread(values: pd.Series, codes: np.ndarray) -> pd.Categorical:
@@ -211,13 +240,17 @@ def chunks(
     fields: tuple[str, ...],
     state: ReadState,
     bad: BadLines,
+    seen: Result | None = None,
 ) -> Iterator[pd.DataFrame]:
     """The matching rows of every block, in input order, with only ``fields``; input problems
-    and bad lines are recorded in ``state`` and ``bad``."""
+    and bad lines are recorded in ``state`` and ``bad``, each input's format and the notes
+    to say in ``seen``."""
     from logaudit import anonymize
 
     enricher = Enricher(settings)
     extra = _Enrich(settings, fields)
+    if seen is not None and extra.hint:
+        seen.notes.append(extra.hint)
     anon = anonymize.of_settings(settings)
     for inp in inputs:
         det = None
@@ -230,6 +263,8 @@ def chunks(
                         not_a_log(inp, str(e).split(": ", 1)[-1], e.exit_code)
                     )
                     break
+                if seen is not None:
+                    seen.layouts.append(det.format)
             bad.runs_of(block)  # NUL runs: counted apart, as the reports do
             chunk = in_line_order(parse_block(block, det, bad))
             det = after(det, block.data)  # a W3C #Fields: header changes the next blocks
@@ -269,7 +304,8 @@ def select(
     held: list[pd.DataFrame] = []
     written = 0
     state, bad = ReadState(), BadLines()
-    for chunk in chunks(inputs, settings, tuple(need), state, bad):
+    seen = Result(0, state.problems, bad)
+    for chunk in chunks(inputs, settings, tuple(need), state, bad, seen):
         if query.sort_field is None:
             if query.limit is not None:
                 chunk = chunk.head(query.limit - written)
@@ -288,7 +324,8 @@ def select(
         out = _top(both, query.sort_field, str(query.sort).startswith("-"), query.limit)
         written = len(out)
         yield out[list(fields)]
-    yield Result(written, state.problems, bad)
+    seen.rows = written
+    yield seen
 
 
 # ---- writers: one per --format, each taking frames in turn --------------------------------
@@ -353,6 +390,15 @@ _WIDTH = {
 }  # fmt: skip
 
 
+# A numeric column is as wide as its widest value in the first block, up to this (a double's
+# shortest text is at most 24 characters); a wider number later pushes its row, never is cut.
+_NUMBER_WIDTH = 24
+
+
+def _numeric(col: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype)
+
+
 class TableWriter(Writer):
     def __init__(self, out: TextIO) -> None:
         self.out = out
@@ -362,6 +408,8 @@ class TableWriter(Writer):
     def _cell(self, col: str, v: Any) -> str:
         p = _plain(v)
         text = "-" if p is None else safe(p)
+        if isinstance(p, (int, float)):
+            return text  # a number is shown whole (its column widens), never cut: 123456…
         w = _WIDTH.get(col, 16)
         return text if len(text) <= w else text[: w - 1] + "…"
 
@@ -373,7 +421,8 @@ class TableWriter(Writer):
                 max(
                     len(c),
                     min(
-                        _WIDTH.get(c, 16), max((len(self._cell(c, v)) for v in frame[c]), default=0)
+                        max(_WIDTH.get(c, 16), _NUMBER_WIDTH if _numeric(frame[c]) else 0),
+                        max((len(self._cell(c, v)) for v in frame[c]), default=0),
                     ),
                 )
                 for c in cols

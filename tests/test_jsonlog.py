@@ -351,3 +351,74 @@ def test_a_json_duration_too_large_to_be_one_is_missing() -> None:
     frame, bad = parse_bytes(("\n".join(lines) + "\n").encode())
     times = frame["response_time"].tolist()
     assert bad.total == 0 and times[0] == 0.25 and np.isnan(times[1:]).all()
+
+
+def _deep(depth: int) -> str:
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize("layout", jsonlog.FAMILIES, ids=lambda f: f.name)
+def test_a_line_nested_past_the_decoder_is_a_bad_line_in_detection(layout) -> None:
+    # QA19 #1: json.loads raised RecursionError (not a ValueError) and every command ended on
+    # "internal error". Huge numbers are the decoder's ValueError, bad lines too.
+    sample = layout.samples[0]
+    raw = _block([sample] * 3 + [_deep(3000), '{"n":' + "9" * 5000 + "}"])
+    assert detect(raw, "access.json").format.name == layout.name
+    assert not jsonlog.fits(layout, _deep(3000))
+
+
+def test_a_line_nested_past_the_decoder_is_a_bad_line_in_reading() -> None:
+    # In a block without a Referer anywhere (so the next block's hint is its text fields),
+    # the deep object made _text_fields recurse past Python's limit; in a request object at
+    # 500 levels it is read.
+    det = detect(_block([caddy(i) for i in range(5)]), "access.json")
+    deep_request = caddy(3, request={"uri": "/deep", "x": json.loads(_deep(500))})
+    plain = [json.loads(caddy(i)) for i in range(5)]
+    for rec in plain:
+        del rec["request"]["headers"]["Referer"]
+    for at in (0, 4):
+        jsonlog._HINTS.clear()
+        lines = [json.dumps(rec) for rec in plain]
+        lines.insert(at, _deep(2000))
+        lines.append(deep_request)
+        frame, bad = parse_bytes(_block(lines), det)
+        assert bad.total == 1 and [n for n, _ in bad.samples["access.json"]] == [at + 1]
+        assert len(frame) == 6 and frame["path"].iloc[-1] == "/deep"
+
+
+def test_a_line_nested_deeper_than_arrow_reads_does_not_crash(tmp_path: Path) -> None:
+    # Arrow's reader recursed in C until the process died (SIGSEGV near 15,000 levels), so
+    # this runs in a process of its own.
+    import subprocess
+    import sys
+
+    log = tmp_path / "access.json"
+    good = [caddy(i) for i in range(4)]
+    log.write_text("\n".join([*good, "[" * 100_000 + "]" * 100_000, *good, _deep(50_000)]) + "\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "logaudit", "summary", str(log), "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr[-500:]
+    assert json.loads(run.stdout)["overview"]["requests"] == 8
+    assert "2 bad lines" in run.stderr
+
+
+def test_a_caddy_line_without_its_request_is_a_bad_line() -> None:
+    # QA19 #11: status and ts present, no "request" object (or a string, or a null uri): each
+    # was a hit with an empty client, method and path ('' rows in pages and hosts).
+    lines = [caddy(i) for i in range(6)]
+    no_request = json.loads(caddy(1))
+    del no_request["request"]
+    lines[1] = json.dumps(no_request)
+    lines[3] = caddy(3, request="string")
+    lines[4] = caddy(4, request={"client_ip": "198.51.100.4", "method": "GET", "uri": None})
+    for hinted in (False, True):
+        if not hinted:
+            jsonlog._HINTS.clear()
+        frame, bad = parse_bytes(_block(lines))
+        assert sorted(n for n, _ in bad.samples["access.json"]) == [2, 4, 5]
+        assert all("no request in this JSON object" in why for _, why in bad.samples["access.json"])
+        assert frame["line"].tolist() == [1, 3, 6] and "" not in set(frame["client"].astype(str))

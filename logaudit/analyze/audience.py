@@ -581,6 +581,7 @@ def sec_crawlers(p: Partial, ctx: Context) -> Section:
     bots = v[v["agent_class"] != "person"]
     if bots.empty:
         return Section("crawlers", title, pd.DataFrame(), note="no crawler or tool seen")
+    bots = _one_spelling(bots)
     g = _crawler_counts(bots)
     if g is None:
         g = bots.groupby(["crawler", "agent_class"], sort=False, observed=True).agg(
@@ -591,6 +592,37 @@ def sec_crawlers(p: Partial, ctx: Context) -> Section:
     g = _text_keys(g).astype({"kind": "str"})
     rows, total = ranked(g, ctx.settings, "name")
     return Section("crawlers", title, rows, total, note="share: of all hits", chart="hits")
+
+
+def _one_spelling(bots: pd.DataFrame) -> pd.DataFrame:
+    """Each robot under one name whatever the case its agents write it in ('Googlebot',
+    'googlebot', 'GOOGLEBOT'; robots are matched without regard to case): the spelling with
+    the most hits; on a tie one in mixed case (a product's own: 'Googlebot', 'BingBot'), then
+    the first in code-point order. Only the crawler categories change."""
+    crawler = bots["crawler"]
+    if not isinstance(crawler.dtype, pd.CategoricalDtype):
+        return bots
+    names = crawler.array.categories
+    folded = names.str.lower()
+    if not folded.duplicated().any():
+        return bots
+    codes = np.asarray(crawler.array.codes, np.int64)
+    seen = codes >= 0
+    hits = np.bincount(codes[seen], weights=bots["hits"].to_numpy()[seen], minlength=len(names))
+    text = np.asarray(names, object)
+    mixed = [not (n.islower() or n.isupper()) for n in text]
+    order = pd.DataFrame({"name": text, "fold": folded, "hits": -hits, "plain": np.invert(mixed)})
+    order = order.sort_values(["hits", "plain", "name"], kind="stable")
+    canonical = np.asarray(folded.map(order.groupby("fold", sort=False)["name"].first()), object)
+    return bots.assign(crawler=pd.Categorical.from_codes(*_recoded(canonical, codes)))
+
+
+def _recoded(values: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, pd.Index]:
+    """(codes, categories) of ``values[codes]`` (-1 stays missing), categories in order of
+    first appearance among ``values``."""
+    new, uniq = pd.factorize(values, sort=False)
+    out = np.where(codes >= 0, np.asarray(new)[np.maximum(codes, 0)], -1)
+    return out, pd.Index(uniq, dtype="str")
 
 
 def _crawler_counts(bots: pd.DataFrame) -> pd.DataFrame | None:

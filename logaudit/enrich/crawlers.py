@@ -33,7 +33,10 @@ Case. Robot patterns (the list's and ``data/robots.json``'s) match **case-insens
 writes 'ezooms' for an agent that sends 'Ezooms/1.0', and AWStats, GoAccess and Matomo all match
 robots without regard to case. RE2 runs each alternation with ``(?i)``; Python locates the match in
 the agent lower-cased once (ASCII only, so positions do not move) or with ``re.IGNORECASE``. The
-``TOOLS`` regexes keep their case: they spell out the variants they accept.
+``TOOLS`` regexes match without regard to case too ('CURL/7.1', 'go-http-client/1.1' and
+'Python-Requests/2.31' are tools as 'curl/8.0' is; they were crawlers of the list before).
+The crawlers panel shows one row per robot whatever the case its agents write it in
+(``analyze/audience.py``).
 
 Feeds. Feed readers and fetchers (Liferea, UniversalFeedParser, Feedly, LiveJournal's syndication,
 ...) are robots of their own kind, ``feed``: they poll a feed on behalf of their subscribers, and no
@@ -64,38 +67,43 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from crawleruseragents import CRAWLER_USER_AGENTS_DATA
 
-# HTTP libraries and command-line clients: (name shown in reports, regex). The regexes are
-# case-sensitive, run in both RE2 and Python ``re`` (keep to the common syntax), and should
-# match the product token, not a mention of it.
+# HTTP libraries and command-line clients: (name shown in reports, regex). The regexes match
+# without regard to ASCII case (written lower-case where it matters not: 'CURL/7.1', 'wget' and
+# 'OkHttp/4' are the tools curl, Wget and okhttp), run in both RE2 and Python ``re`` (keep to
+# the common syntax), and should match the product token, not a mention of it. A bare name
+# ('wget', 'curl') is the tool too, as AWStats counts it; 'WGETbot' is no tool (a crawler).
 TOOLS: tuple[tuple[str, str], ...] = (
-    ("curl", r"(?:^|[^\w-])curl/"),
-    ("Wget", r"(?:^|[^\w-])(?:[Ww]get2?|WGET)/"),
+    ("curl", r"(?:^|[^\w-])curl(?:/|$)"),
+    ("Wget", r"(?:^|[^\w-])wget2?(?:/|$)"),
     ("python-requests", r"python-requests/"),
-    ("python-urllib", r"Python-urllib(?:/|2\b)"),
+    ("python-urllib", r"python-urllib(?:/|2\b)"),
     ("python-httpx", r"python-httpx/"),
     ("urllib3", r"(?:^|[^\w-])urllib3/"),
     ("aiohttp", r"(?:^|[^\w-])aiohttp/"),
-    ("Go-http-client", r"Go-http-client/"),
-    ("Java", r"(?:^|[^\w-])Java/\d|^Jersey/|HttpUrlConnection"),
-    ("Apache-HttpClient", r"Apache-HttpClient/"),
-    ("AsyncHttpClient", r"^AHC/"),
+    ("Go-http-client", r"go-http-client/"),
+    ("Java", r"(?:^|[^\w-])java/\d|^jersey/|httpurlconnection"),
+    ("Apache-HttpClient", r"apache-httpclient/"),
+    ("AsyncHttpClient", r"^ahc/"),
     ("okhttp", r"(?:^|[^\w-])okhttp"),
     ("axios", r"(?:^|[^\w-])axios/"),
     ("node-fetch", r"node-fetch"),
     ("undici", r"^undici"),
     ("got", r"^got(?:/| \(https://github\.com/sindresorhus/got)"),
-    ("PostmanRuntime", r"PostmanRuntime/"),
-    ("HTTPie", r"^HTTPie/"),
-    ("libwww-perl", r"libwww-perl/|^lwp-(?:trivial|request)/"),
-    ("Mechanize", r"[Mm]echanize/"),
-    ("Guzzle", r"GuzzleHttp/"),
-    ("PHP-Curl-Class", r"^PHP-Curl-Class/"),
-    ("PowerShell", r"WindowsPowerShell/|^PowerShell/"),
-    ("Ruby", r"^Ruby$|^Faraday v\d"),
-    ("Dart", r"^Dart/\d"),
+    ("PostmanRuntime", r"postmanruntime/"),
+    ("HTTPie", r"^httpie/"),
+    # LWP::Simple and LWP::UserAgent are libwww-perl's modules; a bare 'libwww' is AWStats'.
+    ("libwww-perl", r"libwww-perl/|^lwp-(?:trivial|request)/|(?:^|[^\w-])lwp::"),
+    ("libwww", r"(?:^|[^\w-])libwww(?:$|[/ ;)])"),
+    ("Mechanize", r"mechanize/"),
+    ("Guzzle", r"guzzlehttp/"),
+    ("PHP-Curl-Class", r"^php-curl-class/"),
+    ("PHP", r"(?:^|[^\w-])php/\d"),  # PHP's own streams (file_get_contents) with a user_agent
+    ("PowerShell", r"windowspowershell/|^powershell/"),
+    ("Ruby", r"^ruby(?:$|/)|^faraday v\d"),
+    ("Dart", r"^dart/\d"),
     ("reqwest", r"^reqwest/"),
-    ("Deno", r"^Deno/\d"),
-    ("aws-sdk", r"^(?:aws-cli|aws-sdk-[\w-]+|Boto3?|botocore)/"),
+    ("Deno", r"^deno/\d"),
+    ("aws-sdk", r"^(?:aws-cli|aws-sdk-[\w-]+|boto3?|botocore)/"),
 )
 
 # Patterns of the list that flag mainstream browsers: pattern -> (replacement or None to drop it,
@@ -327,7 +335,8 @@ class RobotMatcher:
         """``patterns``: the crawler list (default: ``crawler_patterns()``); ``extra``: (kind,
         name, pattern) entries tried before it (default: ``extra_robots()``). ``fold=False,
         feeds=False, extra=()`` is how robots were found before issue 18 (case-sensitive list, no
-        feed kind): ``bench/robots_people.py`` measures the difference on a log."""
+        feed kind): ``bench/robots_people.py`` measures the difference on a log. (Its tools are
+        the lower-case spellings only since round 19: ``TOOLS`` is written for folding.)"""
         crawler: list[str] = []  # folded; CASE_SENSITIVE ones go in a group of their own
         cased: list[str] = []
         for p in crawler_patterns() if patterns is None else patterns:
@@ -340,7 +349,9 @@ class RobotMatcher:
         # The tool group comes first so that on a tie (both match at the same place, e.g.
         # 'python-requests' is also a crawler pattern) the agent is a tool; then the extra
         # robots, which decide the kind over the list's patterns.
-        groups = [_group("tool", [_Pattern(rx, name) for name, rx in tools])] if tools else []
+        groups = (
+            [_group("tool", [_Pattern(rx, name, fold=fold) for name, rx in tools])] if tools else []
+        )
         # One group (one RE2 pass) for the extra robots, feeds first, then the feed hint.
         extras = extra_robots() if extra is None else extra
         mine = [

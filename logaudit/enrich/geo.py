@@ -331,14 +331,17 @@ class GeoDatabases:
                         best[role] = (key, path)
         return cls(**{role: path for role, (_, path) in best.items()})
 
-    def missing_hint(self) -> str | None:
-        """One line telling how to add what is missing; None when nothing is."""
+    def missing_hint(self, fields: set[str] | None = None) -> str | None:
+        """One line telling how to add what is missing; None when nothing is. ``fields``:
+        only the kinds these record fields need (``records --fields country``)."""
         what, editions, dbip = [], [], []
-        if self.city is None and self.country is None:
+        places = fields is None or bool(fields & {"country_code", "country", "city"})
+        networks = fields is None or bool(fields & {"network", "asn"})
+        if places and self.city is None and self.country is None:
             what.append("city/country")
             editions.append("GeoLite2-City")
             dbip.append("dbip-city-lite")
-        if self.isp is None and self.asn is None:
+        if networks and self.isp is None and self.asn is None:
             what.append("ASN/ISP")
             editions.append("GeoLite2-ASN")
             dbip.append("dbip-asn-lite")

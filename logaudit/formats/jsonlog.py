@@ -201,7 +201,9 @@ def fits(layout: Layout, line: str) -> bool:
     line = line.replace("\\x22", '\\"').replace("\\x5C", "\\\\")
     try:
         obj = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
+        # Not one the decoder takes (bad syntax, a number of thousands of digits, objects
+        # nested past Python's recursion limit): a bad line, as Arrow's reader counts it.
         return False
     if not isinstance(obj, dict):
         return False
@@ -242,7 +244,13 @@ def read(
     tables: list[pa.Table] = []
     rows: list[np.ndarray] = []
     bad: list[int] = []
-    _read_range(data, starts, stops, blank, 0, len(starts), layout, tables, rows, bad)
+    lo = 0
+    for i in _too_deep(data, octets, starts, stops):
+        # Never given to Arrow, whose reader recurses in C and overflows the stack.
+        _read_range(data, starts, stops, blank, lo, i, layout, tables, rows, bad)
+        bad.append(i)
+        lo = i + 1
+    _read_range(data, starts, stops, blank, lo, len(starts), layout, tables, rows, bad)
     if len(tables) > 1:
         # Pieces around bad lines: one key may be a number in one and text in another.
         table = pa.concat_tables([_plain(t) for t in tables])
@@ -254,6 +262,41 @@ def read(
         table = pa.table({t.name: pa.array([], pa.string()) for t in layout.tokens})
         line_no = np.zeros(0, np.int64)
     return table, line_no, first_line + np.asarray(bad, dtype=np.int64)
+
+
+# Lines this long (a few KB; access-log lines are hundreds of bytes, or a KB or two with their
+# headers) are looked at before Arrow's reader gets them: one of them may nest objects or
+# arrays thousands deep, and the reader recurses in C until the process dies (near 15,000
+# levels on an 8 MB stack, fewer on a thread's). Shorter lines nest at most half their length,
+# which the reader takes.
+_LONG = 4096
+# A long line with this many "{" and "[" is decoded by Python's json: when it nests too deep
+# for it (RecursionError, near 1,000 levels) the line is bad, as in detection (``fits``).
+_OPENINGS = 500
+
+
+def _too_deep(
+    data: bytes | bytearray | memoryview, octets: np.ndarray, starts: np.ndarray, stops: np.ndarray
+) -> list[int]:
+    """The long lines (indices) that nest deeper than Python's json decodes. A block without
+    a long line pays one comparison of lengths."""
+    long = np.flatnonzero(stops - starts >= _LONG)
+    if not len(long):
+        return []
+    import json
+
+    deep = []
+    for i in long.tolist():
+        piece = octets[int(starts[i]) : int(stops[i])]
+        if np.count_nonzero(piece == 123) + np.count_nonzero(piece == 91) < _OPENINGS:
+            continue
+        try:
+            json.loads(piece.tobytes())
+        except RecursionError:
+            deep.append(i)
+        except ValueError:
+            pass  # Arrow's reader finds it bad, or reads it
+    return deep
 
 
 def _plain(table: pa.Table) -> pa.Table:
@@ -331,8 +374,15 @@ def _read_range(
     if ok:
         if whole and hint is None:
             _HINTS[layout] = _hint(t.schema, layout)
+        lines = lines.astype(np.int64)
+        missing = _without_request(t, layout)
+        if missing is not None:
+            # An object without the request (Caddy's "request" absent, or not an object):
+            # a bad line, not a hit with an empty client, method and path.
+            bad.extend(lines[missing].tolist())
+            t, lines = t.filter(pa.array(~missing)), lines[~missing]
         tables.append(_columns(t, layout))
-        rows.append(lines.astype(np.int64))
+        rows.append(lines)
         return
     if hi - lo == 1:
         bad.append(lo)
@@ -387,17 +437,23 @@ def _hint(schema: pa.Schema, layout: Layout) -> tuple[pa.Schema, str]:
 
 def _text_fields(schema: pa.Schema) -> pa.Schema:
     """The fields of ``schema`` that hold only text: strings, lists of strings, and structs
-    of those (their other children left out)."""
+    of those (their other children left out), down to ``_DEPTH`` levels: a line may nest
+    objects thousands deep (past Python's recursion limit), and no family reads so deep;
+    what lies deeper is left to Arrow to infer."""
 
-    def text(ty: pa.DataType) -> pa.DataType | None:
+    def text(ty: pa.DataType, depth: int) -> pa.DataType | None:
         if pa.types.is_string(ty) or (pa.types.is_list(ty) and pa.types.is_string(ty.value_type)):
             return ty
-        if pa.types.is_struct(ty):
-            kids = [pa.field(f.name, t) for f in ty if (t := text(f.type)) is not None]
+        if pa.types.is_struct(ty) and depth < _DEPTH:
+            kids = [pa.field(f.name, t) for f in ty if (t := text(f.type, depth + 1)) is not None]
             return pa.struct(kids) if kids else None
         return None
 
-    return pa.schema([pa.field(f.name, t) for f in schema if (t := text(f.type)) is not None])
+    return pa.schema([pa.field(f.name, t) for f in schema if (t := text(f.type, 1)) is not None])
+
+
+# Levels of objects the text fields are declared down to (Caddy's deepest key path has three).
+_DEPTH = 8
 
 
 def _text_keys(layout: Layout) -> pa.Schema:
@@ -427,6 +483,28 @@ def _columns(t: pa.Table, layout: Layout) -> pa.Table:
             text = pc.if_else(pc.equal(text, ""), "-", text)
         out[tok.name] = text
     return pa.table(out)
+
+
+def _without_request(t: pa.Table, layout: Layout) -> np.ndarray | None:
+    """Rows whose request path (the request_uri key: Caddy's request.uri, Traefik's
+    RequestPath, nginx JSON's path) is absent or null, or None when there is none."""
+    missing: np.ndarray | None = None
+    for tok, path in zip(layout.tokens, layout.keys, strict=True):
+        if tok.pieces[0].role != "request_uri":
+            continue
+        col = None
+        for alt in path.split("|"):
+            col = _path(t, alt)
+            if col is not None and col.null_count < len(col):
+                break
+        if col is None:
+            here = np.ones(t.num_rows, bool)
+        elif col.null_count:
+            here = np.asarray(col.is_null())
+        else:
+            continue
+        missing = here if missing is None else missing | here
+    return missing if missing is not None and missing.any() else None
 
 
 def _filled(text: pa.Array) -> pa.Array:

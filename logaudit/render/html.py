@@ -52,6 +52,19 @@ def _env() -> jinja2.Environment:
     )
 
 
+# Columns whose cell is a list of "item (count)" (problems' failing URLs: the clients and
+# referrers seen). Lines break between items; a client item (an address, a host name) never
+# breaks inside, a referrer item only after a "/", "?" or "&" of its URL (or anywhere when a
+# piece is still too long). The column is between ``LIST_WIDTH``'s two widths: the narrower
+# fits an IPv4 address and its count, the wider an IPv6 one. Beside them the times break at
+# their space, not inside, and the bar is a short gauge: the row stays a few lines tall.
+LIST_COLUMNS = ("clients", "referrers")
+_LIST_ITEM = re.compile(r"(?<=\)), ")
+_URL_BREAK = re.compile(r"(?:(?<=[^/]/)|(?<=[?&]))(?!/)")  # not inside "://"
+_NBSP_COUNT = re.compile(r" \((?=\d[\d,]*\)$)")
+LIST_WIDTH = ("13em", "24em")
+
+
 @dataclass
 class Cell:
     text: str
@@ -59,6 +72,10 @@ class Cell:
     nowrap: bool = False  # short text (dates, names): never broken across lines
     href: str = ""
     arrow: Markup | None = None
+    words: bool = False  # items are words kept whole, broken between (a time beside lists)
+    # a list cell (LIST_COLUMNS): its items, each as the pieces a line may break between
+    # (one piece: kept whole); empty for other cells
+    items: list[list[str]] = field(default_factory=list)
 
 
 @dataclass
@@ -73,6 +90,7 @@ class SectionHtml:
     # Per row, 0..100: a bar drawn in a last column (sections with a chart column but no
     # chart of their own above the table); empty for none.
     bars: list[float] = field(default_factory=list)
+    bar_width: str = "28%"
 
 
 def link(raw: object) -> str:
@@ -141,9 +159,14 @@ def section_html(sec: Section, report: Report, embed: Embed | None) -> SectionHt
     keys = [c.key for c in tv.columns]
     top = max(tv.chart_values, default=0.0)
     big_chart = sec.name in COLUMN_CHARTS or sec.name in SHARE_BARS
+    lists = any(c.key in LIST_COLUMNS and not c.numeric for c in tv.columns)  # not counts
     short = [
         not c.numeric and max(len(r[i]) for r in tv.cells) <= 24 for i, c in enumerate(tv.columns)
     ]
+    if lists:
+        short = [
+            s and c.key not in ("first", "last") for s, c in zip(short, tv.columns, strict=True)
+        ]
     rows = []
     for cells, raw in zip(tv.cells, tv.raw, strict=True):
         row = []
@@ -154,6 +177,13 @@ def section_html(sec: Section, report: Report, embed: Embed | None) -> SectionHt
                 cell.href = link(value)
             if c.key in ("change", "week_change") and metric:
                 cell.text, cell.arrow = _change_arrow(metric, shown)
+            if c.key in LIST_COLUMNS and not c.numeric:
+                split = _URL_BREAK.split if c.key == "referrers" else (lambda t: [t])
+                # the count stays with its item: "(2)" never alone on a line
+                cell.items = [split(_NBSP_COUNT.sub("\u00a0(", t)) for t in _LIST_ITEM.split(shown)]
+            elif lists and c.key in ("first", "last"):
+                cell.words = True
+                cell.items = [[part] for part in shown.split(" ")]
             row.append(cell)
         rows.append(row)
     bars = [] if big_chart or top <= 0 else [round(100 * v / top, 1) for v in tv.chart_values]
@@ -165,6 +195,8 @@ def section_html(sec: Section, report: Report, embed: Embed | None) -> SectionHt
         rows,
         _charts(sec, tv, report, embed),
         bars=bars,
+        # beside list columns the bar is a short gauge: the width goes to the lists
+        bar_width="10%" if lists else "28%",
     )
 
 
@@ -182,6 +214,7 @@ def render(report: Report, out: TextIO, embed: Embed | None = None) -> None:
             no_request_message=view.no_request_message(report),
             overview=view.overview_items(report),
             sections=[section_html(s, report, embed) for s in report.sections],
+            list_width=LIST_WIDTH,
             input_columns=view.input_columns(report),
             inputs=view.inputs_rows(report),
             no_inputs=view.NO_INPUTS,
