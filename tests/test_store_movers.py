@@ -594,16 +594,17 @@ def test_closed_months_counted_by_the_child_are_taken_only_when_they_are_the_loa
         assert child == ["False"] and parent == ["False"]  # counted, not taken: here too
 
 
-@pytest.mark.parametrize("case", ["taken", "a failure", "a commit"])
+@pytest.mark.parametrize("case", ["taken", "a failure", "killed", "a commit"])
 def test_own_hosts_found_by_the_child_equal_those_found_here(
     store: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
 ) -> None:
     """store._with_visits, _own_part: the movers' child also reads the period's paths and
     virtual hosts and finds the own hosts (``sites.own``), which this process then does not
-    read; the same hosts and figures as found here. A child that fails, or a commit here
-    meanwhile (its part not taken), leaves them to this process."""
+    read; the same hosts and figures as found here. A child that fails or is killed, or a
+    commit here meanwhile (its part not taken), leaves them to this process."""
     import os
     import shutil
+    import signal
 
     import logaudit.store as st
     from logaudit.store import apart, grouped, sites
@@ -633,6 +634,10 @@ def test_own_hosts_found_by_the_child_equal_those_found_here(
     def part(layout: Layout, **kw: Any) -> Any:
         if case == "a failure" and isinstance(layout, apart.ReadOnly):
             raise RuntimeError("a child's failure")
+        if case == "killed" and isinstance(layout, apart.ReadOnly):
+            got = real_part(layout, **kw)  # its own hosts found, then the child killed
+            os.kill(os.getpid(), signal.SIGKILL)
+            return got
         return real_part(layout, **kw)
 
     def add_visits(layout: Layout, state: Any, *args: Any) -> Any:
@@ -660,5 +665,5 @@ def test_own_hosts_found_by_the_child_equal_those_found_here(
     assert {rest for _, rest in owns} == found_here
     if case == "taken":
         assert [pid for pid, _ in owns] != [me] and me not in paths  # the child's only
-    else:  # found here too, after the child's (a commit) or without it (a failure)
+    else:  # found here too, after the child's (killed, a commit) or without it (a failure)
         assert owns[-1][0] == me and paths[-1] == me
