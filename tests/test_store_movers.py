@@ -521,6 +521,8 @@ def test_closed_months_counted_by_the_child_equal_those_counted_here(
     monkeypatch.setattr(visitorsets, "counted", counted)
     monkeypatch.setattr(st, "_movers_part", part)
     monkeypatch.setattr(apart, "MIN_DAYS", 1)
+    # The child counts them when it does not find the own hosts (_own_part) instead.
+    monkeypatch.setattr(st, "_OWN_TABLES", ())
     monkeypatch.setenv("LOGAUDIT_IDLE_CORE", "1")
     for fail in (False, True):
         pids.unlink(missing_ok=True)
@@ -580,6 +582,7 @@ def test_closed_months_counted_by_the_child_are_taken_only_when_they_are_the_loa
     monkeypatch.setattr(visitorsets, "month_sets", month_sets)
     monkeypatch.setattr(st, "_add_visits", add_visits)
     monkeypatch.setattr(apart, "MIN_DAYS", 1)
+    monkeypatch.setattr(st, "_OWN_TABLES", ())  # as above: the child counts them
     monkeypatch.setenv("LOGAUDIT_IDLE_CORE", "1")
     assert figures(trends([], state, **more)) == here
     seen = [line.split() for line in pids.read_text().splitlines()]
@@ -589,3 +592,78 @@ def test_closed_months_counted_by_the_child_are_taken_only_when_they_are_the_loa
         assert child == ["True"] and parent == []  # the tail counted by the child, taken
     else:
         assert child == ["False"] and parent == ["False"]  # counted, not taken: here too
+
+
+@pytest.mark.parametrize("case", ["taken", "a failure", "killed", "a commit"])
+def test_own_hosts_found_by_the_child_equal_those_found_here(
+    store: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    """store._with_visits, _own_part: the movers' child also reads the period's paths and
+    virtual hosts and finds the own hosts (``sites.own``), which this process then does not
+    read; the same hosts and figures as found here. A child that fails or is killed, or a
+    commit here meanwhile (its part not taken), leaves them to this process."""
+    import os
+    import shutil
+    import signal
+
+    import logaudit.store as st
+    from logaudit.store import apart, grouped, sites
+
+    state, _ = store
+    if case == "a commit":  # its state's generation moves: a copy, not the module's store
+        shutil.copytree(state, tmp_path / "state")
+        state = tmp_path / "state"
+    more: dict[str, Any] = {"extra": {"every": "month"}, "sections": SECTIONS}
+    monkeypatch.setenv("LOGAUDIT_IDLE_CORE", "0")
+    here = figures(trends([], state, **more))
+    log = tmp_path / "log"
+    real_own, real_read, real_part = sites.own, grouped.read, st._movers_part
+    real_visits = st._add_visits
+
+    def own(*args: Any, **kw: Any) -> Any:
+        found = real_own(*args, **kw)
+        with open(log, "a") as f:
+            f.write(f"{os.getpid()} own {','.join(sorted(found))}\n")
+        return found
+
+    def read(layout: Layout, entries: Any, table: Any) -> Any:
+        with open(log, "a") as f:
+            f.write(f"{os.getpid()} read {table.name}\n")
+        return real_read(layout, entries, table)
+
+    def part(layout: Layout, **kw: Any) -> Any:
+        if case == "a failure" and isinstance(layout, apart.ReadOnly):
+            raise RuntimeError("a child's failure")
+        if case == "killed" and isinstance(layout, apart.ReadOnly):
+            got = real_part(layout, **kw)  # its own hosts found, then the child killed
+            os.kill(os.getpid(), signal.SIGKILL)
+            return got
+        return real_part(layout, **kw)
+
+    def add_visits(layout: Layout, state: Any, *args: Any) -> Any:
+        if case == "a commit":
+            state.gen += 1  # as a write (a backfill) committed while the child read
+        return real_visits(layout, state, *args)
+
+    monkeypatch.setattr(sites, "own", own)
+    monkeypatch.setattr(grouped, "read", read)
+    monkeypatch.setattr(st, "_movers_part", part)
+    monkeypatch.setattr(st, "_add_visits", add_visits)
+    monkeypatch.setenv("LOGAUDIT_IDLE_CORE", "0")
+    trends([], state, **more)  # this process alone: the hosts it finds
+    alone = [line.split(" ", 2) for line in log.read_text().splitlines()]
+    found_here = {rest for _, what, rest in alone if what == "own"}
+    assert len(found_here) == 1
+    log.unlink()
+    monkeypatch.setattr(apart, "MIN_DAYS", 1)
+    monkeypatch.setenv("LOGAUDIT_IDLE_CORE", "1")
+    assert figures(trends([], state, **more)) == here
+    seen = [line.split(" ", 2) for line in log.read_text().splitlines()]
+    me = str(os.getpid())
+    owns = [(pid, rest) for pid, what, rest in seen if what == "own"]
+    paths = [pid for pid, what, rest in seen if what == "read" and rest == "paths"]
+    assert {rest for _, rest in owns} == found_here
+    if case == "taken":
+        assert [pid for pid, _ in owns] != [me] and me not in paths  # the child's only
+    else:  # found here too, after the child's (killed, a commit) or without it (a failure)
+        assert owns[-1][0] == me and paths[-1] == me

@@ -559,6 +559,10 @@ def _with_visits(
     own_from: list[tuple[str, dict[str, Any]]] | None = None
     part: apart.Apart | None = None
     monthly = every == "month"  # distinct visitors from closed months' sets, counted
+    # The period's tables a forked child reads for the own hosts (_own_part), not this process.
+    moved: dict[str, Table] = {}
+    recent: list[tuple[str, dict[str, Any]]] = []
+    names: dict[str, texthash.Named] | None = None
     if events:
         used_every = movers.every_of(layout, state, days, every)
         window = movers.window(days, used_every)
@@ -576,7 +580,15 @@ def _with_visits(
                     own_from = sited
             # Read in a forked child while this process loads the period (store/apart.py);
             # the sites above made first, so that a child forked on a store that lacked them
-            # reads the store this process reads.
+            # reads the store this process reads. With the own hosts to find, the child also
+            # reads the period's paths and virtual hosts and finds them (_own_part), and this
+            # process counts the closed months' visitors and names the movers' texts instead:
+            # the two cores' shares after the imports (docs/performance.md, nineteenth round).
+            fork = apart.worth(len(days))
+            own_args: OwnArgs | None = None
+            if fork and own_from is not None and settings is not None:
+                moved = {t: tables[t] for t in _OWN_TABLES if t in tables and t not in unread}
+                own_args = (own_from, moved, last, settings) if moved else None
             build = functools.partial(
                 _movers_part,
                 state=state,
@@ -586,29 +598,51 @@ def _with_visits(
                 first=first,
                 timeout=timeout,
                 every=used_every,
-                month_sets=monthly,
+                month_sets=monthly and not moved,
+                own=own_args,
             )
-            part = apart.Apart(layout, state, build, apart.worth(len(days)))
+            recent = _recent(days, window)
+            part = apart.Apart(layout, state, build, fork)
+            if not fork:  # read at once: its texts named now, as the part named them before
+                names = _names_of(layout, state, recent)
             events = False
     try:
         tables = {n: t for n, t in tables.items() if n not in unread}
         skip = frozenset() if events else frozenset((n, "pv_events") for n in used)
         # The closed months' visitors are counted once the movers' part is collected
-        # (visitorsets.add_sets): by a forked child (_movers_part), else here, after the visits.
-        later = part is not None and visitorsets.SOURCE in tables
-        partial = load(layout, state, tables, first, last, skip, monthly, sets_later=later)
+        # (visitorsets.add_sets): by a forked child (_movers_part), else here, after the
+        # visits; here, in the load, when the child finds the own hosts instead.
+        later = part is not None and visitorsets.SOURCE in tables and not moved
+        here = {n: t for n, t in tables.items() if n not in moved}
+        partial = load(layout, state, here, first, last, skip, monthly, sets_later=later)
         # What needs only the period's tables is done before the child's part is collected:
         # the child ends its part meanwhile (store/apart.py).
         own = None
-        if own_from is not None and settings is not None:
+        if own_from is not None and settings is not None and not moved:
             own = sites.own(layout, own_from, partial, settings)
         fits = _add_visits(layout, state, partial, row_entries, used, every, events, timeout)
+        if part is not None and names is None:
+            names = _names_of(layout, state, recent)  # while the child reads (forked)
     except BaseException:
         if part is not None:
             part.cancel()  # this process failed: the child's part is for nothing
         raise
     if part is not None:
         extra = _own_entries(state, part.result())
+        from logaudit.analyze.trends.movers import STORED
+
+        handed = extra[STORED]
+        assert isinstance(handed, dict) and names is not None
+        handed["names"] = names
+    if moved:
+        # The child's paths and virtual hosts, and the own hosts it found with them; read
+        # here when its part was not taken (it failed, or this process committed meanwhile).
+        own_part: Any = extra.pop(_OWN_PART, None)
+        if own_part is None:
+            assert own_from is not None and settings is not None
+            own_part = _own_part(layout, state, own_from, moved, first, last, settings)
+        got, own = own_part
+        partial.update(got)
     sets: Any = extra.pop(_MONTH_SETS, None)  # the child's (visitorsets.month_sets)
     if fits and visitorsets.SOURCE in tables:  # else the period is loaded again, below
         visitorsets.add_sets(layout, partial, tables[visitorsets.SOURCE], sets)
@@ -691,15 +725,18 @@ def _movers_part(
     timeout: int,
     every: str,
     month_sets: bool = False,
+    own: OwnArgs | None = None,
 ) -> Partial:
-    """The tables movers read over the last periods only (store/movers.py), and the counts.
-    ``month_sets``, in a forked child: also what ``load(monthly=True)`` counts of ``days``'
-    closed months (``visitorsets.month_sets``), which the parent then need not count."""
+    """The tables movers read over the last periods only (store/movers.py), and the counts;
+    not the texts they name (``_names_of``: the caller's). In a forked child:
+    ``month_sets``: also what ``load(monthly=True)`` counts of ``days``' closed months
+    (``visitorsets.month_sets``), which the parent then need not count; ``own``: also the
+    period's paths and virtual hosts and the own hosts (``_own_part``)."""
     from logaudit.analyze import TABLES
     from logaudit.analyze.trends.movers import STORED
 
     first_day = min(day_number(n) for d in window.values() for n, _ in d)
-    recent = [(n, i) for n, i in days if day_number(n) >= first_day]
+    recent = _recent(days, window)
     keyed = movers.keyed_days(recent)  # days that count page views per visitor key
     out: Partial = {}
     rowed: list[tuple[str, dict[str, Any]]] = []
@@ -746,16 +783,60 @@ def _movers_part(
         handed["visits"] = visits  # the source movers' visits (store/movers.py)
         if counted:
             handed[_COUNTED_FROM] = counted  # and closed months' counted ones (entries.py)
-    named, _ = months.covering(state, recent)
-    if texthash.backfill(layout, state, named):  # months rolled up before the hashes
-        layout.commit(state)
-    handed["names"] = movers.names(layout, state, recent)
     out[STORED] = handed  # type: ignore[assignment]
     if month_sets and isinstance(layout, apart.ReadOnly):
         # On the child's core; taken only if the parent committed nothing meanwhile (Apart),
         # i.e. counted on the state the parent's load read.
         out[_MONTH_SETS] = visitorsets.month_sets(layout, state, days)  # type: ignore[assignment]
+    if own is not None and isinstance(layout, apart.ReadOnly):
+        sited, moved, until, settings = own
+        out[_OWN_PART] = _own_part(  # type: ignore[assignment]
+            layout, state, sited, moved, first, until, settings
+        )
     return out
+
+
+def _recent(
+    days: list[tuple[str, dict[str, Any]]], window: dict[int, list[tuple[str, dict[str, Any]]]]
+) -> list[tuple[str, dict[str, Any]]]:
+    """The period's days from the movers' window's first on."""
+    first_day = min(day_number(n) for d in window.values() for n, _ in d)
+    return [(n, i) for n, i in days if day_number(n) >= first_day]
+
+
+def _names_of(
+    layout: Layout, state: State, recent: list[tuple[str, dict[str, Any]]]
+) -> dict[str, texthash.Named]:
+    """The texts movers name (``movers.names``) of the window's days ``recent``, their
+    months' hashes made first where missing (months rolled up before the hashes)."""
+    named, _ = months.covering(state, recent)
+    if texthash.backfill(layout, state, named):
+        layout.commit(state)
+    return movers.names(layout, state, recent)
+
+
+# The period's tables the own hosts are found from (store/sites.py ``own``).
+_OWN_TABLES = ("paths", "vhosts")
+# What a forked child needs for them: the entries with referring sites, the tables, the
+# period's last day, the report's settings.
+OwnArgs = tuple[list[tuple[str, dict[str, Any]]], dict[str, Table], int | None, Settings]
+# Where the child hands them back (``_movers_part``).
+_OWN_PART = "_own_part"
+
+
+def _own_part(
+    layout: Layout,
+    state: State,
+    own_from: list[tuple[str, dict[str, Any]]],
+    moved: dict[str, Table],
+    first: int | None,
+    last: int | None,
+    settings: Settings,
+) -> tuple[Partial, set[str]]:
+    """The period's ``moved`` tables (as ``load`` reads them: each on its own) and the own
+    hosts found with them (``sites.own``)."""
+    got = load(layout, state, moved, first, last)
+    return got, sites.own(layout, own_from, got, settings)
 
 
 # Where the forked child hands the closed months' counts (``_movers_part``).
