@@ -108,20 +108,28 @@ def _written(octets: np.ndarray, pairs: np.ndarray) -> np.ndarray:
 
 def _spliced(
     data: bytes | bytearray | memoryview, octets: np.ndarray, written: np.ndarray
-) -> bytes:
+) -> memoryview:
     """``data`` with its ``\\\\`` written ``\\x5C`` and its ``\\"`` written ``\\x22``, as
     ``data.replace(b"\\\\", b"\\x5C").replace(b'\\"', b"\\x22")`` gives it, from
     ``written``: the positions of the escapes to write (``_written``). One copy of the block
     into a buffer of its final size, where the two replaces made two (and a copy of the
-    block first): 43 ms for a 19.5 MB block with two escaped quotes, 5-7 ms so."""
-    src = memoryview(data)
-    parts: list[bytes | memoryview] = []
-    done = 0
+    block first): 43 ms for a 19.5 MB block with two escaped quotes, 5-7 ms so. The copy is
+    numpy's, which lets the GIL go: ``bytes.join`` held it for the whole copy and the page
+    faults of its new buffer (11-15 ms of the other thread's wait at 150,000 lines)."""
+    out = np.empty(len(octets) + 2 * len(written), np.uint8)
+    done = at = 0
     for p in written.tolist():
-        parts += (src[done:p], b"\\x5C" if octets[p + 1] == 92 else b"\\x22")
+        out[at : at + p - done] = octets[done:p]
+        at += p - done
+        out[at : at + 4] = _X5C if octets[p + 1] == 92 else _X22
+        at += 4
         done = p + 2
-    parts.append(src[done:])
-    return b"".join(parts)
+    out[at:] = octets[done:]
+    return out.data  # a memoryview of its bytes
+
+
+_X5C = np.frombuffer(b"\\x5C", np.uint8)
+_X22 = np.frombuffer(b"\\x22", np.uint8)
 
 
 def has_bare_cr(data: bytes | bytearray | memoryview, cr: np.ndarray | None = None) -> bool:
