@@ -289,15 +289,23 @@ def _map_strings(values: pd.Series | pd.Index, fn: Callable[[str], str]) -> Any:
             index=values.index,
             name=values.name,
         )
-    uniq = pd.unique(np.asarray(values, dtype=object))
-    mapping = {v: one(v) for v in uniq if isinstance(v, str)}
+    # Each distinct value once, spread back through the codes. Only strings are replaced:
+    # the other values (numbers in an object column, NaN) are the originals, so the integers
+    # of a mixed column (the digest's counts beside text) stay integers (``Series.map`` made
+    # them floats).
+    given = np.asarray(values, dtype=object)
+    codes, uniq = pd.factorize(given, use_na_sentinel=True)
+    if not len(uniq):
+        return values
+    new = np.empty(len(uniq), dtype=object)
+    new[:] = [one(v) for v in uniq]
+    is_str = np.fromiter((isinstance(v, str) for v in uniq), bool, len(uniq))
+    take = (codes >= 0) & is_str[np.maximum(codes, 0)]
+    out = given.copy()
+    out[take] = new[codes[take]]
     if isinstance(values, pd.Index):
-        return pd.Index([mapping.get(v, v) if isinstance(v, str) else v for v in values],
-                        name=values.name, dtype=values.dtype)
-    # Value by value into an object column as it was: ``Series.map`` would infer a dtype and
-    # turn the integers of a mixed column (the digest's counts beside text) into floats.
-    mapped = [mapping.get(v, v) if isinstance(v, str) else v for v in values.to_numpy()]
-    return pd.Series(mapped, index=values.index, name=values.name, dtype=values.dtype)
+        return pd.Index(out, name=values.name, dtype=values.dtype)
+    return pd.Series(out, index=values.index, name=values.name, dtype=values.dtype)
 
 
 def section(s: Section, anon: Anonymizer) -> Section:
@@ -336,11 +344,13 @@ def report(r: Report, anon: Anonymizer) -> Report:
 
 
 def frame(chunk: pd.DataFrame, anon: Anonymizer) -> pd.DataFrame:
-    """A records block: its address and user columns replaced, its visitor keys re-keyed
-    (other text is as logged)."""
+    """A records block: its address and user columns replaced, every other text column's IP
+    literals (referrer, query, agent...) replaced as a report's are, its visitor keys re-keyed.
+    Once per distinct value (categories)."""
     for col in chunk.columns:
-        if col in ADDRESS_COLUMNS or col in USER_COLUMNS:
-            chunk[col] = anon.column(chunk[col], str(col))
+        if col in ("visit", "visitor") or not _is_text(chunk[col]):
+            continue
+        chunk[col] = anon.column(chunk[col], str(col))
     if "visitor" in chunk.columns:
         chunk["visitor"] = anon.visitors(chunk["visitor"].to_numpy())
     if "visit" in chunk.columns:

@@ -388,3 +388,32 @@ def test_anonymize_keeps_every_figure_type(
         r = CliRunner().invoke(cli, [*args, "--anonymize", "--format", "text", "-o", str(out)])
         assert r.exit_code == 0, r.output
         assert "1,660.00" not in out.read_text() and "1,660" in out.read_text()
+
+
+@pytest.mark.parametrize("fmt", ["table", "jsonl", "csv", "parquet"])
+def test_records_mask_literals_in_referrer_query_and_agent(tmp_path: Path, fmt: str) -> None:
+    """As every report does, records --anonymize replaces the IP literals of the other text
+    fields too (a referrer, a query, an agent), in every format."""
+    lines = [
+        line(client="198.51.100.7", request="GET /search?q=203.0.113.77 HTTP/1.1",
+             referrer="http://[2001:db8:85a3::1]/y", agent="probe from 192.0.2.201"),
+        line(client="198.51.100.8", request="GET /?ip=198.51.100.99 HTTP/1.1",
+             referrer="http://203.0.113.78/x", agent=CURL),
+    ]
+    log = write(tmp_path / "lit.log", lines)
+    out = tmp_path / f"r.{fmt}"
+    args = ["records", str(log), "--fields", "client,path,query,referrer,agent,status",
+            "--format", fmt, "-o", str(out)]
+    words = ["203.0.113.77", "2001:db8:85a3::1", "192.0.2.201", "198.51.100.99", "203.0.113.78"]
+    for more, leaked in (([], words), (["--anonymize"], [])):
+        r = CliRunner().invoke(cli, [*args, *more])
+        assert r.exit_code == 0, r.output
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            text = pq.read_table(out).to_pandas().to_csv()
+        else:
+            text = out.read_text()
+        assert [w for w in words if w in text] == leaked, more
+    if fmt != "parquet":
+        assert "http://[2001:db8:85a3::]/y" in text and "203.0.113.0" in text
