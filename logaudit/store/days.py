@@ -130,9 +130,14 @@ def before_keying(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     return kept.assign(named=claimed_by_name(kept.index.get_level_values("client")))
 
 
-def keyed(frame: pd.DataFrame, key: bytes) -> pd.DataFrame:
+def keyed(frame: pd.DataFrame, key: bytes, name: str = "") -> pd.DataFrame:
     """``frame`` with every client address replaced by its keyed hash token (HMAC-SHA256,
-    16 hex digits). Hashing runs once per distinct address."""
+    16 hex digits). Hashing runs once per distinct address. The personal data the privacy
+    report found (``pii_values``) likewise: a keyed hash and a masked form, never the value."""
+    if name == "pii_values":
+        from logaudit.analyze.privacy import stored_values
+
+        return stored_values(frame, key)
     names = [n for n in frame.index.names if n in CLIENT_FIELDS]
     cols = [c for c in frame.columns if c in CLIENT_FIELDS]
     if not names and not cols:
