@@ -297,12 +297,12 @@ def _map_strings(values: pd.Series | pd.Index, fn: Callable[[str], str]) -> Any:
     codes, uniq = pd.factorize(given, use_na_sentinel=True)
     if not len(uniq):
         return values
-    new = np.empty(len(uniq), dtype=object)
-    new[:] = [one(v) for v in uniq]
+    repl = np.empty(len(uniq), dtype=object)
+    repl[:] = [one(v) for v in uniq]
     is_str = np.fromiter((isinstance(v, str) for v in uniq), bool, len(uniq))
     take = (codes >= 0) & is_str[np.maximum(codes, 0)]
     out = given.copy()
-    out[take] = new[codes[take]]
+    out[take] = repl[codes[take]]
     if isinstance(values, pd.Index):
         return pd.Index(out, name=values.name, dtype=values.dtype)
     return pd.Series(out, index=values.index, name=values.name, dtype=values.dtype)

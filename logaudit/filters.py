@@ -125,7 +125,7 @@ def _v4_of_mapped(net: IPNetwork) -> ipaddress.IPv4Network | None:
     mapped clients are."""
     if net.version != 6 or net.prefixlen < 96:
         return None
-    v4 = net.network_address.ipv4_mapped  # type: ignore[union-attr]
+    v4 = net.network_address.ipv4_mapped
     return None if v4 is None else ipaddress.IPv4Network((v4, net.prefixlen - 96))
 
 
