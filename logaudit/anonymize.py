@@ -42,16 +42,22 @@ MODES: dict[str, str] = {
     "hash": "a keyed hash (HMAC, secret in the state folder): one visitor stays one row",
 }
 ADDRESS_COLUMNS = frozenset({"client", "ip"})
+# Columns listing clients with their counts, "a (12), b (3)" (failing-urls): each one replaced.
+CLIENT_LIST_COLUMNS = frozenset({"clients"})
 USER_COLUMNS = frozenset({"user"})
 # IPv6 bits kept for --mask-bytes 1, 2, 3 (IPv4 zeroes that many bytes).
 V6_KEPT = {1: 48, 2: 32, 3: 24}
 
 _IPV4 = r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)(?![\w])"
+# An IPv6 candidate: hex digits and colons (two colons at least), an IPv4 tail after a colon
+# (``::ffff:198.51.100.9``); a ":" may follow ("2001:db8::1: 12 probes"). Each candidate is
+# checked by ``ipaddress`` (``_literal``): times such as 12:30:45 are not addresses.
 _IPV6 = (
-    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}"
-    r"(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:])"
+    r"(?<![\w:.])(?=[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)[0-9A-Fa-f:]{2,39}"
+    r"(?:(?<=:)(?:\d{1,3}\.){3}\d{1,3})?(?![\w.])"
 )
 IP_LITERAL = re.compile(f"{_IPV6}|{_IPV4}")
+_COUNTED = re.compile(r"(\S+)( \(\d[\d,]*\))")
 # The user field of a CLF-family line (vhost first or not), before the bracketed time.
 _CLF_USER = re.compile(r"((?:^|: )(?:\S+ )?\S+ \S+ )(\S+)(?= \[)")
 
@@ -186,7 +192,12 @@ class Anonymizer:
 
     def _literal(self, m: re.Match[str]) -> str:
         found = m.group(0)
-        return self.address(found) if _parse(found) is not None else found
+        if _parse(found) is not None:
+            return self.address(found)
+        # "2001:db8::1:" before the text that follows: the address without its last colon.
+        if found.endswith(":") and not found.endswith("::") and _parse(found[:-1]) is not None:
+            return self.address(found[:-1]) + ":"
+        return found
 
     # ---- tables ---------------------------------------------------------------------------
 
@@ -199,7 +210,18 @@ class Anonymizer:
             return self.address
         if name in USER_COLUMNS:
             return self.user
+        if name in CLIENT_LIST_COLUMNS:
+            return self.client_list
         return self.text
+
+    def client_list(self, text: str) -> str:
+        """"a (12), b (3)": each client replaced as a client column's (a host name too, which
+        free text cannot recognise); an item of another shape as free text."""
+        out = []
+        for item in text.split(", "):
+            m = _COUNTED.fullmatch(item)
+            out.append(self.address(m.group(1)) + m.group(2) if m else self.text(item))
+        return ", ".join(out)
 
     def table(self, rows: pd.DataFrame) -> pd.DataFrame:
         if rows.empty and not len(rows.columns):
@@ -267,12 +289,23 @@ def _map_strings(values: pd.Series | pd.Index, fn: Callable[[str], str]) -> Any:
             index=values.index,
             name=values.name,
         )
-    uniq = pd.unique(np.asarray(values, dtype=object))
-    mapping = {v: one(v) for v in uniq if isinstance(v, str)}
+    # Each distinct value once, spread back through the codes. Only strings are replaced:
+    # the other values (numbers in an object column, NaN) are the originals, so the integers
+    # of a mixed column (the digest's counts beside text) stay integers (``Series.map`` made
+    # them floats).
+    given = np.asarray(values, dtype=object)
+    codes, uniq = pd.factorize(given, use_na_sentinel=True)
+    if not len(uniq):
+        return values
+    repl = np.empty(len(uniq), dtype=object)
+    repl[:] = [one(v) for v in uniq]
+    is_str = np.fromiter((isinstance(v, str) for v in uniq), bool, len(uniq))
+    take = (codes >= 0) & is_str[np.maximum(codes, 0)]
+    out = given.copy()
+    out[take] = repl[codes[take]]
     if isinstance(values, pd.Index):
-        return pd.Index([mapping.get(v, v) if isinstance(v, str) else v for v in values],
-                        name=values.name, dtype=values.dtype)
-    return values.map(lambda v: mapping.get(v, v) if isinstance(v, str) else v)
+        return pd.Index(out, name=values.name, dtype=values.dtype)
+    return pd.Series(out, index=values.index, name=values.name, dtype=values.dtype)
 
 
 def section(s: Section, anon: Anonymizer) -> Section:
@@ -311,16 +344,26 @@ def report(r: Report, anon: Anonymizer) -> Report:
 
 
 def frame(chunk: pd.DataFrame, anon: Anonymizer) -> pd.DataFrame:
-    """A records block: its address and user columns replaced, its visitor keys re-keyed
-    (other text is as logged)."""
+    """A records block: its address and user columns replaced, every other text column's IP
+    literals (referrer, query, agent...) replaced as a report's are, its visitor keys re-keyed.
+    Once per distinct value (categories)."""
     for col in chunk.columns:
-        if col in ADDRESS_COLUMNS or col in USER_COLUMNS:
-            chunk[col] = anon.column(chunk[col], str(col))
+        if col in ("visit", "visitor") or not _is_text(chunk[col]):
+            continue
+        chunk[col] = anon.column(chunk[col], str(col))
     if "visitor" in chunk.columns:
         chunk["visitor"] = anon.visitors(chunk["visitor"].to_numpy())
     if "visit" in chunk.columns:
         chunk["visit"] = _map_strings(chunk["visit"], anon.visit)
     return chunk
+
+
+def client_namer(settings: Any) -> Callable[[str], str]:
+    """How a sentence names a client (a finding, a title): as logged, or under --anonymize as
+    the client columns show it. Masking the value where the sentence is made also covers host
+    names, which no search of the finished text recognises."""
+    anon = of_settings(settings)
+    return str if anon is None else anon.address
 
 
 def of_settings(settings: Any) -> Anonymizer | None:

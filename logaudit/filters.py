@@ -119,6 +119,23 @@ def parse_network(text: str, option: str = "client") -> IPNetwork:
         ) from None
 
 
+def _v4_of_mapped(net: IPNetwork) -> ipaddress.IPv4Network | None:
+    """The IPv4 network an IPv4-mapped one (``::ffff:198.51.100.0/120``) stands for: the
+    clients it matches are compared as IPv4 (``parse_address``), as a dual-stack server's
+    mapped clients are."""
+    if net.version != 6 or net.prefixlen < 96:
+        return None
+    v4 = net.network_address.ipv4_mapped
+    return None if v4 is None else ipaddress.IPv4Network((v4, net.prefixlen - 96))
+
+
+def _network_text(net: IPNetwork) -> str:
+    """A filter's stored value: the network, a mapped one with its IPv4 part dotted as logged
+    and as the hosts panel shows it (``::ffff:198.51.100.99/128``, not ``::ffff:c633:6463``)."""
+    v4 = _v4_of_mapped(net)
+    return str(net) if v4 is None else f"::ffff:{v4.network_address}/{net.prefixlen}"
+
+
 def check_regex(option: str, pattern: str) -> str:
     """The pattern if RE2 compiles it, else a FilterError naming the option."""
     try:
@@ -151,7 +168,7 @@ def parse(values: Mapping[str, Sequence[str]]) -> Filters:
                     parsed.append(check_regex(option, v))
                 elif kind == "cidr":
                     for part in v.split(","):
-                        parsed.append(str(parse_network(part, option)))
+                        parsed.append(_network_text(parse_network(part, option)))
                 elif kind == "country":
                     for part in v.split(","):
                         code = part.strip().upper()
@@ -190,6 +207,8 @@ def client_in(clients: pd.Index, networks: Sequence[str]) -> np.ndarray:
     from logaudit.enrich.geo import ipv4_values, parse_address
 
     nets = [ipaddress.ip_network(n) for n in networks]
+    # A mapped network matches what its IPv4 network matches (mapped clients parse as IPv4).
+    nets = [_v4_of_mapped(n) or n for n in nets]
     value, is_v4 = ipv4_values(clients)
     hit = np.zeros(len(clients), dtype=bool)
     for net in nets:

@@ -288,3 +288,135 @@ def test_digest_mail_with_attachments_is_anonymised(sample_logs: Path, tmp_path:
     before, after = _ipv4s(plain.read_bytes()), _ipv4s(anon.read_bytes())
     assert any(not ip.endswith(".0") for ip in before)
     assert after and all(ip.endswith(".0") for ip in after)
+
+
+# Clients whose findings are sentences: a full IPv6 address (a ":" follows it in the finding),
+# an IPv4-mapped one (its last byte must go), a host name (no IP literal to search for).
+PROBERS = [
+    "2001:db8:85a3:1234:5678:8a2e:370:7334", "::ffff:198.51.100.99", "host-9.dyn.example.net"
+]
+
+
+@pytest.fixture
+def probe_log(tmp_path: Path) -> Path:
+    out = []
+    for i in range(120):
+        c = PROBERS[i % 3]
+        out.append(
+            line(
+                client=c,
+                when=utc(2024, 3, 1, 10 + i // 60, i % 60, 7),
+                request=f"GET {['/wp-login.php', '/.env', '/', '/missing'][i % 4]} HTTP/1.1",
+                status=[404, 200, 500, 404][i % 4],
+                agent=GOOGLEBOT if i % 2 else CURL,
+            )
+        )
+    return write(tmp_path / "probes.log", out)
+
+
+@pytest.mark.parametrize("mode", ["mask", "hash"])
+def test_findings_failing_urls_and_visitor_title_name_no_client(
+    probe_log: Path, tmp_path: Path, mode: str
+) -> None:
+    """The problems headline names clients in sentences ("exploit-probes <client>: ..."), the
+    failing-urls clients column lists them "a (n), b (n)", the visitor's title names one: under
+    --anonymize none of them shows an address, the mapped one's last byte, or a host name."""
+    words = [*PROBERS, "198.51.100.99", ".51.100.99", "host-9"]
+    plain = api.report("problems", [str(probe_log)], Settings(top=0))
+    assert plain.report is not None
+    plain_json = _render_all(plain.report)["json"]
+    assert all(w in plain_json for w in PROBERS)  # the check can fail
+    anon = api.report("problems", [str(probe_log)], Settings(top=0, anonymize=mode))
+    assert anon.report is not None
+    for fmt, text in _render_all(anon.report).items():
+        assert [w for w in words if w in text] == [], (mode, fmt)
+    if mode == "mask":
+        heads = json.loads(_render_all(anon.report)["json"])
+        text = json.dumps(heads)
+        assert "2001:db8:85a3::" in text and "::ffff:198.51.100.0" in text
+        assert "*.example.net" in text
+    for who in PROBERS:
+        v = api.report("visits", [str(probe_log)],
+                       Settings(top=0, anonymize=mode, extra={"visitor": who}))
+        assert v.report is not None
+        assert [w for w in words if w in json.dumps(_render_all(v.report))] == [], who
+
+
+def test_mapped_and_followed_literals_in_text() -> None:
+    a = Anonymizer("mask")
+    full = "probes 2001:db8:85a3:1234:5678:8a2e:370:7334: 12"
+    assert a.text(full) == "probes 2001:db8:85a3::: 12"
+    assert a.text("x ::ffff:198.51.100.99: 6") == "x ::ffff:198.51.100.0: 6"
+    assert a.text("at 12:30:45: ok") == "at 12:30:45: ok"
+    h = Anonymizer("hash", secret=b"k").text("x ::ffff:198.51.100.99, y")
+    assert ".51.100" not in h and h.startswith("x anon-")
+    assert a.client_list("host-9.dyn.example.net (12), 198.51.100.7 (3)") == (
+        "*.example.net (12), 198.51.100.0 (3)"
+    )
+
+
+def _int_kinds(doc: Any, path: str = "") -> dict[str, str]:
+    """The type of every number of a JSON document by position: int or float."""
+    out: dict[str, str] = {}
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            if k not in ("generated", "settings", "notes"):
+                out.update(_int_kinds(v, f"{path}/{k}"))
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc):
+            out.update(_int_kinds(v, f"{path}/{i}"))
+    elif isinstance(doc, (int, float)) and not isinstance(doc, bool):
+        out[path] = type(doc).__name__
+    return out
+
+
+@pytest.mark.parametrize("command", ["digest", "summary", "visits", "problems"])
+def test_anonymize_keeps_every_figure_type(
+    sample_logs: Path, tmp_path: Path, command: str
+) -> None:
+    """A count stays an integer under --anonymize (the digest's Requests once read 1,660.00:
+    a mixed column mapped value by value became float)."""
+    args = [command, str(sample_logs / "weeks")]
+    if command == "digest":
+        args += ["--since", "2026-01-24"]
+    docs = []
+    for more in ([], ["--anonymize"]):
+        out = tmp_path / "r.json"
+        r = CliRunner().invoke(cli, [*args, *more, "--format", "json", "-o", str(out)])
+        assert r.exit_code == 0, r.output
+        docs.append(json.loads(out.read_text()))
+    assert _int_kinds(docs[1]) == _int_kinds(docs[0])
+    if command == "digest":
+        out = tmp_path / "r.txt"
+        r = CliRunner().invoke(cli, [*args, "--anonymize", "--format", "text", "-o", str(out)])
+        assert r.exit_code == 0, r.output
+        assert "1,660.00" not in out.read_text() and "1,660" in out.read_text()
+
+
+@pytest.mark.parametrize("fmt", ["table", "jsonl", "csv", "parquet"])
+def test_records_mask_literals_in_referrer_query_and_agent(tmp_path: Path, fmt: str) -> None:
+    """As every report does, records --anonymize replaces the IP literals of the other text
+    fields too (a referrer, a query, an agent), in every format."""
+    lines = [
+        line(client="198.51.100.7", request="GET /search?q=203.0.113.77 HTTP/1.1",
+             referrer="http://[2001:db8:85a3::1]/y", agent="probe from 192.0.2.201"),
+        line(client="198.51.100.8", request="GET /?ip=198.51.100.99 HTTP/1.1",
+             referrer="http://203.0.113.78/x", agent=CURL),
+    ]
+    log = write(tmp_path / "lit.log", lines)
+    out = tmp_path / f"r.{fmt}"
+    args = ["records", str(log), "--fields", "client,path,query,referrer,agent,status",
+            "--format", fmt, "-o", str(out)]
+    words = ["203.0.113.77", "2001:db8:85a3::1", "192.0.2.201", "198.51.100.99", "203.0.113.78"]
+    for more, leaked in (([], words), (["--anonymize"], [])):
+        r = CliRunner().invoke(cli, [*args, *more])
+        assert r.exit_code == 0, r.output
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            text = pq.read_table(out).to_pandas().to_csv()
+        else:
+            text = out.read_text()
+        assert [w for w in words if w in text] == leaked, more
+    if fmt != "parquet":
+        assert "http://[2001:db8:85a3::]/y" in text and "203.0.113.0" in text

@@ -171,6 +171,29 @@ def test_cidr_edges_v4_and_v6() -> None:
     assert client_in(pd.Index(["0.0.0.0", "255.255.255.255"]), ["0.0.0.0/0"]).all()
 
 
+def test_mapped_address_and_network_match_as_their_ipv4(tmp_path: Path) -> None:
+    """--client/--exclude-client with an IPv4-mapped address as logged (and as the hosts
+    panel shows it) match the requests of that client, as its IPv4 form does; a mapped
+    network too; the filter is named with the address dotted."""
+    clients = pd.Index(CLIENTS, dtype="str")
+    for written in ("::ffff:10.1.2.3", "::ffff:a01:203", "::ffff:10.1.2.0/120"):
+        (net,) = parse({"client": [written]}).keep["client"]
+        got = dict(zip(CLIENTS, client_in(clients, [net]), strict=True))
+        assert got["::ffff:10.1.2.3"], written
+        assert sum(got.values()) == 1, written
+    assert parse({"client": ["::ffff:a01:203"]}).describe() == ["client ::ffff:10.1.2.3/128"]
+    mapped, plain = "::ffff:198.51.100.99", "198.51.100.7"
+    log = write(tmp_path / "m.log", [line(client=mapped)] * 3 + [line(client=plain)] * 2)
+    for opt, want in (("--client", 3), ("--exclude-client", 2)):
+        out = tmp_path / f"{opt}.csv"
+        r = CliRunner().invoke(
+            cli, ["records", str(log), opt, mapped, "--fields", "client", "--format", "csv",
+                  "-o", str(out)],
+        )
+        assert r.exit_code == 0, r.output
+        assert len(out.read_text().splitlines()) == want + 1, opt
+
+
 def test_status_words() -> None:
     assert parse_status("404") == ((404, 404),)
     assert parse_status("4xx, 5XX") == ((400, 499), (500, 599))

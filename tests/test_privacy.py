@@ -129,3 +129,30 @@ def test_redact_masks_inside_text() -> None:
     rules = pii.builtin_rules()
     assert pii.redact("/users/jane@example.org/x", rules) == "/users/ja***rg/x"
     assert pii.redact("/img/logo@2x.png", rules) == "/img/logo@2x.png"
+
+
+def test_store_keeps_no_value_and_counts_as_one_pass(log: Path, tmp_path: Path) -> None:
+    """--state: the stored pii_values hold each datum as a keyed hash and its masked form,
+    never the value; the privacy section written, and read back, equals one pass's."""
+    import pyarrow.parquet as pq
+
+    def section(*args: str) -> dict[str, object]:
+        out = tmp_path / "p.json"
+        r = CliRunner().invoke(cli_(), ["privacy", *args, "--format", "json", "-o", str(out)])
+        assert r.exit_code == 12, r.output
+        doc = json.loads(out.read_text())
+        return {s["name"]: s for s in doc["sections"]}
+
+    st = tmp_path / "st"
+    one = section(str(log))
+    assert section(str(log), "--state", str(st)) == one
+    assert section("--state", str(st)) == one
+    files = list(st.glob("day=*/pii_values.*.parquet"))
+    assert files
+    for f in files:
+        t = pq.read_table(f).to_pandas()
+        assert len(t) and "masked" in t.columns
+        held = t.to_csv()
+        for _, _, datum in PLANTED:
+            for shown in {datum, datum.replace("%40", "@"), datum.replace("%2B", "+")}:
+                assert shown not in held, (f.name, datum)

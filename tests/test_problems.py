@@ -705,3 +705,31 @@ def test_now_starts_at_an_instant_since(tmp_path: Path, monkeypatch: pytest.Monk
     assert now["requests_per_minute"]["now"] == 1.0
     assert now["requests_per_minute"]["before"] is None
     assert "(before --since: unknown)" in note
+
+
+def test_fake_crawler_wording_from_the_store_says_address_or_name(tmp_path: Path) -> None:
+    """With --state the clients are tokens: the evidence still says what one pass says, an
+    address (v4, v6, mapped) outside the engine's ranges, a host name outside its domains."""
+    bot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+    who = ["198.51.100.7", "2001:db8::7", "::ffff:198.51.100.9", "host-9.dyn.example.net"]
+    rows = [
+        line(client=c, when=utc(2024, 3, 1, 10, i, 0), agent=bot)
+        for i in range(8)
+        for c in who
+    ]
+    log = write(tmp_path / "f.log", rows)
+
+    def evidence(*args: object) -> list[str]:
+        out = tmp_path / "p.json"
+        r = run("problems", *args, "--format", "json", "-o", out)
+        assert r.exit_code == 0, r.output
+        doc = json.loads(out.read_text())
+        sec = next(s for s in doc["sections"] if s["name"] == "suspicious-clients")
+        return sorted(x["evidence"] for x in sec["rows"] if x["kind"] == "fake-crawler")
+
+    one = evidence(log)
+    assert sum("an address outside" in e for e in one) == 3
+    assert sum("a host name outside" in e for e in one) == 1
+    st = tmp_path / "st"
+    assert evidence(log, "--state", st) == one  # written, then read back
+    assert evidence("--state", st) == one

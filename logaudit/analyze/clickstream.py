@@ -95,7 +95,10 @@ def _visits(p: Partial, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def sec_visitor_visits(p: Partial, ctx: Context) -> Section:
     ev, vt = _visits(p, ctx)
-    title = "Visits of " + str(ctx.settings.extra.get("visitor", "?"))
+    from logaudit.anonymize import client_namer
+
+    # --anonymize: the visitor named as the client columns show it (a host name too).
+    title = "Visits of " + client_namer(ctx.settings)(str(ctx.settings.extra.get("visitor", "?")))
     if vt.empty:
         return Section("visitor-visits", title, pd.DataFrame(), note="no page view by this visitor")
     first = ev.groupby("visit").first()

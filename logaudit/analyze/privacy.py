@@ -7,11 +7,15 @@ other: (kind, field, value) -> lines, first, last; (kind, field, path) -> lines;
 few (kind, field, file, line, value) examples of each chunk.
 
 Nothing personal leaves unmasked: values are shown masked (``pii.mask_value``) and the top
-paths with every datum the rules find in them masked (``pii.redact``).
+paths with every datum the rules find in them masked (``pii.redact``). The history store
+(``--state``) keeps no value either: ``stored_values`` replaces each by a keyed hash (the
+store's key, as client tokens), which still counts distinct values, beside its masked form.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import threading
 import weakref
 from collections.abc import Iterator
@@ -152,8 +156,61 @@ def t_pii_examples(chunk: pd.DataFrame, settings: Settings) -> pd.DataFrame:
     )
 
 
+# A value as the store keeps it: "v:" and 16 hex digits of HMAC-SHA256 under the store's key.
+VALUE_TOKEN_PREFIX = "v:"
+
+
+def _value_token(value: str, key: bytes) -> str:
+    digest = hmac.new(key, b"pii\0" + value.encode("utf-8", "surrogatepass"), hashlib.sha256)
+    return VALUE_TOKEN_PREFIX + digest.hexdigest()[:16]
+
+
+def _is_value_token(text: str) -> bool:
+    return (
+        len(text) == 18
+        and text.startswith(VALUE_TOKEN_PREFIX)
+        and all(c in "0123456789abcdef" for c in text[2:])
+    )
+
+
+def stored_values(frame: pd.DataFrame, key: bytes) -> pd.DataFrame:
+    """``pii_values`` as the store writes it: each value replaced by its keyed hash (one value,
+    one token within a store: the distinct counts stay those of one pass) with its masked form
+    (``masked``, what the privacy section shows) beside it; never the value. Once per distinct
+    value; a row keyed already (a stored day read back) is kept."""
+    if frame.empty or "value" not in frame.index.names:
+        return frame
+    idx = frame.index
+    assert isinstance(idx, pd.MultiIndex)
+    level = idx.names.index("value")
+    values = np.asarray(idx.get_level_values(level), dtype=object).astype(str)
+    uniq, inverse = np.unique(values, return_inverse=True)
+    done = np.fromiter((_is_value_token(v) for v in uniq), bool, len(uniq))
+    tokens = np.array(
+        [v if d else _value_token(v, key) for v, d in zip(uniq, done, strict=True)], dtype=object
+    )
+    masked = np.array(
+        [None if d else pii.mask_value(v) for v, d in zip(uniq, done, strict=True)], dtype=object
+    )
+    out = frame.copy()
+    had = out["masked"].to_numpy(dtype=object) if "masked" in out.columns else None
+    new = masked[inverse]
+    if had is not None:
+        new = np.where(done[inverse], had, new)
+    out["masked"] = pd.array(new, dtype="str")
+    arrays = [
+        pd.Index(tokens[inverse], dtype="str") if i == level else idx.get_level_values(i)
+        for i in range(idx.nlevels)
+    ]
+    out.index = pd.MultiIndex.from_arrays(arrays, names=idx.names)
+    return out
+
+
 TABLES: dict[str, Table] = {
-    "pii_values": Table("pii_values", t_pii_values, agg={"first": "min", "last": "max"}),
+    # "masked": only in the store (stored_values); one value, one masked form.
+    "pii_values": Table(
+        "pii_values", t_pii_values, agg={"first": "min", "last": "max", "masked": "first"}
+    ),
     "pii_paths": Table("pii_paths", t_pii_paths),
     "pii_examples": Table("pii_examples", t_pii_examples, kind="concat"),
 }

@@ -343,7 +343,7 @@ def _add_days(
         name = day_name(day)
         part = {t: before_keying(t, f) for t, f in part.items()}
         where = places(clients_of(part), lookup, key)
-        part = {t: keyed(f, key) for t, f in part.items()}
+        part = {t: keyed(f, key, t) for t, f in part.items()}
         if len(where):
             part[PLACES.name] = where
         old = state.days.get(name)

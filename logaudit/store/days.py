@@ -118,20 +118,27 @@ def split_days(partial: Partial, tables: Mapping[str, Table]) -> dict[int, Parti
 def before_keying(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     """What must be decided from the address itself, decided before it is keyed: a claimed
     crawler is checked against its engine's ranges and host names here, and only claims that
-    fail are kept (the problems report lists those as fake crawlers)."""
+    fail are kept (the problems report lists those as fake crawlers), each with whether its
+    client was a host name (``named``, 1 or 0: the token no longer says; summed by a merge)."""
     if name != "pb_claims" or frame.empty:
         return frame
-    from logaudit.analyze.problems.clients import genuine
+    from logaudit.analyze.problems.clients import claimed_by_name, genuine
 
     clients = frame.index.get_level_values("client")
     engines = frame.index.get_level_values("engine")
     fake = [not genuine(str(c), str(e)) for c, e in zip(clients, engines, strict=True)]
-    return frame[np.array(fake, dtype=bool)]
+    kept = frame[np.array(fake, dtype=bool)]
+    return kept.assign(named=claimed_by_name(kept.index.get_level_values("client")))
 
 
-def keyed(frame: pd.DataFrame, key: bytes) -> pd.DataFrame:
+def keyed(frame: pd.DataFrame, key: bytes, name: str = "") -> pd.DataFrame:
     """``frame`` with every client address replaced by its keyed hash token (HMAC-SHA256,
-    16 hex digits). Hashing runs once per distinct address."""
+    16 hex digits). Hashing runs once per distinct address. The personal data the privacy
+    report found (``pii_values``) likewise: a keyed hash and a masked form, never the value."""
+    if name == "pii_values":
+        from logaudit.analyze.privacy import stored_values
+
+        return stored_values(frame, key)
     names = [n for n in frame.index.names if n in CLIENT_FIELDS]
     cols = [c for c in frame.columns if c in CLIENT_FIELDS]
     if not names and not cols:

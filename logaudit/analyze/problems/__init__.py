@@ -641,13 +641,16 @@ def findings(p: Partial, ctx: Context) -> pd.DataFrame:
                     "",
                 )
             )
+    from logaudit.anonymize import client_namer
+
+    named = client_namer(ctx.settings)  # --anonymize: the client masked here, host names too
     for c in suspicious(p, ctx).to_dict("records"):
         rows.append(
             (
                 3,
                 int(c["requests"]),
                 str(c["kind"]),
-                f"{c['kind']} {c['client']}: {c['evidence']}",
+                f"{c['kind']} {named(str(c['client']))}: {c['evidence']}",
                 str(c["first"]),
             )
         )

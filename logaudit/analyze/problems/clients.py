@@ -24,6 +24,7 @@ import pandas as pd
 
 from logaudit.analyze.base import Partial
 from logaudit.analyze.problems.tables import engine_ranges, engines
+from logaudit.schema import is_client_token
 
 FLOOD_MIN = 120
 FLOOD_FACTOR = 10
@@ -156,17 +157,36 @@ def fake_crawlers(p: Partial) -> list[tuple[str, str, str]]:
         t["n"].to_numpy(),
         strict=True,
     )
-    for client, engine, n in pairs:
-        if not genuine(str(client), str(engine)):
+    # From the store (clients as tokens) the claims are the fake ones already, each with
+    # whether its client was a host name (store.days.before_keying); a day stored before
+    # that column names neither.
+    named = t["named"].to_numpy(dtype=float) if "named" in t.columns else None
+    for i, (client, engine, n) in enumerate(pairs):
+        if is_client_token(str(client)):
+            kind = named[i] if named is not None else np.nan
             where = (
-                "a host name outside its domains"
-                if _is_name(str(client))
-                else ("an address outside its published ranges")
+                "a client outside its published ranges and domains"
+                if kind != kind  # NaN: not recorded
+                else _WHERE[bool(kind > 0)]
             )
             out.append(
                 (str(client), "fake-crawler", f"{int(n):,} requests claiming {engine} from {where}")
             )
+        elif not genuine(str(client), str(engine)):
+            where = _WHERE[_is_name(str(client))]
+            out.append(
+                (str(client), "fake-crawler", f"{int(n):,} requests claiming {engine} from {where}")
+            )
     return out
+
+
+_WHERE = {True: "a host name outside its domains", False: "an address outside its published ranges"}
+
+
+def claimed_by_name(clients: pd.Index) -> np.ndarray:
+    """1 for each client that is a host name, 0 for an address: what a stored claim keeps
+    once its client is a token."""
+    return np.fromiter((_is_name(str(c)) for c in clients), np.int64, len(clients))
 
 
 def _is_name(client: str) -> bool:
