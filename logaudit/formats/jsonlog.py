@@ -199,11 +199,13 @@ def fits(layout: Layout, line: str) -> bool:
 
     # Detection's samples carry Apache's escapes rewritten (\x22, \x5C): JSON's, back.
     line = line.replace("\\x22", '\\"').replace("\\x5C", "\\\\")
+    if too_deep(line.encode("utf-8", "surrogatepass")):
+        return False  # a bad line, as ``read`` counts it
     try:
         obj = json.loads(line)
-    except (ValueError, RecursionError):
-        # Not one the decoder takes (bad syntax, a number of thousands of digits, objects
-        # nested past Python's recursion limit): a bad line, as Arrow's reader counts it.
+    except ValueError:
+        # Not one the decoder takes (bad syntax, a number of thousands of digits): a bad
+        # line, as Arrow's reader counts it.
         return False
     if not isinstance(obj, dict):
         return False
@@ -213,6 +215,16 @@ def fits(layout: Layout, line: str) -> bool:
 
 def _required(t: Token) -> bool:
     return t.pieces[0].role in ("time", "status", "request_uri")
+
+
+def lacks_request(obj: dict, layout: Layout) -> bool:
+    """Whether a decoded line has no request path (the request_uri key), as ``read`` finds
+    it absent or null (``_without_request``)."""
+    return any(
+        _lookup(obj, k) is None
+        for k, t in zip(layout.keys, layout.tokens, strict=True)
+        if t.pieces[0].role == "request_uri"
+    )
 
 
 def _lookup(obj: object, path: str) -> object:
@@ -264,39 +276,47 @@ def read(
     return table, line_no, first_line + np.asarray(bad, dtype=np.int64)
 
 
-# Lines this long (a few KB; access-log lines are hundreds of bytes, or a KB or two with their
-# headers) are looked at before Arrow's reader gets them: one of them may nest objects or
-# arrays thousands deep, and the reader recurses in C until the process dies (near 15,000
-# levels on an 8 MB stack, fewer on a thread's). Shorter lines nest at most half their length,
-# which the reader takes.
-_LONG = 4096
-# A long line with this many "{" and "[" is decoded by Python's json: when it nests too deep
-# for it (RecursionError, near 1,000 levels) the line is bad, as in detection (``fits``).
-_OPENINGS = 500
+# Objects and arrays nested deeper than this make a line bad, in detection (``fits``) and
+# reading (``read``) alike: Arrow's reader recurses in C until the process dies (near 15,000
+# levels on an 8 MB stack, fewer on a thread's), Python's json near 1,000 levels less the
+# caller's stack. An access log nests a few levels.
+_NESTING = 512
+# A JSON string: its brackets do not nest.
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+
+
+def too_deep(line: bytes) -> bool:
+    """Whether one line nests objects and arrays deeper than ``_NESTING`` (its brackets counted
+    outside strings, whatever the line is otherwise)."""
+    if line.count(b"{") + line.count(b"[") <= _NESTING:
+        return False  # (detection's few lines: no numpy)
+    octets = np.frombuffer(_STRING.sub(b"", line), np.uint8)
+    step = (octets == 123).astype(np.int64) + (octets == 91) - (octets == 125) - (octets == 93)
+    return int(np.cumsum(step).max(initial=0)) > _NESTING
 
 
 def _too_deep(
     data: bytes | bytearray | memoryview, octets: np.ndarray, starts: np.ndarray, stops: np.ndarray
 ) -> list[int]:
-    """The long lines (indices) that nest deeper than Python's json decodes. A block without
-    a long line pays one comparison of lengths."""
-    long = np.flatnonzero(stops - starts >= _LONG)
-    if not len(long):
-        return []
-    import json
+    """The lines (indices) that nest deeper than ``_NESTING``. A line needs that many "{" and
+    "[" to: the block's are found in one pass over its bytes, and only lines with enough are
+    looked at one by one."""
+    from logaudit import octets as _octets  # numpy: not with the registry
 
-    deep = []
-    for i in long.tolist():
-        piece = octets[int(starts[i]) : int(stops[i])]
-        if np.count_nonzero(piece == 123) + np.count_nonzero(piece == 91) < _OPENINGS:
-            continue
-        try:
-            json.loads(piece.tobytes())
-        except RecursionError:
-            deep.append(i)
-        except ValueError:
-            pass  # Arrow's reader finds it bad, or reads it
-    return deep
+    step = _octets.STEP
+    found = [
+        np.flatnonzero((octets[k : k + step] == 123) | (octets[k : k + step] == 91)) + k
+        for k in range(0, len(octets), step)
+    ]
+    opens = np.concatenate(found) if found else np.zeros(0, np.int64)
+    if len(opens) <= _NESTING:
+        return []
+    many = np.searchsorted(opens, stops) - np.searchsorted(opens, starts) > _NESTING
+    return [
+        i
+        for i in np.flatnonzero(many).tolist()
+        if too_deep(bytes(data[int(starts[i]) : int(stops[i])]))
+    ]
 
 
 def _plain(table: pa.Table) -> pa.Table:
