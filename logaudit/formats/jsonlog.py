@@ -219,7 +219,7 @@ def _required(t: Token) -> bool:
 
 def lacks_request(obj: dict, layout: Layout) -> bool:
     """Whether a decoded line has no request path (the request_uri key), as ``read`` finds
-    it absent or null (``_without_request``)."""
+    it absent or null (``_columns``)."""
     return any(
         _lookup(obj, k) is None
         for k, t in zip(layout.keys, layout.tokens, strict=True)
@@ -395,13 +395,15 @@ def _read_range(
         if whole and hint is None:
             _HINTS[layout] = _hint(t.schema, layout)
         lines = lines.astype(np.int64)
-        missing = _without_request(t, layout)
+        columns, missing = _columns(t, layout)
         if missing is not None:
             # An object without the request (Caddy's "request" absent, or not an object):
-            # a bad line, not a hit with an empty client, method and path.
+            # a bad line, not a hit with an empty client, method and path. (Rare: the rest
+            # is read again, so its columns are what a block without that line gives.)
             bad.extend(lines[missing].tolist())
             t, lines = t.filter(pa.array(~missing)), lines[~missing]
-        tables.append(_columns(t, layout))
+            columns = _columns(t, layout)[0]
+        tables.append(columns)
         rows.append(lines)
         return
     if hi - lo == 1:
@@ -486,45 +488,30 @@ def _text_keys(layout: Layout) -> pa.Schema:
     )
 
 
-def _columns(t: pa.Table, layout: Layout) -> pa.Table:
-    """The layout's key paths out of one read, as text columns (null where absent)."""
+def _columns(t: pa.Table, layout: Layout) -> tuple[pa.Table, np.ndarray | None]:
+    """(the layout's key paths out of one read, as text columns with "" where absent; the rows
+    whose request path, the request_uri key: Caddy's request.uri, Traefik's RequestPath,
+    nginx JSON's path, is absent or null, or None when there is none)."""
     n = t.num_rows
     out = {}
+    missing: np.ndarray | None = None
     for tok, path in zip(layout.tokens, layout.keys, strict=True):
         col: pa.Array | None = None
         for alt in path.split("|"):
             col = _path(t, alt)
             if col is not None and col.null_count < len(col):
                 break
+        role = tok.pieces[0].role
+        if role == "request_uri" and (col is None or col.null_count):
+            here = np.ones(n, bool) if col is None else np.asarray(col.is_null())
+            missing = here if missing is None else missing | here
         text = _filled(_text(col) if col is not None else pa.nulls(n, pa.string()))
-        if tok.pieces[0].role == "user":
+        if role == "user":
             text = text.cast(pa.string())
             # No user is "-" in the record table, as the other families write it.
             text = pc.if_else(pc.equal(text, ""), "-", text)
         out[tok.name] = text
-    return pa.table(out)
-
-
-def _without_request(t: pa.Table, layout: Layout) -> np.ndarray | None:
-    """Rows whose request path (the request_uri key: Caddy's request.uri, Traefik's
-    RequestPath, nginx JSON's path) is absent or null, or None when there is none."""
-    missing: np.ndarray | None = None
-    for tok, path in zip(layout.tokens, layout.keys, strict=True):
-        if tok.pieces[0].role != "request_uri":
-            continue
-        col = None
-        for alt in path.split("|"):
-            col = _path(t, alt)
-            if col is not None and col.null_count < len(col):
-                break
-        if col is None:
-            here = np.ones(t.num_rows, bool)
-        elif col.null_count:
-            here = np.asarray(col.is_null())
-        else:
-            continue
-        missing = here if missing is None else missing | here
-    return missing if missing is not None and missing.any() else None
+    return pa.table(out), (missing if missing is not None and missing.any() else None)
 
 
 def _filled(text: pa.Array) -> pa.Array:
