@@ -506,3 +506,17 @@ def test_a_bad_line_is_said_no_request_only_without_one() -> None:
         5: "nested too deep",
     }
     assert frame["line"].tolist() == [1, 3, 6]
+
+
+@pytest.mark.parametrize("before", [0, 3, 37, 300])
+def test_deep_lines_found_wherever_they_fall_in_the_block(before: int) -> None:
+    # Openings are counted per 4 KB piece: a line across pieces, or at the block's end.
+    inside = caddy(1, s="[" * 3000)  # brackets in a string: not nested
+    lines = [caddy(i) for i in range(before)] + [_nested_in(7, 513), inside, _deep(600)]
+    raw = _block(lines)
+    octets = np.frombuffer(raw, np.uint8)
+    ends = np.flatnonzero(octets == 10)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    assert jsonlog._too_deep(raw, octets, starts, ends) == [before, before + 2]
+    assert jsonlog._too_deep(raw[:-1], octets[:-1], starts, ends) == [before, before + 2]
+    assert not jsonlog.too_deep(_nested_in(7, 510).encode())

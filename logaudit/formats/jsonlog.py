@@ -298,25 +298,31 @@ def too_deep(line: bytes) -> bool:
 def _too_deep(
     data: bytes | bytearray | memoryview, octets: np.ndarray, starts: np.ndarray, stops: np.ndarray
 ) -> list[int]:
-    """The lines (indices) that nest deeper than ``_NESTING``. A line needs that many "{" and
-    "[" to: the block's are found in one pass over its bytes, and only lines with enough are
-    looked at one by one."""
+    """The lines (indices) that nest deeper than ``_NESTING``. A line needs more "{" and "["
+    than that: they are counted per 4 KB of the block in one numpy pass (~3.5 ms a 16 MB
+    block), a line holds at most those of the pieces it touches, and only lines that may
+    hold enough (none in an access log: a Caddy line has a dozen) are looked at one by one."""
     from logaudit import octets as _octets  # numpy: not with the registry
 
-    step = _octets.STEP
-    found = [
-        np.flatnonzero((octets[k : k + step] == 123) | (octets[k : k + step] == 91)) + k
-        for k in range(0, len(octets), step)
-    ]
-    opens = np.concatenate(found) if found else np.zeros(0, np.int64)
-    if len(opens) <= _NESTING:
-        return []
-    many = np.searchsorted(opens, stops) - np.searchsorted(opens, starts) > _NESTING
+    counts = [np.zeros(1, np.int64)]
+    for k in range(0, len(octets), _octets.STEP):  # STEP: a multiple of _PIECE
+        piece = octets[k : k + _octets.STEP]
+        # "[" is "{" with bit 5 clear, and no other byte is either with it set.
+        opening = ((piece | 32) == 123).view(np.uint8)
+        whole = len(piece) // _PIECE * _PIECE
+        counts.append(opening[:whole].reshape(-1, _PIECE).sum(axis=1, dtype=np.uint16))
+        if whole < len(piece):
+            counts.append(np.array([np.count_nonzero(opening[whole:])]))
+    before = np.cumsum(np.concatenate(counts))  # openings before each piece
+    most = before[(stops - 1) // _PIECE + 1] - before[starts // _PIECE]
     return [
         i
-        for i in np.flatnonzero(many).tolist()
+        for i in np.flatnonzero(most > _NESTING).tolist()
         if too_deep(bytes(data[int(starts[i]) : int(stops[i])]))
     ]
+
+
+_PIECE = 4096
 
 
 def _plain(table: pa.Table) -> pa.Table:
