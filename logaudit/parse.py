@@ -682,21 +682,28 @@ def _json(
         def said(j: int) -> str:
             text = str(lines[int(numbers[j]) - block.first_line].as_py()).rstrip("\r\n")
             cut = text if len(text) <= _SAMPLE_TEXT else text[:_SAMPLE_TEXT] + "..."
-            return f"{_json_fault(text)}: {cut}"
+            return f"{_json_fault(text, det.format)}: {cut}"
 
         bad.note(name, numbers, said)
     return _assemble(table, line_no, name, bad, det)
 
 
-def _json_fault(text: str) -> str:
+def _json_fault(text: str, layout: Layout) -> str:
     """What is wrong with a JSON family's bad line (said for the sampled few only)."""
     import json
 
+    from logaudit.formats import jsonlog
+
+    if jsonlog.too_deep(text.encode("utf-8", "surrogatepass")):
+        return "nested too deep"
     try:
         obj = json.loads(text)
-    except (ValueError, RecursionError):
+    except ValueError:
         return "not a JSON object"
-    return "no request in this JSON object" if isinstance(obj, dict) else "not a JSON object"
+    if isinstance(obj, dict) and jsonlog.lacks_request(obj, layout):
+        return "no request in this JSON object"
+    # Python's json reads it, Arrow's reader did not (a key twice, 1e999, a lone surrogate).
+    return "not a JSON object"
 
 
 def _mixed(

@@ -422,3 +422,101 @@ def test_a_caddy_line_without_its_request_is_a_bad_line() -> None:
         assert sorted(n for n, _ in bad.samples["access.json"]) == [2, 4, 5]
         assert all("no request in this JSON object" in why for _, why in bad.samples["access.json"])
         assert frame["line"].tolist() == [1, 3, 6] and "" not in set(frame["client"].astype(str))
+
+
+def _nested_in(i: int, depth: int, pad: int = 0) -> str:
+    """A Caddy line with its request, and an array ``depth`` levels deep under "x"."""
+    extra = f', "pad": "{"y" * pad}"' if pad else ""
+    return caddy(i)[:-1] + extra + ', "x": ' + "[" * depth + "]" * depth + "}"
+
+
+def test_nesting_is_counted_outside_strings_against_one_limit() -> None:
+    # Review rev19-d #1/#3: a line was too deep when Python's json ran out of stack (which
+    # depends on the caller's) and only when 4 KB long. Brackets in strings do not nest.
+    limit = jsonlog._NESTING
+    assert not jsonlog.too_deep(_deep(limit).encode())
+    assert jsonlog.too_deep(_deep(limit + 1).encode())
+    assert not jsonlog.too_deep(('{"s":"' + "[{" * 2000 + '\\"' + "[" * 900 + '"}').encode())
+    assert jsonlog.too_deep(('{"s":"\\\\"' + "," + '"t":' + "[" * 900 + "]" * 900 + "}").encode())
+
+
+@pytest.mark.parametrize("pad", [0, 5000], ids=["short", "long"])
+def test_a_line_nested_1400_deep_is_bad_whatever_its_length(pad: int) -> None:
+    # Review rev19-d #3: at 3.2 KB Arrow read it as a hit, at 4.7 KB it was a bad line.
+    lines = [caddy(i) for i in range(5)]
+    lines[2] = _nested_in(2, 1400, pad)
+    det = detect(_block([caddy(i) for i in range(5)]), "access.json")
+    assert not jsonlog.fits(det.format, lines[2])
+    jsonlog._HINTS.clear()
+    frame, bad = parse_bytes(_block(lines), det)
+    assert [n for n, _ in bad.samples["access.json"]] == [3]
+    assert all(why.startswith("nested too deep") for _, why in bad.samples["access.json"])
+    assert frame["line"].tolist() == [1, 2, 4, 5]
+
+
+def test_deep_and_huge_number_lines_alike_in_every_command(tmp_path: Path) -> None:
+    # Review rev19-d #1/#2/#6: a line nested ~990 levels was a hit or a bad line depending
+    # on the command (summary, records, --jobs 2, .gz); a number of 5000 digits before
+    # 100,000 levels went past Python's check to Arrow, which died (SIGSEGV). Own processes.
+    import gzip
+    import subprocess
+    import sys
+
+    lines = [caddy(i) for i in range(30)]
+    lines[5] = _nested_in(5, 990)
+    lines[10] = _nested_in(10, 990, pad=4200)
+    lines[20] = '{"n":' + "9" * 5000 + ',"x":' + "[" * 100_000 + "]" * 100_000 + "}"
+    log = tmp_path / "access.json"
+    log.write_text("\n".join(lines) + "\n")
+    packed = tmp_path / "packed.json.gz"
+    packed.write_bytes(gzip.compress(log.read_bytes()))
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "logaudit", *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, (args, done.returncode, done.stderr[-500:])
+        assert "3 bad lines" in done.stderr and "nested too deep" in done.stderr, done.stderr
+        return done
+
+    for source in (log, packed):
+        for jobs in ("1", "2"):
+            out = run("summary", str(source), "--jobs", jobs, "--format", "json").stdout
+            assert json.loads(out)["overview"]["requests"] == 27
+        out = run("records", str(source), "--fields", "path", "--format", "csv").stdout
+        assert len(out.splitlines()) == 28
+
+
+def test_a_bad_line_is_said_no_request_only_without_one() -> None:
+    # Review rev19-d #4: every line Python decodes to an object was "no request in this JSON
+    # object", one Arrow refused for a key written twice too; a deep line "not a JSON object".
+    twice = caddy(1)[:-1] + ', "status": 201}'
+    no_request = json.loads(caddy(3))
+    del no_request["request"]
+    lines = [caddy(0), twice, caddy(2), json.dumps(no_request), _nested_in(4, 600), caddy(5)]
+    jsonlog._HINTS.clear()
+    frame, bad = parse_bytes(_block(lines))
+    said = {n: why.split(":")[0] for n, why in bad.samples["access.json"]}
+    assert said == {
+        2: "not a JSON object",
+        4: "no request in this JSON object",
+        5: "nested too deep",
+    }
+    assert frame["line"].tolist() == [1, 3, 6]
+
+
+@pytest.mark.parametrize("before", [0, 3, 37, 300])
+def test_deep_lines_found_wherever_they_fall_in_the_block(before: int) -> None:
+    # Openings are counted per 4 KB piece: a line across pieces, or at the block's end.
+    inside = caddy(1, s="[" * 3000)  # brackets in a string: not nested
+    lines = [caddy(i) for i in range(before)] + [_nested_in(7, 513), inside, _deep(600)]
+    raw = _block(lines)
+    octets = np.frombuffer(raw, np.uint8)
+    ends = np.flatnonzero(octets == 10)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    assert jsonlog._too_deep(raw, octets, starts, ends) == [before, before + 2]
+    assert jsonlog._too_deep(raw[:-1], octets[:-1], starts, ends) == [before, before + 2]
+    assert not jsonlog.too_deep(_nested_in(7, 510).encode())

@@ -126,3 +126,29 @@ def test_records_agent_class_says_feed_as_the_panel_does(tmp_path: Path) -> None
         "crawler",
         "person",
     ]
+
+
+def test_a_tool_never_takes_a_crawlers_spelling() -> None:
+    # Review rev19-d #5: a store from the version before held CURL/7.1 as the crawler
+    # "CURL", this version's curl/8.0 is the tool "curl": the panel showed "CURL" twice,
+    # once a crawler, once a tool. Spellings are merged within one kind only.
+    from logaudit.analyze.audience import _one_spelling
+
+    names = ["CURL", "curl", "Googlebot", "googlebot", "curl"]
+    kinds = ["crawler", "tool", "crawler", "crawler", "tool"]
+    bots = pd.DataFrame(
+        {
+            "crawler": pd.Categorical(names),
+            "agent_class": pd.Categorical(kinds),
+            "hits": [2, 1, 1, 3, 0],
+        }
+    )
+    got = _one_spelling(bots)
+    pairs = zip(got["crawler"].astype(str), got["agent_class"].astype(str), strict=True)
+    assert list(pairs) == [
+        ("CURL", "crawler"),
+        ("curl", "tool"),
+        ("googlebot", "crawler"),
+        ("googlebot", "crawler"),
+        ("curl", "tool"),
+    ]

@@ -598,23 +598,39 @@ def _one_spelling(bots: pd.DataFrame) -> pd.DataFrame:
     """Each robot under one name whatever the case its agents write it in ('Googlebot',
     'googlebot', 'GOOGLEBOT'; robots are matched without regard to case): the spelling with
     the most hits; on a tie one in mixed case (a product's own: 'Googlebot', 'BingBot'), then
-    the first in code-point order. Only the crawler categories change."""
+    the first in code-point order. Spellings of one kind only: a tool never takes a crawler's
+    (a store from an older version holds 'CURL' a crawler, this one 'curl' a tool). Only the
+    crawler categories change."""
     crawler = bots["crawler"]
     if not isinstance(crawler.dtype, pd.CategoricalDtype):
         return bots
     names = crawler.array.categories
-    folded = names.str.lower()
-    if not folded.duplicated().any():
+    folded = np.asarray(names.str.lower(), object)
+    if not pd.Index(folded).duplicated().any():
         return bots
     codes = np.asarray(crawler.array.codes, np.int64)
-    seen = codes >= 0
-    hits = np.bincount(codes[seen], weights=bots["hits"].to_numpy()[seen], minlength=len(names))
-    text = np.asarray(names, object)
+    kind = pd.factorize(bots["agent_class"], sort=False)[0].astype(np.int64) + 1  # 0: none
+    width = int(kind.max(initial=0)) + 1
+    # Each (spelling, kind) seen once: its hits, its group's best spelling.
+    pair, keys = pd.factorize(np.where(codes >= 0, codes * width + kind, -1), sort=True)
+    keys = np.asarray(keys, np.int64)
+    hits = np.bincount(pair, weights=bots["hits"].to_numpy(), minlength=len(keys))
+    seen = keys >= 0
+    code, kinds = keys[seen] // width, keys[seen] % width
+    text = np.asarray(names, object)[code]
     mixed = [not (n.islower() or n.isupper()) for n in text]
-    order = pd.DataFrame({"name": text, "fold": folded, "hits": -hits, "plain": np.invert(mixed)})
-    order = order.sort_values(["hits", "plain", "name"], kind="stable")
-    canonical = np.asarray(folded.map(order.groupby("fold", sort=False)["name"].first()), object)
-    return bots.assign(crawler=pd.Categorical.from_codes(*_recoded(canonical, codes)))
+    order = pd.DataFrame(
+        {"name": text, "fold": folded[code], "kind": kinds, "hits": -hits[seen]}
+    ).assign(plain=np.invert(mixed))
+    best = (
+        order.sort_values(["hits", "plain", "name"], kind="stable")
+        .groupby(["fold", "kind"], sort=False)["name"]
+        .first()
+    )
+    canonical = np.full(len(keys), None, object)
+    canonical[seen] = best.reindex(pd.MultiIndex.from_arrays([folded[code], kinds])).to_numpy()
+    rows = np.where(seen[pair], pair, -1)
+    return bots.assign(crawler=pd.Categorical.from_codes(*_recoded(canonical, rows)))
 
 
 def _recoded(values: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, pd.Index]:

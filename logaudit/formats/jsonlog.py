@@ -199,11 +199,13 @@ def fits(layout: Layout, line: str) -> bool:
 
     # Detection's samples carry Apache's escapes rewritten (\x22, \x5C): JSON's, back.
     line = line.replace("\\x22", '\\"').replace("\\x5C", "\\\\")
+    if too_deep(line.encode("utf-8", "surrogatepass")):
+        return False  # a bad line, as ``read`` counts it
     try:
         obj = json.loads(line)
-    except (ValueError, RecursionError):
-        # Not one the decoder takes (bad syntax, a number of thousands of digits, objects
-        # nested past Python's recursion limit): a bad line, as Arrow's reader counts it.
+    except ValueError:
+        # Not one the decoder takes (bad syntax, a number of thousands of digits): a bad
+        # line, as Arrow's reader counts it.
         return False
     if not isinstance(obj, dict):
         return False
@@ -213,6 +215,16 @@ def fits(layout: Layout, line: str) -> bool:
 
 def _required(t: Token) -> bool:
     return t.pieces[0].role in ("time", "status", "request_uri")
+
+
+def lacks_request(obj: dict, layout: Layout) -> bool:
+    """Whether a decoded line has no request path (the request_uri key), as ``read`` finds
+    it absent or null (``_columns``)."""
+    return any(
+        _lookup(obj, k) is None
+        for k, t in zip(layout.keys, layout.tokens, strict=True)
+        if t.pieces[0].role == "request_uri"
+    )
 
 
 def _lookup(obj: object, path: str) -> object:
@@ -264,39 +276,58 @@ def read(
     return table, line_no, first_line + np.asarray(bad, dtype=np.int64)
 
 
-# Lines this long (a few KB; access-log lines are hundreds of bytes, or a KB or two with their
-# headers) are looked at before Arrow's reader gets them: one of them may nest objects or
-# arrays thousands deep, and the reader recurses in C until the process dies (near 15,000
-# levels on an 8 MB stack, fewer on a thread's). Shorter lines nest at most half their length,
-# which the reader takes.
-_LONG = 4096
-# A long line with this many "{" and "[" is decoded by Python's json: when it nests too deep
-# for it (RecursionError, near 1,000 levels) the line is bad, as in detection (``fits``).
-_OPENINGS = 500
+# Objects and arrays nested deeper than this make a line bad, in detection (``fits``) and
+# reading (``read``) alike: Arrow's reader recurses in C until the process dies (near 15,000
+# levels on an 8 MB stack, fewer on a thread's), Python's json near 1,000 levels less the
+# caller's stack. An access log nests a few levels.
+_NESTING = 512
+# A JSON string: its brackets do not nest.
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+
+
+def too_deep(line: bytes) -> bool:
+    """Whether one line nests objects and arrays deeper than ``_NESTING`` (its brackets counted
+    outside strings, whatever the line is otherwise)."""
+    if line.count(b"{") + line.count(b"[") <= _NESTING:
+        return False  # (detection's few lines: no numpy)
+    octets = np.frombuffer(_STRING.sub(b"", line), np.uint8)
+    step = (octets == 123).astype(np.int64) + (octets == 91) - (octets == 125) - (octets == 93)
+    return int(np.cumsum(step).max(initial=0)) > _NESTING
 
 
 def _too_deep(
     data: bytes | bytearray | memoryview, octets: np.ndarray, starts: np.ndarray, stops: np.ndarray
 ) -> list[int]:
-    """The long lines (indices) that nest deeper than Python's json decodes. A block without
-    a long line pays one comparison of lengths."""
-    long = np.flatnonzero(stops - starts >= _LONG)
-    if not len(long):
-        return []
-    import json
+    """The lines (indices) that nest deeper than ``_NESTING``. A line needs more "{" and "["
+    than that: they are counted per 4 KB of the block in one numpy pass (~2-4 ms a 16 MB
+    block), a line holds at most those of the pieces it touches, and only lines that may
+    hold enough (none in an access log: a Caddy line has a dozen) are looked at one by one."""
+    from logaudit import octets as _octets  # numpy: not with the registry
 
-    deep = []
-    for i in long.tolist():
-        piece = octets[int(starts[i]) : int(stops[i])]
-        if np.count_nonzero(piece == 123) + np.count_nonzero(piece == 91) < _OPENINGS:
-            continue
-        try:
-            json.loads(piece.tobytes())
-        except RecursionError:
-            deep.append(i)
-        except ValueError:
-            pass  # Arrow's reader finds it bad, or reads it
-    return deep
+    counts = [np.zeros(1, np.int64)]
+    # Two buffers reused slice after slice: fresh temporaries would pay their page faults.
+    folded = np.empty(_octets.STEP, np.uint8)
+    found = np.empty(_octets.STEP, bool)
+    for k in range(0, len(octets), _octets.STEP):  # STEP: a multiple of _PIECE
+        piece = octets[k : k + _octets.STEP]
+        n = len(piece)
+        # "[" is "{" with bit 5 clear, and no other byte is either with it set.
+        np.bitwise_or(piece, 32, out=folded[:n])
+        opening = np.equal(folded[:n], 123, out=found[:n]).view(np.uint8)
+        whole = n // _PIECE * _PIECE
+        counts.append(opening[:whole].reshape(-1, _PIECE).sum(axis=1, dtype=np.uint16))
+        if whole < n:
+            counts.append(np.array([np.count_nonzero(opening[whole:])]))
+    before = np.cumsum(np.concatenate(counts))  # openings before each piece
+    most = before[(stops - 1) // _PIECE + 1] - before[starts // _PIECE]
+    return [
+        i
+        for i in np.flatnonzero(most > _NESTING).tolist()
+        if too_deep(bytes(data[int(starts[i]) : int(stops[i])]))
+    ]
+
+
+_PIECE = 4096
 
 
 def _plain(table: pa.Table) -> pa.Table:
@@ -375,13 +406,15 @@ def _read_range(
         if whole and hint is None:
             _HINTS[layout] = _hint(t.schema, layout)
         lines = lines.astype(np.int64)
-        missing = _without_request(t, layout)
+        columns, missing = _columns(t, layout)
         if missing is not None:
             # An object without the request (Caddy's "request" absent, or not an object):
-            # a bad line, not a hit with an empty client, method and path.
+            # a bad line, not a hit with an empty client, method and path. (Rare: the rest
+            # is read again, so its columns are what a block without that line gives.)
             bad.extend(lines[missing].tolist())
             t, lines = t.filter(pa.array(~missing)), lines[~missing]
-        tables.append(_columns(t, layout))
+            columns = _columns(t, layout)[0]
+        tables.append(columns)
         rows.append(lines)
         return
     if hi - lo == 1:
@@ -466,45 +499,30 @@ def _text_keys(layout: Layout) -> pa.Schema:
     )
 
 
-def _columns(t: pa.Table, layout: Layout) -> pa.Table:
-    """The layout's key paths out of one read, as text columns (null where absent)."""
+def _columns(t: pa.Table, layout: Layout) -> tuple[pa.Table, np.ndarray | None]:
+    """(the layout's key paths out of one read, as text columns with "" where absent; the rows
+    whose request path, the request_uri key: Caddy's request.uri, Traefik's RequestPath,
+    nginx JSON's path, is absent or null, or None when there is none)."""
     n = t.num_rows
     out = {}
+    missing: np.ndarray | None = None
     for tok, path in zip(layout.tokens, layout.keys, strict=True):
         col: pa.Array | None = None
         for alt in path.split("|"):
             col = _path(t, alt)
             if col is not None and col.null_count < len(col):
                 break
+        role = tok.pieces[0].role
+        if role == "request_uri" and (col is None or col.null_count):
+            here = np.ones(n, bool) if col is None else np.asarray(col.is_null())
+            missing = here if missing is None else missing | here
         text = _filled(_text(col) if col is not None else pa.nulls(n, pa.string()))
-        if tok.pieces[0].role == "user":
+        if role == "user":
             text = text.cast(pa.string())
             # No user is "-" in the record table, as the other families write it.
             text = pc.if_else(pc.equal(text, ""), "-", text)
         out[tok.name] = text
-    return pa.table(out)
-
-
-def _without_request(t: pa.Table, layout: Layout) -> np.ndarray | None:
-    """Rows whose request path (the request_uri key: Caddy's request.uri, Traefik's
-    RequestPath, nginx JSON's path) is absent or null, or None when there is none."""
-    missing: np.ndarray | None = None
-    for tok, path in zip(layout.tokens, layout.keys, strict=True):
-        if tok.pieces[0].role != "request_uri":
-            continue
-        col = None
-        for alt in path.split("|"):
-            col = _path(t, alt)
-            if col is not None and col.null_count < len(col):
-                break
-        if col is None:
-            here = np.ones(t.num_rows, bool)
-        elif col.null_count:
-            here = np.asarray(col.is_null())
-        else:
-            continue
-        missing = here if missing is None else missing | here
-    return missing if missing is not None and missing.any() else None
+    return pa.table(out), (missing if missing is not None and missing.any() else None)
 
 
 def _filled(text: pa.Array) -> pa.Array:
