@@ -212,3 +212,56 @@ def test_a_store_and_one_pass_agree_on_the_percentiles(tmp_path: Path) -> None:
         one = figures(command, None, *sections, **extra)
         stored = figures(command, tmp_path / f"state-{command}", *sections, **extra)
         assert stored == one
+
+
+def _without_spans(state: Path) -> None:
+    """The store as a logaudit before qafix19b left its days: no span tables (their files and
+    store.json entries gone), so no exact min or max of those days is known."""
+    from logaudit.store.layout import STATE_FILE
+
+    raw = json.loads((state / STATE_FILE).read_text())
+    for day, entry in raw["days"].items():
+        for table in ("pb_response_span", "trend_response_range"):
+            entry["files"].pop(table, None)
+            for f in (state / f"day={day}").glob(f"{table}.*"):
+                f.unlink()
+    (state / STATE_FILE).write_text(json.dumps(raw))
+
+
+def _stored(command: str, log: Path, state: Path, **extra: object) -> api.Outcome:
+    s = Settings(top=0, log_format=NGINX_TIMED, state=state, extra={"group": True, **extra})
+    return api.report(command, [str(log)], s)
+
+
+def test_older_store_days_never_read_under_the_old_top_bin(tmp_path: Path) -> None:
+    """rev19-c #1: a store's days written before qafix19b keep every time over 10**7 ms in
+    bin 400 (9,716 s) with no span to clamp by. Interpolating toward that bin read p95 2,430 s
+    where logaudit before read 9,716 s (nearest rank), so --max-p95 3600s passed: the larger
+    of the two is read, and the headline says the store should be rebuilt."""
+    # 40 requests of 0.5 s, then in one hour (the last 3 hours' only one with requests) 72 of
+    # 1 s and 4 of 9,800 s (bin 400): p95 between ranks 71 (1 s) and 72 (bin 400).
+    rows = [(30 * i, "/a", 0.5) for i in range(40)]
+    rows += [(4 * 3600 + 45 * i, "/b", 1.0) for i in range(72)]
+    rows += [(4 * 3600 + 3300 + 60 * i, "/slow", 9800.0) for i in range(4)]
+    log = timed_log(tmp_path / "old.log", sorted(rows))
+    state = tmp_path / "state"
+    assert _stored("problems", log, state).report is not None
+    _without_spans(state)
+    thresholds = {"p95": 3600.0}
+    out = _stored("problems", log, state, last=3 * 3600, thresholds=thresholds)
+    assert out.report is not None and out.exit_code == ExitCode.THRESHOLD, out.messages
+    head = next(s for s in out.report.sections if s.name == "headline")
+    assert head.headline["p95"] == 9716.279516  # bin 400's middle, as before qafix19b
+    assert "logaudit state rebuild" in head.note
+    # The same requests with their span known: interpolated and clamped, no note.
+    out = _stored("problems", log, tmp_path / "new", last=3 * 3600, thresholds=thresholds)
+    assert out.report is not None
+    head = next(s for s in out.report.sections if s.name == "headline")
+    assert head.headline["p95"] < 3600 and "rebuild" not in head.note
+    # Trends' periods read the same way (the hour of the slow ones), and where the span is
+    # known, interpolated (2,429,842 ms: ranks 71 and 72 at their bins' middles).
+    for store, p95 in ((state, 9716279.5), (tmp_path / "new", 2429841.8)):
+        out = _stored("trends", log, store, every="hour")
+        assert out.report is not None
+        (rows_,) = [s.rows for s in out.report.sections if s.name == "periods"]
+        assert rows_["response_p95_ms"].max() == p95
