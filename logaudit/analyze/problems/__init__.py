@@ -453,7 +453,7 @@ def _figures(p: Partial, ctx: Context, lo: int, hi: int) -> dict[str, float]:
             out["p95"], out["p99"] = percentiles(part_r, (0.95, 0.99), least, most)
             b = part_r.groupby(level="bin").sum()
             if timing.old_top(b.index.to_numpy(), b.to_numpy(), least, most):
-                out["old_days"] = 1.0  # read by nearest rank: sec_headline's note says why
+                out["old_days"] = 1.0  # read no lower than nearest rank: sec_headline's note
     return out
 
 
