@@ -150,23 +150,25 @@ def grouped(
     cum = np.cumsum(counts)
     before = cum[first] - counts[first]
     mid = bin_value(bins) / unit
-    unknown = np.isnan(lo) & np.isnan(hi)
-    old = unknown & (np.add.reduceat(counts * (bins == OLD_TOP_BIN), first) > 0)
-    two = (total <= 2) & ~np.isnan(lo) & ~np.isnan(hi)
-    out = []
-    for q in qs:
-        rank = (total - 1) * q
-        r_lo = np.floor(rank).astype(np.int64)
-        r_hi = np.minimum(r_lo + 1, total - 1)
-        x_lo = mid[np.searchsorted(cum, before + r_lo, side="right")]
-        x_hi = mid[np.searchsorted(cum, before + r_hi, side="right")]
-        v = x_lo + (rank - r_lo) * (x_hi - x_lo)
-        if old.any():  # and the smallest bin with ceil(q x n) requests at or below it
-            near = np.searchsorted(cum, before + np.ceil(q * total).astype(np.int64))
-            v = np.where(old, np.fmax(v, mid[np.minimum(near, len(mid) - 1)]), v)
-        v = np.fmax(np.fmin(v, hi), lo)
-        out.append(np.where(two, lo + q * (hi - lo), v))
-    return out
+    known = ~(np.isnan(lo) | np.isnan(hi))
+    old = None
+    if not known.all() and (bins == OLD_TOP_BIN).any():
+        old = ~known & (np.add.reduceat(counts * (bins == OLD_TOP_BIN), first) > 0)
+    two = (total <= 2) & known
+    q = np.asarray(qs, dtype=np.float64)[:, None]  # one row per quantile, a column per group
+    rank = (total - 1) * q
+    r_lo = np.floor(rank).astype(np.int64)
+    r_hi = np.minimum(r_lo + 1, total - 1)
+    x_lo = mid[np.searchsorted(cum, before + r_lo, side="right")]
+    x_hi = mid[np.searchsorted(cum, before + r_hi, side="right")]
+    v = x_lo + (rank - r_lo) * (x_hi - x_lo)
+    if old is not None:  # and the smallest bin with ceil(q x n) requests at or below it
+        near = np.searchsorted(cum, before + np.ceil(q * total).astype(np.int64))
+        v = np.where(old, np.fmax(v, mid[np.minimum(near, len(mid) - 1)]), v)
+    v = np.fmax(np.fmin(v, hi), lo)
+    if two.any():
+        v = np.where(two, lo + q * (hi - lo), v)
+    return list(v)
 
 
 def old_top(bins: np.ndarray, counts: np.ndarray, lo: float, hi: float) -> bool:
