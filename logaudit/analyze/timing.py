@@ -172,15 +172,8 @@ def grouped(
 
 
 def old_top(bins: np.ndarray, counts: np.ndarray, lo: float, hi: float) -> bool:
-    """Whether ``grouped`` reads this histogram by nearest rank (``OLD_DAYS_NOTE``)."""
+    """Whether ``grouped`` reads this histogram no lower than by nearest rank: the old top bin
+    holds requests and no span is known (``OLD_DAYS_NOTE``)."""
     held = np.asarray(counts)[np.asarray(bins) == OLD_TOP_BIN].sum() > 0
     return bool(held and np.isnan(lo) and np.isnan(hi))
 
-
-def within(v: float, lo: float, hi: float) -> float:
-    """A histogram percentile clamped to the exact range: no p99 above the max."""
-    if not np.isnan(hi):
-        v = min(v, hi)
-    if not np.isnan(lo):
-        v = max(v, lo)
-    return v
