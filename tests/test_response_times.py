@@ -212,3 +212,147 @@ def test_a_store_and_one_pass_agree_on_the_percentiles(tmp_path: Path) -> None:
         one = figures(command, None, *sections, **extra)
         stored = figures(command, tmp_path / f"state-{command}", *sections, **extra)
         assert stored == one
+
+
+def _without_spans(state: Path, *days: str) -> None:
+    """The store's ``days`` (every day if none) as a logaudit before qafix19b left them: no
+    span tables (their files and store.json entries gone), so no exact min or max is known."""
+    from logaudit.store.layout import STATE_FILE
+
+    raw = json.loads((state / STATE_FILE).read_text())
+    for day, entry in raw["days"].items():
+        if days and day not in days:
+            continue
+        for table in ("pb_response_span", "trend_response_range"):
+            entry["files"].pop(table, None)
+            for f in (state / f"day={day}").glob(f"{table}.*"):
+                f.unlink()
+    (state / STATE_FILE).write_text(json.dumps(raw))
+
+
+def _stored(command: str, log: Path, state: Path | None, **extra: object) -> api.Outcome:
+    s = Settings(top=0, log_format=NGINX_TIMED, state=state, extra={"group": True, **extra})
+    return api.report(command, [str(log)], s)
+
+
+def _rows(out: api.Outcome, name: str) -> list[dict]:  # type: ignore[type-arg]
+    assert out.report is not None, out.messages
+    (rows,) = [s.rows for s in out.report.sections if s.name == name]
+    return list(rows.to_dict("records"))
+
+
+def _head(out: api.Outcome) -> dict:  # type: ignore[type-arg]
+    assert out.report is not None, out.messages
+    (head,) = [s.headline for s in out.report.sections if s.name == "headline"]
+    return dict(head)
+
+
+def test_older_store_days_never_read_under_the_old_top_bin(tmp_path: Path) -> None:
+    """rev19-c #1: a store's days written before qafix19b keep every time over 10**7 ms in
+    bin 400 (9,716 s) with no span to clamp by. Interpolating toward that bin read p95 2,430 s
+    where logaudit before read 9,716 s (nearest rank), so --max-p95 3600s passed: the larger
+    of the two is read, and the headline says the store should be rebuilt."""
+    # 40 requests of 0.5 s, then in one hour (the last 3 hours' only one with requests) 72 of
+    # 1 s and 4 of 9,800 s (bin 400): p95 between ranks 71 (1 s) and 72 (bin 400).
+    rows = [(30 * i, "/a", 0.5) for i in range(40)]
+    rows += [(4 * 3600 + 45 * i, "/b", 1.0) for i in range(72)]
+    rows += [(4 * 3600 + 3300 + 60 * i, "/slow", 9800.0) for i in range(4)]
+    log = timed_log(tmp_path / "old.log", sorted(rows))
+    state = tmp_path / "state"
+    assert _stored("problems", log, state).report is not None
+    _without_spans(state)
+    thresholds = {"p95": 3600.0}
+    out = _stored("problems", log, state, last=3 * 3600, thresholds=thresholds)
+    assert out.report is not None and out.exit_code == ExitCode.THRESHOLD, out.messages
+    head = next(s for s in out.report.sections if s.name == "headline")
+    assert head.headline["p95"] == 9716.279516  # bin 400's middle, as before qafix19b
+    assert "logaudit state rebuild" in head.note
+    # The same requests with their span known: interpolated and clamped, no note.
+    out = _stored("problems", log, tmp_path / "new", last=3 * 3600, thresholds=thresholds)
+    assert out.report is not None
+    head = next(s for s in out.report.sections if s.name == "headline")
+    assert head.headline["p95"] < 3600 and "rebuild" not in head.note
+    # Trends' periods read the same way (the hour of the slow ones), and where the span is
+    # known, interpolated (2,429,842 ms: ranks 71 and 72 at their bins' middles).
+    for store, p95 in ((state, 9716279.5), (tmp_path / "new", 2429841.8)):
+        out = _stored("trends", log, store, every="hour")
+        assert out.report is not None
+        (rows_,) = [s.rows for s in out.report.sections if s.name == "periods"]
+        assert rows_["response_p95_ms"].max() == p95
+
+
+def test_day_periods_merge_their_hours_ranges(tmp_path: Path) -> None:
+    """rev19-c #2: a period's min and max merge its hours' by min and max (``RANGE``): with
+    them swapped a day of 0.1 s and 5 s hours read p95 at the hours' smallest max. Two days,
+    so no period holds every request (the overview's exact figure)."""
+    rows = []
+    for day in (0, 1):
+        rows += [(day * 86400 + 30 * i, "/fast", 0.1 + i / 1000) for i in range(60)]
+        rows += [(day * 86400 + 3 * 3600 + 60 * i, "/slow", 5.0 + i / 100) for i in range(6 + day)]
+    log = timed_log(tmp_path / "days.log", rows)
+    frame = pd.DataFrame(rows, columns=["s", "path", "t"])
+    periods = _rows(_stored("trends", log, None, every="day"), "periods")
+    assert len(periods) == 2
+    for i, r in enumerate(periods):
+        v = frame[frame["s"] // 86400 == i]["t"] * 1000
+        for key, q in (("response_p50_ms", 0.5), ("response_p95_ms", 0.95)):
+            exact = v.quantile(q)
+            assert abs(r[key] - exact) <= BOUND * exact + 0.05, (i, key, r[key], exact)
+            assert v.min() <= r[key] <= v.max()
+
+
+def test_a_store_written_in_two_runs_inside_a_minute_reads_as_one_pass(tmp_path: Path) -> None:
+    """rev19-c #2: the span tables of two runs that share a minute (and an hour) merge by min
+    and max (``SPAN``, ``RANGE``): the last minute's 5 s (first run) and three 0.1 s (second
+    run) read p95 4.3 s in one pass; swapped merges clamped it to 5 s."""
+    first = [(60 * i, "/a", 0.3) for i in range(20)] + [(3600, "/b", 5.0)]
+    rest = [(3600 + 10 * (i + 1), "/c", 0.1) for i in range(3)]
+    log = timed_log(tmp_path / "run.log", first)
+    state = tmp_path / "state"
+    assert _stored("problems", log, state).report is not None
+    whole = timed_log(tmp_path / "whole.log", first + rest)
+    log.write_bytes(whole.read_bytes())  # the log grew: the second run reads the rest
+    for command, name, extra in (
+        ("problems", "headline", {"last": 60}),
+        ("problems", "now", {"last": 60}),
+        ("trends", "periods", {"every": "hour"}),
+    ):
+        one = _stored(command, whole, None, **extra)
+        stored = _stored(command, log, state, **extra)
+        assert _rows(stored, name) == _rows(one, name)
+        if name == "headline":
+            assert _head(stored) == _head(one)
+            assert 4 < _head(one)["p95"] < 5  # between the 0.1 s and 5 s, not at either
+
+
+def test_a_span_not_covering_every_time_does_not_clamp(tmp_path: Path) -> None:
+    """rev19-c #2: a window or period over an older store day (no span, QA19's 5 s times)
+    and a newer one (its span 0.1 s) knows no min or max: clamped by the newer day's span
+    alone (the ``timed`` guards removed), p95 read 0.1 s where the times reach 5 s."""
+    rows = [(60 * i, "/old", 5.0) for i in range(40)]  # Friday 1 March 2024, an older day
+    rows += [(86400 + 60 * i, "/new", 0.1) for i in range(40)]  # Saturday, same ISO week
+    rows += [(3 * 86400 + 60 * i, "/next", 0.2) for i in range(10)]  # Monday, the next week
+    log = timed_log(tmp_path / "mixed.log", rows)
+    state = tmp_path / "state"
+    assert _stored("problems", log, state).report is not None
+    _without_spans(state, "2024-03-01")
+    head = _head(_stored("problems", log, state, last=3 * 86400 - 600))  # from 1 March 00:20
+    assert 4.8 < head["p95"] <= 5.0 * (1 + BOUND), head
+    week = _rows(_stored("trends", log, state, every="week"), "periods")[0]
+    assert 4800 < week["response_p95_ms"] <= 5000 * (1 + BOUND), week
+
+
+def test_a_time_threshold_with_no_timed_request_in_the_window_is_a_note(tmp_path: Path) -> None:
+    """rev19-c #3: a log with response times, none of them in the --last window (the last
+    requests logged '-'): --max-p99 cannot be checked there, said in the notes, exit 0."""
+    t0 = utc(2024, 3, 1, 10, 0, 0)
+    lines = [line(when=t0 + timedelta(minutes=i), extra=["9.5"]) for i in range(30)]
+    lines += [line(when=t0 + timedelta(minutes=60 + i), extra=["-"]) for i in range(10)]
+    log = write(tmp_path / "late.log", lines)
+    code, doc, err = run_json("problems", log, "--last", "5m", "--max-p99", "1s")
+    assert code == ExitCode.OK, err
+    assert sec(doc, "headline")["headline"]["p99"] is None
+    note = "--max-p99: cannot be checked, no request with a response time (last 5 min)"
+    assert note in doc["notes"] and note in err
+    code, _, err = run_json("problems", log, "--max-p99", "1s")  # the whole log: 9.5 s
+    assert code == ExitCode.THRESHOLD and "p99 9.500 s > 1 s" in err

@@ -92,6 +92,19 @@ def exact(p: Partial, qs: list[float]) -> tuple[int, list[float]]:
     return int(counts[keep].sum()), quantiles(values, counts[keep], qs)
 
 
+# Days a store wrote before qafix19b (this release) keep every time of 10**7 ms and over in
+# this bin, the old top (``trends.series``: the histogram then had 401 bins): its middle,
+# 9,716 s, stands for times that may be far longer, and no exact span clamps a reading of
+# those days. There a percentile is the larger of the interpolated reading and the nearest-rank
+# one (what logaudit read before qafix19b: 9,716 s where the rank falls in the bin), so an
+# interpolation toward the bin never reads under what older releases showed and hides a breach.
+OLD_TOP_BIN = 400
+OLD_DAYS_NOTE = (
+    "the store's days written before this release hold times over 9,716 s in one bin, read "
+    "as 9,716 s: run `logaudit state rebuild LOG...` for exact percentiles"
+)
+
+
 def from_bins(
     bins: np.ndarray,
     counts: np.ndarray,
@@ -99,28 +112,68 @@ def from_bins(
     lo: float = float("nan"),
     hi: float = float("nan"),
 ) -> list[float]:
-    """Percentiles in seconds of a log-scale histogram (``trends.response_bins``: bin ->
-    requests), read as pandas reads the values (linear interpolation between the two ranks
-    around q x (n - 1)), each rank taken at its bin's middle. A bin's middle is within
-    about 2.9 % of any time in the bin (bin 0: under 1 microsecond), so the result is within
-    that of the exact percentile. ``lo``/``hi``, the exact shortest and longest time when
-    known, clamp it (the exact one lies between them), and two requests with both known are
-    exact (min + q x (max - min))."""
+    """Percentiles in seconds of one log-scale histogram (``trends.response_bins``: bin ->
+    requests): ``grouped``'s one-group case."""
+    order = np.argsort(bins, kind="stable")
+    b, c = np.asarray(bins)[order], np.asarray(counts, dtype=np.int64)[order]
+    if int(c.sum()) == 0:
+        return [float("nan")] * len(qs)
+    got = grouped(np.zeros(1, np.int64), b, c, qs, np.array([lo]), np.array([hi]), 1000.0)
+    return [float(v[0]) for v in got]
+
+
+def grouped(
+    first: np.ndarray,
+    bins: np.ndarray,
+    counts: np.ndarray,
+    qs: list[float] | tuple[float, ...],
+    lo: np.ndarray,
+    hi: np.ndarray,
+    unit: float,
+) -> list[np.ndarray]:
+    """Per quantile, the percentile of each group of a log-scale histogram: rows sorted by
+    group then bin, ``first`` each group's first row (every group holds a request); times in
+    milliseconds / ``unit``, as ``lo``/``hi`` (per group) are.
+
+    Read as pandas reads the values (linear interpolation between the two ranks around
+    q x (n - 1)), each rank taken at its bin's middle. A bin's middle is within about 2.9 % of
+    any time in the bin (bin 0: under 1 microsecond), so the result is within that of the
+    exact percentile (or 0.05 ms once trends round it to 0.1 ms). ``lo``/``hi``, the exact
+    shortest and longest time when known, clamp it (the exact one lies between them), and
+    two requests with both known are exact (min + q x (max - min)). Where neither is known
+    and ``OLD_TOP_BIN`` holds requests (a store's older days), the nearest-rank bin's middle
+    is read where it is larger."""
     from logaudit.analyze.trends import bin_value
 
-    n = int(counts.sum())
-    if n == 0:
-        return [float("nan")] * len(qs)
-    if n <= 2 and not np.isnan(lo) and not np.isnan(hi):
-        return [lo + q * (hi - lo) for q in qs]
-    got = quantiles(bin_value(bins) / 1000.0, counts, qs)
-    return [within(v, lo, hi) for v in got]
+    counts = np.asarray(counts, dtype=np.int64)
+    total = np.add.reduceat(counts, first)
+    cum = np.cumsum(counts)
+    before = cum[first] - counts[first]
+    mid = bin_value(bins) / unit
+    known = ~(np.isnan(lo) | np.isnan(hi))
+    old = None
+    if not known.all() and (bins == OLD_TOP_BIN).any():
+        old = ~known & (np.add.reduceat(counts * (bins == OLD_TOP_BIN), first) > 0)
+    two = (total <= 2) & known
+    q = np.asarray(qs, dtype=np.float64)[:, None]  # one row per quantile, a column per group
+    rank = (total - 1) * q
+    r_lo = np.floor(rank).astype(np.int64)
+    r_hi = np.minimum(r_lo + 1, total - 1)
+    x_lo = mid[np.searchsorted(cum, before + r_lo, side="right")]
+    x_hi = mid[np.searchsorted(cum, before + r_hi, side="right")]
+    v = x_lo + (rank - r_lo) * (x_hi - x_lo)
+    if old is not None:  # and the smallest bin with ceil(q x n) requests at or below it
+        near = np.searchsorted(cum, before + np.ceil(q * total).astype(np.int64))
+        v = np.where(old, np.fmax(v, mid[np.minimum(near, len(mid) - 1)]), v)
+    v = np.fmax(np.fmin(v, hi), lo)
+    if two.any():
+        v = np.where(two, lo + q * (hi - lo), v)
+    return list(v)
 
 
-def within(v: float, lo: float, hi: float) -> float:
-    """A histogram percentile clamped to the exact range: no p99 above the max."""
-    if not np.isnan(hi):
-        v = min(v, hi)
-    if not np.isnan(lo):
-        v = max(v, lo)
-    return v
+def old_top(bins: np.ndarray, counts: np.ndarray, lo: float, hi: float) -> bool:
+    """Whether ``grouped`` reads this histogram no lower than by nearest rank: the old top bin
+    holds requests and no span is known (``OLD_DAYS_NOTE``)."""
+    held = np.asarray(counts)[np.asarray(bins) == OLD_TOP_BIN].sum() > 0
+    return bool(held and np.isnan(lo) and np.isnan(hi))
+

@@ -451,6 +451,9 @@ def _figures(p: Partial, ctx: Context, lo: int, hi: int) -> dict[str, float]:
         else:
             least, most = _span_extremes(p, lo, hi, n)
             out["p95"], out["p99"] = percentiles(part_r, (0.95, 0.99), least, most)
+            b = part_r.groupby(level="bin").sum()
+            if timing.old_top(b.index.to_numpy(), b.to_numpy(), least, most):
+                out["old_days"] = 1.0  # read no lower than nearest rank: sec_headline's note
     return out
 
 
@@ -665,7 +668,7 @@ def sec_headline(p: Partial, ctx: Context) -> Section:
     total = len(f)
     top = ctx.settings.top
     rows = f.head(top) if top else f
-    head = {k: v for k, v in fig.items() if k != "has_response_time"}
+    head = {k: v for k, v in fig.items() if k not in ("has_response_time", "old_days")}
     if not fig.get("has_response_time"):
         head.pop("p95", None)
         head.pop("p99", None)
@@ -673,6 +676,8 @@ def sec_headline(p: Partial, ctx: Context) -> Section:
         if key in head:
             head[key] = None if head[key] != head[key] else timing.rounded(head[key])
     note = "nothing wrong found" if f.empty else ""
+    if fig.get("old_days") and "p95" in head:
+        note = "; ".join(x for x in (note, timing.OLD_DAYS_NOTE) if x)
     rows = rows[["finding", "since", "kind"]]
     return Section(
         "headline",

@@ -17,13 +17,14 @@ a key seen on several days of the period counts once; ``visits`` visits starting
 (``clicks_per_visit`` = their page views / visits); ``bandwidth`` response bytes;
 ``status_4xx``/``status_5xx`` and ``rate_4xx``/``rate_5xx`` (count / hits). ``response_p50_ms``
 and ``response_p95_ms`` appear when the log has response times: pandas' percentiles (linear
-interpolation) read from a histogram of 40 logarithmic bins per decade, so within 2.9 % of the
-exact value (0 ms and anything under 1 µs count as 0), clamped to the period's exact min and
-max (``trend_response_range``); exact for up to two requests and for a period holding every
-timed request (the overview's; ``analyze.timing.from_bins``). ``start`` is the period's first
-instant in ISO 8601 with its offset: with ``--tz`` the zone's offset at that wall time
-(DST-aware); without, the offset most common in the period's first hour with hits (an empty
-period takes the offset in force at the end of the previous one).
+interpolation) read from a histogram of 40 logarithmic bins per decade, so within 2.9 % (or
+0.05 ms, rounded to 0.1 ms) of the exact value (0 ms and anything under 1 µs count as 0),
+clamped to the period's exact min and max (``trend_response_range``); exact for up to two
+requests where both are known (not a store's days written before this release) and for a period
+holding every timed request (the overview's; ``analyze.timing.grouped``). ``start`` is the
+period's first instant in ISO 8601 with its offset: with ``--tz`` the zone's offset at that
+wall time (DST-aware); without, the offset most common in the period's first hour with hits (an
+empty period takes the offset in force at the end of the previous one).
 
 **Complete periods.** Only the first and the last row can be partial. The last is complete when
 ``--until`` is at or after its end (taken as the user's word that the log covers it) or the last
@@ -66,12 +67,14 @@ several empty periods is flagged at its start: its first zero widens the next ba
 **How.** Per chunk, everything is a bincount on integer keys: ``trend_hours`` holds (local hour
 number, offset in minutes) -> hits, page views, bytes, 4xx, 5xx, so any period length and the
 offset of each period's start come from it at the end; ``trend_response`` a log-scale histogram
-per (hour, offset); ``trend_visitor_hours`` distinct (hour, visitor) pairs, for hourly periods
-only (other lengths use ``visitor_days``). Visits come from the shared sessionization
-(``visits.visits_of``). Movers reuse the page-view events every report keeps for visits
-(``pv_events``: wall and UTC time, path, referrer, visitor key) and map each distinct path,
-referrer, client and user agent once (``paths``, ``referrers`` and ``visitors`` tables); the
-source movers reuse the campaigns sections' visits and sources (``campaigns.journeys``).
+per (hour, offset) and ``trend_response_range`` its exact min and max and the count they are
+over (merged by min, max and sum; ``timing.grouped`` reads them); ``trend_visitor_hours``
+distinct (hour, visitor) pairs, for hourly periods only (other lengths use ``visitor_days``).
+Visits come from the shared sessionization (``visits.visits_of``). Movers reuse the page-view
+events every report keeps for visits (``pv_events``: wall and UTC time, path, referrer, visitor
+key) and map each distinct path, referrer, client and user agent once (``paths``, ``referrers``
+and ``visitors`` tables); the source movers reuse the campaigns sections' visits and sources
+(``campaigns.journeys``).
 """
 
 from __future__ import annotations

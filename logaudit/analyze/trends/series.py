@@ -44,8 +44,9 @@ CHANGE_METRICS: tuple[str, ...] = tuple(METRICS)
 
 # Response-time histogram: bin 0 holds 0 (and anything under RESP_MIN_MS); bin b >= 1 holds
 # [RESP_MIN_MS * 10**((b-1)/40), RESP_MIN_MS * 10**(b/40)), up to 10**18 ms: every time the
-# reader accepts (under 10**15 of the log's unit, seconds at most). Up to schema 12 the top
-# was 10**7 ms, its last bin (400) holding every longer time: a store's older days keep that.
+# reader accepts (under 10**15 of the log's unit, seconds at most). Before qafix19b (this
+# release; the schema is still 12) the top was 10**7 ms, its last bin (400) holding every
+# longer time: a store's days written then keep that (``timing.OLD_TOP_BIN``).
 RESP_PER_DECADE = 40
 RESP_MIN_MS = 1e-3
 RESP_BINS = RESP_PER_DECADE * 21 + 1
@@ -413,25 +414,14 @@ def _response(p: Partial, ids: np.ndarray, every: str) -> tuple[np.ndarray, np.n
     n = h["n"].to_numpy(np.int64)
     at, first = np.unique(h["pos"].to_numpy(np.int64), return_index=True)
     total = np.add.reduceat(n, first)
-    cum = np.cumsum(n)
-    before = cum[first] - n[first]
-    mid = bin_value(h["bin"].to_numpy())
     lo, hi = _range(p, ids, every, at, total)
+    # The periods' histograms read as timing.grouped reads them (interpolated, clamped to the
+    # period's min and max, exact for two requests), and the overview's exact figure for a
+    # period that holds every timed request.
     got, values = timing.exact(p, [0.50, 0.95])
+    read = timing.grouped(first, h["bin"].to_numpy(np.int64), n, (0.50, 0.95), lo, hi, 1.0)
     out = []
-    for k, q in enumerate((0.50, 0.95)):
-        # As pandas reads the values (timing.from_bins): between the ranks around q x (n - 1),
-        # each at its bin's middle; clamped to the period's min and max; exact for two
-        # requests, and the overview's figure for a period that holds every timed request.
-        rank = (total - 1) * q
-        r_lo = np.floor(rank).astype(np.int64)
-        r_hi = np.minimum(r_lo + 1, total - 1)
-        x_lo = mid[np.searchsorted(cum, before + r_lo, side="right")]
-        x_hi = mid[np.searchsorted(cum, before + r_hi, side="right")]
-        v = x_lo + (rank - r_lo) * (x_hi - x_lo)
-        v = np.fmax(np.fmin(v, hi), lo)
-        two = (total <= 2) & ~np.isnan(lo) & ~np.isnan(hi)
-        v = np.where(two, lo + q * (hi - lo), v)
+    for k, v in enumerate(read):
         if got:
             v = np.where(total == got, values[k] * 1000.0, v)
         col = np.full(len(ids), np.nan)
