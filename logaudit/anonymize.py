@@ -54,7 +54,7 @@ _IPV4 = r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)(?![\w])"
 # checked by ``ipaddress`` (``_literal``): times such as 12:30:45 are not addresses.
 _IPV6 = (
     r"(?<![\w:.])(?=[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)[0-9A-Fa-f:]{2,39}"
-    r"(?:(?<=:)(?:\d{1,3}\.){3}\d{1,3})?(?![\w.])"
+    r"(?:(?<=:)(?:\d{1,3}\.){3}\d{1,3})?(?!\w|\.\d)"
 )
 IP_LITERAL = re.compile(f"{_IPV6}|{_IPV4}")
 _COUNTED = re.compile(r"(\S+)( \(\d[\d,]*\))")

@@ -420,3 +420,15 @@ def test_records_mask_literals_in_referrer_query_and_agent(tmp_path: Path, fmt: 
         assert [w for w in words if w in text] == leaked, more
     if fmt != "parquet":
         assert "http://[2001:db8:85a3::]/y" in text and "203.0.113.0" in text
+
+
+def test_an_ipv6_literal_followed_by_a_dot_is_masked() -> None:
+    """An IPv6 address before "." (a file suffix, the end of a sentence) is an address, as it
+    was before the nineteenth round; before ".<digit>" it is not (an IPv4 tail or a number)."""
+    a = Anonymizer("mask")
+    assert a.text("/lookup/2001:db8:85a3::7.json") == "/lookup/2001:db8:85a3::.json"
+    assert a.text("from 2001:db8:85a3::9.") == "from 2001:db8:85a3::."
+    assert a.text("client 2001:db8::1. Next") == "client 2001:db8::. Next"
+    assert a.text("v 1:2:3.4") == "v 1:2:3.4"
+    h = Anonymizer("hash", secret=b"k").text("/lookup/2001:db8:85a3::7.json")
+    assert "2001" not in h and h.endswith(".json")
