@@ -62,7 +62,10 @@ def test_a_host_name_an_older_store_kept_is_not_called_an_address(
     assert older and all(w == "a client outside its published ranges and domains" for w in older)
 
     one = _fakes(str(e1), str(e2), out=tmp_path / "one.json")
-    assert set(one) == {"a host name outside its domains", "an address outside its published ranges"}
+    assert set(one) == {
+        "a host name outside its domains",
+        "an address outside its published ranges",
+    }
     grown = _fakes(str(e1), str(e2), "--state", str(st), out=tmp_path / "grown.json")
     # The older day's host name: not said (its day did not record it); the new day's address
     # said; never "an address" for the host name.
