@@ -54,9 +54,13 @@ _IPV4 = r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\.?\d)(?![\w])"
 # checked by ``ipaddress`` (``_literal``): times such as 12:30:45 are not addresses.
 _IPV6 = (
     r"(?<![\w:.])(?=[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)[0-9A-Fa-f:]{2,39}"
-    r"(?:(?<=:)(?:\d{1,3}\.){3}\d{1,3})?(?![\w.])"
+    r"(?:(?<=:)(?:\d{1,3}\.){3}\d{1,3})?(?!\w|\.\d)"
 )
 IP_LITERAL = re.compile(f"{_IPV6}|{_IPV4}")
+# A user agent's product versions ("Chrome/120.0.0.0") are not addresses: in an agent column a
+# literal right after "word/" is left (one after "http://" is still an address).
+AGENT_COLUMNS = frozenset({"agent", "user_agent"})
+_AGENT_LITERAL = re.compile(f"(?<!\\w/)(?:{_IPV6})|(?<!\\w/)(?:{_IPV4})")
 _COUNTED = re.compile(r"(\S+)( \(\d[\d,]*\))")
 # The user field of a CLF-family line (vhost first or not), before the bracketed time.
 _CLF_USER = re.compile(r"((?:^|: )(?:\S+ )?\S+ \S+ )(\S+)(?= \[)")
@@ -185,6 +189,12 @@ class Anonymizer:
             return text
         return IP_LITERAL.sub(self._literal, text)
 
+    def agent(self, text: str) -> str:
+        """A user agent: its IP literals replaced as free text's, its product versions kept."""
+        if not text or ("." not in text and ":" not in text):
+            return text
+        return _AGENT_LITERAL.sub(self._literal, text)
+
     def raw_line(self, text: str) -> str:
         """A raw log line quoted in a bad-line example: IP literals, and the user field of the
         CLF family (``client ident user [time]``), anonymised."""
@@ -212,6 +222,8 @@ class Anonymizer:
             return self.user
         if name in CLIENT_LIST_COLUMNS:
             return self.client_list
+        if name in AGENT_COLUMNS:
+            return self.agent
         return self.text
 
     def client_list(self, text: str) -> str:

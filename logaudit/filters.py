@@ -111,7 +111,7 @@ def parse_network(text: str, option: str = "client") -> IPNetwork:
         if "/" in value and "host bits set" in str(e):
             raise FilterError(
                 f"--{option}: {value!r} has host bits set (did you mean "
-                f"{ipaddress.ip_network(value, strict=False)}?)"
+                f"{_network_text(ipaddress.ip_network(value, strict=False))}?)"
             ) from None
         raise FilterError(
             f"--{option}: {value!r} is not an IP address or CIDR range "

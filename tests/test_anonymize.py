@@ -420,3 +420,37 @@ def test_records_mask_literals_in_referrer_query_and_agent(tmp_path: Path, fmt: 
         assert [w for w in words if w in text] == leaked, more
     if fmt != "parquet":
         assert "http://[2001:db8:85a3::]/y" in text and "203.0.113.0" in text
+
+
+def test_an_ipv6_literal_followed_by_a_dot_is_masked() -> None:
+    """An IPv6 address before "." (a file suffix, the end of a sentence) is an address, as it
+    was before the nineteenth round; before ".<digit>" it is not (an IPv4 tail or a number)."""
+    a = Anonymizer("mask")
+    assert a.text("/lookup/2001:db8:85a3::7.json") == "/lookup/2001:db8:85a3::.json"
+    assert a.text("from 2001:db8:85a3::9.") == "from 2001:db8:85a3::."
+    assert a.text("client 2001:db8::1. Next") == "client 2001:db8::. Next"
+    assert a.text("v 1:2:3.4") == "v 1:2:3.4"
+    h = Anonymizer("hash", secret=b"k").text("/lookup/2001:db8:85a3::7.json")
+    assert "2001" not in h and h.endswith(".json")
+
+
+@pytest.mark.parametrize("mode", ["hash", "mask"])
+def test_records_keep_an_agents_product_versions(tmp_path: Path, mode: str) -> None:
+    """A product version is not an address: records --anonymize keeps Chrome/120.0.0.0 and
+    replaces the literals an agent does hold (after "http://", after a space)."""
+    chrome = (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0.0.0 Safari/537.36"
+    )
+    bot = "Googlebot/2.1 (+http://192.0.2.9/bot.html) from 203.0.113.77"
+    log = write(
+        tmp_path / "ua.log",
+        [line(client="198.51.100.7", agent=chrome), line(client="198.51.100.8", agent=bot)],
+    )
+    out = tmp_path / "r.csv"
+    r = CliRunner().invoke(cli, ["records", str(log), "--fields", "client,agent",
+                                 f"--anonymize={mode}", "--format", "csv", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    text = out.read_text()
+    assert chrome in text and "Googlebot/2.1 (+http://" in text
+    assert "192.0.2.9" not in text and "203.0.113.77" not in text

@@ -209,6 +209,8 @@ def test_status_words() -> None:
         (["--path", "("], "--path"),
         (["--exclude-agent", "[a-"], "--exclude-agent"),
         (["--client", "10.0.0.1/8"], "host bits"),
+        # The suggestion spelt as the value was (mapped: dotted), not ::ffff:c633:6462/127.
+        (["--client", "::ffff:198.51.100.99/127"], "(did you mean ::ffff:198.51.100.98/127?)"),
         (["--client", "10.0.0.0/33"], "--client"),
         (["--client", "notanip"], "--client"),
         (["--exclude-client", "2001:db8::/129"], "--exclude-client"),

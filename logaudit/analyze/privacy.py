@@ -9,7 +9,7 @@ few (kind, field, file, line, value) examples of each chunk.
 Nothing personal leaves unmasked: values are shown masked (``pii.mask_value``) and the top
 paths with every datum the rules find in them masked (``pii.redact``). The history store
 (``--state``) keeps no value either: ``stored_values`` replaces each by a keyed hash (the
-store's key, as client tokens), which still counts distinct values, beside its masked form.
+store's key, as client tokens), which still counts distinct values.
 """
 
 from __future__ import annotations
@@ -175,9 +175,9 @@ def _is_value_token(text: str) -> bool:
 
 def stored_values(frame: pd.DataFrame, key: bytes) -> pd.DataFrame:
     """``pii_values`` as the store writes it: each value replaced by its keyed hash (one value,
-    one token within a store: the distinct counts stay those of one pass) with its masked form
-    (``masked``, what the privacy section shows) beside it; never the value. Once per distinct
-    value; a row keyed already (a stored day read back) is kept."""
+    one token within a store: the distinct counts stay those of one pass); never the value.
+    Once per distinct value; a row keyed already (a stored day read back to grow it) is kept,
+    and a day an older logaudit wrote, its values in clear, is keyed likewise."""
     if frame.empty or "value" not in frame.index.names:
         return frame
     idx = frame.index
@@ -185,19 +185,12 @@ def stored_values(frame: pd.DataFrame, key: bytes) -> pd.DataFrame:
     level = idx.names.index("value")
     values = np.asarray(idx.get_level_values(level), dtype=object).astype(str)
     uniq, inverse = np.unique(values, return_inverse=True)
-    done = np.fromiter((_is_value_token(v) for v in uniq), bool, len(uniq))
     tokens = np.array(
-        [v if d else _value_token(v, key) for v, d in zip(uniq, done, strict=True)], dtype=object
+        [v if _is_value_token(v) else _value_token(v, key) for v in uniq], dtype=object
     )
-    masked = np.array(
-        [None if d else pii.mask_value(v) for v, d in zip(uniq, done, strict=True)], dtype=object
-    )
-    out = frame.copy()
-    had = out["masked"].to_numpy(dtype=object) if "masked" in out.columns else None
-    new = masked[inverse]
-    if had is not None:
-        new = np.where(done[inverse], had, new)
-    out["masked"] = pd.array(new, dtype="str")
+    # "masked": a masked form a day stored by qafix19a's logaudit kept beside each token;
+    # nothing reads it, so a day grown drops it.
+    out = frame.drop(columns="masked", errors="ignore")
     arrays = [
         pd.Index(tokens[inverse], dtype="str") if i == level else idx.get_level_values(i)
         for i in range(idx.nlevels)
@@ -207,7 +200,7 @@ def stored_values(frame: pd.DataFrame, key: bytes) -> pd.DataFrame:
 
 
 TABLES: dict[str, Table] = {
-    # "masked": only in the store (stored_values); one value, one masked form.
+    # "masked": only in days stored by qafix19a's logaudit (stored_values drops it).
     "pii_values": Table(
         "pii_values", t_pii_values, agg={"first": "min", "last": "max", "masked": "first"}
     ),

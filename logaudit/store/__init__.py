@@ -376,6 +376,10 @@ def _add_days(
             )
             for t, f in pairs:
                 if f is not None:
+                    if t == "pii_values":
+                        # A day an older logaudit wrote holds the values in clear: keyed
+                        # here, or the merge keeps them and counts each twice (token, value).
+                        f = keyed(f, key, t)
                     part[t] = merged[t].combine([f, part[t]])
             read = None  # the stored frames of tables without new rows: not kept past the day
         info = layout.write_day(name, part, state.gen)

@@ -119,7 +119,8 @@ def before_keying(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     """What must be decided from the address itself, decided before it is keyed: a claimed
     crawler is checked against its engine's ranges and host names here, and only claims that
     fail are kept (the problems report lists those as fake crawlers), each with whether its
-    client was a host name (``named``, 1 or 0: the token no longer says; summed by a merge)."""
+    client was a host name (``named``, +1 a name, -1 an address: the token no longer says;
+    summed by a merge, the sign stays; a day stored before it adds 0)."""
     if name != "pb_claims" or frame.empty:
         return frame
     from logaudit.analyze.problems.clients import claimed_by_name, genuine

@@ -158,15 +158,16 @@ def fake_crawlers(p: Partial) -> list[tuple[str, str, str]]:
         strict=True,
     )
     # From the store (clients as tokens) the claims are the fake ones already, each with
-    # whether its client was a host name (store.days.before_keying); a day stored before
-    # that column names neither.
+    # whether its client was a host name (store.days.before_keying: +1 a name, -1 an
+    # address, summed by a merge); a day stored before that column adds 0 (merged with a
+    # newer day) or has none: neither is said.
     named = t["named"].to_numpy(dtype=float) if "named" in t.columns else None
     for i, (client, engine, n) in enumerate(pairs):
         if is_client_token(str(client)):
             kind = named[i] if named is not None else np.nan
             where = (
                 "a client outside its published ranges and domains"
-                if kind != kind  # NaN: not recorded
+                if kind != kind or kind == 0  # not recorded
                 else _WHERE[bool(kind > 0)]
             )
             out.append(
@@ -184,9 +185,10 @@ _WHERE = {True: "a host name outside its domains", False: "an address outside it
 
 
 def claimed_by_name(clients: pd.Index) -> np.ndarray:
-    """1 for each client that is a host name, 0 for an address: what a stored claim keeps
-    once its client is a token."""
-    return np.fromiter((_is_name(str(c)) for c in clients), np.int64, len(clients))
+    """+1 for each client that is a host name, -1 for an address: what a stored claim keeps
+    once its client is a token (a sum of them keeps its sign; 0, a day stored before the
+    column, says neither)."""
+    return np.fromiter((1 if _is_name(str(c)) else -1 for c in clients), np.int64, len(clients))
 
 
 def _is_name(client: str) -> bool:
