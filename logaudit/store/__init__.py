@@ -776,7 +776,7 @@ def _movers_part(
     if own is not None and isinstance(layout, apart.ReadOnly):
         # On the child's core; taken only if the parent committed nothing meanwhile (Apart),
         # i.e. read from the state the parent's load read.
-        out[_OWN_PART] = _own_args_part(layout, state, own, first)  # type: ignore[assignment]
+        out[_OWN_PART] = _own_part(layout, state, own, first)  # type: ignore[assignment]
     return out
 
 
@@ -808,26 +808,13 @@ _OWN_PART = "_own_part"
 
 
 def _own_part(
-    layout: Layout,
-    state: State,
-    own_from: list[tuple[str, dict[str, Any]]],
-    moved: dict[str, Table],
-    first: int | None,
-    last: int | None,
-    settings: Settings,
-) -> tuple[Partial, set[str]]:
-    """The period's ``moved`` tables (as ``load`` reads them: each on its own) and the own
-    hosts found with them (``sites.own``)."""
-    got = load(layout, state, moved, first, last)
-    return got, sites.own(layout, own_from, got, settings)
-
-
-def _own_args_part(
     layout: Layout, state: State, own: OwnArgs, first: int | None
 ) -> tuple[Partial, set[str]]:
-    """``_own_part`` of what a forked child is handed (``_movers_part``'s ``own``)."""
-    sited, moved, until, settings = own
-    return _own_part(layout, state, sited, moved, first, until, settings)
+    """The period's tables of ``own`` (from ``first``; as ``load`` reads them: each on its
+    own) and the own hosts found with them (``sites.own``)."""
+    own_from, moved, last, settings = own
+    got = load(layout, state, moved, first, last)
+    return got, sites.own(layout, own_from, got, settings)
 
 
 def _own_taken(
@@ -836,7 +823,7 @@ def _own_taken(
     """The child's paths, virtual hosts and own hosts, popped from its part ``extra``; read
     here when its part was not taken (it failed, or this process committed meanwhile)."""
     got: Any = extra.pop(_OWN_PART, None)
-    return got if got is not None else _own_args_part(layout, state, own, first)
+    return got if got is not None else _own_part(layout, state, own, first)
 
 
 # The counted months whose interior visits movers read (``_movers_part``), for
