@@ -449,8 +449,8 @@ def load(
     months and read ``visitor_days`` only through their distinct counts and the overview's:
     closed months with sets are handed counted (``visitorsets.counted``), not as rows.
     ``sets_later``: those counts are left to the caller, the partial naming what to count
-    under ``visitorsets.SETS_LATER`` (for ``visitorsets.add_sets``; a forked child counts
-    them, ``_with_visits``)."""
+    under ``visitorsets.SETS_LATER``, counted by ``visitorsets.add_sets`` (``_with_visits``:
+    after the period's visits)."""
     from logaudit.analyze.spill import SPILL_BYTES
 
     acc = Accumulator(tables, spill_bytes=SPILL_BYTES)
@@ -542,6 +542,8 @@ def _with_visits(
     the same visits. ``events``: a chosen section (movers) reads every day's events itself;
     they are read, but the visits are still not sessionized from them. ``settings``: the
     report's (movers' own hosts, ``store/sites.py``)."""
+    from logaudit.analyze.trends.movers import STORED
+
     days = in_period(state, first, last)
     used = visitdays.usable(days, timeout)
     # Closed months whose rows stand for their events (store/months.py): their rows are read
@@ -563,7 +565,9 @@ def _with_visits(
     own_from: list[tuple[str, dict[str, Any]]] | None = None
     part: apart.Apart | None = None
     monthly = every == "month"  # distinct visitors from closed months' sets, counted
-    # The period's tables a forked child reads for the own hosts (_own_part), not this process.
+    # What a forked child finds the own hosts from (_own_part), and its tables (``moved``),
+    # which this process then does not read.
+    own_args: OwnArgs | None = None
     moved: dict[str, Table] = {}
     recent: list[tuple[str, dict[str, Any]]] = []
     names: dict[str, texthash.Named] | None = None
@@ -585,27 +589,28 @@ def _with_visits(
             # Read in a forked child while this process loads the period (store/apart.py);
             # the sites above made first, so that a child forked on a store that lacked them
             # reads the store this process reads. With the own hosts to find, the child also
-            # reads the period's paths and virtual hosts and finds them (_own_part), and this
-            # process counts the closed months' visitors and names the movers' texts instead:
-            # the two cores' shares after the imports (docs/performance.md, nineteenth round).
+            # reads the period's paths and virtual hosts and finds them (_own_part), while
+            # this process loads the rest and names the movers' texts: the two cores' shares
+            # after the imports (docs/performance.md, nineteenth round).
             fork = apart.worth(len(days))
-            own_args: OwnArgs | None = None
             if fork and own_from is not None and settings is not None:
                 moved = {t: tables[t] for t in _OWN_TABLES if t in tables and t not in unread}
-                own_args = (own_from, moved, last, settings) if moved else None
+                if moved:
+                    own_args = (own_from, moved, last, settings)
+            first_day = min(day_number(n) for d in window.values() for n, _ in d)
             build = functools.partial(
                 _movers_part,
                 state=state,
                 days=days,
                 window=window,
+                first_day=first_day,
                 tables=dict(tables),
                 first=first,
                 timeout=timeout,
                 every=used_every,
-                month_sets=monthly and not moved,
                 own=own_args,
             )
-            recent = _recent(days, window)
+            recent = _recent(days, first_day)
             part = apart.Apart(layout, state, build, fork)
             if not fork:  # read at once: its texts named now, as the part named them before
                 names = _names_of(layout, state, recent)
@@ -613,9 +618,8 @@ def _with_visits(
     try:
         tables = {n: t for n, t in tables.items() if n not in unread}
         skip = frozenset() if events else frozenset((n, "pv_events") for n in used)
-        # The closed months' visitors are counted once the movers' part is collected
-        # (visitorsets.add_sets): by a forked child (_movers_part), else here, after the
-        # visits; here, in the load, when the child finds the own hosts instead.
+        # The closed months' visitors are counted in the load when the child finds the own
+        # hosts; else, with a movers' part, here after the visits (visitorsets.add_sets).
         later = part is not None and visitorsets.SOURCE in tables and not moved
         here = {n: t for n, t in tables.items() if n not in moved}
         partial = load(layout, state, here, first, last, skip, monthly, sets_later=later)
@@ -633,29 +637,16 @@ def _with_visits(
         raise
     if part is not None:
         extra = _own_entries(state, part.result())
-        from logaudit.analyze.trends.movers import STORED
-
+        if own_args is not None:
+            got, own = _own_taken(layout, state, extra, own_args, first)
+            partial.update(got)
         handed = extra[STORED]
         assert isinstance(handed, dict) and names is not None
         handed["names"] = names
-    if moved:
-        # The child's paths and virtual hosts, and the own hosts it found with them; read
-        # here when its part was not taken (it failed, or this process committed meanwhile).
-        own_part: Any = extra.pop(_OWN_PART, None)
-        if own_part is None:
-            assert own_from is not None and settings is not None
-            own_part = _own_part(layout, state, own_from, moved, first, last, settings)
-        got, own = own_part
-        partial.update(got)
-    sets: Any = extra.pop(_MONTH_SETS, None)  # the child's (visitorsets.month_sets)
+        if own is not None:
+            handed["own"] = own
     if fits and visitorsets.SOURCE in tables:  # else the period is loaded again, below
-        visitorsets.add_sets(layout, partial, tables[visitorsets.SOURCE], sets)
-    if own is not None:
-        from logaudit.analyze.trends.movers import STORED
-
-        handed = extra[STORED]
-        assert isinstance(handed, dict)
-        handed["own"] = own
+        visitorsets.add_sets(layout, partial, tables[visitorsets.SOURCE])
     # Closed months' counted visits for the source movers: named once under the report's own
     # hosts and rules when the store knows them (store/entrysources.py), else their pairs.
     _counted_visits(layout, state, extra, settings if own_from is not None else None)
@@ -724,23 +715,21 @@ def _movers_part(
     state: State,
     days: list[tuple[str, dict[str, Any]]],
     window: dict[int, list[tuple[str, dict[str, Any]]]],
+    first_day: int,
     tables: Mapping[str, Table],
     first: int | None,
     timeout: int,
     every: str,
-    month_sets: bool = False,
     own: OwnArgs | None = None,
 ) -> Partial:
     """The tables movers read over the last periods only (store/movers.py), and the counts;
-    not the texts they name (``_names_of``: the caller's). In a forked child:
-    ``month_sets``: also what ``load(monthly=True)`` counts of ``days``' closed months
-    (``visitorsets.month_sets``), which the parent then need not count; ``own``: also the
-    period's paths and virtual hosts and the own hosts (``_own_part``)."""
+    not the texts they name (``_names_of``: the caller's). ``first_day``: the ``window``'s
+    first. In a forked child, ``own``: also the period's paths and virtual hosts and the own
+    hosts (``_own_part``), which the parent then does not read."""
     from logaudit.analyze import TABLES
     from logaudit.analyze.trends.movers import STORED
 
-    first_day = min(day_number(n) for d in window.values() for n, _ in d)
-    recent = _recent(days, window)
+    recent = _recent(days, first_day)
     keyed = movers.keyed_days(recent)  # days that count page views per visitor key
     out: Partial = {}
     rowed: list[tuple[str, dict[str, Any]]] = []
@@ -788,23 +777,17 @@ def _movers_part(
         if counted:
             handed[_COUNTED_FROM] = counted  # and closed months' counted ones (entries.py)
     out[STORED] = handed  # type: ignore[assignment]
-    if month_sets and isinstance(layout, apart.ReadOnly):
-        # On the child's core; taken only if the parent committed nothing meanwhile (Apart),
-        # i.e. counted on the state the parent's load read.
-        out[_MONTH_SETS] = visitorsets.month_sets(layout, state, days)  # type: ignore[assignment]
     if own is not None and isinstance(layout, apart.ReadOnly):
-        sited, moved, until, settings = own
-        out[_OWN_PART] = _own_part(  # type: ignore[assignment]
-            layout, state, sited, moved, first, until, settings
-        )
+        # On the child's core; taken only if the parent committed nothing meanwhile (Apart),
+        # i.e. read from the state the parent's load read.
+        out[_OWN_PART] = _own_part(layout, state, own, first)  # type: ignore[assignment]
     return out
 
 
 def _recent(
-    days: list[tuple[str, dict[str, Any]]], window: dict[int, list[tuple[str, dict[str, Any]]]]
+    days: list[tuple[str, dict[str, Any]]], first_day: int
 ) -> list[tuple[str, dict[str, Any]]]:
-    """The period's days from the movers' window's first on."""
-    first_day = min(day_number(n) for d in window.values() for n, _ in d)
+    """The period's days from the movers' window's first (``first_day``) on."""
     return [(n, i) for n, i in days if day_number(n) >= first_day]
 
 
@@ -829,22 +812,22 @@ _OWN_PART = "_own_part"
 
 
 def _own_part(
-    layout: Layout,
-    state: State,
-    own_from: list[tuple[str, dict[str, Any]]],
-    moved: dict[str, Table],
-    first: int | None,
-    last: int | None,
-    settings: Settings,
+    layout: Layout, state: State, own: OwnArgs, first: int | None
 ) -> tuple[Partial, set[str]]:
-    """The period's ``moved`` tables (as ``load`` reads them: each on its own) and the own
-    hosts found with them (``sites.own``)."""
+    """The period's tables of ``own`` (from ``first``; as ``load`` reads them: each on its
+    own) and the own hosts found with them (``sites.own``)."""
+    own_from, moved, last, settings = own
     got = load(layout, state, moved, first, last)
     return got, sites.own(layout, own_from, got, settings)
 
 
-# Where the forked child hands the closed months' counts (``_movers_part``).
-_MONTH_SETS = "_month_sets"
+def _own_taken(
+    layout: Layout, state: State, extra: Partial, own: OwnArgs, first: int | None
+) -> tuple[Partial, set[str]]:
+    """The child's paths, virtual hosts and own hosts, popped from its part ``extra``; read
+    here when its part was not taken (it failed, or this process committed meanwhile)."""
+    got: Any = extra.pop(_OWN_PART, None)
+    return got if got is not None else _own_part(layout, state, own, first)
 
 
 # The counted months whose interior visits movers read (``_movers_part``), for

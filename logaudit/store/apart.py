@@ -6,13 +6,14 @@ on one core of two. The two read different files and neither needs the other's r
 both are read, so a child forked from this process (``analyze.forked.Child``: its failure
 handling) reads the movers' part from the same state, inherited copy-on-write, and sends it
 back pickled while this process reads the period (docs/performance.md, seventeenth round).
-For ``--every month`` the child also counted the closed months' distinct visitors
-(``visitorsets.month_sets``), which ``store.load(sets_later=True)`` leaves for
-``visitorsets.add_sets`` to take once the part is collected (eighteenth round). When the
-report finds the site's own hosts, the child now reads the period's paths and virtual hosts
-and finds them instead (``store._own_part``: ~0.35 s of a year's 0.6 s in this process), and
-this process counts those visitors and names the movers' texts (``store._names_of``, no
-longer sent back: 62 of the part's 77 MB) while the child reads (nineteenth round).
+When the report finds the site's own hosts (every trends run with movers), the child also
+reads the period's paths and virtual hosts and finds them (``store._own_part``: ~0.35 s of a
+year's 0.6 s in this process), and this process names the movers' texts
+(``store._names_of``, not sent back: 62 of the part's 77 MB) while the child reads
+(nineteenth round). The eighteenth round's child also counted, for ``--every month``, the
+closed months' distinct visitors when it did not find the own hosts; as it finds them in
+every real run that forks (the movers' sections read referrers, paths and virtual hosts),
+that path is gone, and this process counts them (``store._with_visits``).
 
 What keeps it exact:
 
@@ -21,7 +22,6 @@ What keeps it exact:
   child and is read here, where the write is made under the lock as before.
 - Its part is taken only when this process committed nothing meanwhile (the state's
   generation is unchanged: every write takes a new one), so both read the same store; its
-  months' counts only when they name the entries ``load`` left to count (``add_sets``); its
   paths, virtual hosts and own hosts with the part (else read here, ``store._own_part``).
 - Whatever goes wrong (no fork, a failed, killed or stuck child, a result that does not
   load), ``result`` reads the part here: a failure costs time, never a figure.

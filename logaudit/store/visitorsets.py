@@ -341,44 +341,15 @@ def tail_of(
     return (m, state.months[m], held)
 
 
-def _names(
-    entries: list[tuple[str, dict[str, Any]]],
-    tail: tuple[str, dict[str, Any], list[str]] | None,
-) -> tuple[str, ...]:
-    """What ``counted`` counts of: the entries' names, then the tail's month and days."""
-    return (*(n for n, _ in entries), *((tail[0], *tail[2]) if tail else ()))
-
-
-def month_sets(
-    layout: Layout, state: State, days: list[tuple[str, dict[str, Any]]]
-) -> tuple[tuple[str, ...], Counted | None]:
-    """What ``store.load(monthly=True)`` counts of ``days``' closed months (``counted``), with
-    the names it counted, on a store it need not complete (a forked child's:
-    ``store._movers_part``)."""
-    from logaudit.store import months, tails  # they import this module
-
-    entries, _ = months.covering(state, days)
-    tail = tail_of(state, days, tails.partial_months(state, days))
-    return _names(entries, tail), counted(layout, entries, tail)
-
-
-def add_sets(
-    layout: Layout,
-    partial: Partial,
-    table: Table,
-    child: tuple[tuple[str, ...], Counted | None] | None = None,
-) -> None:
+def add_sets(layout: Layout, partial: Partial, table: Table) -> None:
     """Complete a partial of ``store.load`` that names its closed months under
     ``SETS_LATER``: their counts (``analyze/visitcounts.py`` ``SETS``) and the other entries'
-    rows. ``child``: ``month_sets``' counts, taken when they are of the same names (and not
-    None), else counted here."""
+    rows."""
     later: Any = partial.pop(SETS_LATER, None)
     if later is None:
         return
     entries, tail = later
-    sets = child[1] if child is not None and child[0] == _names(entries, tail) else None
-    if sets is None:
-        sets = counted(layout, entries, tail)
+    sets = counted(layout, entries, tail)
     assert sets is not None  # any_ready: a month has sets
     from logaudit.analyze.spill import SPILL_BYTES
 
@@ -399,7 +370,6 @@ __all__ = [
     "add_sets",
     "backfill",
     "counted",
-    "month_sets",
     "of_frame",
     "read",
     "ready",
