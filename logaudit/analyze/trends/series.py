@@ -128,15 +128,25 @@ def bin_value(b: np.ndarray) -> np.ndarray:
     return np.where(b > 0, mid, 0.0)
 
 
-def t_response(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
-    """(local hour, offset, bin) -> n: a mergeable log-scale histogram of response times."""
+def _timed(c: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, int, np.ndarray] | None:
+    """The timed requests' response times (ms) and their (local hour, offset) pair codes
+    (``_pair_codes``), or None when no request has a time."""
     ms = c["response_time"].to_numpy(dtype=np.float64, na_value=np.nan) * 1000.0
     m = ~np.isnan(ms)
     if not m.any():
-        return pd.DataFrame()
+        return None
     hours, offsets, _ = _hour_keys(c)
     codes, lo, values = _pair_codes(hours[m], offsets[m])
-    keys, n = np.unique(codes * RESP_BINS + response_bins(ms[m]), return_counts=True)
+    return ms[m], codes, lo, values
+
+
+def t_response(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    """(local hour, offset, bin) -> n: a mergeable log-scale histogram of response times."""
+    timed_rows = _timed(c)
+    if timed_rows is None:
+        return pd.DataFrame()
+    ms, codes, lo, values = timed_rows
+    keys, n = np.unique(codes * RESP_BINS + response_bins(ms), return_counts=True)
     pair = _pair_index(keys // RESP_BINS, lo, values)
     index = pd.MultiIndex.from_arrays(
         [pair.get_level_values(0), pair.get_level_values(1), keys % RESP_BINS],
@@ -151,16 +161,14 @@ RANGE = {"min_ms": "min", "max_ms": "max", "timed": "sum"}
 def t_response_range(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     """(local hour, offset) -> the shortest and longest response time (ms) and the count they
     are over: a period's percentiles are clamped between them (``_response``)."""
-    ms = c["response_time"].to_numpy(dtype=np.float64, na_value=np.nan) * 1000.0
-    m = ~np.isnan(ms)
-    if not m.any():
+    timed_rows = _timed(c)
+    if timed_rows is None:
         return pd.DataFrame()
-    hours, offsets, _ = _hour_keys(c)
-    codes, lo, values = _pair_codes(hours[m], offsets[m])
+    ms, codes, lo, values = timed_rows
     timed = np.bincount(codes)  # small integer codes, as t_hours counts them
     least, most = np.full(len(timed), np.inf), np.full(len(timed), -np.inf)
-    np.minimum.at(least, codes, ms[m])
-    np.maximum.at(most, codes, ms[m])
+    np.minimum.at(least, codes, ms)
+    np.maximum.at(most, codes, ms)
     seen = np.flatnonzero(timed)
     frame = pd.DataFrame(
         {"min_ms": least[seen], "max_ms": most[seen], "timed": timed[seen].astype(np.int64)}
