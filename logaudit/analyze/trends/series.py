@@ -489,25 +489,21 @@ def _complete(
     # offset of the hit nearest it, where s.since/s.until are the machine's wall clock (a
     # log at -0800 had a cut last hour judged complete, a log at +0900 a cut first hour).
     at_until, at_since = s.extra.get("until_utc"), s.extra.get("since_utc")
-    until = (
-        _seconds(at_until) + last_hit - int(row["last"])
-        if at_until
-        else _seconds(s.until)
-        if s.until is not None
-        else None
-    )
-    since = (
-        _seconds(at_since) + first_hit - int(row["first"])
-        if at_since
-        else _seconds(s.since)
-        if s.since is not None
-        else None
-    )
+    until = _wall_bound(at_until, s.until, last_hit, int(row["last"]))
+    since = _wall_bound(at_since, s.since, first_hit, int(row["first"]))
     end_ok = last_hit >= wall_end[-1] - EDGE * length[-1]
     start_ok = first_hit <= wall_start[0] + EDGE * length[0]
     complete[-1] = end_ok or (until is not None and until >= wall_end[-1])
     complete[0] &= start_ok or (since is not None and since <= wall_start[0])
     return complete
+
+
+def _wall_bound(instant: object, wall: object, hit_local: int, hit_utc: int) -> int | None:
+    """A period bound in the periods' wall clock (seconds): an instant moved by the offset of
+    the hit nearest it (``hit_local - hit_utc``), else the wall-clock bound, else None."""
+    if instant:
+        return _seconds(instant) + hit_local - hit_utc
+    return _seconds(wall) if wall is not None else None
 
 
 def _seconds(t: object) -> int:
