@@ -6,6 +6,9 @@ JSON shape, stable across commands (``schema_version`` changes only on a breakin
 "warnings": [...], "notes": [...], "settings": {...}}``. Text from the log is kept as logged
 (JSON escapes C0 control characters itself; C1 controls, bidi and other invisible characters
 are written as ``\\uXXXX`` too); consumers that display it must escape it.
+
+CSV: one table (``render_csv``), the report's notes in it as the section ``notes``
+(``notes_table``); every cell through ``escape.csv_cell``.
 """
 
 from __future__ import annotations
@@ -89,24 +92,56 @@ def render_json(report: Report, out: TextIO) -> None:
     out.write("\n")
 
 
+# The notes table (``notes_table``): what the other outputs say beside their tables, one row
+# each. ``level`` says what the row is; the report-level ones make a single section's CSV
+# stacked (its own notes are no reason to change its shape).
+NOTE_COLUMNS = ("level", "about", "note")
+REPORT_LEVELS = ("warning", "bad_lines", "bad_line", "note")
+
+
+def notes_table(report: Report) -> pd.DataFrame:
+    """The report's notes as a table (``NOTE_COLUMNS``), in the order the text report shows
+    them: warnings; each input's bad lines (``about``: the file) and the first examples
+    (``about``: file:line); each section's note (``about``: the section); the notes. Text only,
+    escaped by the CSV writers as every other cell."""
+    rows: list[tuple[str, str, str]] = [("warning", "", w) for w in report.warnings]
+    for i in report.inputs:
+        if i.get("bad_lines"):
+            share = f" ({i['bad_share']:.1%})" if i.get("bad_share") is not None else ""
+            rows.append(
+                ("bad_lines", str(i["file"]), f"{i['bad_lines']:,} of {i['lines']:,} lines{share}")
+            )
+    for ex in report.bad_lines.get("examples", []):
+        rows.append(("bad_line", f"{ex['file']}:{ex['line']}", str(ex["reason"])))
+    rows.extend(("section", s.name, s.note) for s in report.sections if s.note)
+    rows.extend(("note", "", n) for n in report.notes)
+    return pd.DataFrame(rows, columns=list(NOTE_COLUMNS), dtype=object)
+
+
 def render_csv(report: Report, out: TextIO) -> None:
-    """One section: its rows. Several: stacked, with a leading ``section`` column."""
+    """One section and nothing of the report to note (``REPORT_LEVELS``): its rows. Else the
+    sections stacked, with a leading ``section`` column, and the notes table last as section
+    ``notes``: one valid table, whatever reads it."""
     w = csv.writer(out, lineterminator="\n")
     secs = [s for s in report.sections if not s.rows.empty]
-    if len(secs) == 1:
+    notes = notes_table(report)
+    if len(secs) == 1 and not notes["level"].isin(REPORT_LEVELS).any():
         w.writerow([csv_cell(c) for c in secs[0].rows.columns])
         for rec in records(secs[0].rows):
             w.writerow(["" if v is None else csv_cell(v) for v in rec.values()])
         return
     # Several sections: one table, the union of their columns; each cell keeps its own type
     # (no concat, which would turn integer columns with gaps into floats).
+    tables = [(s.name, s.rows) for s in secs]
+    if not notes.empty:
+        tables.append(("notes", notes))
     columns = ["section"]
-    for s in secs:
-        columns.extend(c for c in s.rows.columns if c not in columns)
+    for _, rows in tables:
+        columns.extend(c for c in rows.columns if c not in columns)
     w.writerow([csv_cell(c) for c in columns])
-    for s in secs:
-        for rec in records(s.rows):
-            rec["section"] = s.name
+    for name, rows in tables:
+        for rec in records(rows):
+            rec["section"] = name
             w.writerow(["" if rec.get(c) is None else csv_cell(rec[c]) for c in columns])
 
 
@@ -119,9 +154,9 @@ def write_section_csv(rows: pd.DataFrame, out: TextIO) -> None:
 
 
 def csv_tables(report: Report) -> dict[str, pd.DataFrame]:
-    """``--csv-dir``: file stem -> table, one per section with rows, and ``overview``
-    (metric, value). An anonymised report says so in the overview's last row (``anonymised``,
-    the mode), since a CSV folder handed on carries no notes."""
+    """``--csv-dir``: file stem -> table, one per section with rows, ``overview`` (metric,
+    value) and ``notes`` (``notes_table``) when there are any. An anonymised report says so in
+    the overview's last row (``anonymised``, the mode) as well as in its notes."""
     overview = {k: _plain(v) for k, v in report.overview.items()}
     if report.settings.get("anonymize"):
         overview["anonymised"] = str(report.settings["anonymize"])
@@ -136,4 +171,7 @@ def csv_tables(report: Report) -> dict[str, pd.DataFrame]:
     for s in report.sections:
         if not s.rows.empty:
             tables[s.name] = s.rows
+    notes = notes_table(report)
+    if not notes.empty:
+        tables["notes"] = notes
     return tables

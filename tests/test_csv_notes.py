@@ -1,0 +1,110 @@
+"""CSV output carries the report's notes (render.tabular.notes_table): bad lines, warnings,
+notes and section notes, as the section ``notes`` of the stacked table, every cell escaped as
+the others are."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from loglines import isolate, line, write
+
+from logaudit.cli import cli
+from logaudit.render import RENDERERS
+from logaudit.report import Report, Section
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    isolate(monkeypatch, tmp_path)
+
+
+def _log(tmp_path: Path) -> Path:
+    lines = [line(client=f"203.0.113.{i}") for i in range(5)]
+    return write(tmp_path / "access.log", [*lines[:2], "%%%% junk \x1b[2J", *lines[2:]])
+
+
+def _run(*args: object) -> str:
+    r = CliRunner().invoke(cli, [str(a) for a in args])
+    assert r.exit_code == 0, r.output
+    return r.stdout
+
+
+def _notes(text: str) -> pd.DataFrame:
+    table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    return table[table["section"] == "notes"][["level", "about", "note"]]
+
+
+def test_summary_csv_counts_the_bad_lines_and_says_the_notes(tmp_path: Path) -> None:
+    log = _log(tmp_path)
+    notes = _notes(_run("summary", log, "--format", "csv"))
+    by = notes.groupby("level")
+    assert by.get_group("bad_lines").values.tolist() == [
+        ["bad_lines", str(log), "1 of 6 lines (16.7%)"]
+    ]
+    example = by.get_group("bad_line")
+    assert example["about"].tolist() == [f"{log}:3"]
+    assert "\x1b" not in example["note"].iloc[0] and "\\x1b[2J" in example["note"].iloc[0]
+    assert any("GeoIP" in n for n in by.get_group("note")["note"])  # none in an isolated run
+    assert "daily" in by.get_group("section")["about"].tolist()
+
+
+def test_a_single_section_with_report_notes_is_stacked_and_pandas_reads_it(
+    tmp_path: Path,
+) -> None:
+    text = _run("summary", _log(tmp_path), "--format", "csv", "--section", "hosts")
+    table = pd.read_csv(io.StringIO(text))
+    assert set(table["section"]) == {"hosts", "notes"}
+    hosts = table[table["section"] == "hosts"]
+    assert sorted(hosts["client"]) == [f"203.0.113.{i}" for i in range(5)]
+    assert "bad_lines" in set(table["level"].dropna())
+
+
+def test_a_single_section_with_nothing_to_note_keeps_its_own_columns(tmp_path: Path) -> None:
+    log = write(tmp_path / "clean.log", [line(client=f"203.0.113.{i}") for i in range(3)])
+    text = _run("trends", log, "--section", "periods", "--format", "csv")
+    assert text.startswith("period,start,hits,")
+
+
+def test_problems_csv_says_what_cannot_be_checked(tmp_path: Path) -> None:
+    text = _run("problems", _log(tmp_path), "--max-p95", "800ms", "--format", "csv")
+    notes = _notes(text)
+    assert any(
+        n.startswith("'--max-p95") and "cannot be checked" in n  # "-": the formula guard
+        for n in notes[notes["level"] == "note"]["note"]
+    )
+
+
+def test_csv_dir_writes_the_notes_table(tmp_path: Path) -> None:
+    folder = tmp_path / "csv"
+    _run("summary", _log(tmp_path), "--csv-dir", folder, "-o", tmp_path / "r.json")
+    notes = pd.read_csv(folder / "notes.csv", dtype=str, keep_default_na=False)
+    assert list(notes.columns) == ["level", "about", "note"]
+    assert "bad_lines" in set(notes["level"])
+
+
+def test_notes_cells_are_escaped_as_the_other_cells() -> None:
+    hostile = '=HYPERLINK("http://evil.example","x")'
+    report = Report(
+        command="summary",
+        overview={"requests": 1},
+        sections=[Section("hosts", "Hosts", pd.DataFrame({"client": ["a"], "hits": [1]}))],
+        inputs=[
+            {"file": "@evil.log", "format": "combined", "lines": 2, "parsed": 1,
+             "bad_lines": 1, "bad_share": 0.5}
+        ],  # fmt: skip
+        bad_lines={"total": 1, "examples": [{"file": "+x", "line": 2, "reason": "-1+cmd\x1b[2J"}]},
+        warnings=[hostile],
+        notes=["\u202enote\x07"],
+    )
+    out = io.StringIO()
+    RENDERERS["csv"](report, out)
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    cells = [c for r in rows for c in r]
+    assert "'" + hostile in cells and "'@evil.log" in cells and "'+x:2" in cells
+    assert "'-1+cmd\\x1b[2J" in cells and "\\u202enote\\x07" in cells
+    assert all(len(r) == len(rows[0]) for r in rows)
