@@ -274,11 +274,20 @@ def test_older_store_days_never_read_under_the_old_top_bin(tmp_path: Path) -> No
     assert head.headline["p95"] < 3600 and "rebuild" not in head.note
     # Trends' periods read the same way (the hour of the slow ones), and where the span is
     # known, interpolated (2,429,842 ms: ranks 71 and 72 at their bins' middles).
+    # The periods' note says so as the headline's does (left20), and the change's, which
+    # compares that hour; not where the span is known.
     for store, p95 in ((state, 9716279.5), (tmp_path / "new", 2429841.8)):
         out = _stored("trends", log, store, every="hour")
         assert out.report is not None
         (rows_,) = [s.rows for s in out.report.sections if s.name == "periods"]
         assert rows_["response_p95_ms"].max() == p95
+        notes = {s.name: s.note for s in out.report.sections}
+        assert ("logaudit state rebuild" in notes["periods"]) == (store == state), notes
+        change = next(s for s in out.report.sections if s.name == "change")
+        compared = {change.headline["period"], change.headline["previous"]}
+        slow_hour = rows_.loc[rows_["response_p95_ms"].idxmax(), "period"]
+        assert slow_hour in compared  # the change reads the slow hour's percentiles
+        assert ("logaudit state rebuild" in change.note) == (store == state), change.note
 
 
 def test_day_periods_merge_their_hours_ranges(tmp_path: Path) -> None:
@@ -356,3 +365,4 @@ def test_a_time_threshold_with_no_timed_request_in_the_window_is_a_note(tmp_path
     assert note in doc["notes"] and note in err
     code, _, err = run_json("problems", log, "--max-p99", "1s")  # the whole log: 9.5 s
     assert code == ExitCode.THRESHOLD and "p99 9.500 s > 1 s" in err
+

@@ -118,6 +118,8 @@ def sec_unusual(p: Partial, ctx: Context) -> Section:
     if u.empty:
         return Section("unusual", title, pd.DataFrame(), note="none; " + note, headline=head)
     pos = u["pos"].to_numpy()
+    timed = u["metric"].astype(str).str.startswith("response_").to_numpy()
+    note = "; ".join(x for x in (note, t.old_days_note(pos[timed])) if x)
     rows = pd.DataFrame(
         {
             "period": [t.labels[i] for i in pos],
