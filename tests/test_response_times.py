@@ -366,3 +366,69 @@ def test_a_time_threshold_with_no_timed_request_in_the_window_is_a_note(tmp_path
     code, _, err = run_json("problems", log, "--max-p99", "1s")  # the whole log: 9.5 s
     assert code == ExitCode.THRESHOLD and "p99 9.500 s > 1 s" in err
 
+
+def test_slow_endpoints_are_read_by_one_grouped_computation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """left20: problems.slow reads every endpoint's histogram in one ``timing.grouped`` per
+    kind of time (response, upstream), not one per endpoint (a Python loop of pandas lookups:
+    85 s of CPU for 43,000 endpoints); the figures are the per-histogram ones."""
+    from logaudit.analyze import timing
+    from logaudit.analyze.problems import percentiles
+
+    rows = [(60 * i, f"/p{i % 7}", 0.05 * (1 + i % 11) * (1 + i % 7)) for i in range(140)]
+    log = timed_log(tmp_path / "many.log", rows)
+    calls: list[int] = []
+    grouped = timing.grouped
+
+    def counted(first: np.ndarray, *args: object, **kw: object) -> list[np.ndarray]:
+        calls.append(len(first))
+        return grouped(first, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(timing, "grouped", counted)
+    found = {r["endpoint"]: r for r in _rows(_stored("problems", log, None), "slow-endpoints")}
+    assert len(found) == 7 and 7 in calls and calls.count(1) <= 1  # at most the headline's
+    monkeypatch.setattr(timing, "grouped", grouped)
+    frame = pd.DataFrame(rows, columns=["s", "path", "t"])
+    for path, times in frame.groupby("path")["t"]:
+        bins = pd.Series(1, index=_bins_of(times.to_numpy())).groupby(level=0).sum()
+        p50, p95, p99 = percentiles(bins, lo=times.min(), hi=times.max())
+        got = found[path]
+        assert (got["p50"], got["p95"], got["p99"]) == tuple(
+            timing.rounded(v) for v in (p50, p95, p99)
+        )
+
+
+def _bins_of(seconds: np.ndarray) -> np.ndarray:
+    from logaudit.analyze.trends import response_bins
+
+    return response_bins(seconds * 1000.0)
+
+
+def test_slow_endpoints_read_by_the_old_top_bin_say_so() -> None:
+    """left20: an endpoint whose histogram holds the old top bin with no exact shortest time
+    (a store's days written before it was kept) is read no lower than by nearest rank, as the
+    headline's window is: the slow endpoints' note says so as the headline's does; an endpoint
+    whose span is known is clamped and reads no note."""
+    from types import SimpleNamespace
+
+    from logaudit.analyze import timing
+    from logaudit.analyze.problems import sec_slow
+
+    index = pd.MultiIndex.from_tuples(
+        [("/old", 0, 100), ("/old", 0, timing.OLD_TOP_BIN), ("/new", 0, 100)],
+        names=["endpoint", "which", "bin"],
+    )
+    response = pd.DataFrame({"n": [10, 2, 5]}, index=index)
+
+    def note(timed_old: float) -> str:
+        extremes = pd.DataFrame(
+            {"max_ms": [9.8e6, 120.0], "min_ms": [90.0, 80.0], "timed": [timed_old, 5.0]},
+            index=pd.Index(["/old", "/new"], name="endpoint"),
+        )
+        p = {"pb_response": response, "pb_response_max": extremes}
+        ctx = SimpleNamespace(settings=Settings(top=0), once=lambda key, make: make())
+        return sec_slow(p, ctx).note  # type: ignore[arg-type]
+
+    assert timing.OLD_DAYS_NOTE in note(float("nan"))  # /old's shortest time not known
+    assert timing.OLD_DAYS_NOTE not in note(12.0)  # known over all 12 times: clamped
