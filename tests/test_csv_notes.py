@@ -1,6 +1,7 @@
 """CSV output carries the report's notes (render.tabular.notes_table): bad lines, warnings,
 notes and section notes, as the section ``notes`` of the stacked table, every cell escaped as
-the others are."""
+the others are. A single section's CSV keeps its own columns whatever the data, its notes on
+stderr (render.tabular.one_table)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,18 @@ from click.testing import CliRunner
 from loglines import isolate, line, write
 
 from logaudit.cli import cli
+from logaudit.enrich import geo
 from logaudit.render import RENDERERS
+from logaudit.render.tabular import csv_tables
 from logaudit.report import Report, Section
 
 
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     isolate(monkeypatch, tmp_path)
+    # No GeoIP database, whatever the host has: the missing-GeoIP note is always there.
+    monkeypatch.setattr(geo, "SYSTEM_DIRS", ())
+    monkeypatch.delenv(geo.ENV_VAR, raising=False)
 
 
 def _log(tmp_path: Path) -> Path:
@@ -28,10 +34,15 @@ def _log(tmp_path: Path) -> Path:
     return write(tmp_path / "access.log", [*lines[:2], "%%%% junk \x1b[2J", *lines[2:]])
 
 
-def _run(*args: object) -> str:
+def _invoke(*args: object) -> tuple[str, list[str]]:
+    """stdout and stderr's lines of a run."""
     r = CliRunner().invoke(cli, [str(a) for a in args])
     assert r.exit_code == 0, r.output
-    return r.stdout
+    return r.stdout, r.stderr.splitlines()
+
+
+def _run(*args: object) -> str:
+    return _invoke(*args)[0]
 
 
 def _notes(text: str) -> pd.DataFrame:
@@ -49,25 +60,61 @@ def test_summary_csv_counts_the_bad_lines_and_says_the_notes(tmp_path: Path) -> 
     example = by.get_group("bad_line")
     assert example["about"].tolist() == [f"{log}:3"]
     assert "\x1b" not in example["note"].iloc[0] and "\\x1b[2J" in example["note"].iloc[0]
-    assert any("GeoIP" in n for n in by.get_group("note")["note"])  # none in an isolated run
+    assert any("GeoIP" in n for n in by.get_group("note")["note"])  # SYSTEM_DIRS: none
     assert "daily" in by.get_group("section")["about"].tolist()
 
 
-def test_a_single_section_with_report_notes_is_stacked_and_pandas_reads_it(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("summary", "--section", "hosts"),
+        ("summary", "--section", "countries"),  # the missing-GeoIP note
+        ("trends",),  # the series of periods
+        ("problems", "--section", "error-timeline"),
+    ],
+)
+def test_a_single_section_keeps_its_columns_and_types_whatever_the_data(
+    tmp_path: Path, args: tuple[str, ...]
 ) -> None:
-    text = _run("summary", _log(tmp_path), "--format", "csv", "--section", "hosts")
-    table = pd.read_csv(io.StringIO(text))
-    assert set(table["section"]) == {"hosts", "notes"}
-    hosts = table[table["section"] == "hosts"]
-    assert sorted(hosts["client"]) == [f"203.0.113.{i}" for i in range(5)]
-    assert "bad_lines" in set(table["level"].dropna())
+    """Its shape is the command's: a bad line or a note never stacks it; the notes and bad
+    lines go to stderr, one line each."""
+    clean = write(tmp_path / "clean.log", [line(client=f"203.0.113.{i}") for i in range(5)])
+    out, err = _invoke(args[0], clean, *args[1:], "--format", "csv")
+    bad, bad_err = _invoke(args[0], _log(tmp_path), *args[1:], "--format", "csv")
+    base, noted = pd.read_csv(io.StringIO(out)), pd.read_csv(io.StringIO(bad))
+    assert "section" not in base.columns and "level" not in noted.columns
+    assert list(noted.columns) == list(base.columns)
+    assert noted.dtypes.to_dict() == base.dtypes.to_dict()
+    assert len(noted) == len(base)
+    assert any("bad line" in e for e in bad_err) and all(e.startswith("logaudit: ") for e in err)
+    if args[-1] == "countries":
+        assert any("GeoIP" in e for e in err) and any("GeoIP" in e for e in bad_err)
 
 
-def test_a_single_section_with_nothing_to_note_keeps_its_own_columns(tmp_path: Path) -> None:
+def test_a_single_sections_note_goes_to_stderr(tmp_path: Path) -> None:
     log = write(tmp_path / "clean.log", [line(client=f"203.0.113.{i}") for i in range(3)])
-    text = _run("trends", log, "--section", "periods", "--format", "csv")
-    assert text.startswith("period,start,hits,")
+    out, err = _invoke("summary", log, "--section", "daily", "--format", "csv")
+    assert out.startswith("date,") and "daily" not in out
+    assert any(e.startswith("logaudit: daily: ") for e in err)
+
+
+def test_the_stacked_csv_always_has_the_notes_columns() -> None:
+    """Several sections: the notes section's columns are there even with nothing to note, so
+    the columns never depend on the data; --csv-dir's notes.csv is the header alone."""
+    report = Report(
+        command="summary",
+        overview={"requests": 1},
+        sections=[
+            Section("hosts", "Hosts", pd.DataFrame({"client": ["a"], "hits": [1]})),
+            Section("status", "Status", pd.DataFrame({"status": [200], "hits": [1]})),
+        ],
+    )
+    out = io.StringIO()
+    RENDERERS["csv"](report, out)
+    assert out.getvalue().splitlines()[0] == "section,client,hits,status,level,about,note"
+    folder = csv_tables(report)
+    assert list(folder["notes"].columns) == ["level", "about", "note"]
+    assert folder["notes"].empty
 
 
 def test_problems_csv_says_what_cannot_be_checked(tmp_path: Path) -> None:
@@ -92,7 +139,10 @@ def test_notes_cells_are_escaped_as_the_other_cells() -> None:
     report = Report(
         command="summary",
         overview={"requests": 1},
-        sections=[Section("hosts", "Hosts", pd.DataFrame({"client": ["a"], "hits": [1]}))],
+        sections=[
+            Section("hosts", "Hosts", pd.DataFrame({"client": ["a"], "hits": [1]})),
+            Section("status", "Status", pd.DataFrame({"status": [200], "hits": [1]})),
+        ],
         inputs=[
             {"file": "@evil.log", "format": "combined", "lines": 2, "parsed": 1,
              "bad_lines": 1, "bad_share": 0.5}

@@ -93,10 +93,8 @@ def render_json(report: Report, out: TextIO) -> None:
 
 
 # The notes table (``notes_table``): what the other outputs say beside their tables, one row
-# each. ``level`` says what the row is; the report-level ones make a single section's CSV
-# stacked (its own notes are no reason to change its shape).
+# each; ``level`` says what the row is.
 NOTE_COLUMNS = ("level", "about", "note")
-REPORT_LEVELS = ("warning", "bad_lines", "bad_line", "note")
 
 
 def notes_table(report: Report) -> pd.DataFrame:
@@ -118,23 +116,34 @@ def notes_table(report: Report) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(NOTE_COLUMNS), dtype=object)
 
 
+def one_table(report: Report) -> bool:
+    """Whether the CSV is one section's own table: decided by the command and its options
+    (a single ``--section``, ``trends``' periods series), never by the data, so a script
+    reading it sees the same columns every day. It carries no notes: ``stderr_notes``."""
+    return len(report.sections) == 1
+
+
+def stderr_notes(report: Report) -> list[str]:
+    """What a one-table CSV cannot carry and stderr does not say already (its warnings and
+    bad lines are said there for every format): the sections' notes and the report's notes,
+    one line each."""
+    return [f"{s.name}: {s.note}" for s in report.sections if s.note] + list(report.notes)
+
+
 def render_csv(report: Report, out: TextIO) -> None:
-    """One section and nothing of the report to note (``REPORT_LEVELS``): its rows. Else the
-    sections stacked, with a leading ``section`` column, and the notes table last as section
-    ``notes``: one valid table, whatever reads it."""
+    """One section (``one_table``): its rows. Several: stacked, with a leading ``section``
+    column, and the notes table (``notes_table``) always last as section ``notes``, its
+    columns there even with no rows: one valid table, whatever reads it."""
     w = csv.writer(out, lineterminator="\n")
     secs = [s for s in report.sections if not s.rows.empty]
-    notes = notes_table(report)
-    if len(secs) == 1 and not notes["level"].isin(REPORT_LEVELS).any():
-        w.writerow([csv_cell(c) for c in secs[0].rows.columns])
-        for rec in records(secs[0].rows):
-            w.writerow(["" if v is None else csv_cell(v) for v in rec.values()])
+    if one_table(report) and secs:
+        write_section_csv(secs[0].rows, out)
         return
     # Several sections: one table, the union of their columns; each cell keeps its own type
     # (no concat, which would turn integer columns with gaps into floats).
     tables = [(s.name, s.rows) for s in secs]
-    if not notes.empty:
-        tables.append(("notes", notes))
+    if not one_table(report):
+        tables.append(("notes", notes_table(report)))
     columns = ["section"]
     for _, rows in tables:
         columns.extend(c for c in rows.columns if c not in columns)
@@ -155,7 +164,7 @@ def write_section_csv(rows: pd.DataFrame, out: TextIO) -> None:
 
 def csv_tables(report: Report) -> dict[str, pd.DataFrame]:
     """``--csv-dir``: file stem -> table, one per section with rows, ``overview`` (metric,
-    value) and ``notes`` (``notes_table``) when there are any. An anonymised report says so in
+    value) and ``notes`` (``notes_table``, header only when empty). An anonymised report says so in
     the overview's last row (``anonymised``, the mode) as well as in its notes."""
     overview = {k: _plain(v) for k, v in report.overview.items()}
     if report.settings.get("anonymize"):
@@ -171,7 +180,5 @@ def csv_tables(report: Report) -> dict[str, pd.DataFrame]:
     for s in report.sections:
         if not s.rows.empty:
             tables[s.name] = s.rows
-    notes = notes_table(report)
-    if not notes.empty:
-        tables["notes"] = notes
+    tables["notes"] = notes_table(report)  # always: header only when empty
     return tables
