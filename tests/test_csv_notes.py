@@ -55,7 +55,7 @@ def test_summary_csv_counts_the_bad_lines_and_says_the_notes(tmp_path: Path) -> 
     notes = _notes(_run("summary", log, "--format", "csv"))
     by = notes.groupby("level")
     assert by.get_group("bad_lines").values.tolist() == [
-        ["bad_lines", str(log), "1 of 6 lines (16.7%)"]
+        ["bad_lines", str(log), "1 (16.7%)"]
     ]
     example = by.get_group("bad_line")
     assert example["about"].tolist() == [f"{log}:3"]
@@ -115,6 +115,20 @@ def test_the_stacked_csv_always_has_the_notes_columns() -> None:
     folder = csv_tables(report)
     assert list(folder["notes"].columns) == ["level", "about", "note"]
     assert folder["notes"].empty
+
+
+def test_a_nul_run_is_no_bad_line_in_the_notes(tmp_path: Path) -> None:
+    """A NUL run is labelled as one, not as a bad line (bad_lines.total is 0 here), and the
+    per-file counts the text report's inputs table shows (blank/#, NUL runs) are rows too."""
+    lines = [line(client=f"203.0.113.{i}").encode() for i in range(4)]
+    log = write(tmp_path / "nul.log", [*lines[:2], b"\0" * 64 + lines[2], b"", lines[3]])
+    notes = _notes(_run("summary", log, "--section", "hosts", "--section", "status",
+                        "--format", "csv"))  # fmt: skip
+    assert "bad_line" not in set(notes["level"]) and "bad_lines" not in set(notes["level"])
+    nul = notes[notes["level"] == "nul_run"]
+    assert nul["about"].tolist() == [f"{log}:3"] and "64 NUL bytes" in nul["note"].iloc[0]
+    counts = notes[notes["level"].isin(["nul_runs", "blank_lines"])]
+    assert counts.values.tolist() == [["blank_lines", str(log), "1"], ["nul_runs", str(log), "1"]]
 
 
 def test_problems_csv_says_what_cannot_be_checked(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from logaudit.render.escape import csv_cell, json_text
+from logaudit.render.view import bad_lines_cell
 from logaudit.report import Report
 
 SCHEMA_VERSION = 1
@@ -99,18 +100,29 @@ NOTE_COLUMNS = ("level", "about", "note")
 
 def notes_table(report: Report) -> pd.DataFrame:
     """The report's notes as a table (``NOTE_COLUMNS``), in the order the text report shows
-    them: warnings; each input's bad lines (``about``: the file) and the first examples
-    (``about``: file:line); each section's note (``about``: the section); the notes. Text only,
+    them: warnings; each input's counts the inputs table shows beside its lines (``about``:
+    the file; ``bad_lines`` as that table says them, ``blank_lines`` for blank and comment
+    lines, ``nul_runs``: runs of NUL bytes skipped) and the first examples (``about``:
+    file:line; ``bad_line``, or ``nul_run`` for a file's NUL run, which is no bad line:
+    docs/metrics.md); each section's note (``about``: the section); the notes. Text only,
     escaped by the CSV writers as every other cell."""
     rows: list[tuple[str, str, str]] = [("warning", "", w) for w in report.warnings]
+    nul = set()
     for i in report.inputs:
+        file = str(i["file"])
         if i.get("bad_lines"):
-            share = f" ({i['bad_share']:.1%})" if i.get("bad_share") is not None else ""
-            rows.append(
-                ("bad_lines", str(i["file"]), f"{i['bad_lines']:,} of {i['lines']:,} lines{share}")
-            )
-    for ex in report.bad_lines.get("examples", []):
-        rows.append(("bad_line", f"{ex['file']}:{ex['line']}", str(ex["reason"])))
+            rows.append(("bad_lines", file, bad_lines_cell(i)))
+        if i.get("skipped_lines"):
+            rows.append(("blank_lines", file, f"{i['skipped_lines']:,}"))
+        if i.get("nul_runs"):
+            rows.append(("nul_runs", file, f"{i['nul_runs']:,}"))
+            nul.add(file)
+    examples = report.bad_lines.get("examples", [])
+    for n, ex in enumerate(examples):
+        # A file's first NUL run is its last example (analyze.inputs.bad_lines_info).
+        last = n + 1 == len(examples) or examples[n + 1]["file"] != ex["file"]
+        level = "nul_run" if last and str(ex["file"]) in nul else "bad_line"
+        rows.append((level, f"{ex['file']}:{ex['line']}", str(ex["reason"])))
     rows.extend(("section", s.name, s.note) for s in report.sections if s.note)
     rows.extend(("note", "", n) for n in report.notes)
     return pd.DataFrame(rows, columns=list(NOTE_COLUMNS), dtype=object)
