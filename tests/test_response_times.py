@@ -432,3 +432,43 @@ def test_slow_endpoints_read_by_the_old_top_bin_say_so() -> None:
 
     assert timing.OLD_DAYS_NOTE in note(float("nan"))  # /old's shortest time not known
     assert timing.OLD_DAYS_NOTE not in note(12.0)  # known over all 12 times: clamped
+
+
+@pytest.mark.parametrize(
+    ("metric", "old_at", "noted"),
+    [
+        ("response_p95_ms", 8, True),  # the flagged day itself
+        ("response_p95_ms", 4, True),  # a day of its baseline (days 1-7)
+        ("response_p95_ms", 0, False),  # before its baseline
+        ("hits", 4, False),  # not a response time
+    ],
+)
+def test_unusual_says_the_older_store_reading_of_its_period_or_baseline(
+    monkeypatch: pytest.MonkeyPatch, metric: str, old_at: int, noted: bool
+) -> None:
+    """A flagged response row shows the period's p95 and its baseline's median: the older-store
+    note (timing.OLD_DAYS_NOTE) when either reads a store's older days (review rev20-a #4)."""
+    from types import SimpleNamespace
+
+    from logaudit.analyze import timing
+    from logaudit.analyze.trends import unusual
+    from logaudit.analyze.trends.series import Trend
+
+    n = 9
+    read_old = np.zeros(n, dtype=bool)
+    read_old[old_at] = True
+    t = SimpleNamespace(
+        every="day",
+        complete=np.ones(n, dtype=bool),
+        labels=[f"2026-01-{d:02d}" for d in range(1, n + 1)],
+        starts=[f"2026-01-{d:02d} 00:00" for d in range(1, n + 1)],
+        read_old=read_old,
+        unusual=pd.DataFrame(
+            {"pos": [8], "metric": [metric], "value": [900.0], "baseline_median": [90.0],
+             "z": [9.0]}
+        ),  # fmt: skip
+    )
+    t.old_days_note = lambda at: Trend.old_days_note(t, at)  # type: ignore[arg-type]
+    monkeypatch.setattr(unusual, "trend_of", lambda p, ctx: t)
+    note = unusual.sec_unusual({}, SimpleNamespace()).note  # type: ignore[arg-type]
+    assert (timing.OLD_DAYS_NOTE in note) == noted, note
