@@ -289,7 +289,7 @@ def _lines(data: Chunk) -> pa.Array:
 
 
 def _too_deep(data: Chunk, lines: pa.Array) -> np.ndarray:
-    """Which lines nest past the JSON readers' limit (``jsonlog._too_deep``, one numpy pass
+    """Which lines nest past the JSON readers' limit (``jsonlog.lines_too_deep``, one numpy pass
     over the block): bad lines to them, so bad lines here, passed through and counted."""
     from logaudit.formats import jsonlog
 
@@ -297,7 +297,7 @@ def _too_deep(data: Chunk, lines: pa.Array) -> np.ndarray:
     deep = np.zeros(len(lines), dtype=bool)
     if len(lines):
         octets = np.frombuffer(data, np.uint8)
-        deep[jsonlog._too_deep(data, octets, ends[:-1], ends[1:])] = True
+        deep[jsonlog.lines_too_deep(data, octets, ends[:-1], ends[1:])] = True
     return deep
 
 
