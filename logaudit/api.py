@@ -248,7 +248,8 @@ COMMANDS: dict[str, tuple[str, Callable[[Settings], tuple[str, ...]]]] = {
         lambda s: VISITOR_SECTIONS if s.extra.get("visitor") else VISITS_SECTIONS,
     ),
     "visitors": ("who the visitors are: places, networks, browsers", lambda s: VISITORS_SECTIONS),
-    # For CSV the series alone: one row per period, one column per metric.
+    # For CSV the series alone: one row per period, one column per metric, always (its notes
+    # go to stderr: render.tabular.one_table).
     "trends": (
         "traffic per period, change, movers and unusual periods",
         lambda s: ("periods",) if s.extra.get("csv") else TRENDS_SECTIONS,

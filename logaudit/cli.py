@@ -300,7 +300,8 @@ def _report_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--csv-dir",
             type=_Named(file_okay=False),
-            help="Also write one CSV file per section (and overview.csv) into this folder.",
+            help="Also write one CSV file per section, overview.csv and notes.csv (the "
+            "report's notes) into this folder.",
         ),
         *mail_options,
         *anonymize_options,
@@ -681,6 +682,12 @@ def _finish(
         _csv_dir(outcome.report, csv_dir, settings, inputs)
     if outcome.report is not None and (csv_dir is None or fmt or output):
         _emit(outcome.report, fmt, output, settings, inputs)
+        if _format_of(fmt, output) == "csv":
+            from logaudit.render.tabular import one_table, stderr_notes
+
+            if one_table(outcome.report):  # its notes on stderr, as its warnings are
+                said = set(outcome.messages)
+                outcome.messages.extend(n for n in stderr_notes(outcome.report) if n not in said)
     for m in outcome.messages:
         click.echo(f"logaudit: {safe(m)}", err=True)
     if outcome.exit_code:

@@ -3,8 +3,8 @@
 What is masked: every datum the ``privacy`` rules find (``enrich.pii``; validated the same
 way) becomes ``REDACTED`` inside its field, and the client address (and user name) is
 masked, hashed or kept (``--ip``, ``anonymize.Anonymizer``). Nothing else changes: lines the
-layout does not match (bad lines) pass through unchanged and are counted, line endings and
-trailing fields are kept.
+layout does not match and JSON lines the readers call bad for their nesting (bad lines) pass
+through unchanged and are counted, line endings and trailing fields are kept.
 
 How, fast: a block of whole lines is one Arrow binary array (zero-copy); the format's layout
 (``line_layout``) cuts every line into captured pieces with one ``extract_regex``; each scanned
@@ -288,6 +288,19 @@ def _lines(data: Chunk) -> pa.Array:
                                                    pa.py_buffer(data)])
 
 
+def _too_deep(data: Chunk, lines: pa.Array) -> np.ndarray:
+    """Which lines nest past the JSON readers' limit (``jsonlog.lines_too_deep``, one numpy pass
+    over the block): bad lines to them, so bad lines here, passed through and counted."""
+    from logaudit.formats import jsonlog
+
+    ends = np.frombuffer(lines.buffers()[1], np.int64)[: len(lines) + 1]
+    deep = np.zeros(len(lines), dtype=bool)
+    if len(lines):
+        octets = np.frombuffer(data, np.uint8)
+        deep[jsonlog.lines_too_deep(data, octets, ends[:-1], ends[1:])] = True
+    return deep
+
+
 class Scrubber:
     def __init__(self, fmt: Layout | LineLayout, rules: tuple[pii.Rule, ...],
                  anon: Anonymizer | None) -> None:
@@ -356,6 +369,8 @@ class Scrubber:
         n = len(lines)
         self.counts.lines += n
         ok = self._match(lines, self.layout.pattern)
+        if self.json:  # a JSON template's line may fit it and still nest too deep
+            ok &= ~_too_deep(data, lines)
         if not ok.all():
             blank = self._match(lines, r"^(?:\s*$|#)" if self.layout.comments else r"^\s*$")
             self.counts.bad += int((~ok & ~blank).sum())
@@ -387,7 +402,7 @@ class Scrubber:
         lines = _lines(data)
         n = len(lines)
         self.counts.lines += n
-        ok = self._match(lines, r"^\s*\{")
+        ok = self._match(lines, r"^\s*\{") & ~_too_deep(data, lines)
         if not ok.all():
             blank = self._match(lines, r"^\s*$")
             self.counts.bad += int((~ok & ~blank).sum())

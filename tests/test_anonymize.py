@@ -234,7 +234,7 @@ def test_config_and_cli(log: Path, tmp_path: Path) -> None:
 
 
 def test_csv_folder_says_it_is_anonymised(log: Path, tmp_path: Path) -> None:
-    """A CSV folder handed on carries no notes: its overview's last row says it is anonymised."""
+    """A CSV folder handed on says it is anonymised in its overview's last row (and notes.csv)."""
     for mode, folder in (("", tmp_path / "plain"), ("mask", tmp_path / "anon")):
         args = ["summary", str(log), "--csv-dir", str(folder)]
         r = CliRunner().invoke(cli, args + ([f"--anonymize={mode}"] if mode else []))

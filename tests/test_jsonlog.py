@@ -517,6 +517,6 @@ def test_deep_lines_found_wherever_they_fall_in_the_block(before: int) -> None:
     octets = np.frombuffer(raw, np.uint8)
     ends = np.flatnonzero(octets == 10)
     starts = np.concatenate([[0], ends[:-1] + 1])
-    assert jsonlog._too_deep(raw, octets, starts, ends) == [before, before + 2]
-    assert jsonlog._too_deep(raw[:-1], octets[:-1], starts, ends) == [before, before + 2]
+    assert jsonlog.lines_too_deep(raw, octets, starts, ends) == [before, before + 2]
+    assert jsonlog.lines_too_deep(raw[:-1], octets[:-1], starts, ends) == [before, before + 2]
     assert not jsonlog.too_deep(_nested_in(7, 510).encode())

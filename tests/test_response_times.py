@@ -274,11 +274,20 @@ def test_older_store_days_never_read_under_the_old_top_bin(tmp_path: Path) -> No
     assert head.headline["p95"] < 3600 and "rebuild" not in head.note
     # Trends' periods read the same way (the hour of the slow ones), and where the span is
     # known, interpolated (2,429,842 ms: ranks 71 and 72 at their bins' middles).
+    # The periods' note says so as the headline's does (left20), and the change's, which
+    # compares that hour; not where the span is known.
     for store, p95 in ((state, 9716279.5), (tmp_path / "new", 2429841.8)):
         out = _stored("trends", log, store, every="hour")
         assert out.report is not None
         (rows_,) = [s.rows for s in out.report.sections if s.name == "periods"]
         assert rows_["response_p95_ms"].max() == p95
+        notes = {s.name: s.note for s in out.report.sections}
+        assert ("logaudit state rebuild" in notes["periods"]) == (store == state), notes
+        change = next(s for s in out.report.sections if s.name == "change")
+        compared = {change.headline["period"], change.headline["previous"]}
+        slow_hour = rows_.loc[rows_["response_p95_ms"].idxmax(), "period"]
+        assert slow_hour in compared  # the change reads the slow hour's percentiles
+        assert ("logaudit state rebuild" in change.note) == (store == state), change.note
 
 
 def test_day_periods_merge_their_hours_ranges(tmp_path: Path) -> None:
@@ -356,3 +365,99 @@ def test_a_time_threshold_with_no_timed_request_in_the_window_is_a_note(tmp_path
     assert note in doc["notes"] and note in err
     code, _, err = run_json("problems", log, "--max-p99", "1s")  # the whole log: 9.5 s
     assert code == ExitCode.THRESHOLD and "p99 9.500 s > 1 s" in err
+
+
+# Base's (c34cd65: a histogram read per endpoint) figures of the log below: p50, p95, p99.
+SLOW_BASE = {
+    "/p0": (0.307256, 0.546387, 0.546387),
+    "/p1": (0.550012, 1.090184, 1.090184),
+    "/p2": (0.844534, 1.544489, 1.613836),
+    "/p3": (1.223207, 2.175204, 2.175204),
+    "/p4": (1.539927, 2.73842, 2.73842),
+    "/p5": (1.830206, 3.254618, 3.254618),
+    "/p6": (2.053525, 3.468499, 3.788196),
+}
+
+
+def test_slow_endpoints_figures_are_the_per_endpoint_ones(tmp_path: Path) -> None:
+    """left20 reads every endpoint's histogram in one grouped computation: each endpoint's
+    p50/p95/p99 are still base's figures, and within the documented 2.9 % of the exact
+    (numpy's) percentile of its times (docs/metrics.md)."""
+    rows = [(60 * i, f"/p{i % 7}", 0.05 * (1 + i % 11) * (1 + i % 7)) for i in range(140)]
+    log = timed_log(tmp_path / "many.log", rows)
+    found = {r["endpoint"]: r for r in _rows(_stored("problems", log, None), "slow-endpoints")}
+    assert {k: (r["p50"], r["p95"], r["p99"]) for k, r in found.items()} == SLOW_BASE
+    frame = pd.DataFrame(rows, columns=["s", "path", "t"])
+    for path, times in frame.groupby("path")["t"]:
+        exact = np.percentile(times.to_numpy(), [50, 95, 99])
+        got = np.array(SLOW_BASE[str(path)])
+        assert (np.abs(got - exact) <= 0.029 * exact).all(), (path, got, exact)
+
+
+def test_slow_endpoints_read_by_the_old_top_bin_say_so() -> None:
+    """left20: an endpoint whose histogram holds the old top bin with no exact shortest time
+    (a store's days written before it was kept) is read no lower than by nearest rank, as the
+    headline's window is: the slow endpoints' note says so as the headline's does; an endpoint
+    whose span is known is clamped and reads no note."""
+    from types import SimpleNamespace
+
+    from logaudit.analyze import timing
+    from logaudit.analyze.problems import sec_slow
+
+    index = pd.MultiIndex.from_tuples(
+        [("/old", 0, 100), ("/old", 0, timing.OLD_TOP_BIN), ("/new", 0, 100)],
+        names=["endpoint", "which", "bin"],
+    )
+    response = pd.DataFrame({"n": [10, 2, 5]}, index=index)
+
+    def note(timed_old: float) -> str:
+        extremes = pd.DataFrame(
+            {"max_ms": [9.8e6, 120.0], "min_ms": [90.0, 80.0], "timed": [timed_old, 5.0]},
+            index=pd.Index(["/old", "/new"], name="endpoint"),
+        )
+        p = {"pb_response": response, "pb_response_max": extremes}
+        ctx = SimpleNamespace(settings=Settings(top=0), once=lambda key, make: make())
+        return sec_slow(p, ctx).note  # type: ignore[arg-type]
+
+    assert timing.OLD_DAYS_NOTE in note(float("nan"))  # /old's shortest time not known
+    assert timing.OLD_DAYS_NOTE not in note(12.0)  # known over all 12 times: clamped
+
+
+@pytest.mark.parametrize(
+    ("metric", "old_at", "noted"),
+    [
+        ("response_p95_ms", 8, True),  # the flagged day itself
+        ("response_p95_ms", 4, True),  # a day of its baseline (days 1-7)
+        ("response_p95_ms", 0, False),  # before its baseline
+        ("hits", 4, False),  # not a response time
+    ],
+)
+def test_unusual_says_the_older_store_reading_of_its_period_or_baseline(
+    monkeypatch: pytest.MonkeyPatch, metric: str, old_at: int, noted: bool
+) -> None:
+    """A flagged response row shows the period's p95 and its baseline's median: the older-store
+    note (timing.OLD_DAYS_NOTE) when either reads a store's older days (review rev20-a #4)."""
+    from types import SimpleNamespace
+
+    from logaudit.analyze import timing
+    from logaudit.analyze.trends import unusual
+    from logaudit.analyze.trends.series import Trend
+
+    n = 9
+    read_old = np.zeros(n, dtype=bool)
+    read_old[old_at] = True
+    t = SimpleNamespace(
+        every="day",
+        complete=np.ones(n, dtype=bool),
+        labels=[f"2026-01-{d:02d}" for d in range(1, n + 1)],
+        starts=[f"2026-01-{d:02d} 00:00" for d in range(1, n + 1)],
+        read_old=read_old,
+        unusual=pd.DataFrame(
+            {"pos": [8], "metric": [metric], "value": [900.0], "baseline_median": [90.0],
+             "z": [9.0]}
+        ),  # fmt: skip
+    )
+    t.old_days_note = lambda at: Trend.old_days_note(t, at)  # type: ignore[arg-type]
+    monkeypatch.setattr(unusual, "trend_of", lambda p, ctx: t)
+    note = unusual.sec_unusual({}, SimpleNamespace()).note  # type: ignore[arg-type]
+    assert (timing.OLD_DAYS_NOTE in note) == noted, note

@@ -354,3 +354,30 @@ def test_a_cut_last_line_does_not_make_a_combined_log_common(tmp_path: Path) -> 
     whole = out.read_text().split("\n")
     assert len(whole) == 9 and not any("@example.com" in x for x in whole[:8])
     assert whole[8] == text.split("\n")[8]  # the cut line passes through, as bad lines do
+
+
+def test_a_line_nested_too_deep_is_a_counted_bad_line(tmp_path: Path) -> None:
+    """A JSON line nested past the readers' limit (512) is a bad line to them (``nested too
+    deep``), so to scrub too: counted and passed through unchanged, as a text format's bad
+    line, in a JSON log with its own keys (Caddy) and under an nginx escape=json template (an
+    unquoted value may hold the brackets). It was rewritten and counted as a good line."""
+    from logaudit.formats import FORMATS
+
+    sample = FORMATS["caddy"].samples[0]
+    assert sample.endswith("}")
+    deep = sample[:-1] + ',"x":' + "[" * 600 + "]" * 600 + "}"
+    src = write(tmp_path / "c.log", [sample, deep, sample])
+    out = tmp_path / "o.log"
+    res = scrub_file(src, out, Settings(log_format="caddy"), ip="mask")
+    assert (res.counts.lines, res.counts.bad, res.counts.changed) == (3, 1, 2)
+    assert out.read_text().splitlines()[1] == deep
+
+    fmt = ('{"ip":"$remote_addr","time":"$time_iso8601","request":"$request",'
+           '"status":"$status","t":$request_time}')
+    row = ('{"ip":"203.0.113.9","time":"2023-10-10T13:55:36+00:00",'
+           '"request":"GET /a HTTP/1.1","status":"200","t":0.5}')
+    deep = row.replace("0.5", "[" * 600 + "]" * 600)
+    src = write(tmp_path / "j.log", [row, deep])
+    res = scrub_file(src, out, Settings(log_format=fmt), ip="mask")
+    assert (res.counts.lines, res.counts.bad, res.counts.changed) == (2, 1, 1)
+    assert out.read_text().splitlines()[1] == deep

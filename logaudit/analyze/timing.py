@@ -151,9 +151,7 @@ def grouped(
     before = cum[first] - counts[first]
     mid = bin_value(bins) / unit
     known = ~(np.isnan(lo) | np.isnan(hi))
-    old = None
-    if not known.all() and (bins == OLD_TOP_BIN).any():
-        old = ~known & (np.add.reduceat(counts * (bins == OLD_TOP_BIN), first) > 0)
+    old = old_groups(first, bins, counts, lo, hi)
     two = (total <= 2) & known
     q = np.asarray(qs, dtype=np.float64)[:, None]  # one row per quantile, a column per group
     rank = (total - 1) * q
@@ -171,9 +169,22 @@ def grouped(
     return list(v)
 
 
-def old_top(bins: np.ndarray, counts: np.ndarray, lo: float, hi: float) -> bool:
-    """Whether ``grouped`` reads this histogram no lower than by nearest rank: the old top bin
-    holds requests and no span is known (``OLD_DAYS_NOTE``)."""
-    held = np.asarray(counts)[np.asarray(bins) == OLD_TOP_BIN].sum() > 0
-    return bool(held and np.isnan(lo) and np.isnan(hi))
+def old_groups(
+    first: np.ndarray, bins: np.ndarray, counts: np.ndarray, lo: np.ndarray, hi: np.ndarray
+) -> np.ndarray | None:
+    """Per group of ``grouped``'s arguments, whether ``grouped`` reads it no lower than by
+    nearest rank: ``OLD_TOP_BIN`` holds requests and no exact span is known (the reports
+    then say ``OLD_DAYS_NOTE``). None when no group is read so."""
+    known = ~(np.isnan(lo) | np.isnan(hi))
+    top = np.asarray(bins) == OLD_TOP_BIN
+    if known.all() or not top.any():
+        return None
+    return ~known & (np.add.reduceat(np.asarray(counts, dtype=np.int64) * top, first) > 0)
 
+
+def old_top(bins: np.ndarray, counts: np.ndarray, lo: float, hi: float) -> bool:
+    """``old_groups`` of one histogram (``from_bins``'s arguments)."""
+    old = old_groups(
+        np.zeros(1, np.int64), np.asarray(bins), np.asarray(counts), np.array([lo]), np.array([hi])
+    )
+    return old is not None and bool(old[0])

@@ -257,7 +257,7 @@ def read(
     rows: list[np.ndarray] = []
     bad: list[int] = []
     lo = 0
-    for i in _too_deep(data, octets, starts, stops):
+    for i in lines_too_deep(data, octets, starts, stops):
         # Never given to Arrow, whose reader recurses in C and overflows the stack.
         _read_range(data, starts, stops, blank, lo, i, layout, tables, rows, bad)
         bad.append(i)
@@ -295,7 +295,7 @@ def too_deep(line: bytes) -> bool:
     return int(np.cumsum(step).max(initial=0)) > _NESTING
 
 
-def _too_deep(
+def lines_too_deep(
     data: bytes | bytearray | memoryview, octets: np.ndarray, starts: np.ndarray, stops: np.ndarray
 ) -> list[int]:
     """The lines (indices) that nest deeper than ``_NESTING``. A line needs more "{" and "["

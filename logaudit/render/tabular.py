@@ -6,6 +6,9 @@ JSON shape, stable across commands (``schema_version`` changes only on a breakin
 "warnings": [...], "notes": [...], "settings": {...}}``. Text from the log is kept as logged
 (JSON escapes C0 control characters itself; C1 controls, bidi and other invisible characters
 are written as ``\\uXXXX`` too); consumers that display it must escape it.
+
+CSV: one table (``render_csv``), the report's notes in it as the section ``notes``
+(``notes_table``); every cell through ``escape.csv_cell``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from logaudit.render.escape import csv_cell, json_text
+from logaudit.render.view import bad_lines_cell
 from logaudit.report import Report
 
 SCHEMA_VERSION = 1
@@ -89,24 +93,76 @@ def render_json(report: Report, out: TextIO) -> None:
     out.write("\n")
 
 
+# The notes table (``notes_table``): what the other outputs say beside their tables, one row
+# each; ``level`` says what the row is.
+NOTE_COLUMNS = ("level", "about", "note")
+
+
+def notes_table(report: Report) -> pd.DataFrame:
+    """The report's notes as a table (``NOTE_COLUMNS``), in the order the text report shows
+    them: warnings; each input's counts the inputs table shows beside its lines (``about``:
+    the file; ``bad_lines`` as that table says them, ``blank_lines`` for blank and comment
+    lines, ``nul_runs``: runs of NUL bytes skipped) and the first examples (``about``:
+    file:line; ``bad_line``, or ``nul_run`` for a file's NUL run, which is no bad line:
+    docs/metrics.md); each section's note (``about``: the section); the notes. Text only,
+    escaped by the CSV writers as every other cell."""
+    rows: list[tuple[str, str, str]] = [("warning", "", w) for w in report.warnings]
+    nul = set()
+    for i in report.inputs:
+        file = str(i["file"])
+        if i.get("bad_lines"):
+            rows.append(("bad_lines", file, bad_lines_cell(i)))
+        if i.get("skipped_lines"):
+            rows.append(("blank_lines", file, f"{i['skipped_lines']:,}"))
+        if i.get("nul_runs"):
+            rows.append(("nul_runs", file, f"{i['nul_runs']:,}"))
+            nul.add(file)
+    examples = report.bad_lines.get("examples", [])
+    for n, ex in enumerate(examples):
+        # A file's first NUL run is its last example (analyze.inputs.bad_lines_info).
+        last = n + 1 == len(examples) or examples[n + 1]["file"] != ex["file"]
+        level = "nul_run" if last and str(ex["file"]) in nul else "bad_line"
+        rows.append((level, f"{ex['file']}:{ex['line']}", str(ex["reason"])))
+    rows.extend(("section", s.name, s.note) for s in report.sections if s.note)
+    rows.extend(("note", "", n) for n in report.notes)
+    return pd.DataFrame(rows, columns=list(NOTE_COLUMNS), dtype=object)
+
+
+def one_table(report: Report) -> bool:
+    """Whether the CSV is one section's own table: decided by the command and its options
+    (a single ``--section``, ``trends``' periods series), never by the data, so a script
+    reading it sees the same columns every day. It carries no notes: ``stderr_notes``."""
+    return len(report.sections) == 1
+
+
+def stderr_notes(report: Report) -> list[str]:
+    """What a one-table CSV cannot carry and stderr does not say already (its warnings and
+    bad lines are said there for every format): the sections' notes and the report's notes,
+    one line each."""
+    return [f"{s.name}: {s.note}" for s in report.sections if s.note] + list(report.notes)
+
+
 def render_csv(report: Report, out: TextIO) -> None:
-    """One section: its rows. Several: stacked, with a leading ``section`` column."""
+    """One section (``one_table``): its rows. Several: stacked, with a leading ``section``
+    column, and the notes table (``notes_table``) always last as section ``notes``, its
+    columns there even with no rows: one valid table, whatever reads it."""
     w = csv.writer(out, lineterminator="\n")
     secs = [s for s in report.sections if not s.rows.empty]
-    if len(secs) == 1:
-        w.writerow([csv_cell(c) for c in secs[0].rows.columns])
-        for rec in records(secs[0].rows):
-            w.writerow(["" if v is None else csv_cell(v) for v in rec.values()])
+    if one_table(report) and secs:
+        write_section_csv(secs[0].rows, out)
         return
     # Several sections: one table, the union of their columns; each cell keeps its own type
     # (no concat, which would turn integer columns with gaps into floats).
+    tables = [(s.name, s.rows) for s in secs]
+    if not one_table(report):
+        tables.append(("notes", notes_table(report)))
     columns = ["section"]
-    for s in secs:
-        columns.extend(c for c in s.rows.columns if c not in columns)
+    for _, rows in tables:
+        columns.extend(c for c in rows.columns if c not in columns)
     w.writerow([csv_cell(c) for c in columns])
-    for s in secs:
-        for rec in records(s.rows):
-            rec["section"] = s.name
+    for name, rows in tables:
+        for rec in records(rows):
+            rec["section"] = name
             w.writerow(["" if rec.get(c) is None else csv_cell(rec[c]) for c in columns])
 
 
@@ -119,9 +175,9 @@ def write_section_csv(rows: pd.DataFrame, out: TextIO) -> None:
 
 
 def csv_tables(report: Report) -> dict[str, pd.DataFrame]:
-    """``--csv-dir``: file stem -> table, one per section with rows, and ``overview``
-    (metric, value). An anonymised report says so in the overview's last row (``anonymised``,
-    the mode), since a CSV folder handed on carries no notes."""
+    """``--csv-dir``: file stem -> table, one per section with rows, ``overview`` (metric,
+    value) and ``notes`` (``notes_table``, header only when empty). An anonymised report says so in
+    the overview's last row (``anonymised``, the mode) as well as in its notes."""
     overview = {k: _plain(v) for k, v in report.overview.items()}
     if report.settings.get("anonymize"):
         overview["anonymised"] = str(report.settings["anonymize"])
@@ -136,4 +192,5 @@ def csv_tables(report: Report) -> dict[str, pd.DataFrame]:
     for s in report.sections:
         if not s.rows.empty:
             tables[s.name] = s.rows
+    tables["notes"] = notes_table(report)  # always: header only when empty
     return tables

@@ -373,12 +373,18 @@ def input_columns(report: Report) -> tuple[str, ...]:
     )
 
 
+def bad_lines_cell(i: dict[str, Any]) -> str:
+    """An input's bad lines as the inputs table says them: ``7 (0.2%)``, the share of the
+    lines read (parsed + bad); ``0`` alone."""
+    return f"{i['bad_lines']:,}" + (f" ({i['bad_share']:.1%})" if i["bad_lines"] else "")
+
+
 def inputs_rows(report: Report) -> list[list[str]]:
     out = []
     skipped = _skipped(report)
     nul = _nul(report)
     for i in report.inputs:
-        bad = f"{i['bad_lines']:,}" + (f" ({i['bad_share']:.1%})" if i["bad_lines"] else "")
+        bad = bad_lines_cell(i)
         fmt = str(i["format"] or "-")
         if i.get("times_read_in"):
             naive = " without an offset" if i.get("naive_times") else ""

@@ -231,68 +231,124 @@ NO_TIMES = (
 
 
 def slow(p: Partial, ctx: Context) -> pd.DataFrame:
-    def make() -> pd.DataFrame:
+    """Per endpoint with a response time: requests, p50, p95, p99, max (seconds) and, where
+    upstream times are logged, upstream_p95; slowest p95 first."""
+    return _slow(p, ctx)[0]
+
+
+def _slow(p: Partial, ctx: Context) -> tuple[pd.DataFrame, np.ndarray]:
+    """(``slow``'s table, per row whether its percentiles are read no lower than by nearest
+    rank: ``timing.old_groups``). Every endpoint's histogram is read by one
+    ``timing.grouped`` (one per kind of time), not a pandas lookup per endpoint."""
+
+    def make() -> tuple[pd.DataFrame, np.ndarray]:
         r = _t(p, "pb_response")
         if r.empty:
-            return pd.DataFrame()
-        rows = []
+            return pd.DataFrame(), np.zeros(0, dtype=bool)
         mx = _t(p, "pb_response_max")
-        every = timing.exact(p, [0.5, 0.95, 0.99])
-        for endpoint, g in r.groupby(level="endpoint", sort=False):
-            g = g.droplevel("endpoint")
-            resp = g.xs(0, level="which")["n"] if 0 in g.index.get_level_values(0) else None
-            up = g.xs(1, level="which")["n"] if 1 in g.index.get_level_values(0) else None
-            if resp is None:
-                continue
-            n = int(resp.sum())
-            lo, hi = _extremes(mx, endpoint, "min_ms", "max_ms", "timed", n)
-            # An endpoint holding every timed request has the overview's exact figures.
-            p50, p95, p99 = every[1] if every[0] == n else percentiles(resp, lo=lo, hi=hi)
-            row: dict[str, Any] = {
-                "endpoint": str(endpoint),
+        which = r.index.get_level_values("which").to_numpy()
+        resp = _read_grouped(r["n"][which == 0], mx, ("min_ms", "max_ms", "timed"), QS)
+        if resp is None:
+            return pd.DataFrame(), np.zeros(0, dtype=bool)
+        names, n, got, lo, hi, old = resp
+        # An endpoint holding every timed request has the overview's exact figures.
+        every = timing.exact(p, list(QS))
+        if every[0]:
+            whole = n == every[0]
+            for k in range(len(QS)):
+                got[k] = np.where(whole, every[1][k], got[k])
+            old &= ~whole
+        f = pd.DataFrame(
+            {
+                "endpoint": pd.Series([str(e) for e in names], dtype=object),
                 "requests": n,
-                "p50": timing.rounded(p50),
-                "p95": timing.rounded(p95),
-                "p99": timing.rounded(p99),
-                "max": timing.rounded(hi),
+                **{
+                    key: [timing.rounded(v) for v in got[k]]
+                    for k, key in enumerate(("p50", "p95", "p99"))
+                },
+                "max": [timing.rounded(v) for v in hi],
             }
-            if up is not None:
-                up_lo, up_hi = _extremes(
-                    mx, endpoint, "min_up_ms", "max_up_ms", "up_timed", int(up.sum())
-                )
-                row["upstream_p95"] = timing.rounded(percentiles(up, (0.95,), up_lo, up_hi)[0])
-            rows.append(row)
-        f = pd.DataFrame(rows)
-        if f.empty:
-            return f
-        return f.sort_values(
+        )
+        up = _read_grouped(r["n"][which == 1], mx, ("min_up_ms", "max_up_ms", "up_timed"), (0.95,))
+        if up is not None:
+            at = pd.Index(up[0]).get_indexer(names)
+            if (at >= 0).any():
+                p95 = np.where(at >= 0, up[2][0][at], np.nan)
+                f["upstream_p95"] = [timing.rounded(v) for v in p95]
+                old |= np.where(at >= 0, up[5][at], False)
+        order = f.sort_values(
             ["p95", "requests", "endpoint"], ascending=[False, False, True], kind="stable"
-        ).reset_index(drop=True)
+        ).index.to_numpy()
+        return f.iloc[order].reset_index(drop=True), old[order]
 
     return ctx.once("problems:slow", make)
 
 
+QS = (0.5, 0.95, 0.99)
+
+
+def _read_grouped(
+    hist: pd.Series, mx: pd.DataFrame, cols: tuple[str, str, str], qs: tuple[float, ...]
+) -> tuple[pd.Index, np.ndarray, list[np.ndarray], np.ndarray, np.ndarray, np.ndarray] | None:
+    """Of (endpoint, bin) -> n histograms: (endpoints, requests, per quantile the seconds,
+    the exact shortest and longest (``_extremes``), whether read by the old top bin), the
+    endpoints in histogram order; None without one. An endpoint whose counts sum to 0 reads
+    NaN, as one histogram of ``percentiles`` does."""
+    if hist.empty:
+        return None
+    h = hist.groupby(level=["endpoint", "bin"], sort=True).sum()
+    ends = h.index.get_level_values("endpoint")
+    codes = pd.factorize(ends)[0]
+    first = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    names = ends[first]
+    counts = h.to_numpy(np.int64)
+    n = np.add.reduceat(counts, first)
+    lo, hi = _extremes(mx, names, *cols, n)
+    got = [np.full(len(names), np.nan) for _ in qs]
+    old = np.zeros(len(names), dtype=bool)
+    held = n > 0
+    if held.any():
+        sizes = np.diff(np.r_[first, len(counts)])
+        keep = np.repeat(held, sizes)
+        sub_first = np.r_[0, np.cumsum(sizes[held])[:-1]]
+        bins = h.index.get_level_values("bin").to_numpy(np.int64)[keep]
+        read = timing.grouped(sub_first, bins, counts[keep], qs, lo[held], hi[held], 1000.0)
+        for k, v in enumerate(read):
+            got[k][held] = v
+        flags = timing.old_groups(sub_first, bins, counts[keep], lo[held], hi[held])
+        if flags is not None:
+            old[held] = flags
+    return names, n, got, lo, hi, old
+
+
 def _extremes(
-    mx: pd.DataFrame, endpoint: Any, lo: str, hi: str, timed: str, n: int
-) -> tuple[float, float]:
-    """An endpoint's exact shortest and longest time, in seconds; NaN where not known. The
+    mx: pd.DataFrame, endpoints: pd.Index, lo: str, hi: str, timed: str, n: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each endpoint's exact shortest and longest time, in seconds; NaN where not known. The
     shortest is known when it is over all ``n`` times of the histogram: a store's days written
     before it was kept have neither it nor their ``timed`` count. A min above the max is not
     known either: an older logaudit's month roll-up (of a schema-11 store) summed the column
     it did not know, and clamping up to that sum read p50 2.82 s against a max of 1.41."""
+    nan = np.full(len(endpoints), np.nan)
 
-    def get(col: str) -> float:
-        v = float(mx[col].get(endpoint, np.nan)) if col in mx else np.nan
-        return v / 1000.0 if np.isfinite(v) and v >= 0 else np.nan
+    def column(col: str) -> np.ndarray:
+        if col not in mx:
+            return nan
+        return mx[col].reindex(endpoints).to_numpy(np.float64, na_value=np.nan)
 
-    over = float(mx[timed].get(endpoint, np.nan)) if timed in mx else np.nan
-    least, most = (get(lo) if over == n else np.nan), get(hi)
-    return (np.nan if least > most else least), most
+    def get(col: str) -> np.ndarray:
+        v = column(col)
+        with np.errstate(invalid="ignore"):
+            return np.where(np.isfinite(v) & (v >= 0), v / 1000.0, np.nan)
+
+    least, most = np.where(column(timed) == n, get(lo), np.nan), get(hi)
+    with np.errstate(invalid="ignore"):
+        return np.where(least > most, np.nan, least), most
 
 
 def sec_slow(p: Partial, ctx: Context) -> Section:
     title = "Slow endpoints"
-    f = slow(p, ctx)
+    f, old = _slow(p, ctx)
     if f.empty:
         return Section("slow-endpoints", title, pd.DataFrame(), note=NO_TIMES)
     top = ctx.settings.top
@@ -303,6 +359,8 @@ def sec_slow(p: Partial, ctx: Context) -> Section:
     )
     if "upstream_p95" in f:
         note += "; upstream: the backend's own time"
+    if old[: len(rows)].any():  # as the headline says of its window
+        note += "; " + timing.OLD_DAYS_NOTE
     return Section(
         "slow-endpoints", title, rows.reset_index(drop=True), len(f), note=note, chart="p95"
     )

@@ -80,6 +80,9 @@ def sec_change(p: Partial, ctx: Context) -> Section:
             if week is not None
             else ("; no complete period a week earlier in the data")
         )
+    timed = any(str(m).startswith("response_") for m in frame.get("metric", ()))
+    old = t.old_days_note(i for i in (last, prev, week) if i is not None) if timed else ""
+    note = "; ".join(x for x in (note, old) if x)
     return Section(
         "change",
         f"Change: last complete {_PER[t.every]}",

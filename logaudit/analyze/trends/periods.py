@@ -42,12 +42,13 @@ def sec_periods(p: Partial, ctx: Context) -> Section:
     if missing:
         notes.append("not in this log: " + ", ".join(missing))
     notes.extend(t.notes)
+    notes.append(t.old_days_note(range(len(rows))))
     return Section(
         "periods",
         title,
         rows,
         len(rows),
-        note="; ".join(notes),
+        note="; ".join(x for x in notes if x),
         chart=charted[0] if charted else None,
         headline={
             "every": t.every,

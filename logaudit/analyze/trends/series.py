@@ -5,6 +5,7 @@ The rules are in the package docstring (``logaudit.analyze.trends``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -204,12 +205,21 @@ class Trend:
     values: pd.DataFrame  # one row per period, one column per metric (METRICS order)
     unusual: pd.DataFrame  # period index, metric, value, baseline_median, z
     notes: list[str] = field(default_factory=list)
+    # Per period, whether its response percentiles are read no lower than by nearest rank
+    # (a store's older days: ``timing.old_groups``); empty when none is.
+    read_old: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
     # The ratios before rounding (values holds them rounded for display): a change is computed
     # from these, so that it is the counts' change and not the rounding's.
     exact: dict[str, np.ndarray] = field(default_factory=dict)
 
     def present(self, metric: str) -> bool:
         return metric in self.values
+
+    def old_days_note(self, at: Iterable[int]) -> str:
+        """``timing.OLD_DAYS_NOTE`` when a period of ``at`` shows percentiles read so, else
+        "" (problems' headline says the same of its window)."""
+        old = len(self.read_old) and self.read_old[np.asarray(list(at), dtype=np.int64)].any()
+        return timing.OLD_DAYS_NOTE if old else ""
 
     def last_complete(self) -> int | None:
         done = np.flatnonzero(self.complete)
@@ -280,8 +290,9 @@ def _build(p: Partial, ctx: Context) -> Trend | None:
         exact[f"rate_{k}"] = _ratio(cnt, hits_all)
         v[f"rate_{k}"] = np.round(exact[f"rate_{k}"], 4)
     resp = _response(p, ids, every)
+    read_old = np.zeros(n, dtype=bool)
     if resp is not None:
-        v["response_p50_ms"], v["response_p95_ms"] = resp
+        v["response_p50_ms"], v["response_p95_ms"], read_old = resp
 
     complete = _complete(p, s, every, ids, wall_start, wall_end)
     from logaudit.analyze.trends.unusual import _unusual  # it reads this module
@@ -289,6 +300,7 @@ def _build(p: Partial, ctx: Context) -> Trend | None:
     unusual = _unusual(v, complete, every)
     t = Trend(every, ids, wall_start, wall_end, offsets, labels, starts, complete, v, unusual)
     t.exact = exact
+    t.read_old = read_old
     if cut.any():
         t.notes.append(per.cap_note(n, every))
     return t
@@ -404,7 +416,11 @@ def _visits(p: Partial, ctx: Context, ids: np.ndarray, every: str) -> tuple[np.n
     return visits + _count(pos[ok], n), clicks + _count(pos[ok], n, vt["clicks"].to_numpy()[ok])
 
 
-def _response(p: Partial, ids: np.ndarray, every: str) -> tuple[np.ndarray, np.ndarray] | None:
+def _response(
+    p: Partial, ids: np.ndarray, every: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Per period, p50 and p95 (ms, NaN without a timed request) and whether they are read
+    no lower than by nearest rank (``Trend.read_old``)."""
     tr = p.get("trend_response")
     if tr is None or tr.empty:
         return None
@@ -427,7 +443,8 @@ def _response(p: Partial, ids: np.ndarray, every: str) -> tuple[np.ndarray, np.n
     # period's min and max, exact for two requests), and the overview's exact figure for a
     # period that holds every timed request.
     got, values = timing.exact(p, [0.50, 0.95])
-    read = timing.grouped(first, h["bin"].to_numpy(np.int64), n, (0.50, 0.95), lo, hi, 1.0)
+    bins = h["bin"].to_numpy(np.int64)
+    read = timing.grouped(first, bins, n, (0.50, 0.95), lo, hi, 1.0)
     out = []
     for k, v in enumerate(read):
         if got:
@@ -435,7 +452,11 @@ def _response(p: Partial, ids: np.ndarray, every: str) -> tuple[np.ndarray, np.n
         col = np.full(len(ids), np.nan)
         col[at] = np.round(v, 1)
         out.append(col)
-    return out[0], out[1]
+    read_old = np.zeros(len(ids), dtype=bool)
+    old = timing.old_groups(first, bins, n, lo, hi)
+    if old is not None:
+        read_old[at] = old & ~(total == got) if got else old
+    return out[0], out[1], read_old
 
 
 def _range(

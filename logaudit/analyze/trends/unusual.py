@@ -118,6 +118,12 @@ def sec_unusual(p: Partial, ctx: Context) -> Section:
     if u.empty:
         return Section("unusual", title, pd.DataFrame(), note="none; " + note, headline=head)
     pos = u["pos"].to_numpy()
+    timed = u["metric"].astype(str).str.startswith("response_").to_numpy()
+    # A response row shows its period's reading and its baseline's median: the note when
+    # either reads an older store day (all of a flagged period's baseline periods exist).
+    back = _baselines(t.complete, t.every)[0][pos[timed]]
+    read = np.concatenate([pos[timed], back.ravel()])
+    note = "; ".join(x for x in (note, t.old_days_note(read)) if x)
     rows = pd.DataFrame(
         {
             "period": [t.labels[i] for i in pos],
