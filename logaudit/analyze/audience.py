@@ -13,6 +13,8 @@ overview's unique visitors. Browser, OS, device, country and network panels coun
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -168,10 +170,11 @@ def _joined(p: Partial, ctx: Context) -> pd.DataFrame:
     codes = dict(zip(index.names, index.codes, strict=True))
     # No panel reads a row's agent text (its classes come from the agents table): only the
     # client level becomes a column (1M distinct agents were 130 MB more per row).
-    v = v.reset_index(level="agent", drop=True).reset_index()
+    cols = _client_first(v)
     agents = p.get("agents", pd.DataFrame())
     if not agents.empty:
-        v = _attach(v, agents, _through(codes["agent"], _positions(agents.index, levels["agent"])))
+        pos = _through(codes["agent"], _positions(agents.index, levels["agent"]))
+        cols = _attached(cols, agents, pos)
     if ctx.geo is not None:
         # One GeoIP row per level value, in level order: a row's client code is its row.
         from logaudit.enrich.geo import lookup_coded
@@ -180,8 +183,21 @@ def _joined(p: Partial, ctx: Context) -> pd.DataFrame:
         places = one_name_per_asn(lookup_coded(ctx.geo, pd.Index(levels["client"], dtype="str")))
         coded = _coded_places(places, ("country", "network"))
         del places
-        v = _attach(v, coded, np.asarray(codes["client"]))
-    return v
+        cols = _attached(cols, coded, np.asarray(codes["client"]))
+    # One frame made once from its columns: a reset_index and an assign per joined table
+    # each built a frame of every column (~4 ms of pandas' bookkeeping on the audience
+    # half of the forked finish, which bounds a 150,000-line summary's end; issue #18).
+    return pd.DataFrame(cols, copy=False)
+
+
+def _client_first(v: pd.DataFrame) -> dict[str, Any]:
+    """``v.reset_index(level="agent", drop=True).reset_index()``'s columns: the client's
+    text per row first, then ``v``'s own."""
+    if "client" in v.columns:  # reset_index refuses it: as it does
+        v = v.reset_index(level="agent", drop=True).reset_index()
+    cols: dict[str, Any] = {"client": v.index.get_level_values("client").array}
+    cols.update((c, v[c].array) for c in v.columns)
+    return cols
 
 
 def _coded_places(places: pd.DataFrame, named: tuple[str, ...]) -> pd.DataFrame:
@@ -325,20 +341,45 @@ def _attach(v: pd.DataFrame, table: pd.DataFrame, pos: np.ndarray) -> pd.DataFra
     as a join gives). Text columns become categoricals: each row holds a code into the
     column's few distinct values (browsers, countries...) rather than a copy of the text.
     Per-row text had been half the audience panels' time, and 100 MB at 245,000 clients."""
+    return v.assign(**_joined_columns(table, pos))
+
+
+def _attached(cols: dict[str, Any], table: pd.DataFrame, pos: np.ndarray) -> dict[str, Any]:
+    """``cols`` (a frame's columns by name) with ``table``'s joined as ``_attach`` joins
+    them: a column of the same name replaced where it stands, the others after."""
+    return {**cols, **_joined_columns(table, pos)}
+
+
+def _joined_columns(table: pd.DataFrame, pos: np.ndarray) -> dict[str, Any]:
     missing = pos < 0
-    cols: dict[str, pd.Categorical | pd.api.extensions.ExtensionArray] = {}
+    cols: dict[str, Any] = {}
     for col in table.columns:
         values = table[col]
         if values.dtype == "str" or values.dtype == object or values.dtype == "category":
-            fcodes, uniques = pd.factorize(values)
+            fcodes, uniques = _factorized(values)
             # The categorical's own width before the per-row take (5M rows: 40 MB a column
             # of 64-bit codes, then the categorical's narrowing copy).
             rows = fcodes.astype(_code_type(len(uniques)), copy=False)[pos]
             rows[missing] = -1
-            cols[col] = categorical(rows, pd.Index(uniques, dtype="str"))
+            cols[col] = categorical(rows, uniques)
         else:
             cols[col] = values.array.take(pos, allow_fill=True)
-    return v.assign(**cols)
+    return cols
+
+
+def _factorized(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize(values)``, its uniques as an Index of text. A categorical of text
+    with no missing value (the agents table's and the places' columns) by its codes, each
+    renumbered in order of first appearance as factorizing does, without making the
+    categories used into text again (~0.1 ms a column, a dozen columns per report)."""
+    cat = values.array
+    if isinstance(cat, pd.Categorical) and _text_categorical(values):
+        codes = np.asarray(cat.codes)
+        if len(codes) and codes.min() >= 0:
+            at, used = _first_appearance(codes, len(cat.categories))
+            return at, cat.categories.take(used)
+    fcodes, uniques = pd.factorize(values)
+    return fcodes, pd.Index(uniques, dtype="str")
 
 
 def _text_keys(g: pd.DataFrame) -> pd.DataFrame:
@@ -349,9 +390,30 @@ def _text_keys(g: pd.DataFrame) -> pd.DataFrame:
     return g
 
 
+# What the people panels read (``_panel``: its ``by`` and ``detail`` columns and the sums).
+PANEL_COLUMNS = (
+    "browser",
+    "browser_version",
+    "os",
+    "os_version",
+    "device",
+    "country",
+    "city",
+    "network",
+    "people_hits",
+    "visitor_hits",
+    "page_views",
+)
+
+
 def _people(v: pd.DataFrame, ctx: Context) -> pd.DataFrame:
-    """The visitor keys with people hits, filtered once for every panel."""
-    return ctx.once("audience_people", lambda: v[v["people_hits"] > 0])
+    """The visitor keys with people hits, filtered once for every panel: only the columns
+    the panels read (the join's other dozen were each taken row by row for nothing)."""
+
+    def people() -> pd.DataFrame:
+        return v[[c for c in v.columns if c in PANEL_COLUMNS]][v["people_hits"] > 0]
+
+    return ctx.once("audience_people", people)
 
 
 WHO_COUNTS = {
@@ -578,7 +640,8 @@ def sec_crawlers(p: Partial, ctx: Context) -> Section:
     title = "Crawlers and tools"
     if v.empty or "agent_class" not in v:
         return Section("crawlers", title, pd.DataFrame())
-    bots = v[v["agent_class"] != "person"]
+    # Only the columns the panel reads, before the rows are taken.
+    bots = v[["crawler", "agent_class", "client", "hits", "bytes"]][v["agent_class"] != "person"]
     if bots.empty:
         return Section("crawlers", title, pd.DataFrame(), note="no crawler or tool seen")
     bots = _one_spelling(bots)
