@@ -193,7 +193,7 @@ def _joined(p: Partial, ctx: Context) -> pd.DataFrame:
 def _client_first(v: pd.DataFrame) -> dict[str, Any]:
     """``v.reset_index(level="agent", drop=True).reset_index()``'s columns: the client's
     text per row first, then ``v``'s own."""
-    if "client" in v.columns:  # reset_index refuses it: as it does
+    if "client" in v.columns:  # as before: reset_index raises (the name is taken)
         v = v.reset_index(level="agent", drop=True).reset_index()
     cols: dict[str, Any] = {"client": v.index.get_level_values("client").array}
     cols.update((c, v[c].array) for c in v.columns)
@@ -225,7 +225,7 @@ def _coded_places(places: pd.DataFrame, named: tuple[str, ...]) -> pd.DataFrame:
     del kind
     public = np.asarray(kinds == "public")
     labels = pd.Index([f"({k} address)" for k in kinds], dtype="str")
-    if not public.all() and any(places[c].isin(labels).any() for c in named):
+    if not public.all() and any(_holds_any(places[c], labels) for c in named):
         return named_places(_as_text(places), named)
     out: dict[str, object] = {}
     for col in list(places.columns):
@@ -256,6 +256,16 @@ def _coded_places(places: pd.DataFrame, named: tuple[str, ...]) -> pd.DataFrame:
         out[col] = categorical(codes, uniques)
         del places[col], codes
     return pd.DataFrame(out, index=places.index, copy=False)
+
+
+def _holds_any(values: pd.Series, labels: pd.Index) -> bool:
+    """``values.isin(labels).any()``; of a categorical (no value missing), by the categories
+    its rows use, not a lookup per row."""
+    cat = values.array
+    if isinstance(cat, pd.Categorical):
+        used = used_categories(np.asarray(cat.codes), len(cat.categories))
+        return bool(cat.categories.take(used).isin(labels).any())
+    return bool(values.isin(labels).any())
 
 
 def _text_categorical(values: pd.Series) -> bool:
@@ -446,11 +456,16 @@ def _panel(
     # Only the columns this panel reads.
     keep = [by, *([detail] if detail else []), "people_hits", "visitor_hits", "page_views"]
     g = _panel_counts(people, by)
-    people = people[keep]
     if g is None:
+        people = people[keep]
         g = _panel_grouped(people, by)
     g = _text_keys(g)
-    g["share"] = (g["hits"] / g["hits"].sum()).round(4)
+    hits = g["hits"]
+    if isinstance(hits.dtype, np.dtype) and hits.dtype.kind in "iu":
+        # What the Series' division and round give, by numpy (~0.3 ms of pandas a panel).
+        g["share"] = np.round(hits.to_numpy() / hits.to_numpy().sum(), 4)
+    else:
+        g["share"] = (hits / hits.sum()).round(4)
     if detail is not None:
         g["top"] = _top_details(people, by, detail)
     rows, total = ranked(g, ctx.settings, by.replace("_", " "))
