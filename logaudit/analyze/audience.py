@@ -661,13 +661,15 @@ def sec_crawlers(p: Partial, ctx: Context) -> Section:
         return Section("crawlers", title, pd.DataFrame(), note="no crawler or tool seen")
     bots = _one_spelling(bots)
     g = _crawler_counts(bots)
-    if g is None:
+    if g is not None:
+        g = _crawler_table(g, int(v["hits"].sum()))
+    else:
         g = bots.groupby(["crawler", "agent_class"], sort=False, observed=True).agg(
             hits=("hits", "sum"), bandwidth=("bytes", "sum"), clients=("client", "nunique")
         )
-    g["share"] = (g["hits"] / v["hits"].sum()).round(4)
-    g = g.reset_index(level="agent_class").rename(columns={"agent_class": "kind"})
-    g = _text_keys(g).astype({"kind": "str"})
+        g["share"] = (g["hits"] / v["hits"].sum()).round(4)
+        g = g.reset_index(level="agent_class").rename(columns={"agent_class": "kind"})
+        g = _text_keys(g).astype({"kind": "str"})
     rows, total = ranked(g, ctx.settings, "name")
     return Section("crawlers", title, rows, total, note="share: of all hits", chart="hits")
 
@@ -760,6 +762,27 @@ def _crawler_counts(bots: pd.DataFrame) -> pd.DataFrame | None:
     return pd.DataFrame(
         {"hits": total(hits), "bandwidth": total(size), "clients": clients},
         index=index,
+        copy=False,
+    )
+
+
+def _crawler_table(g: pd.DataFrame, all_hits: int) -> pd.DataFrame:
+    """``_crawler_counts``' groups as the panel ranks them: keyed by the crawler's name as
+    text, the kind first, the share of all hits last; what the share's Series arithmetic,
+    ``reset_index`` of the kind, ``rename`` and two conversions to text made, in one frame
+    (~1.5 ms of pandas on the finish's audience half; issue #18)."""
+    index = g.index
+    assert isinstance(index, pd.MultiIndex)
+    hits = g["hits"].to_numpy()
+    return pd.DataFrame(
+        {
+            "kind": index.get_level_values("agent_class").astype("str").array,
+            "hits": hits,
+            "bandwidth": g["bandwidth"].to_numpy(),
+            "clients": g["clients"].to_numpy(),
+            "share": np.round(hits / all_hits, 4),
+        },
+        index=index.get_level_values("crawler").astype("str"),
         copy=False,
     )
 
