@@ -121,3 +121,32 @@ def test_crawler_counts_exact_past_float() -> None:
     assert got is not None
     assert int(got["bandwidth"].iloc[0]) == 2**62 + 3 + 2**61
     assert int(got["clients"].iloc[0]) == 2
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 4), st.integers(0, 2), st.integers(0, 5)), min_size=1, max_size=50
+    ),
+    st.integers(1, 10**6),
+)
+def test_crawler_table_is_the_old_chain(rows: list[tuple[int, int, int]], extra: int) -> None:
+    """``_crawler_table`` against the share's Series arithmetic and the reset_index, rename
+    and conversions it replaces: the same frame, column order, dtypes and index."""
+    crawlers = pd.Index(["", "Googlebot", "bingbot", "curl", "Zzz"], dtype="str")
+    kinds = pd.Index(["crawler", "tool", "feed"], dtype="str")
+    bots = pd.DataFrame(
+        {
+            "client": pd.array([f"10.0.0.{c}" for *_, c in rows], dtype="str"),
+            "crawler": categorical(np.array([r[0] for r in rows], np.int8), crawlers),
+            "agent_class": categorical(np.array([r[1] for r in rows], np.int8), kinds),
+            "hits": np.arange(1, len(rows) + 1, dtype=np.int64) * 7,
+            "bytes": np.arange(len(rows), dtype=np.int64),
+        }
+    )
+    got = audience._crawler_counts(bots)
+    assert got is not None
+    total = int(bots["hits"].sum()) + extra
+    want = got.copy()
+    want["share"] = (want["hits"] / np.int64(total)).round(4)
+    pd.testing.assert_frame_equal(audience._crawler_table(got, total), _crawler_rows(want))
