@@ -150,3 +150,44 @@ def test_crawler_table_is_the_old_chain(rows: list[tuple[int, int, int]], extra:
     want = got.copy()
     want["share"] = (want["hits"] / np.int64(total)).round(4)
     pd.testing.assert_frame_equal(audience._crawler_table(got, total), _crawler_rows(want))
+
+
+def _share_panel(hits: list[int]) -> tuple[pd.Series, pd.Series]:
+    """A people panel's shares by key, and ``(hits / hits.sum()).round(4)`` for the same."""
+    cats = pd.Index([f"v{i:03d}" for i in range(len(hits))], dtype="str")
+    v = pd.DataFrame(
+        {
+            "browser": categorical(np.arange(len(hits), dtype=np.int16), cats),
+            "people_hits": np.array(hits, np.int64),
+            "visitor_hits": np.ones(len(hits), np.int64),
+            "page_views": np.zeros(len(hits), np.int64),
+        }
+    )
+    rows = audience._panel(v, Context(Settings(top=0)), "browser", "browsers", "Browsers").rows
+    got = pd.Series(rows["share"].to_numpy(), index=rows["browser"].astype(str).to_numpy())
+    want = pd.Series(np.array(hits, np.int64), index=list(cats))
+    want = (want / want.sum()).round(4)
+    return got.sort_index(), want.sort_index()
+
+
+@pytest.mark.parametrize(
+    "hits",
+    [
+        [12345, 87655],  # 0.12345 and 0.87655: ties at the fifth decimal
+        [1, 2, 3, 4, 5, 6, 7],
+        [1, 99999],
+        [33335, 66665],
+        [1] * 3,
+        [125, 375, 500, 250_000_000],
+    ],
+)
+def test_people_panel_share_rounds_as_the_series_did(hits: list[int]) -> None:
+    got, want = _share_panel(hits)
+    pd.testing.assert_series_equal(got, want, check_exact=True, check_names=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(1, 10**9), min_size=1, max_size=40))
+def test_people_panel_share_is_the_series_round(hits: list[int]) -> None:
+    got, want = _share_panel(hits)
+    pd.testing.assert_series_equal(got, want, check_exact=True, check_names=False)
