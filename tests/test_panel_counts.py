@@ -191,3 +191,14 @@ def test_people_panel_share_rounds_as_the_series_did(hits: list[int]) -> None:
 def test_people_panel_share_is_the_series_round(hits: list[int]) -> None:
     got, want = _share_panel(hits)
     pd.testing.assert_series_equal(got, want, check_exact=True, check_names=False)
+
+
+@pytest.mark.parametrize(("by", "detail"), [("language", None), ("browser", "engine")])
+def test_panel_key_not_in_panel_columns_raises(by: str, detail: str | None) -> None:
+    """A panel's key or detail missing from PANEL_COLUMNS would be cut by ``_people`` and the
+    panel would say "nothing to show": it raises instead."""
+    people = _people([0, 1, 1], 2, 0)
+    v = people.assign(language=people["browser"], engine=people["browser"])
+    with pytest.raises(ValueError, match="PANEL_COLUMNS"):
+        audience._panel(v, Context(Settings()), by, "x", "X", detail)
+

@@ -400,7 +400,8 @@ def _text_keys(g: pd.DataFrame) -> pd.DataFrame:
     return g
 
 
-# What the people panels read (``_panel``: its ``by`` and ``detail`` columns and the sums).
+# What the people panels read (``_panel``: its ``by`` and ``detail`` columns and the sums);
+# ``_panel`` raises on a key or detail not listed here.
 PANEL_COLUMNS = (
     "browser",
     "browser_version",
@@ -450,6 +451,10 @@ def _panel(
 ) -> Section:
     # The label follows --bots: "people only" is true only in auto and exclude modes.
     note = note.replace("people only", who_counts(ctx.settings.bots))
+    for col in (by, detail):
+        if col is not None and col not in PANEL_COLUMNS:
+            # _people keeps only PANEL_COLUMNS: the panel would say "nothing to show".
+            raise ValueError(f"panel column {col!r} is not in PANEL_COLUMNS")
     people = _people(v, ctx)
     if people.empty or by not in people:
         return Section(name, title, pd.DataFrame(), note=note or "nothing to show")
