@@ -120,7 +120,7 @@ def _coded(frame: pd.DataFrame) -> pd.DataFrame:
     """The classification's text columns as categoricals: a few hundred browsers, versions
     and crawlers, each row a code. As text, 1M distinct agents held seven strings each (about
     100 MB per copy) in every pending frame, merge and the merged table; the values are the
-    same (``_attach`` reads either)."""
+    same (the join, ``_joined_columns``, reads either)."""
     cols = {}
     for col in frame.columns:
         values = frame[col]
@@ -202,13 +202,13 @@ def _client_first(v: pd.DataFrame) -> dict[str, Any]:
 
 def _coded_places(places: pd.DataFrame, named: tuple[str, ...]) -> pd.DataFrame:
     """``named_places(places, named)`` with each text column a categorical of its values in
-    order of first appearance (what ``_attach`` makes of the text, so its result is the same),
-    the non-public addresses' labels put in by codes. ``places`` (one GeoIP row per client:
-    5M distinct clients, a dozen text copies of 5M values between the label concatenation,
-    ``where`` and ``_attach``'s factorizing, the finish's peak) loses each text column as it
-    is coded, so at most one column is held twice. Where a label would equal a value of its
-    column (it names no place), the text way. Columns may come as categoricals of text (the
-    GeoIP lookup's ``coded``): their codes are renumbered, no text per client made."""
+    order of first appearance (what the join, ``_joined_columns``, makes of the text, so its
+    result is the same), the non-public addresses' labels put in by codes. ``places`` (one GeoIP
+    row per client: 5M distinct clients, a dozen text copies of 5M values between the label
+    concatenation, ``where`` and the join's factorizing, the finish's peak) loses each text
+    column as it is coded, so at most one column is held twice. Where a label would equal a
+    value of its column (it names no place), the text way. Columns may come as categoricals of
+    text (the GeoIP lookup's ``coded``): their codes are renumbered, no text per client made."""
     text = [c for c in places.columns if places[c].dtype == "str" or _text_categorical(places[c])]
     if (
         "address_kind" not in text
@@ -346,21 +346,18 @@ def _through(codes: np.ndarray, at: np.ndarray) -> np.ndarray:
     return np.where(codes >= 0, at[np.maximum(codes, 0)], -1)
 
 
-def _attach(v: pd.DataFrame, table: pd.DataFrame, pos: np.ndarray) -> pd.DataFrame:
-    """``v`` with ``table``'s row ``pos[i]`` joined to its row i (-1: none, missing values,
-    as a join gives). Text columns become categoricals: each row holds a code into the
-    column's few distinct values (browsers, countries...) rather than a copy of the text.
-    Per-row text had been half the audience panels' time, and 100 MB at 245,000 clients."""
-    return v.assign(**_joined_columns(table, pos))
-
-
 def _attached(cols: dict[str, Any], table: pd.DataFrame, pos: np.ndarray) -> dict[str, Any]:
-    """``cols`` (a frame's columns by name) with ``table``'s joined as ``_attach`` joins
-    them: a column of the same name replaced where it stands, the others after."""
+    """``cols`` (a frame's columns by name) with ``table``'s joined by ``_joined_columns``
+    (text columns as categoricals; -1 in ``pos``: missing values): a column of the same
+    name replaced where it stands, the others after."""
     return {**cols, **_joined_columns(table, pos)}
 
 
 def _joined_columns(table: pd.DataFrame, pos: np.ndarray) -> dict[str, Any]:
+    """``table``'s columns with its row ``pos[i]`` as row i (-1: none, missing values, as a
+    join gives). Text columns become categoricals: each row holds a code into the column's
+    few distinct values (browsers, countries...) rather than a copy of the text. Per-row
+    text had been half the audience panels' time, and 100 MB at 245,000 clients."""
     missing = pos < 0
     cols: dict[str, Any] = {}
     for col in table.columns:
@@ -493,12 +490,12 @@ def _panel_grouped(people: pd.DataFrame, by: str) -> pd.DataFrame:
 
 def _panel_counts(people: pd.DataFrame, by: str) -> pd.DataFrame | None:
     """A panel's hits, visitors and page views per value of ``by`` (a categorical: what
-    ``_attach`` and ``_coded_places`` make), by ``np.bincount`` over its codes: the group-by's
-    named aggregation cost ~4 ms of set-up per panel whatever the rows (five panels on the
-    audience half of the forked finish, which bounds it; issue #18). The rows are the groups
-    the group-by gives (values used, missing ones left out), in category order; ``ranked``
-    orders them by hits and key, so their order changes no output. None where that group-by
-    is needed (not a categorical, integer columns not int64, nothing to count)."""
+    ``_joined_columns`` and ``_coded_places`` make), by ``np.bincount`` over its codes: the
+    group-by's named aggregation cost ~4 ms of set-up per panel whatever the rows (five panels
+    on the audience half of the forked finish, which bounds it; issue #18). The rows are the
+    groups the group-by gives (values used, missing ones left out), in category order;
+    ``ranked`` orders them by hits and key, so their order changes no output. None where that
+    group-by is needed (not a categorical, integer columns not int64, nothing to count)."""
     col = people[by]
     if not isinstance(col.dtype, pd.CategoricalDtype):
         return None
