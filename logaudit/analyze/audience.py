@@ -233,14 +233,10 @@ def _coded_places(places: pd.DataFrame, named: tuple[str, ...]) -> pd.DataFrame:
         if col not in text:
             out[col] = values.array
             continue
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            # As factorizing its text would: the used categories in order of first row.
-            cat = values.array
-            codes, used = _first_appearance(np.asarray(cat.codes), len(cat.categories))
-            uniques = pd.Index(cat.categories.take(used), dtype="str")
-        else:
-            codes, uniques = pd.factorize(values.array, use_na_sentinel=False)
-            uniques = pd.Index(uniques, dtype="str")
+        # As factorizing its text would (no value is missing here): a categorical by its
+        # codes, the used categories in order of first row.
+        codes, uniques = _factorized(values)
+        uniques = pd.Index(uniques, dtype="str")
         del values
         width = _code_type(len(uniques) + len(labels))
         codes = codes.astype(width)  # what the categorical keeps: no 64-bit copies below
