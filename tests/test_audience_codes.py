@@ -122,7 +122,7 @@ def test_lookup_coded_leaves_other_lookups_as_they_are() -> None:
 
 @pytest.mark.parametrize("which", ["none", "city+asn", "city+isp"])
 def test_coded_places_attach_as_the_text_did(tmp_path: Path, which: str) -> None:
-    from logaudit.analyze.audience import _attach, _coded_places, named_places, one_name_per_asn
+    from logaudit.analyze.audience import _coded_places, named_places, one_name_per_asn
 
     rng = np.random.default_rng(5)
     clients = pd.Index(
@@ -131,10 +131,10 @@ def test_coded_places_attach_as_the_text_did(tmp_path: Path, which: str) -> None
     v = pd.DataFrame({"hits": rng.integers(1, 9, 500)})
     pos = rng.integers(-1, len(clients), len(v))
     with _geo_lookup(tmp_path, which) as g:
-        want = _attach(v, named_places(one_name_per_asn(g.lookup(clients)),
+        want = _joined(v, named_places(one_name_per_asn(g.lookup(clients)),
                                        ("country", "network")), pos)
         coded = one_name_per_asn(geo.lookup_coded(g.lookup, clients))
-        got = _attach(v, _coded_places(coded, ("country", "network")), pos)
+        got = _joined(v, _coded_places(coded, ("country", "network")), pos)
     pd.testing.assert_frame_equal(got, want)
     for col in ("country", "network", "city", "address_kind"):
         assert list(got[col].cat.categories) == list(want[col].cat.categories)
@@ -170,3 +170,11 @@ def test_ipv4_values_by_slices_equal_one_at_a_time(
         want = [geo.ipv4_value(c) for c in clients]
         assert ok.tolist() == [w is not None for w in want]
         assert value.tolist() == [w or 0 for w in want]
+
+
+def _joined(v: pd.DataFrame, table: pd.DataFrame, pos: np.ndarray) -> pd.DataFrame:
+    """``v`` with ``table`` joined as ``audience._joined`` joins each table: ``_attached``
+    on the frame's columns, one frame made of them."""
+    from logaudit.analyze.audience import _attached
+
+    return pd.DataFrame(_attached({c: v[c].array for c in v.columns}, table, pos), copy=False)

@@ -191,14 +191,14 @@ def _places(rng: np.random.Generator, n: int, kinds: list[str]) -> pd.DataFrame:
     "kinds", [["public"], ["public", "private", "loopback"], ["private"]]
 )
 def test_places_coded_attach_as_the_named_text_did(kinds: list[str]) -> None:
-    from logaudit.analyze.audience import _attach, _coded_places, named_places
+    from logaudit.analyze.audience import _coded_places, named_places
 
     rng = np.random.default_rng(len(kinds))
     places = _places(rng, 500, kinds)
     v = pd.DataFrame({"hits": rng.integers(1, 9, 800)})
     pos = rng.integers(-1, len(places), len(v))  # -1: a row without a place
-    want = _attach(v, named_places(places, ("country", "network")), pos)
-    got = _attach(v, _coded_places(places.copy(), ("country", "network")), pos)
+    want = _joined(v, named_places(places, ("country", "network")), pos)
+    got = _joined(v, _coded_places(places.copy(), ("country", "network")), pos)
     pd.testing.assert_frame_equal(got, want)
     for col in ("country", "network", "city"):
         assert list(got[col].cat.categories) == list(want[col].cat.categories)
@@ -234,3 +234,11 @@ def test_codes_renumbered_in_order_of_first_appearance_as_factorize_does(n: int)
     assert (used == want_used).all()
     empty = _first_appearance(codes[:0], n)
     assert len(empty[0]) == 0 and len(empty[1]) == 0
+
+
+def _joined(v: pd.DataFrame, table: pd.DataFrame, pos: np.ndarray) -> pd.DataFrame:
+    """``v`` with ``table`` joined as ``audience._joined`` joins each table: ``_attached``
+    on the frame's columns, one frame made of them."""
+    from logaudit.analyze.audience import _attached
+
+    return pd.DataFrame(_attached({c: v[c].array for c in v.columns}, table, pos), copy=False)

@@ -157,8 +157,8 @@ def test_agents_merge_keeps_each_agents_first_row_as_grouping_did() -> None:
 def test_agents_classification_merges_as_categoricals_with_the_same_values() -> None:
     """A block's agents table holds its classification as categoricals (``audience._coded``);
     their merge keeps them categorical whatever each frame's categories, with the values the
-    text table's merge has, and ``_attach`` reads them as it read the text."""
-    from logaudit.analyze.audience import _attach, _coded
+    text table's merge has, and the join (``_attached``) reads them as it read the text."""
+    from logaudit.analyze.audience import _coded
     from logaudit.enrich.agents import COLUMNS
 
     def frame(agents: list[str], browsers: list[str]) -> pd.DataFrame:
@@ -180,7 +180,7 @@ def test_agents_classification_merges_as_categoricals_with_the_same_values() -> 
     pd.testing.assert_frame_equal(merged.astype("str"), want)
     v = pd.DataFrame({"hits": [1, 2, 3, 4]})
     pos = np.array([4, 0, -1, 2])
-    pd.testing.assert_frame_equal(_attach(v, merged, pos), _attach(v, want, pos))
+    pd.testing.assert_frame_equal(_joined(v, merged, pos), _joined(v, want, pos))
 
 
 @pytest.mark.parametrize("parts", [(40, 1, 70), (5,)])
@@ -673,3 +673,11 @@ def test_first_rows_are_each_values_first_row() -> None:
         np.testing.assert_array_equal(np.sort(firsts), np.sort(first))
         assert int(rest.sum()) == n - groups
         np.testing.assert_array_equal(at, codes[rest])
+
+
+def _joined(v: pd.DataFrame, table: pd.DataFrame, pos: np.ndarray) -> pd.DataFrame:
+    """``v`` with ``table`` joined as ``audience._joined`` joins each table: ``_attached``
+    on the frame's columns, one frame made of them."""
+    from logaudit.analyze.audience import _attached
+
+    return pd.DataFrame(_attached({c: v[c].array for c in v.columns}, table, pos), copy=False)

@@ -121,3 +121,84 @@ def test_crawler_counts_exact_past_float() -> None:
     assert got is not None
     assert int(got["bandwidth"].iloc[0]) == 2**62 + 3 + 2**61
     assert int(got["clients"].iloc[0]) == 2
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 4), st.integers(0, 2), st.integers(0, 5)), min_size=1, max_size=50
+    ),
+    st.integers(1, 10**6),
+)
+def test_crawler_table_is_the_old_chain(rows: list[tuple[int, int, int]], extra: int) -> None:
+    """``_crawler_table`` against the share's Series arithmetic and the reset_index, rename
+    and conversions it replaces: the same frame, column order, dtypes and index."""
+    crawlers = pd.Index(["", "Googlebot", "bingbot", "curl", "Zzz"], dtype="str")
+    kinds = pd.Index(["crawler", "tool", "feed"], dtype="str")
+    bots = pd.DataFrame(
+        {
+            "client": pd.array([f"10.0.0.{c}" for *_, c in rows], dtype="str"),
+            "crawler": categorical(np.array([r[0] for r in rows], np.int8), crawlers),
+            "agent_class": categorical(np.array([r[1] for r in rows], np.int8), kinds),
+            "hits": np.arange(1, len(rows) + 1, dtype=np.int64) * 7,
+            "bytes": np.arange(len(rows), dtype=np.int64),
+        }
+    )
+    got = audience._crawler_counts(bots)
+    assert got is not None
+    total = int(bots["hits"].sum()) + extra
+    want = got.copy()
+    want["share"] = (want["hits"] / np.int64(total)).round(4)
+    pd.testing.assert_frame_equal(audience._crawler_table(got, total), _crawler_rows(want))
+
+
+def _share_panel(hits: list[int]) -> tuple[pd.Series, pd.Series]:
+    """A people panel's shares by key, and ``(hits / hits.sum()).round(4)`` for the same."""
+    cats = pd.Index([f"v{i:03d}" for i in range(len(hits))], dtype="str")
+    v = pd.DataFrame(
+        {
+            "browser": categorical(np.arange(len(hits), dtype=np.int16), cats),
+            "people_hits": np.array(hits, np.int64),
+            "visitor_hits": np.ones(len(hits), np.int64),
+            "page_views": np.zeros(len(hits), np.int64),
+        }
+    )
+    rows = audience._panel(v, Context(Settings(top=0)), "browser", "browsers", "Browsers").rows
+    got = pd.Series(rows["share"].to_numpy(), index=rows["browser"].astype(str).to_numpy())
+    want = pd.Series(np.array(hits, np.int64), index=list(cats))
+    want = (want / want.sum()).round(4)
+    return got.sort_index(), want.sort_index()
+
+
+@pytest.mark.parametrize(
+    "hits",
+    [
+        [12345, 87655],  # 0.12345 and 0.87655: ties at the fifth decimal
+        [1, 2, 3, 4, 5, 6, 7],
+        [1, 99999],
+        [33335, 66665],
+        [1] * 3,
+        [125, 375, 500, 250_000_000],
+    ],
+)
+def test_people_panel_share_rounds_as_the_series_did(hits: list[int]) -> None:
+    got, want = _share_panel(hits)
+    pd.testing.assert_series_equal(got, want, check_exact=True, check_names=False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(1, 10**9), min_size=1, max_size=40))
+def test_people_panel_share_is_the_series_round(hits: list[int]) -> None:
+    got, want = _share_panel(hits)
+    pd.testing.assert_series_equal(got, want, check_exact=True, check_names=False)
+
+
+@pytest.mark.parametrize(("by", "detail"), [("language", None), ("browser", "engine")])
+def test_panel_key_not_in_panel_columns_raises(by: str, detail: str | None) -> None:
+    """A panel's key or detail missing from PANEL_COLUMNS would be cut by ``_people`` and the
+    panel would say "nothing to show": it raises instead."""
+    people = _people([0, 1, 1], 2, 0)
+    v = people.assign(language=people["browser"], engine=people["browser"])
+    with pytest.raises(ValueError, match="PANEL_COLUMNS"):
+        audience._panel(v, Context(Settings()), by, "x", "X", detail)
+

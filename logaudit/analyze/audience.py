@@ -13,6 +13,8 @@ overview's unique visitors. Browser, OS, device, country and network panels coun
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -118,7 +120,7 @@ def _coded(frame: pd.DataFrame) -> pd.DataFrame:
     """The classification's text columns as categoricals: a few hundred browsers, versions
     and crawlers, each row a code. As text, 1M distinct agents held seven strings each (about
     100 MB per copy) in every pending frame, merge and the merged table; the values are the
-    same (``_attach`` reads either)."""
+    same (the join, ``_joined_columns``, reads either)."""
     cols = {}
     for col in frame.columns:
         values = frame[col]
@@ -168,10 +170,11 @@ def _joined(p: Partial, ctx: Context) -> pd.DataFrame:
     codes = dict(zip(index.names, index.codes, strict=True))
     # No panel reads a row's agent text (its classes come from the agents table): only the
     # client level becomes a column (1M distinct agents were 130 MB more per row).
-    v = v.reset_index(level="agent", drop=True).reset_index()
+    cols = _client_first(v)
     agents = p.get("agents", pd.DataFrame())
     if not agents.empty:
-        v = _attach(v, agents, _through(codes["agent"], _positions(agents.index, levels["agent"])))
+        pos = _through(codes["agent"], _positions(agents.index, levels["agent"]))
+        cols = _attached(cols, agents, pos)
     if ctx.geo is not None:
         # One GeoIP row per level value, in level order: a row's client code is its row.
         from logaudit.enrich.geo import lookup_coded
@@ -180,19 +183,32 @@ def _joined(p: Partial, ctx: Context) -> pd.DataFrame:
         places = one_name_per_asn(lookup_coded(ctx.geo, pd.Index(levels["client"], dtype="str")))
         coded = _coded_places(places, ("country", "network"))
         del places
-        v = _attach(v, coded, np.asarray(codes["client"]))
-    return v
+        cols = _attached(cols, coded, np.asarray(codes["client"]))
+    # One frame made once from its columns: a reset_index and an assign per joined table
+    # each built a frame of every column (~4 ms of pandas' bookkeeping on the audience
+    # half of the forked finish, which bounds a 150,000-line summary's end; issue #18).
+    return pd.DataFrame(cols, copy=False)
+
+
+def _client_first(v: pd.DataFrame) -> dict[str, Any]:
+    """``v.reset_index(level="agent", drop=True).reset_index()``'s columns: the client's
+    text per row first, then ``v``'s own."""
+    if "client" in v.columns:  # as before: reset_index raises (the name is taken)
+        v = v.reset_index(level="agent", drop=True).reset_index()
+    cols: dict[str, Any] = {"client": v.index.get_level_values("client").array}
+    cols.update((c, v[c].array) for c in v.columns)
+    return cols
 
 
 def _coded_places(places: pd.DataFrame, named: tuple[str, ...]) -> pd.DataFrame:
     """``named_places(places, named)`` with each text column a categorical of its values in
-    order of first appearance (what ``_attach`` makes of the text, so its result is the same),
-    the non-public addresses' labels put in by codes. ``places`` (one GeoIP row per client:
-    5M distinct clients, a dozen text copies of 5M values between the label concatenation,
-    ``where`` and ``_attach``'s factorizing, the finish's peak) loses each text column as it
-    is coded, so at most one column is held twice. Where a label would equal a value of its
-    column (it names no place), the text way. Columns may come as categoricals of text (the
-    GeoIP lookup's ``coded``): their codes are renumbered, no text per client made."""
+    order of first appearance (what the join, ``_joined_columns``, makes of the text, so its
+    result is the same), the non-public addresses' labels put in by codes. ``places`` (one GeoIP
+    row per client: 5M distinct clients, a dozen text copies of 5M values between the label
+    concatenation, ``where`` and the join's factorizing, the finish's peak) loses each text
+    column as it is coded, so at most one column is held twice. Where a label would equal a
+    value of its column (it names no place), the text way. Columns may come as categoricals of
+    text (the GeoIP lookup's ``coded``): their codes are renumbered, no text per client made."""
     text = [c for c in places.columns if places[c].dtype == "str" or _text_categorical(places[c])]
     if (
         "address_kind" not in text
@@ -209,7 +225,7 @@ def _coded_places(places: pd.DataFrame, named: tuple[str, ...]) -> pd.DataFrame:
     del kind
     public = np.asarray(kinds == "public")
     labels = pd.Index([f"({k} address)" for k in kinds], dtype="str")
-    if not public.all() and any(places[c].isin(labels).any() for c in named):
+    if not public.all() and any(_holds_any(places[c], labels) for c in named):
         return named_places(_as_text(places), named)
     out: dict[str, object] = {}
     for col in list(places.columns):
@@ -217,14 +233,10 @@ def _coded_places(places: pd.DataFrame, named: tuple[str, ...]) -> pd.DataFrame:
         if col not in text:
             out[col] = values.array
             continue
-        if isinstance(values.dtype, pd.CategoricalDtype):
-            # As factorizing its text would: the used categories in order of first row.
-            cat = values.array
-            codes, used = _first_appearance(np.asarray(cat.codes), len(cat.categories))
-            uniques = pd.Index(cat.categories.take(used), dtype="str")
-        else:
-            codes, uniques = pd.factorize(values.array, use_na_sentinel=False)
-            uniques = pd.Index(uniques, dtype="str")
+        # As factorizing its text would (no value is missing here): a categorical by its
+        # codes, the used categories in order of first row.
+        codes, uniques = _factorized(values)
+        uniques = pd.Index(uniques, dtype="str")
         del values
         width = _code_type(len(uniques) + len(labels))
         codes = codes.astype(width)  # what the categorical keeps: no 64-bit copies below
@@ -240,6 +252,16 @@ def _coded_places(places: pd.DataFrame, named: tuple[str, ...]) -> pd.DataFrame:
         out[col] = categorical(codes, uniques)
         del places[col], codes
     return pd.DataFrame(out, index=places.index, copy=False)
+
+
+def _holds_any(values: pd.Series, labels: pd.Index) -> bool:
+    """``values.isin(labels).any()``; of a categorical (no value missing), by the categories
+    its rows use, not a lookup per row."""
+    cat = values.array
+    if isinstance(cat, pd.Categorical):
+        used = used_categories(np.asarray(cat.codes), len(cat.categories))
+        return bool(cat.categories.take(used).isin(labels).any())
+    return bool(values.isin(labels).any())
 
 
 def _text_categorical(values: pd.Series) -> bool:
@@ -320,25 +342,47 @@ def _through(codes: np.ndarray, at: np.ndarray) -> np.ndarray:
     return np.where(codes >= 0, at[np.maximum(codes, 0)], -1)
 
 
-def _attach(v: pd.DataFrame, table: pd.DataFrame, pos: np.ndarray) -> pd.DataFrame:
-    """``v`` with ``table``'s row ``pos[i]`` joined to its row i (-1: none, missing values,
-    as a join gives). Text columns become categoricals: each row holds a code into the
-    column's few distinct values (browsers, countries...) rather than a copy of the text.
-    Per-row text had been half the audience panels' time, and 100 MB at 245,000 clients."""
+def _attached(cols: dict[str, Any], table: pd.DataFrame, pos: np.ndarray) -> dict[str, Any]:
+    """``cols`` (a frame's columns by name) with ``table``'s joined by ``_joined_columns``
+    (text columns as categoricals; -1 in ``pos``: missing values): a column of the same
+    name replaced where it stands, the others after."""
+    return {**cols, **_joined_columns(table, pos)}
+
+
+def _joined_columns(table: pd.DataFrame, pos: np.ndarray) -> dict[str, Any]:
+    """``table``'s columns with its row ``pos[i]`` as row i (-1: none, missing values, as a
+    join gives). Text columns become categoricals: each row holds a code into the column's
+    few distinct values (browsers, countries...) rather than a copy of the text. Per-row
+    text had been half the audience panels' time, and 100 MB at 245,000 clients."""
     missing = pos < 0
-    cols: dict[str, pd.Categorical | pd.api.extensions.ExtensionArray] = {}
+    cols: dict[str, Any] = {}
     for col in table.columns:
         values = table[col]
         if values.dtype == "str" or values.dtype == object or values.dtype == "category":
-            fcodes, uniques = pd.factorize(values)
+            fcodes, uniques = _factorized(values)
             # The categorical's own width before the per-row take (5M rows: 40 MB a column
             # of 64-bit codes, then the categorical's narrowing copy).
             rows = fcodes.astype(_code_type(len(uniques)), copy=False)[pos]
             rows[missing] = -1
-            cols[col] = categorical(rows, pd.Index(uniques, dtype="str"))
+            cols[col] = categorical(rows, uniques)
         else:
             cols[col] = values.array.take(pos, allow_fill=True)
-    return v.assign(**cols)
+    return cols
+
+
+def _factorized(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize(values)``, its uniques as an Index of text. A categorical of text
+    with no missing value (the agents table's and the places' columns) by its codes, each
+    renumbered in order of first appearance as factorizing does, without making the
+    categories used into text again (~0.1 ms a column, a dozen columns per report)."""
+    cat = values.array
+    if isinstance(cat, pd.Categorical) and _text_categorical(values):
+        codes = np.asarray(cat.codes)
+        if len(codes) and codes.min() >= 0:
+            at, used = _first_appearance(codes, len(cat.categories))
+            return at, cat.categories.take(used)
+    fcodes, uniques = pd.factorize(values)
+    return fcodes, pd.Index(uniques, dtype="str")
 
 
 def _text_keys(g: pd.DataFrame) -> pd.DataFrame:
@@ -349,9 +393,31 @@ def _text_keys(g: pd.DataFrame) -> pd.DataFrame:
     return g
 
 
+# What the people panels read (``_panel``: its ``by`` and ``detail`` columns and the sums);
+# ``_panel`` raises on a key or detail not listed here.
+PANEL_COLUMNS = (
+    "browser",
+    "browser_version",
+    "os",
+    "os_version",
+    "device",
+    "country",
+    "city",
+    "network",
+    "people_hits",
+    "visitor_hits",
+    "page_views",
+)
+
+
 def _people(v: pd.DataFrame, ctx: Context) -> pd.DataFrame:
-    """The visitor keys with people hits, filtered once for every panel."""
-    return ctx.once("audience_people", lambda: v[v["people_hits"] > 0])
+    """The visitor keys with people hits, filtered once for every panel: only the columns
+    the panels read (the join's other dozen were each taken row by row for nothing)."""
+
+    def people() -> pd.DataFrame:
+        return v[[c for c in v.columns if c in PANEL_COLUMNS]][v["people_hits"] > 0]
+
+    return ctx.once("audience_people", people)
 
 
 WHO_COUNTS = {
@@ -378,17 +444,26 @@ def _panel(
 ) -> Section:
     # The label follows --bots: "people only" is true only in auto and exclude modes.
     note = note.replace("people only", who_counts(ctx.settings.bots))
+    for col in (by, detail):
+        if col is not None and col not in PANEL_COLUMNS:
+            # _people keeps only PANEL_COLUMNS: the panel would say "nothing to show".
+            raise ValueError(f"panel column {col!r} is not in PANEL_COLUMNS")
     people = _people(v, ctx)
     if people.empty or by not in people:
         return Section(name, title, pd.DataFrame(), note=note or "nothing to show")
     # Only the columns this panel reads.
     keep = [by, *([detail] if detail else []), "people_hits", "visitor_hits", "page_views"]
     g = _panel_counts(people, by)
-    people = people[keep]
     if g is None:
+        people = people[keep]
         g = _panel_grouped(people, by)
     g = _text_keys(g)
-    g["share"] = (g["hits"] / g["hits"].sum()).round(4)
+    hits = g["hits"]
+    if isinstance(hits.dtype, np.dtype) and hits.dtype.kind in "iu":
+        # What the Series' division and round give, by numpy (~0.3 ms of pandas a panel).
+        g["share"] = np.round(hits.to_numpy() / hits.to_numpy().sum(), 4)
+    else:
+        g["share"] = (hits / hits.sum()).round(4)
     if detail is not None:
         g["top"] = _top_details(people, by, detail)
     rows, total = ranked(g, ctx.settings, by.replace("_", " "))
@@ -411,12 +486,12 @@ def _panel_grouped(people: pd.DataFrame, by: str) -> pd.DataFrame:
 
 def _panel_counts(people: pd.DataFrame, by: str) -> pd.DataFrame | None:
     """A panel's hits, visitors and page views per value of ``by`` (a categorical: what
-    ``_attach`` and ``_coded_places`` make), by ``np.bincount`` over its codes: the group-by's
-    named aggregation cost ~4 ms of set-up per panel whatever the rows (five panels on the
-    audience half of the forked finish, which bounds it; issue #18). The rows are the groups
-    the group-by gives (values used, missing ones left out), in category order; ``ranked``
-    orders them by hits and key, so their order changes no output. None where that group-by
-    is needed (not a categorical, integer columns not int64, nothing to count)."""
+    ``_joined_columns`` and ``_coded_places`` make), by ``np.bincount`` over its codes: the
+    group-by's named aggregation cost ~4 ms of set-up per panel whatever the rows (five panels
+    on the audience half of the forked finish, which bounds it; issue #18). The rows are the
+    groups the group-by gives (values used, missing ones left out), in category order;
+    ``ranked`` orders them by hits and key, so their order changes no output. None where that
+    group-by is needed (not a categorical, integer columns not int64, nothing to count)."""
     col = people[by]
     if not isinstance(col.dtype, pd.CategoricalDtype):
         return None
@@ -578,18 +653,21 @@ def sec_crawlers(p: Partial, ctx: Context) -> Section:
     title = "Crawlers and tools"
     if v.empty or "agent_class" not in v:
         return Section("crawlers", title, pd.DataFrame())
-    bots = v[v["agent_class"] != "person"]
+    # Only the columns the panel reads, before the rows are taken.
+    bots = v[["crawler", "agent_class", "client", "hits", "bytes"]][v["agent_class"] != "person"]
     if bots.empty:
         return Section("crawlers", title, pd.DataFrame(), note="no crawler or tool seen")
     bots = _one_spelling(bots)
     g = _crawler_counts(bots)
-    if g is None:
+    if g is not None:
+        g = _crawler_table(g, int(v["hits"].sum()))
+    else:
         g = bots.groupby(["crawler", "agent_class"], sort=False, observed=True).agg(
             hits=("hits", "sum"), bandwidth=("bytes", "sum"), clients=("client", "nunique")
         )
-    g["share"] = (g["hits"] / v["hits"].sum()).round(4)
-    g = g.reset_index(level="agent_class").rename(columns={"agent_class": "kind"})
-    g = _text_keys(g).astype({"kind": "str"})
+        g["share"] = (g["hits"] / v["hits"].sum()).round(4)
+        g = g.reset_index(level="agent_class").rename(columns={"agent_class": "kind"})
+        g = _text_keys(g).astype({"kind": "str"})
     rows, total = ranked(g, ctx.settings, "name")
     return Section("crawlers", title, rows, total, note="share: of all hits", chart="hits")
 
@@ -682,6 +760,27 @@ def _crawler_counts(bots: pd.DataFrame) -> pd.DataFrame | None:
     return pd.DataFrame(
         {"hits": total(hits), "bandwidth": total(size), "clients": clients},
         index=index,
+        copy=False,
+    )
+
+
+def _crawler_table(g: pd.DataFrame, all_hits: int) -> pd.DataFrame:
+    """``_crawler_counts``' groups as the panel ranks them: keyed by the crawler's name as
+    text, the kind first, the share of all hits last; what the share's Series arithmetic,
+    ``reset_index`` of the kind, ``rename`` and two conversions to text made, in one frame
+    (~1.5 ms of pandas on the finish's audience half; issue #18)."""
+    index = g.index
+    assert isinstance(index, pd.MultiIndex)
+    hits = g["hits"].to_numpy()
+    return pd.DataFrame(
+        {
+            "kind": index.get_level_values("agent_class").astype("str").array,
+            "hits": hits,
+            "bandwidth": g["bandwidth"].to_numpy(),
+            "clients": g["clients"].to_numpy(),
+            "share": np.round(hits / all_hits, 4),
+        },
+        index=index.get_level_values("crawler").astype("str"),
         copy=False,
     )
 
