@@ -1376,7 +1376,7 @@ def _clients(
     X-Forwarded-For field followed by the address. From a chain: its first address, or with
     --trusted-proxy the last one outside the trusted networks. Once per distinct pair."""
     if "client" in cols:
-        r_idx, r_dict = cols["client"][0], cols["client"][1].cast(pa.string())
+        r_idx, r_dict = _unbracketed(cols["client"][0], cols["client"][1].cast(pa.string()))
     else:
         r_idx, r_dict = np.zeros(n, np.int32), pa.array(["-"], pa.string())
     x_idx: np.ndarray | None = None
@@ -1402,6 +1402,14 @@ def _clients(
     ]
     codes, values = _dict(pa.array(chosen, pa.string()))
     return codes[inverse].astype(np.int32), values
+
+
+def _unbracketed(codes: np.ndarray, clients: pa.Array) -> Coded:
+    """Clients logged as ``[addr]:port`` (spec._ADDRESS keeps the brackets) -> the address, as
+    every other format writes it (--client ranges, GeoIP and the hosts look it up so)."""
+    if not pc.any(pc.starts_with(clients, "[")).as_py():
+        return codes, clients
+    return _recode(pc.replace_substring_regex(clients, r"^\[([^\[\]]*)\]$", r"\1"), codes)
 
 
 def _networks(cidrs: tuple[str, ...]) -> list[object]:
