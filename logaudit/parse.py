@@ -1487,19 +1487,42 @@ def _request_parts(
     protocol = plain("protocol")
     if "path" in cols:
         path = plain("path")
-        if "query" in cols:
-            q_idx, q_dict, piece = cols["query"]
-            q_dict = q_dict.cast(pa.string())
-            # Apache's %q is "?x=1" or ""; nginx's $args is "x=1", or "-" when empty.
-            q_dict = pc.replace_substring_regex(q_dict, r"^(\?|-$)", "")
-            query: Coded = _recode(q_dict, q_idx)
-        else:
-            query = empty
+        query = _logged_query(cols) if "query" in cols else empty
     elif "request_uri" in cols:
-        u_idx, u_dict, _ = cols["request_uri"]
-        u_path, u_query = _target_parts(u_dict.cast(pa.string()))
-        path = _recode(u_path, u_idx)
-        query = _recode(u_query, u_idx)
+        path, query = _uri_parts(cols, hosts)
     else:
         path = query = empty
     return method, path, query, protocol
+
+
+def _logged_query(cols: dict[str, tuple[np.ndarray, pa.Array, Piece]]) -> Coded:
+    """The query field's values: Apache's %q is "?x=1" or ""; nginx's $args is "x=1", or "-"
+    when empty (as W3C's cs-uri-query)."""
+    q_idx, q_dict, _ = cols["query"]
+    q_dict = pc.replace_substring_regex(q_dict.cast(pa.string()), r"^(\?|-$)", "")
+    return _recode(q_dict, q_idx)
+
+
+# A W3C cs-uri written as host/path (Incapsula's "www.example.com/page.php").
+_HOST_PATH = r"^(?P<host>[A-Za-z0-9][A-Za-z0-9.\-]*(?::\d{1,5})?)(?P<rest>/.*)$"
+
+
+def _uri_parts(
+    cols: dict[str, tuple[np.ndarray, pa.Array, Piece]], hosts: list[Coded]
+) -> tuple[Coded, Coded]:
+    """(path, query) from a request URI ($request_uri, %U, W3C's cs-uri), split once per
+    distinct value. W3C: a cs-uri-query beside cs-uri holds the query; a cs-uri written as
+    host/path gives its host as the virtual host (into ``hosts``) and the rest as the path."""
+    u_idx, u_dict, piece = cols["request_uri"]
+    u_dict = u_dict.cast(pa.string())
+    w3c = piece.text.lower() == "cs-uri"
+    if w3c:
+        parts = pc.extract_regex(u_dict, _HOST_PATH)
+        if parts.null_count < len(parts):
+            split = parts.is_valid()
+            hosts.append(_recode(pc.if_else(split, parts.field("host"), ""), u_idx))
+            u_dict = pc.if_else(split, parts.field("rest"), u_dict)
+    u_path, u_query = _target_parts(u_dict)
+    if w3c and "query" in cols and cols["query"][2].text.lower() == "cs-uri-query":
+        return _recode(u_path, u_idx), _logged_query(cols)
+    return _recode(u_path, u_idx), _recode(u_query, u_idx)
