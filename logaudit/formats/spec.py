@@ -155,9 +155,8 @@ class Token:
             elif p.role == "path":
                 inner = r"[^?]*"
             elif p.role == "client" and not last and _port_after(self.pieces[i + 1]):
-                # addr:port (%h:%{remote}p, $remote_addr:$remote_port): see _ADDRESS. Anything
-                # else splits as before, at the first colon.
-                inner = rf"{_ADDRESS}|.*?"
+                # addr:port (%h:%{remote}p, $remote_addr:$remote_port): see _ADDRESS.
+                inner = ".*"
             else:
                 inner = ".*" if last else ".*?"
             out.append(f"(?P<p{fields}>{inner})")
@@ -331,11 +330,11 @@ def _port_after(p: Piece) -> bool:
 
 
 # A client address before ":port" (AWS ALB/ELB and HAProxy write IPv6 without brackets): the
-# port follows the LAST colon, so the address is "[...]", or else no blank or bracket with
-# colons allowed, matched greedily (up to the last colon the rest of the line allows). The
+# port follows the LAST colon, so the address is matched greedily, colons and all, up to the
+# last colon the rest of the line allows ("[2001:db8::7]" for "[2001:db8::7]:55008"). The
 # brackets stay in the value as logged (scrub writes it back byte for byte); the client column
-# is read without them (parse._clients).
-_ADDRESS = r"\[[^\s\[\]]*\]|[^\s\[\]]*"
+# is read without them (parse._unbracketed).
+_ADDRESS = r"\S*"
 
 
 def _anything(stop: str, lazy: bool = False) -> str:
