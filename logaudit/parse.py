@@ -1523,6 +1523,11 @@ def _uri_parts(
             hosts.append(_recode(pc.if_else(split, parts.field("host"), ""), u_idx))
             u_dict = pc.if_else(split, parts.field("rest"), u_dict)
     u_path, u_query = _target_parts(u_dict)
+    path, query = _recode(u_path, u_idx), _recode(u_query, u_idx)
     if w3c and "query" in cols and cols["query"][2].text.lower() == "cs-uri-query":
-        return _recode(u_path, u_idx), _logged_query(cols)
-    return _recode(u_path, u_idx), _recode(u_query, u_idx)
+        # Per row: cs-uri-query's when it holds one, else the query inside cs-uri.
+        l_idx, l_dict = _logged_query(cols)
+        logged = np.asarray(pc.not_equal(l_dict, "").fill_null(False))[l_idx]
+        both = pa.concat_arrays([query[1], l_dict])
+        query = _recode(both, np.where(logged, l_idx + len(query[1]), query[0]))
+    return path, query

@@ -60,6 +60,31 @@ def test_the_query_is_cs_uri_query_and_a_host_path_uri_gives_the_host() -> None:
     ]
 
 
+# cs-uri-query "-" (or empty) beside a cs-uri that holds its own query (review rev20-d #1): the
+# query is cs-uri's on that row; a logged cs-uri-query wins where both hold one.
+QUERY_IN_URI = f"""#Fields: {FIELDS}
+2026-03-10 10:00:00 203.0.113.5 GET /landing?utm_source=news&utm_campaign=spring - 200 100 {AGENT}
+2026-03-10 10:00:01 203.0.113.5 GET /both?a=1 b=2 200 100 {AGENT}
+2026-03-10 10:00:02 203.0.113.5 GET /plain - 200 100 {AGENT}
+"""
+
+
+def test_a_dash_cs_uri_query_keeps_the_query_of_cs_uri(tmp_path: Path) -> None:
+    assert _records(QUERY_IN_URI).values.tolist() == [
+        ["", "/landing", "utm_source=news&utm_campaign=spring"],
+        ["", "/both", "b=2"],
+        ["", "/plain", ""],
+    ]
+    log = tmp_path / "u_ex.log"
+    log.write_text(QUERY_IN_URI)
+    got = CliRunner().invoke(cli, ["sources", str(log), "--format", "json"])
+    assert got.exit_code == 0, got.output
+    sections = {s["name"]: s for s in json.loads(got.stdout)["sections"]}
+    assert [(r["utm_source"], r["utm_campaign"]) for r in sections["campaigns"]["rows"]] == [
+        ("news", "spring")
+    ]
+
+
 def test_a_uri_alone_keeps_its_own_query() -> None:
     assert _records(URI_ONLY).values.tolist() == [
         ["", "/landing", "utm_source=news"],
