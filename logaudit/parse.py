@@ -39,6 +39,7 @@ from logaudit.blockcsv import plain_tokens as _plain_tokens
 from logaudit.blockcsv import read_csv as _read_csv
 from logaudit.blockcsv import used_tokens as _used_tokens
 from logaudit.blockcsv import xff_extra as _xff_extra
+from logaudit.config import STATIC_EXTENSIONS
 from logaudit.formats import FORMATS, Detected
 from logaudit.formats.spec import Layout, Piece, field_key
 from logaudit.formats.values import (
@@ -1503,8 +1504,14 @@ def _logged_query(cols: dict[str, tuple[np.ndarray, pa.Array, Piece]]) -> Coded:
     return _recode(q_dict, q_idx)
 
 
-# A W3C cs-uri written as host/path (Incapsula's "www.example.com/page.php").
-_HOST_PATH = r"^(?P<host>[A-Za-z0-9][A-Za-z0-9.\-]*(?::\d{1,5})?)(?P<rest>/.*)$"
+# A W3C cs-uri written as host/path (Incapsula's "www.example.com/page.php"): a host name
+# has a dot and its last label is alphabetic and not a file extension (not "index.html/x").
+_HOST_PATH = (
+    r"^(?P<host>(?:[A-Za-z0-9-]+\.)+(?P<last>[A-Za-z]{2,})(?::\d{1,5})?)(?P<rest>/.*)$"
+)
+_FILE_EXTENSIONS = pa.array(
+    sorted(set(STATIC_EXTENSIONS) | set("html htm shtml php asp aspx jsp cgi pdf".split()))
+)
 
 
 def _uri_parts(
@@ -1517,11 +1524,7 @@ def _uri_parts(
     u_dict = u_dict.cast(pa.string())
     w3c = piece.text.lower() == "cs-uri"
     if w3c:
-        parts = pc.extract_regex(u_dict, _HOST_PATH)
-        if parts.null_count < len(parts):
-            split = parts.is_valid()
-            hosts.append(_recode(pc.if_else(split, parts.field("host"), ""), u_idx))
-            u_dict = pc.if_else(split, parts.field("rest"), u_dict)
+        u_dict = _w3c_host(u_dict, u_idx, hosts)
     u_path, u_query = _target_parts(u_dict)
     path, query = _recode(u_path, u_idx), _recode(u_query, u_idx)
     if w3c and "query" in cols and cols["query"][2].text.lower() == "cs-uri-query":
@@ -1531,3 +1534,19 @@ def _uri_parts(
         both = pa.concat_arrays([query[1], l_dict])
         query = _recode(both, np.where(logged, l_idx + len(query[1]), query[0]))
     return path, query
+
+
+def _w3c_host(u_dict: pa.Array, u_idx: np.ndarray, hosts: list[Coded]) -> pa.Array:
+    """The distinct cs-uri values with an absolute URL's or a host/path's host taken off (into
+    ``hosts``, when any row has one): "http://h/p" and "www.example.com/p" -> "/p"."""
+    url = pc.extract_regex(u_dict, _ABSOLUTE)
+    named = pc.extract_regex(u_dict, _HOST_PATH)
+    is_url = url.is_valid()
+    a_file = pc.is_in(pc.utf8_lower(named.field("last")), value_set=_FILE_EXTENSIONS)
+    is_named = pc.and_(named.is_valid(), pc.invert(a_file.fill_null(True)))
+    if not pc.any(pc.or_(is_url, is_named)).as_py():
+        return u_dict
+    url_rest = pc.if_else(pc.equal(url.field("rest"), ""), "/", url.field("rest"))
+    host = pc.if_else(is_url, url.field("host"), pc.if_else(is_named, named.field("host"), ""))
+    hosts.append(_recode(host, u_idx))
+    return pc.if_else(is_url, url_rest, pc.if_else(is_named, named.field("rest"), u_dict))

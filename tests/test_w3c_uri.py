@@ -56,7 +56,30 @@ def test_the_query_is_cs_uri_query_and_a_host_path_uri_gives_the_host() -> None:
         ["", "/b", ""],
         ["www.example.com", "/page.php", "variable=test"],
         ["shop.example.com:8080", "/", ""],
-        ["", "http://www.example.com/abs", ""],  # an absolute URL: as before
+        ["www.example.com", "/abs", ""],  # an absolute URL: its host and path
+    ]
+
+
+# What is a host in a cs-uri that does not start with "/" (review rev20-d #5): a host name
+# (with a dot, its last label alphabetic and not a file extension), or an absolute URL's.
+HOSTS = f"""#Fields: {FIELDS}
+2026-03-10 10:00:00 203.0.113.5 GET index.html/x - 200 100 {AGENT}
+2026-03-10 10:00:01 203.0.113.5 GET www.example.com/page.php - 200 100 {AGENT}
+2026-03-10 10:00:02 203.0.113.5 GET http://h/p?utm_source=ads - 200 100 {AGENT}
+2026-03-10 10:00:03 203.0.113.5 GET logo.png/x - 200 100 {AGENT}
+2026-03-10 10:00:04 203.0.113.5 GET app.v2/x - 200 100 {AGENT}
+2026-03-10 10:00:05 203.0.113.5 GET https://shop.example.com - 200 100 {AGENT}
+"""
+
+
+def test_only_a_host_name_or_an_absolute_url_gives_a_host() -> None:
+    assert _records(HOSTS).values.tolist() == [
+        ["", "index.html/x", ""],
+        ["www.example.com", "/page.php", ""],
+        ["h", "/p", "utm_source=ads"],
+        ["", "logo.png/x", ""],
+        ["", "app.v2/x", ""],
+        ["shop.example.com", "/", ""],
     ]
 
 
