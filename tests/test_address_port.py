@@ -111,5 +111,22 @@ def test_scrub_masks_the_whole_address_and_keeps_the_rest_byte_for_byte(
     clients = [line.split()[3] for line in masked.read_text().splitlines()]
     # IPv6 keeps its first 48 bits (the old cut masked "2a02" alone and left the rest).
     assert clients[0] == "2a02:a33c:4538:::50718"
+    assert clients[1] == "[2001:db8::]:4000"  # bracketed: the same 48 bits, brackets kept
     assert clients[2] == "2001:db8:::55008"
     assert clients[3] == "203.0.113.0:2817"
+
+
+def test_scrub_hashes_a_bracketed_client_as_its_bare_form(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One address, logged [addr]:port and addr:port: one pseudonym (review rev20-d #3).
+    isolate(monkeypatch, tmp_path)
+    log, out = tmp_path / "alb.log", tmp_path / "hashed.log"
+    log.write_text(
+        "".join(LINES["alb"].format(c=c) + "\n" for c in ("[2001:db8::5]:4000", "2001:db8::5:4001"))
+    )
+    got = CliRunner().invoke(cli, ["scrub", str(log), "-o", str(out), "--ip", "hash"])
+    assert got.exit_code == 0, got.output
+    first, second = (line.split()[3] for line in out.read_text().splitlines())
+    assert first.startswith("[anon-") and first.endswith("]:4000")
+    assert first[1:].removesuffix("]:4000") == second.removesuffix(":4001")
