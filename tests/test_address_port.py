@@ -130,3 +130,26 @@ def test_scrub_hashes_a_bracketed_client_as_its_bare_form(
     first, second = (line.split()[3] for line in out.read_text().splitlines())
     assert first.startswith("[anon-") and first.endswith("]:4000")
     assert first[1:].removesuffix("]:4000") == second.removesuffix(":4001")
+
+
+def test_a_bracketed_client_is_the_bare_client_in_every_format(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A combined log's "[2001:db8::1]" and "2001:db8::1" are one host and one visitor (review
+    # rev20-d #4: parse._unbracketed reads every format so); scrub masks both alike.
+    isolate(monkeypatch, tmp_path)
+    log = tmp_path / "access.log"
+    line = '{c} - - [10/Mar/2026:10:00:0{s} +0000] "GET /x HTTP/1.1" 200 5 "-" "' + _AGENT + '"\n'
+    log.write_text(line.format(c="[2001:db8::1]", s=0) + line.format(c="2001:db8::1", s=1))
+    got = CliRunner().invoke(cli, ["summary", str(log), "--format", "json"])
+    assert got.exit_code == 0, got.output
+    assert json.loads(got.stdout)["overview"]["unique_visitors"] == 1
+    got = CliRunner().invoke(
+        cli, ["records", str(log), "--fields", "client", "--format", "jsonl"]
+    )
+    assert got.exit_code == 0, got.output
+    assert [json.loads(r)["client"] for r in got.stdout.splitlines()] == ["2001:db8::1"] * 2
+    out = tmp_path / "masked.log"
+    got = CliRunner().invoke(cli, ["scrub", str(log), "-o", str(out), "--ip", "mask"])
+    assert got.exit_code == 0, got.output
+    assert [r.split()[0] for r in out.read_text().splitlines()] == ["[2001:db8::]", "2001:db8::"]
