@@ -39,6 +39,7 @@ from logaudit.blockcsv import plain_tokens as _plain_tokens
 from logaudit.blockcsv import read_csv as _read_csv
 from logaudit.blockcsv import used_tokens as _used_tokens
 from logaudit.blockcsv import xff_extra as _xff_extra
+from logaudit.config import STATIC_EXTENSIONS
 from logaudit.formats import FORMATS, Detected
 from logaudit.formats.spec import Layout, Piece, field_key
 from logaudit.formats.values import (
@@ -1376,7 +1377,7 @@ def _clients(
     X-Forwarded-For field followed by the address. From a chain: its first address, or with
     --trusted-proxy the last one outside the trusted networks. Once per distinct pair."""
     if "client" in cols:
-        r_idx, r_dict = cols["client"][0], cols["client"][1].cast(pa.string())
+        r_idx, r_dict = _unbracketed(cols["client"][0], cols["client"][1].cast(pa.string()))
     else:
         r_idx, r_dict = np.zeros(n, np.int32), pa.array(["-"], pa.string())
     x_idx: np.ndarray | None = None
@@ -1402,6 +1403,14 @@ def _clients(
     ]
     codes, values = _dict(pa.array(chosen, pa.string()))
     return codes[inverse].astype(np.int32), values
+
+
+def _unbracketed(codes: np.ndarray, clients: pa.Array) -> Coded:
+    """Clients logged as ``[addr]:port`` (spec._ADDRESS keeps the brackets) -> the address, as
+    every other format writes it (--client ranges, GeoIP and the hosts look it up so)."""
+    if not pc.any(pc.starts_with(clients, "[")).as_py():
+        return codes, clients
+    return _recode(pc.replace_substring_regex(clients, r"^\[([^\[\]]*)\]$", r"\1"), codes)
 
 
 def _networks(cidrs: tuple[str, ...]) -> list[object]:
@@ -1479,19 +1488,65 @@ def _request_parts(
     protocol = plain("protocol")
     if "path" in cols:
         path = plain("path")
-        if "query" in cols:
-            q_idx, q_dict, piece = cols["query"]
-            q_dict = q_dict.cast(pa.string())
-            # Apache's %q is "?x=1" or ""; nginx's $args is "x=1", or "-" when empty.
-            q_dict = pc.replace_substring_regex(q_dict, r"^(\?|-$)", "")
-            query: Coded = _recode(q_dict, q_idx)
-        else:
-            query = empty
+        query = _logged_query(cols) if "query" in cols else empty
     elif "request_uri" in cols:
-        u_idx, u_dict, _ = cols["request_uri"]
-        u_path, u_query = _target_parts(u_dict.cast(pa.string()))
-        path = _recode(u_path, u_idx)
-        query = _recode(u_query, u_idx)
+        path, query = _uri_parts(cols, hosts)
     else:
         path = query = empty
     return method, path, query, protocol
+
+
+def _logged_query(cols: dict[str, tuple[np.ndarray, pa.Array, Piece]]) -> Coded:
+    """The query field's values: Apache's %q is "?x=1" or ""; nginx's $args is "x=1", or "-"
+    when empty (as W3C's cs-uri-query)."""
+    q_idx, q_dict, _ = cols["query"]
+    q_dict = pc.replace_substring_regex(q_dict.cast(pa.string()), r"^(\?|-$)", "")
+    return _recode(q_dict, q_idx)
+
+
+# A W3C cs-uri written as host/path (Incapsula's "www.example.com/page.php"): a host name
+# has a dot and its last label is alphabetic and not a file extension (not "index.html/x").
+_HOST_PATH = (
+    r"^(?P<host>(?:[A-Za-z0-9-]+\.)+(?P<last>[A-Za-z]{2,})(?::\d{1,5})?)(?P<rest>/.*)$"
+)
+_FILE_EXTENSIONS = pa.array(
+    sorted(set(STATIC_EXTENSIONS) | set("html htm shtml php asp aspx jsp cgi pdf".split()))
+)
+
+
+def _uri_parts(
+    cols: dict[str, tuple[np.ndarray, pa.Array, Piece]], hosts: list[Coded]
+) -> tuple[Coded, Coded]:
+    """(path, query) from a request URI ($request_uri, %U, W3C's cs-uri), split once per
+    distinct value. W3C: a cs-uri-query beside cs-uri holds the query; a cs-uri written as
+    host/path gives its host as the virtual host (into ``hosts``) and the rest as the path."""
+    u_idx, u_dict, piece = cols["request_uri"]
+    u_dict = u_dict.cast(pa.string())
+    w3c = piece.text.lower() == "cs-uri"
+    if w3c:
+        u_dict = _w3c_host(u_dict, u_idx, hosts)
+    u_path, u_query = _target_parts(u_dict)
+    path, query = _recode(u_path, u_idx), _recode(u_query, u_idx)
+    if w3c and "query" in cols and cols["query"][2].text.lower() == "cs-uri-query":
+        # Per row: cs-uri-query's when it holds one, else the query inside cs-uri.
+        l_idx, l_dict = _logged_query(cols)
+        logged = np.asarray(pc.not_equal(l_dict, "").fill_null(False))[l_idx]
+        both = pa.concat_arrays([query[1], l_dict])
+        query = _recode(both, np.where(logged, l_idx + len(query[1]), query[0]))
+    return path, query
+
+
+def _w3c_host(u_dict: pa.Array, u_idx: np.ndarray, hosts: list[Coded]) -> pa.Array:
+    """The distinct cs-uri values with an absolute URL's or a host/path's host taken off (into
+    ``hosts``, when any row has one): "http://h/p" and "www.example.com/p" -> "/p"."""
+    url = pc.extract_regex(u_dict, _ABSOLUTE)
+    named = pc.extract_regex(u_dict, _HOST_PATH)
+    is_url = url.is_valid()
+    a_file = pc.is_in(pc.utf8_lower(named.field("last")), value_set=_FILE_EXTENSIONS)
+    is_named = pc.and_(named.is_valid(), pc.invert(a_file.fill_null(True)))
+    if not pc.any(pc.or_(is_url, is_named)).as_py():
+        return u_dict
+    url_rest = pc.if_else(pc.equal(url.field("rest"), ""), "/", url.field("rest"))
+    host = pc.if_else(is_url, url.field("host"), pc.if_else(is_named, named.field("host"), ""))
+    hosts.append(_recode(host, u_idx))
+    return pc.if_else(is_url, url_rest, pc.if_else(is_named, named.field("rest"), u_dict))

@@ -592,9 +592,11 @@ class Scrubber:
 
 _REQUEST = (r"^(?P<m>(?:[A-Za-z][A-Za-z0-9_-]* )?)(?P<p>(?:[^ ?\\]|\\.)*)(?P<q>\??)"
             r"(?P<query>(?:[^ \\]|\\.)*)(?P<rest>(?s:.*))$")
-# An address with its port: IPv4 a.b.c.d:port, IPv6 only in brackets ([::1]:port).
+# An address with its port: IPv4 a.b.c.d:port, IPv6 only in brackets ([::1]:port). The port
+# may be absent: a bracketed IPv6 alone ([::1], ALB/HAProxy's client before %^) is the same
+# address as its bare form (an IPv4 alone is read the same either way).
 _WITH_PORT = re.compile(r"^(?:\[(?P<a6>[0-9A-Fa-f:.]+)\]|(?P<a4>\d{1,3}(?:\.\d{1,3}){3}))"
-                        r"(?P<port>:\d{1,5})$")
+                        r"(?P<port>(?::\d{1,5})?)$")
 
 
 def pii_ip(text: str) -> bool:

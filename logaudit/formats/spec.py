@@ -154,6 +154,9 @@ class Token:
                 inner = r"(?:\?.*?)?" if not last else r"(?:\?.*)?"
             elif p.role == "path":
                 inner = r"[^?]*"
+            elif p.role == "client" and not last and _port_after(self.pieces[i + 1]):
+                # addr:port (%h:%{remote}p, $remote_addr:$remote_port): see _ADDRESS.
+                inner = ".*"
             else:
                 inner = ".*" if last else ".*?"
             out.append(f"(?P<p{fields}>{inner})")
@@ -239,6 +242,10 @@ class Layout:
             i = self.tokens.index(t)
             nxt = self.separators[i + 1][:1]
             stop = nxt
+            if t.single is not None and t.single.role == "client" and nxt == ":":
+                # addr:port (AWS ALB/ELB, HAProxy: %h:%^): see _ADDRESS. The last branch is
+                # the old read (up to the first colon), so a line it took is never turned away.
+                return rf"(?P<{name}>{_ADDRESS}|[^:\n]*)"
             if self.family == "json" and not t.fields[0].strict():
                 # A JSON value: escapes (\" \\ \uXXXX) may hold the closing character.
                 stop_class = re.escape(stop) if stop else ""
@@ -315,6 +322,19 @@ class Layout:
             found = self.line_regex(strict=True, tail=self.allow_extras)
             object.__setattr__(self, "_detect_regex", found)
         return str(found)
+
+
+def _port_after(p: Piece) -> bool:
+    """Whether ``p``, after a client, is the ":" before its port."""
+    return p.literal and p.text.startswith(":")
+
+
+# A client address before ":port" (AWS ALB/ELB and HAProxy write IPv6 without brackets): the
+# port follows the LAST colon, so the address is matched greedily, colons and all, up to the
+# last colon the rest of the line allows ("[2001:db8::7]" for "[2001:db8::7]:55008"). The
+# brackets stay in the value as logged (scrub writes it back byte for byte); the client column
+# is read without them (parse._unbracketed).
+_ADDRESS = r"\S*"
 
 
 def _anything(stop: str, lazy: bool = False) -> str:

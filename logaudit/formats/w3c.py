@@ -10,6 +10,9 @@ block to block in reading order).
 Times: W3C ``date`` and ``time`` are UTC by the specification (IIS writes them so);
 ``date-local``/``time-local`` (IIS Advanced Logging) are wall time in ``--tz``, else the machine's
 zone. ``time-taken`` is in milliseconds as IIS writes it (CloudFront: seconds).
+
+``cs-uri`` is the path with its query; a ``cs-uri-query`` beside it is the query, and a
+``cs-uri`` written as ``host/path`` (Incapsula) gives the virtual host (parse._uri_parts).
 """
 
 from __future__ import annotations
