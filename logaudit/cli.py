@@ -1005,7 +1005,8 @@ def trends(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: 
 def digest(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
     """The daily digest: yesterday's headline figures against the day before and a week
     before, what is unusual, problems, top pages and referrers; mailed with --mail-to (or
-    to mail.to in the config). Whole local days; default --since yesterday --until today.
+    to mail.to in the config). Whole local days; default --since yesterday --until today
+    (--since alone: that day; --until alone: the day before it).
 
     \b
     logaudit digest /var/log/nginx/access.log* --mail-to ops@example.com

@@ -1,7 +1,9 @@
 """``logaudit digest``: the daily mail a site owner reads in 30 seconds, as a normal Report.
 
 **Period.** Whole local days: ``--since``/``--until`` (default: yesterday, i.e. ``--since
-yesterday --until today``), ``--since`` rounded down and ``--until`` rounded up to midnight.
+yesterday --until today``), ``--since`` rounded down and ``--until`` rounded up to midnight;
+``--since`` alone is its day, ``--until`` alone the day before it; a ``--until`` not after the
+``--since`` is an empty period, as summary's (no request, exit 8, nothing compared).
 
 **Two passes over the logs.** The period itself (its overview, top pages, referring sites,
 problems) is one ordinary report restricted to the period, so each of its figures is exactly what
@@ -93,16 +95,23 @@ HEADLINE: tuple[str, ...] = (
 
 
 def period_of(settings: Settings) -> tuple[datetime, datetime]:
-    """The digest's whole local days [since, until)."""
+    """The digest's whole local days [since, until): --since alone is its day, --until alone
+    the day before it. A --until not after the --since given (``--since 2026-02-02 --until
+    2026-02-01``) is an empty period, ``until <= since``: summary's period is then empty too
+    (no request, exit 8), where the digest used to report the --since day instead."""
     today = now_in(settings.tz).replace(hour=0, minute=0, second=0, microsecond=0)
-    since = settings.since or today - timedelta(days=1)
-    until = settings.until or (since + timedelta(days=1) if settings.since else today)
-    since = since.replace(hour=0, minute=0, second=0, microsecond=0)
+    asked_since, asked_until = settings.since, settings.until
+    until = asked_until or (_midnight(asked_since) + timedelta(days=1) if asked_since else today)
     if until.time() != datetime.min.time():
-        until = until.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    if until <= since:
-        until = since + timedelta(days=1)
+        until = _midnight(until) + timedelta(days=1)
+    since = _midnight(asked_since) if asked_since else until - timedelta(days=1)
+    if asked_since and asked_until and asked_until <= asked_since:
+        return since, min(since, _midnight(asked_until))
     return since, until
+
+
+def _midnight(d: datetime) -> datetime:
+    return d.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _day(d: datetime) -> int:
@@ -207,8 +216,9 @@ def headline_section(
     lo, hi = _day(since), _day(until)
     n = hi - lo
     now = figures(t, vd, lo, hi)
-    prev = figures(t, vd, lo - n, lo) if _covered(t, lo - n, lo, first_hit) else None
-    cover = n < 7 and _covered(t, lo - 7, hi - 7, first_hit)
+    # An empty period (no day: --until not after --since) has nothing to compare.
+    prev = figures(t, vd, lo - n, lo) if n > 0 and _covered(t, lo - n, lo, first_hit) else None
+    cover = 0 < n < 7 and _covered(t, lo - 7, hi - 7, first_hit)
     week = figures(t, vd, lo - 7, hi - 7) if cover else None
     keys = HEADLINE
     if per_day is not None:
@@ -232,9 +242,11 @@ def headline_section(
         rows.append(row)
     label = _label(since, until)
     notes = [f"{label} against the {n} day{'s' if n > 1 else ''} before"]
-    if n < 7:
+    if n <= 0:
+        notes = [f"{label}: no day (--until is not after --since)"]
+    elif n < 7:
         notes.append("and the same days a week earlier")
-    if prev is None or (n < 7 and week is None):
+    if n > 0 and (prev is None or (n < 7 and week is None)):
         notes.append("(a comparison is empty where the logs do not cover it)")
     return Section(
         "digest",
@@ -259,7 +271,9 @@ def _shown(key: str, value: float) -> float:
 
 
 def _label(since: datetime, until: datetime) -> str:
-    last = until - timedelta(days=1)
+    """The period's days (first to last); an empty one as asked (``2026-02-02 to 2026-02-01``,
+    the words of summary's "no request from ... to ...")."""
+    last = until - timedelta(days=1) if until > since else until
     a, b = since.strftime("%Y-%m-%d"), last.strftime("%Y-%m-%d")
     return a if a == b else f"{a} to {b}"
 
@@ -334,10 +348,12 @@ def build(
     wide_names = tuple(n for n in names if n in WIDE_SECTIONS)
     if settings.goals and "source-periods" in SECTIONS:
         wide_names += ("source-periods",)  # per-day conversions, for the headline only
-    wide_report, trend, vd, visits = run_wide(wide, wide_names)
-    first = wide_report.overview.get("first_local")
-    first_hit = _day_seconds(str(first)) if first else None
-    extra = {s.name: s for s in wide_report.sections}
+    trend, vd, visits, first_hit, extra = None, None, None, None, {}
+    if until > since:  # an empty period has no day to compare, nor one unusual or moved
+        wide_report, trend, vd, visits = run_wide(wide, wide_names)
+        first = wide_report.overview.get("first_local")
+        first_hit = _day_seconds(str(first)) if first else None
+        extra = {s.name: s for s in wide_report.sections}
     conv = extra.pop("source-periods", None)
     per_day = conv.rows if conv is not None else None
     head = headline_section(trend, vd, since, until, first_hit, per_day)
