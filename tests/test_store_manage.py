@@ -275,8 +275,28 @@ def test_a_damaged_pandas_metadata_is_one_line_in_verify_and_in_a_report(tmp_pat
     assert got[0].endswith(f"{victim.name} does not match its checksum and does not read"), got
     res = CliRunner().invoke(cli, ["state", "verify", "--state", str(state)])
     assert res.exit_code == 7 and "internal error" not in res.output
-    with pytest.raises(ConfigError, match=f"{victim.name} .* is unreadable .*state verify"):
+    where = f"{victim.parent.name}/{victim.name}"
+    with pytest.raises(ConfigError, match=f"{where} is unreadable .*checksum.*state verify"):
         report([], state)
+
+
+@pytest.mark.parametrize("table", ["visitors", "agents"])
+def test_a_damaged_file_is_named_with_its_day_in_a_report(tmp_path: Path, table: str) -> None:
+    # A day's visitors damaged was "visitor_days is unreadable", its agents "visitors is
+    # unreadable" (the tables that point into them), with no day (QA20 #6): state verify's
+    # file and day are the report's.
+    _, state = _store(tmp_path)
+    victim = sorted(state.rglob(f"day=*/{table}.g*.parquet"))[1]
+    with open(victim, "ab") as f:
+        f.write(b"xx")
+    (line,) = manage.verify(state)
+    assert line.endswith(f"{victim.name} does not match its checksum and does not read")
+    with pytest.raises(ConfigError) as e:
+        report([], state)
+    assert e.value.exit_code == ExitCode.CONFIG == 7
+    said, where = str(e.value), f"{victim.parent.name}/{victim.name}"
+    assert f": {where} is unreadable (it does not match its checksum: " in said, said
+    assert "visitor_days" not in said and "visitors is" not in said
 
 
 def test_a_file_without_its_checksum_is_a_verify_line(tmp_path: Path) -> None:

@@ -727,11 +727,7 @@ class Layout:
         except LogauditError:
             raise  # the page views' own events (TOUCH): already the one line
         except Exception as e:
-            self._damaged(e, [(day, info)], table)
-            raise ConfigError(
-                f"--state {self.root}: {path.name} of {day} is unreadable ({_why(e)}); "
-                "`logaudit state verify` checks the store, `state rebuild` remakes it"
-            ) from None
+            raise self._damaged(e, [(day, info)], table, f"{path.name} of {day}") from None
 
     def read_tables(
         self,
@@ -749,8 +745,7 @@ class Layout:
         try:
             return _frame(both, _shape(both))
         except Exception as e:
-            self._damaged(e, days, table)
-            raise self.unreadable(table, _why(e)) from None
+            raise self._damaged(e, days, table) from None
 
     def read_arrow(
         self,
@@ -774,21 +769,42 @@ class Layout:
             )
             return both.replace_schema_metadata(parts[0].schema.metadata)
         except Exception as e:
-            self._damaged(e, held, table)
-            raise self.unreadable(table, _why(e)) from None
+            raise self._damaged(e, held, table) from None
 
-    def _damaged(self, e: Exception, days: list[tuple[str, dict[str, Any]]], table: str) -> None:
-        """Re-raise ``e``, a failed read of ``table`` in ``days``, unless it is the store's:
-        Arrow's or the file system's error, or any error once a file's checksum shows it
-        damaged (a flipped byte in the pandas metadata fails as a KeyError). Any other is a
-        bug, not damage, and stays a traceback."""
-        if isinstance(e, (OSError, pa.ArrowException)):
-            return
-        if not any(table in info["files"] and self.damage(d, info, table) for d, info in days):
+    def _damaged(
+        self, e: Exception, days: list[tuple[str, dict[str, Any]]], table: str, what: str = ""
+    ) -> ConfigError:
+        """The store's one-line error for ``e``, a failed read of ``table`` in ``days``: Arrow's
+        or the file system's error, or any error once a file's checksum shows it damaged (a
+        flipped byte in the pandas metadata fails as a KeyError). Any other is a bug, not
+        damage, and is re-raised: it stays a traceback."""
+        culprit = self._culprit(days, table)
+        if culprit is None and not isinstance(e, (OSError, pa.ArrowException)):
             raise e
+        if culprit is None:
+            return self.unreadable(what or table, _why(e))
+        where, wrong = culprit
+        return self.unreadable(where, f"it {wrong}: {_why(e)}")
+
+    def _culprit(
+        self, days: list[tuple[str, dict[str, Any]]], table: str
+    ) -> tuple[str, str] | None:
+        """The first damaged file a read of ``table`` in ``days`` went through, named with its
+        day folder, and what is wrong with it, as ``state verify`` says: ``table``'s own, or
+        one it points into (``REFS``: a damaged ``visitors`` fails a read of ``visitor_days``).
+        Only on the error path: it reads the files' bytes for their checksums."""
+        tables = [table, *dict.fromkeys(ref for (t, _), (ref, _, _) in REFS.items() if t == table)]
+        for day, info in days:
+            for t in (t for t in tables if t in info["files"]):
+                wrong = self.damage(day, info, t)
+                if wrong:
+                    path = self.path(day, info, t)
+                    return f"{path.parent.name}/{path.name}", wrong
+        return None
 
     def unreadable(self, table: str, why: str) -> ConfigError:
-        """The one-line error (exit 7) of a stored ``table`` that cannot be read as written."""
+        """The one-line error (exit 7) of a stored ``table`` (or file) that cannot be read as
+        written."""
         return ConfigError(
             f"--state {self.root}: {table} is unreadable ({why}); "
             "`logaudit state verify` checks the store, `state rebuild` remakes it"
