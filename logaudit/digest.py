@@ -271,10 +271,12 @@ def _shown(key: str, value: float) -> float:
 
 
 def _label(since: datetime, until: datetime) -> str:
-    """The period's days (first to last); an empty one as asked (``2026-02-02 to 2026-02-01``,
-    the words of summary's "no request from ... to ...")."""
-    last = until - timedelta(days=1) if until > since else until
-    a, b = since.strftime("%Y-%m-%d"), last.strftime("%Y-%m-%d")
+    """The period's days (first to last); an empty one as asked and said to be empty
+    (``2026-02-02 to 2026-02-02 (empty period)``, never collapsed into the day 2026-02-02,
+    which would read as a day without requests)."""
+    if until <= since:
+        return f"{since:%Y-%m-%d} to {until:%Y-%m-%d} (empty period)"
+    a, b = since.strftime("%Y-%m-%d"), (until - timedelta(days=1)).strftime("%Y-%m-%d")
     return a if a == b else f"{a} to {b}"
 
 
@@ -296,6 +298,8 @@ def verdict(site: str, head: Section, unusual: Section | None) -> tuple[str, boo
     by = {r["metric"]: r for r in head.rows.to_dict("records")}
     label = str(head.headline["period"])
     requests = int(by["requests"]["last"])
+    if int(head.headline["days"]) <= 0:  # not "no requests": its days were never read
+        return f"[logaudit] {site} {label}: --until is not after --since (!)", True
     if not requests:
         return f"[logaudit] {site} {label}: no requests (!)", True
     visits = int(by["visits"]["last"])

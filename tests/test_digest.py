@@ -402,8 +402,8 @@ def test_a_reversed_period_is_empty_as_summarys(log: Path) -> None:
     assert "no request in the chosen period" in r.stderr
     doc = json.loads(r.stdout)
     assert doc["overview"]["requests"] == 0 == json.loads(s.stdout)["overview"]["requests"]
-    assert doc["overview"]["period"] == f"{since} to {until}"
-    assert doc["overview"]["verdict"].endswith("no requests (!)")
+    assert doc["overview"]["period"] == f"{since} to {until} (empty period)"
+    assert doc["overview"]["verdict"].endswith(": --until is not after --since (!)")
     rows = {x["metric"]: x for x in doc["sections"][0]["rows"]}
     assert rows["requests"]["last"] == 0 and rows["requests"]["previous"] is None
     # The same day's times in the wrong order: no day either.
@@ -427,3 +427,28 @@ def test_since_alone_with_a_time_is_its_day(log: Path) -> None:
     doc = json.loads(r.stdout)
     assert doc["overview"]["period"] == DAY.isoformat()
     assert doc["overview"]["requests"] == 41
+
+
+@pytest.mark.parametrize(
+    ("since", "until"),
+    [("", ""), ("T10:00", "T09:00"), ("T10:00", "T10:00")],
+    ids=["equal dates", "reversed same-day times", "equal times"],
+)
+def test_an_equal_period_is_named_empty_not_a_day_without_requests(
+    log: Path, since: str, until: str
+) -> None:
+    # DAY has 41 requests. summary reads --since D --until D as an empty period (exit 8); the
+    # digest did too but named it "D" and mailed "D: no requests (!)", a false outage alarm.
+    a, b = f"{DAY.isoformat()}{since}", f"{DAY.isoformat()}{until}"
+    s = run("summary", log, "--since", a, "--until", b, "--format", "json")
+    r = run("digest", log, "--since", a, "--until", b, "--format", "json")
+    assert r.exit_code == s.exit_code == ExitCode.NO_DATA
+    doc = json.loads(r.stdout)
+    assert doc["overview"]["requests"] == 0 == json.loads(s.stdout)["overview"]["requests"]
+    day = DAY.isoformat()
+    assert doc["overview"]["period"] == f"{day} to {day} (empty period)"
+    verdict = doc["overview"]["verdict"]
+    assert "no requests" not in verdict and "--until is not after --since" in verdict
+    assert doc["sections"][0]["note"] == (
+        f"{day} to {day} (empty period): no day (--until is not after --since)"
+    )
