@@ -2,7 +2,8 @@
 
 **Period.** Whole local days: ``--since``/``--until`` (default: yesterday, i.e. ``--since
 yesterday --until today``), ``--since`` rounded down and ``--until`` rounded up to midnight;
-``--since`` alone is its day, ``--until`` alone the day before it; a ``--until`` not after the
+``--since`` alone is its day (a relative one, ``7d``, ``12h``, runs to now as summary's: the
+days from its day to yesterday), ``--until`` alone the day before it; a ``--until`` not after the
 ``--since`` is an empty period, as summary's (no request, exit 8, nothing compared).
 
 **Two passes over the logs.** The period itself (its overview, top pages, referring sites,
@@ -95,12 +96,16 @@ HEADLINE: tuple[str, ...] = (
 
 
 def period_of(settings: Settings) -> tuple[datetime, datetime]:
-    """The digest's whole local days [since, until): --since alone is its day, --until alone
-    the day before it. A --until not after the --since given (``--since 2026-02-02 --until
+    """The digest's whole local days [since, until): --since alone is its day (a relative one,
+    7d, 12h, runs to now: its days up to today), --until alone the day before it. A --until not after the --since given (``--since 2026-02-02 --until
     2026-02-01``) is an empty period, ``until <= since``: summary's period is then empty too
     (no request, exit 8), where the digest used to report the --since day instead."""
     today = now_in(settings.tz).replace(hour=0, minute=0, second=0, microsecond=0)
     asked_since, asked_until = settings.since, settings.until
+    if asked_since and not asked_until and settings.extra.get("since_relative"):
+        # 7d, 12h: that long before now, to now as summary's; in whole days, from its day to
+        # the last complete one (7d: the 7 days before today; 12h: at least yesterday).
+        return min(_midnight(asked_since), today - timedelta(days=1)), today
     until = asked_until or (_midnight(asked_since) + timedelta(days=1) if asked_since else today)
     if until.time() != datetime.min.time():
         until = _midnight(until) + timedelta(days=1)
@@ -338,7 +343,8 @@ def build(
         own += ("vhosts",)  # to name the site; shown only with --detail high
     # The digest counts whole local days: an instant --since/--until (since_utc/until_utc,
     # cli.py) would still cut the widened period and the comparison run by the hour.
-    wall = {k: v for k, v in settings.extra.items() if k not in ("since_utc", "until_utc")}
+    wall = {k: v for k, v in settings.extra.items() if k not in ("since_utc", "until_utc",
+                                                                 "since_relative")}
     period = replace(settings, since=since, until=until, top=top, sections=own, extra=wall)
     period_report = run_period(period, own)
     days = max(14, _day(until) - _day(since))

@@ -452,3 +452,19 @@ def test_an_equal_period_is_named_empty_not_a_day_without_requests(
     assert doc["sections"][0]["note"] == (
         f"{day} to {day} (empty period): no day (--until is not after --since)"
     )
+
+
+@pytest.mark.parametrize(("since", "days"), [("7d", 7), ("2w", 14), ("12h", 1)])
+def test_a_relative_since_alone_runs_to_now_as_summarys(
+    log: Path, since: str, days: int
+) -> None:
+    # summary's --since 7d is the 7 days before now; the digest's was the one day 7 days ago
+    # (a weekly 'digest --since 7d' mailed one day). Now: its whole days up to today.
+    from datetime import UTC, datetime
+
+    r = run("digest", log, "--since", since, "--tz", "UTC", "--format", "json")
+    today = datetime.now(UTC).date()
+    first = today - timedelta(days=days)
+    want = first.isoformat() if days == 1 else f"{first} to {today - timedelta(days=1)}"
+    assert json.loads(r.stdout)["overview"]["period"] == want
+    assert json.loads(r.stdout)["sections"][0]["headline"]["days"] == days
