@@ -311,3 +311,24 @@ def test_a_file_without_its_checksum_is_a_verify_line(tmp_path: Path) -> None:
     assert len(got) == 1 and f"has no checksum in {STATE_FILE}" in got[0], got
     res = CliRunner().invoke(cli, ["state", "verify", "--state", str(state)])
     assert res.exit_code == 7 and "internal error" not in res.output
+
+
+def test_the_damaged_file_is_named_before_one_without_a_checksum(tmp_path: Path) -> None:
+    # A store.json without the other tables' checksums (a hand edit): their "has no checksum"
+    # was taken as the damage, and the report named a healthy visitor_days for the damaged
+    # visitors file (rev20-e #3).
+    _, state = _store(tmp_path)
+    victim = sorted(state.rglob("day=*/visitors.g*.parquet"))[1]
+    raw = json.loads((state / STATE_FILE).read_text())
+    for info in raw["days"].values():
+        for table, entry in info["files"].items():
+            if table != "visitors":
+                entry.pop("sha256", None)
+    (state / STATE_FILE).write_text(json.dumps(raw))
+    with open(victim, "ab") as f:
+        f.write(b"xx")
+    with pytest.raises(ConfigError) as e:
+        report([], state)
+    where = f"{victim.parent.name}/{victim.name}"
+    assert f": {where} is unreadable (it does not match its checksum: " in str(e.value), e.value
+

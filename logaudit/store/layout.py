@@ -101,6 +101,8 @@ from logaudit.schema import hash_strings, hash_utf8
 SCHEMA = 12
 READS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)
 STATE_FILE = "store.json"
+# What damage() says of a file whose checksum was never written (not proof of damage).
+NO_CHECKSUM = "has no checksum"
 KEY_FILE = "key"
 # Present from a run's first written file until its commit has deleted what the state does not
 # name: a run starts with the (slow, every file listed) clean-up only when it is there.
@@ -792,15 +794,20 @@ class Layout:
         """The first damaged file a read of ``table`` in ``days`` went through, named with its
         day folder, and what is wrong with it, as ``state verify`` says: ``table``'s own, or
         one it points into (``REFS``: a damaged ``visitors`` fails a read of ``visitor_days``).
-        Only on the error path: it reads the files' bytes for their checksums."""
+        Only on the error path: it reads the files' bytes for their checksums. A file without
+        a checksum (a hand-edited store.json) is named only when no file is found damaged: it
+        may well be healthy."""
         tables = [table, *dict.fromkeys(ref for (t, _), (ref, _, _) in REFS.items() if t == table)]
+        unsure: tuple[str, str] | None = None
         for day, info in days:
             for t in (t for t in tables if t in info["files"]):
                 wrong = self.damage(day, info, t)
                 if wrong:
                     path = self.path(day, info, t)
-                    return f"{path.parent.name}/{path.name}", wrong
-        return None
+                    if not wrong.startswith(NO_CHECKSUM):
+                        return f"{path.parent.name}/{path.name}", wrong
+                    unsure = unsure or (f"{path.parent.name}/{path.name}", wrong)
+        return unsure
 
     def unreadable(self, table: str, why: str) -> ConfigError:
         """The one-line error (exit 7) of a stored ``table`` (or file) that cannot be read as
@@ -836,7 +843,7 @@ class Layout:
             return "is missing"
         written = info["files"][table].get("sha256")
         if not written:
-            return f"has no checksum in {STATE_FILE}"
+            return f"{NO_CHECKSUM} in {STATE_FILE}"
         return None if digest == written else "does not match its checksum"
 
     def size(self) -> int:
