@@ -332,3 +332,37 @@ def test_the_damaged_file_is_named_before_one_without_a_checksum(tmp_path: Path)
     where = f"{victim.parent.name}/{victim.name}"
     assert f": {where} is unreadable (it does not match its checksum: " in str(e.value), e.value
 
+
+def test_a_file_that_cannot_be_opened_is_not_called_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every OSError was "it is missing" (rev20-e #4): a permission error now says its reason.
+    from logaudit.store import layout
+
+    _, state = _store(tmp_path)
+    victim = sorted(state.rglob("day=*/visitors.g*.parquet"))[1]
+    denied = PermissionError(13, "Permission denied", str(victim))
+    real_open, real_bytes = layout._open, Path.read_bytes
+
+    def no_open(path: Path, coded: list[str] | None) -> object:
+        if Path(path) == victim:
+            raise denied
+        return real_open(path, coded)
+
+    def no_bytes(self: Path) -> bytes:
+        if self == victim:
+            raise denied
+        return real_bytes(self)
+
+    monkeypatch.setattr(layout, "_open", no_open)
+    monkeypatch.setattr(Path, "read_bytes", no_bytes)
+    with pytest.raises(ConfigError) as e:
+        report([], state)
+    said, where = str(e.value), f"{victim.parent.name}/{victim.name}"
+    assert f": {where} is unreadable (it cannot be read (Permission denied): " in said, said
+    assert "missing" not in said
+    monkeypatch.setattr(Path, "read_bytes", real_bytes)
+    monkeypatch.setattr(layout, "_open", real_open)
+    victim.unlink()  # a file that is not there is still "missing"
+    with pytest.raises(ConfigError, match=f"{where} is unreadable \\(it is missing: "):
+        report([], state)

@@ -835,12 +835,15 @@ class Layout:
                 yield kind, day, info, table
 
     def damage(self, day: str, info: dict, table: str) -> str | None:
-        """What is wrong with one stored file ("is missing", "does not match its
-        checksum", "has no checksum in store.json"), None when its bytes are those written."""
+        """What is wrong with one stored file ("is missing", "cannot be read (Permission
+        denied)", "does not match its checksum", "has no checksum in store.json"), None when
+        its bytes are those written."""
         try:
             digest = hashlib.sha256(self.path(day, info, table).read_bytes()).hexdigest()
-        except OSError:
+        except FileNotFoundError:
             return "is missing"
+        except OSError as e:  # there but not readable (permissions, I/O): its own reason
+            return f"cannot be read ({e.strerror or e})"
         written = info["files"][table].get("sha256")
         if not written:
             return f"{NO_CHECKSUM} in {STATE_FILE}"
