@@ -97,9 +97,10 @@ HEADLINE: tuple[str, ...] = (
 
 def period_of(settings: Settings) -> tuple[datetime, datetime]:
     """The digest's whole local days [since, until): --since alone is its day (a relative one,
-    7d, 12h, runs to now: its days up to today), --until alone the day before it. A --until not after the --since given (``--since 2026-02-02 --until
-    2026-02-01``) is an empty period, ``until <= since``: summary's period is then empty too
-    (no request, exit 8), where the digest used to report the --since day instead."""
+    7d, 12h, runs to now: its days up to today), --until alone the day before it. A --until
+    not after the --since given (``--since 2026-02-02 --until 2026-02-01``) is an empty
+    period, ``until <= since``: summary's period is then empty too (no request, exit 8), where
+    the digest used to report the --since day instead."""
     today = now_in(settings.tz).replace(hour=0, minute=0, second=0, microsecond=0)
     asked_since, asked_until = settings.since, settings.until
     if asked_since and not asked_until and settings.extra.get("since_relative"):
