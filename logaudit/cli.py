@@ -427,11 +427,14 @@ def _settings(opts: dict[str, Any], between: Callable[[], None] | None = None) -
         from logaudit.enrich.classify import zone
 
         zone(tz)  # fail early, with the one-line message (before --since reads the time in it)
-    from logaudit.timespec import instant, parse_when  # zoneinfo: not for commands without data
+    from logaudit.timespec import instant, parse_when, relative  # zoneinfo: not without data
 
     for key in ("since", "until"):
         if opts.get(key):
             overrides[key] = parse_when(opts[key], tz)
+            if key == "since" and relative(opts[key]):  # 7d: to now (the digest's days)
+                extra["since_relative"] = True
+                overrides["extra"] = extra
             # A time with its offset is an instant: hits are cut by their own UTC time, not
             # by a wall clock that is the log's (without --tz) in whatever offset it writes.
             at = instant(opts[key])
@@ -1012,7 +1015,10 @@ def trends(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: 
 def digest(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
     """The daily digest: yesterday's headline figures against the day before and a week
     before, what is unusual, problems, top pages and referrers; mailed with --mail-to (or
-    to mail.to in the config). Whole local days; default --since yesterday --until today.
+    to mail.to in the config). Whole local days; default --since yesterday --until today
+    (--since alone: that day; a relative one, 7d or 12h, runs to now as summary's: the
+    days from its day to yesterday, compared with as many before; --until alone: the day
+    before it).
 
     \b
     logaudit digest /var/log/nginx/access.log* --mail-to ops@example.com

@@ -1,7 +1,10 @@
 """``logaudit digest``: the daily mail a site owner reads in 30 seconds, as a normal Report.
 
 **Period.** Whole local days: ``--since``/``--until`` (default: yesterday, i.e. ``--since
-yesterday --until today``), ``--since`` rounded down and ``--until`` rounded up to midnight.
+yesterday --until today``), ``--since`` rounded down and ``--until`` rounded up to midnight;
+``--since`` alone is its day (a relative one, ``7d``, ``12h``, runs to now as summary's: the
+days from its day to yesterday), ``--until`` alone the day before it; a ``--until`` not after the
+``--since`` is an empty period, as summary's (no request, exit 8, nothing compared).
 
 **Two passes over the logs.** The period itself (its overview, top pages, referring sites,
 problems) is one ordinary report restricted to the period, so each of its figures is exactly what
@@ -93,16 +96,28 @@ HEADLINE: tuple[str, ...] = (
 
 
 def period_of(settings: Settings) -> tuple[datetime, datetime]:
-    """The digest's whole local days [since, until)."""
+    """The digest's whole local days [since, until): --since alone is its day (a relative one,
+    7d, 12h, runs to now: its days up to today), --until alone the day before it. A --until
+    not after the --since given (``--since 2026-02-02 --until 2026-02-01``) is an empty
+    period, ``until <= since``: summary's period is then empty too (no request, exit 8), where
+    the digest used to report the --since day instead."""
     today = now_in(settings.tz).replace(hour=0, minute=0, second=0, microsecond=0)
-    since = settings.since or today - timedelta(days=1)
-    until = settings.until or (since + timedelta(days=1) if settings.since else today)
-    since = since.replace(hour=0, minute=0, second=0, microsecond=0)
+    asked_since, asked_until = settings.since, settings.until
+    if asked_since and not asked_until and settings.extra.get("since_relative"):
+        # 7d, 12h: that long before now, to now as summary's; in whole days, from its day to
+        # the last complete one (7d: the 7 days before today; 12h: at least yesterday).
+        return min(_midnight(asked_since), today - timedelta(days=1)), today
+    until = asked_until or (_midnight(asked_since) + timedelta(days=1) if asked_since else today)
     if until.time() != datetime.min.time():
-        until = until.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-    if until <= since:
-        until = since + timedelta(days=1)
+        until = _midnight(until) + timedelta(days=1)
+    since = _midnight(asked_since) if asked_since else until - timedelta(days=1)
+    if asked_since and asked_until and asked_until <= asked_since:
+        return since, min(since, _midnight(asked_until))
     return since, until
+
+
+def _midnight(d: datetime) -> datetime:
+    return d.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def _day(d: datetime) -> int:
@@ -207,8 +222,9 @@ def headline_section(
     lo, hi = _day(since), _day(until)
     n = hi - lo
     now = figures(t, vd, lo, hi)
-    prev = figures(t, vd, lo - n, lo) if _covered(t, lo - n, lo, first_hit) else None
-    cover = n < 7 and _covered(t, lo - 7, hi - 7, first_hit)
+    # An empty period (no day: --until not after --since) has nothing to compare.
+    prev = figures(t, vd, lo - n, lo) if n > 0 and _covered(t, lo - n, lo, first_hit) else None
+    cover = 0 < n < 7 and _covered(t, lo - 7, hi - 7, first_hit)
     week = figures(t, vd, lo - 7, hi - 7) if cover else None
     keys = HEADLINE
     if per_day is not None:
@@ -232,9 +248,11 @@ def headline_section(
         rows.append(row)
     label = _label(since, until)
     notes = [f"{label} against the {n} day{'s' if n > 1 else ''} before"]
-    if n < 7:
+    if n <= 0:
+        notes = [f"{label}: no day (--until is not after --since)"]
+    elif n < 7:
         notes.append("and the same days a week earlier")
-    if prev is None or (n < 7 and week is None):
+    if n > 0 and (prev is None or (n < 7 and week is None)):
         notes.append("(a comparison is empty where the logs do not cover it)")
     return Section(
         "digest",
@@ -259,8 +277,12 @@ def _shown(key: str, value: float) -> float:
 
 
 def _label(since: datetime, until: datetime) -> str:
-    last = until - timedelta(days=1)
-    a, b = since.strftime("%Y-%m-%d"), last.strftime("%Y-%m-%d")
+    """The period's days (first to last); an empty one as asked and said to be empty
+    (``2026-02-02 to 2026-02-02 (empty period)``, never collapsed into the day 2026-02-02,
+    which would read as a day without requests)."""
+    if until <= since:
+        return f"{since:%Y-%m-%d} to {until:%Y-%m-%d} (empty period)"
+    a, b = since.strftime("%Y-%m-%d"), (until - timedelta(days=1)).strftime("%Y-%m-%d")
     return a if a == b else f"{a} to {b}"
 
 
@@ -282,6 +304,8 @@ def verdict(site: str, head: Section, unusual: Section | None) -> tuple[str, boo
     by = {r["metric"]: r for r in head.rows.to_dict("records")}
     label = str(head.headline["period"])
     requests = int(by["requests"]["last"])
+    if int(head.headline["days"]) <= 0:  # not "no requests": its days were never read
+        return f"[logaudit] {site} {label}: --until is not after --since (!)", True
     if not requests:
         return f"[logaudit] {site} {label}: no requests (!)", True
     visits = int(by["visits"]["last"])
@@ -320,7 +344,8 @@ def build(
         own += ("vhosts",)  # to name the site; shown only with --detail high
     # The digest counts whole local days: an instant --since/--until (since_utc/until_utc,
     # cli.py) would still cut the widened period and the comparison run by the hour.
-    wall = {k: v for k, v in settings.extra.items() if k not in ("since_utc", "until_utc")}
+    wall = {k: v for k, v in settings.extra.items() if k not in ("since_utc", "until_utc",
+                                                                 "since_relative")}
     period = replace(settings, since=since, until=until, top=top, sections=own, extra=wall)
     period_report = run_period(period, own)
     days = max(14, _day(until) - _day(since))
@@ -334,10 +359,12 @@ def build(
     wide_names = tuple(n for n in names if n in WIDE_SECTIONS)
     if settings.goals and "source-periods" in SECTIONS:
         wide_names += ("source-periods",)  # per-day conversions, for the headline only
-    wide_report, trend, vd, visits = run_wide(wide, wide_names)
-    first = wide_report.overview.get("first_local")
-    first_hit = _day_seconds(str(first)) if first else None
-    extra = {s.name: s for s in wide_report.sections}
+    trend, vd, visits, first_hit, extra = None, None, None, None, {}
+    if until > since:  # an empty period has no day to compare, nor one unusual or moved
+        wide_report, trend, vd, visits = run_wide(wide, wide_names)
+        first = wide_report.overview.get("first_local")
+        first_hit = _day_seconds(str(first)) if first else None
+        extra = {s.name: s for s in wide_report.sections}
     conv = extra.pop("source-periods", None)
     per_day = conv.rows if conv is not None else None
     head = headline_section(trend, vd, since, until, first_hit, per_day)

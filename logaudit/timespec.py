@@ -96,6 +96,11 @@ def parse_when(text: str, tz: str | None = None, now: datetime | None = None) ->
     return value
 
 
+def relative(text: str) -> bool:
+    """``90m``, ``12h``, ``7d``, ``2w``: that long before now, a span that runs to now."""
+    return bool(_REL.match(text.strip().lower()))
+
+
 def instant(text: str, now: datetime | None = None) -> datetime | None:
     """The UTC time (naive) of an absolute time written with its offset
     (``2026-01-23T00:00:00+01:00``), or of ``now``, ``Nm``, ``Nh`` (that long before ``now``,

@@ -390,3 +390,81 @@ def test_the_sections_count_the_overviews_visits(tmp_path: Path) -> None:
     assert got["visits"]["headline"]["visits"] == ov["visits"]
     for name in ("entry-pages", "exit-pages"):
         assert sum(r["visits"] for r in got[name]["rows"]) == ov["visits"], name
+
+
+def test_a_reversed_period_is_empty_as_summarys(log: Path) -> None:
+    # --until before --since: summary reports no request (exit 8); the digest used to report
+    # the --since day in full and exit 0 (QA20 #4).
+    since, until = DAY.isoformat(), (DAY - timedelta(days=1)).isoformat()
+    r = run("digest", log, "--since", since, "--until", until, "--format", "json")
+    s = run("summary", log, "--since", since, "--until", until, "--format", "json")
+    assert r.exit_code == s.exit_code == ExitCode.NO_DATA
+    assert "no request in the chosen period" in r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["overview"]["requests"] == 0 == json.loads(s.stdout)["overview"]["requests"]
+    assert doc["overview"]["period"] == f"{since} to {until} (empty period)"
+    assert doc["overview"]["verdict"].endswith(": --until is not after --since (!)")
+    rows = {x["metric"]: x for x in doc["sections"][0]["rows"]}
+    assert rows["requests"]["last"] == 0 and rows["requests"]["previous"] is None
+    # The same day's times in the wrong order: no day either.
+    r = run("digest", log, "--since", f"{since}T10:00", "--until", f"{since}T09:00")
+    assert r.exit_code == ExitCode.NO_DATA
+
+
+def test_until_alone_is_the_day_before_it(log: Path) -> None:
+    # It used to be ignored: the digest of yesterday (the clock's), whatever --until said.
+    r = run("digest", log, "--until", (DAY + timedelta(days=1)).isoformat(), "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["overview"]["period"] == DAY.isoformat()
+    assert doc["overview"]["requests"] == 41 == digest_json(log)["overview"]["requests"]
+
+
+def test_since_alone_with_a_time_is_its_day(log: Path) -> None:
+    # since + 24 h was rounded up to midnight: two days (DAY and the next, 7 more requests).
+    r = run("digest", log, "--since", f"{DAY.isoformat()}T10:00", "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["overview"]["period"] == DAY.isoformat()
+    assert doc["overview"]["requests"] == 41
+
+
+@pytest.mark.parametrize(
+    ("since", "until"),
+    [("", ""), ("T10:00", "T09:00"), ("T10:00", "T10:00")],
+    ids=["equal dates", "reversed same-day times", "equal times"],
+)
+def test_an_equal_period_is_named_empty_not_a_day_without_requests(
+    log: Path, since: str, until: str
+) -> None:
+    # DAY has 41 requests. summary reads --since D --until D as an empty period (exit 8); the
+    # digest did too but named it "D" and mailed "D: no requests (!)", a false outage alarm.
+    a, b = f"{DAY.isoformat()}{since}", f"{DAY.isoformat()}{until}"
+    s = run("summary", log, "--since", a, "--until", b, "--format", "json")
+    r = run("digest", log, "--since", a, "--until", b, "--format", "json")
+    assert r.exit_code == s.exit_code == ExitCode.NO_DATA
+    doc = json.loads(r.stdout)
+    assert doc["overview"]["requests"] == 0 == json.loads(s.stdout)["overview"]["requests"]
+    day = DAY.isoformat()
+    assert doc["overview"]["period"] == f"{day} to {day} (empty period)"
+    verdict = doc["overview"]["verdict"]
+    assert "no requests" not in verdict and "--until is not after --since" in verdict
+    assert doc["sections"][0]["note"] == (
+        f"{day} to {day} (empty period): no day (--until is not after --since)"
+    )
+
+
+@pytest.mark.parametrize(("since", "days"), [("7d", 7), ("2w", 14), ("12h", 1)])
+def test_a_relative_since_alone_runs_to_now_as_summarys(
+    log: Path, since: str, days: int
+) -> None:
+    # summary's --since 7d is the 7 days before now; the digest's was the one day 7 days ago
+    # (a weekly 'digest --since 7d' mailed one day). Now: its whole days up to today.
+    from datetime import UTC, datetime
+
+    r = run("digest", log, "--since", since, "--tz", "UTC", "--format", "json")
+    today = datetime.now(UTC).date()
+    first = today - timedelta(days=days)
+    want = first.isoformat() if days == 1 else f"{first} to {today - timedelta(days=1)}"
+    assert json.loads(r.stdout)["overview"]["period"] == want
+    assert json.loads(r.stdout)["sections"][0]["headline"]["days"] == days

@@ -275,8 +275,28 @@ def test_a_damaged_pandas_metadata_is_one_line_in_verify_and_in_a_report(tmp_pat
     assert got[0].endswith(f"{victim.name} does not match its checksum and does not read"), got
     res = CliRunner().invoke(cli, ["state", "verify", "--state", str(state)])
     assert res.exit_code == 7 and "internal error" not in res.output
-    with pytest.raises(ConfigError, match=f"{victim.name} .* is unreadable .*state verify"):
+    where = f"{victim.parent.name}/{victim.name}"
+    with pytest.raises(ConfigError, match=f"{where} is unreadable .*checksum.*state verify"):
         report([], state)
+
+
+@pytest.mark.parametrize("table", ["visitors", "agents"])
+def test_a_damaged_file_is_named_with_its_day_in_a_report(tmp_path: Path, table: str) -> None:
+    # A day's visitors damaged was "visitor_days is unreadable", its agents "visitors is
+    # unreadable" (the tables that point into them), with no day (QA20 #6): state verify's
+    # file and day are the report's.
+    _, state = _store(tmp_path)
+    victim = sorted(state.rglob(f"day=*/{table}.g*.parquet"))[1]
+    with open(victim, "ab") as f:
+        f.write(b"xx")
+    (line,) = manage.verify(state)
+    assert line.endswith(f"{victim.name} does not match its checksum and does not read")
+    with pytest.raises(ConfigError) as e:
+        report([], state)
+    assert e.value.exit_code == ExitCode.CONFIG == 7
+    said, where = str(e.value), f"{victim.parent.name}/{victim.name}"
+    assert f": {where} is unreadable (it does not match its checksum: " in said, said
+    assert "visitor_days" not in said and "visitors is" not in said
 
 
 def test_a_file_without_its_checksum_is_a_verify_line(tmp_path: Path) -> None:
@@ -291,3 +311,58 @@ def test_a_file_without_its_checksum_is_a_verify_line(tmp_path: Path) -> None:
     assert len(got) == 1 and f"has no checksum in {STATE_FILE}" in got[0], got
     res = CliRunner().invoke(cli, ["state", "verify", "--state", str(state)])
     assert res.exit_code == 7 and "internal error" not in res.output
+
+
+def test_the_damaged_file_is_named_before_one_without_a_checksum(tmp_path: Path) -> None:
+    # A store.json without the other tables' checksums (a hand edit): their "has no checksum"
+    # was taken as the damage, and the report named a healthy visitor_days for the damaged
+    # visitors file (rev20-e #3).
+    _, state = _store(tmp_path)
+    victim = sorted(state.rglob("day=*/visitors.g*.parquet"))[1]
+    raw = json.loads((state / STATE_FILE).read_text())
+    for info in raw["days"].values():
+        for table, entry in info["files"].items():
+            if table != "visitors":
+                entry.pop("sha256", None)
+    (state / STATE_FILE).write_text(json.dumps(raw))
+    with open(victim, "ab") as f:
+        f.write(b"xx")
+    with pytest.raises(ConfigError) as e:
+        report([], state)
+    where = f"{victim.parent.name}/{victim.name}"
+    assert f": {where} is unreadable (it does not match its checksum: " in str(e.value), e.value
+
+
+def test_a_file_that_cannot_be_opened_is_not_called_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every OSError was "it is missing" (rev20-e #4): a permission error now says its reason.
+    from logaudit.store import layout
+
+    _, state = _store(tmp_path)
+    victim = sorted(state.rglob("day=*/visitors.g*.parquet"))[1]
+    denied = PermissionError(13, "Permission denied", str(victim))
+    real_open, real_bytes = layout._open, Path.read_bytes
+
+    def no_open(path: Path, coded: list[str] | None) -> object:
+        if Path(path) == victim:
+            raise denied
+        return real_open(path, coded)
+
+    def no_bytes(self: Path) -> bytes:
+        if self == victim:
+            raise denied
+        return real_bytes(self)
+
+    monkeypatch.setattr(layout, "_open", no_open)
+    monkeypatch.setattr(Path, "read_bytes", no_bytes)
+    with pytest.raises(ConfigError) as e:
+        report([], state)
+    said, where = str(e.value), f"{victim.parent.name}/{victim.name}"
+    assert f": {where} is unreadable (it cannot be read (Permission denied): " in said, said
+    assert "missing" not in said
+    monkeypatch.setattr(Path, "read_bytes", real_bytes)
+    monkeypatch.setattr(layout, "_open", real_open)
+    victim.unlink()  # a file that is not there is still "missing"
+    with pytest.raises(ConfigError, match=f"{where} is unreadable \\(it is missing: "):
+        report([], state)

@@ -181,7 +181,8 @@ def test_a_damaged_file_the_new_lines_do_not_touch_is_kept(tmp_path: Path) -> No
     layout.path(day, info, untouched).write_bytes(b"not parquet")
     with open(log, "ab") as f:
         f.write(b"".join(lines[2000:]))
-    with pytest.raises(ConfigError, match=f"{untouched} is unreadable"):  # the report's read
+    where = f"day={day}/{layout.path(day, info, untouched).name}"
+    with pytest.raises(ConfigError, match=f"{where} is unreadable"):  # the report's read
         report([str(log)], state)
     assert state_json(state)["inputs"][0]["lines"] == 3000  # the new lines were stored
     kept = layout.read_state().days[day]

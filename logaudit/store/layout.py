@@ -101,6 +101,8 @@ from logaudit.schema import hash_strings, hash_utf8
 SCHEMA = 12
 READS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)
 STATE_FILE = "store.json"
+# What damage() says of a file whose checksum was never written (not proof of damage).
+NO_CHECKSUM = "has no checksum"
 KEY_FILE = "key"
 # Present from a run's first written file until its commit has deleted what the state does not
 # name: a run starts with the (slow, every file listed) clean-up only when it is there.
@@ -727,11 +729,7 @@ class Layout:
         except LogauditError:
             raise  # the page views' own events (TOUCH): already the one line
         except Exception as e:
-            self._damaged(e, [(day, info)], table)
-            raise ConfigError(
-                f"--state {self.root}: {path.name} of {day} is unreadable ({_why(e)}); "
-                "`logaudit state verify` checks the store, `state rebuild` remakes it"
-            ) from None
+            raise self._damaged(e, [(day, info)], table, f"{path.name} of {day}") from None
 
     def read_tables(
         self,
@@ -749,8 +747,7 @@ class Layout:
         try:
             return _frame(both, _shape(both))
         except Exception as e:
-            self._damaged(e, days, table)
-            raise self.unreadable(table, _why(e)) from None
+            raise self._damaged(e, days, table) from None
 
     def read_arrow(
         self,
@@ -774,21 +771,47 @@ class Layout:
             )
             return both.replace_schema_metadata(parts[0].schema.metadata)
         except Exception as e:
-            self._damaged(e, held, table)
-            raise self.unreadable(table, _why(e)) from None
+            raise self._damaged(e, held, table) from None
 
-    def _damaged(self, e: Exception, days: list[tuple[str, dict[str, Any]]], table: str) -> None:
-        """Re-raise ``e``, a failed read of ``table`` in ``days``, unless it is the store's:
-        Arrow's or the file system's error, or any error once a file's checksum shows it
-        damaged (a flipped byte in the pandas metadata fails as a KeyError). Any other is a
-        bug, not damage, and stays a traceback."""
-        if isinstance(e, (OSError, pa.ArrowException)):
-            return
-        if not any(table in info["files"] and self.damage(d, info, table) for d, info in days):
+    def _damaged(
+        self, e: Exception, days: list[tuple[str, dict[str, Any]]], table: str, what: str = ""
+    ) -> ConfigError:
+        """The store's one-line error for ``e``, a failed read of ``table`` in ``days``: Arrow's
+        or the file system's error, or any error once a file's checksum shows it damaged (a
+        flipped byte in the pandas metadata fails as a KeyError). Any other is a bug, not
+        damage, and is re-raised: it stays a traceback."""
+        culprit = self._culprit(days, table)
+        if culprit is None and not isinstance(e, (OSError, pa.ArrowException)):
             raise e
+        if culprit is None:
+            return self.unreadable(what or table, _why(e))
+        where, wrong = culprit
+        return self.unreadable(where, f"it {wrong}: {_why(e)}")
+
+    def _culprit(
+        self, days: list[tuple[str, dict[str, Any]]], table: str
+    ) -> tuple[str, str] | None:
+        """The first damaged file a read of ``table`` in ``days`` went through, named with its
+        day folder, and what is wrong with it, as ``state verify`` says: ``table``'s own, or
+        one it points into (``REFS``: a damaged ``visitors`` fails a read of ``visitor_days``).
+        Only on the error path: it reads the files' bytes for their checksums. A file without
+        a checksum (a hand-edited store.json) is named only when no file is found damaged: it
+        may well be healthy."""
+        tables = [table, *dict.fromkeys(ref for (t, _), (ref, _, _) in REFS.items() if t == table)]
+        unsure: tuple[str, str] | None = None
+        for day, info in days:
+            for t in (t for t in tables if t in info["files"]):
+                wrong = self.damage(day, info, t)
+                if wrong:
+                    path = self.path(day, info, t)
+                    if not wrong.startswith(NO_CHECKSUM):
+                        return f"{path.parent.name}/{path.name}", wrong
+                    unsure = unsure or (f"{path.parent.name}/{path.name}", wrong)
+        return unsure
 
     def unreadable(self, table: str, why: str) -> ConfigError:
-        """The one-line error (exit 7) of a stored ``table`` that cannot be read as written."""
+        """The one-line error (exit 7) of a stored ``table`` (or file) that cannot be read as
+        written."""
         return ConfigError(
             f"--state {self.root}: {table} is unreadable ({why}); "
             "`logaudit state verify` checks the store, `state rebuild` remakes it"
@@ -812,15 +835,18 @@ class Layout:
                 yield kind, day, info, table
 
     def damage(self, day: str, info: dict, table: str) -> str | None:
-        """What is wrong with one stored file ("is missing", "does not match its
-        checksum", "has no checksum in store.json"), None when its bytes are those written."""
+        """What is wrong with one stored file ("is missing", "cannot be read (Permission
+        denied)", "does not match its checksum", "has no checksum in store.json"), None when
+        its bytes are those written."""
         try:
             digest = hashlib.sha256(self.path(day, info, table).read_bytes()).hexdigest()
-        except OSError:
+        except FileNotFoundError:
             return "is missing"
+        except OSError as e:  # there but not readable (permissions, I/O): its own reason
+            return f"cannot be read ({e.strerror or e})"
         written = info["files"][table].get("sha256")
         if not written:
-            return f"has no checksum in {STATE_FILE}"
+            return f"{NO_CHECKSUM} in {STATE_FILE}"
         return None if digest == written else "does not match its checksum"
 
     def size(self) -> int:

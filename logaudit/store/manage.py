@@ -98,8 +98,8 @@ def verify(root: Path, wait: float | None = 0.0) -> list[str]:
         for kind, day, d, table in layout.stored_files(state):
             name = f"{kind} {day}: {layout.path(day, d, table).name}"
             damage = layout.damage(day, d, table)
-            if damage == "is missing":
-                problems.append(f"{name} is missing")
+            if damage and damage.startswith(("is missing", "cannot be read")):
+                problems.append(f"{name} {damage}")
                 continue
             try:
                 frame = layout.read_table(day, d, table)
