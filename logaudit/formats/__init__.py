@@ -196,6 +196,26 @@ def sample_lines(data: bytes | bytearray | memoryview, limit: int = DETECT_LINES
     return lines
 
 
+class Lead:
+    """What an input holds before its first log line: blocks of blank and comment lines only
+    (a banner, W3C headers, a last line without its newline still to come), kept (their last
+    mebibyte) to detect the format from with the block that holds the first log line. Every
+    reader of whole inputs detects so (the reports' engine/local.py, ``records``): a first
+    block of one ``#`` line was "no log lines to detect a format from" in records."""
+
+    def __init__(self, header: bytes = b"") -> None:
+        self.data = header  # what detection reads when no log line ever comes
+
+    def first(
+        self, block: bytes | bytearray | memoryview
+    ) -> bytes | bytearray | memoryview | None:
+        """The bytes to detect from when ``block`` holds a log line; else None, ``block`` kept."""
+        if not sample_lines(block, 1):
+            self.data = (self.data + bytes(block))[-(1 << 20) :]
+            return None
+        return self.data + bytes(block) if self.data else block
+
+
 def _newline_at_or_after(data: bytes | bytearray | memoryview, at: int) -> int:
     """The position of the first newline at or after ``at`` in ``data``, or -1; looked for a
     mebibyte at a time (``data`` may be a block's memoryview)."""
