@@ -28,7 +28,7 @@ import pyarrow as pa
 from logaudit.config import Settings
 from logaudit.enrich.classify import Enricher, classify_agents
 from logaudit.errors import ExitCode, LogauditError
-from logaudit.formats import after, agent_logged, detect_for
+from logaudit.formats import Detected, Lead, after, agent_logged, detect_for
 from logaudit.formats.spec import Layout
 from logaudit.parse import BadLines, in_line_order, parse_block
 from logaudit.render.escape import csv_cell, json_text, safe
@@ -254,17 +254,16 @@ def chunks(
     anon = anonymize.of_settings(settings)
     for inp in inputs:
         det = None
+        head = Lead(inp.header)  # detected from as the reports detect (engine/local.py)
+        since = len(state.problems)
         for block in read_blocks(inp, state):
             if det is None:
-                try:
-                    det = detect_for(block.data, inp.name, settings)  # as the reports do
-                except LogauditError as e:
-                    state.problems.append(
-                        not_a_log(inp, str(e).split(": ", 1)[-1], e.exit_code)
-                    )
+                first = head.first(block.data)
+                if first is None:  # nothing to parse: detect on what follows
+                    continue
+                det = _detect(first, inp, settings, state, seen)
+                if det is None:
                     break
-                if seen is not None:
-                    seen.layouts.append(det.format)
             bad.runs_of(block)  # NUL runs: counted apart, as the reports do
             chunk = in_line_order(parse_block(block, det, bad))
             det = after(det, block.data)  # a W3C #Fields: header changes the next blocks
@@ -275,6 +274,28 @@ def chunks(
                 if anon is not None:  # after GeoIP and visits, before anything is written
                     chunk = anonymize.frame(chunk[list(fields)], anon)
                 yield chunk[list(fields)]
+        if det is None and len(state.problems) == since:
+            # No log line at all: said as the reports say it (or, with --log-format, empty).
+            _detect(head.data, inp, settings, state, seen)
+
+
+def _detect(
+    data: bytes | bytearray | memoryview,
+    inp: Input,
+    settings: Settings,
+    state: ReadState,
+    seen: Result | None,
+) -> Detected | None:
+    """The input's format (noted in ``seen``), or None with its problem in ``state``."""
+    try:
+        det = detect_for(data, inp.name, settings)  # as the reports do
+    except LogauditError as e:
+        # The message starts with the input's name, which InputProblem adds back.
+        state.problems.append(not_a_log(inp, str(e).split(": ", 1)[-1], e.exit_code))
+        return None
+    if seen is not None:
+        seen.layouts.append(det.format)
+    return det
 
 
 def _exact_times(chunk: pd.DataFrame, fields: tuple[str, ...]) -> pd.DataFrame:
@@ -521,7 +542,9 @@ def write(inputs: list[Input], settings: Settings, query: Query, fmt: str, out: 
             else:
                 w.write(item)
                 wrote_any = True
-        if not wrote_any and fmt in ("parquet", "csv", "table"):
+        if not wrote_any and fmt in ("parquet", "csv", "table") and any(result.bad.parsed.values()):
+            # An empty result still has its columns; a read that parsed no line (a log of
+            # no known format, a missing file) fails with nothing on stdout, as summary does.
             w.write(empty_frame(settings, query.fields))
     finally:
         w.close()

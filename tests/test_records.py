@@ -343,3 +343,40 @@ def test_bad_lines_and_nul_runs_are_said_as_the_reports_say_them(
         f"203.0.113.{'0' if anonymize else '9'} garbage",
     ]
     assert said == [m for m in s.stderr.splitlines() if "GeoIP" not in m]  # type: ignore[attr-defined]
+
+
+# A comment line, then one line of an unknown layout (awstats' testnginx.log, QA20 #3): its
+# last line has no newline, so the first block read holds the comment line alone.
+_VHOST_FIRST = (
+    "# %virtualname %host\n"
+    'example.com 109.72.95.200 [09/May/2011:06:54:44 +0100] "-" 400 0 "-" "-"'
+)
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "jsonl", "parquet"])
+def test_records_detect_past_a_first_block_of_comments_as_summary(
+    tmp_path: Path, fmt: str
+) -> None:
+    """records detected on a first block of only comment lines: "no log lines to detect a
+    format from", where summary says "not recognised" and the --log-format to try; and the
+    table, CSV and Parquet had written their header to stdout before failing."""
+    log = tmp_path / "testnginx.log"
+    log.write_text(_VHOST_FIRST)
+    r = run("records", log, "--format", fmt)
+    s = run("summary", log)
+    assert s.exit_code == 4 and "log format not recognised" in s.stderr
+    assert "try --log-format 'nginx:$host $remote_addr" in s.stderr
+    assert (r.exit_code, r.stderr, r.stdout) == (4, s.stderr, "")
+
+
+def test_records_read_a_log_whose_first_block_is_comments(tmp_path: Path) -> None:
+    log = tmp_path / "c.log"
+    log.write_text("#c\n" + line(request="GET /x HTTP/1.1"))  # no newline after the line
+    r = run("records", log, "--fields", "line,path", "--format", "jsonl")
+    assert (r.exit_code, r.stdout) == (0, '{"line": 2, "path": "/x"}\n'), r.stderr
+    log.write_text("#c\n#d\n")  # no log line at all: said as summary says it
+    r = run("records", log, "--format", "csv")
+    s = run("summary", log)
+    assert (r.exit_code, r.stderr, r.stdout) == (4, s.stderr, "")
+    assert "no log lines to detect a format from" in r.stderr
+
