@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from logaudit.analyze.timing import rounded
 from logaudit.config import Settings
 from logaudit.enrich.classify import Enricher, classify_agents
 from logaudit.errors import ExitCode, LogauditError
@@ -271,6 +272,7 @@ def chunks(
             if len(chunk):
                 chunk = _with_cookies(extra(chunk), fields)
                 chunk = _exact_times(chunk, fields)
+                chunk = _spelled_durations(chunk, fields)
                 if anon is not None:  # after GeoIP and visits, before anything is written
                     chunk = anonymize.frame(chunk[list(fields)], anon)
                 yield chunk[list(fields)]
@@ -308,6 +310,19 @@ def _exact_times(chunk: pd.DataFrame, fields: tuple[str, ...]) -> pd.DataFrame:
     for col in ("time", "local"):
         if col in fields:
             chunk[col] = chunk[col].dt.as_unit("ms") + ms
+    return chunk
+
+
+def _spelled_durations(chunk: pd.DataFrame, fields: tuple[str, ...]) -> pd.DataFrame:
+    """``response_time`` and ``upstream_time`` spelled as the reports spell a time
+    (``timing.rounded``: to the microsecond), in every format and for ``--sort``: an upstream
+    time is a sum (nginx's "0.004, 0.005 : 0.001") and was written 0.010000000000000002.
+    Rounded once per distinct value: a log's durations are few next to its lines."""
+    for col in ("response_time", "upstream_time"):
+        if col in fields and col in chunk.columns:
+            codes, uniq = pd.factorize(chunk[col].to_numpy(), sort=False)
+            spelled = np.array([rounded(v) for v in uniq.tolist()] + [np.nan], np.float64)
+            chunk[col] = spelled[codes]  # code -1 (no time logged) takes the NaN at the end
     return chunk
 
 

@@ -380,3 +380,25 @@ def test_records_read_a_log_whose_first_block_is_comments(tmp_path: Path) -> Non
     assert (r.exit_code, r.stderr, r.stdout) == (4, s.stderr, "")
     assert "no log lines to detect a format from" in r.stderr
 
+
+def test_upstream_sums_are_spelled_as_the_reports_spell_a_time(tmp_path: Path) -> None:
+    """nginx's upstream times "0.004, 0.005 : 0.001" sum to 0.010000000000000002 in floats,
+    which JSONL, CSV and the table wrote (QA20 #7); problems says 0.01 (timing.rounded)."""
+    log = write(tmp_path / "up.log", [line() + " 0.010 0.004, 0.005 : 0.001", line() + " 0.020 -"])
+    fmt = (
+        'nginx:$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+        '"$http_referer" "$http_user_agent" $request_time $upstream_response_time'
+    )
+    fields = ("--fields", "response_time,upstream_time", "--log-format", fmt)
+    r = run("records", log, *fields, "--format", "jsonl")
+    assert r.stdout.splitlines() == [
+        '{"response_time": 0.01, "upstream_time": 0.01}',
+        '{"response_time": 0.02, "upstream_time": null}',
+    ], r.stderr
+    r = run("records", log, *fields, "--format", "csv")
+    assert r.stdout == "response_time,upstream_time\n0.01,0.01\n0.02,\n", r.stderr
+    r = run("records", log, *fields)
+    assert r.stdout.split() == "response_time upstream_time 0.01 0.01 0.02 -".split(), r.stderr
+    out = tmp_path / "up.parquet"
+    assert run("records", log, *fields, "-o", out).exit_code == 0
+    assert pd.read_parquet(out)["upstream_time"].tolist()[0] == 0.01
