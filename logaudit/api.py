@@ -32,6 +32,7 @@ from logaudit.enrich.classify import Enricher, classify_agents
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.report import Report
 from logaudit.sources import Input, expand
+from logaudit.wording import counted
 
 if TYPE_CHECKING:
     from logaudit import records as rec
@@ -109,9 +110,9 @@ def _strict(bad: BadLines) -> str:
     runs = sum(bad.nul_runs.values())
     which = []
     if bad.total:
-        which.append(f"{bad.total:,} bad line{'s' if bad.total > 1 else ''}")
+        which.append(counted(bad.total, "bad line"))
     if runs:
-        which.append(f"{runs:,} run{'s' if runs > 1 else ''} of NUL bytes")
+        which.append(f"{counted(runs, 'run')} of NUL bytes")
     return f"--strict: {' and '.join(which)}"
 
 
@@ -119,7 +120,7 @@ def _bad_note(total: int, first: Mapping[str, Any]) -> str:
     """The "N bad lines; the first: ..." line of stderr (``first``: an example, anonymised
     when the run is)."""
     return (
-        f"{total:,} bad line{'s' if total > 1 else ''}; the first: "
+        f"{counted(total, 'bad line')}; the first: "
         f"{first['file']}:{first['line']}: {first['reason']}"
     )
 
@@ -208,7 +209,7 @@ def _report(
 
         lines = found_lines(outcome.report.sections)
         if lines:
-            outcome.messages.append(f"personal data found in {lines:,} lines")
+            outcome.messages.append(f"personal data found in {counted(lines, 'line')}")
             if outcome.exit_code == ExitCode.OK:
                 outcome.exit_code = ExitCode.PERSONAL_DATA
     return outcome

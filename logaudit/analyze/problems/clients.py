@@ -25,6 +25,7 @@ import pandas as pd
 from logaudit.analyze.base import Partial
 from logaudit.analyze.problems.tables import engine_ranges, engines
 from logaudit.schema import is_client_token
+from logaudit.wording import counted
 
 FLOOD_MIN = 120
 FLOOD_FACTOR = 10
@@ -171,12 +172,20 @@ def fake_crawlers(p: Partial) -> list[tuple[str, str, str]]:
                 else _WHERE[bool(kind > 0)]
             )
             out.append(
-                (str(client), "fake-crawler", f"{int(n):,} requests claiming {engine} from {where}")
+                (
+                    str(client),
+                    "fake-crawler",
+                    f"{counted(int(n), 'request')} claiming {engine} from {where}",
+                )
             )
         elif not genuine(str(client), str(engine)):
             where = _WHERE[_is_name(str(client))]
             out.append(
-                (str(client), "fake-crawler", f"{int(n):,} requests claiming {engine} from {where}")
+                (
+                    str(client),
+                    "fake-crawler",
+                    f"{counted(int(n), 'request')} claiming {engine} from {where}",
+                )
             )
     return out
 
