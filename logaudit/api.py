@@ -47,6 +47,8 @@ class Outcome:
     # The "N bad lines; the first: ..." line among them: a mailed report carries the count and
     # examples itself, so under cron a mailed run leaves it out (docs/cron.md).
     bad_line_note: str | None = None
+    # records: no line parsed, so nothing to write; -o keeps the file it names (as summary's).
+    unwritten: bool = False
 
 
 def open_inputs(args: Sequence[str], follow: bool = False) -> list[Input]:
@@ -380,7 +382,8 @@ def records(
     # say it (their warnings and bad-line line); records said nothing of bad lines or NULs.
     messages += unread(result.bad, settings)
     code = exit_code(result.problems)
-    if code == ExitCode.OK and result.rows == 0 and not sum(result.bad.parsed.values()):
+    unwritten = result.rows == 0 and not sum(result.bad.parsed.values())
+    if code == ExitCode.OK and unwritten:
         # As summary says of the same input (_outcome): not a log (4), not "nothing matched".
         code = ExitCode.INPUT_INVALID
         if result.bad.total:
@@ -393,4 +396,4 @@ def records(
     elif code == ExitCode.OK and result.rows == 0:
         code = ExitCode.NO_DATA
         messages.append(_nothing_chosen(settings, "matched", formats=result.layouts))
-    return Outcome(None, code, messages)
+    return Outcome(None, code, messages, unwritten=unwritten)

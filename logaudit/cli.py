@@ -1310,10 +1310,26 @@ def records(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
         _follow(inputs, settings, query, fmt, output)
         return
     paths = [i.path for i in inputs if i.path is not None]
-    with atomic_output(output, settings.mode, paths) as out:
-        outcome = api.records(logs, settings, query, fmt, out, inputs)
+    try:
+        with atomic_output(output, settings.mode, paths) as out:
+            outcome = api.records(logs, settings, query, fmt, out, inputs)
+            if outcome.unwritten:
+                # Failing inside the output removes its temp file: an existing -o FILE
+                # stays as it was, as summary leaves it.
+                raise _Unwritten(outcome)
+    except _Unwritten as e:
+        _finish(e.outcome, None, None, settings, inputs)
+        return
     _warn_exposed(output)
     _finish(outcome, None, None, settings, inputs)
+
+
+class _Unwritten(Exception):
+    """records parsed no line: leave the -o file alone, then fail with the outcome."""
+
+    def __init__(self, outcome: api.Outcome) -> None:
+        super().__init__()
+        self.outcome = outcome
 
 
 @cli.command()

@@ -369,6 +369,20 @@ def test_records_detect_past_a_first_block_of_comments_as_summary(
     assert (r.exit_code, r.stderr, r.stdout) == (4, s.stderr, "")
 
 
+@pytest.mark.parametrize("name", ["x.csv", "x.parquet"])
+def test_failed_records_leave_an_existing_output_file_untouched(tmp_path: Path, name: str) -> None:
+    """A records -o FILE that parsed no line replaced FILE with an empty file (for .parquet,
+    not Parquet at all); summary -o keeps the old file when it fails (review rev20-f F1)."""
+    log = tmp_path / "testnginx.log"
+    log.write_text(_VHOST_FIRST)
+    out = tmp_path / name
+    out.write_bytes(b"keep")
+    r = run("records", log, "-o", out)
+    assert r.exit_code == 4 and "log format not recognised" in r.stderr
+    assert out.read_bytes() == b"keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "testnginx.log"])
+
+
 def test_records_read_a_log_whose_first_block_is_comments(tmp_path: Path) -> None:
     log = tmp_path / "c.log"
     log.write_text("#c\n" + line(request="GET /x HTTP/1.1"))  # no newline after the line
