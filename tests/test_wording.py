@@ -35,10 +35,12 @@ def test_one_bad_line_is_said_in_the_singular(tmp_path: Path) -> None:
 
 
 def test_no_message_spells_its_own_plural() -> None:
-    """Each count's plural is chosen by ``counted``: a site that spells "s" if n > 1 again
-    is how "(1 bad lines)" came about (a fixed plural) or drifts from the others."""
+    """Each count's plural is chosen by ``counted``: a site that spells "s" if n > 1 (or
+    "" if n == 1 else "s") again is how "(1 bad lines)" came about (a fixed plural) or
+    drifts from the others."""
     root = Path(__file__).parent.parent / "logaudit"
-    own = re.compile(r"""["']s["'] if [^"'\n]*(?:> 1|!= 1|== 1)""")
+    # Both orders: "'s' if n > 1 else ''" and "'' if n == 1 else 's'".
+    own = re.compile(r"""["']s["'] if [^"'\n]*(?:> 1|!= 1|== 1)|else ["']s["']""")
     found = [
         f"{p.relative_to(root)}:{n}"
         for p in sorted(root.rglob("*.py"))

@@ -99,12 +99,12 @@ def exploit_probes(p: Partial) -> list[tuple[str, str, str]]:
     for client, g in t.groupby(level="client", sort=False)["n"]:
         kinds = g.droplevel("client").sort_values(ascending=False, kind="stable")
         shown = ", ".join(f"{k} x{int(n)}" for k, n in kinds.head(4).items())
-        more = f" and {len(kinds) - 4} more kinds" if len(kinds) > 4 else ""
+        more = f" and {counted(len(kinds) - 4, 'more kind')}" if len(kinds) > 4 else ""
         out.append(
             (
                 str(client),
                 "exploit-probes",
-                f"{int(g.sum()):,} known exploit probe{'' if g.sum() == 1 else 's'}: {shown}{more}",
+                f"{counted(int(g.sum()), 'known exploit probe')}: {shown}{more}",
             )
         )
     return out
