@@ -291,3 +291,17 @@ def test_a_file_without_its_checksum_is_a_verify_line(tmp_path: Path) -> None:
     assert len(got) == 1 and f"has no checksum in {STATE_FILE}" in got[0], got
     res = CliRunner().invoke(cli, ["state", "verify", "--state", str(state)])
     assert res.exit_code == 7 and "internal error" not in res.output
+
+
+def test_verify_spells_both_row_counts_alike(tmp_path: Path) -> None:
+    """A table not holding the rows recorded: both counts with thousands separators, not
+    "holds 1,234 rows, not the 12345 recorded" (review rev20-f F4)."""
+    _, state = _store(tmp_path)
+    doc = json.loads((state / STATE_FILE).read_text())
+    day = next(iter(doc["days"].values()))
+    files = day["files"]
+    table = next(t for t in files if files[t].get("rows"))
+    files[table]["rows"] = 12345
+    (state / STATE_FILE).write_text(json.dumps(doc))
+    said = [p for p in manage.verify(state) if "recorded" in p]
+    assert len(said) == 1 and said[0].endswith(", not the 12,345 recorded"), said

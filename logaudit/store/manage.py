@@ -124,7 +124,7 @@ def verify(root: Path, wait: float | None = 0.0) -> list[str]:
             elif frame is not None and len(frame) != d["files"][table]["rows"]:
                 problems.append(
                     f"{kind} {day}: {table} holds {counted(len(frame), 'row')}, not the "
-                    f"{d['files'][table]['rows']} recorded"
+                    f"{d['files'][table]['rows']:,} recorded"
                 )
     return problems
 
