@@ -29,12 +29,12 @@ from logaudit.analyze.timing import rounded
 from logaudit.config import Settings
 from logaudit.enrich.classify import Enricher, classify_agents
 from logaudit.errors import ExitCode, LogauditError
-from logaudit.formats import Detected, Lead, after, agent_logged, detect_for
+from logaudit.formats import Detected, Lead, after, agent_logged, detect_or_problem
 from logaudit.formats.spec import Layout
 from logaudit.parse import BadLines, in_line_order, parse_block
 from logaudit.render.escape import csv_cell, json_text, safe
 from logaudit.schema import COOKIE_PREFIX, NAMES
-from logaudit.sources import Input, InputProblem, ReadState, not_a_log, read_blocks
+from logaudit.sources import Input, InputProblem, ReadState, read_blocks
 
 # Fields from the record table itself (schema.COLUMNS) plus enrichment, by where they come from.
 AGENT_FIELDS = ("browser", "browser_version", "os", "os_version", "device", "crawler")
@@ -289,13 +289,8 @@ def _detect(
     seen: Result | None,
 ) -> Detected | None:
     """The input's format (noted in ``seen``), or None with its problem in ``state``."""
-    try:
-        det = detect_for(data, inp.name, settings)  # as the reports do
-    except LogauditError as e:
-        # The message starts with the input's name, which InputProblem adds back.
-        state.problems.append(not_a_log(inp, str(e).split(": ", 1)[-1], e.exit_code))
-        return None
-    if seen is not None:
+    det = detect_or_problem(data, inp, settings, state)  # as the reports do
+    if det is not None and seen is not None:
         seen.layouts.append(det.format)
     return det
 

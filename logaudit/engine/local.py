@@ -39,6 +39,7 @@ from logaudit.formats import (
     agent_logged,
     detect,
     detect_for,
+    detect_or_problem,
     in_force,
 )
 from logaudit.parse import BAD_SAMPLES, BadLines, _categorical, parse_block
@@ -53,7 +54,6 @@ from logaudit.sources import (
     head_and_lead,
     is_plain_file,
     line_spans,
-    not_a_log,
     read_blocks,
 )
 
@@ -332,12 +332,7 @@ def _detect(
             and not last.others
         ):
             return replace(again, client_from=last.client_from, trusted=last.trusted)
-    try:
-        return detect_for(head, inp.name, settings)
-    except LogauditError as e:
-        # The message starts with the input's name, which InputProblem adds back.
-        state.problems.append(not_a_log(inp, str(e).split(": ", 1)[-1], e.exit_code))
-        return None
+    return detect_or_problem(head, inp, settings, state)
 
 
 def format_at(det: Detected, inp: Input, start: int) -> Detected:
