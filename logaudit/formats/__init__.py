@@ -200,9 +200,12 @@ def sample_lines(data: bytes | bytearray | memoryview, limit: int = DETECT_LINES
 class Lead:
     """What an input holds before its first log line: blocks of blank and comment lines only
     (a banner, W3C headers, a last line without its newline still to come), kept (their last
-    mebibyte) to detect the format from with the block that holds the first log line. Every
-    reader of whole inputs detects so (the reports' engine/local.py, ``records``): a first
-    block of one ``#`` line was "no log lines to detect a format from" in records."""
+    mebibyte) to detect the format from with the block that holds the first log line. Two
+    readers detect so: the reports' engine/local.py and ``records`` (where a first block of
+    one ``#`` line was "no log lines to detect a format from"). The others detect from a head
+    of their own: prefetch.py (its first block, giving up without a log line in it),
+    ``records --follow`` (follow.py: sources.head_and_lead, waiting for a log line) and scrub
+    (its first mebibyte)."""
 
     def __init__(self, header: bytes = b"") -> None:
         self.data = header  # what detection reads when no log line ever comes
