@@ -32,6 +32,7 @@ from logaudit.enrich.classify import Enricher, classify_agents
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.report import Report
 from logaudit.sources import Input, expand
+from logaudit.wording import counted
 
 if TYPE_CHECKING:
     from logaudit import records as rec
@@ -46,6 +47,8 @@ class Outcome:
     # The "N bad lines; the first: ..." line among them: a mailed report carries the count and
     # examples itself, so under cron a mailed run leaves it out (docs/cron.md).
     bad_line_note: str | None = None
+    # records: no line parsed, so nothing to write; -o keeps the file it names (as summary's).
+    unwritten: bool = False
 
 
 def open_inputs(args: Sequence[str], follow: bool = False) -> list[Input]:
@@ -109,9 +112,9 @@ def _strict(bad: BadLines) -> str:
     runs = sum(bad.nul_runs.values())
     which = []
     if bad.total:
-        which.append(f"{bad.total:,} bad line{'s' if bad.total > 1 else ''}")
+        which.append(counted(bad.total, "bad line"))
     if runs:
-        which.append(f"{runs:,} run{'s' if runs > 1 else ''} of NUL bytes")
+        which.append(f"{counted(runs, 'run')} of NUL bytes")
     return f"--strict: {' and '.join(which)}"
 
 
@@ -119,7 +122,7 @@ def _bad_note(total: int, first: Mapping[str, Any]) -> str:
     """The "N bad lines; the first: ..." line of stderr (``first``: an example, anonymised
     when the run is)."""
     return (
-        f"{total:,} bad line{'s' if total > 1 else ''}; the first: "
+        f"{counted(total, 'bad line')}; the first: "
         f"{first['file']}:{first['line']}: {first['reason']}"
     )
 
@@ -208,7 +211,7 @@ def _report(
 
         lines = found_lines(outcome.report.sections)
         if lines:
-            outcome.messages.append(f"personal data found in {lines:,} lines")
+            outcome.messages.append(f"personal data found in {counted(lines, 'line')}")
             if outcome.exit_code == ExitCode.OK:
                 outcome.exit_code = ExitCode.PERSONAL_DATA
     return outcome
@@ -380,7 +383,8 @@ def records(
     # say it (their warnings and bad-line line); records said nothing of bad lines or NULs.
     messages += unread(result.bad, settings)
     code = exit_code(result.problems)
-    if code == ExitCode.OK and result.rows == 0 and not sum(result.bad.parsed.values()):
+    unwritten = result.rows == 0 and not sum(result.bad.parsed.values())
+    if code == ExitCode.OK and unwritten:
         # As summary says of the same input (_outcome): not a log (4), not "nothing matched".
         code = ExitCode.INPUT_INVALID
         if result.bad.total:
@@ -393,4 +397,4 @@ def records(
     elif code == ExitCode.OK and result.rows == 0:
         code = ExitCode.NO_DATA
         messages.append(_nothing_chosen(settings, "matched", formats=result.layouts))
-    return Outcome(None, code, messages)
+    return Outcome(None, code, messages, unwritten=unwritten)

@@ -27,6 +27,7 @@ from logaudit.procs import Stopped
 from logaudit.procs import install as install_signals
 from logaudit.render import EXTENSIONS, RENDERERS
 from logaudit.render.escape import safe
+from logaudit.wording import counted
 
 # Only the commands that read data import the library (and with it pandas and pyarrow): the
 # ones that print help, formats, sections or settings start in a tenth of the time (issue #18).
@@ -1248,8 +1249,8 @@ def _followed(inputs: list[Input]) -> list[Path]:
                            "compressed file cannot be followed; not followed", err=True)
     for folder, found in in_folder.items():
         shown = ", ".join(found[:3]) + (", ..." if len(found) > 3 else "")
-        click.echo(f"logaudit: {safe(folder)}: {len(found):,} compressed file"
-                   f"{'s' if len(found) > 1 else ''} in it not followed ({safe(shown)})", err=True)
+        click.echo(f"logaudit: {safe(folder)}: {counted(len(found), 'compressed file')} in it "
+                   f"not followed ({safe(shown)})", err=True)
     return [p for _, p in chosen if p not in packed]
 
 
@@ -1322,10 +1323,26 @@ def records(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
         _follow(inputs, settings, query, fmt, output)
         return
     paths = [i.path for i in inputs if i.path is not None]
-    with atomic_output(output, settings.mode, paths) as out:
-        outcome = api.records(logs, settings, query, fmt, out, inputs)
+    try:
+        with atomic_output(output, settings.mode, paths) as out:
+            outcome = api.records(logs, settings, query, fmt, out, inputs)
+            if outcome.unwritten:
+                # Failing inside the output removes its temp file: an existing -o FILE
+                # stays as it was, as summary leaves it.
+                raise _Unwritten(outcome)
+    except _Unwritten as e:
+        _finish(e.outcome, None, None, settings, inputs)
+        return
     _warn_exposed(output)
     _finish(outcome, None, None, settings, inputs)
+
+
+class _Unwritten(Exception):
+    """records parsed no line: leave the -o file alone, then fail with the outcome."""
+
+    def __init__(self, outcome: api.Outcome) -> None:
+        super().__init__()
+        self.outcome = outcome
 
 
 @cli.command()
@@ -1522,13 +1539,13 @@ def state_info(state: Path | None, as_json: bool) -> None:
     click.echo(f"days       {got['days']:,} ({span})")
     click.echo(f"closed     {got.get('closed_days', 0):,} (per-page visitors kept as counts)")
     click.echo(f"months     {len(got.get('months_rolled_up', [])):,} rolled up (a file per table)")
-    click.echo(f"size       {got['bytes'] / 1e6:,.1f} MB in {got['files']:,} files")
+    click.echo(f"size       {got['bytes'] / 1e6:,.1f} MB in {counted(got['files'], 'file')}")
     for k, v in got["settings"].items():
         click.echo(f"setting    {k} = {safe(json.dumps(v))}")
     for r in got["inputs"]:
         click.echo(
-            f"input      {safe(r['name'])}: {r['lines'] or 0:,} lines, offset {r['offset'] or 0:,}"
-            f" (last seen {r['seen']})"
+            f"input      {safe(r['name'])}: {counted(r['lines'] or 0, 'line')}, "
+            f"offset {r['offset'] or 0:,} (last seen {r['seen']})"
         )
 
 
@@ -1584,7 +1601,7 @@ def state_rebuild(
     r = manage.rebuild(root, inputs, settings, None if wait else 0.0)
     for p in r.problems:
         click.echo(f"logaudit: {safe(p)}", err=True)
-    click.echo(f"rebuilt {safe(root)}: {sum(r.lines.values()):,} lines read")
+    click.echo(f"rebuilt {safe(root)}: {counted(sum(r.lines.values()), 'line')} read")
 
 
 

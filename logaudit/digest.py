@@ -56,6 +56,7 @@ from logaudit.analyze import visits as vis
 from logaudit.config import Settings
 from logaudit.report import Report, Section
 from logaudit.timespec import now_in
+from logaudit.wording import counted
 
 # Problem and campaign sections from other modules (analyze/problems, analyze/campaigns),
 # shown when registered: "headline" there is problems' "What is wrong".
@@ -247,7 +248,7 @@ def headline_section(
             row[f"{prefix}change_pct"] = pct
         rows.append(row)
     label = _label(since, until)
-    notes = [f"{label} against the {n} day{'s' if n > 1 else ''} before"]
+    notes = [f"{label} against the {counted(n, 'day')} before"]
     if n <= 0:
         notes = [f"{label}: no day (--until is not after --since)"]
     elif n < 7:
@@ -314,7 +315,7 @@ def verdict(site: str, head: Section, unusual: Section | None) -> tuple[str, boo
     rate = float(by["rate_5xx"]["last"])
     odd = unusual is not None and not unusual.rows.empty
     flag = rate >= FLAG_5XX_RATE or odd
-    text = f"[logaudit] {site} {label}: {visits:,} visits{change}, 5xx {rate * 100:.1f} %"
+    text = f"[logaudit] {site} {label}: {counted(visits, 'visit')}{change}, 5xx {rate * 100:.1f} %"
     return text + (" (!)" if flag else ""), flag
 
 

@@ -21,7 +21,7 @@ from logaudit.enrich.classify import Enricher
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import Detected, after, agent_logged, detect_for, in_force, sample_lines
 from logaudit.parse import BadLines, in_line_order, parse_block
-from logaudit.records import Query, Result, _Enrich, writer_for
+from logaudit.records import Query, Result, _Enrich, _spelled_durations, writer_for
 from logaudit.sources import Block, Input, InputProblem, head_and_lead, not_a_log, without_nuls
 
 if TYPE_CHECKING:
@@ -223,7 +223,7 @@ def follow(
                     continue
                 if not len(chunk):
                     continue
-                rows = extra(chunk)[list(query.fields)]
+                rows = _spelled_durations(extra(chunk), query.fields)[list(query.fields)]
                 if query.limit is not None:
                     rows = rows.head(query.limit - written)
                 w.write(rows)

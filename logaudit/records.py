@@ -25,15 +25,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from logaudit.analyze.timing import rounded
 from logaudit.config import Settings
 from logaudit.enrich.classify import Enricher, classify_agents
 from logaudit.errors import ExitCode, LogauditError
-from logaudit.formats import after, agent_logged, detect_for
+from logaudit.formats import Detected, Lead, after, agent_logged, detect_or_problem
 from logaudit.formats.spec import Layout
 from logaudit.parse import BadLines, in_line_order, parse_block
 from logaudit.render.escape import csv_cell, json_text, safe
 from logaudit.schema import COOKIE_PREFIX, NAMES
-from logaudit.sources import Input, InputProblem, ReadState, not_a_log, read_blocks
+from logaudit.sources import Input, InputProblem, ReadState, read_blocks
 
 # Fields from the record table itself (schema.COLUMNS) plus enrichment, by where they come from.
 AGENT_FIELDS = ("browser", "browser_version", "os", "os_version", "device", "crawler")
@@ -254,17 +255,16 @@ def chunks(
     anon = anonymize.of_settings(settings)
     for inp in inputs:
         det = None
+        head = Lead(inp.header)  # detected from as the reports detect (engine/local.py)
+        since = len(state.problems)
         for block in read_blocks(inp, state):
             if det is None:
-                try:
-                    det = detect_for(block.data, inp.name, settings)  # as the reports do
-                except LogauditError as e:
-                    state.problems.append(
-                        not_a_log(inp, str(e).split(": ", 1)[-1], e.exit_code)
-                    )
+                first = head.first(block.data)
+                if first is None:  # nothing to parse: detect on what follows
+                    continue
+                det = _detect(first, inp, settings, state, seen)
+                if det is None:
                     break
-                if seen is not None:
-                    seen.layouts.append(det.format)
             bad.runs_of(block)  # NUL runs: counted apart, as the reports do
             chunk = in_line_order(parse_block(block, det, bad))
             det = after(det, block.data)  # a W3C #Fields: header changes the next blocks
@@ -272,9 +272,27 @@ def chunks(
             if len(chunk):
                 chunk = _with_cookies(extra(chunk), fields)
                 chunk = _exact_times(chunk, fields)
+                chunk = _spelled_durations(chunk, fields)
                 if anon is not None:  # after GeoIP and visits, before anything is written
                     chunk = anonymize.frame(chunk[list(fields)], anon)
                 yield chunk[list(fields)]
+        if det is None and len(state.problems) == since:
+            # No log line at all: said as the reports say it (or, with --log-format, empty).
+            _detect(head.data, inp, settings, state, seen)
+
+
+def _detect(
+    data: bytes | bytearray | memoryview,
+    inp: Input,
+    settings: Settings,
+    state: ReadState,
+    seen: Result | None,
+) -> Detected | None:
+    """The input's format (noted in ``seen``), or None with its problem in ``state``."""
+    det = detect_or_problem(data, inp, settings, state)  # as the reports do
+    if det is not None and seen is not None:
+        seen.layouts.append(det.format)
+    return det
 
 
 def _exact_times(chunk: pd.DataFrame, fields: tuple[str, ...]) -> pd.DataFrame:
@@ -287,6 +305,19 @@ def _exact_times(chunk: pd.DataFrame, fields: tuple[str, ...]) -> pd.DataFrame:
     for col in ("time", "local"):
         if col in fields:
             chunk[col] = chunk[col].dt.as_unit("ms") + ms
+    return chunk
+
+
+def _spelled_durations(chunk: pd.DataFrame, fields: tuple[str, ...]) -> pd.DataFrame:
+    """``response_time`` and ``upstream_time`` spelled as the reports spell a time
+    (``timing.rounded``: to the microsecond), in every format and for ``--sort``: an upstream
+    time is a sum (nginx's "0.004, 0.005 : 0.001") and was written 0.010000000000000002.
+    Rounded once per distinct value: a log's durations are few next to its lines."""
+    for col in ("response_time", "upstream_time"):
+        if col in fields and col in chunk.columns:
+            codes, uniq = pd.factorize(chunk[col].to_numpy(), sort=False)
+            spelled = np.array([rounded(v) for v in uniq.tolist()] + [np.nan], np.float64)
+            chunk[col] = spelled[codes]  # code -1 (no time logged) takes the NaN at the end
     return chunk
 
 
@@ -521,7 +552,9 @@ def write(inputs: list[Input], settings: Settings, query: Query, fmt: str, out: 
             else:
                 w.write(item)
                 wrote_any = True
-        if not wrote_any and fmt in ("parquet", "csv", "table"):
+        if not wrote_any and fmt in ("parquet", "csv", "table") and any(result.bad.parsed.values()):
+            # An empty result still has its columns; a read that parsed no line (a log of
+            # no known format, a missing file) fails with nothing on stdout, as summary does.
             w.write(empty_frame(settings, query.fields))
     finally:
         w.close()

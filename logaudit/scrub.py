@@ -53,6 +53,7 @@ from logaudit.enrich.pii import PREFILTER_CHARS, _unanchored, _whole_group, pref
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats.spec import Layout, Token
 from logaudit.magic import decompressor
+from logaudit.wording import counted
 
 MASK = "REDACTED"
 BLOCK = 16 << 20
@@ -682,11 +683,11 @@ class Result:
         c = self.counts
         kinds = ", ".join(f"{k} {n}" for k, n in c.by_kind.most_common())
         text = (
-            f"{self.path} -> {self.target}: {c.lines:,} lines, {c.changed:,} changed"
+            f"{self.path} -> {self.target}: {counted(c.lines, 'line')}, {c.changed:,} changed"
             + (f" (distinct values masked: {kinds})" if kinds else "")
         )
         if c.bad:
-            text += f"; {c.bad:,} bad lines passed through unchanged"
+            text += f"; {counted(c.bad, 'bad line')} passed through unchanged"
         if self.note:
             text += f"; warning: {self.note}"
         return text

@@ -28,6 +28,7 @@ from logaudit import magic, remote
 from logaudit import octets as _octets
 from logaudit.config import tuning_bytes
 from logaudit.errors import ExitCode, InputMissingError
+from logaudit.wording import counted
 
 # Bytes per block: large enough that per-block costs vanish, small enough to stay in cache-
 # friendly sizes and keep memory flat. LOGAUDIT_BLOCK_MB overrides (tuning and tests).
@@ -199,8 +200,7 @@ def capped(problems: Iterable[InputProblem], shown: int = PROBLEMS_SHOWN) -> lis
     for k, at in sorted(where.items(), key=lambda kv: -kv[1]):
         more = seen[k] - shown
         if more > 0:
-            s = "s" if more > 1 else ""
-            out.insert(at, f"... and {more:,} more input{s} like this ({k[1]})")
+            out.insert(at, f"... and {counted(more, 'more input')} like this ({k[1]})")
     return out
 
 
@@ -300,14 +300,14 @@ def expand(args: Iterable[str], follow: bool = False) -> list[Input]:
                 c.name for c in files if c not in found and not _NOT_A_LOG_NAME.search(c.name)
             )
             if left:
-                s = "s" if len(left) > 1 else ""
+                them = "them" if len(left) > 1 else "it"
                 shown = ", ".join(left[:NAMES_SHOWN]) + (", ..." if len(left) > NAMES_SHOWN else "")
                 inputs.append(
                     Input(
                         arg,
                         p,
-                        note=f"{len(left):,} file{s} in it not read, not named like a log "
-                        f"({shown}); name {'them' if s else 'it'} to read {'them' if s else 'it'}",
+                        note=f"{counted(len(left), 'file')} in it not read, not named like a log "
+                        f"({shown}); name {them} to read {them}",
                     )
                 )
             paths = sorted(found, key=rotation_key)

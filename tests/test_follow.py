@@ -417,3 +417,20 @@ def test_follow_counts_a_nul_run_that_straddles_two_reads_once(tmp_path: Path) -
     paths = [json.loads(r)["path"] for r in out_io.getvalue().splitlines()]
     want = [ln.split(b'"', 2)[1].split(b" ")[1].split(b"?")[0].decode() for ln in LINES[:20]]
     assert len(paths) == 20 and paths == want and not result.bad.total
+
+
+def test_followed_upstream_sums_are_spelled_as_records_spells_them(tmp_path: Path) -> None:
+    # 0.004 + 0.005 + 0.001 is 0.010000000000000002 in floats, which was written (QA20 #7).
+    log = tmp_path / "up.log"
+    log.write_text(
+        '203.0.113.5 - - [22/Jan/2026:13:18:21 +0000] "GET /a HTTP/1.1" 200 10 "-" "curl/8" '
+        "0.010 0.004, 0.005 : 0.001\n"
+    )
+    fmt = (
+        'nginx:$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+        '"$http_referer" "$http_user_agent" $request_time $upstream_response_time'
+    )
+    out = io.StringIO()
+    follow([log], load({"log_format": fmt}, env={}), Query(parse_fields("upstream_time")),
+           "jsonl", out, stop=_polls(3), interval=0.01, from_start=True, on_note=lambda m: None)
+    assert out.getvalue() == '{"upstream_time": 0.01}\n'

@@ -498,3 +498,23 @@ def test_auto_plus_rows_of_a_format_without_an_agent_are_people(
     assert ov["requests"] == len(common) + 12 * k
     assert ov["crawler_hits"] == 4 * k
     assert ov["tool_hits"] == 3 * k
+
+
+def test_detect_or_problem_is_the_one_failure_of_every_whole_input_reader() -> None:
+    """records and the reports' engine each caught detect_for's error and made the input's
+    problem themselves, in copied lines (review rev20-f F5): one helper, next to Lead."""
+    from logaudit.config import Settings
+    from logaudit.formats import detect_or_problem
+    from logaudit.sources import ReadState
+
+    state = ReadState()
+    inp = Input("a.log", None)
+    det = detect_or_problem(line().encode() + b"\n", inp, Settings(), state)
+    assert det is not None and det.format.name == "combined" and state.problems == []
+    assert detect_or_problem(b"#only\n", inp, Settings(), state) is None
+    (p,) = state.problems
+    said = "a.log: no log lines to detect a format from"
+    assert (p.exit_code, str(p)) == (ExitCode.INPUT_INVALID, said)
+    walked = Input("b.log", None, found_in="logs/")  # found in a folder: skipped, said
+    assert detect_or_problem(b"#only\n", walked, Settings(), state) is None
+    assert state.problems[-1].exit_code == ExitCode.OK

@@ -343,3 +343,76 @@ def test_bad_lines_and_nul_runs_are_said_as_the_reports_say_them(
         f"203.0.113.{'0' if anonymize else '9'} garbage",
     ]
     assert said == [m for m in s.stderr.splitlines() if "GeoIP" not in m]  # type: ignore[attr-defined]
+
+
+# A comment line, then one line of an unknown layout (awstats' testnginx.log, QA20 #3): its
+# last line has no newline, so the first block read holds the comment line alone.
+_VHOST_FIRST = (
+    "# %virtualname %host\n"
+    'example.com 109.72.95.200 [09/May/2011:06:54:44 +0100] "-" 400 0 "-" "-"'
+)
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "jsonl", "parquet"])
+def test_records_detect_past_a_first_block_of_comments_as_summary(
+    tmp_path: Path, fmt: str
+) -> None:
+    """records detected on a first block of only comment lines: "no log lines to detect a
+    format from", where summary says "not recognised" and the --log-format to try; and the
+    table, CSV and Parquet had written their header to stdout before failing."""
+    log = tmp_path / "testnginx.log"
+    log.write_text(_VHOST_FIRST)
+    r = run("records", log, "--format", fmt)
+    s = run("summary", log)
+    assert s.exit_code == 4 and "log format not recognised" in s.stderr
+    assert "try --log-format 'nginx:$host $remote_addr" in s.stderr
+    assert (r.exit_code, r.stderr, r.stdout) == (4, s.stderr, "")
+
+
+@pytest.mark.parametrize("name", ["x.csv", "x.parquet"])
+def test_failed_records_leave_an_existing_output_file_untouched(tmp_path: Path, name: str) -> None:
+    """A records -o FILE that parsed no line replaced FILE with an empty file (for .parquet,
+    not Parquet at all); summary -o keeps the old file when it fails (review rev20-f F1)."""
+    log = tmp_path / "testnginx.log"
+    log.write_text(_VHOST_FIRST)
+    out = tmp_path / name
+    out.write_bytes(b"keep")
+    r = run("records", log, "-o", out)
+    assert r.exit_code == 4 and "log format not recognised" in r.stderr
+    assert out.read_bytes() == b"keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "testnginx.log"])
+
+
+def test_records_read_a_log_whose_first_block_is_comments(tmp_path: Path) -> None:
+    log = tmp_path / "c.log"
+    log.write_text("#c\n" + line(request="GET /x HTTP/1.1"))  # no newline after the line
+    r = run("records", log, "--fields", "line,path", "--format", "jsonl")
+    assert (r.exit_code, r.stdout) == (0, '{"line": 2, "path": "/x"}\n'), r.stderr
+    log.write_text("#c\n#d\n")  # no log line at all: said as summary says it
+    r = run("records", log, "--format", "csv")
+    s = run("summary", log)
+    assert (r.exit_code, r.stderr, r.stdout) == (4, s.stderr, "")
+    assert "no log lines to detect a format from" in r.stderr
+
+
+def test_upstream_sums_are_spelled_as_the_reports_spell_a_time(tmp_path: Path) -> None:
+    """nginx's upstream times "0.004, 0.005 : 0.001" sum to 0.010000000000000002 in floats,
+    which JSONL, CSV and the table wrote (QA20 #7); problems says 0.01 (timing.rounded)."""
+    log = write(tmp_path / "up.log", [line() + " 0.010 0.004, 0.005 : 0.001", line() + " 0.020 -"])
+    fmt = (
+        'nginx:$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+        '"$http_referer" "$http_user_agent" $request_time $upstream_response_time'
+    )
+    fields = ("--fields", "response_time,upstream_time", "--log-format", fmt)
+    r = run("records", log, *fields, "--format", "jsonl")
+    assert r.stdout.splitlines() == [
+        '{"response_time": 0.01, "upstream_time": 0.01}',
+        '{"response_time": 0.02, "upstream_time": null}',
+    ], r.stderr
+    r = run("records", log, *fields, "--format", "csv")
+    assert r.stdout == "response_time,upstream_time\n0.01,0.01\n0.02,\n", r.stderr
+    r = run("records", log, *fields)
+    assert r.stdout.split() == "response_time upstream_time 0.01 0.01 0.02 -".split(), r.stderr
+    out = tmp_path / "up.parquet"
+    assert run("records", log, *fields, "-o", out).exit_code == 0
+    assert pd.read_parquet(out)["upstream_time"].tolist()[0] == 0.01

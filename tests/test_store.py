@@ -776,7 +776,7 @@ def test_junk_read_on_is_no_wrong_log_format(tmp_path: Path) -> None:
     got = report([str(log)], state)
     assert got.report is not None
     said = [w for w in got.report.warnings if "did not parse" in w]
-    assert said == [f"{log}: 100% of the 1 lines read on did not parse as combined (1 bad lines)"]
+    assert said == [f"{log}: 100% of the 1 line read on did not parse as combined (1 bad line)"]
     # All junk, stored and new: the hint stays.
     junk = tmp_path / "junk.log"
     junk.write_bytes(b"".join(lines[:50]) + b"garbage\n" * 10)

@@ -366,3 +366,17 @@ def test_a_file_that_cannot_be_opened_is_not_called_missing(
     victim.unlink()  # a file that is not there is still "missing"
     with pytest.raises(ConfigError, match=f"{where} is unreadable \\(it is missing: "):
         report([], state)
+
+
+def test_verify_spells_both_row_counts_alike(tmp_path: Path) -> None:
+    """A table not holding the rows recorded: both counts with thousands separators, not
+    "holds 1,234 rows, not the 12345 recorded" (review rev20-f F4)."""
+    _, state = _store(tmp_path)
+    doc = json.loads((state / STATE_FILE).read_text())
+    day = next(iter(doc["days"].values()))
+    files = day["files"]
+    table = next(t for t in files if files[t].get("rows"))
+    files[table]["rows"] = 12345
+    (state / STATE_FILE).write_text(json.dumps(doc))
+    said = [p for p in manage.verify(state) if "recorded" in p]
+    assert len(said) == 1 and said[0].endswith(", not the 12,345 recorded"), said

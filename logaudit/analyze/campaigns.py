@@ -38,6 +38,7 @@ from logaudit.enrich.sources import (
 )
 from logaudit.errors import ConfigError
 from logaudit.report import Section
+from logaudit.wording import counted
 
 
 @lru_cache(maxsize=16)
@@ -248,7 +249,7 @@ def _journeys(p: Partial, ctx: Context) -> Journeys:
     else:
         own_note = f"own hosts ({how}): {', '.join(sorted(own)[:3])}"
     days = s.window // 86400
-    window = f"{days} days" if s.window % 86400 == 0 else f"{s.window // 3600} h"
+    window = counted(days, "day") if s.window % 86400 == 0 else f"{s.window // 3600} h"
     note = f"attribution {s.attribution}, window {window}; {own_note}{cookie_note}"
     return Journeys(visits, conv, goals, note)
 

@@ -10,6 +10,7 @@ from logaudit.parse import BAD_SAMPLES
 from logaudit.plausible import LATE_PREFIX
 from logaudit.result import Run
 from logaudit.sources import PROBLEMS_SHOWN, capped
+from logaudit.wording import counted
 
 if TYPE_CHECKING:
     from logaudit.formats.spec import Layout
@@ -86,7 +87,7 @@ def warnings(run: Run) -> list[str]:
         # lines" where 43% of the input's lines were bad; the store keeps no earlier run's
         # bad lines to give the input's share).
         share = (
-            f"{info['bad_share']:.0%} of the {read:,} lines read on"
+            f"{info['bad_share']:.0%} of the {counted(read, 'line')} read on"
             if before
             else f"{info['bad_share']:.0%} of lines"
         )
@@ -95,8 +96,8 @@ def warnings(run: Run) -> list[str]:
             # Lines of the right format, dated too far ahead (every bad line was shown and
             # is so, read on or not): the format is not the question.
             out.append(
-                f"{info['file']}: {share} were not counted ({bad} bad lines): its bad lines "
-                f"are dated {ahead}, "
+                f"{info['file']}: {share} were not counted ({counted(bad, 'bad line')}): its bad "
+                f"lines are dated {ahead}, "
                 "not another format; if its clock is right, raise ahead_days "
                 "(LOGAUDIT_AHEAD_DAYS)"
             )
@@ -104,19 +105,19 @@ def warnings(run: Run) -> list[str]:
         if before and bad / (before + read) <= LOUD_BAD_SHARE:
             # Few bad lines among all read of the input (a junk line appended) say nothing
             # of its format.
-            said = f"{share} did not parse as {info['format']} ({bad} bad lines)"
+            said = f"{share} did not parse as {info['format']} ({counted(bad, 'bad line')})"
             out.append(f"{info['file']}: {said}")
             continue
         # More bad lines than examples: the first ones dated ahead say nothing of the rest.
         first = f"; the first {BAD_SAMPLES} are dated {ahead}" if ahead else ""
         out.append(
-            f"{info['file']}: {share} did not parse as {info['format']} ({bad} bad lines"
+            f"{info['file']}: {share} did not parse as {info['format']} ({counted(bad, 'bad line')}"
             f"{first}); is --log-format right?"
         )
     if len(loud) > PROBLEMS_SHOWN:
         more = len(loud) - PROBLEMS_SHOWN
         out.append(
-            f"... and {more:,} more input{'s' if more > 1 else ''} like this "
+            f"... and {counted(more, 'more input')} like this "
             f"(over {LOUD_BAD_SHARE:.0%} of lines did not parse)"
         )
     out.extend(nul_warnings(run.bad.nul_runs))
@@ -145,10 +146,10 @@ def nul_warnings(nul_runs: Mapping[str, int]) -> list[str]:
     nul = [(f, n) for f, n in nul_runs.items() if n]
     for f, n in nul[:PROBLEMS_SHOWN]:
         out.append(
-            f"{f}: {n:,} run{'s' if n > 1 else ''} of NUL bytes skipped "
+            f"{f}: {counted(n, 'run')} of NUL bytes skipped "
             "(logrotate's copytruncate or a crash while writing)"
         )
     if len(nul) > PROBLEMS_SHOWN:
         more = len(nul) - PROBLEMS_SHOWN
-        out.append(f"... and {more:,} more input{'s' if more > 1 else ''} with NUL bytes skipped")
+        out.append(f"... and {counted(more, 'more input')} with NUL bytes skipped")
     return out

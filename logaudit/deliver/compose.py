@@ -19,6 +19,7 @@ from logaudit.deliver.mail import build_message
 from logaudit.digest import site_name
 from logaudit.render.escape import safe
 from logaudit.report import Report
+from logaudit.wording import counted
 
 ATTACHABLE: dict[str, tuple[str, str, str]] = {
     # --attach name -> (renderer, MIME type, file extension)
@@ -78,9 +79,9 @@ def subject_for(report: Report, settings: Settings) -> str:
     ov = report.overview
     first, last = _day(ov.get("first_local")), _day(ov.get("last_local"))
     period = first if first == last else f"{first} to {last}"
-    figures = f"{int(ov.get('requests') or 0):,} requests"
+    figures = counted(int(ov.get("requests") or 0), "request")
     if ov.get("unique_visitors") is not None:
-        figures += f", {int(ov['unique_visitors']):,} visitors"
+        figures += f", {counted(int(ov['unique_visitors']), 'visitor')}"
     if ov.get("share_5xx"):
         figures += f", 5xx {float(ov['share_5xx']) * 100:.1f} %"
     return f"[logaudit] {site_name(report, settings)} {report.command} {period}: {figures}"

@@ -34,12 +34,13 @@ from logaudit.errors import ExitCode, LogauditError
 from logaudit.formats import (
     DETECT_LINES,
     Detected,
+    Lead,
     after,
     agent_logged,
     detect,
     detect_for,
+    detect_or_problem,
     in_force,
-    sample_lines,
 )
 from logaudit.parse import BAD_SAMPLES, BadLines, _categorical, parse_block
 from logaudit.result import Run  # re-exported: the run's result type lives below analyze
@@ -53,7 +54,6 @@ from logaudit.sources import (
     head_and_lead,
     is_plain_file,
     line_spans,
-    not_a_log,
     read_blocks,
 )
 
@@ -332,12 +332,7 @@ def _detect(
             and not last.others
         ):
             return replace(again, client_from=last.client_from, trusted=last.trusted)
-    try:
-        return detect_for(head, inp.name, settings)
-    except LogauditError as e:
-        # The message starts with the input's name, which InputProblem adds back.
-        state.problems.append(not_a_log(inp, str(e).split(": ", 1)[-1], e.exit_code))
-        return None
+    return detect_or_problem(head, inp, settings, state)
 
 
 def format_at(det: Detected, inp: Input, start: int) -> Detected:
@@ -634,7 +629,7 @@ def run(
             det: Detected | None = None
             # Blocks of blank and comment lines only, before the first log line (and a
             # store's tail of a W3C log: the headers in force where it starts).
-            head = inp.header
+            lead = Lead(inp.header)
             since = len(state.problems)
             if inp.span is not None and inp.span[0] > 0 and inp.path is not None:
                 # Read on from an offset (a store's grown file): its format is the head's
@@ -648,12 +643,9 @@ def run(
             share = THREADS if jobs == 1 else 1
             for block in read_blocks(inp, state, on_progress=on_progress, share=share):
                 if det is None:
-                    if not sample_lines(block.data, 1):
-                        # Nothing to parse (a banner, W3C headers, a last line without its
-                        # newline still to come): detect on what follows, headers included.
-                        head = (head + bytes(block.data))[-(1 << 20) :]
+                    first = lead.first(block.data)
+                    if first is None:  # nothing to parse: detect on what follows
                         continue
-                    first = head + bytes(block.data) if head else block.data
                     det = _detect(first, inp, settings, state, last)
                     if det is None:
                         break
@@ -663,7 +655,7 @@ def run(
                 det = after(det, block.data)  # a W3C #Fields: header changes the layout
             if det is None and inp.name not in formats and not _refused(state, inp, since):
                 # No log line at all: say so (or, with --log-format, read it as empty).
-                det = _detect(head, inp, settings, state)
+                det = _detect(lead.data, inp, settings, state)
                 if det is not None:
                     formats[inp.name] = det
         flush()

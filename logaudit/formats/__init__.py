@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from logaudit.errors import ConfigError, InputInvalidError
+from logaudit.errors import ConfigError, InputInvalidError, LogauditError
 from logaudit.formats import jsonlog, w3c
 from logaudit.formats.clf import CLF_FORMATS
 from logaudit.formats.goaccess import PREDEFINED
@@ -22,6 +22,7 @@ from logaudit.formats.spec import Layout, from_string
 
 if TYPE_CHECKING:
     from logaudit.config import Settings
+    from logaudit.sources import Input, ReadState
 
 # Detection tries formats in this order; on a tie the earlier (more specific) one wins.
 FORMATS: dict[str, Layout] = {
@@ -194,6 +195,46 @@ def sample_lines(data: bytes | bytearray | memoryview, limit: int = DETECT_LINES
         at = nl + 1 + (1 << 20)
         lines = _sample(bytes(data[nl + 1 : at]), limit, len(data) > at)
     return lines
+
+
+class Lead:
+    """What an input holds before its first log line: blocks of blank and comment lines only
+    (a banner, W3C headers, a last line without its newline still to come), kept (their last
+    mebibyte) to detect the format from with the block that holds the first log line. Two
+    readers detect so: the reports' engine/local.py and ``records`` (where a first block of
+    one ``#`` line was "no log lines to detect a format from"). The others detect from a head
+    of their own: prefetch.py (its first block, giving up without a log line in it),
+    ``records --follow`` (follow.py: sources.head_and_lead, waiting for a log line) and scrub
+    (its first mebibyte)."""
+
+    def __init__(self, header: bytes = b"") -> None:
+        self.data = header  # what detection reads when no log line ever comes
+
+    def first(
+        self, block: bytes | bytearray | memoryview
+    ) -> bytes | bytearray | memoryview | None:
+        """The bytes to detect from when ``block`` holds a log line; else None, ``block`` kept."""
+        if not sample_lines(block, 1):
+            self.data = (self.data + bytes(block))[-(1 << 20) :]
+            return None
+        return self.data + bytes(block) if self.data else block
+
+
+def detect_or_problem(
+    data: bytes | bytearray | memoryview, inp: Input, settings: Settings, state: ReadState
+) -> Detected | None:
+    """``inp``'s format detected from ``data`` (``detect_for``), or None with the input's
+    problem (not a log: ``sources.not_a_log``) in ``state``; what the readers that detect on
+    a Lead (engine/local.py, ``records``) do with its first log line, or with the Lead's
+    data when no log line ever came."""
+    try:
+        return detect_for(data, inp.name, settings)
+    except LogauditError as e:
+        from logaudit.sources import not_a_log  # formats is imported below sources
+
+        # The message starts with the input's name, which InputProblem adds back.
+        state.problems.append(not_a_log(inp, str(e).split(": ", 1)[-1], e.exit_code))
+        return None
 
 
 def _newline_at_or_after(data: bytes | bytearray | memoryview, at: int) -> int:

@@ -21,11 +21,12 @@ from rich.text import Text
 
 from logaudit.render.escape import safe
 from logaudit.watch import Figures, Watcher
+from logaudit.wording import counted
 
 
 def _panel(f: Figures) -> Panel:
     head = Text(
-        f"{f.requests:,} requests  {f.per_second:.2f}/s  5xx {f.rate_5xx:.1%}"
+        f"{counted(f.requests, 'request')}  {f.per_second:.2f}/s  5xx {f.rate_5xx:.1%}"
         + (f"  p95 {f.p95:.3f} s" if f.p95 is not None else "")
     )
     if f.rate_5xx >= 0.05:

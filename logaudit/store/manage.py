@@ -14,6 +14,7 @@ from logaudit.errors import ConfigError, ExitCode, LogauditError
 from logaudit.sources import Input
 from logaudit.store.layout import Layout, day_number
 from logaudit.store.lock import locked
+from logaudit.wording import counted
 
 _AGE = re.compile(r"^\s*(\d+)\s*(d|w|mo|y|m|h)?\s*$", re.I)
 _AGE_DAYS = {"d": 1, "w": 7, "mo": 30, "y": 365}
@@ -122,8 +123,8 @@ def verify(root: Path, wait: float | None = 0.0) -> list[str]:
                 problems.append(f"{name} {damage} (it still reads)")
             elif frame is not None and len(frame) != d["files"][table]["rows"]:
                 problems.append(
-                    f"{kind} {day}: {table} holds {len(frame)} rows, not the "
-                    f"{d['files'][table]['rows']} recorded"
+                    f"{kind} {day}: {table} holds {counted(len(frame), 'row')}, not the "
+                    f"{d['files'][table]['rows']:,} recorded"
                 )
     return problems
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.sources import FIELDS_LINE, HEAD_BYTES, Input, InputProblem, _open_raw, _stream
+from logaudit.wording import counted
 
 FIRST_LINE_MAX = 1 << 16
 
@@ -295,7 +296,7 @@ def plan(inputs: list[Input], records: list[dict[str, Any]], folder: Path) -> Pl
             # One pass reads a last line without its newline; the store leaves it for the
             # next run, whose read of the line whole starts there (QA17 #5: it was unsaid).
             left = st.st_size - max(end, offset)
-            waits = f"a partial last line ({left:,} bytes) waits for the next run"
+            waits = f"a partial last line ({counted(left, 'byte')}) waits for the next run"
             note = f"{note}; {waits}" if note else waits
         read = replace(inp, span=(offset, end)) if end > offset else None
         rec = {**base, "offset": end if end > offset else offset, "lines": lines}

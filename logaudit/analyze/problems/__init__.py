@@ -19,6 +19,7 @@ from logaudit.analyze.base import Context, Partial, SectionSpec
 from logaudit.analyze.problems import clients as clients_mod
 from logaudit.analyze.problems.tables import SLOWEST_PER_CHUNK, TABLES
 from logaudit.report import Section
+from logaudit.wording import counted
 
 # --every for the error timeline: name -> minutes.
 INTERVALS: dict[str, int] = {"1m": 1, "5m": 5, "15m": 15, "1h": 60, "6h": 360, "1d": 1440}
@@ -671,7 +672,7 @@ def findings(p: Partial, ctx: Context) -> pd.DataFrame:
                 0 if cls == 5 else 5,
                 count,
                 f"{cls}xx",
-                f"{cls}xx on {r['endpoint']}: {count:,} errors, {share:.0%} of its "
+                f"{cls}xx on {r['endpoint']}: {counted(count, 'error')}, {share:.0%} of its "
                 f"hits, since {clock(r['first'])}",
                 when(r["first"]),
             )
@@ -684,7 +685,7 @@ def findings(p: Partial, ctx: Context) -> pd.DataFrame:
                     1,
                     int(b["5xx"]),
                     "burst",
-                    f"5xx burst at {b['start']}: {int(b['5xx']):,} errors, "
+                    f"5xx burst at {b['start']}: {counted(int(b['5xx']), 'error')}, "
                     f"{b['5xx_rate']:.0%} of requests",
                     str(b["start"]),
                 )

@@ -25,6 +25,7 @@ import pandas as pd
 from logaudit.analyze.base import Partial
 from logaudit.analyze.problems.tables import engine_ranges, engines
 from logaudit.schema import is_client_token
+from logaudit.wording import counted
 
 FLOOD_MIN = 120
 FLOOD_FACTOR = 10
@@ -98,12 +99,12 @@ def exploit_probes(p: Partial) -> list[tuple[str, str, str]]:
     for client, g in t.groupby(level="client", sort=False)["n"]:
         kinds = g.droplevel("client").sort_values(ascending=False, kind="stable")
         shown = ", ".join(f"{k} x{int(n)}" for k, n in kinds.head(4).items())
-        more = f" and {len(kinds) - 4} more kinds" if len(kinds) > 4 else ""
+        more = f" and {counted(len(kinds) - 4, 'more kind')}" if len(kinds) > 4 else ""
         out.append(
             (
                 str(client),
                 "exploit-probes",
-                f"{int(g.sum()):,} known exploit probe{'' if g.sum() == 1 else 's'}: {shown}{more}",
+                f"{counted(int(g.sum()), 'known exploit probe')}: {shown}{more}",
             )
         )
     return out
@@ -171,12 +172,20 @@ def fake_crawlers(p: Partial) -> list[tuple[str, str, str]]:
                 else _WHERE[bool(kind > 0)]
             )
             out.append(
-                (str(client), "fake-crawler", f"{int(n):,} requests claiming {engine} from {where}")
+                (
+                    str(client),
+                    "fake-crawler",
+                    f"{counted(int(n), 'request')} claiming {engine} from {where}",
+                )
             )
         elif not genuine(str(client), str(engine)):
             where = _WHERE[_is_name(str(client))]
             out.append(
-                (str(client), "fake-crawler", f"{int(n):,} requests claiming {engine} from {where}")
+                (
+                    str(client),
+                    "fake-crawler",
+                    f"{counted(int(n), 'request')} claiming {engine} from {where}",
+                )
             )
     return out
 

@@ -10,6 +10,7 @@ import pandas as pd
 from logaudit.analyze.base import Context, Partial
 from logaudit.analyze.trends.series import METRICS, _empty, _num, trend_of
 from logaudit.report import Section
+from logaudit.wording import counted
 
 # every -> how many periods before a period form its baseline (all must be complete)
 BASELINE: dict[str, int] = {"hour": 24, "day": 7, "week": 4, "month": 6}
@@ -106,8 +107,8 @@ def sec_unusual(p: Partial, ctx: Context) -> Section:
     if not checked:
         most = _most_before(t.complete)
         note = (
-            f"not checked: each {t.every} needs the {k} complete {t.every}s before it, and "
-            f"this report has at most {most} complete {_plural(most, t.every)} before one"
+            f"not checked: each {t.every} needs the {counted(k, f'complete {t.every}')} before it, "
+            f"and this report has at most {counted(most, f'complete {t.every}')} before one"
         )
         return Section("unusual", title, pd.DataFrame(), note=note, headline=head)
     note = (
@@ -137,7 +138,3 @@ def sec_unusual(p: Partial, ctx: Context) -> Section:
     return Section(
         "unusual", title, rows, len(rows), note=note, headline=head, narrow_drop=("start",)
     )
-
-
-def _plural(n: int, every: str) -> str:
-    return every if n == 1 else every + "s"
