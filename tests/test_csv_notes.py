@@ -54,9 +54,7 @@ def test_summary_csv_counts_the_bad_lines_and_says_the_notes(tmp_path: Path) -> 
     log = _log(tmp_path)
     notes = _notes(_run("summary", log, "--format", "csv"))
     by = notes.groupby("level")
-    assert by.get_group("bad_lines").values.tolist() == [
-        ["bad_lines", str(log), "1 (16.7%)"]
-    ]
+    assert by.get_group("bad_lines").values.tolist() == [["bad_lines", str(log), "1 (16.7%)"]]
     example = by.get_group("bad_line")
     assert example["about"].tolist() == [f"{log}:3"]
     assert "\x1b" not in example["note"].iloc[0] and "\\x1b[2J" in example["note"].iloc[0]
@@ -98,16 +96,21 @@ def test_a_single_sections_note_goes_to_stderr(tmp_path: Path) -> None:
     assert any(e.startswith("logaudit: daily: ") for e in err)
 
 
+def _two_sections() -> list[Section]:
+    """Two small sections: a stacked CSV."""
+    return [
+        Section("hosts", "Hosts", pd.DataFrame({"client": ["a"], "hits": [1]})),
+        Section("status", "Status", pd.DataFrame({"status": [200], "hits": [1]})),
+    ]
+
+
 def test_the_stacked_csv_always_has_the_notes_columns() -> None:
     """Several sections: the notes section's columns are there even with nothing to note, so
     the columns never depend on the data; --csv-dir's notes.csv is the header alone."""
     report = Report(
         command="summary",
         overview={"requests": 1},
-        sections=[
-            Section("hosts", "Hosts", pd.DataFrame({"client": ["a"], "hits": [1]})),
-            Section("status", "Status", pd.DataFrame({"status": [200], "hits": [1]})),
-        ],
+        sections=_two_sections(),
     )
     out = io.StringIO()
     RENDERERS["csv"](report, out)
@@ -153,13 +156,16 @@ def test_notes_cells_are_escaped_as_the_other_cells() -> None:
     report = Report(
         command="summary",
         overview={"requests": 1},
-        sections=[
-            Section("hosts", "Hosts", pd.DataFrame({"client": ["a"], "hits": [1]})),
-            Section("status", "Status", pd.DataFrame({"status": [200], "hits": [1]})),
-        ],
+        sections=_two_sections(),
         inputs=[
-            {"file": "@evil.log", "format": "combined", "lines": 2, "parsed": 1,
-             "bad_lines": 1, "bad_share": 0.5}
+            {
+                "file": "@evil.log",
+                "format": "combined",
+                "lines": 2,
+                "parsed": 1,
+                "bad_lines": 1,
+                "bad_share": 0.5,
+            }
         ],  # fmt: skip
         bad_lines={"total": 1, "examples": [{"file": "+x", "line": 2, "reason": "-1+cmd\x1b[2J"}]},
         warnings=[hostile],

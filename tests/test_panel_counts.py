@@ -77,6 +77,21 @@ def _crawler_rows(g: pd.DataFrame) -> pd.DataFrame:
     return audience._text_keys(g).astype({"kind": "str"})
 
 
+def _bots(rows: list[tuple[int, int, int]], hits: np.ndarray, size: np.ndarray) -> pd.DataFrame:
+    """Robots' rows as the crawlers panel reads them: (crawler code, kind code, client) each."""
+    crawlers = pd.Index(["", "Googlebot", "bingbot", "curl", "Zzz"], dtype="str")
+    kinds = pd.Index(["crawler", "tool", "feed"], dtype="str")
+    return pd.DataFrame(
+        {
+            "client": pd.array([f"10.0.0.{c}" for *_, c in rows], dtype="str"),
+            "crawler": categorical(np.array([r[0] for r in rows], np.int8), crawlers),
+            "agent_class": categorical(np.array([r[1] for r in rows], np.int8), kinds),
+            "hits": hits,
+            "bytes": size,
+        }
+    )
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     st.lists(
@@ -86,16 +101,10 @@ def _crawler_rows(g: pd.DataFrame) -> pd.DataFrame:
 )
 def test_crawler_counts_are_the_groupbys(rows: list[tuple[int, int, int]], seed: int) -> None:
     rng = np.random.default_rng(seed)
-    crawlers = pd.Index(["", "Googlebot", "bingbot", "curl", "Zzz"], dtype="str")
-    kinds = pd.Index(["crawler", "tool", "feed"], dtype="str")
-    bots = pd.DataFrame(
-        {
-            "client": pd.array([f"10.0.0.{c}" for *_, c in rows], dtype="str"),
-            "crawler": categorical(np.array([r[0] for r in rows], np.int8), crawlers),
-            "agent_class": categorical(np.array([r[1] for r in rows], np.int8), kinds),
-            "hits": rng.integers(1, 100, len(rows)).astype(np.int64),
-            "bytes": rng.integers(0, 10**12, len(rows)).astype(np.int64),
-        }
+    bots = _bots(
+        rows,
+        rng.integers(1, 100, len(rows)).astype(np.int64),
+        rng.integers(0, 10**12, len(rows)).astype(np.int64),
     )
     got = audience._crawler_counts(bots)
     assert got is not None
@@ -133,16 +142,8 @@ def test_crawler_counts_exact_past_float() -> None:
 def test_crawler_table_is_the_old_chain(rows: list[tuple[int, int, int]], extra: int) -> None:
     """``_crawler_table`` against the share's Series arithmetic and the reset_index, rename
     and conversions it replaces: the same frame, column order, dtypes and index."""
-    crawlers = pd.Index(["", "Googlebot", "bingbot", "curl", "Zzz"], dtype="str")
-    kinds = pd.Index(["crawler", "tool", "feed"], dtype="str")
-    bots = pd.DataFrame(
-        {
-            "client": pd.array([f"10.0.0.{c}" for *_, c in rows], dtype="str"),
-            "crawler": categorical(np.array([r[0] for r in rows], np.int8), crawlers),
-            "agent_class": categorical(np.array([r[1] for r in rows], np.int8), kinds),
-            "hits": np.arange(1, len(rows) + 1, dtype=np.int64) * 7,
-            "bytes": np.arange(len(rows), dtype=np.int64),
-        }
+    bots = _bots(
+        rows, np.arange(1, len(rows) + 1, dtype=np.int64) * 7, np.arange(len(rows), dtype=np.int64)
     )
     got = audience._crawler_counts(bots)
     assert got is not None
@@ -201,4 +202,3 @@ def test_panel_key_not_in_panel_columns_raises(by: str, detail: str | None) -> N
     v = people.assign(language=people["browser"], engine=people["browser"])
     with pytest.raises(ValueError, match="PANEL_COLUMNS"):
         audience._panel(v, Context(Settings()), by, "x", "X", detail)
-
