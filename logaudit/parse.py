@@ -55,7 +55,13 @@ from logaudit.formats.values import (
     sizes,
     statuses,
 )
-from logaudit.schema import AGENT_UNLOGGED, COOKIE_PREFIX, categorical, cookie_columns
+from logaudit.schema import (
+    AGENT_UNLOGGED,
+    COOKIE_PREFIX,
+    SIZE_LIMIT,
+    categorical,
+    cookie_columns,
+)
 from logaudit.sources import Block
 
 # How many bad lines per input are kept as examples.
@@ -1276,6 +1282,9 @@ def _assemble(
         by_num, by_valid = sizes(by_dict)  # once per distinct size (no nulls in a dictionary)
         by_rows, by_ok = by_num[by_idx], by_valid[by_idx]
     reasons.append((~by_ok, "size is not a number"))
+    huge = by_rows >= SIZE_LIMIT  # read as 0 where not a number
+    if huge.any():
+        reasons.append((huge, "size of 4 GiB or more"))
 
     # A comment line (W3C's #Fields, a pasted note) that happened to fit is no request.
     first = det.format.tokens[0].name if det.format.tokens else ""

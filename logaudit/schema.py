@@ -49,7 +49,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("query", "category", "query string without '?', '' when none"),
     Column("protocol", "category", "HTTP protocol, e.g. HTTP/1.1; '' when absent"),
     Column("status", "int16", "HTTP status code"),
-    Column("bytes", "int64", "response size in bytes; '-' counts as 0"),
+    Column("bytes", "int64", "response size in bytes, below SIZE_LIMIT; '-' counts as 0"),
     Column("referrer", "category", "Referer header as logged; '-' or '' means direct"),
     Column("agent", "category", "User-Agent header as logged"),
     Column("vhost", "category", "virtual host (host[:port]); '' when the format has none"),
@@ -77,6 +77,11 @@ ENRICHED: tuple[Column, ...] = (
 )
 
 NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+
+# A response size must be below this (4 GiB): a larger one is a bad line ("size of 4 GiB or
+# more", parse._rows_of). Any sum of up to 2**31 lines' sizes then fits an int64: twelve
+# lines of 999999999999999999 bytes summed past 2**63 and printed a negative bandwidth.
+SIZE_LIMIT = 1 << 32
 
 # --log-format auto+ over formats of which some log no user agent (combined and common): a
 # bool column, True on the rows read by such a format (their agent is "" as never logged),

@@ -5,17 +5,24 @@ the same sizes and the same bad lines as the rule the parser applies to every ot
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from loglines import line
 
+from logaudit import api
+from logaudit.analyze.base import _sums
+from logaudit.analyze.trends.series import _count
 from logaudit.blockcsv import size_token
+from logaudit.config import Settings
 from logaudit.formats import FORMATS, Detected, detect
 from logaudit.formats.values import sizes
 from logaudit.parse import BadLines, parse_block
+from logaudit.schema import SIZE_LIMIT
 from logaudit.sources import Block, Input
 
 COMBINED = Detected(FORMATS["combined"], 0, 1, 1)
@@ -26,6 +33,12 @@ ODD += ["999999999999999999", "1000000000000000000", "9223372036854775807", "9" 
 def _rule(text: str) -> tuple[int, bool]:
     ok = re.fullmatch(r"[0-9]{1,18}|-", text, flags=re.ASCII) is not None
     return (int(text) if ok and text != "-" else 0), ok
+
+
+def _line_rule(text: str) -> tuple[int, bool]:
+    """What a parsed line keeps: ``_rule``, and a size of 4 GiB or more is a bad line."""
+    number, ok = _rule(text)
+    return number, ok and number < SIZE_LIMIT
 
 
 @pytest.mark.parametrize("kind", [pa.string(), pa.large_string()])
@@ -77,10 +90,10 @@ def test_odd_sizes_in_a_block_are_the_bad_lines_and_the_rest_are_read() -> None:
     written[13] = "1" * 19
     written[17] = "-5"
     written[19] = "0042"
-    written[23] = "999999999999999999"
+    written[23] = "4294967295"
     bad = BadLines()
     frame = parse_block(Block(_lines(written), 1, Input("t.log", None)), COMBINED, bad)
-    expected = [(i + 1, *_rule(t)) for i, t in enumerate(written)]
+    expected = [(i + 1, *_line_rule(t)) for i, t in enumerate(written)]
     kept = [(n, v) for n, v, ok in expected if ok]
     assert list(zip(frame["line"], frame["bytes"], strict=True)) == kept
     assert bad.total == sum(1 for _, _, ok in expected if not ok) == 4
@@ -112,9 +125,49 @@ def test_sizes_inside_a_token_of_several_pieces_follow_the_rule() -> None:
     )
     bad = BadLines()
     frame = parse_block(Block(raw, 1, Input("t.log", None)), det, bad)
-    expected = [(i + 1, *_rule(t)) for i, t in enumerate(written)]
+    expected = [(i + 1, *_line_rule(t)) for i, t in enumerate(written)]
     assert list(zip(frame["line"], frame["bytes"], strict=True)) == [
         (n, v) for n, v, ok in expected if ok
     ]
     assert [n for n, _ in bad.samples["t.log"]] == [n for n, _, ok in expected if not ok]
-    assert all(why == "size is not a number" for _, why in bad.samples["t.log"])
+    assert [why for _, why in bad.samples["t.log"]] == ["size is not a number"] * 4 + [
+        "size of 4 GiB or more"
+    ]
+
+
+@pytest.mark.parametrize("plain", [True, False])
+def test_sizes_of_4_gib_or_more_are_bad_lines_so_sums_cannot_overflow(
+    tmp_path: Path, plain: bool
+) -> None:
+    # Twelve sizes of 999999999999999999 (18 digits, a number) summed past 2**63: the
+    # bandwidth of summary, hosts and paths printed negative. Each is now a bad line with its
+    # reason, and the largest size kept (2**32 - 1) is summed exactly.
+    fmt = (
+        "combined"
+        if plain
+        else 'apache:%h %l %u %t "%r" %>s size=%b "%{Referer}i" "%{User-agent}i"'
+    )
+    rows = []
+    for i in range(14):
+        size = "999999999999999999" if i < 12 else str(SIZE_LIMIT - 1 + 13 - i)
+        text = line(client=f"10.0.0.{i % 2}", request=f"GET /big/{i % 3} HTTP/1.1", size=size)
+        rows.append(text if plain else text.replace(f" 200 {size} ", f" 200 size={size} "))
+    p = tmp_path / "access.log"
+    p.write_text("\n".join(rows) + "\n")
+    outcome = api.summary([str(p)], Settings(log_format=fmt), ["hosts", "pages"])
+    report = outcome.report
+    assert report is not None
+    assert report.overview["bad_lines"] == 13
+    assert report.overview["bandwidth"] == SIZE_LIMIT - 1
+    assert outcome.bad_line_note is not None and "size of 4 GiB or more" in outcome.bad_line_note
+    hosts = report.sections[0].rows
+    assert hosts["bandwidth"].tolist() == [SIZE_LIMIT - 1]
+
+
+def test_sums_per_key_are_exact_past_2_53() -> None:
+    # The per-key sums (hosts' bandwidth through the visitors table, paths, days) were float64
+    # bincounts: 2**53 + 1 + 1 came back as 2**53.
+    codes = np.array([0, 0, 0, 1], np.int64)
+    w = np.array([1 << 53, 1, 1, 5], np.int64)
+    assert _sums(codes, 2, {"bytes": w})["bytes"].tolist() == [(1 << 53) + 2, 5]
+    assert _count(codes, 2, w).tolist() == [(1 << 53) + 2, 5]
