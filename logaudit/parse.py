@@ -260,7 +260,11 @@ def _exact(
         return pa.table({}), np.zeros(0, np.int64)
     keep = np.flatnonzero(ok)
     rows = matched.filter(pa.array(ok))
-    table = pa.table({c: rows.field(i) for i, c in enumerate(columns)})
+    table = pa.table({c: rows.field(c) for c in columns})
+    if "client_" in matched.type.names:  # "[addr]" with no port (Layout.line_regex)
+        client, bare = rows.field("client"), rows.field("client_")  # one of the two is ""
+        joined = pc.binary_join_element_wise(client, bare, pa.scalar("", client.type))
+        table = table.set_column(columns.index("client"), "client", joined)
     if _xff_extra(det):
         # The field was quoted or bare: one of its two groups holds it.
         value = pc.binary_join_element_wise(

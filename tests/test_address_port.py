@@ -153,3 +153,14 @@ def test_a_bracketed_client_is_the_bare_client_in_every_format(
     got = CliRunner().invoke(cli, ["scrub", str(log), "-o", str(out), "--ip", "mask"])
     assert got.exit_code == 0, got.output
     assert [r.split()[0] for r in out.read_text().splitlines()] == ["[2001:db8::]", "2001:db8::"]
+
+
+@pytest.mark.parametrize("fmt", [*FAMILIES, 'goaccess:%h:%^ %^[%d:%t %^] "%r" %s %b'])
+def test_a_bracketed_client_without_a_port_is_read_whole(fmt: str) -> None:
+    # "[2001:db8::1]" with no ":port" was cut at its last colon: client "[2001:db8:", a host
+    # of its own. AWS and HAProxy document client:port and write IPv6 bare, so this comes
+    # from a rewritten log; the brackets say where the address ends.
+    lines = [LINES[fmt].format(c=c) for c in ("[2001:db8::1]", "[2001:db8::1]:4000", "[::1]")]
+    got, bad = _clients(fmt, lines)
+    assert bad.total == 0, bad.samples
+    assert got == ["2001:db8::1", "2001:db8::1", "::1"]

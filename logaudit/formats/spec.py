@@ -299,9 +299,20 @@ class Layout:
         as the last group (detection counts its tokens)."""
         out = ["^", re.escape(self.separators[0])]
         ends = not extras and not tail and self.separators[-1] == ""
+        port = self._bare_port()
         for i, t in enumerate(self.tokens):
-            out.append(self._token_regex(t, strict, last=ends and i == len(self.tokens) - 1))
+            if port is not None and i == port + 1:
+                continue  # in the client's alternation (below)
+            regex = self._token_regex(t, strict, last=ends and i == len(self.tokens) - 1)
             sep = self.separators[i + 1]
+            if i == port:
+                # "[2001:db8::1]" with no ":port" after it (tried first: the other branch
+                # cut it at its last colon): the address as written, in group client_,
+                # which parse joins to client; with a port, the other branch reads it.
+                after = self._token_regex(self.tokens[i + 1], strict, last=False)
+                regex = rf"(?:(?P<client_>\[[^\[\]\s]*\])|{regex}{re.escape(sep)}{after})"
+                sep = self.separators[i + 2]
+            out.append(regex)
             out.append(r"[ \t]+" if self.loose and sep in (" ", "\t") else re.escape(sep))
         # The first ``capture`` trailing fields are captured (extra0...), quotes left out.
         out.extend(
@@ -314,6 +325,18 @@ class Layout:
             out.append(r"(?P<tail>(?: .*)?)")
         out.append(r"\r?\n?$")
         return "".join(out)
+
+    def _bare_port(self) -> int | None:
+        """The client token's index when it is written "addr:port" as its own tokens with no
+        delimiter (AWS ALB/ELB, HAProxy: ``%h:%^``), a port token after it; else None."""
+        if self.delimiter is not None:
+            return None
+        for i, t in enumerate(self.tokens[:-1]):
+            single = t.single
+            if single is not None and single.role == "client" and self.separators[i + 1] == ":":
+                nxt = self.tokens[i + 1].single
+                return i if nxt is not None and not self.tokens[i + 1].quoted else None
+        return None
 
     def detect_regex(self) -> str:
         # Built once per layout: detection runs on every input (20,000 files: 3 s of building).
