@@ -1527,12 +1527,19 @@ _FILE_EXTENSIONS = pa.array(
 )
 
 
+# A query field beside a request URI (which may hold one too): W3C's cs-uri-query beside
+# cs-uri, GoAccess's %q beside %U (its docs: %U "including any query string", %q "the query
+# string"). The field's query wins where it holds one.
+_QUERY_BESIDE_URI = ("cs-uri-query", "%q")
+
+
 def _uri_parts(
     cols: dict[str, tuple[np.ndarray, pa.Array, Piece]], hosts: list[Coded]
 ) -> tuple[Coded, Coded]:
     """(path, query) from a request URI ($request_uri, %U, W3C's cs-uri), split once per
-    distinct value. W3C: a cs-uri-query beside cs-uri holds the query; a cs-uri written as
-    host/path gives its host as the virtual host (into ``hosts``) and the rest as the path."""
+    distinct value. A query field beside it holds the query (``_QUERY_BESIDE_URI``); a cs-uri
+    written as host/path gives its host as the virtual host (into ``hosts``) and the rest as
+    the path."""
     u_idx, u_dict, piece = cols["request_uri"]
     u_dict = u_dict.cast(pa.string())
     w3c = piece.text.lower() == "cs-uri"
@@ -1540,8 +1547,8 @@ def _uri_parts(
         u_dict = _w3c_host(u_dict, u_idx, hosts)
     u_path, u_query = _target_parts(u_dict)
     path, query = _recode(u_path, u_idx), _recode(u_query, u_idx)
-    if w3c and "query" in cols and cols["query"][2].text.lower() == "cs-uri-query":
-        # Per row: cs-uri-query's when it holds one, else the query inside cs-uri.
+    if "query" in cols and cols["query"][2].text.lower() in _QUERY_BESIDE_URI:
+        # Per row: the query field's when it holds one, else the query inside the URI.
         l_idx, l_dict = _logged_query(cols)
         logged = np.asarray(pc.not_equal(l_dict, "").fill_null(False))[l_idx]
         both = pa.concat_arrays([query[1], l_dict])

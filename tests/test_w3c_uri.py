@@ -115,6 +115,29 @@ def test_a_uri_alone_keeps_its_own_query() -> None:
     ]
 
 
+def test_a_goaccess_q_beside_u_is_the_query_as_cs_uri_query_is() -> None:
+    # GoAccess's %U is the path "including any query string" and %q "the query string": a
+    # log-format with both (as W3C's cs-uri and cs-uri-query) lost %q's query.
+    fmt = "goaccess:%h [%d:%t %^] %m %U %q %s %b"
+    raw = (
+        "203.0.113.5 [10/Mar/2026:10:00:00 +0000] GET /landing utm_source=news 200 5\n"
+        "203.0.113.5 [10/Mar/2026:10:00:01 +0000] GET /both?a=1 b=2 200 5\n"
+        "203.0.113.5 [10/Mar/2026:10:00:02 +0000] GET /own?c=3 - 200 5\n"
+        "203.0.113.5 [10/Mar/2026:10:00:03 +0000] GET /plain - 200 5\n"
+    ).encode()
+    det = detect(raw, "a.log", fmt)
+    bad = BadLines()
+    frame = parse_block(Block(raw, 1, Input("a.log", None), raw.count(b"\n")), det, bad)
+    assert bad.total == 0, bad.samples
+    got = frame.sort_values("line")[["path", "query"]].astype(str).values.tolist()
+    assert got == [
+        ["/landing", "utm_source=news"],
+        ["/both", "b=2"],
+        ["/own", "c=3"],
+        ["/plain", ""],
+    ]
+
+
 def test_sources_reports_the_campaign_of_cs_uri_query(tmp_path: Path) -> None:
     log = tmp_path / "u_ex.log"
     log.write_text(WITH_QUERY)
