@@ -120,11 +120,11 @@ def test_a_goaccess_q_beside_u_is_the_query_as_cs_uri_query_is() -> None:
     # log-format with both (as W3C's cs-uri and cs-uri-query) lost %q's query.
     fmt = "goaccess:%h [%d:%t %^] %m %U %q %s %b"
     raw = (
-        "203.0.113.5 [10/Mar/2026:10:00:00 +0000] GET /landing utm_source=news 200 5\n"
-        "203.0.113.5 [10/Mar/2026:10:00:01 +0000] GET /both?a=1 b=2 200 5\n"
-        "203.0.113.5 [10/Mar/2026:10:00:02 +0000] GET /own?c=3 - 200 5\n"
-        "203.0.113.5 [10/Mar/2026:10:00:03 +0000] GET /plain - 200 5\n"
-    ).encode()
+        b"203.0.113.5 [10/Mar/2026:10:00:00 +0000] GET /landing utm_source=news 200 5\n"
+        b"203.0.113.5 [10/Mar/2026:10:00:01 +0000] GET /both?a=1 b=2 200 5\n"
+        b"203.0.113.5 [10/Mar/2026:10:00:02 +0000] GET /own?c=3 - 200 5\n"
+        b"203.0.113.5 [10/Mar/2026:10:00:03 +0000] GET /plain - 200 5\n"
+    )
     det = detect(raw, "a.log", fmt)
     bad = BadLines()
     frame = parse_block(Block(raw, 1, Input("a.log", None), raw.count(b"\n")), det, bad)
