@@ -1479,9 +1479,7 @@ def _request_parts(
             # A load balancer logs the absolute URL ("GET https://host:443/p?q HTTP/1.1"):
             # the path is what follows the host, and the host is the virtual host.
             url = pc.extract_regex(target, _ABSOLUTE)
-            rest = url.field("rest")
-            rest = pc.if_else(pc.equal(rest, ""), "/", rest)
-            target = pc.if_else(url.is_valid(), rest, target)
+            target = pc.if_else(url.is_valid(), _rooted(url.field("rest")), target)
             hosts.append(_recode(pc.if_else(url.is_valid(), url.field("host"), ""), rq_idx))
         t_path, t_query = _target_parts(target)
         return (
@@ -1556,6 +1554,16 @@ def _uri_parts(
     return path, query
 
 
+def _rooted(rest: pa.Array) -> pa.Array:
+    """What follows an absolute URL's host, as a path from the root: "" is "/", and
+    "?x=1" (no path before the query) is "/?x=1", as a browser requests it."""
+    return pc.if_else(
+        pc.starts_with(rest, "/").fill_null(True),
+        rest,
+        pc.binary_join_element_wise(pa.scalar("/", rest.type), rest, pa.scalar("", rest.type)),
+    )
+
+
 def _w3c_host(u_dict: pa.Array, u_idx: np.ndarray, hosts: list[Coded]) -> pa.Array:
     """The distinct cs-uri values with an absolute URL's or a host/path's host taken off (into
     ``hosts``, when any row has one): "http://h/p" and "www.example.com/p" -> "/p"."""
@@ -1566,7 +1574,7 @@ def _w3c_host(u_dict: pa.Array, u_idx: np.ndarray, hosts: list[Coded]) -> pa.Arr
     is_named = pc.and_(named.is_valid(), pc.invert(a_file.fill_null(True)))
     if not pc.any(pc.or_(is_url, is_named)).as_py():
         return u_dict
-    url_rest = pc.if_else(pc.equal(url.field("rest"), ""), "/", url.field("rest"))
+    url_rest = _rooted(url.field("rest"))
     host = pc.if_else(is_url, url.field("host"), pc.if_else(is_named, named.field("host"), ""))
     hosts.append(_recode(host, u_idx))
     return pc.if_else(is_url, url_rest, pc.if_else(is_named, named.field("rest"), u_dict))
