@@ -96,6 +96,16 @@ def test_a_single_sections_note_goes_to_stderr(tmp_path: Path) -> None:
     assert any(e.startswith("logaudit: daily: ") for e in err)
 
 
+def test_two_sections_asked_stay_stacked_when_one_is_left_out(tmp_path: Path) -> None:
+    # An empty vhosts is left out of the report: the CSV took the one-table shape of pages
+    # alone (no section column, no notes), by which sections had rows, not which were asked.
+    log = write(tmp_path / "clean.log", [line(client=f"203.0.113.{i}") for i in range(3)])
+    out = _run("summary", log, "--section", "vhosts", "--section", "pages", "--format", "csv")
+    table = pd.read_csv(io.StringIO(out), dtype=str, keep_default_na=False)
+    assert list(table.columns[:2]) == ["section", "path"]
+    assert set(table["section"]) == {"pages", "notes"}
+
+
 def _two_sections() -> list[Section]:
     """Two small sections: a stacked CSV."""
     return [

@@ -310,6 +310,7 @@ def build_report(
         command=command,
         overview=ov,
         sections=built,
+        asked=tuple(sections),
         inputs=inputs_info(run),
         bad_lines=bad_lines_info(run),
         warnings=warnings(run),
