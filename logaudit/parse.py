@@ -59,6 +59,7 @@ from logaudit.schema import (
     AGENT_UNLOGGED,
     COOKIE_PREFIX,
     SIZE_LIMIT,
+    SIZE_REASON,
     categorical,
     cookie_columns,
 )
@@ -1288,7 +1289,7 @@ def _assemble(
     reasons.append((~by_ok, "size is not a number"))
     huge = by_rows >= SIZE_LIMIT  # read as 0 where not a number
     if huge.any():
-        reasons.append((huge, "size of 4 GiB or more"))
+        reasons.append((huge, SIZE_REASON))
 
     # A comment line (W3C's #Fields, a pasted note) that happened to fit is no request.
     first = det.format.tokens[0].name if det.format.tokens else ""

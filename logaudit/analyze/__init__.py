@@ -277,6 +277,8 @@ def build_report(
     ov.update(timing.overview(p))
     if ov.get("crawler_hits", 0) is None:
         ctx.notes.append(traffic.ROBOTS_NOT_COUNTED)
+    if traffic.bandwidth_may_overflow(p):
+        ctx.notes.append(traffic.BANDWIDTH_OVERFLOW)
 
     def headline() -> None:
         if "pv_events" in p or "pv_events" in run.tables:
