@@ -156,7 +156,7 @@ def render_csv(report: Report, out: TextIO) -> None:
     # Several sections: one table, the union of their columns; each cell keeps its own type
     # (no concat, which would turn integer columns with gaps into floats).
     tables = [(s.name, s.rows) for s in secs]
-    if not one_table(report):
+    if not one_table(report) or not secs:  # the one section asked left out: its notes
         tables.append(("notes", notes_table(report)))
     columns = ["section"]
     for _, rows in tables:
