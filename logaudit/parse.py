@@ -1157,6 +1157,8 @@ def _token_fields(
         groups: dict[str, pa.Array] = {}
         for i, p in enumerate(tok.fields):
             sub = split.field(f"p{i}")
+            if i == 0 and "p0_" in split.type.names:  # "[addr]" with no port (split_regex)
+                sub = pc.binary_join_element_wise(sub, split.field("p0_"), "")
             if p.role == "time":
                 groups[p.kind] = sub
             elif field_key(p) not in fields and p.role not in ("extra", "ident"):

@@ -161,6 +161,10 @@ class Token:
                 inner = ".*" if last else ".*?"
             out.append(f"(?P<p{fields}>{inner})")
             fields += 1
+        if _client_port(self.pieces):
+            # "[2001:db8::1]" with no ":port" (tried first: the other branch cut it at its
+            # last colon): the address as written, in group p0_, which parse joins to p0.
+            return rf"^(?:(?P<p0_>{BRACKETED})|{''.join(out)})$"
         return "^" + "".join(out) + "$"
 
 
@@ -310,7 +314,7 @@ class Layout:
                 # cut it at its last colon): the address as written, in group client_,
                 # which parse joins to client; with a port, the other branch reads it.
                 after = self._token_regex(self.tokens[i + 1], strict, last=False)
-                regex = rf"(?:(?P<client_>\[[^\[\]\s]*\])|{regex}{re.escape(sep)}{after})"
+                regex = rf"(?:(?P<client_>{BRACKETED})|{regex}{re.escape(sep)}{after})"
                 sep = self.separators[i + 2]
             out.append(regex)
             out.append(r"[ \t]+" if self.loose and sep in (" ", "\t") else re.escape(sep))
@@ -345,6 +349,24 @@ class Layout:
             found = self.line_regex(strict=True, tail=self.allow_extras)
             object.__setattr__(self, "_detect_regex", found)
         return str(found)
+
+
+def _client_port(pieces: tuple[Piece, ...]) -> bool:
+    """Whether a token is a client and its port, ``addr:port`` (%h:%{remote}p,
+    $remote_addr:$remote_port, GoAccess's %h:%^), in one token of a delimited layout."""
+    return (
+        len(pieces) == 3
+        and not pieces[0].literal
+        and pieces[0].role == "client"
+        and pieces[1].literal
+        and pieces[1].text == ":"
+        and not pieces[2].literal
+    )
+
+
+# An IPv6 address in brackets, "[2001:db8::1]": hex digits, colons and dots (an IPv4 tail),
+# never any bracketed text ("[-]", "[25/Sep/2018:06:05:27]": another layout's field).
+BRACKETED = r"\[[0-9A-Fa-f:.]+\]"
 
 
 def _port_after(p: Piece) -> bool:
