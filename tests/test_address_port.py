@@ -183,12 +183,14 @@ def test_only_an_address_is_a_bracketed_client(fmt: str, client: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "fmt", ['goaccess:%h:%^ - - [%d:%t %^] "%r" %s %b', 'apache:%h:%{remote}p %l %u %t "%r" %>s %b']
+    "fmt", ["alb", 'goaccess:%h:%^ - - [%d:%t %^] "%r" %s %b', "apache:%h:%{remote}p %l %u %t "
+            '"%r" %>s %b']
 )
 def test_scrub_masks_a_bracketed_client_without_a_port_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
 ) -> None:
-    # A delimited layout's "%h:%^" token: "[2001:db8::1]" was cut at its last colon.
+    # alb's "[2001:db8::1]" was cut at its last colon and written "*:1]"; a delimited layout's
+    # "%h:%^" token was cut the same way.
     isolate(monkeypatch, tmp_path)
     log, out = tmp_path / "a.log", tmp_path / "masked.log"
     log.write_text("".join(LINES[fmt].format(c=c) + "\n" for c in ("[2001:db8::1]", "[::1]:443")))
