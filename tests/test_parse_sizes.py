@@ -17,10 +17,12 @@ from loglines import line
 
 from logaudit import api
 from logaudit.analyze import traffic
+from logaudit.analyze.audience import t_visitors
 from logaudit.analyze.base import _sums
-from logaudit.analyze.trends.series import _count
+from logaudit.analyze.trends.series import _count, t_hours
 from logaudit.blockcsv import size_token
 from logaudit.config import Settings
+from logaudit.enrich.classify import Enricher
 from logaudit.formats import FORMATS, Detected, detect
 from logaudit.formats.values import sizes
 from logaudit.parse import BadLines, parse_block
@@ -211,3 +213,15 @@ def test_sums_per_key_are_exact_past_2_53() -> None:
     w = np.array([1 << 53, 1, 1, 5], np.int64)
     assert _sums(codes, 2, {"bytes": w})["bytes"].tolist() == [(1 << 53) + 2, 5]
     assert _count(codes, 2, w).tolist() == [(1 << 53) + 2, 5]
+
+
+def test_per_visitor_and_per_hour_sums_are_exact_past_2_53() -> None:
+    # audience.t_visitors (the hosts' bandwidth) and trends' t_hours sum bytes per key with
+    # base.int_bincount; float64 bincounts gave 2**53 for 2**53 + 1 + 1. (A store's merged
+    # days reach such totals; one line's size stays below 2**40.)
+    raw = "".join(line(client="10.0.0.1", size=5) + "\n" for _ in range(3)).encode()
+    frame = parse_block(Block(raw, 1, Input("t.log", None)), COMBINED, BadLines())
+    chunk = Enricher(Settings()).apply(frame)
+    chunk["bytes"] = np.array([1 << 53, 1, 1], np.int64)
+    assert t_visitors(chunk, Settings())["bytes"].tolist() == [(1 << 53) + 2]
+    assert t_hours(chunk, Settings())["bytes"].tolist() == [(1 << 53) + 2]

@@ -749,11 +749,7 @@ def _crawler_counts(bots: pd.DataFrame) -> pd.DataFrame | None:
     n = len(pairs)
 
     def total(w: np.ndarray) -> np.ndarray:
-        if int(np.abs(w).sum(dtype=np.float64)) < 1 << 53:  # float weights exact: bincount
-            return np.bincount(group, weights=w, minlength=n).astype(np.int64)
-        out = np.zeros(n, np.int64)
-        np.add.at(out, group, w)
-        return out
+        return int_bincount(group, w, n).astype(np.int64, copy=False)
 
     who, seen = pd.factorize(client.array, sort=False)
     distinct = np.unique(group.astype(np.int64) * len(seen) + who)

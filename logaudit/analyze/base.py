@@ -223,8 +223,8 @@ def count_by(
 # most rows (a block's day, its methods, status codes) each row's increment waits for the one
 # before it on the same counter. Rows are spread over LANES counters per key (the row number
 # modulo LANES) and the lanes summed: a block's methods counted in about half the time. Only
-# for up to LANES_KEYS keys, whose lanes stay in the cache. Sums are of integers (bytes as
-# float64, exact below 2**53 as before), so the order of additions changes no figure.
+# for up to LANES_KEYS keys, whose lanes stay in the cache. Sums are of integers (exact:
+# ``int_bincount``), so the order of additions changes no figure.
 LANES = 8
 LANES_KEYS = 1024
 _lane_cache: list[np.ndarray] = [np.zeros(0, np.intp)]
