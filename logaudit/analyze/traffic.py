@@ -47,12 +47,13 @@ def t_totals(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     classified = "agent_class" in c
     cls = np.asarray(c["agent_class"].array.codes) if classified else np.zeros(0, np.int8)
     size = c["bytes"].to_numpy()
+    total = int(size.sum())  # exact up to 2**23 rows (a block): sizes are below 2**40
     row = {
         "hits": len(c),
-        "bytes": int(size.sum()),
-        # The sizes in MiB, rounded down: exact in int64 where "bytes" may not be (below
-        # 2**43 lines), so ``bandwidth_may_overflow`` can tell (schema.SIZE_LIMIT).
-        "bytes_mib": int((size >> 20).sum()),
+        "bytes": total,
+        # The sum in MiB, rounded down: merged, it stays exact where "bytes" may wrap, so
+        # ``bandwidth_may_overflow`` can tell (schema.SIZE_LIMIT). No pass of its own.
+        "bytes_mib": total >> 20 if len(size) <= 1 << 23 else int((size >> 20).sum()),
         # count_nonzero: a bool array's sum() converts every row to an integer first.
         "page_views": np.count_nonzero(c["is_page"].to_numpy() & person),
         "people_hits": np.count_nonzero(person),
@@ -399,8 +400,9 @@ def overview(p: Partial, s: Settings) -> dict[str, object]:
 def bandwidth_may_overflow(p: Partial) -> bool:
     """Whether the sum of all sizes may reach 2**63, past what the int64 sums of bandwidth
     (total, per key, merged in the store) hold: a size is below schema.SIZE_LIMIT (2**40), so
-    up to 2**23 lines always fit. Every size is below (its MiB + 1) MiB, so the total is below
-    2**63 while ``bytes_mib`` plus the hits is at most 2**43 (a store's days from before the
+    up to 2**23 lines always fit. A frame's sizes sum to less than (its ``bytes_mib`` + its
+    hits) MiB (one MiB for its rounding, or for each size's), so the total is below 2**63
+    while ``bytes_mib`` plus the hits is at most 2**43 (a store's days from before the
     column: their MiB not known, counted as none)."""
     t = p.get("totals")
     if t is None or t.empty or "bytes_mib" not in t:
