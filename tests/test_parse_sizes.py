@@ -225,3 +225,21 @@ def test_per_visitor_and_per_hour_sums_are_exact_past_2_53() -> None:
     chunk["bytes"] = np.array([1 << 53, 1, 1], np.int64)
     assert t_visitors(chunk, Settings())["bytes"].tolist() == [(1 << 53) + 2]
     assert t_hours(chunk, Settings())["bytes"].tolist() == [(1 << 53) + 2]
+
+
+def test_the_report_carries_the_overflow_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # build_report asks bandwidth_may_overflow of the merged partial (no log reaches 2**63 here).
+    p = tmp_path / "access.log"
+    p.write_text(line(size=5) + "\n")
+    seen: list[int] = []
+
+    def may(part: dict[str, pd.DataFrame]) -> bool:
+        seen.append(int(part["totals"]["bytes"].iloc[0]))
+        return True
+
+    monkeypatch.setattr(traffic, "bandwidth_may_overflow", may)
+    report = api.summary([str(p)], Settings(), ["hosts"]).report
+    assert report is not None and seen == [5]
+    assert traffic.BANDWIDTH_OVERFLOW in report.notes
