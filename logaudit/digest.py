@@ -379,6 +379,9 @@ def build(
     subject, flagged = verdict(site, head, extra.get("unusual"))
     report.command = "digest"
     report.sections = [head, *shown]
+    # The CSV's shape (render.tabular.one_table) by what the digest asked for: the headline
+    # and its sections, not the period run's own (which hold no unusual nor movers).
+    report.asked = ("headline", *names)
     if visits is not None and "visits" in report.overview:
         # One visit count: the visits starting in the period, as the headline's.
         report.overview.update(visit_figures(visits, _day(since), _day(until)))

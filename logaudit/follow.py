@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING, BinaryIO, TextIO
 from logaudit.config import Settings
 from logaudit.enrich.classify import Enricher
 from logaudit.errors import ExitCode, LogauditError
-from logaudit.formats import Detected, after, agent_logged, detect_for, in_force, sample_lines
+from logaudit.formats import (
+    Detected,
+    Lead,
+    after,
+    agent_logged,
+    detect_for,
+    in_force,
+    sample_lines,
+)
 from logaudit.parse import BadLines, in_line_order, parse_block
 from logaudit.records import Query, Result, _Enrich, _spelled_durations, writer_for
 from logaudit.sources import Block, Input, InputProblem, head_and_lead, not_a_log, without_nuls
@@ -49,8 +57,9 @@ class Tail:
     found_in: str | None = None
     # Not there at the last poll: its appearance is said (as tail -F says it).
     waiting: bool = False
-    # The header lines a file held before its first log line (detect_now): read with it.
-    head: bytes = b""
+    # The header lines a file held or got before its first log line (detect_now, rows):
+    # detected from with it, as the reports and records detect (formats.Lead).
+    lead: Lead = field(default_factory=Lead)
     # The file offset of the next byte poll returns, and of the first byte it last returned
     # (where a NUL run is said to be, as the reports say it).
     at: int = 0
@@ -81,8 +90,15 @@ class Tail:
         counted apart in ``bad``, as ``read_blocks`` and the reports do."""
         data, runs = without_nuls(data, self.line, self.data_at)
         if self.det is None:
-            skipped = self.detect(self.head + data, settings)
-            self.head = b""
+            first = self.lead.first(data)
+            if first is None:  # header lines only so far (IIS's file of the day): kept
+                bad.runs_of(Block(data, self.line, Input(str(self.path), self.path), 0, runs))
+                self.line += data.count(b"\n")
+                import pandas as pd
+
+                return pd.DataFrame()
+            skipped = self.detect(bytes(first), settings)
+            self.lead = Lead()
             if skipped is not None:
                 if self.f is not None:
                     self.f.close()
@@ -111,7 +127,7 @@ class Tail:
             return None  # not there yet: detected from its first lines when it appears
         head = head[: head.rfind(b"\n") + 1]
         if not sample_lines(head, 1):
-            self.head = head
+            self.lead = Lead(head)
             return None
         skipped = self.detect(head, settings)
         if skipped is None and self.det is not None:

@@ -55,7 +55,14 @@ from logaudit.formats.values import (
     sizes,
     statuses,
 )
-from logaudit.schema import AGENT_UNLOGGED, COOKIE_PREFIX, categorical, cookie_columns
+from logaudit.schema import (
+    AGENT_UNLOGGED,
+    COOKIE_PREFIX,
+    SIZE_LIMIT,
+    SIZE_REASON,
+    categorical,
+    cookie_columns,
+)
 from logaudit.sources import Block
 
 # How many bad lines per input are kept as examples.
@@ -254,7 +261,11 @@ def _exact(
         return pa.table({}), np.zeros(0, np.int64)
     keep = np.flatnonzero(ok)
     rows = matched.filter(pa.array(ok))
-    table = pa.table({c: rows.field(i) for i, c in enumerate(columns)})
+    table = pa.table({c: rows.field(c) for c in columns})
+    if "client_" in matched.type.names:  # "[addr]" with no port (Layout.line_regex)
+        client, bare = rows.field("client"), rows.field("client_")  # one of the two is ""
+        joined = pc.binary_join_element_wise(client, bare, pa.scalar("", client.type))
+        table = table.set_column(columns.index("client"), "client", joined)
     if _xff_extra(det):
         # The field was quoted or bare: one of its two groups holds it.
         value = pc.binary_join_element_wise(
@@ -1146,6 +1157,8 @@ def _token_fields(
         groups: dict[str, pa.Array] = {}
         for i, p in enumerate(tok.fields):
             sub = split.field(f"p{i}")
+            if i == 0 and "p0_" in split.type.names:  # "[addr]" with no port (split_regex)
+                sub = pc.binary_join_element_wise(sub, split.field("p0_"), "")
             if p.role == "time":
                 groups[p.kind] = sub
             elif field_key(p) not in fields and p.role not in ("extra", "ident"):
@@ -1276,6 +1289,9 @@ def _assemble(
         by_num, by_valid = sizes(by_dict)  # once per distinct size (no nulls in a dictionary)
         by_rows, by_ok = by_num[by_idx], by_valid[by_idx]
     reasons.append((~by_ok, "size is not a number"))
+    huge = by_rows >= SIZE_LIMIT  # read as 0 where not a number
+    if huge.any():
+        reasons.append((huge, SIZE_REASON))
 
     # A comment line (W3C's #Fields, a pasted note) that happened to fit is no request.
     first = det.format.tokens[0].name if det.format.tokens else ""
@@ -1466,9 +1482,7 @@ def _request_parts(
             # A load balancer logs the absolute URL ("GET https://host:443/p?q HTTP/1.1"):
             # the path is what follows the host, and the host is the virtual host.
             url = pc.extract_regex(target, _ABSOLUTE)
-            rest = url.field("rest")
-            rest = pc.if_else(pc.equal(rest, ""), "/", rest)
-            target = pc.if_else(url.is_valid(), rest, target)
+            target = pc.if_else(url.is_valid(), _rooted(url.field("rest")), target)
             hosts.append(_recode(pc.if_else(url.is_valid(), url.field("host"), ""), rq_idx))
         t_path, t_query = _target_parts(target)
         return (
@@ -1514,12 +1528,19 @@ _FILE_EXTENSIONS = pa.array(
 )
 
 
+# A query field beside a request URI (which may hold one too): W3C's cs-uri-query beside
+# cs-uri, GoAccess's %q beside %U (its docs: %U "including any query string", %q "the query
+# string"). The field's query wins where it holds one.
+_QUERY_BESIDE_URI = ("cs-uri-query", "%q")
+
+
 def _uri_parts(
     cols: dict[str, tuple[np.ndarray, pa.Array, Piece]], hosts: list[Coded]
 ) -> tuple[Coded, Coded]:
     """(path, query) from a request URI ($request_uri, %U, W3C's cs-uri), split once per
-    distinct value. W3C: a cs-uri-query beside cs-uri holds the query; a cs-uri written as
-    host/path gives its host as the virtual host (into ``hosts``) and the rest as the path."""
+    distinct value. A query field beside it holds the query (``_QUERY_BESIDE_URI``); a cs-uri
+    written as host/path gives its host as the virtual host (into ``hosts``) and the rest as
+    the path."""
     u_idx, u_dict, piece = cols["request_uri"]
     u_dict = u_dict.cast(pa.string())
     w3c = piece.text.lower() == "cs-uri"
@@ -1527,13 +1548,23 @@ def _uri_parts(
         u_dict = _w3c_host(u_dict, u_idx, hosts)
     u_path, u_query = _target_parts(u_dict)
     path, query = _recode(u_path, u_idx), _recode(u_query, u_idx)
-    if w3c and "query" in cols and cols["query"][2].text.lower() == "cs-uri-query":
-        # Per row: cs-uri-query's when it holds one, else the query inside cs-uri.
+    if "query" in cols and cols["query"][2].text.lower() in _QUERY_BESIDE_URI:
+        # Per row: the query field's when it holds one, else the query inside the URI.
         l_idx, l_dict = _logged_query(cols)
         logged = np.asarray(pc.not_equal(l_dict, "").fill_null(False))[l_idx]
         both = pa.concat_arrays([query[1], l_dict])
         query = _recode(both, np.where(logged, l_idx + len(query[1]), query[0]))
     return path, query
+
+
+def _rooted(rest: pa.Array) -> pa.Array:
+    """What follows an absolute URL's host, as a path from the root: "" is "/", and
+    "?x=1" (no path before the query) is "/?x=1", as a browser requests it."""
+    return pc.if_else(
+        pc.starts_with(rest, "/").fill_null(True),
+        rest,
+        pc.binary_join_element_wise(pa.scalar("/", rest.type), rest, pa.scalar("", rest.type)),
+    )
 
 
 def _w3c_host(u_dict: pa.Array, u_idx: np.ndarray, hosts: list[Coded]) -> pa.Array:
@@ -1546,7 +1577,7 @@ def _w3c_host(u_dict: pa.Array, u_idx: np.ndarray, hosts: list[Coded]) -> pa.Arr
     is_named = pc.and_(named.is_valid(), pc.invert(a_file.fill_null(True)))
     if not pc.any(pc.or_(is_url, is_named)).as_py():
         return u_dict
-    url_rest = pc.if_else(pc.equal(url.field("rest"), ""), "/", url.field("rest"))
+    url_rest = _rooted(url.field("rest"))
     host = pc.if_else(is_url, url.field("host"), pc.if_else(is_named, named.field("host"), ""))
     hosts.append(_recode(host, u_idx))
     return pc.if_else(is_url, url_rest, pc.if_else(is_named, named.field("rest"), u_dict))

@@ -39,3 +39,7 @@ class Report:
     # Quiet, one-line notes (how a figure was computed, what is not available).
     notes: list[str] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
+    # The sections the command asked for (its defaults or --section), each whether or not it
+    # is in ``sections`` (an empty vhosts is left out): what a CSV's shape follows
+    # (render.tabular.one_table). Not rendered.
+    asked: tuple[str, ...] = ()

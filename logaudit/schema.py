@@ -49,7 +49,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("query", "category", "query string without '?', '' when none"),
     Column("protocol", "category", "HTTP protocol, e.g. HTTP/1.1; '' when absent"),
     Column("status", "int16", "HTTP status code"),
-    Column("bytes", "int64", "response size in bytes; '-' counts as 0"),
+    Column("bytes", "int64", "response size in bytes, below SIZE_LIMIT; '-' counts as 0"),
     Column("referrer", "category", "Referer header as logged; '-' or '' means direct"),
     Column("agent", "category", "User-Agent header as logged"),
     Column("vhost", "category", "virtual host (host[:port]); '' when the format has none"),
@@ -77,6 +77,14 @@ ENRICHED: tuple[Column, ...] = (
 )
 
 NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+
+# A response size must be below this (1 TiB): a larger one is a bad line (SIZE_REASON,
+# parse._assemble). A DVD image or a backup of 4-50 GB is a real download and stays a hit.
+# Any sum of up to 2**23 (8,388,608) lines' sizes fits an int64; past it a sum may not, and
+# the report says so (traffic.BANDWIDTH_OVERFLOW): twelve lines of 999999999999999999 bytes
+# once summed past 2**63 and printed a negative bandwidth.
+SIZE_LIMIT = 1 << 40
+SIZE_REASON = f"size of {SIZE_LIMIT >> 40} TiB or more"
 
 # --log-format auto+ over formats of which some log no user agent (combined and common): a
 # bool column, True on the rows read by such a format (their agent is "" as never logged),

@@ -51,7 +51,7 @@ from logaudit.deliver.files import sync_folder
 from logaudit.enrich import pii
 from logaudit.enrich.pii import PREFILTER_CHARS, _unanchored, _whole_group, prefilter  # noqa: F401
 from logaudit.errors import ExitCode, LogauditError
-from logaudit.formats.spec import Layout, Token
+from logaudit.formats.spec import BRACKETED, Layout, Token
 from logaudit.magic import decompressor
 from logaudit.wording import counted
 
@@ -122,8 +122,27 @@ def line_layout(fmt: Layout) -> LineLayout:
             regex.append(re.escape(text))
 
     sep(0)
+    port = fmt._bare_port()
     for i, t in enumerate(fmt.tokens):
         g = f"g{i}"
+        if port is not None and i == port + 1:
+            continue  # with the client (below)
+        if i == port:
+            # addr:port (ALB/ELB, HAProxy), or "[addr]" alone (Layout.line_regex): the colon
+            # captured too, so that a line of the bracketed branch writes its address alone.
+            nxt = f"g{i + 1}"
+            after = fmt._token_regex(fmt.tokens[i + 1], False)
+            after = after.replace(f"(?P<{fmt.tokens[i + 1].name}>", f"(?P<{nxt}>", 1)
+            rx = fmt._token_regex(t, False).replace(f"(?P<{t.name}>", f"(?P<{g}>", 1)
+            colon = re.escape(fmt.separators[i + 1])
+            regex.append(rf"(?:(?P<{g}b>{BRACKETED})|{rx}(?P<{g}c>{colon}){after})")
+            pieces += [("cap", f"{g}b"), ("cap", g), ("cap", f"{g}c"), ("cap", nxt)]
+            fields[f"{g}b"] = fields[g] = "client"
+            for piece in fmt.tokens[i + 1].fields:
+                if piece.role in ROLES:
+                    fields[nxt] = piece.role
+            sep(i + 2)
+            continue
         if t.quoted and not fmt.loose:
             rx = f'"(?P<{g}>{_QUOTED})"'
             pieces += [("lit", '"'), ("cap", g), ("lit", '"')]
@@ -547,6 +566,12 @@ class Scrubber:
                 else:
                     parts.append((f"p{n}", p.role))
                     n += 1
+            if "(?P<p0_>" in rx:  # "[addr]" with no port: the client whole (split_regex)
+                alone = np.asarray(
+                    pc.match_substring_regex(dist, f"^{BRACKETED}$").fill_null(False), bool
+                )
+                if alone.any():
+                    return self._apart(dist, alone, "client", rx, parts)
             return self._split(dist, rx, parts)
         if what == "request":
             return self._split(dist, _REQUEST, [("m", None), ("p", "path"), ("q", None),
@@ -562,6 +587,18 @@ class Scrubber:
             dist, more = self._anon_values(dist, "user" if what == "user" else "client")
             touched |= more
         return dist, touched
+
+    def _apart(
+        self, dist: pa.Array, alone: np.ndarray, role: str, rx: str, parts: list[tuple[str, Any]]
+    ) -> tuple[pa.Array, np.ndarray]:
+        """``dist``'s values where ``alone`` rewritten as one ``role``, the others split."""
+        one, rest = np.flatnonzero(alone), np.flatnonzero(~alone)
+        a, a_touched = self._values(dist.take(pa.array(one)).cast(_BIN), role)
+        b, b_touched = self._split(dist.take(pa.array(rest)), rx, parts)
+        idx = np.empty(len(dist), np.intp)
+        idx[one], idx[rest] = np.arange(len(one)), len(one) + np.arange(len(rest))
+        joined = pa.concat_arrays([a.cast(_BIN), b.cast(_BIN)]).take(pa.array(idx))
+        return joined, np.concatenate([a_touched, b_touched])[idx]
 
     def _split(self, dist: pa.Array, rx: str,
                parts: list[tuple[str, Any]]) -> tuple[pa.Array, np.ndarray]:

@@ -9,6 +9,7 @@ address, IPv4 ``a.b.c.d:port`` is unchanged. The same holds for a format string'
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from click.testing import CliRunner
 from loglines import isolate
 
 from logaudit.cli import cli
-from logaudit.formats import detect
+from logaudit.formats import FORMATS, detect
 from logaudit.parse import BadLines, parse_block
 from logaudit.sources import Block, Input
 
@@ -52,6 +53,10 @@ LINES = {
     'nginx:$remote_addr:$remote_port - $remote_user [$time_local] "$request" $status '
     "$body_bytes_sent": '{c} - - [10/Mar/2026:10:00:00 +0000] "GET /x HTTP/1.1" 200 5',
     'goaccess:%h:%^ %^[%d:%t %^] "%r" %s %b': (
+        '{c} - - [10/Mar/2026:10:00:00 +0000] "GET /x HTTP/1.1" 200 5'
+    ),
+    # Space-delimited (the CSV reader's tokens, each split by Token.split_regex).
+    'goaccess:%h:%^ - - [%d:%t %^] "%r" %s %b': (
         '{c} - - [10/Mar/2026:10:00:00 +0000] "GET /x HTTP/1.1" 200 5'
     ),
 }
@@ -153,3 +158,44 @@ def test_a_bracketed_client_is_the_bare_client_in_every_format(
     got = CliRunner().invoke(cli, ["scrub", str(log), "-o", str(out), "--ip", "mask"])
     assert got.exit_code == 0, got.output
     assert [r.split()[0] for r in out.read_text().splitlines()] == ["[2001:db8::]", "2001:db8::"]
+
+
+@pytest.mark.parametrize("fmt", list(LINES))
+def test_a_bracketed_client_without_a_port_is_read_whole(fmt: str) -> None:
+    # "[2001:db8::1]" with no ":port" was cut at its last colon: client "[2001:db8:", a host
+    # of its own. AWS and HAProxy document client:port and write IPv6 bare, so this comes
+    # from a rewritten log; the brackets say where the address ends.
+    lines = [LINES[fmt].format(c=c) for c in ("[2001:db8::1]", "[2001:db8::1]:4000", "[::1]")]
+    got, bad = _clients(fmt, lines)
+    assert bad.total == 0, bad.samples
+    assert got == ["2001:db8::1", "2001:db8::1", "::1"]
+
+
+@pytest.mark.parametrize("fmt", FAMILIES)
+@pytest.mark.parametrize("client", ["[-]", "[unknown]"])
+def test_only_an_address_is_a_bracketed_client(fmt: str, client: str) -> None:
+    # The "[addr]" branch took any bracketed text without spaces ("[-]"), in strict detection
+    # too (a bracketed date with colons is cut at its last colon by the addr:port branch, as
+    # it was before that branch: not this test's).
+    pattern = re.compile(FORMATS[fmt].detect_regex())
+    assert pattern.match(LINES[fmt].format(c="[2001:db8::1]") + "\n")
+    assert not pattern.match(LINES[fmt].format(c=client) + "\n")
+
+
+@pytest.mark.parametrize(
+    "fmt", ["alb", 'goaccess:%h:%^ - - [%d:%t %^] "%r" %s %b', "apache:%h:%{remote}p %l %u %t "
+            '"%r" %>s %b']
+)
+def test_scrub_masks_a_bracketed_client_without_a_port_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    # alb's "[2001:db8::1]" was cut at its last colon and written "*:1]"; a delimited layout's
+    # "%h:%^" token was cut the same way.
+    isolate(monkeypatch, tmp_path)
+    log, out = tmp_path / "a.log", tmp_path / "masked.log"
+    log.write_text("".join(LINES[fmt].format(c=c) + "\n" for c in ("[2001:db8::1]", "[::1]:443")))
+    args = [] if fmt in FAMILIES else ["--log-format", fmt]
+    got = CliRunner().invoke(cli, ["scrub", str(log), "-o", str(out), "--ip", "mask", *args])
+    assert got.exit_code == 0, got.output
+    at = 3 if fmt == "alb" else 0
+    assert [r.split()[at] for r in out.read_text().splitlines()] == ["[2001:db8::]", "[::]:443"]

@@ -96,6 +96,44 @@ def test_a_single_sections_note_goes_to_stderr(tmp_path: Path) -> None:
     assert any(e.startswith("logaudit: daily: ") for e in err)
 
 
+def test_two_sections_asked_stay_stacked_when_one_is_left_out(tmp_path: Path) -> None:
+    # An empty vhosts is left out of the report: the CSV took the one-table shape of pages
+    # alone (no section column, no notes), by which sections had rows, not which were asked.
+    log = write(tmp_path / "clean.log", [line(client=f"203.0.113.{i}") for i in range(3)])
+    out = _run("summary", log, "--section", "vhosts", "--section", "pages", "--format", "csv")
+    table = pd.read_csv(io.StringIO(out), dtype=str, keep_default_na=False)
+    assert list(table.columns[:2]) == ["section", "path"]
+    assert set(table["section"]) == {"pages", "notes"}
+
+
+def test_a_single_section_asked_and_left_out_still_writes_the_notes(tmp_path: Path) -> None:
+    # --section vhosts on a log without virtual hosts: one section asked, none kept; the CSV
+    # was the bare header "section", without the notes table's columns or rows.
+    out = _run("summary", _log(tmp_path), "--section", "vhosts", "--format", "csv")
+    table = pd.read_csv(io.StringIO(out), dtype=str, keep_default_na=False)
+    assert list(table.columns) == ["section", "level", "about", "note"]
+    assert set(table["section"]) == {"notes"}
+    assert {"bad_lines", "bad_line"} <= set(table["level"])
+
+
+WEEKS = Path(__file__).parents[1] / "sample_logs" / "weeks"  # weeks of a shop's log
+
+
+@pytest.mark.parametrize(
+    ("args", "sections"),
+    [
+        (("--section", "unusual"), {"digest", "unusual", "notes"}),
+        (("--site-host", "shop.example", "--section", "pages"), {"digest", "pages", "notes"}),
+    ],
+)
+def test_a_digest_csv_keeps_the_sections_asked(args: tuple[str, ...], sections: set[str]) -> None:
+    # The digest's period run asks for its own sections (no unusual, no movers; vhosts only
+    # to name the site): with one or none of those the CSV was the headline's rows alone.
+    out = _run("digest", WEEKS, "--since", "2026-01-25", *args, "--format", "csv")
+    table = pd.read_csv(io.StringIO(out), dtype=str, keep_default_na=False)
+    assert set(table["section"]) == sections
+
+
 def _two_sections() -> list[Section]:
     """Two small sections: a stacked CSV."""
     return [

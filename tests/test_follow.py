@@ -277,6 +277,29 @@ def test_a_new_iis_file_of_headers_only_is_followed(tmp_path: Path) -> None:
     assert rows == [{"path": "/x", "status": 200}]
 
 
+def test_headers_read_before_the_first_request_wait_for_it(tmp_path: Path) -> None:
+    """A file that gets its header lines after the follow began (empty at the start, or a
+    new IIS file of the day): the poll that reads only them is no format yet; detected with
+    the first request, as records and the reports detect (formats.Lead). It failed: no log
+    lines to detect a format from, exit 4."""
+    log = tmp_path / "u_ex240301.log"
+    log.write_bytes(b"")
+    out = io.StringIO()
+    writes = {2: IIS_HEAD + IIS_A, 5: b"2024-03-01 00:00:05 10.0.0.1 GET /x 200\n"}
+    polls = iter(range(40))
+
+    def stop() -> bool:
+        n = next(polls, None)
+        if n in writes:
+            with open(log, "ab") as f:
+                f.write(writes[n])
+        return n is None
+
+    follow([log], load({}, env={}), Query(parse_fields("path,status")), "jsonl", out,
+           stop=stop, interval=0.01, on_note=lambda m: None)
+    assert [json.loads(x) for x in out.getvalue().splitlines()] == [{"path": "/x", "status": 200}]
+
+
 def test_a_w3c_log_is_read_with_the_header_in_force_at_its_end(tmp_path: Path) -> None:
     """IIS changed its fields mid-file: lines written from now on are read with the last
     #Fields header, not the first one."""

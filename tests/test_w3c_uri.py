@@ -115,6 +115,59 @@ def test_a_uri_alone_keeps_its_own_query() -> None:
     ]
 
 
+def test_an_absolute_url_with_a_query_and_no_path_is_the_root() -> None:
+    # "http://host?x=1" gave the path "" (a page of its own beside "/"); a browser requests
+    # "/?x=1". The ALB's absolute request target was read the same way.
+    text = f"""#Fields: date time c-ip cs-method cs-uri sc-status sc-bytes cs(User-Agent)
+2026-03-10 10:00:00 203.0.113.5 GET http://www.example.com?x=1 200 100 {AGENT}
+2026-03-10 10:00:01 203.0.113.5 GET https://www.example.com:8443 200 100 {AGENT}
+2026-03-10 10:00:02 203.0.113.5 GET http://www.example.com#top 200 100 {AGENT}
+2026-03-10 10:00:03 203.0.113.5 GET http://www.example.com/p?y=1 200 100 {AGENT}
+"""
+    assert _records(text).values.tolist() == [
+        ["www.example.com", "/", "x=1"],
+        ["www.example.com:8443", "/", ""],
+        ["www.example.com", "/#top", ""],
+        ["www.example.com", "/p", "y=1"],
+    ]
+    from logaudit.formats import FORMATS
+
+    sample = FORMATS["alb"].samples[0]
+    raw = (
+        sample.replace("https://www.example.com:443/path/index.html", "https://h.example:443?x=1")
+        + "\n"
+    ).encode()
+    det = detect(raw, "alb.log")
+    bad = BadLines()
+    frame = parse_block(Block(raw, 1, Input("alb.log", None), 1), det, bad)
+    assert frame[["vhost", "path", "query"]].astype(str).values.tolist() == [
+        ["h.example:443", "/", "x=1"]
+    ]
+
+
+def test_a_goaccess_q_beside_u_is_the_query_as_cs_uri_query_is() -> None:
+    # GoAccess's %U is the path "including any query string" and %q "the query string": a
+    # log-format with both (as W3C's cs-uri and cs-uri-query) lost %q's query.
+    fmt = "goaccess:%h [%d:%t %^] %m %U %q %s %b"
+    raw = (
+        b"203.0.113.5 [10/Mar/2026:10:00:00 +0000] GET /landing utm_source=news 200 5\n"
+        b"203.0.113.5 [10/Mar/2026:10:00:01 +0000] GET /both?a=1 b=2 200 5\n"
+        b"203.0.113.5 [10/Mar/2026:10:00:02 +0000] GET /own?c=3 - 200 5\n"
+        b"203.0.113.5 [10/Mar/2026:10:00:03 +0000] GET /plain - 200 5\n"
+    )
+    det = detect(raw, "a.log", fmt)
+    bad = BadLines()
+    frame = parse_block(Block(raw, 1, Input("a.log", None), raw.count(b"\n")), det, bad)
+    assert bad.total == 0, bad.samples
+    got = frame.sort_values("line")[["path", "query"]].astype(str).values.tolist()
+    assert got == [
+        ["/landing", "utm_source=news"],
+        ["/both", "b=2"],
+        ["/own", "c=3"],
+        ["/plain", ""],
+    ]
+
+
 def test_sources_reports_the_campaign_of_cs_uri_query(tmp_path: Path) -> None:
     log = tmp_path / "u_ex.log"
     log.write_text(WITH_QUERY)

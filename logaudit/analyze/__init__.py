@@ -277,6 +277,8 @@ def build_report(
     ov.update(timing.overview(p))
     if ov.get("crawler_hits", 0) is None:
         ctx.notes.append(traffic.ROBOTS_NOT_COUNTED)
+    if traffic.bandwidth_may_overflow(p):
+        ctx.notes.append(traffic.BANDWIDTH_OVERFLOW)
 
     def headline() -> None:
         if "pv_events" in p or "pv_events" in run.tables:
@@ -310,6 +312,7 @@ def build_report(
         command=command,
         overview=ov,
         sections=built,
+        asked=tuple(sections),
         inputs=inputs_info(run),
         bad_lines=bad_lines_info(run),
         warnings=warnings(run),

@@ -19,7 +19,15 @@ import numpy as np
 import pandas as pd
 
 from logaudit.analyze import blockkeys
-from logaudit.analyze.base import Context, Partial, Table, _same_text, _sums, used_categories
+from logaudit.analyze.base import (
+    Context,
+    Partial,
+    Table,
+    _same_text,
+    _sums,
+    int_bincount,
+    used_categories,
+)
 from logaudit.analyze.traffic import ranked
 from logaudit.config import Settings
 from logaudit.enrich.classify import classify_agents
@@ -36,7 +44,7 @@ def t_visitors(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     n = len(uniq)
 
     def sums(w: np.ndarray | None) -> np.ndarray:
-        return np.bincount(inv, weights=w, minlength=n).astype(np.int64)
+        return int_bincount(inv, w, n).astype(np.int64, copy=False)
 
     local = c["local"].array.asi8
     first = np.full(n, np.iinfo(np.int64).max)
@@ -741,11 +749,7 @@ def _crawler_counts(bots: pd.DataFrame) -> pd.DataFrame | None:
     n = len(pairs)
 
     def total(w: np.ndarray) -> np.ndarray:
-        if int(np.abs(w).sum(dtype=np.float64)) < 1 << 53:  # float weights exact: bincount
-            return np.bincount(group, weights=w, minlength=n).astype(np.int64)
-        out = np.zeros(n, np.int64)
-        np.add.at(out, group, w)
-        return out
+        return int_bincount(group, w, n).astype(np.int64, copy=False)
 
     who, seen = pd.factorize(client.array, sort=False)
     distinct = np.unique(group.astype(np.int64) * len(seen) + who)

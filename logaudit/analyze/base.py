@@ -223,8 +223,8 @@ def count_by(
 # most rows (a block's day, its methods, status codes) each row's increment waits for the one
 # before it on the same counter. Rows are spread over LANES counters per key (the row number
 # modulo LANES) and the lanes summed: a block's methods counted in about half the time. Only
-# for up to LANES_KEYS keys, whose lanes stay in the cache. Sums are of integers (bytes as
-# float64, exact below 2**53 as before), so the order of additions changes no figure.
+# for up to LANES_KEYS keys, whose lanes stay in the cache. Sums are of integers (exact:
+# ``int_bincount``), so the order of additions changes no figure.
 LANES = 8
 LANES_KEYS = 1024
 _lane_cache: list[np.ndarray] = [np.zeros(0, np.intp)]
@@ -239,6 +239,19 @@ def _lanes(n: int) -> np.ndarray:
     return lanes[:n]
 
 
+def int_bincount(key: np.ndarray, w: np.ndarray | None, n: int) -> np.ndarray:
+    """``np.bincount(key, weights=w, minlength=n)`` for non-negative integer weights, exactly:
+    bincount adds in float64, exact while their total stays below 2**53; above it (sizes near
+    schema.SIZE_LIMIT on millions of rows) the sums are int64 (``np.add.at``, slower)."""
+    if w is None:
+        return np.bincount(key, minlength=n)
+    if w.dtype == bool or int(w.sum(dtype=np.float64)) < 1 << 53:
+        return np.bincount(key, weights=w, minlength=n)
+    out = np.zeros(n, np.int64)
+    np.add.at(out, key, w.astype(np.int64, copy=False))
+    return out
+
+
 def _sums(
     codes: np.ndarray, n: int, values: Mapping[str, np.ndarray | None]
 ) -> dict[str, np.ndarray]:
@@ -250,7 +263,7 @@ def _sums(
         key = key * lanes + _lanes(len(key))
 
     def total(w: np.ndarray | None) -> np.ndarray:
-        got = np.bincount(key, weights=w, minlength=n * lanes)
+        got = int_bincount(key, w, n * lanes)
         return got.reshape(n, lanes).sum(axis=1) if lanes > 1 else got
 
     hits = total(None)

@@ -46,9 +46,14 @@ def t_totals(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     # its robots are not counted, and say so (``overview``), rather than count none.
     classified = "agent_class" in c
     cls = np.asarray(c["agent_class"].array.codes) if classified else np.zeros(0, np.int8)
+    size = c["bytes"].to_numpy()
+    total = int(size.sum())  # exact up to 2**23 rows (a block): sizes are below 2**40
     row = {
         "hits": len(c),
-        "bytes": int(c["bytes"].sum()),
+        "bytes": total,
+        # The sum in MiB, rounded down: merged, it stays exact where "bytes" may wrap, so
+        # ``bandwidth_may_overflow`` can tell (schema.SIZE_LIMIT). No pass of its own.
+        "bytes_mib": total >> 20 if len(size) <= 1 << 23 else int((size >> 20).sum()),
         # count_nonzero: a bool array's sum() converts every row to an integer first.
         "page_views": np.count_nonzero(c["is_page"].to_numpy() & person),
         "people_hits": np.count_nonzero(person),
@@ -390,6 +395,27 @@ def overview(p: Partial, s: Settings) -> dict[str, object]:
     if not pd.isna(unclassified) and int(unclassified):
         out["crawler_hits"] = out["tool_hits"] = None
     return out
+
+
+def bandwidth_may_overflow(p: Partial) -> bool:
+    """Whether the sum of all sizes may reach 2**63, past what the int64 sums of bandwidth
+    (total, per key, merged in the store) hold: a size is below schema.SIZE_LIMIT (2**40), so
+    up to 2**23 lines always fit. A frame's sizes sum to less than (its ``bytes_mib`` + its
+    hits) MiB (one MiB for its rounding, or for each size's), so the total is below 2**63
+    while ``bytes_mib`` plus the hits is at most 2**43 (a store's days from before the
+    column: their MiB not known, counted as none)."""
+    t = p.get("totals")
+    if t is None or t.empty or "bytes_mib" not in t:
+        return False
+    mib = t["bytes_mib"].iloc[0]
+    return not pd.isna(mib) and int(mib) + int(t["hits"].iloc[0]) > 1 << 43
+
+
+# The report's note when ``bandwidth_may_overflow``: its figures are int64 sums.
+BANDWIDTH_OVERFLOW = (
+    "bandwidth may be wrong: the response sizes add up to 2^63 bytes (8 EiB) or more, past "
+    "the 64-bit integers its sums are kept in (docs/metrics.md)"
+)
 
 
 # The report's note when the overview's robot counts are null (``t_totals``).

@@ -200,12 +200,13 @@ def sample_lines(data: bytes | bytearray | memoryview, limit: int = DETECT_LINES
 class Lead:
     """What an input holds before its first log line: blocks of blank and comment lines only
     (a banner, W3C headers, a last line without its newline still to come), kept (their last
-    mebibyte) to detect the format from with the block that holds the first log line. Two
-    readers detect so: the reports' engine/local.py and ``records`` (where a first block of
-    one ``#`` line was "no log lines to detect a format from"). The others detect from a head
-    of their own: prefetch.py (its first block, giving up without a log line in it),
-    ``records --follow`` (follow.py: sources.head_and_lead, waiting for a log line) and scrub
-    (its first mebibyte)."""
+    mebibyte) to detect the format from with the block that holds the first log line. Three
+    readers detect so: the reports' engine/local.py, ``records`` (where a first block of one
+    ``#`` line was "no log lines to detect a format from") and ``records --follow``'s polls
+    (follow.Tail: the same message when a poll read header lines only). The others detect
+    from a head of their own: prefetch.py (its first block, giving up without a log line in
+    it), ``--follow``'s start (sources.head_and_lead, kept in its Lead when it holds no log
+    line) and scrub (its first mebibyte)."""
 
     def __init__(self, header: bytes = b"") -> None:
         self.data = header  # what detection reads when no log line ever comes

@@ -161,6 +161,10 @@ class Token:
                 inner = ".*" if last else ".*?"
             out.append(f"(?P<p{fields}>{inner})")
             fields += 1
+        if _client_port(self.pieces):
+            # "[2001:db8::1]" with no ":port" (tried first: the other branch cut it at its
+            # last colon): the address as written, in group p0_, which parse joins to p0.
+            return rf"^(?:(?P<p0_>{BRACKETED})|{''.join(out)})$"
         return "^" + "".join(out) + "$"
 
 
@@ -299,9 +303,20 @@ class Layout:
         as the last group (detection counts its tokens)."""
         out = ["^", re.escape(self.separators[0])]
         ends = not extras and not tail and self.separators[-1] == ""
+        port = self._bare_port()
         for i, t in enumerate(self.tokens):
-            out.append(self._token_regex(t, strict, last=ends and i == len(self.tokens) - 1))
+            if port is not None and i == port + 1:
+                continue  # in the client's alternation (below)
+            regex = self._token_regex(t, strict, last=ends and i == len(self.tokens) - 1)
             sep = self.separators[i + 1]
+            if i == port:
+                # "[2001:db8::1]" with no ":port" after it (tried first: the other branch
+                # cut it at its last colon): the address as written, in group client_,
+                # which parse joins to client; with a port, the other branch reads it.
+                after = self._token_regex(self.tokens[i + 1], strict, last=False)
+                regex = rf"(?:(?P<client_>{BRACKETED})|{regex}{re.escape(sep)}{after})"
+                sep = self.separators[i + 2]
+            out.append(regex)
             out.append(r"[ \t]+" if self.loose and sep in (" ", "\t") else re.escape(sep))
         # The first ``capture`` trailing fields are captured (extra0...), quotes left out.
         out.extend(
@@ -315,6 +330,18 @@ class Layout:
         out.append(r"\r?\n?$")
         return "".join(out)
 
+    def _bare_port(self) -> int | None:
+        """The client token's index when it is written "addr:port" as its own tokens with no
+        delimiter (AWS ALB/ELB, HAProxy: ``%h:%^``), a port token after it; else None."""
+        if self.delimiter is not None:
+            return None
+        for i, t in enumerate(self.tokens[:-1]):
+            single = t.single
+            if single is not None and single.role == "client" and self.separators[i + 1] == ":":
+                nxt = self.tokens[i + 1].single
+                return i if nxt is not None and not self.tokens[i + 1].quoted else None
+        return None
+
     def detect_regex(self) -> str:
         # Built once per layout: detection runs on every input (20,000 files: 3 s of building).
         found = self.__dict__.get("_detect_regex")
@@ -322,6 +349,24 @@ class Layout:
             found = self.line_regex(strict=True, tail=self.allow_extras)
             object.__setattr__(self, "_detect_regex", found)
         return str(found)
+
+
+def _client_port(pieces: tuple[Piece, ...]) -> bool:
+    """Whether a token is a client and its port, ``addr:port`` (%h:%{remote}p,
+    $remote_addr:$remote_port, GoAccess's %h:%^), in one token of a delimited layout."""
+    return (
+        len(pieces) == 3
+        and not pieces[0].literal
+        and pieces[0].role == "client"
+        and pieces[1].literal
+        and pieces[1].text == ":"
+        and not pieces[2].literal
+    )
+
+
+# An IPv6 address in brackets, "[2001:db8::1]": hex digits, colons and dots (an IPv4 tail),
+# never any bracketed text ("[-]", "[25/Sep/2018:06:05:27]": another layout's field).
+BRACKETED = r"\[[0-9A-Fa-f:.]+\]"
 
 
 def _port_after(p: Piece) -> bool:

@@ -131,8 +131,10 @@ def notes_table(report: Report) -> pd.DataFrame:
 def one_table(report: Report) -> bool:
     """Whether the CSV is one section's own table: decided by the command and its options
     (a single ``--section``, ``trends``' periods series), never by the data, so a script
-    reading it sees the same columns every day. It carries no notes: ``stderr_notes``."""
-    return len(report.sections) == 1
+    reading it sees the same columns every day. It carries no notes: ``stderr_notes``. By
+    the sections asked for (``Report.asked``): ``--section vhosts --section pages`` on a log
+    without virtual hosts is still the stacked table (its vhosts left out as empty)."""
+    return len(report.asked or report.sections) == 1
 
 
 def stderr_notes(report: Report) -> list[str]:
@@ -154,7 +156,7 @@ def render_csv(report: Report, out: TextIO) -> None:
     # Several sections: one table, the union of their columns; each cell keeps its own type
     # (no concat, which would turn integer columns with gaps into floats).
     tables = [(s.name, s.rows) for s in secs]
-    if not one_table(report):
+    if not one_table(report) or not secs:  # the one section asked left out: its notes
         tables.append(("notes", notes_table(report)))
     columns = ["section"]
     for _, rows in tables:

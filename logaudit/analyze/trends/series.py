@@ -13,7 +13,7 @@ import pandas as pd
 
 from logaudit.analyze import periods as per
 from logaudit.analyze import timing, visitcounts
-from logaudit.analyze.base import Context, Partial, Table
+from logaudit.analyze.base import Context, Partial, Table, int_bincount
 from logaudit.analyze.visits import visits_of
 from logaudit.config import Settings
 from logaudit.enrich.classify import zone
@@ -89,7 +89,7 @@ def t_hours(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     seen = np.flatnonzero(hits)
 
     def sums(w: np.ndarray) -> np.ndarray:
-        return np.bincount(codes, weights=w, minlength=len(hits))[seen].astype(np.int64)
+        return int_bincount(codes, w, len(hits))[seen].astype(np.int64)
 
     frame = pd.DataFrame(
         {
@@ -240,6 +240,8 @@ def _positions(ids: np.ndarray, pid: np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 def _count(pos: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
     """Sum of ``weights`` (default: rows) per period position, as integers."""
+    if weights is not None and np.asarray(weights).dtype.kind in "iub":
+        return int_bincount(pos, np.asarray(weights), n).astype(np.int64, copy=False)
     w = None if weights is None else np.asarray(weights, dtype=np.float64)
     return np.rint(np.bincount(pos, weights=w, minlength=n)).astype(np.int64)
 
