@@ -64,12 +64,17 @@ def children(monkeypatch: pytest.MonkeyPatch) -> list[forked.Child]:
 
 
 def gone(pid: int) -> bool:
-    """The child has exited and was reaped (no zombie left behind)."""
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return False
+    """The child has exited and was reaped (no zombie left behind), now or within a few
+    seconds (one that sent a whole result is reaped by a thread as it leaves)."""
+    end = time.monotonic() + 5.0
+    while True:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return True
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.01)
 
 
 def build(specs: list[SectionSpec], requests: int = 10**6) -> list[Section]:
@@ -478,6 +483,41 @@ def test_stop_signals_wait_while_the_finish_forks(fork_masks: list[set[int]]) ->
     assert child.result(0.0) == []
     assert fork_masks and {signal.SIGINT, signal.SIGTERM, signal.SIGHUP} <= fork_masks[0]
     assert set(signal.pthread_sigmask(signal.SIG_BLOCK, [])) == before
+
+
+def slow_to_leave(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The child's exit takes 3 s (as the kernel's teardown of a big process's memory
+    takes ms), this process's own is untouched."""
+    leave = os._exit
+
+    def slow(code: int) -> None:
+        if os.getpid() != PARENT:
+            time.sleep(3)
+        leave(code)
+
+    monkeypatch.setattr(os, "_exit", slow)
+
+
+def test_a_whole_result_is_taken_before_the_child_has_left(
+    children: list[forked.Child], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slow_to_leave(monkeypatch)
+    t = time.monotonic()
+    out = build([plain("a"), spec("b", lambda p, ctx: made_by("b"), apart=True)])
+    assert time.monotonic() - t < 2
+    assert built_in(out[1]) != PARENT  # the child's result
+    assert gone(children[0].pid)  # reaped once it has left
+
+
+def test_a_whole_spilt_result_is_taken_before_the_child_has_left(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    slow_to_leave(monkeypatch)
+    t = time.monotonic()
+    child = forked.Child(lambda: ["all"], spill=True)
+    assert child.result(0.0) == ["all"]
+    assert time.monotonic() - t < 2
+    assert gone(child.pid)
 
 
 def test_a_spilt_result_comes_whole_through_its_file() -> None:
