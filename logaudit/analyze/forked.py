@@ -230,22 +230,24 @@ class Child:
         after a whole result (it closes the pipe before its exit: ``_fork``): then a thread
         reaps it while this process goes on (``_reap_later``). A child that ended the pipe
         by leaving early is waited for here: what it sent is no result anyway."""
-        self.reaped = True
         try:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                return status
-            if self._whole(data):
-                _reap_later(self.pid)
-                return None
-            _, status = os.waitpid(self.pid, 0)
+            if not pid:
+                if self._whole(data):
+                    _reap_later(self.pid)
+                    self.reaped = True
+                    return None
+                _, status = os.waitpid(self.pid, 0)
         except ChildProcessError:
-            return None
+            status = None
+        self.reaped = True
         return status
 
     def _whole(self, data: bytes) -> bool:
-        """Whether the child sent all of a result: a pickle ends with its STOP opcode (one
-        cut short does not load); a spilt file has its header last (``_spill``)."""
+        """Whether the child seems to have sent all of its result: a pickle ends with its
+        STOP opcode, a spilt file has its header written last (``_spill``). This decides only
+        whether to wait for the child here; what it sent is checked as before (a pickle cut
+        short does not load, ``_unspilt`` reads only a whole file)."""
         if self.file is None:
             return data.endswith(_PICKLE_END)
         try:
