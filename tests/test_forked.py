@@ -64,12 +64,13 @@ def children(monkeypatch: pytest.MonkeyPatch) -> list[forked.Child]:
 
 
 def gone(pid: int) -> bool:
-    """The child has exited and was reaped (no zombie left behind), now or within a few
-    seconds (one that sent a whole result is reaped by a thread as it leaves)."""
-    end = time.monotonic() + 5.0
+    """The child has exited and was reaped (no zombie left behind), now or soon (one that
+    sent a whole result is reaped by a thread as it leaves; 30 s is a safety timeout only).
+    It looks without reaping (``WNOWAIT``): a zombie is found, not hidden."""
+    end = time.monotonic() + 30.0
     while True:
         try:
-            os.waitpid(pid, os.WNOHANG)
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
         except ChildProcessError:
             return True
         if time.monotonic() > end:
