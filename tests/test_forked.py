@@ -7,8 +7,10 @@ import json
 import os
 import pickle
 import resource
+import select
 import signal
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -510,14 +512,50 @@ def test_a_whole_result_is_taken_before_the_child_has_left(
     assert gone(children[0].pid)  # reaped once it has left
 
 
-def test_a_whole_spilt_result_is_taken_before_the_child_has_left(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.fixture
+def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
+    """A child's exit waits until the test calls the function given (as a big child's exit
+    waits for the kernel's teardown of its memory); this process's own exit is untouched.
+    30 s is a safety timeout only."""
+    read_end, write_end = os.pipe()
+    leave = os._exit
+    opened: list[bool] = []
+
+    def held(code: int) -> None:
+        if os.getpid() != PARENT:
+            os.close(write_end)
+            select.select([read_end], [], [], 30.0)
+        leave(code)
+
+    def release() -> None:
+        if not opened:
+            opened.append(True)
+            os.close(write_end)
+
+    monkeypatch.setattr(os, "_exit", held)
+    yield release
+    release()
+    os.close(read_end)
+
+
+def test_a_spilling_child_is_waited_for_not_left_to_a_thread(
+    gate: Callable[[], None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    slow_to_leave(monkeypatch)
-    t = time.monotonic()
+    """A spilling child holds what this process held at the fork (``store/apart.py``: the
+    store's lock): its result is taken once it is gone, never while a thread reaps it."""
+    left: list[int] = []
+    monkeypatch.setattr(forked, "_reap_later", left.append)
+    waitpid = os.waitpid
+
+    def waiting(pid: int, options: int) -> tuple[int, int]:
+        if options == 0:
+            gate()  # the child may leave once this process waits for it
+        return waitpid(pid, options)
+
+    monkeypatch.setattr(os, "waitpid", waiting)
     child = forked.Child(lambda: ["all"], spill=True)
     assert child.result(0.0) == ["all"]
-    assert time.monotonic() - t < 2
+    assert left == []
     assert gone(child.pid)
 
 

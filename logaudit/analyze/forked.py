@@ -161,6 +161,7 @@ class Child:
                     # The result is whole: the parent may take it now. Closed at the exit,
                     # the pipe ended only once the kernel had torn down this copy of the
                     # parent's memory (5-10 ms of a 150,000-line summary's finish, its last).
+                    # A spilling child is still waited for (``_reap``).
                     os.close(write_end)
                 finally:
                     os._exit(code)
@@ -226,14 +227,16 @@ class Child:
                     return None
 
     def _reap(self, data: bytes) -> int | None:
-        """The child's wait status, or None if it was reaped elsewhere, or is still leaving
-        after a whole result (it closes the pipe before its exit: ``_fork``): then a thread
-        reaps it while this process goes on (``_reap_later``). A child that ended the pipe
-        by leaving early is waited for here: what it sent is no result anyway."""
+        """The child's wait status, or None if it was reaped elsewhere, or is a finish's
+        child still leaving after a whole result (it closes the pipe before its exit:
+        ``_fork``): then a thread reaps it while this process goes on (``_reap_later``).
+        A spilling child is waited for here: it holds what this process held at the fork
+        (the store's lock: the next run must not find it taken by a finished child). So is
+        a child that ended the pipe by leaving early: what it sent is no result anyway."""
         try:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
             if not pid:
-                if self._whole(data):
+                if self.file is None and self._whole(data):
                     _reap_later(self.pid)
                     self.reaped = True
                     return None
@@ -243,18 +246,12 @@ class Child:
         self.reaped = True
         return status
 
-    def _whole(self, data: bytes) -> bool:
-        """Whether the child seems to have sent all of its result: a pickle ends with its
-        STOP opcode, a spilt file has its header written last (``_spill``). This decides only
-        whether to wait for the child here; what it sent is checked as before (a pickle cut
-        short does not load, ``_unspilt`` reads only a whole file)."""
-        if self.file is None:
-            return data.endswith(_PICKLE_END)
-        try:
-            head = os.pread(self.file.fileno(), _HEADER.size, 0)
-        except OSError:
-            return False
-        return head.startswith(MAGIC)
+    @staticmethod
+    def _whole(data: bytes) -> bool:
+        """Whether the child seems to have sent all of its pickled result: a pickle ends with
+        its STOP opcode. This decides only whether to wait for the child here; what it sent
+        is checked as before (a pickle cut short does not load)."""
+        return data.endswith(_PICKLE_END)
 
     def cancel(self) -> None:
         """Kill the child and reap it (this process failed, or the child is stuck)."""
