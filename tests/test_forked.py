@@ -488,30 +488,6 @@ def test_stop_signals_wait_while_the_finish_forks(fork_masks: list[set[int]]) ->
     assert set(signal.pthread_sigmask(signal.SIG_BLOCK, [])) == before
 
 
-def slow_to_leave(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The child's exit takes 3 s (as the kernel's teardown of a big process's memory
-    takes ms), this process's own is untouched."""
-    leave = os._exit
-
-    def slow(code: int) -> None:
-        if os.getpid() != PARENT:
-            time.sleep(3)
-        leave(code)
-
-    monkeypatch.setattr(os, "_exit", slow)
-
-
-def test_a_whole_result_is_taken_before_the_child_has_left(
-    children: list[forked.Child], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    slow_to_leave(monkeypatch)
-    t = time.monotonic()
-    out = build([plain("a"), spec("b", lambda p, ctx: made_by("b"), apart=True)])
-    assert time.monotonic() - t < 2
-    assert built_in(out[1]) != PARENT  # the child's result
-    assert gone(children[0].pid)  # reaped once it has left
-
-
 @pytest.fixture
 def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
     """A child's exit waits until the test calls the function given (as a big child's exit
@@ -536,6 +512,24 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
     yield release
     release()
     os.close(read_end)
+
+
+def alive(pid: int) -> bool:
+    """The child has not exited yet (looked at without reaping)."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+    except ChildProcessError:  # exited and reaped
+        return False
+
+
+def test_a_whole_result_is_taken_before_the_child_has_left(
+    children: list[forked.Child], gate: Callable[[], None]
+) -> None:
+    out = build([plain("a"), spec("b", lambda p, ctx: made_by("b"), apart=True)])
+    assert built_in(out[1]) != PARENT  # the child's result
+    assert alive(children[0].pid)  # taken while the child was still leaving
+    gate()
+    assert gone(children[0].pid)  # reaped once it has left
 
 
 def test_a_spilling_child_is_waited_for_not_left_to_a_thread(
