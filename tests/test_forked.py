@@ -634,3 +634,29 @@ def test_a_signal_let_in_after_the_fork_leaves_no_child(monkeypatch: pytest.Monk
     assert len(forks) == 1
     with pytest.raises(ChildProcessError):
         os.waitpid(forks[0], os.WNOHANG)  # that child gone and reaped, not even a zombie
+
+
+@pytest.mark.parametrize("spill", [True, False])
+def test_an_interrupt_while_waiting_for_a_childs_exit_kills_and_reaps_it(
+    spill: bool, gate: Callable[[], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while this process waits for a child's exit (a spilling child's, or one whose
+    result is not whole) still kills and reaps it. Its exit blocks until the gate opens,
+    which the test leaves shut: only the kill ends it."""
+    if not spill:
+        monkeypatch.setattr(forked.Child, "_whole", staticmethod(lambda data: False))
+    waitpid = os.waitpid
+    waits: list[int] = []
+
+    def interrupted(pid: int, options: int) -> tuple[int, int]:
+        if options == 0 and not waits:
+            waits.append(pid)
+            raise KeyboardInterrupt
+        return waitpid(pid, options)
+
+    monkeypatch.setattr(os, "waitpid", interrupted)
+    child = forked.Child(lambda: ["all"], spill=spill)
+    with pytest.raises(KeyboardInterrupt):
+        child.result(0.0)
+    assert waits == [child.pid]  # interrupted in the wait for its exit
+    assert gone(child.pid)
