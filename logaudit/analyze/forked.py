@@ -99,7 +99,8 @@ class Child:
         """Fork; raises OSError (and leaves nothing open) when that is not possible.
 
         ``spill``: the child writes its result to an unlinked temporary file (``_spill``),
-        and the pipe only tells when it is done (it closes at the child's exit). For a large
+        and the pipe only tells when it is done (it closes once the file is whole; the child
+        is still waited for, ``_reap``). For a large
         result that this process collects once its own part is done (``store/apart.py``: a
         year of movers, 77 MB pickled): through the pipe the child waited on each 64 KiB this
         process read, the two took turns for a third of a second, and the bytes were copied
@@ -190,7 +191,8 @@ class Child:
             if self.reaped:
                 self._close_file()
         # A cut-short pickle does not load, so the data decides even when the status is
-        # unknown (another part of the program reaped the child, or SIGCHLD is ignored).
+        # unknown (another part of the program reaped the child, or SIGCHLD is ignored, or
+        # it is still leaving after a whole result and a thread reaps it: ``_reap``).
         if status not in (0, None):
             return None
         try:
