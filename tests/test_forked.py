@@ -7,8 +7,10 @@ import json
 import os
 import pickle
 import resource
+import select
 import signal
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -64,12 +66,18 @@ def children(monkeypatch: pytest.MonkeyPatch) -> list[forked.Child]:
 
 
 def gone(pid: int) -> bool:
-    """The child has exited and was reaped (no zombie left behind)."""
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return False
+    """The child has exited and was reaped (no zombie left behind), now or soon (one that
+    sent a whole result is reaped by a thread as it leaves; 30 s is a safety timeout only).
+    It looks without reaping (``WNOWAIT``): a zombie is found, not hidden."""
+    end = time.monotonic() + 30.0
+    while True:
+        try:
+            os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return True
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.01)
 
 
 def build(specs: list[SectionSpec], requests: int = 10**6) -> list[Section]:
@@ -480,6 +488,71 @@ def test_stop_signals_wait_while_the_finish_forks(fork_masks: list[set[int]]) ->
     assert set(signal.pthread_sigmask(signal.SIG_BLOCK, [])) == before
 
 
+@pytest.fixture
+def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], None]]:
+    """A child's exit waits until the test calls the function given (as a big child's exit
+    waits for the kernel's teardown of its memory); this process's own exit is untouched.
+    30 s is a safety timeout only."""
+    read_end, write_end = os.pipe()
+    leave = os._exit
+    opened: list[bool] = []
+
+    def held(code: int) -> None:
+        if os.getpid() != PARENT:
+            os.close(write_end)
+            select.select([read_end], [], [], 30.0)
+        leave(code)
+
+    def release() -> None:
+        if not opened:
+            opened.append(True)
+            os.close(write_end)
+
+    monkeypatch.setattr(os, "_exit", held)
+    yield release
+    release()
+    os.close(read_end)
+
+
+def alive(pid: int) -> bool:
+    """The child has not exited yet (looked at without reaping)."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+    except ChildProcessError:  # exited and reaped
+        return False
+
+
+def test_a_whole_result_is_taken_before_the_child_has_left(
+    children: list[forked.Child], gate: Callable[[], None]
+) -> None:
+    out = build([plain("a"), spec("b", lambda p, ctx: made_by("b"), apart=True)])
+    assert built_in(out[1]) != PARENT  # the child's result
+    assert alive(children[0].pid)  # taken while the child was still leaving
+    gate()
+    assert gone(children[0].pid)  # reaped once it has left
+
+
+def test_a_spilling_child_is_waited_for_not_left_to_a_thread(
+    gate: Callable[[], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A spilling child holds what this process held at the fork (``store/apart.py``: the
+    store's lock): its result is taken once it is gone, never while a thread reaps it."""
+    left: list[int] = []
+    monkeypatch.setattr(forked, "_reap_later", left.append)
+    waitpid = os.waitpid
+
+    def waiting(pid: int, options: int) -> tuple[int, int]:
+        if options == 0:
+            gate()  # the child may leave once this process waits for it
+        return waitpid(pid, options)
+
+    monkeypatch.setattr(os, "waitpid", waiting)
+    child = forked.Child(lambda: ["all"], spill=True)
+    assert child.result(0.0) == ["all"]
+    assert left == []
+    assert gone(child.pid)
+
+
 def test_a_spilt_result_comes_whole_through_its_file() -> None:
     """``spill``: a result far larger than a pipe's buffer, written to a file the child
     shares with this process and read from its start; the file closed once collected."""
@@ -561,3 +634,29 @@ def test_a_signal_let_in_after_the_fork_leaves_no_child(monkeypatch: pytest.Monk
     assert len(forks) == 1
     with pytest.raises(ChildProcessError):
         os.waitpid(forks[0], os.WNOHANG)  # that child gone and reaped, not even a zombie
+
+
+@pytest.mark.parametrize("spill", [True, False])
+def test_an_interrupt_while_waiting_for_a_childs_exit_kills_and_reaps_it(
+    spill: bool, gate: Callable[[], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while this process waits for a child's exit (a spilling child's, or one whose
+    result is not whole) still kills and reaps it. Its exit blocks until the gate opens,
+    which the test leaves shut: only the kill ends it."""
+    if not spill:
+        monkeypatch.setattr(forked.Child, "_whole", staticmethod(lambda data: False))
+    waitpid = os.waitpid
+    waits: list[int] = []
+
+    def interrupted(pid: int, options: int) -> tuple[int, int]:
+        if options == 0 and not waits:
+            waits.append(pid)
+            raise KeyboardInterrupt
+        return waitpid(pid, options)
+
+    monkeypatch.setattr(os, "waitpid", interrupted)
+    child = forked.Child(lambda: ["all"], spill=spill)
+    with pytest.raises(KeyboardInterrupt):
+        child.result(0.0)
+    assert waits == [child.pid]  # interrupted in the wait for its exit
+    assert gone(child.pid)

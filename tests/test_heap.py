@@ -111,3 +111,31 @@ def test_between_runs_with_the_pandas_free_modules_imported_and_pandas_not() -> 
     assert not got["pandas"] and not got["logaudit.api"]
     assert got["enabled"]  # the collector as the caller had it, at the fork
     assert got["api"]  # and the whole stack after
+
+
+# `python -m logaudit --help` with a collector pass every 50 new objects (hundreds while click
+# and the CLI are imported, were the collector on): each pass is written to stderr.
+MAIN_PROBE = """
+import gc, os, sys
+gc.callbacks.append(lambda phase, info: phase == "start" and os.write(2, b"pass\\n"))
+import logaudit.__main__ as entry
+gc.collect()
+os.write(2, b"main\\n")
+gc.set_threshold(50)
+sys.argv = ["logaudit", "--help"]
+entry.main()
+"""
+
+
+def test_the_cli_is_imported_without_a_collector_pass() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [sys.executable, "-c", MAIN_PROBE], capture_output=True, text=True, env=env,
+        cwd=ROOT, timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Usage" in out.stdout
+    seen = out.stderr.splitlines()
+    # none from the entry point on: the import with the collector off, then cli.main's
+    # threshold (100,000 new objects) outlasts --help
+    assert seen[seen.index("main") + 1 :] == []

@@ -32,6 +32,7 @@ import selectors
 import signal
 import struct
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -98,7 +99,8 @@ class Child:
         """Fork; raises OSError (and leaves nothing open) when that is not possible.
 
         ``spill``: the child writes its result to an unlinked temporary file (``_spill``),
-        and the pipe only tells when it is done (it closes at the child's exit). For a large
+        and the pipe only tells when it is done (it closes once the file is whole; the child
+        is still waited for, ``_reap``). For a large
         result that this process collects once its own part is done (``store/apart.py``: a
         year of movers, 77 MB pickled): through the pipe the child waited on each 64 KiB this
         process read, the two took turns for a third of a second, and the bytes were copied
@@ -157,6 +159,11 @@ class Child:
                         while view:
                             view = view[os.write(write_end, view) :]
                     code = 0
+                    # The result is whole: the parent may take it now. Closed at the exit,
+                    # the pipe ended only once the kernel had torn down this copy of the
+                    # parent's memory (5-10 ms of a 150,000-line summary's finish, its last).
+                    # A spilling child is still waited for (``_reap``).
+                    os.close(write_end)
                 finally:
                     os._exit(code)
             os.close(write_end)
@@ -174,7 +181,7 @@ class Child:
             if data is None:
                 self.cancel()
                 return None
-            status = self._reap()
+            status = self._reap(data)
             if self.file is not None and status in (0, None):
                 return _unspilt(self.file.fileno())
         except BaseException:
@@ -184,7 +191,8 @@ class Child:
             if self.reaped:
                 self._close_file()
         # A cut-short pickle does not load, so the data decides even when the status is
-        # unknown (another part of the program reaped the child, or SIGCHLD is ignored).
+        # unknown (another part of the program reaped the child, or SIGCHLD is ignored, or
+        # it is still leaving after a whole result and a thread reaps it: ``_reap``).
         if status not in (0, None):
             return None
         try:
@@ -220,14 +228,32 @@ class Child:
                 elif now > deadline:
                     return None
 
-    def _reap(self) -> int | None:
-        """The child's wait status, or None if it was reaped elsewhere."""
+    def _reap(self, data: bytes) -> int | None:
+        """The child's wait status, or None if it was reaped elsewhere, or is a finish's
+        child still leaving after a whole result (it closes the pipe before its exit:
+        ``_fork``): then a thread reaps it while this process goes on (``_reap_later``).
+        A spilling child is waited for here: it holds what this process held at the fork
+        (the store's lock: the next run must not find it taken by a finished child). So is
+        a child that ended the pipe by leaving early: what it sent is no result anyway."""
         try:
-            _, status = os.waitpid(self.pid, 0)
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if not pid:
+                if self.file is None and self._whole(data):
+                    _reap_later(self.pid)
+                    self.reaped = True
+                    return None
+                _, status = os.waitpid(self.pid, 0)
         except ChildProcessError:
             status = None
         self.reaped = True
         return status
+
+    @staticmethod
+    def _whole(data: bytes) -> bool:
+        """Whether the child seems to have sent all of its pickled result: a pickle ends with
+        its STOP opcode. This decides only whether to wait for the child here; what it sent
+        is checked as before (a pickle cut short does not load)."""
+        return data.endswith(_PICKLE_END)
 
     def cancel(self) -> None:
         """Kill the child and reap it (this process failed, or the child is stuck)."""
@@ -251,6 +277,24 @@ class Child:
         if self.file is not None:
             self.file.close()
             self.file = None
+
+
+def _reap_later(pid: int) -> None:
+    """Reap ``pid`` on a thread, waiting without the GIL until it is gone (no zombie left)."""
+    try:
+        threading.Thread(target=_wait_for, args=(pid,), name="logaudit-reap", daemon=True).start()
+    except RuntimeError:  # no thread to spare: wait here
+        _wait_for(pid)
+
+
+def _wait_for(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:  # reaped elsewhere (SIGCHLD ignored)
+        pass
+
+
+_PICKLE_END = pickle.STOP  # a pickle's last byte
 
 
 # A spilt result's file: its parts (the pickle, then each out-of-band buffer: numpy's and
