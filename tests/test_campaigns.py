@@ -542,3 +542,22 @@ def test_top_keeps_the_row_of_conversions_without_a_visit(tmp_path: Path) -> Non
     assert sum(r["conversions"] for r in top["rows"]) == 3
     one = _section(_run(log, "--top", "1"), "sources")
     assert [r["source"] for r in one["rows"]] == ["(internal)", "(direct)"]
+
+
+def test_an_order_value_that_is_no_plain_number_is_ignored_and_counted(tmp_path: Path) -> None:
+    """qa21: value=-500 paid a commission of -50.00 (lowering the total owed) and 1e6 one of
+    100,000.00. Such a value is ignored: the conversion counts, with no value, and the note
+    says how many values were ignored."""
+    hits = [("10.0.0.1", "-500"), ("10.0.0.2", "1e6"), ("10.0.0.3", "1_000"), ("10.0.0.4", "20")]
+    log = write(
+        tmp_path / "v.log",
+        [line(client=c, when=f"01/May/2026:10:0{i}:00 +0000", request=f"GET {u} HTTP/1.1")
+         for c, v in hits
+         for i, u in enumerate(["/?ref=acme", f"/order/complete?value={v}"])],
+    )  # fmt: skip
+    r = _run(log)
+    aff = _by(r, "affiliates", "affiliate")["acme"]
+    assert (aff["conversions"], aff["revenue"], aff["commission"]) == (4, 20.0, 2.0)
+    values = sorted(str(x["value"]) for x in _section(r, "affiliate-conversions")["rows"])
+    assert values == ["20.0", "None", "None", "None"]
+    assert "3 order values ignored" in _section(r, "conversions")["note"]

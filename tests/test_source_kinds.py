@@ -8,6 +8,7 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from loglines import isolate, line, write
@@ -237,6 +238,24 @@ def test_query_value() -> None:
     assert math.isnan(query_value("revenue=9", ("price",)))
     assert math.isnan(query_value("value=inf"))
     assert math.isnan(query_value(""))
+
+
+@pytest.mark.parametrize(
+    "text", ["-500", "1_000", "%D9%A1%D9%A2", "1e6", "0x10", "nan", "inf", "1" * 400, "12.", ".5"]
+)
+def test_an_order_value_is_a_plain_non_negative_decimal(text: str) -> None:
+    """qa21: float() read -500, 1_000, Arabic-Indic 12 and 1e6 as values, so a negative value
+    lowered the commissions owed and 1e6 made a 100,000.00 commission."""
+    assert math.isnan(query_value(f"value={text}"))
+    assert query_value(f"value={text}&total=4.25") == 4.25  # the next parameter that is one
+
+
+def test_query_values_say_which_values_were_ignored() -> None:
+    from logaudit.enrich.goals import query_values
+
+    values, ignored = query_values(["value=-5", "value=5", "total=", "x=1", "value=a&total=2", ""])
+    assert list(ignored) == [True, False, False, False, False, False]
+    assert values[1] == 5.0 and values[4] == 2.0 and np.isnan(values[[0, 2, 3, 5]]).all()
 
 
 def test_click_id_values_are_parsed_once_with_the_same_sources(

@@ -27,7 +27,7 @@ from logaudit.analyze.referrers import own_hosts
 from logaudit.analyze.spill import partitions
 from logaudit.analyze.visits import referrer_names
 from logaudit.config import Settings
-from logaudit.enrich.goals import Goal, parse_goals, query_value
+from logaudit.enrich.goals import Goal, parse_goals, query_values
 from logaudit.enrich.sources import (
     COLUMNS,
     DIRECT,
@@ -227,11 +227,12 @@ def _journeys(p: Partial, ctx: Context) -> Journeys:
     conv = conv.assign(credit=credit)
     conv["goal_name"] = [goals[g].name for g in conv["goal"]] if len(conv) else []
     distinct_q = pd.unique(conv["query_h"].to_numpy())
-    values = {
-        h: query_value(str(t), s.value_params)
-        for h, t in zip(distinct_q, qnames.reindex(distinct_q).fillna(""), strict=True)
-    }
-    conv["value"] = conv["query_h"].map(values).astype(float) if len(conv) else []
+    at = pd.Index(distinct_q).get_indexer(conv["query_h"].to_numpy())
+    values, ignored = query_values(
+        [str(t) for t in qnames.reindex(distinct_q).fillna("")], s.value_params
+    )
+    conv["value"] = values[at] if len(conv) else []
+    n_ignored = int(ignored[at].sum()) if len(conv) else 0
     conv["visitor"] = visits["visitor"].to_numpy()[conv["visit"].to_numpy()]
     for col in COLUMNS:
         conv[col] = visits[col].to_numpy()[credit] if len(conv) else []
@@ -251,6 +252,11 @@ def _journeys(p: Partial, ctx: Context) -> Journeys:
     days = s.window // 86400
     window = counted(days, "day") if s.window % 86400 == 0 else f"{s.window // 3600} h"
     note = f"attribution {s.attribution}, window {window}; {own_note}{cookie_note}"
+    if n_ignored:
+        note += (
+            f"; {counted(n_ignored, 'order value')} ignored (not a plain non-negative number "
+            "such as 12.50): those conversions count, with no value"
+        )
     return Journeys(visits, conv, goals, note)
 
 
