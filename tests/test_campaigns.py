@@ -561,3 +561,29 @@ def test_an_order_value_that_is_no_plain_number_is_ignored_and_counted(tmp_path:
     values = sorted(str(x["value"]) for x in _section(r, "affiliate-conversions")["rows"])
     assert values == ["20.0", "None", "None", "None"]
     assert "3 order values ignored" in _section(r, "conversions")["note"]
+
+
+def test_top_keeps_the_affiliate_owed_a_commission(tmp_path: Path) -> None:
+    """qa21: affiliates ranked by visits and cut to --top dropped the one owed the money
+    (fewest visits, the only conversion) while the note still summed its commission. As in
+    sources, a row with conversions or a commission is kept past the cut, listed last, in
+    every format."""
+    hits = [("10.0.0.1", "/?ref=big"), ("10.0.0.2", "/?ref=big"), ("10.0.0.3", "/?ref=big"),
+            ("10.0.0.4", "/?ref=mid"), ("10.0.0.5", "/?ref=mid"), ("10.0.0.6", "/?ref=payer"),
+            ("10.0.0.6", "/order/complete?value=30")]  # fmt: skip
+    log = write(
+        tmp_path / "aff.log",
+        [line(client=c, when=f"01/May/2026:10:0{i}:00 +0000", request=f"GET {u} HTTP/1.1")
+         for i, (c, u) in enumerate(hits)],
+    )  # fmt: skip
+    args = ["--commission", "payer=10%", "--top", "1"]
+    aff = _section(_run(log, *args), "affiliates")
+    assert [r["affiliate"] for r in aff["rows"]] == ["big", "payer"]
+    assert aff["rows"][1]["commission"] == 3.0 and aff["total_rows"] == 5  # acme, bigblog: no visit
+    for fmt in ("text", "csv", "html", "markdown"):
+        res = CliRunner().invoke(
+            cli, ["campaigns", str(log), "--goal", "/order/complete", *args, "--format", fmt,
+                  "--section", "affiliates"],
+        )  # fmt: skip
+        assert res.exit_code == 0, res.output
+        assert "payer" in res.stdout and "mid" not in res.stdout, fmt

@@ -297,6 +297,17 @@ def _rank(frame: pd.DataFrame, ctx: Context, by: str, cut: bool = True) -> pd.Da
     return rows.reset_index(drop=True)
 
 
+def _cut_keeping(rows: pd.DataFrame, ctx: Context, keep: np.ndarray) -> pd.DataFrame:
+    """Ranked ``rows`` cut to --top, but for the rows past the cut where ``keep`` is true,
+    kept in their order (listed last): rows with money behind them that a rank by visits
+    would drop first."""
+    top = ctx.settings.top
+    if not top or len(rows) <= top:
+        return rows
+    kept = (rows.index.to_numpy() < top) | keep
+    return rows[kept].reset_index(drop=True)
+
+
 def _per_visit_figures(v: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     g = v.assign(bounce=v["clicks"] == 1).groupby(keys, sort=False)
     out = g.agg(visits=("clicks", "size"), page_views=("clicks", "sum"), bounces=("bounce", "sum"))
@@ -350,12 +361,10 @@ def sec_sources(p: Partial, ctx: Context) -> Section:
     )
     kinds = j.visits.groupby("kind").size().sort_values(ascending=False)
     by_kind = ", ".join(f"{k} {n:,}" for k, n in kinds.items())
+    # A row of conversions without a visit ranks last by visits, so --top cut it first (2 of
+    # 3 conversions lost): it is kept past the cut, listed last.
     out = _rank(rows, ctx, "visits", cut=False)
-    if ctx.settings.top and len(out) > ctx.settings.top:
-        # A row of conversions without a visit ranks last by visits, so --top cut it first
-        # (2 of 3 conversions lost): it is kept past the cut, listed last.
-        kept = out.index.to_numpy() < ctx.settings.top
-        out = out[kept | (out["visits"].to_numpy() == 0)].reset_index(drop=True)
+    out = _cut_keeping(out, ctx, out["visits"].to_numpy() == 0)
     note = f"visits by kind: {by_kind}. {_goal_note(j)}"
     return Section(
         "sources",
@@ -496,7 +505,11 @@ def sec_affiliates(p: Partial, ctx: Context) -> Section:
         _terms(*terms[str(n).casefold()]) if str(n).casefold() in terms else "" for n in rows.index
     ]
     total = float(rows["commission"].sum())
-    out = _rank(rows, ctx, "visits")
+    # As in sources: a row with conversions or a commission owed is kept past --top, else
+    # the affiliate owed the money vanished while the note still summed its commission (qa21).
+    out = _rank(rows, ctx, "visits", cut=False)
+    owed = (out["conversions"].to_numpy() > 0) | (out["commission"].to_numpy() != 0)
+    out = _cut_keeping(out, ctx, owed)
     note = f"commissions owed: {total:,.2f}; {_goal_note(j)}"
     if unseen:
         note += (
