@@ -245,6 +245,7 @@ def _journeys(p: Partial, ctx: Context) -> Journeys:
         conv.loc[untouched, "kind"] = "direct"
         conv.loc[untouched, "source"] = DIRECT
     cookie_note = _cookie_credit(p, s, conv)
+    _one_spelling(visits, conv)
     if not own:
         own_note = "no own host known (set site_hosts): every referrer host is external"
     else:
@@ -284,6 +285,38 @@ def _cookie_credit(p: Partial, s: Settings, conv: pd.DataFrame) -> str:
         conv.loc[has, "source"] = value
         conv.loc[has, "affiliate"] = value
     return f"; {int(has.sum()):,} conversions credited by the {s.affiliate_cookie} cookie"
+
+
+def _one_spelling(visits: pd.DataFrame, conv: pd.DataFrame) -> None:
+    """One spelling per affiliate id compared ignoring case (as commissions match them): a
+    link typed ?ref=ACME and a cookie saying acme were two rows, one with the visit, the other
+    with the sales (qa21). Each id takes its spelling first seen (the earliest visit or
+    cookie-credited conversion; at one time, the least), in visits and conversions alike, so
+    every section agrees. Spellings are folded once each, never per row."""
+    frames = []
+    for f, when in ((visits, "start"), (conv, "utc")):
+        if len(f) and "affiliate" in f:
+            m = f["kind"].to_numpy() == "affiliate"
+            frames.append(pd.DataFrame({"id": f["affiliate"][m], "t": f[when][m]}))
+    if not frames:
+        return
+    first = pd.concat(frames).groupby("id", sort=True)["t"].min()
+    folded = pd.Series([str(x).casefold() for x in first.index], index=first.index)
+    if folded.nunique() == len(folded):
+        return
+    order = pd.DataFrame({"fold": folded.to_numpy(), "t": first.to_numpy()}, index=first.index)
+    order = order.sort_values(["fold", "t"], kind="stable")  # ids sorted: at one time, least
+    canon = order.assign(id=order.index).groupby("fold", sort=False)["id"].first()
+    to = pd.Series(canon.reindex(folded.to_numpy()).to_numpy(), index=folded.index)
+    to = to[to.index != to.to_numpy()]
+    for f in (visits, conv):
+        if not len(f):
+            continue
+        is_aff = f["kind"].to_numpy() == "affiliate"
+        for col in ("affiliate", "source"):
+            m = is_aff & f[col].isin(to.index).to_numpy()
+            if m.any():
+                f.loc[m, col] = f.loc[m, col].map(to).to_numpy()
 
 
 def _rank(frame: pd.DataFrame, ctx: Context, by: str, cut: bool = True) -> pd.DataFrame:
