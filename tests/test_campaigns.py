@@ -286,6 +286,8 @@ def test_sources_command_without_goals(journeys_log: Path) -> None:
     rows = _by(r, "sources", "source", "kind")
     assert all(row["conversions"] == 0 for row in rows.values())
     assert "no goal" in _section(r, "sources")["note"]
+    # qa21: which hosts made visits internal was said only with --goal.
+    assert "own hosts (configured): shop.example.com" in _section(r, "sources")["note"]
 
 
 @pytest.mark.parametrize(

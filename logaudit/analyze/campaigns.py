@@ -146,6 +146,7 @@ class Journeys:
     conversions: pd.DataFrame
     goals: tuple[Goal, ...]
     note: str
+    own_note: str = ""  # the hosts taken as the site's own (within ``note``)
 
 
 def journeys(p: Partial, ctx: Context) -> Journeys:
@@ -258,7 +259,7 @@ def _journeys(p: Partial, ctx: Context) -> Journeys:
             f"; {counted(n_ignored, 'order value')} ignored (not a plain non-negative number "
             "such as 12.50): those conversions count, with no value"
         )
-    return Journeys(visits, conv, goals, note)
+    return Journeys(visits, conv, goals, note, own_note)
 
 
 def _cookie_credit(p: Partial, s: Settings, conv: pd.DataFrame) -> str:
@@ -399,6 +400,9 @@ def sec_sources(p: Partial, ctx: Context) -> Section:
     out = _rank(rows, ctx, "visits", cut=False)
     out = _cut_keeping(out, ctx, out["visits"].to_numpy() == 0)
     note = f"visits by kind: {by_kind}. {_goal_note(j)}"
+    if not j.goals:
+        # Which hosts made visits internal, with or without goals (qa21: only --goal said it).
+        note += f"; {j.own_note}"
     return Section(
         "sources",
         title,
