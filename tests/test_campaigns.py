@@ -276,6 +276,19 @@ def test_bots_include_lets_the_crawler_convert(journeys_log: Path) -> None:
     assert h["conversions"] == 7 and h["revenue"] == 320.0 + 999.0
 
 
+@pytest.mark.parametrize(
+    ("bots", "conversions", "revenue"),
+    [("auto", 6, 320.0), ("exclude", 6, 320.0), ("include", 7, 1319.0), ("only", 1, 999.0)],
+)
+def test_who_converts_follows_bots(
+    journeys_log: Path, bots: str, conversions: int, revenue: float
+) -> None:
+    """docs/metrics.md (qa21 #11): crawlers never convert by default nor under exclude;
+    include counts them as people, and only does the same with robots alone."""
+    h = _section(_run(journeys_log, "--bots", bots), "conversions")["headline"]
+    assert (h["conversions"], h["revenue"]) == (conversions, revenue)
+
+
 def test_sources_command_without_goals(journeys_log: Path) -> None:
     res = CliRunner().invoke(
         cli, ["sources", str(journeys_log), "--site-host", "shop.example.com", "--format", "json"]
