@@ -579,6 +579,36 @@ def test_an_order_value_that_is_no_plain_number_is_ignored_and_counted(tmp_path:
     assert "3 order values ignored" in _section(r, "conversions")["note"]
 
 
+def test_an_order_value_is_bounded_so_totals_stay_finite(tmp_path: Path) -> None:
+    """rev21-c: a plain decimal of up to 308 digits was read, and two conversions of
+    value=9...9 (308 nines) summed to revenue Infinity: ``"revenue": Infinity``, not JSON.
+    At most 12 integer digits and 3 decimals are read; a longer value is ignored, counted."""
+    big = "9" * 308
+    hits = [("10.0.0.1", big), ("10.0.0.2", big), ("10.0.0.3", "1" * 13), ("10.0.0.4", "1.2345"),
+            ("10.0.0.5", "999999999999.5")]  # fmt: skip
+    log = write(
+        tmp_path / "inf.log",
+        [line(client=c, when=f"01/May/2026:10:0{i}:00 +0000", request=f"GET {u} HTTP/1.1")
+         for c, v in hits
+         for i, u in enumerate(["/?ref=acme", f"/order/complete?value={v}"])],
+    )  # fmt: skip
+    res = CliRunner().invoke(
+        cli, ["campaigns", str(log), "--goal", "/order/complete", "--commission", "acme=10%",
+              "--top", "0", "--format", "json"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+
+    def no_constant(name: str) -> None:
+        raise AssertionError(f"not JSON: {name}")
+
+    r = json.loads(res.stdout, parse_constant=no_constant)
+    aff = _by(r, "affiliates", "affiliate")["acme"]
+    assert (aff["conversions"], aff["revenue"], aff["commission"]) == (
+        5, 999999999999.5, 99999999999.95,
+    )  # fmt: skip
+    assert "4 order values ignored" in _section(r, "conversions")["note"]
+
+
 def test_top_keeps_the_affiliate_owed_a_commission(tmp_path: Path) -> None:
     """qa21: affiliates ranked by visits and cut to --top dropped the one owed the money
     (fewest visits, the only conversion) while the note still summed its commission. As in

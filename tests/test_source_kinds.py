@@ -241,6 +241,18 @@ def test_query_value() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "value"),
+    [("123456789012", 123456789012.0), ("123456789012.125", 123456789012.125), ("0.001", 0.001),
+     ("1234567890123", None), ("1.2345", None), ("9" * 308, None)],
+)  # fmt: skip
+def test_an_order_value_has_12_digits_3_decimals_at_most(text: str, value: float | None) -> None:
+    """rev21-c: 308 digits were read (two such made revenue inf, and 30 digits float noise);
+    at most 12 integer digits and 3 decimals, exact in float64, are a value."""
+    got = query_value(f"value={text}")
+    assert got == value if value is not None else math.isnan(got)
+
+
+@pytest.mark.parametrize(
     "text", ["-500", "1_000", "%D9%A1%D9%A2", "1e6", "0x10", "nan", "inf", "1" * 400, "12.", ".5"]
 )
 def test_an_order_value_is_a_plain_non_negative_decimal(text: str) -> None:

@@ -257,7 +257,8 @@ def _journeys(p: Partial, ctx: Context) -> Journeys:
     if n_ignored:
         note += (
             f"; {counted(n_ignored, 'order value')} ignored (not a plain non-negative number "
-            "such as 12.50): those conversions count, with no value"
+            "such as 12.50, of 12 digits and 3 decimals at most): those conversions count, "
+            "with no value"
         )
     return Journeys(visits, conv, goals, note, own_note)
 

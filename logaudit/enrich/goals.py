@@ -131,8 +131,11 @@ def goal_bits(chunk: pd.DataFrame, goals: Sequence[Goal], people: np.ndarray) ->
 
 # An order value: a plain non-negative ASCII decimal (``123``, ``123.45``). Python's float()
 # also read ``-500``, ``1_000``, Arabic-Indic digits, ``1e6``, ``inf`` and ``nan`` (qa21): a
-# negative value lowered the commissions owed, ``1e6`` made a 100,000.00 commission.
-VALUE_RE = r"^[0-9]+(\.[0-9]+)?$"
+# negative value lowered the commissions owed, ``1e6`` made a 100,000.00 commission. At most
+# 12 integer digits and 3 decimals (rev21-c): 15 significant digits, which float64 keeps (it
+# reads back the same), and no sum of them reaches inf (308 digits did: ``"revenue":
+# Infinity``, not JSON; 30 digits showed float noise in the note).
+VALUE_RE = r"^[0-9]{1,12}(\.[0-9]{1,3})?$"
 
 
 def query_values(
@@ -140,8 +143,9 @@ def query_values(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per query string (distinct ones: called once per distinct goal query), the order value
     it carries: the first of ``params`` present whose value is a plain non-negative decimal
-    (``12.50``), else NaN; and whether one of ``params`` was present but none such (a value
-    ignored). The candidates are checked and read at once, by Arrow."""
+    (``12.50``; at most 12 integer digits and 3 decimals), else NaN; and whether one of
+    ``params`` was present but none such (a value ignored). The candidates are checked and
+    read at once, by Arrow."""
     n = len(queries)
     owner: list[int] = []
     texts: list[str] = []
@@ -164,9 +168,8 @@ def query_values(
     ok = np.asarray(pc.match_substring_regex(cand, VALUE_RE))
     who = np.asarray(owner, dtype=np.int64)
     if ok.any():
-        x = np.full(len(texts), np.inf)
+        x = np.full(len(texts), np.nan)
         x[ok] = np.asarray(pc.cast(cand.filter(pa.array(ok)), pa.float64()))
-        ok &= np.isfinite(x)  # 400 digits: not a number a shop sends
         ignored[who[~ok]] = True
         # The first valid candidate per query: candidates are in query, then params, order.
         first, at = np.unique(who[ok], return_index=True)
