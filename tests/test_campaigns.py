@@ -124,11 +124,11 @@ def _when(text: str) -> str:
     return datetime.strptime(stamp, "%d/%b/%Y:%H:%M:%S %z").isoformat()
 
 
-def _run(log: Path, *args: str) -> dict[str, Any]:
+def _run(log: Path, *args: str, commissions: bool = True) -> dict[str, Any]:
     res = CliRunner().invoke(
         cli,
         ["campaigns", str(log), "--site-host", "shop.example.com", "--top", "0", "--format",
-         "json", *GOALS, *COMMISSIONS, *args],
+         "json", *GOALS, *(COMMISSIONS if commissions else []), *args],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     out: dict[str, Any] = json.loads(res.stdout)
@@ -338,9 +338,9 @@ def test_commission_names_match_affiliate_ids_ignoring_case(tmp_path: Path) -> N
     assert res.exit_code == 0, res.output
     r = json.loads(res.stdout)
     aff = _by(r, "affiliates", "affiliate")
-    assert sorted(aff) == ["ACME", "zeta"]
-    assert (aff["ACME"]["revenue"], aff["ACME"]["commission"]) == (100.0, 10.0)
-    assert aff["ACME"]["terms"] == "10% of revenue" and aff["zeta"]["visits"] == 0
+    assert sorted(aff) == ["acme", "zeta"]  # spelled as the commission names it (rev21-c)
+    assert (aff["acme"]["revenue"], aff["acme"]["commission"]) == (100.0, 10.0)
+    assert aff["acme"]["terms"] == "10% of revenue" and aff["zeta"]["visits"] == 0
     assert "no visit from zeta named in the commissions" in _section(r, "affiliates")["note"]
     # Two terms for one id ignoring case: refused, not one of them picked.
     res = CliRunner().invoke(cli, [*args, "--commission", "acme=10%", "--commission", "ACME=2"])
@@ -650,15 +650,37 @@ def test_one_row_per_affiliate_id_ignoring_case(tmp_path: Path) -> None:
         [line(client=c, when=f"01/May/2026:{t} +0000", request=f"GET {u} HTTP/1.1", extra=[x])
          for c, t, u, x in sorted(hits, key=lambda h: h[1])],
     )  # fmt: skip
-    r = _run(log, "--log-format", NGINX_COOKIE, "--affiliate-cookie", "ref")
+    r = _run(log, "--log-format", NGINX_COOKIE, "--affiliate-cookie", "ref", commissions=False)
     aff = _by(r, "affiliates", "affiliate")
     assert sorted(aff) == ["ACME", "bigblog"]
     row = aff["ACME"]
-    assert (row["visits"], row["conversions"], row["revenue"], row["commission"]) == (
-        3, 2, 40.0, 4.0,
-    )  # fmt: skip
+    assert (row["visits"], row["conversions"], row["revenue"]) == (3, 2, 40.0)
     src = _by(r, "sources", "source", "kind")
     assert (src["ACME", "affiliate"]["visits"], src["ACME", "affiliate"]["conversions"]) == (3, 2)
     assert not any(s.casefold() == "acme" and s != "ACME" for s, _ in src)
     assert {x["affiliate"] for x in _section(r, "affiliate-conversions")["rows"]} == {"ACME"}
     assert _credited(r) == {("/order/complete", "ACME"): 2}
+
+
+def test_an_affiliate_is_spelled_as_its_commission_names_it(tmp_path: Path) -> None:
+    """rev21-c: "first seen" depended on the report's period: the whole log said ACME, a
+    report from 11:30 on said Acme, for one partner paid under one --commission. A NAME of
+    --commission matching the id ignoring case is its spelling, in every period."""
+    hits = [("10.0.0.1", "10:00:00", "/?ref=ACME"), ("10.0.0.2", "11:00:00", "/?ref=acme"),
+            ("10.0.0.3", "12:00:00", "/?ref=Acme"), ("10.0.0.4", "13:00:00", "/?ref=BigBlog"),
+            ("10.0.0.3", "12:01:00", "/order/complete?value=30")]  # fmt: skip
+    log = write(
+        tmp_path / "spell.log",
+        [line(client=c, when=f"01/May/2026:{t} +0000", request=f"GET {u} HTTP/1.1")
+         for c, t, u in sorted(hits, key=lambda h: h[1])],
+    )  # fmt: skip
+    for since in ([], ["--since", "2026-05-01T11:30:00"]):
+        for name in ("acme", "aCMe"):
+            r = _run(log, "--commission", f"{name}=10%", *since, commissions=False)
+            aff = _by(r, "affiliates", "affiliate")
+            assert sorted(aff) == ["BigBlog", name], (since, name)
+            assert aff[name]["commission"] == 3.0 and aff[name]["visits"] == (1 if since else 3)
+            src = [s for s, k in _by(r, "sources", "source", "kind") if k == "affiliate"]
+            assert sorted(src) == ["BigBlog", name]
+            assert {x["affiliate"] for x in _section(r, "affiliate-conversions")["rows"]} == {name}
+            assert _credited(r) == {("/order/complete", name): 1}

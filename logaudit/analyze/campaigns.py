@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -246,7 +247,7 @@ def _journeys(p: Partial, ctx: Context) -> Journeys:
         conv.loc[untouched, "kind"] = "direct"
         conv.loc[untouched, "source"] = DIRECT
     cookie_note = _cookie_credit(p, s, conv)
-    _one_spelling(visits, conv)
+    _one_spelling(visits, conv, s.commissions)
     if not own:
         own_note = "no own host known (set site_hosts): every referrer host is external"
     else:
@@ -289,12 +290,14 @@ def _cookie_credit(p: Partial, s: Settings, conv: pd.DataFrame) -> str:
     return f"; {int(has.sum()):,} conversions credited by the {s.affiliate_cookie} cookie"
 
 
-def _one_spelling(visits: pd.DataFrame, conv: pd.DataFrame) -> None:
+def _one_spelling(visits: pd.DataFrame, conv: pd.DataFrame, named: Collection[str] = ()) -> None:
     """One spelling per affiliate id compared ignoring case (as commissions match them): a
     link typed ?ref=ACME and a cookie saying acme were two rows, one with the visit, the other
-    with the sales (qa21). Each id takes its spelling first seen (the earliest visit or
-    cookie-credited conversion; at one time, the least), in visits and conversions alike, so
-    every section agrees. Spellings are folded once each, never per row."""
+    with the sales (qa21). Each id takes the ``named`` spelling (the --commission NAME) that
+    matches it, the same in every period (rev21-c); else its spelling first seen in the
+    report's period (the earliest visit or cookie-credited conversion; at one time, the
+    least), in visits and conversions alike, so every section agrees. Spellings are folded
+    once each, never per row."""
     frames = []
     for f, when in ((visits, "start"), (conv, "utc")):
         if len(f) and "affiliate" in f:
@@ -304,11 +307,13 @@ def _one_spelling(visits: pd.DataFrame, conv: pd.DataFrame) -> None:
         return
     first = pd.concat(frames).groupby("id", sort=True)["t"].min()
     folded = pd.Series([str(x).casefold() for x in first.index], index=first.index)
-    if folded.nunique() == len(folded):
+    names = {str(n).casefold(): str(n) for n in named}
+    if folded.nunique() == len(folded) and all(names.get(f, i) == i for i, f in folded.items()):
         return
     order = pd.DataFrame({"fold": folded.to_numpy(), "t": first.to_numpy()}, index=first.index)
     order = order.sort_values(["fold", "t"], kind="stable")  # ids sorted: at one time, least
     canon = order.assign(id=order.index).groupby("fold", sort=False)["id"].first()
+    canon = pd.Series([names.get(f, i) for f, i in canon.items()], index=canon.index)
     to = pd.Series(canon.reindex(folded.to_numpy()).to_numpy(), index=folded.index)
     to = to[to.index != to.to_numpy()]
     for f in (visits, conv):
