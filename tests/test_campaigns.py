@@ -638,28 +638,35 @@ def test_top_keeps_the_affiliate_owed_a_commission(tmp_path: Path) -> None:
 def test_one_row_per_affiliate_id_ignoring_case(tmp_path: Path) -> None:
     """qa21: ?ref=ACME, ?ref=acme and ?ref=Acme were three rows of affiliates and sources,
     though commissions match ids ignoring case; with a referral cookie the visit and the
-    sales of one partner sat in different rows. One row per id, spelled as first seen."""
-    hits = [("10.0.0.2", "11:00:00", "/?ref=acme", '"-"'),
+    sales of one partner sat in different rows. One row per id, spelled (no commission names
+    it) as first seen: the earliest spelling sorts last, so sorting cannot pass for it
+    (rev21-c); then a cookie-credited conversion before every visit gives the spelling."""
+    hits = [("10.0.0.2", "11:00:00", "/?ref=ACME", '"-"'),
             ("10.0.0.2", "11:01:00", "/order/complete?value=10", '"-"'),
-            ("10.0.0.1", "10:00:00", "/?ref=ACME", '"-"'),
+            ("10.0.0.1", "10:00:00", "/?ref=acme", '"-"'),
             ("10.0.0.3", "12:00:00", "/?ref=Acme", '"-"'),
-            ("10.0.0.4", "13:00:00", "/order/complete?value=30", '"acme"'),
+            ("10.0.0.4", "13:00:00", "/order/complete?value=30", '"ACME"'),
             ("10.0.0.5", "14:00:00", "/?ref=bigblog", '"-"')]  # fmt: skip
-    log = write(
-        tmp_path / "case.log",
-        [line(client=c, when=f"01/May/2026:{t} +0000", request=f"GET {u} HTTP/1.1", extra=[x])
-         for c, t, u, x in sorted(hits, key=lambda h: h[1])],
-    )  # fmt: skip
-    r = _run(log, "--log-format", NGINX_COOKIE, "--affiliate-cookie", "ref", commissions=False)
-    aff = _by(r, "affiliates", "affiliate")
-    assert sorted(aff) == ["ACME", "bigblog"]
-    row = aff["ACME"]
-    assert (row["visits"], row["conversions"], row["revenue"]) == (3, 2, 40.0)
-    src = _by(r, "sources", "source", "kind")
-    assert (src["ACME", "affiliate"]["visits"], src["ACME", "affiliate"]["conversions"]) == (3, 2)
-    assert not any(s.casefold() == "acme" and s != "ACME" for s, _ in src)
-    assert {x["affiliate"] for x in _section(r, "affiliate-conversions")["rows"]} == {"ACME"}
-    assert _credited(r) == {("/order/complete", "ACME"): 2}
+    first = ("10.0.0.9", "09:00:00", "/order/complete?value=5", '"aCme"')
+    for extra, name, conversions, revenue in (([], "acme", 2, 40.0), ([first], "aCme", 3, 45.0)):
+        log = write(
+            tmp_path / "case.log",
+            [line(client=c, when=f"01/May/2026:{t} +0000", request=f"GET {u} HTTP/1.1",
+                  extra=[x])
+             for c, t, u, x in sorted(hits + extra, key=lambda h: h[1])],
+        )  # fmt: skip
+        r = _run(log, "--log-format", NGINX_COOKIE, "--affiliate-cookie", "ref", commissions=False)
+        aff = _by(r, "affiliates", "affiliate")
+        assert sorted(aff) == sorted([name, "bigblog"])
+        row = aff[name]
+        assert (row["visits"], row["conversions"], row["revenue"]) == (3, conversions, revenue)
+        src = _by(r, "sources", "source", "kind")
+        assert (src[name, "affiliate"]["visits"], src[name, "affiliate"]["conversions"]) == (
+            3, conversions,
+        )  # fmt: skip
+        assert not any(s.casefold() == "acme" and s != name for s, _ in src)
+        assert {x["affiliate"] for x in _section(r, "affiliate-conversions")["rows"]} == {name}
+        assert _credited(r) == {("/order/complete", name): conversions}
 
 
 def test_an_affiliate_is_spelled_as_its_commission_names_it(tmp_path: Path) -> None:
