@@ -525,8 +525,9 @@ def sec_affiliates(p: Partial, ctx: Context) -> Section:
     title = "Affiliates"
     v = j.visits[j.visits["affiliate"] != ""] if len(j.visits) else j.visits
     c = _affiliate_conversions(j, s)
-    # The affiliates seen (as logged), those credited by the referral cookie alone (its click
-    # before the log began), and a row for each commission that names none of them.
+    # The affiliates seen (one spelling per id ignoring case: _one_spelling), those credited
+    # by the referral cookie alone (its click before the log began), and a row for each
+    # commission that names none of them.
     ids = (set(v["affiliate"]) if len(v) else set()) | (set(c["affiliate"]) if len(c) else set())
     known = {str(a).casefold() for a in ids}
     unseen = sorted(n for n in s.commissions if n.casefold() not in known)
