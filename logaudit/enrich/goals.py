@@ -178,8 +178,3 @@ def query_values(
     else:
         ignored[who] = True
     return values, ignored
-
-
-def query_value(query: str, params: Sequence[str] = VALUE_PARAMS) -> float:
-    """The order value one query string carries (``query_values``); NaN when none."""
-    return float(query_values([query], params)[0][0])
