@@ -273,6 +273,18 @@ def test_query_values_say_which_values_were_ignored() -> None:
     assert values[1] == 5.0 and values[4] == 2.0 and np.isnan(values[[0, 2, 3, 5]]).all()
 
 
+def test_an_order_value_is_stripped_of_ascii_spaces_only_and_blank_is_none() -> None:
+    """rev21-c: str.strip() also removed Unicode spaces (a no-break space around 12 was read
+    as 12), and value=%20 was counted as ignored while value= was not. ASCII whitespace is
+    stripped; a blank value is no value (not counted), whatever its spelling."""
+    queries = ["value=%20", "value=", "value=+", "value=%C2%A012%C2%A0", "value=%E2%80%8312",
+               "value=%2012%09", "value=%20&total=3", "value=%20&value=4",
+               "value=&value=4"]  # fmt: skip
+    values, ignored = query_values(queries)
+    assert list(ignored) == [False, False, False, True, True, False, False, False, False]
+    assert np.isnan(values[:5]).all() and list(values[5:]) == [12.0, 3.0, 4.0, 4.0]
+
+
 def test_click_id_values_are_parsed_once_with_the_same_sources(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -136,6 +136,7 @@ def goal_bits(chunk: pd.DataFrame, goals: Sequence[Goal], people: np.ndarray) ->
 # reads back the same), and no sum of them reaches inf (308 digits did: ``"revenue":
 # Infinity``, not JSON; 30 digits showed float noise in the note).
 VALUE_RE = r"^[0-9]{1,12}(\.[0-9]{1,3})?$"
+ASCII_SPACE = " \t\n\r\x0b\x0c"
 
 
 def query_values(
@@ -154,12 +155,17 @@ def query_values(
             continue
         found: dict[str, str] = {}
         for k, v in parse_qsl(query, keep_blank_values=False, errors="replace"):
-            found.setdefault(k, v)
+            # ASCII whitespace only: str.strip() also took a no-break space around 12 (rev21-c).
+            # Blank (value=, value=%20) alike is no value, not one ignored, as parse_qsl drops
+            # value= (and value=&value=5 reads 5, so does value=%20&value=5).
+            v = v.strip(ASCII_SPACE)
+            if v:
+                found.setdefault(k, v)
         for p in params:
             text = found.get(p)
             if text is not None:
                 owner.append(i)
-                texts.append(text.strip())
+                texts.append(text)
     values = np.full(n, np.nan)
     ignored = np.zeros(n, dtype=bool)
     if not texts:
