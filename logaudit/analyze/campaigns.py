@@ -188,7 +188,10 @@ def pair_sources(
     once as ``visit_sources`` names a visit's; ``ref_names`` and ``query_names`` map a text's
     hash to the text. Only the rows' referrers are handed on (``visit_sources`` names them by
     hashing its referrers table). The trends' source movers and the store's per-month sources
-    (``store/entrysources.py``) both name pairs here, so their names agree."""
+    (``store/entrysources.py``) both name pairs here, so their names agree with each other and
+    with ``visit_sources``, but not always with campaigns' sections: affiliate ids are not
+    folded here (``_one_spelling`` needs the report's visits and commissions), so ?ref=ACME and
+    ?ref=acme are two sources here where campaigns shows one (rev21-c)."""
     refs = ref_names.reindex(pd.unique(rows["ref_h"].to_numpy())).dropna()
     named = {"referrers": pd.DataFrame(index=pd.Index(refs.to_numpy(dtype=object)))}
     src, codes = visit_sources(named, rows, own, tables, query_names)
