@@ -316,7 +316,7 @@ def _one_spelling(visits: pd.DataFrame, conv: pd.DataFrame, named: Collection[st
     order = pd.DataFrame({"fold": folded.to_numpy(), "t": first.to_numpy()}, index=first.index)
     order = order.sort_values(["fold", "t"], kind="stable")  # ids sorted: at one time, least
     canon = order.assign(id=order.index).groupby("fold", sort=False)["id"].first()
-    canon = pd.Series([names.get(f, i) for f, i in canon.items()], index=canon.index)
+    canon = pd.Series([names.get(str(f), i) for f, i in canon.items()], index=canon.index)
     to = pd.Series(canon.reindex(folded.to_numpy()).to_numpy(), index=folded.index)
     to = to[to.index != to.to_numpy()]
     for f in (visits, conv):
