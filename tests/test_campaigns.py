@@ -43,6 +43,7 @@ Commissions acme=10%, bigblog=2.50: default acme 0, bigblog 2.50; first acme 12.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -123,11 +124,11 @@ def _when(text: str) -> str:
     return datetime.strptime(stamp, "%d/%b/%Y:%H:%M:%S %z").isoformat()
 
 
-def _run(log: Path, *args: str) -> dict[str, Any]:
+def _run(log: Path, *args: str, commissions: bool = True) -> dict[str, Any]:
     res = CliRunner().invoke(
         cli,
         ["campaigns", str(log), "--site-host", "shop.example.com", "--top", "0", "--format",
-         "json", *GOALS, *COMMISSIONS, *args],
+         "json", *GOALS, *(COMMISSIONS if commissions else []), *args],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     out: dict[str, Any] = json.loads(res.stdout)
@@ -276,6 +277,19 @@ def test_bots_include_lets_the_crawler_convert(journeys_log: Path) -> None:
     assert h["conversions"] == 7 and h["revenue"] == 320.0 + 999.0
 
 
+@pytest.mark.parametrize(
+    ("bots", "conversions", "revenue"),
+    [("auto", 6, 320.0), ("exclude", 6, 320.0), ("include", 7, 1319.0), ("only", 1, 999.0)],
+)
+def test_who_converts_follows_bots(
+    journeys_log: Path, bots: str, conversions: int, revenue: float
+) -> None:
+    """docs/metrics.md (qa21 #11): crawlers never convert by default nor under exclude;
+    include counts them as people, and only does the same with robots alone."""
+    h = _section(_run(journeys_log, "--bots", bots), "conversions")["headline"]
+    assert (h["conversions"], h["revenue"]) == (conversions, revenue)
+
+
 def test_sources_command_without_goals(journeys_log: Path) -> None:
     res = CliRunner().invoke(
         cli, ["sources", str(journeys_log), "--site-host", "shop.example.com", "--format", "json"]
@@ -286,6 +300,8 @@ def test_sources_command_without_goals(journeys_log: Path) -> None:
     rows = _by(r, "sources", "source", "kind")
     assert all(row["conversions"] == 0 for row in rows.values())
     assert "no goal" in _section(r, "sources")["note"]
+    # qa21: which hosts made visits internal was said only with --goal.
+    assert "own hosts (configured): shop.example.com" in _section(r, "sources")["note"]
 
 
 @pytest.mark.parametrize(
@@ -322,9 +338,9 @@ def test_commission_names_match_affiliate_ids_ignoring_case(tmp_path: Path) -> N
     assert res.exit_code == 0, res.output
     r = json.loads(res.stdout)
     aff = _by(r, "affiliates", "affiliate")
-    assert sorted(aff) == ["ACME", "zeta"]
-    assert (aff["ACME"]["revenue"], aff["ACME"]["commission"]) == (100.0, 10.0)
-    assert aff["ACME"]["terms"] == "10% of revenue" and aff["zeta"]["visits"] == 0
+    assert sorted(aff) == ["acme", "zeta"]  # spelled as the commission names it (rev21-c)
+    assert (aff["acme"]["revenue"], aff["acme"]["commission"]) == (100.0, 10.0)
+    assert aff["acme"]["terms"] == "10% of revenue" and aff["zeta"]["visits"] == 0
     assert "no visit from zeta named in the commissions" in _section(r, "affiliates")["note"]
     # Two terms for one id ignoring case: refused, not one of them picked.
     res = CliRunner().invoke(cli, [*args, "--commission", "acme=10%", "--commission", "ACME=2"])
@@ -542,3 +558,136 @@ def test_top_keeps_the_row_of_conversions_without_a_visit(tmp_path: Path) -> Non
     assert sum(r["conversions"] for r in top["rows"]) == 3
     one = _section(_run(log, "--top", "1"), "sources")
     assert [r["source"] for r in one["rows"]] == ["(internal)", "(direct)"]
+
+
+def test_an_order_value_that_is_no_plain_number_is_ignored_and_counted(tmp_path: Path) -> None:
+    """qa21: value=-500 paid a commission of -50.00 (lowering the total owed) and 1e6 one of
+    100,000.00. Such a value is ignored: the conversion counts, with no value, and the note
+    says how many values were ignored."""
+    hits = [("10.0.0.1", "-500"), ("10.0.0.2", "1e6"), ("10.0.0.3", "1_000"), ("10.0.0.4", "20")]
+    log = write(
+        tmp_path / "v.log",
+        [line(client=c, when=f"01/May/2026:10:0{i}:00 +0000", request=f"GET {u} HTTP/1.1")
+         for c, v in hits
+         for i, u in enumerate(["/?ref=acme", f"/order/complete?value={v}"])],
+    )  # fmt: skip
+    r = _run(log)
+    aff = _by(r, "affiliates", "affiliate")["acme"]
+    assert (aff["conversions"], aff["revenue"], aff["commission"]) == (4, 20.0, 2.0)
+    values = sorted(str(x["value"]) for x in _section(r, "affiliate-conversions")["rows"])
+    assert values == ["20.0", "None", "None", "None"]
+    assert "3 order values ignored" in _section(r, "conversions")["note"]
+
+
+def test_an_order_value_is_bounded_so_totals_stay_finite(tmp_path: Path) -> None:
+    """rev21-c: a plain decimal of up to 308 digits was read, and two conversions of
+    value=9...9 (308 nines) summed to revenue Infinity: ``"revenue": Infinity``, not JSON.
+    At most 12 integer digits and 3 decimals are read; a longer value is ignored, counted."""
+    big = "9" * 308
+    hits = [("10.0.0.1", big), ("10.0.0.2", big), ("10.0.0.3", "1" * 13), ("10.0.0.4", "1.2345"),
+            ("10.0.0.5", "999999999999.5")]  # fmt: skip
+    log = write(
+        tmp_path / "inf.log",
+        [line(client=c, when=f"01/May/2026:10:0{i}:00 +0000", request=f"GET {u} HTTP/1.1")
+         for c, v in hits
+         for i, u in enumerate(["/?ref=acme", f"/order/complete?value={v}"])],
+    )  # fmt: skip
+    res = CliRunner().invoke(
+        cli, ["campaigns", str(log), "--goal", "/order/complete", "--commission", "acme=10%",
+              "--top", "0", "--format", "json"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+
+    def no_constant(name: str) -> None:
+        raise AssertionError(f"not JSON: {name}")
+
+    r = json.loads(res.stdout, parse_constant=no_constant)
+    aff = _by(r, "affiliates", "affiliate")["acme"]
+    assert (aff["conversions"], aff["revenue"], aff["commission"]) == (
+        5, 999999999999.5, 99999999999.95,
+    )  # fmt: skip
+    assert "4 order values ignored" in _section(r, "conversions")["note"]
+
+
+def test_top_keeps_the_affiliate_owed_a_commission(tmp_path: Path) -> None:
+    """qa21: affiliates ranked by visits and cut to --top dropped the one owed the money
+    (fewest visits, the only conversion) while the note still summed its commission. As in
+    sources, a row with conversions or a commission is kept past the cut, listed last, in
+    every format."""
+    hits = [("10.0.0.1", "/?ref=big"), ("10.0.0.2", "/?ref=big"), ("10.0.0.3", "/?ref=big"),
+            ("10.0.0.4", "/?ref=mid"), ("10.0.0.5", "/?ref=mid"), ("10.0.0.6", "/?ref=payer"),
+            ("10.0.0.6", "/order/complete?value=30")]  # fmt: skip
+    log = write(
+        tmp_path / "aff.log",
+        [line(client=c, when=f"01/May/2026:10:0{i}:00 +0000", request=f"GET {u} HTTP/1.1")
+         for i, (c, u) in enumerate(hits)],
+    )  # fmt: skip
+    args = ["--commission", "payer=10%", "--top", "1"]
+    aff = _section(_run(log, *args), "affiliates")
+    assert [r["affiliate"] for r in aff["rows"]] == ["big", "payer"]
+    assert aff["rows"][1]["commission"] == 3.0 and aff["total_rows"] == 5  # acme, bigblog: no visit
+    for fmt in ("text", "csv", "html", "markdown"):
+        res = CliRunner().invoke(
+            cli, ["campaigns", str(log), "--goal", "/order/complete", *args, "--format", fmt,
+                  "--section", "affiliates"],
+        )  # fmt: skip
+        assert res.exit_code == 0, res.output
+        assert re.search(r"\bpayer\b", res.stdout) and not re.search(r"\bmid\b", res.stdout), fmt
+
+
+def test_one_row_per_affiliate_id_ignoring_case(tmp_path: Path) -> None:
+    """qa21: ?ref=ACME, ?ref=acme and ?ref=Acme were three rows of affiliates and sources,
+    though commissions match ids ignoring case; with a referral cookie the visit and the
+    sales of one partner sat in different rows. One row per id, spelled (no commission names
+    it) as first seen: the earliest spelling sorts last, so sorting cannot pass for it
+    (rev21-c); then a cookie-credited conversion before every visit gives the spelling."""
+    hits = [("10.0.0.2", "11:00:00", "/?ref=ACME", '"-"'),
+            ("10.0.0.2", "11:01:00", "/order/complete?value=10", '"-"'),
+            ("10.0.0.1", "10:00:00", "/?ref=acme", '"-"'),
+            ("10.0.0.3", "12:00:00", "/?ref=Acme", '"-"'),
+            ("10.0.0.4", "13:00:00", "/order/complete?value=30", '"ACME"'),
+            ("10.0.0.5", "14:00:00", "/?ref=bigblog", '"-"')]  # fmt: skip
+    first = ("10.0.0.9", "09:00:00", "/order/complete?value=5", '"aCme"')
+    for extra, name, conversions, revenue in (([], "acme", 2, 40.0), ([first], "aCme", 3, 45.0)):
+        log = write(
+            tmp_path / "case.log",
+            [line(client=c, when=f"01/May/2026:{t} +0000", request=f"GET {u} HTTP/1.1",
+                  extra=[x])
+             for c, t, u, x in sorted(hits + extra, key=lambda h: h[1])],
+        )  # fmt: skip
+        r = _run(log, "--log-format", NGINX_COOKIE, "--affiliate-cookie", "ref", commissions=False)
+        aff = _by(r, "affiliates", "affiliate")
+        assert sorted(aff) == sorted([name, "bigblog"])
+        row = aff[name]
+        assert (row["visits"], row["conversions"], row["revenue"]) == (3, conversions, revenue)
+        src = _by(r, "sources", "source", "kind")
+        assert (src[name, "affiliate"]["visits"], src[name, "affiliate"]["conversions"]) == (
+            3, conversions,
+        )  # fmt: skip
+        assert not any(s.casefold() == "acme" and s != name for s, _ in src)
+        assert {x["affiliate"] for x in _section(r, "affiliate-conversions")["rows"]} == {name}
+        assert _credited(r) == {("/order/complete", name): conversions}
+
+
+def test_an_affiliate_is_spelled_as_its_commission_names_it(tmp_path: Path) -> None:
+    """rev21-c: "first seen" depended on the report's period: the whole log said ACME, a
+    report from 11:30 on said Acme, for one partner paid under one --commission. A NAME of
+    --commission matching the id ignoring case is its spelling, in every period."""
+    hits = [("10.0.0.1", "10:00:00", "/?ref=ACME"), ("10.0.0.2", "11:00:00", "/?ref=acme"),
+            ("10.0.0.3", "12:00:00", "/?ref=Acme"), ("10.0.0.4", "13:00:00", "/?ref=BigBlog"),
+            ("10.0.0.3", "12:01:00", "/order/complete?value=30")]  # fmt: skip
+    log = write(
+        tmp_path / "spell.log",
+        [line(client=c, when=f"01/May/2026:{t} +0000", request=f"GET {u} HTTP/1.1")
+         for c, t, u in sorted(hits, key=lambda h: h[1])],
+    )  # fmt: skip
+    for since in ([], ["--since", "2026-05-01T11:30:00"]):
+        for name in ("acme", "aCMe"):
+            r = _run(log, "--commission", f"{name}=10%", *since, commissions=False)
+            aff = _by(r, "affiliates", "affiliate")
+            assert sorted(aff) == ["BigBlog", name], (since, name)
+            assert aff[name]["commission"] == 3.0 and aff[name]["visits"] == (1 if since else 3)
+            src = [s for s, k in _by(r, "sources", "source", "kind") if k == "affiliate"]
+            assert sorted(src) == ["BigBlog", name]
+            assert {x["affiliate"] for x in _section(r, "affiliate-conversions")["rows"]} == {name}
+            assert _credited(r) == {("/order/complete", name): 1}

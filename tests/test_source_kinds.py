@@ -8,12 +8,13 @@ import math
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from loglines import isolate, line, write
 
 from logaudit.cli import cli
-from logaudit.enrich.goals import parse_goal, query_value
+from logaudit.enrich.goals import VALUE_PARAMS, parse_goal, query_values
 from logaudit.enrich.sources import SourceTables, classify
 from logaudit.errors import ConfigError
 
@@ -229,14 +230,59 @@ def test_bad_goals(spec: str) -> None:
         parse_goal(spec)
 
 
+def _value(query: str, params: tuple[str, ...] = VALUE_PARAMS) -> float:
+    """The order value one query string carries, NaN when none (``query_values``' first)."""
+    return float(query_values([query], params)[0][0])
+
+
 def test_query_value() -> None:
-    assert query_value("order=7&value=12.50") == 12.5
-    assert query_value("total=abc&amount=3") == 3.0  # the first parameter that is a number
-    assert query_value("value=1&value=2") == 1.0
-    assert query_value("revenue=9", ("price",)) is not None
-    assert math.isnan(query_value("revenue=9", ("price",)))
-    assert math.isnan(query_value("value=inf"))
-    assert math.isnan(query_value(""))
+    assert _value("order=7&value=12.50") == 12.5
+    assert _value("total=abc&amount=3") == 3.0  # the first parameter that is a number
+    assert _value("value=1&value=2") == 1.0
+    assert _value("revenue=9", ("price",)) is not None
+    assert math.isnan(_value("revenue=9", ("price",)))
+    assert math.isnan(_value("value=inf"))
+    assert math.isnan(_value(""))
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("123456789012", 123456789012.0), ("123456789012.125", 123456789012.125), ("0.001", 0.001),
+     ("1234567890123", None), ("1.2345", None), ("9" * 308, None)],
+)  # fmt: skip
+def test_an_order_value_has_12_digits_3_decimals_at_most(text: str, value: float | None) -> None:
+    """rev21-c: 308 digits were read (two such made revenue inf, and 30 digits float noise);
+    at most 12 integer digits and 3 decimals, exact in float64, are a value."""
+    got = _value(f"value={text}")
+    assert got == value if value is not None else math.isnan(got)
+
+
+@pytest.mark.parametrize(
+    "text", ["-500", "1_000", "%D9%A1%D9%A2", "1e6", "0x10", "nan", "inf", "1" * 400, "12.", ".5"]
+)
+def test_an_order_value_is_a_plain_non_negative_decimal(text: str) -> None:
+    """qa21: float() read -500, 1_000, Arabic-Indic 12 and 1e6 as values, so a negative value
+    lowered the commissions owed and 1e6 made a 100,000.00 commission."""
+    assert math.isnan(_value(f"value={text}"))
+    assert _value(f"value={text}&total=4.25") == 4.25  # the next parameter that is one
+
+
+def test_query_values_say_which_values_were_ignored() -> None:
+    values, ignored = query_values(["value=-5", "value=5", "total=", "x=1", "value=a&total=2", ""])
+    assert list(ignored) == [True, False, False, False, False, False]
+    assert values[1] == 5.0 and values[4] == 2.0 and np.isnan(values[[0, 2, 3, 5]]).all()
+
+
+def test_an_order_value_is_stripped_of_ascii_spaces_only_and_blank_is_none() -> None:
+    """rev21-c: str.strip() also removed Unicode spaces (a no-break space around 12 was read
+    as 12), and value=%20 was counted as ignored while value= was not. ASCII whitespace is
+    stripped; a blank value is no value (not counted), whatever its spelling."""
+    queries = ["value=%20", "value=", "value=+", "value=%C2%A012%C2%A0", "value=%E2%80%8312",
+               "value=%2012%09", "value=%20&total=3", "value=%20&value=4",
+               "value=&value=4"]  # fmt: skip
+    values, ignored = query_values(queries)
+    assert list(ignored) == [False, False, False, True, True, False, False, False, False]
+    assert np.isnan(values[:5]).all() and list(values[5:]) == [12.0, 3.0, 4.0, 4.0]
 
 
 def test_click_id_values_are_parsed_once_with_the_same_sources(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -27,7 +28,7 @@ from logaudit.analyze.referrers import own_hosts
 from logaudit.analyze.spill import partitions
 from logaudit.analyze.visits import referrer_names
 from logaudit.config import Settings
-from logaudit.enrich.goals import Goal, parse_goals, query_value
+from logaudit.enrich.goals import Goal, parse_goals, query_values
 from logaudit.enrich.sources import (
     COLUMNS,
     DIRECT,
@@ -146,6 +147,7 @@ class Journeys:
     conversions: pd.DataFrame
     goals: tuple[Goal, ...]
     note: str
+    own_note: str = ""  # the hosts taken as the site's own (within ``note``)
 
 
 def journeys(p: Partial, ctx: Context) -> Journeys:
@@ -186,7 +188,10 @@ def pair_sources(
     once as ``visit_sources`` names a visit's; ``ref_names`` and ``query_names`` map a text's
     hash to the text. Only the rows' referrers are handed on (``visit_sources`` names them by
     hashing its referrers table). The trends' source movers and the store's per-month sources
-    (``store/entrysources.py``) both name pairs here, so their names agree."""
+    (``store/entrysources.py``) both name pairs here, so their names agree with each other and
+    with ``visit_sources``, but not always with campaigns' sections: affiliate ids are not
+    folded here (``_one_spelling`` needs the report's visits and commissions), so ?ref=ACME and
+    ?ref=acme are two sources here where campaigns shows one (rev21-c)."""
     refs = ref_names.reindex(pd.unique(rows["ref_h"].to_numpy())).dropna()
     named = {"referrers": pd.DataFrame(index=pd.Index(refs.to_numpy(dtype=object)))}
     src, codes = visit_sources(named, rows, own, tables, query_names)
@@ -227,11 +232,12 @@ def _journeys(p: Partial, ctx: Context) -> Journeys:
     conv = conv.assign(credit=credit)
     conv["goal_name"] = [goals[g].name for g in conv["goal"]] if len(conv) else []
     distinct_q = pd.unique(conv["query_h"].to_numpy())
-    values = {
-        h: query_value(str(t), s.value_params)
-        for h, t in zip(distinct_q, qnames.reindex(distinct_q).fillna(""), strict=True)
-    }
-    conv["value"] = conv["query_h"].map(values).astype(float) if len(conv) else []
+    at = pd.Index(distinct_q).get_indexer(conv["query_h"].to_numpy())
+    values, ignored = query_values(
+        [str(t) for t in qnames.reindex(distinct_q).fillna("")], s.value_params
+    )
+    conv["value"] = values[at] if len(conv) else []
+    n_ignored = int(ignored[at].sum()) if len(conv) else 0
     conv["visitor"] = visits["visitor"].to_numpy()[conv["visit"].to_numpy()]
     for col in COLUMNS:
         conv[col] = visits[col].to_numpy()[credit] if len(conv) else []
@@ -244,6 +250,7 @@ def _journeys(p: Partial, ctx: Context) -> Journeys:
         conv.loc[untouched, "kind"] = "direct"
         conv.loc[untouched, "source"] = DIRECT
     cookie_note = _cookie_credit(p, s, conv)
+    _one_spelling(visits, conv, s.commissions)
     if not own:
         own_note = "no own host known (set site_hosts): every referrer host is external"
     else:
@@ -251,7 +258,13 @@ def _journeys(p: Partial, ctx: Context) -> Journeys:
     days = s.window // 86400
     window = counted(days, "day") if s.window % 86400 == 0 else f"{s.window // 3600} h"
     note = f"attribution {s.attribution}, window {window}; {own_note}{cookie_note}"
-    return Journeys(visits, conv, goals, note)
+    if n_ignored:
+        note += (
+            f"; {counted(n_ignored, 'order value')} ignored (not a plain non-negative number "
+            "such as 12.50, of 12 digits and 3 decimals at most): those conversions count, "
+            "with no value"
+        )
+    return Journeys(visits, conv, goals, note, own_note)
 
 
 def _cookie_credit(p: Partial, s: Settings, conv: pd.DataFrame) -> str:
@@ -280,6 +293,42 @@ def _cookie_credit(p: Partial, s: Settings, conv: pd.DataFrame) -> str:
     return f"; {int(has.sum()):,} conversions credited by the {s.affiliate_cookie} cookie"
 
 
+def _one_spelling(visits: pd.DataFrame, conv: pd.DataFrame, named: Collection[str] = ()) -> None:
+    """One spelling per affiliate id compared ignoring case (as commissions match them): a
+    link typed ?ref=ACME and a cookie saying acme were two rows, one with the visit, the other
+    with the sales (qa21). Each id takes the ``named`` spelling (the --commission NAME) that
+    matches it, the same in every period (rev21-c); else its spelling first seen in the
+    report's period (the earliest visit or cookie-credited conversion; at one time, the
+    least), in visits and conversions alike, so every section agrees. Spellings are folded
+    once each, never per row."""
+    frames = []
+    for f, when in ((visits, "start"), (conv, "utc")):
+        if len(f) and "affiliate" in f:
+            m = f["kind"].to_numpy() == "affiliate"
+            frames.append(pd.DataFrame({"id": f["affiliate"][m], "t": f[when][m]}))
+    if not frames:
+        return
+    first = pd.concat(frames).groupby("id", sort=True)["t"].min()
+    folded = pd.Series([str(x).casefold() for x in first.index], index=first.index)
+    names = {str(n).casefold(): str(n) for n in named}
+    if folded.nunique() == len(folded) and all(names.get(f, i) == i for i, f in folded.items()):
+        return
+    order = pd.DataFrame({"fold": folded.to_numpy(), "t": first.to_numpy()}, index=first.index)
+    order = order.sort_values(["fold", "t"], kind="stable")  # ids sorted: at one time, least
+    canon = order.assign(id=order.index).groupby("fold", sort=False)["id"].first()
+    canon = pd.Series([names.get(str(f), i) for f, i in canon.items()], index=canon.index)
+    to = pd.Series(canon.reindex(folded.to_numpy()).to_numpy(), index=folded.index)
+    to = to[to.index != to.to_numpy()]
+    for f in (visits, conv):
+        if not len(f):
+            continue
+        is_aff = f["kind"].to_numpy() == "affiliate"
+        for col in ("affiliate", "source"):
+            m = is_aff & f[col].isin(to.index).to_numpy()
+            if m.any():
+                f.loc[m, col] = f.loc[m, col].map(to).to_numpy()
+
+
 def _rank(frame: pd.DataFrame, ctx: Context, by: str, cut: bool = True) -> pd.DataFrame:
     """Rows by ``by`` descending, ties by their keys (so merge order never shows), the keys
     as first columns, cut to --top."""
@@ -289,6 +338,17 @@ def _rank(frame: pd.DataFrame, ctx: Context, by: str, cut: bool = True) -> pd.Da
     if cut and ctx.settings.top:
         rows = rows.head(ctx.settings.top)
     return rows.reset_index(drop=True)
+
+
+def _cut_keeping(rows: pd.DataFrame, ctx: Context, keep: np.ndarray) -> pd.DataFrame:
+    """Ranked ``rows`` cut to --top, but for the rows past the cut where ``keep`` is true,
+    kept in their order (listed last): rows with money behind them that a rank by visits
+    would drop first."""
+    top = ctx.settings.top
+    if not top or len(rows) <= top:
+        return rows
+    kept = (rows.index.to_numpy() < top) | keep
+    return rows[kept].reset_index(drop=True)
 
 
 def _per_visit_figures(v: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -344,13 +404,14 @@ def sec_sources(p: Partial, ctx: Context) -> Section:
     )
     kinds = j.visits.groupby("kind").size().sort_values(ascending=False)
     by_kind = ", ".join(f"{k} {n:,}" for k, n in kinds.items())
+    # A row of conversions without a visit ranks last by visits, so --top cut it first (2 of
+    # 3 conversions lost): it is kept past the cut, listed last.
     out = _rank(rows, ctx, "visits", cut=False)
-    if ctx.settings.top and len(out) > ctx.settings.top:
-        # A row of conversions without a visit ranks last by visits, so --top cut it first
-        # (2 of 3 conversions lost): it is kept past the cut, listed last.
-        kept = out.index.to_numpy() < ctx.settings.top
-        out = out[kept | (out["visits"].to_numpy() == 0)].reset_index(drop=True)
+    out = _cut_keeping(out, ctx, out["visits"].to_numpy() == 0)
     note = f"visits by kind: {by_kind}. {_goal_note(j)}"
+    if not j.goals:
+        # Which hosts made visits internal, with or without goals (qa21: only --goal said it).
+        note += f"; {j.own_note}"
     return Section(
         "sources",
         title,
@@ -467,8 +528,9 @@ def sec_affiliates(p: Partial, ctx: Context) -> Section:
     title = "Affiliates"
     v = j.visits[j.visits["affiliate"] != ""] if len(j.visits) else j.visits
     c = _affiliate_conversions(j, s)
-    # The affiliates seen (as logged), those credited by the referral cookie alone (its click
-    # before the log began), and a row for each commission that names none of them.
+    # The affiliates seen (one spelling per id ignoring case: _one_spelling), those credited
+    # by the referral cookie alone (its click before the log began), and a row for each
+    # commission that names none of them.
     ids = (set(v["affiliate"]) if len(v) else set()) | (set(c["affiliate"]) if len(c) else set())
     known = {str(a).casefold() for a in ids}
     unseen = sorted(n for n in s.commissions if n.casefold() not in known)
@@ -490,7 +552,11 @@ def sec_affiliates(p: Partial, ctx: Context) -> Section:
         _terms(*terms[str(n).casefold()]) if str(n).casefold() in terms else "" for n in rows.index
     ]
     total = float(rows["commission"].sum())
-    out = _rank(rows, ctx, "visits")
+    # As in sources: a row with conversions or a commission owed is kept past --top, else
+    # the affiliate owed the money vanished while the note still summed its commission (qa21).
+    out = _rank(rows, ctx, "visits", cut=False)
+    owed = (out["conversions"].to_numpy() > 0) | (out["commission"].to_numpy() != 0)
+    out = _cut_keeping(out, ctx, owed)
     note = f"commissions owed: {total:,.2f}; {_goal_note(j)}"
     if unseen:
         note += (

@@ -16,7 +16,6 @@ Matching runs once per distinct path, method and query of a chunk, never per lin
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from urllib.parse import parse_qsl
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from logaudit.enrich.classify import check_regex, glob_regex
@@ -129,22 +129,58 @@ def goal_bits(chunk: pd.DataFrame, goals: Sequence[Goal], people: np.ndarray) ->
     return bits
 
 
-def query_value(query: str, params: Sequence[str] = VALUE_PARAMS) -> float:
-    """The order value a goal's query string carries: the first of ``params`` present whose
-    value is a finite number (``12.50``); NaN when none is."""
-    if not query or "=" not in query:
-        return math.nan
-    found: dict[str, str] = {}
-    for k, v in parse_qsl(query, keep_blank_values=False, errors="replace"):
-        found.setdefault(k, v)
-    for p in params:
-        text = found.get(p)
-        if text is None:
+# An order value: a plain non-negative ASCII decimal (``123``, ``123.45``). Python's float()
+# also read ``-500``, ``1_000``, Arabic-Indic digits, ``1e6``, ``inf`` and ``nan`` (qa21): a
+# negative value lowered the commissions owed, ``1e6`` made a 100,000.00 commission. At most
+# 12 integer digits and 3 decimals (rev21-c): 15 significant digits, which float64 keeps (it
+# reads back the same), and no sum of them reaches inf (308 digits did: ``"revenue":
+# Infinity``, not JSON; 30 digits showed float noise in the note).
+VALUE_RE = r"^[0-9]{1,12}(\.[0-9]{1,3})?$"
+ASCII_SPACE = " \t\n\r\x0b\x0c"
+
+
+def query_values(
+    queries: Sequence[str], params: Sequence[str] = VALUE_PARAMS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per query string (distinct ones: called once per distinct goal query), the order value
+    it carries: the first of ``params`` present whose value is a plain non-negative decimal
+    (``12.50``; at most 12 integer digits and 3 decimals), else NaN; and whether one of
+    ``params`` was present but none such (a value ignored). The candidates are checked and
+    read at once, by Arrow."""
+    n = len(queries)
+    owner: list[int] = []
+    texts: list[str] = []
+    for i, query in enumerate(queries):
+        if not query or "=" not in query:
             continue
-        try:
-            x = float(text.strip())
-        except ValueError:
-            continue
-        if math.isfinite(x):
-            return x
-    return math.nan
+        found: dict[str, str] = {}
+        for k, v in parse_qsl(query, keep_blank_values=False, errors="replace"):
+            # ASCII whitespace only: str.strip() also took a no-break space around 12 (rev21-c).
+            # Blank (value=, value=%20) alike is no value, not one ignored, as parse_qsl drops
+            # value= (and value=&value=5 reads 5, so does value=%20&value=5).
+            v = v.strip(ASCII_SPACE)
+            if v:
+                found.setdefault(k, v)
+        for p in params:
+            text = found.get(p)
+            if text is not None:
+                owner.append(i)
+                texts.append(text)
+    values = np.full(n, np.nan)
+    ignored = np.zeros(n, dtype=bool)
+    if not texts:
+        return values, ignored
+    cand = pa.array(texts, type=pa.string())
+    ok = np.asarray(pc.match_substring_regex(cand, VALUE_RE))
+    who = np.asarray(owner, dtype=np.int64)
+    if ok.any():
+        x = np.full(len(texts), np.nan)
+        x[ok] = np.asarray(pc.cast(cand.filter(pa.array(ok)), pa.float64()))
+        ignored[who[~ok]] = True
+        # The first valid candidate per query: candidates are in query, then params, order.
+        first, at = np.unique(who[ok], return_index=True)
+        values[first] = x[ok][at]
+        ignored[first] = False
+    else:
+        ignored[who] = True
+    return values, ignored
