@@ -1488,6 +1488,8 @@ def watch(logs: tuple[str, ...], interval: float, **opts: Any) -> None:
 
     try:
         lines(watcher, sys.stdout, interval, lambda: False, time.sleep)
+    except Stopped:
+        raise  # SIGTERM/SIGHUP: exit 143/129 through ``command``, not 0
     except KeyboardInterrupt:
         return
 

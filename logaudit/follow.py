@@ -29,6 +29,7 @@ from logaudit.formats import (
     sample_lines,
 )
 from logaudit.parse import BadLines, in_line_order, parse_block
+from logaudit.procs import Stopped
 from logaudit.records import Query, Result, _Enrich, _spelled_durations, writer_for
 from logaudit.sources import Block, Input, InputProblem, head_and_lead, not_a_log, without_nuls
 
@@ -248,8 +249,10 @@ def follow(
                 if query.limit is not None and written >= query.limit:
                     return Result(written, problems, bad)
             time.sleep(interval)
+    except Stopped:
+        raise  # SIGTERM/SIGHUP: exit 143/129 (a Stopped is a KeyboardInterrupt), not success
     except KeyboardInterrupt:
-        pass
+        pass  # Ctrl-C ends a follow: exit 0 (README)
     finally:
         w.close()
         for t in tails:

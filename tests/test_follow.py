@@ -457,3 +457,39 @@ def test_followed_upstream_sums_are_spelled_as_records_spells_them(tmp_path: Pat
     follow([log], load({"log_format": fmt}, env={}), Query(parse_fields("upstream_time")),
            "jsonl", out, stop=_polls(3), interval=0.01, from_start=True, on_note=lambda m: None)
     assert out.getvalue() == '{"upstream_time": 0.01}\n'
+
+
+@pytest.mark.parametrize(
+    ("command", "sig", "code"),
+    [
+        (["records", "--follow"], "SIGTERM", 143),
+        (["records", "--follow"], "SIGHUP", 129),
+        (["records", "--follow"], "SIGINT", 0),
+        (["watch", "--interval", "0.2"], "SIGTERM", 143),
+        (["watch", "--interval", "0.2"], "SIGHUP", 129),
+    ],
+)
+def test_a_signal_ends_follow_and_watch_with_the_exit_tables_code(
+    tmp_path: Path, command: list[str], sig: str, code: int
+) -> None:
+    """SIGTERM and SIGHUP stop records --follow and watch (line mode) with 143 and 129, as the
+    README's exit table says (both exited 0: the KeyboardInterrupt that Ctrl-C ends them with
+    caught ``procs.Stopped`` too); Ctrl-C still ends a follow with 0."""
+    import signal
+    import subprocess
+    import sys
+
+    log = tmp_path / "a.log"
+    log.write_bytes(b"".join(LINES[:5]))
+    cmd = [sys.executable, "-m", "logaudit", command[0], str(log), *command[1:]]
+    env = {**os.environ, "LOGAUDIT_CONFIG": os.devnull}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        time.sleep(3)  # started and polling
+        proc.send_signal(getattr(signal, sig))
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == code, err
+    if code:
+        assert f"stopped by {sig}".encode() in err
