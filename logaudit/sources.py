@@ -998,6 +998,11 @@ def read_blocks(
             if first:
                 first = False
                 damaged = isinstance(stream, _Decompressing) and (stream.damage or stream.cut_short)
+                if damaged and stream.cut_short and got < want and _last_newline(buf, end) < 0:
+                    # Cut short before its first full line (a bz2 delaycompress is writing):
+                    # only "cut short" is said (exit 5), not "nothing but NUL bytes" of an
+                    # empty buffer nor "format not recognised" of a partial line.
+                    return
                 if end == 0 and error is None and not damaged:
                     state.problems.append(
                         InputProblem(inp.name, "empty, nothing to read", ExitCode.OK)

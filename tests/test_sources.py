@@ -562,3 +562,38 @@ with open(path, "rb") as f:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "(-1, b'')"
+
+
+def _cut_inside_line_one(data: bytes) -> bytes:
+    """An xz of ``data`` cut where it decompresses to part of the first line, no newline."""
+    packed = lzma.compress(data)
+    for n in range(len(packed)):
+        got = lzma.LZMADecompressor().decompress(packed[:n])
+        if got and b"\n" not in got:
+            return packed[:n]
+    raise AssertionError("no cut inside line 1")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda d: gzip.compress(d)[:15],  # a header and nothing decompressed
+        lambda d: bz2.compress(d)[:200],  # a bz2 being written: no block finished
+        lambda d: lzma.compress(d)[:40],
+        _cut_inside_line_one,
+    ],
+    ids=["gz-15-bytes", "bz2-unfinished-block", "xz-header", "xz-inside-line-1"],
+)
+def test_compressed_log_cut_before_its_first_line_is_only_cut_short(
+    tmp_path: Path, make: object
+) -> None:
+    """QA21 #4: said "nothing but NUL bytes" (an empty buffer is vacuously all NULs) or "log
+    format not recognised" (a partial first line), exit 4, beside "cut short"; now only the
+    cut, exit 5, as the README's exit table says."""
+    p = tmp_path / "a.log.gz"
+    p.write_bytes(make(numbered(50)))  # type: ignore[operator]
+    blocks, state = read_all(file_input(p))
+    assert not joined(blocks).strip(b"\n")
+    assert [(pr.exit_code, "cut short" in str(pr)) for pr in state.problems] == [
+        (ExitCode.INPUT_TRUNCATED, True)
+    ], state.problems
