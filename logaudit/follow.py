@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 INTERVAL = 1.0
 # At most this many bytes are read from one file per poll (a burst is taken in turns).
 READ_MAX = 16 * 1024 * 1024
+# The first bytes of a followed file kept to tell a copytruncate that grew back within a poll.
+HEAD_BYTES = 64
 
 
 @dataclass
@@ -65,6 +67,9 @@ class Tail:
     # (where a NUL run is said to be, as the reports say it).
     at: int = 0
     data_at: int = 0
+    # The file's first bytes (up to HEAD_BYTES, none past ``at``) as read: a copytruncate that
+    # grew back past ``at`` within one poll is told by them or by the byte before ``at``.
+    head: bytes = b""
 
     def detect(self, data: bytes, settings: Settings) -> InputProblem | None:
         """Find the format from the first lines read, as the reports do (``detect_for``: format
@@ -145,7 +150,22 @@ class Tail:
             self.f.close()
         self.f, self.ino, self.carry = f, (st.st_dev, st.st_ino), b""
         self.at = f.seek(0, os.SEEK_END) if at_end else 0
+        self.head = os.pread(f.fileno(), min(HEAD_BYTES, self.at), 0)
         return True
+
+    def _truncated(self) -> bool:
+        """Cut since the last poll (copytruncate): shorter than what was read, or grown back
+        past it within one poll (a busy server), told by the byte before ``at`` (a line's
+        newline when read) or the file's first bytes no longer being those read. Two preads."""
+        assert self.f is not None
+        fd = self.f.fileno()
+        if os.fstat(fd).st_size < self.f.tell():
+            return True
+        if self.at == 0:
+            return False
+        if os.pread(fd, 1, self.at - 1) != b"\n":
+            return True
+        return os.pread(fd, len(self.head), 0) != self.head
 
     def poll(self) -> bytes:
         """The new complete lines (b"" when none)."""
@@ -158,6 +178,10 @@ class Tail:
                 self.waiting = False
                 self.notes.append(f"{self.path}: appeared, reading from its start")
         assert self.f is not None
+        if self._truncated():
+            self.notes.append(f"{self.path}: truncated, reading from its start")
+            self.f.seek(0)
+            self.carry, self.at, self.head = b"", 0, b""
         data = self.f.read(READ_MAX)
         if not data:
             try:
@@ -171,15 +195,13 @@ class Tail:
                 self._open(at_end=False)
                 # A rotated file's last line is complete even without its newline.
                 return tail + b"\n" if tail else b""
-            if st.st_size < self.f.tell():
-                self.notes.append(f"{self.path}: truncated, reading from its start")
-                self.f.seek(0)
-                self.carry, self.at = b"", 0
-            return b""
+            return b""  # a truncation is told at the next poll (``_truncated``)
         data = self.carry + data
         cut = data.rfind(b"\n") + 1
         self.carry = data[cut:]
         self.data_at, self.at = self.at, self.at + cut
+        if len(self.head) < HEAD_BYTES and len(self.head) < self.at:
+            self.head = os.pread(self.f.fileno(), min(HEAD_BYTES, self.at), 0)
         return data[:cut]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -493,3 +494,39 @@ def test_a_signal_ends_follow_and_watch_with_the_exit_tables_code(
     assert proc.returncode == code, err
     if code:
         assert f"stopped by {sig}".encode() in err
+
+
+def test_a_truncation_that_grows_back_past_the_offset_within_a_poll_is_seen(
+    tmp_path: Path,
+) -> None:
+    """copytruncate on a busy server: the file cut and written past the old offset before the
+    next poll. It was missed (the check ran only when a read returned nothing): the new line
+    read from the old offset on, a 504 never shown and a bad line counted (QA21 #7). Said in
+    one line, the new lines read from the start."""
+    log = tmp_path / "live.log"
+    first = LINES[0]
+    log.write_bytes(first)
+    longer = re.sub(rb'" \d{3} ', b'" 504 ', LINES[1], count=1)
+    pad = b"x" * max(0, len(first) - len(longer) + 4)
+    longer = re.sub(rb'"([A-Z]+) /', lambda m: m.group(0) + pad, longer, count=1)
+    assert len(longer) > len(first)
+    calls = iter(range(5))
+
+    def stop() -> bool:
+        n = next(calls, None)
+        if n == 2:  # after two polls: truncated and written past the old offset at once
+            with open(log, "r+b") as f:
+                f.truncate(0)
+                f.write(longer)
+        return n is None
+
+    chosen = filters.parse({**{k: () for k in filters.option_names()}, "status": ("5xx",)})
+    settings = load({"extra": {"filters": chosen}}, env={})
+    notes: list[str] = []
+    out = io.StringIO()
+    result = follow([log], settings, Query(parse_fields("path,status")), "jsonl", out,
+                    stop=stop, interval=0.01, on_note=notes.append)
+    rows = [json.loads(r) for r in out.getvalue().splitlines()]
+    assert [r["status"] for r in rows] == [504], (rows, notes)
+    assert notes == [f"{log}: truncated, reading from its start"]
+    assert not result.bad.total
