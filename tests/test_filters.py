@@ -302,3 +302,29 @@ def test_filters_travel_in_settings() -> None:
     assert filters.of_settings({"filters": f}) is f
     assert not filters.of_settings({})
     assert f.describe() == ["status 404", "not path ^/static/"]
+
+
+def test_vhost_matches_ipv6_literals_any_port_and_ignores_a_trailing_dot() -> None:
+    """QA21 #6: --vhost '[2001:db8::1]' matched nothing (the host was cut at its first colon,
+    '[2001'), and 'shop.example.com.' (a fully qualified Host header) was not
+    'shop.example.com'; case was already ignored."""
+    logged = [
+        "[2001:db8::1]:443", "[2001:db8::1]", "[2001:db8::2]:443", "shop.example.com.",
+        "SHOP.Example.com:8080", "shop.example.com.:443", "api.example.com", "shop.example.co",
+    ]
+    cats = pd.Index(logged, dtype="str")
+
+    def hits(*wanted: str) -> list[str]:
+        m = Matcher(parse({"vhost": list(wanted)}))
+        return [v for v, h in zip(logged, m._per_category("vhost", cats, wanted), strict=True) if h]
+
+    assert hits("[2001:db8::1]") == ["[2001:db8::1]:443", "[2001:db8::1]"]
+    assert hits("2001:db8::1") == ["[2001:db8::1]:443", "[2001:db8::1]"]
+    assert hits("[2001:db8::1]:443") == ["[2001:db8::1]:443"]
+    assert hits("shop.example.com") == [
+        "shop.example.com.", "SHOP.Example.com:8080", "shop.example.com.:443"
+    ]
+    assert hits("Shop.Example.Com.:443") == ["shop.example.com.:443"]
+    assert hits("shop.example.com:8080", "api.example.com.") == [
+        "SHOP.Example.com:8080", "api.example.com"
+    ]
