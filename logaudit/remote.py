@@ -11,6 +11,7 @@ install (exit 7, as for any missing optional part).
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import PurePosixPath
 from typing import Any, BinaryIO
@@ -43,7 +44,9 @@ def scheme(arg: str) -> str | None:
 
 def is_url(arg: str) -> bool:
     s = scheme(arg)
-    return s is not None and s != "file"
+    # file:// too: refused as an unknown scheme (as memory:// is), not read as a local path
+    # named "file:/..." that says "no such file" (QA21 #9); the docs promise no file://.
+    return s is not None
 
 
 class MissingExtraError(ConfigError):
@@ -97,6 +100,22 @@ def _why(e: BaseException) -> str:
     return text[0] if text else type(e).__name__
 
 
+def _connection_error(e: BaseException) -> str | None:
+    """Why the server could not be reached, when a connection failure (an OSError other than
+    FileNotFoundError: refused, no route, an unknown host) lies under ``e``; else None."""
+    deepest = None
+    cause = e.__cause__ or e.__context__
+    while cause is not None:
+        if isinstance(cause, OSError) and not isinstance(cause, FileNotFoundError):
+            deepest = cause
+        cause = cause.__cause__ or cause.__context__
+    if deepest is None:
+        return None
+    if isinstance(deepest.errno, int) and deepest.errno > 0:
+        return os.strerror(deepest.errno).lower()
+    return (deepest.strerror or _why(deepest)).lower()
+
+
 def expand(url: str) -> list[tuple[str, int]]:
     """The objects a URL names, as (url, size): one object, every object matching a glob
     (``*``, ``?``, ``[...]``; ``**`` recursive), or the log-like objects under a "folder".
@@ -120,7 +139,12 @@ def expand(url: str) -> list[tuple[str, int]]:
                     raise InputMissingError(f"{url}: a folder with no objects in it")
             else:
                 objects = [(path, info)]
-    except FileNotFoundError:
+    except FileNotFoundError as e:
+        # fsspec's http says FileNotFoundError for any failure: a refused or unreachable
+        # server is said as such, not "no such object" (QA21 #9).
+        down = _connection_error(e)
+        if down is not None:
+            raise InputMissingError(f"{url}: cannot connect: {down}") from None
         raise InputMissingError(f"{url}: no such object") from None
     except PermissionError as e:
         raise InputMissingError(f"{url}: permission denied ({_why(e)})") from None

@@ -89,7 +89,7 @@ def test_unknown_scheme_is_one_line_exit_3() -> None:
 def test_scheme_detection() -> None:
     assert remote.is_url("s3://b/k") and remote.is_url("HTTPS://h/x")
     assert not remote.is_url("access.log") and not remote.is_url("/var/log/a.log")
-    assert not remote.is_url("file:///var/log/a.log")  # a local file by another name
+    assert remote.is_url("file:///var/log/a.log")  # refused as unknown, below
     assert not remote.is_url("C:\\logs\\a.log")
 
 
@@ -98,3 +98,29 @@ def test_password_in_url_is_refused_without_echoing_it() -> None:
     assert r.exit_code == 2
     assert "s3cret" not in r.stderr and r.stderr.count("\n") == 1
     assert "a password in a URL is refused" in r.stderr
+
+
+def test_a_refused_connection_is_said_not_no_such_object() -> None:
+    """QA21 #9: nothing listening said "no such object" (fsspec's http raises
+    FileNotFoundError for every failure)."""
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    r = CliRunner().invoke(cli, ["summary", f"http://127.0.0.1:{port}/a.log"])
+    assert r.exit_code == 3
+    assert r.stderr == (
+        f"logaudit: error: http://127.0.0.1:{port}/a.log: cannot connect: connection refused\n"
+    )
+
+
+def test_file_url_is_an_unknown_scheme_not_a_missing_file(tmp_path: Path) -> None:
+    """QA21 #9: file:///existing.log said "no such file" (read as a path named "file:...");
+    no doc promises file://, so it is refused as memory:// and ftp:// are."""
+    log = tmp_path / "a.log"
+    shutil.copy(SAMPLE / "access.log", log)
+    r = CliRunner().invoke(cli, ["summary", f"file://{log}"])
+    assert r.exit_code == 3
+    assert f"file://{log}: unknown URL scheme file://" in r.stderr
+    assert r.stderr.count("\n") == 1
