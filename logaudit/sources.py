@@ -261,7 +261,7 @@ def expand(args: Iterable[str], follow: bool = False) -> list[Input]:
     def missing(arg: str, why: str) -> None:
         inputs.append(Input(arg, Path(arg).expanduser(), missing=why))
 
-    seen: set[Path] = set()
+    seen: dict[Path, str] = {}  # resolved path -> the name it was first read by
     seen_urls: set[str] = set()
     for arg in args:
         if arg == "-":
@@ -335,8 +335,12 @@ def expand(args: Iterable[str], follow: bool = False) -> list[Input]:
             except (OSError, RuntimeError):
                 real = path.absolute()
             if real not in seen:
-                seen.add(real)
+                seen[real] = str(path)
                 inputs.append(Input(str(path), path, found_in=walked))
+            else:  # named twice, or through a symlink: read once, and said (QA21 #12)
+                first = seen[real]
+                same = "named twice" if first == str(path) else f"the same file as {first}"
+                inputs.append(Input(str(path), path, note=f"{same}: read once"))
     gone = [i for i in inputs if i.missing and not (follow and appears_later(i))]
     if gone and all(i in gone or i.note for i in inputs):
         # Nothing named exists: one line about the first argument, no run (exit 3).

@@ -62,7 +62,8 @@ def test_expand_several_files_keeps_the_given_order(tmp_path: Path) -> None:
 
 def test_expand_same_file_twice_is_read_once(tmp_path: Path) -> None:
     a = write(tmp_path / "access.log", [line()])
-    assert len(expand([str(a), str(tmp_path / "." / "access.log")])) == 1
+    got = expand([str(a), str(tmp_path / "." / "access.log")])
+    assert [i.note for i in got] == [None, "named twice: read once"]  # said (QA21 #12)
 
 
 def test_expand_quoted_glob(tmp_path: Path) -> None:
@@ -597,3 +598,19 @@ def test_compressed_log_cut_before_its_first_line_is_only_cut_short(
     assert [(pr.exit_code, "cut short" in str(pr)) for pr in state.problems] == [
         (ExitCode.INPUT_TRUNCATED, True)
     ], state.problems
+
+
+def test_the_same_file_named_twice_or_through_a_symlink_is_read_once_and_said(
+    tmp_path: Path,
+) -> None:
+    """QA21 #12: read once in silence; now one note line each (a copy is another file)."""
+    log = write(tmp_path / "a.log", [line()])
+    (tmp_path / "link.log").symlink_to(log)
+    (tmp_path / "copy.log").write_bytes(log.read_bytes())
+    args = [str(log), str(tmp_path / "link.log"), str(log), str(tmp_path / "copy.log")]
+    got = expand(args)
+    read = [i.name for i in got if i.note is None]
+    notes = sorted(f"{i.name}: {i.note}" for i in got if i.note is not None)
+    assert read == [str(log), str(tmp_path / "copy.log")]
+    assert notes == [f"{log}: named twice: read once",
+                     f"{tmp_path / 'link.log'}: the same file as {log}: read once"]
