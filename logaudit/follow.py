@@ -68,8 +68,11 @@ class Tail:
     at: int = 0
     data_at: int = 0
     # The file's first bytes (up to HEAD_BYTES, none past ``at``) as read: a copytruncate that
-    # grew back past ``at`` within one poll is told by them or by the byte before ``at``.
+    # grew back past ``at`` within one poll is told by them or by ``before``: the byte that
+    # really preceded ``at`` when it was set (a newline once read; any byte when started at
+    # the end of a last line without one, or at watch's backlog start).
     head: bytes = b""
+    before: bytes = b""
 
     def detect(self, data: bytes, settings: Settings) -> InputProblem | None:
         """Find the format from the first lines read, as the reports do (``detect_for``: format
@@ -149,21 +152,31 @@ class Tail:
         if self.f is not None:
             self.f.close()
         self.f, self.ino, self.carry = f, (st.st_dev, st.st_ino), b""
-        self.at = f.seek(0, os.SEEK_END) if at_end else 0
-        self.head = os.pread(f.fileno(), min(HEAD_BYTES, self.at), 0)
+        self.start_at(f.seek(0, os.SEEK_END) if at_end else 0)
         return True
+
+    def start_at(self, at: int) -> None:
+        """Read on from ``at`` of the open file (its end, watch's backlog start): the byte
+        before it and the file's first bytes kept as they are, for ``_truncated``."""
+        assert self.f is not None
+        fd = self.f.fileno()
+        self.f.seek(at)
+        self.at = self.data_at = at
+        self.before = os.pread(fd, 1, at - 1) if at else b""
+        self.head = os.pread(fd, min(HEAD_BYTES, at), 0)
 
     def _truncated(self) -> bool:
         """Cut since the last poll (copytruncate): shorter than what was read, or grown back
-        past it within one poll (a busy server), told by the byte before ``at`` (a line's
-        newline when read) or the file's first bytes no longer being those read. Two preads."""
+        past it within one poll (a busy server), told by the byte before ``at`` no longer being
+        ``before`` (a line's newline once read) or the file's first bytes no longer being those
+        read. Two preads."""
         assert self.f is not None
         fd = self.f.fileno()
         if os.fstat(fd).st_size < self.f.tell():
             return True
         if self.at == 0:
             return False
-        if os.pread(fd, 1, self.at - 1) != b"\n":
+        if os.pread(fd, 1, self.at - 1) != self.before:
             return True
         return os.pread(fd, len(self.head), 0) != self.head
 
@@ -200,6 +213,8 @@ class Tail:
         cut = data.rfind(b"\n") + 1
         self.carry = data[cut:]
         self.data_at, self.at = self.at, self.at + cut
+        if cut:
+            self.before = b"\n"
         if len(self.head) < HEAD_BYTES and len(self.head) < self.at:
             self.head = os.pread(self.f.fileno(), min(HEAD_BYTES, self.at), 0)
         return data[:cut]

@@ -530,3 +530,29 @@ def test_a_truncation_that_grows_back_past_the_offset_within_a_poll_is_seen(
     assert [r["status"] for r in rows] == [504], (rows, notes)
     assert notes == [f"{log}: truncated, reading from its start"]
     assert not result.bad.total
+
+
+def test_a_log_whose_last_line_has_no_newline_at_start_is_not_read_again(
+    tmp_path: Path,
+) -> None:
+    """records --follow on a file cut mid-line (head -c): the byte before the end offset is no
+    newline, and the first poll took that for a truncation: the whole log printed again
+    (rev21-e #2). Only what is written after the start is read."""
+    log = tmp_path / "live.log"
+    log.write_bytes(b"".join(LINES[:50]) + LINES[50][:30])
+    calls = iter(range(6))
+
+    def stop() -> bool:
+        n = next(calls, None)
+        if n == 2:
+            with open(log, "ab") as f:
+                f.write(b"\n" + LINES[51])
+        return n is None
+
+    notes: list[str] = []
+    out = io.StringIO()
+    follow([log], load({}, env={}), Query(parse_fields("path")), "jsonl", out,
+           stop=stop, interval=0.01, on_note=notes.append)
+    rows = [json.loads(r) for r in out.getvalue().splitlines()]
+    assert notes == []
+    assert len(rows) == 1, rows
