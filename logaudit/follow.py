@@ -256,6 +256,7 @@ def follow(
             skip(t, skipped)
     w = writer_for(fmt, out)
     written = 0
+    stopped: Stopped | None = None
     try:
         while stop is None or not stop():
             for t in list(tails):
@@ -286,8 +287,10 @@ def follow(
                 if query.limit is not None and written >= query.limit:
                     return Result(written, problems, bad)
             time.sleep(interval)
-    except Stopped:
-        raise  # SIGTERM/SIGHUP: exit 143/129 (a Stopped is a KeyboardInterrupt), not success
+    except Stopped as e:
+        # SIGTERM/SIGHUP: the rows written are kept (-o FILE committed, the summary said),
+        # then the caller raises it again: exit 143/129, not success.
+        stopped = e
     except KeyboardInterrupt:
         pass  # Ctrl-C ends a follow: exit 0 (README)
     finally:
@@ -295,7 +298,7 @@ def follow(
         for t in tails:
             if t.f is not None:
                 t.f.close()
-    return Result(written, problems, bad)
+    return Result(written, problems, bad, stopped=stopped)
 
 
 def drop(tails: list[Tail], t: Tail, skipped: InputProblem) -> None:

@@ -8,6 +8,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -458,6 +459,63 @@ def test_followed_upstream_sums_are_spelled_as_records_spells_them(tmp_path: Pat
     follow([log], load({"log_format": fmt}, env={}), Query(parse_fields("upstream_time")),
            "jsonl", out, stop=_polls(3), interval=0.01, from_start=True, on_note=lambda m: None)
     assert out.getvalue() == '{"upstream_time": 0.01}\n'
+
+
+def _until(cond: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Wait for ``cond`` (a readiness state of another process), not a fixed sleep."""
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "not ready in time"
+        time.sleep(0.05)
+
+
+def _open_files(pid: int) -> list[tuple[str, int]]:
+    """The regular files process ``pid`` holds open, with their sizes (/proc/PID/fd)."""
+    found = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            st = os.stat(f"/proc/{pid}/fd/{fd}")
+            found.append((os.readlink(f"/proc/{pid}/fd/{fd}"), st.st_size))
+        except OSError:
+            continue
+    return found
+
+
+def _follows(pid: int, log: Path) -> bool:
+    """``log`` held open: the follow's first poll has run (imports and signals done)."""
+    return any(name == str(log) for name, _ in _open_files(pid))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads /proc/PID/fd")
+def test_records_follow_to_a_file_keeps_its_rows_when_stopped_by_sigterm(tmp_path: Path) -> None:
+    """records --follow -o FILE stopped by SIGTERM (a service stop) dropped the file written
+    so far and the bad-line summary (rev21-e #4): the file is written, then exit 143."""
+    import signal
+    import subprocess
+    import sys
+
+    log = tmp_path / "a.log"
+    log.write_bytes(b"".join(LINES[:5]))
+    folder = tmp_path / "out"
+    folder.mkdir()
+    cmd = [sys.executable, "-m", "logaudit", "records", str(log), "--follow", "--fields", "path",
+           "-o", str(folder / "rows.csv")]
+    env = {**os.environ, "LOGAUDIT_CONFIG": os.devnull}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        _until(lambda: _follows(proc.pid, log))
+        with open(log, "ab") as f:
+            f.write(b"".join(LINES[5:8]) + b"not a log line\n")
+        _until(lambda: any(name.startswith(str(folder)) and size > 0
+                           for name, size in _open_files(proc.pid)))
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err
+    assert b"stopped by SIGTERM" in err
+    assert b"1 bad line" in err, err  # the summary
+    assert len((folder / "rows.csv").read_text().splitlines()) == 1 + 3
 
 
 @pytest.mark.parametrize(
