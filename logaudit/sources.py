@@ -261,7 +261,9 @@ def expand(args: Iterable[str], follow: bool = False) -> list[Input]:
     def missing(arg: str, why: str) -> None:
         inputs.append(Input(arg, Path(arg).expanduser(), missing=why))
 
-    seen: dict[Path, str] = {}  # resolved path -> the name it was first read by
+    # The file (device, inode; a symlink's target, a hard link's other name) -> the name it
+    # was first read by.
+    seen: dict[object, str] = {}
     seen_urls: set[str] = set()
     for arg in args:
         if arg == "-":
@@ -330,14 +332,16 @@ def expand(args: Iterable[str], follow: bool = False) -> list[Input]:
             missing(arg, NO_SUCH_FOLDER if arg.endswith(("/", os.sep)) else NO_SUCH_FILE)
             continue
         for path in paths:
+            real: object
             try:
-                real = path.resolve()
-            except (OSError, RuntimeError):
+                st = os.stat(path)
+                real = (st.st_dev, st.st_ino)
+            except OSError:
                 real = path.absolute()
             if real not in seen:
                 seen[real] = str(path)
                 inputs.append(Input(str(path), path, found_in=walked))
-            else:  # named twice, or through a symlink: read once, and said (QA21 #12)
+            else:  # named twice, through a symlink or a hard link: read once, and said
                 first = seen[real]
                 same = "named twice" if first == str(path) else f"the same file as {first}"
                 inputs.append(Input(str(path), path, note=f"{same}: read once"))

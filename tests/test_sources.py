@@ -7,6 +7,7 @@ import bz2
 import gzip
 import io
 import lzma
+import os
 import random
 import sys
 from pathlib import Path
@@ -614,3 +615,13 @@ def test_the_same_file_named_twice_or_through_a_symlink_is_read_once_and_said(
     assert read == [str(log), str(tmp_path / "copy.log")]
     assert notes == [f"{log}: named twice: read once",
                      f"{tmp_path / 'link.log'}: the same file as {log}: read once"]
+
+
+def test_a_hard_link_to_a_file_named_is_read_once_and_said(tmp_path: Path) -> None:
+    """Two names of one file (a hard link: no symlink to resolve) were read twice, every
+    figure doubled (rev21-e #5): read once, said as for a symlink."""
+    log = write(tmp_path / "a.log", [line()])
+    os.link(log, tmp_path / "b.log")
+    got = expand([str(log), str(tmp_path / "b.log")])
+    assert [i.name for i in got if i.note is None] == [str(log)]
+    assert [i.note for i in got if i.note is not None] == [f"the same file as {log}: read once"]
