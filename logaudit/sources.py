@@ -274,6 +274,8 @@ def expand(args: Iterable[str], follow: bool = False) -> list[Input]:
                 if url not in seen_urls:
                     seen_urls.add(url)
                     inputs.append(Input(url, None, url=url, url_size=size))
+                else:  # read once, and said, as a file named twice
+                    inputs.append(Input(url, None, url=url, note="named twice: read once"))
             continue
         p = Path(arg).expanduser()
         walked: str | None = None
