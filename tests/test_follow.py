@@ -6,6 +6,7 @@ import io
 import json
 import os
 import re
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -518,6 +519,7 @@ def test_records_follow_to_a_file_keeps_its_rows_when_stopped_by_sigterm(tmp_pat
     assert len((folder / "rows.csv").read_text().splitlines()) == 1 + 3
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads /proc/PID/fd")
 @pytest.mark.parametrize(
     ("command", "sig", "code"),
     [
@@ -544,7 +546,13 @@ def test_a_signal_ends_follow_and_watch_with_the_exit_tables_code(
     env = {**os.environ, "LOGAUDIT_CONFIG": os.devnull}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
-        time.sleep(3)  # started and polling
+        # Ready, not a fixed sleep (a signal before the CLI had loaded gave 130 or -15): the
+        # log held open, then a line written to it shown (the polling loop running).
+        _until(lambda: _follows(proc.pid, log))
+        with open(log, "ab") as f:
+            f.write(LINES[5])
+        assert proc.stdout is not None
+        assert select.select([proc.stdout], [], [], 60)[0], "no output"
         proc.send_signal(getattr(signal, sig))
         _, err = proc.communicate(timeout=30)
     finally:
