@@ -1279,6 +1279,8 @@ def _follow(inputs: list[Input], settings: Any, query: Any, fmt: str, output: Pa
     # The lines that were no rows, said when the follow ends, as records says them.
     for m in unread(result.bad, settings):
         click.echo(f"logaudit: {safe(m)}", err=True)
+    if result.stopped is not None:
+        raise result.stopped  # exit 143/129 through ``command``, after -o FILE is written
 
 
 _RECORD_EXT = {".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
@@ -1488,6 +1490,8 @@ def watch(logs: tuple[str, ...], interval: float, **opts: Any) -> None:
 
     try:
         lines(watcher, sys.stdout, interval, lambda: False, time.sleep)
+    except Stopped:
+        raise  # SIGTERM/SIGHUP: exit 143/129 through ``command``, not 0
     except KeyboardInterrupt:
         return
 

@@ -256,10 +256,12 @@ class Matcher:
             text = pd.Series(np.asarray(cats, dtype=object), dtype=object).astype(str)
             if name == "method":
                 return text.str.upper().isin([v.upper() for v in values]).to_numpy()
-            low = text.str.lower()
-            wanted = [v.lower() for v in values]
-            host = low.str.split(":", n=1).str[0]
-            return (low.isin(wanted) | host.isin(wanted)).to_numpy()
+            wanted = [_host_port(v) for v in values]
+            by_host = {h for h, port in wanted if not port}  # a name alone: any port
+            exact = {w for w in wanted if w[1]}
+            return np.array(
+                [(hp := _host_port(v))[0] in by_host or hp in exact for v in text], dtype=bool
+            )
         geo = self._geo_table(cats)
         if kind == "country":
             return geo["country_code"].astype(str).str.upper().isin(values).to_numpy()
@@ -286,6 +288,21 @@ class Matcher:
         for name, values in self.filters.drop.items():
             keep &= ~self._rows(chunk, name, values)
         return keep
+
+
+def _host_port(value: str) -> tuple[str, str]:
+    """A virtual host as ``--vhost`` compares it: (host, port or ''), the host lower-cased
+    (DNS names ignore case) without its trailing dot (``shop.example.com.`` is the same name),
+    an IPv6 literal's brackets kept off (``[2001:db8::1]:443`` is host ``2001:db8::1``)."""
+    v = value.lower()
+    if v.startswith("["):
+        end = v.find("]")
+        host, port = (v[1:end], v[end + 2 :]) if end > 0 else (v, "")
+    elif v.count(":") == 1:
+        host, port = v.split(":", 1)
+    else:  # a name, or a bare IPv6 literal
+        host, port = v, ""
+    return host.removesuffix("."), port
 
 
 def unlogged(filters: Filters, formats: Sequence[Any]) -> str:

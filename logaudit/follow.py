@@ -29,6 +29,7 @@ from logaudit.formats import (
     sample_lines,
 )
 from logaudit.parse import BadLines, in_line_order, parse_block
+from logaudit.procs import Stopped
 from logaudit.records import Query, Result, _Enrich, _spelled_durations, writer_for
 from logaudit.sources import Block, Input, InputProblem, head_and_lead, not_a_log, without_nuls
 
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 INTERVAL = 1.0
 # At most this many bytes are read from one file per poll (a burst is taken in turns).
 READ_MAX = 16 * 1024 * 1024
+# The first bytes of a followed file kept to tell a copytruncate that grew back within a poll.
+HEAD_BYTES = 64
 
 
 @dataclass
@@ -64,6 +67,12 @@ class Tail:
     # (where a NUL run is said to be, as the reports say it).
     at: int = 0
     data_at: int = 0
+    # The file's first bytes (up to HEAD_BYTES, none past ``at``) as read: a copytruncate that
+    # grew back past ``at`` within one poll is told by them or by ``before``: the byte that
+    # really preceded ``at`` when it was set (a newline once read; any byte when started at
+    # the end of a last line without one, or at watch's backlog start).
+    head: bytes = b""
+    before: bytes = b""
 
     def detect(self, data: bytes, settings: Settings) -> InputProblem | None:
         """Find the format from the first lines read, as the reports do (``detect_for``: format
@@ -143,8 +152,33 @@ class Tail:
         if self.f is not None:
             self.f.close()
         self.f, self.ino, self.carry = f, (st.st_dev, st.st_ino), b""
-        self.at = f.seek(0, os.SEEK_END) if at_end else 0
+        self.start_at(f.seek(0, os.SEEK_END) if at_end else 0)
         return True
+
+    def start_at(self, at: int) -> None:
+        """Read on from ``at`` of the open file (its end, watch's backlog start): the byte
+        before it and the file's first bytes kept as they are, for ``_truncated``."""
+        assert self.f is not None
+        fd = self.f.fileno()
+        self.f.seek(at)
+        self.at = self.data_at = at
+        self.before = os.pread(fd, 1, at - 1) if at else b""
+        self.head = os.pread(fd, min(HEAD_BYTES, at), 0)
+
+    def _truncated(self) -> bool:
+        """Cut since the last poll (copytruncate): shorter than what was read, or grown back
+        past it within one poll (a busy server), told by the byte before ``at`` no longer being
+        ``before`` (a line's newline once read) or the file's first bytes no longer being those
+        read. Two preads."""
+        assert self.f is not None
+        fd = self.f.fileno()
+        if os.fstat(fd).st_size < self.f.tell():
+            return True
+        if self.at == 0:
+            return False
+        if os.pread(fd, 1, self.at - 1) != self.before:
+            return True
+        return os.pread(fd, len(self.head), 0) != self.head
 
     def poll(self) -> bytes:
         """The new complete lines (b"" when none)."""
@@ -157,6 +191,10 @@ class Tail:
                 self.waiting = False
                 self.notes.append(f"{self.path}: appeared, reading from its start")
         assert self.f is not None
+        if self._truncated():
+            self.notes.append(f"{self.path}: truncated, reading from its start")
+            self.f.seek(0)
+            self.carry, self.at, self.head = b"", 0, b""
         data = self.f.read(READ_MAX)
         if not data:
             try:
@@ -170,15 +208,15 @@ class Tail:
                 self._open(at_end=False)
                 # A rotated file's last line is complete even without its newline.
                 return tail + b"\n" if tail else b""
-            if st.st_size < self.f.tell():
-                self.notes.append(f"{self.path}: truncated, reading from its start")
-                self.f.seek(0)
-                self.carry, self.at = b"", 0
-            return b""
+            return b""  # a truncation is told at the next poll (``_truncated``)
         data = self.carry + data
         cut = data.rfind(b"\n") + 1
         self.carry = data[cut:]
         self.data_at, self.at = self.at, self.at + cut
+        if cut:
+            self.before = b"\n"
+        if len(self.head) < HEAD_BYTES and len(self.head) < self.at:
+            self.head = os.pread(self.f.fileno(), min(HEAD_BYTES, self.at), 0)
         return data[:cut]
 
 
@@ -218,6 +256,7 @@ def follow(
             skip(t, skipped)
     w = writer_for(fmt, out)
     written = 0
+    stopped: Stopped | None = None
     try:
         while stop is None or not stop():
             for t in list(tails):
@@ -248,14 +287,18 @@ def follow(
                 if query.limit is not None and written >= query.limit:
                     return Result(written, problems, bad)
             time.sleep(interval)
+    except Stopped as e:
+        # SIGTERM/SIGHUP: the rows written are kept (-o FILE committed, the summary said),
+        # then the caller raises it again: exit 143/129, not success.
+        stopped = e
     except KeyboardInterrupt:
-        pass
+        pass  # Ctrl-C ends a follow: exit 0 (README)
     finally:
         w.close()
         for t in tails:
             if t.f is not None:
                 t.f.close()
-    return Result(written, problems, bad)
+    return Result(written, problems, bad, stopped=stopped)
 
 
 def drop(tails: list[Tail], t: Tail, skipped: InputProblem) -> None:

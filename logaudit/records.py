@@ -118,6 +118,9 @@ class Result:
     bad: BadLines
     layouts: list[Layout] = field(default_factory=list)  # the inputs' detected formats
     notes: list[str] = field(default_factory=list)  # said once on stderr (no GeoIP database)
+    # records --follow ended by SIGTERM/SIGHUP (a procs.Stopped): raised again once the
+    # output is written and the summary said, for exit 143/129.
+    stopped: KeyboardInterrupt | None = None
 
 
 class Visits:

@@ -11,6 +11,8 @@ install (exit 7, as for any missing optional part).
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 from pathlib import PurePosixPath
 from typing import Any, BinaryIO
@@ -43,7 +45,9 @@ def scheme(arg: str) -> str | None:
 
 def is_url(arg: str) -> bool:
     s = scheme(arg)
-    return s is not None and s != "file"
+    # file:// too: refused as an unknown scheme (as memory:// is), not read as a local path
+    # named "file:/..." that says "no such file" (QA21 #9); the docs promise no file://.
+    return s is not None
 
 
 class MissingExtraError(ConfigError):
@@ -97,6 +101,37 @@ def _why(e: BaseException) -> str:
     return text[0] if text else type(e).__name__
 
 
+def _connection_error(e: BaseException) -> str | None:
+    """Why the server could not be reached (refused, no route, an unknown host, timed out),
+    when such a failure is ``e`` or lies under it; else None."""
+    deepest = None
+    cause: BaseException | None = e
+    while cause is not None:
+        if _unreachable(cause):
+            deepest = cause
+        cause = cause.__cause__ or cause.__context__
+    if deepest is None:
+        return None
+    if isinstance(deepest, TimeoutError) and not deepest.errno:
+        return "timed out"  # asyncio's and aiohttp's timeouts carry no errno nor text
+    assert isinstance(deepest, OSError)
+    if isinstance(deepest.errno, int) and deepest.errno > 0:
+        return os.strerror(deepest.errno).lower()
+    return (deepest.strerror or _why(deepest)).lower()
+
+
+# errno values of a server not reached (ConnectionError covers refused and reset).
+_DOWN = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN, errno.ETIMEDOUT}
+
+
+def _unreachable(e: BaseException) -> bool:
+    import socket
+
+    return isinstance(e, ConnectionError | TimeoutError | socket.gaierror | socket.herror) or (
+        isinstance(e, OSError) and e.errno in _DOWN
+    )
+
+
 def expand(url: str) -> list[tuple[str, int]]:
     """The objects a URL names, as (url, size): one object, every object matching a glob
     (``*``, ``?``, ``[...]``; ``**`` recursive), or the log-like objects under a "folder".
@@ -120,15 +155,21 @@ def expand(url: str) -> list[tuple[str, int]]:
                     raise InputMissingError(f"{url}: a folder with no objects in it")
             else:
                 objects = [(path, info)]
-    except FileNotFoundError:
+    except FileNotFoundError as e:
+        # fsspec's http says FileNotFoundError for any failure: a refused or unreachable
+        # server is said as such, not "no such object" (QA21 #9).
+        down = _connection_error(e)
+        if down is not None:
+            raise InputMissingError(f"{url}: cannot connect: {down}") from None
         raise InputMissingError(f"{url}: no such object") from None
     except PermissionError as e:
         raise InputMissingError(f"{url}: permission denied ({_why(e)})") from None
     except InputMissingError:
         raise
-    except (OSError, ValueError) as e:
-        raise InputMissingError(f"{url}: cannot list: {_why(e)}") from None
     except Exception as e:  # noqa: BLE001 - backends raise their own (botocore, aiohttp)
+        down = _connection_error(e)  # as for one object, not the backend's own wording
+        if down is not None:
+            raise InputMissingError(f"{url}: cannot connect: {down}") from None
         raise InputMissingError(f"{url}: cannot list: {_why(e)}") from None
     out = [(_join(url, fs, p), _size(fs, p, i)) for p, i in objects]
     return sorted(out, key=lambda o: o[0])

@@ -261,7 +261,9 @@ def expand(args: Iterable[str], follow: bool = False) -> list[Input]:
     def missing(arg: str, why: str) -> None:
         inputs.append(Input(arg, Path(arg).expanduser(), missing=why))
 
-    seen: set[Path] = set()
+    # The file (device, inode; a symlink's target, a hard link's other name) -> the name it
+    # was first read by.
+    seen: dict[object, str] = {}
     seen_urls: set[str] = set()
     for arg in args:
         if arg == "-":
@@ -272,6 +274,8 @@ def expand(args: Iterable[str], follow: bool = False) -> list[Input]:
                 if url not in seen_urls:
                     seen_urls.add(url)
                     inputs.append(Input(url, None, url=url, url_size=size))
+                else:  # read once, and said, as a file named twice
+                    inputs.append(Input(url, None, url=url, note="named twice: read once"))
             continue
         p = Path(arg).expanduser()
         walked: str | None = None
@@ -330,13 +334,19 @@ def expand(args: Iterable[str], follow: bool = False) -> list[Input]:
             missing(arg, NO_SUCH_FOLDER if arg.endswith(("/", os.sep)) else NO_SUCH_FILE)
             continue
         for path in paths:
+            real: object
             try:
-                real = path.resolve()
-            except (OSError, RuntimeError):
+                st = os.stat(path)
+                real = (st.st_dev, st.st_ino)
+            except OSError:
                 real = path.absolute()
             if real not in seen:
-                seen.add(real)
+                seen[real] = str(path)
                 inputs.append(Input(str(path), path, found_in=walked))
+            else:  # named twice, through a symlink or a hard link: read once, and said
+                first = seen[real]
+                same = "named twice" if first == str(path) else f"the same file as {first}"
+                inputs.append(Input(str(path), path, note=f"{same}: read once"))
     gone = [i for i in inputs if i.missing and not (follow and appears_later(i))]
     if gone and all(i in gone or i.note for i in inputs):
         # Nothing named exists: one line about the first argument, no run (exit 3).
@@ -998,6 +1008,11 @@ def read_blocks(
             if first:
                 first = False
                 damaged = isinstance(stream, _Decompressing) and (stream.damage or stream.cut_short)
+                if damaged and stream.cut_short and got < want and _last_newline(buf, end) < 0:
+                    # Cut short before its first full line (a bz2 delaycompress is writing):
+                    # only "cut short" is said (exit 5), not "nothing but NUL bytes" of an
+                    # empty buffer nor "format not recognised" of a partial line.
+                    return
                 if end == 0 and error is None and not damaged:
                     state.problems.append(
                         InputProblem(inp.name, "empty, nothing to read", ExitCode.OK)

@@ -129,6 +129,7 @@ class Watcher:
                 t.f.seek(start)
                 if start:
                     t.f.readline()  # to the next line start
+                t.start_at(t.f.tell())  # polls read on from here, not from the file's start
                 # The format from the log's head (a W3C header is cut off by the backlog).
                 skipped = t.detect_now(settings, upto=t.f.tell())
                 if skipped is not None:  # a folder's error.log: said once, not followed

@@ -302,3 +302,34 @@ def test_filters_travel_in_settings() -> None:
     assert filters.of_settings({"filters": f}) is f
     assert not filters.of_settings({})
     assert f.describe() == ["status 404", "not path ^/static/"]
+
+
+def test_vhost_matches_ipv6_literals_any_port_and_ignores_a_trailing_dot(tmp_path: Path) -> None:
+    """QA21 #6: --vhost '[2001:db8::1]' matched nothing (the host was cut at its first colon,
+    '[2001'), and 'shop.example.com.' (a fully qualified Host header) was not
+    'shop.example.com'; case was already ignored. Through the CLI, as a user filters."""
+    logged = [
+        "[2001:db8::1]:443", "[2001:db8::1]", "[2001:db8::2]:443", "shop.example.com.",
+        "SHOP.Example.com:8080", "shop.example.com.:443", "api.example.com", "shop.example.co",
+    ]
+    log = write(tmp_path / "vhosts.log",
+                [line(vhost=v, request=f"GET /{i} HTTP/1.1") for i, v in enumerate(logged)])
+
+    def hits(*wanted: str) -> list[str]:
+        args = [a for w in wanted for a in ("--vhost", w)]
+        r = CliRunner().invoke(
+            cli, ["records", str(log), *args, "--fields", "path", "--format", "jsonl"]
+        )
+        assert r.exit_code == 0, r.stderr
+        return [logged[int(json.loads(x)["path"][1:])] for x in r.stdout.splitlines()]
+
+    assert hits("[2001:db8::1]") == ["[2001:db8::1]:443", "[2001:db8::1]"]
+    assert hits("2001:db8::1") == ["[2001:db8::1]:443", "[2001:db8::1]"]
+    assert hits("[2001:db8::1]:443") == ["[2001:db8::1]:443"]
+    assert hits("shop.example.com") == [
+        "shop.example.com.", "SHOP.Example.com:8080", "shop.example.com.:443"
+    ]
+    assert hits("Shop.Example.Com.:443") == ["shop.example.com.:443"]
+    assert hits("shop.example.com:8080", "api.example.com.") == [
+        "SHOP.Example.com:8080", "api.example.com"
+    ]

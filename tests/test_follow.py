@@ -5,8 +5,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import select
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -457,3 +460,165 @@ def test_followed_upstream_sums_are_spelled_as_records_spells_them(tmp_path: Pat
     follow([log], load({"log_format": fmt}, env={}), Query(parse_fields("upstream_time")),
            "jsonl", out, stop=_polls(3), interval=0.01, from_start=True, on_note=lambda m: None)
     assert out.getvalue() == '{"upstream_time": 0.01}\n'
+
+
+def _until(cond: Callable[[], bool], timeout: float = 60.0) -> None:
+    """Wait for ``cond`` (a readiness state of another process), not a fixed sleep."""
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "not ready in time"
+        time.sleep(0.05)
+
+
+def _open_files(pid: int) -> list[tuple[str, int]]:
+    """The regular files process ``pid`` holds open, with their sizes (/proc/PID/fd)."""
+    found = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            st = os.stat(f"/proc/{pid}/fd/{fd}")
+            found.append((os.readlink(f"/proc/{pid}/fd/{fd}"), st.st_size))
+        except OSError:
+            continue
+    return found
+
+
+def _follows(pid: int, log: Path) -> bool:
+    """``log`` held open: the follow's first poll has run (imports and signals done)."""
+    return any(name == str(log) for name, _ in _open_files(pid))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads /proc/PID/fd")
+def test_records_follow_to_a_file_keeps_its_rows_when_stopped_by_sigterm(tmp_path: Path) -> None:
+    """records --follow -o FILE stopped by SIGTERM (a service stop) dropped the file written
+    so far and the bad-line summary (rev21-e #4): the file is written, then exit 143."""
+    import signal
+    import subprocess
+    import sys
+
+    log = tmp_path / "a.log"
+    log.write_bytes(b"".join(LINES[:5]))
+    folder = tmp_path / "out"
+    folder.mkdir()
+    cmd = [sys.executable, "-m", "logaudit", "records", str(log), "--follow", "--fields", "path",
+           "-o", str(folder / "rows.csv")]
+    env = {**os.environ, "LOGAUDIT_CONFIG": os.devnull}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        _until(lambda: _follows(proc.pid, log))
+        with open(log, "ab") as f:
+            f.write(b"".join(LINES[5:8]) + b"not a log line\n")
+        _until(lambda: any(name.startswith(str(folder)) and size > 0
+                           for name, size in _open_files(proc.pid)))
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err
+    assert b"stopped by SIGTERM" in err
+    assert b"1 bad line" in err, err  # the summary
+    assert len((folder / "rows.csv").read_text().splitlines()) == 1 + 3
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads /proc/PID/fd")
+@pytest.mark.parametrize(
+    ("command", "sig", "code"),
+    [
+        (["records", "--follow"], "SIGTERM", 143),
+        (["records", "--follow"], "SIGHUP", 129),
+        (["records", "--follow"], "SIGINT", 0),
+        (["watch", "--interval", "0.2"], "SIGTERM", 143),
+        (["watch", "--interval", "0.2"], "SIGHUP", 129),
+    ],
+)
+def test_a_signal_ends_follow_and_watch_with_the_exit_tables_code(
+    tmp_path: Path, command: list[str], sig: str, code: int
+) -> None:
+    """SIGTERM and SIGHUP stop records --follow and watch (line mode) with 143 and 129, as the
+    README's exit table says (both exited 0: the KeyboardInterrupt that Ctrl-C ends them with
+    caught ``procs.Stopped`` too); Ctrl-C still ends a follow with 0."""
+    import signal
+    import subprocess
+    import sys
+
+    log = tmp_path / "a.log"
+    log.write_bytes(b"".join(LINES[:5]))
+    cmd = [sys.executable, "-m", "logaudit", command[0], str(log), *command[1:]]
+    env = {**os.environ, "LOGAUDIT_CONFIG": os.devnull}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    try:
+        # Ready, not a fixed sleep (a signal before the CLI had loaded gave 130 or -15): the
+        # log held open, then a line written to it shown (the polling loop running).
+        _until(lambda: _follows(proc.pid, log))
+        with open(log, "ab") as f:
+            f.write(LINES[5])
+        assert proc.stdout is not None
+        assert select.select([proc.stdout], [], [], 60)[0], "no output"
+        proc.send_signal(getattr(signal, sig))
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == code, err
+    if code:
+        assert f"stopped by {sig}".encode() in err
+
+
+def test_a_truncation_that_grows_back_past_the_offset_within_a_poll_is_seen(
+    tmp_path: Path,
+) -> None:
+    """copytruncate on a busy server: the file cut and written past the old offset before the
+    next poll. It was missed (the check ran only when a read returned nothing): the new line
+    read from the old offset on, a 504 never shown and a bad line counted (QA21 #7). Said in
+    one line, the new lines read from the start."""
+    log = tmp_path / "live.log"
+    first = LINES[0]
+    log.write_bytes(first)
+    longer = re.sub(rb'" \d{3} ', b'" 504 ', LINES[1], count=1)
+    pad = b"x" * max(0, len(first) - len(longer) + 4)
+    longer = re.sub(rb'"([A-Z]+) /', lambda m: m.group(0) + pad, longer, count=1)
+    assert len(longer) > len(first)
+    calls = iter(range(5))
+
+    def stop() -> bool:
+        n = next(calls, None)
+        if n == 2:  # after two polls: truncated and written past the old offset at once
+            with open(log, "r+b") as f:
+                f.truncate(0)
+                f.write(longer)
+        return n is None
+
+    chosen = filters.parse({**{k: () for k in filters.option_names()}, "status": ("5xx",)})
+    settings = load({"extra": {"filters": chosen}}, env={})
+    notes: list[str] = []
+    out = io.StringIO()
+    result = follow([log], settings, Query(parse_fields("path,status")), "jsonl", out,
+                    stop=stop, interval=0.01, on_note=notes.append)
+    rows = [json.loads(r) for r in out.getvalue().splitlines()]
+    assert [r["status"] for r in rows] == [504], (rows, notes)
+    assert notes == [f"{log}: truncated, reading from its start"]
+    assert not result.bad.total
+
+
+def test_a_log_whose_last_line_has_no_newline_at_start_is_not_read_again(
+    tmp_path: Path,
+) -> None:
+    """records --follow on a file cut mid-line (head -c): the byte before the end offset is no
+    newline, and the first poll took that for a truncation: the whole log printed again
+    (rev21-e #2). Only what is written after the start is read."""
+    log = tmp_path / "live.log"
+    log.write_bytes(b"".join(LINES[:50]) + LINES[50][:30])
+    calls = iter(range(6))
+
+    def stop() -> bool:
+        n = next(calls, None)
+        if n == 2:
+            with open(log, "ab") as f:
+                f.write(b"\n" + LINES[51])
+        return n is None
+
+    notes: list[str] = []
+    out = io.StringIO()
+    follow([log], load({}, env={}), Query(parse_fields("path")), "jsonl", out,
+           stop=stop, interval=0.01, on_note=notes.append)
+    rows = [json.loads(r) for r in out.getvalue().splitlines()]
+    assert notes == []
+    assert len(rows) == 1, rows

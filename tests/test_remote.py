@@ -89,7 +89,7 @@ def test_unknown_scheme_is_one_line_exit_3() -> None:
 def test_scheme_detection() -> None:
     assert remote.is_url("s3://b/k") and remote.is_url("HTTPS://h/x")
     assert not remote.is_url("access.log") and not remote.is_url("/var/log/a.log")
-    assert not remote.is_url("file:///var/log/a.log")  # a local file by another name
+    assert remote.is_url("file:///var/log/a.log")  # refused as unknown, below
     assert not remote.is_url("C:\\logs\\a.log")
 
 
@@ -98,3 +98,82 @@ def test_password_in_url_is_refused_without_echoing_it() -> None:
     assert r.exit_code == 2
     assert "s3cret" not in r.stderr and r.stderr.count("\n") == 1
     assert "a password in a URL is refused" in r.stderr
+
+
+def test_a_refused_connection_is_said_not_no_such_object() -> None:
+    """QA21 #9: nothing listening said "no such object" (fsspec's http raises
+    FileNotFoundError for every failure)."""
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    r = CliRunner().invoke(cli, ["summary", f"http://127.0.0.1:{port}/a.log"])
+    assert r.exit_code == 3
+    assert r.stderr == (
+        f"logaudit: error: http://127.0.0.1:{port}/a.log: cannot connect: connection refused\n"
+    )
+
+
+def test_file_url_is_an_unknown_scheme_not_a_missing_file(tmp_path: Path) -> None:
+    """QA21 #9: file:///existing.log said "no such file" (read as a path named "file:...");
+    no doc promises file://, so it is refused as memory:// and ftp:// are."""
+    log = tmp_path / "a.log"
+    shutil.copy(SAMPLE / "access.log", log)
+    r = CliRunner().invoke(cli, ["summary", f"file://{log}"])
+    assert r.exit_code == 3
+    assert f"file://{log}: unknown URL scheme file://" in r.stderr
+    assert r.stderr.count("\n") == 1
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("name", ["*.log", "logs/"])
+def test_a_refused_glob_or_folder_says_cannot_connect_as_one_object(name: str) -> None:
+    """A glob or folder on a refused server said aiohttp's "cannot list: Cannot connect to
+    host ... [Connect call failed ...]", one object "cannot connect: connection refused"
+    (rev21-e #6): one wording."""
+    url = f"http://127.0.0.1:{_free_port()}/{name}"
+    r = CliRunner().invoke(cli, ["summary", url])
+    assert r.exit_code == 3
+    assert r.stderr == f"logaudit: error: {url}: cannot connect: connection refused\n"
+
+
+def test_a_timeout_is_worded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A timeout has no errno nor text: it read "cannot connect: timeouterror"."""
+
+    class Slow:
+        def info(self, path: str) -> dict[str, Any]:
+            try:
+                raise TimeoutError
+            except TimeoutError as e:
+                raise FileNotFoundError(path) from e
+
+        def glob(self, path: str, detail: bool) -> dict[str, Any]:
+            raise TimeoutError
+
+    monkeypatch.setattr(remote, "_filesystem", lambda url: (Slow(), url))
+    for url in ("http://h/a.log", "http://h/*.log"):
+        with pytest.raises(remote.InputMissingError) as e:
+            remote.expand(url)
+        assert str(e.value) == f"{url}: cannot connect: timed out"
+
+
+def test_a_url_named_twice_is_read_once_and_said(server: str) -> None:
+    """Dropped in silence, where a file named twice is said (rev21-e #6)."""
+    url = f"{server}/access.log"
+    r = CliRunner().invoke(cli, ["summary", url, url, "--format", "json", "--top", "0"])
+    assert r.exit_code == 0, r.stderr
+    assert r.stderr.startswith(f"logaudit: {url}: named twice: read once\n"), r.stderr
+    data = json.loads(r.stdout)
+    data.pop("generated")
+    assert data.pop("warnings") == [f"{url}: named twice: read once"]
+    once = _summary(url)
+    once.pop("warnings")
+    assert data == once

@@ -354,3 +354,32 @@ def test_one_cut_for_safe_and_the_terminals_long_cells() -> None:
     assert escape.cut("abcdef", 6) == "abcdef" and escape.cut("abcdefg", 6) == "abcde…"
     assert escape.cut("abcdefg", 6, "...") == "abc..."
     assert escape.safe("abc\x00defg", 6) == escape.cut(escape.safe("abc\x00defg"), 6)
+
+
+@pytest.mark.parametrize(
+    "ch",
+    [
+        "\u3164", "\u115f", "\u1160", "\uffa0",  # Hangul fillers (Lo)
+        "\u180b", "\u180d", "\u180f", "\ufe00", "\ufe0f", "\U000e0100",  # variation selectors
+        "\u17b4", "\u034f",  # Khmer inherent vowel, combining grapheme joiner (Mn)
+        "\u3000", "\u00a0", "\u2003", "\u202f",  # whitespace other than the space (Zs)
+        "\u2800", "\ufffc",  # braille blank, object replacement
+    ],
+)
+def test_invisible_and_blank_looking_characters_are_escaped(ch: str) -> None:
+    """QA21 #10: escaped by category only (Cc/Cf/Zl/Zp/Cs/Co/Cn), so '/login' and
+    '/login\\u3164' printed the same in text, records and CSV."""
+    from logaudit.render.escape import csv_cell, json_text, safe
+
+    shown = safe(f"/login{ch}")
+    assert ch not in shown and shown.startswith("/login\\") and shown != "/login"
+    assert ch not in csv_cell(f"/login{ch}")
+    out = json_text(json.dumps({"p": f"/login{ch}"}, ensure_ascii=False))
+    assert ch not in out and json.loads(out) == {"p": f"/login{ch}"}
+
+
+def test_visible_text_and_the_space_are_not_escaped() -> None:
+    from logaudit.render.escape import safe
+
+    text = "a b é 日本語 فارسی 😀 ❤ \u1161 \u17b6 \ufe10x"
+    assert safe(text) == text

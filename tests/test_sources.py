@@ -7,6 +7,7 @@ import bz2
 import gzip
 import io
 import lzma
+import os
 import random
 import sys
 from pathlib import Path
@@ -62,7 +63,8 @@ def test_expand_several_files_keeps_the_given_order(tmp_path: Path) -> None:
 
 def test_expand_same_file_twice_is_read_once(tmp_path: Path) -> None:
     a = write(tmp_path / "access.log", [line()])
-    assert len(expand([str(a), str(tmp_path / "." / "access.log")])) == 1
+    got = expand([str(a), str(tmp_path / "." / "access.log")])
+    assert [i.note for i in got] == [None, "named twice: read once"]  # said (QA21 #12)
 
 
 def test_expand_quoted_glob(tmp_path: Path) -> None:
@@ -562,3 +564,64 @@ with open(path, "rb") as f:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "(-1, b'')"
+
+
+def _cut_inside_line_one(data: bytes) -> bytes:
+    """An xz of ``data`` cut where it decompresses to part of the first line, no newline."""
+    packed = lzma.compress(data)
+    for n in range(len(packed)):
+        got = lzma.LZMADecompressor().decompress(packed[:n])
+        if got and b"\n" not in got:
+            return packed[:n]
+    raise AssertionError("no cut inside line 1")
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda d: gzip.compress(d)[:15],  # a header and nothing decompressed
+        lambda d: bz2.compress(d)[:200],  # a bz2 being written: no block finished
+        lambda d: lzma.compress(d)[:40],
+        _cut_inside_line_one,
+    ],
+    ids=["gz-15-bytes", "bz2-unfinished-block", "xz-header", "xz-inside-line-1"],
+)
+def test_compressed_log_cut_before_its_first_line_is_only_cut_short(
+    tmp_path: Path, make: object
+) -> None:
+    """QA21 #4: said "nothing but NUL bytes" (an empty buffer is vacuously all NULs) or "log
+    format not recognised" (a partial first line), exit 4, beside "cut short"; now only the
+    cut, exit 5, as the README's exit table says."""
+    p = tmp_path / "a.log.gz"
+    p.write_bytes(make(numbered(50)))  # type: ignore[operator]
+    blocks, state = read_all(file_input(p))
+    assert not joined(blocks).strip(b"\n")
+    assert [(pr.exit_code, "cut short" in str(pr)) for pr in state.problems] == [
+        (ExitCode.INPUT_TRUNCATED, True)
+    ], state.problems
+
+
+def test_the_same_file_named_twice_or_through_a_symlink_is_read_once_and_said(
+    tmp_path: Path,
+) -> None:
+    """QA21 #12: read once in silence; now one note line each (a copy is another file)."""
+    log = write(tmp_path / "a.log", [line()])
+    (tmp_path / "link.log").symlink_to(log)
+    (tmp_path / "copy.log").write_bytes(log.read_bytes())
+    args = [str(log), str(tmp_path / "link.log"), str(log), str(tmp_path / "copy.log")]
+    got = expand(args)
+    read = [i.name for i in got if i.note is None]
+    notes = sorted(f"{i.name}: {i.note}" for i in got if i.note is not None)
+    assert read == [str(log), str(tmp_path / "copy.log")]
+    assert notes == [f"{log}: named twice: read once",
+                     f"{tmp_path / 'link.log'}: the same file as {log}: read once"]
+
+
+def test_a_hard_link_to_a_file_named_is_read_once_and_said(tmp_path: Path) -> None:
+    """Two names of one file (a hard link: no symlink to resolve) were read twice, every
+    figure doubled (rev21-e #5): read once, said as for a symlink."""
+    log = write(tmp_path / "a.log", [line()])
+    os.link(log, tmp_path / "b.log")
+    got = expand([str(log), str(tmp_path / "b.log")])
+    assert [i.name for i in got if i.note is None] == [str(log)]
+    assert [i.note for i in got if i.note is not None] == [f"the same file as {log}: read once"]

@@ -152,3 +152,24 @@ def test_a_w3c_log_longer_than_the_backlog_is_watched(
     w = Watcher([log], load({}, env={}))
     w.poll()
     assert 0 < len(w.window.rows) < 200
+
+
+def test_a_log_longer_than_the_backlog_is_not_read_again_from_its_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """watch reads a long log's last BACKLOG_BYTES but kept its offset at 0: the next poll
+    checked the wrong byte, said "truncated" and read the whole file again, figures inflated
+    (rev21-e #1). Polls read on from the backlog's end."""
+    import logaudit.watch as watch
+
+    monkeypatch.setattr(watch, "BACKLOG_BYTES", 2000)
+    log = tmp_path / "access.log"
+    log.write_bytes(b"".join(LINES))
+    w = Watcher([log], load({}, env={}))
+    w.poll()
+    first = len(w.window.rows)
+    assert 0 < first < 40
+    w.poll()
+    w.poll()
+    assert w.notes == []
+    assert len(w.window.rows) == first

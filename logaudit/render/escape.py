@@ -3,7 +3,9 @@
 Paths, referrers and user agents are written by whoever sends the request. Before any of it
 reaches a terminal, CSV cell, HTML page or email, invisible and control characters are shown
 as escapes: C0/C1 controls (ESC starts terminal sequences), DEL, Unicode format characters (bidi
-overrides such as U+202E, zero-width characters) and line/paragraph separators. Markup is never
+overrides such as U+202E, zero-width characters), line/paragraph separators, Unicode's default
+ignorable code points (fillers such as U+3164, variation selectors), whitespace other than the
+space (U+00A0, U+3000), U+2800 (braille blank) and U+FFFC. Markup is never
 interpreted: the terminal renderer passes text as ``rich.text.Text`` (no markup parsing), HTML
 goes through Jinja2's autoescaping, and CSV cells that a spreadsheet would run as a formula get
 a leading apostrophe.
@@ -15,13 +17,34 @@ import re
 import unicodedata
 
 _UNSAFE_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"}
+# Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt, unchanged since 2016):
+# drawn as nothing, so ``/login`` and ``/login\u3164`` looked the same. Most are Cf or Cn
+# (escaped by category already); the fillers (Lo), variation selectors and Khmer inherent
+# vowels (Mn) are not.
+_IGNORABLE = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
+    (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
+    (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+)
+# Blank-looking characters that are neither: U+2800 BRAILLE PATTERN BLANK and U+FFFC OBJECT
+# REPLACEMENT CHARACTER (whitespace other than U+0020, category Zs, is escaped too).
+_BLANK = {"\u2800", "\ufffc"}
 _cache: dict[str, bool] = {}
 
 
 def _unsafe(ch: str) -> bool:
+    """Invisible or blank-looking: shown as an escape. Decided once per character."""
     hit = _cache.get(ch)
     if hit is None:
-        hit = unicodedata.category(ch) in _UNSAFE_CATEGORIES
+        cat = unicodedata.category(ch)
+        o = ord(ch)
+        hit = (
+            cat in _UNSAFE_CATEGORIES
+            or (cat == "Zs" and ch != " ")
+            or ch in _BLANK
+            or any(lo <= o <= hi for lo, hi in _IGNORABLE)
+        )
         _cache[ch] = hit
     return hit
 

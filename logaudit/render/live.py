@@ -19,6 +19,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from logaudit.procs import Stopped
 from logaudit.render.escape import safe
 from logaudit.watch import Figures, Watcher
 from logaudit.wording import counted
@@ -63,6 +64,8 @@ def run(watcher: Watcher, paths: str, interval: float, console: Console | None =
                 live.update(view(watcher, paths), refresh=True)
                 if _quit(fd if old is not None else None, interval):
                     return
+    except Stopped:
+        raise  # SIGTERM/SIGHUP: exit 143/129, not 0 (the terminal is restored below)
     except KeyboardInterrupt:
         return
     finally:
