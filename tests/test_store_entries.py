@@ -454,3 +454,94 @@ def test_named_gives_each_key_its_first_rows_text() -> None:
         assert got.index.tolist() == [260, 7, 160, 260]
         assert got.iloc[[0, 2, 3]].tolist() == ["t160", "t60", "t160"]
         assert pd.isna(got.iloc[1])
+
+
+# Closed months keep the texts their edge rows' entry pairs name (store/texthash.py EDGE_NAMED).
+
+
+def test_each_rolled_month_keeps_its_edge_rows_texts(store: tuple[Path, Path]) -> None:
+    """A rolled-up month's ``edge_referrers``/``edge_queries`` are exactly its texts whose
+    hash an edge row's key names, stamped with the texts' and the edge rows' checksums."""
+    from logaudit.schema import hash_strings
+    from logaudit.store import texthash
+
+    state, _ = store
+    layout = Layout(state)
+    st = layout.read_state()
+    assert st.months
+    for month, entry in st.months.items():
+        edges = layout.read_table(month, entry, entries.EDGES)
+        for table, (name, key) in texthash.EDGE_NAMED.items():
+            assert texthash.edge_ready(entry, table), (month, table)
+            column = texthash.HASHED[table][1]
+            texts = layout.read_tables([(month, entry)], table, columns=[column])
+            assert texts is not None and edges is not None
+            keys = hash_strings(texts.index)
+            keep = np.isin(keys, edges[key].to_numpy(np.uint64))
+            got = layout.read_table(month, entry, name)
+            assert 0 < len(got) < len(texts)
+            assert got["h"].to_numpy(np.uint64).tolist() == keys[keep].tolist()
+            assert got[column].tolist() == list(np.asarray(texts.index, dtype=object)[keep])
+
+
+def test_names_from_edge_texts_read_every_text_for_another_key(
+    store: tuple[Path, Path], tmp_path: Path, monkeypatch: Any
+) -> None:
+    """``movers.names`` reads the months' edge texts, not their texts, and names the edge
+    keys as every text does; a key of the months that no edge row names is named all the
+    same (every text read then). An edge-text file that does not stand for its texts is not
+    used, and the next report makes it again."""
+    import shutil
+
+    from logaudit.schema import hash_strings
+    from logaudit.store import texthash
+
+    state, whole = store
+    copy = tmp_path / "copy"
+    shutil.copytree(state, copy)
+    layout = Layout(copy)
+    st = layout.read_state()
+    days = sorted(st.days.items())
+    months = sorted(st.months.items())
+    read: list[str] = []
+    real = Layout.read_arrow
+
+    def spy(self: Layout, entries_: Any, table: str, *a: Any, **kw: Any) -> Any:
+        read.extend(f"{table} {n}" for n, _ in entries_)
+        return real(self, entries_, table, *a, **kw)
+
+    monkeypatch.setattr(Layout, "read_arrow", spy)
+    got = movers.names(layout, st, days)
+    assert not {f"{t} {m}" for t in texthash.EDGE_NAMED for m, _ in months} & set(read)
+    for table, (_, key) in texthash.EDGE_NAMED.items():
+        column = texthash.HASHED[table][1]
+        texts = layout.read_tables(months, table, columns=[column])
+        edges = layout.read_tables(months, entries.EDGES, columns=[key])
+        assert texts is not None and edges is not None
+        all_keys = hash_strings(texts.index)
+        edge_keys = np.unique(edges[key].to_numpy(np.uint64))
+        edge_keys = edge_keys[np.isin(edge_keys, all_keys)]
+        want = pd.Series(np.asarray(texts.index, dtype=object), index=all_keys)
+        want = want[~want.index.duplicated()]
+        read.clear()
+        assert got[table].of(edge_keys).to_dict() == want.reindex(edge_keys).to_dict()
+        assert not read  # from the edge texts
+        other = all_keys[~np.isin(all_keys, edge_keys)][:3]
+        assert len(other) == 3
+        asked = np.concatenate([edge_keys[:2], other])
+        assert got[table].of(asked).to_dict() == want.reindex(asked).to_dict()
+        assert f"{table} {months[0][0]}" in read  # every text read for the others
+    monkeypatch.undo()
+    # Edge texts made from other texts: not used (every text read), made again by a report.
+    for _, entry in st.months.items():
+        for table in texthash.EDGE_NAMED:
+            entry["files"][texthash.EDGE_NAMED[table][0]]["of"] = "0" * 64
+    edged = [texthash.edge_ready(e, t) for e in st.months.values() for t in texthash.EDGE_NAMED]
+    assert not any(edged)
+    again = movers.names(layout, st, days)
+    assert all(again[t].full is None for t in texthash.EDGE_NAMED)
+    (copy / STATE_FILE).write_text(json.dumps(st.to_json()))
+    more: dict[str, Any] = {"extra": {"every": "month"}, "sections": MOVERS}
+    assert figures(trends([], copy, **more)) == figures(trends([str(whole)], **more))
+    st = Layout(copy).read_state()
+    assert all(texthash.edge_ready(e, t) for e in st.months.values() for t in texthash.EDGE_NAMED)
