@@ -571,6 +571,8 @@ def _with_visits(
     moved: dict[str, Table] = {}
     recent: list[tuple[str, dict[str, Any]]] = []
     names: dict[str, texthash.Named] | None = None
+    movers_here: Callable[[Layout], Partial] | None = None  # the movers' part, read here
+    mine: Partial = {}
     if events:
         used_every = movers.every_of(layout, state, days, every)
         window = movers.window(days, used_every)
@@ -611,7 +613,18 @@ def _with_visits(
                 own=own_args,
             )
             recent = _recent(days, first_day)
-            part = apart.Apart(layout, state, build, fork)
+            if own_args is not None and used_every == "month":
+                # The child finds the own hosts only, and this process reads the movers' part
+                # after the period's tables and the texts: with the months' edge texts
+                # (store/texthash.py) this process's share had become the shorter by ~0.2 s
+                # for monthly periods, whose movers' part is a few months' roll-ups (~0.1 s).
+                # Weeks' and days' parts read a few weeks of days (~0.2-0.3 s): they stay in
+                # the child (docs/performance.md, twenty-first round).
+                own_only = functools.partial(_own_only, state=state, own=own_args, first=first)
+                part = apart.Apart(layout, state, own_only, fork)
+                movers_here = functools.partial(build, own=None)
+            else:
+                part = apart.Apart(layout, state, build, fork)
             if not fork:  # read at once: its texts named now, as the part named them before
                 names = _names_of(layout, state, recent)
             events = False
@@ -631,12 +644,14 @@ def _with_visits(
         fits = _add_visits(layout, state, partial, row_entries, used, every, events, timeout)
         if part is not None and names is None:
             names = _names_of(layout, state, recent)  # while the child reads (forked)
+        if movers_here is not None:
+            mine = movers_here(layout)
     except BaseException:
         if part is not None:
             part.cancel()  # this process failed: the child's part is for nothing
         raise
     if part is not None:
-        extra = _own_entries(state, part.result())
+        extra = _own_entries(state, {**mine, **part.result()})
         if own_args is not None:
             got, own = _own_taken(layout, state, extra, own_args, first)
             partial.update(got)
@@ -725,7 +740,8 @@ def _movers_part(
     """The tables movers read over the last periods only (store/movers.py), and the counts;
     not the texts they name (``_names_of``: the caller's). ``first_day``: the ``window``'s
     first. In a forked child, ``own``: also the period's paths and virtual hosts and the own
-    hosts (``_own_part``), which the parent then does not read."""
+    hosts (``_own_part``), which the parent then does not read (for monthly periods the child
+    finds only those, ``_own_only``, and this process reads this part)."""
     from logaudit.analyze import TABLES
     from logaudit.analyze.trends.movers import STORED
 
@@ -778,10 +794,19 @@ def _movers_part(
             handed[_COUNTED_FROM] = counted  # and closed months' counted ones (entries.py)
     out[STORED] = handed  # type: ignore[assignment]
     if own is not None and isinstance(layout, apart.ReadOnly):
-        # On the child's core; taken only if the parent committed nothing meanwhile (Apart),
-        # i.e. read from the state the parent's load read.
-        out[_OWN_PART] = _own_part(layout, state, own, first)  # type: ignore[assignment]
+        out.update(_own_only(layout, state=state, own=own, first=first))
     return out
+
+
+def _own_only(layout: Layout, state: State, own: OwnArgs, first: int | None) -> Partial:
+    """A forked child's part when this process reads the movers' part itself: the period's
+    paths and virtual hosts and the own hosts (``_own_part``); nothing when read here (the
+    caller then finds them, ``_own_taken``)."""
+    if not isinstance(layout, apart.ReadOnly):
+        return {}
+    # On the child's core; taken only if the parent committed nothing meanwhile (Apart), i.e.
+    # read from the state the parent's load read.
+    return {_OWN_PART: _own_part(layout, state, own, first)}  # type: ignore[dict-item]
 
 
 def _recent(
