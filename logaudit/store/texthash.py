@@ -38,7 +38,8 @@ rows' (``"edges"``). ``named``
 reads those for such months; a key asked that none of them holds (another month's, the
 interior visits' pairs named here, an older roll-up's) makes the ``Named`` read every text
 as before (``Named.full``) and answer from them, so what a key names never depends on which
-files were read.
+files were read. Those are read from the files the report's state named (``Layout.pinned``),
+though the sections ask after the store's lock is let go.
 """
 
 from __future__ import annotations
@@ -348,7 +349,10 @@ def named(
     texts, keys = _texts(layout, [(n, e) for n, e in entries if n not in done], table, reads)
     texts.insert(0, small.column(column))
     keys.insert(0, small.column("h").to_numpy().astype(np.uint64, copy=False))
-    return _joined(texts, keys, cache(lambda: _joined(*_texts(layout, entries, table, reads))))
+    # Every text read later, in the sections, after the store's lock is let go: from the
+    # files as they are now (memory-mapped), which a run may replace meanwhile.
+    pinned = layout.pinned(entries, (table, HASHED[table][0]))
+    return _joined(texts, keys, cache(lambda: _joined(*_texts(pinned, entries, table, reads))))
 
 
 def _texts(
