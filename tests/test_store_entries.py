@@ -554,3 +554,56 @@ def test_names_from_edge_texts_read_every_text_for_another_key(
     assert figures(trends([], copy, **more)) == figures(trends([str(whole)], **more))
     st = Layout(copy).read_state()
     assert all(texthash.edge_ready(e, t) for e in st.months.values() for t in texthash.EDGE_NAMED)
+
+
+@pytest.mark.parametrize(
+    "failing",
+    [
+        ("edge_",),  # the edge texts (the first report after an upgrade)
+        ("referrer_h", "query_h"),  # the hashes and sites (months rolled up before them)
+    ],
+)
+def test_a_full_disk_leaves_the_months_files_unmade_and_the_figures_whole(
+    store: tuple[Path, Path], tmp_path: Path, monkeypatch: Any, failing: tuple[str, ...]
+) -> None:
+    """A report that would make the closed months' hashes, referring sites or edge texts
+    and cannot write them (ENOSPC) still reports the logs' figures, reading the months as
+    without them; the next report with room makes them."""
+    import errno
+    import shutil
+
+    from logaudit.store import layout as layout_module
+    from logaudit.store import texthash
+
+    state, whole = store
+    copy = tmp_path / "copy"
+    shutil.copytree(state, copy)
+    st = Layout(copy).read_state()
+    made = [*texthash.EDGE_NAMED.values(), *texthash.HASHED.values(), (texthash.HOSTS, "")]
+    for entry in st.months.values():
+        for name, _ in made:
+            entry["files"][name]["of"] = "0" * 64  # made from other texts: made again
+    (copy / STATE_FILE).write_text(json.dumps(st.to_json()))
+    real = layout_module._write_private
+
+    def full(path: Path, data: bytes, sync: bool = True) -> None:
+        if path.name.startswith(failing):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(path, data, sync)
+
+    monkeypatch.setattr(layout_module, "_write_private", full)
+    more: dict[str, Any] = {"extra": {"every": "month"}, "sections": MOVERS}
+    want = figures(trends([str(whole)], **more))
+    assert figures(trends([], copy, **more)) == want
+    st = Layout(copy).read_state()
+    for entry in st.months.values():
+        for table in texthash.EDGE_NAMED:
+            assert not texthash.edge_ready(entry, table)
+            assert texthash.ready(entry, table) == (failing == ("edge_",))
+    monkeypatch.undo()
+    assert figures(trends([], copy, **more)) == want
+    st = Layout(copy).read_state()
+    for entry in st.months.values():
+        assert texthash.hosts_ready(entry)
+        for table in texthash.EDGE_NAMED:
+            assert texthash.edge_ready(entry, table)

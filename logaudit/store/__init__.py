@@ -823,7 +823,12 @@ def _names_of(
     months' hashes made first where missing (months rolled up before the hashes)."""
     named, _ = months.covering(state, recent)
     if texthash.backfill(layout, state, named):
-        layout.commit(state)
+        try:
+            layout.commit(state)
+        except OSError:
+            # A full disk: the files written stand for their months all the same (this
+            # report reads them; the next run's clean-up deletes them, then makes them again).
+            pass
     return movers.names(layout, state, recent)
 
 

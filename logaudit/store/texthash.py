@@ -165,13 +165,17 @@ def backfill(layout: Layout, state: State, entries: list[tuple[str, dict[str, An
     for month, entry, table in todo:
         f = layout.read_tables([(month, entry)], table, columns=[HASHED[table][1]])
         texts = f.index if f is not None else pd.Index([], dtype=object)
-        write(layout, month, entry["files"], table, texts, state.gen)
+        with madeof.unless_full(entry["files"]):
+            write(layout, month, entry["files"], table, texts, state.gen)
     for month, entry in hosts:
         f = layout.read_tables([(month, entry)], "referrers", columns=["referrer"])
         texts = f.index if f is not None else pd.Index([], dtype=object)
-        write_hosts(layout, month, entry["files"], texts, state.gen)
+        with madeof.unless_full(entry["files"]):
+            write_hosts(layout, month, entry["files"], texts, state.gen)
     for month, entry, table in edged:  # after the hashes they are made from
-        write_edges(layout, month, entry["files"], table, state.gen)
+        if ready(entry, table):
+            with madeof.unless_full(entry["files"]):
+                write_edges(layout, month, entry["files"], table, state.gen)
     return True
 
 
