@@ -466,11 +466,11 @@ def load(
     partial = tails.partial_months(state, days)
     if partial and tails.TAILED & set(at_once):
         if tails.backfill_tails(layout, state, partial, _written(store_tables())):
-            layout.commit(state)
+            _keep(layout, state)
     # Months rolled up before schema 9 (or whose sets are stale) get their visitor sets, by
     # the first report that reads them (covering gives valid roll-ups only).
     if visitorsets.SOURCE in at_once and visitorsets.backfill(layout, state, entries):
-        layout.commit(state)
+        _keep(layout, state)
     # Closed months' distinct visitors counted from their sets (visitorsets.add_sets), here
     # or, ``sets_later``, by the caller.
     later = None
@@ -584,7 +584,7 @@ def _with_visits(
             sited, _ = months.covering(state, days)
             if settings is not None and "referrers" in tables:
                 if sites.backfill(layout, state, sited):
-                    layout.commit(state)
+                    _keep(layout, state)
                 if sites.usable(sited):
                     unread.add("referrers")
                     own_from = sited
@@ -704,7 +704,7 @@ def _add_visits(
     if every in ("day", "week", "month"):
         rolled = [(n, e) for n, e in row_entries if len(n) == 7]
         if entry_counts.backfill(layout, state, rolled):
-            layout.commit(state)
+            _keep(layout, state)
         counted, row_entries = entry_counts.split(row_entries)
     edges, value_counts = entry_counts.read_visits(layout, counted)
     rows = layout.read_tables(
@@ -776,7 +776,7 @@ def _movers_part(
             # Closed months give their interior visits counted and their edge rows, not
             # every visit row (store/entries.py); made here for older roll-ups.
             if entry_counts.backfill(layout, state, where):
-                layout.commit(state)
+                _keep(layout, state)
             counted, where = entry_counts.split(where)
             # Their counts are read once the own hosts are known (_counted_visits): the
             # sources named under them may stand in for the counts.
@@ -816,6 +816,17 @@ def _recent(
     return [(n, i) for n, i in days if day_number(n) >= first_day]
 
 
+def _keep(layout: Layout, state: State) -> None:
+    """Commit the files a report made on its read path (``madeof.unless_full``: a month's
+    hashes, sites, counts, ...). If the state cannot be written (a full disk) the report goes
+    on: the files written stand for their entries all the same and this report reads them;
+    the next run's clean-up deletes them, then makes them again."""
+    try:
+        layout.commit(state)
+    except OSError:
+        pass
+
+
 def _names_of(
     layout: Layout, state: State, recent: list[tuple[str, dict[str, Any]]]
 ) -> dict[str, texthash.Named]:
@@ -823,12 +834,7 @@ def _names_of(
     months' hashes made first where missing (months rolled up before the hashes)."""
     named, _ = months.covering(state, recent)
     if texthash.backfill(layout, state, named):
-        try:
-            layout.commit(state)
-        except OSError:
-            # A full disk: the files written stand for their months all the same (this
-            # report reads them; the next run's clean-up deletes them, then makes them again).
-            pass
+        _keep(layout, state)
     return movers.names(layout, state, recent)
 
 
@@ -899,7 +905,7 @@ def _counted_visits(
         own = set(handed["own"])
         tables = SourceTables.load(settings.sources, settings.affiliate_params)
         if entrysources.backfill(layout, state, counted, own, rules, tables):
-            layout.commit(state)
+            _keep(layout, state)
         if all(entrysources.ready(e, own, rules) for _, e in counted):
             got = entrysources.read(layout, counted)
             if got is not None:

@@ -110,8 +110,9 @@ def backfill(
             own,
             tables,
         )
-        meta = madeof.stamp(layout, month, files, TABLE, frame, state.gen, entries.COUNTS)
-        meta.update(rules=rules, own=sorted(own))
+        with madeof.unless_full(files):
+            meta = madeof.stamp(layout, month, files, TABLE, frame, state.gen, entries.COUNTS)
+            meta.update(rules=rules, own=sorted(own))
     return True
 
 

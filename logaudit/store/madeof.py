@@ -83,8 +83,9 @@ def backfill_months(
     made = False
     for month, entry in todo:
         rows = (read or (lambda m, e: layout.read_table(m, e, source)))(month, entry)
-        if rows is not None and write(layout, month, entry["files"], rows, state.gen):
-            made = True
+        with unless_full(entry["files"]):
+            if rows is not None and write(layout, month, entry["files"], rows, state.gen):
+                made = True
     return True, made
 
 
