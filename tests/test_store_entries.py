@@ -547,8 +547,6 @@ def test_names_from_edge_texts_read_every_text_for_another_key(
             entry["files"][texthash.EDGE_NAMED[table][0]]["of"] = "0" * 64
     edged = [texthash.edge_ready(e, t) for e in st.months.values() for t in texthash.EDGE_NAMED]
     assert not any(edged)
-    again = movers.names(layout, st, days)
-    assert all(again[t].full is None for t in texthash.EDGE_NAMED)
     (copy / STATE_FILE).write_text(json.dumps(st.to_json()))
     more: dict[str, Any] = {"extra": {"every": "month"}, "sections": MOVERS}
     assert figures(trends([], copy, **more)) == figures(trends([str(whole)], **more))
