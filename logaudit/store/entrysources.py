@@ -81,7 +81,7 @@ def of_counts(
 
 def _names(layout: Layout, month: str, entry: dict[str, Any], table: str) -> pd.Series:
     """hash -> text of the month's ``table`` (its stored hashes: ``store/texthash.py``)."""
-    return texthash.named(layout, [(month, entry)], table).series()
+    return texthash.named(layout, [(month, entry)], table, every=True).series()
 
 
 def backfill(

@@ -338,13 +338,15 @@ def named(
     entries: list[tuple[str, dict[str, Any]]],
     table: str,
     reads: Reads | None = None,
+    every: bool = False,
 ) -> Named:
     """The texts of ``table`` in ``entries`` (in order) by their hashes: read where stored and
     standing for the texts, else made. ``reads``: hash files shared with ``sites``. Months
     with edge texts standing (``edge_ready``) give those only, every text read when a key
-    asked is not among them (``Named.full``)."""
+    asked is not among them (``Named.full``); ``every``: every text at once (a caller that
+    names them all)."""
     edged = [(n, e) for n, e in entries if len(n) == 7 and edge_ready(e, table)]
-    if not edged:
+    if not edged or every:
         return _joined(*_texts(layout, entries, table, reads))
     column = HASHED[table][1]
     small = layout.read_arrow(edged, EDGE_NAMED[table][0], columns=["h", column])
