@@ -60,12 +60,6 @@ class Unwritable(Exception):
 class ReadOnly(Layout):
     """A store folder read, never written: the child's view of the parent's store."""
 
-    @classmethod
-    def of(cls, layout: Layout) -> ReadOnly:
-        out = cls(layout.root)
-        out.__dict__.update(layout.__dict__)  # the references read so far, shared
-        return out
-
     def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise Unwritable(f"{self.root}: read-only in a forked reader")
 

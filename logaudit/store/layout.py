@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -456,6 +456,14 @@ class Layout:
         # References read by this run, by file (a generation's file never changes).
         self._ref_cache: dict[tuple[str, str, bool], Ref] = {}
 
+    @classmethod
+    def of(cls, layout: Layout) -> Self:
+        """A layout of this kind on ``layout``'s folder, sharing what it has read so far (the
+        references): a forked child's ``ReadOnly``, a report's ``Pinned``."""
+        out = cls(layout.root)
+        out.__dict__.update(layout.__dict__)
+        return out
+
     @property
     def state_path(self) -> Path:
         return self.root / STATE_FILE
@@ -734,8 +742,7 @@ class Layout:
                         pins[path] = mapped.read_buffer()
             except Exception as e:
                 raise self._damaged(e, held, table) from None
-        out = Pinned(self.root)
-        out.__dict__.update(self.__dict__)
+        out = Pinned.of(self)
         out.pins = pins
         return out
 
