@@ -454,3 +454,156 @@ def test_named_gives_each_key_its_first_rows_text() -> None:
         assert got.index.tolist() == [260, 7, 160, 260]
         assert got.iloc[[0, 2, 3]].tolist() == ["t160", "t60", "t160"]
         assert pd.isna(got.iloc[1])
+
+
+# Closed months keep the texts their edge rows' entry pairs name (store/texthash.py EDGE_NAMED).
+
+
+def test_each_rolled_month_keeps_its_edge_rows_texts(store: tuple[Path, Path]) -> None:
+    """A rolled-up month's ``edge_referrers``/``edge_queries`` are exactly its texts whose
+    hash an edge row's key names, stamped with the texts' and the edge rows' checksums."""
+    from logaudit.schema import hash_strings
+    from logaudit.store import texthash
+
+    state, _ = store
+    layout = Layout(state)
+    st = layout.read_state()
+    assert st.months
+    for month, entry in st.months.items():
+        edges = layout.read_table(month, entry, entries.EDGES)
+        for table, (name, key) in texthash.EDGE_NAMED.items():
+            assert texthash.edge_ready(entry, table), (month, table)
+            column = texthash.HASHED[table][1]
+            texts = layout.read_tables([(month, entry)], table, columns=[column])
+            assert texts is not None and edges is not None
+            keys = hash_strings(texts.index)
+            keep = np.isin(keys, edges[key].to_numpy(np.uint64))
+            got = layout.read_table(month, entry, name)
+            assert 0 < len(got) < len(texts)
+            assert got["h"].to_numpy(np.uint64).tolist() == keys[keep].tolist()
+            assert got[column].tolist() == list(np.asarray(texts.index, dtype=object)[keep])
+
+
+def test_names_from_edge_texts_read_every_text_for_another_key(
+    store: tuple[Path, Path], tmp_path: Path, monkeypatch: Any
+) -> None:
+    """``movers.names`` reads the months' edge texts, not their texts, and names the edge
+    keys as every text does; a key of the months that no edge row names is named all the
+    same (every text read then, from the files as they were). An edge-text file that does
+    not stand for its texts is not used, and the next report makes it again."""
+    import shutil
+
+    from logaudit.schema import hash_strings
+    from logaudit.store import texthash
+
+    state, whole = store
+    copy = tmp_path / "copy"
+    shutil.copytree(state, copy)
+    layout = Layout(copy)
+    st = layout.read_state()
+    days = sorted(st.days.items())
+    months = sorted(st.months.items())
+    read: list[str] = []
+    real = Layout.read_arrow
+
+    def spy(self: Layout, entries_: Any, table: str, *a: Any, **kw: Any) -> Any:
+        read.extend(f"{table} {n}" for n, _ in entries_)
+        return real(self, entries_, table, *a, **kw)
+
+    monkeypatch.setattr(Layout, "read_arrow", spy)
+    got = movers.names(layout, st, days)
+    assert not {f"{t} {m}" for t in texthash.EDGE_NAMED for m, _ in months} & set(read)
+    for table, (_, key) in texthash.EDGE_NAMED.items():
+        column, name = texthash.HASHED[table][1], texthash.HASHED[table][0]
+        texts = layout.read_tables(months, table, columns=[column])
+        edges = layout.read_tables(months, entries.EDGES, columns=[key])
+        assert texts is not None and edges is not None
+        all_keys = hash_strings(texts.index)
+        edge_keys = np.unique(edges[key].to_numpy(np.uint64))
+        edge_keys = edge_keys[np.isin(edge_keys, all_keys)]
+        want = pd.Series(np.asarray(texts.index, dtype=object), index=all_keys)
+        want = want[~want.index.duplicated()]
+        read.clear()
+        assert got[table].of(edge_keys).to_dict() == want.reindex(edge_keys).to_dict()
+        assert not read  # from the edge texts
+        other = all_keys[~np.isin(all_keys, edge_keys)][:3]
+        assert len(other) == 3
+        asked = np.concatenate([edge_keys[:2], other])
+        # Every text is read as the report's state named it, though a run has since
+        # replaced the files (the sections ask after the store's lock is let go).
+        moved = [layout.path(m, e, t) for m, e in months for t in (table, name)]
+        for path in moved:
+            path.rename(path.with_suffix(".away"))
+        try:
+            assert got[table].of(asked).to_dict() == want.reindex(asked).to_dict()
+        finally:
+            for path in moved:
+                path.with_suffix(".away").rename(path)
+        assert f"{table} {months[0][0]}" in read  # every text read for the others
+    monkeypatch.undo()
+    # Edge texts made from other texts: not used (every text read), made again by a report.
+    for _, entry in st.months.items():
+        for table in texthash.EDGE_NAMED:
+            entry["files"][texthash.EDGE_NAMED[table][0]]["of"] = "0" * 64
+    edged = [texthash.edge_ready(e, t) for e in st.months.values() for t in texthash.EDGE_NAMED]
+    assert not any(edged)
+    (copy / STATE_FILE).write_text(json.dumps(st.to_json()))
+    more: dict[str, Any] = {"extra": {"every": "month"}, "sections": MOVERS}
+    assert figures(trends([], copy, **more)) == figures(trends([str(whole)], **more))
+    st = Layout(copy).read_state()
+    assert all(texthash.edge_ready(e, t) for e in st.months.values() for t in texthash.EDGE_NAMED)
+
+
+@pytest.mark.parametrize(
+    "failing",
+    [
+        ("edge_",),  # the edge texts (the first report after an upgrade)
+        ("referrer_h", "query_h"),  # the hashes and sites (months rolled up before them)
+        ("",),  # every write, the store's state too (with the referrer_sites, ...)
+    ],
+)
+def test_a_full_disk_leaves_the_months_files_unmade_and_the_figures_whole(
+    store: tuple[Path, Path], tmp_path: Path, monkeypatch: Any, failing: tuple[str, ...]
+) -> None:
+    """A report that would make the closed months' hashes, referring sites or edge texts
+    (or any file made from another: counts, sets, ...) and cannot write them (ENOSPC) still
+    reports the logs' figures, reading the months as without them; the next report with
+    room makes them."""
+    import errno
+    import shutil
+
+    from logaudit.store import layout as layout_module
+    from logaudit.store import texthash
+
+    state, whole = store
+    copy = tmp_path / "copy"
+    shutil.copytree(state, copy)
+    st = Layout(copy).read_state()
+    for entry in [*st.months.values(), *st.days.values()]:
+        for meta in entry["files"].values():
+            if "of" in meta:  # made from another file (store/madeof.py): made again
+                meta["of"] = "0" * 64
+    (copy / STATE_FILE).write_text(json.dumps(st.to_json()))
+    real = layout_module._write_private
+
+    def full(path: Path, data: bytes, sync: bool = True) -> None:
+        if path.name.startswith(failing):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(path, data, sync)
+
+    monkeypatch.setattr(layout_module, "_write_private", full)
+    more: dict[str, Any] = {"extra": {"every": "month"}, "sections": MOVERS}
+    want = figures(trends([str(whole)], **more))
+    assert figures(trends([], copy, **more)) == want
+    st = Layout(copy).read_state()
+    for entry in st.months.values():
+        for table in texthash.EDGE_NAMED:
+            assert not texthash.edge_ready(entry, table)
+            assert texthash.ready(entry, table) == (failing == ("edge_",))
+    monkeypatch.undo()
+    assert figures(trends([], copy, **more)) == want
+    st = Layout(copy).read_state()
+    for entry in st.months.values():
+        assert texthash.hosts_ready(entry)
+        for table in texthash.EDGE_NAMED:
+            assert texthash.edge_ready(entry, table)

@@ -455,39 +455,58 @@ def test_a_store_half_written_without_entry_pairs(tmp_path: Path, monkeypatch: A
     assert {n for n, t in read if t == "touch_events"} & old
 
 
+# Where each part is read (this process: "here"), by period: for months the child finds the
+# own hosts only and the movers' part is read here; for weeks the child reads both.
+READ_WHERE = {
+    ("month", False): ({"own"}, ["movers"]),
+    ("month", True): ({"own"}, ["movers", "own"]),
+    ("week", False): ({"movers", "own"}, []),
+    ("week", True): ({"movers"}, ["movers"]),
+}
+
+
+@pytest.mark.parametrize("every", ["month", "week"])
 def test_movers_read_in_a_forked_child_equal_those_read_here(
-    store: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, every: str
 ) -> None:
-    """store/apart.py: the movers' part read by a child while the period loads gives the
-    figures it gives read in this process; a child that fails leaves it to this process."""
+    """store/apart.py: the part read by a child while the period loads gives the figures it
+    gives read in this process; a child that fails leaves it to this process. For monthly
+    periods the child finds only the own hosts (``_own_only``; these sections' site movers
+    need them) and the movers' part is read here, after the period (twenty-first round); for
+    weeks the child reads the movers' part and the own hosts."""
     import os
 
     import logaudit.store as st
     from logaudit.store import apart
 
     state, _ = store
-    more: dict[str, Any] = {"extra": {"every": "month"}, "sections": SECTIONS}
+    more: dict[str, Any] = {"extra": {"every": every}, "sections": SECTIONS}
     monkeypatch.setenv("LOGAUDIT_IDLE_CORE", "0")
     here = figures(trends([], state, **more))
     pids = tmp_path / "pids"
-    real = st._movers_part
 
-    def noted(layout: Layout, **kw: Any) -> Any:
-        with open(pids, "a") as f:
-            f.write(f"{os.getpid()}\n")
-        if fail and isinstance(layout, apart.ReadOnly):
-            raise RuntimeError("a child's failure")
-        return real(layout, **kw)
+    def noted(name: str, real: Any) -> Any:
+        def read(layout: Layout, *args: Any, **kw: Any) -> Any:
+            with open(pids, "a") as f:
+                f.write(f"{os.getpid()} {name}\n")
+            if fail and isinstance(layout, apart.ReadOnly):
+                raise RuntimeError("a child's failure")
+            return real(layout, *args, **kw)
 
-    monkeypatch.setattr(st, "_movers_part", noted)
+        return read
+
+    monkeypatch.setattr(st, "_movers_part", noted("movers", st._movers_part))
+    monkeypatch.setattr(st, "_own_only", noted("own", st._own_only))
     monkeypatch.setattr(apart, "MIN_DAYS", 1)
     monkeypatch.setenv("LOGAUDIT_IDLE_CORE", "1")
+    me = str(os.getpid())
     for fail in (False, True):
         pids.unlink(missing_ok=True)
         assert figures(trends([], state, **more)) == here
-        seen = [int(p) for p in pids.read_text().split()]
-        assert seen[0] != os.getpid()  # read in a child
-        assert seen[1:] == ([os.getpid()] if fail else [])
+        seen = [tuple(line.split()) for line in pids.read_text().splitlines()]
+        child, this = READ_WHERE[every, fail]
+        assert {n for p, n in seen if p != me} == child
+        assert [n for p, n in seen if p == me] == this
 
 
 # The periods the own hosts are found for: the whole store; from inside a rolled-up month
@@ -512,8 +531,8 @@ def test_own_hosts_found_by_the_child_equal_those_found_here(
     case: str,
     period: str,
 ) -> None:
-    """store._with_visits, _own_part: the movers' child also reads the period's paths and
-    virtual hosts and finds the own hosts (``sites.own``), which this process then does not
+    """store._with_visits, _own_part: the child reads the period's paths and virtual hosts
+    and finds the own hosts (``sites.own``, ``_own_only``), which this process then does not
     read; the same hosts and figures as found here, for the whole store and for a period
     given by --since (and --until). A child that fails or is killed, or a commit here
     meanwhile (its part not taken), leaves them to this process."""
@@ -535,7 +554,7 @@ def test_own_hosts_found_by_the_child_equal_those_found_here(
     monkeypatch.setenv("LOGAUDIT_IDLE_CORE", "0")
     here = figures(trends([], state, **more))
     log = tmp_path / "log"
-    real_own, real_read, real_part = sites.own, grouped.read, st._movers_part
+    real_own, real_read, real_part = sites.own, grouped.read, st._own_only
     real_visits = st._add_visits
 
     def own(*args: Any, **kw: Any) -> Any:
@@ -565,7 +584,7 @@ def test_own_hosts_found_by_the_child_equal_those_found_here(
 
     monkeypatch.setattr(sites, "own", own)
     monkeypatch.setattr(grouped, "read", read)
-    monkeypatch.setattr(st, "_movers_part", part)
+    monkeypatch.setattr(st, "_own_only", part)
     monkeypatch.setattr(st, "_add_visits", add_visits)
     monkeypatch.setenv("LOGAUDIT_IDLE_CORE", "0")
     trends([], state, **more)  # this process alone: the hosts it finds

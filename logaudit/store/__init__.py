@@ -466,11 +466,11 @@ def load(
     partial = tails.partial_months(state, days)
     if partial and tails.TAILED & set(at_once):
         if tails.backfill_tails(layout, state, partial, _written(store_tables())):
-            layout.commit(state)
+            _keep(layout, state)
     # Months rolled up before schema 9 (or whose sets are stale) get their visitor sets, by
     # the first report that reads them (covering gives valid roll-ups only).
     if visitorsets.SOURCE in at_once and visitorsets.backfill(layout, state, entries):
-        layout.commit(state)
+        _keep(layout, state)
     # Closed months' distinct visitors counted from their sets (visitorsets.add_sets), here
     # or, ``sets_later``, by the caller.
     later = None
@@ -571,6 +571,8 @@ def _with_visits(
     moved: dict[str, Table] = {}
     recent: list[tuple[str, dict[str, Any]]] = []
     names: dict[str, texthash.Named] | None = None
+    movers_here: Callable[[Layout], Partial] | None = None  # the movers' part, read here
+    mine: Partial = {}
     if events:
         used_every = movers.every_of(layout, state, days, every)
         window = movers.window(days, used_every)
@@ -582,7 +584,7 @@ def _with_visits(
             sited, _ = months.covering(state, days)
             if settings is not None and "referrers" in tables:
                 if sites.backfill(layout, state, sited):
-                    layout.commit(state)
+                    _keep(layout, state)
                 if sites.usable(sited):
                     unread.add("referrers")
                     own_from = sited
@@ -611,7 +613,18 @@ def _with_visits(
                 own=own_args,
             )
             recent = _recent(days, first_day)
-            part = apart.Apart(layout, state, build, fork)
+            if own_args is not None and used_every == "month":
+                # The child finds the own hosts only, and this process reads the movers' part
+                # after the period's tables and the texts: with the months' edge texts
+                # (store/texthash.py) this process's share had become the shorter by ~0.2 s
+                # for monthly periods, whose movers' part is a few months' roll-ups (~0.1 s).
+                # Weeks' and days' parts read a few weeks of days (~0.2-0.3 s): they stay in
+                # the child (docs/performance.md, twenty-first round).
+                own_only = functools.partial(_own_only, state=state, own=own_args, first=first)
+                part = apart.Apart(layout, state, own_only, fork)
+                movers_here = functools.partial(build, own=None)
+            else:
+                part = apart.Apart(layout, state, build, fork)
             if not fork:  # read at once: its texts named now, as the part named them before
                 names = _names_of(layout, state, recent)
             events = False
@@ -631,12 +644,14 @@ def _with_visits(
         fits = _add_visits(layout, state, partial, row_entries, used, every, events, timeout)
         if part is not None and names is None:
             names = _names_of(layout, state, recent)  # while the child reads (forked)
+        if movers_here is not None:
+            mine = movers_here(layout)
     except BaseException:
         if part is not None:
             part.cancel()  # this process failed: the child's part is for nothing
         raise
     if part is not None:
-        extra = _own_entries(state, part.result())
+        extra = _own_entries(state, {**mine, **part.result()})
         if own_args is not None:
             got, own = _own_taken(layout, state, extra, own_args, first)
             partial.update(got)
@@ -689,7 +704,7 @@ def _add_visits(
     if every in ("day", "week", "month"):
         rolled = [(n, e) for n, e in row_entries if len(n) == 7]
         if entry_counts.backfill(layout, state, rolled):
-            layout.commit(state)
+            _keep(layout, state)
         counted, row_entries = entry_counts.split(row_entries)
     edges, value_counts = entry_counts.read_visits(layout, counted)
     rows = layout.read_tables(
@@ -725,7 +740,8 @@ def _movers_part(
     """The tables movers read over the last periods only (store/movers.py), and the counts;
     not the texts they name (``_names_of``: the caller's). ``first_day``: the ``window``'s
     first. In a forked child, ``own``: also the period's paths and virtual hosts and the own
-    hosts (``_own_part``), which the parent then does not read."""
+    hosts (``_own_part``), which the parent then does not read (for monthly periods the child
+    finds only those, ``_own_only``, and this process reads this part)."""
     from logaudit.analyze import TABLES
     from logaudit.analyze.trends.movers import STORED
 
@@ -760,7 +776,7 @@ def _movers_part(
             # Closed months give their interior visits counted and their edge rows, not
             # every visit row (store/entries.py); made here for older roll-ups.
             if entry_counts.backfill(layout, state, where):
-                layout.commit(state)
+                _keep(layout, state)
             counted, where = entry_counts.split(where)
             # Their counts are read once the own hosts are known (_counted_visits): the
             # sources named under them may stand in for the counts.
@@ -778,10 +794,19 @@ def _movers_part(
             handed[_COUNTED_FROM] = counted  # and closed months' counted ones (entries.py)
     out[STORED] = handed  # type: ignore[assignment]
     if own is not None and isinstance(layout, apart.ReadOnly):
-        # On the child's core; taken only if the parent committed nothing meanwhile (Apart),
-        # i.e. read from the state the parent's load read.
-        out[_OWN_PART] = _own_part(layout, state, own, first)  # type: ignore[assignment]
+        out.update(_own_only(layout, state=state, own=own, first=first))
     return out
+
+
+def _own_only(layout: Layout, state: State, own: OwnArgs, first: int | None) -> Partial:
+    """A forked child's part when this process reads the movers' part itself: the period's
+    paths and virtual hosts and the own hosts (``_own_part``); nothing when read here (the
+    caller then finds them, ``_own_taken``)."""
+    if not isinstance(layout, apart.ReadOnly):
+        return {}
+    # On the child's core; taken only if the parent committed nothing meanwhile (Apart), i.e.
+    # read from the state the parent's load read.
+    return {_OWN_PART: _own_part(layout, state, own, first)}  # type: ignore[dict-item]
 
 
 def _recent(
@@ -791,6 +816,17 @@ def _recent(
     return [(n, i) for n, i in days if day_number(n) >= first_day]
 
 
+def _keep(layout: Layout, state: State) -> None:
+    """Commit the files a report made on its read path (``madeof.unless_full``: a month's
+    hashes, sites, counts, ...). If the state cannot be written (a full disk) the report goes
+    on: the files written stand for their entries all the same and this report reads them;
+    the next run's clean-up deletes them, then makes them again."""
+    try:
+        layout.commit(state)
+    except OSError:
+        pass
+
+
 def _names_of(
     layout: Layout, state: State, recent: list[tuple[str, dict[str, Any]]]
 ) -> dict[str, texthash.Named]:
@@ -798,7 +834,7 @@ def _names_of(
     months' hashes made first where missing (months rolled up before the hashes)."""
     named, _ = months.covering(state, recent)
     if texthash.backfill(layout, state, named):
-        layout.commit(state)
+        _keep(layout, state)
     return movers.names(layout, state, recent)
 
 
@@ -869,7 +905,7 @@ def _counted_visits(
         own = set(handed["own"])
         tables = SourceTables.load(settings.sources, settings.affiliate_params)
         if entrysources.backfill(layout, state, counted, own, rules, tables):
-            layout.commit(state)
+            _keep(layout, state)
         if all(entrysources.ready(e, own, rules) for _, e in counted):
             got = entrysources.read(layout, counted)
             if got is not None:

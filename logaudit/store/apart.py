@@ -10,7 +10,12 @@ When the report finds the site's own hosts (every trends run with movers), the c
 reads the period's paths and virtual hosts and finds them (``store._own_part``: ~0.35 s of a
 year's 0.6 s in this process), and this process names the movers' texts
 (``store._names_of``, not sent back: 62 of the part's 77 MB) while the child reads
-(nineteenth round). The eighteenth round's child also counted, for ``--every month``, the
+(nineteenth round). Once the texts were named from the months' edge texts
+(``store/texthash.py``), this process's share was the shorter by ~0.2 s for monthly periods:
+for those the child now finds the own hosts only (``store._own_only``), and this process
+reads the movers' part (a few months' roll-ups) after the period and the texts (twenty-first
+round). Weeks' and days' parts (a few weeks of days) stay in the child, as does a part
+without the own hosts to find. The eighteenth round's child also counted, for ``--every month``, the
 closed months' distinct visitors when it did not find the own hosts; as it finds them in
 every real run that forks (the movers' sections read referrers, paths and virtual hosts),
 that path is gone, and this process counts them (``store._with_visits``).
@@ -54,12 +59,6 @@ class Unwritable(Exception):
 
 class ReadOnly(Layout):
     """A store folder read, never written: the child's view of the parent's store."""
-
-    @classmethod
-    def of(cls, layout: Layout) -> ReadOnly:
-        out = cls(layout.root)
-        out.__dict__.update(layout.__dict__)  # the references read so far, shared
-        return out
 
     def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise Unwritable(f"{self.root}: read-only in a forked reader")

@@ -81,7 +81,7 @@ def of_counts(
 
 def _names(layout: Layout, month: str, entry: dict[str, Any], table: str) -> pd.Series:
     """hash -> text of the month's ``table`` (its stored hashes: ``store/texthash.py``)."""
-    return texthash.named(layout, [(month, entry)], table).series()
+    return texthash.named(layout, [(month, entry)], table, every=True).series()
 
 
 def backfill(
@@ -110,8 +110,9 @@ def backfill(
             own,
             tables,
         )
-        meta = madeof.stamp(layout, month, files, TABLE, frame, state.gen, entries.COUNTS)
-        meta.update(rules=rules, own=sorted(own))
+        with madeof.unless_full(files):
+            meta = madeof.stamp(layout, month, files, TABLE, frame, state.gen, entries.COUNTS)
+            meta.update(rules=rules, own=sorted(own))
     return True
 
 

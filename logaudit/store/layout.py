@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -456,6 +456,14 @@ class Layout:
         # References read by this run, by file (a generation's file never changes).
         self._ref_cache: dict[tuple[str, str, bool], Ref] = {}
 
+    @classmethod
+    def of(cls, layout: Layout) -> Self:
+        """A layout of this kind on ``layout``'s folder, sharing what it has read so far (the
+        references): a forked child's ``ReadOnly``, a report's ``Pinned``."""
+        out = cls(layout.root)
+        out.__dict__.update(layout.__dict__)
+        return out
+
     @property
     def state_path(self) -> Path:
         return self.root / STATE_FILE
@@ -712,10 +720,31 @@ class Layout:
         """``table`` of a stored day as written before encoding: references and differences
         resolved. ``columns``: only those (and the index), read from the file alone.
         ``coded``: text columns read as Arrow dictionaries (``read_arrow``)."""
-        path = self.path(day, info, table)
+        path = self._source(self.path(day, info, table))
         coded = list(coded)
         read = _read(path, None, coded) if columns is None else _projected(path, columns, coded)
         return _from_refs(_from_diffs(read), self._refs(day, info))
+
+    def _source(self, path: Path) -> Path | pa.Buffer:
+        """Where a file is read from: the file (``Pinned``: its bytes as pinned)."""
+        return path
+
+    def pinned(self, days: list[tuple[str, dict[str, Any]]], tables: Iterable[str]) -> Layout:
+        """This layout, reading the files of ``tables`` in ``days`` as they are now
+        (``Pinned``); a missing or unreadable one is the store's one-line error, as a read."""
+        pins: dict[Path, pa.Buffer] = {}
+        for table in tables:
+            held = [(d, info) for d, info in days if table in info["files"]]
+            try:
+                for d, info in held:
+                    path = self.path(d, info, table)
+                    with pa.memory_map(str(path)) as mapped:
+                        pins[path] = mapped.read_buffer()
+            except Exception as e:
+                raise self._damaged(e, held, table) from None
+        out = Pinned.of(self)
+        out.pins = pins
+        return out
 
     def read_table(self, day: str, info: dict[str, Any], table: str) -> pd.DataFrame | None:
         if table not in info["files"]:
@@ -853,8 +882,20 @@ class Layout:
         return sum(f.stat().st_size for f in self.root.rglob("*") if f.is_file())
 
 
+class Pinned(Layout):
+    """A layout whose reads of some files give their bytes as they were when pinned
+    (``Layout.pinned``: each memory-mapped then, which outlives the file's deletion). What a
+    report reads after the store's lock is let go (``texthash.Named.full``, in the sections)
+    reads the files the report's state named, though a run may have replaced them since."""
+
+    pins: dict[Path, pa.Buffer]
+
+    def _source(self, path: Path) -> Path | pa.Buffer:
+        return self.pins.get(path, path)
+
+
 def _read(
-    path: Path, columns: list[str] | None = None, coded: list[str] | None = None
+    path: Path | pa.Buffer, columns: list[str] | None = None, coded: list[str] | None = None
 ) -> pa.Table:
     """One file's table (or those of its columns): ParquetFile.read skips read_table's dataset
     set-up, half the cost of a small file (a year of trends reads thousands). ``coded``:
@@ -863,17 +904,22 @@ def _read(
         return f.read(columns=columns)
 
 
-def _open(path: Path, coded: list[str] | None) -> pq.ParquetFile:
-    """The Parquet file, ``coded`` columns to be read as dictionaries: a file without one of
-    them is damaged (``pa.ArrowInvalid``, the store's one-line error), not a KeyError."""
+def _open(path: Path | pa.Buffer, coded: list[str] | None) -> pq.ParquetFile:
+    """The Parquet file (or pinned bytes, ``Pinned``), ``coded`` columns to be read as
+    dictionaries: a file without one of them is damaged (``pa.ArrowInvalid``, the store's
+    one-line error), not a KeyError."""
     try:
-        return pq.ParquetFile(path, read_dictionary=coded or None)
+        source = pa.BufferReader(path) if isinstance(path, pa.Buffer) else path
+        return pq.ParquetFile(source, read_dictionary=coded or None)
     except KeyError as e:
         name = e.args[0].decode() if isinstance(e.args[0], bytes) else e.args[0]
-        raise pa.ArrowInvalid(f"{path.name} has no column {name}") from None
+        what = "a pinned file" if isinstance(path, pa.Buffer) else path.name
+        raise pa.ArrowInvalid(f"{what} has no column {name}") from None
 
 
-def _projected(path: Path, columns: Iterable[str], coded: list[str] | None = None) -> pa.Table:
+def _projected(
+    path: Path | pa.Buffer, columns: Iterable[str], coded: list[str] | None = None
+) -> pa.Table:
     """The file's ``columns`` that it has, its index columns, and the columns its wanted
     difference columns are stored against (its footer names them)."""
     with _open(path, coded) as f:

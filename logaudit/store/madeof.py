@@ -11,7 +11,8 @@ by an older logaudit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pandas as pd
@@ -48,6 +49,20 @@ def stamp(
     return meta
 
 
+@contextmanager
+def unless_full(files: dict[str, Any]) -> Iterator[None]:
+    """Makes derived files of an entry's ``files`` on a report's read path; if a write fails
+    (a full disk) the entry keeps the files it had, read as before (its texts hashed, every
+    text read, ...), and a later run makes them: the report is not stopped. What was
+    written stays valid until the next run's clean-up deletes it (``Layout.clean``)."""
+    before = dict(files)
+    try:
+        yield
+    except OSError:
+        files.clear()
+        files.update(before)
+
+
 def backfill_months(
     layout: Layout,
     state: State,
@@ -68,9 +83,10 @@ def backfill_months(
     made = False
     for month, entry in todo:
         rows = (read or (lambda m, e: layout.read_table(m, e, source)))(month, entry)
-        if rows is not None and write(layout, month, entry["files"], rows, state.gen):
-            made = True
+        with unless_full(entry["files"]):
+            if rows is not None and write(layout, month, entry["files"], rows, state.gen):
+                made = True
     return True, made
 
 
-__all__ = ["all_stand", "backfill_months", "stamp", "stands"]
+__all__ = ["all_stand", "backfill_months", "stamp", "stands", "unless_full"]

@@ -208,8 +208,12 @@ def roll(layout: Layout, state: State, tables: Mapping[str, Table]) -> list[str]
                 min(int(i["offsets"][1]) for i in with_events),
             ]
             if rows is not None and all(i.get(SOURCES) for _, i in days if ROWS in i["files"]):
-                # The source movers' counts of its interior visits (store/entries.py).
-                entry_counts.write(layout, month, files, rows, state.gen)
+                # The source movers' counts of its interior visits (store/entries.py), and
+                # the texts its edge visits' entry pairs name (store/texthash.py).
+                if entry_counts.write(layout, month, files, rows, state.gen):
+                    for t in texthash.EDGE_NAMED:
+                        if t in files and texthash.ready({"files": files}, t):
+                            texthash.write_edges(layout, month, files, t, state.gen)
         else:
             files.pop(ROWS, None)
         state.months[month] = entry

@@ -80,7 +80,8 @@ def backfill(layout: Layout, state: State, entries: list[tuple[str, dict[str, An
     state.gen += 1
     for name, info in todo:
         frame = of_referrers(layout.read_table(name, info, REFERRERS))
-        madeof.stamp(layout, name, info["files"], TABLE, frame, state.gen, REFERRERS)
+        with madeof.unless_full(info["files"]):
+            madeof.stamp(layout, name, info["files"], TABLE, frame, state.gen, REFERRERS)
     return True
 
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from logaudit.analyze.base import Table, merged_rows
+from logaudit.store import madeof
 from logaudit.store.layout import Layout, State
 from logaudit.store.months import days_of, month_of, stands
 
@@ -96,10 +97,11 @@ def backfill_tails(
     for month in todo:
         days = [(d, state.days[d]) for d in days_of(state, month)]
         files = state.months[month]["files"]
-        for t in sorted(TAILED & set(files) & set(tables)):
-            frame = layout.read_tables(days, t)
-            if frame is not None:
-                write(layout, month, files, days, t, tables[t], frame, state.gen)
+        with madeof.unless_full(files):
+            for t in sorted(TAILED & set(files) & set(tables)):
+                frame = layout.read_tables(days, t)
+                if frame is not None:
+                    write(layout, month, files, days, t, tables[t], frame, state.gen)
     return True
 
 

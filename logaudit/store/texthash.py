@@ -26,12 +26,27 @@ a year's trends), though the movers read the texts of few of them. ``Named`` kee
 in Arrow beside their hashes and makes strings for the keys asked only; the site movers ask
 texts only for referrers without a stored site (open days'), the source movers for the pairs
 they classify.
+
+**The edge visits' texts** (branch ``trends21``): the keys the source movers name from a
+closed month's texts are those of its ``edge_rows`` (store/entries.py: its interior visits
+come named per source, ``entrysources.py``), a few thousand of the window's ~0.7M referrer
+and query texts, yet every report read and decoded all of them (~0.1 s of a year's trends).
+Each rolled-up month with edge rows also keeps ``edge_referrers`` and ``edge_queries``: the
+hash and text of each of its texts that an edge row's entry pair names (``h`` and the text
+column), stamped with the text table's checksum, its hashes' (``"hashes"``) and the edge
+rows' (``"edges"``). ``named``
+reads those for such months; a key asked that none of them holds (another month's, the
+interior visits' pairs named here, an older roll-up's) makes the ``Named`` read every text
+as before (``Named.full``) and answer from them, so what a key names never depends on which
+files were read. Those are read from the files the report's state named (``Layout.pinned``),
+though the sections ask after the store's lock is let go.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache, cached_property
 from typing import Any
 
 import numpy as np
@@ -40,6 +55,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from logaudit.schema import arrow_strings, hash_strings
+from logaudit.store import entries as entry_counts
 from logaudit.store import madeof
 from logaudit.store.layout import Layout, State
 
@@ -47,6 +63,8 @@ from logaudit.store.layout import Layout, State
 HASHED = {"referrers": ("referrer_hashes", "referrer"), "queries": ("query_hashes", "query")}
 # The referring site of each referrer of a month (schema 11), made from its ``referrers``.
 HOSTS = "referrer_hosts"
+# text table -> (a month's texts of its edge rows' keys, the edge rows' key column)
+EDGE_NAMED = {"referrers": ("edge_referrers", "ref_h"), "queries": ("edge_queries", "query_h")}
 
 
 def ready(entry: dict[str, Any], table: str) -> bool:
@@ -78,9 +96,54 @@ def write_hosts(
     madeof.stamp(layout, month, files, HOSTS, frame, gen, "referrers")
 
 
+def edge_ready(entry: dict[str, Any], table: str) -> bool:
+    """Whether ``entry``'s edge texts of ``table`` stand for its texts and its edge rows, and
+    its hashes (which gave their ``h``) for its texts."""
+    files = entry["files"]
+    name = EDGE_NAMED[table][0]
+    edges = files.get(entry_counts.EDGES)
+    return (
+        madeof.stands(files, name, table)
+        and ready(entry, table)
+        and files[name].get("hashes") == files[HASHED[table][0]]["sha256"]
+        and edges is not None
+        and files[name].get("edges") == edges["sha256"]
+    )
+
+
+def _edge_todo(entry: dict[str, Any], table: str) -> bool:
+    """Whether a month ``entry`` can have edge texts of ``table`` and lacks them: it has the
+    texts and edge rows standing for its visit rows (its hashes are made first if missing)."""
+    return table in entry["files"] and entry_counts.ready(entry) and not edge_ready(entry, table)
+
+
+def write_edges(layout: Layout, month: str, files: dict[str, Any], table: str, gen: int) -> None:
+    """Add the month's edge texts of ``table`` (its texts, their hashes and its edge rows as
+    stored in ``files``): the rows of the texts whose hash an edge row's key column holds."""
+    name, key = EDGE_NAMED[table]
+    entry = {"gen": gen, "files": files}
+    column = HASHED[table][1]
+    texts = layout.read_arrow([(month, entry)], table, columns=[column])
+    hashes = layout.read_arrow([(month, entry)], HASHED[table][0])
+    edges = layout.read_arrow([(month, entry)], entry_counts.EDGES, columns=[key])
+    if texts is None or hashes is None or edges is None:
+        return
+    h = hashes.column("h").combine_chunks()
+    keep = pc.is_in(h, value_set=pc.unique(edges.column(key).combine_chunks().cast(h.type)))
+    frame = pd.DataFrame(
+        {
+            "h": h.filter(keep).to_numpy().astype(np.uint64, copy=False),
+            column: texts.column(column).filter(keep).to_numpy(zero_copy_only=False),
+        }
+    )
+    madeof.stamp(layout, month, files, name, frame, gen, table)
+    files[name]["hashes"] = files[HASHED[table][0]]["sha256"]
+    files[name]["edges"] = files[entry_counts.EDGES]["sha256"]
+
+
 def backfill(layout: Layout, state: State, entries: list[tuple[str, dict[str, Any]]]) -> bool:
-    """Make the missing hashes and referring sites of the month ``entries`` (not yet
-    committed); whether any."""
+    """Make the missing hashes, referring sites and edge texts of the month ``entries`` (not
+    yet committed); whether any."""
     todo = [
         (m, e, t)
         for m, e in entries
@@ -89,17 +152,30 @@ def backfill(layout: Layout, state: State, entries: list[tuple[str, dict[str, An
         if not ready(e, t)
     ]
     hosts = [(m, e) for m, e in entries if len(m) == 7 and not hosts_ready(e)]
-    if not todo and not hosts:
+    edged = [
+        (m, e, t)
+        for m, e in entries
+        if len(m) == 7
+        for t in EDGE_NAMED
+        if _edge_todo(e, t)
+    ]
+    if not todo and not hosts and not edged:
         return False
     state.gen += 1
     for month, entry, table in todo:
         f = layout.read_tables([(month, entry)], table, columns=[HASHED[table][1]])
         texts = f.index if f is not None else pd.Index([], dtype=object)
-        write(layout, month, entry["files"], table, texts, state.gen)
+        with madeof.unless_full(entry["files"]):
+            write(layout, month, entry["files"], table, texts, state.gen)
     for month, entry in hosts:
         f = layout.read_tables([(month, entry)], "referrers", columns=["referrer"])
         texts = f.index if f is not None else pd.Index([], dtype=object)
-        write_hosts(layout, month, entry["files"], texts, state.gen)
+        with madeof.unless_full(entry["files"]):
+            write_hosts(layout, month, entry["files"], texts, state.gen)
+    for month, entry, table in edged:  # after the hashes they are made from
+        if ready(entry, table):
+            with madeof.unless_full(entry["files"]):
+                write_edges(layout, month, entry["files"], table, state.gen)
     return True
 
 
@@ -181,6 +257,9 @@ class Named:
 
     keys: np.ndarray  # uint64, row for row ``values``
     values: pa.Array | pa.ChunkedArray | np.ndarray
+    # Every text, read when a key asked is not in these rows (they are some months' edge
+    # texts: ``named``); None: these rows are every text.
+    full: Callable[[], Named] | None = field(default=None, compare=False)
 
     @cached_property
     def _first(self) -> tuple[pd.Index, np.ndarray]:
@@ -201,7 +280,17 @@ class Named:
         key took ~1.4 times as long (the referring sites: 190,291 keys of 416,273 rows, a
         year at 10,000 visitors a day; branch ``trends14``). The values of the rows found
         are taken by a mask, chunk by chunk: a ``take`` on the many-chunked texts (which
-        joined every chunk first) cost about twice as much (branch ``movers13``)."""
+        joined every chunk first) cost about twice as much (branch ``movers13``).
+
+        With ``full``: answered from these rows when they hold every key asked, else from
+        ``full()`` (every text)."""
+        got = self._of(wanted)
+        if self.full is not None and got.isna().any():
+            return self.full().of(wanted)
+        return got
+
+    def _of(self, wanted: Any) -> pd.Series:
+        """``of`` from these rows only."""
         want = np.asarray(wanted, dtype=np.uint64)
         out = np.full(len(want), np.nan, dtype=object)
         if not len(want):  # (the site movers ask none when every site is stored)
@@ -233,10 +322,14 @@ class Named:
 
     def series(self) -> pd.Series:
         """Every key's value, keys once (in first-row order)."""
+        if self.full is not None:
+            return self.full().series()
         return self.of(self._first[0])
 
     def __len__(self) -> int:
         """Distinct keys."""
+        if self.full is not None:
+            return len(self.full())
         return len(self._first[0])
 
 
@@ -245,9 +338,36 @@ def named(
     entries: list[tuple[str, dict[str, Any]]],
     table: str,
     reads: Reads | None = None,
+    every: bool = False,
 ) -> Named:
     """The texts of ``table`` in ``entries`` (in order) by their hashes: read where stored and
-    standing for the texts, else made. ``reads``: hash files shared with ``sites``."""
+    standing for the texts, else made. ``reads``: hash files shared with ``sites``. Months
+    with edge texts standing (``edge_ready``) give those only, every text read when a key
+    asked is not among them (``Named.full``); ``every``: every text at once (a caller that
+    names them all)."""
+    edged = [(n, e) for n, e in entries if len(n) == 7 and edge_ready(e, table)]
+    if not edged or every:
+        return _joined(*_texts(layout, entries, table, reads))
+    column = HASHED[table][1]
+    small = layout.read_arrow(edged, EDGE_NAMED[table][0], columns=["h", column])
+    assert small is not None
+    done = {n for n, _ in edged}
+    texts, keys = _texts(layout, [(n, e) for n, e in entries if n not in done], table, reads)
+    texts.insert(0, small.column(column))
+    keys.insert(0, small.column("h").to_numpy().astype(np.uint64, copy=False))
+    # Every text read later, in the sections, after the store's lock is let go: from the
+    # files as they are now (memory-mapped), which a run may replace meanwhile.
+    pinned = layout.pinned(entries, (table, HASHED[table][0]))
+    return _joined(texts, keys, cache(lambda: _joined(*_texts(pinned, entries, table, reads))))
+
+
+def _texts(
+    layout: Layout,
+    entries: list[tuple[str, dict[str, Any]]],
+    table: str,
+    reads: Reads | None,
+) -> tuple[list[pa.ChunkedArray], list[np.ndarray]]:
+    """Every text of ``table`` in ``entries`` and its hash, in parts (``named``)."""
     name, column = HASHED[table]
     texts: list[pa.ChunkedArray] = []
     keys: list[np.ndarray] = []
@@ -267,12 +387,21 @@ def named(
             text = arrow_strings(t.index)
             texts.append(text if isinstance(text, pa.ChunkedArray) else pa.chunked_array([text]))
             keys.append(hash_strings(t.index))
+    return texts, keys
+
+
+def _joined(
+    texts: list[pa.ChunkedArray],
+    keys: list[np.ndarray],
+    full: Callable[[], Named] | None = None,
+) -> Named:
+    """One ``Named`` of the parts (``_texts``) in order."""
     if not texts:
-        return Named(np.zeros(0, np.uint64), np.array([], dtype=object))
+        return Named(np.zeros(0, np.uint64), np.array([], dtype=object), full)
     # One text type for one array (a string and a large_string part: both large).
     kind = texts[0].type if all(t.type == texts[0].type for t in texts) else pa.large_string()
     both = pa.chunked_array([c.cast(kind) for t in texts for c in t.chunks], type=kind)
-    return Named(np.concatenate(keys), both)
+    return Named(np.concatenate(keys), both, full)
 
 
 __all__ = [
@@ -283,9 +412,12 @@ __all__ = [
     "coded",
     "hosts_ready",
     "ready",
+    "EDGE_NAMED",
+    "edge_ready",
     "Named",
     "named",
     "sites",
     "write",
+    "write_edges",
     "write_hosts",
 ]
