@@ -486,6 +486,17 @@ def _follows(pid: int, log: Path) -> bool:
     """``log`` held open: the follow's first poll has run (imports and signals done)."""
     return any(name == str(log) for name, _ in _open_files(pid))
 
+def _default_signals() -> None:
+    """In the child before exec: Ctrl-C, SIGHUP and SIGTERM as on a terminal, however the tests
+    were started. A suite run in the background of a non-interactive shell (`cmd &`) inherits
+    SIGINT ignored, and under nohup SIGHUP too; logaudit rightly keeps an ignored signal ignored
+    (procs.install), so the process would never see the signal the test sends."""
+    import signal
+
+    for s in (signal.SIGINT, signal.SIGHUP, signal.SIGTERM):
+        signal.signal(s, signal.SIG_DFL)
+
+
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads /proc/PID/fd")
 def test_records_follow_to_a_file_keeps_its_rows_when_stopped_by_sigterm(tmp_path: Path) -> None:
@@ -502,7 +513,8 @@ def test_records_follow_to_a_file_keeps_its_rows_when_stopped_by_sigterm(tmp_pat
     cmd = [sys.executable, "-m", "logaudit", "records", str(log), "--follow", "--fields", "path",
            "-o", str(folder / "rows.csv")]
     env = {**os.environ, "LOGAUDIT_CONFIG": os.devnull}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            preexec_fn=_default_signals)  # noqa: PLW1509
     try:
         _until(lambda: _follows(proc.pid, log))
         with open(log, "ab") as f:
@@ -544,7 +556,8 @@ def test_a_signal_ends_follow_and_watch_with_the_exit_tables_code(
     log.write_bytes(b"".join(LINES[:5]))
     cmd = [sys.executable, "-m", "logaudit", command[0], str(log), *command[1:]]
     env = {**os.environ, "LOGAUDIT_CONFIG": os.devnull}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                            preexec_fn=_default_signals)  # noqa: PLW1509
     try:
         # Ready, not a fixed sleep (a signal before the CLI had loaded gave 130 or -15): the
         # log held open, then a line written to it shown (the polling loop running).
