@@ -560,17 +560,22 @@ def test_top_keeps_the_row_of_conversions_without_a_visit(tmp_path: Path) -> Non
     assert [r["source"] for r in one["rows"]] == ["(internal)", "(direct)"]
 
 
+def _value_log(path: Path, hits: list[tuple[str, str]]) -> Path:
+    """Per (client, value): a visit from ?ref=acme, then the goal with that order value."""
+    return write(
+        path,
+        [line(client=c, when=f"01/May/2026:10:0{i}:00 +0000", request=f"GET {u} HTTP/1.1")
+         for c, v in hits
+         for i, u in enumerate(["/?ref=acme", f"/order/complete?value={v}"])],
+    )  # fmt: skip
+
+
 def test_an_order_value_that_is_no_plain_number_is_ignored_and_counted(tmp_path: Path) -> None:
     """qa21: value=-500 paid a commission of -50.00 (lowering the total owed) and 1e6 one of
     100,000.00. Such a value is ignored: the conversion counts, with no value, and the note
     says how many values were ignored."""
     hits = [("10.0.0.1", "-500"), ("10.0.0.2", "1e6"), ("10.0.0.3", "1_000"), ("10.0.0.4", "20")]
-    log = write(
-        tmp_path / "v.log",
-        [line(client=c, when=f"01/May/2026:10:0{i}:00 +0000", request=f"GET {u} HTTP/1.1")
-         for c, v in hits
-         for i, u in enumerate(["/?ref=acme", f"/order/complete?value={v}"])],
-    )  # fmt: skip
+    log = _value_log(tmp_path / "v.log", hits)
     r = _run(log)
     aff = _by(r, "affiliates", "affiliate")["acme"]
     assert (aff["conversions"], aff["revenue"], aff["commission"]) == (4, 20.0, 2.0)
@@ -586,12 +591,7 @@ def test_an_order_value_is_bounded_so_totals_stay_finite(tmp_path: Path) -> None
     big = "9" * 308
     hits = [("10.0.0.1", big), ("10.0.0.2", big), ("10.0.0.3", "1" * 13), ("10.0.0.4", "1.2345"),
             ("10.0.0.5", "999999999999.5")]  # fmt: skip
-    log = write(
-        tmp_path / "inf.log",
-        [line(client=c, when=f"01/May/2026:10:0{i}:00 +0000", request=f"GET {u} HTTP/1.1")
-         for c, v in hits
-         for i, u in enumerate(["/?ref=acme", f"/order/complete?value={v}"])],
-    )  # fmt: skip
+    log = _value_log(tmp_path / "inf.log", hits)
     res = CliRunner().invoke(
         cli, ["campaigns", str(log), "--goal", "/order/complete", "--commission", "acme=10%",
               "--top", "0", "--format", "json"],

@@ -7,6 +7,8 @@ import json
 import os
 import re
 import select
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -486,6 +488,18 @@ def _follows(pid: int, log: Path) -> bool:
     """``log`` held open: the follow's first poll has run (imports and signals done)."""
     return any(name == str(log) for name, _ in _open_files(pid))
 
+
+def _spawn(*args: str) -> subprocess.Popen[bytes]:
+    """``python -m logaudit ARGS`` with no config file, its output piped, and Ctrl-C, SIGHUP
+    and SIGTERM at their defaults (``_default_signals``)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "logaudit", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "LOGAUDIT_CONFIG": os.devnull},
+        preexec_fn=_default_signals,  # noqa: PLW1509
+    )  # fmt: skip
+
+
 def _default_signals() -> None:
     """In the child before exec: Ctrl-C, SIGHUP and SIGTERM as on a terminal, however the tests
     were started. A suite run in the background of a non-interactive shell (`cmd &`) inherits
@@ -503,18 +517,13 @@ def test_records_follow_to_a_file_keeps_its_rows_when_stopped_by_sigterm(tmp_pat
     """records --follow -o FILE stopped by SIGTERM (a service stop) dropped the file written
     so far and the bad-line summary (rev21-e #4): the file is written, then exit 143."""
     import signal
-    import subprocess
-    import sys
 
     log = tmp_path / "a.log"
     log.write_bytes(b"".join(LINES[:5]))
     folder = tmp_path / "out"
     folder.mkdir()
-    cmd = [sys.executable, "-m", "logaudit", "records", str(log), "--follow", "--fields", "path",
-           "-o", str(folder / "rows.csv")]
-    env = {**os.environ, "LOGAUDIT_CONFIG": os.devnull}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                            preexec_fn=_default_signals)  # noqa: PLW1509
+    proc = _spawn("records", str(log), "--follow", "--fields", "path", "-o",
+                  str(folder / "rows.csv"))  # fmt: skip
     try:
         _until(lambda: _follows(proc.pid, log))
         with open(log, "ab") as f:
@@ -549,15 +558,10 @@ def test_a_signal_ends_follow_and_watch_with_the_exit_tables_code(
     README's exit table says (both exited 0: the KeyboardInterrupt that Ctrl-C ends them with
     caught ``procs.Stopped`` too); Ctrl-C still ends a follow with 0."""
     import signal
-    import subprocess
-    import sys
 
     log = tmp_path / "a.log"
     log.write_bytes(b"".join(LINES[:5]))
-    cmd = [sys.executable, "-m", "logaudit", command[0], str(log), *command[1:]]
-    env = {**os.environ, "LOGAUDIT_CONFIG": os.devnull}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                            preexec_fn=_default_signals)  # noqa: PLW1509
+    proc = _spawn(command[0], str(log), *command[1:])
     try:
         # Ready, not a fixed sleep (a signal before the CLI had loaded gave 130 or -15): the
         # log held open, then a line written to it shown (the polling loop running).

@@ -15,7 +15,7 @@ import pytest
 
 from logaudit.samplegen import generate_lines
 from logaudit.store import close, entries, movers, visitdays
-from logaudit.store.layout import SCHEMA, STATE_FILE, Layout
+from logaudit.store.layout import SCHEMA, STATE_FILE, Layout, State
 from tests.store_helpers import figures, grown_store, report, trends
 from tests.store_helpers import state_json as _state
 
@@ -370,22 +370,28 @@ def test_each_rolled_month_keeps_its_texts_hashes(store: tuple[Path, Path]) -> N
             assert (hashes["h"].to_numpy(np.uint64) == hash_strings(texts.index)).all()
 
 
+def _copied(store: tuple[Path, Path], tmp_path: Path) -> tuple[Path, Path, Layout, State]:
+    """The module's store copied (a test may change it), with its log, layout and state."""
+    import shutil
+
+    state, whole = store
+    copy = tmp_path / "copy"
+    shutil.copytree(state, copy)
+    layout = Layout(copy)
+    return whole, copy, layout, layout.read_state()
+
+
 def test_names_from_stored_hashes_equal_hashing(
     store: tuple[Path, Path], tmp_path: Path, monkeypatch: Any
 ) -> None:
     """``movers.names`` reads the months' hashes (no text of theirs hashed) and gives what
     hashing every text gives; a hash file made from other texts is not used, and the next
     report makes it again."""
-    import shutil
 
     from logaudit import schema
     from logaudit.store import texthash
 
-    state, whole = store
-    copy = tmp_path / "copy"
-    shutil.copytree(state, copy)
-    layout = Layout(copy)
-    st = layout.read_state()
+    whole, copy, layout, st = _copied(store, tmp_path)
     days = sorted(st.days.items())
     hashed: list[int] = []
     real = texthash.hash_strings
@@ -491,16 +497,11 @@ def test_names_from_edge_texts_read_every_text_for_another_key(
     keys as every text does; a key of the months that no edge row names is named all the
     same (every text read then, from the files as they were). An edge-text file that does
     not stand for its texts is not used, and the next report makes it again."""
-    import shutil
 
     from logaudit.schema import hash_strings
     from logaudit.store import texthash
 
-    state, whole = store
-    copy = tmp_path / "copy"
-    shutil.copytree(state, copy)
-    layout = Layout(copy)
-    st = layout.read_state()
+    whole, copy, layout, st = _copied(store, tmp_path)
     days = sorted(st.days.items())
     months = sorted(st.months.items())
     read: list[str] = []
