@@ -122,7 +122,7 @@ def line_layout(fmt: Layout) -> LineLayout:
             regex.append(re.escape(text))
 
     sep(0)
-    port = fmt._bare_port()
+    port = fmt.bare_port()
     for i, t in enumerate(fmt.tokens):
         g = f"g{i}"
         if port is not None and i == port + 1:
@@ -131,11 +131,9 @@ def line_layout(fmt: Layout) -> LineLayout:
             # addr:port (ALB/ELB, HAProxy), or "[addr]" alone (Layout.line_regex): the colon
             # captured too, so that a line of the bracketed branch writes its address alone.
             nxt = f"g{i + 1}"
-            after = fmt._token_regex(fmt.tokens[i + 1], False)
-            after = after.replace(f"(?P<{fmt.tokens[i + 1].name}>", f"(?P<{nxt}>", 1)
-            rx = fmt._token_regex(t, False).replace(f"(?P<{t.name}>", f"(?P<{g}>", 1)
-            colon = re.escape(fmt.separators[i + 1])
-            regex.append(rf"(?:(?P<{g}b>{BRACKETED})|{rx}(?P<{g}c>{colon}){after})")
+            regex.append(
+                fmt.client_alternation(i, False, bracket=f"{g}b", addr=g, colon=f"{g}c", port=nxt)
+            )
             pieces += [("cap", f"{g}b"), ("cap", g), ("cap", f"{g}c"), ("cap", nxt)]
             fields[f"{g}b"] = fields[g] = "client"
             for piece in fmt.tokens[i + 1].fields:
@@ -147,7 +145,7 @@ def line_layout(fmt: Layout) -> LineLayout:
             rx = f'"(?P<{g}>{_QUOTED})"'
             pieces += [("lit", '"'), ("cap", g), ("lit", '"')]
         else:
-            rx = fmt._token_regex(t, False).replace(f"(?P<{t.name}>", f"(?P<{g}>", 1)
+            rx = fmt.token_regex(t, False, group=g)
             pieces.append(("cap", g))
         regex.append(rx)
         roles = [p.role for p in t.fields if p.role in ROLES]

@@ -218,11 +218,14 @@ class Layout:
     def columns(self, extras: int) -> list[str]:
         return [t.name for t in self.tokens] + [f"extra{i}" for i in range(extras)]
 
-    def _token_regex(self, t: Token, strict: bool, last: bool = False) -> str:
-        """``last``: the token ends the line (the line's end follows it), so its free text
+    def token_regex(
+        self, t: Token, strict: bool, last: bool = False, group: str | None = None
+    ) -> str:
+        """One token's pattern, captured in group ``group`` (default: the token's name).
+        ``last``: the token ends the line (the line's end follows it), so its free text
         is matched lazily: the end's ``\\r?`` then takes a CRLF line's CR, whichever path
         (the CSV reader's rescued rows, cut without it, or the block's raw lines) read it."""
-        name = t.name
+        name = group or t.name
         if self.loose:
             inner = ""
             if strict:
@@ -303,19 +306,17 @@ class Layout:
         as the last group (detection counts its tokens)."""
         out = ["^", re.escape(self.separators[0])]
         ends = not extras and not tail and self.separators[-1] == ""
-        port = self._bare_port()
+        port = self.bare_port()
         for i, t in enumerate(self.tokens):
             if port is not None and i == port + 1:
                 continue  # in the client's alternation (below)
-            regex = self._token_regex(t, strict, last=ends and i == len(self.tokens) - 1)
             sep = self.separators[i + 1]
             if i == port:
-                # "[2001:db8::1]" with no ":port" after it (tried first: the other branch
-                # cut it at its last colon): the address as written, in group client_,
-                # which parse joins to client; with a port, the other branch reads it.
-                after = self._token_regex(self.tokens[i + 1], strict, last=False)
-                regex = rf"(?:(?P<client_>{BRACKETED})|{regex}{re.escape(sep)}{after})"
+                # "[addr]" alone in group client_, which parse joins to client.
+                regex = self.client_alternation(i, strict, bracket="client_")
                 sep = self.separators[i + 2]
+            else:
+                regex = self.token_regex(t, strict, last=ends and i == len(self.tokens) - 1)
             out.append(regex)
             out.append(r"[ \t]+" if self.loose and sep in (" ", "\t") else re.escape(sep))
         # The first ``capture`` trailing fields are captured (extra0...), quotes left out.
@@ -330,7 +331,28 @@ class Layout:
         out.append(r"\r?\n?$")
         return "".join(out)
 
-    def _bare_port(self) -> int | None:
+    def client_alternation(
+        self,
+        i: int,
+        strict: bool,
+        bracket: str,
+        addr: str | None = None,
+        colon: str | None = None,
+        port: str | None = None,
+    ) -> str:
+        """Client token ``i`` and its port token (``bare_port``): "[2001:db8::1]" with no
+        ":port" after it, tried first (the other branch would cut it at its last colon), as
+        written in group ``bracket``; else "addr:port", the address in group ``addr`` and the
+        port in group ``port`` (default: the tokens' names), the colon captured in group
+        ``colon`` when one is named (scrub writes it back)."""
+        sep = re.escape(self.separators[i + 1])
+        if colon is not None:
+            sep = f"(?P<{colon}>{sep})"
+        first = self.token_regex(self.tokens[i], strict, group=addr)
+        after = self.token_regex(self.tokens[i + 1], strict, group=port)
+        return rf"(?:(?P<{bracket}>{BRACKETED})|{first}{sep}{after})"
+
+    def bare_port(self) -> int | None:
         """The client token's index when it is written "addr:port" as its own tokens with no
         delimiter (AWS ALB/ELB, HAProxy: ``%h:%^``), a port token after it; else None."""
         if self.delimiter is not None:
@@ -383,7 +405,7 @@ _ADDRESS = r"\S*"
 
 
 def _anything(stop: str, lazy: bool = False) -> str:
-    """Free text up to ``stop``; ``lazy`` for the line's last field (see ``_token_regex``)."""
+    """Free text up to ``stop``; ``lazy`` for the line's last field (see ``token_regex``)."""
     q = "*?" if lazy else "*"
     if not stop:
         return rf"[^\n]{q}"
