@@ -497,16 +497,15 @@ def sec_conversions(p: Partial, ctx: Context) -> Section:
 
 def _commissions(conv: pd.DataFrame, s: Settings) -> np.ndarray:
     """Each credited conversion's commission: its affiliate's rate times its value, or the
-    affiliate's fixed amount; 0 for an affiliate without terms."""
+    affiliate's fixed amount; 0 for an affiliate without terms. Terms looked up once per
+    distinct affiliate id (ignoring case)."""
     terms = _terms_by_id(s)
-    out = np.zeros(len(conv))
-    for i, (aff, value) in enumerate(zip(conv["affiliate"], conv["value"], strict=True)):
-        kind, x = terms.get(str(aff).casefold(), ("", 0.0))
-        if kind == "rate":
-            out[i] = x * (0.0 if math.isnan(value) else value)
-        elif kind == "fixed":
-            out[i] = x
-    return out.round(2)
+    codes, ids = pd.factorize(conv["affiliate"].astype(str).str.casefold())
+    found = [terms.get(a, ("", 0.0)) for a in ids]
+    rate = np.array([x if kind == "rate" else 0.0 for kind, x in found] + [0.0])[codes]
+    fixed = np.array([x if kind == "fixed" else 0.0 for kind, x in found] + [0.0])[codes]
+    value = np.nan_to_num(conv["value"].to_numpy(np.float64), nan=0.0)
+    return np.asarray(rate * value + fixed).round(2)
 
 
 def _terms_by_id(s: Settings) -> dict[str, tuple[str, float]]:
