@@ -136,8 +136,8 @@ def test_a_process_forked_later_does_not_use_the_helper() -> None:
 def test_a_warm_cache_sends_the_helper_away(
     monkeypatch: pytest.MonkeyPatch, sample_logs: Path, tmp_path: Path
 ) -> None:
-    """With a cache file from an earlier run most agents are known: the helper leaves at once,
-    and the first request finds it gone."""
+    """With a cache file from an earlier run most agents are known: no helper is forked (it
+    used to be, and to leave at once: a fork and its copy-on-write faults for nothing)."""
     from logaudit.enrich import agentcache
 
     monkeypatch.setenv("LOGAUDIT_AGENT_HELPER", "1")
@@ -151,8 +151,9 @@ def test_a_warm_cache_sends_the_helper_away(
     agentproc.stop()
     agentproc.start([str(sample_logs / "access.log")], {})
     try:
+        assert not agentproc.running()
         c = agentproc.classifier()
-        c.prepare()  # the helper is gone: built here, as without one
+        c.prepare()  # no helper: built here
         assert not agentproc.running()
         assert c._resolver_built is not None and c._robots_built is not None
     finally:
@@ -164,10 +165,12 @@ def test_no_helper_where_it_cannot_help(
 ) -> None:
     log = str(sample_logs / "access.log")
     monkeypatch.setenv("LOGAUDIT_AGENT_HELPER", "1")
+    # No agent cache file (the session's folder may hold one from an earlier test).
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     agentproc.stop()
 
-    def started(logs: list[str], overrides: dict[str, object]) -> bool:
-        agentproc.start(logs, overrides)
+    def started(logs: list[str], overrides: dict[str, object], config: Path | None = None) -> bool:
+        agentproc.start(logs, overrides, config)
         try:
             return agentproc.running()
         finally:
@@ -188,6 +191,10 @@ def test_no_helper_where_it_cannot_help(
     packed.write_bytes(gzip.compress(Path(log).read_bytes()))
     assert not started([str(packed)], {})
     assert not started([log, str(packed)], {})
+    # A configuration that does not load: no helper (the CLI reports it), nothing raised here.
+    bad = tmp_path / "bad.toml"
+    bad.write_text("this is [not toml\n")
+    assert not started([log], {}, bad)
     monkeypatch.setenv("LOGAUDIT_AGENT_HELPER", "0")
     assert not started([log], {})
 

@@ -21,7 +21,7 @@ When it is used: ``summary`` of its default sections (which need every new agent
 plain files of any size (until a batch of more than ``MAX_BATCH`` new agents ends it), read
 by this process alone (one job, the local engine; a history store too), a core free now
 (``_core_free``), and no agent cache file from an earlier run (then most agents are known
-and the matcher is rarely needed: the helper sees the file and leaves at once). A stored
+and the matcher is rarely needed: no helper is forked, ``_wanted``). A stored
 run (``--state``) is the exception: its cache is the store's, and it reads only the lines
 added since the last run, whose few new agents (2 in 10,000 appended lines of the
 benchmark's log) cost the whole build (0.15-0.4 s of a 1.4 s run) in-process. So its
@@ -39,9 +39,12 @@ import signal
 import struct
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from logaudit import alone, magic
+
+if TYPE_CHECKING:
+    from logaudit.config import Settings
 
 # A batch of more new agents than this is classified in-process, and the helper ended: a log
 # whose agents are mostly new (a botnet's, every line a new agent) would copy them all
@@ -156,6 +159,9 @@ def fork_planned() -> None:
     if planned is None or _helper is not None:
         return
     logs, overrides, config_file, site = planned
+    settings = _wanted(overrides, config_file, site)
+    if settings is None:
+        return
     to_child_r, to_child_w = os.pipe()
     from_child_r, from_child_w = os.pipe()
     parent = os.getpid()
@@ -179,7 +185,7 @@ def fork_planned() -> None:
                 os.close(from_child_r)
                 procs.die_with_parent(parent)
                 let_in()
-                _serve(to_child_r, from_child_w, overrides, config_file, site, logs)
+                _serve(to_child_r, from_child_w, settings, logs)
             except BaseException:  # noqa: BLE001 - the parent classifies by itself
                 status = 1
             finally:
@@ -261,30 +267,46 @@ def ask(kind: str, texts: list[str]) -> Any:
     return helper.ask(kind, texts)
 
 
+def _wanted(
+    overrides: Mapping[str, Any], config_file: str | Path | None, site: str | None
+) -> Settings | None:
+    """The run's settings when the helper may have work once the configuration file and the
+    environment are read too; None when they rule it out. Checked here, before the fork
+    (~0.3 ms: the configuration loaded, the cache file looked for), not by the helper once
+    forked: a warm run's helper (an agent cache from an earlier run: every run of the
+    benchmark but its first) left at once, and its fork had cost this process ~2 ms and
+    ~3,000 copy-on-write faults while it imported pandas (docs/performance.md, "Twenty-second
+    round, small22"). A stored run's ``_grown`` (it reads the store's state) stays the
+    helper's, off this process's path. Anything failing here (a bad configuration, which the
+    CLI reports itself) only means no helper, as a helper failing to start did."""
+    from logaudit.config import load
+
+    try:
+        settings = load(overrides, config_file=config_file, site=site)
+        if not alone.by_settings(settings, stored=True):
+            return None
+        if settings.sections:  # chosen in the config file (see ``plan``)
+            return None
+        if settings.state is None:
+            from logaudit.enrich import agentcache
+
+            cache = agentcache.cache_path(settings.state, settings.cache)
+            if cache is not None and cache.exists():
+                return None  # a warm run: few agents to parse, none worth a helper
+    except Exception:  # noqa: BLE001 - no helper; the CLI reports its own errors
+        return None
+    return settings
+
+
 def _serve(
     requests: int,
     answers: int,
-    overrides: dict[str, Any],
-    config_file: str | Path | None,
-    site: str | None,
+    settings: Settings,
     logs: tuple[str, ...] | list[str] = (),
 ) -> None:
-    from logaudit.config import load
-
-    settings = load(overrides, config_file=config_file, site=site)
-    if not alone.by_settings(settings, stored=True):
-        return
-    if settings.sections:  # chosen in the config file (see ``plan``)
-        return
     if settings.state is not None:
         if not _grown(Path(settings.state).expanduser(), logs):
             return  # nothing new to read: no agent to classify
-    else:
-        from logaudit.enrich import agentcache
-
-        cache = agentcache.cache_path(settings.state, settings.cache)
-        if cache is not None and cache.exists():
-            return  # a warm run: few agents to parse, none worth a helper
     _no_pandas()
     from logaudit.enrich.agents import AgentClassifier
 
