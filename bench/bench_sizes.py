@@ -2,6 +2,7 @@
 
     python bench/bench_sizes.py [--sizes 10000,150000,1000000] [--with-10m] [--repeat 5]
                                 [--source generated|shop] [--no-goaccess] [--json FILE]
+                                [--python PY]
 
 1. Start-up: ``logaudit --help``, ``formats``, ``sections`` and ``config`` (with
    ``LOGAUDIT_CONFIG=/dev/null``), each as a fresh process ``--repeat`` times, next to
@@ -18,6 +19,14 @@
 The logaudit package timed is byte-compiled first, as ``pip install`` does (see
 ``bench_summary.byte_compile``). Wall times on a shared machine vary a lot: compare the
 medians of runs made at the same time, and the CPU times, which vary less.
+
+``--python PY``: the interpreter that runs logaudit (the checkout's code still: the commands run
+in the checkout). An interpreter's start is part of every run, and this project's machines add
+to it what no user's installed logaudit pays: the sandbox's ``.pth`` file in the system
+interpreter's site-packages imports ``certifi`` at every start (~9 ms of CPU), and the editable
+install's finder (~11 ms) serves every logaudit import. A venv with logaudit installed
+(``python -m venv V && V/bin/pip install .``: its dependencies, no editable finder, no foreign
+``.pth``) times what ``pip install .`` gives a user; both figures go in docs/performance.md.
 """
 
 from __future__ import annotations
@@ -55,13 +64,13 @@ SIZES = (10_000, 150_000, 1_000_000)
 TARGET_150K = 2.5  # throughput ratio to GoAccess at 150,000 lines
 
 
-def startup(repeat: int) -> dict[str, dict[str, object]]:
+def startup(repeat: int, python: str = sys.executable) -> dict[str, dict[str, object]]:
     """Best and median wall time and CPU time of each start-up command, taking turns."""
     os.environ["LOGAUDIT_CONFIG"] = "/dev/null"  # `config` reads no file of the host's
     runs: dict[str, list[Run]] = {name: [] for name in STARTUP}
     for _ in range(repeat):
         for name, args in STARTUP.items():
-            runs[name].append(measure([sys.executable, *args]))
+            runs[name].append(measure([python, *args]))
     out: dict[str, dict[str, object]] = {}
     print(f"\nstart-up, {repeat} runs each (target < {STARTUP_TARGET} s for the four commands)")
     print(f"  {'':20} {'best s':>8} {'median s':>9} {'cpu s':>7} {'MiB':>5}")
@@ -75,10 +84,10 @@ def startup(repeat: int) -> dict[str, dict[str, object]]:
 
 
 def size_run(source: str, n: int, repeat: int, goaccess: str | None,
-             rebuild: bool) -> dict[str, object]:
+             rebuild: bool, python: str = sys.executable) -> dict[str, object]:
     log = ensure_log(source, n, rebuild)
     lines = lines_in(log)
-    la_cmd = [sys.executable, "-m", "logaudit", "summary", str(log), "--format", "json",
+    la_cmd = [python, "-m", "logaudit", "summary", str(log), "--format", "json",
               "-o", str(OUT / f"sizes-{n}.json")]
     ga_cmd = ([goaccess, str(log), "--log-format=COMBINED", "-o",
                str(OUT / f"sizes-{n}.goaccess.json")] if goaccess else [])
@@ -123,6 +132,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--no-startup", action="store_true", help="skip the start-up commands")
     ap.add_argument("--rebuild", action="store_true", help="rebuild the logs under bench/out")
     ap.add_argument("--json", type=Path, help="also write the results to this file")
+    ap.add_argument("--python", default=sys.executable,
+                    help="the interpreter logaudit is timed under (default: this one); see below")
     args = ap.parse_args(argv)
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     if args.with_10m and 10_000_000 not in sizes:
@@ -134,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"byte-compiled {compiled}" if compiled else "could not byte-compile logaudit")
     results: dict[str, object] = {"machine": m, "source": args.source, "repeat": args.repeat}
     if not args.no_startup:
-        results["startup"] = startup(args.repeat)
+        results["startup"] = startup(args.repeat, args.python)
 
     goaccess = None if args.no_goaccess else shutil.which("goaccess")
     print(f"\nsummary of a {args.source} log (--format json -o FILE); ratio = GoAccess's time "
@@ -143,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     if goaccess:
         head += f" {'ga best s':>9} {'ga cpu':>8} {'ratio':>7} {'median':>7}"
     print(head)
-    results["sizes"] = [size_run(args.source, n, args.repeat, goaccess, args.rebuild)
+    results["sizes"] = [size_run(args.source, n, args.repeat, goaccess, args.rebuild, args.python)
                         for n in sizes]
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
