@@ -23,7 +23,7 @@ from logaudit.config import BOTS_MODES, MAIL_VIA, load, parse_mode
 from logaudit.deliver.files import DEFAULT_MODE, atomic_output, refuse_inputs
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.names import SECTIONS
-from logaudit.procs import Stopped
+from logaudit.procs import SIGHUP, Stopped, closed_terminal, hung_up
 from logaudit.procs import install as install_signals
 from logaudit.render import EXTENSIONS, RENDERERS
 from logaudit.render.escape import safe
@@ -810,12 +810,19 @@ def command(f: Callable[..., Any]) -> Callable[..., Any]:
         except BrokenPipeError:
             _reader_left()
         except Stopped as e:
+            if e.signum == SIGHUP:
+                hung_up()  # the terminal was closed: nothing more goes to it
             click.echo(f"logaudit: stopped by {e.args[0]}", err=True)
             sys.exit(e.code)
         except KeyboardInterrupt:
             click.echo("logaudit: interrupted", err=True)
             sys.exit(130)
         except Exception as e:  # noqa: BLE001 - the last line of defence, with --debug to see
+            if closed_terminal(e) and hung_up():
+                # The terminal went away without a SIGHUP reaching us (the shell that had it
+                # got one): end as the SIGHUP would have ended the run.
+                click.echo("logaudit: stopped: the terminal was closed", err=True)
+                sys.exit(128 + SIGHUP)
             if debug:
                 raise
             click.echo(

@@ -639,3 +639,104 @@ def test_a_log_whose_last_line_has_no_newline_at_start_is_not_read_again(
     rows = [json.loads(r) for r in out.getvalue().splitlines()]
     assert notes == []
     assert len(rows) == 1, rows
+
+
+def _on_a_terminal(
+    args: list[str], leader: bool, stderr: Path | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    """``python -m logaudit ARGS`` on a terminal of its own (a pty): as the session it leads
+    (``leader``: the window's program, which gets the SIGHUP when it closes), or holding the
+    terminal under a shell that got the SIGHUP (not ``leader``: no SIGHUP reaches it, only
+    EIO). Signals at their defaults; stderr to the terminal or to ``stderr``. Returns the
+    process and the terminal's master end (closing it closes the window)."""
+    import fcntl
+    import termios
+
+    master, slave = os.openpty()
+
+    def start() -> None:
+        _default_signals()
+        if leader:
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    err = open(stderr, "wb") if stderr is not None else slave  # noqa: SIM115 - closed below
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "logaudit", *args], stdin=slave, stdout=slave, stderr=err,
+            env={**os.environ, "LOGAUDIT_CONFIG": os.devnull},
+            preexec_fn=start,  # noqa: PLW1509
+        )  # fmt: skip
+    finally:
+        os.close(slave)
+        if stderr is not None:
+            err.close()  # type: ignore[union-attr]
+    return proc, master
+
+
+def _shown(master: int) -> bool:
+    """Something was drawn on the terminal (read off, so that the program never blocks)."""
+    if not select.select([master], [], [], 0.1)[0]:
+        return False
+    return bool(os.read(master, 65536))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads /proc/PID/fd")
+@pytest.mark.parametrize("leader", [True, False], ids=["sighup", "eio-only"])
+@pytest.mark.parametrize(
+    "command", [["watch", "--interval", "0.2"], ["records", "--follow"]], ids=["watch", "records"]
+)
+def test_closing_the_terminal_ends_watch_and_follow_as_sighup_does(
+    tmp_path: Path, command: list[str], leader: bool
+) -> None:
+    """faults22 #2: closing the terminal under watch or records --follow ended with "internal
+    error: Input/output error" (exit 1; the terminal's mode restored, or the last line written,
+    on a terminal that was gone), and a watch that got no SIGHUP (its shell did) kept
+    redrawing into the closed terminal forever at full speed. Now: exit 129, nothing written
+    to the closed terminal, no traceback."""
+    log = tmp_path / "a.log"
+    log.write_bytes(b"".join(LINES[:5]))
+    err = tmp_path / "err" if not leader else None  # with the SIGHUP: stderr is the terminal
+    proc, master = _on_a_terminal([command[0], str(log), *command[1:]], leader, err)
+    try:
+        _until(lambda: _follows(proc.pid, log))
+        with open(log, "ab") as f:
+            f.write(LINES[5])
+        _until(lambda: _shown(master))
+        os.close(master)  # the window closes
+        if not leader and command[0] == "records":
+            # Without the SIGHUP, a follow learns it at its next row (as tail -f does).
+            with open(log, "ab") as f:
+                f.write(LINES[6])
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 129
+    if err is not None:
+        text = err.read_text()
+        assert "internal error" not in text and "Traceback" not in text, text
+        assert text.splitlines()[-1] == "logaudit: stopped: the terminal was closed", text
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads /proc/PID/fd")
+def test_closing_the_terminal_under_follow_to_a_file_keeps_the_file(tmp_path: Path) -> None:
+    """records --follow -o FILE on a terminal that closes: the file is written, exit 129 (the
+    last line, to the closed terminal, failed: exit 1)."""
+    log = tmp_path / "a.log"
+    log.write_bytes(b"".join(LINES[:5]))
+    out = tmp_path / "rows.csv"
+    proc, master = _on_a_terminal(
+        ["records", str(log), "--follow", "--fields", "path", "-o", str(out)], leader=True
+    )
+    try:
+        _until(lambda: _follows(proc.pid, log))
+        with open(log, "ab") as f:
+            f.write(b"".join(LINES[5:8]))
+        _until(lambda: any(name.startswith(str(tmp_path)) and name != str(log) and size > 0
+                           for name, size in _open_files(proc.pid)))
+        os.close(master)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 129
+    assert len(out.read_text().splitlines()) == 1 + 3
