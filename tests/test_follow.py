@@ -740,3 +740,42 @@ def test_closing_the_terminal_under_follow_to_a_file_keeps_the_file(tmp_path: Pa
         proc.kill()
     assert proc.returncode == 129
     assert len(out.read_text().splitlines()) == 1 + 3
+
+
+def test_followed_rows_carry_their_line_in_the_file(tmp_path: Path) -> None:
+    """faults22 #3: records --follow numbered lines from where it started (the first new line
+    was 1, not the file's 301), and went on counting across a rotation and a truncation. Now:
+    the file's own line (as ``sed -n Np`` shows it, bad lines said so too), 1 again in the new
+    file and after a truncation. The lines before the start are counted from the file."""
+    log = tmp_path / "access.log"
+    log.write_bytes(b"".join(LINES[:300]))
+    out = io.StringIO()
+    steps = {
+        2: lambda: _append(log, LINES[300] + LINES[301] + b"not a log line\n"),
+        5: lambda: (os.replace(log, tmp_path / "access.log.1"), _append(log, LINES[302])),
+        8: lambda: _append(log, LINES[303]),
+        11: lambda: (log.write_bytes(b""), None),
+        14: lambda: _append(log, LINES[304] + LINES[305]),
+    }
+    polls = iter(range(20))
+
+    def stop() -> bool:
+        n = next(polls, None)
+        if n in steps:
+            steps[n]()
+        return n is None
+
+    r = follow([log], load({}, env={}), Query(parse_fields("line,path")), "jsonl", out,
+               stop=stop, interval=0.01, on_note=lambda m: None)
+    target = [LINES[i].split(b'"')[1].split(b" ")[1] for i in range(300, 306)]
+    paths = [t.split(b"?")[0].decode() for t in target]
+    assert [(x["line"], x["path"]) for x in map(json.loads, out.getvalue().splitlines())] == [
+        (301, paths[0]), (302, paths[1]), (1, paths[2]), (2, paths[3]), (1, paths[4]),
+        (2, paths[5]),
+    ]  # fmt: skip
+    assert [line for line, _ in r.bad.samples[str(log)]] == [303]
+
+
+def _append(path: Path, data: bytes) -> None:
+    with open(path, "ab") as f:
+        f.write(data)
