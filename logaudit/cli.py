@@ -23,7 +23,7 @@ from logaudit.config import BOTS_MODES, MAIL_VIA, load, parse_mode
 from logaudit.deliver.files import DEFAULT_MODE, atomic_output, refuse_inputs
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.names import SECTIONS
-from logaudit.procs import SIGHUP, Stopped, closed_terminal, hung_up
+from logaudit.procs import SIGHUP, Stopped, closed_terminal, hung_up, ignore_stops
 from logaudit.procs import install as install_signals
 from logaudit.render import EXTENSIONS, RENDERERS
 from logaudit.render.escape import safe
@@ -793,6 +793,16 @@ def _reader_left() -> None:
     sys.exit(int(ExitCode.OK))
 
 
+def _closed() -> bool:
+    """Whether a standard stream is a closed terminal (then pointed at /dev/null). Its SIGHUP,
+    still on its way, must not interrupt the ending (Click would say "Aborted!", exit 1)."""
+    try:
+        ignore_stops()
+    except Stopped:
+        pass  # it came just before: ignored from here on all the same (procs._stop)
+    return hung_up()
+
+
 def command(f: Callable[..., Any]) -> Callable[..., Any]:
     """Domain errors -> one line and their exit code; internal errors -> one line, or a
     traceback with --debug."""
@@ -818,9 +828,9 @@ def command(f: Callable[..., Any]) -> Callable[..., Any]:
             click.echo("logaudit: interrupted", err=True)
             sys.exit(130)
         except Exception as e:  # noqa: BLE001 - the last line of defence, with --debug to see
-            if closed_terminal(e) and hung_up():
-                # The terminal went away without a SIGHUP reaching us (the shell that had it
-                # got one): end as the SIGHUP would have ended the run.
+            if closed_terminal(e) and _closed():
+                # The terminal went away (its SIGHUP not here yet, or sent only to the shell
+                # that had it): end as the SIGHUP ends the run.
                 click.echo("logaudit: stopped: the terminal was closed", err=True)
                 sys.exit(128 + SIGHUP)
             if debug:

@@ -113,6 +113,12 @@ def terminal_gone(fd: int) -> bool:
     return False
 
 
+def ignore_stops() -> None:
+    """SIGTERM and SIGHUP ignored from now on: the run is ending (as after the first one)."""
+    for s in STOP_SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+
+
 def hung_up() -> bool:
     """Whether a standard stream is a terminal that hung up. Each such stream is pointed at
     /dev/null: nothing more can reach that terminal, and what the run still writes (the last
