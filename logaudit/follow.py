@@ -210,9 +210,9 @@ class Tail:
                 return b""  # between the rename and the create: the next poll finds it
             if (st.st_dev, st.st_ino) != self.ino:
                 self.notes.append(f"{self.path}: rotated, following the new file")
-                tail = self.carry
-                self.data_at, self.data_line = self.at, self.line
-                self._open(at_end=False)  # its lines from 1
+                tail, at, line = self.carry, self.at, self.line
+                self._open(at_end=False)  # its lines from 1 (start_at resets data_*)
+                self.data_at, self.data_line = at, line  # the old file's last line's
                 # A rotated file's last line is complete even without its newline.
                 return tail + b"\n" if tail else b""
             return b""  # a truncation is told at the next poll (``_truncated``)

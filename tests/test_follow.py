@@ -776,6 +776,38 @@ def test_followed_rows_carry_their_line_in_the_file(tmp_path: Path) -> None:
     assert [line for line, _ in r.bad.samples[str(log)]] == [303]
 
 
+def test_a_rotated_files_last_line_without_its_newline_keeps_its_line(tmp_path: Path) -> None:
+    """rev22 #1: a rotated file's last line written without its newline (read at the rotation)
+    was numbered 1, the new file's first line, and a NUL run before it was said at the new
+    file's offset 0. Now: its line and its offset in the rotated file."""
+    log = tmp_path / "access.log"
+    log.write_bytes(b"".join(LINES[:10]))
+    hole = b"\x00" * 100
+    out = io.StringIO()
+    steps = {
+        2: lambda: _append(log, LINES[10] + hole + LINES[11][:-1]),  # line 12 unterminated
+        4: lambda: (os.replace(log, tmp_path / "access.log.1"), _append(log, LINES[12])),
+        7: lambda: _append(log, LINES[13]),
+    }
+    polls = iter(range(12))
+
+    def stop() -> bool:
+        n = next(polls, None)
+        if n in steps:
+            steps[n]()
+        return n is None
+
+    r = follow([log], load({}, env={}), Query(parse_fields("line,path")), "jsonl", out,
+               stop=stop, interval=0.01, on_note=lambda m: None)
+    paths = [LINES[i].split(b'"')[1].split(b" ")[1].split(b"?")[0].decode() for i in range(10, 14)]
+    assert [(x["line"], x["path"]) for x in map(json.loads, out.getvalue().splitlines())] == [
+        (11, paths[0]), (12, paths[1]), (1, paths[2]), (2, paths[3]),
+    ]  # fmt: skip
+    start = len(b"".join(LINES[:11]))
+    assert r.bad.nul_runs == {str(log): 1}
+    assert f"bytes {start:,}-{start + 99:,}: 100 NUL bytes" in str(r.bad.nul_first[str(log)])
+
+
 def _append(path: Path, data: bytes) -> None:
     with open(path, "ab") as f:
         f.write(data)
