@@ -62,6 +62,7 @@ from logaudit.schema import (
     SIZE_REASON,
     categorical,
     cookie_columns,
+    host_names,
 )
 from logaudit.sources import Block
 
@@ -1432,13 +1433,13 @@ def _unbracketed(codes: np.ndarray, clients: pa.Array) -> Coded:
 
 
 def _host_names(codes: np.ndarray, hosts: pa.Array) -> Coded:
-    """Virtual hosts as one name each: DNS names ignore case (RFC 4343) and a trailing dot
-    names the same host, so ``SHOP.Example.com.:443`` is ``shop.example.com:443`` (as
-    GoAccess and AWStats show them); once per distinct value."""
+    """Virtual hosts as one name each (``schema.host_names``, the rule ``--vhost`` compares
+    by): ``SHOP.Example.com.:443`` is ``shop.example.com:443`` (as GoAccess and AWStats show
+    them); once per distinct value."""
     hosts = hosts.cast(pa.string())
     if not len(hosts):
         return codes, hosts
-    named = pc.replace_substring_regex(pc.utf8_lower(hosts), r"\.+((?::[0-9]*)?)$", r"\1")
+    named = host_names(hosts)
     if pc.all(pc.equal(named, hosts)).as_py():
         return codes, hosts
     return _recode(named, codes)
