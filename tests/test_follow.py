@@ -31,7 +31,9 @@ def _status(line: bytes) -> int:
 
 def _follow_cli(args: list[str], *writes: tuple[Path, bytes]) -> tuple[int, bytes, bytes]:
     """``logaudit records ARGS`` (a --follow run that ends by --limit) in a process of its
-    own: each (file, bytes) appended 1.5 s after the last, then its exit code, stdout, stderr."""
+    own: each (file, bytes) appended once the follow waits for its next poll (the first: its
+    start done, whatever the load; the next ones 1.5 s after the last, a poll between them),
+    then its exit code, stdout, stderr."""
     import subprocess
     import sys
 
@@ -39,8 +41,10 @@ def _follow_cli(args: list[str], *writes: tuple[Path, bytes]) -> tuple[int, byte
     env = {**os.environ, "LOGAUDIT_CONFIG": os.devnull}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
-        for path, data in writes:
-            time.sleep(1.5)
+        for n, (path, data) in enumerate(writes):
+            if n:
+                time.sleep(1.5)
+            _until(lambda: proc.poll() is not None or _waiting(proc.pid))
             with open(path, "ab") as f:
                 f.write(data)
         out, err = proc.communicate(timeout=60)
@@ -484,9 +488,24 @@ def _open_files(pid: int) -> list[tuple[str, int]]:
     return found
 
 
+def _waiting(pid: int) -> bool:
+    """The main thread of ``pid`` waits for its next poll or refresh (``time.sleep``'s
+    nanosleep, or ``select``'s poll on a terminal), so its start (imports, signals, detection,
+    the seek to each log's end) is done; a wait for the GIL (a futex) or a disk read is no such
+    wait. From /proc/PID/wchan (the leader's: the main thread's)."""
+    try:
+        with open(f"/proc/{pid}/wchan") as f:
+            where = f.read()
+    except OSError:
+        return False
+    return any(w in where for w in ("nanosleep", "poll", "select"))
+
+
 def _follows(pid: int, log: Path) -> bool:
-    """``log`` held open: the follow's first poll has run (imports and signals done)."""
-    return any(name == str(log) for name, _ in _open_files(pid))
+    """``log`` held open and the run waiting for its next poll: the follow has started (imports
+    and signals done, the log's end sought). The log held open alone was also true while the
+    format was detected from it, before the seek to its end (a line written then was lost)."""
+    return any(name == str(log) for name, _ in _open_files(pid)) and _waiting(pid)
 
 
 def _spawn(*args: str) -> subprocess.Popen[bytes]:
