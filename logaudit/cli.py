@@ -793,14 +793,16 @@ def _reader_left() -> None:
     sys.exit(int(ExitCode.OK))
 
 
-def _closed() -> bool:
-    """Whether a standard stream is a closed terminal (then pointed at /dev/null). Its SIGHUP,
-    still on its way, must not interrupt the ending (Click would say "Aborted!", exit 1)."""
+def _closed() -> Stopped | None:
+    """When a standard stream is a closed terminal (then pointed at /dev/null): how the run
+    ends, as its SIGHUP (129) or as a SIGTERM that came first (143); None when none is. Its
+    SIGHUP, still on its way, must not interrupt the ending (Click would say "Aborted!")."""
+    stop = Stopped(SIGHUP)
     try:
         ignore_stops()
-    except Stopped:
-        pass  # it came just before: ignored from here on all the same (procs._stop)
-    return hung_up()
+    except Stopped as e:
+        stop = e  # it came just before: ignored from here on all the same (procs._stop)
+    return stop if hung_up() else None
 
 
 def command(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -828,11 +830,12 @@ def command(f: Callable[..., Any]) -> Callable[..., Any]:
             click.echo("logaudit: interrupted", err=True)
             sys.exit(130)
         except Exception as e:  # noqa: BLE001 - the last line of defence, with --debug to see
-            if closed_terminal(e) and _closed():
+            if closed_terminal(e) and (stop := _closed()) is not None:
                 # The terminal went away (its SIGHUP not here yet, or sent only to the shell
-                # that had it): end as the SIGHUP ends the run.
-                click.echo("logaudit: stopped: the terminal was closed", err=True)
-                sys.exit(128 + SIGHUP)
+                # that had it): end as the SIGHUP ends the run (a SIGTERM before it: as that).
+                said = ": the terminal was closed" if stop.signum == SIGHUP else f" by {stop}"
+                click.echo(f"logaudit: stopped{said}", err=True)
+                sys.exit(stop.code)
             if debug:
                 raise
             click.echo(

@@ -761,6 +761,32 @@ def test_closing_the_terminal_under_follow_to_a_file_keeps_the_file(tmp_path: Pa
     assert len(out.read_text().splitlines()) == 1 + 3
 
 
+def test_a_sigterm_while_a_closed_terminal_is_said_ends_with_143(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rev22 #7: a SIGTERM that came while the closed terminal's EIO was being handled (just
+    as its signals were ignored) ended with 129, the terminal's code: it ends as SIGTERM does.
+    The race is set up here: the handler's Stopped raised where it can arrive."""
+    import errno
+    import signal
+
+    from logaudit import cli
+    from logaudit.procs import Stopped
+
+    def term() -> None:
+        raise Stopped(signal.SIGTERM)
+
+    def eio() -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(cli, "ignore_stops", term)
+    monkeypatch.setattr(cli, "hung_up", lambda: True)  # stdout: a terminal that hung up
+    with pytest.raises(SystemExit) as e:
+        cli.command(eio)()
+    assert e.value.code == 143
+    assert capsys.readouterr().err == "logaudit: stopped by SIGTERM\n"
+
+
 def test_followed_rows_carry_their_line_in_the_file(tmp_path: Path) -> None:
     """faults22 #3: records --follow numbered lines from where it started (the first new line
     was 1, not the file's 301), and went on counting across a rotation and a truncation. Now:
