@@ -23,7 +23,7 @@ from logaudit.config import BOTS_MODES, MAIL_VIA, load, parse_mode
 from logaudit.deliver.files import DEFAULT_MODE, atomic_output, refuse_inputs
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.names import SECTIONS
-from logaudit.procs import Stopped
+from logaudit.procs import SIGHUP, Stopped, closed_terminal, hung_up, ignore_stops
 from logaudit.procs import install as install_signals
 from logaudit.render import EXTENSIONS, RENDERERS
 from logaudit.render.escape import safe
@@ -793,6 +793,18 @@ def _reader_left() -> None:
     sys.exit(int(ExitCode.OK))
 
 
+def _closed() -> Stopped | None:
+    """When a standard stream is a closed terminal (then pointed at /dev/null): how the run
+    ends, as its SIGHUP (129) or as a SIGTERM that came first (143); None when none is. Its
+    SIGHUP, still on its way, must not interrupt the ending (Click would say "Aborted!")."""
+    stop = Stopped(SIGHUP)
+    try:
+        ignore_stops()
+    except Stopped as e:
+        stop = e  # it came just before: ignored from here on all the same (procs._stop)
+    return stop if hung_up() else None
+
+
 def command(f: Callable[..., Any]) -> Callable[..., Any]:
     """Domain errors -> one line and their exit code; internal errors -> one line, or a
     traceback with --debug."""
@@ -810,12 +822,20 @@ def command(f: Callable[..., Any]) -> Callable[..., Any]:
         except BrokenPipeError:
             _reader_left()
         except Stopped as e:
+            if e.signum == SIGHUP:
+                hung_up()  # the terminal was closed: nothing more goes to it
             click.echo(f"logaudit: stopped by {e.args[0]}", err=True)
             sys.exit(e.code)
         except KeyboardInterrupt:
             click.echo("logaudit: interrupted", err=True)
             sys.exit(130)
         except Exception as e:  # noqa: BLE001 - the last line of defence, with --debug to see
+            if closed_terminal(e) and (stop := _closed()) is not None:
+                # The terminal went away (its SIGHUP not here yet, or sent only to the shell
+                # that had it): end as the SIGHUP ends the run (a SIGTERM before it: as that).
+                said = ": the terminal was closed" if stop.signum == SIGHUP else f" by {stop}"
+                click.echo(f"logaudit: stopped{said}", err=True)
+                sys.exit(stop.code)
             if debug:
                 raise
             click.echo(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from logaudit.errors import ExitCode, LogauditError
 from logaudit.names import FILTERS  # the table of filters, readable without pandas
-from logaudit.schema import arrow_strings
+from logaudit.schema import arrow_strings, host_names
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -256,12 +256,11 @@ class Matcher:
             text = pd.Series(np.asarray(cats, dtype=object), dtype=object).astype(str)
             if name == "method":
                 return text.str.upper().isin([v.upper() for v in values]).to_numpy()
-            wanted = [_host_port(v) for v in values]
+            wanted = _host_ports(values)
             by_host = {h for h, port in wanted if not port}  # a name alone: any port
             exact = {w for w in wanted if w[1]}
-            return np.array(
-                [(hp := _host_port(v))[0] in by_host or hp in exact for v in text], dtype=bool
-            )
+            return np.array([hp[0] in by_host or hp in exact for hp in _host_ports(text)],
+                            dtype=bool)
         geo = self._geo_table(cats)
         if kind == "country":
             return geo["country_code"].astype(str).str.upper().isin(values).to_numpy()
@@ -290,19 +289,22 @@ class Matcher:
         return keep
 
 
-def _host_port(value: str) -> tuple[str, str]:
-    """A virtual host as ``--vhost`` compares it: (host, port or ''), the host lower-cased
-    (DNS names ignore case) without its trailing dot (``shop.example.com.`` is the same name),
-    an IPv6 literal's brackets kept off (``[2001:db8::1]:443`` is host ``2001:db8::1``)."""
-    v = value.lower()
+def _host_ports(values: Iterable[str]) -> list[tuple[str, str]]:
+    """Virtual hosts as ``--vhost`` compares them: (host, port or ''), each folded as the
+    parser reads the vhost column (``schema.host_names``: lower case, no trailing dot), in one
+    Arrow call; an IPv6 literal's brackets kept off (``[2001:db8::1]:443`` is host
+    ``2001:db8::1``)."""
+    return [_host_port(v) for v in host_names(pa.array(list(values), pa.string())).to_pylist()]
+
+
+def _host_port(v: str) -> tuple[str, str]:
     if v.startswith("["):
         end = v.find("]")
-        host, port = (v[1:end], v[end + 2 :]) if end > 0 else (v, "")
-    elif v.count(":") == 1:
+        return (v[1:end], v[end + 2 :]) if end > 0 else (v, "")
+    if v.count(":") == 1:
         host, port = v.split(":", 1)
-    else:  # a name, or a bare IPv6 literal
-        host, port = v, ""
-    return host.removesuffix("."), port
+        return host, port
+    return v, ""  # a name, or a bare IPv6 literal
 
 
 def unlogged(filters: Filters, formats: Sequence[Any]) -> str:

@@ -53,7 +53,14 @@ class Tail:
     f: BinaryIO | None = None
     ino: tuple[int, int] = (0, 0)
     carry: bytes = b""
+    # The file's line number of the next line poll returns, and of the first line it last
+    # returned (what rows number from): counted from the file's start, so that a row's line is
+    # the one ``sed -n Np`` shows; 1 again in a new file (rotated, truncated, appeared).
     line: int = 1
+    data_line: int = 1
+    # Whether the lines before the starting point are counted (``start_at``): watch shows no
+    # line numbers and skips that read of the file up to its backlog.
+    numbered: bool = True
     det: Detected | None = None
     notes: list[str] = field(default_factory=list)
     # The folder this file was found in (``Input.found_in``), None when named explicitly.
@@ -97,12 +104,11 @@ class Tail:
         file is skipped (found in a folder, no log: see ``detect``), after which it is closed
         and must not be polled again. NUL runs (copytruncate's hole) are taken out and
         counted apart in ``bad``, as ``read_blocks`` and the reports do."""
-        data, runs = without_nuls(data, self.line, self.data_at)
+        data, runs = without_nuls(data, self.data_line, self.data_at)
         if self.det is None:
             first = self.lead.first(data)
             if first is None:  # header lines only so far (IIS's file of the day): kept
-                bad.runs_of(Block(data, self.line, Input(str(self.path), self.path), 0, runs))
-                self.line += data.count(b"\n")
+                bad.runs_of(Block(data, self.data_line, Input(str(self.path), self.path), 0, runs))
                 import pandas as pd
 
                 return pd.DataFrame()
@@ -115,10 +121,9 @@ class Tail:
                 return skipped
         assert self.det is not None  # found by detect
         n = data.count(b"\n")
-        block = Block(data, self.line, Input(str(self.path), self.path), n, runs)
+        block = Block(data, self.data_line, Input(str(self.path), self.path), n, runs)
         bad.runs_of(block)
         chunk = in_line_order(parse_block(block, self.det, bad))  # as records shows them
-        self.line += n
         self.det = after(self.det, data)  # a W3C #Fields: header changes the next lines
         return enricher.apply(chunk, has_agent=agent_logged(self.det))
 
@@ -157,11 +162,13 @@ class Tail:
 
     def start_at(self, at: int) -> None:
         """Read on from ``at`` of the open file (its end, watch's backlog start): the byte
-        before it and the file's first bytes kept as they are, for ``_truncated``."""
+        before it and the file's first bytes kept as they are, for ``_truncated``; the lines
+        before it counted (``numbered``), so that the next line has its number in the file."""
         assert self.f is not None
         fd = self.f.fileno()
         self.f.seek(at)
         self.at = self.data_at = at
+        self.line = self.data_line = 1 + (newlines_before(fd, at) if self.numbered else 0)
         self.before = os.pread(fd, 1, at - 1) if at else b""
         self.head = os.pread(fd, min(HEAD_BYTES, at), 0)
 
@@ -194,7 +201,7 @@ class Tail:
         if self._truncated():
             self.notes.append(f"{self.path}: truncated, reading from its start")
             self.f.seek(0)
-            self.carry, self.at, self.head = b"", 0, b""
+            self.carry, self.at, self.head, self.line = b"", 0, b"", 1
         data = self.f.read(READ_MAX)
         if not data:
             try:
@@ -203,9 +210,9 @@ class Tail:
                 return b""  # between the rename and the create: the next poll finds it
             if (st.st_dev, st.st_ino) != self.ino:
                 self.notes.append(f"{self.path}: rotated, following the new file")
-                tail = self.carry
-                self.data_at = self.at
-                self._open(at_end=False)
+                tail, at, line = self.carry, self.at, self.line
+                self._open(at_end=False)  # its lines from 1 (start_at resets data_*)
+                self.data_at, self.data_line = at, line  # the old file's last line's
                 # A rotated file's last line is complete even without its newline.
                 return tail + b"\n" if tail else b""
             return b""  # a truncation is told at the next poll (``_truncated``)
@@ -213,11 +220,28 @@ class Tail:
         cut = data.rfind(b"\n") + 1
         self.carry = data[cut:]
         self.data_at, self.at = self.at, self.at + cut
+        self.data_line = self.line
+        self.line += data.count(b"\n", 0, cut)
         if cut:
             self.before = b"\n"
         if len(self.head) < HEAD_BYTES and len(self.head) < self.at:
             self.head = os.pread(self.f.fileno(), min(HEAD_BYTES, self.at), 0)
         return data[:cut]
+
+
+def newlines_before(fd: int, at: int, piece: int = 1 << 20) -> int:
+    """The newlines in the first ``at`` bytes of ``fd``, read a piece at a time (a follow
+    starts at the end of a log of any size)."""
+    buf = bytearray(piece)
+    view = memoryview(buf)
+    n = done = 0
+    while done < at:
+        got = os.preadv(fd, [view[: min(piece, at - done)]], done)
+        if not got:
+            break  # cut meanwhile: what is left is counted by the truncation's 1
+        n += buf.count(b"\n", 0, got)
+        done += got
+    return n
 
 
 def follow(

@@ -62,6 +62,7 @@ from logaudit.schema import (
     SIZE_REASON,
     categorical,
     cookie_columns,
+    host_names,
 )
 from logaudit.sources import Block
 
@@ -1363,8 +1364,10 @@ def _assemble(
     out["status"] = take(st_rows)
     out["bytes"] = take(by_rows)
     m = len(wall_rows)
-    for col in ("referrer", "agent", "vhost"):
+    for col in ("referrer", "agent"):
         out[col] = cat(col, "")
+    vh_idx, vh_dict = _host_names(*role("vhost", ""))
+    out["vhost"] = _categorical(take(vh_idx), vh_dict)
     for col in ("response_time", "upstream_time"):
         if col in sized:  # read per row (values.fixed_durations)
             out[col] = take(sized[col][0])
@@ -1427,6 +1430,19 @@ def _unbracketed(codes: np.ndarray, clients: pa.Array) -> Coded:
     if not pc.any(pc.starts_with(clients, "[")).as_py():
         return codes, clients
     return _recode(pc.replace_substring_regex(clients, r"^\[([^\[\]]*)\]$", r"\1"), codes)
+
+
+def _host_names(codes: np.ndarray, hosts: pa.Array) -> Coded:
+    """Virtual hosts as one name each (``schema.host_names``, the rule ``--vhost`` compares
+    by): ``SHOP.Example.com.:443`` is ``shop.example.com:443`` (as GoAccess and AWStats show
+    them); once per distinct value."""
+    hosts = hosts.cast(pa.string())
+    if not len(hosts):
+        return codes, hosts
+    named = host_names(hosts)
+    if pc.all(pc.equal(named, hosts)).as_py():
+        return codes, hosts
+    return _recode(named, codes)
 
 
 def _networks(cidrs: tuple[str, ...]) -> list[object]:

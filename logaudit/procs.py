@@ -12,6 +12,7 @@ exist they watch their parent instead (``watch_parent``).
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -23,6 +24,8 @@ from contextlib import contextmanager
 STOP_SIGNALS: tuple[int, ...] = tuple(
     s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s
 )
+# The signal a closed terminal sends (and its exit status, 128 + 1, without one).
+SIGHUP = int(getattr(signal, "SIGHUP", 1))
 _PR_SET_PDEATHSIG = 1
 # Held back around a fork (``pthread_sigmask``): a signal handled in the parent's at-fork hooks
 # (logging's lock release) is "ignored" with a traceback and the run goes on; in the child,
@@ -83,6 +86,51 @@ def install() -> None:
     for s in STOP_SIGNALS:
         if signal.getsignal(s) is signal.SIG_DFL:
             signal.signal(s, _stop)
+
+
+def closed_terminal(e: BaseException) -> bool:
+    """Whether ``e`` is a terminal's answer once its window was closed (tmux kill-session, an
+    xterm closed): EIO on a write, a read or a mode change."""
+    if isinstance(e, OSError):
+        return e.errno == errno.EIO
+    try:
+        import termios
+    except ImportError:  # not a POSIX system
+        return False
+    return isinstance(e, termios.error) and bool(e.args) and e.args[0] == errno.EIO
+
+
+def terminal_gone(fd: int) -> bool:
+    """Whether ``fd`` is a terminal that hung up: it answers EIO (a file or pipe: ENOTTY)."""
+    try:
+        import termios
+    except ImportError:  # not a POSIX system
+        return False
+    try:
+        termios.tcgetattr(fd)
+    except termios.error as e:
+        return bool(e.args) and e.args[0] == errno.EIO
+    return False
+
+
+def ignore_stops() -> None:
+    """SIGTERM and SIGHUP ignored from now on: the run is ending (as after the first one)."""
+    for s in STOP_SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+
+
+def hung_up() -> bool:
+    """Whether a standard stream is a terminal that hung up. Each such stream is pointed at
+    /dev/null: nothing more can reach that terminal, and what the run still writes (the last
+    line, the final flush) must not fail on it."""
+    gone = False
+    for fd in (0, 1, 2):
+        if terminal_gone(fd):
+            null = os.open(os.devnull, os.O_RDWR)
+            os.dup2(null, fd)
+            os.close(null)
+            gone = True
+    return gone
 
 
 def _prctl_pdeathsig(sig: int) -> bool:

@@ -238,3 +238,15 @@ def arrow_strings(values: pd.Index | pd.Series) -> pa.Array:
             arr = arr.chunk(0) if arr.num_chunks == 1 else arr.combine_chunks()
         return arr
     return pa.array(np.asarray(values, dtype=object), pa.string())
+
+
+def host_names(hosts: pa.Array) -> pa.Array:
+    """Virtual hosts (``host[:port]``) as one name each, the one rule the parser reads them by
+    and ``--vhost`` compares by: lower case (DNS names ignore case, RFC 4343; Arrow's simple
+    case mapping, so ``İ`` is ``i``), the dots ending the host dropped (``shop.example.com.``
+    is the same name) unless the host is nothing but dots (``.`` is not the empty, unlogged
+    host). The port stays as written."""
+    import pyarrow.compute as pc
+
+    lowered = pc.utf8_lower(hosts)
+    return pc.replace_substring_regex(lowered, r"^(.*[^.])\.+((?::[0-9]*)?)$", r"\1\2")

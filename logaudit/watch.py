@@ -119,7 +119,10 @@ class Watcher:
     def __init__(
         self, paths: list[Path], settings: Settings, found_in: Mapping[Path, str] | None = None
     ) -> None:
-        self.tails = [Tail(p, from_start=True, found_in=(found_in or {}).get(p)) for p in paths]
+        self.tails = [
+            Tail(p, from_start=True, found_in=(found_in or {}).get(p), numbered=False)
+            for p in paths
+        ]
         self.notes: list[str] = []
         for t in list(self.tails):
             t._open(at_end=False)

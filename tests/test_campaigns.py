@@ -552,12 +552,13 @@ def test_top_keeps_the_row_of_conversions_without_a_visit(tmp_path: Path) -> Non
          for c, t, u, r in hits],
     )  # fmt: skip
     every = _section(_run(log), "sources")
-    assert [r["source"] for r in every["rows"]] == ["(internal)", "Google", "(direct)"]
+    # (internal) and Google tie on 2 visits: Google's conversion ranks it first (faults22 #4).
+    assert [r["source"] for r in every["rows"]] == ["Google", "(internal)", "(direct)"]
     top = _section(_run(log, "--top", "2"), "sources")
     assert top["rows"] == every["rows"] and top["total_rows"] == 3
     assert sum(r["conversions"] for r in top["rows"]) == 3
     one = _section(_run(log, "--top", "1"), "sources")
-    assert [r["source"] for r in one["rows"]] == ["(internal)", "(direct)"]
+    assert [r["source"] for r in one["rows"]] == ["Google", "(direct)"]
 
 
 def _value_log(path: Path, hits: list[tuple[str, str]]) -> Path:
@@ -691,3 +692,36 @@ def test_an_affiliate_is_spelled_as_its_commission_names_it(tmp_path: Path) -> N
             assert sorted(src) == ["BigBlog", name]
             assert {x["affiliate"] for x in _section(r, "affiliate-conversions")["rows"]} == {name}
             assert _credited(r) == {("/order/complete", name): 1}
+
+
+def test_a_tie_at_the_top_cut_keeps_the_row_with_conversions(tmp_path: Path) -> None:
+    """faults22 #4: three campaigns with one visit each; --top 1 kept 'alpha' (first by name,
+    no conversion) and cut 'gamma' (a conversion of 90.00). Ties on visits go to conversions,
+    then revenue, then the name: 'gamma', then 'beta' (40.00), then 'alpha'; the same in the
+    terminal, JSON, CSV and HTML."""
+    hits = [(1, "alpha", None), (2, "beta", 40), (3, "gamma", 90), (4, "delta", 40)]
+    lines = []
+    for n, name, value in hits:
+        lines.append(line(client=f"203.0.113.{n}", when=f"10/Mar/2026:10:00:0{n} +0000",
+                          request=f"GET /?utm_source={name}&utm_medium=email HTTP/1.1"))
+        if value is not None:
+            lines.append(line(client=f"203.0.113.{n}", when=f"10/Mar/2026:10:01:0{n} +0000",
+                              request=f"GET /order/complete?value={value} HTTP/1.1"))
+    log = write(tmp_path / "ties.log", lines)
+    args = ["campaigns", str(log), "--goal", "/order/complete", "--section", "campaigns"]
+
+    def shown(top: str, fmt: str) -> str:
+        res = CliRunner().invoke(cli, [*args, "--top", top, "--format", fmt])
+        assert res.exit_code == 0, res.output
+        return res.stdout
+
+    rows = _section(json.loads(shown("0", "json")), "campaigns")["rows"]
+    assert [r["utm_source"] for r in rows] == ["gamma", "beta", "delta", "alpha"]
+    top = _section(json.loads(shown("2", "json")), "campaigns")["rows"]
+    assert [r["utm_source"] for r in top] == ["gamma", "beta"]
+    csv_rows = shown("2", "csv").splitlines()[1:]
+    assert [r.split(",")[0] for r in csv_rows] == ["gamma", "beta"]
+    for fmt in ("terminal", "html"):
+        text = shown("2", fmt)
+        assert "gamma" in text and "beta" in text, fmt
+        assert "alpha" not in text and "delta" not in text, fmt

@@ -31,7 +31,9 @@ def _status(line: bytes) -> int:
 
 def _follow_cli(args: list[str], *writes: tuple[Path, bytes]) -> tuple[int, bytes, bytes]:
     """``logaudit records ARGS`` (a --follow run that ends by --limit) in a process of its
-    own: each (file, bytes) appended 1.5 s after the last, then its exit code, stdout, stderr."""
+    own: each (file, bytes) appended once the follow waits for its next poll (the first: its
+    start done, whatever the load; the next ones 1.5 s after the last, a poll between them),
+    then its exit code, stdout, stderr."""
     import subprocess
     import sys
 
@@ -39,8 +41,10 @@ def _follow_cli(args: list[str], *writes: tuple[Path, bytes]) -> tuple[int, byte
     env = {**os.environ, "LOGAUDIT_CONFIG": os.devnull}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     try:
-        for path, data in writes:
-            time.sleep(1.5)
+        for n, (path, data) in enumerate(writes):
+            if n:
+                time.sleep(1.5)
+            _until(lambda: proc.poll() is not None or _waiting(proc.pid))
             with open(path, "ab") as f:
                 f.write(data)
         out, err = proc.communicate(timeout=60)
@@ -484,9 +488,24 @@ def _open_files(pid: int) -> list[tuple[str, int]]:
     return found
 
 
+def _waiting(pid: int) -> bool:
+    """The main thread of ``pid`` waits for its next poll or refresh (``time.sleep``'s
+    nanosleep, or ``select``'s poll on a terminal), so its start (imports, signals, detection,
+    the seek to each log's end) is done; a wait for the GIL (a futex) or a disk read is no such
+    wait. From /proc/PID/wchan (the leader's: the main thread's)."""
+    try:
+        with open(f"/proc/{pid}/wchan") as f:
+            where = f.read()
+    except OSError:
+        return False
+    return any(w in where for w in ("nanosleep", "poll", "select"))
+
+
 def _follows(pid: int, log: Path) -> bool:
-    """``log`` held open: the follow's first poll has run (imports and signals done)."""
-    return any(name == str(log) for name, _ in _open_files(pid))
+    """``log`` held open and the run waiting for its next poll: the follow has started (imports
+    and signals done, the log's end sought). The log held open alone was also true while the
+    format was detected from it, before the seek to its end (a line written then was lost)."""
+    return any(name == str(log) for name, _ in _open_files(pid)) and _waiting(pid)
 
 
 def _spawn(*args: str) -> subprocess.Popen[bytes]:
@@ -639,3 +658,201 @@ def test_a_log_whose_last_line_has_no_newline_at_start_is_not_read_again(
     rows = [json.loads(r) for r in out.getvalue().splitlines()]
     assert notes == []
     assert len(rows) == 1, rows
+
+
+def _on_a_terminal(
+    args: list[str], leader: bool, stderr: Path | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    """``python -m logaudit ARGS`` on a terminal of its own (a pty): as the session it leads
+    (``leader``: the window's program, which gets the SIGHUP when it closes), or holding the
+    terminal under a shell that got the SIGHUP (not ``leader``: no SIGHUP reaches it, only
+    EIO). Signals at their defaults; stderr to the terminal or to ``stderr``. Returns the
+    process and the terminal's master end (closing it closes the window)."""
+    import fcntl
+    import termios
+
+    master, slave = os.openpty()
+
+    def start() -> None:
+        _default_signals()
+        if leader:
+            os.setsid()
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    err = open(stderr, "wb") if stderr is not None else slave  # noqa: SIM115 - closed below
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "logaudit", *args], stdin=slave, stdout=slave, stderr=err,
+            env={**os.environ, "LOGAUDIT_CONFIG": os.devnull},
+            preexec_fn=start,  # noqa: PLW1509
+        )  # fmt: skip
+    finally:
+        os.close(slave)
+        if stderr is not None:
+            err.close()  # type: ignore[union-attr]
+    return proc, master
+
+
+def _shown(master: int) -> bool:
+    """Something was drawn on the terminal (read off, so that the program never blocks)."""
+    if not select.select([master], [], [], 0.1)[0]:
+        return False
+    return bool(os.read(master, 65536))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads /proc/PID/fd")
+@pytest.mark.parametrize("leader", [True, False], ids=["sighup", "eio-only"])
+@pytest.mark.parametrize(
+    "command", [["watch", "--interval", "0.2"], ["records", "--follow"]], ids=["watch", "records"]
+)
+def test_closing_the_terminal_ends_watch_and_follow_as_sighup_does(
+    tmp_path: Path, command: list[str], leader: bool
+) -> None:
+    """faults22 #2: closing the terminal under watch or records --follow ended with "internal
+    error: Input/output error" (exit 1; the terminal's mode restored, or the last line written,
+    on a terminal that was gone), and a watch that got no SIGHUP (its shell did) kept
+    redrawing into the closed terminal forever at full speed. Now: exit 129, nothing written
+    to the closed terminal, no traceback."""
+    log = tmp_path / "a.log"
+    log.write_bytes(b"".join(LINES[:5]))
+    err = tmp_path / "err" if not leader else None  # with the SIGHUP: stderr is the terminal
+    proc, master = _on_a_terminal([command[0], str(log), *command[1:]], leader, err)
+    try:
+        _until(lambda: _follows(proc.pid, log))
+        with open(log, "ab") as f:
+            f.write(LINES[5])
+        _until(lambda: _shown(master))
+        os.close(master)  # the window closes
+        if not leader and command[0] == "records":
+            # Without the SIGHUP, a follow learns it at its next row (as tail -f does).
+            with open(log, "ab") as f:
+                f.write(LINES[6])
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 129
+    if err is not None:
+        text = err.read_text()
+        assert "internal error" not in text and "Traceback" not in text, text
+        assert text.splitlines()[-1] == "logaudit: stopped: the terminal was closed", text
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads /proc/PID/fd")
+def test_closing_the_terminal_under_follow_to_a_file_keeps_the_file(tmp_path: Path) -> None:
+    """records --follow -o FILE on a terminal that closes: the file is written, exit 129 (the
+    last line, to the closed terminal, failed: exit 1)."""
+    log = tmp_path / "a.log"
+    log.write_bytes(b"".join(LINES[:5]))
+    out = tmp_path / "rows.csv"
+    proc, master = _on_a_terminal(
+        ["records", str(log), "--follow", "--fields", "path", "-o", str(out)], leader=True
+    )
+    try:
+        _until(lambda: _follows(proc.pid, log))
+        with open(log, "ab") as f:
+            f.write(b"".join(LINES[5:8]))
+        _until(lambda: any(name.startswith(str(tmp_path)) and name != str(log) and size > 0
+                           for name, size in _open_files(proc.pid)))
+        os.close(master)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 129
+    assert len(out.read_text().splitlines()) == 1 + 3
+
+
+def test_a_sigterm_while_a_closed_terminal_is_said_ends_with_143(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """rev22 #7: a SIGTERM that came while the closed terminal's EIO was being handled (just
+    as its signals were ignored) ended with 129, the terminal's code: it ends as SIGTERM does.
+    The race is set up here: the handler's Stopped raised where it can arrive."""
+    import errno
+    import signal
+
+    from logaudit import cli
+    from logaudit.procs import Stopped
+
+    def term() -> None:
+        raise Stopped(signal.SIGTERM)
+
+    def eio() -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(cli, "ignore_stops", term)
+    monkeypatch.setattr(cli, "hung_up", lambda: True)  # stdout: a terminal that hung up
+    with pytest.raises(SystemExit) as e:
+        cli.command(eio)()
+    assert e.value.code == 143
+    assert capsys.readouterr().err == "logaudit: stopped by SIGTERM\n"
+
+
+def test_followed_rows_carry_their_line_in_the_file(tmp_path: Path) -> None:
+    """faults22 #3: records --follow numbered lines from where it started (the first new line
+    was 1, not the file's 301), and went on counting across a rotation and a truncation. Now:
+    the file's own line (as ``sed -n Np`` shows it, bad lines said so too), 1 again in the new
+    file and after a truncation. The lines before the start are counted from the file."""
+    log = tmp_path / "access.log"
+    log.write_bytes(b"".join(LINES[:300]))
+    out = io.StringIO()
+    steps = {
+        2: lambda: _append(log, LINES[300] + LINES[301] + b"not a log line\n"),
+        5: lambda: (os.replace(log, tmp_path / "access.log.1"), _append(log, LINES[302])),
+        8: lambda: _append(log, LINES[303]),
+        11: lambda: (log.write_bytes(b""), None),
+        14: lambda: _append(log, LINES[304] + LINES[305]),
+    }
+    polls = iter(range(20))
+
+    def stop() -> bool:
+        n = next(polls, None)
+        if n in steps:
+            steps[n]()
+        return n is None
+
+    r = follow([log], load({}, env={}), Query(parse_fields("line,path")), "jsonl", out,
+               stop=stop, interval=0.01, on_note=lambda m: None)
+    target = [LINES[i].split(b'"')[1].split(b" ")[1] for i in range(300, 306)]
+    paths = [t.split(b"?")[0].decode() for t in target]
+    assert [(x["line"], x["path"]) for x in map(json.loads, out.getvalue().splitlines())] == [
+        (301, paths[0]), (302, paths[1]), (1, paths[2]), (2, paths[3]), (1, paths[4]),
+        (2, paths[5]),
+    ]  # fmt: skip
+    assert [line for line, _ in r.bad.samples[str(log)]] == [303]
+
+
+def test_a_rotated_files_last_line_without_its_newline_keeps_its_line(tmp_path: Path) -> None:
+    """rev22 #1: a rotated file's last line written without its newline (read at the rotation)
+    was numbered 1, the new file's first line, and a NUL run before it was said at the new
+    file's offset 0. Now: its line and its offset in the rotated file."""
+    log = tmp_path / "access.log"
+    log.write_bytes(b"".join(LINES[:10]))
+    hole = b"\x00" * 100
+    out = io.StringIO()
+    steps = {
+        2: lambda: _append(log, LINES[10] + hole + LINES[11][:-1]),  # line 12 unterminated
+        4: lambda: (os.replace(log, tmp_path / "access.log.1"), _append(log, LINES[12])),
+        7: lambda: _append(log, LINES[13]),
+    }
+    polls = iter(range(12))
+
+    def stop() -> bool:
+        n = next(polls, None)
+        if n in steps:
+            steps[n]()
+        return n is None
+
+    r = follow([log], load({}, env={}), Query(parse_fields("line,path")), "jsonl", out,
+               stop=stop, interval=0.01, on_note=lambda m: None)
+    paths = [LINES[i].split(b'"')[1].split(b" ")[1].split(b"?")[0].decode() for i in range(10, 14)]
+    assert [(x["line"], x["path"]) for x in map(json.loads, out.getvalue().splitlines())] == [
+        (11, paths[0]), (12, paths[1]), (1, paths[2]), (2, paths[3]),
+    ]  # fmt: skip
+    start = len(b"".join(LINES[:11]))
+    assert r.bad.nul_runs == {str(log): 1}
+    assert f"bytes {start:,}-{start + 99:,}: 100 NUL bytes" in str(r.bad.nul_first[str(log)])
+
+
+def _append(path: Path, data: bytes) -> None:
+    with open(path, "ab") as f:
+        f.write(data)

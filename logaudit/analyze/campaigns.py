@@ -329,12 +329,20 @@ def _one_spelling(visits: pd.DataFrame, conv: pd.DataFrame, named: Collection[st
                 f.loc[m, col] = f.loc[m, col].map(to).to_numpy()
 
 
+# What breaks a tie on a table's measure, each descending: at a --top cut, of two rows with as
+# many visits the one with conversions (then more revenue, then a larger commission) is kept.
+TIE_BREAKS = ("conversions", "revenue", "commission")
+
+
 def _rank(frame: pd.DataFrame, ctx: Context, by: str, cut: bool = True) -> pd.DataFrame:
-    """Rows by ``by`` descending, ties by their keys (so merge order never shows), the keys
-    as first columns, cut to --top."""
+    """Rows by ``by`` descending, ties by ``TIE_BREAKS`` descending and then by their keys (so
+    merge order never shows), the keys as first columns, cut to --top."""
     keys = [str(k) for k in frame.index.names]
     rows = frame.reset_index()
-    rows = rows.sort_values(keys, kind="stable").sort_values(by, ascending=False, kind="stable")
+    measures = [by, *(c for c in TIE_BREAKS if c != by and c in rows)]
+    rows = rows.sort_values(keys, kind="stable").sort_values(
+        measures, ascending=False, kind="stable"
+    )
     if cut and ctx.settings.top:
         rows = rows.head(ctx.settings.top)
     return rows.reset_index(drop=True)

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import BinaryIO, TextIO
 
 from logaudit.errors import ExitCode, LogauditError
+from logaudit.procs import terminal_gone
 
 DEFAULT_MODE = 0o600
 
@@ -183,6 +184,8 @@ def _reporting(path: Path | None) -> Iterator[None]:
     except OSError as e:
         if e.errno == errno.EPIPE:
             raise
+        if path is None and e.errno == errno.EIO and terminal_gone(1):
+            raise  # the terminal was closed: the CLI ends as its SIGHUP would (exit 129)
         where = str(path) if path is not None else "standard output"
         raise OutputError(f"{where}: cannot write ({_reason(e)})") from None
 

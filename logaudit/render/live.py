@@ -4,6 +4,7 @@ drawn as ``Text`` (never parsed as markup). ``q`` quits."""
 
 from __future__ import annotations
 
+import errno
 import os
 import select
 import sys
@@ -78,4 +79,9 @@ def _quit(fd: int | None, wait: float, sleep: Callable[[float], None] = time.sle
         sleep(wait)
         return False
     ready, _, _ = select.select([fd], [], [], wait)
-    return bool(ready) and os.read(fd, 1) in (b"q", b"Q")
+    if not ready:
+        return False
+    key = os.read(fd, 1)
+    if not key:  # end of input on a terminal in cbreak mode: it hung up (window closed)
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+    return key in (b"q", b"Q")
