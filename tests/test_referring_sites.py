@@ -116,6 +116,17 @@ def test_own_hosts_from_virtual_hosts() -> None:
     check(p, Settings(top=4))
 
 
+def test_an_ipv6_virtual_host_is_an_own_host_whole() -> None:
+    """A virtual host written "[2001:db8::1]:443" is the own host "[2001:db8::1]", as a
+    referrer from it names its site, not "[2001" (cut at its first colon, the site's own
+    address then listed as a referring site)."""
+    p = {"vhosts": pd.DataFrame(
+        {"hits": [3, 1]}, index=pd.Index(["[2001:DB8::1]:443", "shop.test:80"], dtype="str")
+    )}
+    hosts, how = referrers.own_hosts(p, Settings())
+    assert (hosts, how) == ({"[2001:db8::1]", "shop.test"}, "virtual hosts")
+
+
 def test_small_slices_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     """The finish's work per slice of referrers (a million at a time) gives the sections of
     one slice: codes unified across slices, served paths numbered across slices."""

@@ -166,12 +166,22 @@ def _sites(refs: pd.DataFrame, ctx: Context | None) -> Sites:
     return ctx.once("sites", lambda: site_codes(refs.index))
 
 
+def _host_part(vhost: str) -> str:
+    """A virtual host without its port, as referring sites name hosts: "[2001:db8::1]:443" ->
+    "[2001:db8::1]" (cut at its first colon it was "[2001", and the site's own address then
+    counted as a referring site), "shop.example.com:443" -> "shop.example.com"."""
+    if vhost.startswith("["):
+        end = vhost.find("]")
+        return vhost[: end + 1] if end > 0 else vhost
+    return vhost.split(":")[0]
+
+
 def own_hosts(p: Partial, s: Settings, ctx: Context | None = None) -> tuple[set[str], str]:
     """The site's own hosts and how they were found."""
     if s.site_hosts:
         return {h.lower().removeprefix("www.") for h in s.site_hosts}, "configured"
     vh = p.get("vhosts", pd.DataFrame())
-    names = {str(v).split(":")[0].lower().removeprefix("www.") for v in vh.index if str(v)}
+    names = {_host_part(str(v)).lower().removeprefix("www.") for v in vh.index if str(v)}
     if names:
         return names, "virtual hosts"
     refs = p.get("referrers", pd.DataFrame())
