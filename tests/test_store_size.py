@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -182,3 +183,55 @@ def test_a_schema_3_store_is_read_and_written_on(
     last = max(raw["days"])
     assert _refs_of(state, last, raw["days"][last], "touch_events")
     assert manage.verify(state) == []
+
+
+def _encodings_of(path: Path | pa.BufferReader) -> dict[str, set[str]]:
+    meta = pq.ParquetFile(path).metadata
+    out: dict[str, set[str]] = {}
+    for g in range(meta.num_row_groups):
+        for c in range(meta.num_columns):
+            col = meta.row_group(g).column(c)
+            out.setdefault(col.path_in_schema, set()).update(col.encodings)
+    return out
+
+
+def test_text_keys_are_stored_plain_and_repeated_texts_with_a_dictionary() -> None:
+    frame = pd.DataFrame(
+        {"hits": [3, 1, 2, 5], "browser": ["Firefox", "Chrome", "Firefox", "Chrome"]},
+        index=pd.Index(["/a", "/b", "/c", "/d"], name="path"),
+    )
+    data, _ = layout_module._parquet(frame)
+    enc = _encodings_of(pa.BufferReader(data))
+    # Every path distinct: no dictionary (it would only add an index to each value).
+    assert not any("DICTIONARY" in e for e in enc["path"])
+    assert any("DICTIONARY" in e for e in enc["browser"])
+    assert layout_module._frame(pq.read_table(pa.BufferReader(data))).equals(frame)
+
+
+def test_stored_days_keep_their_text_keys_plain_and_older_files_read_beside_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = Server(tmp_path / "logs", DATA)
+    state = tmp_path / "state"
+    # The first run writes as logaudit did before branch store22: dictionaries everywhere.
+    with monkeypatch.context() as m:
+        m.setattr(layout_module, "_distinct_texts", lambda table: frozenset())
+        server.write_to(_line_end(DATA, 0.5))
+        report(server.glob(), state)
+    raw = _state(state)
+    old_day, old_info = next((d, i) for d, i in sorted(raw["days"].items()) if i.get("closed"))
+    old = _encodings_of(Layout(state).path(old_day, old_info, "paths"))
+    assert any("DICTIONARY" in e for e in old["path"])
+    server.write_to(len(DATA))
+    assert figures(report(server.glob(), state)) == _one_pass(tmp_path, DATA)
+    assert manage.verify(state) == []
+    raw = _state(state)
+    # The day stored before is read as it was written (not rewritten: no new lines for it).
+    assert raw["days"][old_day]["files"]["paths"] == old_info["files"]["paths"]
+    new_day, new_info = sorted(raw["days"].items())[-1]
+    assert new_day != old_day
+    stored = Layout(state)
+    for table, column in (("paths", "path"), ("referrers", "referrer"), ("places", "client")):
+        enc = _encodings_of(stored.path(new_day, new_info, table))
+        assert not any("DICTIONARY" in e for e in enc[column]), (table, enc)
+    assert figures(report([], state)) == _one_pass(tmp_path, DATA)
