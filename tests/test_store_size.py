@@ -3,6 +3,7 @@ holds them (store/layout.py, REFS); the figures stay those of one pass."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -216,12 +217,14 @@ def test_stored_days_keep_their_text_keys_plain_and_older_files_read_beside_them
     # The first run writes as logaudit did before branch store22: dictionaries everywhere.
     with monkeypatch.context() as m:
         m.setattr(layout_module, "_distinct_texts", lambda table: frozenset())
+        m.setattr(layout_module, "_best_ints", lambda table, rule: rule)
         server.write_to(_line_end(DATA, 0.5))
         report(server.glob(), state)
     raw = _state(state)
     old_day, old_info = next((d, i) for d, i in sorted(raw["days"].items()) if i.get("closed"))
     old = _encodings_of(Layout(state).path(old_day, old_info, "paths"))
     assert any("DICTIONARY" in e for e in old["path"])
+    assert not any("BYTE_STREAM_SPLIT" in e for e in old["bytes"])
     server.write_to(len(DATA))
     assert figures(report(server.glob(), state)) == _one_pass(tmp_path, DATA)
     assert manage.verify(state) == []
@@ -234,4 +237,38 @@ def test_stored_days_keep_their_text_keys_plain_and_older_files_read_beside_them
     for table, column in (("paths", "path"), ("referrers", "referrer"), ("places", "client")):
         enc = _encodings_of(stored.path(new_day, new_info, table))
         assert not any("DICTIONARY" in e for e in enc[column]), (table, enc)
+    assert "BYTE_STREAM_SPLIT" in _encodings_of(stored.path(new_day, new_info, "paths"))["bytes"]
     assert figures(report([], state)) == _one_pass(tmp_path, DATA)
+
+
+def test_each_integer_column_is_stored_in_its_smallest_encoding() -> None:
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame(
+        {
+            "utc": np.arange(1_700_000_000, 1_700_000_000 + 3000, dtype=np.int64),  # deltas
+            # Sizes over many magnitudes (a path's bytes a day): its high bytes mostly zero.
+            "bytes": np.exp(rng.normal(8, 3, 3000)).astype(np.int64),
+            "key": rng.integers(0, 2**63, 3000).astype(np.uint64),  # random
+        }
+    )
+    data, _ = layout_module._parquet(frame)
+    stored = _encodings_of(pa.BufferReader(data))
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for name in frame.columns:
+        sizes = {}
+        for encoding in layout_module.INT_ENCODINGS:
+            alone = io.BytesIO()
+            pq.write_table(
+                table.select([name]),
+                alone,
+                compression="zstd",
+                compression_level=layout_module.ZSTD_LEVEL,
+                use_dictionary=False,
+                column_encoding={name: encoding},
+            )
+            sizes[encoding] = len(alone.getvalue())
+        assert min(sizes, key=lambda e: sizes[e]) in stored[name], (name, sizes, stored[name])
+    # Byte-stream split wins where the rule of kinds said deltas: the choice is the values'.
+    assert "BYTE_STREAM_SPLIT" in stored["bytes"]
+    assert "DELTA_BINARY_PACKED" in stored["utc"]
+    assert layout_module._frame(pq.read_table(pa.BufferReader(data))).equals(frame)
