@@ -124,7 +124,7 @@ def test_stored_days_keep_keys_once_and_figures_equal_one_pass(tmp_path: Path) -
         assert figures(stored) == _one_pass(tmp_path, DATA[:end])
         assert manage.verify(state) == []
     raw = _state(state)
-    assert raw["schema"] == SCHEMA == 12
+    assert raw["schema"] == SCHEMA == 13
     closed = [(d, i) for d, i in sorted(raw["days"].items()) if i.get("closed")]
     assert closed
     for day, info in closed:
@@ -239,6 +239,57 @@ def test_stored_days_keep_their_text_keys_plain_and_older_files_read_beside_them
         assert not any("DICTIONARY" in e for e in enc[column]), (table, enc)
     assert "BYTE_STREAM_SPLIT" in _encodings_of(stored.path(new_day, new_info, "paths"))["bytes"]
     assert figures(report([], state)) == _one_pass(tmp_path, DATA)
+
+
+def _split_integer_files(root: Path) -> list[tuple[str, str, str]]:
+    """(day, table, column) of each stored integer column with byte-stream split pages."""
+    stored, out = Layout(root), []
+    for day, info in sorted(_state(root)["days"].items()):
+        for table in info["files"]:
+            f = pq.ParquetFile(stored.path(day, info, table))
+            for c in range(f.metadata.num_columns):
+                field = f.schema_arrow.field(f.metadata.schema.column(c).name)
+                encodings = set()
+                for g in range(f.metadata.num_row_groups):
+                    encodings.update(f.metadata.row_group(g).column(c).encodings)
+                if pa.types.is_integer(field.type) and "BYTE_STREAM_SPLIT" in encodings:
+                    out.append((day, table, field.name))
+    return out
+
+
+def test_a_schema_12_store_is_read_written_on_as_13_and_an_older_logaudit_refuses_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Byte-stream split integers need pyarrow 16: a logaudit of schema 12 (perhaps on pyarrow
+    15) would call such a file unreadable and advise `state rebuild`, losing the days whose
+    logs are gone. So a store holding them says 13, and a schema-12 logaudit refuses it."""
+    server = Server(tmp_path / "logs", DATA)
+    state = tmp_path / "state"
+    half = _line_end(DATA, 0.5)
+    with monkeypatch.context() as m:  # written as a schema-12 logaudit wrote
+        m.setattr(layout_module, "_distinct_texts", lambda table: frozenset())
+        m.setattr(layout_module, "_best_ints", lambda table, rule: rule)
+        server.write_to(half)
+        report(server.glob(), state)
+    raw = _state(state)
+    raw["schema"] = 12
+    (state / STATE_FILE).write_text(json.dumps(raw))
+    assert not _split_integer_files(state)
+    assert figures(report([], state)) == _one_pass(tmp_path, DATA[:half])
+    server.write_to(len(DATA))
+    assert figures(report(server.glob(), state)) == _one_pass(tmp_path, DATA)
+    assert manage.verify(state) == []
+    assert _split_integer_files(state)  # the new days' files need pyarrow 16 ...
+    assert _state(state)["schema"] == SCHEMA == 13  # ... so the store says so
+    # A schema-12 logaudit refuses it in one line (exit 7), never calls it damaged.
+    with monkeypatch.context() as m:
+        m.setattr(layout_module, "READS", tuple(range(1, 13)))
+        with pytest.raises(ConfigError) as e:
+            report([], state)
+    assert e.value.exit_code == ExitCode.CONFIG == 7
+    message = str(e.value)
+    assert "store schema 13" in message and "reads schema" in message
+    assert "unreadable" not in message and "damaged" not in message
 
 
 def test_each_integer_column_is_stored_in_its_smallest_encoding() -> None:

@@ -98,8 +98,14 @@ from logaudit.schema import hash_strings, hash_utf8
 # bytes out from 12 on. Schema-1 to -11 stores are read and written on as schema 12 (their
 # days without the columns clamp at the max only; their paths' bytes keep 404s until
 # ``state rebuild``); an older logaudit refuses a schema-12 store.
-SCHEMA = 12
-READS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)
+# Schema 13 (branch store22) may store an integer column byte-stream split (``_best_ints``),
+# which pyarrow before 16 cannot read: an older logaudit on such a pyarrow would call the file
+# unreadable and advise ``state rebuild``, which loses the days whose logs are gone. The
+# tables are those of 12. Schema-1 to -12 stores are read as they are and written on as
+# schema 13 (their old files read beside the new); an older logaudit refuses a schema-13
+# store (exit 7), never calls it damaged.
+SCHEMA = 13
+READS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
 STATE_FILE = "store.json"
 # What damage() says of a file whose checksum was never written (not proof of damage).
 NO_CHECKSUM = "has no checksum"
@@ -203,9 +209,9 @@ def _distinct_texts(table: pa.Table) -> frozenset[str]:
 # the values, not only their kind. Byte-stream split lays out each value's bytes in 8
 # streams, so zstd finds the mostly-zero high bytes of counts, sizes and row numbers; on a
 # closed day of 207,000 lines the integer columns were 1,005 kB in the kinds' encodings, 849
-# in the best (branch store22), for ~50 ms more CPU per day written. Byte-stream split of
-# integers is read by pyarrow 16 on (pyproject.toml asks for it); any logaudit on such a
-# pyarrow reads every file, so the schema number stays.
+# in the best (branch store22), for 40-60 ms more CPU per day written (docs/performance.md).
+# Byte-stream split of integers is read by pyarrow 16 on (pyproject.toml asks for it), so a
+# store that may hold it is schema 13 (``SCHEMA``): an older logaudit refuses it.
 INT_ENCODINGS = ("DELTA_BINARY_PACKED", "PLAIN", "BYTE_STREAM_SPLIT")
 TRIAL_ROWS = 256
 TRIAL_SAMPLE = 4096  # the rows tried: a day's 30,000-row tables choose from their first 4,096
