@@ -219,7 +219,9 @@ def _distinct_texts(table: pa.Table) -> frozenset[str]:
 # closed day of 207,000 lines the integer columns were 1,005 kB in the kinds' encodings, 849
 # in the best (branch store22), for 40-60 ms more CPU per day written (docs/performance.md).
 # Byte-stream split of integers is read by pyarrow 16 on (pyproject.toml asks for it), so a
-# store that may hold it is schema 13 (``SCHEMA``): an older logaudit refuses it.
+# store that may hold it is schema 13 (``SCHEMA``): an older logaudit refuses it. Unsigned
+# 64-bit hashes are tried too, not left plain: sorted ones (a month's ``visitor_keys``, its
+# ``edge_rows`` visitors, ``mover_counts`` keys in the year store) store smallest as deltas.
 INT_ENCODINGS = ("DELTA_BINARY_PACKED", "PLAIN", "BYTE_STREAM_SPLIT")
 TRIAL_ROWS = 256
 TRIAL_SAMPLE = 4096  # the rows tried: a day's 30,000-row tables choose from their first 4,096
