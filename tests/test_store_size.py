@@ -3,10 +3,12 @@ holds them (store/layout.py, REFS); the figures stay those of one pass."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -122,7 +124,7 @@ def test_stored_days_keep_keys_once_and_figures_equal_one_pass(tmp_path: Path) -
         assert figures(stored) == _one_pass(tmp_path, DATA[:end])
         assert manage.verify(state) == []
     raw = _state(state)
-    assert raw["schema"] == SCHEMA == 12
+    assert raw["schema"] == SCHEMA == 13
     closed = [(d, i) for d, i in sorted(raw["days"].items()) if i.get("closed")]
     assert closed
     for day, info in closed:
@@ -182,3 +184,164 @@ def test_a_schema_3_store_is_read_and_written_on(
     last = max(raw["days"])
     assert _refs_of(state, last, raw["days"][last], "touch_events")
     assert manage.verify(state) == []
+
+
+def _encodings_of(path: Path | pa.BufferReader) -> dict[str, set[str]]:
+    meta = pq.ParquetFile(path).metadata
+    out: dict[str, set[str]] = {}
+    for g in range(meta.num_row_groups):
+        for c in range(meta.num_columns):
+            col = meta.row_group(g).column(c)
+            out.setdefault(col.path_in_schema, set()).update(col.encodings)
+    return out
+
+
+def test_text_keys_are_stored_plain_and_repeated_texts_with_a_dictionary() -> None:
+    frame = pd.DataFrame(
+        {"hits": [3, 1, 2, 5], "browser": ["Firefox", "Chrome", "Firefox", "Chrome"]},
+        index=pd.Index(["/a", "/b", "/c", "/d"], name="path"),
+    )
+    data, _ = layout_module._parquet(frame)
+    enc = _encodings_of(pa.BufferReader(data))
+    # Every path distinct: no dictionary (it would only add an index to each value).
+    assert not any("DICTIONARY" in e for e in enc["path"])
+    assert any("DICTIONARY" in e for e in enc["browser"])
+    assert layout_module._frame(pq.read_table(pa.BufferReader(data))).equals(frame)
+
+
+def test_stored_days_keep_their_text_keys_plain_and_older_files_read_beside_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = Server(tmp_path / "logs", DATA)
+    state = tmp_path / "state"
+    # The first run writes as logaudit did before branch store22: dictionaries everywhere.
+    with monkeypatch.context() as m:
+        m.setattr(layout_module, "_distinct_texts", lambda table: frozenset())
+        m.setattr(layout_module, "_best_ints", lambda table, rule: rule)
+        server.write_to(_line_end(DATA, 0.5))
+        report(server.glob(), state)
+    raw = _state(state)
+    old_day, old_info = next((d, i) for d, i in sorted(raw["days"].items()) if i.get("closed"))
+    old = _encodings_of(Layout(state).path(old_day, old_info, "paths"))
+    assert any("DICTIONARY" in e for e in old["path"])
+    assert not any("BYTE_STREAM_SPLIT" in e for e in old["bytes"])
+    server.write_to(len(DATA))
+    assert figures(report(server.glob(), state)) == _one_pass(tmp_path, DATA)
+    assert manage.verify(state) == []
+    raw = _state(state)
+    # The day stored before is read as it was written (not rewritten: no new lines for it).
+    assert raw["days"][old_day]["files"]["paths"] == old_info["files"]["paths"]
+    new_day, new_info = sorted(raw["days"].items())[-1]
+    assert new_day != old_day
+    stored = Layout(state)
+    for table, column in (("paths", "path"), ("referrers", "referrer"), ("places", "client")):
+        enc = _encodings_of(stored.path(new_day, new_info, table))
+        assert not any("DICTIONARY" in e for e in enc[column]), (table, enc)
+    # Each integer column of the new day's paths in the encoding its trial chose (which one
+    # depends on the values and on pyarrow's and zstd's versions).
+    paths = stored.path(new_day, new_info, "paths")
+    raw_paths = pq.read_table(paths)
+    chosen = layout_module._best_ints(raw_paths, layout_module._encodings(raw_paths.schema))
+    enc = _encodings_of(paths)
+    ints = [f.name for f in raw_paths.schema if pa.types.is_integer(f.type)]
+    assert ints and raw_paths.num_rows >= layout_module.TRIAL_ROWS
+    for name in ints:
+        assert chosen["column_encoding"][name] in enc[name], (name, enc[name])
+    assert figures(report([], state)) == _one_pass(tmp_path, DATA)
+
+
+def _split_integer_files(root: Path) -> list[tuple[str, str, str]]:
+    """(day, table, column) of each stored integer column with byte-stream split pages."""
+    stored, out = Layout(root), []
+    for day, info in sorted(_state(root)["days"].items()):
+        for table in info["files"]:
+            f = pq.ParquetFile(stored.path(day, info, table))
+            for c in range(f.metadata.num_columns):
+                field = f.schema_arrow.field(f.metadata.schema.column(c).name)
+                encodings = set()
+                for g in range(f.metadata.num_row_groups):
+                    encodings.update(f.metadata.row_group(g).column(c).encodings)
+                if pa.types.is_integer(field.type) and "BYTE_STREAM_SPLIT" in encodings:
+                    out.append((day, table, field.name))
+    return out
+
+
+def test_a_schema_12_store_is_read_written_on_as_13_and_an_older_logaudit_refuses_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Byte-stream split integers need pyarrow 16: a logaudit of schema 12 (perhaps on pyarrow
+    15) would call such a file unreadable and advise `state rebuild`, losing the days whose
+    logs are gone. So a store holding them says 13, and a schema-12 logaudit refuses it."""
+    server = Server(tmp_path / "logs", DATA)
+    state = tmp_path / "state"
+    half = _line_end(DATA, 0.5)
+    with monkeypatch.context() as m:  # written as a schema-12 logaudit wrote
+        m.setattr(layout_module, "_distinct_texts", lambda table: frozenset())
+        m.setattr(layout_module, "_best_ints", lambda table, rule: rule)
+        server.write_to(half)
+        report(server.glob(), state)
+    raw = _state(state)
+    raw["schema"] = 12
+    (state / STATE_FILE).write_text(json.dumps(raw))
+    assert not _split_integer_files(state)
+    assert figures(report([], state)) == _one_pass(tmp_path, DATA[:half])
+    server.write_to(len(DATA))
+    assert figures(report(server.glob(), state)) == _one_pass(tmp_path, DATA)
+    assert manage.verify(state) == []
+    assert _split_integer_files(state)  # the new days' files need pyarrow 16 ...
+    assert _state(state)["schema"] == SCHEMA == 13  # ... so the store says so
+    # A schema-12 logaudit refuses it in one line (exit 7), never calls it damaged.
+    with monkeypatch.context() as m:
+        m.setattr(layout_module, "READS", tuple(range(1, 13)))
+        with pytest.raises(ConfigError) as e:
+            report([], state)
+    assert e.value.exit_code == ExitCode.CONFIG == 7
+    message = str(e.value)
+    assert "store schema 13" in message and "reads schema" in message
+    assert "unreadable" not in message and "damaged" not in message
+
+
+def _chunk_sizes(table: pa.Table, name: str) -> dict[str, int]:
+    """Column ``name``'s chunk in bytes in each of ``INT_ENCODINGS``, written as a stored file
+    is (a column's chunk is compressed alone: the other columns do not change it)."""
+    sizes = {}
+    for encoding in layout_module.INT_ENCODINGS:
+        sink = io.BytesIO()
+        pq.write_table(
+            table.select([name]),
+            sink,
+            **layout_module.WRITER,
+            use_dictionary=False,
+            column_encoding={name: encoding},
+        )
+        meta = pq.read_metadata(pa.BufferReader(sink.getvalue()))
+        sizes[encoding] = meta.row_group(0).column(0).total_compressed_size
+    return sizes
+
+
+def test_each_integer_column_is_stored_in_its_smallest_encoding() -> None:
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame(
+        {
+            "utc": np.arange(1_700_000_000, 1_700_000_000 + 3000, dtype=np.int64),  # deltas
+            # Sizes over many magnitudes (a path's bytes a day): its high bytes mostly zero.
+            "bytes": np.exp(rng.normal(8, 3, 3000)).astype(np.int64),
+            # Signed but random over all 64 bits: deltas need 64 bits and headers, never less.
+            "noise": rng.integers(-(2**63), 2**63 - 1, 3000, dtype=np.int64),
+            "key": rng.integers(0, 2**63, 3000).astype(np.uint64),  # random
+        }
+    )
+    data, _ = layout_module._parquet(frame)
+    stored = _encodings_of(pa.BufferReader(data))
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for name in frame.columns:
+        sizes = _chunk_sizes(table, name)
+        smallest = {e for e, n in sizes.items() if n == min(sizes.values())}  # ties: any
+        assert smallest & stored[name], (name, sizes, stored[name])
+    assert "DELTA_BINARY_PACKED" in stored["utc"]
+    # The choice is the values', not the kind's: two signed columns, two encodings.
+    assert "DELTA_BINARY_PACKED" not in stored["noise"]
+    # Random keys: nothing beats their 8 bytes; plain and byte-stream split tie or near.
+    assert {"PLAIN", "BYTE_STREAM_SPLIT"} & stored["key"]
+    assert "DELTA_BINARY_PACKED" not in stored["key"]
+    assert layout_module._frame(pq.read_table(pa.BufferReader(data))).equals(frame)

@@ -62,7 +62,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def test_slow_sections_from_a_rolled_up_month_equal_one_pass(store: tuple[Path, Path]) -> None:
     state, whole = store
     raw = state_json(state)
-    assert raw["schema"] == SCHEMA == 12
+    assert raw["schema"] == SCHEMA == 13
     assert "pb_response_max" in raw["months"]["2026-01"]["files"]
     one = figures(_report([str(whole)]))
     rows = one["slow-endpoints"]["rows"]
@@ -77,7 +77,7 @@ def test_a_schema_11_store_is_read_and_written_on_as_12(
     store: tuple[Path, Path], tmp_path: Path
 ) -> None:
     """A store written before schema 12 is read as it is (its days' pb_response_max may lack
-    the min columns: clamped at the max only) and written on as 12 by a run that adds lines."""
+    the min columns: clamped at the max only) and written on as SCHEMA by a run that adds lines."""
     state, whole = store
     copy = tmp_path / "state"
     shutil.copytree(state, copy)

@@ -98,8 +98,14 @@ from logaudit.schema import hash_strings, hash_utf8
 # bytes out from 12 on. Schema-1 to -11 stores are read and written on as schema 12 (their
 # days without the columns clamp at the max only; their paths' bytes keep 404s until
 # ``state rebuild``); an older logaudit refuses a schema-12 store.
-SCHEMA = 12
-READS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)
+# Schema 13 (branch store22) may store an integer column byte-stream split (``_best_ints``),
+# which pyarrow before 16 cannot read: an older logaudit on such a pyarrow would call the file
+# unreadable and advise ``state rebuild``, which loses the days whose logs are gone. The
+# tables are those of 12. Schema-1 to -12 stores are read as they are and written on as
+# schema 13 (their old files read beside the new); an older logaudit refuses a schema-13
+# store (exit 7), never calls it damaged.
+SCHEMA = 13
+READS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
 STATE_FILE = "store.json"
 # What damage() says of a file whose checksum was never written (not proof of damage).
 NO_CHECKSUM = "has no checksum"
@@ -153,19 +159,102 @@ def _put(path: Path, stored: pa.Table, keys: dict[bytes, str], plain_ints: froze
     return hashlib.sha256(data).hexdigest()
 
 
-def _encodings(schema: pa.Schema, plain_ints: frozenset[str] = frozenset()) -> dict[str, Any]:
+# zstd's level for every stored file (Arrow's default is 1). Decoding costs the same at any
+# level and every logaudit reads any level, so a store holds files of several levels freely.
+# Measured on a closed day of 207,000 lines (branch store22): level 6 is 3.6 % smaller than 1
+# for ~35 ms more CPU per day written; 9 saves 1.3 % more for another 25 ms, 12 1.6 % more for
+# 60 ms (level 3 is larger than 1 on these tables).
+ZSTD_LEVEL = 6
+# How every stored file is written, and each integer column's trial (``_best_ints``) too, so
+# that a trial measures what the file will hold (the store reads whole files: no statistics).
+WRITER: dict[str, Any] = {
+    "compression": "zstd",
+    "compression_level": ZSTD_LEVEL,
+    "store_schema": False,
+    "write_statistics": False,
+}
+
+
+def _encodings(
+    schema: pa.Schema,
+    plain_ints: frozenset[str] = frozenset(),
+    distinct: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
     """How each column of a stored table is encoded (then zstd-compressed): signed integers
     (counts, times, day numbers: near their neighbours) as deltas, unsigned ones (64-bit
     hashes and keys: random) plain, the rest (text, flags) with a dictionary. On a stored day
     of 40,000 lines this is a fifth smaller than dictionaries everywhere; event times, in log
-    order, shrink to a few bits each."""
+    order, shrink to a few bits each. ``distinct``: text columns whose every value is distinct
+    (a table's key: paths, referrers, client tokens), stored plain, since a dictionary of
+    values that never repeat only adds an index to each (branch store22: 6 % of a day)."""
     delta = [
         f.name for f in schema if pa.types.is_signed_integer(f.type) and f.name not in plain_ints
     ]
-    plain = [f.name for f in schema if pa.types.is_unsigned_integer(f.type) or f.name in plain_ints]
+    plain = [
+        f.name
+        for f in schema
+        if pa.types.is_unsigned_integer(f.type) or f.name in plain_ints or f.name in distinct
+    ]
     rest = [f.name for f in schema if f.name not in delta and f.name not in plain]
     encoding = {**dict.fromkeys(delta, "DELTA_BINARY_PACKED"), **dict.fromkeys(plain, "PLAIN")}
     return {"use_dictionary": rest, "column_encoding": encoding}
+
+
+def _distinct_texts(table: pa.Table) -> frozenset[str]:
+    """The text columns of ``table`` (two rows or more) whose every value is distinct."""
+    if table.num_rows < 2:
+        return frozenset()
+    return frozenset(
+        f.name
+        for f in table.schema
+        if (pa.types.is_string(f.type) or pa.types.is_large_string(f.type))
+        and pc.count_distinct(table.column(f.name), mode="all").as_py() == table.num_rows
+    )
+
+
+# Integer columns of a table this long are each stored in the encoding of ``INT_ENCODINGS``
+# that stores their first rows in the fewest bytes (ties: the first): which wins depends on
+# the values, not only their kind. Byte-stream split lays out each value's bytes in 8
+# streams, so zstd finds the mostly-zero high bytes of counts, sizes and row numbers; on a
+# closed day of 207,000 lines the integer columns were 1,005 kB in the kinds' encodings, 849
+# in the best (branch store22), for 40-60 ms more CPU per day written (docs/performance.md).
+# Byte-stream split of integers is read by pyarrow 16 on (pyproject.toml asks for it), so a
+# store that may hold it is schema 13 (``SCHEMA``): an older logaudit refuses it. Unsigned
+# 64-bit hashes are tried too, not left plain: sorted ones (a month's ``visitor_keys``, its
+# ``edge_rows`` visitors, ``mover_counts`` keys in the year store) store smallest as deltas.
+INT_ENCODINGS = ("DELTA_BINARY_PACKED", "PLAIN", "BYTE_STREAM_SPLIT")
+TRIAL_ROWS = 256
+TRIAL_SAMPLE = 4096  # the rows tried: a day's 30,000-row tables choose from their first 4,096
+
+
+def _best_ints(table: pa.Table, rule: dict[str, Any]) -> dict[str, Any]:
+    """``rule`` (``_encodings``) with each integer column of ``table`` (``TRIAL_ROWS`` rows
+    or more) in the ``INT_ENCODINGS`` that stores its first ``TRIAL_SAMPLE`` rows in the
+    fewest bytes (one trial file per encoding, each column's chunk measured in its footer)."""
+    ints = [
+        f.name
+        for f in table.schema
+        if pa.types.is_integer(f.type) and f.name in rule["column_encoding"]
+    ]
+    if table.num_rows < TRIAL_ROWS or not ints:
+        return rule
+    sample = table.select(ints).slice(0, TRIAL_SAMPLE)
+    sizes: dict[str, list[int]] = {name: [] for name in ints}
+    for encoding in INT_ENCODINGS:
+        sink = io.BytesIO()
+        pq.write_table(
+            sample,
+            sink,
+            **WRITER,
+            use_dictionary=False,
+            column_encoding=dict.fromkeys(ints, encoding),
+        )
+        group = pq.read_metadata(pa.BufferReader(sink.getvalue())).row_group(0)
+        for c in range(group.num_columns):
+            chunk = group.column(c)
+            sizes[chunk.path_in_schema].append(chunk.total_compressed_size)
+    chosen = {name: INT_ENCODINGS[b.index(min(b))] for name, b in sizes.items()}
+    return {**rule, "column_encoding": {**rule["column_encoding"], **chosen}}
 
 
 # The page-view events (``analyze/visits.py``) are the page-view rows of the touch events
@@ -988,10 +1077,8 @@ def _encoded(stored: pa.Table, keys: dict[bytes, str], plain_ints: frozenset[str
     with pq.ParquetWriter(
         sink,
         stored.schema,
-        compression="zstd",
-        store_schema=False,
-        write_statistics=False,
-        **_encodings(stored.schema, plain_ints),
+        **WRITER,
+        **_best_ints(stored, _encodings(stored.schema, plain_ints, _distinct_texts(stored))),
     ) as w:
         w.add_key_value_metadata(keys)
         w.write_table(stored)
