@@ -763,15 +763,16 @@ def _finish_mail(
             # An alert (10), personal data (12), --strict (6), an input's problem (3, 5)
             # outranks the side file: a cron job paging on 10 must still page.
             unwritten, code = e, code or ExitCode.OUTPUT
+    # Under cron any output becomes a mail of its own: success is said on a terminal only,
+    # and so are the bad lines (the mailed report's inputs table, or the .eml a failed mail
+    # leaves, has their count and examples; --strict makes them a failure of their own, exit 6).
+    quiet = not (dry or sys.stderr.isatty())
+    if quiet and (note := outcome.bad_line_note) in outcome.messages and not settings.strict:
+        outcome.messages.remove(note)
     try:
         done = mail_report(report, settings, to, d.get("attach", ()), dry, output if dry else None)
-        # Under cron any output becomes a mail of its own: success is said on a terminal only,
-        # and so are the bad lines (the mailed report's inputs table has their count and
-        # examples; --strict makes them a failure of their own, exit 6).
-        if dry or sys.stderr.isatty():
+        if not quiet:
             outcome.messages.insert(0, done)
-        elif (note := outcome.bad_line_note) in outcome.messages and not settings.strict:
-            outcome.messages.remove(note)
         if unwritten is not None:
             outcome.messages.append(f"error: {unwritten}; the report was mailed all the same")
     except MailError as e:
