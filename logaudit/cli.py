@@ -1577,12 +1577,14 @@ def state_verify(state: Path | None, wait: bool) -> None:
 @_state_option
 @_wait_option
 @click.option("--older-than", default="400d", show_default=True, help="Age: 400d, 8w, 13mo, 1y.")
+@click.option("--yes", is_flag=True, help="Remove the days even when that is every day held.")
 @command
-def state_prune(state: Path | None, wait: bool, older_than: str) -> None:
-    """Remove the days older than --older-than."""
+def state_prune(state: Path | None, wait: bool, older_than: str, yes: bool) -> None:
+    """Remove the days older than --older-than (every day held only with --yes)."""
     from logaudit.store import manage
 
-    gone = manage.prune(_state_root(state), manage.age_days(older_than), None if wait else 0.0)
+    age = manage.age_days(older_than)
+    gone = manage.prune(_state_root(state), age, None if wait else 0.0, every_day=yes)
     click.echo(f"removed {len(gone)} day(s)" + (f": {gone[0]} .. {gone[-1]}" if gone else ""))
 
 

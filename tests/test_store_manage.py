@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -145,6 +145,29 @@ def test_prune_removes_old_days_only(tmp_path: Path) -> None:
     assert sorted(p.name for p in state.glob("day=*")) == ["day=2026-01-24"]
     assert manage.info(state)["days"] == 1
     assert manage.age_days("8w") == 56 and manage.age_days("400") == 400
+
+
+def test_a_prune_that_empties_the_store_needs_yes_and_the_empty_report_says_why(
+    tmp_path: Path,
+) -> None:
+    # QA22 #10: `state prune --older-than 0` emptied the store with no confirmation, then a
+    # report on the same logs said "no request" (exit 8) and nothing of why: they had been
+    # read into days since pruned, and their offsets keep them from being read again.
+    log, state = _store(tmp_path)
+    args = ["state", "prune", "--older-than", "0", "--state", str(state)]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == ExitCode.USAGE and "every day the store holds (3," in res.stderr
+    assert len(res.stderr.splitlines()) == 1 and manage.info(state)["days"] == 3
+    res = CliRunner().invoke(cli, [*args, "--yes"])
+    assert res.exit_code == 0 and "removed 3 day(s)" in res.output
+    out = report([str(log)], state)
+    assert out.exit_code == ExitCode.NO_DATA and out.report is not None
+    why = "the input (3,000 lines) had been read into the store by earlier runs"
+    assert [n for n in out.report.notes if why in n] and [m for m in out.messages if why in m]
+    # Not said when the logs were read by this run (nothing in the period asked, that is all).
+    out = report([str(log)], tmp_path / "fresh", since=datetime(2030, 1, 1))
+    assert out.exit_code == ExitCode.NO_DATA and out.report is not None
+    assert not [n for n in out.report.notes if "earlier runs" in n]
 
 
 @pytest.mark.parametrize(

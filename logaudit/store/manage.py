@@ -130,14 +130,28 @@ def verify(root: Path, wait: float | None = 0.0) -> list[str]:
 
 
 def prune(
-    root: Path, older_than_days: int, wait: float | None = 0.0, today: date | None = None
+    root: Path,
+    older_than_days: int,
+    wait: float | None = 0.0,
+    today: date | None = None,
+    every_day: bool = False,
 ) -> list[str]:
-    """Remove the days before ``today - older_than_days``; the days removed."""
+    """Remove the days before ``today - older_than_days``; the days removed. Removing every
+    day the store holds is refused unless ``every_day`` (``--yes``): the logs it read are not
+    read again, so a report on them would find nothing (QA22 #10)."""
     layout = _existing(root)
     cutoff = day_number(((today or date.today()) - timedelta(days=older_than_days)).isoformat())
     with locked(root, wait):
         state = layout.read_state()
         gone = sorted(d for d in state.days if day_number(d) < cutoff)
+        if gone and len(gone) == len(state.days) and not every_day:
+            raise LogauditError(
+                f"state prune would remove every day the store holds ({len(gone):,}, "
+                f"{gone[0]} .. {gone[-1]}), and the logs it read are not "
+                "read again (reports on them would find no request): give --yes to do it, or "
+                "`logaudit state rebuild LOG...` to read the logs anew",
+                ExitCode.USAGE,
+            )
         if gone:
             for d in gone:
                 del state.days[d]
