@@ -158,8 +158,11 @@ def _nothing_chosen(
     from logaudit.filters import of_settings, unlogged
 
     period = settings.since is not None or settings.until is not None or settings.extra.get("last")
+    from logaudit.render.escape import cut
+
     filters = of_settings(settings.extra)
-    named = filters.describe()
+    # a 15,000-character --path was echoed whole in this one line (the report keeps it whole)
+    named = [cut(n, 300) for n in filters.describe()]
     if settings.bots in ("exclude", "only"):  # it drops rows too: crawlers, or all but them
         named.append(f"--bots {settings.bots}")
     matching = f"matching the filters ({'; '.join(named)})" if named else ""
