@@ -104,7 +104,7 @@ def _outcome(r: Run, report: Report, settings: Settings, implicit: str = "") -> 
         code = ExitCode.NO_DATA
         layouts = [d.format for d in r.formats.values()]
         messages.append(_nothing_chosen(settings, "in the input", implicit, layouts))
-        if settings.state is not None:
+        if r.stored:
             from logaudit.analyze import read_before_note
 
             if (why := read_before_note(r)) is not None:

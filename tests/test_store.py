@@ -94,6 +94,28 @@ def test_a_report_from_the_store_does_not_say_its_period_had_no_bad_line(tmp_pat
     assert got.bad_lines["total"] == 0 and got.inputs == []
 
 
+def test_bad_lines_are_known_when_the_store_steps_aside_for_filters(tmp_path: Path) -> None:
+    # Review of qafix22c #1: with a filter --state reads the logs directly, so the period's
+    # bad lines are known; the report said null and "not known from the store".
+    from logaudit import filters
+
+    log = tmp_path / "a.log"
+    log.write_bytes(DATA)
+    chosen = filters.parse({**{k: () for k in filters.option_names()}, "status": ("5xx",)})
+    extra = {"every": "auto", "metrics": (), "filters": chosen}
+    direct = report([str(log)], extra=extra).report
+    assert direct is not None and direct.overview["bad_lines"] > 0
+    state = tmp_path / "state"
+    report([str(log)], state)  # a store that holds the logs' days already
+    for _ in range(2):  # and one the filtered run leaves as it was
+        out = report([str(log)], state, extra=extra)
+        assert any("cannot answer filters" in m for m in out.messages), out.messages
+        assert out.report is not None
+        assert out.report.overview["bad_lines"] == direct.overview["bad_lines"]
+        assert not [n for n in out.report.notes if "not known from the store" in n]
+        state = tmp_path / "unfed"
+
+
 def test_truncated_file_is_read_again_and_said(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     state = tmp_path / "state"

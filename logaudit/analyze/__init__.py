@@ -306,7 +306,7 @@ def build_report(
     ctx = context or Context(settings)
     ov = traffic.overview(p, settings)
     ov["bad_lines"] = run.bad.total
-    if settings.state is not None:
+    if run.stored:
         # The store keeps no count of bad lines by day: the period's is unknown, not this
         # run's reading of the new lines (which the inputs table and bad_lines still say).
         ov["bad_lines"] = None
@@ -334,7 +334,7 @@ def build_report(
                 traffic._local(int(span.iloc[0][k])) for k in ("first_local", "last_local")
             )
             ctx.notes.append(f"the logs' requests run from {first} to {last}")
-        if settings.state is not None and (note := read_before_note(run)):
+        if run.stored and (note := read_before_note(run)):
             ctx.notes.append(note)
         # Nothing to break down: every section is empty, and says why.
         built = [

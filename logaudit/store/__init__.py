@@ -1037,7 +1037,15 @@ def stored_run(
     if note:
         r.problems.append(InputProblem(f"--state {root}", note, ExitCode.OK))
     return Run(
-        partial, r.bad, r.problems, r.inputs, r.formats, r.lines, tuple(tables), r.read_before
+        partial,
+        r.bad,
+        r.problems,
+        r.inputs,
+        r.formats,
+        r.lines,
+        tuple(tables),
+        r.read_before,
+        stored=True,
     )
 
 
