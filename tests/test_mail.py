@@ -405,6 +405,46 @@ def test_the_eml_of_a_partial_refusal_is_addressed_to_who_still_needs_it(
         c.stop()
 
 
+class RefusesOnRetry(Greylist):
+    """Greylists as Greylist does, then, once a message got through, refuses the next for
+    good: 554 to its DATA, or 550 to its MAIL FROM."""
+
+    def __init__(self, at: str) -> None:
+        super().__init__()
+        self.at = at
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, opts: Any) -> str:  # noqa: N802,E501
+        if self.at == "MAIL FROM" and self.messages:
+            return "550 5.7.1 sender rejected"
+        return await super().handle_MAIL(server, session, envelope, address, opts)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.at == "DATA" and self.messages:
+            return "554 5.6.0 content rejected"
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.parametrize("at", ["DATA", "MAIL FROM"])
+def test_a_permanent_failure_on_the_retry_leaves_the_eml_to_who_still_needs_it(
+    at: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Review of qafix22c #2: a@ and c@ got it, b@ was greylisted, and the retry was refused for
+    # good: the .eml was addressed to all three and the error did not say the others got it.
+    c, inbox = start(RefusesOnRetry(at))
+    try:
+        mail_env(monkeypatch, c.port)
+        to = ["a@x.example", "b@grey.example", "c@x.example"]
+        r = run("summary", LOG, *(a for t in to for a in ("--mail-to", t)))
+        msg = assert_left_on_disk(r, tmp_path)
+        assert [t for _, t, _ in inbox.messages] == [["a@x.example", "c@x.example"]]
+        assert msg["To"] == "b@grey.example"
+        said = "554 5.6.0 content rejected" if at == "DATA" else "550 5.7.1 sender rejected"
+        assert said in r.stderr and "the others got it" in r.stderr, r.stderr
+        assert "addressed to b@grey.example only" in r.stderr
+    finally:
+        c.stop()
+
+
 def test_report_file_is_written_and_kept_when_mail_fails(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

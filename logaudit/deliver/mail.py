@@ -21,9 +21,9 @@ Temporary failures (connection refused or reset, timeouts, 4xx replies, includin
 MAIL FROM or RCPT TO: greylisting's 451) are retried ``retries`` times with doubling back-off;
 permanent ones (authentication, certificates, 5xx replies) are not, since repeating them cannot
 help and may lock an account. When some recipients were accepted and others refused with a
-4xx, only the refused ones are tried again. The ``.eml`` left after a partial refusal is
-addressed to the recipients who did not get the message only, so sending it later mails no
-one twice.
+4xx, only the refused ones are tried again. The ``.eml`` left after a partial refusal, or
+after a retry that failed for good (a 554 to DATA once some got it), is addressed to the
+recipients who did not get the message only, so sending it later mails no one twice.
 """
 
 from __future__ import annotations
@@ -285,6 +285,12 @@ def send(
             (sleep or time.sleep)(wait)
             wait *= 2
             continue
+        except MailError as e:
+            if n == 1:
+                raise
+            # A permanent failure on a retry (554 to DATA, 5xx to MAIL FROM, a login refused):
+            # some may have got it on an earlier attempt; the .eml must not mail them twice.
+            raise _undelivered(str(e), everyone, pending, final) from None
         later = {r: v for r, v in refused.items() if 400 <= v[0] < 500}
         final.update((r, v) for r, v in refused.items() if r not in later)
         pending = list(later)
@@ -309,8 +315,9 @@ def _refusal(where: str, everyone: Sequence[str], final: Refusals, tries: str) -
 def _undelivered(
     text: str, everyone: Sequence[str], pending: Sequence[str], final: Refusals
 ) -> Undelivered:
-    """A temporary failure on the last attempt: who still needs the message, and what the
-    earlier attempts already settled (recipients refused for good, or got it)."""
+    """A failure that ends the attempts (temporary on the last one, or permanent on a retry):
+    who still needs the message, and what the earlier attempts already settled (recipients
+    refused for good, or got it)."""
     still = [r for r in everyone if r in final or r in pending]
     if final:
         who = ", ".join(f"{safe(r)} ({c} {m})" for r, (c, m) in final.items())
