@@ -1577,14 +1577,14 @@ def state_verify(state: Path | None, wait: bool) -> None:
 @_state_option
 @_wait_option
 @click.option("--older-than", default="400d", show_default=True, help="Age: 400d, 8w, 13mo, 1y.")
-@click.option("--yes", is_flag=True, help="Remove the days even when that is every day held.")
+@click.option("--yes", is_flag=True, help="Needed with --older-than 0 (every day before today).")
 @command
 def state_prune(state: Path | None, wait: bool, older_than: str, yes: bool) -> None:
-    """Remove the days older than --older-than (every day held only with --yes)."""
+    """Remove the days older than --older-than (0, every day before today: only with --yes)."""
     from logaudit.store import manage
 
     age = manage.age_days(older_than)
-    gone = manage.prune(_state_root(state), age, None if wait else 0.0, every_day=yes)
+    gone = manage.prune(_state_root(state), age, None if wait else 0.0, yes=yes)
     click.echo(f"removed {len(gone)} day(s)" + (f": {gone[0]} .. {gone[-1]}" if gone else ""))
 
 
