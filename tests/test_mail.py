@@ -320,7 +320,7 @@ def test_refused_connection_is_retried_then_exit_11(
     smtp_env(monkeypatch, free_port())
     waits: list[float] = []
     monkeypatch.setattr(mail, "BACKOFF_SECONDS", 0.5)
-    monkeypatch.setattr(mail.time, "sleep", waits.append)
+    monkeypatch.setattr(mail, "_sleep", waits.append)  # time.sleep is other threads' too
     r = run("summary", LOG, "--mail-to", "a@x.example")
     msg = assert_left_on_disk(r, tmp_path)
     assert "connection refused (4 attempts)" in r.stderr
@@ -360,7 +360,7 @@ def test_a_greylisted_recipient_is_retried_alone(
     mail_env(monkeypatch, port)
     waits: list[float] = []
     monkeypatch.setattr(mail, "BACKOFF_SECONDS", 0.5)
-    monkeypatch.setattr(mail.time, "sleep", waits.append)
+    monkeypatch.setattr(mail, "_sleep", waits.append)  # time.sleep is other threads' too
     r = run("summary", LOG, "--mail-to", "a@x.example", "--mail-to", "b@grey.example")
     assert r.exit_code == 0, r.stderr
     assert [to for _, to, _ in inbox.messages] == [["a@x.example"], ["b@grey.example"]]

@@ -49,6 +49,7 @@ from logaudit.errors import MailError
 from logaudit.render.escape import safe
 
 BACKOFF_SECONDS = 2.0  # first wait between attempts; doubles each time
+_sleep = time.sleep  # the back-off's wait (a test replaces it here, not process-wide)
 _SVG = re.compile(r"<svg\b[^>]*>.*?</svg>", re.DOTALL | re.IGNORECASE)
 _SVG_TITLE = re.compile(r"<title>(.*?)</title>", re.DOTALL | re.IGNORECASE)
 _SVG_CLASS = re.compile(r'\bclass="([\w -]*)"')
@@ -282,7 +283,7 @@ def send(
         except _Temporary as e:
             if n == attempts:
                 raise _undelivered(f"{e}{tries}", everyone, pending, final) from None
-            (sleep or time.sleep)(wait)
+            (sleep or _sleep)(wait)
             wait *= 2
             continue
         except MailError as e:
@@ -300,7 +301,7 @@ def send(
                 return n
             where = f"SMTP {mail.smtp_host}:{mail.port()}"  # sendmail refuses no one alone
             raise _refusal(where, everyone, final, tries if later else "")
-        (sleep or time.sleep)(wait)
+        (sleep or _sleep)(wait)
         wait *= 2
     raise AssertionError("unreachable")
 
