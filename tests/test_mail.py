@@ -405,6 +405,20 @@ def test_the_eml_of_a_partial_refusal_is_addressed_to_who_still_needs_it(
         c.stop()
 
 
+def test_the_refused_are_listed_one_way_in_every_error_line() -> None:
+    # Review of qafix22c #6: the list was joined in three places, free to drift apart.
+    refused = {"no@refused.example": (550, "5.1.1 no such user"), "b@grey.example": (451, "4.3.0")}
+    want = "no@refused.example (550 5.1.1 no such user), b@grey.example (451 4.3.0)"
+    assert mail._listed(refused) == want
+    everyone = ["a@x.example", *refused]
+    assert f"refused recipients: {want}; the others got it" in str(
+        mail._refusal("SMTP h:25", everyone, refused, "")
+    )
+    late = mail._undelivered("SMTP h:25: timed out", everyone, [], refused)
+    assert f"refused for good: {want}; the others got it" in str(late)
+    assert late.pending == tuple(refused)
+
+
 class RefusesOnRetry(Greylist):
     """Greylists as Greylist does, then, once a message got through, refuses the next for
     good: 554 to its DATA, or 550 to its MAIL FROM."""

@@ -306,8 +306,13 @@ def send(
     raise AssertionError("unreachable")
 
 
+def _listed(refusals: Refusals) -> str:
+    """``a@x.example (550 5.1.1 no such user), b@...``: the refused, for an error line."""
+    return ", ".join(f"{safe(r)} ({c} {m})" for r, (c, m) in refusals.items())
+
+
 def _refusal(where: str, everyone: Sequence[str], final: Refusals, tries: str) -> Undelivered:
-    who = ", ".join(f"{safe(r)} ({c} {m})" for r, (c, m) in final.items())
+    who = _listed(final)
     if len(final) == len(set(everyone)):
         return Undelivered(f"{where} refused every recipient: {who}{tries}", list(final))
     return Undelivered(f"{where} refused recipients: {who}{tries}; the others got it", list(final))
@@ -321,8 +326,7 @@ def _undelivered(
     refused for good, or got it)."""
     still = [r for r in everyone if r in final or r in pending]
     if final:
-        who = ", ".join(f"{safe(r)} ({c} {m})" for r, (c, m) in final.items())
-        text = f"{text}; refused for good: {who}"
+        text = f"{text}; refused for good: {_listed(final)}"
     if len(still) < len(everyone):
         text = f"{text}; the others got it"
     return Undelivered(text, still)
