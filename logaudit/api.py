@@ -104,6 +104,11 @@ def _outcome(r: Run, report: Report, settings: Settings, implicit: str = "") -> 
         code = ExitCode.NO_DATA
         layouts = [d.format for d in r.formats.values()]
         messages.append(_nothing_chosen(settings, "in the input", implicit, layouts))
+        if r.stored:
+            from logaudit.analyze import read_before_note
+
+            if (why := read_before_note(r)) is not None:
+                messages.append(why)  # under cron, stderr is all that is read
     return Outcome(report, code, messages, note)
 
 
@@ -153,8 +158,11 @@ def _nothing_chosen(
     from logaudit.filters import of_settings, unlogged
 
     period = settings.since is not None or settings.until is not None or settings.extra.get("last")
+    from logaudit.render.escape import cut
+
     filters = of_settings(settings.extra)
-    named = filters.describe()
+    # a 15,000-character --path was echoed whole in this one line (the report keeps it whole)
+    named = [cut(n, 300) for n in filters.describe()]
     if settings.bots in ("exclude", "only"):  # it drops rows too: crawlers, or all but them
         named.append(f"--bots {settings.bots}")
     matching = f"matching the filters ({'; '.join(named)})" if named else ""

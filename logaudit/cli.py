@@ -763,15 +763,16 @@ def _finish_mail(
             # An alert (10), personal data (12), --strict (6), an input's problem (3, 5)
             # outranks the side file: a cron job paging on 10 must still page.
             unwritten, code = e, code or ExitCode.OUTPUT
+    # Under cron any output becomes a mail of its own: success is said on a terminal only,
+    # and so are the bad lines (the mailed report's inputs table, or the .eml a failed mail
+    # leaves, has their count and examples; --strict makes them a failure of their own, exit 6).
+    quiet = not (dry or sys.stderr.isatty())
+    if quiet and (note := outcome.bad_line_note) in outcome.messages and not settings.strict:
+        outcome.messages.remove(note)
     try:
         done = mail_report(report, settings, to, d.get("attach", ()), dry, output if dry else None)
-        # Under cron any output becomes a mail of its own: success is said on a terminal only,
-        # and so are the bad lines (the mailed report's inputs table has their count and
-        # examples; --strict makes them a failure of their own, exit 6).
-        if dry or sys.stderr.isatty():
+        if not quiet:
             outcome.messages.insert(0, done)
-        elif (note := outcome.bad_line_note) in outcome.messages and not settings.strict:
-            outcome.messages.remove(note)
         if unwritten is not None:
             outcome.messages.append(f"error: {unwritten}; the report was mailed all the same")
     except MailError as e:
@@ -1596,12 +1597,14 @@ def state_verify(state: Path | None, wait: bool) -> None:
 @_state_option
 @_wait_option
 @click.option("--older-than", default="400d", show_default=True, help="Age: 400d, 8w, 13mo, 1y.")
+@click.option("--yes", is_flag=True, help="Needed with --older-than 0 (every day before today).")
 @command
-def state_prune(state: Path | None, wait: bool, older_than: str) -> None:
-    """Remove the days older than --older-than."""
+def state_prune(state: Path | None, wait: bool, older_than: str, yes: bool) -> None:
+    """Remove the days older than --older-than (0, every day before today: only with --yes)."""
     from logaudit.store import manage
 
-    gone = manage.prune(_state_root(state), manage.age_days(older_than), None if wait else 0.0)
+    age = manage.age_days(older_than)
+    gone = manage.prune(_state_root(state), age, None if wait else 0.0, yes=yes)
     click.echo(f"removed {len(gone)} day(s)" + (f": {gone[0]} .. {gone[-1]}" if gone else ""))
 
 

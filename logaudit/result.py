@@ -28,3 +28,7 @@ class Run:
     # A store run's inputs: the lines earlier runs read of each (its warnings weigh this
     # run's bad lines against them too: one junk line read on is no wrong --log-format).
     read_before: dict[str, int] = field(default_factory=dict)
+    # Read from the history store (``store.stored_run``), not from the logs: the period's bad
+    # lines are not known (the store keeps no count by day). False when --state could not
+    # answer (filters...) and the logs were read directly.
+    stored: bool = False

@@ -42,6 +42,7 @@ class Visit:
     scripts: list[str] = field(default_factory=list)
     console: list[str] = field(default_factory=list)
     boxes: list[tuple[float, float]] = field(default_factory=list)
+    rows: list[float] = field(default_factory=list)  # each table row's height (px)
     screenshot: bytes = b""
     pdf: bytes = b""
     background: str = ""
@@ -184,6 +185,8 @@ def _visit(b: Browser, page: Path, width: int, screenshot: bool, height: int) ->
     for node in b.call("DOM.querySelectorAll", s, nodeId=root, selector="svg.chart")["nodeIds"]:
         model = b.call("DOM.getBoxModel", s, nodeId=node)["model"]
         v.boxes.append((float(model["width"]), float(model["height"])))
+    for node in b.call("DOM.querySelectorAll", s, nodeId=root, selector="tbody tr")["nodeIds"]:
+        v.rows.append(float(b.call("DOM.getBoxModel", s, nodeId=node)["model"]["height"]))
     body = b.call("DOM.querySelector", s, nodeId=root, selector="body")["nodeId"]
     v.background = _style(b, s, body, "background-color")
     if screenshot:

@@ -609,6 +609,14 @@ def test_nothing_left_says_whether_period_or_filters(site: Path) -> None:
         assert "filters" not in r.stderr
 
 
+def test_a_long_filter_value_is_cut_in_the_no_request_line(site: Path) -> None:
+    # QA22 #17: a 15,000-character --path was echoed whole in the exit-8 line.
+    path = "/" + "x" * 15_000
+    r = run("summary", site, "--path", path, "--format", "json")
+    clean_failure(r, ExitCode.NO_DATA, "no request matching the filters (path /xxx")
+    assert len(r.stderr) < 400 and "\u2026" in r.stderr
+
+
 def test_nothing_left_by_bots_exclude_says_so(tmp_path: Path) -> None:
     """A log of robots alone with --bots exclude: 'no request in the input' denied the
     input had any; it is the choice that left nothing."""

@@ -55,6 +55,29 @@ class Inbox:
         return "250 Message accepted"
 
 
+class Greylist(Inbox):
+    """Answers 451 to the first ``refusals`` RCPTs of each address at grey.example (and to
+    the first MAIL FROM when ``sender``), as a greylisting relay does, then accepts."""
+
+    def __init__(self, refusals: int = 1, sender: bool = False) -> None:
+        super().__init__()
+        self.refusals, self.sender = refusals, sender
+        self.seen: dict[str, int] = {}
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, opts: Any) -> str:  # noqa: N802,E501
+        if self.sender:
+            self.sender = False
+            return "451 4.7.1 sender greylisted, try later"
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, opts: Any) -> str:  # noqa: N802,E501
+        n = self.seen[address] = self.seen.get(address, 0) + 1
+        if address.endswith("@grey.example") and n <= self.refusals:
+            return "451 4.3.0 greylisted, try later"
+        return await super().handle_RCPT(server, session, envelope, address, opts)
+
+
 def _auth(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
     ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"u", b"right")
     return AuthResult(success=ok, handled=False)
@@ -77,8 +100,8 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, Pat
     return ctx, pem
 
 
-def start(**kw: Any) -> tuple[Controller, Inbox]:
-    inbox = Inbox()
+def start(inbox: Inbox | None = None, **kw: Any) -> tuple[Controller, Inbox]:
+    inbox = inbox or Inbox()
     c = Controller(inbox, hostname="127.0.0.1", port=free_port(), **kw)
     c.start()
     return c, inbox
@@ -297,7 +320,7 @@ def test_refused_connection_is_retried_then_exit_11(
     smtp_env(monkeypatch, free_port())
     waits: list[float] = []
     monkeypatch.setattr(mail, "BACKOFF_SECONDS", 0.5)
-    monkeypatch.setattr(mail.time, "sleep", waits.append)
+    monkeypatch.setattr(mail, "_sleep", waits.append)  # time.sleep is other threads' too
     r = run("summary", LOG, "--mail-to", "a@x.example")
     msg = assert_left_on_disk(r, tmp_path)
     assert "connection refused (4 attempts)" in r.stderr
@@ -318,6 +341,122 @@ def test_rejected_recipient_is_exit_11(
     r = run("summary", LOG, "--mail-to", "ok@x.example", "--mail-to", "no@refused.example")
     assert r.exit_code == ExitCode.MAIL and "the others got it" in r.stderr
     assert len(inbox.messages) == 1
+
+
+@pytest.fixture
+def greylisting() -> Iterator[tuple[int, Greylist]]:
+    inbox = Greylist()
+    c, _ = start(inbox)
+    yield c.port, inbox
+    c.stop()
+
+
+def test_a_greylisted_recipient_is_retried_alone(
+    greylisting: tuple[int, Greylist], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A 451 to RCPT was exit 11 at once (docs: 4xx replies are retried). Retried with the
+    # back-off, and only the refused recipient: the accepted one must not get it twice.
+    port, inbox = greylisting
+    mail_env(monkeypatch, port)
+    waits: list[float] = []
+    monkeypatch.setattr(mail, "BACKOFF_SECONDS", 0.5)
+    monkeypatch.setattr(mail, "_sleep", waits.append)  # time.sleep is other threads' too
+    r = run("summary", LOG, "--mail-to", "a@x.example", "--mail-to", "b@grey.example")
+    assert r.exit_code == 0, r.stderr
+    assert [to for _, to, _ in inbox.messages] == [["a@x.example"], ["b@grey.example"]]
+    assert waits == [0.5]
+    first, second = (m for _, _, m in inbox.messages)
+    assert first["Message-ID"] == second["Message-ID"]  # one message, delivered in two goes
+    # Every recipient greylisted: one more attempt carries it to both.
+    inbox.seen.clear()
+    r = run("summary", LOG, "--mail-to", "c@grey.example", "--mail-to", "d@grey.example")
+    assert r.exit_code == 0, r.stderr
+    assert inbox.messages[-1][1] == ["c@grey.example", "d@grey.example"]
+
+
+def test_a_greylisted_sender_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    c, inbox = start(Greylist(sender=True))
+    try:
+        mail_env(monkeypatch, c.port)
+        r = run("summary", LOG, "--mail-to", "a@x.example")
+        assert r.exit_code == 0, r.stderr
+        assert [to for _, to, _ in inbox.messages] == [["a@x.example"]]
+    finally:
+        c.stop()
+
+
+def test_the_eml_of_a_partial_refusal_is_addressed_to_who_still_needs_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The .eml was addressed to everyone: `sendmail -t < it` mailed a@ a second time.
+    c, inbox = start(Greylist(refusals=99))
+    try:
+        mail_env(monkeypatch, c.port)
+        r = run(
+            "summary", LOG, "--mail-to", "a@x.example", "--mail-to", "Bee <b@grey.example>",
+            "--mail-to", "no@refused.example",
+        )
+        msg = assert_left_on_disk(r, tmp_path)
+        assert msg["To"] == "Bee <b@grey.example>, no@refused.example"
+        assert "(4 attempts)" in r.stderr and "the others got it" in r.stderr
+        assert "addressed to Bee <b@grey.example>, no@refused.example only" in r.stderr
+        assert [to for _, to, _ in inbox.messages] == [["a@x.example"]]
+    finally:
+        c.stop()
+
+
+def test_the_refused_are_listed_one_way_in_every_error_line() -> None:
+    # Review of qafix22c #6: the list was joined in three places, free to drift apart.
+    refused = {"no@refused.example": (550, "5.1.1 no such user"), "b@grey.example": (451, "4.3.0")}
+    want = "no@refused.example (550 5.1.1 no such user), b@grey.example (451 4.3.0)"
+    assert mail._listed(refused) == want
+    everyone = ["a@x.example", *refused]
+    assert f"refused recipients: {want}; the others got it" in str(
+        mail._refusal("SMTP h:25", everyone, refused, "")
+    )
+    late = mail._undelivered("SMTP h:25: timed out", everyone, [], refused)
+    assert f"refused for good: {want}; the others got it" in str(late)
+    assert late.pending == tuple(refused)
+
+
+class RefusesOnRetry(Greylist):
+    """Greylists as Greylist does, then, once a message got through, refuses the next for
+    good: 554 to its DATA, or 550 to its MAIL FROM."""
+
+    def __init__(self, at: str) -> None:
+        super().__init__()
+        self.at = at
+
+    async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, opts: Any) -> str:  # noqa: N802,E501
+        if self.at == "MAIL FROM" and self.messages:
+            return "550 5.7.1 sender rejected"
+        return await super().handle_MAIL(server, session, envelope, address, opts)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        if self.at == "DATA" and self.messages:
+            return "554 5.6.0 content rejected"
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.parametrize("at", ["DATA", "MAIL FROM"])
+def test_a_permanent_failure_on_the_retry_leaves_the_eml_to_who_still_needs_it(
+    at: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Review of qafix22c #2: a@ and c@ got it, b@ was greylisted, and the retry was refused for
+    # good: the .eml was addressed to all three and the error did not say the others got it.
+    c, inbox = start(RefusesOnRetry(at))
+    try:
+        mail_env(monkeypatch, c.port)
+        to = ["a@x.example", "b@grey.example", "c@x.example"]
+        r = run("summary", LOG, *(a for t in to for a in ("--mail-to", t)))
+        msg = assert_left_on_disk(r, tmp_path)
+        assert [t for _, t, _ in inbox.messages] == [["a@x.example", "c@x.example"]]
+        assert msg["To"] == "b@grey.example"
+        said = "554 5.6.0 content rejected" if at == "DATA" else "550 5.7.1 sender rejected"
+        assert said in r.stderr and "the others got it" in r.stderr, r.stderr
+        assert "addressed to b@grey.example only" in r.stderr
+    finally:
+        c.stop()
 
 
 def test_report_file_is_written_and_kept_when_mail_fails(
@@ -417,6 +556,20 @@ def test_a_mailed_run_under_cron_says_nothing_of_its_bad_lines(
     r = run("summary", log, "--strict", "--mail-to", "a@x.example")
     assert r.exit_code == ExitCode.BAD_LINES and "1 bad line; the first:" in r.stderr
     assert "1 bad line; the first:" in run("summary", log, "-o", tmp_path / "r.json").stderr
+
+
+def test_a_failed_mail_under_cron_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The bad-line note came before the error line: cron mailed two lines (docs/cron.md: one).
+    mail_env(monkeypatch, free_port())
+    log = tmp_path / "a.log"
+    log.write_bytes(LOG.read_bytes() + b"this is not a log line\n")
+    r = run("summary", log, "--mail-to", "a@x.example")
+    msg = assert_left_on_disk(r, tmp_path)
+    assert len(r.stderr.splitlines()) == 1 and "bad line" not in r.stderr
+    body = msg.get_body(("plain",))
+    assert body is not None and "this is not a log line" in body.get_content()
 
 
 def test_dry_run_writes_the_eml_owner_only(tmp_path: Path) -> None:

@@ -76,3 +76,41 @@ def test_hostile_report_in_chromium(tmp_path: Path) -> None:
     assert "&lt;script&gt;" in body  # the payloads are there, as text
     v = chromium.visit(page, screenshot=False)
     assert v.scripts == [] and v.requests == [] and v.console == []
+
+
+def test_a_5000_character_value_is_cut_in_the_page(tmp_path: Path) -> None:
+    # QA22 #12: a 5,000-character path and referrer were shown whole, a screen-tall row each
+    # at 1280 px and a 5,000-character link. Now cut at 300 characters with "…", as the text
+    # report; the whole value is the cell's title (escaped), and the link goes to it whole.
+    from html.parser import HTMLParser
+
+    from loglines import line, write
+
+    path = "/" + "A" * 5000 + "<b>"
+    ref = "http://r.example/" + "B" * 5000
+    log = write(tmp_path / "a.log", [line(request=f"GET {path} HTTP/1.1", referrer=ref)] * 3)
+    page = _report(tmp_path, "summary", str(log))
+    cells: list[tuple[str, dict[str, str | None]]] = []
+    inside = [False]
+
+    class Cells(HTMLParser):
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "td":
+                cells.append(("", dict(attrs)))
+                inside[0] = True
+
+        def handle_endtag(self, tag: str) -> None:
+            inside[0] = inside[0] and tag != "td"
+
+        def handle_data(self, data: str) -> None:
+            if inside[0]:
+                cells[-1] = (cells[-1][0] + data, cells[-1][1])
+
+    Cells().feed(page.read_text())
+    long = [(text, attrs) for text, attrs in cells if attrs.get("title")]
+    assert {a["title"] for _, a in long} == {path, ref}  # whole, and parsed back unescaped
+    assert all(len(text) == 300 and text.endswith("\u2026") for text, _ in long), long
+    assert "<b>" not in page.read_text() and f'href="{ref}"' in page.read_text()
+    v = chromium.visit(page, width=1280, screenshot=False)
+    assert v.scripts == [] and v.requests == [] and v.console == []
+    assert v.rows and max(v.rows) < 150, max(v.rows)  # a few lines, not a screen (~1,000 px)

@@ -74,6 +74,48 @@ def test_report_from_store_alone(tmp_path: Path) -> None:
     assert figures(report([str(log)], state)) == first
 
 
+def test_a_report_from_the_store_does_not_say_its_period_had_no_bad_line(tmp_path: Path) -> None:
+    # QA22 #9: the overview said bad lines 0 for a period whose logs had some. The store keeps
+    # no count by day: null (shown "-") and a note in every format; the inputs keep the
+    # reading's count.
+    from logaudit.render.tabular import notes_table
+
+    log = tmp_path / "a.log"
+    log.write_bytes(DATA)
+    bad = report([str(log)]).report.overview["bad_lines"]  # type: ignore[union-attr]
+    assert bad > 0
+    state = tmp_path / "state"
+    runs = (([str(log)], f"{bad} in the lines this run read"), ([], "this run read no log"))
+    for args, said in runs:
+        got = report(args, state).report
+        assert got is not None and got.overview["bad_lines"] is None
+        [note] = [n for n in got.notes if n.startswith("bad lines of the period: not known")]
+        assert said in note and note in list(notes_table(got)["note"])
+    assert got.bad_lines["total"] == 0 and got.inputs == []
+
+
+def test_bad_lines_are_known_when_the_store_steps_aside_for_filters(tmp_path: Path) -> None:
+    # Review of qafix22c #1: with a filter --state reads the logs directly, so the period's
+    # bad lines are known; the report said null and "not known from the store".
+    from logaudit import filters
+
+    log = tmp_path / "a.log"
+    log.write_bytes(DATA)
+    chosen = filters.parse({**{k: () for k in filters.option_names()}, "status": ("5xx",)})
+    extra = {"every": "auto", "metrics": (), "filters": chosen}
+    direct = report([str(log)], extra=extra).report
+    assert direct is not None and direct.overview["bad_lines"] > 0
+    state = tmp_path / "state"
+    report([str(log)], state)  # a store that holds the logs' days already
+    for _ in range(2):  # and one the filtered run leaves as it was
+        out = report([str(log)], state, extra=extra)
+        assert any("cannot answer filters" in m for m in out.messages), out.messages
+        assert out.report is not None
+        assert out.report.overview["bad_lines"] == direct.overview["bad_lines"]
+        assert not [n for n in out.report.notes if "not known from the store" in n]
+        state = tmp_path / "unfed"
+
+
 def test_truncated_file_is_read_again_and_said(tmp_path: Path) -> None:
     log = tmp_path / "a.log"
     state = tmp_path / "state"

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
@@ -145,6 +145,45 @@ def test_prune_removes_old_days_only(tmp_path: Path) -> None:
     assert sorted(p.name for p in state.glob("day=*")) == ["day=2026-01-24"]
     assert manage.info(state)["days"] == 1
     assert manage.age_days("8w") == 56 and manage.age_days("400") == 400
+
+
+def test_a_prune_of_every_day_before_today_needs_yes_and_the_empty_report_says_why(
+    tmp_path: Path,
+) -> None:
+    # QA22 #10: `state prune --older-than 0` emptied the store with no confirmation, then a
+    # report on the same logs said "no request" (exit 8) and nothing of why: they had been
+    # read into days since pruned, and their offsets keep them from being read again.
+    log, state = _store(tmp_path)
+    for age in ("0d", "0w"):
+        asked = ["state", "prune", "--older-than", age, "--state", str(state)]
+        res = CliRunner().invoke(cli, asked)
+        assert res.exit_code == ExitCode.USAGE and "every day before today (3 of 3," in res.stderr
+        assert len(res.stderr.splitlines()) == 1 and manage.info(state)["days"] == 3
+    args = ["state", "prune", "--older-than", "0", "--state", str(state)]
+    res = CliRunner().invoke(cli, [*args, "--yes"])
+    assert res.exit_code == 0 and "removed 3 day(s)" in res.output
+    out = report([str(log)], state)
+    assert out.exit_code == ExitCode.NO_DATA and out.report is not None
+    why = "the input (3,000 lines) had been read into the store by earlier runs"
+    assert [n for n in out.report.notes if why in n] and [m for m in out.messages if why in m]
+    # Not said when the logs were read by this run (nothing in the period asked, that is all).
+    out = report([str(log)], tmp_path / "fresh", since=datetime(2030, 1, 1))
+    assert out.exit_code == ExitCode.NO_DATA and out.report is not None
+    assert not [n for n in out.report.notes if "earlier runs" in n]
+
+
+def test_only_an_age_of_0_needs_yes(tmp_path: Path) -> None:
+    # Review of qafix22c #3: the guard asked --yes of any prune removing every day held, so a
+    # nightly `--older-than 400d` on a store no longer fed failed (exit 2) every night and kept
+    # its data past retention; and on a store fed today `--older-than 0` keeps today's day, so
+    # it removed all but that one with no --yes (QA22 #10's case).
+    _, state = _store(tmp_path)
+    with pytest.raises(LogauditError, match=r"before today \(2 of 3, 2026-01-22 \.\. 2026-01-23\)"):
+        manage.prune(state, 0, today=date(2026, 1, 24))  # fed "today": its day would stay
+    assert manage.info(state)["days"] == 3
+    res = CliRunner().invoke(cli, ["state", "prune", "--older-than", "1d", "--state", str(state)])
+    assert res.exit_code == 0, res.stderr  # retention past the newest day: every day, no --yes
+    assert "removed 3 day(s): 2026-01-22 .. 2026-01-24" in res.output
 
 
 @pytest.mark.parametrize(

@@ -260,6 +260,38 @@ def _asked(settings: Settings, key: str) -> str | None:
     return str(value.isoformat())
 
 
+def bad_lines_not_stored(read_now: int | None) -> str:
+    """The note beside a report from the store's unknown bad-line count (overview null);
+    ``read_now``: this run's bad lines, None when it read no log."""
+    now = (
+        "this run read no log" if read_now is None
+        else f"{read_now:,} in the lines this run read" if read_now
+        else "none in the lines this run read"
+    )
+    return (
+        "bad lines of the period: not known from the store (it keeps no count of them by "
+        f"day; {now}, see the inputs)"
+    )
+
+
+def read_before_note(run: Run) -> str | None:
+    """--state, no request: the named inputs earlier runs had read whole (their days are in
+    the store, or were pruned from it; they are not read again), or None."""
+    old = {i.name: n for i in run.inputs if (n := run.read_before.get(i.name, 0))}
+    old = {name: n for name, n in old.items() if not run.lines.get(name)}
+    if not old:
+        return None
+    named = sum(1 for i in run.inputs if i.note is None)
+    which = f"the {named:,} inputs" if len(old) == named > 1 else f"{len(old):,} of the inputs"
+    which = "the input" if len(old) == named == 1 else which
+    return (
+        f"{which} ({sum(old.values()):,} lines) had been read into the "
+        "store by earlier runs and are not read again; the store holds no request of theirs "
+        "in this period (days removed by `logaudit state prune` stay removed: `logaudit state "
+        "rebuild LOG...` reads the logs anew)"
+    )
+
+
 def build_report(
     run: Run,
     settings: Settings,
@@ -274,6 +306,11 @@ def build_report(
     ctx = context or Context(settings)
     ov = traffic.overview(p, settings)
     ov["bad_lines"] = run.bad.total
+    if run.stored:
+        # The store keeps no count of bad lines by day: the period's is unknown, not this
+        # run's reading of the new lines (which the inputs table and bad_lines still say).
+        ov["bad_lines"] = None
+        ctx.notes.append(bad_lines_not_stored(run.bad.total if run.inputs else None))
     ov.update(timing.overview(p))
     if ov.get("crawler_hits", 0) is None:
         ctx.notes.append(traffic.ROBOTS_NOT_COUNTED)
@@ -297,6 +334,8 @@ def build_report(
                 traffic._local(int(span.iloc[0][k])) for k in ("first_local", "last_local")
             )
             ctx.notes.append(f"the logs' requests run from {first} to {last}")
+        if run.stored and (note := read_before_note(run)):
+            ctx.notes.append(note)
         # Nothing to break down: every section is empty, and says why.
         built = [
             Section(name, SECTIONS[name].title, pd.DataFrame(), note="no request")

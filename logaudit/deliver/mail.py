@@ -17,9 +17,13 @@ rejected sender or recipient, sendmail's non-zero exit) raises ``MailError`` (ex
 whole message was written as an ``.eml`` file (owner-only) to the spool folder; its path is in
 the error. ``sendmail -t < file.eml`` or any mail client can send it later.
 
-Temporary failures (connection refused or reset, timeouts, 4xx replies) are retried
-``retries`` times with doubling back-off; permanent ones (authentication, certificates, 5xx
-replies) are not, since repeating them cannot help and may lock an account.
+Temporary failures (connection refused or reset, timeouts, 4xx replies, including a 4xx to
+MAIL FROM or RCPT TO: greylisting's 451) are retried ``retries`` times with doubling back-off;
+permanent ones (authentication, certificates, 5xx replies) are not, since repeating them cannot
+help and may lock an account. When some recipients were accepted and others refused with a
+4xx, only the refused ones are tried again. The ``.eml`` left after a partial refusal, or
+after a retry that failed for good (a 554 to DATA once some got it), is addressed to the
+recipients who did not get the message only, so sending it later mails no one twice.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from logaudit.errors import MailError
 from logaudit.render.escape import safe
 
 BACKOFF_SECONDS = 2.0  # first wait between attempts; doubles each time
+_sleep = time.sleep  # the back-off's wait (a test replaces it here, not process-wide)
 _SVG = re.compile(r"<svg\b[^>]*>.*?</svg>", re.DOTALL | re.IGNORECASE)
 _SVG_TITLE = re.compile(r"<title>(.*?)</title>", re.DOTALL | re.IGNORECASE)
 _SVG_CLASS = re.compile(r'\bclass="([\w -]*)"')
@@ -144,6 +149,18 @@ class _Temporary(Exception):
     """A failure worth another attempt."""
 
 
+class Undelivered(MailError):
+    """A failure after which ``pending`` (bare addresses) still need the message; the others
+    got it."""
+
+    def __init__(self, message: str, pending: Sequence[str]) -> None:
+        super().__init__(message)
+        self.pending = tuple(pending)
+
+
+Refusals = dict[str, tuple[int, str]]  # recipient -> (SMTP code, reply text)
+
+
 def _tls_context(mail: MailSettings) -> ssl.SSLContext:
     ctx = ssl.create_default_context()
     if mail.ca_file is not None:
@@ -151,7 +168,9 @@ def _tls_context(mail: MailSettings) -> ssl.SSLContext:
     return ctx
 
 
-def _smtp_once(msg: EmailMessage, recipients: Sequence[str], mail: MailSettings) -> None:
+def _smtp_once(msg: EmailMessage, recipients: Sequence[str], mail: MailSettings) -> Refusals:
+    """Send once; the recipients the server refused (every one, or some: the others got it).
+    A failure that reached no one raises: _Temporary or MailError."""
     host, port = mail.smtp_host, mail.port()
     where = f"{host}:{port}"
     try:
@@ -173,9 +192,7 @@ def _smtp_once(msg: EmailMessage, recipients: Sequence[str], mail: MailSettings)
             if mail.user:
                 smtp.login(mail.user, mail.password or "")
             refused = smtp.send_message(msg, to_addrs=list(recipients))
-            if refused:
-                who = ", ".join(f"{safe(r)} ({c} {_reply(m)})" for r, (c, m) in refused.items())
-                raise MailError(f"SMTP {where} refused recipients: {who}; the others got it")
+            return {r: (c, _reply(m)) for r, (c, m) in refused.items()}
     except MailError:
         raise
     except smtplib.SMTPServerDisconnected as e:
@@ -187,11 +204,13 @@ def _smtp_once(msg: EmailMessage, recipients: Sequence[str], mail: MailSettings)
         why = f"{e.smtp_code} {_reply(e.smtp_error)}"
         raise MailError(f"SMTP {where}: authentication failed ({why})") from None
     except smtplib.SMTPRecipientsRefused as e:
-        who = ", ".join(f"{safe(r)} ({c} {_reply(m)})" for r, (c, m) in e.recipients.items())
-        raise MailError(f"SMTP {where} refused every recipient: {who}") from None
+        return {r: (c, _reply(m)) for r, (c, m) in e.recipients.items()}
     except smtplib.SMTPSenderRefused as e:
         why = f"{e.smtp_code} {_reply(e.smtp_error)}"
-        raise MailError(f"SMTP {where} refused the sender {safe(e.sender)} ({why})") from None
+        text = f"SMTP {where} refused the sender {safe(e.sender)} ({why})"
+        if 400 <= e.smtp_code < 500:  # greylisting answers MAIL FROM with 451 too
+            raise _Temporary(text) from None
+        raise MailError(text) from None
     except smtplib.SMTPNotSupportedError as e:
         raise MailError(f"SMTP {where}: {safe(e)}") from None
     except smtplib.SMTPResponseException as e:
@@ -219,7 +238,7 @@ def _reply(text: bytes | str) -> str:
     return safe(" ".join(s.split()), 200)
 
 
-def _sendmail_once(msg: EmailMessage, recipients: Sequence[str], mail: MailSettings) -> None:
+def _sendmail_once(msg: EmailMessage, recipients: Sequence[str], mail: MailSettings) -> Refusals:
     cmd = [mail.sendmail, "-oi", "--", *recipients]
     try:
         done = subprocess.run(
@@ -237,6 +256,7 @@ def _sendmail_once(msg: EmailMessage, recipients: Sequence[str], mail: MailSetti
         if done.returncode == 75:
             raise _Temporary(f"{mail.sendmail}: {err}")
         raise MailError(f"{mail.sendmail}: {err}")
+    return {}
 
 
 def send(
@@ -245,25 +265,71 @@ def send(
     mail: MailSettings,
     sleep: Callable[[float], None] | None = None,
 ) -> int:
-    """Send, retrying temporary failures; the number of attempts made. Raises MailError."""
+    """Send, retrying temporary failures (a 4xx refusal of some recipients: those only); the
+    number of attempts made. Raises MailError, or Undelivered naming who still needs it."""
     from email.utils import parseaddr
 
     # Envelope addresses: the bare address of "Name <user@host>" (checked by config).
-    recipients = [parseaddr(r)[1] or r for r in recipients]
+    everyone = [parseaddr(r)[1] or r for r in recipients]
     once = _sendmail_once if mail.via == "sendmail" else _smtp_once
     wait = BACKOFF_SECONDS
     attempts = mail.retries + 1
+    tries = f" ({attempts} attempts)" if attempts > 1 else ""
+    pending = list(everyone)
+    final: Refusals = {}  # refused for good (5xx), or still 4xx after the last attempt
     for n in range(1, attempts + 1):
         try:
-            once(msg, recipients, mail)
-            return n
+            refused = once(msg, pending, mail)
         except _Temporary as e:
             if n == attempts:
-                tries = f" ({attempts} attempts)" if attempts > 1 else ""
-                raise MailError(f"{e}{tries}") from None
-            (sleep or time.sleep)(wait)
+                raise _undelivered(f"{e}{tries}", everyone, pending, final) from None
+            (sleep or _sleep)(wait)
             wait *= 2
+            continue
+        except MailError as e:
+            if n == 1:
+                raise
+            # A permanent failure on a retry (554 to DATA, 5xx to MAIL FROM, a login refused):
+            # some may have got it on an earlier attempt; the .eml must not mail them twice.
+            raise _undelivered(str(e), everyone, pending, final) from None
+        later = {r: v for r, v in refused.items() if 400 <= v[0] < 500}
+        final.update((r, v) for r, v in refused.items() if r not in later)
+        pending = list(later)
+        if not later or n == attempts:
+            final.update(later)
+            if not final:
+                return n
+            where = f"SMTP {mail.smtp_host}:{mail.port()}"  # sendmail refuses no one alone
+            raise _refusal(where, everyone, final, tries if later else "")
+        (sleep or _sleep)(wait)
+        wait *= 2
     raise AssertionError("unreachable")
+
+
+def _listed(refusals: Refusals) -> str:
+    """``a@x.example (550 5.1.1 no such user), b@...``: the refused, for an error line."""
+    return ", ".join(f"{safe(r)} ({c} {m})" for r, (c, m) in refusals.items())
+
+
+def _refusal(where: str, everyone: Sequence[str], final: Refusals, tries: str) -> Undelivered:
+    who = _listed(final)
+    if len(final) == len(set(everyone)):
+        return Undelivered(f"{where} refused every recipient: {who}{tries}", list(final))
+    return Undelivered(f"{where} refused recipients: {who}{tries}; the others got it", list(final))
+
+
+def _undelivered(
+    text: str, everyone: Sequence[str], pending: Sequence[str], final: Refusals
+) -> Undelivered:
+    """A failure that ends the attempts (temporary on the last one, or permanent on a retry):
+    who still needs the message, and what the earlier attempts already settled (recipients
+    refused for good, or got it)."""
+    still = [r for r in everyone if r in final or r in pending]
+    if final:
+        text = f"{text}; refused for good: {_listed(final)}"
+    if len(still) < len(everyone):
+        text = f"{text}; the others got it"
+    return Undelivered(text, still)
 
 
 def deliver(
@@ -279,6 +345,11 @@ def deliver(
         send(msg, recipients, mail, sleep)
     except MailError as e:
         folder = mail.spool()
+        the_message = "the message"
+        if isinstance(e, Undelivered):
+            msg, only = _readdressed(msg, recipients, e.pending)
+            if only:
+                the_message = f"the message, addressed to {only} only,"
         try:
             path = _kept(msg, folder, command)
         except (OSError, OutputError) as w:
@@ -295,14 +366,30 @@ def deliver(
                     with contextlib.suppress(OSError):
                         spare.rmdir()  # nothing was kept in it
                 raise MailError(
-                    f"{e}; and the message could not be kept in {folder} ({_why(w)}) "
+                    f"{e}; and {the_message} could not be kept in {folder} ({_why(w)}) "
                     f"nor in a temporary folder ({_why(w2)})"
                 ) from None
             raise MailError(
-                f"{e}; {folder} could not be written ({_why(w)}): the message was left in "
+                f"{e}; {folder} could not be written ({_why(w)}): {the_message} was left in "
                 f"{path}"
             ) from None
-        raise MailError(f"{e}; the message was left in {path}") from None
+        raise MailError(f"{e}; {the_message} was left in {path}") from None
+
+
+def _readdressed(
+    msg: EmailMessage, recipients: Sequence[str], pending: Sequence[str]
+) -> tuple[EmailMessage, str]:
+    """``msg`` addressed to the ``pending`` recipients only, when some others got it (sending
+    the .eml with ``sendmail -t`` would mail them twice), and whom it names; else (msg, "")."""
+    import copy
+    from email.utils import parseaddr
+
+    kept = [r for r in recipients if (parseaddr(r)[1] or r) in set(pending)]
+    if not kept or len(kept) == len(recipients):
+        return msg, ""
+    again = copy.deepcopy(msg)
+    again.replace_header("To", ", ".join(kept))
+    return again, ", ".join(safe(r) for r in kept)
 
 
 def _why(error: Exception) -> str:

@@ -26,7 +26,7 @@ import jinja2
 from markupsafe import Markup
 
 from logaudit import __version__
-from logaudit.render import svg, view
+from logaudit.render import escape, svg, view
 from logaudit.report import Report, Section
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -72,6 +72,7 @@ class Cell:
     nowrap: bool = False  # short text (dates, names): never broken across lines
     href: str = ""
     arrow: Markup | None = None
+    title: str = ""  # the whole text of a cell cut at view.CELL_MAX (shown on hover)
     words: bool = False  # items are words kept whole, broken between (a time beside lists)
     # a list cell (LIST_COLUMNS): its items, each as the pieces a line may break between
     # (one piece: kept whole); empty for other cells
@@ -173,6 +174,11 @@ def section_html(sec: Section, report: Report, embed: Embed | None) -> SectionHt
         metric = str(raw[keys.index("metric")]) if "metric" in keys else ""
         for i, (c, shown, value) in enumerate(zip(tv.columns, cells, raw, strict=True)):
             cell = Cell(shown, c.numeric, short[i])
+            if not c.numeric and len(shown) > view.CELL_MAX:
+                # Cut as the text report does (a 5,000-character path was a screen a row);
+                # the whole value is the cell's title. A link still goes to the whole URL.
+                cell.title, shown = shown, escape.cut(shown, view.CELL_MAX)
+                cell.text = shown
             if c.key == "referrer":
                 cell.href = link(value)
             if c.key in ("change", "week_change") and metric:

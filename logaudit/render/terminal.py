@@ -43,8 +43,7 @@ _ASCII_SPARKS = "_.-:=+*#"
 # SIMPLE_HEAD with a dashed rule: no box-drawing character.
 _PLAIN_HEAD = box.Box("    \n    \n -- \n    \n    \n    \n    \n    \n", ascii=True)
 TEXT_WIDTH = 100
-# The most characters of a text cell shown (terminal and text): a few lines of a wide table.
-CELL_MAX = 300
+CELL_MAX = view.CELL_MAX
 
 
 def style_for(env: Mapping[str, str] | None = None) -> Style:

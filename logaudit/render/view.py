@@ -68,6 +68,9 @@ WORDS: dict[str, str] = {
     "os": "operating system",
 }
 
+# The most characters of a text cell shown (terminal, text and HTML, where the whole value is
+# the cell's title): a few lines of a wide table, not a screen a row.
+CELL_MAX = 300
 BYTES = frozenset({"bandwidth", "bytes"})
 # Human renderers leave these out: the same change is in the ``change``/``week_change`` text,
 # and a period's ``start`` repeats its label.

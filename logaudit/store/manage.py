@@ -130,14 +130,29 @@ def verify(root: Path, wait: float | None = 0.0) -> list[str]:
 
 
 def prune(
-    root: Path, older_than_days: int, wait: float | None = 0.0, today: date | None = None
+    root: Path,
+    older_than_days: int,
+    wait: float | None = 0.0,
+    today: date | None = None,
+    yes: bool = False,
 ) -> list[str]:
-    """Remove the days before ``today - older_than_days``; the days removed."""
+    """Remove the days before ``today - older_than_days``; the days removed. An age of 0 (every
+    day before today) is refused unless ``yes`` (``--yes``): the logs it read are not read
+    again, so a report on them would find nothing (QA22 #10). Any other age may remove every
+    day held: a nightly retention prune of a store no longer fed must keep working."""
     layout = _existing(root)
     cutoff = day_number(((today or date.today()) - timedelta(days=older_than_days)).isoformat())
     with locked(root, wait):
         state = layout.read_state()
         gone = sorted(d for d in state.days if day_number(d) < cutoff)
+        if gone and older_than_days < 1 and not yes:
+            raise LogauditError(
+                f"state prune --older-than 0 would remove every day before today ({len(gone):,}"
+                f" of {len(state.days):,}, {gone[0]} .. {gone[-1]}), and the logs they were "
+                "read from are not read again (reports on them would find no request): give "
+                "--yes to do it, or `logaudit state rebuild LOG...` to read the logs anew",
+                ExitCode.USAGE,
+            )
         if gone:
             for d in gone:
                 del state.days[d]
