@@ -46,7 +46,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from logaudit.anonymize import Anonymizer
+from logaudit.anonymize import LITERAL_HINT, Anonymizer
 from logaudit.deliver.files import sync_folder
 from logaudit.enrich import pii
 from logaudit.enrich.pii import PREFILTER_CHARS, _unanchored, _whole_group, prefilter  # noqa: F401
@@ -93,7 +93,10 @@ class LineLayout:
 _QUOTED = r'(?:[^"\\\n]|\\.)*'
 # Roles scrub rewrites; a token holding none of them is kept as it is.
 ROLES = ("client", "xff", "user", "path", "query", "referrer", "agent", "request",
-         "request_uri")
+         "request_uri", "xff_extra")
+# Free text whose IP literals are anonymised as --anonymize does (xff_extra: the trailing
+# field --client-from xff reads, which may be a request time rather than addresses).
+LITERAL_ROLES = ("path", "query", "referrer", "agent", "xff_extra")
 
 
 def _simple(t: Token, fmt: Layout) -> bool:
@@ -104,10 +107,14 @@ def _simple(t: Token, fmt: Layout) -> bool:
                    for p in t.fields)
 
 
-def line_layout(fmt: Layout) -> LineLayout:
+def line_layout(fmt: Layout, xff_tail: bool = False) -> LineLayout:
     """A format's scrub layout, derived from its own tokens and separators: every token one
     captured group (quoted ones without their quotes), every separator a literal (captured
-    when a W3C run of blanks), the trailing text (extras, line end) one captured tail."""
+    when a W3C run of blanks), the trailing text (extras, line end) one captured tail.
+
+    ``xff_tail``: the first trailing field is what ``--client-from xff`` reads as
+    X-Forwarded-For (``blockcsv.xff_extra``: nginx's ``main`` format, detected as combined and
+    one trailing field): it is captured on its own, and its IP literals are masked."""
     pieces: list[tuple[str, str]] = []
     regex = ["^"]
     fields: dict[str, Any] = {}
@@ -153,6 +160,11 @@ def line_layout(fmt: Layout) -> LineLayout:
             single = t.single
             fields[g] = single.role if single is not None else t
         sep(i + 1)
+    if xff_tail and fmt.allow_extras:
+        # As Layout.line_regex captures extra0: quoted (without its quotes) or bare.
+        regex.append(r'(?:(?P<xq>[ \t]")(?P<x0>[^"\n]*)(?P<xc>")|(?P<xs>[ \t])(?P<x1>[^ "\n]\S*))?')
+        pieces += [("cap", "xq"), ("cap", "x0"), ("cap", "xc"), ("cap", "xs"), ("cap", "x1")]
+        fields["x0"] = fields["x1"] = "xff_extra"
     tail = r"(?:[ \t][^\n]*)?" if fmt.allow_extras else ""
     regex.append(f"(?P<tail>{tail}\\r?\\n?)$")
     pieces.append(("cap", "tail"))
@@ -169,19 +181,25 @@ def line_layout(fmt: Layout) -> LineLayout:
         elif not _simple(t, fmt):
             break
     needs_user = any(p.role == "user" for t in fmt.tokens for p in t.fields)
-    if client is None or (needs_user and user is None):
+    # An X-Forwarded-For field is masked on every line (it is what --client-from xff reads):
+    # no fast path that rewrites the client token alone.
+    xff = xff_tail or any(p.role == "xff" for t in fmt.tokens for p in t.fields)
+    if client is None or (needs_user and user is None) or xff:
         return LineLayout("".join(regex), tuple(pieces), fields, None, None, fmt.loose)
     full = [r"^(?:\S+ ){" + str(client) + r"}\S+, "]
     if user is not None:
         # The user token is not exactly '-': it starts with another byte, or '-' and more.
         full.append(r"^(?:\S+ ){" + str(user) + r"}(?:[^-]|-\S)")
+    # An IP literal after the client (in the path, query, referrer, agent): masked as
+    # --anonymize masks it (anonymize.LITERAL_HINT finds every line that may hold one).
+    full.append(r"^(?:\S+ ){" + str(client) + r"}\S+ .*(?:" + LITERAL_HINT + ")")
     return LineLayout("".join(regex), tuple(pieces), fields, client, "|".join(full),
                       fmt.loose)
 
 
 @cache
-def layout_for(fmt: Layout) -> LineLayout:
-    return line_layout(fmt)
+def layout_for(fmt: Layout, xff_tail: bool = False) -> LineLayout:
+    return line_layout(fmt, xff_tail)
 
 
 # ---- masking one field's values -------------------------------------------------------
@@ -321,14 +339,14 @@ def _too_deep(data: Chunk, lines: pa.Array) -> np.ndarray:
 
 class Scrubber:
     def __init__(self, fmt: Layout | LineLayout, rules: tuple[pii.Rule, ...],
-                 anon: Anonymizer | None) -> None:
+                 anon: Anonymizer | None, xff_tail: bool = False) -> None:
         self.format = fmt if isinstance(fmt, Layout) else None
         if isinstance(fmt, LineLayout):
             self.layout = fmt
         elif fmt.family == "jsonkeys":
             self.layout = LineLayout(r"\A\z", (), {})
         else:
-            self.layout = layout_for(fmt)
+            self.layout = layout_for(fmt, xff_tail)
         self.rules = rules
         self.anon = anon
         # Values are JSON string contents (nginx escape=json templates, Caddy, Traefik).
@@ -430,11 +448,12 @@ class Scrubber:
             rx = (r'^(?P<pre>(?s:.*?)"' + re.escape(key) + r'"\s*:\s*\[?\s*")'
                   r'(?P<val>(?:[^"\\\n]|\\.)*)(?P<post>(?s:.*))$')
             which = ok & self._match(out, rx)
-            anon = self.anon is not None and role in ("client", "user")
-            if not anon and self.prefilter:
-                which &= self._prefiltered(out)
-            elif not anon:
-                continue
+            anon = self.anon is not None and role in ("client", "user", "xff")
+            if not anon:
+                hint = self._prefiltered(out) if self.prefilter else np.zeros(n, dtype=bool)
+                if self.anon is not None and role in LITERAL_ROLES:
+                    hint |= self._match(out, LITERAL_HINT)
+                which &= hint
             if not which.any():
                 continue
             at = np.flatnonzero(which)
@@ -525,6 +544,8 @@ class Scrubber:
             return ",".join(self._client(x) for x in text.split(","))
         lead = text[: len(text) - len(text.lstrip())]
         core = text.strip()
+        if core in ("-", "unknown"):  # an X-Forwarded-For placeholder, no address
+            return text
         m = _WITH_PORT.match(core)
         if m and pii_ip(m.group("a6") or m.group("a4")):
             a = self.anon.address(m.group("a6") or m.group("a4"))
@@ -540,7 +561,10 @@ class Scrubber:
             col = columns[group]
             enc = pc.dictionary_encode(col)
             codes = np.asarray(enc.indices)
-            dist, touched = self._values(enc.dictionary, what)
+            if self.layout.comments:
+                dist, touched = self._unquoted(enc.dictionary, what)
+            else:
+                dist, touched = self._values(enc.dictionary, what)
             if touched.any():
                 columns[group] = dist.take(pa.array(codes))
                 changed |= touched[codes]
@@ -550,6 +574,20 @@ class Scrubber:
             for kind, name in self.layout.pieces
         ]
         return pc.binary_join_element_wise(*args, pa.scalar(b"", _BIN))
+
+    def _unquoted(self, dist: pa.Array, what: Any) -> tuple[pa.Array, np.ndarray]:
+        """W3C: a field may be written quoted (``"123.123.123.123"``, IIS advanced logging,
+        Incapsula): its contents are rewritten, the quotes put back around them."""
+        quoted = np.asarray(pc.match_substring_regex(dist, r'^"(?s:.*)"$').fill_null(False),
+                            bool)
+        if not quoted.any():
+            return self._values(dist, what)
+        inner = pc.replace_substring_regex(dist, r'^"((?s:.*))"$', r"\1")
+        new, touched = self._values(inner, what)
+        new = new.cast(_BIN)
+        quote = pa.scalar(b'"', _BIN)
+        wrapped = pc.binary_join_element_wise(quote, new, quote, pa.scalar(b"", _BIN))
+        return pc.if_else(pa.array(quoted), wrapped, new), touched
 
     def _values(self, dist: pa.Array, what: Any) -> tuple[pa.Array, np.ndarray]:
         """Distinct values of one token -> rewritten, and which changed. ``what``: the role
@@ -584,7 +622,32 @@ class Scrubber:
         if self.anon is not None and what in ("client", "xff", "user"):
             dist, more = self._anon_values(dist, "user" if what == "user" else "client")
             touched |= more
+        elif self.anon is not None and what in LITERAL_ROLES:
+            dist, more = self._literals(dist, what)
+            touched |= more
         return dist, touched
+
+    def _literals(self, dist: pa.Array, what: str) -> tuple[pa.Array, np.ndarray]:
+        """The IP literals in free text (a path, query, referrer, agent, the trailing
+        X-Forwarded-For field) anonymised by --anonymize's own rule (``Anonymizer.text``,
+        ``.agent``): once per distinct value that ``LITERAL_HINT`` says may hold one."""
+        assert self.anon is not None
+        touched = np.zeros(len(dist), dtype=bool)
+        where = np.flatnonzero(self._match(dist, LITERAL_HINT))
+        if not len(where):
+            return dist, touched
+        fn = self.anon.agent if what == "agent" else self.anon.text
+        old = dist.take(pa.array(where)).to_pylist()
+        new = [fn(v.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+               for v in old]
+        diff = np.array([a != b for a, b in zip(old, new, strict=True)], dtype=bool)
+        if not diff.any():
+            return dist, touched
+        touched[where[diff]] = True
+        idx = np.arange(len(dist))
+        idx[where] = len(dist) + np.arange(len(where))
+        return pa.concat_arrays([dist.cast(_BIN), pa.array(new, _BIN)]).take(pa.array(idx)), \
+            touched
 
     def _apart(
         self, dist: pa.Array, alone: np.ndarray, role: str, rx: str, parts: list[tuple[str, Any]]
@@ -728,12 +791,14 @@ class Result:
         return text
 
 
-def _format_of(head: bytes, name: str, forced: str | None) -> Layout:
+def _format_of(head: bytes, name: str, forced: str | None) -> tuple[Layout, bool]:
     """The input's format (as every command detects it, or ``--log-format``): scrub's
-    layout is derived from it, so every family and any format string can be scrubbed."""
+    layout is derived from it, so every family and any format string can be scrubbed. And
+    whether its first trailing field is the X-Forwarded-For ``--client-from xff`` reads."""
     from logaudit.formats import detect
 
-    return detect(head, name, forced).format
+    det = detect(head, name, forced)
+    return det.format, det.extras > 0 and "xff" not in det.format.fields
 
 
 # Blocks scrubbed at once, in threads, as ``engine.local.THREADS`` does for the reports: the work
@@ -794,10 +859,10 @@ def scrub_file(path: Path, target: Path | None, settings: Any, ip: str = "mask",
             raise LogauditError(f"{path}: cannot decompress ({e})", ExitCode.INPUT_TRUNCATED) \
                 from None
         # An empty file (a fresh rotation) has nothing to scrub: it is copied as it is.
-        layout = (
-            _format_of(head, str(path), getattr(settings, "log_format", None))
-            if head.strip() else LineLayout(r"\A\z", (), {})
-        )
+        layout: Layout | LineLayout = LineLayout(r"\A\z", (), {})
+        xff_tail = False
+        if head.strip():
+            layout, xff_tail = _format_of(head, str(path), getattr(settings, "log_format", None))
         rules = pii.rules_for(getattr(settings, "privacy_rules", None))
         anon = None
         if ip != "keep":
@@ -808,7 +873,7 @@ def scrub_file(path: Path, target: Path | None, settings: Any, ip: str = "mask",
                 secret = load_secret(getattr(settings, "secret_file", None))
             anon = anonymize.Anonymizer(ip, int(getattr(settings, "mask_bytes", 1) or 1),
                                         secret)
-        scrubber = Scrubber(layout, rules, anon)
+        scrubber = Scrubber(layout, rules, anon, xff_tail)
         # Through a symlink to the file it names: renaming over the link would replace it.
         dest = target if target is not None else Path(path)
         dest = dest.resolve() if dest.is_symlink() else dest
