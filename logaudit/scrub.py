@@ -46,7 +46,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from logaudit.anonymize import LITERAL_HINT, Anonymizer
+from logaudit.anonymize import AGENT_LITERAL_HINT, LITERAL_HINT, V4_HINT, Anonymizer
 from logaudit.deliver.files import sync_folder
 from logaudit.enrich import pii
 from logaudit.enrich.pii import PREFILTER_CHARS, _unanchored, _whole_group, prefilter  # noqa: F401
@@ -191,8 +191,14 @@ def line_layout(fmt: Layout, xff_tail: bool = False) -> LineLayout:
         # The user token is not exactly '-': it starts with another byte, or '-' and more.
         full.append(r"^(?:\S+ ){" + str(user) + r"}(?:[^-]|-\S)")
     # An IP literal after the client (in the path, query, referrer, agent): masked as
-    # --anonymize masks it (anonymize.LITERAL_HINT finds every line that may hold one).
-    full.append(r"^(?:\S+ ){" + str(client) + r"}\S+ .*(?:" + LITERAL_HINT + ")")
+    # --anonymize masks it. Every line that may hold one: the agent's hint, or dotted numbers
+    # after "word/" (/ip/192.0.2.1) but, when the agent is the last quoted field, not inside
+    # it (Chrome/131.0.0.0: no address, and half of a real log's lines).
+    last = fmt.tokens[-1]
+    agent_last = last.quoted and last.single is not None and last.single.role == "agent"
+    after = r"\w/" + V4_HINT + (r'[^"]*"[^"]*"' if agent_last else "")
+    full.append(r"^(?:\S+ ){" + str(client) + r"}\S+ .*(?:" + AGENT_LITERAL_HINT + "|"
+                + after + ")")
     return LineLayout("".join(regex), tuple(pieces), fields, client, "|".join(full),
                       fmt.loose)
 
@@ -633,7 +639,8 @@ class Scrubber:
         ``.agent``): once per distinct value that ``LITERAL_HINT`` says may hold one."""
         assert self.anon is not None
         touched = np.zeros(len(dist), dtype=bool)
-        where = np.flatnonzero(self._match(dist, LITERAL_HINT))
+        hint = AGENT_LITERAL_HINT if what == "agent" else LITERAL_HINT
+        where = np.flatnonzero(self._match(dist, hint))
         if not len(where):
             return dist, touched
         fn = self.anon.agent if what == "agent" else self.anon.text

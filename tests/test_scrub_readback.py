@@ -126,6 +126,8 @@ def test_ip_literals_masked_as_anonymize_does(tmp_path: Path) -> None:
         '200 100 "-" "curl/8"\n'
         '203.0.113.9 - - [05/Dec/2026:10:00:16 +0000] "GET /v/1.2.3 HTTP/1.1" 200 100 "-" '
         '"Mozilla/5.0 Chrome/120.0.0.0"\n'
+        '203.0.113.9 - - [05/Dec/2026:10:00:17 +0000] "GET /ip/192.0.2.1 HTTP/1.1" 200 100 '
+        '"http://a.example/ip/192.0.2.2" "Mozilla/5.0 Chrome/120.0.0.0"\n'
     )
     out = tmp_path / "clean.log"
     r = CliRunner().invoke(cli, ["scrub", str(log), "-o", str(out)])
@@ -138,6 +140,8 @@ def test_ip_literals_masked_as_anonymize_does(tmp_path: Path) -> None:
     )
     assert "/lookup/2001:db8::/a" in lines[1]
     assert lines[2].endswith('"GET /v/1.2.3 HTTP/1.1" 200 100 "-" "Mozilla/5.0 Chrome/120.0.0.0"')
+    assert lines[3].endswith('"GET /ip/192.0.2.0 HTTP/1.1" 200 100 '
+                             '"http://a.example/ip/192.0.2.0" "Mozilla/5.0 Chrome/120.0.0.0"')
     r = CliRunner().invoke(cli, ["scrub", str(log), "-o", str(out), "--ip", "keep"])
     assert r.exit_code == 0, r.output
     assert out.read_text() == log.read_text()
