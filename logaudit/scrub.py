@@ -724,6 +724,10 @@ def _json_keys(fmt: Layout) -> list[tuple[str, str]]:
         role = t.single.role if t.single is not None else ""
         if role in ROLES:
             out += [(alt.split(".")[-1], role) for alt in path.split("|")]
+    # A format that reads request headers (Caddy's request.headers.User-Agent) logs them all:
+    # X-Forwarded-For is masked as the client too, though no report reads it.
+    if any(".headers." in path for path in fmt.keys) and ("X-Forwarded-For", "xff") not in out:
+        out.append(("X-Forwarded-For", "xff"))
     return out
 
 

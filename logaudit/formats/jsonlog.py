@@ -72,7 +72,6 @@ CADDY = json_layout(
         "size": Piece("bytes", "size"),
         "request.headers.Referer": Piece("referrer", "Referer"),
         "request.headers.User-Agent": Piece("agent", "User-Agent"),
-        "request.headers.X-Forwarded-For": Piece("xff", "X-Forwarded-For"),
         "duration": Piece("response_time", "duration", "s"),
     },
     (
