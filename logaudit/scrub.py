@@ -86,7 +86,7 @@ class LineLayout:
     fields: dict[str, Any]
     client_token: int | None = None
     user_set: str | None = None
-    comments: bool = False  # W3C: '#' lines are headers, not bad lines
+    loose: bool = False  # W3C: a field may be written quoted ("..."), rewritten inside
 
 
 # One quoted field, with Apache's \" and \\ escapes, captured without its quotes.
@@ -414,7 +414,12 @@ class Scrubber:
         if self.json:  # a JSON template's line may fit it and still nest too deep
             ok &= ~_too_deep(data, lines)
         if not ok.all():
-            blank = self._match(lines, r"^(?:\s*$|#)" if self.layout.comments else r"^\s*$")
+            # Not bad lines, as parse.py counts them: blank lines, comments ('#' first: W3C's
+            # headers, a note), a CSV format's header line.
+            blank = self._match(lines, r"^\s*(?:$|#)")
+            header = self.format.header if self.format is not None else ""
+            if header:
+                blank |= self._match(lines, r"^\s*" + re.escape(header))
             self.counts.bad += int((~ok & ~blank).sum())
         if not ok.any():
             return data
@@ -446,7 +451,7 @@ class Scrubber:
         self.counts.lines += n
         ok = self._match(lines, r"^\s*\{") & ~_too_deep(data, lines)
         if not ok.all():
-            blank = self._match(lines, r"^\s*$")
+            blank = self._match(lines, r"^\s*(?:$|#)")  # as _block: blank or a comment
             self.counts.bad += int((~ok & ~blank).sum())
         out = lines
         changed = np.zeros(n, dtype=bool)
@@ -567,7 +572,7 @@ class Scrubber:
             col = columns[group]
             enc = pc.dictionary_encode(col)
             codes = np.asarray(enc.indices)
-            if self.layout.comments:
+            if self.layout.loose:
                 dist, touched = self._unquoted(enc.dictionary, what)
             else:
                 dist, touched = self._values(enc.dictionary, what)

@@ -161,3 +161,16 @@ def test_privacy_says_bad_lines_were_not_audited(tmp_path: Path) -> None:
     notes = json.loads(r.stdout)["notes"]
     assert "1 bad line could not be read and was not audited for personal data" \
         " (see bad lines)" in notes
+
+
+def test_scrub_counts_bad_lines_as_summary_does(tmp_path: Path) -> None:
+    """Comment lines ('#' first, as fail2ban's fixtures hold) and blank lines are no bad
+    lines to summary, nor to scrub (it called every comment of a CLF log bad)."""
+    good = ('203.0.113.9 - - [05/Dec/2026:11:00:01 +0000] "GET /a HTTP/1.1" 200 1 "-" "x"')
+    log = tmp_path / "c.log"
+    log.write_text(f"# a note: 203.0.113.9\n{good}\n\n  # indented\nnot a log line\n{good}\n")
+    code, overview = _summary(log)
+    assert code == 0 and overview["bad_lines"] == 1
+    r = CliRunner().invoke(cli, ["scrub", str(log), "-o", str(tmp_path / "out.log")])
+    assert r.exit_code == 0, r.output
+    assert "6 lines, 2 changed; 1 bad line passed through unchanged" in r.output
