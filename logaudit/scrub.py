@@ -107,14 +107,10 @@ def _simple(t: Token, fmt: Layout) -> bool:
                    for p in t.fields)
 
 
-def line_layout(fmt: Layout, xff_tail: bool = False) -> LineLayout:
+def line_layout(fmt: Layout) -> LineLayout:
     """A format's scrub layout, derived from its own tokens and separators: every token one
     captured group (quoted ones without their quotes), every separator a literal (captured
-    when a W3C run of blanks), the trailing text (extras, line end) one captured tail.
-
-    ``xff_tail``: the first trailing field is what ``--client-from xff`` reads as
-    X-Forwarded-For (``blockcsv.xff_extra``: nginx's ``main`` format, detected as combined and
-    one trailing field): it is captured on its own, and its IP literals are masked."""
+    when a W3C run of blanks), the trailing text (extras, line end) one captured tail."""
     pieces: list[tuple[str, str]] = []
     regex = ["^"]
     fields: dict[str, Any] = {}
@@ -160,13 +156,13 @@ def line_layout(fmt: Layout, xff_tail: bool = False) -> LineLayout:
             single = t.single
             fields[g] = single.role if single is not None else t
         sep(i + 1)
-    if xff_tail and fmt.allow_extras:
-        # As Layout.line_regex captures extra0: quoted (without its quotes) or bare.
-        regex.append(r'(?:(?P<xq>[ \t]")(?P<x0>[^"\n]*)(?P<xc>")|(?P<xs>[ \t])(?P<x1>[^ "\n]\S*))?')
-        pieces += [("cap", "xq"), ("cap", "x0"), ("cap", "xc"), ("cap", "xs"), ("cap", "x1")]
-        fields["x0"] = fields["x1"] = "xff_extra"
     tail = r"(?:[ \t][^\n]*)?" if fmt.allow_extras else ""
     regex.append(f"(?P<tail>{tail}\\r?\\n?)$")
+    if fmt.allow_extras:
+        # Every trailing field (the first is what --client-from xff reads as X-Forwarded-For,
+        # nginx's main format; a second one, or a list, may hold more addresses): the IP
+        # literals of the whole tail masked as --anonymize masks free text.
+        fields["tail"] = "xff_extra"
     pieces.append(("cap", "tail"))
     client = user = None
     plain = fmt.delimiter == " " and not fmt.separators[0] and not fmt.loose
@@ -181,9 +177,11 @@ def line_layout(fmt: Layout, xff_tail: bool = False) -> LineLayout:
         elif not _simple(t, fmt):
             break
     needs_user = any(p.role == "user" for t in fmt.tokens for p in t.fields)
-    # An X-Forwarded-For field is masked on every line (it is what --client-from xff reads):
-    # no fast path that rewrites the client token alone.
-    xff = xff_tail or any(p.role == "xff" for t in fmt.tokens for p in t.fields)
+    # An X-Forwarded-For token named in the format is masked on every line (it is what
+    # --client-from xff reads, and may be a host name): no fast path that rewrites the client
+    # token alone. Trailing fields (above) need none: a line whose tail holds an IP literal
+    # goes the full cut through the literal hint below.
+    xff = any(p.role == "xff" for t in fmt.tokens for p in t.fields)
     if client is None or (needs_user and user is None) or xff:
         return LineLayout("".join(regex), tuple(pieces), fields, None, None, fmt.loose)
     full = [r"^(?:\S+ ){" + str(client) + r"}\S+, "]
@@ -204,8 +202,8 @@ def line_layout(fmt: Layout, xff_tail: bool = False) -> LineLayout:
 
 
 @cache
-def layout_for(fmt: Layout, xff_tail: bool = False) -> LineLayout:
-    return line_layout(fmt, xff_tail)
+def layout_for(fmt: Layout) -> LineLayout:
+    return line_layout(fmt)
 
 
 # ---- masking one field's values -------------------------------------------------------
@@ -345,14 +343,14 @@ def _too_deep(data: Chunk, lines: pa.Array) -> np.ndarray:
 
 class Scrubber:
     def __init__(self, fmt: Layout | LineLayout, rules: tuple[pii.Rule, ...],
-                 anon: Anonymizer | None, xff_tail: bool = False) -> None:
+                 anon: Anonymizer | None) -> None:
         self.format = fmt if isinstance(fmt, Layout) else None
         if isinstance(fmt, LineLayout):
             self.layout = fmt
         elif fmt.family == "jsonkeys":
             self.layout = LineLayout(r"\A\z", (), {})
         else:
-            self.layout = layout_for(fmt, xff_tail)
+            self.layout = layout_for(fmt)
         self.rules = rules
         self.anon = anon
         # Values are JSON string contents (nginx escape=json templates, Caddy, Traefik).
@@ -807,14 +805,12 @@ class Result:
         return text
 
 
-def _format_of(head: bytes, name: str, forced: str | None) -> tuple[Layout, bool]:
+def _format_of(head: bytes, name: str, forced: str | None) -> Layout:
     """The input's format (as every command detects it, or ``--log-format``): scrub's
-    layout is derived from it, so every family and any format string can be scrubbed. And
-    whether its first trailing field is the X-Forwarded-For ``--client-from xff`` reads."""
+    layout is derived from it, so every family and any format string can be scrubbed."""
     from logaudit.formats import detect
 
-    det = detect(head, name, forced)
-    return det.format, det.extras > 0 and "xff" not in det.format.fields
+    return detect(head, name, forced).format
 
 
 # Blocks scrubbed at once, in threads, as ``engine.local.THREADS`` does for the reports: the work
@@ -875,10 +871,10 @@ def scrub_file(path: Path, target: Path | None, settings: Any, ip: str = "mask",
             raise LogauditError(f"{path}: cannot decompress ({e})", ExitCode.INPUT_TRUNCATED) \
                 from None
         # An empty file (a fresh rotation) has nothing to scrub: it is copied as it is.
-        layout: Layout | LineLayout = LineLayout(r"\A\z", (), {})
-        xff_tail = False
-        if head.strip():
-            layout, xff_tail = _format_of(head, str(path), getattr(settings, "log_format", None))
+        layout = (
+            _format_of(head, str(path), getattr(settings, "log_format", None))
+            if head.strip() else LineLayout(r"\A\z", (), {})
+        )
         rules = pii.rules_for(getattr(settings, "privacy_rules", None))
         anon = None
         if ip != "keep":
@@ -889,7 +885,7 @@ def scrub_file(path: Path, target: Path | None, settings: Any, ip: str = "mask",
                 secret = load_secret(getattr(settings, "secret_file", None))
             anon = anonymize.Anonymizer(ip, int(getattr(settings, "mask_bytes", 1) or 1),
                                         secret)
-        scrubber = Scrubber(layout, rules, anon, xff_tail)
+        scrubber = Scrubber(layout, rules, anon)
         # Through a symlink to the file it names: renaming over the link would replace it.
         dest = target if target is not None else Path(path)
         dest = dest.resolve() if dest.is_symlink() else dest

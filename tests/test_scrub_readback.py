@@ -174,3 +174,26 @@ def test_scrub_counts_bad_lines_as_summary_does(tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["scrub", str(log), "-o", str(tmp_path / "out.log")])
     assert r.exit_code == 0, r.output
     assert "6 lines, 2 changed; 1 bad line passed through unchanged" in r.output
+
+
+def test_every_trailing_field_masked(tmp_path: Path) -> None:
+    """Review of qafix22a, finding 1: the IP literals of every trailing field are masked, not
+    only the first one's, whatever the head of the log showed (an escaped quote, an unquoted
+    list, a second field; trailing fields only after 49 plain combined lines)."""
+    plain = ('10.0.0.{i} - - [05/Dec/2026:10:00:{i:02d} +0000] "GET /a HTTP/1.1" 200 10 "-" '
+             '"Mozilla/5.0"')
+    tails = [' "198.51.100.7"', ' "x\\" y, 203.0.113.5"', " 198.51.100.8, 203.0.113.6",
+             ' "-" "203.0.113.7"', ' "2001:db8:1234:5678::9"']
+    lines = [plain.format(i=i) for i in range(49)]
+    lines += [plain.format(i=50 + k) + tail for k, tail in enumerate(tails)]
+    log = tmp_path / "tail.log"
+    log.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "clean.log"
+    r = CliRunner().invoke(cli, ["scrub", str(log), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    text = out.read_text()
+    for address in ("198.51.100.7", "203.0.113.5", "198.51.100.8", "203.0.113.6",
+                    "203.0.113.7", "2001:db8:1234:5678::9"):
+        assert address not in text, (address, text)
+    assert text.splitlines()[-4].endswith(' "Mozilla/5.0" "x\\" y, 203.0.113.0"')
+    assert text.splitlines()[-2].endswith(' "Mozilla/5.0" "-" "203.0.113.0"')
