@@ -453,9 +453,18 @@ class Scrubber:
             self.counts.bad += int((~ok & ~blank).sum())
         out = lines
         changed = np.zeros(n, dtype=bool)
-        for key, role in _json_keys(fmt):
-            rx = (r'^(?P<pre>(?s:.*?)"' + re.escape(key) + r'"\s*:\s*\[?\s*")'
-                  r'(?P<val>(?:[^"\\\n]|\\.)*)(?P<post>(?s:.*))$')
+        for name, role in _json_keys(fmt):
+            # Header names in any case (Go canonicalises them; a proxy may not).
+            key = f"(?i:{re.escape(name)})" if role in ("xff", "more") else re.escape(name)
+            if role == "more":
+                # The items after a list's first (Caddy's "X-Forwarded-For": ["a", "b"]):
+                # their IP literals masked as free text's, the first one as the client (above).
+                rx = (r'^(?P<pre>(?s:.*?)"' + key + r'"\s*:\s*\[\s*"' + _QUOTED
+                      + r'")(?P<val>(?:\s*,\s*"' + _QUOTED + r'")+)(?P<post>(?s:.*))$')
+                role = "xff_extra"
+            else:
+                rx = (r'^(?P<pre>(?s:.*?)"' + key + r'"\s*:\s*\[?\s*")'
+                      r'(?P<val>(?:[^"\\\n]|\\.)*)(?P<post>(?s:.*))$')
             which = ok & self._match(out, rx)
             anon = self.anon is not None and role in ("client", "user", "xff")
             if not anon:
@@ -731,6 +740,8 @@ def _json_keys(fmt: Layout) -> list[tuple[str, str]]:
     # X-Forwarded-For is masked as the client too, though no report reads it.
     if any(".headers." in path for path in fmt.keys) and ("X-Forwarded-For", "xff") not in out:
         out.append(("X-Forwarded-For", "xff"))
+    # Every item of a list of addresses, not only its first (``_json``).
+    out += [(key, "more") for key, role in list(out) if role == "xff"]
     return out
 
 

@@ -112,6 +112,20 @@ def test_caddy_xff_header_masked(tmp_path: Path) -> None:
     text = out.read_text()
     assert '"X-Forwarded-For":["198.51.100.0"]' in text and "10.10.10.117" not in text
     json.loads(text)
+    # Every item of the list (review of qafix22a, finding 2: only the first was masked),
+    # and a header name in another case.
+    log.write_text(line.replace('["198.51.100.23"]', '["198.51.100.23", "2001:db8::5, 203.0.113.4",'
+                                ' "203.0.113.5"]') + "\n"
+                   + line.replace("X-Forwarded-For", "x-forwarded-for") + "\n")
+    r = CliRunner().invoke(cli, ["scrub", str(log), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    text = out.read_text()
+    assert '"X-Forwarded-For":["198.51.100.0", "2001:db8::, 203.0.113.0", "203.0.113.0"]' in text
+    assert '"x-forwarded-for":["198.51.100.0"]' in text
+    for address in ("198.51.100.23", "2001:db8::5", "203.0.113.4", "203.0.113.5"):
+        assert address not in text, address
+    for x in text.splitlines():
+        json.loads(x)
 
 
 def test_ip_literals_masked_as_anonymize_does(tmp_path: Path) -> None:
