@@ -419,6 +419,7 @@ class Scrubber:
             if header:
                 blank |= self._match(lines, r"^\s*" + re.escape(header))
             self.counts.bad += int((~ok & ~blank).sum())
+            data, lines = self._comments(data, lines, ~ok)
         if not ok.any():
             return data
         lay = self.layout
@@ -438,6 +439,31 @@ class Scrubber:
         idx[full] = n + np.arange(int(full.sum()))
         return _to_bytes(pa.concat_arrays([lines, rebuilt]).take(pa.array(idx)))
 
+    def _comments(self, data: Chunk, lines: pa.Array,
+                  other: np.ndarray) -> tuple[Chunk, pa.Array]:
+        """The block with the IP literals of its comment lines (of the ``other`` lines, those
+        with '#' first: a fixture's note, a W3C #Remark) masked by --anonymize's rule, as free
+        text's. Few lines, found by two DFA passes; the block is rebuilt only if one changed."""
+        if self.anon is None:
+            return data, lines
+        which = other & self._match(lines, r"^\s*#") & self._match(lines, LITERAL_HINT)
+        if not which.any():
+            return data, lines
+        at = np.flatnonzero(which)
+        old = lines.take(pa.array(at)).to_pylist()
+        new = [self.anon.text(v.decode("utf-8", "surrogateescape")).encode("utf-8",
+                                                                          "surrogateescape")
+               for v in old]
+        diff = sum(a != b for a, b in zip(old, new, strict=True))
+        if not diff:
+            return data, lines
+        self.counts.changed += diff
+        n = len(lines)
+        idx = np.arange(n)
+        idx[at] = n + np.arange(len(at))
+        data = _to_bytes(pa.concat_arrays([lines, pa.array(new, _BIN)]).take(pa.array(idx)))
+        return data, _lines(data)
+
     def _json(self, data: Chunk, fmt: Layout) -> Chunk:
         """A block of JSON lines: for each key the format reads a role from (its last path
         segment), the string value after it is cut out, rewritten per distinct value and
@@ -451,6 +477,7 @@ class Scrubber:
         if not ok.all():
             blank = self._match(lines, r"^\s*(?:$|#)")  # as _block: blank or a comment
             self.counts.bad += int((~ok & ~blank).sum())
+            data, lines = self._comments(data, lines, ~ok)
         out = lines
         changed = np.zeros(n, dtype=bool)
         for name, role in _json_keys(fmt):

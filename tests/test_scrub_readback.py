@@ -187,7 +187,11 @@ def test_scrub_counts_bad_lines_as_summary_does(tmp_path: Path) -> None:
     assert code == 0 and overview["bad_lines"] == 1
     r = CliRunner().invoke(cli, ["scrub", str(log), "-o", str(tmp_path / "out.log")])
     assert r.exit_code == 0, r.output
-    assert "6 lines, 2 changed; 1 bad line passed through unchanged" in r.output
+    assert "6 lines, 3 changed; 1 bad line passed through unchanged" in r.output
+    # Review of qafix22a, finding 5: a comment's IP literals are masked as free text's.
+    text = (tmp_path / "out.log").read_text()
+    assert text.startswith("# a note: 203.0.113.0\n") and "203.0.113.9" not in text
+    assert "  # indented\nnot a log line\n" in text
 
 
 def test_every_trailing_field_masked(tmp_path: Path) -> None:
