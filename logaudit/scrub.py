@@ -190,13 +190,20 @@ def line_layout(fmt: Layout) -> LineLayout:
         full.append(r"^(?:\S+ ){" + str(user) + r"}(?:[^-]|-\S)")
     # An IP literal after the client (in the path, query, referrer, agent): masked as
     # --anonymize masks it. Every line that may hold one: the agent's hint, or dotted numbers
-    # after "word/" (/ip/192.0.2.1) but, when the agent is the last quoted field, not inside
-    # it (Chrome/131.0.0.0: no address, and half of a real log's lines).
+    # after "word/" (/ip/192.0.2.1) but, when the agent is the last token, not inside it
+    # (Chrome/131.0.0.0: no address, and half of a real log's lines): inside one of the
+    # quoted fields before it, or in the trailing fields after it (nginx's main format).
     last = fmt.tokens[-1]
-    agent_last = last.quoted and last.single is not None and last.single.role == "agent"
-    after = r"\w/" + V4_HINT + (r'[^"]*"[^"]*"' if agent_last else "")
-    full.append(r"^(?:\S+ ){" + str(client) + r"}\S+ .*(?:" + AGENT_LITERAL_HINT + "|"
-                + after + ")")
+    full.append(r"^(?:\S+ ){" + str(client) + r"}\S+ .*(?:" + AGENT_LITERAL_HINT + ")")
+    slashed = r"\w/" + V4_HINT
+    if last.quoted and last.single is not None and last.single.role == "agent":
+        q = sum(t.quoted for t in fmt.tokens[:-1])
+        field = f'"{_QUOTED}"[^"]*'
+        if q:
+            full.append(f'^[^"]*(?:{field}){{0,{q - 1}}}"{_QUOTED}{slashed}')
+        full.append(f'^[^"]*(?:{field}){{{q + 1}}}.*{slashed}')
+    else:
+        full.append(slashed)
     return LineLayout("".join(regex), tuple(pieces), fields, client, "|".join(full),
                       fmt.loose)
 

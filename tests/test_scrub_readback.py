@@ -276,3 +276,37 @@ def test_every_trailing_field_masked(tmp_path: Path) -> None:
         assert address not in text, (address, text)
     assert text.splitlines()[-4].endswith(' "Mozilla/5.0" "x\\" y, 203.0.113.0"')
     assert text.splitlines()[-2].endswith(' "Mozilla/5.0" "-" "203.0.113.0"')
+
+
+def test_nginx_main_keeps_the_fast_path(tmp_path: Path) -> None:
+    """Review of qafix22a, finding 3: nginx's stock main format (combined and a trailing
+    X-Forwarded-For) keeps the client-only fast path on lines with no literal: a product
+    version in the agent before a trailing "-" is no reason for the full cut (it sent every
+    Chrome line there); a literal after "word/" in the referrer or the tail still is, and the
+    output is the same as with every line cut."""
+    import dataclasses
+
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from logaudit.enrich import pii
+    from logaudit.scrub import Scrubber, _format_of, _lines, layout_for
+
+    head = ('203.0.113.9 - - [05/Dec/2026:10:00:0{i} +0000] "GET /a HTTP/1.1" 200 1 "{ref}" '
+            '"Mozilla/5.0 (X11) Chrome/125.0.0.0 Safari/537.36" "{xff}"\n')
+    lines = [head.format(i=0, ref="-", xff="-"),
+             head.format(i=1, ref="https://a.example/", xff="-"),
+             head.format(i=2, ref="http://a.example/ip/192.0.2.1", xff="-"),
+             head.format(i=3, ref="-", xff="via/198.51.100.9"),
+             head.format(i=4, ref="-", xff="198.51.100.7")]
+    data = "".join(lines).encode()
+    lay = layout_for(_format_of(data, "main.log", None))
+    assert lay.client_token == 0 and lay.user_set is not None
+    cut = np.asarray(pc.match_substring_regex(_lines(data), lay.user_set))
+    assert cut.tolist() == [False, False, True, True, True]
+    slow = dataclasses.replace(lay, client_token=None, user_set=None)
+    rules = pii.rules_for(None)
+    fast_out = bytes(Scrubber(lay, rules, Anonymizer("mask")).block(data))
+    assert fast_out == bytes(Scrubber(slow, rules, Anonymizer("mask")).block(data))
+    for address in ("203.0.113.9", "192.0.2.1", "198.51.100.9", "198.51.100.7"):
+        assert address.encode() not in fast_out
