@@ -774,6 +774,9 @@ def _json_keys(fmt: Layout) -> list[tuple[str, str]]:
     # X-Forwarded-For is masked as the client too, though no report reads it.
     if any(".headers." in path for path in fmt.keys) and ("X-Forwarded-For", "xff") not in out:
         out.append(("X-Forwarded-For", "xff"))
+    # Traefik logs the client twice: ClientHost (read) and ClientAddr, with its port.
+    if "ClientHost" in fmt.keys:
+        out.append(("ClientAddr", "client"))
     # Every item of a list of addresses, not only its first (``_json``).
     out += [(key, "more") for key, role in list(out) if role == "xff"]
     return out

@@ -310,3 +310,22 @@ def test_nginx_main_keeps_the_fast_path(tmp_path: Path) -> None:
     assert fast_out == bytes(Scrubber(slow, rules, Anonymizer("mask")).block(data))
     for address in ("203.0.113.9", "192.0.2.1", "198.51.100.9", "198.51.100.7"):
         assert address.encode() not in fast_out
+
+
+def test_traefik_client_addr_masked(tmp_path: Path) -> None:
+    """Review of qafix22a, finding 6: Traefik's ClientAddr (the client with its port) is
+    masked as ClientHost is, port kept."""
+    log = tmp_path / "traefik.log"
+    log.write_text(
+        '{"ClientAddr":"198.51.100.4:52458","ClientHost":"198.51.100.4","ClientPort":"52458",'
+        '"ClientUsername":"-","request_User-Agent":"curl/8","DownstreamContentSize":15,'
+        '"DownstreamStatus":200,"Duration":1000,"RequestHost":"localhost","RequestMethod":"GET",'
+        '"RequestPath":"/a","RequestProtocol":"HTTP/1.1","StartUTC":"2023-08-11T11:39:21Z",'
+        '"level":"info","msg":""}\n')
+    out = tmp_path / "clean.log"
+    r = CliRunner().invoke(cli, ["scrub", str(log), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    text = out.read_text()
+    assert '"ClientAddr":"198.51.100.0:52458","ClientHost":"198.51.100.0"' in text
+    assert "198.51.100.4" not in text
+    json.loads(text)
