@@ -329,3 +329,32 @@ def test_traefik_client_addr_masked(tmp_path: Path) -> None:
     assert '"ClientAddr":"198.51.100.0:52458","ClientHost":"198.51.100.0"' in text
     assert "198.51.100.4" not in text
     json.loads(text)
+
+
+@pytest.mark.parametrize("mask_bytes", [1, 2, 3])
+def test_lone_ipv4_zeroed_as_anonymize_does(mask_bytes: int) -> None:
+    """A trailing field that is one IPv4 address is zeroed in RE2 (scrub's shortcut for
+    nginx main): the same text as --anonymize's rule gives, for every look-alike."""
+    import pyarrow as pa
+
+    from logaudit.enrich import pii
+    from logaudit.scrub import Scrubber, _format_of
+
+    anon = Anonymizer("mask", mask_bytes)
+    values = [' "198.51.100.7"\n', " 198.51.100.7\n", ' "198.51.100.0"', ' "0.0.0.0"\r\n',
+              ' "255.255.255.255"\n', ' "256.1.1.1"\n', ' "01.2.3.4"\n', ' "1.2.3.04"\n',
+              ' "1.2.3.4.5"\n', ' "1.2.3"\n', ' "1.2.3.4:80"\n', ' "1.2.3.4, 5.6.7.8"\n',
+              ' "::ffff:1.2.3.4"\n', ' "-"\n', "\n", ' "10.0.0.1" "2001:db8::1"\n',
+              ' "a1.2.3.4"\n', ' "1.2.3.4a"\n', ' "1.2.3.4"x\n', ' ""1.2.3.4"\n']
+    fmt = _format_of(b'203.0.113.9 - - [05/Dec/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1 '
+                     b'"-" "x" "-"\n', "main.log", None)
+    scrubber = Scrubber(fmt, pii.rules_for(None), anon)
+    dist = pa.array([v.encode() for v in values], pa.large_binary())
+    seen: list[str] = []
+    text = anon.text
+    anon.text = lambda v: seen.append(v) or text(v)  # type: ignore[method-assign]
+    got, touched = scrubber._literals(dist, "xff_extra")
+    assert ' "198.51.100.7"\n' not in seen and ' "256.1.1.1"\n' in seen  # RE2, Python
+    want = [text(v) for v in values]
+    assert [x.decode() for x in got.to_pylist()] == want
+    assert touched.tolist() == [a != b for a, b in zip(values, want, strict=True)]
