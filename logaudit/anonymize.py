@@ -57,6 +57,16 @@ _IPV6 = (
     r"(?:(?<=:)(?:\d{1,3}\.){3}\d{1,3})?(?!\w|\.\d)"
 )
 IP_LITERAL = re.compile(f"{_IPV6}|{_IPV4}")
+# RE2 patterns matching every text in which IP_LITERAL (LITERAL_HINT) or _AGENT_LITERAL
+# (AGENT_LITERAL_HINT) may find an address (more, never fewer): four dotted numbers, "::", or
+# six hex groups with their colons (an IPv6 address without "::" has seven); in an agent, no
+# dotted numbers right after "word/" (Chrome/131.0.0.0). A time (12:30:45) is not a hint.
+# ``scrub`` runs them over lines and distinct values so that only those go through
+# ``text``/``agent`` in Python.
+V4_HINT = r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d"
+V6_HINT = r"::|(?:[0-9A-Fa-f]{1,4}:){6}[0-9A-Fa-f]"
+LITERAL_HINT = rf"{V4_HINT}|{V6_HINT}"
+AGENT_LITERAL_HINT = rf"(?:^|[^\w./]|(?:^|\W)/){V4_HINT}|{V6_HINT}"
 # A user agent's product versions ("Chrome/120.0.0.0") are not addresses: in an agent column a
 # literal right after "word/" is left (one after "http://" is still an address).
 AGENT_COLUMNS = frozenset({"agent", "user_agent"})

@@ -46,7 +46,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from logaudit.anonymize import Anonymizer
+from logaudit.anonymize import AGENT_LITERAL_HINT, LITERAL_HINT, V4_HINT, Anonymizer
 from logaudit.deliver.files import sync_folder
 from logaudit.enrich import pii
 from logaudit.enrich.pii import PREFILTER_CHARS, _unanchored, _whole_group, prefilter  # noqa: F401
@@ -86,14 +86,17 @@ class LineLayout:
     fields: dict[str, Any]
     client_token: int | None = None
     user_set: str | None = None
-    comments: bool = False  # W3C: '#' lines are headers, not bad lines
+    loose: bool = False  # W3C: a field may be written quoted ("..."), rewritten inside
 
 
 # One quoted field, with Apache's \" and \\ escapes, captured without its quotes.
 _QUOTED = r'(?:[^"\\\n]|\\.)*'
 # Roles scrub rewrites; a token holding none of them is kept as it is.
 ROLES = ("client", "xff", "user", "path", "query", "referrer", "agent", "request",
-         "request_uri")
+         "request_uri", "xff_extra")
+# Free text whose IP literals are anonymised as --anonymize does (xff_extra: the trailing
+# field --client-from xff reads, which may be a request time rather than addresses).
+LITERAL_ROLES = ("path", "query", "referrer", "agent", "xff_extra")
 
 
 def _simple(t: Token, fmt: Layout) -> bool:
@@ -155,6 +158,11 @@ def line_layout(fmt: Layout) -> LineLayout:
         sep(i + 1)
     tail = r"(?:[ \t][^\n]*)?" if fmt.allow_extras else ""
     regex.append(f"(?P<tail>{tail}\\r?\\n?)$")
+    if fmt.allow_extras:
+        # Every trailing field (the first is what --client-from xff reads as X-Forwarded-For,
+        # nginx's main format; a second one, or a list, may hold more addresses): the IP
+        # literals of the whole tail masked as --anonymize masks free text.
+        fields["tail"] = "xff_extra"
     pieces.append(("cap", "tail"))
     client = user = None
     plain = fmt.delimiter == " " and not fmt.separators[0] and not fmt.loose
@@ -169,12 +177,33 @@ def line_layout(fmt: Layout) -> LineLayout:
         elif not _simple(t, fmt):
             break
     needs_user = any(p.role == "user" for t in fmt.tokens for p in t.fields)
-    if client is None or (needs_user and user is None):
+    # An X-Forwarded-For token named in the format is masked on every line (it is what
+    # --client-from xff reads, and may be a host name): no fast path that rewrites the client
+    # token alone. Trailing fields (above) need none: a line whose tail holds an IP literal
+    # goes the full cut through the literal hint below.
+    xff = any(p.role == "xff" for t in fmt.tokens for p in t.fields)
+    if client is None or (needs_user and user is None) or xff:
         return LineLayout("".join(regex), tuple(pieces), fields, None, None, fmt.loose)
     full = [r"^(?:\S+ ){" + str(client) + r"}\S+, "]
     if user is not None:
         # The user token is not exactly '-': it starts with another byte, or '-' and more.
         full.append(r"^(?:\S+ ){" + str(user) + r"}(?:[^-]|-\S)")
+    # An IP literal after the client (in the path, query, referrer, agent): masked as
+    # --anonymize masks it. Every line that may hold one: the agent's hint, or dotted numbers
+    # after "word/" (/ip/192.0.2.1) but, when the agent is the last token, not inside it
+    # (Chrome/131.0.0.0: no address, and half of a real log's lines): inside one of the
+    # quoted fields before it, or in the trailing fields after it (nginx's main format).
+    last = fmt.tokens[-1]
+    full.append(r"^(?:\S+ ){" + str(client) + r"}\S+ .*(?:" + AGENT_LITERAL_HINT + ")")
+    slashed = r"\w/" + V4_HINT
+    if last.quoted and last.single is not None and last.single.role == "agent":
+        q = sum(t.quoted for t in fmt.tokens[:-1])
+        field = f'"{_QUOTED}"[^"]*'
+        if q:
+            full.append(f'^[^"]*(?:{field}){{0,{q - 1}}}"{_QUOTED}{slashed}')
+        full.append(f'^[^"]*(?:{field}){{{q + 1}}}.*{slashed}')
+    else:
+        full.append(slashed)
     return LineLayout("".join(regex), tuple(pieces), fields, client, "|".join(full),
                       fmt.loose)
 
@@ -390,8 +419,14 @@ class Scrubber:
         if self.json:  # a JSON template's line may fit it and still nest too deep
             ok &= ~_too_deep(data, lines)
         if not ok.all():
-            blank = self._match(lines, r"^(?:\s*$|#)" if self.layout.comments else r"^\s*$")
+            # Not bad lines, as parse.py counts them: blank lines, comments ('#' first: W3C's
+            # headers, a note), a CSV format's header line.
+            blank = self._match(lines, r"^\s*(?:$|#)")
+            header = self.format.header if self.format is not None else ""
+            if header:
+                blank |= self._match(lines, r"^\s*" + re.escape(header))
             self.counts.bad += int((~ok & ~blank).sum())
+            data, lines = self._comments(data, lines, ~ok)
         if not ok.any():
             return data
         lay = self.layout
@@ -411,6 +446,31 @@ class Scrubber:
         idx[full] = n + np.arange(int(full.sum()))
         return _to_bytes(pa.concat_arrays([lines, rebuilt]).take(pa.array(idx)))
 
+    def _comments(self, data: Chunk, lines: pa.Array,
+                  other: np.ndarray) -> tuple[Chunk, pa.Array]:
+        """The block with the IP literals of its comment lines (of the ``other`` lines, those
+        with '#' first: a fixture's note, a W3C #Remark) masked by --anonymize's rule, as free
+        text's. Few lines, found by two DFA passes; the block is rebuilt only if one changed."""
+        if self.anon is None:
+            return data, lines
+        which = other & self._match(lines, r"^\s*#") & self._match(lines, LITERAL_HINT)
+        if not which.any():
+            return data, lines
+        at = np.flatnonzero(which)
+        old = lines.take(pa.array(at)).to_pylist()
+        new = [self.anon.text(v.decode("utf-8", "surrogateescape")).encode("utf-8",
+                                                                          "surrogateescape")
+               for v in old]
+        diff = sum(a != b for a, b in zip(old, new, strict=True))
+        if not diff:
+            return data, lines
+        self.counts.changed += diff
+        n = len(lines)
+        idx = np.arange(n)
+        idx[at] = n + np.arange(len(at))
+        data = _to_bytes(pa.concat_arrays([lines, pa.array(new, _BIN)]).take(pa.array(idx)))
+        return data, _lines(data)
+
     def _json(self, data: Chunk, fmt: Layout) -> Chunk:
         """A block of JSON lines: for each key the format reads a role from (its last path
         segment), the string value after it is cut out, rewritten per distinct value and
@@ -422,19 +482,30 @@ class Scrubber:
         self.counts.lines += n
         ok = self._match(lines, r"^\s*\{") & ~_too_deep(data, lines)
         if not ok.all():
-            blank = self._match(lines, r"^\s*$")
+            blank = self._match(lines, r"^\s*(?:$|#)")  # as _block: blank or a comment
             self.counts.bad += int((~ok & ~blank).sum())
+            data, lines = self._comments(data, lines, ~ok)
         out = lines
         changed = np.zeros(n, dtype=bool)
-        for key, role in _json_keys(fmt):
-            rx = (r'^(?P<pre>(?s:.*?)"' + re.escape(key) + r'"\s*:\s*\[?\s*")'
-                  r'(?P<val>(?:[^"\\\n]|\\.)*)(?P<post>(?s:.*))$')
+        for name, role in _json_keys(fmt):
+            # Header names in any case (Go canonicalises them; a proxy may not).
+            key = f"(?i:{re.escape(name)})" if role in ("xff", "more") else re.escape(name)
+            if role == "more":
+                # The items after a list's first (Caddy's "X-Forwarded-For": ["a", "b"]):
+                # their IP literals masked as free text's, the first one as the client (above).
+                rx = (r'^(?P<pre>(?s:.*?)"' + key + r'"\s*:\s*\[\s*"' + _QUOTED
+                      + r'")(?P<val>(?:\s*,\s*"' + _QUOTED + r'")+)(?P<post>(?s:.*))$')
+                role = "xff_extra"
+            else:
+                rx = (r'^(?P<pre>(?s:.*?)"' + key + r'"\s*:\s*\[?\s*")'
+                      r'(?P<val>(?:[^"\\\n]|\\.)*)(?P<post>(?s:.*))$')
             which = ok & self._match(out, rx)
-            anon = self.anon is not None and role in ("client", "user")
-            if not anon and self.prefilter:
-                which &= self._prefiltered(out)
-            elif not anon:
-                continue
+            anon = self.anon is not None and role in ("client", "user", "xff")
+            if not anon:
+                hint = self._prefiltered(out) if self.prefilter else np.zeros(n, dtype=bool)
+                if self.anon is not None and role in LITERAL_ROLES:
+                    hint |= self._match(out, LITERAL_HINT)
+                which &= hint
             if not which.any():
                 continue
             at = np.flatnonzero(which)
@@ -525,6 +596,8 @@ class Scrubber:
             return ",".join(self._client(x) for x in text.split(","))
         lead = text[: len(text) - len(text.lstrip())]
         core = text.strip()
+        if core in ("-", "unknown"):  # an X-Forwarded-For placeholder, no address
+            return text
         m = _WITH_PORT.match(core)
         if m and pii_ip(m.group("a6") or m.group("a4")):
             a = self.anon.address(m.group("a6") or m.group("a4"))
@@ -540,7 +613,10 @@ class Scrubber:
             col = columns[group]
             enc = pc.dictionary_encode(col)
             codes = np.asarray(enc.indices)
-            dist, touched = self._values(enc.dictionary, what)
+            if self.layout.loose:
+                dist, touched = self._unquoted(enc.dictionary, what)
+            else:
+                dist, touched = self._values(enc.dictionary, what)
             if touched.any():
                 columns[group] = dist.take(pa.array(codes))
                 changed |= touched[codes]
@@ -550,6 +626,20 @@ class Scrubber:
             for kind, name in self.layout.pieces
         ]
         return pc.binary_join_element_wise(*args, pa.scalar(b"", _BIN))
+
+    def _unquoted(self, dist: pa.Array, what: Any) -> tuple[pa.Array, np.ndarray]:
+        """W3C: a field may be written quoted (``"123.123.123.123"``, IIS advanced logging,
+        Incapsula): its contents are rewritten, the quotes put back around them."""
+        quoted = np.asarray(pc.match_substring_regex(dist, r'^"(?s:.*)"$').fill_null(False),
+                            bool)
+        if not quoted.any():
+            return self._values(dist, what)
+        inner = pc.replace_substring_regex(dist, r'^"((?s:.*))"$', r"\1")
+        new, touched = self._values(inner, what)
+        new = new.cast(_BIN)
+        quote = pa.scalar(b'"', _BIN)
+        wrapped = pc.binary_join_element_wise(quote, new, quote, pa.scalar(b"", _BIN))
+        return pc.if_else(pa.array(quoted), wrapped, new), touched
 
     def _values(self, dist: pa.Array, what: Any) -> tuple[pa.Array, np.ndarray]:
         """Distinct values of one token -> rewritten, and which changed. ``what``: the role
@@ -584,7 +674,51 @@ class Scrubber:
         if self.anon is not None and what in ("client", "xff", "user"):
             dist, more = self._anon_values(dist, "user" if what == "user" else "client")
             touched |= more
+        elif self.anon is not None and what in LITERAL_ROLES:
+            dist, more = self._literals(dist, what)
+            touched |= more
         return dist, touched
+
+    def _literals(self, dist: pa.Array, what: str) -> tuple[pa.Array, np.ndarray]:
+        """The IP literals in free text (a path, query, referrer, agent, the trailing
+        X-Forwarded-For field) anonymised by --anonymize's own rule (``Anonymizer.text``,
+        ``.agent``): once per distinct value that ``LITERAL_HINT`` says may hold one."""
+        assert self.anon is not None
+        touched = np.zeros(len(dist), dtype=bool)
+        hint = AGENT_LITERAL_HINT if what == "agent" else LITERAL_HINT
+        lone = np.zeros(len(dist), dtype=bool)
+        if self.anon.mode == "mask" and what != "agent":
+            # A value that is one IPv4 address and nothing else (a trailing X-Forwarded-For,
+            # ' "198.51.100.7"'): its last bytes zeroed in RE2, as mask_ip does, not in Python
+            # (nginx main: one distinct value per client behind the proxy).
+            kept = 4 - self.anon.mask_bytes
+            rx = (r'^([ \t]?"?' + r"\.".join([f"({_OCTET})"] * kept) + r")"
+                  + r"(?:\." + _OCTET + r"){" + str(4 - kept) + r'}("?\r?\n?)$')
+            lone = self._match(dist, rx)
+            if lone.any():
+                dist = dist.cast(_BIN)
+                old = dist.filter(pa.array(lone))
+                zeroed = pc.replace_substring_regex(
+                    old, rx, r"\1" + ".0" * (4 - kept) + f"\\{kept + 2}")
+                touched[lone] = np.asarray(pc.not_equal(old, zeroed), bool)
+                idx = np.arange(len(dist))
+                idx[lone] = len(dist) + np.arange(int(lone.sum()))
+                dist = pa.concat_arrays([dist, zeroed]).take(pa.array(idx))
+        where = np.flatnonzero(self._match(dist, hint) & ~lone)
+        if not len(where):
+            return dist, touched
+        fn = self.anon.agent if what == "agent" else self.anon.text
+        old = dist.take(pa.array(where)).to_pylist()
+        new = [fn(v.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+               for v in old]
+        diff = np.array([a != b for a, b in zip(old, new, strict=True)], dtype=bool)
+        if not diff.any():
+            return dist, touched
+        touched[where[diff]] = True
+        idx = np.arange(len(dist))
+        idx[where] = len(dist) + np.arange(len(where))
+        return pa.concat_arrays([dist.cast(_BIN), pa.array(new, _BIN)]).take(pa.array(idx)), \
+            touched
 
     def _apart(
         self, dist: pa.Array, alone: np.ndarray, role: str, rx: str, parts: list[tuple[str, Any]]
@@ -626,6 +760,8 @@ class Scrubber:
         return pa.concat_arrays([dist.cast(_BIN), joined]).take(pa.array(idx)), touched
 
 
+# One byte of an IPv4 address as ``ipaddress`` reads it: 0-255, no leading zero.
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]\d|\d)"
 _REQUEST = (r"^(?P<m>(?:[A-Za-z][A-Za-z0-9_-]* )?)(?P<p>(?:[^ ?\\]|\\.)*)(?P<q>\??)"
             r"(?P<query>(?:[^ \\]|\\.)*)(?P<rest>(?s:.*))$")
 # An address with its port: IPv4 a.b.c.d:port, IPv6 only in brackets ([::1]:port). The port
@@ -654,6 +790,15 @@ def _json_keys(fmt: Layout) -> list[tuple[str, str]]:
         role = t.single.role if t.single is not None else ""
         if role in ROLES:
             out += [(alt.split(".")[-1], role) for alt in path.split("|")]
+    # A format that reads request headers (Caddy's request.headers.User-Agent) logs them all:
+    # X-Forwarded-For is masked as the client too, though no report reads it.
+    if any(".headers." in path for path in fmt.keys) and ("X-Forwarded-For", "xff") not in out:
+        out.append(("X-Forwarded-For", "xff"))
+    # Traefik logs the client twice: ClientHost (read) and ClientAddr, with its port.
+    if "ClientHost" in fmt.keys:
+        out.append(("ClientAddr", "client"))
+    # Every item of a list of addresses, not only its first (``_json``).
+    out += [(key, "more") for key, role in list(out) if role == "xff"]
     return out
 
 

@@ -316,6 +316,10 @@ def build_report(
         ctx.notes.append(traffic.ROBOTS_NOT_COUNTED)
     if traffic.bandwidth_may_overflow(p):
         ctx.notes.append(traffic.BANDWIDTH_OVERFLOW)
+    if run.bad.total and "personal-data" in sections:
+        from logaudit.analyze.privacy import not_audited
+
+        ctx.notes.append(not_audited(run.bad.total))
 
     def headline() -> None:
         if "pv_events" in p or "pv_events" in run.tables:

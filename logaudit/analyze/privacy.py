@@ -312,6 +312,16 @@ SECTIONS: tuple[SectionSpec, ...] = (
 PRIVACY_SECTIONS: tuple[str, ...] = tuple(s.name for s in SECTIONS)
 
 
+def not_audited(bad: int) -> str:
+    """The note of a privacy report whose logs had bad lines: the rules run on the fields of
+    the lines read, so those were not looked at (``scrub`` still masks what it can cut of
+    them, and passes the rest through as logged)."""
+    from logaudit.wording import counted
+
+    return (f"{counted(bad, 'bad line')} could not be read and "
+            f"{'was' if bad == 1 else 'were'} not audited for personal data (see bad lines)")
+
+
 def found_lines(sections: list[Section]) -> int:
     for s in sections:
         if s.name == "personal-data":

@@ -51,6 +51,7 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "time-taken": ("response_time", "ms"),
     "timetakenms": ("response_time", "ms"),
     "x-forwarded-for": ("xff", ""),
+    "s-xff": ("xff", ""),  # Incapsula's X-Forwarded-For
 }
 _DATES = {"date": "%Y-%m-%d", "date-local": "%Y-%m-%d"}
 _TIMES = {"time": "%H:%M:%S", "time-local": "%H:%M:%S"}
