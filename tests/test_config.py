@@ -322,7 +322,7 @@ def test_config_command_shows_values_origins_and_masks_secrets(tmp_path: Path) -
     assert "25" in lines["top"] and "[env LOGAUDIT_TOP]" in lines["top"]
     assert "[env LOGAUDIT_SMTP_PASSWORD]" in lines["mail.password"]
     assert "2525" in lines["mail.smtp_port"]
-    assert "me@example.com" in lines["mail.sender"]
+    assert "me@example.com" in lines["mail.from"]  # the name the file writes, not "sender"
     assert "[default]" in lines["bots"]
     code, out, _ = run("config", "--json", LOGAUDIT_SMTP_PASSWORD="s3cret")
     doc = json.loads(out)
