@@ -642,6 +642,21 @@ def _group_or_world_readable(path: Path) -> bool:
 Table = tuple[dict[str, Any], dict[str, Any]]  # (settings, mail settings)
 
 
+def _own_format_names(formats: Mapping[str, str], where: str) -> None:
+    """A ``[formats]`` name that is a built-in format's (any case) is refused: the built-in one
+    was read and the file's silently ignored (QA22 #17). GoAccess's other names (``AWSELB``)
+    are said by ``formats.resolve`` when one is used: knowing them compiles every format."""
+    from logaudit.names import FORMATS
+
+    built_in = {n.lower() for n in FORMATS}
+    for name in formats:
+        if name.lower() in built_in:
+            raise ConfigError(
+                f"{where}: {name} is a built-in format's name (`logaudit formats`); "
+                "give yours another name"
+            )
+
+
 def _table(data: Mapping[str, Any], path: Path, prefix: str = "") -> Table:
     """One table's settings and [mail] settings, strictly checked; ``prefix`` names where
     it sits ("sites.shop.") in messages."""
@@ -666,6 +681,8 @@ def _table(data: Mapping[str, Any], path: Path, prefix: str = "") -> Table:
         if (key in _PATHS or key == "logs") and (empty := _empty_path(key, v)):
             raise ConfigError(f"{where}: {prefix}{k}: {empty}")
         got = _from_file(key, v, where)
+        if key == "formats":
+            _own_format_names(got, f"{where}: {prefix}formats")
         if key in _EXTENDABLE and isinstance(v, list):
             got = _extend(_EXTENDABLE[key], got)
         values[key] = got
@@ -855,7 +872,12 @@ TUNING_ENV = {"LOGAUDIT_BLOCK_MB": (False, 1024.0), "LOGAUDIT_SPILL_MB": (True, 
 
 
 # Settings whose command-line option is not the setting's name with dashes.
-_OPTION_NAMES = {"trusted_proxies": "--trusted-proxy", "mail.to": "--mail-to"}
+_OPTION_NAMES = {
+    "trusted_proxies": "--trusted-proxy", "mail.to": "--mail-to", "site_hosts": "--site-host",
+}
+# A site's host as the logs and referrers name it: letters (any script), digits, dots, dashes,
+# underscores, and an optional port; no scheme, path, space or control character.
+_HOST = re.compile(r"[\w-]+(?:\.[\w-]+)*\.?(?::\d{1,5})?")
 
 
 def _check(s: Settings) -> None:
@@ -893,6 +915,10 @@ def _check(s: Settings) -> None:
         raise wrong("ahead_days", "ahead_days must be 0 or more")
     if s.client_from not in ("remote", "xff"):
         raise wrong("client_from", "client_from must be remote or xff")
+    for host in s.site_hosts:  # CR/LF, spaces or a URL matched nothing, silently (QA22 #17)
+        if not _HOST.fullmatch(host):
+            said = f"{written(host)} is not a host name (shop.example.com, or with :port)"
+            raise wrong("site_hosts", said)
     import ipaddress
 
     for cidr in s.trusted_proxies:

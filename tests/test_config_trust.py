@@ -190,3 +190,33 @@ def test_invalid_anonymize_values_list_the_valid_ones(env: dict[str, str], text:
     write(Path.cwd() / "logaudit.toml", "mask_bytes = 4\n")
     with pytest.raises(ConfigError, match=r"mask_bytes = 4 is not a valid value \(use 1, 2 or 3"):
         load(env={})
+
+
+def test_a_formats_name_of_a_built_in_format_is_refused(tmp_path: Path) -> None:
+    """[formats] combined = '...' was silently ignored: the built-in combined was read."""
+    write(Path.cwd() / "logaudit.toml", "[formats]\ncombined = '$remote_addr $status'\n")
+    code, _, err = run("config")
+    assert code == ExitCode.CONFIG and "combined is a built-in format's name" in err
+    # GoAccess's other name of a built-in format (elb), when used.
+    write(Path.cwd() / "logaudit.toml", "[formats]\nAWSELB = '$remote_addr $status'\n")
+    log = write(tmp_path / "a.log", LINE)
+    code, _, err = run("summary", log, "--log-format", "AWSELB")
+    assert code != 0 and "both a built-in format's name and one of the config's" in err
+    write(Path.cwd() / "logaudit.toml", "[formats]\nmine = '$remote_addr $status'\n")
+    assert run("config")[0] == 0
+
+
+@pytest.mark.parametrize("host", ["a\r\nb.example", "shop example.com", "https://shop.example/",
+                                  "shop.example.com\n"])
+def test_a_site_host_must_be_a_host_name(tmp_path: Path, host: str) -> None:
+    log = write(tmp_path / "a.log", LINE)
+    code, _, err = run("summary", log, "--site-host", host)
+    assert code == ExitCode.USAGE and "--site-host: " in err and "is not a host name" in err
+    assert err.count("\n") == 1 and "\r" not in err
+    write(Path.cwd() / "logaudit.toml", f"site_hosts = {json.dumps([host])}\n")
+    with pytest.raises(ConfigError, match="logaudit.toml: .* is not a host name"):
+        load(env={})
+    with pytest.raises(ConfigError, match="env LOGAUDIT_SITE_HOSTS: .* is not a host name"):
+        load(env={"LOGAUDIT_SITE_HOSTS": "ok.example,https://shop.example/"})
+    ok = ("shop.example.com", "www.Example.org.", "bücher.example", "shop.example.com:8080")
+    assert load({"site_hosts": ok}, env={}).site_hosts == ok
