@@ -18,7 +18,7 @@ read and where each value came from.
 A config file is trusted like ssh's and sudo's: it must belong to the user running logaudit or
 to root and be writable by nobody else, and ``./logaudit.toml``'s folder too (QA22 #1: another
 user's file in a shared folder set ``[mail] sendmail`` to a program that ran as root); else
-exit 7, one line naming the file and why (``trusted``).
+exit 7, one line naming the file and why (``trusted``, on the open file).
 
 Lists that have a built-in default (``static_extensions``) *extend* it: ``static_extensions =
 ["php"]`` adds to the defaults. ``static_extensions.replace = [...]`` (a TOML dotted key, i.e. a
@@ -388,33 +388,28 @@ def candidates(env: Mapping[str, str] = os.environ) -> list[Path]:
     return [Path("logaudit.toml"), base / "logaudit.toml", base / "config.toml"]
 
 
-def trusted(path: Path, where: str = "config file", folder: bool = False) -> None:
-    """Refuse (ConfigError, exit 7) a config file that belongs to another user than the one
-    running logaudit and root, or that others (group or world) may write; with ``folder``, the
-    same of the folder it is in (``./logaudit.toml``: whoever may write the folder may put the
+def trusted(st: os.stat_result, path: Path, what: str = "file", where: str = "config file") -> None:
+    """Refuse (ConfigError, exit 7) a config file (``st``: its ``fstat``, taken on the open file
+    so that it cannot be swapped after the check) that belongs to another user than the one
+    running logaudit and root, or that others (group or world) may write; ``what`` = "folder":
+    the same of the folder ``./logaudit.toml`` is in (whoever may write the folder may put the
     file there). As ssh, sudo and git's safe.directory do: a config file can run a program
     (``[mail] sendmail``) and send reports anywhere (QA22 #1). ``/dev/null`` (no file) passes."""
-    path = path.absolute()
-    checked = [(path, "file")]
-    if folder:
-        checked.append((path.parent, "folder"))
     me = os.geteuid()
-    allowed = "root" if me == 0 else f"you ({_user(me)}) or root"
-    for p, what in checked:
-        try:
-            st = os.stat(p)
-        except OSError as e:
-            raise ConfigError(f"{where} {p}: cannot read ({e.strerror})") from None
-        if st.st_uid not in (me, 0):
-            raise ConfigError(
-                f"{where} {path}: not read: the {what} {p} belongs to {_user(st.st_uid)}, "
-                f"not to {allowed} (a config file can run a program)"
-            )
-        if st.st_mode & 0o022 and os.path.realpath(p) != os.devnull:
-            raise ConfigError(
-                f"{where} {path}: not read: others may write the {what} {p} "
-                f"(mode {stat.S_IMODE(st.st_mode):04o}); chmod go-w {p}"
-            )
+    shown = path.parent if what == "folder" else path
+    if st.st_uid not in (me, 0):
+        allowed = "root" if me == 0 else f"you ({_user(me)}) or root"
+        raise ConfigError(
+            f"{where} {path}: not read: the {what} {shown} belongs to {_user(st.st_uid)}, "
+            f"not to {allowed} (a config file can run a program)"
+        )
+    if st.st_mode & 0o022 and not (what == "file" and os.path.realpath(path) == os.devnull):
+        # Not "chmod go-w" of a folder: it may be /tmp.
+        fix = f"chmod go-w {shown}" if what == "file" else "move it, or name it with --config"
+        raise ConfigError(
+            f"{where} {path}: not read: others may write the {what} {shown} "
+            f"(mode {stat.S_IMODE(st.st_mode):04o}); {fix}"
+        )
 
 
 def _user(uid: int) -> str:
@@ -442,7 +437,7 @@ def config_path(
 ) -> Path | None:
     """The user's config file to read, or None. A file named by --config or $LOGAUDIT_CONFIG
     that does not exist is an error: a typo there must not silently fall back to defaults.
-    The file found is checked (``trusted``), ``./logaudit.toml``'s folder too."""
+    ``./logaudit.toml``'s folder is checked here (``trusted``); every file, when read."""
     named = explicit if explicit else env_value("LOGAUDIT_CONFIG", env)
     if named:
         where = "--config" if explicit else "LOGAUDIT_CONFIG"
@@ -451,11 +446,11 @@ def config_path(
             raise ConfigError(f"{where}: {p}: no such file")
         if p.is_dir():
             raise ConfigError(f"{where}: {p} is a directory, not a TOML file")
-        trusted(p)
         return p
     for p in candidates(env):
         if p.is_file():
-            trusted(p, folder=not p.is_absolute())
+            if not p.is_absolute():  # ./logaudit.toml: the folder must be safe too
+                trusted(os.stat(p.absolute().parent), p.absolute(), "folder")
             return p.absolute()
     return None
 
@@ -466,8 +461,13 @@ def config_files(
     """The config files to read, lowest first: the system file (when there is one), then the
     user's (``config_path``) when it is another file."""
     found: list[Path] = []
-    if SYSTEM_CONFIG.exists():
-        trusted(SYSTEM_CONFIG)
+    try:
+        os.stat(SYSTEM_CONFIG)
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    except OSError as e:  # a policy nobody may read must not be skipped in silence
+        raise ConfigError(f"file {SYSTEM_CONFIG}: cannot read ({e.strerror})") from None
+    else:
         found.append(SYSTEM_CONFIG)
     user = config_path(env, explicit)
     if user is not None and not (found and _same(user, SYSTEM_CONFIG)):
@@ -697,7 +697,10 @@ def read_file(path: Path) -> tuple[Table, dict[str, Table]]:
     where = f"file {path}"
 
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"), parse_float=_Float)
+        with open(path, "rb") as f:
+            trusted(os.fstat(f.fileno()), path)
+            text = f.read().decode("utf-8")
+        data = tomllib.loads(text, parse_float=_Float)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{where}: not valid TOML ({e})") from None
     except OSError as e:
