@@ -1414,7 +1414,7 @@ def sections(**_: Any) -> None:
     "--config",
     "config_file",
     type=_Named(dir_okay=False),
-    help="Config file to read instead of looking for one.",
+    help="The user's config file, instead of looking for one (the system file is read under it).",
 )
 @click.option("--site", metavar="NAME", help="With the config's [sites.NAME] table laid over.")
 @click.option("--json", "as_json", is_flag=True, help="As JSON: {name: {value, origin}}.")
