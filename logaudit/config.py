@@ -403,13 +403,29 @@ def trusted(st: os.stat_result, path: Path, what: str = "file", where: str = "co
             f"{where} {path}: not read: the {what} {shown} belongs to {_user(st.st_uid)}, "
             f"not to {allowed} (a config file can run a program)"
         )
-    if st.st_mode & 0o022 and not (what == "file" and os.path.realpath(path) == os.devnull):
+    others = st.st_mode & (0o002 if _private_group(st) else 0o022)
+    if others and not (what == "file" and os.path.realpath(path) == os.devnull):
         # Not "chmod go-w" of a folder: it may be /tmp.
         fix = f"chmod go-w {shown}" if what == "file" else "move it, or name it with --config"
         raise ConfigError(
             f"{where} {path}: not read: others may write the {what} {shown} "
             f"(mode {stat.S_IMODE(st.st_mode):04o}); {fix}"
         )
+
+
+def _private_group(st: os.stat_result) -> bool:
+    """The file's group is its owner's own (a user private group: same name, the owner's
+    primary group, no other member), so group-writable is owner-writable: a umask of 002, the
+    default of many distributions, makes files so (Debian's ssh allows it the same way)."""
+    import grp
+    import pwd
+
+    try:
+        owner, group = pwd.getpwuid(st.st_uid), grp.getgrgid(st.st_gid)
+    except KeyError:
+        return False
+    alone = set(group.gr_mem) <= {owner.pw_name}
+    return group.gr_name == owner.pw_name and owner.pw_gid == st.st_gid and alone
 
 
 def _user(uid: int) -> str:

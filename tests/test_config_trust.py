@@ -5,6 +5,7 @@ user owns or may write is refused (exit 7), the system file is read under the us
 
 from __future__ import annotations
 
+import grp
 import json
 import os
 import pwd
@@ -61,12 +62,17 @@ def test_a_config_file_of_another_user_is_refused(tmp_path: Path) -> None:
     assert run("config")[0] == 0
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to another group needs root")
 def test_a_config_file_others_may_write_is_refused(tmp_path: Path) -> None:
     conf = write(Path.cwd() / "logaudit.toml", EVIL, 0o666)
     code, _, err = run("config")
     assert code == ExitCode.CONFIG and "others may write the file" in err and "0666" in err
-    conf.chmod(0o620)  # the group alone is enough
-    assert run("config")[0] == ExitCode.CONFIG
+    conf.chmod(0o620)  # the group alone is enough, unless it is the owner's own (umask 002)
+    os.chown(conf, -1, grp.getgrnam("nogroup").gr_gid)
+    code, _, err = run("config")
+    assert code == ExitCode.CONFIG and "(mode 0620)" in err
+    os.chown(conf, -1, pwd.getpwuid(os.geteuid()).pw_gid)  # root:root, a private group
+    assert run("config")[0] == 0
     conf.chmod(0o644)  # readable is fine: no password in it
     assert run("config")[0] == 0
     xdg = write(tmp_path / "xdg" / "logaudit" / "logaudit.toml", "top = 3\n", 0o646)
