@@ -403,7 +403,8 @@ def trusted(st: os.stat_result, path: Path, what: str = "file", where: str = "co
             f"{where} {path}: not read: the {what} {shown} belongs to {_user(st.st_uid)}, "
             f"not to {allowed} (a config file can run a program)"
         )
-    others = st.st_mode & (0o002 if _private_group(st) else 0o022)
+    group_ok = st.st_mode & 0o020 and _private_group(st)  # grp/pwd only when it matters
+    others = st.st_mode & (0o002 if group_ok else 0o022)
     if others and not (what == "file" and os.path.realpath(path) == os.devnull):
         # Not "chmod go-w" of a folder: it may be /tmp.
         fix = f"chmod go-w {shown}" if what == "file" else "move it, or name it with --config"
