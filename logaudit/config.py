@@ -483,13 +483,25 @@ def config_files(
     except (FileNotFoundError, NotADirectoryError):
         pass
     except OSError as e:  # a policy nobody may read must not be skipped in silence
-        raise ConfigError(f"file {SYSTEM_CONFIG}: cannot read ({e.strerror})") from None
+        raise ConfigError(_unreadable_policy(e)) from None
     else:
         found.append(SYSTEM_CONFIG)
     user = config_path(env, explicit)
     if user is not None and not (found and _same(user, SYSTEM_CONFIG)):
         found.append(user)
     return found
+
+
+# How to mend a system file that users cannot read or that holds a password (all users read it).
+_POLICY_FIX = ("keep the SMTP password out of it: LOGAUDIT_SMTP_PASSWORD or a root-only file "
+               "named with --config")
+
+
+def _unreadable_policy(e: OSError) -> str:
+    """The one line for a system file (or its folder) the user cannot read: it is the
+    machine's policy, so it fails closed (not skipped), and the line says how to mend it."""
+    return (f"file {SYSTEM_CONFIG}: cannot read ({e.strerror}): it is read by every user: make "
+            f"it readable (0644, its folder 0755) and {_POLICY_FIX}")
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -721,6 +733,8 @@ def read_file(path: Path) -> tuple[Table, dict[str, Table]]:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{where}: not valid TOML ({e})") from None
     except OSError as e:
+        if path == SYSTEM_CONFIG and isinstance(e, PermissionError):
+            raise ConfigError(_unreadable_policy(e)) from None
         raise ConfigError(f"{where}: cannot read ({e.strerror})") from None
     raw_sites = data.pop("sites", {})
     if not isinstance(raw_sites, dict) or not all(isinstance(t, dict) for t in raw_sites.values()):
@@ -729,9 +743,8 @@ def read_file(path: Path) -> tuple[Table, dict[str, Table]]:
     sites = {name: _table(t, path, f"sites.{name}.") for name, t in raw_sites.items()}
     secret = top[1].get("password") or any(m.get("password") for _, m in sites.values())
     if secret and _group_or_world_readable(path):
-        raise ConfigError(
-            f"{where}: holds an SMTP password but others can read it; run: chmod 600 {path}"
-        )
+        fix = _POLICY_FIX if path == SYSTEM_CONFIG else f"run: chmod 600 {path}"
+        raise ConfigError(f"{where}: holds an SMTP password but others can read it; {fix}")
     return top, sites
 
 

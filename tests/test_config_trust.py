@@ -119,6 +119,44 @@ def test_the_system_file_is_read_under_the_users(tmp_path: Path) -> None:
     assert s.config_files == (system,)
 
 
+def test_a_system_file_with_a_password_says_to_keep_it_out(tmp_path: Path) -> None:
+    """Every user reads the system file: "chmod 600" would stop every other user's run."""
+    write(config.SYSTEM_CONFIG, '[mail]\npassword = "s3cret"\n', 0o644)
+    code, _, err = run("config")
+    assert code == ExitCode.CONFIG and err.count("\n") == 1
+    assert "LOGAUDIT_SMTP_PASSWORD" in err and "--config" in err and "chmod 600" not in err
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="running as another user needs root")
+@pytest.mark.parametrize("locked", ["file", "folder"])
+def test_a_system_file_users_cannot_read_fails_closed_saying_how_to_mend_it(locked: str) -> None:
+    """A policy is not skipped when unreadable (exit 7), but the one line says how to mend it:
+    docs/cron.md's chmod 600 system file stopped every other user's run with no hint."""
+    import shutil
+    import tempfile
+    import tomllib  # noqa: F401 - imported as root: nobody may not read root's Python
+
+    top = Path(tempfile.mkdtemp(prefix="logaudit-policy-"))  # tmp_path: root's 0700 folder
+    try:
+        top.chmod(0o755)
+        system = write(top / "etc" / "logaudit.toml", 'anonymize = "mask"\n', 0o644)
+        system.parent.chmod(0o755)
+        (system if locked == "file" else system.parent).chmod(0o600 if locked == "file" else 0o700)
+        config.SYSTEM_CONFIG = system  # undone by isolate's monkeypatch
+        os.seteuid(NOBODY)  # files are opened as nobody; the process stays root's
+        try:
+            with pytest.raises(ConfigError) as e:
+                load(env={"LOGAUDIT_CONFIG": os.devnull})
+        finally:
+            os.seteuid(0)
+        said = str(e.value)
+        assert "\n" not in said and str(system) in said
+        assert "cannot read (Permission denied)" in said
+        assert "readable (0644" in said and "LOGAUDIT_SMTP_PASSWORD" in said
+    finally:
+        shutil.rmtree(top)
+
+
 @pytest.mark.parametrize(
     ("how", "env", "said"),
     [
