@@ -264,3 +264,13 @@ def test_a_site_host_must_be_a_host_name(tmp_path: Path, host: str) -> None:
         load(env={"LOGAUDIT_SITE_HOSTS": "ok.example,https://shop.example/"})
     ok = ("shop.example.com", "www.Example.org.", "bücher.example", "shop.example.com:8080")
     assert load({"site_hosts": ok}, env={}).site_hosts == ok
+
+
+def test_a_system_file_on_the_test_machine_stops_the_session(tmp_path: Path) -> None:
+    """Subprocesses would read it (isolate moves SYSTEM_CONFIG in this process only)."""
+    from tests.conftest import no_system_config
+
+    no_system_config()  # isolate's SYSTEM_CONFIG: none
+    write(config.SYSTEM_CONFIG, "top = 3\n", 0o644)
+    with pytest.raises(pytest.exit.Exception, match="every logaudit run reads it"):
+        no_system_config()
