@@ -416,8 +416,9 @@ def trusted(st: os.stat_result, path: Path, what: str = "file", where: str = "co
 
 def _private_group(st: os.stat_result) -> bool:
     """The file's group is its owner's own (a user private group: same name, the owner's
-    primary group, no other member), so group-writable is owner-writable: a umask of 002, the
-    default of many distributions, makes files so (Debian's ssh allows it the same way)."""
+    primary group, no other member, nobody else's primary group), so group-writable is
+    owner-writable: a umask of 002, the default of many distributions, makes files so
+    (Debian's ssh allows it the same way)."""
     import grp
     import pwd
 
@@ -425,8 +426,13 @@ def _private_group(st: os.stat_result) -> bool:
         owner, group = pwd.getpwuid(st.st_uid), grp.getgrgid(st.st_gid)
     except KeyError:
         return False
-    alone = set(group.gr_mem) <= {owner.pw_name}
-    return group.gr_name == owner.pw_name and owner.pw_gid == st.st_gid and alone
+    if group.gr_name != owner.pw_name or owner.pw_gid != st.st_gid:
+        return False
+    # Nobody else in it: neither a listed member nor a user whose primary group it is
+    # (useradd -g alice bob: bob writes alice's 0664 file, and gr_mem does not show him).
+    return set(group.gr_mem) <= {owner.pw_name} and not any(
+        u.pw_gid == st.st_gid and u.pw_uid != st.st_uid for u in pwd.getpwall()
+    )
 
 
 def _user(uid: int) -> str:

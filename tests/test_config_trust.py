@@ -274,3 +274,19 @@ def test_a_system_file_on_the_test_machine_stops_the_session(tmp_path: Path) -> 
     write(config.SYSTEM_CONFIG, "top = 3\n", 0o644)
     with pytest.raises(pytest.exit.Exception, match="every logaudit run reads it"):
         no_system_config()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown to root's group needs root")
+def test_a_private_group_is_nobody_elses_primary_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """useradd -g root bob: bob writes root's 0620 root:root file; gr_mem does not list him."""
+    me = pwd.getpwuid(os.geteuid())
+    conf = write(Path.cwd() / "logaudit.toml", EVIL, 0o620)
+    os.chown(conf, -1, me.pw_gid)
+    assert run("config")[0] == 0  # a private group: as the owner's own
+    bob = pwd.struct_passwd(("bob", "x", 4242, me.pw_gid, "", "/home/bob", "/bin/sh"))
+    users = pwd.getpwall()
+    monkeypatch.setattr(pwd, "getpwall", lambda: [*users, bob])  # what /etc/passwd would say
+    code, _, err = run("config")
+    assert code == ExitCode.CONFIG and "others may write the file" in err and "(mode 0620)" in err
