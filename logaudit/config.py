@@ -917,6 +917,25 @@ _OPTION_NAMES = {
 # A site's host as the logs and referrers name it: letters (any script), digits, dots, dashes,
 # underscores, and an optional port; no scheme, path, space or control character.
 _HOST = re.compile(r"[\w-]+(?:\.[\w-]+)*\.?(?::\d{1,5})?")
+# An IPv6 literal, bracketed with an optional :port ([2001:db8::1]:8080), or bare (2001:db8::1).
+_HOST6 = re.compile(r"\[([0-9A-Fa-f:.]+)\](?::\d{1,5})?|([0-9A-Fa-f:.]+)")
+
+
+def _host_name(text: str) -> bool:
+    """``text`` is a host name or an IPv6 literal, optionally with ``:port``: what a Host
+    header or a referrer's host holds; a URL, a space or a control character is not."""
+    if _HOST.fullmatch(text):
+        return True
+    m = _HOST6.fullmatch(text)
+    if m is None:
+        return False
+    import ipaddress
+
+    try:
+        ipaddress.IPv6Address(m.group(1) or m.group(2))
+    except ValueError:
+        return False
+    return True
 
 
 def _check(s: Settings) -> None:
@@ -955,8 +974,9 @@ def _check(s: Settings) -> None:
     if s.client_from not in ("remote", "xff"):
         raise wrong("client_from", "client_from must be remote or xff")
     for host in s.site_hosts:  # CR/LF, spaces or a URL matched nothing, silently (QA22 #17)
-        if not _HOST.fullmatch(host):
-            said = f"{written(host)} is not a host name (shop.example.com, or with :port)"
+        if not _host_name(host):
+            said = (f"{written(host)} is not a host name (shop.example.com or [2001:db8::1], "
+                    "optionally with :port)")
             raise wrong("site_hosts", said)
     import ipaddress
 

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from logaudit import config
 from logaudit.cli import cli
 from logaudit.config import load
-from logaudit.errors import ConfigError, ExitCode
+from logaudit.errors import ConfigError, ExitCode, LogauditError
 from tests.loglines import isolate
 
 LINE = '203.0.113.54 - - [10/Mar/2026:12:00:00 +0000] "GET /a HTTP/1.1" 200 5 "-" "Mozilla/5.0"\n'
@@ -264,6 +264,23 @@ def test_a_site_host_must_be_a_host_name(tmp_path: Path, host: str) -> None:
         load(env={"LOGAUDIT_SITE_HOSTS": "ok.example,https://shop.example/"})
     ok = ("shop.example.com", "www.Example.org.", "bücher.example", "shop.example.com:8080")
     assert load({"site_hosts": ok}, env={}).site_hosts == ok
+
+
+@pytest.mark.parametrize("host", ["[2001:db8::1]:8080", "[2001:db8::1]", "2001:db8::1",
+                                  "[::ffff:192.0.2.1]:443"])
+def test_a_site_host_may_be_an_ipv6_literal(tmp_path: Path, host: str) -> None:
+    """Taken before the host-name check (base: exit 0); the check refused them (exit 2)."""
+    log = write(tmp_path / "a.log", LINE)
+    code, _, err = run("summary", log, "--site-host", host)
+    assert code == 0, err
+    assert load({"site_hosts": (host,)}, env={}).site_hosts == (host,)
+
+
+@pytest.mark.parametrize("host", ["[2001:db8::1", "[2001:db8::zz]", "[2001:db8::1]:", "1:2:3",
+                                  "[2001:db8::1]/x", "fe80::1%eth0"])
+def test_a_site_host_that_is_no_ipv6_literal_is_still_refused(host: str) -> None:
+    with pytest.raises(LogauditError, match=r"is not a host name \(shop.example.com or \[20"):
+        load({"site_hosts": (host,)}, env={})
 
 
 def test_a_system_file_on_the_test_machine_stops_the_session(tmp_path: Path) -> None:
