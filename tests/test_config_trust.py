@@ -246,6 +246,9 @@ def test_a_formats_name_of_a_built_in_format_is_refused(tmp_path: Path) -> None:
     log = write(tmp_path / "a.log", LINE)
     code, _, err = run("summary", log, "--log-format", "AWSELB")
     assert code != 0 and "both a built-in format's name and one of the config's" in err
+    write(Path.cwd() / "logaudit.toml", "[formats]\nawselb = '$remote_addr $status'\n")
+    code, _, err = run("summary", log, "--log-format", "AWSELB")  # in another case too
+    assert code != 0 and "both a built-in format's name and one of the config's" in err
     write(Path.cwd() / "logaudit.toml", "[formats]\nmine = '$remote_addr $status'\n")
     assert run("config")[0] == 0
 
