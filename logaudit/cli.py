@@ -89,7 +89,8 @@ config_options = [
         "--config",
         "config_file",
         type=_Named(dir_okay=False),
-        help="Config file (default: ./logaudit.toml, ~/.config/logaudit/, /etc/logaudit/).",
+        help="Config file (default: ./logaudit.toml, else ~/.config/logaudit/; read over "
+        "/etc/logaudit/logaudit.toml).",
     ),
     click.option(
         "--site",
@@ -443,7 +444,14 @@ def _settings(opts: dict[str, Any], between: Callable[[], None] | None = None) -
                 extra[f"{key}_utc"] = at
                 overrides["extra"] = extra
     settings = load(overrides, config_file=opts.get("config_file"), site=opts.get("site"))
-    return _checked_format(settings)
+    return _checked_format(_noted(settings))
+
+
+def _noted(settings: Any) -> Any:
+    """``settings``, once its notes (a value the system file's policy kept) are on stderr."""
+    for note in settings.notes:
+        click.echo(f"logaudit: {safe(note)}", err=True)
+    return settings
 
 
 def _checked_format(settings: Any) -> Any:
@@ -1182,7 +1190,7 @@ def scrub(logs: tuple[str, ...], output: Path | None, in_place: bool, ip: str,
     if output is not None and len(logs) != 1:
         raise click.UsageError("-o takes one LOG; use --in-place for several")
     overrides = {"log_format": opts.get("log_format"), "mask_bytes": opts.get("mask_bytes")}
-    settings = _checked_format(load(overrides, config_file=opts.get("config_file")))
+    settings = _checked_format(_noted(load(overrides, config_file=opts.get("config_file"))))
     for log in logs:
         path = Path(log)
         if output is not None and str(output) == "-":
@@ -1427,7 +1435,7 @@ def sections(**_: Any) -> None:
     "--config",
     "config_file",
     type=_Named(dir_okay=False),
-    help="Config file to read instead of looking for one.",
+    help="The user's config file, instead of looking for one (the system file is read under it).",
 )
 @click.option("--site", metavar="NAME", help="With the config's [sites.NAME] table laid over.")
 @click.option("--json", "as_json", is_flag=True, help="As JSON: {name: {value, origin}}.")
@@ -1440,9 +1448,9 @@ def config_cmd(config_file: Path | None, site: str | None, as_json: bool, **_: A
     logaudit config
     LOGAUDIT_TOP=20 logaudit config --config /etc/logaudit/logaudit.toml
     """
-    from logaudit.config import candidates, effective
+    from logaudit.config import SYSTEM_CONFIG, candidates, effective
 
-    s = load({}, config_file=config_file, site=site)
+    s = _noted(load({}, config_file=config_file, site=site))
     rows = effective(s)
     if as_json:
         import json
@@ -1450,15 +1458,18 @@ def config_cmd(config_file: Path | None, site: str | None, as_json: bool, **_: A
         body = {n: {"value": v, "origin": o} for n, v, o in rows}
         doc = {
             "config_file": str(s.config_file) if s.config_file else None,
+            "config_files": [str(f) for f in s.config_files],
             "site": s.site,
             "settings": body,
+            "notes": list(s.notes),
         }
         click.echo(json.dumps(doc, indent=2))
         return
-    if s.config_file:
-        click.echo(f"config file: {safe(s.config_file)}")
-    else:
-        looked = ", ".join(str(p) for p in candidates())
+    for f in s.config_files:  # lowest first: a later file's values are laid over
+        role = " (system: its anonymize is a floor)" if f == SYSTEM_CONFIG else ""
+        click.echo(f"config file: {safe(f)}{role}")
+    if not s.config_files:
+        looked = ", ".join(str(p) for p in (*candidates(), SYSTEM_CONFIG))
         click.echo(f"config file: none (looked for {safe(looked)})")
     if s.site:
         click.echo(f"site: [sites.{safe(s.site)}] laid over the top level")
@@ -1497,7 +1508,7 @@ def watch(logs: tuple[str, ...], interval: float, **opts: Any) -> None:
     from logaudit.watch import Watcher, lines
 
     overrides = {"log_format": opts.get("log_format"), "bots": opts.get("bots")}
-    settings = _checked_format(load(overrides))
+    settings = _checked_format(_noted(load(overrides)))
     inputs = api.open_inputs(logs, follow=True)
     if any(i.path is None for i in inputs):
         raise LogauditError("watch follows files: name them, not -", ExitCode.USAGE)

@@ -1,17 +1,24 @@
-"""Settings: one frozen object built from defaults, the TOML file, the environment and options.
+"""Settings: one frozen object built from defaults, the TOML files, the environment and options.
 
-Precedence, lowest first: built-in defaults, the config file, ``LOGAUDIT_*`` environment
-variables, command-line options. One config file is read, the first of:
+Precedence, lowest first: built-in defaults, the system file ``/etc/logaudit/logaudit.toml``,
+the user's config file over it, ``LOGAUDIT_*`` environment variables, command-line options.
+The user's file is the first of:
 
 1. ``--config FILE`` (must exist);
 2. ``$LOGAUDIT_CONFIG`` (must exist; ``/dev/null`` means "none");
 3. ``./logaudit.toml``;
 4. ``$XDG_CONFIG_HOME/logaudit/logaudit.toml`` (``~/.config`` by default), then the older name
-   ``config.toml`` in the same folder;
-5. ``/etc/logaudit/logaudit.toml``.
+   ``config.toml`` in the same folder.
 
-Only one is read (no merging of /etc with the user's file): ``logaudit config`` names it, and
-what you see there is all there is.
+The system file is read first whichever user file there is: it is the machine's policy, and
+its ``anonymize`` (and ``mask_bytes``) is a floor that a user file, a variable or an option
+cannot lower (``Settings.notes`` says so when one tried). ``logaudit config`` names every file
+read and where each value came from.
+
+A config file is trusted like ssh's and sudo's: it must belong to the user running logaudit or
+to root and be writable by nobody else, and ``./logaudit.toml``'s folder too (QA22 #1: another
+user's file in a shared folder set ``[mail] sendmail`` to a program that ran as root); else
+exit 7, one line naming the file and why (``trusted``, on the open file).
 
 Lists that have a built-in default (``static_extensions``) *extend* it: ``static_extensions =
 ["php"]`` adds to the defaults. ``static_extensions.replace = [...]`` (a TOML dotted key, i.e. a
@@ -33,6 +40,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from logaudit.configtrust import trusted
 from logaudit.errors import ConfigError, ExitCode, LogauditError
 from logaudit.names import SECTIONS
 
@@ -159,6 +167,10 @@ class Settings:
     state: Path | None = None
     # The user-agent cache across runs (enrich/agentcache.py; --no-cache, LOGAUDIT_NO_CACHE=1).
     cache: bool = True
+    # Every config file read, the system file first (config_file is the last of them).
+    config_files: tuple[Path, ...] = field(default=(), compare=False)
+    # One line each for the user: a value the system file's floor did not let be lowered.
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
 
 def parse_mode(value: Any) -> int:
@@ -173,7 +185,9 @@ def parse_mode(value: Any) -> int:
 # Settings that files and LOGAUDIT_* variables may set: every field but these (the run's
 # period, free per-command values, and what load() fills in itself). A field another module
 # adds to Settings is readable from both at once, typed by its annotation.
-_NOT_FROM_FILES = frozenset({"since", "until", "extra", "mail", "origins", "config_file", "site"})
+_NOT_FROM_FILES = frozenset(
+    {"since", "until", "extra", "mail", "origins", "config_file", "site", "config_files", "notes"}
+)
 _FILE_KEYS = tuple(f.name for f in fields(Settings) if f.name not in _NOT_FROM_FILES)
 
 
@@ -282,7 +296,12 @@ def _special(key: str, value: Any, where: str) -> Any:
     except _Why as e:
         raise ConfigError(f"{where}: {key} = {written(value)}: {e}") from None
     except (TypeError, ValueError, OverflowError):  # mask_bytes = inf: int() overflows
-        raise ConfigError(f"{where}: {key} = {written(value)} is not a valid value") from None
+        use = f" (use {_VALID[key]})" if key in _VALID else ""
+        raise ConfigError(f"{where}: {key} = {written(value)} is not a valid value{use}") from None
+
+
+# What a message lists for a value refused without a reason of its own (QA22 #15).
+_VALID = {"anonymize": "mask, hash or off", "mask_bytes": "1, 2 or 3"}
 # Lists whose default is not empty: a plain list in the file extends the default.
 _EXTENDABLE = {"static_extensions": STATIC_EXTENSIONS}
 
@@ -359,16 +378,15 @@ def visit_timeout_seconds(value: Any) -> int:
     return int(round(seconds))
 
 
+# The machine's policy, read before the user's file (a module constant: tests point it elsewhere).
+SYSTEM_CONFIG = Path("/etc/logaudit/logaudit.toml")
+
+
 def candidates(env: Mapping[str, str] = os.environ) -> list[Path]:
-    """Where a config file is looked for, in order (when neither --config nor
-    $LOGAUDIT_CONFIG names one)."""
+    """Where the user's config file is looked for, in order (when neither --config nor
+    $LOGAUDIT_CONFIG names one). The system file is not one of them: it is always read."""
     base = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "logaudit"
-    return [
-        Path("logaudit.toml"),
-        base / "logaudit.toml",
-        base / "config.toml",
-        Path("/etc/logaudit/logaudit.toml"),
-    ]
+    return [Path("logaudit.toml"), base / "logaudit.toml", base / "config.toml"]
 
 
 def env_value(name: str, env: Mapping[str, str] = os.environ) -> str | None:
@@ -385,8 +403,9 @@ def env_value(name: str, env: Mapping[str, str] = os.environ) -> str | None:
 def config_path(
     env: Mapping[str, str] = os.environ, explicit: Path | str | None = None
 ) -> Path | None:
-    """The config file to read, or None. A file named by --config or $LOGAUDIT_CONFIG that
-    does not exist is an error: a typo there must not silently fall back to defaults."""
+    """The user's config file to read, or None. A file named by --config or $LOGAUDIT_CONFIG
+    that does not exist is an error: a typo there must not silently fall back to defaults.
+    ``./logaudit.toml``'s folder is checked here (``trusted``); every file, when read."""
     named = explicit if explicit else env_value("LOGAUDIT_CONFIG", env)
     if named:
         where = "--config" if explicit else "LOGAUDIT_CONFIG"
@@ -398,8 +417,49 @@ def config_path(
         return p
     for p in candidates(env):
         if p.is_file():
+            if not p.is_absolute():  # ./logaudit.toml: the folder must be safe too
+                trusted(os.stat(p.absolute().parent), p.absolute(), "folder")
             return p.absolute()
     return None
+
+
+def config_files(
+    env: Mapping[str, str] = os.environ, explicit: Path | str | None = None
+) -> list[Path]:
+    """The config files to read, lowest first: the system file (when there is one), then the
+    user's (``config_path``) when it is another file."""
+    found: list[Path] = []
+    try:
+        os.stat(SYSTEM_CONFIG)
+    except (FileNotFoundError, NotADirectoryError):
+        pass
+    except OSError as e:  # a policy nobody may read must not be skipped in silence
+        raise ConfigError(_unreadable_policy(e)) from None
+    else:
+        found.append(SYSTEM_CONFIG)
+    user = config_path(env, explicit)
+    if user is not None and not (found and _same(user, SYSTEM_CONFIG)):
+        found.append(user)
+    return found
+
+
+# How to mend a system file that users cannot read or that holds a password (all users read it).
+_POLICY_FIX = ("keep the SMTP password out of it: LOGAUDIT_SMTP_PASSWORD or a root-only file "
+               "named with --config")
+
+
+def _unreadable_policy(e: OSError) -> str:
+    """The one line for a system file (or its folder) the user cannot read: it is the
+    machine's policy, so it fails closed (not skipped), and the line says how to mend it."""
+    return (f"file {SYSTEM_CONFIG}: cannot read ({e.strerror}): it is read by every user: make "
+            f"it readable (0644, its folder 0755) and {_POLICY_FIX}")
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def _type_error(where: str, key: str, value: Any, want: str) -> ConfigError:
@@ -562,6 +622,21 @@ def _group_or_world_readable(path: Path) -> bool:
 Table = tuple[dict[str, Any], dict[str, Any]]  # (settings, mail settings)
 
 
+def _own_format_names(formats: Mapping[str, str], where: str) -> None:
+    """A ``[formats]`` name that is a built-in format's (any case) is refused: the built-in one
+    was read and the file's silently ignored (QA22 #17). GoAccess's other names (``AWSELB``)
+    are said by ``formats.resolve`` when one is used: knowing them compiles every format."""
+    from logaudit.names import FORMATS
+
+    built_in = {n.lower() for n in FORMATS}
+    for name in formats:
+        if name.lower() in built_in:
+            raise ConfigError(
+                f"{where}: {name} is a built-in format's name (`logaudit formats`); "
+                "give yours another name"
+            )
+
+
 def _table(data: Mapping[str, Any], path: Path, prefix: str = "") -> Table:
     """One table's settings and [mail] settings, strictly checked; ``prefix`` names where
     it sits ("sites.shop.") in messages."""
@@ -586,6 +661,8 @@ def _table(data: Mapping[str, Any], path: Path, prefix: str = "") -> Table:
         if (key in _PATHS or key == "logs") and (empty := _empty_path(key, v)):
             raise ConfigError(f"{where}: {prefix}{k}: {empty}")
         got = _from_file(key, v, where)
+        if key == "formats":
+            _own_format_names(got, f"{where}: {prefix}formats")
         if key in _EXTENDABLE and isinstance(v, list):
             got = _extend(_EXTENDABLE[key], got)
         values[key] = got
@@ -600,10 +677,15 @@ def read_file(path: Path) -> tuple[Table, dict[str, Table]]:
     where = f"file {path}"
 
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"), parse_float=_Float)
+        with open(path, "rb") as f:
+            trusted(os.fstat(f.fileno()), path)
+            text = f.read().decode("utf-8")
+        data = tomllib.loads(text, parse_float=_Float)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{where}: not valid TOML ({e})") from None
     except OSError as e:
+        if path == SYSTEM_CONFIG and isinstance(e, PermissionError):
+            raise ConfigError(_unreadable_policy(e)) from None
         raise ConfigError(f"{where}: cannot read ({e.strerror})") from None
     raw_sites = data.pop("sites", {})
     if not isinstance(raw_sites, dict) or not all(isinstance(t, dict) for t in raw_sites.values()):
@@ -612,9 +694,8 @@ def read_file(path: Path) -> tuple[Table, dict[str, Table]]:
     sites = {name: _table(t, path, f"sites.{name}.") for name, t in raw_sites.items()}
     secret = top[1].get("password") or any(m.get("password") for _, m in sites.values())
     if secret and _group_or_world_readable(path):
-        raise ConfigError(
-            f"{where}: holds an SMTP password but others can read it; run: chmod 600 {path}"
-        )
+        fix = _POLICY_FIX if path == SYSTEM_CONFIG else f"run: chmod 600 {path}"
+        raise ConfigError(f"{where}: holds an SMTP password but others can read it; {fix}")
     return top, sites
 
 
@@ -634,12 +715,19 @@ def load(
     values: dict[str, Any] = {}
     mail: dict[str, Any] = {}
     origins: dict[str, str] = {}
-    path = config_path(env, config_file)
-    sites: dict[str, Table] = {}
-    if path is not None:
-        (values, mail), sites = read_file(path)
-        origins.update({k: f"file {path}" for k in values})
-        origins.update({f"mail.{k}": f"file {path}" for k in mail})
+    files = config_files(env, config_file)
+    path = files[-1] if files else None
+    sites: dict[str, tuple[Path, Table]] = {}
+    floors: dict[str, Any] = {}
+    for f in files:
+        (fv, fm), fs = read_file(f)
+        values.update(fv)
+        mail.update(fm)
+        origins.update({k: f"file {f}" for k in fv})
+        origins.update({f"mail.{k}": f"file {f}" for k in fm})
+        sites.update({name: (f, t) for name, t in fs.items()})
+        if f == SYSTEM_CONFIG:
+            floors = {k: fv[k] for k in _FLOORS if k in fv}
     if site is not None:
         if site not in sites:
             if path is None:
@@ -648,12 +736,13 @@ def load(
                     "(give --config FILE; README: Configuration)"
                 )
             known = ", ".join(sorted(sites)) or "none"
-            raise ConfigError(f"--site {site}: no [sites.{site}] in {path} (sites: {known})")
-        sv, sm = sites[site]
+            held = " or ".join(map(str, files))
+            raise ConfigError(f"--site {site}: no [sites.{site}] in {held} (sites: {known})")
+        spath, (sv, sm) = sites[site]
         values.update(sv)
         mail.update(sm)
-        origins.update({k: f"file {path} [sites.{site}]" for k in sv})
-        origins.update({f"mail.{k}": f"file {path} [sites.{site}]" for k in sm})
+        origins.update({k: f"file {spath} [sites.{site}]" for k in sv})
+        origins.update({f"mail.{k}": f"file {spath} [sites.{site}]" for k in sm})
     for k in _FILE_KEYS:
         name = "LOGAUDIT_" + k.upper()
         ev = env_value(name, env)
@@ -683,10 +772,12 @@ def load(
             values[k] = v
             if k != "extra":
                 origins[k] = "option"
+    notes = _floored(values, origins, floors)
     try:
         m = replace(MailSettings(), **mail)
         s = replace(
-            Settings(), **values, mail=m, origins=origins, config_file=path, site=site
+            Settings(), **values, mail=m, origins=origins, config_file=path, site=site,
+            config_files=tuple(files), notes=notes,
         )
     except (TypeError, ValueError) as e:
         raise ConfigError(f"bad setting: {e}") from None
@@ -698,6 +789,39 @@ def load(
             most = "" if most_mb == math.inf else f" and at most {most_mb:g}"
             raise ConfigError(f"env {name}: {written(ev)} is not a size in MB ({least}{most})")
     return s
+
+
+# Settings the system file sets as a floor (QA22 #4): the value that is less private, which
+# a user file, a variable or an option may not bring it down to. Off is below either mode
+# (mask and hash both keep addresses out; which one is the reader's choice); fewer masked
+# bytes are below more.
+_FLOORS: dict[str, Any] = {
+    "anonymize": lambda have, floor: bool(floor) and not have,
+    "mask_bytes": lambda have, floor: have < floor,
+}
+
+
+def _floored(
+    values: dict[str, Any], origins: dict[str, str], floors: Mapping[str, Any]
+) -> tuple[str, ...]:
+    """Put back the system file's value of each floor setting that a later layer lowered, the
+    origin saying so; one note each, naming who tried."""
+    notes = []
+    for key, floor in floors.items():
+        have = values.get(key, getattr(Settings, key))
+        if not _FLOORS[key](have, floor):
+            continue
+        by = origins.get(key, "default")
+        if by == "option":
+            by = _OPTION_NAMES.get(key) or "--" + key.replace("_", "-")
+        shown = {"": "off"}.get(have, have) if key == "anonymize" else have
+        notes.append(
+            f"{by}: {key} = {written(shown)} not taken: {SYSTEM_CONFIG} sets "
+            f"{key} = {written(floor)} for every run (a policy: nobody's settings lower it)"
+        )
+        values[key] = floor
+        origins[key] = f"file {SYSTEM_CONFIG} (policy)"
+    return tuple(notes)
 
 
 def tuning_bytes(
@@ -732,7 +856,31 @@ TUNING_ENV = {"LOGAUDIT_BLOCK_MB": (False, 1024.0), "LOGAUDIT_SPILL_MB": (True, 
 
 
 # Settings whose command-line option is not the setting's name with dashes.
-_OPTION_NAMES = {"trusted_proxies": "--trusted-proxy", "mail.to": "--mail-to"}
+_OPTION_NAMES = {
+    "trusted_proxies": "--trusted-proxy", "mail.to": "--mail-to", "site_hosts": "--site-host",
+}
+# A site's host as the logs and referrers name it: letters (any script), digits, dots, dashes,
+# underscores, and an optional port; no scheme, path, space or control character.
+_HOST = re.compile(r"[\w-]+(?:\.[\w-]+)*\.?(?::\d{1,5})?")
+# An IPv6 literal, bracketed with an optional :port ([2001:db8::1]:8080), or bare (2001:db8::1).
+_HOST6 = re.compile(r"\[([0-9A-Fa-f:.]+)\](?::\d{1,5})?|([0-9A-Fa-f:.]+)")
+
+
+def _host_name(text: str) -> bool:
+    """``text`` is a host name or an IPv6 literal, optionally with ``:port``: what a Host
+    header or a referrer's host holds; a URL, a space or a control character is not."""
+    if _HOST.fullmatch(text):
+        return True
+    m = _HOST6.fullmatch(text)
+    if m is None:
+        return False
+    import ipaddress
+
+    try:
+        ipaddress.IPv6Address(m.group(1) or m.group(2))
+    except ValueError:
+        return False
+    return True
 
 
 def _check(s: Settings) -> None:
@@ -770,6 +918,11 @@ def _check(s: Settings) -> None:
         raise wrong("ahead_days", "ahead_days must be 0 or more")
     if s.client_from not in ("remote", "xff"):
         raise wrong("client_from", "client_from must be remote or xff")
+    for host in s.site_hosts:  # CR/LF, spaces or a URL matched nothing, silently (QA22 #17)
+        if not _host_name(host):
+            said = (f"{written(host)} is not a host name (shop.example.com or [2001:db8::1], "
+                    "optionally with :port)")
+            raise wrong("site_hosts", said)
     import ipaddress
 
     for cidr in s.trusted_proxies:
@@ -839,6 +992,8 @@ def effective(s: Settings) -> list[tuple[str, str, str]]:
         v = getattr(s, k)
         if k == "visit_timeout":  # as written: 30m, else 90s (the reports say "30 min")
             text = f"{v // 60}m" if v % 60 == 0 else f"{v}s"
+        elif k == "anonymize":  # none: "off", as the file and LOGAUDIT_ANONYMIZE write it
+            text = v or "off"
         elif k == "mode":  # as written (0640), not the number 416 (QA18 #12)
             text = f"0{v:03o}"
         elif k == "window":  # 7d, not 604800 seconds
@@ -851,6 +1006,7 @@ def effective(s: Settings) -> list[tuple[str, str, str]]:
     for f in fields(MailSettings):
         name = f"mail.{f.name}"
         v = getattr(s.mail, f.name)
+        shown = f"mail.{_MAIL_NAMES.get(f.name, f.name)}"  # the name the file is written with
         if name in SECRETS and v:
             text = "******** (set)"
         elif f.name == "smtp_port" and not v:
@@ -859,5 +1015,10 @@ def effective(s: Settings) -> list[tuple[str, str, str]]:
             text = str(s.mail.spool())
         else:
             text = show(v)
-        rows.append((name, text, s.origins.get(name, "default")))
+        rows.append((shown, text, s.origins.get(name, "default")))
     return rows
+
+
+# [mail] settings whose name in the file is not the field's (``from``: ``sender`` is the
+# field, the file may say either; messages and ``logaudit config`` say ``from``).
+_MAIL_NAMES = {"sender": "from"}

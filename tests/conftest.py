@@ -17,6 +17,26 @@ REPO = Path(__file__).resolve().parent.parent
 SAMPLE_LOGS = REPO / "sample_logs"
 
 
+def no_system_config() -> None:
+    """Stop the session (not skip) when this machine has a system config file: logaudit reads
+    it in every run, and a test that starts logaudit as a subprocess cannot be kept from it
+    (``isolate`` points ``SYSTEM_CONFIG`` elsewhere in this process only; no variable moves it,
+    or users could leave the machine's policy). Its anonymize/top/strict made tests fail for
+    reasons nobody could see."""
+    from logaudit.config import SYSTEM_CONFIG
+
+    if os.path.lexists(SYSTEM_CONFIG):
+        pytest.exit(
+            f"{SYSTEM_CONFIG} exists: every logaudit run reads it, the tests' subprocesses "
+            "included; run the tests where there is none (move it aside, or use a container)",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    no_system_config()
+
+
 def _shared_data_dir() -> Path | None:
     env = os.environ.get("LOGAUDIT_SHARED_DATA")
     candidates = [Path(env)] if env else []

@@ -93,5 +93,7 @@ def isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if k.startswith("LOGAUDIT_") and k != "LOGAUDIT_SHARED_DATA":
             monkeypatch.delenv(k, raising=False)
     monkeypatch.setenv("LOGAUDIT_CONFIG", os.devnull)  # an empty config: none
+    # Not this machine's /etc/logaudit/logaudit.toml (always read, under any user file).
+    monkeypatch.setattr("logaudit.config.SYSTEM_CONFIG", tmp_path / "etc" / "logaudit.toml")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("NO_COLOR", "1")

@@ -217,6 +217,8 @@ def test_digest_for_one_site_of_several(log: Path, tmp_path: Path) -> None:
 
 
 def test_hostile_site_name_never_reaches_the_subject_raw(tmp_path: Path) -> None:
+    """--site-host refuses it (QA22 #17: a host name only); a [sites."NAME"] table may still
+    be named anything, and the Subject holds it escaped."""
     hostile = "\x1b[2Jevil.example\r\nBcc: x@y"
     log = tmp_path / "v.log"
     log.write_text("".join(line(DAY, i) for i in range(3)))
@@ -225,10 +227,21 @@ def test_hostile_site_name_never_reaches_the_subject_raw(tmp_path: Path) -> None
         ["digest", str(log), "--since", DAY.isoformat(), "--site-host", hostile,
          "--mail-to", "a@x.example", "--dry-run", "-o", "h.eml"],
     )
+    assert r.exit_code == 2 and "is not a host name" in r.stderr and "\x1b" not in r.stderr
+    conf = tmp_path / "c.toml"
+    conf.write_text(f"[sites.{json.dumps(hostile)}]\nlogs = [{json.dumps(str(log))}]\n")
+    conf.chmod(0o600)
+    r = CliRunner().invoke(
+        cli,
+        ["digest", "--site", hostile, "--since", DAY.isoformat(), "--mail-to", "a@x.example",
+         "--dry-run", "-o", "h.eml"],
+        env={"LOGAUDIT_CONFIG": str(conf)},
+    )
     assert r.exit_code == 0, r.stderr
     raw = (tmp_path / "h.eml").read_bytes()
     msg = email.message_from_bytes(raw, policy=policy.default)
     assert msg["Bcc"] is None and "\x1b" not in msg["Subject"]
+    assert "evil.example" in msg["Subject"]  # the name is there, escaped
     assert b"\x1b" not in raw
 
 

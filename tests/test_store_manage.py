@@ -121,17 +121,21 @@ def test_a_new_store_gets_its_key(tmp_path: Path) -> None:
     assert len((state / "key").read_bytes()) == 32 and manage.verify(state) == []
 
 
-def test_folders_made_for_a_new_store_are_owner_only(tmp_path: Path) -> None:
+def test_folders_made_for_a_new_store_are_owner_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """--state ~/.local/state/logaudit/shop on a fresh machine: every folder made on the way is
     0700, not only the store's own (mkdir(parents=True, mode=0o700) left the others 0755);
-    state rebuild makes them alike."""
+    state rebuild makes them alike. Only under the state folder are folders made on the way
+    (elsewhere the parent must exist: test_config_trust)."""
     import stat
 
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))  # not made yet
     log = tmp_path / "a.log"
     log.write_bytes(log_bytes(50, days=1))
     state = tmp_path / "xdg" / "logaudit" / "shop"
     assert report([str(log)], state).report is not None
-    rebuilt = tmp_path / "other" / "shop"
+    rebuilt = tmp_path / "xdg" / "other" / "shop"
     res = CliRunner().invoke(cli, ["state", "rebuild", str(log), "--state", str(rebuilt)])
     assert res.exit_code == 0, res.output
     for f in (state, state.parent, state.parent.parent, rebuilt, rebuilt.parent):

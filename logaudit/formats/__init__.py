@@ -143,6 +143,12 @@ def resolve(spec: str, named: Mapping[str, str] | None = None) -> Layout:
     """A registered name, a GoAccess alias, a name from the config's ``[formats]`` table, or
     an Apache/nginx format string -> its layout. A string that is none of these is a
     ConfigError naming what is wrong with it."""
+    mine = named and any(k.lower() == spec.lower() for k in named)  # AWSELB is awselb
+    if mine and (spec in FORMATS or spec.lower() in ALIASES):
+        raise ConfigError(  # the built-in one was read, the config's ignored (QA22 #17)
+            f"--log-format {spec}: both a built-in format's name and one of the config's "
+            "[formats]; give yours another name"
+        )
     if spec in FORMATS:
         return FORMATS[spec]
     if spec.lower() in ALIASES:

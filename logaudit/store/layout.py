@@ -502,6 +502,31 @@ def _from_refs(table: pa.Table, refs: Callable[[str, str, str, bool], Ref]) -> p
     return table
 
 
+def make_root(root: Path) -> None:
+    """Make the store's folder (0700), but not the folders above it: its parent must exist.
+    ``LOGAUDIT_STATE=/nonexistent/x`` (a typo in a crontab) built the whole path from ``/``
+    as root (QA22 #11); now it is one line and exit 9, as any output whose folder is missing.
+    Under the user's state folder (``$XDG_STATE_HOME``, ``~/.local/state``) the folders on the
+    way are made (0700, as the XDG spec asks): ``--state ~/.local/state/logaudit/shop`` on a
+    fresh machine, README's example."""
+    from logaudit.deliver.files import private_folder
+    from logaudit.state import state_dir
+
+    parent = Path(os.path.abspath(root)).parent
+    ours = Path(os.path.abspath(root)).is_relative_to(os.path.abspath(state_dir().parent))
+    if not root.is_dir() and not parent.is_dir() and not ours:
+        raise LogauditError(
+            f"--state {root}: cannot create: no folder {parent} (the store's own folder is "
+            "made, not the ones above it)",
+            ExitCode.OUTPUT,
+        )
+    try:
+        private_folder(root)  # 0700, and so is each folder made above it (ours only)
+    except OSError as e:
+        said = f"--state {root}: cannot create: {e.strerror}"
+        raise LogauditError(said, ExitCode.OUTPUT) from None
+
+
 @dataclass
 class State:
     """What ``store.json`` holds."""
@@ -561,14 +586,7 @@ class Layout:
         return self.state_path.is_file()
 
     def create(self) -> None:
-        from logaudit.deliver.files import private_folder
-
-        try:
-            private_folder(self.root)  # 0700, and so is each folder made above it
-        except OSError as e:
-            raise LogauditError(
-                f"--state {self.root}: cannot create: {e.strerror}", ExitCode.OUTPUT
-            ) from None
+        make_root(self.root)
         if not (self.root / KEY_FILE).exists() and not self._holds_days():
             _write_private(self.root / KEY_FILE, secrets.token_bytes(32))
 

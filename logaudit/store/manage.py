@@ -167,9 +167,9 @@ def rebuild(root: Path, inputs: list[Input], settings: Settings, wait: float | N
 
     if not inputs:
         raise LogauditError("state rebuild: name the logs to read", ExitCode.USAGE)
-    from logaudit.deliver.files import private_folder
+    from logaudit.store.layout import make_root
 
-    private_folder(root)  # 0700, and so is each folder made above it
+    make_root(root)  # 0700; its parent must exist
     new = root.with_name(f".{root.name}.rebuild-{os.getpid()}")
     shutil.rmtree(new, ignore_errors=True)
     with locked(root, wait):
