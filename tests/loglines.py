@@ -87,6 +87,14 @@ def countable_lines(raw: bytes) -> int:
     return n
 
 
+def write_text(path: Path, text: str, mode: int = 0o600) -> Path:
+    """A config file (or any text file) written with its folders, in ``mode``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
 def isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No user config file, no LOGAUDIT_* variables, no GeoIP directory from outside."""
     for k in list(os.environ):

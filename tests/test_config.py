@@ -15,6 +15,7 @@ from logaudit.cli import cli
 from logaudit.config import STATIC_EXTENSIONS, load
 from logaudit.errors import ConfigError, ExitCode
 from tests.loglines import isolate
+from tests.loglines import write_text as write
 
 LINE = '1.2.3.4 - - [10/Mar/2026:12:00:00 +0000] "GET /a.php HTTP/1.1" 200 5 "-" "Mozilla/5.0"\n'
 
@@ -24,13 +25,6 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     isolate(monkeypatch, tmp_path)
     monkeypatch.delenv("LOGAUDIT_CONFIG")
     monkeypatch.chdir(tmp_path)
-
-
-def write(path: Path, text: str, mode: int = 0o600) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    path.chmod(mode)
-    return path
 
 
 def env(**kw: str) -> dict[str, str]:

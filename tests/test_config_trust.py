@@ -19,6 +19,7 @@ from logaudit.cli import cli
 from logaudit.config import load
 from logaudit.errors import ConfigError, ExitCode, LogauditError
 from tests.loglines import isolate
+from tests.loglines import write_text as write
 
 LINE = '203.0.113.54 - - [10/Mar/2026:12:00:00 +0000] "GET /a HTTP/1.1" 200 5 "-" "Mozilla/5.0"\n'
 NOBODY = pwd.getpwnam("nobody").pw_uid
@@ -31,13 +32,6 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir(mode=0o700)
     monkeypatch.chdir(work)
-
-
-def write(path: Path, text: str, mode: int = 0o600) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
-    path.chmod(mode)
-    return path
 
 
 def run(*args: str | Path, **envs: str) -> tuple[int, str, str]:

@@ -815,6 +815,20 @@ def test_a_sigterm_while_a_closed_terminal_is_said_ends_with_143(
     assert capsys.readouterr().err == "logaudit: stopped by SIGTERM\n"
 
 
+def _stepped(steps: dict[int, Callable[[], object]], polls: int) -> Callable[[], bool]:
+    """A follow's ``stop``: at poll N it runs ``steps[N]`` (a write, a rotation...), and it
+    stops the follow after ``polls`` polls."""
+    count = iter(range(polls))
+
+    def stop() -> bool:
+        n = next(count, None)
+        if n in steps:
+            steps[n]()
+        return n is None
+
+    return stop
+
+
 def test_followed_rows_carry_their_line_in_the_file(tmp_path: Path) -> None:
     """faults22 #3: records --follow numbered lines from where it started (the first new line
     was 1, not the file's 301), and went on counting across a rotation and a truncation. Now:
@@ -830,13 +844,7 @@ def test_followed_rows_carry_their_line_in_the_file(tmp_path: Path) -> None:
         11: lambda: (log.write_bytes(b""), None),
         14: lambda: _append(log, LINES[304] + LINES[305]),
     }
-    polls = iter(range(20))
-
-    def stop() -> bool:
-        n = next(polls, None)
-        if n in steps:
-            steps[n]()
-        return n is None
+    stop = _stepped(steps, 20)
 
     r = follow([log], load({}, env={}), Query(parse_fields("line,path")), "jsonl", out,
                stop=stop, interval=0.01, on_note=lambda m: None)
@@ -862,13 +870,7 @@ def test_a_rotated_files_last_line_without_its_newline_keeps_its_line(tmp_path: 
         4: lambda: (os.replace(log, tmp_path / "access.log.1"), _append(log, LINES[12])),
         7: lambda: _append(log, LINES[13]),
     }
-    polls = iter(range(12))
-
-    def stop() -> bool:
-        n = next(polls, None)
-        if n in steps:
-            steps[n]()
-        return n is None
+    stop = _stepped(steps, 12)
 
     r = follow([log], load({}, env={}), Query(parse_fields("line,path")), "jsonl", out,
                stop=stop, interval=0.01, on_note=lambda m: None)
