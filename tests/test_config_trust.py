@@ -273,13 +273,28 @@ def test_a_site_host_must_be_a_host_name(tmp_path: Path, host: str) -> None:
     assert load({"site_hosts": ok}, env={}).site_hosts == ok
 
 
-@pytest.mark.parametrize("host", ["[2001:db8::1]:8080", "[2001:db8::1]", "2001:db8::1",
-                                  "[::ffff:192.0.2.1]:443"])
-def test_a_site_host_may_be_an_ipv6_literal(tmp_path: Path, host: str) -> None:
-    """Taken before the host-name check (base: exit 0); the check refused them (exit 2)."""
-    log = write(tmp_path / "a.log", LINE)
-    code, _, err = run("summary", log, "--site-host", host)
+def _referring_sites(log: Path, host: str) -> list[str]:
+    code, out, err = run("summary", log, "--site-host", host, "--format", "json")
     assert code == 0, err
+    section = next(s for s in json.loads(out)["sections"] if s["name"] == "referring-sites")
+    return sorted(r["site"] for r in section["rows"])
+
+
+@pytest.mark.parametrize(("host", "site"), [
+    ("[2001:db8::1]:8080", "[2001:db8::1]"), ("[2001:db8::1]", "[2001:db8::1]"),
+    ("2001:db8::1", "[2001:db8::1]"), ("2001:0DB8::1", "[2001:db8::1]"),
+    ("[::ffff:192.0.2.1]:443", "[::ffff:192.0.2.1]"), ("[::ffff:192.0.2.1]", "[::ffff:c000:201]"),
+    ("Shop.Example.com:8080", "shop.example.com"), ("www.shop.example.com", "shop.example.com"),
+])
+def test_a_site_host_may_be_an_ipv6_literal(tmp_path: Path, host: str, site: str) -> None:
+    """Taken (the host-name check refused them, exit 2) and matched: bare, with a port or not
+    in canonical form, the site's own referrals were still listed as outside referrers."""
+    ref = site.replace("[", "http://[").replace("]", "]:8080") if "[" in site else site
+    ref = ref if ref.startswith("http") else f"http://www.{site}:8080"
+    line = LINE.replace('"-"', f'"{ref}/home"')
+    log = write(tmp_path / "a.log", line + LINE.replace('"-"', '"https://other.example/"'))
+    assert _referring_sites(log, "elsewhere.example") == sorted([site, "other.example"])
+    assert _referring_sites(log, host) == ["other.example"]
     assert load({"site_hosts": (host,)}, env={}).site_hosts == (host,)
 
 
