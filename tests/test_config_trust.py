@@ -315,6 +315,29 @@ def test_a_system_file_on_the_test_machine_stops_the_session(tmp_path: Path) -> 
         no_system_config()
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="becoming another user needs root")
+def test_a_system_file_nobody_can_tell_of_stops_the_session_too(tmp_path: Path) -> None:
+    """/etc/logaudit 0700 and the tests run by another user: lexists said "absent" and the
+    session ran, its subprocesses refused (exit 7). Run as nobody in a child process."""
+    from tests.conftest import no_system_config
+
+    write(config.SYSTEM_CONFIG, "top = 3\n", 0o644)
+    config.SYSTEM_CONFIG.parent.chmod(0o700)
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child's own exit code says what happened)
+        try:
+            os.setgid(pwd.getpwuid(NOBODY).pw_gid)
+            os.setuid(NOBODY)
+            no_system_config()
+        except pytest.exit.Exception as e:
+            os._exit(3 if "cannot be told (Permission denied)" in str(e) else 4)
+        except BaseException:
+            os._exit(5)
+        os._exit(0)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 3
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="chown to root's group needs root")
 def test_a_private_group_is_nobody_elses_primary_group(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
