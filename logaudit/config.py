@@ -33,14 +33,13 @@ from __future__ import annotations
 import math
 import os
 import re
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from logaudit.configtrust import trusted
+from logaudit.configtrust import others_may_read, trusted
 from logaudit.errors import ConfigError, ExitCode, LogauditError
 from logaudit.names import SECTIONS
 
@@ -611,14 +610,6 @@ def _mail_value(key: str, value: Any, where: str, from_env: bool) -> Any:
     return Path(value).expanduser() if want is Path else value
 
 
-def _group_or_world_readable(path: Path) -> bool:
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return False
-    return stat.S_ISREG(mode) and bool(mode & 0o077)
-
-
 Table = tuple[dict[str, Any], dict[str, Any]]  # (settings, mail settings)
 
 
@@ -678,7 +669,8 @@ def read_file(path: Path) -> tuple[Table, dict[str, Table]]:
 
     try:
         with open(path, "rb") as f:
-            trusted(os.fstat(f.fileno()), path)
+            st = os.fstat(f.fileno())  # the file read, for both checks (not its path again)
+            trusted(st, path)
             text = f.read().decode("utf-8")
         data = tomllib.loads(text, parse_float=_Float)
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
@@ -693,7 +685,7 @@ def read_file(path: Path) -> tuple[Table, dict[str, Table]]:
     top = _table(data, path)
     sites = {name: _table(t, path, f"sites.{name}.") for name, t in raw_sites.items()}
     secret = top[1].get("password") or any(m.get("password") for _, m in sites.values())
-    if secret and _group_or_world_readable(path):
+    if secret and others_may_read(st):
         fix = _POLICY_FIX if path == SYSTEM_CONFIG else f"run: chmod 600 {path}"
         raise ConfigError(f"{where}: holds an SMTP password but others can read it; {fix}")
     return top, sites

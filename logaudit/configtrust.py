@@ -1,7 +1,7 @@
 """Whose config file may be read: one that can run a program (``[mail] sendmail``) and send
 reports anywhere must be the caller's or root's and writable by nobody else, as ssh, sudo and
 git's safe.directory ask of theirs (QA22 #1). ``config`` calls ``trusted`` on each open file
-(and on ``./logaudit.toml``'s folder)."""
+(and on ``./logaudit.toml``'s folder), and ``others_may_read`` where the file holds a password."""
 
 from __future__ import annotations
 
@@ -36,6 +36,14 @@ def trusted(st: os.stat_result, path: Path, what: str = "file", where: str = "co
             f"{where} {path}: not read: others may write the {what} {shown} "
             f"(mode {stat.S_IMODE(st.st_mode):04o}); {fix}"
         )
+
+
+def others_may_read(st: os.stat_result) -> bool:
+    """A regular file (``st``: the ``fstat`` of the one read) whose group or others have any
+    permission: an SMTP password in it is not secret. On the open file, as ``trusted``: the
+    path stat'ed again after the read may name another file (or none, and a failed stat
+    passed the check)."""
+    return stat.S_ISREG(st.st_mode) and bool(st.st_mode & 0o077)
 
 
 def _private_group(st: os.stat_result) -> bool:

@@ -25,12 +25,21 @@ def no_system_config() -> None:
     reasons nobody could see."""
     from logaudit.config import SYSTEM_CONFIG
 
-    if os.path.lexists(SYSTEM_CONFIG):
-        pytest.exit(
-            f"{SYSTEM_CONFIG} exists: every logaudit run reads it, the tests' subprocesses "
-            "included; run the tests where there is none (move it aside, or use a container)",
-            returncode=pytest.ExitCode.USAGE_ERROR,
-        )
+    try:
+        os.lstat(SYSTEM_CONFIG)  # a dangling link too: as lexists
+    except (FileNotFoundError, NotADirectoryError):  # absent, as config_files takes them
+        return
+    except OSError as e:
+        # Its folder closed to this user (/etc/logaudit 0700): lexists said "absent", and
+        # every logaudit run, which cannot tell either, refuses (exit 7).
+        said = f"whether {SYSTEM_CONFIG} exists cannot be told ({e.strerror})"
+    else:
+        said = f"{SYSTEM_CONFIG} exists"
+    pytest.exit(
+        f"{said}: every logaudit run reads it, the tests' subprocesses included; run the "
+        "tests where there is none (move it aside, or use a container)",
+        returncode=pytest.ExitCode.USAGE_ERROR,
+    )
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -296,6 +296,29 @@ def test_password_readable_by_others_is_refused(tmp_path: Path) -> None:
     assert run("config")[0] == 0
 
 
+@pytest.mark.parametrize("then", ["removed", "replaced"])
+def test_a_password_file_is_judged_as_read_not_by_its_path_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, then: str
+) -> None:
+    """The 0644 file read holds the password; its path, stat'ed again after the read, named
+    another file (0600: accepted) or none (the failed stat passed the check)."""
+    import tomllib
+
+    text = '[mail]\nsmtp_host = "smtp.example"\npassword = "hunter2"\n'
+    conf = write(tmp_path / "logaudit.toml", text, 0o644)
+    loads = tomllib.loads
+
+    def swapped(s: str, **kw: object) -> dict[str, object]:
+        conf.unlink()
+        if then == "replaced":
+            write(conf, "", 0o600)
+        return loads(s, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(tomllib, "loads", swapped)
+    code, out, err = run("config")
+    assert code == ExitCode.CONFIG and "others can read it" in err and "hunter2" not in err + out
+
+
 def test_config_command_shows_values_origins_and_masks_secrets(tmp_path: Path) -> None:
     conf = write(
         tmp_path / "logaudit.toml",

@@ -273,13 +273,28 @@ def test_a_site_host_must_be_a_host_name(tmp_path: Path, host: str) -> None:
     assert load({"site_hosts": ok}, env={}).site_hosts == ok
 
 
-@pytest.mark.parametrize("host", ["[2001:db8::1]:8080", "[2001:db8::1]", "2001:db8::1",
-                                  "[::ffff:192.0.2.1]:443"])
-def test_a_site_host_may_be_an_ipv6_literal(tmp_path: Path, host: str) -> None:
-    """Taken before the host-name check (base: exit 0); the check refused them (exit 2)."""
-    log = write(tmp_path / "a.log", LINE)
-    code, _, err = run("summary", log, "--site-host", host)
+def _referring_sites(log: Path, host: str) -> list[str]:
+    code, out, err = run("summary", log, "--site-host", host, "--format", "json")
     assert code == 0, err
+    section = next(s for s in json.loads(out)["sections"] if s["name"] == "referring-sites")
+    return sorted(r["site"] for r in section["rows"])
+
+
+@pytest.mark.parametrize(("host", "site"), [
+    ("[2001:db8::1]:8080", "[2001:db8::1]"), ("[2001:db8::1]", "[2001:db8::1]"),
+    ("2001:db8::1", "[2001:db8::1]"), ("2001:0DB8::1", "[2001:db8::1]"),
+    ("[::ffff:192.0.2.1]:443", "[::ffff:192.0.2.1]"), ("[::ffff:192.0.2.1]", "[::ffff:c000:201]"),
+    ("Shop.Example.com:8080", "shop.example.com"), ("www.shop.example.com", "shop.example.com"),
+])
+def test_a_site_host_may_be_an_ipv6_literal(tmp_path: Path, host: str, site: str) -> None:
+    """Taken (the host-name check refused them, exit 2) and matched: bare, with a port or not
+    in canonical form, the site's own referrals were still listed as outside referrers."""
+    ref = site.replace("[", "http://[").replace("]", "]:8080") if "[" in site else site
+    ref = ref if ref.startswith("http") else f"http://www.{site}:8080"
+    line = LINE.replace('"-"', f'"{ref}/home"')
+    log = write(tmp_path / "a.log", line + LINE.replace('"-"', '"https://other.example/"'))
+    assert _referring_sites(log, "elsewhere.example") == sorted([site, "other.example"])
+    assert _referring_sites(log, host) == ["other.example"]
     assert load({"site_hosts": (host,)}, env={}).site_hosts == (host,)
 
 
@@ -300,6 +315,29 @@ def test_a_system_file_on_the_test_machine_stops_the_session(tmp_path: Path) -> 
         no_system_config()
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="becoming another user needs root")
+def test_a_system_file_nobody_can_tell_of_stops_the_session_too(tmp_path: Path) -> None:
+    """/etc/logaudit 0700 and the tests run by another user: lexists said "absent" and the
+    session ran, its subprocesses refused (exit 7). Run as nobody in a child process."""
+    from tests.conftest import no_system_config
+
+    write(config.SYSTEM_CONFIG, "top = 3\n", 0o644)
+    config.SYSTEM_CONFIG.parent.chmod(0o700)
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child's own exit code says what happened)
+        try:
+            os.setgid(pwd.getpwuid(NOBODY).pw_gid)
+            os.setuid(NOBODY)
+            no_system_config()
+        except pytest.exit.Exception as e:
+            os._exit(3 if "cannot be told (Permission denied)" in str(e) else 4)
+        except BaseException:
+            os._exit(5)
+        os._exit(0)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 3
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="chown to root's group needs root")
 def test_a_private_group_is_nobody_elses_primary_group(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -308,9 +346,11 @@ def test_a_private_group_is_nobody_elses_primary_group(
     me = pwd.getpwuid(os.geteuid())
     conf = write(Path.cwd() / "logaudit.toml", EVIL, 0o620)
     os.chown(conf, -1, me.pw_gid)
+    # Only me in /etc/passwd: the host's own may give root's group to another user (Fedora's
+    # and RHEL's operator has gid 0), and the file was refused there.
+    monkeypatch.setattr(pwd, "getpwall", lambda: [me])
     assert run("config")[0] == 0  # a private group: as the owner's own
     bob = pwd.struct_passwd(("bob", "x", 4242, me.pw_gid, "", "/home/bob", "/bin/sh"))
-    users = pwd.getpwall()
-    monkeypatch.setattr(pwd, "getpwall", lambda: [*users, bob])  # what /etc/passwd would say
+    monkeypatch.setattr(pwd, "getpwall", lambda: [me, bob])  # what /etc/passwd would say
     code, _, err = run("config")
     assert code == ExitCode.CONFIG and "others may write the file" in err and "(mode 0620)" in err

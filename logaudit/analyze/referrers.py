@@ -176,10 +176,31 @@ def _host_part(vhost: str) -> str:
     return vhost.split(":")[0]
 
 
+def _configured(host: str) -> set[str]:
+    """A ``site_hosts`` entry as referring sites name hosts: lower-case, no "www.", no port,
+    an IPv6 literal in brackets, both as written and in its canonical form ("2001:0DB8::1",
+    "[2001:db8::1]:8080" -> "[2001:db8::1]"). Only lower-cased, a port or a bare or
+    uncanonical IPv6 address matched no referrer: the site's own referrals were listed as
+    outside referrers."""
+    import ipaddress
+
+    h = host.lower()
+    if not h.startswith("[") and h.count(":") > 1:  # bare IPv6 (a name has one :port at most)
+        h = f"[{h}]"
+    h = _host_part(h)
+    names = {h.removeprefix("www.")}
+    if h.startswith("[") and h.endswith("]"):
+        try:
+            names.add(f"[{ipaddress.IPv6Address(h[1:-1]).compressed}]")
+        except ValueError:
+            pass  # config's check refused it
+    return names
+
+
 def own_hosts(p: Partial, s: Settings, ctx: Context | None = None) -> tuple[set[str], str]:
     """The site's own hosts and how they were found."""
     if s.site_hosts:
-        return {h.lower().removeprefix("www.") for h in s.site_hosts}, "configured"
+        return set().union(*(_configured(h) for h in s.site_hosts)), "configured"
     vh = p.get("vhosts", pd.DataFrame())
     names = {_host_part(str(v)).lower().removeprefix("www.") for v in vh.index if str(v)}
     if names:
