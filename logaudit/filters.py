@@ -136,12 +136,27 @@ def _network_text(net: IPNetwork) -> str:
     return str(net) if v4 is None else f"::ffff:{v4.network_address}/{net.prefixlen}"
 
 
+# RE2's limit on repeats: each count at most 1000, and so the product of nested ones
+# (``((a{100}){100}){100}`` is refused though every count is 100, which its message does not say).
+RE2_MAX_REPEAT = 1000
+
+
+def regex_reason(error: Exception) -> str:
+    """Arrow's RE2 compile error as the reason a user reads, naming the repeat limit."""
+    reason = str(error).split(":", 1)[-1].strip() or "invalid"
+    if reason.startswith("invalid repetition size"):
+        reason += (
+            f"; RE2 repeats at most {RE2_MAX_REPEAT} times, nested repeats multiplied together"
+        )
+    return reason
+
+
 def check_regex(option: str, pattern: str) -> str:
     """The pattern if RE2 compiles it, else a FilterError naming the option."""
     try:
         pc.match_substring_regex(pa.array([""]), pattern)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-        reason = str(e).split(":", 1)[-1].strip() or "invalid"
+        reason = regex_reason(e)
         raise FilterError(f"--{option}: bad regular expression {pattern!r} ({reason})") from None
     return pattern
 

@@ -70,7 +70,6 @@ from logaudit.sources import Block
 BAD_SAMPLES = 5
 _SAMPLE_TEXT = 120
 
-_MONTH_TIME = "[%d/%b/%Y:%H:%M:%S"
 # The usual request line's method and protocol, checked per distinct value once the line is
 # split at its spaces (``_usual``); the general form (spaces inside the target, no protocol)
 # is tried only on what they miss.
@@ -485,8 +484,11 @@ def _target_parts(target: pa.Array) -> tuple[pa.Array, pa.Array]:
 def wall_seconds(tokens: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Seconds since 1970 (naive wall time) and validity, per "[10/Oct/2000:13:55:36" token.
 
-    The common fixed-width form is decoded with array arithmetic over the tokens' bytes; any
-    other width goes through Arrow's strptime. Day/month ranges are checked either way."""
+    Decoded with array arithmetic over the tokens' bytes, day/month ranges checked. Apache's
+    %t and nginx's $time_local are always written this wide (``%d/%b/%Y:%H:%M:%S``, every
+    piece two digits, the year four), as the format's own pattern (``spec.TIME_PARTS``)
+    reads them: a token of another width ("...:11:00:0", one-digit seconds) is an unreadable
+    timestamp (Arrow's strptime, which read other widths before, took it as 11:00:00)."""
     n = len(tokens)
     secs = np.zeros(n, np.int64)
     ok = np.zeros(n, bool)
@@ -532,13 +534,6 @@ def wall_seconds(tokens: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         sec = (first + day - 1) * 86400 + hh * 3600 + mm * 60 + ss
         secs[fixed] = np.where(valid, sec, 0)
         ok[fixed] = valid
-    if not fixed.all():
-        other = np.flatnonzero(~fixed)
-        parsed = pc.strptime(
-            tokens.take(pa.array(other)), format=_MONTH_TIME, unit="s", error_is_null=True
-        )
-        ok[other] = np.asarray(parsed.is_valid())
-        secs[other] = np.asarray(parsed.cast(pa.int64()).fill_null(0))
     return secs, ok
 
 

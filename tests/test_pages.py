@@ -92,6 +92,9 @@ def test_bad_non_page_regex_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as e:
         api.report("summary", [str(_log(tmp_path))], load({"non_pages": ("re:(unclosed",)}))
     assert e.value.exit_code == ExitCode.CONFIG and "non_pages" in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        api.report("summary", [str(_log(tmp_path))], load({"non_pages": ("re:(a{100}){11}",)}))
+    assert "repeats at most 1000 times, nested repeats multiplied" in str(e.value)
 
 
 def test_pages_and_static_bandwidth_leave_out_404_bytes(tmp_path: Path) -> None:

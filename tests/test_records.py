@@ -216,6 +216,10 @@ def test_csv_is_spreadsheet_safe_and_table_escapes(log: Path) -> None:
     r = run("records", log, "--format", "csv", "--fields", "line,referrer", "--limit", "10")
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
     assert rows[5]["referrer"].startswith("'=")
+    # A lone "-" agent is the log's placeholder, no formula: as logged, not "'-" (QA22 #17).
+    dash = write(log.parent / "dash.log", [line(agent="-"), line(agent="-cmd")])
+    r = run("records", dash, "--format", "csv", "--fields", "agent")
+    assert [row["agent"] for row in csv.DictReader(io.StringIO(r.stdout))] == ["-", "'-cmd"]
     esc = write(log.parent / "esc.log", [line(agent="evil\x1b[2J", request="GET /a\x07 HTTP/1.1")])
     r = run("records", esc, "--fields", "path,agent")
     assert "\x1b" not in r.stdout and "\x07" not in r.stdout

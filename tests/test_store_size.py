@@ -297,7 +297,7 @@ def test_a_schema_12_store_is_read_written_on_as_13_and_an_older_logaudit_refuse
             report([], state)
     assert e.value.exit_code == ExitCode.CONFIG == 7
     message = str(e.value)
-    assert "store schema 13" in message and "reads schema" in message
+    assert "store schema 13" in message and "reads schema 1 to 12 only" in message
     assert "unreadable" not in message and "damaged" not in message
 
 

@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from logaudit.config import Settings
 from logaudit.errors import ConfigError
+from logaudit.filters import regex_reason
 from logaudit.schema import AGENT_UNLOGGED, arrow_strings, categorical, hash_strings
 
 # The agent_class column's categories, in code order (0 person, 1 crawler, 2 tool). Feed readers
@@ -67,7 +68,8 @@ def check_regex(regex: str, where: str) -> None:
     try:
         pc.match_substring_regex(pa.array([""]), regex)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
-        raise ConfigError(f"{where}: not a valid regular expression {regex!r} ({e})") from None
+        reason = regex_reason(e)
+        raise ConfigError(f"{where}: not a valid regular expression {regex!r} ({reason})") from None
 
 
 def non_page_pattern(patterns: tuple[str, ...]) -> str:

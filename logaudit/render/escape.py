@@ -85,9 +85,10 @@ _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(text: object) -> str:
-    """A CSV cell a spreadsheet will not run as a formula (OWASP CSV injection)."""
+    """A CSV cell a spreadsheet will not run as a formula (OWASP CSV injection). A lone "-",
+    the logs' placeholder for a missing field, is no formula and stays as logged."""
     s = safe(text)
-    if s.startswith(_FORMULA) and not _is_number(s):
+    if s.startswith(_FORMULA) and s != "-" and not _is_number(s):
         return "'" + s
     return s
 

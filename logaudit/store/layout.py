@@ -637,7 +637,7 @@ class Layout:
             who = raw.get("written_by", "an unknown logaudit") if isinstance(raw, dict) else "?"
             raise ConfigError(
                 f"--state {self.root}: store schema {schema} (written by {who}); this logaudit "
-                f"reads schema {' or '.join(map(str, READS))} only: use that logaudit, or "
+                f"reads schema {READS[0]} to {READS[-1]} only: use that logaudit, or "
                 "`logaudit state rebuild` with the logs into a new folder"
             )
         return State(
