@@ -150,14 +150,15 @@ def test_odd_statuses_and_times_in_a_block_read_as_with_dictionaries() -> None:
     rows[3] = line(status="-")
     rows[8] = line(status="600")
     rows[9] = line(status="2000")
-    rows[12] = line(when="1/Mar/2024:10:00:00 +0000")  # a time of another width
+    # A time of another width (a one-digit day): %t always writes two digits, so a bad line
+    # in either path (rest22: Arrow's strptime read such widths before).
+    rows[12] = line(when="1/Mar/2024:10:00:00 +0000")
     rows[15] = line(when="31/Feb/2024:10:00:00 +0000")  # no such day
     rows[18] = line(when="01/Mar/2024:10:00:00 +99")  # no such zone
     rows[21] = line(status="099")
     frame, bad = _both(rows)
-    assert bad.total == 6
-    assert sorted(set(range(1, 61)) - set(frame["line"])) == [4, 9, 10, 16, 19, 22]
-    assert str(frame.set_index("line").loc[13, "time"]) == "2024-03-01 10:00:00+00:00"
+    assert bad.total == 7
+    assert sorted(set(range(1, 61)) - set(frame["line"])) == [4, 9, 10, 13, 16, 19, 22]
     kept = frame.set_index("line")
     assert kept.loc[1, "status"] == 200 and kept.loc[2, "status"] == 404
     assert str(kept.loc[22 + 1, "time"]) == "2024-03-01 08:00:03+00:00"  # line 23: +0200
