@@ -77,11 +77,9 @@ def test_blocks_follow_the_pipeline_threads() -> None:
     assert prefetch.SHARE == local.THREADS
 
 
-@pytest.mark.parametrize("mode", ["1", "fork"])
 def test_report_is_the_same_and_blocks_are_taken(
-    log: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+    log: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("LOGAUDIT_PREFETCH", mode)
     taken: list[int] = []
     real_take = prefetch.take
 
@@ -100,8 +98,6 @@ def test_report_is_the_same_and_blocks_are_taken(
             start()
             if prefetch._thread is not None:
                 prefetch._thread.join()
-            if prefetch._child is not None:
-                prefetch._child.wait()
 
         return started
 
@@ -109,9 +105,7 @@ def test_report_is_the_same_and_blocks_are_taken(
     monkeypatch.setattr(prefetch, "take", counting_take)
     monkeypatch.setattr(cli_module, "_read_ahead", read_ahead_first)
     with_ahead, said = _summary(log)
-    # The first blocks came from the prefetch (the forked reader leaves JSON to the pipeline).
-    json_log = log.read_bytes().startswith(b"{")
-    assert len(taken) == (0 if mode == "fork" and json_log else prefetch.MAX_BLOCKS)
+    assert len(taken) == prefetch.MAX_BLOCKS  # the first blocks came from the prefetch
     monkeypatch.delenv("LOGAUDIT_PREFETCH")
     taken.clear()
     without, said_without = _summary(log)
@@ -209,36 +203,3 @@ def test_what_a_run_left_unread_is_dropped_by_the_next(log: Path) -> None:
     assert prefetch._thread is not None and prefetch._thread is not first
     prefetch._thread.join()
     assert len(prefetch._ready) == prefetch.MAX_BLOCKS  # read again, not kept twice
-
-
-def test_forked_reader_hands_over_only_the_same_bytes(
-    log: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The child's table is taken for exactly the bytes it read, and equals the pipeline's own
-    # reading of them; other bytes of the same length are not (a log rewritten meanwhile).
-    monkeypatch.setenv("LOGAUDIT_PREFETCH", "fork")
-    prefetch.start((str(log),), {})
-    assert prefetch._thread is None and prefetch._child is not None
-    prefetch._child.wait()
-    if log.read_bytes().startswith(b"{"):
-        assert not prefetch._child.ready  # JSON: left to the pipeline (no table to map)
-        return
-    det = detect(log.read_bytes()[:65536], log.name)
-    inp = sources.expand([str(log)])[0]
-    block = next(iter(sources.read_blocks(inp, sources.ReadState(), share=prefetch.SHARE)))
-    data = blockcsv.normalise(block.data)
-    columns = det.format.columns(det.extras)
-    used = blockcsv.used_tokens(det)
-    key = ("csv", tuple(columns), det.format.delimiter or " ", tuple(used))
-    other = bytearray(data)
-    other[len(other) // 2] ^= 1
-    assert prefetch.take(bytes(other), key) is None
-    assert prefetch._child is not None and prefetch._child.ready  # the block is still there
-    got = prefetch.take(data, key)
-    assert got is not None
-    invalid: list[tuple[int | None, str]] = []
-    own = blockcsv.read_csv(
-        data, columns, invalid, det.format.delimiter or " ", used, blockcsv.plain_tokens(det)
-    )
-    assert got[0].equals(own) and got[1] == invalid
-    assert prefetch.take(data, key) is None  # taken once

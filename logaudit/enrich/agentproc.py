@@ -92,11 +92,6 @@ def allow() -> None:
     _allowed = True
 
 
-def forks_allowed() -> bool:
-    """Whether this process is the ``logaudit`` program (``allow``), where start-up may fork."""
-    return _allowed
-
-
 def running() -> bool:
     return _helper is not None
 
