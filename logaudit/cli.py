@@ -443,15 +443,17 @@ def _settings(opts: dict[str, Any], between: Callable[[], None] | None = None) -
             if at is not None:
                 extra[f"{key}_utc"] = at
                 overrides["extra"] = extra
-    settings = load(overrides, config_file=opts.get("config_file"), site=opts.get("site"))
-    return _checked_format(_noted(settings))
+    return _loaded(overrides, config_file=opts.get("config_file"), site=opts.get("site"))
 
 
-def _noted(settings: Any) -> Any:
-    """``settings``, once its notes (a value the system file's policy kept) are on stderr."""
+def _loaded(overrides: dict[str, Any], config_file: Any = None, site: Any = None,
+            format_checked: bool = True) -> Any:
+    """The settings (``config.load``), once their notes (a value the system file's policy
+    kept) are on stderr and, unless told otherwise, their --log-format is known readable."""
+    settings = load(overrides, config_file=config_file, site=site)
     for note in settings.notes:
         click.echo(f"logaudit: {safe(note)}", err=True)
-    return settings
+    return _checked_format(settings) if format_checked else settings
 
 
 def _checked_format(settings: Any) -> Any:
@@ -1190,7 +1192,7 @@ def scrub(logs: tuple[str, ...], output: Path | None, in_place: bool, ip: str,
     if output is not None and len(logs) != 1:
         raise click.UsageError("-o takes one LOG; use --in-place for several")
     overrides = {"log_format": opts.get("log_format"), "mask_bytes": opts.get("mask_bytes")}
-    settings = _checked_format(_noted(load(overrides, config_file=opts.get("config_file"))))
+    settings = _loaded(overrides, config_file=opts.get("config_file"))
     for log in logs:
         path = Path(log)
         if output is not None and str(output) == "-":
@@ -1450,7 +1452,7 @@ def config_cmd(config_file: Path | None, site: str | None, as_json: bool, **_: A
     """
     from logaudit.config import SYSTEM_CONFIG, candidates, effective
 
-    s = _noted(load({}, config_file=config_file, site=site))
+    s = _loaded({}, config_file=config_file, site=site, format_checked=False)
     rows = effective(s)
     if as_json:
         import json
@@ -1508,7 +1510,7 @@ def watch(logs: tuple[str, ...], interval: float, **opts: Any) -> None:
     from logaudit.watch import Watcher, lines
 
     overrides = {"log_format": opts.get("log_format"), "bots": opts.get("bots")}
-    settings = _checked_format(_noted(load(overrides)))
+    settings = _loaded(overrides)
     inputs = api.open_inputs(logs, follow=True)
     if any(i.path is None for i in inputs):
         raise LogauditError("watch follows files: name them, not -", ExitCode.USAGE)

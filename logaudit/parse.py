@@ -81,8 +81,10 @@ _REQUEST_USUAL = (
     rf"^(?P<method>{_METHOD[1:-1]}) (?P<target>[^ ]*) "
     rf"(?P<protocol>{_PROTOCOL[1:-1]})$"
 )
+# The general form: a protocol logged as "-" (a worm's "SEARCH / -") is the protocol's place,
+# not part of the target ("/ -" would be a page of its own; AWStats and GoAccess read "/").
 _REQUEST = (
-    r"^(?P<method>[A-Za-z][A-Za-z0-9_-]*) (?P<target>.*?)(?: (?P<protocol>[A-Za-z]+/[0-9.]+))?$"
+    r"^(?P<method>[A-Za-z][A-Za-z0-9_-]*) (?P<target>.*?)(?: (?P<protocol>[A-Za-z]+/[0-9.]+|-))?$"
 )
 _TARGET = r"^(?P<path>[^?]*)(?:\?(?P<query>.*))?$"
 

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 STOP_SIGNALS: tuple[int, ...] = tuple(
     s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s
@@ -88,23 +89,29 @@ def install() -> None:
             signal.signal(s, _stop)
 
 
+def _termios() -> Any:
+    """The ``termios`` module, imported when first asked for (None off POSIX)."""
+    try:
+        import termios
+    except ImportError:
+        return None
+    return termios
+
+
 def closed_terminal(e: BaseException) -> bool:
     """Whether ``e`` is a terminal's answer once its window was closed (tmux kill-session, an
     xterm closed): EIO on a write, a read or a mode change."""
     if isinstance(e, OSError):
         return e.errno == errno.EIO
-    try:
-        import termios
-    except ImportError:  # not a POSIX system
-        return False
-    return isinstance(e, termios.error) and bool(e.args) and e.args[0] == errno.EIO
+    termios = _termios()
+    return (termios is not None and isinstance(e, termios.error) and bool(e.args)
+            and e.args[0] == errno.EIO)
 
 
 def terminal_gone(fd: int) -> bool:
     """Whether ``fd`` is a terminal that hung up: it answers EIO (a file or pipe: ENOTTY)."""
-    try:
-        import termios
-    except ImportError:  # not a POSIX system
+    termios = _termios()
+    if termios is None:
         return False
     try:
         termios.tcgetattr(fd)

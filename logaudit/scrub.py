@@ -315,13 +315,22 @@ def mask_values(values: pa.Array, field_name: str, rules: tuple[pii.Rule, ...],
             continue
         found[rule.kind] += int(diff.sum())
         changed[where[diff]] = True
-        idx = np.arange(len(out))
-        idx[where] = len(out) + np.arange(len(where))
-        out = pa.concat_arrays([out, pa.array(merged, _BIN)]).take(pa.array(idx))
+        out = _replaced(out, where, merged)
     return out, changed
 
 
 # ---- blocks ---------------------------------------------------------------------------
+
+
+def _replaced(values: pa.Array, where: np.ndarray, new: Any) -> pa.Array:
+    """``values`` (binary) with the rows at the indices ``where`` replaced by ``new`` (an
+    array or a list of bytes, one each, in order): one ``take`` over both, no Python per row."""
+    n = len(values)
+    idx = np.arange(n)
+    idx[where] = n + np.arange(len(where))
+    if not isinstance(new, pa.Array):
+        new = pa.array(new, _BIN)
+    return pa.concat_arrays([values.cast(_BIN), new.cast(_BIN)]).take(pa.array(idx))
 
 
 def _lines(data: Chunk) -> pa.Array:
@@ -442,9 +451,7 @@ class Scrubber:
             return self._clients(data, lines, ok & ~full, lay.client_token, full, rebuilt)
         if rebuilt is None:
             return data
-        idx = np.arange(n)
-        idx[full] = n + np.arange(int(full.sum()))
-        return _to_bytes(pa.concat_arrays([lines, rebuilt]).take(pa.array(idx)))
+        return _to_bytes(_replaced(lines, np.flatnonzero(full), rebuilt))
 
     def _comments(self, data: Chunk, lines: pa.Array,
                   other: np.ndarray) -> tuple[Chunk, pa.Array]:
@@ -465,10 +472,7 @@ class Scrubber:
         if not diff:
             return data, lines
         self.counts.changed += diff
-        n = len(lines)
-        idx = np.arange(n)
-        idx[at] = n + np.arange(len(at))
-        data = _to_bytes(pa.concat_arrays([lines, pa.array(new, _BIN)]).take(pa.array(idx)))
+        data = _to_bytes(_replaced(lines, at, new))
         return data, _lines(data)
 
     def _json(self, data: Chunk, fmt: Layout) -> Chunk:
@@ -519,9 +523,7 @@ class Scrubber:
                                                  dist.take(pa.array(codes)),
                                                  got.field("post").cast(_BIN),
                                                  pa.scalar(b"", _BIN))
-            idx = np.arange(n)
-            idx[at] = n + np.arange(len(at))
-            out = pa.concat_arrays([out, joined]).take(pa.array(idx))
+            out = _replaced(out, at, joined)
             changed[at[touched[codes]]] = True
         self.counts.changed += int(changed.sum())
         return _to_bytes(out) if out is not lines else data
@@ -701,9 +703,7 @@ class Scrubber:
                 zeroed = pc.replace_substring_regex(
                     old, rx, r"\1" + ".0" * (4 - kept) + f"\\{kept + 2}")
                 touched[lone] = np.asarray(pc.not_equal(old, zeroed), bool)
-                idx = np.arange(len(dist))
-                idx[lone] = len(dist) + np.arange(int(lone.sum()))
-                dist = pa.concat_arrays([dist, zeroed]).take(pa.array(idx))
+                dist = _replaced(dist, np.flatnonzero(lone), zeroed)
         where = np.flatnonzero(self._match(dist, hint) & ~lone)
         if not len(where):
             return dist, touched
@@ -715,10 +715,7 @@ class Scrubber:
         if not diff.any():
             return dist, touched
         touched[where[diff]] = True
-        idx = np.arange(len(dist))
-        idx[where] = len(dist) + np.arange(len(where))
-        return pa.concat_arrays([dist.cast(_BIN), pa.array(new, _BIN)]).take(pa.array(idx)), \
-            touched
+        return _replaced(dist, where, new), touched
 
     def _apart(
         self, dist: pa.Array, alone: np.ndarray, role: str, rx: str, parts: list[tuple[str, Any]]
@@ -754,10 +751,8 @@ class Scrubber:
         if not sub.any():
             return dist, touched
         joined = pc.binary_join_element_wise(*cols, pa.scalar(b"", _BIN))
-        idx = np.arange(len(dist))
-        idx[where] = len(dist) + np.arange(len(where))
         touched[where] = sub
-        return pa.concat_arrays([dist.cast(_BIN), joined]).take(pa.array(idx)), touched
+        return _replaced(dist, where, joined), touched
 
 
 # One byte of an IPv4 address as ``ipaddress`` reads it: 0-255, no leading zero.

@@ -338,7 +338,7 @@ def pair(
 
 _ESCAPE = re.compile(rb'\\x([0-9A-Fa-f]{2})|\\(["\\])')
 # logaudit's own split of a request line (parse._REQUEST), for GoAccess's whole-line keys.
-_REQUEST = re.compile(rb"^[A-Za-z][A-Za-z0-9_-]* (.*?)(?: [A-Za-z]+/[0-9.]+)?$", re.S)
+_REQUEST = re.compile(rb"^[A-Za-z][A-Za-z0-9_-]* (.*?)(?: [A-Za-z]+/[0-9.]+| -)?$", re.S)
 
 
 def _unescape(b: bytes) -> bytes:

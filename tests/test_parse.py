@@ -152,6 +152,8 @@ def test_bytes_dash_counts_as_zero() -> None:
         ("POST /cart HTTP/2.0", "POST", "/cart", "", "HTTP/2.0"),
         ("GET / HTTP/2", "GET", "/", "", "HTTP/2"),
         ("GET /old", "GET", "/old", "", ""),  # HTTP/0.9: no protocol
+        ("SEARCH / -", "SEARCH", "/", "", "-"),  # a worm's, logged: the protocol's place, "-"
+        ("GET /a b -", "GET", "/a b", "", "-"),
         ("GET /? HTTP/1.1", "GET", "/", "", "HTTP/1.1"),
         ("GET /a?b?c HTTP/1.1", "GET", "/a", "b?c", "HTTP/1.1"),
         ("OPTIONS * HTTP/1.1", "OPTIONS", "*", "", "HTTP/1.1"),
@@ -546,7 +548,8 @@ def test_requests_split_as_the_general_pattern_does(usual: int) -> None:
 
     from logaudit.parse import _REQUEST, _split_requests
 
-    odd = ["-", "", "GET /a b HTTP/1.0", "POST /x", "GET  /z HTTP/1.1", "junk", "M /t FOO/1.0"]
+    odd = ["-", "", "GET /a b HTTP/1.0", "POST /x", "GET  /z HTTP/1.1", "junk", "M /t FOO/1.0",
+           "SEARCH / -"]
     plain = ["GET /a HTTP/1.1", "PUT /é?x=1 HTTP/2.0", "get http://h/p HTTP/1.1"][:usual]
     mixed = [v for pair in zip(odd, plain * 3, strict=False) for v in pair]
     values = pa.array(mixed + odd[len(plain) :])
