@@ -1027,7 +1027,8 @@ def trends(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: 
     \b
     logaudit trends /var/log/nginx/access.log* --every week
     logaudit trends sample_logs/weeks/ --every week
-    logaudit trends sample_logs/ --since 2026-01-24 --metric visitors --format csv
+    logaudit trends sample_logs/ --since 2026-01-24 --metric visitors --metric page_views
+    logaudit trends sample_logs/ --every day --format csv -o trends.csv
     """
     _run("trends", logs, fmt, output, _settings({**opts, "csv": _format_of(fmt, output) == "csv"}))
 
