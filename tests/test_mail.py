@@ -572,16 +572,18 @@ def test_a_failed_mail_under_cron_is_one_line(
     assert body is not None and "this is not a log line" in body.get_content()
 
 
-def test_dry_run_writes_the_eml_owner_only(tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", ["summary", "trends"])
+def test_dry_run_writes_the_eml_owner_only(tmp_path: Path, command: str) -> None:
+    # trends read -o's extension as a report format first: "no output format for '.eml'".
     eml = tmp_path / "out.eml"
-    r = run("summary", LOG, "--mail-to", "a@x.example", "--dry-run", "-o", eml)
+    r = run(command, LOG, "--mail-to", "a@x.example", "--dry-run", "-o", eml)
     assert r.exit_code == 0, r.stderr
     assert "not sent" in r.stderr and str(eml) in r.stderr
     assert stat.S_IMODE(eml.stat().st_mode) == 0o600
     msg = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
     assert msg["To"] == "a@x.example"
-    r = run("summary", LOG, "--mail-to", "a@x.example", "--dry-run")
-    assert r.exit_code == 0 and len(list(tmp_path.glob("logaudit-summary-*.eml"))) == 1
+    r = run(command, LOG, "--mail-to", "a@x.example", "--dry-run")
+    assert r.exit_code == 0 and len(list(tmp_path.glob(f"logaudit-{command}-*.eml"))) == 1
 
 
 def test_attach_and_dry_run_need_a_recipient() -> None:
