@@ -331,6 +331,11 @@ def test_values_counted_equal_a_groupby() -> None:
         np.zeros(0, np.int64),
         rng.integers(0, 2**40, 10).astype(np.uint64),
         rng.integers(0, 100, 10).astype(np.int32),
+        np.array([-128, 127, 0], np.int8),  # a narrow type's difference wrapped
+        np.array([-32768, 32767, 5, 5], np.int16),
+        np.array([2**64 - 1, 2**64 - 2, 2**64 - 1], np.uint64),  # above int64: the groupby
+        np.array([2**63 - 1, 2**63 - 3], np.int64),
+        np.array([-(2**63), -(2**63) + 2], np.int64),
     ):
         want = pd.Series(np.ones(len(rows), np.int64)).groupby(rows).sum()
         got = visitcounts._counted(rows)

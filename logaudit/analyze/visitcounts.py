@@ -46,11 +46,14 @@ def _counted(rows: np.ndarray) -> pd.Series:
     by value; for integers of a narrow range (clicks, visit lengths in seconds) by counting,
     not by hashing every visit's value (branch ``trends23``: a year's ~300,000 listed
     visits, twice per headline)."""
-    if len(rows) and rows.dtype.kind in "iu":
-        lo = int(rows.min())
-        span = int(rows.max()) - lo + 1
+    if len(rows) and rows.dtype.kind in "iu" and (rows.dtype.kind == "i"
+                                                    or int(rows.max()) < 1 << 63):
+        # In int64 (every value fits): a narrow type's differences would wrap.
+        wide = rows.astype(np.int64, copy=False)
+        lo = int(wide.min())
+        span = int(wide.max()) - lo + 1
         if span <= max(1 << 16, len(rows) // 4):
-            counts = np.bincount((rows - rows.dtype.type(lo)).astype(np.intp), minlength=span)
+            counts = np.bincount((wide - lo).astype(np.intp), minlength=span)
             at = np.flatnonzero(counts)
             values = (at + lo).astype(rows.dtype, copy=False)
             return pd.Series(counts[at].astype(np.int64), index=pd.Index(values))
