@@ -315,6 +315,35 @@ def test_counted_headline_equals_the_listed_one(seed: int) -> None:
     assert one_pass(vt.iloc[:0], wrong) != want
 
 
+def test_values_counted_equal_a_groupby() -> None:
+    """``visitcounts._counted`` (branch trends23) counts narrow integers by ``bincount``:
+    the same Series (values, index and its dtype, names) as the groupby it stands for, for
+    clicks, lengths, negative and wide values (the groupby itself), one value or none."""
+    from logaudit.analyze import visitcounts
+
+    rng = np.random.default_rng(7)
+    for rows in (
+        rng.integers(1, 40, 3000),
+        rng.integers(0, 90_000, 50),  # wider than 2**16 and a quarter of the rows
+        rng.integers(-5, 3, 100),
+        np.array([7]),
+        rng.integers(0, 2**40, 1000),
+        np.zeros(0, np.int64),
+        rng.integers(0, 2**40, 10).astype(np.uint64),
+        rng.integers(0, 100, 10).astype(np.int32),
+        np.array([-128, 127, 0], np.int8),  # a narrow type's difference wrapped
+        np.array([-32768, 32767, 5, 5], np.int16),
+        np.array([2**64 - 1, 2**64 - 2, 2**64 - 1], np.uint64),  # above int64: the groupby
+        np.array([2**63 - 1, 2**63 - 3], np.int64),
+        np.array([-(2**63), -(2**63) + 2], np.int64),
+    ):
+        want = pd.Series(np.ones(len(rows), np.int64)).groupby(rows).sum()
+        got = visitcounts._counted(rows)
+        assert got.equals(want) and got.dtype == want.dtype
+        assert got.index.dtype == want.index.dtype and got.index.name == want.index.name
+        assert got.name == want.name
+
+
 @pytest.mark.parametrize("every", ["month", "week", "day", "hour"])
 def test_series_and_overview_from_counted_visits_equal_one_pass(
     store: tuple[Path, Path], every: str, monkeypatch: Any

@@ -197,6 +197,51 @@ def test_a_months_first_days_visitors_from_its_sets_equal_its_days_rows(
     assert list(got.index) == list(want.index)
 
 
+@pytest.mark.parametrize("day", [2, 15, 31])
+def test_a_tails_visitor_level_is_made_from_its_codes_not_hashed(
+    store: tuple[Path, Path], day: int, monkeypatch: Any
+) -> None:
+    """``visitorsets._coded`` (branch trends23): the tail's rows framed from the month's
+    codes, no row's key hashed (``int_level``'s factorize, and ``_frame``, fail here), are
+    the rows as read, levels and codes included; their distinct keys (``_keys_of``) the
+    union of every row's key."""
+    import numpy as np
+    import pandas as pd
+
+    from logaudit.store import in_period, visitorsets
+    from logaudit.store.layout import day_number
+
+    state, _ = store
+    layout = Layout(state)
+    st = layout.read_state()
+    days = in_period(st, day_number(f"2026-01-{day:02d}"), None)
+    entries, _ = months.covering(st, days)
+    held = [d for d, _ in days if d.startswith("2026-01")]
+    rest = [(n, e) for n, e in entries if visitorsets.SOURCE in e["files"]]
+    want = layout.read_tables(rest, visitorsets.SOURCE)
+    assert want is not None and len(want) > 10
+
+    def hashed(*a: Any, **kw: Any) -> Any:
+        raise AssertionError("hashed or framed the rows")
+
+    monkeypatch.setattr(visitorsets, "_frame", hashed)
+    monkeypatch.setattr(pd, "factorize", hashed)
+    got = visitorsets._rows(layout, rest, ("2026-01", st.months["2026-01"], held))
+    assert got is not None and got.equals(want)
+    assert got.index.names == want.index.names
+    for a, b, ca, cb in zip(
+        got.index.levels, want.index.levels, got.index.codes, want.index.codes, strict=True
+    ):
+        assert a.dtype == b.dtype and a.equals(b) and np.array_equal(ca, cb)
+    every = np.unique(want.index.get_level_values("visitor").to_numpy(np.uint64))
+    assert np.array_equal(visitorsets._keys_of(got), every)
+    # A level holding a key no row uses still gives the keys used only.
+    assert np.array_equal(
+        visitorsets._keys_of(got.iloc[1:]),
+        np.unique(got.iloc[1:].index.get_level_values("visitor").to_numpy(np.uint64)),
+    )
+
+
 def test_a_tail_of_no_rows_is_not_wanted() -> None:
     """A tailed table the month's later days do not hold (``vhosts`` of its first days only)
     has no tail to make: the month is ready without it, or every report would make it again."""

@@ -190,12 +190,15 @@ def read(layout: Layout, entries: list[tuple[str, dict[str, Any]]]) -> pd.DataFr
 
 
 def _sorted(sets: list[np.ndarray]) -> np.ndarray:
-    """The key arrays joined and sorted. Not ``kind="stable"``: for 64-bit integers numpy's
-    stable sort is a merge sort (timsort); its default (SIMD) sort took ~33 ms of CPU where
-    the merge sort and the union's mask took ~55 on a year's 12 month sets (2.4M keys,
-    branch ``trends14``), and equal integers are alike: the same array."""
+    """The key arrays joined and sorted. One array (a day's keys, in row order): numpy's
+    default (SIMD) sort. Several (each sorted: months' sets, ``_union``s): the stable sort,
+    numpy's timsort, which finds the sorted runs and merges them; a year's 12 month sets
+    (2.4M keys) 160 -> 38 ms of CPU on the project's VM (branch ``trends23``), where the
+    default sort re-sorts them from scratch (branch ``trends14`` had measured the default
+    as the faster on another host, 33 against 55 ms with the union's mask). Equal integers
+    are alike: either sort gives the same array."""
     merged = np.concatenate(sets) if sets else np.empty(0, np.uint64)
-    merged.sort()
+    merged.sort(kind="stable" if len(sets) > 1 else None)
     return merged
 
 
@@ -220,40 +223,58 @@ def _distinct(sets: list[np.ndarray]) -> int:
     to the one before it once sorted (no mask, no copy of the union).
 
     64-bit keys are cut into buckets by their top bits (each set is sorted: a ``searchsorted``
-    of the bucket bounds cuts it) and each bucket's keys are sorted apart, in cache: a year's
-    12 month sets (2.4M keys) 15 ms of CPU, not 24 for one sort of them all (branch
-    ``trends15``). A key is in one bucket only, so the counts add up."""
+    of the bucket bounds cuts it) and each bucket's keys are sorted apart, in cache (branch
+    ``trends15``). A key is in one bucket only, so the counts add up. Each bucket is copied
+    into one scratch array (not a new one per bucket: on this project's VM each new array's
+    pages cost a fault) and sorted with the stable sort, numpy's timsort, which merges the
+    sets' already sorted runs rather than sorting anew: a year's 12 month sets (2.4M keys)
+    ~32 ms, against ~100 for the default sort of new arrays (branch ``trends23``,
+    docs/performance.md)."""
     if not sets or any(s.dtype != np.uint64 for s in sets):
         merged = _sorted(sets)
         return len(merged) - int(np.count_nonzero(merged[1:] == merged[:-1]))
     buckets = 1 << BUCKET_BITS
     bounds = np.arange(1, buckets, dtype=np.uint64) << np.uint64(64 - BUCKET_BITS)
     cuts = [np.concatenate(([0], np.searchsorted(s, bounds), [len(s)])) for s in sets]
+    widest = int(np.max(np.sum([np.diff(c) for c in cuts], axis=0)))
+    scratch = np.empty(widest, np.uint64)
+    same = np.empty(widest, bool)
     count = 0
     for b in range(buckets):
-        merged = _sorted([s[c[b] : c[b + 1]] for s, c in zip(sets, cuts, strict=True)])
-        count += len(merged) - int(np.count_nonzero(merged[1:] == merged[:-1]))
+        n = 0
+        for s, c in zip(sets, cuts, strict=True):
+            part = s[c[b] : c[b + 1]]
+            scratch[n : n + len(part)] = part
+            n += len(part)
+        merged = scratch[:n]
+        merged.sort(kind="stable")
+        repeats = np.equal(merged[1:], merged[:-1], out=same[: max(n - 1, 0)])
+        count += n - int(np.count_nonzero(repeats))
     return count
 
 
 def _month_rows(
     layout: Layout, month: str, entry: dict[str, Any], first: int
-) -> pa.Table | None:
+) -> tuple[pa.Table, np.ndarray, np.ndarray] | None:
     """A month's ``visitor_days`` rows of its days from day number ``first`` on, from its
     sorted set and codes (the rows in their stored order: its days' rows one after the other),
-    as ``layout.read_arrow`` gives those days' rows; None when the month has no sets."""
+    as ``layout.read_arrow`` gives those days' rows; with the month's sorted keys and the
+    rows' codes into them (``_rows`` makes the visitor level from them); None when the month
+    has no sets."""
     if not ready(entry):
         return None
     day, hits, k, c = _month_codes(layout, month, entry)
     keep = day >= first
+    kept = c[keep]
     meta = {INDEX_KEY: json.dumps(["day", "visitor"]), TYPES_KEY: json.dumps({})}
-    return pa.table(
+    rows = pa.table(
         {
             "hits": pa.array(hits[keep].astype(np.int64)),
             "day": pa.array(day[keep].astype(np.int32)),
-            "visitor": pa.array(k[c[keep]].astype(np.uint64)),
+            "visitor": pa.array(k[kept].astype(np.uint64)),
         }
     ).replace_schema_metadata(meta)
+    return rows, k.astype(np.uint64, copy=False), kept
 
 
 def _rows(
@@ -268,16 +289,73 @@ def _rows(
         month, entry, days = tail
         held = [n for n, _ in rest[: len(days)]]
         first = min((day_number(d) for d in days), default=None)
-        head = _month_rows(layout, month, entry, first) if first is not None else None
-        if head is not None and held == days:
+        got = _month_rows(layout, month, entry, first) if first is not None else None
+        if got is not None and held == days:
+            head, keys, codes = got
             others = layout.read_arrow(rest[len(days) :], SOURCE)
             parts = [head] if others is None else [head, others]
             both = pa.concat_tables(
                 [t.replace_schema_metadata(None) for t in parts], promote_options="permissive"
             )
             both = both.replace_schema_metadata(head.schema.metadata)
-            return _frame(both, _shape(both))
+            coded = _coded(both, keys, codes)
+            return coded if coded is not None else _frame(both, _shape(both))
     return layout.read_tables(rest, SOURCE) if rest else None
+
+
+def _coded(both: pa.Table, keys: np.ndarray, codes: np.ndarray) -> pd.DataFrame | None:
+    """``_frame(both)`` for ``_rows``' rows (the month's tail first: its rows' ``codes`` into
+    its sorted ``keys``, then the other entries' rows), its visitor level made from the keys
+    the codes use and the others' keys, sorted together, not by hashing every row's key
+    (``int_level``'s factorize: a year's first 24 days and last 6, 295,000 rows, branch
+    ``trends23``). The same frame: rows, columns, levels and codes. None (``_frame`` then)
+    unless the rows are plainly ``hits`` by (day, visitor), the visitors 64-bit unsigned."""
+    if sorted(both.column_names) != ["day", "hits", "visitor"] or _shape(both) != (
+        ["day", "visitor"],
+        {},
+    ):
+        return None
+    visitor = both.column("visitor")
+    if visitor.type != pa.uint64() or visitor.null_count or both.column("day").null_count:
+        return None
+    n = len(codes)
+    other = visitor.slice(n).to_numpy()
+    used = keys[np.bincount(codes, minlength=len(keys)) > 0] if n else keys[:0]
+    merged = np.concatenate([used, other])
+    merged.sort(kind="stable")  # ``used`` is one sorted run: timsort merges it in
+    keep = np.ones(len(merged), bool)
+    np.not_equal(merged[1:], merged[:-1], out=keep[1:])
+    level = merged[keep]
+    visitor_codes = np.empty(both.num_rows, np.int64)
+    visitor_codes[:n] = np.searchsorted(level, keys)[codes]
+    visitor_codes[n:] = np.searchsorted(level, other)
+    days, day_codes = int_level(both.column("day").to_numpy())
+    levels: list[Any] = [days, pd.Index(level)]
+    by_level: list[Any] = [day_codes, visitor_codes]
+    index = pd.MultiIndex(
+        levels=levels,
+        codes=by_level,
+        names=["day", "visitor"],
+        verify_integrity=False,
+    )
+    frame = both.drop_columns(["day", "visitor"]).replace_schema_metadata(None).to_pandas()
+    return frame.set_axis(index)
+
+
+def _keys_of(rows: pd.DataFrame) -> np.ndarray:
+    """The distinct visitor keys of ``visitor_days`` rows, sorted: their index's visitor level
+    when it holds exactly those, in order (as ``_frame`` and ``_coded`` make it), not every
+    row's key sorted again."""
+    index = rows.index
+    assert isinstance(index, pd.MultiIndex)
+    at = index.names.index("visitor")
+    level = index.levels[at]
+    if level.dtype == np.uint64:
+        used = np.bincount(index.codes[at], minlength=len(level)) > 0
+        keys = level.to_numpy()[used] if not used.all() else level.to_numpy()
+        if len(keys) < 2 or bool(np.all(keys[1:] > keys[:-1])):
+            return keys
+    return _union([index.get_level_values("visitor").to_numpy(np.uint64)])
 
 
 def counted(
@@ -304,7 +382,7 @@ def counted(
         assert keys is not None
         sets.append(keys.column("visitor").to_numpy())
     if rows is not None and len(rows):
-        sets.append(_union([rows.index.get_level_values("visitor").to_numpy(np.uint64)]))
+        sets.append(_keys_of(rows))
     unique = _distinct(sets)
     if rows is not None and len(rows):
         sets.pop()  # the open days' keys: not a month's
