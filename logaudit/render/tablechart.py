@@ -1,0 +1,201 @@
+"""Charts as HTML tables, for mail: the drawings of ``svg.py``, with the same functions, made of
+what mail clients keep.
+
+Gmail (web and app) and Outlook (desktop and outlook.com) show no SVG, neither inline nor as an
+image part, so a mailed chart was a hole for most readers. Every client draws a table cell of
+a given width, height and colour: a bar here is a cell with ``bgcolor`` and ``height``
+attributes (Outlook's Word engine reads the attributes; the others read them or the inline
+style beside them), inside nested tables (no ``colspan``), with no class, no ``<style>``, no
+flex and no script. Nothing sets a background but the bars, so a client's dark mode keeps its
+own; the colours are ``svg.py``'s, which read on light and dark.
+
+Labels go through ``view.text`` (the one escaping function) and then are HTML-escaped here, as
+in ``svg.py``; a label's whole text (cut at ``view.CELL_MAX``, as the table cells are) is the
+cell's ``title``. Figures are formatted by the caller. Each function returns ``""`` when there
+is nothing to draw. A column chart of a year of days is 365 cells of ~150 bytes: the chart costs
+a few tens of kB beside its table's hundreds.
+"""
+
+from __future__ import annotations
+
+from html import escape as _html
+from math import isfinite
+
+from logaudit.render import escape, view
+from logaudit.render.svg import ACCENT, DOWN, MUTED, UP, STATUS_COLOURS
+
+__all__ = ["STATUS_COLOURS", "arrow", "columns", "hbars", "sparkline", "stacked"]
+
+_TABLE = 'cellpadding="0" cellspacing="0" border="0" role="presentation"'
+_SMALL = f"font-size:11px;line-height:14px;color:{MUTED}"
+# An empty cell keeps the height it is given only without a line box of text in it (Outlook).
+_NO_TEXT = "font-size:0;line-height:0"
+
+
+def _t(s: object) -> str:
+    return _html(view.text(s), quote=True)
+
+
+def _title(s: object) -> str:
+    return _html(escape.cut(view.text(s), view.CELL_MAX), quote=True)
+
+
+def _clean(values: list[float]) -> list[float]:
+    return [float(v) if isfinite(float(v)) else 0.0 for v in values]
+
+
+def _bar(height: int, colour: str = ACCENT) -> str:
+    """A filled cell ``height`` pixels tall, as wide as what holds it."""
+    return (
+        f'<table {_TABLE} width="100%"><tr><td bgcolor="{colour}" height="{height}" '
+        f'style="background-color:{colour};height:{height}px;{_NO_TEXT}"></td></tr></table>'
+    )
+
+
+def _open(title: str, kind: str, width: int) -> str:
+    """The chart's frame: a table (one cell per row below) named by its title for readers of
+    the markup and screen readers."""
+    return (
+        f'<table {_TABLE} data-chart="{kind}" aria-label="{_t(title)}" width="{width}" '
+        f'style="border-collapse:collapse;margin:4px 0 8px;max-width:100%">'
+    )
+
+
+def _columns_row(vals: list[float], labels: list[str], plot_h: int) -> str:
+    top = max(vals)
+    gap = 1 if len(vals) > 60 else 2
+    cells = []
+    for v, label in zip(vals, labels, strict=True):
+        h = round(plot_h * v / top) if v > 0 else 0
+        bar = _bar(max(1, h)) if v > 0 else ""
+        cells.append(
+            f'<td valign="bottom" title="{_title(label)}: {v:,.0f}" '
+            f'style="padding:0 {gap}px 0 0;{_NO_TEXT}">{bar}</td>'
+        )
+    return (
+        f'<table {_TABLE} width="100%" height="{plot_h}" style="height:{plot_h}px;'
+        f'border-bottom:1px solid {MUTED}"><tr>{"".join(cells)}</tr></table>'
+    )
+
+
+def columns(
+    values: list[float],
+    labels: list[str],
+    title: str,
+    figure: str = "",
+    width: int = 640,
+    height: int = 170,
+) -> str:
+    """Vertical bars, one per label (traffic per period, hour of day), the first and last
+    label under them; ``figure``: the biggest value as people read it, above the scale."""
+    vals = _clean(values)
+    if not vals or max(vals) <= 0:
+        return ""
+    width = min(width, 40 + 72 * len(vals))
+    plot_h = height - 38
+    ends = (
+        f'<table {_TABLE} width="100%"><tr><td align="left" style="{_SMALL}">'
+        f"{_t(labels[0])}</td>"
+        + (f'<td align="right" style="{_SMALL}">{_t(labels[-1])}</td>' if len(vals) > 1 else "")
+        + "</tr></table>"
+    )
+    head = f'<tr><td style="{_SMALL};padding-bottom:2px">{_t(figure)}</td></tr>' if figure else ""
+    return (
+        _open(title, "columns", width)
+        + head
+        + f"<tr><td>{_columns_row(vals, labels, plot_h)}</td></tr>"
+        + f'<tr><td style="padding-top:2px">{ends}</td></tr></table>'
+    )
+
+
+def stacked(parts: list[tuple[str, float, str]], title: str, width: int = 640) -> str:
+    """One bar split by share, with a legend: (label, share 0..1, colour)."""
+    shown = [(label, s, c) for label, s, c in parts if s > 0]
+    if not shown:
+        return ""
+    total = sum(s for _, s, _ in shown)
+    pieces = "".join(
+        f'<td bgcolor="{c}" width="{100 * s / total:.1f}%" height="18" title="{_t(label)}: '
+        f'{100 * s:.1f}%" style="background-color:{c};height:18px;{_NO_TEXT}"></td>'
+        for label, s, c in shown
+    )
+    legend = "".join(
+        f'<td valign="middle" style="padding:0 4px 0 0"><table {_TABLE}><tr><td bgcolor="{c}" '
+        f'width="10" height="10" style="background-color:{c};width:10px;height:10px;'
+        f'{_NO_TEXT}"></td></tr></table></td>'
+        f'<td valign="middle" style="{_SMALL};padding:0 14px 0 0;white-space:nowrap">'
+        f"{_t(f'{label} {100 * s:.1f}%')}</td>"
+        for label, s, c in shown
+    )
+    return (
+        _open(title, "stacked", width)
+        + f'<tr><td><table {_TABLE} width="100%"><tr>{pieces}</tr></table></td></tr>'
+        + f'<tr><td style="padding-top:8px"><table {_TABLE}><tr>{legend}</tr></table></td></tr>'
+        + "</table>"
+    )
+
+
+def hbars(items: list[tuple[str, float, str]], title: str, width: int = 420) -> str:
+    """Horizontal bars, one per item: (label, value, value as people read it)."""
+    items = [(label, v, shown) for label, v, shown in items if v > 0]
+    if not items:
+        return ""
+    top = max(v for _, v, _ in items)
+    rows = []
+    for label, v, shown in items:
+        name = view.text(label)
+        if len(name) > 22:
+            name = name[:21] + "…"
+        pct = max(1.0, 100 * v / top)
+        rows.append(
+            f'<tr><td align="right" width="150" title="{_title(label)}" '
+            f'style="{_SMALL};padding:3px 6px 3px 0;white-space:nowrap">{_html(name)}</td>'
+            f'<td valign="middle" style="padding:3px 0">'
+            f'<table {_TABLE} width="100%"><tr>'
+            f'<td width="{pct:.1f}%" valign="middle">{_bar(13)}</td>'
+            f'<td valign="middle" style="{_SMALL};padding:0 0 0 4px;white-space:nowrap">'
+            f"{_t(shown)}</td></tr></table></td></tr>"
+        )
+    return _open(title, "hbars", width) + "".join(rows) + "</table>"
+
+
+def sparkline(
+    values: list[float], title: str, label: str = "", span_text: str = "", width: int = 220
+) -> str:
+    """The values as thin columns over their range (a table cannot draw a line), labelled
+    above with what they show and their range."""
+    vals = _clean(values)
+    if len(vals) < 2:
+        return ""
+    lo, hi = min(vals), max(vals)
+    span = (hi - lo) or 1.0
+    line_h = 34
+    # The lowest value is a 2-pixel stub, not nothing: the columns read as a line's points.
+    cells = "".join(
+        f'<td valign="bottom" style="padding:0;{_NO_TEXT}">'
+        f"{_bar(2 + round((line_h - 2) * (v - lo) / span))}</td>"
+        for v in vals
+    )
+    head = ""
+    if label:
+        head = (
+            f'<tr><td><table {_TABLE} width="100%"><tr><td align="left" style="{_SMALL}">'
+            f'{_t(label)}</td><td align="right" style="{_SMALL}">{_t(span_text)}</td>'
+            "</tr></table></td></tr>"
+        )
+    return (
+        _open(title, "spark", max(width, len(vals)))
+        + head
+        + f'<tr><td><table {_TABLE} width="100%" height="{line_h}" style="height:{line_h}px">'
+        + f"<tr>{cells}</tr></table></td></tr></table>"
+    )
+
+
+def arrow(up: bool, good: bool | None = None) -> str:
+    """A coloured triangle for a change: up or down; green when good, red when bad, grey
+    when neither is known (text: every client shows it)."""
+    colour = MUTED if good is None else (UP if good else DOWN)
+    return (
+        f'<span title="{"up" if up else "down"}" style="color:{colour}">'
+        f"{'▲' if up else '▼'}</span> "
+    )
