@@ -12,8 +12,8 @@ own; the colours are ``svg.py``'s, which read on light and dark.
 Labels go through ``view.text`` (the one escaping function) and then are HTML-escaped here, as
 in ``svg.py``; a label's whole text (cut at ``view.CELL_MAX``, as the table cells are) is the
 cell's ``title``. Figures are formatted by the caller. Each function returns ``""`` when there
-is nothing to draw. A column chart of a year of days is 365 cells of ~150 bytes: the chart costs
-a few tens of kB beside its table's hundreds.
+is nothing to draw. A column chart of a year of days is 365 cells of ~150 bytes (each day's
+figure in its title): ~60 kB, as its SVG was, beside its table's hundreds.
 """
 
 from __future__ import annotations
@@ -45,10 +45,11 @@ def _clean(values: list[float]) -> list[float]:
 
 
 def _bar(height: int, colour: str = ACCENT) -> str:
-    """A filled cell ``height`` pixels tall, as wide as what holds it."""
+    """A filled cell ``height`` pixels tall, as wide as what holds it. Attributes only, every
+    client reads them: a year of days is 365 of these (the text around it sets ``_NO_TEXT``)."""
     return (
-        f'<table {_TABLE} width="100%"><tr><td bgcolor="{colour}" height="{height}" '
-        f'style="background-color:{colour};height:{height}px;{_NO_TEXT}"></td></tr></table>'
+        '<table cellpadding="0" cellspacing="0" width="100%"><tr>'
+        f'<td bgcolor="{colour}" height="{height}"></td></tr></table>'
     )
 
 
@@ -63,18 +64,15 @@ def _open(title: str, kind: str, width: int) -> str:
 
 def _columns_row(vals: list[float], labels: list[str], plot_h: int) -> str:
     top = max(vals)
-    gap = 1 if len(vals) > 60 else 2
     cells = []
     for v, label in zip(vals, labels, strict=True):
-        h = round(plot_h * v / top) if v > 0 else 0
-        bar = _bar(max(1, h)) if v > 0 else ""
-        cells.append(
-            f'<td valign="bottom" title="{_title(label)}: {v:,.0f}" '
-            f'style="padding:0 {gap}px 0 0;{_NO_TEXT}">{bar}</td>'
-        )
+        bar = _bar(max(1, round(plot_h * v / top))) if v > 0 else ""
+        cells.append(f'<td valign="bottom" title="{_title(label)}: {v:,.0f}">{bar}</td>')
+    # cellspacing: the gap between columns; no text in the row, so no line box adds height
     return (
-        f'<table {_TABLE} width="100%" height="{plot_h}" style="height:{plot_h}px;'
-        f'border-bottom:1px solid {MUTED}"><tr>{"".join(cells)}</tr></table>'
+        f'<table cellpadding="0" cellspacing="{1 if len(vals) > 60 else 2}" width="100%" '
+        f'height="{plot_h}" style="{_NO_TEXT};border-bottom:1px solid {MUTED}">'
+        f'<tr>{"".join(cells)}</tr></table>'
     )
 
 
@@ -152,30 +150,45 @@ def hbars(items: list[tuple[str, float, str]], title: str, width: int = 420) -> 
             f'style="{_SMALL};padding:3px 6px 3px 0;white-space:nowrap">{_html(name)}</td>'
             f'<td valign="middle" style="padding:3px 0">'
             f'<table {_TABLE} width="100%"><tr>'
-            f'<td width="{pct:.1f}%" valign="middle">{_bar(13)}</td>'
+            f'<td width="{pct:.1f}%" valign="middle" style="{_NO_TEXT}">{_bar(13)}</td>'
             f'<td valign="middle" style="{_SMALL};padding:0 0 0 4px;white-space:nowrap">'
             f"{_t(shown)}</td></tr></table></td></tr>"
         )
     return _open(title, "hbars", width) + "".join(rows) + "</table>"
 
 
+SPARK_CELLS = 110  # a sparkline 220 pixels wide: 2 pixels a cell
+
+
 def sparkline(
     values: list[float], title: str, label: str = "", span_text: str = "", width: int = 220
 ) -> str:
-    """The values as thin columns over their range (a table cannot draw a line), labelled
-    above with what they show and their range."""
+    """The line over the values, drawn as a row of cells (a table has no line): each cell a
+    short vertical stroke from the previous value to its own, so the strokes join as a line
+    does, labelled above with what it shows and its range. More values than ``SPARK_CELLS``
+    share cells, each stroke spanning its values' lowest to highest (no peak or trough lost);
+    a year of days is then 110 cells, not 365."""
     vals = _clean(values)
     if len(vals) < 2:
         return ""
     lo, hi = min(vals), max(vals)
     span = (hi - lo) or 1.0
     line_h = 34
-    # The lowest value is a 2-pixel stub, not nothing: the columns read as a line's points.
-    cells = "".join(
-        f'<td valign="bottom" style="padding:0;{_NO_TEXT}">'
-        f"{_bar(2 + round((line_h - 2) * (v - lo) / span))}</td>"
-        for v in vals
-    )
+    n = min(len(vals), SPARK_CELLS)
+
+    def y(v: float) -> int:
+        return round((line_h - 2) * (v - lo) / span)
+
+    cells = []
+    for i in range(n):
+        a, b = i * len(vals) // n, (i + 1) * len(vals) // n
+        seen = vals[max(0, a - 1) : b]  # from the value before: the strokes join
+        low, high = y(min(seen)), y(max(seen))
+        under = f'<tr><td height="{low}"></td></tr>' if low else ""
+        cells.append(
+            '<td valign="bottom"><table cellpadding="0" cellspacing="0" width="100%"><tr>'
+            f'<td bgcolor="{ACCENT}" height="{high - low + 2}"></td></tr>{under}</table></td>'
+        )
     head = ""
     if label:
         head = (
@@ -184,10 +197,10 @@ def sparkline(
             "</tr></table></td></tr>"
         )
     return (
-        _open(title, "spark", max(width, len(vals)))
+        _open(title, "spark", width)
         + head
-        + f'<tr><td><table {_TABLE} width="100%" height="{line_h}" style="height:{line_h}px">'
-        + f"<tr>{cells}</tr></table></td></tr></table>"
+        + f'<tr><td><table {_TABLE} width="100%" height="{line_h}" style="{_NO_TEXT}">'
+        + f"<tr>{''.join(cells)}</tr></table></td></tr></table>"
     )
 
 
