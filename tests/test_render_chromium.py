@@ -114,3 +114,37 @@ def test_a_5000_character_value_is_cut_in_the_page(tmp_path: Path) -> None:
     v = chromium.visit(page, width=1280, screenshot=False)
     assert v.scripts == [] and v.requests == [] and v.console == []
     assert v.rows and max(v.rows) < 150, max(v.rows)  # a few lines, not a screen (~1,000 px)
+
+
+def test_mailed_charts_drawn_as_tables_in_chromium(tmp_path: Path) -> None:
+    # QA22 #13: the mailed charts were image/svg+xml parts, which Gmail and Outlook do not
+    # show. Drawn as tables of coloured cells, they have their size with the page's <style>
+    # and without it (Gmail and Outlook drop or rewrite much of a mail's CSS), bars included.
+    import email
+    import re
+    from email import policy
+
+    eml = tmp_path / "m.eml"
+    r = CliRunner().invoke(cli, [
+        "summary", str(REPO / "sample_logs"), "--geoip-dir", str(tmp_path),
+        "--mail-to", "a@x.example", "--dry-run", "-o", str(eml),
+    ])
+    assert r.exit_code == 0, r.stderr
+    msg = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    part = msg.get_body(("html",))
+    assert part is not None
+    page = part.get_content()
+    assert "<svg" not in page and "<img" not in page
+    seen = []
+    bare = re.sub(r"<style>.*?</style>", "", page, flags=re.S)
+    for name, text in (("styled", page), ("bare", bare)):
+        f = tmp_path / f"{name}.html"
+        f.write_text(text)
+        v = chromium.visit(f, screenshot=False)
+        assert v.scripts == [] and v.requests == [] and v.console == []
+        assert len(v.boxes) == 6 and all(w > 0 and h > 0 for w, h in v.boxes), v.boxes
+        assert v.bars and all(w > 0 and h >= 1 for w, h in v.bars), v.bars
+        # the tallest column is the plot's height: the hours' and the days' charts
+        assert max(h for _, h in v.bars) == 132
+        seen.append([h for _, h in v.bars])  # widths follow the labels' font
+    assert seen[0] == seen[1]  # the bars do not depend on the <style> a client may drop

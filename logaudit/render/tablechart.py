@@ -22,9 +22,9 @@ from html import escape as _html
 from math import isfinite
 
 from logaudit.render import escape, view
-from logaudit.render.svg import ACCENT, DOWN, MUTED, UP, STATUS_COLOURS
+from logaudit.render.svg import ACCENT, DOWN, MUTED, UP
 
-__all__ = ["STATUS_COLOURS", "arrow", "columns", "hbars", "sparkline", "stacked"]
+__all__ = ["arrow", "columns", "hbars", "sparkline", "stacked"]
 
 _TABLE = 'cellpadding="0" cellspacing="0" border="0" role="presentation"'
 _SMALL = f"font-size:11px;line-height:14px;color:{MUTED}"
