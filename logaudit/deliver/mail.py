@@ -46,6 +46,8 @@ from logaudit.render.escape import safe
 
 BACKOFF_SECONDS = 2.0  # first wait between attempts; doubles each time
 _sleep = time.sleep  # the back-off's wait (a test replaces it here, not process-wide)
+
+
 def default_sender() -> str:
     return f"logaudit@{socket.getfqdn() or 'localhost'}"
 

@@ -72,7 +72,7 @@ def _columns_row(vals: list[float], labels: list[str], plot_h: int) -> str:
     return (
         f'<table cellpadding="0" cellspacing="{1 if len(vals) > 60 else 2}" width="100%" '
         f'height="{plot_h}" style="{_NO_TEXT};border-bottom:1px solid {MUTED}">'
-        f'<tr>{"".join(cells)}</tr></table>'
+        f"<tr>{''.join(cells)}</tr></table>"
     )
 
 
