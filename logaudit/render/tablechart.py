@@ -30,6 +30,8 @@ _TABLE = 'cellpadding="0" cellspacing="0" border="0" role="presentation"'
 _SMALL = f"font-size:11px;line-height:14px;color:{MUTED}"
 # An empty cell keeps the height it is given only without a line box of text in it (Outlook).
 _NO_TEXT = "font-size:0;line-height:0"
+_TEXT = f"font-size:11px;color:{MUTED}"  # a bar's label and figure
+_LABEL_W, _FIGURE_W = 150, 56  # hbars: the bars' cells are the frame's width less these
 
 
 def _t(s: object) -> str:
@@ -134,7 +136,10 @@ def stacked(parts: list[tuple[str, float, str]], title: str, width: int = 640) -
 
 
 def hbars(items: list[tuple[str, float, str]], title: str, width: int = 420) -> str:
-    """Horizontal bars, one per item: (label, value, value as people read it)."""
+    """Horizontal bars, one per item: (label, value, value as people read it). The label and
+    the figure have cells of their own widths, so the bars' cells are one width and a bar's
+    width (a table of ``value / top`` of it, one coloured cell) is to scale; the frame's
+    ``cellspacing`` spaces the rows (no style per cell but the text's)."""
     items = [(label, v, shown) for label, v, shown in items if v > 0]
     if not items:
         return ""
@@ -142,19 +147,21 @@ def hbars(items: list[tuple[str, float, str]], title: str, width: int = 420) -> 
     rows = []
     for label, v, shown in items:
         name = view.text(label)
+        whole = ""  # the whole label (cut at CELL_MAX) when the bar's is cut
         if len(name) > 22:
-            name = name[:21] + "…"
+            name, whole = name[:21] + "…", f' title="{_title(label)}"'
         pct = max(1.0, 100 * v / top)
         rows.append(
-            f'<tr><td align="right" width="150" title="{_title(label)}" '
-            f'style="{_SMALL};padding:3px 6px 3px 0;white-space:nowrap">{_html(name)}</td>'
-            f'<td valign="middle" style="padding:3px 0">'
-            f'<table {_TABLE} width="100%"><tr>'
-            f'<td width="{pct:.1f}%" valign="middle" style="{_NO_TEXT}">{_bar(13)}</td>'
-            f'<td valign="middle" style="{_SMALL};padding:0 0 0 4px;white-space:nowrap">'
-            f"{_t(shown)}</td></tr></table></td></tr>"
+            f'<tr><td align="right" width="{_LABEL_W}"{whole} '
+            f'style="{_TEXT}">{_html(name)}</td>'
+            f'<td><table cellpadding="0" cellspacing="0" width="{pct:.1f}%"><tr>'
+            f'<td bgcolor="{ACCENT}" height="13" style="{_NO_TEXT}"></td></tr></table></td>'
+            f'<td width="{_FIGURE_W}" nowrap style="{_TEXT}">{_t(shown)}</td></tr>'
         )
-    return _open(title, "hbars", width) + "".join(rows) + "</table>"
+    # cellspacing, not padding: a client's CSS of box-sizing:border-box does not move it
+    frame = _open(title, "hbars", width).replace('cellspacing="0"', 'cellspacing="4"', 1)
+    frame = frame.replace("border-collapse:collapse;", "", 1)
+    return frame + "".join(rows) + "</table>"
 
 
 SPARK_CELLS = 110  # a sparkline 220 pixels wide: 2 pixels a cell
