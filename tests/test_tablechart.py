@@ -79,3 +79,29 @@ def test_only_bars_have_a_colour_and_only_the_palette() -> None:
     )
     assert re.findall(r'bgcolor="([^"]+)"', page) == [svg.ACCENT] * 3
     assert "background" not in page.replace("background-color:", "")
+
+
+def test_short_bars_say_they_hold_no_text() -> None:
+    # rev23 #4: Outlook's Word engine gives an empty cell a line of its font (~15 px) unless the
+    # cell itself sets font-size and line-height to 0; a table's style does not reach its cells.
+    page = (
+        tablechart.columns([1.0, 100.0], ["a", "b"], "t")
+        + tablechart.hbars([("a", 1.0, "1")], "t")
+        + tablechart.sparkline([1.0, 5.0, 2.0], "t")
+    )
+    cells = [a for tag, a in Tags(page).tags if tag == "td" and a.get("height")]
+    short = [a for a in cells if int(a["height"] or 0) < 24]  # Outlook's line: ~15-19 px
+    assert len(short) == 4 and len(cells) > len(short)  # a column, a bar, a stroke, a spacer
+    assert all(a.get("style") == "font-size:0;line-height:0" for a in short), short
+
+
+def test_a_few_values_draw_a_short_line_not_wide_slabs() -> None:
+    # rev23 #5: 4 values in 220 px were 55-px slabs; a cell is at most SPARK_PX wide now.
+    def line_width(page: str) -> str | None:
+        (line,) = [a for tag, a in Tags(page).tags if tag == "table" and a.get("height")]
+        return line.get("width")  # the row of strokes: the one table with a height
+
+    assert line_width(tablechart.sparkline([1.0, 3.0, 2.0, 4.0], "t")) == str(
+        4 * tablechart.SPARK_PX
+    )
+    assert line_width(tablechart.sparkline([float(v % 9) for v in range(365)], "t")) == "220"

@@ -27,10 +27,18 @@ from logaudit.render.svg import ACCENT, DOWN, MUTED, UP
 __all__ = ["arrow", "columns", "hbars", "sparkline", "stacked"]
 
 _TABLE = 'cellpadding="0" cellspacing="0" border="0" role="presentation"'
-_SMALL = f"font-size:11px;line-height:14px;color:{MUTED}"
-# An empty cell keeps the height it is given only without a line box of text in it (Outlook).
+_TEXT = f"font-size:11px;color:{MUTED}"  # labels and figures
+# An empty cell keeps the height it is given only without a line box of text in it: Outlook's
+# Word engine gives an empty cell a line of its font (~15 px) unless the cell itself says so
+# (it does not take font sizes from a table to its cells), so every bar and spacer says it.
 _NO_TEXT = "font-size:0;line-height:0"
-_TEXT = f"font-size:11px;color:{MUTED}"  # a bar's label and figure
+_LINE_PX = 24  # a cell at least this tall holds Outlook's empty line: no need to say it
+
+
+def _height(px: int) -> str:
+    """A bar's or spacer's ``height`` attribute, with ``_NO_TEXT`` when Outlook would make it
+    taller (said on the short ones only: a year of days is 365 bars, most of them tall)."""
+    return f'height="{px}"' + (f' style="{_NO_TEXT}"' if px < _LINE_PX else "")
 _LABEL_W, _FIGURE_W = 150, 56  # hbars: the bars' cells are the frame's width less these
 
 
@@ -47,11 +55,11 @@ def _clean(values: list[float]) -> list[float]:
 
 
 def _bar(height: int, colour: str = ACCENT) -> str:
-    """A filled cell ``height`` pixels tall, as wide as what holds it. Attributes only, every
-    client reads them: a year of days is 365 of these (the text around it sets ``_NO_TEXT``)."""
+    """A filled cell ``height`` pixels tall, as wide as what holds it: attributes, which every
+    client reads (a year of days is 365 of these)."""
     return (
         '<table cellpadding="0" cellspacing="0" width="100%"><tr>'
-        f'<td bgcolor="{colour}" height="{height}"></td></tr></table>'
+        f'<td bgcolor="{colour}" {_height(height)}></td></tr></table>'
     )
 
 
@@ -94,12 +102,12 @@ def columns(
     width = min(width, 40 + 72 * len(vals))
     plot_h = height - 38
     ends = (
-        f'<table {_TABLE} width="100%"><tr><td align="left" style="{_SMALL}">'
+        f'<table {_TABLE} width="100%"><tr><td align="left" style="{_TEXT}">'
         f"{_t(labels[0])}</td>"
-        + (f'<td align="right" style="{_SMALL}">{_t(labels[-1])}</td>' if len(vals) > 1 else "")
+        + (f'<td align="right" style="{_TEXT}">{_t(labels[-1])}</td>' if len(vals) > 1 else "")
         + "</tr></table>"
     )
-    head = f'<tr><td style="{_SMALL};padding-bottom:2px">{_t(figure)}</td></tr>' if figure else ""
+    head = f'<tr><td style="{_TEXT};padding-bottom:2px">{_t(figure)}</td></tr>' if figure else ""
     return (
         _open(title, "columns", width)
         + head
@@ -116,14 +124,13 @@ def stacked(parts: list[tuple[str, float, str]], title: str, width: int = 640) -
     total = sum(s for _, s, _ in shown)
     pieces = "".join(
         f'<td bgcolor="{c}" width="{100 * s / total:.1f}%" height="18" title="{_t(label)}: '
-        f'{100 * s:.1f}%" style="background-color:{c};height:18px;{_NO_TEXT}"></td>'
+        f'{100 * s:.1f}%" style="{_NO_TEXT}"></td>'
         for label, s, c in shown
     )
     legend = "".join(
-        f'<td valign="middle" style="padding:0 4px 0 0"><table {_TABLE}><tr><td bgcolor="{c}" '
-        f'width="10" height="10" style="background-color:{c};width:10px;height:10px;'
-        f'{_NO_TEXT}"></td></tr></table></td>'
-        f'<td valign="middle" style="{_SMALL};padding:0 14px 0 0;white-space:nowrap">'
+        f'<td style="padding-right:4px"><table {_TABLE}><tr><td bgcolor="{c}" width="10" '
+        f'height="10" style="{_NO_TEXT}"></td></tr></table></td>'
+        f'<td nowrap style="{_TEXT};padding-right:14px">'
         f"{_t(f'{label} {100 * s:.1f}%')}</td>"
         for label, s, c in shown
     )
@@ -155,7 +162,7 @@ def hbars(items: list[tuple[str, float, str]], title: str, width: int = 420) -> 
             f'<tr><td align="right" width="{_LABEL_W}"{whole} '
             f'style="{_TEXT}">{_html(name)}</td>'
             f'<td><table cellpadding="0" cellspacing="0" width="{pct:.1f}%"><tr>'
-            f'<td bgcolor="{ACCENT}" height="13" style="{_NO_TEXT}"></td></tr></table></td>'
+            f'<td bgcolor="{ACCENT}" {_height(13)}></td></tr></table></td>'
             f'<td width="{_FIGURE_W}" nowrap style="{_TEXT}">{_t(shown)}</td></tr>'
         )
     # cellspacing, not padding: a client's CSS of box-sizing:border-box does not move it
@@ -165,6 +172,7 @@ def hbars(items: list[tuple[str, float, str]], title: str, width: int = 420) -> 
 
 
 SPARK_CELLS = 110  # a sparkline 220 pixels wide: 2 pixels a cell
+SPARK_PX = 6  # at most 6 pixels a cell: a few values are a short line, not wide slabs
 
 
 def sparkline(
@@ -174,7 +182,8 @@ def sparkline(
     short vertical stroke from the previous value to its own, so the strokes join as a line
     does, labelled above with what it shows and its range. More values than ``SPARK_CELLS``
     share cells, each stroke spanning its values' lowest to highest (no peak or trough lost);
-    a year of days is then 110 cells, not 365."""
+    a year of days is then 110 cells, not 365. Fewer values draw a narrower line
+    (``SPARK_PX`` a value), under the full-width label."""
     vals = _clean(values)
     if len(vals) < 2:
         return ""
@@ -191,22 +200,24 @@ def sparkline(
         a, b = i * len(vals) // n, (i + 1) * len(vals) // n
         seen = vals[max(0, a - 1) : b]  # from the value before: the strokes join
         low, high = y(min(seen)), y(max(seen))
-        under = f'<tr><td height="{low}"></td></tr>' if low else ""
+        under = f"<tr><td {_height(low)}></td></tr>" if low else ""
         cells.append(
             '<td valign="bottom"><table cellpadding="0" cellspacing="0" width="100%"><tr>'
-            f'<td bgcolor="{ACCENT}" height="{high - low + 2}"></td></tr>{under}</table></td>'
+            f'<td bgcolor="{ACCENT}" {_height(high - low + 2)}></td></tr>'
+            f"{under}</table></td>"
         )
     head = ""
     if label:
         head = (
-            f'<tr><td><table {_TABLE} width="100%"><tr><td align="left" style="{_SMALL}">'
-            f'{_t(label)}</td><td align="right" style="{_SMALL}">{_t(span_text)}</td>'
+            f'<tr><td><table {_TABLE} width="100%"><tr><td align="left" style="{_TEXT}">'
+            f'{_t(label)}</td><td align="right" style="{_TEXT}">{_t(span_text)}</td>'
             "</tr></table></td></tr>"
         )
     return (
         _open(title, "spark", width)
         + head
-        + f'<tr><td><table {_TABLE} width="100%" height="{line_h}" style="{_NO_TEXT}">'
+        + f'<tr><td><table {_TABLE} width="{min(width, SPARK_PX * n)}" height="{line_h}" '
+        + f'style="{_NO_TEXT}">'
         + f"<tr>{''.join(cells)}</tr></table></td></tr></table>"
     )
 
