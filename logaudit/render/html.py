@@ -4,7 +4,8 @@ imports jinja2.
 
 Escaping, twice and in this order: every string goes through ``view.text`` (the one escaping
 function: control and bidi characters as visible escapes), then Jinja2's autoescape (markup).
-The only markup not autoescaped is what ``svg.py`` draws, which escapes its own labels. A link
+The only markup not autoescaped is what ``svg.py`` or ``tablechart.py`` draws, each escaping its
+own labels. A link
 is made only from an http(s) referrer, with ``rel="noopener noreferrer nofollow"``; the page's
 Content-Security-Policy forbids scripts and every fetch, as a second fence.
 
@@ -20,8 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from types import ModuleType
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import jinja2
 from markupsafe import Markup
@@ -31,6 +31,38 @@ from logaudit.render import escape, svg, view
 from logaudit.report import Report, Section
 
 TEMPLATES = Path(__file__).parent / "templates"
+
+
+class Charts(Protocol):
+    """What draws the charts: ``svg.py`` (the file report) or ``tablechart.py`` (mail), modules
+    of these functions; mypy checks each module against it where it is passed."""
+
+    def columns(
+        self,
+        values: list[float],
+        labels: list[str],
+        title: str,
+        figure: str = "",
+        width: int = 640,
+        height: int = 170,
+    ) -> str: ...
+
+    def stacked(self, parts: list[tuple[str, float, str]], title: str, width: int = 640) -> str: ...
+
+    def hbars(self, items: list[tuple[str, float, str]], title: str, width: int = 420) -> str: ...
+
+    def sparkline(
+        self,
+        values: list[float],
+        title: str,
+        label: str = "",
+        span_text: str = "",
+        width: int = 220,
+    ) -> str: ...
+
+    def arrow(self, up: bool, good: bool | None = None) -> str: ...
+
+
 # Sections drawn as a column chart above their table: name -> label column.
 COLUMN_CHARTS = {"daily": "date", "periods": "period", "hours": "hour"}
 # Sections drawn as horizontal bars of their share: name -> label column.
@@ -38,6 +70,7 @@ SHARE_BARS = {"browsers": "browser", "os": "os", "devices": "device"}
 # Up is bad for these metrics (error counts and rates).
 UP_IS_BAD = ("status_4xx", "status_5xx", "rate_4xx", "rate_5xx", "bad_lines")
 _LINKABLE = re.compile(r"https?://[^\s\"'<>\\`]+\Z", re.IGNORECASE)
+
 
 @cache
 def _env() -> jinja2.Environment:
@@ -103,9 +136,7 @@ def _chart(drawing: str) -> Markup | None:
     return Markup(drawing) if drawing else None  # noqa: S704
 
 
-def _charts(
-    sec: Section, tv: view.TableView, report: Report, charts: ModuleType
-) -> list[Markup]:
+def _charts(sec: Section, tv: view.TableView, report: Report, charts: Charts) -> list[Markup]:
     out: list[Markup | None] = []
     label_col = COLUMN_CHARTS.get(sec.name)
     if label_col and tv.chart and label_col in sec.rows:
@@ -138,7 +169,7 @@ def _whole(v: float) -> float | int:
     return int(v) if float(v).is_integer() else v
 
 
-def _change_arrow(metric: str, shown: str, charts: ModuleType) -> tuple[str, Markup | None]:
+def _change_arrow(metric: str, shown: str, charts: Charts) -> tuple[str, Markup | None]:
     if shown[:1] not in ("▲", "▼"):
         return shown, None
     up = shown[0] == "▲"
@@ -146,7 +177,7 @@ def _change_arrow(metric: str, shown: str, charts: ModuleType) -> tuple[str, Mar
     return shown[1:].strip(), Markup(charts.arrow(up, good))  # noqa: S704 - fixed drawing
 
 
-def section_html(sec: Section, report: Report, charts: ModuleType = svg) -> SectionHtml:
+def section_html(sec: Section, report: Report, charts: Charts = svg) -> SectionHtml:
     if sec.rows.empty:
         return SectionHtml(
             sec.name, view.text(sec.title), "", [], [], empty_line=view.empty_line(sec)
@@ -201,7 +232,7 @@ def section_html(sec: Section, report: Report, charts: ModuleType = svg) -> Sect
     )
 
 
-def render(report: Report, out: TextIO, charts: ModuleType = svg) -> None:
+def render(report: Report, out: TextIO, charts: Charts = svg) -> None:
     page = (
         _env()
         .get_template("report.html.j2")

@@ -39,6 +39,8 @@ def _height(px: int) -> str:
     """A bar's or spacer's ``height`` attribute, with ``_NO_TEXT`` when Outlook would make it
     taller (said on the short ones only: a year of days is 365 bars, most of them tall)."""
     return f'height="{px}"' + (f' style="{_NO_TEXT}"' if px < _LINE_PX else "")
+
+
 _LABEL_W, _FIGURE_W = 150, 56  # hbars: the bars' cells are the frame's width less these
 
 
