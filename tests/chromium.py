@@ -41,7 +41,11 @@ class Visit:
     requests: list[str] = field(default_factory=list)
     scripts: list[str] = field(default_factory=list)
     console: list[str] = field(default_factory=list)
-    boxes: list[tuple[float, float]] = field(default_factory=list)
+    boxes: list[tuple[float, float]] = field(default_factory=list)  # each chart's size
+    # each coloured cell of a chart drawn as a table (mail): (width, height)
+    bars: list[tuple[float, float]] = field(default_factory=list)
+    # and its colour: (its bgcolor attribute, the background-color it is drawn with)
+    bar_colours: list[tuple[str, str]] = field(default_factory=list)
     rows: list[float] = field(default_factory=list)  # each table row's height (px)
     screenshot: bytes = b""
     pdf: bytes = b""
@@ -182,9 +186,17 @@ def _visit(b: Browser, page: Path, width: int, screenshot: bool, height: int) ->
     b.wait_for("Page.loadEventFired")
     v = Visit()
     root = b.call("DOM.getDocument", s, depth=-1)["root"]["nodeId"]
-    for node in b.call("DOM.querySelectorAll", s, nodeId=root, selector="svg.chart")["nodeIds"]:
-        model = b.call("DOM.getBoxModel", s, nodeId=node)["model"]
-        v.boxes.append((float(model["width"]), float(model["height"])))
+    for selector, into in (
+        ("svg.chart, table[data-chart]", v.boxes),
+        ("table[data-chart] td[bgcolor]", v.bars),
+    ):
+        for node in b.call("DOM.querySelectorAll", s, nodeId=root, selector=selector)["nodeIds"]:
+            model = b.call("DOM.getBoxModel", s, nodeId=node)["model"]
+            into.append((float(model["width"]), float(model["height"])))
+            if into is v.bars:
+                attrs = b.call("DOM.getAttributes", s, nodeId=node)["attributes"]
+                given = dict(zip(attrs[::2], attrs[1::2], strict=True))["bgcolor"]
+                v.bar_colours.append((given, _style(b, s, node, "background-color")))
     for node in b.call("DOM.querySelectorAll", s, nodeId=root, selector="tbody tr")["nodeIds"]:
         v.rows.append(float(b.call("DOM.getBoxModel", s, nodeId=node)["model"]["height"]))
     body = b.call("DOM.querySelector", s, nodeId=root, selector="body")["nodeId"]

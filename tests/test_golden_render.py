@@ -117,21 +117,18 @@ def test_every_section_cell_in_html_and_markdown(reports: dict[str, Any], comman
                     assert (md(shown) if c.numeric else code(row[tv.columns.index(c)])) in text
 
 
-def test_html_charts_can_be_embedded_as_images(reports: dict[str, Any]) -> None:
-    """For mail: each chart handed to ``embed`` (e.g. as a cid: part), an <img> in its place."""
-    from logaudit.render import html
-
-    seen: dict[str, str] = {}
-
-    def embed(name: str, drawing: str) -> str:
-        seen[name] = drawing
-        return f"cid:{name}@logaudit"
+def test_html_charts_can_be_drawn_as_tables(reports: dict[str, Any]) -> None:
+    """For mail (Gmail and Outlook show no SVG): each chart a table of coloured cells."""
+    from logaudit.render import html, tablechart
 
     buf = io.StringIO()
-    html.render(reports["summary"], buf, embed=embed)
+    html.render(reports["summary"], buf, charts=tablechart)
     page = buf.getvalue()
-    assert "<svg" not in page.replace('<svg xmlns="http://www.w3.org/2000/svg" class="arrow"', "")
-    assert {"daily-chart", "hours-chart", "status-mix", "browsers-bars", "os-bars"} <= set(seen)
-    for name, drawing in seen.items():
-        assert f'src="cid:{name}@logaudit"' in page
-        assert drawing.startswith("<svg") and "<script" not in drawing
+    assert "<svg" not in page and "<img" not in page
+    kinds = re.findall(r'data-chart="(\w+)"', page)
+    assert kinds.count("columns") >= 2 and "stacked" in kinds and kinds.count("hbars") >= 2
+    svg_page = io.StringIO()
+    html.render(reports["summary"], svg_page)
+    assert svg_page.getvalue().count('<svg xmlns="http://www.w3.org/2000/svg" class="chart') == (
+        len(kinds)
+    )

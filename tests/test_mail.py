@@ -24,6 +24,7 @@ from logaudit.cli import cli
 from logaudit.config import MailSettings
 from logaudit.deliver import mail
 from logaudit.errors import ExitCode, MailError
+from logaudit.render.svg import STATUS_COLOURS
 from tests.loglines import isolate
 
 aiosmtpd = pytest.importorskip("aiosmtpd")
@@ -191,19 +192,14 @@ def test_report_mailed_with_both_parts_and_attachments(
     assert msg.get_content_type() == "multipart/mixed"
     alt = next(p for p in msg.iter_parts() if p.get_content_type() == "multipart/alternative")
     kinds = [p.get_content_type() for p in alt.iter_parts()]
-    assert kinds[0] == "text/plain" and kinds[1] in ("text/html", "multipart/related")
+    assert kinds == ["text/plain", "text/html"]  # the charts are tables: no image part
     text = alt.get_body(("plain",))
     page = alt.get_body(("html",))
     assert text is not None and page is not None
     assert f"{expected['requests']:,}" in text.get_content()
     assert f"{expected['requests']:,}" in page.get_content()
-    # The HTML renderer's charts arrive as related images its <img> tags point at.
     html = page.get_content()
-    images = [p for p in msg.walk() if p.get_content_type() == "image/svg+xml"]
-    assert images and "<svg" not in html
-    for img in images:
-        assert f'src="cid:{img["Content-ID"].strip("<>")}"' in html
-    assert "<script" not in html.lower()
+    assert "<svg" not in html and "<img" not in html and "<script" not in html.lower()
     files = {a.get_filename(): a for a in msg.iter_attachments()}
     [jname] = [n for n in files if n and n.endswith(".json")]
     [cname] = [n for n in files if n and n.endswith(".csv")]
@@ -213,38 +209,47 @@ def test_report_mailed_with_both_parts_and_attachments(
     assert left_behind(tmp_path) == []
 
 
-def test_charts_travel_as_content_id_images(plain: tuple[int, Inbox]) -> None:
+def test_charts_travel_as_tables_gmail_and_outlook_draw(
+    plain: tuple[int, Inbox], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # QA22 #13: the charts were image/svg+xml parts; Gmail and Outlook show no SVG, so most
+    # readers saw holes. Now each is a table of cells with bgcolor/width/height attributes.
+    import re
+
     port, inbox = plain
-    page = (
-        "<html><body><h1>x</h1>"
-        '<svg width="300" height="80" viewBox="0 0 300 80"><title>Hits per day &lt;b&gt;</title>'
-        '<rect width="10" height="20"/></svg><p>between</p>'
-        '<svg xmlns="http://www.w3.org/2000/svg" width="100" height="50"><title>Status</title>'
-        "</svg>"
-        + '<svg class="arrow" width="10" height="10"><title>up</title></svg>' * 3
-        + "</body></html>"
-    )
-    bodies = type("B", (), {"text": "plain words", "html": page})()
-    settings = MailSettings(smtp_host="127.0.0.1", smtp_port=port, tls="none", sender="a@b.c")
-    msg = mail.build_message(bodies, "s", ["to@x.example"], settings)
-    mail.send(msg, ["to@x.example"], settings)
+    mail_env(monkeypatch, port)
+    r = run("summary", GOLDEN.parent.parent / "sample_logs", "--mail-to", "a@x.example")
+    assert r.exit_code == 0, r.stderr
     [(_, _, got)] = inbox.messages
-    related = next(p for p in got.walk() if p.get_content_type() == "multipart/related")
-    html_part, *images = list(related.iter_parts())
-    html = html_part.get_content()
-    assert "<svg" not in html
-    assert len(images) == 3  # the arrow drawn three times travels once
-    assert html.count('alt="up"') == 3 and 'class="arrow"' in html
-    for img in images:
-        assert img.get_content_type() == "image/svg+xml"
-        assert img.get_content_disposition() == "inline"
-        cid = img["Content-ID"].strip("<>")
-        assert f'src="cid:{cid}"' in html
-        svg = img.get_content()
-        svg = svg.decode() if isinstance(svg, bytes) else svg
-        assert 'xmlns="http://www.w3.org/2000/svg"' in svg and svg.count("xmlns=") == 1
-    assert 'alt="Hits per day &lt;b&gt;"' in html and 'width="300"' in html
-    assert got.get_body(("plain",)).get_content().strip() == "plain words"  # type: ignore[union-attr]
+    assert [p.get_content_type() for p in got.walk()] == [
+        "multipart/alternative", "text/plain", "text/html"
+    ]
+    body = got.get_body(("html",))
+    assert body is not None
+    html = body.get_content()
+    assert "<svg" not in html and "<img" not in html and "cid:" not in html
+    charts = re.findall(r'<table [^>]*data-chart="(\w+)"', html)
+    assert sorted(charts) == ["columns", "columns", "hbars", "hbars", "hbars", "stacked"]
+    # Colour only where a bar is (a client's dark mode keeps its own background), and the
+    # one colour of each bar is in an attribute, which Outlook's Word engine reads.
+    colours = set(re.findall(r'bgcolor="(#[0-9a-f]{6})"', html))
+    assert colours <= {"#3b82f6", *STATUS_COLOURS.values()}
+    assert 'bgcolor="#3b82f6" height="132"' in html  # the tallest column: the plot's height
+    text = got.get_body(("plain",))
+    assert text is not None and "data-chart" not in text.get_content()
+
+
+def test_a_year_of_days_mails_a_chart_of_reasonable_size() -> None:
+    # 365 columns (each day's figure in its cell's title) and two sparklines of 365 values
+    # (110 cells): about what the SVG parts weighed (72 kB for a year of days).
+    from logaudit.render import tablechart
+
+    days = [f"2026-{1 + d // 31:02d}-{1 + d % 31:02d}" for d in range(365)]
+    values = [1000.0 + (d % 7) * 100 for d in range(365)]
+    chart = tablechart.columns(values, days, "requests per date", "requests, at most 1,600")
+    assert chart.count("<td valign") == 365 and len(chart) < 65_000, len(chart)
+    spark = tablechart.sparkline(values, "requests", "requests", "1,000 to 1,600")
+    assert spark.count('<td valign="bottom">') == tablechart.SPARK_CELLS and len(spark) < 20_000
 
 
 def test_starttls_with_login(
@@ -558,14 +563,19 @@ def test_a_mailed_run_under_cron_says_nothing_of_its_bad_lines(
     assert "1 bad line; the first:" in run("summary", log, "-o", tmp_path / "r.json").stderr
 
 
+@pytest.mark.parametrize("command", ["summary", "digest"])
 def test_a_failed_mail_under_cron_is_one_line(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    command: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # The bad-line note came before the error line: cron mailed two lines (docs/cron.md: one).
+    # Kept out on a failed mail too (QA22 #14, decided in mail23): the line to act on is the
+    # error and where the message was left; the .eml's inputs table has the bad lines' count
+    # and first examples, and whoever sends it later reads them there.
     mail_env(monkeypatch, free_port())
     log = tmp_path / "a.log"
     log.write_bytes(LOG.read_bytes() + b"this is not a log line\n")
-    r = run("summary", log, "--mail-to", "a@x.example")
+    days = ("--since", "2024-03-01", "--until", "2024-03-03") if command == "digest" else ()
+    r = run(command, log, *days, "--mail-to", "a@x.example")
     msg = assert_left_on_disk(r, tmp_path)
     assert len(r.stderr.splitlines()) == 1 and "bad line" not in r.stderr
     body = msg.get_body(("plain",))

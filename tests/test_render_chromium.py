@@ -114,3 +114,67 @@ def test_a_5000_character_value_is_cut_in_the_page(tmp_path: Path) -> None:
     v = chromium.visit(page, width=1280, screenshot=False)
     assert v.scripts == [] and v.requests == [] and v.console == []
     assert v.rows and max(v.rows) < 150, max(v.rows)  # a few lines, not a screen (~1,000 px)
+
+
+def test_mailed_charts_drawn_as_tables_in_chromium(tmp_path: Path) -> None:
+    # QA22 #13: the mailed charts were image/svg+xml parts, which Gmail and Outlook do not
+    # show. Drawn as tables of coloured cells, they have their size with the page's <style>
+    # and without it (Gmail and Outlook drop or rewrite much of a mail's CSS), bars included.
+    import email
+    import re
+    from email import policy
+
+    eml = tmp_path / "m.eml"
+    r = CliRunner().invoke(cli, [
+        "summary", str(REPO / "sample_logs"), "--geoip-dir", str(tmp_path),
+        "--mail-to", "a@x.example", "--dry-run", "-o", str(eml),
+    ])
+    assert r.exit_code == 0, r.stderr
+    msg = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    part = msg.get_body(("html",))
+    assert part is not None
+    page = part.get_content()
+    assert "<svg" not in page and "<img" not in page
+    seen = []
+    bare = re.sub(r"<style>.*?</style>", "", page, flags=re.S)
+    for name, text in (("styled", page), ("bare", bare)):
+        f = tmp_path / f"{name}.html"
+        f.write_text(text)
+        v = chromium.visit(f, screenshot=False)
+        assert v.scripts == [] and v.requests == [] and v.console == []
+        assert len(v.boxes) == 6 and all(w > 0 and h > 0 for w, h in v.boxes), v.boxes
+        assert v.bars and all(w > 0 and h >= 1 for w, h in v.bars), v.bars
+        # the tallest column is the plot's height: the hours' and the days' charts
+        assert max(h for _, h in v.bars) == 132
+        # each bar is drawn in its own colour: no stripe or background of the page's CSS
+        # (a td's background beats its bgcolor) covers it, light or dark
+        assert all(drawn == _rgb(given) for given, drawn in v.bar_colours), v.bar_colours
+        seen.append(v.bars)
+    assert seen[0] == seen[1]  # the bars do not depend on the <style> a client may drop
+
+
+def _rgb(colour: str) -> str:
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({r}, {g}, {b})"
+
+
+def test_mailed_horizontal_bars_are_to_scale_in_chromium(tmp_path: Path) -> None:
+    # rev23 #1: a bar's cell shared its row with the figure, so 0.6/0.3/0.1 drew 232/132/44 px
+    # (1.0 vs 0.5: 226 vs 132). The bars' cells are one width now: a bar is its share of it.
+    from logaudit.render import tablechart
+
+    page = tmp_path / "bars.html"
+    items = [("chrome", 0.6, "60.0%"), ("firefox", 0.3, "30.0%"), ("safari", 0.1, "10.0%")]
+    long = [("a" * 40, 1.0, "1,234,567"), ("b", 0.5, "1")]  # a long label, a wide figure
+    page.write_text(
+        "<!doctype html><html><body>"
+        + tablechart.hbars(items, "browsers")
+        + tablechart.hbars(long, "others")
+        + "</body></html>"
+    )
+    v = chromium.visit(page, screenshot=False)
+    widths = [w for w, _ in v.bars]
+    assert len(widths) == 5 and all(h == 13 for _, h in v.bars), v.bars
+    for got, want in zip(widths[1:3], (0.5, 1 / 6), strict=True):
+        assert abs(got - want * widths[0]) <= 1, widths
+    assert abs(widths[4] - widths[3] / 2) <= 1 and abs(widths[3] - widths[0]) <= 1, widths

@@ -8,7 +8,6 @@ figures: ``[logaudit] shop.example.com summary 2026-12-01 to 2026-12-04: 15,477 
 
 from __future__ import annotations
 
-import html as html_mod
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,29 +42,14 @@ def render_to_string(report: Report, fmt: str) -> str:
 
 
 def render_bodies(report: Report) -> Bodies:
-    """The text and HTML bodies, from the ``text`` and ``html`` renderers. Until those are
-    registered (they come from the render branch): the terminal rendering without colour,
-    and that same text, escaped, in a <pre>."""
-    from logaudit.render import RENDERERS
+    """The text body (the ``text`` renderer) and the HTML body: the ``html`` renderer with its
+    charts drawn as tables (``render.tablechart``), which Gmail and Outlook show, where they
+    show no SVG."""
+    from logaudit.render import html, tablechart
 
-    if "text" in RENDERERS:
-        text = render_to_string(report, "text")
-    else:
-        from rich.console import Console
-
-        from logaudit.render.terminal import render
-
-        buf = io.StringIO()
-        render(report, console=Console(file=buf, width=100, color_system=None))
-        text = buf.getvalue()
-    if "html" in RENDERERS:
-        page = render_to_string(report, "html")
-    else:
-        page = (
-            '<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>'
-            f'<pre style="font-family:monospace">{html_mod.escape(text)}</pre></body></html>'
-        )
-    return Bodies(text, page)
+    page = io.StringIO()
+    html.render(report, page, charts=tablechart)
+    return Bodies(render_to_string(report, "text"), page.getvalue())
 
 
 def _day(iso: object) -> str:

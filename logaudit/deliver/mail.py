@@ -3,14 +3,11 @@
 The message is multipart/alternative: the ``text`` rendering for plain-text readers and the
 ``html`` rendering, with any ``--attach`` renderings (JSON, CSV) as attachments.
 
-**Charts as Content-ID images, not inline SVG.** The HTML renderer draws charts as inline
-``<svg>`` elements. Several widely used clients (Gmail's web and app readers, Outlook.com) strip
-``<svg>`` from a mail's HTML, leaving holes; an ``<img src="cid:...">`` pointing at an
-``image/svg+xml`` part of a multipart/related survives that filtering, shows in Apple Mail,
-iOS Mail, Thunderbird and new Outlook, and where a client will not draw SVG it shows the
-chart's title as alt text while the table beside it still carries every number. An SVG loaded
-as an image also cannot run script or fetch anything, whatever a log put in it. So each
-``<svg>...</svg>`` of the HTML becomes one related part (``chartN@logaudit``).
+**Charts as tables.** The HTML body draws its charts as tables of coloured cells
+(``compose.render_bodies``, ``render/tablechart.py``): Gmail (web and app) and Outlook
+(desktop, outlook.com) show no SVG at all, inline or as an ``image/svg+xml`` part, where every
+client draws a cell's width, height and ``bgcolor``. So the message has no image part; the
+``--format html`` file report keeps its SVG charts.
 
 **Failure leaves the message on disk.** Any failure (refused, timeout, TLS, authentication, a
 rejected sender or recipient, sendmail's non-zero exit) raises ``MailError`` (exit 11) after the
@@ -30,13 +27,12 @@ from __future__ import annotations
 
 import contextlib
 import email.policy
-import re
 import smtplib
 import socket
 import ssl
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
@@ -50,39 +46,6 @@ from logaudit.render.escape import safe
 
 BACKOFF_SECONDS = 2.0  # first wait between attempts; doubles each time
 _sleep = time.sleep  # the back-off's wait (a test replaces it here, not process-wide)
-_SVG = re.compile(r"<svg\b[^>]*>.*?</svg>", re.DOTALL | re.IGNORECASE)
-_SVG_TITLE = re.compile(r"<title>(.*?)</title>", re.DOTALL | re.IGNORECASE)
-_SVG_CLASS = re.compile(r'\bclass="([\w -]*)"')
-_SVG_SIZE = re.compile(r'\b(width|height)="([0-9.]+)(?:px)?"')
-
-
-def _svg_to_cid(page: str) -> tuple[str, list[tuple[str, bytes]]]:
-    """Replace each inline <svg> with an <img> of a Content-ID part; (html, [(cid, svg)])."""
-    parts: list[tuple[str, bytes]] = []
-    seen: dict[str, str] = {}  # one part per distinct drawing (a change arrow recurs)
-
-    def swap(m: re.Match[str]) -> str:
-        svg = m.group(0)
-        cid = seen.get(svg)
-        if cid is None:
-            cid = make_msgid(idstring=f"chart{len(parts) + 1}", domain="logaudit")[1:-1]
-            seen[svg] = cid
-            body = svg
-            if "xmlns=" not in body[: body.find(">")]:
-                body = body.replace("<svg", '<svg xmlns="http://www.w3.org/2000/svg"', 1)
-            head = '<?xml version="1.0" encoding="UTF-8"?>\n'
-            parts.append((cid, (head + body).encode("utf-8")))
-        t = _SVG_TITLE.search(svg)
-        # The title is already escaped inside the SVG; keep it escaped in the attribute.
-        alt = (t.group(1).strip() if t else "chart").replace('"', "&quot;")
-        size = " ".join(
-            f'{k}="{v}"' for k, v in _SVG_SIZE.findall(svg[: svg.find(">")]) if k and v
-        )
-        cls = _SVG_CLASS.search(svg[: svg.find(">")])
-        klass = f' class="{cls.group(1)}"' if cls else ""
-        return f'<img src="cid:{cid}" alt="{alt}" {size}{klass} style="max-width:100%">'
-
-    return _SVG.sub(swap, page), parts
 
 
 def default_sender() -> str:
@@ -107,20 +70,7 @@ def build_message(
     msg["Message-ID"] = make_msgid(domain="logaudit")
     msg["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a cron mail
     msg.set_content(bodies.text, subtype="plain", cte="quoted-printable")
-    page, charts = _svg_to_cid(bodies.html)
-    msg.add_alternative(page, subtype="html", cte="quoted-printable")
-    if charts:
-        html_part = next(p for p in msg.iter_parts() if p.get_content_type() == "text/html")
-        assert isinstance(html_part, EmailMessage)
-        for i, (cid, svg) in enumerate(charts, 1):
-            html_part.add_related(
-                svg,
-                "image",
-                "svg+xml",
-                cid=f"<{cid}>",
-                disposition="inline",
-                filename=f"chart{i}.svg",
-            )
+    msg.add_alternative(bodies.html, subtype="html", cte="quoted-printable")
     for name, mime, content in attachments:
         main, sub = mime.split("/", 1)
         msg.add_attachment(content, main, sub, filename=name)
@@ -263,7 +213,6 @@ def send(
     msg: EmailMessage,
     recipients: Sequence[str],
     mail: MailSettings,
-    sleep: Callable[[float], None] | None = None,
 ) -> int:
     """Send, retrying temporary failures (a 4xx refusal of some recipients: those only); the
     number of attempts made. Raises MailError, or Undelivered naming who still needs it."""
@@ -283,7 +232,7 @@ def send(
         except _Temporary as e:
             if n == attempts:
                 raise _undelivered(f"{e}{tries}", everyone, pending, final) from None
-            (sleep or _sleep)(wait)
+            _sleep(wait)
             wait *= 2
             continue
         except MailError as e:
@@ -301,7 +250,7 @@ def send(
                 return n
             where = f"SMTP {mail.smtp_host}:{mail.port()}"  # sendmail refuses no one alone
             raise _refusal(where, everyone, final, tries if later else "")
-        (sleep or _sleep)(wait)
+        _sleep(wait)
         wait *= 2
     raise AssertionError("unreachable")
 
@@ -337,12 +286,11 @@ def deliver(
     recipients: Sequence[str],
     mail: MailSettings,
     command: str,
-    sleep: Callable[[float], None] | None = None,
 ) -> None:
     """Send; on failure leave the message in the spool folder (or, when that cannot be
     written, a new owner-only folder under $TMPDIR) and raise MailError naming it."""
     try:
-        send(msg, recipients, mail, sleep)
+        send(msg, recipients, mail)
     except MailError as e:
         folder = mail.spool()
         the_message = "the message"

@@ -4,23 +4,24 @@ imports jinja2.
 
 Escaping, twice and in this order: every string goes through ``view.text`` (the one escaping
 function: control and bidi characters as visible escapes), then Jinja2's autoescape (markup).
-The only markup not autoescaped is what ``svg.py`` draws, which escapes its own labels. A link
+The only markup not autoescaped is what ``svg.py`` or ``tablechart.py`` draws, each escaping its
+own labels. A link
 is made only from an http(s) referrer, with ``rel="noopener noreferrer nofollow"``; the page's
 Content-Security-Policy forbids scripts and every fetch, as a second fence.
 
-``render(report, out, embed=...)``: with ``embed``, each chart is written as
-``<img src="{embed(name, svg)}">`` instead of inline SVG (mail: ``cid:`` parts).
+``render(report, out, charts=tablechart)`` draws the charts with another module of the same
+functions as ``svg.py``: mail draws them as tables (``tablechart.py``: Gmail and Outlook show
+no SVG), the file report as inline SVG.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Protocol, TextIO
 
 import jinja2
 from markupsafe import Markup
@@ -30,6 +31,38 @@ from logaudit.render import escape, svg, view
 from logaudit.report import Report, Section
 
 TEMPLATES = Path(__file__).parent / "templates"
+
+
+class Charts(Protocol):
+    """What draws the charts: ``svg.py`` (the file report) or ``tablechart.py`` (mail), modules
+    of these functions; mypy checks each module against it where it is passed."""
+
+    def columns(
+        self,
+        values: list[float],
+        labels: list[str],
+        title: str,
+        figure: str = "",
+        width: int = 640,
+        height: int = 170,
+    ) -> str: ...
+
+    def stacked(self, parts: list[tuple[str, float, str]], title: str, width: int = 640) -> str: ...
+
+    def hbars(self, items: list[tuple[str, float, str]], title: str, width: int = 420) -> str: ...
+
+    def sparkline(
+        self,
+        values: list[float],
+        title: str,
+        label: str = "",
+        span_text: str = "",
+        width: int = 220,
+    ) -> str: ...
+
+    def arrow(self, up: bool, good: bool | None = None) -> str: ...
+
+
 # Sections drawn as a column chart above their table: name -> label column.
 COLUMN_CHARTS = {"daily": "date", "periods": "period", "hours": "hour"}
 # Sections drawn as horizontal bars of their share: name -> label column.
@@ -37,8 +70,6 @@ SHARE_BARS = {"browsers": "browser", "os": "os", "devices": "device"}
 # Up is bad for these metrics (error counts and rates).
 UP_IS_BAD = ("status_4xx", "status_5xx", "rate_4xx", "rate_5xx", "bad_lines")
 _LINKABLE = re.compile(r"https?://[^\s\"'<>\\`]+\Z", re.IGNORECASE)
-
-Embed = Callable[[str, str], str]
 
 
 @cache
@@ -100,15 +131,12 @@ def link(raw: object) -> str:
     return s if _LINKABLE.match(s) and s.isascii() and s.isprintable() else ""
 
 
-def _chart(name: str, drawing: str, embed: Embed | None) -> Markup | None:
-    if not drawing:
-        return None
-    if embed is None:
-        return Markup(drawing)  # noqa: S704 - svg.py escapes every label it draws
-    return Markup('<img class="chart" alt="{}" src="{}">').format(name, embed(name, drawing))
+def _chart(drawing: str) -> Markup | None:
+    # svg.py and tablechart.py escape every label they draw
+    return Markup(drawing) if drawing else None  # noqa: S704
 
 
-def _charts(sec: Section, tv: view.TableView, report: Report, embed: Embed | None) -> list[Markup]:
+def _charts(sec: Section, tv: view.TableView, report: Report, charts: Charts) -> list[Markup]:
     out: list[Markup | None] = []
     label_col = COLUMN_CHARTS.get(sec.name)
     if label_col and tv.chart and label_col in sec.rows:
@@ -117,25 +145,23 @@ def _charts(sec: Section, tv: view.TableView, report: Report, embed: Embed | Non
         what = view.words(tv.chart)
         figure = f"{what}, at most {view.cell(tv.chart, _whole(most))}"
         title = f"{what} per {label_col}"
-        out.append(
-            _chart(f"{sec.name}-chart", svg.columns(tv.chart_values, labels, title, figure), embed)
-        )
+        out.append(_chart(charts.columns(tv.chart_values, labels, title, figure)))
     for key, values in sec.sparklines.items():
         vals = [float(v) for v in values if v == v]
         rng = f"{view.cell(key, _whole(min(vals)))} to {view.cell(key, _whole(max(vals)))}"
-        drawing = svg.sparkline(values, f"{view.words(key)}, {tv.title}", view.words(key), rng)
-        out.append(_chart(f"{sec.name}-{key}-sparkline", drawing, embed))
+        drawing = charts.sparkline(values, f"{view.words(key)}, {tv.title}", view.words(key), rng)
+        out.append(_chart(drawing))
     if sec.name == "status":
         ov = report.overview
         parts = [(k, float(ov.get(f"share_{k}", 0) or 0), c) for k, c in svg.STATUS_COLOURS.items()]
-        out.append(_chart("status-mix", svg.stacked(parts, "Status mix"), embed))
+        out.append(_chart(charts.stacked(parts, "Status mix")))
     label_col = SHARE_BARS.get(sec.name)
     if label_col and label_col in sec.rows and "share" in sec.rows:
         items = [
             (str(n), float(s), view.cell("share", s))
             for n, s in zip(sec.rows[label_col], sec.rows["share"], strict=True)
         ]
-        out.append(_chart(f"{sec.name}-bars", svg.hbars(items, tv.title), embed))
+        out.append(_chart(charts.hbars(items, tv.title)))
     return [m for m in out if m is not None]
 
 
@@ -143,15 +169,15 @@ def _whole(v: float) -> float | int:
     return int(v) if float(v).is_integer() else v
 
 
-def _change_arrow(metric: str, shown: str) -> tuple[str, Markup | None]:
+def _change_arrow(metric: str, shown: str, charts: Charts) -> tuple[str, Markup | None]:
     if shown[:1] not in ("▲", "▼"):
         return shown, None
     up = shown[0] == "▲"
     good = (not up) if metric in UP_IS_BAD else up
-    return shown[1:].strip(), Markup(svg.arrow(up, good))  # noqa: S704 - fixed drawing
+    return shown[1:].strip(), Markup(charts.arrow(up, good))  # noqa: S704 - fixed drawing
 
 
-def section_html(sec: Section, report: Report, embed: Embed | None) -> SectionHtml:
+def section_html(sec: Section, report: Report, charts: Charts = svg) -> SectionHtml:
     if sec.rows.empty:
         return SectionHtml(
             sec.name, view.text(sec.title), "", [], [], empty_line=view.empty_line(sec)
@@ -182,7 +208,7 @@ def section_html(sec: Section, report: Report, embed: Embed | None) -> SectionHt
             if c.key == "referrer":
                 cell.href = link(value)
             if c.key in ("change", "week_change") and metric:
-                cell.text, cell.arrow = _change_arrow(metric, shown)
+                cell.text, cell.arrow = _change_arrow(metric, shown, charts)
             if c.key in LIST_COLUMNS and not c.numeric:
                 split = _URL_BREAK.split if c.key == "referrers" else (lambda t: [t])
                 # the count stays with its item: "(2)" never alone on a line
@@ -199,14 +225,14 @@ def section_html(sec: Section, report: Report, embed: Embed | None) -> SectionHt
         tv.caption(),
         [(c.label, c.numeric) for c in tv.columns],
         rows,
-        _charts(sec, tv, report, embed),
+        _charts(sec, tv, report, charts),
         bars=bars,
         # beside list columns the bar is a short gauge: the width goes to the lists
         bar_width="10%" if lists else "28%",
     )
 
 
-def render(report: Report, out: TextIO, embed: Embed | None = None) -> None:
+def render(report: Report, out: TextIO, charts: Charts = svg) -> None:
     page = (
         _env()
         .get_template("report.html.j2")
@@ -219,7 +245,7 @@ def render(report: Report, out: TextIO, embed: Embed | None = None) -> None:
             no_request=view.no_request(report),
             no_request_message=view.no_request_message(report),
             overview=view.overview_items(report),
-            sections=[section_html(s, report, embed) for s in report.sections],
+            sections=[section_html(s, report, charts) for s in report.sections],
             list_width=LIST_WIDTH,
             input_columns=view.input_columns(report),
             inputs=view.inputs_rows(report),
@@ -236,4 +262,4 @@ def render(report: Report, out: TextIO, embed: Embed | None = None) -> None:
 
 def context_for_tests(report: Report) -> dict[str, Any]:
     """The sections as the template sees them (tests check links and bars)."""
-    return {"sections": [section_html(s, report, None) for s in report.sections]}
+    return {"sections": [section_html(s, report) for s in report.sections]}
