@@ -13,9 +13,9 @@ as ``since_utc``/``until_utc`` and the hits' UTC times are cut by (enrich/classi
 ``--since 90m`` is the last 90 minutes whatever offset the log writes; the report shows it in
 UTC with its offset. ``today``, ``yesterday``, ``Nd`` and ``Nw`` are midnights of the report's
 clock (a store answers them from its whole days, with nothing to round). ``parse_when`` still
-turns an instant into a wall time (``--tz``'s, else the machine's zone), used only where whole days are counted: the
-digest's days, and a store's, which answers an instant as the whole day that holds it
-(store.whole_days).
+turns an instant into a wall time (``--tz``'s, else the machine's zone), used only where whole
+days are counted: the digest's days, and a store's, which answers an instant as the whole day
+that holds it (store.whole_days).
 
 Durations share ``MAX_DAYS`` and ``m`` as minutes, not one grammar (README, Durations):
 ``--since``/``--until`` take a whole number and ``m``, ``h``, ``d`` or ``w`` (``_REL``);
