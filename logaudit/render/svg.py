@@ -97,19 +97,20 @@ def columns(
     if figure:
         parts.append(f'<text x="{left}" y="{up - 4}" fill="{MUTED}">{_t(figure)}</text>')
     placed = _labels(shown, label_w, left, step, width - right)
-    for i, (v, label) in enumerate(zip(vals, labels, strict=True)):
+    for i, (v, label) in enumerate(zip(vals, shown, strict=True)):
         h = plot_h * v / top
         x = left + i * step
+        safe = _xml(label, quote=True)  # view.text'd above: _t's escaping, done once
         parts.append(
             f'<rect x="{x + gap / 2:.1f}" y="{up + plot_h - h:.1f}" width="{step - gap:.1f}" '
-            f'height="{h:.1f}" rx="1.5" fill="{ACCENT}"><title>{_t(label)}: '
+            f'height="{h:.1f}" rx="1.5" fill="{ACCENT}"><title>{safe}: '
             f"{v:,.0f}</title></rect>"
         )
         if i in placed:
             at, anchor = placed[i]
             parts.append(
                 f'<text x="{at:.1f}" y="{height - 6}" fill="{MUTED}" '
-                f'text-anchor="{anchor}">{_t(label)}</text>'
+                f'text-anchor="{anchor}">{safe}</text>'
             )
     parts.append(
         f'<line x1="{left}" y1="{up + plot_h}" x2="{width - right}" y2="{up + plot_h}" '
