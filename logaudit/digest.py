@@ -105,8 +105,9 @@ def period_of(settings: Settings) -> tuple[datetime, datetime]:
     today = now_in(settings.tz).replace(hour=0, minute=0, second=0, microsecond=0)
     asked_since, asked_until = settings.since, settings.until
     if asked_since and not asked_until and settings.extra.get("since_relative"):
-        # 7d, 12h: that long before now, to now as summary's; in whole days, from its day to
-        # the last complete one (7d: the 7 days before today; 12h: at least yesterday).
+        # 7d (the midnight 7 days before today's), 12h (12 hours before now): to now as
+        # summary's; in whole days, from its day to the last complete one (7d: the 7 days
+        # before today, as before Nd became a midnight; 12h: at least yesterday).
         return min(_midnight(asked_since), today - timedelta(days=1)), today
     until = asked_until or (_midnight(asked_since) + timedelta(days=1) if asked_since else today)
     if until.time() != datetime.min.time():

@@ -1,20 +1,21 @@
 """``--since`` / ``--until`` values: absolute or relative, and durations.
 
 Absolute: ``2026-11-24``, ``2026-11-24 13:00``, ``2026-11-24T13:00:05``. Relative: ``now``,
-``90m``, ``12h`` (that long before now), ``today``, ``yesterday`` (midnights), ``7d``, ``2w``
-(that many days before now). ``parse_when`` gives a naive wall-clock time, compared with the
-report's clock: ``--tz`` when given, else the log's own wall clock (for a server's own logs,
-the machine's zone).
+``90m``, ``12h`` (that long before now), ``today``, ``yesterday``, ``7d``, ``2w`` (midnights:
+``Nd`` is the midnight N days before today's, so ``1d`` is ``yesterday``, ``0d`` ``today``, and
+``--since 7d`` is today so far and the 7 whole days before it). ``parse_when`` gives a naive
+wall-clock time, compared with the report's clock: ``--tz`` when given, else the log's own wall
+clock (for a server's own logs, the machine's zone).
 
 ``now``, ``Nm`` and ``Nh`` name instants, like a time written with its offset
 (``2026-01-23T00:00:00+00:00``, ``...Z``): ``instant`` gives its UTC time, which cli.py keeps
 as ``since_utc``/``until_utc`` and the hits' UTC times are cut by (enrich/classify.py), so
 ``--since 90m`` is the last 90 minutes whatever offset the log writes; the report shows it in
-UTC with its offset. ``today``, ``yesterday``, ``Nd`` and ``Nw`` stay days of the report's
-clock (a store answers them from its whole days). ``parse_when`` still turns an instant into a
-wall time (``--tz``'s, else the machine's zone), used only where whole days are counted: the
-digest's days, and a store's, which answers an instant as the whole day that holds it
-(store.whole_days).
+UTC with its offset. ``today``, ``yesterday``, ``Nd`` and ``Nw`` are midnights of the report's
+clock (a store answers them from its whole days, with nothing to round). ``parse_when`` still
+turns an instant into a wall time (``--tz``'s, else the machine's zone), used only where whole
+days are counted: the digest's days, and a store's, which answers an instant as the whole day
+that holds it (store.whole_days).
 
 Durations share ``MAX_DAYS`` and ``m`` as minutes, not one grammar (README, Durations):
 ``--since``/``--until`` take a whole number and ``m``, ``h``, ``d`` or ``w`` (``_REL``);
@@ -76,9 +77,14 @@ def parse_when(text: str, tz: str | None = None, now: datetime | None = None) ->
     m = _REL.match(t)
     if m:
         try:
-            return current - timedelta(seconds=relative_seconds(m.group(1), m.group(2)))
+            seconds = relative_seconds(m.group(1), m.group(2))
         except ValueError as e:
             raise LogauditError(f"cannot read the time {text!r}: {e}", ExitCode.USAGE) from None
+        if m.group(2) in _INSTANT_UNITS:
+            return current - timedelta(seconds=seconds)
+        # Nd, Nw: whole days, as yesterday is (1d): the midnight N days before today's, the
+        # same in one pass and in a store (QA23 F6: 2d was now minus 48 h in one pass).
+        return midnight - timedelta(seconds=seconds)
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -97,7 +103,8 @@ def parse_when(text: str, tz: str | None = None, now: datetime | None = None) ->
 
 
 def relative(text: str) -> bool:
-    """``90m``, ``12h``, ``7d``, ``2w``: that long before now, a span that runs to now."""
+    """``90m``, ``12h`` (that long before now), ``7d``, ``2w`` (that many midnights back): a
+    span that runs to now."""
     return bool(_REL.match(text.strip().lower()))
 
 

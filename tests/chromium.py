@@ -34,6 +34,9 @@ def find() -> str | None:
     return None
 
 
+Box = tuple[float, float, float, float]
+
+
 @dataclass
 class Visit:
     """What happened while a page loaded."""
@@ -47,6 +50,10 @@ class Visit:
     # and its colour: (its bgcolor attribute, the background-color it is drawn with)
     bar_colours: list[tuple[str, str]] = field(default_factory=list)
     rows: list[float] = field(default_factory=list)  # each table row's height (px)
+    # Per column chart (svg.chart.columns): its box and each text's box, (left, top, right,
+    # bottom) in page pixels, with the text: a caption or label cut by the drawing's edge, or
+    # two labels over each other, shows here (QA23 F2, F9).
+    texts: list[tuple[Box, list[tuple[str, Box]]]] = field(default_factory=list)
     screenshot: bytes = b""
     pdf: bytes = b""
     background: str = ""
@@ -199,6 +206,12 @@ def _visit(b: Browser, page: Path, width: int, screenshot: bool, height: int) ->
                 v.bar_colours.append((given, _style(b, s, node, "background-color")))
     for node in b.call("DOM.querySelectorAll", s, nodeId=root, selector="tbody tr")["nodeIds"]:
         v.rows.append(float(b.call("DOM.getBoxModel", s, nodeId=node)["model"]["height"]))
+    for node in b.call("DOM.querySelectorAll", s, nodeId=root, selector="svg.columns")["nodeIds"]:
+        texts = []
+        for t in b.call("DOM.querySelectorAll", s, nodeId=node, selector="text")["nodeIds"]:
+            html = b.call("DOM.getOuterHTML", s, nodeId=t)["outerHTML"]
+            texts.append((html[html.index(">") + 1 : html.rindex("<")], _box(b, s, t)))
+        v.texts.append((_box(b, s, node), texts))
     body = b.call("DOM.querySelector", s, nodeId=root, selector="body")["nodeId"]
     v.background = _style(b, s, body, "background-color")
     if screenshot:
@@ -226,6 +239,12 @@ def _visit(b: Browser, page: Path, width: int, screenshot: bool, height: int) ->
             v.console.append(params["entry"].get("text", ""))
     v.requests = [r for r in v.requests if r != url]
     return v
+
+
+def _box(b: Browser, session: str, node: int) -> Box:
+    quad = b.call("DOM.getBoxModel", session, nodeId=node)["model"]["border"]
+    xs, ys = quad[0::2], quad[1::2]
+    return min(xs), min(ys), max(xs), max(ys)
 
 
 def _style(b: Browser, session: str, node: int, name: str) -> str:

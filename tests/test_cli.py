@@ -392,6 +392,24 @@ def test_since_until_relative(recent: Path, args: tuple[str, ...], requests: int
     assert report(recent, "--tz", "UTC", *args)["overview"]["requests"] == requests
 
 
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("2d", datetime(2026, 12, 6)),  # was 2026-12-06 01:05:30 (QA23 F6)
+        ("1d", datetime(2026, 12, 7)),  # yesterday
+        ("0d", datetime(2026, 12, 8)),  # today
+        ("1w", datetime(2026, 12, 1)),
+        ("yesterday", datetime(2026, 12, 7)),
+        ("90m", datetime(2026, 12, 7, 23, 35, 30)),  # minutes and hours stay instants
+        ("2h", datetime(2026, 12, 7, 23, 5, 30)),
+    ],
+)
+def test_days_back_are_midnights_as_yesterday_is(text: str, want: datetime) -> None:
+    from logaudit.timespec import parse_when
+
+    assert parse_when(text, now=datetime(2026, 12, 8, 1, 5, 30)) == want
+
+
 def test_tz_moves_days_and_hours(site: Path) -> None:
     own = report(site, "--section", "daily", "--section", "hours")
     teh = report(site, "--tz", "Asia/Tehran", "--section", "daily", "--section", "hours")

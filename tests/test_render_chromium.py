@@ -178,3 +178,53 @@ def test_mailed_horizontal_bars_are_to_scale_in_chromium(tmp_path: Path) -> None
     for got, want in zip(widths[1:3], (0.5, 1 / 6), strict=True):
         assert abs(got - want * widths[0]) <= 1, widths
     assert abs(widths[4] - widths[3] / 2) <= 1 and abs(widths[3] - widths[0]) <= 1, widths
+def _dates(n: int) -> list[str]:
+    from datetime import date, timedelta
+
+    return [(date(2023, 1, 1) + timedelta(days=i)).isoformat() for i in range(n)]
+
+
+def _hours(n: int) -> list[str]:
+    return [f"2001-01-{1 + i // 24:02d} {i % 24:02d}:00" for i in range(n)]
+
+
+def test_chart_captions_and_labels_are_whole_and_apart(tmp_path: Path) -> None:
+    """QA23 F2, F9, measured as drawn: a one-bar chart cut its caption ("requests, at most 1"
+    for 1,000; the one-day summary's "visitors, at most 16" for 166), the first label was cut
+    at the left, the last at the right ("2025-1"), and past ~600 periods the labels ran into
+    each other. Every text of a column chart must lie inside the drawing, and the x-axis labels
+    apart, at 1, 2, 24, 112, 365 and 1,000 periods and in a real one-day summary."""
+    from logaudit.render import svg
+
+    drawn = [
+        svg.columns([1000.0], _hours(1), "t", "requests, at most 1,000"),
+        svg.columns([166.0], _dates(1), "t", "visitors, at most 166"),
+        svg.columns([3.0, 12345678.0], _dates(2), "t", "requests, at most 12,345,678"),
+        svg.columns([float(i % 7 + 1) for i in range(24)], _hours(24), "t", "requests, at most 7"),
+        svg.columns([1.0] * 112, [f"{2016 + i // 12}-{i % 12 + 1:02d}" for i in range(112)],
+                    "t", "requests, at most 1"),
+        svg.columns([float(i % 5 + 1) for i in range(365)], _dates(365), "t", "hits, at most 5"),
+        svg.columns([float(i % 9 + 1) for i in range(1000)], _dates(1000), "t",
+                    "bandwidth, at most 1.2 GB"),
+    ]
+    page = tmp_path / "charts.html"
+    page.write_text(
+        '<!DOCTYPE html><html><head><meta charset="utf-8"><title>c</title></head><body>'
+        + "".join(drawn) + "</body></html>"
+    )
+    day = _report(tmp_path, "summary", str(REPO / "sample_logs" / "access.log"))
+    charts = [*chromium.visit(page, screenshot=False).texts]
+    charts += chromium.visit(day, screenshot=False).texts
+    assert len(charts) >= len(drawn) + 1
+    for (left, top, right, bottom), texts in charts:
+        assert texts, "a chart without its caption"
+        for text, (x0, y0, x1, y1) in texts:  # half a pixel for rounding
+            assert left - 0.5 <= x0 and x1 <= right + 0.5, (text, x0, x1, left, right)
+            assert top - 0.5 <= y0 and y1 <= bottom + 0.5, (text, y0, y1, top, bottom)
+        caption_bottom = texts[0][1][3]
+        labels = sorted(box for _, box in texts[1:] if box[1] > caption_bottom)
+        assert labels, "no x-axis label"
+        for a, b in zip(labels, labels[1:], strict=False):
+            assert b[0] >= a[2] + 2, (a, b)  # labels apart
+    first = {texts[1][0] for _, texts in charts[: len(drawn)]}
+    assert {"2001-01-01 00:00", "2023-01-01", "2016-01"} == first  # the first is shown, whole

@@ -853,3 +853,53 @@ def test_read_on_dated_too_far_ahead_is_said_so(tmp_path: Path) -> None:
         "dated more than 1 day in the future, not another format; if its clock is right, "
         "raise ahead_days (LOGAUDIT_AHEAD_DAYS)"
     ], said
+
+
+def test_days_back_are_the_same_whole_days_in_one_pass_and_in_the_store(tmp_path: Path) -> None:
+    """QA23 F6: --since 2d was now minus 48 h in one pass (2 requests) but the whole day in
+    the store (3, with a "whole day it falls in" warning). Now 2d is the midnight two days
+    before today's in both, and the store has nothing to round, so nothing to say."""
+    from datetime import UTC, datetime, timedelta
+
+    from click.testing import CliRunner
+
+    from logaudit.cli import cli
+
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    whens = [midnight - timedelta(days=3, hours=-12), midnight - timedelta(days=2),
+             midnight - timedelta(days=2, hours=-12), midnight - timedelta(hours=12)]
+    log, state = tmp_path / "recent.log", tmp_path / "state"
+    log.write_text("".join(
+        f'10.0.0.{k} - - [{w:%d/%b/%Y:%H:%M:%S} +0000] "GET /p{k} HTTP/1.1" 200 5 "-" '
+        '"Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"\n'
+        for k, w in enumerate(whens)
+    ))
+
+    def run(*args: str) -> dict[str, Any]:
+        given = ["summary", *args, "--tz", "UTC", "--format", "json"]
+        r = CliRunner().invoke(cli, given, env={"TZ": "UTC"})
+        assert r.exit_code == 0, r.output
+        return json.loads(r.stdout)
+
+    one = run(str(log), "--since", "2d")
+    assert one["overview"]["requests"] == 3  # the first hit of that day too
+    assert one["settings"]["since"] == f"{midnight - timedelta(days=2):%Y-%m-%dT%H:%M:%S}"
+    run(str(log), "--state", str(state))
+    stored = run("--state", str(state), "--since", "2d")
+    assert stored["overview"]["requests"] == 3
+    assert not any("whole day" in w for w in stored["warnings"]), stored["warnings"]
+    assert stored["settings"]["since"] == one["settings"]["since"]
+
+
+def test_a_url_with_state_is_named_as_a_url_not_as_standard_input(tmp_path: Path) -> None:
+    """QA23 F7: an s3:// input with --state said "name the logs, not -"."""
+    from logaudit.sources import Input
+    from logaudit.store import offsets
+
+    url = "s3://bucket/access.log"
+    with pytest.raises(LogauditError, match=r"^--state reads local files only: s3://bucket/"
+                       r"access\.log is a URL \(copy the logs") as e:
+        offsets.plan([Input(url, None, url=url, url_size=10)], [], tmp_path)
+    assert e.value.exit_code == ExitCode.USAGE and " not -" not in str(e.value)
+    with pytest.raises(LogauditError, match="name the logs, not - "):
+        offsets.plan([Input("<stdin>", None)], [], tmp_path)

@@ -9,7 +9,7 @@ figures are formatted by the caller. Each function returns ``""`` when there is 
 from __future__ import annotations
 
 from html import escape as _xml
-from math import isfinite
+from math import ceil, isfinite
 
 from logaudit.render import view
 
@@ -40,6 +40,25 @@ def _open(width: int, height: int, title: str, cls: str) -> str:
     )
 
 
+# How wide a text at font-size 11 can be drawn, in px, per character: an estimate meant to be
+# too wide, never too narrow (Chromium with DejaVu Sans / system-ui: digits 6.4, lower case
+# 5.4-6.6 on average; M, W, m, w, @, % and the upper case up to 9.5; a character outside
+# Latin, such as CJK, up to the font size). The drawing is made as wide as its caption and
+# its labels need with it (QA23 F2: "requests, at most 1" for 1,000, cut by a one-bar SVG).
+_NARROW = 7.0
+_WIDE = 10.0
+_FULL = 11.0
+_WIDE_CHARS = frozenset("MWmw@%")
+
+
+def text_width(s: str) -> float:
+    """The width, in px, that ``s`` (as drawn: ``view.text``) can take at font-size 11."""
+    return sum(
+        _FULL if ord(c) > 0x24F else _WIDE if c in _WIDE_CHARS or c.isupper() else _NARROW
+        for c in s
+    )
+
+
 def _clean(values: list[float]) -> list[float]:
     return [float(v) if isfinite(float(v)) else 0.0 for v in values]
 
@@ -57,10 +76,16 @@ def columns(
     vals = _clean(values)
     if not vals or max(vals) <= 0:
         return ""
-    # A few periods make narrow bars, not a few slabs across the page.
-    width = min(width, 40 + 72 * len(vals))
-    top = max(vals)
+    shown = [view.text(x) for x in labels]
+    label_w = max((text_width(x) for x in shown), default=0.0)
     left, right, up, bottom = 8, 8, 16, 22
+    # A few periods make narrow bars, not a few slabs across the page, but wide enough for
+    # each period's label under its bar (up to ``width``), and always for the caption and
+    # one label whole, past ``width`` if it must: a cut caption misread 1,000 as 1 (QA23 F2).
+    n = len(vals)
+    width = min(width, max(40 + 72 * n, round(n * (label_w + LABEL_GAP)) + left + right))
+    width = max(width, -int(-max(text_width(view.text(figure)), label_w)) + left + right)
+    top = max(vals)
     plot_w, plot_h = width - left - right, height - up - bottom
     step = plot_w / len(vals)
     gap = min(4.0, step * 0.2)
@@ -71,26 +96,58 @@ def columns(
     )
     if figure:
         parts.append(f'<text x="{left}" y="{up - 4}" fill="{MUTED}">{_t(figure)}</text>')
-    longest = max((len(view.text(x)) for x in labels), default=1)
-    every = max(1, -(-int(longest * 6.6 + 8) // max(1, int(step))))  # labels never overlap
-    for i, (v, label) in enumerate(zip(vals, labels, strict=True)):
+    placed = _labels(shown, label_w, left, step, width - right)
+    for i, (v, label) in enumerate(zip(vals, shown, strict=True)):
         h = plot_h * v / top
         x = left + i * step
+        safe = _xml(label, quote=True)  # view.text'd above: _t's escaping, done once
         parts.append(
             f'<rect x="{x + gap / 2:.1f}" y="{up + plot_h - h:.1f}" width="{step - gap:.1f}" '
-            f'height="{h:.1f}" rx="1.5" fill="{ACCENT}"><title>{_t(label)}: '
+            f'height="{h:.1f}" rx="1.5" fill="{ACCENT}"><title>{safe}: '
             f"{v:,.0f}</title></rect>"
         )
-        if i % every == 0:
+        if i in placed:
+            at, anchor = placed[i]
             parts.append(
-                f'<text x="{x + step / 2:.1f}" y="{height - 6}" fill="{MUTED}" '
-                f'text-anchor="middle">{_t(label)}</text>'
+                f'<text x="{at:.1f}" y="{height - 6}" fill="{MUTED}" '
+                f'text-anchor="{anchor}">{safe}</text>'
             )
     parts.append(
         f'<line x1="{left}" y1="{up + plot_h}" x2="{width - right}" y2="{up + plot_h}" '
         f'stroke="{GRID}" stroke-opacity="0.6"/></svg>'
     )
     return "".join(parts)
+
+
+LABEL_GAP = 8.0  # px at least between two x-axis labels
+
+
+def _labels(
+    shown: list[str], label_w: float, left: float, step: float, right: float
+) -> dict[int, tuple[float, str]]:
+    """Which bars get a label under them, and where (x, text-anchor): every k-th bar, k the
+    fewest bars as wide as the longest label and a gap (a fraction of a pixel each under a
+    long period: QA23 F9, whose int() made it 0, and 1,000 days' labels ran into each other).
+    A label is centred under its bar when every bar is as wide as the longest label, else it
+    starts where its bar starts (it centred a date on the first of a hundred bars, cut at the
+    left: F2); one that would cross the right edge ends there, or is left out if that put it
+    over the one before (it cut 2025-12 to "2025-1": F9)."""
+    every = max(1, ceil((label_w + LABEL_GAP) / step))
+    centred = label_w <= step
+    placed: dict[int, tuple[float, str]] = {}
+    end = -LABEL_GAP  # the right edge of the label placed last
+    for i in range(0, len(shown), every):
+        w = text_width(shown[i])
+        x0, at, anchor = left + i * step, left + i * step, "start"
+        if centred:
+            at, anchor = left + (i + 0.5) * step, "middle"
+            x0 = at - w / 2
+        if x0 + w > right:
+            x0, at, anchor = right - w, right, "end"
+        if x0 >= end + LABEL_GAP:
+            placed[i] = (at, anchor)
+            end = x0 + w
+    return placed
 
 
 def stacked(parts: list[tuple[str, float, str]], title: str, width: int = 640) -> str:

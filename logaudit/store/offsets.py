@@ -201,9 +201,16 @@ def plan(inputs: list[Input], records: list[dict[str, Any]], folder: Path) -> Pl
     used: set[int] = set()
     today = date.today().isoformat()
     for inp in inputs:
+        if inp.url is not None:  # QA23 F7: it said "not -" of an s3:// input
+            raise LogauditError(
+                f"--state reads local files only: {inp.url} is a URL (copy the logs to local "
+                "files, or run without --state)",
+                ExitCode.USAGE,
+            )
         if inp.path is None:
             raise LogauditError(
-                "--state reads files it can come back to: name the logs, not -", ExitCode.USAGE
+                "--state reads files it can come back to: name the logs, not - (standard input)",
+                ExitCode.USAGE,
             )
         try:
             st = inp.path.stat()
