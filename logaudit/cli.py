@@ -225,7 +225,9 @@ def _report_options(f: Callable[..., Any]) -> Callable[..., Any]:
         ),
         *client_options,
         click.option(
-            "--since", metavar="WHEN", help="From this time (2026-11-24, yesterday, 7d...)."
+            "--since",
+            metavar="WHEN",
+            help="From this time (2026-11-24, yesterday, 7d: the midnight 7 days ago, 24h...).",
         ),
         click.option("--until", metavar="WHEN", help="Up to (not including) this time."),
         click.option(
@@ -1218,7 +1220,9 @@ def _make_records_options(f: Callable[..., Any]) -> Callable[..., Any]:
         click.argument("logs", nargs=-1, type=_LogName(), metavar="LOG..."),
         click.option("--log-format", metavar="NAME|FORMAT", help=LOG_FORMAT_HELP),
         *client_options,
-        click.option("--since", metavar="WHEN", help="From this time (2026-11-24, 7d...)."),
+        click.option(
+            "--since", metavar="WHEN", help="From this time (2026-11-24, 7d: midnight 7 days ago)."
+        ),
         click.option("--until", metavar="WHEN", help="Up to (not including) this time."),
         click.option("--tz", metavar="ZONE", help="Time zone for --since/--until."),
         click.option("--bots", type=click.Choice(list(BOTS_MODES)), default=None,

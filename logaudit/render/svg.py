@@ -42,13 +42,15 @@ def _open(width: int, height: int, title: str, cls: str) -> str:
 
 # How wide a text at font-size 11 can be drawn, in px, per character: an estimate meant to be
 # too wide, never too narrow (Chromium with DejaVu Sans / system-ui: digits 6.4, lower case
-# 5.4-6.6 on average; M, W, m, w, @, % and the upper case up to 9.5; a character outside
-# Latin, such as CJK, up to the font size). The drawing is made as wide as its caption and
-# its labels need with it (QA23 F2: "requests, at most 1" for 1,000, cut by a one-bar SVG).
+# 5.4-6.6 on average; the upper case up to 9.5; M, W, m, w, @ and % 10.4-11.0; a character
+# outside Latin, such as CJK or an emoji, up to the font size). The drawing is made as wide
+# as its caption and its labels need with it (QA23 F2: "requests, at most 1" for 1,000, cut by
+# a one-bar SVG).
 _NARROW = 7.0
-_WIDE = 10.0
-_FULL = 11.0
+_WIDE = 11.5
+_FULL = 11.5
 _WIDE_CHARS = frozenset("MWmw@%")
+LABEL_GAP = 8.0  # px at least between two x-axis labels
 
 
 def text_width(s: str) -> float:
@@ -84,7 +86,7 @@ def columns(
     # one label whole, past ``width`` if it must: a cut caption misread 1,000 as 1 (QA23 F2).
     n = len(vals)
     width = min(width, max(40 + 72 * n, round(n * (label_w + LABEL_GAP)) + left + right))
-    width = max(width, -int(-max(text_width(view.text(figure)), label_w)) + left + right)
+    width = max(width, ceil(max(text_width(view.text(figure)), label_w)) + left + right)
     top = max(vals)
     plot_w, plot_h = width - left - right, height - up - bottom
     step = plot_w / len(vals)
@@ -119,7 +121,6 @@ def columns(
     return "".join(parts)
 
 
-LABEL_GAP = 8.0  # px at least between two x-axis labels
 
 
 def _labels(
