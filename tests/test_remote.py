@@ -177,3 +177,37 @@ def test_a_url_named_twice_is_read_once_and_said(server: str) -> None:
     once = _summary(url)
     once.pop("warnings")
     assert data == once
+
+
+class _Forbidden(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - the base's name
+        self.send_response(403)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_HEAD = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+        pass
+
+
+def test_a_forbidden_url_says_access_denied_and_the_others_are_reported(server: str) -> None:
+    """A 403 read "no such object" (fsspec's http says FileNotFoundError for any failure), a
+    glob "cannot list: 403, message='Forbidden', url=..."; and either aborted the run (QA23 F1)."""
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Forbidden)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{srv.server_address[1]}"
+        args = [f"{server}/access.log", f"{base}/a.log", f"{base}/*.log"]
+        r = CliRunner().invoke(cli, ["summary", *args, "--format", "json", "--top", "0"])
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert r.exit_code == 3
+    assert r.stderr.startswith(
+        f"logaudit: {base}/a.log: access denied (403 Forbidden)\n"
+        f"logaudit: {base}/*.log: access denied (403 Forbidden)\n"
+    ), r.stderr
+    data = json.loads(r.stdout)
+    assert [i["file"] for i in data["inputs"]] == args
+    assert data["overview"]["requests"] == _summary(f"{server}/access.log")["overview"]["requests"]
