@@ -225,7 +225,10 @@ def _unreadable_why(url: str, e: BaseException) -> str:
 def _denied(fs: Any, path: str, e: PermissionError) -> BaseException:
     """The error that says why access to ``path`` was refused: S3 answers a HEAD request
     (one object, a "folder") with a bare 403 "Forbidden", for credentials refused and access
-    denied alike; a listing's answer says which, so one is asked for (only on this path)."""
+    denied alike; a listing's answer says which, so one is asked for (only on this path, and
+    not when ``e`` says it already: a glob's or a folder's own listing)."""
+    if _unreadable_why("", e).startswith("credentials refused"):
+        return e
     try:
         fs.ls(path, detail=False)
     except Exception as listed:  # noqa: BLE001 - backends raise their own (botocore, aiohttp)

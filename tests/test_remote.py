@@ -11,7 +11,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -211,3 +211,41 @@ def test_a_forbidden_url_says_access_denied_and_the_others_are_reported(server: 
     data = json.loads(r.stdout)
     assert [i["file"] for i in data["inputs"]] == args
     assert data["overview"]["requests"] == _summary(f"{server}/access.log")["overview"]["requests"]
+
+
+def test_a_bare_403_is_told_apart_by_one_listing_only_when_needed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """S3 answers a HEAD with a bare 403 for a refused key and a denied one alike; one
+    listing tells which. A glob's own listing says it already: no second request."""
+
+    class Refused(Exception):
+        response = {"Error": {"Code": "InvalidAccessKeyId"}}
+
+    def refuse(message: str) -> NoReturn:  # as s3fs does: translated while handling it
+        try:
+            raise Refused("An error occurred (InvalidAccessKeyId)")
+        except Refused:
+            raise PermissionError(message)  # noqa: B904 - s3fs's way: the code in __context__
+
+    listed: list[str] = []
+
+    class Store:
+        def info(self, path: str) -> dict[str, Any]:
+            raise PermissionError("Forbidden")
+
+        def ls(self, path: str, detail: bool) -> NoReturn:
+            listed.append(path)
+            refuse("The AWS Access Key Id you provided does not exist")
+
+        def glob(self, path: str, detail: bool) -> NoReturn:
+            refuse("The AWS Access Key Id you provided does not exist")
+
+    monkeypatch.setattr(remote, "_filesystem", lambda url: (Store(), url))
+    for url, asked in (("s3://b/a.log", ["s3://b/a.log"]), ("s3://b/*.log", [])):
+        listed.clear()
+        with pytest.raises(remote.Unreadable) as e:
+            remote.expand(url)
+        why = "credentials refused (The AWS Access Key Id you provided does not exist)"
+        assert e.value.why == why
+        assert listed == asked
