@@ -1283,6 +1283,14 @@ def _followed(inputs: list[Input]) -> list[Path]:
     return [p for _, p in chosen if p not in packed]
 
 
+def _files_only(what: str, inputs: list[Input]) -> None:
+    """Wrong usage (exit 2) when an input is not a file: stdin or a URL (found or not)."""
+    for i in inputs:
+        if i.path is None:
+            given = f"{i.name}, a URL" if i.url is not None else "-"
+            raise LogauditError(f"{what} follows files: name them, not {given}", ExitCode.USAGE)
+
+
 def _found_in(inputs: list[Input]) -> dict[Path, str]:
     """The followed files found by walking a folder: one that holds no log is skipped."""
     return {i.path: i.found_in for i in inputs if i.path is not None and i.found_in is not None}
@@ -1292,8 +1300,7 @@ def _follow(inputs: list[Input], settings: Any, query: Any, fmt: str, output: Pa
     """records --follow: until Ctrl-C (exit 0) or --limit rows."""
     from logaudit.follow import follow
 
-    if any(i.path is None for i in inputs):
-        raise LogauditError("--follow follows files: name them, not -", ExitCode.USAGE)
+    _files_only("--follow", inputs)
     paths = _followed(inputs)
     with atomic_output(output, settings.mode, paths) as out:
         result = follow(
@@ -1510,8 +1517,7 @@ def watch(logs: tuple[str, ...], interval: float, **opts: Any) -> None:
     overrides = {"log_format": opts.get("log_format"), "bots": opts.get("bots")}
     settings = _checked_format(_noted(load(overrides)))
     inputs = api.open_inputs(logs, follow=True)
-    if any(i.path is None for i in inputs):
-        raise LogauditError("watch follows files: name them, not -", ExitCode.USAGE)
+    _files_only("watch", inputs)
     watcher = Watcher(_followed(inputs), settings, _found_in(inputs))
     if sys.stdout.isatty():
         from logaudit.render import live

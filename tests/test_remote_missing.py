@@ -228,3 +228,18 @@ def test_refused_credentials_are_one_line_for_an_object_a_folder_or_a_glob(
         "exist in our records.)\n"
     ), err
     assert _report(out)["overview"]["requests"] > 0
+
+
+@pytest.mark.parametrize(
+    ("command", "what"), [(["watch"], "watch"), (["records", "--follow"], "--follow")]
+)
+@pytest.mark.parametrize("name", ["web/access.log", "web/nosuch.log"])
+def test_a_url_to_follow_is_wrong_usage_named(
+    command: list[str], what: str, name: str, s3: str
+) -> None:
+    """Only files are followed: a URL, found or not, is exit 2 naming it (it said "name them,
+    not -"; a missing one aborted with exit 3 before the usage was looked at)."""
+    url = f"{s3}/{name}"
+    r = CliRunner().invoke(cli, [*command, str(SAMPLE / "access.log"), url])
+    assert r.exit_code == 2
+    assert r.stderr == f"logaudit: error: {what} follows files: name them, not {url}, a URL\n"
