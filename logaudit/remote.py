@@ -77,15 +77,28 @@ def require(module: str, extra: str, what: str) -> Any:
         ) from None
 
 
-def _filesystem(url: str) -> tuple[Any, str]:
-    s = scheme(url) or ""
-    if urlsplit(url).password is not None:
-        # It would be shown in every report naming the input, and in the shell's history.
+def refuse_credentials(url: str) -> None:
+    """A user name or password in a URL is wrong usage (exit 2), said without the URL: it
+    would be shown in every message and report naming the input (an input that cannot be read
+    is one of them), mailed with the digest, and kept in the shell's history. A user name
+    alone is refused too: a token is often given as one (``https://TOKEN@host/``)."""
+    try:
+        parts = urlsplit(url)
+        given = parts.username is not None or parts.password is not None
+    except ValueError:  # a malformed host ("http://[::1"): fsspec says what is wrong with it
+        given = "@" in url.split("://", 1)[-1].split("/", 1)[0]
+    if given:
         raise LogauditError(
-            f"{s}://...: a password in a URL is refused; give credentials the service's usual "
-            "way (its profile, environment variables or credential files)",
+            f"{scheme(url) or ''}://...: a user name or password in a URL is refused (it would "
+            "be shown wherever the input is named); give credentials the service's usual way "
+            "(its profile, environment variables or credential files)",
             ExitCode.USAGE,
         )
+
+
+def _filesystem(url: str) -> tuple[Any, str]:
+    s = scheme(url) or ""
+    refuse_credentials(url)
     if s not in BACKENDS:
         known = ", ".join(sorted({k + "://" for k in BACKENDS}))
         raise Unreadable(url, f"unknown URL scheme {s}:// (known: {known})")

@@ -97,7 +97,41 @@ def test_password_in_url_is_refused_without_echoing_it() -> None:
     r = CliRunner().invoke(cli, ["summary", "https://alice:s3cret@logs.example/a.log"])
     assert r.exit_code == 2
     assert "s3cret" not in r.stderr and r.stderr.count("\n") == 1
-    assert "a password in a URL is refused" in r.stderr
+    assert "a user name or password in a URL is refused" in r.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["summary"], ["summary", "--state", "STATE"], ["watch"], ["records", "--follow"]],
+)
+def test_a_user_name_in_a_url_is_refused_without_echoing_it(
+    command: list[str], tmp_path: Path
+) -> None:
+    """A token given as the URL's user name (no password) was asked for, and a URL that cannot
+    be read is named in the report's inputs and warnings, on stderr and in the digest's mail:
+    the token was printed (a review of qafix23a). Refused first, as a password is, under
+    --state and by watch too, whose own refusals name the URL."""
+    url = f"http://tok3n@127.0.0.1:{_free_port()}/a.log"
+    out = tmp_path / "r.json"
+    args = [str(tmp_path / "state") if a == "STATE" else a for a in command]
+    r = CliRunner().invoke(cli, [*args, str(SAMPLE / "access.log"), url, "-o", str(out)]
+                           if command[0] == "summary" else [*args, str(SAMPLE / "access.log"), url])
+    assert r.exit_code == 2, r.stderr
+    assert "tok3n" not in r.stderr + r.stdout and r.stderr.count("\n") == 1
+    assert r.stderr == (
+        "logaudit: error: http://...: a user name or password in a URL is refused (it would be "
+        "shown wherever the input is named); give credentials the service's usual way (its "
+        "profile, environment variables or credential files)\n"
+    )
+    assert not out.exists() and not (tmp_path / "state").exists()
 
 
 def test_a_refused_connection_is_said_not_no_such_object() -> None:
