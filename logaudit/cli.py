@@ -11,7 +11,7 @@ import functools
 import gc
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -713,6 +713,8 @@ def _run(
     from logaudit import api
 
     logs = logs or settings.logs
+    if settings.state is not None:
+        _state_files(logs)
     # --state alone reports from the store.
     inputs = api.open_inputs(logs) if logs or settings.state is None else []
     if output is not None:
@@ -1058,6 +1060,8 @@ def digest(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: 
 
     settings = _settings(opts)
     logs = logs or settings.logs
+    if settings.state is not None:
+        _state_files(logs)
     # --state alone: the digest of what the store holds.
     inputs = api.open_inputs(logs) if logs or settings.state is None else []
     if output is not None:
@@ -1281,6 +1285,27 @@ def _followed(inputs: list[Input]) -> list[Path]:
         click.echo(f"logaudit: {safe(folder)}: {counted(len(found), 'compressed file')} in it "
                    f"not followed ({safe(shown)})", err=True)
     return [p for _, p in chosen if p not in packed]
+
+
+def _no_url(logs: Sequence[str], wrong: Callable[[str], str]) -> None:
+    """Wrong usage (exit 2) when a LOG is a URL, found or not, said before any input is opened:
+    no request is made (a host that does not answer is not waited for) and a missing URL is
+    not exit 3 when a found one is exit 2. A user name or password in it is refused first,
+    without showing the URL (``remote.refuse_credentials``). ``wrong``: the message for it."""
+    from logaudit import remote
+
+    for log in logs:
+        if remote.is_url(log):
+            remote.refuse_credentials(log)
+            raise LogauditError(wrong(log), ExitCode.USAGE)
+
+
+def _state_files(logs: Sequence[str]) -> None:
+    """--state comes back to a file by its device, inode and offset: a URL, found or not, is
+    wrong usage before anything is opened (a missing one was exit 3 and a report, "tried
+    again" by a next run that then ended in exit 2 once it could be read)."""
+    _no_url(logs, lambda url: f"--state reads local files only: {url} is a URL (copy the "
+            "logs to local files, or run without --state)")
 
 
 def _files_only(what: str, inputs: list[Input]) -> None:
@@ -1641,7 +1666,9 @@ def state_rebuild(
 
     settings = load({"tz": tz, "bots": bots})
     root = _state_root(state)
-    inputs = api.open_inputs(logs or settings.logs)
+    logs = logs or settings.logs
+    _state_files(logs)
+    inputs = api.open_inputs(logs)
     r = manage.rebuild(root, inputs, settings, None if wait else 0.0)
     for p in r.problems:
         click.echo(f"logaudit: {safe(p)}", err=True)
