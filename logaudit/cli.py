@@ -1300,6 +1300,12 @@ def _no_url(logs: Sequence[str], wrong: Callable[[str], str]) -> None:
             raise LogauditError(wrong(log), ExitCode.USAGE)
 
 
+def _followed_files(what: str, logs: Sequence[str]) -> None:
+    """watch and records --follow follow files: a URL is wrong usage, before anything is
+    opened (it made an all-missing exit 3 before the usage was looked at)."""
+    _no_url(logs, lambda url: f"{what} follows files: name them, not {url}, a URL")
+
+
 def _state_files(logs: Sequence[str]) -> None:
     """--state comes back to a file by its device, inode and offset: a URL, found or not, is
     wrong usage before anything is opened (a missing one was exit 3 and a report, "tried
@@ -1309,11 +1315,10 @@ def _state_files(logs: Sequence[str]) -> None:
 
 
 def _files_only(what: str, inputs: list[Input]) -> None:
-    """Wrong usage (exit 2) when an input is not a file: stdin or a URL (found or not)."""
-    for i in inputs:
-        if i.path is None:
-            given = f"{i.name}, a URL" if i.url is not None else "-"
-            raise LogauditError(f"{what} follows files: name them, not {given}", ExitCode.USAGE)
+    """Wrong usage (exit 2) when an input is not a file: stdin (a URL is refused before the
+    inputs are opened, ``_followed_files``)."""
+    if any(i.path is None for i in inputs):
+        raise LogauditError(f"{what} follows files: name them, not -", ExitCode.USAGE)
 
 
 def _found_in(inputs: list[Input]) -> dict[Path, str]:
@@ -1381,6 +1386,8 @@ def records(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
         )
     settings = _settings(opts)
     logs = logs or settings.logs  # the config's (or --site's) logs, as the reports read them
+    if opts.get("follow"):
+        _followed_files("--follow", logs)
     inputs = api.open_inputs(logs, follow=bool(opts.get("follow")))
     if opts.get("follow"):
         _follow(inputs, settings, query, fmt, output)
@@ -1541,6 +1548,7 @@ def watch(logs: tuple[str, ...], interval: float, **opts: Any) -> None:
 
     overrides = {"log_format": opts.get("log_format"), "bots": opts.get("bots")}
     settings = _checked_format(_noted(load(overrides)))
+    _followed_files("watch", logs)
     inputs = api.open_inputs(logs, follow=True)
     _files_only("watch", inputs)
     watcher = Watcher(_followed(inputs), settings, _found_in(inputs))

@@ -253,13 +253,17 @@ def test_refused_credentials_are_one_line_for_an_object_a_folder_or_a_glob(
 @pytest.mark.parametrize(
     ("command", "what"), [(["watch"], "watch"), (["records", "--follow"], "--follow")]
 )
-@pytest.mark.parametrize("name", ["web/access.log", "web/nosuch.log"])
+@pytest.mark.parametrize("name", ["web/access.log", "web/nosuch.log", "down"])
+@pytest.mark.parametrize("alone", [False, True])
 def test_a_url_to_follow_is_wrong_usage_named(
-    command: list[str], what: str, name: str, s3: str
+    command: list[str], what: str, name: str, alone: bool, s3: str
 ) -> None:
-    """Only files are followed: a URL, found or not, is exit 2 naming it (it said "name them,
-    not -"; a missing one aborted with exit 3 before the usage was looked at)."""
-    url = f"{s3}/{name}"
-    r = CliRunner().invoke(cli, [*command, str(SAMPLE / "access.log"), url])
+    """Only files are followed: a URL, found or not, alone or with a file, is exit 2 naming it,
+    before any request (it said "name them, not -"; a missing one aborted with exit 3 before
+    the usage was looked at, and URLs alone that could not be read were still exit 3, after
+    waiting for a server that does not answer: a review of qafix23a)."""
+    url = f"http://127.0.0.1:{_free_port()}/a.log" if name == "down" else f"{s3}/{name}"
+    files = [] if alone else [str(SAMPLE / "access.log")]
+    r = CliRunner().invoke(cli, [*command, *files, url])
     assert r.exit_code == 2
     assert r.stderr == f"logaudit: error: {what} follows files: name them, not {url}, a URL\n"
