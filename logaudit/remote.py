@@ -260,7 +260,7 @@ def expand(url: str) -> list[tuple[str, int]]:
             found = fs.glob(path, detail=True)
             objects = [(p, i) for p, i in found.items() if i.get("type") != "directory"]
             if not objects:
-                raise Unreadable(url, "no object matches")
+                raise Unreadable(url, _no_match(url, fs, path))
         else:
             info = fs.info(path)
             if info.get("type") == "directory":
@@ -281,6 +281,23 @@ def expand(url: str) -> list[tuple[str, int]]:
         raise Unreadable(url, _unreadable_why(url, e)) from None
     out = [(_join(url, fs, p), _size(fs, p, i)) for p, i in objects]
     return sorted(out, key=lambda o: o[0])
+
+
+# Object stores whose path starts with a bucket (or container) that may itself be missing.
+_BUCKETED = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"})
+
+
+def _no_match(url: str, fs: Any, path: str) -> str:
+    """Why a glob matched nothing: its bucket is not there, or no object matches. The bucket
+    is asked about only then (one request): an empty listing reads the same for both."""
+    bucket = path.split("/", 1)[0]
+    if scheme(url) in _BUCKETED and bucket and not any(c in bucket for c in "*?["):
+        try:
+            if not fs.exists(bucket):
+                return "no such bucket"
+        except Exception:  # noqa: BLE001, S110 - the glob's own answer stands
+            pass
+    return "no object matches"
 
 
 def _size(fs: Any, path: str, info: dict[str, Any]) -> int:

@@ -130,6 +130,7 @@ def test_each_reason_kept_in_one_line_and_the_rest_reported(s3: str) -> None:
         f"{s3}/web/nosuch.log": "no such object",
         f"{s3}/web/*.gz": "no object matches",
         "s3://no-such-bucket/a.log": "no such object",
+        "s3://no-such-bucket/web/*.log": "no such bucket",  # it said "no object matches"
         refused: "cannot connect: connection refused",
         "ftp2://host/a.log": "unknown URL scheme ftp2://",
     }
