@@ -11,7 +11,7 @@ import functools
 import gc
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -717,6 +717,8 @@ def _run(
     from logaudit import api
 
     logs = logs or settings.logs
+    if settings.state is not None:
+        _state_files(logs)
     # --state alone reports from the store.
     inputs = api.open_inputs(logs) if logs or settings.state is None else []
     if output is not None:
@@ -1066,6 +1068,8 @@ def digest(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: 
 
     settings = _settings(opts)
     logs = logs or settings.logs
+    if settings.state is not None:
+        _state_files(logs)
     # --state alone: the digest of what the store holds.
     inputs = api.open_inputs(logs) if logs or settings.state is None else []
     if output is not None:
@@ -1293,6 +1297,40 @@ def _followed(inputs: list[Input]) -> list[Path]:
     return [p for _, p in chosen if p not in packed]
 
 
+def _no_url(logs: Sequence[str], wrong: Callable[[str], str]) -> None:
+    """Wrong usage (exit 2) when a LOG is a URL, found or not, said before any input is opened:
+    no request is made (a host that does not answer is not waited for) and a missing URL is
+    not exit 3 when a found one is exit 2. A user name or password in it is refused first,
+    without showing the URL (``remote.refuse_credentials``). ``wrong``: the message for it."""
+    from logaudit import remote
+
+    for log in logs:
+        if remote.is_url(log):
+            remote.refuse_credentials(log)
+            raise LogauditError(wrong(log), ExitCode.USAGE)
+
+
+def _followed_files(what: str, logs: Sequence[str]) -> None:
+    """watch and records --follow follow files: a URL is wrong usage, before anything is
+    opened (it made an all-missing exit 3 before the usage was looked at)."""
+    _no_url(logs, lambda url: f"{what} follows files: name them, not {url}, a URL")
+
+
+def _state_files(logs: Sequence[str]) -> None:
+    """--state comes back to a file by its device, inode and offset: a URL, found or not, is
+    wrong usage before anything is opened (a missing one was exit 3 and a report, "tried
+    again" by a next run that then ended in exit 2 once it could be read)."""
+    _no_url(logs, lambda url: f"--state reads local files only: {url} is a URL (copy the "
+            "logs to local files, or run without --state)")
+
+
+def _files_only(what: str, inputs: list[Input]) -> None:
+    """Wrong usage (exit 2) when an input is not a file: stdin (a URL is refused before the
+    inputs are opened, ``_followed_files``)."""
+    if any(i.path is None for i in inputs):
+        raise LogauditError(f"{what} follows files: name them, not -", ExitCode.USAGE)
+
+
 def _found_in(inputs: list[Input]) -> dict[Path, str]:
     """The followed files found by walking a folder: one that holds no log is skipped."""
     return {i.path: i.found_in for i in inputs if i.path is not None and i.found_in is not None}
@@ -1302,8 +1340,7 @@ def _follow(inputs: list[Input], settings: Any, query: Any, fmt: str, output: Pa
     """records --follow: until Ctrl-C (exit 0) or --limit rows."""
     from logaudit.follow import follow
 
-    if any(i.path is None for i in inputs):
-        raise LogauditError("--follow follows files: name them, not -", ExitCode.USAGE)
+    _files_only("--follow", inputs)
     paths = _followed(inputs)
     with atomic_output(output, settings.mode, paths) as out:
         result = follow(
@@ -1359,6 +1396,8 @@ def records(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts:
         )
     settings = _settings(opts)
     logs = logs or settings.logs  # the config's (or --site's) logs, as the reports read them
+    if opts.get("follow"):
+        _followed_files("--follow", logs)
     inputs = api.open_inputs(logs, follow=bool(opts.get("follow")))
     if opts.get("follow"):
         _follow(inputs, settings, query, fmt, output)
@@ -1519,9 +1558,9 @@ def watch(logs: tuple[str, ...], interval: float, **opts: Any) -> None:
 
     overrides = {"log_format": opts.get("log_format"), "bots": opts.get("bots")}
     settings = _loaded(overrides)
+    _followed_files("watch", logs)
     inputs = api.open_inputs(logs, follow=True)
-    if any(i.path is None for i in inputs):
-        raise LogauditError("watch follows files: name them, not -", ExitCode.USAGE)
+    _files_only("watch", inputs)
     watcher = Watcher(_followed(inputs), settings, _found_in(inputs))
     if sys.stdout.isatty():
         from logaudit.render import live
@@ -1645,7 +1684,9 @@ def state_rebuild(
 
     settings = load({"tz": tz, "bots": bots})
     root = _state_root(state)
-    inputs = api.open_inputs(logs or settings.logs)
+    logs = logs or settings.logs
+    _state_files(logs)
+    inputs = api.open_inputs(logs)
     r = manage.rebuild(root, inputs, settings, None if wait else 0.0)
     for p in r.problems:
         click.echo(f"logaudit: {safe(p)}", err=True)

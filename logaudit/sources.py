@@ -251,8 +251,9 @@ def expand(args: Iterable[str], follow: bool = False) -> list[Input]:
     """Turn command-line arguments into inputs, rotated sets ordered oldest first.
 
     An argument that names nothing (no such file, no match, a dangling symlink or a loop, a
-    directory without logs) becomes an input whose ``missing`` says why: reading it reports
-    that in one line (exit 3), as for an unreadable file, while the others are read. Raises
+    directory without logs; a URL naming no object, or whose server or credentials fail)
+    becomes an input whose ``missing`` says why: reading it reports that in one line (exit 3),
+    as for an unreadable file, while the others are read. Raises
     InputMissingError, naming the first such argument, when no argument names anything; with
     ``follow``, a file that may appear later (``appears_later``) counts as named.
     """
@@ -270,7 +271,13 @@ def expand(args: Iterable[str], follow: bool = False) -> list[Input]:
             inputs.append(Input("<stdin>", None))
             continue
         if remote.is_url(arg):
-            for url, size in remote.expand(arg):
+            try:
+                objects = remote.expand(arg)
+            except remote.Unreadable as e:
+                # As a missing path: said in one line when read (exit 3), the others read.
+                inputs.append(Input(arg, None, url=arg, missing=e.why))
+                continue
+            for url, size in objects:
                 if url not in seen_urls:
                     seen_urls.add(url)
                     inputs.append(Input(url, None, url=url, url_size=size))
@@ -918,8 +925,9 @@ def read_blocks(
         return
     try:
         raw = _open_raw(inp)
-    except FileNotFoundError:
-        state.problems.append(InputProblem(inp.name, "no such file", ExitCode.INPUT_MISSING))
+    except FileNotFoundError:  # gone since ``expand`` found it
+        gone = "no such object" if inp.url is not None else "no such file"
+        state.problems.append(InputProblem(inp.name, gone, ExitCode.INPUT_MISSING))
         return
     except IsADirectoryError:
         why = "is a directory"
@@ -928,7 +936,8 @@ def read_blocks(
         state.problems.append(InputProblem(inp.name, why, ExitCode.INPUT_MISSING))
         return
     except PermissionError:
-        state.problems.append(InputProblem(inp.name, "permission denied", ExitCode.INPUT_MISSING))
+        denied = "access denied" if inp.url is not None else "permission denied"
+        state.problems.append(InputProblem(inp.name, denied, ExitCode.INPUT_MISSING))
         return
     except OSError as e:
         why = "standard input is closed" if e.errno == errno.EBADF else _os_reason(e)

@@ -262,6 +262,25 @@ def test_s3_missing_object_reported_with_its_url(s3: str) -> None:
     assert r.stderr.strip() == f"logaudit: error: s3://{s3}/web/nothing/*.gz: no object matches"
 
 
+def test_s3_missing_object_among_others_is_said_and_the_rest_reported(
+    s3: str, cluster: str
+) -> None:
+    """QA23 F1: one missing object (or a server that refuses) aborted the run, no report;
+    now it is one line, as a missing path, and the rest is reported by both engines."""
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        refused = f"http://127.0.0.1:{sock.getsockname()[1]}/a.log"
+    args = [f"s3://{s3}/plain/access.log", f"s3://{s3}/web/nothing.log", refused]
+    local = _json("summary", args, "local")
+    dask = _json("summary", args, "dask", cluster)
+    assert dask == local
+    assert local["exit_code"] == 3 and local["overview"]["requests"] > 0
+    assert local["messages"][:2] == [
+        f"s3://{s3}/web/nothing.log: no such object",
+        f"{refused}: cannot connect: connection refused",
+    ]
+
+
 class _KillOnce(WorkerPlugin):
     """Kills the first worker that starts a read task (the process dies mid-task)."""
 

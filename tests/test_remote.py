@@ -11,7 +11,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -97,7 +97,41 @@ def test_password_in_url_is_refused_without_echoing_it() -> None:
     r = CliRunner().invoke(cli, ["summary", "https://alice:s3cret@logs.example/a.log"])
     assert r.exit_code == 2
     assert "s3cret" not in r.stderr and r.stderr.count("\n") == 1
-    assert "a password in a URL is refused" in r.stderr
+    assert "a user name or password in a URL is refused" in r.stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["summary"], ["summary", "--state", "STATE"], ["watch"], ["records", "--follow"]],
+)
+def test_a_user_name_in_a_url_is_refused_without_echoing_it(
+    command: list[str], tmp_path: Path
+) -> None:
+    """A token given as the URL's user name (no password) was asked for, and a URL that cannot
+    be read is named in the report's inputs and warnings, on stderr and in the digest's mail:
+    the token was printed (a review of qafix23a). Refused first, as a password is, under
+    --state and by watch too, whose own refusals name the URL."""
+    url = f"http://tok3n@127.0.0.1:{_free_port()}/a.log"
+    out = tmp_path / "r.json"
+    args = [str(tmp_path / "state") if a == "STATE" else a for a in command]
+    r = CliRunner().invoke(cli, [*args, str(SAMPLE / "access.log"), url, "-o", str(out)]
+                           if command[0] == "summary" else [*args, str(SAMPLE / "access.log"), url])
+    assert r.exit_code == 2, r.stderr
+    assert "tok3n" not in r.stderr + r.stdout and r.stderr.count("\n") == 1
+    assert r.stderr == (
+        "logaudit: error: http://...: a user name or password in a URL is refused (it would be "
+        "shown wherever the input is named); give credentials the service's usual way (its "
+        "profile, environment variables or credential files)\n"
+    )
+    assert not out.exists() and not (tmp_path / "state").exists()
 
 
 def test_a_refused_connection_is_said_not_no_such_object() -> None:
@@ -177,3 +211,75 @@ def test_a_url_named_twice_is_read_once_and_said(server: str) -> None:
     once = _summary(url)
     once.pop("warnings")
     assert data == once
+
+
+class _Forbidden(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - the base's name
+        self.send_response(403)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_HEAD = do_GET
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+        pass
+
+
+def test_a_forbidden_url_says_access_denied_and_the_others_are_reported(server: str) -> None:
+    """A 403 read "no such object" (fsspec's http says FileNotFoundError for any failure), a
+    glob "cannot list: 403, message='Forbidden', url=..."; and either aborted the run (QA23 F1)."""
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Forbidden)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{srv.server_address[1]}"
+        args = [f"{server}/access.log", f"{base}/a.log", f"{base}/*.log"]
+        r = CliRunner().invoke(cli, ["summary", *args, "--format", "json", "--top", "0"])
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    assert r.exit_code == 3
+    assert r.stderr.startswith(
+        f"logaudit: {base}/a.log: access denied (403 Forbidden)\n"
+        f"logaudit: {base}/*.log: access denied (403 Forbidden)\n"
+    ), r.stderr
+    data = json.loads(r.stdout)
+    assert [i["file"] for i in data["inputs"]] == args
+    assert data["overview"]["requests"] == _summary(f"{server}/access.log")["overview"]["requests"]
+
+
+def test_a_bare_403_is_told_apart_by_one_listing_only_when_needed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """S3 answers a HEAD with a bare 403 for a refused key and a denied one alike; one
+    listing tells which. A glob's own listing says it already: no second request."""
+
+    class Refused(Exception):
+        response = {"Error": {"Code": "InvalidAccessKeyId"}}
+
+    def refuse(message: str) -> NoReturn:  # as s3fs does: translated while handling it
+        try:
+            raise Refused("An error occurred (InvalidAccessKeyId)")
+        except Refused:
+            raise PermissionError(message)  # noqa: B904 - s3fs's way: the code in __context__
+
+    listed: list[str] = []
+
+    class Store:
+        def info(self, path: str) -> dict[str, Any]:
+            raise PermissionError("Forbidden")
+
+        def ls(self, path: str, detail: bool) -> NoReturn:
+            listed.append(path)
+            refuse("The AWS Access Key Id you provided does not exist")
+
+        def glob(self, path: str, detail: bool) -> NoReturn:
+            refuse("The AWS Access Key Id you provided does not exist")
+
+    monkeypatch.setattr(remote, "_filesystem", lambda url: (Store(), url))
+    for url, asked in (("s3://b/a.log", ["s3://b/a.log"]), ("s3://b/*.log", [])):
+        listed.clear()
+        with pytest.raises(remote.Unreadable) as e:
+            remote.expand(url)
+        why = "credentials refused (The AWS Access Key Id you provided does not exist)"
+        assert e.value.why == why
+        assert listed == asked
