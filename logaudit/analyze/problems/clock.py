@@ -1,0 +1,89 @@
+"""The wall clock of ``problems``' minutes, which are instants (UTC minutes since 1970).
+
+Each minute of ``pb_minutes`` carries the report zone's UTC offset then (the line's own, or
+``--tz``'s), so it shows as that zone's wall clock. A wall time the report reaches in two
+offsets (the hour a daylight-saving fall-back repeats: 01:30 -04:00, then 01:30 -05:00)
+carries its offset wherever it is shown; every other time shows as before, without one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# More runs of one offset than this (a log of servers in several zones, read without --tz,
+# alternating minute by minute): every time carries its offset.
+MAX_RUNS = 64
+
+
+def when(minute: int | float) -> str:
+    """A wall minute (since 1970) as 2026-11-24 13:05: numpy's minutes, which reach any year
+    (pd.Timestamp's nanoseconds stopped in 2262: OutOfBoundsDatetime, QA18 #2)."""
+    return str(np.datetime64(int(minute), "m")).replace("T", " ")
+
+
+def spelled(offset: int) -> str:
+    """An offset in minutes as ISO 8601 writes it: -04:00, +05:30."""
+    sign = "-" if offset < 0 else "+"
+    return f"{sign}{abs(offset) // 60:02d}:{abs(offset) % 60:02d}"
+
+
+def minute_offsets(m: pd.DataFrame) -> np.ndarray:
+    """Each row's offset in minutes; 0 where unknown (a store's days written before the
+    offset was kept: their minutes are wall minutes, read as before)."""
+    if "offset" not in m:
+        return np.zeros(len(m), np.int64)
+    return m["offset"].to_numpy(np.float64, na_value=0.0).astype(np.int64)
+
+
+class Clock:
+    """Instants (UTC minutes) to the report zone's wall clock, from ``pb_minutes``."""
+
+    def __init__(self, m: pd.DataFrame) -> None:
+        order = np.argsort(m.index.to_numpy(np.int64), kind="stable")
+        self.minutes = m.index.to_numpy(np.int64)[order]
+        self.offsets = minute_offsets(m)[order]
+        # Runs of one offset in time order, each with its first and last wall minute: a wall
+        # time inside a run of another offset is one the report shows twice.
+        change = np.flatnonzero(np.diff(self.offsets) != 0) + 1
+        starts = np.r_[0, change] if len(self.minutes) else np.zeros(0, np.int64)
+        ends = np.r_[change - 1, len(self.minutes) - 1] if len(self.minutes) else starts
+        wall = self.minutes + self.offsets
+        self.runs = [
+            (int(self.offsets[a]), int(wall[a]), int(wall[b]))
+            for a, b in zip(starts, ends, strict=True)
+        ][: MAX_RUNS + 1]
+
+    @property
+    def single(self) -> bool:
+        """Whether every minute is in one offset: wall and instant arithmetic agree."""
+        return len(self.runs) <= 1
+
+    def offset(self, minute: int) -> int:
+        """The offset at a UTC minute: its own row's, else the last row's before it (the
+        first row's before the report begins)."""
+        if not len(self.minutes):
+            return 0
+        i = int(np.searchsorted(self.minutes, minute, side="right")) - 1
+        return int(self.offsets[max(i, 0)])
+
+    def wall(self, minute: int, offset: int | None = None) -> int:
+        return int(minute) + (self.offset(int(minute)) if offset is None else int(offset))
+
+    def twice(self, wall: int, offset: int) -> bool:
+        """Whether the report shows wall minute ``wall`` in another offset too."""
+        if len(self.runs) > MAX_RUNS:
+            return True
+        return any(o != offset and lo <= wall <= hi for o, lo, hi in self.runs)
+
+    def when(self, minute: int | float, offset: int | None = None) -> str:
+        """A UTC minute as its wall minute, 2024-11-03 01:30, with its offset (2024-11-03
+        01:30 -04:00) when the report shows that wall minute in two offsets."""
+        off = self.offset(int(minute)) if offset is None else int(offset)
+        wall = int(minute) + off
+        text = when(wall)
+        return f"{text} {spelled(off)}" if not self.single and self.twice(wall, off) else text
+
+    def clock(self, minute: int | float) -> str:
+        """As ``when``, without the date: 01:30, or 01:30 -04:00."""
+        return self.when(minute)[11:]

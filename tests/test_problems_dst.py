@@ -1,0 +1,192 @@
+"""``logaudit problems`` across a daylight-saving change: its minutes are instants, so the hour
+a fall-back repeats is two hours (two timeline rows, each labelled with its offset), the hour a
+spring-forward skips is none, and --last's window and the hour before it are real minutes.
+America/New_York: 2024-11-03 02:00 EDT (-04:00) became 01:00 EST (-05:00); 2024-03-10 02:00
+EST became 03:00 EDT. The log is written with its own offsets, in UTC read with --tz, and
+read with --tz UTC."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import pytest
+from loglines import isolate, line, utc, write
+
+from logaudit import api
+from logaudit.analyze.problems.clock import Clock
+from logaudit.config import Settings
+from logaudit.report import Report
+
+NY = ZoneInfo("America/New_York")
+FALL = utc(2024, 11, 3, 4, 0)  # 00:00 EDT; four hours to 03:00 EST
+SPRING = utc(2024, 3, 10, 5, 0)  # 00:00 EST; three hours to 04:00 EDT
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    isolate(monkeypatch, tmp_path)
+
+
+def night(start: datetime, minutes: int, errors_at: int, zone: ZoneInfo | None) -> list[str]:
+    """Three requests a minute, and 20 more failing (500) in minute ``errors_at``; each line
+    in ``zone``'s offset then (None: UTC)."""
+    rows = []
+    for m in range(minutes):
+        t = start + timedelta(minutes=m)
+        for k in range(3 + (20 if m == errors_at else 0)):
+            at = t + timedelta(seconds=k)
+            rows.append(
+                line(
+                    client=f"81.2.69.{k % 50 + 1}",
+                    when=at.astimezone(zone) if zone else at,
+                    request=f"GET /p{k % 3} HTTP/1.1",
+                    status=500 if k >= 3 else 200,
+                )
+            )
+    return rows
+
+
+def w3c(start: datetime, minutes: int, errors_at: int) -> list[str]:
+    """The same night as an IIS log: W3C times are UTC and carry no offset."""
+    rows = ["#Software: test", "#Fields: date time c-ip cs-method cs-uri-stem sc-status"]
+    for m in range(minutes):
+        t = start + timedelta(minutes=m)
+        for k in range(3 + (20 if m == errors_at else 0)):
+            at = t + timedelta(seconds=k)
+            rows.append(f"{at:%Y-%m-%d %H:%M:%S} 81.2.69.{k % 50 + 1} GET /p{k % 3} ")
+            rows[-1] += "500" if k >= 3 else "200"
+    return rows
+
+
+def problems(path: Path, **kw: object) -> Report:
+    extra = {"group": True, **{k: v for k, v in kw.items() if k != "tz"}}
+    s = Settings(top=0, tz=kw.get("tz"), extra=extra)  # type: ignore[arg-type]
+    out = api.report("problems", [str(path)], s)
+    assert out.report is not None, out.messages
+    return out.report
+
+
+def section(r: Report, name: str) -> tuple[pd.DataFrame, str]:
+    s = next(s for s in r.sections if s.name == name)
+    return s.rows, s.note
+
+
+# The fall-back night, 15-minute rows: the 01:xx rows twice, each with its offset.
+FALL_ROWS = (
+    ["2024-11-03 00:00", "2024-11-03 00:15", "2024-11-03 00:30", "2024-11-03 00:45"]
+    + [f"2024-11-03 01:{m:02d} -04:00" for m in (0, 15, 30, 45)]
+    + [f"2024-11-03 01:{m:02d} -05:00" for m in (0, 15, 30, 45)]
+    + ["2024-11-03 02:00", "2024-11-03 02:15", "2024-11-03 02:30", "2024-11-03 02:45"]
+)
+
+
+@pytest.mark.parametrize("how", ["own offsets", "clf in UTC --tz", "w3c --tz"])
+def test_fall_back_hour_is_two_hours(tmp_path: Path, how: str) -> None:
+    """Errors at 01:30 EDT only: before, 01:30 EDT and 01:30 EST were one row (110 requests,
+    18 %), the window's hour before held 90 minutes of requests in 60 (4.83 a minute)."""
+    if how == "own offsets":
+        log, tz = write(tmp_path / "a.log", night(FALL, 240, 90, NY)), None
+    elif how == "clf in UTC --tz":
+        log, tz = write(tmp_path / "a.log", night(FALL, 240, 90, None)), "America/New_York"
+    else:
+        log, tz = write(tmp_path / "a.log", w3c(FALL, 240, 90)), "America/New_York"
+    r = problems(log, tz=tz, problems_every="15m", last=30 * 60)
+    t, _ = section(r, "error-timeline")
+    assert t["start"].tolist() == FALL_ROWS
+    assert t["requests"].tolist() == [45] * 6 + [65] + [45] * 9
+    assert t.loc[t["burst"] == "BURST", "start"].tolist() == ["2024-11-03 01:30 -04:00"]
+    failing, _ = section(r, "failing-urls")
+    assert set(failing["first"]) == {"2024-11-03 01:30 -04:00"}
+    head, _ = section(r, "headline")
+    assert head.loc[head["kind"] == "burst", "since"].tolist() == ["2024-11-03 01:30 -04:00"]
+    # The last 30 minutes (02:30-02:59 EST) against the real hour before (01:30-02:29 EST).
+    now, note = section(r, "now")
+    rpm = now.set_index("metric").loc["requests_per_minute"]
+    assert (rpm["now"], rpm["before"]) == (3.0, 3.0)
+    assert note.startswith("last 30 min (2024-11-03 02:30-02:59)"), note
+
+
+def test_fall_back_window_inside_the_repeated_hour_says_its_offset(tmp_path: Path) -> None:
+    """A window ending at 01:44 EST: 01:15-01:44 -05:00, its hour before 00:15-01:14 EST, i.e.
+    01:15 EDT onwards, holding the errors of 01:30 EDT (and none of 01:xx EST's doubled)."""
+    log = write(tmp_path / "a.log", night(FALL, 165, 90, NY))  # to 01:44 EST
+    r = problems(log, last=30 * 60)
+    now, note = section(r, "now")
+    rows = now.set_index("metric")
+    assert rows.loc["requests_per_minute", "now"] == 3.0
+    assert rows.loc["requests_per_minute", "before"] == pytest.approx(200 / 60, abs=1e-4)
+    assert rows.loc["5xx_rate", "before"] == 0.1
+    assert note.startswith("last 30 min (2024-11-03 01:15 -05:00 to 01:44 -05:00)"), note
+
+
+@pytest.mark.parametrize("tz", [None, "America/New_York"])
+def test_spring_forward_skipped_hour_is_no_minutes(tmp_path: Path, tz: str | None) -> None:
+    """No 02:00 row of 0 requests; the window's hour before 03:30 EDT is 01:30-01:59 EST and
+    03:00-03:29 EDT, 60 real minutes (before: 30 minutes of requests over 60, 1.5 a minute,
+    and the errors of 01:40 EST left out)."""
+    log = write(tmp_path / "a.log", night(SPRING, 180, 100, NY if tz is None else None))
+    r = problems(log, tz=tz, problems_every="1h", last=30 * 60)
+    t, _ = section(r, "error-timeline")
+    assert t["start"].tolist() == ["2024-03-10 00:00", "2024-03-10 01:00", "2024-03-10 03:00"]
+    assert t["requests"].tolist() == [180, 200, 180]
+    now, _ = section(r, "now")
+    rows = now.set_index("metric")
+    assert rows.loc["requests_per_minute", "before"] == pytest.approx(200 / 60, abs=1e-4)
+    assert rows.loc["5xx_rate", "before"] == 0.1
+
+
+def test_tz_utc_reads_the_night_as_four_plain_hours(tmp_path: Path) -> None:
+    log = write(tmp_path / "a.log", night(FALL, 240, 90, NY))
+    r = problems(log, tz="UTC", problems_every="1h")
+    t, _ = section(r, "error-timeline")
+    assert t["start"].tolist() == [f"2024-11-03 0{h}:00" for h in range(4, 8)]
+    assert t["requests"].tolist() == [180, 200, 180, 180]
+
+
+def test_quiet_repeated_hour_rows_read_apart(tmp_path: Path) -> None:
+    """No request from 01:00 EDT to 01:59 EST: the empty 15-minute rows between are labelled
+    in the offset before them (the log says no more), and a label two rows share carries its
+    offset, never two rows reading the same."""
+    rows = night(FALL, 60, 30, NY) + night(FALL + timedelta(hours=3), 60, -1, NY)
+    r = problems(write(tmp_path / "a.log", rows), problems_every="15m")
+    t, _ = section(r, "error-timeline")
+    assert t["start"].is_unique
+    assert len(t) == 16 and int(t["requests"].sum()) == 2 * 180 + 20
+
+
+def test_json_rows_name_the_offset(tmp_path: Path) -> None:
+    """The JSON of the timeline says each repeated row's offset as the text does."""
+    from click.testing import CliRunner
+
+    from logaudit.cli import cli
+
+    log = write(tmp_path / "a.log", night(FALL, 240, 90, NY))
+    res = CliRunner().invoke(
+        cli, ["problems", str(log), "--every", "1h", "--format", "json"], catch_exceptions=False
+    )
+    got = json.loads(res.stdout)
+    t = next(s for s in got["sections"] if s["name"] == "error-timeline")
+    assert [x["start"] for x in t["rows"]] == [
+        "2024-11-03 00:00",
+        "2024-11-03 01:00 -04:00",
+        "2024-11-03 01:00 -05:00",
+        "2024-11-03 02:00",
+    ]
+
+
+def test_clock_of_a_store_written_before_the_offset_reads_wall_minutes() -> None:
+    """A store's days written before ``pb_minutes`` kept the offset hold wall minutes: read
+    with offset 0, so they show as before, without an offset."""
+    old = pd.DataFrame({"hits": [1, 2]}, index=pd.Index([100, 160], name="minute"))
+    cl = Clock(old)
+    assert cl.single and cl.when(100) == "1970-01-01 01:40"
+    mixed = pd.DataFrame(
+        {"hits": [1, 1], "offset": [-240.0, -300.0]}, index=pd.Index([330, 390], name="minute")
+    )
+    cl = Clock(mixed)  # 01:30 -04:00 and 01:30 -05:00
+    assert (cl.when(330), cl.when(390)) == ("1970-01-01 01:30 -04:00", "1970-01-01 01:30 -05:00")
+    assert cl.clock(450) == "02:30"  # past the repeated hour: as before
