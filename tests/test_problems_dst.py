@@ -190,3 +190,41 @@ def test_clock_of_a_store_written_before_the_offset_reads_wall_minutes() -> None
     cl = Clock(mixed)  # 01:30 -04:00 and 01:30 -05:00
     assert (cl.when(330), cl.when(390)) == ("1970-01-01 01:30 -04:00", "1970-01-01 01:30 -05:00")
     assert cl.clock(450) == "02:30"  # past the repeated hour: as before
+
+
+def test_two_minutes_of_the_repeated_hour_are_no_flood(tmp_path: Path) -> None:
+    """70 requests at 01:30 EDT and 70 at 01:30 EST are two minutes of 70, under the flood's
+    120 in one minute (before: one minute of 140, a flood); the client's first and last
+    request say their offsets."""
+    rows = []
+    for first in (FALL + timedelta(minutes=90), FALL + timedelta(minutes=150)):
+        for k in range(70):
+            at = (first + timedelta(seconds=k % 60)).astimezone(NY)
+            rows.append(line(client="198.51.100.7", when=at))
+    for k in range(300):  # the rest: one request each, so a busy minute is 1 request
+        at = (FALL + timedelta(minutes=k % 240)).astimezone(NY)
+        rows.append(line(client=f"10.1.{k // 250}.{k % 250 + 1}", when=at))
+    rows.sort(key=lambda x: datetime.strptime(x.split("[")[1][:26], "%d/%b/%Y:%H:%M:%S %z"))
+    r = problems(write(tmp_path / "a.log", rows))
+    sus, _ = section(r, "suspicious-clients")
+    assert "flood" not in set(sus["kind"])
+    # With --tz UTC the same requests are two minutes too: the key is the instant.
+    r = problems(write(tmp_path / "a.log", rows), tz="UTC")
+    sus, _ = section(r, "suspicious-clients")
+    assert "flood" not in set(sus["kind"])
+
+
+def test_client_first_and_last_say_their_offset(tmp_path: Path) -> None:
+    """A scanner's 404s from 01:50 EDT to 01:10 EST: first is the earlier instant (before:
+    01:10, the smaller wall clock, after its last)."""
+    rows = []
+    for k in range(25):
+        at = (FALL + timedelta(minutes=110 + k)).astimezone(NY)  # 01:50 EDT .. 01:14 EST
+        rows.append(line(client="198.51.100.9", when=at, request=f"GET /x{k} HTTP/1.1", status=404))
+    r = problems(write(tmp_path / "a.log", rows))
+    sus, _ = section(r, "suspicious-clients")
+    row = sus.set_index("kind").loc["404-scanner"]
+    assert (row["first"], row["last"]) == (
+        "2024-11-03 01:50:00 -04:00",
+        "2024-11-03 01:14:00 -05:00",
+    )

@@ -455,7 +455,7 @@ def _seconds_shown(cl: Clock, s: pd.DataFrame) -> list[str]:
         return local
     out = []
     for text, minute, off in zip(local, s["minute"], s["offset"], strict=True):
-        if off == off and cl.twice(int(minute) + int(off), int(off)):
+        if off == off and cl.twice(int(minute) + int(off)):
             text += " " + spelled(int(off))
         out.append(text)
     return out
@@ -465,7 +465,7 @@ def _seconds_shown(cl: Clock, s: pd.DataFrame) -> list[str]:
 
 
 def suspicious(p: Partial, ctx: Context) -> pd.DataFrame:
-    return ctx.once("problems:clients", lambda: clients_mod.suspicious(p))
+    return ctx.once("problems:clients", lambda: clients_mod.suspicious(p, clock_of(p, ctx)))
 
 
 def sec_clients(p: Partial, ctx: Context) -> Section:
@@ -666,9 +666,7 @@ def sec_now(p: Partial, ctx: Context) -> Section:
     end = cl.clock(newest) if cl.when(start)[:10] == cl.when(newest)[:10] else cl.when(newest)
     begin = cl.when(start)
     dash = "-" if len(begin) == len(when(0)) and len(end) in (5, len(begin)) else " to "
-    note = f"last {newest - start + 1} min ({begin}{dash}{end})" + _coverage(
-        p, ctx, start, newest
-    )
+    note = f"last {newest - start + 1} min ({begin}{dash}{end})" + _coverage(p, ctx, start, newest)
     note += f", against the {BEFORE_MINUTES} min before" + (
         _coverage(p, ctx, before, start - 1)
         if known
@@ -694,8 +692,7 @@ def _coverage(p: Partial, ctx: Context, lo: int, hi: int) -> str:
     if first == lo or first > hi:
         return ""
     return (
-        f", of which {_covers(p, ctx)} {hi - first + 1} min "
-        f"(from {clock_of(p, ctx).clock(first)})"
+        f", of which {_covers(p, ctx)} {hi - first + 1} min (from {clock_of(p, ctx).clock(first)})"
     )
 
 

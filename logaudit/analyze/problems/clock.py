@@ -1,9 +1,9 @@
 """The wall clock of ``problems``' minutes, which are instants (UTC minutes since 1970).
 
 Each minute of ``pb_minutes`` carries the report zone's UTC offset then (the line's own, or
-``--tz``'s), so it shows as that zone's wall clock. A wall time the report reaches in two
-offsets (the hour a daylight-saving fall-back repeats: 01:30 -04:00, then 01:30 -05:00)
-carries its offset wherever it is shown; every other time shows as before, without one.
+``--tz``'s), so it shows as that zone's wall clock. A wall time the clock may have shown
+twice (the hour a daylight-saving fall-back repeats: 01:30 -04:00, then 01:30 -05:00) carries
+its offset wherever it is shown; every other time shows as before, without one.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-# More runs of one offset than this (a log of servers in several zones, read without --tz,
+# More fall-backs than this (a log of servers in several zones, read without --tz,
 # alternating minute by minute): every time carries its offset.
-MAX_RUNS = 64
+MAX_BACKS = 64
 
 
 def when(minute: int | float) -> str:
@@ -43,21 +43,23 @@ class Clock:
         order = np.argsort(m.index.to_numpy(np.int64), kind="stable")
         self.minutes = m.index.to_numpy(np.int64)[order]
         self.offsets = minute_offsets(m)[order]
-        # Runs of one offset in time order, each with its first and last wall minute: a wall
-        # time inside a run of another offset is one the report shows twice.
-        change = np.flatnonzero(np.diff(self.offsets) != 0) + 1
-        starts = np.r_[0, change] if len(self.minutes) else np.zeros(0, np.int64)
-        ends = np.r_[change - 1, len(self.minutes) - 1] if len(self.minutes) else starts
-        wall = self.minutes + self.offsets
-        self.runs = [
-            (int(self.offsets[a]), int(wall[a]), int(wall[b]))
-            for a, b in zip(starts, ends, strict=True)
-        ][: MAX_RUNS + 1]
+        # Where the offset falls (the clock goes back) between minute a and the next, b,
+        # the change came at some instant T after a and up to b, and the clock showed
+        # T + new .. T + old - 1 twice: the walls of a + 1 + new .. b + old - 1 may be twice.
+        back = np.flatnonzero(np.diff(self.offsets) < 0)
+        self.changes = int(np.count_nonzero(np.diff(self.offsets)))
+        self.twice_spans = [
+            (
+                int(self.minutes[i]) + 1 + int(self.offsets[i + 1]),
+                int(self.minutes[i + 1]) + int(self.offsets[i]) - 1,
+            )
+            for i in back[: MAX_BACKS + 1]
+        ]
 
     @property
     def single(self) -> bool:
         """Whether every minute is in one offset: wall and instant arithmetic agree."""
-        return len(self.runs) <= 1
+        return self.changes == 0
 
     def offset(self, minute: int) -> int:
         """The offset at a UTC minute: its own row's, else the last row's before it (the
@@ -70,19 +72,19 @@ class Clock:
     def wall(self, minute: int, offset: int | None = None) -> int:
         return int(minute) + (self.offset(int(minute)) if offset is None else int(offset))
 
-    def twice(self, wall: int, offset: int) -> bool:
-        """Whether the report shows wall minute ``wall`` in another offset too."""
-        if len(self.runs) > MAX_RUNS:
+    def twice(self, wall: int) -> bool:
+        """Whether the wall clock may have shown minute ``wall`` twice (a fall-back)."""
+        if len(self.twice_spans) > MAX_BACKS:
             return True
-        return any(o != offset and lo <= wall <= hi for o, lo, hi in self.runs)
+        return any(lo <= wall <= hi for lo, hi in self.twice_spans)
 
     def when(self, minute: int | float, offset: int | None = None) -> str:
         """A UTC minute as its wall minute, 2024-11-03 01:30, with its offset (2024-11-03
-        01:30 -04:00) when the report shows that wall minute in two offsets."""
+        01:30 -04:00) when the clock may have shown that wall minute twice."""
         off = self.offset(int(minute)) if offset is None else int(offset)
         wall = int(minute) + off
         text = when(wall)
-        return f"{text} {spelled(off)}" if not self.single and self.twice(wall, off) else text
+        return f"{text} {spelled(off)}" if not self.single and self.twice(wall) else text
 
     def clock(self, minute: int | float) -> str:
         """As ``when``, without the date: 01:30, or 01:30 -04:00."""

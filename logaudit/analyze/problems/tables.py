@@ -389,12 +389,12 @@ def t_slowest(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
 
 
 def t_clients(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
-    """client -> hits, first, last (wall-clock seconds), s404: every client's span, for the
+    """client -> hits, first, last (UTC seconds), s404: every client's span, for the
     evidence rows and the 404-scanner share."""
     cc, cn = _client(c)
     used = np.flatnonzero(np.bincount(cc[cc >= 0], minlength=len(cn)))
     n = len(cn)
-    t = c["local"].array.asi8
+    t = c["time"].array.asi8
     ok = cc >= 0
     code, tt = cc[ok], t[ok]
     first = np.full(n, np.iinfo(np.int64).max)
