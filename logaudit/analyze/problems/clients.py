@@ -219,20 +219,10 @@ def suspicious(p: Partial, clock: Clock) -> pd.DataFrame:
     clients = _table(p, "pb_clients")
     span = clients.reindex(f["client"])
     f["requests"] = span["hits"].fillna(0).astype(np.int64).to_numpy()
-    f["first"] = [_when(v, clock) for v in span["first"].to_numpy()]
-    f["last"] = [_when(v, clock) for v in span["last"].to_numpy()]
+    f["first"] = clock.seconds(span["first"].to_numpy(np.float64, na_value=np.nan))
+    f["last"] = clock.seconds(span["last"].to_numpy(np.float64, na_value=np.nan))
     f["_order"] = f["kind"].map(KINDS.index)
     f = f.sort_values(
         ["_order", "requests", "client"], ascending=[True, False, True], kind="stable"
     )
     return f.drop(columns="_order").reset_index(drop=True)[COLUMNS]
-
-
-def _when(seconds: float, clock: Clock) -> str:
-    """UTC seconds as the wall clock's 2024-11-03 01:30:15, with the offset where the report
-    shows that minute in two (``Clock.when``)."""
-    if seconds != seconds:  # NaN: unknown
-        return ""
-    minute, second = divmod(int(seconds), 60)
-    shown = clock.when(minute)
-    return f"{shown[:16]}:{second:02d}{shown[16:]}"

@@ -86,6 +86,28 @@ class Clock:
         text = when(wall)
         return f"{text} {spelled(off)}" if not self.single and self.twice(wall) else text
 
+    def seconds(self, values: np.ndarray) -> list[str]:
+        """UTC seconds as wall times to the second, 2024-11-03 01:30:15 (with the offset as
+        ``when`` puts it); NaN: unknown, "". One numpy pass, not a call per value."""
+        v = np.asarray(values, dtype=np.float64)
+        known = ~np.isnan(v)
+        secs = np.where(known, v, 0).astype(np.int64)
+        minute = secs // 60
+        if len(self.minutes):
+            at = np.maximum(np.searchsorted(self.minutes, minute, side="right") - 1, 0)
+            off = self.offsets[at]
+        else:
+            off = np.zeros(len(secs), np.int64)
+        wall = secs + off * 60
+        text = np.char.replace(wall.astype("datetime64[s]").astype(str), "T", " ")
+        out = [str(t) if k else "" for t, k in zip(text, known, strict=True)]
+        if self.single:
+            return out
+        return [
+            f"{t} {spelled(int(o))}" if t and self.twice(int(w) // 60) else t
+            for t, o, w in zip(out, off, wall, strict=True)
+        ]
+
     def clock(self, minute: int | float) -> str:
         """As ``when``, without the date: 01:30, or 01:30 -04:00."""
         return self.when(minute)[11:]
