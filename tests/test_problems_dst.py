@@ -228,3 +228,36 @@ def test_client_first_and_last_say_their_offset(tmp_path: Path) -> None:
         "2024-11-03 01:50:00 -04:00",
         "2024-11-03 01:14:00 -05:00",
     )
+
+
+def test_a_labelled_time_pastes_into_records_since(tmp_path: Path) -> None:
+    """The label of the repeated hour's second pass names its instant: ``records --since``
+    given it starts at 01:00 EST (06:00Z), not at the first pass (05:00Z)."""
+    from click.testing import CliRunner
+
+    from logaudit.cli import cli
+
+    log = write(tmp_path / "a.log", night(FALL, 240, 90, NY))
+    r = problems(log, problems_every="1h")
+    t, _ = section(r, "error-timeline")
+    second = t["start"].tolist()[2]
+    assert second == "2024-11-03 01:00 -05:00"
+    res = CliRunner().invoke(
+        cli,
+        ["records", str(log), "--since", second, "--limit", "1", "--format", "jsonl"],
+        catch_exceptions=False,
+    )
+    assert json.loads(res.stdout.splitlines()[0])["time"].startswith("2024-11-03T06:00:00")
+
+
+def test_quiet_spring_night_with_tz_has_no_skipped_rows(tmp_path: Path) -> None:
+    """No request from 01:30 EST to 03:29 EDT: with --tz the empty rows between are the
+    zone's (01:30, 01:45, 03:00, 03:15), never a 02:xx the clock skipped."""
+    rows = night(SPRING, 90, -1, None) + night(SPRING + timedelta(minutes=150), 30, -1, None)
+    r = problems(write(tmp_path / "a.log", rows), tz="America/New_York", problems_every="15m")
+    t, _ = section(r, "error-timeline")
+    assert t["start"].tolist() == [
+        *(f"2024-03-10 0{h}:{m:02d}" for h in (0, 1) for m in (0, 15, 30, 45)),
+        *(f"2024-03-10 03:{m:02d}" for m in (0, 15, 30, 45)),
+    ]
+    assert t["requests"].tolist() == [45] * 6 + [0] * 4 + [45] * 2
