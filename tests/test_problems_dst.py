@@ -8,6 +8,10 @@ read with --tz UTC."""
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,10 +20,13 @@ import pandas as pd
 import pytest
 from loglines import isolate, line, utc, write
 
-from logaudit import api
+from logaudit import analyze, api
+from logaudit.analyze.base import Table
+from logaudit.analyze.problems import tables as problem_tables
 from logaudit.analyze.problems.clock import Clock
 from logaudit.config import Settings
 from logaudit.report import Report
+from logaudit.store import layout, walls
 
 NY = ZoneInfo("America/New_York")
 FALL = utc(2024, 11, 3, 4, 0)  # 00:00 EDT; four hours to 03:00 EST
@@ -261,3 +268,152 @@ def test_quiet_spring_night_with_tz_has_no_skipped_rows(tmp_path: Path) -> None:
         *(f"2024-03-10 03:{m:02d}" for m in (0, 15, 30, 45)),
     ]
     assert t["requests"].tolist() == [45] * 6 + [0] * 4 + [45] * 2
+
+
+# ---- a history store written before schema 14 (problems' minutes on the wall clock) -----------
+
+
+def _as_older(table: Table) -> Table:
+    """``table`` as a logaudit of schema 13 computed it: its minutes (and a client's first and
+    last) from each line's wall time, no offset kept."""
+
+    def compute(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+        f = table.compute(c.assign(time=c["local"]), s)
+        return f.drop(columns="offset", errors="ignore")
+
+    return replace(
+        table, compute=compute, agg={k: v for k, v in table.agg.items() if k != "offset"}
+    )
+
+
+@contextmanager
+def older_logaudit() -> Iterator[None]:
+    """This logaudit as schema 13 wrote and read a store: problems' tables on wall minutes,
+    never marked or converted (``store/walls.py``), the store said to be schema 13."""
+    with pytest.MonkeyPatch.context() as m:
+        for name in walls.TABLES:
+            older = _as_older(analyze.TABLES[name])
+            m.setitem(analyze.TABLES, name, older)
+            m.setitem(problem_tables.TABLES, name, older)
+        m.setattr(walls, "TABLES", frozenset())
+        m.setattr(layout, "SCHEMA", 13)
+        m.setattr(layout, "READS", tuple(range(1, 14)))
+        yield
+
+
+def stored(logs: list[Path], state: Path | None, *args: str) -> dict:
+    """``problems --format json`` of ``logs`` (through the store ``state``), as figures: the
+    inputs, notes and client tokens (each store has its own key) left out."""
+    from click.testing import CliRunner
+
+    from logaudit.cli import cli
+
+    where = ["--state", str(state)] if state is not None else []
+    res = CliRunner().invoke(
+        cli,
+        ["problems", *map(str, logs), *where, *args, "--format", "json"],
+        catch_exceptions=False,
+    )
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.stdout)
+    for k in ("generated", "inputs", "notes", "bad_lines"):
+        d.pop(k, None)
+    d["overview"].pop("bad_lines", None)
+    return json.loads(re.sub(r"h:[0-9a-f]{16}", "h:X", json.dumps(d)))
+
+
+def timeline_of(d: dict) -> list[tuple[str, int, int]]:
+    rows = next(s for s in d["sections"] if s["name"] == "error-timeline")["rows"]
+    return [(r["start"], r["requests"], r["5xx"]) for r in rows]
+
+
+def per_minute(d: dict) -> float:
+    return float(d["sections"][0]["headline"]["requests_per_minute"])
+
+
+EVE = utc(2024, 11, 2, 22, 0)  # 18:00 EDT, the evening before the fall-back night
+
+
+@pytest.mark.parametrize("how", ["own offsets", "W3C in UTC, --tz"])
+def test_an_older_store_grown_by_this_logaudit_reads_as_one_store(tmp_path: Path, how: str) -> None:
+    """Days an older logaudit stored (wall minutes) and days this one adds (instants) read as
+    a store this logaudit wrote alone: no phantom gap of the offset between them (requests per
+    minute 2.06 against 2.16, rev23-dst23 1), the fall-back's hour twice."""
+    if how == "own offsets":
+        eve = write(tmp_path / "eve.log", night(EVE, 360, 30, NY))
+        fall = write(tmp_path / "fall.log", night(FALL, 240, 90, NY))
+        tz: tuple[str, ...] = ()
+    else:
+        eve = write(tmp_path / "eve.log", w3c(EVE, 360, 30))
+        fall = write(tmp_path / "fall.log", w3c(FALL, 240, 90))
+        tz = ("--tz", "America/New_York")
+    old = tmp_path / "old"
+    with older_logaudit():
+        before = stored([eve], old, *tz)
+    assert json.loads((old / "store.json").read_text())["schema"] == 13
+    assert stored([], old, *tz) == before  # its logs gone: every figure as the older one gave
+    grown = stored([eve, fall], old, *tz, "--every", "1h")
+    assert json.loads((old / "store.json").read_text())["schema"] == 14
+    assert grown == stored([eve, fall], tmp_path / "new", *tz, "--every", "1h")
+    assert per_minute(grown) == (600 * 3 + 2 * 20) / 600
+    rows = timeline_of(grown)
+    assert len(rows) == 10  # 18:00 EDT .. 02:00 EST: 6 + 4 hours, none twice, no gap
+    assert rows[-4:] == timeline_of(stored([fall], None, *tz, "--every", "1h"))
+    assert [r[0] for r in rows[-3:-1]] == ["2024-11-03 01:00 -04:00", "2024-11-03 01:00 -05:00"]
+
+
+def _grown_inside_the_night(tmp_path: Path, cut: int) -> tuple[dict, dict]:
+    """The fall-back night (errors at 01:15 EDT) stored up to minute ``cut`` by an older
+    logaudit and on by this one; and the same night stored by this one alone."""
+    rows = night(FALL, 240, 75, NY)
+    upto = 3 * cut + 20 * (cut > 75)
+    log = write(tmp_path / "fall.log", rows[:upto])
+    old = tmp_path / "old"
+    with older_logaudit():
+        stored([log], old)
+    write(tmp_path / "fall.log", rows)  # the same file, grown
+    grown = stored([log], old, "--every", "1h")
+    return grown, stored([log], tmp_path / "new", "--every", "1h")
+
+
+def test_a_day_grown_inside_the_first_pass_of_the_repeated_hour_is_exact(tmp_path: Path) -> None:
+    """An older logaudit stored the night up to 01:30 EDT (each wall hour in one offset: its
+    minutes converted exactly); this one stores the rest. Its errors' table gets no new row,
+    yet is rewritten as instants with the day: kept as it was, it would be read with the
+    day's new offsets, the 01:15 EDT errors an hour late (01:15 -05:00)."""
+    grown, new = _grown_inside_the_night(tmp_path, 90)
+    assert grown == new
+    failing = next(s for s in grown["sections"] if s["name"] == "failing-urls")["rows"]
+    assert {r["first"] for r in failing} == {"2024-11-03 01:15 -04:00"}
+
+
+def test_a_day_grown_after_the_repeated_hour_keeps_it_in_one_offset(tmp_path: Path) -> None:
+    """An older logaudit stored the night past the repeated hour: its 01:xx minutes hold both
+    passes (wall minutes) and cannot be told apart: they are read in the westernmost offset
+    (-05:00), one minute each as that logaudit showed them, the -04:00 hour empty. Every
+    other row, and every count, is exact."""
+    grown, new = _grown_inside_the_night(tmp_path, 200)
+    rows, exact = timeline_of(grown), timeline_of(new)
+    assert rows[1:3] == [("2024-11-03 01:00 -04:00", 0, 0), ("2024-11-03 01:00 -05:00", 380, 20)]
+    assert exact[1:3] == [("2024-11-03 01:00 -04:00", 200, 20), ("2024-11-03 01:00 -05:00", 180, 0)]
+    assert rows[3:] == exact[3:]
+    # 00:00 says -04:00: from the minutes alone the clock may have gone back any time in the
+    # empty hour after 00:59 EDT (``Clock.twice``).
+    assert rows[0] == ("2024-11-03 00:00 -04:00", *exact[0][1:])
+    assert per_minute(grown) == per_minute(new)
+
+
+def test_an_older_logaudit_refuses_a_store_this_one_wrote(tmp_path: Path) -> None:
+    """This logaudit's store is schema 14: an older one (13) refuses it in one line, exit 7,
+    where it would read the instants as wall minutes (rev23-dst23 1: "since 04:05")."""
+    from click.testing import CliRunner
+
+    from logaudit.cli import cli
+
+    log = write(tmp_path / "fall.log", night(FALL, 240, 90, NY))
+    stored([log], tmp_path / "st")
+    with older_logaudit():
+        res = CliRunner().invoke(cli, ["problems", "--state", str(tmp_path / "st")])
+    assert res.exit_code == 7
+    assert "store schema 14" in res.output and "reads schema 1 to 13 only" in res.output
+    assert "state rebuild" in res.output and len(res.output.strip().splitlines()) == 1
