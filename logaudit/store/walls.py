@@ -85,9 +85,16 @@ def _shifted(rows: pa.Table, column: str, per: int, offsets: Offsets) -> tuple[p
     offset; and the offsets (minutes)."""
     i = rows.schema.get_field_index(column)
     col = rows.column(column)
-    wall = pc.fill_null(col, 0).to_numpy().astype(np.int64)
-    off = _at(offsets, wall * per // 3600)
-    moved = pc.subtract(col, pa.array(off * 60 // per, col.type))
+    o = offsets[1]
+    if o.min() == o.max():  # the usual entry: one offset (0: nothing to do), no lookup
+        off = np.full(len(col), o[0], np.int64)
+        if not o[0]:
+            return rows, off
+        moved = pc.subtract(col, pa.scalar(int(o[0]) * 60 // per, col.type))
+    else:
+        wall = pc.fill_null(col, 0).to_numpy().astype(np.int64)
+        off = _at(offsets, wall * per // 3600)
+        moved = pc.subtract(col, pa.array(off * 60 // per, col.type))
     return rows.set_column(i, rows.schema.field(column), moved), off
 
 
