@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 import pytest
 from loglines import isolate, line, utc, write
@@ -417,3 +418,43 @@ def test_an_older_logaudit_refuses_a_store_this_one_wrote(tmp_path: Path) -> Non
     assert res.exit_code == 7
     assert "store schema 14" in res.output and "reads schema 1 to 13 only" in res.output
     assert "state rebuild" in res.output and len(res.output.strip().splitlines()) == 1
+
+
+LORD_HOWE = ZoneInfo("Australia/Lord_Howe")  # 2024-04-07 02:00 +11:00 became 01:30 +10:30
+
+
+@pytest.mark.parametrize("tz", [None, "Australia/Lord_Howe"])
+def test_half_hour_fall_back_has_no_phantom_rows(tmp_path: Path, tz: str | None) -> None:
+    """A fall-back of 30 minutes puts the hourly rows after it off the grid of the rows
+    before: the empty rows are filled after each real row, not on that grid, which put a row
+    of 0 between every two (01:30 +10:30 0, 02:30 0, ...: rev23-dst23 2)."""
+    start = utc(2024, 4, 6, 12, 0)  # 23:00 +11:00
+    rows = [
+        line(when=(start + timedelta(minutes=m)).astimezone(LORD_HOWE), request="GET /p HTTP/1.1")
+        for m in range(360)
+    ]
+    r = problems(write(tmp_path / "a.log", rows), tz=tz, problems_every="1h")
+    t, _ = section(r, "error-timeline")
+    assert [(x[11:], n) for x, n in zip(t["start"], t["requests"], strict=True)] == [
+        ("23:00", 60),
+        ("00:00", 60),
+        ("01:00 +11:00", 60),
+        ("01:00 +10:30", 30),
+        ("02:00", 60),
+        ("03:00", 60),
+        ("04:00", 30),
+    ]
+
+
+def test_zone_offsets_at_once_are_the_zone_s() -> None:
+    """The empty rows' offsets under --tz, in one conversion, are zoneinfo's at each minute
+    (across both changes of a year, and far from 1970)."""
+    from logaudit.analyze import periods
+    from logaudit.analyze.problems.clock import zone_offsets
+
+    for zone in (NY, LORD_HOWE):
+        minutes = np.r_[
+            np.arange(28_400_000, 28_960_000, 97), [-5_000_000, 0, 2_000_000_000]
+        ].astype(np.int64)
+        want = [periods.zone_offset_at_instant(zone, int(m) * 60) for m in minutes]
+        assert zone_offsets(zone, minutes).tolist() == want

@@ -17,7 +17,13 @@ import pandas as pd
 from logaudit.analyze import periods, timing
 from logaudit.analyze.base import Context, Partial, SectionSpec
 from logaudit.analyze.problems import clients as clients_mod
-from logaudit.analyze.problems.clock import Clock, minute_offsets, spelled, when
+from logaudit.analyze.problems.clock import (
+    Clock,
+    minute_offsets,
+    spelled,
+    when,
+    zone_offsets,
+)
 from logaudit.analyze.problems.tables import SLOWEST_PER_CHUNK, TABLES
 from logaudit.report import Section
 from logaudit.wording import counted
@@ -109,12 +115,12 @@ def _buckets(p: Partial, ctx: Context, k: int) -> tuple[pd.DataFrame, np.ndarray
     starts = g.index.to_numpy(np.int64) - (g_off if k > 60 else 0)  # instants
     zone = _zone(ctx)
     if k <= 60:
-        grid = np.union1d(np.arange(int(starts.min()), int(starts.max()) + 1, k), starts)
+        grid = _filled(starts, k)
         at = np.searchsorted(starts, grid, side="right") - 1
         offs = g_off[at]
-        if zone is not None:
-            offs = np.array([periods.zone_offset_at_instant(zone, int(s) * 60) for s in grid])
-        offs = np.where(np.isin(grid, starts), g_off[at], offs)
+        empty = ~np.isin(grid, starts)
+        if zone is not None and empty.any():
+            offs[empty] = zone_offsets(zone, grid[empty])
     else:
         walls = np.arange(int(g.index.min()), int(g.index.max()) + 1, k)
         at = np.searchsorted(g.index.to_numpy(np.int64), walls, side="right") - 1
@@ -125,6 +131,19 @@ def _buckets(p: Partial, ctx: Context, k: int) -> tuple[pd.DataFrame, np.ndarray
         grid = walls - offs
     filled = g.set_axis(starts).reindex(grid, fill_value=0)
     return filled, offs
+
+
+def _filled(starts: np.ndarray, k: int) -> np.ndarray:
+    """The intervals' starts (instants, ascending) with the empty ones between them: after
+    each, every ``k`` minutes up to the next. Not a grid of ``k`` from the first: where an
+    offset changes by less than ``k`` (Lord Howe's half hour) the starts after it are off
+    that grid, which put phantom rows between them, overlapping (rev23-dst23 2)."""
+    gap = np.maximum((starts[1:] - starts[:-1] - 1) // k, 0)
+    if not gap.sum():
+        return starts
+    before = np.repeat(starts[:-1], gap)
+    step = np.arange(int(gap.sum())) - np.repeat(np.cumsum(gap) - gap, gap) + 1
+    return np.sort(np.concatenate([starts, before + step * k]))
 
 
 def _zone(ctx: Context) -> Any:

@@ -8,6 +8,8 @@ its offset wherever it is shown; every other time shows as before, without one.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -34,6 +36,14 @@ def minute_offsets(m: pd.DataFrame) -> np.ndarray:
     if "offset" not in m:
         return np.zeros(len(m), np.int64)
     return m["offset"].to_numpy(np.float64, na_value=0.0).astype(np.int64)
+
+
+def zone_offsets(zone: Any, minutes: np.ndarray) -> np.ndarray:
+    """The zone's UTC offset (minutes) at each UTC minute, in one vectorised conversion (a
+    zone lookup per row was 100,000 calls for --every 1m over months: rev23-dst23 4)."""
+    utc = pd.DatetimeIndex((np.asarray(minutes, np.int64) * 60).astype("datetime64[s]"), tz="UTC")
+    wall = utc.tz_convert(zone).tz_localize(None).as_unit("s").asi8
+    return (wall - utc.tz_localize(None).as_unit("s").asi8) // 60
 
 
 class Clock:
