@@ -31,8 +31,9 @@ def spelled(offset: int) -> str:
 
 
 def minute_offsets(m: pd.DataFrame) -> np.ndarray:
-    """Each row's offset in minutes; 0 where unknown (a store's days written before the
-    offset was kept: their minutes are wall minutes, read as before)."""
+    """Each row's offset in minutes; 0 where unknown (a store's day written before schema
+    14 without offsets in its ``trend_hours``: ``store/walls.py`` leaves its wall minutes as
+    they were, read as before)."""
     if "offset" not in m:
         return np.zeros(len(m), np.int64)
     return m["offset"].to_numpy(np.float64, na_value=0.0).astype(np.int64)
