@@ -446,6 +446,31 @@ def test_half_hour_fall_back_has_no_phantom_rows(tmp_path: Path, tz: str | None)
     ]
 
 
+@pytest.mark.parametrize("tz", [None, "Australia/Lord_Howe"])
+def test_a_quiet_half_hour_fall_back_has_no_overlapping_rows(
+    tmp_path: Path, tz: str | None
+) -> None:
+    """Quiet across the half-hour change (23:00-23:59 +11:00, then 02:30-03:29 +10:30): the
+    empty hours after 23:00 are filled only while a whole hour fits before the next row's
+    start; the part-hour left over had no lines and gets no row (an 02:00 +11:00 row ran to
+    02:30 +10:30, over the 02:00 +10:30 row: rev23-dst23b 1)."""
+    start = utc(2024, 4, 6, 12, 0)  # 23:00 +11:00
+    rows = [
+        line(when=(start + timedelta(minutes=m)).astimezone(LORD_HOWE), request="GET /p HTTP/1.1")
+        for m in [*range(60), *range(240, 300)]
+    ]
+    r = problems(write(tmp_path / "a.log", rows), tz=tz, problems_every="1h")
+    t, _ = section(r, "error-timeline")
+    got = [(x[11:], n) for x, n in zip(t["start"], t["requests"], strict=True)]
+    assert got == [
+        ("23:00", 60),
+        ("00:00 +11:00", 0),
+        ("01:00 +11:00", 0),
+        ("02:00 +10:30", 30),
+        ("03:00", 30),
+    ], got
+
+
 def test_zone_offsets_at_once_are_the_zone_s() -> None:
     """The empty rows' offsets under --tz, in one conversion, are zoneinfo's at each minute
     (across both changes of a year, and far from 1970)."""

@@ -138,7 +138,9 @@ def _filled(starts: np.ndarray, k: int) -> np.ndarray:
     each, every ``k`` minutes up to the next. Not a grid of ``k`` from the first: where an
     offset changes by less than ``k`` (Lord Howe's half hour) the starts after it are off
     that grid, which put phantom rows between them, overlapping (rev23-dst23 2)."""
-    gap = np.maximum((starts[1:] - starts[:-1] - 1) // k, 0)
+    # Only whole intervals that end by the next start (a gap across a half-hour change has a
+    # part-interval left over, without lines: no row).
+    gap = np.maximum((starts[1:] - starts[:-1]) // k - 1, 0)
     if not gap.sum():
         return starts
     before = np.repeat(starts[:-1], gap)
