@@ -56,7 +56,7 @@ def _spy(monkeypatch: Any) -> tuple[list[tuple[str, str]], list[pd.DataFrame]]:
 def test_each_rolled_month_counts_its_interior_visits(store: tuple[Path, Path]) -> None:
     state, _ = store
     raw = _state(state)
-    assert raw["schema"] == SCHEMA == 13
+    assert raw["schema"] == SCHEMA == 14
     layout = Layout(state)
     st = layout.read_state()
     assert {"2025-12", "2026-01"} <= set(st.months)

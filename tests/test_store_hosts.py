@@ -55,7 +55,7 @@ def _named(monkeypatch: Any) -> list[str]:
 
 def test_each_rolled_month_keeps_its_referrers_sites(store: tuple[Path, Path]) -> None:
     state, _ = store
-    assert _state(state)["schema"] == SCHEMA == 13
+    assert _state(state)["schema"] == SCHEMA == 14
     layout = Layout(state)
     st = layout.read_state()
     assert {"2025-12", "2026-01", "2026-02"} <= set(st.months)

@@ -194,7 +194,7 @@ def test_a_store_of_schema_6_gets_its_referring_sites_and_reports_the_same(
     stored = figures(trends([str(log)], state, **more))
     assert stored == figures(trends([str(log)], **more))
     raw = json.loads((state / STATE_FILE).read_text())
-    assert raw["schema"] == SCHEMA == 13
+    assert raw["schema"] == SCHEMA == 14
     entries = [*raw["days"].values(), *raw["months"].values()]
     assert all(sites.ready(e) for e in entries if "referrers" in e["files"])
     assert any(sites.TABLE in e["files"] for e in entries)

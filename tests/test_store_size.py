@@ -124,7 +124,7 @@ def test_stored_days_keep_keys_once_and_figures_equal_one_pass(tmp_path: Path) -
         assert figures(stored) == _one_pass(tmp_path, DATA[:end])
         assert manage.verify(state) == []
     raw = _state(state)
-    assert raw["schema"] == SCHEMA == 13
+    assert raw["schema"] == SCHEMA == 14
     closed = [(d, i) for d, i in sorted(raw["days"].items()) if i.get("closed")]
     assert closed
     for day, info in closed:
@@ -289,7 +289,7 @@ def test_a_schema_12_store_is_read_written_on_as_13_and_an_older_logaudit_refuse
     assert figures(report(server.glob(), state)) == _one_pass(tmp_path, DATA)
     assert manage.verify(state) == []
     assert _split_integer_files(state)  # the new days' files need pyarrow 16 ...
-    assert _state(state)["schema"] == SCHEMA == 13  # ... so the store says so
+    assert _state(state)["schema"] == SCHEMA == 14  # ... so the store says so
     # A schema-12 logaudit refuses it in one line (exit 7), never calls it damaged.
     with monkeypatch.context() as m:
         m.setattr(layout_module, "READS", tuple(range(1, 13)))
@@ -297,7 +297,7 @@ def test_a_schema_12_store_is_read_written_on_as_13_and_an_older_logaudit_refuse
             report([], state)
     assert e.value.exit_code == ExitCode.CONFIG == 7
     message = str(e.value)
-    assert "store schema 13" in message and "reads schema 1 to 12 only" in message
+    assert "store schema 14" in message and "reads schema 1 to 12 only" in message
     assert "unreadable" not in message and "damaged" not in message
 
 

@@ -62,7 +62,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def test_slow_sections_from_a_rolled_up_month_equal_one_pass(store: tuple[Path, Path]) -> None:
     state, whole = store
     raw = state_json(state)
-    assert raw["schema"] == SCHEMA == 13
+    assert raw["schema"] == SCHEMA == 14
     assert "pb_response_max" in raw["months"]["2026-01"]["files"]
     one = figures(_report([str(whole)]))
     rows = one["slow-endpoints"]["rows"]

@@ -76,7 +76,7 @@ def test_each_counted_month_keeps_its_visits_named(store: tuple[Path, Path]) -> 
     """A counted month's sources are its counted pairs classified one by one (not per
     distinct pair), summed per day and source, under the recorded own hosts and rules."""
     state, _ = store
-    assert _state(state)["schema"] == SCHEMA == 13
+    assert _state(state)["schema"] == SCHEMA == 14
     layout = Layout(state)
     sourced = _sourced(state)
     assert {"2026-01", "2026-02"} <= set(sourced)

@@ -51,7 +51,7 @@ def test_each_rolled_month_keeps_its_visitor_set(store: tuple[Path, Path]) -> No
     """Each rolled-up month's sets are its ``visitor_days`` re-coded: keys sorted and
     distinct, every row's visitor is ``keys[code]``, days and hits as stored."""
     state, _ = store
-    assert _state(state)["schema"] == SCHEMA == 13
+    assert _state(state)["schema"] == SCHEMA == 14
     layout = Layout(state)
     st = layout.read_state()
     assert {"2025-12", "2026-01", "2026-02"} <= set(st.months)

@@ -95,7 +95,7 @@ def _process(
 
 # Tables that say where the input's lines were before the filters cut them, from the
 # Enricher's chunk attribute named here: kept for a chunk whose every row was filtered out.
-PRE_FILTER = {"span": "span_local", "pb_start": "first_local"}
+PRE_FILTER = {"span": "span_local", "pb_start": "first_utc"}
 
 
 def _analyse(

@@ -215,9 +215,11 @@ class Enricher:
             secs = local.astype("datetime64[s]").astype(np.int64)
             # The chunk's first and last lines before any filter cuts it (the "pb_start"
             # table): problems --last tells a minute before the log began from a quiet one,
-            # and ends its window at the log's newest line, not the newest one kept.
-            chunk.attrs["first_local"] = int(secs.min())
-            chunk.attrs["last_local"] = int(secs.max())
+            # and ends its window at the log's newest line, not the newest one kept. As
+            # instants (UTC seconds), as problems keys its minutes.
+            utc_secs = chunk["time"].array.asi8
+            chunk.attrs["first_utc"] = int(utc_secs.min())
+            chunk.attrs["last_utc"] = int(utc_secs.max())
             if period:
                 # What the input covers before --since/--until cut it (the "span" table): a
                 # run with no request in the period can then say where the log's requests are.

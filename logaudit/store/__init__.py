@@ -63,6 +63,7 @@ from logaudit.store.layout import (
     pointing_into,
 )
 from logaudit.store.lock import locked
+from logaudit.store.walls import walled
 
 # Where the store hands closed months' counted visits (popped by ``stored_context``).
 COUNTED = "_stored_visit_counts"
@@ -365,6 +366,8 @@ def _add_days(
                 part.setdefault(TOUCH, pd.DataFrame())  # one may be stored packed in the other
             for t in pointing_into(set(part)) & set(old["files"]) & set(merged):
                 part.setdefault(t, pd.DataFrame())  # stored as row numbers into a rewritten table
+            for t in walled(old) & set(merged):
+                part.setdefault(t, pd.DataFrame())  # on wall minutes: rewritten as instants
             for t in merged:
                 if t not in part and t in old["files"]:
                     # No new rows: the stored file stays as it is (its own generation).

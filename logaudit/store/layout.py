@@ -40,6 +40,7 @@ from logaudit.analyze.base import int_levels
 from logaudit.deliver.files import sync_folder
 from logaudit.errors import ConfigError, ExitCode, LogauditError
 from logaudit.schema import hash_strings, hash_utf8
+from logaudit.store import walls
 
 # The layout and table contents this logaudit writes. A store with another number is refused
 # (exit 7), never misread. Schema 2 added closed days (``store/close.py``: per-page visitor
@@ -104,8 +105,14 @@ from logaudit.schema import hash_strings, hash_utf8
 # tables are those of 12. Schema-1 to -12 stores are read as they are and written on as
 # schema 13 (their old files read beside the new); an older logaudit refuses a schema-13
 # store (exit 7), never calls it damaged.
-SCHEMA = 13
-READS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
+# Schema 14 (branch dst23) keys ``problems``' minutes (and its clients' first and last) on
+# instants, UTC, where they were the report zone's wall clock: an older logaudit would read
+# such a day as wall minutes (a timeline shifted by the offset, a phantom gap beside its own
+# days), so it refuses a schema-14 store. Schema-1 to -13 stores are read and written on as
+# schema 14: their problems' files (no ``walls.MARK`` in their entry) are read converted to
+# instants (``store/walls.py``) and rewritten so when their day is.
+SCHEMA = 14
+READS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
 STATE_FILE = "store.json"
 # What damage() says of a file whose checksum was never written (not proof of damage).
 NO_CHECKSUM = "has no checksum"
@@ -569,6 +576,8 @@ class Layout:
         self.root = root
         # References read by this run, by file (a generation's file never changes).
         self._ref_cache: dict[tuple[str, str, bool], Ref] = {}
+        # Each entry's wall hours' offsets (``walls.hour_offsets``), by its trend_hours file.
+        self._hours_cache: dict[Path, walls.Offsets | None] = {}
 
     @classmethod
     def of(cls, layout: Layout) -> Self:
@@ -745,7 +754,10 @@ class Layout:
                         older.result()
                 sums[name] = pool.submit(_put, self.file(day, name, gen), stored, keys, plain_ints)
                 rows[name] = len(frame)
-            files = {t: {"sha256": sums[t].result(), "rows": rows[t]} for t in sorted(rows)}
+            files = {
+                t: walls.mark(t, {"sha256": sums[t].result(), "rows": rows[t]})
+                for t in sorted(rows)
+            }
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         sync_folder(folder)
@@ -787,6 +799,7 @@ class Layout:
         data, arrow = _parquet(frame, table, reference)
         _write_private(self.file(day, table, gen), data)
         meta = {"sha256": hashlib.sha256(data).hexdigest(), "rows": len(frame), "gen": gen}
+        walls.mark(table, meta)
         if written is not None and table in REF_TABLES:
             written[table] = arrow
         return meta
@@ -830,7 +843,23 @@ class Layout:
         path = self._source(self.path(day, info, table))
         coded = list(coded)
         read = _read(path, None, coded) if columns is None else _projected(path, columns, coded)
-        return _from_refs(_from_diffs(read), self._refs(day, info))
+        out = _from_refs(_from_diffs(read), self._refs(day, info))
+        if table in walls.TABLES and not info["files"][table].get(walls.MARK):
+            # problems' wall minutes (before schema 14), as instants
+            out = walls.instants(table, out, self._wall_offsets(day, info))
+        return out
+
+    def _wall_offsets(self, day: str, info: dict[str, Any]) -> walls.Offsets | None:
+        """The offsets of a stored entry's wall hours, from its ``trend_hours`` (once per run)."""
+        if walls.HOURS not in info["files"]:
+            return None
+        path = self.path(day, info, walls.HOURS)
+        if path not in self._hours_cache:
+            if len(self._hours_cache) >= 4096:
+                self._hours_cache.clear()
+            hours = self._stored(day, info, walls.HOURS, ["hits"])
+            self._hours_cache[path] = walls.hour_offsets(hours)
+        return self._hours_cache[path]
 
     def _source(self, path: Path) -> Path | pa.Buffer:
         """Where a file is read from: the file (``Pinned``: its bytes as pinned)."""

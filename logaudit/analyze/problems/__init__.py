@@ -14,9 +14,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from logaudit.analyze import timing
+from logaudit.analyze import periods, timing
 from logaudit.analyze.base import Context, Partial, SectionSpec
 from logaudit.analyze.problems import clients as clients_mod
+from logaudit.analyze.problems.clock import (
+    Clock,
+    minute_offsets,
+    spelled,
+    when,
+    zone_offsets,
+)
 from logaudit.analyze.problems.tables import SLOWEST_PER_CHUNK, TABLES
 from logaudit.report import Section
 from logaudit.wording import counted
@@ -47,14 +54,9 @@ def _t(p: Partial, name: str) -> pd.DataFrame:
     return f if f is not None else pd.DataFrame()
 
 
-def when(minute: int | float) -> str:
-    """A minute (since 1970) as 2026-11-24 13:05: numpy's minutes, which reach any year
-    (pd.Timestamp's nanoseconds stopped in 2262: OutOfBoundsDatetime, QA18 #2)."""
-    return str(np.datetime64(int(minute), "m")).replace("T", " ")
-
-
-def clock(minute: int | float) -> str:
-    return when(minute)[-5:]
+def clock_of(p: Partial, ctx: Context) -> Clock:
+    """The wall clock of the report's minutes (UTC minutes: ``clock.py``), made once."""
+    return ctx.once("problems:clock", lambda: Clock(_t(p, "pb_minutes")))
 
 
 def percentiles(
@@ -88,16 +90,78 @@ def interval(p: Partial, ctx: Context) -> int:
     return 1440
 
 
+def _buckets(p: Partial, ctx: Context, k: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """(per interval of ``k`` minutes the sums of ``pb_minutes``, indexed by the instant it
+    starts, with no interval left out; each interval's offset). An interval is one of the
+    report zone's wall clock (an hour from :00 in that zone), so one of k <= 60 minutes is
+    cut by offset too: the hour a fall-back repeats is two rows, the hour a spring-forward
+    skips none. A longer one (6h, 1d) is the wall clock's span whatever it holds: the day
+    of a fall-back has 25 hours. Intervals without a request between two with one are rows
+    of 0, in the offset of the one before (--tz's zone's when given)."""
+    m = _t(p, "pb_minutes")
+    minute = m.index.to_numpy(np.int64)
+    off = minute_offsets(m)
+    wall = (minute + off) // k * k
+    sums = m[["hits", "s4xx", "s5xx", "s404"]]
+    if clock_of(p, ctx).single:  # one offset: wall and instant intervals agree
+        g = sums.groupby(wall - off).sum()
+        full = np.arange(int(g.index.min()), int(g.index.max()) + 1, k)
+        return g.reindex(full, fill_value=0), np.full(len(full), int(off[0]), np.int64)
+    key = wall - off if k <= 60 else wall
+    order = np.argsort(minute, kind="stable")
+    g = sums.groupby(key).sum()
+    first = pd.Series(off[order], index=key[order]).groupby(level=0).first()
+    g_off = first.reindex(g.index).to_numpy(np.int64)
+    starts = g.index.to_numpy(np.int64) - (g_off if k > 60 else 0)  # instants
+    zone = _zone(ctx)
+    if k <= 60:
+        grid = _filled(starts, k)
+        at = np.searchsorted(starts, grid, side="right") - 1
+        offs = g_off[at]
+        empty = ~np.isin(grid, starts)
+        if zone is not None and empty.any():
+            offs[empty] = zone_offsets(zone, grid[empty])
+    else:
+        walls = np.arange(int(g.index.min()), int(g.index.max()) + 1, k)
+        at = np.searchsorted(g.index.to_numpy(np.int64), walls, side="right") - 1
+        offs = g_off[at]
+        if zone is not None:
+            offs = np.array([periods.zone_offset_at_wall(zone, int(w) * 60) for w in walls])
+        offs = np.where(np.isin(walls, g.index.to_numpy()), g_off[at], offs)
+        grid = walls - offs
+    filled = g.set_axis(starts).reindex(grid, fill_value=0)
+    return filled, offs
+
+
+def _filled(starts: np.ndarray, k: int) -> np.ndarray:
+    """The intervals' starts (instants, ascending) with the empty ones between them: after
+    each, every ``k`` minutes up to the next. Not a grid of ``k`` from the first: where an
+    offset changes by less than ``k`` (Lord Howe's half hour) the starts after it are off
+    that grid, which put phantom rows between them, overlapping (rev23-dst23 2)."""
+    # Only whole intervals that end by the next start (a gap across a half-hour change has a
+    # part-interval left over, without lines: no row).
+    gap = np.maximum((starts[1:] - starts[:-1]) // k - 1, 0)
+    if not gap.sum():
+        return starts
+    before = np.repeat(starts[:-1], gap)
+    step = np.arange(int(gap.sum())) - np.repeat(np.cumsum(gap) - gap, gap) + 1
+    return np.sort(np.concatenate([starts, before + step * k]))
+
+
+def _zone(ctx: Context) -> Any:
+    from zoneinfo import ZoneInfo
+
+    tz = ctx.settings.tz
+    return ZoneInfo(tz) if tz else None
+
+
 def timeline(p: Partial, ctx: Context) -> pd.DataFrame:
     def make() -> pd.DataFrame:
         m = _t(p, "pb_minutes")
         if m.empty:
             return pd.DataFrame()
         k = interval(p, ctx)
-        start = m.index.to_numpy() // k * k
-        g = m.groupby(start).sum()
-        full = np.arange(int(g.index.min()), int(g.index.max()) + 1, k)
-        g = g.reindex(full, fill_value=0)
+        g, offs = _buckets(p, ctx, k)
         rate = np.where(g["hits"] > 0, g["s5xx"] / g["hits"].clip(lower=1), 0.0)
         base = float(np.median(g["s5xx"]))
         burst = (
@@ -107,7 +171,7 @@ def timeline(p: Partial, ctx: Context) -> pd.DataFrame:
         )
         return pd.DataFrame(
             {
-                "start": [when(x) for x in g.index],
+                "start": _labels(clock_of(p, ctx), g.index.to_numpy(np.int64), offs),
                 "minute": g.index.to_numpy(),
                 "requests": g["hits"].to_numpy(),
                 "4xx": g["s4xx"].to_numpy(),
@@ -118,6 +182,19 @@ def timeline(p: Partial, ctx: Context) -> pd.DataFrame:
         )
 
     return ctx.once("problems:timeline", make)
+
+
+def _labels(cl: Clock, starts: np.ndarray, offs: np.ndarray) -> list[str]:
+    """Each interval's wall start, with its offset where the report shows that wall time
+    in two offsets, or two rows would read the same (``Clock.when``)."""
+    plain = [when(int(s) + int(o)) for s, o in zip(starts, offs, strict=True)]
+    if cl.single:
+        return plain
+    shared = pd.Series(plain).duplicated(keep=False).to_numpy()
+    return [
+        f"{x} {spelled(int(o))}" if both else cl.when(int(s), int(o))
+        for x, s, o, both in zip(plain, starts, offs, shared, strict=True)
+    ]
 
 
 def sec_timeline(p: Partial, ctx: Context) -> Section:
@@ -185,6 +262,7 @@ def sec_failing(p: Partial, ctx: Context) -> Section:
     total = len(g)
     top = ctx.settings.top
     g = g.head(top) if top else g
+    cl = clock_of(p, ctx)
     who = _top_of(_t(p, "pb_fail_clients"), "client")
     refs = _top_of(_t(p, "pb_fail_referrers"), "referrer", ("-", ""))
     rows = pd.DataFrame(
@@ -193,8 +271,8 @@ def sec_failing(p: Partial, ctx: Context) -> Section:
             "status": [f"{int(c)}xx" for c in g["class"]],
             "count": g["count"].astype(np.int64),
             "share": g["share"],
-            "first": [when(x) for x in g["first"]],
-            "last": [when(x) for x in g["last"]],
+            "first": [cl.when(x) for x in g["first"]],
+            "last": [cl.when(x) for x in g["last"]],
             "clients": [
                 who.get((str(e), int(c)), "")
                 for e, c in zip(g["endpoint"], g["class"], strict=True)
@@ -376,7 +454,7 @@ def sec_slow_requests(p: Partial, ctx: Context) -> Section:
     s = s.sort_values(["seconds", "local"], ascending=[False, True], kind="stable").head(top)
     rows = pd.DataFrame(
         {
-            "time": s["local"].to_numpy(),
+            "time": _seconds_shown(clock_of(p, ctx), s),
             "client": s["client"].to_numpy(),
             "method": s["method"].to_numpy(),
             "path": s["path"].to_numpy(),
@@ -390,11 +468,25 @@ def sec_slow_requests(p: Partial, ctx: Context) -> Section:
     return Section("slow-requests", title, rows, len(rows), note="seconds")
 
 
+def _seconds_shown(cl: Clock, s: pd.DataFrame) -> list[str]:
+    """The slowest requests' wall times, each with its offset where the report shows its
+    minute in two offsets (a store's rows kept before the offset was: as logged)."""
+    local = [str(x) for x in s["local"]]
+    if cl.single or "offset" not in s:
+        return local
+    out = []
+    for text, minute, off in zip(local, s["minute"], s["offset"], strict=True):
+        if off == off and cl.twice(int(minute) + int(off)):
+            text += " " + spelled(int(off))
+        out.append(text)
+    return out
+
+
 # ---- suspicious clients ----------------------------------------------------------------
 
 
 def suspicious(p: Partial, ctx: Context) -> pd.DataFrame:
-    return ctx.once("problems:clients", lambda: clients_mod.suspicious(p))
+    return ctx.once("problems:clients", lambda: clients_mod.suspicious(p, clock_of(p, ctx)))
 
 
 def sec_clients(p: Partial, ctx: Context) -> Section:
@@ -443,7 +535,9 @@ def window(p: Partial, ctx: Context) -> tuple[int, int, int] | None:
         newest = int(m.index.max())
     elif until is not None:  # lines before --until only: its minute holds the last one kept
         end = np.datetime64(until, "s") - np.timedelta64(1, "s")
-        newest = min(newest, int(end.astype("datetime64[m]").astype(np.int64)))
+        wall = int(end.astype("datetime64[m]").astype(np.int64))
+        # A wall time: its instant in the offset of the newest minute kept.
+        newest = min(newest, wall - clock_of(p, ctx).offset(int(m.index.max())))
     span = max(1, int(last) // 60)
     start = newest - span + 1
     return start, newest, start - BEFORE_MINUTES
@@ -474,6 +568,8 @@ def _start(p: Partial, ctx: Context) -> tuple[int, bool]:
         cut = int(np.datetime64(since, "m").astype(np.int64))
         if first.empty:  # a store: the whole day --since falls in
             cut -= cut % (24 * 60)
+        # A wall time: its instant in the offset of the first minute kept.
+        cut -= clock_of(p, ctx).offset(int(_t(p, "pb_minutes").index.min()))
         return max(start, cut), cut > start
 
     return ctx.once("problems:log_start", make)
@@ -587,10 +683,11 @@ def sec_now(p: Partial, ctx: Context) -> Section:
                 }
             )
     # The end's date too when the window crosses midnight (QA18 #14: "23:14-01:13").
-    end = clock(newest) if when(start)[:10] == when(newest)[:10] else when(newest)
-    note = f"last {newest - start + 1} min ({when(start)}-{end})" + _coverage(
-        p, ctx, start, newest
-    )
+    cl = clock_of(p, ctx)
+    end = cl.clock(newest) if cl.when(start)[:10] == cl.when(newest)[:10] else cl.when(newest)
+    begin = cl.when(start)
+    dash = "-" if len(begin) == len(when(0)) and len(end) in (5, len(begin)) else " to "
+    note = f"last {newest - start + 1} min ({begin}{dash}{end})" + _coverage(p, ctx, start, newest)
     note += f", against the {BEFORE_MINUTES} min before" + (
         _coverage(p, ctx, before, start - 1)
         if known
@@ -615,7 +712,9 @@ def _coverage(p: Partial, ctx: Context, lo: int, hi: int) -> str:
     first = covered(p, ctx, lo, hi)
     if first == lo or first > hi:
         return ""
-    return f", of which {_covers(p, ctx)} {hi - first + 1} min (from {clock(first)})"
+    return (
+        f", of which {_covers(p, ctx)} {hi - first + 1} min (from {clock_of(p, ctx).clock(first)})"
+    )
 
 
 def _covers(p: Partial, ctx: Context) -> str:
@@ -661,6 +760,7 @@ def figures(p: Partial, ctx: Context) -> dict[str, Any]:
 def findings(p: Partial, ctx: Context) -> pd.DataFrame:
     """One row per finding, worst first: (tier, size) ordering."""
     rows: list[tuple[int, int, str, str, str]] = []  # tier, size, kind, text, since
+    cl = clock_of(p, ctx)
     for r in failing(p, ctx).to_dict("records"):
         cls, count, share = int(r["class"]), int(r["count"]), float(r["share"])
         if count < FAIL_MIN or share < FAIL_SHARE:
@@ -673,8 +773,8 @@ def findings(p: Partial, ctx: Context) -> pd.DataFrame:
                 count,
                 f"{cls}xx",
                 f"{cls}xx on {r['endpoint']}: {counted(count, 'error')}, {share:.0%} of its "
-                f"hits, since {clock(r['first'])}",
-                when(r["first"]),
+                f"hits, since {cl.clock(r['first'])}",
+                cl.when(r["first"]),
             )
         )
     t = timeline(p, ctx)

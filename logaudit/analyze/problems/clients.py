@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from logaudit.analyze.base import Partial
+from logaudit.analyze.problems.clock import Clock
 from logaudit.analyze.problems.tables import engine_ranges, engines
 from logaudit.schema import is_client_token
 from logaudit.wording import counted
@@ -208,8 +209,9 @@ def _is_name(client: str) -> bool:
     return False
 
 
-def suspicious(p: Partial) -> pd.DataFrame:
-    """Every suspicious client, one row per (client, kind), ordered by kind then requests."""
+def suspicious(p: Partial, clock: Clock) -> pd.DataFrame:
+    """Every suspicious client, one row per (client, kind), ordered by kind then requests;
+    first and last (UTC seconds) shown on ``clock``, the report zone's wall clock."""
     found = [*floods(p), *brute_force(p), *exploit_probes(p), *scanners(p), *fake_crawlers(p)]
     if not found:
         return pd.DataFrame(columns=COLUMNS)
@@ -217,16 +219,10 @@ def suspicious(p: Partial) -> pd.DataFrame:
     clients = _table(p, "pb_clients")
     span = clients.reindex(f["client"])
     f["requests"] = span["hits"].fillna(0).astype(np.int64).to_numpy()
-    f["first"] = [_when(v) for v in span["first"].to_numpy()]
-    f["last"] = [_when(v) for v in span["last"].to_numpy()]
+    f["first"] = clock.seconds(span["first"].to_numpy(np.float64, na_value=np.nan))
+    f["last"] = clock.seconds(span["last"].to_numpy(np.float64, na_value=np.nan))
     f["_order"] = f["kind"].map(KINDS.index)
     f = f.sort_values(
         ["_order", "requests", "client"], ascending=[True, False, True], kind="stable"
     )
     return f.drop(columns="_order").reset_index(drop=True)[COLUMNS]
-
-
-def _when(seconds: float) -> str:
-    if seconds != seconds:  # NaN: unknown
-        return ""
-    return pd.Timestamp(int(seconds), unit="s").strftime("%Y-%m-%d %H:%M:%S")

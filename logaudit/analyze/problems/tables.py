@@ -1,7 +1,10 @@
 """The partial tables behind ``logaudit problems``: one small table per question, computed per
 chunk and merged like every other table (``analyze.base.Table``).
 
-Times are the report zone's wall-clock *minutes* (``local`` // 60), what the sections show.
+Times are *instants*: UTC minutes (``time`` // 60), so the hour a daylight-saving fall-back
+repeats is two hours of minutes and the hour a spring-forward skips is none. ``pb_minutes``
+keeps each minute's UTC offset in the report zone (``local`` - ``time``), from which the
+sections show the wall clock (``clock.Clock``).
 Text keys (endpoint, client, referrer) are computed once per distinct value of the chunk and
 counted through integer codes; only error rows, login attempts, probes and claimed crawlers
 reach the per-client tables, so their size follows the incidents, not the traffic.
@@ -101,7 +104,13 @@ def endpoint_codes(c: pd.DataFrame, s: Settings) -> tuple[np.ndarray, pd.Index]:
 
 
 def minutes(c: pd.DataFrame) -> np.ndarray:
-    return c["local"].array.asi8 // 60
+    """Per row, its UTC minute (since 1970)."""
+    return c["time"].array.asi8 // 60
+
+
+def offsets(c: pd.DataFrame) -> np.ndarray:
+    """Per row, the report zone's UTC offset in minutes: the line's own, or --tz's then."""
+    return (c["local"].array.asi8 - c["time"].array.asi8) // 60
 
 
 def count_keys(
@@ -158,29 +167,43 @@ def _classes(c: pd.DataFrame) -> np.ndarray:
 
 
 def t_minutes(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
-    """minute -> hits, s4xx, s5xx, s404: the error timeline and the window comparison."""
+    """minute -> hits, s4xx, s5xx, s404, offset: the error timeline and the window
+    comparison. ``offset`` (merged by min) is the minute's UTC offset in the report zone,
+    the wall clock the sections show it in; lines of one minute in several offsets (a log
+    of servers in several zones, read without --tz) show in the westernmost."""
     status = c["status"].to_numpy()
     cls = status // 100
-    return count_keys(
-        [("minute", minutes(c), None)],
+    minute = minutes(c)
+    f = count_keys(
+        [("minute", minute, None)],
         weights={
             "s4xx": (cls == 4).astype(np.int64),
             "s5xx": (cls == 5).astype(np.int64),
             "s404": (status == 404).astype(np.int64),
         },
     ).rename(columns={"n": "hits"})
+    if f.empty:
+        return f
+    off = offsets(c)
+    if off.min() == off.max():  # the usual chunk: one offset
+        f["offset"] = np.full(len(f), int(off[0]), np.int64)
+    else:
+        least = np.full(len(f), np.iinfo(np.int64).max)
+        np.minimum.at(least, np.searchsorted(f.index.to_numpy(), minute), off)
+        f["offset"] = least
+    return f
 
 
 def t_start(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
-    """The minutes of the chunk's first and last lines before any filter (the Enricher's
-    ``first_local`` and ``last_local``; the rows' when nothing was filtered): where the log
+    """The UTC minutes of the chunk's first and last lines before any filter (the Enricher's
+    ``first_utc`` and ``last_utc``; the rows' when nothing was filtered): where the log
     begins and ends, for ``--last``."""
-    first, last = c.attrs.get("first_local"), c.attrs.get("last_local")
+    first, last = c.attrs.get("first_utc"), c.attrs.get("last_utc")
     if first is None or last is None:
         if not len(c):
             return pd.DataFrame()
-        local = c["local"].array.asi8
-        first, last = int(local.min()), int(local.max())
+        utc = c["time"].array.asi8
+        first, last = int(utc.min()), int(utc.max())
     return pd.DataFrame(
         {"first": [int(first) // 60], "last": [int(last) // 60]}, index=pd.Index([0], name="all")
     )
@@ -354,6 +377,7 @@ def t_slowest(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
         {
             "minute": minutes(rows),
             "local": rows["local"].astype(str).to_numpy(),
+            "offset": offsets(rows),
             "client": rows["client"].astype(str).to_numpy(),
             "method": rows["method"].astype(str).to_numpy(),
             "path": rows["path"].astype(str).to_numpy(),
@@ -365,12 +389,12 @@ def t_slowest(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
 
 
 def t_clients(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
-    """client -> hits, first, last (wall-clock seconds), s404: every client's span, for the
+    """client -> hits, first, last (UTC seconds), s404: every client's span, for the
     evidence rows and the 404-scanner share."""
     cc, cn = _client(c)
     used = np.flatnonzero(np.bincount(cc[cc >= 0], minlength=len(cn)))
     n = len(cn)
-    t = c["local"].array.asi8
+    t = c["time"].array.asi8
     ok = cc >= 0
     code, tt = cc[ok], t[ok]
     first = np.full(n, np.iinfo(np.int64).max)
@@ -557,7 +581,7 @@ def t_claims(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
-        Table("pb_minutes", t_minutes),
+        Table("pb_minutes", t_minutes, agg={"offset": "min"}),
         Table("pb_start", t_start, agg={"first": "min", "last": "max"}),
         Table("pb_endpoints", t_endpoints),
         Table("pb_fail", t_fail),
