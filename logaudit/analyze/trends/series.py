@@ -39,7 +39,20 @@ METRICS: dict[str, str] = {
 }
 DEFAULT_CHART: tuple[str, ...] = ("hits", "visitors")
 
-EDGE = 0.05  # share of a period at either end within which a hit makes it complete
+# The digest's own rule for a day its logs cover from the start (digest._covered): a first
+# hit within this share of the day. Trends' periods use EDGE_TOLERANCE (below).
+EDGE = 0.05
+
+# A period is complete when the inputs cover it wholly: its first (last) line lies within
+# EDGE_TOLERANCE seconds of its start (end), or within EDGE_SPACINGS times the report's mean
+# time between lines (a quiet log: one line an hour ends a whole day at 21:00 or later).
+EDGE_TOLERANCE: dict[str, int] = {"hour": 60, "day": 15 * 60, "week": 2 * 3600, "month": 2 * 3600}
+EDGE_SPACINGS = 3
+# A gap: periods without a line inside the span that no input covers, told from a quiet spell
+# by its length: at least GAP_HOURS without a line, in which the report's mean rate (lines
+# over its span, first to last hour with a line) would bring at least GAP_LINES lines.
+GAP_HOURS = 24
+GAP_LINES = 20
 
 CHANGE_METRICS: tuple[str, ...] = tuple(METRICS)
 
@@ -178,10 +191,40 @@ def t_response_range(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     return frame
 
 
+INPUT_SPAN = {"first": "min", "last": "max"}
+
+
+def t_inputs(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    """input -> its first and last line's UTC second: what each input covers, so that a
+    stretch without a line is told a gap (no input covers it) from quiet traffic. A report
+    from the store has none (store NOT_STORED: it keeps days, not inputs): ``_gaps`` then
+    reads a gap from the silence's length."""
+    if not len(c):
+        return pd.DataFrame()
+    utc = c["time"].array.asi8
+    f = c["file"].array
+    codes = np.asarray(f.codes, dtype=np.int64)
+    names = f.categories
+    if codes.min() == codes.max():  # the usual chunk: one input
+        at = np.array([codes[0]])
+        first, last = np.array([utc.min()]), np.array([utc.max()])
+    else:
+        k = len(names)
+        first = np.full(k, np.iinfo(np.int64).max)
+        last = np.full(k, np.iinfo(np.int64).min)
+        np.minimum.at(first, codes, utc)
+        np.maximum.at(last, codes, utc)
+        at = np.flatnonzero(np.bincount(codes, minlength=k))
+        first, last = first[at], last[at]
+    index = pd.Index([str(names[int(i)]) for i in at], name="file")  # per input, not line
+    return pd.DataFrame({"first": first.astype(np.int64), "last": last.astype(np.int64)}, index)
+
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
         Table("trend_hours", t_hours),
+        Table("trend_inputs", t_inputs, agg=INPUT_SPAN),
         Table("trend_visitor_hours", t_visitor_hours, kind="concat"),
         Table("trend_response", t_response),
         Table("trend_response_range", t_response_range, agg=RANGE),
@@ -211,6 +254,10 @@ class Trend:
     # The ratios before rounding (values holds them rounded for display): a change is computed
     # from these, so that it is the counts' change and not the rounding's.
     exact: dict[str, np.ndarray] = field(default_factory=dict)
+    # Per period, whether it lies in a gap (no input covers it: ``_gaps``); and why each
+    # partial period is partial ("2026-W04 ends 8 h before the week does"), by position.
+    gap: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    why: dict[int, str] = field(default_factory=dict)
 
     def present(self, metric: str) -> bool:
         return metric in self.values
@@ -296,16 +343,128 @@ def _build(p: Partial, ctx: Context) -> Trend | None:
     if resp is not None:
         v["response_p50_ms"], v["response_p95_ms"], read_old = resp
 
-    complete = _complete(p, s, every, ids, wall_start, wall_end)
+    edges = (pos, hours, offs, hits)
+    bounds = (wall_start, wall_end, offsets)
+    gap, why, gap_notes, spacing = _gaps(
+        edges, hits_all, every, labels, bounds, p.get("trend_inputs")
+    )
+    complete, ends = _complete(p, s, every, ids, wall_start, wall_end, spacing, labels)
+    complete &= ~gap
+    why = {**why, **ends}
+    for i in list(why):
+        complete[i] = False
     from logaudit.analyze.trends.unusual import _unusual  # it reads this module
 
     unusual = _unusual(v, complete, every)
     t = Trend(every, ids, wall_start, wall_end, offsets, labels, starts, complete, v, unusual)
     t.exact = exact
     t.read_old = read_old
+    t.gap, t.why = gap, dict(sorted(why.items()))
+    t.notes.extend(gap_notes)
     if cut.any():
         t.notes.append(per.cap_note(n, every))
     return t
+
+
+def _tolerance(every: str, spacing: float) -> float:
+    """Seconds a period's first or last line may lie from its bound (EDGE_TOLERANCE)."""
+    return max(float(EDGE_TOLERANCE[every]), EDGE_SPACINGS * spacing)
+
+
+def duration(seconds: float) -> str:
+    """A shortfall as a person reads it: 45 s, 3 min, 8 h, 2.5 d."""
+    s = float(seconds)
+    if s < 90:
+        return f"{s:.0f} s"
+    if s < 90 * 60:
+        return f"{s / 60:.0f} min"
+    if s < 48 * 3600:
+        return f"{s / 3600:.0f} h"
+    return f"{s / 86400:.1f} d" if s < 10 * 86400 else f"{s / 86400:,.0f} d"
+
+
+def _gaps(
+    edges: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    hits: np.ndarray,
+    every: str,
+    labels: list[str],
+    bounds: tuple[np.ndarray, np.ndarray, np.ndarray],
+    inputs: pd.DataFrame | None,
+) -> tuple[np.ndarray, dict[int, str], list[str], float]:
+    """(gap, why, notes, spacing): which periods lie in a gap, why the periods around one are
+    partial (their lines stop or start farther than the tolerance from the gap), the note
+    that says the gaps, and the mean seconds between lines outside them.
+
+    A gap is a run of periods without a line that no input covers: no input has lines both
+    before and after it (``trend_inputs``: a rotated set missing members). A report from the
+    store knows no inputs: there the run is a gap when its silence lasts at least GAP_HOURS
+    and the report's mean rate (lines over its span) would have brought GAP_LINES lines in it
+    (runs stored far apart). Any other run of empty periods is quiet traffic: zeros."""
+    pos, hours, offs, _ = edges
+    wall_start, wall_end, offsets = bounds
+    cover = None
+    if inputs is not None and not inputs.empty:
+        cover = (inputs["first"].to_numpy(np.int64), inputs["last"].to_numpy(np.int64))
+    n = len(hits)
+    gap = np.zeros(n, dtype=bool)
+    why: dict[int, str] = {}
+    notes: list[str] = []
+    instant = hours * per.HOUR - offs * 60  # UTC second each hour with lines starts
+    span = float(instant.max() + per.HOUR - instant.min())
+    total = float(hits.sum())
+    first_inst = np.full(n, np.iinfo(np.int64).max)
+    last_inst = np.full(n, np.iinfo(np.int64).min)
+    np.minimum.at(first_inst, pos, instant)
+    np.maximum.at(last_inst, pos, instant)
+    first_wall = np.full(n, np.iinfo(np.int64).max)
+    last_wall = np.full(n, np.iinfo(np.int64).min)
+    np.minimum.at(first_wall, pos, hours * per.HOUR)
+    np.maximum.at(last_wall, pos, hours * per.HOUR + per.HOUR)
+    empty = hits == 0
+    silent = 0.0
+    spells: list[str] = []
+    # Runs of empty periods with periods with lines on both sides (a run is short: periods,
+    # not lines).
+    starts = np.flatnonzero(empty & ~np.r_[False, empty[:-1]])
+    ends = np.flatnonzero(empty & ~np.r_[empty[1:], False])
+    unit = _PER[every]
+    for i, j in zip(starts.tolist(), ends.tolist(), strict=True):
+        if i == 0 or j == n - 1:
+            continue
+        silence = float(first_inst[j + 1] - (last_inst[i - 1] + per.HOUR))
+        if cover is not None:
+            # The run's first and last instants (UTC seconds): covered when an input's
+            # lines lie on both sides of it.
+            lo = int(wall_start[i]) - int(offsets[i]) * 60
+            hi = int(wall_end[j]) - int(offsets[j + 1]) * 60
+            if ((cover[0] < lo) & (cover[1] >= hi)).any():
+                continue
+        elif silence < GAP_HOURS * per.HOUR or total * silence / span < GAP_LINES:
+            continue
+        gap[i : j + 1] = True
+        silent += silence
+        spells.append(
+            (f"in {labels[i]}" if i == j else f"from {labels[i]} to {labels[j]}")
+            + f" ({duration(silence)})"
+        )
+    if spells:
+        notes.append(
+            "no line "
+            + ", ".join(spells)
+            + ": inside the span, no input covers it (a gap): left out of changes and "
+            "baselines, not counted as zero traffic"
+        )
+    spacing = (span - silent) / total if total else 0.0
+    tol = _tolerance(every, spacing)
+    for k in np.flatnonzero(gap & ~np.r_[False, gap[:-1]]).tolist():
+        short = float(wall_end[k - 1] - last_wall[k - 1])
+        if short > tol:
+            why[k - 1] = f"{labels[k - 1]} ends {duration(short)} before the {unit} does (a gap)"
+    for k in np.flatnonzero(gap & ~np.r_[gap[1:], False]).tolist():
+        late = float(first_wall[k + 1] - wall_start[k + 1])
+        if late > tol:
+            why[k + 1] = f"{labels[k + 1]} starts {duration(late)} after the {unit} does (a gap)"
+    return gap, why, notes, spacing
 
 
 def _start_offsets(
@@ -493,14 +652,19 @@ def _complete(
     ids: np.ndarray,
     wall_start: np.ndarray,
     wall_end: np.ndarray,
-) -> np.ndarray:
+    spacing: float,
+    labels: list[str],
+) -> tuple[np.ndarray, dict[int, str]]:
+    """Whether each period is complete as far as the report's ends go, and why the first or
+    last is not: its first (last) line lies farther than the tolerance (``_tolerance``) from
+    its start (end), and --since (--until) does not vouch for it."""
     n = len(ids)
     complete = np.ones(n, dtype=bool)
+    why: dict[int, str] = {}
     tot = p.get("totals")
     if tot is None or tot.empty:
-        return complete
+        return complete, why
     row = tot.iloc[0]
-    length = wall_end - wall_start
     if every == "hour":
         # Hours are instants: compare instants (a repeated wall hour stays unambiguous).
         last_hit = int(row["last"]) - int(ids[-1]) + int(wall_start[-1])
@@ -514,11 +678,18 @@ def _complete(
     at_until, at_since = s.extra.get("until_utc"), s.extra.get("since_utc")
     until = _wall_bound(at_until, s.until, last_hit, int(row["last"]))
     since = _wall_bound(at_since, s.since, first_hit, int(row["first"]))
-    end_ok = last_hit >= wall_end[-1] - EDGE * length[-1]
-    start_ok = first_hit <= wall_start[0] + EDGE * length[0]
-    complete[-1] = end_ok or (until is not None and until >= wall_end[-1])
-    complete[0] &= start_ok or (since is not None and since <= wall_start[0])
-    return complete
+    tol = _tolerance(every, spacing)
+    # The last line's second: a line at 23:59:59 leaves 1 s of the day.
+    short = int(wall_end[-1]) - last_hit - 1
+    late = first_hit - int(wall_start[0])
+    unit = _PER[every]
+    if not (short <= tol or (until is not None and until >= wall_end[-1])):
+        complete[-1] = False
+        why[n - 1] = f"{labels[-1]} ends {duration(short + 1)} before the {unit} does"
+    if not (late <= tol or (since is not None and since <= wall_start[0])):
+        complete[0] = False
+        why[0] = f"{labels[0]} starts {duration(late)} after the {unit} does"
+    return complete, why
 
 
 def _wall_bound(instant: object, wall: object, hit_local: int, hit_utc: int) -> int | None:
