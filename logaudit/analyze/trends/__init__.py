@@ -30,7 +30,8 @@ empty period takes the offset in force at the end of the previous one).
 can be partial. The last is complete when ``--until`` is at or after its end (taken as the
 user's word that the log covers it) or the last line lies within ``EDGE_TOLERANCE`` of its end
 (1 minute of an hour, 15 of a day, 2 hours of a week or month), or within ``EDGE_SPACINGS`` (3)
-mean times between lines (a quiet log); the first likewise with ``--since``. ``Trend.why`` says
+mean times between lines up to ``EDGE_SHARE_MAX`` (an eighth) of the period (a quiet log); the
+first likewise with ``--since``. ``Trend.why`` says
 why each partial row is partial ("2026-W04 ends 8 h before the ISO week does").
 
 **Gaps.** A run of rows without hits is a gap, not zero traffic, when the silence that holds it
@@ -97,6 +98,7 @@ from logaudit.analyze.trends.series import (
     CHANGE_METRICS,
     DEFAULT_CHART,
     EDGE,
+    EDGE_SHARE_MAX,
     EDGE_SPACINGS,
     EDGE_TOLERANCE,
     EVERY,
@@ -151,6 +153,7 @@ __all__ = [
     "CHANGE_METRICS",
     "DEFAULT_CHART",
     "EDGE",
+    "EDGE_SHARE_MAX",
     "EDGE_SPACINGS",
     "EDGE_TOLERANCE",
     "EVERY",

@@ -48,6 +48,7 @@ EDGE = 0.05
 # time between lines (a quiet log: one line an hour ends a whole day at 21:00 or later).
 EDGE_TOLERANCE: dict[str, int] = {"hour": 60, "day": 15 * 60, "week": 2 * 3600, "month": 2 * 3600}
 EDGE_SPACINGS = 3
+EDGE_SHARE_MAX = 1 / 8
 # A gap: periods without a line inside the span that no input covers, told from a quiet spell
 # by its length: at least GAP_HOURS without a line, in which the report's mean rate (lines
 # over its span, first to last hour with a line) would bring at least GAP_LINES lines.
@@ -345,9 +346,11 @@ def _build(p: Partial, ctx: Context) -> Trend | None:
 
     edges = (pos, hours, offs, hits)
     bounds = (wall_start, wall_end, offsets)
-    gap, why, gap_notes, spacing = _gaps(
+    gap, gap_notes, silent, reach = _gaps(
         edges, hits_all, every, labels, bounds, p.get("trend_inputs")
     )
+    spacing = _spacing(p, float(hits_all.sum()), silent)
+    why = _gap_edges(gap, reach, bounds, every, spacing, labels)
     complete, ends = _complete(p, s, every, ids, wall_start, wall_end, spacing, labels)
     complete &= ~gap
     why = {**why, **ends}
@@ -366,9 +369,47 @@ def _build(p: Partial, ctx: Context) -> Trend | None:
     return t
 
 
-def _tolerance(every: str, spacing: float) -> float:
-    """Seconds a period's first or last line may lie from its bound (EDGE_TOLERANCE)."""
-    return max(float(EDGE_TOLERANCE[every]), EDGE_SPACINGS * spacing)
+def _tolerance(every: str, spacing: float, length: float) -> float:
+    """Seconds a period's first or last line may lie from its bound: EDGE_TOLERANCE, or
+    EDGE_SPACINGS mean times between lines up to EDGE_SHARE_MAX of the period (a log of a
+    few lines a day does not make a day that starts at noon whole)."""
+    return max(float(EDGE_TOLERANCE[every]), min(EDGE_SPACINGS * spacing, EDGE_SHARE_MAX * length))
+
+
+def _spacing(p: Partial, lines: float, silent: float) -> float:
+    """The report's mean seconds between lines: its span (first to last line, UTC) less
+    its gaps, over its lines."""
+    tot = p.get("totals")
+    if tot is None or tot.empty or not lines:
+        return 0.0
+    row = tot.iloc[0]
+    return max(0.0, float(int(row["last"]) - int(row["first"]) + 1) - silent) / lines
+
+
+def _gap_edges(
+    gap: np.ndarray,
+    reach: tuple[np.ndarray, np.ndarray],
+    bounds: tuple[np.ndarray, np.ndarray, np.ndarray],
+    every: str,
+    spacing: float,
+    labels: list[str],
+) -> dict[int, str]:
+    """Why the periods around a gap are partial: their lines stop (start) farther than the
+    tolerance from its end (start), read to the hour (``reach``: per period the wall second
+    its first hour with lines starts and its last one ends)."""
+    first_wall, last_wall = reach
+    wall_start, wall_end, _ = bounds
+    why: dict[int, str] = {}
+    unit = _PER[every]
+    for k in np.flatnonzero(gap & ~np.r_[False, gap[:-1]]).tolist():
+        short = float(wall_end[k - 1] - last_wall[k - 1])
+        if short > _tolerance(every, spacing, float(wall_end[k - 1] - wall_start[k - 1])):
+            why[k - 1] = f"{labels[k - 1]} ends {duration(short)} before the {unit} does (a gap)"
+    for k in np.flatnonzero(gap & ~np.r_[gap[1:], False]).tolist():
+        late = float(first_wall[k + 1] - wall_start[k + 1])
+        if late > _tolerance(every, spacing, float(wall_end[k + 1] - wall_start[k + 1])):
+            why[k + 1] = f"{labels[k + 1]} starts {duration(late)} after the {unit} does (a gap)"
+    return why
 
 
 def duration(seconds: float) -> str:
@@ -390,10 +431,10 @@ def _gaps(
     labels: list[str],
     bounds: tuple[np.ndarray, np.ndarray, np.ndarray],
     inputs: pd.DataFrame | None,
-) -> tuple[np.ndarray, dict[int, str], list[str], float]:
-    """(gap, why, notes, spacing): which periods lie in a gap, why the periods around one are
-    partial (their lines stop or start farther than the tolerance from the gap), the note
-    that says the gaps, and the mean seconds between lines outside them.
+) -> tuple[np.ndarray, list[str], float, tuple[np.ndarray, np.ndarray]]:
+    """(gap, notes, silent, reach): which periods lie in a gap, the note that says the gaps,
+    their seconds without a line, and per period the wall second its first hour with lines
+    starts and its last one ends (``_gap_edges``).
 
     A gap is a run of periods without a line that no input covers: no input has lines both
     before and after it (``trend_inputs``: a rotated set missing members). A report from the
@@ -407,7 +448,6 @@ def _gaps(
         cover = (inputs["first"].to_numpy(np.int64), inputs["last"].to_numpy(np.int64))
     n = len(hits)
     gap = np.zeros(n, dtype=bool)
-    why: dict[int, str] = {}
     notes: list[str] = []
     instant = hours * per.HOUR - offs * 60  # UTC second each hour with lines starts
     span = float(instant.max() + per.HOUR - instant.min())
@@ -427,7 +467,6 @@ def _gaps(
     # not lines).
     starts = np.flatnonzero(empty & ~np.r_[False, empty[:-1]])
     ends = np.flatnonzero(empty & ~np.r_[empty[1:], False])
-    unit = _PER[every]
     for i, j in zip(starts.tolist(), ends.tolist(), strict=True):
         if i == 0 or j == n - 1:
             continue
@@ -454,17 +493,7 @@ def _gaps(
             + ": inside the span, no input covers it (a gap): left out of changes and "
             "baselines, not counted as zero traffic"
         )
-    spacing = (span - silent) / total if total else 0.0
-    tol = _tolerance(every, spacing)
-    for k in np.flatnonzero(gap & ~np.r_[False, gap[:-1]]).tolist():
-        short = float(wall_end[k - 1] - last_wall[k - 1])
-        if short > tol:
-            why[k - 1] = f"{labels[k - 1]} ends {duration(short)} before the {unit} does (a gap)"
-    for k in np.flatnonzero(gap & ~np.r_[gap[1:], False]).tolist():
-        late = float(first_wall[k + 1] - wall_start[k + 1])
-        if late > tol:
-            why[k + 1] = f"{labels[k + 1]} starts {duration(late)} after the {unit} does (a gap)"
-    return gap, why, notes, spacing
+    return gap, notes, silent, (first_wall, last_wall)
 
 
 def _start_offsets(
@@ -678,15 +707,21 @@ def _complete(
     at_until, at_since = s.extra.get("until_utc"), s.extra.get("since_utc")
     until = _wall_bound(at_until, s.until, last_hit, int(row["last"]))
     since = _wall_bound(at_since, s.since, first_hit, int(row["first"]))
-    tol = _tolerance(every, spacing)
     # The last line's second: a line at 23:59:59 leaves 1 s of the day.
     short = int(wall_end[-1]) - last_hit - 1
     late = first_hit - int(wall_start[0])
     unit = _PER[every]
-    if not (short <= tol or (until is not None and until >= wall_end[-1])):
+    length = wall_end - wall_start
+    if not (
+        short <= _tolerance(every, spacing, float(length[-1]))
+        or (until is not None and until >= wall_end[-1])
+    ):
         complete[-1] = False
         why[n - 1] = f"{labels[-1]} ends {duration(short + 1)} before the {unit} does"
-    if not (late <= tol or (since is not None and since <= wall_start[0])):
+    if not (
+        late <= _tolerance(every, spacing, float(length[0]))
+        or (since is not None and since <= wall_start[0])
+    ):
         complete[0] = False
         why[0] = f"{labels[0]} starts {duration(late)} after the {unit} does"
     return complete, why
