@@ -1020,8 +1020,8 @@ def trends(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: 
 
     One row per period, oldest first, empty periods as zeros (periods no input covers are a
     gap, said once and never compared); the change of the last complete period (one the logs
-    cover wholly) against the one before and a week earlier; the pages, referring sites, countries
-    and browsers that moved most; periods far from their recent baseline. Examples:
+    cover wholly) against the one before and a week earlier; the pages, referring sites,
+    countries and browsers that moved most; periods far from their recent baseline. Examples:
 
     \b
     logaudit trends /var/log/nginx/access.log* --every week

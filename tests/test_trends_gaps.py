@@ -8,6 +8,7 @@ stopped 8 hours early (under 5 % of it) was compared as whole.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from click.testing import CliRunner
 
 from logaudit.cli import cli
+from logaudit.store.layout import STATE_FILE
 from tests.test_trends import clf, run, section, write
 
 
@@ -70,14 +72,39 @@ def test_the_same_silence_inside_one_log_is_quiet_traffic(tmp_path: Path) -> Non
     assert ("2026-01-15", "hits") in flagged
 
 
-def test_a_store_tells_a_gap_by_its_length(tmp_path: Path) -> None:
-    """A store keeps days, not inputs: four days without a line where the mean rate brings
-    240 a day are a gap there too."""
-    a, b = _gap_files(tmp_path)
-    log = write(tmp_path / "access.log", a + b)
+def _store(tmp_path: Path, *logs: Path) -> Path:
+    tmp_path.mkdir(exist_ok=True)
     store = tmp_path / "store"
-    done = CliRunner().invoke(cli, ["summary", str(log), "--state", str(store)])
+    done = CliRunner().invoke(cli, ["summary", *map(str, logs), "--state", str(store)])
     assert done.exit_code == 0, done.output
+    return store
+
+
+def test_a_store_tells_gaps_as_one_pass_does(tmp_path: Path) -> None:
+    """The store keeps each day's inputs' first and last line: the same gaps as one pass."""
+    a, b = _gap_files(tmp_path)
+    rotated = _store(tmp_path / "r", write(tmp_path / "a.log", a), write(tmp_path / "b.log", b))
+    got = run("--state", str(rotated), "--every", "day")
+    assert "no line from 2026-01-15 to 2026-01-18 (4.0 d)" in section(got, "periods")["note"]
+    assert section(got, "unusual")["rows"] == []
+    one = _store(tmp_path / "o", write(tmp_path / "one.log", a + b))
+    got = run("--state", str(one), "--every", "day")
+    assert "no line" not in section(got, "periods")["note"]
+    assert ("2026-01-15", "hits") in {
+        (r["period"], r["metric"]) for r in section(got, "unusual")["rows"]
+    }
+
+
+def test_a_store_without_the_inputs_tells_a_gap_by_its_length(tmp_path: Path) -> None:
+    """Days stored before the inputs' first and last lines were kept: four days without a
+    line where the mean rate brings 240 a day are a gap (at least 24 h and 20 lines)."""
+    a, b = _gap_files(tmp_path)
+    store = _store(tmp_path, write(tmp_path / "one.log", a + b))
+    path = store / STATE_FILE
+    st = json.loads(path.read_text())
+    for entry in [*st["days"].values(), *st.get("months", {}).values()]:
+        entry["files"].pop("trend_inputs", None)
+    path.write_text(json.dumps(st))
     got = run("--state", str(store), "--every", "day")
     assert "no line from 2026-01-15 to 2026-01-18 (4.0 d)" in section(got, "periods")["note"]
     assert section(got, "unusual")["rows"] == []
@@ -103,7 +130,7 @@ def test_a_baseline_of_zeros_gives_no_z(tmp_path: Path) -> None:
         "z": None,
     }
     assert rows[("2026-01-13", "status_5xx")]["z"] is None
-    assert "the baseline is all zeros" in unusual["note"]
+    assert "z -: the baseline is all zeros" in unusual["note"]
 
 
 def test_a_week_cut_8_hours_short_is_partial(tmp_path: Path) -> None:

@@ -90,10 +90,7 @@ FINGERPRINT = (
 )
 # Tables that depend on a per-report choice rather than on the lines: never stored. pb_start
 # (where a log begins before the filters, which a store refuses) is the problems' first minute.
-# trend_inputs: what each input covers (trends' gaps); a store keeps days, and a run's own
-# inputs cover none of its stored history (analyze/trends/series.py _gaps reads the store's
-# gaps from their length).
-NOT_STORED = frozenset({"clickstream", "pb_start", "trend_inputs"})
+NOT_STORED = frozenset({"clickstream", "pb_start"})
 # Days kept by default (`state prune` without --older-than).
 RETENTION_DAYS = 400
 

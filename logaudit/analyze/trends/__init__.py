@@ -34,11 +34,14 @@ mean times between lines up to ``EDGE_SHARE_MAX`` (an eighth) of the period (a q
 first likewise with ``--since``. ``Trend.why`` says
 why each partial row is partial ("2026-W04 ends 8 h before the ISO week does").
 
-**Gaps.** A run of rows without hits is a gap, not zero traffic, when the silence that holds it
-lasts at least ``GAP_HOURS`` (24) and the report's mean rate (hits over its span) would have
-brought ``GAP_LINES`` (20) lines in it: those rows are zeros with ``complete`` false (so no
-change or baseline reads them), said once in the periods note; the rows on either side are
-partial when their lines stop or start farther than the tolerance from the gap.
+**Gaps.** A run of rows without hits is a gap, not zero traffic, when no input covers it: no
+input has lines both before and after it (``trend_inputs``: each input's first and last line,
+kept per day in the store too). Where the inputs are not all known (a store's days written
+before this release) it is a gap when the silence that holds it lasts at least ``GAP_HOURS``
+(24) and the report's mean rate (hits over its span) would have brought ``GAP_LINES`` (20)
+lines in it. A gap's rows are zeros with ``complete`` false (so no change or baseline reads
+them), said once in the periods note; the rows on either side are partial when their lines
+stop or start farther than the tolerance from the gap.
 
 **Change.** The last complete period against the one before (when that one is complete too) and,
 for hours and days, against the same wall-clock period 7 days earlier (when it lies in the data

@@ -49,9 +49,10 @@ EDGE = 0.05
 EDGE_TOLERANCE: dict[str, int] = {"hour": 60, "day": 15 * 60, "week": 2 * 3600, "month": 2 * 3600}
 EDGE_SPACINGS = 3
 EDGE_SHARE_MAX = 1 / 8
-# A gap: periods without a line inside the span that no input covers, told from a quiet spell
-# by its length: at least GAP_HOURS without a line, in which the report's mean rate (lines
-# over its span, first to last hour with a line) would bring at least GAP_LINES lines.
+# A gap: periods without a line inside the span that no input covers (``trend_inputs``). Where
+# the inputs are not all known (a store's days written before it was kept), told from a quiet
+# spell by its length: at least GAP_HOURS without a line, in which the report's mean rate
+# (lines over its span, first to last hour with a line) would bring at least GAP_LINES lines.
 GAP_HOURS = 24
 GAP_LINES = 20
 
@@ -197,9 +198,8 @@ INPUT_SPAN = {"first": "min", "last": "max"}
 
 def t_inputs(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     """input -> its first and last line's UTC second: what each input covers, so that a
-    stretch without a line is told a gap (no input covers it) from quiet traffic. A report
-    from the store has none (store NOT_STORED: it keeps days, not inputs): ``_gaps`` then
-    reads a gap from the silence's length."""
+    stretch without a line is told a gap (no input covers it) from quiet traffic. A store
+    keeps it per day (each day's lines of each input), merged by min and max to the same."""
     if not len(c):
         return pd.DataFrame()
     utc = c["time"].array.asi8
@@ -437,19 +437,23 @@ def _gaps(
     starts and its last one ends (``_gap_edges``).
 
     A gap is a run of periods without a line that no input covers: no input has lines both
-    before and after it (``trend_inputs``: a rotated set missing members). A report from the
-    store knows no inputs: there the run is a gap when its silence lasts at least GAP_HOURS
-    and the report's mean rate (lines over its span) would have brought GAP_LINES lines in it
-    (runs stored far apart). Any other run of empty periods is quiet traffic: zeros."""
+    before and after it (``trend_inputs``, kept in the store's days too: a rotated set missing
+    members, logs of other years). Where the inputs are not all known (a store's days written
+    before this release: the inputs' lines do not reach the report's first or last hour), the
+    run is a gap when its silence lasts at least GAP_HOURS and the report's mean rate (lines
+    over its span) would have brought GAP_LINES lines in it. Any other run of empty periods is
+    quiet traffic: zeros."""
     pos, hours, offs, _ = edges
     wall_start, wall_end, offsets = bounds
+    instant = hours * per.HOUR - offs * 60  # UTC second each hour with lines starts
     cover = None
     if inputs is not None and not inputs.empty:
         cover = (inputs["first"].to_numpy(np.int64), inputs["last"].to_numpy(np.int64))
+        if cover[0].min() >= instant.min() + per.HOUR or cover[1].max() < instant.max():
+            cover = None  # a store's days written before the table was kept: not all known
     n = len(hits)
     gap = np.zeros(n, dtype=bool)
     notes: list[str] = []
-    instant = hours * per.HOUR - offs * 60  # UTC second each hour with lines starts
     span = float(instant.max() + per.HOUR - instant.min())
     total = float(hits.sum())
     first_inst = np.full(n, np.iinfo(np.int64).max)

@@ -122,7 +122,10 @@ def sec_unusual(p: Partial, ctx: Context) -> Section:
         f"complete; flagged when |z| > {Z_LIMIT} and far enough from the median"
     )
     if len(t.unusual) and t.unusual["z"].isna().any():
-        note += "; z - : the baseline is all zeros (no spread to measure a z against)"
+        note += (
+            "; z -: the baseline is all zeros (no spread to measure a z against; flagged on "
+            "the floor alone)"
+        )
     u = t.unusual
     if u.empty:
         return Section("unusual", title, pd.DataFrame(), note="none; " + note, headline=head)
