@@ -37,9 +37,9 @@ why each partial row is partial ("2026-W04 ends 8 h before the ISO week does").
 **Gaps.** A run of rows without hits is a gap, not zero traffic, when no input covers it: no
 input has lines both before and after it (``trend_inputs``: each input's first and last line,
 kept per day in the store too). Where the inputs are not all known (a store's days written
-before this release) it is a gap when the silence that holds it lasts at least ``GAP_HOURS``
-(24) and the report's mean rate (hits over its span) would have brought ``GAP_LINES`` (20)
-lines in it. A gap's rows are zeros with ``complete`` false (so no change or baseline reads
+before this release) no run is a gap (an outage looks the same): it stays zeros, and a
+silence of ``GAP_HOURS`` (24) or more is said in the note as either. A gap's rows are zeros with
+``complete`` false (so no change or baseline reads
 them), said once in the periods note; the rows on either side are partial when their lines
 stop or start farther than the tolerance from the gap.
 
@@ -106,7 +106,6 @@ from logaudit.analyze.trends.series import (
     EDGE_TOLERANCE,
     EVERY,
     GAP_HOURS,
-    GAP_LINES,
     METRICS,
     RESP_BINS,
     RESP_MIN_MS,
@@ -161,7 +160,6 @@ __all__ = [
     "EDGE_TOLERANCE",
     "EVERY",
     "GAP_HOURS",
-    "GAP_LINES",
     "METRICS",
     "MOVER_KINDS",
     "NEEDS_PERIODS",

@@ -50,11 +50,10 @@ EDGE_TOLERANCE: dict[str, int] = {"hour": 60, "day": 15 * 60, "week": 2 * 3600, 
 EDGE_SPACINGS = 3
 EDGE_SHARE_MAX = 1 / 8
 # A gap: periods without a line inside the span that no input covers (``trend_inputs``). Where
-# the inputs are not all known (a store's days written before it was kept), told from a quiet
-# spell by its length: at least GAP_HOURS without a line, in which the report's mean rate
-# (lines over its span, first to last hour with a line) would bring at least GAP_LINES lines.
+# the inputs are not all known (a store's days written before it was kept) no run is called a
+# gap (an outage looks the same: rev23-qafix23b 1): such a run is zeros, as before, and the
+# note says it may be either when it lasts at least GAP_HOURS.
 GAP_HOURS = 24
-GAP_LINES = 20
 
 CHANGE_METRICS: tuple[str, ...] = tuple(METRICS)
 
@@ -439,10 +438,9 @@ def _gaps(
     A gap is a run of periods without a line that no input covers: no input has lines both
     before and after it (``trend_inputs``, kept in the store's days too: a rotated set missing
     members, logs of other years). Where the inputs are not all known (a store's days written
-    before this release: the inputs' lines do not reach the report's first or last hour), the
-    run is a gap when its silence lasts at least GAP_HOURS and the report's mean rate (lines
-    over its span) would have brought GAP_LINES lines in it. Any other run of empty periods is
-    quiet traffic: zeros."""
+    before this release: the inputs' lines do not reach the report's first or last hour), no
+    run is a gap: an outage looks the same; a silence of GAP_HOURS or more is said, as either.
+    Any other run of empty periods is quiet traffic: zeros."""
     pos, hours, offs, _ = edges
     wall_start, wall_end, offsets = bounds
     instant = hours * per.HOUR - offs * 60  # UTC second each hour with lines starts
@@ -454,8 +452,6 @@ def _gaps(
     n = len(hits)
     gap = np.zeros(n, dtype=bool)
     notes: list[str] = []
-    span = float(instant.max() + per.HOUR - instant.min())
-    total = float(hits.sum())
     first_inst = np.full(n, np.iinfo(np.int64).max)
     last_inst = np.full(n, np.iinfo(np.int64).min)
     np.minimum.at(first_inst, pos, instant)
@@ -467,6 +463,7 @@ def _gaps(
     empty = hits == 0
     silent = 0.0
     spells: list[str] = []
+    unknown: list[str] = []
     # Runs of empty periods with periods with lines on both sides (a run is short: periods,
     # not lines).
     starts = np.flatnonzero(empty & ~np.r_[False, empty[:-1]])
@@ -482,7 +479,12 @@ def _gaps(
             hi = int(wall_end[j]) - int(offsets[j + 1]) * 60
             if ((cover[0] < lo) & (cover[1] >= hi)).any():
                 continue
-        elif silence < GAP_HOURS * per.HOUR or total * silence / span < GAP_LINES:
+        else:
+            if silence >= GAP_HOURS * per.HOUR:
+                unknown.append(
+                    (f"in {labels[i]}" if i == j else f"from {labels[i]} to {labels[j]}")
+                    + f" ({duration(silence)})"
+                )
             continue
         gap[i : j + 1] = True
         silent += silence
@@ -496,6 +498,13 @@ def _gaps(
             + ", ".join(spells)
             + ": inside the span, no input covers it (a gap): left out of changes and "
             "baselines, not counted as zero traffic"
+        )
+    if unknown:
+        notes.append(
+            "no line "
+            + ", ".join(unknown)
+            + ": counted as zero traffic; it may be a gap in the inputs or an outage (this "
+            "store's older days do not record which inputs they read)"
         )
     return gap, notes, silent, (first_wall, last_wall)
 
