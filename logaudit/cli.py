@@ -1024,9 +1024,10 @@ def visitors(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts
 def trends(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: Any) -> None:
     """Traffic over hours, days, weeks or months: what changed and what is unusual.
 
-    One row per period, oldest first, empty periods as zeros; the change of the last complete
-    period against the one before and a week earlier; the pages, referring sites, countries
-    and browsers that moved most; periods far from their recent baseline. Examples:
+    One row per period, oldest first, empty periods as zeros (periods no input covers are a
+    gap, said once and never compared); the change of the last complete period (one the logs
+    cover wholly) against the one before and a week earlier; the pages, referring sites,
+    countries and browsers that moved most; periods far from their recent baseline. Examples:
 
     \b
     logaudit trends /var/log/nginx/access.log* --every week

@@ -26,11 +26,22 @@ period's first instant in ISO 8601 with its offset: with ``--tz`` the zone's off
 wall time (DST-aware); without, the offset most common in the period's first hour with hits (an
 empty period takes the offset in force at the end of the previous one).
 
-**Complete periods.** Only the first and the last row can be partial. The last is complete when
-``--until`` is at or after its end (taken as the user's word that the log covers it) or the last
-hit falls in its final 5 % (3 minutes of an hour, 72 minutes of a day, 8.4 hours of a week,
-about 1.5 days of a month); the first likewise with ``--since`` and its first 5 %. The
-``complete`` column says which.
+**Complete periods.** Only the first and the last row, and the rows on either side of a gap,
+can be partial. The last is complete when ``--until`` is at or after its end (taken as the
+user's word that the log covers it) or the last line lies within ``EDGE_TOLERANCE`` of its end
+(1 minute of an hour, 15 of a day, 2 hours of a week or month), or within ``EDGE_SPACINGS`` (3)
+mean times between lines up to ``EDGE_SHARE_MAX`` (an eighth) of the period (a quiet log); the
+first likewise with ``--since``. ``Trend.why`` says
+why each partial row is partial ("2026-W04 ends 8 h before the ISO week does").
+
+**Gaps.** A run of rows without hits is a gap, not zero traffic, when no input covers it: no
+input has lines both before and after it (``trend_inputs``: each input's first and last line,
+kept per day in the store too). Where the inputs are not all known (a store's days written
+before this release) no run is a gap (an outage looks the same): it stays zeros, and a
+silence of ``GAP_HOURS`` (24) or more is said in the note as either. A gap's rows are zeros with
+``complete`` false (so no change or baseline reads
+them), said once in the periods note; the rows on either side are partial when their lines
+stop or start farther than the tolerance from the gap.
 
 **Change.** The last complete period against the one before (when that one is complete too) and,
 for hours and days, against the same wall-clock period 7 days earlier (when it lies in the data
@@ -58,7 +69,8 @@ linearly, as numpy does). Both equal the standard deviation for normal noise and
 period; the IQR also keeps a regular cycle that fills a minority of the window (2 weekend days
 in 7, 8 night hours in 24) from making every weekend or night unusual, which MAD alone would.
 The scale is at least 5 % of the median, and for counts at least the median's square root (the
-noise of a count) and 1. A period is flagged for a metric when |z| > ``Z_LIMIT`` (3.5) and it
+noise of a count) and 1; a baseline of zeros (median 0, no spread) gives no z (None): the period
+is flagged on the floor alone. A period is flagged for a metric when |z| > ``Z_LIMIT`` (3.5) and it
 lies at least the metric's floor from the median (``UNUSUAL_FLOORS``: 20 for counts, 1 MiB of
 bandwidth, 100 ms of response time), so tiny counts never flag. Metrics checked: hits,
 page_views, visitors, visits, bandwidth, status_4xx, status_5xx, response_p95_ms. A run of
@@ -89,7 +101,11 @@ from logaudit.analyze.trends.series import (
     CHANGE_METRICS,
     DEFAULT_CHART,
     EDGE,
+    EDGE_SHARE_MAX,
+    EDGE_SPACINGS,
+    EDGE_TOLERANCE,
     EVERY,
+    GAP_HOURS,
     METRICS,
     RESP_BINS,
     RESP_MIN_MS,
@@ -115,6 +131,7 @@ NEEDS_PERIODS: tuple[str, ...] = (
     "trend_visitor_hours",
     "trend_response",
     "trend_response_range",
+    "trend_inputs",
     "totals",
     "visitor_days",
     *VISITS_NEEDS,
@@ -138,7 +155,11 @@ __all__ = [
     "CHANGE_METRICS",
     "DEFAULT_CHART",
     "EDGE",
+    "EDGE_SHARE_MAX",
+    "EDGE_SPACINGS",
+    "EDGE_TOLERANCE",
     "EVERY",
+    "GAP_HOURS",
     "METRICS",
     "MOVER_KINDS",
     "NEEDS_PERIODS",

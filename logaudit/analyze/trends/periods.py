@@ -34,11 +34,10 @@ def sec_periods(p: Partial, ctx: Context) -> Section:
     charted, missing = chosen_metrics(t, ctx.settings)
     notes = [
         f"visitors: distinct (IP, user agent) per {_PER[t.every]}, 4xx hits left out",
-        "empty periods are zeros",
+        "empty periods are zeros" + (" (but a gap's, said below)" if t.gap.any() else ""),
     ]
-    partial = [t.labels[i] for i in (0, len(t.labels) - 1) if not t.complete[i]]
-    if partial:
-        notes.append("partial: " + ", ".join(dict.fromkeys(partial)))
+    if t.why:  # the first, the last, and those around a gap, each with its shortfall
+        notes.append("partial: " + ", ".join(dict.fromkeys(t.why.values())))
     if missing:
         notes.append("not in this log: " + ", ".join(missing))
     notes.extend(t.notes)

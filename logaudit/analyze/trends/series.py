@@ -39,7 +39,21 @@ METRICS: dict[str, str] = {
 }
 DEFAULT_CHART: tuple[str, ...] = ("hits", "visitors")
 
-EDGE = 0.05  # share of a period at either end within which a hit makes it complete
+# The digest's own rule for a day its logs cover from the start (digest._covered): a first
+# hit within this share of the day. Trends' periods use EDGE_TOLERANCE (below).
+EDGE = 0.05
+
+# A period is complete when the inputs cover it wholly: its first (last) line lies within
+# EDGE_TOLERANCE seconds of its start (end), or within EDGE_SPACINGS times the report's mean
+# time between lines (a quiet log: one line an hour ends a whole day at 21:00 or later).
+EDGE_TOLERANCE: dict[str, int] = {"hour": 60, "day": 15 * 60, "week": 2 * 3600, "month": 2 * 3600}
+EDGE_SPACINGS = 3
+EDGE_SHARE_MAX = 1 / 8
+# A gap: periods without a line inside the span that no input covers (``trend_inputs``). Where
+# the inputs are not all known (a store's days written before it was kept) no run is called a
+# gap (an outage looks the same: rev23-qafix23b 1): such a run is zeros, as before, and the
+# note says it may be either when it lasts at least GAP_HOURS.
+GAP_HOURS = 24
 
 CHANGE_METRICS: tuple[str, ...] = tuple(METRICS)
 
@@ -178,10 +192,39 @@ def t_response_range(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
     return frame
 
 
+INPUT_SPAN = {"first": "min", "last": "max"}
+
+
+def t_inputs(c: pd.DataFrame, s: Settings) -> pd.DataFrame:
+    """input -> its first and last line's UTC second: what each input covers, so that a
+    stretch without a line is told a gap (no input covers it) from quiet traffic. A store
+    keeps it per day (each day's lines of each input), merged by min and max to the same."""
+    if not len(c):
+        return pd.DataFrame()
+    utc = c["time"].array.asi8
+    f = c["file"].array
+    codes = np.asarray(f.codes, dtype=np.int64)
+    names = f.categories
+    if codes.min() == codes.max():  # the usual chunk: one input
+        at = np.array([codes[0]])
+        first, last = np.array([utc.min()]), np.array([utc.max()])
+    else:
+        k = len(names)
+        first = np.full(k, np.iinfo(np.int64).max)
+        last = np.full(k, np.iinfo(np.int64).min)
+        np.minimum.at(first, codes, utc)
+        np.maximum.at(last, codes, utc)
+        at = np.flatnonzero(np.bincount(codes, minlength=k))
+        first, last = first[at], last[at]
+    index = pd.Index([str(names[int(i)]) for i in at], name="file")  # per input, not line
+    return pd.DataFrame({"first": first.astype(np.int64), "last": last.astype(np.int64)}, index)
+
+
 TABLES: dict[str, Table] = {
     t.name: t
     for t in (
         Table("trend_hours", t_hours),
+        Table("trend_inputs", t_inputs, agg=INPUT_SPAN),
         Table("trend_visitor_hours", t_visitor_hours, kind="concat"),
         Table("trend_response", t_response),
         Table("trend_response_range", t_response_range, agg=RANGE),
@@ -211,6 +254,10 @@ class Trend:
     # The ratios before rounding (values holds them rounded for display): a change is computed
     # from these, so that it is the counts' change and not the rounding's.
     exact: dict[str, np.ndarray] = field(default_factory=dict)
+    # Per period, whether it lies in a gap (no input covers it: ``_gaps``); and why each
+    # partial period is partial ("2026-W04 ends 8 h before the week does"), by position.
+    gap: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    why: dict[int, str] = field(default_factory=dict)
 
     def present(self, metric: str) -> bool:
         return metric in self.values
@@ -296,16 +343,170 @@ def _build(p: Partial, ctx: Context) -> Trend | None:
     if resp is not None:
         v["response_p50_ms"], v["response_p95_ms"], read_old = resp
 
-    complete = _complete(p, s, every, ids, wall_start, wall_end)
+    edges = (pos, hours, offs, hits)
+    bounds = (wall_start, wall_end, offsets)
+    gap, gap_notes, silent, reach = _gaps(
+        edges, hits_all, every, labels, bounds, p.get("trend_inputs")
+    )
+    spacing = _spacing(p, float(hits_all.sum()), silent)
+    why = _gap_edges(gap, reach, bounds, every, spacing, labels)
+    complete, ends = _complete(p, s, every, ids, wall_start, wall_end, spacing, labels)
+    complete &= ~gap
+    why = {**why, **ends}
+    for i in list(why):
+        complete[i] = False
     from logaudit.analyze.trends.unusual import _unusual  # it reads this module
 
     unusual = _unusual(v, complete, every)
     t = Trend(every, ids, wall_start, wall_end, offsets, labels, starts, complete, v, unusual)
     t.exact = exact
     t.read_old = read_old
+    t.gap, t.why = gap, dict(sorted(why.items()))
+    t.notes.extend(gap_notes)
     if cut.any():
         t.notes.append(per.cap_note(n, every))
     return t
+
+
+def _tolerance(every: str, spacing: float, length: float) -> float:
+    """Seconds a period's first or last line may lie from its bound: EDGE_TOLERANCE, or
+    EDGE_SPACINGS mean times between lines up to EDGE_SHARE_MAX of the period (a log of a
+    few lines a day does not make a day that starts at noon whole)."""
+    return max(float(EDGE_TOLERANCE[every]), min(EDGE_SPACINGS * spacing, EDGE_SHARE_MAX * length))
+
+
+def _spacing(p: Partial, lines: float, silent: float) -> float:
+    """The report's mean seconds between lines: its span (first to last line, UTC) less
+    its gaps, over its lines."""
+    tot = p.get("totals")
+    if tot is None or tot.empty or not lines:
+        return 0.0
+    row = tot.iloc[0]
+    return max(0.0, float(int(row["last"]) - int(row["first"]) + 1) - silent) / lines
+
+
+def _gap_edges(
+    gap: np.ndarray,
+    reach: tuple[np.ndarray, np.ndarray],
+    bounds: tuple[np.ndarray, np.ndarray, np.ndarray],
+    every: str,
+    spacing: float,
+    labels: list[str],
+) -> dict[int, str]:
+    """Why the periods around a gap are partial: their lines stop (start) farther than the
+    tolerance from its end (start), read to the hour (``reach``: per period the wall second
+    its first hour with lines starts and its last one ends)."""
+    first_wall, last_wall = reach
+    wall_start, wall_end, _ = bounds
+    why: dict[int, str] = {}
+    unit = _PER[every]
+    for k in np.flatnonzero(gap & ~np.r_[False, gap[:-1]]).tolist():
+        short = float(wall_end[k - 1] - last_wall[k - 1])
+        if short > _tolerance(every, spacing, float(wall_end[k - 1] - wall_start[k - 1])):
+            why[k - 1] = f"{labels[k - 1]} ends {duration(short)} before the {unit} does (a gap)"
+    for k in np.flatnonzero(gap & ~np.r_[gap[1:], False]).tolist():
+        late = float(first_wall[k + 1] - wall_start[k + 1])
+        if late > _tolerance(every, spacing, float(wall_end[k + 1] - wall_start[k + 1])):
+            why[k + 1] = f"{labels[k + 1]} starts {duration(late)} after the {unit} does (a gap)"
+    return why
+
+
+def duration(seconds: float) -> str:
+    """A shortfall as a person reads it: 45 s, 3 min, 8 h, 2.5 d."""
+    s = float(seconds)
+    if s < 90:
+        return f"{s:.0f} s"
+    if s < 90 * 60:
+        return f"{s / 60:.0f} min"
+    if s < 48 * 3600:
+        return f"{s / 3600:.0f} h"
+    return f"{s / 86400:.1f} d" if s < 10 * 86400 else f"{s / 86400:,.0f} d"
+
+
+def _gaps(
+    edges: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    hits: np.ndarray,
+    every: str,
+    labels: list[str],
+    bounds: tuple[np.ndarray, np.ndarray, np.ndarray],
+    inputs: pd.DataFrame | None,
+) -> tuple[np.ndarray, list[str], float, tuple[np.ndarray, np.ndarray]]:
+    """(gap, notes, silent, reach): which periods lie in a gap, the note that says the gaps,
+    their seconds without a line, and per period the wall second its first hour with lines
+    starts and its last one ends (``_gap_edges``).
+
+    A gap is a run of periods without a line that no input covers: no input has lines both
+    before and after it (``trend_inputs``, kept in the store's days too: a rotated set missing
+    members, logs of other years). Where the inputs are not all known (a store's days written
+    before this release: the inputs' lines do not reach the report's first or last hour), no
+    run is a gap: an outage looks the same; a silence of GAP_HOURS or more is said, as either.
+    Any other run of empty periods is quiet traffic: zeros."""
+    pos, hours, offs, _ = edges
+    wall_start, wall_end, offsets = bounds
+    instant = hours * per.HOUR - offs * 60  # UTC second each hour with lines starts
+    cover = None
+    if inputs is not None and not inputs.empty:
+        cover = (inputs["first"].to_numpy(np.int64), inputs["last"].to_numpy(np.int64))
+        if cover[0].min() >= instant.min() + per.HOUR or cover[1].max() < instant.max():
+            cover = None  # a store's days written before the table was kept: not all known
+    n = len(hits)
+    gap = np.zeros(n, dtype=bool)
+    notes: list[str] = []
+    first_inst = np.full(n, np.iinfo(np.int64).max)
+    last_inst = np.full(n, np.iinfo(np.int64).min)
+    np.minimum.at(first_inst, pos, instant)
+    np.maximum.at(last_inst, pos, instant)
+    first_wall = np.full(n, np.iinfo(np.int64).max)
+    last_wall = np.full(n, np.iinfo(np.int64).min)
+    np.minimum.at(first_wall, pos, hours * per.HOUR)
+    np.maximum.at(last_wall, pos, hours * per.HOUR + per.HOUR)
+    empty = hits == 0
+    silent = 0.0
+    spells: list[str] = []
+    unknown: list[str] = []
+    # Runs of empty periods with periods with lines on both sides (a run is short: periods,
+    # not lines).
+    starts = np.flatnonzero(empty & ~np.r_[False, empty[:-1]])
+    ends = np.flatnonzero(empty & ~np.r_[empty[1:], False])
+    for i, j in zip(starts.tolist(), ends.tolist(), strict=True):
+        if i == 0 or j == n - 1:
+            continue
+        silence = float(first_inst[j + 1] - (last_inst[i - 1] + per.HOUR))
+        if cover is not None:
+            # The run's first and last instants (UTC seconds): covered when an input's
+            # lines lie on both sides of it.
+            lo = int(wall_start[i]) - int(offsets[i]) * 60
+            hi = int(wall_end[j]) - int(offsets[j + 1]) * 60
+            if ((cover[0] < lo) & (cover[1] >= hi)).any():
+                continue
+        else:
+            if silence >= GAP_HOURS * per.HOUR:
+                unknown.append(
+                    (f"in {labels[i]}" if i == j else f"from {labels[i]} to {labels[j]}")
+                    + f" ({duration(silence)})"
+                )
+            continue
+        gap[i : j + 1] = True
+        silent += silence
+        spells.append(
+            (f"in {labels[i]}" if i == j else f"from {labels[i]} to {labels[j]}")
+            + f" ({duration(silence)})"
+        )
+    if spells:
+        notes.append(
+            "no line "
+            + ", ".join(spells)
+            + ": inside the span, no input covers it (a gap): left out of changes and "
+            "baselines, not counted as zero traffic"
+        )
+    if unknown:
+        notes.append(
+            "no line "
+            + ", ".join(unknown)
+            + ": counted as zero traffic; it may be a gap in the inputs or an outage (this "
+            "store's older days do not record which inputs they read)"
+        )
+    return gap, notes, silent, (first_wall, last_wall)
 
 
 def _start_offsets(
@@ -493,14 +694,19 @@ def _complete(
     ids: np.ndarray,
     wall_start: np.ndarray,
     wall_end: np.ndarray,
-) -> np.ndarray:
+    spacing: float,
+    labels: list[str],
+) -> tuple[np.ndarray, dict[int, str]]:
+    """Whether each period is complete as far as the report's ends go, and why the first or
+    last is not: its first (last) line lies farther than the tolerance (``_tolerance``) from
+    its start (end), and --since (--until) does not vouch for it."""
     n = len(ids)
     complete = np.ones(n, dtype=bool)
+    why: dict[int, str] = {}
     tot = p.get("totals")
     if tot is None or tot.empty:
-        return complete
+        return complete, why
     row = tot.iloc[0]
-    length = wall_end - wall_start
     if every == "hour":
         # Hours are instants: compare instants (a repeated wall hour stays unambiguous).
         last_hit = int(row["last"]) - int(ids[-1]) + int(wall_start[-1])
@@ -514,11 +720,24 @@ def _complete(
     at_until, at_since = s.extra.get("until_utc"), s.extra.get("since_utc")
     until = _wall_bound(at_until, s.until, last_hit, int(row["last"]))
     since = _wall_bound(at_since, s.since, first_hit, int(row["first"]))
-    end_ok = last_hit >= wall_end[-1] - EDGE * length[-1]
-    start_ok = first_hit <= wall_start[0] + EDGE * length[0]
-    complete[-1] = end_ok or (until is not None and until >= wall_end[-1])
-    complete[0] &= start_ok or (since is not None and since <= wall_start[0])
-    return complete
+    # The last line's second: a line at 23:59:59 leaves 1 s of the day.
+    short = int(wall_end[-1]) - last_hit - 1
+    late = first_hit - int(wall_start[0])
+    unit = _PER[every]
+    length = wall_end - wall_start
+    if not (
+        short <= _tolerance(every, spacing, float(length[-1]))
+        or (until is not None and until >= wall_end[-1])
+    ):
+        complete[-1] = False
+        why[n - 1] = f"{labels[-1]} ends {duration(short + 1)} before the {unit} does"
+    if not (
+        late <= _tolerance(every, spacing, float(length[0]))
+        or (since is not None and since <= wall_start[0])
+    ):
+        complete[0] = False
+        why[0] = f"{labels[0]} starts {duration(late)} after the {unit} does"
+    return complete, why
 
 
 def _wall_bound(instant: object, wall: object, hit_local: int, hit_utc: int) -> int | None:

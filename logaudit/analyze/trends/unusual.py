@@ -65,12 +65,17 @@ def _unusual(v: pd.DataFrame, complete: np.ndarray, every: str) -> pd.DataFrame:
             med = np.nanmedian(base, axis=1)
             mad = np.nanmedian(np.abs(base - med[:, None]), axis=1)
             q1, q3 = np.nanpercentile(base, [25, 75], axis=1)
-            scale = np.fmax(MAD_TO_SIGMA * mad, IQR_TO_SIGMA * (q3 - q1))
-            scale = np.fmax(scale, SCALE_FLOOR_SHARE * np.abs(med))
+            spread = np.fmax(MAD_TO_SIGMA * mad, IQR_TO_SIGMA * (q3 - q1))
+            scale = np.fmax(spread, SCALE_FLOOR_SHARE * np.abs(med))
             if metric in COUNT_METRICS:
                 scale = np.fmax(scale, np.fmax(np.sqrt(np.abs(med)), 1.0))
-            z = (x - med) / np.fmax(scale, 1e-9)
-        flag = checked & ~np.isnan(x) & (np.abs(z) > Z_LIMIT) & (np.abs(x - med) >= floor)
+            # A baseline of zeros (median 0, no spread) has no scale to measure against: no z
+            # (a floor would invent one: value / 1e-9, or the count itself). Such a period is
+            # flagged by the floor alone (500 errors after none), its z shown as none.
+            flat = (med == 0) & (spread == 0)
+            z = np.where(flat, np.nan, (x - med) / np.where(scale > 0, scale, 1.0))
+        far = np.abs(x - med) >= floor
+        flag = checked & ~np.isnan(x) & far & (flat | (np.abs(z) > Z_LIMIT))
         for j in np.flatnonzero(flag):
             rows.append(
                 {
@@ -78,15 +83,16 @@ def _unusual(v: pd.DataFrame, complete: np.ndarray, every: str) -> pd.DataFrame:
                     "metric": metric,
                     "value": _num(x[j], metric),
                     "baseline_median": _num(med[j], metric),
-                    "z": round(float(z[j]), 1),
+                    "z": None if flat[j] else round(float(z[j]), 1),
                 }
             )
     order = {m: k for k, m in enumerate(METRICS)}
     rows.sort(key=lambda r: (r["pos"], order[str(r["metric"])]))
     # Object columns keep counts as integers next to fractional medians and times.
+    # z stays an object column: None where the baseline gives none (JSON null, text "-").
     return pd.DataFrame(
         rows, columns=["pos", "metric", "value", "baseline_median", "z"], dtype=object
-    ).astype({"pos": np.int64, "z": np.float64})
+    ).astype({"pos": np.int64})
 
 
 def sec_unusual(p: Partial, ctx: Context) -> Section:
@@ -115,6 +121,11 @@ def sec_unusual(p: Partial, ctx: Context) -> Section:
         f"{checked} of {n} {t.every}s checked; baseline: the previous {k} {t.every}s, all "
         f"complete; flagged when |z| > {Z_LIMIT} and far enough from the median"
     )
+    if len(t.unusual) and t.unusual["z"].isna().any():
+        note += (
+            "; z -: the baseline is all zeros (no spread to measure a z against; flagged on "
+            "the floor alone)"
+        )
     u = t.unusual
     if u.empty:
         return Section("unusual", title, pd.DataFrame(), note="none; " + note, headline=head)
