@@ -1033,7 +1033,7 @@ def trends(logs: tuple[str, ...], fmt: str | None, output: Path | None, **opts: 
     logaudit trends /var/log/nginx/access.log* --every week
     logaudit trends sample_logs/weeks/ --every week
     logaudit trends sample_logs/ --since 2026-01-24 --metric visitors --metric page_views
-    logaudit trends sample_logs/ --every day --format csv -o trends.csv
+    logaudit trends sample_logs/ --every day --format csv
     """
     # CSV's own rows (no sparkline) when CSV is asked for; -o's extension is checked by _run,
     # which knows a mail's --dry-run -o x.eml from a report's -o.

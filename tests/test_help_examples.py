@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -35,9 +36,14 @@ def test_the_help_texts_have_sample_examples() -> None:
 
 
 @pytest.mark.parametrize("args", [a for _, a in EXAMPLES], ids=lambda a: " ".join(a))
-def test_help_example_runs(monkeypatch: pytest.MonkeyPatch, args: list[str]) -> None:
+def test_help_example_runs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, args: list[str]
+) -> None:
     monkeypatch.chdir(REPO)
     monkeypatch.setenv("LOGAUDIT_CONFIG", "/dev/null")
+    # An example's -o file goes to the test's folder, not into the checkout.
+    args = [str(tmp_path / Path(a).name) if i and args[i - 1] == "-o" else a
+            for i, a in enumerate(args)]
     # A GeoIP folder that is not on this machine is only a note, not an error.
     r = CliRunner().invoke(cli, [*args, "--format", "json"] if "--format" not in args else args)
     assert r.exit_code == 0, (args, r.stderr, r.exception)
