@@ -175,16 +175,7 @@ def read(layout: Layout, entries: list[tuple[str, dict[str, Any]]]) -> pd.DataFr
             for _, _, k, c in parts
         ]
     ).astype(np.int64)
-    day = np.concatenate([d for d, _, _, _ in parts])
-    days, day_codes = int_level(day)
-    levels: list[Any] = [days, pd.Index(level)]
-    by_level: list[Any] = [day_codes, visitor_codes]
-    index = pd.MultiIndex(
-        levels=levels,
-        codes=by_level,
-        names=["day", "visitor"],
-        verify_integrity=False,
-    )
+    index = _day_visitor(np.concatenate([d for d, _, _, _ in parts]), level, visitor_codes)
     hits = np.concatenate([h for _, h, _, _ in parts]).astype(np.int64)
     return pd.DataFrame({"hits": hits}, index=index)
 
@@ -303,6 +294,17 @@ def _rows(
     return layout.read_tables(rest, SOURCE) if rest else None
 
 
+def _day_visitor(day: np.ndarray, level: np.ndarray, visitor_codes: np.ndarray) -> pd.MultiIndex:
+    """The (day, visitor) index of rows whose visitors are ``visitor_codes`` into the sorted
+    ``level``, their days coded here: made from its levels and codes, not by hashing."""
+    days, day_codes = int_level(day)
+    levels: list[Any] = [days, pd.Index(level)]
+    by_level: list[Any] = [day_codes, visitor_codes]
+    return pd.MultiIndex(
+        levels=levels, codes=by_level, names=["day", "visitor"], verify_integrity=False
+    )
+
+
 def _coded(both: pa.Table, keys: np.ndarray, codes: np.ndarray) -> pd.DataFrame | None:
     """``_frame(both)`` for ``_rows``' rows (the month's tail first: its rows' ``codes`` into
     its sorted ``keys``, then the other entries' rows), its visitor level made from the keys
@@ -329,15 +331,7 @@ def _coded(both: pa.Table, keys: np.ndarray, codes: np.ndarray) -> pd.DataFrame 
     visitor_codes = np.empty(both.num_rows, np.int64)
     visitor_codes[:n] = np.searchsorted(level, keys)[codes]
     visitor_codes[n:] = np.searchsorted(level, other)
-    days, day_codes = int_level(both.column("day").to_numpy())
-    levels: list[Any] = [days, pd.Index(level)]
-    by_level: list[Any] = [day_codes, visitor_codes]
-    index = pd.MultiIndex(
-        levels=levels,
-        codes=by_level,
-        names=["day", "visitor"],
-        verify_integrity=False,
-    )
+    index = _day_visitor(both.column("day").to_numpy(), level, visitor_codes)
     frame = both.drop_columns(["day", "visitor"]).replace_schema_metadata(None).to_pandas()
     return frame.set_axis(index)
 
